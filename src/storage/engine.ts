@@ -1,0 +1,568 @@
+/**
+ * The storage engine: a directory of streams, each an append-only log of segments.
+ *
+ * ```
+ * <data dir>/
+ *   LOCK                      the pid of the process that has the store open
+ *   catalog                   the list of streams (catalog.ts)
+ *   streams/<stream uuid>/    one directory per stream, named by id, never by the user's name
+ *     00000000000000000000.log     segments (segment.ts, record.ts)
+ *     00000000000000000000.index   their offset indexes (offset-index.ts)
+ *     consumers                    consumer state (consumer-store.ts)
+ * ```
+ *
+ * The engine knows nothing of JSON or sockets: payloads are bytes. Use it embedded:
+ *
+ * ```ts
+ * import { Engine } from 'eventbus/storage';
+ * const engine = await Engine.open({ dataDir: './data' });
+ * await engine.createStream('orders');
+ * const { offset } = await engine.append('orders', Buffer.from('{"id":1}'));
+ * const events = engine.read('orders', 0, { maxEvents: 100 });
+ * await engine.close();
+ * ```
+ */
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ErrorCodes, EventBusError, ioError } from '../errors.js';
+import { TEMPORARY_SUFFIX } from './atomic-file.js';
+import { Catalog, type CatalogEntry } from './catalog.js';
+import { GroupCommit, type FsyncPolicy, type GroupCommitStats } from './group-commit.js';
+import { nodeIO, readWholeFile, type FileIO } from './io.js';
+import { StreamLog, WriteScratch, type AppendedEvent, type LogContext, type LogStats, type RetentionPolicy } from './log.js';
+import { silentLogger, type Logger } from './logger.js';
+import { OpenFiles } from './open-files.js';
+import { MAX_RECORD_PAYLOAD_BYTES, type Damage, type StoredEvent } from './segment.js';
+import { validateStreamName } from './stream-name.js';
+
+export type { AppendedEvent, Damage, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, StoredEvent };
+
+/** Options of {@link Engine.open}. Every limit has a default; see docs/operations.md. */
+export interface EngineOptions {
+  /** The data directory; created if missing. */
+  dataDir: string;
+  /** When an append resolves: after fsync (`always`, default), after write (`interval`, `never`). */
+  fsync?: FsyncPolicy;
+  /** With `interval`: how often dirty files are fsynced. Default 100 ms. */
+  fsyncIntervalMs?: number;
+  /** A segment is sealed and a new one started when a record would take it past this. Default 64 MiB. */
+  segmentSizeBytes?: number;
+  /** Largest payload accepted by append. Default 1 MiB; at most 64 MiB. */
+  maxEventBytes?: number;
+  /** Most payloads in one appendMany. Default 10,000. */
+  maxBatchEvents?: number;
+  /** Retention limits per stream; 0 (the default for each) means unlimited. */
+  retention?: Partial<RetentionPolicy>;
+  /** How often retention runs. Default 60 s; 0 disables the timer (call applyRetention). */
+  retentionIntervalMs?: number;
+  /** Sealed segments kept open for reading at once. Default 256. */
+  maxOpenSegments?: number;
+  /** The file-system layer; tests substitute a faulty one. */
+  io?: FileIO;
+  /** Where recovery, damage and failures are reported. Default: silent. */
+  logger?: Logger;
+}
+
+/** A stream's identity. */
+export interface StreamInfo {
+  /** UUID, stable for the life of the stream. */
+  id: string;
+  name: string;
+  /** Never reused; encoded in event ids. */
+  number: number;
+  createdMs: number;
+}
+
+/** A stream's identity and figures. */
+export interface StreamStats extends StreamInfo, LogStats {
+  /** Damage found in the stream's files (records that cannot be returned). */
+  damage: Damage[];
+}
+
+/** Limits of {@link Engine.read}. */
+export interface ReadLimits {
+  /** Most events returned. Default 1,000. */
+  maxEvents?: number;
+  /** Most payload bytes returned, except that one event is always returned if any is due. Default 4 MiB. */
+  maxBytes?: number;
+}
+
+interface ResolvedOptions {
+  dataDir: string;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  segmentSizeBytes: number;
+  maxEventBytes: number;
+  maxBatchEvents: number;
+  retention: RetentionPolicy;
+  retentionIntervalMs: number;
+  maxOpenSegments: number;
+  io: FileIO;
+  logger: Logger;
+}
+
+interface VisibleWaiter {
+  afterOffset: number;
+  resolve(arrived: boolean): void;
+  timer: NodeJS.Timeout;
+}
+
+interface StreamState {
+  entry: CatalogEntry;
+  log: StreamLog;
+  waiters: Set<VisibleWaiter>;
+}
+
+const STREAMS_DIR = 'streams';
+const LOCK_FILE = 'LOCK';
+const DEFAULT_READ_EVENTS = 1000;
+const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
+
+/** Data directories open in this process (the LOCK file's pid cannot tell them apart). */
+const openInProcess = new Set<string>();
+
+function resolveOptions(options: EngineOptions): ResolvedOptions {
+  const resolved: ResolvedOptions = {
+    dataDir: path.resolve(options.dataDir),
+    fsync: options.fsync ?? 'always',
+    fsyncIntervalMs: options.fsyncIntervalMs ?? 100,
+    segmentSizeBytes: options.segmentSizeBytes ?? 64 * 1024 * 1024,
+    maxEventBytes: options.maxEventBytes ?? 1024 * 1024,
+    maxBatchEvents: options.maxBatchEvents ?? 10_000,
+    retention: { maxAgeMs: 0, maxBytes: 0, maxEvents: 0, ...options.retention },
+    retentionIntervalMs: options.retentionIntervalMs ?? 60_000,
+    maxOpenSegments: options.maxOpenSegments ?? 256,
+    io: options.io ?? nodeIO,
+    logger: options.logger ?? silentLogger,
+  };
+  const bad = (what: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid engine option: ${what}`);
+  if (!['always', 'interval', 'never'].includes(resolved.fsync)) throw bad(`fsync must be always, interval or never`);
+  if (!(resolved.fsyncIntervalMs >= 1)) throw bad('fsyncIntervalMs must be at least 1');
+  if (!(resolved.segmentSizeBytes >= 1024 && resolved.segmentSizeBytes <= 1024 ** 3)) throw bad('segmentSizeBytes must be between 1 KiB and 1 GiB');
+  if (!(resolved.maxEventBytes >= 1 && resolved.maxEventBytes <= MAX_RECORD_PAYLOAD_BYTES)) throw bad('maxEventBytes must be between 1 byte and 64 MiB');
+  if (!(resolved.maxBatchEvents >= 1)) throw bad('maxBatchEvents must be at least 1');
+  for (const [key, value] of Object.entries(resolved.retention)) if (!(value >= 0)) throw bad(`retention.${key} must be 0 or more`);
+  if (!(resolved.maxOpenSegments >= 1)) throw bad('maxOpenSegments must be at least 1');
+  return resolved;
+}
+
+export class Engine {
+  /** Counters of the group commit: rounds, fsyncs, acknowledged commits. */
+  get commitStats(): Readonly<GroupCommitStats> {
+    return this.groupCommit.stats;
+  }
+
+  readonly dataDir: string;
+  private readonly byName = new Map<string, StreamState>();
+  private readonly byNumber = new Map<number, StreamState>();
+  private readonly byLog = new Map<StreamLog, StreamState>();
+  /** Streams whose files could not be opened: every operation but delete reports why. */
+  private readonly broken = new Map<string, { entry: CatalogEntry; error: EventBusError }>();
+  /** Names being created (not yet durable in the catalog). */
+  private readonly creating = new Set<string>();
+  private readonly dirty = new Set<StreamLog>();
+  private readonly scratch = new WriteScratch();
+  private readonly groupCommit: GroupCommit;
+  private readonly context: LogContext;
+  private flushScheduled = false;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private catalogFailure: EventBusError | null = null;
+
+  private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog) {
+    this.dataDir = options.dataDir;
+    this.groupCommit = new GroupCommit(options.fsync, options.fsyncIntervalMs, options.logger);
+    this.context = {
+      io: options.io,
+      logger: options.logger,
+      openFiles: new OpenFiles(options.maxOpenSegments),
+      groupCommit: this.groupCommit,
+      segmentSizeBytes: options.segmentSizeBytes,
+      onVisible: (log) => this.wakeWaiters(log),
+    };
+  }
+
+  /** Opens (creating if needed) and recovers the store in `options.dataDir`. */
+  static async open(options: EngineOptions): Promise<Engine> {
+    const resolved = resolveOptions(options);
+    const { io, dataDir, logger } = resolved;
+    ensureDirectory(io, dataDir);
+    const lock = acquireLock(io, dataDir);
+    try {
+      const catalog = Catalog.load(io, dataDir);
+      const streamsDir = path.join(dataDir, STREAMS_DIR);
+      if (io.stat(streamsDir) === null) {
+        io.mkdir(streamsDir);
+        io.syncDirNow(dataDir);
+      }
+      for (const name of io.readdir(dataDir)) {
+        if (name.endsWith(TEMPORARY_SUFFIX)) io.unlink(path.join(dataDir, name));
+      }
+      const engine = new Engine(resolved, catalog);
+      const started = Date.now();
+      for (const entry of catalog.all()) engine.openStream(entry);
+      engine.removeOrphans();
+      logger.info({ dataDir, streams: engine.byName.size, broken: engine.broken.size, ms: Date.now() - started }, 'store opened');
+      if (resolved.retentionIntervalMs > 0) {
+        engine.retentionTimer = setInterval(() => engine.applyRetention(), resolved.retentionIntervalMs);
+        engine.retentionTimer.unref();
+      }
+      return engine;
+    } catch (error) {
+      releaseLock(io, lock, dataDir);
+      throw error;
+    }
+  }
+
+  private openStream(entry: CatalogEntry): void {
+    const dir = this.streamDir(entry.id);
+    try {
+      const log = StreamLog.open(this.context, dir, Date.now());
+      this.register(entry, log);
+    } catch (error) {
+      const failure = error instanceof EventBusError ? error : ioError(`opening stream ${dir}`, error);
+      this.options.logger.error({ stream: entry.name, dir, code: failure.code, reason: failure.reason }, 'stream could not be opened');
+      this.broken.set(entry.name, { entry, error: failure });
+    }
+  }
+
+  private register(entry: CatalogEntry, log: StreamLog): StreamState {
+    const state: StreamState = { entry, log, waiters: new Set() };
+    this.byName.set(entry.name, state);
+    this.byNumber.set(entry.number, state);
+    this.byLog.set(log, state);
+    return state;
+  }
+
+  /** Removes stream directories the catalog does not list (a crash mid-create or mid-delete). */
+  private removeOrphans(): void {
+    const { io, logger } = this.options;
+    const listed = new Set(this.catalog.all().map((e) => e.id));
+    const streamsDir = path.join(this.dataDir, STREAMS_DIR);
+    let removed = 0;
+    for (const name of io.readdir(streamsDir)) {
+      if (listed.has(name)) continue;
+      logger.warn({ dir: path.join(streamsDir, name) }, 'removing a stream directory the catalog does not list');
+      io.removeTree(path.join(streamsDir, name));
+      removed += 1;
+    }
+    if (removed > 0) io.syncDirNow(streamsDir);
+  }
+
+  private streamDir(id: string): string {
+    return path.join(this.dataDir, STREAMS_DIR, id);
+  }
+
+  // ------------------------------------------------------------------ streams
+
+  /**
+   * Creates a stream. Resolves once the stream's files and its catalog entry are durable.
+   * Throws INVALID_STREAM_NAME, STREAM_EXISTS, DISK_FULL or IO_ERROR.
+   */
+  async createStream(name: string, options: { allowReserved?: boolean } = {}): Promise<StreamInfo> {
+    this.checkOpen();
+    validateStreamName(name, options);
+    if (this.byName.has(name) || this.broken.has(name) || this.creating.has(name)) {
+      throw new EventBusError(ErrorCodes.STREAM_EXISTS, `stream: '${name}' already exists`);
+    }
+    if (this.catalogFailure !== null) throw this.catalogFailure;
+    this.creating.add(name);
+    try {
+      const entry: CatalogEntry = { number: this.catalog.takeNumber(), id: randomUUID(), name, createdMs: Date.now() };
+      const dir = this.streamDir(entry.id);
+      const { log, targets } = StreamLog.create(this.context, dir, entry.createdMs);
+      try {
+        // Durable before the catalog lists it, whatever the fsync policy: a listed stream
+        // whose directory a power loss took away could not be opened.
+        await Promise.all(targets.map((t) => t.sync()));
+        this.catalog.add(entry);
+        await this.catalog.persist();
+      } catch (error) {
+        this.catalog.remove(entry.id);
+        log.close();
+        this.options.io.removeTree(dir);
+        throw this.catalogFailed(error);
+      }
+      this.checkOpen();
+      this.register(entry, log);
+      return toInfo(entry);
+    } finally {
+      this.creating.delete(name);
+    }
+  }
+
+  /**
+   * Deletes a stream and its files. Appends in flight settle first; once this resolves the
+   * deletion is durable and the stream's events are gone for good.
+   */
+  async deleteStream(name: string): Promise<void> {
+    this.checkOpen();
+    const brokenStream = this.broken.get(name);
+    const state = this.byName.get(name);
+    const entry = state?.entry ?? brokenStream?.entry;
+    if (entry === undefined) throw notFound(name);
+    if (this.catalogFailure !== null) throw this.catalogFailure;
+    this.byName.delete(name);
+    this.broken.delete(name);
+    this.byNumber.delete(entry.number);
+    if (state !== undefined) {
+      this.byLog.delete(state.log);
+      for (const waiter of state.waiters) {
+        clearTimeout(waiter.timer);
+        waiter.resolve(false);
+      }
+      this.dirty.delete(state.log);
+      state.log.close();
+      await state.log.idle();
+    }
+    this.catalog.remove(entry.id);
+    try {
+      await this.catalog.persist();
+    } catch (error) {
+      throw this.catalogFailed(error);
+    }
+    const dir = this.streamDir(entry.id);
+    try {
+      this.options.io.removeTree(dir);
+      await this.options.io.syncDir(path.dirname(dir));
+    } catch (error) {
+      // The catalog no longer lists it: the next open removes what is left.
+      this.options.logger.error({ dir, err: error }, 'could not remove a deleted stream\'s files');
+    }
+  }
+
+  private catalogFailed(error: unknown): EventBusError {
+    const failure = error instanceof EventBusError ? error : ioError('writing the catalog', error);
+    if (failure.code === ErrorCodes.DISK_FULL || failure.code === ErrorCodes.IO_ERROR) {
+      // The catalog on disk may be old or new: take no more changes until reopened.
+      this.catalogFailure ??= new EventBusError(failure.code, `the catalog refuses changes until the store is reopened: ${failure.reason}`);
+    }
+    return failure;
+  }
+
+  /** Every stream, in creation order. */
+  listStreams(): StreamInfo[] {
+    const all = [...this.byName.values()].map((s) => s.entry);
+    for (const { entry } of this.broken.values()) all.push(entry);
+    return all.sort((a, b) => a.number - b.number).map(toInfo);
+  }
+
+  /** The stream called `name`, or undefined. */
+  getStream(name: string): StreamInfo | undefined {
+    const entry = this.byName.get(name)?.entry ?? this.broken.get(name)?.entry;
+    return entry === undefined ? undefined : toInfo(entry);
+  }
+
+  /** The stream with catalog number `number` (from an event id), or undefined. */
+  getStreamByNumber(number: number): StreamInfo | undefined {
+    const state = this.byNumber.get(number);
+    return state === undefined ? undefined : toInfo(state.entry);
+  }
+
+  /** A stream's identity and figures. Throws STREAM_NOT_FOUND or the stream's open error. */
+  stats(name: string): StreamStats {
+    const state = this.stream(name);
+    return { ...toInfo(state.entry), ...state.log.stats(), damage: state.log.damage() };
+  }
+
+  private stream(name: string): StreamState {
+    const state = this.byName.get(name);
+    if (state !== undefined) return state;
+    const brokenStream = this.broken.get(name);
+    if (brokenStream !== undefined) throw brokenStream.error;
+    throw notFound(name);
+  }
+
+  // ------------------------------------------------------------------ appending and reading
+
+  /** Appends one event. Resolves with its offset and timestamp once the fsync policy is met. */
+  async append(name: string, payload: Buffer): Promise<AppendedEvent> {
+    const events = await this.appendMany(name, [payload]);
+    return events[0]!;
+  }
+
+  /**
+   * Appends events in order, with consecutive offsets and one timestamp. Resolves once the fsync
+   * policy is met; rejects with EVENT_TOO_LARGE, BATCH_TOO_LARGE, STREAM_NOT_FOUND, DISK_FULL,
+   * IO_ERROR or STREAM_FAILED (nothing of a rejected append is ever acknowledged).
+   */
+  appendMany(name: string, payloads: readonly Buffer[]): Promise<AppendedEvent[]> {
+    try {
+      this.checkOpen();
+      const state = this.stream(name);
+      if (payloads.length > this.options.maxBatchEvents) {
+        throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${this.options.maxBatchEvents} events, got ${payloads.length}`);
+      }
+      for (const payload of payloads) {
+        if (payload.length > this.options.maxEventBytes) {
+          throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${payload.length} bytes, the limit is ${this.options.maxEventBytes}`);
+        }
+      }
+      if (payloads.length === 0) return Promise.resolve([]);
+      const appended = state.log.append(payloads, Date.now());
+      this.dirty.add(state.log);
+      this.scheduleFlush();
+      return appended;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the current I/O phase, so that every append that arrived in it shares one write.
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const now = Date.now();
+    for (const log of this.dirty) log.flush(this.scratch, now);
+    this.dirty.clear();
+  }
+
+  /**
+   * Reads visible events from `fromOffset` (clamped to the oldest stored). Throws
+   * STREAM_NOT_FOUND, or CORRUPT_DATA if the first event due is damaged.
+   */
+  read(name: string, fromOffset: number, limits: ReadLimits = {}): StoredEvent[] {
+    this.checkOpen();
+    return this.stream(name).log.read(fromOffset, limits.maxEvents ?? DEFAULT_READ_EVENTS, limits.maxBytes ?? DEFAULT_READ_BYTES);
+  }
+
+  /**
+   * Resolves true as soon as the stream holds a visible event at `afterOffset` or later, false
+   * after `timeoutMs` (or if the stream is deleted or the engine closes first).
+   */
+  waitForEvents(name: string, afterOffset: number, timeoutMs: number): Promise<boolean> {
+    const state = this.stream(name);
+    if (state.log.visibleOffset > afterOffset) return Promise.resolve(true);
+    if (timeoutMs <= 0 || this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter: VisibleWaiter = {
+        afterOffset,
+        resolve,
+        timer: setTimeout(() => {
+          state.waiters.delete(waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      state.waiters.add(waiter);
+    });
+  }
+
+  private wakeWaiters(log: StreamLog): void {
+    const state = this.byLog.get(log);
+    if (state === undefined || state.waiters.size === 0) return;
+    for (const waiter of state.waiters) {
+      if (log.visibleOffset > waiter.afterOffset) {
+        clearTimeout(waiter.timer);
+        state.waiters.delete(waiter);
+        waiter.resolve(true);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ upkeep
+
+  /** Applies the retention policy to every stream now. Returns the segments removed. */
+  applyRetention(): number {
+    if (this.closed) return 0;
+    const now = Date.now();
+    let removed = 0;
+    for (const state of this.byName.values()) removed += state.log.applyRetention(this.options.retention, now);
+    return removed;
+  }
+
+  /**
+   * Closes the store: queued appends are written and every file is fsynced (whatever the
+   * policy), then files are closed and the lock released.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
+    this.flush();
+    const states = [...this.byName.values()];
+    await Promise.all(states.map((s) => s.log.idle()));
+    for (const state of states) this.groupCommit.touch(state.log.syncTargets());
+    try {
+      await this.groupCommit.syncAll();
+    } finally {
+      this.groupCommit.close();
+      for (const state of states) {
+        for (const waiter of state.waiters) {
+          clearTimeout(waiter.timer);
+          waiter.resolve(false);
+        }
+        state.log.close();
+      }
+      releaseLock(this.options.io, path.join(this.dataDir, LOCK_FILE), this.dataDir);
+      this.options.logger.info({ dataDir: this.dataDir }, 'store closed');
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new EventBusError(ErrorCodes.CLOSED, 'the store is closed');
+  }
+}
+
+function toInfo(entry: CatalogEntry): StreamInfo {
+  return { id: entry.id, name: entry.name, number: entry.number, createdMs: entry.createdMs };
+}
+
+function notFound(name: string): EventBusError {
+  return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, `stream '${name}' not found`);
+}
+
+function ensureDirectory(io: FileIO, dir: string): void {
+  if (io.stat(dir) !== null) return;
+  ensureDirectory(io, path.dirname(dir));
+  try {
+    io.mkdir(dir);
+    io.syncDirNow(path.dirname(dir));
+  } catch (error) {
+    throw ioError(`creating ${dir}`, error);
+  }
+}
+
+function acquireLock(io: FileIO, dataDir: string): string {
+  const lock = path.join(dataDir, LOCK_FILE);
+  if (openInProcess.has(dataDir)) {
+    throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process`);
+  }
+  if (io.stat(lock) !== null) {
+    const pid = Number(readWholeFile(io, lock).toString('utf8').trim());
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${pid}`);
+    }
+    io.unlink(lock); // left by a process that is gone
+  }
+  const fd = io.open(lock, 'wx+');
+  try {
+    io.writev(fd, [Buffer.from(`${process.pid}\n`)], 0);
+  } finally {
+    io.close(fd);
+  }
+  openInProcess.add(dataDir);
+  return lock;
+}
+
+function releaseLock(io: FileIO, lock: string, dataDir: string): void {
+  openInProcess.delete(dataDir);
+  try {
+    io.unlink(lock);
+  } catch {
+    // Already gone; nothing to release.
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

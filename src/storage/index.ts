@@ -1,0 +1,22 @@
+/**
+ * The storage engine, usable on its own: `import { Engine } from 'eventbus/storage'`.
+ * Nothing here knows of JSON or sockets; payloads are bytes.
+ */
+export { Engine } from './engine.js';
+export type {
+  AppendedEvent,
+  Damage,
+  EngineOptions,
+  FsyncPolicy,
+  GroupCommitStats,
+  ReadLimits,
+  RetentionPolicy,
+  StoredEvent,
+  StreamInfo,
+  StreamStats,
+} from './engine.js';
+export { decodeEventId, encodeEventId, type EventLocation } from './event-id.js';
+export { nodeIO, type FileIO, type FileStat, type OpenMode } from './io.js';
+export type { Logger } from './logger.js';
+export { MAX_STREAM_NAME_BYTES, RESERVED_PREFIX, deadLetterStreamName, validateStreamName } from './stream-name.js';
+export { EventBusError, ErrorCodes, type ErrorCode } from '../errors.js';

@@ -1,0 +1,468 @@
+/**
+ * A stream's log: the ordered list of its segments, the last one active.
+ *
+ * Appends are assigned their offsets and timestamps at once, queued, and written by
+ * {@link StreamLog.flush}, which the engine calls once per event-loop turn for every stream with
+ * queued appends: one write per stream per turn, however many appends arrived. The written batch
+ * then asks the group commit for durability; its appends resolve when the fsync policy is met.
+ *
+ * Three offsets describe a log: `nextOffset` (the next one to assign), `writtenOffset` (everything
+ * below is in the page cache) and `visibleOffset` (everything below may be read: durable under the
+ * `always` policy, written under the others). Readers never see past `visibleOffset`, so no reader
+ * is ever handed an event that a crash could take back.
+ */
+import path from 'node:path';
+import { assert, ErrorCodes, EventBusError, ioError } from '../errors.js';
+import type { GroupCommit, SyncTarget } from './group-commit.js';
+import { INDEX_ENTRY_BYTES, encodeIndexEntry } from './offset-index.js';
+import { encodeRecord, recordBytes } from './record.js';
+import { Segment, SEGMENT_FILE_PATTERN, type SegmentContext, type StoredEvent } from './segment.js';
+
+/** Offset and timestamp given to an appended event. */
+export interface AppendedEvent {
+  offset: number;
+  timestampMs: number;
+}
+
+/** What retention may remove (0 = no limit). Only whole sealed segments are ever removed. */
+export interface RetentionPolicy {
+  maxAgeMs: number;
+  maxBytes: number;
+  maxEvents: number;
+}
+
+/** Figures of a stream's log. */
+export interface LogStats {
+  /** Events that may be read (first offset to next offset). */
+  eventCount: number;
+  /** Oldest offset still stored (retention moves it forward). */
+  firstOffset: number;
+  /** Offset the next event will get (among those visible). */
+  nextOffset: number;
+  /** Bytes on disk, logs and indexes. */
+  bytes: number;
+  segmentCount: number;
+}
+
+/** What a log needs from its engine. */
+export interface LogContext extends SegmentContext {
+  groupCommit: GroupCommit;
+  segmentSizeBytes: number;
+  /** Called whenever `visibleOffset` moves forward. */
+  onVisible(log: StreamLog): void;
+}
+
+interface PendingAppend {
+  payloads: readonly Buffer[];
+  firstOffset: number;
+  timestampMs: number;
+  resolve(events: AppendedEvent[]): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Shared encoding buffers. Flushes are synchronous, so one set serves every stream; a single
+ * oversized batch grows them, and they shrink back afterwards.
+ */
+export class WriteScratch {
+  log: Buffer = Buffer.allocUnsafe(1 << 20);
+  logUsed = 0;
+  index: Buffer = Buffer.allocUnsafe(64 * 1024);
+  indexUsed = 0;
+  records = 0;
+  maxTimestampMs = 0;
+
+  reserve(logBytes: number): void {
+    if (this.logUsed + logBytes > this.log.length) this.log = grow(this.log, this.logUsed, this.logUsed + logBytes);
+    if (this.indexUsed + INDEX_ENTRY_BYTES > this.index.length) this.index = grow(this.index, this.indexUsed, this.indexUsed + INDEX_ENTRY_BYTES);
+  }
+
+  reset(): void {
+    this.logUsed = 0;
+    this.indexUsed = 0;
+    this.records = 0;
+    this.maxTimestampMs = 0;
+    if (this.log.length > 16 << 20) this.log = Buffer.allocUnsafe(1 << 20);
+    if (this.index.length > 1 << 20) this.index = Buffer.allocUnsafe(64 * 1024);
+  }
+}
+
+function grow(buffer: Buffer, used: number, need: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(need, buffer.length * 2));
+  buffer.copy(bigger, 0, 0, used);
+  return bigger;
+}
+
+export class StreamLog {
+  private readonly segments: Segment[];
+  private nextOffset: number;
+  private writtenOffset: number;
+  /** Every offset below this may be read. */
+  visibleOffset: number;
+  /** Set after a failed write or fsync: the log takes no more appends until reopened. */
+  failure: EventBusError | null = null;
+  private pending: PendingAppend[] = [];
+  private lastTimestampMs: number;
+  /** Files and directories written since the last commit besides the active log. */
+  private extraTargets: SyncTarget[] = [];
+  private activeTarget: SyncTarget;
+  /** Segments sealed since the last commit; unpinned once that commit has run. */
+  private rolled: Segment[] = [];
+  /** Commits in flight, and who waits for there to be none. */
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+
+  private constructor(private readonly ctx: LogContext, readonly dir: string, segments: Segment[]) {
+    assert(segments.length > 0, 'a log has at least one segment');
+    this.segments = segments;
+    const active = this.active;
+    this.nextOffset = active.nextOffset;
+    this.writtenOffset = active.nextOffset;
+    this.visibleOffset = active.nextOffset;
+    this.lastTimestampMs = active.maxTimestampMs;
+    this.activeTarget = this.fileTarget(active);
+  }
+
+  /**
+   * Creates the directory and first segment of a new stream. The returned targets (files and
+   * directory entries) must be fsynced before the stream is announced in the catalog.
+   */
+  static create(ctx: LogContext, dir: string, nowMs: number): { log: StreamLog; targets: SyncTarget[] } {
+    try {
+      ctx.io.mkdir(dir);
+    } catch (error) {
+      throw ioError(`creating ${dir}`, error);
+    }
+    const segment = Segment.create(ctx, dir, 0, nowMs);
+    const log = new StreamLog(ctx, dir, [segment]);
+    return { log, targets: [log.activeTarget, log.indexTarget(segment), log.dirTarget(dir), log.dirTarget(path.dirname(dir))] };
+  }
+
+  /** Opens an existing stream directory, recovering the tail of its active segment. */
+  static open(ctx: LogContext, dir: string, nowMs: number): StreamLog {
+    const bases: number[] = [];
+    for (const name of ctx.io.readdir(dir)) {
+      const match = SEGMENT_FILE_PATTERN.exec(name);
+      if (match === null) {
+        if (name.endsWith('.tmp') || name.endsWith('.rebuild')) ctx.io.unlink(path.join(dir, name));
+        continue;
+      }
+      if (match[2] === 'log') bases.push(Number(match[1]));
+    }
+    // An index whose log is gone is what a crash during retention leaves: remove it.
+    for (const name of ctx.io.readdir(dir)) {
+      const match = SEGMENT_FILE_PATTERN.exec(name);
+      if (match !== null && match[2] === 'index' && !bases.includes(Number(match[1]))) ctx.io.unlink(path.join(dir, name));
+    }
+    if (bases.length === 0) {
+      throw new EventBusError(ErrorCodes.CORRUPT_DATA, `stream directory ${dir} holds no segment files`, { context: { file: dir } });
+    }
+    bases.sort((a, b) => a - b);
+    const segments: Segment[] = [];
+    for (let i = 0; i < bases.length - 1; i++) {
+      segments.push(Segment.openSealed(ctx, dir, bases[i]!, bases[i + 1]! - bases[i]!));
+    }
+    const last = Segment.openLast(ctx, dir, bases[bases.length - 1]!, nowMs);
+    segments.push(last);
+    if (last.seal !== null) {
+      // Sealed just before a crash, before its successor existed.
+      last.closeFiles();
+      segments.push(Segment.create(ctx, dir, last.nextOffset, nowMs));
+      ctx.io.syncDirNow(dir);
+    }
+    return new StreamLog(ctx, dir, segments);
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Oldest offset still stored. */
+  get firstOffset(): number {
+    return this.segments[0]!.baseOffset;
+  }
+
+  /** Every segment, oldest first (for snapshots and verification). */
+  get allSegments(): readonly Segment[] {
+    return this.segments;
+  }
+
+  // ------------------------------------------------------------------ appending
+
+  /** True when appends are queued and a flush is due. */
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /**
+   * Queues `payloads` for appending and assigns their offsets and timestamp now. The promise
+   * resolves when the fsync policy is met, or rejects (DISK_FULL, IO_ERROR, STREAM_FAILED).
+   * The caller schedules {@link flush}.
+   */
+  append(payloads: readonly Buffer[], nowMs: number): Promise<AppendedEvent[]> {
+    if (this.failure !== null) return Promise.reject(this.refusal());
+    if (this.closed) return Promise.reject(new EventBusError(ErrorCodes.CLOSED, 'the stream is closed'));
+    const timestampMs = nowMs > this.lastTimestampMs ? nowMs : this.lastTimestampMs;
+    this.lastTimestampMs = timestampMs;
+    const firstOffset = this.nextOffset;
+    this.nextOffset += payloads.length;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ payloads, firstOffset, timestampMs, resolve, reject });
+    });
+  }
+
+  /** Writes every queued append to disk (one write per segment touched) and commits them. */
+  flush(scratch: WriteScratch, nowMs: number): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    if (this.failure !== null) {
+      for (const append of batch) append.reject(this.refusal());
+      return;
+    }
+    assert(batch[0]!.firstOffset === this.writtenOffset, 'appends flushed out of order');
+    const sizeLimit = this.ctx.segmentSizeBytes;
+    scratch.reset();
+    try {
+      let active = this.active;
+      for (const append of batch) {
+        let offset = append.firstOffset;
+        for (const payload of append.payloads) {
+          const size = recordBytes(payload.length);
+          if (active.count + scratch.records > 0 && active.size + scratch.logUsed + size > sizeLimit) {
+            this.writeScratch(scratch);
+            this.roll(nowMs);
+            active = this.active;
+          }
+          scratch.reserve(size);
+          encodeIndexEntry(scratch.index, scratch.indexUsed, offset - active.baseOffset, active.size + scratch.logUsed);
+          encodeRecord(scratch.log, scratch.logUsed, offset, append.timestampMs, payload);
+          scratch.logUsed += size;
+          scratch.indexUsed += INDEX_ENTRY_BYTES;
+          scratch.records += 1;
+          if (append.timestampMs > scratch.maxTimestampMs) scratch.maxTimestampMs = append.timestampMs;
+          offset += 1;
+        }
+      }
+      this.writeScratch(scratch);
+    } catch (error) {
+      this.fail(error);
+      for (const append of batch) append.reject(this.failure);
+      return;
+    }
+    const end = this.writtenOffset;
+    this.commit([this.activeTarget]).then(
+      () => this.settle(batch, end),
+      (error: unknown) => {
+        this.fail(error);
+        for (const append of batch) append.reject(this.failure);
+      },
+    );
+  }
+
+  /** Commits `targets` plus whatever rolls added; unpins rolled segments once it has run. */
+  private commit(targets: SyncTarget[]): Promise<void> {
+    const all = this.extraTargets.length === 0 ? targets : [...targets, ...this.extraTargets];
+    const rolled = this.rolled;
+    this.extraTargets = [];
+    this.rolled = [];
+    this.inflight += 1;
+    const done = () => {
+      for (const segment of rolled) {
+        segment.pinned = false;
+        segment.closeFiles();
+      }
+      this.inflight -= 1;
+      if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    };
+    const committed = this.ctx.groupCommit.commit(all);
+    committed.then(done, done);
+    return committed;
+  }
+
+  /** Resolves when no commit of this log is in flight (before closing or deleting it). */
+  idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private writeScratch(scratch: WriteScratch): void {
+    if (scratch.records === 0) return;
+    const active = this.active;
+    active.append(scratch.log.subarray(0, scratch.logUsed), scratch.index.subarray(0, scratch.indexUsed), scratch.records, scratch.maxTimestampMs);
+    this.writtenOffset += scratch.records;
+    assert(this.writtenOffset === active.nextOffset, 'written offset does not match the active segment');
+    scratch.reset();
+  }
+
+  private settle(batch: PendingAppend[], end: number): void {
+    if (this.failure !== null) {
+      // An earlier batch failed its fsync: what follows it must not be acknowledged either.
+      for (const append of batch) append.reject(this.failure);
+      return;
+    }
+    if (end > this.visibleOffset) {
+      this.visibleOffset = end;
+      this.ctx.onVisible(this);
+    }
+    for (const append of batch) {
+      const events: AppendedEvent[] = new Array(append.payloads.length);
+      for (let i = 0; i < events.length; i++) events[i] = { offset: append.firstOffset + i, timestampMs: append.timestampMs };
+      append.resolve(events);
+    }
+  }
+
+  /** Seals the active segment and starts a new one at the next offset. */
+  private roll(nowMs: number): void {
+    const sealed = this.active;
+    sealed.sealNow();
+    sealed.pinned = true;
+    const next = Segment.create(this.ctx, this.dir, sealed.nextOffset, nowMs);
+    this.segments.push(next);
+    this.activeTarget = this.fileTarget(next);
+    this.rolled.push(sealed);
+    this.extraTargets.push(this.fileTarget(sealed), this.indexTarget(sealed), this.dirTarget(this.dir));
+  }
+
+  /**
+   * Seals the active segment now if it holds records, and waits until the sealed files are
+   * durable. Snapshots use this to turn a large active tail into an immutable file they can
+   * hard-link. Resolves to the sealed segment, or null if there was nothing to seal.
+   */
+  async sealActive(nowMs: number): Promise<Segment | null> {
+    assert(this.pending.length === 0, 'seal with appends queued');
+    if (this.active.count === 0 || this.failure !== null) return null;
+    const sealed = this.active;
+    this.roll(nowMs);
+    await this.commit([this.activeTarget]);
+    return sealed;
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== null) return;
+    this.failure = error instanceof EventBusError ? error : ioError(`writing to ${this.dir}`, error);
+    this.ctx.logger.error({ dir: this.dir, code: this.failure.code, reason: this.failure.reason }, 'stream refuses appends until reopened');
+  }
+
+  private refusal(): EventBusError {
+    const failure = this.failure!;
+    return new EventBusError(failure.code === ErrorCodes.DISK_FULL ? ErrorCodes.DISK_FULL : ErrorCodes.STREAM_FAILED,
+      `stream refuses appends until reopened after an earlier failure: ${failure.reason}`, { cause: failure });
+  }
+
+  private fileTarget(segment: Segment): SyncTarget {
+    return {
+      name: segment.logPath,
+      sync: () => this.ctx.io.datasync(segment.logFdForSync),
+      failed: (error) => this.fail(ioError(`fsync of ${segment.logPath}`, error)),
+    };
+  }
+
+  private indexTarget(segment: Segment): SyncTarget {
+    return {
+      name: segment.indexPath,
+      sync: () => this.ctx.io.datasync(segment.indexFdForSync),
+      failed: (error) => this.fail(ioError(`fsync of ${segment.indexPath}`, error)),
+    };
+  }
+
+  private dirTarget(dir: string): SyncTarget {
+    return {
+      name: dir,
+      sync: () => this.ctx.io.syncDir(dir),
+      failed: (error) => this.fail(ioError(`fsync of ${dir}`, error)),
+    };
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  /**
+   * Reads visible events from `fromOffset` (clamped to the first stored offset), at most
+   * `maxEvents` and, beyond the first event, at most `maxBytes` of payload. Throws CORRUPT_DATA
+   * when the first event to return is damaged.
+   */
+  read(fromOffset: number, maxEvents: number, maxBytes: number): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    const end = this.visibleOffset;
+    let offset = Math.max(fromOffset, this.firstOffset);
+    if (offset >= end || maxEvents <= 0) return out;
+    let i = this.segmentIndexOf(offset);
+    let bytes = 0;
+    while (i < this.segments.length && offset < end && out.length < maxEvents) {
+      const segment = this.segments[i]!;
+      bytes += segment.read(offset, end, maxEvents - out.length, maxBytes - bytes, out);
+      const reached = out.length > 0 ? out[out.length - 1]!.offset + 1 : offset;
+      if (reached < Math.min(segment.nextOffset, end)) break; // stopped on a limit or damage
+      offset = reached;
+      i += 1;
+    }
+    return out;
+  }
+
+  /** Index of the segment holding `offset`: binary search over base offsets. */
+  private segmentIndexOf(offset: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (this.segments[middle]!.baseOffset <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  // ------------------------------------------------------------------ upkeep
+
+  stats(): LogStats {
+    let bytes = 0;
+    for (const segment of this.segments) bytes += segment.size + segment.indexSize;
+    const firstOffset = this.firstOffset;
+    return { eventCount: this.visibleOffset - firstOffset, firstOffset, nextOffset: this.visibleOffset, bytes, segmentCount: this.segments.length };
+  }
+
+  /** Damage found in this log so far (at open, rebuild or read). */
+  damage() {
+    return this.segments.flatMap((segment) => segment.damage);
+  }
+
+  /**
+   * Removes the oldest sealed segments while the policy is exceeded. Never removes the active
+   * segment, so offsets are never reused. Returns the number of segments removed.
+   */
+  applyRetention(policy: RetentionPolicy, nowMs: number): number {
+    let removed = 0;
+    let bytes = this.stats().bytes;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      const tooOld = policy.maxAgeMs > 0 && oldest.maxTimestampMs < nowMs - policy.maxAgeMs;
+      const tooBig = policy.maxBytes > 0 && bytes > policy.maxBytes;
+      const tooMany = policy.maxEvents > 0 && this.visibleOffset - oldest.baseOffset > policy.maxEvents;
+      if ((!tooOld && !tooBig && !tooMany) || oldest.pinned) break;
+      assert(oldest.seal !== null, 'retention reached an unsealed segment');
+      this.segments.shift();
+      bytes -= oldest.size + oldest.indexSize;
+      try {
+        oldest.remove();
+      } catch (error) {
+        this.ctx.logger.error({ file: oldest.logPath, err: error }, 'retention could not remove a segment');
+      }
+      removed += 1;
+    }
+    if (removed > 0) this.ctx.groupCommit.touch([this.dirTarget(this.dir)]);
+    return removed;
+  }
+
+  /** Targets to fsync so that everything written so far is durable (close). */
+  syncTargets(): SyncTarget[] {
+    return this.failure === null && !this.closed ? [this.activeTarget] : [];
+  }
+
+  /** Closes every file. Queued appends are rejected. */
+  close(): void {
+    this.closed = true;
+    for (const append of this.pending) append.reject(new EventBusError(ErrorCodes.CLOSED, 'the stream was closed'));
+    this.pending = [];
+    for (const segment of this.segments) segment.closeFiles();
+  }
+}

@@ -1,0 +1,678 @@
+/**
+ * A segment: a `.log` file of records and its `.index`, both named by the base offset (the
+ * offset of the segment's first record) zero-padded to 20 digits, as in Kafka.
+ *
+ * `.log` layout: a 32-byte file header (file-header.ts; magic "EBLG", version 1) followed by
+ * records (record.ts) back to back. `.index` layout: see offset-index.ts.
+ *
+ * A segment is either active (the last of its stream: appended to, its files open read-write)
+ * or sealed (never written again, so snapshots may hard-link its files). Sealing appends a
+ * trailer to the index recording the log's size and CRC; a sealed segment is opened by checking
+ * headers, sizes and that trailer, without reading its records. An index that fails any check is
+ * rebuilt from the log: in place for the active segment, via a new file and a rename for a sealed
+ * one (its old inode may be shared with a snapshot).
+ */
+import path from 'node:path';
+import { assert, ErrorCodes, EventBusError, ioError } from '../errors.js';
+import { crc32c } from './crc.js';
+import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from './file-header.js';
+import { readFully, type FileIO } from './io.js';
+import { fileCrc, findNextRecord, scanLog } from './log-scanner.js';
+import type { Logger } from './logger.js';
+import {
+  decodeIndexEntry,
+  decodeSealTrailer,
+  encodeIndexEntry,
+  encodeSealTrailer,
+  INDEX_ENTRY_BYTES,
+  INDEX_MAGIC,
+  INDEX_VERSION,
+  indexEntryPosition,
+  SEAL_TRAILER_BYTES,
+  sealedIndexBytes,
+  type SealInfo,
+} from './offset-index.js';
+import type { OpenFiles } from './open-files.js';
+import { decodeRecord, RECORD_HEADER_BYTES } from './record.js';
+
+export const LOG_MAGIC = 'EBLG';
+export const LOG_VERSION = 1;
+
+/**
+ * The largest payload a stored record may claim. A length field above it is damage, whatever
+ * the configured event size limit (which may have been higher when the record was written).
+ */
+export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+/** Records found by resynchronisation must carry timestamps this close to the segment's life. */
+const RESYNC_TIMESTAMP_SLACK_MS = 7 * 86_400_000;
+/** Index entries examined, newest first, to find where recovery may start trusting the index. */
+const RECOVERY_LOOKBACK_ENTRIES = 64;
+/** Read size for ordinary reads: large enough to amortise the syscall, small enough to be cheap. */
+const MIN_READ_BYTES = 64 * 1024;
+const MAX_READ_BYTES = 4 * 1024 * 1024;
+
+/** `00000000000000000042.log` for base offset 42. */
+export function segmentFileName(baseOffset: number, extension: 'log' | 'index'): string {
+  return `${String(baseOffset).padStart(20, '0')}.${extension}`;
+}
+
+/** Matches segment file names; group 1 is the base offset, group 2 the extension. */
+export const SEGMENT_FILE_PATTERN = /^(\d{20})\.(log|index)$/;
+
+/** What a segment needs from its stream and engine. */
+export interface SegmentContext {
+  io: FileIO;
+  logger: Logger;
+  openFiles: OpenFiles;
+}
+
+/** Damage found in a segment: bytes that do not hold the records they should. */
+export interface Damage {
+  file: string;
+  /** Byte position of the first damaged byte. */
+  position: number;
+  /** The offsets that cannot be read because of it (empty when first > last). */
+  firstOffset: number;
+  lastOffset: number;
+  reason: string;
+}
+
+/** An event as stored. `payload` is a view into a read buffer. */
+export interface StoredEvent {
+  offset: number;
+  timestampMs: number;
+  payload: Buffer;
+}
+
+export class Segment {
+  readonly baseOffset: number;
+  readonly logPath: string;
+  readonly indexPath: string;
+  /** Bytes of the `.log` holding valid data (header and records). */
+  size = FILE_HEADER_BYTES;
+  /** Records in the segment. */
+  count = 0;
+  maxTimestampMs = 0;
+  createdMs = 0;
+  seal: SealInfo | null = null;
+  /**
+   * Set while an fsync of this segment's descriptors may still be queued (just after sealing):
+   * its files then stay open, outside the open-files bound, so a descriptor number is never
+   * closed and reused under a pending fsync.
+   */
+  pinned = false;
+  readonly damage: Damage[] = [];
+  private logFd = -1;
+  private indexFd = -1;
+  /** CRC32C of log bytes [0, size), kept while appending; null when unknown (after reopen). */
+  private logCrc: number | null = null;
+  /** CRC32C of index bytes [0, header + count entries); null when unknown. */
+  private indexCrc: number | null = null;
+
+  private constructor(private readonly ctx: SegmentContext, readonly dir: string, baseOffset: number) {
+    this.baseOffset = baseOffset;
+    this.logPath = path.join(dir, segmentFileName(baseOffset, 'log'));
+    this.indexPath = path.join(dir, segmentFileName(baseOffset, 'index'));
+  }
+
+  /** Offset the next record of this segment would have. */
+  get nextOffset(): number {
+    return this.baseOffset + this.count;
+  }
+
+  /** Size of the index file as it should be now. */
+  get indexSize(): number {
+    return this.seal !== null ? sealedIndexBytes(this.count) : indexEntryPosition(this.count);
+  }
+
+  /** Creates the files of a new, empty active segment (headers written, not yet fsynced). */
+  static create(ctx: SegmentContext, dir: string, baseOffset: number, nowMs: number): Segment {
+    const segment = new Segment(ctx, dir, baseOffset);
+    segment.createdMs = nowMs;
+    const logHeader = encodeFileHeader({ magic: LOG_MAGIC, version: LOG_VERSION, param: 0, baseOffset, createdMs: nowMs });
+    const indexHeader = encodeFileHeader({ magic: INDEX_MAGIC, version: INDEX_VERSION, param: INDEX_ENTRY_BYTES, baseOffset, createdMs: nowMs });
+    try {
+      segment.logFd = ctx.io.open(segment.logPath, 'wx+');
+      segment.writeAt(segment.logFd, [logHeader], 0, 'log header');
+      segment.indexFd = ctx.io.open(segment.indexPath, 'wx+');
+      segment.writeAt(segment.indexFd, [indexHeader], 0, 'index header');
+    } catch (error) {
+      segment.closeFiles();
+      throw error instanceof EventBusError ? error : ioError(`creating ${segment.logPath}`, error);
+    }
+    segment.logCrc = crc32c(logHeader);
+    segment.indexCrc = crc32c(indexHeader);
+    return segment;
+  }
+
+  /**
+   * Opens a sealed segment holding `count` records. Checks headers, file sizes and the seal
+   * trailer only; rebuilds the index (reading the log once) if any of them does not check.
+   */
+  static openSealed(ctx: SegmentContext, dir: string, baseOffset: number, count: number): Segment {
+    const segment = new Segment(ctx, dir, baseOffset);
+    segment.count = count;
+    try {
+      const problem = segment.checkSealed();
+      if (problem !== null) segment.rebuildSealedIndex(problem);
+    } finally {
+      segment.closeFiles();
+    }
+    return segment;
+  }
+
+  /**
+   * Opens the last segment of a stream after a clean or unclean stop. Trusts the index up to its
+   * newest entry that points at a valid record, then validates only the log bytes after that
+   * record: that tail is all a crash can have torn. A torn or failing record with nothing valid
+   * after it is truncated away (it was never acknowledged); one with valid records after it is
+   * damage, reported and kept. The result may turn out to be sealed (a crash after sealing and
+   * before the next segment was created); the caller then rolls.
+   */
+  static openLast(ctx: SegmentContext, dir: string, baseOffset: number, nowMs: number): Segment {
+    const segment = new Segment(ctx, dir, baseOffset);
+    try {
+      segment.recoverTail(nowMs);
+    } catch (error) {
+      segment.closeFiles();
+      throw error;
+    }
+    return segment;
+  }
+
+  // ------------------------------------------------------------------ writing
+
+  /**
+   * Appends `count` encoded records (`logBytes` bytes) and their index entries at the end of
+   * this active segment. Throws DISK_FULL or IO_ERROR; after a failure the segment's state is
+   * unchanged and the caller must stop appending to it.
+   */
+  append(logChunk: Buffer, indexChunk: Buffer, count: number, maxTimestampMs: number): void {
+    assert(this.seal === null, 'append to a sealed segment');
+    assert(indexChunk.length === count * INDEX_ENTRY_BYTES, 'index chunk does not match record count');
+    try {
+      this.writeAt(this.logFd, [logChunk], this.size, 'append');
+      this.writeAt(this.indexFd, [indexChunk], indexEntryPosition(this.count), 'index append');
+    } catch (error) {
+      // Best effort: cut off whatever part of the failed write landed, so that nothing
+      // unacknowledged survives as a valid record. Recovery would cut a torn part anyway.
+      try {
+        this.ctx.io.truncate(this.logFd, this.size);
+        this.ctx.io.truncate(this.indexFd, indexEntryPosition(this.count));
+      } catch {
+        // The disk is failing; recovery on reopen handles the tail.
+      }
+      throw error;
+    }
+    if (this.logCrc !== null) this.logCrc = crc32c(logChunk, this.logCrc);
+    if (this.indexCrc !== null) this.indexCrc = crc32c(indexChunk, this.indexCrc);
+    this.size += logChunk.length;
+    this.count += count;
+    if (maxTimestampMs > this.maxTimestampMs) this.maxTimestampMs = maxTimestampMs;
+  }
+
+  /**
+   * Seals this segment: appends the seal trailer to its index. The caller fsyncs both files
+   * (through the group commit) before relying on the seal.
+   */
+  sealNow(): SealInfo {
+    assert(this.seal === null, 'segment sealed twice');
+    this.ensureOpen();
+    const logCrc = this.logCrc ?? fileCrc(this.ctx.io, this.logFd, this.size);
+    const indexCrc = this.indexCrc ?? fileCrc(this.ctx.io, this.indexFd, indexEntryPosition(this.count));
+    const seal: SealInfo = { recordCount: this.count, logBytes: this.size, maxTimestampMs: this.maxTimestampMs, logCrc, indexCrc };
+    this.writeAt(this.indexFd, [encodeSealTrailer(seal)], indexEntryPosition(this.count), 'seal');
+    this.seal = seal;
+    return seal;
+  }
+
+  /** Current log and index CRCs (for snapshots), computing them if unknown. */
+  currentCrcs(): { logCrc: number; indexCrc: number } {
+    this.ensureOpen();
+    if (this.logCrc === null) this.logCrc = fileCrc(this.ctx.io, this.logFd, this.size);
+    if (this.seal !== null) {
+      return { logCrc: this.seal.logCrc, indexCrc: crc32c(encodeSealTrailer(this.seal), this.seal.indexCrc) };
+    }
+    if (this.indexCrc === null) this.indexCrc = fileCrc(this.ctx.io, this.indexFd, indexEntryPosition(this.count));
+    return { logCrc: this.logCrc, indexCrc: this.indexCrc };
+  }
+
+  /** File descriptors for fsync; the files must be open (active segments always are). */
+  get logFdForSync(): number {
+    assert(this.logFd >= 0, 'log file is closed');
+    return this.logFd;
+  }
+
+  get indexFdForSync(): number {
+    assert(this.indexFd >= 0, 'index file is closed');
+    return this.indexFd;
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  /**
+   * Appends to `out` the events from `fromOffset` up to (not including) `endOffset`, at most
+   * `maxEvents` of them and, unless `out` is empty, no more payload bytes than `maxBytes`.
+   * Returns the payload bytes added. Throws CORRUPT_DATA if the first record it would return
+   * fails its checks; stops early (returning what it has) if a later one does.
+   */
+  read(fromOffset: number, endOffset: number, maxEvents: number, maxBytes: number, out: StoredEvent[]): number {
+    const stop = Math.min(endOffset, this.nextOffset);
+    if (fromOffset >= stop || maxEvents <= 0) return 0;
+    this.ensureOpen();
+    const startLength = out.length;
+    let offset = fromOffset;
+    let position = this.positionOf(offset);
+    let bytes = 0;
+    while (offset < stop && out.length - startLength < maxEvents) {
+      const wantEvents = maxEvents - (out.length - startLength);
+      const want = Math.min(this.size - position, Math.max(MIN_READ_BYTES, Math.min(MAX_READ_BYTES, maxBytes - bytes + wantEvents * RECORD_HEADER_BYTES)));
+      let chunk = Buffer.allocUnsafe(want);
+      let got = readFully(this.ctx.io, this.logFd, chunk, 0, want, position);
+      let at = 0;
+      let progressed = false;
+      while (offset < stop && out.length - startLength < maxEvents) {
+        let decoded = decodeRecord(chunk, at, got, MAX_RECORD_PAYLOAD_BYTES, offset);
+        if (decoded === 'partial' && !progressed && got - at >= RECORD_HEADER_BYTES) {
+          // One record larger than the read: read exactly that record.
+          const need = RECORD_HEADER_BYTES + chunk.readUInt32LE(at + 4);
+          if (need <= MAX_RECORD_PAYLOAD_BYTES + RECORD_HEADER_BYTES && position + need <= this.size) {
+            chunk = Buffer.allocUnsafe(need);
+            got = readFully(this.ctx.io, this.logFd, chunk, 0, need, position);
+            at = 0;
+            decoded = decodeRecord(chunk, 0, got, MAX_RECORD_PAYLOAD_BYTES, offset);
+          }
+        }
+        if (decoded === 'partial' && progressed) break; // continue with a fresh read
+        if (typeof decoded === 'string') {
+          if (out.length > startLength) return bytes;
+          throw this.corruptRecord(position, offset, decoded);
+        }
+        const payloadBytes = decoded.payload.length;
+        if (out.length > 0 && bytes + payloadBytes > maxBytes) return bytes;
+        out.push({ offset, timestampMs: decoded.timestampMs, payload: decoded.payload });
+        bytes += payloadBytes;
+        at += decoded.size;
+        position += decoded.size;
+        offset += 1;
+        progressed = true;
+      }
+    }
+    return bytes;
+  }
+
+  /** The record position of `offset`, from its index entry; repairs a damaged index once. */
+  positionOf(offset: number): number {
+    const relative = offset - this.baseOffset;
+    assert(relative >= 0 && relative < this.count, `offset ${offset} is not in segment ${this.baseOffset}`);
+    this.ensureOpen();
+    let position = this.readEntry(relative);
+    if (position < 0) {
+      this.repairIndex(`entry for offset ${offset} fails its check`);
+      this.ensureOpen();
+      position = this.readEntry(relative);
+      if (position < 0) {
+        throw new EventBusError(ErrorCodes.CORRUPT_DATA, `index ${this.indexPath} is damaged at offset ${offset} and could not be rebuilt`, {
+          context: { file: this.indexPath, offset },
+        });
+      }
+    }
+    return position;
+  }
+
+  private readEntry(relative: number): number {
+    const entry = Buffer.allocUnsafe(INDEX_ENTRY_BYTES);
+    const n = readFully(this.ctx.io, this.indexFd, entry, 0, INDEX_ENTRY_BYTES, indexEntryPosition(relative));
+    if (n < INDEX_ENTRY_BYTES) return -1;
+    const position = decodeIndexEntry(entry, 0, relative);
+    return position >= FILE_HEADER_BYTES && position < this.size ? position : -1;
+  }
+
+  private corruptRecord(position: number, offset: number, problem: string): EventBusError {
+    const known = this.damage.find((d) => offset >= d.firstOffset && offset <= d.lastOffset);
+    const reason = `stored event at offset ${offset} is damaged: ${known?.reason ?? problem} in ${this.logPath} at byte ${known?.position ?? position}`;
+    this.ctx.logger.error({ file: this.logPath, position: known?.position ?? position, offset, problem }, 'damaged record not returned');
+    return new EventBusError(ErrorCodes.CORRUPT_DATA, reason, { context: { file: this.logPath, position: known?.position ?? position, offset } });
+  }
+
+  // ------------------------------------------------------------------ files
+
+  /** Opens the files if they were closed (sealed segments close theirs when idle). */
+  private ensureOpen(): void {
+    if (this.logFd >= 0) {
+      if (this.seal !== null && !this.pinned) this.ctx.openFiles.touch(this);
+      return;
+    }
+    const mode = this.seal !== null ? 'r' : 'r+';
+    try {
+      this.logFd = this.ctx.io.open(this.logPath, mode);
+      this.indexFd = this.ctx.io.open(this.indexPath, mode);
+    } catch (error) {
+      this.closeFiles();
+      throw ioError(`opening ${this.logPath}`, error);
+    }
+    if (this.seal !== null) this.ctx.openFiles.touch(this);
+  }
+
+  closeFiles(): void {
+    if (this.logFd >= 0) this.ctx.io.close(this.logFd);
+    if (this.indexFd >= 0) this.ctx.io.close(this.indexFd);
+    this.logFd = -1;
+    this.indexFd = -1;
+    this.ctx.openFiles.forget(this);
+  }
+
+  /** Closes the files and removes them (retention, stream deletion). */
+  remove(): void {
+    this.closeFiles();
+    this.ctx.io.unlink(this.logPath);
+    this.ctx.io.unlink(this.indexPath);
+  }
+
+  private writeAt(fd: number, buffers: Buffer[], position: number, what: string): void {
+    const want = buffers.reduce((sum, b) => sum + b.length, 0);
+    let written: number;
+    try {
+      written = this.ctx.io.writev(fd, buffers, position);
+    } catch (error) {
+      throw ioError(`${what} to ${fd === this.indexFd ? this.indexPath : this.logPath}`, error);
+    }
+    if (written !== want) {
+      throw ioError(`${what} to ${fd === this.indexFd ? this.indexPath : this.logPath}`, new Error(`short write (${written} of ${want} bytes)`));
+    }
+  }
+
+  // ------------------------------------------------------------------ sealed open and rebuild
+
+  /** Checks a sealed segment without reading its records; returns the problem or null. */
+  private checkSealed(): string | null {
+    const io = this.ctx.io;
+    try {
+      this.logFd = io.open(this.logPath, 'r');
+    } catch (error) {
+      throw new EventBusError(ErrorCodes.CORRUPT_DATA, `segment file ${this.logPath} cannot be opened (${(error as NodeJS.ErrnoException).code ?? error})`, {
+        context: { file: this.logPath },
+      });
+    }
+    this.size = io.size(this.logFd);
+    this.checkLogHeader();
+    if (io.stat(this.indexPath) === null) return 'index file is missing';
+    this.indexFd = io.open(this.indexPath, 'r');
+    const indexSize = io.size(this.indexFd);
+    const header = Buffer.alloc(FILE_HEADER_BYTES);
+    readFully(io, this.indexFd, header, 0, FILE_HEADER_BYTES, 0);
+    const decoded = decodeFileHeader(header, INDEX_MAGIC, INDEX_VERSION);
+    if (typeof decoded === 'string') return `index ${decoded}`;
+    if (decoded.baseOffset !== this.baseOffset) return `index names base offset ${decoded.baseOffset}`;
+    if (indexSize !== sealedIndexBytes(this.count)) return `index is ${indexSize} bytes, expected ${sealedIndexBytes(this.count)}`;
+    const trailer = Buffer.alloc(SEAL_TRAILER_BYTES);
+    readFully(io, this.indexFd, trailer, 0, SEAL_TRAILER_BYTES, indexSize - SEAL_TRAILER_BYTES);
+    const seal = decodeSealTrailer(trailer);
+    if (seal === null) return 'seal trailer fails its check';
+    if (seal.recordCount !== this.count) return `seal trailer counts ${seal.recordCount} records, expected ${this.count}`;
+    if (seal.logBytes !== this.size) return `log is ${this.size} bytes, seal trailer says ${seal.logBytes}`;
+    this.seal = seal;
+    this.maxTimestampMs = seal.maxTimestampMs;
+    return null;
+  }
+
+  /** Reads the log header; records damage (without failing) if it does not check. */
+  private checkLogHeader(): void {
+    const header = Buffer.alloc(FILE_HEADER_BYTES);
+    const n = readFully(this.ctx.io, this.logFd, header, 0, FILE_HEADER_BYTES, 0);
+    const decoded = decodeFileHeader(header.subarray(0, n), LOG_MAGIC, LOG_VERSION);
+    if (typeof decoded !== 'string' && decoded.baseOffset === this.baseOffset) {
+      this.createdMs = decoded.createdMs;
+      return;
+    }
+    const reason = typeof decoded === 'string' ? `log ${decoded}` : `log header names base offset ${decoded.baseOffset}`;
+    this.damage.push({ file: this.logPath, position: 0, firstOffset: this.baseOffset, lastOffset: this.baseOffset - 1, reason });
+    this.ctx.logger.error({ file: this.logPath, position: 0, reason }, 'segment header is damaged');
+  }
+
+  /** Rebuilds a sealed segment's index from its log, into a new file renamed over the old. */
+  private rebuildSealedIndex(reason: string): void {
+    const io = this.ctx.io;
+    if (this.logFd < 0) this.logFd = io.open(this.logPath, 'r');
+    this.size = io.size(this.logFd);
+    const entries = Buffer.alloc(this.count * INDEX_ENTRY_BYTES);
+    const maxTimestampMs = this.indexLog(FILE_HEADER_BYTES, this.size, this.baseOffset, this.nextOffset, entries, 0);
+    const header = encodeFileHeader({ magic: INDEX_MAGIC, version: INDEX_VERSION, param: INDEX_ENTRY_BYTES, baseOffset: this.baseOffset, createdMs: this.createdMs });
+    const seal: SealInfo = {
+      recordCount: this.count,
+      logBytes: this.size,
+      maxTimestampMs,
+      logCrc: fileCrc(io, this.logFd, this.size),
+      indexCrc: crc32c(entries, crc32c(header)),
+    };
+    const temporary = `${this.indexPath}.rebuild`;
+    if (io.stat(temporary) !== null) io.unlink(temporary);
+    if (this.indexFd >= 0) io.close(this.indexFd);
+    this.indexFd = -1;
+    const fd = io.open(temporary, 'wx+');
+    try {
+      const trailer = encodeSealTrailer(seal);
+      const want = header.length + entries.length + trailer.length;
+      if (io.writev(fd, [header, entries, trailer], 0) !== want) throw new Error('short write');
+      io.datasyncNow(fd);
+    } finally {
+      io.close(fd);
+    }
+    io.rename(temporary, this.indexPath);
+    io.syncDirNow(this.dir);
+    this.seal = seal;
+    this.maxTimestampMs = maxTimestampMs;
+    this.ctx.logger.warn({ file: this.indexPath, reason }, 'index rebuilt from its segment');
+  }
+
+  /**
+   * Indexes the records of the log between `start` and `end`, expecting offsets `firstOffset`
+   * up to `stopOffset` (exclusive), writing entries into `entries` (entry 0 = `firstOffset`,
+   * starting at byte `entriesAt`). Damaged stretches are skipped by resynchronising on the next
+   * valid record; the offsets they held get entries pointing at the damage, so reading them
+   * reports it. Returns the newest timestamp seen.
+   */
+  private indexLog(start: number, end: number, firstOffset: number, stopOffset: number, entries: Buffer, entriesAt: number): number {
+    const io = this.ctx.io;
+    let position = start;
+    let expected = firstOffset;
+    let maxTimestampMs = 0;
+    const entryAt = (offset: number) => entriesAt + (offset - firstOffset) * INDEX_ENTRY_BYTES;
+    while (expected < stopOffset) {
+      const result = scanLog(io, this.logFd, position, end, expected, MAX_RECORD_PAYLOAD_BYTES, (offset, at) => {
+        encodeIndexEntry(entries, entryAt(offset), offset - this.baseOffset, at);
+      }, stopOffset - expected);
+      maxTimestampMs = Math.max(maxTimestampMs, result.maxTimestampMs);
+      expected = result.nextOffset;
+      position = result.end;
+      if (expected >= stopOffset) break;
+      const damageAt = result.stop?.position ?? position;
+      const problem = result.stop?.problem ?? 'missing';
+      const found = findNextRecord(io, this.logFd, damageAt + 1, end, this.resyncBounds(expected, stopOffset - 1));
+      const lastDamaged = found === null ? stopOffset - 1 : found.offset - 1;
+      for (let offset = expected; offset <= lastDamaged; offset++) {
+        encodeIndexEntry(entries, entryAt(offset), offset - this.baseOffset, Math.min(damageAt, Math.max(end - 1, FILE_HEADER_BYTES)));
+      }
+      this.reportDamage(damageAt, expected, lastDamaged, problem === 'missing' ? 'records missing (file too short)' : `record ${problem}`);
+      if (found === null) break;
+      position = found.position;
+      expected = found.offset;
+    }
+    return maxTimestampMs;
+  }
+
+  private resyncBounds(minOffset: number, maxOffset: number) {
+    return {
+      minOffset,
+      maxOffset,
+      minTimestampMs: Math.max(1, this.createdMs - RESYNC_TIMESTAMP_SLACK_MS),
+      maxTimestampMs: Date.now() + RESYNC_TIMESTAMP_SLACK_MS,
+      maxPayloadBytes: MAX_RECORD_PAYLOAD_BYTES,
+    };
+  }
+
+  private reportDamage(position: number, firstOffset: number, lastOffset: number, reason: string): void {
+    this.damage.push({ file: this.logPath, position, firstOffset, lastOffset, reason });
+    this.ctx.logger.error({ file: this.logPath, position, firstOffset, lastOffset, reason }, 'segment is damaged: records kept on disk, not returned');
+  }
+
+  /** Rebuilds the index after an entry failed its check during a read. */
+  private repairIndex(reason: string): void {
+    if (this.seal !== null) {
+      this.closeFiles();
+      this.rebuildSealedIndex(reason);
+      this.closeFiles();
+      return;
+    }
+    const entries = Buffer.alloc(this.count * INDEX_ENTRY_BYTES);
+    this.indexLog(FILE_HEADER_BYTES, this.size, this.baseOffset, this.nextOffset, entries, 0);
+    this.writeAt(this.indexFd, [entries], FILE_HEADER_BYTES, 'index rebuild');
+    this.indexCrc = null;
+    this.ctx.logger.warn({ file: this.indexPath, reason }, 'index rebuilt from its segment');
+  }
+
+  // ------------------------------------------------------------------ tail recovery
+
+  private recoverTail(nowMs: number): void {
+    const io = this.ctx.io;
+    this.logFd = io.open(this.logPath, 'r+');
+    let logSize = io.size(this.logFd);
+    if (logSize <= FILE_HEADER_BYTES && this.headerProblem() !== null) {
+      // Torn while being created: no record was ever written to it, so nothing is lost.
+      this.createdMs = nowMs;
+      const header = encodeFileHeader({ magic: LOG_MAGIC, version: LOG_VERSION, param: 0, baseOffset: this.baseOffset, createdMs: nowMs });
+      io.truncate(this.logFd, 0);
+      this.writeAt(this.logFd, [header], 0, 'log header');
+      io.datasyncNow(this.logFd);
+      logSize = FILE_HEADER_BYTES;
+      this.ctx.logger.warn({ file: this.logPath }, 'rewrote the header of a segment torn while being created');
+    } else {
+      this.checkLogHeader();
+    }
+
+    const indexState = this.openIndexForRecovery(logSize);
+    if (this.seal !== null) return;
+
+    // Trust the index up to the newest entry whose record checks; validate what follows.
+    const trusted = this.findTrustedEntry(indexState.entries, logSize);
+    let expected = this.baseOffset + trusted.count;
+    let position = trusted.end;
+    this.maxTimestampMs = trusted.timestampMs;
+    const fresh: Buffer[] = [];
+    let freshCount = 0;
+    const pushEntry = (offset: number, at: number) => {
+      const entry = Buffer.allocUnsafe(INDEX_ENTRY_BYTES);
+      encodeIndexEntry(entry, 0, offset - this.baseOffset, at);
+      fresh.push(entry);
+      freshCount += 1;
+    };
+    for (;;) {
+      const result = scanLog(io, this.logFd, position, logSize, expected, MAX_RECORD_PAYLOAD_BYTES, pushEntry);
+      this.maxTimestampMs = Math.max(this.maxTimestampMs, result.maxTimestampMs);
+      expected = result.nextOffset;
+      position = result.end;
+      if (result.stop === null) break;
+      const damageAt = result.stop.position;
+      const bound = expected + Math.floor((logSize - damageAt) / RECORD_HEADER_BYTES);
+      const found = findNextRecord(io, this.logFd, damageAt + 1, logSize, this.resyncBounds(expected, bound));
+      if (found === null) {
+        // Nothing valid follows: a torn write that was never acknowledged. Cut it off.
+        io.truncate(this.logFd, damageAt);
+        io.datasyncNow(this.logFd);
+        this.ctx.logger.warn(
+          { file: this.logPath, position: damageAt, bytes: logSize - damageAt, problem: result.stop.problem },
+          'truncated the torn tail of an active segment',
+        );
+        logSize = damageAt;
+        position = damageAt;
+        break;
+      }
+      for (let offset = expected; offset < found.offset; offset++) pushEntry(offset, damageAt);
+      this.reportDamage(damageAt, expected, found.offset - 1, `record ${result.stop.problem}`);
+      expected = found.offset;
+      position = found.position;
+    }
+    this.size = position;
+    this.count = expected - this.baseOffset;
+    assert(this.count === trusted.count + freshCount, 'recovered index entries do not match records');
+    if (freshCount > 0) this.writeAt(this.indexFd, fresh, indexEntryPosition(trusted.count), 'index recovery');
+    if (io.size(this.indexFd) !== indexEntryPosition(this.count)) io.truncate(this.indexFd, indexEntryPosition(this.count));
+    if (indexState.problem !== null) {
+      this.ctx.logger.warn({ file: this.indexPath, reason: indexState.problem }, 'index rebuilt from its segment');
+    }
+  }
+
+  private headerProblem(): string | null {
+    const header = Buffer.alloc(FILE_HEADER_BYTES);
+    const n = readFully(this.ctx.io, this.logFd, header, 0, FILE_HEADER_BYTES, 0);
+    const decoded = decodeFileHeader(header.subarray(0, n), LOG_MAGIC, LOG_VERSION);
+    return typeof decoded === 'string' ? decoded : null;
+  }
+
+  /**
+   * Opens (or recreates) the index of the last segment. Detects a sealed segment. Returns how
+   * many whole entries the file holds and, when it had to be recreated, why.
+   */
+  private openIndexForRecovery(logSize: number): { entries: number; problem: string | null } {
+    const io = this.ctx.io;
+    const header = encodeFileHeader({ magic: INDEX_MAGIC, version: INDEX_VERSION, param: INDEX_ENTRY_BYTES, baseOffset: this.baseOffset, createdMs: this.createdMs });
+    if (io.stat(this.indexPath) === null) {
+      this.indexFd = io.open(this.indexPath, 'wx+');
+      this.writeAt(this.indexFd, [header], 0, 'index header');
+      return { entries: 0, problem: 'index file is missing' };
+    }
+    this.indexFd = io.open(this.indexPath, 'r+');
+    const indexSize = io.size(this.indexFd);
+    const existing = Buffer.alloc(FILE_HEADER_BYTES);
+    readFully(io, this.indexFd, existing, 0, FILE_HEADER_BYTES, 0);
+    const decoded = decodeFileHeader(existing, INDEX_MAGIC, INDEX_VERSION);
+    if (typeof decoded === 'string' || decoded.baseOffset !== this.baseOffset) {
+      io.truncate(this.indexFd, 0);
+      this.writeAt(this.indexFd, [header], 0, 'index header');
+      return { entries: 0, problem: typeof decoded === 'string' ? `index ${decoded}` : 'index names another base offset' };
+    }
+    const trailerAt = indexSize - SEAL_TRAILER_BYTES;
+    if (trailerAt >= FILE_HEADER_BYTES && (trailerAt - FILE_HEADER_BYTES) % INDEX_ENTRY_BYTES === 0) {
+      const trailer = Buffer.alloc(SEAL_TRAILER_BYTES);
+      readFully(io, this.indexFd, trailer, 0, SEAL_TRAILER_BYTES, trailerAt);
+      const seal = decodeSealTrailer(trailer);
+      if (seal !== null && seal.logBytes === logSize && sealedIndexBytes(seal.recordCount) === indexSize) {
+        // Sealed, but the crash came before the next segment existed.
+        this.seal = seal;
+        this.count = seal.recordCount;
+        this.size = logSize;
+        this.maxTimestampMs = seal.maxTimestampMs;
+        return { entries: seal.recordCount, problem: null };
+      }
+    }
+    return { entries: Math.floor((indexSize - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES), problem: null };
+  }
+
+  /** The newest index entry (among the last few) whose record checks: recovery trusts up to it. */
+  private findTrustedEntry(entries: number, logSize: number): { count: number; end: number; timestampMs: number } {
+    const io = this.ctx.io;
+    const look = Math.min(entries, RECOVERY_LOOKBACK_ENTRIES);
+    if (look > 0) {
+      const first = entries - look;
+      const block = Buffer.alloc(look * INDEX_ENTRY_BYTES);
+      const n = readFully(io, this.indexFd, block, 0, block.length, indexEntryPosition(first));
+      const header = Buffer.alloc(RECORD_HEADER_BYTES);
+      for (let relative = entries - 1; relative >= first; relative--) {
+        const at = (relative - first) * INDEX_ENTRY_BYTES;
+        if (at + INDEX_ENTRY_BYTES > n) continue;
+        const position = decodeIndexEntry(block, at, relative);
+        if (position < FILE_HEADER_BYTES || position + RECORD_HEADER_BYTES > logSize) continue;
+        readFully(io, this.logFd, header, 0, RECORD_HEADER_BYTES, position);
+        const size = RECORD_HEADER_BYTES + header.readUInt32LE(4);
+        if (size > RECORD_HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES || position + size > logSize) continue;
+        const record = Buffer.allocUnsafe(size);
+        readFully(io, this.logFd, record, 0, size, position);
+        const decoded = decodeRecord(record, 0, size, MAX_RECORD_PAYLOAD_BYTES, this.baseOffset + relative);
+        if (typeof decoded === 'string') continue;
+        return { count: relative + 1, end: position + size, timestampMs: decoded.timestampMs };
+      }
+    }
+    return { count: 0, end: FILE_HEADER_BYTES, timestampMs: 0 };
+  }
+}
