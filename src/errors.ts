@@ -36,6 +36,8 @@ export const ErrorCodes = {
   INVALID_STATUS: 'INVALID_STATUS',
   /** The event was not delivered to that consumer, so it cannot be marked. */
   EVENT_NOT_DELIVERED: 'EVENT_NOT_DELIVERED',
+  /** The event was already processed (or dead-lettered) by that consumer; only status 1 repeats. */
+  EVENT_ACKNOWLEDGED: 'EVENT_ACKNOWLEDGED',
   /** An event is larger than the configured maximum. */
   EVENT_TOO_LARGE: 'EVENT_TOO_LARGE',
   /** A batch (events in one append, ids in one mark) is larger than the configured maximum. */

@@ -34,6 +34,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { OpenFiles } from './open-files.js';
 import { MAX_RECORD_PAYLOAD_BYTES, type Damage, type StoredEvent } from './segment.js';
 import { validateStreamName } from './stream-name.js';
+import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, EventStatus, RetryOptions } from './consumer-types.js';
 
 export type { AppendedEvent, Damage, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, StoredEvent };
 
@@ -61,6 +62,8 @@ export interface EngineOptions {
   io?: FileIO;
   /** Where recovery, damage and failures are reported. Default: silent. */
   logger?: Logger;
+  /** Consumer timings and limits (consumer-types.ts has the defaults). */
+  consumers?: Partial<ConsumerLimits>;
 }
 
 /** A stream's identity. */
@@ -77,6 +80,8 @@ export interface StreamInfo {
 export interface StreamStats extends StreamInfo, LogStats {
   /** Damage found in the stream's files (records that cannot be returned). */
   damage: Damage[];
+  /** Every consumer of the stream. */
+  consumers: ConsumerStats[];
 }
 
 /** Limits of {@link Engine.read}. */
@@ -362,7 +367,7 @@ export class Engine {
   /** A stream's identity and figures. Throws STREAM_NOT_FOUND or the stream's open error. */
   stats(name: string): StreamStats {
     const state = this.stream(name);
-    return { ...toInfo(state.entry), ...state.log.stats(), damage: state.log.damage() };
+    return { ...toInfo(state.entry), ...state.log.stats(), damage: state.log.damage(), consumers: [] };
   }
 
   private stream(name: string): StreamState {
@@ -462,6 +467,46 @@ export class Engine {
         waiter.resolve(true);
       }
     }
+  }
+
+  // ------------------------------------------------------------------ consumers
+
+  /**
+   * Delivers `consumer`'s next events: those marked 0 (to be delivered again) and then new ones
+   * after its cursor, in offset order, advancing the cursor past them. The consumer is created
+   * on first use. Resolves once the delivery is durable under the fsync policy. With `waitMs`,
+   * waits for events when none are due.
+   */
+  consume(stream: string, consumer: string, options: ConsumeOptions = {}): Promise<ConsumeResult> {
+    void stream; void consumer; void options;
+    return Promise.reject(new EventBusError(ErrorCodes.INTERNAL, 'consumers are not implemented yet'));
+  }
+
+  /**
+   * Delivers events marked for retry and pending events whose acknowledgement deadline passed;
+   * events delivered `maxDeliveries` times go to the dead-letter stream instead.
+   */
+  retry(stream: string, consumer: string, options: RetryOptions = {}): Promise<ConsumeResult> {
+    void stream; void consumer; void options;
+    return Promise.reject(new EventBusError(ErrorCodes.INTERNAL, 'consumers are not implemented yet'));
+  }
+
+  /**
+   * Marks delivered events: 1 acknowledges, 2 moves to the retry set, 0 has process deliver
+   * them again. Throws EVENT_NOT_FOUND (no such offset), EVENT_NOT_DELIVERED (not delivered to
+   * this consumer) or EVENT_ACKNOWLEDGED (already processed or dead-lettered, status 0 or 2).
+   * Resolves once durable under the fsync policy.
+   */
+  mark(stream: string, consumer: string, offsets: readonly number[], status: EventStatus): Promise<void> {
+    void stream; void consumer; void offsets; void status;
+    return Promise.reject(new EventBusError(ErrorCodes.INTERNAL, 'consumers are not implemented yet'));
+  }
+
+  /** The status and delivery count of each of `offsets` for `consumer` (unknown consumer: all 0). */
+  eventStatuses(stream: string, consumer: string, offsets: readonly number[]): { status: EventStatus; deliveryCount: number }[] {
+    this.stream(stream);
+    void consumer;
+    return offsets.map(() => ({ status: 0, deliveryCount: 0 }));
   }
 
   // ------------------------------------------------------------------ upkeep

@@ -15,6 +15,18 @@ export type {
   StreamInfo,
   StreamStats,
 } from './engine.js';
+export {
+  DEFAULT_CONSUMER,
+  DEFAULT_CONSUMER_LIMITS,
+  EventStatuses,
+  type ConsumeOptions,
+  type ConsumeResult,
+  type ConsumerLimits,
+  type ConsumerStats,
+  type DeliveredEvent,
+  type EventStatus,
+  type RetryOptions,
+} from './consumer-types.js';
 export { decodeEventId, encodeEventId, type EventLocation } from './event-id.js';
 export { nodeIO, type FileIO, type FileStat, type OpenMode } from './io.js';
 export type { Logger } from './logger.js';
