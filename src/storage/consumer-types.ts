@@ -75,6 +75,8 @@ export interface ConsumerLimits {
   defaultBatchEvents: number;
   /** Cap on events per delivery. Default 1,000. */
   maxBatchEvents: number;
+  /** Most payload bytes per delivery (one event is always delivered if due). Default 4 MiB. */
+  maxBatchBytes: number;
   /** Cap on a long-poll wait. Default 30 s. */
   maxWaitMs: number;
   /** Most consumers per stream. Default 1,000. */
@@ -87,6 +89,7 @@ export const DEFAULT_CONSUMER_LIMITS: ConsumerLimits = {
   maxPending: 1000,
   defaultBatchEvents: 100,
   maxBatchEvents: 1000,
+  maxBatchBytes: 4 * 1024 * 1024,
   maxWaitMs: 30_000,
   maxConsumersPerStream: 1000,
 };

@@ -34,7 +34,9 @@ import { silentLogger, type Logger } from './logger.js';
 import { OpenFiles } from './open-files.js';
 import { MAX_RECORD_PAYLOAD_BYTES, type Damage, type StoredEvent } from './segment.js';
 import { validateStreamName } from './stream-name.js';
-import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, EventStatus, RetryOptions } from './consumer-types.js';
+import { DEFAULT_CONSUMER_LIMITS, type ConsumeOptions, type ConsumeResult, type ConsumerLimits, type ConsumerStats, type EventStatus, type RetryOptions } from './consumer-types.js';
+import { StreamConsumers, type ConsumersContext } from './stream-consumers.js';
+import { deadLetterStreamName } from './stream-name.js';
 
 export type { AppendedEvent, Damage, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, StoredEvent };
 
@@ -104,6 +106,7 @@ interface ResolvedOptions {
   maxOpenSegments: number;
   io: FileIO;
   logger: Logger;
+  consumers: ConsumerLimits;
 }
 
 interface VisibleWaiter {
@@ -115,7 +118,13 @@ interface VisibleWaiter {
 interface StreamState {
   entry: CatalogEntry;
   log: StreamLog;
+  consumers: StreamConsumers;
   waiters: Set<VisibleWaiter>;
+}
+
+/** Anything with queued writes that the engine flushes once per event-loop turn. */
+interface Flushable {
+  flush(scratch: WriteScratch, nowMs: number): void;
 }
 
 const STREAMS_DIR = 'streams';
@@ -139,6 +148,7 @@ function resolveOptions(options: EngineOptions): ResolvedOptions {
     maxOpenSegments: options.maxOpenSegments ?? 256,
     io: options.io ?? nodeIO,
     logger: options.logger ?? silentLogger,
+    consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
   };
   const bad = (what: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid engine option: ${what}`);
   if (!['always', 'interval', 'never'].includes(resolved.fsync)) throw bad(`fsync must be always, interval or never`);
@@ -148,6 +158,13 @@ function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (!(resolved.maxBatchEvents >= 1)) throw bad('maxBatchEvents must be at least 1');
   for (const [key, value] of Object.entries(resolved.retention)) if (!(value >= 0)) throw bad(`retention.${key} must be 0 or more`);
   if (!(resolved.maxOpenSegments >= 1)) throw bad('maxOpenSegments must be at least 1');
+  for (const [key, value] of Object.entries(resolved.consumers)) {
+    if (!(Number.isFinite(value) && value >= 0)) throw bad(`consumers.${key} must be a number, 0 or more`);
+  }
+  const c = resolved.consumers;
+  if (c.maxPending < 1 || c.maxBatchEvents < 1 || c.defaultBatchEvents < 1 || c.maxBatchBytes < 1 || c.maxConsumersPerStream < 1) {
+    throw bad('consumer limits must be at least 1 (maxDeliveries, ackWaitMs and maxWaitMs may be 0)');
+  }
   return resolved;
 }
 
@@ -165,10 +182,12 @@ export class Engine {
   private readonly broken = new Map<string, { entry: CatalogEntry; error: EventBusError }>();
   /** Names being created (not yet durable in the catalog). */
   private readonly creating = new Set<string>();
-  private readonly dirty = new Set<StreamLog>();
+  private readonly dirty = new Set<Flushable>();
+  /** Dead-letter streams being created, so concurrent retries create each once. */
+  private readonly creatingDeadLetters = new Map<string, Promise<unknown>>();
   private readonly scratch = new WriteScratch();
   private readonly groupCommit: GroupCommit;
-  private readonly context: LogContext;
+  private readonly context: LogContext & ConsumersContext;
   private flushScheduled = false;
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -184,6 +203,12 @@ export class Engine {
       groupCommit: this.groupCommit,
       segmentSizeBytes: options.segmentSizeBytes,
       onVisible: (log) => this.wakeWaiters(log),
+      limits: options.consumers,
+      markDirty: (journal) => {
+        this.dirty.add(journal);
+        this.scheduleFlush();
+      },
+      deadLetter: (streamName, payloads) => this.deadLetter(streamName, payloads),
     };
   }
 
@@ -223,7 +248,12 @@ export class Engine {
     const dir = this.streamDir(entry.id);
     try {
       const log = StreamLog.open(this.context, dir, Date.now());
-      this.register(entry, log);
+      try {
+        this.register(entry, log, StreamConsumers.open(this.context, dir, entry, log));
+      } catch (error) {
+        log.close();
+        throw error;
+      }
     } catch (error) {
       const failure = error instanceof EventBusError ? error : ioError(`opening stream ${dir}`, error);
       this.options.logger.error({ stream: entry.name, dir, code: failure.code, reason: failure.reason }, 'stream could not be opened');
@@ -231,8 +261,8 @@ export class Engine {
     }
   }
 
-  private register(entry: CatalogEntry, log: StreamLog): StreamState {
-    const state: StreamState = { entry, log, waiters: new Set() };
+  private register(entry: CatalogEntry, log: StreamLog, consumers: StreamConsumers): StreamState {
+    const state: StreamState = { entry, log, consumers, waiters: new Set() };
     this.byName.set(entry.name, state);
     this.byNumber.set(entry.number, state);
     this.byLog.set(log, state);
@@ -289,7 +319,7 @@ export class Engine {
         throw this.catalogFailed(error);
       }
       this.checkOpen();
-      this.register(entry, log);
+      this.register(entry, log, StreamConsumers.open(this.context, dir, entry, log));
       return toInfo(entry);
     } finally {
       this.creating.delete(name);
@@ -317,6 +347,8 @@ export class Engine {
         waiter.resolve(false);
       }
       this.dirty.delete(state.log);
+      this.dirty.delete(state.consumers.journalFile);
+      state.consumers.close();
       state.log.close();
       await state.log.idle();
     }
@@ -367,7 +399,7 @@ export class Engine {
   /** A stream's identity and figures. Throws STREAM_NOT_FOUND or the stream's open error. */
   stats(name: string): StreamStats {
     const state = this.stream(name);
-    return { ...toInfo(state.entry), ...state.log.stats(), damage: state.log.damage(), consumers: [] };
+    return { ...toInfo(state.entry), ...state.log.stats(), damage: state.log.damage(), consumers: state.consumers.stats() };
   }
 
   private stream(name: string): StreamState {
@@ -423,7 +455,7 @@ export class Engine {
   private flush(): void {
     this.flushScheduled = false;
     const now = Date.now();
-    for (const log of this.dirty) log.flush(this.scratch, now);
+    for (const item of this.dirty) item.flush(this.scratch, now);
     this.dirty.clear();
   }
 
@@ -459,7 +491,9 @@ export class Engine {
 
   private wakeWaiters(log: StreamLog): void {
     const state = this.byLog.get(log);
-    if (state === undefined || state.waiters.size === 0) return;
+    if (state === undefined) return;
+    state.consumers.wake();
+    if (state.waiters.size === 0) return;
     for (const waiter of state.waiters) {
       if (log.visibleOffset > waiter.afterOffset) {
         clearTimeout(waiter.timer);
@@ -477,18 +511,18 @@ export class Engine {
    * on first use. Resolves once the delivery is durable under the fsync policy. With `waitMs`,
    * waits for events when none are due.
    */
-  consume(stream: string, consumer: string, options: ConsumeOptions = {}): Promise<ConsumeResult> {
-    void stream; void consumer; void options;
-    return Promise.reject(new EventBusError(ErrorCodes.INTERNAL, 'consumers are not implemented yet'));
+  async consume(stream: string, consumer: string, options: ConsumeOptions = {}): Promise<ConsumeResult> {
+    this.checkOpen();
+    return this.stream(stream).consumers.consume(consumer, options);
   }
 
   /**
    * Delivers events marked for retry and pending events whose acknowledgement deadline passed;
    * events delivered `maxDeliveries` times go to the dead-letter stream instead.
    */
-  retry(stream: string, consumer: string, options: RetryOptions = {}): Promise<ConsumeResult> {
-    void stream; void consumer; void options;
-    return Promise.reject(new EventBusError(ErrorCodes.INTERNAL, 'consumers are not implemented yet'));
+  async retry(stream: string, consumer: string, options: RetryOptions = {}): Promise<ConsumeResult> {
+    this.checkOpen();
+    return this.stream(stream).consumers.retry(consumer, options);
   }
 
   /**
@@ -497,16 +531,31 @@ export class Engine {
    * this consumer) or EVENT_ACKNOWLEDGED (already processed or dead-lettered, status 0 or 2).
    * Resolves once durable under the fsync policy.
    */
-  mark(stream: string, consumer: string, offsets: readonly number[], status: EventStatus): Promise<void> {
-    void stream; void consumer; void offsets; void status;
-    return Promise.reject(new EventBusError(ErrorCodes.INTERNAL, 'consumers are not implemented yet'));
+  async mark(stream: string, consumer: string, offsets: readonly number[], status: EventStatus): Promise<void> {
+    this.checkOpen();
+    if (status !== 0 && status !== 1 && status !== 2) {
+      throw new EventBusError(ErrorCodes.INVALID_STATUS, "status must be one of: 0 - unprocessed', '1 - processed', '2 - retry");
+    }
+    return this.stream(stream).consumers.mark(consumer, offsets, status);
   }
 
   /** The status and delivery count of each of `offsets` for `consumer` (unknown consumer: all 0). */
   eventStatuses(stream: string, consumer: string, offsets: readonly number[]): { status: EventStatus; deliveryCount: number }[] {
-    this.stream(stream);
-    void consumer;
-    return offsets.map(() => ({ status: 0, deliveryCount: 0 }));
+    return this.stream(stream).consumers.statuses(consumer, offsets);
+  }
+
+  /** Appends to the dead-letter stream of `streamName`, creating it on first use. */
+  private async deadLetter(streamName: string, payloads: Buffer[]): Promise<void> {
+    const name = deadLetterStreamName(streamName);
+    if (!this.byName.has(name)) {
+      let creating = this.creatingDeadLetters.get(name);
+      if (creating === undefined) {
+        creating = this.createStream(name, { allowReserved: true }).finally(() => this.creatingDeadLetters.delete(name));
+        this.creatingDeadLetters.set(name, creating);
+      }
+      await creating;
+    }
+    await this.appendMany(name, payloads);
   }
 
   // ------------------------------------------------------------------ upkeep
@@ -531,7 +580,7 @@ export class Engine {
     this.flush();
     const states = [...this.byName.values()];
     await Promise.all(states.map((s) => s.log.idle()));
-    for (const state of states) this.groupCommit.touch(state.log.syncTargets());
+    for (const state of states) this.groupCommit.touch([...state.log.syncTargets(), ...state.consumers.journalFile.syncTargets()]);
     try {
       await this.groupCommit.syncAll();
     } finally {
@@ -541,6 +590,7 @@ export class Engine {
           clearTimeout(waiter.timer);
           waiter.resolve(false);
         }
+        state.consumers.close();
         state.log.close();
       }
       releaseLock(this.options.io, path.join(this.dataDir, LOCK_FILE), this.dataDir);

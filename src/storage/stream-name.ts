@@ -17,15 +17,29 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Throws INVALID_STREAM_NAME unless `name` is a valid stream name. */
 export function validateStreamName(name: string, options: { allowReserved?: boolean } = {}): void {
-  const reject = (why: string) => {
-    throw new EventBusError(ErrorCodes.INVALID_STREAM_NAME, `invalid stream name: ${why}`, { context: { field: 'stream_name' } });
-  };
-  if (name.length === 0) reject('it is empty');
-  if (!name.isWellFormed()) reject('it is not valid Unicode text');
-  if (CONTROL_CHARACTERS.test(name)) reject('it contains control characters');
-  const limit = options.allowReserved ? MAX_STREAM_NAME_BYTES + RESERVED_PREFIX.length : MAX_STREAM_NAME_BYTES;
-  if (Buffer.byteLength(name, 'utf8') > limit) reject(`it is longer than ${MAX_STREAM_NAME_BYTES} bytes`);
-  if (!options.allowReserved && name.startsWith(RESERVED_PREFIX)) reject(`names starting with '${RESERVED_PREFIX}' are reserved for dead-letter streams`);
+  const problem = nameProblem(name, options.allowReserved ? MAX_STREAM_NAME_BYTES + RESERVED_PREFIX.length : MAX_STREAM_NAME_BYTES);
+  if (problem !== null) throw invalid('stream name', 'stream_name', problem);
+  if (!options.allowReserved && name.startsWith(RESERVED_PREFIX)) {
+    throw invalid('stream name', 'stream_name', `names starting with '${RESERVED_PREFIX}' are reserved for dead-letter streams`);
+  }
+}
+
+/** Throws INVALID_FIELD unless `name` is a valid consumer name (the rules of stream names). */
+export function validateConsumerName(name: string): void {
+  const problem = nameProblem(name, MAX_STREAM_NAME_BYTES);
+  if (problem !== null) throw new EventBusError(ErrorCodes.INVALID_FIELD, `invalid consumer name: ${problem}`, { context: { field: 'consumer' } });
+}
+
+function nameProblem(name: string, maxBytes: number): string | null {
+  if (name.length === 0) return 'it is empty';
+  if (!name.isWellFormed()) return 'it is not valid Unicode text';
+  if (CONTROL_CHARACTERS.test(name)) return 'it contains control characters';
+  if (Buffer.byteLength(name, 'utf8') > maxBytes) return `it is longer than ${MAX_STREAM_NAME_BYTES} bytes`;
+  return null;
+}
+
+function invalid(what: string, field: string, problem: string): EventBusError {
+  return new EventBusError(ErrorCodes.INVALID_STREAM_NAME, `invalid ${what}: ${problem}`, { context: { field } });
 }
 
 /** The name of the dead-letter stream of `streamName`. */

@@ -1,0 +1,404 @@
+/**
+ * The consumers of one stream: their in-memory models (consumer.ts), their journal
+ * (consumer-journal.ts) and the operations `process`, `retry` and `mark`.
+ *
+ * Every operation decides and applies its changes synchronously, before its first await, and
+ * queues the matching journal records in the same step. So two callers on the same consumer
+ * never receive the same new event, and the journal replays exactly the changes made. The
+ * operation resolves once its records are durable (the group commit shares the fsync with
+ * segment writes of the same moment).
+ */
+import { ErrorCodes, EventBusError } from '../errors.js';
+import { Consumer } from './consumer.js';
+import {
+  ConsumerJournal,
+  encodeConsumer,
+  encodeDeadLetter,
+  encodeDeliver,
+  encodeMark,
+  encodeRedeliver,
+  encodeState,
+  RecordTypes,
+  type JournalContext,
+  type JournalDamage,
+  type JournalRecord,
+} from './consumer-journal.js';
+import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, DeliveredEvent, EventStatus, RetryOptions } from './consumer-types.js';
+import { encodeEventId } from './event-id.js';
+import type { StreamLog } from './log.js';
+import type { StoredEvent } from './segment.js';
+import { validateConsumerName } from './stream-name.js';
+
+/** What the consumers of a stream need from the engine. */
+export interface ConsumersContext extends JournalContext {
+  limits: ConsumerLimits;
+  /** Schedules a flush of the journal's queued records. */
+  markDirty(journal: ConsumerJournal): void;
+  /** Appends dead-letter payloads to the dead-letter stream of `streamName`. */
+  deadLetter(streamName: string, payloads: Buffer[]): Promise<void>;
+}
+
+/** Identity of the stream the consumers belong to. */
+export interface StreamIdentity {
+  id: string;
+  name: string;
+  number: number;
+}
+
+const RESOLVED = Promise.resolve();
+
+export class StreamConsumers {
+  private readonly byName = new Map<string, Consumer>();
+  private readonly byId = new Map<number, Consumer>();
+  private nextId = 1;
+  private readonly journal: ConsumerJournal;
+  readonly damage: JournalDamage[];
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
+
+  private constructor(
+    private readonly ctx: ConsumersContext,
+    private readonly stream: StreamIdentity,
+    private readonly log: StreamLog,
+    journal: ConsumerJournal,
+    damage: JournalDamage[],
+  ) {
+    this.journal = journal;
+    this.damage = damage;
+    journal.stateProvider = () => [...this.byId.values()].map(encodeState);
+  }
+
+  /** Opens the consumers of the stream in `dir`, replaying their journal. */
+  static open(ctx: ConsumersContext, dir: string, stream: StreamIdentity, log: StreamLog): StreamConsumers {
+    const { journal, records, damage } = ConsumerJournal.open(ctx, dir);
+    const consumers = new StreamConsumers(ctx, stream, log, journal, damage);
+    for (const record of records) consumers.replay(record);
+    const next = log.visibleOffset;
+    for (const consumer of consumers.byId.values()) {
+      if (consumer.cursor > next) {
+        // Only possible when the log lost unsynced events (fsync policy interval or never).
+        ctx.logger.warn({ stream: stream.name, consumer: consumer.name, cursor: consumer.cursor, next_offset: next }, 'consumer cursor was past the end of its stream; moved back');
+        for (const offset of [...consumer.entries.keys()]) if (offset >= next) consumer.entries.delete(offset);
+        consumer.cursor = next;
+      }
+      consumer.clampTo(log.firstOffset);
+      consumer.expireLeases();
+    }
+    return consumers;
+  }
+
+  private replay(record: JournalRecord): void {
+    if (record.type === RecordTypes.CONSUMER || record.type === RecordTypes.STATE) {
+      const consumer = new Consumer(record.id, record.name, record.createdMs, record.type === RecordTypes.STATE ? record.cursor : 0);
+      if (record.type === RecordTypes.STATE) {
+        consumer.deadLettered = record.deadLettered;
+        for (const [offset, entry] of record.entries) consumer.restoreEntry(offset, entry);
+      }
+      this.byId.set(consumer.id, consumer);
+      this.byName.set(consumer.name, consumer);
+      this.nextId = Math.max(this.nextId, consumer.id + 1);
+      return;
+    }
+    const consumer = this.byId.get(record.id);
+    if (consumer === undefined) {
+      this.damage.push({ file: this.journal.file, position: -1, reason: `record for unknown consumer ${record.id} skipped` });
+      return;
+    }
+    switch (record.type) {
+      case RecordTypes.DELIVER:
+        consumer.applyDeliver(record.from, record.count, record.deadlineMs, record.autoAck);
+        break;
+      case RecordTypes.REDELIVER:
+        consumer.applyRedeliver(record.offsets, record.deadlineMs, record.autoAck);
+        break;
+      case RecordTypes.MARK:
+        consumer.applyMark(record.offsets, record.status);
+        break;
+      case RecordTypes.DEADLETTER:
+        consumer.applyDeadLetter(record.offsets);
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  /** `process_events`: see Engine.consume. */
+  async consume(name: string, options: ConsumeOptions): Promise<ConsumeResult> {
+    validateConsumerName(name);
+    const limits = this.ctx.limits;
+    const batch = this.batchSize(options.maxEvents);
+    const autoAck = options.autoAck === true;
+    const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), limits.maxWaitMs);
+    const giveUpAt = Date.now() + waitMs;
+    for (;;) {
+      const { consumer, created } = this.consumer(name);
+      const delivery = this.deliver(consumer, batch, autoAck);
+      const remaining = giveUpAt - Date.now();
+      if (delivery.events.length > 0 || remaining <= 0 || this.closed) {
+        await Promise.all([delivery.durable, created]);
+        return { events: delivery.events, more: delivery.more };
+      }
+      await Promise.all([delivery.durable, created, this.waitForChange(remaining)]);
+    }
+  }
+
+  /** Delivers due redeliveries and then new events, synchronously; returns what to wait for. */
+  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown> } {
+    this.checkUsable();
+    const { limits } = this.ctx;
+    const log = this.log;
+    const now = Date.now();
+    consumer.clampTo(log.firstOffset);
+    const { deliver: again, deadLetter } = this.splitByDeliveries(consumer, consumer.redeliveries(batch));
+    const events: DeliveredEvent[] = [];
+    let bytes = 0;
+    const redelivered: number[] = [];
+    for (const offset of again) {
+      if (events.length > 0 && bytes >= limits.maxBatchBytes) break;
+      const event = this.readOne(offset);
+      const entry = consumer.entries.get(offset)!;
+      events.push({ ...event, status: autoAck ? 1 : 0, deliveryCount: entry.deliveries + 1 });
+      bytes += event.payload.length;
+      redelivered.push(offset);
+    }
+    const room = autoAck ? Number.MAX_SAFE_INTEGER : limits.maxPending - consumer.entries.size;
+    const wantNew = Math.min(batch - events.length, room);
+    let fresh: StoredEvent[] = [];
+    if (wantNew > 0 && consumer.cursor < log.visibleOffset && !(events.length > 0 && bytes >= limits.maxBatchBytes)) {
+      fresh = log.read(consumer.cursor, wantNew, Math.max(1, limits.maxBatchBytes - bytes));
+    }
+    const deadlineMs = now + limits.ackWaitMs;
+    const records: Buffer[] = [];
+    if (redelivered.length > 0) {
+      consumer.applyRedeliver(redelivered, deadlineMs, autoAck);
+      records.push(encodeRedeliver(consumer.id, deadlineMs, autoAck, redelivered));
+    }
+    if (fresh.length > 0) {
+      const from = consumer.cursor;
+      consumer.applyDeliver(from, fresh.length, deadlineMs, autoAck);
+      records.push(encodeDeliver(consumer.id, from, fresh.length, deadlineMs, autoAck));
+      for (const event of fresh) events.push({ ...event, status: autoAck ? 1 : 0, deliveryCount: 1 });
+    }
+    const durable = Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter)]);
+    const more = consumer.redeliveries(1).length > 0
+      || (consumer.cursor < log.visibleOffset && (autoAck || consumer.entries.size < limits.maxPending));
+    return { events, more, durable };
+  }
+
+  /** `retry_events`: see Engine.retry. */
+  async retry(name: string, options: RetryOptions): Promise<ConsumeResult> {
+    validateConsumerName(name);
+    this.checkUsable();
+    const { limits } = this.ctx;
+    const { consumer, created } = this.consumer(name);
+    consumer.clampTo(this.log.firstOffset);
+    const now = Date.now();
+    const batch = this.batchSize(options.maxEvents);
+    const { deliver, deadLetter } = this.splitByDeliveries(consumer, consumer.dueForRetry(now, batch));
+    const events: DeliveredEvent[] = [];
+    const retried: number[] = [];
+    let bytes = 0;
+    for (const offset of deliver) {
+      if (events.length > 0 && bytes >= limits.maxBatchBytes) break;
+      const event = this.readOne(offset);
+      events.push({ ...event, status: 2, deliveryCount: consumer.entries.get(offset)!.deliveries + 1 });
+      bytes += event.payload.length;
+      retried.push(offset);
+    }
+    const records: Buffer[] = [];
+    if (retried.length > 0) {
+      const deadlineMs = now + limits.ackWaitMs;
+      consumer.applyRedeliver(retried, deadlineMs, false);
+      records.push(encodeRedeliver(consumer.id, deadlineMs, false, retried));
+    }
+    await Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter), created]);
+    return { events, more: consumer.dueForRetry(Date.now(), 1).length > 0 };
+  }
+
+  /** `mark_event`: see Engine.mark. All offsets are checked before any is changed. */
+  async mark(name: string, offsets: readonly number[], status: EventStatus): Promise<void> {
+    validateConsumerName(name);
+    this.checkUsable();
+    const log = this.log;
+    const consumer = this.byName.get(name);
+    for (const offset of offsets) {
+      if (!Number.isSafeInteger(offset) || offset < log.firstOffset || offset >= log.visibleOffset) {
+        throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, `event '${this.eventId(offset)}' not found`);
+      }
+      if (consumer === undefined || offset >= consumer.cursor) {
+        throw new EventBusError(ErrorCodes.EVENT_NOT_DELIVERED, `event '${this.eventId(offset)}' has not been delivered to consumer '${name}'`);
+      }
+      if (status !== 1 && !consumer.entries.has(offset)) {
+        throw new EventBusError(ErrorCodes.EVENT_ACKNOWLEDGED, `event '${this.eventId(offset)}' was already processed by consumer '${name}'`);
+      }
+    }
+    if (consumer === undefined) return;
+    consumer.applyMark(offsets, status);
+    // Written even when nothing changed (a repeated acknowledgement), so that success means the
+    // earlier mark it repeats is durable too.
+    const written = this.write([encodeMark(consumer.id, status, offsets)]);
+    if (status !== 2) this.wake(); // a redelivery is due, or room was freed
+    await written;
+  }
+
+  /** Status and delivery count of each offset for `name` (all 0 for an unknown consumer). */
+  statuses(name: string, offsets: readonly number[]): { status: EventStatus; deliveryCount: number }[] {
+    const consumer = this.byName.get(name);
+    if (consumer === undefined) return offsets.map(() => ({ status: 0 as EventStatus, deliveryCount: 0 }));
+    consumer.clampTo(this.log.firstOffset);
+    return offsets.map((offset) => consumer.statusOf(offset));
+  }
+
+  stats(): ConsumerStats[] {
+    const now = Date.now();
+    const visible = this.log.visibleOffset;
+    return [...this.byId.values()].map((consumer) => {
+      consumer.clampTo(this.log.firstOffset);
+      return {
+        name: consumer.name,
+        cursor: consumer.cursor,
+        ackFloor: consumer.ackFloor,
+        ...consumer.counts(now),
+        deadLettered: consumer.deadLettered,
+        lag: consumer.lag(visible),
+      };
+    });
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private consumer(name: string): { consumer: Consumer; created: Promise<unknown> } {
+    const existing = this.byName.get(name);
+    if (existing !== undefined) return { consumer: existing, created: RESOLVED };
+    if (this.byName.size >= this.ctx.limits.maxConsumersPerStream) {
+      throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `stream '${this.stream.name}' has the maximum of ${this.ctx.limits.maxConsumersPerStream} consumers`);
+    }
+    const consumer = new Consumer(this.nextId++, name, Date.now(), this.log.firstOffset);
+    this.byId.set(consumer.id, consumer);
+    this.byName.set(name, consumer);
+    return { consumer, created: this.write([encodeConsumer(consumer.id, consumer.createdMs, name)]) };
+  }
+
+  private batchSize(requested: number | undefined): number {
+    const { defaultBatchEvents, maxBatchEvents } = this.ctx.limits;
+    if (requested === undefined) return defaultBatchEvents;
+    return Math.min(Math.max(1, Math.floor(requested)), maxBatchEvents);
+  }
+
+  /** Splits due offsets into those to deliver and those that used up their deliveries. */
+  private splitByDeliveries(consumer: Consumer, offsets: number[]): { deliver: number[]; deadLetter: number[] } {
+    const max = this.ctx.limits.maxDeliveries;
+    if (max === 0) return { deliver: offsets, deadLetter: [] };
+    const deliver: number[] = [];
+    const deadLetter: number[] = [];
+    for (const offset of offsets) (consumer.entries.get(offset)!.deliveries >= max ? deadLetter : deliver).push(offset);
+    return { deliver, deadLetter };
+  }
+
+  /**
+   * Moves events that used up their deliveries to the stream's dead-letter stream (created on
+   * first use), then records that. A failure leaves them outstanding, to be tried again.
+   */
+  private async moveToDeadLetters(consumer: Consumer, offsets: number[]): Promise<void> {
+    if (offsets.length === 0) return;
+    const now = new Date().toISOString();
+    const payloads = offsets.map((offset) => {
+      consumer.entries.get(offset)!.deadLettering = true;
+      return this.deadLetterPayload(consumer, offset, now);
+    });
+    try {
+      await this.ctx.deadLetter(this.stream.name, payloads);
+    } catch (error) {
+      for (const offset of offsets) {
+        const entry = consumer.entries.get(offset);
+        if (entry !== undefined) entry.deadLettering = false;
+      }
+      this.ctx.logger.error({ stream: this.stream.name, consumer: consumer.name, err: error }, 'could not move events to the dead-letter stream; they stay due');
+      return;
+    }
+    if (this.closed) return;
+    consumer.applyDeadLetter(offsets);
+    await this.write([encodeDeadLetter(consumer.id, offsets)]);
+  }
+
+  /** The dead-letter record: the original event and where it came from, as JSON. */
+  private deadLetterPayload(consumer: Consumer, offset: number, nowIso: string): Buffer {
+    const event = this.readOne(offset);
+    const entry = consumer.entries.get(offset)!;
+    const head = JSON.stringify({
+      id: this.eventId(offset),
+      stream: this.stream.name,
+      stream_id: this.stream.id,
+      offset,
+      consumer: consumer.name,
+      delivery_count: entry.deliveries,
+      created_at: new Date(event.timestampMs).toISOString(),
+      dead_lettered_at: nowIso,
+    });
+    const text = event.payload.toString('utf8');
+    let isJson = false;
+    try {
+      JSON.parse(text);
+      isJson = true;
+    } catch {
+      // Not JSON (an embedded user's bytes): carried as base64 instead.
+    }
+    const body = isJson ? `"body":${text}` : `"body_base64":${JSON.stringify(event.payload.toString('base64'))}`;
+    return Buffer.from(`${head.slice(0, -1)},${body}}`, 'utf8');
+  }
+
+  private readOne(offset: number): StoredEvent {
+    const [event] = this.log.read(offset, 1, 1);
+    if (event === undefined || event.offset !== offset) {
+      throw new EventBusError(ErrorCodes.CORRUPT_DATA, `event at offset ${offset} of stream '${this.stream.name}' could not be read`);
+    }
+    return event;
+  }
+
+  private write(records: Buffer[]): Promise<unknown> {
+    if (records.length === 0) return RESOLVED;
+    const written = this.journal.append(records);
+    this.ctx.markDirty(this.journal);
+    return written;
+  }
+
+  private eventId(offset: number): string {
+    return Number.isSafeInteger(offset) && offset >= 0 ? encodeEventId(this.stream.number, offset) : String(offset);
+  }
+
+  private checkUsable(): void {
+    if (this.closed) throw new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
+    if (this.journal.failure !== null) {
+      throw new EventBusError(ErrorCodes.STREAM_FAILED, `consumer state of stream '${this.stream.name}' refuses changes until reopened: ${this.journal.failure.reason}`);
+    }
+  }
+
+  /** Resolves on the next change that may make events due (new events, marks), or after `ms`. */
+  private waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.waiters.add(wake);
+    });
+  }
+
+  /** Wakes long-polling consumers (new events are visible, or a mark freed or redelivered some). */
+  wake(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** The journal, for flushing, syncing and snapshots. */
+  get journalFile(): ConsumerJournal {
+    return this.journal;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake();
+    this.journal.close();
+  }
+}
