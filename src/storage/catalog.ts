@@ -85,11 +85,12 @@ export class Catalog {
 
   /** The catalog's bytes as they stand now. */
   encode(): Buffer {
-    const body: CatalogBody = {
-      next_stream_number: this.nextNumber,
-      streams: this.all().map((e) => ({ number: e.number, id: e.id, name: e.name, created_ms: e.createdMs })),
-    };
-    return encodeCheckedFile(CATALOG_MAGIC, CATALOG_VERSION, body);
+    return encodeCatalog(this.nextNumber, this.all());
+  }
+
+  /** The next stream number to be given. */
+  get nextStreamNumber(): number {
+    return this.nextNumber;
   }
 
   /**
@@ -112,4 +113,13 @@ export class Catalog {
     this.queued = next;
     return next;
   }
+}
+
+/** The bytes of a catalog listing `entries` (snapshots write a catalog of their own). */
+export function encodeCatalog(nextNumber: number, entries: readonly CatalogEntry[]): Buffer {
+  const body: CatalogBody = {
+    next_stream_number: nextNumber,
+    streams: entries.map((e) => ({ number: e.number, id: e.id, name: e.name, created_ms: e.createdMs })),
+  };
+  return encodeCheckedFile(CATALOG_MAGIC, CATALOG_VERSION, body);
 }

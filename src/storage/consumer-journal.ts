@@ -113,6 +113,11 @@ export function encodeState(consumer: Consumer): Buffer {
   return writer.finish();
 }
 
+/** The contents of a compacted journal holding `states` (STATE records): for snapshots. */
+export function encodeJournalFile(states: readonly Buffer[]): Buffer[] {
+  return [encodeFileHeader({ magic: JOURNAL_MAGIC, version: JOURNAL_VERSION, param: 0, baseOffset: 0, createdMs: Date.now() }), ...states];
+}
+
 // ------------------------------------------------------------------ decoding
 
 class Reader {
@@ -384,8 +389,7 @@ export class ConsumerJournal {
     if (!this.wantsCompaction) return;
     const { io, logger } = this.ctx;
     const temporary = this.file + '.compact';
-    const header = encodeFileHeader({ magic: JOURNAL_MAGIC, version: JOURNAL_VERSION, param: 0, baseOffset: 0, createdMs: Date.now() });
-    const contents = [header, ...state];
+    const contents = encodeJournalFile(state);
     const want = contents.reduce((sum, b) => sum + b.length, 0);
     let fd = -1;
     try {

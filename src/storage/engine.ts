@@ -26,6 +26,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, EventBusError, ioError } from '../errors.js';
 import { TEMPORARY_SUFFIX } from './atomic-file.js';
+import { ensureDirectory } from './directory.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { GroupCommit, type FsyncPolicy, type GroupCommitStats } from './group-commit.js';
 import { nodeIO, readWholeFile, type FileIO } from './io.js';
@@ -34,11 +35,12 @@ import { silentLogger, type Logger } from './logger.js';
 import { OpenFiles } from './open-files.js';
 import { MAX_RECORD_PAYLOAD_BYTES, type Damage, type StoredEvent } from './segment.js';
 import { validateStreamName } from './stream-name.js';
+import { takeSnapshot, type SnapshotResult } from './snapshot.js';
 import { DEFAULT_CONSUMER_LIMITS, type ConsumeOptions, type ConsumeResult, type ConsumerLimits, type ConsumerStats, type EventStatus, type RetryOptions } from './consumer-types.js';
 import { StreamConsumers, type ConsumersContext } from './stream-consumers.js';
 import { deadLetterStreamName } from './stream-name.js';
 
-export type { AppendedEvent, Damage, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, StoredEvent };
+export type { AppendedEvent, Damage, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, SnapshotResult, StoredEvent };
 
 /** Options of {@link Engine.open}. Every limit has a default; see docs/operations.md. */
 export interface EngineOptions {
@@ -192,6 +194,8 @@ export class Engine {
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private catalogFailure: EventBusError | null = null;
+  /** Snapshots run one at a time. */
+  private snapshotQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog) {
     this.dataDir = options.dataDir;
@@ -558,6 +562,40 @@ export class Engine {
     await this.appendMany(name, payloads);
   }
 
+  // ------------------------------------------------------------------ snapshots
+
+  /**
+   * Takes a point-in-time snapshot into a new directory inside `parentDir` (see snapshot.ts).
+   * It holds every event and consumer change acknowledged before the call; later writes never
+   * change it. Writes keep flowing while it runs. Throws SNAPSHOT_FAILED.
+   */
+  snapshot(parentDir: string): Promise<SnapshotResult> {
+    this.checkOpen();
+    const run = this.snapshotQueue.catch(() => {}).then(() => {
+      this.checkOpen();
+      return takeSnapshot({
+        io: this.options.io,
+        logger: this.options.logger,
+        prepare: async (copyLimitBytes) => {
+          this.flush();
+          const sealing: Promise<unknown>[] = [];
+          for (const state of this.byName.values()) {
+            if (state.log.activeTailBytes > copyLimitBytes) sealing.push(state.log.sealActive(Date.now()));
+          }
+          await Promise.all(sealing);
+        },
+        streams: () => [...this.byName.values()].map((state) => ({
+          entry: state.entry,
+          log: state.log,
+          consumerState: () => state.consumers.stateRecords(),
+        })),
+        nextStreamNumber: () => this.catalog.nextStreamNumber,
+      }, path.resolve(parentDir));
+    });
+    this.snapshotQueue = run;
+    return run;
+  }
+
   // ------------------------------------------------------------------ upkeep
 
   /** Applies the retention policy to every stream now. Returns the segments removed. */
@@ -577,6 +615,7 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
+    await this.snapshotQueue.catch(() => {});
     this.flush();
     const states = [...this.byName.values()];
     await Promise.all(states.map((s) => s.log.idle()));
@@ -609,17 +648,6 @@ function toInfo(entry: CatalogEntry): StreamInfo {
 
 function notFound(name: string): EventBusError {
   return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, `stream '${name}' not found`);
-}
-
-function ensureDirectory(io: FileIO, dir: string): void {
-  if (io.stat(dir) !== null) return;
-  ensureDirectory(io, path.dirname(dir));
-  try {
-    io.mkdir(dir);
-    io.syncDirNow(path.dirname(dir));
-  } catch (error) {
-    throw ioError(`creating ${dir}`, error);
-  }
 }
 
 function acquireLock(io: FileIO, dataDir: string): string {

@@ -28,6 +28,9 @@ export {
   type RetryOptions,
 } from './consumer-types.js';
 export { decodeEventId, encodeEventId, type EventLocation } from './event-id.js';
+export { restoreSnapshot, type RestoreResult } from './restore.js';
+export { COPY_LIMIT_BYTES, MANIFEST_FILE, snapshotName, type SnapshotResult } from './snapshot.js';
+export { verifyDirectory, type Finding, type VerifyReport } from './verify.js';
 export { nodeIO, type FileIO, type FileStat, type OpenMode } from './io.js';
 export type { Logger } from './logger.js';
 export { MAX_STREAM_NAME_BYTES, RESERVED_PREFIX, deadLetterStreamName, validateStreamName } from './stream-name.js';

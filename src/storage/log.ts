@@ -14,6 +14,7 @@
 import path from 'node:path';
 import { assert, ErrorCodes, EventBusError, ioError } from '../errors.js';
 import type { GroupCommit, SyncTarget } from './group-commit.js';
+import { FILE_HEADER_BYTES } from './file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from './offset-index.js';
 import { encodeRecord, recordBytes } from './record.js';
 import { Segment, SEGMENT_FILE_PATTERN, type SegmentContext, type StoredEvent } from './segment.js';
@@ -181,6 +182,11 @@ export class StreamLog {
   /** Oldest offset still stored. */
   get firstOffset(): number {
     return this.segments[0]!.baseOffset;
+  }
+
+  /** Bytes of records in the active segment (what a snapshot would have to copy). */
+  get activeTailBytes(): number {
+    return this.active.size - FILE_HEADER_BYTES;
   }
 
   /** Every segment, oldest first (for snapshots and verification). */

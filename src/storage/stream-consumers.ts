@@ -65,7 +65,7 @@ export class StreamConsumers {
   ) {
     this.journal = journal;
     this.damage = damage;
-    journal.stateProvider = () => [...this.byId.values()].map(encodeState);
+    journal.stateProvider = () => this.stateRecords();
   }
 
   /** Opens the consumers of the stream in `dir`, replaying their journal. */
@@ -389,6 +389,11 @@ export class StreamConsumers {
   /** Wakes long-polling consumers (new events are visible, or a mark freed or redelivered some). */
   wake(): void {
     for (const wake of [...this.waiters]) wake();
+  }
+
+  /** The state of every consumer as STATE records (what a compacted journal holds). */
+  stateRecords(): Buffer[] {
+    return [...this.byId.values()].map(encodeState);
   }
 
   /** The journal, for flushing, syncing and snapshots. */
