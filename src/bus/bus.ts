@@ -1,0 +1,234 @@
+/**
+ * The bus: what each operation means, over the storage engine. It maps typed requests onto
+ * engine calls and builds their results (event ids, statuses, stream figures); it knows nothing
+ * of JSON lines or sockets.
+ */
+import { ErrorCodes, EventBusError, assert, isEventBusError } from '../errors.js';
+import path from 'node:path';
+import type { Engine, StoredEvent, StreamInfo } from '../storage/engine.js';
+import type { DeliveredEvent, EventStatus } from '../storage/consumer-types.js';
+import { decodeEventId, encodeEventId } from '../storage/event-id.js';
+import { consumerName } from './consumer-name.js';
+import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
+import { resolveSnapshotDir } from './snapshot-path.js';
+
+/** Limits of the bus. Every field has a default. */
+export interface BusOptions {
+  /** Events per `get_stream_events` page when the request gives no `max_events`. Default 1,000. */
+  defaultPageEvents?: number;
+  /** Cap on `max_events` of `get_stream_events`. Default 10,000. */
+  maxPageEvents?: number;
+  /** Most payload bytes in one page (one event is always returned). Default 4 MiB. */
+  maxPageBytes?: number;
+  /** Directory that `snapshot_db` outputs are resolved in. Default `./snapshots`. */
+  snapshotsRoot?: string;
+}
+
+export const DEFAULT_BUS_OPTIONS: Required<BusOptions> = {
+  defaultPageEvents: 1000,
+  maxPageEvents: 10_000,
+  maxPageBytes: 4 * 1024 * 1024,
+  snapshotsRoot: './snapshots',
+};
+
+/** The original's text for an unknown event id. */
+export function eventNotFoundReason(id: string): string {
+  return `event '${id}' not found`;
+}
+
+function eventNotFound(id: string): EventBusError {
+  return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, eventNotFoundReason(id));
+}
+
+export interface ReadEventsQuery {
+  streamName: string;
+  fromOffset: number;
+  maxEvents: number | undefined;
+  consumer: string | undefined;
+}
+
+export interface ProcessQuery {
+  streamName: string;
+  consumer: string | undefined;
+  maxEvents: number | undefined;
+  waitMs: number | undefined;
+  autoAck: boolean;
+}
+
+export interface RetryQuery {
+  streamName: string;
+  consumer: string | undefined;
+  maxEvents: number | undefined;
+}
+
+export interface MarkCommand {
+  eventIds: readonly string[];
+  status: EventStatus;
+  consumer: string | undefined;
+}
+
+export class EventBus {
+  private readonly options: Required<BusOptions>;
+
+  constructor(readonly engine: Engine, options: BusOptions = {}) {
+    this.options = { ...DEFAULT_BUS_OPTIONS, ...options };
+    const { defaultPageEvents, maxPageEvents, maxPageBytes } = this.options;
+    assert(Number.isSafeInteger(maxPageEvents) && maxPageEvents >= 1, 'maxPageEvents must be at least 1');
+    assert(Number.isSafeInteger(defaultPageEvents) && defaultPageEvents >= 1 && defaultPageEvents <= maxPageEvents, 'defaultPageEvents must be from 1 to maxPageEvents');
+    assert(Number.isSafeInteger(maxPageBytes) && maxPageBytes >= 1, 'maxPageBytes must be at least 1');
+  }
+
+  async createStream(name: string): Promise<StreamView> {
+    const stream = await this.engine.createStream(name);
+    return { id: stream.id, name: stream.name, createdMs: stream.createdMs };
+  }
+
+  deleteStream(name: string): Promise<void> {
+    return this.engine.deleteStream(name);
+  }
+
+  streamInfo(name: string): StreamInfoView {
+    const stats = this.engine.stats(name);
+    return {
+      id: stats.id,
+      name: stats.name,
+      createdMs: stats.createdMs,
+      eventCount: stats.eventCount,
+      firstOffset: stats.firstOffset,
+      nextOffset: stats.nextOffset,
+      bytes: stats.bytes,
+      segmentCount: stats.segmentCount,
+      consumers: stats.consumers.map((c) => ({
+        name: c.name,
+        cursor: c.cursor,
+        ackFloor: c.ackFloor,
+        pending: c.pending,
+        retry: c.retry,
+        deadLettered: c.deadLettered,
+        lag: c.lag,
+      })),
+    };
+  }
+
+  /** Appends one event (JSON text). Resolves once durable under the fsync policy. */
+  writeEvent(name: string, payload: Buffer): Promise<WrittenEvent> {
+    const stream = this.engine.getStream(name);
+    const appended = this.engine.append(name, payload);
+    // Unknown streams: append has already rejected with STREAM_NOT_FOUND.
+    if (stream === undefined) return appended as Promise<never>;
+    const number = stream.number;
+    return appended.then((event) => ({ id: encodeEventId(number, event.offset), offset: event.offset, createdMs: event.timestampMs }));
+  }
+
+  /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
+  readEvents(query: ReadEventsQuery): EventPage {
+    const consumer = consumerName(query.consumer);
+    const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
+    const stored = this.engine.read(query.streamName, query.fromOffset, { maxEvents, maxBytes: this.options.maxPageBytes });
+    const stream = this.stream(query.streamName);
+    if (stored.length === 0) {
+      const { firstOffset } = this.engine.stats(query.streamName);
+      return { events: [], nextOffset: Math.max(query.fromOffset, firstOffset) };
+    }
+    const offsets = stored.map((event) => event.offset);
+    const statuses = this.engine.eventStatuses(query.streamName, consumer, offsets);
+    assert(statuses.length === stored.length, 'eventStatuses returned a different number of statuses');
+    const events = new Array<EventView>(stored.length);
+    for (let i = 0; i < stored.length; i++) {
+      const { status, deliveryCount } = statuses[i]!;
+      events[i] = view(stream, stored[i]!, status, deliveryCount);
+    }
+    return { events, nextOffset: stored[stored.length - 1]!.offset + 1 };
+  }
+
+  /** Delivers `consumer`'s next events (created on first use). */
+  async process(query: ProcessQuery): Promise<Delivery> {
+    const consumer = consumerName(query.consumer);
+    const stream = this.stream(query.streamName);
+    const result = await this.engine.consume(query.streamName, consumer, {
+      ...(query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents }),
+      ...(query.waitMs === undefined ? {} : { waitMs: query.waitMs }),
+      autoAck: query.autoAck,
+    });
+    return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
+  }
+
+  /** Delivers `consumer`'s events due for retry. */
+  async retry(query: RetryQuery): Promise<Delivery> {
+    const consumer = consumerName(query.consumer);
+    const stream = this.stream(query.streamName);
+    const result = await this.engine.retry(query.streamName, consumer, query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents });
+    return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
+  }
+
+  /**
+   * Marks events by id, grouped by stream (one engine call per stream, in the order the streams
+   * first appear). Ids that are not ours, or whose stream is gone, are `event 'ID' not found`.
+   * Marks of different streams are not atomic together: the groups before a failing one stay.
+   */
+  async mark(command: MarkCommand): Promise<void> {
+    const consumer = consumerName(command.consumer);
+    const groups = new Map<number, { stream: StreamInfo; ids: string[]; offsets: number[] }>();
+    for (const id of command.eventIds) {
+      const location = decodeEventId(id);
+      const stream = location === null ? undefined : this.engine.getStreamByNumber(location.streamNumber);
+      if (location === null || stream === undefined) throw eventNotFound(id);
+      let group = groups.get(stream.number);
+      if (group === undefined) groups.set(stream.number, (group = { stream, ids: [], offsets: [] }));
+      group.ids.push(id);
+      group.offsets.push(location.offset);
+    }
+    for (const { stream, ids, offsets } of groups.values()) {
+      try {
+        await this.engine.mark(stream.name, consumer, offsets, command.status);
+      } catch (error) {
+        // Deleted while we marked: its events are gone too.
+        if (isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) throw eventNotFound(ids[0]!);
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Takes a point-in-time snapshot of the whole store in a new directory inside `output`
+   * (relative to the snapshots root). Throws INVALID_PATH or SNAPSHOT_FAILED.
+   */
+  async snapshot(output: string): Promise<SnapshotView> {
+    const root = path.resolve(this.options.snapshotsRoot);
+    const parent = resolveSnapshotDir(root, output);
+    const result = await this.engine.snapshot(parent);
+    return {
+      path: path.relative(root, result.path),
+      createdAt: result.createdAt,
+      streams: result.streams,
+      events: result.events,
+      bytes: result.bytes,
+      linkedFiles: result.linkedFiles,
+      copiedFiles: result.copiedFiles,
+      copyFallback: result.copyFallback,
+    };
+  }
+
+  private stream(name: string): StreamInfo {
+    const stream = this.engine.getStream(name);
+    if (stream === undefined) this.engine.stats(name); // throws STREAM_NOT_FOUND, in the engine's words
+    assert(stream !== undefined, `stream ${name} vanished`);
+    return stream;
+  }
+}
+
+function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
+  return {
+    id: encodeEventId(stream.number, event.offset),
+    streamId: stream.id,
+    status,
+    createdMs: event.timestampMs,
+    payload: event.payload,
+    offset: event.offset,
+    deliveryCount,
+  };
+}
+
+function delivered(stream: StreamInfo, event: DeliveredEvent): EventView {
+  return view(stream, event, event.status, event.deliveryCount);
+}

@@ -1,0 +1,82 @@
+/**
+ * What the bus's operations return: plain values that the protocol layer encodes. Times are
+ * milliseconds since the epoch; payloads are the stored bytes (JSON text as written).
+ */
+import type { EventStatus } from '../storage/consumer-types.js';
+
+/** A stream's identity. */
+export interface StreamView {
+  id: string;
+  name: string;
+  createdMs: number;
+}
+
+/** One consumer's position, as `get_stream_info` reports it. */
+export interface ConsumerView {
+  name: string;
+  cursor: number;
+  ackFloor: number;
+  pending: number;
+  retry: number;
+  deadLettered: number;
+  lag: number;
+}
+
+/** A stream's identity and figures. */
+export interface StreamInfoView extends StreamView {
+  eventCount: number;
+  firstOffset: number;
+  nextOffset: number;
+  bytes: number;
+  segmentCount: number;
+  consumers: ConsumerView[];
+}
+
+/** An acknowledged write. */
+export interface WrittenEvent {
+  id: string;
+  offset: number;
+  createdMs: number;
+}
+
+/** An event as a reader or consumer sees it. */
+export interface EventView {
+  id: string;
+  /** The stream's UUID. */
+  streamId: string;
+  status: EventStatus;
+  createdMs: number;
+  /** The event's JSON text, exactly as stored. */
+  payload: Buffer;
+  offset: number;
+  deliveryCount: number;
+}
+
+/** A delivery to a consumer (`process_events`, `retry_events`). */
+export interface Delivery {
+  events: EventView[];
+  /** True when more events were due than were returned. */
+  more: boolean;
+}
+
+/** A page of a stream's events in offset order (`get_stream_events`). */
+export interface EventPage {
+  events: EventView[];
+  /** Where the next page starts. */
+  nextOffset: number;
+}
+
+/** A snapshot taken by `snapshot_db`. */
+export interface SnapshotView {
+  /** The snapshot directory, relative to the snapshots root. */
+  path: string;
+  /** RFC 3339 UTC. */
+  createdAt: string;
+  streams: number;
+  events: number;
+  bytes: number;
+  linkedFiles: number;
+  copiedFiles: number;
+  /** True when hard links were impossible and files were copied instead. */
+  copyFallback: boolean;
+}

@@ -1,0 +1,32 @@
+/**
+ * Where `snapshot_db {output}` may write: `output` is a relative path resolved inside the
+ * snapshots root (like the original's relative `backups`). An absolute path, one that climbs out
+ * with `..`, or one that leaves the root through a symbolic link is INVALID_PATH.
+ */
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { ErrorCodes, EventBusError } from '../errors.js';
+
+function invalidPath(output: string, why: string): EventBusError {
+  return new EventBusError(ErrorCodes.INVALID_PATH, `invalid snapshot output '${output}': ${why}`, { context: { field: 'output' } });
+}
+
+function inside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (!relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative));
+}
+
+/** The absolute directory for `output` inside `root` (created if missing). Throws INVALID_PATH. */
+export function resolveSnapshotDir(root: string, output: string): string {
+  if (output.includes('\0')) throw invalidPath(output, 'it contains a NUL character');
+  if (path.isAbsolute(output) || path.win32.isAbsolute(output)) throw invalidPath(output, 'it must be a path relative to the snapshots root');
+  const absoluteRoot = path.resolve(root);
+  const target = path.resolve(absoluteRoot, output);
+  if (!inside(absoluteRoot, target)) throw invalidPath(output, 'it leaves the snapshots root');
+  mkdirSync(absoluteRoot, { recursive: true });
+  // Symbolic links: the deepest part that exists must really be inside the real root.
+  let existing = target;
+  while (!existsSync(existing)) existing = path.dirname(existing);
+  if (!inside(realpathSync(absoluteRoot), realpathSync(existing))) throw invalidPath(output, 'it leaves the snapshots root through a symbolic link');
+  return target;
+}

@@ -1,0 +1,178 @@
+/**
+ * The config file: YAML in the original's `config.yaml` layout (`logger.level`, `logger.output`,
+ * an `auth` map of named clients with `client_id` and `client_secret`) plus our own sections
+ * `server`, `storage`, `consumers` and `snapshots`. Every key is checked: an unknown key or a
+ * value of the wrong type stops the server with a message naming it, so a typo never passes
+ * silently. Relative paths are relative to the working directory, as in the original.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { ErrorCodes, EventBusError } from '../errors.js';
+import type { ClientCredentials } from '../server/auth.js';
+
+/** Everything a config file can set, in our terms (absent: not set). */
+export interface FileConfig {
+  logLevel?: string;
+  logOutputs?: string[];
+  clients: Record<string, ClientCredentials>;
+  server: Record<string, string | number | boolean>;
+  tls: { cert?: string; key?: string };
+  storage: Record<string, string | number>;
+  retention: Record<string, number>;
+  consumers: Record<string, number>;
+  snapshotsRoot?: string;
+}
+
+type Kind = 'string' | 'integer' | 'boolean';
+
+/** `section.key` (snake_case, as written in YAML) → our camelCase name and its type. */
+const SERVER_KEYS: Record<string, [string, Kind]> = {
+  host: ['host', 'string'],
+  port: ['port', 'integer'],
+  port_file: ['portFile', 'string'],
+  insecure_no_auth: ['insecureNoAuth', 'boolean'],
+  max_line_bytes: ['maxLineBytes', 'integer'],
+  max_connections: ['maxConnections', 'integer'],
+  max_in_flight_requests: ['maxInFlightRequests', 'integer'],
+  max_in_flight_bytes: ['maxInFlightBytes', 'integer'],
+  max_output_bytes: ['maxOutputBytes', 'integer'],
+  output_stall_timeout_ms: ['outputStallTimeoutMs', 'integer'],
+  idle_timeout_ms: ['idleTimeoutMs', 'integer'],
+  partial_line_timeout_ms: ['partialLineTimeoutMs', 'integer'],
+  close_linger_ms: ['closeLingerMs', 'integer'],
+  max_mark_event_ids: ['maxMarkEventIds', 'integer'],
+  shutdown_timeout_ms: ['shutdownTimeoutMs', 'integer'],
+  default_page_events: ['defaultPageEvents', 'integer'],
+  max_page_events: ['maxPageEvents', 'integer'],
+  max_page_bytes: ['maxPageBytes', 'integer'],
+};
+
+const STORAGE_KEYS: Record<string, [string, Kind]> = {
+  data: ['dataDir', 'string'],
+  fsync: ['fsync', 'string'],
+  fsync_interval_ms: ['fsyncIntervalMs', 'integer'],
+  segment_size_bytes: ['segmentSizeBytes', 'integer'],
+  max_event_bytes: ['maxEventBytes', 'integer'],
+  max_batch_events: ['maxBatchEvents', 'integer'],
+  retention_interval_ms: ['retentionIntervalMs', 'integer'],
+  max_open_segments: ['maxOpenSegments', 'integer'],
+};
+
+const RETENTION_KEYS: Record<string, [string, Kind]> = {
+  max_age_ms: ['maxAgeMs', 'integer'],
+  max_bytes: ['maxBytes', 'integer'],
+  max_events: ['maxEvents', 'integer'],
+};
+
+const CONSUMER_KEYS: Record<string, [string, Kind]> = {
+  ack_wait_ms: ['ackWaitMs', 'integer'],
+  max_deliveries: ['maxDeliveries', 'integer'],
+  max_pending: ['maxPending', 'integer'],
+  default_batch_events: ['defaultBatchEvents', 'integer'],
+  max_batch_events: ['maxBatchEvents', 'integer'],
+  max_wait_ms: ['maxWaitMs', 'integer'],
+  max_consumers_per_stream: ['maxConsumersPerStream', 'integer'],
+};
+
+function invalid(file: string, message: string): EventBusError {
+  return new EventBusError(ErrorCodes.INVALID_FIELD, `config file ${file}: ${message}`);
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function section(file: string, value: unknown, name: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (!isMap(value)) throw invalid(file, `'${name}' must be a map`);
+  return value;
+}
+
+function typed(file: string, path: string, value: unknown, kind: Kind): string | number | boolean {
+  if (kind === 'string' && typeof value === 'string') return value;
+  if (kind === 'boolean' && typeof value === 'boolean') return value;
+  if (kind === 'integer' && typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const what = kind === 'integer' ? 'a whole number of at least 0' : kind === 'boolean' ? 'true or false' : 'a string';
+  throw invalid(file, `'${path}' must be ${what}, got ${JSON.stringify(value)}`);
+}
+
+function readSection<T extends string | number | boolean>(file: string, value: unknown, name: string, keys: Record<string, [string, Kind]>, skip: string[] = []): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [key, raw] of Object.entries(section(file, value, name))) {
+    if (skip.includes(key)) continue;
+    const spec = keys[key];
+    if (spec === undefined) throw invalid(file, `unknown setting '${name}.${key}' (known: ${[...Object.keys(keys), ...skip].join(', ')})`);
+    if (raw === null || raw === undefined) continue;
+    out[spec[0]] = typed(file, `${name}.${key}`, raw, spec[1]) as T;
+  }
+  return out;
+}
+
+/** Parses config text (`file` names it in errors). Throws INVALID_FIELD. */
+export function parseConfig(text: string, file: string): FileConfig {
+  let document: unknown;
+  try {
+    document = parse(text);
+  } catch (error) {
+    throw invalid(file, `not valid YAML: ${(error as Error).message}`);
+  }
+  const root = section(file, document ?? {}, '(top level)');
+  const known = new Set(['logger', 'auth', 'server', 'storage', 'consumers', 'snapshots']);
+  for (const key of Object.keys(root)) {
+    if (!known.has(key)) throw invalid(file, `unknown section '${key}' (known: ${[...known].join(', ')})`);
+  }
+  const config: FileConfig = { clients: {}, server: {}, tls: {}, storage: {}, retention: {}, consumers: {} };
+
+  const logger = section(file, root.logger, 'logger');
+  for (const [key, value] of Object.entries(logger)) {
+    if (key === 'level') config.logLevel = typed(file, 'logger.level', value, 'string') as string;
+    else if (key === 'output') {
+      const outputs = typeof value === 'string' ? [value] : value;
+      if (!Array.isArray(outputs) || outputs.length === 0 || !outputs.every((o) => typeof o === 'string' && o.length > 0)) {
+        throw invalid(file, "'logger.output' must be a list of sinks (stdout, stderr or file paths)");
+      }
+      config.logOutputs = outputs as string[];
+    } else throw invalid(file, `unknown setting 'logger.${key}' (known: level, output)`);
+  }
+
+  for (const [name, client] of Object.entries(section(file, root.auth, 'auth'))) {
+    if (!isMap(client)) throw invalid(file, `'auth.${name}' must be a map with client_id and client_secret`);
+    for (const key of Object.keys(client)) {
+      if (key !== 'client_id' && key !== 'client_secret') throw invalid(file, `unknown setting 'auth.${name}.${key}' (known: client_id, client_secret)`);
+    }
+    const id = client.client_id;
+    const secret = client.client_secret;
+    if (typeof id !== 'string' || id.length === 0) throw invalid(file, `'auth.${name}.client_id' must be a non-empty string`);
+    if (typeof secret !== 'string' || secret.length === 0) throw invalid(file, `'auth.${name}.client_secret' must be a non-empty string`);
+    config.clients[name] = { client_id: id, client_secret: secret };
+  }
+
+  const server = section(file, root.server, 'server');
+  config.server = readSection(file, server, 'server', SERVER_KEYS, ['tls']);
+  for (const [key, value] of Object.entries(section(file, server.tls, 'server.tls'))) {
+    if (key !== 'cert' && key !== 'key') throw invalid(file, `unknown setting 'server.tls.${key}' (known: cert, key)`);
+    config.tls[key] = typed(file, `server.tls.${key}`, value, 'string') as string;
+  }
+
+  const storage = section(file, root.storage, 'storage');
+  config.storage = readSection(file, storage, 'storage', STORAGE_KEYS, ['retention']);
+  config.retention = readSection(file, storage.retention, 'storage.retention', RETENTION_KEYS);
+  config.consumers = readSection(file, root.consumers, 'consumers', CONSUMER_KEYS);
+
+  for (const [key, value] of Object.entries(section(file, root.snapshots, 'snapshots'))) {
+    if (key !== 'root') throw invalid(file, `unknown setting 'snapshots.${key}' (known: root)`);
+    config.snapshotsRoot = typed(file, 'snapshots.root', value, 'string') as string;
+  }
+  return config;
+}
+
+/** Reads and parses the config file at `file`. Throws INVALID_FIELD. */
+export function loadConfig(file: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw invalid(file, `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return parseConfig(text, file);
+}

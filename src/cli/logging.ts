@@ -1,0 +1,18 @@
+/**
+ * Structured logs with pino. Sinks as in the original's `logger.output`: `stdout`, `stderr` or
+ * file paths. Nothing is logged per request at info level.
+ */
+import { pino, type Logger as PinoLogger } from 'pino';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function createLogger(level: string, outputs: readonly string[]): PinoLogger {
+  const destinations = outputs.map((output) => {
+    if (output === 'stdout') return pino.destination({ dest: 1, sync: true });
+    if (output === 'stderr') return pino.destination({ dest: 2, sync: true });
+    return pino.destination({ dest: output, mkdir: true, sync: true });
+  });
+  const options = { level, base: { service: 'eventbus' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (destinations.length === 1) return pino(options, destinations[0]!);
+  return pino(options, pino.multistream(destinations.map((stream) => ({ stream, level: level as pino.Level }))));
+}

@@ -1,0 +1,50 @@
+/**
+ * The `eventbus` command line, built with commander (tests build it without running it).
+ */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVELS } from './logging.js';
+import { serve } from './serve.js';
+import { DEFAULTS, resolveSettings, type ServeFlags } from './settings.js';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('must be a whole number from 0 to 65535.');
+  return port;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('eventbus')
+    .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus).')
+    .version(version())
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('Start the server. Options fall back to EVENTBUS_* environment variables, then to the config file, then to the defaults shown.')
+    .addOption(new Option('--host <address>', `address to listen on; anything but loopback needs clients in the config file or --insecure-no-auth (default: ${DEFAULTS.host})`).env('EVENTBUS_HOST'))
+    .addOption(new Option('--port <port>', `TCP port; 0 picks a free one (default: ${DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
+    .addOption(new Option('--data <dir>', `data directory, created if missing (default: ${DEFAULTS.data})`).env('EVENTBUS_DATA'))
+    .addOption(new Option('--config <file>', "YAML config file: the original's config.yaml layout (logger, auth) plus server, storage, consumers and snapshots sections; see docs/protocol.md").env('EVENTBUS_CONFIG'))
+    .addOption(new Option('--fsync <policy>', `when a write is acknowledged: always = after fsync (durable), interval = fsync every 100 ms, never = leave it to the OS (default: ${DEFAULTS.fsync})`).choices(['always', 'interval', 'never']).env('EVENTBUS_FSYNC'))
+    .addOption(new Option('--log-level <level>', `log level (default: ${DEFAULTS.logLevel}; nothing is logged per request at info)`).choices([...LOG_LEVELS]).env('EVENTBUS_LOG_LEVEL'))
+    .addOption(new Option('--port-file <file>', 'once listening, write the bound port to this file (for scripts and tests using --port 0)').env('EVENTBUS_PORT_FILE'))
+    .addOption(new Option('--insecure-no-auth', 'allow listening on a non-loopback address with no clients configured (anyone who can connect can do anything); env EVENTBUS_INSECURE_NO_AUTH=true'))
+    .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve over TLS (needs --tls-key)').env('EVENTBUS_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('EVENTBUS_TLS_KEY'))
+    .action(async (flags: ServeFlags) => {
+      await serve(resolveSettings(flags));
+    });
+
+  return program;
+}
+

@@ -1,0 +1,72 @@
+/**
+ * `eventbus serve`: opens the store, starts the server, and on SIGINT or SIGTERM stops
+ * accepting, answers what was already received, makes everything durable and exits 0.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { EventBusServer, checkExposure } from '../server/server.js';
+import { Engine } from '../storage/engine.js';
+import { createLogger } from './logging.js';
+import type { ServeSettings } from './settings.js';
+
+/** Runs the server until a signal; resolves once everything is closed. */
+export async function serve(settings: ServeSettings): Promise<void> {
+  const logger = createLogger(settings.logLevel, settings.logOutputs);
+  // Before the store is opened: a refused start leaves nothing behind.
+  checkExposure(settings.host, Object.keys(settings.clients).length, settings.insecureNoAuth);
+  if (!settings.insecureNoAuth && Object.keys(settings.clients).length === 0) {
+    logger.info({ host: settings.host }, 'no clients configured: requests need no credentials (loopback only)');
+  }
+  const tls = settings.tls === undefined
+    ? undefined
+    : { cert: readFileSync(settings.tls.certFile), key: readFileSync(settings.tls.keyFile) };
+
+  const engine = await Engine.open({ ...settings.engine, logger: logger.child({ component: 'storage' }) });
+  let server: EventBusServer;
+  try {
+    server = await EventBusServer.start({
+      engine,
+      host: settings.host,
+      port: settings.port,
+      clients: settings.clients,
+      insecureNoAuth: settings.insecureNoAuth,
+      limits: settings.limits,
+      bus: { ...settings.bus, snapshotsRoot: settings.snapshotsRoot },
+      logger: logger.child({ component: 'server' }),
+      ...(tls === undefined ? {} : { tls }),
+    });
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
+  if (settings.portFile !== undefined) {
+    // Written whole or not at all: a reader never sees a partial port number.
+    const temporary = `${settings.portFile}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${server.port}\n`);
+    renameSync(temporary, settings.portFile);
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal during shutdown: exiting now (acknowledged events are already durable)');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      void (async () => {
+        try {
+          await server.close();
+          await engine.close();
+          logger.info({ commits: engine.commitStats }, 'stopped');
+        } catch (error) {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exitCode = 1;
+        }
+        resolve();
+      })();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

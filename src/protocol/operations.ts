@@ -1,0 +1,56 @@
+/**
+ * The operations of the wire protocol, in the original event-bus's order, and the fields each
+ * one requires (as the original listed them in its `missing required fields` context).
+ */
+
+/** Every operation, in the order the original listed them (snapshot_db from the seed version). */
+export const OPERATIONS = [
+  'health',
+  'create_stream',
+  'delete_stream',
+  'get_stream_info',
+  'get_stream_events',
+  'write_event',
+  'process_events',
+  'retry_events',
+  'mark_event',
+  'snapshot_db',
+  'exit',
+] as const;
+
+export type Operation = (typeof OPERATIONS)[number];
+
+/** The operation named in responses to lines that could not be decoded into a request. */
+export const DECODE_REQUEST = 'decode_request';
+
+/** One entry of the `missing required fields` context: Go type names, as the original sent them. */
+export interface RequiredField {
+  name: string;
+  type: 'string' | '[]byte' | 'uint8';
+  required: true;
+}
+
+const streamName: RequiredField = { name: 'stream_name', type: 'string', required: true };
+
+/** The required body fields of each operation that has a body, in the original's order. */
+export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> = new Map<Operation, readonly RequiredField[]>([
+  ['create_stream', [streamName]],
+  ['delete_stream', [streamName]],
+  ['get_stream_info', [streamName]],
+  ['get_stream_events', [streamName]],
+  ['write_event', [streamName, { name: 'event', type: '[]byte', required: true }]],
+  ['process_events', [streamName]],
+  ['retry_events', [streamName]],
+  ['mark_event', [{ name: 'event_id', type: 'string', required: true }, { name: 'status', type: 'uint8', required: true }]],
+  ['snapshot_db', [{ name: 'output', type: 'string', required: true }]],
+]);
+
+const byName: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op) => [op, op]));
+
+/**
+ * The operation called `name`, or undefined. A Map, never an object lookup, so that names such as
+ * `constructor` or `__proto__` are simply unknown.
+ */
+export function lookupOperation(name: string): Operation | undefined {
+  return byName.get(name);
+}

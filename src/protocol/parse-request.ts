@@ -1,0 +1,219 @@
+/**
+ * Parsing and validation of request lines, in the original's order of checks:
+ * UTF-8 and JSON → envelope types → unknown operation → (auth, done by the server) → body.
+ *
+ * Each line is parsed with JSON.parse exactly once. Type errors keep the original's reason
+ * `invalid json provided`, with our `code` and a `context` naming the field.
+ */
+import { isUtf8 } from 'node:buffer';
+import { ErrorCodes, EventBusError, assert } from '../errors.js';
+import type { EventStatus } from '../storage/consumer-types.js';
+import { REQUIRED_FIELDS, lookupOperation, type Operation, type RequiredField } from './operations.js';
+import { compactJson, findBodyMember } from './raw-json.js';
+import type { Credentials, Envelope, Request } from './requests.js';
+import { INVALID_JSON_REASON, INVALID_STATUS_REASON, INVALID_UTF8_REASON, MISSING_FIELDS_REASON, UNKNOWN_OPERATION_REASON } from './wire-texts.js';
+
+/** Limits that parsing enforces. */
+export interface ParseLimits {
+  /** Most ids in one `mark_event` (`event_ids`). */
+  maxMarkEventIds: number;
+}
+
+/** A line decoded into an envelope, or the error to answer it with (operation `decode_request`). */
+export type DecodedLine =
+  | { ok: true; envelope: Envelope }
+  | { ok: false; error: EventBusError; requestIdJson: string | undefined };
+
+type JsonObject = Record<string, unknown>;
+
+const INVALID_JSON = new EventBusError(ErrorCodes.INVALID_JSON, INVALID_JSON_REASON);
+const INVALID_UTF8 = new EventBusError(ErrorCodes.INVALID_UTF8, INVALID_UTF8_REASON);
+const UNKNOWN_OPERATION = new EventBusError(ErrorCodes.UNKNOWN_OPERATION, UNKNOWN_OPERATION_REASON);
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalidField(field: string, expected: string): EventBusError {
+  return new EventBusError(ErrorCodes.INVALID_FIELD, INVALID_JSON_REASON, { context: { field, expected } });
+}
+
+function missingFields(fields: readonly RequiredField[]): EventBusError {
+  return new EventBusError(ErrorCodes.MISSING_FIELDS, MISSING_FIELDS_REASON, { context: { body: fields } });
+}
+
+/** Decodes a request line's envelope. Never throws. */
+export function decodeLine(line: Buffer): DecodedLine {
+  if (!isUtf8(line)) return { ok: false, error: INVALID_UTF8, requestIdJson: undefined };
+  let value: unknown;
+  try {
+    value = JSON.parse(line.toString('utf8'));
+  } catch {
+    return { ok: false, error: INVALID_JSON, requestIdJson: undefined };
+  }
+  if (!isObject(value)) return { ok: false, error: INVALID_JSON, requestIdJson: undefined };
+
+  let requestIdJson: string | undefined;
+  const requestId = value.request_id;
+  if (typeof requestId === 'string') requestIdJson = JSON.stringify(requestId);
+  else if (typeof requestId === 'number') requestIdJson = String(requestId);
+  else if (requestId !== undefined && requestId !== null) {
+    return { ok: false, error: invalidField('request_id', 'a string or a number'), requestIdJson: undefined };
+  }
+
+  const name = value.operation;
+  if (name !== undefined && name !== null && typeof name !== 'string') {
+    return { ok: false, error: invalidField('operation', 'a string'), requestIdJson };
+  }
+  let credentials: Credentials | null = null;
+  const auth = value.auth;
+  if (auth !== undefined && auth !== null) {
+    if (!isObject(auth)) return { ok: false, error: invalidField('auth', 'an object'), requestIdJson };
+    const clientId = auth.client_id ?? '';
+    const clientSecret = auth.client_secret ?? '';
+    if (typeof clientId !== 'string') return { ok: false, error: invalidField('auth.client_id', 'a string'), requestIdJson };
+    if (typeof clientSecret !== 'string') return { ok: false, error: invalidField('auth.client_secret', 'a string'), requestIdJson };
+    credentials = { clientId, clientSecret };
+  }
+  const operation = typeof name === 'string' ? lookupOperation(name) : undefined;
+  if (operation === undefined) return { ok: false, error: UNKNOWN_OPERATION, requestIdJson };
+  return { ok: true, envelope: { operation, requestIdJson, credentials, body: value.body, line } };
+}
+
+const HEALTH: Request = { operation: 'health' };
+const EXIT: Request = { operation: 'exit' };
+
+/**
+ * Validates the body of a decoded request and returns the typed request. Throws EventBusError:
+ * MISSING_FIELDS, INVALID_FIELD, INVALID_STATUS or BATCH_TOO_LARGE.
+ */
+export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
+  const { operation } = envelope;
+  if (operation === 'health') return HEALTH;
+  if (operation === 'exit') return EXIT;
+  const required = REQUIRED_FIELDS.get(operation);
+  assert(required !== undefined, `no required fields listed for ${operation}`);
+  const body = envelope.body;
+  // `"body": null` counts as missing (the original created a stream named "" instead).
+  if (body === undefined || body === null) throw missingFields(required);
+  if (!isObject(body)) throw invalidField('body', 'an object');
+  checkPresent(operation, body, required);
+
+  switch (operation) {
+    case 'create_stream':
+    case 'delete_stream':
+    case 'get_stream_info':
+      return { operation, streamName: string(body, 'stream_name') };
+    case 'get_stream_events':
+      return {
+        operation,
+        streamName: string(body, 'stream_name'),
+        fromOffset: optionalInteger(body, 'from_offset', 0) ?? 0,
+        maxEvents: optionalInteger(body, 'max_events', 1),
+        consumer: optionalString(body, 'consumer'),
+      };
+    case 'write_event': {
+      const streamName = string(body, 'stream_name');
+      const span = findBodyMember(envelope.line, 'event');
+      assert(span !== null, 'body.event was parsed but its bytes were not found');
+      return { operation, streamName, event: compactJson(envelope.line.subarray(span.start, span.end)) };
+    }
+    case 'process_events':
+      return {
+        operation,
+        streamName: string(body, 'stream_name'),
+        consumer: optionalString(body, 'consumer'),
+        maxEvents: optionalInteger(body, 'max_events', 1),
+        waitMs: optionalInteger(body, 'wait_ms', 0),
+        autoAck: optionalBoolean(body, 'auto_ack'),
+      };
+    case 'retry_events':
+      return {
+        operation,
+        streamName: string(body, 'stream_name'),
+        consumer: optionalString(body, 'consumer'),
+        maxEvents: optionalInteger(body, 'max_events', 1),
+      };
+    case 'mark_event':
+      return parseMark(envelope, body, limits);
+    case 'snapshot_db':
+      return { operation, output: string(body, 'output') };
+  }
+}
+
+/** Throws MISSING_FIELDS listing every required field that is absent (null counts as absent). */
+function checkPresent(operation: Operation, body: JsonObject, required: readonly RequiredField[]): void {
+  let missing: RequiredField[] | null = null;
+  for (const field of required) {
+    let present = body[field.name] !== undefined && body[field.name] !== null;
+    // `event: null` is an event (the JSON value null); only an absent key is missing.
+    if (field.name === 'event') present = body.event !== undefined;
+    // mark_event takes `event_ids` (many) in place of `event_id`.
+    if (operation === 'mark_event' && field.name === 'event_id') present ||= body.event_ids !== undefined && body.event_ids !== null;
+    if (!present) (missing ??= []).push(field);
+  }
+  if (missing !== null) throw missingFields(missing);
+}
+
+function string(body: JsonObject, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string') throw invalidField(field, 'a string');
+  return value;
+}
+
+function optionalString(body: JsonObject, field: string): string | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw invalidField(field, 'a string');
+  return value;
+}
+
+function optionalInteger(body: JsonObject, field: string, minimum: number): number | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
+    throw invalidField(field, `an integer of at least ${minimum}`);
+  }
+  return value;
+}
+
+function optionalBoolean(body: JsonObject, field: string): boolean {
+  const value = body[field];
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw invalidField(field, 'true or false');
+  return value;
+}
+
+/** What Go's decoder accepts for a uint8: an integer literal, no fraction or exponent, 0..255. */
+const UINT8_LITERAL = /^(?:0|[1-9][0-9]{0,2})$/;
+
+function parseMark(envelope: Envelope, body: JsonObject, limits: ParseLimits): Request {
+  const one = body.event_id;
+  const many = body.event_ids;
+  let eventIds: string[];
+  if (one !== undefined && one !== null) {
+    if (many !== undefined && many !== null) throw invalidField('event_ids', 'event_id or event_ids, not both');
+    if (typeof one !== 'string') throw invalidField('event_id', 'a string');
+    eventIds = [one];
+  } else {
+    if (!Array.isArray(many) || many.length === 0) throw invalidField('event_ids', 'a non-empty array of strings');
+    for (const id of many) if (typeof id !== 'string') throw invalidField('event_ids', 'a non-empty array of strings');
+    if (many.length > limits.maxMarkEventIds) {
+      throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `a mark_event holds at most ${limits.maxMarkEventIds} event ids, got ${many.length}`, {
+        context: { field: 'event_ids' },
+      });
+    }
+    eventIds = many as string[];
+  }
+  const status = body.status;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 0 || status > 255) {
+    throw invalidField('status', 'an integer from 0 to 2');
+  }
+  // 1.0 and 1e0 parse as 1, but the original (Go, uint8) rejected them: look at the bytes.
+  const span = findBodyMember(envelope.line, 'status');
+  if (span === null || !UINT8_LITERAL.test(envelope.line.toString('latin1', span.start, span.end))) {
+    throw invalidField('status', 'an integer from 0 to 2');
+  }
+  if (status > 2) throw new EventBusError(ErrorCodes.INVALID_STATUS, INVALID_STATUS_REASON, { context: { field: 'status' } });
+  return { operation: 'mark_event', eventIds, status: status as EventStatus, consumer: optionalString(body, 'consumer') };
+}

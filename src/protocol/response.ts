@@ -1,0 +1,127 @@
+/**
+ * Response encoding. Every response is one line: a compact JSON object with the fields in the
+ * original's order, `operation`, `status`, `body`?, `context`?, `reason`?, then ours, `code` (on
+ * every failure) and `request_id` (echoed when the request had one), and a `\n`.
+ *
+ * A success never has `reason` (the Go client treats its presence as failure); a failure always
+ * has `reason` and `code`. Hot responses (write_event, event lists) are built by concatenation,
+ * and stored event payloads are spliced in as they are, never parsed again.
+ */
+import { ErrorCodes, EventBusError } from '../errors.js';
+import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from '../bus/results.js';
+import { OPERATIONS } from './operations.js';
+
+/** `{"operation":"<op>","status":true` and `…false` for every operation, and decode_request. */
+const SUCCESS_HEAD = new Map<string, string>();
+const FAILURE_HEAD = new Map<string, string>();
+for (const operation of [...OPERATIONS, 'decode_request']) {
+  SUCCESS_HEAD.set(operation, `{"operation":"${operation}","status":true`);
+  FAILURE_HEAD.set(operation, `{"operation":"${operation}","status":false`);
+}
+
+const NEWLINE = 0x0a;
+
+function tail(requestIdJson: string | undefined): string {
+  return requestIdJson === undefined ? '}\n' : `,"request_id":${requestIdJson}}\n`;
+}
+
+/** A success response; `bodyJson` is the body's JSON text, or undefined for none. */
+export function encodeSuccess(operation: string, bodyJson: string | undefined, requestIdJson: string | undefined): string {
+  const head = SUCCESS_HEAD.get(operation) ?? `{"operation":${JSON.stringify(operation)},"status":true`;
+  return bodyJson === undefined ? head + tail(requestIdJson) : `${head},"body":${bodyJson}${tail(requestIdJson)}`;
+}
+
+/** A failure response for `error` (anything not an EventBusError is reported as INTERNAL). */
+export function encodeFailure(operation: string, error: unknown, requestIdJson: string | undefined): string {
+  const failure = error instanceof EventBusError ? error : new EventBusError(ErrorCodes.INTERNAL, 'internal error');
+  const head = FAILURE_HEAD.get(operation) ?? `{"operation":${JSON.stringify(operation)},"status":false`;
+  let context = '';
+  if (failure.context !== undefined && failure.context !== null) {
+    try {
+      context = `,"context":${JSON.stringify(failure.context)}`;
+    } catch {
+      context = ''; // not encodable (a cycle, a bigint): the reason and code still say what failed
+    }
+  }
+  return `${head}${context},"reason":${JSON.stringify(failure.reason)},"code":"${failure.code}"${tail(requestIdJson)}`;
+}
+
+function time(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function streamFields(stream: StreamView): string {
+  return `"id":"${stream.id}","name":${JSON.stringify(stream.name)},"created_at":"${time(stream.createdMs)}"`;
+}
+
+/** `{"stream":{"id","name","created_at"}}` (create_stream). */
+export function streamBody(stream: StreamView): string {
+  return `{"stream":{${streamFields(stream)}}}`;
+}
+
+/** `{"stream":{…, figures, consumers}}` (get_stream_info). */
+export function streamInfoBody(info: StreamInfoView): string {
+  let consumers = '';
+  for (const c of info.consumers) {
+    if (consumers.length > 0) consumers += ',';
+    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag}}`;
+  }
+  return (
+    `{"stream":{${streamFields(info)},"event_count":${info.eventCount},"first_offset":${info.firstOffset},` +
+    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"consumers":[${consumers}]}}`
+  );
+}
+
+let lastTimeMs = -1;
+let lastTime = '';
+
+/** `{"event":{"id","offset","created_at"}}` (write_event). */
+export function writtenEventBody(event: WrittenEvent): string {
+  // Appends of one group commit share a timestamp: format it once.
+  if (event.createdMs !== lastTimeMs) {
+    lastTimeMs = event.createdMs;
+    lastTime = time(event.createdMs);
+  }
+  return `{"event":{"id":"${event.id}","offset":${event.offset},"created_at":"${lastTime}"}}`;
+}
+
+/**
+ * The stored payload as JSON text. Payloads written through write_event are single-line JSON
+ * (compacted, no raw newline can be in a JSON string). One appended through the embedded engine
+ * API may be anything: if it could break the line it is sent as a JSON string instead.
+ */
+function payloadJson(payload: Buffer): string {
+  if (payload.length === 0 || payload.indexOf(NEWLINE) !== -1) return JSON.stringify(payload.toString('utf8'));
+  return payload.toString('utf8');
+}
+
+function eventsJson(events: readonly EventView[]): string {
+  let out = '[';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (i > 0) out += ',';
+    out +=
+      `{"id":"${e.id}","stream_id":"${e.streamId}","status":${e.status},"created_at":"${time(e.createdMs)}",` +
+      `"body":${payloadJson(e.payload)},"offset":${e.offset},"delivery_count":${e.deliveryCount}}`;
+  }
+  return out + ']';
+}
+
+/** `{"events":[…],"more":bool}` (process_events, retry_events). */
+export function deliveryBody(delivery: Delivery): string {
+  return `{"events":${eventsJson(delivery.events)},"more":${delivery.more}}`;
+}
+
+/** `{"events":[…],"next_offset":N}` (get_stream_events). */
+export function eventPageBody(page: EventPage): string {
+  return `{"events":${eventsJson(page.events)},"next_offset":${page.nextOffset}}`;
+}
+
+/** `{"snapshot":{…}}` (snapshot_db). */
+export function snapshotBody(snapshot: SnapshotView): string {
+  return (
+    `{"snapshot":{"path":${JSON.stringify(snapshot.path)},"created_at":${JSON.stringify(snapshot.createdAt)},"streams":${snapshot.streams},` +
+    `"events":${snapshot.events},"bytes":${snapshot.bytes},"linked_files":${snapshot.linkedFiles},"copied_files":${snapshot.copiedFiles},` +
+    `"copy_fallback":${snapshot.copyFallback}}}`
+  );
+}

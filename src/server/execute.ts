@@ -1,0 +1,80 @@
+/**
+ * Runs a validated request against the bus and encodes its response line. Never throws and
+ * never rejects: every failure becomes a failure line (unexpected ones are INTERNAL, and logged).
+ */
+import { isEventBusError } from '../errors.js';
+import type { EventBus } from '../bus/bus.js';
+import type { Logger } from '../storage/logger.js';
+import type { Request, WriteEventRequest } from '../protocol/requests.js';
+import {
+  deliveryBody,
+  encodeFailure,
+  encodeSuccess,
+  eventPageBody,
+  snapshotBody,
+  streamBody,
+  streamInfoBody,
+  writtenEventBody,
+} from '../protocol/response.js';
+
+export class Executor {
+  constructor(private readonly bus: EventBus, private readonly logger: Logger) {}
+
+  /** The response to `request`: a line, or a promise of one. */
+  execute(request: Request, requestIdJson: string | undefined): string | Promise<string> {
+    const op = request.operation;
+    try {
+      switch (op) {
+        case 'health':
+        case 'exit':
+          return encodeSuccess(op, undefined, requestIdJson);
+        case 'write_event':
+          return this.write(request, requestIdJson);
+        case 'create_stream':
+          return this.settle(op, this.bus.createStream(request.streamName).then(streamBody), requestIdJson);
+        case 'delete_stream':
+          return this.settle(op, this.bus.deleteStream(request.streamName).then(() => undefined), requestIdJson);
+        case 'get_stream_info':
+          return encodeSuccess(op, streamInfoBody(this.bus.streamInfo(request.streamName)), requestIdJson);
+        case 'get_stream_events':
+          return encodeSuccess(op, eventPageBody(this.bus.readEvents(request)), requestIdJson);
+        case 'process_events':
+          return this.settle(op, this.bus.process(request).then(deliveryBody), requestIdJson);
+        case 'retry_events':
+          return this.settle(op, this.bus.retry(request).then(deliveryBody), requestIdJson);
+        case 'mark_event':
+          return this.settle(op, this.bus.mark(request).then(() => undefined), requestIdJson);
+        case 'snapshot_db':
+          return this.settle(op, this.bus.snapshot(request.output).then(snapshotBody), requestIdJson);
+      }
+    } catch (error) {
+      return this.failure(op, error, requestIdJson);
+    }
+  }
+
+  /** The hot path: no async function, one `then` with both handlers. */
+  private write(request: WriteEventRequest, requestIdJson: string | undefined): Promise<string> {
+    return this.bus.writeEvent(request.streamName, request.event).then(
+      (event) => encodeSuccess('write_event', writtenEventBody(event), requestIdJson),
+      (error: unknown) => this.failure('write_event', error, requestIdJson),
+    );
+  }
+
+  private settle(operation: string, body: Promise<string | undefined>, requestIdJson: string | undefined): Promise<string> {
+    return body.then(
+      (json) => encodeSuccess(operation, json, requestIdJson),
+      (error: unknown) => this.failure(operation, error, requestIdJson),
+    );
+  }
+
+  /** A failure line; errors that are not EventBusErrors are bugs: logged, answered INTERNAL. */
+  failure(operation: string, error: unknown, requestIdJson: string | undefined): string {
+    if (!isEventBusError(error)) {
+      this.logger.error({ operation, err: error }, 'unexpected error while handling a request');
+    } else if (error.code === 'INTERNAL') {
+      // Storage failures (IO_ERROR, DISK_FULL, CORRUPT_DATA) are logged by the engine, once.
+      this.logger.error({ operation, code: error.code, reason: error.reason }, 'request failed on a broken invariant');
+    }
+    return encodeFailure(operation, error, requestIdJson);
+  }
+}

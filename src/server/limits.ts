@@ -1,0 +1,62 @@
+/**
+ * The server's limits, each with a documented default (docs/protocol.md, "Limits"). Every
+ * resource a client can make the server hold is bounded by one of these.
+ */
+import { ErrorCodes, EventBusError } from '../errors.js';
+
+export interface ServerLimits {
+  /** Longest request line, `\n` excluded. Longer: LINE_TOO_LONG, then the connection closes. Default 1 MiB + 64 KiB. */
+  maxLineBytes: number;
+  /** Most open connections. The one past it gets TOO_MANY_CONNECTIONS and is closed. Default 10,000. */
+  maxConnections: number;
+  /** Requests read but not yet answered, per connection; past it the server stops reading. Default 256. */
+  maxInFlightRequests: number;
+  /** Bytes of request lines read but not yet answered, per connection (one line always fits). Default 8 MiB. */
+  maxInFlightBytes: number;
+  /** Response bytes queued for a connection that does not read; past it, disconnected. Default 32 MiB. */
+  maxOutputBytes: number;
+  /** A connection whose output has not drained for this long is disconnected. Default 30 s. */
+  outputStallTimeoutMs: number;
+  /** A connection with nothing in flight that sends nothing for this long is closed; 0 = never. Default 10 min. */
+  idleTimeoutMs: number;
+  /** A line started but not finished for this long gets TIMEOUT and the connection closes. Default 30 s. */
+  partialLineTimeoutMs: number;
+  /** After the server's last line to a closing connection, how long it waits for the client to close. Default 2 s. */
+  closeLingerMs: number;
+  /** Most ids in one `mark_event`. Default 1,000. */
+  maxMarkEventIds: number;
+  /** At shutdown, how long in-flight requests (long-polls included) get to finish. Default 10 s. */
+  shutdownTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
+  maxLineBytes: 1024 * 1024 + 64 * 1024,
+  maxConnections: 10_000,
+  maxInFlightRequests: 256,
+  maxInFlightBytes: 8 * 1024 * 1024,
+  maxOutputBytes: 32 * 1024 * 1024,
+  outputStallTimeoutMs: 30_000,
+  idleTimeoutMs: 600_000,
+  partialLineTimeoutMs: 30_000,
+  closeLingerMs: 2_000,
+  maxMarkEventIds: 1000,
+  shutdownTimeoutMs: 10_000,
+};
+
+/** The limits with defaults filled in; throws INVALID_FIELD naming a bad one. */
+export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
+  const resolved: ServerLimits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(limits)) {
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_LIMITS)) throw new EventBusError(ErrorCodes.INVALID_FIELD, `unknown server limit: ${key}`);
+    (resolved as unknown as Record<string, unknown>)[key] = value;
+  }
+  const mayBeZero = new Set(['idleTimeoutMs']);
+  for (const [key, value] of Object.entries(resolved)) {
+    const minimum = mayBeZero.has(key) ? 0 : 1;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `server limit ${key} must be an integer of at least ${minimum}, got ${String(value)}`);
+    }
+  }
+  return resolved;
+}

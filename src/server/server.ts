@@ -1,0 +1,221 @@
+/**
+ * The TCP (or TLS) server: accepts connections up to the limit, hands each to a
+ * {@link Connection}, enforces timeouts with one sweep timer, and shuts down gracefully.
+ *
+ * ```ts
+ * const engine = await Engine.open({ dataDir: './data' });
+ * const server = await EventBusServer.start({ engine, port: 8080 });
+ * // …
+ * await server.close();   // stops accepting, answers what was received
+ * await engine.close();   // makes everything durable
+ * ```
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { ErrorCodes, EventBusError } from '../errors.js';
+import { EventBus, type BusOptions } from '../bus/bus.js';
+import { DECODE_REQUEST } from '../protocol/operations.js';
+import { encodeFailure } from '../protocol/response.js';
+import type { Engine } from '../storage/engine.js';
+import { silentLogger, type Logger } from '../storage/logger.js';
+import { Authenticator, type ClientCredentials } from './auth.js';
+import { Connection, type ConnectionHost, type ServerStats } from './connection.js';
+import { Executor } from './execute.js';
+import { resolveLimits, type ServerLimits } from './limits.js';
+import { isLoopbackHost } from './loopback.js';
+
+/** Options of {@link EventBusServer.start}. */
+export interface ServerOptions {
+  /** The open store to serve. The server never closes it. */
+  engine: Engine;
+  /** Address to bind. Default 127.0.0.1 (reachable from this machine only). */
+  host?: string;
+  /** Port to bind; 0 picks a free one (see {@link EventBusServer.port}). Default 8080. */
+  port?: number;
+  /** Named clients (the original's `auth` map). None: no credentials are needed. */
+  clients?: Readonly<Record<string, ClientCredentials>>;
+  /** Allow a non-loopback bind with no clients configured: anyone who can connect can do anything. */
+  insecureNoAuth?: boolean;
+  /** PEM certificate and key: serve the same protocol over TLS. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Limits; see {@link ServerLimits} for the defaults. */
+  limits?: Partial<ServerLimits>;
+  /** Page sizes of get_stream_events. */
+  bus?: BusOptions;
+  /** Where connection-level events and failures are logged (a pino logger fits). Default: silent. */
+  logger?: Logger;
+}
+
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_PORT = 8080;
+/** Warnings about limits being hit are logged at most this often. */
+const LIMIT_WARNING_INTERVAL_MS = 10_000;
+
+/**
+ * Protected default: throws INVALID_FIELD, explaining the ways out, when `host` is reachable
+ * from other machines and no client is configured (unless `insecureNoAuth`).
+ */
+export function checkExposure(host: string, clientCount: number, insecureNoAuth: boolean): void {
+  if (isLoopbackHost(host) || clientCount > 0 || insecureNoAuth) return;
+  throw new EventBusError(
+    ErrorCodes.INVALID_FIELD,
+    `refusing to listen on ${host} without authentication: anyone who can reach it could read, write and delete every stream. ` +
+      'Configure clients in the config file (auth: <name>: {client_id: ..., client_secret: ...}), ' +
+      'bind a loopback address (--host 127.0.0.1), or pass --insecure-no-auth to accept the risk.',
+  );
+}
+
+export class EventBusServer implements ConnectionHost {
+  readonly limits: ServerLimits;
+  readonly parseLimits: { maxMarkEventIds: number };
+  readonly executor: Executor;
+  readonly authenticator: Authenticator;
+  readonly logger: Logger;
+  readonly stats: ServerStats = {
+    connectionsAccepted: 0,
+    connectionsRejected: 0,
+    requests: 0,
+    authFailures: 0,
+    linesTooLong: 0,
+    timeouts: 0,
+    slowReadersDisconnected: 0,
+  };
+  readonly bus: EventBus;
+  private readonly connections = new Set<Connection>();
+  private readonly rejected = new Set<net.Socket>();
+  private readonly listener: net.Server;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+  private lastRejectWarningMs = 0;
+
+  private constructor(options: ServerOptions, limits: ServerLimits) {
+    this.limits = limits;
+    this.parseLimits = { maxMarkEventIds: limits.maxMarkEventIds };
+    this.logger = options.logger ?? silentLogger;
+    this.bus = new EventBus(options.engine, options.bus);
+    this.executor = new Executor(this.bus, this.logger);
+    this.authenticator = new Authenticator(options.clients);
+    const onSocket = (socket: net.Socket) => this.accept(socket);
+    this.listener =
+      options.tls === undefined
+        ? net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket)
+        : tls.createServer({ allowHalfOpen: true, noDelay: true, cert: options.tls.cert, key: options.tls.key }, onSocket);
+    if (options.tls !== undefined) {
+      this.listener.on('tlsClientError', (error: NodeJS.ErrnoException) => this.logger.debug({ code: error.code, reason: error.message }, 'TLS handshake failed'));
+    }
+  }
+
+  /**
+   * Validates the options, binds and starts serving. Refuses (INVALID_FIELD) to bind a
+   * non-loopback address with no clients configured unless `insecureNoAuth` is set.
+   */
+  static async start(options: ServerOptions): Promise<EventBusServer> {
+    const limits = resolveLimits(options.limits);
+    const host = options.host ?? DEFAULT_HOST;
+    const port = options.port ?? DEFAULT_PORT;
+    const clients = Object.keys(options.clients ?? {}).length;
+    checkExposure(host, clients, options.insecureNoAuth === true);
+    const server = new EventBusServer(options, limits);
+    server.listener.listen({ host, port });
+    await Promise.race([
+      once(server.listener, 'listening'),
+      once(server.listener, 'error').then(([error]) => {
+        throw new EventBusError(ErrorCodes.IO_ERROR, `cannot listen on ${host}:${port}: ${(error as Error).message}`, { cause: error });
+      }),
+    ]);
+    server.listener.on('error', (error) => server.logger.error({ err: error }, 'listener error'));
+    const timeouts = [limits.idleTimeoutMs, limits.partialLineTimeoutMs, limits.outputStallTimeoutMs, limits.closeLingerMs].filter((t) => t > 0);
+    const sweepMs = Math.max(10, Math.min(1000, Math.floor(Math.min(...timeouts) / 4)));
+    server.sweepTimer = setInterval(() => server.sweep(), sweepMs);
+    server.sweepTimer.unref();
+    server.logger.info(
+      { host, port: server.port, tls: options.tls !== undefined, authClients: clients, maxConnections: limits.maxConnections },
+      'listening',
+    );
+    return server;
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number {
+    return (this.listener.address() as net.AddressInfo).port;
+  }
+
+  /** The bound address. */
+  get address(): net.AddressInfo {
+    return this.listener.address() as net.AddressInfo;
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  connectionClosed(connection: Connection): void {
+    this.connections.delete(connection);
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing !== null || this.connections.size >= this.limits.maxConnections) {
+      this.reject(socket);
+      return;
+    }
+    this.stats.connectionsAccepted += 1;
+    const connection = new Connection(socket, this);
+    this.connections.add(connection);
+    this.logger.debug({ remote: connection.remote, connections: this.connections.size }, 'connection opened');
+  }
+
+  /** The connection past the limit (or during shutdown): one error line, then closed. */
+  private reject(socket: net.Socket): void {
+    this.stats.connectionsRejected += 1;
+    const shuttingDown = this.closing !== null;
+    const error = shuttingDown
+      ? new EventBusError(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down')
+      : new EventBusError(ErrorCodes.TOO_MANY_CONNECTIONS, `too many connections (the limit is ${this.limits.maxConnections})`);
+    const now = Date.now();
+    if (!shuttingDown && now - this.lastRejectWarningMs > LIMIT_WARNING_INTERVAL_MS) {
+      this.lastRejectWarningMs = now;
+      this.logger.warn({ maxConnections: this.limits.maxConnections, rejected: this.stats.connectionsRejected }, 'connection limit reached: refusing connections');
+    }
+    this.rejected.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => this.rejected.delete(socket));
+    socket.on('data', () => {}); // read and drop, so that closing does not reset the connection
+    socket.on('end', () => socket.destroySoon());
+    socket.end(encodeFailure(DECODE_REQUEST, error, undefined));
+    setTimeout(() => socket.destroy(), this.limits.closeLingerMs).unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const connection of this.connections) connection.checkTimers(now);
+  }
+
+  /**
+   * Stops accepting, answers every request already received (waiting up to
+   * `shutdownTimeoutMs` for those in flight), then closes every connection. Does not close the
+   * engine: the caller does that after, to make everything durable.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    const started = Date.now();
+    for (const connection of this.connections) connection.shutdown();
+    while (this.connections.size > 0 && Date.now() - started < this.limits.shutdownTimeoutMs) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (this.connections.size > 0) {
+      this.logger.warn({ connections: this.connections.size }, 'shutdown timeout: closing connections with requests in flight');
+    }
+    for (const connection of this.connections) connection.destroy();
+    for (const socket of this.rejected) socket.destroy();
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    await closed;
+    this.logger.info({ ...this.stats }, 'server closed');
+  }
+}
