@@ -576,6 +576,7 @@ export class Engine {
       return takeSnapshot({
         io: this.options.io,
         logger: this.options.logger,
+        sealedDurable: this.options.fsync === 'always',
         prepare: async (copyLimitBytes) => {
           this.flush();
           const sealing: Promise<unknown>[] = [];

@@ -54,6 +54,8 @@ export interface SnapshotSource {
   logger: Logger;
   /** Writes queued appends and seals tails above the copy limit; resolves once sealed files are durable. */
   prepare(copyLimitBytes: number): Promise<void>;
+  /** True when sealed segments are known to be fsynced (the `always` policy). */
+  sealedDurable: boolean;
   /** Every healthy stream, now. */
   streams(): SnapshotStream[];
   nextStreamNumber(): number;
@@ -189,13 +191,16 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
       files.push({ path: path.relative(staging, target), size, crc32c: contents.reduce((crc, b) => crc32c(b, crc), 0) });
       syncs.push(io.datasync(fd).finally(() => io.close(fd)));
     }
-    // Linked files are sealed segments, normally fsynced already; make sure (cheap when clean).
-    for (const target of linked) {
-      const fd = io.open(target, 'r');
-      syncs.push(io.datasync(fd).finally(() => io.close(fd)));
+    // Linked files are sealed segments. Under `always` their seal was fsynced before any append
+    // after it was acknowledged; under the other policies make sure now.
+    if (!source.sealedDurable) {
+      for (const target of linked) {
+        const fd = io.open(target, 'r');
+        syncs.push(io.datasync(fd).finally(() => io.close(fd)));
+      }
     }
     await Promise.all(syncs);
-    for (const dir of dirs) await io.syncDir(dir);
+    await Promise.all(dirs.map((dir) => io.syncDir(dir)));
 
     const bytes = files.reduce((sum, f) => sum + f.size, 0);
     const manifest: Manifest = { name, created_at: createdAt.toISOString(), streams: manifestStreams, events, bytes, files };
