@@ -1,0 +1,380 @@
+/**
+ * The TypeScript client: one typed method per operation, pipelining, EventBusError on failure.
+ *
+ * ```ts
+ * import { EventBusClient } from 'eventbus/client';
+ * const client = await EventBusClient.connect({ port: 8080 });
+ * await client.createStream('orders');
+ * const { id } = await client.writeEvent('orders', { total: 12 });
+ * const { events } = await client.processEvents('orders', { maxEvents: 100 });
+ * await client.markEvent(events.map((e) => e.id), 1);
+ * await client.close();
+ * ```
+ *
+ * Requests may be issued without awaiting the previous ones: they are written at once (batched
+ * into one write per tick) and the server answers in order. Every method rejects with an
+ * {@link EventBusError}: the server's `code` and `reason` for a failure response, and
+ * CONNECTION_ERROR, CLOSED or TIMEOUT for transport problems.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { StringDecoder } from 'node:string_decoder';
+import { ErrorCodes, EventBusError } from '../errors.js';
+import { responseError } from './response-errors.js';
+import type {
+  Credentials,
+  Delivery,
+  Event,
+  EventPage,
+  EventStatus,
+  Response,
+  Snapshot,
+  Stream,
+  StreamInfo,
+  WrittenEvent,
+} from './types.js';
+
+/** Options of {@link EventBusClient.connect}. */
+export interface ClientOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8080. */
+  port?: number;
+  /** Sent with every request when given. */
+  auth?: Credentials;
+  /** Connect with TLS: `true`, or Node's tls.connect options (e.g. `{ ca }`). */
+  tls?: boolean | tls.ConnectionOptions;
+  /** Give up connecting after this long. Default 10 s. */
+  connectTimeoutMs?: number;
+  /**
+   * Fail when the oldest request has had no response for this long; 0 = wait forever. Default
+   * 60 s. A long-poll's wait_ms is added to it. A timeout closes the connection (later
+   * responses could no longer be matched).
+   */
+  requestTimeoutMs?: number;
+  /** Longest response line accepted. Default 64 MiB. */
+  maxResponseBytes?: number;
+}
+
+interface Pending {
+  resolve(response: Response): void;
+  reject(error: EventBusError): void;
+  deadlineMs: number;
+}
+
+const DEFAULTS = { host: '127.0.0.1', port: 8080, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxResponseBytes: 64 * 1024 * 1024 };
+
+function connectionError(reason: string, cause?: unknown): EventBusError {
+  return new EventBusError(ErrorCodes.CONNECTION_ERROR, reason, cause === undefined ? {} : { cause });
+}
+
+function stream(body: unknown): Stream {
+  const s = (body as { stream: Record<string, unknown> }).stream;
+  return { id: s.id as string, name: s.name as string, createdAt: s.created_at as string };
+}
+
+function event<T>(e: Record<string, unknown>): Event<T> {
+  return {
+    id: e.id as string,
+    streamId: e.stream_id as string,
+    status: e.status as EventStatus,
+    createdAt: e.created_at as string,
+    body: e.body as T,
+    offset: e.offset as number,
+    deliveryCount: e.delivery_count as number,
+  };
+}
+
+function events<T>(body: unknown): Event<T>[] {
+  const list = (body as { events: Record<string, unknown>[] | null }).events ?? [];
+  return list.map((e) => event<T>(e));
+}
+
+export class EventBusClient {
+  private readonly pending: Pending[] = [];
+  private pendingHead = 0;
+  private outgoing = '';
+  private flushScheduled = false;
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  private closedError: EventBusError | null = null;
+  private readonly authJson: string;
+  private readonly requestTimeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly closed: Promise<void>;
+
+  private constructor(private readonly socket: net.Socket, options: ClientOptions) {
+    this.authJson = options.auth === undefined
+      ? ''
+      : `,"auth":{"client_id":${JSON.stringify(options.auth.clientId)},"client_secret":${JSON.stringify(options.auth.clientSecret)}}`;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULTS.maxResponseBytes;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.fail(connectionError(`connection error: ${error.message}`, error)));
+    this.closed = new Promise((resolve) => socket.once('close', () => {
+      this.fail(connectionError('the connection was closed'));
+      resolve();
+    }));
+    if (this.requestTimeoutMs > 0) {
+      this.timer = setInterval(() => this.checkTimeout(), Math.max(10, Math.min(1000, Math.floor(this.requestTimeoutMs / 4))));
+      this.timer.unref();
+    }
+  }
+
+  /** Connects; rejects with CONNECTION_ERROR if the server cannot be reached. */
+  static connect(options: ClientOptions = {}): Promise<EventBusClient> {
+    const host = options.host ?? DEFAULTS.host;
+    const port = options.port ?? DEFAULTS.port;
+    const timeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const tlsOptions = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
+      const socket: net.Socket = tlsOptions === undefined
+        ? net.connect({ host, port })
+        : tls.connect({ servername: net.isIP(host) === 0 ? host : undefined, ...tlsOptions, host, port });
+      const ready = tlsOptions === undefined ? 'connect' : 'secureConnect';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(connectionError(`could not connect to ${host}:${port} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onError = (error: Error) => {
+        clearTimeout(timer);
+        reject(connectionError(`could not connect to ${host}:${port}: ${error.message}`, error));
+      };
+      socket.once('error', onError);
+      socket.once(ready, () => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        resolve(new EventBusClient(socket, options));
+      });
+    });
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.pending.length - this.pendingHead;
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  async health(): Promise<void> {
+    await this.request('health');
+  }
+
+  async createStream(name: string): Promise<Stream> {
+    return stream((await this.request('create_stream', { stream_name: name })).body);
+  }
+
+  async deleteStream(name: string): Promise<void> {
+    await this.request('delete_stream', { stream_name: name });
+  }
+
+  async getStreamInfo(name: string): Promise<StreamInfo> {
+    const s = (((await this.request('get_stream_info', { stream_name: name })).body) as { stream: Record<string, unknown> }).stream;
+    const consumers = (s.consumers as Record<string, number | string>[] | undefined) ?? [];
+    return {
+      id: s.id as string,
+      name: s.name as string,
+      createdAt: s.created_at as string,
+      eventCount: s.event_count as number,
+      firstOffset: s.first_offset as number,
+      nextOffset: s.next_offset as number,
+      bytes: s.bytes as number,
+      segmentCount: s.segment_count as number,
+      consumers: consumers.map((c) => ({
+        name: c.name as string,
+        cursor: c.cursor as number,
+        ackFloor: c.ack_floor as number,
+        pending: c.pending as number,
+        retry: c.retry as number,
+        deadLettered: c.dead_lettered as number,
+        lag: c.lag as number,
+      })),
+    };
+  }
+
+  /** A page of the stream's events in offset order (statuses for `consumer`, default `default`). */
+  async getStreamEvents<T = unknown>(name: string, options: { fromOffset?: number; maxEvents?: number; consumer?: string } = {}): Promise<EventPage<T>> {
+    const body = (await this.request('get_stream_events', {
+      stream_name: name,
+      from_offset: options.fromOffset,
+      max_events: options.maxEvents,
+      consumer: options.consumer,
+    })).body;
+    return { events: events<T>(body), nextOffset: (body as { next_offset: number }).next_offset };
+  }
+
+  /** Writes `event` (any JSON-serialisable value). */
+  writeEvent(name: string, event: unknown): Promise<WrittenEvent> {
+    const json = JSON.stringify(event);
+    if (json === undefined) return Promise.reject(new EventBusError(ErrorCodes.INVALID_FIELD, 'event must be JSON-serialisable', { context: { field: 'event' } }));
+    return this.writeEventJson(name, json);
+  }
+
+  /**
+   * Writes an event given as JSON text, stored exactly as written (e.g. integers beyond 2^53).
+   * The server checks that it is valid JSON.
+   */
+  async writeEventJson(name: string, json: string): Promise<WrittenEvent> {
+    // A raw newline can only be whitespace in valid JSON; it must not end the request line.
+    const line = `{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${json.includes('\n') ? json.replace(/\n/g, ' ') : json}}${this.authJson}}\n`;
+    const e = ((await this.send(line, 0)).body as { event: Record<string, unknown> }).event;
+    return { id: e.id as string, offset: e.offset as number, createdAt: e.created_at as string };
+  }
+
+  /** Delivers the consumer's next events (see docs/protocol.md for the consumer model). */
+  async processEvents<T = unknown>(name: string, options: { consumer?: string; maxEvents?: number; waitMs?: number; autoAck?: boolean } = {}): Promise<Delivery<T>> {
+    const body = (await this.request('process_events', {
+      stream_name: name,
+      consumer: options.consumer,
+      max_events: options.maxEvents,
+      wait_ms: options.waitMs,
+      auto_ack: options.autoAck,
+    }, options.waitMs ?? 0)).body;
+    return { events: events<T>(body), more: (body as { more?: boolean }).more === true };
+  }
+
+  /** Delivers the consumer's events due for retry. */
+  async retryEvents<T = unknown>(name: string, options: { consumer?: string; maxEvents?: number } = {}): Promise<Delivery<T>> {
+    const body = (await this.request('retry_events', { stream_name: name, consumer: options.consumer, max_events: options.maxEvents })).body;
+    return { events: events<T>(body), more: (body as { more?: boolean }).more === true };
+  }
+
+  /** Marks one event or many: 1 processed, 2 retry, 0 deliver again. */
+  async markEvent(eventIds: string | readonly string[], status: EventStatus, options: { consumer?: string } = {}): Promise<void> {
+    const ids = typeof eventIds === 'string' ? { event_id: eventIds } : { event_ids: eventIds };
+    await this.request('mark_event', { ...ids, status, consumer: options.consumer });
+  }
+
+  /** Snapshots the store into `output` (relative to the server's snapshots root). */
+  async snapshot(output: string): Promise<Snapshot> {
+    const s = (((await this.request('snapshot_db', { output })).body) as { snapshot: Record<string, unknown> }).snapshot;
+    return {
+      path: s.path as string,
+      createdAt: s.created_at as string,
+      streams: s.streams as number,
+      events: s.events as number,
+      bytes: s.bytes as number,
+      linkedFiles: s.linked_files as number,
+      copiedFiles: s.copied_files as number,
+      copyFallback: s.copy_fallback as boolean,
+    };
+  }
+
+  /** Says goodbye: the server answers, then closes the connection. */
+  async exit(): Promise<void> {
+    await this.request('exit');
+    await this.close();
+  }
+
+  /**
+   * Sends any operation with any body (undefined fields are left out) and resolves with the
+   * parsed response; rejects with the server's error when it reports a failure.
+   */
+  request(operation: string, body?: Record<string, unknown>, extraWaitMs = 0): Promise<Response> {
+    const bodyJson = body === undefined ? '' : `,"body":${JSON.stringify(body)}`;
+    return this.send(`{"operation":${JSON.stringify(operation)}${bodyJson}${this.authJson}}\n`, extraWaitMs);
+  }
+
+  /**
+   * Closes the connection (after flushing what was sent). Requests still unanswered reject with
+   * CONNECTION_ERROR.
+   */
+  async close(): Promise<void> {
+    this.flush();
+    this.closedError ??= new EventBusError(ErrorCodes.CLOSED, 'the client is closed');
+    this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), 1000);
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  // ------------------------------------------------------------------ transport
+
+  private send(line: string, extraWaitMs: number): Promise<Response> {
+    if (this.closedError !== null) return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => {
+      const deadlineMs = this.requestTimeoutMs > 0 ? Date.now() + this.requestTimeoutMs + extraWaitMs : Infinity;
+      this.pending.push({ resolve, reject, deadlineMs });
+      this.outgoing += line;
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        process.nextTick(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outgoing.length === 0 || this.closedError !== null) return;
+    this.socket.write(this.outgoing);
+    this.outgoing = '';
+  }
+
+  private onData(chunk: Buffer): void {
+    let text = this.partial + this.decoder.write(chunk);
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n', start);
+      if (end === -1) break;
+      this.onLine(text.slice(start, end));
+      start = end + 1;
+    }
+    text = start === 0 ? text : text.slice(start);
+    if (text.length > this.maxResponseBytes) {
+      this.fail(connectionError(`response line longer than ${this.maxResponseBytes} bytes`));
+      this.socket.destroy();
+      return;
+    }
+    this.partial = text;
+  }
+
+  private onLine(line: string): void {
+    if (this.pendingHead >= this.pending.length) {
+      this.fail(connectionError(`unexpected line from the server (no request waiting): ${line.slice(0, 200)}`));
+      this.socket.destroy();
+      return;
+    }
+    const waiter = this.pending[this.pendingHead]!;
+    this.pending[this.pendingHead] = undefined as unknown as Pending;
+    this.pendingHead += 1;
+    if (this.pendingHead === this.pending.length) {
+      this.pending.length = 0;
+      this.pendingHead = 0;
+    } else if (this.pendingHead >= 1024) {
+      this.pending.splice(0, this.pendingHead);
+      this.pendingHead = 0;
+    }
+    let response: Response;
+    try {
+      response = JSON.parse(line) as Response;
+    } catch {
+      waiter.reject(connectionError(`the server sent a line that is not JSON: ${line.slice(0, 200)}`));
+      return;
+    }
+    // As the original Go client: a `reason` means failure, whatever `status` says.
+    if ((response.reason !== undefined && response.reason !== null) || response.status !== true) waiter.reject(responseError(response));
+    else waiter.resolve(response);
+  }
+
+  private checkTimeout(): void {
+    if (this.pendingHead >= this.pending.length) return;
+    if (Date.now() <= this.pending[this.pendingHead]!.deadlineMs) return;
+    this.fail(new EventBusError(ErrorCodes.TIMEOUT, `no response within ${this.requestTimeoutMs} ms; the connection is closed`));
+    this.socket.destroy();
+  }
+
+  /** Rejects every unanswered request and refuses new ones. */
+  private fail(error: EventBusError): void {
+    this.closedError ??= error;
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+    const waiting = this.pending.slice(this.pendingHead);
+    this.pending.length = 0;
+    this.pendingHead = 0;
+    for (const waiter of waiting) waiter.reject(error);
+  }
+}

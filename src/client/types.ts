@@ -1,0 +1,92 @@
+/**
+ * What the client's methods return: the wire's bodies in camelCase. Times are RFC 3339 UTC
+ * strings, exactly as the server sent them.
+ */
+
+/** Credentials sent with every request (the original's `auth` object). */
+export interface Credentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface Stream {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface ConsumerInfo {
+  name: string;
+  cursor: number;
+  ackFloor: number;
+  pending: number;
+  retry: number;
+  deadLettered: number;
+  lag: number;
+}
+
+export interface StreamInfo extends Stream {
+  eventCount: number;
+  firstOffset: number;
+  nextOffset: number;
+  bytes: number;
+  segmentCount: number;
+  consumers: ConsumerInfo[];
+}
+
+export interface WrittenEvent {
+  id: string;
+  offset: number;
+  createdAt: string;
+}
+
+/** 0 unprocessed, 1 processed, 2 retry. */
+export type EventStatus = 0 | 1 | 2;
+
+export interface Event<T = unknown> {
+  id: string;
+  /** The stream's id (UUID). */
+  streamId: string;
+  status: EventStatus;
+  createdAt: string;
+  /** The event as written, parsed with JSON.parse (integers beyond 2^53 lose precision). */
+  body: T;
+  offset: number;
+  deliveryCount: number;
+}
+
+/** `process_events` / `retry_events`. */
+export interface Delivery<T = unknown> {
+  events: Event<T>[];
+  /** More events were due than returned. */
+  more: boolean;
+}
+
+/** `get_stream_events`. */
+export interface EventPage<T = unknown> {
+  events: Event<T>[];
+  /** Pass as `fromOffset` to read the next page. */
+  nextOffset: number;
+}
+
+export interface Snapshot {
+  path: string;
+  createdAt: string;
+  streams: number;
+  events: number;
+  bytes: number;
+  linkedFiles: number;
+  copiedFiles: number;
+  copyFallback: boolean;
+}
+
+/** A response line, parsed: what {@link EventBusClient.request} resolves with on success. */
+export interface Response {
+  operation: string;
+  status: boolean;
+  body?: unknown;
+  context?: unknown;
+  reason?: string;
+  code?: string;
+  request_id?: string | number;
+}

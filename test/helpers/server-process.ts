@@ -1,0 +1,98 @@
+/**
+ * Starts the real `eventbus serve` (dist/src/cli/main.js) as a child process on a free port
+ * (`--port 0 --port-file`), for tests that need the whole program: signals, restarts, the CLI.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dist/src/cli/main.js, from dist/test/helpers. */
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface ServerProcess {
+  port: number;
+  dataDir: string;
+  cwd: string;
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+  /** SIGTERM (or `signal`), then waits for exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface StartOptions {
+  /** Reuse a data directory (restart); default a fresh temporary one. */
+  dataDir?: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Working directory; default a fresh temporary one. */
+  cwd?: string;
+  /** Give up waiting for the port after this long. Default 10 s. */
+  timeoutMs?: number;
+}
+
+/** A fresh temporary directory, removed when the test ends. */
+export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'eventbus-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'eventbus-data-'));
+  const portFile = path.join(mkdtempSync(path.join(tmpdir(), 'eventbus-port-')), 'port');
+  // A working directory of its own: relative paths (./snapshots) land there, not in the repo.
+  const cwd = options.cwd ?? mkdtempSync(path.join(tmpdir(), 'eventbus-cwd-'));
+  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--port-file', portFile, '--data', dataDir, '--log-level', 'warn', ...(options.args ?? [])], {
+    cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    let done = false;
+    void exited.then((code) => {
+      if (!done) {
+        done = true;
+        reject(new Error(`server exited with ${code} before listening:\n${output}`));
+      }
+    });
+    const poll = () => {
+      if (done) return;
+      if (existsSync(portFile)) {
+        done = true;
+        const port = Number(readFileSync(portFile, 'utf8').trim());
+        resolve({
+          port,
+          dataDir,
+          cwd,
+          child,
+          output: () => output,
+          exited,
+          stop: (signal: NodeJS.Signals = 'SIGTERM') => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+        return;
+      }
+      if (Date.now() - started > timeoutMs) {
+        done = true;
+        child.kill('SIGKILL');
+        reject(new Error(`server did not listen within ${timeoutMs} ms:\n${output}`));
+        return;
+      }
+      setTimeout(poll, 10);
+    };
+    poll();
+  });
+}

@@ -1,0 +1,134 @@
+import t from 'tap';
+import { isEventBusError } from '../../src/errors.js';
+import { decodeLine, parseRequest } from '../../src/protocol/parse-request.js';
+import type { Request } from '../../src/protocol/requests.js';
+import { UNKNOWN_OPERATION_REASON } from '../../src/protocol/wire-texts.js';
+
+const limits = { maxMarkEventIds: 3 };
+
+function parse(line: string | Buffer): Request {
+  const decoded = decodeLine(typeof line === 'string' ? Buffer.from(line) : line);
+  if (!decoded.ok) throw decoded.error;
+  return parseRequest(decoded.envelope, limits);
+}
+
+function failure(line: string | Buffer): { code: string; reason: string; context: unknown } {
+  try {
+    parse(line);
+  } catch (error) {
+    if (isEventBusError(error)) return { code: error.code, reason: error.reason, context: error.context };
+    throw error;
+  }
+  throw new Error(`no failure for ${line}`);
+}
+
+t.test('the unknown-operation text lists our 11 operations in the original order, without duplicates', async (t) => {
+  t.equal(
+    UNKNOWN_OPERATION_REASON,
+    "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'exit'",
+  );
+  for (const line of ['{}', '{"operation":""}', '{"operation":"HEALTH"}', '{"operation":"constructor"}', '{"operation":"__proto__"}', '{"operation":null}']) {
+    t.same(failure(line), { code: 'UNKNOWN_OPERATION', reason: UNKNOWN_OPERATION_REASON, context: undefined }, line);
+  }
+});
+
+t.test('lines that are not JSON objects', async (t) => {
+  for (const line of ['not json', '[]', '"x"', '1', 'null', '{"operation":"health"} junk', '{"operation":"health"}{}', '{"a":1']) {
+    t.same(failure(line), { code: 'INVALID_JSON', reason: 'invalid json provided', context: undefined }, line);
+  }
+  t.equal(failure(Buffer.from([0x7b, 0xff, 0x7d])).code, 'INVALID_UTF8');
+});
+
+t.test('envelope fields of the wrong type', async (t) => {
+  t.same(failure('{"operation":1}').context, { field: 'operation', expected: 'a string' });
+  t.same(failure('{"operation":"health","auth":"x"}').context, { field: 'auth', expected: 'an object' });
+  t.same(failure('{"operation":"health","auth":{"client_id":1}}').context, { field: 'auth.client_id', expected: 'a string' });
+  t.same(failure('{"operation":"health","request_id":{}}').context, { field: 'request_id', expected: 'a string or a number' });
+});
+
+t.test('request_id is echoed as JSON', async (t) => {
+  const decode = (line: string) => {
+    const d = decodeLine(Buffer.from(line));
+    return d.ok ? d.envelope.requestIdJson : d.requestIdJson;
+  };
+  t.equal(decode('{"operation":"health","request_id":"a\\"b"}'), '"a\\"b"');
+  t.equal(decode('{"operation":"health","request_id":42}'), '42');
+  t.equal(decode('{"operation":"nope","request_id":7}'), '7', 'echoed on unknown operations too');
+  t.equal(decode('{"operation":"health"}'), undefined);
+});
+
+t.test('missing body or fields: the original context, in field order', async (t) => {
+  const streamName = [{ name: 'stream_name', type: 'string', required: true }];
+  for (const op of ['create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'process_events', 'retry_events']) {
+    t.same(failure(`{"operation":"${op}"}`), { code: 'MISSING_FIELDS', reason: 'missing required fields', context: { body: streamName } }, op);
+    t.same(failure(`{"operation":"${op}","body":null}`).context, { body: streamName }, `${op} with body null`);
+    t.same(failure(`{"operation":"${op}","body":{}}`).context, { body: streamName }, `${op} with an empty body`);
+  }
+  t.same(failure('{"operation":"write_event"}').context, { body: [...streamName, { name: 'event', type: '[]byte', required: true }] });
+  t.same(failure('{"operation":"write_event","body":{"stream_name":"s"}}').context, { body: [{ name: 'event', type: '[]byte', required: true }] });
+  t.same(failure('{"operation":"mark_event"}').context, {
+    body: [{ name: 'event_id', type: 'string', required: true }, { name: 'status', type: 'uint8', required: true }],
+  });
+  t.same(failure('{"operation":"snapshot_db"}').context, { body: [{ name: 'output', type: 'string', required: true }] });
+});
+
+t.test('fields of the wrong type: invalid json provided, with the field', async (t) => {
+  const cases: [string, string][] = [
+    ['{"operation":"create_stream","body":"s"}', 'body'],
+    ['{"operation":"create_stream","body":[1]}', 'body'],
+    ['{"operation":"create_stream","body":{"stream_name":1}}', 'stream_name'],
+    ['{"operation":"write_event","body":{"stream_name":true,"event":1}}', 'stream_name'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":-1}}', 'from_offset'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","max_events":0}}', 'max_events'],
+    ['{"operation":"process_events","body":{"stream_name":"s","max_events":1.5}}', 'max_events'],
+    ['{"operation":"process_events","body":{"stream_name":"s","wait_ms":"1"}}', 'wait_ms'],
+    ['{"operation":"process_events","body":{"stream_name":"s","auto_ack":1}}', 'auto_ack'],
+    ['{"operation":"process_events","body":{"stream_name":"s","consumer":7}}', 'consumer'],
+    ['{"operation":"mark_event","body":{"event_id":true,"status":1}}', 'event_id'],
+    ['{"operation":"mark_event","body":{"event_id":"x","status":"1"}}', 'status'],
+    ['{"operation":"mark_event","body":{"event_id":"x","status":-1}}', 'status'],
+    ['{"operation":"mark_event","body":{"event_id":"x","status":256}}', 'status'],
+    ['{"operation":"mark_event","body":{"event_id":"x","status":1.0}}', 'status'],
+    ['{"operation":"mark_event","body":{"event_id":"x","status":1e0}}', 'status'],
+    ['{"operation":"mark_event","body":{"event_ids":[],"status":1}}', 'event_ids'],
+    ['{"operation":"mark_event","body":{"event_ids":["a",1],"status":1}}', 'event_ids'],
+    ['{"operation":"mark_event","body":{"event_id":"a","event_ids":["b"],"status":1}}', 'event_ids'],
+    ['{"operation":"snapshot_db","body":{"output":{}}}', 'output'],
+  ];
+  for (const [line, field] of cases) {
+    const f = failure(line);
+    t.equal(f.code, 'INVALID_FIELD', line);
+    t.equal(f.reason, 'invalid json provided', line);
+    t.equal((f.context as { field: string }).field, field, line);
+  }
+});
+
+t.test('mark status 3..255 gets the original text', async (t) => {
+  for (const status of [3, 5, 255]) {
+    const f = failure(`{"operation":"mark_event","body":{"event_id":"x","status":${status}}}`);
+    t.equal(f.code, 'INVALID_STATUS');
+    t.equal(f.reason, "status must be one of: 0 - unprocessed', '1 - processed', '2 - retry");
+  }
+  t.equal(failure('{"operation":"mark_event","body":{"event_ids":["a","b","c","d"],"status":1}}').code, 'BATCH_TOO_LARGE');
+});
+
+t.test('valid requests', async (t) => {
+  t.same(parse('{"operation":"health","body":{"anything":1},"auth":null}'), { operation: 'health' });
+  const write = parse('{"operation":"write_event","body":{"stream_name":"s","event": { "n" : 12345678901234567890, "f": 1.0 }},"body2":1}');
+  t.equal(write.operation, 'write_event');
+  t.equal((write as { event: Buffer }).event.toString(), '{"n":12345678901234567890,"f":1.0}', 'stored as written, compacted');
+  t.equal((parse('{"operation":"write_event","body":{"stream_name":"s","event":null}}') as { event: Buffer }).event.toString(), 'null');
+  t.same(parse('{"operation":"mark_event","body":{"event_ids":["a","b"],"status":2,"consumer":"c"}}'), { operation: 'mark_event', eventIds: ['a', 'b'], status: 2, consumer: 'c' });
+  t.same(parse('{"operation":"process_events","body":{"stream_name":"s","max_events":5,"wait_ms":0,"auto_ack":true}}'), {
+    operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: 5, waitMs: 0, autoAck: true,
+  });
+  t.same(parse('{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":10}}'), {
+    operation: 'get_stream_events', streamName: 's', fromOffset: 10, maxEvents: undefined, consumer: undefined,
+  });
+});
+
+t.test('__proto__ and constructor keys pollute nothing', async (t) => {
+  parse('{"operation":"create_stream","body":{"stream_name":"s","__proto__":{"polluted":1}},"__proto__":{"polluted":2}}');
+  t.equal(({} as Record<string, unknown>).polluted, undefined);
+  t.equal(failure('{"operation":"create_stream","body":{"__proto__":{"stream_name":"s"}}}').code, 'MISSING_FIELDS');
+});
