@@ -29,6 +29,8 @@ export interface StartOptions {
   dataDir?: string;
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Leave out `--data` and `--log-level warn` (to test their fallbacks). */
+  noDefaultFlags?: boolean;
   /** Working directory; default a fresh temporary one. */
   cwd?: string;
   /** Give up waiting for the port after this long. Default 10 s. */
@@ -47,7 +49,8 @@ export function startServerProcess(options: StartOptions = {}): Promise<ServerPr
   const portFile = path.join(mkdtempSync(path.join(tmpdir(), 'eventbus-port-')), 'port');
   // A working directory of its own: relative paths (./snapshots) land there, not in the repo.
   const cwd = options.cwd ?? mkdtempSync(path.join(tmpdir(), 'eventbus-cwd-'));
-  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--port-file', portFile, '--data', dataDir, '--log-level', 'warn', ...(options.args ?? [])], {
+  const defaults = options.noDefaultFlags === true ? [] : ['--data', dataDir, '--log-level', 'warn'];
+  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--port-file', portFile, ...defaults, ...(options.args ?? [])], {
     cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

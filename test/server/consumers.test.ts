@@ -1,0 +1,92 @@
+/**
+ * process_events, retry_events and mark_event over the wire: the consumer model of
+ * docs/protocol.md as a client sees it (the model itself is tested in test/consumers).
+ */
+import t, { type Test } from 'tap';
+import { serverFor } from '../helpers/server-inprocess.js';
+import { linesFor, type LineSocket } from '../helpers/server-lines.js';
+
+interface WireEvent { id: string; offset: number; status: number; delivery_count: number; body: unknown }
+
+async function events(s: LineSocket, request: unknown): Promise<{ events: WireEvent[]; more: boolean }> {
+  const response = await s.request(request);
+  if (response.status !== true) throw new Error(JSON.stringify(response));
+  return response.body as { events: WireEvent[]; more: boolean };
+}
+
+async function setup(t: Test, count: number, engineOptions = {}) {
+  const server = await serverFor(t, { engineOptions });
+  const s = await linesFor(t, server.port);
+  await s.request({ operation: 'create_stream', body: { stream_name: 'c' } });
+  for (let i = 0; i < count; i++) await s.request({ operation: 'write_event', body: { stream_name: 'c', event: { i } } });
+  return { ...server, s };
+}
+
+t.test('named consumers are independent; a consumer never gets a new event twice', async (t) => {
+  const { s } = await setup(t, 5);
+  const a1 = await events(s, { operation: 'process_events', body: { stream_name: 'c', max_events: 3 } });
+  t.same(a1.events.map((e) => e.offset), [0, 1, 2]);
+  t.equal(a1.more, true);
+  t.same(a1.events.map((e) => e.delivery_count), [1, 1, 1]);
+  const a2 = await events(s, { operation: 'process_events', body: { stream_name: 'c' } });
+  t.same(a2.events.map((e) => e.offset), [3, 4]);
+  t.equal(a2.more, false);
+  const b = await events(s, { operation: 'process_events', body: { stream_name: 'c', consumer: 'audit' } });
+  t.same(b.events.map((e) => e.offset), [0, 1, 2, 3, 4], 'another consumer sees everything');
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
+  const consumers = (info.body as { stream: { consumers: Record<string, unknown>[] } }).stream.consumers;
+  t.same(consumers.map((c) => c.name).sort(), ['audit', 'default']);
+  t.same(Object.keys(consumers[0]!), ['name', 'cursor', 'ack_floor', 'pending', 'retry', 'dead_lettered', 'lag']);
+});
+
+t.test('mark 1, 2 and 0 over the wire, by event_id and event_ids', async (t) => {
+  const { s } = await setup(t, 4);
+  const first = await events(s, { operation: 'process_events', body: { stream_name: 'c' } });
+  const [e0, e1, e2, e3] = first.events;
+  t.same(await s.request({ operation: 'mark_event', body: { event_ids: [e0!.id, e1!.id], status: 1 } }), { operation: 'mark_event', status: true });
+  t.same(await s.request({ operation: 'mark_event', body: { event_id: e2!.id, status: 2 } }), { operation: 'mark_event', status: true });
+  t.same(await s.request({ operation: 'mark_event', body: { event_id: e3!.id, status: 0 } }), { operation: 'mark_event', status: true });
+
+  const again = await events(s, { operation: 'process_events', body: { stream_name: 'c' } });
+  t.same(again.events.map((e) => [e.offset, e.delivery_count]), [[3, 2]], 'status 0: delivered again by process_events');
+  const retry = await events(s, { operation: 'retry_events', body: { stream_name: 'c' } });
+  t.same(retry.events.map((e) => [e.offset, e.status, e.delivery_count]), [[2, 2, 2]], 'status 2: delivered by retry_events');
+
+  const listed = await s.request({ operation: 'get_stream_events', body: { stream_name: 'c' } });
+  // Offsets 2 and 3 were delivered again and are pending (0) until marked.
+  t.same((listed.body as { events: WireEvent[] }).events.map((e) => e.status), [1, 1, 0, 0], 'get_stream_events shows the default consumer\'s statuses');
+  // Delivery counts are kept for events not yet acknowledged (memory bounded by the pending set).
+  t.same((listed.body as { events: WireEvent[] }).events.slice(2).map((e) => e.delivery_count), [2, 2], 'and delivery counts of pending events');
+  const other = await s.request({ operation: 'get_stream_events', body: { stream_name: 'c', consumer: 'never-used' } });
+  t.same((other.body as { events: WireEvent[] }).events.map((e) => e.status), [0, 0, 0, 0], 'and an unknown consumer\'s (all 0), without creating it');
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
+  t.same((info.body as { stream: { consumers: { name: string }[] } }).stream.consumers.map((c) => c.name), ['default']);
+
+  const acked = await s.request({ operation: 'mark_event', body: { event_id: e0!.id, status: 2 } });
+  t.equal(acked.code, 'EVENT_ACKNOWLEDGED', 'a processed event cannot be sent back to retry');
+  const notDelivered = await s.request({ operation: 'mark_event', body: { event_id: e0!.id, status: 1, consumer: 'audit' } });
+  t.equal(notDelivered.code, 'EVENT_NOT_DELIVERED');
+});
+
+t.test('auto_ack delivers at most once', async (t) => {
+  const { s } = await setup(t, 2);
+  const delivered = await events(s, { operation: 'process_events', body: { stream_name: 'c', auto_ack: true } });
+  t.same(delivered.events.map((e) => e.status), [1, 1]);
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
+  t.equal((info.body as { stream: { consumers: { pending: number }[] } }).stream.consumers[0]!.pending, 0);
+});
+
+t.test('a long-poll returns when an event arrives, without holding up other connections', async (t) => {
+  const { s, port } = await setup(t, 0);
+  const writer = await linesFor(t, port);
+  const started = Date.now();
+  const polled = events(s, { operation: 'process_events', body: { stream_name: 'c', wait_ms: 5000 } });
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal((await writer.request({ operation: 'health' })).status, true, 'another connection is served meanwhile');
+  await writer.request({ operation: 'write_event', body: { stream_name: 'c', event: 'wake' } });
+  const result = await polled;
+  t.same(result.events.map((e) => e.body), ['wake']);
+  t.ok(Date.now() - started < 3000, 'returned as soon as the event was written');
+  const empty = await events(s, { operation: 'process_events', body: { stream_name: 'c', wait_ms: 150 } });
+  t.same(empty.events, [], 'empty after wait_ms');
+});
