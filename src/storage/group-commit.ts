@@ -26,6 +26,13 @@ export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['always', 'interval', 'ne
 export interface SyncTarget {
   /** What it is, for errors and logs (a path). */
   readonly name: string;
+  /**
+   * True for a directory. A round fsyncs its directories only after all its files are synced,
+   * so that a new directory entry (the next segment, say) never becomes durable before the data
+   * written ahead of it (the segment just sealed): otherwise a power loss could leave the new
+   * file with a hole before it, which recovery would have to report as damage.
+   */
+  readonly directory?: boolean;
   sync(): Promise<void>;
   /** Told when a sync of this target failed (under any policy). */
   failed?(error: unknown): void;
@@ -120,14 +127,24 @@ export class GroupCommit {
       this.dirty = new Set();
       this.waiters = [];
       const failures = new Map<SyncTarget, unknown>();
-      await Promise.all(targets.map((target) => target.sync().catch((error: unknown) => {
+      // Every target is synced and accounted for, even if another one's sync throws: a round
+      // that gave up half-way would leave its waiters (of every stream) unsettled forever.
+      const syncAll = (phase: SyncTarget[]) => Promise.all(phase.map((target) => startSync(target).catch((error: unknown) => {
         failures.set(target, error);
       })));
+      // Files first, then directories (see SyncTarget.directory).
+      await syncAll(targets.filter((target) => target.directory !== true));
+      const directories = targets.filter((target) => target.directory === true);
+      if (directories.length > 0) await syncAll(directories);
       this.stats.rounds += 1;
       this.stats.syncs += targets.length;
       for (const [target, error] of failures) {
         this.logger.error({ target: target.name, err: error }, 'fsync failed: writes since the last good fsync are not acknowledged');
-        target.failed?.(error);
+        try {
+          target.failed?.(error);
+        } catch (hookError) {
+          this.logger.error({ target: target.name, err: hookError }, 'fsync failure hook threw');
+        }
       }
       for (const waiter of waiters) {
         const failed = failures.size === 0 ? undefined : waiter.targets.find((t) => failures.has(t));
@@ -144,5 +161,14 @@ export class GroupCommit {
       this.running = null;
       if (this.waiters.length > 0) void this.runRound();
     });
+  }
+}
+
+/** Starts a target's sync; a synchronous throw becomes a rejection, like any other failure. */
+function startSync(target: SyncTarget): Promise<void> {
+  try {
+    return target.sync();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

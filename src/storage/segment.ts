@@ -105,6 +105,14 @@ export class Segment {
   readonly damage: Damage[] = [];
   private logFd = -1;
   private indexFd = -1;
+  /** Set once the index has been rebuilt from the log since open: it is then known to be right. */
+  private indexRebuilt = false;
+  /** Set when the files were removed (retention, deletion): nothing is left to sync or read. */
+  private removed = false;
+  /** fsyncs running on this segment's descriptors (see {@link syncLog}). */
+  private syncsInFlight = 0;
+  /** Descriptors closed while an fsync ran on them; closed for real when the last one completes. */
+  private detachedFds: number[] = [];
   /** CRC32C of log bytes [0, size), kept while appending; null when unknown (after reopen). */
   private logCrc: number | null = null;
   /** CRC32C of index bytes [0, header + count entries); null when unknown. */
@@ -238,7 +246,43 @@ export class Segment {
     return { logCrc: this.logCrc, indexCrc: this.indexCrc };
   }
 
-  /** File descriptors for fsync; the files must be open (active segments always are). */
+  /**
+   * Fsyncs (fdatasync) the log file. Safe whatever else happens to the segment: if its files are
+   * closed (a sealed segment closed by the open-files bound, or by its log), a descriptor is
+   * opened for this sync alone; if they are closed while the sync runs, the descriptors stay
+   * open until it completes, so a descriptor number is never closed, and reused by another file,
+   * under a running fsync. A removed segment (retention, deletion) has nothing left to make
+   * durable, and resolves at once. Rejects with the operating system's error.
+   */
+  syncLog(): Promise<void> {
+    return this.syncFile(this.logPath, 'log');
+  }
+
+  /** Fsyncs the index file; see {@link syncLog}. */
+  syncIndex(): Promise<void> {
+    return this.syncFile(this.indexPath, 'index');
+  }
+
+  private async syncFile(file: string, which: 'log' | 'index'): Promise<void> {
+    if (this.removed) return;
+    const io = this.ctx.io;
+    let fd = which === 'log' ? this.logFd : this.indexFd;
+    const temporary = fd < 0;
+    if (temporary) fd = io.open(file, 'r');
+    this.syncsInFlight += 1;
+    try {
+      await io.datasync(fd);
+    } finally {
+      this.syncsInFlight -= 1;
+      if (temporary) io.close(fd);
+      if (this.syncsInFlight === 0) this.closeDetached();
+    }
+  }
+
+  /**
+   * File descriptors for fsync; the files must be open (active segments always are). Prefer
+   * {@link syncLog} and {@link syncIndex}, which do not require the files to stay open.
+   */
   get logFdForSync(): number {
     assert(this.logFd >= 0, 'log file is closed');
     return this.logFd;
@@ -260,6 +304,25 @@ export class Segment {
   read(fromOffset: number, endOffset: number, maxEvents: number, maxBytes: number, out: StoredEvent[]): number {
     const stop = Math.min(endOffset, this.nextOffset);
     if (fromOffset >= stop || maxEvents <= 0) return 0;
+    for (;;) {
+      const result = this.readFrom(fromOffset, stop, maxEvents, maxBytes, out);
+      if (typeof result === 'number') return result;
+      // The first record due fails its checks at the position the index gives. The index may be
+      // stale (an entry that checks but points at another record's bytes): rebuild it from the
+      // log once, which also finds and reports real damage, and try again.
+      if (this.knownDamage(fromOffset) === undefined && !this.indexRebuilt) {
+        this.repairIndex(`the record the index gives for offset ${fromOffset} fails its check (${result.problem})`);
+        continue;
+      }
+      throw this.corruptRecord(result.position, fromOffset, result.problem);
+    }
+  }
+
+  /**
+   * {@link read}, once: returns the payload bytes added, or where and why the first record due
+   * failed its checks (later failures end the read early instead).
+   */
+  private readFrom(fromOffset: number, stop: number, maxEvents: number, maxBytes: number, out: StoredEvent[]): number | { position: number; problem: string } {
     this.ensureOpen();
     const startLength = out.length;
     let offset = fromOffset;
@@ -287,7 +350,7 @@ export class Segment {
         if (decoded === 'partial' && progressed) break; // continue with a fresh read
         if (typeof decoded === 'string') {
           if (out.length > startLength) return bytes;
-          throw this.corruptRecord(position, offset, decoded);
+          return { position, problem: decoded };
         }
         const payloadBytes = decoded.payload.length;
         if (out.length > 0 && bytes + payloadBytes > maxBytes) return bytes;
@@ -308,17 +371,25 @@ export class Segment {
     assert(relative >= 0 && relative < this.count, `offset ${offset} is not in segment ${this.baseOffset}`);
     this.ensureOpen();
     let position = this.readEntry(relative);
-    if (position < 0) {
+    if (position < 0 && this.knownDamage(offset) === undefined && !this.indexRebuilt) {
       this.repairIndex(`entry for offset ${offset} fails its check`);
       this.ensureOpen();
       position = this.readEntry(relative);
-      if (position < 0) {
-        throw new EventBusError(ErrorCodes.CORRUPT_DATA, `index ${this.indexPath} is damaged at offset ${offset} and could not be rebuilt`, {
-          context: { file: this.indexPath, offset },
-        });
-      }
+    }
+    if (position < 0) {
+      // A rebuilt index still has no valid entry: the log holds no record for this offset, and
+      // the rebuild has reported the damage (a missing stretch of log).
+      if (this.knownDamage(offset) !== undefined) throw this.corruptRecord(FILE_HEADER_BYTES, offset, 'missing');
+      throw new EventBusError(ErrorCodes.CORRUPT_DATA, `index ${this.indexPath} is damaged at offset ${offset} and could not be rebuilt`, {
+        context: { file: this.indexPath, offset },
+      });
     }
     return position;
+  }
+
+  /** The reported damage that covers `offset`, if any. */
+  private knownDamage(offset: number): Damage | undefined {
+    return this.damage.find((d) => offset >= d.firstOffset && offset <= d.lastOffset);
   }
 
   private readEntry(relative: number): number {
@@ -329,11 +400,19 @@ export class Segment {
     return position >= FILE_HEADER_BYTES && position < this.size ? position : -1;
   }
 
+  /**
+   * The error for a damaged record, recording the damage (so that stats list it) the first time
+   * it is met. Damage found by a rebuild or recovery is reported with its own position and reason.
+   */
   private corruptRecord(position: number, offset: number, problem: string): EventBusError {
-    const known = this.damage.find((d) => offset >= d.firstOffset && offset <= d.lastOffset);
-    const reason = `stored event at offset ${offset} is damaged: ${known?.reason ?? problem} in ${this.logPath} at byte ${known?.position ?? position}`;
-    this.ctx.logger.error({ file: this.logPath, position: known?.position ?? position, offset, problem }, 'damaged record not returned');
-    return new EventBusError(ErrorCodes.CORRUPT_DATA, reason, { context: { file: this.logPath, position: known?.position ?? position, offset } });
+    let known = this.knownDamage(offset);
+    if (known === undefined) {
+      known = { file: this.logPath, position, firstOffset: offset, lastOffset: offset, reason: `record ${problem}` };
+      this.damage.push(known);
+    }
+    const reason = `stored event at offset ${offset} is damaged: ${known.reason} in ${this.logPath} at byte ${known.position}`;
+    this.ctx.logger.error({ file: this.logPath, position: known.position, offset, problem }, 'damaged record not returned');
+    return new EventBusError(ErrorCodes.CORRUPT_DATA, reason, { context: { file: this.logPath, position: known.position, offset } });
   }
 
   // ------------------------------------------------------------------ files
@@ -355,16 +434,28 @@ export class Segment {
     if (this.seal !== null) this.ctx.openFiles.touch(this);
   }
 
+  /**
+   * Closes the files (they reopen on the next read). Descriptors an fsync is running on are
+   * closed when it completes instead (see {@link syncLog}).
+   */
   closeFiles(): void {
-    if (this.logFd >= 0) this.ctx.io.close(this.logFd);
-    if (this.indexFd >= 0) this.ctx.io.close(this.indexFd);
+    for (const fd of [this.logFd, this.indexFd]) {
+      if (fd < 0) continue;
+      if (this.syncsInFlight > 0) this.detachedFds.push(fd);
+      else this.ctx.io.close(fd);
+    }
     this.logFd = -1;
     this.indexFd = -1;
     this.ctx.openFiles.forget(this);
   }
 
+  private closeDetached(): void {
+    for (const fd of this.detachedFds.splice(0)) this.ctx.io.close(fd);
+  }
+
   /** Closes the files and removes them (retention, stream deletion). */
   remove(): void {
+    this.removed = true;
     this.closeFiles();
     this.ctx.io.unlink(this.logPath);
     this.ctx.io.unlink(this.indexPath);
@@ -433,6 +524,14 @@ export class Segment {
 
   /** Rebuilds a sealed segment's index from its log, into a new file renamed over the old. */
   private rebuildSealedIndex(reason: string): void {
+    try {
+      this.rebuildSealedIndexFiles(reason);
+    } catch (error) {
+      throw error instanceof EventBusError ? error : ioError(`rebuilding ${this.indexPath}`, error);
+    }
+  }
+
+  private rebuildSealedIndexFiles(reason: string): void {
     const io = this.ctx.io;
     if (this.logFd < 0) this.logFd = io.open(this.logPath, 'r');
     this.size = io.size(this.logFd);
@@ -461,6 +560,7 @@ export class Segment {
     }
     io.rename(temporary, this.indexPath);
     io.syncDirNow(this.dir);
+    this.indexRebuilt = true;
     this.seal = seal;
     this.maxTimestampMs = maxTimestampMs;
     this.ctx.logger.warn({ file: this.indexPath, reason }, 'index rebuilt from its segment');
@@ -528,6 +628,7 @@ export class Segment {
     const entries = Buffer.alloc(this.count * INDEX_ENTRY_BYTES);
     this.indexLog(FILE_HEADER_BYTES, this.size, this.baseOffset, this.nextOffset, entries, 0);
     this.writeAt(this.indexFd, [entries], FILE_HEADER_BYTES, 'index rebuild');
+    this.indexRebuilt = true;
     this.indexCrc = null;
     this.ctx.logger.warn({ file: this.indexPath, reason }, 'index rebuilt from its segment');
   }

@@ -1,0 +1,230 @@
+/**
+ * FaultyIO: a {@link FileIO} that injects operating-system errors (ENOSPC, EIO, ...) into chosen
+ * operations, as LevelDB's and SQLite's test layers do.
+ *
+ * ```ts
+ * const io = new FaultyIO();                       // over the real file system
+ * const fault = io.inject({ op: 'writev', errno: 'ENOSPC', path: /\.log$/ });
+ * // ... the next write to a .log file fails with ENOSPC, once
+ * io.inject({ op: 'datasync', errno: 'EIO', nth: 3, persistent: true }); // 3rd fsync on, every time
+ * fault.clear();                                    // or io.clearFaults()
+ * ```
+ *
+ * A fault counts the operations that match it (kind and, optionally, path) from the moment it is
+ * injected, fails the `nth` of them, and then either retires (`persistent` false, the default)
+ * or fails every later match until cleared. An injected failure does not reach the layer
+ * underneath, except for a write with `partialBytes`, which writes that many bytes first (a
+ * short write that ends in an error, as when a disk fills up mid-write).
+ *
+ * Wrap a SimIO with it (`new FaultyIO(sim)`) to combine errors with simulated power loss: a
+ * failed operation then never reaches the durability model.
+ */
+import path from 'node:path';
+import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/io.js';
+
+/** The operations of {@link FileIO} that can be made to fail. */
+export type FaultOp = keyof FileIO;
+
+/** Errors that can be injected, with their errno numbers on Linux. */
+const ERRNO = { ENOSPC: -28, EIO: -5, EDQUOT: -122, EACCES: -13, EMFILE: -24, EROFS: -30 } as const;
+export type FaultErrno = keyof typeof ERRNO;
+
+/** What to fail. */
+export interface FaultSpec {
+  /** The operation, or several. `datasync` matches only the asynchronous form; list `datasyncNow` too for both. */
+  op: FaultOp | readonly FaultOp[];
+  errno: FaultErrno;
+  /** Fail the nth matching operation (1-based, counted from injection). Default 1. */
+  nth?: number;
+  /** Keep failing every match after the nth, until cleared. Default false (fail once). */
+  persistent?: boolean;
+  /** Only operations on paths matching this (the file of a descriptor counts as its path). */
+  path?: string | RegExp;
+  /** For `writev`: write this many bytes of the request before failing. Default 0. */
+  partialBytes?: number;
+}
+
+/** A fault in force; {@link clear} removes it. */
+export interface Fault {
+  readonly spec: Readonly<FaultSpec>;
+  /** Matching operations seen since injection. */
+  readonly matched: number;
+  /** Operations this fault failed. */
+  readonly fired: number;
+  clear(): void;
+}
+
+interface ActiveFault extends Fault {
+  matched: number;
+  fired: number;
+}
+
+/** An error shaped like the ones Node's fs functions throw. */
+export function systemError(errno: FaultErrno, syscall: string, file?: string): NodeJS.ErrnoException {
+  const where = file === undefined ? '' : ` '${file}'`;
+  return Object.assign(new Error(`${errno}: injected fault, ${syscall}${where}`), { code: errno, errno: ERRNO[errno], syscall, path: file });
+}
+
+export class FaultyIO implements FileIO {
+  private readonly faults = new Set<ActiveFault>();
+  private readonly fdPaths = new Map<number, string>();
+
+  constructor(private readonly inner: FileIO = nodeIO) {}
+
+  /** Adds a fault; it takes effect from the next operation. */
+  inject(spec: FaultSpec): Fault {
+    const nth = spec.nth ?? 1;
+    if (!Number.isInteger(nth) || nth < 1) throw new Error(`faulty-io: nth must be a positive integer, got ${nth}`);
+    const faults = this.faults;
+    const fault: ActiveFault = {
+      spec: { ...spec, nth },
+      matched: 0,
+      fired: 0,
+      clear() {
+        faults.delete(fault);
+      },
+    };
+    faults.add(fault);
+    return fault;
+  }
+
+  /** Removes every fault. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** The path a descriptor was opened with (undefined if unknown). */
+  pathOf(fd: number): string | undefined {
+    return this.fdPaths.get(fd);
+  }
+
+  /** Returns the fault to fire for this operation, if any, after counting it against every match. */
+  private check(op: FaultOp, file: string | undefined): ActiveFault | null {
+    let firing: ActiveFault | null = null;
+    for (const fault of this.faults) {
+      const ops = typeof fault.spec.op === 'string' ? [fault.spec.op] : fault.spec.op;
+      if (!ops.includes(op)) continue;
+      const pattern = fault.spec.path;
+      if (pattern !== undefined) {
+        if (file === undefined) continue;
+        if (typeof pattern === 'string' ? path.resolve(pattern) !== path.resolve(file) : !pattern.test(file)) continue;
+      }
+      fault.matched += 1;
+      const nth = fault.spec.nth!;
+      if (fault.matched === nth || (fault.spec.persistent === true && fault.matched > nth)) {
+        firing ??= fault;
+      }
+    }
+    if (firing !== null) {
+      firing.fired += 1;
+      if (firing.spec.persistent !== true) this.faults.delete(firing);
+    }
+    return firing;
+  }
+
+  private fail(op: FaultOp, file: string | undefined): void {
+    const fault = this.check(op, file);
+    if (fault !== null) throw systemError(fault.spec.errno, op, file);
+  }
+
+  open(file: string, mode: OpenMode): number {
+    this.fail('open', file);
+    const fd = this.inner.open(file, mode);
+    this.fdPaths.set(fd, path.resolve(file));
+    return fd;
+  }
+
+  close(fd: number): void {
+    const file = this.fdPaths.get(fd);
+    this.fdPaths.delete(fd);
+    this.fail('close', file);
+    this.inner.close(fd);
+  }
+
+  writev(fd: number, buffers: readonly Buffer[], position: number): number {
+    const file = this.fdPaths.get(fd);
+    const fault = this.check('writev', file);
+    if (fault !== null) {
+      const partial = fault.spec.partialBytes ?? 0;
+      if (partial > 0) {
+        const all = Buffer.concat(buffers as Buffer[]);
+        this.inner.writev(fd, [all.subarray(0, Math.min(partial, all.length))], position);
+      }
+      throw systemError(fault.spec.errno, 'write', file);
+    }
+    return this.inner.writev(fd, buffers, position);
+  }
+
+  read(fd: number, buffer: Buffer, offset: number, length: number, position: number): number {
+    this.fail('read', this.fdPaths.get(fd));
+    return this.inner.read(fd, buffer, offset, length, position);
+  }
+
+  size(fd: number): number {
+    this.fail('size', this.fdPaths.get(fd));
+    return this.inner.size(fd);
+  }
+
+  truncate(fd: number, length: number): void {
+    this.fail('truncate', this.fdPaths.get(fd));
+    this.inner.truncate(fd, length);
+  }
+
+  datasync(fd: number): Promise<void> {
+    const file = this.fdPaths.get(fd);
+    const fault = this.check('datasync', file);
+    if (fault !== null) return Promise.reject(systemError(fault.spec.errno, 'fdatasync', file));
+    return this.inner.datasync(fd);
+  }
+
+  syncDir(dir: string): Promise<void> {
+    const fault = this.check('syncDir', dir);
+    if (fault !== null) return Promise.reject(systemError(fault.spec.errno, 'fsync', dir));
+    return this.inner.syncDir(dir);
+  }
+
+  datasyncNow(fd: number): void {
+    this.fail('datasyncNow', this.fdPaths.get(fd));
+    this.inner.datasyncNow(fd);
+  }
+
+  syncDirNow(dir: string): void {
+    this.fail('syncDirNow', dir);
+    this.inner.syncDirNow(dir);
+  }
+
+  mkdir(dir: string): void {
+    this.fail('mkdir', dir);
+    this.inner.mkdir(dir);
+  }
+
+  readdir(dir: string): string[] {
+    this.fail('readdir', dir);
+    return this.inner.readdir(dir);
+  }
+
+  stat(file: string): FileStat | null {
+    this.fail('stat', file);
+    return this.inner.stat(file);
+  }
+
+  rename(from: string, to: string): void {
+    this.fail('rename', to);
+    this.inner.rename(from, to);
+  }
+
+  unlink(file: string): void {
+    this.fail('unlink', file);
+    this.inner.unlink(file);
+  }
+
+  removeTree(dir: string): void {
+    this.fail('removeTree', dir);
+    this.inner.removeTree(dir);
+  }
+
+  link(from: string, to: string): void {
+    this.fail('link', to);
+    this.inner.link(from, to);
+  }
+}

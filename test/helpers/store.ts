@@ -1,0 +1,89 @@
+/**
+ * Helpers for tests of the storage engine: opening a store with test-friendly defaults, finding a
+ * stream's files, reading a whole stream, making recognisable payloads and damaging files.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Engine, type EngineOptions } from '../../src/storage/engine.js';
+import type { StoredEvent } from '../../src/storage/segment.js';
+
+/**
+ * Opens the store in `dataDir` for a test: no retention timer (tests call applyRetention), small
+ * segments unless told otherwise, everything else as given.
+ */
+export function openEngine(dataDir: string, options: Partial<EngineOptions> = {}): Promise<Engine> {
+  return Engine.open({ retentionIntervalMs: 0, segmentSizeBytes: 4096, ...options, dataDir });
+}
+
+/** The directory holding the files of stream `name`. */
+export function streamDir(engine: Engine, name: string): string {
+  const info = engine.getStream(name);
+  if (info === undefined) throw new Error(`test: no stream ${name}`);
+  return path.join(engine.dataDir, 'streams', info.id);
+}
+
+/** A stream's segment files, oldest first, as absolute paths. */
+export function segmentFiles(dir: string): { base: number; log: string; index: string }[] {
+  return fs.readdirSync(dir)
+    .filter((name) => /^\d{20}\.log$/.test(name))
+    .sort()
+    .map((name) => ({ base: Number(name.slice(0, 20)), log: path.join(dir, name), index: path.join(dir, name.replace(/\.log$/, '.index')) }));
+}
+
+/** Every readable event of a stream from `fromOffset`, following reads until the end. */
+export function readAll(engine: Engine, name: string, fromOffset = 0, maxEvents = 1000): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  let next = fromOffset;
+  for (;;) {
+    const batch = engine.read(name, next, { maxEvents });
+    if (batch.length === 0) return out;
+    for (const event of batch) out.push({ ...event, payload: Buffer.from(event.payload) });
+    next = batch[batch.length - 1]!.offset + 1;
+  }
+}
+
+/**
+ * A payload that names its stream and index and has a length of `size` bytes (at least as long
+ * as its label when `size` is smaller), so that a returned payload can be checked against what
+ * was written and a payload returned at the wrong offset cannot pass.
+ */
+export function payload(label: string, size: number): Buffer {
+  const text = Buffer.from(`${label};`);
+  if (size <= text.length) return text.subarray(0, Math.max(size, 0));
+  const out = Buffer.alloc(size);
+  text.copy(out);
+  for (let i = text.length; i < size; i++) out[i] = 97 + ((i * 7 + label.length) % 26);
+  return out;
+}
+
+/** Flips bit `bit` (0..7) of the byte at `position` of `file`, in place. */
+export function flipBit(file: string, position: number, bit = 0): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    if (fs.readSync(fd, byte, 0, 1, position) !== 1) throw new Error(`test: ${file} has no byte ${position}`);
+    byte[0] = byte[0]! ^ (1 << bit);
+    fs.writeSync(fd, byte, 0, 1, position);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Byte positions of the records of a `.log` file, read straight from the file (not via the engine). */
+export function recordPositions(file: string): { position: number; size: number }[] {
+  const bytes = fs.readFileSync(file);
+  const out: { position: number; size: number }[] = [];
+  let position = 32;
+  while (position + 24 <= bytes.length) {
+    const size = 24 + bytes.readUInt32LE(position + 4);
+    if (position + size > bytes.length) break;
+    out.push({ position, size });
+    position += size;
+  }
+  return out;
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
