@@ -1,0 +1,152 @@
+/**
+ * `npm run bench:tcp`: write_event throughput and latency through a real `eventbus serve`
+ * process (fsync always, a fresh data directory), driven over raw TCP sockets.
+ *
+ *   node dist/bench/tcp.js                       the three target workloads (below)
+ *   node dist/bench/tcp.js -c 16 -d 32 -n 200000 -s 100   one workload
+ *   options: -c connections, -d depth (requests in flight per connection), -n events,
+ *            -s payload bytes, --fsync always|interval|never, --no-ebload, --json
+ *
+ * Targets (issue 3, 100-byte events, fsync always): 16 connections without pipelining
+ * ≥ 30,000 writes/s; 16 connections 32 deep ≥ 200,000/s; 1 connection p99 < 1 ms.
+ * When ../shared/tools/ebload.mjs is found, it is run against the same server as a cross-check.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runLoad, type LoadResult } from './tcp-load.js';
+
+interface Workload {
+  name: string;
+  connections: number;
+  depth: number;
+  events: number;
+  target?: { eventsPerSecond?: number; p99Ms?: number };
+}
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const EBLOAD_CANDIDATES = [
+  fileURLToPath(new URL('../../../shared/tools/ebload.mjs', import.meta.url)),
+  fileURLToPath(new URL('../../shared/tools/ebload.mjs', import.meta.url)),
+  '/work/shared/tools/ebload.mjs',
+];
+
+function argument(names: string[], fallback?: string): string | undefined {
+  for (let i = 2; i < process.argv.length; i++) if (names.includes(process.argv[i]!)) return process.argv[i + 1];
+  return fallback;
+}
+const flag = (name: string) => process.argv.includes(name);
+
+async function startServer(fsync: string): Promise<{ port: number; stop(): Promise<void>; dataDir: string }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'eventbus-bench-'));
+  const portFile = path.join(dataDir, '..', `${path.basename(dataDir)}.port`);
+  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--port-file', portFile, '--data', path.join(dataDir, 'data'), '--fsync', fsync, '--log-level', 'warn'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    cwd: dataDir,
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; !existsSync(portFile); i++) {
+    if (i > 1000 || child.exitCode !== null) throw new Error('the server did not start');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const port = Number(readFileSync(portFile, 'utf8'));
+  return {
+    port,
+    dataDir,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(portFile, { force: true });
+    },
+  };
+}
+
+async function request(port: number, line: string): Promise<string> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += chunk.toString();
+      if (data.includes('\n')) {
+        socket.destroy();
+        resolve(data.trim());
+      }
+    });
+    socket.on('error', reject);
+    socket.write(`${line}\n`);
+  });
+}
+
+function ebload(port: number, workload: Workload, sizeBytes: number, stream: string): Record<string, unknown> | null {
+  const script = EBLOAD_CANDIDATES.find((candidate) => existsSync(candidate));
+  if (script === undefined) return null;
+  const events = Math.min(workload.events, workload.depth > 1 ? 200_000 : 40_000);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, '--mode', 'write', '--port', String(port), '-c', String(workload.connections), '-d', String(workload.depth), '-n', String(events), '-s', String(sizeBytes), '--stream', stream], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', () => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      } catch {
+        resolve(null);
+      }
+    });
+  }) as unknown as Record<string, unknown> | null;
+}
+
+function verdict(result: LoadResult, workload: Workload): string {
+  const checks: string[] = [];
+  if (workload.target?.eventsPerSecond !== undefined) {
+    checks.push(`${result.eventsPerSecond >= workload.target.eventsPerSecond ? 'MET' : 'MISSED'} target ≥ ${workload.target.eventsPerSecond.toLocaleString('en')}/s`);
+  }
+  if (workload.target?.p99Ms !== undefined) checks.push(`${result.p99Ms < workload.target.p99Ms ? 'MET' : 'MISSED'} target p99 < ${workload.target.p99Ms} ms`);
+  return checks.join(', ');
+}
+
+async function main(): Promise<void> {
+  const sizeBytes = Number(argument(['-s', '--size'], '100'));
+  const fsync = argument(['--fsync'], 'always')!;
+  const json = flag('--json');
+  const single = argument(['-c', '--connections']);
+  const workloads: Workload[] = single !== undefined
+    ? [{ name: 'custom', connections: Number(single), depth: Number(argument(['-d', '--depth'], '1')), events: Number(argument(['-n', '--events'], '100000')) }]
+    : [
+        { name: '1 connection, no pipelining', connections: 1, depth: 1, events: Number(argument(['-n'], '20000')), target: { p99Ms: 1 } },
+        { name: '16 connections, no pipelining', connections: 16, depth: 1, events: 150_000, target: { eventsPerSecond: 30_000 } },
+        { name: '16 connections, 32 deep', connections: 16, depth: 32, events: 600_000, target: { eventsPerSecond: 200_000 } },
+      ];
+  if (!json) {
+    console.log(`eventbus TCP benchmark: write_event, ${sizeBytes}-byte events, fsync ${fsync}; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+  }
+  const server = await startServer(fsync);
+  try {
+    for (const [i, workload] of workloads.entries()) {
+      const stream = `bench-${i}`;
+      await request(server.port, `{"operation":"create_stream","body":{"stream_name":"${stream}"}}`);
+      // Warm-up: JIT, page cache, segment files.
+      await runLoad({ port: server.port, connections: workload.connections, depth: workload.depth, sizeBytes, events: Math.min(5000, workload.events), stream });
+      const result = await runLoad({ port: server.port, connections: workload.connections, depth: workload.depth, sizeBytes, events: workload.events, stream });
+      const cross = flag('--no-ebload') ? null : await ebload(server.port, workload, sizeBytes, stream);
+      if (json) {
+        console.log(JSON.stringify({ workload: workload.name, ...result, ebload: cross }));
+        continue;
+      }
+      console.log(
+        `${workload.name.padEnd(30)} (${workload.connections},${workload.depth}): ${Math.round(result.eventsPerSecond).toLocaleString('en').padStart(9)} events/s` +
+          `  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms  max ${result.maxMs.toFixed(1)} ms  (${result.events} events, ${result.failures} failures)  ${verdict(result, workload)}`,
+      );
+      if (cross !== null) {
+        console.log(`${''.padEnd(30)} ebload cross-check: ${Math.round(cross.ops_per_s as number).toLocaleString('en').padStart(9)} ops/s  p50 ${cross.p50_ms} ms  p99 ${cross.p99_ms} ms  errors ${cross.errors}, non_true ${cross.non_true}`);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+await main();
