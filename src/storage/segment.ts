@@ -698,10 +698,18 @@ export class Segment {
     this.count = expected - this.baseOffset;
     assert(this.count === trusted.count + freshCount, 'recovered index entries do not match records');
     if (freshCount > 0) this.writeAt(this.indexFd, fresh, indexEntryPosition(trusted.count), 'index recovery');
-    if (io.size(this.indexFd) !== indexEntryPosition(this.count)) io.truncate(this.indexFd, indexEntryPosition(this.count));
+    const indexBytes = io.size(this.indexFd);
+    if (indexBytes !== indexEntryPosition(this.count)) io.truncate(this.indexFd, indexEntryPosition(this.count));
     if (indexState.problem !== null) {
       this.ctx.logger.warn({ file: this.indexPath, reason: indexState.problem }, 'index rebuilt from its segment');
+    } else if (freshCount > 0 || indexBytes !== indexEntryPosition(this.count)) {
+      // Normal after a crash (the active index is not fsynced), but an operator is told.
+      this.ctx.logger.info(
+        { file: this.indexPath, entriesAdded: freshCount, entriesTrusted: trusted.count, indexBytesBefore: indexBytes },
+        'index brought up to date from its segment',
+      );
     }
+    if (trusted.count === 0) this.indexRebuilt = true;
   }
 
   private headerProblem(): string | null {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type tap from 'tap';
 
 /** The part of a tap test this helper needs (so it works with any `t`). */
 export interface Teardown {
@@ -26,3 +27,6 @@ export function tempDir(t: Teardown, label = 'test'): string {
   });
   return dir;
 }
+
+/** The type of a tap test's `t`, for helpers that take one. */
+export type TapTest = Parameters<Parameters<typeof tap.test>[0]>[0];
