@@ -18,7 +18,7 @@ import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import { LINE_TOO_LONG, LineReader } from '../protocol/line-reader.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
 import { decodeLine, parseRequest, type ParseLimits } from '../protocol/parse-request.js';
-import type { Request } from '../protocol/requests.js';
+import type { Credentials, Request } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess } from '../protocol/response.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
 import type { Logger } from '../storage/logger.js';
@@ -100,6 +100,7 @@ export class Connection {
   private state = OPEN;
   private closingDeadlineMs = 0;
   private authFailureLogged = false;
+  private verifiedCredentials: Credentials | null = null;
 
   constructor(private readonly socket: Socket, private readonly host: ConnectionHost) {
     this.limits = host.limits;
@@ -243,7 +244,7 @@ export class Connection {
       this.enqueue(EXIT_REQUEST, requestIdJson, true, 0, true);
       return;
     }
-    if (!this.host.authenticator.check(envelope.credentials)) {
+    if (!this.authorized(envelope.credentials)) {
       this.authFailed(envelope.credentials?.clientId);
       this.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
       return;
@@ -256,6 +257,19 @@ export class Connection {
       return;
     }
     this.enqueue(request, requestIdJson, request.operation !== 'write_event', line.length, false);
+  }
+
+  /**
+   * Clients send their credentials with every request: once a pair has been verified on this
+   * connection, the same strings are accepted without hashing again. Comparing with the pair
+   * this connection already proved it knows leaks nothing it does not have.
+   */
+  private authorized(credentials: Credentials | null): boolean {
+    const verified = this.verifiedCredentials;
+    if (verified !== null && credentials !== null && credentials.clientId === verified.clientId && credentials.clientSecret === verified.clientSecret) return true;
+    if (!this.host.authenticator.check(credentials)) return false;
+    if (credentials !== null) this.verifiedCredentials = credentials;
+    return true;
   }
 
   private authFailed(clientId: string | undefined): void {

@@ -104,7 +104,9 @@ t.test('auth: checked after the operation and before the body; health and exit n
   t.equal((await s.request({ operation: 'nope' })).code, 'UNKNOWN_OPERATION', 'unknown operation before auth');
   t.equal((await s.request({ operation: 'create_stream', auth })).code, 'MISSING_FIELDS', 'with good credentials the body is checked');
   t.equal((await s.request({ operation: 'create_stream', auth, body: { stream_name: 'a' } })).status, true);
-  t.equal(server.stats.authFailures, 4, 'failures are counted');
+  t.equal((await s.request({ operation: 'create_stream', auth: { ...auth, client_secret: 'integration_client_secreT' }, body: { stream_name: 'b' } })).code, 'UNAUTHORIZED', 'after a success, other credentials are still checked');
+  t.equal((await s.request({ operation: 'create_stream', body: { stream_name: 'b' } })).code, 'UNAUTHORIZED', 'and so is no auth');
+  t.equal(server.stats.authFailures, 6, 'failures are counted');
   t.equal(JSON.stringify(await s.request({ operation: 'exit' })), '{"operation":"exit","status":true}');
   t.ok(await s.closesWithin(2000));
 });
