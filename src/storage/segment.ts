@@ -304,6 +304,15 @@ export class Segment {
   read(fromOffset: number, endOffset: number, maxEvents: number, maxBytes: number, out: StoredEvent[]): number {
     const stop = Math.min(endOffset, this.nextOffset);
     if (fromOffset >= stop || maxEvents <= 0) return 0;
+    try {
+      return this.readChecked(fromOffset, stop, maxEvents, maxBytes, out);
+    } catch (error) {
+      // A failing disk read is an operating error like a failing write: one error type for callers.
+      throw error instanceof EventBusError ? error : ioError(`reading ${this.logPath}`, error);
+    }
+  }
+
+  private readChecked(fromOffset: number, stop: number, maxEvents: number, maxBytes: number, out: StoredEvent[]): number {
     for (;;) {
       const result = this.readFrom(fromOffset, stop, maxEvents, maxBytes, out);
       if (typeof result === 'number') return result;
@@ -369,6 +378,14 @@ export class Segment {
   positionOf(offset: number): number {
     const relative = offset - this.baseOffset;
     assert(relative >= 0 && relative < this.count, `offset ${offset} is not in segment ${this.baseOffset}`);
+    try {
+      return this.positionFromIndex(offset, relative);
+    } catch (error) {
+      throw error instanceof EventBusError ? error : ioError(`reading ${this.indexPath}`, error);
+    }
+  }
+
+  private positionFromIndex(offset: number, relative: number): number {
     this.ensureOpen();
     let position = this.readEntry(relative);
     if (position < 0 && this.knownDamage(offset) === undefined && !this.indexRebuilt) {

@@ -99,8 +99,9 @@ t.test('no acknowledged event is lost to a power loss under fsync always (torn u
   }
 });
 
-t.test('a power loss leaves no damage for readers to trip on', { todo: TORN_ROLL_GAP }, async (t) => {
-  t.same(damageAfterPowerLoss.slice(0, 5), [], `${damageAfterPowerLoss.length} unreadable offsets or damage reports after power losses (first 5 shown)`);
+t.test('a power loss leaves no damage for readers to trip on', async (t) => {
+  // Marked todo (reported, not failing the suite) until log.ts handles a torn roll.
+  t.same(damageAfterPowerLoss.slice(0, 5), [], `${damageAfterPowerLoss.length} unreadable offsets or damage reports after power losses (first 5 shown)`, { todo: TORN_ROLL_GAP });
 });
 
 t.test('the checker catches lost events: an I/O layer that forgets directory fsyncs loses acknowledged events', async (t) => {
