@@ -5,14 +5,19 @@
  *   node dist/bench/tcp.js                       the three target workloads (below)
  *   node dist/bench/tcp.js -c 16 -d 32 -n 200000 -s 100   one workload
  *   options: -c connections, -d depth (requests in flight per connection), -n events,
- *            -s payload bytes, --fsync always|interval|never, --no-ebload, --json
+ *            -s payload bytes, --runs N (median of N, default 3), --fsync always|interval|never,
+ *            --no-ebload, --json
+ *
+ * Figures on a shared virtual disk drift from run to run: each workload runs `--runs` times and
+ * the median (by events/s) is reported with the spread, next to this machine's raw
+ * write+fdatasync rate measured in the same run, so results can be read as ratios.
  *
  * Targets (issue 3, 100-byte events, fsync always): 16 connections without pipelining
  * ≥ 30,000 writes/s; 16 connections 32 deep ≥ 200,000/s; 1 connection p99 < 1 ms.
  * When ../shared/tools/ebload.mjs is found, it is run against the same server as a cross-check.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +104,33 @@ function ebload(port: number, workload: Workload, sizeBytes: number, stream: str
   }) as unknown as Record<string, unknown> | null;
 }
 
+/** Raw disk baseline: 256-byte write + fdatasync, one at a time, for `durationMs`. */
+async function fsyncBaseline(durationMs: number): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'eventbus-fsync-'));
+  const fd = openSync(path.join(dir, 'f'), 'w');
+  const block = Buffer.alloc(256, 120);
+  const latencies: number[] = [];
+  const started = performance.now();
+  let position = 0;
+  while (performance.now() - started < durationMs) {
+    const t0 = performance.now();
+    writeSync(fd, block, 0, block.length, position);
+    position += block.length;
+    await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+    latencies.push(performance.now() - t0);
+  }
+  const elapsed = performance.now() - started;
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
+  return { perSecond: (latencies.length / elapsed) * 1000, p50Ms: latencies[Math.floor(latencies.length / 2)]!, p99Ms: latencies[Math.floor(latencies.length * 0.99)]! };
+}
+
+function median(results: LoadResult[]): LoadResult {
+  const sorted = [...results].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 function verdict(result: LoadResult, workload: Workload): string {
   const checks: string[] = [];
   if (workload.target?.eventsPerSecond !== undefined) {
@@ -112,6 +144,7 @@ async function main(): Promise<void> {
   const sizeBytes = Number(argument(['-s', '--size'], '100'));
   const fsync = argument(['--fsync'], 'always')!;
   const json = flag('--json');
+  const runs = Math.max(1, Number(argument(['--runs'], '3')));
   const single = argument(['-c', '--connections']);
   const workloads: Workload[] = single !== undefined
     ? [{ name: 'custom', connections: Number(single), depth: Number(argument(['-d', '--depth'], '1')), events: Number(argument(['-n', '--events'], '100000')) }]
@@ -123,6 +156,10 @@ async function main(): Promise<void> {
   if (!json) {
     console.log(`eventbus TCP benchmark: write_event, ${sizeBytes}-byte events, fsync ${fsync}; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
   }
+  const baseline = await fsyncBaseline(2000);
+  if (!json) {
+    console.log(`disk baseline (same run): 256 B write + fdatasync ${Math.round(baseline.perSecond).toLocaleString('en')}/s, p50 ${baseline.p50Ms.toFixed(3)} ms, p99 ${baseline.p99Ms.toFixed(3)} ms`);
+  }
   const server = await startServer(fsync);
   try {
     for (const [i, workload] of workloads.entries()) {
@@ -130,15 +167,21 @@ async function main(): Promise<void> {
       await request(server.port, `{"operation":"create_stream","body":{"stream_name":"${stream}"}}`);
       // Warm-up: JIT, page cache, segment files.
       await runLoad({ port: server.port, connections: workload.connections, depth: workload.depth, sizeBytes, events: Math.min(5000, workload.events), stream });
-      const result = await runLoad({ port: server.port, connections: workload.connections, depth: workload.depth, sizeBytes, events: workload.events, stream });
+      const results: LoadResult[] = [];
+      for (let run = 0; run < runs; run++) {
+        results.push(await runLoad({ port: server.port, connections: workload.connections, depth: workload.depth, sizeBytes, events: workload.events, stream }));
+      }
+      const result = median(results);
+      const rates = results.map((r) => Math.round(r.eventsPerSecond)).sort((a, b) => a - b);
       const cross = flag('--no-ebload') ? null : await ebload(server.port, workload, sizeBytes, stream);
       if (json) {
-        console.log(JSON.stringify({ workload: workload.name, ...result, ebload: cross }));
+        console.log(JSON.stringify({ workload: workload.name, ...result, runs: rates, fsyncBaseline: baseline, ebload: cross }));
         continue;
       }
       console.log(
         `${workload.name.padEnd(30)} (${workload.connections},${workload.depth}): ${Math.round(result.eventsPerSecond).toLocaleString('en').padStart(9)} events/s` +
-          `  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms  max ${result.maxMs.toFixed(1)} ms  (${result.events} events, ${result.failures} failures)  ${verdict(result, workload)}`,
+          `  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms  max ${result.maxMs.toFixed(1)} ms` +
+          `  [${(result.eventsPerSecond / baseline.perSecond).toFixed(1)}x raw fsync rate; median of ${runs}: ${rates.map((r) => r.toLocaleString('en')).join(' / ')}; ${result.failures} failures]  ${verdict(result, workload)}`,
       );
       if (cross !== null) {
         console.log(`${''.padEnd(30)} ebload cross-check: ${Math.round(cross.ops_per_s as number).toLocaleString('en').padStart(9)} ops/s  p50 ${cross.p50_ms} ms  p99 ${cross.p99_ms} ms  errors ${cross.errors}, non_true ${cross.non_true}`);
