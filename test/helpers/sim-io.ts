@@ -563,7 +563,7 @@ export class SimIO implements FileIO {
     this.step('fdatasync');
     const token = this.nextToken++;
     this.model.apply({ op: 'sync-file-begin', fd, token });
-    await this.inner.datasync(fd);
+    await this.afterPowerLoss(this.inner.datasync(fd), 'fdatasync');
     this.step('fdatasync completion');
     if (!this.ignoreFileSync) this.model.apply({ op: 'sync-end', token });
   }
@@ -572,7 +572,7 @@ export class SimIO implements FileIO {
     this.step('fsync of a directory');
     const token = this.nextToken++;
     this.model.apply({ op: 'sync-dir-begin', path: path.resolve(dir), token });
-    await this.inner.syncDir(dir);
+    await this.afterPowerLoss(this.inner.syncDir(dir), 'fsync of a directory');
     this.step('fsync of a directory, completion');
     if (!this.ignoreDirSync) this.model.apply({ op: 'sync-end', token });
   }
@@ -650,6 +650,19 @@ export class SimIO implements FileIO {
     this.step('link');
     this.inner.link(from, to);
     this.model.apply({ op: 'link', from: path.resolve(from), to: path.resolve(to) });
+  }
+
+  /**
+   * Awaits a real sync begun before a power loss that may happen meanwhile: whatever the real
+   * call then says (success, or EBADF because the crash closed its descriptor), it failed.
+   */
+  private async afterPowerLoss(sync: Promise<void>, operation: string): Promise<void> {
+    try {
+      await sync;
+    } catch (error) {
+      if (this.crashedState) throw crashError(operation);
+      throw error;
+    }
   }
 
   /** Counts an operation; performs the power loss when its number comes up. */
