@@ -10,7 +10,7 @@ import type { FileIO } from './io.js';
 import { readFully } from './io.js';
 import { readU64 } from './binary.js';
 import { crc32c } from './crc.js';
-import { decodeRecord, RECORD_HEADER_BYTES, type RecordProblem } from './record.js';
+import { checkRecord, RECORD_HEADER_BYTES, type RecordProblem } from './record.js';
 
 const CHUNK_BYTES = 1 << 20;
 
@@ -60,18 +60,19 @@ export function scanLog(
     if (position + RECORD_HEADER_BYTES > chunkEnd || position < chunkStart) {
       ({ chunk, chunkStart, chunkEnd } = refill(io, fd, chunk, position, endPosition, RECORD_HEADER_BYTES));
     }
-    let decoded = decodeRecord(chunk, position - chunkStart, chunkEnd - chunkStart, maxPayloadBytes, nextOffset);
-    if (decoded === 'partial' && chunkEnd < endPosition) {
+    let size = checkRecord(chunk, position - chunkStart, chunkEnd - chunkStart, maxPayloadBytes, nextOffset);
+    if (size === 'partial' && chunkEnd < endPosition) {
       const need = RECORD_HEADER_BYTES + chunk.readUInt32LE(position - chunkStart + 4);
       ({ chunk, chunkStart, chunkEnd } = refill(io, fd, chunk, position, endPosition, need));
-      decoded = decodeRecord(chunk, 0, chunkEnd - chunkStart, maxPayloadBytes, nextOffset);
+      size = checkRecord(chunk, 0, chunkEnd - chunkStart, maxPayloadBytes, nextOffset);
     }
-    if (typeof decoded === 'string') {
-      return { end: position, nextOffset, maxTimestampMs, stop: { position, problem: decoded } };
+    if (typeof size === 'string') {
+      return { end: position, nextOffset, maxTimestampMs, stop: { position, problem: size } };
     }
-    visit(decoded.offset, position, decoded.size, decoded.timestampMs);
-    if (decoded.timestampMs > maxTimestampMs) maxTimestampMs = decoded.timestampMs;
-    position += decoded.size;
+    const timestampMs = readU64(chunk, position - chunkStart + 16);
+    visit(nextOffset, position, size, timestampMs);
+    if (timestampMs > maxTimestampMs) maxTimestampMs = timestampMs;
+    position += size;
     nextOffset += 1;
     visited += 1;
   }

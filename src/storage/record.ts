@@ -82,6 +82,21 @@ export function decodeRecord(
   };
 }
 
+/**
+ * {@link decodeRecord} for scans that only validate: the same checks, without building a payload
+ * view (one allocation fewer per record). Returns the record's total size, or the problem.
+ */
+export function checkRecord(buffer: Buffer, position: number, end: number, maxPayloadBytes: number, expectedOffset: number): number | RecordProblem {
+  if (end - position < RECORD_HEADER_BYTES) return 'partial';
+  const length = buffer.readUInt32LE(position + 4);
+  if (length > maxPayloadBytes) return 'bad-length';
+  const size = RECORD_HEADER_BYTES + length;
+  if (end - position < size) return 'partial';
+  if (crc32c(buffer.subarray(position + 4, position + size)) !== buffer.readUInt32LE(position)) return 'bad-crc';
+  if (readU64(buffer, position + 8) !== expectedOffset) return 'bad-offset';
+  return size;
+}
+
 /** The payload length a record header at `position` claims (only meaningful once the CRC checks). */
 export function claimedRecordSize(buffer: Buffer, position: number): number {
   return RECORD_HEADER_BYTES + buffer.readUInt32LE(position + 4);
