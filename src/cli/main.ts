@@ -3,6 +3,7 @@
  * The `eventbus` command.
  *
  *   eventbus serve [--host] [--port] [--data] [--config FILE] [--fsync always|interval|never] [--log-level]
+ *   eventbus snapshot --data DIR --output DIR | verify DIR | restore SNAPSHOT --data NEWDIR
  *
  * Options fall back to EVENTBUS_* environment variables, then the config file, then defaults.
  * Errors are printed as one line, `eventbus: <reason>`, with exit status 1.

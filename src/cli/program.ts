@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from './logging.js';
+import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
 import { serve } from './serve.js';
 import { DEFAULTS, resolveSettings, type ServeFlags } from './settings.js';
 
@@ -43,6 +44,33 @@ export function buildProgram(): Command {
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('EVENTBUS_TLS_KEY'))
     .action(async (flags: ServeFlags) => {
       await serve(resolveSettings(flags));
+    });
+
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  program
+    .command('snapshot')
+    .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation).')
+    .requiredOption('--data <dir>', 'the data directory').addOption(new Option('--output <dir>', 'directory to create the snapshot in').makeOptionMandatory())
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { data: string; output: string; json?: boolean }) => {
+      await snapshotCommand(options.data, options.output, options.json === true, print);
+    });
+  program
+    .command('verify')
+    .description('Check a data directory or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged.')
+    .argument('<dir>', 'data directory or snapshot directory')
+    .option('--json', 'print the report as JSON')
+    .action((dir: string, options: { json?: boolean }) => {
+      process.exitCode = verifyCommand(dir, options.json === true, print);
+    });
+  program
+    .command('restore')
+    .description('Restore a snapshot into a new data directory (refuses a non-empty one).')
+    .argument('<snapshot>', 'the snapshot directory')
+    .requiredOption('--data <dir>', 'the new data directory')
+    .option('--json', 'print the result as JSON')
+    .action((snapshot: string, options: { data: string; json?: boolean }) => {
+      restoreCommand(snapshot, options.data, options.json === true, print);
     });
 
   return program;

@@ -45,3 +45,35 @@ t.test('bad input stops the command with one clear line and status 1', async (t)
   t.not(port.status, 0);
   t.match(port.stderr, /whole number/);
 });
+
+t.test('offline snapshot, verify and restore; the restored store serves the same events', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = path.join(dir, 'data');
+  const first = await startServerProcess({ dataDir });
+  const client = await EventBusClient.connect({ port: first.port });
+  await client.createStream('s');
+  const written = await client.writeEventJson('s', '{"n":12345678901234567890}');
+  await client.close();
+  t.equal(await first.stop(), 0);
+
+  const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+  const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'), '--json');
+  t.equal(snapshot.status, 0, snapshot.stderr);
+  const snapshotPath = JSON.parse(snapshot.stdout).path as string;
+  const verified = run('verify', snapshotPath);
+  t.equal(verified.status, 0);
+  t.match(verified.stdout, /^OK: snapshot/);
+  t.equal(run('restore', snapshotPath, '--data', path.join(dir, 'restored')).status, 0);
+  const again = run('restore', snapshotPath, '--data', path.join(dir, 'restored'));
+  t.equal(again.status, 1, 'a non-empty directory is never overwritten');
+  t.match(again.stderr, /not an empty directory/);
+  t.equal(run('verify', path.join(dir, 'missing')).status, 2, 'verify fails on a missing directory');
+  t.equal(run('snapshot', '--data', path.join(dir, 'missing'), '--output', path.join(dir, 'x')).status, 1, 'snapshot does not create a data directory');
+
+  const restored = await startServerProcess({ dataDir: path.join(dir, 'restored') });
+  t.teardown(() => void restored.stop('SIGKILL'));
+  const reader = await EventBusClient.connect({ port: restored.port });
+  t.teardown(() => reader.close());
+  const page = await reader.getStreamEvents('s');
+  t.same(page.events.map((e) => e.id), [written.id], 'same ids after restore');
+});
