@@ -72,14 +72,16 @@ interface Findings {
 const SEGMENT_BYTES = 1024;
 
 /**
- * Why damage after a power loss is a known gap, not yet a failure: see the report of issue 2. A
- * power loss in the middle of a segment roll can make the new segment's directory entry durable
- * before the sealed segment's last records (a directory fsync begun for an earlier roll covers
- * it; real file systems may also persist a new entry early). Recovery then sees a short sealed
- * segment followed by another segment and reports the never-acknowledged records as damage
- * instead of cutting them as a torn tail. The fix belongs in StreamLog.open (log.ts).
+ * Why damage after a power loss is a known gap, not yet a failure (see the issue 2 report). A
+ * power loss in the middle of a segment roll can make the new segment's directory entry (and even
+ * its records) durable before the sealed segment's last records: a directory fsync begun for an
+ * earlier roll covers the entry, and the fsyncs of one round complete in any order. Recovery then
+ * sees a short sealed segment followed by another one, and reports the never-acknowledged records
+ * as damage instead of cutting them as a torn tail. Fix in log.ts (StreamLog.open): cut the
+ * stream at the first segment of the unproven tail (segments whose seal does not check) that
+ * ends short, using Segment.isWholeSealed / Segment.endsShort / Segment.removeFiles.
  */
-const TORN_ROLL_GAP = 'log.ts: recovery reports a power loss during a segment roll as damage (never-acknowledged records); see issue 2 report';
+const TORN_ROLL_GAP = 'log.ts: StreamLog.open reports a power loss during a segment roll as damage; see issue 2 report';
 
 const damageAfterPowerLoss: string[] = [];
 
