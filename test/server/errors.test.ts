@@ -110,3 +110,14 @@ t.test('auth: checked after the operation and before the body; health and exit n
   t.equal(JSON.stringify(await s.request({ operation: 'exit' })), '{"operation":"exit","status":true}');
   t.ok(await s.closesWithin(2000));
 });
+
+t.test('a client that half-closes gets answers to everything it sent, the last line even without \\n', async (t) => {
+  const { port } = await serverFor(t);
+  const s = await linesFor(t, port);
+  s.write('{"operation":"create_stream","body":{"stream_name":"h"}}\n{"operation":"write_event","body":{"stream_name":"h","event":1}}\n{"operation":"get_stream_info","body":{"stream_name":"h"}}');
+  s.socket.end();
+  const lines = await s.readLines(3);
+  t.same(lines.map((l) => JSON.parse(l).status), [true, true, true]);
+  t.equal(JSON.parse(lines[2]!).body.stream.event_count, 1);
+  t.ok(await s.closesWithin(2000), 'then the server closes');
+});
