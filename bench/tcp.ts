@@ -18,7 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad, type LoadResult } from './tcp-load.js';
@@ -155,6 +155,8 @@ async function main(): Promise<void> {
       ];
   if (!json) {
     console.log(`eventbus TCP benchmark: write_event, ${sizeBytes}-byte events, fsync ${fsync}; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+    // Other processes on the machine skew every figure: say so.
+    console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   }
   const baseline = await fsyncBaseline(2000);
   if (!json) {
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
+  if (!json) console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
 await main();
