@@ -248,6 +248,9 @@ export class ConsumerJournal {
   /** Syncs the current file; replaced with the file, so a queued sync never hits a newer one. */
   private fileTarget: SyncTarget;
   private compacting = false;
+  /** Commits in flight, and who waits for there to be none (a descriptor is closed only then). */
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
   /** Set after a failed write or fsync: no more changes are acknowledged until reopened. */
   failure: EventBusError | null = null;
 
@@ -352,7 +355,7 @@ export class ConsumerJournal {
     targets.push(this.fileTarget);
     if (this.barrier !== null) targets.push(this.barrier);
     if (this.wantsCompaction && this.stateProvider !== null) this.compact(this.stateProvider());
-    this.ctx.groupCommit.commit(targets).then(
+    this.track(this.ctx.groupCommit.commit(targets)).then(
       () => {
         if (this.failure !== null) for (const w of waiters) w.reject(this.refusal());
         else for (const w of waiters) w.resolve();
@@ -364,6 +367,22 @@ export class ConsumerJournal {
     );
   }
 
+  private track(commit: Promise<void>): Promise<void> {
+    this.inflight += 1;
+    const done = () => {
+      this.inflight -= 1;
+      if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    };
+    commit.then(done, done);
+    return commit;
+  }
+
+  /** Resolves when no commit of this journal is in flight (before closing it). */
+  idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Creates the file (first consumer of the stream); returns what must be synced with it. */
   private create(): SyncTarget[] {
     const { io } = this.ctx;
@@ -373,7 +392,7 @@ export class ConsumerJournal {
     if (io.writev(this.fd, [header], 0) !== header.length) throw new Error('short write of the journal header');
     this.size = header.length;
     this.sizeAfterCompaction = header.length;
-    return [{ name: this.dir, sync: () => io.syncDir(this.dir), failed: (error) => this.fail(error) }];
+    return [{ name: this.dir, directory: true, sync: () => io.syncDir(this.dir), failed: (error) => this.fail(error) }];
   }
 
   /** True when the journal has grown enough that {@link compact} should run. */
@@ -425,7 +444,7 @@ export class ConsumerJournal {
     this.barrier = barrier;
     // The old file's pending fsyncs (of records the state already includes) may still be queued;
     // close its descriptor only after the barrier's commit, which runs after them.
-    this.ctx.groupCommit.commit([barrier]).then(
+    this.track(this.ctx.groupCommit.commit([barrier])).then(
       () => {
         if (this.barrier === barrier) this.barrier = null;
         this.compacting = false;

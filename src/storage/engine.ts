@@ -22,6 +22,7 @@
  * await engine.close();
  * ```
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, EventBusError, ioError } from '../errors.js';
@@ -352,9 +353,9 @@ export class Engine {
       }
       this.dirty.delete(state.log);
       this.dirty.delete(state.consumers.journalFile);
+      await Promise.all([state.log.idle(), state.consumers.idle()]);
       state.consumers.close();
       state.log.close();
-      await state.log.idle();
     }
     this.catalog.remove(entry.id);
     try {
@@ -651,26 +652,85 @@ function notFound(name: string): EventBusError {
   return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, `stream '${name}' not found`);
 }
 
+/**
+ * Takes the data directory's LOCK file, which names the owning process: its pid, the boot id
+ * and the process's start time. A LOCK whose owner is not running now (another boot, a dead
+ * pid, a pid reused by another process, or contents torn by a power loss) is stale and taken
+ * over; Node has no flock, and this is what survives kill -9.
+ */
 function acquireLock(io: FileIO, dataDir: string): string {
   const lock = path.join(dataDir, LOCK_FILE);
   if (openInProcess.has(dataDir)) {
     throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process`);
   }
   if (io.stat(lock) !== null) {
-    const pid = Number(readWholeFile(io, lock).toString('utf8').trim());
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${pid}`);
+    const owner = parseLock(readWholeFile(io, lock).toString('utf8'));
+    if (owner !== null && ownerRunning(owner)) {
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${owner.pid}`);
     }
-    io.unlink(lock); // left by a process that is gone
+    io.unlink(lock);
   }
-  const fd = io.open(lock, 'wx+');
+  let fd: number;
   try {
-    io.writev(fd, [Buffer.from(`${process.pid}\n`)], 0);
+    fd = io.open(lock, 'wx+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+    }
+    throw ioError(`creating ${lock}`, error);
+  }
+  try {
+    const self = { pid: process.pid, bootId: bootId(), startTicks: startTicks(process.pid) };
+    io.writev(fd, [Buffer.from(`${self.pid}\n${self.bootId}\n${self.startTicks}\n`)], 0);
   } finally {
     io.close(fd);
   }
   openInProcess.add(dataDir);
   return lock;
+}
+
+interface LockOwner {
+  pid: number;
+  bootId: string;
+  startTicks: string;
+}
+
+function parseLock(text: string): LockOwner | null {
+  const match = /^(\d+)\n([^\n]*)\n([^\n]*)\n$/.exec(text);
+  if (match === null) return null; // torn or foreign: stale
+  return { pid: Number(match[1]), bootId: match[2]!, startTicks: match[3]! };
+}
+
+function ownerRunning(owner: LockOwner): boolean {
+  if (owner.pid === process.pid) return false; // our own leftover (this process did not open it)
+  const currentBoot = bootId();
+  if (currentBoot !== '' && owner.bootId !== '' && owner.bootId !== currentBoot) return false;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const started = startTicks(owner.pid);
+  return started === '' || owner.startTicks === '' || started === owner.startTicks;
+}
+
+// Process introspection, not data: read straight from /proc (empty where there is none).
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function startTicks(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (start time), counted after the command name, which may contain spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
 }
 
 function releaseLock(io: FileIO, lock: string, dataDir: string): void {
@@ -679,14 +739,5 @@ function releaseLock(io: FileIO, lock: string, dataDir: string): void {
     io.unlink(lock);
   } catch {
     // Already gone; nothing to release.
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

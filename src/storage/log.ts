@@ -160,6 +160,7 @@ export class StreamLog {
       throw new EventBusError(ErrorCodes.CORRUPT_DATA, `stream directory ${dir} holds no segment files`, { context: { file: dir } });
     }
     bases.sort((a, b) => a - b);
+    StreamLog.cutTornRoll(ctx, dir, bases);
     const segments: Segment[] = [];
     for (let i = 0; i < bases.length - 1; i++) {
       segments.push(Segment.openSealed(ctx, dir, bases[i]!, bases[i + 1]! - bases[i]!));
@@ -173,6 +174,29 @@ export class StreamLog {
       ctx.io.syncDirNow(dir);
     }
     return new StreamLog(ctx, dir, segments);
+  }
+
+  /**
+   * A power loss in the middle of a roll can make a new segment's directory entry (and even its
+   * records) durable before the last records of the segment it follows: a directory fsync begun
+   * for another reason covers the entry, and the fsyncs of one round complete in any order. The
+   * segments whose seal does not check yet (the unproven tail) may then hold a segment that ends
+   * short. That is a torn tail, not damage: under `always` nothing from the first lost record on
+   * was acknowledged (a commit resolves only once everything before it is durable). Cut the
+   * stream there: drop the later segments; the short one becomes the last and its tail is
+   * recovered as any torn tail is. A bit flip never shortens a file, so damage is still reported.
+   */
+  private static cutTornRoll(ctx: LogContext, dir: string, bases: number[]): void {
+    let first = bases.length - 1;
+    while (first > 0 && !Segment.isWholeSealed(ctx, dir, bases[first - 1]!, bases[first]! - bases[first - 1]!)) first -= 1;
+    for (let i = first; i < bases.length - 1; i++) {
+      if (!Segment.endsShort(ctx, dir, bases[i]!, bases[i + 1]! - bases[i]!)) continue;
+      const dropped = bases.splice(i + 1);
+      for (const base of dropped) Segment.removeFiles(ctx, dir, base);
+      ctx.io.syncDirNow(dir);
+      ctx.logger.warn({ dir, segment: bases[i], dropped }, 'a crash interrupted a segment roll: cut the torn tail and the segments after it');
+      return;
+    }
   }
 
   private get active(): Segment {
@@ -360,7 +384,7 @@ export class StreamLog {
   private fileTarget(segment: Segment): SyncTarget {
     return {
       name: segment.logPath,
-      sync: () => this.ctx.io.datasync(segment.logFdForSync),
+      sync: () => segment.syncLog(),
       failed: (error) => this.fail(ioError(`fsync of ${segment.logPath}`, error)),
     };
   }
@@ -368,7 +392,7 @@ export class StreamLog {
   private indexTarget(segment: Segment): SyncTarget {
     return {
       name: segment.indexPath,
-      sync: () => this.ctx.io.datasync(segment.indexFdForSync),
+      sync: () => segment.syncIndex(),
       failed: (error) => this.fail(ioError(`fsync of ${segment.indexPath}`, error)),
     };
   }
@@ -376,6 +400,7 @@ export class StreamLog {
   private dirTarget(dir: string): SyncTarget {
     return {
       name: dir,
+      directory: true,
       sync: () => this.ctx.io.syncDir(dir),
       failed: (error) => this.fail(ioError(`fsync of ${dir}`, error)),
     };

@@ -401,6 +401,11 @@ export class StreamConsumers {
     return this.journal;
   }
 
+  /** Resolves when no journal write of these consumers is in flight. */
+  idle(): Promise<void> {
+    return this.journal.idle();
+  }
+
   close(): void {
     this.closed = true;
     this.wake();

@@ -18,7 +18,6 @@ import type { FileIO } from '../../src/storage/io.js';
  * with `segment.syncLog()` / `segment.syncIndex()` (which do not need the files open) instead of
  * `io.datasync(segment.logFdForSync)`, and mark dirTarget `directory: true`.
  */
-const SEALED_SYNC_BUG = 'log.ts: sealed segments closed before their fsync under interval/never; see issue 2 report';
 
 /** Datasyncs per file, recorded by wrapping a CountingIO's datasync. */
 class SyncLog extends CountingIO {
@@ -67,28 +66,25 @@ t.test('always: appends across rolls resolve only after the sealed segment is fs
 });
 
 for (const fsync of ['interval', 'never'] as const) {
-  // The test runs; the assertions the bug breaks are marked todo (tap reports them, with the
-  // reason, without failing the suite). Remove `known` once log.ts is fixed.
   t.test(`${fsync}: appends keep working across rolls, sealed segments get fsynced, close succeeds`, async (t) => {
-    const known = { todo: SEALED_SYNC_BUG };
     const { io, engine, payloads, rejected, dir, dataDir } = await rollingWorkload(t, fsync);
-    t.same(rejected, [], 'no append rejected', known);
+    t.same(rejected, [], 'no append rejected');
     const segments = segmentFiles(dir);
-    t.ok(segments.length >= 4, `${segments.length} segments`, known);
+    t.ok(segments.length >= 4, `${segments.length} segments`);
     if (fsync === 'interval') {
       await sleep(30);
       for (const s of segments.slice(0, -1)) {
-        t.ok((io.synced.get(s.log) ?? 0) > 0 && (io.synced.get(s.index) ?? 0) > 0, `sealed ${s.base}: fsynced by the timer`, known);
+        t.ok((io.synced.get(s.log) ?? 0) > 0 && (io.synced.get(s.index) ?? 0) > 0, `sealed ${s.base}: fsynced by the timer`);
       }
     }
     let closeError: unknown = null;
     await engine.close().catch((error: unknown) => (closeError = error));
     t.equal(closeError, null, 'close succeeds');
     for (const s of segments) {
-      t.ok((io.synced.get(s.log) ?? 0) > 0, `segment ${s.base}: log fsynced by the time close returns`, known);
+      t.ok((io.synced.get(s.log) ?? 0) > 0, `segment ${s.base}: log fsynced by the time close returns`);
     }
     const again = await openEngine(dataDir, { segmentSizeBytes: 1024 });
-    t.equal(readAll(again, 's').length, payloads.length, 'everything is there after reopen', known);
+    t.equal(readAll(again, 's').length, payloads.length, 'everything is there after reopen');
     t.same(again.stats('s').damage, []);
     await again.close();
   });
