@@ -134,6 +134,8 @@ const STREAMS_DIR = 'streams';
 const LOCK_FILE = 'LOCK';
 const DEFAULT_READ_EVENTS = 1000;
 const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
+/** Active logs grow ahead of their data in steps of this (see SegmentContext). */
+const PREALLOCATE_STEP_BYTES = 1024 * 1024;
 
 /** Data directories open in this process (the LOCK file's pid cannot tell them apart). */
 const openInProcess = new Set<string>();
@@ -207,6 +209,7 @@ export class Engine {
       openFiles: new OpenFiles(options.maxOpenSegments),
       groupCommit: this.groupCommit,
       segmentSizeBytes: options.segmentSizeBytes,
+      preallocateStepBytes: Math.min(PREALLOCATE_STEP_BYTES, options.segmentSizeBytes),
       onVisible: (log) => this.wakeWaiters(log),
       limits: options.consumers,
       markDirty: (journal) => {
@@ -632,7 +635,7 @@ export class Engine {
           waiter.resolve(false);
         }
         state.consumers.close();
-        state.log.close();
+        state.log.close(true);
       }
       releaseLock(this.options.io, path.join(this.dataDir, LOCK_FILE), this.dataDir);
       this.options.logger.info({ dataDir: this.dataDir }, 'store closed');

@@ -111,6 +111,8 @@ export function findNextRecord(
   const chunk = Buffer.allocUnsafe(CHUNK_BYTES + RECORD_HEADER_BYTES);
   for (let start = position; start + RECORD_HEADER_BYTES <= endPosition; start += CHUNK_BYTES) {
     const n = readFully(io, fd, chunk, 0, Math.min(chunk.length, endPosition - start), start);
+    // A run of zeros (preallocated space) cannot hold a record header: its timestamp would be 0.
+    if (isZero(chunk.subarray(0, n))) continue;
     for (let i = 0; i + RECORD_HEADER_BYTES <= n && i < CHUNK_BYTES; i++) {
       const length = chunk.readUInt32LE(i + 4);
       if (length > bounds.maxPayloadBytes || start + i + RECORD_HEADER_BYTES + length > endPosition) continue;
@@ -128,6 +130,32 @@ export function findNextRecord(
     }
   }
   return null;
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** True when every byte of `buffer` is zero. */
+function isZero(buffer: Buffer): boolean {
+  for (let at = 0; at < buffer.length; at += ZEROS.length) {
+    const piece = buffer.subarray(at, Math.min(buffer.length, at + ZEROS.length));
+    if (!piece.equals(ZEROS.subarray(0, piece.length))) return false;
+  }
+  return true;
+}
+
+/**
+ * True when bytes [position, endPosition) of an open file are all zero: the preallocated,
+ * never-written end of an active segment (segment.ts), not a torn write.
+ */
+export function zeroFrom(io: FileIO, fd: number, position: number, endPosition: number): boolean {
+  const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  for (let at = position; at < endPosition;) {
+    const n = readFully(io, fd, chunk, 0, Math.min(chunk.length, endPosition - at), at);
+    if (n === 0) return true;
+    if (!isZero(chunk.subarray(0, n))) return false;
+    at += n;
+  }
+  return true;
 }
 
 /** CRC32C of bytes [0, length) of an open file. */

@@ -489,11 +489,21 @@ export class StreamLog {
     return this.failure === null && !this.closed ? [this.activeTarget] : [];
   }
 
-  /** Closes every file. Queued appends are rejected. */
-  close(): void {
+  /**
+   * Closes every file. Queued appends are rejected. With `trim`, the active log is first cut back
+   * to its data, so that a cleanly closed store holds no preallocated zeros.
+   */
+  close(trim = false): void {
     this.closed = true;
     for (const append of this.pending) append.reject(new EventBusError(ErrorCodes.CLOSED, 'the stream was closed'));
     this.pending = [];
+    if (trim && this.failure === null) {
+      try {
+        this.active.trimPreallocation();
+      } catch (error) {
+        this.ctx.logger.warn({ dir: this.dir, err: error }, 'could not cut the preallocated end of the active segment');
+      }
+    }
     for (const segment of this.segments) segment.closeFiles();
   }
 }

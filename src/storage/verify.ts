@@ -19,7 +19,7 @@ import { ConsumerJournal, JOURNAL_FILE } from './consumer-journal.js';
 import { crc32c } from './crc.js';
 import { decodeFileHeader, FILE_HEADER_BYTES } from './file-header.js';
 import { readFully, readWholeFile, type FileIO } from './io.js';
-import { fileCrc, scanLog } from './log-scanner.js';
+import { fileCrc, scanLog, zeroFrom } from './log-scanner.js';
 import { silentLogger } from './logger.js';
 import {
   decodeIndexEntry,
@@ -218,7 +218,8 @@ function verifySegment(
     const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, base, MAX_RECORD_PAYLOAD_BYTES, (_offset, position) => positions.push(position));
     const count = positions.length;
     report.events += count;
-    if (scan.stop !== null) {
+    const preallocated = expectedCount === null && scan.stop !== null && zeroFrom(io, logFd, scan.stop.position, logSize);
+    if (scan.stop !== null && !preallocated) {
       const message = `record ${scan.stop.problem} at offset ${scan.nextOffset}`;
       if (expectedCount === null && scan.stop.problem === 'partial') note(logPath, `${message}: a torn tail, never acknowledged; cut off on open`, scan.stop.position);
       else problem(logPath, message, scan.stop.position);

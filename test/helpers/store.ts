@@ -69,18 +69,29 @@ export function flipBit(file: string, position: number, bit = 0): void {
   }
 }
 
-/** Byte positions of the records of a `.log` file, read straight from the file (not via the engine). */
+/**
+ * Byte positions of the records of a `.log` file, read straight from the file (not via the
+ * engine). Stops at an all-zero record header: the preallocated end of an active segment.
+ */
 export function recordPositions(file: string): { position: number; size: number }[] {
   const bytes = fs.readFileSync(file);
   const out: { position: number; size: number }[] = [];
   let position = 32;
   while (position + 24 <= bytes.length) {
+    if (bytes.subarray(position, position + 24).every((b) => b === 0)) break;
     const size = 24 + bytes.readUInt32LE(position + 4);
     if (position + size > bytes.length) break;
     out.push({ position, size });
     position += size;
   }
   return out;
+}
+
+/** Byte position just after the last record of a `.log` file (its data, without preallocated zeros). */
+export function dataEnd(file: string): number {
+  const records = recordPositions(file);
+  const last = records[records.length - 1];
+  return last === undefined ? 32 : last.position + last.size;
 }
 
 /** Resolves after `ms` milliseconds. */
