@@ -17,10 +17,11 @@
  * When ../shared/tools/ebload.mjs is found, it is run against the same server as a cross-check.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer } from './bench-server.js';
 import { runLoad, type LoadResult } from './tcp-load.js';
 
 interface Workload {
@@ -31,7 +32,6 @@ interface Workload {
   target?: { eventsPerSecond?: number; p99Ms?: number };
 }
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const EBLOAD_CANDIDATES = [
   fileURLToPath(new URL('../../../shared/tools/ebload.mjs', import.meta.url)),
   fileURLToPath(new URL('../../shared/tools/ebload.mjs', import.meta.url)),
@@ -43,31 +43,6 @@ function argument(names: string[], fallback?: string): string | undefined {
   return fallback;
 }
 const flag = (name: string) => process.argv.includes(name);
-
-async function startServer(fsync: string): Promise<{ port: number; stop(): Promise<void>; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'eventbus-bench-'));
-  const portFile = path.join(dataDir, '..', `${path.basename(dataDir)}.port`);
-  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--port-file', portFile, '--data', path.join(dataDir, 'data'), '--fsync', fsync, '--log-level', 'warn'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    cwd: dataDir,
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; !existsSync(portFile); i++) {
-    if (i > 1000 || child.exitCode !== null) throw new Error('the server did not start');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  const port = Number(readFileSync(portFile, 'utf8'));
-  return {
-    port,
-    dataDir,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dataDir, { recursive: true, force: true });
-      rmSync(portFile, { force: true });
-    },
-  };
-}
 
 async function request(port: number, line: string): Promise<string> {
   const net = await import('node:net');
