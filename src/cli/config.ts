@@ -70,6 +70,7 @@ const CONSUMER_KEYS: Record<string, [string, Kind]> = {
   max_pending: ['maxPending', 'integer'],
   default_batch_events: ['defaultBatchEvents', 'integer'],
   max_batch_events: ['maxBatchEvents', 'integer'],
+  max_batch_bytes: ['maxBatchBytes', 'integer'],
   max_wait_ms: ['maxWaitMs', 'integer'],
   max_consumers_per_stream: ['maxConsumersPerStream', 'integer'],
 };
