@@ -3,8 +3,12 @@
  * accepting, answers what was already received, makes everything durable and exits 0.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ErrorCodes, EventBusError } from '../errors.js';
 import { EventBusServer, checkExposure } from '../server/server.js';
 import { Engine } from '../storage/engine.js';
+import { nodeIO, type FileIO } from '../storage/io.js';
 import { createLogger } from './logging.js';
 import type { ServeSettings } from './settings.js';
 
@@ -20,7 +24,8 @@ export async function serve(settings: ServeSettings): Promise<void> {
     ? undefined
     : { cert: readFileSync(settings.tls.certFile), key: readFileSync(settings.tls.keyFile) };
 
-  const engine = await Engine.open({ ...settings.engine, logger: logger.child({ component: 'storage' }) });
+  const io = await testIO(logger);
+  const engine = await Engine.open({ ...settings.engine, ...(io === undefined ? {} : { io }), logger: logger.child({ component: 'storage' }) });
   let server: EventBusServer;
   try {
     server = await EventBusServer.start({
@@ -69,4 +74,24 @@ export async function serve(settings: ServeSettings): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/**
+ * TEST HOOK, never for production: when EVENTBUS_TEST_IO_MODULE names a module (a file path,
+ * relative to the working directory), the engine's file-system layer is the one its exported
+ * `createIO(inner: FileIO): FileIO` builds over the real one. The fault suites (test/fault) use it
+ * to journal every file operation of a real server process (power loss after SIGKILL) and to
+ * inject disk errors. Unset (the normal case), nothing changes.
+ */
+async function testIO(logger: { warn(object: object, message: string): void }): Promise<FileIO | undefined> {
+  const name = process.env.EVENTBUS_TEST_IO_MODULE;
+  if (name === undefined || name === '') return undefined;
+  const loaded = await import(pathToFileURL(path.resolve(name)).href) as { createIO?: (inner: FileIO) => FileIO };
+  if (typeof loaded.createIO !== 'function') {
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, `EVENTBUS_TEST_IO_MODULE: ${name} does not export createIO(inner)`);
+  }
+  const message = `TEST HOOK ACTIVE: EVENTBUS_TEST_IO_MODULE=${name} replaces the storage file-system layer; for fault tests only, never in production`;
+  process.stderr.write(`eventbus: WARNING: ${message}\n`);
+  logger.warn({ module: name }, message);
+  return loaded.createIO(nodeIO);
 }
