@@ -225,8 +225,11 @@ export class Engine {
     const resolved = resolveOptions(options);
     const { io, dataDir, logger } = resolved;
     ensureDirectory(io, dataDir);
-    const lock = acquireLock(io, dataDir);
+    const { lock, crashed } = acquireLock(io, dataDir);
     try {
+      // The last process died with the store open: what it wrote may be in the page cache only.
+      // Recovery reads it as it is, shows it and builds on it, so make it durable first.
+      if (crashed) await syncDataDirectory(io, dataDir, logger);
       const catalog = Catalog.load(io, dataDir);
       const streamsDir = path.join(dataDir, STREAMS_DIR);
       if (io.stat(streamsDir) === null) {
@@ -661,8 +664,9 @@ function notFound(name: string): EventBusError {
  * pid, a pid reused by another process, or contents torn by a power loss) is stale and taken
  * over; Node has no flock, and this is what survives kill -9.
  */
-function acquireLock(io: FileIO, dataDir: string): string {
+function acquireLock(io: FileIO, dataDir: string): { lock: string; crashed: boolean } {
   const lock = path.join(dataDir, LOCK_FILE);
+  let crashed = false;
   if (openInProcess.has(dataDir)) {
     throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process`);
   }
@@ -672,6 +676,7 @@ function acquireLock(io: FileIO, dataDir: string): string {
       throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${owner.pid}`);
     }
     io.unlink(lock);
+    crashed = true;
   }
   let fd: number;
   try {
@@ -689,7 +694,55 @@ function acquireLock(io: FileIO, dataDir: string): string {
     io.close(fd);
   }
   openInProcess.add(dataDir);
-  return lock;
+  return { lock, crashed };
+}
+
+/** fsyncs run at once by {@link syncDataDirectory}. */
+const SYNC_CONCURRENCY = 16;
+
+/**
+ * Makes everything under `dataDir` durable: every file (fdatasync), then every directory (fsync),
+ * as PostgreSQL does before crash recovery. After a kill (or OOM kill, or crash) of the process
+ * that had the store open, the page cache still holds what it wrote and never fsynced: the tail
+ * of a segment sealed by a roll whose fsync round never completed, the new segment's directory
+ * entry, a renamed catalog. Recovery would read those, hand them to readers and append after
+ * them, and no later fsync covers them (appends sync only the active segment): a power loss
+ * would then take back events shown to readers and, with a directory entry, events acknowledged
+ * since. Runs only after such a stop; costs one fsync per file.
+ */
+async function syncDataDirectory(io: FileIO, dataDir: string, logger: Logger): Promise<void> {
+  const started = Date.now();
+  const files: string[] = [];
+  const directories: string[] = [];
+  const walk = (dir: string) => {
+    directories.push(dir);
+    for (const name of io.readdir(dir)) {
+      const full = path.join(dir, name);
+      if (io.stat(full)?.isDirectory === true) walk(full);
+      else if (name !== LOCK_FILE || dir !== dataDir) files.push(full);
+    }
+  };
+  try {
+    walk(dataDir);
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const fd = io.open(files[next++]!, 'r');
+        try {
+          await io.datasync(fd);
+        } finally {
+          io.close(fd);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
+    // Deepest first: a directory's entries before the entry naming it.
+    for (const dir of directories.reverse()) await io.syncDir(dir);
+  } catch (error) {
+    throw ioError(`making the data directory ${dataDir} durable after an unclean stop`, error);
+  }
+  logger.warn({ dataDir, files: files.length, directories: directories.length, ms: Date.now() - started },
+    'the store was not closed cleanly: fsynced every file and directory before recovery');
 }
 
 interface LockOwner {
