@@ -368,8 +368,11 @@ export class StreamConsumers {
 
   private checkUsable(): void {
     if (this.closed) throw new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
-    if (this.journal.failure !== null) {
-      throw new EventBusError(ErrorCodes.STREAM_FAILED, `consumer state of stream '${this.stream.name}' refuses changes until reopened: ${this.journal.failure.reason}`);
+    const failure = this.journal.failure;
+    if (failure !== null) {
+      // As the journal's own refusal and the log's: DISK_FULL while the cause is a full disk.
+      const code = failure.code === ErrorCodes.DISK_FULL ? ErrorCodes.DISK_FULL : ErrorCodes.STREAM_FAILED;
+      throw new EventBusError(code, `consumer state of stream '${this.stream.name}' refuses changes until reopened: ${failure.reason}`, { cause: failure });
     }
   }
 
