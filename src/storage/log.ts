@@ -12,7 +12,7 @@
  * is ever handed an event that a crash could take back.
  */
 import path from 'node:path';
-import { assert, ErrorCodes, EventBusError, ioError } from '../errors.js';
+import { assert, ErrorCodes, EventBusError, ioError, isEventBusError } from '../errors.js';
 import type { GroupCommit, SyncTarget } from './group-commit.js';
 import { FILE_HEADER_BYTES } from './file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from './offset-index.js';
@@ -411,7 +411,7 @@ export class StreamLog {
   /**
    * Reads visible events from `fromOffset` (clamped to the first stored offset), at most
    * `maxEvents` and, beyond the first event, at most `maxBytes` of payload. Throws CORRUPT_DATA
-   * when the first event to return is damaged.
+   * when the first event to return is damaged; stops before a later damaged one (in any segment).
    */
   read(fromOffset: number, maxEvents: number, maxBytes: number): StoredEvent[] {
     const out: StoredEvent[] = [];
@@ -422,7 +422,14 @@ export class StreamLog {
     let bytes = 0;
     while (i < this.segments.length && offset < end && out.length < maxEvents) {
       const segment = this.segments[i]!;
-      bytes += segment.read(offset, end, maxEvents - out.length, maxBytes - bytes, out);
+      try {
+        bytes += segment.read(offset, end, maxEvents - out.length, maxBytes - bytes, out);
+      } catch (error) {
+        // The first record of a later segment is damaged: return the events before it, as a
+        // damaged record inside a segment does. The next read starts at it and reports it.
+        if (out.length > 0 && isEventBusError(error, ErrorCodes.CORRUPT_DATA)) break;
+        throw error;
+      }
       const reached = out.length > 0 ? out[out.length - 1]!.offset + 1 : offset;
       if (reached < Math.min(segment.nextOffset, end)) break; // stopped on a limit or damage
       offset = reached;
