@@ -65,6 +65,13 @@ const EXIT_REQUEST: Request = { operation: 'exit' };
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
 /** Answered slots at the front of the queue are dropped in batches of this many. */
 const COMPACT_AFTER_SLOTS = 1024;
+/**
+ * Dispatch stops once the responses it computed at once since the last flush (reads: get_stream_events,
+ * get_stream_info) pass this many characters, and lets them be written first; it goes on only
+ * while the socket takes them. Without it, 256 pipelined reads of a 4 MiB page were computed in
+ * one pass: a gigabyte held for one connection, and a string too long for V8 (the server crashed).
+ */
+const DISPATCH_OUTPUT_CHARS = 1 << 20;
 
 const OPEN = 0;
 const CLOSING = 1;
@@ -84,6 +91,8 @@ export class Connection {
   private exclusiveRunning = false;
   private inFlightBytes = 0;
   private flushScheduled = false;
+  /** Characters of responses computed by dispatch at once since the last flush. */
+  private computedUnflushed = 0;
   private readonly flushBound = () => this.flush();
   private paused = false;
   /** 0, or when a write first returned false and has not drained since. */
@@ -310,9 +319,14 @@ export class Connection {
     this.dispatch();
   }
 
-  /** Starts every slot whose turn has come. */
+  /**
+   * Starts every slot whose turn has come, while the client reads its responses: stops when the
+   * socket's buffer is full, and after about {@link DISPATCH_OUTPUT_CHARS} of responses computed
+   * at once (the flush that writes them calls this again).
+   */
   private dispatch(): void {
     while (this.next < this.slots.length && this.writeBlockedSinceMs === 0 && this.state === OPEN) {
+      if (this.computedUnflushed >= DISPATCH_OUTPUT_CHARS) return; // a flush is scheduled: it calls dispatch again
       const slot = this.slots[this.next]!;
       if (slot.response !== null) {
         this.next += 1;
@@ -326,6 +340,7 @@ export class Connection {
       const result = this.host.executor.execute(request, slot.requestIdJson);
       if (typeof result === 'string') {
         slot.response = result;
+        this.computedUnflushed += result.length;
         this.scheduleFlush();
         continue;
       }
@@ -359,6 +374,7 @@ export class Connection {
   /** Writes the answered slots at the front of the queue, in order. */
   private flush(): void {
     this.flushScheduled = false;
+    this.computedUnflushed = 0;
     if (this.state !== OPEN) return;
     let out = '';
     let close = false;
@@ -374,6 +390,10 @@ export class Connection {
         break;
       }
     }
+    // Answered slots that dispatch had not yet stepped over (it stops while output is blocked)
+    // are written too: dispatch must not look behind them (after compaction, `next` would be
+    // negative and the server would crash on the missing slot).
+    if (this.next < this.head) this.next = this.head;
     if (this.head === slots.length) {
       this.slots = [];
       this.head = 0;
@@ -397,6 +417,8 @@ export class Connection {
       this.finish();
       return;
     }
+    // Requests held back while their predecessors' responses were written (see dispatch).
+    if (this.writeBlockedSinceMs === 0) this.dispatch();
     this.pump();
     this.maybeFinish();
   }
