@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import type { EventStatus } from '../storage/consumer-types.js';
 import { REQUIRED_FIELDS, lookupOperation, type Operation, type RequiredField } from './operations.js';
-import { compactJson, findBodyMember } from './raw-json.js';
+import { compactJson, findBodyMember, findMember } from './raw-json.js';
 import type { Credentials, Envelope, Request } from './requests.js';
 import { INVALID_JSON_REASON, INVALID_STATUS_REASON, INVALID_UTF8_REASON, MISSING_FIELDS_REASON, UNKNOWN_OPERATION_REASON } from './wire-texts.js';
 
@@ -56,7 +56,7 @@ export function decodeLine(line: Buffer): DecodedLine {
   let requestIdJson: string | undefined;
   const requestId = value.request_id;
   if (typeof requestId === 'string') requestIdJson = JSON.stringify(requestId);
-  else if (typeof requestId === 'number') requestIdJson = String(requestId);
+  else if (typeof requestId === 'number') requestIdJson = numberAsSent(line);
   else if (requestId !== undefined && requestId !== null) {
     return { ok: false, error: invalidField('request_id', 'a string or a number'), requestIdJson: undefined };
   }
@@ -78,6 +78,17 @@ export function decodeLine(line: Buffer): DecodedLine {
   const operation = typeof name === 'string' ? lookupOperation(name) : undefined;
   if (operation === undefined) return { ok: false, error: UNKNOWN_OPERATION, requestIdJson };
   return { ok: true, envelope: { operation, requestIdJson, credentials, body: value.body, line } };
+}
+
+/**
+ * A numeric request_id's JSON text exactly as sent: String() of the parsed number would turn
+ * 1e999 into `Infinity` (not JSON: the response line would be unreadable) and
+ * 12345678901234567890 into another number.
+ */
+function numberAsSent(line: Buffer): string {
+  const span = findMember(line, 'request_id');
+  assert(span !== null, 'request_id was parsed but its bytes were not found');
+  return line.toString('latin1', span.start, span.end);
 }
 
 const HEALTH: Request = { operation: 'health' };

@@ -131,6 +131,11 @@ function scanObject(bytes: Buffer, at: number, key: string, innerKey: string | n
   return { found, end: i + 1 };
 }
 
+/** The raw span of the top-level member `key` of a request line (the last one), or null. */
+export function findMember(line: Buffer, key: string): Span | null {
+  return scanObject(line, 0, key, null).found;
+}
+
 /**
  * The raw span of `body.<key>` in a request line, or null when there is none. With duplicate
  * keys, the last `body` and, inside it, the last `key` count, as with JSON.parse.
