@@ -29,7 +29,12 @@ import type { ServerLimits } from './limits.js';
 /** Counters kept by the server across connections. */
 export interface ServerStats {
   connectionsAccepted: number;
+  /** Past max_connections (or during shutdown): answered TOO_MANY_CONNECTIONS (SHUTTING_DOWN) and closed. */
   connectionsRejected: number;
+  /** Past max_connections plus the rejection headroom: closed at once, without a line. */
+  connectionsDropped: number;
+  /** TLS handshakes that failed or did not complete within partial_line_timeout_ms. */
+  tlsHandshakeFailures: number;
   requests: number;
   authFailures: number;
   linesTooLong: number;

@@ -10,6 +10,7 @@
  * await engine.close();   // makes everything durable
  * ```
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
@@ -53,6 +54,54 @@ const DEFAULT_PORT = 8080;
 const LIMIT_WARNING_INTERVAL_MS = 10_000;
 
 /**
+ * Sockets beyond max_connections that are still accepted, to be told TOO_MANY_CONNECTIONS (they
+ * linger up to close_linger_ms), and TLS connections still in their handshake: at most this many
+ * more than max_connections. Past that, connections are closed at once without a line, so a
+ * flood of connections can never take more file descriptors than max_connections plus this.
+ */
+export function rejectionHeadroom(maxConnections: number): number {
+  return Math.max(16, Math.ceil(maxConnections / 10));
+}
+
+/** File descriptors kept free for the store beyond those it holds when the server starts. */
+const STORE_FD_RESERVE = 1024;
+
+/** The soft limit on open files of this process, where the platform says (Linux), else undefined. */
+function openFileLimit(): number | undefined {
+  try {
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (match === null || match[1] === 'unlimited') return undefined;
+    return Number(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function openFileCount(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Protected store: client sockets must never take the file descriptors the store needs (a
+ * segment it cannot create fails its stream until a restart). Returns `maxConnections`, or
+ * fewer when the process's open-file limit cannot hold that many sockets (with their rejection
+ * headroom) on top of the descriptors in use and {@link STORE_FD_RESERVE} (at most a quarter of
+ * the limit) kept for the store. Undefined limits (other platforms) change nothing.
+ */
+export function connectionsWithinFdLimit(maxConnections: number, fdLimit: number | undefined, fdsInUse: number): number {
+  if (fdLimit === undefined) return maxConnections;
+  const budget = fdLimit - fdsInUse - Math.min(STORE_FD_RESERVE, Math.floor(fdLimit / 4));
+  if (maxConnections + rejectionHeadroom(maxConnections) <= budget) return maxConnections;
+  let fitting = Math.max(1, Math.floor(budget / 1.1));
+  while (fitting > 1 && fitting + rejectionHeadroom(fitting) > budget) fitting -= 1;
+  return Math.min(maxConnections, fitting);
+}
+
+/**
  * Protected default: throws INVALID_FIELD, explaining the ways out, when `host` is reachable
  * from other machines and no client is configured (unless `insecureNoAuth`).
  */
@@ -75,6 +124,8 @@ export class EventBusServer implements ConnectionHost {
   readonly stats: ServerStats = {
     connectionsAccepted: 0,
     connectionsRejected: 0,
+    connectionsDropped: 0,
+    tlsHandshakeFailures: 0,
     requests: 0,
     authFailures: 0,
     linesTooLong: 0,
@@ -88,6 +139,7 @@ export class EventBusServer implements ConnectionHost {
   private sweepTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
   private lastRejectWarningMs = 0;
+  private lastDropWarningMs = 0;
 
   private constructor(options: ServerOptions, limits: ServerLimits) {
     this.limits = limits;
@@ -100,10 +152,21 @@ export class EventBusServer implements ConnectionHost {
     this.listener =
       options.tls === undefined
         ? net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket)
-        : tls.createServer({ allowHalfOpen: true, noDelay: true, cert: options.tls.cert, key: options.tls.key }, onSocket);
+        : tls.createServer(
+            // A handshake is the start of a request: it gets the partial-line timeout (Node's default is 120 s).
+            { allowHalfOpen: true, noDelay: true, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: limits.partialLineTimeoutMs },
+            onSocket,
+          );
     if (options.tls !== undefined) {
-      this.listener.on('tlsClientError', (error: NodeJS.ErrnoException) => this.logger.debug({ code: error.code, reason: error.message }, 'TLS handshake failed'));
+      this.listener.on('tlsClientError', (error: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+        this.stats.tlsHandshakeFailures += 1;
+        this.logger.debug({ code: error.code, reason: error.message }, 'TLS handshake failed');
+        socket.destroy(); // Node leaves it open (a failed or timed-out handshake held its descriptor forever)
+      });
     }
+    // Every socket counts, accepted, being refused or still in its TLS handshake.
+    this.listener.maxConnections = limits.maxConnections + rejectionHeadroom(limits.maxConnections);
+    this.listener.on('drop', () => this.dropped());
   }
 
   /**
@@ -116,6 +179,17 @@ export class EventBusServer implements ConnectionHost {
     const port = options.port ?? DEFAULT_PORT;
     const clients = Object.keys(options.clients ?? {}).length;
     checkExposure(host, clients, options.insecureNoAuth === true);
+    const fdLimit = openFileLimit();
+    const fitting = connectionsWithinFdLimit(limits.maxConnections, fdLimit, openFileCount());
+    const logger = options.logger ?? silentLogger;
+    if (fitting < limits.maxConnections) {
+      logger.warn(
+        { maxConnections: limits.maxConnections, openFileLimit: fdLimit, acceptedConnections: fitting },
+        `the open-file limit (${fdLimit}) cannot hold max_connections (${limits.maxConnections}) besides the files of the store: ` +
+          `accepting at most ${fitting} connections; raise the limit (ulimit -n) to allow more`,
+      );
+      limits.maxConnections = fitting;
+    }
     const server = new EventBusServer(options, limits);
     server.listener.listen({ host, port });
     await Promise.race([
@@ -185,6 +259,16 @@ export class EventBusServer implements ConnectionHost {
     socket.on('end', () => socket.destroySoon());
     socket.end(encodeFailure(DECODE_REQUEST, error, undefined));
     setTimeout(() => socket.destroy(), this.limits.closeLingerMs).unref();
+  }
+
+  /** A connection past max_connections plus the headroom: closed by Node before we see it. */
+  private dropped(): void {
+    this.stats.connectionsDropped += 1;
+    const now = Date.now();
+    if (now - this.lastDropWarningMs > LIMIT_WARNING_INTERVAL_MS) {
+      this.lastDropWarningMs = now;
+      this.logger.warn({ maxConnections: this.limits.maxConnections, dropped: this.stats.connectionsDropped }, 'connection flood: closing connections without a line');
+    }
   }
 
   private sweep(): void {

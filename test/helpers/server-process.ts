@@ -35,6 +35,8 @@ export interface StartOptions {
   cwd?: string;
   /** Give up waiting for the port after this long. Default 10 s. */
   timeoutMs?: number;
+  /** A command that execs the server (keeping its pid), e.g. `['prlimit', '--nofile=300:300']`. */
+  wrapper?: string[];
 }
 
 /** A fresh temporary directory, removed when the test ends. */
@@ -50,7 +52,9 @@ export function startServerProcess(options: StartOptions = {}): Promise<ServerPr
   // A working directory of its own: relative paths (./snapshots) land there, not in the repo.
   const cwd = options.cwd ?? mkdtempSync(path.join(tmpdir(), 'eventbus-cwd-'));
   const defaults = options.noDefaultFlags === true ? [] : ['--data', dataDir, '--log-level', 'warn'];
-  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--port-file', portFile, ...defaults, ...(options.args ?? [])], {
+  const argv = [process.execPath, MAIN, 'serve', '--port', '0', '--port-file', portFile, ...defaults, ...(options.args ?? [])];
+  const [command, ...rest] = [...(options.wrapper ?? []), ...argv];
+  const child = spawn(command!, rest, {
     cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
