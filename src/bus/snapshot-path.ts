@@ -23,7 +23,8 @@ export function resolveSnapshotDir(root: string, output: string): string {
   const absoluteRoot = path.resolve(root);
   const target = path.resolve(absoluteRoot, output);
   if (!inside(absoluteRoot, target)) throw invalidPath(output, 'it leaves the snapshots root');
-  mkdirSync(absoluteRoot, { recursive: true });
+  // Owner only, as every data directory (snapshots hold all the data).
+  mkdirSync(absoluteRoot, { recursive: true, mode: 0o700 });
   // Symbolic links: the deepest part that exists must really be inside the real root.
   let existing = target;
   while (!existsSync(existing)) existing = path.dirname(existing);
