@@ -21,10 +21,21 @@ function digest(clientId: string, clientSecret: string): Buffer {
 
 export class Authenticator {
   private readonly digests: Buffer[];
+  private readonly ids: ReadonlySet<string>;
 
   /** `clients` maps client names to credentials (the original's `auth` map). */
   constructor(clients: Readonly<Record<string, ClientCredentials>> = {}) {
     this.digests = Object.values(clients).map((c) => digest(c.client_id, c.client_secret));
+    this.ids = new Set(Object.values(clients).map((c) => c.client_id));
+  }
+
+  /**
+   * True when `clientId` is the id of a configured client. Ids are not secrets, but what a client
+   * sends as its id may be anything, a secret in the wrong field included: only configured ids are
+   * ever logged.
+   */
+  isClientId(clientId: string): boolean {
+    return this.ids.has(clientId);
   }
 
   /** True when requests need credentials (some client is configured). */

@@ -291,7 +291,8 @@ export class Connection {
     if (this.authFailureLogged) return;
     this.authFailureLogged = true; // once per connection: a client retrying in a loop must not flood the log
     this.host.logger.warn(
-      { remote: this.remote, clientId: clientId === undefined ? null : clientId.slice(0, 64), authFailures: this.host.stats.authFailures },
+      // The id only when it is a configured one: a client that swapped its fields sent its secret as the id.
+      { remote: this.remote, clientId: clientId !== undefined && this.host.authenticator.isClientId(clientId) ? clientId : null, authFailures: this.host.stats.authFailures },
       'request refused: unknown client credentials',
     );
   }
