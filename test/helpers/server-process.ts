@@ -48,7 +48,8 @@ export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'eventbu
 
 export function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'eventbus-data-'));
-  const portFile = path.join(mkdtempSync(path.join(tmpdir(), 'eventbus-port-')), 'port');
+  const portDir = mkdtempSync(path.join(tmpdir(), 'eventbus-port-'));
+  const portFile = path.join(portDir, 'port');
   // A working directory of its own: relative paths (./snapshots) land there, not in the repo.
   const cwd = options.cwd ?? mkdtempSync(path.join(tmpdir(), 'eventbus-cwd-'));
   const defaults = options.noDefaultFlags === true ? [] : ['--data', dataDir, '--log-level', 'warn'];
@@ -62,7 +63,10 @@ export function startServerProcess(options: StartOptions = {}): Promise<ServerPr
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => {
+    rmSync(portDir, { recursive: true, force: true });
+    resolve(code ?? signal ?? -1);
+  }));
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const started = Date.now();

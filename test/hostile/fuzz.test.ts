@@ -41,6 +41,9 @@ const MAX_LINE_BYTES = 1024 * 1024 + 64 * 1024; // the defaults (docs/protocol.m
 const MAX_EVENT_BYTES = 1024 * 1024;
 const MIB = 1024 * 1024;
 
+// The long run outlasts the runner's per-file timeout (300 s).
+if (LONG || INPUTS > 200_000) t.setTimeout(60 * 60_000);
+
 t.comment(`fuzz seed ${SEED} (replay: EVENTBUS_TEST_SEED=${SEED}), ${INPUTS} inputs`);
 
 const PROTOTYPES: [string, object][] = [

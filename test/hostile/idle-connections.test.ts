@@ -1,0 +1,31 @@
+/**
+ * 10,000 idle connections to a real server process: another client's writes stay fast (p99 under
+ * 50 ms, fsync always) and the server's memory stays within the documented budget (under 16 KiB
+ * of RSS per idle connection). The long suite (EVENTBUS_LONG=1) keeps them open for a minute
+ * of continuous writes. `npm run bench:idle` prints the same figures.
+ */
+import t from 'tap';
+import { measureIdleConnections } from '../helpers/server-idle.js';
+
+const LONG = process.env.EVENTBUS_LONG === '1';
+const CONNECTIONS = 10_000;
+const BUDGET_BYTES_PER_CONNECTION = 16 * 1024;
+if (LONG) t.setTimeout(15 * 60_000);
+
+t.test(`${CONNECTIONS} idle connections: responsive, within the memory budget`, async (t) => {
+  const result = await measureIdleConnections({ connections: CONNECTIONS, writes: 1000, holdMs: LONG ? 60_000 : 0, log: (line) => t.comment(line) });
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  t.comment(
+    `server rss ${mib(result.rssWithout)} MiB without, ${mib(result.rssWith)} MiB with ${CONNECTIONS} idle connections: ` +
+      `${Math.round(result.bytesPerConnection)} bytes each; opened in ${result.openMs} ms; server fds ${result.serverFds}`,
+  );
+  t.comment(
+    `write latency (fsync ${result.fsync}) without: p50 ${result.latencyWithout.p50Ms.toFixed(2)} ms, p99 ${result.latencyWithout.p99Ms.toFixed(2)} ms; ` +
+      `with: p50 ${result.latencyWith.p50Ms.toFixed(2)} ms, p99 ${result.latencyWith.p99Ms.toFixed(2)} ms, max ${result.latencyWith.maxMs.toFixed(1)} ms (${result.latencyWith.writes} writes)`,
+  );
+  t.ok(result.serverFds >= CONNECTIONS, `the server holds all ${CONNECTIONS} (${result.serverFds} descriptors)`);
+  t.equal(result.closedByServer, 0, 'none was closed');
+  t.ok(result.idleStillServed, 'an idle connection is still answered');
+  t.ok(result.latencyWith.p99Ms < 50, `p99 of another client's writes ${result.latencyWith.p99Ms.toFixed(2)} ms < 50 ms`);
+  t.ok(result.bytesPerConnection < BUDGET_BYTES_PER_CONNECTION, `${Math.round(result.bytesPerConnection)} bytes of RSS per idle connection < ${BUDGET_BYTES_PER_CONNECTION}`);
+});
