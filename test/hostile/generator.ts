@@ -376,7 +376,9 @@ export class CaseGenerator {
     const length = r.chance(0.04) ? r.int(limit - 1000, limit) : r.int(1000, 100_000);
     const text = r.chance(0.5) ? 'x'.repeat(length) : 'é'.repeat(Math.floor(length / 2));
     const s = q(text);
-    switch (r.int(0, 6)) {
+    const client = this.setup.state.client;
+    switch (r.int(0, 7)) {
+      case 7: return object([['operation', '"get_stream_info"'], ['auth', object([['client_id', q(client?.id ?? 'x')], ['client_secret', s]], r)], ['body', `{"stream_name":${q(this.setup.stream)}}`]], r);
       case 0: return object([['operation', '"health"'], ['request_id', s]], r);
       case 1: return this.request('get_stream_info', new Map([['stream_name', s]]));
       case 2: return this.request('create_stream', new Map([['stream_name', s]]));

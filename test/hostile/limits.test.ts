@@ -11,11 +11,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
-import { rejectionHeadroom } from '../../src/server/server.js';
+import { connectionsWithinFdLimit, rejectionHeadroom } from '../../src/server/server.js';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { LineSocket, linesFor } from '../helpers/server-lines.js';
 import { startServerProcess, tempDir } from '../helpers/server-process.js';
@@ -118,6 +119,14 @@ t.test('connections past max_connections get TOO_MANY_CONNECTIONS; a flood past 
   t.equal((await again.request({ operation: 'health' })).status, true, 'a freed slot is taken again');
 });
 
+t.test('the connection limit that fits an open-file limit', async (t) => {
+  t.equal(connectionsWithinFdLimit(10_000, 20_000, 40), 10_000, '20,000 descriptors hold the default 10,000 connections');
+  t.equal(connectionsWithinFdLimit(10_000, undefined, 40), 10_000, 'no known limit: unchanged');
+  const fitting = connectionsWithinFdLimit(10_000, 1024, 40);
+  t.ok(fitting + rejectionHeadroom(fitting) <= 1024 - 40 - 256, `1,024 descriptors: ${fitting} connections, the store keeps a quarter`);
+  t.equal(connectionsWithinFdLimit(10_000, 64, 60), 1, 'never fewer than one');
+});
+
 t.test('the open-file limit: connections can never take the descriptors the store needs', async (t) => {
   const dir = tempDir(t);
   const config = path.join(dir, 'config.yaml');
@@ -213,10 +222,20 @@ t.test('TLS: a handshake never finished is cut at the partial-line timeout; pend
   t.ok(Date.now() - started < 3000, `within ${Date.now() - started} ms (timeout 1 s)`);
   t.equal(await held(), 0, 'the server holds none');
   t.ok(server.stats.tlsHandshakeFailures >= 1, `${server.stats.tlsHandshakeFailures} handshakes timed out, ${server.stats.connectionsDropped} connections dropped`);
-  const client = await EventBusClient.connect({ port, tls: { ca: readFileSync(cert) } });
-  t.teardown(() => client.close());
-  await client.health();
-  t.pass('a real TLS client is served afterwards');
+  const clients: EventBusClient[] = [];
+  t.teardown(() => Promise.all(clients.map((c) => c.close())));
+  for (let i = 0; i < max; i++) {
+    const client = await EventBusClient.connect({ port, tls: { ca: readFileSync(cert) } });
+    clients.push(client);
+    await client.health();
+  }
+  t.pass(`${max} real TLS clients are served afterwards`);
+  // The one past the limit is told so over TLS.
+  const extra = tls.connect({ port, host: '127.0.0.1', ca: readFileSync(cert) });
+  let told = '';
+  extra.on('data', (d: Buffer) => (told += d.toString()));
+  await new Promise((resolve) => extra.once('close', resolve));
+  t.equal(told, `{"operation":"decode_request","status":false,"reason":"too many connections (the limit is ${max})","code":"TOO_MANY_CONNECTIONS"}\n`, 'the TLS connection past the limit gets TOO_MANY_CONNECTIONS');
 });
 
 t.test('a client that never reads: the server holds a bounded amount, disconnects it, and others do not notice', async (t) => {
