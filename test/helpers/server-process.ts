@@ -107,3 +107,17 @@ export function startServerProcess(options: StartOptions = {}): Promise<ServerPr
     poll();
   });
 }
+
+/**
+ * {@link startServerProcess} for the test `t`: its data and working directories are temporary
+ * ones removed when the test ends (unless given), and the process is killed then if still running.
+ */
+export async function serverProcessFor(t: { teardown(fn: () => void | Promise<void>): void }, options: StartOptions = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? path.join(tempDir(t, 'eventbus-data-'), 'data');
+  const cwd = options.cwd ?? tempDir(t, 'eventbus-cwd-');
+  const server = await startServerProcess({ ...options, dataDir, cwd });
+  t.teardown(async () => {
+    await server.stop('SIGKILL');
+  });
+  return server;
+}

@@ -18,7 +18,7 @@ import { Engine } from '../../src/storage/engine.js';
 import { capturingLogger } from '../helpers/logger.js';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { LineSocket } from '../helpers/server-lines.js';
-import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js';
+import { MAIN, serverProcessFor, tempDir } from '../helpers/server-process.js';
 
 const env = { ...process.env };
 for (const key of Object.keys(env)) if (key.startsWith('EVENTBUS_')) delete env[key];
@@ -43,8 +43,7 @@ function connects(host: string, port: number): Promise<string> {
 }
 
 t.test('the default bind is 127.0.0.1: reachable on loopback, refused on the machine\'s other addresses', async (t) => {
-  const server = await startServerProcess({ env, args: ['--log-level', 'info'] });
-  t.teardown(() => void server.stop('SIGKILL'));
+  const server = await serverProcessFor(t, { env, args: ['--log-level', 'info'] });
   const listening = server.output().split('\n').filter((l) => l.includes('"msg":"listening"')).map((l) => JSON.parse(l));
   t.equal(listening[0]?.host, '127.0.0.1', 'it says where it listens');
   t.equal(await connects('127.0.0.1', server.port), 'connected');
@@ -77,7 +76,7 @@ t.test('a non-loopback address without clients refuses to start, however it is g
     t.notOk(existsSync(data), `${label}: nothing created`);
   }
   for (const host of ['localhost', '127.0.0.2', '::1']) {
-    const s = await startServerProcess({ env, args: ['--host', host] }).catch((e: Error) => e);
+    const s = await serverProcessFor(t, { env, args: ['--host', host] }).catch((e: Error) => e);
     if (s instanceof Error) {
       t.match(s.message, /EADDRNOTAVAIL|EAFNOSUPPORT/, `${host}: not available here`);
       continue;
@@ -88,7 +87,7 @@ t.test('a non-loopback address without clients refuses to start, however it is g
     ['--insecure-no-auth', ['--host', '0.0.0.0', '--insecure-no-auth'], {}],
     ['EVENTBUS_INSECURE_NO_AUTH=1', ['--host', '0.0.0.0'], { EVENTBUS_INSECURE_NO_AUTH: '1' }],
   ] as [string, string[], NodeJS.ProcessEnv][]) {
-    const s = await startServerProcess({ env: { ...env, ...extra }, args });
+    const s = await serverProcessFor(t, { env: { ...env, ...extra }, args });
     t.equal(await s.stop(), 0, `${label} starts on 0.0.0.0`);
   }
   // Embedded: the same rule.
@@ -109,8 +108,7 @@ t.test('secrets never reach the logs, even at trace; failed auth is counted and 
   const dir = tempDir(t);
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, `auth:\n  app:\n    client_id: "app-id"\n    client_secret: "${secret}"\nserver:\n  max_line_bytes: 4096\n`);
-  const server = await startServerProcess({ env, args: ['--config', config, '--log-level', 'trace'] });
-  t.teardown(() => void server.stop('SIGKILL'));
+  const server = await serverProcessFor(t, { env, args: ['--config', config, '--log-level', 'trace'] });
   const good = { client_id: 'app-id', client_secret: secret };
   const bad = { client_id: 'app-id', client_secret: wrong };
   let refused = 0;
@@ -166,8 +164,7 @@ t.test('data files are created readable by their owner only (0600, directories 0
   const dataDir = path.join(dir, 'data');
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, `storage:\n  segment_size_bytes: 4096\nsnapshots:\n  root: ${path.join(dir, 'snapshots')}\n`);
-  const server = await startServerProcess({ env, dataDir, cwd: dir, args: ['--config', config], wrapper: ['sh', '-c', 'umask 000 && exec "$@"', 'sh'] });
-  t.teardown(() => void server.stop('SIGKILL'));
+  const server = await serverProcessFor(t, { env, dataDir, cwd: dir, args: ['--config', config], wrapper: ['sh', '-c', 'umask 000 && exec "$@"', 'sh'] });
   t.match(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'), /^Umask:\s+0000$/m, 'the server runs with umask 000');
   const c = await EventBusClient.connect({ port: server.port });
   for (const name of ['a', 'b', 'gone']) await c.createStream(name);
@@ -210,8 +207,7 @@ t.test('TLS: the same protocol to real TLS clients (openssl s_client, Node tls);
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-  const server = await startServerProcess({ env, args: ['--tls-cert', cert, '--tls-key', key] });
-  t.teardown(() => void server.stop('SIGKILL'));
+  const server = await serverProcessFor(t, { env, args: ['--tls-cert', cert, '--tls-key', key] });
 
   // openssl s_client: a TLS client that shares no code with Node.
   const session = [

@@ -19,7 +19,7 @@ import { EventBusClient } from '../../src/client/client.js';
 import { connectionsWithinFdLimit, rejectionHeadroom } from '../../src/server/server.js';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { LineSocket, linesFor } from '../helpers/server-lines.js';
-import { startServerProcess, tempDir } from '../helpers/server-process.js';
+import { serverProcessFor, tempDir } from '../helpers/server-process.js';
 import { MIB, mib, openFiles, percentile, processMemory, sleep, until } from './measure.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -32,8 +32,7 @@ const FLOOD_MIB = LONG ? 4096 : 100;
 if (LONG) t.setTimeout(15 * 60_000);
 
 t.test(`${FLOOD_MIB} MiB without a newline: one LINE_TOO_LONG, the connection closes, the server buffers none of it`, async (t) => {
-  const server = await startServerProcess();
-  t.teardown(() => void server.stop('SIGKILL'));
+  const server = await serverProcessFor(t);
   const pid = server.child.pid!;
   const probe = await LineSocket.connect(server.port);
   t.teardown(() => probe.close());
@@ -132,8 +131,7 @@ t.test('the open-file limit: connections can never take the descriptors the stor
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, 'storage:\n  segment_size_bytes: 4096\n');
   const limit = 256;
-  const server = await startServerProcess({ args: ['--config', config, '--fsync', 'never'], wrapper: ['prlimit', `--nofile=${limit}:${limit}`] });
-  t.teardown(() => void server.stop('SIGKILL'));
+  const server = await serverProcessFor(t, { args: ['--config', config, '--fsync', 'never'], wrapper: ['prlimit', `--nofile=${limit}:${limit}`] });
   t.match(server.output(), /the open-file limit \(256\) cannot hold max_connections \(10000\)/, 'a warning names the limit');
   const writer = await EventBusClient.connect({ port: server.port });
   t.teardown(() => writer.close());
@@ -177,8 +175,7 @@ t.test('slowloris: a client sending one byte a second is cut at the partial-line
 });
 
 t.test('slowloris at the default 30 s partial-line timeout', { skip: LONG ? false : 'EVENTBUS_LONG=1' }, async (t) => {
-  const server = await startServerProcess();
-  t.teardown(() => void server.stop('SIGKILL'));
+  const server = await serverProcessFor(t);
   const s = await LineSocket.connect(server.port);
   t.teardown(() => s.close());
   const line = `{"operation":"health","pad":"${'p'.repeat(100)}"}\n`;
