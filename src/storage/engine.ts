@@ -591,6 +591,8 @@ export class Engine {
             if (state.log.activeTailBytes > copyLimitBytes) sealing.push(state.log.sealActive(Date.now()));
           }
           await Promise.all(sealing);
+          // Seals rolled by ordinary appends finish within an fsync or two; wait for them.
+          await Promise.all([...this.byName.values()].map((state) => state.log.sealsSettled()));
         },
         streams: () => [...this.byName.values()].map((state) => ({
           entry: state.entry,

@@ -107,8 +107,8 @@ export class StreamLog {
   /** Files and directories written since the last commit besides the active log. */
   private extraTargets: SyncTarget[] = [];
   private activeTarget: SyncTarget;
-  /** Segments sealed since the last commit; unpinned once that commit has run. */
-  private rolled: Segment[] = [];
+  /** Frozen segments whose seal is being finished (see {@link roll}). */
+  private readonly sealing = new Map<Segment, Promise<void>>();
   /** Commits in flight, and who waits for there to be none. */
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
@@ -291,27 +291,25 @@ export class StreamLog {
     );
   }
 
-  /** Commits `targets` plus whatever rolls added; unpins rolled segments once it has run. */
+  /** Commits `targets` plus whatever rolls added. */
   private commit(targets: SyncTarget[]): Promise<void> {
     const all = this.extraTargets.length === 0 ? targets : [...targets, ...this.extraTargets];
-    const rolled = this.rolled;
     this.extraTargets = [];
-    this.rolled = [];
+    return this.track(this.ctx.groupCommit.commit(all));
+  }
+
+  /** Counts `work` as in flight until it settles (see {@link idle}). */
+  private track<T>(work: Promise<T>): Promise<T> {
     this.inflight += 1;
     const done = () => {
-      for (const segment of rolled) {
-        segment.pinned = false;
-        segment.closeFiles();
-      }
       this.inflight -= 1;
       if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     };
-    const committed = this.ctx.groupCommit.commit(all);
-    committed.then(done, done);
-    return committed;
+    work.then(done, done);
+    return work;
   }
 
-  /** Resolves when no commit of this log is in flight (before closing or deleting it). */
+  /** Resolves when no commit or seal of this log is in flight (before closing or deleting it). */
   idle(): Promise<void> {
     if (this.inflight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -343,16 +341,52 @@ export class StreamLog {
     }
   }
 
-  /** Seals the active segment and starts a new one at the next offset. */
+  /**
+   * Freezes the active segment and starts a new one at the next offset. The frozen segment is
+   * sealed (its log cut back to its data, its index given the seal trailer) only once its records
+   * are durable, by {@link finishSeal}: a seal on disk must prove its records are, since recovery
+   * trusts a sealed segment without reading it. Meanwhile it stays open (pinned) for reads.
+   */
   private roll(nowMs: number): void {
     const sealed = this.active;
-    sealed.sealNow();
+    sealed.freeze();
     sealed.pinned = true;
     const next = Segment.create(this.ctx, this.dir, sealed.nextOffset, nowMs);
     this.segments.push(next);
     this.activeTarget = this.fileTarget(next);
-    this.rolled.push(sealed);
-    this.extraTargets.push(this.fileTarget(sealed), this.indexTarget(sealed), this.dirTarget(this.dir));
+    // The batch that rolled is acknowledged only once the frozen log and the new entry are durable.
+    this.extraTargets.push(this.fileTarget(sealed), this.dirTarget(this.dir));
+    const finishing = this.track(this.finishSeal(sealed));
+    this.sealing.set(sealed, finishing);
+    void finishing.finally(() => this.sealing.delete(sealed));
+  }
+
+  /** Writes a frozen segment's seal once its records are durable, then makes the seal durable. */
+  private async finishSeal(sealed: Segment): Promise<void> {
+    const step = async (what: string, work: () => Promise<unknown> | void) => {
+      try {
+        await work();
+      } catch (error) {
+        throw error instanceof EventBusError ? error : ioError(what, error);
+      }
+    };
+    try {
+      await step(`fsync of ${sealed.logPath}`, () => sealed.syncLog());
+      if (this.closed) return; // deleted or closed meanwhile: recovery seals it on the next open
+      sealed.writeSeal();
+      await step(`fsync of ${sealed.logPath}`, () => sealed.syncLog());
+      await step(`fsync of ${sealed.indexPath}`, () => sealed.syncIndex());
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      sealed.pinned = false;
+      sealed.closeFiles();
+    }
+  }
+
+  /** Resolves once no seal is being finished (a snapshot links only sealed segments). */
+  async sealsSettled(rounds = 3): Promise<void> {
+    for (let i = 0; i < rounds && this.sealing.size > 0; i++) await Promise.all(this.sealing.values());
   }
 
   /**
@@ -366,6 +400,8 @@ export class StreamLog {
     const sealed = this.active;
     this.roll(nowMs);
     await this.commit([this.activeTarget]);
+    await this.sealing.get(sealed);
+    if (sealed.seal === null) throw this.failure ?? new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
     return sealed;
   }
 

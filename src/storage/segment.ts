@@ -103,6 +103,8 @@ export class Segment {
   maxTimestampMs = 0;
   createdMs = 0;
   seal: SealInfo | null = null;
+  /** Set when frozen: no more appends, seal computed but not yet written (see {@link freeze}). */
+  private frozen: SealInfo | null = null;
   /**
    * Set while an fsync of this segment's descriptors may still be queued (just after sealing):
    * its files then stay open, outside the open-files bound, so a descriptor number is never
@@ -279,7 +281,7 @@ export class Segment {
    * unchanged and the caller must stop appending to it.
    */
   append(logChunk: Buffer, indexChunk: Buffer, count: number, maxTimestampMs: number): void {
-    assert(this.seal === null, 'append to a sealed segment');
+    assert(this.seal === null && this.frozen === null, 'append to a sealed or frozen segment');
     assert(indexChunk.length === count * INDEX_ENTRY_BYTES, 'index chunk does not match record count');
     try {
       this.preallocate(this.size + logChunk.length);
@@ -328,11 +330,31 @@ export class Segment {
   }
 
   /**
-   * Seals this segment: cuts the log back to its data and appends the seal trailer to its index.
-   * The caller fsyncs both files (through the group commit) before relying on the seal.
+   * Takes no more appends: the seal is computed now (log and index CRCs) but written only by
+   * {@link writeSeal}, once the records it seals are durable (see StreamLog.roll).
    */
-  sealNow(): SealInfo {
-    assert(this.seal === null, 'segment sealed twice');
+  freeze(): void {
+    assert(this.seal === null && this.frozen === null, 'segment frozen twice');
+    this.ensureOpen();
+    const logCrc = this.logCrc ?? fileCrc(this.ctx.io, this.logFd, this.size);
+    const indexCrc = this.indexCrc ?? fileCrc(this.ctx.io, this.indexFd, indexEntryPosition(this.count));
+    this.frozen = { recordCount: this.count, logBytes: this.size, maxTimestampMs: this.maxTimestampMs, logCrc, indexCrc };
+  }
+
+  /** The seal a frozen segment will have once written (null otherwise). */
+  get pendingSeal(): SealInfo | null {
+    return this.seal === null ? this.frozen : null;
+  }
+
+  /**
+   * Seals a frozen segment: cuts the log back to its data (the preallocated end) and appends the
+   * seal trailer to its index. Call only once the log's records are durable: a seal on disk then
+   * proves its records are (the log's size alone does not, once a truncate has set it). The
+   * caller fsyncs both files before relying on the seal.
+   */
+  writeSeal(): void {
+    const seal = this.frozen;
+    assert(seal !== null && this.seal === null, 'seal written twice, or for a segment not frozen');
     this.ensureOpen();
     if (this.allocated > this.size) {
       try {
@@ -342,12 +364,8 @@ export class Segment {
       }
       this.allocated = this.size;
     }
-    const logCrc = this.logCrc ?? fileCrc(this.ctx.io, this.logFd, this.size);
-    const indexCrc = this.indexCrc ?? fileCrc(this.ctx.io, this.indexFd, indexEntryPosition(this.count));
-    const seal: SealInfo = { recordCount: this.count, logBytes: this.size, maxTimestampMs: this.maxTimestampMs, logCrc, indexCrc };
     this.writeAt(this.indexFd, [encodeSealTrailer(seal)], indexEntryPosition(this.count), 'seal');
     this.seal = seal;
-    return seal;
   }
 
   /** Current log and index CRCs (for snapshots), computing them if unknown. */

@@ -30,7 +30,7 @@ import { FILE_HEADER_BYTES } from './file-header.js';
 import type { FileIO } from './io.js';
 import type { StreamLog } from './log.js';
 import type { Logger } from './logger.js';
-import { indexEntryPosition } from './offset-index.js';
+import { encodeSealTrailer, indexEntryPosition } from './offset-index.js';
 
 /** Active tails larger than this are sealed rather than copied. */
 export const COPY_LIMIT_BYTES = 1024 * 1024;
@@ -95,6 +95,8 @@ interface CopyJob {
   source: string;
   target: string;
   length: number;
+  /** Bytes written after the copied ones (the seal trailer of a segment still being sealed). */
+  suffix?: Buffer;
   /** For a file that could not be linked: its known CRC, checked after copying. */
   expectedCrc?: number;
 }
@@ -154,6 +156,13 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
           }
           continue;
         }
+        const pending = segment.pendingSeal;
+        if (pending !== null && segment.nextOffset <= visible) {
+          // Frozen, its seal not yet written (rolled a moment ago): copy it, sealed in the copy.
+          copies.push({ source: segment.logPath, target: path.join(dir, logName), length: segment.size });
+          copies.push({ source: segment.indexPath, target: path.join(dir, indexName), length: indexEntryPosition(segment.count), suffix: encodeSealTrailer(pending) });
+          continue;
+        }
         // The segment holding the point in time: copy it up to the visible offset's record.
         const logLength = visible >= segment.nextOffset ? segment.size : visible <= segment.baseOffset ? FILE_HEADER_BYTES : segment.positionOf(visible);
         const indexLength = indexEntryPosition(Math.max(0, Math.min(visible, segment.nextOffset) - segment.baseOffset));
@@ -173,9 +182,9 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
     try {
       for (let i = 0; i < copies.length; i++) {
         const job = copies[i]!;
-        const { fd, crc } = await copyPrefix(io, sources[i]!, job.target, job.length);
+        const { fd, crc } = await copyPrefix(io, sources[i]!, job.target, job.length, job.suffix);
         if (job.expectedCrc === undefined) {
-          files.push({ path: path.relative(staging, job.target), size: job.length, crc32c: crc });
+          files.push({ path: path.relative(staging, job.target), size: job.length + (job.suffix?.length ?? 0), crc32c: crc });
         } else if (crc !== job.expectedCrc) {
           throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${job.source} does not match the CRC its seal recorded`);
         }
@@ -256,8 +265,11 @@ function linkOrPlanCopy(io: FileIO, source: string, target: string, size: number
   }
 }
 
-/** Copies the first `length` bytes of `sourceFd` to a new file; returns its open fd and CRC. */
-async function copyPrefix(io: FileIO, sourceFd: number, target: string, length: number): Promise<{ fd: number; crc: number }> {
+/**
+ * Copies the first `length` bytes of `sourceFd` to a new file, then `suffix` if given; returns
+ * the new file's open fd and CRC.
+ */
+async function copyPrefix(io: FileIO, sourceFd: number, target: string, length: number, suffix?: Buffer): Promise<{ fd: number; crc: number }> {
   const fd = io.open(target, 'wx+');
   const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(length, 1)));
   let crc = 0;
@@ -270,6 +282,10 @@ async function copyPrefix(io: FileIO, sourceFd: number, target: string, length: 
       crc = crc32c(piece, crc);
       position += n;
       if (position < length) await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (suffix !== undefined) {
+      if (io.writev(fd, [suffix], length) !== suffix.length) throw new Error(`short write to ${target}`);
+      crc = crc32c(suffix, crc);
     }
   } catch (error) {
     io.close(fd);
