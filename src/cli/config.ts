@@ -101,7 +101,7 @@ function readSection<T extends string | number | boolean>(file: string, value: u
   const out: Record<string, T> = {};
   for (const [key, raw] of Object.entries(section(file, value, name))) {
     if (skip.includes(key)) continue;
-    const spec = keys[key];
+    const spec = Object.hasOwn(keys, key) ? keys[key] : undefined;
     if (spec === undefined) throw invalid(file, `unknown setting '${name}.${key}' (known: ${[...Object.keys(keys), ...skip].join(', ')})`);
     if (raw === null || raw === undefined) continue;
     out[spec[0]] = typed(file, `${name}.${key}`, raw, spec[1]) as T;
@@ -122,7 +122,8 @@ export function parseConfig(text: string, file: string): FileConfig {
   for (const key of Object.keys(root)) {
     if (!known.has(key)) throw invalid(file, `unknown section '${key}' (known: ${[...known].join(', ')})`);
   }
-  const config: FileConfig = { clients: {}, server: {}, tls: {}, storage: {}, retention: {}, consumers: {} };
+  // Client names are the user's text: a null-prototype map keeps `__proto__` an ordinary name.
+  const config: FileConfig = { clients: Object.create(null) as FileConfig['clients'], server: {}, tls: {}, storage: {}, retention: {}, consumers: {} };
 
   const logger = section(file, root.logger, 'logger');
   for (const [key, value] of Object.entries(logger)) {

@@ -10,7 +10,8 @@ export function createLogger(level: string, outputs: readonly string[]): PinoLog
   const destinations = outputs.map((output) => {
     if (output === 'stdout') return pino.destination({ dest: 1, sync: true });
     if (output === 'stderr') return pino.destination({ dest: 2, sync: true });
-    return pino.destination({ dest: output, mkdir: true, sync: true });
+    // Logs name remote addresses and client ids: readable by the owner only, like the data.
+    return pino.destination({ dest: output, mkdir: true, sync: true, mode: 0o600 });
   });
   const options = { level, base: { service: 'eventbus' }, timestamp: pino.stdTimeFunctions.isoTime };
   if (destinations.length === 1) return pino(options, destinations[0]!);

@@ -46,7 +46,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
   if (settings.portFile !== undefined) {
     // Written whole or not at all: a reader never sees a partial port number.
     const temporary = `${settings.portFile}.${process.pid}.tmp`;
-    writeFileSync(temporary, `${server.port}\n`);
+    writeFileSync(temporary, `${server.port}\n`, { mode: 0o600 });
     renameSync(temporary, settings.portFile);
   }
 

@@ -80,3 +80,23 @@ t.test('precedence: flag, then environment (commander), then file, then default'
   t.throws(() => resolveSettings({}, { EVENTBUS_INSECURE_NO_AUTH: 'maybe' }), { message: /EVENTBUS_INSECURE_NO_AUTH/ });
   t.throws(() => resolveSettings({ tlsCert: 'c.pem' }, {}), { message: /both a certificate/ });
 });
+
+t.test('client names and setting names are plain text, never object internals', async (t) => {
+  const config = parseConfig('auth:\n  __proto__:\n    client_id: "a"\n    client_secret: "b"\n', 'config.yaml');
+  t.same(Object.keys(config.clients), ['__proto__'], 'a client called __proto__ is a client, so auth stays on');
+  t.same(config.clients['__proto__'], { client_id: 'a', client_secret: 'b' });
+  t.throws(() => parseConfig('server:\n  constructor: 5\n', 'config.yaml'), { code: 'INVALID_FIELD', message: /unknown setting 'server.constructor'/ });
+});
+
+t.test('log files are created readable by their owner only', async (t) => {
+  const { createLogger } = await import('../../src/cli/logging.js');
+  const { statSync } = await import('node:fs');
+  const file = path.join(tempDir(t), 'logs', 'eventbus.log');
+  const previous = process.umask(0);
+  try {
+    createLogger('info', [file]).info('hello');
+  } finally {
+    process.umask(previous);
+  }
+  t.equal(statSync(file).mode & 0o777, 0o600);
+});
