@@ -14,7 +14,11 @@ function parsePort(value: string): number {
   return port;
 }
 
+/** Set by the single-executable build (sea-build.ts), which has no package.json beside it. */
+declare const EVENTBUS_VERSION: string | undefined;
+
 function version(): string {
+  if (typeof EVENTBUS_VERSION === 'string') return EVENTBUS_VERSION;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? '0.0.0';
