@@ -107,6 +107,7 @@ export class EventBus {
         deadLettered: c.deadLettered,
         lag: c.lag,
       })),
+      damage: stats.damage.map((d) => ({ file: d.file, position: d.position, firstOffset: d.firstOffset, lastOffset: d.lastOffset, reason: d.reason })),
     };
   }
 

@@ -22,6 +22,16 @@ export interface ConsumerView {
   lag: number;
 }
 
+/** Stored bytes that cannot be read back as written (see docs/storage-format.md, Recovery). */
+export interface DamageView {
+  file: string;
+  position: number;
+  /** The offsets that cannot be read because of it (none when first > last). */
+  firstOffset: number;
+  lastOffset: number;
+  reason: string;
+}
+
 /** A stream's identity and figures. */
 export interface StreamInfoView extends StreamView {
   eventCount: number;
@@ -30,6 +40,8 @@ export interface StreamInfoView extends StreamView {
   bytes: number;
   segmentCount: number;
   consumers: ConsumerView[];
+  /** Damage found in the stream's files (empty when sound). */
+  damage: DamageView[];
 }
 
 /** An acknowledged write. */

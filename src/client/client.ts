@@ -191,6 +191,13 @@ export class EventBusClient {
         deadLettered: c.dead_lettered as number,
         lag: c.lag as number,
       })),
+      damage: ((s.damage as Record<string, number | string>[] | undefined) ?? []).map((d) => ({
+        file: d.file as string,
+        position: d.position as number,
+        firstOffset: d.first_offset as number,
+        lastOffset: d.last_offset as number,
+        reason: d.reason as string,
+      })),
     };
   }
 

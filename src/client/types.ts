@@ -25,6 +25,15 @@ export interface ConsumerInfo {
   lag: number;
 }
 
+/** Stored bytes of a stream that cannot be read back as written. */
+export interface Damage {
+  file: string;
+  position: number;
+  firstOffset: number;
+  lastOffset: number;
+  reason: string;
+}
+
 export interface StreamInfo extends Stream {
   eventCount: number;
   firstOffset: number;
@@ -32,6 +41,8 @@ export interface StreamInfo extends Stream {
   bytes: number;
   segmentCount: number;
   consumers: ConsumerInfo[];
+  /** Damage found in the stream's files (empty when sound). */
+  damage: Damage[];
 }
 
 export interface WrittenEvent {

@@ -66,9 +66,10 @@ export function streamInfoBody(info: StreamInfoView): string {
     if (consumers.length > 0) consumers += ',';
     consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag}}`;
   }
+  const damage = info.damage.map((d) => JSON.stringify({ file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })).join(',');
   return (
     `{"stream":{${streamFields(info)},"event_count":${info.eventCount},"first_offset":${info.firstOffset},` +
-    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"consumers":[${consumers}]}}`
+    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"consumers":[${consumers}],"damage":[${damage}]}}`
   );
 }
 

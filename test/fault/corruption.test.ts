@@ -104,9 +104,7 @@ async function expectDamagedRecord(t: TapTest, store: Store, server: FaultServer
     t.match(failure?.context, { file, position, offset }, 'and so does its context');
     await expectLogged(t, server, file, position);
     const info = (await client.request('get_stream_info', { stream_name: 's' })).body as { stream: Record<string, unknown> };
-    t.ok('damage' in info.stream, 'get_stream_info reports the damage', {
-      todo: 'src/bus/bus.ts streamInfo drops engine.stats().damage; the engine has it (file, position, offsets, reason)',
-    });
+    t.match(info.stream.damage, [{ file, position, first_offset: offset, last_offset: offset }], 'get_stream_info reports the damage');
   } finally {
     await client.close();
   }
