@@ -28,7 +28,7 @@ import { DurabilityModel, type CrashMode } from '../helpers/sim-io.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const long = process.env.EVENTBUS_LONG === '1';
-const cycles = Number(process.env.EVENTBUS_POWER_CYCLES ?? (long ? 300 : 20));
+const cycles = Number(process.env.EVENTBUS_POWER_CYCLES ?? (long ? 200 : 20));
 t.setTimeout((long ? 3 * 3600 : 300) * 1000);
 
 /** EVENTBUS_KEEP_TEST_DIRS=1 keeps the journals and each data directory before a power loss. */
