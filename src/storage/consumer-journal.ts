@@ -233,6 +233,8 @@ export interface JournalContext {
   io: FileIO;
   logger: Logger;
   groupCommit: GroupCommit;
+  /** False when the store was closed cleanly (see SegmentContext.afterCrash). */
+  afterCrash?: boolean;
 }
 
 export class ConsumerJournal {
@@ -246,7 +248,7 @@ export class ConsumerJournal {
   /** What a commit must sync: the file, plus (while set) the compaction's rename barrier. */
   private barrier: SyncTarget | null = null;
   /** Syncs the current file; replaced with the file, so a queued sync never hits a newer one. */
-  private fileTarget: SyncTarget;
+  private fileTarget: FileTarget;
   private compacting = false;
   /** Commits in flight, and who waits for there to be none (a descriptor is closed only then). */
   private inflight = 0;
@@ -259,8 +261,9 @@ export class ConsumerJournal {
     this.fileTarget = this.targetFor(-1);
   }
 
-  private targetFor(fd: number): SyncTarget {
-    return { name: this.file, sync: () => this.ctx.io.datasync(fd), failed: (error) => this.fail(error) };
+  /** The sync target of the file open as `fd`. */
+  private targetFor(fd: number): FileTarget {
+    return new FileTarget(this.file, fd, this.ctx.io, (error) => this.fail(error));
   }
 
   /**
@@ -296,7 +299,10 @@ export class ConsumerJournal {
       }
       const next = resync(contents, position + 1);
       if (next < 0) {
-        end = position; // torn tail
+        // A torn tail after a crash. After a clean close nothing can be torn: it is damage, and
+        // is reported; either way the record's change is lost (in the safe direction) and cut.
+        if (ctx.afterCrash === false) damage.push({ file: journal.file, position, reason: 'last record fails its check after a clean stop' });
+        end = position;
         break;
       }
       damage.push({ file: journal.file, position, reason: `record ${decoded === 'bad' ? 'fails its check' : 'is cut short'}` });
@@ -420,7 +426,7 @@ export class ConsumerJournal {
       logger.warn({ file: temporary, err: error }, 'consumer journal compaction failed; the journal keeps growing');
       return;
     }
-    const oldFd = this.fd;
+    const oldTarget = this.fileTarget;
     const oldSize = this.size;
     this.fd = fd;
     this.fileTarget = this.targetFor(fd);
@@ -442,13 +448,14 @@ export class ConsumerJournal {
       failed: (error) => this.fail(error),
     };
     this.barrier = barrier;
-    // The old file's pending fsyncs (of records the state already includes) may still be queued;
-    // close its descriptor only after the barrier's commit, which runs after them.
-    this.track(this.ctx.groupCommit.commit([barrier])).then(
+    // Under `always` the barrier runs in the next round with every commit that needs it. Under
+    // the other policies nothing waits on it, but the rename must not wait for close: run it now.
+    const finishing = this.ctx.groupCommit.policy === 'always' ? this.ctx.groupCommit.commit([barrier]) : barrier.sync();
+    this.track(finishing).then(
       () => {
         if (this.barrier === barrier) this.barrier = null;
         this.compacting = false;
-        io.close(oldFd);
+        oldTarget.retire(); // closes the old descriptor once no sync of it is queued or running
         logger.debug({ file: this.file, from_bytes: oldSize, to_bytes: want }, 'consumer journal compacted');
       },
       (error: unknown) => {
@@ -500,4 +507,33 @@ function resync(buffer: Buffer, from: number): number {
     if (typeof decodeRecordAt(buffer, position) !== 'string') return position;
   }
   return -1;
+}
+
+/**
+ * The sync target of one open journal file. Retiring it (after compaction replaced the file)
+ * makes later syncs no-ops and closes the descriptor once no sync of it is running: a descriptor
+ * number is never closed, and reused by another file, under a queued fsync.
+ */
+class FileTarget implements SyncTarget {
+  private running = 0;
+  private retired = false;
+
+  constructor(readonly name: string, private readonly fd: number, private readonly io: FileIO, readonly failed: (error: unknown) => void) {}
+
+  async sync(): Promise<void> {
+    if (this.retired || this.fd < 0) return;
+    this.running += 1;
+    try {
+      await this.io.datasync(this.fd);
+    } finally {
+      this.running -= 1;
+      if (this.retired && this.running === 0) this.io.close(this.fd);
+    }
+  }
+
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    if (this.running === 0 && this.fd >= 0) this.io.close(this.fd);
+  }
 }

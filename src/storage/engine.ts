@@ -200,7 +200,7 @@ export class Engine {
   /** Snapshots run one at a time. */
   private snapshotQueue: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog) {
+  private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog, afterCrash: boolean) {
     this.dataDir = options.dataDir;
     this.groupCommit = new GroupCommit(options.fsync, options.fsyncIntervalMs, options.logger);
     this.context = {
@@ -210,6 +210,7 @@ export class Engine {
       groupCommit: this.groupCommit,
       segmentSizeBytes: options.segmentSizeBytes,
       preallocateStepBytes: Math.min(PREALLOCATE_STEP_BYTES, options.segmentSizeBytes),
+      afterCrash,
       onVisible: (log) => this.wakeWaiters(log),
       limits: options.consumers,
       markDirty: (journal) => {
@@ -239,7 +240,7 @@ export class Engine {
       for (const name of io.readdir(dataDir)) {
         if (name.endsWith(TEMPORARY_SUFFIX)) io.unlink(path.join(dataDir, name));
       }
-      const engine = new Engine(resolved, catalog);
+      const engine = new Engine(resolved, catalog, crashed);
       const started = Date.now();
       for (const entry of catalog.all()) engine.openStream(entry);
       engine.removeOrphans();
@@ -410,7 +411,14 @@ export class Engine {
   /** A stream's identity and figures. Throws STREAM_NOT_FOUND or the stream's open error. */
   stats(name: string): StreamStats {
     const state = this.stream(name);
-    return { ...toInfo(state.entry), ...state.log.stats(), damage: state.log.damage(), consumers: state.consumers.stats() };
+    const journalDamage = state.consumers.damage.map((d) => ({
+      file: d.file,
+      position: d.position,
+      firstOffset: 0,
+      lastOffset: -1, // no event is unreadable: a consumer's change was lost, its events come back
+      reason: `consumer journal: ${d.reason}`,
+    }));
+    return { ...toInfo(state.entry), ...state.log.stats(), damage: [...state.log.damage(), ...journalDamage], consumers: state.consumers.stats() };
   }
 
   private stream(name: string): StreamState {
@@ -583,7 +591,6 @@ export class Engine {
       return takeSnapshot({
         io: this.options.io,
         logger: this.options.logger,
-        sealedDurable: this.options.fsync === 'always',
         prepare: async (copyLimitBytes) => {
           this.flush();
           const sealing: Promise<unknown>[] = [];
@@ -692,9 +699,13 @@ function acquireLock(io: FileIO, dataDir: string): { lock: string; crashed: bool
   try {
     const self = { pid: process.pid, bootId: bootId(), startTicks: startTicks(process.pid) };
     io.writev(fd, [Buffer.from(`${self.pid}\n${self.bootId}\n${self.startTicks}\n`)], 0);
+    // Durable, so that after any crash, power loss included, the next open finds it and knows
+    // the store was not closed cleanly (recovery treats a failing tail as torn only then).
+    io.datasyncNow(fd);
   } finally {
     io.close(fd);
   }
+  io.syncDirNow(dataDir);
   openInProcess.add(dataDir);
   return { lock, crashed };
 }
@@ -795,7 +806,8 @@ function releaseLock(io: FileIO, lock: string, dataDir: string): void {
   openInProcess.delete(dataDir);
   try {
     io.unlink(lock);
+    io.syncDirNow(dataDir); // the clean close is durable too
   } catch {
-    // Already gone; nothing to release.
+    // Already gone, or the disk is failing: the next open then recovers as after a crash.
   }
 }

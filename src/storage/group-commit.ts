@@ -55,6 +55,8 @@ interface Waiter {
 }
 
 const RESOLVED = Promise.resolve();
+/** fsyncs a round runs at once. */
+const SYNC_CONCURRENCY = 128;
 
 export class GroupCommit {
   readonly stats: GroupCommitStats = { rounds: 0, syncs: 0, commits: 0 };
@@ -81,7 +83,9 @@ export class GroupCommit {
    * fails); under `interval` and `never` it resolves at once.
    */
   commit(targets: readonly SyncTarget[]): Promise<void> {
-    for (const target of targets) this.dirty.add(target);
+    // Under `never` nothing syncs the dirty set until close, which syncs what is open then: so
+    // keep none (the set would grow with every segment ever rolled).
+    if (this.policy !== 'never') for (const target of targets) this.dirty.add(target);
     if (this.policy !== 'always') {
       this.stats.commits += 1;
       return RESOLVED;
@@ -92,7 +96,10 @@ export class GroupCommit {
     });
   }
 
-  /** Marks targets dirty without waiting (their bytes are covered by the next round or close). */
+  /**
+   * Marks targets dirty without waiting: the next round covers them (under `never`, only the
+   * round that close runs, which is why close touches what must be durable before it syncs).
+   */
   touch(targets: readonly SyncTarget[]): void {
     for (const target of targets) this.dirty.add(target);
   }
@@ -129,9 +136,13 @@ export class GroupCommit {
       const failures = new Map<SyncTarget, unknown>();
       // Every target is synced and accounted for, even if another one's sync throws: a round
       // that gave up half-way would leave its waiters (of every stream) unsettled forever.
-      const syncAll = (phase: SyncTarget[]) => Promise.all(phase.map((target) => startSync(target).catch((error: unknown) => {
+      const syncOne = (target: SyncTarget) => startSync(target).catch((error: unknown) => {
         failures.set(target, error);
-      })));
+      });
+      // At most SYNC_CONCURRENCY at once: a sync may open a descriptor (a closed segment's).
+      const syncAll = async (phase: SyncTarget[]) => {
+        for (let i = 0; i < phase.length; i += SYNC_CONCURRENCY) await Promise.all(phase.slice(i, i + SYNC_CONCURRENCY).map(syncOne));
+      };
       // Files first, then directories (see SyncTarget.directory).
       await syncAll(targets.filter((target) => target.directory !== true));
       const directories = targets.filter((target) => target.directory === true);

@@ -376,6 +376,7 @@ export class StreamLog {
       sealed.writeSeal();
       await step(`fsync of ${sealed.logPath}`, () => sealed.syncLog());
       await step(`fsync of ${sealed.indexPath}`, () => sealed.syncIndex());
+      sealed.sealDurable = true;
     } catch (error) {
       this.fail(error);
     } finally {
@@ -529,7 +530,7 @@ export class StreamLog {
 
   /** Targets to fsync so that everything written so far is durable (close). */
   syncTargets(): SyncTarget[] {
-    return this.failure === null && !this.closed ? [this.activeTarget] : [];
+    return this.failure === null && !this.closed ? [this.activeTarget, this.dirTarget(this.dir)] : [];
   }
 
   /**

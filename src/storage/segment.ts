@@ -72,6 +72,12 @@ export interface SegmentContext {
    * ext4. Small steps keep the zeros recovery must read after a crash small. 0 disables it.
    */
   preallocateStepBytes?: number;
+  /**
+   * False when the store was closed cleanly (no LOCK was left behind): nothing can be torn then,
+   * so a record that fails its check at the end of an active segment is damage, kept and
+   * reported, not a torn write to cut off. Default true (recovery after a crash).
+   */
+  afterCrash?: boolean;
 }
 
 /** Damage found in a segment: bytes that do not hold the records they should. */
@@ -103,6 +109,11 @@ export class Segment {
   maxTimestampMs = 0;
   createdMs = 0;
   seal: SealInfo | null = null;
+  /**
+   * True once the seal is known to be on disk (fsynced after writing, or found at open). A
+   * snapshot that links a sealed segment before then fsyncs the link itself.
+   */
+  sealDurable = false;
   /** Set when frozen: no more appends, seal computed but not yet written (see {@link freeze}). */
   private frozen: SealInfo | null = null;
   /**
@@ -174,6 +185,7 @@ export class Segment {
   static openSealed(ctx: SegmentContext, dir: string, baseOffset: number, count: number): Segment {
     const segment = new Segment(ctx, dir, baseOffset);
     segment.count = count;
+    segment.sealDurable = true; // found on disk (made durable first after a crash: Engine.open)
     try {
       const problem = segment.checkSealed();
       if (problem !== null) segment.rebuildSealedIndex(problem);
@@ -864,6 +876,15 @@ export class Segment {
         break;
       }
       const found = findNextRecord(io, this.logFd, damageAt + 1, logSize, this.resyncBounds(expected, bound));
+      if (found === null && this.ctx.afterCrash === false) {
+        // Nothing valid follows, but the store was closed cleanly: nothing can be torn, so this
+        // is damage to the last (acknowledged) record. Keep it, report it, append after it.
+        pushEntry(expected, damageAt);
+        this.reportDamage(damageAt, expected, expected, `record ${result.stop.problem} at the end of an active segment after a clean stop`);
+        expected += 1;
+        position = logSize;
+        break;
+      }
       if (found === null) {
         // Nothing valid follows: a torn write that was never acknowledged. Cut it off (and
         // extend the file again: the cut part comes back as zeros).
@@ -938,6 +959,7 @@ export class Segment {
       if (seal !== null && seal.logBytes === logSize && sealedIndexBytes(seal.recordCount) === indexSize) {
         // Sealed, but the crash came before the next segment existed.
         this.seal = seal;
+        this.sealDurable = true;
         this.count = seal.recordCount;
         this.size = logSize;
         this.maxTimestampMs = seal.maxTimestampMs;

@@ -54,8 +54,6 @@ export interface SnapshotSource {
   logger: Logger;
   /** Writes queued appends and seals tails above the copy limit; resolves once sealed files are durable. */
   prepare(copyLimitBytes: number): Promise<void>;
-  /** True when sealed segments are known to be fsynced (the `always` policy). */
-  sealedDurable: boolean;
   /** Every healthy stream, now. */
   streams(): SnapshotStream[];
   nextStreamNumber(): number;
@@ -127,7 +125,8 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
     const copies: CopyJob[] = [];
     const dirs: string[] = [];
     const writes: { target: string; contents: Buffer[] }[] = [];
-    const linked: string[] = [];
+    /** Linked files, and whether their seal is already known to be on disk. */
+    const linked: { target: string; durable: boolean }[] = [];
     let copyFallback = false;
     const streams = source.streams();
     io.mkdir(staging);
@@ -150,7 +149,7 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
           const crcs = segment.currentCrcs();
           for (const [file, size, crc] of [[segment.logPath, segment.size, crcs.logCrc], [segment.indexPath, segment.indexSize, crcs.indexCrc]] as const) {
             const target = path.join(dir, path.basename(file));
-            if (linkOrPlanCopy(io, file, target, size, crc, copies)) linked.push(target);
+            if (linkOrPlanCopy(io, file, target, size, crc, copies)) linked.push({ target, durable: segment.sealDurable });
             else copyFallback = true;
             files.push({ path: path.join(relativeDir, path.basename(file)), size, crc32c: crc });
           }
@@ -200,13 +199,11 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
       files.push({ path: path.relative(staging, target), size, crc32c: contents.reduce((crc, b) => crc32c(b, crc), 0) });
       syncs.push(io.datasync(fd).finally(() => io.close(fd)));
     }
-    // Linked files are sealed segments. Under `always` their seal was fsynced before any append
-    // after it was acknowledged; under the other policies make sure now.
-    if (!source.sealedDurable) {
-      for (const target of linked) {
-        const fd = io.open(target, 'r');
-        syncs.push(io.datasync(fd).finally(() => io.close(fd)));
-      }
+    // Linked files are sealed segments; a seal written a moment ago may not be on disk yet.
+    for (const { target, durable } of linked) {
+      if (durable) continue;
+      const fd = io.open(target, 'r');
+      syncs.push(io.datasync(fd).finally(() => io.close(fd)));
     }
     await Promise.all(syncs);
     await Promise.all(dirs.map((dir) => io.syncDir(dir)));

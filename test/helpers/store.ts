@@ -94,6 +94,15 @@ export function dataEnd(file: string): number {
   return last === undefined ? 32 : last.position + last.size;
 }
 
+/**
+ * Makes a closed store look as if its process had died with it open: leaves a LOCK naming no
+ * running process. The next open then recovers as after a crash (a failing tail is torn, cut
+ * off), not as after a clean close (a failing tail is damage, kept and reported).
+ */
+export function simulateCrash(dataDir: string): void {
+  fs.writeFileSync(path.join(dataDir, 'LOCK'), 'left by a process that died\n');
+}
+
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

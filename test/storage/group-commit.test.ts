@@ -163,13 +163,18 @@ t.test('a round syncs directories only after its files', async (t) => {
   t.equal(commit.state, 'resolved');
 });
 
-t.test('never: commits resolve at once; syncAll fsyncs what is dirty', async (t) => {
+t.test('never: commits resolve at once and keep nothing; syncAll fsyncs what was touched', async (t) => {
   const gc = new GroupCommit('never', 100, silentLogger);
   const file = new FakeTarget('file');
   const commit = tracked(gc.commit([file]));
   await settle();
   t.equal(commit.state, 'resolved');
   t.equal(file.started, 0, 'nothing synced');
+  const none = tracked(gc.syncAll());
+  await settle();
+  t.equal(none.state, 'resolved');
+  t.equal(file.started, 0, 'a commit leaves nothing dirty (close touches what is open)');
+  gc.touch([file]);
   const all = tracked(gc.syncAll());
   await settle();
   t.equal(file.started, 1);

@@ -4,10 +4,11 @@
  * (it was never acknowledged), says so in the log, and appends continue at the right offset.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import type { Engine } from '../../src/storage/engine.js';
 import { capturingLogger } from '../helpers/logger.js';
-import { flipBit, openEngine, payload, readAll, recordPositions, segmentFiles, streamDir } from '../helpers/store.js';
+import { flipBit, openEngine, payload, readAll, recordPositions, segmentFiles, simulateCrash, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
 interface Fixture {
@@ -45,9 +46,11 @@ async function fixture(t: TapTest, sealedSegments: number, tailRecords: number):
   return { dataDir, log: active.log, index: active.index, logBytes: fs.readFileSync(active.log), indexBytes: fs.readFileSync(active.index), base: active.base, payloads };
 }
 
+/** Puts the fixture's files back, as left by a process that then died (a crash, not a clean close). */
 function restore(f: Fixture): void {
   fs.writeFileSync(f.log, f.logBytes);
   fs.writeFileSync(f.index, f.indexBytes);
+  simulateCrash(f.dataDir);
 }
 
 /** Checks the recovered store holds exactly `expected` events, then appends and closes. */
@@ -91,7 +94,7 @@ t.test('cutting the active segment at every byte position keeps exactly the comp
   }
 });
 
-t.test('a bit flip anywhere in the last record: it is cut off, the rest is kept', async (t) => {
+t.test('after a crash, a bit flip anywhere in the last record: it is cut off (torn), the rest is kept', async (t) => {
   const f = await fixture(t, 1, 3);
   const records = recordPositions(f.log);
   const last = records[records.length - 1]!;
@@ -124,4 +127,28 @@ t.test('garbage after the last record is cut off; zeros (a preallocated end) are
     }
     await expectRecovered(t, f, engine, f.base + records.length, what);
   }
+});
+
+t.test('after a clean close nothing can be torn: a bit flip in the last record is damage, kept and reported', async (t) => {
+  const f = await fixture(t, 1, 3);
+  const records = recordPositions(f.log);
+  const last = records[records.length - 1]!;
+  const lastOffset = f.base + records.length - 1;
+  // The fixture closed the store cleanly: no LOCK is left.
+  t.notOk(fs.existsSync(path.join(f.dataDir, 'LOCK')), 'a clean close leaves no LOCK');
+  flipBit(f.log, last.position + 24 + 3, 5);
+  const logger = capturingLogger();
+  const engine = await openEngine(f.dataDir, { segmentSizeBytes: 1024, fsync: 'never', logger });
+  t.teardown(() => engine.close());
+  t.equal(fs.statSync(f.log).size, f.logBytes.length, 'nothing is cut away');
+  t.same(logger.find('warn', 'truncated the torn tail'), [], 'it is not treated as a torn write');
+  const damage = engine.stats('s').damage;
+  t.match(damage, [{ file: f.log, position: last.position, firstOffset: lastOffset, lastOffset }], 'the damage is listed with file, position and offset');
+  t.ok(logger.find('error', 'damaged').length > 0, 'and logged');
+  t.throws(() => engine.read('s', lastOffset), { code: 'CORRUPT_DATA' }, 'the damaged event is never returned');
+  const before = engine.read('s', 0, { maxEvents: 1000 });
+  t.ok(before.length === lastOffset && before.every((e, i) => e.payload.equals(f.payloads[i]!)), 'every event before it reads fine');
+  const next = await engine.append('s', payload('after-damage', 40));
+  t.equal(next.offset, lastOffset + 1, 'its offset is not given to a new event');
+  t.ok(engine.read('s', lastOffset + 1)[0]!.payload.equals(payload('after-damage', 40)), 'appends continue after it');
 });
