@@ -8,7 +8,7 @@
  * operation resolves once its records are durable (the group commit shares the fsync with
  * segment writes of the same moment).
  */
-import { ErrorCodes, EventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
 import { Consumer } from './consumer.js';
 import {
   ConsumerJournal,
@@ -134,6 +134,11 @@ export class StreamConsumers {
       const { consumer, created } = this.consumer(name);
       const delivery = this.deliver(consumer, batch, autoAck);
       const remaining = giveUpAt - Date.now();
+      if (delivery.skippedDamage) {
+        // Damaged events were moved aside; what follows them may be due at once.
+        await Promise.all([delivery.durable, created]);
+        continue;
+      }
       if (delivery.events.length > 0 || remaining <= 0 || this.closed) {
         await Promise.all([delivery.durable, created]);
         return { events: delivery.events, more: delivery.more };
@@ -143,7 +148,7 @@ export class StreamConsumers {
   }
 
   /** Delivers due redeliveries and then new events, synchronously; returns what to wait for. */
-  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown> } {
+  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown>; skippedDamage: boolean } {
     this.checkUsable();
     const { limits } = this.ctx;
     const log = this.log;
@@ -164,11 +169,30 @@ export class StreamConsumers {
     const room = autoAck ? Number.MAX_SAFE_INTEGER : limits.maxPending - consumer.entries.size;
     const wantNew = Math.min(batch - events.length, room);
     let fresh: StoredEvent[] = [];
-    if (wantNew > 0 && consumer.cursor < log.visibleOffset && !(events.length > 0 && bytes >= limits.maxBatchBytes)) {
-      fresh = log.read(consumer.cursor, wantNew, Math.max(1, limits.maxBatchBytes - bytes));
-    }
     const deadlineMs = now + limits.ackWaitMs;
     const records: Buffer[] = [];
+    let skippedDamage = false;
+    if (wantNew > 0 && consumer.cursor < log.visibleOffset && !(events.length > 0 && bytes >= limits.maxBatchBytes)) {
+      try {
+        fresh = log.read(consumer.cursor, wantNew, Math.max(1, limits.maxBatchBytes - bytes));
+      } catch (error) {
+        // With redeliveries in hand, deliver those; the damage is dealt with by the next call.
+        if (!isEventBusError(error, ErrorCodes.CORRUPT_DATA) || (events.length === 0 && this.damageAt(consumer.cursor) === undefined)) throw error;
+      }
+      // The next event is damaged: it can never be delivered. Rather than stop the consumer there
+      // for good, move the damaged offsets to the dead-letter stream (saying where the damage is)
+      // and go on after them.
+      const damage = fresh.length === 0 && events.length === 0 ? this.damageAt(consumer.cursor) : undefined;
+      if (damage !== undefined) {
+        const from = consumer.cursor;
+        const count = Math.min(damage.lastOffset - from + 1, batch, log.visibleOffset - from);
+        consumer.applyDeliver(from, count, deadlineMs, false);
+        records.push(encodeDeliver(consumer.id, from, count, deadlineMs, false));
+        for (let offset = from; offset < from + count; offset++) deadLetter.push(offset);
+        this.ctx.logger.error({ stream: this.stream.name, consumer: consumer.name, from, count, file: damage.file, position: damage.position }, 'damaged events moved to the dead-letter stream: they cannot be delivered');
+        skippedDamage = true;
+      }
+    }
     if (redelivered.length > 0) {
       consumer.applyRedeliver(redelivered, deadlineMs, autoAck);
       records.push(encodeRedeliver(consumer.id, deadlineMs, autoAck, redelivered));
@@ -182,7 +206,12 @@ export class StreamConsumers {
     const durable = Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter)]);
     const more = consumer.redeliveries(1).length > 0
       || (consumer.cursor < log.visibleOffset && (autoAck || consumer.entries.size < limits.maxPending));
-    return { events, more, durable };
+    return { events, more, durable, skippedDamage };
+  }
+
+  /** The damage of the log that makes `offset` unreadable, if any. */
+  private damageAt(offset: number) {
+    return this.log.damage().find((d) => offset >= d.firstOffset && offset <= d.lastOffset);
   }
 
   /** `retry_events`: see Engine.retry. */
@@ -288,10 +317,12 @@ export class StreamConsumers {
   /** Splits due offsets into those to deliver and those that used up their deliveries. */
   private splitByDeliveries(consumer: Consumer, offsets: number[]): { deliver: number[]; deadLetter: number[] } {
     const max = this.ctx.limits.maxDeliveries;
-    if (max === 0) return { deliver: offsets, deadLetter: [] };
     const deliver: number[] = [];
     const deadLetter: number[] = [];
-    for (const offset of offsets) (consumer.entries.get(offset)!.deliveries >= max ? deadLetter : deliver).push(offset);
+    for (const offset of offsets) {
+      const damaged = this.damageAt(offset) !== undefined; // can never be delivered again
+      (damaged || (max > 0 && consumer.entries.get(offset)!.deliveries >= max) ? deadLetter : deliver).push(offset);
+    }
     return { deliver, deadLetter };
   }
 
@@ -321,10 +352,26 @@ export class StreamConsumers {
     await this.write([encodeDeadLetter(consumer.id, offsets)]);
   }
 
-  /** The dead-letter record: the original event and where it came from, as JSON. */
+  /**
+   * The dead-letter record: the original event and where it came from, as JSON. A damaged event
+   * has no body to carry: its record says where the damage is instead.
+   */
   private deadLetterPayload(consumer: Consumer, offset: number, nowIso: string): Buffer {
-    const event = this.readOne(offset);
     const entry = consumer.entries.get(offset)!;
+    const damage = this.damageAt(offset);
+    if (damage !== undefined) {
+      return Buffer.from(JSON.stringify({
+        id: this.eventId(offset),
+        stream: this.stream.name,
+        stream_id: this.stream.id,
+        offset,
+        consumer: consumer.name,
+        delivery_count: entry.deliveries,
+        dead_lettered_at: nowIso,
+        damaged: { file: damage.file, position: damage.position, reason: damage.reason },
+      }), 'utf8');
+    }
+    const event = this.readOne(offset);
     const head = JSON.stringify({
       id: this.eventId(offset),
       stream: this.stream.name,
