@@ -28,6 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCodes, EventBusError, ioError } from '../errors.js';
 import { TEMPORARY_SUFFIX } from './atomic-file.js';
 import { ensureDirectory } from './directory.js';
+import { takeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { GroupCommit, type FsyncPolicy, type GroupCommitStats } from './group-commit.js';
 import { nodeIO, readWholeFile, type FileIO } from './io.js';
@@ -242,7 +243,14 @@ export class Engine {
       }
       const engine = new Engine(resolved, catalog, crashed);
       const started = Date.now();
-      for (const entry of catalog.all()) engine.openStream(entry);
+      // Checksums of the active segments recorded at the last clean close (none after a crash).
+      const checkpoint = takeCrcCheckpoint(io, dataDir);
+      if (crashed) checkpoint.clear();
+      for (const entry of catalog.all()) {
+        engine.openStream(entry);
+        const crcs = checkpoint.get(entry.id);
+        if (crcs !== undefined) engine.byName.get(entry.name)?.log.restoreActiveCrcs(crcs);
+      }
       engine.removeOrphans();
       logger.info({ dataDir, streams: engine.byName.size, broken: engine.broken.size, ms: Date.now() - started }, 'store opened');
       if (resolved.retentionIntervalMs > 0) {
@@ -637,20 +645,33 @@ export class Engine {
     const states = [...this.byName.values()];
     await Promise.all(states.map((s) => s.log.idle()));
     for (const state of states) this.groupCommit.touch([...state.log.syncTargets(), ...state.consumers.journalFile.syncTargets()]);
+    let clean = false;
     try {
       await this.groupCommit.syncAll();
+      clean = states.every((state) => state.log.failure === null && state.consumers.journalFile.failure === null);
     } finally {
       this.groupCommit.close();
+      const crcs = new Map<string, SegmentCrcs>();
       for (const state of states) {
         for (const waiter of state.waiters) {
           clearTimeout(waiter.timer);
           waiter.resolve(false);
         }
+        const active = state.log.activeCrcs();
+        if (active !== null) crcs.set(state.entry.id, active);
         state.consumers.close();
         state.log.close(true);
       }
-      releaseLock(this.options.io, path.join(this.dataDir, LOCK_FILE), this.dataDir);
-      this.options.logger.info({ dataDir: this.dataDir }, 'store closed');
+      if (clean) {
+        try {
+          writeCrcCheckpoint(this.options.io, this.dataDir, crcs);
+        } catch (error) {
+          this.options.logger.warn({ err: error }, 'could not write the checksum checkpoint (the next snapshot computes them)');
+        }
+      }
+      // A store whose last fsyncs failed keeps its LOCK: the next open recovers as after a crash.
+      releaseLock(this.options.io, path.join(this.dataDir, LOCK_FILE), this.dataDir, clean);
+      this.options.logger.info({ dataDir: this.dataDir, clean }, 'store closed');
     }
   }
 
@@ -802,8 +823,9 @@ function startTicks(pid: number): string {
   }
 }
 
-function releaseLock(io: FileIO, lock: string, dataDir: string): void {
+function releaseLock(io: FileIO, lock: string, dataDir: string, clean = true): void {
   openInProcess.delete(dataDir);
+  if (!clean) return;
   try {
     io.unlink(lock);
     io.syncDirNow(dataDir); // the clean close is durable too

@@ -13,6 +13,7 @@
  */
 import path from 'node:path';
 import { assert, ErrorCodes, EventBusError, ioError, isEventBusError } from '../errors.js';
+import type { SegmentCrcs } from './crc-checkpoint.js';
 import type { GroupCommit, SyncTarget } from './group-commit.js';
 import { FILE_HEADER_BYTES } from './file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from './offset-index.js';
@@ -526,6 +527,17 @@ export class StreamLog {
     }
     if (removed > 0) this.ctx.groupCommit.touch([this.dirTarget(this.dir)]);
     return removed;
+  }
+
+  /** The active segment's running CRCs, if known (see crc-checkpoint.ts). */
+  activeCrcs(): SegmentCrcs | null {
+    const crcs = this.active.runningCrcs();
+    return crcs === null ? null : { base: this.active.baseOffset, ...crcs };
+  }
+
+  /** Takes the active segment's CRCs from a clean-close checkpoint, if they still apply. */
+  restoreActiveCrcs(crcs: SegmentCrcs): boolean {
+    return crcs.base === this.active.baseOffset && this.active.restoreRunningCrcs(crcs);
   }
 
   /** Targets to fsync so that everything written so far is durable (close). */

@@ -380,6 +380,20 @@ export class Segment {
     this.seal = seal;
   }
 
+  /** The running CRCs of an active segment, if known (for the clean-close checkpoint). */
+  runningCrcs(): { logBytes: number; logCrc: number; indexBytes: number; indexCrc: number } | null {
+    if (this.seal !== null || this.logCrc === null || this.indexCrc === null) return null;
+    return { logBytes: this.size, logCrc: this.logCrc, indexBytes: indexEntryPosition(this.count), indexCrc: this.indexCrc };
+  }
+
+  /** Takes running CRCs recorded at a clean close, if the segment still has those sizes. */
+  restoreRunningCrcs(crcs: { logBytes: number; logCrc: number; indexBytes: number; indexCrc: number }): boolean {
+    if (this.seal !== null || this.size !== crcs.logBytes || indexEntryPosition(this.count) !== crcs.indexBytes) return false;
+    this.logCrc = crcs.logCrc;
+    this.indexCrc = crcs.indexCrc;
+    return true;
+  }
+
   /** Current log and index CRCs (for snapshots), computing them if unknown. */
   currentCrcs(): { logCrc: number; indexCrc: number } {
     this.ensureOpen();
