@@ -30,6 +30,10 @@ export const ErrorCodes = {
   STREAM_EXISTS: 'STREAM_EXISTS',
   /** A stream name is empty, too long, has control characters or uses the reserved form. */
   INVALID_STREAM_NAME: 'INVALID_STREAM_NAME',
+  /** The store holds the configured maximum of streams (`storage.max_streams`). */
+  TOO_MANY_STREAMS: 'TOO_MANY_STREAMS',
+  /** The stream has the configured maximum of consumers (`consumers.max_consumers_per_stream`). */
+  TOO_MANY_CONSUMERS: 'TOO_MANY_CONSUMERS',
   /** No event has that id (never written, deleted with its stream, or removed by retention). */
   EVENT_NOT_FOUND: 'EVENT_NOT_FOUND',
   /** `mark_event` status is not 0, 1 or 2. */

@@ -23,11 +23,18 @@ export function resolveSnapshotDir(root: string, output: string): string {
   const absoluteRoot = path.resolve(root);
   const target = path.resolve(absoluteRoot, output);
   if (!inside(absoluteRoot, target)) throw invalidPath(output, 'it leaves the snapshots root');
-  // Owner only, as every data directory (snapshots hold all the data).
-  mkdirSync(absoluteRoot, { recursive: true, mode: 0o700 });
-  // Symbolic links: the deepest part that exists must really be inside the real root.
   let existing = target;
-  while (!existsSync(existing)) existing = path.dirname(existing);
-  if (!inside(realpathSync(absoluteRoot), realpathSync(existing))) throw invalidPath(output, 'it leaves the snapshots root through a symbolic link');
+  let real: { root: string; existing: string };
+  try {
+    // Owner only, as every data directory (snapshots hold all the data).
+    mkdirSync(absoluteRoot, { recursive: true, mode: 0o700 });
+    while (!existsSync(existing)) existing = path.dirname(existing);
+    real = { root: realpathSync(absoluteRoot), existing: realpathSync(existing) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: the snapshots root ${absoluteRoot} cannot be used (${code})`, { cause: error });
+  }
+  // Symbolic links: the deepest part that exists must really be inside the real root.
+  if (!inside(real.root, real.existing)) throw invalidPath(output, 'it leaves the snapshots root through a symbolic link');
   return target;
 }

@@ -56,6 +56,7 @@ const STORAGE_KEYS: Record<string, [string, Kind]> = {
   max_batch_events: ['maxBatchEvents', 'integer'],
   retention_interval_ms: ['retentionIntervalMs', 'integer'],
   max_open_segments: ['maxOpenSegments', 'integer'],
+  max_streams: ['maxStreams', 'integer'],
 };
 
 const RETENTION_KEYS: Record<string, [string, Kind]> = {

@@ -63,7 +63,7 @@ export function rejectionHeadroom(maxConnections: number): number {
   return Math.max(16, Math.ceil(maxConnections / 10));
 }
 
-/** File descriptors kept free for the store beyond those it holds when the server starts. */
+/** File descriptors kept free for the store, at least (see Engine.fileDescriptorBudget). */
 const STORE_FD_RESERVE = 1024;
 
 /** The soft limit on open files of this process, where the platform says (Linux), else undefined. */
@@ -89,12 +89,12 @@ function openFileCount(): number {
  * Protected store: client sockets must never take the file descriptors the store needs (a
  * segment it cannot create fails its stream until a restart). Returns `maxConnections`, or
  * fewer when the process's open-file limit cannot hold that many sockets (with their rejection
- * headroom) on top of the descriptors in use and {@link STORE_FD_RESERVE} (at most a quarter of
- * the limit) kept for the store. Undefined limits (other platforms) change nothing.
+ * headroom) on top of the descriptors in use and `storeReserve` (at most a quarter of the
+ * limit) kept for the store. Undefined limits (other platforms) change nothing.
  */
-export function connectionsWithinFdLimit(maxConnections: number, fdLimit: number | undefined, fdsInUse: number): number {
+export function connectionsWithinFdLimit(maxConnections: number, fdLimit: number | undefined, fdsInUse: number, storeReserve = STORE_FD_RESERVE): number {
   if (fdLimit === undefined) return maxConnections;
-  const budget = fdLimit - fdsInUse - Math.min(STORE_FD_RESERVE, Math.floor(fdLimit / 4));
+  const budget = fdLimit - fdsInUse - Math.min(storeReserve, Math.floor(fdLimit / 4));
   if (maxConnections + rejectionHeadroom(maxConnections) <= budget) return maxConnections;
   let fitting = Math.max(1, Math.floor(budget / 1.1));
   while (fitting > 1 && fitting + rejectionHeadroom(fitting) > budget) fitting -= 1;
@@ -180,7 +180,7 @@ export class EventBusServer implements ConnectionHost {
     const clients = Object.keys(options.clients ?? {}).length;
     checkExposure(host, clients, options.insecureNoAuth === true);
     const fdLimit = openFileLimit();
-    const fitting = connectionsWithinFdLimit(limits.maxConnections, fdLimit, openFileCount());
+    const fitting = connectionsWithinFdLimit(limits.maxConnections, fdLimit, openFileCount(), Math.max(STORE_FD_RESERVE, options.engine.fileDescriptorBudget));
     const logger = options.logger ?? silentLogger;
     if (fitting < limits.maxConnections) {
       logger.warn(
@@ -289,6 +289,8 @@ export class EventBusServer implements ConnectionHost {
   private async shutdown(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     const started = Date.now();
+    // Long-polls already waiting answer now (with what is due), so shutdown never drops them.
+    this.bus.engine.endWaits();
     for (const connection of this.connections) connection.shutdown();
     while (this.connections.size > 0 && Date.now() - started < this.limits.shutdownTimeoutMs) {
       await new Promise((resolve) => setTimeout(resolve, 10));

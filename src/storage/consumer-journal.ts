@@ -476,8 +476,8 @@ export class ConsumerJournal {
     return this.barrier === null ? [this.fileTarget] : [this.fileTarget, this.barrier];
   }
 
-  close(): void {
-    for (const w of this.waiters) w.reject(new EventBusError(ErrorCodes.CLOSED, 'the stream was closed'));
+  close(reason = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed')): void {
+    for (const w of this.waiters) w.reject(reason);
     this.waiters = [];
     this.queued = [];
     if (this.fd >= 0) this.ctx.io.close(this.fd);

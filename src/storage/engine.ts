@@ -64,6 +64,12 @@ export interface EngineOptions {
   retentionIntervalMs?: number;
   /** Sealed segments kept open for reading at once. Default 256. */
   maxOpenSegments?: number;
+  /**
+   * Most streams (dead-letter streams included). Each holds up to three open files (its active
+   * log and index, its consumer journal), so this bounds the descriptors the store needs.
+   * Default 1,000.
+   */
+  maxStreams?: number;
   /** The file-system layer; tests substitute a faulty one. */
   io?: FileIO;
   /** Where recovery, damage and failures are reported. Default: silent. */
@@ -108,6 +114,7 @@ interface ResolvedOptions {
   retention: RetentionPolicy;
   retentionIntervalMs: number;
   maxOpenSegments: number;
+  maxStreams: number;
   io: FileIO;
   logger: Logger;
   consumers: ConsumerLimits;
@@ -152,6 +159,7 @@ function resolveOptions(options: EngineOptions): ResolvedOptions {
     retention: { maxAgeMs: 0, maxBytes: 0, maxEvents: 0, ...options.retention },
     retentionIntervalMs: options.retentionIntervalMs ?? 60_000,
     maxOpenSegments: options.maxOpenSegments ?? 256,
+    maxStreams: options.maxStreams ?? 1000,
     io: options.io ?? nodeIO,
     logger: options.logger ?? silentLogger,
     consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
@@ -164,6 +172,7 @@ function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (!(resolved.maxBatchEvents >= 1)) throw bad('maxBatchEvents must be at least 1');
   for (const [key, value] of Object.entries(resolved.retention)) if (!(value >= 0)) throw bad(`retention.${key} must be 0 or more`);
   if (!(resolved.maxOpenSegments >= 1)) throw bad('maxOpenSegments must be at least 1');
+  if (!(resolved.maxStreams >= 1)) throw bad('maxStreams must be at least 1');
   for (const [key, value] of Object.entries(resolved.consumers)) {
     if (!(Number.isFinite(value) && value >= 0)) throw bad(`consumers.${key} must be a number, 0 or more`);
   }
@@ -175,6 +184,15 @@ function resolveOptions(options: EngineOptions): ResolvedOptions {
 }
 
 export class Engine {
+  /**
+   * The most file descriptors the store can hold open: three per stream (active log and index,
+   * consumer journal) and two per open sealed segment, plus a few for metadata. A server keeps
+   * this many free for the store.
+   */
+  get fileDescriptorBudget(): number {
+    return this.options.maxStreams * 3 + this.options.maxOpenSegments * 2 + 64;
+  }
+
   /** Counters of the group commit: rounds, fsyncs, acknowledged commits. */
   get commitStats(): Readonly<GroupCommitStats> {
     return this.groupCommit.stats;
@@ -198,6 +216,8 @@ export class Engine {
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private catalogFailure: EventBusError | null = null;
+  /** Set by {@link endWaits}: long-polls return at once. */
+  private waitsEnded = false;
   /** Snapshots run one at a time. */
   private snapshotQueue: Promise<unknown> = Promise.resolve();
 
@@ -228,6 +248,7 @@ export class Engine {
     const { io, dataDir, logger } = resolved;
     ensureDirectory(io, dataDir);
     const { lock, crashed } = acquireLock(io, dataDir);
+    let engine: Engine | null = null;
     try {
       // The last process died with the store open: what it wrote may be in the page cache only.
       // Recovery reads it as it is, shows it and builds on it, so make it durable first.
@@ -241,7 +262,7 @@ export class Engine {
       for (const name of io.readdir(dataDir)) {
         if (name.endsWith(TEMPORARY_SUFFIX)) io.unlink(path.join(dataDir, name));
       }
-      const engine = new Engine(resolved, catalog, crashed);
+      engine = new Engine(resolved, catalog, crashed);
       const started = Date.now();
       // Checksums of the active segments recorded at the last clean close (none after a crash).
       const checkpoint = takeCrcCheckpoint(io, dataDir);
@@ -254,12 +275,21 @@ export class Engine {
       engine.removeOrphans();
       logger.info({ dataDir, streams: engine.byName.size, broken: engine.broken.size, ms: Date.now() - started }, 'store opened');
       if (resolved.retentionIntervalMs > 0) {
-        engine.retentionTimer = setInterval(() => engine.applyRetention(), resolved.retentionIntervalMs);
+        const opened = engine;
+        engine.retentionTimer = setInterval(() => opened.applyRetention(), resolved.retentionIntervalMs);
         engine.retentionTimer.unref();
       }
       return engine;
     } catch (error) {
-      releaseLock(io, lock, dataDir);
+      if (engine !== null) {
+        for (const state of engine.byName.values()) {
+          state.consumers.close();
+          state.log.close();
+        }
+        engine.groupCommit.close();
+      }
+      // After a crash, keep the LOCK: recovery did not finish, and the next open must know.
+      releaseLock(io, lock, dataDir, !crashed);
       throw error;
     }
   }
@@ -283,6 +313,7 @@ export class Engine {
 
   private register(entry: CatalogEntry, log: StreamLog, consumers: StreamConsumers): StreamState {
     const state: StreamState = { entry, log, consumers, waiters: new Set() };
+    if (this.waitsEnded) consumers.endWaits();
     this.byName.set(entry.name, state);
     this.byNumber.set(entry.number, state);
     this.byLog.set(log, state);
@@ -321,6 +352,9 @@ export class Engine {
       throw new EventBusError(ErrorCodes.STREAM_EXISTS, `stream: '${name}' already exists`);
     }
     if (this.catalogFailure !== null) throw this.catalogFailure;
+    if (this.byName.size + this.broken.size + this.creating.size >= this.options.maxStreams) {
+      throw new EventBusError(ErrorCodes.TOO_MANY_STREAMS, `the store holds the maximum of ${this.options.maxStreams} streams (storage.max_streams)`);
+    }
     this.creating.add(name);
     try {
       const entry: CatalogEntry = { number: this.catalog.takeNumber(), id: randomUUID(), name, createdMs: Date.now() };
@@ -330,15 +364,29 @@ export class Engine {
         // Durable before the catalog lists it, whatever the fsync policy: a listed stream
         // whose directory a power loss took away could not be opened.
         await Promise.all(targets.map((t) => t.sync()));
-        this.catalog.add(entry);
+      } catch (error) {
+        log.close();
+        try {
+          this.options.io.removeTree(dir);
+        } catch {
+          // Not listed in the catalog: the next open removes it.
+        }
+        throw error instanceof EventBusError ? error : ioError(`creating stream ${JSON.stringify(name)}`, error);
+      }
+      this.catalog.add(entry);
+      try {
         await this.catalog.persist();
       } catch (error) {
+        // The catalog on disk may list the stream now, or not: keep its directory (the next open
+        // keeps it or removes it, as the catalog says) and take no more changes until then.
         this.catalog.remove(entry.id);
         log.close();
-        this.options.io.removeTree(dir);
         throw this.catalogFailed(error);
       }
-      this.checkOpen();
+      if (this.closed) {
+        log.close();
+        this.checkOpen();
+      }
       this.register(entry, log, StreamConsumers.open(this.context, dir, entry, log));
       return toInfo(entry);
     } finally {
@@ -369,13 +417,17 @@ export class Engine {
       this.dirty.delete(state.log);
       this.dirty.delete(state.consumers.journalFile);
       await Promise.all([state.log.idle(), state.consumers.idle()]);
-      state.consumers.close();
-      state.log.close();
+      state.consumers.close(notFound(name));
+      state.log.close(false, notFound(name));
     }
     this.catalog.remove(entry.id);
     try {
       await this.catalog.persist();
     } catch (error) {
+      // Not deleted (as far as we know): the stream comes back, and the store takes no more
+      // creates or deletes until reopened (the catalog on disk may say either).
+      this.catalog.add(entry);
+      if (!this.closed) this.openStream(entry);
       throw this.catalogFailed(error);
     }
     const dir = this.streamDir(entry.id);
@@ -502,7 +554,7 @@ export class Engine {
   waitForEvents(name: string, afterOffset: number, timeoutMs: number): Promise<boolean> {
     const state = this.stream(name);
     if (state.log.visibleOffset > afterOffset) return Promise.resolve(true);
-    if (timeoutMs <= 0 || this.closed) return Promise.resolve(false);
+    if (timeoutMs <= 0 || this.closed || this.waitsEnded) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiter: VisibleWaiter = {
         afterOffset,
@@ -569,6 +621,22 @@ export class Engine {
   /** The status and delivery count of each of `offsets` for `consumer` (unknown consumer: all 0). */
   eventStatuses(stream: string, consumer: string, offsets: readonly number[]): { status: EventStatus; deliveryCount: number }[] {
     return this.stream(stream).consumers.statuses(consumer, offsets);
+  }
+
+  /**
+   * Ends every long-poll at once (they resolve with whatever is due, usually nothing), and makes
+   * later ones return without waiting: for a server that is shutting down.
+   */
+  endWaits(): void {
+    this.waitsEnded = true;
+    for (const state of this.byName.values()) {
+      state.consumers.endWaits();
+      for (const waiter of state.waiters) {
+        clearTimeout(waiter.timer);
+        waiter.resolve(state.log.visibleOffset > waiter.afterOffset);
+      }
+      state.waiters.clear();
+    }
   }
 
   /** Appends to the dead-letter stream of `streamName`, creating it on first use. */
@@ -701,11 +769,26 @@ function acquireLock(io: FileIO, dataDir: string): { lock: string; crashed: bool
     throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process`);
   }
   if (io.stat(lock) !== null) {
-    const owner = parseLock(readWholeFile(io, lock).toString('utf8'));
+    const seen = readWholeFile(io, lock).toString('utf8');
+    const owner = parseLock(seen);
     if (owner !== null && ownerRunning(owner)) {
       throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${owner.pid}`);
     }
-    io.unlink(lock);
+    // Take the stale LOCK over by renaming it away: of two processes doing this at once only one
+    // rename finds it. If what was renamed is not what was judged stale, it is another process's
+    // fresh LOCK: put it back and give way.
+    const stale = `${lock}.stale.${process.pid}`;
+    try {
+      io.rename(lock, stale);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+      throw ioError(`taking over ${lock}`, error);
+    }
+    if (readWholeFile(io, stale).toString('utf8') !== seen) {
+      io.rename(stale, lock);
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+    }
+    io.unlink(stale);
     crashed = true;
   }
   let fd: number;

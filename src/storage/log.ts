@@ -18,7 +18,7 @@ import type { GroupCommit, SyncTarget } from './group-commit.js';
 import { FILE_HEADER_BYTES } from './file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from './offset-index.js';
 import { encodeRecord, recordBytes } from './record.js';
-import { Segment, SEGMENT_FILE_PATTERN, type SegmentContext, type StoredEvent } from './segment.js';
+import { Segment, SEGMENT_FILE_PATTERN, type Damage, type SegmentContext, type StoredEvent } from './segment.js';
 
 /** Offset and timestamp given to an appended event. */
 export interface AppendedEvent {
@@ -114,6 +114,7 @@ export class StreamLog {
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
+  private closedError = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
 
   private constructor(private readonly ctx: LogContext, readonly dir: string, segments: Segment[]) {
     assert(segments.length > 0, 'a log has at least one segment');
@@ -233,7 +234,7 @@ export class StreamLog {
    */
   append(payloads: readonly Buffer[], nowMs: number): Promise<AppendedEvent[]> {
     if (this.failure !== null) return Promise.reject(this.refusal());
-    if (this.closed) return Promise.reject(new EventBusError(ErrorCodes.CLOSED, 'the stream is closed'));
+    if (this.closed) return Promise.reject(this.closedError);
     const timestampMs = nowMs > this.lastTimestampMs ? nowMs : this.lastTimestampMs;
     this.lastTimestampMs = timestampMs;
     const firstOffset = this.nextOffset;
@@ -497,6 +498,14 @@ export class StreamLog {
     return { eventCount: this.visibleOffset - firstOffset, firstOffset, nextOffset: this.visibleOffset, bytes, segmentCount: this.segments.length };
   }
 
+  /** The damage that makes `offset` unreadable, if any (looks in that offset's segment only). */
+  damageAt(offset: number): Damage | undefined {
+    if (offset < this.firstOffset || offset >= this.writtenOffset) return undefined;
+    const segment = this.segments[this.segmentIndexOf(offset)]!;
+    for (const damage of segment.damage) if (offset >= damage.firstOffset && offset <= damage.lastOffset) return damage;
+    return undefined;
+  }
+
   /** Damage found in this log so far (at open, rebuild or read). */
   damage() {
     return this.segments.flatMap((segment) => segment.damage);
@@ -525,7 +534,10 @@ export class StreamLog {
       }
       removed += 1;
     }
-    if (removed > 0) this.ctx.groupCommit.touch([this.dirTarget(this.dir)]);
+    if (removed > 0) {
+      // The removals' durability matters to no acknowledgement: fsync the directory now, aside.
+      this.ctx.io.syncDir(this.dir).catch((error: unknown) => this.ctx.logger.warn({ dir: this.dir, err: error }, 'fsync of a directory after retention failed'));
+    }
     return removed;
   }
 
@@ -546,12 +558,14 @@ export class StreamLog {
   }
 
   /**
-   * Closes every file. Queued appends are rejected. With `trim`, the active log is first cut back
-   * to its data, so that a cleanly closed store holds no preallocated zeros.
+   * Closes every file. Queued appends, and any after, are rejected with `reason` (the stream was
+   * deleted, or the store closed). With `trim`, the active log is first cut back to its data, so
+   * that a cleanly closed store holds no preallocated zeros.
    */
-  close(trim = false): void {
+  close(trim = false, reason = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed')): void {
     this.closed = true;
-    for (const append of this.pending) append.reject(new EventBusError(ErrorCodes.CLOSED, 'the stream was closed'));
+    this.closedError = reason;
+    for (const append of this.pending) append.reject(reason);
     this.pending = [];
     if (trim && this.failure === null) {
       try {

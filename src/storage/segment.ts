@@ -396,11 +396,12 @@ export class Segment {
 
   /** Current log and index CRCs (for snapshots), computing them if unknown. */
   currentCrcs(): { logCrc: number; indexCrc: number } {
-    this.ensureOpen();
-    if (this.logCrc === null) this.logCrc = fileCrc(this.ctx.io, this.logFd, this.size);
     if (this.seal !== null) {
+      // Recorded by the seal: nothing to read.
       return { logCrc: this.seal.logCrc, indexCrc: crc32c(encodeSealTrailer(this.seal), this.seal.indexCrc) };
     }
+    this.ensureOpen();
+    if (this.logCrc === null) this.logCrc = fileCrc(this.ctx.io, this.logFd, this.size);
     if (this.indexCrc === null) this.indexCrc = fileCrc(this.ctx.io, this.indexFd, indexEntryPosition(this.count));
     return { logCrc: this.logCrc, indexCrc: this.indexCrc };
   }

@@ -176,8 +176,15 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
     // Open every copy source now: a stream deleted while we copy keeps its inodes alive for us.
     const sources = copies.map((job) => io.open(job.source, 'r'));
 
-    // Copy, write and fsync, yielding between chunks.
+    // Copy, write and fsync, yielding between chunks. Every fsync gets its handler at once: a
+    // later step may fail before they are awaited, and an unhandled rejection ends the process.
     const syncs: Promise<void>[] = [];
+    let syncFailure: unknown = null;
+    const syncThenClose = (fd: number) => {
+      syncs.push(io.datasync(fd).finally(() => io.close(fd)).catch((error: unknown) => {
+        syncFailure ??= error;
+      }));
+    };
     try {
       for (let i = 0; i < copies.length; i++) {
         const job = copies[i]!;
@@ -187,7 +194,7 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
         } else if (crc !== job.expectedCrc) {
           throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${job.source} does not match the CRC its seal recorded`);
         }
-        syncs.push(io.datasync(fd).finally(() => io.close(fd)));
+        syncThenClose(fd);
       }
     } finally {
       for (const fd of sources) io.close(fd);
@@ -195,17 +202,22 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
     for (const { target, contents } of writes) {
       const fd = io.open(target, 'wx+');
       const size = contents.reduce((sum, b) => sum + b.length, 0);
-      if (io.writev(fd, contents, 0) !== size) throw new Error(`short write to ${target}`);
+      try {
+        if (io.writev(fd, contents, 0) !== size) throw new Error(`short write to ${target}`);
+      } catch (error) {
+        io.close(fd);
+        throw error;
+      }
       files.push({ path: path.relative(staging, target), size, crc32c: contents.reduce((crc, b) => crc32c(b, crc), 0) });
-      syncs.push(io.datasync(fd).finally(() => io.close(fd)));
+      syncThenClose(fd);
     }
     // Linked files are sealed segments; a seal written a moment ago may not be on disk yet.
     for (const { target, durable } of linked) {
       if (durable) continue;
-      const fd = io.open(target, 'r');
-      syncs.push(io.datasync(fd).finally(() => io.close(fd)));
+      syncThenClose(io.open(target, 'r'));
     }
     await Promise.all(syncs);
+    if (syncFailure !== null) throw syncFailure;
     await Promise.all(dirs.map((dir) => io.syncDir(dir)));
 
     const bytes = files.reduce((sum, f) => sum + f.size, 0);

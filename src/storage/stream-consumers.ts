@@ -55,6 +55,9 @@ export class StreamConsumers {
   readonly damage: JournalDamage[];
   private readonly waiters = new Set<() => void>();
   private closed = false;
+  private closedError = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
+  /** Set at shutdown: long-polls return at once (see {@link endWaits}). */
+  private ending = false;
 
   private constructor(
     private readonly ctx: ConsumersContext,
@@ -131,9 +134,17 @@ export class StreamConsumers {
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), limits.maxWaitMs);
     const giveUpAt = Date.now() + waitMs;
     for (;;) {
+      this.checkUsable();
       const { consumer, created } = this.consumer(name);
-      const delivery = this.deliver(consumer, batch, autoAck);
-      const remaining = giveUpAt - Date.now();
+      let delivery: ReturnType<StreamConsumers['deliver']>;
+      try {
+        delivery = this.deliver(consumer, batch, autoAck);
+      } catch (error) {
+        created.catch(() => {}); // the creation's own failure is this one's cause, or moot
+        throw error;
+      }
+      // At shutdown a long-poll is answered at once with what is due (nothing), not dropped.
+      const remaining = this.ending ? 0 : giveUpAt - Date.now();
       if (delivery.skippedDamage) {
         // Damaged events were moved aside; what follows them may be due at once.
         await Promise.all([delivery.durable, created]);
@@ -211,7 +222,7 @@ export class StreamConsumers {
 
   /** The damage of the log that makes `offset` unreadable, if any. */
   private damageAt(offset: number) {
-    return this.log.damage().find((d) => offset >= d.firstOffset && offset <= d.lastOffset);
+    return this.log.damageAt(offset);
   }
 
   /** `retry_events`: see Engine.retry. */
@@ -300,7 +311,7 @@ export class StreamConsumers {
     const existing = this.byName.get(name);
     if (existing !== undefined) return { consumer: existing, created: RESOLVED };
     if (this.byName.size >= this.ctx.limits.maxConsumersPerStream) {
-      throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `stream '${this.stream.name}' has the maximum of ${this.ctx.limits.maxConsumersPerStream} consumers`);
+      throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${this.stream.name}' has the maximum of ${this.ctx.limits.maxConsumersPerStream} consumers (consumers.max_consumers_per_stream)`);
     }
     const consumer = new Consumer(this.nextId++, name, Date.now(), this.log.firstOffset);
     this.byId.set(consumer.id, consumer);
@@ -414,7 +425,7 @@ export class StreamConsumers {
   }
 
   private checkUsable(): void {
-    if (this.closed) throw new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
+    if (this.closed) throw this.closedError;
     const failure = this.journal.failure;
     if (failure !== null) {
       // As the journal's own refusal and the log's: DISK_FULL while the cause is a full disk.
@@ -434,6 +445,12 @@ export class StreamConsumers {
       const timer = setTimeout(wake, ms);
       this.waiters.add(wake);
     });
+  }
+
+  /** Ends every long-poll now, and the waits of later ones (the server is shutting down). */
+  endWaits(): void {
+    this.ending = true;
+    this.wake();
   }
 
   /** Wakes long-polling consumers (new events are visible, or a mark freed or redelivered some). */
@@ -456,9 +473,11 @@ export class StreamConsumers {
     return this.journal.idle();
   }
 
-  close(): void {
+  /** Closes the consumers; later operations fail with `reason` (deleted stream, closed store). */
+  close(reason = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed')): void {
     this.closed = true;
+    this.closedError = reason;
     this.wake();
-    this.journal.close();
+    this.journal.close(reason);
   }
 }

@@ -63,6 +63,22 @@ t.test('SIGTERM: requests already received are answered and durable, then exit 0
   t.equal((await c.getStreamInfo('drain')).eventCount, 300, 'every acknowledged write is there after restart');
 });
 
+t.test('SIGTERM: a long-poll already waiting is answered at once, not dropped', async (t) => {
+  const server = await startServerProcess();
+  const s = await LineSocket.connect(server.port);
+  t.teardown(() => s.close());
+  await s.request({ operation: 'create_stream', body: { stream_name: 'quiet' } });
+  s.write('{"operation":"process_events","body":{"stream_name":"quiet","wait_ms":30000},"request_id":"poll"}\n');
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the poll is waiting now
+  const started = Date.now();
+  server.child.kill('SIGTERM');
+  const answer = JSON.parse(await s.readLine(5000)) as Record<string, unknown>;
+  t.match(answer, { operation: 'process_events', status: true, body: { events: [], more: false }, request_id: 'poll' }, 'answered, empty');
+  t.equal(await server.exited, 0, 'exit status 0');
+  const took = Date.now() - started;
+  t.ok(took < 5000, `shutdown did not wait out the poll (${took} ms)`);
+});
+
 t.test('protected default: a non-loopback bind without clients refuses to start', async (t) => {
   const dataDir = path.join(tempDir(t), 'never-created');
   const result = spawnSync(process.execPath, [MAIN, 'serve', '--host', '0.0.0.0', '--port', '0', '--data', dataDir], { encoding: 'utf8', timeout: 10_000 });

@@ -160,3 +160,21 @@ t.test('verify finds damage in a snapshot and in a data directory', async (t) =>
   t.ok(report.problems.some((p) => p.file === file && p.position !== undefined && /bad-crc/.test(p.message)), 'the record check names the position');
   t.ok(verifyDirectory(nodeIO, dataDir).ok, 'the live data was not touched');
 });
+
+t.test('a failed fsync followed by another failure fails the snapshot cleanly (nothing escapes)', async (t) => {
+  const dataDir = tempDir(t, 'snap-two-faults');
+  const snapshots = tempDir(t, 'snap-two-faults-out');
+  const io = new FaultyIO();
+  const engine = await openStore(dataDir, io);
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  await engine.appendMany('s', Array.from({ length: 50 }, (_, i) => Buffer.from(JSON.stringify({ i }))));
+  const under = new RegExp(snapshots.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  io.inject({ op: 'datasync', errno: 'EIO', path: under });
+  io.inject({ op: 'writev', errno: 'ENOSPC', path: /catalog$/ });
+  await t.rejects(engine.snapshot(snapshots), { code: 'SNAPSHOT_FAILED' });
+  await new Promise((resolve) => setTimeout(resolve, 50)); // an unhandled rejection would fail the test here
+  t.same(fs.readdirSync(snapshots).filter((name) => !name.startsWith('.')), [], 'no snapshot directory');
+  io.clearFaults();
+  t.ok(verifyDirectory(nodeIO, (await engine.snapshot(snapshots)).path).ok, 'the next one succeeds');
+});
