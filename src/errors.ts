@@ -78,6 +78,18 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+/**
+ * Reasons whose text the original Go event-bus fixed, byte for byte (existing clients compare
+ * them). They live here because the storage engine raises them too.
+ */
+export const OriginalReasons = {
+  streamNotFound: (name: string) => `stream '${name}' not found`,
+  streamExists: (name: string) => `stream: '${name}' already exists`,
+  eventNotFound: (id: string) => `event '${id}' not found`,
+  /** `mark_event` with a status from 3 to 255. The quoting is the original's, exactly. */
+  invalidStatus: "status must be one of: 0 - unprocessed', '1 - processed', '2 - retry",
+} as const;
+
 /** Options for {@link EventBusError}. */
 export interface EventBusErrorOptions {
   /** Machine-readable extra detail (e.g. the fields that are missing, a file and byte position). */

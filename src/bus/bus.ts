@@ -3,7 +3,7 @@
  * engine calls and builds their results (event ids, statuses, stream figures); it knows nothing
  * of JSON lines or sockets.
  */
-import { ErrorCodes, EventBusError, assert, isEventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
 import path from 'node:path';
 import type { Engine, StoredEvent, StreamInfo } from '../storage/engine.js';
 import type { DeliveredEvent, EventStatus } from '../storage/consumer-types.js';
@@ -31,13 +31,8 @@ export const DEFAULT_BUS_OPTIONS: Required<BusOptions> = {
   snapshotsRoot: './snapshots',
 };
 
-/** The original's text for an unknown event id. */
-export function eventNotFoundReason(id: string): string {
-  return `event '${id}' not found`;
-}
-
 function eventNotFound(id: string): EventBusError {
-  return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, eventNotFoundReason(id));
+  return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
 }
 
 export interface ReadEventsQuery {

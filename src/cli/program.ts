@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { LOG_LEVELS } from './logging.js';
 import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
 import { serve } from './serve.js';
@@ -40,7 +41,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--port <port>', `TCP port; 0 picks a free one (default: ${DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
     .addOption(new Option('--data <dir>', `data directory, created if missing (default: ${DEFAULTS.data})`).env('EVENTBUS_DATA'))
     .addOption(new Option('--config <file>', "YAML config file: the original's config.yaml layout (logger, auth) plus server, storage, consumers and snapshots sections; see docs/protocol.md").env('EVENTBUS_CONFIG'))
-    .addOption(new Option('--fsync <policy>', `when a write is acknowledged: always = after fsync (durable), interval = after the write, with an fsync every storage.fsync_interval_ms (100 ms), never = after the write, flushing left to the OS (default: ${DEFAULTS.fsync})`).choices(['always', 'interval', 'never']).env('EVENTBUS_FSYNC'))
+    .addOption(new Option('--fsync <policy>', `when a write is acknowledged: always = after fsync (durable), interval = after the write, with an fsync every storage.fsync_interval_ms (100 ms), never = after the write, flushing left to the OS (default: ${DEFAULTS.fsync})`).choices([...FSYNC_POLICIES]).env('EVENTBUS_FSYNC'))
     .addOption(new Option('--log-level <level>', `log level (default: ${DEFAULTS.logLevel}; nothing is logged per request at info)`).choices([...LOG_LEVELS]).env('EVENTBUS_LOG_LEVEL'))
     .addOption(new Option('--port-file <file>', 'once listening, write the bound port to this file (for scripts and tests using --port 0)').env('EVENTBUS_PORT_FILE'))
     .addOption(new Option('--insecure-no-auth', 'allow listening on a non-loopback address with no clients configured (anyone who can connect can do anything); env EVENTBUS_INSECURE_NO_AUTH=true'))

@@ -8,7 +8,7 @@ import type { BusOptions } from '../bus/bus.js';
 import type { ClientCredentials } from '../server/auth.js';
 import type { ServerLimits } from '../server/limits.js';
 import type { EngineOptions } from '../storage/engine.js';
-import type { FsyncPolicy } from '../storage/group-commit.js';
+import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/group-commit.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { LOG_LEVELS } from './logging.js';
 
@@ -80,7 +80,7 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   const port = flags.port ?? (file.server.port as number | undefined) ?? DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`port must be from 0 to 65535, got ${port}`);
   const fsync = flags.fsync ?? (file.storage.fsync as string | undefined) ?? DEFAULTS.fsync;
-  if (!['always', 'interval', 'never'].includes(fsync)) throw bad(`fsync must be always, interval or never, got '${fsync}'`);
+  if (!(FSYNC_POLICIES as readonly string[]).includes(fsync)) throw bad(`fsync must be one of ${FSYNC_POLICIES.join(', ')}, got '${fsync}'`);
   const logLevel = flags.logLevel ?? file.logLevel ?? DEFAULTS.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw bad(`log level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
   const insecureNoAuth = flags.insecureNoAuth ?? envFlag(env.EVENTBUS_INSECURE_NO_AUTH, 'EVENTBUS_INSECURE_NO_AUTH') ?? (file.server.insecureNoAuth as boolean | undefined) ?? false;

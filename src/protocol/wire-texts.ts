@@ -2,6 +2,7 @@
  * The reasons the original Go event-bus sent, byte for byte. Existing clients compare some of these
  * texts, so they never change (errors.ts: codes are stable, these reasons are too).
  */
+import { OriginalReasons } from '../errors.js';
 import { OPERATIONS } from './operations.js';
 
 /** A line that is not a JSON object, or a body or field of the wrong shape or type. */
@@ -17,18 +18,11 @@ export const MISSING_FIELDS_REASON = 'missing required fields';
 export const UNAUTHORIZED_REASON = 'unauthorized to make request';
 
 /** `mark_event` with a status from 3 to 255. The quoting is the original's, exactly. */
-export const INVALID_STATUS_REASON = "status must be one of: 0 - unprocessed', '1 - processed', '2 - retry";
+export const INVALID_STATUS_REASON = OriginalReasons.invalidStatus;
 
 /** A line that is not valid UTF-8 (ours: the original replaced bad bytes with U+FFFD). */
 export const INVALID_UTF8_REASON = 'invalid json provided: the request line is not valid UTF-8';
 
-export function streamNotFoundReason(name: string): string {
-  return `stream '${name}' not found`;
-}
-
-export function streamExistsReason(name: string): string {
-  return `stream: '${name}' already exists`;
-}
-
-/** `event 'ID' not found`: built by the bus, which decides when an id is unknown. */
-export { eventNotFoundReason } from '../bus/bus.js';
+export const streamNotFoundReason = OriginalReasons.streamNotFound;
+export const streamExistsReason = OriginalReasons.streamExists;
+export const eventNotFoundReason = OriginalReasons.eventNotFound;

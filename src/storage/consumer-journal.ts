@@ -331,10 +331,6 @@ export class ConsumerJournal {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
-  get hasPending(): boolean {
-    return this.queued.length > 0;
-  }
-
   /** Writes queued records and commits them. */
   flush(): void {
     if (this.queued.length === 0) return;

@@ -25,12 +25,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ErrorCodes, EventBusError, ioError } from '../errors.js';
+import { ErrorCodes, EventBusError, OriginalReasons, ioError } from '../errors.js';
 import { TEMPORARY_SUFFIX } from './atomic-file.js';
 import { ensureDirectory } from './directory.js';
 import { takeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
-import { GroupCommit, type FsyncPolicy, type GroupCommitStats } from './group-commit.js';
+import { FSYNC_POLICIES, GroupCommit, type FsyncPolicy, type GroupCommitStats } from './group-commit.js';
 import { nodeIO, readWholeFile, type FileIO } from './io.js';
 import { StreamLog, WriteScratch, type AppendedEvent, type LogContext, type LogStats, type RetentionPolicy } from './log.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -165,7 +165,7 @@ function resolveOptions(options: EngineOptions): ResolvedOptions {
     consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
   };
   const bad = (what: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid engine option: ${what}`);
-  if (!['always', 'interval', 'never'].includes(resolved.fsync)) throw bad(`fsync must be always, interval or never`);
+  if (!FSYNC_POLICIES.includes(resolved.fsync)) throw bad(`fsync must be one of ${FSYNC_POLICIES.join(', ')}`);
   if (!(resolved.fsyncIntervalMs >= 1)) throw bad('fsyncIntervalMs must be at least 1');
   if (!(resolved.segmentSizeBytes >= 1024 && resolved.segmentSizeBytes <= 1024 ** 3)) throw bad('segmentSizeBytes must be between 1 KiB and 1 GiB');
   if (!(resolved.maxEventBytes >= 1 && resolved.maxEventBytes <= MAX_RECORD_PAYLOAD_BYTES)) throw bad('maxEventBytes must be between 1 byte and 64 MiB');
@@ -349,7 +349,7 @@ export class Engine {
     this.checkOpen();
     validateStreamName(name, options);
     if (this.byName.has(name) || this.broken.has(name) || this.creating.has(name)) {
-      throw new EventBusError(ErrorCodes.STREAM_EXISTS, `stream: '${name}' already exists`);
+      throw new EventBusError(ErrorCodes.STREAM_EXISTS, OriginalReasons.streamExists(name));
     }
     if (this.catalogFailure !== null) throw this.catalogFailure;
     if (this.byName.size + this.broken.size + this.creating.size >= this.options.maxStreams) {
@@ -613,7 +613,7 @@ export class Engine {
   async mark(stream: string, consumer: string, offsets: readonly number[], status: EventStatus): Promise<void> {
     this.checkOpen();
     if (status !== 0 && status !== 1 && status !== 2) {
-      throw new EventBusError(ErrorCodes.INVALID_STATUS, "status must be one of: 0 - unprocessed', '1 - processed', '2 - retry");
+      throw new EventBusError(ErrorCodes.INVALID_STATUS, OriginalReasons.invalidStatus);
     }
     return this.stream(stream).consumers.mark(consumer, offsets, status);
   }
@@ -753,7 +753,7 @@ function toInfo(entry: CatalogEntry): StreamInfo {
 }
 
 function notFound(name: string): EventBusError {
-  return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, `stream '${name}' not found`);
+  return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(name));
 }
 
 /**

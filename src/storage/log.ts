@@ -222,11 +222,6 @@ export class StreamLog {
 
   // ------------------------------------------------------------------ appending
 
-  /** True when appends are queued and a flush is due. */
-  get hasPending(): boolean {
-    return this.pending.length > 0;
-  }
-
   /**
    * Queues `payloads` for appending and assigns their offsets and timestamp now. The promise
    * resolves when the fsync policy is met, or rejects (DISK_FULL, IO_ERROR, STREAM_FAILED).

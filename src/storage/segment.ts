@@ -217,26 +217,6 @@ export class Segment {
   // ------------------------------------------------------------------ recovery of a torn roll
 
   /**
-   * True if the log of segment `baseOffset` holds no valid record at all (it is missing, empty,
-   * just a header, or nothing in it checks). Reads the first record only, unless it fails.
-   * Recovery uses it to recognise the empty segment a crash in the middle of a roll can leave.
-   */
-  static holdsNoRecord(ctx: SegmentContext, dir: string, baseOffset: number): boolean {
-    const file = path.join(dir, segmentFileName(baseOffset, 'log'));
-    const stat = ctx.io.stat(file);
-    if (stat === null || stat.size <= FILE_HEADER_BYTES) return true;
-    const fd = ctx.io.open(file, 'r');
-    try {
-      const first = scanLog(ctx.io, fd, FILE_HEADER_BYTES, stat.size, baseOffset, MAX_RECORD_PAYLOAD_BYTES, () => {}, 1);
-      if (first.nextOffset > baseOffset) return false;
-      const bounds = { minOffset: baseOffset, maxOffset: baseOffset + Math.floor(stat.size / RECORD_HEADER_BYTES), minTimestampMs: 1, maxTimestampMs: Date.now() + RESYNC_TIMESTAMP_SLACK_MS, maxPayloadBytes: MAX_RECORD_PAYLOAD_BYTES };
-      return findNextRecord(ctx.io, fd, FILE_HEADER_BYTES + 1, stat.size, bounds) === null;
-    } finally {
-      ctx.io.close(fd);
-    }
-  }
-
-  /**
    * True if segment `baseOffset` is sealed and whole: its index ends in a seal trailer that checks
    * and counts `count` records in a log of exactly the size the trailer records. The checks of
    * {@link openSealed}, without repairing anything; reads headers and the trailer only.
@@ -437,20 +417,6 @@ export class Segment {
       if (temporary) io.close(fd);
       if (this.syncsInFlight === 0) this.closeDetached();
     }
-  }
-
-  /**
-   * File descriptors for fsync; the files must be open (active segments always are). Prefer
-   * {@link syncLog} and {@link syncIndex}, which do not require the files to stay open.
-   */
-  get logFdForSync(): number {
-    assert(this.logFd >= 0, 'log file is closed');
-    return this.logFd;
-  }
-
-  get indexFdForSync(): number {
-    assert(this.indexFd >= 0, 'index file is closed');
-    return this.indexFd;
   }
 
   // ------------------------------------------------------------------ reading

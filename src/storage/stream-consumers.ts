@@ -8,7 +8,7 @@
  * operation resolves once its records are durable (the group commit shares the fsync with
  * segment writes of the same moment).
  */
-import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../errors.js';
 import { Consumer } from './consumer.js';
 import {
   ConsumerJournal,
@@ -263,7 +263,7 @@ export class StreamConsumers {
     const consumer = this.byName.get(name);
     for (const offset of offsets) {
       if (!Number.isSafeInteger(offset) || offset < log.firstOffset || offset >= log.visibleOffset) {
-        throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, `event '${this.eventId(offset)}' not found`);
+        throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(this.eventId(offset)));
       }
       if (consumer === undefined || offset >= consumer.cursor) {
         throw new EventBusError(ErrorCodes.EVENT_NOT_DELIVERED, `event '${this.eventId(offset)}' has not been delivered to consumer '${name}'`);

@@ -11,12 +11,8 @@ import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 import type { FileIO } from '../../src/storage/io.js';
 
 /**
- * Why the interval and never cases are TODO (see the issue 2 report): log.ts unpins and closes a
- * just-sealed segment as soon as its commit resolves, which under `interval` and `never` is at
- * once, before any fsync of it ran. The later fsync then finds the files closed (INTERNAL, which
- * fails the stream) or closes them under a running fsync (EBADF). Fix in log.ts: sync segments
- * with `segment.syncLog()` / `segment.syncIndex()` (which do not need the files open) instead of
- * `io.datasync(segment.logFdForSync)`, and mark dirTarget `directory: true`.
+ * Under `interval` and `never` a commit resolves before any fsync ran; a segment sealed by a roll
+ * must still get fsynced (by the timer, or at close) even though its files may be closed by then.
  */
 
 /** Datasyncs per file, recorded by wrapping a CountingIO's datasync. */
