@@ -22,7 +22,6 @@
  * await engine.close();
  * ```
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, EventBusError, OriginalReasons, ioError } from '../errors.js';
@@ -31,7 +30,9 @@ import { ensureDirectory } from './directory.js';
 import { takeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { FSYNC_POLICIES, GroupCommit, type FsyncPolicy, type GroupCommitStats } from './group-commit.js';
-import { nodeIO, readWholeFile, type FileIO } from './io.js';
+import { nodeIO, type FileIO } from './io.js';
+import { acquireLock, LOCK_FILE, releaseLock } from './lock.js';
+import { syncDataDirectory } from './sync-directory.js';
 import { StreamLog, WriteScratch, type AppendedEvent, type LogContext, type LogStats, type RetentionPolicy } from './log.js';
 import { silentLogger, type Logger } from './logger.js';
 import { OpenFiles } from './open-files.js';
@@ -139,14 +140,11 @@ interface Flushable {
 }
 
 const STREAMS_DIR = 'streams';
-const LOCK_FILE = 'LOCK';
 const DEFAULT_READ_EVENTS = 1000;
 const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
 /** Active logs grow ahead of their data in steps of this (see SegmentContext). */
 const PREALLOCATE_STEP_BYTES = 1024 * 1024;
 
-/** Data directories open in this process (the LOCK file's pid cannot tell them apart). */
-const openInProcess = new Set<string>();
 
 function resolveOptions(options: EngineOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {
@@ -754,165 +752,4 @@ function toInfo(entry: CatalogEntry): StreamInfo {
 
 function notFound(name: string): EventBusError {
   return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(name));
-}
-
-/**
- * Takes the data directory's LOCK file, which names the owning process: its pid, the boot id
- * and the process's start time. A LOCK whose owner is not running now (another boot, a dead
- * pid, a pid reused by another process, or contents torn by a power loss) is stale and taken
- * over; Node has no flock, and this is what survives kill -9.
- */
-function acquireLock(io: FileIO, dataDir: string): { lock: string; crashed: boolean } {
-  const lock = path.join(dataDir, LOCK_FILE);
-  let crashed = false;
-  if (openInProcess.has(dataDir)) {
-    throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process`);
-  }
-  if (io.stat(lock) !== null) {
-    const seen = readWholeFile(io, lock).toString('utf8');
-    const owner = parseLock(seen);
-    if (owner !== null && ownerRunning(owner)) {
-      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${owner.pid}`);
-    }
-    // Take the stale LOCK over by renaming it away: of two processes doing this at once only one
-    // rename finds it. If what was renamed is not what was judged stale, it is another process's
-    // fresh LOCK: put it back and give way.
-    const stale = `${lock}.stale.${process.pid}`;
-    try {
-      io.rename(lock, stale);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
-      throw ioError(`taking over ${lock}`, error);
-    }
-    if (readWholeFile(io, stale).toString('utf8') !== seen) {
-      io.rename(stale, lock);
-      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
-    }
-    io.unlink(stale);
-    crashed = true;
-  }
-  let fd: number;
-  try {
-    fd = io.open(lock, 'wx+');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
-    }
-    throw ioError(`creating ${lock}`, error);
-  }
-  try {
-    const self = { pid: process.pid, bootId: bootId(), startTicks: startTicks(process.pid) };
-    io.writev(fd, [Buffer.from(`${self.pid}\n${self.bootId}\n${self.startTicks}\n`)], 0);
-    // Durable, so that after any crash, power loss included, the next open finds it and knows
-    // the store was not closed cleanly (recovery treats a failing tail as torn only then).
-    io.datasyncNow(fd);
-  } finally {
-    io.close(fd);
-  }
-  io.syncDirNow(dataDir);
-  openInProcess.add(dataDir);
-  return { lock, crashed };
-}
-
-/** fsyncs run at once by {@link syncDataDirectory}. */
-const SYNC_CONCURRENCY = 16;
-
-/**
- * Makes everything under `dataDir` durable: every file (fdatasync), then every directory (fsync),
- * as PostgreSQL does before crash recovery. After a kill (or OOM kill, or crash) of the process
- * that had the store open, the page cache still holds what it wrote and never fsynced: the tail
- * of a segment sealed by a roll whose fsync round never completed, the new segment's directory
- * entry, a renamed catalog. Recovery would read those, hand them to readers and append after
- * them, and no later fsync covers them (appends sync only the active segment): a power loss
- * would then take back events shown to readers and, with a directory entry, events acknowledged
- * since. Runs only after such a stop; costs one fsync per file.
- */
-async function syncDataDirectory(io: FileIO, dataDir: string, logger: Logger): Promise<void> {
-  const started = Date.now();
-  const files: string[] = [];
-  const directories: string[] = [];
-  const walk = (dir: string) => {
-    directories.push(dir);
-    for (const name of io.readdir(dir)) {
-      const full = path.join(dir, name);
-      if (io.stat(full)?.isDirectory === true) walk(full);
-      else if (name !== LOCK_FILE || dir !== dataDir) files.push(full);
-    }
-  };
-  try {
-    walk(dataDir);
-    let next = 0;
-    const worker = async () => {
-      while (next < files.length) {
-        const fd = io.open(files[next++]!, 'r');
-        try {
-          await io.datasync(fd);
-        } finally {
-          io.close(fd);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
-    // Deepest first: a directory's entries before the entry naming it.
-    for (const dir of directories.reverse()) await io.syncDir(dir);
-  } catch (error) {
-    throw ioError(`making the data directory ${dataDir} durable after an unclean stop`, error);
-  }
-  logger.warn({ dataDir, files: files.length, directories: directories.length, ms: Date.now() - started },
-    'the store was not closed cleanly: fsynced every file and directory before recovery');
-}
-
-interface LockOwner {
-  pid: number;
-  bootId: string;
-  startTicks: string;
-}
-
-function parseLock(text: string): LockOwner | null {
-  const match = /^(\d+)\n([^\n]*)\n([^\n]*)\n$/.exec(text);
-  if (match === null) return null; // torn or foreign: stale
-  return { pid: Number(match[1]), bootId: match[2]!, startTicks: match[3]! };
-}
-
-function ownerRunning(owner: LockOwner): boolean {
-  if (owner.pid === process.pid) return false; // our own leftover (this process did not open it)
-  const currentBoot = bootId();
-  if (currentBoot !== '' && owner.bootId !== '' && owner.bootId !== currentBoot) return false;
-  try {
-    process.kill(owner.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  const started = startTicks(owner.pid);
-  return started === '' || owner.startTicks === '' || started === owner.startTicks;
-}
-
-// Process introspection, not data: read straight from /proc (empty where there is none).
-function bootId(): string {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-function startTicks(pid: number): string {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (start time), counted after the command name, which may contain spaces.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
-
-function releaseLock(io: FileIO, lock: string, dataDir: string, clean = true): void {
-  openInProcess.delete(dataDir);
-  if (!clean) return;
-  try {
-    io.unlink(lock);
-    io.syncDirNow(dataDir); // the clean close is durable too
-  } catch {
-    // Already gone, or the disk is failing: the next open then recovers as after a crash.
-  }
 }
