@@ -86,10 +86,13 @@ export class Consumer {
     return out;
   }
 
-  /** The status of `offset` for this consumer, as the protocol numbers it. */
-  statusOf(offset: number): { status: EventStatus; deliveryCount: number } {
+  /** The status of `offset` for this consumer, as the protocol numbers it (2: due for retry). */
+  statusOf(offset: number, nowMs: number): { status: EventStatus; deliveryCount: number } {
     const entry = this.entries.get(offset);
-    if (entry !== undefined) return { status: entry.state === EntryStates.RETRY ? 2 : 0, deliveryCount: entry.deliveries };
+    if (entry !== undefined) {
+      const due = entry.state === EntryStates.RETRY || (entry.state === EntryStates.PENDING && entry.deadlineMs <= nowMs);
+      return { status: due ? 2 : 0, deliveryCount: entry.deliveries };
+    }
     if (offset < this.cursor) return { status: 1, deliveryCount: 0 };
     return { status: 0, deliveryCount: 0 };
   }

@@ -286,7 +286,8 @@ export class StreamConsumers {
     const consumer = this.byName.get(name);
     if (consumer === undefined) return offsets.map(() => ({ status: 0 as EventStatus, deliveryCount: 0 }));
     consumer.clampTo(this.log.firstOffset);
-    return offsets.map((offset) => consumer.statusOf(offset));
+    const now = Date.now();
+    return offsets.map((offset) => consumer.statusOf(offset, now));
   }
 
   stats(): ConsumerStats[] {
