@@ -83,27 +83,8 @@ export class EventBus {
   }
 
   streamInfo(name: string): StreamInfoView {
-    const stats = this.engine.stats(name);
-    return {
-      id: stats.id,
-      name: stats.name,
-      createdMs: stats.createdMs,
-      eventCount: stats.eventCount,
-      firstOffset: stats.firstOffset,
-      nextOffset: stats.nextOffset,
-      bytes: stats.bytes,
-      segmentCount: stats.segmentCount,
-      consumers: stats.consumers.map((c) => ({
-        name: c.name,
-        cursor: c.cursor,
-        ackFloor: c.ackFloor,
-        pending: c.pending,
-        retry: c.retry,
-        deadLettered: c.deadLettered,
-        lag: c.lag,
-      })),
-      damage: stats.damage.map((d) => ({ file: d.file, position: d.position, firstOffset: d.firstOffset, lastOffset: d.lastOffset, reason: d.reason })),
-    };
+    const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage } = this.engine.stats(name);
+    return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage };
   }
 
   /** Appends one event (JSON text). Resolves once durable under the fsync policy. */
@@ -193,16 +174,7 @@ export class EventBus {
     const root = path.resolve(this.options.snapshotsRoot);
     const parent = resolveSnapshotDir(root, output);
     const result = await this.engine.snapshot(parent);
-    return {
-      path: path.relative(root, result.path),
-      createdAt: result.createdAt,
-      streams: result.streams,
-      events: result.events,
-      bytes: result.bytes,
-      linkedFiles: result.linkedFiles,
-      copiedFiles: result.copiedFiles,
-      copyFallback: result.copyFallback,
-    };
+    return { ...result, path: path.relative(root, result.path) };
   }
 
   private stream(name: string): StreamInfo {

@@ -2,7 +2,8 @@
  * What the bus's operations return: plain values that the protocol layer encodes. Times are
  * milliseconds since the epoch; payloads are the stored bytes (JSON text as written).
  */
-import type { EventStatus } from '../storage/consumer-types.js';
+import type { ConsumerStats, EventStatus } from '../storage/consumer-types.js';
+import type { Damage, SnapshotResult } from '../storage/engine.js';
 
 /** A stream's identity. */
 export interface StreamView {
@@ -11,26 +12,11 @@ export interface StreamView {
   createdMs: number;
 }
 
-/** One consumer's position, as `get_stream_info` reports it. */
-export interface ConsumerView {
-  name: string;
-  cursor: number;
-  ackFloor: number;
-  pending: number;
-  retry: number;
-  deadLettered: number;
-  lag: number;
-}
+/** One consumer's position, as `get_stream_info` reports it: the engine's figures as they are. */
+export type ConsumerView = ConsumerStats;
 
 /** Stored bytes that cannot be read back as written (see docs/storage-format.md, Recovery). */
-export interface DamageView {
-  file: string;
-  position: number;
-  /** The offsets that cannot be read because of it (none when first > last). */
-  firstOffset: number;
-  lastOffset: number;
-  reason: string;
-}
+export type DamageView = Damage;
 
 /** A stream's identity and figures. */
 export interface StreamInfoView extends StreamView {
@@ -78,17 +64,5 @@ export interface EventPage {
   nextOffset: number;
 }
 
-/** A snapshot taken by `snapshot_db`. */
-export interface SnapshotView {
-  /** The snapshot directory, relative to the snapshots root. */
-  path: string;
-  /** RFC 3339 UTC. */
-  createdAt: string;
-  streams: number;
-  events: number;
-  bytes: number;
-  linkedFiles: number;
-  copiedFiles: number;
-  /** True when hard links were impossible and files were copied instead. */
-  copyFallback: boolean;
-}
+/** A snapshot taken by `snapshot_db`: the engine's result, with `path` relative to the snapshots root. */
+export type SnapshotView = SnapshotResult;
