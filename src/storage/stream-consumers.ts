@@ -369,31 +369,21 @@ export class StreamConsumers {
    * has no body to carry: its record says where the damage is instead.
    */
   private deadLetterPayload(consumer: Consumer, offset: number, nowIso: string): Buffer {
-    const entry = consumer.entries.get(offset)!;
-    const damage = this.damageAt(offset);
-    if (damage !== undefined) {
-      return Buffer.from(JSON.stringify({
-        id: this.eventId(offset),
-        stream: this.stream.name,
-        stream_id: this.stream.id,
-        offset,
-        consumer: consumer.name,
-        delivery_count: entry.deliveries,
-        dead_lettered_at: nowIso,
-        damaged: { file: damage.file, position: damage.position, reason: damage.reason },
-      }), 'utf8');
-    }
-    const event = this.readOne(offset);
-    const head = JSON.stringify({
+    const origin = {
       id: this.eventId(offset),
       stream: this.stream.name,
       stream_id: this.stream.id,
       offset,
       consumer: consumer.name,
-      delivery_count: entry.deliveries,
-      created_at: new Date(event.timestampMs).toISOString(),
-      dead_lettered_at: nowIso,
-    });
+      delivery_count: consumer.entries.get(offset)!.deliveries,
+    };
+    const damage = this.damageAt(offset);
+    if (damage !== undefined) {
+      const damaged = { file: damage.file, position: damage.position, reason: damage.reason };
+      return Buffer.from(JSON.stringify({ ...origin, dead_lettered_at: nowIso, damaged }), 'utf8');
+    }
+    const event = this.readOne(offset);
+    const head = JSON.stringify({ ...origin, created_at: new Date(event.timestampMs).toISOString(), dead_lettered_at: nowIso });
     const text = event.payload.toString('utf8');
     let isJson = false;
     try {
@@ -402,6 +392,7 @@ export class StreamConsumers {
     } catch {
       // Not JSON (an embedded user's bytes): carried as base64 instead.
     }
+    // The body is spliced in as stored: the event exactly as written.
     const body = isJson ? `"body":${text}` : `"body_base64":${JSON.stringify(event.payload.toString('base64'))}`;
     return Buffer.from(`${head.slice(0, -1)},${body}}`, 'utf8');
   }
