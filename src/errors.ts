@@ -132,6 +132,15 @@ export function ioError(what: string, error: unknown): EventBusError {
 }
 
 /**
+ * The refusal of something that failed a write or fsync earlier and takes no more changes until
+ * reopened: DISK_FULL if the disk was full, STREAM_FAILED otherwise, with the first failure's reason.
+ */
+export function refusalAfter(failure: EventBusError, what: string): EventBusError {
+  const code = failure.code === ErrorCodes.DISK_FULL ? ErrorCodes.DISK_FULL : ErrorCodes.STREAM_FAILED;
+  return new EventBusError(code, `${what} until reopened after an earlier failure: ${failure.reason}`, { cause: failure });
+}
+
+/**
  * Asserts a programmer invariant (TigerBeetle style): a failed assertion is a bug, never an
  * operating error, and throws INTERNAL so it can never be mistaken for bad input.
  */

@@ -30,13 +30,14 @@
  * for delivery; a lost DELIVER leaves the skipped offsets outstanding and due).
  */
 import path from 'node:path';
-import { ErrorCodes, EventBusError, ioError } from '../errors.js';
+import { ErrorCodes, EventBusError, refusalAfter, ioError } from '../errors.js';
 import { readU64, writeU64 } from './binary.js';
 import type { Consumer, Entry, EntryState } from './consumer.js';
 import { EntryStates } from './consumer.js';
 import type { EventStatus } from './consumer-types.js';
 import { crc32c } from './crc.js';
 import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from './file-header.js';
+import { InFlight } from './in-flight.js';
 import type { GroupCommit, SyncTarget } from './group-commit.js';
 import { readWholeFile, type FileIO } from './io.js';
 import type { Logger } from './logger.js';
@@ -251,8 +252,7 @@ export class ConsumerJournal {
   private fileTarget: FileTarget;
   private compacting = false;
   /** Commits in flight, and who waits for there to be none (a descriptor is closed only then). */
-  private inflight = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly inFlight = new InFlight();
   /** Set after a failed write or fsync: no more changes are acknowledged until reopened. */
   failure: EventBusError | null = null;
 
@@ -357,7 +357,7 @@ export class ConsumerJournal {
     targets.push(this.fileTarget);
     if (this.barrier !== null) targets.push(this.barrier);
     if (this.wantsCompaction && this.stateProvider !== null) this.compact(this.stateProvider());
-    this.track(this.ctx.groupCommit.commit(targets)).then(
+    this.inFlight.track(this.ctx.groupCommit.commit(targets)).then(
       () => {
         if (this.failure !== null) for (const w of waiters) w.reject(this.refusal());
         else for (const w of waiters) w.resolve();
@@ -369,20 +369,9 @@ export class ConsumerJournal {
     );
   }
 
-  private track(commit: Promise<void>): Promise<void> {
-    this.inflight += 1;
-    const done = () => {
-      this.inflight -= 1;
-      if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    };
-    commit.then(done, done);
-    return commit;
-  }
-
   /** Resolves when no commit of this journal is in flight (before closing it). */
   idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.inFlight.idle();
   }
 
   /** Creates the file (first consumer of the stream); returns what must be synced with it. */
@@ -447,7 +436,7 @@ export class ConsumerJournal {
     // Under `always` the barrier runs in the next round with every commit that needs it. Under
     // the other policies nothing waits on it, but the rename must not wait for close: run it now.
     const finishing = this.ctx.groupCommit.policy === 'always' ? this.ctx.groupCommit.commit([barrier]) : barrier.sync();
-    this.track(finishing).then(
+    this.inFlight.track(finishing).then(
       () => {
         if (this.barrier === barrier) this.barrier = null;
         this.compacting = false;
@@ -487,10 +476,9 @@ export class ConsumerJournal {
   }
 
   private refusal(): EventBusError {
-    const failure = this.failure!;
-    return new EventBusError(failure.code === ErrorCodes.DISK_FULL ? ErrorCodes.DISK_FULL : ErrorCodes.STREAM_FAILED,
-      `consumer state refuses changes until reopened after an earlier failure: ${failure.reason}`, { cause: failure });
+    return refusalAfter(this.failure!, 'consumer state refuses changes');
   }
+
 }
 
 /** The next position at or after `from` where a valid record starts, or -1. */

@@ -12,8 +12,9 @@
  * is ever handed an event that a crash could take back.
  */
 import path from 'node:path';
-import { assert, ErrorCodes, EventBusError, ioError, isEventBusError } from '../errors.js';
+import { assert, ErrorCodes, EventBusError, ioError, isEventBusError, refusalAfter } from '../errors.js';
 import type { SegmentCrcs } from './crc-checkpoint.js';
+import { InFlight } from './in-flight.js';
 import type { GroupCommit, SyncTarget } from './group-commit.js';
 import { FILE_HEADER_BYTES } from './file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from './offset-index.js';
@@ -111,8 +112,7 @@ export class StreamLog {
   /** Frozen segments whose seal is being finished (see {@link roll}). */
   private readonly sealing = new Map<Segment, Promise<void>>();
   /** Commits in flight, and who waits for there to be none. */
-  private inflight = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly inFlight = new InFlight();
   private closed = false;
   private closedError = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
 
@@ -292,24 +292,12 @@ export class StreamLog {
   private commit(targets: SyncTarget[]): Promise<void> {
     const all = this.extraTargets.length === 0 ? targets : [...targets, ...this.extraTargets];
     this.extraTargets = [];
-    return this.track(this.ctx.groupCommit.commit(all));
-  }
-
-  /** Counts `work` as in flight until it settles (see {@link idle}). */
-  private track<T>(work: Promise<T>): Promise<T> {
-    this.inflight += 1;
-    const done = () => {
-      this.inflight -= 1;
-      if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    };
-    work.then(done, done);
-    return work;
+    return this.inFlight.track(this.ctx.groupCommit.commit(all));
   }
 
   /** Resolves when no commit or seal of this log is in flight (before closing or deleting it). */
   idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.inFlight.idle();
   }
 
   private writeScratch(scratch: WriteScratch): void {
@@ -353,7 +341,7 @@ export class StreamLog {
     this.activeTarget = this.fileTarget(next);
     // The batch that rolled is acknowledged only once the frozen log and the new entry are durable.
     this.extraTargets.push(this.fileTarget(sealed), this.dirTarget(this.dir));
-    const finishing = this.track(this.finishSeal(sealed));
+    const finishing = this.inFlight.track(this.finishSeal(sealed));
     this.sealing.set(sealed, finishing);
     void finishing.finally(() => this.sealing.delete(sealed));
   }
@@ -410,10 +398,9 @@ export class StreamLog {
   }
 
   private refusal(): EventBusError {
-    const failure = this.failure!;
-    return new EventBusError(failure.code === ErrorCodes.DISK_FULL ? ErrorCodes.DISK_FULL : ErrorCodes.STREAM_FAILED,
-      `stream refuses appends until reopened after an earlier failure: ${failure.reason}`, { cause: failure });
+    return refusalAfter(this.failure!, 'stream refuses appends');
   }
+
 
   private fileTarget(segment: Segment): SyncTarget {
     return {
