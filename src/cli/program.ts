@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { FSYNC_POLICIES } from '../storage/group-commit.js';
+import { EXIT_STATUS_HELP } from './exit-status.js';
 import { LOG_LEVELS } from './logging.js';
 import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
 import { serve } from './serve.js';
@@ -32,7 +33,8 @@ export function buildProgram(): Command {
   const program = new Command('eventbus')
     .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus).')
     .version(version())
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
 
   program
     .command('serve')
@@ -54,7 +56,7 @@ export function buildProgram(): Command {
   const print = (line: string) => process.stdout.write(`${line}\n`);
   program
     .command('snapshot')
-    .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation).')
+    .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation). Refuses, changing nothing, a path that is not a data directory. Exit status 0 when done, 64 for a wrong path, 75 when a server holds the store.')
     .requiredOption('--data <dir>', 'the data directory').addOption(new Option('--output <dir>', 'directory to create the snapshot in').makeOptionMandatory())
     .option('--json', 'print the result as JSON')
     .action(async (options: { data: string; output: string; json?: boolean }) => {
@@ -62,7 +64,7 @@ export function buildProgram(): Command {
     });
   program
     .command('verify')
-    .description('Check a data directory or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged.')
+    .description('Check a data directory no server holds, or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged, 64 when the path is not a data directory or snapshot, 75 when a running server holds the store (verify a snapshot of it instead).')
     .argument('<dir>', 'data directory or snapshot directory')
     .option('--json', 'print the report as JSON')
     .action((dir: string, options: { json?: boolean }) => {
@@ -70,7 +72,7 @@ export function buildProgram(): Command {
     });
   program
     .command('restore')
-    .description('Restore a snapshot into a new data directory (refuses a non-empty one).')
+    .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
     .argument('<snapshot>', 'the snapshot directory')
     .requiredOption('--data <dir>', 'the new data directory')
     .option('--json', 'print the result as JSON')

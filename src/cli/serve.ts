@@ -10,6 +10,7 @@ import { EventBusServer, checkExposure } from '../server/server.js';
 import { Engine } from '../storage/engine.js';
 import { nodeIO, type FileIO } from '../storage/io.js';
 import { createLogger } from './logging.js';
+import { checkServeDirectory } from './store-checks.js';
 import type { ServeSettings } from './settings.js';
 
 /** Runs the server until a signal; resolves once everything is closed. */
@@ -17,6 +18,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
   const logger = createLogger(settings.logLevel, settings.logOutputs);
   // Before the store is opened: a refused start leaves nothing behind.
   checkExposure(settings.host, Object.keys(settings.clients).length, settings.insecureNoAuth);
+  checkServeDirectory(settings.engine.dataDir);
   if (!settings.insecureNoAuth && Object.keys(settings.clients).length === 0) {
     logger.info({ host: settings.host }, 'no clients configured: requests need no credentials (loopback only)');
   }

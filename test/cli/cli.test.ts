@@ -31,12 +31,12 @@ t.test('EVENTBUS_* variables are fallbacks for options', async (t) => {
   t.notMatch(flagged.output(), /"msg":"listening"/, 'a flag (--log-level warn) beats the variable');
 });
 
-t.test('bad input stops the command with one clear line and status 1', async (t) => {
+t.test('bad input stops the command with one clear line', async (t) => {
   const dir = tempDir(t);
   const config = path.join(dir, 'bad.yaml');
   writeFileSync(config, 'server:\n  prot: 1\n');
   const bad = spawnSync(process.execPath, [MAIN, 'serve', '--config', config, '--data', dir], { encoding: 'utf8' });
-  t.equal(bad.status, 1);
+  t.equal(bad.status, 1, 'a config file error is a failure to start (1)');
   t.match(bad.stderr, /^eventbus: config file .*bad.yaml: unknown setting 'server.prot'/);
   const fsync = spawnSync(process.execPath, [MAIN, 'serve', '--fsync', 'sometimes'], { encoding: 'utf8' });
   t.not(fsync.status, 0);
@@ -65,10 +65,10 @@ t.test('offline snapshot, verify and restore; the restored store serves the same
   t.match(verified.stdout, /^OK: snapshot/);
   t.equal(run('restore', snapshotPath, '--data', path.join(dir, 'restored')).status, 0);
   const again = run('restore', snapshotPath, '--data', path.join(dir, 'restored'));
-  t.equal(again.status, 1, 'a non-empty directory is never overwritten');
+  t.equal(again.status, 64, 'a non-empty directory is never overwritten (usage status)');
   t.match(again.stderr, /not an empty directory/);
-  t.equal(run('verify', path.join(dir, 'missing')).status, 2, 'verify fails on a missing directory');
-  t.equal(run('snapshot', '--data', path.join(dir, 'missing'), '--output', path.join(dir, 'x')).status, 1, 'snapshot does not create a data directory');
+  t.equal(run('verify', path.join(dir, 'missing')).status, 64, 'verify of a missing directory is a usage error, not damage');
+  t.equal(run('snapshot', '--data', path.join(dir, 'missing'), '--output', path.join(dir, 'x')).status, 64, 'snapshot does not create a data directory');
 
   const restored = await startServerProcess({ dataDir: path.join(dir, 'restored') });
   t.teardown(() => void restored.stop('SIGKILL'));

@@ -1,0 +1,19 @@
+/**
+ * Runs the `eventbus` command line once: parses `argv`, runs the command, and turns a failure
+ * into one line on stderr (`eventbus: <reason>`) and its exit status (exit-status.ts). Shared by
+ * the npm entry point (main.ts) and the single executable's (sea-main.ts).
+ */
+import { isEventBusError } from '../errors.js';
+import { exitStatusOf } from './exit-status.js';
+import { buildProgram } from './program.js';
+
+/** Never rejects: sets process.exitCode instead. */
+export async function run(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (error) {
+    const message = isEventBusError(error) ? error.reason : error instanceof Error ? error.message : String(error);
+    process.stderr.write(`eventbus: ${message}\n`);
+    process.exitCode = exitStatusOf(error);
+  }
+}
