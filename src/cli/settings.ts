@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { BusOptions } from '../bus/bus.js';
+import { defaultSnapshotsRoot } from '../bus/snapshot-path.js';
 import type { ClientCredentials } from '../server/auth.js';
 import type { ServerLimits } from '../server/limits.js';
 import type { EngineOptions } from '../storage/engine.js';
@@ -48,7 +49,6 @@ export const DEFAULTS = {
   data: './data',
   fsync: 'always' as FsyncPolicy,
   logLevel: 'info',
-  snapshotsRoot: './snapshots',
 };
 
 const LIMIT_KEYS = new Set([
@@ -118,7 +118,8 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     engine,
     limits: limits as Partial<ServerLimits>,
     bus: bus as BusOptions,
-    snapshotsRoot: path.resolve(file.snapshotsRoot ?? DEFAULTS.snapshotsRoot),
+    // Default beside the data directory, never relative to the working directory (systemd's is /).
+    snapshotsRoot: file.snapshotsRoot === undefined ? defaultSnapshotsRoot(engine.dataDir) : path.resolve(file.snapshotsRoot),
     configFile,
   };
 }

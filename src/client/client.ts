@@ -259,6 +259,7 @@ export class EventBusClient {
     const s = (((await this.request('snapshot_db', { output })).body) as { snapshot: Record<string, unknown> }).snapshot;
     return {
       path: s.path as string,
+      absolutePath: s.absolute_path as string,
       createdAt: s.created_at as string,
       streams: s.streams as number,
       events: s.events as number,

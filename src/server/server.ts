@@ -42,7 +42,7 @@ export interface ServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Limits; see {@link ServerLimits} for the defaults. */
   limits?: Partial<ServerLimits>;
-  /** Page sizes of get_stream_events. */
+  /** Page sizes of get_stream_events; the snapshots root (default: `snapshots` beside the data directory). */
   bus?: BusOptions;
   /** Where connection-level events and failures are logged (a pino logger fits). Default: silent. */
   logger?: Logger;
@@ -204,7 +204,7 @@ export class EventBusServer implements ConnectionHost {
     server.sweepTimer = setInterval(() => server.sweep(), sweepMs);
     server.sweepTimer.unref();
     server.logger.info(
-      { host, port: server.port, tls: options.tls !== undefined, authClients: clients, maxConnections: limits.maxConnections },
+      { host, port: server.port, tls: options.tls !== undefined, authClients: clients, maxConnections: limits.maxConnections, snapshotsRoot: server.bus.snapshotsRoot },
       'listening',
     );
     return server;
