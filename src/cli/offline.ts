@@ -12,6 +12,7 @@ import { Engine } from '../storage/engine.js';
 import { nodeIO } from '../storage/io.js';
 import { restoreSnapshot } from '../storage/restore.js';
 import { verifyDirectory, type VerifyReport } from '../storage/verify.js';
+import { snapshotJson } from '../protocol/response.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
 import { requireIdleStore, requireRestoreTarget, requireSnapshot, requireVerifiable } from './store-checks.js';
 
@@ -32,7 +33,8 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
   const engine = await Engine.open({ dataDir: store.path, retentionIntervalMs: 0 });
   try {
     const result = await engine.snapshot(output);
-    if (json) print(JSON.stringify(result));
+    // As snapshot_db answers: `path` relative to where it was asked for, and absolute_path.
+    if (json) print(snapshotJson({ ...result, path: path.relative(output, result.path), absolutePath: result.path }));
     else {
       print(`snapshot ${result.path}`);
       print(`  ${result.streams} streams, ${result.events} events, ${result.bytes} bytes; ${result.linkedFiles} files linked, ${result.copiedFiles} copied${result.copyFallback ? ' (hard links impossible: copied instead)' : ''}`);
@@ -46,7 +48,7 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
 export function verifyCommand(dir: string, json: boolean, print: Print): ExitStatusValue {
   const found = requireVerifiable(dir);
   const report: VerifyReport = verifyDirectory(nodeIO, found.path);
-  if (json) print(JSON.stringify(report));
+  if (json) print(JSON.stringify({ path: found.path, ...report }));
   else {
     print(`${report.ok ? 'OK' : 'DAMAGED'}: ${report.kind === 'snapshot' ? 'snapshot' : 'data directory'} ${found.path}`);
     print(`  ${report.streams} streams, ${report.segments} segments, ${report.events} events, ${report.files} files checked`);
@@ -61,6 +63,7 @@ export function restoreCommand(snapshotDir: string, dataDir: string, json: boole
   const snapshot = requireSnapshot(snapshotDir);
   const target = requireRestoreTarget(dataDir);
   const result = restoreSnapshot(nodeIO, snapshot.path, target.path);
-  if (json) print(JSON.stringify(result));
-  else print(`restored ${snapshot.path} into ${result.dataDir}: ${result.streams} streams, ${result.events} events, ${result.files} files, ${result.bytes} bytes`);
+  if (json) {
+    print(JSON.stringify({ snapshot: snapshot.path, data_dir: result.dataDir, streams: result.streams, events: result.events, files: result.files, bytes: result.bytes }));
+  } else print(`restored ${snapshot.path} into ${result.dataDir}: ${result.streams} streams, ${result.events} events, ${result.files} files, ${result.bytes} bytes`);
 }

@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { ErrorCodes, EventBusError } from '../errors.js';
 import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
 import { LOG_LEVELS } from './logging.js';
@@ -27,6 +28,16 @@ function version(): string {
   } catch {
     return '0.0.0';
   }
+}
+
+/** `--data` of the offline commands: the same fallbacks as serve's (EVENTBUS_DATA, then ./data). */
+function dataOption(what: string): Option {
+  return new Option('--data <dir>', `${what} (default: ${DEFAULTS.data})`).env('EVENTBUS_DATA');
+}
+
+/** The data directory an offline command works on; an empty EVENTBUS_DATA counts as unset. */
+function dataDir(given: string | undefined): string {
+  return given === undefined || given === '' ? DEFAULTS.data : given;
 }
 
 export function buildProgram(): Command {
@@ -57,27 +68,32 @@ export function buildProgram(): Command {
   program
     .command('snapshot')
     .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation). Refuses, changing nothing, a path that is not a data directory. Exit status 0 when done, 64 for a wrong path, 75 when a server holds the store.')
-    .requiredOption('--data <dir>', 'the data directory').addOption(new Option('--output <dir>', 'directory to create the snapshot in').makeOptionMandatory())
-    .option('--json', 'print the result as JSON')
-    .action(async (options: { data: string; output: string; json?: boolean }) => {
-      await snapshotCommand(options.data, options.output, options.json === true, print);
+    .addOption(dataOption('the data directory to snapshot'))
+    .addOption(new Option('--output <dir>', 'directory to create the snapshot in (snapshot-<UTC time> inside it)').makeOptionMandatory())
+    .option('--json', 'print the result as JSON, as snapshot_db answers it (snake_case, with absolute_path)')
+    .action(async (options: { data?: string; output: string; json?: boolean }) => {
+      await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
     });
   program
     .command('verify')
     .description('Check a data directory no server holds, or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged, 64 when the path is not a data directory or snapshot, 75 when a running server holds the store (verify a snapshot of it instead).')
-    .argument('<dir>', 'data directory or snapshot directory')
+    .argument('[path]', 'a data directory or a snapshot directory (instead of --data; kept for compatibility)')
+    .addOption(dataOption('the data directory or snapshot to check'))
     .option('--json', 'print the report as JSON')
-    .action((dir: string, options: { json?: boolean }) => {
-      process.exitCode = verifyCommand(dir, options.json === true, print);
+    .action((given: string | undefined, options: { data?: string; json?: boolean }, command: Command) => {
+      if (given !== undefined && command.getOptionValueSource('data') === 'cli') {
+        throw new EventBusError(ErrorCodes.INVALID_PATH, `verify takes one path: ${given} or --data ${options.data}, not both; see 'eventbus verify --help'`);
+      }
+      process.exitCode = verifyCommand(given ?? dataDir(options.data), options.json === true, print);
     });
   program
     .command('restore')
     .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
     .argument('<snapshot>', 'the snapshot directory')
-    .requiredOption('--data <dir>', 'the new data directory')
+    .addOption(dataOption('the new data directory: absent or empty'))
     .option('--json', 'print the result as JSON')
-    .action((snapshot: string, options: { data: string; json?: boolean }) => {
-      restoreCommand(snapshot, options.data, options.json === true, print);
+    .action((snapshot: string, options: { data?: string; json?: boolean }) => {
+      restoreCommand(snapshot, dataDir(options.data), options.json === true, print);
     });
 
   return program;

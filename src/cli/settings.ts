@@ -61,6 +61,10 @@ function bad(message: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_FIELD, message);
 }
 
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
 /** True for 1, true, yes, on (any case); false for 0, false, no, off and empty. */
 export function envFlag(value: string | undefined, name: string): boolean | undefined {
   if (value === undefined) return undefined;
@@ -100,7 +104,8 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   void _fsync;
   const engine: EngineOptions = {
     ...(storage as Partial<EngineOptions>),
-    dataDir: path.resolve(flags.data ?? (dataDir as string | undefined) ?? DEFAULTS.data),
+    // An empty EVENTBUS_DATA counts as unset (path.resolve('') would be the working directory).
+    dataDir: path.resolve(nonEmpty(flags.data) ?? (dataDir as string | undefined) ?? DEFAULTS.data),
     fsync: fsync as FsyncPolicy,
     ...(Object.keys(file.retention).length > 0 ? { retention: file.retention } : {}),
     ...(Object.keys(file.consumers).length > 0 ? { consumers: file.consumers } : {}),

@@ -59,7 +59,7 @@ t.test('offline snapshot, verify and restore; the restored store serves the same
   const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
   const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'), '--json');
   t.equal(snapshot.status, 0, snapshot.stderr);
-  const snapshotPath = JSON.parse(snapshot.stdout).path as string;
+  const snapshotPath = JSON.parse(snapshot.stdout).absolute_path as string;
   const verified = run('verify', snapshotPath);
   t.equal(verified.status, 0);
   t.match(verified.stdout, /^OK: snapshot/);

@@ -17,7 +17,9 @@ const IN_USE = 75;
 
 function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   // A timeout: a command that wrongly starts serving must fail the test, not hang it.
-  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, EVENTBUS_DATA: '' } });
+  const env = { ...process.env };
+  delete env.EVENTBUS_DATA;
+  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000, env });
 }
 
 /** Every file and directory under `dir` with its size and modification time: equal listings, nothing changed. */
