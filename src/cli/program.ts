@@ -2,7 +2,7 @@
  * The `eventbus` command line, built with commander (tests build it without running it).
  */
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
@@ -13,7 +13,7 @@ import { DEFAULTS, resolveSettings, type ServeFlags } from './settings.js';
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('must be a whole number from 0 to 65535.');
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('It must be a whole number from 0 to 65535.');
   return port;
 }
 
@@ -40,15 +40,29 @@ function dataDir(given: string | undefined): string {
   return given === undefined || given === '' ? DEFAULTS.data : given;
 }
 
+/**
+ * A usage error is one line and a pointer to the help, never the whole help (run.ts prints it):
+ * commander's own error output is silenced and its error reworded. Help and --version (exit
+ * code 0), and the help printed when no command is given, pass through unchanged.
+ */
+function oneLineUsageErrors(command: Command, helpCommand: string): Command {
+  return command
+    .configureOutput({ outputError: () => {} })
+    .exitOverride((error) => {
+      if (error.exitCode === 0 || error.code === 'commander.help') throw error;
+      const reason = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+      throw new CommanderError(error.exitCode, error.code, `${reason}; see '${helpCommand} --help'`);
+    });
+}
+
 export function buildProgram(): Command {
-  const program = new Command('eventbus')
+  const program = oneLineUsageErrors(new Command('eventbus'), 'eventbus')
     .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus).')
     .version(version())
-    .showHelpAfterError()
     .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
+  const subcommand = (name: string) => oneLineUsageErrors(program.command(name), `eventbus ${name}`);
 
-  program
-    .command('serve')
+  subcommand('serve')
     .description('Start the server. Options fall back to EVENTBUS_* environment variables, then to the config file, then to the defaults shown.')
     .addOption(new Option('--host <address>', `address to listen on; anything but loopback needs clients in the config file or --insecure-no-auth (default: ${DEFAULTS.host})`).env('EVENTBUS_HOST'))
     .addOption(new Option('--port <port>', `TCP port; 0 picks a free one (default: ${DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
@@ -65,8 +79,7 @@ export function buildProgram(): Command {
     });
 
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  program
-    .command('snapshot')
+  subcommand('snapshot')
     .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation). Refuses, changing nothing, a path that is not a data directory. Exit status 0 when done, 64 for a wrong path, 75 when a server holds the store.')
     .addOption(dataOption('the data directory to snapshot'))
     .addOption(new Option('--output <dir>', 'directory to create the snapshot in (snapshot-<UTC time> inside it)').makeOptionMandatory())
@@ -74,8 +87,7 @@ export function buildProgram(): Command {
     .action(async (options: { data?: string; output: string; json?: boolean }) => {
       await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
     });
-  program
-    .command('verify')
+  subcommand('verify')
     .description('Check a data directory no server holds, or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged, 64 when the path is not a data directory or snapshot, 75 when a running server holds the store (verify a snapshot of it instead).')
     .argument('[path]', 'a data directory or a snapshot directory (instead of --data; kept for compatibility)')
     .addOption(dataOption('the data directory or snapshot to check'))
@@ -86,8 +98,7 @@ export function buildProgram(): Command {
       }
       process.exitCode = verifyCommand(given ?? dataDir(options.data), options.json === true, print);
     });
-  program
-    .command('restore')
+  subcommand('restore')
     .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
     .argument('<snapshot>', 'the snapshot directory')
     .addOption(dataOption('the new data directory: absent or empty'))

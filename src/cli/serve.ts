@@ -6,6 +6,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, EventBusError } from '../errors.js';
+import { checkCanListen } from '../server/listen-check.js';
 import { EventBusServer, checkExposure } from '../server/server.js';
 import { Engine } from '../storage/engine.js';
 import { nodeIO, type FileIO } from '../storage/io.js';
@@ -15,10 +16,12 @@ import type { ServeSettings } from './settings.js';
 
 /** Runs the server until a signal; resolves once everything is closed. */
 export async function serve(settings: ServeSettings): Promise<void> {
-  const logger = createLogger(settings.logLevel, settings.logOutputs);
-  // Before the store is opened: a refused start leaves nothing behind.
+  // Before the store is opened, and before any log line: a refused start is one line and leaves
+  // nothing behind (a port in use, a snapshot or a file given as the data directory).
   checkExposure(settings.host, Object.keys(settings.clients).length, settings.insecureNoAuth);
   checkServeDirectory(settings.engine.dataDir);
+  await checkCanListen(settings.host, settings.port);
+  const logger = createLogger(settings.logLevel, settings.logOutputs);
   if (!settings.insecureNoAuth && Object.keys(settings.clients).length === 0) {
     logger.info({ host: settings.host }, 'no clients configured: requests need no credentials (loopback only)');
   }

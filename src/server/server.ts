@@ -24,6 +24,7 @@ import { Authenticator, type ClientCredentials } from './auth.js';
 import { Connection, type ConnectionHost, type ServerStats } from './connection.js';
 import { Executor } from './execute.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
+import { listenError } from './listen-check.js';
 import { isLoopbackHost } from './loopback.js';
 
 /** Options of {@link EventBusServer.start}. */
@@ -195,7 +196,7 @@ export class EventBusServer implements ConnectionHost {
     await Promise.race([
       once(server.listener, 'listening'),
       once(server.listener, 'error').then(([error]) => {
-        throw new EventBusError(ErrorCodes.IO_ERROR, `cannot listen on ${host}:${port}: ${(error as Error).message}`, { cause: error });
+        throw listenError(host, port, error);
       }),
     ]);
     server.listener.on('error', (error) => server.logger.error({ err: error }, 'listener error'));
