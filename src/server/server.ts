@@ -208,6 +208,13 @@ export class EventBusServer implements ConnectionHost {
       { host, port: server.port, tls: options.tls !== undefined, authClients: clients, maxConnections: limits.maxConnections, snapshotsRoot: server.bus.snapshotsRoot },
       'listening',
     );
+    if (!isLoopbackHost(host) && clients === 0) {
+      // Allowed only with insecureNoAuth (checkExposure above): said at every start, not only once.
+      server.logger.warn(
+        { host, port: server.port, insecureNoAuth: true },
+        `listening on ${host}:${server.port} without authentication (--insecure-no-auth): anyone who can reach this port can read, write and delete every stream`,
+      );
+    }
     return server;
   }
 

@@ -77,3 +77,16 @@ t.test('offline snapshot, verify and restore; the restored store serves the same
   const page = await reader.getStreamEvents('s');
   t.same(page.events.map((e) => e.id), [written.id], 'same ids after restore');
 });
+
+t.test('--insecure-no-auth on a public address warns at every start; loopback does not', async (t) => {
+  const exposed = await startServerProcess({ args: ['--host', '0.0.0.0', '--insecure-no-auth'] });
+  t.equal(await exposed.stop(), 0);
+  const warning = exposed.output().split('\n').find((line) => line.includes('without authentication'));
+  t.ok(warning !== undefined, `a warning is logged: ${exposed.output()}`);
+  const record = JSON.parse(warning!) as { level: number; msg: string };
+  t.equal(record.level, 40, 'at warn level');
+  t.match(record.msg, new RegExp(`listening on 0\\.0\\.0\\.0:${exposed.port} without authentication.*anyone who can reach this port can read, write and delete every stream`));
+  const loopback = await startServerProcess({ args: ['--insecure-no-auth'] });
+  t.equal(await loopback.stop(), 0);
+  t.notMatch(loopback.output(), /without authentication/, 'nothing to warn about on loopback');
+});
