@@ -1,12 +1,12 @@
 /**
  * The `eventbus` command line, built with commander (tests build it without running it).
  */
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
 import { LOG_LEVELS } from './logging.js';
+import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
 import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
 import { serve } from './serve.js';
 import { DEFAULTS, resolveSettings, type ServeFlags } from './settings.js';
@@ -15,19 +15,6 @@ function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('It must be a whole number from 0 to 65535.');
   return port;
-}
-
-/** Set by the single-executable build (sea-build.ts), which has no package.json beside it. */
-declare const EVENTBUS_VERSION: string | undefined;
-
-function version(): string {
-  if (typeof EVENTBUS_VERSION === 'string') return EVENTBUS_VERSION;
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
 }
 
 /** `--data` of the offline commands: the same fallbacks as serve's (EVENTBUS_DATA, then ./data). */
@@ -55,10 +42,11 @@ function oneLineUsageErrors(command: Command, helpCommand: string): Command {
     });
 }
 
-export function buildProgram(): Command {
+/** The command line; `resources` come from the build it runs in (npm or single executable). */
+export function buildProgram(resources: Resources): Command {
   const program = oneLineUsageErrors(new Command('eventbus'), 'eventbus')
-    .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus).')
-    .version(version())
+    .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus). Documentation: eventbus docs protocol, eventbus docs operations.')
+    .version(versionLine(resources), '-V, --version', 'print the version, the build, Node.js and the CRC32C implementation')
     .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
   const subcommand = (name: string) => oneLineUsageErrors(program.command(name), `eventbus ${name}`);
 
@@ -67,7 +55,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--host <address>', `address to listen on; anything but loopback needs clients in the config file or --insecure-no-auth (default: ${DEFAULTS.host})`).env('EVENTBUS_HOST'))
     .addOption(new Option('--port <port>', `TCP port; 0 picks a free one (default: ${DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
     .addOption(new Option('--data <dir>', `data directory, created if missing (default: ${DEFAULTS.data})`).env('EVENTBUS_DATA'))
-    .addOption(new Option('--config <file>', "YAML config file: the original's config.yaml layout (logger, auth) plus server, storage, consumers and snapshots sections; see docs/protocol.md").env('EVENTBUS_CONFIG'))
+    .addOption(new Option('--config <file>', "YAML config file: the original's config.yaml layout (logger, auth) plus server, storage, consumers and snapshots sections; see eventbus docs protocol").env('EVENTBUS_CONFIG'))
     .addOption(new Option('--fsync <policy>', `when a write is acknowledged: always = after fsync (durable), interval = after the write, with an fsync every storage.fsync_interval_ms (100 ms), never = after the write, flushing left to the OS (default: ${DEFAULTS.fsync})`).choices([...FSYNC_POLICIES]).env('EVENTBUS_FSYNC'))
     .addOption(new Option('--log-level <level>', `log level (default: ${DEFAULTS.logLevel}; nothing is logged per request at info)`).choices([...LOG_LEVELS]).env('EVENTBUS_LOG_LEVEL'))
     .addOption(new Option('--port-file <file>', 'once listening, write the bound port to this file (for scripts and tests using --port 0)').env('EVENTBUS_PORT_FILE'))
@@ -75,7 +63,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve over TLS (needs --tls-key)').env('EVENTBUS_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('EVENTBUS_TLS_KEY'))
     .action(async (flags: ServeFlags) => {
-      await serve(resolveSettings(flags));
+      await serve(resolveSettings(flags), resources);
     });
 
   const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -105,6 +93,13 @@ export function buildProgram(): Command {
     .option('--json', 'print the result as JSON')
     .action((snapshot: string, options: { data?: string; json?: boolean }) => {
       restoreCommand(snapshot, dataDir(options.data), options.json === true, print);
+    });
+
+  subcommand('docs')
+    .description('Print a document shipped with this build (Markdown): protocol (every operation, error code, limit and config setting) or operations (running, exit statuses, snapshots, recovery, measured figures).')
+    .addArgument(new Argument('[name]', 'which document').choices([...DOCUMENTS]).default('protocol'))
+    .action((name: DocumentName) => {
+      process.stdout.write(resources.document(name));
     });
 
   return program;

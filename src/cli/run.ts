@@ -7,11 +7,12 @@ import { CommanderError } from 'commander';
 import { isEventBusError } from '../errors.js';
 import { exitStatusOf } from './exit-status.js';
 import { buildProgram } from './program.js';
+import type { Resources } from './resources.js';
 
 /** Never rejects: sets process.exitCode instead. */
-export async function run(argv: readonly string[]): Promise<void> {
+export async function run(argv: readonly string[], resources: Resources): Promise<void> {
   try {
-    await buildProgram().parseAsync([...argv]);
+    await buildProgram(resources).parseAsync([...argv]);
   } catch (error) {
     // Help and --version exit 0; help shown because no command was given says enough itself.
     if (error instanceof CommanderError && (error.exitCode === 0 || error.code === 'commander.help')) {

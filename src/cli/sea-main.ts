@@ -4,5 +4,6 @@
  * top-level await, which the CommonJS bundle a single executable needs cannot hold.
  */
 import { run } from './run.js';
+import { seaResources } from './sea-resources.js';
 
-void run(process.argv);
+void run(process.argv, seaResources());

@@ -1,6 +1,6 @@
 /** The `eventbus` command: help, environment fallbacks, refusals. */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
@@ -89,4 +89,20 @@ t.test('--insecure-no-auth on a public address warns at every start; loopback do
   const loopback = await startServerProcess({ args: ['--insecure-no-auth'] });
   t.equal(await loopback.stop(), 0);
   t.notMatch(loopback.output(), /without authentication/, 'nothing to warn about on loopback');
+});
+
+t.test('the npm build: eventbus docs prints the documents, --version says which CRC32C', async (t) => {
+  const root = new URL('../../../', import.meta.url);
+  for (const [args, file] of [[['docs'], 'protocol'], [['docs', 'protocol'], 'protocol'], [['docs', 'operations'], 'operations']] as const) {
+    const printed = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+    t.equal(printed.status, 0);
+    t.equal(printed.stdout, readFileSync(new URL(`docs/${file}.md`, root), 'utf8'), `eventbus ${args.join(' ')} prints docs/${file}.md`);
+  }
+  const version = spawnSync(process.execPath, [MAIN, '--version'], { encoding: 'utf8' });
+  const addonBuilt = existsSync(new URL('node_modules/sse4_crc32/build/Release/crc32c.node', root));
+  t.match(version.stdout, new RegExp(`^\\d+\\.\\d+\\.\\d+ \\(npm, Node\\.js ${process.version.replace(/\./g, '\\.')}, CRC32C ${addonBuilt ? 'native' : 'JavaScript'}`));
+  const server = await startServerProcess({ args: ['--log-level', 'info'] });
+  t.equal(await server.stop(), 0);
+  const starting = server.output().split('\n').find((line) => line.includes('"msg":"starting"'));
+  t.match(JSON.parse(starting!), { build: 'npm', crc32c: addonBuilt ? /^native/ : /^JavaScript/ }, 'the start-up log says which');
 });
