@@ -10,9 +10,15 @@ import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 
-/** The default snapshots root: `snapshots` beside the data directory (`/var/lib/eb/data` → `/var/lib/eb/snapshots`). */
+/**
+ * The default snapshots root: `snapshots` beside the data directory (`/var/lib/eb/data` →
+ * `/var/lib/eb/snapshots`); for a data directory itself named `snapshots`, `snapshots.snapshots`
+ * beside it, so that snapshots never land inside the store.
+ */
 export function defaultSnapshotsRoot(dataDir: string): string {
-  return path.join(path.dirname(path.resolve(dataDir)), 'snapshots');
+  const data = path.resolve(dataDir);
+  const beside = path.join(path.dirname(data), 'snapshots');
+  return beside === data ? `${data}.snapshots` : beside;
 }
 
 function invalidPath(output: string, why: string): EventBusError {

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { defaultSnapshotsRoot } from '../../src/bus/snapshot-path.js';
 import { EventBusClient } from '../../src/client/client.js';
 import { MAIN, serverProcessFor, tempDir } from '../helpers/server-process.js';
 
@@ -42,4 +43,10 @@ t.test('the client reports absolutePath', async (t) => {
   t.teardown(() => client.close());
   const snapshot = await client.snapshot('x');
   t.equal(snapshot.absolutePath, path.join(path.dirname(server.dataDir), 'snapshots', snapshot.path));
+});
+
+t.test('the default root is beside the data directory, never inside it', async (t) => {
+  t.equal(defaultSnapshotsRoot('/var/lib/eventbus/data'), '/var/lib/eventbus/snapshots');
+  t.equal(defaultSnapshotsRoot('/srv/snapshots'), '/srv/snapshots.snapshots', 'a data directory called snapshots');
+  t.equal(defaultSnapshotsRoot('relative/data'), path.resolve('relative/snapshots'));
 });
