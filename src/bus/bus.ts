@@ -10,7 +10,7 @@ import type { DeliveredEvent, EventStatus } from '../storage/consumer-types.js';
 import { decodeEventId, encodeEventId } from '../storage/event-id.js';
 import { consumerName } from './consumer-name.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
-import { resolveSnapshotDir } from './snapshot-path.js';
+import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
 
 /** Limits of the bus. Every field has a default. */
 export interface BusOptions {
@@ -20,15 +20,14 @@ export interface BusOptions {
   maxPageEvents?: number;
   /** Most payload bytes in one page (one event is always returned). Default 4 MiB. */
   maxPageBytes?: number;
-  /** Directory that `snapshot_db` outputs are resolved in. Default `./snapshots`. */
+  /** Directory that `snapshot_db` outputs are resolved in. Default: `snapshots` beside the data directory. */
   snapshotsRoot?: string;
 }
 
-export const DEFAULT_BUS_OPTIONS: Required<BusOptions> = {
+export const DEFAULT_BUS_OPTIONS: Required<Omit<BusOptions, 'snapshotsRoot'>> = {
   defaultPageEvents: 1000,
   maxPageEvents: 10_000,
   maxPageBytes: 4 * 1024 * 1024,
-  snapshotsRoot: './snapshots',
 };
 
 function eventNotFound(id: string): EventBusError {
@@ -66,11 +65,16 @@ export class EventBus {
   private readonly options: Required<BusOptions>;
 
   constructor(readonly engine: Engine, options: BusOptions = {}) {
-    this.options = { ...DEFAULT_BUS_OPTIONS, ...options };
+    this.options = { ...DEFAULT_BUS_OPTIONS, ...options, snapshotsRoot: path.resolve(options.snapshotsRoot ?? defaultSnapshotsRoot(engine.dataDir)) };
     const { defaultPageEvents, maxPageEvents, maxPageBytes } = this.options;
     assert(Number.isSafeInteger(maxPageEvents) && maxPageEvents >= 1, 'maxPageEvents must be at least 1');
     assert(Number.isSafeInteger(defaultPageEvents) && defaultPageEvents >= 1 && defaultPageEvents <= maxPageEvents, 'defaultPageEvents must be from 1 to maxPageEvents');
     assert(Number.isSafeInteger(maxPageBytes) && maxPageBytes >= 1, 'maxPageBytes must be at least 1');
+  }
+
+  /** Where `snapshot_db` outputs are resolved (absolute). */
+  get snapshotsRoot(): string {
+    return this.options.snapshotsRoot;
   }
 
   async createStream(name: string): Promise<StreamView> {
@@ -171,10 +175,10 @@ export class EventBus {
    * (relative to the snapshots root). Throws INVALID_PATH or SNAPSHOT_FAILED.
    */
   async snapshot(output: string): Promise<SnapshotView> {
-    const root = path.resolve(this.options.snapshotsRoot);
+    const root = this.options.snapshotsRoot;
     const parent = resolveSnapshotDir(root, output);
     const result = await this.engine.snapshot(parent);
-    return { ...result, path: path.relative(root, result.path) };
+    return { ...result, path: path.relative(root, result.path), absolutePath: result.path };
   }
 
   private stream(name: string): StreamInfo {

@@ -64,5 +64,10 @@ export interface EventPage {
   nextOffset: number;
 }
 
-/** A snapshot taken by `snapshot_db`: the engine's result, with `path` relative to the snapshots root. */
-export type SnapshotView = SnapshotResult;
+/**
+ * A snapshot taken by `snapshot_db`: the engine's result, with `path` relative to the snapshots
+ * root and `absolutePath` where it is on the server's machine.
+ */
+export interface SnapshotView extends SnapshotResult {
+  absolutePath: string;
+}

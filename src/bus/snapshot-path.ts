@@ -2,10 +2,24 @@
  * Where `snapshot_db {output}` may write: `output` is a relative path resolved inside the
  * snapshots root (like the original's relative `backups`). An absolute path, one that climbs out
  * with `..`, or one that leaves the root through a symbolic link is INVALID_PATH.
+ *
+ * The default root is a `snapshots` directory beside the data directory, never one relative to
+ * the working directory (under systemd that is `/`), so a snapshot is found from the store.
  */
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
+
+/**
+ * The default snapshots root: `snapshots` beside the data directory (`/var/lib/eb/data` →
+ * `/var/lib/eb/snapshots`); for a data directory itself named `snapshots`, `snapshots.snapshots`
+ * beside it, so that snapshots never land inside the store.
+ */
+export function defaultSnapshotsRoot(dataDir: string): string {
+  const data = path.resolve(dataDir);
+  const beside = path.join(path.dirname(data), 'snapshots');
+  return beside === data ? `${data}.snapshots` : beside;
+}
 
 function invalidPath(output: string, why: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_PATH, `invalid snapshot output '${output}': ${why}`, { context: { field: 'output' } });

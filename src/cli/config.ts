@@ -23,12 +23,12 @@ export interface FileConfig {
   snapshotsRoot?: string;
 }
 
-type Kind = 'string' | 'integer' | 'boolean';
+type Kind = 'string' | 'integer' | 'boolean' | 'port';
 
 /** `section.key` (snake_case, as written in YAML) → our camelCase name and its type. */
 const SERVER_KEYS: Record<string, [string, Kind]> = {
   host: ['host', 'string'],
-  port: ['port', 'integer'],
+  port: ['port', 'port'],
   port_file: ['portFile', 'string'],
   insecure_no_auth: ['insecureNoAuth', 'boolean'],
   max_line_bytes: ['maxLineBytes', 'integer'],
@@ -94,7 +94,8 @@ function typed(file: string, path: string, value: unknown, kind: Kind): string |
   if (kind === 'string' && typeof value === 'string') return value;
   if (kind === 'boolean' && typeof value === 'boolean') return value;
   if (kind === 'integer' && typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  const what = kind === 'integer' ? 'a whole number of at least 0' : kind === 'boolean' ? 'true or false' : 'a string';
+  if (kind === 'port' && typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) return value;
+  const what = kind === 'integer' ? 'a whole number of at least 0' : kind === 'port' ? 'a whole number from 0 to 65535' : kind === 'boolean' ? 'true or false' : 'a string';
   throw invalid(file, `'${path}' must be ${what}, got ${JSON.stringify(value)}`);
 }
 

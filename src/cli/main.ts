@@ -1,20 +1,16 @@
 #!/usr/bin/env node
 /**
- * The `eventbus` command.
+ * The `eventbus` command (the npm build; sea-main.ts is the single executable's).
  *
  *   eventbus serve [--host] [--port] [--data] [--config FILE] [--fsync always|interval|never] [--log-level]
- *   eventbus snapshot --data DIR --output DIR | verify DIR | restore SNAPSHOT --data NEWDIR
+ *   eventbus snapshot [--data DIR] --output DIR | verify [--data DIR | PATH] | restore SNAPSHOT [--data NEWDIR]
+ *   eventbus docs [protocol|operations]
  *
  * Options fall back to EVENTBUS_* environment variables, then the config file, then defaults.
- * Errors are printed as one line, `eventbus: <reason>`, with exit status 1.
+ * Errors are printed as one line, `eventbus: <reason>`; the exit status says what kind of
+ * failure it was (exit-status.ts).
  */
-import { isEventBusError } from '../errors.js';
-import { buildProgram } from './program.js';
+import { packageResources } from './package-resources.js';
+import { run } from './run.js';
 
-try {
-  await buildProgram().parseAsync(process.argv);
-} catch (error) {
-  const message = isEventBusError(error) ? error.reason : error instanceof Error ? error.message : String(error);
-  process.stderr.write(`eventbus: ${message}\n`);
-  process.exitCode = 1;
-}
+await run(process.argv, packageResources());

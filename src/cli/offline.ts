@@ -2,24 +2,39 @@
  * The offline commands: `snapshot` (of a data directory no server has open), `verify` (a data
  * directory or a snapshot: manifest, every record CRC, every index) and `restore` (a snapshot into
  * a new data directory). Each prints a readable report (or JSON with --json).
+ *
+ * None of them creates or changes anything in a directory that is not already a store: the path
+ * is checked first (store-checks.ts), and a wrong one is refused with one line (exit status 64).
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { Engine } from '../storage/engine.js';
 import { nodeIO } from '../storage/io.js';
 import { restoreSnapshot } from '../storage/restore.js';
 import { verifyDirectory, type VerifyReport } from '../storage/verify.js';
+import { snapshotJson } from '../protocol/response.js';
+import { ExitStatus, type ExitStatusValue } from './exit-status.js';
+import { requireIdleStore, requireRestoreTarget, requireSnapshot, requireVerifiable } from './store-checks.js';
 
 type Print = (line: string) => void;
 
+function inside(parent: string, candidate: string): boolean {
+  const relative = path.relative(parent, candidate);
+  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+}
+
 /** Snapshots `dataDir` into a new directory inside `outputDir`. */
 export async function snapshotCommand(dataDir: string, outputDir: string, json: boolean, print: Print): Promise<void> {
-  if (!existsSync(dataDir)) throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `no data directory at ${path.resolve(dataDir)}`);
-  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0 });
+  const store = requireIdleStore(dataDir);
+  const output = path.resolve(outputDir);
+  if (inside(store.path, output)) {
+    throw new EventBusError(ErrorCodes.INVALID_PATH, `the output ${output} is inside the data directory ${store.path}; put snapshots outside it`);
+  }
+  const engine = await Engine.open({ dataDir: store.path, retentionIntervalMs: 0 });
   try {
-    const result = await engine.snapshot(path.resolve(outputDir));
-    if (json) print(JSON.stringify(result));
+    const result = await engine.snapshot(output);
+    // As snapshot_db answers: `path` relative to where it was asked for, and absolute_path.
+    if (json) print(snapshotJson({ ...result, path: path.relative(output, result.path), absolutePath: result.path }));
     else {
       print(`snapshot ${result.path}`);
       print(`  ${result.streams} streams, ${result.events} events, ${result.bytes} bytes; ${result.linkedFiles} files linked, ${result.copiedFiles} copied${result.copyFallback ? ' (hard links impossible: copied instead)' : ''}`);
@@ -29,22 +44,26 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
   }
 }
 
-/** Verifies a data directory or snapshot. Returns the exit status: 0 when sound, 2 otherwise. */
-export function verifyCommand(dir: string, json: boolean, print: Print): number {
-  const report: VerifyReport = verifyDirectory(nodeIO, dir);
-  if (json) print(JSON.stringify(report));
+/** Verifies a data directory no server holds, or a snapshot. Returns the exit status: 0 when sound, 2 when damaged. */
+export function verifyCommand(dir: string, json: boolean, print: Print): ExitStatusValue {
+  const found = requireVerifiable(dir);
+  const report: VerifyReport = verifyDirectory(nodeIO, found.path);
+  if (json) print(JSON.stringify({ path: found.path, ...report }));
   else {
-    print(`${report.ok ? 'OK' : 'DAMAGED'}: ${report.kind === 'snapshot' ? 'snapshot' : 'data directory'} ${path.resolve(dir)}`);
+    print(`${report.ok ? 'OK' : 'DAMAGED'}: ${report.kind === 'snapshot' ? 'snapshot' : 'data directory'} ${found.path}`);
     print(`  ${report.streams} streams, ${report.segments} segments, ${report.events} events, ${report.files} files checked`);
     for (const p of report.problems) print(`  problem: ${p.file}${p.position === undefined ? '' : ` at byte ${p.position}`}: ${p.message}`);
     for (const n of report.notes) print(`  note: ${n.file}${n.position === undefined ? '' : ` at byte ${n.position}`}: ${n.message}`);
   }
-  return report.ok ? 0 : 2;
+  return report.ok ? ExitStatus.OK : ExitStatus.DAMAGED;
 }
 
 /** Restores `snapshotDir` into `dataDir` (absent or empty). */
 export function restoreCommand(snapshotDir: string, dataDir: string, json: boolean, print: Print): void {
-  const result = restoreSnapshot(nodeIO, snapshotDir, dataDir);
-  if (json) print(JSON.stringify(result));
-  else print(`restored ${path.resolve(snapshotDir)} into ${result.dataDir}: ${result.streams} streams, ${result.events} events, ${result.files} files, ${result.bytes} bytes`);
+  const snapshot = requireSnapshot(snapshotDir);
+  const target = requireRestoreTarget(dataDir);
+  const result = restoreSnapshot(nodeIO, snapshot.path, target.path);
+  if (json) {
+    print(JSON.stringify({ snapshot: snapshot.path, data_dir: result.dataDir, streams: result.streams, events: result.events, files: result.files, bytes: result.bytes }));
+  } else print(`restored ${snapshot.path} into ${result.dataDir}: ${result.streams} streams, ${result.events} events, ${result.files} files, ${result.bytes} bytes`);
 }

@@ -1,46 +1,61 @@
 /**
  * The `eventbus` command line, built with commander (tests build it without running it).
  */
-import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ErrorCodes, EventBusError } from '../errors.js';
 import { FSYNC_POLICIES } from '../storage/group-commit.js';
+import { EXIT_STATUS_HELP } from './exit-status.js';
 import { LOG_LEVELS } from './logging.js';
+import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
 import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
 import { serve } from './serve.js';
 import { DEFAULTS, resolveSettings, type ServeFlags } from './settings.js';
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('must be a whole number from 0 to 65535.');
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('It must be a whole number from 0 to 65535.');
   return port;
 }
 
-/** Set by the single-executable build (sea-build.ts), which has no package.json beside it. */
-declare const EVENTBUS_VERSION: string | undefined;
-
-function version(): string {
-  if (typeof EVENTBUS_VERSION === 'string') return EVENTBUS_VERSION;
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
+/** `--data` of the offline commands: the same fallbacks as serve's (EVENTBUS_DATA, then ./data). */
+function dataOption(what: string): Option {
+  return new Option('--data <dir>', `${what} (default: ${DEFAULTS.data})`).env('EVENTBUS_DATA');
 }
 
-export function buildProgram(): Command {
-  const program = new Command('eventbus')
-    .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus).')
-    .version(version())
-    .showHelpAfterError();
+/** The data directory an offline command works on; an empty EVENTBUS_DATA counts as unset. */
+function dataDir(given: string | undefined): string {
+  return given === undefined || given === '' ? DEFAULTS.data : given;
+}
 
-  program
-    .command('serve')
+/**
+ * A usage error is one line and a pointer to the help, never the whole help (run.ts prints it):
+ * commander's own error output is silenced and its error reworded. Help and --version (exit
+ * code 0), and the help printed when no command is given, pass through unchanged.
+ */
+function oneLineUsageErrors(command: Command, helpCommand: string): Command {
+  return command
+    .configureOutput({ outputError: () => {} })
+    .exitOverride((error) => {
+      if (error.exitCode === 0 || error.code === 'commander.help') throw error;
+      const reason = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+      throw new CommanderError(error.exitCode, error.code, `${reason}; see '${helpCommand} --help'`);
+    });
+}
+
+/** The command line; `resources` come from the build it runs in (npm or single executable). */
+export function buildProgram(resources: Resources): Command {
+  const program = oneLineUsageErrors(new Command('eventbus'), 'eventbus')
+    .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus). Documentation: eventbus docs protocol, eventbus docs operations.')
+    .version(versionLine(resources), '-V, --version', 'print the version, the build, Node.js and the CRC32C implementation')
+    .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
+  const subcommand = (name: string) => oneLineUsageErrors(program.command(name), `eventbus ${name}`);
+
+  subcommand('serve')
     .description('Start the server. Options fall back to EVENTBUS_* environment variables, then to the config file, then to the defaults shown.')
     .addOption(new Option('--host <address>', `address to listen on; anything but loopback needs clients in the config file or --insecure-no-auth (default: ${DEFAULTS.host})`).env('EVENTBUS_HOST'))
     .addOption(new Option('--port <port>', `TCP port; 0 picks a free one (default: ${DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
     .addOption(new Option('--data <dir>', `data directory, created if missing (default: ${DEFAULTS.data})`).env('EVENTBUS_DATA'))
-    .addOption(new Option('--config <file>', "YAML config file: the original's config.yaml layout (logger, auth) plus server, storage, consumers and snapshots sections; see docs/protocol.md").env('EVENTBUS_CONFIG'))
+    .addOption(new Option('--config <file>', "YAML config file: the original's config.yaml layout (logger, auth) plus server, storage, consumers and snapshots sections; see eventbus docs protocol").env('EVENTBUS_CONFIG'))
     .addOption(new Option('--fsync <policy>', `when a write is acknowledged: always = after fsync (durable), interval = after the write, with an fsync every storage.fsync_interval_ms (100 ms), never = after the write, flushing left to the OS (default: ${DEFAULTS.fsync})`).choices([...FSYNC_POLICIES]).env('EVENTBUS_FSYNC'))
     .addOption(new Option('--log-level <level>', `log level (default: ${DEFAULTS.logLevel}; nothing is logged per request at info)`).choices([...LOG_LEVELS]).env('EVENTBUS_LOG_LEVEL'))
     .addOption(new Option('--port-file <file>', 'once listening, write the bound port to this file (for scripts and tests using --port 0)').env('EVENTBUS_PORT_FILE'))
@@ -48,34 +63,43 @@ export function buildProgram(): Command {
     .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve over TLS (needs --tls-key)').env('EVENTBUS_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('EVENTBUS_TLS_KEY'))
     .action(async (flags: ServeFlags) => {
-      await serve(resolveSettings(flags));
+      await serve(resolveSettings(flags), resources);
     });
 
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  program
-    .command('snapshot')
-    .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation).')
-    .requiredOption('--data <dir>', 'the data directory').addOption(new Option('--output <dir>', 'directory to create the snapshot in').makeOptionMandatory())
-    .option('--json', 'print the result as JSON')
-    .action(async (options: { data: string; output: string; json?: boolean }) => {
-      await snapshotCommand(options.data, options.output, options.json === true, print);
+  subcommand('snapshot')
+    .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation). Refuses, changing nothing, a path that is not a data directory. Exit status 0 when done, 64 for a wrong path, 75 when a server holds the store.')
+    .addOption(dataOption('the data directory to snapshot'))
+    .addOption(new Option('--output <dir>', 'directory to create the snapshot in (snapshot-<UTC time> inside it)').makeOptionMandatory())
+    .option('--json', 'print the result as JSON, as snapshot_db answers it (snake_case, with absolute_path)')
+    .action(async (options: { data?: string; output: string; json?: boolean }) => {
+      await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
     });
-  program
-    .command('verify')
-    .description('Check a data directory or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged.')
-    .argument('<dir>', 'data directory or snapshot directory')
+  subcommand('verify')
+    .description('Check a data directory no server holds, or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged, 64 when the path is not a data directory or snapshot, 75 when a running server holds the store (verify a snapshot of it instead).')
+    .argument('[path]', 'a data directory or a snapshot directory (instead of --data; kept for compatibility)')
+    .addOption(dataOption('the data directory or snapshot to check'))
     .option('--json', 'print the report as JSON')
-    .action((dir: string, options: { json?: boolean }) => {
-      process.exitCode = verifyCommand(dir, options.json === true, print);
+    .action((given: string | undefined, options: { data?: string; json?: boolean }, command: Command) => {
+      if (given !== undefined && command.getOptionValueSource('data') === 'cli') {
+        throw new EventBusError(ErrorCodes.INVALID_PATH, `verify takes one path: ${given} or --data ${options.data}, not both; see 'eventbus verify --help'`);
+      }
+      process.exitCode = verifyCommand(given ?? dataDir(options.data), options.json === true, print);
     });
-  program
-    .command('restore')
-    .description('Restore a snapshot into a new data directory (refuses a non-empty one).')
+  subcommand('restore')
+    .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
     .argument('<snapshot>', 'the snapshot directory')
-    .requiredOption('--data <dir>', 'the new data directory')
+    .addOption(dataOption('the new data directory: absent or empty'))
     .option('--json', 'print the result as JSON')
-    .action((snapshot: string, options: { data: string; json?: boolean }) => {
-      restoreCommand(snapshot, options.data, options.json === true, print);
+    .action((snapshot: string, options: { data?: string; json?: boolean }) => {
+      restoreCommand(snapshot, dataDir(options.data), options.json === true, print);
+    });
+
+  subcommand('docs')
+    .description('Print a document shipped with this build (Markdown): protocol (every operation, error code, limit and config setting) or operations (running, exit statuses, snapshots, recovery, measured figures).')
+    .addArgument(new Argument('[name]', 'which document').choices([...DOCUMENTS]).default('protocol'))
+    .action((name: DocumentName) => {
+      process.stdout.write(resources.document(name));
     });
 
   return program;

@@ -6,17 +6,26 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, EventBusError } from '../errors.js';
+import { checkCanListen } from '../server/listen-check.js';
 import { EventBusServer, checkExposure } from '../server/server.js';
 import { Engine } from '../storage/engine.js';
 import { nodeIO, type FileIO } from '../storage/io.js';
 import { createLogger } from './logging.js';
+import { checkServeDirectory } from './store-checks.js';
+import type { Resources } from './resources.js';
 import type { ServeSettings } from './settings.js';
 
 /** Runs the server until a signal; resolves once everything is closed. */
-export async function serve(settings: ServeSettings): Promise<void> {
-  const logger = createLogger(settings.logLevel, settings.logOutputs);
-  // Before the store is opened: a refused start leaves nothing behind.
+export async function serve(settings: ServeSettings, resources: Resources): Promise<void> {
+  // Before the store is opened, and before any log line: a refused start is one line and leaves
+  // nothing behind (a port in use, a snapshot or a file given as the data directory).
   checkExposure(settings.host, Object.keys(settings.clients).length, settings.insecureNoAuth);
+  checkServeDirectory(settings.engine.dataDir);
+  await checkCanListen(settings.host, settings.port);
+  const logger = createLogger(settings.logLevel, settings.logOutputs);
+  const crc32c = resources.crc32c();
+  logger.info({ version: resources.version, build: resources.build, node: process.version, crc32c: crc32c.description, dataDir: settings.engine.dataDir }, 'starting');
+  if (!crc32c.native) logger.warn({ crc32c: crc32c.description }, 'CRC32C runs in JavaScript: checksums cost about 20 times more CPU than with the native addon');
   if (!settings.insecureNoAuth && Object.keys(settings.clients).length === 0) {
     logger.info({ host: settings.host }, 'no clients configured: requests need no credentials (loopback only)');
   }

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { BusOptions } from '../bus/bus.js';
+import { defaultSnapshotsRoot } from '../bus/snapshot-path.js';
 import type { ClientCredentials } from '../server/auth.js';
 import type { ServerLimits } from '../server/limits.js';
 import type { EngineOptions } from '../storage/engine.js';
@@ -48,7 +49,6 @@ export const DEFAULTS = {
   data: './data',
   fsync: 'always' as FsyncPolicy,
   logLevel: 'info',
-  snapshotsRoot: './snapshots',
 };
 
 const LIMIT_KEYS = new Set([
@@ -59,6 +59,10 @@ const BUS_KEYS = new Set(['defaultPageEvents', 'maxPageEvents', 'maxPageBytes'])
 
 function bad(message: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_FIELD, message);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
 }
 
 /** True for 1, true, yes, on (any case); false for 0, false, no, off and empty. */
@@ -100,7 +104,8 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   void _fsync;
   const engine: EngineOptions = {
     ...(storage as Partial<EngineOptions>),
-    dataDir: path.resolve(flags.data ?? (dataDir as string | undefined) ?? DEFAULTS.data),
+    // An empty EVENTBUS_DATA counts as unset (path.resolve('') would be the working directory).
+    dataDir: path.resolve(nonEmpty(flags.data) ?? (dataDir as string | undefined) ?? DEFAULTS.data),
     fsync: fsync as FsyncPolicy,
     ...(Object.keys(file.retention).length > 0 ? { retention: file.retention } : {}),
     ...(Object.keys(file.consumers).length > 0 ? { consumers: file.consumers } : {}),
@@ -118,7 +123,8 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     engine,
     limits: limits as Partial<ServerLimits>,
     bus: bus as BusOptions,
-    snapshotsRoot: path.resolve(file.snapshotsRoot ?? DEFAULTS.snapshotsRoot),
+    // Default beside the data directory, never relative to the working directory (systemd's is /).
+    snapshotsRoot: file.snapshotsRoot === undefined ? defaultSnapshotsRoot(engine.dataDir) : path.resolve(file.snapshotsRoot),
     configFile,
   };
 }

@@ -4,7 +4,7 @@
  * ```ts
  * import { EventBusClient } from 'eventbus/client';
  * const client = await EventBusClient.connect({ port: 8080 });
- * await client.createStream('orders');
+ * await client.ensureStream('orders');
  * const { id } = await client.writeEvent('orders', { total: 12 });
  * const { events } = await client.processEvents('orders', { maxEvents: 100 });
  * await client.markEvent(events.map((e) => e.id), 1);
@@ -19,7 +19,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { StringDecoder } from 'node:string_decoder';
-import { ErrorCodes, EventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
 import { responseError } from './response-errors.js';
 import type {
   Credentials,
@@ -61,6 +61,9 @@ interface Pending {
   reject(error: EventBusError): void;
   deadlineMs: number;
 }
+
+/** ensureStream: create, then look up, at most this many times while others create and delete the name. */
+const ENSURE_ATTEMPTS = 3;
 
 const DEFAULTS = { host: '127.0.0.1', port: 8080, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxResponseBytes: 64 * 1024 * 1024 };
 
@@ -162,8 +165,35 @@ export class EventBusClient {
     await this.request('health');
   }
 
-  async createStream(name: string): Promise<Stream> {
+  /**
+   * Creates a stream; rejects with STREAM_EXISTS if one has that name, unless `ifNotExists` is
+   * set, which makes it {@link ensureStream}: safe to run at every start of a program.
+   */
+  async createStream(name: string, options: { ifNotExists?: boolean } = {}): Promise<Stream> {
+    if (options.ifNotExists === true) return this.ensureStream(name);
     return stream((await this.request('create_stream', { stream_name: name })).body);
+  }
+
+  /**
+   * Makes sure a stream exists: creates it, or, when it exists already, resolves with the
+   * existing one's identity (id, name, created_at). Idempotent, and safe against a concurrent
+   * create or delete of the same name.
+   */
+  async ensureStream(name: string): Promise<Stream> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return stream((await this.request('create_stream', { stream_name: name })).body);
+      } catch (error) {
+        if (!isEventBusError(error, ErrorCodes.STREAM_EXISTS)) throw error;
+      }
+      try {
+        const { id, name: existing, createdAt } = await this.getStreamInfo(name);
+        return { id, name: existing, createdAt };
+      } catch (error) {
+        // Deleted between the two requests: create it again (a bounded number of times).
+        if (!isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND) || attempt >= ENSURE_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async deleteStream(name: string): Promise<void> {
@@ -259,6 +289,7 @@ export class EventBusClient {
     const s = (((await this.request('snapshot_db', { output })).body) as { snapshot: Record<string, unknown> }).snapshot;
     return {
       path: s.path as string,
+      absolutePath: s.absolute_path as string,
       createdAt: s.created_at as string,
       streams: s.streams as number,
       events: s.events as number,

@@ -81,7 +81,10 @@ export interface EventPage<T = unknown> {
 }
 
 export interface Snapshot {
+  /** Relative to the server's snapshots root, as given in `output`. */
   path: string;
+  /** Where the snapshot is on the server's machine (for `eventbus verify` and `eventbus restore`). */
+  absolutePath: string;
   createdAt: string;
   streams: number;
   events: number;

@@ -2,13 +2,15 @@
  * Parsing and validation of request lines, in the original's order of checks:
  * UTF-8 and JSON → envelope types → unknown operation → (auth, done by the server) → body.
  *
- * Each line is parsed with JSON.parse exactly once. Type errors keep the original's reason
- * `invalid json provided`, with our `code` and a `context` naming the field.
+ * Each line is parsed with JSON.parse exactly once. Syntax and type errors keep the original's
+ * reason `invalid json provided`, with our `code` and a `context`: the byte position, what was
+ * expected and what was found for a line that is not a JSON object, the field for a type error.
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import type { EventStatus } from '../storage/consumer-types.js';
 import { REQUIRED_FIELDS, lookupOperation, type Operation, type RequiredField } from './operations.js';
+import { describeByte, locateJsonError, type JsonSyntaxError } from './json-syntax.js';
 import { compactJson, findBodyMember, findMember } from './raw-json.js';
 import type { Credentials, Envelope, Request } from './requests.js';
 import { INVALID_JSON_REASON, INVALID_STATUS_REASON, INVALID_UTF8_REASON, MISSING_FIELDS_REASON, UNKNOWN_OPERATION_REASON } from './wire-texts.js';
@@ -26,12 +28,19 @@ export type DecodedLine =
 
 type JsonObject = Record<string, unknown>;
 
-const INVALID_JSON = new EventBusError(ErrorCodes.INVALID_JSON, INVALID_JSON_REASON);
 const INVALID_UTF8 = new EventBusError(ErrorCodes.INVALID_UTF8, INVALID_UTF8_REASON);
 const UNKNOWN_OPERATION = new EventBusError(ErrorCodes.UNKNOWN_OPERATION, UNKNOWN_OPERATION_REASON);
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `invalid json provided`, the original's text byte for byte; `context` says where the line
+ * stopped being a JSON object (byte position), what was expected there and what was found.
+ */
+function invalidJson(where: JsonSyntaxError | undefined): EventBusError {
+  return new EventBusError(ErrorCodes.INVALID_JSON, INVALID_JSON_REASON, where === undefined ? {} : { context: where });
 }
 
 function invalidField(field: string, expected: string): EventBusError {
@@ -49,9 +58,12 @@ export function decodeLine(line: Buffer): DecodedLine {
   try {
     value = JSON.parse(line.toString('utf8'));
   } catch {
-    return { ok: false, error: INVALID_JSON, requestIdJson: undefined };
+    return { ok: false, error: invalidJson(locateJsonError(line) ?? undefined), requestIdJson: undefined };
   }
-  if (!isObject(value)) return { ok: false, error: INVALID_JSON, requestIdJson: undefined };
+  if (!isObject(value)) {
+    const start = line.findIndex((byte) => byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== 0x0a);
+    return { ok: false, error: invalidJson({ position: start, expected: 'a JSON object: one request per line', found: describeByte(line, start) }), requestIdJson: undefined };
+  }
 
   let requestIdJson: string | undefined;
   const requestId = value.request_id;

@@ -120,9 +120,14 @@ export function eventPageBody(page: EventPage): string {
 
 /** `{"snapshot":{…}}` (snapshot_db). */
 export function snapshotBody(snapshot: SnapshotView): string {
+  return `{"snapshot":${snapshotJson(snapshot)}}`;
+}
+
+/** A snapshot as JSON, as snapshot_db answers it (also printed by `eventbus snapshot --json`). */
+export function snapshotJson(snapshot: SnapshotView): string {
   return (
-    `{"snapshot":{"path":${JSON.stringify(snapshot.path)},"created_at":${JSON.stringify(snapshot.createdAt)},"streams":${snapshot.streams},` +
+    `{"path":${JSON.stringify(snapshot.path)},"absolute_path":${JSON.stringify(snapshot.absolutePath)},"created_at":${JSON.stringify(snapshot.createdAt)},"streams":${snapshot.streams},` +
     `"events":${snapshot.events},"bytes":${snapshot.bytes},"linked_files":${snapshot.linkedFiles},"copied_files":${snapshot.copiedFiles},` +
-    `"copy_fallback":${snapshot.copyFallback}}}`
+    `"copy_fallback":${snapshot.copyFallback}}`
   );
 }

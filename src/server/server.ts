@@ -24,6 +24,7 @@ import { Authenticator, type ClientCredentials } from './auth.js';
 import { Connection, type ConnectionHost, type ServerStats } from './connection.js';
 import { Executor } from './execute.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
+import { listenError } from './listen-check.js';
 import { isLoopbackHost } from './loopback.js';
 
 /** Options of {@link EventBusServer.start}. */
@@ -42,7 +43,7 @@ export interface ServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Limits; see {@link ServerLimits} for the defaults. */
   limits?: Partial<ServerLimits>;
-  /** Page sizes of get_stream_events. */
+  /** Page sizes of get_stream_events; the snapshots root (default: `snapshots` beside the data directory). */
   bus?: BusOptions;
   /** Where connection-level events and failures are logged (a pino logger fits). Default: silent. */
   logger?: Logger;
@@ -195,7 +196,7 @@ export class EventBusServer implements ConnectionHost {
     await Promise.race([
       once(server.listener, 'listening'),
       once(server.listener, 'error').then(([error]) => {
-        throw new EventBusError(ErrorCodes.IO_ERROR, `cannot listen on ${host}:${port}: ${(error as Error).message}`, { cause: error });
+        throw listenError(host, port, error);
       }),
     ]);
     server.listener.on('error', (error) => server.logger.error({ err: error }, 'listener error'));
@@ -204,9 +205,16 @@ export class EventBusServer implements ConnectionHost {
     server.sweepTimer = setInterval(() => server.sweep(), sweepMs);
     server.sweepTimer.unref();
     server.logger.info(
-      { host, port: server.port, tls: options.tls !== undefined, authClients: clients, maxConnections: limits.maxConnections },
+      { host, port: server.port, tls: options.tls !== undefined, authClients: clients, maxConnections: limits.maxConnections, snapshotsRoot: server.bus.snapshotsRoot },
       'listening',
     );
+    if (!isLoopbackHost(host) && clients === 0) {
+      // Allowed only with insecureNoAuth (checkExposure above): said at every start, not only once.
+      server.logger.warn(
+        { host, port: server.port, insecureNoAuth: true },
+        `listening on ${host}:${server.port} without authentication (--insecure-no-auth): anyone who can reach this port can read, write and delete every stream`,
+      );
+    }
     return server;
   }
 

@@ -30,6 +30,7 @@ export {
 export { decodeEventId, encodeEventId, type EventLocation } from './event-id.js';
 export { restoreSnapshot, type RestoreResult } from './restore.js';
 export { COPY_LIMIT_BYTES, MANIFEST_FILE, snapshotName, type SnapshotResult } from './snapshot.js';
+export { inspectStoreDirectory, type StoreDirectory, type StoreDirectoryKind } from './store-directory.js';
 export { verifyDirectory, type Finding, type VerifyReport } from './verify.js';
 export { nodeIO, type FileIO, type FileStat, type OpenMode } from './io.js';
 export type { Logger } from './logger.js';

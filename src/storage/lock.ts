@@ -76,19 +76,22 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: string; crashe
   return { lock, crashed };
 }
 
-interface LockOwner {
+/** Who a LOCK file names (see the top of this file). */
+export interface LockOwner {
   pid: number;
   bootId: string;
   startTicks: string;
 }
 
-function parseLock(text: string): LockOwner | null {
+/** The owner a LOCK file's text names, or null when it is torn or foreign (stale). */
+export function parseLock(text: string): LockOwner | null {
   const match = /^(\d+)\n([^\n]*)\n([^\n]*)\n$/.exec(text);
   if (match === null) return null; // torn or foreign: stale
   return { pid: Number(match[1]), bootId: match[2]!, startTicks: match[3]! };
 }
 
-function ownerRunning(owner: LockOwner): boolean {
+/** True when the process a LOCK names is running now (same boot, same pid, same start time). */
+export function ownerRunning(owner: LockOwner): boolean {
   if (owner.pid === process.pid) return false; // our own leftover (this process did not open it)
   const currentBoot = bootId();
   if (currentBoot !== '' && owner.bootId !== '' && owner.bootId !== currentBoot) return false;

@@ -1,6 +1,6 @@
 /** The `eventbus` command: help, environment fallbacks, refusals. */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
@@ -31,12 +31,12 @@ t.test('EVENTBUS_* variables are fallbacks for options', async (t) => {
   t.notMatch(flagged.output(), /"msg":"listening"/, 'a flag (--log-level warn) beats the variable');
 });
 
-t.test('bad input stops the command with one clear line and status 1', async (t) => {
+t.test('bad input stops the command with one clear line', async (t) => {
   const dir = tempDir(t);
   const config = path.join(dir, 'bad.yaml');
   writeFileSync(config, 'server:\n  prot: 1\n');
   const bad = spawnSync(process.execPath, [MAIN, 'serve', '--config', config, '--data', dir], { encoding: 'utf8' });
-  t.equal(bad.status, 1);
+  t.equal(bad.status, 1, 'a config file error is a failure to start (1)');
   t.match(bad.stderr, /^eventbus: config file .*bad.yaml: unknown setting 'server.prot'/);
   const fsync = spawnSync(process.execPath, [MAIN, 'serve', '--fsync', 'sometimes'], { encoding: 'utf8' });
   t.not(fsync.status, 0);
@@ -59,16 +59,16 @@ t.test('offline snapshot, verify and restore; the restored store serves the same
   const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
   const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'), '--json');
   t.equal(snapshot.status, 0, snapshot.stderr);
-  const snapshotPath = JSON.parse(snapshot.stdout).path as string;
+  const snapshotPath = JSON.parse(snapshot.stdout).absolute_path as string;
   const verified = run('verify', snapshotPath);
   t.equal(verified.status, 0);
   t.match(verified.stdout, /^OK: snapshot/);
   t.equal(run('restore', snapshotPath, '--data', path.join(dir, 'restored')).status, 0);
   const again = run('restore', snapshotPath, '--data', path.join(dir, 'restored'));
-  t.equal(again.status, 1, 'a non-empty directory is never overwritten');
+  t.equal(again.status, 64, 'a non-empty directory is never overwritten (usage status)');
   t.match(again.stderr, /not an empty directory/);
-  t.equal(run('verify', path.join(dir, 'missing')).status, 2, 'verify fails on a missing directory');
-  t.equal(run('snapshot', '--data', path.join(dir, 'missing'), '--output', path.join(dir, 'x')).status, 1, 'snapshot does not create a data directory');
+  t.equal(run('verify', path.join(dir, 'missing')).status, 64, 'verify of a missing directory is a usage error, not damage');
+  t.equal(run('snapshot', '--data', path.join(dir, 'missing'), '--output', path.join(dir, 'x')).status, 64, 'snapshot does not create a data directory');
 
   const restored = await startServerProcess({ dataDir: path.join(dir, 'restored') });
   t.teardown(() => void restored.stop('SIGKILL'));
@@ -76,4 +76,33 @@ t.test('offline snapshot, verify and restore; the restored store serves the same
   t.teardown(() => reader.close());
   const page = await reader.getStreamEvents('s');
   t.same(page.events.map((e) => e.id), [written.id], 'same ids after restore');
+});
+
+t.test('--insecure-no-auth on a public address warns at every start; loopback does not', async (t) => {
+  const exposed = await startServerProcess({ args: ['--host', '0.0.0.0', '--insecure-no-auth'] });
+  t.equal(await exposed.stop(), 0);
+  const warning = exposed.output().split('\n').find((line) => line.includes('without authentication'));
+  t.ok(warning !== undefined, `a warning is logged: ${exposed.output()}`);
+  const record = JSON.parse(warning!) as { level: number; msg: string };
+  t.equal(record.level, 40, 'at warn level');
+  t.match(record.msg, new RegExp(`listening on 0\\.0\\.0\\.0:${exposed.port} without authentication.*anyone who can reach this port can read, write and delete every stream`));
+  const loopback = await startServerProcess({ args: ['--insecure-no-auth'] });
+  t.equal(await loopback.stop(), 0);
+  t.notMatch(loopback.output(), /without authentication/, 'nothing to warn about on loopback');
+});
+
+t.test('the npm build: eventbus docs prints the documents, --version says which CRC32C', async (t) => {
+  const root = new URL('../../../', import.meta.url);
+  for (const [args, file] of [[['docs'], 'protocol'], [['docs', 'protocol'], 'protocol'], [['docs', 'operations'], 'operations']] as const) {
+    const printed = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+    t.equal(printed.status, 0);
+    t.equal(printed.stdout, readFileSync(new URL(`docs/${file}.md`, root), 'utf8'), `eventbus ${args.join(' ')} prints docs/${file}.md`);
+  }
+  const version = spawnSync(process.execPath, [MAIN, '--version'], { encoding: 'utf8' });
+  const addonBuilt = existsSync(new URL('node_modules/sse4_crc32/build/Release/crc32c.node', root));
+  t.match(version.stdout, new RegExp(`^\\d+\\.\\d+\\.\\d+ \\(npm, Node\\.js ${process.version.replace(/\./g, '\\.')}, CRC32C ${addonBuilt ? 'native' : 'JavaScript'}`));
+  const server = await startServerProcess({ args: ['--log-level', 'info'] });
+  t.equal(await server.stop(), 0);
+  const starting = server.output().split('\n').find((line) => line.includes('"msg":"starting"'));
+  t.match(JSON.parse(starting!), { build: 'npm', crc32c: addonBuilt ? /^native/ : /^JavaScript/ }, 'the start-up log says which');
 });

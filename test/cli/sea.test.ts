@@ -1,35 +1,30 @@
 /**
- * The self-contained binary (Node single executable application): built by the same code as
- * `npm run build:sea`, copied alone into an empty directory, it serves a session, checks every
- * record with its embedded CRC32C, and stops cleanly on SIGTERM.
+ * The self-contained binary (Node single executable application): built as `npm run build:sea`
+ * builds it (without postject's harmless `.note` warnings), copied alone into an empty
+ * directory, it serves a session with the native CRC32C addon it carries (loaded from a private
+ * temporary file that is gone once loaded), falls back to JavaScript where the addon cannot load
+ * and says so, prints its bundled documents, and stops cleanly on SIGTERM.
  */
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { buildSea } from '../../src/cli/sea-build.js';
 import { EventBusClient } from '../../src/client/index.js';
 import { tempDir } from '../helpers/server-process.js';
+import type { TapTest } from '../helpers/temp-dir.js';
 
-t.test('the single-executable binary serves the protocol on its own', async (t) => {
-  const build = tempDir(t, 'eventbus-sea-build-');
-  const built = buildSea(path.join(build, 'eventbus'));
-  const home = tempDir(t, 'eventbus-sea-run-');
-  const binary = path.join(home, 'eventbus');
-  copyFileSync(built, binary);
-  await import('node:fs').then((fs) => fs.chmodSync(binary, 0o755));
+const ROOT = new URL('../../../', import.meta.url);
+const VERSION = (JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string }).version;
+const ADDON_BUILT = existsSync(fileURLToPath(new URL('node_modules/sse4_crc32/build/Release/crc32c.node', ROOT)));
 
-  const version = spawn(binary, ['--version'], { cwd: home });
-  let printed = '';
-  version.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-  await new Promise((resolve) => version.once('exit', resolve));
-  t.equal(printed.trim(), (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version, 'knows its version');
-
+/** Runs the binary with a private TMPDIR and a bare environment; resolves once it listens. */
+async function serveBinary(t: TapTest, binary: string, home: string, tmp: string) {
   const portFile = path.join(home, 'port');
   // No NODE_OPTIONS, no node_modules, a directory holding nothing but the binary.
-  const child = spawn(binary, ['serve', '--port', '0', '--port-file', portFile, '--data', path.join(home, 'data'), '--log-level', 'warn'], {
+  const child = spawn(binary, ['serve', '--port', '0', '--port-file', portFile, '--data', path.join(home, 'data'), '--log-level', 'info'], {
     cwd: home,
-    env: { PATH: '/usr/bin:/bin', HOME: home },
+    env: { PATH: '/usr/bin:/bin', HOME: home, TMPDIR: tmp },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -41,7 +36,11 @@ t.test('the single-executable binary serves the protocol on its own', async (t) 
     if (i > 500) throw new Error(`the binary did not start: ${output}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const client = await EventBusClient.connect({ port: Number(readFileSync(portFile, 'utf8')) });
+  return { port: Number(readFileSync(portFile, 'utf8')), child, exited, output: () => output };
+}
+
+async function session(t: TapTest, port: number): Promise<void> {
+  const client = await EventBusClient.connect({ port });
   await client.createStream('orders');
   const written = await client.writeEventJson('orders', '{"total":12.50,"n":12345678901234567890}');
   const { events } = await client.processEvents('orders');
@@ -51,7 +50,60 @@ t.test('the single-executable binary serves the protocol on its own', async (t) 
   const info = await client.getStreamInfo('orders');
   t.same([info.eventCount, info.consumers[0]?.ackFloor], [1, 1], 'stored and acknowledged');
   await client.close();
-  child.kill('SIGTERM');
-  t.equal(await exited, 0, 'stops cleanly on SIGTERM');
-  t.notMatch(output, /CRC-32C|Error/, `no errors in its output: ${output}`);
+}
+
+// Built once, as `npm run build:sea` builds it (the same script, in its own process).
+const build = tempDir(t, 'eventbus-sea-build-');
+const built = spawnSync(process.execPath, [fileURLToPath(new URL('dist/src/cli/sea-build.js', ROOT)), path.join(build, 'eventbus')], { encoding: 'utf8', timeout: 240_000 });
+
+t.test('the single-executable binary serves the protocol on its own', async (t) => {
+  t.equal(built.status, 0, `built: ${built.stderr}`);
+  t.notMatch(built.stderr, /Can't find string offset/, "postject's .note warnings are not shown");
+  t.notMatch(built.stderr, /warning/i, `no warnings at all: ${built.stderr}`);
+
+  const home = tempDir(t, 'eventbus-sea-run-');
+  const binary = path.join(home, 'eventbus');
+  copyFileSync(path.join(build, 'eventbus'), binary);
+  chmodSync(binary, 0o755);
+  const tmp = path.join(home, 'tmp');
+  mkdirSync(tmp, { mode: 0o700 });
+
+  const crc = ADDON_BUILT ? String.raw`native \((SSE4\.2|table)\)` : String.raw`JavaScript \(native addon unavailable: the addon was not built into this executable\)`;
+  const version = spawnSync(binary, ['--version'], { cwd: home, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', TMPDIR: tmp } });
+  t.equal(version.status, 0);
+  t.match(version.stdout, new RegExp(`^${VERSION.replace(/\./g, '\\.')} \\(single executable, Node\\.js v[\\d.]+, `), 'knows its version and build');
+  t.match(version.stdout, new RegExp(`CRC32C ${crc}\\)$`, 'm'), `says which CRC32C it uses: ${version.stdout.trim()}`);
+
+  const server = await serveBinary(t, binary, home, tmp);
+  t.same(readdirSync(tmp), [], 'the addon was loaded from a private temporary file, removed once loaded');
+  await session(t, server.port);
+  server.child.kill('SIGTERM');
+  t.equal(await server.exited, 0, 'stops cleanly on SIGTERM');
+  const starting = server.output().split('\n').find((line) => line.includes('"msg":"starting"'));
+  t.ok(starting !== undefined, 'a starting line');
+  t.match(JSON.parse(starting!).crc32c, new RegExp(`^${crc}$`), 'the start-up log says which CRC32C it uses');
+  t.notMatch(server.output(), /CRC-32C|Error/, `no errors in its output: ${server.output()}`);
+
+  for (const name of ['protocol', 'operations']) {
+    const printed = spawnSync(binary, ['docs', name], { cwd: home, encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    t.equal(printed.status, 0);
+    t.equal(printed.stdout, readFileSync(new URL(`docs/${name}.md`, ROOT), 'utf8'), `eventbus docs ${name} prints docs/${name}.md`);
+  }
+  const unknown = spawnSync(binary, ['docs', 'nope'], { cwd: home, encoding: 'utf8' });
+  t.equal(unknown.status, 64);
+  t.match(unknown.stderr, /protocol, operations/);
+  t.match(spawnSync(binary, ['serve', '--help'], { encoding: 'utf8' }).stdout, /eventbus docs protocol/, 'the help points to the bundled document');
+});
+
+t.test('where the addon cannot load, the binary says why and works in JavaScript', { skip: ADDON_BUILT ? false : 'the sse4_crc32 addon is not built (install a C++ compiler and reinstall)' }, async (t) => {
+  t.equal(built.status, 0, built.stderr);
+  const home = tempDir(t, 'eventbus-sea-run-');
+  const missing = path.join(home, 'no-such-tmp');
+  const server = await serveBinary(t, path.join(build, 'eventbus'), home, missing);
+  await session(t, server.port);
+  server.child.kill('SIGTERM');
+  t.equal(await server.exited, 0);
+  const warning = server.output().split('\n').find((line) => line.includes('CRC32C runs in JavaScript'));
+  t.ok(warning !== undefined, `a warning at start: ${server.output()}`);
+  t.match(JSON.parse(warning!).crc32c, /JavaScript \(native addon unavailable: no private temporary directory for it \(ENOENT in .*no-such-tmp\)\)/, 'with the reason');
 });

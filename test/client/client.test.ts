@@ -110,3 +110,17 @@ t.test('errors from the original Go server (no code) are mapped from its reasons
   t.equal(responseError({ operation: 'x', status: false, reason: 'unauthorized to make request' }).code, 'UNAUTHORIZED');
   t.equal(responseError({ operation: 'x', status: false, reason: 'something else' }).code, 'INTERNAL');
 });
+
+t.test('ensureStream and createStream(name, { ifNotExists: true }) are idempotent', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  const first = await client.ensureStream('orders');
+  t.equal(first.name, 'orders');
+  t.same(await client.ensureStream('orders'), first, 'the second call returns the same stream');
+  t.same(await client.createStream('orders', { ifNotExists: true }), first, 'as does createStream with ifNotExists');
+  await t.rejects(client.createStream('orders'), { code: 'STREAM_EXISTS' }, 'plain createStream still refuses an existing name');
+  const racing = await Promise.all(Array.from({ length: 10 }, () => client.ensureStream('busy')));
+  t.equal(new Set(racing.map((s) => s.id)).size, 1, 'ten pipelined ensures agree on one stream');
+  await t.rejects(client.ensureStream(''), { code: 'INVALID_STREAM_NAME' }, 'other failures pass through');
+});

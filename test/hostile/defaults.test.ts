@@ -237,7 +237,7 @@ t.test('TLS: the same protocol to real TLS clients (openssl s_client, Node tls);
   t.equal(JSON.parse(lines[1]!).body.stream.name, 'secure');
   t.equal(JSON.parse(lines[2]!).status, true);
   t.ok(lines[3]!.includes('"body":{"over":"openssl","n":12345678901234567890}'), 'the event comes back byte for byte');
-  t.equal(lines[4], '{"operation":"decode_request","status":false,"reason":"invalid json provided","code":"INVALID_JSON"}');
+  t.equal(lines[4], '{"operation":"decode_request","status":false,"context":{"position":1,"expected":"\'null\'","found":"\'o\'"},"reason":"invalid json provided","code":"INVALID_JSON"}');
   t.equal(lines[5], '{"operation":"exit","status":true}');
 
   // Node's tls, raw: a request split inside a multi-byte character, pipelined requests, exit.

@@ -390,8 +390,9 @@ t.test('nesting and sizes up to the limits and past them', async (t) => {
   t.match(await exchange(`{"operation":"health","request_id":${nested}}`), invalidField('decode_request', 'request_id'));
   t.match(await exchange(`{"operation":"health","auth":{"client_id":${nested}}}`), invalidField('decode_request', 'auth.client_id'));
   t.match(await exchange(`{"operation":"mark_event","body":{"event_ids":${nested},"status":1}}`), invalidField('mark_event', 'event_ids'));
-  t.equal(await exchange('['.repeat(deepest) + ']'.repeat(deepest)), `{"operation":"decode_request","status":false,"reason":"invalid json provided","code":"INVALID_JSON"}`, `${deepest} deep at the top: not an object`);
-  t.equal(await exchange('{"a":'.repeat(Math.floor(deepest / 5))), `{"operation":"decode_request","status":false,"reason":"invalid json provided","code":"INVALID_JSON"}`, 'deep and never closed');
+  t.equal(await exchange('['.repeat(deepest) + ']'.repeat(deepest)), `{"operation":"decode_request","status":false,"context":{"position":0,"expected":"a JSON object: one request per line","found":"'['"},"reason":"invalid json provided","code":"INVALID_JSON"}`, `${deepest} deep at the top: not an object`);
+  const unclosed = '{"a":'.repeat(Math.floor(deepest / 5));
+  t.equal(await exchange(unclosed), `{"operation":"decode_request","status":false,"context":{"position":${unclosed.length},"expected":"a value (object, array, string, number, true, false or null)","found":"the end of the line"},"reason":"invalid json provided","code":"INVALID_JSON"}`, 'deep and never closed: located without recursion');
 
   // Events at the size limit, and one byte over.
   const event = (bytes: number) => JSON.stringify('x'.repeat(bytes - 2));

@@ -32,9 +32,21 @@ t.test('the unknown-operation text lists our 11 operations in the original order
   }
 });
 
-t.test('lines that are not JSON objects', async (t) => {
-  for (const line of ['not json', '[]', '"x"', '1', 'null', '{"operation":"health"} junk', '{"operation":"health"}{}', '{"a":1']) {
-    t.same(failure(line), { code: 'INVALID_JSON', reason: 'invalid json provided', context: undefined }, line);
+t.test('lines that are not JSON objects: the original reason, and where in context', async (t) => {
+  const cases: [string, number, RegExp][] = [
+    ['not json', 1, /'null'/],
+    ['[]', 0, /a JSON object/],
+    ['"x"', 0, /a JSON object/],
+    ['1', 0, /a JSON object/],
+    ['  null', 2, /a JSON object/],
+    ['{"operation":"health"} junk', 23, /the end of the line/],
+    ['{"operation":"health"}{}', 22, /the end of the line/],
+    ['{"a":1', 6, /',' or '}'/],
+  ];
+  for (const [line, position, expected] of cases) {
+    const error = failure(line);
+    t.same([error.code, error.reason], ['INVALID_JSON', 'invalid json provided'], line);
+    t.match(error.context, { position, expected }, line);
   }
   t.equal(failure(Buffer.from([0x7b, 0xff, 0x7d])).code, 'INVALID_UTF8');
 });

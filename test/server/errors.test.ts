@@ -18,9 +18,11 @@ t.test('exact error lines, and the connection stays up', async (t) => {
     return s.readLine();
   };
   const cases: [string, string][] = [
-    ['not json', '{"operation":"decode_request","status":false,"reason":"invalid json provided","code":"INVALID_JSON"}'],
-    ['{"operation": "create_stream", "body": {, ...', '{"operation":"decode_request","status":false,"reason":"invalid json provided","code":"INVALID_JSON"}'],
-    ['[1,2]', '{"operation":"decode_request","status":false,"reason":"invalid json provided","code":"INVALID_JSON"}'],
+    // The original's reason byte for byte; context: where the line stopped being JSON (a byte position).
+    ['not json', '{"operation":"decode_request","status":false,"context":{"position":1,"expected":"\'null\'","found":"\'o\'"},"reason":"invalid json provided","code":"INVALID_JSON"}'],
+    ['{"operation": "create_stream", "body": {, ...', '{"operation":"decode_request","status":false,"context":{"position":40,"expected":"a property name in double quotes","found":"\',\'"},"reason":"invalid json provided","code":"INVALID_JSON"}'],
+    ['[1,2]', '{"operation":"decode_request","status":false,"context":{"position":0,"expected":"a JSON object: one request per line","found":"\'[\'"},"reason":"invalid json provided","code":"INVALID_JSON"}'],
+    ['{"stream_name":"\u00e9t\u00e9","x":}', '{"operation":"decode_request","status":false,"context":{"position":27,"expected":"a value (object, array, string, number, true, false or null)","found":"\'}\'"},"reason":"invalid json provided","code":"INVALID_JSON"}'],
     ['{"operation":"fly"}', `{"operation":"decode_request","status":false,"reason":"${UNKNOWN}","code":"UNKNOWN_OPERATION"}`],
     ['{"operation":"fly","request_id":"r"}', `{"operation":"decode_request","status":false,"reason":"${UNKNOWN}","code":"UNKNOWN_OPERATION","request_id":"r"}`],
     ['{"body":{}}', `{"operation":"decode_request","status":false,"reason":"${UNKNOWN}","code":"UNKNOWN_OPERATION"}`],

@@ -2,9 +2,10 @@
  * The original README's sample session (shared/seed/event-bus-in-go.md), line by line against
  * the real `eventbus serve` process, with the responses the original's clients expect.
  */
+import path from 'node:path';
 import t, { type Test } from 'tap';
 import { LineSocket } from '../helpers/server-lines.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RFC3339_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -22,10 +23,13 @@ function checkCreated(t: Test, line: string, name: string): void {
 }
 
 let server: ServerProcess;
+t.teardown(() => server.stop('SIGKILL').then(() => undefined)); // first: before its directory goes
+// The store and its snapshots (a snapshots directory beside the data directory) live in a
+// temporary directory of their own, removed at the end.
+const home = tempDir(t, 'eventbus-session-');
 t.before(async () => {
-  server = await startServerProcess();
+  server = await startServerProcess({ dataDir: path.join(home, 'data'), cwd: home });
 });
-t.teardown(() => void server.stop('SIGKILL'));
 
 t.test('the seed session, line by line', async (t) => {
   const s = await LineSocket.connect(server.port);

@@ -1,0 +1,108 @@
+/**
+ * What each command needs a path to be, checked before anything is written: `serve` never opens
+ * a snapshot or a file as its data directory, and the offline commands never create or change
+ * anything in a directory that is not already a store. A refusal is one line, a usage error
+ * (exit status 64), or LOCKED (75) for a store a running server holds.
+ */
+import { ErrorCodes, EventBusError } from '../errors.js';
+import { inspectStoreDirectory, type StoreDirectory } from '../storage/store-directory.js';
+
+function usage(reason: string): EventBusError {
+  return new EventBusError(ErrorCodes.INVALID_PATH, reason);
+}
+
+function restoreHint(snapshot: string): string {
+  return `restore it into a new data directory with: eventbus restore ${snapshot} --data NEWDIR`;
+}
+
+/** Why `found` is not a store, in words (for the refusals of the offline commands). */
+function notAStore(found: StoreDirectory, what: string): EventBusError {
+  switch (found.kind) {
+    case 'missing':
+      return usage(found.obstacle === undefined
+        ? `no ${what} at ${found.path}`
+        : `no ${what} at ${found.path}: ${found.obstacle} is a file`);
+    case 'file':
+      return usage(`${found.path} is a file, not a ${what}`);
+    case 'empty':
+      return usage(`${found.path} is an empty directory, not a ${what}; nothing was changed`);
+    case 'snapshot':
+      return usage(found.complete
+        ? `${found.path} is a snapshot, not a data directory; ${restoreHint(found.path)}`
+        : `${found.path} is an unfinished snapshot (a crash cut it short; it has no MANIFEST) and cannot be used`);
+    default:
+      return usage(`${found.path} is not an eventbus ${what} (it has no catalog, streams/ or LOCK); nothing was changed`);
+  }
+}
+
+/**
+ * `serve --data`: a missing directory (created), an empty one, a store or any other directory
+ * (a mount point with lost+found) are fine; a file or a snapshot are refused, as is a store held
+ * by a running process.
+ */
+export function checkServeDirectory(dataDir: string): StoreDirectory {
+  const found = inspectStoreDirectory(dataDir);
+  if (found.kind === 'file') throw usage(`the data directory ${found.path} is a file, not a directory`);
+  if (found.kind === 'missing' && found.obstacle !== undefined) {
+    throw usage(`the data directory ${found.path} cannot be created: ${found.obstacle} is a file`);
+  }
+  if (found.kind === 'snapshot') {
+    throw usage(found.complete
+      ? `${found.path} is a snapshot, not a data directory (serving it would change it); ${restoreHint(found.path)}`
+      : `${found.path} is an unfinished snapshot (a crash cut it short), not a data directory`);
+  }
+  if (found.kind === 'store' && found.lockHolder !== null) {
+    throw new EventBusError(ErrorCodes.LOCKED, `data directory ${found.path} is in use by process ${found.lockHolder}`);
+  }
+  return found;
+}
+
+/** `snapshot --data`: an existing store that no running process holds. */
+export function requireIdleStore(dataDir: string): StoreDirectory {
+  const found = inspectStoreDirectory(dataDir);
+  if (found.kind !== 'store') throw notAStore(found, 'data directory');
+  if (found.lockHolder !== null) {
+    throw new EventBusError(
+      ErrorCodes.LOCKED,
+      `data directory ${found.path} is in use by process ${found.lockHolder}; a running server takes snapshots with the snapshot_db operation`,
+    );
+  }
+  return found;
+}
+
+/**
+ * `verify`: a complete snapshot, or a store no running process holds (a live server changes the
+ * files while they are read, so what verify saw would not be a consistent view).
+ */
+export function requireVerifiable(dir: string): StoreDirectory {
+  const found = inspectStoreDirectory(dir);
+  if (found.kind === 'snapshot' && found.complete) return found;
+  if (found.kind !== 'store') throw notAStore(found, 'data directory or snapshot');
+  if (found.lockHolder !== null) {
+    throw new EventBusError(
+      ErrorCodes.LOCKED,
+      `data directory ${found.path} is in use by process ${found.lockHolder}; nothing was checked. ` +
+        'Verify a stopped store, or take a snapshot with the snapshot_db operation and verify that',
+    );
+  }
+  return found;
+}
+
+/** `restore SNAPSHOT`: a complete snapshot. */
+export function requireSnapshot(dir: string): StoreDirectory {
+  const found = inspectStoreDirectory(dir);
+  if (found.kind === 'snapshot' && found.complete) return found;
+  if (found.kind === 'store') {
+    throw usage(`${found.path} is a data directory, not a snapshot; take one with: eventbus snapshot --data ${found.path} --output DIR`);
+  }
+  throw notAStore(found, 'snapshot');
+}
+
+/** `restore --data`: absent (created) or an empty directory; anything else is never overwritten. */
+export function requireRestoreTarget(dataDir: string): StoreDirectory {
+  const found = inspectStoreDirectory(dataDir);
+  if (found.kind === 'empty' || (found.kind === 'missing' && found.obstacle === undefined)) return found;
+  if (found.kind === 'missing') throw usage(`the data directory ${found.path} cannot be created: ${found.obstacle} is a file`);
+  if (found.kind === 'file') throw usage(`${found.path} is a file, not a directory; restore never overwrites anything`);
+  throw usage(`${found.path} is not an empty directory; restore never overwrites data`);
+}

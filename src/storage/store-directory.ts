@@ -1,0 +1,96 @@
+/**
+ * What a path is to eventbus, found without changing anything: missing, a file, an empty
+ * directory, a data directory (a store), a snapshot, or something else; for a store, the live
+ * process holding its LOCK. The command line asks before it writes, so that `serve` never opens
+ * a snapshot as a data directory and the offline commands never create or change anything in a
+ * directory that is not already a store.
+ *
+ * - A **snapshot** holds a `MANIFEST` (written last by a snapshot), or is the hidden
+ *   `.<name>.partial` staging directory a crash left behind (`complete: false`).
+ * - A **store** holds one of the files only a store has at its top: `catalog`, `streams/`,
+ *   `LOCK` (a store being opened for the first time) or `crc-checkpoint`.
+ */
+import path from 'node:path';
+import { ioError } from '../errors.js';
+import { CATALOG_FILE } from './catalog.js';
+import { CRC_CHECKPOINT_FILE } from './crc-checkpoint.js';
+import { nodeIO, readWholeFile, type FileIO } from './io.js';
+import { LOCK_FILE, ownerRunning, parseLock } from './lock.js';
+import { MANIFEST_FILE } from './snapshot.js';
+
+/** The engine's directory of per-stream directories (engine.ts keeps the name private). */
+const STREAMS_DIR = 'streams';
+const STORE_MARKERS = [CATALOG_FILE, STREAMS_DIR, LOCK_FILE, CRC_CHECKPOINT_FILE] as const;
+
+export type StoreDirectoryKind = 'missing' | 'file' | 'empty' | 'store' | 'snapshot' | 'other';
+
+/** What {@link inspectStoreDirectory} found at a path. */
+export interface StoreDirectory {
+  /** The path, absolute. */
+  path: string;
+  kind: StoreDirectoryKind;
+  /**
+   * For `missing`: the nearest existing ancestor when it is not a directory, so the path can
+   * never be created (`--data notes.txt/data`). Otherwise undefined.
+   */
+  obstacle: string | undefined;
+  /** For `snapshot`: false for a `.partial` staging directory a crash left (no MANIFEST). */
+  complete: boolean;
+  /** For `store`: the pid of the running process whose LOCK holds it, else null. */
+  lockHolder: number | null;
+}
+
+/** Looks at `dir` (read-only). Throws IO_ERROR when it cannot be read (permissions). */
+export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDirectory {
+  const absolute = path.resolve(dir);
+  const found = (kind: StoreDirectoryKind, extra: Partial<StoreDirectory> = {}): StoreDirectory =>
+    ({ path: absolute, kind, obstacle: undefined, complete: false, lockHolder: null, ...extra });
+  const stat = statOrObstacle(io, absolute);
+  if (stat === 'missing') return found('missing');
+  if (typeof stat === 'object' && 'obstacle' in stat) return found('missing', { obstacle: stat.obstacle });
+  if (!stat.isDirectory) return found('file');
+  let names: string[];
+  try {
+    names = io.readdir(absolute);
+  } catch (error) {
+    throw ioError(`reading ${absolute}`, error);
+  }
+  if (names.length === 0) return found('empty');
+  if (names.includes(MANIFEST_FILE)) return found('snapshot', { complete: true });
+  const base = path.basename(absolute);
+  if (base.startsWith('.snapshot-') && base.endsWith('.partial')) return found('snapshot', { complete: false });
+  if (!STORE_MARKERS.some((name) => names.includes(name))) return found('other');
+  return found('store', { lockHolder: names.includes(LOCK_FILE) ? lockHolder(io, path.join(absolute, LOCK_FILE)) : null });
+}
+
+/** The pid a LOCK file names when that process is running now, else null (stale, torn, gone). */
+function lockHolder(io: FileIO, lock: string): number | null {
+  let text: string;
+  try {
+    text = readWholeFile(io, lock).toString('utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null; // released meanwhile
+    throw ioError(`reading ${lock}`, error);
+  }
+  const owner = parseLock(text);
+  return owner !== null && ownerRunning(owner) ? owner.pid : null;
+}
+
+/** The path's stat, `missing`, or the ancestor file that stands where a directory should be. */
+function statOrObstacle(io: FileIO, absolute: string): { size: number; isDirectory: boolean } | 'missing' | { obstacle: string } {
+  try {
+    return io.stat(absolute) ?? 'missing';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw ioError(`reading ${absolute}`, error);
+  }
+  for (let ancestor = path.dirname(absolute); ; ancestor = path.dirname(ancestor)) {
+    let stat: { isDirectory: boolean } | null = null;
+    try {
+      stat = io.stat(ancestor);
+    } catch {
+      // ENOTDIR again: keep climbing to the file that causes it.
+    }
+    if (stat !== null && !stat.isDirectory) return { obstacle: ancestor };
+    if (ancestor === path.dirname(ancestor)) return 'missing';
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The command never changes what is not a store: `serve` refuses a snapshot and a file as its
+ * data directory; `snapshot`, `verify` and `restore` refuse (exit 64, one line, nothing written)
+ * a path that is missing, a file, empty or someone else's directory; `verify` refuses (exit 75)
+ * a store a running server holds. Real processes, real directories.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { EventBusClient } from '../../src/client/client.js';
+import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js';
+import type { TapTest } from '../helpers/temp-dir.js';
+
+const USAGE = 64;
+const IN_USE = 75;
+
+function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  // A timeout: a command that wrongly starts serving must fail the test, not hang it.
+  const env = { ...process.env };
+  delete env.EVENTBUS_DATA;
+  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000, env });
+}
+
+/** Every file and directory under `dir` with its size and modification time: equal listings, nothing changed. */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    for (const name of readdirSync(p).sort()) {
+      const full = path.join(p, name);
+      const st = statSync(full);
+      out.push(`${path.relative(dir, full)} ${st.isDirectory() ? 'dir' : st.size} ${st.mtimeMs}`);
+      if (st.isDirectory()) walk(full);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function oneLine(t: TapTest, stderr: string, pattern: RegExp, what: string): void {
+  t.equal(stderr.trimEnd().split('\n').length, 1, `${what}: one line (${JSON.stringify(stderr)})`);
+  t.match(stderr, pattern, what);
+}
+
+/** A stopped store with one stream and one event, and a snapshot of it. */
+async function storeAndSnapshot(t: TapTest): Promise<{ dir: string; dataDir: string; snapshot: string }> {
+  const dir = tempDir(t);
+  const dataDir = path.join(dir, 'data');
+  const server = await startServerProcess({ dataDir });
+  const client = await EventBusClient.connect({ port: server.port });
+  await client.createStream('orders');
+  await client.writeEvent('orders', { total: 12.5 });
+  await client.close();
+  t.equal(await server.stop(), 0);
+  const taken = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+  t.equal(taken.status, 0, taken.stderr);
+  const snaps = path.join(dir, 'snaps');
+  const snapshot = path.join(snaps, readdirSync(snaps).find((n) => n.startsWith('snapshot-'))!);
+  return { dir, dataDir, snapshot };
+}
+
+t.test('serve --data <a snapshot> refuses in one line pointing to restore, before writing anything', async (t) => {
+  const { snapshot } = await storeAndSnapshot(t);
+  const before = listing(snapshot);
+  const served = run('serve', '--data', snapshot, '--port', '0');
+  t.equal(served.status, USAGE, 'usage status');
+  oneLine(t, served.stderr, /^eventbus: .*is a snapshot, not a data directory.*eventbus restore/, 'names the snapshot and says to restore it');
+  t.same(listing(snapshot), before, 'the snapshot is unchanged');
+  const verified = run('verify', snapshot);
+  t.equal(verified.status, 0, `the snapshot still verifies: ${verified.stdout}`);
+});
+
+t.test('serve --data <a file> says the data directory is a file', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'notes.txt');
+  writeFileSync(file, 'hello\n');
+  const served = run('serve', '--data', file, '--port', '0');
+  t.equal(served.status, USAGE);
+  oneLine(t, served.stderr, /^eventbus: the data directory .*notes\.txt is a file/, 'says it is a file');
+  const below = run('serve', '--data', path.join(file, 'data'), '--port', '0');
+  t.equal(below.status, USAGE);
+  oneLine(t, below.stderr, /cannot be created: .*notes\.txt is a file/, 'names the file in the way');
+});
+
+t.test('offline commands change nothing in a directory that is not a store, and exit with the usage status', async (t) => {
+  const dir = tempDir(t);
+  const yaml = path.join(dir, 'configs');
+  mkdirSync(yaml);
+  writeFileSync(path.join(yaml, 'a.yaml'), 'a: 1\n');
+  writeFileSync(path.join(yaml, 'b.yaml'), 'b: 2\n');
+  const empty = path.join(dir, 'empty');
+  mkdirSync(empty);
+  const file = path.join(dir, 'file');
+  writeFileSync(file, 'x');
+  const missing = path.join(dir, 'missing');
+  const out = path.join(dir, 'out');
+  const before = listing(dir);
+
+  for (const [what, target, pattern] of [
+    ['a folder of YAML files', yaml, /is not an eventbus data directory .*nothing was changed/],
+    ['an empty directory', empty, /is an empty directory, not a data directory/],
+    ['a file', file, /is a file, not a data directory/],
+    ['a missing path', missing, /no data directory at/],
+  ] as const) {
+    const snapshot = run('snapshot', '--data', target, '--output', out);
+    t.equal(snapshot.status, USAGE, `snapshot of ${what}: usage status`);
+    oneLine(t, snapshot.stderr, pattern, `snapshot of ${what}`);
+    const verify = run('verify', target);
+    t.equal(verify.status, USAGE, `verify of ${what}: usage status, not DAMAGED`);
+    t.equal(verify.stdout, '', `verify of ${what} prints no report`);
+    t.equal(verify.stderr.trimEnd().split('\n').length, 1, `verify of ${what}: one line`);
+    const restore = run('restore', target, '--data', path.join(dir, 'restored'));
+    t.equal(restore.status, USAGE, `restore from ${what}: usage status`);
+    t.match(restore.stderr, /snapshot/, `restore from ${what} says a snapshot is needed`);
+  }
+  t.same(listing(dir), before, 'nothing was created or changed anywhere');
+});
+
+t.test('restore refuses a data directory as its source and a non-empty target, changing nothing', async (t) => {
+  const { dir, dataDir, snapshot } = await storeAndSnapshot(t);
+  const fromStore = run('restore', dataDir, '--data', path.join(dir, 'new'));
+  t.equal(fromStore.status, USAGE);
+  oneLine(t, fromStore.stderr, /is a data directory, not a snapshot/, 'a store is not a snapshot');
+  const before = listing(dataDir);
+  const over = run('restore', snapshot, '--data', dataDir);
+  t.equal(over.status, USAGE);
+  oneLine(t, over.stderr, /not an empty directory; restore never overwrites data/, 'a non-empty target');
+  t.same(listing(dataDir), before, 'the store is unchanged');
+  const inside = run('snapshot', '--data', dataDir, '--output', path.join(dataDir, 'snaps'));
+  t.equal(inside.status, USAGE, 'an output inside the data directory is refused');
+  t.same(listing(dataDir), before, 'the store is unchanged');
+});
+
+t.test('verify refuses a store a running server holds (exit 75), and checks it once stopped', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = path.join(dir, 'data');
+  const server = await startServerProcess({ dataDir });
+  t.teardown(() => void server.stop('SIGKILL'));
+  const client = await EventBusClient.connect({ port: server.port });
+  await client.createStream('s');
+  await client.writeEvent('s', { n: 1 });
+  await client.close();
+  const live = run('verify', dataDir);
+  t.equal(live.status, IN_USE, 'in-use status');
+  t.equal(live.stdout, '', 'no OK report');
+  oneLine(t, live.stderr, new RegExp(`in use by process ${server.child.pid}; nothing was checked.*snapshot_db`), 'says who holds it and what to do');
+  const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+  t.equal(snapshot.status, IN_USE, 'the offline snapshot refuses too');
+  oneLine(t, snapshot.stderr, /in use by process \d+; a running server takes snapshots with the snapshot_db operation/, 'points to snapshot_db');
+  t.equal(await server.stop(), 0);
+  const stopped = run('verify', dataDir);
+  t.equal(stopped.status, 0, stopped.stdout + stopped.stderr);
+  t.match(stopped.stdout, /^OK: data directory/);
+});
+
+t.test('a second server on the same data directory exits with the in-use status', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = path.join(dir, 'data');
+  const server = await startServerProcess({ dataDir });
+  t.teardown(() => void server.stop('SIGKILL'));
+  const second = run('serve', '--data', dataDir, '--port', '0');
+  t.equal(second.status, IN_USE);
+  oneLine(t, second.stderr, new RegExp(`^eventbus: data directory .* is in use by process ${server.child.pid}\n$`), 'names the process');
+  t.equal(await server.stop(), 0);
+});

@@ -1,0 +1,72 @@
+/**
+ * Errors a person can act on: a usage error is one line pointing to the command's help (exit
+ * 64), never the whole help; a port in use is one line before the store is opened or anything
+ * is logged; a config file's out-of-range port names the file and the key.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import t from 'tap';
+import { MAIN, tempDir } from '../helpers/server-process.js';
+
+function run(args: string[], cwd?: string) {
+  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000, ...(cwd === undefined ? {} : { cwd }) });
+}
+
+t.test('usage errors are one line with a pointer to the help, exit status 64', async (t) => {
+  const cases: [string[], RegExp, string][] = [
+    [['serve', '--bogus'], /unknown option '--bogus'/, 'eventbus serve --help'],
+    [['serve', '--port', 'abc'], /'--port <port>' argument 'abc' is invalid.*0 to 65535/, 'eventbus serve --help'],
+    [['serve', '--port', '99999'], /'--port <port>' argument '99999' is invalid/, 'eventbus serve --help'],
+    [['serve', '--hots', 'x'], /unknown option '--hots' \(Did you mean --host\?\)/, 'eventbus serve --help'],
+    [['serve', '--fsync', 'sometimes'], /'sometimes' is invalid/, 'eventbus serve --help'],
+    [['bogus'], /unknown command 'bogus'/, 'eventbus --help'],
+    [['snapshot', '--data', 'x'], /required option '--output <dir>' not specified/, 'eventbus snapshot --help'],
+    [['restore'], /missing required argument 'snapshot'/, 'eventbus restore --help'],
+    [['verify', 'a', 'b'], /too many arguments/, 'eventbus verify --help'],
+  ];
+  for (const [args, reason, help] of cases) {
+    const result = run(args);
+    const label = `eventbus ${args.join(' ')}`;
+    t.equal(result.status, 64, `${label}: exit 64`);
+    t.equal(result.stdout, '', `${label}: nothing on stdout`);
+    const lines = result.stderr.trimEnd().split('\n');
+    t.equal(lines.length, 1, `${label}: one line: ${JSON.stringify(result.stderr)}`);
+    t.match(lines[0], /^eventbus: /, `${label}: starts with eventbus:`);
+    t.match(lines[0], reason, `${label}: says what is wrong`);
+    t.ok(lines[0]!.endsWith(`see '${help}'`), `${label}: points to ${help}`);
+  }
+});
+
+t.test('help and version still exit 0 on stdout', async (t) => {
+  for (const args of [['--help'], ['serve', '--help'], ['--version']]) {
+    const result = run(args);
+    t.equal(result.status, 0, args.join(' '));
+    t.not(result.stdout, '');
+    t.equal(result.stderr, '');
+  }
+  t.match(run(['--help']).stdout, /Exit status:[\s\S]*64[\s\S]*75/, 'the help lists the exit statuses');
+});
+
+t.test('a port in use is one line, before the store is opened or anything is logged', async (t) => {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.teardown(() => holder.close());
+  const port = (holder.address() as net.AddressInfo).port;
+  const dataDir = path.join(tempDir(t), 'data');
+  const result = run(['serve', '--port', String(port), '--data', dataDir, '--log-level', 'info']);
+  t.equal(result.status, 1, 'a failure to start');
+  t.equal(result.stdout, '', 'no log lines');
+  t.equal(result.stderr, `eventbus: cannot listen on 127.0.0.1:${port}: port ${port} is in use by another process (choose another with --port, or 0 for any free one)\n`);
+  t.notOk(existsSync(dataDir), 'the store was neither created nor opened');
+});
+
+t.test("a config file's out-of-range port names the file and the key", async (t) => {
+  const dir = tempDir(t);
+  const config = path.join(dir, 'eventbus.yaml');
+  writeFileSync(config, 'server:\n  port: 99999\n');
+  const result = run(['serve', '--config', config, '--data', path.join(dir, 'data')]);
+  t.equal(result.status, 1);
+  t.equal(result.stderr, `eventbus: config file ${config}: 'server.port' must be a whole number from 0 to 65535, got 99999\n`);
+});
