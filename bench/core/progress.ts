@@ -1,0 +1,19 @@
+/**
+ * How far the current measurement is: a load loop bumps `done`; the live display reads it a few
+ * times a second (a plain counter, so the hot loop pays nothing for the display).
+ */
+export class Progress {
+  done = 0;
+  total = 0;
+  unit = 'events';
+
+  constructor(total = 0, unit = 'events') {
+    this.total = total;
+    this.unit = unit;
+  }
+
+  /** For time-bounded runs: progress in milliseconds elapsed of `totalMs`. */
+  static timed(totalMs: number): Progress {
+    return new Progress(totalMs, 'ms');
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Summarises a V8 CPU profile (`node --cpu-prof`, a .cpuprofile file): self time per function,
+ * and the shares of idle (the event loop waiting: for fsync, for the network), garbage
+ * collection and V8's own work. Sample i lasts until sample i+1 (timeDeltas[i+1]), as in the
+ * Chrome DevTools.
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface ProfileEntry {
+  function: string;
+  /** file:line, relative to the repository where possible. */
+  where: string;
+  selfMs: number;
+  /** Of the whole profile, idle included. */
+  percent: number;
+}
+
+export interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  idlePercent: number;
+  gcPercent: number;
+  programPercent: number;
+  /** The top functions by self time, idle/GC/program excluded. */
+  top: ProfileEntry[];
+}
+
+export function summarizeProfile(file: string, topN = 20): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<string, number>();
+  let totalUs = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const duration = profile.timeDeltas[i + 1] ?? 0;
+    const node = byId.get(profile.samples[i]!);
+    if (node === undefined) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const key = `${functionName || '(anonymous)'}\u0000${url.replace(/^file:\/\/.*?\/(dist\/|node_modules\/)/, '$1')}:${lineNumber + 1}`;
+    selfUs.set(key, (selfUs.get(key) ?? 0) + duration);
+    totalUs += duration;
+  }
+  const share = (name: string) => {
+    let us = 0;
+    for (const [key, value] of selfUs) if (key.startsWith(`${name}\u0000`)) us += value;
+    return totalUs === 0 ? 0 : (us / totalUs) * 100;
+  };
+  const special = new Set(['(idle)', '(garbage collector)', '(program)', '(root)']);
+  const top = [...selfUs.entries()]
+    .filter(([key]) => !special.has(key.split('\u0000')[0]!))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, topN)
+    .map(([key, us]) => {
+      const [name, where] = key.split('\u0000') as [string, string];
+      return { function: name, where: where === ':0' ? '(native)' : where, selfMs: us / 1000, percent: (us / totalUs) * 100 };
+    });
+  return { file, totalMs: totalUs / 1000, idlePercent: share('(idle)'), gcPercent: share('(garbage collector)'), programPercent: share('(program)'), top };
+}
+
+export function profileText(summary: ProfileSummary): string {
+  const lines = [
+    `${summary.file}: ${(summary.totalMs / 1000).toFixed(1)} s sampled; idle ${summary.idlePercent.toFixed(1)}%, GC ${summary.gcPercent.toFixed(1)}%, V8/program ${summary.programPercent.toFixed(1)}%`,
+    'top self time:',
+    ...summary.top.map((e) => `  ${e.percent.toFixed(1).padStart(5)}%  ${e.selfMs.toFixed(0).padStart(7)} ms  ${e.function}  ${e.where}`),
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,275 @@
+/**
+ * NATS JetStream under test: Debian's `nats-server -js` with file storage in a temporary
+ * directory, driven with the official `nats` client: JetStream publish awaiting each PubAck
+ * (`depth` publishes outstanding per connection); a durable pull consumer fetched in batches,
+ * every message acknowledged. JetStream 2.9 never fsyncs per acknowledgement (it syncs its
+ * files every two minutes and has no setting to sync on every write): every figure says so.
+ * Acknowledgements are sent as its clients send them, without waiting for a reply; a drain's
+ * clock stops once the server has received all of them (a flush on every connection), and the
+ * consumer must then show nothing pending.
+ */
+import { execFileSync } from 'node:child_process';
+import { AckPolicy, DeliverPolicy, StorageType, connect, type ConsumerMessages, type JetStreamClient, type NatsConnection } from 'nats';
+import type { RunResult } from '../core/figures.js';
+import { newHistogram, recordMs, summarize, type Histogram } from '../core/histogram.js';
+import { payload, timedPayload } from '../core/payload.js';
+import { freePort, makeTempDir, removeTempDir, spawnTracked, waitUntil, which } from '../core/processes.js';
+import { Progress } from '../core/progress.js';
+import type { DrainSpec, MixedSpec, RunningSystem, SystemDefinition, WriteSpec } from './system.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function connectAll(port: number, count: number): Promise<NatsConnection[]> {
+  return Promise.all(Array.from({ length: count }, () => connect({ servers: `127.0.0.1:${port}`, maxReconnectAttempts: 0 })));
+}
+
+async function closeAll(connections: NatsConnection[]): Promise<void> {
+  await Promise.all(connections.map((connection) => connection.close().catch(() => {})));
+}
+
+interface PublishLoad {
+  histogram: Histogram;
+  ops: number;
+  errors: number;
+  lastReplyAt: number;
+}
+
+/**
+ * `depth` publishers per connection, each awaiting its PubAck before the next publish, until
+ * `deadline` or `total` publishes.
+ */
+async function publishLoad(clients: JetStreamClient[], subject: string, depth: number, make: () => Uint8Array, limits: { deadline: number; total: number }, progress: Progress, started: number, timed: boolean): Promise<PublishLoad> {
+  const load: PublishLoad = { histogram: newHistogram(), ops: 0, errors: 0, lastReplyAt: started };
+  let issued = 0;
+  const publisher = async (client: JetStreamClient) => {
+    while (issued < limits.total && performance.now() < limits.deadline) {
+      issued += 1;
+      const sent = performance.now();
+      try {
+        await client.publish(subject, make());
+      } catch {
+        load.errors += 1;
+      }
+      const now = performance.now();
+      recordMs(load.histogram, now - sent);
+      load.ops += 1;
+      load.lastReplyAt = now;
+      progress.done = timed ? Math.min(now - started, progress.total) : load.ops;
+    }
+  };
+  await Promise.all(clients.flatMap((client) => Array.from({ length: depth }, () => publisher(client))));
+  return load;
+}
+
+class NatsUnderTest implements RunningSystem {
+  readonly id = 'nats' as const;
+
+  constructor(
+    readonly version: string,
+    readonly pid: number,
+    readonly port: number,
+    private readonly stopServer: () => Promise<void>,
+  ) {}
+
+  private async createStream(key: string): Promise<void> {
+    const [connection] = await connectAll(this.port, 1);
+    try {
+      const manager = await connection!.jetstreamManager();
+      await manager.streams.add({ name: key, subjects: [key], storage: StorageType.File });
+    } finally {
+      await closeAll([connection!]);
+    }
+  }
+
+  async drop(key: string): Promise<void> {
+    const [connection] = await connectAll(this.port, 1);
+    try {
+      const manager = await connection!.jetstreamManager();
+      await manager.streams.delete(key).catch(() => false);
+    } finally {
+      await closeAll([connection!]);
+    }
+  }
+
+  async write(spec: WriteSpec): Promise<RunResult> {
+    await this.createStream(spec.key);
+    const connections = await connectAll(this.port, spec.connections);
+    try {
+      const data = encoder.encode(payload(spec.sizeBytes));
+      spec.progress.total = spec.durationMs;
+      const started = performance.now();
+      const load = await publishLoad(connections.map((c) => c.jetstream()), spec.key, spec.depth, () => data, { deadline: started + spec.durationMs, total: Number.POSITIVE_INFINITY }, spec.progress, started, true);
+      const elapsedMs = load.lastReplyAt - started;
+      return { ops: load.ops, elapsedMs, opsPerSecond: (load.ops / elapsedMs) * 1000, latency: summarize(load.histogram), errors: load.errors };
+    } finally {
+      await closeAll(connections);
+      await this.drop(spec.key);
+    }
+  }
+
+  async prefill(key: string, events: number, sizeBytes: number, progress: Progress): Promise<void> {
+    await this.createStream(key);
+    const connections = await connectAll(this.port, 16);
+    try {
+      const data = encoder.encode(payload(sizeBytes));
+      progress.total = events;
+      const load = await publishLoad(connections.map((c) => c.jetstream()), key, 32, () => data, { deadline: Number.POSITIVE_INFINITY, total: events }, progress, performance.now(), false);
+      if (load.errors > 0 || load.ops !== events) throw new Error(`prefill published ${load.ops} of ${events} messages with ${load.errors} errors`);
+    } finally {
+      await closeAll(connections);
+    }
+  }
+
+  private async addConsumer(key: string, group: string): Promise<void> {
+    const [connection] = await connectAll(this.port, 1);
+    try {
+      const manager = await connection!.jetstreamManager();
+      await manager.consumers.add(key, { durable_name: group, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
+    } finally {
+      await closeAll([connection!]);
+    }
+  }
+
+  /** Once every acknowledgement is in, the consumer must have nothing pending and nothing left. */
+  private async settled(key: string, group: string): Promise<boolean> {
+    const [connection] = await connectAll(this.port, 1);
+    try {
+      const manager = await connection!.jetstreamManager();
+      for (let i = 0; i < 100; i++) {
+        const info = await manager.consumers.info(key, group);
+        if (info.num_ack_pending === 0 && info.num_pending === 0) return true;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return false;
+    } finally {
+      await closeAll([connection!]);
+    }
+  }
+
+  /**
+   * Consumers fetch batches and acknowledge every message until `events` are acknowledged; the
+   * clock stops when the server has received the last acknowledgement (flush).
+   */
+  private async consume(connections: NatsConnection[], key: string, group: string, batch: number, events: number, expiresMs: number, onMessage: (data: Uint8Array, now: number) => void, onRound: ((ms: number) => void) | null, progress: Progress): Promise<{ endedAt: number; acknowledged: number }> {
+    const active = new Set<ConsumerMessages>();
+    let acknowledged = 0;
+    let endedAt = 0;
+    let stopping = false;
+    const worker = async (connection: NatsConnection) => {
+      const consumer = await connection.jetstream().consumers.get(key, group);
+      while (!stopping) {
+        const sent = performance.now();
+        const messages = await consumer.fetch({ max_messages: batch, expires: expiresMs });
+        active.add(messages);
+        let received = 0;
+        for await (const message of messages) {
+          onMessage(message.data, performance.now());
+          message.ack();
+          received += 1;
+          acknowledged += 1;
+          progress.done = acknowledged;
+          if (acknowledged >= events && !stopping) {
+            stopping = true;
+            await Promise.all(connections.map((c) => c.flush()));
+            endedAt = performance.now();
+            for (const other of active) other.stop();
+          }
+        }
+        active.delete(messages);
+        if (received > 0) onRound?.(performance.now() - sent);
+      }
+    };
+    await Promise.all(connections.map(worker));
+    return { endedAt, acknowledged };
+  }
+
+  async drain(spec: DrainSpec): Promise<RunResult> {
+    await this.addConsumer(spec.key, spec.group);
+    const connections = await connectAll(this.port, spec.workers);
+    const rounds = newHistogram();
+    spec.progress.total = spec.events;
+    try {
+      const started = performance.now();
+      const { endedAt, acknowledged: ops } = await this.consume(connections, spec.key, spec.group, spec.batch, spec.events, 2000, () => {}, (ms) => recordMs(rounds, ms), spec.progress);
+      const elapsedMs = endedAt - started;
+      const errors = ops === spec.events && (await this.settled(spec.key, spec.group)) ? 0 : 1;
+      return { ops, elapsedMs, opsPerSecond: (ops / elapsedMs) * 1000, latency: summarize(rounds), errors };
+    } finally {
+      await closeAll(connections);
+    }
+  }
+
+  async mixed(spec: MixedSpec): Promise<RunResult> {
+    await this.createStream(spec.key);
+    await this.addConsumer(spec.key, spec.group);
+    const writers = await connectAll(this.port, spec.writers);
+    const consumers = await connectAll(this.port, spec.consumers);
+    const deliveries = newHistogram();
+    spec.progress.total = spec.events;
+    try {
+      const started = performance.now();
+      const writing = publishLoad(writers.map((c) => c.jetstream()), spec.key, spec.writerDepth, () => encoder.encode(timedPayload(spec.sizeBytes, performance.now())), { deadline: Number.POSITIVE_INFINITY, total: spec.events }, new Progress(spec.events), started, false);
+      const consuming = this.consume(consumers, spec.key, spec.group, spec.batch, spec.events, 1000, (data, now) => {
+        recordMs(deliveries, now - (JSON.parse(decoder.decode(data)) as { t: number }).t);
+      }, null, spec.progress);
+      const [load, { endedAt, acknowledged }] = await Promise.all([writing, consuming]);
+      const elapsedMs = endedAt - started;
+      return {
+        ops: acknowledged,
+        elapsedMs,
+        opsPerSecond: (acknowledged / elapsedMs) * 1000,
+        latency: summarize(deliveries),
+        errors: load.errors + (acknowledged === spec.events ? 0 : 1),
+        extra: { writesPerSecond: (load.ops / (load.lastReplyAt - started)) * 1000 },
+      };
+    } finally {
+      await closeAll([...writers, ...consumers]);
+      await this.drop(spec.key);
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.stopServer();
+  }
+}
+
+export const nats: SystemDefinition = {
+  id: 'nats',
+  label: 'NATS JetStream',
+  durability: 'no-fsync',
+  durabilityNote: 'does NOT fsync per acknowledgement (JetStream 2.9 file store syncs every 2 min)',
+  durabilityShort: 'no fsync per ack †',
+  missing: () => (which('nats-server') === null ? 'nats-server is not installed: `apt-get install nats-server` (Debian), then run again' : null),
+  async start(): Promise<RunningSystem> {
+    const binary = which('nats-server')!;
+    const dir = makeTempDir('nats-bench-');
+    const port = await freePort();
+    const server = spawnTracked(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { cwd: dir });
+    try {
+      await waitUntil(async () => {
+        if (server.child.exitCode !== null) throw new Error(`nats-server exited at start:\n${server.output()}`);
+        try {
+          const [connection] = await connectAll(port, 1);
+          try {
+            await (await connection!.jetstreamManager()).getAccountInfo();
+            return true;
+          } finally {
+            await closeAll([connection!]);
+          }
+        } catch {
+          return false;
+        }
+      }, 15_000, () => new Error(`nats-server did not start:\n${server.output()}`));
+    } catch (error) {
+      await server.stop('SIGKILL');
+      removeTempDir(dir);
+      throw error;
+    }
+    const version = /v(\d[\d.]*)/.exec(execFileSync(binary, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+    return new NatsUnderTest(version, server.child.pid!, port, async () => {
+      await server.stop('SIGTERM');
+      removeTempDir(dir);
+    });
+  },
+};

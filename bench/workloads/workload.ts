@@ -1,0 +1,16 @@
+/** A named workload of the harness: what `--only` selects and `--list` shows. */
+import type { BenchContext } from '../core/context.js';
+import type { RunningSystem, SystemId } from '../systems/system.js';
+
+export interface Workload {
+  /** e.g. `write-16x32-100`; `--only write` selects every `write-*`. */
+  name: string;
+  description: string;
+  /** The systems it drives side by side (those selected and installed are started). */
+  systems: readonly SystemId[];
+  /** For workloads of eventbus alone that start nothing shared (in-process, own server): run when an eventbus system is selected. */
+  eventbusOnly?: boolean;
+  run(ctx: BenchContext, systems: RunningSystem[]): Promise<void>;
+}
+
+export const PEERS: readonly SystemId[] = ['eventbus-always', 'eventbus-interval', 'redis-always', 'redis-everysec', 'nats'];
