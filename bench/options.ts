@@ -8,15 +8,13 @@ export interface Scale {
   quick: boolean;
   /** Repetitions of every figure (the median is reported with min and max). */
   reps: number;
-  /** Timed part of each write repetition, and the untimed warm-up before a system's first. */
+  /** Timed part of each write (and mixed) repetition, and the untimed warm-up before a system's first. */
   writeMs: number;
   warmupMs: number;
   /** Events prefilled and drained (each repetition a new consumer over the same events). */
   drainEvents: number;
   drainWorkers: number;
   drainBatch: number;
-  /** Events written and consumed in each mixed repetition. */
-  mixedEvents: number;
   /** The disk's fsync rate: each repetition's length. */
   diskMs: number;
   /** In-process engine cases: seconds per append case, events in the big store. */
@@ -56,7 +54,6 @@ const FULL: Scale = {
   drainEvents: 1_000_000,
   drainWorkers: 4,
   drainBatch: 100,
-  mixedEvents: 200_000,
   diskMs: 2000,
   engineSecondsPerCase: 1,
   engineBigEvents: 1_000_000,
@@ -74,7 +71,6 @@ const QUICK: Scale = {
   writeMs: 300,
   warmupMs: 100,
   drainEvents: 30_000,
-  mixedEvents: 10_000,
   diskMs: 300,
   engineSecondsPerCase: 0.2,
   engineBigEvents: 50_000,
@@ -105,7 +101,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--reps <n>', 'repetitions per figure (median with min and max; at least 3 unless you only check the harness)', positiveInteger)
     .option('--duration-ms <ms>', 'timed length of each write (and fsync-rate) repetition', positiveInteger)
     .option('--drain-events <n>', 'events prefilled and drained', positiveInteger)
-    .option('--mixed-events <n>', 'events written and consumed per mixed repetition', positiveInteger)
     .option('--out <dir>', 'where JSON, markdown and SVG results go', 'bench/results')
     .option('--docs', 'rewrite docs/benchmarks.md (its generated part) and docs/benchmarks/*.svg from this run')
     .option('--profile', 'run eventbus under node --cpu-prof and summarise the profiles (top self time, idle share)')
@@ -113,14 +108,13 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--list', 'list the workloads and systems, then exit')
     .showHelpAfterError()
     .parse(argv, { from: 'user' });
-  const o = program.opts<{ quick?: boolean; only?: string[]; systems?: string[]; reps?: number; durationMs?: number; drainEvents?: number; mixedEvents?: number; out: string; docs?: boolean; profile?: boolean; progress: boolean; list?: boolean }>();
+  const o = program.opts<{ quick?: boolean; only?: string[]; systems?: string[]; reps?: number; durationMs?: number; drainEvents?: number; out: string; docs?: boolean; profile?: boolean; progress: boolean; list?: boolean }>();
   const base = o.quick === true ? QUICK : FULL;
   const scale: Scale = {
     ...base,
     ...(o.reps === undefined ? {} : { reps: o.reps }),
     ...(o.durationMs === undefined ? {} : { writeMs: o.durationMs, diskMs: o.durationMs, warmupMs: Math.min(base.warmupMs, o.durationMs) }),
     ...(o.drainEvents === undefined ? {} : { drainEvents: o.drainEvents, markLongEvents: Math.min(base.markLongEvents, o.drainEvents) }),
-    ...(o.mixedEvents === undefined ? {} : { mixedEvents: o.mixedEvents }),
   };
   return {
     scale,

@@ -131,12 +131,12 @@ export function cleanUpNow(): void {
 
 let installed = false;
 
-/** On SIGINT/SIGTERM or an unexpected exit: leave nothing running and nothing on disk. */
+/** On SIGINT, SIGTERM, SIGHUP (the terminal closed) or an unexpected exit: leave nothing running and nothing on disk. */
 export function installCleanupHandlers(): void {
   if (installed) return;
   installed = true;
   process.on('exit', cleanUpNow);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       process.stderr.write(`\n${signal}: stopping every system and removing temporary data\n`);
       cleanUpNow();

@@ -12,6 +12,7 @@ import { closedLoop } from '../core/closed-loop.js';
 import type { RunResult } from '../core/figures.js';
 import { lineFramer } from '../core/framers.js';
 import { newHistogram, recordMs, summarize } from '../core/histogram.js';
+import { MixedRun } from '../core/mixed-run.js';
 import { payload, timedPayload } from '../core/payload.js';
 import { ClosedByBenchmark, openLines, type PipelinedConnection } from '../core/pipelined-connection.js';
 import { makeTempDir, removeTempDir, spawnTracked, waitUntil } from '../core/processes.js';
@@ -154,58 +155,36 @@ class EventBusUnderTest implements RunningSystem {
     const writers = await openLines(this.port, spec.writers);
     const consumers = await openLines(this.port, spec.consumers);
     const fetchLine = request('process_events', { stream_name: spec.key, consumer: spec.group, max_events: spec.batch, wait_ms: 500 });
-    const deliveries = newHistogram();
-    let issued = 0;
-    let written = 0;
-    let writesEndedAt = 0;
-    let acknowledged = 0;
-    let endedAt = 0;
-    let stopping = false;
-    spec.progress.total = spec.events;
-    const started = performance.now();
+    const run = new MixedRun(spec.durationMs, spec.progress);
+    // The end closes the consumers' outstanding long-polls.
+    run.whenEnded(() => consumers.forEach((connection) => connection.close()));
     const writeLoop = async (connection: PipelinedConnection<string>) => {
-      while (issued < spec.events) {
-        issued += 1;
+      while (run.writing) {
         parseReply(await connection.send(writeLine(spec.key, timedPayload(spec.sizeBytes, performance.now()))), 'write_event');
-        written += 1;
-        if (written === spec.events) writesEndedAt = performance.now();
+        run.wrote();
       }
     };
     const consumeLoop = async (connection: PipelinedConnection<string>) => {
-      while (!stopping) {
+      while (!run.stopping) {
         const events = parseReply(await connection.send(fetchLine), 'process_events').body?.events ?? [];
         if (events.length === 0) continue;
         const now = performance.now();
-        for (const event of events) recordMs(deliveries, now - event.body.t!);
+        for (const event of events) recordMs(run.deliveries, now - event.body.t!);
         parseReply(await connection.send(request('mark_event', { event_ids: events.map((e) => e.id), status: 1, consumer: spec.group })), 'mark_event');
-        acknowledged += events.length;
-        spec.progress.done = acknowledged;
-        if (acknowledged >= spec.events && !stopping) {
-          endedAt = performance.now();
-          stopping = true;
-          for (const other of consumers) other.close();
-        }
+        run.acked(events.length);
       }
     };
+    const ended = (error: unknown) => {
+      if (!(run.stopping && error instanceof ClosedByBenchmark)) throw error;
+    };
     try {
-      // The consumer that acknowledges the last event closes the others' long-polls.
-      const ended = (error: unknown) => {
-        if (!(stopping && error instanceof ClosedByBenchmark)) throw error;
-      };
-      await Promise.all([...writers.map(writeLoop), ...consumers.map((connection) => consumeLoop(connection).catch(ended))]);
+      const writing = Promise.all(writers.flatMap((connection) => Array.from({ length: spec.writerDepth }, () => writeLoop(connection)))).then(() => run.writersFinished());
+      await Promise.all([writing, ...consumers.map((connection) => consumeLoop(connection).catch(ended))]);
     } finally {
       for (const connection of [...writers, ...consumers]) connection.close();
       await this.drop(spec.key);
     }
-    const elapsedMs = endedAt - started;
-    return {
-      ops: acknowledged,
-      elapsedMs,
-      opsPerSecond: (acknowledged / elapsedMs) * 1000,
-      latency: summarize(deliveries),
-      errors: acknowledged === spec.events ? 0 : 1,
-      extra: { writesPerSecond: (written / (writesEndedAt - started)) * 1000 },
-    };
+    return run.result(0);
   }
 
   stop(): Promise<void> {

@@ -9,9 +9,10 @@
  * consumer must then show nothing pending.
  */
 import { execFileSync } from 'node:child_process';
-import { AckPolicy, DeliverPolicy, StorageType, connect, type ConsumerMessages, type JetStreamClient, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, StorageType, connect, type ConsumerMessages, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
 import type { RunResult } from '../core/figures.js';
 import { newHistogram, recordMs, summarize, type Histogram } from '../core/histogram.js';
+import { MixedRun } from '../core/mixed-run.js';
 import { payload, timedPayload } from '../core/payload.js';
 import { freePort, makeTempDir, removeTempDir, spawnTracked, waitUntil, which } from '../core/processes.js';
 import { Progress } from '../core/progress.js';
@@ -39,7 +40,7 @@ interface PublishLoad {
  * `depth` publishers per connection, each awaiting its PubAck before the next publish, until
  * `deadline` or `total` publishes.
  */
-async function publishLoad(clients: JetStreamClient[], subject: string, depth: number, make: () => Uint8Array, limits: { deadline: number; total: number }, progress: Progress, started: number, timed: boolean): Promise<PublishLoad> {
+async function publishLoad(clients: JetStreamClient[], subject: string, depth: number, make: () => Uint8Array, limits: { deadline: number; total: number }, progress: Progress, started: number, timed: boolean, onPublished?: () => void): Promise<PublishLoad> {
   const load: PublishLoad = { histogram: newHistogram(), ops: 0, errors: 0, lastReplyAt: started };
   let issued = 0;
   const publisher = async (client: JetStreamClient) => {
@@ -48,6 +49,7 @@ async function publishLoad(clients: JetStreamClient[], subject: string, depth: n
       const sent = performance.now();
       try {
         await client.publish(subject, make());
+        onPublished?.();
       } catch {
         load.errors += 1;
       }
@@ -148,40 +150,34 @@ class NatsUnderTest implements RunningSystem {
   }
 
   /**
-   * Consumers fetch batches and acknowledge every message until `events` are acknowledged; the
-   * clock stops when the server has received the last acknowledgement (flush).
+   * Workers (one connection each) fetch batches from the durable consumer and hand every message
+   * to `handle` (which acknowledges it) until `stop()`; stopping ends the fetches in progress.
    */
-  private async consume(connections: NatsConnection[], key: string, group: string, batch: number, events: number, expiresMs: number, onMessage: (data: Uint8Array, now: number) => void, onRound: ((ms: number) => void) | null, progress: Progress): Promise<{ endedAt: number; acknowledged: number }> {
+  private consumers(connections: NatsConnection[], key: string, group: string, batch: number, expiresMs: number, handle: (message: JsMsg, now: number) => void, onRound?: (ms: number) => void): { stop(): void; finished: Promise<void> } {
     const active = new Set<ConsumerMessages>();
-    let acknowledged = 0;
-    let endedAt = 0;
-    let stopping = false;
+    let stopped = false;
     const worker = async (connection: NatsConnection) => {
       const consumer = await connection.jetstream().consumers.get(key, group);
-      while (!stopping) {
+      while (!stopped) {
         const sent = performance.now();
         const messages = await consumer.fetch({ max_messages: batch, expires: expiresMs });
         active.add(messages);
         let received = 0;
         for await (const message of messages) {
-          onMessage(message.data, performance.now());
-          message.ack();
+          handle(message, performance.now());
           received += 1;
-          acknowledged += 1;
-          progress.done = acknowledged;
-          if (acknowledged >= events && !stopping) {
-            stopping = true;
-            await Promise.all(connections.map((c) => c.flush()));
-            endedAt = performance.now();
-            for (const other of active) other.stop();
-          }
         }
         active.delete(messages);
         if (received > 0) onRound?.(performance.now() - sent);
       }
     };
-    await Promise.all(connections.map(worker));
-    return { endedAt, acknowledged };
+    return {
+      stop() {
+        stopped = true;
+        for (const messages of active) messages.stop();
+      },
+      finished: Promise.all(connections.map(worker)).then(() => undefined),
+    };
   }
 
   async drain(spec: DrainSpec): Promise<RunResult> {
@@ -189,12 +185,25 @@ class NatsUnderTest implements RunningSystem {
     const connections = await connectAll(this.port, spec.workers);
     const rounds = newHistogram();
     spec.progress.total = spec.events;
+    let acknowledged = 0;
+    let ending: Promise<number> | null = null;
     try {
       const started = performance.now();
-      const { endedAt, acknowledged: ops } = await this.consume(connections, spec.key, spec.group, spec.batch, spec.events, 2000, () => {}, (ms) => recordMs(rounds, ms), spec.progress);
+      const workers = this.consumers(connections, spec.key, spec.group, spec.batch, 2000, (message) => {
+        message.ack();
+        acknowledged += 1;
+        spec.progress.done = acknowledged;
+        if (acknowledged >= spec.events && ending === null) {
+          workers.stop();
+          // The clock stops once the server has every acknowledgement.
+          ending = Promise.all(connections.map((c) => c.flush())).then(() => performance.now());
+        }
+      }, (ms) => recordMs(rounds, ms));
+      await workers.finished;
+      const endedAt = ending === null ? performance.now() : await ending;
       const elapsedMs = endedAt - started;
-      const errors = ops === spec.events && (await this.settled(spec.key, spec.group)) ? 0 : 1;
-      return { ops, elapsedMs, opsPerSecond: (ops / elapsedMs) * 1000, latency: summarize(rounds), errors };
+      const errors = acknowledged === spec.events && (await this.settled(spec.key, spec.group)) ? 0 : 1;
+      return { ops: acknowledged, elapsedMs, opsPerSecond: (acknowledged / elapsedMs) * 1000, latency: summarize(rounds), errors };
     } finally {
       await closeAll(connections);
     }
@@ -205,24 +214,20 @@ class NatsUnderTest implements RunningSystem {
     await this.addConsumer(spec.key, spec.group);
     const writers = await connectAll(this.port, spec.writers);
     const consumers = await connectAll(this.port, spec.consumers);
-    const deliveries = newHistogram();
-    spec.progress.total = spec.events;
     try {
-      const started = performance.now();
-      const writing = publishLoad(writers.map((c) => c.jetstream()), spec.key, spec.writerDepth, () => encoder.encode(timedPayload(spec.sizeBytes, performance.now())), { deadline: Number.POSITIVE_INFINITY, total: spec.events }, new Progress(spec.events), started, false);
-      const consuming = this.consume(consumers, spec.key, spec.group, spec.batch, spec.events, 1000, (data, now) => {
-        recordMs(deliveries, now - (JSON.parse(decoder.decode(data)) as { t: number }).t);
-      }, null, spec.progress);
-      const [load, { endedAt, acknowledged }] = await Promise.all([writing, consuming]);
-      const elapsedMs = endedAt - started;
-      return {
-        ops: acknowledged,
-        elapsedMs,
-        opsPerSecond: (acknowledged / elapsedMs) * 1000,
-        latency: summarize(deliveries),
-        errors: load.errors + (acknowledged === spec.events ? 0 : 1),
-        extra: { writesPerSecond: (load.ops / (load.lastReplyAt - started)) * 1000 },
-      };
+      const run = new MixedRun(spec.durationMs, spec.progress);
+      const workers = this.consumers(consumers, spec.key, spec.group, spec.batch, 1000, (message, now) => {
+        recordMs(run.deliveries, now - (JSON.parse(decoder.decode(message.data)) as { t: number }).t);
+        message.ack();
+        run.acked(1);
+      });
+      run.whenEnded(() => workers.stop());
+      const writing = publishLoad(writers.map((c) => c.jetstream()), spec.key, spec.writerDepth, () => encoder.encode(timedPayload(spec.sizeBytes, performance.now())), { deadline: run.deadline, total: Number.POSITIVE_INFINITY }, new Progress(), run.startedAt, true, () => run.wrote()).then((load) => {
+        run.writersFinished();
+        return load;
+      });
+      const [load] = await Promise.all([writing, workers.finished]);
+      return run.result(load.errors);
     } finally {
       await closeAll([...writers, ...consumers]);
       await this.drop(spec.key);

@@ -10,6 +10,7 @@ import { closedLoop } from '../core/closed-loop.js';
 import type { RunResult } from '../core/figures.js';
 import { respFramer } from '../core/framers.js';
 import { newHistogram, recordMs, summarize } from '../core/histogram.js';
+import { MixedRun } from '../core/mixed-run.js';
 import { payload, sentAt, timedPayload } from '../core/payload.js';
 import { ClosedByBenchmark, openResp, type PipelinedConnection } from '../core/pipelined-connection.js';
 import { freePort, makeTempDir, removeTempDir, spawnTracked, waitUntil, which } from '../core/processes.js';
@@ -120,58 +121,37 @@ class RedisUnderTest implements RunningSystem {
     await command(this.port, ['XGROUP', 'CREATE', spec.key, spec.group, '$', 'MKSTREAM']);
     const writers = await openResp(this.port, spec.writers);
     const consumers = await openResp(this.port, spec.consumers);
-    const deliveries = newHistogram();
-    let issued = 0;
-    let written = 0;
-    let writesEndedAt = 0;
-    let acknowledged = 0;
-    let endedAt = 0;
-    let stopping = false;
-    spec.progress.total = spec.events;
-    const started = performance.now();
+    const run = new MixedRun(spec.durationMs, spec.progress);
+    // The end closes the consumers' outstanding blocking reads.
+    run.whenEnded(() => consumers.forEach((connection) => connection.close()));
     const writeLoop = async (connection: Connection) => {
-      while (issued < spec.events) {
-        issued += 1;
+      while (run.writing) {
         expectOk(await connection.send(xadd(spec.key, timedPayload(spec.sizeBytes, performance.now()))), 'XADD');
-        written += 1;
-        if (written === spec.events) writesEndedAt = performance.now();
+        run.wrote();
       }
     };
     const consumeLoop = async (connection: Connection, index: number) => {
       const fetch = respCommand(['XREADGROUP', 'GROUP', spec.group, `c${index}`, 'COUNT', spec.batch, 'BLOCK', 500, 'STREAMS', spec.key, '>']);
-      while (!stopping) {
+      while (!run.stopping) {
         const batch = entries(await connection.send(fetch));
         if (batch.length === 0) continue;
         const now = performance.now();
-        for (const entry of batch) recordMs(deliveries, now - sentAt(entry.value));
+        for (const entry of batch) recordMs(run.deliveries, now - sentAt(entry.value));
         expectOk(await connection.send(respCommand(['XACK', spec.key, spec.group, ...batch.map((e) => e.id)])), 'XACK');
-        acknowledged += batch.length;
-        spec.progress.done = acknowledged;
-        if (acknowledged >= spec.events && !stopping) {
-          endedAt = performance.now();
-          stopping = true;
-          for (const other of consumers) other.close();
-        }
+        run.acked(batch.length);
       }
     };
     const ended = (error: unknown) => {
-      if (!(stopping && error instanceof ClosedByBenchmark)) throw error;
+      if (!(run.stopping && error instanceof ClosedByBenchmark)) throw error;
     };
     try {
-      await Promise.all([...writers.map(writeLoop), ...consumers.map((connection, i) => consumeLoop(connection, i).catch(ended))]);
+      const writing = Promise.all(writers.flatMap((connection) => Array.from({ length: spec.writerDepth }, () => writeLoop(connection)))).then(() => run.writersFinished());
+      await Promise.all([writing, ...consumers.map((connection, i) => consumeLoop(connection, i).catch(ended))]);
     } finally {
       for (const connection of [...writers, ...consumers]) connection.close();
       await this.drop(spec.key);
     }
-    const elapsedMs = endedAt - started;
-    return {
-      ops: acknowledged,
-      elapsedMs,
-      opsPerSecond: (acknowledged / elapsedMs) * 1000,
-      latency: summarize(deliveries),
-      errors: acknowledged === spec.events ? 0 : 1,
-      extra: { writesPerSecond: (written / (writesEndedAt - started)) * 1000 },
-    };
+    return run.result(0);
   }
 
   stop(): Promise<void> {

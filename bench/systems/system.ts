@@ -38,7 +38,10 @@ export interface DrainSpec {
   progress: Progress;
 }
 
-/** Writers and consumers at once; the run ends when the consumers have acknowledged `events`. */
+/**
+ * Writers and consumers at once: `writers` × `writerDepth` writes in flight for `durationMs`;
+ * the run ends when the consumers have acknowledged every event written.
+ */
 export interface MixedSpec {
   key: string;
   group: string;
@@ -46,7 +49,7 @@ export interface MixedSpec {
   writerDepth: number;
   consumers: number;
   batch: number;
-  events: number;
+  durationMs: number;
   sizeBytes: number;
   progress: Progress;
 }

@@ -17,7 +17,7 @@ import type { RunReport } from '../../bench/report/output.js';
 import { which } from '../../bench/core/processes.js';
 
 const MAIN = fileURLToPath(new URL('../../bench/main.js', import.meta.url));
-const TINY = ['--reps', '3', '--duration-ms', '100', '--drain-events', '300', '--mixed-events', '300', '--no-progress'];
+const TINY = ['--reps', '3', '--duration-ms', '100', '--drain-events', '300', '--no-progress'];
 
 function runBench(t: TapTest, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string; report: RunReport; dir: string }> {
   const out = mkdtempSync(path.join(tmpdir(), 'eventbus-bench-test-'));
