@@ -24,7 +24,7 @@ import { buildSections } from './report/sections.js';
 import { SYSTEMS } from './systems/index.js';
 import type { RunningSystem, SystemId } from './systems/system.js';
 import { checkTargets } from './targets.js';
-import { WORKLOADS, matches } from './workloads/index.js';
+import { WORKLOADS, matches, selectWorkloads } from './workloads/index.js';
 import type { Workload } from './workloads/workload.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,7 +32,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 function listing(): string {
   return [
     'workloads (--only NAME or a group: write, write-16x32, …):',
-    ...WORKLOADS.map((w) => `  ${w.name.padEnd(16)} ${w.description}${w.systems.length > 0 ? ` [${w.systems.join(', ')}]` : ''}`),
+    ...WORKLOADS.map((w) => `  ${w.name.padEnd(16)} ${w.description}${w.systems.length > 0 ? ` [${w.systems.join(', ')}]` : ''}${w.optIn === true ? ' (opt-in)' : ''}`),
     '',
     'systems (--systems ID or a prefix: eventbus, redis):',
     ...[...SYSTEMS.values()].map((s) => `  ${s.id.padEnd(18)} ${s.label}: ${s.durabilityNote}${s.missing() === null ? '' : `  [not available: ${s.missing()}]`}`),
@@ -58,7 +58,7 @@ interface Plan {
 
 function plan(options: BenchOptions, display: LiveDisplay): Plan {
   const selected = [...SYSTEMS.keys()].filter((id) => matches(id, options.systems));
-  const chosen = WORKLOADS.filter((w) => matches(w.name, options.only));
+  const chosen = selectWorkloads(options.only);
   if (chosen.length === 0) throw new UsageError(`no workload matches --only ${options.only.join(',')} (see --list)`);
   if (options.systems.length > 0 && selected.length === 0) throw new UsageError(`no system matches --systems ${options.systems.join(',')} (see --list)`);
   const statuses = new Map<SystemId, string>();

@@ -53,7 +53,10 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<RunResult>
   let lastReplyAt = 0;
   const started = performance.now();
   const deadline = options.durationMs === undefined ? Number.POSITIVE_INFINITY : started + options.durationMs;
-  if (progress !== undefined) progress.total = options.durationMs ?? totalOps;
+  if (progress !== undefined) {
+    progress.total = options.durationMs ?? totalOps;
+    progress.unit = options.durationMs === undefined ? 'events' : 'ms';
+  }
 
   try {
     await Promise.all(sockets.map((socket) => new Promise<void>((resolve, reject) => {

@@ -43,7 +43,7 @@ function systemsIn(figures: readonly Figure[]): SystemId[] {
   return [...SYSTEMS.keys()].filter((id) => figures.some((f) => f.system === id));
 }
 
-const isPeerWorkload = (f: Figure) => f.workload.startsWith('write-') || f.workload === 'drain' || f.workload === 'mixed';
+const isPeerWorkload = (f: Figure) => f.workload.startsWith('write-') || f.workload.startsWith('drain') || f.workload === 'mixed';
 
 function shortCase(name: string): string {
   return name.replace(/^write /, 'write\n').replace(/^drain .*$/, 'drain + ack').replace(/^mixed.*$/, 'writers +\nconsumers');
@@ -70,33 +70,35 @@ export function throughputChart(figures: readonly Figure[], subtitle: string): s
   const systems = systemsIn(peer);
   return render({
     title: { text: 'Throughput (events/s, log scale): median of the repetitions', subtext: subtitle, left: 'center' },
-    legend: { top: 52 },
-    grid: { left: 80, right: 30, top: 100, bottom: 70 },
+    legend: { top: 72 },
+    grid: { left: 80, right: 30, top: 120, bottom: 70 },
     xAxis: { type: 'category', data: cases.map(shortCase), axisLabel: { interval: 0 } },
     yAxis: { type: 'log', name: 'events/s', min: 100 },
     series: barSeries(peer, cases, systems, (f) => f.value.median),
-  }, 560);
+  }, 580);
 }
 
 export function latencyChart(figures: readonly Figure[], subtitle: string): string | null {
-  const peer = figures.filter((f) => isPeerWorkload(f) && f.workload !== 'drain' && f.latency !== undefined);
+  const peer = figures.filter((f) => isPeerWorkload(f) && !f.workload.startsWith('drain') && f.latency !== undefined);
   if (peer.length === 0) return null;
   const cases = peerCases(peer, () => true);
   const systems = systemsIn(peer);
-  const grids = [{ top: 110, height: 230 }, { top: 420, height: 230 }];
+  const grids = [{ top: 130, height: 230 }, { top: 440, height: 230 }];
+  // Bars on a log axis grow from 1, so values are plotted in microseconds (all ≥ 1) and labelled in ms.
+  const us = (ms: number | undefined) => (ms === undefined ? undefined : ms * 1000);
   return render({
     title: [
       { text: 'Latency (ms, log scale): p50 above, p99 below', subtext: subtitle, left: 'center' },
-      { text: 'p50', left: 20, top: 110, textStyle: { fontSize: 13 } },
-      { text: 'p99', left: 20, top: 420, textStyle: { fontSize: 13 } },
+      { text: 'p50', left: 20, top: 130, textStyle: { fontSize: 13 } },
+      { text: 'p99', left: 20, top: 440, textStyle: { fontSize: 13 } },
     ],
-    legend: { top: 58 },
+    legend: { top: 72 },
     grid: grids.map((g) => ({ left: 80, right: 30, ...g })),
     xAxis: grids.map((_, i) => ({ type: 'category', gridIndex: i, data: cases.map(shortCase), axisLabel: { interval: 0 } })),
-    yAxis: grids.map((_, i) => ({ type: 'log', gridIndex: i, name: 'ms' })),
+    yAxis: grids.map((_, i) => ({ type: 'log', gridIndex: i, name: 'ms', min: 10, axisLabel: { formatter: (value: number) => `${value / 1000}` } })),
     series: [
-      ...barSeries(peer, cases, systems, (f) => f.latency?.p50Ms.median, { xAxisIndex: 0, yAxisIndex: 0 }),
-      ...barSeries(peer, cases, systems, (f) => f.latency?.p99Ms.median, { xAxisIndex: 1, yAxisIndex: 1 }),
+      ...barSeries(peer, cases, systems, (f) => us(f.latency?.p50Ms.median), { xAxisIndex: 0, yAxisIndex: 0 }),
+      ...barSeries(peer, cases, systems, (f) => us(f.latency?.p99Ms.median), { xAxisIndex: 1, yAxisIndex: 1 }),
     ],
-  }, 720);
+  }, 740);
 }

@@ -64,7 +64,7 @@ export function buildSections(figures: readonly Figure[], targets: readonly Targ
   };
   add(valueSection('Physical limits of this machine (same run)', of((f) => f.workload === 'disk'), ['The echo server (a minimal Node JSON-lines server, no storage) is in the write table: the ceiling of Node + TCP.']));
   add(throughputSection('Writes (connections, requests in flight per connection)', of((f) => f.workload.startsWith('write-')), 'send to reply, per write', figures));
-  add(throughputSection('Drain and acknowledge', of((f) => f.workload === 'drain'), 'per batch, fetch sent to batch received', figures));
+  add(throughputSection('Drain and acknowledge', of((f) => f.workload.startsWith('drain')), 'per batch, fetch sent to batch received', figures));
   add(throughputSection('Writers and consumers at once', of((f) => f.workload === 'mixed'), 'write sent to delivery at a consumer (events consumed per second)', figures));
   add(valueSection('Generator checks', of((f) => f.workload === 'client-vs-raw' || f.workload === 'ebload'), ['eventbus is driven with raw JSON lines in every workload: the faster of the two for the generator.']));
   add(valueSection('eventbus alone: consumers, engine, snapshots, idle connections', of((f) => ['mark-cost', 'engine', 'snapshot', 'idle'].includes(f.workload))));

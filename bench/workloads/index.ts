@@ -1,7 +1,7 @@
 /** Every workload of `npm run bench`, in the order a full run measures them. */
 import { clientVsRawWorkload } from './client-vs-raw.js';
 import { diskWorkload } from './disk.js';
-import { drainWorkload } from './drain.js';
+import { drainRelaxedWorkload, drainWorkload } from './drain.js';
 import { ebloadWorkload } from './ebload.js';
 import { engineWorkload } from './engine.js';
 import { idleWorkload } from './idle.js';
@@ -15,6 +15,7 @@ export const WORKLOADS: readonly Workload[] = [
   diskWorkload,
   ...writeWorkloads,
   drainWorkload,
+  drainRelaxedWorkload,
   mixedWorkload,
   clientVsRawWorkload,
   ebloadWorkload,
@@ -24,7 +25,12 @@ export const WORKLOADS: readonly Workload[] = [
   idleWorkload,
 ];
 
-/** `write` selects write-*, `drain` selects drain; exact names always work. */
+/** `write` selects write-*, `redis` selects redis-*; exact names always work. */
 export function matches(name: string, selectors: readonly string[]): boolean {
   return selectors.length === 0 || selectors.some((s) => name === s || name.startsWith(`${s}-`));
+}
+
+/** The workloads `--only` selects: by name or group, opt-in ones only by their exact name. */
+export function selectWorkloads(only: readonly string[]): Workload[] {
+  return WORKLOADS.filter((w) => (w.optIn === true ? only.includes(w.name) : matches(w.name, only)));
 }
