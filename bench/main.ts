@@ -130,9 +130,14 @@ async function main(): Promise<number> {
     for (const name of readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile'))) {
       const kept = path.join(runDir, 'profiles', name);
       copyFileSync(path.join(profileDir, name), kept);
-      const summary = summarizeProfile(kept);
-      profiles.push(summary);
-      display.line(profileText(summary), true);
+      // One summary per workload measured on this server, cut to its timed repetitions.
+      const windows = ctx.windows.filter((w) => name.startsWith(`${w.system}-`));
+      for (const workload of new Set(windows.map((w) => w.workload))) {
+        const mine = windows.filter((w) => w.workload === workload);
+        const summary = summarizeProfile(kept, mine, `${workload} (${mine.length} timed repetitions)`);
+        profiles.push(summary);
+        display.line(profileText(summary), true);
+      }
     }
   }
   display.close();

@@ -11,8 +11,23 @@ import type { SystemDefinition, SystemId, RunningSystem } from '../systems/syste
 import { throughputFigure, type Figure, type RunResult } from './figures.js';
 import { Progress } from './progress.js';
 
+/** When a system was being measured (monotonic clock, µs: the clock of V8's CPU profiles). */
+export interface MeasuredWindow {
+  system: string;
+  workload: string;
+  startUs: number;
+  endUs: number;
+}
+
+/** Now on the monotonic clock, in microseconds (what `node --cpu-prof` timestamps use). */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 export class BenchContext {
   readonly figures: Figure[] = [];
+  /** The timed repetitions, so a server's CPU profile can be cut to the moments it was measured. */
+  readonly windows: MeasuredWindow[] = [];
   /** Failures: a system that failed a workload, a check that did not hold. Any makes the run fail. */
   readonly failures: string[] = [];
   /** `[3/14] write-16x32-100`, for the display. */
@@ -79,7 +94,9 @@ export async function repeatAcross(ctx: BenchContext, systems: RunningSystem[], 
     const rotated = [...order.slice(rep % Math.max(1, order.length)), ...order.slice(0, rep % Math.max(1, order.length))];
     for (const system of rotated) {
       await attempt(system, `rep ${rep + 1}/${ctx.scale.reps}`, async (progress) => {
+        const startUs = monotonicUs();
         const result = await run(system, rep, progress);
+        ctx.windows.push({ system: system.id, workload: options.workload, startUs, endUs: monotonicUs() });
         if (result.errors > 0) throw new Error(`${result.errors} failed replies or checks`);
         results.get(system.id)!.push(result);
       });

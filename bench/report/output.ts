@@ -45,7 +45,7 @@ function systemsTable(info: RunInfo): string {
 function profileMarkdown(profiles: readonly ProfileSummary[]): string {
   if (profiles.length === 0) return '';
   return profiles.map((p) => [
-    `#### CPU profile: ${path.basename(p.file)}`,
+    `#### CPU profile of ${path.basename(p.file).replace(/-\d+\.cpuprofile$/, '')}: ${p.scope}`,
     '',
     `${(p.totalMs / 1000).toFixed(1)} s sampled: idle ${p.idlePercent.toFixed(1)}%, garbage collection ${p.gcPercent.toFixed(1)}%, V8 and native ${p.programPercent.toFixed(1)}%.`,
     '',

@@ -2,7 +2,9 @@
  * Summarises a V8 CPU profile (`node --cpu-prof`, a .cpuprofile file): self time per function,
  * and the shares of idle (the event loop waiting: for fsync, for the network), garbage
  * collection and V8's own work. Sample i lasts until sample i+1 (timeDeltas[i+1]), as in the
- * Chrome DevTools.
+ * Chrome DevTools. Given time windows (the harness's timed repetitions, on the same monotonic
+ * clock as the profile's timestamps), only samples inside them count: start-up, prefills and
+ * the pauses between repetitions are left out.
  */
 import { readFileSync } from 'node:fs';
 
@@ -30,6 +32,8 @@ export interface ProfileEntry {
 
 export interface ProfileSummary {
   file: string;
+  /** What the samples were cut to, e.g. `write-16x32-100 (3 repetitions)`; `whole run` otherwise. */
+  scope: string;
   totalMs: number;
   idlePercent: number;
   gcPercent: number;
@@ -38,13 +42,16 @@ export interface ProfileSummary {
   top: ProfileEntry[];
 }
 
-export function summarizeProfile(file: string, topN = 20): ProfileSummary {
+export function summarizeProfile(file: string, windows: readonly { startUs: number; endUs: number }[] = [], scope = 'whole run', topN = 20): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<string, number>();
   let totalUs = 0;
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
     const duration = profile.timeDeltas[i + 1] ?? 0;
+    if (windows.length > 0 && !windows.some((w) => at >= w.startUs && at < w.endUs)) continue;
     const node = byId.get(profile.samples[i]!);
     if (node === undefined) continue;
     const { functionName, url, lineNumber } = node.callFrame;
@@ -66,12 +73,12 @@ export function summarizeProfile(file: string, topN = 20): ProfileSummary {
       const [name, where] = key.split('\u0000') as [string, string];
       return { function: name, where: where === ':0' ? '(native)' : where, selfMs: us / 1000, percent: (us / totalUs) * 100 };
     });
-  return { file, totalMs: totalUs / 1000, idlePercent: share('(idle)'), gcPercent: share('(garbage collector)'), programPercent: share('(program)'), top };
+  return { file, scope, totalMs: totalUs / 1000, idlePercent: share('(idle)'), gcPercent: share('(garbage collector)'), programPercent: share('(program)'), top };
 }
 
 export function profileText(summary: ProfileSummary): string {
   const lines = [
-    `${summary.file}: ${(summary.totalMs / 1000).toFixed(1)} s sampled; idle ${summary.idlePercent.toFixed(1)}%, GC ${summary.gcPercent.toFixed(1)}%, V8/program ${summary.programPercent.toFixed(1)}%`,
+    `${summary.file}, ${summary.scope}: ${(summary.totalMs / 1000).toFixed(1)} s sampled; idle ${summary.idlePercent.toFixed(1)}%, GC ${summary.gcPercent.toFixed(1)}%, V8/program ${summary.programPercent.toFixed(1)}%`,
     'top self time:',
     ...summary.top.map((e) => `  ${e.percent.toFixed(1).padStart(5)}%  ${e.selfMs.toFixed(0).padStart(7)} ms  ${e.function}  ${e.where}`),
   ];
