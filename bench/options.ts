@@ -68,18 +68,18 @@ const FULL: Scale = {
 const QUICK: Scale = {
   ...FULL,
   quick: true,
-  writeMs: 300,
+  writeMs: 250,
   warmupMs: 100,
-  drainEvents: 30_000,
+  drainEvents: 20_000,
   diskMs: 300,
-  engineSecondsPerCase: 0.15,
+  engineSecondsPerCase: 0.1,
   engineBigEvents: 50_000,
   snapshotSizesMib: [8, 64],
   snapshotStreams: 20,
   idleConnections: 500,
   idleWrites: 200,
   markProbes: 200,
-  markLongEvents: 30_000,
+  markLongEvents: 20_000,
 };
 
 function positiveInteger(value: string): number {

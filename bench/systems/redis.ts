@@ -1,8 +1,9 @@
 /**
  * Redis Streams under test: Debian's `redis-server` with an append-only file in a temporary
  * directory, `appendfsync always` (every write fsynced before its reply, like eventbus
- * `always`) or `everysec` (like eventbus `interval`), no RDB snapshots. Driven with raw RESP
- * over sockets, pipelined to the same depth as eventbus: XADD for writes; XREADGROUP COUNT and
+ * `always`) or `everysec` (like eventbus `interval`), no RDB snapshots and no automatic AOF
+ * rewrite (every repetition removes its stream, so there is nothing to compact). Driven with raw
+ * RESP over sockets, pipelined to the same depth as eventbus: XADD for writes; XREADGROUP COUNT and
  * XACK for consumers.
  */
 import { execFileSync } from 'node:child_process';
@@ -175,6 +176,8 @@ function definition(appendfsync: 'always' | 'everysec'): SystemDefinition {
       const server = spawnTracked(binary, [
         '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', '',
         '--appendonly', 'yes', '--appendfsync', appendfsync, '--save', '',
+        // No background AOF rewrite: its fork and rewrite would land on whichever system is measured next.
+        '--auto-aof-rewrite-percentage', '0',
       ], { cwd: dir });
       try {
         await waitUntil(async () => {
