@@ -49,7 +49,7 @@ export interface BenchOptions {
 const FULL: Scale = {
   quick: false,
   reps: 3,
-  writeMs: 1500,
+  writeMs: 1000,
   warmupMs: 400,
   drainEvents: 1_000_000,
   drainWorkers: 4,
@@ -62,7 +62,7 @@ const FULL: Scale = {
   idleConnections: 10_000,
   idleWrites: 2000,
   markProbes: 1000,
-  markLongEvents: 1_000_000,
+  markLongEvents: 500_000,
 };
 
 const QUICK: Scale = {

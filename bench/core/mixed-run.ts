@@ -5,6 +5,7 @@
  */
 import type { RunResult } from './figures.js';
 import { newHistogram, summarize, type Histogram } from './histogram.js';
+import { ClosedByBenchmark } from './pipelined-connection.js';
 import type { Progress } from './progress.js';
 
 export class MixedRun {
@@ -63,7 +64,20 @@ export class MixedRun {
     this.resolveEnded();
   }
 
-  /** events consumed per second over the whole run; the writers' own rate as `writesPerSecond`. */
+  /**
+   * Runs `writerDepth` write loops on every writer connection and one consume loop per consumer
+   * connection until the end; the consumers' requests still outstanding then (long-polls) are
+   * rejected with ClosedByBenchmark by `whenEnded`'s closing, which is not a failure.
+   */
+  async drive<C>(writers: C[], writerDepth: number, writeLoop: (connection: C) => Promise<void>, consumers: C[], consumeLoop: (connection: C, index: number) => Promise<void>): Promise<void> {
+    const ended = (error: unknown) => {
+      if (!(this.stopping && error instanceof ClosedByBenchmark)) throw error;
+    };
+    const writing = Promise.all(writers.flatMap((connection) => Array.from({ length: writerDepth }, () => writeLoop(connection)))).then(() => this.writersFinished());
+    await Promise.all([writing, ...consumers.map((connection, i) => consumeLoop(connection, i).catch(ended))]);
+  }
+
+  /** Events consumed per second over the whole run; the writers' own rate as `writesPerSecond`. */
   result(errors: number): RunResult {
     const elapsedMs = this.endedAt - this.startedAt;
     return {

@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { closedLoop } from '../core/closed-loop.js';
 import type { RunResult } from '../core/figures.js';
 import { lineFramer } from '../core/framers.js';
-import { newHistogram, recordMs, summarize } from '../core/histogram.js';
+import { drainLoop } from '../core/drain-loop.js';
+import { recordMs } from '../core/histogram.js';
 import { MixedRun } from '../core/mixed-run.js';
 import { payload, timedPayload } from '../core/payload.js';
-import { ClosedByBenchmark, openLines, type PipelinedConnection } from '../core/pipelined-connection.js';
+import { openLines, type PipelinedConnection } from '../core/pipelined-connection.js';
 import { makeTempDir, removeTempDir, spawnTracked, waitUntil } from '../core/processes.js';
 import type { Progress } from '../core/progress.js';
 import type { DrainSpec, MixedSpec, RunningSystem, StartOptions, SystemDefinition, WriteSpec } from './system.js';
@@ -110,44 +111,19 @@ class EventBusUnderTest implements RunningSystem {
   async drain(spec: DrainSpec): Promise<RunResult> {
     const connections = await openLines(this.port, spec.workers);
     const fetchLine = request('process_events', { stream_name: spec.key, consumer: spec.group, max_events: spec.batch });
-    const rounds = newHistogram();
-    let delivered = 0;
-    let acknowledged = 0;
-    let errors = 0;
-    let endedAt = 0;
-    const started = performance.now();
-    spec.progress.total = spec.events;
-    const worker = async (connection: PipelinedConnection<string>) => {
-      let marking: Promise<void> | null = null;
-      for (;;) {
-        const sent = performance.now();
-        const delivery = connection.send(fetchLine);
-        if (marking !== null) await marking;
-        const events = parseReply(await delivery, 'process_events').body?.events ?? [];
-        recordMs(rounds, performance.now() - sent);
-        if (events.length === 0) break;
-        delivered += events.length;
-        const count = events.length;
-        marking = connection.send(request('mark_event', { event_ids: events.map((e) => e.id), status: 1, consumer: spec.group })).then((line) => {
-          parseReply(line, 'mark_event');
-          acknowledged += count;
-          spec.progress.done = acknowledged;
-          if (acknowledged >= spec.events) endedAt = performance.now();
-        });
-      }
-      if (marking !== null) await marking;
-    };
     try {
-      await Promise.all(connections.map((connection) => worker(connection).catch((error: unknown) => {
-        errors += 1;
-        throw error;
-      })));
+      return await drainLoop({
+        connections,
+        events: spec.events,
+        progress: spec.progress,
+        fetch: async (connection) => (parseReply(await connection.send(fetchLine), 'process_events').body?.events ?? []).map((e) => e.id),
+        ack: async (connection, ids) => {
+          parseReply(await connection.send(request('mark_event', { event_ids: ids, status: 1, consumer: spec.group })), 'mark_event');
+        },
+      });
     } finally {
       for (const connection of connections) connection.close();
     }
-    if (acknowledged !== spec.events || delivered !== spec.events) errors += 1;
-    const elapsedMs = (endedAt || performance.now()) - started;
-    return { ops: acknowledged, elapsedMs, opsPerSecond: (acknowledged / elapsedMs) * 1000, latency: summarize(rounds), errors };
   }
 
   async mixed(spec: MixedSpec): Promise<RunResult> {
@@ -174,12 +150,8 @@ class EventBusUnderTest implements RunningSystem {
         run.acked(events.length);
       }
     };
-    const ended = (error: unknown) => {
-      if (!(run.stopping && error instanceof ClosedByBenchmark)) throw error;
-    };
     try {
-      const writing = Promise.all(writers.flatMap((connection) => Array.from({ length: spec.writerDepth }, () => writeLoop(connection)))).then(() => run.writersFinished());
-      await Promise.all([writing, ...consumers.map((connection) => consumeLoop(connection).catch(ended))]);
+      await run.drive(writers, spec.writerDepth, writeLoop, consumers, consumeLoop);
     } finally {
       for (const connection of [...writers, ...consumers]) connection.close();
       await this.drop(spec.key);

@@ -10,10 +10,11 @@ import { execFileSync } from 'node:child_process';
 import { closedLoop } from '../core/closed-loop.js';
 import type { RunResult } from '../core/figures.js';
 import { respFramer } from '../core/framers.js';
-import { newHistogram, recordMs, summarize } from '../core/histogram.js';
+import { drainLoop } from '../core/drain-loop.js';
+import { recordMs } from '../core/histogram.js';
 import { MixedRun } from '../core/mixed-run.js';
 import { payload, sentAt, timedPayload } from '../core/payload.js';
-import { ClosedByBenchmark, openResp, type PipelinedConnection } from '../core/pipelined-connection.js';
+import { openResp, type PipelinedConnection } from '../core/pipelined-connection.js';
 import { freePort, makeTempDir, removeTempDir, spawnTracked, waitUntil, which } from '../core/processes.js';
 import type { Progress } from '../core/progress.js';
 import { respCommand, type RespValue } from '../core/resp.js';
@@ -82,40 +83,21 @@ class RedisUnderTest implements RunningSystem {
   async drain(spec: DrainSpec): Promise<RunResult> {
     await command(this.port, ['XGROUP', 'CREATE', spec.key, spec.group, '0']);
     const connections = await openResp(this.port, spec.workers);
-    const rounds = newHistogram();
-    let delivered = 0;
-    let acknowledged = 0;
-    let endedAt = 0;
-    spec.progress.total = spec.events;
-    const started = performance.now();
-    const worker = async (connection: Connection, index: number) => {
-      const fetch = respCommand(['XREADGROUP', 'GROUP', spec.group, `w${index}`, 'COUNT', spec.batch, 'STREAMS', spec.key, '>']);
-      let acking: Promise<void> | null = null;
-      for (;;) {
-        const sent = performance.now();
-        const delivery = connection.send(fetch);
-        if (acking !== null) await acking;
-        const batch = entries(await delivery);
-        recordMs(rounds, performance.now() - sent);
-        if (batch.length === 0) break;
-        delivered += batch.length;
-        acking = connection.send(respCommand(['XACK', spec.key, spec.group, ...batch.map((e) => e.id)])).then((reply) => {
-          if (expectOk(reply, 'XACK') !== batch.length) throw new Error(`XACK acknowledged ${String(reply)} of ${batch.length}`);
-          acknowledged += batch.length;
-          spec.progress.done = acknowledged;
-          if (acknowledged >= spec.events) endedAt = performance.now();
-        });
-      }
-      if (acking !== null) await acking;
-    };
+    const fetches = connections.map((_, i) => respCommand(['XREADGROUP', 'GROUP', spec.group, `w${i}`, 'COUNT', spec.batch, 'STREAMS', spec.key, '>']));
     try {
-      await Promise.all(connections.map((connection, i) => worker(connection!, i)));
+      return await drainLoop({
+        connections,
+        events: spec.events,
+        progress: spec.progress,
+        fetch: async (connection, worker) => entries(await connection.send(fetches[worker]!)).map((e) => e.id),
+        ack: async (connection, ids) => {
+          const reply = expectOk(await connection.send(respCommand(['XACK', spec.key, spec.group, ...ids])), 'XACK');
+          if (reply !== ids.length) throw new Error(`XACK acknowledged ${String(reply)} of ${ids.length}`);
+        },
+      });
     } finally {
       for (const connection of connections) connection.close();
     }
-    const elapsedMs = (endedAt || performance.now()) - started;
-    const errors = acknowledged === spec.events && delivered === spec.events ? 0 : 1;
-    return { ops: acknowledged, elapsedMs, opsPerSecond: (acknowledged / elapsedMs) * 1000, latency: summarize(rounds), errors };
   }
 
   async mixed(spec: MixedSpec): Promise<RunResult> {
@@ -142,12 +124,8 @@ class RedisUnderTest implements RunningSystem {
         run.acked(batch.length);
       }
     };
-    const ended = (error: unknown) => {
-      if (!(run.stopping && error instanceof ClosedByBenchmark)) throw error;
-    };
     try {
-      const writing = Promise.all(writers.flatMap((connection) => Array.from({ length: spec.writerDepth }, () => writeLoop(connection)))).then(() => run.writersFinished());
-      await Promise.all([writing, ...consumers.map((connection, i) => consumeLoop(connection, i).catch(ended))]);
+      await run.drive(writers, spec.writerDepth, writeLoop, consumers, consumeLoop);
     } finally {
       for (const connection of [...writers, ...consumers]) connection.close();
       await this.drop(spec.key);

@@ -55,7 +55,7 @@ export const ebloadWorkload: Workload = {
       ctx.display.line('ebload: ../shared/tools/ebload.mjs not found; cross-check skipped', true);
       return;
     }
-    const events = ctx.scale.quick ? 10_000 : 300_000;
+    const events = ctx.scale.quick ? 10_000 : 150_000;
     const runs: RunResult[] = [];
     for (let rep = 0; rep < ctx.scale.reps; rep++) {
       const run = await ctx.step(system.id, `ebload rep ${rep + 1}/${ctx.scale.reps}`, () => ebload(script, system.port, `ebload-r${rep}`, events));

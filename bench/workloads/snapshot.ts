@@ -16,12 +16,12 @@ import type { Workload } from './workload.js';
 const EVENT_BYTES = 1024;
 
 async function fill(dataDir: string, sizeMib: number, streams: number, progress: Progress): Promise<Engine> {
-  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0 });
   const perStream = Math.ceil((sizeMib * 1024 * 1024) / EVENT_BYTES / streams);
+  progress.total = perStream * streams;
+  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0 });
   const body = Buffer.from(`"${'x'.repeat(EVENT_BYTES - 2)}"`);
   const batch = Array.from({ length: 1000 }, () => body);
   for (let s = 0; s < streams; s++) await engine.createStream(`stream-${s}`);
-  progress.total = perStream * streams;
   await Promise.all(Array.from({ length: streams }, async (_, s) => {
     for (let written = 0; written < perStream; written += batch.length) {
       const count = Math.min(batch.length, perStream - written);
