@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     systems: [...statuses].map(([id, status]) => ({ id, label: SYSTEMS.get(id)!.label, durability: SYSTEMS.get(id)!.durabilityNote, status, ...(pids.has(id) ? { pid: pids.get(id)! } : {}) })),
     workloadSeconds,
   };
-  const report: RunReport = { info, figures: ctx.figures, targets, failures: ctx.failures, profiles };
+  const report: RunReport = { info, figures: ctx.figures, targets, failures: ctx.failures, profiles, windows: ctx.windows };
   const sections = buildSections(ctx.figures, targets, options.scale.reps);
   console.log(terminalTables(sections));
   const files = writeResults(runDir, report, sections);

@@ -4,6 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { MeasuredWindow } from '../core/context.js';
 import type { Figure } from '../core/figures.js';
 import type { TargetResult } from '../targets.js';
 import { latencyChart, throughputChart } from './charts.js';
@@ -32,6 +33,8 @@ export interface RunReport {
   targets: TargetResult[];
   failures: string[];
   profiles: ProfileSummary[];
+  /** The timed repetitions (monotonic µs), to cut the kept CPU profiles again later. */
+  windows: MeasuredWindow[];
 }
 
 function systemsTable(info: RunInfo): string {
@@ -47,7 +50,9 @@ function profileMarkdown(profiles: readonly ProfileSummary[]): string {
   return profiles.map((p) => [
     `#### CPU profile of ${path.basename(p.file).replace(/-\d+\.cpuprofile$/, '')}: ${p.scope}`,
     '',
-    `${(p.totalMs / 1000).toFixed(1)} s sampled: idle ${p.idlePercent.toFixed(1)}%, garbage collection ${p.gcPercent.toFixed(1)}%, V8 and native ${p.programPercent.toFixed(1)}%.`,
+    `${(p.totalMs / 1000).toFixed(1)} s sampled: idle ${p.idlePercent.toFixed(1)}%, garbage collection ${p.gcPercent.toFixed(1)}%, V8 (program) ${p.programPercent.toFixed(1)}%.`,
+    '',
+    `By area: ${p.byArea.slice(0, 12).map((a) => `${a.area} ${a.percent.toFixed(1)}%`).join(', ')}.`,
     '',
     '| self % | self ms | function | where |',
     '|---|---|---|---|',
