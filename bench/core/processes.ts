@@ -110,18 +110,6 @@ export async function waitUntil(ready: () => Promise<boolean> | boolean, timeout
   }
 }
 
-/** Can a TCP connection be made to 127.0.0.1:port? */
-export function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Kills every child still running and removes every temporary directory (synchronously). */
 export function cleanUpNow(): void {
   for (const child of children) child.kill('SIGKILL');

@@ -11,9 +11,4 @@ export class Progress {
     this.total = total;
     this.unit = unit;
   }
-
-  /** For time-bounded runs: progress in milliseconds elapsed of `totalMs`. */
-  static timed(totalMs: number): Progress {
-    return new Progress(totalMs, 'ms');
-  }
 }

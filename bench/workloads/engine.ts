@@ -29,7 +29,7 @@ interface AppendCase {
   batchEvents: number;
 }
 
-export function appendCaseName(c: AppendCase): string {
+function appendCaseName(c: AppendCase): string {
   return `append ${c.payloadBytes === 1024 ? '1 KiB' : `${c.payloadBytes} B`}, ${c.policy}, ${c.batchEvents > 1 ? `batches of ${c.batchEvents}` : `${c.appenders} appender${c.appenders > 1 ? 's' : ''}`}`;
 }
 
