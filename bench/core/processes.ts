@@ -126,6 +126,8 @@ export function installCleanupHandlers(): void {
   process.on('exit', cleanUpNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      // The live display hides the cursor; give it back.
+      if (process.stderr.isTTY === true) process.stderr.write('\x1b[?25h');
       process.stderr.write(`\n${signal}: stopping every system and removing temporary data\n`);
       cleanUpNow();
       process.exit(130);

@@ -22,8 +22,10 @@ const TINY = ['--reps', '3', '--duration-ms', '100', '--drain-events', '300', '-
 function runBench(t: TapTest, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string; report: RunReport; dir: string }> {
   const out = mkdtempSync(path.join(tmpdir(), 'eventbus-bench-test-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  // Without tap's NODE_OPTIONS: its process-info hook in every server and child would slow them all.
+  const { NODE_OPTIONS: _tapHooks, ...childEnv } = env;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [MAIN, ...args, ...TINY, '--out', out], { timeout: 120_000, env }, (error, stdout, stderr) => {
+    execFile(process.execPath, [MAIN, ...args, ...TINY, '--out', out], { timeout: 120_000, env: childEnv }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       const runs = existsSync(out) ? readdirSync(out) : [];
       if (runs.length !== 1) {
@@ -56,11 +58,12 @@ function gone(pid: number): boolean {
 }
 
 t.test('the quickest path against eventbus alone: well-formed results, nothing left running', async (t) => {
-  const { code, stdout, stderr, report, dir } = await runBench(t, ['--only', 'write-1x1-100,drain,mixed', '--systems', 'eventbus-always']);
+  const { code, stdout, stderr, report, dir } = await runBench(t, ['--only', 'disk,write-1x1-100,drain,mixed', '--systems', 'eventbus-always']);
   t.equal(code, 0, `exit status 0\n${stderr}`);
   t.same(report.failures, []);
-  t.same(report.figures.map((f) => [f.workload, f.system]), [['write-1x1-100', 'eventbus-always'], ['drain', 'eventbus-always'], ['mixed', 'eventbus-always']]);
+  t.same(report.figures.map((f) => [f.workload, f.system]), [['disk', 'disk'], ['write-1x1-100', 'eventbus-always'], ['drain', 'eventbus-always'], ['mixed', 'eventbus-always']]);
   for (const figure of report.figures) checkFigure(t, figure);
+  t.equal(report.figures[0]!.unit, 'fsyncs/s');
   t.equal(report.figures.find((f) => f.workload === 'drain')!.value.reps.length, 3);
   t.ok(report.figures.find((f) => f.workload === 'mixed')!.extra?.writesPerSecond !== undefined, 'mixed reports its write rate');
 
@@ -99,10 +102,9 @@ t.test('the same path against Redis and NATS, when installed', { skip: peersMiss
 
 t.test('a missing peer is reported with how to install it, and the run goes on without it', async (t) => {
   // Without a PATH, redis-server (in /usr/bin) cannot be found.
-  const { code, stderr, report } = await runBench(t, ['--only', 'disk,write-1x1-100', '--systems', 'redis-always,eventbus-always'], { ...process.env, PATH: '' });
+  const { code, stderr, report } = await runBench(t, ['--only', 'write-1x1-100', '--systems', 'redis-always,eventbus-always'], { ...process.env, PATH: '' });
   t.equal(code, 0, stderr);
   t.match(stderr, /redis-always: redis-server is not installed: `apt-get install redis-server`/);
   t.match(report.info.systems.find((s) => s.id === 'redis-always')?.status, /^skipped: .*apt-get install redis-server/);
-  t.same(report.figures.map((f) => `${f.workload} ${f.system}`), ['disk disk', 'write-1x1-100 eventbus-always']);
-  t.equal(report.figures[0]!.unit, 'fsyncs/s');
+  t.same(report.figures.map((f) => `${f.workload} ${f.system}`), ['write-1x1-100 eventbus-always']);
 });
