@@ -1,7 +1,7 @@
 /**
  * Idle connections against a real `eventbus serve` process: the server's RSS with none and with
  * N idle connections open, and the latency of another client's writes in both cases. Used by
- * test/hostile/idle-connections.test.ts and `npm run bench:idle` (bench/idle-connections.ts).
+ * test/hostile/idle-connections.test.ts and `npm run bench -- --only idle` (bench/workloads/idle.ts).
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';

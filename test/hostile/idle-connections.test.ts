@@ -2,7 +2,7 @@
  * 10,000 idle connections to a real server process: another client's writes stay fast (p99 under
  * 50 ms, fsync always) and the server's memory stays within the documented budget (under 16 KiB
  * of RSS per idle connection). The long suite (EVENTBUS_LONG=1) keeps them open for a minute
- * of continuous writes. `npm run bench:idle` prints the same figures.
+ * of continuous writes. `npm run bench -- --only idle` prints the same figures.
  */
 import t from 'tap';
 import { measureIdleConnections } from '../helpers/server-idle.js';

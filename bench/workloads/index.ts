@@ -1,0 +1,36 @@
+/** Every workload of `npm run bench`, in the order a full run measures them. */
+import { clientVsRawWorkload } from './client-vs-raw.js';
+import { diskWorkload } from './disk.js';
+import { drainRelaxedWorkload, drainWorkload } from './drain.js';
+import { ebloadWorkload } from './ebload.js';
+import { engineWorkload } from './engine.js';
+import { idleWorkload } from './idle.js';
+import { markCostWorkload } from './mark-cost.js';
+import { mixedWorkload } from './mixed.js';
+import { snapshotWorkload } from './snapshot.js';
+import { writeWorkloads } from './write.js';
+import type { Workload } from './workload.js';
+
+export const WORKLOADS: readonly Workload[] = [
+  diskWorkload,
+  ...writeWorkloads,
+  drainWorkload,
+  drainRelaxedWorkload,
+  mixedWorkload,
+  clientVsRawWorkload,
+  ebloadWorkload,
+  markCostWorkload,
+  engineWorkload,
+  snapshotWorkload,
+  idleWorkload,
+];
+
+/** `write` selects write-*, `redis` selects redis-*; exact names always work. */
+export function matches(name: string, selectors: readonly string[]): boolean {
+  return selectors.length === 0 || selectors.some((s) => name === s || name.startsWith(`${s}-`));
+}
+
+/** The workloads `--only` selects: by name or group, opt-in ones only by their exact name. */
+export function selectWorkloads(only: readonly string[]): Workload[] {
+  return WORKLOADS.filter((w) => (w.optIn === true ? only.includes(w.name) : matches(w.name, only)));
+}
