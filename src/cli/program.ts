@@ -1,21 +1,16 @@
 /**
  * The `eventbus` command line, built with commander (tests build it without running it).
  */
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
 import { LOG_LEVELS } from './logging.js';
+import { parsePort } from './port-option.js';
 import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
 import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
 import { serve } from './serve.js';
 import { DEFAULTS, resolveSettings, type ServeFlags } from './settings.js';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('It must be a whole number from 0 to 65535.');
-  return port;
-}
 
 /** `--data` of the offline commands: the same fallbacks as serve's (EVENTBUS_DATA, then ./data). */
 function dataOption(what: string): Option {
