@@ -7,6 +7,7 @@ import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
 import { LOG_LEVELS } from './logging.js';
 import { parsePort } from './port-option.js';
+import { addClientCommands } from './client-program.js';
 import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
 import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
 import { serve } from './serve.js';
@@ -44,8 +45,10 @@ export function buildProgram(resources: Resources): Command {
     .version(versionLine(resources), '-V, --version', 'print the version, the build, Node.js and the CRC32C implementation')
     .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
   const subcommand = (name: string) => oneLineUsageErrors(program.command(name), `eventbus ${name}`);
+  program.commandsGroup('Server and store commands:');
 
   subcommand('serve')
+    .summary('start the server')
     .description('Start the server. Options fall back to EVENTBUS_* environment variables, then to the config file, then to the defaults shown.')
     .addOption(new Option('--host <address>', `address to listen on; anything but loopback needs clients in the config file or --insecure-no-auth (default: ${DEFAULTS.host})`).env('EVENTBUS_HOST'))
     .addOption(new Option('--port <port>', `TCP port; 0 picks a free one (default: ${DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
@@ -63,6 +66,7 @@ export function buildProgram(resources: Resources): Command {
 
   const print = (line: string) => process.stdout.write(`${line}\n`);
   subcommand('snapshot')
+    .summary('snapshot a stopped store')
     .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation). Refuses, changing nothing, a path that is not a data directory. Exit status 0 when done, 64 for a wrong path, 75 when a server holds the store.')
     .addOption(dataOption('the data directory to snapshot'))
     .addOption(new Option('--output <dir>', 'directory to create the snapshot in (snapshot-<UTC time> inside it)').makeOptionMandatory())
@@ -71,6 +75,7 @@ export function buildProgram(resources: Resources): Command {
       await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
     });
   subcommand('verify')
+    .summary('check a stopped store or a snapshot')
     .description('Check a data directory no server holds, or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged, 64 when the path is not a data directory or snapshot, 75 when a running server holds the store (verify a snapshot of it instead).')
     .argument('[path]', 'a data directory or a snapshot directory (instead of --data; kept for compatibility)')
     .addOption(dataOption('the data directory or snapshot to check'))
@@ -82,6 +87,7 @@ export function buildProgram(resources: Resources): Command {
       process.exitCode = verifyCommand(given ?? dataDir(options.data), options.json === true, print);
     });
   subcommand('restore')
+    .summary('restore a snapshot into a new data directory')
     .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
     .argument('<snapshot>', 'the snapshot directory')
     .addOption(dataOption('the new data directory: absent or empty'))
@@ -91,11 +97,14 @@ export function buildProgram(resources: Resources): Command {
     });
 
   subcommand('docs')
+    .summary('print the protocol or operations document')
     .description('Print a document shipped with this build (Markdown): protocol (every operation, error code, limit and config setting) or operations (running, exit statuses, snapshots, recovery, measured figures).')
     .addArgument(new Argument('[name]', 'which document').choices([...DOCUMENTS]).default('protocol'))
     .action((name: DocumentName) => {
       process.stdout.write(resources.document(name));
     });
+
+  addClientCommands(program, subcommand);
 
   return program;
 }
