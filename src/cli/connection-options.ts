@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import { EventBusClient } from '../client/client.js';
 import type { Endpoint } from './bench/endpoint.js';
 import { CommandFailure, clientFailure, type Target } from './command-failure.js';
-import { envFlag } from './settings.js';
+import { envFlag } from './defaults.js';
 import { parsePort } from './port-option.js';
 
 /** The parsed common options (commander's camelCase). */

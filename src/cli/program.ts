@@ -5,13 +5,12 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
-import { LOG_LEVELS } from './logging.js';
+
 import { parsePort } from './port-option.js';
 import { addClientCommands } from './client-program.js';
 import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
-import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
-import { serve } from './serve.js';
-import { DEFAULTS, resolveSettings, type ServeFlags } from './settings.js';
+import { DEFAULTS, LOG_LEVELS } from './defaults.js';
+import type { ServeFlags } from './settings.js';
 
 /** `--data` of the offline commands: the same fallbacks as serve's (EVENTBUS_DATA, then ./data). */
 function dataOption(what: string): Option {
@@ -42,8 +41,13 @@ function oneLineUsageErrors(command: Command, helpCommand: string): Command {
 export function buildProgram(resources: Resources): Command {
   const program = oneLineUsageErrors(new Command('eventbus'), 'eventbus')
     .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus). Documentation: eventbus docs protocol, eventbus docs operations.')
-    .version(versionLine(resources), '-V, --version', 'print the version, the build, Node.js and the CRC32C implementation')
+    // Not .version(text): the text says which CRC32C loads, found only when asked for.
+    .addOption(new Option('-V, --version', 'print the version, the build, Node.js and the CRC32C implementation'))
     .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
+  program.on('option:version', () => {
+    process.stdout.write(`${versionLine(resources)}\n`);
+    throw new CommanderError(0, 'commander.version', versionLine(resources));
+  });
   const subcommand = (name: string) => oneLineUsageErrors(program.command(name), `eventbus ${name}`);
   program.commandsGroup('Server and store commands:');
 
@@ -61,6 +65,7 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve over TLS (needs --tls-key)').env('EVENTBUS_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('EVENTBUS_TLS_KEY'))
     .action(async (flags: ServeFlags) => {
+      const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
       await serve(resolveSettings(flags), resources);
     });
 
@@ -72,6 +77,7 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--output <dir>', 'directory to create the snapshot in (snapshot-<UTC time> inside it)').makeOptionMandatory())
     .option('--json', 'print the result as JSON, as snapshot_db answers it (snake_case, with absolute_path)')
     .action(async (options: { data?: string; output: string; json?: boolean }) => {
+      const { snapshotCommand } = await import('./offline.js');
       await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
     });
   subcommand('verify')
@@ -80,10 +86,11 @@ export function buildProgram(resources: Resources): Command {
     .argument('[path]', 'a data directory or a snapshot directory (instead of --data; kept for compatibility)')
     .addOption(dataOption('the data directory or snapshot to check'))
     .option('--json', 'print the report as JSON')
-    .action((given: string | undefined, options: { data?: string; json?: boolean }, command: Command) => {
+    .action(async (given: string | undefined, options: { data?: string; json?: boolean }, command: Command) => {
       if (given !== undefined && command.getOptionValueSource('data') === 'cli') {
         throw new EventBusError(ErrorCodes.INVALID_PATH, `verify takes one path: ${given} or --data ${options.data}, not both; see 'eventbus verify --help'`);
       }
+      const { verifyCommand } = await import('./offline.js');
       process.exitCode = verifyCommand(given ?? dataDir(options.data), options.json === true, print);
     });
   subcommand('restore')
@@ -92,7 +99,8 @@ export function buildProgram(resources: Resources): Command {
     .argument('<snapshot>', 'the snapshot directory')
     .addOption(dataOption('the new data directory: absent or empty'))
     .option('--json', 'print the result as JSON')
-    .action((snapshot: string, options: { data?: string; json?: boolean }) => {
+    .action(async (snapshot: string, options: { data?: string; json?: boolean }) => {
+      const { restoreCommand } = await import('./offline.js');
       restoreCommand(snapshot, dataDir(options.data), options.json === true, print);
     });
 
