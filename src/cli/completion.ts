@@ -38,7 +38,7 @@ function commandSpecs(program: Command): CommandSpec[] {
     const argument = first === undefined ? undefined : first.argChoices ?? (first.name() === 'name' ? 'streams' : undefined);
     const options = command.options.map(optionSpec);
     options.push({ flags: ['--help', '-h'], value: false, choices: undefined, path: undefined, description: 'show the help' });
-    return { name: command.name(), description: command.description(), options, argument };
+    return { name: command.name(), description: command.summary() || command.description(), options, argument };
   });
 }
 
