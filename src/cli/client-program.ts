@@ -19,7 +19,8 @@ function wholeNumber(minimum: number): (value: string) => number {
   };
 }
 
-function examples(...lines: string[]): string {
+/** A help section of example command lines. */
+export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}`;
 }
 

@@ -7,7 +7,7 @@ import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
 
 import { parsePort } from './port-option.js';
-import { addClientCommands } from './client-program.js';
+import { addClientCommands, examples } from './client-program.js';
 import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
 import type { ServeFlags } from './settings.js';
@@ -43,7 +43,7 @@ export function buildProgram(resources: Resources): Command {
     .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus). Documentation: eventbus docs protocol, eventbus docs operations.')
     // Not .version(text): the text says which CRC32C loads, found only when asked for.
     .addOption(new Option('-V, --version', 'print the version, the build, Node.js and the CRC32C implementation'))
-    .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
+    .addHelpText('after', `${examples('eventbus serve                       # a server on 127.0.0.1:8080, data in ./data', 'eventbus create orders && eventbus write orders \'{"total":12.5}\'', 'eventbus read orders --follow', 'eventbus streams')}\n\n${EXIT_STATUS_HELP}`);
   program.on('option:version', () => {
     process.stdout.write(`${versionLine(resources)}\n`);
     throw new CommanderError(0, 'commander.version', versionLine(resources));
@@ -64,6 +64,7 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--insecure-no-auth', 'allow listening on a non-loopback address with no clients configured (anyone who can connect can do anything); env EVENTBUS_INSECURE_NO_AUTH=true'))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve over TLS (needs --tls-key)').env('EVENTBUS_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('EVENTBUS_TLS_KEY'))
+    .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --config config.yaml --host 0.0.0.0'))
     .action(async (flags: ServeFlags) => {
       const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
       await serve(resolveSettings(flags), resources);
@@ -76,6 +77,7 @@ export function buildProgram(resources: Resources): Command {
     .addOption(dataOption('the data directory to snapshot'))
     .addOption(new Option('--output <dir>', 'directory to create the snapshot in (snapshot-<UTC time> inside it)').makeOptionMandatory())
     .option('--json', 'print the result as JSON, as snapshot_db answers it (snake_case, with absolute_path)')
+    .addHelpText('after', examples('eventbus snapshot --data ./data --output ./backups', 'eventbus snapshot --output ./backups --json'))
     .action(async (options: { data?: string; output: string; json?: boolean }) => {
       const { snapshotCommand } = await import('./offline.js');
       await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
@@ -86,6 +88,7 @@ export function buildProgram(resources: Resources): Command {
     .argument('[path]', 'a data directory or a snapshot directory (instead of --data; kept for compatibility)')
     .addOption(dataOption('the data directory or snapshot to check'))
     .option('--json', 'print the report as JSON')
+    .addHelpText('after', examples('eventbus verify --data ./data', 'eventbus verify ./backups/snapshot-20261127T081020.382Z'))
     .action(async (given: string | undefined, options: { data?: string; json?: boolean }, command: Command) => {
       if (given !== undefined && command.getOptionValueSource('data') === 'cli') {
         throw new EventBusError(ErrorCodes.INVALID_PATH, `verify takes one path: ${given} or --data ${options.data}, not both; see 'eventbus verify --help'`);
@@ -99,6 +102,7 @@ export function buildProgram(resources: Resources): Command {
     .argument('<snapshot>', 'the snapshot directory')
     .addOption(dataOption('the new data directory: absent or empty'))
     .option('--json', 'print the result as JSON')
+    .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored'))
     .action(async (snapshot: string, options: { data?: string; json?: boolean }) => {
       const { restoreCommand } = await import('./offline.js');
       restoreCommand(snapshot, dataDir(options.data), options.json === true, print);
@@ -108,6 +112,7 @@ export function buildProgram(resources: Resources): Command {
     .summary('print the protocol or operations document')
     .description('Print a document shipped with this build (Markdown): protocol (every operation, error code, limit and config setting) or operations (running, exit statuses, snapshots, recovery, measured figures).')
     .addArgument(new Argument('[name]', 'which document').choices([...DOCUMENTS]).default('protocol'))
+    .addHelpText('after', examples('eventbus docs protocol | less', 'eventbus docs operations'))
     .action((name: DocumentName) => {
       process.stdout.write(resources.document(name));
     });
