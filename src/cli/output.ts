@@ -11,12 +11,28 @@ import type { ConnectionFlags } from './connection-options.js';
 
 type Style = Parameters<typeof styleText>[0];
 
+let pipeWatched = false;
+
+/**
+ * A reader that goes away (`eventbus read orders | head -1`) ends the command quietly, as
+ * SIGPIPE ends `cat`: the events it did not take were never marked or changed.
+ */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  if (pipeWatched) return;
+  pipeWatched = true;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+
 export class Output {
   /** JSON for programs, or text for a person. */
   readonly json: boolean;
   readonly colour: boolean;
 
   constructor(flags: Pick<ConnectionFlags, 'json' | 'color'>, private readonly stream: NodeJS.WriteStream = process.stdout, env: NodeJS.ProcessEnv = process.env) {
+    endQuietlyOnClosedPipe(stream);
     const terminal = stream.isTTY === true;
     this.json = flags.json === true || !terminal;
     this.colour = !this.json && flags.color !== false && (env.NO_COLOR ?? '') === '' && env.TERM !== 'dumb';

@@ -191,6 +191,11 @@ t.test('100,000 JSON lines piped into eventbus write are all stored, in order', 
   }
   t.equal(next, count, 'every line stored');
   t.ok(inOrder, 'line n is the event at offset n');
+
+  // A reader that stops early (head) ends read quietly, with exit 0.
+  const early = spawnSync('bash', ['-c', `'${process.execPath}' '${MAIN}' read bulk | head -1 > /dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: { ...BASE_ENV, EVENTBUS_PORT: String(server.port) } });
+  t.equal(early.stdout.trim(), '0', 'exit 0 when the reader goes away');
+  t.equal(early.stderr, '', 'and nothing on stderr');
 });
 
 t.test('read --follow prints an event written after it started, and stops on Ctrl-C with exit 0', async (t) => {
