@@ -237,3 +237,19 @@ t.test('bench: writes and a drain against the server, with percentiles; its stre
   t.equal(writesOnly.drain, null);
   t.ok(writesOnly.write.events > 0);
 });
+
+t.test('TLS: --tls-ca trusts a self-signed server; without it the certificate is refused (exit 69)', { skip: spawnSync('openssl', ['version']).status === 0 ? false : 'openssl is needed to make a test certificate' }, async (t) => {
+  const dir = tempDir(t);
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  const secure = await startServerProcess({ args: ['--tls-cert', cert, '--tls-key', key] });
+  t.teardown(() => void secure.stop('SIGKILL'));
+  const runTls = runner(secure.port, { EVENTBUS_TLS_CA: cert });
+  t.equal(runTls(['create', 'secure']).status, 0);
+  t.equal(runTls(['write', 'secure'], { input: '{"over":"tls"}\n' }).status, 0);
+  t.match(runTls(['read', 'secure']).stdout, /"body":\{"over":"tls"\}/);
+  t.match(JSON.parse(runTls(['bench', '--events', '200', '--connections', '2', '--depth', '2']).stdout), { tls: true, write: { events: 200, errors: 0 }, drain: { events: 200 } }, 'bench over TLS');
+  oneLine(t, runner(secure.port)(['streams', '--tls']), 69, /^eventbus: CONNECTION_ERROR: could not connect to 127\.0\.0\.1:\d+: self[- ]signed certificate/, 'an untrusted certificate');
+  oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'missing.pem')]), 64, /cannot read --tls-ca .*missing\.pem: ENOENT/, 'a missing CA file');
+});
