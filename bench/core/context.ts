@@ -9,7 +9,7 @@ import type { LiveDisplay } from '../report/live.js';
 import { figureLine } from '../report/format.js';
 import type { SystemDefinition, SystemId, RunningSystem } from '../systems/system.js';
 import { throughputFigure, type Figure, type RunResult } from './figures.js';
-import { Progress } from './progress.js';
+import { Progress } from '../../src/cli/bench/progress.js';
 
 /** When a system was being measured (monotonic clock, µs: the clock of V8's CPU profiles). */
 export interface MeasuredWindow {

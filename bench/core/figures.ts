@@ -3,20 +3,10 @@
  * repetition is a `RunResult`; the repetitions become one `Figure` (median with min and max).
  * Figures are what the tables, charts, targets and JSON are built from.
  */
-import type { LatencySummary } from './histogram.js';
+import type { RunResult } from '../../src/cli/bench/run-result.js';
 
-/** One repetition of a throughput measurement. */
-export interface RunResult {
-  /** Operations completed (events written, or events delivered and acknowledged). */
-  ops: number;
-  elapsedMs: number;
-  opsPerSecond: number;
-  latency: LatencySummary;
-  /** Failed replies and protocol errors: a figure with errors is flagged, never silently used. */
-  errors: number;
-  /** Anything else worth keeping (e.g. a mixed run's write rate). */
-  extra?: Record<string, number>;
-}
+/** One repetition of a throughput measurement (the load generator's result). */
+export type { RunResult };
 
 /** Median, min and max of the repetitions of one quantity. */
 export interface Stat {

@@ -4,9 +4,9 @@
  * have acknowledged every event written. `onEnd` then stops the consumers (their long-polls).
  */
 import type { RunResult } from './figures.js';
-import { newHistogram, summarize, type Histogram } from './histogram.js';
-import { ClosedByBenchmark } from './pipelined-connection.js';
-import type { Progress } from './progress.js';
+import { newHistogram, summarize, type Histogram } from '../../src/cli/bench/histogram.js';
+import { ClosedByBenchmark } from '../../src/cli/bench/pipelined-connection.js';
+import type { Progress } from '../../src/cli/bench/progress.js';
 
 export class MixedRun {
   written = 0;

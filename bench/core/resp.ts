@@ -4,6 +4,9 @@
  * UTF-8; the benchmark's payloads are ASCII JSON).
  */
 
+import { localEndpoint } from '../../src/cli/bench/endpoint.js';
+import { PipelinedConnection } from '../../src/cli/bench/pipelined-connection.js';
+
 export type RespValue = string | number | null | RespValue[] | Error;
 
 /** One command as RESP: an array of bulk strings. */
@@ -80,4 +83,9 @@ export class RespParser {
         throw new Error(`not RESP: byte ${type} at ${this.offset}`);
     }
   }
+}
+
+/** `count` pipelined RESP connections to a Redis on 127.0.0.1:`port`. */
+export function openResp(port: number, count = 1): Promise<PipelinedConnection<RespValue>[]> {
+  return PipelinedConnection.open(localEndpoint(port), () => new RespParser(), count);
 }

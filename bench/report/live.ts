@@ -5,7 +5,7 @@
  * plain line per step. Nothing at all with --no-progress... except failures.
  */
 import cliProgress from 'cli-progress';
-import type { Progress } from '../core/progress.js';
+import type { Progress } from '../../src/cli/bench/progress.js';
 
 export interface Step {
   /** `[3/14] write-16x32-100` */

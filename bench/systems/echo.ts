@@ -4,11 +4,12 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { closedLoop } from '../core/closed-loop.js';
-import { lineFramer } from '../core/framers.js';
-import { payload } from '../core/payload.js';
+import { closedLoop } from '../../src/cli/bench/closed-loop.js';
+import { localEndpoint } from '../../src/cli/bench/endpoint.js';
+import { WRITE_OK, writeLine } from '../../src/cli/bench/eventbus-load.js';
+import { lineFramer } from '../../src/cli/bench/line-framer.js';
+import { payload } from '../../src/cli/bench/payload.js';
 import { spawnTracked, waitUntil } from '../core/processes.js';
-import { writeLine } from './eventbus.js';
 import type { RunningSystem, SystemDefinition } from './system.js';
 
 const ECHO_MAIN = fileURLToPath(new URL('../echo-server.js', import.meta.url));
@@ -31,11 +32,11 @@ export const echo: SystemDefinition = {
       pid: server.child.pid!,
       port,
       write: (spec) => closedLoop({
-        port,
+        endpoint: localEndpoint(port),
         connections: spec.connections,
         depth: spec.depth,
         request: Buffer.from(writeLine(spec.key, payload(spec.sizeBytes))),
-        framer: () => lineFramer('{"operation":"write_event","status":true'),
+        framer: () => lineFramer(WRITE_OK),
         durationMs: spec.durationMs,
         progress: spec.progress,
       }),

@@ -8,23 +8,20 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closedLoop } from '../core/closed-loop.js';
-import type { RunResult } from '../core/figures.js';
-import { lineFramer } from '../core/framers.js';
-import { drainLoop } from '../core/drain-loop.js';
-import { recordMs } from '../core/histogram.js';
+import { localEndpoint, type Endpoint } from '../../src/cli/bench/endpoint.js';
+import { call, drainLoad, parseReply, prefill, requestLine, writeLine, writeLoad } from '../../src/cli/bench/eventbus-load.js';
+import { recordMs } from '../../src/cli/bench/histogram.js';
+import { timedPayload } from '../../src/cli/bench/payload.js';
+import { openLines, type PipelinedConnection } from '../../src/cli/bench/pipelined-connection.js';
+import type { Progress } from '../../src/cli/bench/progress.js';
+import type { RunResult } from '../../src/cli/bench/run-result.js';
 import { MixedRun } from '../core/mixed-run.js';
-import { payload, timedPayload } from '../core/payload.js';
-import { openLines, type PipelinedConnection } from '../core/pipelined-connection.js';
 import { makeTempDir, removeTempDir, spawnTracked, waitUntil } from '../core/processes.js';
-import type { Progress } from '../core/progress.js';
 import type { DrainSpec, MixedSpec, RunningSystem, StartOptions, SystemDefinition, WriteSpec } from './system.js';
 
 /** dist/src/cli/main.js, seen from dist/bench/systems. */
 export const SERVER_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-const WRITE_OK = '{"operation":"write_event","status":true';
 
 /** The package version and the commit it was built from. */
 export function eventbusVersion(): string {
@@ -37,40 +34,6 @@ export function eventbusVersion(): string {
   }
 }
 
-export function writeLine(stream: string, event: string): string {
-  return `{"operation":"write_event","body":{"stream_name":${JSON.stringify(stream)},"event":${event}}}\n`;
-}
-
-function request(operation: string, body: Record<string, unknown>): string {
-  return `${JSON.stringify({ operation, body })}\n`;
-}
-
-interface Reply {
-  operation: string;
-  status: boolean;
-  body?: { events?: { id: string; body: { t?: number } }[] };
-  reason?: string;
-  code?: string;
-}
-
-function parseReply(line: string, operation: string): Reply {
-  const reply = JSON.parse(line) as Reply;
-  if (reply.status !== true || reply.operation !== operation) throw new Error(`${operation} failed: ${line.slice(0, 300)}`);
-  return reply;
-}
-
-/** One request on a fresh connection (setup steps, not timed). */
-async function call(port: number, operation: string, body: Record<string, unknown>, allow?: string): Promise<void> {
-  const [connection] = await openLines(port);
-  try {
-    const line = await connection!.send(request(operation, body));
-    const reply = JSON.parse(line) as Reply;
-    if (reply.status !== true && reply.code !== allow) throw new Error(`${operation} failed: ${line}`);
-  } finally {
-    connection!.close();
-  }
-}
-
 class EventBusUnderTest implements RunningSystem {
   constructor(
     readonly id: 'eventbus-always' | 'eventbus-interval',
@@ -78,59 +41,40 @@ class EventBusUnderTest implements RunningSystem {
     readonly pid: number,
     readonly port: number,
     private readonly stopServer: () => Promise<void>,
-  ) {}
+  ) {
+    this.endpoint = localEndpoint(port);
+  }
+
+  private readonly endpoint: Endpoint;
 
   async write(spec: WriteSpec): Promise<RunResult> {
-    await call(this.port, 'create_stream', { stream_name: spec.key });
+    await call(this.endpoint, 'create_stream', { stream_name: spec.key });
     try {
-      return await closedLoop({
-        port: this.port,
-        connections: spec.connections,
-        depth: spec.depth,
-        request: Buffer.from(writeLine(spec.key, payload(spec.sizeBytes))),
-        framer: () => lineFramer(WRITE_OK),
-        durationMs: spec.durationMs,
-        progress: spec.progress,
-      });
+      return await writeLoad(this.endpoint, { stream: spec.key, connections: spec.connections, depth: spec.depth, sizeBytes: spec.sizeBytes, durationMs: spec.durationMs, progress: spec.progress });
     } finally {
       await this.drop(spec.key);
     }
   }
 
   async prefill(key: string, events: number, sizeBytes: number, progress: Progress): Promise<void> {
-    await call(this.port, 'create_stream', { stream_name: key });
-    const result = await closedLoop({ port: this.port, connections: 16, depth: 32, request: Buffer.from(writeLine(key, payload(sizeBytes))), framer: () => lineFramer(WRITE_OK), totalOps: events, progress });
-    if (result.errors > 0 || result.ops !== events) throw new Error(`prefill wrote ${result.ops} of ${events} events with ${result.errors} errors`);
+    await call(this.endpoint, 'create_stream', { stream_name: key });
+    await prefill(this.endpoint, key, events, sizeBytes, progress);
   }
 
   async drop(key: string): Promise<void> {
-    await call(this.port, 'delete_stream', { stream_name: key }, 'STREAM_NOT_FOUND');
+    await call(this.endpoint, 'delete_stream', { stream_name: key }, 'STREAM_NOT_FOUND');
   }
 
   /** Workers loop: process_events (batch) → mark_event of those ids, the next process_events pipelined behind the mark. */
-  async drain(spec: DrainSpec): Promise<RunResult> {
-    const connections = await openLines(this.port, spec.workers);
-    const fetchLine = request('process_events', { stream_name: spec.key, consumer: spec.group, max_events: spec.batch });
-    try {
-      return await drainLoop({
-        connections,
-        events: spec.events,
-        progress: spec.progress,
-        fetch: async (connection) => (parseReply(await connection.send(fetchLine), 'process_events').body?.events ?? []).map((e) => e.id),
-        ack: async (connection, ids) => {
-          parseReply(await connection.send(request('mark_event', { event_ids: ids, status: 1, consumer: spec.group })), 'mark_event');
-        },
-      });
-    } finally {
-      for (const connection of connections) connection.close();
-    }
+  drain(spec: DrainSpec): Promise<RunResult> {
+    return drainLoad(this.endpoint, { stream: spec.key, consumer: spec.group, workers: spec.workers, batch: spec.batch, events: spec.events, progress: spec.progress });
   }
 
   async mixed(spec: MixedSpec): Promise<RunResult> {
-    await call(this.port, 'create_stream', { stream_name: spec.key });
-    const writers = await openLines(this.port, spec.writers);
-    const consumers = await openLines(this.port, spec.consumers);
-    const fetchLine = request('process_events', { stream_name: spec.key, consumer: spec.group, max_events: spec.batch, wait_ms: 500 });
+    await call(this.endpoint, 'create_stream', { stream_name: spec.key });
+    const writers = await openLines(this.endpoint, spec.writers);
+    const consumers = await openLines(this.endpoint, spec.consumers);
+    const fetchLine = requestLine('process_events', { stream_name: spec.key, consumer: spec.group, max_events: spec.batch, wait_ms: 500 });
     const run = new MixedRun(spec.durationMs, spec.progress);
     // The end closes the consumers' outstanding long-polls.
     run.whenEnded(() => consumers.forEach((connection) => connection.close()));
@@ -146,7 +90,7 @@ class EventBusUnderTest implements RunningSystem {
         if (events.length === 0) continue;
         const now = performance.now();
         for (const event of events) recordMs(run.deliveries, now - event.body.t!);
-        parseReply(await connection.send(request('mark_event', { event_ids: events.map((e) => e.id), status: 1, consumer: spec.group })), 'mark_event');
+        parseReply(await connection.send(requestLine('mark_event', { event_ids: events.map((e) => e.id), status: 1, consumer: spec.group })), 'mark_event');
         run.acked(events.length);
       }
     };

@@ -11,11 +11,11 @@
 import { execFileSync } from 'node:child_process';
 import { AckPolicy, DeliverPolicy, StorageType, connect, type ConsumerMessages, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
 import type { RunResult } from '../core/figures.js';
-import { newHistogram, recordMs, summarize, type Histogram } from '../core/histogram.js';
+import { newHistogram, recordMs, summarize, type Histogram } from '../../src/cli/bench/histogram.js';
 import { MixedRun } from '../core/mixed-run.js';
-import { payload, timedPayload } from '../core/payload.js';
+import { payload, timedPayload } from '../../src/cli/bench/payload.js';
 import { freePort, makeTempDir, removeTempDir, spawnTracked, waitUntil, which } from '../core/processes.js';
-import { Progress } from '../core/progress.js';
+import { Progress } from '../../src/cli/bench/progress.js';
 import type { DrainSpec, MixedSpec, RunningSystem, SystemDefinition, WriteSpec } from './system.js';
 
 const encoder = new TextEncoder();

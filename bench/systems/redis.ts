@@ -7,17 +7,18 @@
  * XACK for consumers.
  */
 import { execFileSync } from 'node:child_process';
-import { closedLoop } from '../core/closed-loop.js';
+import { closedLoop } from '../../src/cli/bench/closed-loop.js';
 import type { RunResult } from '../core/figures.js';
 import { respFramer } from '../core/framers.js';
-import { drainLoop } from '../core/drain-loop.js';
-import { recordMs } from '../core/histogram.js';
+import { drainLoop } from '../../src/cli/bench/drain-loop.js';
+import { recordMs } from '../../src/cli/bench/histogram.js';
 import { MixedRun } from '../core/mixed-run.js';
-import { payload, sentAt, timedPayload } from '../core/payload.js';
-import { openResp, type PipelinedConnection } from '../core/pipelined-connection.js';
+import { payload, sentAt, timedPayload } from '../../src/cli/bench/payload.js';
+import { localEndpoint } from '../../src/cli/bench/endpoint.js';
+import type { PipelinedConnection } from '../../src/cli/bench/pipelined-connection.js';
 import { freePort, makeTempDir, removeTempDir, spawnTracked, waitUntil, which } from '../core/processes.js';
-import type { Progress } from '../core/progress.js';
-import { respCommand, type RespValue } from '../core/resp.js';
+import type { Progress } from '../../src/cli/bench/progress.js';
+import { openResp, respCommand, type RespValue } from '../core/resp.js';
 import type { DrainSpec, MixedSpec, RunningSystem, SystemDefinition, WriteSpec } from './system.js';
 
 type Connection = PipelinedConnection<RespValue>;
@@ -64,14 +65,14 @@ class RedisUnderTest implements RunningSystem {
 
   async write(spec: WriteSpec): Promise<RunResult> {
     try {
-      return await closedLoop({ port: this.port, connections: spec.connections, depth: spec.depth, request: xadd(spec.key, payload(spec.sizeBytes)), framer: respFramer, durationMs: spec.durationMs, progress: spec.progress });
+      return await closedLoop({ endpoint: localEndpoint(this.port), connections: spec.connections, depth: spec.depth, request: xadd(spec.key, payload(spec.sizeBytes)), framer: respFramer, durationMs: spec.durationMs, progress: spec.progress });
     } finally {
       await this.drop(spec.key);
     }
   }
 
   async prefill(key: string, events: number, sizeBytes: number, progress: Progress): Promise<void> {
-    const result = await closedLoop({ port: this.port, connections: 16, depth: 32, request: xadd(key, payload(sizeBytes)), framer: respFramer, totalOps: events, progress });
+    const result = await closedLoop({ endpoint: localEndpoint(this.port), connections: 16, depth: 32, request: xadd(key, payload(sizeBytes)), framer: respFramer, totalOps: events, progress });
     if (result.errors > 0 || result.ops !== events) throw new Error(`prefill wrote ${result.ops} of ${events} entries with ${result.errors} errors`);
   }
 

@@ -4,7 +4,7 @@
  * system, and stop it leaving nothing behind.
  */
 import type { RunResult } from '../core/figures.js';
-import type { Progress } from '../core/progress.js';
+import type { Progress } from '../../src/cli/bench/progress.js';
 
 export const SYSTEM_IDS = ['eventbus-always', 'eventbus-interval', 'redis-always', 'redis-everysec', 'nats', 'echo'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];

@@ -6,9 +6,9 @@
  */
 import { EventBusClient } from '../../src/client/index.js';
 import { throughputFigure, type RunResult } from '../core/figures.js';
-import { newHistogram, recordMs, summarize } from '../core/histogram.js';
-import { payload } from '../core/payload.js';
-import type { Progress } from '../core/progress.js';
+import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram.js';
+import { payload } from '../../src/cli/bench/payload.js';
+import type { Progress } from '../../src/cli/bench/progress.js';
 import type { RunningSystem } from '../systems/system.js';
 import type { Workload } from './workload.js';
 

@@ -6,7 +6,7 @@
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { throughputFigure, type RunResult } from '../core/figures.js';
-import { newHistogram, recordMs, summarize } from '../core/histogram.js';
+import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram.js';
 import { makeTempDir, removeTempDir } from '../core/processes.js';
 import type { Workload } from './workload.js';
 

@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { Engine, type FsyncPolicy } from '../../src/storage/index.js';
 import type { BenchContext } from '../core/context.js';
 import { throughputFigure, valueFigure, type RunResult } from '../core/figures.js';
-import { newHistogram, recordMs, summarize } from '../core/histogram.js';
+import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram.js';
 import { makeTempDir, removeTempDir, spawnTracked } from '../core/processes.js';
-import type { Progress } from '../core/progress.js';
+import type { Progress } from '../../src/cli/bench/progress.js';
 import type { Workload } from './workload.js';
 
 const CHILD = fileURLToPath(new URL('./engine-child.js', import.meta.url));

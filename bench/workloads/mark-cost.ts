@@ -4,14 +4,15 @@
  * hits both alike. The mean latencies should be about equal: a mark must not scan the stream.
  */
 import { valueFigure } from '../core/figures.js';
-import { openLines } from '../core/pipelined-connection.js';
+import { localEndpoint } from '../../src/cli/bench/endpoint.js';
+import { openLines } from '../../src/cli/bench/pipelined-connection.js';
 import type { RunningSystem } from '../systems/system.js';
 import type { Workload } from './workload.js';
 
 const SHORT_EVENTS = 10_000;
 
 async function probe(port: number, streams: [string, string], consumer: string, probes: number): Promise<[number, number]> {
-  const [connection] = await openLines(port);
+  const [connection] = await openLines(localEndpoint(port));
   try {
     const delivered = await Promise.all(streams.map(async (stream) => {
       const line = await connection!.send(`${JSON.stringify({ operation: 'process_events', body: { stream_name: stream, consumer, max_events: probes } })}\n`);

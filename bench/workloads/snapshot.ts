@@ -10,7 +10,7 @@ import { Engine } from '../../src/storage/index.js';
 import type { BenchContext } from '../core/context.js';
 import { valueFigure } from '../core/figures.js';
 import { makeTempDir, removeTempDir } from '../core/processes.js';
-import type { Progress } from '../core/progress.js';
+import type { Progress } from '../../src/cli/bench/progress.js';
 import type { Workload } from './workload.js';
 
 const EVENT_BYTES = 1024;

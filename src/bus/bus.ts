@@ -11,6 +11,7 @@ import { decodeEventId, encodeEventId } from '../storage/event-id.js';
 import { consumerName } from './consumer-name.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
+import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
 
 /** Limits of the bus. Every field has a default. */
 export interface BusOptions {
@@ -89,6 +90,11 @@ export class EventBus {
   streamInfo(name: string): StreamInfoView {
     const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage } = this.engine.stats(name);
     return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage };
+  }
+
+  /** A page of the store's streams with their figures, in name order (stream-listing.ts). */
+  listStreams(query: ListStreamsQuery): StreamListing {
+    return listStreams(this.engine, query);
   }
 
   /** Appends one event (JSON text). Resolves once durable under the fsync policy. */

@@ -1,28 +1,41 @@
 /**
  * The exit statuses of the `eventbus` command, and which failure gets which. A script (a cron
- * job running `eventbus verify`) can tell a typo from damage from a server that holds the store:
+ * job running `eventbus verify`, a deploy script running `eventbus create`) can tell a typo from
+ * damage from a server that is down from one that said no:
  *
  *   0   done (verify: sound)
  *   1   failed: an I/O error, a full disk, a port in use, a snapshot or restore that could not be
  *       made, or a server that refused to start (a config file error, a public address without
  *       authentication)
  *   2   damaged: verify found data that cannot be read back as written
+ *   3   refused: the server answered the request with an error (its code is printed: an unknown
+ *       stream, a name that exists, an event too large, ...)
  *   64  usage: a bad option or argument on the command line, or a path that is not what the
  *       command needs (missing, a file, not a store, a snapshot where a data directory is
  *       needed); nothing was changed
+ *   65  bad input data: a line on standard input that is not JSON (the line number is printed);
+ *       nothing from that line on was sent
+ *   69  unavailable: no server answered at the address, or the connection was lost or timed out
  *   75  in use: the data directory is held by a running server (try again once it has stopped)
+ *   77  unauthorized: the server refused the credentials (--auth, EVENTBUS_AUTH)
  *
- * 64 and 75 are EX_USAGE and EX_TEMPFAIL of sysexits.h.
+ * 64, 65, 69, 75 and 77 are EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL and EX_NOPERM of
+ * sysexits.h.
  */
 import { CommanderError } from 'commander';
 import { ErrorCodes, isEventBusError } from '../errors.js';
+import { CommandFailure } from './command-failure.js';
 
 export const ExitStatus = {
   OK: 0,
   FAILURE: 1,
   DAMAGED: 2,
+  REFUSED: 3,
   USAGE: 64,
+  DATA: 65,
+  UNAVAILABLE: 69,
   IN_USE: 75,
+  UNAUTHORIZED: 77,
 } as const;
 
 export type ExitStatusValue = (typeof ExitStatus)[keyof typeof ExitStatus];
@@ -33,14 +46,19 @@ export const EXIT_STATUS_HELP = [
   '  0   done (verify: sound)',
   '  1   failed (I/O error, disk full, port in use, snapshot or restore failed, config file error)',
   '  2   damaged (verify found data that cannot be read back as written)',
+  '  3   refused: the server answered with an error (its code is printed, e.g. STREAM_NOT_FOUND)',
   '  64  usage error (bad option or argument; a path that is missing, a file, not a store, or a',
   '      snapshot where a data directory is needed); nothing was changed',
+  '  65  bad input: a line on standard input is not JSON (its number is printed)',
+  '  69  unavailable: no server at the address, or the connection was lost',
   '  75  the data directory is in use by a running server',
+  '  77  unauthorized: the server refused the credentials (--auth, EVENTBUS_AUTH)',
 ].join('\n');
 
 
 /** The exit status for a failure that ended a command. */
 export function exitStatusOf(error: unknown): ExitStatusValue {
+  if (error instanceof CommandFailure) return error.status;
   if (error instanceof CommanderError) return error.exitCode === 0 ? ExitStatus.OK : ExitStatus.USAGE;
   if (isEventBusError(error, ErrorCodes.LOCKED)) return ExitStatus.IN_USE;
   // A path that is not what the command needs (store-checks.ts). A config file's mistakes

@@ -4,7 +4,7 @@
  */
 import { pino, type Logger as PinoLogger } from 'pino';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export { LOG_LEVELS } from './defaults.js';
 
 export function createLogger(level: string, outputs: readonly string[]): PinoLogger {
   const destinations = outputs.map((output) => {

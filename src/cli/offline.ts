@@ -9,11 +9,11 @@
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { Engine } from '../storage/engine.js';
-import { nodeIO } from '../storage/io.js';
 import { restoreSnapshot } from '../storage/restore.js';
 import { verifyDirectory, type VerifyReport } from '../storage/verify.js';
 import { snapshotJson } from '../protocol/response.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
+import { withProgressIO } from './progress-io.js';
 import { requireIdleStore, requireRestoreTarget, requireSnapshot, requireVerifiable } from './store-checks.js';
 
 type Print = (line: string) => void;
@@ -47,7 +47,7 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
 /** Verifies a data directory no server holds, or a snapshot. Returns the exit status: 0 when sound, 2 when damaged. */
 export function verifyCommand(dir: string, json: boolean, print: Print): ExitStatusValue {
   const found = requireVerifiable(dir);
-  const report: VerifyReport = verifyDirectory(nodeIO, found.path);
+  const report: VerifyReport = withProgressIO('verifying', found.path, 1, (io) => verifyDirectory(io, found.path));
   if (json) print(JSON.stringify({ path: found.path, ...report }));
   else {
     print(`${report.ok ? 'OK' : 'DAMAGED'}: ${report.kind === 'snapshot' ? 'snapshot' : 'data directory'} ${found.path}`);
@@ -62,7 +62,7 @@ export function verifyCommand(dir: string, json: boolean, print: Print): ExitSta
 export function restoreCommand(snapshotDir: string, dataDir: string, json: boolean, print: Print): void {
   const snapshot = requireSnapshot(snapshotDir);
   const target = requireRestoreTarget(dataDir);
-  const result = restoreSnapshot(nodeIO, snapshot.path, target.path);
+  const result = withProgressIO('restoring', snapshot.path, 3, (io) => restoreSnapshot(io, snapshot.path, target.path));
   if (json) {
     print(JSON.stringify({ snapshot: snapshot.path, data_dir: result.dataDir, streams: result.streams, events: result.events, files: result.files, bytes: result.bytes }));
   } else print(`restored ${snapshot.path} into ${result.dataDir}: ${result.streams} streams, ${result.events} events, ${result.files} files, ${result.bytes} bytes`);

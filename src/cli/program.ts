@@ -1,21 +1,16 @@
 /**
  * The `eventbus` command line, built with commander (tests build it without running it).
  */
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { FSYNC_POLICIES } from '../storage/group-commit.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
-import { LOG_LEVELS } from './logging.js';
-import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
-import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
-import { serve } from './serve.js';
-import { DEFAULTS, resolveSettings, type ServeFlags } from './settings.js';
 
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('It must be a whole number from 0 to 65535.');
-  return port;
-}
+import { parsePort } from './port-option.js';
+import { addClientCommands, examples } from './client-program.js';
+import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
+import { DEFAULTS, LOG_LEVELS } from './defaults.js';
+import type { ServeFlags } from './settings.js';
 
 /** `--data` of the offline commands: the same fallbacks as serve's (EVENTBUS_DATA, then ./data). */
 function dataOption(what: string): Option {
@@ -46,11 +41,18 @@ function oneLineUsageErrors(command: Command, helpCommand: string): Command {
 export function buildProgram(resources: Resources): Command {
   const program = oneLineUsageErrors(new Command('eventbus'), 'eventbus')
     .description('A TCP event bus with its own crash-safe storage engine (newline-delimited JSON, compatible with the original Go event-bus). Documentation: eventbus docs protocol, eventbus docs operations.')
-    .version(versionLine(resources), '-V, --version', 'print the version, the build, Node.js and the CRC32C implementation')
-    .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
+    // Not .version(text): the text says which CRC32C loads, found only when asked for.
+    .addOption(new Option('-V, --version', 'print the version, the build, Node.js and the CRC32C implementation'))
+    .addHelpText('after', `${examples('eventbus serve                       # a server on 127.0.0.1:8080, data in ./data', 'eventbus create orders && eventbus write orders \'{"total":12.5}\'', 'eventbus read orders --follow', 'eventbus streams')}\n\n${EXIT_STATUS_HELP}`);
+  program.on('option:version', () => {
+    process.stdout.write(`${versionLine(resources)}\n`);
+    throw new CommanderError(0, 'commander.version', versionLine(resources));
+  });
   const subcommand = (name: string) => oneLineUsageErrors(program.command(name), `eventbus ${name}`);
+  program.commandsGroup('Server and store commands:');
 
   subcommand('serve')
+    .summary('start the server')
     .description('Start the server. Options fall back to EVENTBUS_* environment variables, then to the config file, then to the defaults shown.')
     .addOption(new Option('--host <address>', `address to listen on; anything but loopback needs clients in the config file or --insecure-no-auth (default: ${DEFAULTS.host})`).env('EVENTBUS_HOST'))
     .addOption(new Option('--port <port>', `TCP port; 0 picks a free one (default: ${DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
@@ -62,45 +64,60 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--insecure-no-auth', 'allow listening on a non-loopback address with no clients configured (anyone who can connect can do anything); env EVENTBUS_INSECURE_NO_AUTH=true'))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve over TLS (needs --tls-key)').env('EVENTBUS_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('EVENTBUS_TLS_KEY'))
+    .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --config config.yaml --host 0.0.0.0'))
     .action(async (flags: ServeFlags) => {
+      const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
       await serve(resolveSettings(flags), resources);
     });
 
   const print = (line: string) => process.stdout.write(`${line}\n`);
   subcommand('snapshot')
+    .summary('snapshot a stopped store')
     .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation). Refuses, changing nothing, a path that is not a data directory. Exit status 0 when done, 64 for a wrong path, 75 when a server holds the store.')
     .addOption(dataOption('the data directory to snapshot'))
     .addOption(new Option('--output <dir>', 'directory to create the snapshot in (snapshot-<UTC time> inside it)').makeOptionMandatory())
     .option('--json', 'print the result as JSON, as snapshot_db answers it (snake_case, with absolute_path)')
+    .addHelpText('after', examples('eventbus snapshot --data ./data --output ./backups', 'eventbus snapshot --output ./backups --json'))
     .action(async (options: { data?: string; output: string; json?: boolean }) => {
+      const { snapshotCommand } = await import('./offline.js');
       await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
     });
   subcommand('verify')
+    .summary('check a stopped store or a snapshot')
     .description('Check a data directory no server holds, or a snapshot: manifest, every record CRC, every index. Exit status 0 when sound, 2 when damaged, 64 when the path is not a data directory or snapshot, 75 when a running server holds the store (verify a snapshot of it instead).')
     .argument('[path]', 'a data directory or a snapshot directory (instead of --data; kept for compatibility)')
     .addOption(dataOption('the data directory or snapshot to check'))
     .option('--json', 'print the report as JSON')
-    .action((given: string | undefined, options: { data?: string; json?: boolean }, command: Command) => {
+    .addHelpText('after', examples('eventbus verify --data ./data', 'eventbus verify ./backups/snapshot-20261127T081020.382Z'))
+    .action(async (given: string | undefined, options: { data?: string; json?: boolean }, command: Command) => {
       if (given !== undefined && command.getOptionValueSource('data') === 'cli') {
         throw new EventBusError(ErrorCodes.INVALID_PATH, `verify takes one path: ${given} or --data ${options.data}, not both; see 'eventbus verify --help'`);
       }
+      const { verifyCommand } = await import('./offline.js');
       process.exitCode = verifyCommand(given ?? dataDir(options.data), options.json === true, print);
     });
   subcommand('restore')
+    .summary('restore a snapshot into a new data directory')
     .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
     .argument('<snapshot>', 'the snapshot directory')
     .addOption(dataOption('the new data directory: absent or empty'))
     .option('--json', 'print the result as JSON')
-    .action((snapshot: string, options: { data?: string; json?: boolean }) => {
+    .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored'))
+    .action(async (snapshot: string, options: { data?: string; json?: boolean }) => {
+      const { restoreCommand } = await import('./offline.js');
       restoreCommand(snapshot, dataDir(options.data), options.json === true, print);
     });
 
   subcommand('docs')
+    .summary('print the protocol or operations document')
     .description('Print a document shipped with this build (Markdown): protocol (every operation, error code, limit and config setting) or operations (running, exit statuses, snapshots, recovery, measured figures).')
     .addArgument(new Argument('[name]', 'which document').choices([...DOCUMENTS]).default('protocol'))
+    .addHelpText('after', examples('eventbus docs protocol | less', 'eventbus docs operations'))
     .action((name: DocumentName) => {
       process.stdout.write(resources.document(name));
     });
+
+  addClientCommands(program, subcommand);
 
   return program;
 }

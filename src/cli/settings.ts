@@ -11,7 +11,7 @@ import type { ServerLimits } from '../server/limits.js';
 import type { EngineOptions } from '../storage/engine.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/group-commit.js';
 import { loadConfig, type FileConfig } from './config.js';
-import { LOG_LEVELS } from './logging.js';
+import { DEFAULTS, LOG_LEVELS, envFlag } from './defaults.js';
 
 /** What commander hands over (options given on the command line or through EVENTBUS_*). */
 export interface ServeFlags {
@@ -43,13 +43,6 @@ export interface ServeSettings {
   configFile: string | undefined;
 }
 
-export const DEFAULTS = {
-  host: '127.0.0.1',
-  port: 8080,
-  data: './data',
-  fsync: 'always' as FsyncPolicy,
-  logLevel: 'info',
-};
 
 const LIMIT_KEYS = new Set([
   'maxLineBytes', 'maxConnections', 'maxInFlightRequests', 'maxInFlightBytes', 'maxOutputBytes', 'outputStallTimeoutMs',
@@ -65,14 +58,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === '' ? undefined : value;
 }
 
-/** True for 1, true, yes, on (any case); false for 0, false, no, off and empty. */
-export function envFlag(value: string | undefined, name: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-  if (['', '0', 'false', 'no', 'off'].includes(v)) return false;
-  throw bad(`${name} must be true or false, got '${value}'`);
-}
 
 export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServeSettings {
   const configFile = flags.config;
@@ -128,3 +113,5 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     configFile,
   };
 }
+
+export { DEFAULTS, envFlag };

@@ -25,12 +25,14 @@ import type {
   Credentials,
   Delivery,
   Event,
+  RawResponse,
   EventPage,
   EventStatus,
   Response,
   Snapshot,
   Stream,
   StreamInfo,
+  StreamPage,
   WrittenEvent,
 } from './types.js';
 
@@ -57,7 +59,7 @@ export interface ClientOptions {
 }
 
 interface Pending {
-  resolve(response: Response): void;
+  resolve(response: Response, line: string): void;
   reject(error: EventBusError): void;
   deadlineMs: number;
 }
@@ -91,6 +93,39 @@ function event<T>(e: Record<string, unknown>): Event<T> {
 function events<T>(body: unknown): Event<T>[] {
   const list = (body as { events: Record<string, unknown>[] | null }).events ?? [];
   return list.map((e) => event<T>(e));
+}
+
+/** A stream object of get_stream_info or list_streams, in camelCase. */
+function streamInfo(s: Record<string, unknown>): StreamInfo {
+  const consumers = (s.consumers as Record<string, number | string>[] | undefined) ?? [];
+  const error = s.error as { code: string; reason: string } | undefined;
+  return {
+    id: s.id as string,
+    name: s.name as string,
+    createdAt: s.created_at as string,
+    eventCount: (s.event_count as number | undefined) ?? 0,
+    firstOffset: (s.first_offset as number | undefined) ?? 0,
+    nextOffset: (s.next_offset as number | undefined) ?? 0,
+    bytes: (s.bytes as number | undefined) ?? 0,
+    segmentCount: (s.segment_count as number | undefined) ?? 0,
+    consumers: consumers.map((c) => ({
+      name: c.name as string,
+      cursor: c.cursor as number,
+      ackFloor: c.ack_floor as number,
+      pending: c.pending as number,
+      retry: c.retry as number,
+      deadLettered: c.dead_lettered as number,
+      lag: c.lag as number,
+    })),
+    damage: ((s.damage as Record<string, number | string>[] | undefined) ?? []).map((d) => ({
+      file: d.file as string,
+      position: d.position as number,
+      firstOffset: d.first_offset as number,
+      lastOffset: d.last_offset as number,
+      reason: d.reason as string,
+    })),
+    ...(error === undefined ? {} : { error: { code: error.code, reason: error.reason } }),
+  };
 }
 
 export class EventBusClient {
@@ -201,37 +236,32 @@ export class EventBusClient {
   }
 
   async getStreamInfo(name: string): Promise<StreamInfo> {
-    const s = (((await this.request('get_stream_info', { stream_name: name })).body) as { stream: Record<string, unknown> }).stream;
-    const consumers = (s.consumers as Record<string, number | string>[] | undefined) ?? [];
-    return {
-      id: s.id as string,
-      name: s.name as string,
-      createdAt: s.created_at as string,
-      eventCount: s.event_count as number,
-      firstOffset: s.first_offset as number,
-      nextOffset: s.next_offset as number,
-      bytes: s.bytes as number,
-      segmentCount: s.segment_count as number,
-      consumers: consumers.map((c) => ({
-        name: c.name as string,
-        cursor: c.cursor as number,
-        ackFloor: c.ack_floor as number,
-        pending: c.pending as number,
-        retry: c.retry as number,
-        deadLettered: c.dead_lettered as number,
-        lag: c.lag as number,
-      })),
-      damage: ((s.damage as Record<string, number | string>[] | undefined) ?? []).map((d) => ({
-        file: d.file as string,
-        position: d.position as number,
-        firstOffset: d.first_offset as number,
-        lastOffset: d.last_offset as number,
-        reason: d.reason as string,
-      })),
-    };
+    return streamInfo((((await this.request('get_stream_info', { stream_name: name })).body) as { stream: Record<string, unknown> }).stream);
+  }
+
+  /**
+   * A page of the server's streams with their figures, in name order: pass `nextName` as
+   * `fromName` for the next page (null: no more). A stream whose files could not be opened has
+   * `error` and zero figures. See {@link streams} for all of them.
+   */
+  async listStreams(options: { fromName?: string; maxStreams?: number } = {}): Promise<StreamPage> {
+    const body = (await this.request('list_streams', { from_name: options.fromName, max_streams: options.maxStreams })).body as { streams: Record<string, unknown>[]; next_name: string | null };
+    return { streams: body.streams.map(streamInfo), nextName: body.next_name };
+  }
+
+  /** Every stream, page after page (`maxStreams` per request). */
+  async *streams(options: { maxStreams?: number } = {}): AsyncGenerator<StreamInfo> {
+    let fromName: string | undefined;
+    for (;;) {
+      const page = await this.listStreams({ ...options, ...(fromName === undefined ? {} : { fromName }) });
+      yield* page.streams;
+      if (page.nextName === null) return;
+      fromName = page.nextName;
+    }
   }
 
   /** A page of the stream's events in offset order (statuses for `consumer`, default `default`). */
+
   async getStreamEvents<T = unknown>(name: string, options: { fromOffset?: number; maxEvents?: number; consumer?: string } = {}): Promise<EventPage<T>> {
     const body = (await this.request('get_stream_events', {
       stream_name: name,
@@ -311,8 +341,21 @@ export class EventBusClient {
    * parsed response; rejects with the server's error when it reports a failure.
    */
   request(operation: string, body?: Record<string, unknown>, extraWaitMs = 0): Promise<Response> {
+    return this.send(this.requestLine(operation, body), extraWaitMs);
+  }
+
+  /**
+   * {@link request}, resolving with the response line exactly as received as well: event bodies
+   * in it are byte for byte as stored (`response.body` went through JSON.parse, which rounds
+   * integers beyond 2^53).
+   */
+  requestRaw(operation: string, body?: Record<string, unknown>, extraWaitMs = 0): Promise<RawResponse> {
+    return this.sendRaw(this.requestLine(operation, body), extraWaitMs);
+  }
+
+  private requestLine(operation: string, body: Record<string, unknown> | undefined): string {
     const bodyJson = body === undefined ? '' : `,"body":${JSON.stringify(body)}`;
-    return this.send(`{"operation":${JSON.stringify(operation)}${bodyJson}${this.authJson}}\n`, extraWaitMs);
+    return `{"operation":${JSON.stringify(operation)}${bodyJson}${this.authJson}}\n`;
   }
 
   /**
@@ -331,10 +374,18 @@ export class EventBusClient {
   // ------------------------------------------------------------------ transport
 
   private send(line: string, extraWaitMs: number): Promise<Response> {
+    return this.enqueue(line, extraWaitMs, (resolve) => (response) => resolve(response));
+  }
+
+  private sendRaw(line: string, extraWaitMs: number): Promise<RawResponse> {
+    return this.enqueue(line, extraWaitMs, (resolve) => (response, raw) => resolve({ response, line: raw }));
+  }
+
+  private enqueue<T>(line: string, extraWaitMs: number, onResponse: (resolve: (value: T) => void) => Pending['resolve']): Promise<T> {
     if (this.closedError !== null) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
       const deadlineMs = this.requestTimeoutMs > 0 ? Date.now() + this.requestTimeoutMs + extraWaitMs : Infinity;
-      this.pending.push({ resolve, reject, deadlineMs });
+      this.pending.push({ resolve: onResponse(resolve), reject, deadlineMs });
       this.outgoing += line;
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -393,7 +444,7 @@ export class EventBusClient {
     }
     // As the original Go client: a `reason` means failure, whatever `status` says.
     if ((response.reason !== undefined && response.reason !== null) || response.status !== true) waiter.reject(responseError(response));
-    else waiter.resolve(response);
+    else waiter.resolve(response, line);
   }
 
   private checkTimeout(): void {

@@ -43,6 +43,18 @@ export interface StreamInfo extends Stream {
   consumers: ConsumerInfo[];
   /** Damage found in the stream's files (empty when sound). */
   damage: Damage[];
+  /**
+   * `listStreams` only: the stream's files could not be opened when the server started (its
+   * figures are then 0 and its consumers unknown). Absent for a stream that works.
+   */
+  error?: { code: string; reason: string };
+}
+
+/** A page of `listStreams`. */
+export interface StreamPage {
+  streams: StreamInfo[];
+  /** Pass as `fromName` for the next page; null when this page ends the list. */
+  nextName: string | null;
 }
 
 export interface WrittenEvent {
@@ -92,6 +104,13 @@ export interface Snapshot {
   linkedFiles: number;
   copiedFiles: number;
   copyFallback: boolean;
+}
+
+/** A successful response line as received, and parsed (`requestRaw`). */
+export interface RawResponse {
+  response: Response;
+  /** The line without its newline, exactly as the server sent it. */
+  line: string;
 }
 
 /** A response line, parsed: what {@link EventBusClient.request} resolves with on success. */

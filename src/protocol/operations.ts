@@ -3,7 +3,10 @@
  * one requires (as the original listed them in its `missing required fields` context).
  */
 
-/** Every operation, in the order the original listed them (snapshot_db from the seed version). */
+/**
+ * Every operation, in the order the original listed them (snapshot_db from the seed version),
+ * then ours (list_streams) before `exit`.
+ */
 export const OPERATIONS = [
   'health',
   'create_stream',
@@ -15,6 +18,7 @@ export const OPERATIONS = [
   'retry_events',
   'mark_event',
   'snapshot_db',
+  'list_streams',
   'exit',
 ] as const;
 
@@ -32,7 +36,10 @@ export interface RequiredField {
 
 const streamName: RequiredField = { name: 'stream_name', type: 'string', required: true };
 
-/** The required body fields of each operation that has a body, in the original's order. */
+/**
+ * The required body fields of each operation that has a body, in the original's order.
+ * `list_streams` has no required field, and its body may be left out altogether.
+ */
 export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> = new Map<Operation, readonly RequiredField[]>([
   ['create_stream', [streamName]],
   ['delete_stream', [streamName]],
@@ -43,6 +50,7 @@ export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> =
   ['retry_events', [streamName]],
   ['mark_event', [{ name: 'event_id', type: 'string', required: true }, { name: 'status', type: 'uint8', required: true }]],
   ['snapshot_db', [{ name: 'output', type: 'string', required: true }]],
+  ['list_streams', []],
 ]);
 
 const byName: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op) => [op, op]));

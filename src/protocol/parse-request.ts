@@ -117,6 +117,8 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
   const required = REQUIRED_FIELDS.get(operation);
   assert(required !== undefined, `no required fields listed for ${operation}`);
   const body = envelope.body;
+  // list_streams alone may leave its body out (every field is optional).
+  if (operation === 'list_streams' && (body === undefined || body === null)) return { operation, fromName: undefined, maxStreams: undefined };
   // `"body": null` counts as missing (the original created a stream named "" instead).
   if (body === undefined || body === null) throw missingFields(required);
   if (!isObject(body)) throw invalidField('body', 'an object');
@@ -161,6 +163,8 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
       return parseMark(envelope, body, limits);
     case 'snapshot_db':
       return { operation, output: string(body, 'output') };
+    case 'list_streams':
+      return { operation, fromName: optionalString(body, 'from_name'), maxStreams: optionalInteger(body, 'max_streams', 1) };
   }
 }
 

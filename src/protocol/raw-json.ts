@@ -173,3 +173,22 @@ export function compactJson(json: Buffer): Buffer {
   written += json.copy(out, written, runStart, end);
   return out.subarray(0, written);
 }
+
+/**
+ * The spans of the elements of the JSON array at `span` (e.g. a response's `body.events`, so a
+ * client prints each event byte for byte, as stored). Empty when `span` is not an array.
+ */
+export function arrayElementSpans(bytes: Buffer, span: Span): Span[] {
+  const elements: Span[] = [];
+  let i = skipWhitespace(bytes, span.start);
+  if (bytes[i] !== OPEN_BRACKET) return elements;
+  i = skipWhitespace(bytes, i + 1);
+  while (i < span.end && bytes[i] !== CLOSE_BRACKET) {
+    const start = i;
+    i = skipValue(bytes, i);
+    elements.push({ start, end: i });
+    i = skipWhitespace(bytes, i);
+    if (bytes[i] === COMMA) i = skipWhitespace(bytes, i + 1);
+  }
+  return elements;
+}

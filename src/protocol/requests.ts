@@ -76,6 +76,13 @@ export interface SnapshotRequest {
   output: string;
 }
 
+export interface ListStreamsRequest {
+  operation: 'list_streams';
+  /** First stream name wanted (inclusive, name order); undefined: from the first. */
+  fromName: string | undefined;
+  maxStreams: number | undefined;
+}
+
 export type Request =
   | HealthRequest
   | ExitRequest
@@ -87,4 +94,5 @@ export type Request =
   | ProcessEventsRequest
   | RetryEventsRequest
   | MarkEventRequest
-  | SnapshotRequest;
+  | SnapshotRequest
+  | ListStreamsRequest;

@@ -9,6 +9,7 @@
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from '../bus/results.js';
+import { isBrokenStream, type StreamListing } from '../bus/stream-listing.js';
 import { OPERATIONS } from './operations.js';
 
 /** `{"operation":"<op>","status":true` and `…false` for every operation, and decode_request. */
@@ -61,6 +62,25 @@ export function streamBody(stream: StreamView): string {
 
 /** `{"stream":{…, figures, consumers}}` (get_stream_info). */
 export function streamInfoBody(info: StreamInfoView): string {
+  return `{"stream":${streamInfoJson(info)}}`;
+}
+
+/**
+ * `{"streams":[…],"next_name":…}` (list_streams): each stream as get_stream_info reports it, or,
+ * for one whose files could not be opened, its identity and `error` ({code, reason}).
+ */
+export function streamListingBody(listing: StreamListing): string {
+  let streams = '';
+  for (const stream of listing.streams) {
+    if (streams.length > 0) streams += ',';
+    streams += isBrokenStream(stream)
+      ? `{${streamFields(stream)},"error":{"code":${JSON.stringify(stream.error.code)},"reason":${JSON.stringify(stream.error.reason)}}}`
+      : streamInfoJson(stream);
+  }
+  return `{"streams":[${streams}],"next_name":${listing.nextName === null ? 'null' : JSON.stringify(listing.nextName)}}`;
+}
+
+function streamInfoJson(info: StreamInfoView): string {
   let consumers = '';
   for (const c of info.consumers) {
     if (consumers.length > 0) consumers += ',';
@@ -68,8 +88,8 @@ export function streamInfoBody(info: StreamInfoView): string {
   }
   const damage = info.damage.map((d) => JSON.stringify({ file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })).join(',');
   return (
-    `{"stream":{${streamFields(info)},"event_count":${info.eventCount},"first_offset":${info.firstOffset},` +
-    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"consumers":[${consumers}],"damage":[${damage}]}}`
+    `{${streamFields(info)},"event_count":${info.eventCount},"first_offset":${info.firstOffset},` +
+    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"consumers":[${consumers}],"damage":[${damage}]}`
   );
 }
 

@@ -14,6 +14,7 @@ import {
   snapshotBody,
   streamBody,
   streamInfoBody,
+  streamListingBody,
   writtenEventBody,
 } from '../protocol/response.js';
 
@@ -46,6 +47,8 @@ export class Executor {
           return this.settle(op, this.bus.mark(request).then(() => undefined), requestIdJson);
         case 'snapshot_db':
           return this.settle(op, this.bus.snapshot(request.output).then(snapshotBody), requestIdJson);
+        case 'list_streams':
+          return encodeSuccess(op, streamListingBody(this.bus.listStreams(request)), requestIdJson);
       }
     } catch (error) {
       return this.failure(op, error, requestIdJson);

@@ -4,7 +4,8 @@
  * silently inflate or deflate every figure of a run).
  */
 import t from 'tap';
-import { lineFramer, respFramer } from '../../bench/core/framers.js';
+import { respFramer } from '../../bench/core/framers.js';
+import { lineFramer } from '../../src/cli/bench/line-framer.js';
 import { RespParser, respCommand } from '../../bench/core/resp.js';
 import { stat } from '../../bench/core/figures.js';
 

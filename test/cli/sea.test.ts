@@ -2,7 +2,8 @@
  * The self-contained binary (Node single executable application): built as `npm run build:sea`
  * builds it (without postject's harmless `.note` warnings), copied alone into an empty
  * directory, it serves a session with the native CRC32C addon it carries (loaded from a private
- * temporary file that is gone once loaded), falls back to JavaScript where the addon cannot load
+ * temporary file that is gone once loaded), runs the client commands' session against itself
+ * (test/cli/client-commands.test.ts has the full one), falls back to JavaScript where the addon cannot load
  * and says so, prints its bundled documents, and stops cleanly on SIGTERM.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -52,6 +53,33 @@ async function session(t: TapTest, port: number): Promise<void> {
   await client.close();
 }
 
+/** The client commands, from the binary alone in its directory: the same session as test/cli/client-commands. */
+function clientSession(t: TapTest, binary: string, home: string, port: number): void {
+  const run = (args: string[], input = '') => spawnSync(binary, args, { cwd: home, encoding: 'utf8', input, timeout: 60_000, env: { PATH: '/usr/bin:/bin', EVENTBUS_PORT: String(port) } });
+  const ok = (args: string[], input = '') => {
+    const result = run(args, input);
+    t.equal(result.status, 0, `eventbus ${args.join(' ')}: ${result.stderr}`);
+    return result.stdout;
+  };
+  t.match(JSON.parse(ok(['create', 'cli'])), { name: 'cli', created: true });
+  t.match(JSON.parse(ok(['write', 'cli', '{"n":12345678901234567890}'])), { offset: 0 });
+  t.match(JSON.parse(ok(['write', 'cli'], '{"n":1}\n{"n":2}\n')), { events: 2, first_offset: 1, last_offset: 2 });
+  const bad = run(['write', 'cli'], '{"n":3}\n{"n":4}\n{"n":\n');
+  t.equal(bad.status, 65);
+  t.match(bad.stderr, /^eventbus: line 3 of stdin is not JSON/);
+  t.match(ok(['read', 'cli', '--limit', '1']), /"body":\{"n":12345678901234567890\}/);
+  t.equal(ok(['read', 'cli']).trimEnd().split('\n').length, 5);
+  t.match(ok(['streams', '--names']), /^cli$/m);
+  t.equal(ok(['consume', 'cli', '--consumer', 'c', '--ack']).trimEnd().split('\n').length, 5);
+  t.match(JSON.parse(ok(['info', 'cli'])), { event_count: 5, consumers: [{ name: 'c', ack_floor: 5, pending: 0 }] });
+  t.match(JSON.parse(ok(['bench', '--events', '500', '--connections', '2', '--depth', '4'])), { write: { events: 500, errors: 0 }, drain: { events: 500, errors: 0 } });
+  t.match(ok(['completion', 'bash']), /complete -F _eventbus eventbus/);
+  t.same(JSON.parse(ok(['delete', 'cli', '--yes'])), { name: 'cli', deleted: true });
+  const missing = run(['info', 'cli']);
+  t.equal(missing.status, 3);
+  t.match(missing.stderr, /^eventbus: STREAM_NOT_FOUND: /);
+}
+
 // Built once, as `npm run build:sea` builds it (the same script, in its own process).
 const build = tempDir(t, 'eventbus-sea-build-');
 const built = spawnSync(process.execPath, [fileURLToPath(new URL('dist/src/cli/sea-build.js', ROOT)), path.join(build, 'eventbus')], { encoding: 'utf8', timeout: 240_000 });
@@ -77,8 +105,12 @@ t.test('the single-executable binary serves the protocol on its own', async (t) 
   const server = await serveBinary(t, binary, home, tmp);
   t.same(readdirSync(tmp), [], 'the addon was loaded from a private temporary file, removed once loaded');
   await session(t, server.port);
+  clientSession(t, binary, home, server.port);
   server.child.kill('SIGTERM');
   t.equal(await server.exited, 0, 'stops cleanly on SIGTERM');
+  const down = spawnSync(binary, ['streams'], { cwd: home, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', EVENTBUS_PORT: String(server.port) } });
+  t.equal(down.status, 69, 'a server that is down: exit 69');
+  t.match(down.stderr, /^eventbus: CONNECTION_ERROR: /);
   const starting = server.output().split('\n').find((line) => line.includes('"msg":"starting"'));
   t.ok(starting !== undefined, 'a starting line');
   t.match(JSON.parse(starting!).crc32c, new RegExp(`^${crc}$`), 'the start-up log says which CRC32C it uses');

@@ -54,7 +54,7 @@ export interface OracleState {
 
 export const OPERATIONS = [
   'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event',
-  'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'exit',
+  'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'exit',
 ] as const;
 
 export const REASONS = {
@@ -171,7 +171,20 @@ export function expect(raw: Buffer, state: OracleState): Verdict {
   if (state.client !== null && (credentials === null || credentials.id !== state.client.id || credentials.secret !== state.client.secret)) {
     return answer([fail('UNAUTHORIZED', { reason: REASONS.UNAUTHORIZED })]);
   }
+  if (operation === 'list_streams') return listStreams(own(value, 'body'), answer);
   return body(operation, own(value, 'body'), text, state, answer);
+}
+
+/** docs, list_streams: the body may be left out; `from_name` a string, `max_streams` an integer ≥ 1. */
+function listStreams(b: unknown, answer: (o: Outcome[]) => Expectation): Verdict {
+  if (absent(b)) return answer([{ ok: true }]);
+  if (!isObject(b)) return answer([fail('INVALID_FIELD', { reason: REASONS.INVALID_FIELD, field: 'body' })]);
+  const bad: string[] = [];
+  const from = own(b, 'from_name');
+  if (!absent(from) && typeof from !== 'string') bad.push('from_name');
+  const max = own(b, 'max_streams');
+  if (!absent(max) && !(typeof max === 'number' && Number.isSafeInteger(max) && max >= 1)) bad.push('max_streams');
+  return answer(bad.length > 0 ? [fail('INVALID_FIELD', { reason: REASONS.INVALID_FIELD, field: bad })] : [{ ok: true }]);
 }
 
 function body(operation: string, b: unknown, text: string, state: OracleState, answer: (o: Outcome[]) => Expectation): Verdict {

@@ -4,9 +4,8 @@
  * (pipelining). Used where a workload needs the replies' contents (drains, mixed runs); plain
  * write loads use the cheaper closed-loop generator.
  */
-import net from 'node:net';
-import { openSockets } from './closed-loop.js';
-import { RespParser, type RespValue } from './resp.js';
+import type net from 'node:net';
+import { openSockets, type Endpoint } from './endpoint.js';
 
 export interface ReplyParser<T> {
   feed(chunk: Buffer): T[];
@@ -56,8 +55,8 @@ export class PipelinedConnection<T> {
     socket.on('close', () => this.fail(new Error('connection closed')));
   }
 
-  static async open<T>(port: number, parser: () => ReplyParser<T>, count = 1): Promise<PipelinedConnection<T>[]> {
-    const sockets = await openSockets(port, count);
+  static async open<T>(endpoint: Endpoint, parser: () => ReplyParser<T>, count = 1): Promise<PipelinedConnection<T>[]> {
+    const sockets = await openSockets(endpoint, count);
     return sockets.map((socket) => new PipelinedConnection(socket, parser()));
   }
 
@@ -90,10 +89,7 @@ export class PipelinedConnection<T> {
   }
 }
 
-export function openLines(port: number, count = 1): Promise<PipelinedConnection<string>[]> {
-  return PipelinedConnection.open(port, () => new LineParser(), count);
-}
-
-export function openResp(port: number, count = 1): Promise<PipelinedConnection<RespValue>[]> {
-  return PipelinedConnection.open(port, () => new RespParser(), count);
+/** `count` connections speaking newline-delimited JSON (eventbus). */
+export function openLines(endpoint: Endpoint, count = 1): Promise<PipelinedConnection<string>[]> {
+  return PipelinedConnection.open(endpoint, () => new LineParser(), count);
 }

@@ -5,15 +5,14 @@
  * the generator spends as little CPU as possible beside the servers on the same machine. Every
  * reply's latency (send to reply) goes into an HDR histogram.
  */
-import net from 'node:net';
-import type { RunResult } from './figures.js';
-import type { ReplyFramer } from './framers.js';
+import { openSockets, type Endpoint } from './endpoint.js';
 import { newHistogram, recordMs, summarize } from './histogram.js';
+import type { ReplyFramer } from './line-framer.js';
 import type { Progress } from './progress.js';
+import type { RunResult } from './run-result.js';
 
 export interface ClosedLoopOptions {
-  port: number;
-  host?: string;
+  endpoint: Endpoint;
   connections: number;
   depth: number;
   /** One complete request (with its terminator), sent over and over. */
@@ -26,23 +25,10 @@ export interface ClosedLoopOptions {
   progress?: Progress;
 }
 
-/** Opens `count` TCP connections with Nagle off. */
-export async function openSockets(port: number, count: number, host = '127.0.0.1'): Promise<net.Socket[]> {
-  return Promise.all(Array.from({ length: count }, () => new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ port, host });
-    socket.setNoDelay(true);
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  })));
-}
-
 export async function closedLoop(options: ClosedLoopOptions): Promise<RunResult> {
   const { connections, depth, request } = options;
   if (options.durationMs === undefined && options.totalOps === undefined) throw new Error('closedLoop needs durationMs or totalOps');
-  const sockets = await openSockets(options.port, connections, options.host);
+  const sockets = await openSockets(options.endpoint, connections);
   const histogram = newHistogram();
   const batch = Buffer.concat(Array.from({ length: depth }, () => request));
   const totalOps = options.totalOps ?? Number.POSITIVE_INFINITY;

@@ -5,9 +5,9 @@
  * stops when the last acknowledgement is confirmed; the latency recorded is per batch, fetch
  * sent to batch received.
  */
-import type { RunResult } from './figures.js';
 import { newHistogram, recordMs, summarize } from './histogram.js';
 import type { Progress } from './progress.js';
+import type { RunResult } from './run-result.js';
 
 export interface DrainLoop<C, E> {
   connections: C[];

@@ -1,0 +1,45 @@
+/**
+ * A failure of a client command (streams, write, read, ...) as the user sees it: one line,
+ * `CODE: reason` with a hint where one helps, and the exit status for its kind (exit-status.ts).
+ * {@link clientFailure} turns what the client library rejects with into one.
+ */
+import { ErrorCodes, isEventBusError, type ErrorCode } from '../errors.js';
+import type { ExitStatusValue } from './exit-status.js';
+
+export class CommandFailure extends Error {
+  constructor(readonly status: ExitStatusValue, message: string) {
+    super(message);
+    this.name = 'CommandFailure';
+  }
+}
+
+/** Codes that mean no server could be reached, or the connection ended under the request. */
+const UNAVAILABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCodes.CONNECTION_ERROR, ErrorCodes.TIMEOUT, ErrorCodes.CLOSED, ErrorCodes.TOO_MANY_CONNECTIONS, ErrorCodes.SHUTTING_DOWN,
+]);
+
+/** Where the command tried to connect, for the hints. */
+export interface Target {
+  host: string;
+  port: number;
+}
+
+/**
+ * The failure for an error from the client: unreachable (69), unauthorized (77), or any other
+ * answer of the server (3). Anything else (a bug) is rethrown as it is.
+ */
+export function clientFailure(error: unknown, target: Target): CommandFailure {
+  if (error instanceof CommandFailure) return error;
+  if (!isEventBusError(error)) throw error;
+  const line = `${error.code}: ${error.reason}`;
+  if (UNAVAILABLE_CODES.has(error.code)) {
+    const hint = error.code === ErrorCodes.CONNECTION_ERROR && /ECONNREFUSED|could not connect/.test(error.reason)
+      ? ` (is a server running there? start one with 'eventbus serve', or give --host/--port or EVENTBUS_HOST/EVENTBUS_PORT)`
+      : '';
+    return new CommandFailure(69, `${line}${hint}`);
+  }
+  if (error.code === ErrorCodes.UNAUTHORIZED) {
+    return new CommandFailure(77, `${line} (the server at ${target.host}:${target.port} needs the client id and secret of a configured client: --auth ID:SECRET or EVENTBUS_AUTH)`);
+  }
+  return new CommandFailure(3, line);
+}

@@ -1,0 +1,151 @@
+/**
+ * `eventbus completion bash|zsh`: completion scripts made from the command line itself (every
+ * command, option and choice that program.ts defines), so they never fall behind it. Arguments
+ * named `name` (a stream) complete from the server with `eventbus streams --names`, using the
+ * EVENTBUS_* variables of the shell; options taking a file or directory complete paths.
+ */
+import type { Command, Option } from 'commander';
+
+interface OptionSpec {
+  flags: string[];
+  /** Takes a value. */
+  value: boolean;
+  choices: readonly string[] | undefined;
+  /** `file`, `dir` or undefined. */
+  path: 'file' | 'dir' | undefined;
+  description: string;
+}
+
+interface CommandSpec {
+  name: string;
+  description: string;
+  options: OptionSpec[];
+  /** Choices of the first argument, `streams` for a stream name, or undefined. */
+  argument: readonly string[] | 'streams' | undefined;
+}
+
+function optionSpec(option: Option): OptionSpec {
+  const flags = [option.long, option.short].filter((f): f is string => f !== undefined);
+  const value = option.required || option.optional;
+  const argumentName = /<([^>]+)>|\[([^\]]+)\]/.exec(option.flags)?.slice(1).find((x) => x !== undefined) ?? '';
+  const path = /^(file|snapshot)$/.test(argumentName) ? 'file' : /^dir$/.test(argumentName) ? 'dir' : undefined;
+  return { flags, value, choices: option.argChoices, path, description: option.description };
+}
+
+function commandSpecs(program: Command): CommandSpec[] {
+  return program.commands.map((command) => {
+    const first = command.registeredArguments[0];
+    const argument = first === undefined ? undefined : first.argChoices ?? (first.name() === 'name' ? 'streams' : undefined);
+    const options = command.options.map(optionSpec);
+    options.push({ flags: ['--help', '-h'], value: false, choices: undefined, path: undefined, description: 'show the help' });
+    return { name: command.name(), description: command.summary() || command.description(), options, argument };
+  });
+}
+
+/** The script for `shell`. */
+export function completionScript(program: Command, shell: 'bash' | 'zsh'): string {
+  const commands = commandSpecs(program);
+  return shell === 'bash' ? bashScript(commands) : zshScript(commands);
+}
+
+function bashScript(commands: CommandSpec[]): string {
+  const words = (list: readonly string[]) => list.join(' ');
+  const valueCases: string[] = [];
+  const optionCases: string[] = [];
+  const argumentCases: string[] = [];
+  for (const command of commands) {
+    const takesValue = command.options.filter((o) => o.value);
+    for (const option of takesValue) {
+      const reply = option.choices !== undefined ? `COMPREPLY=($(compgen -W "${words(option.choices)}" -- "$cur"))`
+        : option.path === 'dir' ? 'COMPREPLY=($(compgen -d -- "$cur"))'
+          : option.path === 'file' ? 'COMPREPLY=($(compgen -f -- "$cur"))'
+            : 'COMPREPLY=()';
+      valueCases.push(`    "${command.name} ${option.flags.join(`"|"${command.name} `)}") ${reply}; return ;;`);
+    }
+    optionCases.push(`    ${command.name}) opts="${words(command.options.flatMap((o) => o.flags.filter((f) => f.startsWith('--'))))}" ;;`);
+    if (command.argument === 'streams') argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -W "$(eventbus streams --names 2>/dev/null)" -- "$cur")) ;;`);
+    else if (command.argument !== undefined) argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -W "${words(command.argument)}" -- "$cur")) ;;`);
+  }
+  return `# bash completion for eventbus: eval "$(eventbus completion bash)", or save it in /etc/bash_completion.d/eventbus
+_eventbus() {
+  local cur prev cmd opts positional i
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  if [[ $COMP_CWORD -eq 1 ]]; then
+    COMPREPLY=($(compgen -W "${words(commands.map((c) => c.name))} --help --version" -- "$cur"))
+    return
+  fi
+  cmd="\${COMP_WORDS[1]}"
+  case "$cmd $prev" in
+${valueCases.join('\n')}
+  esac
+  case "$cmd" in
+${optionCases.join('\n')}
+    *) opts="" ;;
+  esac
+  if [[ "$cur" == -* ]]; then
+    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    return
+  fi
+  # Only the first argument after the command is completed.
+  positional=0
+  for ((i = 2; i < COMP_CWORD; i++)); do
+    [[ "\${COMP_WORDS[i]}" != -* ]] && positional=$((positional + 1))
+  done
+  [[ $positional -gt 0 ]] && return
+  case "$cmd" in
+${argumentCases.join('\n')}
+  esac
+}
+complete -F _eventbus eventbus
+`;
+}
+
+/** Text safe inside a zsh `_arguments` spec: no brackets, colons or single quotes. */
+function zshText(text: string): string {
+  const first = text.split(/(?<=\.) /)[0] ?? text;
+  return first.replace(/[[\]]/g, '').replace(/:/g, ' -').replace(/'/g, '').replace(/\s+/g, ' ').replace(/\.$/, '').slice(0, 120);
+}
+
+function zshScript(commands: CommandSpec[]): string {
+  const cases = commands.map((command) => {
+    const specs = command.options.map((o) => {
+      const action = o.choices !== undefined ? `:value:(${o.choices.join(' ')})` : o.path === 'dir' ? ':directory:_files -/' : o.path === 'file' ? ':file:_files' : o.value ? ':value:' : '';
+      const names = o.flags.length > 1 ? `(${o.flags.join(' ')})'{${o.flags.join(',')}}'` : o.flags[0]!;
+      return `'${names}[${zshText(o.description)}]${action}'`;
+    });
+    const argument = command.argument === 'streams' ? `'1:stream:_eventbus_streams'` : command.argument !== undefined ? `'1:${command.name === 'completion' ? 'shell' : 'name'}:(${command.argument.join(' ')})'` : '';
+    return `    ${command.name})\n      _arguments -s ${[...specs, argument].filter((x) => x !== '').join(' \\\n        ')} ;;`;
+  });
+  return `#compdef eventbus
+# zsh completion for eventbus: save as _eventbus in a directory of $fpath, or eval "$(eventbus completion zsh)" after compinit
+_eventbus_streams() {
+  local -a streams
+  streams=(\${(f)"$(eventbus streams --names 2>/dev/null)"})
+  _describe 'stream' streams
+}
+
+_eventbus() {
+  local -a commands
+  commands=(
+${commands.map((c) => `    '${c.name}:${zshText(c.description)}'`).join('\n')}
+  )
+  if (( CURRENT == 2 )); then
+    _describe 'command' commands
+    return
+  fi
+  local command=$words[2]
+  shift words
+  (( CURRENT-- ))
+  case $command in
+${cases.join('\n')}
+  esac
+}
+
+if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+  _eventbus "$@"
+else
+  compdef _eventbus eventbus
+fi
+`;
+}

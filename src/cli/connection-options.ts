@@ -1,0 +1,104 @@
+/**
+ * The options every client command shares: where the server is (--host, --port, --tls,
+ * --tls-ca), who we are (--auth ID:SECRET) and how to print (--json, --no-color), each falling
+ * back to its EVENTBUS_* environment variable, then to the default. `connect` opens the client
+ * and turns a failure into a one-line CommandFailure (command-failure.ts).
+ */
+import { readFileSync } from 'node:fs';
+import type tls from 'node:tls';
+import { Option, type Command } from 'commander';
+import { EventBusClient } from '../client/client.js';
+import type { Endpoint } from './bench/endpoint.js';
+import { CommandFailure, clientFailure, type Target } from './command-failure.js';
+import { envFlag } from './defaults.js';
+import { parsePort } from './port-option.js';
+
+/** The parsed common options (commander's camelCase). */
+export interface ConnectionFlags {
+  host?: string;
+  port?: number;
+  tls?: boolean;
+  tlsCa?: string;
+  auth?: string;
+  json?: boolean;
+  /** False with --no-color. */
+  color?: boolean;
+}
+
+export const CLIENT_DEFAULTS = { host: '127.0.0.1', port: 8080 };
+
+/** Adds the common options to a client command. */
+export function withConnectionOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--host <address>', `server address (default: ${CLIENT_DEFAULTS.host})`).env('EVENTBUS_HOST'))
+    .addOption(new Option('--port <port>', `server port (default: ${CLIENT_DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
+    .addOption(new Option('--tls', 'connect with TLS, checking the server certificate against the system CAs (env EVENTBUS_TLS=1)'))
+    .addOption(new Option('--tls-ca <file>', 'PEM certificate(s) to trust for TLS, e.g. a self-signed server certificate (implies --tls)').env('EVENTBUS_TLS_CA'))
+    .addOption(new Option('--auth <id:secret>', "client id and secret of a client in the server's auth section (prefer EVENTBUS_AUTH: arguments are visible to other users in ps)").env('EVENTBUS_AUTH'))
+    .addOption(new Option('--json', 'print JSON (snake_case, as on the wire); the default when stdout is not a terminal'))
+    .addOption(new Option('--no-color', 'print without colour (also NO_COLOR=1)'));
+}
+
+/** Host, port, TLS options and credentials from the flags and environment; throws a usage failure. */
+export function endpointOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Endpoint {
+  const host = flags.host === undefined || flags.host === '' ? CLIENT_DEFAULTS.host : flags.host;
+  const port = flags.port ?? CLIENT_DEFAULTS.port;
+  let useTls = flags.tls === true;
+  try {
+    useTls ||= envFlag(env.EVENTBUS_TLS, 'EVENTBUS_TLS') === true;
+  } catch (error) {
+    throw new CommandFailure(64, (error as Error).message);
+  }
+  let tlsOptions: tls.ConnectionOptions | undefined;
+  if (flags.tlsCa !== undefined && flags.tlsCa !== '') {
+    try {
+      tlsOptions = { ca: readFileSync(flags.tlsCa) };
+    } catch (error) {
+      throw new CommandFailure(64, `cannot read --tls-ca ${flags.tlsCa}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  } else if (useTls) tlsOptions = {};
+  const endpoint: Endpoint = { host, port };
+  if (tlsOptions !== undefined) endpoint.tls = tlsOptions;
+  if (flags.auth !== undefined && flags.auth !== '') endpoint.auth = credentials(flags.auth);
+  return endpoint;
+}
+
+/** `ID:SECRET`, split at the first colon (an id cannot hold one; a secret may). */
+function credentials(value: string): { clientId: string; clientSecret: string } {
+  const colon = value.indexOf(':');
+  if (colon <= 0) throw new CommandFailure(64, "--auth (or EVENTBUS_AUTH) must be ID:SECRET, the client_id and client_secret of a configured client; see 'eventbus --help'");
+  return { clientId: value.slice(0, colon), clientSecret: value.slice(colon + 1) };
+}
+
+/** A connected client for the flags; a failure is a CommandFailure (69 when nothing answers). */
+export async function connect(flags: ConnectionFlags): Promise<{ client: EventBusClient; target: Target; endpoint: Endpoint }> {
+  const endpoint = endpointOf(flags);
+  const target = { host: endpoint.host, port: endpoint.port };
+  try {
+    const client = await EventBusClient.connect({
+      host: endpoint.host,
+      port: endpoint.port,
+      connectTimeoutMs: 10_000,
+      ...(endpoint.tls === undefined ? {} : { tls: endpoint.tls }),
+      ...(endpoint.auth === undefined ? {} : { auth: endpoint.auth }),
+    });
+    return { client, target, endpoint };
+  } catch (error) {
+    throw clientFailure(error, target);
+  }
+}
+
+/**
+ * Runs `work` with a connected client, closing it afterwards; what the client rejects with
+ * becomes a one-line CommandFailure.
+ */
+export async function withClient<T>(flags: ConnectionFlags, work: (client: EventBusClient, endpoint: Endpoint) => Promise<T>): Promise<T> {
+  const { client, target, endpoint } = await connect(flags);
+  try {
+    return await work(client, endpoint);
+  } catch (error) {
+    throw clientFailure(error, target);
+  } finally {
+    await client.close().catch(() => {});
+  }
+}

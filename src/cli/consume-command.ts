@@ -1,0 +1,69 @@
+/**
+ * `eventbus consume NAME [--consumer C] [--ack] [--max N]`: process_events for scripts and for
+ * looking into a consumer group. Delivers the consumer's due events in batches, prints each (JSON
+ * lines, or a readable line on a terminal) and, with --ack, acknowledges each batch once printed
+ * (mark_event status 1). Without --ack the events stay pending: they come back through
+ * retry_events after the acknowledgement deadline (`--retry` delivers those). Stops when nothing
+ * is due, after --max events, or, with --follow, on Ctrl-C (waiting for new events meanwhile).
+ */
+import { withClient, type ConnectionFlags } from './connection-options.js';
+import { Output, formatCount } from './output.js';
+import { rawEvents } from './raw-events.js';
+import { eventLine } from './read-command.js';
+import { stopOnSignals } from './stop-signal.js';
+
+/** Events per process_events when --batch is not given (the server's default, capped at 1,000). */
+const DEFAULT_BATCH = 100;
+/** How long one process_events waits for an event under --follow (the server caps wait_ms at max_wait_ms, 30 s by default). */
+const FOLLOW_WAIT_MS = 10_000;
+
+export interface ConsumeFlags extends ConnectionFlags {
+  consumer?: string;
+  ack?: boolean;
+  max?: number;
+  batch?: number;
+  retry?: boolean;
+  follow?: boolean;
+}
+
+export async function consumeCommand(name: string, flags: ConsumeFlags): Promise<void> {
+  const out = new Output(flags);
+  const max = flags.max ?? Number.POSITIVE_INFINITY;
+  const consumer = flags.consumer ?? 'default';
+  const operation = flags.retry === true ? 'retry_events' : 'process_events';
+  let delivered = 0;
+  const signal = stopOnSignals();
+  try {
+    await withClient(flags, async (client) => {
+      while (delivered < max && !signal.isStopped()) {
+        const waitMs = flags.follow === true && operation === 'process_events' ? FOLLOW_WAIT_MS : undefined;
+        const page = await client.requestRaw(operation, {
+          stream_name: name,
+          consumer,
+          max_events: Math.min(flags.batch ?? DEFAULT_BATCH, max - delivered),
+          wait_ms: waitMs,
+        }, waitMs ?? 0);
+        const events = rawEvents(page);
+        if (events.length === 0) {
+          if (flags.follow !== true) break;
+          // retry_events cannot wait: look again shortly.
+          if (waitMs === undefined) await Promise.race([signal.stopped, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+          continue;
+        }
+        for (const event of events) await out.line(out.json ? event.json : eventLine(out, event));
+        delivered += events.length;
+        if (flags.ack === true) {
+          await client.request('mark_event', { event_ids: events.map((e) => e.id), status: 1, consumer });
+        }
+      }
+    });
+  } finally {
+    signal.dispose();
+  }
+  if (process.stderr.isTTY === true) {
+    const what = flags.ack === true
+      ? `${formatCount(delivered)} events delivered to consumer ${consumer} and acknowledged`
+      : `${formatCount(delivered)} events delivered to consumer ${consumer}, not acknowledged: they are pending, and come back through retry_events after the acknowledgement deadline (--ack marks them processed)`;
+    process.stderr.write(`${out.dim(what)}\n`);
+  }
+}

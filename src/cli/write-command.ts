@@ -1,0 +1,62 @@
+/**
+ * `eventbus write NAME [JSON]`: one event from the argument, or JSON lines from stdin
+ * (bulk-write.ts). The event is stored as written (a number such as 12345678901234567890 stays
+ * as it is).
+ *
+ * Event sourcing (part 1) will add `--key` and `--type`: once write_event takes `key` and
+ * `type`, add the two options in program.ts and pass them to writeEventJson here and in
+ * bulk-write.ts.
+ */
+import { fstatSync } from 'node:fs';
+import { CommandFailure } from './command-failure.js';
+import { connect, type ConnectionFlags } from './connection-options.js';
+import { bulkWrite } from './bulk-write.js';
+import { clientFailure } from './command-failure.js';
+import { jsonTextProblem } from './json-input.js';
+import { Output, formatCount, formatRate } from './output.js';
+import { progressBar } from './progress-bar.js';
+
+/** stdin's size when it is a regular file (`< file`), for the progress bar; undefined for a pipe. */
+function stdinBytes(): number | undefined {
+  try {
+    const stat = fstatSync(0);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeCommand(name: string, json: string | undefined, flags: ConnectionFlags): Promise<void> {
+  const out = new Output(flags);
+  if (json !== undefined) {
+    const problem = jsonTextProblem(json);
+    if (problem !== null) throw new CommandFailure(64, `the event is ${problem} (give one JSON value, quoted for the shell: eventbus write ${name} '{"total":12.5}'); see 'eventbus write --help'`);
+  }
+  const { client, target } = await connect(flags);
+  try {
+    if (json !== undefined) {
+      let written;
+      try {
+        written = await client.writeEventJson(name, json);
+      } catch (error) {
+        throw clientFailure(error, target);
+      }
+      if (out.json) await out.value({ id: written.id, offset: written.offset, created_at: written.createdAt });
+      else await out.line(`wrote offset ${out.bold(formatCount(written.offset))} to ${name} ${out.dim(`(id ${written.id})`)}`);
+      return;
+    }
+    if (process.stdin.isTTY === true) process.stderr.write(`eventbus: reading events for ${name} from the terminal, one JSON value per line; Ctrl-D ends\n`);
+    const total = stdinBytes();
+    const progress = progressBar(`writing to ${name}`, total === undefined ? 'bytes' : 'bytes', total);
+    const result = await bulkWrite(client, name, process.stdin, progress, target);
+    const perSecond = result.elapsedMs > 0 ? (result.events / result.elapsedMs) * 1000 : 0;
+    if (out.json) {
+      await out.value({ stream: name, events: result.events, lines: result.lines, first_offset: result.firstOffset, last_offset: result.lastOffset, elapsed_ms: Math.round(result.elapsedMs), events_per_second: Math.round(perSecond) });
+    } else {
+      const offsets = result.lastOffset === null ? '' : ` (offsets ${formatCount(result.firstOffset!)}–${formatCount(result.lastOffset)})`;
+      await out.line(`wrote ${out.bold(formatCount(result.events))} events to ${name}${offsets} in ${(result.elapsedMs / 1000).toFixed(2)} s ${out.dim(`(${formatRate(perSecond)})`)}`);
+    }
+  } finally {
+    await client.close().catch(() => {});
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * `eventbus completion bash|zsh`: the scripts complete commands, options, choices and stream
+ * names (from the running server) in a real bash; the zsh script is checked by zsh when it is
+ * installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { EventBusClient } from '../../src/client/index.js';
+import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js';
+
+const { NODE_OPTIONS: _tapHooks, ...BASE_ENV } = process.env;
+const ZSH = ['/usr/bin/zsh', '/bin/zsh'].find((candidate) => existsSync(candidate));
+
+function script(shell: 'bash' | 'zsh'): string {
+  const result = spawnSync(process.execPath, [MAIN, 'completion', shell], { encoding: 'utf8', env: BASE_ENV });
+  if (result.status !== 0) throw new Error(result.stderr);
+  return result.stdout;
+}
+
+t.test('bash: commands, options, choices and stream names', async (t) => {
+  const server = await startServerProcess();
+  t.teardown(() => void server.stop('SIGKILL'));
+  const client = await EventBusClient.connect({ port: server.port });
+  for (const name of ['orders', 'order-lines', 'users']) await client.createStream(name);
+  await client.close();
+
+  const dir = tempDir(t);
+  const file = path.join(dir, 'eventbus.bash');
+  writeFileSync(file, script('bash'));
+  // `eventbus` on the PATH, as a user would have it, for the stream names.
+  const bin = path.join(dir, 'bin');
+  spawnSync('mkdir', [bin]);
+  writeFileSync(path.join(bin, 'eventbus'), `#!/bin/sh\nexec '${process.execPath}' '${MAIN}' "$@"\n`, { mode: 0o755 });
+  const complete = (line: string): string[] => {
+    const words = line.split(' ');
+    const program = `source '${file}'; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    const result = spawnSync('bash', ['-c', program], { encoding: 'utf8', env: { ...BASE_ENV, PATH: `${bin}:${process.env.PATH}`, EVENTBUS_PORT: String(server.port) } });
+    t.equal(result.stderr, '', `no errors completing '${line}'`);
+    return result.stdout.split('\n').filter((word) => word !== '');
+  };
+  t.same(complete('eventbus in'), ['info']);
+  t.same(complete('eventbus re').sort(), ['read', 'restore']);
+  t.same(complete('eventbus serve --fs'), ['--fsync']);
+  t.same(complete('eventbus serve --fsync i'), ['interval']);
+  t.same(complete('eventbus read orders --fo'), ['--follow']);
+  t.same(complete('eventbus completion z'), ['zsh']);
+  t.same(complete('eventbus docs o'), ['operations']);
+  t.same(complete('eventbus info ord').sort(), ['order-lines', 'orders'], 'stream names from the server');
+  t.same(complete('eventbus info orders '), [], 'only the first argument is a stream');
+});
+
+t.test('zsh: the script loads and defines the completion', { skip: ZSH === undefined ? 'needs zsh (apt-get install zsh)' : false }, async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, '_eventbus'), script('zsh'));
+  const result = spawnSync(ZSH!, ['-f', '-c', `autoload -U compinit && compinit -u -d '${dir}/dump' && source '${dir}/_eventbus' && whence -w _eventbus _eventbus_streams && print -r -- $_comps[eventbus]`], { encoding: 'utf8', env: { ...BASE_ENV, HOME: dir } });
+  t.equal(result.status, 0, result.stderr);
+  t.match(result.stdout, /_eventbus: function[\s\S]*_eventbus_streams: function[\s\S]*_eventbus/);
+  t.equal(spawnSync(ZSH!, ['-n', path.join(dir, '_eventbus')], { encoding: 'utf8' }).status, 0, 'zsh -n: the syntax is valid');
+});
