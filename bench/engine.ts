@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, type EngineOptions } from '../src/storage/engine.js';
-import type { FsyncPolicy } from '../src/storage/group-commit.js';
+import type { FsyncPolicy } from '../src/storage/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const BIG_EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);

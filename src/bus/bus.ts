@@ -5,9 +5,7 @@
  */
 import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
 import path from 'node:path';
-import type { Engine, StoredEvent, StreamInfo } from '../storage/engine.js';
-import type { DeliveredEvent, EventStatus } from '../storage/consumer-types.js';
-import { decodeEventId, encodeEventId } from '../storage/event-id.js';
+import { decodeEventId, encodeEventId, type DeliveredEvent, type Engine, type EventStatus, type StoredEvent, type StreamInfo } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { resolveSnapshotDir } from './snapshot-path.js';

@@ -7,9 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { Engine } from '../storage/engine.js';
-import { nodeIO } from '../storage/io.js';
-import { restoreSnapshot } from '../storage/restore.js';
-import { verifyDirectory, type VerifyReport } from '../storage/verify.js';
+import { nodeIO, restoreSnapshot, verifyDirectory, type VerifyReport } from '../storage/index.js';
 
 type Print = (line: string) => void;
 

@@ -3,7 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { FSYNC_POLICIES } from '../storage/group-commit.js';
+import { FSYNC_POLICIES } from '../storage/index.js';
 import { LOG_LEVELS } from './logging.js';
 import { restoreCommand, snapshotCommand, verifyCommand } from './offline.js';
 import { serve } from './serve.js';

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { EventBusServer, checkExposure } from '../server/server.js';
 import { Engine } from '../storage/engine.js';
-import { nodeIO, type FileIO } from '../storage/io.js';
+import { nodeIO, type FileIO } from '../storage/index.js';
 import { createLogger } from './logging.js';
 import type { ServeSettings } from './settings.js';
 

@@ -8,7 +8,7 @@ import type { BusOptions } from '../bus/bus.js';
 import type { ClientCredentials } from '../server/auth.js';
 import type { ServerLimits } from '../server/limits.js';
 import type { EngineOptions } from '../storage/engine.js';
-import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/group-commit.js';
+import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/index.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { LOG_LEVELS } from './logging.js';
 

@@ -7,7 +7,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrorCodes, EventBusError, assert } from '../errors.js';
-import type { EventStatus } from '../storage/consumer-types.js';
+import type { EventStatus } from '../storage/index.js';
 import { REQUIRED_FIELDS, lookupOperation, type Operation, type RequiredField } from './operations.js';
 import { compactJson, findBodyMember, findMember } from './raw-json.js';
 import type { Credentials, Envelope, Request } from './requests.js';

@@ -13,9 +13,9 @@
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { replaceFile } from './atomic-file.js';
-import { decodeCheckedFile, encodeCheckedFile } from './checked-file.js';
-import { readWholeFile, type FileIO } from './io.js';
+import { replaceFile } from './fs/atomic-file.js';
+import { decodeCheckedFile, encodeCheckedFile } from './format/checked-file.js';
+import { readWholeFile, type FileIO } from './fs/io.js';
 
 export const CATALOG_FILE = 'catalog';
 const CATALOG_MAGIC = 'EBCT';

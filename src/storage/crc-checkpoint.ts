@@ -9,9 +9,9 @@
  * exactly the recorded sizes, and otherwise ignored (the CRCs are then computed when needed).
  */
 import path from 'node:path';
-import { replaceFileNow } from './atomic-file.js';
-import { decodeCheckedFile, encodeCheckedFile } from './checked-file.js';
-import { readWholeFile, type FileIO } from './io.js';
+import { replaceFileNow } from './fs/atomic-file.js';
+import { decodeCheckedFile, encodeCheckedFile } from './format/checked-file.js';
+import { readWholeFile, type FileIO } from './fs/io.js';
 
 export const CRC_CHECKPOINT_FILE = 'crc-checkpoint';
 const MAGIC = 'EBCK';

@@ -5,7 +5,7 @@ import t from 'tap';
 import { EventBus } from '../../src/bus/bus.js';
 import { resolveSnapshotDir } from '../../src/bus/snapshot-path.js';
 import { Engine } from '../../src/storage/engine.js';
-import { decodeEventId } from '../../src/storage/event-id.js';
+import { decodeEventId } from '../../src/storage/format/event-id.js';
 import { tempDir } from '../helpers/server-process.js';
 
 async function open(t: { teardown(fn: () => Promise<void>): void } & Parameters<typeof tempDir>[0]) {

@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { Engine, type EngineOptions } from '../../src/storage/index.js';
-import { decodeEventId } from '../../src/storage/event-id.js';
+import { decodeEventId } from '../../src/storage/format/event-id.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 async function openWith(t: Test, options: Partial<EngineOptions> = {}): Promise<Engine> {

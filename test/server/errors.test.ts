@@ -3,7 +3,7 @@
  * `code`), and the connection stays up after each.
  */
 import t from 'tap';
-import { encodeEventId } from '../../src/storage/event-id.js';
+import { encodeEventId } from '../../src/storage/format/event-id.js';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { linesFor } from '../helpers/server-lines.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodeEventId, encodeEventId } from '../../src/storage/event-id.js';
+import { decodeEventId, encodeEventId } from '../../src/storage/format/event-id.js';
 
 t.test('event ids round-trip stream number and offset and look like UUIDs', async (t) => {
   for (const [stream, offset] of [[1, 0], [42, 123456789], [2 ** 48 - 1, 2 ** 53 - 1], [7, 2 ** 48]] as const) {

@@ -12,13 +12,13 @@
  * is ever handed an event that a crash could take back.
  */
 import path from 'node:path';
-import { assert, ErrorCodes, EventBusError, ioError, isEventBusError, refusalAfter } from '../errors.js';
-import type { SegmentCrcs } from './crc-checkpoint.js';
-import { InFlight } from './in-flight.js';
-import type { GroupCommit, SyncTarget } from './group-commit.js';
-import { FILE_HEADER_BYTES } from './file-header.js';
-import { INDEX_ENTRY_BYTES, encodeIndexEntry } from './offset-index.js';
-import { encodeRecord, recordBytes } from './record.js';
+import { assert, ErrorCodes, EventBusError, ioError, isEventBusError, refusalAfter } from '../../errors.js';
+import type { SegmentCrcs } from '../crc-checkpoint.js';
+import { InFlight } from '../fs/in-flight.js';
+import type { GroupCommit, SyncTarget } from '../fs/group-commit.js';
+import { FILE_HEADER_BYTES } from '../format/file-header.js';
+import { INDEX_ENTRY_BYTES, encodeIndexEntry } from '../format/offset-index.js';
+import { encodeRecord, recordBytes } from '../format/record.js';
 import { Segment, SEGMENT_FILE_PATTERN, type Damage, type SegmentContext, type StoredEvent } from './segment.js';
 
 /** Offset and timestamp given to an appended event. */

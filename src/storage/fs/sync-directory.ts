@@ -2,10 +2,10 @@
  * Making a whole data directory durable, as PostgreSQL does before crash recovery.
  */
 import path from 'node:path';
-import { ioError } from '../errors.js';
+import { ioError } from '../../errors.js';
 import type { FileIO } from './io.js';
 import { LOCK_FILE } from './lock.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 /** fsyncs run at once by {@link syncDataDirectory}. */
 const SYNC_CONCURRENCY = 16;

@@ -8,7 +8,7 @@
  * operation resolves once its records are durable (the group commit shares the fsync with
  * segment writes of the same moment).
  */
-import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { Consumer } from './consumer.js';
 import {
   ConsumerJournal,
@@ -24,10 +24,10 @@ import {
   type JournalRecord,
 } from './consumer-journal.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, DeliveredEvent, EventStatus, RetryOptions } from './consumer-types.js';
-import { encodeEventId } from './event-id.js';
-import type { StreamLog } from './log.js';
-import type { StoredEvent } from './segment.js';
-import { validateConsumerName } from './stream-name.js';
+import { encodeEventId } from '../format/event-id.js';
+import type { StreamLog } from '../log/stream-log.js';
+import type { StoredEvent } from '../log/segment.js';
+import { validateConsumerName } from '../stream-name.js';
 
 /** What the consumers of a stream need from the engine. */
 export interface ConsumersContext extends JournalContext {

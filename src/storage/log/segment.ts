@@ -13,12 +13,12 @@
  * one (its old inode may be shared with a snapshot).
  */
 import path from 'node:path';
-import { assert, ErrorCodes, EventBusError, ioError } from '../errors.js';
-import { crc32c } from './crc.js';
-import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from './file-header.js';
-import { readFully, type FileIO } from './io.js';
+import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
+import { crc32c } from '../format/crc.js';
+import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
+import { readFully, type FileIO } from '../fs/io.js';
 import { fileCrc, findNextRecord, scanLog, zeroFrom } from './log-scanner.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import {
   decodeIndexEntry,
   decodeSealTrailer,
@@ -31,9 +31,9 @@ import {
   SEAL_TRAILER_BYTES,
   sealedIndexBytes,
   type SealInfo,
-} from './offset-index.js';
-import type { OpenFiles } from './open-files.js';
-import { decodeRecord, RECORD_HEADER_BYTES } from './record.js';
+} from '../format/offset-index.js';
+import type { OpenFiles } from '../fs/open-files.js';
+import { decodeRecord, RECORD_HEADER_BYTES } from '../format/record.js';
 
 export const LOG_MAGIC = 'EBLG';
 export const LOG_VERSION = 1;

@@ -20,17 +20,17 @@
  * rename), and restore copies rather than links.
  */
 import path from 'node:path';
-import { ErrorCodes, EventBusError } from '../errors.js';
-import { encodeCatalog, CATALOG_FILE, type CatalogEntry } from './catalog.js';
-import { encodeCheckedFile } from './checked-file.js';
-import { encodeJournalFile, JOURNAL_FILE } from './consumer-journal.js';
-import { crc32c } from './crc.js';
-import { ensureDirectory } from './directory.js';
-import { FILE_HEADER_BYTES } from './file-header.js';
-import type { FileIO } from './io.js';
-import type { StreamLog } from './log.js';
-import type { Logger } from './logger.js';
-import { encodeSealTrailer, indexEntryPosition } from './offset-index.js';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { encodeCatalog, CATALOG_FILE, type CatalogEntry } from '../catalog.js';
+import { encodeCheckedFile } from '../format/checked-file.js';
+import { encodeJournalFile, JOURNAL_FILE } from '../consumers/consumer-journal.js';
+import { crc32c } from '../format/crc.js';
+import { ensureDirectory } from '../fs/directory.js';
+import { FILE_HEADER_BYTES } from '../format/file-header.js';
+import type { FileIO } from '../fs/io.js';
+import type { StreamLog } from '../log/stream-log.js';
+import type { Logger } from '../logger.js';
+import { encodeSealTrailer, indexEntryPosition } from '../format/offset-index.js';
 
 /** Active tails larger than this are sealed rather than copied. */
 export const COPY_LIMIT_BYTES = 1024 * 1024;

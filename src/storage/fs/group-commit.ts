@@ -14,8 +14,8 @@
  * at close). A failed fsync is never reported as success: its waiters are rejected, and the
  * target's `failed` hook tells its owner, which must stop acknowledging writes.
  */
-import { ioError } from '../errors.js';
-import type { Logger } from './logger.js';
+import { ioError } from '../../errors.js';
+import type { Logger } from '../logger.js';
 
 /** The fsync policies. */
 export type FsyncPolicy = 'always' | 'interval' | 'never';

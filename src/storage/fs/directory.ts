@@ -1,6 +1,6 @@
 /** Directory creation with the fsync discipline: a new directory's entry is made durable in its parent. */
 import path from 'node:path';
-import { ioError } from '../errors.js';
+import { ioError } from '../../errors.js';
 import type { FileIO } from './io.js';
 
 /** Creates `dir` and any missing parents, fsyncing each parent that gained an entry. */

@@ -5,7 +5,7 @@
  * as a real bug in real systems.
  */
 import path from 'node:path';
-import { ioError } from '../errors.js';
+import { ioError } from '../../errors.js';
 import type { FileIO } from './io.js';
 
 /** Suffix of the temporary files; a leftover one (crash mid-write) is deleted on open. */

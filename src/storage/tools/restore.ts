@@ -5,10 +5,10 @@
  * streams, events, ids and consumer positions equal the snapshot's.
  */
 import path from 'node:path';
-import { ErrorCodes, EventBusError } from '../errors.js';
-import { decodeCheckedFile } from './checked-file.js';
-import { ensureDirectory } from './directory.js';
-import { readWholeFile, type FileIO } from './io.js';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { decodeCheckedFile } from '../format/checked-file.js';
+import { ensureDirectory } from '../fs/directory.js';
+import { readWholeFile, type FileIO } from '../fs/io.js';
 import { MANIFEST_FILE, MANIFEST_MAGIC, MANIFEST_VERSION, type Manifest } from './snapshot.js';
 import { verifyDirectory } from './verify.js';
 

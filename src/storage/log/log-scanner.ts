@@ -5,12 +5,12 @@
  * segment, rebuilding an index that failed its checks, and `eventbus verify`. Normal reads go
  * through the index and never scan.
  */
-import { ErrorCodes, EventBusError } from '../errors.js';
-import type { FileIO } from './io.js';
-import { readFully } from './io.js';
-import { readU64 } from './binary.js';
-import { crc32c } from './crc.js';
-import { checkRecord, RECORD_HEADER_BYTES, type RecordProblem } from './record.js';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import type { FileIO } from '../fs/io.js';
+import { readFully } from '../fs/io.js';
+import { readU64 } from '../format/binary.js';
+import { crc32c } from '../format/crc.js';
+import { checkRecord, RECORD_HEADER_BYTES, type RecordProblem } from '../format/record.js';
 
 const CHUNK_BYTES = 1 << 20;
 

@@ -30,17 +30,17 @@
  * for delivery; a lost DELIVER leaves the skipped offsets outstanding and due).
  */
 import path from 'node:path';
-import { ErrorCodes, EventBusError, refusalAfter, ioError } from '../errors.js';
-import { readU64, writeU64 } from './binary.js';
+import { ErrorCodes, EventBusError, refusalAfter, ioError } from '../../errors.js';
+import { readU64, writeU64 } from '../format/binary.js';
 import type { Consumer, Entry, EntryState } from './consumer.js';
 import { EntryStates } from './consumer.js';
 import type { EventStatus } from './consumer-types.js';
-import { crc32c } from './crc.js';
-import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from './file-header.js';
-import { InFlight } from './in-flight.js';
-import type { GroupCommit, SyncTarget } from './group-commit.js';
-import { readWholeFile, type FileIO } from './io.js';
-import type { Logger } from './logger.js';
+import { crc32c } from '../format/crc.js';
+import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
+import { InFlight } from '../fs/in-flight.js';
+import type { GroupCommit, SyncTarget } from '../fs/group-commit.js';
+import { readWholeFile, type FileIO } from '../fs/io.js';
+import type { Logger } from '../logger.js';
 
 export const JOURNAL_FILE = 'consumers';
 const JOURNAL_MAGIC = 'EBCN';

@@ -13,14 +13,14 @@
  * tail left by a crash.
  */
 import path from 'node:path';
-import { CATALOG_FILE, Catalog } from './catalog.js';
-import { decodeCheckedFile } from './checked-file.js';
-import { ConsumerJournal, JOURNAL_FILE } from './consumer-journal.js';
-import { crc32c } from './crc.js';
-import { decodeFileHeader, FILE_HEADER_BYTES } from './file-header.js';
-import { readFully, readWholeFile, type FileIO } from './io.js';
-import { fileCrc, scanLog, zeroFrom } from './log-scanner.js';
-import { silentLogger } from './logger.js';
+import { CATALOG_FILE, Catalog } from '../catalog.js';
+import { decodeCheckedFile } from '../format/checked-file.js';
+import { ConsumerJournal, JOURNAL_FILE } from '../consumers/consumer-journal.js';
+import { crc32c } from '../format/crc.js';
+import { decodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
+import { readFully, readWholeFile, type FileIO } from '../fs/io.js';
+import { fileCrc, scanLog, zeroFrom } from '../log/log-scanner.js';
+import { silentLogger } from '../logger.js';
 import {
   decodeIndexEntry,
   decodeSealTrailer,
@@ -30,10 +30,10 @@ import {
   indexEntryPosition,
   SEAL_TRAILER_BYTES,
   sealedIndexBytes,
-} from './offset-index.js';
-import { LOG_MAGIC, LOG_VERSION, MAX_RECORD_PAYLOAD_BYTES, SEGMENT_FILE_PATTERN, segmentFileName } from './segment.js';
+} from '../format/offset-index.js';
+import { LOG_MAGIC, LOG_VERSION, MAX_RECORD_PAYLOAD_BYTES, SEGMENT_FILE_PATTERN, segmentFileName } from '../log/segment.js';
 import { MANIFEST_FILE, MANIFEST_MAGIC, MANIFEST_VERSION, type Manifest } from './snapshot.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from '../fs/group-commit.js';
 
 /** One finding, with where it is. */
 export interface Finding {

@@ -19,7 +19,7 @@
  * order after a restart (consumer-journal.ts), so the in-memory state and the durable state
  * cannot drift apart.
  */
-import { assert } from '../errors.js';
+import { assert } from '../../errors.js';
 import type { EventStatus } from './consumer-types.js';
 
 /** What is outstanding for a delivered event. */

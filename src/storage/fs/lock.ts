@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ErrorCodes, EventBusError, ioError } from '../errors.js';
+import { ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import { readWholeFile, type FileIO } from './io.js';
 
 export const LOCK_FILE = 'LOCK';
