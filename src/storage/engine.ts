@@ -136,7 +136,7 @@ interface StreamState {
 
 /** Anything with queued writes that the engine flushes once per event-loop turn. */
 interface Flushable {
-  flush(scratch: WriteScratch, nowMs: number): void;
+  flush(nowMs: number): void;
 }
 
 const STREAMS_DIR = 'streams';
@@ -207,7 +207,6 @@ export class Engine {
   private readonly dirty = new Set<Flushable>();
   /** Dead-letter streams being created, so concurrent retries create each once. */
   private readonly creatingDeadLetters = new Map<string, Promise<unknown>>();
-  private readonly scratch = new WriteScratch();
   private readonly groupCommit: GroupCommit;
   private readonly context: LogContext & ConsumersContext;
   private flushScheduled = false;
@@ -228,6 +227,7 @@ export class Engine {
       openFiles: new OpenFiles(options.maxOpenSegments),
       groupCommit: this.groupCommit,
       segmentSizeBytes: options.segmentSizeBytes,
+      scratch: new WriteScratch(),
       preallocateStepBytes: Math.min(PREALLOCATE_STEP_BYTES, options.segmentSizeBytes),
       afterCrash,
       onVisible: (log) => this.wakeWaiters(log),
@@ -532,7 +532,7 @@ export class Engine {
   private flush(): void {
     this.flushScheduled = false;
     const now = Date.now();
-    for (const item of this.dirty) item.flush(this.scratch, now);
+    for (const item of this.dirty) item.flush(now);
     this.dirty.clear();
   }
 

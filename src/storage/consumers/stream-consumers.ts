@@ -10,8 +10,8 @@
  */
 import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { Consumer } from './consumer.js';
+import { ConsumerJournal, type JournalContext } from './consumer-journal.js';
 import {
-  ConsumerJournal,
   encodeConsumer,
   encodeDeadLetter,
   encodeDeliver,
@@ -19,10 +19,9 @@ import {
   encodeRedeliver,
   encodeState,
   RecordTypes,
-  type JournalContext,
   type JournalDamage,
   type JournalRecord,
-} from './consumer-journal.js';
+} from './journal-codec.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, DeliveredEvent, EventStatus, RetryOptions } from './consumer-types.js';
 import { encodeEventId } from '../format/event-id.js';
 import type { StreamLog } from '../log/stream-log.js';
@@ -73,7 +72,7 @@ export class StreamConsumers {
 
   /** Opens the consumers of the stream in `dir`, replaying their journal. */
   static open(ctx: ConsumersContext, dir: string, stream: StreamIdentity, log: StreamLog): StreamConsumers {
-    const { journal, records, damage } = ConsumerJournal.open(ctx, dir);
+    const { journal, records, damage } = ConsumerJournal.open(ctx, dir, `stream '${stream.name}'`);
     const consumers = new StreamConsumers(ctx, stream, log, journal, damage);
     for (const record of records) consumers.replay(record);
     const next = log.visibleOffset;
@@ -418,12 +417,7 @@ export class StreamConsumers {
 
   private checkUsable(): void {
     if (this.closed) throw this.closedError;
-    const failure = this.journal.failure;
-    if (failure !== null) {
-      // As the journal's own refusal and the log's: DISK_FULL while the cause is a full disk.
-      const code = failure.code === ErrorCodes.DISK_FULL ? ErrorCodes.DISK_FULL : ErrorCodes.STREAM_FAILED;
-      throw new EventBusError(code, `consumer state of stream '${this.stream.name}' refuses changes until reopened: ${failure.reason}`, { cause: failure });
-    }
+    this.journal.checkUsable();
   }
 
   /** Resolves on the next change that may make events due (new events, marks), or after `ms`. */

@@ -142,6 +142,19 @@ export function readFully(io: FileIO, fd: number, buffer: Buffer, offset: number
   return total;
 }
 
+/**
+ * Writes all of `buffers` at `position`. {@link FileIO.writev} already retries partial writes, so
+ * a short count means the disk refused the rest without an error code: this turns it into an
+ * error, the one place that checks. Callers wrap errors with what they were writing.
+ */
+export function writeFully(io: FileIO, fd: number, buffers: readonly Buffer[], position: number): number {
+  let want = 0;
+  for (const buffer of buffers) want += buffer.length;
+  const written = io.writev(fd, buffers, position);
+  if (written !== want) throw new Error(`short write (${written} of ${want} bytes)`);
+  return written;
+}
+
 /** Reads a whole (small) file. */
 export function readWholeFile(io: FileIO, path: string): Buffer {
   const fd = io.open(path, 'r');

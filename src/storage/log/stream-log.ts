@@ -12,10 +12,10 @@
  * is ever handed an event that a crash could take back.
  */
 import path from 'node:path';
-import { assert, ErrorCodes, EventBusError, ioError, isEventBusError, refusalAfter } from '../../errors.js';
+import { assert, ErrorCodes, EventBusError, ioError, isEventBusError } from '../../errors.js';
 import type { SegmentCrcs } from '../crc-checkpoint.js';
-import { InFlight } from '../fs/in-flight.js';
-import type { GroupCommit, SyncTarget } from '../fs/group-commit.js';
+import { DurableWriter, type DurableWriterContext } from '../fs/durable-writer.js';
+import type { SyncTarget } from '../fs/group-commit.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from '../format/offset-index.js';
 import { encodeRecord, recordBytes } from '../format/record.js';
@@ -48,9 +48,10 @@ export interface LogStats {
 }
 
 /** What a log needs from its engine. */
-export interface LogContext extends SegmentContext {
-  groupCommit: GroupCommit;
+export interface LogContext extends SegmentContext, DurableWriterContext {
   segmentSizeBytes: number;
+  /** Encoding buffers shared by every log (flushes are synchronous). */
+  scratch: WriteScratch;
   /** Called whenever `visibleOffset` moves forward. */
   onVisible(log: StreamLog): void;
 }
@@ -59,8 +60,6 @@ interface PendingAppend {
   payloads: readonly Buffer[];
   firstOffset: number;
   timestampMs: number;
-  resolve(events: AppendedEvent[]): void;
-  reject(error: unknown): void;
 }
 
 /**
@@ -102,19 +101,14 @@ export class StreamLog {
   private writtenOffset: number;
   /** Every offset below this may be read. */
   visibleOffset: number;
-  /** Set after a failed write or fsync: the log takes no more appends until reopened. */
-  failure: EventBusError | null = null;
-  private pending: PendingAppend[] = [];
   private lastTimestampMs: number;
   /** Files and directories written since the last commit besides the active log. */
   private extraTargets: SyncTarget[] = [];
   private activeTarget: SyncTarget;
   /** Frozen segments whose seal is being finished (see {@link roll}). */
   private readonly sealing = new Map<Segment, Promise<void>>();
-  /** Commits in flight, and who waits for there to be none. */
-  private readonly inFlight = new InFlight();
-  private closed = false;
-  private closedError = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
+  /** Queues, writes and commits appends; refuses them after a failure. */
+  private readonly writer: DurableWriter<PendingAppend, AppendedEvent[]>;
 
   private constructor(private readonly ctx: LogContext, readonly dir: string, segments: Segment[]) {
     assert(segments.length > 0, 'a log has at least one segment');
@@ -124,7 +118,22 @@ export class StreamLog {
     this.writtenOffset = active.nextOffset;
     this.visibleOffset = active.nextOffset;
     this.lastTimestampMs = active.maxTimestampMs;
+    this.writer = new DurableWriter(ctx, {
+      writing: `writing to ${dir}`,
+      refuses: 'stream refuses appends',
+      failedMessage: 'stream refuses appends until reopened',
+      fields: { dir },
+    }, {
+      write: (batch, nowMs) => this.write(batch, nowMs),
+      durable: (batch) => this.advanceVisible(batch),
+      result: appendedEvents,
+    });
     this.activeTarget = this.fileTarget(active);
+  }
+
+  /** Set after a failed write or fsync: the log takes no more appends until reopened. */
+  get failure(): EventBusError | null {
+    return this.writer.failure;
   }
 
   /**
@@ -228,76 +237,64 @@ export class StreamLog {
    * The caller schedules {@link flush}.
    */
   append(payloads: readonly Buffer[], nowMs: number): Promise<AppendedEvent[]> {
-    if (this.failure !== null) return Promise.reject(this.refusal());
-    if (this.closed) return Promise.reject(this.closedError);
+    try {
+      this.writer.checkUsable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const timestampMs = nowMs > this.lastTimestampMs ? nowMs : this.lastTimestampMs;
     this.lastTimestampMs = timestampMs;
     const firstOffset = this.nextOffset;
     this.nextOffset += payloads.length;
-    return new Promise((resolve, reject) => {
-      this.pending.push({ payloads, firstOffset, timestampMs, resolve, reject });
-    });
+    return this.writer.enqueue({ payloads, firstOffset, timestampMs });
   }
 
   /** Writes every queued append to disk (one write per segment touched) and commits them. */
-  flush(scratch: WriteScratch, nowMs: number): void {
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    if (this.failure !== null) {
-      for (const append of batch) append.reject(this.refusal());
-      return;
-    }
-    assert(batch[0]!.firstOffset === this.writtenOffset, 'appends flushed out of order');
-    const sizeLimit = this.ctx.segmentSizeBytes;
-    scratch.reset();
-    try {
-      let active = this.active;
-      for (const append of batch) {
-        let offset = append.firstOffset;
-        for (const payload of append.payloads) {
-          const size = recordBytes(payload.length);
-          if (active.count + scratch.records > 0 && active.size + scratch.logUsed + size > sizeLimit) {
-            this.writeScratch(scratch);
-            this.roll(nowMs);
-            active = this.active;
-          }
-          scratch.reserve(size);
-          encodeIndexEntry(scratch.index, scratch.indexUsed, offset - active.baseOffset, active.size + scratch.logUsed);
-          encodeRecord(scratch.log, scratch.logUsed, offset, append.timestampMs, payload);
-          scratch.logUsed += size;
-          scratch.indexUsed += INDEX_ENTRY_BYTES;
-          scratch.records += 1;
-          if (append.timestampMs > scratch.maxTimestampMs) scratch.maxTimestampMs = append.timestampMs;
-          offset += 1;
-        }
-      }
-      this.writeScratch(scratch);
-    } catch (error) {
-      this.fail(error);
-      for (const append of batch) append.reject(this.failure);
-      return;
-    }
-    const end = this.writtenOffset;
-    this.commit([this.activeTarget]).then(
-      () => this.settle(batch, end),
-      (error: unknown) => {
-        this.fail(error);
-        for (const append of batch) append.reject(this.failure);
-      },
-    );
+  flush(nowMs: number): void {
+    this.writer.flush(nowMs);
   }
 
-  /** Commits `targets` plus whatever rolls added. */
-  private commit(targets: SyncTarget[]): Promise<void> {
-    const all = this.extraTargets.length === 0 ? targets : [...targets, ...this.extraTargets];
+  /** Encodes and writes a batch of appends, rolling where a segment is full; returns what to sync. */
+  private write(batch: readonly PendingAppend[], nowMs: number): SyncTarget[] {
+    const scratch = this.ctx.scratch;
+    const sizeLimit = this.ctx.segmentSizeBytes;
+    scratch.reset();
+    let active = this.active;
+    let offset = this.writtenOffset;
+    for (const append of batch) {
+      assert(append.firstOffset === offset, 'appends flushed out of order');
+      for (const payload of append.payloads) {
+        const size = recordBytes(payload.length);
+        if (active.count + scratch.records > 0 && active.size + scratch.logUsed + size > sizeLimit) {
+          this.writeScratch(scratch);
+          this.roll(nowMs);
+          active = this.active;
+        }
+        scratch.reserve(size);
+        encodeIndexEntry(scratch.index, scratch.indexUsed, offset - active.baseOffset, active.size + scratch.logUsed);
+        encodeRecord(scratch.log, scratch.logUsed, offset, append.timestampMs, payload);
+        scratch.logUsed += size;
+        scratch.indexUsed += INDEX_ENTRY_BYTES;
+        scratch.records += 1;
+        if (append.timestampMs > scratch.maxTimestampMs) scratch.maxTimestampMs = append.timestampMs;
+        offset += 1;
+      }
+    }
+    this.writeScratch(scratch);
+    return this.takeTargets([this.activeTarget]);
+  }
+
+  /** `targets` plus whatever rolls added since the last commit. */
+  private takeTargets(targets: SyncTarget[]): SyncTarget[] {
+    if (this.extraTargets.length === 0) return targets;
+    const all = [...targets, ...this.extraTargets];
     this.extraTargets = [];
-    return this.inFlight.track(this.ctx.groupCommit.commit(all));
+    return all;
   }
 
   /** Resolves when no commit or seal of this log is in flight (before closing or deleting it). */
   idle(): Promise<void> {
-    return this.inFlight.idle();
+    return this.writer.idle();
   }
 
   private writeScratch(scratch: WriteScratch): void {
@@ -309,20 +306,13 @@ export class StreamLog {
     scratch.reset();
   }
 
-  private settle(batch: PendingAppend[], end: number): void {
-    if (this.failure !== null) {
-      // An earlier batch failed its fsync: what follows it must not be acknowledged either.
-      for (const append of batch) append.reject(this.failure);
-      return;
-    }
+  /** A written batch is durable: its events may now be read. */
+  private advanceVisible(batch: readonly PendingAppend[]): void {
+    const last = batch[batch.length - 1]!;
+    const end = last.firstOffset + last.payloads.length;
     if (end > this.visibleOffset) {
       this.visibleOffset = end;
       this.ctx.onVisible(this);
-    }
-    for (const append of batch) {
-      const events: AppendedEvent[] = new Array(append.payloads.length);
-      for (let i = 0; i < events.length; i++) events[i] = { offset: append.firstOffset + i, timestampMs: append.timestampMs };
-      append.resolve(events);
     }
   }
 
@@ -341,7 +331,7 @@ export class StreamLog {
     this.activeTarget = this.fileTarget(next);
     // The batch that rolled is acknowledged only once the frozen log and the new entry are durable.
     this.extraTargets.push(this.fileTarget(sealed), this.dirTarget(this.dir));
-    const finishing = this.inFlight.track(this.finishSeal(sealed));
+    const finishing = this.writer.track(this.finishSeal(sealed));
     this.sealing.set(sealed, finishing);
     void finishing.finally(() => this.sealing.delete(sealed));
   }
@@ -357,13 +347,13 @@ export class StreamLog {
     };
     try {
       await step(`fsync of ${sealed.logPath}`, () => sealed.syncLog());
-      if (this.closed) return; // deleted or closed meanwhile: recovery seals it on the next open
+      if (this.writer.closed) return; // deleted or closed meanwhile: recovery seals it on the next open
       sealed.writeSeal();
       await step(`fsync of ${sealed.logPath}`, () => sealed.syncLog());
       await step(`fsync of ${sealed.indexPath}`, () => sealed.syncIndex());
       sealed.sealDurable = true;
     } catch (error) {
-      this.fail(error);
+      this.writer.fail(error);
     } finally {
       sealed.pinned = false;
       sealed.closeFiles();
@@ -381,50 +371,26 @@ export class StreamLog {
    * hard-link. Resolves to the sealed segment, or null if there was nothing to seal.
    */
   async sealActive(nowMs: number): Promise<Segment | null> {
-    assert(this.pending.length === 0, 'seal with appends queued');
+    assert(!this.writer.hasQueued, 'seal with appends queued');
     if (this.active.count === 0 || this.failure !== null) return null;
     const sealed = this.active;
     this.roll(nowMs);
-    await this.commit([this.activeTarget]);
+    await this.writer.commit(this.takeTargets([this.activeTarget]));
     await this.sealing.get(sealed);
     if (sealed.seal === null) throw this.failure ?? new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
     return sealed;
   }
 
-  private fail(error: unknown): void {
-    if (this.failure !== null) return;
-    this.failure = error instanceof EventBusError ? error : ioError(`writing to ${this.dir}`, error);
-    this.ctx.logger.error({ dir: this.dir, code: this.failure.code, reason: this.failure.reason }, 'stream refuses appends until reopened');
-  }
-
-  private refusal(): EventBusError {
-    return refusalAfter(this.failure!, 'stream refuses appends');
-  }
-
-
   private fileTarget(segment: Segment): SyncTarget {
-    return {
-      name: segment.logPath,
-      sync: () => segment.syncLog(),
-      failed: (error) => this.fail(ioError(`fsync of ${segment.logPath}`, error)),
-    };
+    return this.writer.target(segment.logPath, () => segment.syncLog());
   }
 
   private indexTarget(segment: Segment): SyncTarget {
-    return {
-      name: segment.indexPath,
-      sync: () => segment.syncIndex(),
-      failed: (error) => this.fail(ioError(`fsync of ${segment.indexPath}`, error)),
-    };
+    return this.writer.target(segment.indexPath, () => segment.syncIndex());
   }
 
   private dirTarget(dir: string): SyncTarget {
-    return {
-      name: dir,
-      directory: true,
-      sync: () => this.ctx.io.syncDir(dir),
-      failed: (error) => this.fail(ioError(`fsync of ${dir}`, error)),
-    };
+    return this.writer.target(dir, () => this.ctx.io.syncDir(dir), true);
   }
 
   // ------------------------------------------------------------------ reading
@@ -536,7 +502,7 @@ export class StreamLog {
 
   /** Targets to fsync so that everything written so far is durable (close). */
   syncTargets(): SyncTarget[] {
-    return this.failure === null && !this.closed ? [this.activeTarget, this.dirTarget(this.dir)] : [];
+    return this.failure === null && !this.writer.closed ? [this.activeTarget, this.dirTarget(this.dir)] : [];
   }
 
   /**
@@ -545,10 +511,7 @@ export class StreamLog {
    * that a cleanly closed store holds no preallocated zeros.
    */
   close(trim = false, reason = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed')): void {
-    this.closed = true;
-    this.closedError = reason;
-    for (const append of this.pending) append.reject(reason);
-    this.pending = [];
+    this.writer.close(reason);
     if (trim && this.failure === null) {
       try {
         this.active.trimPreallocation();
@@ -558,4 +521,11 @@ export class StreamLog {
     }
     for (const segment of this.segments) segment.closeFiles();
   }
+}
+
+/** The offsets and timestamp an append resolves to. */
+function appendedEvents(append: PendingAppend): AppendedEvent[] {
+  const events: AppendedEvent[] = new Array(append.payloads.length);
+  for (let i = 0; i < events.length; i++) events[i] = { offset: append.firstOffset + i, timestampMs: append.timestampMs };
+  return events;
 }

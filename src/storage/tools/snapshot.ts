@@ -23,7 +23,7 @@ import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { encodeCatalog, CATALOG_FILE, type CatalogEntry } from '../catalog.js';
 import { encodeCheckedFile } from '../format/checked-file.js';
-import { encodeJournalFile, JOURNAL_FILE } from '../consumers/consumer-journal.js';
+import { encodeJournalFile, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
 import { ensureDirectory } from '../fs/directory.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';

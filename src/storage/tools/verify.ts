@@ -15,12 +15,11 @@
 import path from 'node:path';
 import { CATALOG_FILE, Catalog } from '../catalog.js';
 import { decodeCheckedFile } from '../format/checked-file.js';
-import { ConsumerJournal, JOURNAL_FILE } from '../consumers/consumer-journal.js';
+import { decodeJournal, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
 import { decodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
 import { readFully, readWholeFile, type FileIO } from '../fs/io.js';
 import { fileCrc, scanLog, zeroFrom } from '../log/log-scanner.js';
-import { silentLogger } from '../logger.js';
 import {
   decodeIndexEntry,
   decodeSealTrailer,
@@ -33,7 +32,6 @@ import {
 } from '../format/offset-index.js';
 import { LOG_MAGIC, LOG_VERSION, MAX_RECORD_PAYLOAD_BYTES, SEGMENT_FILE_PATTERN, segmentFileName } from '../log/segment.js';
 import { MANIFEST_FILE, MANIFEST_MAGIC, MANIFEST_VERSION, type Manifest } from './snapshot.js';
-import { GroupCommit } from '../fs/group-commit.js';
 
 /** One finding, with where it is. */
 export interface Finding {
@@ -174,25 +172,12 @@ function verifyStream(
     const last = i === bases.length - 1;
     verifySegment(io, dir, bases[i]!, last ? null : bases[i + 1]! - bases[i]!, report, problem, note);
   }
-  if (io.stat(path.join(dir, JOURNAL_FILE)) !== null) {
-    const groupCommit = new GroupCommit('never', 1000, silentLogger);
-    const { journal, damage } = openJournalReadOnly(io, dir, groupCommit);
+  const journal = path.join(dir, JOURNAL_FILE);
+  if (io.stat(journal) !== null) {
+    // As recovery reads it, assuming a crash: a torn tail is what recovery cuts, not damage.
+    const { damage } = decodeJournal(readWholeFile(io, journal), journal, true);
     for (const d of damage) problem(d.file, `consumer journal ${d.reason}`, d.position);
-    journal.close();
-    groupCommit.close();
   }
-}
-
-/** Replays a consumer journal without touching it (a torn tail is noted, not cut). */
-function openJournalReadOnly(io: FileIO, dir: string, groupCommit: GroupCommit) {
-  const readOnly: FileIO = {
-    ...io,
-    open: (file, mode) => io.open(file, mode === 'wx+' ? mode : 'r'),
-    truncate: () => {},
-    datasyncNow: () => {},
-    unlink: () => {},
-  };
-  return ConsumerJournal.open({ io: readOnly, logger: silentLogger, groupCommit }, dir);
 }
 
 function verifySegment(

@@ -1,0 +1,179 @@
+/**
+ * The write path every durable file of the engine shares (a stream's log, a consumer journal):
+ * queue, write, commit, settle; and, after a failure, refuse.
+ *
+ * Changes are queued by {@link DurableWriter.enqueue} and written together by
+ * {@link DurableWriter.flush}, which the engine runs once per event-loop turn (flush-scheduler.ts):
+ * the owner's `write` hook writes the whole batch synchronously and names the files and
+ * directories it touched; the group commit makes them durable (one fsync shared by every writer
+ * of the round); then the owner's `durable` hook runs and each change resolves.
+ *
+ * A failed write or fsync is never acknowledged: its batch is rejected with the error, and from
+ * then on the writer refuses every change (DISK_FULL while the cause is a full disk,
+ * STREAM_FAILED otherwise) until the store is reopened, whose recovery settles what the disk
+ * holds. A batch whose own fsync succeeded after an earlier batch failed is rejected too: what
+ * follows a failure must not be acknowledged either.
+ */
+import { EventBusError, ioError, refusalAfter } from '../../errors.js';
+import type { Logger } from '../logger.js';
+import type { GroupCommit, SyncTarget } from './group-commit.js';
+import { InFlight } from './in-flight.js';
+
+/** What a writer needs from its engine. */
+export interface DurableWriterContext {
+  groupCommit: GroupCommit;
+  logger: Logger;
+}
+
+/** What the owner of a writer does with its batches. */
+export interface DurableWriterHooks<T, R> {
+  /**
+   * Writes `batch` (synchronously, to the page cache) and returns what must be fsynced for it to
+   * be durable. Throwing fails the writer; nothing of the batch is acknowledged.
+   */
+  write(batch: readonly T[], nowMs: number): SyncTarget[];
+  /** Called once `batch` is durable, before its changes resolve. */
+  durable?(batch: readonly T[]): void;
+  /** What the change `item` resolves to once durable. */
+  result(item: T): R;
+}
+
+/** How a writer names itself in errors and logs. */
+export interface WriterNames {
+  /** What was being written, for an operating-system error: `writing /data/…/consumers`. */
+  writing: string;
+  /** The start of a refusal: `stream refuses appends` (see refusalAfter). */
+  refuses: string;
+  /** Logged once, when the writer starts refusing. */
+  failedMessage: string;
+  /** Fields of that log line (which file or directory). */
+  fields: object;
+}
+
+interface Queued<T, R> {
+  item: T;
+  resolve(result: R): void;
+  reject(error: unknown): void;
+}
+
+export class DurableWriter<T, R> {
+  /** Set after a failed write or fsync: every later change is refused until reopened. */
+  failure: EventBusError | null = null;
+  private queued: Queued<T, R>[] = [];
+  private closedError: EventBusError | null = null;
+  /** Commits and other durable work in flight; the owner closes its files only once idle. */
+  private readonly inFlight = new InFlight();
+
+  constructor(
+    private readonly ctx: DurableWriterContext,
+    private readonly names: WriterNames,
+    private readonly hooks: DurableWriterHooks<T, R>,
+  ) {}
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.closedError !== null;
+  }
+
+  /** True when changes wait for {@link flush}. */
+  get hasQueued(): boolean {
+    return this.queued.length > 0;
+  }
+
+  /**
+   * Queues a change; the promise resolves once it is durable under the fsync policy, or rejects.
+   * The caller schedules a flush.
+   */
+  enqueue(item: T): Promise<R> {
+    if (this.failure !== null) return Promise.reject(this.refusal());
+    if (this.closedError !== null) return Promise.reject(this.closedError);
+    return new Promise<R>((resolve, reject) => {
+      this.queued.push({ item, resolve, reject });
+    });
+  }
+
+  /** Throws the refusal if the writer failed, or the close reason if it was closed. */
+  checkUsable(): void {
+    if (this.closedError !== null) throw this.closedError;
+    if (this.failure !== null) throw this.refusal();
+  }
+
+  /** Writes every queued change in one batch and commits it. */
+  flush(nowMs: number): void {
+    if (this.queued.length === 0) return;
+    const batch = this.queued;
+    this.queued = [];
+    if (this.failure !== null) {
+      rejectAll(batch, this.refusal());
+      return;
+    }
+    const items = batch.map((queued) => queued.item);
+    let targets: SyncTarget[];
+    try {
+      targets = this.hooks.write(items, nowMs);
+    } catch (error) {
+      this.fail(error);
+      rejectAll(batch, this.failure);
+      return;
+    }
+    this.commit(targets).then(
+      () => this.settle(batch, items),
+      (error: unknown) => {
+        this.fail(error);
+        rejectAll(batch, this.failure);
+      },
+    );
+  }
+
+  private settle(batch: Queued<T, R>[], items: T[]): void {
+    if (this.failure !== null) {
+      rejectAll(batch, this.failure);
+      return;
+    }
+    this.hooks.durable?.(items);
+    for (const queued of batch) queued.resolve(this.hooks.result(queued.item));
+  }
+
+  /** Asks the group commit for `targets`, counted as in flight. */
+  commit(targets: readonly SyncTarget[]): Promise<void> {
+    return this.track(this.ctx.groupCommit.commit(targets));
+  }
+
+  /** Counts other durable work (a seal being finished, a compaction) as in flight. */
+  track<V>(work: Promise<V>): Promise<V> {
+    return this.inFlight.track(work);
+  }
+
+  /** Resolves when nothing is in flight (before the owner closes its files). */
+  idle(): Promise<void> {
+    return this.inFlight.idle();
+  }
+
+  /** Starts refusing (the first failure is the one reported). */
+  fail(error: unknown): void {
+    if (this.failure !== null) return;
+    this.failure = error instanceof EventBusError ? error : ioError(this.names.writing, error);
+    this.ctx.logger.error({ ...this.names.fields, code: this.failure.code, reason: this.failure.reason }, this.names.failedMessage);
+  }
+
+  /** The error every change gets after a failure. */
+  refusal(): EventBusError {
+    return refusalAfter(this.failure!, this.names.refuses);
+  }
+
+  /** A sync target that fails the writer when its fsync fails (under any policy). */
+  target(name: string, sync: () => Promise<void>, directory = false): SyncTarget {
+    return { name, directory, sync, failed: (error) => this.fail(ioError(`fsync of ${name}`, error)) };
+  }
+
+  /** Rejects what is queued, and every later change, with `reason`. */
+  close(reason: EventBusError): void {
+    this.closedError = reason;
+    rejectAll(this.queued, reason);
+    this.queued = [];
+  }
+}
+
+function rejectAll(batch: readonly Queued<unknown, unknown>[], error: unknown): void {
+  for (const queued of batch) queued.reject(error);
+}
