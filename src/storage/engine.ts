@@ -33,10 +33,13 @@ import { FSYNC_POLICIES, GroupCommit, type FsyncPolicy, type GroupCommitStats } 
 import { nodeIO, type FileIO } from './fs/io.js';
 import { acquireLock, LOCK_FILE, releaseLock } from './fs/lock.js';
 import { syncDataDirectory } from './fs/sync-directory.js';
-import { StreamLog, WriteScratch, type AppendedEvent, type LogContext, type LogStats, type RetentionPolicy } from './log/stream-log.js';
+import { StreamLog, type AppendedEvent, type LogContext, type LogStats, type RetentionPolicy } from './log/stream-log.js';
+import { WriteScratch } from './log/write-scratch.js';
 import { silentLogger, type Logger } from './logger.js';
 import { OpenFiles } from './fs/open-files.js';
-import { MAX_RECORD_PAYLOAD_BYTES, type Damage, type StoredEvent } from './log/segment.js';
+import type { StoredEvent } from './log/record-reader.js';
+import type { Damage } from './log/segment-check.js';
+import { MAX_RECORD_PAYLOAD_BYTES } from './log/segment-files.js';
 import { validateStreamName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult } from './tools/snapshot.js';
 import { DEFAULT_CONSUMER_LIMITS, type ConsumeOptions, type ConsumeResult, type ConsumerLimits, type ConsumerStats, type EventStatus, type RetryOptions } from './consumers/consumer-types.js';
@@ -675,11 +678,16 @@ export class Engine {
           // Seals rolled by ordinary appends finish within an fsync or two; wait for them.
           await Promise.all([...this.byName.values()].map((state) => state.log.sealsSettled()));
         },
-        streams: () => [...this.byName.values()].map((state) => ({
-          entry: state.entry,
-          log: state.log,
-          consumerState: () => state.consumers.stateRecords(),
-        })),
+        capture: () => [...this.byName.values()].map((state) => {
+          const visible = state.log.visibleOffset;
+          return {
+            entry: state.entry,
+            firstOffset: state.log.firstOffset,
+            nextOffset: visible,
+            files: state.log.captureFiles(visible),
+            consumerState: state.consumers.stateRecords(),
+          };
+        }),
         nextStreamNumber: () => this.catalog.nextStreamNumber,
       }, path.resolve(parentDir));
     });

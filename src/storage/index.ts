@@ -29,7 +29,8 @@ export {
 } from './consumers/consumer-types.js';
 export { decodeEventId, encodeEventId, type EventLocation } from './format/event-id.js';
 export { restoreSnapshot, type RestoreResult } from './tools/restore.js';
-export { COPY_LIMIT_BYTES, MANIFEST_FILE, snapshotName, type SnapshotResult } from './tools/snapshot.js';
+export { COPY_LIMIT_BYTES, snapshotName, type SnapshotResult } from './tools/snapshot.js';
+export { MANIFEST_FILE } from './tools/manifest.js';
 export { verifyDirectory, type Finding, type VerifyReport } from './tools/verify.js';
 export { nodeIO, type FileIO, type FileStat, type OpenMode } from './fs/io.js';
 export { FSYNC_POLICIES } from './fs/group-commit.js';

@@ -2,7 +2,7 @@
  * Public types of consumers: durable, offset-based cursors with acknowledgement, retry,
  * redelivery and dead letters (see consumer.ts for the model, consumer-store.ts for the files).
  */
-import type { StoredEvent } from '../log/segment.js';
+import type { StoredEvent } from '../log/record-reader.js';
 
 /** An event's status for one consumer, as the original event-bus numbered them. */
 export type EventStatus = 0 | 1 | 2;

@@ -25,7 +25,7 @@ import {
 import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, DeliveredEvent, EventStatus, RetryOptions } from './consumer-types.js';
 import { encodeEventId } from '../format/event-id.js';
 import type { StreamLog } from '../log/stream-log.js';
-import type { StoredEvent } from '../log/segment.js';
+import type { StoredEvent } from '../log/record-reader.js';
 import { validateConsumerName } from '../stream-name.js';
 
 /** What the consumers of a stream need from the engine. */

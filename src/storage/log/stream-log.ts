@@ -19,7 +19,11 @@ import type { SyncTarget } from '../fs/group-commit.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from '../format/offset-index.js';
 import { encodeRecord, recordBytes } from '../format/record.js';
-import { Segment, SEGMENT_FILE_PATTERN, type Damage, type SegmentContext, type StoredEvent } from './segment.js';
+import type { StoredEvent } from './record-reader.js';
+import { Segment, type FileCapture, type SegmentContext } from './segment.js';
+import type { Damage } from './segment-check.js';
+import { openSegments } from './segment-recovery.js';
+import type { WriteScratch } from './write-scratch.js';
 
 /** Offset and timestamp given to an appended event. */
 export interface AppendedEvent {
@@ -60,39 +64,6 @@ interface PendingAppend {
   payloads: readonly Buffer[];
   firstOffset: number;
   timestampMs: number;
-}
-
-/**
- * Shared encoding buffers. Flushes are synchronous, so one set serves every stream; a single
- * oversized batch grows them, and they shrink back afterwards.
- */
-export class WriteScratch {
-  log: Buffer = Buffer.allocUnsafe(1 << 20);
-  logUsed = 0;
-  index: Buffer = Buffer.allocUnsafe(64 * 1024);
-  indexUsed = 0;
-  records = 0;
-  maxTimestampMs = 0;
-
-  reserve(logBytes: number): void {
-    if (this.logUsed + logBytes > this.log.length) this.log = grow(this.log, this.logUsed, this.logUsed + logBytes);
-    if (this.indexUsed + INDEX_ENTRY_BYTES > this.index.length) this.index = grow(this.index, this.indexUsed, this.indexUsed + INDEX_ENTRY_BYTES);
-  }
-
-  reset(): void {
-    this.logUsed = 0;
-    this.indexUsed = 0;
-    this.records = 0;
-    this.maxTimestampMs = 0;
-    if (this.log.length > 16 << 20) this.log = Buffer.allocUnsafe(1 << 20);
-    if (this.index.length > 1 << 20) this.index = Buffer.allocUnsafe(64 * 1024);
-  }
-}
-
-function grow(buffer: Buffer, used: number, need: number): Buffer {
-  const bigger = Buffer.allocUnsafe(Math.max(need, buffer.length * 2));
-  buffer.copy(bigger, 0, 0, used);
-  return bigger;
 }
 
 export class StreamLog {
@@ -151,63 +122,9 @@ export class StreamLog {
     return { log, targets: [log.activeTarget, log.indexTarget(segment), log.dirTarget(dir), log.dirTarget(path.dirname(dir))] };
   }
 
-  /** Opens an existing stream directory, recovering the tail of its active segment. */
+  /** Opens an existing stream directory, recovering what a crash left (segment-recovery.ts). */
   static open(ctx: LogContext, dir: string, nowMs: number): StreamLog {
-    const bases: number[] = [];
-    for (const name of ctx.io.readdir(dir)) {
-      const match = SEGMENT_FILE_PATTERN.exec(name);
-      if (match === null) {
-        if (name.endsWith('.tmp') || name.endsWith('.rebuild')) ctx.io.unlink(path.join(dir, name));
-        continue;
-      }
-      if (match[2] === 'log') bases.push(Number(match[1]));
-    }
-    // An index whose log is gone is what a crash during retention leaves: remove it.
-    for (const name of ctx.io.readdir(dir)) {
-      const match = SEGMENT_FILE_PATTERN.exec(name);
-      if (match !== null && match[2] === 'index' && !bases.includes(Number(match[1]))) ctx.io.unlink(path.join(dir, name));
-    }
-    if (bases.length === 0) {
-      throw new EventBusError(ErrorCodes.CORRUPT_DATA, `stream directory ${dir} holds no segment files`, { context: { file: dir } });
-    }
-    bases.sort((a, b) => a - b);
-    StreamLog.cutTornRoll(ctx, dir, bases);
-    const segments: Segment[] = [];
-    for (let i = 0; i < bases.length - 1; i++) {
-      segments.push(Segment.openSealed(ctx, dir, bases[i]!, bases[i + 1]! - bases[i]!));
-    }
-    const last = Segment.openLast(ctx, dir, bases[bases.length - 1]!, nowMs);
-    segments.push(last);
-    if (last.seal !== null) {
-      // Sealed just before a crash, before its successor existed.
-      last.closeFiles();
-      segments.push(Segment.create(ctx, dir, last.nextOffset, nowMs));
-      ctx.io.syncDirNow(dir);
-    }
-    return new StreamLog(ctx, dir, segments);
-  }
-
-  /**
-   * A power loss in the middle of a roll can make a new segment's directory entry (and even its
-   * records) durable before the last records of the segment it follows: a directory fsync begun
-   * for another reason covers the entry, and the fsyncs of one round complete in any order. The
-   * segments whose seal does not check yet (the unproven tail) may then hold a segment that ends
-   * short. That is a torn tail, not damage: under `always` nothing from the first lost record on
-   * was acknowledged (a commit resolves only once everything before it is durable). Cut the
-   * stream there: drop the later segments; the short one becomes the last and its tail is
-   * recovered as any torn tail is. A bit flip never shortens a file, so damage is still reported.
-   */
-  private static cutTornRoll(ctx: LogContext, dir: string, bases: number[]): void {
-    let first = bases.length - 1;
-    while (first > 0 && !Segment.isWholeSealed(ctx, dir, bases[first - 1]!, bases[first]! - bases[first - 1]!)) first -= 1;
-    for (let i = first; i < bases.length - 1; i++) {
-      if (!Segment.endsShort(ctx, dir, bases[i]!, bases[i + 1]! - bases[i]!)) continue;
-      const dropped = bases.splice(i + 1);
-      for (const base of dropped) Segment.removeFiles(ctx, dir, base);
-      ctx.io.syncDirNow(dir);
-      ctx.logger.warn({ dir, segment: bases[i], dropped }, 'a crash interrupted a segment roll: cut the torn tail and the segments after it');
-      return;
-    }
+    return new StreamLog(ctx, dir, openSegments(ctx, dir, nowMs));
   }
 
   private get active(): Segment {
@@ -224,9 +141,18 @@ export class StreamLog {
     return this.active.size - FILE_HEADER_BYTES;
   }
 
-  /** Every segment, oldest first (for snapshots and verification). */
-  get allSegments(): readonly Segment[] {
-    return this.segments;
+  /**
+   * How a snapshot takes this log's files up to offset `visible` (excluded): see
+   * Segment.capture. Segments past the one holding `visible` are left out.
+   */
+  captureFiles(visible: number): FileCapture[] {
+    const files: FileCapture[] = [];
+    for (const segment of this.segments) {
+      const { files: captured, last } = segment.capture(visible);
+      files.push(...captured);
+      if (last) break;
+    }
+    return files;
   }
 
   // ------------------------------------------------------------------ appending
@@ -300,7 +226,7 @@ export class StreamLog {
   private writeScratch(scratch: WriteScratch): void {
     if (scratch.records === 0) return;
     const active = this.active;
-    active.append(scratch.log.subarray(0, scratch.logUsed), scratch.index.subarray(0, scratch.indexUsed), scratch.records, scratch.maxTimestampMs);
+    active.append(this.writtenOffset, scratch.log.subarray(0, scratch.logUsed), scratch.index.subarray(0, scratch.indexUsed), scratch.records, scratch.maxTimestampMs);
     this.writtenOffset += scratch.records;
     assert(this.writtenOffset === active.nextOffset, 'written offset does not match the active segment');
     scratch.reset();
@@ -318,46 +244,21 @@ export class StreamLog {
 
   /**
    * Freezes the active segment and starts a new one at the next offset. The frozen segment is
-   * sealed (its log cut back to its data, its index given the seal trailer) only once its records
-   * are durable, by {@link finishSeal}: a seal on disk must prove its records are, since recovery
-   * trusts a sealed segment without reading it. Meanwhile it stays open (pinned) for reads.
+   * sealed only once its records are durable (Segment.finishSeal): a seal on disk must prove its
+   * records are, since recovery trusts a sealed segment without reading it. Meanwhile it stays
+   * open for reads.
    */
   private roll(nowMs: number): void {
     const sealed = this.active;
     sealed.freeze();
-    sealed.pinned = true;
     const next = Segment.create(this.ctx, this.dir, sealed.nextOffset, nowMs);
     this.segments.push(next);
     this.activeTarget = this.fileTarget(next);
     // The batch that rolled is acknowledged only once the frozen log and the new entry are durable.
     this.extraTargets.push(this.fileTarget(sealed), this.dirTarget(this.dir));
-    const finishing = this.writer.track(this.finishSeal(sealed));
+    const finishing = this.writer.track(sealed.finishSeal(() => this.writer.closed).catch((error: unknown) => this.writer.fail(error)));
     this.sealing.set(sealed, finishing);
     void finishing.finally(() => this.sealing.delete(sealed));
-  }
-
-  /** Writes a frozen segment's seal once its records are durable, then makes the seal durable. */
-  private async finishSeal(sealed: Segment): Promise<void> {
-    const step = async (what: string, work: () => Promise<unknown> | void) => {
-      try {
-        await work();
-      } catch (error) {
-        throw error instanceof EventBusError ? error : ioError(what, error);
-      }
-    };
-    try {
-      await step(`fsync of ${sealed.logPath}`, () => sealed.syncLog());
-      if (this.writer.closed) return; // deleted or closed meanwhile: recovery seals it on the next open
-      sealed.writeSeal();
-      await step(`fsync of ${sealed.logPath}`, () => sealed.syncLog());
-      await step(`fsync of ${sealed.indexPath}`, () => sealed.syncIndex());
-      sealed.sealDurable = true;
-    } catch (error) {
-      this.writer.fail(error);
-    } finally {
-      sealed.pinned = false;
-      sealed.closeFiles();
-    }
   }
 
   /** Resolves once no seal is being finished (a snapshot links only sealed segments). */
@@ -449,14 +350,12 @@ export class StreamLog {
   /** The damage that makes `offset` unreadable, if any (looks in that offset's segment only). */
   damageAt(offset: number): Damage | undefined {
     if (offset < this.firstOffset || offset >= this.writtenOffset) return undefined;
-    const segment = this.segments[this.segmentIndexOf(offset)]!;
-    for (const damage of segment.damage) if (offset >= damage.firstOffset && offset <= damage.lastOffset) return damage;
-    return undefined;
+    return this.segments[this.segmentIndexOf(offset)]!.damage.at(offset);
   }
 
   /** Damage found in this log so far (at open, rebuild or read). */
   damage() {
-    return this.segments.flatMap((segment) => segment.damage);
+    return this.segments.flatMap((segment) => segment.damage.all);
   }
 
   /**
@@ -471,7 +370,7 @@ export class StreamLog {
       const tooOld = policy.maxAgeMs > 0 && oldest.maxTimestampMs < nowMs - policy.maxAgeMs;
       const tooBig = policy.maxBytes > 0 && bytes > policy.maxBytes;
       const tooMany = policy.maxEvents > 0 && this.visibleOffset - oldest.baseOffset > policy.maxEvents;
-      if ((!tooOld && !tooBig && !tooMany) || oldest.pinned) break;
+      if ((!tooOld && !tooBig && !tooMany) || oldest.isPinned) break;
       assert(oldest.seal !== null, 'retention reached an unsealed segment');
       this.segments.shift();
       bytes -= oldest.size + oldest.indexSize;

@@ -6,10 +6,9 @@
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
-import { decodeCheckedFile } from '../format/checked-file.js';
 import { ensureDirectory } from '../fs/directory.js';
-import { readWholeFile, type FileIO } from '../fs/io.js';
-import { MANIFEST_FILE, MANIFEST_MAGIC, MANIFEST_VERSION, type Manifest } from './snapshot.js';
+import { writeFully, type FileIO } from '../fs/io.js';
+import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { verifyDirectory } from './verify.js';
 
 const COPY_CHUNK_BYTES = 1024 * 1024;
@@ -38,9 +37,8 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
   if (stat !== null && (!stat.isDirectory || io.readdir(target).length > 0)) {
     throw fail(`${target} is not an empty directory; restore never overwrites data`);
   }
-  const decoded = decodeCheckedFile(readWholeFile(io, path.join(source, MANIFEST_FILE)), MANIFEST_MAGIC, MANIFEST_VERSION);
-  if (typeof decoded === 'string') throw fail(`manifest ${decoded}`);
-  const manifest = decoded.body as Manifest;
+  const manifest = readManifest(io, source);
+  if (typeof manifest === 'string') throw fail(`manifest ${manifest}`);
   ensureDirectory(io, target);
   const dirs = new Set<string>([target]);
   const chunk = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
@@ -54,7 +52,7 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
       for (let position = 0; position < file.size;) {
         const n = io.read(from, chunk, 0, Math.min(chunk.length, file.size - position), position);
         if (n === 0) throw fail(`${file.path} ended early`);
-        if (io.writev(out, [chunk.subarray(0, n)], position) !== n) throw fail(`short write to ${to}`);
+        writeFully(io, out, [chunk.subarray(0, n)], position);
         position += n;
       }
       io.datasyncNow(out);

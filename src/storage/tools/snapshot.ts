@@ -22,30 +22,29 @@
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { encodeCatalog, CATALOG_FILE, type CatalogEntry } from '../catalog.js';
-import { encodeCheckedFile } from '../format/checked-file.js';
 import { encodeJournalFile, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
 import { ensureDirectory } from '../fs/directory.js';
-import { FILE_HEADER_BYTES } from '../format/file-header.js';
-import type { FileIO } from '../fs/io.js';
-import type { StreamLog } from '../log/stream-log.js';
+import { writeFully, type FileIO } from '../fs/io.js';
+import type { FileCapture } from '../log/segment.js';
 import type { Logger } from '../logger.js';
-import { encodeSealTrailer, indexEntryPosition } from '../format/offset-index.js';
+import { encodeManifest, MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.js';
 
 /** Active tails larger than this are sealed rather than copied. */
 export const COPY_LIMIT_BYTES = 1024 * 1024;
-export const MANIFEST_FILE = 'MANIFEST';
-export const MANIFEST_MAGIC = 'EBSM';
-export const MANIFEST_VERSION = 1;
 const COPY_CHUNK_BYTES = 1024 * 1024;
 const PARTIAL_PATTERN = /^\.snapshot-.*\.partial$/;
 
-/** A stream as the snapshot sees it. */
-export interface SnapshotStream {
+/** A stream at the snapshot's point in time, as the engine captures it (synchronously). */
+export interface CapturedStream {
   entry: CatalogEntry;
-  log: StreamLog;
-  /** The consumers' state as STATE records. */
-  consumerState(): Buffer[];
+  firstOffset: number;
+  /** The first offset the snapshot leaves out (the stream's visible offset at capture). */
+  nextOffset: number;
+  /** How to take the log's files (StreamLog.captureFiles). */
+  files: FileCapture[];
+  /** The consumers' state as STATE records (journal-codec.ts). */
+  consumerState: Buffer[];
 }
 
 /** What a snapshot needs from the engine. */
@@ -54,26 +53,9 @@ export interface SnapshotSource {
   logger: Logger;
   /** Writes queued appends and seals tails above the copy limit; resolves once sealed files are durable. */
   prepare(copyLimitBytes: number): Promise<void>;
-  /** Every healthy stream, now. */
-  streams(): SnapshotStream[];
+  /** Every healthy stream, captured now, in one synchronous step. */
+  capture(): CapturedStream[];
   nextStreamNumber(): number;
-}
-
-/** One file of a snapshot, as its manifest lists it. */
-export interface ManifestFile {
-  path: string;
-  size: number;
-  crc32c: number;
-}
-
-/** The body of a MANIFEST. */
-export interface Manifest {
-  name: string;
-  created_at: string;
-  streams: { id: string; name: string; first_offset: number; next_offset: number }[];
-  events: number;
-  bytes: number;
-  files: ManifestFile[];
 }
 
 /** What {@link takeSnapshot} reports. */
@@ -99,6 +81,21 @@ interface CopyJob {
   expectedCrc?: number;
 }
 
+/** What the capture decided: files linked already, and what is left to copy and write. */
+interface SnapshotPlan {
+  staging: string;
+  files: ManifestFile[];
+  copies: CopyJob[];
+  writes: { target: string; contents: Buffer[] }[];
+  /** Linked files, and whether their seal is already known to be on disk. */
+  linked: { target: string; durable: boolean }[];
+  /** Directories to fsync, deepest first. */
+  dirs: string[];
+  streams: Manifest['streams'];
+  events: number;
+  copyFallback: boolean;
+}
+
 /** The snapshot directory name for `date`: `snapshot-20261127T081020.382Z`. */
 export function snapshotName(date: Date): string {
   return `snapshot-${date.toISOString().replace(/[-:]/g, '')}`;
@@ -115,135 +112,29 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
       if (PARTIAL_PATTERN.test(name)) io.removeTree(path.join(parentDir, name)); // cut short earlier
     }
     await source.prepare(COPY_LIMIT_BYTES);
-
     // Capture: synchronous from here to the first await.
     const createdAt = new Date();
     let name = snapshotName(createdAt);
     for (let n = 2; io.stat(path.join(parentDir, name)) !== null; n++) name = `${snapshotName(createdAt)}-${n}`;
     staging = path.join(parentDir, `.${name}.partial`);
-    const files: ManifestFile[] = [];
-    const copies: CopyJob[] = [];
-    const dirs: string[] = [];
-    const writes: { target: string; contents: Buffer[] }[] = [];
-    /** Linked files, and whether their seal is already known to be on disk. */
-    const linked: { target: string; durable: boolean }[] = [];
-    let copyFallback = false;
-    const streams = source.streams();
-    io.mkdir(staging);
-    io.mkdir(path.join(staging, 'streams'));
-    dirs.push(path.join(staging, 'streams'), staging);
-    const manifestStreams: Manifest['streams'] = [];
-    let events = 0;
-    for (const stream of streams) {
-      const relativeDir = path.join('streams', stream.entry.id);
-      const dir = path.join(staging, relativeDir);
-      io.mkdir(dir);
-      dirs.unshift(dir);
-      const visible = stream.log.visibleOffset;
-      manifestStreams.push({ id: stream.entry.id, name: stream.entry.name, first_offset: stream.log.firstOffset, next_offset: visible });
-      events += visible - stream.log.firstOffset;
-      for (const segment of stream.log.allSegments) {
-        const logName = path.basename(segment.logPath);
-        const indexName = path.basename(segment.indexPath);
-        if (segment.seal !== null && segment.nextOffset <= visible) {
-          const crcs = segment.currentCrcs();
-          for (const [file, size, crc] of [[segment.logPath, segment.size, crcs.logCrc], [segment.indexPath, segment.indexSize, crcs.indexCrc]] as const) {
-            const target = path.join(dir, path.basename(file));
-            if (linkOrPlanCopy(io, file, target, size, crc, copies)) linked.push({ target, durable: segment.sealDurable });
-            else copyFallback = true;
-            files.push({ path: path.join(relativeDir, path.basename(file)), size, crc32c: crc });
-          }
-          continue;
-        }
-        const pending = segment.pendingSeal;
-        if (pending !== null && segment.nextOffset <= visible) {
-          // Frozen, its seal not yet written (rolled a moment ago): copy it, sealed in the copy.
-          copies.push({ source: segment.logPath, target: path.join(dir, logName), length: segment.size });
-          copies.push({ source: segment.indexPath, target: path.join(dir, indexName), length: indexEntryPosition(segment.count), suffix: encodeSealTrailer(pending) });
-          continue;
-        }
-        // The segment holding the point in time: copy it up to the visible offset's record.
-        const logLength = visible >= segment.nextOffset ? segment.size : visible <= segment.baseOffset ? FILE_HEADER_BYTES : segment.positionOf(visible);
-        const indexLength = indexEntryPosition(Math.max(0, Math.min(visible, segment.nextOffset) - segment.baseOffset));
-        copies.push({ source: segment.logPath, target: path.join(dir, logName), length: logLength });
-        copies.push({ source: segment.indexPath, target: path.join(dir, indexName), length: indexLength });
-        break;
-      }
-      const consumers = stream.consumerState();
-      if (consumers.length > 0) writes.push({ target: path.join(dir, JOURNAL_FILE), contents: encodeJournalFile(consumers) });
-    }
-    writes.push({ target: path.join(staging, CATALOG_FILE), contents: [encodeCatalog(source.nextStreamNumber(), streams.map((s) => s.entry))] });
-    // Open every copy source now: a stream deleted while we copy keeps its inodes alive for us.
-    const sources = copies.map((job) => io.open(job.source, 'r'));
-
-    // Copy, write and fsync, yielding between chunks. Every fsync gets its handler at once: a
-    // later step may fail before they are awaited, and an unhandled rejection ends the process.
-    const syncs: Promise<void>[] = [];
-    let syncFailure: unknown = null;
-    const syncThenClose = (fd: number) => {
-      syncs.push(io.datasync(fd).finally(() => io.close(fd)).catch((error: unknown) => {
-        syncFailure ??= error;
-      }));
-    };
-    try {
-      for (let i = 0; i < copies.length; i++) {
-        const job = copies[i]!;
-        const { fd, crc } = await copyPrefix(io, sources[i]!, job.target, job.length, job.suffix);
-        if (job.expectedCrc === undefined) {
-          files.push({ path: path.relative(staging, job.target), size: job.length + (job.suffix?.length ?? 0), crc32c: crc });
-        } else if (crc !== job.expectedCrc) {
-          throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${job.source} does not match the CRC its seal recorded`);
-        }
-        syncThenClose(fd);
-      }
-    } finally {
-      for (const fd of sources) io.close(fd);
-    }
-    for (const { target, contents } of writes) {
-      const fd = io.open(target, 'wx+');
-      const size = contents.reduce((sum, b) => sum + b.length, 0);
-      try {
-        if (io.writev(fd, contents, 0) !== size) throw new Error(`short write to ${target}`);
-      } catch (error) {
-        io.close(fd);
-        throw error;
-      }
-      files.push({ path: path.relative(staging, target), size, crc32c: contents.reduce((crc, b) => crc32c(b, crc), 0) });
-      syncThenClose(fd);
-    }
-    // Linked files are sealed segments; a seal written a moment ago may not be on disk yet.
-    for (const { target, durable } of linked) {
-      if (durable) continue;
-      syncThenClose(io.open(target, 'r'));
-    }
-    await Promise.all(syncs);
-    if (syncFailure !== null) throw syncFailure;
-    await Promise.all(dirs.map((dir) => io.syncDir(dir)));
-
-    const bytes = files.reduce((sum, f) => sum + f.size, 0);
-    const manifest: Manifest = { name, created_at: createdAt.toISOString(), streams: manifestStreams, events, bytes, files };
-    const manifestBytes = encodeCheckedFile(MANIFEST_MAGIC, MANIFEST_VERSION, manifest);
-    const fd = io.open(path.join(staging, MANIFEST_FILE), 'wx+');
-    try {
-      if (io.writev(fd, [manifestBytes], 0) !== manifestBytes.length) throw new Error('short write of the manifest');
-      await io.datasync(fd);
-    } finally {
-      io.close(fd);
-    }
-    await io.syncDir(staging);
+    const plan = capture(io, source, staging);
+    await copyAndWrite(io, plan);
+    const bytes = plan.files.reduce((sum, f) => sum + f.size, 0);
+    const manifest: Manifest = { name, created_at: createdAt.toISOString(), streams: plan.streams, events: plan.events, bytes, files: plan.files };
+    await writeManifest(io, staging, manifest);
     const final = path.join(parentDir, name);
     io.rename(staging, final);
     staging = null;
     await io.syncDir(parentDir);
     const result: SnapshotResult = {
       path: final,
-      createdAt: createdAt.toISOString(),
-      streams: streams.length,
-      events,
+      createdAt: manifest.created_at,
+      streams: plan.streams.length,
+      events: plan.events,
       bytes,
-      linkedFiles: linked.length,
-      copiedFiles: files.length - linked.length,
-      copyFallback,
+      linkedFiles: plan.linked.length,
+      copiedFiles: plan.files.length - plan.linked.length,
+      copyFallback: plan.copyFallback,
     };
     logger.info({ ...result, ms: Date.now() - started }, 'snapshot taken');
     return result;
@@ -259,6 +150,104 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
     const reason = error instanceof EventBusError ? error.reason : error instanceof Error ? error.message : String(error);
     throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${reason}`, { cause: error });
   }
+}
+
+/**
+ * The point in time, in one synchronous step (nothing else runs meanwhile): creates the staging
+ * directories, hard-links sealed files (retention cannot remove them first) and plans the copies
+ * and writes of everything else.
+ */
+function capture(io: FileIO, source: SnapshotSource, staging: string): SnapshotPlan {
+  const streams = source.capture();
+  const plan: SnapshotPlan = { staging, files: [], copies: [], writes: [], linked: [], dirs: [], streams: [], events: 0, copyFallback: false };
+  io.mkdir(staging);
+  io.mkdir(path.join(staging, 'streams'));
+  plan.dirs.push(path.join(staging, 'streams'), staging);
+  for (const stream of streams) {
+    const relativeDir = path.join('streams', stream.entry.id);
+    const dir = path.join(staging, relativeDir);
+    io.mkdir(dir);
+    plan.dirs.unshift(dir);
+    plan.streams.push({ id: stream.entry.id, name: stream.entry.name, first_offset: stream.firstOffset, next_offset: stream.nextOffset });
+    plan.events += stream.nextOffset - stream.firstOffset;
+    for (const file of stream.files) {
+      const target = path.join(dir, path.basename(file.path));
+      if (file.kind === 'copy') {
+        plan.copies.push({ source: file.path, target, length: file.length, ...(file.suffix === undefined ? {} : { suffix: file.suffix }) });
+        continue;
+      }
+      if (linkOrPlanCopy(io, file.path, target, file.size, file.crc, plan.copies)) plan.linked.push({ target, durable: file.durable });
+      else plan.copyFallback = true;
+      plan.files.push({ path: path.join(relativeDir, path.basename(file.path)), size: file.size, crc32c: file.crc });
+    }
+    if (stream.consumerState.length > 0) plan.writes.push({ target: path.join(dir, JOURNAL_FILE), contents: encodeJournalFile(stream.consumerState) });
+  }
+  plan.writes.push({ target: path.join(staging, CATALOG_FILE), contents: [encodeCatalog(source.nextStreamNumber(), streams.map((s) => s.entry))] });
+  return plan;
+}
+
+/**
+ * Copies and writes the planned files, yielding between chunks so that writes to the live store
+ * keep flowing (appends only ever go past the captured lengths, so the copied bytes cannot
+ * change), and makes everything durable.
+ */
+async function copyAndWrite(io: FileIO, plan: SnapshotPlan): Promise<void> {
+  // Open every copy source now: a stream deleted while we copy keeps its inodes alive for us.
+  const sources = plan.copies.map((job) => io.open(job.source, 'r'));
+  // Every fsync gets its handler at once: a later step may fail before they are awaited, and an
+  // unhandled rejection ends the process.
+  const syncs: Promise<void>[] = [];
+  let syncFailure: unknown = null;
+  const syncThenClose = (fd: number) => {
+    syncs.push(io.datasync(fd).finally(() => io.close(fd)).catch((error: unknown) => {
+      syncFailure ??= error;
+    }));
+  };
+  try {
+    for (let i = 0; i < plan.copies.length; i++) {
+      const job = plan.copies[i]!;
+      const { fd, crc } = await copyPrefix(io, sources[i]!, job.target, job.length, job.suffix);
+      if (job.expectedCrc === undefined) {
+        plan.files.push({ path: path.relative(plan.staging, job.target), size: job.length + (job.suffix?.length ?? 0), crc32c: crc });
+      } else if (crc !== job.expectedCrc) {
+        throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${job.source} does not match the CRC its seal recorded`);
+      }
+      syncThenClose(fd);
+    }
+  } finally {
+    for (const fd of sources) io.close(fd);
+  }
+  for (const { target, contents } of plan.writes) {
+    const fd = io.open(target, 'wx+');
+    let size: number;
+    try {
+      size = writeFully(io, fd, contents, 0);
+    } catch (error) {
+      io.close(fd);
+      throw error;
+    }
+    plan.files.push({ path: path.relative(plan.staging, target), size, crc32c: contents.reduce((crc, b) => crc32c(b, crc), 0) });
+    syncThenClose(fd);
+  }
+  // Linked files are sealed segments; a seal written a moment ago may not be on disk yet.
+  for (const { target, durable } of plan.linked) {
+    if (!durable) syncThenClose(io.open(target, 'r'));
+  }
+  await Promise.all(syncs);
+  if (syncFailure !== null) throw syncFailure;
+  await Promise.all(plan.dirs.map((dir) => io.syncDir(dir)));
+}
+
+/** Writes `MANIFEST` last, and makes it and its directory durable. */
+async function writeManifest(io: FileIO, staging: string, manifest: Manifest): Promise<void> {
+  const fd = io.open(path.join(staging, MANIFEST_FILE), 'wx+');
+  try {
+    writeFully(io, fd, [encodeManifest(manifest)], 0);
+    await io.datasync(fd);
+  } finally {
+    io.close(fd);
+  }
+  await io.syncDir(staging);
 }
 
 /** Hard-links `source` to `target`; where that is impossible, plans a copy. Returns true if linked. */
@@ -287,13 +276,13 @@ async function copyPrefix(io: FileIO, sourceFd: number, target: string, length: 
       const n = io.read(sourceFd, chunk, 0, Math.min(chunk.length, length - position), position);
       if (n === 0) throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${target} source ended at ${position} of ${length} bytes`);
       const piece = chunk.subarray(0, n);
-      if (io.writev(fd, [piece], position) !== n) throw new Error(`short write to ${target}`);
+      writeFully(io, fd, [piece], position);
       crc = crc32c(piece, crc);
       position += n;
       if (position < length) await new Promise((resolve) => setImmediate(resolve));
     }
     if (suffix !== undefined) {
-      if (io.writev(fd, [suffix], length) !== suffix.length) throw new Error(`short write to ${target}`);
+      writeFully(io, fd, [suffix], length);
       crc = crc32c(suffix, crc);
     }
   } catch (error) {

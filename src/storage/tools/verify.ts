@@ -14,24 +14,15 @@
  */
 import path from 'node:path';
 import { CATALOG_FILE, Catalog } from '../catalog.js';
-import { decodeCheckedFile } from '../format/checked-file.js';
 import { decodeJournal, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
-import { decodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
-import { readFully, readWholeFile, type FileIO } from '../fs/io.js';
+import { FILE_HEADER_BYTES } from '../format/file-header.js';
+import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES } from '../format/offset-index.js';
+import { readWholeFile, type FileIO } from '../fs/io.js';
 import { fileCrc, scanLog, zeroFrom } from '../log/log-scanner.js';
-import {
-  decodeIndexEntry,
-  decodeSealTrailer,
-  INDEX_ENTRY_BYTES,
-  INDEX_MAGIC,
-  INDEX_VERSION,
-  indexEntryPosition,
-  SEAL_TRAILER_BYTES,
-  sealedIndexBytes,
-} from '../format/offset-index.js';
-import { LOG_MAGIC, LOG_VERSION, MAX_RECORD_PAYLOAD_BYTES, SEGMENT_FILE_PATTERN, segmentFileName } from '../log/segment.js';
-import { MANIFEST_FILE, MANIFEST_MAGIC, MANIFEST_VERSION, type Manifest } from './snapshot.js';
+import { checkIndexHeader, checkLogHeader, checkSealed } from '../log/segment-check.js';
+import { listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
+import { MANIFEST_FILE, readManifest } from './manifest.js';
 
 /** One finding, with where it is. */
 export interface Finding {
@@ -103,12 +94,11 @@ function finish(report: VerifyReport): VerifyReport {
 }
 
 function verifyManifest(io: FileIO, root: string, manifestPath: string, report: VerifyReport, problem: (f: string, m: string, p?: number) => void): void {
-  const decoded = decodeCheckedFile(readWholeFile(io, manifestPath), MANIFEST_MAGIC, MANIFEST_VERSION);
-  if (typeof decoded === 'string') {
-    problem(manifestPath, `manifest ${decoded}`);
+  const manifest = readManifest(io, root);
+  if (typeof manifest === 'string') {
+    problem(manifestPath, `manifest ${manifest}`);
     return;
   }
-  const manifest = decoded.body as Manifest;
   if (manifest.name !== path.basename(root)) problem(manifestPath, `manifest names snapshot ${JSON.stringify(manifest.name)}, but the directory is ${JSON.stringify(path.basename(root))}`);
   const listed = new Set<string>([MANIFEST_FILE]);
   for (const file of manifest.files) {
@@ -147,30 +137,21 @@ function listFiles(io: FileIO, root: string, relative = ''): string[] {
   return out;
 }
 
-function verifyStream(
-  io: FileIO,
-  dir: string,
-  name: string,
-  report: VerifyReport,
-  problem: (f: string, m: string, p?: number) => void,
-  note: (f: string, m: string, p?: number) => void,
-): void {
+type Report = (file: string, message: string, position?: number) => void;
+
+function verifyStream(io: FileIO, dir: string, name: string, report: VerifyReport, problem: Report, note: Report): void {
   if (io.stat(dir)?.isDirectory !== true) {
     problem(dir, `directory of stream ${JSON.stringify(name)} is missing`);
     return;
   }
-  const bases = io.readdir(dir)
-    .map((file) => SEGMENT_FILE_PATTERN.exec(file))
-    .filter((m): m is RegExpExecArray => m !== null && m[2] === 'log')
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  const { bases } = listSegments(io, dir);
   if (bases.length === 0) {
     problem(dir, `stream ${JSON.stringify(name)} has no segment files`);
     return;
   }
   for (let i = 0; i < bases.length; i++) {
     const last = i === bases.length - 1;
-    verifySegment(io, dir, bases[i]!, last ? null : bases[i + 1]! - bases[i]!, report, problem, note);
+    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, report, problem, note);
   }
   const journal = path.join(dir, JOURNAL_FILE);
   if (io.stat(journal) !== null) {
@@ -180,68 +161,76 @@ function verifyStream(
   }
 }
 
-function verifySegment(
-  io: FileIO,
-  dir: string,
-  base: number,
-  expectedCount: number | null,
-  report: VerifyReport,
-  problem: (f: string, m: string, p?: number) => void,
-  note: (f: string, m: string, p?: number) => void,
-): void {
+/**
+ * Checks every record of a segment's log (CRC, offset), then its index: against the seal for a
+ * sealed segment (`expectedCount` records), entry by entry against the records for all.
+ */
+function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, report: VerifyReport, problem: Report, note: Report): void {
   report.segments += 1;
-  const logPath = path.join(dir, segmentFileName(base, 'log'));
-  const indexPath = path.join(dir, segmentFileName(base, 'index'));
-  const logFd = io.open(logPath, 'r');
+  const logFd = io.open(paths.log, 'r');
   try {
     const logSize = io.size(logFd);
-    const header = Buffer.alloc(FILE_HEADER_BYTES);
-    const decoded = decodeFileHeader(header.subarray(0, readFully(io, logFd, header, 0, FILE_HEADER_BYTES, 0)), LOG_MAGIC, LOG_VERSION);
-    if (typeof decoded === 'string') problem(logPath, `log ${decoded}`, 0);
-    else if (decoded.baseOffset !== base) problem(logPath, `log header names base offset ${decoded.baseOffset}`, 0);
+    const header = checkLogHeader(io, logFd, paths.baseOffset);
+    if ('problem' in header) problem(paths.log, header.problem, 0);
     const positions: number[] = [];
-    const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, base, MAX_RECORD_PAYLOAD_BYTES, (_offset, position) => positions.push(position));
+    const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, paths.baseOffset, MAX_RECORD_PAYLOAD_BYTES, (_offset, position) => positions.push(position));
     const count = positions.length;
     report.events += count;
     const preallocated = expectedCount === null && scan.stop !== null && zeroFrom(io, logFd, scan.stop.position, logSize);
     if (scan.stop !== null && !preallocated) {
       const message = `record ${scan.stop.problem} at offset ${scan.nextOffset}`;
-      if (expectedCount === null && scan.stop.problem === 'partial') note(logPath, `${message}: a torn tail, never acknowledged; cut off on open`, scan.stop.position);
-      else problem(logPath, message, scan.stop.position);
+      if (expectedCount === null && scan.stop.problem === 'partial') note(paths.log, `${message}: a torn tail, never acknowledged; cut off on open`, scan.stop.position);
+      else problem(paths.log, message, scan.stop.position);
     }
-    if (expectedCount !== null && count !== expectedCount) problem(logPath, `holds ${count} valid records, expected ${expectedCount}`);
-    if (io.stat(indexPath) === null) {
-      (expectedCount === null ? note : problem)(indexPath, 'index is missing (rebuilt on open)');
+    if (expectedCount !== null && count !== expectedCount) problem(paths.log, `holds ${count} valid records, expected ${expectedCount}`);
+    if (io.stat(paths.index) === null) {
+      (expectedCount === null ? note : problem)(paths.index, 'index is missing (rebuilt on open)');
       return;
     }
-    const index = readWholeFile(io, indexPath);
-    const indexHeader = decodeFileHeader(index.subarray(0, FILE_HEADER_BYTES), INDEX_MAGIC, INDEX_VERSION);
-    if (typeof indexHeader === 'string') {
-      problem(indexPath, `index ${indexHeader} (rebuilt on open)`, 0);
-      return;
-    }
-    if (expectedCount !== null) {
-      if (index.length !== sealedIndexBytes(expectedCount)) {
-        problem(indexPath, `sealed index is ${index.length} bytes, expected ${sealedIndexBytes(expectedCount)} (rebuilt on open)`);
-        return;
-      }
-      const seal = decodeSealTrailer(index.subarray(index.length - SEAL_TRAILER_BYTES));
-      if (seal === null) problem(indexPath, 'seal trailer fails its check (rebuilt on open)', index.length - SEAL_TRAILER_BYTES);
-      else {
-        if (seal.logBytes !== logSize) problem(logPath, `is ${logSize} bytes, its seal says ${seal.logBytes}`);
-        else if (fileCrc(io, logFd, logSize) !== seal.logCrc) problem(logPath, 'CRC32C does not match its seal');
-        if (crc32c(index.subarray(0, index.length - SEAL_TRAILER_BYTES)) !== seal.indexCrc) problem(indexPath, 'CRC32C does not match its seal');
-      }
-    }
-    const entries = expectedCount ?? Math.floor((index.length - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
-    for (let i = 0; i < Math.min(entries, count); i++) {
-      if (decodeIndexEntry(index, indexEntryPosition(i), i) !== positions[i]) {
-        problem(indexPath, `entry for offset ${base + i} is damaged or points at the wrong record (rebuilt on use)`, indexEntryPosition(i));
-        break;
-      }
-    }
-    if (expectedCount === null && entries < count) note(indexPath, `lacks entries for the last ${count - entries} records (added on open)`);
+    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, problem)) return;
+    verifyEntries(io, paths, expectedCount, positions, problem, note);
   } finally {
     io.close(logFd);
+  }
+}
+
+/** Checks a sealed segment's index against its seal and the seal against the files; false if it cannot be used. */
+function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, problem: Report): boolean {
+  const check = checkSealed(io, paths, count);
+  if (check.seal === null) {
+    problem(paths.index, `${check.problem} (rebuilt on open)`);
+    return false;
+  }
+  if (fileCrc(io, logFd, check.logBytes) !== check.seal.logCrc) problem(paths.log, 'CRC32C does not match its seal');
+  const index = readWholeFile(io, paths.index);
+  if (crc32c(index.subarray(0, index.length - SEAL_TRAILER_BYTES)) !== check.seal.indexCrc) problem(paths.index, 'CRC32C does not match its seal');
+  return true;
+}
+
+/** Checks each index entry against the record it should point at. */
+function verifyEntries(io: FileIO, paths: SegmentPaths, expectedCount: number | null, positions: number[], problem: Report, note: Report): void {
+  const index = readWholeFile(io, paths.index);
+  const headerProblem = expectedCount === null ? checkIndexHeaderOf(io, paths) : null;
+  if (headerProblem !== null) {
+    problem(paths.index, `${headerProblem} (rebuilt on open)`, 0);
+    return;
+  }
+  const count = positions.length;
+  const entries = expectedCount ?? Math.floor((index.length - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
+  for (let i = 0; i < Math.min(entries, count); i++) {
+    if (decodeIndexEntry(index, indexEntryPosition(i), i) !== positions[i]) {
+      problem(paths.index, `entry for offset ${paths.baseOffset + i} is damaged or points at the wrong record (rebuilt on use)`, indexEntryPosition(i));
+      break;
+    }
+  }
+  if (expectedCount === null && entries < count) note(paths.index, `lacks entries for the last ${count - entries} records (added on open)`);
+}
+
+function checkIndexHeaderOf(io: FileIO, paths: SegmentPaths): string | null {
+  const fd = io.open(paths.index, 'r');
+  try {
+    return checkIndexHeader(io, fd, paths.baseOffset);
+  } finally {
+    io.close(fd);
   }
 }
