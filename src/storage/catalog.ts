@@ -12,7 +12,7 @@
  * a stream's number and the event's offset (event-id.ts).
  */
 import path from 'node:path';
-import { ErrorCodes, EventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, ioError } from '../errors.js';
 import { replaceFile } from './fs/atomic-file.js';
 import { decodeCheckedFile, encodeCheckedFile } from './format/checked-file.js';
 import { readWholeFile, type FileIO } from './fs/io.js';
@@ -41,6 +41,8 @@ export class Catalog {
   private readonly entries = new Map<string, CatalogEntry>();
   private writing: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
+  /** Set after a failed write: the catalog on disk may be old or new, so it takes no more changes. */
+  private refusal: EventBusError | null = null;
 
   private constructor(private readonly io: FileIO, readonly file: string, private nextNumber: number, entries: CatalogEntry[]) {
     for (const entry of entries) this.entries.set(entry.id, entry);
@@ -93,16 +95,24 @@ export class Catalog {
     return this.nextNumber;
   }
 
+  /** Throws if a write failed earlier: the store takes no creates or deletes until reopened. */
+  checkWritable(): void {
+    if (this.refusal !== null) throw this.refusal;
+  }
+
   /**
    * Makes the current state durable. Resolves after a write that began after this call; calls
-   * made while a write is in flight share the next one.
+   * made while a write is in flight share the next one. A failed write (DISK_FULL, IO_ERROR)
+   * makes the catalog refuse changes until the store is reopened.
    */
   persist(): Promise<void> {
     if (this.queued !== null) return this.queued;
     const previous = this.writing ?? Promise.resolve();
     const next = previous.catch(() => {}).then(async () => {
       this.queued = null;
-      const write = replaceFile(this.io, this.file, [this.encode()]);
+      const write = replaceFile(this.io, this.file, [this.encode()]).catch((error: unknown) => {
+        throw this.failed(error);
+      });
       this.writing = write;
       try {
         await write;
@@ -112,6 +122,15 @@ export class Catalog {
     });
     this.queued = next;
     return next;
+  }
+
+  private failed(error: unknown): EventBusError {
+    const failure = error instanceof EventBusError ? error : ioError('writing the catalog', error);
+    if (failure.code === ErrorCodes.DISK_FULL || failure.code === ErrorCodes.IO_ERROR) {
+      // The catalog on disk may be old or new: take no more changes until reopened.
+      this.refusal ??= new EventBusError(failure.code, `the catalog refuses changes until the store is reopened: ${failure.reason}`);
+    }
+    return failure;
   }
 }
 

@@ -8,7 +8,7 @@
  * operation resolves once its records are durable (the group commit shares the fsync with
  * segment writes of the same moment).
  */
-import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
+import { assert, ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { Consumer } from './consumer.js';
 import { ConsumerJournal, type JournalContext } from './consumer-journal.js';
 import {
@@ -18,14 +18,16 @@ import {
   encodeMark,
   encodeRedeliver,
   encodeState,
-  RecordTypes,
   type JournalDamage,
-  type JournalRecord,
 } from './journal-codec.js';
+import { replayJournal, settleAfterOpen } from './journal-replay.js';
+import { damagedDeadLetterPayload, deadLetterPayload } from './dead-letter-record.js';
+import type { LongPolls } from '../long-polls.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, DeliveredEvent, EventStatus, RetryOptions } from './consumer-types.js';
 import { encodeEventId } from '../format/event-id.js';
 import type { StreamLog } from '../log/stream-log.js';
 import type { StoredEvent } from '../log/record-reader.js';
+import type { Damage } from '../log/segment-check.js';
 import { validateConsumerName } from '../stream-name.js';
 
 /** What the consumers of a stream need from the engine. */
@@ -48,78 +50,34 @@ const RESOLVED = Promise.resolve();
 
 export class StreamConsumers {
   private readonly byName = new Map<string, Consumer>();
-  private readonly byId = new Map<number, Consumer>();
-  private nextId = 1;
-  private readonly journal: ConsumerJournal;
+  private readonly byId: Map<number, Consumer>;
+  private nextId: number;
   readonly damage: JournalDamage[];
-  private readonly waiters = new Set<() => void>();
   private closed = false;
   private closedError = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
-  /** Set at shutdown: long-polls return at once (see {@link endWaits}). */
-  private ending = false;
 
   private constructor(
     private readonly ctx: ConsumersContext,
     private readonly stream: StreamIdentity,
     private readonly log: StreamLog,
-    journal: ConsumerJournal,
-    damage: JournalDamage[],
+    private readonly journal: ConsumerJournal,
+    /** The stream's long-polls (shared with readers waiting for events: long-polls.ts). */
+    private readonly polls: LongPolls,
+    replayed: { byId: Map<number, Consumer>; nextId: number; damage: JournalDamage[] },
   ) {
-    this.journal = journal;
-    this.damage = damage;
+    this.byId = replayed.byId;
+    this.nextId = replayed.nextId;
+    this.damage = replayed.damage;
+    for (const consumer of this.byId.values()) this.byName.set(consumer.name, consumer);
     journal.stateProvider = () => this.stateRecords();
   }
 
-  /** Opens the consumers of the stream in `dir`, replaying their journal. */
-  static open(ctx: ConsumersContext, dir: string, stream: StreamIdentity, log: StreamLog): StreamConsumers {
+  /** Opens the consumers of the stream in `dir`, replaying their journal (journal-replay.ts). */
+  static open(ctx: ConsumersContext, dir: string, stream: StreamIdentity, log: StreamLog, polls: LongPolls): StreamConsumers {
     const { journal, records, damage } = ConsumerJournal.open(ctx, dir, `stream '${stream.name}'`);
-    const consumers = new StreamConsumers(ctx, stream, log, journal, damage);
-    for (const record of records) consumers.replay(record);
-    const next = log.visibleOffset;
-    for (const consumer of consumers.byId.values()) {
-      if (consumer.cursor > next) {
-        // Only possible when the log lost unsynced events (fsync policy interval or never).
-        ctx.logger.warn({ stream: stream.name, consumer: consumer.name, cursor: consumer.cursor, next_offset: next }, 'consumer cursor was past the end of its stream; moved back');
-        for (const offset of [...consumer.entries.keys()]) if (offset >= next) consumer.entries.delete(offset);
-        consumer.cursor = next;
-      }
-      consumer.clampTo(log.firstOffset);
-      consumer.expireLeases();
-    }
-    return consumers;
-  }
-
-  private replay(record: JournalRecord): void {
-    if (record.type === RecordTypes.CONSUMER || record.type === RecordTypes.STATE) {
-      const consumer = new Consumer(record.id, record.name, record.createdMs, record.type === RecordTypes.STATE ? record.cursor : 0);
-      if (record.type === RecordTypes.STATE) {
-        consumer.deadLettered = record.deadLettered;
-        for (const [offset, entry] of record.entries) consumer.restoreEntry(offset, entry);
-      }
-      this.byId.set(consumer.id, consumer);
-      this.byName.set(consumer.name, consumer);
-      this.nextId = Math.max(this.nextId, consumer.id + 1);
-      return;
-    }
-    const consumer = this.byId.get(record.id);
-    if (consumer === undefined) {
-      this.damage.push({ file: this.journal.file, position: -1, reason: `record for unknown consumer ${record.id} skipped` });
-      return;
-    }
-    switch (record.type) {
-      case RecordTypes.DELIVER:
-        consumer.applyDeliver(record.from, record.count, record.deadlineMs, record.autoAck);
-        break;
-      case RecordTypes.REDELIVER:
-        consumer.applyRedeliver(record.offsets, record.deadlineMs, record.autoAck);
-        break;
-      case RecordTypes.MARK:
-        consumer.applyMark(record.offsets, record.status);
-        break;
-      case RecordTypes.DEADLETTER:
-        consumer.applyDeadLetter(record.offsets);
-        break;
-    }
+    const replayed = replayJournal(records, journal.file);
+    settleAfterOpen(replayed.byId.values(), log.firstOffset, log.visibleOffset, stream.name, ctx.logger);
+    return new StreamConsumers(ctx, stream, log, journal, polls, { ...replayed, damage: [...damage, ...replayed.damage] });
   }
 
   // ------------------------------------------------------------------ operations
@@ -143,7 +101,7 @@ export class StreamConsumers {
         throw error;
       }
       // At shutdown a long-poll is answered at once with what is due (nothing), not dropped.
-      const remaining = this.ending ? 0 : giveUpAt - Date.now();
+      const remaining = this.polls.hasEnded ? 0 : giveUpAt - Date.now();
       if (delivery.skippedDamage) {
         // Damaged events were moved aside; what follows them may be due at once.
         await Promise.all([delivery.durable, created]);
@@ -153,7 +111,7 @@ export class StreamConsumers {
         await Promise.all([delivery.durable, created]);
         return { events: delivery.events, more: delivery.more };
       }
-      await Promise.all([delivery.durable, created, this.waitForChange(remaining)]);
+      await Promise.all([delivery.durable, created, this.polls.wait(remaining)]);
     }
   }
 
@@ -213,6 +171,7 @@ export class StreamConsumers {
       records.push(encodeDeliver(consumer.id, from, fresh.length, deadlineMs, autoAck));
       for (const event of fresh) events.push({ ...event, status: autoAck ? 1 : 0, deliveryCount: 1 });
     }
+    assert(consumer.cursor <= log.visibleOffset, 'a delivery moved a cursor past the end of its stream');
     const durable = Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter)]);
     const more = consumer.redeliveries(1).length > 0
       || (consumer.cursor < log.visibleOffset && (autoAck || consumer.entries.size < limits.maxPending));
@@ -276,7 +235,7 @@ export class StreamConsumers {
     // Written even when nothing changed (a repeated acknowledgement), so that success means the
     // earlier mark it repeats is durable too.
     const written = this.write([encodeMark(consumer.id, status, offsets)]);
-    if (status !== 2) this.wake(); // a redelivery is due, or room was freed
+    if (status !== 2) this.polls.wake(); // a redelivery is due, or room was freed
     await written;
   }
 
@@ -363,10 +322,7 @@ export class StreamConsumers {
     await this.write([encodeDeadLetter(consumer.id, offsets)]);
   }
 
-  /**
-   * The dead-letter record: the original event and where it came from, as JSON. A damaged event
-   * has no body to carry: its record says where the damage is instead.
-   */
+  /** The dead-letter record of `offset` (dead-letter-record.ts). */
   private deadLetterPayload(consumer: Consumer, offset: number, nowIso: string): Buffer {
     const origin = {
       id: this.eventId(offset),
@@ -377,23 +333,7 @@ export class StreamConsumers {
       delivery_count: consumer.entries.get(offset)!.deliveries,
     };
     const damage = this.damageAt(offset);
-    if (damage !== undefined) {
-      const damaged = { file: damage.file, position: damage.position, reason: damage.reason };
-      return Buffer.from(JSON.stringify({ ...origin, dead_lettered_at: nowIso, damaged }), 'utf8');
-    }
-    const event = this.readOne(offset);
-    const head = JSON.stringify({ ...origin, created_at: new Date(event.timestampMs).toISOString(), dead_lettered_at: nowIso });
-    const text = event.payload.toString('utf8');
-    let isJson = false;
-    try {
-      JSON.parse(text);
-      isJson = true;
-    } catch {
-      // Not JSON (an embedded user's bytes): carried as base64 instead.
-    }
-    // The body is spliced in as stored: the event exactly as written.
-    const body = isJson ? `"body":${text}` : `"body_base64":${JSON.stringify(event.payload.toString('base64'))}`;
-    return Buffer.from(`${head.slice(0, -1)},${body}}`, 'utf8');
+    return damage === undefined ? deadLetterPayload(origin, this.readOne(offset), nowIso) : damagedDeadLetterPayload(origin, damage, nowIso);
   }
 
   private readOne(offset: number): StoredEvent {
@@ -420,28 +360,12 @@ export class StreamConsumers {
     this.journal.checkUsable();
   }
 
-  /** Resolves on the next change that may make events due (new events, marks), or after `ms`. */
-  private waitForChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.waiters.add(wake);
-    });
-  }
-
-  /** Ends every long-poll now, and the waits of later ones (the server is shutting down). */
-  endWaits(): void {
-    this.ending = true;
-    this.wake();
-  }
-
-  /** Wakes long-polling consumers (new events are visible, or a mark freed or redelivered some). */
-  wake(): void {
-    for (const wake of [...this.waiters]) wake();
+  /**
+   * Journal damage in the form of stream damage (stats): no event is unreadable because of it
+   * (a consumer's change was lost, its events come back), so it covers no offset.
+   */
+  journalDamage(): Damage[] {
+    return this.damage.map((d) => ({ file: d.file, position: d.position, firstOffset: 0, lastOffset: -1, reason: `consumer journal: ${d.reason}` }));
   }
 
   /** The state of every consumer as STATE records (what a compacted journal holds). */
@@ -463,7 +387,7 @@ export class StreamConsumers {
   close(reason = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed')): void {
     this.closed = true;
     this.closedError = reason;
-    this.wake();
+    this.polls.cancel(); // long-polls end now, and find the consumers closed
     this.journal.close(reason);
   }
 }

@@ -12,7 +12,7 @@
  * is ever handed an event that a crash could take back.
  */
 import path from 'node:path';
-import { assert, ErrorCodes, EventBusError, ioError, isEventBusError } from '../../errors.js';
+import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import type { SegmentCrcs } from '../crc-checkpoint.js';
 import { DurableWriter, type DurableWriterContext } from '../fs/durable-writer.js';
 import type { SyncTarget } from '../fs/group-commit.js';
@@ -22,6 +22,7 @@ import { encodeRecord, recordBytes } from '../format/record.js';
 import type { StoredEvent } from './record-reader.js';
 import { Segment, type FileCapture, type SegmentContext } from './segment.js';
 import type { Damage } from './segment-check.js';
+import { SegmentList, type RetentionPolicy } from './segment-list.js';
 import { openSegments } from './segment-recovery.js';
 import type { WriteScratch } from './write-scratch.js';
 
@@ -31,12 +32,7 @@ export interface AppendedEvent {
   timestampMs: number;
 }
 
-/** What retention may remove (0 = no limit). Only whole sealed segments are ever removed. */
-export interface RetentionPolicy {
-  maxAgeMs: number;
-  maxBytes: number;
-  maxEvents: number;
-}
+export type { RetentionPolicy };
 
 /** Figures of a stream's log. */
 export interface LogStats {
@@ -67,7 +63,7 @@ interface PendingAppend {
 }
 
 export class StreamLog {
-  private readonly segments: Segment[];
+  private readonly segments: SegmentList;
   private nextOffset: number;
   private writtenOffset: number;
   /** Every offset below this may be read. */
@@ -82,8 +78,7 @@ export class StreamLog {
   private readonly writer: DurableWriter<PendingAppend, AppendedEvent[]>;
 
   private constructor(private readonly ctx: LogContext, readonly dir: string, segments: Segment[]) {
-    assert(segments.length > 0, 'a log has at least one segment');
-    this.segments = segments;
+    this.segments = new SegmentList(segments);
     const active = this.active;
     this.nextOffset = active.nextOffset;
     this.writtenOffset = active.nextOffset;
@@ -128,12 +123,12 @@ export class StreamLog {
   }
 
   private get active(): Segment {
-    return this.segments[this.segments.length - 1]!;
+    return this.segments.active;
   }
 
   /** Oldest offset still stored. */
   get firstOffset(): number {
-    return this.segments[0]!.baseOffset;
+    return this.segments.firstOffset;
   }
 
   /** Bytes of records in the active segment (what a snapshot would have to copy). */
@@ -146,13 +141,7 @@ export class StreamLog {
    * Segment.capture. Segments past the one holding `visible` are left out.
    */
   captureFiles(visible: number): FileCapture[] {
-    const files: FileCapture[] = [];
-    for (const segment of this.segments) {
-      const { files: captured, last } = segment.capture(visible);
-      files.push(...captured);
-      if (last) break;
-    }
-    return files;
+    return this.segments.captureFiles(visible);
   }
 
   // ------------------------------------------------------------------ appending
@@ -302,60 +291,24 @@ export class StreamLog {
    * when the first event to return is damaged; stops before a later damaged one (in any segment).
    */
   read(fromOffset: number, maxEvents: number, maxBytes: number): StoredEvent[] {
-    const out: StoredEvent[] = [];
-    const end = this.visibleOffset;
-    let offset = Math.max(fromOffset, this.firstOffset);
-    if (offset >= end || maxEvents <= 0) return out;
-    let i = this.segmentIndexOf(offset);
-    let bytes = 0;
-    while (i < this.segments.length && offset < end && out.length < maxEvents) {
-      const segment = this.segments[i]!;
-      try {
-        bytes += segment.read(offset, end, maxEvents - out.length, maxBytes - bytes, out);
-      } catch (error) {
-        // The first record of a later segment is damaged: return the events before it, as a
-        // damaged record inside a segment does. The next read starts at it and reports it.
-        if (out.length > 0 && isEventBusError(error, ErrorCodes.CORRUPT_DATA)) break;
-        throw error;
-      }
-      const reached = out.length > 0 ? out[out.length - 1]!.offset + 1 : offset;
-      if (reached < Math.min(segment.nextOffset, end)) break; // stopped on a limit or damage
-      offset = reached;
-      i += 1;
-    }
-    return out;
-  }
-
-  /** Index of the segment holding `offset`: binary search over base offsets. */
-  private segmentIndexOf(offset: number): number {
-    let low = 0;
-    let high = this.segments.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >>> 1;
-      if (this.segments[middle]!.baseOffset <= offset) low = middle;
-      else high = middle - 1;
-    }
-    return low;
+    return this.segments.read(fromOffset, this.visibleOffset, maxEvents, maxBytes);
   }
 
   // ------------------------------------------------------------------ upkeep
 
   stats(): LogStats {
-    let bytes = 0;
-    for (const segment of this.segments) bytes += segment.size + segment.indexSize;
     const firstOffset = this.firstOffset;
-    return { eventCount: this.visibleOffset - firstOffset, firstOffset, nextOffset: this.visibleOffset, bytes, segmentCount: this.segments.length };
+    return { eventCount: this.visibleOffset - firstOffset, firstOffset, nextOffset: this.visibleOffset, bytes: this.segments.bytes, segmentCount: this.segments.length };
   }
 
   /** The damage that makes `offset` unreadable, if any (looks in that offset's segment only). */
   damageAt(offset: number): Damage | undefined {
-    if (offset < this.firstOffset || offset >= this.writtenOffset) return undefined;
-    return this.segments[this.segmentIndexOf(offset)]!.damage.at(offset);
+    return this.segments.damageAt(offset, this.writtenOffset);
   }
 
   /** Damage found in this log so far (at open, rebuild or read). */
-  damage() {
-    return this.segments.flatMap((segment) => segment.damage.all);
+  damage(): Damage[] {
+    return this.segments.damage();
   }
 
   /**
@@ -363,24 +316,7 @@ export class StreamLog {
    * segment, so offsets are never reused. Returns the number of segments removed.
    */
   applyRetention(policy: RetentionPolicy, nowMs: number): number {
-    let removed = 0;
-    let bytes = this.stats().bytes;
-    while (this.segments.length > 1) {
-      const oldest = this.segments[0]!;
-      const tooOld = policy.maxAgeMs > 0 && oldest.maxTimestampMs < nowMs - policy.maxAgeMs;
-      const tooBig = policy.maxBytes > 0 && bytes > policy.maxBytes;
-      const tooMany = policy.maxEvents > 0 && this.visibleOffset - oldest.baseOffset > policy.maxEvents;
-      if ((!tooOld && !tooBig && !tooMany) || oldest.isPinned) break;
-      assert(oldest.seal !== null, 'retention reached an unsealed segment');
-      this.segments.shift();
-      bytes -= oldest.size + oldest.indexSize;
-      try {
-        oldest.remove();
-      } catch (error) {
-        this.ctx.logger.error({ file: oldest.logPath, err: error }, 'retention could not remove a segment');
-      }
-      removed += 1;
-    }
+    const removed = this.segments.applyRetention(policy, this.visibleOffset, nowMs, this.ctx.logger);
     if (removed > 0) {
       // The removals' durability matters to no acknowledgement: fsync the directory now, aside.
       this.ctx.io.syncDir(this.dir).catch((error: unknown) => this.ctx.logger.warn({ dir: this.dir, err: error }, 'fsync of a directory after retention failed'));
@@ -418,7 +354,7 @@ export class StreamLog {
         this.ctx.logger.warn({ dir: this.dir, err: error }, 'could not cut the preallocated end of the active segment');
       }
     }
-    for (const segment of this.segments) segment.closeFiles();
+    this.segments.closeAll();
   }
 }
 
