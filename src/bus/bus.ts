@@ -29,6 +29,23 @@ export const DEFAULT_BUS_OPTIONS: Required<BusOptions> = {
   snapshotsRoot: './snapshots',
 };
 
+/**
+ * The options with defaults filled in. Throws INVALID_FIELD naming a bad value: a configuration
+ * mistake is the user's to fix, never a failed assertion (INTERNAL).
+ */
+export function resolveBusOptions(options: BusOptions = {}): Required<BusOptions> {
+  const resolved = { ...DEFAULT_BUS_OPTIONS, ...options };
+  const bad = (message: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid bus option: ${message}`);
+  for (const key of ['defaultPageEvents', 'maxPageEvents', 'maxPageBytes'] as const) {
+    const value = resolved[key];
+    if (!Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`);
+  }
+  if (resolved.defaultPageEvents > resolved.maxPageEvents) {
+    throw bad(`defaultPageEvents (${resolved.defaultPageEvents}) must not be larger than maxPageEvents (${resolved.maxPageEvents})`);
+  }
+  return resolved;
+}
+
 function eventNotFound(id: string): EventBusError {
   return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
 }
@@ -64,11 +81,7 @@ export class EventBus {
   private readonly options: Required<BusOptions>;
 
   constructor(readonly engine: Engine, options: BusOptions = {}) {
-    this.options = { ...DEFAULT_BUS_OPTIONS, ...options };
-    const { defaultPageEvents, maxPageEvents, maxPageBytes } = this.options;
-    assert(Number.isSafeInteger(maxPageEvents) && maxPageEvents >= 1, 'maxPageEvents must be at least 1');
-    assert(Number.isSafeInteger(defaultPageEvents) && defaultPageEvents >= 1 && defaultPageEvents <= maxPageEvents, 'defaultPageEvents must be from 1 to maxPageEvents');
-    assert(Number.isSafeInteger(maxPageBytes) && maxPageBytes >= 1, 'maxPageBytes must be at least 1');
+    this.options = resolveBusOptions(options);
   }
 
   async createStream(name: string): Promise<StreamView> {
