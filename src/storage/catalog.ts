@@ -14,12 +14,10 @@
 import path from 'node:path';
 import { ErrorCodes, EventBusError, ioError } from '../errors.js';
 import { replaceFile } from './fs/atomic-file.js';
-import { decodeCheckedFile, encodeCheckedFile } from './format/checked-file.js';
+import { decodeChecked, encodeChecked, type CheckedFileKind } from './format/checked-file.js';
 import { readWholeFile, type FileIO } from './fs/io.js';
 
-export const CATALOG_FILE = 'catalog';
-const CATALOG_MAGIC = 'EBCT';
-const CATALOG_VERSION = 1;
+export const CATALOG: CheckedFileKind = { name: 'catalog', magic: 'EBCT', version: 1 };
 
 /** A stream as the catalog records it. */
 export interface CatalogEntry {
@@ -50,9 +48,9 @@ export class Catalog {
 
   /** Loads the catalog of `dataDir`; an absent one is an empty store. */
   static load(io: FileIO, dataDir: string): Catalog {
-    const file = path.join(dataDir, CATALOG_FILE);
+    const file = path.join(dataDir, CATALOG.name);
     if (io.stat(file) === null) return new Catalog(io, file, 1, []);
-    const decoded = decodeCheckedFile(readWholeFile(io, file), CATALOG_MAGIC, CATALOG_VERSION);
+    const decoded = decodeChecked(readWholeFile(io, file), CATALOG);
     const body = typeof decoded === 'string' ? null : (decoded.body as CatalogBody);
     if (body === null || !Number.isSafeInteger(body.next_stream_number) || !Array.isArray(body.streams)) {
       const problem = typeof decoded === 'string' ? decoded : 'unexpected contents';
@@ -140,5 +138,5 @@ export function encodeCatalog(nextNumber: number, entries: readonly CatalogEntry
     next_stream_number: nextNumber,
     streams: entries.map((e) => ({ number: e.number, id: e.id, name: e.name, created_ms: e.createdMs })),
   };
-  return encodeCheckedFile(CATALOG_MAGIC, CATALOG_VERSION, body);
+  return encodeChecked(CATALOG, body);
 }

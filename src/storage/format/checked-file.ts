@@ -43,3 +43,20 @@ export function decodeCheckedFile(buffer: Buffer, magic: string, version: number
     return 'body is not valid JSON';
   }
 }
+
+/** A kind of checked file: its name in its directory, its magic and its format version. */
+export interface CheckedFileKind {
+  name: string;
+  magic: string;
+  version: number;
+}
+
+/** Encodes `body` as a file of `kind`. */
+export function encodeChecked(kind: CheckedFileKind, body: unknown): Buffer {
+  return encodeCheckedFile(kind.magic, kind.version, body);
+}
+
+/** Decodes a file of `kind`; returns a description of the problem when it does not check. */
+export function decodeChecked(buffer: Buffer, kind: CheckedFileKind): { body: unknown } | string {
+  return decodeCheckedFile(buffer, kind.magic, kind.version);
+}

@@ -12,15 +12,17 @@ import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, encodeSealTrailer, INDEX_ENTRY_BYTES, indexEntryPosition, type SealInfo } from '../format/offset-index.js';
 import { DurableFile } from '../fs/durable-file.js';
 import type { FileIO, OpenMode } from '../fs/io.js';
+import { ReopenableFile } from '../fs/reopenable-file.js';
 import { fileCrc } from './log-scanner.js';
 import { encodeIndexHeader } from './segment-files.js';
 
-export class IndexFile {
-  private file: DurableFile | null = null;
+export class IndexFile extends ReopenableFile {
   /** CRC32C of the header and entries as written so far; null when unknown (after reopen). */
   crc: number | null = null;
 
-  constructor(private readonly io: FileIO, readonly path: string, readonly baseOffset: number) {}
+  constructor(io: FileIO, path: string, readonly baseOffset: number) {
+    super(io, path);
+  }
 
   /** Creates the file with its header (not yet fsynced). */
   create(createdMs: number): void {
@@ -38,24 +40,9 @@ export class IndexFile {
     this.crc = null;
   }
 
-  get isOpen(): boolean {
-    return this.file !== null;
-  }
-
   /** The open descriptor, for scans and checks (opened if needed). */
   fd(mode: OpenMode = 'r'): number {
     return this.open(mode).fd;
-  }
-
-  open(mode: OpenMode): DurableFile {
-    this.file ??= DurableFile.open(this.io, this.path, mode);
-    return this.file;
-  }
-
-  /** Closes the descriptor now, or once the fsyncs running on it complete. */
-  close(): void {
-    this.file?.close();
-    this.file = null;
   }
 
   size(): number {
@@ -109,15 +96,9 @@ export class IndexFile {
     return this.crc;
   }
 
-  /** fdatasync; a closed index is opened for the sync alone (see Segment.syncLog). */
-  async sync(): Promise<void> {
-    if (this.file !== null) return this.file.sync();
-    const file = DurableFile.open(this.io, this.path, 'r');
-    try {
-      await file.sync();
-    } finally {
-      file.close();
-    }
+  /** fdatasync; a closed index is opened for the sync alone. */
+  sync(): Promise<void> {
+    return this.syncFile();
   }
 
   private write(buffers: Buffer[], position: number, what: string): void {

@@ -12,12 +12,12 @@ import { ioError } from '../../errors.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { DurableFile } from '../fs/durable-file.js';
-import type { FileIO, OpenMode } from '../fs/io.js';
+import type { FileIO } from '../fs/io.js';
+import { ReopenableFile } from '../fs/reopenable-file.js';
 import { fileCrc } from './log-scanner.js';
 import { encodeLogHeader } from './segment-files.js';
 
-export class LogFile {
-  private file: DurableFile | null = null;
+export class LogFile extends ReopenableFile {
   /** Size of the file: the data plus preallocated zeros. */
   private allocated = 0;
   /** Bytes known to be on disk (fsynced, or found at open). */
@@ -25,7 +25,9 @@ export class LogFile {
   /** CRC32C of the data written so far; null when unknown (after reopen). */
   crc: number | null = null;
 
-  constructor(private readonly io: FileIO, readonly path: string, private readonly preallocateStepBytes: number) {}
+  constructor(io: FileIO, path: string, private readonly preallocateStepBytes: number) {
+    super(io, path);
+  }
 
   /** Creates the file with its header (not yet fsynced). */
   create(baseOffset: number, createdMs: number): void {
@@ -42,21 +44,6 @@ export class LogFile {
     this.file = file;
     this.allocated = allocated;
     this.durableBytes = durableBytes;
-  }
-
-  get isOpen(): boolean {
-    return this.file !== null;
-  }
-
-  open(mode: OpenMode): DurableFile {
-    this.file ??= DurableFile.open(this.io, this.path, mode);
-    return this.file;
-  }
-
-  /** Closes the descriptor now, or once the fsyncs running on it complete. */
-  close(): void {
-    this.file?.close();
-    this.file = null;
   }
 
   /** Writes `chunk` at `size` (the end of the data), growing the file first if needed. */
@@ -101,16 +88,7 @@ export class LogFile {
    * (`size` bytes) is then on disk.
    */
   async sync(size: number): Promise<void> {
-    if (this.file !== null) {
-      await this.file.sync();
-    } else {
-      const file = DurableFile.open(this.io, this.path, 'r');
-      try {
-        await file.sync();
-      } finally {
-        file.close();
-      }
-    }
+    await this.syncFile();
     if (size > this.durableBytes) this.durableBytes = size;
   }
 }

@@ -4,12 +4,12 @@
  * written last, so a directory without it is not a snapshot (see docs/storage-format.md).
  */
 import path from 'node:path';
-import { decodeCheckedFile, encodeCheckedFile } from '../format/checked-file.js';
+import { decodeChecked, encodeChecked, type CheckedFileKind } from '../format/checked-file.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
 
-export const MANIFEST_FILE = 'MANIFEST';
-const MANIFEST_MAGIC = 'EBSM';
-const MANIFEST_VERSION = 1;
+const MANIFEST: CheckedFileKind = { name: 'MANIFEST', magic: 'EBSM', version: 1 };
+/** The manifest's file name in a snapshot directory. */
+export const MANIFEST_FILE = MANIFEST.name;
 
 /** One file of a snapshot, as its manifest lists it. */
 export interface ManifestFile {
@@ -29,11 +29,11 @@ export interface Manifest {
 }
 
 export function encodeManifest(manifest: Manifest): Buffer {
-  return encodeCheckedFile(MANIFEST_MAGIC, MANIFEST_VERSION, manifest);
+  return encodeChecked(MANIFEST, manifest);
 }
 
 /** The manifest of the snapshot in `dir`, or why it cannot be read. */
 export function readManifest(io: FileIO, dir: string): Manifest | string {
-  const decoded = decodeCheckedFile(readWholeFile(io, path.join(dir, MANIFEST_FILE)), MANIFEST_MAGIC, MANIFEST_VERSION);
+  const decoded = decodeChecked(readWholeFile(io, path.join(dir, MANIFEST_FILE)), MANIFEST);
   return typeof decoded === 'string' ? decoded : (decoded.body as Manifest);
 }

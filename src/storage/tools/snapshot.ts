@@ -21,7 +21,7 @@
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
-import { encodeCatalog, CATALOG_FILE, type CatalogEntry } from '../catalog.js';
+import { CATALOG, encodeCatalog, type CatalogEntry } from '../catalog.js';
 import { encodeJournalFile, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
 import { ensureDirectory } from '../fs/directory.js';
@@ -182,7 +182,7 @@ function capture(io: FileIO, source: SnapshotSource, staging: string): SnapshotP
     }
     if (stream.consumerState.length > 0) plan.writes.push({ target: path.join(dir, JOURNAL_FILE), contents: encodeJournalFile(stream.consumerState) });
   }
-  plan.writes.push({ target: path.join(staging, CATALOG_FILE), contents: [encodeCatalog(source.nextStreamNumber(), streams.map((s) => s.entry))] });
+  plan.writes.push({ target: path.join(staging, CATALOG.name), contents: [encodeCatalog(source.nextStreamNumber(), streams.map((s) => s.entry))] });
   return plan;
 }
 

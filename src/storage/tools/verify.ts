@@ -13,7 +13,7 @@
  * tail left by a crash.
  */
 import path from 'node:path';
-import { CATALOG_FILE, Catalog } from '../catalog.js';
+import { CATALOG, Catalog } from '../catalog.js';
 import { decodeJournal, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
@@ -61,7 +61,7 @@ export function verifyDirectory(io: FileIO, dir: string): VerifyReport {
   } else if (path.basename(root).startsWith('.') && path.basename(root).endsWith('.partial')) {
     problem(root, 'an unfinished snapshot (no MANIFEST): it is not a valid snapshot');
   }
-  const catalogPath = path.join(root, CATALOG_FILE);
+  const catalogPath = path.join(root, CATALOG.name);
   if (io.stat(catalogPath) === null) {
     problem(catalogPath, 'catalog is missing: not a data directory or snapshot');
     return finish(report);
