@@ -85,8 +85,11 @@ export class DurableWriter<T, R> {
    * The caller schedules a flush.
    */
   enqueue(item: T): Promise<R> {
-    if (this.failure !== null) return Promise.reject(this.refusal());
-    if (this.closedError !== null) return Promise.reject(this.closedError);
+    try {
+      this.checkUsable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<R>((resolve, reject) => {
       this.queued.push({ item, resolve, reject });
     });
@@ -94,8 +97,8 @@ export class DurableWriter<T, R> {
 
   /** Throws the refusal if the writer failed, or the close reason if it was closed. */
   checkUsable(): void {
-    if (this.closedError !== null) throw this.closedError;
     if (this.failure !== null) throw this.refusal();
+    if (this.closedError !== null) throw this.closedError;
   }
 
   /** Writes every queued change in one batch and commits it. */
