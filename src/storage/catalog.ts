@@ -1,15 +1,15 @@
 /**
  * The catalog: the list of streams, in `catalog` at the top of the data directory.
  *
- * A checked file (checked-file.ts; magic "EBCT", version 1) whose JSON body is
+ * A checked file (format/checked-file.ts; magic "EBCT", version 1) whose JSON body is
  * `{"next_stream_number": n, "streams": [{"number", "id", "name", "created_ms"}]}`. It is replaced
- * whole and crash-safely (atomic-file.ts) on every create and delete; writes that are requested
+ * whole and crash-safely (fs/atomic-file.ts) on every create and delete; writes that are requested
  * while one is in flight are coalesced into the next. A stream exists exactly when the durable
  * catalog lists it: its directory is created and fsynced before it is listed, and removed only
  * after it is unlisted, so a crash in between leaves an orphan directory that open removes.
  *
  * Stream numbers are small integers given in creation order and never reused; event ids encode
- * a stream's number and the event's offset (event-id.ts).
+ * a stream's number and the event's offset (format/event-id.ts).
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError, ioError } from '../errors.js';

@@ -1,7 +1,7 @@
 /**
  * `crc-checkpoint`: the running CRC32Cs of every active segment, written at a clean close and
  * read (then removed) at the next open, so that sealing or snapshotting an active segment after a
- * restart does not have to read it whole to learn its checksum. A checked file (checked-file.ts;
+ * restart does not have to read it whole to learn its checksum. A checked file (format/checked-file.ts;
  * magic "EBCK", version 1) whose JSON body maps stream ids to
  * `{"base","log_bytes","log_crc","index_bytes","index_crc"}`.
  *

@@ -1,6 +1,6 @@
 /**
  * Public types of consumers: durable, offset-based cursors with acknowledgement, retry,
- * redelivery and dead letters (see consumer.ts for the model, consumer-store.ts for the files).
+ * redelivery and dead letters (see consumer.ts for the model, consumer-journal.ts for the file).
  */
 import type { StoredEvent } from '../log/record-reader.js';
 

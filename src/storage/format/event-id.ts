@@ -2,7 +2,7 @@
  * Event ids: strings that locate an event without any per-event table.
  *
  * An id is a version-8 (custom) UUID, so clients that expect UUIDs keep working, that carries the
- * stream's number (catalog.ts; never reused) and the event's offset:
+ * stream's number (the catalog's, never reused) and the event's offset:
  *
  * ```
  * SSSSSSSS-SSSS-8000-VOOO-OOOOOOOOOOOO

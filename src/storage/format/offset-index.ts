@@ -22,11 +22,11 @@
  * ```
  *
  * The index is dense, so the entry of an offset is found by position arithmetic (the segment
- * holding an offset is found by binary search over base offsets in log.ts); the log is never
+ * holding an offset is found by binary search over base offsets, log/segment-list.ts); the log is never
  * scanned to find a record. Every entry carries its own CRC, and the record it points at must
  * carry the expected offset and CRC, so a damaged or stale index is detected on use and rebuilt.
  * The index is not fsynced on the append path: it can always be rebuilt from the log, and
- * recovery re-derives whatever part of it was lost (see segment.ts).
+ * recovery re-derives whatever part of it was lost (log/segment-recovery.ts).
  */
 import { readU64, writeU64 } from './binary.js';
 import { crc32c } from './crc.js';

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { ioError } from '../../errors.js';
-import type { FileIO } from './io.js';
+import { writeFully, type FileIO } from './io.js';
 
 /** Suffix of the temporary files; a leftover one (crash mid-write) is deleted on open. */
 export const TEMPORARY_SUFFIX = '.tmp';
@@ -15,10 +15,8 @@ export const TEMPORARY_SUFFIX = '.tmp';
 function writeTemporary(io: FileIO, temporary: string, contents: readonly Buffer[]): number {
   if (io.stat(temporary) !== null) io.unlink(temporary);
   const fd = io.open(temporary, 'wx+');
-  const want = contents.reduce((sum, b) => sum + b.length, 0);
   try {
-    const written = io.writev(fd, contents, 0);
-    if (written !== want) throw new Error(`short write (${written} of ${want} bytes)`);
+    writeFully(io, fd, contents, 0);
   } catch (error) {
     io.close(fd);
     throw error;

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, EventBusError, ioError } from '../../errors.js';
-import { readWholeFile, type FileIO } from './io.js';
+import { readWholeFile, writeFully, type FileIO } from './io.js';
 
 export const LOCK_FILE = 'LOCK';
 
@@ -64,7 +64,7 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: string; crashe
   }
   try {
     const self = { pid: process.pid, bootId: bootId(), startTicks: startTicks(process.pid) };
-    io.writev(fd, [Buffer.from(`${self.pid}\n${self.bootId}\n${self.startTicks}\n`)], 0);
+    writeFully(io, fd, [Buffer.from(`${self.pid}\n${self.bootId}\n${self.startTicks}\n`)], 0);
     // Durable, so that after any crash, power loss included, the next open finds it and knows
     // the store was not closed cleanly (recovery treats a failing tail as torn only then).
     io.datasyncNow(fd);

@@ -145,7 +145,7 @@ function isZero(buffer: Buffer): boolean {
 
 /**
  * True when bytes [position, endPosition) of an open file are all zero: the preallocated,
- * never-written end of an active segment (segment.ts), not a torn write.
+ * never-written end of an active segment (log-file.ts), not a torn write.
  */
 export function zeroFrom(io: FileIO, fd: number, position: number, endPosition: number): boolean {
   const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
