@@ -7,7 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ErrorCodes, EventBusError } from '../../src/errors.js';
 import { DurableFile } from '../../src/storage/fs/durable-file.js';
-import { DurableWriter } from '../../src/storage/fs/durable-writer.js';
+import { DurableWriter, UNSETTLED, type PendingChange } from '../../src/storage/fs/durable-writer.js';
 import { GroupCommit, type SyncTarget } from '../../src/storage/fs/group-commit.js';
 import { nodeIO, type FileIO } from '../../src/storage/fs/io.js';
 import { silentLogger } from '../../src/storage/logger.js';
@@ -57,7 +57,11 @@ t.test('a writer acknowledges a batch only once durable, rejects a failed one, t
   let failNext = false;
   const durable: number[][] = [];
   const target: SyncTarget = { name: 'f', sync: async () => {} };
-  const writer = new DurableWriter<number, string>(
+  interface Change extends PendingChange<string> {
+    n: number;
+  }
+  const change = (n: number): Change => ({ n, ...UNSETTLED });
+  const writer = new DurableWriter<Change, string>(
     { groupCommit, logger: silentLogger },
     { writing: 'writing f', refuses: 'f refuses changes', failedMessage: 'f refuses changes until reopened', fields: {} },
     {
@@ -65,23 +69,23 @@ t.test('a writer acknowledges a batch only once durable, rejects a failed one, t
         if (failNext) throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
         return [target];
       },
-      durable: (batch) => durable.push([...batch]),
-      result: (item) => `done ${item}`,
+      durable: (batch) => durable.push(batch.map((c) => c.n)),
+      result: (c) => `done ${c.n}`,
     },
   );
-  const a = writer.enqueue(1);
-  const b = writer.enqueue(2);
+  const a = writer.enqueue(change(1));
+  const b = writer.enqueue(change(2));
   t.same(durable, [], 'nothing is written before the flush');
   writer.flush(Date.now());
   t.same(await Promise.all([a, b]), ['done 1', 'done 2']);
   t.same(durable, [[1, 2]], 'one batch, durable once');
   failNext = true;
-  const c = writer.enqueue(3);
+  const c = writer.enqueue(change(3));
   writer.flush(Date.now());
   await t.rejects(c, { code: 'DISK_FULL', message: /writing f failed \(ENOSPC\)/ });
-  await t.rejects(writer.enqueue(4), { code: 'DISK_FULL', message: /f refuses changes until reopened after an earlier failure/ });
+  await t.rejects(writer.enqueue(change(4)), { code: 'DISK_FULL', message: /f refuses changes until reopened after an earlier failure/ });
   writer.close(new EventBusError(ErrorCodes.CLOSED, 'closed'));
-  await t.rejects(writer.enqueue(5), { code: 'DISK_FULL' }, 'the failure is reported before the close');
+  await t.rejects(writer.enqueue(change(5)), { code: 'DISK_FULL' }, 'the failure is reported before the close');
   await writer.idle();
 });
 

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { assert, type EventBusError } from '../../errors.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { DurableFile } from '../fs/durable-file.js';
-import { DurableWriter, type DurableWriterContext } from '../fs/durable-writer.js';
+import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange } from '../fs/durable-writer.js';
 import type { SyncTarget } from '../fs/group-commit.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
 import { decodeJournal, encodeJournalFile, encodeJournalHeader, JOURNAL_FILE, type JournalDamage, type JournalRecord } from './journal-codec.js';
@@ -26,6 +26,11 @@ import { decodeJournal, encodeJournalFile, encodeJournalHeader, JOURNAL_FILE, ty
 /** Compact when the journal exceeds this, or four times its size after the last compaction. */
 const COMPACT_MIN_BYTES = 1024 * 1024;
 const COMPACT_SUFFIX = '.compact';
+
+/** Records queued by one change (a delivery, a mark). */
+interface PendingRecords extends PendingChange<void> {
+  records: readonly Buffer[];
+}
 
 export interface JournalContext extends DurableWriterContext {
   io: FileIO;
@@ -44,7 +49,7 @@ export class ConsumerJournal {
   /** While set, every commit also waits for the compaction's rename to be durable. */
   private barrier: SyncTarget | null = null;
   private compacting = false;
-  private readonly writer: DurableWriter<readonly Buffer[], void>;
+  private readonly writer: DurableWriter<PendingRecords, void>;
   /** Supplies the state records that compaction writes (set by the owner). */
   stateProvider: (() => Buffer[]) | null = null;
 
@@ -111,7 +116,7 @@ export class ConsumerJournal {
 
   /** Queues records; resolves once they are durable under the fsync policy. The caller flushes. */
   append(records: readonly Buffer[]): Promise<void> {
-    return this.writer.enqueue(records);
+    return this.writer.enqueue({ records, resolve: UNSETTLED.resolve, reject: UNSETTLED.reject });
   }
 
   /** Writes queued records and commits them. */
@@ -124,10 +129,10 @@ export class ConsumerJournal {
     return this.writer.idle();
   }
 
-  private write(batches: readonly (readonly Buffer[])[]): SyncTarget[] {
+  private write(batch: readonly PendingRecords[]): SyncTarget[] {
     const targets: SyncTarget[] = [];
     if (this.current === null) targets.push(this.create());
-    const records = batches.flat();
+    const records = batch.flatMap((change) => change.records);
     let bytes = 0;
     for (const record of records) bytes += record.length;
     this.current!.write(records, this.size, `writing ${this.file}`);

@@ -25,6 +25,18 @@ export interface DurableWriterContext {
   logger: Logger;
 }
 
+/**
+ * A change waiting in a writer's queue. The owner creates it with placeholder settlers (so that
+ * its shape never changes); {@link DurableWriter.enqueue} sets them.
+ */
+export interface PendingChange<R> {
+  resolve(result: R): void;
+  reject(error: unknown): void;
+}
+
+/** Placeholder settlers for a change not yet queued. */
+export const UNSETTLED = { resolve: (): void => {}, reject: (): void => {} };
+
 /** What the owner of a writer does with its batches. */
 export interface DurableWriterHooks<T, R> {
   /**
@@ -50,16 +62,10 @@ export interface WriterNames {
   fields: object;
 }
 
-interface Queued<T, R> {
-  item: T;
-  resolve(result: R): void;
-  reject(error: unknown): void;
-}
-
-export class DurableWriter<T, R> {
+export class DurableWriter<T extends PendingChange<R>, R> {
   /** Set after a failed write or fsync: every later change is refused until reopened. */
   failure: EventBusError | null = null;
-  private queued: Queued<T, R>[] = [];
+  private queued: T[] = [];
   private closedError: EventBusError | null = null;
   /** Commits and other durable work in flight; the owner closes its files only once idle. */
   private readonly inFlight = new InFlight();
@@ -84,21 +90,26 @@ export class DurableWriter<T, R> {
    * Queues a change; the promise resolves once it is durable under the fsync policy, or rejects.
    * The caller schedules a flush.
    */
-  enqueue(item: T): Promise<R> {
-    try {
-      this.checkUsable();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  enqueue(change: T): Promise<R> {
+    const refused = this.refused();
+    if (refused !== null) return Promise.reject(refused);
     return new Promise<R>((resolve, reject) => {
-      this.queued.push({ item, resolve, reject });
+      change.resolve = resolve;
+      change.reject = reject;
+      this.queued.push(change);
     });
+  }
+
+  /** The error a change gets now: the refusal after a failure, the close reason, or null. */
+  refused(): EventBusError | null {
+    if (this.failure !== null) return this.refusal();
+    return this.closedError;
   }
 
   /** Throws the refusal if the writer failed, or the close reason if it was closed. */
   checkUsable(): void {
-    if (this.failure !== null) throw this.refusal();
-    if (this.closedError !== null) throw this.closedError;
+    const refused = this.refused();
+    if (refused !== null) throw refused;
   }
 
   /** Writes every queued change in one batch and commits it. */
@@ -110,17 +121,16 @@ export class DurableWriter<T, R> {
       rejectAll(batch, this.refusal());
       return;
     }
-    const items = batch.map((queued) => queued.item);
     let targets: SyncTarget[];
     try {
-      targets = this.hooks.write(items, nowMs);
+      targets = this.hooks.write(batch, nowMs);
     } catch (error) {
       this.fail(error);
       rejectAll(batch, this.failure);
       return;
     }
     this.commit(targets).then(
-      () => this.settle(batch, items),
+      () => this.settle(batch),
       (error: unknown) => {
         this.fail(error);
         rejectAll(batch, this.failure);
@@ -128,13 +138,13 @@ export class DurableWriter<T, R> {
     );
   }
 
-  private settle(batch: Queued<T, R>[], items: T[]): void {
+  private settle(batch: T[]): void {
     if (this.failure !== null) {
       rejectAll(batch, this.failure);
       return;
     }
-    this.hooks.durable?.(items);
-    for (const queued of batch) queued.resolve(this.hooks.result(queued.item));
+    this.hooks.durable?.(batch);
+    for (const change of batch) change.resolve(this.hooks.result(change));
   }
 
   /** Asks the group commit for `targets`, counted as in flight. */
@@ -177,6 +187,6 @@ export class DurableWriter<T, R> {
   }
 }
 
-function rejectAll(batch: readonly Queued<unknown, unknown>[], error: unknown): void {
-  for (const queued of batch) queued.reject(error);
+function rejectAll(batch: readonly PendingChange<never>[], error: unknown): void {
+  for (const change of batch) change.reject(error);
 }

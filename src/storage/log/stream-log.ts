@@ -14,7 +14,7 @@
 import path from 'node:path';
 import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import type { SegmentCrcs } from '../crc-checkpoint.js';
-import { DurableWriter, type DurableWriterContext } from '../fs/durable-writer.js';
+import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange } from '../fs/durable-writer.js';
 import type { SyncTarget } from '../fs/group-commit.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from '../format/offset-index.js';
@@ -56,7 +56,7 @@ export interface LogContext extends SegmentContext, DurableWriterContext {
   onVisible(log: StreamLog): void;
 }
 
-interface PendingAppend {
+interface PendingAppend extends PendingChange<AppendedEvent[]> {
   payloads: readonly Buffer[];
   firstOffset: number;
   timestampMs: number;
@@ -152,16 +152,13 @@ export class StreamLog {
    * The caller schedules {@link flush}.
    */
   append(payloads: readonly Buffer[], nowMs: number): Promise<AppendedEvent[]> {
-    try {
-      this.writer.checkUsable();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const refused = this.writer.refused();
+    if (refused !== null) return Promise.reject(refused);
     const timestampMs = nowMs > this.lastTimestampMs ? nowMs : this.lastTimestampMs;
     this.lastTimestampMs = timestampMs;
     const firstOffset = this.nextOffset;
     this.nextOffset += payloads.length;
-    return this.writer.enqueue({ payloads, firstOffset, timestampMs });
+    return this.writer.enqueue({ payloads, firstOffset, timestampMs, resolve: UNSETTLED.resolve, reject: UNSETTLED.reject });
   }
 
   /** Writes every queued append to disk (one write per segment touched) and commits them. */
