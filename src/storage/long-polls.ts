@@ -43,6 +43,7 @@ export class LongPolls {
 
   /** Resolves every wait whose condition now holds. */
   wake(): void {
+    if (this.waiting.size === 0) return;
     for (const waiter of this.waiting) {
       if (waiter.ready()) this.settle(waiter, true);
     }

@@ -135,7 +135,7 @@ export class ConsumerJournal {
     const records = batch.flatMap((change) => change.records);
     let bytes = 0;
     for (const record of records) bytes += record.length;
-    this.current!.write(records, this.size, `writing ${this.file}`);
+    this.current!.write(records, this.size, 'writing');
     this.size += bytes;
     targets.push(this.fileTarget!);
     if (this.barrier !== null) targets.push(this.barrier);
@@ -149,7 +149,7 @@ export class ConsumerJournal {
     const file = DurableFile.open(io, this.file, 'wx+');
     const header = encodeJournalHeader(Date.now());
     try {
-      file.write([header], 0, `writing ${this.file}`);
+      file.write([header], 0, 'writing');
     } catch (error) {
       file.close();
       throw error;
@@ -177,7 +177,7 @@ export class ConsumerJournal {
     try {
       if (io.stat(temporary) !== null) io.unlink(temporary);
       file = DurableFile.open(io, temporary, 'wx+');
-      file.write(contents, 0, `writing ${temporary}`);
+      file.write(contents, 0, 'writing');
     } catch (error) {
       file?.close();
       logger.warn({ file: temporary, err: error }, 'consumer journal compaction failed; the journal keeps growing');

@@ -29,12 +29,15 @@ export class DurableFile {
     return !this.closed;
   }
 
-  /** Writes all of `buffers` at `position`; throws DISK_FULL or IO_ERROR saying `what` failed. */
+  /**
+   * Writes all of `buffers` at `position`; throws DISK_FULL or IO_ERROR saying what failed:
+   * `${what} ${path}` ("append to /data/…/0.log"), worded only on failure (appends are hot).
+   */
   write(buffers: readonly Buffer[], position: number, what: string): void {
     try {
       writeFully(this.io, this.fd, buffers, position);
     } catch (error) {
-      throw ioError(what, error);
+      throw ioError(`${what} ${this.path}`, error);
     }
   }
 

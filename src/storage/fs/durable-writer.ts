@@ -43,7 +43,7 @@ export interface DurableWriterHooks<T, R> {
    * Writes `batch` (synchronously, to the page cache) and returns what must be fsynced for it to
    * be durable. Throwing fails the writer; nothing of the batch is acknowledged.
    */
-  write(batch: readonly T[], nowMs: number): SyncTarget[];
+  write(batch: readonly T[], nowMs: number): readonly SyncTarget[];
   /** Called once `batch` is durable, before its changes resolve. */
   durable?(batch: readonly T[]): void;
   /** What the change `item` resolves to once durable. */
@@ -121,7 +121,7 @@ export class DurableWriter<T extends PendingChange<R>, R> {
       rejectAll(batch, this.refusal());
       return;
     }
-    let targets: SyncTarget[];
+    let targets: readonly SyncTarget[];
     try {
       targets = this.hooks.write(batch, nowMs);
     } catch (error) {

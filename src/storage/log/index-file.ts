@@ -28,7 +28,7 @@ export class IndexFile extends ReopenableFile {
   create(createdMs: number): void {
     this.file = DurableFile.open(this.io, this.path, 'wx+');
     const header = encodeIndexHeader(this.baseOffset, createdMs);
-    this.write([header], 0, 'index header');
+    this.write([header], 0, 'index header to');
     this.crc = crc32c(header);
   }
 
@@ -36,7 +36,7 @@ export class IndexFile extends ReopenableFile {
   reset(createdMs: number): void {
     const header = encodeIndexHeader(this.baseOffset, createdMs);
     this.open('r+').truncate(0);
-    this.write([header], 0, 'index header');
+    this.write([header], 0, 'index header to');
     this.crc = null;
   }
 
@@ -50,14 +50,14 @@ export class IndexFile extends ReopenableFile {
   }
 
   /** Writes `chunk` (whole entries) after the first `count` entries; keeps the running CRC. */
-  append(chunk: Buffer, count: number, what = 'index append'): void {
+  append(chunk: Buffer, count: number, what = 'index append to'): void {
     this.write([chunk], indexEntryPosition(count), what);
     if (this.crc !== null) this.crc = crc32c(chunk, this.crc);
   }
 
   /** Overwrites the entries from the first one (an index rebuilt in place); the CRC is then unknown. */
   rewriteEntries(entries: Buffer): void {
-    this.write([entries], FILE_HEADER_BYTES, 'index rebuild');
+    this.write([entries], FILE_HEADER_BYTES, 'index rebuild to');
     this.crc = null;
   }
 
@@ -82,7 +82,7 @@ export class IndexFile extends ReopenableFile {
 
   /** Appends the seal trailer after `count` entries. */
   writeSeal(seal: SealInfo, count: number): void {
-    this.write([encodeSealTrailer(seal)], indexEntryPosition(count), 'seal');
+    this.write([encodeSealTrailer(seal)], indexEntryPosition(count), 'seal to');
   }
 
   /** Cuts the file back to `count` entries. */
@@ -102,6 +102,6 @@ export class IndexFile extends ReopenableFile {
   }
 
   private write(buffers: Buffer[], position: number, what: string): void {
-    this.open('r+').write(buffers, position, `${what} to ${this.path}`);
+    this.open('r+').write(buffers, position, what);
   }
 }

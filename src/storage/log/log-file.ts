@@ -33,7 +33,7 @@ export class LogFile extends ReopenableFile {
   create(baseOffset: number, createdMs: number): void {
     const header = encodeLogHeader(baseOffset, createdMs);
     this.file = DurableFile.open(this.io, this.path, 'wx+');
-    this.file.write([header], 0, `log header to ${this.path}`);
+    this.file.write([header], 0, 'log header to');
     this.allocated = FILE_HEADER_BYTES;
     this.preallocate(FILE_HEADER_BYTES + 1);
     this.crc = crc32c(header);
@@ -49,7 +49,7 @@ export class LogFile extends ReopenableFile {
   /** Writes `chunk` at `size` (the end of the data), growing the file first if needed. */
   append(chunk: Buffer, size: number): void {
     this.preallocate(size + chunk.length);
-    this.open('r+').write([chunk], size, `append to ${this.path}`);
+    this.open('r+').write([chunk], size, 'append to');
     if (this.crc !== null) this.crc = crc32c(chunk, this.crc);
   }
 

@@ -140,7 +140,7 @@ function recoverTail(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile,
   found.damage.push(...tail.damage);
   const fresh = tail.entries.length / INDEX_ENTRY_BYTES;
   assert(found.count === trusted.count + fresh, 'recovered index entries do not match records');
-  if (fresh > 0) index.append(tail.entries, trusted.count, 'index recovery');
+  if (fresh > 0) index.append(tail.entries, trusted.count, 'index recovery to');
   const indexBytes = index.size();
   if (indexBytes !== indexEntryPosition(found.count)) index.truncateTo(found.count);
   index.crc = null;
@@ -169,7 +169,7 @@ function recoverLogHeader(ctx: SegmentContext, paths: SegmentPaths, log: Durable
     // Torn while being created: no record was ever written to it, so nothing is lost.
     found.createdMs = nowMs;
     log.truncate(0);
-    log.write([encodeLogHeader(paths.baseOffset, nowMs)], 0, `log header to ${paths.log}`);
+    log.write([encodeLogHeader(paths.baseOffset, nowMs)], 0, 'log header to');
     log.syncNow();
     ctx.logger.warn({ file: paths.log }, 'rewrote the header of a segment torn while being created');
     return FILE_HEADER_BYTES;

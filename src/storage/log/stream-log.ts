@@ -72,6 +72,8 @@ export class StreamLog {
   /** Files and directories written since the last commit besides the active log. */
   private extraTargets: SyncTarget[] = [];
   private activeTarget: SyncTarget;
+  /** `[activeTarget]`, kept: what a batch that did not roll commits (one array, not one per flush). */
+  private activeTargets: SyncTarget[];
   /** Frozen segments whose seal is being finished (see {@link roll}). */
   private readonly sealing = new Map<Segment, Promise<void>>();
   /** Queues, writes and commits appends; refuses them after a failure. */
@@ -95,6 +97,7 @@ export class StreamLog {
       result: appendedEvents,
     });
     this.activeTarget = this.fileTarget(active);
+    this.activeTargets = [this.activeTarget];
   }
 
   /** Set after a failed write or fsync: the log takes no more appends until reopened. */
@@ -167,7 +170,7 @@ export class StreamLog {
   }
 
   /** Encodes and writes a batch of appends, rolling where a segment is full; returns what to sync. */
-  private write(batch: readonly PendingAppend[], nowMs: number): SyncTarget[] {
+  private write(batch: readonly PendingAppend[], nowMs: number): readonly SyncTarget[] {
     const scratch = this.ctx.scratch;
     const sizeLimit = this.ctx.segmentSizeBytes;
     scratch.reset();
@@ -193,11 +196,11 @@ export class StreamLog {
       }
     }
     this.writeScratch(scratch);
-    return this.takeTargets([this.activeTarget]);
+    return this.takeTargets(this.activeTargets);
   }
 
   /** `targets` plus whatever rolls added since the last commit. */
-  private takeTargets(targets: SyncTarget[]): SyncTarget[] {
+  private takeTargets(targets: readonly SyncTarget[]): readonly SyncTarget[] {
     if (this.extraTargets.length === 0) return targets;
     const all = [...targets, ...this.extraTargets];
     this.extraTargets = [];
@@ -240,6 +243,7 @@ export class StreamLog {
     const next = Segment.create(this.ctx, this.dir, sealed.nextOffset, nowMs);
     this.segments.push(next);
     this.activeTarget = this.fileTarget(next);
+    this.activeTargets = [this.activeTarget];
     // The batch that rolled is acknowledged only once the frozen log and the new entry are durable.
     this.extraTargets.push(this.fileTarget(sealed), this.dirTarget(this.dir));
     const finishing = this.writer.track(sealed.finishSeal(() => this.writer.closed).catch((error: unknown) => this.writer.fail(error)));
@@ -262,7 +266,7 @@ export class StreamLog {
     if (this.active.count === 0 || this.failure !== null) return null;
     const sealed = this.active;
     this.roll(nowMs);
-    await this.writer.commit(this.takeTargets([this.activeTarget]));
+    await this.writer.commit(this.takeTargets(this.activeTargets));
     await this.sealing.get(sealed);
     if (sealed.seal === null) throw this.failure ?? new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
     return sealed;
