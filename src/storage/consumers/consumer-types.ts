@@ -53,9 +53,9 @@ export interface ConsumerStats {
   cursor: number;
   /** Every event below this offset is acknowledged or dead-lettered. */
   ackFloor: number;
-  /** Delivered, not yet marked, deadline not passed (includes those marked 0, awaiting redelivery). */
+  /** Delivered, not yet marked, deadline not passed, not redelivered by retry (includes those marked 0, awaiting redelivery). */
   pending: number;
-  /** Marked for retry or past their acknowledgement deadline. */
+  /** Marked for retry, past their acknowledgement deadline, or redelivered by retry and not marked since (status 2). */
   retry: number;
   /** Moved to the dead-letter stream, ever. */
   deadLettered: number;

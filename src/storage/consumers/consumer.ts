@@ -41,6 +41,12 @@ export interface Entry {
   deadlineMs: number;
   /** Set while the entry is being moved to the dead-letter stream (not journaled). */
   deadLettering?: boolean;
+  /**
+   * Set when `retry` delivered it: it keeps status 2 until it is marked (the original never
+   * changed a status on retry), though it is not due again before its deadline. Not journaled:
+   * after a restart every outstanding delivery is due, and so shows status 2, anyway.
+   */
+  retried?: boolean;
 }
 
 export class Consumer {
@@ -86,23 +92,20 @@ export class Consumer {
     return out;
   }
 
-  /** The status of `offset` for this consumer, as the protocol numbers it (2: due for retry). */
+  /** The status of `offset` for this consumer, as the protocol numbers it (2: retry). */
   statusOf(offset: number, nowMs: number): { status: EventStatus; deliveryCount: number } {
     const entry = this.entries.get(offset);
-    if (entry !== undefined) {
-      const due = entry.state === EntryStates.RETRY || (entry.state === EntryStates.PENDING && entry.deadlineMs <= nowMs);
-      return { status: due ? 2 : 0, deliveryCount: entry.deliveries };
-    }
+    if (entry !== undefined) return { status: showsRetry(entry, nowMs) ? 2 : 0, deliveryCount: entry.deliveries };
     if (offset < this.cursor) return { status: 1, deliveryCount: 0 };
     return { status: 0, deliveryCount: 0 };
   }
 
-  /** Counts for stats: pending (not due) and retry (due). */
+  /** Counts for stats: pending (status 0) and retry (status 2). */
   counts(nowMs: number): { pending: number; retry: number } {
     let pending = 0;
     let retry = 0;
     for (const entry of this.entries.values()) {
-      if (entry.state === EntryStates.RETRY || (entry.state === EntryStates.PENDING && entry.deadlineMs <= nowMs)) retry += 1;
+      if (showsRetry(entry, nowMs)) retry += 1;
       else pending += 1;
     }
     return { pending, retry };
@@ -126,8 +129,8 @@ export class Consumer {
     if (from + count > this.cursor) this.cursor = from + count;
   }
 
-  /** Delivers outstanding events again (process after a mark 0, or retry). */
-  applyRedeliver(offsets: readonly number[], deadlineMs: number, autoAck: boolean): void {
+  /** Delivers outstanding events again (process after a mark 0, or `byRetry`). */
+  applyRedeliver(offsets: readonly number[], deadlineMs: number, autoAck: boolean, byRetry = false): void {
     for (const offset of offsets) {
       const entry = this.entries.get(offset);
       if (entry === undefined) continue;
@@ -138,6 +141,7 @@ export class Consumer {
       entry.deliveries += 1;
       entry.state = EntryStates.PENDING;
       entry.deadlineMs = deadlineMs;
+      entry.retried = byRetry;
     }
   }
 
@@ -148,6 +152,7 @@ export class Consumer {
       if (entry === undefined) continue;
       if (status === 1) this.entries.delete(offset);
       else entry.state = status === 2 ? EntryStates.RETRY : EntryStates.REDELIVER;
+      entry.retried = false;
     }
   }
 
@@ -180,4 +185,9 @@ export class Consumer {
   expireLeases(): void {
     for (const entry of this.entries.values()) if (entry.state === EntryStates.PENDING) entry.deadlineMs = 0;
   }
+}
+
+/** True when an outstanding event shows status 2: marked 2, past its deadline, or delivered by retry since its last mark. */
+function showsRetry(entry: Entry, nowMs: number): boolean {
+  return entry.state === EntryStates.RETRY || (entry.state === EntryStates.PENDING && (entry.deadlineMs <= nowMs || entry.retried === true));
 }

@@ -206,7 +206,7 @@ export class StreamConsumers {
     const records: Buffer[] = [];
     if (retried.length > 0) {
       const deadlineMs = now + limits.ackWaitMs;
-      consumer.applyRedeliver(retried, deadlineMs, false);
+      consumer.applyRedeliver(retried, deadlineMs, false, true);
       records.push(encodeRedeliver(consumer.id, deadlineMs, false, retried));
     }
     await Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter), created]);
