@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
 import path from 'node:path';
-import { decodeEventId, encodeEventId, type DeliveredEvent, type Engine, type EventStatus, type StoredEvent, type StreamInfo } from '../storage/index.js';
+import { decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventStatus, type StoredEvent, type StreamInfo } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { resolveSnapshotDir } from './snapshot-path.js';
@@ -104,8 +104,7 @@ export class EventBus {
     const appended = this.engine.append(name, payload);
     // Unknown streams: append has already rejected with STREAM_NOT_FOUND.
     if (stream === undefined) return appended as Promise<never>;
-    const number = stream.number;
-    return appended.then((event) => ({ id: encodeEventId(number, event.offset), offset: event.offset, createdMs: event.timestampMs }));
+    return appended.then((event) => ({ id: eventIdOf(stream.number, stream.idEpochs, event.offset), offset: event.offset, createdMs: event.timestampMs }));
   }
 
   /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
@@ -160,7 +159,8 @@ export class EventBus {
     for (const id of command.eventIds) {
       const location = decodeEventId(id);
       const stream = location === null ? undefined : this.engine.getStreamByNumber(location.streamNumber);
-      if (location === null || stream === undefined) throw eventNotFound(id);
+      // An id with another store's id in it names an event of that store, not of this one.
+      if (location === null || stream === undefined || !isIdOf(location, stream.idEpochs)) throw eventNotFound(id);
       let group = groups.get(stream.number);
       if (group === undefined) groups.set(stream.number, (group = { stream, ids: [], offsets: [] }));
       group.ids.push(id);
@@ -198,7 +198,7 @@ export class EventBus {
 
 function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
   return {
-    id: encodeEventId(stream.number, event.offset),
+    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
     streamId: stream.id,
     status,
     createdMs: event.timestampMs,

@@ -39,6 +39,7 @@ import { acquireLock, LOCK_FILE, releaseLock } from './fs/lock.js';
 import { OpenFiles } from './fs/open-files.js';
 import { syncDataDirectory } from './fs/sync-directory.js';
 import type { StoredEvent } from './log/record-reader.js';
+import type { IdEpoch } from './format/event-id.js';
 import type { Damage } from './log/segment-check.js';
 import type { AppendedEvent, LogContext, LogStats, RetentionPolicy } from './log/stream-log.js';
 import { WriteScratch } from './log/write-scratch.js';
@@ -57,6 +58,8 @@ export interface StreamInfo {
   /** Never reused; encoded in event ids. */
   number: number;
   createdMs: number;
+  /** Which store id the ids of the stream's events carry, by offset (see eventIdOf). */
+  idEpochs: readonly IdEpoch[];
 }
 
 /** A stream's identity and figures. */
@@ -153,6 +156,10 @@ export class Engine {
         const crcs = checkpoint.get(entry.id);
         if (crcs !== undefined) engine.streams.find(entry.name)?.log.restoreActiveCrcs(crcs);
       }
+      // A new store, a restored copy or a store made before store ids: ids of new events carry
+      // this store's id, recorded before any is given (catalog.ts).
+      for (const { entry, log } of engine.streams.open()) catalog.adoptStoreId(entry, log.visibleOffset);
+      if (catalog.needsWrite) await catalog.persist();
       removeOrphans(resolved, catalog);
       logger.info({ dataDir, streams: engine.streams.openCount, broken: engine.streams.brokenCount, ms: Date.now() - started }, 'store opened');
       engine.startRetentionTimer();
@@ -367,7 +374,7 @@ export class Engine {
         const visible = log.visibleOffset;
         return { entry, firstOffset: log.firstOffset, nextOffset: visible, files: log.captureFiles(visible), consumerState: consumers.stateRecords() };
       }),
-      nextStreamNumber: () => this.catalog.nextStreamNumber,
+      encodeCatalog: (entries) => this.catalog.encode(entries),
     };
   }
 
@@ -430,5 +437,5 @@ export class Engine {
 }
 
 function toInfo(entry: CatalogEntry): StreamInfo {
-  return { id: entry.id, name: entry.name, number: entry.number, createdMs: entry.createdMs };
+  return { id: entry.id, name: entry.name, number: entry.number, createdMs: entry.createdMs, idEpochs: entry.idEpochs };
 }

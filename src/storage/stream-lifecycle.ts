@@ -71,7 +71,7 @@ export class StreamLifecycle {
     validateStreamName(name, options);
     streams.reserve(name, () => catalog.checkWritable());
     try {
-      const entry: CatalogEntry = { number: catalog.takeNumber(), id: randomUUID(), name, createdMs: Date.now() };
+      const entry = catalog.newEntry(randomUUID(), name, Date.now());
       const log = await this.createFiles(entry);
       catalog.add(entry);
       try {

@@ -24,7 +24,7 @@ import { replayJournal, settleAfterOpen } from './journal-replay.js';
 import { damagedDeadLetterPayload, deadLetterPayload } from './dead-letter-record.js';
 import type { LongPolls } from '../long-polls.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, DeliveredEvent, EventStatus, RetryOptions } from './consumer-types.js';
-import { encodeEventId } from '../format/event-id.js';
+import { eventIdOf, type IdEpoch } from '../format/event-id.js';
 import type { StreamLog } from '../log/stream-log.js';
 import type { StoredEvent } from '../log/record-reader.js';
 import type { Damage } from '../log/segment-check.js';
@@ -44,6 +44,7 @@ export interface StreamIdentity {
   id: string;
   name: string;
   number: number;
+  idEpochs: readonly IdEpoch[];
 }
 
 const RESOLVED = Promise.resolve();
@@ -352,7 +353,7 @@ export class StreamConsumers {
   }
 
   private eventId(offset: number): string {
-    return Number.isSafeInteger(offset) && offset >= 0 ? encodeEventId(this.stream.number, offset) : String(offset);
+    return Number.isSafeInteger(offset) && offset >= 0 ? eventIdOf(this.stream.number, this.stream.idEpochs, offset) : String(offset);
   }
 
   private checkUsable(): void {

@@ -3,9 +3,14 @@
  * first; every file is copied (never linked, so the restored store can never change the
  * snapshot), fsynced, and the directories fsynced. The result opens as a normal store whose
  * streams, events, ids and consumer positions equal the snapshot's.
+ *
+ * The copy is another store: it gets a store id of its own (catalog.ts), so the events it writes
+ * from then on get ids that the original (still running, maybe, on another host) never gives,
+ * while the events it was restored with keep theirs.
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
+import { renewStoreId } from '../catalog.js';
 import { ensureDirectory } from '../fs/directory.js';
 import { writeFully, type FileIO } from '../fs/io.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
@@ -62,5 +67,6 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
     }
   }
   for (const dir of dirs) io.syncDirNow(dir);
+  renewStoreId(io, target);
   return { dataDir: target, streams: manifest.streams.length, events: manifest.events, files: manifest.files.length, bytes: manifest.bytes };
 }

@@ -21,7 +21,7 @@
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
-import { CATALOG, encodeCatalog, type CatalogEntry } from '../catalog.js';
+import { CATALOG, type CatalogEntry } from '../catalog.js';
 import { encodeJournalFile, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
 import { ensureDirectory } from '../fs/directory.js';
@@ -55,7 +55,8 @@ export interface SnapshotSource {
   prepare(copyLimitBytes: number): Promise<void>;
   /** Every healthy stream, captured now, in one synchronous step. */
   capture(): CapturedStream[];
-  nextStreamNumber(): number;
+  /** The catalog of a store holding the streams `entries` (with the store's id and next stream number). */
+  encodeCatalog(entries: CatalogEntry[]): Buffer;
 }
 
 /** What {@link takeSnapshot} reports. */
@@ -182,7 +183,7 @@ function capture(io: FileIO, source: SnapshotSource, staging: string): SnapshotP
     }
     if (stream.consumerState.length > 0) plan.writes.push({ target: path.join(dir, JOURNAL_FILE), contents: encodeJournalFile(stream.consumerState) });
   }
-  plan.writes.push({ target: path.join(staging, CATALOG.name), contents: [encodeCatalog(source.nextStreamNumber(), streams.map((s) => s.entry))] });
+  plan.writes.push({ target: path.join(staging, CATALOG.name), contents: [source.encodeCatalog(streams.map((s) => s.entry))] });
   return plan;
 }
 
