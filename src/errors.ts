@@ -64,6 +64,11 @@ export const ErrorCodes = {
   STREAM_FAILED: 'STREAM_FAILED',
   /** The data directory is in use by another process. */
   LOCKED: 'LOCKED',
+  /**
+   * A path that should hold a data directory does not: it is missing, a file, a snapshot (restore
+   * it instead) or a directory that is no store. A usage problem, not damage.
+   */
+  NOT_A_STORE: 'NOT_A_STORE',
   /** A snapshot output path is absolute or escapes the snapshots root. */
   INVALID_PATH: 'INVALID_PATH',
   /** A snapshot could not be taken, verified or restored. */

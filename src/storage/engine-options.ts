@@ -13,8 +13,13 @@ import { silentLogger, type Logger } from './logger.js';
 
 /** Options of Engine.open. Every limit has a default; see docs/operations.md. */
 export interface EngineOptions {
-  /** The data directory; created if missing. */
+  /** The data directory; created if missing (unless `create` is false). */
   dataDir: string;
+  /**
+   * False for tools that act on an existing store only: open refuses (NOT_A_STORE), changing
+   * nothing, unless `dataDir` already holds a store. Default true.
+   */
+  create?: boolean;
   /** When an append resolves: after fsync (`always`, default), after write (`interval`, `never`). */
   fsync?: FsyncPolicy;
   /** With `interval`: how often dirty files are fsynced. Default 100 ms. */
@@ -48,6 +53,7 @@ export interface EngineOptions {
 /** The options with every default filled in. */
 export interface ResolvedOptions {
   dataDir: string;
+  create: boolean;
   fsync: FsyncPolicy;
   fsyncIntervalMs: number;
   segmentSizeBytes: number;
@@ -66,6 +72,7 @@ export interface ResolvedOptions {
 export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {
     dataDir: path.resolve(options.dataDir),
+    create: options.create ?? true,
     fsync: options.fsync ?? 'always',
     fsyncIntervalMs: options.fsyncIntervalMs ?? 100,
     segmentSizeBytes: options.segmentSizeBytes ?? 64 * 1024 * 1024,

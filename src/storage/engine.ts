@@ -31,6 +31,7 @@ import { Catalog, type CatalogEntry } from './catalog.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerStats, EventStatus, RetryOptions } from './consumers/consumer-types.js';
 import type { ConsumersContext } from './consumers/stream-consumers.js';
 import { takeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
+import { directoryKind } from './directory-kind.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './engine-options.js';
 import { ensureDirectory } from './fs/directory.js';
 import { FlushScheduler } from './fs/flush-scheduler.js';
@@ -137,6 +138,7 @@ export class Engine {
   static async open(options: EngineOptions): Promise<Engine> {
     const resolved = resolveOptions(options);
     const { io, dataDir, logger } = resolved;
+    checkDataDirectory(resolved);
     ensureDirectory(io, dataDir);
     const { lock, crashed } = acquireLock(io, dataDir);
     let engine: Engine | null = null;
@@ -434,6 +436,20 @@ export class Engine {
   private checkOpen(): void {
     if (this.closed) throw new EventBusError(ErrorCodes.CLOSED, 'the store is closed');
   }
+}
+
+/**
+ * Refuses (NOT_A_STORE) to open what is not a data directory, before anything is written: a
+ * file, a snapshot (it is restored, never served: a server would write into it), and, without
+ * `create`, anything but an existing store.
+ */
+function checkDataDirectory({ io, dataDir, create }: ResolvedOptions): void {
+  const kind = directoryKind(io, dataDir);
+  const refuse = (reason: string) => new EventBusError(ErrorCodes.NOT_A_STORE, reason, { context: { path: dataDir, kind } });
+  if (kind === 'file') throw refuse(`${dataDir} is a file, not a data directory`);
+  if (kind === 'snapshot') throw refuse(`${dataDir} is a snapshot, not a data directory: make a data directory from it with \`eventbus restore\``);
+  if (create || kind === 'store') return;
+  throw refuse(kind === 'missing' ? `there is no data directory at ${dataDir}` : `${dataDir} is not an eventbus data directory (it has no catalog)`);
 }
 
 function toInfo(entry: CatalogEntry): StreamInfo {

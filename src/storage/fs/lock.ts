@@ -76,6 +76,19 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: string; crashe
   return { lock, crashed };
 }
 
+/**
+ * Who holds the LOCK of `dataDir`, read without changing anything: the pid of a running owner
+ * (this process's own when it has the store open), `stale` when a LOCK names no running process
+ * (the last process died with the store open), or null when there is no LOCK.
+ */
+export function lockHolder(io: FileIO, dataDir: string): { pid: number } | 'stale' | null {
+  if (openInProcess.has(path.resolve(dataDir))) return { pid: process.pid };
+  const lock = path.join(dataDir, LOCK_FILE);
+  if (io.stat(lock) === null) return null;
+  const owner = parseLock(readWholeFile(io, lock).toString('utf8'));
+  return owner !== null && ownerRunning(owner) ? { pid: owner.pid } : 'stale';
+}
+
 interface LockOwner {
   pid: number;
   bootId: string;

@@ -10,10 +10,15 @@
  *
  * Problems (damage: data that cannot be read back as written) make `ok` false. Notes are
  * conditions that recovery handles on open without loss, such as the torn, never-acknowledged
- * tail left by a crash.
+ * tail left by a crash. A path that is neither a data directory nor a snapshot is refused
+ * (NOT_A_STORE, a usage problem, not damage), and so is a store that a running process holds
+ * open (LOCKED): what it has written but not yet made durable would look like damage.
  */
 import path from 'node:path';
+import { ErrorCodes, EventBusError } from '../../errors.js';
 import { CATALOG, Catalog } from '../catalog.js';
+import { directoryKind } from '../directory-kind.js';
+import { lockHolder } from '../fs/lock.js';
 import { decodeJournal, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
@@ -39,61 +44,100 @@ export interface VerifyReport {
   streams: number;
   segments: number;
   events: number;
+  /** Files read and checked (logs, indexes, journals, the catalog, a snapshot's MANIFEST). */
   files: number;
   problems: Finding[];
   notes: Finding[];
 }
 
-/** Verifies the data directory or snapshot at `dir`. */
+type Report = (file: string, message: string, position?: number) => void;
+
+/** What a verification is finding, as it goes. */
+interface Findings {
+  report: VerifyReport;
+  problem: Report;
+  note: Report;
+  /** Every file checked, counted once however many checks read it. */
+  checked: Set<string>;
+}
+
+/**
+ * Verifies the data directory or snapshot at `dir`. Throws NOT_A_STORE when `dir` is neither,
+ * and LOCKED when a running process has the store open.
+ */
 export function verifyDirectory(io: FileIO, dir: string): VerifyReport {
-  const report: VerifyReport = { kind: 'data', ok: false, streams: 0, segments: 0, events: 0, files: 0, problems: [], notes: [] };
-  const problem = (file: string, message: string, position?: number) => report.problems.push({ file, message, ...(position === undefined ? {} : { position }) });
-  const note = (file: string, message: string, position?: number) => report.notes.push({ file, message, ...(position === undefined ? {} : { position }) });
   const root = path.resolve(dir);
-  if (io.stat(root)?.isDirectory !== true) {
-    problem(root, 'not a directory');
-    return report;
+  const kind = checkVerifiable(io, root);
+  const report: VerifyReport = { kind: kind === 'snapshot' ? 'snapshot' : 'data', ok: false, streams: 0, segments: 0, events: 0, files: 0, problems: [], notes: [] };
+  const findings: Findings = {
+    report,
+    problem: (file, message, position) => report.problems.push({ file, message, ...(position === undefined ? {} : { position }) }),
+    note: (file, message, position) => report.notes.push({ file, message, ...(position === undefined ? {} : { position }) }),
+    checked: new Set(),
+  };
+  if (kind === 'snapshot') verifyManifest(io, root, findings);
+  else if (path.basename(root).startsWith('.') && path.basename(root).endsWith('.partial')) {
+    findings.problem(root, 'an unfinished snapshot (no MANIFEST): it is not a valid snapshot');
   }
-  const manifestPath = path.join(root, MANIFEST_FILE);
-  if (io.stat(manifestPath) !== null) {
-    report.kind = 'snapshot';
-    verifyManifest(io, root, manifestPath, report, problem);
-  } else if (path.basename(root).startsWith('.') && path.basename(root).endsWith('.partial')) {
-    problem(root, 'an unfinished snapshot (no MANIFEST): it is not a valid snapshot');
+  if (kind !== 'snapshot' && lockHolder(io, root) === 'stale') {
+    findings.note(path.join(root, 'LOCK'), 'the store was not closed cleanly (its process stopped with it open); recovery runs when it is next opened');
   }
+  verifyCatalogAndStreams(io, root, findings);
+  report.files = findings.checked.size;
+  report.ok = report.problems.length === 0;
+  return report;
+}
+
+/** Refuses what is not a data directory or snapshot, and a store a running process holds. */
+function checkVerifiable(io: FileIO, root: string): 'store' | 'snapshot' {
+  const kind = directoryKind(io, root);
+  const refuse = (reason: string) => new EventBusError(ErrorCodes.NOT_A_STORE, reason, { context: { path: root, kind } });
+  if (kind === 'missing') throw refuse(`there is nothing at ${root}`);
+  if (kind === 'file') throw refuse(`${root} is a file, not a data directory or snapshot`);
+  if (kind === 'empty' || kind === 'other') throw refuse(`${root} is neither an eventbus data directory nor a snapshot`);
+  if (kind === 'store') {
+    const holder = lockHolder(io, root);
+    if (holder !== null && holder !== 'stale') {
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${root} is in use by process ${holder.pid}: verify a snapshot of it (snapshot_db), or stop that process first`, {
+        context: { path: root, pid: holder.pid },
+      });
+    }
+  }
+  return kind;
+}
+
+function verifyCatalogAndStreams(io: FileIO, root: string, findings: Findings): void {
+  const { report, problem, note } = findings;
   const catalogPath = path.join(root, CATALOG.name);
+  const streamsDir = path.join(root, 'streams');
+  const streamDirs = io.stat(streamsDir)?.isDirectory === true ? io.readdir(streamsDir) : [];
   if (io.stat(catalogPath) === null) {
-    problem(catalogPath, 'catalog is missing: not a data directory or snapshot');
-    return finish(report);
+    if (streamDirs.length === 0 && report.kind === 'data') note(catalogPath, 'an empty store without a catalog yet (written when it is next opened)');
+    else problem(catalogPath, 'catalog is missing: the list of streams is lost');
+    return;
   }
+  findings.checked.add(catalogPath);
   let catalog: Catalog;
   try {
     catalog = Catalog.load(io, root);
   } catch (error) {
     problem(catalogPath, (error as Error).message);
-    return finish(report);
+    return;
   }
   const listed = new Set<string>();
   for (const entry of catalog.all()) {
     listed.add(entry.id);
     report.streams += 1;
-    verifyStream(io, path.join(root, 'streams', entry.id), entry.name, report, problem, note);
+    verifyStream(io, path.join(streamsDir, entry.id), entry.name, findings);
   }
-  const streamsDir = path.join(root, 'streams');
-  if (io.stat(streamsDir) !== null) {
-    for (const name of io.readdir(streamsDir)) {
-      if (!listed.has(name)) note(path.join(streamsDir, name), 'directory not listed in the catalog (left by a crash mid-create or mid-delete; removed on open)');
-    }
+  for (const name of streamDirs) {
+    if (!listed.has(name)) note(path.join(streamsDir, name), 'directory not listed in the catalog (left by a crash mid-create or mid-delete; removed on open)');
   }
-  return finish(report);
 }
 
-function finish(report: VerifyReport): VerifyReport {
-  report.ok = report.problems.length === 0;
-  return report;
-}
-
-function verifyManifest(io: FileIO, root: string, manifestPath: string, report: VerifyReport, problem: (f: string, m: string, p?: number) => void): void {
+function verifyManifest(io: FileIO, root: string, { problem, checked }: Findings): void {
+  const manifestPath = path.join(root, MANIFEST_FILE);
+  checked.add(manifestPath);
   const manifest = readManifest(io, root);
   if (typeof manifest === 'string') {
     problem(manifestPath, `manifest ${manifest}`);
@@ -103,8 +147,8 @@ function verifyManifest(io: FileIO, root: string, manifestPath: string, report: 
   const listed = new Set<string>([MANIFEST_FILE]);
   for (const file of manifest.files) {
     listed.add(file.path);
-    report.files += 1;
     const full = path.join(root, file.path);
+    checked.add(full);
     const stat = io.stat(full);
     if (stat === null) {
       problem(full, 'listed in the manifest but missing');
@@ -137,9 +181,8 @@ function listFiles(io: FileIO, root: string, relative = ''): string[] {
   return out;
 }
 
-type Report = (file: string, message: string, position?: number) => void;
-
-function verifyStream(io: FileIO, dir: string, name: string, report: VerifyReport, problem: Report, note: Report): void {
+function verifyStream(io: FileIO, dir: string, name: string, findings: Findings): void {
+  const { problem } = findings;
   if (io.stat(dir)?.isDirectory !== true) {
     problem(dir, `directory of stream ${JSON.stringify(name)} is missing`);
     return;
@@ -151,10 +194,11 @@ function verifyStream(io: FileIO, dir: string, name: string, report: VerifyRepor
   }
   for (let i = 0; i < bases.length; i++) {
     const last = i === bases.length - 1;
-    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, report, problem, note);
+    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, findings);
   }
   const journal = path.join(dir, JOURNAL_FILE);
   if (io.stat(journal) !== null) {
+    findings.checked.add(journal);
     // As recovery reads it, assuming a crash: a torn tail is what recovery cuts, not damage.
     const { damage } = decodeJournal(readWholeFile(io, journal), journal, true);
     for (const d of damage) problem(d.file, `consumer journal ${d.reason}`, d.position);
@@ -165,8 +209,10 @@ function verifyStream(io: FileIO, dir: string, name: string, report: VerifyRepor
  * Checks every record of a segment's log (CRC, offset), then its index: against the seal for a
  * sealed segment (`expectedCount` records), entry by entry against the records for all.
  */
-function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, report: VerifyReport, problem: Report, note: Report): void {
+function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, findings: Findings): void {
+  const { report, problem, note, checked } = findings;
   report.segments += 1;
+  checked.add(paths.log);
   const logFd = io.open(paths.log, 'r');
   try {
     const logSize = io.size(logFd);
@@ -187,6 +233,7 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
       (expectedCount === null ? note : problem)(paths.index, 'index is missing (rebuilt on open)');
       return;
     }
+    checked.add(paths.index);
     if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, problem)) return;
     verifyEntries(io, paths, expectedCount, positions, problem, note);
   } finally {
