@@ -56,8 +56,8 @@ t.test('appended records are read back at their offsets; the log is preallocated
   t.equal(segment.nextOffset, 120);
   t.same(readAll(segment), written.map(String));
   t.same(readAll(segment, 117), written.slice(17).map(String), 'a read from the middle starts there');
-  t.equal(fs.statSync(segment.logPath).size, 4096, 'the log file is one preallocation step long');
-  t.equal(fs.statSync(segment.indexPath).size, indexEntryPosition(20), 'the index holds one entry per record');
+  t.equal(fs.statSync(segment.paths.log).size, 4096, 'the log file is one preallocation step long');
+  t.equal(fs.statSync(segment.paths.index).size, indexEntryPosition(20), 'the index holds one entry per record');
 });
 
 t.test('offsets must be contiguous: an append at the wrong offset is a bug (INTERNAL), and changes nothing', async (t) => {
@@ -82,10 +82,10 @@ t.test('a seal is written only once the records are durable, and proves them to 
   t.same(readAll(segment), written.map(String), 'a frozen segment is still read');
   await segment.finishSeal(() => false);
   t.ok(segment.seal !== null, 'sealed');
-  const logBytes = fs.statSync(segment.logPath).size;
+  const logBytes = fs.statSync(segment.paths.log).size;
   t.equal(logBytes, segment.size, 'the preallocated end was cut off');
-  t.equal(fs.statSync(segment.indexPath).size, sealedIndexBytes(12), 'the index ends with the seal trailer');
-  t.equal(segment.seal!.logCrc, crc32c(fs.readFileSync(segment.logPath)), 'the seal records the CRC of the whole log');
+  t.equal(fs.statSync(segment.paths.index).size, sealedIndexBytes(12), 'the index ends with the seal trailer');
+  t.equal(segment.seal!.logCrc, crc32c(fs.readFileSync(segment.paths.log)), 'the seal records the CRC of the whole log');
 
   const logger = capturingLogger();
   const reopened = openSealed(context({ logger }), dir, 0, 12);
@@ -112,13 +112,13 @@ t.test('a sealed segment whose index fails is rebuilt from its log at open, into
   appendAll(segment, 0, payloads(8));
   segment.freeze();
   await segment.finishSeal(() => false);
-  const inodeBefore = fs.statSync(segment.indexPath).ino;
-  flipBit(segment.indexPath, indexEntryPosition(3) + 5);
-  flipBit(segment.indexPath, sealedIndexBytes(8) - 3);
+  const inodeBefore = fs.statSync(segment.paths.index).ino;
+  flipBit(segment.paths.index, indexEntryPosition(3) + 5);
+  flipBit(segment.paths.index, sealedIndexBytes(8) - 3);
   const logger = capturingLogger();
   const reopened = openSealed(context({ logger }), dir, 0, 8);
   t.equal(logger.find('warn', 'index rebuilt from its segment').length, 1, 'the rebuild is logged');
-  t.not(fs.statSync(segment.indexPath).ino, inodeBefore, 'a new file replaced the old (a snapshot may share its inode)');
+  t.not(fs.statSync(segment.paths.index).ino, inodeBefore, 'a new file replaced the old (a snapshot may share its inode)');
   t.same(readAll(reopened), payloads(8).map(String));
   reopened.closeFiles();
 });
@@ -132,7 +132,7 @@ t.test('recovery cuts a torn tail at the end of the last whole record, and only 
   // Half a record after the last whole one: what a crash mid-write leaves.
   const half = Buffer.alloc(recordBytes(50));
   encodeRecord(half, 0, 6, Date.now(), payload('torn', 50));
-  const fd = fs.openSync(segment.logPath, 'r+');
+  const fd = fs.openSync(segment.paths.log, 'r+');
   fs.writeSync(fd, half.subarray(0, 30), 0, 30, end);
   fs.closeSync(fd);
 
@@ -156,7 +156,7 @@ t.test('after a clean stop a failing last record is damage, kept and reported, n
   const last = segment.size - recordBytes(payloads(4)[3]!.length);
   segment.trimPreallocation();
   segment.closeFiles();
-  flipBit(segment.logPath, last + 30);
+  flipBit(segment.paths.log, last + 30);
   const recovered = openLast(context({ afterCrash: false }), segmentPaths(dir, 0), Date.now());
   t.equal(recovered.nextOffset, 4, 'the damaged record keeps its offset');
   t.same(recovered.damage.all.map((d) => [d.firstOffset, d.lastOffset, d.position]), [[3, 3, last]]);
@@ -179,7 +179,7 @@ t.test('a read through an index entry that fails its check rebuilds the index on
     at += recordBytes(p.length);
   }
   encodeIndexEntry(stale, 0, 4, positions[2]!);
-  const fd = fs.openSync(segment.indexPath, 'r+');
+  const fd = fs.openSync(segment.paths.index, 'r+');
   fs.writeSync(fd, stale, 0, INDEX_ENTRY_BYTES, indexEntryPosition(4));
   fs.closeSync(fd);
   t.same(readAll(segment, 4).slice(0, 1), [payloads(10)[4]!.toString()]);

@@ -134,7 +134,7 @@ export class SegmentList {
       try {
         oldest.remove();
       } catch (error) {
-        logger.error({ file: oldest.logPath, err: error }, 'retention could not remove a segment');
+        logger.error({ file: oldest.paths.log, err: error }, 'retention could not remove a segment');
       }
       removed += 1;
     }

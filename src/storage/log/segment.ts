@@ -105,14 +105,6 @@ export class Segment {
     this.damage = new SegmentDamage(this.paths.log, ctx.logger);
   }
 
-  get logPath(): string {
-    return this.paths.log;
-  }
-
-  get indexPath(): string {
-    return this.paths.index;
-  }
-
   /** Offset the next record of this segment would have. */
   get nextOffset(): number {
     return this.baseOffset + this.count;
@@ -137,7 +129,7 @@ export class Segment {
       segment.index.create(nowMs);
     } catch (error) {
       segment.closeFiles();
-      throw error instanceof EventBusError ? error : ioError(`creating ${segment.logPath}`, error);
+      throw error instanceof EventBusError ? error : ioError(`creating ${segment.paths.log}`, error);
     }
     return segment;
   }
@@ -225,11 +217,11 @@ export class Segment {
       }
     };
     try {
-      await step(this.logPath, () => this.syncLog());
+      await step(this.paths.log, () => this.syncLog());
       if (abandoned()) return;
       this.writeSeal();
-      await step(this.logPath, () => this.syncLog());
-      await step(this.indexPath, () => this.syncIndex());
+      await step(this.paths.log, () => this.syncLog());
+      await step(this.paths.index, () => this.syncIndex());
       this.sealDurable = true;
     } finally {
       this.pinned = false;
@@ -245,7 +237,7 @@ export class Segment {
     try {
       this.log.trim(this.size);
     } catch (error) {
-      throw ioError(`sealing ${this.logPath}`, error);
+      throw ioError(`sealing ${this.paths.log}`, error);
     }
     this.index.writeSeal(seal, this.count);
     this.seal = seal;
@@ -302,8 +294,8 @@ export class Segment {
       return {
         last: false,
         files: [
-          { kind: 'link', path: this.logPath, size: this.size, crc: crcs.logCrc, durable: this.sealDurable },
-          { kind: 'link', path: this.indexPath, size: this.indexSize, crc: crcs.indexCrc, durable: this.sealDurable },
+          { kind: 'link', path: this.paths.log, size: this.size, crc: crcs.logCrc, durable: this.sealDurable },
+          { kind: 'link', path: this.paths.index, size: this.indexSize, crc: crcs.indexCrc, durable: this.sealDurable },
         ],
       };
     }
@@ -313,15 +305,15 @@ export class Segment {
       return {
         last: false,
         files: [
-          { kind: 'copy', path: this.logPath, length: this.size },
-          { kind: 'copy', path: this.indexPath, length: indexEntryPosition(this.count), suffix: encodeSealTrailer(pending) },
+          { kind: 'copy', path: this.paths.log, length: this.size },
+          { kind: 'copy', path: this.paths.index, length: indexEntryPosition(this.count), suffix: encodeSealTrailer(pending) },
         ],
       };
     }
     // The segment holding the point in time: copied up to the visible offset's record.
     const logLength = visible >= this.nextOffset ? this.size : visible <= this.baseOffset ? FILE_HEADER_BYTES : this.positionOf(visible);
     const indexLength = indexEntryPosition(Math.max(0, Math.min(visible, this.nextOffset) - this.baseOffset));
-    return { last: true, files: [{ kind: 'copy', path: this.logPath, length: logLength }, { kind: 'copy', path: this.indexPath, length: indexLength }] };
+    return { last: true, files: [{ kind: 'copy', path: this.paths.log, length: logLength }, { kind: 'copy', path: this.paths.index, length: indexLength }] };
   }
 
   // ------------------------------------------------------------------ reading
@@ -355,7 +347,7 @@ export class Segment {
       }
     } catch (error) {
       // A failing disk read is an operating error like a failing write: one error type for callers.
-      throw error instanceof EventBusError ? error : ioError(`reading ${this.logPath}`, error);
+      throw error instanceof EventBusError ? error : ioError(`reading ${this.paths.log}`, error);
     }
   }
 
@@ -384,13 +376,13 @@ export class Segment {
       }
       if (position >= 0) return position;
     } catch (error) {
-      throw error instanceof EventBusError ? error : ioError(`reading ${this.indexPath}`, error);
+      throw error instanceof EventBusError ? error : ioError(`reading ${this.paths.index}`, error);
     }
     // A rebuilt index still has no valid entry: the log holds no record for this offset, and
     // the rebuild has reported the damage (a missing stretch of log).
     if (this.damage.at(offset) !== undefined) throw this.damage.error(FILE_HEADER_BYTES, offset, 'missing');
-    throw new EventBusError(ErrorCodes.CORRUPT_DATA, `index ${this.indexPath} is damaged at offset ${offset} and could not be rebuilt`, {
-      context: { file: this.indexPath, offset },
+    throw new EventBusError(ErrorCodes.CORRUPT_DATA, `index ${this.paths.index} is damaged at offset ${offset} and could not be rebuilt`, {
+      context: { file: this.paths.index, offset },
     });
   }
 
@@ -412,7 +404,7 @@ export class Segment {
     this.damage.add(found.damage);
     this.index.rewriteEntries(found.entries);
     this.indexRebuilt = true;
-    logger.warn({ file: this.indexPath, reason }, 'index rebuilt from its segment');
+    logger.warn({ file: this.paths.index, reason }, 'index rebuilt from its segment');
   }
 
   // ------------------------------------------------------------------ files
@@ -427,7 +419,7 @@ export class Segment {
       this.index.open(mode);
     } catch (error) {
       this.closeFiles();
-      throw wasOpen ? error : ioError(`opening ${this.logPath}`, error);
+      throw wasOpen ? error : ioError(`opening ${this.paths.log}`, error);
     }
     if (this.seal !== null && !this.pinned) this.ctx.openFiles.touch(this);
     return file;
@@ -444,7 +436,7 @@ export class Segment {
   remove(): void {
     this.removed = true;
     this.closeFiles();
-    this.ctx.io.unlink(this.logPath);
-    this.ctx.io.unlink(this.indexPath);
+    this.ctx.io.unlink(this.paths.log);
+    this.ctx.io.unlink(this.paths.index);
   }
 }

@@ -273,11 +273,11 @@ export class StreamLog {
   }
 
   private fileTarget(segment: Segment): SyncTarget {
-    return this.writer.target(segment.logPath, () => segment.syncLog());
+    return this.writer.target(segment.paths.log, () => segment.syncLog());
   }
 
   private indexTarget(segment: Segment): SyncTarget {
-    return this.writer.target(segment.indexPath, () => segment.syncIndex());
+    return this.writer.target(segment.paths.index, () => segment.syncIndex());
   }
 
   private dirTarget(dir: string): SyncTarget {
