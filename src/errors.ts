@@ -147,8 +147,10 @@ export function refusalAfter(failure: EventBusError, what: string): EventBusErro
 
 /**
  * Asserts a programmer invariant (TigerBeetle style): a failed assertion is a bug, never an
- * operating error, and throws INTERNAL so it can never be mistaken for bad input.
+ * operating error, and throws INTERNAL so it can never be mistaken for bad input. On hot paths
+ * pass the message as a function: it is then worded only when the assertion fails (a template
+ * string would be built on every call).
  */
-export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
-  if (!condition) throw new EventBusError(ErrorCodes.INTERNAL, `internal error: ${message}`);
+export function assert(condition: unknown, message: string | (() => string) = 'assertion failed'): asserts condition {
+  if (!condition) throw new EventBusError(ErrorCodes.INTERNAL, `internal error: ${typeof message === 'string' ? message : message()}`);
 }

@@ -191,7 +191,7 @@ export class EventBus {
   private stream(name: string): StreamInfo {
     const stream = this.engine.getStream(name);
     if (stream === undefined) this.engine.stats(name); // throws STREAM_NOT_FOUND, in the engine's words
-    assert(stream !== undefined, `stream ${name} vanished`);
+    assert(stream !== undefined, () => `stream ${name} vanished`);
     return stream;
   }
 }

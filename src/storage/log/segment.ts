@@ -159,7 +159,7 @@ export class Segment {
    */
   append(firstOffset: number, logChunk: Buffer, indexChunk: Buffer, count: number, maxTimestampMs: number): void {
     assert(this.seal === null && this.frozen === null, 'append to a sealed or frozen segment');
-    assert(firstOffset === this.nextOffset, `append at offset ${firstOffset} to a segment whose next offset is ${this.nextOffset}`);
+    assert(firstOffset === this.nextOffset, () => `append at offset ${firstOffset} to a segment whose next offset is ${this.nextOffset}`);
     assert(indexChunk.length === count * INDEX_ENTRY_BYTES, 'index chunk does not match record count');
     this.openLog();
     try {
@@ -365,7 +365,7 @@ export class Segment {
   /** The record position of `offset`, from its index entry; repairs a damaged index once. */
   private positionOf(offset: number): number {
     const relative = offset - this.baseOffset;
-    assert(relative >= 0 && relative < this.count, `offset ${offset} is not in segment ${this.baseOffset}`);
+    assert(relative >= 0 && relative < this.count, () => `offset ${offset} is not in segment ${this.baseOffset}`);
     try {
       this.openLog();
       let position = this.index.entry(relative, this.size);
