@@ -64,6 +64,11 @@ export const ErrorCodes = {
   STREAM_FAILED: 'STREAM_FAILED',
   /** The data directory is in use by another process. */
   LOCKED: 'LOCKED',
+  /**
+   * A path that should hold a data directory does not: it is missing, a file, a snapshot (restore
+   * it instead) or a directory that is no store. A usage problem, not damage.
+   */
+  NOT_A_STORE: 'NOT_A_STORE',
   /** A snapshot output path is absolute or escapes the snapshots root. */
   INVALID_PATH: 'INVALID_PATH',
   /** A snapshot could not be taken, verified or restored. */
@@ -142,8 +147,10 @@ export function refusalAfter(failure: EventBusError, what: string): EventBusErro
 
 /**
  * Asserts a programmer invariant (TigerBeetle style): a failed assertion is a bug, never an
- * operating error, and throws INTERNAL so it can never be mistaken for bad input.
+ * operating error, and throws INTERNAL so it can never be mistaken for bad input. On hot paths
+ * pass the message as a function: it is then worded only when the assertion fails (a template
+ * string would be built on every call).
  */
-export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
-  if (!condition) throw new EventBusError(ErrorCodes.INTERNAL, `internal error: ${message}`);
+export function assert(condition: unknown, message: string | (() => string) = 'assertion failed'): asserts condition {
+  if (!condition) throw new EventBusError(ErrorCodes.INTERNAL, `internal error: ${typeof message === 'string' ? message : message()}`);
 }

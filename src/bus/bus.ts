@@ -5,9 +5,7 @@
  */
 import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
 import path from 'node:path';
-import type { Engine, StoredEvent, StreamInfo } from '../storage/engine.js';
-import type { DeliveredEvent, EventStatus } from '../storage/consumer-types.js';
-import { decodeEventId, encodeEventId } from '../storage/event-id.js';
+import { decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventStatus, type StoredEvent, type StreamInfo } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
@@ -30,6 +28,23 @@ export const DEFAULT_BUS_OPTIONS: Required<Omit<BusOptions, 'snapshotsRoot'>> = 
   maxPageEvents: 10_000,
   maxPageBytes: 4 * 1024 * 1024,
 };
+
+/**
+ * The options with defaults filled in. Throws INVALID_FIELD naming a bad value: a configuration
+ * mistake is the user's to fix, never a failed assertion (INTERNAL).
+ */
+export function resolveBusOptions(options: BusOptions = {}): Required<Omit<BusOptions, 'snapshotsRoot'>> & BusOptions {
+  const resolved = { ...DEFAULT_BUS_OPTIONS, ...options };
+  const bad = (message: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid bus option: ${message}`);
+  for (const key of ['defaultPageEvents', 'maxPageEvents', 'maxPageBytes'] as const) {
+    const value = resolved[key];
+    if (!Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`);
+  }
+  if (resolved.defaultPageEvents > resolved.maxPageEvents) {
+    throw bad(`defaultPageEvents (${resolved.defaultPageEvents}) must not be larger than maxPageEvents (${resolved.maxPageEvents})`);
+  }
+  return resolved;
+}
 
 function eventNotFound(id: string): EventBusError {
   return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
@@ -66,11 +81,8 @@ export class EventBus {
   private readonly options: Required<BusOptions>;
 
   constructor(readonly engine: Engine, options: BusOptions = {}) {
-    this.options = { ...DEFAULT_BUS_OPTIONS, ...options, snapshotsRoot: path.resolve(options.snapshotsRoot ?? defaultSnapshotsRoot(engine.dataDir)) };
-    const { defaultPageEvents, maxPageEvents, maxPageBytes } = this.options;
-    assert(Number.isSafeInteger(maxPageEvents) && maxPageEvents >= 1, 'maxPageEvents must be at least 1');
-    assert(Number.isSafeInteger(defaultPageEvents) && defaultPageEvents >= 1 && defaultPageEvents <= maxPageEvents, 'defaultPageEvents must be from 1 to maxPageEvents');
-    assert(Number.isSafeInteger(maxPageBytes) && maxPageBytes >= 1, 'maxPageBytes must be at least 1');
+    const resolved = resolveBusOptions(options);
+    this.options = { ...resolved, snapshotsRoot: path.resolve(options.snapshotsRoot ?? defaultSnapshotsRoot(engine.dataDir)) };
   }
 
   /** Where `snapshot_db` outputs are resolved (absolute). */
@@ -103,8 +115,7 @@ export class EventBus {
     const appended = this.engine.append(name, payload);
     // Unknown streams: append has already rejected with STREAM_NOT_FOUND.
     if (stream === undefined) return appended as Promise<never>;
-    const number = stream.number;
-    return appended.then((event) => ({ id: encodeEventId(number, event.offset), offset: event.offset, createdMs: event.timestampMs }));
+    return appended.then((event) => ({ id: eventIdOf(stream.number, stream.idEpochs, event.offset), offset: event.offset, createdMs: event.timestampMs }));
   }
 
   /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
@@ -159,7 +170,8 @@ export class EventBus {
     for (const id of command.eventIds) {
       const location = decodeEventId(id);
       const stream = location === null ? undefined : this.engine.getStreamByNumber(location.streamNumber);
-      if (location === null || stream === undefined) throw eventNotFound(id);
+      // An id with another store's id in it names an event of that store, not of this one.
+      if (location === null || stream === undefined || !isIdOf(location, stream.idEpochs)) throw eventNotFound(id);
       let group = groups.get(stream.number);
       if (group === undefined) groups.set(stream.number, (group = { stream, ids: [], offsets: [] }));
       group.ids.push(id);
@@ -190,14 +202,14 @@ export class EventBus {
   private stream(name: string): StreamInfo {
     const stream = this.engine.getStream(name);
     if (stream === undefined) this.engine.stats(name); // throws STREAM_NOT_FOUND, in the engine's words
-    assert(stream !== undefined, `stream ${name} vanished`);
+    assert(stream !== undefined, () => `stream ${name} vanished`);
     return stream;
   }
 }
 
 function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
   return {
-    id: encodeEventId(stream.number, event.offset),
+    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
     streamId: stream.id,
     status,
     createdMs: event.timestampMs,

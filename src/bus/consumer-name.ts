@@ -3,7 +3,7 @@
  * here too so that reads that never create a consumer (`get_stream_events`) reject the same names
  * as those that do.
  */
-import { DEFAULT_CONSUMER } from '../storage/consumer-types.js';
+import { DEFAULT_CONSUMER } from '../storage/index.js';
 import { validateConsumerName } from '../storage/stream-name.js';
 
 /** The consumer a request names, `default` when it names none. Throws INVALID_FIELD. */

@@ -2,8 +2,7 @@
  * What the bus's operations return: plain values that the protocol layer encodes. Times are
  * milliseconds since the epoch; payloads are the stored bytes (JSON text as written).
  */
-import type { ConsumerStats, EventStatus } from '../storage/consumer-types.js';
-import type { Damage, SnapshotResult } from '../storage/engine.js';
+import type { ConsumerStats, Damage, EventStatus, SnapshotResult } from '../storage/index.js';
 
 /** A stream's identity. */
 export interface StreamView {

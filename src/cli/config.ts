@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { DEFAULT_BUS_OPTIONS } from '../bus/bus.js';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { ClientCredentials } from '../server/auth.js';
 
@@ -76,6 +77,30 @@ const CONSUMER_KEYS: Record<string, [string, Kind]> = {
   max_consumers_per_stream: ['maxConsumersPerStream', 'integer'],
 };
 
+/**
+ * Whole numbers that must be above 0 (0 would disable what they bound) or within a range. Checked
+ * here, where the file is read, so that a mistake names the file and the key; the layers check
+ * again for embedded users (bus.ts, limits.ts, engine-options.ts).
+ */
+const BOUNDS: Record<string, [number, number?]> = {
+  'server.max_line_bytes': [1], 'server.max_connections': [1], 'server.max_in_flight_requests': [1],
+  'server.max_in_flight_bytes': [1], 'server.max_output_bytes': [1], 'server.output_stall_timeout_ms': [1],
+  'server.partial_line_timeout_ms': [1], 'server.close_linger_ms': [1], 'server.max_mark_event_ids': [1],
+  'server.shutdown_timeout_ms': [1], 'server.default_page_events': [1], 'server.max_page_events': [1],
+  'server.max_page_bytes': [1], 'storage.fsync_interval_ms': [1], 'storage.segment_size_bytes': [1024, 1024 ** 3],
+  'storage.max_event_bytes': [1, 64 * 1024 * 1024], 'storage.max_batch_events': [1], 'storage.max_open_segments': [1],
+  'storage.max_streams': [1], 'consumers.max_pending': [1], 'consumers.default_batch_events': [1],
+  'consumers.max_batch_events': [1], 'consumers.max_batch_bytes': [1], 'consumers.max_consumers_per_stream': [1],
+};
+
+function inBounds(file: string, path: string, value: string | number | boolean): string | number | boolean {
+  const bounds = Object.hasOwn(BOUNDS, path) ? BOUNDS[path] : undefined;
+  if (bounds === undefined || typeof value !== 'number') return value;
+  const [min, max = Number.MAX_SAFE_INTEGER] = bounds;
+  if (value >= min && value <= max) return value;
+  throw invalid(file, `'${path}' must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`}, got ${value}`);
+}
+
 function invalid(file: string, message: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_FIELD, `config file ${file}: ${message}`);
 }
@@ -106,7 +131,7 @@ function readSection<T extends string | number | boolean>(file: string, value: u
     const spec = Object.hasOwn(keys, key) ? keys[key] : undefined;
     if (spec === undefined) throw invalid(file, `unknown setting '${name}.${key}' (known: ${[...Object.keys(keys), ...skip].join(', ')})`);
     if (raw === null || raw === undefined) continue;
-    out[spec[0]] = typed(file, `${name}.${key}`, raw, spec[1]) as T;
+    out[spec[0]] = inBounds(file, `${name}.${key}`, typed(file, `${name}.${key}`, raw, spec[1])) as T;
   }
   return out;
 }
@@ -162,6 +187,11 @@ export function parseConfig(text: string, file: string): FileConfig {
   config.storage = readSection(file, storage, 'storage', STORAGE_KEYS, ['retention']);
   config.retention = readSection(file, storage.retention, 'storage.retention', RETENTION_KEYS);
   config.consumers = readSection(file, root.consumers, 'consumers', CONSUMER_KEYS);
+
+  const pageEvents = { ...DEFAULT_BUS_OPTIONS, ...config.server };
+  if (pageEvents.defaultPageEvents > pageEvents.maxPageEvents) {
+    throw invalid(file, `'server.default_page_events' (${pageEvents.defaultPageEvents}) must not be larger than 'server.max_page_events' (${pageEvents.maxPageEvents})`);
+  }
 
   for (const [key, value] of Object.entries(section(file, root.snapshots, 'snapshots'))) {
     if (key !== 'root') throw invalid(file, `unknown setting 'snapshots.${key}' (known: root)`);

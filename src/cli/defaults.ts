@@ -4,7 +4,7 @@
  * heavy: every command starts fast.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import type { FsyncPolicy } from '../storage/group-commit.js';
+import type { FsyncPolicy } from '../storage/index.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

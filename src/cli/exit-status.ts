@@ -63,6 +63,6 @@ export function exitStatusOf(error: unknown): ExitStatusValue {
   if (isEventBusError(error, ErrorCodes.LOCKED)) return ExitStatus.IN_USE;
   // A path that is not what the command needs (store-checks.ts). A config file's mistakes
   // (INVALID_FIELD) stay failures to start, as they always were.
-  if (isEventBusError(error, ErrorCodes.INVALID_PATH)) return ExitStatus.USAGE;
+  if (isEventBusError(error, ErrorCodes.INVALID_PATH) || isEventBusError(error, ErrorCodes.NOT_A_STORE)) return ExitStatus.USAGE;
   return ExitStatus.FAILURE;
 }

@@ -8,9 +8,8 @@
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { Engine } from '../storage/engine.js';
-import { restoreSnapshot } from '../storage/restore.js';
-import { verifyDirectory, type VerifyReport } from '../storage/verify.js';
+import { Engine } from '../storage/index.js';
+import { restoreSnapshot, verifyDirectory, type VerifyReport } from '../storage/index.js';
 import { snapshotJson } from '../protocol/response.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
 import { withProgressIO } from './progress-io.js';
@@ -30,7 +29,7 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
   if (inside(store.path, output)) {
     throw new EventBusError(ErrorCodes.INVALID_PATH, `the output ${output} is inside the data directory ${store.path}; put snapshots outside it`);
   }
-  const engine = await Engine.open({ dataDir: store.path, retentionIntervalMs: 0 });
+  const engine = await Engine.open({ dataDir: store.path, retentionIntervalMs: 0, create: false });
   try {
     const result = await engine.snapshot(output);
     // As snapshot_db answers: `path` relative to where it was asked for, and absolute_path.

@@ -3,7 +3,7 @@
  */
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { FSYNC_POLICIES } from '../storage/group-commit.js';
+import { FSYNC_POLICIES } from '../storage/index.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
 
 import { parsePort } from './port-option.js';

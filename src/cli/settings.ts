@@ -8,8 +8,8 @@ import type { BusOptions } from '../bus/bus.js';
 import { defaultSnapshotsRoot } from '../bus/snapshot-path.js';
 import type { ClientCredentials } from '../server/auth.js';
 import type { ServerLimits } from '../server/limits.js';
-import type { EngineOptions } from '../storage/engine.js';
-import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/group-commit.js';
+import type { EngineOptions } from '../storage/index.js';
+import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/index.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { DEFAULTS, LOG_LEVELS, envFlag } from './defaults.js';
 

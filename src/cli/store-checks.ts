@@ -5,7 +5,7 @@
  * (exit status 64), or LOCKED (75) for a store a running server holds.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { inspectStoreDirectory, type StoreDirectory } from '../storage/store-directory.js';
+import { inspectStoreDirectory, type StoreDirectory } from '../storage/index.js';
 
 function usage(reason: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_PATH, reason);

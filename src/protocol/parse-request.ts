@@ -8,7 +8,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrorCodes, EventBusError, assert } from '../errors.js';
-import type { EventStatus } from '../storage/consumer-types.js';
+import type { EventStatus } from '../storage/index.js';
 import { REQUIRED_FIELDS, lookupOperation, type Operation, type RequiredField } from './operations.js';
 import { describeByte, locateJsonError, type JsonSyntaxError } from './json-syntax.js';
 import { compactJson, findBodyMember, findMember } from './raw-json.js';

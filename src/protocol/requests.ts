@@ -2,7 +2,7 @@
  * Typed requests: what a request line means once its envelope and body are validated.
  * The bus (src/bus) executes these; nothing here touches storage.
  */
-import type { EventStatus } from '../storage/consumer-types.js';
+import type { EventStatus } from '../storage/index.js';
 import type { Operation } from './operations.js';
 
 /** Credentials from the request's `auth` object (absent or null: both empty). */

@@ -1,7 +1,7 @@
 /**
  * `crc-checkpoint`: the running CRC32Cs of every active segment, written at a clean close and
  * read (then removed) at the next open, so that sealing or snapshotting an active segment after a
- * restart does not have to read it whole to learn its checksum. A checked file (checked-file.ts;
+ * restart does not have to read it whole to learn its checksum. A checked file (format/checked-file.ts;
  * magic "EBCK", version 1) whose JSON body maps stream ids to
  * `{"base","log_bytes","log_crc","index_bytes","index_crc"}`.
  *
@@ -9,13 +9,11 @@
  * exactly the recorded sizes, and otherwise ignored (the CRCs are then computed when needed).
  */
 import path from 'node:path';
-import { replaceFileNow } from './atomic-file.js';
-import { decodeCheckedFile, encodeCheckedFile } from './checked-file.js';
-import { readWholeFile, type FileIO } from './io.js';
+import { replaceFileNow } from './fs/atomic-file.js';
+import { decodeChecked, encodeChecked, type CheckedFileKind } from './format/checked-file.js';
+import { readWholeFile, type FileIO } from './fs/io.js';
 
-export const CRC_CHECKPOINT_FILE = 'crc-checkpoint';
-const MAGIC = 'EBCK';
-const VERSION = 1;
+export const CRC_CHECKPOINT: CheckedFileKind = { name: 'crc-checkpoint', magic: 'EBCK', version: 1 };
 
 /** The running checksums of an active segment at a moment. */
 export interface SegmentCrcs {
@@ -34,7 +32,7 @@ interface Body {
 export function writeCrcCheckpoint(io: FileIO, dataDir: string, streams: Map<string, SegmentCrcs>): void {
   const body: Body = { streams: {} };
   for (const [id, c] of streams) body.streams[id] = { base: c.base, log_bytes: c.logBytes, log_crc: c.logCrc, index_bytes: c.indexBytes, index_crc: c.indexCrc };
-  replaceFileNow(io, path.join(dataDir, CRC_CHECKPOINT_FILE), [encodeCheckedFile(MAGIC, VERSION, body)]);
+  replaceFileNow(io, path.join(dataDir, CRC_CHECKPOINT.name), [encodeChecked(CRC_CHECKPOINT, body)]);
 }
 
 /**
@@ -42,10 +40,10 @@ export function writeCrcCheckpoint(io: FileIO, dataDir: string, streams: Map<str
  * check (it is only an optimisation).
  */
 export function takeCrcCheckpoint(io: FileIO, dataDir: string): Map<string, SegmentCrcs> {
-  const file = path.join(dataDir, CRC_CHECKPOINT_FILE);
+  const file = path.join(dataDir, CRC_CHECKPOINT.name);
   const out = new Map<string, SegmentCrcs>();
   if (io.stat(file) === null) return out;
-  const decoded = decodeCheckedFile(readWholeFile(io, file), MAGIC, VERSION);
+  const decoded = decodeChecked(readWholeFile(io, file), CRC_CHECKPOINT);
   io.unlink(file);
   if (typeof decoded === 'string') return out;
   const streams = (decoded.body as Body).streams;

@@ -1,14 +1,17 @@
 /**
- * The storage engine: a directory of streams, each an append-only log of segments.
+ * The storage engine: a directory of streams, each an append-only log of segments, with durable
+ * consumers. This class is the facade: it opens and closes the store and hands each call to the
+ * stream it names (stream-registry.ts).
  *
  * ```
  * <data dir>/
- *   LOCK                      the pid of the process that has the store open
+ *   LOCK                      the process that has the store open (fs/lock.ts)
  *   catalog                   the list of streams (catalog.ts)
+ *   crc-checkpoint            running checksums of active segments, clean close only
  *   streams/<stream uuid>/    one directory per stream, named by id, never by the user's name
- *     00000000000000000000.log     segments (segment.ts, record.ts)
- *     00000000000000000000.index   their offset indexes (offset-index.ts)
- *     consumers                    consumer state (consumer-store.ts)
+ *     00000000000000000000.log     segments (log/)
+ *     00000000000000000000.index   their offset indexes
+ *     consumers                    consumer state (consumers/)
  * ```
  *
  * The engine knows nothing of JSON or sockets: payloads are bytes. Use it embedded:
@@ -23,61 +26,30 @@
  * ```
  */
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { ErrorCodes, EventBusError, OriginalReasons, ioError } from '../errors.js';
-import { TEMPORARY_SUFFIX } from './atomic-file.js';
-import { ensureDirectory } from './directory.js';
-import { takeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
+import { ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
-import { FSYNC_POLICIES, GroupCommit, type FsyncPolicy, type GroupCommitStats } from './group-commit.js';
-import { nodeIO, type FileIO } from './io.js';
-import { acquireLock, LOCK_FILE, releaseLock } from './lock.js';
-import { syncDataDirectory } from './sync-directory.js';
-import { StreamLog, WriteScratch, type AppendedEvent, type LogContext, type LogStats, type RetentionPolicy } from './log.js';
-import { silentLogger, type Logger } from './logger.js';
-import { OpenFiles } from './open-files.js';
-import { MAX_RECORD_PAYLOAD_BYTES, type Damage, type StoredEvent } from './segment.js';
-import { validateStreamName } from './stream-name.js';
-import { takeSnapshot, type SnapshotResult } from './snapshot.js';
-import { DEFAULT_CONSUMER_LIMITS, type ConsumeOptions, type ConsumeResult, type ConsumerLimits, type ConsumerStats, type EventStatus, type RetryOptions } from './consumer-types.js';
-import { StreamConsumers, type ConsumersContext } from './stream-consumers.js';
+import type { ConsumeOptions, ConsumeResult, ConsumerStats, EventStatus, RetryOptions } from './consumers/consumer-types.js';
+import type { ConsumersContext } from './consumers/stream-consumers.js';
+import { takeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
+import { inspectStoreDirectory } from './store-directory.js';
+import { resolveOptions, type EngineOptions, type ResolvedOptions } from './engine-options.js';
+import { ensureDirectory } from './fs/directory.js';
+import { FlushScheduler } from './fs/flush-scheduler.js';
+import { GroupCommit, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';
+import { acquireLock, LOCK_FILE, releaseLock } from './fs/lock.js';
+import { OpenFiles } from './fs/open-files.js';
+import { syncDataDirectory } from './fs/sync-directory.js';
+import type { StoredEvent } from './log/record-reader.js';
+import type { IdEpoch } from './format/event-id.js';
+import type { Damage } from './log/segment-check.js';
+import type { AppendedEvent, LogContext, LogStats, RetentionPolicy } from './log/stream-log.js';
+import { WriteScratch } from './log/write-scratch.js';
+import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } from './stream-lifecycle.js';
+import { StreamRegistry } from './stream-registry.js';
 import { deadLetterStreamName } from './stream-name.js';
+import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
 
-export type { AppendedEvent, Damage, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, SnapshotResult, StoredEvent };
-
-/** Options of {@link Engine.open}. Every limit has a default; see docs/operations.md. */
-export interface EngineOptions {
-  /** The data directory; created if missing. */
-  dataDir: string;
-  /** When an append resolves: after fsync (`always`, default), after write (`interval`, `never`). */
-  fsync?: FsyncPolicy;
-  /** With `interval`: how often dirty files are fsynced. Default 100 ms. */
-  fsyncIntervalMs?: number;
-  /** A segment is sealed and a new one started when a record would take it past this. Default 64 MiB. */
-  segmentSizeBytes?: number;
-  /** Largest payload accepted by append. Default 1 MiB; at most 64 MiB. */
-  maxEventBytes?: number;
-  /** Most payloads in one appendMany. Default 10,000. */
-  maxBatchEvents?: number;
-  /** Retention limits per stream; 0 (the default for each) means unlimited. */
-  retention?: Partial<RetentionPolicy>;
-  /** How often retention runs. Default 60 s; 0 disables the timer (call applyRetention). */
-  retentionIntervalMs?: number;
-  /** Sealed segments kept open for reading at once. Default 256. */
-  maxOpenSegments?: number;
-  /**
-   * Most streams (dead-letter streams included). Each holds up to three open files (its active
-   * log and index, its consumer journal), so this bounds the descriptors the store needs.
-   * Default 1,000.
-   */
-  maxStreams?: number;
-  /** The file-system layer; tests substitute a faulty one. */
-  io?: FileIO;
-  /** Where recovery, damage and failures are reported. Default: silent. */
-  logger?: Logger;
-  /** Consumer timings and limits (consumer-types.ts has the defaults). */
-  consumers?: Partial<ConsumerLimits>;
-}
+export type { AppendedEvent, Damage, EngineOptions, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, SnapshotResult, StoredEvent };
 
 /** A stream's identity. */
 export interface StreamInfo {
@@ -87,6 +59,8 @@ export interface StreamInfo {
   /** Never reused; encoded in event ids. */
   number: number;
   createdMs: number;
+  /** Which store id the ids of the stream's events carry, by offset (see eventIdOf). */
+  idEpochs: readonly IdEpoch[];
 }
 
 /** A stream's identity and figures. */
@@ -105,83 +79,47 @@ export interface ReadLimits {
   maxBytes?: number;
 }
 
-interface ResolvedOptions {
-  dataDir: string;
-  fsync: FsyncPolicy;
-  fsyncIntervalMs: number;
-  segmentSizeBytes: number;
-  maxEventBytes: number;
-  maxBatchEvents: number;
-  retention: RetentionPolicy;
-  retentionIntervalMs: number;
-  maxOpenSegments: number;
-  maxStreams: number;
-  io: FileIO;
-  logger: Logger;
-  consumers: ConsumerLimits;
-}
-
-interface VisibleWaiter {
-  afterOffset: number;
-  resolve(arrived: boolean): void;
-  timer: NodeJS.Timeout;
-}
-
-interface StreamState {
-  entry: CatalogEntry;
-  log: StreamLog;
-  consumers: StreamConsumers;
-  waiters: Set<VisibleWaiter>;
-}
-
-/** Anything with queued writes that the engine flushes once per event-loop turn. */
-interface Flushable {
-  flush(scratch: WriteScratch, nowMs: number): void;
-}
-
-const STREAMS_DIR = 'streams';
 const DEFAULT_READ_EVENTS = 1000;
 const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
 /** Active logs grow ahead of their data in steps of this (see SegmentContext). */
 const PREALLOCATE_STEP_BYTES = 1024 * 1024;
 
-
-function resolveOptions(options: EngineOptions): ResolvedOptions {
-  const resolved: ResolvedOptions = {
-    dataDir: path.resolve(options.dataDir),
-    fsync: options.fsync ?? 'always',
-    fsyncIntervalMs: options.fsyncIntervalMs ?? 100,
-    segmentSizeBytes: options.segmentSizeBytes ?? 64 * 1024 * 1024,
-    maxEventBytes: options.maxEventBytes ?? 1024 * 1024,
-    maxBatchEvents: options.maxBatchEvents ?? 10_000,
-    retention: { maxAgeMs: 0, maxBytes: 0, maxEvents: 0, ...options.retention },
-    retentionIntervalMs: options.retentionIntervalMs ?? 60_000,
-    maxOpenSegments: options.maxOpenSegments ?? 256,
-    maxStreams: options.maxStreams ?? 1000,
-    io: options.io ?? nodeIO,
-    logger: options.logger ?? silentLogger,
-    consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
-  };
-  const bad = (what: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid engine option: ${what}`);
-  if (!FSYNC_POLICIES.includes(resolved.fsync)) throw bad(`fsync must be one of ${FSYNC_POLICIES.join(', ')}`);
-  if (!(resolved.fsyncIntervalMs >= 1)) throw bad('fsyncIntervalMs must be at least 1');
-  if (!(resolved.segmentSizeBytes >= 1024 && resolved.segmentSizeBytes <= 1024 ** 3)) throw bad('segmentSizeBytes must be between 1 KiB and 1 GiB');
-  if (!(resolved.maxEventBytes >= 1 && resolved.maxEventBytes <= MAX_RECORD_PAYLOAD_BYTES)) throw bad('maxEventBytes must be between 1 byte and 64 MiB');
-  if (!(resolved.maxBatchEvents >= 1)) throw bad('maxBatchEvents must be at least 1');
-  for (const [key, value] of Object.entries(resolved.retention)) if (!(value >= 0)) throw bad(`retention.${key} must be 0 or more`);
-  if (!(resolved.maxOpenSegments >= 1)) throw bad('maxOpenSegments must be at least 1');
-  if (!(resolved.maxStreams >= 1)) throw bad('maxStreams must be at least 1');
-  for (const [key, value] of Object.entries(resolved.consumers)) {
-    if (!(Number.isFinite(value) && value >= 0)) throw bad(`consumers.${key} must be a number, 0 or more`);
-  }
-  const c = resolved.consumers;
-  if (c.maxPending < 1 || c.maxBatchEvents < 1 || c.defaultBatchEvents < 1 || c.maxBatchBytes < 1 || c.maxConsumersPerStream < 1) {
-    throw bad('consumer limits must be at least 1 (maxDeliveries, ackWaitMs and maxWaitMs may be 0)');
-  }
-  return resolved;
-}
-
 export class Engine {
+  readonly dataDir: string;
+  private readonly streams: StreamRegistry;
+  private readonly lifecycle: StreamLifecycle;
+  private readonly flusher = new FlushScheduler();
+  /** Dead-letter streams being created, so concurrent retries create each once. */
+  private readonly creatingDeadLetters = new Map<string, Promise<unknown>>();
+  private readonly groupCommit: GroupCommit;
+  private readonly context: LogContext & ConsumersContext;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Snapshots run one at a time. */
+  private snapshotQueue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog, afterCrash: boolean) {
+    this.dataDir = options.dataDir;
+    this.streams = new StreamRegistry(options.maxStreams);
+    this.groupCommit = new GroupCommit(options.fsync, options.fsyncIntervalMs, options.logger);
+    this.context = {
+      io: options.io,
+      logger: options.logger,
+      openFiles: new OpenFiles(options.maxOpenSegments),
+      groupCommit: this.groupCommit,
+      segmentSizeBytes: options.segmentSizeBytes,
+      scratch: new WriteScratch(),
+      preallocateStepBytes: Math.min(PREALLOCATE_STEP_BYTES, options.segmentSizeBytes),
+      afterCrash,
+      onVisible: (log) => this.streams.findByLog(log)?.polls.wake(),
+      limits: options.consumers,
+      markDirty: (journal) => this.flusher.mark(journal),
+      deadLetter: (streamName, payloads) => this.deadLetter(streamName, payloads),
+    };
+    const { context, streams, flusher } = this;
+    this.lifecycle = new StreamLifecycle({ options, context, streams, catalog, flusher, closed: () => this.closed });
+  }
+
   /**
    * The most file descriptors the store can hold open: three per stream (active log and index,
    * consumer journal) and two per open sealed segment, plus a few for metadata. A server keeps
@@ -196,54 +134,11 @@ export class Engine {
     return this.groupCommit.stats;
   }
 
-  readonly dataDir: string;
-  private readonly byName = new Map<string, StreamState>();
-  private readonly byNumber = new Map<number, StreamState>();
-  private readonly byLog = new Map<StreamLog, StreamState>();
-  /** Streams whose files could not be opened: every operation but delete reports why. */
-  private readonly broken = new Map<string, { entry: CatalogEntry; error: EventBusError }>();
-  /** Names being created (not yet durable in the catalog). */
-  private readonly creating = new Set<string>();
-  private readonly dirty = new Set<Flushable>();
-  /** Dead-letter streams being created, so concurrent retries create each once. */
-  private readonly creatingDeadLetters = new Map<string, Promise<unknown>>();
-  private readonly scratch = new WriteScratch();
-  private readonly groupCommit: GroupCommit;
-  private readonly context: LogContext & ConsumersContext;
-  private flushScheduled = false;
-  private retentionTimer: NodeJS.Timeout | null = null;
-  private closed = false;
-  private catalogFailure: EventBusError | null = null;
-  /** Set by {@link endWaits}: long-polls return at once. */
-  private waitsEnded = false;
-  /** Snapshots run one at a time. */
-  private snapshotQueue: Promise<unknown> = Promise.resolve();
-
-  private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog, afterCrash: boolean) {
-    this.dataDir = options.dataDir;
-    this.groupCommit = new GroupCommit(options.fsync, options.fsyncIntervalMs, options.logger);
-    this.context = {
-      io: options.io,
-      logger: options.logger,
-      openFiles: new OpenFiles(options.maxOpenSegments),
-      groupCommit: this.groupCommit,
-      segmentSizeBytes: options.segmentSizeBytes,
-      preallocateStepBytes: Math.min(PREALLOCATE_STEP_BYTES, options.segmentSizeBytes),
-      afterCrash,
-      onVisible: (log) => this.wakeWaiters(log),
-      limits: options.consumers,
-      markDirty: (journal) => {
-        this.dirty.add(journal);
-        this.scheduleFlush();
-      },
-      deadLetter: (streamName, payloads) => this.deadLetter(streamName, payloads),
-    };
-  }
-
   /** Opens (creating if needed) and recovers the store in `options.dataDir`. */
   static async open(options: EngineOptions): Promise<Engine> {
     const resolved = resolveOptions(options);
     const { io, dataDir, logger } = resolved;
+    checkDataDirectory(resolved);
     ensureDirectory(io, dataDir);
     const { lock, crashed } = acquireLock(io, dataDir);
     let engine: Engine | null = null;
@@ -252,38 +147,28 @@ export class Engine {
       // Recovery reads it as it is, shows it and builds on it, so make it durable first.
       if (crashed) await syncDataDirectory(io, dataDir, logger);
       const catalog = Catalog.load(io, dataDir);
-      const streamsDir = path.join(dataDir, STREAMS_DIR);
-      if (io.stat(streamsDir) === null) {
-        io.mkdir(streamsDir);
-        io.syncDirNow(dataDir);
-      }
-      for (const name of io.readdir(dataDir)) {
-        if (name.endsWith(TEMPORARY_SUFFIX)) io.unlink(path.join(dataDir, name));
-      }
+      prepareDataDirectory(resolved);
       engine = new Engine(resolved, catalog, crashed);
       const started = Date.now();
       // Checksums of the active segments recorded at the last clean close (none after a crash).
       const checkpoint = takeCrcCheckpoint(io, dataDir);
       if (crashed) checkpoint.clear();
       for (const entry of catalog.all()) {
-        engine.openStream(entry);
+        engine.lifecycle.open(entry);
         const crcs = checkpoint.get(entry.id);
-        if (crcs !== undefined) engine.byName.get(entry.name)?.log.restoreActiveCrcs(crcs);
+        if (crcs !== undefined) engine.streams.find(entry.name)?.log.restoreActiveCrcs(crcs);
       }
-      engine.removeOrphans();
-      logger.info({ dataDir, streams: engine.byName.size, broken: engine.broken.size, ms: Date.now() - started }, 'store opened');
-      if (resolved.retentionIntervalMs > 0) {
-        const opened = engine;
-        engine.retentionTimer = setInterval(() => opened.applyRetention(), resolved.retentionIntervalMs);
-        engine.retentionTimer.unref();
-      }
+      // A new store, a restored copy or a store made before store ids: ids of new events carry
+      // this store's id, recorded before any is given (catalog.ts).
+      for (const { entry, log } of engine.streams.open()) catalog.adoptStoreId(entry, log.visibleOffset);
+      if (catalog.needsWrite) await catalog.persist();
+      removeOrphans(resolved, catalog);
+      logger.info({ dataDir, streams: engine.streams.openCount, broken: engine.streams.brokenCount, ms: Date.now() - started }, 'store opened');
+      engine.startRetentionTimer();
       return engine;
     } catch (error) {
       if (engine !== null) {
-        for (const state of engine.byName.values()) {
-          state.consumers.close();
-          state.log.close();
-        }
+        for (const state of engine.streams.open()) closeStream(state);
         engine.groupCommit.close();
       }
       // After a crash, keep the LOCK: recovery did not finish, and the next open must know.
@@ -292,104 +177,21 @@ export class Engine {
     }
   }
 
-  private openStream(entry: CatalogEntry): void {
-    const dir = this.streamDir(entry.id);
-    try {
-      const log = StreamLog.open(this.context, dir, Date.now());
-      try {
-        this.register(entry, log, StreamConsumers.open(this.context, dir, entry, log));
-      } catch (error) {
-        log.close();
-        throw error;
-      }
-    } catch (error) {
-      const failure = error instanceof EventBusError ? error : ioError(`opening stream ${dir}`, error);
-      this.options.logger.error({ stream: entry.name, dir, code: failure.code, reason: failure.reason }, 'stream could not be opened');
-      this.broken.set(entry.name, { entry, error: failure });
-    }
-  }
-
-  private register(entry: CatalogEntry, log: StreamLog, consumers: StreamConsumers): StreamState {
-    const state: StreamState = { entry, log, consumers, waiters: new Set() };
-    if (this.waitsEnded) consumers.endWaits();
-    this.byName.set(entry.name, state);
-    this.byNumber.set(entry.number, state);
-    this.byLog.set(log, state);
-    return state;
-  }
-
-  /** Removes stream directories the catalog does not list (a crash mid-create or mid-delete). */
-  private removeOrphans(): void {
-    const { io, logger } = this.options;
-    const listed = new Set(this.catalog.all().map((e) => e.id));
-    const streamsDir = path.join(this.dataDir, STREAMS_DIR);
-    let removed = 0;
-    for (const name of io.readdir(streamsDir)) {
-      if (listed.has(name)) continue;
-      logger.warn({ dir: path.join(streamsDir, name) }, 'removing a stream directory the catalog does not list');
-      io.removeTree(path.join(streamsDir, name));
-      removed += 1;
-    }
-    if (removed > 0) io.syncDirNow(streamsDir);
-  }
-
-  private streamDir(id: string): string {
-    return path.join(this.dataDir, STREAMS_DIR, id);
+  private startRetentionTimer(): void {
+    if (this.options.retentionIntervalMs <= 0) return;
+    this.retentionTimer = setInterval(() => this.applyRetention(), this.options.retentionIntervalMs);
+    this.retentionTimer.unref();
   }
 
   // ------------------------------------------------------------------ streams
 
   /**
    * Creates a stream. Resolves once the stream's files and its catalog entry are durable.
-   * Throws INVALID_STREAM_NAME, STREAM_EXISTS, DISK_FULL or IO_ERROR.
+   * Throws INVALID_STREAM_NAME, STREAM_EXISTS, TOO_MANY_STREAMS, DISK_FULL or IO_ERROR.
    */
   async createStream(name: string, options: { allowReserved?: boolean } = {}): Promise<StreamInfo> {
     this.checkOpen();
-    validateStreamName(name, options);
-    if (this.byName.has(name) || this.broken.has(name) || this.creating.has(name)) {
-      throw new EventBusError(ErrorCodes.STREAM_EXISTS, OriginalReasons.streamExists(name));
-    }
-    if (this.catalogFailure !== null) throw this.catalogFailure;
-    if (this.byName.size + this.broken.size + this.creating.size >= this.options.maxStreams) {
-      throw new EventBusError(ErrorCodes.TOO_MANY_STREAMS, `the store holds the maximum of ${this.options.maxStreams} streams (storage.max_streams)`);
-    }
-    this.creating.add(name);
-    try {
-      const entry: CatalogEntry = { number: this.catalog.takeNumber(), id: randomUUID(), name, createdMs: Date.now() };
-      const dir = this.streamDir(entry.id);
-      const { log, targets } = StreamLog.create(this.context, dir, entry.createdMs);
-      try {
-        // Durable before the catalog lists it, whatever the fsync policy: a listed stream
-        // whose directory a power loss took away could not be opened.
-        await Promise.all(targets.map((t) => t.sync()));
-      } catch (error) {
-        log.close();
-        try {
-          this.options.io.removeTree(dir);
-        } catch {
-          // Not listed in the catalog: the next open removes it.
-        }
-        throw error instanceof EventBusError ? error : ioError(`creating stream ${JSON.stringify(name)}`, error);
-      }
-      this.catalog.add(entry);
-      try {
-        await this.catalog.persist();
-      } catch (error) {
-        // The catalog on disk may list the stream now, or not: keep its directory (the next open
-        // keeps it or removes it, as the catalog says) and take no more changes until then.
-        this.catalog.remove(entry.id);
-        log.close();
-        throw this.catalogFailed(error);
-      }
-      if (this.closed) {
-        log.close();
-        this.checkOpen();
-      }
-      this.register(entry, log, StreamConsumers.open(this.context, dir, entry, log));
-      return toInfo(entry);
-    } finally {
-      this.creating.delete(name);
-    }
+    return toInfo(await this.lifecycle.create(name, options));
   }
 
   /**
@@ -398,93 +200,30 @@ export class Engine {
    */
   async deleteStream(name: string): Promise<void> {
     this.checkOpen();
-    const brokenStream = this.broken.get(name);
-    const state = this.byName.get(name);
-    const entry = state?.entry ?? brokenStream?.entry;
-    if (entry === undefined) throw notFound(name);
-    if (this.catalogFailure !== null) throw this.catalogFailure;
-    this.byName.delete(name);
-    this.broken.delete(name);
-    this.byNumber.delete(entry.number);
-    if (state !== undefined) {
-      this.byLog.delete(state.log);
-      for (const waiter of state.waiters) {
-        clearTimeout(waiter.timer);
-        waiter.resolve(false);
-      }
-      this.dirty.delete(state.log);
-      this.dirty.delete(state.consumers.journalFile);
-      await Promise.all([state.log.idle(), state.consumers.idle()]);
-      state.consumers.close(notFound(name));
-      state.log.close(false, notFound(name));
-    }
-    this.catalog.remove(entry.id);
-    try {
-      await this.catalog.persist();
-    } catch (error) {
-      // Not deleted (as far as we know): the stream comes back, and the store takes no more
-      // creates or deletes until reopened (the catalog on disk may say either).
-      this.catalog.add(entry);
-      if (!this.closed) this.openStream(entry);
-      throw this.catalogFailed(error);
-    }
-    const dir = this.streamDir(entry.id);
-    try {
-      this.options.io.removeTree(dir);
-      await this.options.io.syncDir(path.dirname(dir));
-    } catch (error) {
-      // The catalog no longer lists it: the next open removes what is left.
-      this.options.logger.error({ dir, err: error }, 'could not remove a deleted stream\'s files');
-    }
-  }
-
-  private catalogFailed(error: unknown): EventBusError {
-    const failure = error instanceof EventBusError ? error : ioError('writing the catalog', error);
-    if (failure.code === ErrorCodes.DISK_FULL || failure.code === ErrorCodes.IO_ERROR) {
-      // The catalog on disk may be old or new: take no more changes until reopened.
-      this.catalogFailure ??= new EventBusError(failure.code, `the catalog refuses changes until the store is reopened: ${failure.reason}`);
-    }
-    return failure;
+    await this.lifecycle.delete(name);
   }
 
   /** Every stream, in creation order. */
   listStreams(): StreamInfo[] {
-    const all = [...this.byName.values()].map((s) => s.entry);
-    for (const { entry } of this.broken.values()) all.push(entry);
-    return all.sort((a, b) => a.number - b.number).map(toInfo);
+    return this.streams.entries().map(toInfo);
   }
 
   /** The stream called `name`, or undefined. */
   getStream(name: string): StreamInfo | undefined {
-    const entry = this.byName.get(name)?.entry ?? this.broken.get(name)?.entry;
+    const entry = this.streams.entry(name);
     return entry === undefined ? undefined : toInfo(entry);
   }
 
   /** The stream with catalog number `number` (from an event id), or undefined. */
   getStreamByNumber(number: number): StreamInfo | undefined {
-    const state = this.byNumber.get(number);
+    const state = this.streams.findByNumber(number);
     return state === undefined ? undefined : toInfo(state.entry);
   }
 
   /** A stream's identity and figures. Throws STREAM_NOT_FOUND or the stream's open error. */
   stats(name: string): StreamStats {
-    const state = this.stream(name);
-    const journalDamage = state.consumers.damage.map((d) => ({
-      file: d.file,
-      position: d.position,
-      firstOffset: 0,
-      lastOffset: -1, // no event is unreadable: a consumer's change was lost, its events come back
-      reason: `consumer journal: ${d.reason}`,
-    }));
-    return { ...toInfo(state.entry), ...state.log.stats(), damage: [...state.log.damage(), ...journalDamage], consumers: state.consumers.stats() };
-  }
-
-  private stream(name: string): StreamState {
-    const state = this.byName.get(name);
-    if (state !== undefined) return state;
-    const brokenStream = this.broken.get(name);
-    if (brokenStream !== undefined) throw brokenStream.error;
-    throw notFound(name);
+    const { entry, log, consumers } = this.streams.get(name);
+    return { ...toInfo(entry), ...log.stats(), damage: [...log.damage(), ...consumers.journalDamage()], consumers: consumers.stats() };
   }
 
   // ------------------------------------------------------------------ appending and reading
@@ -503,37 +242,23 @@ export class Engine {
   appendMany(name: string, payloads: readonly Buffer[]): Promise<AppendedEvent[]> {
     try {
       this.checkOpen();
-      const state = this.stream(name);
-      if (payloads.length > this.options.maxBatchEvents) {
-        throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${this.options.maxBatchEvents} events, got ${payloads.length}`);
+      const { log } = this.streams.get(name);
+      const { maxBatchEvents, maxEventBytes } = this.options;
+      if (payloads.length > maxBatchEvents) {
+        throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${maxBatchEvents} events, got ${payloads.length}`);
       }
       for (const payload of payloads) {
-        if (payload.length > this.options.maxEventBytes) {
-          throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${payload.length} bytes, the limit is ${this.options.maxEventBytes}`);
+        if (payload.length > maxEventBytes) {
+          throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${payload.length} bytes, the limit is ${maxEventBytes}`);
         }
       }
       if (payloads.length === 0) return Promise.resolve([]);
-      const appended = state.log.append(payloads, Date.now());
-      this.dirty.add(state.log);
-      this.scheduleFlush();
+      const appended = log.append(payloads, Date.now());
+      this.flusher.mark(log);
       return appended;
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // After the current I/O phase, so that every append that arrived in it shares one write.
-    setImmediate(() => this.flush());
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const now = Date.now();
-    for (const item of this.dirty) item.flush(this.scratch, now);
-    this.dirty.clear();
   }
 
   /**
@@ -542,7 +267,7 @@ export class Engine {
    */
   read(name: string, fromOffset: number, limits: ReadLimits = {}): StoredEvent[] {
     this.checkOpen();
-    return this.stream(name).log.read(fromOffset, limits.maxEvents ?? DEFAULT_READ_EVENTS, limits.maxBytes ?? DEFAULT_READ_BYTES);
+    return this.streams.get(name).log.read(fromOffset, limits.maxEvents ?? DEFAULT_READ_EVENTS, limits.maxBytes ?? DEFAULT_READ_BYTES);
   }
 
   /**
@@ -550,34 +275,10 @@ export class Engine {
    * after `timeoutMs` (or if the stream is deleted or the engine closes first).
    */
   waitForEvents(name: string, afterOffset: number, timeoutMs: number): Promise<boolean> {
-    const state = this.stream(name);
-    if (state.log.visibleOffset > afterOffset) return Promise.resolve(true);
-    if (timeoutMs <= 0 || this.closed || this.waitsEnded) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const waiter: VisibleWaiter = {
-        afterOffset,
-        resolve,
-        timer: setTimeout(() => {
-          state.waiters.delete(waiter);
-          resolve(false);
-        }, timeoutMs),
-      };
-      state.waiters.add(waiter);
-    });
-  }
-
-  private wakeWaiters(log: StreamLog): void {
-    const state = this.byLog.get(log);
-    if (state === undefined) return;
-    state.consumers.wake();
-    if (state.waiters.size === 0) return;
-    for (const waiter of state.waiters) {
-      if (log.visibleOffset > waiter.afterOffset) {
-        clearTimeout(waiter.timer);
-        state.waiters.delete(waiter);
-        waiter.resolve(true);
-      }
-    }
+    const { log, polls } = this.streams.get(name);
+    const arrived = () => log.visibleOffset > afterOffset;
+    if (arrived() || this.closed) return Promise.resolve(arrived());
+    return polls.wait(timeoutMs, arrived);
   }
 
   // ------------------------------------------------------------------ consumers
@@ -590,7 +291,7 @@ export class Engine {
    */
   async consume(stream: string, consumer: string, options: ConsumeOptions = {}): Promise<ConsumeResult> {
     this.checkOpen();
-    return this.stream(stream).consumers.consume(consumer, options);
+    return this.streams.get(stream).consumers.consume(consumer, options);
   }
 
   /**
@@ -599,7 +300,7 @@ export class Engine {
    */
   async retry(stream: string, consumer: string, options: RetryOptions = {}): Promise<ConsumeResult> {
     this.checkOpen();
-    return this.stream(stream).consumers.retry(consumer, options);
+    return this.streams.get(stream).consumers.retry(consumer, options);
   }
 
   /**
@@ -613,12 +314,12 @@ export class Engine {
     if (status !== 0 && status !== 1 && status !== 2) {
       throw new EventBusError(ErrorCodes.INVALID_STATUS, OriginalReasons.invalidStatus);
     }
-    return this.stream(stream).consumers.mark(consumer, offsets, status);
+    return this.streams.get(stream).consumers.mark(consumer, offsets, status);
   }
 
   /** The status and delivery count of each of `offsets` for `consumer` (unknown consumer: all 0). */
   eventStatuses(stream: string, consumer: string, offsets: readonly number[]): { status: EventStatus; deliveryCount: number }[] {
-    return this.stream(stream).consumers.statuses(consumer, offsets);
+    return this.streams.get(stream).consumers.statuses(consumer, offsets);
   }
 
   /**
@@ -626,21 +327,13 @@ export class Engine {
    * later ones return without waiting: for a server that is shutting down.
    */
   endWaits(): void {
-    this.waitsEnded = true;
-    for (const state of this.byName.values()) {
-      state.consumers.endWaits();
-      for (const waiter of state.waiters) {
-        clearTimeout(waiter.timer);
-        waiter.resolve(state.log.visibleOffset > waiter.afterOffset);
-      }
-      state.waiters.clear();
-    }
+    this.streams.endWaits();
   }
 
   /** Appends to the dead-letter stream of `streamName`, creating it on first use. */
   private async deadLetter(streamName: string, payloads: Buffer[]): Promise<void> {
     const name = deadLetterStreamName(streamName);
-    if (!this.byName.has(name)) {
+    if (this.streams.find(name) === undefined) {
       let creating = this.creatingDeadLetters.get(name);
       if (creating === undefined) {
         creating = this.createStream(name, { allowReserved: true }).finally(() => this.creatingDeadLetters.delete(name));
@@ -651,10 +344,10 @@ export class Engine {
     await this.appendMany(name, payloads);
   }
 
-  // ------------------------------------------------------------------ snapshots
+  // ------------------------------------------------------------------ snapshots and upkeep
 
   /**
-   * Takes a point-in-time snapshot into a new directory inside `parentDir` (see snapshot.ts).
+   * Takes a point-in-time snapshot into a new directory inside `parentDir` (tools/snapshot.ts).
    * It holds every event and consumer change acknowledged before the call; later writes never
    * change it. Writes keep flowing while it runs. Throws SNAPSHOT_FAILED.
    */
@@ -662,39 +355,37 @@ export class Engine {
     this.checkOpen();
     const run = this.snapshotQueue.catch(() => {}).then(() => {
       this.checkOpen();
-      return takeSnapshot({
-        io: this.options.io,
-        logger: this.options.logger,
-        prepare: async (copyLimitBytes) => {
-          this.flush();
-          const sealing: Promise<unknown>[] = [];
-          for (const state of this.byName.values()) {
-            if (state.log.activeTailBytes > copyLimitBytes) sealing.push(state.log.sealActive(Date.now()));
-          }
-          await Promise.all(sealing);
-          // Seals rolled by ordinary appends finish within an fsync or two; wait for them.
-          await Promise.all([...this.byName.values()].map((state) => state.log.sealsSettled()));
-        },
-        streams: () => [...this.byName.values()].map((state) => ({
-          entry: state.entry,
-          log: state.log,
-          consumerState: () => state.consumers.stateRecords(),
-        })),
-        nextStreamNumber: () => this.catalog.nextStreamNumber,
-      }, path.resolve(parentDir));
+      return takeSnapshot(this.snapshotSource(), path.resolve(parentDir));
     });
     this.snapshotQueue = run;
     return run;
   }
 
-  // ------------------------------------------------------------------ upkeep
+  private snapshotSource(): SnapshotSource {
+    return {
+      io: this.options.io,
+      logger: this.options.logger,
+      prepare: async (copyLimitBytes) => {
+        this.flusher.flushNow();
+        const logs = this.streams.open().map((state) => state.log);
+        await Promise.all(logs.filter((log) => log.activeTailBytes > copyLimitBytes).map((log) => log.sealActive(Date.now())));
+        // Seals rolled by ordinary appends finish within an fsync or two; wait for them.
+        await Promise.all(logs.map((log) => log.sealsSettled()));
+      },
+      capture: () => this.streams.open().map(({ entry, log, consumers }) => {
+        const visible = log.visibleOffset;
+        return { entry, firstOffset: log.firstOffset, nextOffset: visible, files: log.captureFiles(visible), consumerState: consumers.stateRecords() };
+      }),
+      encodeCatalog: (entries) => this.catalog.encode(entries),
+    };
+  }
 
   /** Applies the retention policy to every stream now. Returns the segments removed. */
   applyRetention(): number {
     if (this.closed) return 0;
     const now = Date.now();
     let removed = 0;
-    for (const state of this.byName.values()) removed += state.log.applyRetention(this.options.retention, now);
+    for (const { log } of this.streams.open()) removed += log.applyRetention(this.options.retention, now);
     return removed;
   }
 
@@ -707,10 +398,10 @@ export class Engine {
     this.closed = true;
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
     await this.snapshotQueue.catch(() => {});
-    this.flush();
-    const states = [...this.byName.values()];
+    this.flusher.flushNow();
+    const states = this.streams.open();
     await Promise.all(states.map((s) => s.log.idle()));
-    for (const state of states) this.groupCommit.touch([...state.log.syncTargets(), ...state.consumers.journalFile.syncTargets()]);
+    for (const { log, consumers } of states) this.groupCommit.touch([...log.syncTargets(), ...consumers.journalFile.syncTargets()]);
     let clean = false;
     try {
       await this.groupCommit.syncAll();
@@ -719,26 +410,27 @@ export class Engine {
       this.groupCommit.close();
       const crcs = new Map<string, SegmentCrcs>();
       for (const state of states) {
-        for (const waiter of state.waiters) {
-          clearTimeout(waiter.timer);
-          waiter.resolve(false);
-        }
         const active = state.log.activeCrcs();
         if (active !== null) crcs.set(state.entry.id, active);
-        state.consumers.close();
-        state.log.close(true);
+        closeStream(state, undefined, true);
       }
-      if (clean) {
-        try {
-          writeCrcCheckpoint(this.options.io, this.dataDir, crcs);
-        } catch (error) {
-          this.options.logger.warn({ err: error }, 'could not write the checksum checkpoint (the next snapshot computes them)');
-        }
-      }
-      // A store whose last fsyncs failed keeps its LOCK: the next open recovers as after a crash.
-      releaseLock(this.options.io, path.join(this.dataDir, LOCK_FILE), this.dataDir, clean);
-      this.options.logger.info({ dataDir: this.dataDir, clean }, 'store closed');
+      this.finishClose(clean, crcs);
     }
+  }
+
+  /** Writes the checksum checkpoint of a clean close and releases the LOCK. */
+  private finishClose(clean: boolean, crcs: Map<string, SegmentCrcs>): void {
+    const { io, logger } = this.options;
+    if (clean) {
+      try {
+        writeCrcCheckpoint(io, this.dataDir, crcs);
+      } catch (error) {
+        logger.warn({ err: error }, 'could not write the checksum checkpoint (the next snapshot computes them)');
+      }
+    }
+    // A store whose last fsyncs failed keeps its LOCK: the next open recovers as after a crash.
+    releaseLock(io, path.join(this.dataDir, LOCK_FILE), this.dataDir, clean);
+    logger.info({ dataDir: this.dataDir, clean }, 'store closed');
   }
 
   private checkOpen(): void {
@@ -746,10 +438,20 @@ export class Engine {
   }
 }
 
-function toInfo(entry: CatalogEntry): StreamInfo {
-  return { id: entry.id, name: entry.name, number: entry.number, createdMs: entry.createdMs };
+/**
+ * Refuses (NOT_A_STORE) to open what is not a data directory, before anything is written: a
+ * file, a snapshot (it is restored, never served: a server would write into it), and, without
+ * `create`, anything but an existing store.
+ */
+function checkDataDirectory({ io, dataDir, create }: ResolvedOptions): void {
+  const kind = inspectStoreDirectory(dataDir, io).kind;
+  const refuse = (reason: string) => new EventBusError(ErrorCodes.NOT_A_STORE, reason, { context: { path: dataDir, kind } });
+  if (kind === 'file') throw refuse(`${dataDir} is a file, not a data directory`);
+  if (kind === 'snapshot') throw refuse(`${dataDir} is a snapshot, not a data directory: make a data directory from it with \`eventbus restore\``);
+  if (create || kind === 'store') return;
+  throw refuse(kind === 'missing' ? `there is no data directory at ${dataDir}` : `${dataDir} is not an eventbus data directory (it has no catalog)`);
 }
 
-function notFound(name: string): EventBusError {
-  return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(name));
+function toInfo(entry: CatalogEntry): StreamInfo {
+  return { id: entry.id, name: entry.name, number: entry.number, createdMs: entry.createdMs, idEpochs: entry.idEpochs };
 }

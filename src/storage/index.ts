@@ -26,13 +26,15 @@ export {
   type DeliveredEvent,
   type EventStatus,
   type RetryOptions,
-} from './consumer-types.js';
-export { decodeEventId, encodeEventId, type EventLocation } from './event-id.js';
-export { restoreSnapshot, type RestoreResult } from './restore.js';
-export { COPY_LIMIT_BYTES, MANIFEST_FILE, snapshotName, type SnapshotResult } from './snapshot.js';
+} from './consumers/consumer-types.js';
+export { decodeEventId, encodeEventId, eventIdOf, isIdOf, type EventLocation, type IdEpoch } from './format/event-id.js';
+export { restoreSnapshot, type RestoreResult } from './tools/restore.js';
+export { COPY_LIMIT_BYTES, snapshotName, type SnapshotResult } from './tools/snapshot.js';
+export { MANIFEST_FILE } from './tools/manifest.js';
 export { inspectStoreDirectory, type StoreDirectory, type StoreDirectoryKind } from './store-directory.js';
-export { verifyDirectory, type Finding, type VerifyReport } from './verify.js';
-export { nodeIO, type FileIO, type FileStat, type OpenMode } from './io.js';
+export { verifyDirectory, type Finding, type VerifyReport } from './tools/verify.js';
+export { nodeIO, type FileIO, type FileStat, type OpenMode } from './fs/io.js';
+export { FSYNC_POLICIES } from './fs/group-commit.js';
 export type { Logger } from './logger.js';
 export { MAX_STREAM_NAME_BYTES, RESERVED_PREFIX, deadLetterStreamName, validateStreamName } from './stream-name.js';
 export { EventBusError, ErrorCodes, type ErrorCode } from '../errors.js';

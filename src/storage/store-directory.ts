@@ -12,15 +12,14 @@
  */
 import path from 'node:path';
 import { ioError } from '../errors.js';
-import { CATALOG_FILE } from './catalog.js';
-import { CRC_CHECKPOINT_FILE } from './crc-checkpoint.js';
-import { nodeIO, readWholeFile, type FileIO } from './io.js';
-import { LOCK_FILE, ownerRunning, parseLock } from './lock.js';
-import { MANIFEST_FILE } from './snapshot.js';
+import { CATALOG } from './catalog.js';
+import { CRC_CHECKPOINT } from './crc-checkpoint.js';
+import { nodeIO, type FileIO } from './fs/io.js';
+import { LOCK_FILE, lockHolder } from './fs/lock.js';
+import { STREAMS_DIR } from './stream-lifecycle.js';
+import { MANIFEST_FILE } from './tools/manifest.js';
 
-/** The engine's directory of per-stream directories (engine.ts keeps the name private). */
-const STREAMS_DIR = 'streams';
-const STORE_MARKERS = [CATALOG_FILE, STREAMS_DIR, LOCK_FILE, CRC_CHECKPOINT_FILE] as const;
+const STORE_MARKERS = [CATALOG.name, STREAMS_DIR, LOCK_FILE, CRC_CHECKPOINT.name] as const;
 
 export type StoreDirectoryKind = 'missing' | 'file' | 'empty' | 'store' | 'snapshot' | 'other';
 
@@ -60,20 +59,19 @@ export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDi
   const base = path.basename(absolute);
   if (base.startsWith('.snapshot-') && base.endsWith('.partial')) return found('snapshot', { complete: false });
   if (!STORE_MARKERS.some((name) => names.includes(name))) return found('other');
-  return found('store', { lockHolder: names.includes(LOCK_FILE) ? lockHolder(io, path.join(absolute, LOCK_FILE)) : null });
+  return found('store', { lockHolder: names.includes(LOCK_FILE) ? livePid(io, absolute) : null });
 }
 
-/** The pid a LOCK file names when that process is running now, else null (stale, torn, gone). */
-function lockHolder(io: FileIO, lock: string): number | null {
-  let text: string;
+/** The pid of the running process whose LOCK holds the store, else null (stale, torn, gone). */
+function livePid(io: FileIO, dir: string): number | null {
+  let holder: ReturnType<typeof lockHolder>;
   try {
-    text = readWholeFile(io, lock).toString('utf8');
+    holder = lockHolder(io, dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null; // released meanwhile
-    throw ioError(`reading ${lock}`, error);
+    throw ioError(`reading the LOCK of ${dir}`, error);
   }
-  const owner = parseLock(text);
-  return owner !== null && ownerRunning(owner) ? owner.pid : null;
+  return holder !== null && holder !== 'stale' ? holder.pid : null;
 }
 
 /** The path's stat, `missing`, or the ancestor file that stands where a directory should be. */

@@ -5,7 +5,7 @@ import t from 'tap';
 import { EventBus } from '../../src/bus/bus.js';
 import { resolveSnapshotDir } from '../../src/bus/snapshot-path.js';
 import { Engine } from '../../src/storage/engine.js';
-import { decodeEventId } from '../../src/storage/event-id.js';
+import { decodeEventId } from '../../src/storage/format/event-id.js';
 import { tempDir } from '../helpers/server-process.js';
 
 async function open(t: { teardown(fn: () => Promise<void>): void } & Parameters<typeof tempDir>[0]) {
@@ -20,7 +20,7 @@ t.test('event ids locate the stream and offset', async (t) => {
   await bus.createStream('a');
   const b = await bus.createStream('b');
   const written = await bus.writeEvent('b', Buffer.from('{"x":1}'));
-  t.same(decodeEventId(written.id), { streamNumber: engine.getStream('b')!.number, offset: 0 });
+  t.same(decodeEventId(written.id), { streamNumber: engine.getStream('b')!.number, offset: 0, storePart: engine.getStream('b')!.idEpochs[0]!.storePart });
   t.equal(b.name, 'b');
 });
 

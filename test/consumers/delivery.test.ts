@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { Engine, type EngineOptions } from '../../src/storage/index.js';
-import { decodeEventId } from '../../src/storage/event-id.js';
+import { decodeEventId } from '../../src/storage/format/event-id.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 async function openWith(t: Test, options: Partial<EngineOptions> = {}): Promise<Engine> {
@@ -121,7 +121,7 @@ t.test('an event delivered max_deliveries times goes to the dead-letter stream w
   t.ok(dead, 'the dead-letter stream holds it');
   const record = JSON.parse(dead!.payload.toString());
   t.match(record, { stream: 'orders', offset: 1, consumer: 'c', delivery_count: 3, body: { n: 1 } });
-  t.same(decodeEventId(record.id), { streamNumber: engine.getStream('orders')!.number, offset: 1 }, 'the original id is kept');
+  t.same(decodeEventId(record.id), { streamNumber: engine.getStream('orders')!.number, offset: 1, storePart: engine.getStream('orders')!.idEpochs[0]!.storePart }, 'the original id is kept');
   const stats = engine.stats('orders').consumers[0]!;
   t.same([stats.deadLettered, stats.pending, stats.retry, stats.ackFloor], [1, 0, 0, 2]);
   await t.rejects(engine.createStream('$dlq:mine'), { code: 'INVALID_STREAM_NAME' }, 'users cannot take the reserved form');

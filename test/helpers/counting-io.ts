@@ -4,7 +4,7 @@
  * does not read its sealed segments, that a read touches only the files it should.
  */
 import path from 'node:path';
-import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/io.js';
+import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/fs/io.js';
 
 export class CountingIO implements FileIO {
   /** Calls per operation name. */

@@ -9,7 +9,7 @@
  * forever (a sync round that never completes, as when the process dies in the middle of one).
  */
 import { Engine } from '../../src/storage/index.js';
-import type { FileIO } from '../../src/storage/io.js';
+import type { FileIO } from '../../src/storage/fs/io.js';
 import { JournalIO } from './journal-io.js';
 
 export interface Script {

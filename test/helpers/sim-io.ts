@@ -33,7 +33,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/io.js';
+import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/fs/io.js';
 
 /** How unsynced state fares in a crash. */
 export type CrashMode = 'drop' | 'torn';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Engine, type EngineOptions } from '../../src/storage/engine.js';
-import type { StoredEvent } from '../../src/storage/segment.js';
+import type { StoredEvent } from '../../src/storage/index.js';
 
 /**
  * Opens the store in `dataDir` for a test: no retention timer (tests call applyRetention), small

@@ -117,7 +117,8 @@ export function validName(name: string): boolean {
   return Buffer.byteLength(name, 'utf8') <= 255;
 }
 
-const OUR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-8000-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** The ids decodeEventId accepts: the current layout (store part) and the legacy one (`8000`). */
+const OUR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-8(000|[89a-f][0-9a-f]{2})-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** The expectation for one request line (without its `\n`; one trailing `\r` allowed). */
 export function expect(raw: Buffer, state: OracleState): Verdict {

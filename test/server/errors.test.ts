@@ -3,7 +3,7 @@
  * `code`), and the connection stays up after each.
  */
 import t from 'tap';
-import { encodeEventId } from '../../src/storage/event-id.js';
+import { decodeEventId, encodeEventId } from '../../src/storage/format/event-id.js';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { linesFor } from '../helpers/server-lines.js';
 
@@ -54,7 +54,8 @@ t.test('exact error lines, and the connection stays up', async (t) => {
   // An id of ours, for a stream that never existed, and for an offset never written.
   t.equal(JSON.parse(await exchange(`{"operation":"mark_event","body":{"event_id":"${encodeEventId(999, 0)}","status":1}}`)).code, 'EVENT_NOT_FOUND');
   const written = JSON.parse(await exchange('{"operation":"write_event","body":{"stream_name":"s1-name","event":1}}'));
-  const unwritten = encodeEventId(Number.parseInt(written.body.event.id.slice(0, 8) + written.body.event.id.slice(9, 13), 16), 50);
+  const location = decodeEventId(written.body.event.id)!;
+  const unwritten = encodeEventId(location.streamNumber, 50, location.storePart);
   t.equal(await exchange(`{"operation":"mark_event","body":{"event_id":"${unwritten}","status":1}}`), `{"operation":"mark_event","status":false,"reason":"event '${unwritten}' not found","code":"EVENT_NOT_FOUND"}`);
   t.equal(JSON.parse(await exchange(`{"operation":"mark_event","body":{"event_id":"${written.body.event.id}","status":1}}`)).code, 'EVENT_NOT_DELIVERED');
 

@@ -3,9 +3,9 @@
  * what it is and which format version it has, and a damaged or foreign header is recognised.
  */
 import t from 'tap';
-import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from '../../src/storage/file-header.js';
-import { decodeCheckedFile, encodeCheckedFile } from '../../src/storage/checked-file.js';
-import { readU64, writeU64 } from '../../src/storage/binary.js';
+import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from '../../src/storage/format/file-header.js';
+import { decodeCheckedFile, encodeCheckedFile } from '../../src/storage/format/checked-file.js';
+import { readU64, writeU64 } from '../../src/storage/format/binary.js';
 
 t.test('a file header round-trips and is 32 bytes', async (t) => {
   const header = { magic: 'EBLG', version: 1, param: 0, baseOffset: 2 ** 53 - 1, createdMs: 1_700_000_000_000 };

@@ -4,11 +4,11 @@
  * under `always`, by the timer under `interval`, by close under `never`), and close succeeds.
  */
 import t from 'tap';
-import type { FsyncPolicy } from '../../src/storage/group-commit.js';
+import type { FsyncPolicy } from '../../src/storage/fs/group-commit.js';
 import { CountingIO } from '../helpers/counting-io.js';
 import { openEngine, payload, readAll, segmentFiles, sleep, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
-import type { FileIO } from '../../src/storage/io.js';
+import type { FileIO } from '../../src/storage/fs/io.js';
 
 /**
  * Under `interval` and `never` a commit resolves before any fsync ran; a segment sealed by a roll

@@ -5,7 +5,7 @@
  * even a programming error, never strands the waiters of others.
  */
 import t from 'tap';
-import { GroupCommit, type SyncTarget } from '../../src/storage/group-commit.js';
+import { GroupCommit, type SyncTarget } from '../../src/storage/fs/group-commit.js';
 import { silentLogger } from '../../src/storage/logger.js';
 
 /** A target whose syncs wait until the test settles them. */

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import t from 'tap';
-import { encodeIndexEntry, indexEntryPosition, sealedIndexBytes } from '../../src/storage/offset-index.js';
+import { encodeIndexEntry, indexEntryPosition, sealedIndexBytes } from '../../src/storage/format/offset-index.js';
 import { capturingLogger, type CapturingLogger } from '../helpers/logger.js';
 import { flipBit, openEngine, payload, readAll, recordPositions, segmentFiles, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';

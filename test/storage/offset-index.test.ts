@@ -12,8 +12,8 @@ import {
   indexEntryPosition,
   SEAL_TRAILER_BYTES,
   sealedIndexBytes,
-} from '../../src/storage/offset-index.js';
-import { FILE_HEADER_BYTES } from '../../src/storage/file-header.js';
+} from '../../src/storage/format/offset-index.js';
+import { FILE_HEADER_BYTES } from '../../src/storage/format/file-header.js';
 
 t.test('an entry round-trips and is found by position arithmetic', async (t) => {
   const entries = Buffer.alloc(3 * INDEX_ENTRY_BYTES);

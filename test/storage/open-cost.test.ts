@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import t from 'tap';
-import { FILE_HEADER_BYTES } from '../../src/storage/file-header.js';
-import { SEAL_TRAILER_BYTES } from '../../src/storage/offset-index.js';
-import { RECORD_HEADER_BYTES } from '../../src/storage/record.js';
+import { FILE_HEADER_BYTES } from '../../src/storage/format/file-header.js';
+import { SEAL_TRAILER_BYTES } from '../../src/storage/format/offset-index.js';
+import { RECORD_HEADER_BYTES } from '../../src/storage/format/record.js';
 import { CountingIO } from '../helpers/counting-io.js';
 import { openEngine, payload, segmentFiles, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';

@@ -19,7 +19,7 @@
 import t from 'tap';
 import { EventBusError } from '../../src/errors.js';
 import type { Engine } from '../../src/storage/engine.js';
-import type { FsyncPolicy } from '../../src/storage/group-commit.js';
+import type { FsyncPolicy } from '../../src/storage/fs/group-commit.js';
 import { seededRandom, testSeeds, type Random } from '../helpers/random.js';
 import { SimIO, type CrashMode } from '../helpers/sim-io.js';
 import { openEngine, payload } from '../helpers/store.js';

@@ -3,7 +3,7 @@
  * index gives where they end), not the megabytes its byte limit would allow.
  */
 import t from 'tap';
-import { RECORD_HEADER_BYTES } from '../../src/storage/record.js';
+import { RECORD_HEADER_BYTES } from '../../src/storage/format/record.js';
 import { CountingIO } from '../helpers/counting-io.js';
 import { openEngine, payload } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';

@@ -3,7 +3,7 @@
  * bytes written, and that no damaged, torn or misplaced record ever decodes as data.
  */
 import t from 'tap';
-import { decodeRecord, encodeRecord, RECORD_HEADER_BYTES, recordBytes } from '../../src/storage/record.js';
+import { decodeRecord, encodeRecord, RECORD_HEADER_BYTES, recordBytes } from '../../src/storage/format/record.js';
 
 const MAX = 1 << 20;
 

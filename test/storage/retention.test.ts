@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import t from 'tap';
 import type { Engine } from '../../src/storage/engine.js';
-import type { RetentionPolicy } from '../../src/storage/log.js';
+import type { RetentionPolicy } from '../../src/storage/log/stream-log.js';
 import { openEngine, payload, readAll, segmentFiles, sleep, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 

@@ -1,0 +1,193 @@
+/**
+ * One consumer of a stream, in memory: the model JetStream consumers and Redis consumer groups
+ * use.
+ *
+ * ```
+ *   acknowledged or dead-lettered | outstanding (entries) .............. | never delivered
+ *  ------------------------------+-------------------------------------+-------------------->
+ *                            ackFloor                                 cursor          visible
+ * ```
+ *
+ * - `cursor`: the next offset never yet delivered. `process` hands out events from here.
+ * - `entries`: every delivered event not yet acknowledged, by offset, with its delivery count,
+ *   state and acknowledgement deadline. Events are delivered in offset order, so the map's
+ *   insertion order is offset order and its first key is the ack floor. Its size is bounded by
+ *   `maxPending`: memory does not grow with the stream's length.
+ * - An offset in [ackFloor, cursor) that is not in `entries` is acknowledged (or dead-lettered).
+ *
+ * Every change is made by one of the `apply*` methods, which the journal replays in the same
+ * order after a restart (consumer-journal.ts), so the in-memory state and the durable state
+ * cannot drift apart.
+ */
+import { assert } from '../../errors.js';
+import type { EventStatus } from './consumer-types.js';
+
+/** What is outstanding for a delivered event. */
+export const EntryStates = {
+  /** Delivered, waiting for a mark; retried once the deadline passes. */
+  PENDING: 0,
+  /** Marked 2: `retry` delivers it. */
+  RETRY: 2,
+  /** Marked 0: `process` delivers it again. */
+  REDELIVER: 3,
+} as const;
+
+export type EntryState = (typeof EntryStates)[keyof typeof EntryStates];
+
+export interface Entry {
+  deliveries: number;
+  state: EntryState;
+  /** Wall-clock ms after which a PENDING entry is due for retry. */
+  deadlineMs: number;
+  /** Set while the entry is being moved to the dead-letter stream (not journaled). */
+  deadLettering?: boolean;
+  /**
+   * Set when `retry` delivered it: it keeps status 2 until it is marked (the original never
+   * changed a status on retry), though it is not due again before its deadline. Not journaled:
+   * after a restart every outstanding delivery is due, and so shows status 2, anyway.
+   */
+  retried?: boolean;
+}
+
+export class Consumer {
+  cursor: number;
+  deadLettered = 0;
+  readonly entries = new Map<number, Entry>();
+
+  constructor(readonly id: number, readonly name: string, readonly createdMs: number, cursor: number) {
+    this.cursor = cursor;
+  }
+
+  /** Every offset below this is acknowledged or dead-lettered. */
+  get ackFloor(): number {
+    for (const offset of this.entries.keys()) return offset;
+    return this.cursor;
+  }
+
+  /** Events delivered to no one yet: the consumer's lag. */
+  lag(visibleOffset: number): number {
+    return Math.max(0, visibleOffset - this.cursor);
+  }
+
+  // ------------------------------------------------------------------ selection (no changes)
+
+  /** Offsets marked 0, in offset order, at most `max`. */
+  redeliveries(max: number): number[] {
+    const out: number[] = [];
+    for (const [offset, entry] of this.entries) {
+      if (out.length >= max) break;
+      if (entry.state === EntryStates.REDELIVER && !entry.deadLettering) out.push(offset);
+    }
+    return out;
+  }
+
+  /** Offsets due for retry (marked 2, or pending past the deadline), in offset order, at most `max`. */
+  dueForRetry(nowMs: number, max: number): number[] {
+    const out: number[] = [];
+    for (const [offset, entry] of this.entries) {
+      if (out.length >= max) break;
+      if (entry.deadLettering) continue;
+      if (entry.state === EntryStates.RETRY || (entry.state === EntryStates.PENDING && entry.deadlineMs <= nowMs)) out.push(offset);
+    }
+    return out;
+  }
+
+  /** The status of `offset` for this consumer, as the protocol numbers it (2: retry). */
+  statusOf(offset: number, nowMs: number): { status: EventStatus; deliveryCount: number } {
+    const entry = this.entries.get(offset);
+    if (entry !== undefined) return { status: showsRetry(entry, nowMs) ? 2 : 0, deliveryCount: entry.deliveries };
+    if (offset < this.cursor) return { status: 1, deliveryCount: 0 };
+    return { status: 0, deliveryCount: 0 };
+  }
+
+  /** Counts for stats: pending (status 0) and retry (status 2). */
+  counts(nowMs: number): { pending: number; retry: number } {
+    let pending = 0;
+    let retry = 0;
+    for (const entry of this.entries.values()) {
+      if (showsRetry(entry, nowMs)) retry += 1;
+      else pending += 1;
+    }
+    return { pending, retry };
+  }
+
+  // ------------------------------------------------------------------ changes (journaled)
+
+  /**
+   * Delivers [from, from + count). `from` is normally the cursor; a larger `from` (a journal
+   * record lost to damage) leaves the skipped offsets outstanding and due, so nothing is lost.
+   */
+  applyDeliver(from: number, count: number, deadlineMs: number, autoAck: boolean): void {
+    for (let offset = this.cursor; offset < from; offset++) {
+      this.entries.set(offset, { deliveries: 1, state: EntryStates.PENDING, deadlineMs: 0 });
+    }
+    if (!autoAck) {
+      for (let offset = Math.max(from, this.cursor); offset < from + count; offset++) {
+        this.entries.set(offset, { deliveries: 1, state: EntryStates.PENDING, deadlineMs });
+      }
+    }
+    if (from + count > this.cursor) this.cursor = from + count;
+  }
+
+  /** Delivers outstanding events again (process after a mark 0, or `byRetry`). */
+  applyRedeliver(offsets: readonly number[], deadlineMs: number, autoAck: boolean, byRetry = false): void {
+    for (const offset of offsets) {
+      const entry = this.entries.get(offset);
+      if (entry === undefined) continue;
+      if (autoAck) {
+        this.entries.delete(offset);
+        continue;
+      }
+      entry.deliveries += 1;
+      entry.state = EntryStates.PENDING;
+      entry.deadlineMs = deadlineMs;
+      entry.retried = byRetry;
+    }
+  }
+
+  /** Marks outstanding events: 1 acknowledges, 2 retries, 0 redelivers. */
+  applyMark(offsets: readonly number[], status: EventStatus): void {
+    for (const offset of offsets) {
+      const entry = this.entries.get(offset);
+      if (entry === undefined) continue;
+      if (status === 1) this.entries.delete(offset);
+      else entry.state = status === 2 ? EntryStates.RETRY : EntryStates.REDELIVER;
+      entry.retried = false;
+    }
+  }
+
+  /** Removes events moved to the dead-letter stream. */
+  applyDeadLetter(offsets: readonly number[]): void {
+    for (const offset of offsets) {
+      if (this.entries.delete(offset)) this.deadLettered += 1;
+    }
+  }
+
+  /** Restores an entry from a compacted state record. */
+  restoreEntry(offset: number, entry: Entry): void {
+    assert(offset < this.cursor, 'restored entry beyond the cursor');
+    this.entries.set(offset, entry);
+  }
+
+  /**
+   * Forgets what retention removed: entries below `firstOffset` are gone, and the cursor moves
+   * up to it. Not journaled: it is recomputed from the log on every open.
+   */
+  clampTo(firstOffset: number): void {
+    if (this.cursor < firstOffset) this.cursor = firstOffset;
+    for (const offset of this.entries.keys()) {
+      if (offset >= firstOffset) break;
+      this.entries.delete(offset);
+    }
+  }
+
+  /** After a restart no delivery lease survives: every pending event is due for retry at once. */
+  expireLeases(): void {
+    for (const entry of this.entries.values()) if (entry.state === EntryStates.PENDING) entry.deadlineMs = 0;
+  }
+}
+
+/** True when an outstanding event shows status 2: marked 2, past its deadline, or delivered by retry since its last mark. */
+function showsRetry(entry: Entry, nowMs: number): boolean {
+  return entry.state === EntryStates.RETRY || (entry.state === EntryStates.PENDING && (entry.deadlineMs <= nowMs || entry.retried === true));
+}

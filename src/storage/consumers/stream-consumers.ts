@@ -1,0 +1,394 @@
+/**
+ * The consumers of one stream: their in-memory models (consumer.ts), their journal
+ * (consumer-journal.ts) and the operations `process`, `retry` and `mark`.
+ *
+ * Every operation decides and applies its changes synchronously, before its first await, and
+ * queues the matching journal records in the same step. So two callers on the same consumer
+ * never receive the same new event, and the journal replays exactly the changes made. The
+ * operation resolves once its records are durable (the group commit shares the fsync with
+ * segment writes of the same moment).
+ */
+import { assert, ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
+import { Consumer } from './consumer.js';
+import { ConsumerJournal, type JournalContext } from './consumer-journal.js';
+import {
+  encodeConsumer,
+  encodeDeadLetter,
+  encodeDeliver,
+  encodeMark,
+  encodeRedeliver,
+  encodeState,
+  type JournalDamage,
+} from './journal-codec.js';
+import { replayJournal, settleAfterOpen } from './journal-replay.js';
+import { damagedDeadLetterPayload, deadLetterPayload } from './dead-letter-record.js';
+import type { LongPolls } from '../long-polls.js';
+import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, DeliveredEvent, EventStatus, RetryOptions } from './consumer-types.js';
+import { eventIdOf, type IdEpoch } from '../format/event-id.js';
+import type { StreamLog } from '../log/stream-log.js';
+import type { StoredEvent } from '../log/record-reader.js';
+import type { Damage } from '../log/segment-check.js';
+import { validateConsumerName } from '../stream-name.js';
+
+/** What the consumers of a stream need from the engine. */
+export interface ConsumersContext extends JournalContext {
+  limits: ConsumerLimits;
+  /** Schedules a flush of the journal's queued records. */
+  markDirty(journal: ConsumerJournal): void;
+  /** Appends dead-letter payloads to the dead-letter stream of `streamName`. */
+  deadLetter(streamName: string, payloads: Buffer[]): Promise<void>;
+}
+
+/** Identity of the stream the consumers belong to. */
+export interface StreamIdentity {
+  id: string;
+  name: string;
+  number: number;
+  idEpochs: readonly IdEpoch[];
+}
+
+const RESOLVED = Promise.resolve();
+
+export class StreamConsumers {
+  private readonly byName = new Map<string, Consumer>();
+  private readonly byId: Map<number, Consumer>;
+  private nextId: number;
+  readonly damage: JournalDamage[];
+  private closed = false;
+  private closedError = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed');
+
+  private constructor(
+    private readonly ctx: ConsumersContext,
+    private readonly stream: StreamIdentity,
+    private readonly log: StreamLog,
+    private readonly journal: ConsumerJournal,
+    /** The stream's long-polls (shared with readers waiting for events: long-polls.ts). */
+    private readonly polls: LongPolls,
+    replayed: { byId: Map<number, Consumer>; nextId: number; damage: JournalDamage[] },
+  ) {
+    this.byId = replayed.byId;
+    this.nextId = replayed.nextId;
+    this.damage = replayed.damage;
+    for (const consumer of this.byId.values()) this.byName.set(consumer.name, consumer);
+    journal.stateProvider = () => this.stateRecords();
+  }
+
+  /** Opens the consumers of the stream in `dir`, replaying their journal (journal-replay.ts). */
+  static open(ctx: ConsumersContext, dir: string, stream: StreamIdentity, log: StreamLog, polls: LongPolls): StreamConsumers {
+    const { journal, records, damage } = ConsumerJournal.open(ctx, dir, `stream '${stream.name}'`);
+    const replayed = replayJournal(records, journal.file);
+    settleAfterOpen(replayed.byId.values(), log.firstOffset, log.visibleOffset, stream.name, ctx.logger);
+    return new StreamConsumers(ctx, stream, log, journal, polls, { ...replayed, damage: [...damage, ...replayed.damage] });
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  /** `process_events`: see Engine.consume. */
+  async consume(name: string, options: ConsumeOptions): Promise<ConsumeResult> {
+    validateConsumerName(name);
+    const limits = this.ctx.limits;
+    const batch = this.batchSize(options.maxEvents);
+    const autoAck = options.autoAck === true;
+    const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), limits.maxWaitMs);
+    const giveUpAt = Date.now() + waitMs;
+    for (;;) {
+      this.checkUsable();
+      const { consumer, created } = this.consumer(name);
+      let delivery: ReturnType<StreamConsumers['deliver']>;
+      try {
+        delivery = this.deliver(consumer, batch, autoAck);
+      } catch (error) {
+        created.catch(() => {}); // the creation's own failure is this one's cause, or moot
+        throw error;
+      }
+      // At shutdown a long-poll is answered at once with what is due (nothing), not dropped.
+      const remaining = this.polls.hasEnded ? 0 : giveUpAt - Date.now();
+      if (delivery.skippedDamage) {
+        // Damaged events were moved aside; what follows them may be due at once.
+        await Promise.all([delivery.durable, created]);
+        continue;
+      }
+      if (delivery.events.length > 0 || remaining <= 0 || this.closed) {
+        await Promise.all([delivery.durable, created]);
+        return { events: delivery.events, more: delivery.more };
+      }
+      await Promise.all([delivery.durable, created, this.polls.wait(remaining)]);
+    }
+  }
+
+  /** Delivers due redeliveries and then new events, synchronously; returns what to wait for. */
+  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown>; skippedDamage: boolean } {
+    this.checkUsable();
+    const { limits } = this.ctx;
+    const log = this.log;
+    const now = Date.now();
+    consumer.clampTo(log.firstOffset);
+    const { deliver: again, deadLetter } = this.splitByDeliveries(consumer, consumer.redeliveries(batch));
+    const events: DeliveredEvent[] = [];
+    let bytes = 0;
+    const redelivered: number[] = [];
+    for (const offset of again) {
+      if (events.length > 0 && bytes >= limits.maxBatchBytes) break;
+      const event = this.readOne(offset);
+      const entry = consumer.entries.get(offset)!;
+      events.push({ ...event, status: autoAck ? 1 : 0, deliveryCount: entry.deliveries + 1 });
+      bytes += event.payload.length;
+      redelivered.push(offset);
+    }
+    const room = autoAck ? Number.MAX_SAFE_INTEGER : limits.maxPending - consumer.entries.size;
+    const wantNew = Math.min(batch - events.length, room);
+    let fresh: StoredEvent[] = [];
+    const deadlineMs = now + limits.ackWaitMs;
+    const records: Buffer[] = [];
+    let skippedDamage = false;
+    if (wantNew > 0 && consumer.cursor < log.visibleOffset && !(events.length > 0 && bytes >= limits.maxBatchBytes)) {
+      try {
+        fresh = log.read(consumer.cursor, wantNew, Math.max(1, limits.maxBatchBytes - bytes));
+      } catch (error) {
+        // With redeliveries in hand, deliver those; the damage is dealt with by the next call.
+        if (!isEventBusError(error, ErrorCodes.CORRUPT_DATA) || (events.length === 0 && this.damageAt(consumer.cursor) === undefined)) throw error;
+      }
+      // The next event is damaged: it can never be delivered. Rather than stop the consumer there
+      // for good, move the damaged offsets to the dead-letter stream (saying where the damage is)
+      // and go on after them.
+      const damage = fresh.length === 0 && events.length === 0 ? this.damageAt(consumer.cursor) : undefined;
+      if (damage !== undefined) {
+        const from = consumer.cursor;
+        const count = Math.min(damage.lastOffset - from + 1, batch, log.visibleOffset - from);
+        consumer.applyDeliver(from, count, deadlineMs, false);
+        records.push(encodeDeliver(consumer.id, from, count, deadlineMs, false));
+        for (let offset = from; offset < from + count; offset++) deadLetter.push(offset);
+        this.ctx.logger.error({ stream: this.stream.name, consumer: consumer.name, from, count, file: damage.file, position: damage.position }, 'damaged events moved to the dead-letter stream: they cannot be delivered');
+        skippedDamage = true;
+      }
+    }
+    if (redelivered.length > 0) {
+      consumer.applyRedeliver(redelivered, deadlineMs, autoAck);
+      records.push(encodeRedeliver(consumer.id, deadlineMs, autoAck, redelivered));
+    }
+    if (fresh.length > 0) {
+      const from = consumer.cursor;
+      consumer.applyDeliver(from, fresh.length, deadlineMs, autoAck);
+      records.push(encodeDeliver(consumer.id, from, fresh.length, deadlineMs, autoAck));
+      for (const event of fresh) events.push({ ...event, status: autoAck ? 1 : 0, deliveryCount: 1 });
+    }
+    assert(consumer.cursor <= log.visibleOffset, 'a delivery moved a cursor past the end of its stream');
+    const durable = Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter)]);
+    const more = consumer.redeliveries(1).length > 0
+      || (consumer.cursor < log.visibleOffset && (autoAck || consumer.entries.size < limits.maxPending));
+    return { events, more, durable, skippedDamage };
+  }
+
+  /** The damage of the log that makes `offset` unreadable, if any. */
+  private damageAt(offset: number) {
+    return this.log.damageAt(offset);
+  }
+
+  /** `retry_events`: see Engine.retry. */
+  async retry(name: string, options: RetryOptions): Promise<ConsumeResult> {
+    validateConsumerName(name);
+    this.checkUsable();
+    const { limits } = this.ctx;
+    const { consumer, created } = this.consumer(name);
+    consumer.clampTo(this.log.firstOffset);
+    const now = Date.now();
+    const batch = this.batchSize(options.maxEvents);
+    const { deliver, deadLetter } = this.splitByDeliveries(consumer, consumer.dueForRetry(now, batch));
+    const events: DeliveredEvent[] = [];
+    const retried: number[] = [];
+    let bytes = 0;
+    for (const offset of deliver) {
+      if (events.length > 0 && bytes >= limits.maxBatchBytes) break;
+      const event = this.readOne(offset);
+      events.push({ ...event, status: 2, deliveryCount: consumer.entries.get(offset)!.deliveries + 1 });
+      bytes += event.payload.length;
+      retried.push(offset);
+    }
+    const records: Buffer[] = [];
+    if (retried.length > 0) {
+      const deadlineMs = now + limits.ackWaitMs;
+      consumer.applyRedeliver(retried, deadlineMs, false, true);
+      records.push(encodeRedeliver(consumer.id, deadlineMs, false, retried));
+    }
+    await Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter), created]);
+    return { events, more: consumer.dueForRetry(Date.now(), 1).length > 0 };
+  }
+
+  /** `mark_event`: see Engine.mark. All offsets are checked before any is changed. */
+  async mark(name: string, offsets: readonly number[], status: EventStatus): Promise<void> {
+    validateConsumerName(name);
+    this.checkUsable();
+    const log = this.log;
+    const consumer = this.byName.get(name);
+    for (const offset of offsets) {
+      if (!Number.isSafeInteger(offset) || offset < log.firstOffset || offset >= log.visibleOffset) {
+        throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(this.eventId(offset)));
+      }
+      if (consumer === undefined || offset >= consumer.cursor) {
+        throw new EventBusError(ErrorCodes.EVENT_NOT_DELIVERED, `event '${this.eventId(offset)}' has not been delivered to consumer '${name}'`);
+      }
+      if (status !== 1 && !consumer.entries.has(offset)) {
+        throw new EventBusError(ErrorCodes.EVENT_ACKNOWLEDGED, `event '${this.eventId(offset)}' was already processed by consumer '${name}'`);
+      }
+    }
+    if (consumer === undefined) return;
+    consumer.applyMark(offsets, status);
+    // Written even when nothing changed (a repeated acknowledgement), so that success means the
+    // earlier mark it repeats is durable too.
+    const written = this.write([encodeMark(consumer.id, status, offsets)]);
+    if (status !== 2) this.polls.wake(); // a redelivery is due, or room was freed
+    await written;
+  }
+
+  /** Status and delivery count of each offset for `name` (all 0 for an unknown consumer). */
+  statuses(name: string, offsets: readonly number[]): { status: EventStatus; deliveryCount: number }[] {
+    const consumer = this.byName.get(name);
+    if (consumer === undefined) return offsets.map(() => ({ status: 0 as EventStatus, deliveryCount: 0 }));
+    consumer.clampTo(this.log.firstOffset);
+    const now = Date.now();
+    return offsets.map((offset) => consumer.statusOf(offset, now));
+  }
+
+  stats(): ConsumerStats[] {
+    const now = Date.now();
+    const visible = this.log.visibleOffset;
+    return [...this.byId.values()].map((consumer) => {
+      consumer.clampTo(this.log.firstOffset);
+      return {
+        name: consumer.name,
+        cursor: consumer.cursor,
+        ackFloor: consumer.ackFloor,
+        ...consumer.counts(now),
+        deadLettered: consumer.deadLettered,
+        lag: consumer.lag(visible),
+      };
+    });
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private consumer(name: string): { consumer: Consumer; created: Promise<unknown> } {
+    const existing = this.byName.get(name);
+    if (existing !== undefined) return { consumer: existing, created: RESOLVED };
+    if (this.byName.size >= this.ctx.limits.maxConsumersPerStream) {
+      throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${this.stream.name}' has the maximum of ${this.ctx.limits.maxConsumersPerStream} consumers (consumers.max_consumers_per_stream)`);
+    }
+    const consumer = new Consumer(this.nextId++, name, Date.now(), this.log.firstOffset);
+    this.byId.set(consumer.id, consumer);
+    this.byName.set(name, consumer);
+    return { consumer, created: this.write([encodeConsumer(consumer.id, consumer.createdMs, name)]) };
+  }
+
+  private batchSize(requested: number | undefined): number {
+    const { defaultBatchEvents, maxBatchEvents } = this.ctx.limits;
+    if (requested === undefined) return defaultBatchEvents;
+    return Math.min(Math.max(1, Math.floor(requested)), maxBatchEvents);
+  }
+
+  /** Splits due offsets into those to deliver and those that used up their deliveries. */
+  private splitByDeliveries(consumer: Consumer, offsets: number[]): { deliver: number[]; deadLetter: number[] } {
+    const max = this.ctx.limits.maxDeliveries;
+    const deliver: number[] = [];
+    const deadLetter: number[] = [];
+    for (const offset of offsets) {
+      const damaged = this.damageAt(offset) !== undefined; // can never be delivered again
+      (damaged || (max > 0 && consumer.entries.get(offset)!.deliveries >= max) ? deadLetter : deliver).push(offset);
+    }
+    return { deliver, deadLetter };
+  }
+
+  /**
+   * Moves events that used up their deliveries to the stream's dead-letter stream (created on
+   * first use), then records that. A failure leaves them outstanding, to be tried again.
+   */
+  private async moveToDeadLetters(consumer: Consumer, offsets: number[]): Promise<void> {
+    if (offsets.length === 0) return;
+    const now = new Date().toISOString();
+    const payloads = offsets.map((offset) => {
+      consumer.entries.get(offset)!.deadLettering = true;
+      return this.deadLetterPayload(consumer, offset, now);
+    });
+    try {
+      await this.ctx.deadLetter(this.stream.name, payloads);
+    } catch (error) {
+      for (const offset of offsets) {
+        const entry = consumer.entries.get(offset);
+        if (entry !== undefined) entry.deadLettering = false;
+      }
+      this.ctx.logger.error({ stream: this.stream.name, consumer: consumer.name, err: error }, 'could not move events to the dead-letter stream; they stay due');
+      return;
+    }
+    if (this.closed) return;
+    consumer.applyDeadLetter(offsets);
+    await this.write([encodeDeadLetter(consumer.id, offsets)]);
+  }
+
+  /** The dead-letter record of `offset` (dead-letter-record.ts). */
+  private deadLetterPayload(consumer: Consumer, offset: number, nowIso: string): Buffer {
+    const origin = {
+      id: this.eventId(offset),
+      stream: this.stream.name,
+      stream_id: this.stream.id,
+      offset,
+      consumer: consumer.name,
+      delivery_count: consumer.entries.get(offset)!.deliveries,
+    };
+    const damage = this.damageAt(offset);
+    return damage === undefined ? deadLetterPayload(origin, this.readOne(offset), nowIso) : damagedDeadLetterPayload(origin, damage, nowIso);
+  }
+
+  private readOne(offset: number): StoredEvent {
+    const [event] = this.log.read(offset, 1, 1);
+    if (event === undefined || event.offset !== offset) {
+      throw new EventBusError(ErrorCodes.CORRUPT_DATA, `event at offset ${offset} of stream '${this.stream.name}' could not be read`);
+    }
+    return event;
+  }
+
+  private write(records: Buffer[]): Promise<unknown> {
+    if (records.length === 0) return RESOLVED;
+    const written = this.journal.append(records);
+    this.ctx.markDirty(this.journal);
+    return written;
+  }
+
+  private eventId(offset: number): string {
+    return Number.isSafeInteger(offset) && offset >= 0 ? eventIdOf(this.stream.number, this.stream.idEpochs, offset) : String(offset);
+  }
+
+  private checkUsable(): void {
+    if (this.closed) throw this.closedError;
+    this.journal.checkUsable();
+  }
+
+  /**
+   * Journal damage in the form of stream damage (stats): no event is unreadable because of it
+   * (a consumer's change was lost, its events come back), so it covers no offset.
+   */
+  journalDamage(): Damage[] {
+    return this.damage.map((d) => ({ file: d.file, position: d.position, firstOffset: 0, lastOffset: -1, reason: `consumer journal: ${d.reason}` }));
+  }
+
+  /** The state of every consumer as STATE records (what a compacted journal holds). */
+  stateRecords(): Buffer[] {
+    return [...this.byId.values()].map(encodeState);
+  }
+
+  /** The journal, for flushing, syncing and snapshots. */
+  get journalFile(): ConsumerJournal {
+    return this.journal;
+  }
+
+  /** Resolves when no journal write of these consumers is in flight. */
+  idle(): Promise<void> {
+    return this.journal.idle();
+  }
+
+  /** Closes the consumers; later operations fail with `reason` (deleted stream, closed store). */
+  close(reason = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed')): void {
+    this.closed = true;
+    this.closedError = reason;
+    this.polls.cancel(); // long-polls end now, and find the consumers closed
+    this.journal.close(reason);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Group commit: many writers share each fsync.
+ *
+ * Writers write their bytes first (synchronously, to the page cache) and then ask for durability
+ * with {@link GroupCommit.commit}, naming the files and directories their bytes live in. Under the
+ * `always` policy a commit resolves only after a sync round that started after the call has
+ * fsynced every one of those targets. Only one round runs at a time; everything that asks while a
+ * round is in flight joins the next one, across streams and across kinds of file (segments,
+ * consumer journals, directories). So a round costs one fsync per dirty file, whatever the number
+ * of writers waiting on it.
+ *
+ * `interval` resolves commits at once and fsyncs the dirty targets every `intervalMs`; `never`
+ * resolves at once and leaves flushing to the operating system (and to {@link GroupCommit.syncAll}
+ * at close). A failed fsync is never reported as success: its waiters are rejected, and the
+ * target's `failed` hook tells its owner, which must stop acknowledging writes.
+ */
+import { ioError } from '../../errors.js';
+import type { Logger } from '../logger.js';
+
+/** The fsync policies. */
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['always', 'interval', 'never'];
+
+/** Something that can be made durable: a file (fdatasync) or a directory (fsync). */
+export interface SyncTarget {
+  /** What it is, for errors and logs (a path). */
+  readonly name: string;
+  /**
+   * True for a directory. A round fsyncs its directories only after all its files are synced,
+   * so that a new directory entry (the next segment, say) never becomes durable before the data
+   * written ahead of it (the segment just sealed): otherwise a power loss could leave the new
+   * file with a hole before it, which recovery would have to report as damage.
+   */
+  readonly directory?: boolean;
+  sync(): Promise<void>;
+  /** Told when a sync of this target failed (under any policy). */
+  failed?(error: unknown): void;
+}
+
+/** Counters, for tests and benchmarks. */
+export interface GroupCommitStats {
+  /** Sync rounds run. */
+  rounds: number;
+  /** Individual fsync calls made. */
+  syncs: number;
+  /** Commits resolved (durable acknowledgements handed out). */
+  commits: number;
+}
+
+interface Waiter {
+  targets: readonly SyncTarget[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+const RESOLVED = Promise.resolve();
+/** fsyncs a round runs at once. */
+const SYNC_CONCURRENCY = 128;
+
+export class GroupCommit {
+  readonly stats: GroupCommitStats = { rounds: 0, syncs: 0, commits: 0 };
+  private dirty = new Set<SyncTarget>();
+  private waiters: Waiter[] = [];
+  private running: Promise<void> | null = null;
+  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly policy: FsyncPolicy,
+    intervalMs: number,
+    private readonly logger: Logger,
+  ) {
+    if (policy === 'interval') {
+      this.timer = setInterval(() => void this.syncAll().catch(() => {}), intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Asks for the bytes already written to `targets` to be made durable. Under `always` the
+   * promise resolves after they are fsynced (and rejects with DISK_FULL or IO_ERROR if any sync
+   * fails); under `interval` and `never` it resolves at once.
+   */
+  commit(targets: readonly SyncTarget[]): Promise<void> {
+    // Under `never` nothing syncs the dirty set until close, which syncs what is open then: so
+    // keep none (the set would grow with every segment ever rolled).
+    if (this.policy !== 'never') for (const target of targets) this.dirty.add(target);
+    if (this.policy !== 'always') {
+      this.stats.commits += 1;
+      return RESOLVED;
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ targets, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Marks targets dirty without waiting: the next round covers them (under `never`, only the
+   * round that close runs, which is why close touches what must be durable before it syncs).
+   */
+  touch(targets: readonly SyncTarget[]): void {
+    for (const target of targets) this.dirty.add(target);
+  }
+
+  /** Fsyncs everything dirty now and waits for it (used at close and before snapshots). */
+  async syncAll(): Promise<void> {
+    while (this.running !== null) await this.running;
+    if (this.dirty.size === 0 && this.waiters.length === 0) return;
+    await this.runRound();
+  }
+
+  /** Stops the interval timer. Call {@link syncAll} first to flush. */
+  close(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running !== null) return;
+    this.scheduled = true;
+    // A microtask, so that every writer of the current tick joins the round.
+    queueMicrotask(() => {
+      this.scheduled = false;
+      if (this.running === null && this.waiters.length > 0) void this.runRound();
+    });
+  }
+
+  private runRound(): Promise<void> {
+    const round = (async () => {
+      const targets = [...this.dirty];
+      const waiters = this.waiters;
+      this.dirty = new Set();
+      this.waiters = [];
+      const failures = new Map<SyncTarget, unknown>();
+      // Every target is synced and accounted for, even if another one's sync throws: a round
+      // that gave up half-way would leave its waiters (of every stream) unsettled forever.
+      const syncOne = (target: SyncTarget) => startSync(target).catch((error: unknown) => {
+        failures.set(target, error);
+      });
+      // At most SYNC_CONCURRENCY at once: a sync may open a descriptor (a closed segment's).
+      const syncAll = async (phase: SyncTarget[]) => {
+        for (let i = 0; i < phase.length; i += SYNC_CONCURRENCY) await Promise.all(phase.slice(i, i + SYNC_CONCURRENCY).map(syncOne));
+      };
+      // Files first, then directories (see SyncTarget.directory).
+      await syncAll(targets.filter((target) => target.directory !== true));
+      const directories = targets.filter((target) => target.directory === true);
+      if (directories.length > 0) await syncAll(directories);
+      this.stats.rounds += 1;
+      this.stats.syncs += targets.length;
+      for (const [target, error] of failures) {
+        this.logger.error({ target: target.name, err: error }, 'fsync failed: writes since the last good fsync are not acknowledged');
+        try {
+          target.failed?.(error);
+        } catch (hookError) {
+          this.logger.error({ target: target.name, err: hookError }, 'fsync failure hook threw');
+        }
+      }
+      for (const waiter of waiters) {
+        const failed = failures.size === 0 ? undefined : waiter.targets.find((t) => failures.has(t));
+        if (failed === undefined) {
+          this.stats.commits += 1;
+          waiter.resolve();
+        } else {
+          waiter.reject(ioError(`fsync of ${failed.name}`, failures.get(failed)));
+        }
+      }
+    })();
+    this.running = round;
+    return round.finally(() => {
+      this.running = null;
+      if (this.waiters.length > 0) void this.runRound();
+    });
+  }
+}
+
+/** Starts a target's sync; a synchronous throw becomes a rejection, like any other failure. */
+function startSync(target: SyncTarget): Promise<void> {
+  try {
+    return target.sync();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

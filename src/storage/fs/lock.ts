@@ -1,0 +1,148 @@
+/**
+ * The data directory's `LOCK` file: which process has the store open, and whether the last one
+ * closed it cleanly. Node has no flock; this is what survives kill -9.
+ *
+ * `LOCK` holds the owner's pid, the boot id and the process's start time, one per line, and is
+ * fsynced (with its directory) when taken, and removed (and the removal fsynced) at a clean
+ * close. A LOCK found at open whose owner is not running now (another boot, a dead pid, a pid
+ * reused by a process with another start time, or contents torn by a power loss) is stale: the
+ * last process died with the store open, and the store is recovered as after a crash.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCodes, EventBusError, ioError } from '../../errors.js';
+import { readWholeFile, writeFully, type FileIO } from './io.js';
+
+export const LOCK_FILE = 'LOCK';
+
+/** Data directories open in this process (the LOCK file's pid cannot tell them apart). */
+const openInProcess = new Set<string>();
+
+/**
+ * Takes the data directory's LOCK file, which names the owning process: its pid, the boot id
+ * and the process's start time. A LOCK whose owner is not running now (another boot, a dead
+ * pid, a pid reused by another process, or contents torn by a power loss) is stale and taken
+ * over; Node has no flock, and this is what survives kill -9.
+ */
+export function acquireLock(io: FileIO, dataDir: string): { lock: string; crashed: boolean } {
+  const lock = path.join(dataDir, LOCK_FILE);
+  let crashed = false;
+  if (openInProcess.has(dataDir)) {
+    throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process`);
+  }
+  if (io.stat(lock) !== null) {
+    const seen = readWholeFile(io, lock).toString('utf8');
+    const owner = parseLock(seen);
+    if (owner !== null && ownerRunning(owner)) {
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${owner.pid}`);
+    }
+    // Take the stale LOCK over by renaming it away: of two processes doing this at once only one
+    // rename finds it. If what was renamed is not what was judged stale, it is another process's
+    // fresh LOCK: put it back and give way.
+    const stale = `${lock}.stale.${process.pid}`;
+    try {
+      io.rename(lock, stale);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+      throw ioError(`taking over ${lock}`, error);
+    }
+    if (readWholeFile(io, stale).toString('utf8') !== seen) {
+      io.rename(stale, lock);
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+    }
+    io.unlink(stale);
+    crashed = true;
+  }
+  let fd: number;
+  try {
+    fd = io.open(lock, 'wx+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+    }
+    throw ioError(`creating ${lock}`, error);
+  }
+  try {
+    const self = { pid: process.pid, bootId: bootId(), startTicks: startTicks(process.pid) };
+    writeFully(io, fd, [Buffer.from(`${self.pid}\n${self.bootId}\n${self.startTicks}\n`)], 0);
+    // Durable, so that after any crash, power loss included, the next open finds it and knows
+    // the store was not closed cleanly (recovery treats a failing tail as torn only then).
+    io.datasyncNow(fd);
+  } finally {
+    io.close(fd);
+  }
+  io.syncDirNow(dataDir);
+  openInProcess.add(dataDir);
+  return { lock, crashed };
+}
+
+/**
+ * Who holds the LOCK of `dataDir`, read without changing anything: the pid of a running owner
+ * (this process's own when it has the store open), `stale` when a LOCK names no running process
+ * (the last process died with the store open), or null when there is no LOCK.
+ */
+export function lockHolder(io: FileIO, dataDir: string): { pid: number } | 'stale' | null {
+  if (openInProcess.has(path.resolve(dataDir))) return { pid: process.pid };
+  const lock = path.join(dataDir, LOCK_FILE);
+  if (io.stat(lock) === null) return null;
+  const owner = parseLock(readWholeFile(io, lock).toString('utf8'));
+  return owner !== null && ownerRunning(owner) ? { pid: owner.pid } : 'stale';
+}
+
+/** Who a LOCK file names (see the top of this file). */
+export interface LockOwner {
+  pid: number;
+  bootId: string;
+  startTicks: string;
+}
+
+/** The owner a LOCK file's text names, or null when it is torn or foreign (stale). */
+export function parseLock(text: string): LockOwner | null {
+  const match = /^(\d+)\n([^\n]*)\n([^\n]*)\n$/.exec(text);
+  if (match === null) return null; // torn or foreign: stale
+  return { pid: Number(match[1]), bootId: match[2]!, startTicks: match[3]! };
+}
+
+/** True when the process a LOCK names is running now (same boot, same pid, same start time). */
+export function ownerRunning(owner: LockOwner): boolean {
+  if (owner.pid === process.pid) return false; // our own leftover (this process did not open it)
+  const currentBoot = bootId();
+  if (currentBoot !== '' && owner.bootId !== '' && owner.bootId !== currentBoot) return false;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const started = startTicks(owner.pid);
+  return started === '' || owner.startTicks === '' || started === owner.startTicks;
+}
+
+// Process introspection, not data: read straight from /proc (empty where there is none).
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function startTicks(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (start time), counted after the command name, which may contain spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function releaseLock(io: FileIO, lock: string, dataDir: string, clean = true): void {
+  openInProcess.delete(dataDir);
+  if (!clean) return;
+  try {
+    io.unlink(lock);
+    io.syncDirNow(dataDir); // the clean close is durable too
+  } catch {
+    // Already gone, or the disk is failing: the next open then recovers as after a crash.
+  }
+}

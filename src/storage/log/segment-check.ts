@@ -1,0 +1,225 @@
+/**
+ * What a segment's files hold, found without changing them: the one decoder of segment files
+ * above the record level (format/record.ts) and the sequential scan (log-scanner.ts).
+ *
+ * Recovery (segment-recovery.ts) and read-time repair (segment-repair.ts) act on what these
+ * functions find; `eventbus verify` (tools/verify.ts) reports it. So a check (a header, a seal
+ * trailer, the records of a log and the damage among them) is written once.
+ */
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { decodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
+import { decodeSealTrailer, encodeIndexEntry, INDEX_ENTRY_BYTES, INDEX_MAGIC, INDEX_VERSION, SEAL_TRAILER_BYTES, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
+import { readFully, type FileIO } from '../fs/io.js';
+import type { Logger } from '../logger.js';
+import { findNextRecord, scanLog, type ResyncBounds } from './log-scanner.js';
+import { LOG_MAGIC, LOG_VERSION, MAX_RECORD_PAYLOAD_BYTES, type SegmentPaths } from './segment-files.js';
+
+/** Records found by resynchronisation must carry timestamps this close to the segment's life. */
+const RESYNC_TIMESTAMP_SLACK_MS = 7 * 86_400_000;
+
+/** Damage found in a segment: bytes that do not hold the records they should. */
+export interface Damage {
+  file: string;
+  /** Byte position of the first damaged byte. */
+  position: number;
+  /** The offsets that cannot be read because of it (empty when first > last). */
+  firstOffset: number;
+  lastOffset: number;
+  reason: string;
+}
+
+/** Logs damage as every finder of it does: kept on disk, never returned. */
+export function logDamage(logger: Logger, damage: Damage): void {
+  const { file, position, firstOffset, lastOffset, reason } = damage;
+  logger.error({ file, position, firstOffset, lastOffset, reason }, 'segment is damaged: records kept on disk, not returned');
+}
+
+/**
+ * The log header of segment `baseOffset` open as `fd`: its creation time, or why it fails
+ * (`torn`: it does not decode at all, as a header cut short while being written).
+ */
+export function checkLogHeader(io: FileIO, fd: number, baseOffset: number): { createdMs: number } | { problem: string; torn: boolean } {
+  const header = Buffer.alloc(FILE_HEADER_BYTES);
+  const n = readFully(io, fd, header, 0, FILE_HEADER_BYTES, 0);
+  const decoded = decodeFileHeader(header.subarray(0, n), LOG_MAGIC, LOG_VERSION);
+  if (typeof decoded === 'string') return { problem: `log ${decoded}`, torn: true };
+  if (decoded.baseOffset !== baseOffset) return { problem: `log header names base offset ${decoded.baseOffset}`, torn: false };
+  return { createdMs: decoded.createdMs };
+}
+
+/** The damage a failing log header is: it makes no offset unreadable by itself. */
+export function headerDamage(file: string, baseOffset: number, problem: string): Damage {
+  return { file, position: 0, firstOffset: baseOffset, lastOffset: baseOffset - 1, reason: problem };
+}
+
+/** Why the index header of segment `baseOffset` open as `fd` fails, or null. */
+export function checkIndexHeader(io: FileIO, fd: number, baseOffset: number): string | null {
+  const header = Buffer.alloc(FILE_HEADER_BYTES);
+  const n = readFully(io, fd, header, 0, FILE_HEADER_BYTES, 0);
+  const decoded = decodeFileHeader(header.subarray(0, n), INDEX_MAGIC, INDEX_VERSION);
+  if (typeof decoded === 'string') return `index ${decoded}`;
+  if (decoded.baseOffset !== baseOffset) return `index names base offset ${decoded.baseOffset}`;
+  return null;
+}
+
+/** The seal trailer at the end of an index of `indexBytes` bytes, or null if there is none. */
+export function readSealTrailer(io: FileIO, fd: number, indexBytes: number): SealInfo | null {
+  const at = indexBytes - SEAL_TRAILER_BYTES;
+  if (at < FILE_HEADER_BYTES || (at - FILE_HEADER_BYTES) % INDEX_ENTRY_BYTES !== 0) return null;
+  const trailer = Buffer.alloc(SEAL_TRAILER_BYTES);
+  readFully(io, fd, trailer, 0, SEAL_TRAILER_BYTES, at);
+  return decodeSealTrailer(trailer);
+}
+
+/** What the headers, sizes and seal trailer of a sealed segment say. */
+export interface SealedCheck {
+  logBytes: number;
+  /** From the log header; null when it fails (then `logHeaderProblem` says why). */
+  createdMs: number | null;
+  logHeaderProblem: string | null;
+  /** The seal, when the index checks and agrees with the log; else `problem` says why not. */
+  seal: SealInfo | null;
+  problem: string | null;
+}
+
+/**
+ * Checks a sealed segment holding `count` records without reading its records: the log header,
+ * the index header, the index size, the seal trailer and the log size it records. Throws
+ * CORRUPT_DATA if the log cannot be opened.
+ */
+export function checkSealed(io: FileIO, paths: SegmentPaths, count: number): SealedCheck {
+  let logFd: number;
+  try {
+    logFd = io.open(paths.log, 'r');
+  } catch (error) {
+    throw new EventBusError(ErrorCodes.CORRUPT_DATA, `segment file ${paths.log} cannot be opened (${(error as NodeJS.ErrnoException).code ?? error})`, {
+      context: { file: paths.log },
+    });
+  }
+  let logBytes: number;
+  let header: ReturnType<typeof checkLogHeader>;
+  try {
+    logBytes = io.size(logFd);
+    header = checkLogHeader(io, logFd, paths.baseOffset);
+  } finally {
+    io.close(logFd);
+  }
+  const result: SealedCheck = {
+    logBytes,
+    createdMs: 'createdMs' in header ? header.createdMs : null,
+    logHeaderProblem: 'problem' in header ? header.problem : null,
+    seal: null,
+    problem: null,
+  };
+  if (io.stat(paths.index) === null) return { ...result, problem: 'index file is missing' };
+  const indexFd = io.open(paths.index, 'r');
+  try {
+    const indexBytes = io.size(indexFd);
+    const headerProblem = checkIndexHeader(io, indexFd, paths.baseOffset);
+    if (headerProblem !== null) return { ...result, problem: headerProblem };
+    if (indexBytes !== sealedIndexBytes(count)) return { ...result, problem: `index is ${indexBytes} bytes, expected ${sealedIndexBytes(count)}` };
+    const seal = readSealTrailer(io, indexFd, indexBytes);
+    if (seal === null) return { ...result, problem: 'seal trailer fails its check' };
+    if (seal.recordCount !== count) return { ...result, problem: `seal trailer counts ${seal.recordCount} records, expected ${count}` };
+    if (seal.logBytes !== logBytes) return { ...result, problem: `log is ${logBytes} bytes, seal trailer says ${seal.logBytes}` };
+    return { ...result, seal };
+  } finally {
+    io.close(indexFd);
+  }
+}
+
+/**
+ * True if the segment is sealed and whole: {@link checkSealed} finds nothing wrong. A check, not
+ * an open: whatever it finds is for the caller to act on, not to log.
+ */
+export function isWholeSealed(io: FileIO, paths: SegmentPaths, count: number): boolean {
+  try {
+    const check = checkSealed(io, paths, count);
+    return check.seal !== null && check.logHeaderProblem === null;
+  } catch {
+    return false;
+  }
+}
+
+/** Where the records of a log are and what is damaged among them (see {@link indexRecords}). */
+export interface RecordsFound {
+  /** Index entries for every offset (pointing at the damage for damaged ones). */
+  entries: Buffer;
+  maxTimestampMs: number;
+  /** Position just after the last valid record. */
+  end: number;
+  damage: Damage[];
+}
+
+/**
+ * Indexes the records of the log of `paths` open as `fd` (`logBytes` long, created at
+ * `createdMs`), expecting offsets from the base offset up to `count` records. Damaged stretches
+ * are skipped by resynchronising on the next valid record; the offsets they held get entries
+ * pointing at the damage, so reading them reports it.
+ */
+export function indexRecords(io: FileIO, fd: number, paths: SegmentPaths, logBytes: number, count: number, createdMs: number): RecordsFound {
+  const base = paths.baseOffset;
+  const stopOffset = base + count;
+  const entries = Buffer.alloc(count * INDEX_ENTRY_BYTES);
+  const damage: Damage[] = [];
+  let position = FILE_HEADER_BYTES;
+  let expected = base;
+  let maxTimestampMs = 0;
+  const entryAt = (offset: number) => (offset - base) * INDEX_ENTRY_BYTES;
+  while (expected < stopOffset) {
+    const result = scanLog(io, fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, (offset, at) => {
+      encodeIndexEntry(entries, entryAt(offset), offset - base, at);
+    }, stopOffset - expected);
+    maxTimestampMs = Math.max(maxTimestampMs, result.maxTimestampMs);
+    expected = result.nextOffset;
+    position = result.end;
+    if (expected >= stopOffset) break;
+    const damageAt = result.stop?.position ?? position;
+    const problem = result.stop?.problem ?? 'missing';
+    const found = findNextRecord(io, fd, damageAt + 1, logBytes, resyncBounds(expected, stopOffset - 1, createdMs));
+    const lastDamaged = found === null ? stopOffset - 1 : found.offset - 1;
+    for (let offset = expected; offset <= lastDamaged; offset++) {
+      encodeIndexEntry(entries, entryAt(offset), offset - base, Math.min(damageAt, Math.max(logBytes - 1, FILE_HEADER_BYTES)));
+    }
+    const reason = problem === 'missing' ? 'records missing (file too short)' : `record ${problem}`;
+    damage.push({ file: paths.log, position: damageAt, firstOffset: expected, lastOffset: lastDamaged, reason });
+    if (found === null) break;
+    position = found.position;
+    expected = found.offset;
+  }
+  return { entries, maxTimestampMs, end: position, damage };
+}
+
+/** Plausible bounds for a record found by resynchronisation after damage. */
+export function resyncBounds(minOffset: number, maxOffset: number, createdMs: number): ResyncBounds {
+  return {
+    minOffset,
+    maxOffset,
+    minTimestampMs: Math.max(1, createdMs - RESYNC_TIMESTAMP_SLACK_MS),
+    maxTimestampMs: Date.now() + RESYNC_TIMESTAMP_SLACK_MS,
+    maxPayloadBytes: MAX_RECORD_PAYLOAD_BYTES,
+  };
+}
+
+/**
+ * Whether the log of a segment that should hold `count` records ends early: the records stop
+ * (file too short, or a torn record) before `count` with nothing valid after the stop in the
+ * file. That is the signature of a torn write, never of a bit flip (which leaves valid records
+ * after it). Reads the whole log: for the few segments whose seal is not yet known to be
+ * durable, at recovery only.
+ */
+export function endsShort(io: FileIO, paths: SegmentPaths, count: number): boolean {
+  const stat = io.stat(paths.log);
+  if (stat === null || stat.size <= FILE_HEADER_BYTES) return count > 0;
+  const fd = io.open(paths.log, 'r');
+  try {
+    const base = paths.baseOffset;
+    const scan = scanLog(io, fd, FILE_HEADER_BYTES, stat.size, base, MAX_RECORD_PAYLOAD_BYTES, () => {}, count);
+    if (scan.nextOffset >= base + count) return false;
+    if (scan.stop === null) return true; // the file ends before the records do
+    const bounds = { ...resyncBounds(scan.nextOffset, base + count - 1, 0), minTimestampMs: 1 };
+    return findNextRecord(io, fd, scan.stop.position + 1, stat.size, bounds) === null;
+  } finally {
+    io.close(fd);
+  }
+}

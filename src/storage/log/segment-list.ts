@@ -1,0 +1,149 @@
+/**
+ * The segments of a stream's log, oldest first, the last one active: finding the segment of an
+ * offset (binary search over base offsets), reading across segments, the figures and damage of
+ * the whole log, and retention, which removes whole sealed segments from the front.
+ */
+import { assert, ErrorCodes, isEventBusError } from '../../errors.js';
+import type { Logger } from '../logger.js';
+import type { StoredEvent } from './record-reader.js';
+import type { FileCapture, Segment } from './segment.js';
+import type { Damage } from './segment-check.js';
+
+/** What retention may remove (0 = no limit). Only whole sealed segments are ever removed. */
+export interface RetentionPolicy {
+  maxAgeMs: number;
+  maxBytes: number;
+  maxEvents: number;
+}
+
+export class SegmentList {
+  private readonly segments: Segment[];
+
+  constructor(segments: Segment[]) {
+    assert(segments.length > 0, 'a log has at least one segment');
+    this.segments = segments;
+  }
+
+  /** The last segment, the one appended to. */
+  get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Oldest offset still stored. */
+  get firstOffset(): number {
+    return this.segments[0]!.baseOffset;
+  }
+
+  get length(): number {
+    return this.segments.length;
+  }
+
+  /** Adds a new active segment (a roll). */
+  push(segment: Segment): void {
+    assert(segment.baseOffset === this.active.nextOffset, 'a new segment does not start where the last one ends');
+    this.segments.push(segment);
+  }
+
+  /** Index of the segment holding `offset`: binary search over base offsets. */
+  private indexOf(offset: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (this.segments[middle]!.baseOffset <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /**
+   * Reads events from `fromOffset` (clamped to the first stored offset) up to `end` (excluded),
+   * at most `maxEvents` and, beyond the first event, at most `maxBytes` of payload. Throws
+   * CORRUPT_DATA when the first event to return is damaged; stops before a later damaged one.
+   */
+  read(fromOffset: number, end: number, maxEvents: number, maxBytes: number): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    let offset = Math.max(fromOffset, this.firstOffset);
+    if (offset >= end || maxEvents <= 0) return out;
+    let i = this.indexOf(offset);
+    let bytes = 0;
+    while (i < this.segments.length && offset < end && out.length < maxEvents) {
+      const segment = this.segments[i]!;
+      try {
+        bytes += segment.read(offset, end, maxEvents - out.length, maxBytes - bytes, out);
+      } catch (error) {
+        // The first record of a later segment is damaged: return the events before it, as a
+        // damaged record inside a segment does. The next read starts at it and reports it.
+        if (out.length > 0 && isEventBusError(error, ErrorCodes.CORRUPT_DATA)) break;
+        throw error;
+      }
+      const reached = out.length > 0 ? out[out.length - 1]!.offset + 1 : offset;
+      if (reached < Math.min(segment.nextOffset, end)) break; // stopped on a limit or damage
+      offset = reached;
+      i += 1;
+    }
+    return out;
+  }
+
+  /** Bytes on disk, logs and indexes. */
+  get bytes(): number {
+    let bytes = 0;
+    for (const segment of this.segments) bytes += segment.size + segment.indexSize;
+    return bytes;
+  }
+
+  /** The damage that makes `offset` (below `end`) unreadable, if any: looks in its segment only. */
+  damageAt(offset: number, end: number): Damage | undefined {
+    if (offset < this.firstOffset || offset >= end) return undefined;
+    return this.segments[this.indexOf(offset)]!.damage.at(offset);
+  }
+
+  /** Damage found so far (at open, rebuild or read). */
+  damage(): Damage[] {
+    return this.segments.flatMap((segment) => segment.damage.all);
+  }
+
+  /** How a snapshot takes the files up to offset `visible` (excluded); see Segment.capture. */
+  captureFiles(visible: number): FileCapture[] {
+    const files: FileCapture[] = [];
+    for (const segment of this.segments) {
+      const { files: captured, last } = segment.capture(visible);
+      files.push(...captured);
+      if (last) break;
+    }
+    return files;
+  }
+
+  /**
+   * Removes the oldest sealed segments while `policy` is exceeded (`visibleOffset`: the log's
+   * end). Never removes the active segment, so offsets are never reused. Returns the number of
+   * segments removed; the caller fsyncs the directory.
+   */
+  applyRetention(policy: RetentionPolicy, visibleOffset: number, nowMs: number, logger: Logger): number {
+    let removed = 0;
+    let bytes = this.bytes;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      const tooOld = policy.maxAgeMs > 0 && oldest.maxTimestampMs < nowMs - policy.maxAgeMs;
+      const tooBig = policy.maxBytes > 0 && bytes > policy.maxBytes;
+      const tooMany = policy.maxEvents > 0 && visibleOffset - oldest.baseOffset > policy.maxEvents;
+      if ((!tooOld && !tooBig && !tooMany) || oldest.isPinned) break;
+      assert(oldest.seal !== null, 'retention reached an unsealed segment');
+      this.segments.shift();
+      bytes -= oldest.size + oldest.indexSize;
+      try {
+        oldest.remove();
+      } catch (error) {
+        logger.error({ file: oldest.paths.log, err: error }, 'retention could not remove a segment');
+      }
+      removed += 1;
+    }
+    return removed;
+  }
+
+  /** Closes every segment's files. */
+  closeAll(): void {
+    for (const segment of this.segments) segment.closeFiles();
+  }
+}
+

@@ -1,0 +1,294 @@
+/**
+ * Point-in-time snapshots of a live store, the way RocksDB checkpoints work: immutable files are
+ * hard-linked, mutable ones copied up to a consistent point.
+ *
+ * 1. Prepare: queued appends are written, and every active segment whose tail is larger than
+ *    {@link COPY_LIMIT_BYTES} is sealed (and fsynced), turning it into an immutable file.
+ * 2. Capture, in one synchronous step (nothing else runs meanwhile): for each stream, the visible
+ *    offset fixes the point in time. Sealed segments wholly below it are hard-linked at once
+ *    (retention cannot remove them first); the segment holding it is copied up to that offset's
+ *    record; the consumers' state and the catalog are encoded from memory.
+ * 3. The copies are made in chunks, yielding to the event loop, so writes to the live store keep
+ *    flowing. Appends only ever go past the captured lengths, so the copied bytes cannot change.
+ * 4. Everything is fsynced, then `MANIFEST` (every file with its size and CRC32C) is written last,
+ *    and the staging directory `.<name>.partial` is renamed to `<name>`. A crash before the rename
+ *    leaves only a hidden `.partial` directory without the final name, which verify rejects and
+ *    the next snapshot into the same directory removes.
+ *
+ * Nothing done to a snapshot can change the live store, nor the reverse: linked files are never
+ * written again by either (a sealed segment is immutable; rebuilt indexes replace their file by
+ * rename), and restore copies rather than links.
+ */
+import path from 'node:path';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { CATALOG, type CatalogEntry } from '../catalog.js';
+import { encodeJournalFile, JOURNAL_FILE } from '../consumers/journal-codec.js';
+import { crc32c } from '../format/crc.js';
+import { ensureDirectory } from '../fs/directory.js';
+import { writeFully, type FileIO } from '../fs/io.js';
+import type { FileCapture } from '../log/segment.js';
+import type { Logger } from '../logger.js';
+import { encodeManifest, MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.js';
+
+/** Active tails larger than this are sealed rather than copied. */
+export const COPY_LIMIT_BYTES = 1024 * 1024;
+const COPY_CHUNK_BYTES = 1024 * 1024;
+const PARTIAL_PATTERN = /^\.snapshot-.*\.partial$/;
+
+/** A stream at the snapshot's point in time, as the engine captures it (synchronously). */
+export interface CapturedStream {
+  entry: CatalogEntry;
+  firstOffset: number;
+  /** The first offset the snapshot leaves out (the stream's visible offset at capture). */
+  nextOffset: number;
+  /** How to take the log's files (StreamLog.captureFiles). */
+  files: FileCapture[];
+  /** The consumers' state as STATE records (journal-codec.ts). */
+  consumerState: Buffer[];
+}
+
+/** What a snapshot needs from the engine. */
+export interface SnapshotSource {
+  io: FileIO;
+  logger: Logger;
+  /** Writes queued appends and seals tails above the copy limit; resolves once sealed files are durable. */
+  prepare(copyLimitBytes: number): Promise<void>;
+  /** Every healthy stream, captured now, in one synchronous step. */
+  capture(): CapturedStream[];
+  /** The catalog of a store holding the streams `entries` (with the store's id and next stream number). */
+  encodeCatalog(entries: CatalogEntry[]): Buffer;
+}
+
+/** What {@link takeSnapshot} reports. */
+export interface SnapshotResult {
+  path: string;
+  createdAt: string;
+  streams: number;
+  events: number;
+  bytes: number;
+  linkedFiles: number;
+  copiedFiles: number;
+  /** True when hard links were impossible (another file system) and files were copied instead. */
+  copyFallback: boolean;
+}
+
+interface CopyJob {
+  source: string;
+  target: string;
+  length: number;
+  /** Bytes written after the copied ones (the seal trailer of a segment still being sealed). */
+  suffix?: Buffer;
+  /** For a file that could not be linked: its known CRC, checked after copying. */
+  expectedCrc?: number;
+}
+
+/** What the capture decided: files linked already, and what is left to copy and write. */
+interface SnapshotPlan {
+  staging: string;
+  files: ManifestFile[];
+  copies: CopyJob[];
+  writes: { target: string; contents: Buffer[] }[];
+  /** Linked files, and whether their seal is already known to be on disk. */
+  linked: { target: string; durable: boolean }[];
+  /** Directories to fsync, deepest first. */
+  dirs: string[];
+  streams: Manifest['streams'];
+  events: number;
+  copyFallback: boolean;
+}
+
+/** The snapshot directory name for `date`: `snapshot-20261127T081020.382Z`. */
+export function snapshotName(date: Date): string {
+  return `snapshot-${date.toISOString().replace(/[-:]/g, '')}`;
+}
+
+/** Takes a snapshot of `source` into a new directory inside `parentDir`. */
+export async function takeSnapshot(source: SnapshotSource, parentDir: string): Promise<SnapshotResult> {
+  const { io, logger } = source;
+  const started = Date.now();
+  let staging: string | null = null;
+  try {
+    ensureDirectory(io, parentDir);
+    for (const name of io.readdir(parentDir)) {
+      if (PARTIAL_PATTERN.test(name)) io.removeTree(path.join(parentDir, name)); // cut short earlier
+    }
+    await source.prepare(COPY_LIMIT_BYTES);
+    // Capture: synchronous from here to the first await.
+    const createdAt = new Date();
+    let name = snapshotName(createdAt);
+    for (let n = 2; io.stat(path.join(parentDir, name)) !== null; n++) name = `${snapshotName(createdAt)}-${n}`;
+    staging = path.join(parentDir, `.${name}.partial`);
+    const plan = capture(io, source, staging);
+    await copyAndWrite(io, plan);
+    const bytes = plan.files.reduce((sum, f) => sum + f.size, 0);
+    const manifest: Manifest = { name, created_at: createdAt.toISOString(), streams: plan.streams, events: plan.events, bytes, files: plan.files };
+    await writeManifest(io, staging, manifest);
+    const final = path.join(parentDir, name);
+    io.rename(staging, final);
+    staging = null;
+    await io.syncDir(parentDir);
+    const result: SnapshotResult = {
+      path: final,
+      createdAt: manifest.created_at,
+      streams: plan.streams.length,
+      events: plan.events,
+      bytes,
+      linkedFiles: plan.linked.length,
+      copiedFiles: plan.files.length - plan.linked.length,
+      copyFallback: plan.copyFallback,
+    };
+    logger.info({ ...result, ms: Date.now() - started }, 'snapshot taken');
+    return result;
+  } catch (error) {
+    if (staging !== null) {
+      try {
+        io.removeTree(staging);
+      } catch {
+        // The next snapshot into this directory removes it.
+      }
+    }
+    if (error instanceof EventBusError && error.code === ErrorCodes.SNAPSHOT_FAILED) throw error;
+    const reason = error instanceof EventBusError ? error.reason : error instanceof Error ? error.message : String(error);
+    throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * The point in time, in one synchronous step (nothing else runs meanwhile): creates the staging
+ * directories, hard-links sealed files (retention cannot remove them first) and plans the copies
+ * and writes of everything else.
+ */
+function capture(io: FileIO, source: SnapshotSource, staging: string): SnapshotPlan {
+  const streams = source.capture();
+  const plan: SnapshotPlan = { staging, files: [], copies: [], writes: [], linked: [], dirs: [], streams: [], events: 0, copyFallback: false };
+  io.mkdir(staging);
+  io.mkdir(path.join(staging, 'streams'));
+  plan.dirs.push(path.join(staging, 'streams'), staging);
+  for (const stream of streams) {
+    const relativeDir = path.join('streams', stream.entry.id);
+    const dir = path.join(staging, relativeDir);
+    io.mkdir(dir);
+    plan.dirs.unshift(dir);
+    plan.streams.push({ id: stream.entry.id, name: stream.entry.name, first_offset: stream.firstOffset, next_offset: stream.nextOffset });
+    plan.events += stream.nextOffset - stream.firstOffset;
+    for (const file of stream.files) {
+      const target = path.join(dir, path.basename(file.path));
+      if (file.kind === 'copy') {
+        plan.copies.push({ source: file.path, target, length: file.length, ...(file.suffix === undefined ? {} : { suffix: file.suffix }) });
+        continue;
+      }
+      if (linkOrPlanCopy(io, file.path, target, file.size, file.crc, plan.copies)) plan.linked.push({ target, durable: file.durable });
+      else plan.copyFallback = true;
+      plan.files.push({ path: path.join(relativeDir, path.basename(file.path)), size: file.size, crc32c: file.crc });
+    }
+    if (stream.consumerState.length > 0) plan.writes.push({ target: path.join(dir, JOURNAL_FILE), contents: encodeJournalFile(stream.consumerState) });
+  }
+  plan.writes.push({ target: path.join(staging, CATALOG.name), contents: [source.encodeCatalog(streams.map((s) => s.entry))] });
+  return plan;
+}
+
+/**
+ * Copies and writes the planned files, yielding between chunks so that writes to the live store
+ * keep flowing (appends only ever go past the captured lengths, so the copied bytes cannot
+ * change), and makes everything durable.
+ */
+async function copyAndWrite(io: FileIO, plan: SnapshotPlan): Promise<void> {
+  // Open every copy source now: a stream deleted while we copy keeps its inodes alive for us.
+  const sources = plan.copies.map((job) => io.open(job.source, 'r'));
+  // Every fsync gets its handler at once: a later step may fail before they are awaited, and an
+  // unhandled rejection ends the process.
+  const syncs: Promise<void>[] = [];
+  let syncFailure: unknown = null;
+  const syncThenClose = (fd: number) => {
+    syncs.push(io.datasync(fd).finally(() => io.close(fd)).catch((error: unknown) => {
+      syncFailure ??= error;
+    }));
+  };
+  try {
+    for (let i = 0; i < plan.copies.length; i++) {
+      const job = plan.copies[i]!;
+      const { fd, crc } = await copyPrefix(io, sources[i]!, job.target, job.length, job.suffix);
+      if (job.expectedCrc === undefined) {
+        plan.files.push({ path: path.relative(plan.staging, job.target), size: job.length + (job.suffix?.length ?? 0), crc32c: crc });
+      } else if (crc !== job.expectedCrc) {
+        throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${job.source} does not match the CRC its seal recorded`);
+      }
+      syncThenClose(fd);
+    }
+  } finally {
+    for (const fd of sources) io.close(fd);
+  }
+  for (const { target, contents } of plan.writes) {
+    const fd = io.open(target, 'wx+');
+    let size: number;
+    try {
+      size = writeFully(io, fd, contents, 0);
+    } catch (error) {
+      io.close(fd);
+      throw error;
+    }
+    plan.files.push({ path: path.relative(plan.staging, target), size, crc32c: contents.reduce((crc, b) => crc32c(b, crc), 0) });
+    syncThenClose(fd);
+  }
+  // Linked files are sealed segments; a seal written a moment ago may not be on disk yet.
+  for (const { target, durable } of plan.linked) {
+    if (!durable) syncThenClose(io.open(target, 'r'));
+  }
+  await Promise.all(syncs);
+  if (syncFailure !== null) throw syncFailure;
+  await Promise.all(plan.dirs.map((dir) => io.syncDir(dir)));
+}
+
+/** Writes `MANIFEST` last, and makes it and its directory durable. */
+async function writeManifest(io: FileIO, staging: string, manifest: Manifest): Promise<void> {
+  const fd = io.open(path.join(staging, MANIFEST_FILE), 'wx+');
+  try {
+    writeFully(io, fd, [encodeManifest(manifest)], 0);
+    await io.datasync(fd);
+  } finally {
+    io.close(fd);
+  }
+  await io.syncDir(staging);
+}
+
+/** Hard-links `source` to `target`; where that is impossible, plans a copy. Returns true if linked. */
+function linkOrPlanCopy(io: FileIO, source: string, target: string, size: number, crc: number, copies: CopyJob[]): boolean {
+  try {
+    io.link(source, target);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw error;
+    copies.push({ source, target, length: size, expectedCrc: crc });
+    return false;
+  }
+}
+
+/**
+ * Copies the first `length` bytes of `sourceFd` to a new file, then `suffix` if given; returns
+ * the new file's open fd and CRC.
+ */
+async function copyPrefix(io: FileIO, sourceFd: number, target: string, length: number, suffix?: Buffer): Promise<{ fd: number; crc: number }> {
+  const fd = io.open(target, 'wx+');
+  const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(length, 1)));
+  let crc = 0;
+  try {
+    for (let position = 0; position < length;) {
+      const n = io.read(sourceFd, chunk, 0, Math.min(chunk.length, length - position), position);
+      if (n === 0) throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${target} source ended at ${position} of ${length} bytes`);
+      const piece = chunk.subarray(0, n);
+      writeFully(io, fd, [piece], position);
+      crc = crc32c(piece, crc);
+      position += n;
+      if (position < length) await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (suffix !== undefined) {
+      writeFully(io, fd, [suffix], length);
+      crc = crc32c(suffix, crc);
+    }
+  } catch (error) {
+    io.close(fd);
+    throw error;
+  }
+  return { fd, crc };
+}

@@ -1,0 +1,283 @@
+/**
+ * Offline verification of a data directory or a snapshot (`eventbus verify`): reads every byte
+ * and checks it, without changing anything.
+ *
+ * - A snapshot's MANIFEST: every listed file present with its size and CRC32C, nothing extra,
+ *   and the directory named as the manifest says (so a `.partial` staging directory never passes).
+ * - The catalog, and for every stream: every segment's header, every record's CRC and offset
+ *   (dense, starting at the base offset), every index entry against the record it points at, and
+ *   every seal trailer against its files; the consumer journal's records.
+ *
+ * Problems (damage: data that cannot be read back as written) make `ok` false. Notes are
+ * conditions that recovery handles on open without loss, such as the torn, never-acknowledged
+ * tail left by a crash. A path that is neither a data directory nor a snapshot is refused
+ * (NOT_A_STORE, a usage problem, not damage), and so is a store that a running process holds
+ * open (LOCKED): what it has written but not yet made durable would look like damage.
+ */
+import path from 'node:path';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { CATALOG, Catalog } from '../catalog.js';
+import { inspectStoreDirectory } from '../store-directory.js';
+import { lockHolder } from '../fs/lock.js';
+import { decodeJournal, JOURNAL_FILE } from '../consumers/journal-codec.js';
+import { crc32c } from '../format/crc.js';
+import { FILE_HEADER_BYTES } from '../format/file-header.js';
+import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES } from '../format/offset-index.js';
+import { readWholeFile, type FileIO } from '../fs/io.js';
+import { fileCrc, scanLog, zeroFrom } from '../log/log-scanner.js';
+import { checkIndexHeader, checkLogHeader, checkSealed } from '../log/segment-check.js';
+import { listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
+import { MANIFEST_FILE, readManifest } from './manifest.js';
+
+/** One finding, with where it is. */
+export interface Finding {
+  file: string;
+  /** Byte position in the file, when it applies. */
+  position?: number;
+  message: string;
+}
+
+/** What {@link verifyDirectory} found. */
+export interface VerifyReport {
+  kind: 'snapshot' | 'data';
+  ok: boolean;
+  streams: number;
+  segments: number;
+  events: number;
+  /** Files read and checked (logs, indexes, journals, the catalog, a snapshot's MANIFEST). */
+  files: number;
+  problems: Finding[];
+  notes: Finding[];
+}
+
+type Report = (file: string, message: string, position?: number) => void;
+
+/** What a verification is finding, as it goes. */
+interface Findings {
+  report: VerifyReport;
+  problem: Report;
+  note: Report;
+  /** Every file checked, counted once however many checks read it. */
+  checked: Set<string>;
+}
+
+/**
+ * Verifies the data directory or snapshot at `dir`. Throws NOT_A_STORE when `dir` is neither,
+ * and LOCKED when a running process has the store open.
+ */
+export function verifyDirectory(io: FileIO, dir: string): VerifyReport {
+  const root = path.resolve(dir);
+  const kind = checkVerifiable(io, root);
+  const report: VerifyReport = { kind: kind === 'snapshot' ? 'snapshot' : 'data', ok: false, streams: 0, segments: 0, events: 0, files: 0, problems: [], notes: [] };
+  const findings: Findings = {
+    report,
+    problem: (file, message, position) => report.problems.push({ file, message, ...(position === undefined ? {} : { position }) }),
+    note: (file, message, position) => report.notes.push({ file, message, ...(position === undefined ? {} : { position }) }),
+    checked: new Set(),
+  };
+  if (kind === 'snapshot') verifyManifest(io, root, findings);
+  else if (path.basename(root).startsWith('.') && path.basename(root).endsWith('.partial')) {
+    findings.problem(root, 'an unfinished snapshot (no MANIFEST): it is not a valid snapshot');
+  }
+  if (kind !== 'snapshot' && lockHolder(io, root) === 'stale') {
+    findings.note(path.join(root, 'LOCK'), 'the store was not closed cleanly (its process stopped with it open); recovery runs when it is next opened');
+  }
+  verifyCatalogAndStreams(io, root, findings);
+  report.files = findings.checked.size;
+  report.ok = report.problems.length === 0;
+  return report;
+}
+
+/** Refuses what is not a data directory or snapshot, and a store a running process holds. */
+function checkVerifiable(io: FileIO, root: string): 'store' | 'snapshot' {
+  const kind = inspectStoreDirectory(root, io).kind;
+  const refuse = (reason: string) => new EventBusError(ErrorCodes.NOT_A_STORE, reason, { context: { path: root, kind } });
+  if (kind === 'missing') throw refuse(`there is nothing at ${root}`);
+  if (kind === 'file') throw refuse(`${root} is a file, not a data directory or snapshot`);
+  if (kind === 'empty' || kind === 'other') throw refuse(`${root} is neither an eventbus data directory nor a snapshot`);
+  if (kind === 'store') {
+    const holder = lockHolder(io, root);
+    if (holder !== null && holder !== 'stale') {
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${root} is in use by process ${holder.pid}: verify a snapshot of it (snapshot_db), or stop that process first`, {
+        context: { path: root, pid: holder.pid },
+      });
+    }
+  }
+  return kind;
+}
+
+function verifyCatalogAndStreams(io: FileIO, root: string, findings: Findings): void {
+  const { report, problem, note } = findings;
+  const catalogPath = path.join(root, CATALOG.name);
+  const streamsDir = path.join(root, 'streams');
+  const streamDirs = io.stat(streamsDir)?.isDirectory === true ? io.readdir(streamsDir) : [];
+  if (io.stat(catalogPath) === null) {
+    if (streamDirs.length === 0 && report.kind === 'data') note(catalogPath, 'an empty store without a catalog yet (written when it is next opened)');
+    else problem(catalogPath, 'catalog is missing: the list of streams is lost');
+    return;
+  }
+  findings.checked.add(catalogPath);
+  let catalog: Catalog;
+  try {
+    catalog = Catalog.load(io, root);
+  } catch (error) {
+    problem(catalogPath, (error as Error).message);
+    return;
+  }
+  const listed = new Set<string>();
+  for (const entry of catalog.all()) {
+    listed.add(entry.id);
+    report.streams += 1;
+    verifyStream(io, path.join(streamsDir, entry.id), entry.name, findings);
+  }
+  for (const name of streamDirs) {
+    if (!listed.has(name)) note(path.join(streamsDir, name), 'directory not listed in the catalog (left by a crash mid-create or mid-delete; removed on open)');
+  }
+}
+
+function verifyManifest(io: FileIO, root: string, { problem, checked }: Findings): void {
+  const manifestPath = path.join(root, MANIFEST_FILE);
+  checked.add(manifestPath);
+  const manifest = readManifest(io, root);
+  if (typeof manifest === 'string') {
+    problem(manifestPath, `manifest ${manifest}`);
+    return;
+  }
+  if (manifest.name !== path.basename(root)) problem(manifestPath, `manifest names snapshot ${JSON.stringify(manifest.name)}, but the directory is ${JSON.stringify(path.basename(root))}`);
+  const listed = new Set<string>([MANIFEST_FILE]);
+  for (const file of manifest.files) {
+    listed.add(file.path);
+    const full = path.join(root, file.path);
+    checked.add(full);
+    const stat = io.stat(full);
+    if (stat === null) {
+      problem(full, 'listed in the manifest but missing');
+      continue;
+    }
+    if (stat.size !== file.size) {
+      problem(full, `is ${stat.size} bytes, the manifest says ${file.size}`);
+      continue;
+    }
+    const fd = io.open(full, 'r');
+    try {
+      const crc = fileCrc(io, fd, file.size);
+      if (crc !== file.crc32c) problem(full, `CRC32C ${crc} does not match the manifest's ${file.crc32c}`);
+    } finally {
+      io.close(fd);
+    }
+  }
+  for (const file of listFiles(io, root)) {
+    if (!listed.has(file)) problem(path.join(root, file), 'not listed in the manifest');
+  }
+}
+
+function listFiles(io: FileIO, root: string, relative = ''): string[] {
+  const out: string[] = [];
+  for (const name of io.readdir(path.join(root, relative))) {
+    const child = path.join(relative, name);
+    if (io.stat(path.join(root, child))?.isDirectory) out.push(...listFiles(io, root, child));
+    else out.push(child);
+  }
+  return out;
+}
+
+function verifyStream(io: FileIO, dir: string, name: string, findings: Findings): void {
+  const { problem } = findings;
+  if (io.stat(dir)?.isDirectory !== true) {
+    problem(dir, `directory of stream ${JSON.stringify(name)} is missing`);
+    return;
+  }
+  const { bases } = listSegments(io, dir);
+  if (bases.length === 0) {
+    problem(dir, `stream ${JSON.stringify(name)} has no segment files`);
+    return;
+  }
+  for (let i = 0; i < bases.length; i++) {
+    const last = i === bases.length - 1;
+    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, findings);
+  }
+  const journal = path.join(dir, JOURNAL_FILE);
+  if (io.stat(journal) !== null) {
+    findings.checked.add(journal);
+    // As recovery reads it, assuming a crash: a torn tail is what recovery cuts, not damage.
+    const { damage } = decodeJournal(readWholeFile(io, journal), journal, true);
+    for (const d of damage) problem(d.file, `consumer journal ${d.reason}`, d.position);
+  }
+}
+
+/**
+ * Checks every record of a segment's log (CRC, offset), then its index: against the seal for a
+ * sealed segment (`expectedCount` records), entry by entry against the records for all.
+ */
+function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, findings: Findings): void {
+  const { report, problem, note, checked } = findings;
+  report.segments += 1;
+  checked.add(paths.log);
+  const logFd = io.open(paths.log, 'r');
+  try {
+    const logSize = io.size(logFd);
+    const header = checkLogHeader(io, logFd, paths.baseOffset);
+    if ('problem' in header) problem(paths.log, header.problem, 0);
+    const positions: number[] = [];
+    const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, paths.baseOffset, MAX_RECORD_PAYLOAD_BYTES, (_offset, position) => positions.push(position));
+    const count = positions.length;
+    report.events += count;
+    const preallocated = expectedCount === null && scan.stop !== null && zeroFrom(io, logFd, scan.stop.position, logSize);
+    if (scan.stop !== null && !preallocated) {
+      const message = `record ${scan.stop.problem} at offset ${scan.nextOffset}`;
+      if (expectedCount === null && scan.stop.problem === 'partial') note(paths.log, `${message}: a torn tail, never acknowledged; cut off on open`, scan.stop.position);
+      else problem(paths.log, message, scan.stop.position);
+    }
+    if (expectedCount !== null && count !== expectedCount) problem(paths.log, `holds ${count} valid records, expected ${expectedCount}`);
+    if (io.stat(paths.index) === null) {
+      (expectedCount === null ? note : problem)(paths.index, 'index is missing (rebuilt on open)');
+      return;
+    }
+    checked.add(paths.index);
+    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, problem)) return;
+    verifyEntries(io, paths, expectedCount, positions, problem, note);
+  } finally {
+    io.close(logFd);
+  }
+}
+
+/** Checks a sealed segment's index against its seal and the seal against the files; false if it cannot be used. */
+function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, problem: Report): boolean {
+  const check = checkSealed(io, paths, count);
+  if (check.seal === null) {
+    problem(paths.index, `${check.problem} (rebuilt on open)`);
+    return false;
+  }
+  if (fileCrc(io, logFd, check.logBytes) !== check.seal.logCrc) problem(paths.log, 'CRC32C does not match its seal');
+  const index = readWholeFile(io, paths.index);
+  if (crc32c(index.subarray(0, index.length - SEAL_TRAILER_BYTES)) !== check.seal.indexCrc) problem(paths.index, 'CRC32C does not match its seal');
+  return true;
+}
+
+/** Checks each index entry against the record it should point at. */
+function verifyEntries(io: FileIO, paths: SegmentPaths, expectedCount: number | null, positions: number[], problem: Report, note: Report): void {
+  const index = readWholeFile(io, paths.index);
+  const headerProblem = expectedCount === null ? checkIndexHeaderOf(io, paths) : null;
+  if (headerProblem !== null) {
+    problem(paths.index, `${headerProblem} (rebuilt on open)`, 0);
+    return;
+  }
+  const count = positions.length;
+  const entries = expectedCount ?? Math.floor((index.length - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
+  for (let i = 0; i < Math.min(entries, count); i++) {
+    if (decodeIndexEntry(index, indexEntryPosition(i), i) !== positions[i]) {
+      problem(paths.index, `entry for offset ${paths.baseOffset + i} is damaged or points at the wrong record (rebuilt on use)`, indexEntryPosition(i));
+      break;
+    }
+  }
+  if (expectedCount === null && entries < count) note(paths.index, `lacks entries for the last ${count - entries} records (added on open)`);
+}
+
+function checkIndexHeaderOf(io: FileIO, paths: SegmentPaths): string | null {
+  const fd = io.open(paths.index, 'r');
+  try {
+    return checkIndexHeader(io, fd, paths.baseOffset);
+  } finally {
+    io.close(fd);
+  }
+}
