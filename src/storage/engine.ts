@@ -85,8 +85,6 @@ export interface ReadLimits {
 
 const DEFAULT_READ_EVENTS = 1000;
 const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
-/** Active logs grow ahead of their data in steps of this (see SegmentContext). */
-const PREALLOCATE_STEP_BYTES = 1024 * 1024;
 
 export class Engine {
   readonly dataDir: string;
@@ -115,7 +113,7 @@ export class Engine {
       groupCommit: this.groupCommit,
       segmentSizeBytes: options.segmentSizeBytes,
       scratch: new WriteScratch(),
-      preallocateStepBytes: Math.min(PREALLOCATE_STEP_BYTES, options.segmentSizeBytes),
+      preallocateStepBytes: options.preallocateBytes,
       afterCrash,
       onVisible: (log) => this.streams.findByLog(log)?.polls.wake(),
       limits: options.consumers,

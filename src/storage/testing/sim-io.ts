@@ -33,7 +33,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/fs/io.js';
+import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 
 /** How unsynced state fares in a crash. */
 export type CrashMode = 'drop' | 'torn';
@@ -461,6 +461,13 @@ export class SimIO implements FileIO {
   readonly model: DurabilityModel;
   /** Counted operations so far (see {@link SimIOOptions.crashAtOp}). */
   ops = 0;
+  /**
+   * A hash (FNV-1a) of the names of the counted operations so far, in order: two runs that did
+   * the same operations in the same order have the same digest (crash-checker.ts checks replays).
+   */
+  digest = 0x811c9dc5;
+  /** The operation the power loss cut (`crashAtOp`), or null (not crashed, or crashed by {@link crash}). */
+  crashedAt: string | null = null;
   crashAtOp: number;
   private crashedState = false;
   private readonly inner: FileIO;
@@ -669,7 +676,9 @@ export class SimIO implements FileIO {
   private step(operation: string): void {
     this.alive(operation);
     this.ops += 1;
+    for (let i = 0; i < operation.length; i++) this.digest = Math.imul(this.digest ^ operation.charCodeAt(i), 0x01000193) >>> 0;
     if (this.ops >= this.crashAtOp) {
+      this.crashedAt = operation;
       this.crash();
       throw crashError(operation);
     }
