@@ -4,7 +4,10 @@ import { diskWorkload } from './disk.js';
 import { drainRelaxedWorkload, drainWorkload } from './drain.js';
 import { ebloadWorkload } from './ebload.js';
 import { engineWorkload } from './engine.js';
+import { engineBatchingWorkload } from './engine-batching.js';
 import { engineObserverWorkload } from './engine-observer.js';
+import { enginePreallocWorkload } from './engine-prealloc.js';
+import { engineRecoveryWorkload } from './engine-recovery.js';
 import { idleWorkload } from './idle.js';
 import { markCostWorkload } from './mark-cost.js';
 import { mixedWorkload } from './mixed.js';
@@ -22,6 +25,9 @@ export const WORKLOADS: readonly Workload[] = [
   ebloadWorkload,
   markCostWorkload,
   engineWorkload,
+  engineBatchingWorkload,
+  engineRecoveryWorkload,
+  enginePreallocWorkload,
   engineObserverWorkload,
   snapshotWorkload,
   idleWorkload,

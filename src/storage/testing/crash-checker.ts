@@ -121,7 +121,7 @@ export interface CrashOutcome extends CrashPoint {
   operations: number;
   /** FNV-1a of the names of those operations, in order: equal digests, same run. */
   digest: number;
-  /** Why the invariant (or the workload, on a healthy disk) failed; null when it held. */
+  /** Why the invariant (or the workload, on a healthy disk) failed, the data directory written `<dir>`; null when it held. */
   violation: string | null;
   /** The error thrown, for its stack. */
   error: unknown;
@@ -274,7 +274,8 @@ async function runPoint<S>(scenario: CrashScenario<S>, point: CrashPoint, option
       // Engines of the dead machine: their close fails, and releases them in this process.
       for (const engine of engines) await engine.close().catch(() => {});
     }
-    const outcome = (message: string | null, error: unknown): CrashOutcome => ({ ...point, operation, operations, digest: sim.digest, violation: message, error });
+    // Messages name the run's directory as <dir>, so that a replay's message is the same.
+    const outcome = (message: string | null, error: unknown): CrashOutcome => ({ ...point, operation, operations, digest: sim.digest, violation: message?.replaceAll(dir, '<dir>') ?? null, error });
     if (failure !== null) {
       violation = outcome(`the workload failed before the power loss: ${describe(failure)}`, failure);
       return { outcome: violation, dir: root };

@@ -30,6 +30,16 @@
  * throws. Renames across directories are modelled as an unlink in one and a link in the other,
  * each durable with its own directory's fsync (POSIX promises no more). The engine never renames
  * across directories.
+ *
+ * The fault model, in short (docs/research.md has it in full). A crash CAN leave: any file back
+ * at its last completed fsync, or (torn) with a prefix of its later writes, the last cut at any
+ * byte; any directory back at its last completed fsync, or (torn) with a prefix of its later
+ * entry changes; files and directories independently of each other (data durable under a name
+ * that is not, or a durable name over data that is not). A crash CANNOT leave: a change to bytes
+ * or entries that were fsynced (no media errors or bit rot: test/storage/corruption.test.ts flips
+ * bits itself), the writes of one file out of order (torn keeps a prefix), half a rename within a
+ * directory, or a sync that lied (but `ignoreFileSync` / `ignoreDirSync` make every sync lie, to
+ * prove that a test can fail). Failing syncs and full disks are faulty-io.ts's.
  */
 import fs from 'node:fs';
 import path from 'node:path';
