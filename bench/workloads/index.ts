@@ -4,6 +4,7 @@ import { diskWorkload } from './disk.js';
 import { drainRelaxedWorkload, drainWorkload } from './drain.js';
 import { ebloadWorkload } from './ebload.js';
 import { engineWorkload } from './engine.js';
+import { engineObserverWorkload } from './engine-observer.js';
 import { idleWorkload } from './idle.js';
 import { markCostWorkload } from './mark-cost.js';
 import { mixedWorkload } from './mixed.js';
@@ -21,6 +22,7 @@ export const WORKLOADS: readonly Workload[] = [
   ebloadWorkload,
   markCostWorkload,
   engineWorkload,
+  engineObserverWorkload,
   snapshotWorkload,
   idleWorkload,
 ];

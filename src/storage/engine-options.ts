@@ -10,6 +10,7 @@ import { nodeIO, type FileIO } from './fs/io.js';
 import { MAX_RECORD_PAYLOAD_BYTES } from './log/segment-files.js';
 import type { RetentionPolicy } from './log/segment-list.js';
 import { silentLogger, type Logger } from './logger.js';
+import type { EngineObserver } from './observer.js';
 
 /** Options of Engine.open. Every limit has a default; see docs/operations.md. */
 export interface EngineOptions {
@@ -48,6 +49,12 @@ export interface EngineOptions {
   logger?: Logger;
   /** Consumer timings and limits (consumer-types.ts has the defaults). */
   consumers?: Partial<ConsumerLimits>;
+  /**
+   * Told of every commit round, segment roll and seal, recovery, journal compaction and snapshot
+   * (observer.ts). The only way to see the recovery of open; `engine.observe` adds more later.
+   * Default: none (nothing is measured).
+   */
+  observer?: EngineObserver;
 }
 
 /** The options with every default filled in. */
@@ -66,6 +73,7 @@ export interface ResolvedOptions {
   io: FileIO;
   logger: Logger;
   consumers: ConsumerLimits;
+  observer: EngineObserver | undefined;
 }
 
 /** Fills in defaults and checks every value; throws INVALID_FIELD naming a bad one. */
@@ -85,6 +93,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     io: options.io ?? nodeIO,
     logger: options.logger ?? silentLogger,
     consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
+    observer: options.observer,
   };
   const bad = (what: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid engine option: ${what}`);
   if (!FSYNC_POLICIES.includes(resolved.fsync)) throw bad(`fsync must be one of ${FSYNC_POLICIES.join(', ')}`);

@@ -36,5 +36,16 @@ export { verifyDirectory, type Finding, type VerifyReport } from './tools/verify
 export { nodeIO, type FileIO, type FileStat, type OpenMode } from './fs/io.js';
 export { FSYNC_POLICIES } from './fs/group-commit.js';
 export type { Logger } from './logger.js';
+export type {
+  CommitRound,
+  EngineObserver,
+  JournalCompaction,
+  RecoveryReport,
+  RecoveryTotals,
+  SegmentRoll,
+  SegmentSeal,
+  SnapshotTaken,
+  StreamRecovery,
+} from './observer.js';
 export { MAX_STREAM_NAME_BYTES, RESERVED_PREFIX, deadLetterStreamName, validateStreamName } from './stream-name.js';
 export { EventBusError, ErrorCodes, type ErrorCode } from '../errors.js';
