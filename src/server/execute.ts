@@ -20,18 +20,12 @@ import {
 } from '../protocol/response.js';
 import type { Delivery } from '../bus/results.js';
 import { RequestCounts, type OperationCounts } from './request-counts.js';
-import { SnapshotLog } from './snapshot-log.js';
 
 export class Executor {
   /** The hot path's counts, looked up once. */
   private readonly writeCounts: OperationCounts;
 
-  constructor(
-    private readonly bus: EventBus,
-    private readonly logger: Logger,
-    readonly counts: RequestCounts = new RequestCounts(),
-    readonly snapshots: SnapshotLog = new SnapshotLog(),
-  ) {
+  constructor(private readonly bus: EventBus, private readonly logger: Logger, readonly counts: RequestCounts = new RequestCounts()) {
     this.writeCounts = counts.of('write_event');
   }
 
@@ -60,7 +54,7 @@ export class Executor {
         case 'mark_event':
           return this.settle(op, this.bus.mark(request).then(() => undefined), requestIdJson);
         case 'snapshot_db':
-          return this.settle(op, this.snapshots.take(this.bus, request.output).then(snapshotBody), requestIdJson);
+          return this.settle(op, this.bus.snapshot(request.output).then(snapshotBody), requestIdJson);
         case 'list_streams':
           return this.success(op, streamListingBody(this.bus.listStreams(request)), requestIdJson);
       }

@@ -29,7 +29,6 @@ import { isLoopbackHost } from './loopback.js';
 import { HttpServer, type HttpHost } from './http/http-server.js';
 import { resolveHttpOptions, type HttpOptions } from './http/http-options.js';
 import { RequestCounts } from './request-counts.js';
-import { SnapshotLog } from './snapshot-log.js';
 
 /** Options of {@link EventBusServer.start}. */
 export interface ServerOptions {
@@ -144,8 +143,6 @@ export class EventBusServer implements ConnectionHost, HttpHost {
   readonly bus: EventBus;
   /** Answers by operation and result code (read by /metrics). */
   readonly counts = new RequestCounts();
-  /** Snapshots this server took. */
-  readonly snapshots = new SnapshotLog();
   /** The HTTP side port, when `http` was given. */
   http: HttpServer | null = null;
   private readonly connections = new Set<Connection>();
@@ -161,7 +158,7 @@ export class EventBusServer implements ConnectionHost, HttpHost {
     this.parseLimits = { maxMarkEventIds: limits.maxMarkEventIds };
     this.logger = options.logger ?? silentLogger;
     this.bus = new EventBus(options.engine, options.bus);
-    this.executor = new Executor(this.bus, this.logger, this.counts, this.snapshots);
+    this.executor = new Executor(this.bus, this.logger, this.counts);
     this.authenticator = new Authenticator(options.clients);
     const onSocket = (socket: net.Socket) => this.accept(socket);
     this.listener =

@@ -110,17 +110,28 @@ t.test('answers refused before reaching the bus are counted: bad JSON, unknown o
   t.notOk(operations.has('no_such_operation'));
 });
 
-t.test('snapshots are counted and timed', async (t) => {
+t.test('storage metrics come from the engine observer: fsync rounds, events per round, append latency, snapshots', async (t) => {
   const server = await httpServerFor(t);
   const client = await server.client();
   await client.createStream('s');
-  await client.writeEvent('s', { a: 1 });
+  const written = 40;
+  await Promise.all(Array.from({ length: written }, (_, i) => client.writeEvent('s', { i })));
   await client.snapshot('backups');
   await t.rejects(client.snapshot('../outside'), { code: 'INVALID_PATH' });
   const metrics = await scrape(server.httpPort);
+  const rounds = metrics.value('eventbus_fsync_rounds_total')!;
+  t.ok(rounds >= 1);
+  t.equal(metrics.histogramCount('eventbus_fsync_round_fsyncs'), rounds, 'one observation per round');
+  t.equal(metrics.histogramCount('eventbus_fsync_round_events'), rounds);
+  t.ok(Number(metrics.family('eventbus_fsync_round_events').metrics[0]!.sum) >= written, 'every event written was made durable by some round');
+  const latency = metrics.histogramCount('eventbus_append_durable_seconds');
+  t.ok(latency >= 1 && latency <= rounds, `append latency observed per round that settled appends (${latency} of ${rounds})`);
+  t.ok(Number(metrics.family('eventbus_append_durable_seconds').metrics[0]!.sum) > 0, 'latencies are positive');
   t.equal(metrics.value('eventbus_snapshots_total', { code: 'OK' }), 1);
-  t.equal(metrics.value('eventbus_snapshots_total', { code: 'INVALID_PATH' }), 1);
-  t.equal(metrics.histogramCount('eventbus_snapshot_duration_seconds'), 2);
+  t.equal(metrics.histogramCount('eventbus_snapshot_duration_seconds'), 1, 'a refused output never reaches the engine');
+  t.equal(metrics.value('eventbus_requests_total', { operation: 'snapshot_db', code: 'INVALID_PATH' }), 1, 'it is a refused request');
+  t.equal(metrics.value('eventbus_recovery_after_crash'), 0);
+  t.equal(metrics.value('eventbus_damage_found_total'), 0);
 });
 
 t.test('label cardinality is capped: the oldest streams are labelled, the rest summed under overflow="true"', async (t) => {

@@ -10,7 +10,7 @@ import { ErrorCodes, EventBusError } from '../../errors.js';
 import { snapshotBody, streamBody } from '../../protocol/response.js';
 import type { ServerStats } from '../connection.js';
 import type { RequestCounts } from '../request-counts.js';
-import type { SnapshotLog } from '../snapshot-log.js';
+import type { RecentSnapshots } from './recent-snapshots.js';
 import type { RateHistory } from './rate-history.js';
 import { readStoreFigures, type StreamFigures } from './store-figures.js';
 
@@ -23,7 +23,7 @@ export interface AdminContext {
   bus: EventBus;
   stats: ServerStats;
   counts: RequestCounts;
-  snapshots: SnapshotLog;
+  snapshots: RecentSnapshots;
   history: RateHistory;
   authRequired: boolean;
   connectionCount(): number;
@@ -105,7 +105,7 @@ export async function deleteStream(ctx: AdminContext, name: string): Promise<Jso
 /** POST /api/snapshots `{"output": "…"}` (default: the snapshots root itself): 201, the snapshot_db body. */
 export async function takeSnapshot(ctx: AdminContext, body: unknown): Promise<JsonAnswer> {
   const output = isObject(body) && body.output !== undefined ? field(body, 'output') : '.';
-  const view = await ctx.snapshots.take(ctx.bus, output === '' ? '.' : output);
+  const view = await ctx.bus.snapshot(output === '' ? '.' : output);
   return { status: 201, body: snapshotBody(view) };
 }
 

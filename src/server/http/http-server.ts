@@ -21,7 +21,6 @@ import type { Authenticator } from '../auth.js';
 import type { ServerStats } from '../connection.js';
 import { listenError } from '../listen-check.js';
 import type { RequestCounts } from '../request-counts.js';
-import type { SnapshotLog } from '../snapshot-log.js';
 import { createStream, deleteStream, overview, takeSnapshot, type AdminContext, type JsonAnswer } from './admin-api.js';
 import { liveness, readiness } from './health.js';
 import { authorized, challengeHeaders } from './http-auth.js';
@@ -30,13 +29,13 @@ import { httpStatusOf } from './http-status.js';
 import { ServerMetrics } from './metrics.js';
 import { PAGE_FILES, isPageFile, type PageFile } from './page-assets.js';
 import { RateHistory } from './rate-history.js';
+import { RecentSnapshots } from './recent-snapshots.js';
 
 /** What the HTTP side reads from the TCP server beside it. */
 export interface HttpHost {
   readonly bus: EventBus;
   readonly stats: ServerStats;
   readonly counts: RequestCounts;
-  readonly snapshots: SnapshotLog;
   readonly authenticator: Authenticator;
   readonly connectionCount: number;
   readonly shuttingDown: boolean;
@@ -62,16 +61,20 @@ export class HttpServer {
   private readonly assetCache = new Map<PageFile, Buffer>();
   private readonly sockets = new Set<net.Socket>();
   private dropped = 0;
+  /** Stops the engine observer. */
+  private unobserve: (() => void) | null = null;
 
   private constructor(private readonly host: HttpHost, private readonly options: ResolvedHttpOptions, private readonly version: string | undefined) {
     const ready = () => readiness(host.bus.engine, host.shuttingDown).statusCode === 200;
     this.metrics = new ServerMetrics(
-      { engine: host.bus.engine, stats: host.stats, counts: host.counts, snapshots: host.snapshots, connectionCount: () => host.connectionCount, ready },
+      { engine: host.bus.engine, stats: host.stats, counts: host.counts, connectionCount: () => host.connectionCount, ready },
       options,
     );
+    const snapshots = new RecentSnapshots(host.bus.snapshotsRoot);
+    this.unobserve = this.metrics.observe(host.bus.engine, (taken) => snapshots.record(taken));
     this.history = new RateHistory(() => ({ writes: host.counts.writesOk, delivered: host.counts.eventsDelivered, latency: this.metrics.appendLatencyBuckets() }));
     this.admin = {
-      bus: host.bus, stats: host.stats, counts: host.counts, snapshots: host.snapshots, history: this.history,
+      bus: host.bus, stats: host.stats, counts: host.counts, snapshots, history: this.history,
       authRequired: host.authenticator.required, connectionCount: () => host.connectionCount, ready,
     };
     this.server = http.createServer({
@@ -100,12 +103,17 @@ export class HttpServer {
     }
     const server = new HttpServer(host, options, version);
     server.server.listen({ host: options.host, port: options.port });
-    await Promise.race([
-      once(server.server, 'listening'),
-      once(server.server, 'error').then(([error]) => {
-        throw listenError(options.host, options.port, error);
-      }),
-    ]);
+    try {
+      await Promise.race([
+        once(server.server, 'listening'),
+        once(server.server, 'error').then(([error]) => {
+          throw listenError(options.host, options.port, error);
+        }),
+      ]);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
     server.server.on('error', (error) => host.logger.error({ err: error }, 'http listener error'));
     server.history.start();
     host.logger.info({ host: options.host, port: server.port }, 'http listening (/metrics, /healthz, /readyz, admin page at /)');
@@ -125,7 +133,9 @@ export class HttpServer {
   /** Stops listening and closes every HTTP connection (nothing here holds data). */
   async close(): Promise<void> {
     this.history.stop();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.unobserve?.();
+    this.unobserve = null;
+    const closed = new Promise<void>((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
   }

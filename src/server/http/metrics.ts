@@ -1,15 +1,16 @@
 /**
  * The Prometheus metrics of /metrics, with prom-client. Nothing here runs on the write path:
  * counters the server keeps anyway (request-counts.ts, ServerStats, the engine's commit counts
- * and stream figures) are read when Prometheus scrapes; only the storage histograms take
- * observations as they happen (one per fsync round and per commit, not per event), through
- * {@link StorageObservations}. Every metric is listed in docs/operations.md ("Metrics").
+ * and stream figures) are read when Prometheus scrapes; the storage histograms take one
+ * observation per group-commit round and per snapshot from the engine's observer
+ * (src/storage/observer.ts), never one per event. Every metric is listed in docs/operations.md
+ * ("Metrics").
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../../storage/engine.js';
+import type { CommitRound, SnapshotTaken } from '../../storage/index.js';
 import type { ServerStats } from '../connection.js';
 import { OK, type RequestCounts } from '../request-counts.js';
-import type { SnapshotLog } from '../snapshot-log.js';
 import type { Bucket } from './bucket-quantile.js';
 import { capStreamLabels, type ConsumerSeries, type Labels, type StreamSeries } from './label-cap.js';
 import { readStoreFigures } from './store-figures.js';
@@ -19,20 +20,9 @@ export interface MetricsSource {
   engine: Engine;
   stats: ServerStats;
   counts: RequestCounts;
-  snapshots: SnapshotLog;
   connectionCount(): number;
   /** Whether /readyz answers 200 now. */
   ready(): boolean;
-}
-
-/** The storage events the histograms record (fed by the engine's observer). */
-export interface StorageObservations {
-  /** An fsync round ended: its fsync calls, the events it made durable, how long it took. */
-  commitRound(fsyncs: number, events: number, durationSeconds: number): void;
-  /** A batch of appends became durable `seconds` after it was queued. */
-  appendDurable(seconds: number, events: number): void;
-  /** Damage was found (at open, on a read, or by a check): `regions` damaged ranges. */
-  damageFound(regions: number): void;
 }
 
 /** Append-to-durable latency buckets, seconds: 50 µs to 5 s (an fsync is 0.1 to 20 ms on common disks). */
@@ -42,13 +32,17 @@ const SNAPSHOT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 
 type Series<T> = { labels: Labels; value: T };
 
-export class ServerMetrics implements StorageObservations {
+export class ServerMetrics {
   readonly registry = new Registry();
   private readonly appendLatency: Histogram;
   private readonly roundFsyncs: Histogram;
   private readonly roundEvents: Histogram;
   private readonly roundSeconds: Histogram;
   private readonly damage: Counter;
+  private readonly snapshots: Counter<'code'>;
+  private readonly snapshotSeconds: Histogram;
+  /** Damaged regions known per stream at the last scrape, to count what is found later. */
+  private knownDamage: Map<string, number> | null = null;
   /** HTTP answers by route and status, bumped by the HTTP server. */
   readonly httpRequests: Counter<'route' | 'status'>;
   private streams: StreamSeries[] = [];
@@ -101,14 +95,16 @@ export class ServerMetrics implements StorageObservations {
     this.roundFsyncs = new Histogram({ name: 'eventbus_fsync_round_fsyncs', help: 'fsync calls per group-commit round.', buckets: PER_ROUND_BUCKETS, registers });
     this.roundEvents = new Histogram({ name: 'eventbus_fsync_round_events', help: 'Events made durable per group-commit round.', buckets: PER_ROUND_BUCKETS, registers });
     this.roundSeconds = new Histogram({ name: 'eventbus_fsync_round_duration_seconds', help: 'Duration of a group-commit round (its fsyncs).', buckets: LATENCY_BUCKETS, registers });
-    this.appendLatency = new Histogram({ name: 'eventbus_append_durable_seconds', help: 'From an append being queued to its batch being durable under the fsync policy (one observation per batch of appends made durable together).', buckets: LATENCY_BUCKETS, registers });
-    this.damage = new Counter({ name: 'eventbus_damage_found_total', help: 'Damaged regions found in the store since start (at open, on reads, by checks).', registers });
+    this.appendLatency = new Histogram({ name: 'eventbus_append_durable_seconds', help: "Append-to-durable latency under fsync always: per group-commit round that made appends durable, the wait of its oldest commit (the round's worst, an upper bound for every append in it).", buckets: LATENCY_BUCKETS, registers });
+    this.damage = new Counter({ name: 'eventbus_damage_found_total', help: 'Damaged regions found since the process started: by recovery at open, then as streams find more (reads that meet damage).', registers });
 
-    this.counterOf('eventbus_snapshots_total', 'Snapshots taken by this process (snapshot_db, the admin page), by result code.', ['code'], () =>
-      [...source.snapshots.counts].map(([code, value]) => ({ labels: { code }, value })));
-    const snapshotSeconds = new Histogram({ name: 'eventbus_snapshot_duration_seconds', help: 'Duration of a snapshot, from request to durable copy.', buckets: SNAPSHOT_BUCKETS, registers });
-    source.snapshots.onRecord = (record) => snapshotSeconds.observe(record.durationMs / 1000);
-
+    this.snapshots = new Counter({ name: 'eventbus_snapshots_total', help: 'Snapshots the engine took (snapshot_db, the admin page), by result code (OK, SNAPSHOT_FAILED, …).', labelNames: ['code'], registers });
+    this.snapshotSeconds = new Histogram({ name: 'eventbus_snapshot_duration_seconds', help: 'Duration of a snapshot, from its start to its durable copy (or its failure).', buckets: SNAPSHOT_BUCKETS, registers });
+    const recovery = source.engine.recovery;
+    this.gaugeOf('eventbus_recovery_after_crash', '1 when the store was opened after a crash (the last process died with it open), else 0.', [], () => [{ labels: {}, value: recovery.afterCrash ? 1 : 0 }]);
+    this.gaugeOf('eventbus_recovery_duration_seconds', 'How long opening and recovering the store took at start.', [], () => [{ labels: {}, value: recovery.durationMs / 1000 }]);
+    this.gaugeOf('eventbus_recovery_torn_bytes', 'Bytes of torn records recovery cut off the ends of logs and consumer journals at start.', [], () => [{ labels: {}, value: recovery.totals.tornBytesCut + recovery.totals.journalTornBytesCut }]);
+    this.damage.inc(recovery.totals.damage);
     this.gaugeOf('eventbus_ready', '1 while /readyz answers 200 (store open, taking writes), else 0.', [], () => [{ labels: {}, value: source.ready() ? 1 : 0 }]);
     this.httpRequests = new Counter({ name: 'eventbus_http_requests_total', help: 'HTTP requests answered on this port, by route and status.', labelNames: ['route', 'status'], registers });
   }
@@ -123,22 +119,33 @@ export class ServerMetrics implements StorageObservations {
     return this.registry.contentType;
   }
 
-  commitRound(fsyncs: number, events: number, durationSeconds: number): void {
-    this.roundFsyncs.observe(fsyncs);
-    this.roundEvents.observe(events);
-    this.roundSeconds.observe(durationSeconds);
+  /**
+   * Starts recording the engine's commit rounds and snapshots; returns the function that stops.
+   * While recorded, the group commit reads the clock once per round and per commit (observer.ts).
+   */
+  observe(engine: Engine, onSnapshot: (taken: SnapshotTaken) => void): () => void {
+    return engine.observe({
+      commit: (round) => this.commitRound(round),
+      snapshot: (taken) => {
+        this.snapshots.inc({ code: taken.error === null ? OK : taken.error.code });
+        this.snapshotSeconds.observe(taken.durationMs / 1000);
+        onSnapshot(taken);
+      },
+    });
   }
 
-  appendDurable(seconds: number, events: number): void {
+  /** One round: its fsyncs, its events and time; its oldest commit's wait as the append latency. */
+  private commitRound(round: CommitRound): void {
+    this.roundFsyncs.observe(round.files + round.directories);
+    this.roundEvents.observe(round.events);
+    this.roundSeconds.observe(round.fsyncMs / 1000);
+    // Rounds that settled appends (under `always`): the worst wait of the round bounds every append in it.
+    if (round.commits === 0 || round.events === 0) return;
+    const seconds = round.oldestWaitMs / 1000;
     this.appendLatency.observe(seconds);
     let i = 0;
     while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i += 1;
     this.latencyCounts[i]! += 1;
-    void events;
-  }
-
-  damageFound(regions: number): void {
-    this.damage.inc(regions);
   }
 
   /** Cumulative append-latency buckets (seconds) so far; the last is +Inf. */
@@ -149,6 +156,14 @@ export class ServerMetrics implements StorageObservations {
 
   private refresh(): void {
     const figures = readStoreFigures(this.source.engine);
+    const damage = new Map(figures.streams.map((s) => [s.name, s.damage.length]));
+    if (this.knownDamage !== null) {
+      for (const [name, regions] of damage) {
+        const before = this.knownDamage.get(name) ?? 0;
+        if (regions > before) this.damage.inc(regions - before);
+      }
+    }
+    this.knownDamage = damage;
     const capped = capStreamLabels(figures.streams, this.caps.maxLabelledStreams, this.caps.maxLabelledConsumers);
     this.streams = capped.streams;
     this.consumers = capped.consumers;
