@@ -7,6 +7,7 @@ import { engineWorkload } from './engine.js';
 import { engineObserverWorkload } from './engine-observer.js';
 import { idleWorkload } from './idle.js';
 import { markCostWorkload } from './mark-cost.js';
+import { metricsCostWorkload } from './metrics-cost.js';
 import { mixedWorkload } from './mixed.js';
 import { snapshotWorkload } from './snapshot.js';
 import { writeWorkloads } from './write.js';
@@ -21,6 +22,7 @@ export const WORKLOADS: readonly Workload[] = [
   clientVsRawWorkload,
   ebloadWorkload,
   markCostWorkload,
+  metricsCostWorkload,
   engineWorkload,
   engineObserverWorkload,
   snapshotWorkload,
