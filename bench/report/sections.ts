@@ -75,7 +75,7 @@ export function buildSections(figures: readonly Figure[], targets: readonly Targ
   add(throughputSection('Drain and acknowledge', of((f) => f.workload.startsWith('drain')), 'per batch, fetch sent to batch received', figures));
   add(throughputSection('Writers and consumers at once', of((f) => f.workload === 'mixed'), 'write sent to delivery at a consumer (events consumed per second)', figures));
   add(valueSection('Generator checks', of((f) => f.workload === 'client-vs-raw' || f.workload === 'ebload'), ['eventbus is driven with raw JSON lines in every workload: the faster of the two for the generator.']));
-  add(valueSection('eventbus alone: consumers, engine, snapshots, idle connections', of((f) => ['mark-cost', 'engine', 'snapshot', 'idle'].includes(f.workload))));
+  add(valueSection('eventbus alone: consumers, engine, snapshots, idle connections, the cost of metrics', of((f) => ['mark-cost', 'engine', 'snapshot', 'idle', 'metrics-cost'].includes(f.workload))));
   add(experimentSection('Engine experiments (opt-in workloads, docs/research.md)', of((f) => f.workload.startsWith('engine-'))));
   const measured = targets.filter((t) => t.verdict !== 'n/a');
   const unmeasured = targets.length - measured.length;

@@ -10,6 +10,7 @@ import { enginePreallocWorkload } from './engine-prealloc.js';
 import { engineRecoveryWorkload } from './engine-recovery.js';
 import { idleWorkload } from './idle.js';
 import { markCostWorkload } from './mark-cost.js';
+import { metricsCostWorkload } from './metrics-cost.js';
 import { mixedWorkload } from './mixed.js';
 import { snapshotWorkload } from './snapshot.js';
 import { writeWorkloads } from './write.js';
@@ -24,6 +25,7 @@ export const WORKLOADS: readonly Workload[] = [
   clientVsRawWorkload,
   ebloadWorkload,
   markCostWorkload,
+  metricsCostWorkload,
   engineWorkload,
   engineBatchingWorkload,
   engineRecoveryWorkload,

@@ -157,6 +157,27 @@ export class Engine {
     return this.recoveryReport!;
   }
 
+  /**
+   * What refuses writes now, for readiness checks: the store closed, or the catalog or a
+   * stream's files after a failed write or fsync (until the store is reopened). Empty while the
+   * store takes writes everywhere. Streams that failed to open are not listed (see `stats`).
+   */
+  writeRefusals(): { what: string; code: string; reason: string }[] {
+    if (this.closed) return [{ what: 'store', code: ErrorCodes.CLOSED, reason: 'the store is closed' }];
+    const refusals: { what: string; code: string; reason: string }[] = [];
+    try {
+      this.catalog.checkWritable();
+    } catch (error) {
+      const failure = error as EventBusError;
+      refusals.push({ what: 'catalog', code: failure.code, reason: failure.reason });
+    }
+    for (const { entry, log, consumers } of this.streams.open()) {
+      const failure = log.failure ?? consumers.journalFile.failure;
+      if (failure !== null) refusals.push({ what: `stream ${entry.name}`, code: failure.code, reason: failure.reason });
+    }
+    return refusals;
+  }
+
   /** Opens (creating if needed) and recovers the store in `options.dataDir`. */
   static async open(options: EngineOptions): Promise<Engine> {
     const resolved = resolveOptions(options);
