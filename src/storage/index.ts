@@ -8,7 +8,18 @@
  */
 
 // The engine and what its calls take and return.
-export { Engine, type AppendedEvent, type Damage, type LogStats, type ReadLimits, type StoredEvent, type StreamInfo, type StreamStats } from './engine.js';
+export {
+  Engine,
+  type AppendedEvent,
+  type Damage,
+  type LogStats,
+  type ReadLimits,
+  type RetentionView,
+  type StoredEvent,
+  type StreamInfo,
+  type StreamRetention,
+  type StreamStats,
+} from './engine.js';
 export type { EngineOptions } from './engine-options.js';
 export { FSYNC_POLICIES, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';
 export type { RetentionPolicy } from './log/segment-list.js';
@@ -21,6 +32,7 @@ export {
   type ConsumeOptions,
   type ConsumeResult,
   type ConsumerLimits,
+  type ConsumerStart,
   type ConsumerStats,
   type DeliveredEvent,
   type EventStatus,

@@ -17,6 +17,7 @@ import {
   encodeDeliver,
   encodeMark,
   encodeRedeliver,
+  encodeSetup,
   encodeState,
   type JournalDamage,
 } from './journal-codec.js';
@@ -29,6 +30,7 @@ import type { StreamLog } from '../log/stream-log.js';
 import type { StoredEvent } from '../log/record-reader.js';
 import type { Damage } from '../log/segment-check.js';
 import { validateConsumerName } from '../stream-name.js';
+import { encodeSetupSpec, resolveStart, START_ALL, type ConsumerSetup, type ConsumerStart } from './consumer-setup.js';
 
 /** What the consumers of a stream need from the engine. */
 export interface ConsumersContext extends JournalContext {
@@ -52,6 +54,8 @@ const RESOLVED = Promise.resolve();
 export class StreamConsumers {
   private readonly byName = new Map<string, Consumer>();
   private readonly byId: Map<number, Consumer>;
+  /** Where consumers created with a `start` started, by id (consumer-setup.ts). */
+  private readonly setups: Map<number, ConsumerSetup>;
   private nextId: number;
   readonly damage: JournalDamage[];
   private closed = false;
@@ -64,9 +68,10 @@ export class StreamConsumers {
     private readonly journal: ConsumerJournal,
     /** The stream's long-polls (shared with readers waiting for events: long-polls.ts). */
     private readonly polls: LongPolls,
-    replayed: { byId: Map<number, Consumer>; nextId: number; damage: JournalDamage[] },
+    replayed: { byId: Map<number, Consumer>; nextId: number; damage: JournalDamage[]; setups: Map<number, ConsumerSetup> },
   ) {
     this.byId = replayed.byId;
+    this.setups = replayed.setups;
     this.nextId = replayed.nextId;
     this.damage = replayed.damage;
     for (const consumer of this.byId.values()) this.byName.set(consumer.name, consumer);
@@ -93,7 +98,7 @@ export class StreamConsumers {
     const giveUpAt = Date.now() + waitMs;
     for (;;) {
       this.checkUsable();
-      const { consumer, created } = this.consumer(name);
+      const { consumer, created } = this.consumer(name, options.start);
       let delivery: ReturnType<StreamConsumers['deliver']>;
       try {
         delivery = this.deliver(consumer, batch, autoAck);
@@ -261,22 +266,31 @@ export class StreamConsumers {
         ...consumer.counts(now),
         deadLettered: consumer.deadLettered,
         lag: consumer.lag(visible),
+        start: this.setups.get(consumer.id)?.start ?? START_ALL,
       };
     });
   }
 
   // ------------------------------------------------------------------ helpers
 
-  private consumer(name: string): { consumer: Consumer; created: Promise<unknown> } {
+  /** The consumer `name`, created (starting at `start`, default all) if new. */
+  private consumer(name: string, start?: ConsumerStart): { consumer: Consumer; created: Promise<unknown> } {
     const existing = this.byName.get(name);
     if (existing !== undefined) return { consumer: existing, created: RESOLVED };
     if (this.byName.size >= this.ctx.limits.maxConsumersPerStream) {
       throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${this.stream.name}' has the maximum of ${this.ctx.limits.maxConsumersPerStream} consumers (consumers.max_consumers_per_stream)`);
     }
-    const consumer = new Consumer(this.nextId++, name, Date.now(), this.log.firstOffset);
+    const startOffset = start === undefined ? this.log.firstOffset : resolveStart(start, this.log);
+    const consumer = new Consumer(this.nextId++, name, Date.now(), startOffset);
     this.byId.set(consumer.id, consumer);
     this.byName.set(name, consumer);
-    return { consumer, created: this.write([encodeConsumer(consumer.id, consumer.createdMs, name)]) };
+    const records = [encodeConsumer(consumer.id, consumer.createdMs, name)];
+    if (start !== undefined) {
+      const setup = { start, startOffset };
+      this.setups.set(consumer.id, setup);
+      records.push(encodeSetup(consumer.id, startOffset, encodeSetupSpec(setup)));
+    }
+    return { consumer, created: this.write(records) };
   }
 
   private batchSize(requested: number | undefined): number {
@@ -371,7 +385,13 @@ export class StreamConsumers {
 
   /** The state of every consumer as STATE records (what a compacted journal holds). */
   stateRecords(): Buffer[] {
-    return [...this.byId.values()].map(encodeState);
+    const records: Buffer[] = [];
+    for (const consumer of this.byId.values()) {
+      records.push(encodeState(consumer));
+      const setup = this.setups.get(consumer.id);
+      if (setup !== undefined) records.push(encodeSetup(consumer.id, setup.startOffset, encodeSetupSpec(setup)));
+    }
+    return records;
   }
 
   /** The journal, for flushing, syncing and snapshots. */
