@@ -10,6 +10,9 @@ import { consumerName } from './consumer-name.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
 import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
+import { readStoredPage, type ReadFrom } from './event-reads.js';
+import { Subscription, type SubscriptionLimits, type SubscriptionSink, type SubscriptionStart } from './subscription.js';
+import type { ConsumerStart, RetentionPolicy, StreamRetention } from '../storage/index.js';
 
 /** Limits of the bus. Every field has a default. */
 export interface BusOptions {
@@ -50,9 +53,8 @@ function eventNotFound(id: string): EventBusError {
   return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
 }
 
-export interface ReadEventsQuery {
+export interface ReadEventsQuery extends ReadFrom {
   streamName: string;
-  fromOffset: number;
   maxEvents: number | undefined;
   consumer: string | undefined;
 }
@@ -63,6 +65,8 @@ export interface ProcessQuery {
   maxEvents: number | undefined;
   waitMs: number | undefined;
   autoAck: boolean;
+  /** Where the consumer starts if this call creates it (default all). */
+  start?: ConsumerStart | undefined;
 }
 
 export interface RetryQuery {
@@ -90,8 +94,8 @@ export class EventBus {
     return this.options.snapshotsRoot;
   }
 
-  async createStream(name: string): Promise<StreamView> {
-    const stream = await this.engine.createStream(name);
+  async createStream(name: string, retention?: StreamRetention): Promise<StreamView> {
+    const stream = await this.engine.createStream(name, retention === undefined ? {} : { retention });
     return { id: stream.id, name: stream.name, createdMs: stream.createdMs };
   }
 
@@ -100,8 +104,18 @@ export class EventBus {
   }
 
   streamInfo(name: string): StreamInfoView {
-    const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage } = this.engine.stats(name);
-    return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage };
+    const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage, retention } = this.engine.stats(name);
+    return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage, retention: retention.effective };
+  }
+
+  /** Replaces a stream's own retention limits (those left out follow the store's); the limits that now apply. */
+  async setRetention(name: string, retention: StreamRetention): Promise<RetentionPolicy> {
+    return (await this.engine.setRetention(name, retention)).effective;
+  }
+
+  /** Truncates a stream before `beforeOffset`, durably (stream-settings.ts in storage). */
+  truncate(name: string, beforeOffset: number): Promise<{ firstOffset: number; nextOffset: number }> {
+    return this.engine.truncate(name, beforeOffset);
   }
 
   /** A page of the store's streams with their figures, in name order (stream-listing.ts). */
@@ -118,16 +132,16 @@ export class EventBus {
     return appended.then((event) => ({ id: eventIdOf(stream.number, stream.idEpochs, event.offset), offset: event.offset, createdMs: event.timestampMs }));
   }
 
-  /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
+  /**
+   * A page of a stream's events (from an offset, the end or a time; forward or backward: event-reads.ts),
+   * with their status for `consumer` (never created).
+   */
   readEvents(query: ReadEventsQuery): EventPage {
     const consumer = consumerName(query.consumer);
     const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
-    const stored = this.engine.read(query.streamName, query.fromOffset, { maxEvents, maxBytes: this.options.maxPageBytes });
+    const { stored, nextOffset, atEnd } = readStoredPage(this.engine, query.streamName, query, { maxEvents, maxBytes: this.options.maxPageBytes });
     const stream = this.stream(query.streamName);
-    if (stored.length === 0) {
-      const { firstOffset } = this.engine.stats(query.streamName);
-      return { events: [], nextOffset: Math.max(query.fromOffset, firstOffset) };
-    }
+    if (stored.length === 0) return { events: [], nextOffset, atEnd };
     const offsets = stored.map((event) => event.offset);
     const statuses = this.engine.eventStatuses(query.streamName, consumer, offsets);
     assert(statuses.length === stored.length, 'eventStatuses returned a different number of statuses');
@@ -136,7 +150,16 @@ export class EventBus {
       const { status, deliveryCount } = statuses[i]!;
       events[i] = view(stream, stored[i]!, status, deliveryCount);
     }
-    return { events, nextOffset: stored[stored.length - 1]!.offset + 1 };
+    return { events, nextOffset, atEnd };
+  }
+
+  /**
+   * Starts a catch-up subscription to `name` (subscription.ts): history, caught-up, then live
+   * events, into `sink`. Throws STREAM_NOT_FOUND.
+   */
+  subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): Subscription {
+    const stream = this.stream(name);
+    return Subscription.start(this.engine, stream, from, (info, stored) => stored.map((event) => view(info, event, 0, 0)), sink, limits);
   }
 
   /** Delivers `consumer`'s next events (created on first use). */
@@ -147,6 +170,7 @@ export class EventBus {
       ...(query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents }),
       ...(query.waitMs === undefined ? {} : { waitMs: query.waitMs }),
       autoAck: query.autoAck,
+      ...(query.start === undefined ? {} : { start: query.start }),
     });
     return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
   }

@@ -5,7 +5,8 @@
 
 /**
  * Every operation, in the order the original listed them (snapshot_db from the seed version),
- * then ours (list_streams) before `exit`.
+ * then ours (list_streams; event sourcing: subscribe, unsubscribe, set_stream_retention,
+ * truncate_stream) before `exit`.
  */
 export const OPERATIONS = [
   'health',
@@ -19,6 +20,10 @@ export const OPERATIONS = [
   'mark_event',
   'snapshot_db',
   'list_streams',
+  'subscribe',
+  'unsubscribe',
+  'set_stream_retention',
+  'truncate_stream',
   'exit',
 ] as const;
 
@@ -30,7 +35,7 @@ export const DECODE_REQUEST = 'decode_request';
 /** One entry of the `missing required fields` context: Go type names, as the original sent them. */
 export interface RequiredField {
   name: string;
-  type: 'string' | '[]byte' | 'uint8';
+  type: 'string' | '[]byte' | 'uint8' | 'uint64' | 'object';
   required: true;
 }
 
@@ -38,7 +43,7 @@ const streamName: RequiredField = { name: 'stream_name', type: 'string', require
 
 /**
  * The required body fields of each operation that has a body, in the original's order.
- * `list_streams` has no required field, and its body may be left out altogether.
+ * `list_streams` and `unsubscribe` have no required field, and their body may be left out altogether.
  */
 export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> = new Map<Operation, readonly RequiredField[]>([
   ['create_stream', [streamName]],
@@ -51,6 +56,10 @@ export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> =
   ['mark_event', [{ name: 'event_id', type: 'string', required: true }, { name: 'status', type: 'uint8', required: true }]],
   ['snapshot_db', [{ name: 'output', type: 'string', required: true }]],
   ['list_streams', []],
+  ['subscribe', [streamName]],
+  ['unsubscribe', []],
+  ['set_stream_retention', [streamName, { name: 'retention', type: 'object', required: true }]],
+  ['truncate_stream', [streamName, { name: 'before_offset', type: 'uint64', required: true }]],
 ]);
 
 const byName: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op) => [op, op]));

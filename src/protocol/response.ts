@@ -11,6 +11,7 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from '../bus/results.js';
 import { isBrokenStream, type StreamListing } from '../bus/stream-listing.js';
 import { OPERATIONS } from './operations.js';
+import { consumerStartJson, retentionJson } from './settings-bodies.js';
 
 /** `{"operation":"<op>","status":true` and `…false` for every operation, and decode_request. */
 const SUCCESS_HEAD = new Map<string, string>();
@@ -84,12 +85,12 @@ function streamInfoJson(info: StreamInfoView): string {
   let consumers = '';
   for (const c of info.consumers) {
     if (consumers.length > 0) consumers += ',';
-    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag}}`;
+    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag},"start":${consumerStartJson(c.start)}}`;
   }
   const damage = info.damage.map((d) => JSON.stringify({ file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })).join(',');
   return (
     `{${streamFields(info)},"event_count":${info.eventCount},"first_offset":${info.firstOffset},` +
-    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"consumers":[${consumers}],"damage":[${damage}]}`
+    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"retention":${retentionJson(info.retention)},"consumers":[${consumers}],"damage":[${damage}]}`
   );
 }
 
@@ -133,9 +134,14 @@ export function deliveryBody(delivery: Delivery): string {
   return `{"events":${eventsJson(delivery.events)},"more":${delivery.more}}`;
 }
 
-/** `{"events":[…],"next_offset":N}` (get_stream_events). */
+/** `{"events":[…],"next_offset":N,"at_end":bool}` (get_stream_events). */
 export function eventPageBody(page: EventPage): string {
-  return `{"events":${eventsJson(page.events)},"next_offset":${page.nextOffset}}`;
+  return `{"events":${eventsJson(page.events)},"next_offset":${page.nextOffset},"at_end":${page.atEnd}}`;
+}
+
+/** `{"events":[…],"next_offset":N}`: one line of a subscription's events (subscription-lines.ts). */
+export function subscriptionEventsBody(events: readonly EventView[], nextOffset: number): string {
+  return `{"events":${eventsJson(events)},"next_offset":${nextOffset}}`;
 }
 
 /** `{"snapshot":{…}}` (snapshot_db). */

@@ -4,6 +4,7 @@
  *
  * Ordering is request-queue.ts: requests take effect in the order sent and are answered in that
  * order; consecutive `write_event`s run together, anything else waits for what came before.
+ * A `subscribe` makes the connection a subscription until it ends (subscription-session.ts).
  *
  * Flow control. Lines are taken from the socket only while fewer than `maxInFlightRequests`
  * (and `maxInFlightBytes`) are unanswered and the client is reading its responses; otherwise the
@@ -15,15 +16,17 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import { LINE_TOO_LONG, LineReader } from '../protocol/line-reader.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
 import { decodeLine, parseRequest, type ParseLimits } from '../protocol/parse-request.js';
-import type { Request } from '../protocol/requests.js';
+import type { Credentials, Request } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess } from '../protocol/response.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
 import type { Logger } from '../storage/logger.js';
 import type { Authenticator } from './auth.js';
 import { ConnectionAuth } from './connection-auth.js';
 import type { Executor } from './execute.js';
+import type { EventBus } from '../bus/bus.js';
 import type { ServerLimits } from './limits.js';
 import { RequestQueue, type RequestQueueHost } from './request-queue.js';
+import { SubscriptionSession, type SessionHost } from './subscription-session.js';
 
 /** Counters kept by the server across connections. */
 export interface ServerStats {
@@ -47,6 +50,8 @@ export interface ConnectionHost {
   readonly parseLimits: ParseLimits;
   readonly executor: Executor;
   readonly authenticator: Authenticator;
+  /** The bus, for subscriptions (the executor runs everything else). */
+  readonly bus: EventBus;
   readonly logger: Logger;
   readonly stats: ServerStats;
   connectionClosed(connection: Connection): void;
@@ -59,7 +64,7 @@ const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 
-export class Connection implements RequestQueueHost {
+export class Connection implements RequestQueueHost, SessionHost {
   readonly remote: string;
   private readonly reader: LineReader;
   private readonly limits: ServerLimits;
@@ -82,6 +87,9 @@ export class Connection implements RequestQueueHost {
   private inputEnded = false;
   private state = OPEN;
   private closingDeadlineMs = 0;
+  /** Set from a `subscribe` until its subscription ends: lines go to it (subscription-session.ts). */
+  private subscription: SubscriptionSession | null = null;
+  private readonly sessions = new WeakMap<Request, SubscriptionSession>();
 
   constructor(private readonly socket: Socket, private readonly host: ConnectionHost) {
     this.limits = host.limits;
@@ -109,6 +117,7 @@ export class Connection implements RequestQueueHost {
   shutdown(): void {
     if (this.state !== OPEN) return;
     this.draining = true;
+    this.subscription?.shutdown();
     // Long-polls not yet started answer at once rather than hold the shutdown up.
     this.queue.drain();
     this.pump();
@@ -208,6 +217,7 @@ export class Connection implements RequestQueueHost {
   private handleLine(line: Buffer): void {
     this.host.stats.requests += 1;
     const decoded = decodeLine(line);
+    if (this.subscription !== null && this.subscription.takeLine(decoded)) return;
     if (!decoded.ok) {
       this.host.executor.counts.of(DECODE_REQUEST).fail(decoded.error.code); // metrics hook
       this.queue.answer(encodeFailure(DECODE_REQUEST, decoded.error, decoded.requestIdJson), false);
@@ -240,6 +250,10 @@ export class Connection implements RequestQueueHost {
       this.queue.answer(this.host.executor.failure(operation, error, requestIdJson), false);
       return;
     }
+    if (request.operation === 'subscribe') {
+      this.subscription = new SubscriptionSession(this, this.host.bus, request, requestIdJson, this.limits.maxSubscriptionBufferBytes);
+      this.sessions.set(request, this.subscription);
+    }
     this.queue.enqueue(request, requestIdJson, request.operation !== 'write_event', line.length, false);
   }
 
@@ -260,9 +274,37 @@ export class Connection implements RequestQueueHost {
 
   // ------------------------------------------------------------------ the queue's host (methods, not closures: no memory per connection)
 
-  /** RequestQueueHost: runs a request. */
+  /** RequestQueueHost: runs a request (a subscribe: its session, until it ends). */
   execute(request: Request, requestIdJson: string | undefined): string | Promise<string> {
+    const session = request.operation === 'subscribe' ? this.sessions.get(request) : undefined;
+    if (session !== undefined) return session.start();
     return this.host.executor.execute(request, requestIdJson);
+  }
+
+  // ------------------------------------------------------------------ the subscription's host
+
+  /** SessionHost: bytes queued on the socket. */
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  /** SessionHost: a subscription has output. */
+  outputReady(): void {
+    this.scheduleFlush();
+  }
+
+  /** SessionHost: lines are requests again. */
+  sessionEnded(session: SubscriptionSession): void {
+    if (this.subscription === session) this.subscription = null;
+  }
+
+  /** SessionHost: may these credentials make requests (an unsubscribe)? */
+  authorized(credentials: Credentials | null, operation: string): boolean {
+    if (this.auth.authorized(credentials)) return true;
+    this.host.stats.authFailures += 1;
+    this.host.executor.counts.of(operation).fail(ErrorCodes.UNAUTHORIZED); // metrics hook
+    this.auth.refused(credentials?.clientId, this.host.stats.authFailures, this.host.logger);
+    return false;
   }
 
   /** RequestQueueHost: the failure line of a request. */
@@ -293,7 +335,9 @@ export class Connection implements RequestQueueHost {
   private flush(): void {
     this.flushScheduled = false;
     if (this.state !== OPEN) return;
-    const { out, close } = this.queue.takeAnswered();
+    const answered = this.queue.takeAnswered();
+    const close = answered.close;
+    const out = this.subscription === null ? answered.out : answered.out + this.subscription.takeOutput();
     if (out.length > 0) {
       this.lastActivityMs = Date.now();
       if (!this.socket.write(out) && this.writeBlockedSinceMs === 0) this.writeBlockedSinceMs = this.lastActivityMs;
@@ -317,6 +361,7 @@ export class Connection implements RequestQueueHost {
   private onDrain(): void {
     this.writeBlockedSinceMs = 0;
     if (this.state !== OPEN) return;
+    this.subscription?.drained();
     this.queue.dispatch();
     this.pump();
   }
@@ -350,6 +395,7 @@ export class Connection implements RequestQueueHost {
 
   private onClose(): void {
     this.state = CLOSED;
+    this.subscription?.close();
     this.queue.close();
     this.reader.discard();
     this.host.connectionClosed(this);

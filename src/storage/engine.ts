@@ -358,6 +358,15 @@ export class Engine {
   }
 
   /**
+   * The oldest offset still stored and the next offset (everything visible is below it), cheaply.
+   * Throws STREAM_NOT_FOUND.
+   */
+  bounds(name: string): { firstOffset: number; nextOffset: number } {
+    const { log } = this.streams.get(name);
+    return { firstOffset: log.firstOffset, nextOffset: log.visibleOffset };
+  }
+
+  /**
    * Reads visible events newest first, from `fromOffset` (included; past the end: from the last
    * event) down to the oldest stored. Limits and errors as {@link read}.
    */
