@@ -121,6 +121,9 @@ export class SubscriptionSession implements SubscriptionSink {
     if (!this.started || this.done) return '';
     const out = this.out;
     this.out = '';
+    // Catching up waits while output is unsent; once written, the socket may have taken it all
+    // (no 'drain' comes then): look again after this write.
+    if (out.length > 0) this.subscription?.resume();
     return out;
   }
 

@@ -54,7 +54,7 @@ export interface OracleState {
 
 export const OPERATIONS = [
   'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event',
-  'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'exit',
+  'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'subscribe', 'unsubscribe', 'set_stream_retention', 'truncate_stream', 'exit',
 ] as const;
 
 export const REASONS = {

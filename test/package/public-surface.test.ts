@@ -44,7 +44,7 @@ t.test('each entry point exports its documented names', async (t) => {
     'DurabilityModel', 'FaultyIO', 'JournalIO', 'SimIO', 'checkCrashConsistency', 'crashError', 'faultState', 'nodeIO', 'readJournal',
     'replayCrashPoint', 'replayJournal', 'seededRandom', 'setFaults', 'syncFreeIO', 'systemError',
   ]);
-  t.same(names(client), ['ErrorCodes', 'EventBusClient', 'EventBusError', 'isEventBusError', 'responseError']);
+  t.same(names(client), ['ErrorCodes', 'EventBusClient', 'EventBusError', 'Subscription', 'isEventBusError', 'responseError']);
   t.equal(storage.Engine, root.Engine, 'one Engine class, whichever entry point');
   t.equal(storage.EventBusError, client.EventBusError, 'one error class');
   const hooks = await Promise.all([import('eventbus/storage/testing/journal-io'), import('eventbus/storage/testing/fault-io-module')]);
