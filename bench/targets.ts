@@ -113,6 +113,7 @@ const EARLIER: Check[] = [
   bound('issue 5', 'snapshot of the largest store < 200 ms', 'snapshot', 'engine', /streams$/, median, 'ms', (v) => v < 200),
   bound('issue 6', 'RSS per idle connection ≤ 16 KiB', 'idle', 'eventbus-always', /^server RSS/, median, 'bytes', (v) => v <= 16 * 1024),
   bound('issue 6', "another client's write p99 with the idle connections open < 50 ms", 'idle', 'eventbus-always', /idle connections open$/, median, 'ms', (v) => v < 50),
+  bound('issue 13', 'write-to-subscriber p99 < 5 ms at 10,000 events/s, 16 subscribers', 'subscribe-latency', 'eventbus-always', /^write-to-subscriber p99 \(/, median, 'ms', (v) => v < 5),
 ];
 
 export function checkTargets(figures: readonly Figure[]): TargetResult[] {

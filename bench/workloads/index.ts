@@ -13,6 +13,7 @@ import { markCostWorkload } from './mark-cost.js';
 import { metricsCostWorkload } from './metrics-cost.js';
 import { mixedWorkload } from './mixed.js';
 import { snapshotWorkload } from './snapshot.js';
+import { subscribeLatencyWorkload } from './subscribe-latency.js';
 import { writeWorkloads } from './write.js';
 import type { Workload } from './workload.js';
 
@@ -32,6 +33,7 @@ export const WORKLOADS: readonly Workload[] = [
   enginePreallocWorkload,
   engineObserverWorkload,
   snapshotWorkload,
+  subscribeLatencyWorkload,
   idleWorkload,
 ];
 

@@ -52,6 +52,14 @@ export interface SubscriptionStart {
   fromTimeMs: number | undefined;
 }
 
+/**
+ * The last page read by a subscription of each stream, shared: live subscribers of a stream wake
+ * together and read the same events from the same offset, so the first reads (and its views are
+ * encoded once by the protocol, which caches by the array) and the others reuse it. Events are
+ * immutable, so a page read from an offset stays a right answer from that offset.
+ */
+const lastPages = new Map<string, { from: number; next: number; views: EventView[] }>();
+
 /** Pages sent in one turn of the event loop before yielding to other work. */
 const PAGES_PER_TURN = 16;
 /** A wait on the stream's long-polls is renewed after this long (nothing is lost meanwhile). */
@@ -128,8 +136,8 @@ export class Subscription {
       if (!this.exists()) return this.end(this.failure(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(this.stream.name)));
       for (let page = 0; page < PAGES_PER_TURN; page++) {
         if (!this.live && this.sink.bufferedBytes > this.limits.historyBufferBytes) return; // resume() goes on
-        const stored = this.engine.read(this.stream.name, this.cursor, { maxEvents: this.limits.pageEvents, maxBytes: this.limits.pageBytes });
-        if (stored.length === 0) {
+        const page = this.readPage();
+        if (page === null) {
           if (!this.live) {
             this.live = true;
             this.sink.caughtUp(this.cursor);
@@ -137,8 +145,8 @@ export class Subscription {
           this.wait();
           return;
         }
-        this.cursor = stored[stored.length - 1]!.offset + 1;
-        this.sink.events(this.views(this.stream, stored), this.cursor);
+        this.cursor = page.next;
+        this.sink.events(page.views, this.cursor);
         if (this.live && this.sink.bufferedBytes > this.limits.maxBufferedBytes) {
           return this.end(this.failure(ErrorCodes.SLOW_CONSUMER, `the subscriber did not keep up: more than ${this.limits.maxBufferedBytes} bytes of events were waiting for it; resume from offset ${this.cursor}`));
         }
@@ -147,6 +155,17 @@ export class Subscription {
     } catch (error) {
       this.end(error instanceof EventBusError ? this.failure(error.code, error.reason, error.context) : this.failure(ErrorCodes.INTERNAL, 'internal error'));
     }
+  }
+
+  /** The events from the cursor (shared with the stream's other subscriptions there), or null at the end. */
+  private readPage(): { views: EventView[]; next: number } | null {
+    const cached = lastPages.get(this.stream.id);
+    if (cached !== undefined && cached.from === this.cursor && cached.next <= this.engine.bounds(this.stream.name).nextOffset) return cached;
+    const stored = this.engine.read(this.stream.name, this.cursor, { maxEvents: this.limits.pageEvents, maxBytes: this.limits.pageBytes });
+    if (stored.length === 0) return null;
+    const page = { from: this.cursor, next: stored[stored.length - 1]!.offset + 1, views: this.views(this.stream, stored) };
+    lastPages.set(this.stream.id, page);
+    return page;
   }
 
   /** Waits for an event at the cursor or later to become visible. */
@@ -185,6 +204,7 @@ export class Subscription {
   private end(error: EventBusError): void {
     if (this.stopped) return;
     this.stopped = true;
+    if (!this.exists()) lastPages.delete(this.stream.id);
     this.sink.ended(error);
   }
 }

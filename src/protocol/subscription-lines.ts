@@ -11,8 +11,16 @@
 import type { EventView } from '../bus/results.js';
 import { encodeFailure, encodeSuccess, subscriptionEventsBody } from './response.js';
 
+/** Bodies of event pages by the pages' arrays: subscribers of a stream share pages (bus/subscription.ts), and their encoding. */
+const bodies = new WeakMap<readonly EventView[], string>();
+
 export function subscriptionEventsLine(events: readonly EventView[], nextOffset: number, requestIdJson: string | undefined): string {
-  return encodeSuccess('subscribe', subscriptionEventsBody(events, nextOffset), requestIdJson);
+  let body = bodies.get(events);
+  if (body === undefined) {
+    body = subscriptionEventsBody(events, nextOffset);
+    bodies.set(events, body);
+  }
+  return encodeSuccess('subscribe', body, requestIdJson);
 }
 
 export function caughtUpLine(nextOffset: number, requestIdJson: string | undefined): string {
