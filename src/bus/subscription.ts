@@ -58,7 +58,13 @@ export interface SubscriptionStart {
  * encoded once by the protocol, which caches by the array) and the others reuse it. Events are
  * immutable, so a page read from an offset stays a right answer from that offset.
  */
-const lastPages = new Map<string, { from: number; next: number; views: EventView[] }>();
+const lastPages = new WeakMap<Engine, Map<string, { from: number; next: number; views: EventView[] }>>();
+
+function pagesOf(engine: Engine): Map<string, { from: number; next: number; views: EventView[] }> {
+  let pages = lastPages.get(engine);
+  if (pages === undefined) lastPages.set(engine, (pages = new Map()));
+  return pages;
+}
 
 /** Pages sent in one turn of the event loop before yielding to other work. */
 const PAGES_PER_TURN = 16;
@@ -159,12 +165,12 @@ export class Subscription {
 
   /** The events from the cursor (shared with the stream's other subscriptions there), or null at the end. */
   private readPage(): { views: EventView[]; next: number } | null {
-    const cached = lastPages.get(this.stream.id);
+    const cached = pagesOf(this.engine).get(this.stream.id);
     if (cached !== undefined && cached.from === this.cursor && cached.next <= this.engine.bounds(this.stream.name).nextOffset) return cached;
     const stored = this.engine.read(this.stream.name, this.cursor, { maxEvents: this.limits.pageEvents, maxBytes: this.limits.pageBytes });
     if (stored.length === 0) return null;
     const page = { from: this.cursor, next: stored[stored.length - 1]!.offset + 1, views: this.views(this.stream, stored) };
-    lastPages.set(this.stream.id, page);
+    pagesOf(this.engine).set(this.stream.id, page);
     return page;
   }
 
@@ -204,7 +210,7 @@ export class Subscription {
   private end(error: EventBusError): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (!this.exists()) lastPages.delete(this.stream.id);
+    if (!this.exists()) pagesOf(this.engine).delete(this.stream.id);
     this.sink.ended(error);
   }
 }
