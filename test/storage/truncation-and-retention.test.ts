@@ -20,7 +20,8 @@ t.test('truncation: reads, consumers, restart, snapshot, offsets continue, segme
   const dataDir = tempDir(t, 'truncate');
   let engine = await openEngine(dataDir, options);
   await engine.createStream('s');
-  await engine.appendMany('s', Array.from({ length: 50 }, (_, i) => payload(`e${i}`, 100)));
+  // Batches of 5: a batch is written whole into one segment, so small ones fill many segments.
+  for (let i = 0; i < 50; i += 5) await engine.appendMany('s', Array.from({ length: 5 }, (_, k) => payload(`e${i + k}`, 100)));
   const delivered = await engine.consume('s', 'c', { maxEvents: 10 });
   t.equal(delivered.events.length, 10, 'a consumer holds 10 delivered events');
   const segmentsBefore = segmentFiles(streamDir(engine, 's')).length;
@@ -60,7 +61,9 @@ t.test('per-stream retention overrides the store\'s, changes later, survives a r
   await t.rejects(engine.createStream('bad', { retention: { maxEvents: -1 } }), { code: 'INVALID_FIELD' });
   await engine.createStream('kept');
   await engine.createStream('short', { retention: { maxEvents: 10 } });
-  for (const name of ['kept', 'short']) await engine.appendMany(name, Array.from({ length: 60 }, (_, i) => payload(`${name}${i}`, 100)));
+  for (const name of ['kept', 'short']) {
+    for (let i = 0; i < 60; i += 5) await engine.appendMany(name, Array.from({ length: 5 }, (_, k) => payload(`${name}${i + k}`, 100)));
+  }
   await sleep(50); // seals of the last rolls settle (a segment being sealed is never removed)
   t.same(engine.stats('short').retention, { effective: { maxAgeMs: 0, maxBytes: 0, maxEvents: 10 }, own: { maxEvents: 10 } });
   engine.applyRetention();
