@@ -49,7 +49,7 @@ t.test('the wire: no body needed, the body and fields checked, the same auth as 
   await lines.request(`{"operation":"create_stream","body":{"stream_name":"s"},${auth}}`);
   const listed = (await lines.request(`{"operation":"list_streams",${auth}}`)) as { body: { streams: Record<string, unknown>[] } };
   t.match(listed, { operation: 'list_streams', status: true, body: { streams: [{ name: 's', event_count: 0, first_offset: 0, next_offset: 0, consumers: [], damage: [] }], next_name: null } });
-  t.same(Object.keys(listed.body.streams[0]), ['id', 'name', 'created_at', 'event_count', 'first_offset', 'next_offset', 'bytes', 'segment_count', 'consumers', 'damage']);
+  t.same(Object.keys(listed.body.streams[0]), ['id', 'name', 'created_at', 'event_count', 'first_offset', 'next_offset', 'bytes', 'segment_count', 'retention', 'consumers', 'damage']);
   t.match((await lines.request(`{"operation":"list_streams","body":null,${auth}}`)), { status: true });
   for (const [body, field] of [['[]', 'body'], ['{"from_name":1}', 'from_name'], ['{"max_streams":0}', 'max_streams'], ['{"max_streams":"2"}', 'max_streams']] as const) {
     t.match((await lines.request(`{"operation":"list_streams","body":${body},${auth}}`)), {
