@@ -13,14 +13,14 @@ const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|
 /** `value` (RFC 3339) in ms since the epoch; throws INVALID_FIELD naming `field`. */
 export function parseTime(value: unknown, field: string): number {
   const ms = typeof value === 'string' && RFC_3339.test(value) ? Date.parse(value.replace(' ', 'T')) : NaN;
-  if (!Number.isFinite(ms)) throw invalidField(field, 'an RFC 3339 time such as "2026-11-30T12:00:00Z"');
+  if (!Number.isFinite(ms)) throw invalidField(field, 'an RFC 3339 time such as 2026-11-30T12:00:00Z');
   return ms;
 }
 
 /** `from_offset` (N or "end"), `from_time` and `direction` of get_stream_events. */
 export function parseReadPosition(body: JsonObject): ReadPosition {
   const direction = body.direction ?? 'forward';
-  if (direction !== 'forward' && direction !== 'backward') throw invalidField('direction', '"forward" or "backward"');
+  if (direction !== 'forward' && direction !== 'backward') throw invalidField('direction', 'forward or backward');
   const { fromOffset, fromEnd, fromTimeMs } = parseFrom(body);
   return { fromOffset, fromEnd: fromEnd || (direction === 'backward' && body.from_offset == null && fromTimeMs === undefined), fromTimeMs, direction };
 }
@@ -34,7 +34,7 @@ function parseFrom(body: JsonObject): { fromOffset: number; fromEnd: boolean; fr
   if (time !== undefined && time !== null) return { fromOffset: 0, fromEnd: false, fromTimeMs: parseTime(time, 'from_time') };
   if (offset === 'end') return { fromOffset: 0, fromEnd: true, fromTimeMs: undefined };
   if (!hasOffset) return { fromOffset: 0, fromEnd: false, fromTimeMs: undefined };
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalidField('from_offset', 'an integer of at least 0, or "end"');
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalidField('from_offset', 'an integer of at least 0, or the string end');
   return { fromOffset: offset, fromEnd: false, fromTimeMs: undefined };
 }
 
@@ -48,7 +48,8 @@ export function parseConsumerStart(body: JsonObject): ConsumerStart | undefined 
   const start = body.start;
   if (start === undefined || start === null) return undefined;
   if (start === 'all' || start === 'new') return { kind: start };
-  const expected = '"all", "new", {"offset": N} or {"time": "<RFC 3339>"}';
+  // No double quotes: `expected` is quoted in the reply's context as it is.
+  const expected = 'all, new, an object with offset (an integer) or time (RFC 3339)';
   if (!isObject(start)) throw invalidField('start', expected);
   const keys = Object.keys(start);
   if (keys.length === 1 && keys[0] === 'offset') {
