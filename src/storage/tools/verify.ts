@@ -24,8 +24,8 @@ import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES } from '../format/offset-index.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
-import { fileCrc, scanLog, zeroFrom } from '../log/log-scanner.js';
-import { checkIndexHeader, checkLogHeader, checkSealed } from '../log/segment-check.js';
+import { fileCrc, scanLog, zeroFrom, type ScanResult } from '../log/log-scanner.js';
+import { checkIndexHeader, checkLogHeader, checkSealed, guessVersion } from '../log/segment-check.js';
 import { listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 
@@ -59,6 +59,8 @@ interface Findings {
   note: Report;
   /** Every file checked, counted once however many checks read it. */
   checked: Set<string>;
+  /** True when the store's last process stopped with it open (a stale LOCK): tails may be torn. */
+  crashed: boolean;
 }
 
 /**
@@ -74,12 +76,14 @@ export function verifyDirectory(io: FileIO, dir: string): VerifyReport {
     problem: (file, message, position) => report.problems.push({ file, message, ...(position === undefined ? {} : { position }) }),
     note: (file, message, position) => report.notes.push({ file, message, ...(position === undefined ? {} : { position }) }),
     checked: new Set(),
+    crashed: false,
   };
   if (kind === 'snapshot') verifyManifest(io, root, findings);
   else if (path.basename(root).startsWith('.') && path.basename(root).endsWith('.partial')) {
     findings.problem(root, 'an unfinished snapshot (no MANIFEST): it is not a valid snapshot');
   }
   if (kind !== 'snapshot' && lockHolder(io, root) === 'stale') {
+    findings.crashed = true;
     findings.note(path.join(root, 'LOCK'), 'the store was not closed cleanly (its process stopped with it open); recovery runs when it is next opened');
   }
   verifyCatalogAndStreams(io, root, findings);
@@ -218,8 +222,9 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     const logSize = io.size(logFd);
     const header = checkLogHeader(io, logFd, paths.baseOffset);
     if ('problem' in header) problem(paths.log, header.problem, 0);
+    const version = 'version' in header ? header.version : guessVersion(io, logFd, logSize);
     const positions: number[] = [];
-    const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, paths.baseOffset, MAX_RECORD_PAYLOAD_BYTES, (_offset, position) => positions.push(position));
+    const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, paths.baseOffset, MAX_RECORD_PAYLOAD_BYTES, version, (_offset, position) => positions.push(position));
     const count = positions.length;
     report.events += count;
     const preallocated = expectedCount === null && scan.stop !== null && zeroFrom(io, logFd, scan.stop.position, logSize);
@@ -228,6 +233,7 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
       if (expectedCount === null && scan.stop.problem === 'partial') note(paths.log, `${message}: a torn tail, never acknowledged; cut off on open`, scan.stop.position);
       else problem(paths.log, message, scan.stop.position);
     }
+    if (scan.batchEndOffset < scan.nextOffset) verifyBatchEnd(paths, scan, expectedCount === null, findings);
     if (expectedCount !== null && count !== expectedCount) problem(paths.log, `holds ${count} valid records, expected ${expectedCount}`);
     if (io.stat(paths.index) === null) {
       (expectedCount === null ? note : problem)(paths.index, 'index is missing (rebuilt on open)');
@@ -239,6 +245,17 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
   } finally {
     io.close(logFd);
   }
+}
+
+/**
+ * The records after the last one that ends a batch: in a sealed segment always damage (a batch
+ * never spans segments); at the end of the active one a batch torn by a crash (cut off on open),
+ * or damage when the store was closed cleanly.
+ */
+function verifyBatchEnd(paths: SegmentPaths, scan: ScanResult, active: boolean, { problem, note, crashed }: Findings): void {
+  const what = `offsets ${scan.batchEndOffset} to ${scan.nextOffset - 1} are a batch without its last record`;
+  if (active && crashed) note(paths.log, `${what}: torn by a crash, never acknowledged; cut off on open`, scan.batchEnd);
+  else problem(paths.log, active ? `${what}, after a clean stop` : `${what} at the end of a sealed segment`, scan.batchEnd);
 }
 
 /** Checks a sealed segment's index against its seal and the seal against the files; false if it cannot be used. */
