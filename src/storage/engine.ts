@@ -48,8 +48,29 @@ import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } fro
 import { StreamRegistry } from './stream-registry.js';
 import { deadLetterStreamName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
+import { DuplicateWindow, recentMessageIds } from './duplicate-window.js';
+import { appendEvents, type AppendContext, type AppendEventsOptions, type AppendEventsResult, type ExpectedVersion, type NewEvent } from './event-append.js';
+import type { EventAttributes } from './format/record-fields.js';
+import { KeyCache } from './keys/key-cache.js';
+import { KeyMaintenance, type KeyIndexContext } from './keys/key-index.js';
 
-export type { AppendedEvent, Damage, EngineOptions, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, SnapshotResult, StoredEvent };
+export type {
+  AppendedEvent, AppendEventsOptions, AppendEventsResult, Damage, EngineOptions, EventAttributes, ExpectedVersion, FsyncPolicy, GroupCommitStats, LogStats, NewEvent,
+  RetentionPolicy, SnapshotResult, StoredEvent,
+};
+
+/** Figures of a stream's key index (keys/key-index.ts) and of the store's shared parts. */
+export interface KeyIndexStats {
+  runs: number;
+  runEntries: number;
+  runBytes: number;
+  memtableEntries: number;
+  /** The store's cache of keys' newest versions: keys held, bytes counted against its bound. */
+  cachedKeys: number;
+  cacheBytes: number;
+  /** Bytes every key index of the store holds in memory (memtables, run fences, the cache). */
+  storeMemoryBytes: number;
+}
 
 /** A stream's identity. */
 export interface StreamInfo {
@@ -93,6 +114,8 @@ export class Engine {
   private readonly creatingDeadLetters = new Map<string, Promise<unknown>>();
   private readonly groupCommit: GroupCommit;
   private readonly context: LogContext & ConsumersContext;
+  private readonly keyIndex: KeyIndexContext;
+  private readonly appends: AppendContext;
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Snapshots run one at a time. */
@@ -111,13 +134,33 @@ export class Engine {
       scratch: new WriteScratch(),
       preallocateStepBytes: Math.min(PREALLOCATE_STEP_BYTES, options.segmentSizeBytes),
       afterCrash,
-      onVisible: (log) => this.streams.findByLog(log)?.polls.wake(),
+      onVisible: (log) => {
+        const state = this.streams.findByLog(log);
+        if (state === undefined) return;
+        state.polls.wake();
+        this.keyIndex.maintenance.check(state.keys);
+      },
       limits: options.consumers,
       markDirty: (journal) => this.flusher.mark(journal),
       deadLetter: (streamName, payloads) => this.deadLetter(streamName, payloads),
     };
-    const { context, streams, flusher } = this;
-    this.lifecycle = new StreamLifecycle({ options, context, streams, catalog, flusher, closed: () => this.closed });
+    this.keyIndex = {
+      io: options.io,
+      logger: options.logger,
+      options: options.keyIndex,
+      cache: new KeyCache(options.keyIndex.cacheBytes),
+      maintenance: new KeyMaintenance(options.keyIndex, options.logger),
+    };
+    this.appends = {
+      window: new DuplicateWindow(options.duplicateWindowMs, options.duplicateWindowEvents),
+      limits: { maxBatchEvents: options.maxBatchEvents, maxBatchBytes: options.maxBatchBytes, maxEventBytes: options.maxEventBytes },
+      queued: (target, keyed) => {
+        this.flusher.mark(target.log);
+        if (keyed) this.flusher.mark(target.keys.afterWrite);
+      },
+    };
+    const { context, streams, flusher, keyIndex } = this;
+    this.lifecycle = new StreamLifecycle({ options, context, keyIndex, streams, catalog, flusher, closed: () => this.closed });
   }
 
   /**
@@ -163,6 +206,7 @@ export class Engine {
       for (const { entry, log } of engine.streams.open()) catalog.adoptStoreId(entry, log.visibleOffset);
       if (catalog.needsWrite) await catalog.persist();
       removeOrphans(resolved, catalog);
+      engine.rebuildDuplicateWindow();
       logger.info({ dataDir, streams: engine.streams.openCount, broken: engine.streams.brokenCount, ms: Date.now() - started }, 'store opened');
       engine.startRetentionTimer();
       return engine;
@@ -175,6 +219,20 @@ export class Engine {
       releaseLock(io, lock, dataDir, !crashed);
       throw error;
     }
+  }
+
+  /** Fills the duplicate window with the message ids the log holds from the window's span. */
+  private rebuildDuplicateWindow(): void {
+    const { duplicateWindowMs, duplicateWindowEvents } = this.options;
+    if (duplicateWindowMs === 0 || duplicateWindowEvents === 0) return;
+    const since = Date.now() - duplicateWindowMs;
+    const found: { stream: number; msgId: string; offset: number; timeMs: number }[] = [];
+    for (const { entry, log } of this.streams.open()) {
+      if (log.newestTimestampMs < since) continue;
+      for (const seen of recentMessageIds(log, since, duplicateWindowEvents)) found.push({ stream: entry.number, ...seen });
+    }
+    found.sort((a, b) => a.timeMs - b.timeMs);
+    for (const seen of found) this.appends.window.add(seen.stream, seen.msgId, seen.offset, seen.timeMs);
   }
 
   private startRetentionTimer(): void {
@@ -259,6 +317,49 @@ export class Engine {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Appends `events` as one batch, all or nothing (also across a crash: recovery never leaves
+   * part of a batch), with an optional key whose versions count from 0, an expected version
+   * checked in the stream's write order, and idempotency by message id (event-append.ts). Resolves
+   * once the batch is durable under the fsync policy. Rejects with INVALID_FIELD,
+   * EVENT_TOO_LARGE, BATCH_TOO_LARGE, WRONG_EXPECTED_VERSION, IDEMPOTENCY_CONFLICT,
+   * STREAM_NOT_FOUND, DISK_FULL, IO_ERROR, STREAM_FAILED or CORRUPT_DATA.
+   */
+  appendEvents(name: string, events: readonly NewEvent[], options: AppendEventsOptions = {}): Promise<AppendEventsResult> {
+    try {
+      this.checkOpen();
+      const state = this.streams.get(name);
+      return appendEvents(this.appends, { number: state.entry.number, log: state.log, keys: state.keys }, events, options, Date.now());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The version and offset of the newest event of `key` in stream `name` (version -1 when it has
+   * none), appends not yet durable included.
+   */
+  keyVersion(name: string, key: string): { version: number; offset: number } {
+    this.checkOpen();
+    const state = this.streams.get(name);
+    const { version, offset } = state.keys.newest(key);
+    return { version, offset };
+  }
+
+  /** Figures of the key index of stream `name` and of the store's shared parts. */
+  keyIndexStats(name: string): KeyIndexStats {
+    const own = this.streams.get(name).keys.stats();
+    const { cache } = this.keyIndex;
+    let memory = cache.bytes;
+    for (const state of this.streams.open()) memory += state.keys.memoryBytes;
+    return { ...own, cachedKeys: cache.size, cacheBytes: cache.bytes, storeMemoryBytes: memory };
+  }
+
+  /** Resolves once the key index upkeep queued so far (runs written, merges) is done. */
+  keyIndexIdle(): Promise<void> {
+    return this.keyIndex.maintenance.idle();
   }
 
   /**
@@ -372,9 +473,9 @@ export class Engine {
         // Seals rolled by ordinary appends finish within an fsync or two; wait for them.
         await Promise.all(logs.map((log) => log.sealsSettled()));
       },
-      capture: () => this.streams.open().map(({ entry, log, consumers }) => {
+      capture: () => this.streams.open().map(({ entry, log, consumers, keys }) => {
         const visible = log.visibleOffset;
-        return { entry, firstOffset: log.firstOffset, nextOffset: visible, files: log.captureFiles(visible), consumerState: consumers.stateRecords() };
+        return { entry, firstOffset: log.firstOffset, nextOffset: visible, files: [...log.captureFiles(visible), ...keys.captureFiles(visible)], consumerState: consumers.stateRecords() };
       }),
       encodeCatalog: (entries) => this.catalog.encode(entries),
     };
@@ -400,6 +501,9 @@ export class Engine {
     await this.snapshotQueue.catch(() => {});
     this.flusher.flushNow();
     const states = this.streams.open();
+    // The key index is derived from the log: upkeep in flight stops (a merge at its next chunk).
+    for (const state of states) state.keys.close();
+    await this.keyIndex.maintenance.idle();
     await Promise.all(states.map((s) => s.log.idle()));
     for (const { log, consumers } of states) this.groupCommit.touch([...log.syncTargets(), ...consumers.journalFile.syncTargets()]);
     let clean = false;

@@ -27,10 +27,11 @@ import { SegmentList, type RetentionPolicy } from './segment-list.js';
 import { openSegments } from './segment-recovery.js';
 import type { WriteScratch } from './write-scratch.js';
 
-/** Offset and timestamp given to an appended event. */
+/** Offset and timestamp given to an appended event (and its key's version, when it has a key). */
 export interface AppendedEvent {
   offset: number;
   timestampMs: number;
+  version?: number;
 }
 
 export type { RetentionPolicy };
@@ -85,6 +86,8 @@ export class StreamLog {
   private readonly sealing = new Map<Segment, Promise<void>>();
   /** Queues, writes and commits appends; refuses them after a failure. */
   private readonly writer: DurableWriter<PendingAppend, AppendedEvent[]>;
+  /** Waiting for an offset to become visible ({@link whenVisible}), in no particular order. */
+  private visibilityWaiters: { offset: number; resolve(): void; reject(error: unknown): void }[] = [];
 
   private constructor(private readonly ctx: LogContext, readonly dir: string, segments: Segment[]) {
     this.segments = new SegmentList(segments);
@@ -102,6 +105,7 @@ export class StreamLog {
       write: (batch, nowMs) => this.write(batch, nowMs),
       durable: (batch) => this.advanceVisible(batch),
       result: appendedEvents,
+      stopped: (error) => this.settleWaiters(error),
     });
     this.activeTarget = this.fileTarget(active);
     this.activeTargets = [this.activeTarget];
@@ -141,6 +145,11 @@ export class StreamLog {
     return this.segments.firstOffset;
   }
 
+  /** The newest event's timestamp (0 for an empty log). */
+  get newestTimestampMs(): number {
+    return this.lastTimestampMs;
+  }
+
   /** The offset the next append gets (appends queued and not yet written included). */
   get assignedOffset(): number {
     return this.nextOffset;
@@ -149,6 +158,23 @@ export class StreamLog {
   /** Every offset below this is written (visible or about to be, once durable). */
   get writtenOffset(): number {
     return this.written;
+  }
+
+  /**
+   * The first offset whose record can carry fields (a key, a message id): where the segments of
+   * record format 2 begin. Before it, format 1 records hold payloads only.
+   */
+  get fieldsFrom(): number {
+    return Math.max(this.firstOffset, this.segments.firstOffsetOfVersion(CURRENT_RECORD_VERSION, this.written));
+  }
+
+  /**
+   * Makes everything written so far durable, whatever the fsync policy: the key index writes a
+   * run only over records known to be on disk.
+   */
+  async makeDurable(): Promise<void> {
+    await this.sealsSettled();
+    await this.writer.track(this.active.syncLog());
   }
 
   /** Bytes of records in the active segment (what a snapshot would have to copy). */
@@ -260,7 +286,31 @@ export class StreamLog {
     const end = last.firstOffset + last.payloads.length;
     if (end > this.visibleOffset) {
       this.visibleOffset = end;
+      if (this.visibilityWaiters.length > 0) this.settleWaiters(null);
       this.ctx.onVisible(this);
+    }
+  }
+
+  /**
+   * Resolves once `offset` is visible (at once if it is), or rejects if the log fails or closes
+   * first: what an answer repeating an earlier append (a duplicate) waits for, so that it never
+   * acknowledges events a crash could take back.
+   */
+  whenVisible(offset: number): Promise<void> {
+    if (offset < this.visibleOffset) return Promise.resolve();
+    const refused = this.writer.refused();
+    if (refused !== null) return Promise.reject(refused);
+    return new Promise((resolve, reject) => this.visibilityWaiters.push({ offset, resolve, reject }));
+  }
+
+  /** Resolves the waiters whose offset is now visible; with `error`, rejects every waiter. */
+  private settleWaiters(error: EventBusError | null): void {
+    const waiting = this.visibilityWaiters;
+    this.visibilityWaiters = [];
+    for (const waiter of waiting) {
+      if (error !== null) waiter.reject(error);
+      else if (waiter.offset < this.visibleOffset) waiter.resolve();
+      else this.visibilityWaiters.push(waiter);
     }
   }
 
