@@ -209,12 +209,14 @@ export class Connection implements RequestQueueHost {
     this.host.stats.requests += 1;
     const decoded = decodeLine(line);
     if (!decoded.ok) {
+      this.host.executor.counts.of(DECODE_REQUEST).fail(decoded.error.code); // metrics hook
       this.queue.answer(encodeFailure(DECODE_REQUEST, decoded.error, decoded.requestIdJson), false);
       return;
     }
     const envelope = decoded.envelope;
     const { operation, requestIdJson } = envelope;
     if (operation === 'health') {
+      this.host.executor.counts.of(operation).ok += 1; // metrics hook
       this.queue.answer(encodeSuccess(operation, undefined, requestIdJson), false);
       return;
     }
@@ -226,6 +228,7 @@ export class Connection implements RequestQueueHost {
     }
     if (!this.auth.authorized(envelope.credentials)) {
       this.host.stats.authFailures += 1;
+      this.host.executor.counts.of(operation).fail(ErrorCodes.UNAUTHORIZED); // metrics hook
       this.auth.refused(envelope.credentials?.clientId, this.host.stats.authFailures, this.host.logger);
       this.queue.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
       return;
@@ -248,6 +251,7 @@ export class Connection implements RequestQueueHost {
 
   /** Answers with a connection-level error after what is already queued, then closes. */
   private fail(error: EventBusError): void {
+    this.host.executor.counts.of(DECODE_REQUEST).fail(error.code); // metrics hook
     this.stopLines = true;
     this.reader.discard();
     this.partialSinceMs = 0;

@@ -36,6 +36,7 @@ export function openSegments(ctx: SegmentContext, dir: string, nowMs: number): S
   const { io } = ctx;
   const listing = listSegments(io, dir);
   for (const file of [...listing.leftovers, ...listing.orphanIndexes]) io.unlink(file);
+  ctx.recovery?.note('leftoversRemoved', listing.leftovers.length + listing.orphanIndexes.length);
   const bases = listing.bases;
   if (bases.length === 0) {
     throw new EventBusError(ErrorCodes.CORRUPT_DATA, `stream directory ${dir} holds no segment files`, { context: { file: dir } });
@@ -76,6 +77,7 @@ function cutTornRoll(ctx: SegmentContext, dir: string, bases: number[]): void {
       for (const file of [log, index]) if (ctx.io.stat(file) !== null) ctx.io.unlink(file);
     }
     ctx.io.syncDirNow(dir);
+    ctx.recovery?.note('segmentsDropped', dropped.length);
     ctx.logger.warn({ dir, segment: bases[i], dropped }, 'a crash interrupted a segment roll: cut the torn tail and the segments after it');
     return;
   }
@@ -97,6 +99,7 @@ export function openSealed(ctx: SegmentContext, dir: string, baseOffset: number,
   let seal = check.seal;
   let size = check.logBytes;
   if (seal === null) {
+    ctx.recovery?.note('indexesRebuilt');
     const rebuilt = rebuildSealedIndex(ctx.io, ctx.logger, paths, count, check.version, createdMs, damage.length === 0, check.problem ?? 'index does not check');
     seal = rebuilt.seal;
     size = rebuilt.logBytes;
@@ -146,6 +149,7 @@ function recoverTail(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile,
   const indexBytes = index.size();
   if (indexBytes !== indexEntryPosition(found.count)) index.truncateTo(found.count);
   index.crc = null;
+  ctx.recovery?.note(indexProblem !== null ? 'indexesRebuilt' : 'indexEntriesAdded', indexProblem !== null ? 1 : fresh);
   if (indexProblem !== null) {
     ctx.logger.warn({ file: paths.index, reason: indexProblem }, 'index rebuilt from its segment');
   } else if (fresh > 0 || indexBytes !== indexEntryPosition(found.count)) {
@@ -184,6 +188,7 @@ function recoverLogHeader(ctx: SegmentContext, paths: SegmentPaths, log: Durable
     log.truncate(0);
     log.write([encodeLogHeader(paths.baseOffset, nowMs)], 0, 'log header to');
     log.syncNow();
+    ctx.recovery?.note('headersRewritten');
     ctx.logger.warn({ file: paths.log }, 'rewrote the header of a segment torn while being created');
     return FILE_HEADER_BYTES;
   }
@@ -378,6 +383,7 @@ function endAtBoundary(ctx: SegmentContext, paths: SegmentPaths, log: DurableFil
 function cutLog(ctx: SegmentContext, log: DurableFile, paths: SegmentPaths, at: number, logBytes: number, problem: string, message: string): number {
   log.truncate(at);
   log.syncNow();
+  ctx.recovery?.note('tornBytesCut', logBytes - at);
   ctx.logger.warn({ file: paths.log, position: at, bytes: logBytes - at, problem }, message);
   return at;
 }
