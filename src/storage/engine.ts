@@ -283,8 +283,9 @@ export class Engine {
     if (duplicateWindowMs === 0 || duplicateWindowEvents === 0) return;
     const since = Date.now() - duplicateWindowMs;
     const found: { stream: number; msgId: string; offset: number; timeMs: number }[] = [];
+    // Every stream is searched (a binary search over time, a few reads): the active segment's
+    // newest time alone would miss a stream whose active segment was empty at the crash.
     for (const { entry, log } of this.streams.open()) {
-      if (log.newestTimestampMs < since) continue;
       for (const seen of recentMessageIds(log, since, duplicateWindowEvents)) found.push({ stream: entry.number, ...seen });
     }
     found.sort((a, b) => a.timeMs - b.timeMs);

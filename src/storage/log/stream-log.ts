@@ -148,11 +148,6 @@ export class StreamLog {
     return this.segments.firstOffset;
   }
 
-  /** The newest event's timestamp (0 for an empty log). */
-  get newestTimestampMs(): number {
-    return this.lastTimestampMs;
-  }
-
   /** The offset the next append gets (appends queued and not yet written included). */
   get assignedOffset(): number {
     return this.nextOffset;
