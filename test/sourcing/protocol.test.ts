@@ -157,3 +157,18 @@ t.test('the default limits: 1,000 events and 4 MiB in one line', async (t) => {
   const overBytes = await call(s, 'append_events', { stream_name: 's', events: Array.from({ length: 5 }, () => ({ body: big })) });
   t.same([overBytes.code, overBytes.context.limit], ['BATCH_TOO_LARGE', 4 * 1024 * 1024]);
 });
+
+t.test('8 connections race on one key with the same expected version: exactly one wins per version', async (t) => {
+  const { port } = await serverFor(t, { engineOptions: { fsync: 'always' } });
+  const sockets = await Promise.all(Array.from({ length: 8 }, () => linesFor(t, port)));
+  await call(sockets[0]!, 'create_stream', { stream_name: 'race' });
+  for (let version = -1; version < 20; version++) {
+    const answers = await Promise.all(sockets.map((s, w) => call(s, 'append_events', { stream_name: 'race', key: 'agg', expected_version: version, events: [{ body: { w, version } }] })));
+    const won = answers.filter((a) => a.status === true);
+    t.equal(won.length, 1, `one winner at expected version ${version}`);
+    t.equal(won[0]?.body.events[0].version, version + 1);
+    for (const lost of answers.filter((a) => a.status !== true)) t.same([lost.code, lost.context], ['WRONG_EXPECTED_VERSION', { expected: version, actual: version + 1 }]);
+  }
+  const page = await call(sockets[0]!, 'get_stream_events', { stream_name: 'race' });
+  t.same(page.body.events.map((e: any) => e.version), Array.from({ length: 21 }, (_, i) => i), 'versions gap-free');
+});
