@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ErrorCodes, isEventBusError, type Engine } from '../../src/storage/index.js';
+import { ErrorCodes, isEventBusError, nodeIO, verifyDirectory, type Engine } from '../../src/storage/index.js';
 import { openEngine, readAll, simulateCrash, sleep, streamDir } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -143,8 +143,11 @@ t.test('the key index: runs and merges, reopen and crash, a damaged run rebuilt,
   const dir = path.join(dataDir, 'streams', fs.readdirSync(path.join(dataDir, 'streams'))[0]!);
   const run = fs.readdirSync(dir).filter((f) => f.endsWith('.run')).sort()[0]!;
   const bytes = fs.readFileSync(path.join(dir, run));
+  t.same(verifyDirectory(nodeIO, dataDir).problems, [], 'verify checks the runs and finds them sound');
   bytes[100] ^= 0xff;
   fs.writeFileSync(path.join(dir, run), bytes);
+  const report = verifyDirectory(nodeIO, dataDir);
+  t.match(report.problems, [{ file: path.join(dir, run), message: /key index run block 0 fails its checksum/ }], 'verify finds the damaged run');
   simulateCrash(dataDir);
   engine = await openEngine(dataDir, options);
   t.teardown(() => engine.close());
