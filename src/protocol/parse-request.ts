@@ -176,7 +176,8 @@ function writeExtras(envelope: Envelope, body: JsonObject): WriteExtras | null {
   const terms = appendTerms(body);
   const type = optionalString(body, 'type');
   const msgId = optionalString(body, 'msg_id');
-  const metadata = metadataBytes(envelope.line, body.metadata, findBodyMember(envelope.line, 'metadata'), 'metadata');
+  // The hot path (a plain write) never scans the line for a metadata member it does not have.
+  const metadata = body.metadata === undefined ? undefined : metadataBytes(envelope.line, body.metadata, findBodyMember(envelope.line, 'metadata'), 'metadata');
   if (terms.key === undefined && terms.expectedVersion === undefined && type === undefined && msgId === undefined && metadata === undefined) return null;
   return { ...terms, type, metadata, msgId };
 }

@@ -405,6 +405,18 @@ export class Engine {
     return { version, offset };
   }
 
+  /**
+   * The versions and offsets of the events of `key` in stream `name`: from version `fromVersion`
+   * on, at most `limit` (default 1,000), in version order (`forward`, the default), or from
+   * `fromVersion` down, newest first (`backward`). Only events already written (read them with
+   * `read`; one not yet visible is not returned by it).
+   */
+  keyOffsets(name: string, key: string, fromVersion: number, options: { direction?: 'forward' | 'backward'; limit?: number } = {}): { version: number; offset: number }[] {
+    this.checkOpen();
+    const state = this.streams.get(name);
+    return state.keys.offsetsOf(key, fromVersion, options.direction ?? 'forward', options.limit ?? 1000);
+  }
+
   /** Figures of the key index of stream `name` and of the store's shared parts. */
   keyIndexStats(name: string): KeyIndexStats {
     const own = this.streams.get(name).keys.stats();

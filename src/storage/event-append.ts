@@ -244,14 +244,12 @@ function eventsAfter(target: AppendTarget, key: string | undefined, expected: nu
     }
     return out;
   }
-  let version = expected + 1;
-  for (const entry of target.keys.candidatesFrom(key, version, Number.MAX_SAFE_INTEGER)) {
-    if (out.length >= count) break;
-    if (entry.version !== version) continue;
+  // Appends still queued are written first: the index checks records already written.
+  if (log.writtenOffset < log.assignedOffset) readWritten(log, log.writtenOffset);
+  for (const entry of target.keys.offsetsOf(key, expected + 1, 'forward', count)) {
     const event = readWritten(log, entry.offset);
-    if (event === null || event.attributes?.key !== key) continue; // another key sharing the hash
+    if (event === null) break;
     out.push(event);
-    version += 1;
   }
   return out;
 }

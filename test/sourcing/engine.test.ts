@@ -132,6 +132,12 @@ t.test('the key index: runs and merges, reopen and crash, a damaged run rebuilt,
       if (version !== offsets.length - 1 || last !== offsets[offsets.length - 1]) t.fail(`${label}: ${key} at ${version}/${last}, expected ${offsets.length - 1}/${offsets.at(-1)}`);
     }
     t.same(engine.keyVersion('s', 'never-written'), { version: -1, offset: -1 }, `${label}: an unknown key has no version`);
+    // Offsets of a key from a version, forwards and backwards (what reads by key build on).
+    const [someKey, someOffsets] = [...model].find(([, offsets]) => offsets.length >= 8)!;
+    t.same(engine.keyOffsets('s', someKey, 2, { limit: 5 }), someOffsets.slice(2, 7).map((offset, i) => ({ version: 2 + i, offset })), `${label}: offsets forwards`);
+    t.same(engine.keyOffsets('s', someKey, 7, { direction: 'backward', limit: 4 }), someOffsets.slice(4, 8).map((offset, i) => ({ version: 4 + i, offset })).reverse(), `${label}: offsets backwards`);
+    t.same(engine.keyOffsets('s', someKey, 0, { limit: 100_000 }).map((e) => e.offset), someOffsets, `${label}: every offset of a key`);
+    t.same(engine.keyOffsets('s', 'never-written', 0), [], `${label}: none for an unknown key`);
     t.pass(`${label}: every key's newest version and offset right`);
   };
   checkAll('live');

@@ -157,6 +157,34 @@ export class KeyIndex {
   }
 
   /**
+   * The versions and offsets of `key`'s events, checked against the records (a shared hash never
+   * answers for another key): from version `fromVersion` on, at most `limit`, in version order
+   * (`forward`), or from `fromVersion` down (`backward`, newest first). What reads by key build on.
+   * Pending appends are not included (only events already written). Throws CORRUPT_DATA when a
+   * record it must check is damaged.
+   */
+  offsetsOf(key: string, fromVersion: number, direction: 'forward' | 'backward', limit: number): KeyEntry[] {
+    const newest = this.newest(key).version;
+    if (newest < 0 || limit <= 0 || fromVersion < 0) return [];
+    const start = direction === 'forward' ? fromVersion : Math.max(0, Math.min(fromVersion, newest) - limit + 1);
+    const end = direction === 'forward' ? Math.min(newest, fromVersion + limit - 1) : Math.min(fromVersion, newest);
+    if (start > end) return [];
+    const wanted = end - start + 1;
+    const found = new Map<number, number>();
+    // Entries of other keys sharing the hash interleave (rarely): widen the window until enough.
+    for (let slack = 16; ; slack *= 16) {
+      const candidates = this.candidatesFrom(key, start, wanted + slack);
+      for (const entry of candidates) {
+        if (entry.version > end || found.has(entry.version)) continue;
+        if (entry.offset < this.log.writtenOffset && this.holds(entry.offset, key)) found.set(entry.version, entry.offset);
+      }
+      if (found.size >= wanted || candidates.length < wanted + slack) break;
+    }
+    const out: KeyEntry[] = [...found].map(([version, offset]) => ({ version, offset })).sort((a, b) => a.version - b.version);
+    return direction === 'forward' ? out : out.reverse();
+  }
+
+  /**
    * Runs a lookup; when it meets a damaged run, the run is removed and its range rebuilt from the
    * log, and the lookup runs again.
    */
