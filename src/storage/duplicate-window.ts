@@ -6,8 +6,9 @@
  *
  * An id stays in the window for `windowMs` after its append, and the window holds at most
  * `maxEntries` ids (the oldest leave first): memory is bounded, at roughly 150 bytes an id. After
- * a restart the window is rebuilt from the log ({@link recentMessageIds}), so it survives
- * restarts. Once an id has left the window, a batch with it is appended again, unless the
+ * a restart a stream's part of the window is rebuilt from its log ({@link recentMessageIds}) on
+ * the first append with message ids to it, so it survives restarts and an open reads nothing
+ * more than before. Once an id has left the window, a batch with it is appended again, unless the
  * append names an integer expected version, whose check is exact without the window.
  */
 import { ErrorCodes, isEventBusError } from '../errors.js';
@@ -20,8 +21,10 @@ interface Seen {
 }
 
 export class DuplicateWindow {
-  /** Insertion order is append order, so the oldest ids come first. */
+  /** Insertion order is append order (roughly: a stream rebuilt late adds older ids), oldest first. */
   private readonly seen = new Map<string, Seen>();
+  /** Streams (by number, never reused) whose recent ids are in the window. */
+  private readonly loaded = new Set<number>();
 
   constructor(readonly windowMs: number, readonly maxEntries: number) {}
 
@@ -32,7 +35,19 @@ export class DuplicateWindow {
   /** The offset `msgId` got in stream `stream` if it is in the window. */
   get(stream: number, msgId: string, nowMs: number): number | undefined {
     this.expire(nowMs);
-    return this.seen.get(windowKey(stream, msgId))?.offset;
+    const seen = this.seen.get(windowKey(stream, msgId));
+    return seen !== undefined && seen.timeMs >= nowMs - this.windowMs ? seen.offset : undefined;
+  }
+
+  /**
+   * Puts the recent ids of stream `stream` (its log `log`) in the window, once per stream and
+   * process: what it held before a restart.
+   */
+  load(stream: number, log: StreamLog, nowMs: number): void {
+    if (this.loaded.has(stream)) return;
+    this.loaded.add(stream);
+    if (this.maxEntries === 0 || this.windowMs === 0) return;
+    for (const seen of recentMessageIds(log, nowMs - this.windowMs, this.maxEntries)) this.add(stream, seen.msgId, seen.offset, seen.timeMs);
   }
 
   /** Records that `msgId` was appended to `stream` at `offset` at `timeMs`. */

@@ -48,7 +48,7 @@ import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } fro
 import { StreamRegistry } from './stream-registry.js';
 import { deadLetterStreamName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
-import { DuplicateWindow, recentMessageIds } from './duplicate-window.js';
+import { DuplicateWindow } from './duplicate-window.js';
 import { appendEvents, type AppendContext, type AppendEventsOptions, type AppendEventsResult, type ExpectedVersion, type NewEvent } from './event-append.js';
 import type { EventAttributes } from './format/record-fields.js';
 import { KeyCache } from './keys/key-cache.js';
@@ -258,7 +258,6 @@ export class Engine {
       for (const { entry, log } of engine.streams.open()) catalog.adoptStoreId(entry, log.visibleOffset);
       if (catalog.needsWrite) await catalog.persist();
       const orphansRemoved = removeOrphans(resolved, catalog);
-      engine.rebuildDuplicateWindow();
       logger.info({ dataDir, streams: engine.streams.openCount, broken: engine.streams.brokenCount, ms: Date.now() - started }, 'store opened');
       engine.recoveryReport = {
         dataDir, afterCrash: crashed, durationMs: performance.now() - syncStarted, syncMs, orphansRemoved, streams: recovered, totals: recoveryTotals(recovered),
@@ -275,21 +274,6 @@ export class Engine {
       releaseLock(io, lock, dataDir, !crashed);
       throw error;
     }
-  }
-
-  /** Fills the duplicate window with the message ids the log holds from the window's span. */
-  private rebuildDuplicateWindow(): void {
-    const { duplicateWindowMs, duplicateWindowEvents } = this.options;
-    if (duplicateWindowMs === 0 || duplicateWindowEvents === 0) return;
-    const since = Date.now() - duplicateWindowMs;
-    const found: { stream: number; msgId: string; offset: number; timeMs: number }[] = [];
-    // Every stream is searched (a binary search over time, a few reads): the active segment's
-    // newest time alone would miss a stream whose active segment was empty at the crash.
-    for (const { entry, log } of this.streams.open()) {
-      for (const seen of recentMessageIds(log, since, duplicateWindowEvents)) found.push({ stream: entry.number, ...seen });
-    }
-    found.sort((a, b) => a.timeMs - b.timeMs);
-    for (const seen of found) this.appends.window.add(seen.stream, seen.msgId, seen.offset, seen.timeMs);
   }
 
   private startRetentionTimer(): void {

@@ -269,6 +269,9 @@ function readWritten(log: StreamLog, offset: number): StoredEvent | null {
  * duplicate; some, IDEMPOTENCY_CONFLICT; none (or no message ids), null.
  */
 function windowedRetry(ctx: AppendContext, target: AppendTarget, batch: CheckedBatch, nowMs: number): Promise<AppendEventsResult> | null {
+  if (batch.msgIds.every((id) => id === undefined)) return null;
+  // After a restart, the stream's recent ids are read from its log first (once).
+  ctx.window.load(target.number, target.log, nowMs);
   const seen: number[] = [];
   const seenIds: string[] = [];
   for (const msgId of batch.msgIds) {
