@@ -240,7 +240,9 @@ export class Connection implements RequestQueueHost {
       this.queue.answer(this.host.executor.failure(operation, error, requestIdJson), false);
       return;
     }
-    this.queue.enqueue(request, requestIdJson, request.operation !== 'write_event', line.length, false);
+    // Appends run together: the engine orders them (and checks expected versions) as dispatched.
+    const exclusive = request.operation !== 'write_event' && request.operation !== 'append_events';
+    this.queue.enqueue(request, requestIdJson, exclusive, line.length, false);
   }
 
   private lineTooLong(): void {

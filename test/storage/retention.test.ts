@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import t from 'tap';
 import type { Engine } from '../../src/storage/engine.js';
 import type { RetentionPolicy } from '../../src/storage/log/stream-log.js';
-import { openEngine, payload, readAll, segmentFiles, sleep, streamDir } from '../helpers/store.js';
+import { appendEach, openEngine, payload, readAll, segmentFiles, sleep, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
 const SEGMENT_BYTES = 1024;
@@ -27,7 +27,7 @@ async function store(t: TapTest, count: number): Promise<Before> {
   const engine = await openEngine(dataDir, { segmentSizeBytes: SEGMENT_BYTES, fsync: 'never' });
   await engine.createStream('s');
   const payloads = Array.from({ length: count }, (_, i) => payload(`e${i}`, 100));
-  await engine.appendMany('s', payloads);
+  await appendEach(engine, 's', payloads);
   const dir = streamDir(engine, 's');
   await engine.close();
   const segments = segmentFiles(dir);
