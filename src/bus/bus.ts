@@ -5,9 +5,12 @@
  */
 import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
 import path from 'node:path';
-import { decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventStatus, type StoredEvent, type StreamInfo } from '../storage/index.js';
+import {
+  decodeEventId, eventIdOf, isIdOf, type AppendEventsOptions, type AppendEventsResult, type DeliveredEvent, type Engine, type EventStatus, type NewEvent, type StoredEvent,
+  type StreamInfo,
+} from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
-import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
+import type { AppendedBatch, Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
 import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
 import { readStoredPage, type ReadFrom } from './event-reads.js';
@@ -133,6 +136,17 @@ export class EventBus {
   }
 
   /**
+   * Appends a batch of events, all or none, with an optional key, expected version and msg_ids
+   * (Engine.appendEvents). Resolves once durable under the fsync policy.
+   */
+  appendEvents(name: string, events: readonly NewEvent[], options: AppendEventsOptions): Promise<AppendedBatch> {
+    const stream = this.engine.getStream(name);
+    const appended = this.engine.appendEvents(name, events, options);
+    if (stream === undefined) return appended as Promise<never>;
+    return appended.then((result) => batchOf(stream, result));
+  }
+
+  /**
    * A page of a stream's events (from an offset, the end or a time; forward or backward: event-reads.ts),
    * with their status for `consumer` (never created).
    */
@@ -231,6 +245,16 @@ export class EventBus {
   }
 }
 
+function batchOf(stream: StreamInfo, result: AppendEventsResult): AppendedBatch {
+  const events = result.events.map((event): WrittenEvent => ({
+    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
+    offset: event.offset,
+    createdMs: event.timestampMs,
+    ...(event.version === undefined ? {} : { version: event.version }),
+  }));
+  return { events, nextExpectedVersion: result.nextExpectedVersion, duplicate: result.duplicate };
+}
+
 function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
   return {
     id: eventIdOf(stream.number, stream.idEpochs, event.offset),
@@ -240,6 +264,7 @@ function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliv
     payload: event.payload,
     offset: event.offset,
     deliveryCount,
+    attributes: event.attributes,
   };
 }
 

@@ -2,7 +2,7 @@
  * What the bus's operations return: plain values that the protocol layer encodes. Times are
  * milliseconds since the epoch; payloads are the stored bytes (JSON text as written).
  */
-import type { ConsumerStats, Damage, EventStatus, RetentionPolicy, SnapshotResult } from '../storage/index.js';
+import type { ConsumerStats, Damage, EventAttributes, EventStatus, RetentionPolicy, SnapshotResult } from '../storage/index.js';
 
 /** A stream's identity. */
 export interface StreamView {
@@ -36,6 +36,20 @@ export interface WrittenEvent {
   id: string;
   offset: number;
   createdMs: number;
+  /** The key's version of the event (a keyed append only). */
+  version?: number;
+}
+
+/**
+ * An acknowledged append of a batch (`append_events`, or a `write_event` with any event-sourcing
+ * field): its events, what to expect next, and whether it repeated an earlier append.
+ */
+export interface AppendedBatch {
+  events: WrittenEvent[];
+  /** The key's last version, or without a key the stream's last offset. */
+  nextExpectedVersion: number;
+  /** True when every msg_id had been appended before: nothing was appended now. */
+  duplicate: boolean;
 }
 
 /** An event as a reader or consumer sees it. */
@@ -49,6 +63,8 @@ export interface EventView {
   payload: Buffer;
   offset: number;
   deliveryCount: number;
+  /** Key, version, type, metadata and msg_id, each when the event has it; null or absent for none. */
+  attributes?: EventAttributes | null;
 }
 
 /** A delivery to a consumer (`process_events`, `retry_events`). */

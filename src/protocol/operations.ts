@@ -5,8 +5,8 @@
 
 /**
  * Every operation, in the order the original listed them (snapshot_db from the seed version),
- * then ours (list_streams; event sourcing: subscribe, unsubscribe, set_stream_retention,
- * truncate_stream) before `exit`.
+ * then ours (list_streams; event sourcing: append_events, subscribe, unsubscribe,
+ * set_stream_retention, truncate_stream) before `exit`.
  */
 export const OPERATIONS = [
   'health',
@@ -20,6 +20,7 @@ export const OPERATIONS = [
   'mark_event',
   'snapshot_db',
   'list_streams',
+  'append_events',
   'subscribe',
   'unsubscribe',
   'set_stream_retention',
@@ -35,7 +36,7 @@ export const DECODE_REQUEST = 'decode_request';
 /** One entry of the `missing required fields` context: Go type names, as the original sent them. */
 export interface RequiredField {
   name: string;
-  type: 'string' | '[]byte' | 'uint8' | 'uint64' | 'object';
+  type: 'string' | '[]byte' | 'uint8' | '[]event' | 'uint64' | 'object';
   required: true;
 }
 
@@ -56,6 +57,7 @@ export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> =
   ['mark_event', [{ name: 'event_id', type: 'string', required: true }, { name: 'status', type: 'uint8', required: true }]],
   ['snapshot_db', [{ name: 'output', type: 'string', required: true }]],
   ['list_streams', []],
+  ['append_events', [streamName, { name: 'events', type: '[]event', required: true }]],
   ['subscribe', [streamName]],
   ['unsubscribe', []],
   ['set_stream_retention', [streamName, { name: 'retention', type: 'object', required: true }]],

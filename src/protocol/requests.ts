@@ -2,7 +2,7 @@
  * Typed requests: what a request line means once its envelope and body are validated.
  * The bus (src/bus) executes these; nothing here touches storage.
  */
-import type { ConsumerStart, EventStatus, StreamRetention } from '../storage/index.js';
+import type { ConsumerStart, EventStatus, ExpectedVersion, NewEvent, StreamRetention } from '../storage/index.js';
 import type { Operation } from './operations.js';
 
 /** Credentials from the request's `auth` object (absent or null: both empty). */
@@ -54,11 +54,34 @@ export interface GetStreamEventsRequest extends ReadPosition {
   consumer: string | undefined;
 }
 
+/** What an append names beside its events: the key (aggregate) and the expected version. */
+export interface AppendTerms {
+  key: string | undefined;
+  expectedVersion: ExpectedVersion | undefined;
+}
+
+/** What `write_event` may carry beside its event (event sourcing): all of it optional. */
+export interface WriteExtras extends AppendTerms {
+  type: string | undefined;
+  /** The metadata object's JSON text as written, compacted. */
+  metadata: Buffer | undefined;
+  msgId: string | undefined;
+}
+
 export interface WriteEventRequest {
   operation: 'write_event';
   streamName: string;
   /** The event's JSON text as written, compacted. */
   event: Buffer;
+  /** Null for a write with none of key, type, metadata, msg_id, expected_version (today's write). */
+  extras: WriteExtras | null;
+}
+
+export interface AppendEventsRequest extends AppendTerms {
+  operation: 'append_events';
+  streamName: string;
+  /** Each event's body and metadata as JSON text as written, compacted. */
+  events: NewEvent[];
 }
 
 export interface ProcessEventsRequest {
@@ -132,6 +155,7 @@ export type Request =
   | GetStreamInfoRequest
   | GetStreamEventsRequest
   | WriteEventRequest
+  | AppendEventsRequest
   | ProcessEventsRequest
   | RetryEventsRequest
   | MarkEventRequest

@@ -8,7 +8,8 @@
  * and stored event payloads are spliced in as they are, never parsed again.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from '../bus/results.js';
+import type { AppendedBatch, Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from '../bus/results.js';
+import type { EventAttributes } from '../storage/index.js';
 import { isBrokenStream, type StreamListing } from '../bus/stream-listing.js';
 import { OPERATIONS } from './operations.js';
 import { consumerStartJson, retentionJson } from './settings-bodies.js';
@@ -108,6 +109,38 @@ export function writtenEventBody(event: WrittenEvent): string {
 }
 
 /**
+ * `{"event":{"id","offset","created_at","version"?},"next_expected_version":N,"duplicate":bool}`:
+ * a write_event that named a key, type, metadata, msg_id or expected version (today's shape
+ * plus the new fields).
+ */
+export function writtenBatchBody(batch: AppendedBatch): string {
+  const event = batch.events[0]!;
+  const version = event.version === undefined ? '' : `,"version":${event.version}`;
+  return (
+    `{"event":{"id":"${event.id}","offset":${event.offset},"created_at":"${time(event.createdMs)}"${version}},` +
+    `"next_expected_version":${batch.nextExpectedVersion},"duplicate":${batch.duplicate}}`
+  );
+}
+
+/**
+ * `{"first_offset","last_offset","events":[{"id","offset","version"?}],"next_expected_version","duplicate"}`
+ * (append_events).
+ */
+export function appendedBatchBody(batch: AppendedBatch): string {
+  let events = '';
+  for (const event of batch.events) {
+    if (events.length > 0) events += ',';
+    events += event.version === undefined ? `{"id":"${event.id}","offset":${event.offset}}` : `{"id":"${event.id}","offset":${event.offset},"version":${event.version}}`;
+  }
+  const first = batch.events[0]!;
+  const last = batch.events[batch.events.length - 1]!;
+  return (
+    `{"first_offset":${first.offset},"last_offset":${last.offset},"events":[${events}],` +
+    `"next_expected_version":${batch.nextExpectedVersion},"duplicate":${batch.duplicate}}`
+  );
+}
+
+/**
  * The stored payload as JSON text. Payloads written through write_event are single-line JSON
  * (compacted, no raw newline can be in a JSON string). One appended through the embedded engine
  * API may be anything: if it could break the line it is sent as a JSON string instead.
@@ -124,9 +157,23 @@ function eventsJson(events: readonly EventView[]): string {
     if (i > 0) out += ',';
     out +=
       `{"id":"${e.id}","stream_id":"${e.streamId}","status":${e.status},"created_at":"${time(e.createdMs)}",` +
-      `"body":${payloadJson(e.payload)},"offset":${e.offset},"delivery_count":${e.deliveryCount}}`;
+      `"body":${payloadJson(e.payload)},"offset":${e.offset},"delivery_count":${e.deliveryCount}` +
+      (e.attributes === undefined || e.attributes === null ? '}' : `${attributesJson(e.attributes)}}`);
   }
   return out + ']';
+}
+
+/**
+ * An event's event-sourcing fields, each only when present (`,"key":…,"version":…,"type":…,
+ * "metadata":…,"msg_id":…`): events without them read exactly as before.
+ */
+function attributesJson(a: EventAttributes): string {
+  let out = '';
+  if (a.key !== undefined) out += `,"key":${JSON.stringify(a.key)},"version":${a.version}`;
+  if (a.type !== undefined) out += `,"type":${JSON.stringify(a.type)}`;
+  if (a.metadata !== undefined) out += `,"metadata":${payloadJson(a.metadata)}`;
+  if (a.msgId !== undefined) out += `,"msg_id":${JSON.stringify(a.msgId)}`;
+  return out;
 }
 
 /** `{"events":[…],"more":bool}` (process_events, retry_events). */

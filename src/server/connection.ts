@@ -254,7 +254,9 @@ export class Connection implements RequestQueueHost, SessionHost {
       this.subscription = new SubscriptionSession(this, this.host.bus, request, requestIdJson, this.limits.maxSubscriptionBufferBytes);
       this.sessions.set(request, this.subscription);
     }
-    this.queue.enqueue(request, requestIdJson, request.operation !== 'write_event', line.length, false);
+    // Appends run together: the engine orders them (and checks expected versions) as dispatched.
+    const exclusive = request.operation !== 'write_event' && request.operation !== 'append_events';
+    this.queue.enqueue(request, requestIdJson, exclusive, line.length, false);
   }
 
   private lineTooLong(): void {

@@ -8,6 +8,8 @@ import type { EventBus } from '../bus/bus.js';
 import type { Logger } from '../storage/logger.js';
 import type { Request, WriteEventRequest } from '../protocol/requests.js';
 import {
+  appendedBatchBody,
+  writtenBatchBody,
   deliveryBody,
   encodeFailure,
   encodeSuccess,
@@ -68,6 +70,11 @@ export class Executor {
         case 'subscribe':
           // Started by the connection (subscription-session.ts), never run as a request.
           throw new EventBusError(ErrorCodes.INTERNAL, 'subscribe reached the executor');
+        case 'append_events': {
+          const { key, expectedVersion } = request;
+          const appended = this.bus.appendEvents(request.streamName, request.events, { ...(key === undefined ? {} : { key }), ...(expectedVersion === undefined ? {} : { expectedVersion }) });
+          return this.settle(op, appended.then(appendedBatchBody), requestIdJson);
+        }
       }
     } catch (error) {
       return this.failure(op, error, requestIdJson);
@@ -76,6 +83,7 @@ export class Executor {
 
   /** The hot path: no async function, one `then` with both handlers. */
   private write(request: WriteEventRequest, requestIdJson: string | undefined): Promise<string> {
+    if (request.extras !== null) return this.writeWithExtras(request, requestIdJson);
     return this.bus.writeEvent(request.streamName, request.event).then(
       (event) => {
         this.writeCounts.ok += 1;
@@ -83,6 +91,14 @@ export class Executor {
       },
       (error: unknown) => this.failure('write_event', error, requestIdJson),
     );
+  }
+
+  /** A write_event with event-sourcing fields: an append_events of one event. */
+  private writeWithExtras(request: WriteEventRequest, requestIdJson: string | undefined): Promise<string> {
+    const { key, expectedVersion, type, metadata, msgId } = request.extras!;
+    const event = { payload: request.event, ...(type === undefined ? {} : { type }), ...(metadata === undefined ? {} : { metadata }), ...(msgId === undefined ? {} : { msgId }) };
+    const options = { ...(key === undefined ? {} : { key }), ...(expectedVersion === undefined ? {} : { expectedVersion }) };
+    return this.settle('write_event', this.bus.appendEvents(request.streamName, [event], options).then(writtenBatchBody), requestIdJson);
   }
 
   private settle(operation: string, body: Promise<string | undefined>, requestIdJson: string | undefined): Promise<string> {

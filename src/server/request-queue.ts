@@ -2,7 +2,7 @@
  * The ordering of one connection's requests, without the socket: requests take effect in the
  * order sent and are answered in that order.
  *
- * Consecutive `write_event`s (non-exclusive requests) are dispatched at once: the engine assigns
+ * Consecutive `write_event`s and `append_events` (non-exclusive requests) are dispatched at once: the engine assigns
  * their offsets in dispatch order, and one group commit covers their fsyncs. Any other request
  * (exclusive) waits until everything before it has completed, and holds back what follows.
  * Requests answered without touching the store (decode, auth and validation errors, `health`)

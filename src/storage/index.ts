@@ -20,6 +20,10 @@ export {
   type StreamRetention,
   type StreamStats,
 } from './engine.js';
+
+// Event sourcing: keyed batches with expected versions and message ids (Engine.appendEvents).
+export type { AppendEventsOptions, AppendEventsResult, ExpectedVersion, NewEvent, KeyIndexStats, EventAttributes } from './engine.js';
+export type { KeyIndexOptions } from './keys/key-index.js';
 export type { EngineOptions } from './engine-options.js';
 export { FSYNC_POLICIES, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';
 export type { RetentionPolicy } from './log/segment-list.js';

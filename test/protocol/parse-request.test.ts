@@ -22,10 +22,10 @@ function failure(line: string | Buffer): { code: string; reason: string; context
   throw new Error(`no failure for ${line}`);
 }
 
-t.test('the unknown-operation text lists our 16 operations in the original order (then ours), without duplicates', async (t) => {
+t.test('the unknown-operation text lists our 17 operations in the original order (then ours), without duplicates', async (t) => {
   t.equal(
     UNKNOWN_OPERATION_REASON,
-    "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'subscribe', 'unsubscribe', 'set_stream_retention', 'truncate_stream', 'exit'",
+    "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'append_events', 'subscribe', 'unsubscribe', 'set_stream_retention', 'truncate_stream', 'exit'",
   );
   for (const line of ['{}', '{"operation":""}', '{"operation":"HEALTH"}', '{"operation":"constructor"}', '{"operation":"__proto__"}', '{"operation":null}']) {
     t.same(failure(line), { code: 'UNKNOWN_OPERATION', reason: UNKNOWN_OPERATION_REASON, context: undefined }, line);
