@@ -16,6 +16,7 @@ import { metricsCostWorkload } from './metrics-cost.js';
 import { mixedWorkload } from './mixed.js';
 import { snapshotWorkload } from './snapshot.js';
 import { subscribeLatencyWorkload } from './subscribe-latency.js';
+import { keyReadWorkload } from './key-read.js';
 import { writeWorkloads } from './write.js';
 import type { Workload } from './workload.js';
 
@@ -38,6 +39,7 @@ export const WORKLOADS: readonly Workload[] = [
   engineObserverWorkload,
   snapshotWorkload,
   subscribeLatencyWorkload,
+  keyReadWorkload,
   idleWorkload,
 ];
 

@@ -70,6 +70,8 @@ export interface ProcessQuery {
   autoAck: boolean;
   /** Where the consumer starts if this call creates it (default all). */
   start?: ConsumerStart | undefined;
+  /** Which events a consumer created by this call takes (key, types). */
+  filter?: { key: string | undefined; types: readonly string[] | undefined } | undefined;
 }
 
 export interface RetryQuery {
@@ -153,9 +155,10 @@ export class EventBus {
   readEvents(query: ReadEventsQuery): EventPage {
     const consumer = consumerName(query.consumer);
     const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
-    const { stored, nextOffset, atEnd } = readStoredPage(this.engine, query.streamName, query, { maxEvents, maxBytes: this.options.maxPageBytes });
+    const { stored, nextOffset, atEnd, nextVersion } = readStoredPage(this.engine, query.streamName, query, { maxEvents, maxBytes: this.options.maxPageBytes });
     const stream = this.stream(query.streamName);
-    if (stored.length === 0) return { events: [], nextOffset, atEnd };
+    const position = nextVersion === undefined ? { nextOffset, atEnd } : { nextOffset, atEnd, nextVersion };
+    if (stored.length === 0) return { events: [], ...position };
     const offsets = stored.map((event) => event.offset);
     const statuses = this.engine.eventStatuses(query.streamName, consumer, offsets);
     assert(statuses.length === stored.length, 'eventStatuses returned a different number of statuses');
@@ -164,7 +167,7 @@ export class EventBus {
       const { status, deliveryCount } = statuses[i]!;
       events[i] = view(stream, stored[i]!, status, deliveryCount);
     }
-    return { events, nextOffset, atEnd };
+    return { events, ...position };
   }
 
   /**
@@ -185,6 +188,9 @@ export class EventBus {
       ...(query.waitMs === undefined ? {} : { waitMs: query.waitMs }),
       autoAck: query.autoAck,
       ...(query.start === undefined ? {} : { start: query.start }),
+      ...(query.filter === undefined || (query.filter.key === undefined && query.filter.types === undefined)
+        ? {}
+        : { filter: { ...(query.filter.key === undefined ? {} : { key: query.filter.key }), ...(query.filter.types === undefined ? {} : { types: query.filter.types }) } }),
     });
     return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
   }

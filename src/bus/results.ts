@@ -81,6 +81,8 @@ export interface EventPage {
   nextOffset: number;
   /** True when the page reached the end: nothing newer (forward) or older (backward) is stored now. */
   atEnd: boolean;
+  /** Reads by key: the version the next page starts at (`next_version` replaces `next_offset`). */
+  nextVersion?: number;
 }
 
 /**

@@ -18,7 +18,7 @@
  * error) and the subscriber resumes from there. Deleting the stream ends it with STREAM_NOT_FOUND.
  */
 import { ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
-import type { Engine, StreamInfo } from '../storage/index.js';
+import { checkFilter, matchesFilter, type Engine, type EventFilter, type StreamInfo } from '../storage/index.js';
 import type { EventView } from './results.js';
 
 /** Where a subscription's events go (the server's connection, in the protocol's lines). */
@@ -45,11 +45,15 @@ export interface SubscriptionLimits {
   maxBufferedBytes: number;
 }
 
-/** Where a subscription starts: an offset, the stream's end, or a time. */
+/** Where a subscription starts (an offset, the stream's end, or a time), and which events it takes. */
 export interface SubscriptionStart {
   fromOffset: number;
   fromEnd: boolean;
   fromTimeMs: number | undefined;
+  /** Only this aggregate's events. */
+  key?: string | undefined;
+  /** Only events of these types. */
+  types?: readonly string[] | undefined;
 }
 
 /**
@@ -85,6 +89,7 @@ export class Subscription {
     private readonly views: (stream: StreamInfo, stored: ReturnType<Engine['read']>) => EventView[],
     private readonly sink: SubscriptionSink,
     private readonly limits: SubscriptionLimits,
+    private readonly filter: EventFilter | null,
   ) {
     this.cursor = start;
   }
@@ -101,12 +106,16 @@ export class Subscription {
     sink: SubscriptionSink,
     limits: SubscriptionLimits,
   ): Subscription {
+    const filter: EventFilter | null = from.key === undefined && from.types === undefined
+      ? null
+      : { ...(from.key === undefined ? {} : { key: from.key }), ...(from.types === undefined ? {} : { types: from.types }) };
+    if (filter !== null) checkFilter(filter);
     const { firstOffset, nextOffset } = engine.bounds(stream.name);
     let start: number;
     if (from.fromEnd) start = nextOffset;
     else if (from.fromTimeMs !== undefined) start = engine.offsetAtTime(stream.name, from.fromTimeMs);
     else start = Math.max(from.fromOffset, firstOffset);
-    const subscription = new Subscription(engine, stream, start, views, sink, limits);
+    const subscription = new Subscription(engine, stream, start, views, sink, limits, filter);
     subscription.schedule();
     return subscription;
   }
@@ -152,7 +161,9 @@ export class Subscription {
           return;
         }
         this.cursor = page.next;
-        this.sink.events(page.views, this.cursor);
+        const filter = this.filter;
+        const views = filter === null ? page.views : page.views.filter((view) => matchesFilter(filter, view.attributes));
+        if (views.length > 0) this.sink.events(views, this.cursor);
         if (this.live && this.sink.bufferedBytes > this.limits.maxBufferedBytes) {
           return this.end(this.failure(ErrorCodes.SLOW_CONSUMER, `the subscriber did not keep up: more than ${this.limits.maxBufferedBytes} bytes of events were waiting for it; resume from offset ${this.cursor}`));
         }

@@ -30,6 +30,10 @@ export interface SubscribeOptions {
   fromTime?: string | Date;
   /** Only events written from now on. */
   fromEnd?: boolean;
+  /** Only this aggregate's events. */
+  key?: string;
+  /** Only events of these types. */
+  types?: string[];
   /** Lines held for the program before the socket is paused. Default 64. */
   maxQueuedLines?: number;
 }
@@ -76,6 +80,8 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     if (options.fromEnd === true) body.from_offset = 'end';
     else if (options.fromTime !== undefined) body.from_time = options.fromTime instanceof Date ? options.fromTime.toISOString() : options.fromTime;
     else body.from_offset = options.fromOffset ?? 0;
+    if (options.key !== undefined) body.key = options.key;
+    if (options.types !== undefined) body.types = options.types;
     const auth = client.auth === undefined ? {} : { auth: { client_id: client.auth.clientId, client_secret: client.auth.clientSecret } };
     socket.write(`${JSON.stringify({ operation: 'subscribe', body, ...auth })}\n`);
     return new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64);

@@ -5,7 +5,7 @@
  */
 import type { ConsumerStart } from '../storage/index.js';
 import { invalidField, isObject, string, type JsonObject } from './parse-request.js';
-import type { ReadPosition, SubscribeRequest } from './requests.js';
+import type { FilterFields, ReadPosition, SubscribeRequest } from './requests.js';
 
 /** RFC 3339: a full date, `T` (or `t`, or a space), a full time with optional fraction, and an offset. */
 const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
@@ -38,9 +38,30 @@ function parseFrom(body: JsonObject): { fromOffset: number; fromEnd: boolean; fr
   return { fromOffset: offset, fromEnd: false, fromTimeMs: undefined };
 }
 
-/** subscribe {stream_name, from_offset | from_time}. */
+/** subscribe {stream_name, key?, types?, from_offset | from_time}. */
 export function parseSubscribe(body: JsonObject): SubscribeRequest {
-  return { operation: 'subscribe', streamName: string(body, 'stream_name'), ...parseFrom(body) };
+  return { operation: 'subscribe', streamName: string(body, 'stream_name'), ...parseFrom(body), ...parseFilter(body) };
+}
+
+/** `key` (a string) and `types` (a non-empty array of strings); lengths are checked by the engine. */
+export function parseFilter(body: JsonObject): FilterFields {
+  const key = body.key;
+  if (key !== undefined && key !== null && typeof key !== 'string') throw invalidField('key', 'a string');
+  const types = body.types;
+  if (types !== undefined && types !== null && (!Array.isArray(types) || types.length === 0 || !types.every((t) => typeof t === 'string'))) {
+    throw invalidField('types', 'a non-empty array of strings');
+  }
+  return { key: typeof key === 'string' ? key : undefined, types: Array.isArray(types) ? (types as string[]) : undefined };
+}
+
+/** get_stream_events `from_version` (with `key` only). */
+export function parseFromVersion(body: JsonObject, key: string | undefined): number | undefined {
+  const value = body.from_version;
+  if (value === undefined || value === null) return undefined;
+  if (key === undefined) throw invalidField('from_version', 'from_version with a key only');
+  if (value === 'end') return Number.MAX_SAFE_INTEGER;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidField('from_version', 'an integer of at least 0, or the string end');
+  return value;
 }
 
 /** process_events `start`; undefined when absent. */

@@ -14,7 +14,7 @@ import { describeByte, locateJsonError, type JsonSyntaxError } from './json-synt
 import { arrayElementSpans, compactJson, findBodyMember, findMember, findObjectMember, type Span } from './raw-json.js';
 import type { AppendTerms, Credentials, Envelope, Request, WriteExtras } from './requests.js';
 import type { ExpectedVersion, NewEvent } from '../storage/index.js';
-import { parseReadPosition, parseConsumerStart, parseSubscribe } from './parse-positions.js';
+import { parseReadPosition, parseConsumerStart, parseFilter, parseFromVersion, parseSubscribe } from './parse-positions.js';
 import { parseRetention, parseOptionalRetention } from './parse-retention.js';
 import { INVALID_JSON_REASON, INVALID_STATUS_REASON, INVALID_UTF8_REASON, MISSING_FIELDS_REASON, UNKNOWN_OPERATION_REASON } from './wire-texts.js';
 
@@ -137,13 +137,18 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
     case 'get_stream_info':
       return { operation, streamName: string(body, 'stream_name') };
     case 'get_stream_events':
+    {
+      const filter = parseFilter(body);
       return {
         operation,
         streamName: string(body, 'stream_name'),
         ...parseReadPosition(body),
+        ...filter,
+        fromVersion: parseFromVersion(body, filter.key),
         maxEvents: optionalInteger(body, 'max_events', 1),
         consumer: optionalString(body, 'consumer'),
       };
+    }
     case 'set_stream_retention':
       return { operation, streamName: string(body, 'stream_name'), retention: parseRetention(body) };
     case 'truncate_stream':
@@ -167,6 +172,7 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
         waitMs: optionalInteger(body, 'wait_ms', 0),
         autoAck: optionalBoolean(body, 'auto_ack'),
         start: parseConsumerStart(body),
+        filter: parseFilter(body),
       };
     case 'retry_events':
       return {

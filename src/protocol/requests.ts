@@ -46,9 +46,17 @@ export interface ReadPosition {
   direction: 'forward' | 'backward';
 }
 
-export interface GetStreamEventsRequest extends ReadPosition {
+/** Which events a read, subscription or new consumer takes (`key`, `types`); empty: all. */
+export interface FilterFields {
+  key: string | undefined;
+  types: string[] | undefined;
+}
+
+export interface GetStreamEventsRequest extends ReadPosition, FilterFields {
   operation: 'get_stream_events';
   streamName: string;
+  /** With `key`: the first version wanted (forward default 0, backward default the last). */
+  fromVersion: number | undefined;
   maxEvents: number | undefined;
   /** Whose statuses to report. Default `default`; never creates the consumer. */
   consumer: string | undefined;
@@ -93,6 +101,8 @@ export interface ProcessEventsRequest {
   autoAck: boolean;
   /** Where the consumer starts if this call creates it. */
   start: ConsumerStart | undefined;
+  /** Which events the consumer takes, fixed when this call creates it. */
+  filter: FilterFields;
 }
 
 export interface RetryEventsRequest {
@@ -123,7 +133,7 @@ export interface ListStreamsRequest {
 }
 
 /** `subscribe`: history from a position, the caught-up line, then live events (subscription.ts in bus). */
-export interface SubscribeRequest {
+export interface SubscribeRequest extends FilterFields {
   operation: 'subscribe';
   streamName: string;
   /** First offset wanted; `fromEnd`: only what is written from now on; `fromTimeMs`: from that time. */

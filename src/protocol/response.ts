@@ -12,7 +12,7 @@ import type { AppendedBatch, Delivery, EventPage, EventView, SnapshotView, Strea
 import type { EventAttributes } from '../storage/index.js';
 import { isBrokenStream, type StreamListing } from '../bus/stream-listing.js';
 import { OPERATIONS } from './operations.js';
-import { consumerStartJson, retentionJson } from './settings-bodies.js';
+import { consumerStartJson, filterJson, retentionJson } from './settings-bodies.js';
 
 /** `{"operation":"<op>","status":true` and `…false` for every operation, and decode_request. */
 const SUCCESS_HEAD = new Map<string, string>();
@@ -86,7 +86,7 @@ function streamInfoJson(info: StreamInfoView): string {
   let consumers = '';
   for (const c of info.consumers) {
     if (consumers.length > 0) consumers += ',';
-    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag},"start":${consumerStartJson(c.start)}}`;
+    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag},"start":${consumerStartJson(c.start)},"filter":${filterJson(c.filter)}}`;
   }
   const damage = info.damage.map((d) => JSON.stringify({ file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })).join(',');
   return (
@@ -181,9 +181,10 @@ export function deliveryBody(delivery: Delivery): string {
   return `{"events":${eventsJson(delivery.events)},"more":${delivery.more}}`;
 }
 
-/** `{"events":[…],"next_offset":N,"at_end":bool}` (get_stream_events). */
+/** `{"events":[…],"next_offset":N,"at_end":bool}` (get_stream_events; `next_version` in place of `next_offset` for a key). */
 export function eventPageBody(page: EventPage): string {
-  return `{"events":${eventsJson(page.events)},"next_offset":${page.nextOffset},"at_end":${page.atEnd}}`;
+  const next = page.nextVersion === undefined ? `"next_offset":${page.nextOffset}` : `"next_version":${page.nextVersion}`;
+  return `{"events":${eventsJson(page.events)},${next},"at_end":${page.atEnd}}`;
 }
 
 /** `{"events":[…],"next_offset":N}`: one line of a subscription's events (subscription-lines.ts). */

@@ -2,7 +2,13 @@
  * The wire form of a stream's settings and a consumer's start: `retention` (get_stream_info,
  * set_stream_retention), truncate_stream's result, and a consumer's `start` (get_stream_info).
  */
-import type { ConsumerStart, RetentionPolicy } from '../storage/index.js';
+import type { ConsumerStart, EventFilter, RetentionPolicy } from '../storage/index.js';
+
+/** A consumer's filter: `null`, or `{"key"?,"types"?}`. */
+export function filterJson(filter: EventFilter | null): string {
+  if (filter === null) return 'null';
+  return JSON.stringify({ ...(filter.key === undefined ? {} : { key: filter.key }), ...(filter.types === undefined ? {} : { types: filter.types }) });
+}
 
 /** `{"max_age_ms","max_bytes","max_events"}` (0 = unlimited). */
 export function retentionJson(retention: RetentionPolicy): string {

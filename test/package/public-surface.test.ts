@@ -36,8 +36,8 @@ t.test('each entry point exports its documented names', async (t) => {
   const names = (module: object) => Object.keys(module).sort();
   t.same(names(root), ['DEFAULT_LIMITS', 'Engine', 'ErrorCodes', 'EventBus', 'EventBusClient', 'EventBusError', 'EventBusServer', 'isEventBusError']);
   t.same(names(storage), [
-    'DEFAULT_CONSUMER', 'DEFAULT_CONSUMER_LIMITS', 'Engine', 'ErrorCodes', 'EventBusError', 'EventStatuses', 'FSYNC_POLICIES', 'MAX_STREAM_NAME_BYTES',
-    'RESERVED_PREFIX', 'deadLetterStreamName', 'decodeEventId', 'eventIdOf', 'inspectStoreDirectory', 'isEventBusError', 'isIdOf', 'nodeIO',
+    'DEFAULT_CONSUMER', 'DEFAULT_CONSUMER_LIMITS', 'Engine', 'ErrorCodes', 'EventBusError', 'EventStatuses', 'FSYNC_POLICIES', 'MAX_FILTER_TYPES', 'MAX_STREAM_NAME_BYTES',
+    'RESERVED_PREFIX', 'checkFilter', 'deadLetterStreamName', 'decodeEventId', 'eventIdOf', 'inspectStoreDirectory', 'isEventBusError', 'isIdOf', 'matchesFilter', 'nodeIO',
     'restoreSnapshot', 'validateStreamName', 'verifyDirectory',
   ]);
   t.same(names(testing), [

@@ -132,25 +132,25 @@ t.test('valid requests', async (t) => {
   t.equal((parse('{"operation":"write_event","body":{"stream_name":"s","event":null}}') as { event: Buffer }).event.toString(), 'null');
   t.same(parse('{"operation":"mark_event","body":{"event_ids":["a","b"],"status":2,"consumer":"c"}}'), { operation: 'mark_event', eventIds: ['a', 'b'], status: 2, consumer: 'c' });
   t.same(parse('{"operation":"process_events","body":{"stream_name":"s","max_events":5,"wait_ms":0,"auto_ack":true}}'), {
-    operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: 5, waitMs: 0, autoAck: true, start: undefined,
+    operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: 5, waitMs: 0, autoAck: true, start: undefined, filter: { key: undefined, types: undefined },
   });
   t.same(parse('{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":10}}'), {
-    operation: 'get_stream_events', streamName: 's', fromOffset: 10, fromEnd: false, fromTimeMs: undefined, direction: 'forward', maxEvents: undefined, consumer: undefined,
+    operation: 'get_stream_events', streamName: 's', fromOffset: 10, fromEnd: false, fromTimeMs: undefined, direction: 'forward', key: undefined, types: undefined, fromVersion: undefined, maxEvents: undefined, consumer: undefined,
   });
   t.same(parse('{"operation":"get_stream_events","body":{"stream_name":"s","direction":"backward"}}'), {
-    operation: 'get_stream_events', streamName: 's', fromOffset: 0, fromEnd: true, fromTimeMs: undefined, direction: 'backward', maxEvents: undefined, consumer: undefined,
+    operation: 'get_stream_events', streamName: 's', fromOffset: 0, fromEnd: true, fromTimeMs: undefined, direction: 'backward', key: undefined, types: undefined, fromVersion: undefined, maxEvents: undefined, consumer: undefined,
   }, 'backward without a position: from the end');
   t.same(parse('{"operation":"get_stream_events","body":{"stream_name":"s","from_time":"2026-11-30T12:00:00.5+01:00"}}'), {
-    operation: 'get_stream_events', streamName: 's', fromOffset: 0, fromEnd: false, fromTimeMs: Date.parse('2026-11-30T11:00:00.500Z'), direction: 'forward', maxEvents: undefined, consumer: undefined,
+    operation: 'get_stream_events', streamName: 's', fromOffset: 0, fromEnd: false, fromTimeMs: Date.parse('2026-11-30T11:00:00.500Z'), direction: 'forward', key: undefined, types: undefined, fromVersion: undefined, maxEvents: undefined, consumer: undefined,
   });
   t.same(parse('{"operation":"process_events","body":{"stream_name":"s","start":{"time":"2026-11-30T12:00:00Z"}}}'), {
-    operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: undefined, waitMs: undefined, autoAck: false, start: { kind: 'time', timeMs: Date.parse('2026-11-30T12:00:00Z') },
+    operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: undefined, waitMs: undefined, autoAck: false, start: { kind: 'time', timeMs: Date.parse('2026-11-30T12:00:00Z') }, filter: { key: undefined, types: undefined },
   });
   t.same(parse('{"operation":"create_stream","body":{"stream_name":"s","retention":{"max_events":10,"max_age_ms":0}}}'), {
     operation: 'create_stream', streamName: 's', retention: { maxEvents: 10, maxAgeMs: 0 },
   });
   t.same(parse('{"operation":"truncate_stream","body":{"stream_name":"s","before_offset":7}}'), { operation: 'truncate_stream', streamName: 's', beforeOffset: 7 });
-  t.same(parse('{"operation":"subscribe","body":{"stream_name":"s","from_offset":"end"}}'), { operation: 'subscribe', streamName: 's', fromOffset: 0, fromEnd: true, fromTimeMs: undefined });
+  t.same(parse('{"operation":"subscribe","body":{"stream_name":"s","from_offset":"end"}}'), { operation: 'subscribe', streamName: 's', fromOffset: 0, fromEnd: true, fromTimeMs: undefined, key: undefined, types: undefined });
   t.same(parse('{"operation":"unsubscribe"}'), { operation: 'unsubscribe' });
 });
 

@@ -8,6 +8,7 @@
  * added without a new record layout.
  */
 import { ErrorCodes, EventBusError } from '../../errors.js';
+import type { EventFilter } from '../event-filter.js';
 
 /** Where a new consumer starts. Default `all`: the oldest stored event (today's behaviour). */
 export type ConsumerStart =
@@ -21,6 +22,8 @@ export interface ConsumerSetup {
   start: ConsumerStart;
   /** The offset `start` resolved to when the consumer was created. */
   startOffset: number;
+  /** Only events of this key and/or these types are delivered (the others are passed over). */
+  filter?: EventFilter;
 }
 
 export const START_ALL: ConsumerStart = { kind: 'all' };
@@ -58,7 +61,7 @@ export function resolveStart(start: ConsumerStart, log: StartLog): number {
 export function encodeSetupSpec(setup: ConsumerSetup): string {
   const start = setup.start;
   const json = start.kind === 'offset' ? { offset: start.offset } : start.kind === 'time' ? { time_ms: start.timeMs } : start.kind;
-  return JSON.stringify({ start: json });
+  return JSON.stringify({ start: json, ...(setup.filter?.key === undefined ? {} : { key: setup.filter.key }), ...(setup.filter?.types === undefined ? {} : { types: setup.filter.types }) });
 }
 
 /** A setup from the journal; null if it is not one (damage). */
@@ -69,12 +72,16 @@ export function decodeSetupSpec(spec: string, startOffset: number): ConsumerSetu
   } catch {
     return null;
   }
-  const start = (value as { start?: unknown } | null)?.start;
-  if (start === 'all' || start === 'new') return { start: { kind: start }, startOffset };
+  const { start, key, types } = (value ?? {}) as { start?: unknown; key?: unknown; types?: unknown };
+  const filter: EventFilter = {};
+  if (typeof key === 'string') filter.key = key;
+  if (Array.isArray(types) && types.every((t) => typeof t === 'string')) filter.types = types as string[];
+  const withFilter = filter.key === undefined && filter.types === undefined ? {} : { filter };
+  if (start === 'all' || start === 'new') return { start: { kind: start }, startOffset, ...withFilter };
   if (typeof start === 'object' && start !== null) {
     const { offset, time_ms: timeMs } = start as { offset?: unknown; time_ms?: unknown };
-    if (Number.isSafeInteger(offset)) return { start: { kind: 'offset', offset: offset as number }, startOffset };
-    if (Number.isSafeInteger(timeMs)) return { start: { kind: 'time', timeMs: timeMs as number }, startOffset };
+    if (Number.isSafeInteger(offset)) return { start: { kind: 'offset', offset: offset as number }, startOffset, ...withFilter };
+    if (Number.isSafeInteger(timeMs)) return { start: { kind: 'time', timeMs: timeMs as number }, startOffset, ...withFilter };
   }
   return null;
 }

@@ -4,6 +4,7 @@
  */
 import type { StoredEvent } from '../log/record-reader.js';
 import type { ConsumerStart } from './consumer-setup.js';
+import type { EventFilter } from '../event-filter.js';
 
 export type { ConsumerStart };
 
@@ -37,6 +38,8 @@ export interface ConsumeOptions {
   autoAck?: boolean;
   /** Where a consumer created by this call starts (consumer-setup.ts); ignored for an existing one. Default all. */
   start?: ConsumerStart;
+  /** Which events a consumer created by this call takes (a key, types); ignored for an existing one. Default all. */
+  filter?: EventFilter;
 }
 
 /** Options of {@link Engine.retry}. */
@@ -68,6 +71,8 @@ export interface ConsumerStats {
   lag: number;
   /** Where the consumer started (`all` for those created without a start). */
   start: ConsumerStart;
+  /** The consumer's filter, or null: it takes every event. */
+  filter: EventFilter | null;
 }
 
 /** Limits and timings of consumers. */

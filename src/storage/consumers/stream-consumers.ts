@@ -30,6 +30,10 @@ import type { StreamLog } from '../log/stream-log.js';
 import type { StoredEvent } from '../log/record-reader.js';
 import type { Damage } from '../log/segment-check.js';
 import { validateConsumerName } from '../stream-name.js';
+import { checkFilter, isEmptyFilter, matchesFilter, type EventFilter } from '../event-filter.js';
+
+/** A consumer with a filter looks at this many pages at most per process_events when none pass. */
+const MAX_FILTERED_PAGES = 16;
 import { encodeSetupSpec, resolveStart, START_ALL, type ConsumerSetup, type ConsumerStart } from './consumer-setup.js';
 
 /** What the consumers of a stream need from the engine. */
@@ -96,9 +100,10 @@ export class StreamConsumers {
     const autoAck = options.autoAck === true;
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), limits.maxWaitMs);
     const giveUpAt = Date.now() + waitMs;
+    let filteredPages = 0;
     for (;;) {
       this.checkUsable();
-      const { consumer, created } = this.consumer(name, options.start);
+      const { consumer, created } = this.consumer(name, options.start, options.filter);
       let delivery: ReturnType<StreamConsumers['deliver']>;
       try {
         delivery = this.deliver(consumer, batch, autoAck);
@@ -108,8 +113,9 @@ export class StreamConsumers {
       }
       // At shutdown a long-poll is answered at once with what is due (nothing), not dropped.
       const remaining = this.polls.hasEnded ? 0 : giveUpAt - Date.now();
-      if (delivery.skippedDamage) {
-        // Damaged events were moved aside; what follows them may be due at once.
+      if (delivery.skippedDamage || (delivery.skippedFiltered && ++filteredPages < MAX_FILTERED_PAGES)) {
+        // Damaged events were moved aside, or none of a page passed the consumer's filter: what
+        // follows may be due at once (a filter scans a bounded number of pages per call).
         await Promise.all([delivery.durable, created]);
         continue;
       }
@@ -122,7 +128,7 @@ export class StreamConsumers {
   }
 
   /** Delivers due redeliveries and then new events, synchronously; returns what to wait for. */
-  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown>; skippedDamage: boolean } {
+  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown>; skippedDamage: boolean; skippedFiltered: boolean } {
     this.checkUsable();
     const { limits } = this.ctx;
     const log = this.log;
@@ -171,17 +177,35 @@ export class StreamConsumers {
       consumer.applyRedeliver(redelivered, deadlineMs, autoAck);
       records.push(encodeRedeliver(consumer.id, deadlineMs, autoAck, redelivered));
     }
-    if (fresh.length > 0) {
-      const from = consumer.cursor;
-      consumer.applyDeliver(from, fresh.length, deadlineMs, autoAck);
-      records.push(encodeDeliver(consumer.id, from, fresh.length, deadlineMs, autoAck));
-      for (const event of fresh) events.push({ ...event, status: autoAck ? 1 : 0, deliveryCount: 1 });
-    }
+    const delivered = events.length;
+    if (fresh.length > 0) this.deliverFresh(consumer, fresh, deadlineMs, autoAck, records, events);
+    const skippedFiltered = fresh.length > 0 && events.length === delivered;
     assert(consumer.cursor <= log.visibleOffset, 'a delivery moved a cursor past the end of its stream');
     const durable = Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter)]);
     const more = consumer.redeliveries(1).length > 0
       || (consumer.cursor < log.visibleOffset && (autoAck || consumer.entries.size < limits.maxPending));
-    return { events, more, durable, skippedDamage };
+    return { events, more, durable, skippedDamage, skippedFiltered };
+  }
+
+  /**
+   * Delivers `fresh` (read from the cursor): all of it, or, for a consumer with a filter
+   * (consumer-setup.ts), those that pass it; the others are passed over as acknowledged (never
+   * pending), so the cursor still moves past them. One DELIVER record per run of each.
+   */
+  private deliverFresh(consumer: Consumer, fresh: readonly StoredEvent[], deadlineMs: number, autoAck: boolean, records: Buffer[], events: DeliveredEvent[]): void {
+    const filter = this.setups.get(consumer.id)?.filter;
+    let runStart = 0;
+    while (runStart < fresh.length) {
+      const passes = filter === undefined || matchesFilter(filter, fresh[runStart]!.attributes);
+      let runEnd = runStart + 1;
+      while (runEnd < fresh.length && (filter === undefined || matchesFilter(filter, fresh[runEnd]!.attributes)) === passes) runEnd += 1;
+      const from = consumer.cursor;
+      const skip = !passes;
+      consumer.applyDeliver(from, runEnd - runStart, deadlineMs, autoAck || skip);
+      records.push(encodeDeliver(consumer.id, from, runEnd - runStart, deadlineMs, autoAck || skip));
+      if (passes) for (let i = runStart; i < runEnd; i++) events.push({ ...fresh[i]!, status: autoAck ? 1 : 0, deliveryCount: 1 });
+      runStart = runEnd;
+    }
   }
 
   /** The damage of the log that makes `offset` unreadable, if any. */
@@ -267,6 +291,7 @@ export class StreamConsumers {
         deadLettered: consumer.deadLettered,
         lag: consumer.lag(visible),
         start: this.setups.get(consumer.id)?.start ?? START_ALL,
+        filter: this.setups.get(consumer.id)?.filter ?? null,
       };
     });
   }
@@ -274,7 +299,8 @@ export class StreamConsumers {
   // ------------------------------------------------------------------ helpers
 
   /** The consumer `name`, created (starting at `start`, default all) if new. */
-  private consumer(name: string, start?: ConsumerStart): { consumer: Consumer; created: Promise<unknown> } {
+  private consumer(name: string, start?: ConsumerStart, filter?: EventFilter): { consumer: Consumer; created: Promise<unknown> } {
+    if (filter !== undefined) checkFilter(filter);
     const existing = this.byName.get(name);
     if (existing !== undefined) return { consumer: existing, created: RESOLVED };
     if (this.byName.size >= this.ctx.limits.maxConsumersPerStream) {
@@ -285,8 +311,8 @@ export class StreamConsumers {
     this.byId.set(consumer.id, consumer);
     this.byName.set(name, consumer);
     const records = [encodeConsumer(consumer.id, consumer.createdMs, name)];
-    if (start !== undefined) {
-      const setup = { start, startOffset };
+    if (start !== undefined || !isEmptyFilter(filter)) {
+      const setup: ConsumerSetup = { start: start ?? START_ALL, startOffset, ...(isEmptyFilter(filter) ? {} : { filter: filter! }) };
       this.setups.set(consumer.id, setup);
       records.push(encodeSetup(consumer.id, startOffset, encodeSetupSpec(setup)));
     }
