@@ -111,8 +111,14 @@ function readKeyPage(engine: Engine, name: string, key: string, from: ReadFrom, 
   let pending = false;
   for (const entry of entries) {
     if (entry.offset >= end) {
-      pending = true; // written, not yet visible: nothing further is readable now
-      break;
+      // Written, not yet visible (its fsync is in flight): forward, nothing further is readable
+      // now; backward, the older versions below it are.
+      if (!backward) {
+        pending = true;
+        break;
+      }
+      nextVersion = entry.version - 1;
+      continue;
     }
     const event = engine.read(name, entry.offset, { maxEvents: 1, maxBytes: 0 })[0];
     if (event === undefined || event.offset !== entry.offset) {

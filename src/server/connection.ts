@@ -58,6 +58,8 @@ export interface ConnectionHost {
 }
 
 const EXIT_REQUEST: Request = { operation: 'exit' };
+/** Each `subscribe` request's session, from parsing to its turn (one map for every connection: none per connection). */
+const sessions = new WeakMap<Request, SubscriptionSession>();
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
 
 const OPEN = 0;
@@ -89,7 +91,6 @@ export class Connection implements RequestQueueHost, SessionHost {
   private closingDeadlineMs = 0;
   /** Set from a `subscribe` until its subscription ends: lines go to it (subscription-session.ts). */
   private subscription: SubscriptionSession | null = null;
-  private readonly sessions = new WeakMap<Request, SubscriptionSession>();
 
   constructor(private readonly socket: Socket, private readonly host: ConnectionHost) {
     this.limits = host.limits;
@@ -252,7 +253,7 @@ export class Connection implements RequestQueueHost, SessionHost {
     }
     if (request.operation === 'subscribe') {
       this.subscription = new SubscriptionSession(this, this.host.bus, request, requestIdJson, this.limits.maxSubscriptionBufferBytes);
-      this.sessions.set(request, this.subscription);
+      sessions.set(request, this.subscription);
     }
     // Appends run together: the engine orders them (and checks expected versions) as dispatched.
     const exclusive = request.operation !== 'write_event' && request.operation !== 'append_events';
@@ -278,7 +279,7 @@ export class Connection implements RequestQueueHost, SessionHost {
 
   /** RequestQueueHost: runs a request (a subscribe: its session, until it ends). */
   execute(request: Request, requestIdJson: string | undefined): string | Promise<string> {
-    const session = request.operation === 'subscribe' ? this.sessions.get(request) : undefined;
+    const session = request.operation === 'subscribe' ? sessions.get(request) : undefined;
     if (session !== undefined) return session.start();
     return this.host.executor.execute(request, requestIdJson);
   }
