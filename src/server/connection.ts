@@ -15,9 +15,10 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import { LINE_TOO_LONG, LineReader } from '../protocol/line-reader.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
 import { decodeLine, parseRequest, type ParseLimits } from '../protocol/parse-request.js';
-import type { Request } from '../protocol/requests.js';
+import type { Credentials, Request } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess } from '../protocol/response.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
+import { decodeWriteEventLine } from '../protocol/write-event-line.js';
 import type { Logger } from '../storage/logger.js';
 import type { Authenticator } from './auth.js';
 import { ConnectionAuth } from './connection-auth.js';
@@ -207,6 +208,16 @@ export class Connection implements RequestQueueHost {
 
   private handleLine(line: Buffer): void {
     this.host.stats.requests += 1;
+    // Most lines are write_event: one pass over the bytes; anything else takes the general path.
+    const write = decodeWriteEventLine(line);
+    if (write !== null) {
+      if (!this.auth.authorized(write.credentials)) {
+        this.refuse('write_event', write.credentials, write.requestIdJson);
+        return;
+      }
+      this.queue.enqueue(write.request, write.requestIdJson, false, line.length, false);
+      return;
+    }
     const decoded = decodeLine(line);
     if (!decoded.ok) {
       this.queue.answer(encodeFailure(DECODE_REQUEST, decoded.error, decoded.requestIdJson), false);
@@ -225,9 +236,7 @@ export class Connection implements RequestQueueHost {
       return;
     }
     if (!this.auth.authorized(envelope.credentials)) {
-      this.host.stats.authFailures += 1;
-      this.auth.refused(envelope.credentials?.clientId, this.host.stats.authFailures, this.host.logger);
-      this.queue.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
+      this.refuse(operation, envelope.credentials, requestIdJson);
       return;
     }
     let request: Request;
@@ -238,6 +247,13 @@ export class Connection implements RequestQueueHost {
       return;
     }
     this.queue.enqueue(request, requestIdJson, request.operation !== 'write_event', line.length, false);
+  }
+
+  /** Answers UNAUTHORIZED (the refusal is logged once per connection). */
+  private refuse(operation: string, credentials: Credentials | null, requestIdJson: string | undefined): void {
+    this.host.stats.authFailures += 1;
+    this.auth.refused(credentials?.clientId, this.host.stats.authFailures, this.host.logger);
+    this.queue.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
   }
 
   private lineTooLong(): void {
