@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
 import path from 'node:path';
-import { decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventStatus, type StoredEvent, type StreamInfo } from '../storage/index.js';
+import { decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventStatus, type IdEpoch, type StoredEvent, type StreamInfo } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
 import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
@@ -112,10 +112,10 @@ export class EventBus {
   /** Appends one event (JSON text). Resolves once durable under the fsync policy. */
   writeEvent(name: string, payload: Buffer): Promise<WrittenEvent> {
     const stream = this.engine.getStream(name);
-    const appended = this.engine.append(name, payload);
-    // Unknown streams: append has already rejected with STREAM_NOT_FOUND.
+    const appended = this.engine.appendMany(name, [payload]);
+    // Unknown streams: appendMany has already rejected with STREAM_NOT_FOUND.
     if (stream === undefined) return appended as Promise<never>;
-    return appended.then((event) => ({ id: eventIdOf(stream.number, stream.idEpochs, event.offset), offset: event.offset, createdMs: event.timestampMs }));
+    return appended.then((events) => new Written(stream.number, stream.idEpochs, events[0]!.offset, events[0]!.timestampMs));
   }
 
   /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
@@ -207,18 +207,42 @@ export class EventBus {
   }
 }
 
+/** An acknowledged write; its id's text is made only if asked for (responses write its bytes). */
+class Written implements WrittenEvent {
+  constructor(readonly streamNumber: number, readonly idEpochs: readonly IdEpoch[], readonly offset: number, readonly createdMs: number) {}
+
+  get id(): string {
+    return eventIdOf(this.streamNumber, this.idEpochs, this.offset);
+  }
+}
+
+/** An event as a reader or consumer sees it; its id's text is made only if asked for. */
+class View implements EventView {
+  readonly streamNumber: number;
+  readonly idEpochs: readonly IdEpoch[];
+  readonly streamId: string;
+  readonly createdMs: number;
+  readonly payload: Buffer;
+  readonly offset: number;
+
+  constructor(stream: StreamInfo, event: StoredEvent, readonly status: EventStatus, readonly deliveryCount: number) {
+    this.streamNumber = stream.number;
+    this.idEpochs = stream.idEpochs;
+    this.streamId = stream.id;
+    this.createdMs = event.timestampMs;
+    this.payload = event.payload;
+    this.offset = event.offset;
+  }
+
+  get id(): string {
+    return eventIdOf(this.streamNumber, this.idEpochs, this.offset);
+  }
+}
+
 function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
-  return {
-    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
-    streamId: stream.id,
-    status,
-    createdMs: event.timestampMs,
-    payload: event.payload,
-    offset: event.offset,
-    deliveryCount,
-  };
+  return new View(stream, event, status, deliveryCount);
 }
 
 function delivered(stream: StreamInfo, event: DeliveredEvent): EventView {
-  return view(stream, event, event.status, event.deliveryCount);
+  return new View(stream, event, event.status, event.deliveryCount);
 }

@@ -17,6 +17,7 @@ import { DECODE_REQUEST } from '../protocol/operations.js';
 import { decodeLine, parseRequest, type ParseLimits } from '../protocol/parse-request.js';
 import type { Credentials, Request } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess } from '../protocol/response.js';
+import { joinResponses, type Response } from '../protocol/response-bytes.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
 import { decodeWriteEventLine } from '../protocol/write-event-line.js';
 import type { Logger } from '../storage/logger.js';
@@ -54,6 +55,8 @@ export interface ConnectionHost {
 }
 
 const EXIT_REQUEST: Request = { operation: 'exit' };
+/** The responses of one flush, taken from a queue (flushes are synchronous: one array serves every connection). */
+const taken: Response[] = [];
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
 
 const OPEN = 0;
@@ -273,7 +276,7 @@ export class Connection implements RequestQueueHost {
   // ------------------------------------------------------------------ the queue's host (methods, not closures: no memory per connection)
 
   /** RequestQueueHost: runs a request. */
-  execute(request: Request, requestIdJson: string | undefined): string | Promise<string> {
+  execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
     return this.host.executor.execute(request, requestIdJson);
   }
 
@@ -301,12 +304,14 @@ export class Connection implements RequestQueueHost {
     process.nextTick(this.flushBound);
   }
 
-  /** Writes the answered responses at the front of the queue, in order. */
+  /** Writes the answered responses at the front of the queue, in order, as one buffer. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.state !== OPEN) return;
-    const { out, close } = this.queue.takeAnswered();
-    if (out.length > 0) {
+    const close = this.queue.takeAnswered(taken);
+    if (taken.length > 0) {
+      const out = joinResponses(taken, taken.length);
+      taken.length = 0;
       this.lastActivityMs = Date.now();
       if (!this.socket.write(out) && this.writeBlockedSinceMs === 0) this.writeBlockedSinceMs = this.lastActivityMs;
       if (this.socket.writableLength > this.limits.maxOutputBytes) {

@@ -6,23 +6,14 @@ import { isEventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { Logger } from '../storage/logger.js';
 import type { Request, WriteEventRequest } from '../protocol/requests.js';
-import {
-  deliveryBody,
-  encodeFailure,
-  encodeSuccess,
-  eventPageBody,
-  snapshotBody,
-  streamBody,
-  streamInfoBody,
-  streamListingBody,
-  writtenEventBody,
-} from '../protocol/response.js';
+import { encodeFailure, encodeSuccess, snapshotBody, streamBody, streamInfoBody, streamListingBody } from '../protocol/response.js';
+import { deliveryResponse, eventPageResponse, WriteAck, type Response } from '../protocol/response-bytes.js';
 
 export class Executor {
   constructor(private readonly bus: EventBus, private readonly logger: Logger) {}
 
   /** The response to `request`: a line, or a promise of one. */
-  execute(request: Request, requestIdJson: string | undefined): string | Promise<string> {
+  execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
     const op = request.operation;
     try {
       switch (op) {
@@ -38,11 +29,17 @@ export class Executor {
         case 'get_stream_info':
           return encodeSuccess(op, streamInfoBody(this.bus.streamInfo(request.streamName)), requestIdJson);
         case 'get_stream_events':
-          return encodeSuccess(op, eventPageBody(this.bus.readEvents(request)), requestIdJson);
+          return eventPageResponse(this.bus.readEvents(request), requestIdJson);
         case 'process_events':
-          return this.settle(op, this.bus.process(request).then(deliveryBody), requestIdJson);
+          return this.bus.process(request).then(
+            (delivery) => deliveryResponse(op, delivery, requestIdJson),
+            (error: unknown) => this.failure(op, error, requestIdJson),
+          );
         case 'retry_events':
-          return this.settle(op, this.bus.retry(request).then(deliveryBody), requestIdJson);
+          return this.bus.retry(request).then(
+            (delivery) => deliveryResponse(op, delivery, requestIdJson),
+            (error: unknown) => this.failure(op, error, requestIdJson),
+          );
         case 'mark_event':
           return this.settle(op, this.bus.mark(request).then(() => undefined), requestIdJson);
         case 'snapshot_db':
@@ -55,10 +52,10 @@ export class Executor {
     }
   }
 
-  /** The hot path: no async function, one `then` with both handlers. */
-  private write(request: WriteEventRequest, requestIdJson: string | undefined): Promise<string> {
+  /** The hot path: no async function, one `then` with both handlers; the reply's bytes are written at flush. */
+  private write(request: WriteEventRequest, requestIdJson: string | undefined): Promise<Response> {
     return this.bus.writeEvent(request.streamName, request.event).then(
-      (event) => encodeSuccess('write_event', writtenEventBody(event), requestIdJson),
+      (event) => new WriteAck(event, requestIdJson),
       (error: unknown) => this.failure('write_event', error, requestIdJson),
     );
   }

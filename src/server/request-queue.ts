@@ -13,11 +13,12 @@
  */
 import { assert } from '../errors.js';
 import type { Request } from '../protocol/requests.js';
+import { responseMaxBytes, type Response } from '../protocol/response-bytes.js';
 
 /** What the queue needs from its connection. */
 export interface RequestQueueHost {
   /** Runs a request: its response line, or a promise of one. */
-  execute(request: Request, requestIdJson: string | undefined): string | Promise<string>;
+  execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response>;
   /** The failure line of a request whose promise rejected (a bug: the executor answers failures). */
   failure(operation: string, error: unknown, requestIdJson: string | undefined): string;
   /** True while responses may be computed (the connection is open and its output not blocked). */
@@ -34,7 +35,7 @@ interface Slot {
   exclusive: boolean;
   /** Request line bytes, counted against the in-flight byte limit until answered. */
   bytes: number;
-  response: string | null;
+  response: Response | null;
   /** Close the connection once this response is written (`exit`, fatal errors). */
   closeAfter: boolean;
 }
@@ -43,12 +44,12 @@ interface Slot {
 const COMPACT_AFTER_SLOTS = 1024;
 /**
  * Dispatch stops once the responses it computed at once since the last {@link takeAnswered}
- * (reads: get_stream_events, get_stream_info) pass this many characters, and lets them be written
- * first; it goes on only while the socket takes them. Without it, 256 pipelined reads of a 4 MiB
- * page were computed in one pass: a gigabyte held for one connection, and a string too long for
- * V8 (the server crashed).
+ * (reads: get_stream_events, get_stream_info) pass about this many bytes, and lets them be
+ * written first; it goes on only while the socket takes them. Without it, 256 pipelined reads of
+ * a 4 MiB page were computed in one pass: a gigabyte held for one connection, and a string too
+ * long for V8 (the server crashed).
  */
-export const DISPATCH_OUTPUT_CHARS = 1 << 20;
+export const DISPATCH_OUTPUT_BYTES = 1 << 20;
 
 export class RequestQueue {
   private slots: Slot[] = [];
@@ -60,7 +61,7 @@ export class RequestQueue {
   private running = 0;
   private exclusiveRunning = false;
   private bytes = 0;
-  /** Characters of responses computed by dispatch at once since the last take. */
+  /** Bytes (at most) of responses computed by dispatch at once since the last take. */
   private computedUntaken = 0;
   private draining = false;
   private closed = false;
@@ -78,7 +79,7 @@ export class RequestQueue {
   }
 
   /** Queues a response computed on arrival (it is written in its turn). */
-  answer(response: string, closeAfter: boolean): void {
+  answer(response: Response, closeAfter: boolean): void {
     this.slots.push({ request: null, requestIdJson: undefined, exclusive: false, bytes: 0, response, closeAfter });
     this.host.answered();
   }
@@ -97,12 +98,12 @@ export class RequestQueue {
 
   /**
    * Starts every request whose turn has come, while the host can take responses: stops when it
-   * cannot, and after about {@link DISPATCH_OUTPUT_CHARS} of responses computed at once (taking
+   * cannot, and after about {@link DISPATCH_OUTPUT_BYTES} of responses computed at once (taking
    * them lets dispatch go on).
    */
   dispatch(): void {
     while (this.next < this.slots.length && !this.closed && this.host.canDispatch()) {
-      if (this.computedUntaken >= DISPATCH_OUTPUT_CHARS) return; // the take that writes them calls this again
+      if (this.computedUntaken >= DISPATCH_OUTPUT_BYTES) return; // the take that writes them calls this again
       const slot = this.slots[this.next]!;
       if (slot.response !== null) {
         this.next += 1;
@@ -114,9 +115,9 @@ export class RequestQueue {
       assert(request !== null, 'a slot was dispatched twice');
       slot.request = null;
       const result = this.host.execute(this.effective(request), slot.requestIdJson);
-      if (typeof result === 'string') {
+      if (!(result instanceof Promise)) {
         slot.response = result;
-        this.computedUntaken += result.length;
+        this.computedUntaken += responseMaxBytes(result);
         this.host.answered();
         continue;
       }
@@ -134,7 +135,7 @@ export class RequestQueue {
     return this.draining && request.operation === 'process_events' && request.waitMs !== 0 ? { ...request, waitMs: 0 } : request;
   }
 
-  private settled(slot: Slot, response: string): void {
+  private settled(slot: Slot, response: Response): void {
     this.running -= 1;
     if (slot.exclusive) this.exclusiveRunning = false;
     slot.response = response;
@@ -144,18 +145,17 @@ export class RequestQueue {
   }
 
   /**
-   * Takes the answered responses at the front of the queue, in order, up to and including one
-   * that closes the connection (`close` is then true).
+   * Moves the answered responses at the front of the queue, in order, into `into` (which must be
+   * empty), up to and including one that closes the connection; returns true in that case.
    */
-  takeAnswered(): { out: string; close: boolean } {
+  takeAnswered(into: Response[]): boolean {
     this.computedUntaken = 0;
-    let out = '';
     let close = false;
     const slots = this.slots;
     while (this.head < slots.length) {
       const slot = slots[this.head]!;
       if (slot.response === null) break;
-      out += slot.response;
+      into.push(slot.response);
       this.bytes -= slot.bytes;
       this.head += 1;
       if (slot.closeAfter) {
@@ -176,7 +176,7 @@ export class RequestQueue {
       this.next -= this.head;
       this.head = 0;
     }
-    return { out, close };
+    return close;
   }
 
   /** The connection closed: nothing more is dispatched, and responses still coming are dropped. */

@@ -27,7 +27,7 @@ export {
   type EventStatus,
   type RetryOptions,
 } from './consumers/consumer-types.js';
-export { decodeEventId, encodeEventId, eventIdOf, isIdOf, type EventLocation, type IdEpoch } from './format/event-id.js';
+export { decodeEventId, encodeEventId, eventIdOf, isIdOf, writeEventId, EVENT_ID_BYTES, type EventLocation, type IdEpoch } from './format/event-id.js';
 export { restoreSnapshot, type RestoreResult } from './tools/restore.js';
 export { COPY_LIMIT_BYTES, snapshotName, type SnapshotResult } from './tools/snapshot.js';
 export { MANIFEST_FILE } from './tools/manifest.js';
