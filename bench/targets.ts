@@ -90,6 +90,17 @@ const drainVersusWrites: Check = (figures) => {
   return { source, target, measured: `${formatNumber(drain.value.median)} / ${formatNumber(writes.value.median)} = ${formatRatio(r)}`, verdict: r >= 0.5 ? 'PASS' : 'MISS', ratio: r };
 };
 
+/** (16,32) durable writes with the HTTP port on and scraped ≥ 0.97× with it off, same run (issue 15). */
+const metricsCost: Check = (figures) => {
+  const source = 'issue 15';
+  const target = 'writes (16,32) 100 B, eventbus `always`: metrics on (scraped every 1 s) ≥ 0.97× metrics off';
+  const on = find(figures, 'metrics-cost', 'eventbus-always', /^write .*metrics on/);
+  const off = find(figures, 'metrics-cost', 'eventbus-always', /^write .*metrics off/);
+  if (on === undefined || off === undefined) return { source, target, measured: 'not measured in this run', verdict: 'n/a' };
+  const r = on.value.median / off.value.median;
+  return { source, target, measured: `${formatNumber(on.value.median)} / ${formatNumber(off.value.median)} events/s = ${formatRatio(r)}`, verdict: r >= 0.97 ? 'PASS' : 'MISS', ratio: r };
+};
+
 const EARLIER: Check[] = [
   bound('issue 3', 'writes (1,1) 100 B, eventbus `always`: p99 < 1 ms', 'write-1x1-100', 'eventbus-always', undefined, p99, 'ms', (v) => v < 1),
   bound('issue 3', 'writes (16,1) 100 B, eventbus `always` ≥ 30,000/s', 'write-16x1-100', 'eventbus-always', undefined, median, 'events/s', (v) => v >= 30_000),
@@ -105,5 +116,5 @@ const EARLIER: Check[] = [
 ];
 
 export function checkTargets(figures: readonly Figure[]): TargetResult[] {
-  return [...ISSUE_11, ...EARLIER].map((check) => check(figures));
+  return [...ISSUE_11, ...EARLIER, metricsCost].map((check) => check(figures));
 }

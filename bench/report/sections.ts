@@ -56,6 +56,14 @@ function valueSection(title: string, figures: readonly Figure[], notes: string[]
   };
 }
 
+/** The engine experiments: each figure with the medians of its extra measures (events per round, fsync time, …). */
+function experimentSection(title: string, figures: readonly Figure[]): Section {
+  const section = valueSection(title, figures);
+  section.headers.push('also measured (medians)');
+  section.rows.forEach((row, i) => row.push(Object.entries(figures[i]!.extra ?? {}).map(([key, value]) => `${key} ${formatNumber(value.median)}`).join(', ')));
+  return section;
+}
+
 export function buildSections(figures: readonly Figure[], targets: readonly TargetResult[], reps: number): Section[] {
   const of = (test: (f: Figure) => boolean) => figures.filter(test);
   const sections: Section[] = [];
@@ -67,7 +75,8 @@ export function buildSections(figures: readonly Figure[], targets: readonly Targ
   add(throughputSection('Drain and acknowledge', of((f) => f.workload.startsWith('drain')), 'per batch, fetch sent to batch received', figures));
   add(throughputSection('Writers and consumers at once', of((f) => f.workload === 'mixed'), 'write sent to delivery at a consumer (events consumed per second)', figures));
   add(valueSection('Generator checks', of((f) => f.workload === 'client-vs-raw' || f.workload === 'ebload'), ['eventbus is driven with raw JSON lines in every workload: the faster of the two for the generator.']));
-  add(valueSection('eventbus alone: consumers, engine, snapshots, idle connections', of((f) => ['mark-cost', 'engine', 'snapshot', 'idle'].includes(f.workload))));
+  add(valueSection('eventbus alone: consumers, engine, snapshots, idle connections, the cost of metrics', of((f) => ['mark-cost', 'engine', 'snapshot', 'idle', 'metrics-cost'].includes(f.workload))));
+  add(experimentSection('Engine experiments (opt-in workloads, docs/research.md)', of((f) => f.workload.startsWith('engine-'))));
   const measured = targets.filter((t) => t.verdict !== 'n/a');
   const unmeasured = targets.length - measured.length;
   sections.push({

@@ -117,27 +117,46 @@ function definition(fsync: 'always' | 'interval'): SystemDefinition {
     durabilityNote: fsync === 'always' ? 'every acknowledgement fsynced' : 'fsync every 100 ms (fsync_interval_ms)',
     durabilityShort: fsync === 'always' ? 'fsync before ack' : 'fsync every 100 ms',
     missing: () => (existsSync(SERVER_MAIN) ? null : `the server is not built: run \`npm run build\` (${SERVER_MAIN} is missing)`),
-    async start(options: StartOptions): Promise<RunningSystem> {
-      const dir = makeTempDir(`eventbus-bench-${fsync}-`);
-      const portFile = path.join(dir, 'port');
-      const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
-      const server = spawnTracked(process.execPath, [...profile, SERVER_MAIN, 'serve', '--port', '0', '--port-file', portFile, '--data', path.join(dir, 'data'), '--fsync', fsync, '--log-level', 'warn'], { cwd: dir });
-      try {
-        await waitUntil(() => existsSync(portFile) && readFileSync(portFile, 'utf8').trim() !== '' || server.child.exitCode !== null, 15_000, () => new Error(`eventbus did not start:\n${server.output()}`));
-        if (server.child.exitCode !== null) throw new Error(`eventbus exited at start:\n${server.output()}`);
-      } catch (error) {
-        await server.stop('SIGKILL');
-        removeTempDir(dir);
-        throw error;
-      }
-      const port = Number(readFileSync(portFile, 'utf8'));
-      return new EventBusUnderTest(id, eventbusVersion(), server.child.pid!, port, async () => {
-        const status = await server.stop('SIGTERM');
-        removeTempDir(dir);
-        if (status !== 0) throw new Error(`eventbus (${id}) exited with ${status}:\n${server.output()}`);
-      });
-    },
+    start: (options: StartOptions) => startEventbus(fsync, options),
   };
+}
+
+/** What {@link startEventbus} adds to a plain server. */
+export interface EventbusVariant {
+  /** Also serve the HTTP port (/metrics, the admin page) on a free port. */
+  http?: boolean;
+}
+
+/** An eventbus server under test, and its HTTP port when asked for. */
+export interface StartedEventbus extends RunningSystem {
+  readonly httpPort: number | undefined;
+}
+
+/** Starts `eventbus serve` (fsync `fsync`) on free ports with a fresh data directory. */
+export async function startEventbus(fsync: 'always' | 'interval', options: StartOptions, variant: EventbusVariant = {}): Promise<StartedEventbus> {
+  const id = fsync === 'always' ? 'eventbus-always' : 'eventbus-interval';
+  const dir = makeTempDir(`eventbus-bench-${fsync}-`);
+  const portFile = path.join(dir, 'port');
+  const httpPortFile = path.join(dir, 'http-port');
+  const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
+  const http = variant.http === true ? ['--http-port', '0', '--http-port-file', httpPortFile] : [];
+  const server = spawnTracked(process.execPath, [...profile, SERVER_MAIN, 'serve', '--port', '0', '--port-file', portFile, ...http, '--data', path.join(dir, 'data'), '--fsync', fsync, '--log-level', 'warn'], { cwd: dir });
+  try {
+    await waitUntil(() => existsSync(portFile) && readFileSync(portFile, 'utf8').trim() !== '' || server.child.exitCode !== null, 15_000, () => new Error(`eventbus did not start:\n${server.output()}`));
+    if (server.child.exitCode !== null) throw new Error(`eventbus exited at start:\n${server.output()}`);
+  } catch (error) {
+    await server.stop('SIGKILL');
+    removeTempDir(dir);
+    throw error;
+  }
+  const port = Number(readFileSync(portFile, 'utf8'));
+  // The server writes the HTTP port's file before the TCP one's.
+  const httpPort = variant.http === true ? Number(readFileSync(httpPortFile, 'utf8')) : undefined;
+  return Object.assign(new EventBusUnderTest(id, eventbusVersion(), server.child.pid!, port, async () => {
+    const status = await server.stop('SIGTERM');
+    removeTempDir(dir);
+    if (status !== 0) throw new Error(`eventbus (${id}) exited with ${status}:\n${server.output()}`);
+  }), { httpPort });
 }
 
 export const eventbusAlways = definition('always');

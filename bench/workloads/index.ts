@@ -4,8 +4,13 @@ import { diskWorkload } from './disk.js';
 import { drainRelaxedWorkload, drainWorkload } from './drain.js';
 import { ebloadWorkload } from './ebload.js';
 import { engineWorkload } from './engine.js';
+import { engineBatchingWorkload } from './engine-batching.js';
+import { engineObserverWorkload } from './engine-observer.js';
+import { enginePreallocWorkload } from './engine-prealloc.js';
+import { engineRecoveryWorkload } from './engine-recovery.js';
 import { idleWorkload } from './idle.js';
 import { markCostWorkload } from './mark-cost.js';
+import { metricsCostWorkload } from './metrics-cost.js';
 import { mixedWorkload } from './mixed.js';
 import { snapshotWorkload } from './snapshot.js';
 import { writeWorkloads } from './write.js';
@@ -20,7 +25,12 @@ export const WORKLOADS: readonly Workload[] = [
   clientVsRawWorkload,
   ebloadWorkload,
   markCostWorkload,
+  metricsCostWorkload,
   engineWorkload,
+  engineBatchingWorkload,
+  engineRecoveryWorkload,
+  enginePreallocWorkload,
+  engineObserverWorkload,
   snapshotWorkload,
   idleWorkload,
 ];

@@ -1,7 +1,7 @@
 /**
  * The config file: YAML in the original's `config.yaml` layout (`logger.level`, `logger.output`,
  * an `auth` map of named clients with `client_id` and `client_secret`) plus our own sections
- * `server`, `storage`, `consumers` and `snapshots`. Every key is checked: an unknown key or a
+ * `server`, `storage`, `consumers`, `snapshots` and `http`. Every key is checked: an unknown key or a
  * value of the wrong type stops the server with a message naming it, so a typo never passes
  * silently. Relative paths are relative to the working directory, as in the original.
  */
@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { DEFAULT_BUS_OPTIONS } from '../bus/bus.js';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { ClientCredentials } from '../server/auth.js';
+import { DEFAULT_HTTP_OPTIONS } from '../server/http/http-options.js';
 
 /** Everything a config file can set, in our terms (absent: not set). */
 export interface FileConfig {
@@ -22,6 +23,8 @@ export interface FileConfig {
   retention: Record<string, number>;
   consumers: Record<string, number>;
   snapshotsRoot?: string;
+  /** The `http` section (the HTTP side port); empty when absent. */
+  http: Record<string, string | number>;
 }
 
 type Kind = 'string' | 'integer' | 'boolean' | 'port';
@@ -77,6 +80,19 @@ const CONSUMER_KEYS: Record<string, [string, Kind]> = {
   max_consumers_per_stream: ['maxConsumersPerStream', 'integer'],
 };
 
+const HTTP_KEYS: Record<string, [string, Kind]> = {
+  port: ['port', 'port'],
+  host: ['host', 'string'],
+  port_file: ['portFile', 'string'],
+  max_connections: ['maxConnections', 'integer'],
+  max_header_bytes: ['maxHeaderBytes', 'integer'],
+  headers_timeout_ms: ['headersTimeoutMs', 'integer'],
+  request_timeout_ms: ['requestTimeoutMs', 'integer'],
+  max_body_bytes: ['maxBodyBytes', 'integer'],
+  max_labelled_streams: ['maxLabelledStreams', 'integer'],
+  max_labelled_consumers: ['maxLabelledConsumers', 'integer'],
+};
+
 /**
  * Whole numbers that must be above 0 (0 would disable what they bound) or within a range. Checked
  * here, where the file is read, so that a mistake names the file and the key; the layers check
@@ -91,6 +107,9 @@ const BOUNDS: Record<string, [number, number?]> = {
   'storage.max_event_bytes': [1, 64 * 1024 * 1024], 'storage.max_batch_events': [1], 'storage.max_open_segments': [1],
   'storage.max_streams': [1], 'consumers.max_pending': [1], 'consumers.default_batch_events': [1],
   'consumers.max_batch_events': [1], 'consumers.max_batch_bytes': [1], 'consumers.max_consumers_per_stream': [1],
+  'http.max_connections': [1], 'http.max_header_bytes': [1024, 1024 * 1024], 'http.headers_timeout_ms': [1],
+  'http.request_timeout_ms': [1], 'http.max_body_bytes': [1, 64 * 1024 * 1024], 'http.max_labelled_streams': [1],
+  'http.max_labelled_consumers': [1],
 };
 
 function inBounds(file: string, path: string, value: string | number | boolean): string | number | boolean {
@@ -145,12 +164,12 @@ export function parseConfig(text: string, file: string): FileConfig {
     throw invalid(file, `not valid YAML: ${(error as Error).message}`);
   }
   const root = section(file, document ?? {}, '(top level)');
-  const known = new Set(['logger', 'auth', 'server', 'storage', 'consumers', 'snapshots']);
+  const known = new Set(['logger', 'auth', 'server', 'storage', 'consumers', 'snapshots', 'http']);
   for (const key of Object.keys(root)) {
     if (!known.has(key)) throw invalid(file, `unknown section '${key}' (known: ${[...known].join(', ')})`);
   }
   // Client names are the user's text: a null-prototype map keeps `__proto__` an ordinary name.
-  const config: FileConfig = { clients: Object.create(null) as FileConfig['clients'], server: {}, tls: {}, storage: {}, retention: {}, consumers: {} };
+  const config: FileConfig = { clients: Object.create(null) as FileConfig['clients'], server: {}, tls: {}, storage: {}, retention: {}, consumers: {}, http: {} };
 
   const logger = section(file, root.logger, 'logger');
   for (const [key, value] of Object.entries(logger)) {
@@ -191,6 +210,13 @@ export function parseConfig(text: string, file: string): FileConfig {
   const pageEvents = { ...DEFAULT_BUS_OPTIONS, ...config.server };
   if (pageEvents.defaultPageEvents > pageEvents.maxPageEvents) {
     throw invalid(file, `'server.default_page_events' (${pageEvents.defaultPageEvents}) must not be larger than 'server.max_page_events' (${pageEvents.maxPageEvents})`);
+  }
+
+  config.http = readSection(file, root.http, 'http', HTTP_KEYS);
+  const headersMs = (config.http.headersTimeoutMs as number | undefined) ?? DEFAULT_HTTP_OPTIONS.headersTimeoutMs;
+  const requestMs = (config.http.requestTimeoutMs as number | undefined) ?? DEFAULT_HTTP_OPTIONS.requestTimeoutMs;
+  if (headersMs > requestMs) {
+    throw invalid(file, `'http.headers_timeout_ms' (${headersMs}) must not be larger than 'http.request_timeout_ms' (${requestMs})`);
   }
 
   for (const [key, value] of Object.entries(section(file, root.snapshots, 'snapshots'))) {

@@ -1,10 +1,12 @@
 /**
  * The resources of the npm build (see resources.ts): the version from package.json, the
- * documents from docs/, and which CRC32C implementation fast-crc32c picked (its loader takes the
+ * documents from docs/, the admin page from src/server/http/page/ and uplot/dist/, and which CRC32C implementation fast-crc32c picked (its loader takes the
  * sse4_crc32 addon when it built and passes a self-test, else its JavaScript table).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { UPLOT_FILES, type PageFile } from '../server/http/page-assets.js';
 import type { CrcImplementation, DocumentName, Resources } from './resources.js';
 
 /** The package's root, from dist/src/cli. */
@@ -33,6 +35,15 @@ function detectCrc32c(): CrcImplementation {
   }
 }
 
+/** An admin page file: ours from src/server/http/page/, uPlot's from its package. */
+function pageFile(name: PageFile): Buffer {
+  if (UPLOT_FILES.includes(name)) {
+    const uplotMain = createRequire(import.meta.url).resolve('uplot');
+    return readFileSync(path.join(path.dirname(uplotMain), name));
+  }
+  return readFileSync(new URL(`src/server/http/page/${name}`, ROOT));
+}
+
 export function packageResources(): Resources {
   let crc: CrcImplementation | undefined;
   return {
@@ -40,5 +51,6 @@ export function packageResources(): Resources {
     build: 'npm',
     crc32c: () => (crc ??= detectCrc32c()),
     document: (name: DocumentName) => readFileSync(new URL(`docs/${name}.md`, ROOT), 'utf8'),
+    pageAsset: pageFile,
   };
 }

@@ -64,7 +64,10 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--insecure-no-auth', 'allow listening on a non-loopback address with no clients configured (anyone who can connect can do anything); env EVENTBUS_INSECURE_NO_AUTH=true'))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve over TLS (needs --tls-key)').env('EVENTBUS_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('EVENTBUS_TLS_KEY'))
-    .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --config config.yaml --host 0.0.0.0'))
+    .addOption(new Option('--http-port <port>', 'also serve /metrics (Prometheus), /healthz, /readyz and the admin page (/) over HTTP on this port; 0 picks a free one (default: off)').env('EVENTBUS_HTTP_PORT').argParser(parsePort))
+    .addOption(new Option('--http-host <address>', 'address of the HTTP port, under the same rules as --host (default: the --host address)').env('EVENTBUS_HTTP_HOST'))
+    .addOption(new Option('--http-port-file <file>', 'once the HTTP port listens, write its number to this file').env('EVENTBUS_HTTP_PORT_FILE'))
+    .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --config config.yaml --host 0.0.0.0', 'eventbus serve --http-port 9090     # then open http://127.0.0.1:9090/ ; Prometheus scrapes /metrics'))
     .action(async (flags: ServeFlags) => {
       const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
       await serve(resolveSettings(flags), resources);

@@ -1,6 +1,6 @@
 /**
- * What the command takes from the build it runs in: its version, how CRC32C is computed, and the
- * bundled documents (`eventbus docs`). The npm build reads them from the package
+ * What the command takes from the build it runs in: its version, how CRC32C is computed, the
+ * bundled documents (`eventbus docs`) and the admin page's files (`serve --http-port`). The npm build reads them from the package
  * (package-resources.ts), the single executable from its embedded assets (sea-resources.ts).
  */
 
@@ -22,6 +22,8 @@ export interface CrcImplementation {
   description: string;
 }
 
+import type { PageAssets } from '../server/http/page-assets.js';
+
 export interface Resources {
   version: string;
   /** `npm` or `single executable`. */
@@ -29,6 +31,8 @@ export interface Resources {
   crc32c(): CrcImplementation;
   /** The text of docs/<name>.md as shipped with this build. */
   document(name: DocumentName): string;
+  /** The admin page's files (the HTTP port's `/`), as shipped with this build. */
+  pageAsset: PageAssets;
 }
 
 /** What `eventbus --version` prints: the version first, then the build, Node.js and CRC32C. */

@@ -7,7 +7,8 @@
  *    computed names, which a bundle cannot hold).
  * 2. node --experimental-sea-config turns the bundle into a blob, with assets: the sse4_crc32
  *    native addon (loaded at start by sea-crc32c.ts; JavaScript where it cannot load) and
- *    docs/protocol.md and docs/operations.md (`eventbus docs`).
+ *    docs/protocol.md and docs/operations.md (`eventbus docs`), and the admin page's files
+ *    (src/server/http/page/ and uPlot's, for `serve --http-port`).
  * 3. A copy of this node binary gets the blob injected with postject.
  *
  * postject's ELF library (LIEF) warns `Can't find string offset for section name '.note.100'`
@@ -23,6 +24,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, w
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PAGE_FILES, UPLOT_FILES, pageAssetKey, type PageFile } from '../server/http/page-assets.js';
 import { CRC32C_ASSET, DOCUMENTS, documentAsset } from './resources.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -67,6 +69,9 @@ export function buildSea(output = path.join(ROOT, 'dist', 'sea', 'eventbus')): s
   ], { stdio: 'inherit' });
   const assets: Record<string, string> = {};
   for (const name of DOCUMENTS) assets[documentAsset(name)] = path.join(ROOT, 'docs', `${name}.md`);
+  for (const name of Object.keys(PAGE_FILES) as PageFile[]) {
+    assets[pageAssetKey(name)] = UPLOT_FILES.includes(name) ? path.join(ROOT, 'node_modules', 'uplot', 'dist', name) : path.join(ROOT, 'src', 'server', 'http', 'page', name);
+  }
   const addon = nativeAddon();
   if (addon === undefined) process.stderr.write('sea-build: the sse4_crc32 addon is not built: the executable will compute CRC32C in JavaScript\n');
   else assets[CRC32C_ASSET] = addon;

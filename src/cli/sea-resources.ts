@@ -1,8 +1,9 @@
 /**
  * The resources of the single executable (see resources.ts): the version fixed at build time,
- * the documents embedded as assets, and the CRC32C implementation sea-crc32c.ts loaded.
+ * the documents and the admin page embedded as assets, and the CRC32C implementation sea-crc32c.ts loaded.
  */
 import { getAsset } from 'node:sea';
+import { pageAssetKey } from '../server/http/page-assets.js';
 import { documentAsset, type Resources } from './resources.js';
 import { seaCrc32c } from './sea-crc32c.js';
 
@@ -15,5 +16,6 @@ export function seaResources(): Resources {
     build: 'single executable',
     crc32c: () => seaCrc32c,
     document: (name) => getAsset(documentAsset(name), 'utf8'),
+    pageAsset: (name) => Buffer.from(getAsset(pageAssetKey(name))),
   };
 }

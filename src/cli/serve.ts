@@ -20,8 +20,12 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
   // Before the store is opened, and before any log line: a refused start is one line and leaves
   // nothing behind (a port in use, a snapshot or a file given as the data directory).
   checkExposure(settings.host, Object.keys(settings.clients).length, settings.insecureNoAuth);
+  const http = settings.http === undefined ? undefined : { ...settings.http, assets: resources.pageAsset };
+  const httpHost = http?.host ?? settings.host;
+  if (http !== undefined) checkExposure(httpHost, Object.keys(settings.clients).length, settings.insecureNoAuth);
   checkServeDirectory(settings.engine.dataDir);
   await checkCanListen(settings.host, settings.port);
+  if (http !== undefined && (http.port !== settings.port || httpHost !== settings.host)) await checkCanListen(httpHost, http.port);
   const logger = createLogger(settings.logLevel, settings.logOutputs);
   const crc32c = resources.crc32c();
   logger.info({ version: resources.version, build: resources.build, node: process.version, crc32c: crc32c.description, dataDir: settings.engine.dataDir }, 'starting');
@@ -46,18 +50,17 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
       limits: settings.limits,
       bus: { ...settings.bus, snapshotsRoot: settings.snapshotsRoot },
       logger: logger.child({ component: 'server' }),
+      version: resources.version,
       ...(tls === undefined ? {} : { tls }),
+      ...(http === undefined ? {} : { http }),
     });
   } catch (error) {
     await engine.close();
     throw error;
   }
-  if (settings.portFile !== undefined) {
-    // Written whole or not at all: a reader never sees a partial port number.
-    const temporary = `${settings.portFile}.${process.pid}.tmp`;
-    writeFileSync(temporary, `${server.port}\n`, { mode: 0o600 });
-    renameSync(temporary, settings.portFile);
-  }
+  // The HTTP port's file first: a reader of the TCP port file may then expect both.
+  if (settings.httpPortFile !== undefined && server.http !== null) writePortFile(settings.httpPortFile, server.http.port);
+  if (settings.portFile !== undefined) writePortFile(settings.portFile, server.port);
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -83,6 +86,13 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** Writes `port` to `file`, whole or not at all: a reader never sees a partial number. */
+function writePortFile(file: string, port: number): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${port}\n`, { mode: 0o600 });
+  renameSync(temporary, file);
 }
 
 /**

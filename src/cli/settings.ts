@@ -8,6 +8,7 @@ import type { BusOptions } from '../bus/bus.js';
 import { defaultSnapshotsRoot } from '../bus/snapshot-path.js';
 import type { ClientCredentials } from '../server/auth.js';
 import type { ServerLimits } from '../server/limits.js';
+import type { HttpOptions } from '../server/http/http-options.js';
 import type { EngineOptions } from '../storage/index.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/index.js';
 import { loadConfig, type FileConfig } from './config.js';
@@ -25,6 +26,9 @@ export interface ServeFlags {
   insecureNoAuth?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  httpPort?: number;
+  httpHost?: string;
+  httpPortFile?: string;
 }
 
 export interface ServeSettings {
@@ -41,6 +45,10 @@ export interface ServeSettings {
   bus: BusOptions;
   snapshotsRoot: string;
   configFile: string | undefined;
+  /** The HTTP side port (metrics, health, admin page); undefined: off. */
+  http: HttpOptions | undefined;
+  /** Once the HTTP port listens, its number is written here. */
+  httpPortFile: string | undefined;
 }
 
 
@@ -62,7 +70,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServeSettings {
   const configFile = flags.config;
   const file: FileConfig = configFile === undefined
-    ? { clients: {}, server: {}, tls: {}, storage: {}, retention: {}, consumers: {} }
+    ? { clients: {}, server: {}, tls: {}, storage: {}, retention: {}, consumers: {}, http: {} }
     : loadConfig(configFile);
 
   const host = flags.host ?? (file.server.host as string | undefined) ?? DEFAULTS.host;
@@ -96,6 +104,13 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     ...(Object.keys(file.consumers).length > 0 ? { consumers: file.consumers } : {}),
   };
 
+  const { port: httpPortInFile, host: httpHostInFile, portFile: httpPortFileInFile, ...httpLimits } = file.http;
+  const httpPort = flags.httpPort ?? (httpPortInFile as number | undefined);
+  const httpHost = nonEmpty(flags.httpHost) ?? (httpHostInFile as string | undefined);
+  const http: HttpOptions | undefined = httpPort === undefined
+    ? undefined
+    : { port: httpPort, ...(httpHost === undefined ? {} : { host: httpHost }), ...(httpLimits as Partial<HttpOptions>) };
+
   return {
     host,
     port,
@@ -111,6 +126,8 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     // Default beside the data directory, never relative to the working directory (systemd's is /).
     snapshotsRoot: file.snapshotsRoot === undefined ? defaultSnapshotsRoot(engine.dataDir) : path.resolve(file.snapshotsRoot),
     configFile,
+    http,
+    httpPortFile: nonEmpty(flags.httpPortFile) ?? (httpPortFileInFile as string | undefined),
   };
 }
 

@@ -223,12 +223,14 @@ export class Connection implements RequestQueueHost {
     }
     const decoded = decodeLine(line);
     if (!decoded.ok) {
+      this.host.executor.counts.of(DECODE_REQUEST).fail(decoded.error.code); // metrics hook
       this.queue.answer(encodeFailure(DECODE_REQUEST, decoded.error, decoded.requestIdJson), false);
       return;
     }
     const envelope = decoded.envelope;
     const { operation, requestIdJson } = envelope;
     if (operation === 'health') {
+      this.host.executor.counts.of(operation).ok += 1; // metrics hook
       this.queue.answer(encodeSuccess(operation, undefined, requestIdJson), false);
       return;
     }
@@ -255,6 +257,7 @@ export class Connection implements RequestQueueHost {
   /** Answers UNAUTHORIZED (the refusal is logged once per connection). */
   private refuse(operation: string, credentials: Credentials | null, requestIdJson: string | undefined): void {
     this.host.stats.authFailures += 1;
+    this.host.executor.counts.of(operation).fail(ErrorCodes.UNAUTHORIZED); // metrics hook
     this.auth.refused(credentials?.clientId, this.host.stats.authFailures, this.host.logger);
     this.queue.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
   }
@@ -267,6 +270,7 @@ export class Connection implements RequestQueueHost {
 
   /** Answers with a connection-level error after what is already queued, then closes. */
   private fail(error: EventBusError): void {
+    this.host.executor.counts.of(DECODE_REQUEST).fail(error.code); // metrics hook
     this.stopLines = true;
     this.reader.discard();
     this.partialSinceMs = 0;

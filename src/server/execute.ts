@@ -1,16 +1,24 @@
 /**
  * Runs a validated request against the bus and encodes its response line. Never throws and
  * never rejects: every failure becomes a failure line (unexpected ones are INTERNAL, and logged).
+ * Every answer is counted by operation and result code (request-counts.ts).
  */
-import { isEventBusError } from '../errors.js';
+import { ErrorCodes, isEventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { Logger } from '../storage/logger.js';
 import type { Request, WriteEventRequest } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess, snapshotBody, streamBody, streamInfoBody, streamListingBody } from '../protocol/response.js';
 import { deliveryResponse, eventPageResponse, WriteAck, type Response } from '../protocol/response-bytes.js';
+import type { Delivery } from '../bus/results.js';
+import { RequestCounts, type OperationCounts } from './request-counts.js';
 
 export class Executor {
-  constructor(private readonly bus: EventBus, private readonly logger: Logger) {}
+  /** The hot path's counts, looked up once. */
+  private readonly writeCounts: OperationCounts;
+
+  constructor(private readonly bus: EventBus, private readonly logger: Logger, readonly counts: RequestCounts = new RequestCounts()) {
+    this.writeCounts = counts.of('write_event');
+  }
 
   /** The response to `request`: a line, or a promise of one. */
   execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
@@ -19,7 +27,7 @@ export class Executor {
       switch (op) {
         case 'health':
         case 'exit':
-          return encodeSuccess(op, undefined, requestIdJson);
+          return this.success(op, undefined, requestIdJson);
         case 'write_event':
           return this.write(request, requestIdJson);
         case 'create_stream':
@@ -27,17 +35,17 @@ export class Executor {
         case 'delete_stream':
           return this.settle(op, this.bus.deleteStream(request.streamName).then(() => undefined), requestIdJson);
         case 'get_stream_info':
-          return encodeSuccess(op, streamInfoBody(this.bus.streamInfo(request.streamName)), requestIdJson);
+          return this.success(op, streamInfoBody(this.bus.streamInfo(request.streamName)), requestIdJson);
         case 'get_stream_events':
-          return eventPageResponse(this.bus.readEvents(request), requestIdJson);
+        {
+          const page = eventPageResponse(this.bus.readEvents(request), requestIdJson);
+          this.counts.of(op).ok += 1;
+          return page;
+        }
         case 'process_events':
-          return this.bus.process(request).then(
-            (delivery) => deliveryResponse(op, delivery, requestIdJson),
-            (error: unknown) => this.failure(op, error, requestIdJson),
-          );
         case 'retry_events':
-          return this.bus.retry(request).then(
-            (delivery) => deliveryResponse(op, delivery, requestIdJson),
+          return (op === 'process_events' ? this.bus.process(request) : this.bus.retry(request)).then(
+            (delivery) => this.delivered(op, delivery, requestIdJson),
             (error: unknown) => this.failure(op, error, requestIdJson),
           );
         case 'mark_event':
@@ -45,7 +53,7 @@ export class Executor {
         case 'snapshot_db':
           return this.settle(op, this.bus.snapshot(request.output).then(snapshotBody), requestIdJson);
         case 'list_streams':
-          return encodeSuccess(op, streamListingBody(this.bus.listStreams(request)), requestIdJson);
+          return this.success(op, streamListingBody(this.bus.listStreams(request)), requestIdJson);
       }
     } catch (error) {
       return this.failure(op, error, requestIdJson);
@@ -55,20 +63,37 @@ export class Executor {
   /** The hot path: no async function, one `then` with both handlers; the reply's bytes are written at flush. */
   private write(request: WriteEventRequest, requestIdJson: string | undefined): Promise<Response> {
     return this.bus.writeEvent(request.streamName, request.event).then(
-      (event) => new WriteAck(event, requestIdJson),
+      (event) => {
+        this.writeCounts.ok += 1;
+        return new WriteAck(event, requestIdJson);
+      },
       (error: unknown) => this.failure('write_event', error, requestIdJson),
     );
   }
 
   private settle(operation: string, body: Promise<string | undefined>, requestIdJson: string | undefined): Promise<string> {
     return body.then(
-      (json) => encodeSuccess(operation, json, requestIdJson),
+      (json) => this.success(operation, json, requestIdJson),
       (error: unknown) => this.failure(operation, error, requestIdJson),
     );
   }
 
-  /** A failure line; errors that are not EventBusErrors are bugs: logged, answered INTERNAL. */
+  /** A success line, counted. */
+  private success(operation: string, body: string | undefined, requestIdJson: string | undefined): string {
+    this.counts.of(operation).ok += 1;
+    return encodeSuccess(operation, body, requestIdJson);
+  }
+
+  /** A delivery's response, counted; its events counted as delivered. */
+  private delivered(operation: 'process_events' | 'retry_events', delivery: Delivery, requestIdJson: string | undefined): Response {
+    this.counts.of(operation).ok += 1;
+    this.counts.eventsDelivered += delivery.events.length;
+    return deliveryResponse(operation, delivery, requestIdJson);
+  }
+
+  /** A failure line, counted; errors that are not EventBusErrors are bugs: logged, answered INTERNAL. */
   failure(operation: string, error: unknown, requestIdJson: string | undefined): string {
+    this.counts.of(operation).fail(isEventBusError(error) ? error.code : ErrorCodes.INTERNAL);
     if (!isEventBusError(error)) {
       this.logger.error({ operation, err: error }, 'unexpected error while handling a request');
     } else if (error.code === 'INTERNAL') {

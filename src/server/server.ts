@@ -26,6 +26,9 @@ import { Executor } from './execute.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { listenError } from './listen-check.js';
 import { isLoopbackHost } from './loopback.js';
+import { HttpServer, type HttpHost } from './http/http-server.js';
+import { resolveHttpOptions, type HttpOptions } from './http/http-options.js';
+import { RequestCounts } from './request-counts.js';
 
 /** Options of {@link EventBusServer.start}. */
 export interface ServerOptions {
@@ -47,6 +50,10 @@ export interface ServerOptions {
   bus?: BusOptions;
   /** Where connection-level events and failures are logged (a pino logger fits). Default: silent. */
   logger?: Logger;
+  /** Serve /metrics, /healthz, /readyz and the admin page on this HTTP port too (src/server/http/). Default: off. */
+  http?: HttpOptions;
+  /** The version /healthz reports. */
+  version?: string;
 }
 
 const DEFAULT_HOST = '127.0.0.1';
@@ -116,7 +123,7 @@ export function checkExposure(host: string, clientCount: number, insecureNoAuth:
   );
 }
 
-export class EventBusServer implements ConnectionHost {
+export class EventBusServer implements ConnectionHost, HttpHost {
   readonly limits: ServerLimits;
   readonly parseLimits: { maxMarkEventIds: number };
   readonly executor: Executor;
@@ -134,6 +141,10 @@ export class EventBusServer implements ConnectionHost {
     slowReadersDisconnected: 0,
   };
   readonly bus: EventBus;
+  /** Answers by operation and result code (read by /metrics). */
+  readonly counts = new RequestCounts();
+  /** The HTTP side port, when `http` was given. */
+  http: HttpServer | null = null;
   private readonly connections = new Set<Connection>();
   private readonly rejected = new Set<net.Socket>();
   private readonly listener: net.Server;
@@ -147,7 +158,7 @@ export class EventBusServer implements ConnectionHost {
     this.parseLimits = { maxMarkEventIds: limits.maxMarkEventIds };
     this.logger = options.logger ?? silentLogger;
     this.bus = new EventBus(options.engine, options.bus);
-    this.executor = new Executor(this.bus, this.logger);
+    this.executor = new Executor(this.bus, this.logger, this.counts);
     this.authenticator = new Authenticator(options.clients);
     const onSocket = (socket: net.Socket) => this.accept(socket);
     this.listener =
@@ -180,6 +191,8 @@ export class EventBusServer implements ConnectionHost {
     const port = options.port ?? DEFAULT_PORT;
     const clients = Object.keys(options.clients ?? {}).length;
     checkExposure(host, clients, options.insecureNoAuth === true);
+    const http = options.http === undefined ? undefined : resolveHttpOptions(options.http, host);
+    if (http !== undefined) checkExposure(http.host, clients, options.insecureNoAuth === true);
     const fdLimit = openFileLimit();
     const fitting = connectionsWithinFdLimit(limits.maxConnections, fdLimit, openFileCount(), Math.max(STORE_FD_RESERVE, options.engine.fileDescriptorBudget));
     const logger = options.logger ?? silentLogger;
@@ -200,6 +213,14 @@ export class EventBusServer implements ConnectionHost {
       }),
     ]);
     server.listener.on('error', (error) => server.logger.error({ err: error }, 'listener error'));
+    if (http !== undefined) {
+      try {
+        server.http = await HttpServer.start(server, http, options.version);
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+    }
     const timeouts = [limits.idleTimeoutMs, limits.partialLineTimeoutMs, limits.outputStallTimeoutMs, limits.closeLingerMs].filter((t) => t > 0);
     const sweepMs = Math.max(10, Math.min(1000, Math.floor(Math.min(...timeouts) / 4)));
     server.sweepTimer = setInterval(() => server.sweep(), sweepMs);
@@ -231,6 +252,11 @@ export class EventBusServer implements ConnectionHost {
   /** Open connections. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** True once close() was called. */
+  get shuttingDown(): boolean {
+    return this.closing !== null;
   }
 
   connectionClosed(connection: Connection): void {
@@ -310,6 +336,8 @@ export class EventBusServer implements ConnectionHost {
     for (const socket of this.rejected) socket.destroy();
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     await closed;
+    // Last: /readyz says 503 while the TCP side drains.
+    await this.http?.close();
     this.logger.info({ ...this.stats }, 'server closed');
   }
 }

@@ -48,6 +48,10 @@ import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } fro
 import { StreamRegistry } from './stream-registry.js';
 import { deadLetterStreamName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
+import { Observers, RecoveryTally, recoveryTotals, type EngineObserver, type RecoveryReport, type StreamRecovery } from './observer.js';
+import type { Segment } from './log/segment.js';
+import type { StreamLog } from './log/stream-log.js';
+import type { ConsumerJournal } from './consumers/consumer-journal.js';
 
 export type { AppendedEvent, Damage, EngineOptions, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, SnapshotResult, StoredEvent };
 
@@ -81,8 +85,6 @@ export interface ReadLimits {
 
 const DEFAULT_READ_EVENTS = 1000;
 const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
-/** Active logs grow ahead of their data in steps of this (see SegmentContext). */
-const PREALLOCATE_STEP_BYTES = 1024 * 1024;
 
 export class Engine {
   readonly dataDir: string;
@@ -97,6 +99,8 @@ export class Engine {
   private closed = false;
   /** Snapshots run one at a time. */
   private snapshotQueue: Promise<unknown> = Promise.resolve();
+  private readonly observers: Observers;
+  private recoveryReport: RecoveryReport | null = null;
 
   private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog, afterCrash: boolean) {
     this.dataDir = options.dataDir;
@@ -109,13 +113,18 @@ export class Engine {
       groupCommit: this.groupCommit,
       segmentSizeBytes: options.segmentSizeBytes,
       scratch: new WriteScratch(),
-      preallocateStepBytes: Math.min(PREALLOCATE_STEP_BYTES, options.segmentSizeBytes),
+      preallocateStepBytes: options.preallocateBytes,
       afterCrash,
       onVisible: (log) => this.streams.findByLog(log)?.polls.wake(),
       limits: options.consumers,
       markDirty: (journal) => this.flusher.mark(journal),
       deadLetter: (streamName, payloads) => this.deadLetter(streamName, payloads),
+      rolled: (log, frozen, next) => this.observedRoll(log, frozen, next),
+      sealed: (log, segment, frozenMs) => this.observedSeal(log, segment, frozenMs),
+      compacted: (journal, compaction) => this.observedCompaction(journal, compaction),
     };
+    this.observers = new Observers(options.logger, this.groupCommit);
+    if (options.observer !== undefined) this.observers.add(options.observer);
     const { context, streams, flusher } = this;
     this.lifecycle = new StreamLifecycle({ options, context, streams, catalog, flusher, closed: () => this.closed });
   }
@@ -134,6 +143,41 @@ export class Engine {
     return this.groupCommit.stats;
   }
 
+  /**
+   * Adds an observer (observer.ts): callbacks told of every group-commit round, segment roll and
+   * seal, journal compaction and snapshot from now on. Returns the function that removes it.
+   * (To see the recovery of `open`, pass the observer as `EngineOptions.observer`.)
+   */
+  observe(observer: EngineObserver): () => void {
+    return this.observers.add(observer);
+  }
+
+  /** What the recovery of {@link Engine.open} found and repaired (also after a clean close). */
+  get recovery(): RecoveryReport {
+    return this.recoveryReport!;
+  }
+
+  /**
+   * What refuses writes now, for readiness checks: the store closed, or the catalog or a
+   * stream's files after a failed write or fsync (until the store is reopened). Empty while the
+   * store takes writes everywhere. Streams that failed to open are not listed (see `stats`).
+   */
+  writeRefusals(): { what: string; code: string; reason: string }[] {
+    if (this.closed) return [{ what: 'store', code: ErrorCodes.CLOSED, reason: 'the store is closed' }];
+    const refusals: { what: string; code: string; reason: string }[] = [];
+    try {
+      this.catalog.checkWritable();
+    } catch (error) {
+      const failure = error as EventBusError;
+      refusals.push({ what: 'catalog', code: failure.code, reason: failure.reason });
+    }
+    for (const { entry, log, consumers } of this.streams.open()) {
+      const failure = log.failure ?? consumers.journalFile.failure;
+      if (failure !== null) refusals.push({ what: `stream ${entry.name}`, code: failure.code, reason: failure.reason });
+    }
+    return refusals;
+  }
+
   /** Opens (creating if needed) and recovers the store in `options.dataDir`. */
   static async open(options: EngineOptions): Promise<Engine> {
     const resolved = resolveOptions(options);
@@ -145,25 +189,37 @@ export class Engine {
     try {
       // The last process died with the store open: what it wrote may be in the page cache only.
       // Recovery reads it as it is, shows it and builds on it, so make it durable first.
+      const syncStarted = performance.now();
       if (crashed) await syncDataDirectory(io, dataDir, logger);
+      const syncMs = crashed ? performance.now() - syncStarted : 0;
       const catalog = Catalog.load(io, dataDir);
       prepareDataDirectory(resolved);
       engine = new Engine(resolved, catalog, crashed);
       const started = Date.now();
+      const recovered: StreamRecovery[] = [];
       // Checksums of the active segments recorded at the last clean close (none after a crash).
       const checkpoint = takeCrcCheckpoint(io, dataDir);
       if (crashed) checkpoint.clear();
       for (const entry of catalog.all()) {
+        const tally = new RecoveryTally();
+        const streamStarted = performance.now();
+        engine.context.recovery = tally;
         engine.lifecycle.open(entry);
+        engine.context.recovery = undefined;
         const crcs = checkpoint.get(entry.id);
         if (crcs !== undefined) engine.streams.find(entry.name)?.log.restoreActiveCrcs(crcs);
+        recovered.push(engine.streamRecovery(entry, tally, performance.now() - streamStarted));
       }
       // A new store, a restored copy or a store made before store ids: ids of new events carry
       // this store's id, recorded before any is given (catalog.ts).
       for (const { entry, log } of engine.streams.open()) catalog.adoptStoreId(entry, log.visibleOffset);
       if (catalog.needsWrite) await catalog.persist();
-      removeOrphans(resolved, catalog);
+      const orphansRemoved = removeOrphans(resolved, catalog);
       logger.info({ dataDir, streams: engine.streams.openCount, broken: engine.streams.brokenCount, ms: Date.now() - started }, 'store opened');
+      engine.recoveryReport = {
+        dataDir, afterCrash: crashed, durationMs: performance.now() - syncStarted, syncMs, orphansRemoved, streams: recovered, totals: recoveryTotals(recovered),
+      };
+      engine.observers.emit('recovery', engine.recoveryReport);
       engine.startRetentionTimer();
       return engine;
     } catch (error) {
@@ -355,10 +411,61 @@ export class Engine {
     this.checkOpen();
     const run = this.snapshotQueue.catch(() => {}).then(() => {
       this.checkOpen();
-      return takeSnapshot(this.snapshotSource(), path.resolve(parentDir));
+      return this.observedSnapshot(path.resolve(parentDir));
     });
     this.snapshotQueue = run;
     return run;
+  }
+
+  /** Takes a snapshot, telling the observers how it went. */
+  private async observedSnapshot(parentDir: string): Promise<SnapshotResult> {
+    const startedMs = performance.now();
+    try {
+      const result = await takeSnapshot(this.snapshotSource(), parentDir);
+      this.observers.emit('snapshot', { parentDir, durationMs: performance.now() - startedMs, result, error: null });
+      return result;
+    } catch (error) {
+      const failure = error instanceof EventBusError ? error : new EventBusError(ErrorCodes.SNAPSHOT_FAILED, String(error));
+      this.observers.emit('snapshot', { parentDir, durationMs: performance.now() - startedMs, result: null, error: failure });
+      throw error;
+    }
+  }
+
+  // ------------------------------------------------------------------ observation (observer.ts)
+
+  /** What opening `entry` found and repaired, from recovery's notes and the opened stream. */
+  private streamRecovery(entry: CatalogEntry, tally: RecoveryTally, durationMs: number): StreamRecovery {
+    const base = { stream: entry.name, id: entry.id, durationMs, ...tally.counts };
+    const state = this.streams.find(entry.name);
+    if (state === undefined) {
+      let error: { code: string; reason: string } = { code: ErrorCodes.INTERNAL, reason: 'the stream could not be opened' };
+      try {
+        this.streams.get(entry.name);
+      } catch (failure) {
+        if (failure instanceof EventBusError) error = { code: failure.code, reason: failure.reason };
+      }
+      return { ...base, segments: 0, events: 0, damage: [], error };
+    }
+    const stats = state.log.stats();
+    return { ...base, segments: stats.segmentCount, events: stats.eventCount, damage: [...state.log.damage(), ...state.consumers.journalDamage()], error: null };
+  }
+
+  private observedRoll(log: StreamLog, frozen: Segment, next: Segment): void {
+    if (!this.observers.wants('roll')) return;
+    const stream = this.streams.findByLog(log)?.entry.name ?? log.dir;
+    this.observers.emit('roll', { stream, frozenBaseOffset: frozen.baseOffset, records: frozen.count, logBytes: frozen.size, baseOffset: next.baseOffset });
+  }
+
+  private observedSeal(log: StreamLog, segment: Segment, frozenMs: number): void {
+    if (!this.observers.wants('seal')) return;
+    const stream = this.streams.findByLog(log)?.entry.name ?? log.dir;
+    this.observers.emit('seal', { stream, baseOffset: segment.baseOffset, records: segment.count, logBytes: segment.size, durationMs: performance.now() - frozenMs });
+  }
+
+  private observedCompaction(journal: ConsumerJournal, compaction: { fromBytes: number; toBytes: number; consumers: number; durationMs: number }): void {
+    if (!this.observers.wants('compaction')) return;
+    const stream = this.streams.open().find((state) => state.log.dir === journal.dir)?.entry.name ?? journal.dir;
+    this.observers.emit('compaction', { stream, ...compaction });
   }
 
   private snapshotSource(): SnapshotSource {

@@ -1,20 +1,19 @@
 /**
- * The storage engine, usable on its own: `import { Engine } from 'eventbus/storage'`.
- * Nothing here knows of JSON or sockets; payloads are bytes.
+ * The storage engine, usable on its own: `import { Engine } from 'eventbus/storage'`. Everything
+ * an embedder needs is exported here, typed; nothing needs importing from internal files.
+ * docs/embedding.md is the guide. Payloads are bytes: nothing here knows of JSON or sockets.
+ *
+ * The research tools (simulated disk, fault injection, crash-consistency checker) are
+ * `eventbus/storage/testing`.
  */
-export { Engine } from './engine.js';
-export type {
-  AppendedEvent,
-  Damage,
-  EngineOptions,
-  FsyncPolicy,
-  GroupCommitStats,
-  ReadLimits,
-  RetentionPolicy,
-  StoredEvent,
-  StreamInfo,
-  StreamStats,
-} from './engine.js';
+
+// The engine and what its calls take and return.
+export { Engine, type AppendedEvent, type Damage, type LogStats, type ReadLimits, type StoredEvent, type StreamInfo, type StreamStats } from './engine.js';
+export type { EngineOptions } from './engine-options.js';
+export { FSYNC_POLICIES, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';
+export type { RetentionPolicy } from './log/segment-list.js';
+
+// Durable consumers.
 export {
   DEFAULT_CONSUMER,
   DEFAULT_CONSUMER_LIMITS,
@@ -27,14 +26,35 @@ export {
   type EventStatus,
   type RetryOptions,
 } from './consumers/consumer-types.js';
-export { decodeEventId, encodeEventId, eventIdOf, isIdOf, writeEventId, EVENT_ID_BYTES, type EventLocation, type IdEpoch } from './format/event-id.js';
+
+// Observing the engine (observer.ts).
+export type {
+  CommitRound,
+  EngineObserver,
+  JournalCompaction,
+  RecoveryReport,
+  RecoveryTotals,
+  SegmentRoll,
+  SegmentSeal,
+  SnapshotTaken,
+  StreamRecovery,
+} from './observer.js';
+
+// Whole-store tools: snapshots (Engine.snapshot), restore, verify, what a path holds.
+export type { SnapshotResult } from './tools/snapshot.js';
 export { restoreSnapshot, type RestoreResult } from './tools/restore.js';
-export { COPY_LIMIT_BYTES, snapshotName, type SnapshotResult } from './tools/snapshot.js';
-export { MANIFEST_FILE } from './tools/manifest.js';
-export { inspectStoreDirectory, type StoreDirectory, type StoreDirectoryKind } from './store-directory.js';
 export { verifyDirectory, type Finding, type VerifyReport } from './tools/verify.js';
-export { nodeIO, type FileIO, type FileStat, type OpenMode } from './fs/io.js';
-export { FSYNC_POLICIES } from './fs/group-commit.js';
-export type { Logger } from './logger.js';
+export { inspectStoreDirectory, type StoreDirectory, type StoreDirectoryKind } from './store-directory.js';
+
+// Event ids as the server gives them (a stream's number, an offset and the store's id).
+export { decodeEventId, eventIdOf, isIdOf, writeEventId, EVENT_ID_BYTES, type EventLocation, type IdEpoch } from './format/event-id.js';
+
+// Stream names.
 export { MAX_STREAM_NAME_BYTES, RESERVED_PREFIX, deadLetterStreamName, validateStreamName } from './stream-name.js';
-export { EventBusError, ErrorCodes, type ErrorCode } from '../errors.js';
+
+// The file-system layer (EngineOptions.io) and the logging interface (EngineOptions.logger).
+export { nodeIO, type FileIO, type FileStat, type OpenMode } from './fs/io.js';
+export type { Logger } from './logger.js';
+
+// Errors: one type with a stable code (docs/embedding.md lists the codes each call gives).
+export { EventBusError, ErrorCodes, isEventBusError, type ErrorCode } from '../errors.js';

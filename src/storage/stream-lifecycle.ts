@@ -170,8 +170,8 @@ export function prepareDataDirectory({ io, dataDir }: ResolvedOptions): void {
   }
 }
 
-/** Removes stream directories the catalog does not list (a crash mid-create or mid-delete). */
-export function removeOrphans({ io, dataDir, logger }: ResolvedOptions, catalog: Catalog): void {
+/** Removes stream directories the catalog does not list (a crash mid-create or mid-delete); returns how many. */
+export function removeOrphans({ io, dataDir, logger }: ResolvedOptions, catalog: Catalog): number {
   const listed = new Set(catalog.all().map((e) => e.id));
   const streamsDir = path.join(dataDir, STREAMS_DIR);
   let removed = 0;
@@ -182,4 +182,5 @@ export function removeOrphans({ io, dataDir, logger }: ResolvedOptions, catalog:
     removed += 1;
   }
   if (removed > 0) io.syncDirNow(streamsDir);
+  return removed;
 }

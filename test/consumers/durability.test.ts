@@ -1,14 +1,16 @@
 /**
  * Consumer state survives what it must: reopening, journal compaction, and power loss (through
- * the SimIO layer, which drops everything not yet fsynced). The two promises: no acknowledged
+ * the crash-consistency checker over the simulated disk, which drops or tears everything not yet
+ * fsynced). The two promises: no acknowledged
  * event is delivered again by process, and no delivered-but-unacknowledged event is lost (it
  * comes back through retry).
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { Engine } from '../../src/storage/index.js';
-import { SimIO } from '../helpers/sim-io.js';
+import { checkCrashConsistency, type CrashScenario } from 'eventbus/storage/testing';
 import { seededRandom, testSeeds } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -74,64 +76,55 @@ t.test('the journal is compacted: its size follows what is outstanding, not hist
   t.same(due.events.map((e) => e.offset), Array.from({ length: total / 200 }, (_, i) => i * 200 + 199), 'exactly the unmarked events come back');
 });
 
-/** What a power-loss run found wrong; every list empty means both promises held. */
-interface Violations {
-  lostAppends: number[];
-  redeliveredAcked: number[];
-  lostDeliveries: number[];
-  skipped: number[];
-  summary: string;
+/** What a process/mark workload was promised before the power went. */
+interface ConsumerPromises {
+  appended: Set<number>;
+  delivered: Set<number>;
+  acknowledged: Set<number>;
+  /** Marked, the mark not yet resolved: it may or may not have survived. */
+  markedUnconfirmed: Set<number>;
 }
 
 /**
- * Runs a writer and a process/mark worker under SimIO, cuts the power at a random operation,
- * reopens with the real file system and checks what survived against what was acknowledged.
+ * A writer and a process/mark worker on one stream, through the crash-consistency checker
+ * (src/storage/testing/crash-checker.ts): the power goes at sampled operations, and after each
+ * crash the recovered store must keep both promises. Deterministic (no timers), so a failing
+ * point replays from its seed.
  */
-async function powerLossRun(t: Test, seed: number, broken: { ignoreFileSync?: boolean }): Promise<Violations> {
-  const random = seededRandom(seed);
-  const dataDir = tempDir(t, 'consumer-power');
-  const setup = await Engine.open({ dataDir, retentionIntervalMs: 0, segmentSizeBytes: 2048 });
-  await setup.createStream('s');
-  await setup.close();
-
-  const io = new SimIO({ root: dataDir, crashAtOp: random.int(20, 600), ...broken });
-  const engine = await Engine.open({ dataDir, io, retentionIntervalMs: 0, segmentSizeBytes: 2048, consumers: { ackWaitMs: 60_000 } });
-  const appended = new Set<number>();
-  const delivered = new Set<number>();
-  const acknowledged = new Set<number>();
-  const markedUnconfirmed = new Set<number>();
-  const writer = (async () => {
-    for (let i = 0; i < 400 && !io.crashed; i++) {
-      try {
+const consumerScenario: CrashScenario<ConsumerPromises> = {
+  state: () => ({ appended: new Set(), delivered: new Set(), acknowledged: new Set(), markedUnconfirmed: new Set() }),
+  async prepare({ openEngine }) {
+    await (await openEngine()).createStream('s');
+  },
+  async workload({ openEngine, random, state, crashed }) {
+    const engine = await openEngine({ segmentSizeBytes: 2048, consumers: { ackWaitMs: 60_000 } });
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; i < 120 && !crashed(); i++) {
         const events = await engine.appendMany('s', Array.from({ length: random.int(1, 4) }, () => Buffer.from(`{"i":${i}}`)));
-        for (const e of events) appended.add(e.offset);
-      } catch {
-        break;
+        for (const e of events) state.appended.add(e.offset);
       }
-    }
-  })();
-  const worker = (async () => {
-    while (!io.crashed) {
-      try {
-        const { events } = await engine.consume('s', 'c', { maxEvents: random.int(1, 8), waitMs: 20 });
-        for (const e of events) delivered.add(e.offset);
+    })().finally(() => { writing = false; });
+    const worker = (async () => {
+      while (!crashed()) {
+        const { events } = await engine.consume('s', 'c', { maxEvents: random.int(1, 8) });
+        for (const e of events) state.delivered.add(e.offset);
+        if (events.length === 0) {
+          if (!writing) return;
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
         const toAck = events.filter(() => random.chance(0.7)).map((e) => e.offset);
         if (toAck.length === 0) continue;
-        for (const o of toAck) markedUnconfirmed.add(o);
+        for (const o of toAck) state.markedUnconfirmed.add(o);
         await engine.mark('s', 'c', toAck, 1);
-        for (const o of toAck) acknowledged.add(o);
-      } catch {
-        break;
+        for (const o of toAck) state.acknowledged.add(o);
       }
-    }
-  })();
-  while (!io.crashed) await new Promise((resolve) => setTimeout(resolve, 5));
-  io.crash();
-  await Promise.all([writer, worker]);
-  await engine.close().catch(() => {});
-
-  const reopened = await Engine.open({ dataDir, retentionIntervalMs: 0, segmentSizeBytes: 2048 });
-  try {
+    })();
+    await Promise.all([writer, worker]);
+  },
+  async invariant({ openEngine, state }) {
+    const reopened = await openEngine({ segmentSizeBytes: 2048 });
     const next = reopened.stats('s').nextOffset;
     const drain = async (take: () => ReturnType<Engine['consume']>, into: Set<number>) => {
       for (;;) {
@@ -143,41 +136,27 @@ async function powerLossRun(t: Test, seed: number, broken: { ignoreFileSync?: bo
     };
     const processed = new Set<number>();
     const retried = new Set<number>();
-    try {
-      await drain(() => reopened.consume('s', 'c', { maxEvents: 1000 }), processed);
-      await drain(() => reopened.retry('s', 'c', { maxEvents: 1000 }), retried);
-    } catch {
-      // Unreadable data after a broken run: what was not drained counts as lost below.
-    }
+    await drain(() => reopened.consume('s', 'c', { maxEvents: 1000 }), processed);
+    await drain(() => reopened.retry('s', 'c', { maxEvents: 1000 }), retried);
+    const { appended, delivered, acknowledged, markedUnconfirmed } = state;
     const accounted = (o: number) => acknowledged.has(o) || markedUnconfirmed.has(o) || processed.has(o) || retried.has(o);
-    return {
-      lostAppends: [...appended].filter((o) => o >= next),
-      redeliveredAcked: [...acknowledged].filter((o) => processed.has(o)),
-      lostDeliveries: [...delivered].filter((o) => !acknowledged.has(o) && !markedUnconfirmed.has(o) && !retried.has(o)),
-      skipped: [...appended].filter((o) => !accounted(o)),
-      summary: `crash after ${io.ops} ops: ${appended.size} appended, ${delivered.size} delivered, ${acknowledged.size} acknowledged`,
-    };
-  } finally {
-    await reopened.close();
-  }
-}
+    assert.deepEqual([...appended].filter((o) => o >= next), [], 'every acknowledged append survived');
+    assert.deepEqual([...acknowledged].filter((o) => processed.has(o)), [], 'no acknowledged event is delivered again by process');
+    assert.deepEqual([...delivered].filter((o) => !acknowledged.has(o) && !markedUnconfirmed.has(o) && !retried.has(o)), [], 'every delivered, unacknowledged event comes back through retry');
+    assert.deepEqual([...appended].filter((o) => !accounted(o)), [], 'no appended event is skipped by the consumer');
+  },
+};
 
-for (const seed of testSeeds(100, 12)) {
+for (const seed of testSeeds(100, 3)) {
   t.test(`power loss during a process/mark workload keeps both promises (seed ${seed})`, async (t) => {
-    const found = await powerLossRun(t, seed, {});
-    t.comment(found.summary);
-    t.same(found.lostAppends, [], 'every acknowledged append survived');
-    t.same(found.redeliveredAcked, [], 'no acknowledged event is delivered again by process');
-    t.same(found.lostDeliveries, [], 'every delivered, unacknowledged event comes back through retry');
-    t.same(found.skipped, [], 'no appended event is skipped by the consumer');
+    const report = await checkCrashConsistency(consumerScenario, { seed, sample: 40 });
+    const found = report.violation;
+    t.comment(`${report.operations} operations, ${report.checked} crash points`);
+    t.equal(found, null, found === null ? 'both promises held at every crash point' : `crash at operation ${found.crashAtOp} (${found.operation}, ${found.mode}), replay with seed ${found.seed}: ${found.violation}`);
   });
 }
 
 t.test('the power-loss check catches loss when fsyncs do nothing', async (t) => {
-  let caught = 0;
-  for (const seed of [100, 101, 102, 103]) {
-    const found = await powerLossRun(t, seed, { ignoreFileSync: true });
-    if (found.lostAppends.length + found.lostDeliveries.length + found.skipped.length > 0) caught += 1;
-  }
-  t.ok(caught >= 3, `with file syncs ignored, loss was detected in ${caught} of 4 runs`);
+  const report = await checkCrashConsistency(consumerScenario, { seed: 100, sample: 40, modes: ['drop'], simulate: { ignoreFileSync: true } });
+  t.not(report.violation, null, `with file syncs ignored, loss was detected: ${report.violation?.violation}`);
 });

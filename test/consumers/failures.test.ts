@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { Engine } from '../../src/storage/index.js';
-import { FaultyIO } from '../helpers/faulty-io.js';
+import { FaultyIO } from 'eventbus/storage/testing';
 import { tempDir } from '../helpers/temp-dir.js';
 
 t.test('after the consumer journal failed, a new consumer gets a clear refusal', async (t) => {

@@ -14,7 +14,7 @@ import { replayJournal } from '../../src/storage/consumers/journal-replay.js';
 import { GroupCommit } from '../../src/storage/fs/group-commit.js';
 import { nodeIO, type FileIO } from '../../src/storage/fs/io.js';
 import { silentLogger } from '../../src/storage/logger.js';
-import { FaultyIO } from '../helpers/faulty-io.js';
+import { FaultyIO } from 'eventbus/storage/testing';
 import { capturingLogger } from '../helpers/logger.js';
 import { flipBit } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';

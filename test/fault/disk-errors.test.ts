@@ -1,6 +1,6 @@
 /**
  * Disk errors at the server level (issue 6): ENOSPC and EIO injected into the real server
- * process's writes and fsyncs (test/helpers/fault-io-module.ts, through the
+ * process's writes and fsyncs (src/storage/testing/fault-io-module.ts, through the
  * EVENTBUS_TEST_IO_MODULE hook), once or persistently, while clients write, consume and read over
  * the wire. For each fault:
  *
@@ -20,13 +20,11 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/index.js';
 import { isEventBusError } from '../../src/errors.js';
-import { setFaults, faultState, type FaultJson } from '../helpers/fault-io-module.js';
+import { setFaults, faultState, type FaultJson, replayJournal, DurabilityModel } from 'eventbus/storage/testing';
 import { startFaultServer, type FaultServer } from '../helpers/fault-server.js';
-import { replayJournal } from '../helpers/journal-io.js';
-import { DurabilityModel } from '../helpers/sim-io.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
-const MODULE = fileURLToPath(new URL('../helpers/fault-io-module.js', import.meta.url));
+const MODULE = fileURLToPath(import.meta.resolve('eventbus/storage/testing/fault-io-module'));
 
 /** One outcome of a request: acknowledged (with its offset) or refused (with code and reason). */
 type Outcome = { ok: true; offset: number } | { ok: false; code: string; reason: string };

@@ -1,6 +1,6 @@
 /**
  * Power loss across a real process kill (issue 6). The server runs with the journaling file
- * layer (test/helpers/journal-io.ts, loaded through the EVENTBUS_TEST_IO_MODULE hook): every file
+ * layer (src/storage/testing/journal-io.ts, loaded through the EVENTBUS_TEST_IO_MODULE hook): every file
  * operation and every fsync's start and completion goes to a journal. After each SIGKILL the
  * journal is replayed into a durability model of the data directory, and then either
  *
@@ -22,9 +22,8 @@ import fs from 'node:fs';
 import t from 'tap';
 import { runKillCycles, type CycleOptions } from '../helpers/fault-cycles.js';
 import { describeFigures } from '../helpers/fault-workload.js';
-import { replayJournal } from '../helpers/journal-io.js';
+import { replayJournal, DurabilityModel, type CrashMode } from 'eventbus/storage/testing';
 import { seededRandom, testSeeds, type Random } from '../helpers/random.js';
-import { DurabilityModel, type CrashMode } from '../helpers/sim-io.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const long = process.env.EVENTBUS_LONG === '1';
@@ -33,7 +32,7 @@ t.setTimeout((long ? 3 * 3600 : 300) * 1000);
 
 /** EVENTBUS_KEEP_TEST_DIRS=1 keeps the journals and each data directory before a power loss. */
 const keep = process.env.EVENTBUS_KEEP_TEST_DIRS === '1';
-const JOURNAL_MODULE = fileURLToPath(new URL('../helpers/journal-io.js', import.meta.url));
+const JOURNAL_MODULE = fileURLToPath(import.meta.resolve('eventbus/storage/testing/journal-io'));
 
 interface PowerLossOptions {
   random: Random;

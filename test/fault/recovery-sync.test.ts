@@ -19,8 +19,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Engine } from '../../src/storage/index.js';
 import type { Script } from '../helpers/fault-engine-child.js';
-import { replayJournal } from '../helpers/journal-io.js';
-import { DurabilityModel } from '../helpers/sim-io.js';
+import { replayJournal, DurabilityModel } from 'eventbus/storage/testing';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/fault-engine-child.js', import.meta.url));

@@ -10,7 +10,7 @@
  */
 import { Engine } from '../../src/storage/index.js';
 import type { FileIO } from '../../src/storage/fs/io.js';
-import { JournalIO } from './journal-io.js';
+import { JournalIO } from 'eventbus/storage/testing';
 
 export interface Script {
   dataDir: string;

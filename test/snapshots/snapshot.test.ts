@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Engine, nodeIO, restoreSnapshot, verifyDirectory } from '../../src/storage/index.js';
-import { FaultyIO } from '../helpers/faulty-io.js';
+import { FaultyIO } from 'eventbus/storage/testing';
 import { readAll, flipBit } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 

@@ -1,5 +1,5 @@
 /**
- * Disk errors (test/helpers/faulty-io.ts): a failed write or fsync is never acknowledged; the
+ * Disk errors (src/storage/testing/faulty-io.ts): a failed write or fsync is never acknowledged; the
  * append fails with DISK_FULL (ENOSPC) or IO_ERROR (anything else); the stream then refuses
  * appends, saying why, until the store is reopened; reads of what was acknowledged keep working;
  * and after a reopen on a healthy disk every acknowledged event is there and nothing of a failed
@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import t from 'tap';
 import { EventBusError } from '../../src/errors.js';
 import type { Engine } from '../../src/storage/engine.js';
-import { FaultyIO, type FaultSpec } from '../helpers/faulty-io.js';
+import { FaultyIO, type FaultSpec } from 'eventbus/storage/testing';
 import { dataEnd, openEngine, payload, readAll, segmentFiles, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 

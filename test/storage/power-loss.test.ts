@@ -1,5 +1,5 @@
 /**
- * Simulated power loss (test/helpers/sim-io.ts): under the `always` fsync policy, no event whose
+ * Simulated power loss (src/storage/testing/sim-io.ts): under the `always` fsync policy, no event whose
  * append resolved is ever lost, whatever moment the power goes, including during recovery.
  *
  * Each workload runs a few cycles of: open the store through a SimIO that will "lose power" just
@@ -21,7 +21,7 @@ import { EventBusError } from '../../src/errors.js';
 import type { Engine } from '../../src/storage/engine.js';
 import type { FsyncPolicy } from '../../src/storage/fs/group-commit.js';
 import { seededRandom, testSeeds, type Random } from '../helpers/random.js';
-import { SimIO, type CrashMode } from '../helpers/sim-io.js';
+import { SimIO, type CrashMode } from 'eventbus/storage/testing';
 import { openEngine, payload } from '../helpers/store.js';
 import { tempDir, type Teardown } from '../helpers/temp-dir.js';
 import path from 'node:path';

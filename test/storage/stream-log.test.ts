@@ -13,7 +13,7 @@ import { StreamLog, type LogContext } from '../../src/storage/log/stream-log.js'
 import { WriteScratch } from '../../src/storage/log/write-scratch.js';
 import { silentLogger } from '../../src/storage/logger.js';
 import { CountingIO } from '../helpers/counting-io.js';
-import { FaultyIO } from '../helpers/faulty-io.js';
+import { FaultyIO } from 'eventbus/storage/testing';
 import { payload } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 

@@ -21,6 +21,7 @@ import { DurableFile } from '../fs/durable-file.js';
 import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange } from '../fs/durable-writer.js';
 import type { SyncTarget } from '../fs/group-commit.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
+import type { RecoveryNotes } from '../log/recovery-notes.js';
 import { decodeJournal, encodeJournalFile, encodeJournalHeader, JOURNAL_FILE, type JournalDamage, type JournalRecord } from './journal-codec.js';
 
 /** Compact when the journal exceeds this, or four times its size after the last compaction. */
@@ -36,6 +37,10 @@ export interface JournalContext extends DurableWriterContext {
   io: FileIO;
   /** False when the store was closed cleanly (see SegmentContext.afterCrash). */
   afterCrash?: boolean;
+  /** Told what recovery repairs (see SegmentContext.recovery). */
+  recovery?: RecoveryNotes;
+  /** Told when a compaction's new file has become the durable journal (the engine's observers). */
+  compacted?(journal: ConsumerJournal, compaction: { fromBytes: number; toBytes: number; consumers: number; durationMs: number }): void;
 }
 
 export class ConsumerJournal {
@@ -90,6 +95,7 @@ export class ConsumerJournal {
       assert(decoded.end >= FILE_HEADER_BYTES, 'journal cut inside its header');
       file.truncate(decoded.end);
       file.syncNow();
+      ctx.recovery?.note('journalTornBytesCut', contents.length - decoded.end);
       logger.warn({ file: journal.file, position: decoded.end, bytes: contents.length - decoded.end }, 'truncated the torn tail of a consumer journal');
     }
     for (const d of decoded.damage) logger.error(d, 'consumer journal is damaged: the changes in the damaged record are lost, events come back for delivery');
@@ -137,6 +143,7 @@ export class ConsumerJournal {
     for (const record of records) bytes += record.length;
     this.current!.write(records, this.size, 'writing');
     this.size += bytes;
+    this.ctx.groupCommit.watch.written.bytes += bytes; // for an observer of commit rounds
     targets.push(this.fileTarget!);
     if (this.barrier !== null) targets.push(this.barrier);
     if (this.wantsCompaction && this.stateProvider !== null) this.compact(this.stateProvider());
@@ -170,6 +177,7 @@ export class ConsumerJournal {
    */
   compact(state: readonly Buffer[]): void {
     if (!this.wantsCompaction) return;
+    const startedMs = performance.now();
     const { io, logger } = this.ctx;
     const temporary = this.file + COMPACT_SUFFIX;
     const contents = encodeJournalFile(state);
@@ -200,6 +208,7 @@ export class ConsumerJournal {
         this.compacting = false;
         old.close(); // once no sync of it is running
         logger.debug({ file: this.file, from_bytes: oldSize, to_bytes: size }, 'consumer journal compacted');
+        this.ctx.compacted?.(this, { fromBytes: oldSize, toBytes: size, consumers: state.length, durationMs: performance.now() - startedMs });
       },
       (error: unknown) => {
         this.compacting = false;

@@ -16,6 +16,7 @@
  */
 import { ioError } from '../../errors.js';
 import type { Logger } from '../logger.js';
+import { RoundWatch } from './commit-round.js';
 
 /** The fsync policies. */
 export type FsyncPolicy = 'always' | 'interval' | 'never';
@@ -52,6 +53,8 @@ interface Waiter {
   targets: readonly SyncTarget[];
   resolve(): void;
   reject(error: unknown): void;
+  /** When it was asked for, while observed (commit-round.ts); else 0. */
+  askedMs: number;
 }
 
 const RESOLVED = Promise.resolve();
@@ -65,12 +68,15 @@ export class GroupCommit {
   private running: Promise<void> | null = null;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
+  /** What an embedder's observer is told of each round (commit-round.ts). */
+  readonly watch: RoundWatch;
 
   constructor(
     readonly policy: FsyncPolicy,
     intervalMs: number,
     private readonly logger: Logger,
   ) {
+    this.watch = new RoundWatch(logger);
     if (policy === 'interval') {
       this.timer = setInterval(() => void this.syncAll().catch(() => {}), intervalMs);
       this.timer.unref();
@@ -91,7 +97,7 @@ export class GroupCommit {
       return RESOLVED;
     }
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ targets, resolve, reject });
+      this.waiters.push({ targets, resolve, reject, askedMs: this.watch.now() });
       this.schedule();
     });
   }
@@ -133,6 +139,7 @@ export class GroupCommit {
       const waiters = this.waiters;
       this.dirty = new Set();
       this.waiters = [];
+      const observed = this.watch.begin();
       const failures = new Map<SyncTarget, unknown>();
       // Every target is synced and accounted for, even if another one's sync throws: a round
       // that gave up half-way would leave its waiters (of every stream) unsettled forever.
@@ -165,6 +172,10 @@ export class GroupCommit {
         } else {
           waiter.reject(ioError(`fsync of ${failed.name}`, failures.get(failed)));
         }
+      }
+      if (observed !== null) {
+        const [oldest, newest] = [waiters[0]?.askedMs ?? 0, waiters[waiters.length - 1]?.askedMs ?? 0];
+        this.watch.end(observed, { round: this.stats.rounds, policy: this.policy, files: targets.length - directories.length, directories: directories.length, oldestAskedMs: oldest, newestAskedMs: newest, commits: waiters.length, failures: failures.size });
       }
     })();
     this.running = round;

@@ -4,7 +4,7 @@
  * Every byte the storage engine reads or writes, and every directory entry it creates, renames
  * or removes, goes through a {@link FileIO}. Production uses {@link nodeIO}; tests substitute a
  * layer that injects errors (ENOSPC, EIO) or remembers what was fsynced and, on a simulated power
- * loss, drops everything that was not (see test/helpers/sim-io.ts).
+ * loss, drops everything that was not (see src/storage/testing/sim-io.ts).
  *
  * Reads and writes are synchronous: they hit the page cache and cost a few microseconds, less
  * than a hop to the libuv thread pool. fsync is asynchronous because it waits for the disk; the

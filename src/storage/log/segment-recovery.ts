@@ -35,6 +35,7 @@ export function openSegments(ctx: SegmentContext, dir: string, nowMs: number): S
   const { io } = ctx;
   const listing = listSegments(io, dir);
   for (const file of [...listing.leftovers, ...listing.orphanIndexes]) io.unlink(file);
+  ctx.recovery?.note('leftoversRemoved', listing.leftovers.length + listing.orphanIndexes.length);
   const bases = listing.bases;
   if (bases.length === 0) {
     throw new EventBusError(ErrorCodes.CORRUPT_DATA, `stream directory ${dir} holds no segment files`, { context: { file: dir } });
@@ -75,6 +76,7 @@ function cutTornRoll(ctx: SegmentContext, dir: string, bases: number[]): void {
       for (const file of [log, index]) if (ctx.io.stat(file) !== null) ctx.io.unlink(file);
     }
     ctx.io.syncDirNow(dir);
+    ctx.recovery?.note('segmentsDropped', dropped.length);
     ctx.logger.warn({ dir, segment: bases[i], dropped }, 'a crash interrupted a segment roll: cut the torn tail and the segments after it');
     return;
   }
@@ -96,6 +98,7 @@ export function openSealed(ctx: SegmentContext, dir: string, baseOffset: number,
   let seal = check.seal;
   let size = check.logBytes;
   if (seal === null) {
+    ctx.recovery?.note('indexesRebuilt');
     const rebuilt = rebuildSealedIndex(ctx.io, ctx.logger, paths, count, createdMs, damage.length === 0, check.problem ?? 'index does not check');
     seal = rebuilt.seal;
     size = rebuilt.logBytes;
@@ -144,6 +147,7 @@ function recoverTail(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile,
   const indexBytes = index.size();
   if (indexBytes !== indexEntryPosition(found.count)) index.truncateTo(found.count);
   index.crc = null;
+  ctx.recovery?.note(indexProblem !== null ? 'indexesRebuilt' : 'indexEntriesAdded', indexProblem !== null ? 1 : fresh);
   if (indexProblem !== null) {
     ctx.logger.warn({ file: paths.index, reason: indexProblem }, 'index rebuilt from its segment');
   } else if (fresh > 0 || indexBytes !== indexEntryPosition(found.count)) {
@@ -171,6 +175,7 @@ function recoverLogHeader(ctx: SegmentContext, paths: SegmentPaths, log: Durable
     log.truncate(0);
     log.write([encodeLogHeader(paths.baseOffset, nowMs)], 0, 'log header to');
     log.syncNow();
+    ctx.recovery?.note('headersRewritten');
     ctx.logger.warn({ file: paths.log }, 'rewrote the header of a segment torn while being created');
     return FILE_HEADER_BYTES;
   }
@@ -290,6 +295,7 @@ function recoverRecords(ctx: SegmentContext, paths: SegmentPaths, log: DurableFi
       // the last whole record (the file is extended again later: the cut part comes back as zeros).
       log.truncate(damageAt);
       log.syncNow();
+      ctx.recovery?.note('tornBytesCut', logBytes - damageAt);
       ctx.logger.warn({ file: paths.log, position: damageAt, bytes: logBytes - damageAt, problem: result.stop.problem }, 'truncated the torn tail of an active segment');
       logBytes = damageAt;
       break;

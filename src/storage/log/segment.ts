@@ -26,6 +26,7 @@ import { indexRecords, logDamage, type Damage } from './segment-check.js';
 import { SegmentDamage } from './segment-damage.js';
 import { segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
+import type { RecoveryNotes } from './recovery-notes.js';
 
 /** What a segment needs from its stream and engine. */
 export interface SegmentContext {
@@ -45,6 +46,8 @@ export interface SegmentContext {
    * reported, not a torn write to cut off. Default true (recovery after a crash).
    */
   afterCrash?: boolean;
+  /** Told what recovery repairs (set by the engine while it opens a store; observer.ts). */
+  recovery?: RecoveryNotes;
 }
 
 /**

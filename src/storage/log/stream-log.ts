@@ -54,6 +54,9 @@ export interface LogContext extends SegmentContext, DurableWriterContext {
   scratch: WriteScratch;
   /** Called whenever `visibleOffset` moves forward. */
   onVisible(log: StreamLog): void;
+  /** Told of each roll, and of each seal once durable (`frozenMs`: performance.now() at the roll); the engine's observers. */
+  rolled?(log: StreamLog, sealed: Segment, next: Segment): void;
+  sealed?(log: StreamLog, segment: Segment, frozenMs: number): void;
 }
 
 interface PendingAppend extends PendingChange<AppendedEvent[]> {
@@ -218,6 +221,9 @@ export class StreamLog {
     active.append(this.writtenOffset, scratch.log.subarray(0, scratch.logUsed), scratch.index.subarray(0, scratch.indexUsed), scratch.records, scratch.maxTimestampMs);
     this.writtenOffset += scratch.records;
     assert(this.writtenOffset === active.nextOffset, 'written offset does not match the active segment');
+    const written = this.ctx.groupCommit.watch.written; // for an observer of commit rounds
+    written.events += scratch.records;
+    written.bytes += scratch.logUsed + scratch.indexUsed;
     scratch.reset();
   }
 
@@ -240,13 +246,17 @@ export class StreamLog {
   private roll(nowMs: number): void {
     const sealed = this.active;
     sealed.freeze();
+    const frozenMs = performance.now();
     const next = Segment.create(this.ctx, this.dir, sealed.nextOffset, nowMs);
     this.segments.push(next);
     this.activeTarget = this.fileTarget(next);
     this.activeTargets = [this.activeTarget];
     // The batch that rolled is acknowledged only once the frozen log and the new entry are durable.
     this.extraTargets.push(this.fileTarget(sealed), this.dirTarget(this.dir));
-    const finishing = this.writer.track(sealed.finishSeal(() => this.writer.closed).catch((error: unknown) => this.writer.fail(error)));
+    this.ctx.rolled?.(this, sealed, next);
+    const finishing = this.writer.track(sealed.finishSeal(() => this.writer.closed)
+      .then(() => { if (sealed.seal !== null) this.ctx.sealed?.(this, sealed, frozenMs); })
+      .catch((error: unknown) => this.writer.fail(error)));
     this.sealing.set(sealed, finishing);
     void finishing.finally(() => this.sealing.delete(sealed));
   }

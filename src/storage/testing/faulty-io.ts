@@ -20,7 +20,7 @@
  * failed operation then never reaches the durability model.
  */
 import path from 'node:path';
-import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/fs/io.js';
+import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 
 /** The operations of {@link FileIO} that can be made to fail. */
 export type FaultOp = keyof FileIO;

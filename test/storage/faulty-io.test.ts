@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { FaultyIO } from './faulty-io.js';
-import { tempDir } from './temp-dir.js';
+import { FaultyIO } from 'eventbus/storage/testing';
+import { tempDir } from '../helpers/temp-dir.js';
 
 t.test('the nth matching operation fails once, with the errno asked for', async (t) => {
   const root = tempDir(t, 'faulty');

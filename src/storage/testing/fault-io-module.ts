@@ -13,7 +13,7 @@
  *   test can check, by a simulated power loss, that nothing unsynced was acknowledged.
  */
 import fs from 'node:fs';
-import type { FileIO } from '../../src/storage/fs/io.js';
+import type { FileIO } from '../fs/io.js';
 import { FaultyIO, type Fault, type FaultSpec } from './faulty-io.js';
 import { JournalIO } from './journal-io.js';
 

@@ -28,7 +28,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/fs/io.js';
+import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 import type { DurabilityModel, SimRecord } from './sim-io.js';
 
 export interface JournalIOOptions {

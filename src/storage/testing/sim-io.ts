@@ -30,10 +30,20 @@
  * throws. Renames across directories are modelled as an unlink in one and a link in the other,
  * each durable with its own directory's fsync (POSIX promises no more). The engine never renames
  * across directories.
+ *
+ * The fault model, in short (docs/research.md has it in full). A crash CAN leave: any file back
+ * at its last completed fsync, or (torn) with a prefix of its later writes, the last cut at any
+ * byte; any directory back at its last completed fsync, or (torn) with a prefix of its later
+ * entry changes; files and directories independently of each other (data durable under a name
+ * that is not, or a durable name over data that is not). A crash CANNOT leave: a change to bytes
+ * or entries that were fsynced (no media errors or bit rot: test/storage/corruption.test.ts flips
+ * bits itself), the writes of one file out of order (torn keeps a prefix), half a rename within a
+ * directory, or a sync that lied (but `ignoreFileSync` / `ignoreDirSync` make every sync lie, to
+ * prove that a test can fail). Failing syncs and full disks are faulty-io.ts's.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../../src/storage/fs/io.js';
+import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 
 /** How unsynced state fares in a crash. */
 export type CrashMode = 'drop' | 'torn';
@@ -461,6 +471,13 @@ export class SimIO implements FileIO {
   readonly model: DurabilityModel;
   /** Counted operations so far (see {@link SimIOOptions.crashAtOp}). */
   ops = 0;
+  /**
+   * A hash (FNV-1a) of the names of the counted operations so far, in order: two runs that did
+   * the same operations in the same order have the same digest (crash-checker.ts checks replays).
+   */
+  digest = 0x811c9dc5;
+  /** The operation the power loss cut (`crashAtOp`), or null (not crashed, or crashed by {@link crash}). */
+  crashedAt: string | null = null;
   crashAtOp: number;
   private crashedState = false;
   private readonly inner: FileIO;
@@ -669,7 +686,9 @@ export class SimIO implements FileIO {
   private step(operation: string): void {
     this.alive(operation);
     this.ops += 1;
+    for (let i = 0; i < operation.length; i++) this.digest = Math.imul(this.digest ^ operation.charCodeAt(i), 0x01000193) >>> 0;
     if (this.ops >= this.crashAtOp) {
+      this.crashedAt = operation;
       this.crash();
       throw crashError(operation);
     }

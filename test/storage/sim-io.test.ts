@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { SimIO } from './sim-io.js';
-import { tempDir, type TapTest } from './temp-dir.js';
+import { SimIO } from 'eventbus/storage/testing';
+import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
 function setup(t: TapTest) {
   const root = tempDir(t, 'sim-io');

@@ -1,0 +1,122 @@
+/**
+ * The admin page's JSON API (under /api/): what the page shows, read from the bus and engine at
+ * the moment it asks, and the three actions it offers (create a stream, delete a stream, take a
+ * snapshot), which go through the same bus calls as create_stream, delete_stream and snapshot_db
+ * and need the same credentials (http-auth.ts). Errors are `{"error":{"code","reason"}}` with the
+ * code of the one error table and an HTTP status that says the kind (http-status.ts).
+ */
+import type { EventBus } from '../../bus/bus.js';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { snapshotBody, streamBody } from '../../protocol/response.js';
+import type { ServerStats } from '../connection.js';
+import type { RequestCounts } from '../request-counts.js';
+import type { RecentSnapshots } from './recent-snapshots.js';
+import type { RateHistory } from './rate-history.js';
+import { readStoreFigures, type StreamFigures } from './store-figures.js';
+
+/** Streams listed in one overview (the rest are counted, not listed). */
+export const MAX_LISTED_STREAMS = 500;
+/** Damaged regions listed in one overview. */
+export const MAX_LISTED_DAMAGE = 100;
+
+export interface AdminContext {
+  bus: EventBus;
+  stats: ServerStats;
+  counts: RequestCounts;
+  snapshots: RecentSnapshots;
+  history: RateHistory;
+  authRequired: boolean;
+  connectionCount(): number;
+  ready(): boolean;
+}
+
+/** A JSON answer: status and body text. */
+export interface JsonAnswer {
+  status: number;
+  body: string;
+}
+
+function json(status: number, value: unknown): JsonAnswer {
+  return { status, body: JSON.stringify(value) };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function streamJson(stream: StreamFigures, writeRate: number) {
+  return {
+    name: stream.name,
+    created_at: iso(stream.createdMs),
+    events: stream.events,
+    appended: stream.appended,
+    first_offset: stream.firstOffset,
+    bytes: stream.bytes,
+    segments: stream.segments,
+    write_rate: Math.round(writeRate * 10) / 10,
+    damaged_regions: stream.damage.length,
+    consumers: stream.consumers.map((c) => ({ name: c.name, cursor: c.cursor, lag: c.lag, pending: c.pending, retry: c.retry, dead_lettered: c.deadLettered })),
+  };
+}
+
+/** GET /api/overview[?since=MS]: everything the page shows; chart samples after `since` only. */
+export function overview(ctx: AdminContext, sinceMs: number): JsonAnswer {
+  const figures = readStoreFigures(ctx.bus.engine);
+  const rates = ctx.history.streamWriteRates(new Map(figures.streams.map((s) => [s.name, s.appended])));
+  const listed = [...figures.streams].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, MAX_LISTED_STREAMS);
+  const damage = figures.streams.flatMap((s) => s.damage.map((d) => ({ stream: s.name, file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })));
+  return json(200, {
+    time: iso(Date.now()),
+    uptime_seconds: Math.round(process.uptime()),
+    auth_required: ctx.authRequired,
+    ready: ctx.ready(),
+    connections: ctx.connectionCount(),
+    requests: ctx.stats.requests,
+    totals: {
+      streams: figures.streams.length,
+      events: figures.streams.reduce((sum, s) => sum + s.events, 0),
+      bytes: figures.streams.reduce((sum, s) => sum + s.bytes, 0),
+      consumers: figures.streams.reduce((sum, s) => sum + s.consumers.length, 0),
+      writes_ok: ctx.counts.writesOk,
+      delivered: ctx.counts.eventsDelivered,
+    },
+    streams: listed.map((s) => streamJson(s, rates.get(s.name) ?? 0)),
+    broken: figures.broken,
+    damage: damage.slice(0, MAX_LISTED_DAMAGE),
+    damage_total: damage.length,
+    snapshots: ctx.snapshots.list().map((r) => ({ started_at: iso(r.startedMs), duration_ms: Math.round(r.durationMs), code: r.code, path: r.path ?? null, streams: r.streams, events: r.events, bytes: r.bytes, reason: r.reason ?? null })),
+    series: ctx.history.since(sinceMs).map((s) => ({ time_ms: s.timeMs, writes_per_second: s.writesPerSecond, consumed_per_second: s.consumedPerSecond, append_p99_ms: s.appendP99Ms })),
+  });
+}
+
+/** POST /api/streams `{"name": "…"}`: creates a stream (201, the create_stream body). */
+export async function createStream(ctx: AdminContext, body: unknown): Promise<JsonAnswer> {
+  const name = field(body, 'name');
+  const stream = await ctx.bus.createStream(name);
+  return { status: 201, body: streamBody(stream) };
+}
+
+/** DELETE /api/streams/<name>: deletes a stream and its events (200 `{"deleted": name}`). */
+export async function deleteStream(ctx: AdminContext, name: string): Promise<JsonAnswer> {
+  await ctx.bus.deleteStream(name);
+  return json(200, { deleted: name });
+}
+
+/** POST /api/snapshots `{"output": "…"}` (default: the snapshots root itself): 201, the snapshot_db body. */
+export async function takeSnapshot(ctx: AdminContext, body: unknown): Promise<JsonAnswer> {
+  const output = isObject(body) && body.output !== undefined ? field(body, 'output') : '.';
+  const view = await ctx.bus.snapshot(output === '' ? '.' : output);
+  return { status: 201, body: snapshotBody(view) };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function field(body: unknown, name: string): string {
+  if (!isObject(body)) throw new EventBusError(ErrorCodes.INVALID_JSON, 'the request body must be a JSON object');
+  const value = body[name];
+  if (value === undefined) throw new EventBusError(ErrorCodes.MISSING_FIELDS, `the request body needs "${name}"`, { context: { field: name } });
+  if (typeof value !== 'string') throw new EventBusError(ErrorCodes.INVALID_FIELD, `"${name}" must be a string`, { context: { field: name } });
+  return value;
+}

@@ -1,0 +1,55 @@
+/**
+ * The options of the HTTP side port (metrics, health, admin page), each with a documented default
+ * (docs/operations.md, "The HTTP port"), and their checks. Every resource an HTTP client can make
+ * the server hold is bounded by one of these, as on the TCP side.
+ */
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import type { PageAssets } from './page-assets.js';
+
+export interface HttpOptions {
+  /** Port to bind; 0 picks a free one. */
+  port: number;
+  /** Address to bind. Default: the TCP server's host (the same exposure rules apply). */
+  host?: string;
+  /** Most open HTTP connections; past it Node closes new ones at once. Default 64. */
+  maxConnections?: number;
+  /** Largest request head (request line and headers); larger: 431. Default 16 KiB. */
+  maxHeaderBytes?: number;
+  /** A request head not complete within this long: 408. Default 10 s. */
+  headersTimeoutMs?: number;
+  /** A whole request (head and body) not received within this long: 408. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Largest request body (the admin page's JSON); larger: 413. Default 64 KiB. */
+  maxBodyBytes?: number;
+  /** Streams with a `stream` label of their own in /metrics (the oldest first); the rest are summed. Default 100. */
+  maxLabelledStreams?: number;
+  /** (stream, consumer) pairs with labels of their own in /metrics; the rest are summed per stream. Default 1,000. */
+  maxLabelledConsumers?: number;
+  /** The admin page's files (index.html, its script and styles, uPlot). Without them `/` answers 404. */
+  assets?: PageAssets;
+}
+
+export type ResolvedHttpOptions = Required<Omit<HttpOptions, 'assets' | 'host'>> & { host: string; assets: PageAssets | undefined };
+
+export const DEFAULT_HTTP_OPTIONS = {
+  maxConnections: 64,
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxBodyBytes: 64 * 1024,
+  maxLabelledStreams: 100,
+  maxLabelledConsumers: 1000,
+} as const;
+
+/** The options with defaults filled in (`host` defaults to `serverHost`); throws INVALID_FIELD naming a bad one. */
+export function resolveHttpOptions(options: HttpOptions, serverHost: string): ResolvedHttpOptions {
+  const bad = (message: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid http option: ${message}`);
+  const { port, host, assets, ...rest } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`port must be from 0 to 65535, got ${String(port)}`);
+  const resolved = { ...DEFAULT_HTTP_OPTIONS, ...rest };
+  for (const [key, value] of Object.entries(resolved)) {
+    if (!(key in DEFAULT_HTTP_OPTIONS)) throw bad(`unknown option ${key}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`);
+  }
+  return { ...resolved, port, host: host ?? serverHost, assets };
+}

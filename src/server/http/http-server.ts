@@ -1,0 +1,332 @@
+/**
+ * The HTTP side port of `eventbus serve --http-port N`: /metrics (Prometheus), /healthz and
+ * /readyz (probes), / (the admin page, its files under /assets/) and /api/ (the page's data and
+ * actions). It reads the bus and engine beside the TCP server and never sits on its path: a
+ * flood or garbage here costs the TCP side only the CPU of answering it.
+ *
+ * Hostile input gets a clear 4xx, and bounded resources: heads over max_header_bytes 431, heads
+ * or requests that arrive too slowly 408 (checked every second), bodies over max_body_bytes 413,
+ * unknown paths 404, wrong methods 405 with `Allow`, malformed requests 400; at most
+ * max_connections sockets (Node closes the rest at once). Actions need the TCP protocol's
+ * credentials (http-auth.ts), a JSON body (so a cross-site form cannot post one) and, when the
+ * browser names an Origin, the same origin.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type net from 'node:net';
+import type { EventBus } from '../../bus/bus.js';
+import { ErrorCodes, EventBusError, isEventBusError } from '../../errors.js';
+import type { Logger } from '../../storage/logger.js';
+import type { Authenticator } from '../auth.js';
+import type { ServerStats } from '../connection.js';
+import { listenError } from '../listen-check.js';
+import type { RequestCounts } from '../request-counts.js';
+import { createStream, deleteStream, overview, takeSnapshot, type AdminContext, type JsonAnswer } from './admin-api.js';
+import { liveness, readiness } from './health.js';
+import { authorized, challengeHeaders } from './http-auth.js';
+import type { ResolvedHttpOptions } from './http-options.js';
+import { httpStatusOf } from './http-status.js';
+import { ServerMetrics } from './metrics.js';
+import { PAGE_FILES, isPageFile, type PageFile } from './page-assets.js';
+import { RateHistory } from './rate-history.js';
+import { RecentSnapshots } from './recent-snapshots.js';
+
+/** What the HTTP side reads from the TCP server beside it. */
+export interface HttpHost {
+  readonly bus: EventBus;
+  readonly stats: ServerStats;
+  readonly counts: RequestCounts;
+  readonly authenticator: Authenticator;
+  readonly connectionCount: number;
+  readonly shuttingDown: boolean;
+  readonly logger: Logger;
+}
+
+type Route = 'metrics' | 'healthz' | 'readyz' | 'page' | 'assets' | 'api' | 'other';
+type Handler = (request: IncomingMessage, response: ServerResponse, url: URL) => void | Promise<void>;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** The page loads only from this server (uPlot sets inline styles, hence 'unsafe-inline' for styles). */
+const PAGE_SECURITY = {
+  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+export class HttpServer {
+  readonly metrics: ServerMetrics;
+  readonly history: RateHistory;
+  private readonly server: http.Server;
+  private readonly admin: AdminContext;
+  private readonly assetCache = new Map<PageFile, Buffer>();
+  private readonly sockets = new Set<net.Socket>();
+  private dropped = 0;
+  /** Stops the engine observer. */
+  private unobserve: (() => void) | null = null;
+
+  private constructor(private readonly host: HttpHost, private readonly options: ResolvedHttpOptions, private readonly version: string | undefined) {
+    const ready = () => readiness(host.bus.engine, host.shuttingDown).statusCode === 200;
+    this.metrics = new ServerMetrics(
+      { engine: host.bus.engine, stats: host.stats, counts: host.counts, connectionCount: () => host.connectionCount, ready },
+      options,
+    );
+    const snapshots = new RecentSnapshots(host.bus.snapshotsRoot);
+    this.unobserve = this.metrics.observe(host.bus.engine, (taken) => snapshots.record(taken));
+    this.history = new RateHistory(() => ({ writes: host.counts.writesOk, delivered: host.counts.eventsDelivered, latency: this.metrics.appendLatencyBuckets() }));
+    this.admin = {
+      bus: host.bus, stats: host.stats, counts: host.counts, snapshots, history: this.history,
+      authRequired: host.authenticator.required, connectionCount: () => host.connectionCount, ready,
+    };
+    this.server = http.createServer({
+      maxHeaderSize: options.maxHeaderBytes,
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      keepAliveTimeout: 5_000,
+      // How often slow heads and requests are looked for (Node's default is 30 s).
+      connectionsCheckingInterval: 1_000,
+    }, (request, response) => void this.handle(request, response));
+    this.server.maxConnections = options.maxConnections;
+    this.server.on('connection', (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('drop', () => {
+      this.dropped += 1;
+    });
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => this.clientError(error, socket));
+  }
+
+  /** Binds and starts serving. Throws IO_ERROR (listen-check.ts) when the port cannot be had. */
+  static async start(host: HttpHost, options: ResolvedHttpOptions, version?: string): Promise<HttpServer> {
+    if (options.headersTimeoutMs > options.requestTimeoutMs) {
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `invalid http option: headersTimeoutMs (${options.headersTimeoutMs}) must not be larger than requestTimeoutMs (${options.requestTimeoutMs})`);
+    }
+    const server = new HttpServer(host, options, version);
+    server.server.listen({ host: options.host, port: options.port });
+    try {
+      await Promise.race([
+        once(server.server, 'listening'),
+        once(server.server, 'error').then(([error]) => {
+          throw listenError(options.host, options.port, error);
+        }),
+      ]);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    server.server.on('error', (error) => host.logger.error({ err: error }, 'http listener error'));
+    server.history.start();
+    host.logger.info({ host: options.host, port: server.port }, 'http listening (/metrics, /healthz, /readyz, admin page at /)');
+    return server;
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** HTTP connections closed at once for being past max_connections. */
+  get droppedConnections(): number {
+    return this.dropped;
+  }
+
+  /** Stops listening and closes every HTTP connection (nothing here holds data). */
+  async close(): Promise<void> {
+    this.history.stop();
+    this.unobserve?.();
+    this.unobserve = null;
+    const closed = new Promise<void>((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      // Origin-form (`/path`) is joined, never resolved: `//x` is a path here, not another host.
+      const target = request.url ?? '/';
+      url = target.startsWith('/') ? new URL(`http://eventbus.invalid${target}`) : new URL(target);
+    } catch {
+      this.fail(request, response, 'other', 400, `malformed request target: ${JSON.stringify((request.url ?? '').slice(0, 100))}`);
+      return;
+    }
+    const [route, handlers] = this.routeOf(url.pathname);
+    const handler = handlers?.[request.method ?? ''] ?? (request.method === 'HEAD' ? handlers?.GET : undefined);
+    if (handlers === undefined) {
+      this.fail(request, response, route, 404, `no such path: ${url.pathname.slice(0, 200)} (this port serves /, /metrics, /healthz, /readyz and /api/)`);
+      return;
+    }
+    if (handler === undefined) {
+      const allowed = Object.keys(handlers);
+      if (allowed.includes('GET')) allowed.push('HEAD');
+      this.fail(request, response, route, 405, `${request.method ?? '?'} is not allowed on ${url.pathname}; allowed: ${allowed.join(', ')}`, { allow: allowed.join(', ') });
+      return;
+    }
+    try {
+      await handler(request, response, url);
+    } catch (error) {
+      if (isEventBusError(error)) {
+        const status = httpStatusOf(error.code);
+        this.send(request, response, route, status, JSON_TYPE, JSON.stringify({ error: { status, code: error.code, reason: error.reason } }));
+      } else {
+        this.host.logger.error({ err: error, path: url.pathname }, 'unexpected error on the http port');
+        this.fail(request, response, route, 500, 'internal error');
+      }
+    }
+  }
+
+  private routeOf(path: string): [Route, Record<string, Handler> | undefined] {
+    switch (path) {
+      case '/metrics':
+        return ['metrics', { GET: (q, r) => this.scrape(q, r) }];
+      case '/healthz':
+        return ['healthz', { GET: (q, r) => this.probe(q, r, 'healthz', liveness(this.version)) }];
+      case '/readyz':
+        return ['readyz', { GET: (q, r) => this.probe(q, r, 'readyz', readiness(this.host.bus.engine, this.host.shuttingDown)) }];
+      case '/':
+      case '/index.html':
+        return ['page', { GET: (q, r) => this.asset(q, r, 'index.html') }];
+      case '/api/overview':
+        return ['api', { GET: (q, r, url) => this.answer(q, r, overview(this.admin, Number(url.searchParams.get('since') ?? 0) || 0)) }];
+      case '/api/streams':
+        return ['api', { POST: (q, r) => this.action(q, r, async (body) => createStream(this.admin, body)) }];
+      case '/api/snapshots':
+        return ['api', { POST: (q, r) => this.action(q, r, async (body) => takeSnapshot(this.admin, body)) }];
+    }
+    if (path.startsWith('/assets/')) {
+      const name = path.slice('/assets/'.length);
+      return ['assets', isPageFile(name) && name !== 'index.html' ? { GET: (q, r) => this.asset(q, r, name) } : undefined];
+    }
+    if (path.startsWith('/api/streams/')) {
+      return ['api', { DELETE: (q, r) => this.action(q, r, async () => deleteStream(this.admin, decodeName(path.slice('/api/streams/'.length)))) }];
+    }
+    return ['other', undefined];
+  }
+
+  // ------------------------------------------------------------------ handlers
+
+  private async scrape(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    this.send(request, response, 'metrics', 200, this.metrics.contentType, await this.metrics.scrape());
+  }
+
+  private probe(request: IncomingMessage, response: ServerResponse, route: Route, result: { statusCode: number; body: object }): void {
+    this.send(request, response, route, result.statusCode, JSON_TYPE, JSON.stringify(result.body), { 'cache-control': 'no-store' });
+  }
+
+  private asset(request: IncomingMessage, response: ServerResponse, name: PageFile): void {
+    const read = this.options.assets;
+    if (read === undefined) {
+      this.fail(request, response, name === 'index.html' ? 'page' : 'assets', 404, 'the admin page is not part of this build (no page assets were given to the server)');
+      return;
+    }
+    let bytes = this.assetCache.get(name);
+    if (bytes === undefined) this.assetCache.set(name, (bytes = read(name)));
+    this.send(request, response, name === 'index.html' ? 'page' : 'assets', 200, PAGE_FILES[name], bytes, { ...PAGE_SECURITY, 'cache-control': 'no-cache' });
+  }
+
+  private answer(request: IncomingMessage, response: ServerResponse, answer: JsonAnswer): void {
+    this.send(request, response, 'api', answer.status, JSON_TYPE, answer.body, { 'cache-control': 'no-store' });
+  }
+
+  /** A change to the store: same origin, credentials, a JSON body within the limit; then `run`. */
+  private async action(request: IncomingMessage, response: ServerResponse, run: (body: unknown) => Promise<JsonAnswer>): Promise<void> {
+    const origin = request.headers.origin;
+    if (origin !== undefined && origin !== 'null' && hostOf(origin) !== request.headers.host) {
+      this.fail(request, response, 'api', 403, `cross-origin request refused (Origin ${origin.slice(0, 100)} is not this server)`);
+      return;
+    }
+    if (!authorized(this.host.authenticator, request)) {
+      this.host.stats.authFailures += 1;
+      const status = 401;
+      this.send(request, response, 'api', status, JSON_TYPE, JSON.stringify({ error: { status, code: ErrorCodes.UNAUTHORIZED, reason: 'this action needs the client_id and client_secret of a configured client (HTTP Basic authentication)' } }), challengeHeaders(request));
+      return;
+    }
+    const body = await this.readBody(request, response);
+    if (body === undefined) return;
+    this.answer(request, response, await run(body));
+  }
+
+  /** The JSON body of an action, or undefined after answering why not (413, 415, 400). */
+  private async readBody(request: IncomingMessage, response: ServerResponse): Promise<unknown> {
+    const length = Number(request.headers['content-length'] ?? 0);
+    if (length > this.options.maxBodyBytes) {
+      this.fail(request, response, 'api', 413, `request body of ${length} bytes is over the limit of ${this.options.maxBodyBytes}`, { connection: 'close' });
+      return undefined;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > this.options.maxBodyBytes) {
+        this.fail(request, response, 'api', 413, `request body over the limit of ${this.options.maxBodyBytes} bytes`, { connection: 'close' });
+        return undefined;
+      }
+      chunks.push(chunk);
+    }
+    if (size === 0 && request.method === 'DELETE') return {};
+    const type = request.headers['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      this.fail(request, response, 'api', 415, `the body must be JSON (Content-Type: application/json), got ${JSON.stringify(type.slice(0, 100))}`);
+      return undefined;
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    } catch (error) {
+      throw new EventBusError(ErrorCodes.INVALID_JSON, `the request body is not JSON: ${(error as Error).message}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ answers
+
+  private fail(request: IncomingMessage, response: ServerResponse, route: Route, status: number, reason: string, headers: Record<string, string> = {}): void {
+    this.send(request, response, route, status, JSON_TYPE, JSON.stringify({ error: { status, reason } }), headers);
+  }
+
+  private send(request: IncomingMessage, response: ServerResponse, route: Route, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+    this.metrics.httpRequests.inc({ route, status: String(status) });
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    response.writeHead(status, { 'content-type': type, 'content-length': bytes.length, ...headers });
+    // An unread request body (a wrong method, a refusal) is drained by Node, or the socket closed.
+    response.end(request.method === 'HEAD' ? undefined : bytes);
+  }
+
+  /** Requests Node's parser refused before they reached us: malformed, heads too large, too slow. */
+  private clientError(error: NodeJS.ErrnoException, socket: net.Socket): void {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, text, reason] =
+      error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', `request head larger than ${this.options.maxHeaderBytes} bytes`]
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', `request not received within ${this.options.requestTimeoutMs} ms (head within ${this.options.headersTimeoutMs} ms)`]
+          : [400, 'Bad Request', `malformed HTTP request (${error.code ?? 'parse error'})`];
+    this.metrics.httpRequests.inc({ route: 'other', status: String(status) });
+    const body = JSON.stringify({ error: { status, reason } });
+    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.destroySoon();
+  }
+}
+
+/** The `host[:port]` of an Origin header, or null. */
+function hostOf(origin: string): string | null {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
+}
+
+/** A stream name from a path segment (percent-encoded UTF-8). Throws INVALID_STREAM_NAME. */
+function decodeName(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new EventBusError(ErrorCodes.INVALID_STREAM_NAME, 'the stream name in the path is not valid percent-encoded UTF-8');
+  }
+}

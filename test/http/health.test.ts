@@ -1,0 +1,67 @@
+/**
+ * /healthz and /readyz: JSON bodies and the status codes probes act on. Liveness is 200 while
+ * the process answers, whatever the disk; readiness is 200 while the store takes writes, 503 once
+ * a disk failure makes a stream refuse them (naming it and the error code), and 503 while the
+ * server shuts down.
+ */
+import t from 'tap';
+import { FaultyIO } from 'eventbus/storage/testing';
+import { httpServerFor, scrape } from './http-helpers.js';
+
+async function getJson(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string | null; body: unknown }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+  const text = await response.text();
+  return { status: response.status, type: response.headers.get('content-type'), body: text === '' ? undefined : JSON.parse(text) };
+}
+
+t.test('a healthy server: /healthz and /readyz answer 200 with JSON', async (t) => {
+  const server = await httpServerFor(t, { version: '9.9.9' });
+  const health = await getJson(server.httpPort, '/healthz');
+  t.equal(health.status, 200);
+  t.match(health.type, /^application\/json/);
+  t.match(health.body, { status: 'ok', version: '9.9.9', uptime_seconds: Number });
+  const ready = await getJson(server.httpPort, '/readyz');
+  t.equal(ready.status, 200);
+  t.same(ready.body, { status: 'ready', problems: [], streams: 0 });
+  const head = await getJson(server.httpPort, '/readyz', 'HEAD');
+  t.equal(head.status, 200, 'HEAD works for probes too');
+  t.equal(head.body, undefined);
+});
+
+t.test('after a disk failure a stream refuses writes: /readyz 503 names it, /healthz stays 200', async (t) => {
+  const io = new FaultyIO();
+  const server = await httpServerFor(t, { engineOptions: { io } });
+  const client = await server.client();
+  await client.createStream('orders');
+  await client.writeEvent('orders', { ok: true });
+  io.inject({ op: ['datasync', 'datasyncNow'], errno: 'EIO', path: /\.log$/, persistent: true });
+  await t.rejects(client.writeEvent('orders', { lost: true }), { code: 'IO_ERROR' });
+  io.clearFaults();
+  await t.rejects(client.writeEvent('orders', { after: true }), { code: 'STREAM_FAILED' }, 'the stream refuses until reopened');
+
+  const ready = await getJson(server.httpPort, '/readyz');
+  t.equal(ready.status, 503);
+  t.match(ready.body, { status: 'not_ready', problems: [{ what: 'stream orders', code: 'IO_ERROR', reason: /fsync/ }] });
+  const health = await getJson(server.httpPort, '/healthz');
+  t.equal(health.status, 200, 'the process is alive: restarting it is the operator\'s call, not the probe\'s');
+  const metrics = await scrape(server.httpPort);
+  t.equal(metrics.value('eventbus_ready'), 0);
+  t.equal(metrics.value('eventbus_requests_total', { operation: 'write_event', code: 'IO_ERROR' }), 1);
+  t.equal(metrics.value('eventbus_requests_total', { operation: 'write_event', code: 'STREAM_FAILED' }), 1);
+});
+
+t.test('while the server shuts down /readyz answers 503', async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  await client.createStream('s');
+  let closing: Promise<void> | undefined;
+  const response = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+    // Asked as close() begins: the TCP side drains its connections first; HTTP closes last.
+    closing = server.server.close();
+    getJson(server.httpPort, '/readyz').then(resolve, reject);
+  });
+  t.equal(response.status, 503);
+  t.match(response.body, { status: 'not_ready', problems: [{ what: 'server', code: 'SHUTTING_DOWN' }] });
+  await closing;
+  await t.rejects(fetch(`http://127.0.0.1:${server.httpPort}/healthz`), 'the HTTP port is closed with the server');
+});

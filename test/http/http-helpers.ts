@@ -1,0 +1,109 @@
+/**
+ * Helpers of the HTTP-port tests: an in-process server with its HTTP port, /metrics scraped and
+ * parsed by a real Prometheus text-format parser (parse-prometheus-text-format, prom2json's
+ * shape), and raw HTTP over a socket for requests no well-behaved client would send.
+ */
+import net from 'node:net';
+import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
+import { EventBusClient } from '../../src/client/index.js';
+import type { HttpOptions } from '../../src/server/http/http-options.js';
+import { packageResources } from '../../src/cli/package-resources.js';
+import { serverFor, type InProcessServer } from '../helpers/server-inprocess.js';
+
+export interface HttpTestServer extends InProcessServer {
+  httpPort: number;
+  /** A client of the TCP side, closed when the test ends. */
+  client(credentials?: { clientId: string; clientSecret: string }): Promise<EventBusClient>;
+}
+
+/** An in-process server with the HTTP port on (page assets from this checkout), closed when `t` ends. */
+export async function httpServerFor(
+  t: { teardown(fn: () => Promise<void> | void): void },
+  options: Parameters<typeof serverFor>[1] & { httpOptions?: Partial<HttpOptions> } = {},
+): Promise<HttpTestServer> {
+  const { httpOptions, ...rest } = options;
+  const started = await serverFor(t, { ...rest, http: { port: 0, assets: packageResources().pageAsset, ...httpOptions } });
+  const clients: EventBusClient[] = [];
+  t.teardown(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+  });
+  return {
+    ...started,
+    httpPort: started.server.http!.port,
+    async client(credentials) {
+      const client = await EventBusClient.connect({ port: started.port, ...(credentials === undefined ? {} : { auth: credentials }) });
+      clients.push(client);
+      return client;
+    },
+  };
+}
+
+/** GET /metrics, checked to be the Prometheus text format, parsed. */
+export async function scrape(httpPort: number): Promise<Metrics> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
+  const type = response.headers.get('content-type') ?? '';
+  if (!type.startsWith('text/plain') || !type.includes('version=0.0.4')) throw new Error(`/metrics content type ${type}`);
+  return new Metrics(parsePrometheusTextFormat(await response.text()));
+}
+
+/** Parsed metric families, with lookups by name and labels. */
+export class Metrics {
+  private readonly byName: Map<string, PrometheusFamily>;
+
+  constructor(readonly families: PrometheusFamily[]) {
+    this.byName = new Map(families.map((f) => [f.name, f]));
+  }
+
+  family(name: string): PrometheusFamily {
+    const family = this.byName.get(name);
+    if (family === undefined) throw new Error(`no metric ${name} in /metrics`);
+    return family;
+  }
+
+  /** The value of the one sample of `name` whose labels are exactly `labels`; undefined if none. */
+  value(name: string, labels: Record<string, string> = {}): number | undefined {
+    const sample = this.family(name).metrics.find((m) => sameLabels(m.labels ?? {}, labels));
+    return sample?.value === undefined ? undefined : Number(sample.value);
+  }
+
+  /** The sum of every sample of `name` (a counter or gauge). */
+  sum(name: string): number {
+    return this.family(name).metrics.reduce((total, m) => total + Number(m.value ?? 0), 0);
+  }
+
+  /** A histogram's count (no labels). */
+  histogramCount(name: string): number {
+    return Number(this.family(name).metrics[0]?.count ?? Number.NaN);
+  }
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** Sends `bytes` on a new socket and resolves with everything the server sends back before closing. */
+export function rawHttp(port: number, bytes: string | Buffer, options: { keepOpenMs?: number; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${options.timeoutMs ?? 10_000} ms; received: ${received.slice(0, 300)}`));
+    }, options.timeoutMs ?? 10_000);
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.write(bytes);
+  });
+}
+
+/** The status code of a raw HTTP response text (0 when there is none). */
+export function statusOf(response: string): number {
+  const match = /^HTTP\/1\.1 (\d{3})/.exec(response);
+  return match === null ? 0 : Number(match[1]);
+}

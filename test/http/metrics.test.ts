@@ -1,0 +1,172 @@
+/**
+ * /metrics, scraped and parsed with a Prometheus text-format parser: every documented family is
+ * there with its type, and the values are what the test did over TCP (events written, requests
+ * and their result codes, deliveries, marks, lag, pending, retry, connections, snapshots, fsync
+ * rounds), with the stream and consumer label caps summing the rest.
+ */
+import t from 'tap';
+import { httpServerFor, scrape } from './http-helpers.js';
+
+const DOCUMENTED: Record<string, string> = {
+  eventbus_requests_total: 'COUNTER',
+  eventbus_delivered_events_total: 'COUNTER',
+  eventbus_connections_open: 'GAUGE',
+  eventbus_connections_accepted_total: 'COUNTER',
+  eventbus_connections_refused_total: 'COUNTER',
+  eventbus_connections_closed_total: 'COUNTER',
+  eventbus_auth_failures_total: 'COUNTER',
+  eventbus_streams: 'GAUGE',
+  eventbus_stream_appended_events_total: 'COUNTER',
+  eventbus_stream_events: 'GAUGE',
+  eventbus_stream_bytes: 'GAUGE',
+  eventbus_stream_segments: 'GAUGE',
+  eventbus_stream_damaged_regions: 'GAUGE',
+  eventbus_stream_damaged_events: 'GAUGE',
+  eventbus_consumer_lag: 'GAUGE',
+  eventbus_consumer_pending: 'GAUGE',
+  eventbus_consumer_retry: 'GAUGE',
+  eventbus_consumer_dead_lettered_events_total: 'COUNTER',
+  eventbus_fsync_rounds_total: 'COUNTER',
+  eventbus_fsyncs_total: 'COUNTER',
+  eventbus_durable_commits_total: 'COUNTER',
+  eventbus_fsync_round_fsyncs: 'HISTOGRAM',
+  eventbus_fsync_round_events: 'HISTOGRAM',
+  eventbus_fsync_round_duration_seconds: 'HISTOGRAM',
+  eventbus_append_durable_seconds: 'HISTOGRAM',
+  eventbus_damage_found_total: 'COUNTER',
+  eventbus_snapshots_total: 'COUNTER',
+  eventbus_snapshot_duration_seconds: 'HISTOGRAM',
+  eventbus_ready: 'GAUGE',
+  eventbus_http_requests_total: 'COUNTER',
+  process_resident_memory_bytes: 'GAUGE',
+  process_open_fds: 'GAUGE',
+  process_max_fds: 'GAUGE',
+  nodejs_eventloop_lag_seconds: 'GAUGE',
+  nodejs_eventloop_lag_p99_seconds: 'GAUGE',
+};
+
+t.test('every documented metric is exposed with its type', async (t) => {
+  const server = await httpServerFor(t);
+  const metrics = await scrape(server.httpPort);
+  for (const [name, type] of Object.entries(DOCUMENTED)) t.equal(metrics.family(name).type, type, name);
+  t.ok(metrics.value('process_resident_memory_bytes')! > 10 * 1024 * 1024, 'RSS is the process RSS');
+  t.ok(metrics.value('process_open_fds')! > 3, 'open files counted');
+  t.equal(metrics.value('eventbus_ready'), 1);
+});
+
+t.test('values follow what the test did: writes, deliveries, marks, lag, pending, retry', async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  await client.createStream('orders');
+  await client.createStream('empty');
+  const written = 25;
+  await Promise.all(Array.from({ length: written }, (_, i) => client.writeEvent('orders', { i })));
+  const before = await scrape(server.httpPort);
+  t.equal(before.value('eventbus_stream_appended_events_total', { stream: 'orders' }), written, 'events appended to orders');
+  t.equal(before.value('eventbus_stream_events', { stream: 'orders' }), written);
+  t.equal(before.value('eventbus_stream_appended_events_total', { stream: 'empty' }), 0);
+  t.ok(before.value('eventbus_stream_bytes', { stream: 'orders' })! > before.value('eventbus_stream_bytes', { stream: 'empty' })!, 'bytes grow with events');
+  t.equal(before.value('eventbus_requests_total', { operation: 'write_event', code: 'OK' }), written);
+  t.equal(before.value('eventbus_requests_total', { operation: 'create_stream', code: 'OK' }), 2);
+  t.equal(before.value('eventbus_streams', { state: 'open' }), 2);
+  t.equal(before.value('eventbus_connections_open'), 1);
+  t.ok(before.value('eventbus_fsync_rounds_total')! >= 1, 'writes under fsync always ran fsync rounds');
+  t.ok(before.value('eventbus_fsyncs_total')! >= before.value('eventbus_fsync_rounds_total')!);
+
+  // A consumer takes 10, acknowledges 4, asks for 3 to be retried.
+  const delivery = await client.processEvents('orders', { consumer: 'billing', maxEvents: 10 });
+  t.equal(delivery.events.length, 10);
+  await client.markEvent(delivery.events.slice(0, 4).map((e) => e.id), 1, { consumer: 'billing' });
+  await client.markEvent(delivery.events.slice(4, 7).map((e) => e.id), 2, { consumer: 'billing' });
+  await t.rejects(client.writeEvent('nowhere', { x: 1 }), { code: 'STREAM_NOT_FOUND' });
+  await t.rejects(client.markEvent(delivery.events[0]!.id, 0, { consumer: 'billing' }), { code: 'EVENT_ACKNOWLEDGED' });
+
+  const after = await scrape(server.httpPort);
+  const billing = { stream: 'orders', consumer: 'billing' };
+  t.equal(after.value('eventbus_consumer_lag', billing), written - 10, 'lag: events never delivered');
+  t.equal(after.value('eventbus_consumer_pending', billing), 3, 'pending: delivered, not marked');
+  t.equal(after.value('eventbus_consumer_retry', billing), 3, 'retry: marked 2');
+  t.equal(after.value('eventbus_consumer_dead_lettered_events_total', billing), 0);
+  t.equal(after.value('eventbus_delivered_events_total'), 10);
+  t.equal(after.value('eventbus_requests_total', { operation: 'process_events', code: 'OK' }), 1);
+  t.equal(after.value('eventbus_requests_total', { operation: 'mark_event', code: 'OK' }), 2, 'marks counted');
+  t.equal(after.value('eventbus_requests_total', { operation: 'mark_event', code: 'EVENT_ACKNOWLEDGED' }), 1, 'a refused mark is counted under its code');
+  t.equal(after.value('eventbus_requests_total', { operation: 'write_event', code: 'STREAM_NOT_FOUND' }), 1);
+  t.equal(after.value('eventbus_requests_total', { operation: 'write_event', code: 'OK' }), written, 'failures are not successes');
+});
+
+t.test('answers refused before reaching the bus are counted: bad JSON, unknown operations, credentials', async (t) => {
+  const server = await httpServerFor(t, { clients: { app: { client_id: 'app', client_secret: 's3cret' } } });
+  const anonymous = await server.client();
+  await t.rejects(anonymous.createStream('x'), { code: 'UNAUTHORIZED' });
+  await t.rejects(anonymous.requestRaw('no_such_operation', {}), { code: 'UNKNOWN_OPERATION' });
+  await anonymous.health();
+  const metrics = await scrape(server.httpPort);
+  t.equal(metrics.value('eventbus_requests_total', { operation: 'create_stream', code: 'UNAUTHORIZED' }), 1);
+  t.equal(metrics.value('eventbus_auth_failures_total'), 1);
+  t.equal(metrics.value('eventbus_requests_total', { operation: 'decode_request', code: 'UNKNOWN_OPERATION' }), 1, 'an unknown operation never becomes a label');
+  t.equal(metrics.value('eventbus_requests_total', { operation: 'health', code: 'OK' }), 1);
+  const operations = new Set(metrics.family('eventbus_requests_total').metrics.map((m) => m.labels!.operation));
+  t.notOk(operations.has('no_such_operation'));
+});
+
+t.test('storage metrics come from the engine observer: fsync rounds, events per round, append latency, snapshots', async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  await client.createStream('s');
+  const written = 40;
+  await Promise.all(Array.from({ length: written }, (_, i) => client.writeEvent('s', { i })));
+  await client.snapshot('backups');
+  await t.rejects(client.snapshot('../outside'), { code: 'INVALID_PATH' });
+  const metrics = await scrape(server.httpPort);
+  const rounds = metrics.value('eventbus_fsync_rounds_total')!;
+  t.ok(rounds >= 1);
+  t.equal(metrics.histogramCount('eventbus_fsync_round_fsyncs'), rounds, 'one observation per round');
+  t.equal(metrics.histogramCount('eventbus_fsync_round_events'), rounds);
+  t.ok(Number(metrics.family('eventbus_fsync_round_events').metrics[0]!.sum) >= written, 'every event written was made durable by some round');
+  const latency = metrics.histogramCount('eventbus_append_durable_seconds');
+  t.ok(latency >= 1 && latency <= rounds, `append latency observed per round that settled appends (${latency} of ${rounds})`);
+  t.ok(Number(metrics.family('eventbus_append_durable_seconds').metrics[0]!.sum) > 0, 'latencies are positive');
+  t.equal(metrics.value('eventbus_snapshots_total', { code: 'OK' }), 1);
+  t.equal(metrics.histogramCount('eventbus_snapshot_duration_seconds'), 1, 'a refused output never reaches the engine');
+  t.equal(metrics.value('eventbus_requests_total', { operation: 'snapshot_db', code: 'INVALID_PATH' }), 1, 'it is a refused request');
+  t.equal(metrics.value('eventbus_recovery_after_crash'), 0);
+  t.equal(metrics.value('eventbus_damage_found_total'), 0);
+});
+
+t.test('label cardinality is capped: the oldest streams are labelled, the rest summed under overflow="true"', async (t) => {
+  const server = await httpServerFor(t, { httpOptions: { maxLabelledStreams: 2, maxLabelledConsumers: 3 } });
+  const client = await server.client();
+  const names = ['s1', 's2', 's3', 's4', 's5'];
+  for (const name of names) await client.createStream(name);
+  for (const [i, name] of names.entries()) {
+    for (let n = 0; n <= i; n++) await client.writeEvent(name, { n });
+  }
+  for (const consumer of ['a', 'b', 'c', 'd']) await client.processEvents('s2', { consumer, maxEvents: 1 });
+  await client.processEvents('s5', { consumer: 'late', maxEvents: 2 });
+
+  const metrics = await scrape(server.httpPort);
+  const appended = metrics.family('eventbus_stream_appended_events_total').metrics;
+  t.equal(appended.length, 3, 'two streams of their own and one overflow series');
+  t.equal(metrics.value('eventbus_stream_appended_events_total', { stream: 's1' }), 1);
+  t.equal(metrics.value('eventbus_stream_appended_events_total', { stream: 's2' }), 2);
+  t.equal(metrics.value('eventbus_stream_appended_events_total', { overflow: 'true' }), 3 + 4 + 5, 's3, s4 and s5 summed');
+  t.equal(metrics.sum('eventbus_stream_appended_events_total'), 15, 'the family still sums to the store');
+  t.equal(metrics.value('eventbus_consumer_lag', { stream: 's2', consumer: 'a' }), 1);
+  t.equal(metrics.value('eventbus_consumer_pending', { stream: 's2', consumer: 'c' }), 1);
+  t.equal(metrics.value('eventbus_consumer_pending', { stream: 's2', overflow: 'true' }), 1, 'past the consumer cap: summed per stream');
+  t.equal(metrics.value('eventbus_consumer_pending', { overflow: 'true' }), 2, 'consumers of unlabelled streams summed');
+  t.equal(metrics.family('eventbus_consumer_pending').metrics.length, 5);
+});
+
+t.test('streams deleted disappear from the metrics', async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  await client.createStream('gone');
+  await client.writeEvent('gone', { a: 1 });
+  t.equal((await scrape(server.httpPort)).value('eventbus_stream_events', { stream: 'gone' }), 1);
+  await client.deleteStream('gone');
+  const metrics = await scrape(server.httpPort);
+  t.equal(metrics.value('eventbus_stream_events', { stream: 'gone' }), undefined);
+  t.equal(metrics.value('eventbus_streams', { state: 'open' }), 0);
+});
