@@ -71,6 +71,9 @@ export interface RetryQuery {
   maxEvents: number | undefined;
 }
 
+/** Characters of an event id before its offset's digits (event-id.ts: 8-4-4 and a dash). */
+const SAME_STREAM_PREFIX_CHARS = 19;
+
 export interface MarkCommand {
   eventIds: readonly string[];
   status: EventStatus;
@@ -157,6 +160,31 @@ export class EventBus {
     const stream = this.stream(query.streamName);
     const result = await this.engine.retry(query.streamName, consumer, query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents });
     return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
+  }
+
+  /**
+   * True when {@link mark} of `command` applies its change (or fails) before it returns its
+   * promise: its ids are of one stream (or one of them is not an id at all, which fails at once).
+   * Marks of several streams apply one stream after another's fsync. The server lets consumer
+   * requests that follow such a mark start at once (src/server/request-queue.ts).
+   */
+  markAppliesAtOnce(command: MarkCommand): boolean {
+    // Ids that agree up to their offset digits (the stream number, the layout and the store part:
+    // event-id.ts) are of one stream: the usual case, told without decoding them.
+    const ids = command.eventIds;
+    if (ids.length === 0) return true;
+    const prefix = ids[0]!.slice(0, SAME_STREAM_PREFIX_CHARS);
+    let samePrefix = prefix.length === SAME_STREAM_PREFIX_CHARS;
+    for (let i = 1; samePrefix && i < ids.length; i++) samePrefix = ids[i]!.startsWith(prefix);
+    if (samePrefix) return true;
+    let streamNumber = -1;
+    for (const id of ids) {
+      const location = decodeEventId(id);
+      if (location === null) return true;
+      if (streamNumber !== -1 && location.streamNumber !== streamNumber) return false;
+      streamNumber = location.streamNumber;
+    }
+    return true;
   }
 
   /**

@@ -251,7 +251,8 @@ export class Connection implements RequestQueueHost {
       this.queue.answer(this.host.executor.failure(operation, error, requestIdJson), false);
       return;
     }
-    this.queue.enqueue(request, requestIdJson, request.operation !== 'write_event', line.length, false);
+    const atDispatch = request.operation === 'mark_event' && this.host.executor.markAppliedAtDispatch(request);
+    this.queue.enqueue(request, requestIdJson, request.operation !== 'write_event', line.length, false, atDispatch);
   }
 
   /** Answers UNAUTHORIZED (the refusal is logged once per connection). */

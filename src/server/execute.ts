@@ -6,7 +6,7 @@
 import { ErrorCodes, isEventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { Logger } from '../storage/logger.js';
-import type { Request, WriteEventRequest } from '../protocol/requests.js';
+import type { MarkEventRequest, Request, WriteEventRequest } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess, snapshotBody, streamBody, streamInfoBody, streamListingBody } from '../protocol/response.js';
 import { deliveryResponse, eventPageResponse, WriteAck, type Response } from '../protocol/response-bytes.js';
 import type { Delivery } from '../bus/results.js';
@@ -58,6 +58,11 @@ export class Executor {
     } catch (error) {
       return this.failure(op, error, requestIdJson);
     }
+  }
+
+  /** True when executing `request` changes the consumer before it returns (see EventBus.markAppliesAtOnce). */
+  markAppliedAtDispatch(request: MarkEventRequest): boolean {
+    return this.bus.markAppliesAtOnce(request);
   }
 
   /** The hot path: no async function, one `then` with both handlers; the reply's bytes are written at flush. */

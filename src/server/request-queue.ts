@@ -8,6 +8,14 @@
  * Requests answered without touching the store (decode, auth and validation errors, `health`)
  * are queued already answered; their responses still wait for their turn.
  *
+ * One exception to "holds back what follows": a `mark_event` whose change the engine applies when
+ * it is dispatched (its ids are of one stream: {@link RequestQueue.enqueue}'s `appliedAtDispatch`)
+ * lets the consumer requests after it (`process_events`, `retry_events`, `mark_event`) start
+ * while its journal record is being made durable. They see the mark (it is already applied), and
+ * their own journal records follow it in the same append-only journal, so they are never durable
+ * before it; the mark is still answered only after its fsync, and answers stay in order. A
+ * drain's mark and its next fetch so share one fsync round instead of taking two in turn.
+ *
  * Parsed requests are never changed: at shutdown a `process_events` dispatched after
  * {@link RequestQueue.drain} runs as a copy that does not wait (long-polls answer at once).
  */
@@ -33,6 +41,8 @@ interface Slot {
   requestIdJson: string | undefined;
   /** Waits for everything before it, and holds back everything after it. */
   exclusive: boolean;
+  /** A mark applied at dispatch: holds back only what is not a consumer request (see above). */
+  appliedAtDispatch: boolean;
   /** Request line bytes, counted against the in-flight byte limit until answered. */
   bytes: number;
   response: Response | null;
@@ -59,7 +69,10 @@ export class RequestQueue {
   private next = 0;
   /** Dispatched slots not yet complete. */
   private running = 0;
+  /** An exclusive request (not a mark applied at dispatch) is running: nothing else starts. */
   private exclusiveRunning = false;
+  /** Marks applied at dispatch, running: only consumer requests may start. */
+  private marksRunning = 0;
   private bytes = 0;
   /** Bytes (at most) of responses computed by dispatch at once since the last take. */
   private computedUntaken = 0;
@@ -80,13 +93,17 @@ export class RequestQueue {
 
   /** Queues a response computed on arrival (it is written in its turn). */
   answer(response: Response, closeAfter: boolean): void {
-    this.slots.push({ request: null, requestIdJson: undefined, exclusive: false, bytes: 0, response, closeAfter });
+    this.slots.push({ request: null, requestIdJson: undefined, exclusive: false, appliedAtDispatch: false, bytes: 0, response, closeAfter });
     this.host.answered();
   }
 
-  /** Queues a request (its line `bytes` long) and dispatches what may run. */
-  enqueue(request: Request, requestIdJson: string | undefined, exclusive: boolean, bytes: number, closeAfter: boolean): void {
-    this.slots.push({ request, requestIdJson, exclusive, bytes, response: null, closeAfter });
+  /**
+   * Queues a request (its line `bytes` long) and dispatches what may run. `appliedAtDispatch`
+   * (for a `mark_event` only) says the executor applies its change before returning its promise.
+   */
+  enqueue(request: Request, requestIdJson: string | undefined, exclusive: boolean, bytes: number, closeAfter: boolean, appliedAtDispatch = false): void {
+    assert(!appliedAtDispatch || (exclusive && request.operation === 'mark_event'), 'only a mark is applied at dispatch');
+    this.slots.push({ request, requestIdJson, exclusive, appliedAtDispatch, bytes, response: null, closeAfter });
     this.bytes += bytes;
     this.dispatch();
   }
@@ -109,10 +126,10 @@ export class RequestQueue {
         this.next += 1;
         continue;
       }
-      if (slot.exclusive ? this.running > 0 : this.exclusiveRunning) return;
-      this.next += 1;
       const request = slot.request;
       assert(request !== null, 'a slot was dispatched twice');
+      if (!this.mayStart(slot, request)) return;
+      this.next += 1;
       slot.request = null;
       const result = this.host.execute(this.effective(request), slot.requestIdJson);
       if (!(result instanceof Promise)) {
@@ -122,12 +139,21 @@ export class RequestQueue {
         continue;
       }
       this.running += 1;
-      if (slot.exclusive) this.exclusiveRunning = true;
+      if (slot.appliedAtDispatch) this.marksRunning += 1;
+      else if (slot.exclusive) this.exclusiveRunning = true;
       result.then(
         (response) => this.settled(slot, response),
         (error: unknown) => this.settled(slot, this.host.failure(request.operation, error, slot.requestIdJson)),
       );
     }
+  }
+
+  /** Whether `slot` may start now, given what is running (see the top of this file). */
+  private mayStart(slot: Slot, request: Request): boolean {
+    if (!slot.exclusive) return !this.exclusiveRunning && this.marksRunning === 0;
+    const op = request.operation;
+    const afterMarks = op === 'process_events' || op === 'retry_events' || op === 'mark_event';
+    return this.running - (afterMarks ? this.marksRunning : 0) === 0;
   }
 
   /** The request as it runs: while draining, a long-poll does not wait. */
@@ -137,7 +163,8 @@ export class RequestQueue {
 
   private settled(slot: Slot, response: Response): void {
     this.running -= 1;
-    if (slot.exclusive) this.exclusiveRunning = false;
+    if (slot.appliedAtDispatch) this.marksRunning -= 1;
+    else if (slot.exclusive) this.exclusiveRunning = false;
     slot.response = response;
     if (this.closed) return;
     this.host.answered();

@@ -84,6 +84,50 @@ t.test('consecutive writes run together; any other request waits for them and ho
   t.same(host.startedIds(), ['1', '2', '3', '4'], 'and what follows it only after it completed');
 });
 
+const mark = (): Request => ({ operation: 'mark_event', eventIds: ['x'], status: 1, consumer: undefined });
+
+t.test('consumer requests after a mark applied at dispatch start while it commits; anything else waits for it', async (t) => {
+  const host = new FakeHost();
+  const queue = new RequestQueue(host);
+  queue.enqueue(write(), 'w', false, 10, false);
+  queue.enqueue(mark(), 'm1', true, 10, false, true);
+  queue.enqueue(poll(0), 'p1', true, 10, false);
+  t.same(host.startedIds(), ['w'], 'the mark still waits for everything before it');
+  host.complete('w');
+  await settle();
+  t.same(host.startedIds(), ['w', 'm1', 'p1'], 'the fetch after the mark starts at once: the mark is already applied');
+  queue.enqueue(mark(), 'm2', true, 10, false, true);
+  t.same(host.startedIds(), ['w', 'm1', 'p1'], 'a fetch holds back what follows it until it completes');
+  host.complete('p1');
+  await settle();
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2'], 'a mark after the fetch starts, although the first mark is not yet durable');
+  queue.enqueue(info(), 'i', true, 10, false);
+  queue.enqueue(write(), 'w2', false, 10, false);
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2'], 'other requests wait for the marks to complete');
+  host.complete('m2');
+  await settle();
+  t.same(take(queue).out, 'done w\n', 'answers stay in order: nothing after the first mark, which is not answered yet');
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2'], 'still one mark running');
+  host.complete('m1');
+  await settle();
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2', 'i'], 'then the read starts');
+  t.same(take(queue).out, 'done m1\ndone p1\ndone m2\n');
+  host.complete('i');
+  await settle();
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2', 'i', 'w2']);
+});
+
+t.test('a mark not applied at dispatch (ids of several streams) holds back everything after it', async (t) => {
+  const host = new FakeHost();
+  const queue = new RequestQueue(host);
+  queue.enqueue(mark(), 'm', true, 10, false, false);
+  queue.enqueue(poll(0), 'p', true, 10, false);
+  t.same(host.startedIds(), ['m']);
+  host.complete('m');
+  await settle();
+  t.same(host.startedIds(), ['m', 'p']);
+});
+
 t.test('responses are taken in request order, whatever order requests complete in', async (t) => {
   const host = new FakeHost();
   const queue = new RequestQueue(host);
