@@ -12,7 +12,7 @@
  *
  * A connection's output is then one buffer per flush ({@link joinResponses}).
  */
-import { EVENT_ID_BYTES, writeEventId } from '../storage/index.js';
+import { EVENT_ID_BYTES, writeEventId } from '../storage/format/event-id.js';
 import type { Delivery, EventPage, EventView, WrittenEvent } from '../bus/results.js';
 
 /** A response whose bytes are written only when its connection flushes. */

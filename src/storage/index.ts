@@ -47,7 +47,7 @@ export { verifyDirectory, type Finding, type VerifyReport } from './tools/verify
 export { inspectStoreDirectory, type StoreDirectory, type StoreDirectoryKind } from './store-directory.js';
 
 // Event ids as the server gives them (a stream's number, an offset and the store's id).
-export { decodeEventId, eventIdOf, isIdOf, writeEventId, EVENT_ID_BYTES, type EventLocation, type IdEpoch } from './format/event-id.js';
+export { decodeEventId, eventIdOf, isIdOf, type EventLocation, type IdEpoch } from './format/event-id.js';
 
 // Stream names.
 export { MAX_STREAM_NAME_BYTES, RESERVED_PREFIX, deadLetterStreamName, validateStreamName } from './stream-name.js';
