@@ -33,7 +33,11 @@ t.test('a snapshot taken while 8 writers run holds a prefix of each stream with 
       list[offset] = body;
     }
   });
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  // Until every stream has sealed a segment (a fixed wait is too short on a loaded machine).
+  const sealedEverywhere = () => streams.every((s) => engine.stats(s).segmentCount >= 2);
+  for (let waited_ms = 0; !sealedEverywhere() && waited_ms < 10_000; waited_ms += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const before = new Map(streams.map((s) => [s, engine.stats(s).nextOffset]));
   const snapshot = await engine.snapshot(snapshots);
   await new Promise((resolve) => setTimeout(resolve, 100));
