@@ -302,7 +302,9 @@ function scanAuth(b: Buffer, i: number): number {
       }
       if (isId) clientId = text;
       else clientSecret = text;
-    } else if ((i = scanValue(b, i)) < 0) {
+    } else {
+      // Any other member of the body (today ignored; fields a later protocol adds, such as an
+      // event-sourcing key or expected version) is the general path's to read: never dropped here.
       return -1;
     }
     i = skipSpace(b, i);
@@ -312,7 +314,7 @@ function scanAuth(b: Buffer, i: number): number {
   }
 }
 
-/** At `{` of `body`: the index after it, or -1. Finds stream_name (a string) and event (any value). */
+/** At `{` of `body`: the index after it, or -1. Finds stream_name (a string) and event (any value); nothing else. */
 function scanBody(b: Buffer, i: number): number {
   // A later `body` replaces an earlier one whole, as with JSON.parse.
   nameStart = -1;
@@ -337,7 +339,9 @@ function scanBody(b: Buffer, i: number): number {
       if (i < 0) return -1;
       eventEnd = i;
       eventSpaced = spaceInside;
-    } else if ((i = scanValue(b, i)) < 0) {
+    } else {
+      // Any other member of the body (today ignored; fields a later protocol adds, such as an
+      // event-sourcing key or expected version) is the general path's to read: never dropped here.
       return -1;
     }
     i = skipSpace(b, i);

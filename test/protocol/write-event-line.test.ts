@@ -66,10 +66,10 @@ const TYPICAL = [
   '{"operation":"write_event","body":{"stream_name":"s","event":"caf\\u00e9 \\"q\\" \\\\ \\/ \\b\\f\\n\\r\\t"}}',
   '{"operation":"write_event","body":{"stream_name":"żółw","event":{"name":"日本語 🐢"}}}',
   '{"operation":"write_event","request_id":"\\u0041\\n","body":{"stream_name":"a\\u00e9b","event":1}}',
-  '{"operation":"write_event","body":{"stream_name":"s","event":{"a":1},"extra":[1,{"b":"c"}]},"other":{"x":[true,false]}}',
+  '{"operation":"write_event","body":{"stream_name":"s","event":{"a":1}},"other":{"x":[true,false]}}',
   '{"operation":"write_event","body":{"stream_name":"first","event":1,"stream_name":"second","event":2}}',
   ' \t{ "operation" : "write_event" , "body" : { "stream_name" : "s" , "event" : { "k" : [ 1 , 2 ] } } } \r',
-  '{"__proto__":{"x":1},"operation":"write_event","body":{"__proto__":1,"stream_name":"s","event":{"__proto__":{}}}}',
+  '{"__proto__":{"x":1},"operation":"write_event","body":{"stream_name":"s","event":{"__proto__":{}}}}',
   `{"operation":"write_event","body":{"stream_name":"s","event":${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}}}`,
 ];
 
@@ -100,6 +100,11 @@ t.test('everything the general path refuses, and the unusual, is left to it', as
     `{"operation":"write_event","body":{"stream_name":"s","event":${'['.repeat(MAX_DEPTH + 2)}${']'.repeat(MAX_DEPTH + 2)}}}`,
     '{"oper\\u0061tion":"write_event","body":{"stream_name":"s","event":1}}',
     '{"operation":"write_event","body":{"stream_name":"s","event":"a\tb"}}',
+    // Body members other than stream_name and event: the general path reads them (a field a later
+    // protocol adds, such as an expected version, must never be dropped by the fast path).
+    '{"operation":"write_event","body":{"stream_name":"s","event":{"a":1},"extra":[1,{"b":"c"}]}}',
+    '{"operation":"write_event","body":{"__proto__":1,"stream_name":"s","event":1}}',
+    '{"operation":"write_event","body":{"stream_name":"s","event":1,"expected_version":3,"key":"k"}}',
   ];
   for (const text of refused) t.equal(decodeWriteEventLine(Buffer.from(text)), null, text.slice(0, 100));
   const invalidUtf8 = Buffer.concat([Buffer.from('{"operation":"write_event","body":{"stream_name":"s","event":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
