@@ -6,8 +6,8 @@
 import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
 import path from 'node:path';
 import {
-  decodeEventId, eventIdOf, isIdOf, type AppendEventsOptions, type AppendEventsResult, type DeliveredEvent, type Engine, type EventStatus, type NewEvent, type StoredEvent,
-  type StreamInfo,
+  decodeEventId, eventIdOf, isIdOf, type AppendEventsOptions, type AppendEventsResult, type DeliveredEvent, type Engine, type EventAttributes, type EventStatus,
+  type IdEpoch, type NewEvent, type StoredEvent, type StreamInfo,
 } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
 import type { AppendedBatch, Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
@@ -74,6 +74,9 @@ export interface RetryQuery {
   maxEvents: number | undefined;
 }
 
+/** Characters of an event id before its offset's digits (event-id.ts: 8-4-4 and a dash). */
+const SAME_STREAM_PREFIX_CHARS = 19;
+
 export interface MarkCommand {
   eventIds: readonly string[];
   status: EventStatus;
@@ -115,10 +118,10 @@ export class EventBus {
   /** Appends one event (JSON text). Resolves once durable under the fsync policy. */
   writeEvent(name: string, payload: Buffer): Promise<WrittenEvent> {
     const stream = this.engine.getStream(name);
-    const appended = this.engine.append(name, payload);
-    // Unknown streams: append has already rejected with STREAM_NOT_FOUND.
+    const appended = this.engine.appendMany(name, [payload]);
+    // Unknown streams: appendMany has already rejected with STREAM_NOT_FOUND.
     if (stream === undefined) return appended as Promise<never>;
-    return appended.then((event) => ({ id: eventIdOf(stream.number, stream.idEpochs, event.offset), offset: event.offset, createdMs: event.timestampMs }));
+    return appended.then((events) => new Written(stream.number, stream.idEpochs, events[0]!.offset, events[0]!.timestampMs));
   }
 
   /**
@@ -174,6 +177,31 @@ export class EventBus {
   }
 
   /**
+   * True when {@link mark} of `command` applies its change (or fails) before it returns its
+   * promise: its ids are of one stream (or one of them is not an id at all, which fails at once).
+   * Marks of several streams apply one stream after another's fsync. The server lets consumer
+   * requests that follow such a mark start at once (src/server/request-queue.ts).
+   */
+  markAppliesAtOnce(command: MarkCommand): boolean {
+    // Ids that agree up to their offset digits (the stream number, the layout and the store part:
+    // event-id.ts) are of one stream: the usual case, told without decoding them.
+    const ids = command.eventIds;
+    if (ids.length === 0) return true;
+    const prefix = ids[0]!.slice(0, SAME_STREAM_PREFIX_CHARS);
+    let samePrefix = prefix.length === SAME_STREAM_PREFIX_CHARS;
+    for (let i = 1; samePrefix && i < ids.length; i++) samePrefix = ids[i]!.startsWith(prefix);
+    if (samePrefix) return true;
+    let streamNumber = -1;
+    for (const id of ids) {
+      const location = decodeEventId(id);
+      if (location === null) return true;
+      if (streamNumber !== -1 && location.streamNumber !== streamNumber) return false;
+      streamNumber = location.streamNumber;
+    }
+    return true;
+  }
+
+  /**
    * Marks events by id, grouped by stream (one engine call per stream, in the order the streams
    * first appear). Ids that are not ours, or whose stream is gone, are `event 'ID' not found`.
    * Marks of different streams are not atomic together: the groups before a failing one stay.
@@ -222,28 +250,54 @@ export class EventBus {
 }
 
 function batchOf(stream: StreamInfo, result: AppendEventsResult): AppendedBatch {
-  const events = result.events.map((event): WrittenEvent => ({
-    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
-    offset: event.offset,
-    createdMs: event.timestampMs,
-    ...(event.version === undefined ? {} : { version: event.version }),
-  }));
+  const events = result.events.map((event): WrittenEvent => new Written(stream.number, stream.idEpochs, event.offset, event.timestampMs, event.version));
   return { events, nextExpectedVersion: result.nextExpectedVersion, duplicate: result.duplicate };
 }
 
+/** An acknowledged write; its id's text is made only if asked for (responses write its bytes). */
+class Written implements WrittenEvent {
+  constructor(
+    readonly streamNumber: number,
+    readonly idEpochs: readonly IdEpoch[],
+    readonly offset: number,
+    readonly createdMs: number,
+    readonly version?: number,
+  ) {}
+
+  get id(): string {
+    return eventIdOf(this.streamNumber, this.idEpochs, this.offset);
+  }
+}
+
+/** An event as a reader or consumer sees it; its id's text is made only if asked for. */
+class View implements EventView {
+  readonly streamNumber: number;
+  readonly idEpochs: readonly IdEpoch[];
+  readonly streamId: string;
+  readonly createdMs: number;
+  readonly payload: Buffer;
+  readonly offset: number;
+  readonly attributes: EventAttributes | null | undefined;
+
+  constructor(stream: StreamInfo, event: StoredEvent, readonly status: EventStatus, readonly deliveryCount: number) {
+    this.streamNumber = stream.number;
+    this.idEpochs = stream.idEpochs;
+    this.streamId = stream.id;
+    this.createdMs = event.timestampMs;
+    this.payload = event.payload;
+    this.offset = event.offset;
+    this.attributes = event.attributes;
+  }
+
+  get id(): string {
+    return eventIdOf(this.streamNumber, this.idEpochs, this.offset);
+  }
+}
+
 function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
-  return {
-    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
-    streamId: stream.id,
-    status,
-    createdMs: event.timestampMs,
-    payload: event.payload,
-    offset: event.offset,
-    deliveryCount,
-    attributes: event.attributes,
-  };
+  return new View(stream, event, status, deliveryCount);
 }
 
 function delivered(stream: StreamInfo, event: DeliveredEvent): EventView {
-  return view(stream, event, event.status, event.deliveryCount);
+  return new View(stream, event, event.status, event.deliveryCount);
 }
