@@ -1,15 +1,17 @@
 /**
- * The bus: what each operation means, over the storage engine. It maps typed requests onto
- * engine calls and builds their results (event ids, statuses, stream figures); it knows nothing
- * of JSON lines or sockets.
+ * The bus: what each operation means, over an event store (event-store.ts: the embedded engine or
+ * a JetStream cluster). It validates consumer names, applies its page limits and resolves snapshot
+ * paths, and hands each operation to the store; it knows nothing of JSON lines or sockets.
  */
-import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import path from 'node:path';
-import { decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventStatus, type StoredEvent, type StreamInfo } from '../storage/index.js';
+import { Engine, type EventStatus } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
-import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
+import { EngineStore } from './engine-store.js';
+import type { AppendOptions, EventStore, EventToAppend } from './event-store.js';
+import type { Delivery, EventPage, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
-import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
+import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 
 /** Limits of the bus. Every field has a default. */
 export interface BusOptions {
@@ -46,10 +48,6 @@ export function resolveBusOptions(options: BusOptions = {}): Required<Omit<BusOp
   return resolved;
 }
 
-function eventNotFound(id: string): EventBusError {
-  return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
-}
-
 export interface ReadEventsQuery {
   streamName: string;
   fromOffset: number;
@@ -77,12 +75,33 @@ export interface MarkCommand {
   consumer: string | undefined;
 }
 
+/** The optional fields of issue 12 on one `write_event` (wired by the protocol with event sourcing part 1). */
+export interface WriteFields extends AppendOptions, Omit<EventToAppend, 'payload'> {}
+
 export class EventBus {
   private readonly options: Required<BusOptions>;
+  /** The storage behind the bus: the embedded engine or a JetStream cluster (event-store.ts). */
+  readonly store: EventStore;
 
-  constructor(readonly engine: Engine, options: BusOptions = {}) {
+  /**
+   * Over an open engine (the default backend) or any {@link EventStore}. `options.snapshotsRoot`
+   * is required for a store that is not the engine (it has no data directory to put it beside).
+   */
+  constructor(store: Engine | EventStore, options: BusOptions = {}) {
     const resolved = resolveBusOptions(options);
-    this.options = { ...resolved, snapshotsRoot: path.resolve(options.snapshotsRoot ?? defaultSnapshotsRoot(engine.dataDir)) };
+    this.store = store instanceof Engine ? new EngineStore(store) : store;
+    const root = options.snapshotsRoot ?? (store instanceof Engine ? defaultSnapshotsRoot(store.dataDir) : undefined);
+    if (root === undefined) throw new EventBusError(ErrorCodes.INVALID_FIELD, 'invalid bus option: snapshotsRoot is required with this storage backend');
+    this.options = { ...resolved, snapshotsRoot: path.resolve(root) };
+  }
+
+  /**
+   * The embedded engine, for the parts of the server that read it directly (the HTTP port). Only
+   * with the engine backend; the server refuses the HTTP port with another (INVALID_FIELD).
+   */
+  get engine(): Engine {
+    if (this.store instanceof EngineStore) return this.store.engine;
+    throw new EventBusError(ErrorCodes.NOT_SUPPORTED, `the ${this.store.backend} backend has no embedded engine`);
   }
 
   /** Where `snapshot_db` outputs are resolved (absolute). */
@@ -90,135 +109,85 @@ export class EventBus {
     return this.options.snapshotsRoot;
   }
 
-  async createStream(name: string): Promise<StreamView> {
-    const stream = await this.engine.createStream(name);
-    return { id: stream.id, name: stream.name, createdMs: stream.createdMs };
+  createStream(name: string): Promise<StreamView> {
+    return this.store.createStream(name);
   }
 
   deleteStream(name: string): Promise<void> {
-    return this.engine.deleteStream(name);
+    return this.store.deleteStream(name);
   }
 
-  streamInfo(name: string): StreamInfoView {
-    const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage } = this.engine.stats(name);
-    return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage };
+  streamInfo(name: string): Promise<StreamInfoView> {
+    return this.store.streamInfo(name);
   }
 
   /** A page of the store's streams with their figures, in name order (stream-listing.ts). */
-  listStreams(query: ListStreamsQuery): StreamListing {
-    return listStreams(this.engine, query);
+  listStreams(query: ListStreamsQuery): Promise<StreamListing> {
+    return this.store.listStreams(query);
   }
 
-  /** Appends one event (JSON text). Resolves once durable under the fsync policy. */
-  writeEvent(name: string, payload: Buffer): Promise<WrittenEvent> {
-    const stream = this.engine.getStream(name);
-    const appended = this.engine.append(name, payload);
-    // Unknown streams: append has already rejected with STREAM_NOT_FOUND.
-    if (stream === undefined) return appended as Promise<never>;
-    return appended.then((event) => ({ id: eventIdOf(stream.number, stream.idEpochs, event.offset), offset: event.offset, createdMs: event.timestampMs }));
+  /**
+   * Appends one event (JSON text), with the optional fields of issue 12. Resolves once durable
+   * (engine: under the fsync policy; JetStream: on the cluster's quorum).
+   */
+  writeEvent(name: string, payload: Buffer, fields: WriteFields = {}): Promise<WrittenEvent> {
+    const { key, expectedVersion, ...rest } = fields;
+    const options: AppendOptions = {};
+    if (key !== undefined) options.key = key;
+    if (expectedVersion !== undefined) options.expectedVersion = expectedVersion;
+    return this.store.append(name, [{ payload, ...rest }], options).then((result) => {
+      const event = result.events[0];
+      assert(event !== undefined && result.events.length === 1, 'an append of one event answered with another count');
+      return { id: event.id, offset: event.offset, createdMs: event.createdMs };
+    });
   }
 
   /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
-  readEvents(query: ReadEventsQuery): EventPage {
+  readEvents(query: ReadEventsQuery): Promise<EventPage> {
     const consumer = consumerName(query.consumer);
     const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
-    const stored = this.engine.read(query.streamName, query.fromOffset, { maxEvents, maxBytes: this.options.maxPageBytes });
-    const stream = this.stream(query.streamName);
-    if (stored.length === 0) {
-      const { firstOffset } = this.engine.stats(query.streamName);
-      return { events: [], nextOffset: Math.max(query.fromOffset, firstOffset) };
-    }
-    const offsets = stored.map((event) => event.offset);
-    const statuses = this.engine.eventStatuses(query.streamName, consumer, offsets);
-    assert(statuses.length === stored.length, 'eventStatuses returned a different number of statuses');
-    const events = new Array<EventView>(stored.length);
-    for (let i = 0; i < stored.length; i++) {
-      const { status, deliveryCount } = statuses[i]!;
-      events[i] = view(stream, stored[i]!, status, deliveryCount);
-    }
-    return { events, nextOffset: stored[stored.length - 1]!.offset + 1 };
+    return this.store.read({ streamName: query.streamName, fromOffset: query.fromOffset, maxEvents, maxBytes: this.options.maxPageBytes, consumer });
   }
 
   /** Delivers `consumer`'s next events (created on first use). */
-  async process(query: ProcessQuery): Promise<Delivery> {
+  process(query: ProcessQuery): Promise<Delivery> {
     const consumer = consumerName(query.consumer);
-    const stream = this.stream(query.streamName);
-    const result = await this.engine.consume(query.streamName, consumer, {
+    return this.store.consume(query.streamName, consumer, {
       ...(query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents }),
       ...(query.waitMs === undefined ? {} : { waitMs: query.waitMs }),
       autoAck: query.autoAck,
     });
-    return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
   }
 
   /** Delivers `consumer`'s events due for retry. */
-  async retry(query: RetryQuery): Promise<Delivery> {
+  retry(query: RetryQuery): Promise<Delivery> {
     const consumer = consumerName(query.consumer);
-    const stream = this.stream(query.streamName);
-    const result = await this.engine.retry(query.streamName, consumer, query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents });
-    return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
+    return this.store.retry(query.streamName, consumer, query.maxEvents);
   }
 
   /**
-   * Marks events by id, grouped by stream (one engine call per stream, in the order the streams
-   * first appear). Ids that are not ours, or whose stream is gone, are `event 'ID' not found`.
-   * Marks of different streams are not atomic together: the groups before a failing one stay.
+   * Marks events by id (grouped by stream by the store). Ids that are not ours, or whose stream
+   * is gone, are `event 'ID' not found`. Marks of different streams are not atomic together.
    */
-  async mark(command: MarkCommand): Promise<void> {
+  mark(command: MarkCommand): Promise<void> {
     const consumer = consumerName(command.consumer);
-    const groups = new Map<number, { stream: StreamInfo; ids: string[]; offsets: number[] }>();
-    for (const id of command.eventIds) {
-      const location = decodeEventId(id);
-      const stream = location === null ? undefined : this.engine.getStreamByNumber(location.streamNumber);
-      // An id with another store's id in it names an event of that store, not of this one.
-      if (location === null || stream === undefined || !isIdOf(location, stream.idEpochs)) throw eventNotFound(id);
-      let group = groups.get(stream.number);
-      if (group === undefined) groups.set(stream.number, (group = { stream, ids: [], offsets: [] }));
-      group.ids.push(id);
-      group.offsets.push(location.offset);
-    }
-    for (const { stream, ids, offsets } of groups.values()) {
-      try {
-        await this.engine.mark(stream.name, consumer, offsets, command.status);
-      } catch (error) {
-        // Deleted while we marked: its events are gone too.
-        if (isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) throw eventNotFound(ids[0]!);
-        throw error;
-      }
-    }
+    return this.store.mark(consumer, command.eventIds, command.status);
   }
 
   /**
-   * Takes a point-in-time snapshot of the whole store in a new directory inside `output`
-   * (relative to the snapshots root). Throws INVALID_PATH or SNAPSHOT_FAILED.
+   * Takes a snapshot in a new directory inside `output` (relative to the snapshots root): of the
+   * whole store at one point in time (engine), or stream by stream (JetStream). Throws
+   * INVALID_PATH or SNAPSHOT_FAILED.
    */
   async snapshot(output: string): Promise<SnapshotView> {
     const root = this.options.snapshotsRoot;
     const parent = resolveSnapshotDir(root, output);
-    const result = await this.engine.snapshot(parent);
+    const result = await this.store.snapshot(parent);
     return { ...result, path: path.relative(root, result.path), absolutePath: result.path };
   }
 
-  private stream(name: string): StreamInfo {
-    const stream = this.engine.getStream(name);
-    if (stream === undefined) this.engine.stats(name); // throws STREAM_NOT_FOUND, in the engine's words
-    assert(stream !== undefined, () => `stream ${name} vanished`);
-    return stream;
+  /** Long-polls waiting now answer at once (shutdown). */
+  endWaits(): void {
+    this.store.endWaits();
   }
-}
-
-function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
-  return {
-    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
-    streamId: stream.id,
-    status,
-    createdMs: event.timestampMs,
-    payload: event.payload,
-    offset: event.offset,
-    deliveryCount,
-  };
-}
-
-function delivered(stream: StreamInfo, event: DeliveredEvent): EventView {
-  return view(stream, event, event.status, event.deliveryCount);
 }

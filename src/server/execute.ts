@@ -44,9 +44,9 @@ export class Executor {
         case 'delete_stream':
           return this.settle(op, this.bus.deleteStream(request.streamName).then(() => undefined), requestIdJson);
         case 'get_stream_info':
-          return this.success(op, streamInfoBody(this.bus.streamInfo(request.streamName)), requestIdJson);
+          return this.settle(op, this.bus.streamInfo(request.streamName).then(streamInfoBody), requestIdJson);
         case 'get_stream_events':
-          return this.success(op, eventPageBody(this.bus.readEvents(request)), requestIdJson);
+          return this.settle(op, this.bus.readEvents(request).then(eventPageBody), requestIdJson);
         case 'process_events':
           return this.settle(op, this.bus.process(request).then(this.deliveredBody), requestIdJson);
         case 'retry_events':
@@ -56,7 +56,7 @@ export class Executor {
         case 'snapshot_db':
           return this.settle(op, this.bus.snapshot(request.output).then(snapshotBody), requestIdJson);
         case 'list_streams':
-          return this.success(op, streamListingBody(this.bus.listStreams(request)), requestIdJson);
+          return this.settle(op, this.bus.listStreams(request).then(streamListingBody), requestIdJson);
       }
     } catch (error) {
       return this.failure(op, error, requestIdJson);
