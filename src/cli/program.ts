@@ -67,7 +67,17 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--http-port <port>', 'also serve /metrics (Prometheus), /healthz, /readyz and the admin page (/) over HTTP on this port; 0 picks a free one (default: off)').env('EVENTBUS_HTTP_PORT').argParser(parsePort))
     .addOption(new Option('--http-host <address>', 'address of the HTTP port, under the same rules as --host (default: the --host address)').env('EVENTBUS_HTTP_HOST'))
     .addOption(new Option('--http-port-file <file>', 'once the HTTP port listens, write its number to this file').env('EVENTBUS_HTTP_PORT_FILE'))
-    .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --config config.yaml --host 0.0.0.0', 'eventbus serve --http-port 9090     # then open http://127.0.0.1:9090/ ; Prometheus scrapes /metrics'))
+    .addOption(new Option('--backend <backend>', 'storage: engine = the embedded engine in --data; jetstream = a replicated NATS JetStream cluster (this process becomes a gateway that keeps no data) (default: engine)').choices(['engine', 'jetstream']).env('EVENTBUS_BACKEND'))
+    .addOption(new Option('--nats-servers <list>', 'jetstream backend: NATS servers, host:port,host:port,...').env('EVENTBUS_NATS_SERVERS'))
+    .addOption(new Option('--replicas <n>', 'jetstream backend: replicas of each stream and consumer, 1, 3 or 5 (default: 3)').env('EVENTBUS_NATS_REPLICAS').argParser((v) => Number(v)))
+    .addOption(new Option('--nats-creds <file>', 'jetstream backend: NATS credentials file (JWT and NKey seed)').env('EVENTBUS_NATS_CREDS'))
+    .addOption(new Option('--nats-user <user>', 'jetstream backend: NATS user (the password from EVENTBUS_NATS_PASSWORD or the config file)').env('EVENTBUS_NATS_USER'))
+    .addOption(new Option('--nats-password <password>').env('EVENTBUS_NATS_PASSWORD').hideHelp())
+    .addOption(new Option('--nats-token <token>').env('EVENTBUS_NATS_TOKEN').hideHelp())
+    .addOption(new Option('--nats-tls-ca <file>', 'jetstream backend: CA certificate to trust for TLS to NATS').env('EVENTBUS_NATS_TLS_CA'))
+    .addOption(new Option('--nats-tls-cert <file>', 'jetstream backend: client certificate for TLS to NATS (needs --nats-tls-key)').env('EVENTBUS_NATS_TLS_CERT'))
+    .addOption(new Option('--nats-tls-key <file>', 'jetstream backend: private key of --nats-tls-cert').env('EVENTBUS_NATS_TLS_KEY'))
+    .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --backend jetstream --nats-servers n1:4222,n2:4222,n3:4222', 'eventbus serve --config config.yaml --host 0.0.0.0', 'eventbus serve --http-port 9090     # then open http://127.0.0.1:9090/ ; Prometheus scrapes /metrics'))
     .action(async (flags: ServeFlags) => {
       const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
       await serve(resolveSettings(flags), resources);

@@ -66,7 +66,8 @@ export class Consumers {
       if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
     }
     const events: EventView[] = [];
-    let more = messages.length === max;
+    // The last message's pending count: what the consumer still has after this batch.
+    const more = messages.length === max || (messages.length > 0 && messages[messages.length - 1]!.info.pending > 0);
     for (const msg of messages) {
       const count = msg.info.deliveryCount;
       if (limits.maxDeliveries > 0 && count > limits.maxDeliveries) {
@@ -82,7 +83,6 @@ export class Consumers {
         this.hold(jsName, durable, msg);
       }
       events.push(this.view(entry, msg, query.autoAck ? 1 : count > 1 ? 2 : 0));
-      if (msg.info.pending > 0) more = true;
     }
     return { events, more };
   }

@@ -49,6 +49,9 @@ export class Writer {
       throw new EventBusError(ErrorCodes.NOT_SUPPORTED, 'an atomic append of several events needs nats-server 2.12 or later; the jetstream backend appends one event at a time (nothing was written)');
     }
     const event = events[0]!;
+    if (event.payload.length > this.options.maxEventBytes) {
+      throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${event.payload.length} bytes, the limit is ${this.options.maxEventBytes}`);
+    }
     const entry = await this.catalog.require(streamName);
     const expected = options.expectedVersion ?? 'any';
     const msgId = event.msgId === undefined ? `${GATEWAY_MSG_ID_PREFIX}${randomUUID()}` : `${CLIENT_MSG_ID_PREFIX}${event.msgId}`;
