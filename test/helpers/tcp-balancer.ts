@@ -6,10 +6,13 @@ import net from 'node:net';
 
 export interface Balancer {
   port: number;
+  /** Where new connections go from now on. */
+  setPorts(ports: readonly number[]): void;
   close(): Promise<void>;
 }
 
-export async function startBalancer(ports: readonly number[]): Promise<Balancer> {
+export async function startBalancer(initial: readonly number[]): Promise<Balancer> {
+  let ports = [...initial];
   let next = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
@@ -30,6 +33,9 @@ export async function startBalancer(ports: readonly number[]): Promise<Balancer>
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    setPorts(next) {
+      ports = [...next];
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
