@@ -66,7 +66,12 @@ export class Writer {
   /** An unconditional write without a key: one publish, retried with the same msg id. */
   private async plain(entry: CatalogEntry, event: EventToAppend, msgId: string, timeMs: number): Promise<AppendResult> {
     const h = this.headersOf(event, msgId, timeMs);
-    const ack = await this.publish(entry, eventSubject(jsStreamName(entry.number), undefined), event.payload, h);
+    let ack: PubAck;
+    try {
+      ack = await this.publish(entry, eventSubject(jsStreamName(entry.number), undefined), event.payload, h);
+    } catch (error) {
+      throw backendError(`writing to stream '${entry.name}'`, error);
+    }
     return this.answer(entry, ack, undefined, timeMs);
   }
 
@@ -97,7 +102,7 @@ export class Writer {
         const ack = await this.publish(entry, subject, event.payload, h);
         return await this.answer(entry, ack, version, timeMs);
       } catch (error) {
-        if (jsErrorCode(error) !== JsErrors.wrongLastSequence) throw error;
+        if (jsErrorCode(error) !== JsErrors.wrongLastSequence) throw backendError(`writing to stream '${entry.name}'`, error);
         if (key === undefined && typeof expected === 'number') throw wrongVersion(expected, (actualLastSequence(error) ?? lastSeq) - 1);
         // Another write landed in between: read again.
       }
@@ -125,7 +130,7 @@ export class Writer {
       try {
         return await this.js.publish(subject, payload, { headers: h, timeout: this.options.requestTimeoutMs });
       } catch (error) {
-        if (!isTransient(error)) throw backendError(`writing to stream '${entry.name}'`, error);
+        if (!isTransient(error)) throw error; // the caller maps it (10071 is a conflict to retry)
         if ((error as { code?: string }).code === '503') await this.checkStillThere(entry);
         if (Date.now() >= deadline) {
           throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `the write to stream '${entry.name}' was not acknowledged within ${this.options.writeTimeoutMs} ms: it may or may not be stored; retry it with the same msg_id`, {
