@@ -115,8 +115,17 @@ export function buildProgram(resources: Resources): Command {
     .argument('<snapshot>', 'the snapshot directory')
     .addOption(dataOption('the new data directory: absent or empty'))
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored'))
-    .action(async (snapshot: string, options: { data?: string; json?: boolean }) => {
+    .addOption(new Option('--nats-servers <list>', 'restore a snapshot of the jetstream backend into this NATS cluster instead (it must hold no eventbus data)').env('EVENTBUS_NATS_SERVERS'))
+    .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored', 'eventbus restore ./snapshots/b/snapshot-20261201T000807.551Z --nats-servers n1:4222,n2:4222,n3:4222'))
+    .action(async (snapshot: string, options: { data?: string; json?: boolean; natsServers?: string }) => {
+      const { isJetStreamSnapshot, restoreJetStreamSnapshot } = await import('../bus/jetstream/restore.js');
+      if (isJetStreamSnapshot(snapshot) || options.natsServers !== undefined) {
+        if (!isJetStreamSnapshot(snapshot)) throw new EventBusError(ErrorCodes.INVALID_PATH, `${snapshot} is not a snapshot of the jetstream backend (restore an engine snapshot with --data)`);
+        if (options.natsServers === undefined) throw new EventBusError(ErrorCodes.INVALID_FIELD, `${snapshot} is a snapshot of the jetstream backend: restore it into a cluster with --nats-servers h1:p1,h2:p2,h3:p3`);
+        const result = await restoreJetStreamSnapshot(snapshot, { servers: options.natsServers.split(',').filter((s) => s !== '') });
+        print(options.json === true ? JSON.stringify({ snapshot, streams: result.streams, events: result.events }) : `restored ${snapshot} into the NATS cluster: ${result.streams} streams, ${result.events} events`);
+        return;
+      }
       const { restoreCommand } = await import('./offline.js');
       restoreCommand(snapshot, dataDir(options.data), options.json === true, print);
     });
