@@ -31,6 +31,11 @@ export interface JetStreamOptions {
   maxStreams?: number;
   /** Largest event body accepted by a stream (its max_msg_size, plus header room). Default 1 MiB. */
   maxEventBytes?: number;
+  /**
+   * NATS connections the gateway publishes over, round robin (a server reads each connection in
+   * one loop: several carry more concurrent writes). Default 4.
+   */
+  publishConnections?: number;
   /** Consumer timings and limits, as the engine's. */
   consumers?: Partial<ConsumerLimits>;
 }
@@ -54,10 +59,12 @@ export function resolveJetStreamOptions(options: JetStreamOptions): ResolvedJetS
     duplicateWindowMs: 120_000,
     maxStreams: 1000,
     maxEventBytes: 1024 * 1024,
+    publishConnections: 4,
     ...options,
     consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
   };
   if (![1, 3, 5].includes(resolved.replicas)) throw bad(`replicas must be 1, 3 or 5, got ${String(resolved.replicas)}`);
+  if (!Number.isSafeInteger(resolved.publishConnections) || resolved.publishConnections < 1 || resolved.publishConnections > 64) throw bad(`publishConnections must be from 1 to 64, got ${String(resolved.publishConnections)}`);
   for (const key of ['requestTimeoutMs', 'writeTimeoutMs', 'startTimeoutMs', 'duplicateWindowMs', 'maxStreams', 'maxEventBytes'] as const) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`);

@@ -54,12 +54,14 @@ export class JetStreamStore implements EventStore {
 
   private constructor(
     private readonly nc: NatsConnection,
+    /** Extra connections writes are published over (writer.ts), beside `nc`. */
+    private readonly publishConnections: readonly NatsConnection[],
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
     readonly options: ResolvedJetStreamOptions,
   ) {
-    this.writer = new Writer(js, jsm, catalog, options);
+    this.writer = new Writer([js, ...publishConnections.map((c) => c.jetstream({ timeout: options.requestTimeoutMs }))], jsm, catalog, options);
     this.consumers = new Consumers(nc, js, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg) });
   }
 
@@ -79,7 +81,14 @@ export class JetStreamStore implements EventStore {
       for (;;) {
         try {
           const catalog = await Catalog.open(js, resolved.replicas);
-          return new JetStreamStore(nc, js, jsm, catalog, resolved);
+          const extra: NatsConnection[] = [];
+          try {
+            for (let i = 1; i < resolved.publishConnections; i++) extra.push(await connect(connectionOptions(resolved)));
+          } catch (error) {
+            await Promise.all(extra.map((c) => c.close()));
+            throw error;
+          }
+          return new JetStreamStore(nc, extra, js, jsm, catalog, resolved);
         } catch (error) {
           if (isEventBusError(error) || Date.now() >= deadline) throw backendError('opening the catalog (is JetStream enabled, with a meta leader?)', error);
           await sleep(250);
@@ -94,7 +103,7 @@ export class JetStreamStore implements EventStore {
   /** Closes the NATS connection (nothing to make durable: the cluster has it). */
   async close(): Promise<void> {
     this.consumers.endWaits();
-    await this.nc.drain().catch(() => this.nc.close());
+    await Promise.all([this.nc, ...this.publishConnections].map((c) => c.drain().catch(() => c.close())));
   }
 
   async createStream(name: string, allowReserved = false): Promise<StreamView> {

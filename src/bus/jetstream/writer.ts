@@ -36,8 +36,11 @@ interface KeyHead {
 }
 
 export class Writer {
+  private next = 0;
+
   constructor(
-    private readonly js: JetStreamClient,
+    /** Publishing clients, one per NATS connection, used round robin. */
+    private readonly publishers: readonly JetStreamClient[],
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
     private readonly options: ResolvedJetStreamOptions,
@@ -128,7 +131,8 @@ export class Writer {
     const deadline = Date.now() + this.options.writeTimeoutMs;
     for (;;) {
       try {
-        return await this.js.publish(subject, payload, { headers: h, timeout: this.options.requestTimeoutMs });
+        const js = this.publishers[this.next++ % this.publishers.length]!;
+        return await js.publish(subject, payload, { headers: h, timeout: this.options.requestTimeoutMs });
       } catch (error) {
         if (!isTransient(error)) throw error; // the caller maps it (10071 is a conflict to retry)
         if ((error as { code?: string }).code === '503') await this.checkStillThere(entry);
