@@ -93,6 +93,20 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     await t.rejects(a.mark('workers', ['00000000-0000-4000-8000-000000000000'], 1), { code: 'EVENT_NOT_FOUND' });
   });
 
+  t.test('a stream deleted and created again through another gateway: the next answer knows', async (t) => {
+    await a.createStream('again');
+    await a.append('again', [{ payload: body('old') }], {});
+    t.equal((await a.streamInfo('again')).eventCount, 1, 'gateway a has it cached');
+    await b.deleteStream('again');
+    await t.rejects(a.streamInfo('again'), { code: 'STREAM_NOT_FOUND' }, 'deleted: gone for a at once');
+    await a.createStream('again').then(() => b.deleteStream('again'));
+    await b.createStream('again');
+    const written = await a.append('again', [{ payload: body('new') }], {});
+    t.equal(written.events[0]!.offset, 0, 'a writes into the new stream');
+    const page = await a.read({ streamName: 'again', fromOffset: 0, maxEvents: 10, maxBytes: 1 << 20, consumer: 'default' });
+    t.same(page.events.map((e) => JSON.parse(e.payload.toString())), ['new']);
+  });
+
   t.test('dead letters after max_deliveries, counted per consumer', async (t) => {
     const c = await JetStreamStore.open({ servers: cluster.servers, consumers: { maxDeliveries: 1, ackWaitMs: 300 } });
     t.teardown(() => c.close());

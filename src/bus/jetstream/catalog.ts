@@ -13,7 +13,7 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import type { JetStreamClient, KV } from 'nats';
-import { ErrorCodes, EventBusError, OriginalReasons } from '../../errors.js';
+import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { MAX_STORE_PART } from '../../storage/format/event-id.js';
 import { CATALOG_BUCKET, catalogNameKey, catalogNumberKey, nameOfCatalogKey } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
@@ -79,6 +79,23 @@ export class Catalog {
     const entry = await this.get(name, fresh);
     if (entry === null) throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(name));
     return entry;
+  }
+
+  /**
+   * Runs `call` with the stream's entry. When it answers STREAM_NOT_FOUND from a cached entry
+   * that another gateway has since replaced (deleted and created again), runs it once more with
+   * the fresh entry: gateways agree within one catalog read, not within the cache's age.
+   */
+  async with<T>(name: string, call: (entry: CatalogEntry) => Promise<T>): Promise<T> {
+    const entry = await this.require(name);
+    try {
+      return await call(entry);
+    } catch (error) {
+      if (!isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) throw error;
+      const fresh = await this.get(name, true);
+      if (fresh === null || fresh.number === entry.number) throw error;
+      return call(fresh);
+    }
   }
 
   /** The stream that has number `streamNumber` now, or null. */

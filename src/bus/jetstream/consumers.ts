@@ -52,14 +52,24 @@ export class Consumers {
     private readonly sink: DeadLetterSink,
   ) {}
 
-  async consume(streamName: string, consumer: string, query: ConsumeQuery, retryOnly = false): Promise<Delivery> {
-    const entry = await this.catalog.require(streamName);
+  consume(streamName: string, consumer: string, query: ConsumeQuery, retryOnly = false): Promise<Delivery> {
+    return this.catalog.with(streamName, (entry) => this.consumeFrom(entry, consumer, query, retryOnly));
+  }
+
+  private async consumeFrom(entry: CatalogEntry, consumer: string, query: ConsumeQuery, retryOnly: boolean): Promise<Delivery> {
     const jsName = jsStreamName(entry.number);
     const durable = jsConsumerName(consumer);
     await this.ensure(entry, consumer, durable);
     const limits = this.options.consumers;
     const max = Math.min(query.maxEvents ?? limits.defaultBatchEvents, limits.maxBatchEvents);
-    let messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
+    let messages: JsMsg[];
+    try {
+      messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
+    } catch (error) {
+      if (!(error instanceof ConsumerGone)) throw error;
+      await this.ensure(entry, consumer, durable);
+      messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
+    }
     const waitMs = Math.min(query.waitMs ?? 0, limits.maxWaitMs);
     if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) {
       messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: waitMs });
@@ -219,7 +229,7 @@ export class Consumers {
       const code = jsErrorCode(error);
       if (code === JsErrors.streamNotFound || code === JsErrors.consumerNotFound) {
         this.known.delete(`${jsName}|${durable}`);
-        if (messages.length === 0) throw this.notFound(entry);
+        if (messages.length === 0) throw code === JsErrors.consumerNotFound ? new ConsumerGone() : this.notFound(entry);
       } else if (messages.length === 0 && !/timeout|no messages|404|408|409/i.test(String((error as Error).message))) {
         throw backendError(`fetching from stream '${entry.name}'`, error);
       }
@@ -257,3 +267,6 @@ export class Consumers {
     return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
   }
 }
+
+/** The durable vanished under a fetch (deleted by an operator, or its stream replaced): create it again. */
+class ConsumerGone extends Error {}

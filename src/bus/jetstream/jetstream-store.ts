@@ -147,8 +147,12 @@ export class JetStreamStore implements EventStore {
     }
   }
 
-  async streamInfo(name: string): Promise<StreamInfoView> {
-    const entry = await this.catalog.require(name);
+  streamInfo(name: string): Promise<StreamInfoView> {
+    return this.catalog.with(name, (entry) => this.infoOf(entry));
+  }
+
+  private async infoOf(entry: CatalogEntry): Promise<StreamInfoView> {
+    const name = entry.name;
     const state = await this.state(entry);
     const consumers = await this.consumers.list(entry, await this.deadLetterCounts(name));
     const firstOffset = state.messages === 0 ? state.last_seq : state.first_seq - 1;
@@ -191,8 +195,11 @@ export class JetStreamStore implements EventStore {
    * replica may lag behind the leader, the fetch waits for it. Statuses for `consumer` come from
    * its consumer info: 1 at or below its ack floor, else 0 (JetStream keeps no per-event status).
    */
-  async read(query: ReadQuery): Promise<EventPage> {
-    const entry = await this.catalog.require(query.streamName);
+  read(query: ReadQuery): Promise<EventPage> {
+    return this.catalog.with(query.streamName, (entry) => this.readFrom(entry, query));
+  }
+
+  private async readFrom(entry: CatalogEntry, query: ReadQuery): Promise<EventPage> {
     const jsName = jsStreamName(entry.number);
     const state = await this.state(entry);
     const firstSeq = state.messages === 0 ? state.last_seq + 1 : state.first_seq;

@@ -55,7 +55,10 @@ export class Writer {
     if (event.payload.length > this.options.maxEventBytes) {
       throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${event.payload.length} bytes, the limit is ${this.options.maxEventBytes}`);
     }
-    const entry = await this.catalog.require(streamName);
+    return this.catalog.with(streamName, (entry) => this.appendTo(entry, event, options));
+  }
+
+  private async appendTo(entry: CatalogEntry, event: EventToAppend, options: AppendOptions): Promise<AppendResult> {
     const expected = options.expectedVersion ?? 'any';
     const msgId = event.msgId === undefined ? `${GATEWAY_MSG_ID_PREFIX}${randomUUID()}` : `${CLIENT_MSG_ID_PREFIX}${event.msgId}`;
     const timeMs = Date.now();
