@@ -19,7 +19,6 @@
  */
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons, assert } from '../../errors.js';
-import { encodeEventId } from '../../storage/format/event-id.js';
 import type { EventStatus } from '../../storage/index.js';
 import type { ConsumeQuery } from '../event-store.js';
 import type { ConsumerView, Delivery, EventView } from '../results.js';
@@ -27,7 +26,7 @@ import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
-import { timeOfMsg } from './message-view.js';
+import { viewOf } from './message-view.js';
 
 /** Messages this gateway delivered and still holds for marks, at most. */
 const MAX_HELD = 200_000;
@@ -92,7 +91,7 @@ export class Consumers {
       } else {
         this.hold(jsName, durable, msg);
       }
-      events.push(this.view(entry, msg, query.autoAck ? 1 : count > 1 ? 2 : 0));
+      events.push(viewOf(entry, this.catalog.storePart, msg, query.autoAck ? 1 : count > 1 ? 2 : 0, count));
     }
     return { events, more };
   }
@@ -247,19 +246,6 @@ export class Consumers {
       if (oldest !== undefined) this.held.delete(oldest);
     }
     this.held.set(`${jsName}|${durable}|${msg.seq}`, msg);
-  }
-
-  private view(entry: CatalogEntry, msg: JsMsg, status: EventStatus): EventView {
-    const offset = msg.seq - 1;
-    return {
-      id: encodeEventId(entry.number, offset, this.catalog.storePart),
-      streamId: entry.id,
-      status,
-      createdMs: timeOfMsg(msg),
-      payload: Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength),
-      offset,
-      deliveryCount: msg.info.deliveryCount,
-    };
   }
 
   private notFound(entry: CatalogEntry): EventBusError {

@@ -30,13 +30,14 @@ import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../
 import { decodeEventId, encodeEventId } from '../../storage/format/event-id.js';
 import type { EventStatus, SnapshotResult } from '../../storage/index.js';
 import { deadLetterStreamName, validateStreamName } from '../../storage/stream-name.js';
+import { deadLetterPayload } from '../../storage/consumers/dead-letter-record.js';
 import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery } from '../event-store.js';
 import type { Delivery, EventPage, EventView, StreamInfoView, StreamView } from '../results.js';
 import { DEFAULT_PAGE_STREAMS, MAX_PAGE_CONSUMERS, MAX_PAGE_STREAMS, isBrokenStream, type ListStreamsQuery, type ListedStream, type StreamListing } from '../stream-listing.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { Consumers } from './consumers.js';
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
-import { timeOfMsg } from './message-view.js';
+import { payloadOf, timeOfMsg, viewOf } from './message-view.js';
 import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
 import { snapshotStream } from './stream-snapshot.js';
@@ -218,7 +219,7 @@ export class JetStreamStore implements EventStore {
           break;
         }
         bytes += msg.data.byteLength;
-        events.push(this.view(entry, msg, msg.seq <= ackFloor ? 1 : 0, 0));
+        events.push(viewOf(entry, this.catalog.storePart, msg, msg.seq <= ackFloor ? 1 : 0, 0));
         if (events.length >= wanted) iterator.stop();
       }
     });
@@ -370,47 +371,18 @@ export class JetStreamStore implements EventStore {
       dlq = await this.catalog.require(dlqName, true);
     }
     const offset = msg.seq - 1;
-    const head = JSON.stringify({
-      id: encodeEventId(entry.number, offset, this.catalog.storePart),
-      stream: entry.name,
-      stream_id: entry.id,
-      offset,
-      consumer,
-      delivery_count: msg.info.deliveryCount - 1,
-      created_at: new Date(timeOfMsg(msg)).toISOString(),
-      dead_lettered_at: new Date().toISOString(),
-    });
-    const text = Buffer.from(msg.data).toString('utf8');
-    let isJson = true;
-    try {
-      JSON.parse(text);
-    } catch {
-      isJson = false;
-    }
-    const body = isJson ? `"body":${text}` : `"body_base64":${JSON.stringify(Buffer.from(msg.data).toString('base64'))}`;
+    const origin = { id: encodeEventId(entry.number, offset, this.catalog.storePart), stream: entry.name, stream_id: entry.id, offset, consumer, delivery_count: msg.info.deliveryCount - 1 };
+    const record = deadLetterPayload(origin, { offset, timestampMs: timeOfMsg(msg), payload: payloadOf(msg) }, new Date().toISOString());
     const h = natsHeaders();
     // Fixed per event and consumer: a dead letter written twice (two gateways, a retry) is stored once.
     h.set(Headers.msgId, `dlq:${jsStreamName(entry.number)}:${consumer}:${msg.seq}`);
     h.set(Headers.timeMs, String(Date.now()));
     h.set(Headers.key, consumer);
     try {
-      await this.js.publish(eventSubject(jsStreamName(dlq.number), consumer), Buffer.from(`${head.slice(0, -1)},${body}}`, 'utf8'), { headers: h, timeout: this.options.requestTimeoutMs });
+      await this.js.publish(eventSubject(jsStreamName(dlq.number), consumer), record, { headers: h, timeout: this.options.requestTimeoutMs });
     } catch (error) {
       throw backendError(`dead-lettering an event of stream '${entry.name}'`, error);
     }
-  }
-
-  private view(entry: CatalogEntry, msg: JsMsg, status: EventStatus, deliveryCount: number): EventView {
-    const offset = msg.seq - 1;
-    return {
-      id: encodeEventId(entry.number, offset, this.catalog.storePart),
-      streamId: entry.id,
-      status,
-      createdMs: timeOfMsg(msg),
-      payload: Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength),
-      offset,
-      deliveryCount,
-    };
   }
 }
 
