@@ -19,7 +19,7 @@ import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram
 import { payload } from '../../src/cli/bench/payload.js';
 import type { Progress } from '../../src/cli/bench/progress.js';
 import { natsServerAvailable, NATS_INSTALL_HINT, startNatsCluster, type NatsCluster } from '../../test/helpers/nats-cluster.js';
-import { startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js';
+import { startEventbus, type StartedEventbus } from '../systems/eventbus.js';
 import { throughputFigure, valueFigure, type RunResult } from '../core/figures.js';
 import type { BenchContext } from '../core/context.js';
 import type { Workload } from './workload.js';
@@ -30,6 +30,7 @@ const SHAPES: [number, number][] = [[1, 1], [16, 1], [16, 32]];
 const DRAIN_EVENTS = 20_000;
 const DRAIN_WORKERS = 4;
 const DRAIN_BATCH = 100;
+const DRAIN_TIMEOUT_MS = 180_000;
 const encoder = new TextEncoder();
 
 export function writeCase(connections: number, depth: number): string {
@@ -92,12 +93,16 @@ async function directDrain(servers: string[], name: string, progress: Progress):
     let acked = 0;
     progress.total = DRAIN_EVENTS;
     const started = performance.now();
+    const deadline = started + DRAIN_TIMEOUT_MS;
     const worker = async (wc: NatsConnection) => {
       const js = wc.jetstream();
       while (acked < DRAIN_EVENTS) {
+        if (performance.now() > deadline) throw new Error(`direct drain: ${acked} of ${DRAIN_EVENTS} acknowledged after ${DRAIN_TIMEOUT_MS} ms`);
         const sent = performance.now();
         const batch = [];
         for await (const m of js.fetch(name, 'd', { batch: DRAIN_BATCH, no_wait: true })) batch.push(m);
+        // Nothing there (the consumer's leader still electing, or taken by the other workers): wait for one instead of spinning.
+        if (batch.length === 0) for await (const m of js.fetch(name, 'd', { batch: 1, expires: 1000 })) batch.push(m);
         // Confirmed, as mark_event's acknowledgements are (the same work the gateway does).
         await Promise.all(batch.map((m) => m.ackAck()));
         acked += batch.length;
@@ -114,7 +119,7 @@ async function directDrain(servers: string[], name: string, progress: Progress):
   }
 }
 
-async function gatewayWrite(gateway: ServerProcess, name: string, connections: number, depth: number, durationMs: number, progress: Progress): Promise<RunResult> {
+async function gatewayWrite(gateway: StartedEventbus, name: string, connections: number, depth: number, durationMs: number, progress: Progress): Promise<RunResult> {
   const endpoint = localEndpoint(gateway.port);
   await call(endpoint, 'create_stream', { stream_name: name });
   try {
@@ -124,7 +129,7 @@ async function gatewayWrite(gateway: ServerProcess, name: string, connections: n
   }
 }
 
-async function gatewayDrain(gateway: ServerProcess, name: string, progress: Progress): Promise<RunResult> {
+async function gatewayDrain(gateway: StartedEventbus, name: string, progress: Progress): Promise<RunResult> {
   const endpoint = localEndpoint(gateway.port);
   await call(endpoint, 'create_stream', { stream_name: name });
   try {
@@ -135,7 +140,7 @@ async function gatewayDrain(gateway: ServerProcess, name: string, progress: Prog
   }
 }
 
-async function measure(ctx: BenchContext, cluster: NatsCluster, gateway: ServerProcess): Promise<void> {
+async function measure(ctx: BenchContext, cluster: NatsCluster, gateway: StartedEventbus): Promise<void> {
   const reps = Math.max(2, ctx.scale.reps);
   const durationMs = Math.max(ctx.scale.writeMs, 1000);
   let n = 0;
@@ -182,9 +187,9 @@ export const jetstreamGatewayWorkload: Workload = {
       return;
     }
     const cluster = await startNatsCluster();
-    let gateway: ServerProcess | undefined;
+    let gateway: StartedEventbus | undefined;
     try {
-      gateway = await startServerProcess({ args: ['--backend', 'jetstream', '--nats-servers', cluster.servers.join(',')], timeoutMs: 60_000 });
+      gateway = await startEventbus('always', {}, { args: ['--backend', 'jetstream', '--nats-servers', cluster.servers.join(',')] });
       await measure(ctx, cluster, gateway);
     } finally {
       await gateway?.stop();
