@@ -28,6 +28,8 @@ import { jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
 import { viewOf } from './message-view.js';
 
+/** How long a no_wait fetch may take before it is stopped. */
+const NO_WAIT_GUARD_MS = 1000;
 /** Messages this gateway delivered and still holds for marks, at most. */
 const MAX_HELD = 200_000;
 
@@ -221,7 +223,10 @@ export class Consumers {
     }
     const stopper = { stop: () => iterator.stop() };
     this.waits.add(stopper);
-    const timer = setTimeout(() => iterator.stop(), (options.expires ?? 0) + this.options.requestTimeoutMs);
+    // A no_wait fetch answers in milliseconds; one that does not end (seen under load on 2.9.10)
+    // is stopped after NO_WAIT_GUARD_MS: what it would still bring is redelivered after ack_wait.
+    const guardMs = options.no_wait === true ? Math.min(NO_WAIT_GUARD_MS, this.options.requestTimeoutMs) : (options.expires ?? 0) + this.options.requestTimeoutMs;
+    const timer = setTimeout(() => iterator.stop(), guardMs);
     try {
       for await (const msg of iterator) messages.push(msg);
     } catch (error) {
