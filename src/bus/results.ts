@@ -47,6 +47,16 @@ export interface EventView {
   payload: Buffer;
   offset: number;
   deliveryCount: number;
+  /**
+   * The fields of issue 12 (event sourcing), when the event has them: filled by the jetstream
+   * backend from its headers; the protocol writes them once event sourcing part 1 is merged.
+   */
+  key?: string;
+  version?: number;
+  type?: string;
+  /** The metadata's JSON text, as written. */
+  metadata?: Buffer;
+  msgId?: string;
 }
 
 /** A delivery to a consumer (`process_events`, `retry_events`). */

@@ -40,6 +40,10 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.equal(v1.events[0]!.version, 1);
     await t.rejects(a.append('orders', [{ payload: body('late') }], { key: 'order-1', expectedVersion: 0 }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 0, actual: 1 } });
     await t.rejects(a.append('orders', [{ payload: body('x') }], { key: 'order-2', expectedVersion: 'stream_exists' }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 'stream_exists', actual: -1 } });
+    const read = await b.read({ streamName: 'orders', fromOffset: v0.events[0]!.offset, maxEvents: 2, maxBytes: 1 << 20, consumer: 'default' });
+    t.match(read.events[0], { key: 'order-1', version: 0, type: 'OrderCreated' }, 'reads carry key, version and type');
+    t.equal(read.events[0]!.metadata?.toString(), '{"by":"ann"}', 'and the metadata as written');
+    t.match(read.events[1], { key: 'order-1', version: 1 });
     const other = await a.append('orders', [{ payload: body('other') }], { key: 'ünï.*>💥' });
     t.equal(other.events[0]!.version, 0, 'any UTF-8 key has versions of its own');
     // A retry of a write that landed, after the version moved on: answered, not refused.
@@ -47,6 +51,8 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     const retried = await b.append('orders', [{ payload: body('shipped'), msgId: 'ship-1' }], { key: 'order-1', expectedVersion: 1 });
     t.equal(retried.duplicate, true);
     t.same(retried.events[0], withId.events[0]);
+    const shipped = await a.read({ streamName: 'orders', fromOffset: withId.events[0]!.offset, maxEvents: 1, maxBytes: 1 << 20, consumer: 'default' });
+    t.equal(shipped.events[0]!.msgId, 'ship-1', 'the client\'s msg_id is read back');
   });
 
   t.test('8 writers racing on one key and version: exactly one wins each round, versions gap-free', async (t) => {
@@ -115,8 +121,15 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     const first = await c.consume('dl', 'w', { maxEvents: 10, autoAck: false });
     t.equal(first.events.length, 1);
     await c.mark('w', [first.events[0]!.id], 0);
-    const second = await c.consume('dl', 'w', { maxEvents: 10, autoAck: false });
-    t.same(second.events, [], 'past max_deliveries: not delivered');
+    // The nak reaches the consumer's leader asynchronously: ask until the redelivery has come
+    // (and been dead-lettered instead of delivered).
+    let dead = false;
+    for (let i = 0; i < 50 && !dead; i++) {
+      const second = await c.consume('dl', 'w', { maxEvents: 10, autoAck: false });
+      t.same(second.events, [], 'past max_deliveries: not delivered');
+      dead = (await c.streamInfo('dl')).consumers[0]!.deadLettered === 1;
+      if (!dead) await new Promise((r) => setTimeout(r, 100));
+    }
     const dlq = await c.read({ streamName: '$dlq:dl', fromOffset: 0, maxEvents: 10, maxBytes: 1 << 20, consumer: 'default' });
     t.match(JSON.parse(dlq.events[0]!.payload.toString()), { stream: 'dl', offset: 0, consumer: 'w', body: 'poison' });
     t.match((await c.streamInfo('dl')).consumers, [{ name: 'w', deadLettered: 1 }]);

@@ -7,7 +7,7 @@ import { encodeEventId } from '../../storage/format/event-id.js';
 import type { EventStatus } from '../../storage/index.js';
 import type { EventView } from '../results.js';
 import type { CatalogEntry } from './catalog.js';
-import { Headers } from './names.js';
+import { CLIENT_MSG_ID_PREFIX, Headers } from './names.js';
 
 export function timeOfMsg(msg: JsMsg): number {
   const header = msg.headers?.get(Headers.timeMs);
@@ -20,7 +20,7 @@ export function payloadOf(msg: JsMsg): Buffer {
 
 export function viewOf(entry: CatalogEntry, storePart: number, msg: JsMsg, status: EventStatus, deliveryCount: number): EventView {
   const offset = msg.seq - 1;
-  return {
+  const view: EventView = {
     id: encodeEventId(entry.number, offset, storePart),
     streamId: entry.id,
     status,
@@ -29,4 +29,19 @@ export function viewOf(entry: CatalogEntry, storePart: number, msg: JsMsg, statu
     offset,
     deliveryCount,
   };
+  const h = msg.headers;
+  if (h !== undefined) {
+    const key = h.get(Headers.key);
+    const version = h.get(Headers.version);
+    const type = h.get(Headers.type);
+    const metadata = h.get(Headers.metadata);
+    const msgId = h.get(Headers.msgId);
+    if (key !== '') view.key = key;
+    if (version !== '') view.version = Number(version);
+    if (type !== '') view.type = type;
+    if (metadata !== '') view.metadata = Buffer.from(metadata, 'utf8');
+    // Only the client's own msg_id is shown (the gateway's ids are its own business).
+    if (msgId.startsWith(CLIENT_MSG_ID_PREFIX)) view.msgId = msgId.slice(CLIENT_MSG_ID_PREFIX.length);
+  }
+  return view;
 }
