@@ -30,8 +30,8 @@ import { viewOf } from './message-view.js';
 
 /** How long a no_wait fetch may take before it is stopped. */
 const NO_WAIT_GUARD_MS = 1000;
-/** Messages this gateway delivered and still holds for marks, at most. */
-const MAX_HELD = 200_000;
+/** Messages this gateway delivered and still holds for marks, at most (a mark of an evicted one uses a rebuilt ack subject). */
+const MAX_HELD = 50_000;
 
 export interface DeadLetterSink {
   /** Writes the dead-letter record of `msg` (delivered `deliveryCount` times to `consumer`). */
