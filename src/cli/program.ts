@@ -113,7 +113,7 @@ export function buildProgram(resources: Resources): Command {
     .summary('restore a snapshot into a new data directory')
     .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
     .argument('<snapshot>', 'the snapshot directory')
-    .addOption(dataOption('the new data directory: absent or empty'))
+    .addOption(dataOption('new data directory, absent or empty'))
     .option('--json', 'print the result as JSON')
     .addOption(new Option('--nats-servers <list>', 'restore a snapshot of the jetstream backend into this NATS cluster instead (it must hold no eventbus data)').env('EVENTBUS_NATS_SERVERS'))
     .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored', 'eventbus restore ./snapshots/b/snapshot-20261201T000807.551Z --nats-servers n1:4222,n2:4222,n3:4222'))
