@@ -42,8 +42,8 @@ interface Slot {
 /** Answered slots at the front of the queue are dropped in batches of this many. */
 const COMPACT_AFTER_SLOTS = 1024;
 /**
- * Dispatch stops once the responses it computed at once since the last {@link takeAnswered}
- * (reads: get_stream_events, get_stream_info) pass this many characters, and lets them be written
+ * Dispatch stops once the responses computed since the last {@link takeAnswered} (reads:
+ * get_stream_events, get_stream_info; at once or settled) pass this many characters, and lets them be written
  * first; it goes on only while the socket takes them. Without it, 256 pipelined reads of a 4 MiB
  * page were computed in one pass: a gigabyte held for one connection, and a string too long for
  * V8 (the server crashed).
@@ -138,6 +138,10 @@ export class RequestQueue {
     this.running -= 1;
     if (slot.exclusive) this.exclusiveRunning = false;
     slot.response = response;
+    // Counted like a response computed at once: a store that answers reads asynchronously (the
+    // jetstream backend, and the bus's reads since the storage interface) settles pipelined
+    // reads one after another in microtasks, before any take; without this they would pile up.
+    this.computedUntaken += response.length;
     if (this.closed) return;
     this.host.answered();
     this.dispatch();
