@@ -120,6 +120,16 @@ const ISSUE_16: Check[] = [
   gatewayRatio(/^write \(16,32\)/, 'writes (16,32) 100 B'),
   gatewayRatio(/^drain-and-acknowledge/, 'drain-and-acknowledge'),
 ];
+/** append_events of 100 ≥ 3× the events/s of single write_event, same connections, same run (issue 12). */
+const appendBatch: Check = (figures) => {
+  const source = 'issue 12';
+  const target = 'append_events of 100 events ≥ 3× single write_event events/s (16 connections, fsync always)';
+  const batch = find(figures, 'append-batch', 'eventbus-always', /^append_events, 100 events per call \(/);
+  const single = find(figures, 'append-batch', 'eventbus-always', /^write_event/);
+  if (batch === undefined || single === undefined) return { source, target, measured: 'not measured in this run', verdict: 'n/a' };
+  const r = batch.value.median / single.value.median;
+  return { source, target, measured: `${formatNumber(batch.value.median)} / ${formatNumber(single.value.median)} events/s = ${formatRatio(r)}`, verdict: r >= 3 ? 'PASS' : 'MISS', ratio: r };
+};
 
 const EARLIER: Check[] = [
   bound('issue 3', 'writes (1,1) 100 B, eventbus `always`: p99 < 1 ms', 'write-1x1-100', 'eventbus-always', undefined, p99, 'ms', (v) => v < 1),
@@ -133,8 +143,10 @@ const EARLIER: Check[] = [
   bound('issue 5', 'snapshot of the largest store < 200 ms', 'snapshot', 'engine', /streams$/, median, 'ms', (v) => v < 200),
   bound('issue 6', 'RSS per idle connection ≤ 16 KiB', 'idle', 'eventbus-always', /^server RSS/, median, 'bytes', (v) => v <= 16 * 1024),
   bound('issue 6', "another client's write p99 with the idle connections open < 50 ms", 'idle', 'eventbus-always', /idle connections open$/, median, 'ms', (v) => v < 50),
+  bound('issue 12', 'key index: expected-version append p99 on a hot key ≤ 1 ms (fsync excluded)', 'key-index', 'engine', /hot key: p99$/, median, 'ms', (v) => v <= 1),
+  bound('issue 12', 'key index: expected-version append p99 on a cold key ≤ 5 ms (fsync excluded)', 'key-index', 'engine', /cold key: p99$/, median, 'ms', (v) => v <= 5),
 ];
 
 export function checkTargets(figures: readonly Figure[]): TargetResult[] {
-  return [...ISSUE_11, ...EARLIER, metricsCost, ...ISSUE_16].map((check) => check(figures));
+  return [...ISSUE_11, ...EARLIER, metricsCost, appendBatch, ...ISSUE_16].map((check) => check(figures));
 }

@@ -46,6 +46,16 @@ export const ErrorCodes = {
   EVENT_TOO_LARGE: 'EVENT_TOO_LARGE',
   /** A batch (events in one append, ids in one mark) is larger than the configured maximum. */
   BATCH_TOO_LARGE: 'BATCH_TOO_LARGE',
+  /**
+   * An append's `expected_version` does not match the key's (or stream's) last event; `context`
+   * is `{expected, actual}` (actual -1: there is no event). Nothing was appended.
+   */
+  WRONG_EXPECTED_VERSION: 'WRONG_EXPECTED_VERSION',
+  /**
+   * Some of an append's message ids (`msg_id`) were appended before and some not, or one was
+   * appended with another key: neither a new batch nor a repeat of one. Nothing was appended.
+   */
+  IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
   /** A request line is longer than the configured maximum; the connection is closed. */
   LINE_TOO_LONG: 'LINE_TOO_LONG',
   /** The server is at its connection limit; the connection is closed. */
@@ -87,8 +97,6 @@ export const ErrorCodes = {
    * cluster unreachable. For a write the outcome is unknown: retry it with the same `msg_id`.
    */
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
-  /** An expected version did not match (`context: {expected, actual}`, actual -1 when none). */
-  WRONG_EXPECTED_VERSION: 'WRONG_EXPECTED_VERSION',
   /** A bug: an invariant did not hold. */
   INTERNAL: 'INTERNAL',
 } as const;

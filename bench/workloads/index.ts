@@ -1,4 +1,5 @@
 /** Every workload of `npm run bench`, in the order a full run measures them. */
+import { appendBatchWorkload } from './append-batch.js';
 import { clientVsRawWorkload } from './client-vs-raw.js';
 import { diskWorkload } from './disk.js';
 import { drainRelaxedWorkload, drainWorkload } from './drain.js';
@@ -10,6 +11,7 @@ import { enginePreallocWorkload } from './engine-prealloc.js';
 import { engineRecoveryWorkload } from './engine-recovery.js';
 import { idleWorkload } from './idle.js';
 import { jetstreamGatewayWorkload } from './jetstream-gateway.js';
+import { keyIndexWorkload } from './key-index.js';
 import { markCostWorkload } from './mark-cost.js';
 import { metricsCostWorkload } from './metrics-cost.js';
 import { mixedWorkload } from './mixed.js';
@@ -27,6 +29,8 @@ export const WORKLOADS: readonly Workload[] = [
   ebloadWorkload,
   markCostWorkload,
   metricsCostWorkload,
+  appendBatchWorkload,
+  keyIndexWorkload,
   engineWorkload,
   engineBatchingWorkload,
   engineRecoveryWorkload,

@@ -5,11 +5,11 @@
  */
 import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import path from 'node:path';
-import { Engine, type EventStatus } from '../storage/index.js';
+import { decodeEventId, Engine, type EventStatus } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
 import { EngineStore } from './engine-store.js';
 import type { AppendOptions, EventStore, EventToAppend } from './event-store.js';
-import type { Delivery, EventPage, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
+import type { AppendedBatch, Delivery, EventPage, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 
@@ -69,14 +69,14 @@ export interface RetryQuery {
   maxEvents: number | undefined;
 }
 
+/** Characters of an event id before its offset's digits (event-id.ts: 8-4-4 and a dash). */
+const SAME_STREAM_PREFIX_CHARS = 19;
+
 export interface MarkCommand {
   eventIds: readonly string[];
   status: EventStatus;
   consumer: string | undefined;
 }
-
-/** The optional fields of issue 12 on one `write_event` (wired by the protocol with event sourcing part 1). */
-export interface WriteFields extends AppendOptions, Omit<EventToAppend, 'payload'> {}
 
 export class EventBus {
   private readonly options: Required<BusOptions>;
@@ -127,19 +127,25 @@ export class EventBus {
   }
 
   /**
-   * Appends one event (JSON text), with the optional fields of issue 12. Resolves once durable
-   * (engine: under the fsync policy; JetStream: on the cluster's quorum).
+   * Appends one event (JSON text) without event-sourcing fields. Resolves once durable (engine:
+   * under the fsync policy; JetStream: on the cluster's quorum).
    */
-  writeEvent(name: string, payload: Buffer, fields: WriteFields = {}): Promise<WrittenEvent> {
-    const { key, expectedVersion, ...rest } = fields;
-    const options: AppendOptions = {};
-    if (key !== undefined) options.key = key;
-    if (expectedVersion !== undefined) options.expectedVersion = expectedVersion;
-    return this.store.append(name, [{ payload, ...rest }], options).then((result) => {
+  writeEvent(name: string, payload: Buffer): Promise<WrittenEvent> {
+    // The engine's hot path: no batch, no options object.
+    if (this.store instanceof EngineStore) return this.store.writeOne(name, payload);
+    return this.store.append(name, [{ payload }], {}).then((result) => {
       const event = result.events[0];
       assert(event !== undefined && result.events.length === 1, 'an append of one event answered with another count');
-      return { id: event.id, offset: event.offset, createdMs: event.createdMs };
+      return event;
     });
+  }
+
+  /**
+   * Appends a batch of events, all or none, with an optional key, expected version and msg_ids
+   * (issue 12; `write_event` with any of those fields is a batch of one). Resolves once durable.
+   */
+  appendEvents(name: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendedBatch> {
+    return this.store.append(name, events, options);
   }
 
   /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
@@ -163,6 +169,32 @@ export class EventBus {
   retry(query: RetryQuery): Promise<Delivery> {
     const consumer = consumerName(query.consumer);
     return this.store.retry(query.streamName, consumer, query.maxEvents);
+  }
+
+  /**
+   * True when {@link mark} of `command` applies its change (or fails) before it returns its
+   * promise: on the engine, a mark of one stream. Marks of several streams apply one stream after
+   * another's fsync, and another backend's marks are remote. The server lets consumer requests
+   * that follow such a mark start at once (src/server/request-queue.ts).
+   */
+  markAppliesAtOnce(command: MarkCommand): boolean {
+    if (!(this.store instanceof EngineStore)) return false;
+    // Ids that agree up to their offset digits (the stream number, the layout and the store part:
+    // event-id.ts) are of one stream: the usual case, told without decoding them.
+    const ids = command.eventIds;
+    if (ids.length === 0) return true;
+    const prefix = ids[0]!.slice(0, SAME_STREAM_PREFIX_CHARS);
+    let samePrefix = prefix.length === SAME_STREAM_PREFIX_CHARS;
+    for (let i = 1; samePrefix && i < ids.length; i++) samePrefix = ids[i]!.startsWith(prefix);
+    if (samePrefix) return true;
+    let streamNumber = -1;
+    for (const id of ids) {
+      const location = decodeEventId(id);
+      if (location === null) return true;
+      if (streamNumber !== -1 && location.streamNumber !== streamNumber) return false;
+      streamNumber = location.streamNumber;
+    }
+    return true;
   }
 
   /**

@@ -4,9 +4,11 @@
  * stream's number and id epochs, statuses, figures).
  */
 import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
-import { decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventStatus, type SnapshotResult, type StoredEvent, type StreamInfo } from '../storage/index.js';
+import {
+  decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventAttributes, type EventStatus, type IdEpoch, type SnapshotResult, type StoredEvent, type StreamInfo,
+} from '../storage/index.js';
 import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery } from './event-store.js';
-import type { Delivery, EventPage, EventView, StreamInfoView, StreamView } from './results.js';
+import type { Delivery, EventPage, EventView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
 
 function eventNotFound(id: string): EventBusError {
@@ -41,25 +43,26 @@ export class EngineStore implements EventStore {
     return listStreams(this.engine, query);
   }
 
-  /**
-   * One event without the fields of issue 12 (the engine gains them with event sourcing part 1;
-   * until then a request carrying them is refused, never half-honoured).
-   */
+  /** Appends events, all or none, with the fields of issue 12 (Engine.appendEvents). */
   append(name: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
-    const event = events[0];
-    if (events.length !== 1 || event === undefined || options.key !== undefined || (options.expectedVersion ?? 'any') !== 'any' || event.type !== undefined || event.metadata !== undefined || event.msgId !== undefined) {
-      return Promise.reject(new EventBusError(ErrorCodes.NOT_SUPPORTED, 'this build of the engine appends one event without key, version, type, metadata or msg_id'));
-    }
-    return this.writeOne(name, event.payload).then((written) => ({ events: [written], duplicate: false }));
+    const stream = this.engine.getStream(name);
+    const appended = this.engine.appendEvents(name, events, options);
+    // Unknown streams: appendEvents has already rejected with STREAM_NOT_FOUND.
+    if (stream === undefined) return appended as Promise<never>;
+    return appended.then((result) => ({
+      events: result.events.map((event) => new Written(stream.number, stream.idEpochs, event.offset, event.timestampMs, event.version)),
+      nextExpectedVersion: result.nextExpectedVersion,
+      duplicate: result.duplicate,
+    }));
   }
 
   /** The hot path of `write_event`: one event, no extra fields. */
-  writeOne(name: string, payload: Buffer): Promise<{ id: string; offset: number; createdMs: number }> {
+  writeOne(name: string, payload: Buffer): Promise<WrittenEvent> {
     const stream = this.engine.getStream(name);
-    const appended = this.engine.append(name, payload);
-    // Unknown streams: append has already rejected with STREAM_NOT_FOUND.
+    const appended = this.engine.appendMany(name, [payload]);
+    // Unknown streams: appendMany has already rejected with STREAM_NOT_FOUND.
     if (stream === undefined) return appended as Promise<never>;
-    return appended.then((event) => ({ id: eventIdOf(stream.number, stream.idEpochs, event.offset), offset: event.offset, createdMs: event.timestampMs }));
+    return appended.then((events) => new Written(stream.number, stream.idEpochs, events[0]!.offset, events[0]!.timestampMs));
   }
 
   async read(query: ReadQuery): Promise<EventPage> {
@@ -144,16 +147,48 @@ export class EngineStore implements EventStore {
   }
 }
 
+/** An acknowledged write; its id's text is made only if asked for (responses write its bytes). */
+class Written implements WrittenEvent {
+  constructor(
+    readonly streamNumber: number,
+    readonly idEpochs: readonly IdEpoch[],
+    readonly offset: number,
+    readonly createdMs: number,
+    readonly version?: number,
+  ) {}
+
+  get id(): string {
+    return eventIdOf(this.streamNumber, this.idEpochs, this.offset);
+  }
+}
+
+/** An event as a reader or consumer sees it; its id's text is made only if asked for. */
+class View implements EventView {
+  readonly streamNumber: number;
+  readonly idEpochs: readonly IdEpoch[];
+  readonly streamId: string;
+  readonly createdMs: number;
+  readonly payload: Buffer;
+  readonly offset: number;
+  readonly attributes: EventAttributes | null | undefined;
+
+  constructor(stream: StreamInfo, event: StoredEvent, readonly status: EventStatus, readonly deliveryCount: number) {
+    this.streamNumber = stream.number;
+    this.idEpochs = stream.idEpochs;
+    this.streamId = stream.id;
+    this.createdMs = event.timestampMs;
+    this.payload = event.payload;
+    this.offset = event.offset;
+    this.attributes = event.attributes;
+  }
+
+  get id(): string {
+    return eventIdOf(this.streamNumber, this.idEpochs, this.offset);
+  }
+}
+
 function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
-  return {
-    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
-    streamId: stream.id,
-    status,
-    createdMs: event.timestampMs,
-    payload: event.payload,
-    offset: event.offset,
-    deliveryCount,
-  };
+  return new View(stream, event, status, deliveryCount);
 }
 
 function delivered(stream: StreamInfo, event: DeliveredEvent): EventView {

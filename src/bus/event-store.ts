@@ -6,7 +6,7 @@
  * statuses, figures), so nothing above the bus knows which store is in use.
  */
 import type { EventStatus, SnapshotResult } from '../storage/index.js';
-import type { Delivery, EventPage, StreamInfoView, StreamView } from './results.js';
+import type { AppendedBatch, Delivery, EventPage, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 
 /**
@@ -37,20 +37,10 @@ export interface AppendOptions {
 }
 
 /** One appended event. */
-export interface AppendedEventView {
-  id: string;
-  offset: number;
-  createdMs: number;
-  /** The key's version of this event (only with a key). */
-  version?: number;
-}
+export type AppendedEventView = WrittenEvent;
 
-/** The answer to an append. */
-export interface AppendResult {
-  events: AppendedEventView[];
-  /** True when every msg_id had been appended before: nothing was stored, the original answer is repeated. */
-  duplicate: boolean;
-}
+/** The answer to an append: its events, the version to expect next, and whether it was a repeat. */
+export type AppendResult = AppendedBatch;
 
 /** A page read of `get_stream_events`, with the bus's limits applied. */
 export interface ReadQuery {

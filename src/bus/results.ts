@@ -2,7 +2,7 @@
  * What the bus's operations return: plain values that the protocol layer encodes. Times are
  * milliseconds since the epoch; payloads are the stored bytes (JSON text as written).
  */
-import type { ConsumerStats, Damage, EventStatus, SnapshotResult } from '../storage/index.js';
+import type { ConsumerStats, Damage, EventAttributes, EventStatus, IdEpoch, SnapshotResult } from '../storage/index.js';
 
 /** A stream's identity. */
 export interface StreamView {
@@ -29,34 +29,49 @@ export interface StreamInfoView extends StreamView {
   damage: DamageView[];
 }
 
+/**
+ * How an event's id is made: its stream's number and id epochs, and its offset. The protocol
+ * writes ids straight into responses from these (storage's writeEventId); `id` gives the text.
+ */
+export interface EventIdParts {
+  /** The id's text (made when asked). */
+  readonly id: string;
+  /** With `idEpochs`: the engine's parts, from which the id's bytes are written (absent: `id` is written). */
+  readonly streamNumber?: number;
+  readonly idEpochs?: readonly IdEpoch[];
+  readonly offset: number;
+}
+
 /** An acknowledged write. */
-export interface WrittenEvent {
-  id: string;
-  offset: number;
+export interface WrittenEvent extends EventIdParts {
   createdMs: number;
+  /** The key's version of the event (a keyed append only). */
+  version?: number;
+}
+
+/**
+ * An acknowledged append of a batch (`append_events`, or a `write_event` with any event-sourcing
+ * field): its events, what to expect next, and whether it repeated an earlier append.
+ */
+export interface AppendedBatch {
+  events: WrittenEvent[];
+  /** The key's last version, or without a key the stream's last offset. */
+  nextExpectedVersion: number;
+  /** True when every msg_id had been appended before: nothing was appended now. */
+  duplicate: boolean;
 }
 
 /** An event as a reader or consumer sees it. */
-export interface EventView {
-  id: string;
+export interface EventView extends EventIdParts {
   /** The stream's UUID. */
   streamId: string;
   status: EventStatus;
   createdMs: number;
   /** The event's JSON text, exactly as stored. */
   payload: Buffer;
-  offset: number;
   deliveryCount: number;
-  /**
-   * The fields of issue 12 (event sourcing), when the event has them: filled by the jetstream
-   * backend from its headers; the protocol writes them once event sourcing part 1 is merged.
-   */
-  key?: string;
-  version?: number;
-  type?: string;
-  /** The metadata's JSON text, as written. */
-  metadata?: Buffer;
-  msgId?: string;
+  /** Key, version, type, metadata and msg_id, each when the event has it; null or absent for none. */
+  attributes?: EventAttributes | null;
 }
 
 /** A delivery to a consumer (`process_events`, `retry_events`). */

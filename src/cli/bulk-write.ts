@@ -1,6 +1,7 @@
 /**
  * `eventbus write NAME` with no event argument: JSON lines from stdin, one event per line, sent
- * pipelined on one connection (so they are stored in the order of the lines) with at most
+ * pipelined on one connection (so they are stored in the order of the lines; with `--key`, each
+ * takes the key's next version, and `--type` is given to each) with at most
  * {@link WINDOW} writes unanswered; reading stdin waits while the window is full, so memory stays
  * flat for a file of any size. Blank lines are skipped (and counted in line numbers).
  *
@@ -11,6 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { EventBusClient } from '../client/client.js';
+import type { WriteOptions } from '../client/types.js';
 import { ErrorCodes, isEventBusError, type EventBusError } from '../errors.js';
 import { CommandFailure, clientFailure, type Target } from './command-failure.js';
 import { jsonProblem } from './json-input.js';
@@ -43,7 +45,7 @@ function isBlank(line: Buffer): boolean {
 }
 
 /** Reads JSON lines from `input` and writes each as an event of `stream`. */
-export async function bulkWrite(client: EventBusClient, stream: string, input: Readable, progress: ProgressBar, target: Target): Promise<BulkResult> {
+export async function bulkWrite(client: EventBusClient, stream: string, input: Readable, progress: ProgressBar, target: Target, options: WriteOptions = {}): Promise<BulkResult> {
   const started = performance.now();
   let lineNumber = 0;
   let bytesRead = 0;
@@ -64,7 +66,7 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
   };
   const send = (line: number, json: string) => {
     inFlight += 1;
-    client.writeEventJson(stream, json).then((written) => {
+    client.writeEventJson(stream, json, options).then((written) => {
       events += 1;
       firstOffset ??= written.offset;
       lastOffset = written.offset;

@@ -11,6 +11,13 @@ import { withConnectionOptions } from './connection-options.js';
 export const BENCH_DEFAULTS = { connections: 16, depth: 32, size: 100, seconds: 10, workers: 4, batch: 100 };
 
 /** A whole number of at least `minimum` (a usage error otherwise). */
+/** `--expected-version`: any, no_stream, stream_exists or an integer of at least -1. */
+function expectedVersion(value: string): string | number {
+  if (value === 'any' || value === 'no_stream' || value === 'stream_exists') return value;
+  if (/^-?\d+$/.test(value) && Number.isSafeInteger(Number(value)) && Number(value) >= -1) return Number(value);
+  throw new InvalidArgumentError('give any, no_stream, stream_exists or a version number (-1 or more)');
+}
+
 function wholeNumber(minimum: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
@@ -66,7 +73,10 @@ export function addClientCommands(program: Command, subcommand: (name: string) =
     .description('Write one event given as JSON, or, without it, JSON lines from stdin: one event per line, pipelined, stored in the order of the lines. A line that is not JSON stops the writing and is named (exit status 65).')
     .argument('<name>', 'the stream')
     .argument('[json]', 'the event: one JSON value (stored exactly as written)')
-    .addHelpText('after', examples(`eventbus write orders '{"total":12.5}'`, 'eventbus write orders < orders.jsonl', 'jq -c \'.[]\' export.json | eventbus write orders'))
+    .option('--key <key>', "the aggregate the event belongs to (1 to 255 bytes): it gets the key's next version; from stdin, every line goes to this key in order")
+    .option('--type <type>', 'the event type (1 to 255 bytes), e.g. OrderPlaced')
+    .addOption(new Option('--expected-version <v>', 'append only if the key (without --key, the stream) is at this version: any, no_stream, stream_exists or a number; one event only').argParser(expectedVersion))
+    .addHelpText('after', examples(`eventbus write orders '{"total":12.5}'`, `eventbus write orders --key order-123 --type OrderPlaced '{"total":12.5}'`, 'eventbus write orders < orders.jsonl', 'jq -c \'.[]\' export.json | eventbus write orders'))
     .action(async (name: string, json: string | undefined, flags) => (await import('./write-command.js')).writeCommand(name, json, flags));
 
   client('read')

@@ -108,10 +108,11 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     else if (BUS_KEYS.has(key)) bus[key] = value as number;
   }
 
-  const { dataDir, fsync: _fsync, ...storage } = file.storage;
+  const { dataDir, fsync: _fsync, keyCacheBytes, ...storage } = file.storage;
   void _fsync;
   const engine: EngineOptions = {
     ...(storage as Partial<EngineOptions>),
+    ...(keyCacheBytes === undefined ? {} : { keyIndex: { cacheBytes: keyCacheBytes as number } }),
     // An empty EVENTBUS_DATA counts as unset (path.resolve('') would be the working directory).
     dataDir: path.resolve(nonEmpty(flags.data) ?? (dataDir as string | undefined) ?? DEFAULTS.data),
     fsync: fsync as FsyncPolicy,

@@ -3,9 +3,8 @@
  * (bulk-write.ts). The event is stored as written (a number such as 12345678901234567890 stays
  * as it is).
  *
- * Event sourcing (part 1) will add `--key` and `--type`: once write_event takes `key` and
- * `type`, add the two options in program.ts and pass them to writeEventJson here and in
- * bulk-write.ts.
+ * `--key` and `--type` (and, for one event, `--expected-version`) are passed with each write:
+ * with a key, each event gets the key's next version (lines from stdin in their order).
  */
 import { fstatSync } from 'node:fs';
 import { CommandFailure } from './command-failure.js';
@@ -15,6 +14,23 @@ import { clientFailure } from './command-failure.js';
 import { jsonTextProblem } from './json-input.js';
 import { Output, formatCount, formatRate } from './output.js';
 import { progressBar } from './progress-bar.js';
+import type { WriteOptions } from '../client/types.js';
+
+/** The flags of `eventbus write`. */
+export interface WriteFlags extends ConnectionFlags {
+  key?: string;
+  type?: string;
+  expectedVersion?: string | number;
+}
+
+/** The write options the flags give (none: a plain write, answered as the original did). */
+function writeOptions(flags: WriteFlags): WriteOptions {
+  return {
+    ...(flags.key === undefined ? {} : { key: flags.key }),
+    ...(flags.type === undefined ? {} : { type: flags.type }),
+    ...(flags.expectedVersion === undefined ? {} : { expectedVersion: flags.expectedVersion as WriteOptions['expectedVersion'] }),
+  };
+}
 
 /** stdin's size when it is a regular file (`< file`), for the progress bar; undefined for a pipe. */
 function stdinBytes(): number | undefined {
@@ -26,8 +42,10 @@ function stdinBytes(): number | undefined {
   }
 }
 
-export async function writeCommand(name: string, json: string | undefined, flags: ConnectionFlags): Promise<void> {
+export async function writeCommand(name: string, json: string | undefined, flags: WriteFlags): Promise<void> {
   const out = new Output(flags);
+  const options = writeOptions(flags);
+  if (json === undefined && flags.expectedVersion !== undefined) throw new CommandFailure(64, '--expected-version applies to one event given as an argument, not to lines from stdin');
   if (json !== undefined) {
     const problem = jsonTextProblem(json);
     if (problem !== null) throw new CommandFailure(64, `the event is ${problem} (give one JSON value, quoted for the shell: eventbus write ${name} '{"total":12.5}'); see 'eventbus write --help'`);
@@ -37,18 +55,19 @@ export async function writeCommand(name: string, json: string | undefined, flags
     if (json !== undefined) {
       let written;
       try {
-        written = await client.writeEventJson(name, json);
+        written = await client.writeEventJson(name, json, options);
       } catch (error) {
         throw clientFailure(error, target);
       }
-      if (out.json) await out.value({ id: written.id, offset: written.offset, created_at: written.createdAt });
-      else await out.line(`wrote offset ${out.bold(formatCount(written.offset))} to ${name} ${out.dim(`(id ${written.id})`)}`);
+      const version = written.version === undefined ? '' : ` as version ${out.bold(formatCount(written.version))} of ${flags.key}`;
+      if (out.json) await out.value({ id: written.id, offset: written.offset, created_at: written.createdAt, ...(written.version === undefined ? {} : { version: written.version }) });
+      else await out.line(`wrote offset ${out.bold(formatCount(written.offset))}${version} to ${name} ${out.dim(`(id ${written.id})`)}`);
       return;
     }
     if (process.stdin.isTTY === true) process.stderr.write(`eventbus: reading events for ${name} from the terminal, one JSON value per line; Ctrl-D ends\n`);
     const total = stdinBytes();
     const progress = progressBar(`writing to ${name}`, total === undefined ? 'bytes' : 'bytes', total);
-    const result = await bulkWrite(client, name, process.stdin, progress, target);
+    const result = await bulkWrite(client, name, process.stdin, progress, target, options);
     const perSecond = result.elapsedMs > 0 ? (result.events / result.elapsedMs) * 1000 : 0;
     if (out.json) {
       await out.value({ stream: name, events: result.events, lines: result.lines, first_offset: result.firstOffset, last_offset: result.lastOffset, elapsed_ms: Math.round(result.elapsedMs), events_per_second: Math.round(perSecond) });

@@ -34,6 +34,10 @@ import type {
   StreamInfo,
   StreamPage,
   WrittenEvent,
+  AppendOptions,
+  AppendResult,
+  NewEvent,
+  WriteOptions,
 } from './types.js';
 
 /** Options of {@link EventBusClient.connect}. */
@@ -87,7 +91,22 @@ function event<T>(e: Record<string, unknown>): Event<T> {
     body: e.body as T,
     offset: e.offset as number,
     deliveryCount: e.delivery_count as number,
+    ...(e.key === undefined ? {} : { key: e.key as string, version: e.version as number }),
+    ...(e.type === undefined ? {} : { type: e.type as string }),
+    ...(e.metadata === undefined ? {} : { metadata: e.metadata as Record<string, unknown> }),
+    ...(e.msg_id === undefined ? {} : { msgId: e.msg_id as string }),
   };
+}
+
+/** The wire fields of write options (absent ones left out). */
+function writeFields(options: WriteOptions): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (options.key !== undefined) fields.key = options.key;
+  if (options.expectedVersion !== undefined) fields.expected_version = options.expectedVersion;
+  if (options.type !== undefined) fields.type = options.type;
+  if (options.metadata !== undefined) fields.metadata = options.metadata;
+  if (options.msgId !== undefined) fields.msg_id = options.msgId;
+  return fields;
 }
 
 function events<T>(body: unknown): Event<T>[] {
@@ -272,22 +291,54 @@ export class EventBusClient {
     return { events: events<T>(body), nextOffset: (body as { next_offset: number }).next_offset };
   }
 
-  /** Writes `event` (any JSON-serialisable value). */
-  writeEvent(name: string, event: unknown): Promise<WrittenEvent> {
+  /**
+   * Writes `event` (any JSON-serialisable value). With `options` (key, expectedVersion, type,
+   * metadata, msgId) it is an append of one event: see {@link appendEvents}.
+   */
+  writeEvent(name: string, event: unknown, options: WriteOptions = {}): Promise<WrittenEvent> {
     const json = JSON.stringify(event);
     if (json === undefined) return Promise.reject(new EventBusError(ErrorCodes.INVALID_FIELD, 'event must be JSON-serialisable', { context: { field: 'event' } }));
-    return this.writeEventJson(name, json);
+    return this.writeEventJson(name, json, options);
+  }
+
+  /**
+   * Appends `events` to stream `name` as one batch: all or none, also across a crash, and never
+   * seen in part by a reader. With `key`, the events belong to that aggregate and get its next
+   * versions; `expectedVersion` makes the append conditional (WRONG_EXPECTED_VERSION with
+   * `context: {expected, actual}` otherwise); events with a `msgId` sent again are answered with
+   * the original events and `duplicate: true` (IDEMPOTENCY_CONFLICT if only some were seen).
+   */
+  async appendEvents(name: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    const wire = events.map((e) => ({ body: e.body, ...writeFields({ type: e.type, metadata: e.metadata, msgId: e.msgId } as WriteOptions) }));
+    const body = (await this.request('append_events', { stream_name: name, ...writeFields(options), events: wire })).body as Record<string, unknown>;
+    return {
+      firstOffset: body.first_offset as number,
+      lastOffset: body.last_offset as number,
+      events: body.events as AppendResult['events'],
+      nextExpectedVersion: body.next_expected_version as number,
+      duplicate: body.duplicate as boolean,
+    };
   }
 
   /**
    * Writes an event given as JSON text, stored exactly as written (e.g. integers beyond 2^53).
    * The server checks that it is valid JSON.
    */
-  async writeEventJson(name: string, json: string): Promise<WrittenEvent> {
+  async writeEventJson(name: string, json: string, options: WriteOptions = {}): Promise<WrittenEvent> {
+    const fields = writeFields(options);
+    const extra = Object.keys(fields).length === 0 ? '' : `,${JSON.stringify(fields).slice(1, -1)}`;
     // A raw newline can only be whitespace in valid JSON; it must not end the request line.
-    const line = `{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${json.includes('\n') ? json.replace(/\n/g, ' ') : json}}${this.authJson}}\n`;
-    const e = ((await this.send(line, 0)).body as { event: Record<string, unknown> }).event;
-    return { id: e.id as string, offset: e.offset as number, createdAt: e.created_at as string };
+    const line = `{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${json.includes('\n') ? json.replace(/\n/g, ' ') : json}${extra}}${this.authJson}}\n`;
+    const body = (await this.send(line, 0)).body as { event: Record<string, unknown>; next_expected_version?: number; duplicate?: boolean };
+    const e = body.event;
+    return {
+      id: e.id as string,
+      offset: e.offset as number,
+      createdAt: e.created_at as string,
+      ...(e.version === undefined ? {} : { version: e.version as number }),
+      ...(body.next_expected_version === undefined ? {} : { nextExpectedVersion: body.next_expected_version }),
+      ...(body.duplicate === undefined ? {} : { duplicate: body.duplicate }),
+    };
   }
 
   /** Delivers the consumer's next events (see docs/protocol.md for the consumer model). */

@@ -61,6 +61,56 @@ export interface WrittenEvent {
   id: string;
   offset: number;
   createdAt: string;
+  /** The key's version of the event (a write with a key). */
+  version?: number;
+  /** A write with any event-sourcing option: what to expect next (see {@link AppendResult}). */
+  nextExpectedVersion?: number;
+  /** A write with any event-sourcing option: true when its msg_id had been appended before. */
+  duplicate?: boolean;
+}
+
+/**
+ * What an append expects of the key's (without a key, the stream's) last event: `any` (the
+ * default), `no_stream`, `stream_exists`, or its version (without a key, its offset; -1: none).
+ */
+export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
+
+/** The key (aggregate) an append goes to and what it expects of it. */
+export interface AppendOptions {
+  /** 1 to 255 bytes of UTF-8. Each key's events have versions 0, 1, 2, … */
+  key?: string;
+  expectedVersion?: ExpectedVersion;
+}
+
+/** Options of writeEvent: an append of one event. */
+export interface WriteOptions extends AppendOptions {
+  /** The event's type, 1 to 255 bytes. */
+  type?: string;
+  /** A JSON object stored beside the event. */
+  metadata?: Record<string, unknown>;
+  /** The client's id of the event (1 to 64 bytes): a write sent again is not appended twice. */
+  msgId?: string;
+}
+
+/** One event of appendEvents. */
+export interface NewEvent {
+  /** Any JSON-serialisable value. */
+  body: unknown;
+  type?: string;
+  metadata?: Record<string, unknown>;
+  msgId?: string;
+}
+
+/** What appendEvents resolves to. */
+export interface AppendResult {
+  firstOffset: number;
+  lastOffset: number;
+  /** Each event's id and offset, and its version when the batch has a key. */
+  events: { id: string; offset: number; version?: number }[];
+  /** The key's last version (without a key, the stream's last offset): pass as expectedVersion next. */
+  nextExpectedVersion: number;
+  /** True when the batch had been appended before (by msg_id): nothing was appended now. */
+  duplicate: boolean;
 }
 
 /** 0 unprocessed, 1 processed, 2 retry. */
@@ -76,6 +126,12 @@ export interface Event<T = unknown> {
   body: T;
   offset: number;
   deliveryCount: number;
+  /** The event's key and its version, type, metadata and msg_id, each when the event has it. */
+  key?: string;
+  version?: number;
+  type?: string;
+  metadata?: Record<string, unknown>;
+  msgId?: string;
 }
 
 /** `process_events` / `retry_events`. */

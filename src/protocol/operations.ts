@@ -5,7 +5,7 @@
 
 /**
  * Every operation, in the order the original listed them (snapshot_db from the seed version),
- * then ours (list_streams) before `exit`.
+ * then ours (list_streams, append_events) before `exit`.
  */
 export const OPERATIONS = [
   'health',
@@ -19,6 +19,7 @@ export const OPERATIONS = [
   'mark_event',
   'snapshot_db',
   'list_streams',
+  'append_events',
   'exit',
 ] as const;
 
@@ -30,7 +31,7 @@ export const DECODE_REQUEST = 'decode_request';
 /** One entry of the `missing required fields` context: Go type names, as the original sent them. */
 export interface RequiredField {
   name: string;
-  type: 'string' | '[]byte' | 'uint8';
+  type: 'string' | '[]byte' | 'uint8' | '[]event';
   required: true;
 }
 
@@ -51,6 +52,7 @@ export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> =
   ['mark_event', [{ name: 'event_id', type: 'string', required: true }, { name: 'status', type: 'uint8', required: true }]],
   ['snapshot_db', [{ name: 'output', type: 'string', required: true }]],
   ['list_streams', []],
+  ['append_events', [streamName, { name: 'events', type: '[]event', required: true }]],
 ]);
 
 const byName: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op) => [op, op]));

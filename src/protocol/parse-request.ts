@@ -11,8 +11,9 @@ import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import type { EventStatus } from '../storage/index.js';
 import { REQUIRED_FIELDS, lookupOperation, type Operation, type RequiredField } from './operations.js';
 import { describeByte, locateJsonError, type JsonSyntaxError } from './json-syntax.js';
-import { compactJson, findBodyMember, findMember } from './raw-json.js';
-import type { Credentials, Envelope, Request } from './requests.js';
+import { arrayElementSpans, compactJson, findBodyMember, findMember, findObjectMember, type Span } from './raw-json.js';
+import type { AppendTerms, Credentials, Envelope, Request, WriteExtras } from './requests.js';
+import type { ExpectedVersion, NewEvent } from '../storage/index.js';
 import { INVALID_JSON_REASON, INVALID_STATUS_REASON, INVALID_UTF8_REASON, MISSING_FIELDS_REASON, UNKNOWN_OPERATION_REASON } from './wire-texts.js';
 
 /** Limits that parsing enforces. */
@@ -141,8 +142,10 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
       const streamName = string(body, 'stream_name');
       const span = findBodyMember(envelope.line, 'event');
       assert(span !== null, 'body.event was parsed but its bytes were not found');
-      return { operation, streamName, event: compactJson(envelope.line.subarray(span.start, span.end)) };
+      return { operation, streamName, event: compactJson(envelope.line.subarray(span.start, span.end)), extras: writeExtras(envelope, body) };
     }
+    case 'append_events':
+      return { operation, streamName: string(body, 'stream_name'), ...appendTerms(body), events: newEvents(envelope, body) };
     case 'process_events':
       return {
         operation,
@@ -168,6 +171,67 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
   }
 }
 
+/** The sourcing fields of a write_event: null when it has none (the original's write). */
+function writeExtras(envelope: Envelope, body: JsonObject): WriteExtras | null {
+  const terms = appendTerms(body);
+  const type = optionalString(body, 'type');
+  const msgId = optionalString(body, 'msg_id');
+  // The hot path (a plain write) never scans the line for a metadata member it does not have.
+  const metadata = body.metadata === undefined ? undefined : metadataBytes(envelope.line, body.metadata, findBodyMember(envelope.line, 'metadata'), 'metadata');
+  if (terms.key === undefined && terms.expectedVersion === undefined && type === undefined && msgId === undefined && metadata === undefined) return null;
+  return { ...terms, type, metadata, msgId };
+}
+
+/** `key` and `expected_version` of an append. The engine checks lengths and values. */
+function appendTerms(body: JsonObject): AppendTerms {
+  const key = optionalString(body, 'key');
+  const expected = body.expected_version;
+  let expectedVersion: ExpectedVersion | undefined;
+  if (expected === undefined || expected === null) expectedVersion = undefined;
+  else if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') expectedVersion = expected;
+  else if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= -1) expectedVersion = expected;
+  else throw invalidField('expected_version', '"any", "no_stream", "stream_exists" or an integer of at least -1');
+  return { key, expectedVersion };
+}
+
+/** A metadata member as JSON text (compacted), or undefined when absent or null; an object only. */
+function metadataBytes(line: Buffer, value: unknown, span: Span | null, field: string): Buffer | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value)) throw invalidField(field, 'a JSON object');
+  assert(span !== null, `${field} was parsed but its bytes were not found`);
+  return compactJson(line.subarray(span.start, span.end));
+}
+
+/** `events` of an append_events: each `{body, type?, metadata?, msg_id?}`, bodies byte for byte. */
+function newEvents(envelope: Envelope, body: JsonObject): NewEvent[] {
+  const events = body.events;
+  if (!Array.isArray(events)) throw invalidField('events', 'an array of events {body, type?, metadata?, msg_id?}');
+  const line = envelope.line;
+  const eventsSpan = findBodyMember(line, 'events');
+  assert(eventsSpan !== null, 'body.events was parsed but its bytes were not found');
+  const spans = arrayElementSpans(line, eventsSpan);
+  assert(spans.length === events.length, 'body.events has a different number of elements in its bytes');
+  const out: NewEvent[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const event: unknown = events[i];
+    const field = `events[${i}]`;
+    if (!isObject(event)) throw invalidField(field, 'an object {body, type?, metadata?, msg_id?}');
+    if (event.body === undefined) throw invalidField(`${field}.body`, 'the event\'s body (any JSON value)');
+    const bodySpan = findObjectMember(line, spans[i]!, 'body');
+    assert(bodySpan !== null, `${field}.body was parsed but its bytes were not found`);
+    const type = optionalString(event, 'type', `${field}.type`);
+    const msgId = optionalString(event, 'msg_id', `${field}.msg_id`);
+    const metadata = metadataBytes(line, event.metadata, findObjectMember(line, spans[i]!, 'metadata'), `${field}.metadata`);
+    out[i] = {
+      payload: compactJson(line.subarray(bodySpan.start, bodySpan.end)),
+      ...(type === undefined ? {} : { type }),
+      ...(metadata === undefined ? {} : { metadata }),
+      ...(msgId === undefined ? {} : { msgId }),
+    };
+  }
+  return out;
+}
+
 /** Throws MISSING_FIELDS listing every required field that is absent (null counts as absent). */
 function checkPresent(operation: Operation, body: JsonObject, required: readonly RequiredField[]): void {
   let missing: RequiredField[] | null = null;
@@ -188,10 +252,10 @@ function string(body: JsonObject, field: string): string {
   return value;
 }
 
-function optionalString(body: JsonObject, field: string): string | undefined {
+function optionalString(body: JsonObject, field: string, name = field): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw invalidField(field, 'a string');
+  if (typeof value !== 'string') throw invalidField(name, 'a string');
   return value;
 }
 

@@ -136,6 +136,11 @@ export function findMember(line: Buffer, key: string): Span | null {
   return scanObject(line, 0, key, null).found;
 }
 
+/** The raw span of member `key` of the JSON object at `span` (the last one), or null. */
+export function findObjectMember(bytes: Buffer, span: Span, key: string): Span | null {
+  return scanObject(bytes, span.start, key, null).found;
+}
+
 /**
  * The raw span of `body.<key>` in a request line, or null when there is none. With duplicate
  * keys, the last `body` and, inside it, the last `key` count, as with JSON.parse.

@@ -2,7 +2,7 @@
  * Typed requests: what a request line means once its envelope and body are validated.
  * The bus (src/bus) executes these; nothing here touches storage.
  */
-import type { EventStatus } from '../storage/index.js';
+import type { EventStatus, ExpectedVersion, NewEvent } from '../storage/index.js';
 import type { Operation } from './operations.js';
 
 /** Credentials from the request's `auth` object (absent or null: both empty). */
@@ -40,11 +40,34 @@ export interface GetStreamEventsRequest {
   consumer: string | undefined;
 }
 
+/** What an append names beside its events: the key (aggregate) and the expected version. */
+export interface AppendTerms {
+  key: string | undefined;
+  expectedVersion: ExpectedVersion | undefined;
+}
+
+/** What `write_event` may carry beside its event (event sourcing): all of it optional. */
+export interface WriteExtras extends AppendTerms {
+  type: string | undefined;
+  /** The metadata object's JSON text as written, compacted. */
+  metadata: Buffer | undefined;
+  msgId: string | undefined;
+}
+
 export interface WriteEventRequest {
   operation: 'write_event';
   streamName: string;
   /** The event's JSON text as written, compacted. */
   event: Buffer;
+  /** Null for a write with none of key, type, metadata, msg_id, expected_version (today's write). */
+  extras: WriteExtras | null;
+}
+
+export interface AppendEventsRequest extends AppendTerms {
+  operation: 'append_events';
+  streamName: string;
+  /** Each event's body and metadata as JSON text as written, compacted. */
+  events: NewEvent[];
 }
 
 export interface ProcessEventsRequest {
@@ -91,6 +114,7 @@ export type Request =
   | GetStreamInfoRequest
   | GetStreamEventsRequest
   | WriteEventRequest
+  | AppendEventsRequest
   | ProcessEventsRequest
   | RetryEventsRequest
   | MarkEventRequest

@@ -4,11 +4,11 @@
  * every failure) and `request_id` (echoed when the request had one), and a `\n`.
  *
  * A success never has `reason` (the Go client treats its presence as failure); a failure always
- * has `reason` and `code`. Hot responses (write_event, event lists) are built by concatenation,
- * and stored event payloads are spliced in as they are, never parsed again.
+ * has `reason` and `code`. The hot responses (write_event, event lists) are written as bytes, in
+ * the same form: response-bytes.ts.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import type { Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from '../bus/results.js';
+import type { AppendedBatch, SnapshotView, StreamInfoView, StreamView } from '../bus/results.js';
 import { isBrokenStream, type StreamListing } from '../bus/stream-listing.js';
 import { OPERATIONS } from './operations.js';
 
@@ -19,8 +19,6 @@ for (const operation of [...OPERATIONS, 'decode_request']) {
   SUCCESS_HEAD.set(operation, `{"operation":"${operation}","status":true`);
   FAILURE_HEAD.set(operation, `{"operation":"${operation}","status":false`);
 }
-
-const NEWLINE = 0x0a;
 
 function tail(requestIdJson: string | undefined): string {
   return requestIdJson === undefined ? '}\n' : `,"request_id":${requestIdJson}}\n`;
@@ -93,49 +91,36 @@ function streamInfoJson(info: StreamInfoView): string {
   );
 }
 
-let lastTimeMs = -1;
-let lastTime = '';
-
-/** `{"event":{"id","offset","created_at"}}` (write_event). */
-export function writtenEventBody(event: WrittenEvent): string {
-  // Appends of one group commit share a timestamp: format it once.
-  if (event.createdMs !== lastTimeMs) {
-    lastTimeMs = event.createdMs;
-    lastTime = time(event.createdMs);
-  }
-  return `{"event":{"id":"${event.id}","offset":${event.offset},"created_at":"${lastTime}"}}`;
+/**
+ * `{"event":{"id","offset","created_at","version"?},"next_expected_version":N,"duplicate":bool}`:
+ * a write_event that named a key, type, metadata, msg_id or expected version (today's shape
+ * plus the new fields).
+ */
+export function writtenBatchBody(batch: AppendedBatch): string {
+  const event = batch.events[0]!;
+  const version = event.version === undefined ? '' : `,"version":${event.version}`;
+  return (
+    `{"event":{"id":"${event.id}","offset":${event.offset},"created_at":"${time(event.createdMs)}"${version}},` +
+    `"next_expected_version":${batch.nextExpectedVersion},"duplicate":${batch.duplicate}}`
+  );
 }
 
 /**
- * The stored payload as JSON text. Payloads written through write_event are single-line JSON
- * (compacted, no raw newline can be in a JSON string). One appended through the embedded engine
- * API may be anything: if it could break the line it is sent as a JSON string instead.
+ * `{"first_offset","last_offset","events":[{"id","offset","version"?}],"next_expected_version","duplicate"}`
+ * (append_events).
  */
-function payloadJson(payload: Buffer): string {
-  if (payload.length === 0 || payload.indexOf(NEWLINE) !== -1) return JSON.stringify(payload.toString('utf8'));
-  return payload.toString('utf8');
-}
-
-function eventsJson(events: readonly EventView[]): string {
-  let out = '[';
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    if (i > 0) out += ',';
-    out +=
-      `{"id":"${e.id}","stream_id":"${e.streamId}","status":${e.status},"created_at":"${time(e.createdMs)}",` +
-      `"body":${payloadJson(e.payload)},"offset":${e.offset},"delivery_count":${e.deliveryCount}}`;
+export function appendedBatchBody(batch: AppendedBatch): string {
+  let events = '';
+  for (const event of batch.events) {
+    if (events.length > 0) events += ',';
+    events += event.version === undefined ? `{"id":"${event.id}","offset":${event.offset}}` : `{"id":"${event.id}","offset":${event.offset},"version":${event.version}}`;
   }
-  return out + ']';
-}
-
-/** `{"events":[…],"more":bool}` (process_events, retry_events). */
-export function deliveryBody(delivery: Delivery): string {
-  return `{"events":${eventsJson(delivery.events)},"more":${delivery.more}}`;
-}
-
-/** `{"events":[…],"next_offset":N}` (get_stream_events). */
-export function eventPageBody(page: EventPage): string {
-  return `{"events":${eventsJson(page.events)},"next_offset":${page.nextOffset}}`;
+  const first = batch.events[0]!;
+  const last = batch.events[batch.events.length - 1]!;
+  return (
+    `{"first_offset":${first.offset},"last_offset":${last.offset},"events":[${events}],` +
+    `"next_expected_version":${batch.nextExpectedVersion},"duplicate":${batch.duplicate}}`
+  );
 }
 
 /** `{"snapshot":{…}}` (snapshot_db). */

@@ -15,9 +15,11 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import { LINE_TOO_LONG, LineReader } from '../protocol/line-reader.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
 import { decodeLine, parseRequest, type ParseLimits } from '../protocol/parse-request.js';
-import type { Request } from '../protocol/requests.js';
+import type { Credentials, Request } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess } from '../protocol/response.js';
+import { joinResponses, type Response } from '../protocol/response-bytes.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
+import { decodeWriteEventLine } from '../protocol/write-event-line.js';
 import type { Logger } from '../storage/logger.js';
 import type { Authenticator } from './auth.js';
 import { ConnectionAuth } from './connection-auth.js';
@@ -53,6 +55,8 @@ export interface ConnectionHost {
 }
 
 const EXIT_REQUEST: Request = { operation: 'exit' };
+/** The responses of one flush, taken from a queue (flushes are synchronous: one array serves every connection). */
+const taken: Response[] = [];
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
 
 const OPEN = 0;
@@ -207,6 +211,16 @@ export class Connection implements RequestQueueHost {
 
   private handleLine(line: Buffer): void {
     this.host.stats.requests += 1;
+    // Most lines are write_event: one pass over the bytes; anything else takes the general path.
+    const write = decodeWriteEventLine(line);
+    if (write !== null) {
+      if (!this.auth.authorized(write.credentials)) {
+        this.refuse('write_event', write.credentials, write.requestIdJson);
+        return;
+      }
+      this.queue.enqueue(write.request, write.requestIdJson, false, line.length, false);
+      return;
+    }
     const decoded = decodeLine(line);
     if (!decoded.ok) {
       this.host.executor.counts.of(DECODE_REQUEST).fail(decoded.error.code); // metrics hook
@@ -227,10 +241,7 @@ export class Connection implements RequestQueueHost {
       return;
     }
     if (!this.auth.authorized(envelope.credentials)) {
-      this.host.stats.authFailures += 1;
-      this.host.executor.counts.of(operation).fail(ErrorCodes.UNAUTHORIZED); // metrics hook
-      this.auth.refused(envelope.credentials?.clientId, this.host.stats.authFailures, this.host.logger);
-      this.queue.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
+      this.refuse(operation, envelope.credentials, requestIdJson);
       return;
     }
     let request: Request;
@@ -240,7 +251,18 @@ export class Connection implements RequestQueueHost {
       this.queue.answer(this.host.executor.failure(operation, error, requestIdJson), false);
       return;
     }
-    this.queue.enqueue(request, requestIdJson, request.operation !== 'write_event', line.length, false);
+    // Appends run together: the engine orders them (and checks expected versions) as dispatched.
+    const exclusive = request.operation !== 'write_event' && request.operation !== 'append_events';
+    const atDispatch = request.operation === 'mark_event' && this.host.executor.markAppliedAtDispatch(request);
+    this.queue.enqueue(request, requestIdJson, exclusive, line.length, false, atDispatch);
+  }
+
+  /** Answers UNAUTHORIZED (the refusal is logged once per connection). */
+  private refuse(operation: string, credentials: Credentials | null, requestIdJson: string | undefined): void {
+    this.host.stats.authFailures += 1;
+    this.host.executor.counts.of(operation).fail(ErrorCodes.UNAUTHORIZED); // metrics hook
+    this.auth.refused(credentials?.clientId, this.host.stats.authFailures, this.host.logger);
+    this.queue.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
   }
 
   private lineTooLong(): void {
@@ -261,7 +283,7 @@ export class Connection implements RequestQueueHost {
   // ------------------------------------------------------------------ the queue's host (methods, not closures: no memory per connection)
 
   /** RequestQueueHost: runs a request. */
-  execute(request: Request, requestIdJson: string | undefined): string | Promise<string> {
+  execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
     return this.host.executor.execute(request, requestIdJson);
   }
 
@@ -289,12 +311,14 @@ export class Connection implements RequestQueueHost {
     process.nextTick(this.flushBound);
   }
 
-  /** Writes the answered responses at the front of the queue, in order. */
+  /** Writes the answered responses at the front of the queue, in order, as one buffer. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.state !== OPEN) return;
-    const { out, close } = this.queue.takeAnswered();
-    if (out.length > 0) {
+    const close = this.queue.takeAnswered(taken);
+    if (taken.length > 0) {
+      const out = joinResponses(taken, taken.length);
+      taken.length = 0;
       this.lastActivityMs = Date.now();
       if (!this.socket.write(out) && this.writeBlockedSinceMs === 0) this.writeBlockedSinceMs = this.lastActivityMs;
       if (this.socket.writableLength > this.limits.maxOutputBytes) {

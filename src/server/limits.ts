@@ -5,7 +5,7 @@
 import { ErrorCodes, EventBusError } from '../errors.js';
 
 export interface ServerLimits {
-  /** Longest request line, `\n` excluded. Longer: LINE_TOO_LONG, then the connection closes. Default 1 MiB + 64 KiB. */
+  /** Longest request line, `\n` excluded. Longer: LINE_TOO_LONG, then the connection closes. Default 5 MiB (an append_events batch of 4 MiB fits). */
   maxLineBytes: number;
   /** Most open connections. The one past it gets TOO_MANY_CONNECTIONS and is closed. Default 10,000. */
   maxConnections: number;
@@ -30,7 +30,7 @@ export interface ServerLimits {
 }
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
-  maxLineBytes: 1024 * 1024 + 64 * 1024,
+  maxLineBytes: 5 * 1024 * 1024,
   maxConnections: 10_000,
   maxInFlightRequests: 256,
   maxInFlightBytes: 8 * 1024 * 1024,

@@ -10,6 +10,14 @@ import { nodeIO, type FileIO } from './fs/io.js';
 import { MAX_RECORD_PAYLOAD_BYTES } from './log/segment-files.js';
 import type { RetentionPolicy } from './log/segment-list.js';
 import { silentLogger, type Logger } from './logger.js';
+import type { KeyIndexOptions } from './keys/key-index.js';
+
+/** Defaults of the key index (keys/key-index.ts): about 50 MiB of memory per store at most. */
+export const DEFAULT_KEY_INDEX_OPTIONS: Readonly<KeyIndexOptions> = {
+  cacheBytes: 32 * 1024 * 1024,
+  flushEvents: 65_536,
+  memtableEvents: 262_144,
+};
 import type { EngineObserver } from './observer.js';
 
 /** The default step of preallocation (EngineOptions.preallocateBytes). */
@@ -37,10 +45,18 @@ export interface EngineOptions {
    * preallocation, docs/research.md). Default 1 MiB (at most `segmentSizeBytes`).
    */
   preallocateBytes?: number;
-  /** Largest payload accepted by append. Default 1 MiB; at most 64 MiB. */
+  /** Largest event accepted by an append (payload and metadata). Default 1 MiB; at most 64 MiB. */
   maxEventBytes?: number;
-  /** Most payloads in one appendMany. Default 10,000. */
+  /** Most events in one appendMany or appendEvents (one batch). Default 1,000. */
   maxBatchEvents?: number;
+  /** Most bytes in one batch (payloads, metadata, keys, types, msg_ids). Default 4 MiB; at most 64 MiB. */
+  maxBatchBytes?: number;
+  /** The key index: its cache's bytes and when memtables are written out (keys/key-index.ts). */
+  keyIndex?: Partial<KeyIndexOptions>;
+  /** How long a msg_id is remembered for duplicate detection. Default 120,000 ms; 0 = only exact expected versions. */
+  duplicateWindowMs?: number;
+  /** Most msg_ids remembered at once, store-wide (about 150 bytes each). Default 100,000. */
+  duplicateWindowEvents?: number;
   /** Retention limits per stream; 0 (the default for each) means unlimited. */
   retention?: Partial<RetentionPolicy>;
   /** How often retention runs. Default 60 s; 0 disables the timer (call applyRetention). */
@@ -77,6 +93,10 @@ export interface ResolvedOptions {
   preallocateBytes: number;
   maxEventBytes: number;
   maxBatchEvents: number;
+  maxBatchBytes: number;
+  keyIndex: KeyIndexOptions;
+  duplicateWindowMs: number;
+  duplicateWindowEvents: number;
   retention: RetentionPolicy;
   retentionIntervalMs: number;
   maxOpenSegments: number;
@@ -97,7 +117,11 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     segmentSizeBytes: options.segmentSizeBytes ?? 64 * 1024 * 1024,
     preallocateBytes: 0,
     maxEventBytes: options.maxEventBytes ?? 1024 * 1024,
-    maxBatchEvents: options.maxBatchEvents ?? 10_000,
+    maxBatchEvents: options.maxBatchEvents ?? 1000,
+    maxBatchBytes: options.maxBatchBytes ?? 4 * 1024 * 1024,
+    keyIndex: { ...DEFAULT_KEY_INDEX_OPTIONS, ...options.keyIndex },
+    duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
+    duplicateWindowEvents: options.duplicateWindowEvents ?? 100_000,
     retention: { maxAgeMs: 0, maxBytes: 0, maxEvents: 0, ...options.retention },
     retentionIntervalMs: options.retentionIntervalMs ?? 60_000,
     maxOpenSegments: options.maxOpenSegments ?? 256,
@@ -116,7 +140,14 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     throw bad('preallocateBytes must be a whole number from 0 to segmentSizeBytes');
   }
   if (!(resolved.maxEventBytes >= 1 && resolved.maxEventBytes <= MAX_RECORD_PAYLOAD_BYTES)) throw bad('maxEventBytes must be between 1 byte and 64 MiB');
-  if (!(resolved.maxBatchEvents >= 1)) throw bad('maxBatchEvents must be at least 1');
+  if (!(Number.isSafeInteger(resolved.maxBatchEvents) && resolved.maxBatchEvents >= 1)) throw bad('maxBatchEvents must be a whole number of at least 1');
+  if (!(Number.isSafeInteger(resolved.maxBatchBytes) && resolved.maxBatchBytes >= 1 && resolved.maxBatchBytes <= MAX_RECORD_PAYLOAD_BYTES)) throw bad('maxBatchBytes must be between 1 byte and 64 MiB');
+  const k = resolved.keyIndex;
+  if (!(Number.isSafeInteger(k.cacheBytes) && k.cacheBytes >= 64 * 1024)) throw bad('keyIndex.cacheBytes must be at least 64 KiB');
+  if (!(Number.isSafeInteger(k.flushEvents) && k.flushEvents >= 16)) throw bad('keyIndex.flushEvents must be a whole number of at least 16');
+  if (!(Number.isSafeInteger(k.memtableEvents) && k.memtableEvents >= k.flushEvents)) throw bad('keyIndex.memtableEvents must be a whole number of at least keyIndex.flushEvents');
+  if (!(Number.isSafeInteger(resolved.duplicateWindowMs) && resolved.duplicateWindowMs >= 0)) throw bad('duplicateWindowMs must be a whole number, 0 or more');
+  if (!(Number.isSafeInteger(resolved.duplicateWindowEvents) && resolved.duplicateWindowEvents >= 0)) throw bad('duplicateWindowEvents must be a whole number, 0 or more');
   for (const [key, value] of Object.entries(resolved.retention)) if (!(value >= 0)) throw bad(`retention.${key} must be 0 or more`);
   if (!(resolved.maxOpenSegments >= 1)) throw bad('maxOpenSegments must be at least 1');
   if (!(resolved.maxStreams >= 1)) throw bad('maxStreams must be at least 1');

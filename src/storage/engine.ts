@@ -48,12 +48,33 @@ import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } fro
 import { StreamRegistry } from './stream-registry.js';
 import { deadLetterStreamName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
+import { DuplicateWindow } from './duplicate-window.js';
+import { appendEvents, type AppendContext, type AppendEventsOptions, type AppendEventsResult, type ExpectedVersion, type NewEvent } from './event-append.js';
+import type { EventAttributes } from './format/record-fields.js';
+import { KeyCache } from './keys/key-cache.js';
+import { KeyMaintenance, type KeyIndexContext } from './keys/key-index.js';
 import { Observers, RecoveryTally, recoveryTotals, type EngineObserver, type RecoveryReport, type StreamRecovery } from './observer.js';
 import type { Segment } from './log/segment.js';
 import type { StreamLog } from './log/stream-log.js';
 import type { ConsumerJournal } from './consumers/consumer-journal.js';
 
-export type { AppendedEvent, Damage, EngineOptions, FsyncPolicy, GroupCommitStats, LogStats, RetentionPolicy, SnapshotResult, StoredEvent };
+export type {
+  AppendedEvent, AppendEventsOptions, AppendEventsResult, Damage, EngineOptions, EventAttributes, ExpectedVersion, FsyncPolicy, GroupCommitStats, LogStats, NewEvent,
+  RetentionPolicy, SnapshotResult, StoredEvent,
+};
+
+/** Figures of a stream's key index (keys/key-index.ts) and of the store's shared parts. */
+export interface KeyIndexStats {
+  runs: number;
+  runEntries: number;
+  runBytes: number;
+  memtableEntries: number;
+  /** The store's cache of keys' newest versions: keys held, bytes counted against its bound. */
+  cachedKeys: number;
+  cacheBytes: number;
+  /** Bytes every key index of the store holds in memory (memtables, run fences, the cache). */
+  storeMemoryBytes: number;
+}
 
 /** A stream's identity. */
 export interface StreamInfo {
@@ -95,6 +116,8 @@ export class Engine {
   private readonly creatingDeadLetters = new Map<string, Promise<unknown>>();
   private readonly groupCommit: GroupCommit;
   private readonly context: LogContext & ConsumersContext;
+  private readonly keyIndex: KeyIndexContext;
+  private readonly appends: AppendContext;
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Snapshots run one at a time. */
@@ -115,7 +138,12 @@ export class Engine {
       scratch: new WriteScratch(),
       preallocateStepBytes: options.preallocateBytes,
       afterCrash,
-      onVisible: (log) => this.streams.findByLog(log)?.polls.wake(),
+      onVisible: (log) => {
+        const state = this.streams.findByLog(log);
+        if (state === undefined) return;
+        state.polls.wake();
+        this.keyIndex.maintenance.check(state.keys);
+      },
       limits: options.consumers,
       markDirty: (journal) => this.flusher.mark(journal),
       deadLetter: (streamName, payloads) => this.deadLetter(streamName, payloads),
@@ -123,10 +151,25 @@ export class Engine {
       sealed: (log, segment, frozenMs) => this.observedSeal(log, segment, frozenMs),
       compacted: (journal, compaction) => this.observedCompaction(journal, compaction),
     };
+    this.keyIndex = {
+      io: options.io,
+      logger: options.logger,
+      options: options.keyIndex,
+      cache: new KeyCache(options.keyIndex.cacheBytes),
+      maintenance: new KeyMaintenance(options.keyIndex, options.logger),
+    };
+    this.appends = {
+      window: new DuplicateWindow(options.duplicateWindowMs, options.duplicateWindowEvents),
+      limits: { maxBatchEvents: options.maxBatchEvents, maxBatchBytes: options.maxBatchBytes, maxEventBytes: options.maxEventBytes },
+      queued: (target, keyed) => {
+        this.flusher.mark(target.log);
+        if (keyed) this.flusher.mark(target.keys.afterWrite);
+      },
+    };
     this.observers = new Observers(options.logger, this.groupCommit);
     if (options.observer !== undefined) this.observers.add(options.observer);
-    const { context, streams, flusher } = this;
-    this.lifecycle = new StreamLifecycle({ options, context, streams, catalog, flusher, closed: () => this.closed });
+    const { context, streams, flusher, keyIndex } = this;
+    this.lifecycle = new StreamLifecycle({ options, context, keyIndex, streams, catalog, flusher, closed: () => this.closed });
   }
 
   /**
@@ -318,6 +361,61 @@ export class Engine {
   }
 
   /**
+   * Appends `events` as one batch, all or nothing (also across a crash: recovery never leaves
+   * part of a batch), with an optional key whose versions count from 0, an expected version
+   * checked in the stream's write order, and idempotency by message id (event-append.ts). Resolves
+   * once the batch is durable under the fsync policy. Rejects with INVALID_FIELD,
+   * EVENT_TOO_LARGE, BATCH_TOO_LARGE, WRONG_EXPECTED_VERSION, IDEMPOTENCY_CONFLICT,
+   * STREAM_NOT_FOUND, DISK_FULL, IO_ERROR, STREAM_FAILED or CORRUPT_DATA.
+   */
+  appendEvents(name: string, events: readonly NewEvent[], options: AppendEventsOptions = {}): Promise<AppendEventsResult> {
+    try {
+      this.checkOpen();
+      const state = this.streams.get(name);
+      return appendEvents(this.appends, { number: state.entry.number, log: state.log, keys: state.keys }, events, options, Date.now());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The version and offset of the newest event of `key` in stream `name` (version -1 when it has
+   * none), appends not yet durable included.
+   */
+  keyVersion(name: string, key: string): { version: number; offset: number } {
+    this.checkOpen();
+    const state = this.streams.get(name);
+    const { version, offset } = state.keys.newest(key);
+    return { version, offset };
+  }
+
+  /**
+   * The versions and offsets of the events of `key` in stream `name`: from version `fromVersion`
+   * on, at most `limit` (default 1,000), in version order (`forward`, the default), or from
+   * `fromVersion` down, newest first (`backward`). Only events already written (read them with
+   * `read`; one not yet visible is not returned by it).
+   */
+  keyOffsets(name: string, key: string, fromVersion: number, options: { direction?: 'forward' | 'backward'; limit?: number } = {}): { version: number; offset: number }[] {
+    this.checkOpen();
+    const state = this.streams.get(name);
+    return state.keys.offsetsOf(key, fromVersion, options.direction ?? 'forward', options.limit ?? 1000);
+  }
+
+  /** Figures of the key index of stream `name` and of the store's shared parts. */
+  keyIndexStats(name: string): KeyIndexStats {
+    const own = this.streams.get(name).keys.stats();
+    const { cache } = this.keyIndex;
+    let memory = cache.bytes;
+    for (const state of this.streams.open()) memory += state.keys.memoryBytes;
+    return { ...own, cachedKeys: cache.size, cacheBytes: cache.bytes, storeMemoryBytes: memory };
+  }
+
+  /** Resolves once the key index upkeep queued so far (runs written, merges) is done. */
+  keyIndexIdle(): Promise<void> {
+    return this.keyIndex.maintenance.idle();
+  }
+
+  /**
    * Reads visible events from `fromOffset` (clamped to the oldest stored). Throws
    * STREAM_NOT_FOUND, or CORRUPT_DATA if the first event due is damaged.
    */
@@ -479,9 +577,9 @@ export class Engine {
         // Seals rolled by ordinary appends finish within an fsync or two; wait for them.
         await Promise.all(logs.map((log) => log.sealsSettled()));
       },
-      capture: () => this.streams.open().map(({ entry, log, consumers }) => {
+      capture: () => this.streams.open().map(({ entry, log, consumers, keys }) => {
         const visible = log.visibleOffset;
-        return { entry, firstOffset: log.firstOffset, nextOffset: visible, files: log.captureFiles(visible), consumerState: consumers.stateRecords() };
+        return { entry, firstOffset: log.firstOffset, nextOffset: visible, files: [...log.captureFiles(visible), ...keys.captureFiles(visible)], consumerState: consumers.stateRecords() };
       }),
       encodeCatalog: (entries) => this.catalog.encode(entries),
     };
@@ -507,6 +605,9 @@ export class Engine {
     await this.snapshotQueue.catch(() => {});
     this.flusher.flushNow();
     const states = this.streams.open();
+    // The key index is derived from the log: upkeep in flight stops (a merge at its next chunk).
+    for (const state of states) state.keys.close();
+    await this.keyIndex.maintenance.idle();
     await Promise.all(states.map((s) => s.log.idle()));
     for (const { log, consumers } of states) this.groupCommit.touch([...log.syncTargets(), ...consumers.journalFile.syncTargets()]);
     let clean = false;

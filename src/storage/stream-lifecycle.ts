@@ -12,6 +12,7 @@ import { StreamConsumers, type ConsumersContext } from './consumers/stream-consu
 import type { ResolvedOptions } from './engine-options.js';
 import { TEMPORARY_SUFFIX } from './fs/atomic-file.js';
 import type { FlushScheduler } from './fs/flush-scheduler.js';
+import { KeyIndex, type KeyIndexContext } from './keys/key-index.js';
 import { StreamLog, type LogContext } from './log/stream-log.js';
 import { streamNotFound, type StreamRegistry, type StreamState } from './stream-registry.js';
 import { validateStreamName } from './stream-name.js';
@@ -22,6 +23,7 @@ export const STREAMS_DIR = 'streams';
 export interface LifecycleParts {
   options: ResolvedOptions;
   context: LogContext & ConsumersContext;
+  keyIndex: KeyIndexContext;
   streams: StreamRegistry;
   catalog: Catalog;
   flusher: FlushScheduler;
@@ -56,10 +58,16 @@ export class StreamLifecycle {
   }
 
   private register(entry: CatalogEntry, log: StreamLog): void {
-    const { context, streams } = this.parts;
+    const { context, streams, keyIndex } = this.parts;
     const polls = streams.newPolls();
-    const consumers = StreamConsumers.open(context, this.dir(entry.id), entry, log, polls);
-    streams.add({ entry, log, consumers, polls });
+    const keys = KeyIndex.open(keyIndex, this.dir(entry.id), entry.number, log);
+    try {
+      const consumers = StreamConsumers.open(context, this.dir(entry.id), entry, log, polls);
+      streams.add({ entry, log, consumers, keys, polls });
+    } catch (error) {
+      keys.close();
+      throw error;
+    }
   }
 
   /**
@@ -128,7 +136,9 @@ export class StreamLifecycle {
     if (state !== undefined) {
       flusher.forget(state.log);
       flusher.forget(state.consumers.journalFile);
-      await Promise.all([state.log.idle(), state.consumers.idle()]);
+      flusher.forget(state.keys.afterWrite);
+      state.keys.close();
+      await Promise.all([state.log.idle(), state.consumers.idle(), this.parts.keyIndex.maintenance.idle()]);
       closeStream(state, streamNotFound(name));
     }
     catalog.remove(entry.id);
@@ -154,6 +164,7 @@ export class StreamLifecycle {
 
 /** Closes a stream's consumers (ending its long-polls) and its log; later calls fail with `reason`. */
 export function closeStream(state: StreamState, reason = new EventBusError(ErrorCodes.CLOSED, 'the stream was closed'), trim = false): void {
+  state.keys.close();
   state.consumers.close(reason);
   state.log.close(trim, reason);
 }

@@ -7,6 +7,7 @@
 import { ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
 import type { CatalogEntry } from './catalog.js';
 import type { StreamConsumers } from './consumers/stream-consumers.js';
+import type { KeyIndex } from './keys/key-index.js';
 import type { StreamLog } from './log/stream-log.js';
 import { LongPolls } from './long-polls.js';
 
@@ -15,6 +16,8 @@ export interface StreamState {
   entry: CatalogEntry;
   log: StreamLog;
   consumers: StreamConsumers;
+  /** The stream's key index (keys/key-index.ts). */
+  keys: KeyIndex;
   polls: LongPolls;
 }
 

@@ -3,14 +3,14 @@
  * the dead-letter stream (saying where the damage is) and delivery goes on after it.
  */
 import t from 'tap';
-import { flipBit, openEngine, recordPositions, segmentFiles, streamDir } from '../helpers/store.js';
+import { appendEach, flipBit, openEngine, recordPositions, segmentFiles, streamDir } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 t.test('a consumer reaching a damaged event dead-letters it and goes on', async (t) => {
   const dataDir = tempDir(t, 'consumer-damage');
   let engine = await openEngine(dataDir, { segmentSizeBytes: 1024 });
   await engine.createStream('s');
-  await engine.appendMany('s', Array.from({ length: 40 }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'p'.repeat(40) }))));
+  await appendEach(engine, 's', Array.from({ length: 40 }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'p'.repeat(40) }))));
   await engine.consume('s', 'early', { maxEvents: 40 }); // delivered before the damage, not yet marked
   const dir = streamDir(engine, 's');
   await engine.close();

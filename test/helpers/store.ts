@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Engine, type EngineOptions } from '../../src/storage/engine.js';
-import type { StoredEvent } from '../../src/storage/index.js';
+import type { AppendedEvent, StoredEvent } from '../../src/storage/index.js';
 
 /**
  * Opens the store in `dataDir` for a test: no retention timer (tests call applyRetention), small
@@ -106,4 +106,13 @@ export function simulateCrash(dataDir: string): void {
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Appends each payload as its own append (a batch of one), all in the same moment: what
+ * appendMany did before appends were atomic batches. A batch is never split across segments, so
+ * tests that need segment rolls among many events append them this way.
+ */
+export function appendEach(engine: Engine, name: string, payloads: readonly Buffer[]): Promise<AppendedEvent[]> {
+  return Promise.all(payloads.map((p) => engine.append(name, p)));
 }

@@ -37,7 +37,7 @@ const forcedSeed = process.env.EVENTBUS_TEST_SEED;
 const SEED = forcedSeed !== undefined && forcedSeed !== '' ? Number(forcedSeed) : Math.floor(Math.random() * 2 ** 31);
 const CLIENT = { id: 'fuzz-client-id', secret: 'fuzz-client-secret' };
 const AUTH = { client_id: CLIENT.id, client_secret: CLIENT.secret };
-const MAX_LINE_BYTES = 1024 * 1024 + 64 * 1024; // the defaults (docs/protocol.md, Limits)
+const MAX_LINE_BYTES = 5 * 1024 * 1024; // the defaults (docs/protocol.md, Limits)
 const MAX_EVENT_BYTES = 1024 * 1024;
 const MIB = 1024 * 1024;
 

@@ -26,7 +26,7 @@ v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
 const LONG = process.env.EVENTBUS_LONG === '1';
-const DEFAULT_MAX_LINE = 1024 * 1024 + 64 * 1024;
+const DEFAULT_MAX_LINE = 5 * 1024 * 1024;
 
 const FLOOD_MIB = LONG ? 4096 : 100;
 if (LONG) t.setTimeout(15 * 60_000);

@@ -57,10 +57,16 @@ export const OPERATIONS = [
   'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'exit',
 ] as const;
 
+/**
+ * Every operation the server knows, in its order: OPERATIONS plus `append_events` (issue 12),
+ * which this oracle does not model (the generator never sends it; its own tests are in test/sourcing).
+ */
+const KNOWN_OPERATIONS = [...OPERATIONS.slice(0, -1), 'append_events', 'exit'];
+
 export const REASONS = {
   INVALID_JSON: 'invalid json provided',
   INVALID_UTF8: 'invalid json provided: the request line is not valid UTF-8',
-  UNKNOWN_OPERATION: `operation must be one of: '${OPERATIONS.join("', '")}'`,
+  UNKNOWN_OPERATION: `operation must be one of: '${KNOWN_OPERATIONS.join("', '")}'`,
   MISSING_FIELDS: 'missing required fields',
   INVALID_FIELD: 'invalid json provided',
   UNAUTHORIZED: 'unauthorized to make request',

@@ -41,9 +41,9 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     await t.rejects(a.append('orders', [{ payload: body('late') }], { key: 'order-1', expectedVersion: 0 }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 0, actual: 1 } });
     await t.rejects(a.append('orders', [{ payload: body('x') }], { key: 'order-2', expectedVersion: 'stream_exists' }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 'stream_exists', actual: -1 } });
     const read = await b.read({ streamName: 'orders', fromOffset: v0.events[0]!.offset, maxEvents: 2, maxBytes: 1 << 20, consumer: 'default' });
-    t.match(read.events[0], { key: 'order-1', version: 0, type: 'OrderCreated' }, 'reads carry key, version and type');
-    t.equal(read.events[0]!.metadata?.toString(), '{"by":"ann"}', 'and the metadata as written');
-    t.match(read.events[1], { key: 'order-1', version: 1 });
+    t.match(read.events[0]!.attributes, { key: 'order-1', version: 0, type: 'OrderCreated' }, 'reads carry key, version and type');
+    t.equal(read.events[0]!.attributes?.metadata?.toString(), '{"by":"ann"}', 'and the metadata as written');
+    t.match(read.events[1]!.attributes, { key: 'order-1', version: 1 });
     const other = await a.append('orders', [{ payload: body('other') }], { key: 'ünï.*>💥' });
     t.equal(other.events[0]!.version, 0, 'any UTF-8 key has versions of its own');
     // A retry of a write that landed, after the version moved on: answered, not refused.
@@ -52,7 +52,7 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.equal(retried.duplicate, true);
     t.same(retried.events[0], withId.events[0]);
     const shipped = await a.read({ streamName: 'orders', fromOffset: withId.events[0]!.offset, maxEvents: 1, maxBytes: 1 << 20, consumer: 'default' });
-    t.equal(shipped.events[0]!.msgId, 'ship-1', 'the client\'s msg_id is read back');
+    t.equal(shipped.events[0]!.attributes?.msgId, 'ship-1', 'the client\'s msg_id is read back');
   });
 
   t.test('8 writers racing on one key and version: exactly one wins each round, versions gap-free', async (t) => {

@@ -25,7 +25,7 @@ function failure(line: string | Buffer): { code: string; reason: string; context
 t.test('the unknown-operation text lists our 12 operations in the original order (then list_streams), without duplicates', async (t) => {
   t.equal(
     UNKNOWN_OPERATION_REASON,
-    "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'exit'",
+    "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'append_events', 'exit'",
   );
   for (const line of ['{}', '{"operation":""}', '{"operation":"HEALTH"}', '{"operation":"constructor"}', '{"operation":"__proto__"}', '{"operation":null}']) {
     t.same(failure(line), { code: 'UNKNOWN_OPERATION', reason: UNKNOWN_OPERATION_REASON, context: undefined }, line);

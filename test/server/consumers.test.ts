@@ -103,3 +103,25 @@ t.test('a long-poll returns when an event arrives, without holding up other conn
   const empty = await events(s, { operation: 'process_events', body: { stream_name: 'c', wait_ms: 150 } });
   t.same(empty.events, [], 'empty after wait_ms');
 });
+
+// The engine's fsync rounds are what this counts; a JetStream mark is an acknowledgement to the cluster.
+t.test('a mark and the fetch pipelined behind it: the fetch sees the mark, answers come in order, one fsync round serves both', { skip: onJetStream ? 'engine only: counts the engine\'s fsync rounds' : false }, async (t) => {
+  const { s, engine } = await setup(t, 6, { fsync: 'always' });
+  const first = await events(s, { operation: 'process_events', body: { stream_name: 'c', max_events: 3 } });
+  const ids = first.events.map((e) => e.id);
+  const roundsBefore = engine.commitStats.rounds;
+  // Nack the first (due for retry at once), then ask for retries and the next batch, all in one write.
+  s.write(`${JSON.stringify({ operation: 'mark_event', body: { event_ids: ids.slice(0, 1), status: 2 } })}\n`
+    + `${JSON.stringify({ operation: 'mark_event', body: { event_ids: ids.slice(1), status: 1 } })}\n`
+    + `${JSON.stringify({ operation: 'retry_events', body: { stream_name: 'c' } })}\n`
+    + `${JSON.stringify({ operation: 'process_events', body: { stream_name: 'c', max_events: 3 } })}\n`);
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(JSON.parse(await s.readLine()) as { operation: string; status: boolean; body?: { events: WireEvent[] } });
+  t.same(answers.map((a) => [a.operation, a.status]), [['mark_event', true], ['mark_event', true], ['retry_events', true], ['process_events', true]], 'answered in request order');
+  t.same(answers[2]!.body!.events.map((e) => [e.offset, e.delivery_count]), [[0, 2]], 'the retry saw the nack before it');
+  t.same(answers[3]!.body!.events.map((e) => e.offset), [3, 4, 5], 'the fetch went on after the acknowledged ones');
+  t.ok(engine.commitStats.rounds - roundsBefore <= 2, `the four journal changes shared fsync rounds (${engine.commitStats.rounds - roundsBefore} rounds, not one each)`);
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
+  const consumer = (info.body as { stream: { consumers: { name: string; ack_floor: number; pending: number; retry: number }[] } }).stream.consumers[0]!;
+  t.same([consumer.ack_floor, consumer.pending + consumer.retry], [0, 4], 'offsets 1 and 2 acknowledged; 0 and 3–5 outstanding');
+});

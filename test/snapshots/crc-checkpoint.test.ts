@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { nodeIO, verifyDirectory } from '../../src/storage/index.js';
 import { CountingIO } from '../helpers/counting-io.js';
-import { openEngine, simulateCrash } from '../helpers/store.js';
+import { appendEach, openEngine, simulateCrash } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const TAIL_EVENTS = 3000; // about 1.5 MiB: above the snapshot's copy limit, so it is sealed
@@ -16,7 +16,7 @@ async function storeWithBigTail(t: Test) {
   const dataDir = tempDir(t, 'crc-checkpoint');
   const engine = await openEngine(dataDir, { segmentSizeBytes: SEGMENT });
   await engine.createStream('s');
-  await engine.appendMany('s', Array.from({ length: TAIL_EVENTS }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'c'.repeat(480) }))));
+  await appendEach(engine, 's', Array.from({ length: TAIL_EVENTS }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'c'.repeat(480) }))));
   await engine.close();
   return dataDir;
 }

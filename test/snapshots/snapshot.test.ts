@@ -7,7 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { Engine, nodeIO, restoreSnapshot, verifyDirectory } from '../../src/storage/index.js';
 import { FaultyIO } from 'eventbus/storage/testing';
-import { readAll, flipBit } from '../helpers/store.js';
+import { appendEach, readAll, flipBit } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const SEGMENT = 16 * 1024;
@@ -33,7 +33,11 @@ t.test('a snapshot taken while 8 writers run holds a prefix of each stream with 
       list[offset] = body;
     }
   });
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  // Until every stream has sealed a segment (a fixed wait is too short on a loaded machine).
+  const sealedEverywhere = () => streams.every((s) => engine.stats(s).segmentCount >= 2);
+  for (let waited_ms = 0; !sealedEverywhere() && waited_ms < 10_000; waited_ms += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const before = new Map(streams.map((s) => [s, engine.stats(s).nextOffset]));
   const snapshot = await engine.snapshot(snapshots);
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -72,13 +76,13 @@ t.test('what happens to the live store after a snapshot never changes the snapsh
   await engine.createStream('keep');
   await engine.createStream('gone');
   for (const name of ['keep', 'gone']) {
-    await engine.appendMany(name, Array.from({ length: 400 }, (_, i) => Buffer.from(JSON.stringify({ name, i, pad: 'y'.repeat(100) }))));
+    await appendEach(engine, name, Array.from({ length: 400 }, (_, i) => Buffer.from(JSON.stringify({ name, i, pad: 'y'.repeat(100) }))));
   }
   await engine.consume('keep', 'worker', { maxEvents: 10 });
   await engine.mark('keep', 'worker', [0, 1, 2], 1);
   const snapshot = await engine.snapshot(snapshots);
 
-  await engine.appendMany('keep', Array.from({ length: 300 }, () => Buffer.from('{"after":true}')));
+  await appendEach(engine, 'keep', Array.from({ length: 300 }, () => Buffer.from('{"after":true}')));
   await engine.mark('keep', 'worker', [3, 4], 1);
   await engine.deleteStream('gone');
   t.ok(engine.applyRetention() > 0, 'retention removed sealed segments the snapshot links');
@@ -96,7 +100,7 @@ t.test('what happens to the live store after a snapshot never changes the snapsh
   const worker = restored.stats('keep').consumers[0]!;
   t.same([worker.name, worker.cursor, worker.ackFloor], ['worker', 10, 3], 'consumer position as of the snapshot');
   t.same((await restored.consume('keep', 'worker', { maxEvents: 1 })).events.map((e) => e.offset), [10]);
-  await restored.appendMany('keep', [Buffer.from('{"restored":1}')]);
+  await appendEach(restored, 'keep', [Buffer.from('{"restored":1}')]);
   await restored.close();
   t.same(verifyDirectory(nodeIO, snapshot.path).problems, [], 'writing to the restored store leaves the snapshot intact');
 });
@@ -124,7 +128,7 @@ t.test('a failure in the middle of a snapshot leaves no valid-looking snapshot',
     const io = new FaultyIO();
     const engine = await openStore(dataDir, io);
     await engine.createStream('s');
-    await engine.appendMany('s', Array.from({ length: 300 }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'z'.repeat(100) }))));
+    await appendEach(engine, 's', Array.from({ length: 300 }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'z'.repeat(100) }))));
     io.inject({ op, errno: 'EIO', path: new RegExp(`${snapshots.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) });
     await t.rejects(engine.snapshot(snapshots), { code: 'SNAPSHOT_FAILED' }, `a failed ${op} fails the snapshot`);
     const left = fs.readdirSync(snapshots);
@@ -143,7 +147,7 @@ t.test('verify finds damage in a snapshot and in a data directory', async (t) =>
   const snapshots = tempDir(t, 'snap-verify-out');
   const engine = await openStore(dataDir);
   await engine.createStream('s');
-  await engine.appendMany('s', Array.from({ length: 300 }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'v'.repeat(100) }))));
+  await appendEach(engine, 's', Array.from({ length: 300 }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'v'.repeat(100) }))));
   const snapshot = await engine.snapshot(snapshots);
   await engine.close();
   t.ok(verifyDirectory(nodeIO, dataDir).ok, 'a healthy data directory verifies');
@@ -168,7 +172,7 @@ t.test('a failed fsync followed by another failure fails the snapshot cleanly (n
   const engine = await openStore(dataDir, io);
   t.teardown(() => engine.close());
   await engine.createStream('s');
-  await engine.appendMany('s', Array.from({ length: 50 }, (_, i) => Buffer.from(JSON.stringify({ i }))));
+  await appendEach(engine, 's', Array.from({ length: 50 }, (_, i) => Buffer.from(JSON.stringify({ i }))));
   const under = new RegExp(snapshots.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   io.inject({ op: 'datasync', errno: 'EIO', path: under });
   io.inject({ op: 'writev', errno: 'ENOSPC', path: /catalog$/ });

@@ -10,7 +10,7 @@ import t from 'tap';
 import { EventBusError } from '../../src/errors.js';
 import type { Engine } from '../../src/storage/engine.js';
 import { capturingLogger } from '../helpers/logger.js';
-import { flipBit, openEngine, payload, readAll, recordPositions, segmentFiles, streamDir } from '../helpers/store.js';
+import { appendEach, flipBit, openEngine, payload, readAll, recordPositions, segmentFiles, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
 const OPTIONS = { segmentSizeBytes: 2048, fsync: 'never' as const };
@@ -21,7 +21,7 @@ async function store(t: TapTest, count: number) {
   const engine = await openEngine(dataDir, OPTIONS);
   await engine.createStream('s');
   const payloads = Array.from({ length: count }, (_, i) => payload(`event-${i}`, 20 + ((i * 53) % 120)));
-  await engine.appendMany('s', payloads);
+  await appendEach(engine, 's', payloads);
   const dir = streamDir(engine, 's');
   await engine.close();
   return { dataDir, dir, payloads, segments: segmentFiles(dir) };

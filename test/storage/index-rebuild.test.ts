@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import t from 'tap';
 import { encodeIndexEntry, indexEntryPosition, sealedIndexBytes } from '../../src/storage/format/offset-index.js';
 import { capturingLogger, type CapturingLogger } from '../helpers/logger.js';
-import { flipBit, openEngine, payload, readAll, recordPositions, segmentFiles, streamDir } from '../helpers/store.js';
+import { appendEach, flipBit, openEngine, payload, readAll, recordPositions, segmentFiles, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
 const OPTIONS = { segmentSizeBytes: 2048, fsync: 'never' as const };
@@ -18,7 +18,7 @@ async function store(t: TapTest) {
   const engine = await openEngine(dataDir, OPTIONS);
   await engine.createStream('s');
   const payloads = Array.from({ length: 90 }, (_, i) => payload(`event-${i}`, 10 + ((i * 41) % 100)));
-  await engine.appendMany('s', payloads);
+  await appendEach(engine, 's', payloads);
   const dir = streamDir(engine, 's');
   await engine.close();
   const segments = segmentFiles(dir);

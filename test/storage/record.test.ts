@@ -1,9 +1,13 @@
 /**
- * Record encoding (record.ts): what a reader relies on is that a record decodes to exactly the
- * bytes written, and that no damaged, torn or misplaced record ever decodes as data.
+ * Record encoding (record.ts, record-fields.ts): what a reader relies on is that a record decodes
+ * to exactly the bytes and fields written, that a batch's last record says so, that records of
+ * format 1 still decode, and that no damaged, torn, misplaced or malformed record ever decodes as
+ * data.
  */
 import t from 'tap';
+import { crc32c } from '../../src/storage/format/crc.js';
 import { decodeRecord, encodeRecord, RECORD_HEADER_BYTES, recordBytes } from '../../src/storage/format/record.js';
+import type { RecordFields } from '../../src/storage/format/record-fields.js';
 
 const MAX = 1 << 20;
 
@@ -18,7 +22,8 @@ t.test('a record round-trips offset, timestamp and payload, for empty to large p
     const payload = Buffer.alloc(size, size % 251);
     const offset = 2 ** 53 - 1 - size;
     const buffer = encoded(offset, 1_700_000_000_123, payload);
-    t.equal(buffer.length, RECORD_HEADER_BYTES + size);
+    t.equal(buffer.length, recordBytes(size));
+    t.equal(buffer.length, RECORD_HEADER_BYTES + 8 + size, 'an event without fields costs 8 bytes more than its header and payload');
     const decoded = decodeRecord(buffer, 0, buffer.length, MAX, offset);
     if (typeof decoded === 'string') throw new Error(`size ${size}: ${decoded}`);
     t.equal(decoded.offset, offset);
@@ -69,4 +74,80 @@ t.test('without an expected offset, any valid record decodes', async (t) => {
   const decoded = decodeRecord(record, 0, record.length, MAX);
   t.not(typeof decoded, 'string');
   if (typeof decoded !== 'string') t.equal(decoded.offset, 123);
+});
+
+function fields(partial: Partial<RecordFields>): RecordFields {
+  return { key: null, version: 0, type: null, metadata: null, msgId: null, ...partial };
+}
+
+t.test('format 2: every combination of fields round-trips, with the batch end flag', async (t) => {
+  const key = Buffer.from('order-ü-123');
+  const type = Buffer.from('OrderPlaced');
+  const metadata = Buffer.from('{"user":"ann","trace":[1,2]}');
+  const msgId = Buffer.from('5b0c0f6e-0000-4000-8000-000000000001');
+  for (let mask = 0; mask < 16; mask++) {
+    for (const batchEnd of [false, true]) {
+      const f = fields({
+        key: (mask & 1) !== 0 ? key : null,
+        version: 2 ** 40 + mask,
+        type: (mask & 2) !== 0 ? type : null,
+        metadata: (mask & 4) !== 0 ? metadata : null,
+        msgId: (mask & 8) !== 0 ? msgId : null,
+      });
+      const body = Buffer.from(`{"n":${mask}}`);
+      const buffer = Buffer.alloc(recordBytes(body.length, f));
+      t.equal(encodeRecord(buffer, 0, 77, 5, body, f, batchEnd), buffer.length);
+      const decoded = decodeRecord(buffer, 0, buffer.length, MAX, 77);
+      if (typeof decoded === 'string') throw new Error(`mask ${mask}: ${decoded}`);
+      t.ok(decoded.payload.equals(body), 'the body is exactly the bytes written');
+      t.equal(decoded.batchEnd, batchEnd);
+      const a = decoded.attributes;
+      if (mask === 0) {
+        t.equal(a, null, 'no fields: no attributes');
+        continue;
+      }
+      t.equal(a?.key, (mask & 1) !== 0 ? 'order-ü-123' : undefined);
+      t.equal(a?.version, (mask & 1) !== 0 ? 2 ** 40 + mask : undefined, 'a version only with a key');
+      t.equal(a?.type, (mask & 2) !== 0 ? 'OrderPlaced' : undefined);
+      t.equal(a?.metadata?.toString(), (mask & 4) !== 0 ? metadata.toString() : undefined);
+      t.equal(a?.msgId, (mask & 8) !== 0 ? msgId.toString() : undefined);
+    }
+  }
+});
+
+t.test('format 2: malformed fields whose CRC checks are bad-fields, never data', async (t) => {
+  const f = fields({ key: Buffer.from('k'), version: 3, msgId: Buffer.from('m') });
+  const body = Buffer.from('{}');
+  const good = Buffer.alloc(recordBytes(body.length, f));
+  encodeRecord(good, 0, 1, 2, body, f);
+  const recrc = (b: Buffer) => b.writeUInt32LE(crc32c(b.subarray(4)), 0);
+  const cases: [string, (b: Buffer) => void][] = [
+    ['an unknown flag', (b) => (b[24] = b[24]! | 0x80)],
+    ['a key flag without a key length', (b) => (b[25] = 0)],
+    ['a key length without its flag', (b) => (b[24] = b[24]! & ~1)],
+    ['a message id longer than 64 bytes', (b) => (b[27] = 65)],
+    ['fields longer than the record', (b) => b.writeUInt32LE(1000, 28)],
+  ];
+  for (const [what, damage] of cases) {
+    const bad = Buffer.from(good);
+    damage(bad);
+    recrc(bad);
+    t.equal(decodeRecord(bad, 0, bad.length, MAX, 1), 'bad-fields', what);
+  }
+});
+
+t.test('format 1 records decode as they were written: the whole content is the payload, each one a batch', async (t) => {
+  const payload = Buffer.from('{"old":true}');
+  const record = Buffer.alloc(RECORD_HEADER_BYTES + payload.length);
+  record.writeUInt32LE(payload.length, 4);
+  record.writeUInt32LE(9, 8);
+  record.writeUInt32LE(1234, 16);
+  payload.copy(record, RECORD_HEADER_BYTES);
+  record.writeUInt32LE(crc32c(record.subarray(4)), 0);
+  const decoded = decodeRecord(record, 0, record.length, MAX, 9, 1);
+  if (typeof decoded === 'string') throw new Error(decoded);
+  t.ok(decoded.payload.equals(payload));
+  t.equal(decoded.attributes, null);
+  t.equal(decoded.batchEnd, true);
+  t.equal(decodeRecord(record, 0, record.length, MAX, 9, 2), 'bad-fields', 'read as format 2 it is not mistaken for data');
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import t from 'tap';
 import type { Engine } from '../../src/storage/engine.js';
 import type { RetentionPolicy } from '../../src/storage/log/stream-log.js';
-import { openEngine, payload, readAll, segmentFiles, sleep, streamDir } from '../helpers/store.js';
+import { appendEach, openEngine, payload, readAll, segmentFiles, sleep, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
 const SEGMENT_BYTES = 1024;
@@ -27,7 +27,7 @@ async function store(t: TapTest, count: number): Promise<Before> {
   const engine = await openEngine(dataDir, { segmentSizeBytes: SEGMENT_BYTES, fsync: 'never' });
   await engine.createStream('s');
   const payloads = Array.from({ length: count }, (_, i) => payload(`e${i}`, 100));
-  await engine.appendMany('s', payloads);
+  await appendEach(engine, 's', payloads);
   const dir = streamDir(engine, 's');
   await engine.close();
   const segments = segmentFiles(dir);
@@ -97,7 +97,10 @@ t.test('maxAgeMs removes segments whose newest event is older than that', async 
   await engine.createStream('s');
   const old = Array.from({ length: 40 }, (_, i) => payload(`old${i}`, 100));
   for (const p of old) await engine.append('s', p);
-  await sleep(120);
+  const oldEndMs = Date.now();
+  // A wide gap, and an age limit measured from it just before retention runs: on a loaded machine
+  // the reopen may take hundreds of milliseconds, and it must not age the fresh events out too.
+  await sleep(1000);
   const fresh = Array.from({ length: 40 }, (_, i) => payload(`new${i}`, 100));
   for (const p of fresh) await engine.append('s', p);
   const dir = streamDir(engine, 's');
@@ -106,7 +109,7 @@ t.test('maxAgeMs removes segments whose newest event is older than that', async 
   const files = new Map(segments.flatMap((s) => [s.log, s.index]).map((f) => [f, fs.readFileSync(f)] as const));
   const before: Before = { dataDir, dir, payloads: [...old, ...fresh], files, segments };
 
-  const { engine: aged, removed } = await withRetention(before, { maxAgeMs: 60 });
+  const { engine: aged, removed } = await withRetention(before, { maxAgeMs: Date.now() - oldEndMs - 100 });
   t.teardown(() => aged.close());
   expectWholeSegmentsRemoved(t, before, aged, removed);
   // Segments holding only old events go; the one holding the first new event stays.

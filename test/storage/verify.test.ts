@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { nodeIO, verifyDirectory } from '../../src/storage/index.js';
-import { openEngine, payload } from '../helpers/store.js';
+import { appendEach, openEngine, payload } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 async function storeWithData(t: Parameters<typeof tempDir>[0]): Promise<string> {
@@ -16,7 +16,7 @@ async function storeWithData(t: Parameters<typeof tempDir>[0]): Promise<string> 
   const engine = await openEngine(dataDir, { segmentSizeBytes: 4096 });
   for (const name of ['a', 'b']) {
     await engine.createStream(name);
-    await engine.appendMany(name, Array.from({ length: 60 }, (_, i) => payload(`${name}${i}`, 100)));
+    await appendEach(engine, name, Array.from({ length: 60 }, (_, i) => payload(`${name}${i}`, 100)));
   }
   await engine.consume('a', 'c', { maxEvents: 5 });
   await engine.close();

@@ -4,7 +4,7 @@
  */
 import type { JsMsg } from 'nats';
 import { encodeEventId } from '../../storage/format/event-id.js';
-import type { EventStatus } from '../../storage/index.js';
+import type { EventAttributes, EventStatus } from '../../storage/index.js';
 import type { EventView } from '../results.js';
 import type { CatalogEntry } from './catalog.js';
 import { CLIENT_MSG_ID_PREFIX, Headers } from './names.js';
@@ -20,7 +20,7 @@ export function payloadOf(msg: JsMsg): Buffer {
 
 export function viewOf(entry: CatalogEntry, storePart: number, msg: JsMsg, status: EventStatus, deliveryCount: number): EventView {
   const offset = msg.seq - 1;
-  const view: EventView = {
+  const view: { -readonly [K in keyof EventView]: EventView[K] } = {
     id: encodeEventId(entry.number, offset, storePart),
     streamId: entry.id,
     status,
@@ -31,17 +31,19 @@ export function viewOf(entry: CatalogEntry, storePart: number, msg: JsMsg, statu
   };
   const h = msg.headers;
   if (h !== undefined) {
+    const attributes: EventAttributes = {};
     const key = h.get(Headers.key);
     const version = h.get(Headers.version);
     const type = h.get(Headers.type);
     const metadata = h.get(Headers.metadata);
     const msgId = h.get(Headers.msgId);
-    if (key !== '') view.key = key;
-    if (version !== '') view.version = Number(version);
-    if (type !== '') view.type = type;
-    if (metadata !== '') view.metadata = Buffer.from(metadata, 'utf8');
+    if (key !== '') attributes.key = key;
+    if (version !== '') attributes.version = Number(version);
+    if (type !== '') attributes.type = type;
+    if (metadata !== '') attributes.metadata = Buffer.from(metadata, 'utf8');
     // Only the client's own msg_id is shown (the gateway's ids are its own business).
-    if (msgId.startsWith(CLIENT_MSG_ID_PREFIX)) view.msgId = msgId.slice(CLIENT_MSG_ID_PREFIX.length);
+    if (msgId.startsWith(CLIENT_MSG_ID_PREFIX)) attributes.msgId = msgId.slice(CLIENT_MSG_ID_PREFIX.length);
+    if (Object.keys(attributes).length > 0) view.attributes = attributes;
   }
   return view;
 }

@@ -214,7 +214,8 @@ export class Writer {
         // Gone since (retention): the id and offset are still right.
       }
     }
-    return { events: [written], duplicate: ack.duplicate };
+    // As on the engine: the key's last version, or without a key the stream's last offset.
+    return { events: [written], nextExpectedVersion: written.version ?? offset, duplicate: ack.duplicate };
   }
 }
 

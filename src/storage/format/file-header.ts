@@ -4,7 +4,8 @@
  * ```
  * offset size field
  *  0     4    magic        ASCII, names the kind of file ("EBLG" log, "EBIX" index)
- *  4     2    version      u16 LE, format version of that kind of file (1)
+ *  4     2    version      u16 LE, format version of that kind of file (1; a log is 1 or 2,
+ *                            the version of its records: format/record.ts)
  *  6     2    param        u16 LE, kind-specific (index: bytes per entry; log: 0)
  *  8     8    base_offset  u64 LE, offset of the segment's first record
  * 16     8    created_ms   u64 LE, wall-clock creation time
@@ -36,13 +37,16 @@ export function encodeFileHeader(header: FileHeader): Buffer {
   return buffer;
 }
 
-/** Decodes a header; returns a description of the problem instead when it does not check. */
-export function decodeFileHeader(buffer: Buffer, expectedMagic: string, expectedVersion: number): FileHeader | string {
+/**
+ * Decodes a header; returns a description of the problem instead when it does not check.
+ * `versions` is the format version, or the versions, this kind of file may have.
+ */
+export function decodeFileHeader(buffer: Buffer, expectedMagic: string, versions: number | readonly number[]): FileHeader | string {
   if (buffer.length < FILE_HEADER_BYTES) return `short header (${buffer.length} bytes)`;
   if (crc32c(buffer.subarray(0, 28)) !== buffer.readUInt32LE(28)) return 'header checksum mismatch';
   const magic = buffer.toString('latin1', 0, 4);
   if (magic !== expectedMagic) return `bad magic ${JSON.stringify(magic)}`;
   const version = buffer.readUInt16LE(4);
-  if (version !== expectedVersion) return `unsupported format version ${version}`;
+  if (typeof versions === 'number' ? version !== versions : !versions.includes(version)) return `unsupported format version ${version}`;
   return { magic, version, param: buffer.readUInt16LE(6), baseOffset: readU64(buffer, 8), createdMs: readU64(buffer, 16) };
 }

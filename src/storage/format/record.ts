@@ -1,37 +1,59 @@
 /**
- * One record of a segment's `.log` file: one event.
+ * One record of a segment's `.log` file: one event. The one record API over both format
+ * versions; a segment's file header says which version its records are (a segment never mixes
+ * them), and each version has one decoder here.
  *
  * ```
  * offset size field
  *  0     4    crc          CRC32C of bytes 4 .. 24+length (everything after this field)
- *  4     4    length       u32 LE, payload bytes
+ *  4     4    length       u32 LE, bytes after the 24-byte header
  *  8     8    offset       u64 LE, the record's own offset in its stream
  * 16     8    timestamp    u64 LE, milliseconds since the Unix epoch (append time)
- * 24     n    payload      the event's bytes, as written
+ * 24     n    version 1: the payload (the event's bytes, as written)
+ *             version 2: the fields (key and version, type, metadata, msg_id, batch end;
+ *                        format/record-fields.ts), then the payload
  * ```
  *
  * The record stores its own offset so that a read from the wrong file position, or a stale
- * index entry, can never return another event's bytes as this one's.
+ * index entry, can never return another event's bytes as this one's. The header is the same in
+ * both versions, so scanning, resynchronising after damage and sizing reads do not depend on it.
  */
 import { readU64, writeU64 } from './binary.js';
 import { crc32c } from './crc.js';
+import { checkFields, decodeFields, encodeFields, fieldsBytes, isBatchEnd, type EventAttributes, type RecordFields } from './record-fields.js';
 
 export const RECORD_HEADER_BYTES = 24;
 
-/** Total bytes of a record with a payload of `payloadBytes`. */
-export function recordBytes(payloadBytes: number): number {
-  return RECORD_HEADER_BYTES + payloadBytes;
+/** The record format versions, as a segment's file header gives them. */
+export type RecordVersion = 1 | 2;
+/** The version every new segment is written in. */
+export const CURRENT_RECORD_VERSION: RecordVersion = 2;
+
+/** Total bytes of a (version 2) record with `fields` and a payload of `payloadBytes`. */
+export function recordBytes(payloadBytes: number, fields: RecordFields | null = null): number {
+  return RECORD_HEADER_BYTES + fieldsBytes(fields) + payloadBytes;
 }
 
-/** Writes a record into `target` at `position`; returns its CRC. `target` must have room. */
-export function encodeRecord(target: Buffer, position: number, offset: number, timestampMs: number, payload: Buffer): number {
-  target.writeUInt32LE(payload.length, position + 4);
+/**
+ * Writes a version 2 record into `target` at `position` (which must have room); returns its
+ * total size. `batchEnd` marks the last record of an append.
+ */
+export function encodeRecord(
+  target: Buffer,
+  position: number,
+  offset: number,
+  timestampMs: number,
+  payload: Buffer,
+  fields: RecordFields | null = null,
+  batchEnd = true,
+): number {
+  const fieldsEnd = position + RECORD_HEADER_BYTES + encodeFields(target, position + RECORD_HEADER_BYTES, fields, batchEnd);
+  const end = fieldsEnd + payload.copy(target, fieldsEnd);
+  target.writeUInt32LE(end - position - RECORD_HEADER_BYTES, position + 4);
   writeU64(target, position + 8, offset);
   writeU64(target, position + 16, timestampMs);
-  payload.copy(target, position + RECORD_HEADER_BYTES);
-  const crc = crc32c(target.subarray(position + 4, position + RECORD_HEADER_BYTES + payload.length));
-  target.writeUInt32LE(crc, position);
-  return crc;
+  target.writeUInt32LE(crc32c(target.subarray(position + 4, end)), position);
+  return end - position;
 }
 
 /** A record decoded from a buffer; `payload` is a view into that buffer, not a copy. */
@@ -39,6 +61,10 @@ export interface DecodedRecord {
   offset: number;
   timestampMs: number;
   payload: Buffer;
+  /** Version 2 fields the event has (key, version, type, metadata, msg_id); null when none. */
+  attributes: EventAttributes | null;
+  /** True for the last record of an append (always, in version 1: each record stood alone). */
+  batchEnd: boolean;
   /** Total bytes of the record, header included. */
   size: number;
 }
@@ -52,11 +78,13 @@ export type RecordProblem =
   /** The checksum does not match. */
   | 'bad-crc'
   /** The checksum matches but the record holds another offset than expected. */
-  | 'bad-offset';
+  | 'bad-offset'
+  /** The checksum matches but the version 2 fields are malformed (written by a bug, not torn). */
+  | 'bad-fields';
 
 /**
- * Decodes the record at `position`, checking its CRC and, when `expectedOffset` is given, its
- * offset. Never returns a record that fails either check.
+ * Decodes the record at `position` of a segment of format `version`, checking its CRC, its
+ * offset when `expectedOffset` is given, and its fields. Never returns a record that fails.
  */
 export function decodeRecord(
   buffer: Buffer,
@@ -64,40 +92,50 @@ export function decodeRecord(
   end: number,
   maxPayloadBytes: number,
   expectedOffset?: number,
+  version: RecordVersion = CURRENT_RECORD_VERSION,
 ): DecodedRecord | RecordProblem {
-  if (end - position < RECORD_HEADER_BYTES) return 'partial';
-  const length = buffer.readUInt32LE(position + 4);
-  if (length > maxPayloadBytes) return 'bad-length';
-  const size = RECORD_HEADER_BYTES + length;
-  if (end - position < size) return 'partial';
-  const crc = buffer.readUInt32LE(position);
-  if (crc32c(buffer.subarray(position + 4, position + size)) !== crc) return 'bad-crc';
+  const size = checkRecord(buffer, position, end, maxPayloadBytes, expectedOffset, version);
+  if (typeof size === 'string') return size;
+  const content = position + RECORD_HEADER_BYTES;
   const offset = readU64(buffer, position + 8);
-  if (expectedOffset !== undefined && offset !== expectedOffset) return 'bad-offset';
+  const timestampMs = readU64(buffer, position + 16);
+  if (version === 1) return { offset, timestampMs, payload: buffer.subarray(content, position + size), attributes: null, batchEnd: true, size };
+  // checkRecord has checked the fields: the body starts where they end.
+  const bodyStart = checkFields(buffer, content, position + size)!.bodyStart;
   return {
     offset,
-    timestampMs: readU64(buffer, position + 16),
-    payload: buffer.subarray(position + RECORD_HEADER_BYTES, position + size),
+    timestampMs,
+    payload: buffer.subarray(bodyStart, position + size),
+    attributes: decodeFields(buffer, content),
+    batchEnd: isBatchEnd(buffer, content),
     size,
   };
 }
 
 /**
  * {@link decodeRecord} for scans that only validate: the same checks, without building a payload
- * view (one allocation fewer per record). Returns the record's total size, or the problem.
+ * view. Returns the record's total size, or the problem.
  */
-export function checkRecord(buffer: Buffer, position: number, end: number, maxPayloadBytes: number, expectedOffset: number): number | RecordProblem {
+export function checkRecord(
+  buffer: Buffer,
+  position: number,
+  end: number,
+  maxPayloadBytes: number,
+  expectedOffset: number | undefined,
+  version: RecordVersion,
+): number | RecordProblem {
   if (end - position < RECORD_HEADER_BYTES) return 'partial';
   const length = buffer.readUInt32LE(position + 4);
   if (length > maxPayloadBytes) return 'bad-length';
   const size = RECORD_HEADER_BYTES + length;
   if (end - position < size) return 'partial';
   if (crc32c(buffer.subarray(position + 4, position + size)) !== buffer.readUInt32LE(position)) return 'bad-crc';
-  if (readU64(buffer, position + 8) !== expectedOffset) return 'bad-offset';
+  if (expectedOffset !== undefined && readU64(buffer, position + 8) !== expectedOffset) return 'bad-offset';
+  if (version === 2 && checkFields(buffer, position + RECORD_HEADER_BYTES, position + size) === null) return 'bad-fields';
   return size;
 }
 
-/** The payload length a record header at `position` claims (only meaningful once the CRC checks). */
-export function claimedRecordSize(buffer: Buffer, position: number): number {
-  return RECORD_HEADER_BYTES + buffer.readUInt32LE(position + 4);
+/** True when the (checked) record at `position` of a segment of format `version` ends a batch. */
+export function recordEndsBatch(buffer: Buffer, position: number, version: RecordVersion): boolean {
+  return version === 1 || isBatchEnd(buffer, position + RECORD_HEADER_BYTES);
 }

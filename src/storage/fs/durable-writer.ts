@@ -48,6 +48,8 @@ export interface DurableWriterHooks<T, R> {
   durable?(batch: readonly T[]): void;
   /** What the change `item` resolves to once durable. */
   result(item: T): R;
+  /** Called once, when the writer starts refusing (its first failure) or is closed. */
+  stopped?(error: EventBusError): void;
 }
 
 /** How a writer names itself in errors and logs. */
@@ -167,6 +169,7 @@ export class DurableWriter<T extends PendingChange<R>, R> {
     if (this.failure !== null) return;
     this.failure = error instanceof EventBusError ? error : ioError(this.names.writing, error);
     this.ctx.logger.error({ ...this.names.fields, code: this.failure.code, reason: this.failure.reason }, this.names.failedMessage);
+    this.hooks.stopped?.(this.refusal());
   }
 
   /** The error every change gets after a failure. */
@@ -184,6 +187,7 @@ export class DurableWriter<T extends PendingChange<R>, R> {
     this.closedError = reason;
     rejectAll(this.queued, reason);
     this.queued = [];
+    this.hooks.stopped?.(reason);
   }
 }
 

@@ -10,7 +10,7 @@ import type { FileIO } from '../fs/io.js';
 import { readFully } from '../fs/io.js';
 import { readU64 } from '../format/binary.js';
 import { crc32c } from '../format/crc.js';
-import { checkRecord, RECORD_HEADER_BYTES, type RecordProblem } from '../format/record.js';
+import { checkRecord, RECORD_HEADER_BYTES, recordEndsBatch, type RecordProblem, type RecordVersion } from '../format/record.js';
 
 const CHUNK_BYTES = 1 << 20;
 
@@ -30,15 +30,22 @@ export interface ScanResult {
   maxTimestampMs: number;
   /** Set when the scan met an invalid record before `endPosition`. */
   stop: ScanStop | null;
+  /** Position just after the last valid record that ends a batch (`position` if none did). */
+  batchEnd: number;
+  /** Offset after that record. */
+  batchEndOffset: number;
 }
 
-/** Called for every valid record, in order. */
-export type RecordVisitor = (offset: number, position: number, size: number, timestampMs: number) => void;
+/**
+ * Called for every valid record, in order; `record` is a buffer holding it at `at` (valid only
+ * during the call).
+ */
+export type RecordVisitor = (offset: number, position: number, size: number, timestampMs: number, record: Buffer, at: number) => void;
 
 /**
- * Validates records from `position` up to `endPosition`, expecting dense offsets from
- * `firstOffset`, and stops at the first record that is partial, fails its CRC or holds the wrong
- * offset. At most `maxRecords` records are visited.
+ * Validates records (of format `version`) from `position` up to `endPosition`, expecting dense
+ * offsets from `firstOffset`, and stops at the first record that is partial, fails its CRC or
+ * fields, or holds the wrong offset. At most `maxRecords` records are visited.
  */
 export function scanLog(
   io: FileIO,
@@ -47,6 +54,7 @@ export function scanLog(
   endPosition: number,
   firstOffset: number,
   maxPayloadBytes: number,
+  version: RecordVersion,
   visit: RecordVisitor,
   maxRecords = Number.MAX_SAFE_INTEGER,
 ): ScanResult {
@@ -56,27 +64,34 @@ export function scanLog(
   let nextOffset = firstOffset;
   let maxTimestampMs = 0;
   let visited = 0;
+  let batchEnd = position;
+  let batchEndOffset = firstOffset;
   while (position < endPosition && visited < maxRecords) {
     if (position + RECORD_HEADER_BYTES > chunkEnd || position < chunkStart) {
       ({ chunk, chunkStart, chunkEnd } = refill(io, fd, chunk, position, endPosition, RECORD_HEADER_BYTES));
     }
-    let size = checkRecord(chunk, position - chunkStart, chunkEnd - chunkStart, maxPayloadBytes, nextOffset);
+    let size = checkRecord(chunk, position - chunkStart, chunkEnd - chunkStart, maxPayloadBytes, nextOffset, version);
     if (size === 'partial' && chunkEnd < endPosition) {
       const need = RECORD_HEADER_BYTES + chunk.readUInt32LE(position - chunkStart + 4);
       ({ chunk, chunkStart, chunkEnd } = refill(io, fd, chunk, position, endPosition, need));
-      size = checkRecord(chunk, 0, chunkEnd - chunkStart, maxPayloadBytes, nextOffset);
+      size = checkRecord(chunk, 0, chunkEnd - chunkStart, maxPayloadBytes, nextOffset, version);
     }
     if (typeof size === 'string') {
-      return { end: position, nextOffset, maxTimestampMs, stop: { position, problem: size } };
+      return { end: position, nextOffset, maxTimestampMs, stop: { position, problem: size }, batchEnd, batchEndOffset };
     }
-    const timestampMs = readU64(chunk, position - chunkStart + 16);
-    visit(nextOffset, position, size, timestampMs);
+    const at = position - chunkStart;
+    const timestampMs = readU64(chunk, at + 16);
+    visit(nextOffset, position, size, timestampMs, chunk, at);
     if (timestampMs > maxTimestampMs) maxTimestampMs = timestampMs;
     position += size;
     nextOffset += 1;
     visited += 1;
+    if (recordEndsBatch(chunk, at, version)) {
+      batchEnd = position;
+      batchEndOffset = nextOffset;
+    }
   }
-  return { end: position, nextOffset, maxTimestampMs, stop: null };
+  return { end: position, nextOffset, maxTimestampMs, stop: null, batchEnd, batchEndOffset };
 }
 
 function refill(io: FileIO, fd: number, chunk: Buffer, position: number, endPosition: number, need: number): { chunk: Buffer; chunkStart: number; chunkEnd: number } {

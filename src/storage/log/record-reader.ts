@@ -3,7 +3,8 @@
  * position its index gave, in few large reads. Every record is checked (CRC and its own offset)
  * before it is returned; a record that fails ends the run.
  */
-import { decodeRecord, RECORD_HEADER_BYTES } from '../format/record.js';
+import type { EventAttributes } from '../format/record-fields.js';
+import { decodeRecord, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
 import type { DurableFile } from '../fs/durable-file.js';
 import { MAX_RECORD_PAYLOAD_BYTES } from './segment-files.js';
 
@@ -11,11 +12,13 @@ import { MAX_RECORD_PAYLOAD_BYTES } from './segment-files.js';
 const MIN_READ_BYTES = 64 * 1024;
 const MAX_READ_BYTES = 4 * 1024 * 1024;
 
-/** An event as stored. `payload` is a view into a read buffer. */
+/** An event as stored. `payload` (and `attributes.metadata`) are views into a read buffer. */
 export interface StoredEvent {
   offset: number;
   timestampMs: number;
   payload: Buffer;
+  /** The event's key and version, type, metadata and message id, when it has any; else null. */
+  attributes: EventAttributes | null;
 }
 
 /** Where a run of records is, and what may be taken from it. */
@@ -32,6 +35,8 @@ export interface RecordRun {
   maxEvents: number;
   /** Payload bytes, except that the first event is always returned. */
   maxBytes: number;
+  /** The format of the segment's records. */
+  version: RecordVersion;
 }
 
 /**
@@ -40,7 +45,7 @@ export interface RecordRun {
  * lines because the inner loop is the read hot path, kept in one place without per-record calls.
  */
 export function readRecords(log: DurableFile, run: RecordRun, out: StoredEvent[]): number | { position: number; problem: string } {
-  const { stopOffset: stop, maxEvents, maxBytes, logBytes } = run;
+  const { stopOffset: stop, maxEvents, maxBytes, logBytes, version } = run;
   const startLength = out.length;
   let offset = run.fromOffset;
   let position = run.position;
@@ -54,7 +59,7 @@ export function readRecords(log: DurableFile, run: RecordRun, out: StoredEvent[]
     let at = 0;
     let progressed = false;
     while (offset < stop && out.length - startLength < maxEvents) {
-      let decoded = decodeRecord(chunk, at, got, MAX_RECORD_PAYLOAD_BYTES, offset);
+      let decoded = decodeRecord(chunk, at, got, MAX_RECORD_PAYLOAD_BYTES, offset, version);
       if (decoded === 'partial' && !progressed && got - at >= RECORD_HEADER_BYTES) {
         // One record larger than the read: read exactly that record.
         const need = RECORD_HEADER_BYTES + chunk.readUInt32LE(at + 4);
@@ -62,7 +67,7 @@ export function readRecords(log: DurableFile, run: RecordRun, out: StoredEvent[]
           chunk = Buffer.allocUnsafe(need);
           got = log.read(chunk, 0, need, position);
           at = 0;
-          decoded = decodeRecord(chunk, 0, got, MAX_RECORD_PAYLOAD_BYTES, offset);
+          decoded = decodeRecord(chunk, 0, got, MAX_RECORD_PAYLOAD_BYTES, offset, version);
         }
       }
       if (decoded === 'partial' && progressed) break; // continue with a fresh read
@@ -72,7 +77,7 @@ export function readRecords(log: DurableFile, run: RecordRun, out: StoredEvent[]
       }
       const payloadBytes = decoded.payload.length;
       if (out.length > 0 && bytes + payloadBytes > maxBytes) return bytes;
-      out.push({ offset, timestampMs: decoded.timestampMs, payload: decoded.payload });
+      out.push({ offset, timestampMs: decoded.timestampMs, payload: decoded.payload, attributes: decoded.attributes });
       bytes += payloadBytes;
       at += decoded.size;
       position += decoded.size;

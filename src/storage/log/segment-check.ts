@@ -9,10 +9,11 @@
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { decodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeSealTrailer, encodeIndexEntry, INDEX_ENTRY_BYTES, INDEX_MAGIC, INDEX_VERSION, SEAL_TRAILER_BYTES, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
+import { checkRecord, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
 import { readFully, type FileIO } from '../fs/io.js';
 import type { Logger } from '../logger.js';
 import { findNextRecord, scanLog, type ResyncBounds } from './log-scanner.js';
-import { LOG_MAGIC, LOG_VERSION, MAX_RECORD_PAYLOAD_BYTES, type SegmentPaths } from './segment-files.js';
+import { LOG_MAGIC, LOG_VERSIONS, MAX_RECORD_PAYLOAD_BYTES, type SegmentPaths } from './segment-files.js';
 
 /** Records found by resynchronisation must carry timestamps this close to the segment's life. */
 const RESYNC_TIMESTAMP_SLACK_MS = 7 * 86_400_000;
@@ -35,16 +36,30 @@ export function logDamage(logger: Logger, damage: Damage): void {
 }
 
 /**
- * The log header of segment `baseOffset` open as `fd`: its creation time, or why it fails
- * (`torn`: it does not decode at all, as a header cut short while being written).
+ * The log header of segment `baseOffset` open as `fd`: its creation time and record format
+ * version, or why it fails (`torn`: it does not decode at all, as a header cut short while being
+ * written).
  */
-export function checkLogHeader(io: FileIO, fd: number, baseOffset: number): { createdMs: number } | { problem: string; torn: boolean } {
+export function checkLogHeader(io: FileIO, fd: number, baseOffset: number): { createdMs: number; version: RecordVersion } | { problem: string; torn: boolean } {
   const header = Buffer.alloc(FILE_HEADER_BYTES);
   const n = readFully(io, fd, header, 0, FILE_HEADER_BYTES, 0);
-  const decoded = decodeFileHeader(header.subarray(0, n), LOG_MAGIC, LOG_VERSION);
+  const decoded = decodeFileHeader(header.subarray(0, n), LOG_MAGIC, LOG_VERSIONS);
   if (typeof decoded === 'string') return { problem: `log ${decoded}`, torn: true };
   if (decoded.baseOffset !== baseOffset) return { problem: `log header names base offset ${decoded.baseOffset}`, torn: false };
-  return { createdMs: decoded.createdMs };
+  return { createdMs: decoded.createdMs, version: decoded.version as RecordVersion };
+}
+
+/**
+ * The record version of a log whose header fails its check: 1 when its first record checks as
+ * version 1 and not as version 2, else 2.
+ */
+export function guessVersion(io: FileIO, fd: number, logBytes: number): RecordVersion {
+  const length = Math.min(logBytes - FILE_HEADER_BYTES, RECORD_HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES, 1 << 20);
+  if (length < RECORD_HEADER_BYTES) return 2;
+  const chunk = Buffer.allocUnsafe(length);
+  const n = readFully(io, fd, chunk, 0, length, FILE_HEADER_BYTES);
+  const asV2 = checkRecord(chunk, 0, n, MAX_RECORD_PAYLOAD_BYTES, undefined, 2);
+  return asV2 === 'bad-fields' && typeof checkRecord(chunk, 0, n, MAX_RECORD_PAYLOAD_BYTES, undefined, 1) === 'number' ? 1 : 2;
 }
 
 /** The damage a failing log header is: it makes no offset unreadable by itself. */
@@ -76,6 +91,8 @@ export interface SealedCheck {
   logBytes: number;
   /** From the log header; null when it fails (then `logHeaderProblem` says why). */
   createdMs: number | null;
+  /** The record format version from the log header (guessed when the header fails). */
+  version: RecordVersion;
   logHeaderProblem: string | null;
   /** The seal, when the index checks and agrees with the log; else `problem` says why not. */
   seal: SealInfo | null;
@@ -98,15 +115,18 @@ export function checkSealed(io: FileIO, paths: SegmentPaths, count: number): Sea
   }
   let logBytes: number;
   let header: ReturnType<typeof checkLogHeader>;
+  let version: RecordVersion;
   try {
     logBytes = io.size(logFd);
     header = checkLogHeader(io, logFd, paths.baseOffset);
+    version = 'version' in header ? header.version : guessVersion(io, logFd, logBytes);
   } finally {
     io.close(logFd);
   }
   const result: SealedCheck = {
     logBytes,
     createdMs: 'createdMs' in header ? header.createdMs : null,
+    version,
     logHeaderProblem: 'problem' in header ? header.problem : null,
     seal: null,
     problem: null,
@@ -152,12 +172,12 @@ export interface RecordsFound {
 }
 
 /**
- * Indexes the records of the log of `paths` open as `fd` (`logBytes` long, created at
- * `createdMs`), expecting offsets from the base offset up to `count` records. Damaged stretches
- * are skipped by resynchronising on the next valid record; the offsets they held get entries
- * pointing at the damage, so reading them reports it.
+ * Indexes the records (of format `version`) of the log of `paths` open as `fd` (`logBytes` long,
+ * created at `createdMs`), expecting offsets from the base offset up to `count` records. Damaged
+ * stretches are skipped by resynchronising on the next valid record; the offsets they held get
+ * entries pointing at the damage, so reading them reports it.
  */
-export function indexRecords(io: FileIO, fd: number, paths: SegmentPaths, logBytes: number, count: number, createdMs: number): RecordsFound {
+export function indexRecords(io: FileIO, fd: number, paths: SegmentPaths, logBytes: number, count: number, createdMs: number, version: RecordVersion): RecordsFound {
   const base = paths.baseOffset;
   const stopOffset = base + count;
   const entries = Buffer.alloc(count * INDEX_ENTRY_BYTES);
@@ -167,7 +187,7 @@ export function indexRecords(io: FileIO, fd: number, paths: SegmentPaths, logByt
   let maxTimestampMs = 0;
   const entryAt = (offset: number) => (offset - base) * INDEX_ENTRY_BYTES;
   while (expected < stopOffset) {
-    const result = scanLog(io, fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, (offset, at) => {
+    const result = scanLog(io, fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, version, (offset, at) => {
       encodeIndexEntry(entries, entryAt(offset), offset - base, at);
     }, stopOffset - expected);
     maxTimestampMs = Math.max(maxTimestampMs, result.maxTimestampMs);
@@ -214,7 +234,9 @@ export function endsShort(io: FileIO, paths: SegmentPaths, count: number): boole
   const fd = io.open(paths.log, 'r');
   try {
     const base = paths.baseOffset;
-    const scan = scanLog(io, fd, FILE_HEADER_BYTES, stat.size, base, MAX_RECORD_PAYLOAD_BYTES, () => {}, count);
+    const header = checkLogHeader(io, fd, base);
+    const version = 'version' in header ? header.version : 2;
+    const scan = scanLog(io, fd, FILE_HEADER_BYTES, stat.size, base, MAX_RECORD_PAYLOAD_BYTES, version, () => {}, count);
     if (scan.nextOffset >= base + count) return false;
     if (scan.stop === null) return true; // the file ends before the records do
     const bounds = { ...resyncBounds(scan.nextOffset, base + count - 1, 0), minTimestampMs: 1 };

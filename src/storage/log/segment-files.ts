@@ -10,10 +10,12 @@
 import path from 'node:path';
 import { encodeFileHeader } from '../format/file-header.js';
 import { INDEX_ENTRY_BYTES, INDEX_MAGIC, INDEX_VERSION } from '../format/offset-index.js';
+import { CURRENT_RECORD_VERSION, type RecordVersion } from '../format/record.js';
 import type { FileIO } from '../fs/io.js';
 
 export const LOG_MAGIC = 'EBLG';
-export const LOG_VERSION = 1;
+/** The versions a `.log` may have: that of its records. */
+export const LOG_VERSIONS: readonly RecordVersion[] = [1, 2];
 
 /**
  * The largest payload a stored record may claim. A length field above it is damage, whatever
@@ -44,8 +46,9 @@ export function segmentPaths(dir: string, baseOffset: number): SegmentPaths {
   return { dir, baseOffset, log: path.join(dir, segmentFileName(baseOffset, 'log')), index: path.join(dir, segmentFileName(baseOffset, 'index')) };
 }
 
-export function encodeLogHeader(baseOffset: number, createdMs: number): Buffer {
-  return encodeFileHeader({ magic: LOG_MAGIC, version: LOG_VERSION, param: 0, baseOffset, createdMs });
+/** The header of a new segment's log (the current record version unless told). */
+export function encodeLogHeader(baseOffset: number, createdMs: number, version: RecordVersion = CURRENT_RECORD_VERSION): Buffer {
+  return encodeFileHeader({ magic: LOG_MAGIC, version, param: 0, baseOffset, createdMs });
 }
 
 export function encodeIndexHeader(baseOffset: number, createdMs: number): Buffer {

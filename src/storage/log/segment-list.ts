@@ -38,6 +38,15 @@ export class SegmentList {
     return this.segments.length;
   }
 
+  /**
+   * The first offset that segments of record format `version` or later hold: the base offset of
+   * the first such segment, or the log's end (`end`) when there is none yet.
+   */
+  firstOffsetOfVersion(version: number, end: number): number {
+    for (const segment of this.segments) if (segment.version >= version) return segment.baseOffset;
+    return end;
+  }
+
   /** Adds a new active segment (a roll). */
   push(segment: Segment): void {
     assert(segment.baseOffset === this.active.nextOffset, 'a new segment does not start where the last one ends');

@@ -10,17 +10,18 @@
  *   is rebuilt from its log (segment-repair.ts).
  * - The last segment's tail, the only place a crash can tear a write, is validated: a torn
  *   record with nothing valid after it is cut off; one with valid records after it is damage,
- *   kept and reported.
+ *   kept and reported. After a crash the tail is then cut back to the end of the last record that
+ *   ends a batch (format/record-fields.ts), so that a batch torn part-way vanishes whole.
  */
 import { assert, ErrorCodes, EventBusError } from '../../errors.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, encodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, sealedIndexBytes } from '../format/offset-index.js';
-import { decodeRecord, RECORD_HEADER_BYTES } from '../format/record.js';
+import { CURRENT_RECORD_VERSION, decodeRecord, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
 import { DurableFile } from '../fs/durable-file.js';
 import { IndexFile } from './index-file.js';
 import { findNextRecord, scanLog, zeroFrom } from './log-scanner.js';
 import { Segment, type RecoveredSegment, type SegmentContext } from './segment.js';
-import { checkIndexHeader, checkLogHeader, checkSealed, endsShort, headerDamage, isWholeSealed, logDamage, readSealTrailer, resyncBounds, type Damage } from './segment-check.js';
+import { checkIndexHeader, checkLogHeader, checkSealed, endsShort, guessVersion, headerDamage, isWholeSealed, logDamage, readSealTrailer, resyncBounds, type Damage } from './segment-check.js';
 import { encodeLogHeader, listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
 
@@ -99,13 +100,13 @@ export function openSealed(ctx: SegmentContext, dir: string, baseOffset: number,
   let size = check.logBytes;
   if (seal === null) {
     ctx.recovery?.note('indexesRebuilt');
-    const rebuilt = rebuildSealedIndex(ctx.io, ctx.logger, paths, count, createdMs, damage.length === 0, check.problem ?? 'index does not check');
+    const rebuilt = rebuildSealedIndex(ctx.io, ctx.logger, paths, count, check.version, createdMs, damage.length === 0, check.problem ?? 'index does not check');
     seal = rebuilt.seal;
     size = rebuilt.logBytes;
     damage.push(...rebuilt.damage);
   }
   return Segment.recovered(ctx, dir, baseOffset, {
-    count, size, allocated: size, maxTimestampMs: seal.maxTimestampMs, createdMs, seal, damage,
+    version: check.version, count, size, allocated: size, maxTimestampMs: seal.maxTimestampMs, createdMs, seal, damage,
     indexRebuilt: check.seal === null, log: null, index: new IndexFile(ctx.io, paths.index, baseOffset),
   });
 }
@@ -130,20 +131,21 @@ export function openLast(ctx: SegmentContext, paths: SegmentPaths, nowMs: number
 }
 
 function recoverTail(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, index: IndexFile, nowMs: number): RecoveredSegment {
-  const found: RecoveredSegment = { count: 0, size: FILE_HEADER_BYTES, allocated: 0, maxTimestampMs: 0, createdMs: 0, seal: null, damage: [], indexRebuilt: false, log, index };
+  const found: RecoveredSegment = { version: 2, count: 0, size: FILE_HEADER_BYTES, allocated: 0, maxTimestampMs: 0, createdMs: 0, seal: null, damage: [], indexRebuilt: false, log, index };
   const logBytes = recoverLogHeader(ctx, paths, log, found, nowMs);
   const indexProblem = openIndexForRecovery(ctx, paths, index, logBytes, found);
   if (found.seal !== null) return found; // sealed, but the crash came before the next segment existed
-  const trusted = findTrustedEntry(paths, log, index, logBytes);
-  const tail = recoverRecords(ctx, paths, log, trusted, logBytes, found.createdMs);
+  const trusted = findTrustedEntry(paths, log, index, logBytes, found.version);
+  const tail = recoverRecords(ctx, paths, log, index, trusted, logBytes, found);
   found.size = tail.end;
   found.allocated = tail.logBytes;
   found.count = tail.nextOffset - paths.baseOffset;
   found.maxTimestampMs = tail.maxTimestampMs;
   found.damage.push(...tail.damage);
   const fresh = tail.entries.length / INDEX_ENTRY_BYTES;
-  assert(found.count === trusted.count + fresh, 'recovered index entries do not match records');
-  if (fresh > 0) index.append(tail.entries, trusted.count, 'index recovery to');
+  const kept = Math.min(trusted.count, found.count);
+  assert(found.count === kept + fresh, 'recovered index entries do not match records');
+  if (fresh > 0) index.append(tail.entries, kept, 'index recovery to');
   const indexBytes = index.size();
   if (indexBytes !== indexEntryPosition(found.count)) index.truncateTo(found.count);
   index.crc = null;
@@ -152,21 +154,32 @@ function recoverTail(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile,
     ctx.logger.warn({ file: paths.index, reason: indexProblem }, 'index rebuilt from its segment');
   } else if (fresh > 0 || indexBytes !== indexEntryPosition(found.count)) {
     // Normal after a crash (the active index is not fsynced), but an operator is told.
-    ctx.logger.info({ file: paths.index, entriesAdded: fresh, entriesTrusted: trusted.count, indexBytesBefore: indexBytes }, 'index brought up to date from its segment');
+    ctx.logger.info({ file: paths.index, entriesAdded: fresh, entriesTrusted: kept, indexBytesBefore: indexBytes }, 'index brought up to date from its segment');
   }
-  found.indexRebuilt = trusted.count === 0;
+  found.indexRebuilt = kept === 0;
+  if (found.version !== CURRENT_RECORD_VERSION && found.count === 0 && found.damage.length === 0) {
+    // An empty segment of an older record format (a store written before format 2): it holds
+    // no record, so it takes the current format now, durably, before anything is appended.
+    log.write([encodeLogHeader(paths.baseOffset, found.createdMs)], 0, 'log header to');
+    log.syncNow();
+    found.version = CURRENT_RECORD_VERSION;
+    found.headerRewritten = true;
+    ctx.logger.info({ file: paths.log }, 'an empty segment of record format 1 now takes format 2');
+  }
   return found;
 }
 
 /**
  * Checks the log header, recreating one torn while the file was being created (no record was
- * ever written to it, so nothing is lost). Returns the log's size.
+ * ever written to it, so nothing is lost). Sets the record version and creation time in `found`;
+ * returns the log's size.
  */
 function recoverLogHeader(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, found: RecoveredSegment, nowMs: number): number {
   const logBytes = log.size();
   const header = checkLogHeader(ctx.io, log.fd, paths.baseOffset);
   if ('createdMs' in header) {
     found.createdMs = header.createdMs;
+    found.version = header.version;
     return logBytes;
   }
   if (logBytes <= FILE_HEADER_BYTES && header.torn) {
@@ -179,6 +192,7 @@ function recoverLogHeader(ctx: SegmentContext, paths: SegmentPaths, log: Durable
     ctx.logger.warn({ file: paths.log }, 'rewrote the header of a segment torn while being created');
     return FILE_HEADER_BYTES;
   }
+  found.version = guessVersion(ctx.io, log.fd, logBytes);
   found.damage.push(headerDamage(paths.log, paths.baseOffset, header.problem));
   ctx.logger.error({ file: paths.log, position: 0, reason: header.problem }, 'segment header is damaged');
   return logBytes;
@@ -218,35 +232,66 @@ interface TrustedEntry {
   /** Log position just after the trusted record. */
   end: number;
   timestampMs: number;
+  /** True when the trusted record ends a batch (or there is none: the segment's start). */
+  batchEnd: boolean;
 }
 
 /** The newest index entry (among the last few) whose record checks: recovery trusts up to it. */
-function findTrustedEntry(paths: SegmentPaths, log: DurableFile, index: IndexFile, logBytes: number): TrustedEntry {
+function findTrustedEntry(paths: SegmentPaths, log: DurableFile, index: IndexFile, logBytes: number, version: RecordVersion): TrustedEntry {
   const entries = Math.floor((index.size() - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
   const look = Math.min(Math.max(entries, 0), RECOVERY_LOOKBACK_ENTRIES);
   const first = entries - look;
   const block = look > 0 ? index.readEntries(first, look) : Buffer.alloc(0);
-  const header = Buffer.alloc(RECORD_HEADER_BYTES);
   for (let relative = entries - 1; relative >= first && look > 0; relative--) {
     const at = (relative - first) * INDEX_ENTRY_BYTES;
     if (at + INDEX_ENTRY_BYTES > block.length) continue;
     const position = decodeIndexEntry(block, at, relative);
-    if (position < FILE_HEADER_BYTES || position + RECORD_HEADER_BYTES > logBytes) continue;
-    log.read(header, 0, RECORD_HEADER_BYTES, position);
-    const size = RECORD_HEADER_BYTES + header.readUInt32LE(4);
-    if (size > RECORD_HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES || position + size > logBytes) continue;
-    const record = Buffer.allocUnsafe(size);
-    log.read(record, 0, size, position);
-    const decoded = decodeRecord(record, 0, size, MAX_RECORD_PAYLOAD_BYTES, paths.baseOffset + relative);
-    if (typeof decoded === 'string') continue;
-    return { count: relative + 1, end: position + size, timestampMs: decoded.timestampMs };
+    const record = readRecordAt(log, position, logBytes, paths.baseOffset + relative, version);
+    if (record === null) continue;
+    return { count: relative + 1, end: position + record.size, timestampMs: record.timestampMs, batchEnd: record.batchEnd };
   }
-  return { count: 0, end: FILE_HEADER_BYTES, timestampMs: 0 };
+  return { count: 0, end: FILE_HEADER_BYTES, timestampMs: 0, batchEnd: true };
+}
+
+/** The record of `offset` at `position` of an open log, decoded, or null if there is none that checks. */
+function readRecordAt(log: DurableFile, position: number, logBytes: number, offset: number, version: RecordVersion): { size: number; timestampMs: number; batchEnd: boolean } | null {
+  if (position < FILE_HEADER_BYTES || position + RECORD_HEADER_BYTES > logBytes) return null;
+  const header = Buffer.alloc(RECORD_HEADER_BYTES);
+  log.read(header, 0, RECORD_HEADER_BYTES, position);
+  const size = RECORD_HEADER_BYTES + header.readUInt32LE(4);
+  if (size > RECORD_HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES || position + size > logBytes) return null;
+  const record = Buffer.allocUnsafe(size);
+  log.read(record, 0, size, position);
+  const decoded = decodeRecord(record, 0, size, MAX_RECORD_PAYLOAD_BYTES, offset, version);
+  return typeof decoded === 'string' ? null : decoded;
+}
+
+/** A position after a record that ends a batch, and the offset after it. */
+interface BatchBoundary {
+  position: number;
+  offset: number;
+}
+
+/**
+ * The last batch boundary at or before the trusted entry's record, found by walking back through
+ * the index entries (a batch is a few MiB at most); the segment's start is always one. Null when
+ * an entry on the way fails its check (the caller then scans from the start).
+ */
+function boundaryBefore(paths: SegmentPaths, log: DurableFile, index: IndexFile, trusted: TrustedEntry, logBytes: number, version: RecordVersion): BatchBoundary | null {
+  const base = paths.baseOffset;
+  if (trusted.batchEnd) return { position: trusted.end, offset: base + trusted.count };
+  for (let relative = trusted.count - 2; relative >= 0; relative--) {
+    const position = index.entry(relative, logBytes);
+    const record = readRecordAt(log, position, logBytes, base + relative, version);
+    if (record === null) return null;
+    if (record.batchEnd) return { position: position + record.size, offset: base + relative + 1 };
+  }
+  return { position: FILE_HEADER_BYTES, offset: base };
 }
 
 /** What {@link recoverRecords} found after the trusted entry. */
 interface RecoveredTail {
-  /** Index entries for the records validated (appended after the trusted ones). */
+  /** Index entries for the records validated (appended after the trusted ones kept). */
   entries: Buffer;
   nextOffset: number;
   /** Position just after the last record (valid or damaged) kept. */
@@ -260,19 +305,26 @@ interface RecoveredTail {
 /**
  * Validates the log after the trusted entry's record. The all-zero preallocated end is not
  * data. A failing record with nothing valid after it is a torn write (cut off after a crash;
- * damage, kept, after a clean stop); one with valid records after it is damage, kept.
+ * damage, kept, after a clean stop); one with valid records after it is damage, kept. Records
+ * after the last one that ends a batch are a torn batch: cut off after a crash, damage after a
+ * clean stop.
  */
-function recoverRecords(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, trusted: TrustedEntry, logBytes: number, createdMs: number): RecoveredTail {
+function recoverRecords(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, index: IndexFile, trusted: TrustedEntry, logBytes: number, found: RecoveredSegment): RecoveredTail {
   const { io } = ctx;
+  const { version, createdMs } = found;
   const base = paths.baseOffset;
   const entries = new EntryBuffer(base);
   const damage: Damage[] = [];
   let expected = base + trusted.count;
   let position = trusted.end;
   let maxTimestampMs = trusted.timestampMs;
+  // The last batch boundary seen by the scans (null: none yet, and the trusted record ends none).
+  let boundary: BatchBoundary | null = trusted.batchEnd ? { position: trusted.end, offset: expected } : null;
   for (;;) {
-    const result = scanLog(io, log.fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, (offset, at) => entries.push(offset, at));
+    const scanFrom = expected;
+    const result = scanLog(io, log.fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, version, (offset, at) => entries.push(offset, at));
     maxTimestampMs = Math.max(maxTimestampMs, result.maxTimestampMs);
+    if (result.batchEndOffset > scanFrom) boundary = { position: result.batchEnd, offset: result.batchEndOffset };
     expected = result.nextOffset;
     position = result.end;
     if (result.stop === null) break;
@@ -280,32 +332,70 @@ function recoverRecords(ctx: SegmentContext, paths: SegmentPaths, log: DurableFi
     assert(damageAt === result.end, 'a scan stopped inside a record');
     if (zeroFrom(io, log.fd, damageAt, logBytes)) break; // the preallocated, never-written end: the data ends here
     const bound = expected + Math.floor((logBytes - damageAt) / RECORD_HEADER_BYTES);
-    const found = findNextRecord(io, log.fd, damageAt + 1, logBytes, resyncBounds(expected, bound, createdMs));
-    if (found === null && ctx.afterCrash === false) {
+    const next = findNextRecord(io, log.fd, damageAt + 1, logBytes, resyncBounds(expected, bound, createdMs));
+    if (next === null && ctx.afterCrash === false) {
       // Nothing valid follows, but the store was closed cleanly: nothing can be torn, so this
       // is damage to the last (acknowledged) record. Keep it, report it, append after it.
       entries.push(expected, damageAt);
       damage.push(reportDamage(ctx, { file: paths.log, position: damageAt, firstOffset: expected, lastOffset: expected, reason: `record ${result.stop.problem} at the end of an active segment after a clean stop` }));
       expected += 1;
       position = logBytes;
+      boundary = { position, offset: expected };
       break;
     }
-    if (found === null) {
+    if (next === null) {
       // Nothing valid follows: a torn write that was never acknowledged. Cut it off at the end of
       // the last whole record (the file is extended again later: the cut part comes back as zeros).
-      log.truncate(damageAt);
-      log.syncNow();
-      ctx.recovery?.note('tornBytesCut', logBytes - damageAt);
-      ctx.logger.warn({ file: paths.log, position: damageAt, bytes: logBytes - damageAt, problem: result.stop.problem }, 'truncated the torn tail of an active segment');
-      logBytes = damageAt;
+      logBytes = cutLog(ctx, log, paths, damageAt, logBytes, `record ${result.stop.problem}`, 'truncated the torn tail of an active segment');
       break;
     }
-    for (let offset = expected; offset < found.offset; offset++) entries.push(offset, damageAt);
-    damage.push(reportDamage(ctx, { file: paths.log, position: damageAt, firstOffset: expected, lastOffset: found.offset - 1, reason: `record ${result.stop.problem}` }));
-    expected = found.offset;
-    position = found.position;
+    for (let offset = expected; offset < next.offset; offset++) entries.push(offset, damageAt);
+    damage.push(reportDamage(ctx, { file: paths.log, position: damageAt, firstOffset: expected, lastOffset: next.offset - 1, reason: `record ${result.stop.problem}` }));
+    expected = next.offset;
+    position = next.position;
+    // Damage is kept whole: what follows it starts afresh.
+    boundary = { position, offset: expected };
   }
-  return { entries: entries.bytes(), nextOffset: expected, end: position, logBytes, maxTimestampMs, damage };
+  const tail: RecoveredTail = { entries: entries.bytes(), nextOffset: expected, end: position, logBytes, maxTimestampMs, damage };
+  boundary ??= boundaryBefore(paths, log, index, trusted, logBytes, version) ?? scanForBoundary(ctx, paths, log, logBytes, expected, found);
+  if (boundary.offset < expected) endAtBoundary(ctx, paths, log, boundary, tail, base + trusted.count);
+  return tail;
+}
+
+/**
+ * The records after the last batch boundary belong to a batch whose end never reached the disk.
+ * After a crash it was never acknowledged: cut it off, so that the batch vanishes whole. After a
+ * clean stop nothing can be torn: report it as damage, kept.
+ */
+function endAtBoundary(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, boundary: BatchBoundary, tail: RecoveredTail, freshOffset: number): void {
+  if (ctx.afterCrash === false) {
+    tail.damage.push(reportDamage(ctx, { file: paths.log, position: boundary.position, firstOffset: boundary.offset, lastOffset: tail.nextOffset - 1, reason: 'the last batch has no record ending it, after a clean stop' }));
+    return;
+  }
+  tail.logBytes = cutLog(ctx, log, paths, boundary.position, tail.logBytes, 'a batch without its end', 'truncated a torn batch at the end of an active segment');
+  // Entries of trusted records past the boundary are cut from the index by the caller.
+  tail.entries = tail.entries.subarray(0, Math.max(0, boundary.offset - freshOffset) * INDEX_ENTRY_BYTES);
+  tail.nextOffset = boundary.offset;
+  tail.end = boundary.position;
+}
+
+/** Cuts the log at `at`, durably, and says so; returns the new size. */
+function cutLog(ctx: SegmentContext, log: DurableFile, paths: SegmentPaths, at: number, logBytes: number, problem: string, message: string): number {
+  log.truncate(at);
+  log.syncNow();
+  ctx.recovery?.note('tornBytesCut', logBytes - at);
+  ctx.logger.warn({ file: paths.log, position: at, bytes: logBytes - at, problem }, message);
+  return at;
+}
+
+/**
+ * The last batch boundary before `end` found by scanning the segment from its start: only when
+ * the index cannot be walked back (an entry fails its check).
+ */
+function scanForBoundary(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, logBytes: number, endOffset: number, found: RecoveredSegment): BatchBoundary {
+  const base = paths.baseOffset;
+  const scan = scanLog(ctx.io, log.fd, FILE_HEADER_BYTES, logBytes, base, MAX_RECORD_PAYLOAD_BYTES, found.version, () => {}, endOffset - base);
+  return scan.batchEndOffset > base ? { position: scan.batchEnd, offset: scan.batchEndOffset } : { position: FILE_HEADER_BYTES, offset: base };
 }
 
 function reportDamage(ctx: SegmentContext, damage: Damage): Damage {

@@ -9,6 +9,7 @@ import { crc32c } from '../format/crc.js';
 import { encodeSealTrailer, type SealInfo } from '../format/offset-index.js';
 import { replaceFileNow } from '../fs/atomic-file.js';
 import type { FileIO } from '../fs/io.js';
+import type { RecordVersion } from '../format/record.js';
 import type { Logger } from '../logger.js';
 import { fileCrc, zeroFrom } from './log-scanner.js';
 import { indexRecords, logDamage, type Damage } from './segment-check.js';
@@ -23,16 +24,17 @@ export interface RebuiltIndex {
 }
 
 /**
- * Rebuilds the index of the sealed segment at `paths` (`count` records, created at `createdMs`)
- * and logs why (`reason`). `cleanSoFar` is false when damage was already found (a failing log
- * header): a damaged log is never cut. Throws CORRUPT_DATA, DISK_FULL or IO_ERROR.
+ * Rebuilds the index of the sealed segment at `paths` (`count` records of format `version`,
+ * created at `createdMs`) and logs why (`reason`). `cleanSoFar` is false when damage was already
+ * found (a failing log header): a damaged log is never cut. Throws CORRUPT_DATA, DISK_FULL or
+ * IO_ERROR.
  */
-export function rebuildSealedIndex(io: FileIO, logger: Logger, paths: SegmentPaths, count: number, createdMs: number, cleanSoFar: boolean, reason: string): RebuiltIndex {
+export function rebuildSealedIndex(io: FileIO, logger: Logger, paths: SegmentPaths, count: number, version: RecordVersion, createdMs: number, cleanSoFar: boolean, reason: string): RebuiltIndex {
   try {
     const fd = io.open(paths.log, 'r');
     try {
       let logBytes = io.size(fd);
-      const found = indexRecords(io, fd, paths, logBytes, count, createdMs);
+      const found = indexRecords(io, fd, paths, logBytes, count, createdMs, version);
       for (const damage of found.damage) logDamage(logger, damage);
       if (found.end < logBytes && found.damage.length === 0 && cleanSoFar && zeroFrom(io, fd, found.end, logBytes)) {
         // Sealed just before a crash that kept the seal but not the cut of the preallocated end:

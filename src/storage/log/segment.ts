@@ -14,6 +14,7 @@
 import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
+import { CURRENT_RECORD_VERSION, type RecordVersion } from '../format/record.js';
 import { encodeSealTrailer, INDEX_ENTRY_BYTES, indexEntryPosition, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
 import { DurableFile } from '../fs/durable-file.js';
 import type { FileIO } from '../fs/io.js';
@@ -61,6 +62,8 @@ export type FileCapture =
 
 /** A segment as recovery found it (segment-recovery.ts). */
 export interface RecoveredSegment {
+  /** The format of its records, from the log header. */
+  version: RecordVersion;
   count: number;
   /** Bytes of the log holding data; `allocated` includes preallocated zeros after them. */
   size: number;
@@ -71,6 +74,8 @@ export interface RecoveredSegment {
   damage: Damage[];
   /** True when the index was written from the log at open: it is known to be right. */
   indexRebuilt: boolean;
+  /** True when recovery rewrote the log's header: checksums recorded before no longer apply. */
+  headerRewritten?: boolean;
   /** The open log of an active segment (null: closed). */
   log: DurableFile | null;
   index: IndexFile;
@@ -79,6 +84,8 @@ export interface RecoveredSegment {
 export class Segment {
   readonly baseOffset: number;
   readonly paths: SegmentPaths;
+  /** The format of its records (format/record.ts): 2 for every segment created now. */
+  readonly version: RecordVersion;
   /** Bytes of the `.log` holding valid data (header and records). */
   size = FILE_HEADER_BYTES;
   /** Records in the segment. */
@@ -99,9 +106,12 @@ export class Segment {
   private indexRebuilt = false;
   /** Set when the files were removed (retention, deletion): nothing is left to sync or read. */
   private removed = false;
+  /** Set when recovery rewrote the log header: a clean-close checkpoint's CRCs are stale. */
+  private headerRewritten = false;
 
-  private constructor(private readonly ctx: SegmentContext, dir: string, baseOffset: number, index?: IndexFile) {
+  private constructor(private readonly ctx: SegmentContext, dir: string, baseOffset: number, version: RecordVersion, index?: IndexFile) {
     this.baseOffset = baseOffset;
+    this.version = version;
     this.paths = segmentPaths(dir, baseOffset);
     this.log = new LogFile(ctx.io, this.paths.log, ctx.preallocateStepBytes ?? 0);
     this.index = index ?? new IndexFile(ctx.io, this.paths.index, baseOffset);
@@ -125,7 +135,7 @@ export class Segment {
 
   /** Creates the files of a new, empty active segment (headers written, not yet fsynced). */
   static create(ctx: SegmentContext, dir: string, baseOffset: number, nowMs: number): Segment {
-    const segment = new Segment(ctx, dir, baseOffset);
+    const segment = new Segment(ctx, dir, baseOffset, CURRENT_RECORD_VERSION);
     segment.createdMs = nowMs;
     try {
       segment.log.create(baseOffset, nowMs);
@@ -139,7 +149,7 @@ export class Segment {
 
   /** A segment opened by recovery, in the state it found (its files are on disk). */
   static recovered(ctx: SegmentContext, dir: string, baseOffset: number, found: RecoveredSegment): Segment {
-    const segment = new Segment(ctx, dir, baseOffset, found.index);
+    const segment = new Segment(ctx, dir, baseOffset, found.version, found.index);
     segment.count = found.count;
     segment.size = found.size;
     segment.maxTimestampMs = found.maxTimestampMs;
@@ -147,6 +157,7 @@ export class Segment {
     segment.seal = found.seal;
     segment.damage.add(found.damage);
     segment.indexRebuilt = found.indexRebuilt;
+    segment.headerRewritten = found.headerRewritten === true;
     // Found on disk (after a crash, made durable first: Engine.open).
     segment.log.adopt(found.log, found.allocated, found.size);
     segment.sealDurable = found.seal !== null;
@@ -254,7 +265,7 @@ export class Segment {
 
   /** Takes running CRCs recorded at a clean close, if the segment still has those sizes. */
   restoreRunningCrcs(crcs: { logBytes: number; logCrc: number; indexBytes: number; indexCrc: number }): boolean {
-    if (this.seal !== null || this.size !== crcs.logBytes || indexEntryPosition(this.count) !== crcs.indexBytes) return false;
+    if (this.seal !== null || this.headerRewritten || this.size !== crcs.logBytes || indexEntryPosition(this.count) !== crcs.indexBytes) return false;
     this.log.crc = crcs.logCrc;
     this.index.crc = crcs.indexCrc;
     return true;
@@ -337,7 +348,7 @@ export class Segment {
         // Where the records this read can return end: the index gives it exactly, so a read of a
         // few small events does not read (and allocate) megabytes.
         const endHint = this.endOfRecords(Math.min(stop, fromOffset + maxEvents), position);
-        const result = readRecords(log, { position, fromOffset, stopOffset: stop, endHint, logBytes: this.size, maxEvents, maxBytes }, out);
+        const result = readRecords(log, { position, fromOffset, stopOffset: stop, endHint, logBytes: this.size, maxEvents, maxBytes, version: this.version }, out);
         if (typeof result === 'number') return result;
         // The first record due fails its checks at the position the index gives. The index may
         // be stale (an entry that checks but points at another record's bytes): rebuild it from
@@ -394,7 +405,7 @@ export class Segment {
     const { io, logger } = this.ctx;
     if (this.seal !== null) {
       this.closeFiles();
-      const rebuilt = rebuildSealedIndex(io, logger, this.paths, this.count, this.createdMs, this.damage.isEmpty, reason);
+      const rebuilt = rebuildSealedIndex(io, logger, this.paths, this.count, this.version, this.createdMs, this.damage.isEmpty, reason);
       this.size = rebuilt.logBytes;
       this.seal = rebuilt.seal;
       this.maxTimestampMs = rebuilt.seal.maxTimestampMs;
@@ -402,7 +413,7 @@ export class Segment {
       this.indexRebuilt = true;
       return;
     }
-    const found = indexRecords(io, this.openLog().fd, this.paths, this.size, this.count, this.createdMs);
+    const found = indexRecords(io, this.openLog().fd, this.paths, this.size, this.count, this.createdMs, this.version);
     for (const damage of found.damage) logDamage(logger, damage);
     this.damage.add(found.damage);
     this.index.rewriteEntries(found.entries);

@@ -18,7 +18,8 @@ import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange
 import type { SyncTarget } from '../fs/group-commit.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from '../format/offset-index.js';
-import { encodeRecord, recordBytes } from '../format/record.js';
+import type { RecordFields } from '../format/record-fields.js';
+import { CURRENT_RECORD_VERSION, encodeRecord, recordBytes } from '../format/record.js';
 import type { StoredEvent } from './record-reader.js';
 import { Segment, type FileCapture, type SegmentContext } from './segment.js';
 import type { Damage } from './segment-check.js';
@@ -26,10 +27,11 @@ import { SegmentList, type RetentionPolicy } from './segment-list.js';
 import { openSegments } from './segment-recovery.js';
 import type { WriteScratch } from './write-scratch.js';
 
-/** Offset and timestamp given to an appended event. */
+/** Offset and timestamp given to an appended event (and its key's version, when it has a key). */
 export interface AppendedEvent {
   offset: number;
   timestampMs: number;
+  version?: number;
 }
 
 export type { RetentionPolicy };
@@ -59,16 +61,22 @@ export interface LogContext extends SegmentContext, DurableWriterContext {
   sealed?(log: StreamLog, segment: Segment, frozenMs: number): void;
 }
 
+/** One append: a batch, written whole into one segment, its last record ending the batch. */
 interface PendingAppend extends PendingChange<AppendedEvent[]> {
   payloads: readonly Buffer[];
+  /** The fields of each event (format/record-fields.ts), or null when none has any. */
+  fields: readonly (RecordFields | null)[] | null;
   firstOffset: number;
   timestampMs: number;
+  /** Bytes of the batch's records. */
+  bytes: number;
 }
 
 export class StreamLog {
   private readonly segments: SegmentList;
   private nextOffset: number;
-  private writtenOffset: number;
+  /** Every offset below this is written (in the page cache, at least). */
+  private written: number;
   /** Every offset below this may be read. */
   visibleOffset: number;
   private lastTimestampMs: number;
@@ -81,12 +89,14 @@ export class StreamLog {
   private readonly sealing = new Map<Segment, Promise<void>>();
   /** Queues, writes and commits appends; refuses them after a failure. */
   private readonly writer: DurableWriter<PendingAppend, AppendedEvent[]>;
+  /** Waiting for an offset to become visible ({@link whenVisible}), in no particular order. */
+  private visibilityWaiters: { offset: number; resolve(): void; reject(error: unknown): void }[] = [];
 
   private constructor(private readonly ctx: LogContext, readonly dir: string, segments: Segment[]) {
     this.segments = new SegmentList(segments);
     const active = this.active;
     this.nextOffset = active.nextOffset;
-    this.writtenOffset = active.nextOffset;
+    this.written = active.nextOffset;
     this.visibleOffset = active.nextOffset;
     this.lastTimestampMs = active.maxTimestampMs;
     this.writer = new DurableWriter(ctx, {
@@ -98,6 +108,7 @@ export class StreamLog {
       write: (batch, nowMs) => this.write(batch, nowMs),
       durable: (batch) => this.advanceVisible(batch),
       result: appendedEvents,
+      stopped: (error) => this.settleWaiters(error),
     });
     this.activeTarget = this.fileTarget(active);
     this.activeTargets = [this.activeTarget];
@@ -137,6 +148,33 @@ export class StreamLog {
     return this.segments.firstOffset;
   }
 
+  /** The offset the next append gets (appends queued and not yet written included). */
+  get assignedOffset(): number {
+    return this.nextOffset;
+  }
+
+  /** Every offset below this is written (visible or about to be, once durable). */
+  get writtenOffset(): number {
+    return this.written;
+  }
+
+  /**
+   * The first offset whose record can carry fields (a key, a message id): where the segments of
+   * record format 2 begin. Before it, format 1 records hold payloads only.
+   */
+  get fieldsFrom(): number {
+    return Math.max(this.firstOffset, this.segments.firstOffsetOfVersion(CURRENT_RECORD_VERSION, this.written));
+  }
+
+  /**
+   * Makes everything written so far durable, whatever the fsync policy: the key index writes a
+   * run only over records known to be on disk.
+   */
+  async makeDurable(): Promise<void> {
+    await this.sealsSettled();
+    await this.writer.track(this.active.syncLog());
+  }
+
   /** Bytes of records in the active segment (what a snapshot would have to copy). */
   get activeTailBytes(): number {
     return this.active.size - FILE_HEADER_BYTES;
@@ -152,19 +190,28 @@ export class StreamLog {
 
   // ------------------------------------------------------------------ appending
 
+  /** The error an append would get now (the stream failed, or is closed), or null. */
+  refused(): EventBusError | null {
+    return this.writer.refused();
+  }
+
   /**
-   * Queues `payloads` for appending and assigns their offsets and timestamp now. The promise
-   * resolves when the fsync policy is met, or rejects (DISK_FULL, IO_ERROR, STREAM_FAILED).
-   * The caller schedules {@link flush}.
+   * Queues `payloads` (with `fields`, one per payload, when any has some) as one batch, and
+   * assigns their offsets and timestamp now. The batch is written whole into one segment, and
+   * becomes visible whole. The promise resolves when the fsync policy is met, or rejects
+   * (DISK_FULL, IO_ERROR, STREAM_FAILED). The caller schedules {@link flush}.
    */
-  append(payloads: readonly Buffer[], nowMs: number): Promise<AppendedEvent[]> {
+  append(payloads: readonly Buffer[], nowMs: number, fields: readonly (RecordFields | null)[] | null = null): Promise<AppendedEvent[]> {
     const refused = this.writer.refused();
     if (refused !== null) return Promise.reject(refused);
+    assert(payloads.length > 0 && (fields === null || fields.length === payloads.length), 'an append holds events, with fields for each or none');
     const timestampMs = nowMs > this.lastTimestampMs ? nowMs : this.lastTimestampMs;
     this.lastTimestampMs = timestampMs;
     const firstOffset = this.nextOffset;
     this.nextOffset += payloads.length;
-    return this.writer.enqueue({ payloads, firstOffset, timestampMs, resolve: UNSETTLED.resolve, reject: UNSETTLED.reject });
+    let bytes = 0;
+    for (let i = 0; i < payloads.length; i++) bytes += recordBytes(payloads[i]!.length, fields === null ? null : fields[i]!);
+    return this.writer.enqueue({ payloads, fields, firstOffset, timestampMs, bytes, resolve: UNSETTLED.resolve, reject: UNSETTLED.reject });
   }
 
   /** Writes every queued append to disk (one write per segment touched) and commits them. */
@@ -172,31 +219,38 @@ export class StreamLog {
     this.writer.flush(nowMs);
   }
 
-  /** Encodes and writes a batch of appends, rolling where a segment is full; returns what to sync. */
+  /**
+   * Encodes and writes a batch of appends; returns what to sync. Each append goes whole into one
+   * segment: the active one is rolled before an append that would take it past its size (a
+   * segment holds at least one append, however large), and before the first append to a segment
+   * of an older record format (a segment never mixes formats).
+   */
   private write(batch: readonly PendingAppend[], nowMs: number): readonly SyncTarget[] {
     const scratch = this.ctx.scratch;
     const sizeLimit = this.ctx.segmentSizeBytes;
     scratch.reset();
     let active = this.active;
-    let offset = this.writtenOffset;
+    let offset = this.written;
     for (const append of batch) {
       assert(append.firstOffset === offset, 'appends flushed out of order');
-      for (const payload of append.payloads) {
-        const size = recordBytes(payload.length);
-        if (active.count + scratch.records > 0 && active.size + scratch.logUsed + size > sizeLimit) {
-          this.writeScratch(scratch);
-          this.roll(nowMs);
-          active = this.active;
-        }
-        scratch.reserve(size);
+      const full = active.count + scratch.records > 0 && active.size + scratch.logUsed + append.bytes > sizeLimit;
+      // An empty active segment of an older format was given the current one at open.
+      if (full || (active.version !== CURRENT_RECORD_VERSION && active.count > 0)) {
+        this.writeScratch(scratch);
+        this.roll(nowMs);
+        active = this.active;
+      }
+      scratch.reserve(append.bytes, append.payloads.length);
+      const { payloads, fields, timestampMs } = append;
+      const last = payloads.length - 1;
+      for (let i = 0; i <= last; i++) {
         encodeIndexEntry(scratch.index, scratch.indexUsed, offset - active.baseOffset, active.size + scratch.logUsed);
-        encodeRecord(scratch.log, scratch.logUsed, offset, append.timestampMs, payload);
-        scratch.logUsed += size;
+        scratch.logUsed += encodeRecord(scratch.log, scratch.logUsed, offset, timestampMs, payloads[i]!, fields === null ? null : fields[i]!, i === last);
         scratch.indexUsed += INDEX_ENTRY_BYTES;
-        scratch.records += 1;
-        if (append.timestampMs > scratch.maxTimestampMs) scratch.maxTimestampMs = append.timestampMs;
         offset += 1;
       }
+      scratch.records += payloads.length;
+      if (timestampMs > scratch.maxTimestampMs) scratch.maxTimestampMs = timestampMs;
     }
     this.writeScratch(scratch);
     return this.takeTargets(this.activeTargets);
@@ -218,9 +272,9 @@ export class StreamLog {
   private writeScratch(scratch: WriteScratch): void {
     if (scratch.records === 0) return;
     const active = this.active;
-    active.append(this.writtenOffset, scratch.log.subarray(0, scratch.logUsed), scratch.index.subarray(0, scratch.indexUsed), scratch.records, scratch.maxTimestampMs);
-    this.writtenOffset += scratch.records;
-    assert(this.writtenOffset === active.nextOffset, 'written offset does not match the active segment');
+    active.append(this.written, scratch.log.subarray(0, scratch.logUsed), scratch.index.subarray(0, scratch.indexUsed), scratch.records, scratch.maxTimestampMs);
+    this.written += scratch.records;
+    assert(this.written === active.nextOffset, 'written offset does not match the active segment');
     const written = this.ctx.groupCommit.watch.written; // for an observer of commit rounds
     written.events += scratch.records;
     written.bytes += scratch.logUsed + scratch.indexUsed;
@@ -233,7 +287,31 @@ export class StreamLog {
     const end = last.firstOffset + last.payloads.length;
     if (end > this.visibleOffset) {
       this.visibleOffset = end;
+      if (this.visibilityWaiters.length > 0) this.settleWaiters(null);
       this.ctx.onVisible(this);
+    }
+  }
+
+  /**
+   * Resolves once `offset` is visible (at once if it is), or rejects if the log fails or closes
+   * first: what an answer repeating an earlier append (a duplicate) waits for, so that it never
+   * acknowledges events a crash could take back.
+   */
+  whenVisible(offset: number): Promise<void> {
+    if (offset < this.visibleOffset) return Promise.resolve();
+    const refused = this.writer.refused();
+    if (refused !== null) return Promise.reject(refused);
+    return new Promise((resolve, reject) => this.visibilityWaiters.push({ offset, resolve, reject }));
+  }
+
+  /** Resolves the waiters whose offset is now visible; with `error`, rejects every waiter. */
+  private settleWaiters(error: EventBusError | null): void {
+    const waiting = this.visibilityWaiters;
+    this.visibilityWaiters = [];
+    for (const waiter of waiting) {
+      if (error !== null) waiter.reject(error);
+      else if (waiter.offset < this.visibleOffset) waiter.resolve();
+      else this.visibilityWaiters.push(waiter);
     }
   }
 
@@ -245,6 +323,7 @@ export class StreamLog {
    */
   private roll(nowMs: number): void {
     const sealed = this.active;
+    assert(sealed.count > 0, 'an empty segment rolled');
     sealed.freeze();
     const frozenMs = performance.now();
     const next = Segment.create(this.ctx, this.dir, sealed.nextOffset, nowMs);
@@ -305,6 +384,16 @@ export class StreamLog {
     return this.segments.read(fromOffset, this.visibleOffset, maxEvents, maxBytes);
   }
 
+  /**
+   * The event at `offset` if it is written, visible or not yet (the key index checks a key
+   * against its record), or null when it is not stored (below the first offset, or not yet
+   * written). Throws CORRUPT_DATA when its record is damaged.
+   */
+  readWritten(offset: number): StoredEvent | null {
+    if (offset < this.firstOffset || offset >= this.written) return null;
+    return this.segments.read(offset, this.written, 1, 0)[0] ?? null;
+  }
+
   // ------------------------------------------------------------------ upkeep
 
   stats(): LogStats {
@@ -314,7 +403,7 @@ export class StreamLog {
 
   /** The damage that makes `offset` unreadable, if any (looks in that offset's segment only). */
   damageAt(offset: number): Damage | undefined {
-    return this.segments.damageAt(offset, this.writtenOffset);
+    return this.segments.damageAt(offset, this.written);
   }
 
   /** Damage found in this log so far (at open, rebuild or read). */

@@ -13,9 +13,11 @@ export class WriteScratch {
   records = 0;
   maxTimestampMs = 0;
 
-  reserve(logBytes: number): void {
+  /** Makes room for `logBytes` of records and `records` index entries. */
+  reserve(logBytes: number, records = 1): void {
     if (this.logUsed + logBytes > this.log.length) this.log = grow(this.log, this.logUsed, this.logUsed + logBytes);
-    if (this.indexUsed + INDEX_ENTRY_BYTES > this.index.length) this.index = grow(this.index, this.indexUsed, this.indexUsed + INDEX_ENTRY_BYTES);
+    const indexBytes = records * INDEX_ENTRY_BYTES;
+    if (this.indexUsed + indexBytes > this.index.length) this.index = grow(this.index, this.indexUsed, this.indexUsed + indexBytes);
   }
 
   reset(): void {

@@ -6,7 +6,9 @@
  *   and the directory named as the manifest says (so a `.partial` staging directory never passes).
  * - The catalog, and for every stream: every segment's header, every record's CRC and offset
  *   (dense, starting at the base offset), every index entry against the record it points at, and
- *   every seal trailer against its files; the consumer journal's records.
+ *   every seal trailer against its files; the consumer journal's records; the key index's runs
+ *   (keys-<from>-<to>.run: header, trailer, fences, every block's CRC, entries in (hash, version)
+ *   order and inside the offsets the run covers).
  *
  * Problems (damage: data that cannot be read back as written) make `ok` false. Notes are
  * conditions that recovery handles on open without loss, such as the torn, never-acknowledged
@@ -24,10 +26,12 @@ import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES } from '../format/offset-index.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
-import { fileCrc, scanLog, zeroFrom } from '../log/log-scanner.js';
-import { checkIndexHeader, checkLogHeader, checkSealed } from '../log/segment-check.js';
+import { fileCrc, scanLog, zeroFrom, type ScanResult } from '../log/log-scanner.js';
+import { checkIndexHeader, checkLogHeader, checkSealed, guessVersion } from '../log/segment-check.js';
 import { listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
+import { RUN_FILE_PATTERN } from '../format/key-run.js';
+import { DamagedRun, KeyRun } from '../keys/key-run-file.js';
 
 /** One finding, with where it is. */
 export interface Finding {
@@ -59,6 +63,8 @@ interface Findings {
   note: Report;
   /** Every file checked, counted once however many checks read it. */
   checked: Set<string>;
+  /** True when the store's last process stopped with it open (a stale LOCK): tails may be torn. */
+  crashed: boolean;
 }
 
 /**
@@ -74,12 +80,14 @@ export function verifyDirectory(io: FileIO, dir: string): VerifyReport {
     problem: (file, message, position) => report.problems.push({ file, message, ...(position === undefined ? {} : { position }) }),
     note: (file, message, position) => report.notes.push({ file, message, ...(position === undefined ? {} : { position }) }),
     checked: new Set(),
+    crashed: false,
   };
   if (kind === 'snapshot') verifyManifest(io, root, findings);
   else if (path.basename(root).startsWith('.') && path.basename(root).endsWith('.partial')) {
     findings.problem(root, 'an unfinished snapshot (no MANIFEST): it is not a valid snapshot');
   }
   if (kind !== 'snapshot' && lockHolder(io, root) === 'stale') {
+    findings.crashed = true;
     findings.note(path.join(root, 'LOCK'), 'the store was not closed cleanly (its process stopped with it open); recovery runs when it is next opened');
   }
   verifyCatalogAndStreams(io, root, findings);
@@ -196,12 +204,68 @@ function verifyStream(io: FileIO, dir: string, name: string, findings: Findings)
     const last = i === bases.length - 1;
     verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, findings);
   }
+  verifyKeyRuns(io, dir, findings);
   const journal = path.join(dir, JOURNAL_FILE);
   if (io.stat(journal) !== null) {
     findings.checked.add(journal);
     // As recovery reads it, assuming a crash: a torn tail is what recovery cuts, not damage.
     const { damage } = decodeJournal(readWholeFile(io, journal), journal, true);
     for (const d of damage) problem(d.file, `consumer journal ${d.reason}`, d.position);
+  }
+}
+
+/**
+ * Checks the key index's runs of a stream. A run is derived from the log (an open rebuilds a
+ * damaged one), but damage in it is damage on the disk all the same: a problem. A run inside
+ * another (a merge's input left by a crash) is a note: an open removes it.
+ */
+function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Findings): void {
+  const runs = io.readdir(dir).filter((name) => RUN_FILE_PATTERN.test(name)).sort();
+  let coveredTo = -1;
+  for (const name of runs) {
+    const file = path.join(dir, name);
+    checked.add(file);
+    const run = KeyRun.open(io, file);
+    if (typeof run === 'string') {
+      problem(file, `key index run ${run} (rebuilt from the log on open)`);
+      continue;
+    }
+    const match = RUN_FILE_PATTERN.exec(name)!;
+    if (Number(match[1]) !== run.fromOffset || Number(match[2]) !== run.toOffset) problem(file, `key index run covers ${run.fromOffset}-${run.toOffset}, its name says otherwise`);
+    if (run.fromOffset < coveredTo) note(file, 'key index run inside another (left by a merge a crash cut short; removed on open)');
+    coveredTo = Math.max(coveredTo, run.toOffset);
+    const cursor = (() => {
+      try {
+        return run.cursor(io);
+      } catch (error) {
+        return error instanceof DamagedRun ? error : null;
+      }
+    })();
+    if (cursor === null) continue;
+    if (cursor instanceof DamagedRun) {
+      problem(file, `key index run ${cursor.reason} (rebuilt from the log on open)`);
+      continue;
+    }
+    try {
+      let previous: [number, number, number] | null = null;
+      let count = 0;
+      for (; !cursor.done; cursor.next()) {
+        count += 1;
+        const here: [number, number, number] = [cursor.hi, cursor.lo, cursor.version];
+        if (previous !== null && !(here[0] > previous[0] || (here[0] === previous[0] && (here[1] > previous[1] || (here[1] === previous[1] && here[2] > previous[2]))))) {
+          // Two keys sharing a hash may repeat a version; anything else out of order is damage.
+          if (!(here[0] === previous[0] && here[1] === previous[1] && here[2] === previous[2])) problem(file, `key index run entry ${count - 1} is out of (hash, version) order`);
+        }
+        if (cursor.offset < run.fromOffset || cursor.offset >= run.toOffset) problem(file, `key index run entry ${count - 1} points at offset ${cursor.offset}, outside ${run.fromOffset}-${run.toOffset}`);
+        previous = here;
+      }
+      if (count !== run.entryCount) problem(file, `key index run holds ${count} entries, its trailer says ${run.entryCount}`);
+    } catch (error) {
+      if (!(error instanceof DamagedRun)) throw error;
+      problem(file, `key index run ${error.reason} (rebuilt from the log on open)`);
+    } finally {
+      cursor.close();
+    }
   }
 }
 
@@ -218,8 +282,9 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     const logSize = io.size(logFd);
     const header = checkLogHeader(io, logFd, paths.baseOffset);
     if ('problem' in header) problem(paths.log, header.problem, 0);
+    const version = 'version' in header ? header.version : guessVersion(io, logFd, logSize);
     const positions: number[] = [];
-    const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, paths.baseOffset, MAX_RECORD_PAYLOAD_BYTES, (_offset, position) => positions.push(position));
+    const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, paths.baseOffset, MAX_RECORD_PAYLOAD_BYTES, version, (_offset, position) => positions.push(position));
     const count = positions.length;
     report.events += count;
     const preallocated = expectedCount === null && scan.stop !== null && zeroFrom(io, logFd, scan.stop.position, logSize);
@@ -228,6 +293,7 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
       if (expectedCount === null && scan.stop.problem === 'partial') note(paths.log, `${message}: a torn tail, never acknowledged; cut off on open`, scan.stop.position);
       else problem(paths.log, message, scan.stop.position);
     }
+    if (scan.batchEndOffset < scan.nextOffset) verifyBatchEnd(paths, scan, expectedCount === null, findings);
     if (expectedCount !== null && count !== expectedCount) problem(paths.log, `holds ${count} valid records, expected ${expectedCount}`);
     if (io.stat(paths.index) === null) {
       (expectedCount === null ? note : problem)(paths.index, 'index is missing (rebuilt on open)');
@@ -239,6 +305,17 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
   } finally {
     io.close(logFd);
   }
+}
+
+/**
+ * The records after the last one that ends a batch: in a sealed segment always damage (a batch
+ * never spans segments); at the end of the active one a batch torn by a crash (cut off on open),
+ * or damage when the store was closed cleanly.
+ */
+function verifyBatchEnd(paths: SegmentPaths, scan: ScanResult, active: boolean, { problem, note, crashed }: Findings): void {
+  const what = `offsets ${scan.batchEndOffset} to ${scan.nextOffset - 1} are a batch without its last record`;
+  if (active && crashed) note(paths.log, `${what}: torn by a crash, never acknowledged; cut off on open`, scan.batchEnd);
+  else problem(paths.log, active ? `${what}, after a clean stop` : `${what} at the end of a sealed segment`, scan.batchEnd);
 }
 
 /** Checks a sealed segment's index against its seal and the seal against the files; false if it cannot be used. */

@@ -1,0 +1,64 @@
+/**
+ * The store's cache of keys' newest versions: (stream, key) → the version and offset of the
+ * key's newest event, or "no event" (version -1). Shared by every stream of a store, bounded in
+ * bytes (`keyIndex.cacheBytes`), least recently used evicted first. An entry is always current:
+ * every append with a key updates it, so a hot key's expected-version check and next version
+ * need no lookup in the index at all.
+ */
+
+/** A key's newest event (version -1: the key has none). */
+export interface KeyState {
+  version: number;
+  offset: number;
+}
+
+/** What an entry is counted as: the key (two bytes a character), the map slot and the value. */
+function entryBytes(cacheKey: string): number {
+  return 96 + cacheKey.length * 2;
+}
+
+export class KeyCache {
+  /** Insertion order is recency order: a hit moves the entry to the end. */
+  private readonly entries = new Map<string, KeyState>();
+  private used = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  /** Bytes the entries are counted as. */
+  get bytes(): number {
+    return this.used;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(stream: number, key: string): KeyState | undefined {
+    const cacheKey = `${stream}\u0000${key}`;
+    const state = this.entries.get(cacheKey);
+    if (state !== undefined) {
+      this.entries.delete(cacheKey);
+      this.entries.set(cacheKey, state);
+    }
+    return state;
+  }
+
+  set(stream: number, key: string, version: number, offset: number): void {
+    const cacheKey = `${stream}\u0000${key}`;
+    const held = this.entries.get(cacheKey);
+    if (held !== undefined) {
+      this.entries.delete(cacheKey);
+      held.version = version;
+      held.offset = offset;
+      this.entries.set(cacheKey, held);
+      return;
+    }
+    this.entries.set(cacheKey, { version, offset });
+    this.used += entryBytes(cacheKey);
+    while (this.used > this.maxBytes && this.entries.size > 0) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+      this.used -= entryBytes(oldest);
+    }
+  }
+}

@@ -1,0 +1,560 @@
+/**
+ * A stream's key index: for each key, the version and offset of each of its events, so that the
+ * newest version of a key (expected-version checks, the next version to give) and a key's events
+ * from a version on are found without reading the stream. Shaped like an LSM tree (EventStoreDB's
+ * PTables): entries (key hash, version, offset)
+ *
+ * - of the newest events in the memtable (key-memtable.ts), in memory;
+ * - of older ones in runs (key-run-file.ts): immutable sorted files, each covering a range of
+ *   offsets, written off the append path once the memtable holds `flushEvents` entries (or the
+ *   index lags the log by four times that many events), over records already durable;
+ * - the newest version of recently used keys in the store's cache (key-cache.ts).
+ *
+ * Runs are merged four of a level into one of the next (tiered), so a stream holds a few runs
+ * per power of four of its size. Memory is the memtable, the cache and 16 bytes per 170 entries
+ * of run fences: it does not grow with the number of keys beyond the cache's bound.
+ *
+ * The index is derived data, never on an append's path to durability: at open it holds the runs
+ * found (a run that fails its checks is removed and rebuilt from the log) and replays the log
+ * after the newest one into the memtable (at most about four times `flushEvents` events, so an
+ * open after a crash stays quick). A hash never answers alone: an entry counts for a key only if
+ * the record it points at holds that key (or is gone, below the stream's first offset).
+ */
+import path from 'node:path';
+import { ErrorCodes, isEventBusError } from '../../errors.js';
+import { hashKey } from '../format/key-hash.js';
+import { RUN_FILE_PATTERN } from '../format/key-run.js';
+import type { FileIO } from '../fs/io.js';
+import type { FileCapture } from '../log/segment.js';
+import type { StreamLog } from '../log/stream-log.js';
+import type { Logger } from '../logger.js';
+import type { KeyCache, KeyState } from './key-cache.js';
+import { KeyMemtable } from './key-memtable.js';
+import { DamagedRun, KeyRun, RunWriter, type KeyEntry } from './key-run-file.js';
+import { mergeRuns } from './run-merge.js';
+
+/** The key index's settings (engine-options.ts has the defaults). */
+export interface KeyIndexOptions {
+  /** Bytes of the store's cache of keys' newest versions. */
+  cacheBytes: number;
+  /** A stream's memtable is written out as a run once it holds this many entries. */
+  flushEvents: number;
+  /** The memtables of all streams together hold at most about this many entries. */
+  memtableEvents: number;
+}
+
+/** What every key index of a store shares. */
+export interface KeyIndexContext {
+  io: FileIO;
+  logger: Logger;
+  options: KeyIndexOptions;
+  cache: KeyCache;
+  /** Runs flushes and merges one at a time, and bounds the store's memtables. */
+  maintenance: KeyMaintenance;
+}
+
+/** Runs merged at once. */
+const MERGE_FAN_IN = 4;
+/** The index may lag the log by this many times `flushEvents` events before a run is written. */
+const LAG_FACTOR = 4;
+/** The answer for a key that has no event. */
+const NO_EVENT: KeyState = Object.freeze({ version: -1, offset: -1 }) as KeyState;
+
+export class KeyIndex {
+  /** Runs, oldest offsets first; together they cover [first run's from, coveredTo). */
+  private runs: KeyRun[] = [];
+  private readonly memtable = new KeyMemtable();
+  /** Keys appended since the log last wrote its queue: their newest entries are not yet readable. */
+  private readonly recent = new Map<string, KeyState>();
+  /** Every keyed event below this is in a run. */
+  private coveredTo: number;
+  private busy = false;
+  private closed = false;
+  /** Set once gaps are rebuilt and the log after the runs is in the memtable (ensureLoaded). */
+  private loaded = false;
+  /** For the engine's flush scheduler: once the log has written its queue, `recent` is moot. */
+  readonly afterWrite = { flush: (): void => this.recent.clear() };
+
+  private constructor(private readonly ctx: KeyIndexContext, readonly dir: string, readonly stream: number, private readonly log: StreamLog) {
+    this.coveredTo = log.fieldsFrom;
+  }
+
+  /**
+   * Opens the key index of the stream in `dir` whose log is `log` (already recovered): loads and
+   * checks its runs, rebuilds what is missing or damaged, and replays the rest of the log into
+   * the memtable. Synchronous: it runs before the store takes requests.
+   */
+  static open(ctx: KeyIndexContext, dir: string, stream: number, log: StreamLog): KeyIndex {
+    const index = new KeyIndex(ctx, dir, stream, log);
+    index.openRuns();
+    ctx.maintenance.add(index);
+    return index;
+  }
+
+  /**
+   * Rebuilds missing runs and replays the log after the newest run into the memtable, the first
+   * time the index is used: a stream that never sees a key never reads its log for it, and an
+   * open stays as quick as without the index.
+   */
+  private ensureLoaded(): void {
+    if (this.loaded) return;
+    this.loaded = true;
+    this.rebuildGaps();
+    this.replay(this.coveredTo, this.log.writtenOffset, (hi, lo, version, offset) => {
+      this.memtable.add(hi, lo, version, offset);
+      this.ctx.maintenance.grew(1);
+      if (this.memtable.count >= this.ctx.options.flushEvents) this.flushNow(offset + 1);
+    });
+  }
+
+  // ------------------------------------------------------------------ lookups
+
+  /**
+   * The version and offset of the newest event of `key` (version -1 when it has none), pending
+   * appends included. Throws CORRUPT_DATA when a record it must check is damaged.
+   */
+  newest(key: string): KeyState {
+    const known = this.recent.get(key) ?? this.ctx.cache.get(this.stream, key);
+    if (known !== undefined) return known;
+    this.ensureLoaded();
+    const { hi, lo } = hashKey(Buffer.from(key, 'utf8'));
+    const found = this.withDamagedRuns(() => {
+      for (let i = this.memtable.newest(hi, lo); i >= 0; i = this.memtable.before(i)) {
+        if (this.holds(this.memtable.offset(i), key)) return { version: this.memtable.version(i), offset: this.memtable.offset(i) };
+      }
+      for (let r = this.runs.length - 1; r >= 0; r--) {
+        const entry = this.newestInRun(this.runs[r]!, hi, lo, key);
+        if (entry !== null) return entry;
+      }
+      return NO_EVENT;
+    });
+    this.ctx.cache.set(this.stream, key, found.version, found.offset);
+    return found;
+  }
+
+  /**
+   * Entries that may be `key`'s, with versions from `fromVersion`, in version order, at most
+   * `limit`: the records they point at must still be checked to hold `key` (a hash is shared by
+   * other keys, rarely).
+   */
+  candidatesFrom(key: string, fromVersion: number, limit: number): KeyEntry[] {
+    this.ensureLoaded();
+    const { hi, lo } = hashKey(Buffer.from(key, 'utf8'));
+    return this.withDamagedRuns(() => {
+      const out: KeyEntry[] = [];
+      for (const run of this.runs) {
+        if (out.length >= limit) return out;
+        out.push(...run.entriesFrom(this.ctx.io, hi, lo, fromVersion, limit - out.length));
+      }
+      const fresh: KeyEntry[] = [];
+      for (let i = this.memtable.newest(hi, lo); i >= 0; i = this.memtable.before(i)) {
+        const version = this.memtable.version(i);
+        if (version >= fromVersion) fresh.push({ version, offset: this.memtable.offset(i) });
+      }
+      for (let i = fresh.length - 1; i >= 0 && out.length < limit; i--) out.push(fresh[i]!);
+      return out;
+    });
+  }
+
+  /**
+   * The versions and offsets of `key`'s events, checked against the records (a shared hash never
+   * answers for another key): from version `fromVersion` on, at most `limit`, in version order
+   * (`forward`), or from `fromVersion` down (`backward`, newest first). What reads by key build on.
+   * Pending appends are not included (only events already written). Throws CORRUPT_DATA when a
+   * record it must check is damaged.
+   */
+  offsetsOf(key: string, fromVersion: number, direction: 'forward' | 'backward', limit: number): KeyEntry[] {
+    const newest = this.newest(key).version;
+    if (newest < 0 || limit <= 0 || fromVersion < 0) return [];
+    const start = direction === 'forward' ? fromVersion : Math.max(0, Math.min(fromVersion, newest) - limit + 1);
+    const end = direction === 'forward' ? Math.min(newest, fromVersion + limit - 1) : Math.min(fromVersion, newest);
+    if (start > end) return [];
+    const wanted = end - start + 1;
+    const found = new Map<number, number>();
+    // Entries of other keys sharing the hash interleave (rarely): widen the window until enough.
+    for (let slack = 16; ; slack *= 16) {
+      const candidates = this.candidatesFrom(key, start, wanted + slack);
+      for (const entry of candidates) {
+        if (entry.version > end || found.has(entry.version)) continue;
+        if (entry.offset < this.log.writtenOffset && this.holds(entry.offset, key)) found.set(entry.version, entry.offset);
+      }
+      if (found.size >= wanted || candidates.length < wanted + slack) break;
+    }
+    const out: KeyEntry[] = [...found].map(([version, offset]) => ({ version, offset })).sort((a, b) => a.version - b.version);
+    return direction === 'forward' ? out : out.reverse();
+  }
+
+  /**
+   * Runs a lookup; when it meets a damaged run, the run is removed and its range rebuilt from the
+   * log, and the lookup runs again.
+   */
+  private withDamagedRuns<T>(lookup: () => T): T {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return lookup();
+      } catch (error) {
+        if (!(error instanceof DamagedRun) || attempt >= 3) throw error;
+        this.replaceDamaged(error);
+      }
+    }
+  }
+
+  /** True when the event at `offset` is `key`'s (or is gone: then its entry is trusted). */
+  private holds(offset: number, key: string): boolean {
+    // Not yet written: only keys in `recent` have such entries, and `key` was not there.
+    if (offset >= this.log.writtenOffset) return false;
+    if (offset < this.log.firstOffset) return true;
+    const event = this.log.readWritten(offset);
+    return event === null || event.attributes?.key === key;
+  }
+
+  private newestInRun(run: KeyRun, hi: number, lo: number, key: string): KeyState | null {
+    // The newest entry of the hash is almost always the key's; look further only if not.
+    for (const limit of [1, Number.MAX_SAFE_INTEGER]) {
+      const entries = run.newestOf(this.ctx.io, hi, lo, limit);
+      for (const entry of entries) if (this.holds(entry.offset, key)) return entry;
+      if (entries.length < limit) return null;
+    }
+    return null;
+  }
+
+  /** Removes a damaged run and puts runs rebuilt from the log in its place. */
+  private replaceDamaged(damage: DamagedRun): void {
+    this.ctx.logger.error({ file: damage.run.path, reason: damage.reason }, 'key index run is damaged: removed, rebuilt from the log');
+    const r = this.runs.indexOf(damage.run);
+    if (r < 0) return;
+    this.removeFile(damage.run.path);
+    const rebuilt = this.buildRuns(Math.max(damage.run.fromOffset, this.log.fieldsFrom), damage.run.toOffset);
+    this.runs.splice(r, 1, ...rebuilt);
+  }
+
+  // ------------------------------------------------------------------ appends
+
+  /**
+   * Records an append of `count` events of `key` from `firstVersion` at `firstOffset` (pending:
+   * not yet written). Called in the same synchronous step that assigned them.
+   */
+  appended(key: string, firstVersion: number, firstOffset: number, count: number): void {
+    this.ensureLoaded();
+    const { hi, lo } = hashKey(Buffer.from(key, 'utf8'));
+    for (let i = 0; i < count; i++) this.memtable.add(hi, lo, firstVersion + i, firstOffset + i);
+    const last = { version: firstVersion + count - 1, offset: firstOffset + count - 1 };
+    this.recent.set(key, last);
+    this.ctx.cache.set(this.stream, key, last.version, last.offset);
+    this.ctx.maintenance.grew(count);
+  }
+
+  /** Entries held in memory (the store bounds their sum). */
+  get memtableEntries(): number {
+    return this.memtable.count;
+  }
+
+  /** Bytes held in memory: the memtable and the runs' fences. */
+  get memoryBytes(): number {
+    return this.memtable.bytes + this.runs.reduce((sum, run) => sum + run.memoryBytes, 0);
+  }
+
+  /** Figures: runs, their entries and bytes on disk, entries in memory. */
+  stats(): { runs: number; runEntries: number; runBytes: number; memtableEntries: number } {
+    return {
+      runs: this.runs.length,
+      runEntries: this.runs.reduce((sum, run) => sum + run.entryCount, 0),
+      runBytes: this.runs.reduce((sum, run) => sum + run.fileBytes, 0),
+      memtableEntries: this.memtable.count,
+    };
+  }
+
+  /**
+   * Whether a run is due (the memtable is full, or the index lags the log too far: also for an
+   * index not yet used, so that its first use never replays more than that).
+   */
+  get wantsFlush(): boolean {
+    if (this.closed || this.busy) return false;
+    const visible = this.log.visibleOffset;
+    const flushEvents = this.ctx.options.flushEvents;
+    return this.memtable.countBelow(visible) >= flushEvents || visible - this.coveredTo >= LAG_FACTOR * flushEvents;
+  }
+
+  /**
+   * Writes the memtable's entries of durable events as a run, then merges runs if four of a
+   * level have gathered. `force`: even if no threshold is reached (the store's memtables are over
+   * their bound). Run by the maintenance queue, one at a time.
+   */
+  async flushAndMerge(force = false): Promise<void> {
+    if (this.closed || this.busy || (!force && !this.wantsFlush)) return;
+    this.busy = true;
+    try {
+      this.ensureLoaded();
+      await this.flush();
+      await this.mergeIfDue();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async flush(): Promise<void> {
+    const to = this.log.visibleOffset;
+    if (to <= this.coveredTo) return;
+    // Visible is durable under `always`; under the other policies make it so first.
+    await this.log.makeDurable();
+    if (this.closed) return;
+    const count = this.memtable.countBelow(to);
+    const newest = this.runs[this.runs.length - 1];
+    // An empty run (a keyless stretch of the log) is replaced by the next one, not kept beside it.
+    const replacing = newest !== undefined && newest.entryCount === 0 ? newest : null;
+    const writer = new RunWriter(this.ctx.io, this.dir, replacing?.fromOffset ?? this.coveredTo, to, Date.now());
+    const order = this.memtable.sortedPrefix(count);
+    for (const i of order) writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
+    const run = await writer.finish();
+    if (this.closed) return;
+    if (replacing !== null) {
+      this.runs.pop();
+      this.removeFile(replacing.path);
+    }
+    this.runs.push(run);
+    this.memtable.dropPrefix(count);
+    this.ctx.maintenance.shrank(count);
+    this.coveredTo = to;
+  }
+
+  /** Merges the newest runs while four of them share a level. */
+  private async mergeIfDue(): Promise<void> {
+    for (;;) {
+      const n = this.runs.length;
+      if (n < MERGE_FAN_IN || this.closed) return;
+      const group = this.runs.slice(n - MERGE_FAN_IN);
+      const level = this.level(group[0]!);
+      if (!group.every((run) => this.level(run) === level)) return;
+      let merged: KeyRun | null;
+      try {
+        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, pause, () => this.closed);
+      } catch (error) {
+        if (!(error instanceof DamagedRun)) throw error;
+        this.replaceDamaged(error);
+        return;
+      }
+      if (merged === null || this.closed) return;
+      const at = this.runs.indexOf(group[0]!);
+      if (at < 0 || this.runs[at + MERGE_FAN_IN - 1] !== group[MERGE_FAN_IN - 1]) {
+        this.removeFile(merged.path); // the list changed meanwhile (a rebuild): keep what it has
+        return;
+      }
+      this.runs.splice(at, MERGE_FAN_IN, merged);
+      for (const run of group) this.removeFile(run.path);
+      this.ctx.io.syncDir(this.dir).catch(() => {}); // the removals matter to nothing; an open resolves leftovers
+    }
+  }
+
+  /**
+   * A run's level: about one flush of entries is level 0, about four is level 1, sixteen level 2
+   * (the boundaries sit halfway, in powers of four, so that runs a little over or under size
+   * still group with their peers).
+   */
+  private level(run: KeyRun): number {
+    const ratio = (2 * run.entryCount) / this.ctx.options.flushEvents;
+    return ratio <= 1 ? 0 : Math.max(0, Math.floor(Math.log(ratio) / Math.log(MERGE_FAN_IN)));
+  }
+
+  // ------------------------------------------------------------------ open and rebuild
+
+  /**
+   * Opens the runs in the directory (their trailers and fences: a few reads each). A run inside
+   * another (a merge's leftover input), past the log's end (records a power loss took under a
+   * relaxed fsync policy) or failing its checks is removed; the gap it leaves is rebuilt from the
+   * log when the index is first used.
+   */
+  private openRuns(): void {
+    const { io, logger } = this.ctx;
+    const end = this.log.writtenOffset;
+    const found: { from: number; to: number; file: string }[] = [];
+    for (const name of io.readdir(this.dir)) {
+      const match = RUN_FILE_PATTERN.exec(name);
+      if (match !== null) found.push({ from: Number(match[1]), to: Number(match[2]), file: path.join(this.dir, name) });
+    }
+    // Widest first among runs starting together.
+    found.sort((a, b) => a.from - b.from || b.to - a.to);
+    let cursor = -1;
+    for (const candidate of found) {
+      if (candidate.from < cursor || candidate.to > end) {
+        if (candidate.to > end) logger.warn({ file: candidate.file, logEnd: end }, 'key index run covers more than the log holds: removed, rebuilt from the log');
+        this.removeFile(candidate.file);
+        continue;
+      }
+      const run = KeyRun.open(io, candidate.file);
+      if (typeof run === 'string') {
+        logger.warn({ file: candidate.file, reason: run }, 'key index run fails its check: removed, rebuilt from the log');
+        this.removeFile(candidate.file);
+        continue;
+      }
+      this.runs.push(run);
+      cursor = candidate.to;
+    }
+    this.coveredTo = Math.max(cursor, this.log.fieldsFrom);
+  }
+
+  /** Rebuilds from the log the ranges no run covers (runs removed at open). */
+  private rebuildGaps(): void {
+    const start = this.log.fieldsFrom;
+    let covered = Math.min(this.runs[0]?.fromOffset ?? start, start);
+    for (let r = 0; r < this.runs.length; r++) {
+      const run = this.runs[r]!;
+      if (run.fromOffset > covered) {
+        const rebuilt = this.buildRuns(covered, run.fromOffset);
+        this.runs.splice(r, 0, ...rebuilt);
+        r += rebuilt.length;
+      }
+      covered = run.toOffset;
+    }
+  }
+
+  /** Writes the memtable's entries below `to` as a run, synchronously (at open). */
+  private flushNow(to: number): void {
+    const count = this.memtable.countBelow(to);
+    const writer = new RunWriter(this.ctx.io, this.dir, this.coveredTo, to, Date.now());
+    for (const i of this.memtable.sortedPrefix(count)) writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
+    this.runs.push(writer.finishNow());
+    this.memtable.dropPrefix(count);
+    this.ctx.maintenance.shrank(count);
+    this.coveredTo = to;
+  }
+
+  /** Builds runs for the keyed events in [from, to) from the log, synchronously. */
+  private buildRuns(from: number, to: number): KeyRun[] {
+    const runs: KeyRun[] = [];
+    const chunk = new KeyMemtable();
+    let chunkFrom = from;
+    const write = (until: number) => {
+      const writer = new RunWriter(this.ctx.io, this.dir, chunkFrom, until, Date.now());
+      const count = chunk.count;
+      for (const i of chunk.sortedPrefix(count)) writer.add(chunk.hashHiOf(i), chunk.hashLoOf(i), chunk.version(i), chunk.offset(i));
+      runs.push(writer.finishNow());
+      chunk.dropPrefix(count);
+      chunkFrom = until;
+    };
+    this.replay(from, to, (hi, lo, version, offset) => {
+      chunk.add(hi, lo, version, offset);
+      if (chunk.count >= this.ctx.options.flushEvents) write(offset + 1);
+    });
+    if (chunkFrom < to) write(to);
+    return runs;
+  }
+
+  /**
+   * Reads the keyed events of the log in [from, to) and hands each one's entry to `visit`.
+   * Damaged records are skipped (their damage is reported by the log).
+   */
+  private replay(from: number, to: number, visit: (hi: number, lo: number, version: number, offset: number) => void): void {
+    let next = Math.max(from, this.log.firstOffset);
+    while (next < to) {
+      let events;
+      try {
+        events = this.log.read(next, Math.min(1000, to - next), 4 * 1024 * 1024);
+      } catch (error) {
+        const damage = isEventBusError(error, ErrorCodes.CORRUPT_DATA) ? this.log.damageAt(next) : undefined;
+        if (damage === undefined) throw error;
+        next = Math.max(next + 1, damage.lastOffset + 1);
+        continue;
+      }
+      if (events.length === 0) break;
+      for (const event of events) {
+        if (event.offset >= to) return;
+        const key = event.attributes?.key;
+        if (key !== undefined) {
+          const { hi, lo } = hashKey(Buffer.from(key, 'utf8'));
+          visit(hi, lo, event.attributes!.version!, event.offset);
+        }
+      }
+      next = events[events.length - 1]!.offset + 1;
+    }
+  }
+
+  // ------------------------------------------------------------------ snapshots and closing
+
+  /** How a snapshot at `visible` takes the runs: those wholly below it, linked. */
+  captureFiles(visible: number): FileCapture[] {
+    return this.runs.filter((run) => run.toOffset <= visible).map((run) => ({ kind: 'link', path: run.path, size: run.fileBytes, crc: run.fileCrc, durable: true }));
+  }
+
+  /** Stops flushes and merges (a run being written is finished or left as a temporary file). */
+  close(): void {
+    this.closed = true;
+    this.ctx.maintenance.remove(this);
+  }
+
+  private removeFile(file: string): void {
+    try {
+      if (this.ctx.io.stat(file) !== null) this.ctx.io.unlink(file);
+    } catch (error) {
+      this.ctx.logger.warn({ file, err: error }, 'could not remove a key index run (removed at the next open)');
+    }
+  }
+}
+
+/** Gives the event loop a turn (between chunks of a merge). */
+function pause(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * The store's key index upkeep: flushes and merges run one at a time (they read and write whole
+ * runs), and the memtables of all streams are held to `memtableEvents` entries together by
+ * flushing the largest when they pass it.
+ */
+export class KeyMaintenance {
+  private readonly indexes = new Set<KeyIndex>();
+  private queue: Promise<void> = Promise.resolve();
+  private queued = new Set<KeyIndex>();
+  private entries = 0;
+
+  constructor(private readonly options: KeyIndexOptions, private readonly logger: Logger) {}
+
+  add(index: KeyIndex): void {
+    this.indexes.add(index);
+    this.entries += index.memtableEntries;
+  }
+
+  remove(index: KeyIndex): void {
+    if (this.indexes.delete(index)) this.entries -= index.memtableEntries;
+  }
+
+  /** Entries held in every memtable. */
+  get memtableEntries(): number {
+    return this.entries;
+  }
+
+  grew(count: number): void {
+    this.entries += count;
+  }
+
+  shrank(count: number): void {
+    this.entries -= count;
+  }
+
+  /** Called when events became visible in `index`'s stream: queues its flush if one is due. */
+  check(index: KeyIndex): void {
+    if (index.wantsFlush) this.enqueue(index, false);
+    if (this.entries > this.options.memtableEvents) {
+      let largest: KeyIndex | null = null;
+      for (const candidate of this.indexes) if (largest === null || candidate.memtableEntries > largest.memtableEntries) largest = candidate;
+      if (largest !== null) this.enqueue(largest, true);
+    }
+  }
+
+  private enqueue(index: KeyIndex, force: boolean): void {
+    if (this.queued.has(index)) return;
+    this.queued.add(index);
+    this.queue = this.queue.then(async () => {
+      this.queued.delete(index);
+      try {
+        await index.flushAndMerge(force);
+      } catch (error) {
+        this.logger.warn({ dir: index.dir, err: error }, 'key index upkeep failed (retried later; the index stays correct meanwhile)');
+      }
+    });
+  }
+
+  /** Resolves once the queued upkeep is done (close, tests). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+}
