@@ -10,6 +10,7 @@ import { engineObserverWorkload } from './engine-observer.js';
 import { enginePreallocWorkload } from './engine-prealloc.js';
 import { engineRecoveryWorkload } from './engine-recovery.js';
 import { idleWorkload } from './idle.js';
+import { jetstreamGatewayWorkload } from './jetstream-gateway.js';
 import { keyIndexWorkload } from './key-index.js';
 import { markCostWorkload } from './mark-cost.js';
 import { metricsCostWorkload } from './metrics-cost.js';
@@ -37,6 +38,7 @@ export const WORKLOADS: readonly Workload[] = [
   engineObserverWorkload,
   snapshotWorkload,
   idleWorkload,
+  jetstreamGatewayWorkload,
 ];
 
 /** `write` selects write-*, `redis` selects redis-*; exact names always work. */

@@ -1,18 +1,17 @@
 /**
- * The bus: what each operation means, over the storage engine. It maps typed requests onto
- * engine calls and builds their results (event ids, statuses, stream figures); it knows nothing
- * of JSON lines or sockets.
+ * The bus: what each operation means, over an event store (event-store.ts: the embedded engine or
+ * a JetStream cluster). It validates consumer names, applies its page limits and resolves snapshot
+ * paths, and hands each operation to the store; it knows nothing of JSON lines or sockets.
  */
-import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import path from 'node:path';
-import {
-  decodeEventId, eventIdOf, isIdOf, type AppendEventsOptions, type AppendEventsResult, type DeliveredEvent, type Engine, type EventAttributes, type EventStatus,
-  type IdEpoch, type NewEvent, type StoredEvent, type StreamInfo,
-} from '../storage/index.js';
+import { decodeEventId, Engine, type EventStatus } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
-import type { AppendedBatch, Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
+import { EngineStore } from './engine-store.js';
+import type { AppendOptions, EventStore, EventToAppend } from './event-store.js';
+import type { AppendedBatch, Delivery, EventPage, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
-import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
+import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 
 /** Limits of the bus. Every field has a default. */
 export interface BusOptions {
@@ -49,10 +48,6 @@ export function resolveBusOptions(options: BusOptions = {}): Required<Omit<BusOp
   return resolved;
 }
 
-function eventNotFound(id: string): EventBusError {
-  return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
-}
-
 export interface ReadEventsQuery {
   streamName: string;
   fromOffset: number;
@@ -85,10 +80,28 @@ export interface MarkCommand {
 
 export class EventBus {
   private readonly options: Required<BusOptions>;
+  /** The storage behind the bus: the embedded engine or a JetStream cluster (event-store.ts). */
+  readonly store: EventStore;
 
-  constructor(readonly engine: Engine, options: BusOptions = {}) {
+  /**
+   * Over an open engine (the default backend) or any {@link EventStore}. `options.snapshotsRoot`
+   * is required for a store that is not the engine (it has no data directory to put it beside).
+   */
+  constructor(store: Engine | EventStore, options: BusOptions = {}) {
     const resolved = resolveBusOptions(options);
-    this.options = { ...resolved, snapshotsRoot: path.resolve(options.snapshotsRoot ?? defaultSnapshotsRoot(engine.dataDir)) };
+    this.store = store instanceof Engine ? new EngineStore(store) : store;
+    const root = options.snapshotsRoot ?? (store instanceof Engine ? defaultSnapshotsRoot(store.dataDir) : undefined);
+    if (root === undefined) throw new EventBusError(ErrorCodes.INVALID_FIELD, 'invalid bus option: snapshotsRoot is required with this storage backend');
+    this.options = { ...resolved, snapshotsRoot: path.resolve(root) };
+  }
+
+  /**
+   * The embedded engine, for the parts of the server that read it directly (the HTTP port). Only
+   * with the engine backend; the server refuses the HTTP port with another (INVALID_FIELD).
+   */
+  get engine(): Engine {
+    if (this.store instanceof EngineStore) return this.store.engine;
+    throw new EventBusError(ErrorCodes.NOT_SUPPORTED, `the ${this.store.backend} backend has no embedded engine`);
   }
 
   /** Where `snapshot_db` outputs are resolved (absolute). */
@@ -96,93 +109,76 @@ export class EventBus {
     return this.options.snapshotsRoot;
   }
 
-  async createStream(name: string): Promise<StreamView> {
-    const stream = await this.engine.createStream(name);
-    return { id: stream.id, name: stream.name, createdMs: stream.createdMs };
+  createStream(name: string): Promise<StreamView> {
+    return this.store.createStream(name);
   }
 
   deleteStream(name: string): Promise<void> {
-    return this.engine.deleteStream(name);
+    return this.store.deleteStream(name);
   }
 
-  streamInfo(name: string): StreamInfoView {
-    const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage } = this.engine.stats(name);
-    return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage };
+  streamInfo(name: string): Promise<StreamInfoView> {
+    return this.store.streamInfo(name);
   }
 
   /** A page of the store's streams with their figures, in name order (stream-listing.ts). */
-  listStreams(query: ListStreamsQuery): StreamListing {
-    return listStreams(this.engine, query);
+  listStreams(query: ListStreamsQuery): Promise<StreamListing> {
+    return this.store.listStreams(query);
   }
 
-  /** Appends one event (JSON text). Resolves once durable under the fsync policy. */
+  /**
+   * Appends one event (JSON text) without event-sourcing fields. Resolves once durable (engine:
+   * under the fsync policy; JetStream: on the cluster's quorum).
+   */
   writeEvent(name: string, payload: Buffer): Promise<WrittenEvent> {
-    const stream = this.engine.getStream(name);
-    const appended = this.engine.appendMany(name, [payload]);
-    // Unknown streams: appendMany has already rejected with STREAM_NOT_FOUND.
-    if (stream === undefined) return appended as Promise<never>;
-    return appended.then((events) => new Written(stream.number, stream.idEpochs, events[0]!.offset, events[0]!.timestampMs));
+    // The engine's hot path: no batch, no options object.
+    if (this.store instanceof EngineStore) return this.store.writeOne(name, payload);
+    return this.store.append(name, [{ payload }], {}).then((result) => {
+      const event = result.events[0];
+      assert(event !== undefined && result.events.length === 1, 'an append of one event answered with another count');
+      return event;
+    });
   }
 
   /**
    * Appends a batch of events, all or none, with an optional key, expected version and msg_ids
-   * (Engine.appendEvents). Resolves once durable under the fsync policy.
+   * (issue 12; `write_event` with any of those fields is a batch of one). Resolves once durable.
    */
-  appendEvents(name: string, events: readonly NewEvent[], options: AppendEventsOptions): Promise<AppendedBatch> {
-    const stream = this.engine.getStream(name);
-    const appended = this.engine.appendEvents(name, events, options);
-    if (stream === undefined) return appended as Promise<never>;
-    return appended.then((result) => batchOf(stream, result));
+  appendEvents(name: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendedBatch> {
+    return this.store.append(name, events, options);
   }
 
   /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
-  readEvents(query: ReadEventsQuery): EventPage {
+  readEvents(query: ReadEventsQuery): Promise<EventPage> {
     const consumer = consumerName(query.consumer);
     const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
-    const stored = this.engine.read(query.streamName, query.fromOffset, { maxEvents, maxBytes: this.options.maxPageBytes });
-    const stream = this.stream(query.streamName);
-    if (stored.length === 0) {
-      const { firstOffset } = this.engine.stats(query.streamName);
-      return { events: [], nextOffset: Math.max(query.fromOffset, firstOffset) };
-    }
-    const offsets = stored.map((event) => event.offset);
-    const statuses = this.engine.eventStatuses(query.streamName, consumer, offsets);
-    assert(statuses.length === stored.length, 'eventStatuses returned a different number of statuses');
-    const events = new Array<EventView>(stored.length);
-    for (let i = 0; i < stored.length; i++) {
-      const { status, deliveryCount } = statuses[i]!;
-      events[i] = view(stream, stored[i]!, status, deliveryCount);
-    }
-    return { events, nextOffset: stored[stored.length - 1]!.offset + 1 };
+    return this.store.read({ streamName: query.streamName, fromOffset: query.fromOffset, maxEvents, maxBytes: this.options.maxPageBytes, consumer });
   }
 
   /** Delivers `consumer`'s next events (created on first use). */
-  async process(query: ProcessQuery): Promise<Delivery> {
+  process(query: ProcessQuery): Promise<Delivery> {
     const consumer = consumerName(query.consumer);
-    const stream = this.stream(query.streamName);
-    const result = await this.engine.consume(query.streamName, consumer, {
+    return this.store.consume(query.streamName, consumer, {
       ...(query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents }),
       ...(query.waitMs === undefined ? {} : { waitMs: query.waitMs }),
       autoAck: query.autoAck,
     });
-    return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
   }
 
   /** Delivers `consumer`'s events due for retry. */
-  async retry(query: RetryQuery): Promise<Delivery> {
+  retry(query: RetryQuery): Promise<Delivery> {
     const consumer = consumerName(query.consumer);
-    const stream = this.stream(query.streamName);
-    const result = await this.engine.retry(query.streamName, consumer, query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents });
-    return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
+    return this.store.retry(query.streamName, consumer, query.maxEvents);
   }
 
   /**
    * True when {@link mark} of `command` applies its change (or fails) before it returns its
-   * promise: its ids are of one stream (or one of them is not an id at all, which fails at once).
-   * Marks of several streams apply one stream after another's fsync. The server lets consumer
-   * requests that follow such a mark start at once (src/server/request-queue.ts).
+   * promise: on the engine, a mark of one stream. Marks of several streams apply one stream after
+   * another's fsync, and another backend's marks are remote. The server lets consumer requests
+   * that follow such a mark start at once (src/server/request-queue.ts).
    */
   markAppliesAtOnce(command: MarkCommand): boolean {
+    if (!(this.store instanceof EngineStore)) return false;
     // Ids that agree up to their offset digits (the stream number, the layout and the store part:
     // event-id.ts) are of one stream: the usual case, told without decoding them.
     const ids = command.eventIds;
@@ -202,102 +198,28 @@ export class EventBus {
   }
 
   /**
-   * Marks events by id, grouped by stream (one engine call per stream, in the order the streams
-   * first appear). Ids that are not ours, or whose stream is gone, are `event 'ID' not found`.
-   * Marks of different streams are not atomic together: the groups before a failing one stay.
+   * Marks events by id (grouped by stream by the store). Ids that are not ours, or whose stream
+   * is gone, are `event 'ID' not found`. Marks of different streams are not atomic together.
    */
-  async mark(command: MarkCommand): Promise<void> {
+  mark(command: MarkCommand): Promise<void> {
     const consumer = consumerName(command.consumer);
-    const groups = new Map<number, { stream: StreamInfo; ids: string[]; offsets: number[] }>();
-    for (const id of command.eventIds) {
-      const location = decodeEventId(id);
-      const stream = location === null ? undefined : this.engine.getStreamByNumber(location.streamNumber);
-      // An id with another store's id in it names an event of that store, not of this one.
-      if (location === null || stream === undefined || !isIdOf(location, stream.idEpochs)) throw eventNotFound(id);
-      let group = groups.get(stream.number);
-      if (group === undefined) groups.set(stream.number, (group = { stream, ids: [], offsets: [] }));
-      group.ids.push(id);
-      group.offsets.push(location.offset);
-    }
-    for (const { stream, ids, offsets } of groups.values()) {
-      try {
-        await this.engine.mark(stream.name, consumer, offsets, command.status);
-      } catch (error) {
-        // Deleted while we marked: its events are gone too.
-        if (isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) throw eventNotFound(ids[0]!);
-        throw error;
-      }
-    }
+    return this.store.mark(consumer, command.eventIds, command.status);
   }
 
   /**
-   * Takes a point-in-time snapshot of the whole store in a new directory inside `output`
-   * (relative to the snapshots root). Throws INVALID_PATH or SNAPSHOT_FAILED.
+   * Takes a snapshot in a new directory inside `output` (relative to the snapshots root): of the
+   * whole store at one point in time (engine), or stream by stream (JetStream). Throws
+   * INVALID_PATH or SNAPSHOT_FAILED.
    */
   async snapshot(output: string): Promise<SnapshotView> {
     const root = this.options.snapshotsRoot;
     const parent = resolveSnapshotDir(root, output);
-    const result = await this.engine.snapshot(parent);
+    const result = await this.store.snapshot(parent);
     return { ...result, path: path.relative(root, result.path), absolutePath: result.path };
   }
 
-  private stream(name: string): StreamInfo {
-    const stream = this.engine.getStream(name);
-    if (stream === undefined) this.engine.stats(name); // throws STREAM_NOT_FOUND, in the engine's words
-    assert(stream !== undefined, () => `stream ${name} vanished`);
-    return stream;
+  /** Long-polls waiting now answer at once (shutdown). */
+  endWaits(): void {
+    this.store.endWaits();
   }
-}
-
-function batchOf(stream: StreamInfo, result: AppendEventsResult): AppendedBatch {
-  const events = result.events.map((event): WrittenEvent => new Written(stream.number, stream.idEpochs, event.offset, event.timestampMs, event.version));
-  return { events, nextExpectedVersion: result.nextExpectedVersion, duplicate: result.duplicate };
-}
-
-/** An acknowledged write; its id's text is made only if asked for (responses write its bytes). */
-class Written implements WrittenEvent {
-  constructor(
-    readonly streamNumber: number,
-    readonly idEpochs: readonly IdEpoch[],
-    readonly offset: number,
-    readonly createdMs: number,
-    readonly version?: number,
-  ) {}
-
-  get id(): string {
-    return eventIdOf(this.streamNumber, this.idEpochs, this.offset);
-  }
-}
-
-/** An event as a reader or consumer sees it; its id's text is made only if asked for. */
-class View implements EventView {
-  readonly streamNumber: number;
-  readonly idEpochs: readonly IdEpoch[];
-  readonly streamId: string;
-  readonly createdMs: number;
-  readonly payload: Buffer;
-  readonly offset: number;
-  readonly attributes: EventAttributes | null | undefined;
-
-  constructor(stream: StreamInfo, event: StoredEvent, readonly status: EventStatus, readonly deliveryCount: number) {
-    this.streamNumber = stream.number;
-    this.idEpochs = stream.idEpochs;
-    this.streamId = stream.id;
-    this.createdMs = event.timestampMs;
-    this.payload = event.payload;
-    this.offset = event.offset;
-    this.attributes = event.attributes;
-  }
-
-  get id(): string {
-    return eventIdOf(this.streamNumber, this.idEpochs, this.offset);
-  }
-}
-
-function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
-  return new View(stream, event, status, deliveryCount);
-}
-
-function delivered(stream: StreamInfo, event: DeliveredEvent): EventView {
-  return new View(stream, event, event.status, event.deliveryCount);
 }

@@ -36,8 +36,9 @@ export interface StreamInfoView extends StreamView {
 export interface EventIdParts {
   /** The id's text (made when asked). */
   readonly id: string;
-  readonly streamNumber: number;
-  readonly idEpochs: readonly IdEpoch[];
+  /** With `idEpochs`: the engine's parts, from which the id's bytes are written (absent: `id` is written). */
+  readonly streamNumber?: number;
+  readonly idEpochs?: readonly IdEpoch[];
   readonly offset: number;
 }
 

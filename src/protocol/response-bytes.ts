@@ -13,7 +13,8 @@
  * A connection's output is then one buffer per flush ({@link joinResponses}).
  */
 import { EVENT_ID_BYTES, writeEventId } from '../storage/format/event-id.js';
-import type { Delivery, EventPage, EventView, WrittenEvent } from '../bus/results.js';
+import type { Delivery, EventIdParts, EventPage, EventView, WrittenEvent } from '../bus/results.js';
+import { assert } from '../errors.js';
 import type { EventAttributes } from '../storage/index.js';
 
 /** A response whose bytes are written only when its connection flushes. */
@@ -131,6 +132,13 @@ function putTime(out: Buffer, at: number, ms: number): number {
   return at + 4;
 }
 
+/** Writes an event's id: from the engine's parts when given, else its text (another backend's). */
+function putEventId(out: Buffer, at: number, event: EventIdParts): number {
+  if (event.streamNumber !== undefined && event.idEpochs !== undefined) return writeEventId(out, at, event.streamNumber, event.idEpochs, event.offset);
+  assert(event.id.length === EVENT_ID_BYTES, () => `an event id of ${event.id.length} characters`);
+  return at + out.write(event.id, at, 'latin1');
+}
+
 // ------------------------------------------------------------------ write_event
 
 const ACK_HEAD = ascii('{"operation":"write_event","status":true,"body":{"event":{"id":"');
@@ -150,7 +158,7 @@ export class WriteAck implements DeferredResponse {
   writeInto(out: Buffer, at: number): number {
     const event = this.event;
     at = put(out, at, ACK_HEAD);
-    at = writeEventId(out, at, event.streamNumber, event.idEpochs, event.offset);
+    at = putEventId(out, at, event);
     at = put(out, at, ACK_OFFSET);
     at = putDecimal(out, at, event.offset);
     at = put(out, at, ACK_TIME);
@@ -235,7 +243,7 @@ function eventsResponse(operation: string, events: readonly EventView[], trailer
     const event = events[i]!;
     if (i > 0) out[at++] = 0x2c; // ,
     at = put(out, at, EVENT_ID);
-    at = writeEventId(out, at, event.streamNumber, event.idEpochs, event.offset);
+    at = putEventId(out, at, event);
     at = put(out, at, EVENT_STREAM_ID);
     if (streamIdBytes === null || event.streamId !== streamId) {
       streamId = event.streamId;

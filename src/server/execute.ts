@@ -35,13 +35,15 @@ export class Executor {
         case 'delete_stream':
           return this.settle(op, this.bus.deleteStream(request.streamName).then(() => undefined), requestIdJson);
         case 'get_stream_info':
-          return this.success(op, streamInfoBody(this.bus.streamInfo(request.streamName)), requestIdJson);
+          return this.settle(op, this.bus.streamInfo(request.streamName).then(streamInfoBody), requestIdJson);
         case 'get_stream_events':
-        {
-          const page = eventPageResponse(this.bus.readEvents(request), requestIdJson);
-          this.counts.of(op).ok += 1;
-          return page;
-        }
+          return this.bus.readEvents(request).then(
+            (page) => {
+              this.counts.of(op).ok += 1;
+              return eventPageResponse(page, requestIdJson);
+            },
+            (error: unknown) => this.failure(op, error, requestIdJson),
+          );
         case 'process_events':
         case 'retry_events':
           return (op === 'process_events' ? this.bus.process(request) : this.bus.retry(request)).then(
@@ -53,7 +55,7 @@ export class Executor {
         case 'snapshot_db':
           return this.settle(op, this.bus.snapshot(request.output).then(snapshotBody), requestIdJson);
         case 'list_streams':
-          return this.success(op, streamListingBody(this.bus.listStreams(request)), requestIdJson);
+          return this.settle(op, this.bus.listStreams(request).then(streamListingBody), requestIdJson);
         case 'append_events': {
           const { key, expectedVersion } = request;
           const appended = this.bus.appendEvents(request.streamName, request.events, { ...(key === undefined ? {} : { key }), ...(expectedVersion === undefined ? {} : { expectedVersion }) });

@@ -166,6 +166,10 @@ export class RequestQueue {
     if (slot.appliedAtDispatch) this.marksRunning -= 1;
     else if (slot.exclusive) this.exclusiveRunning = false;
     slot.response = response;
+    // Counted like a response computed at once: a store that answers reads asynchronously (the
+    // jetstream backend, and the bus's reads since the storage interface) settles pipelined
+    // reads one after another in microtasks, before any take; without this they would pile up.
+    this.computedUntaken += responseMaxBytes(response);
     if (this.closed) return;
     this.host.answered();
     this.dispatch();
