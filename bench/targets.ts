@@ -101,6 +101,25 @@ const metricsCost: Check = (figures) => {
   return { source, target, measured: `${formatNumber(on.value.median)} / ${formatNumber(off.value.median)} events/s = ${formatRatio(r)}`, verdict: r >= 0.97 ? 'PASS' : 'MISS', ratio: r };
 };
 
+/** Through the gateway ≥ 0.8× a direct JetStream client on the same cluster, same run (issue 16). */
+function gatewayRatio(casePattern: RegExp, label: string): Check {
+  return (figures) => {
+    const source = 'issue 16';
+    const target = `${label}: eventbus gateway on a 3-node JetStream cluster ≥ 0.8× a direct JetStream client`;
+    const ours = find(figures, 'jetstream-gateway', 'eventbus-jetstream', casePattern);
+    const theirs = find(figures, 'jetstream-gateway', 'jetstream-direct', casePattern);
+    if (ours === undefined || theirs === undefined) return { source, target, measured: 'not measured in this run', verdict: 'n/a' };
+    const r = ours.value.median / theirs.value.median;
+    return { source, target, measured: `${formatNumber(ours.value.median)} / ${formatNumber(theirs.value.median)} ${ours.unit} = ${formatRatio(r)}`, verdict: r >= 0.8 ? 'PASS' : 'MISS', ratio: r };
+  };
+}
+
+const ISSUE_16: Check[] = [
+  gatewayRatio(/^write \(1,1\)/, 'writes (1,1) 100 B'),
+  gatewayRatio(/^write \(16,1\)/, 'writes (16,1) 100 B'),
+  gatewayRatio(/^write \(16,32\)/, 'writes (16,32) 100 B'),
+  gatewayRatio(/^drain-and-acknowledge/, 'drain-and-acknowledge'),
+];
 /** append_events of 100 ≥ 3× the events/s of single write_event, same connections, same run (issue 12). */
 const appendBatch: Check = (figures) => {
   const source = 'issue 12';
@@ -131,5 +150,5 @@ const EARLIER: Check[] = [
 ];
 
 export function checkTargets(figures: readonly Figure[]): TargetResult[] {
-  return [...ISSUE_11, ...EARLIER, metricsCost, appendBatch].map((check) => check(figures));
+  return [...ISSUE_11, ...EARLIER, metricsCost, appendBatch, ...ISSUE_16].map((check) => check(figures));
 }

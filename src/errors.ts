@@ -96,6 +96,16 @@ export const ErrorCodes = {
   SUBSCRIPTION_ACTIVE: 'SUBSCRIPTION_ACTIVE',
   /** `unsubscribe` on a connection that is not a subscription. */
   NOT_SUBSCRIBED: 'NOT_SUBSCRIBED',
+  /**
+   * The storage backend cannot do this exactly (e.g. an atomic multi-event append on the JetStream
+   * backend with nats-server 2.9): refused, nothing changed. docs/protocol.md lists each case.
+   */
+  NOT_SUPPORTED: 'NOT_SUPPORTED',
+  /**
+   * The replicated backend (NATS JetStream) did not answer in time: no quorum, no leader, or the
+   * cluster unreachable. For a write the outcome is unknown: retry it with the same `msg_id`.
+   */
+  BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
   /** A bug: an invariant did not hold. */
   INTERNAL: 'INTERNAL',
 } as const;

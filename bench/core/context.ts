@@ -10,6 +10,7 @@ import { figureLine } from '../report/format.js';
 import type { SystemDefinition, SystemId, RunningSystem } from '../systems/system.js';
 import { throughputFigure, type Figure, type RunResult } from './figures.js';
 import { Progress } from '../../src/cli/bench/progress.js';
+import { processCpuMs } from './cpu-time.js';
 
 /** When a system was being measured (monotonic clock, µs: the clock of V8's CPU profiles). */
 export interface MeasuredWindow {
@@ -95,9 +96,15 @@ export async function repeatAcross(ctx: BenchContext, systems: RunningSystem[], 
     for (const system of rotated) {
       await attempt(system, `rep ${rep + 1}/${ctx.scale.reps}`, async (progress) => {
         const startUs = monotonicUs();
+        const cpuBeforeMs = processCpuMs(system.pid);
         const result = await run(system, rep, progress);
+        const cpuAfterMs = processCpuMs(system.pid);
         ctx.windows.push({ system: system.id, workload: options.workload, startUs, endUs: monotonicUs() });
         if (result.errors > 0) throw new Error(`${result.errors} failed replies or checks`);
+        if (cpuBeforeMs !== null && cpuAfterMs !== null && result.ops > 0) {
+          // The server's CPU time per operation (µs), all its threads: see cpu-time.ts.
+          result.extra = { ...result.extra, cpuUsPerOp: ((cpuAfterMs - cpuBeforeMs) * 1000) / result.ops };
+        }
         results.get(system.id)!.push(result);
       });
     }

@@ -125,6 +125,8 @@ function definition(fsync: 'always' | 'interval'): SystemDefinition {
 export interface EventbusVariant {
   /** Also serve the HTTP port (/metrics, the admin page) on a free port. */
   http?: boolean;
+  /** More `serve` options (e.g. `--backend jetstream --nats-servers …`). */
+  args?: string[];
 }
 
 /** An eventbus server under test, and its HTTP port when asked for. */
@@ -140,9 +142,9 @@ export async function startEventbus(fsync: 'always' | 'interval', options: Start
   const httpPortFile = path.join(dir, 'http-port');
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
   const http = variant.http === true ? ['--http-port', '0', '--http-port-file', httpPortFile] : [];
-  const server = spawnTracked(process.execPath, [...profile, SERVER_MAIN, 'serve', '--port', '0', '--port-file', portFile, ...http, '--data', path.join(dir, 'data'), '--fsync', fsync, '--log-level', 'warn'], { cwd: dir });
+  const server = spawnTracked(process.execPath, [...profile, SERVER_MAIN, 'serve', '--port', '0', '--port-file', portFile, ...http, '--data', path.join(dir, 'data'), '--fsync', fsync, '--log-level', 'warn', ...(variant.args ?? [])], { cwd: dir });
   try {
-    await waitUntil(() => existsSync(portFile) && readFileSync(portFile, 'utf8').trim() !== '' || server.child.exitCode !== null, 15_000, () => new Error(`eventbus did not start:\n${server.output()}`));
+    await waitUntil(() => existsSync(portFile) && readFileSync(portFile, 'utf8').trim() !== '' || server.child.exitCode !== null, 60_000, () => new Error(`eventbus did not start:\n${server.output()}`));
     if (server.child.exitCode !== null) throw new Error(`eventbus exited at start:\n${server.output()}`);
   } catch (error) {
     await server.stop('SIGKILL');

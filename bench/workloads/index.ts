@@ -10,6 +10,7 @@ import { engineObserverWorkload } from './engine-observer.js';
 import { enginePreallocWorkload } from './engine-prealloc.js';
 import { engineRecoveryWorkload } from './engine-recovery.js';
 import { idleWorkload } from './idle.js';
+import { jetstreamGatewayWorkload } from './jetstream-gateway.js';
 import { keyIndexWorkload } from './key-index.js';
 import { markCostWorkload } from './mark-cost.js';
 import { metricsCostWorkload } from './metrics-cost.js';
@@ -41,6 +42,7 @@ export const WORKLOADS: readonly Workload[] = [
   subscribeLatencyWorkload,
   keyReadWorkload,
   idleWorkload,
+  jetstreamGatewayWorkload,
 ];
 
 /** `write` selects write-*, `redis` selects redis-*; exact names always work. */

@@ -1,21 +1,21 @@
 /**
- * The bus: what each operation means, over the storage engine. It maps typed requests onto
- * engine calls and builds their results (event ids, statuses, stream figures); it knows nothing
- * of JSON lines or sockets.
+ * The bus: what each operation means, over an event store (event-store.ts: the embedded engine or
+ * a JetStream cluster). It validates consumer names, applies its page limits and resolves snapshot
+ * paths, and hands each operation to the store; it knows nothing of JSON lines or sockets.
  */
-import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import path from 'node:path';
-import {
-  decodeEventId, eventIdOf, isIdOf, type AppendEventsOptions, type AppendEventsResult, type DeliveredEvent, type Engine, type EventStatus, type NewEvent, type StoredEvent,
-  type StreamInfo,
-} from '../storage/index.js';
+import { decodeEventId, Engine, type EventStatus } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
-import type { AppendedBatch, Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
+import { EngineStore } from './engine-store.js';
+import type { AppendOptions, EventStore, EventToAppend } from './event-store.js';
+import type { AppendedBatch, Delivery, EventPage, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
-import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
-import { readStoredPage, type ReadFrom } from './event-reads.js';
-import { Subscription, type SubscriptionLimits, type SubscriptionSink, type SubscriptionStart } from './subscription.js';
-import type { ConsumerStart, RetentionPolicy, StreamRetention } from '../storage/index.js';
+import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
+import type { ReadFrom } from './event-reads.js';
+import type { Subscription, SubscriptionLimits, SubscriptionSink, SubscriptionStart } from './subscription.js';
+import type { RetentionPolicy, StreamRetention } from '../storage/index.js';
+import type { ConsumerStart } from '../storage/index.js';
 
 /** Limits of the bus. Every field has a default. */
 export interface BusOptions {
@@ -52,10 +52,6 @@ export function resolveBusOptions(options: BusOptions = {}): Required<Omit<BusOp
   return resolved;
 }
 
-function eventNotFound(id: string): EventBusError {
-  return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
-}
-
 export interface ReadEventsQuery extends ReadFrom {
   streamName: string;
   maxEvents: number | undefined;
@@ -80,6 +76,9 @@ export interface RetryQuery {
   maxEvents: number | undefined;
 }
 
+/** Characters of an event id before its offset's digits (event-id.ts: 8-4-4 and a dash). */
+const SAME_STREAM_PREFIX_CHARS = 19;
+
 export interface MarkCommand {
   eventIds: readonly string[];
   status: EventStatus;
@@ -88,10 +87,34 @@ export interface MarkCommand {
 
 export class EventBus {
   private readonly options: Required<BusOptions>;
+  /** The storage behind the bus: the embedded engine or a JetStream cluster (event-store.ts). */
+  readonly store: EventStore;
 
-  constructor(readonly engine: Engine, options: BusOptions = {}) {
+  /**
+   * Over an open engine (the default backend) or any {@link EventStore}. `options.snapshotsRoot`
+   * is required for a store that is not the engine (it has no data directory to put it beside).
+   */
+  constructor(store: Engine | EventStore, options: BusOptions = {}) {
     const resolved = resolveBusOptions(options);
-    this.options = { ...resolved, snapshotsRoot: path.resolve(options.snapshotsRoot ?? defaultSnapshotsRoot(engine.dataDir)) };
+    this.store = store instanceof Engine ? new EngineStore(store) : store;
+    const root = options.snapshotsRoot ?? (store instanceof Engine ? defaultSnapshotsRoot(store.dataDir) : undefined);
+    if (root === undefined) throw new EventBusError(ErrorCodes.INVALID_FIELD, 'invalid bus option: snapshotsRoot is required with this storage backend');
+    this.options = { ...resolved, snapshotsRoot: path.resolve(root) };
+  }
+
+  /**
+   * The embedded engine, for the parts of the server that read it directly (the HTTP port). Only
+   * with the engine backend; the server refuses the HTTP port with another (INVALID_FIELD).
+   */
+  get engine(): Engine {
+    if (this.store instanceof EngineStore) return this.store.engine;
+    throw new EventBusError(ErrorCodes.NOT_SUPPORTED, `the ${this.store.backend} backend has no embedded engine`);
+  }
+
+  /** The engine's store, for what only the engine does (`what` names it in the refusal). */
+  private engineStore(what: string): EngineStore {
+    if (this.store instanceof EngineStore) return this.store;
+    throw notSupported(this.store.backend, what);
   }
 
   /** Where `snapshot_db` outputs are resolved (absolute). */
@@ -99,91 +122,85 @@ export class EventBus {
     return this.options.snapshotsRoot;
   }
 
-  async createStream(name: string, retention?: StreamRetention): Promise<StreamView> {
-    const stream = await this.engine.createStream(name, retention === undefined ? {} : { retention });
-    return { id: stream.id, name: stream.name, createdMs: stream.createdMs };
+  /** Creates a stream, with its own retention limits if given (engine only: NOT_SUPPORTED elsewhere). */
+  createStream(name: string, retention?: StreamRetention): Promise<StreamView> {
+    if (retention === undefined) return this.store.createStream(name);
+    return this.engineStore('retention').createStream(name, retention);
   }
 
   deleteStream(name: string): Promise<void> {
-    return this.engine.deleteStream(name);
+    return this.store.deleteStream(name);
   }
 
-  streamInfo(name: string): StreamInfoView {
-    const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage, retention } = this.engine.stats(name);
-    return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage, retention: retention.effective };
+  streamInfo(name: string): Promise<StreamInfoView> {
+    return this.store.streamInfo(name);
   }
 
   /** Replaces a stream's own retention limits (those left out follow the store's); the limits that now apply. */
   async setRetention(name: string, retention: StreamRetention): Promise<RetentionPolicy> {
-    return (await this.engine.setRetention(name, retention)).effective;
+    return (await this.engineStore('retention').engine.setRetention(name, retention)).effective;
   }
 
   /** Truncates a stream before `beforeOffset`, durably (stream-settings.ts in storage). */
   truncate(name: string, beforeOffset: number): Promise<{ firstOffset: number; nextOffset: number }> {
-    return this.engine.truncate(name, beforeOffset);
+    return this.engineStore('truncate_stream').engine.truncate(name, beforeOffset);
   }
 
   /** A page of the store's streams with their figures, in name order (stream-listing.ts). */
-  listStreams(query: ListStreamsQuery): StreamListing {
-    return listStreams(this.engine, query);
+  listStreams(query: ListStreamsQuery): Promise<StreamListing> {
+    return this.store.listStreams(query);
   }
 
-  /** Appends one event (JSON text). Resolves once durable under the fsync policy. */
+  /**
+   * Appends one event (JSON text) without event-sourcing fields. Resolves once durable (engine:
+   * under the fsync policy; JetStream: on the cluster's quorum).
+   */
   writeEvent(name: string, payload: Buffer): Promise<WrittenEvent> {
-    const stream = this.engine.getStream(name);
-    const appended = this.engine.append(name, payload);
-    // Unknown streams: append has already rejected with STREAM_NOT_FOUND.
-    if (stream === undefined) return appended as Promise<never>;
-    return appended.then((event) => ({ id: eventIdOf(stream.number, stream.idEpochs, event.offset), offset: event.offset, createdMs: event.timestampMs }));
+    // The engine's hot path: no batch, no options object.
+    if (this.store instanceof EngineStore) return this.store.writeOne(name, payload);
+    return this.store.append(name, [{ payload }], {}).then((result) => {
+      const event = result.events[0];
+      assert(event !== undefined && result.events.length === 1, 'an append of one event answered with another count');
+      return event;
+    });
   }
 
   /**
    * Appends a batch of events, all or none, with an optional key, expected version and msg_ids
-   * (Engine.appendEvents). Resolves once durable under the fsync policy.
+   * (issue 12; `write_event` with any of those fields is a batch of one). Resolves once durable.
    */
-  appendEvents(name: string, events: readonly NewEvent[], options: AppendEventsOptions): Promise<AppendedBatch> {
-    const stream = this.engine.getStream(name);
-    const appended = this.engine.appendEvents(name, events, options);
-    if (stream === undefined) return appended as Promise<never>;
-    return appended.then((result) => batchOf(stream, result));
+  appendEvents(name: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendedBatch> {
+    return this.store.append(name, events, options);
   }
 
   /**
-   * A page of a stream's events (from an offset, the end or a time; forward or backward: event-reads.ts),
-   * with their status for `consumer` (never created).
+   * A page of a stream's events (from an offset, the end or a time; forward or backward; by key or
+   * types: event-reads.ts), with their status for `consumer` (never created). Another backend
+   * reads forward from an offset only.
    */
-  readEvents(query: ReadEventsQuery): EventPage {
+  readEvents(query: ReadEventsQuery): Promise<EventPage> {
     const consumer = consumerName(query.consumer);
     const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
-    const { stored, nextOffset, atEnd, nextVersion } = readStoredPage(this.engine, query.streamName, query, { maxEvents, maxBytes: this.options.maxPageBytes });
-    const stream = this.stream(query.streamName);
-    const position = nextVersion === undefined ? { nextOffset, atEnd } : { nextOffset, atEnd, nextVersion };
-    if (stored.length === 0) return { events: [], ...position };
-    const offsets = stored.map((event) => event.offset);
-    const statuses = this.engine.eventStatuses(query.streamName, consumer, offsets);
-    assert(statuses.length === stored.length, 'eventStatuses returned a different number of statuses');
-    const events = new Array<EventView>(stored.length);
-    for (let i = 0; i < stored.length; i++) {
-      const { status, deliveryCount } = statuses[i]!;
-      events[i] = view(stream, stored[i]!, status, deliveryCount);
+    const limits = { maxEvents, maxBytes: this.options.maxPageBytes };
+    if (this.store instanceof EngineStore) return Promise.resolve(this.store.readFrom(query.streamName, query, consumer, limits));
+    if (query.fromEnd === true || query.fromTimeMs !== undefined || query.direction === 'backward' || query.key !== undefined || query.types !== undefined) {
+      return Promise.reject(notSupported(this.store.backend, 'reads by key, types, time, from the end or backward'));
     }
-    return { events, ...position };
+    return this.store.read({ streamName: query.streamName, fromOffset: query.fromOffset, consumer, ...limits });
   }
 
   /**
    * Starts a catch-up subscription to `name` (subscription.ts): history, caught-up, then live
-   * events, into `sink`. Throws STREAM_NOT_FOUND.
+   * events, into `sink`. Throws STREAM_NOT_FOUND; engine only (NOT_SUPPORTED elsewhere).
    */
   subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): Subscription {
-    const stream = this.stream(name);
-    return Subscription.start(this.engine, stream, from, (info, stored) => stored.map((event) => view(info, event, 0, 0)), sink, limits);
+    return this.engineStore('subscribe').subscribe(name, from, sink, limits);
   }
 
   /** Delivers `consumer`'s next events (created on first use). */
-  async process(query: ProcessQuery): Promise<Delivery> {
+  process(query: ProcessQuery): Promise<Delivery> {
     const consumer = consumerName(query.consumer);
-    const stream = this.stream(query.streamName);
-    const result = await this.engine.consume(query.streamName, consumer, {
+    return this.store.consume(query.streamName, consumer, {
       ...(query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents }),
       ...(query.waitMs === undefined ? {} : { waitMs: query.waitMs }),
       autoAck: query.autoAck,
@@ -192,88 +209,67 @@ export class EventBus {
         ? {}
         : { filter: { ...(query.filter.key === undefined ? {} : { key: query.filter.key }), ...(query.filter.types === undefined ? {} : { types: query.filter.types }) } }),
     });
-    return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
   }
 
   /** Delivers `consumer`'s events due for retry. */
-  async retry(query: RetryQuery): Promise<Delivery> {
+  retry(query: RetryQuery): Promise<Delivery> {
     const consumer = consumerName(query.consumer);
-    const stream = this.stream(query.streamName);
-    const result = await this.engine.retry(query.streamName, consumer, query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents });
-    return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
+    return this.store.retry(query.streamName, consumer, query.maxEvents);
   }
 
   /**
-   * Marks events by id, grouped by stream (one engine call per stream, in the order the streams
-   * first appear). Ids that are not ours, or whose stream is gone, are `event 'ID' not found`.
-   * Marks of different streams are not atomic together: the groups before a failing one stay.
+   * True when {@link mark} of `command` applies its change (or fails) before it returns its
+   * promise: on the engine, a mark of one stream. Marks of several streams apply one stream after
+   * another's fsync, and another backend's marks are remote. The server lets consumer requests
+   * that follow such a mark start at once (src/server/request-queue.ts).
    */
-  async mark(command: MarkCommand): Promise<void> {
-    const consumer = consumerName(command.consumer);
-    const groups = new Map<number, { stream: StreamInfo; ids: string[]; offsets: number[] }>();
-    for (const id of command.eventIds) {
+  markAppliesAtOnce(command: MarkCommand): boolean {
+    if (!(this.store instanceof EngineStore)) return false;
+    // Ids that agree up to their offset digits (the stream number, the layout and the store part:
+    // event-id.ts) are of one stream: the usual case, told without decoding them.
+    const ids = command.eventIds;
+    if (ids.length === 0) return true;
+    const prefix = ids[0]!.slice(0, SAME_STREAM_PREFIX_CHARS);
+    let samePrefix = prefix.length === SAME_STREAM_PREFIX_CHARS;
+    for (let i = 1; samePrefix && i < ids.length; i++) samePrefix = ids[i]!.startsWith(prefix);
+    if (samePrefix) return true;
+    let streamNumber = -1;
+    for (const id of ids) {
       const location = decodeEventId(id);
-      const stream = location === null ? undefined : this.engine.getStreamByNumber(location.streamNumber);
-      // An id with another store's id in it names an event of that store, not of this one.
-      if (location === null || stream === undefined || !isIdOf(location, stream.idEpochs)) throw eventNotFound(id);
-      let group = groups.get(stream.number);
-      if (group === undefined) groups.set(stream.number, (group = { stream, ids: [], offsets: [] }));
-      group.ids.push(id);
-      group.offsets.push(location.offset);
+      if (location === null) return true;
+      if (streamNumber !== -1 && location.streamNumber !== streamNumber) return false;
+      streamNumber = location.streamNumber;
     }
-    for (const { stream, ids, offsets } of groups.values()) {
-      try {
-        await this.engine.mark(stream.name, consumer, offsets, command.status);
-      } catch (error) {
-        // Deleted while we marked: its events are gone too.
-        if (isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) throw eventNotFound(ids[0]!);
-        throw error;
-      }
-    }
+    return true;
   }
 
   /**
-   * Takes a point-in-time snapshot of the whole store in a new directory inside `output`
-   * (relative to the snapshots root). Throws INVALID_PATH or SNAPSHOT_FAILED.
+   * Marks events by id (grouped by stream by the store). Ids that are not ours, or whose stream
+   * is gone, are `event 'ID' not found`. Marks of different streams are not atomic together.
+   */
+  mark(command: MarkCommand): Promise<void> {
+    const consumer = consumerName(command.consumer);
+    return this.store.mark(consumer, command.eventIds, command.status);
+  }
+
+  /**
+   * Takes a snapshot in a new directory inside `output` (relative to the snapshots root): of the
+   * whole store at one point in time (engine), or stream by stream (JetStream). Throws
+   * INVALID_PATH or SNAPSHOT_FAILED.
    */
   async snapshot(output: string): Promise<SnapshotView> {
     const root = this.options.snapshotsRoot;
     const parent = resolveSnapshotDir(root, output);
-    const result = await this.engine.snapshot(parent);
+    const result = await this.store.snapshot(parent);
     return { ...result, path: path.relative(root, result.path), absolutePath: result.path };
   }
 
-  private stream(name: string): StreamInfo {
-    const stream = this.engine.getStream(name);
-    if (stream === undefined) this.engine.stats(name); // throws STREAM_NOT_FOUND, in the engine's words
-    assert(stream !== undefined, () => `stream ${name} vanished`);
-    return stream;
+  /** Long-polls waiting now answer at once (shutdown). */
+  endWaits(): void {
+    this.store.endWaits();
   }
 }
 
-function batchOf(stream: StreamInfo, result: AppendEventsResult): AppendedBatch {
-  const events = result.events.map((event): WrittenEvent => ({
-    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
-    offset: event.offset,
-    createdMs: event.timestampMs,
-    ...(event.version === undefined ? {} : { version: event.version }),
-  }));
-  return { events, nextExpectedVersion: result.nextExpectedVersion, duplicate: result.duplicate };
-}
-
-function view(stream: StreamInfo, event: StoredEvent, status: EventStatus, deliveryCount: number): EventView {
-  return {
-    id: eventIdOf(stream.number, stream.idEpochs, event.offset),
-    streamId: stream.id,
-    status,
-    createdMs: event.timestampMs,
-    payload: event.payload,
-    offset: event.offset,
-    deliveryCount,
-    attributes: event.attributes,
-  };
-}
-
-function delivered(stream: StreamInfo, event: DeliveredEvent): EventView {
-  return view(stream, event, event.status, event.deliveryCount);
+function notSupported(backend: string, what: string): EventBusError {
+  return new EventBusError(ErrorCodes.NOT_SUPPORTED, `the ${backend} backend does not support ${what} (docs/protocol.md, the jetstream backend)`);
 }

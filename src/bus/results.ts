@@ -2,7 +2,7 @@
  * What the bus's operations return: plain values that the protocol layer encodes. Times are
  * milliseconds since the epoch; payloads are the stored bytes (JSON text as written).
  */
-import type { ConsumerStats, Damage, EventAttributes, EventStatus, RetentionPolicy, SnapshotResult } from '../storage/index.js';
+import type { ConsumerStats, Damage, EventAttributes, EventStatus, IdEpoch, RetentionPolicy, SnapshotResult } from '../storage/index.js';
 
 /** A stream's identity. */
 export interface StreamView {
@@ -27,14 +27,25 @@ export interface StreamInfoView extends StreamView {
   consumers: ConsumerView[];
   /** Damage found in the stream's files (empty when sound). */
   damage: DamageView[];
-  /** The retention limits that apply to the stream (its own over the store's; 0 = unlimited). */
-  retention: RetentionPolicy;
+  /** The retention limits that apply to the stream (its own over the store's; 0 = unlimited); the engine's only. */
+  retention?: RetentionPolicy;
+}
+
+/**
+ * How an event's id is made: its stream's number and id epochs, and its offset. The protocol
+ * writes ids straight into responses from these (storage's writeEventId); `id` gives the text.
+ */
+export interface EventIdParts {
+  /** The id's text (made when asked). */
+  readonly id: string;
+  /** With `idEpochs`: the engine's parts, from which the id's bytes are written (absent: `id` is written). */
+  readonly streamNumber?: number;
+  readonly idEpochs?: readonly IdEpoch[];
+  readonly offset: number;
 }
 
 /** An acknowledged write. */
-export interface WrittenEvent {
-  id: string;
-  offset: number;
+export interface WrittenEvent extends EventIdParts {
   createdMs: number;
   /** The key's version of the event (a keyed append only). */
   version?: number;
@@ -53,15 +64,13 @@ export interface AppendedBatch {
 }
 
 /** An event as a reader or consumer sees it. */
-export interface EventView {
-  id: string;
+export interface EventView extends EventIdParts {
   /** The stream's UUID. */
   streamId: string;
   status: EventStatus;
   createdMs: number;
   /** The event's JSON text, exactly as stored. */
   payload: Buffer;
-  offset: number;
   deliveryCount: number;
   /** Key, version, type, metadata and msg_id, each when the event has it; null or absent for none. */
   attributes?: EventAttributes | null;

@@ -25,6 +25,8 @@ export interface FileConfig {
   snapshotsRoot?: string;
   /** The `http` section (the HTTP side port); empty when absent. */
   http: Record<string, string | number>;
+  /** The `backend` section (engine or jetstream, NATS servers and credentials); empty when absent. */
+  backend: Record<string, string | number>;
 }
 
 type Kind = 'string' | 'integer' | 'boolean' | 'port';
@@ -83,6 +85,23 @@ const CONSUMER_KEYS: Record<string, [string, Kind]> = {
   max_batch_bytes: ['maxBatchBytes', 'integer'],
   max_wait_ms: ['maxWaitMs', 'integer'],
   max_consumers_per_stream: ['maxConsumersPerStream', 'integer'],
+};
+
+const BACKEND_KEYS: Record<string, [string, Kind]> = {
+  type: ['type', 'string'],
+  servers: ['servers', 'string'],
+  replicas: ['replicas', 'integer'],
+  user: ['user', 'string'],
+  password: ['password', 'string'],
+  token: ['token', 'string'],
+  creds: ['credsFile', 'string'],
+  tls_ca: ['tlsCa', 'string'],
+  tls_cert: ['tlsCert', 'string'],
+  tls_key: ['tlsKey', 'string'],
+  request_timeout_ms: ['requestTimeoutMs', 'integer'],
+  write_timeout_ms: ['writeTimeoutMs', 'integer'],
+  start_timeout_ms: ['startTimeoutMs', 'integer'],
+  duplicate_window_ms: ['duplicateWindowMs', 'integer'],
 };
 
 const HTTP_KEYS: Record<string, [string, Kind]> = {
@@ -169,12 +188,12 @@ export function parseConfig(text: string, file: string): FileConfig {
     throw invalid(file, `not valid YAML: ${(error as Error).message}`);
   }
   const root = section(file, document ?? {}, '(top level)');
-  const known = new Set(['logger', 'auth', 'server', 'storage', 'consumers', 'snapshots', 'http']);
+  const known = new Set(['logger', 'auth', 'server', 'storage', 'consumers', 'snapshots', 'http', 'backend']);
   for (const key of Object.keys(root)) {
     if (!known.has(key)) throw invalid(file, `unknown section '${key}' (known: ${[...known].join(', ')})`);
   }
   // Client names are the user's text: a null-prototype map keeps `__proto__` an ordinary name.
-  const config: FileConfig = { clients: Object.create(null) as FileConfig['clients'], server: {}, tls: {}, storage: {}, retention: {}, consumers: {}, http: {} };
+  const config: FileConfig = { clients: Object.create(null) as FileConfig['clients'], server: {}, tls: {}, storage: {}, retention: {}, consumers: {}, http: {}, backend: {} };
 
   const logger = section(file, root.logger, 'logger');
   for (const [key, value] of Object.entries(logger)) {
@@ -222,6 +241,14 @@ export function parseConfig(text: string, file: string): FileConfig {
   const requestMs = (config.http.requestTimeoutMs as number | undefined) ?? DEFAULT_HTTP_OPTIONS.requestTimeoutMs;
   if (headersMs > requestMs) {
     throw invalid(file, `'http.headers_timeout_ms' (${headersMs}) must not be larger than 'http.request_timeout_ms' (${requestMs})`);
+  }
+
+  const backend = { ...section(file, root.backend, 'backend') };
+  // servers: a YAML list or one comma-separated string.
+  if (Array.isArray(backend.servers)) backend.servers = backend.servers.map(String).join(',');
+  config.backend = readSection(file, backend, 'backend', BACKEND_KEYS);
+  if (config.backend.type !== undefined && config.backend.type !== 'engine' && config.backend.type !== 'jetstream') {
+    throw invalid(file, `'backend.type' must be engine or jetstream, got '${String(config.backend.type)}'`);
   }
 
   for (const [key, value] of Object.entries(section(file, root.snapshots, 'snapshots'))) {

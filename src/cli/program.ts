@@ -67,7 +67,17 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--http-port <port>', 'also serve /metrics (Prometheus), /healthz, /readyz and the admin page (/) over HTTP on this port; 0 picks a free one (default: off)').env('EVENTBUS_HTTP_PORT').argParser(parsePort))
     .addOption(new Option('--http-host <address>', 'address of the HTTP port, under the same rules as --host (default: the --host address)').env('EVENTBUS_HTTP_HOST'))
     .addOption(new Option('--http-port-file <file>', 'once the HTTP port listens, write its number to this file').env('EVENTBUS_HTTP_PORT_FILE'))
-    .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --config config.yaml --host 0.0.0.0', 'eventbus serve --http-port 9090     # then open http://127.0.0.1:9090/ ; Prometheus scrapes /metrics'))
+    .addOption(new Option('--backend <backend>', 'storage: engine = the embedded engine in --data; jetstream = a replicated NATS JetStream cluster (this process becomes a gateway that keeps no data) (default: engine)').choices(['engine', 'jetstream']).env('EVENTBUS_BACKEND'))
+    .addOption(new Option('--nats-servers <list>', 'jetstream backend: NATS servers, host:port,host:port,...').env('EVENTBUS_NATS_SERVERS'))
+    .addOption(new Option('--replicas <n>', 'jetstream backend: replicas of each stream and consumer, 1, 3 or 5 (default: 3)').env('EVENTBUS_NATS_REPLICAS').argParser((v) => Number(v)))
+    .addOption(new Option('--nats-creds <file>', 'jetstream backend: NATS credentials file (JWT and NKey seed)').env('EVENTBUS_NATS_CREDS'))
+    .addOption(new Option('--nats-user <user>', 'jetstream backend: NATS user (the password from EVENTBUS_NATS_PASSWORD or the config file)').env('EVENTBUS_NATS_USER'))
+    .addOption(new Option('--nats-password <password>').env('EVENTBUS_NATS_PASSWORD').hideHelp())
+    .addOption(new Option('--nats-token <token>').env('EVENTBUS_NATS_TOKEN').hideHelp())
+    .addOption(new Option('--nats-tls-ca <file>', 'jetstream backend: CA certificate to trust for TLS to NATS').env('EVENTBUS_NATS_TLS_CA'))
+    .addOption(new Option('--nats-tls-cert <file>', 'jetstream backend: client certificate for TLS to NATS (needs --nats-tls-key)').env('EVENTBUS_NATS_TLS_CERT'))
+    .addOption(new Option('--nats-tls-key <file>', 'jetstream backend: private key of --nats-tls-cert').env('EVENTBUS_NATS_TLS_KEY'))
+    .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --backend jetstream --nats-servers n1:4222,n2:4222,n3:4222', 'eventbus serve --config config.yaml --host 0.0.0.0', 'eventbus serve --http-port 9090     # then open http://127.0.0.1:9090/ ; Prometheus scrapes /metrics'))
     .action(async (flags: ServeFlags) => {
       const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
       await serve(resolveSettings(flags), resources);
@@ -103,10 +113,19 @@ export function buildProgram(resources: Resources): Command {
     .summary('restore a snapshot into a new data directory')
     .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
     .argument('<snapshot>', 'the snapshot directory')
-    .addOption(dataOption('the new data directory: absent or empty'))
+    .addOption(dataOption('new data directory, absent or empty'))
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored'))
-    .action(async (snapshot: string, options: { data?: string; json?: boolean }) => {
+    .addOption(new Option('--nats-servers <list>', 'restore a snapshot of the jetstream backend into this NATS cluster instead (it must hold no eventbus data)').env('EVENTBUS_NATS_SERVERS'))
+    .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored', 'eventbus restore ./snapshots/b/snapshot-20261201T000807.551Z --nats-servers n1:4222,n2:4222,n3:4222'))
+    .action(async (snapshot: string, options: { data?: string; json?: boolean; natsServers?: string }) => {
+      const { isJetStreamSnapshot, restoreJetStreamSnapshot } = await import('../bus/jetstream/restore.js');
+      if (isJetStreamSnapshot(snapshot) || options.natsServers !== undefined) {
+        if (!isJetStreamSnapshot(snapshot)) throw new EventBusError(ErrorCodes.INVALID_PATH, `${snapshot} is not a snapshot of the jetstream backend (restore an engine snapshot with --data)`);
+        if (options.natsServers === undefined) throw new EventBusError(ErrorCodes.INVALID_FIELD, `${snapshot} is a snapshot of the jetstream backend: restore it into a cluster with --nats-servers h1:p1,h2:p2,h3:p3`);
+        const result = await restoreJetStreamSnapshot(snapshot, { servers: options.natsServers.split(',').filter((s) => s !== '') });
+        print(options.json === true ? JSON.stringify({ snapshot, streams: result.streams, events: result.events }) : `restored ${snapshot} into the NATS cluster: ${result.streams} streams, ${result.events} events`);
+        return;
+      }
       const { restoreCommand } = await import('./offline.js');
       restoreCommand(snapshot, dataDir(options.data), options.json === true, print);
     });

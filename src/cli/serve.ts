@@ -9,6 +9,7 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import { checkCanListen } from '../server/listen-check.js';
 import { EventBusServer, checkExposure } from '../server/server.js';
 import { Engine } from '../storage/index.js';
+import { JetStreamStore } from '../bus/jetstream/jetstream-store.js';
 import { nodeIO, type FileIO } from '../storage/index.js';
 import { createLogger } from './logging.js';
 import { checkServeDirectory } from './store-checks.js';
@@ -23,7 +24,10 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
   const http = settings.http === undefined ? undefined : { ...settings.http, assets: resources.pageAsset };
   const httpHost = http?.host ?? settings.host;
   if (http !== undefined) checkExposure(httpHost, Object.keys(settings.clients).length, settings.insecureNoAuth);
-  checkServeDirectory(settings.engine.dataDir);
+  if (settings.backend.type === 'jetstream' && http !== undefined) {
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, 'the HTTP port (--http-port) reads the embedded engine: it is not available with --backend jetstream');
+  }
+  if (settings.backend.type === 'engine') checkServeDirectory(settings.engine.dataDir);
   await checkCanListen(settings.host, settings.port);
   if (http !== undefined && (http.port !== settings.port || httpHost !== settings.host)) await checkCanListen(httpHost, http.port);
   const logger = createLogger(settings.logLevel, settings.logOutputs);
@@ -37,8 +41,14 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
     ? undefined
     : { cert: readFileSync(settings.tls.certFile), key: readFileSync(settings.tls.keyFile) };
 
-  const io = await testIO(logger);
-  const engine = await Engine.open({ ...settings.engine, ...(io === undefined ? {} : { io }), logger: logger.child({ component: 'storage' }) });
+  let engine: Engine | JetStreamStore;
+  if (settings.backend.type === 'jetstream') {
+    logger.info({ backend: 'jetstream', servers: settings.backend.jetstream.servers, replicas: settings.backend.jetstream.replicas ?? 3 }, 'connecting to the NATS JetStream cluster');
+    engine = await JetStreamStore.open(settings.backend.jetstream);
+  } else {
+    const io = await testIO(logger);
+    engine = await Engine.open({ ...settings.engine, ...(io === undefined ? {} : { io }), logger: logger.child({ component: 'storage' }) });
+  }
   let server: EventBusServer;
   try {
     server = await EventBusServer.start({
@@ -75,7 +85,7 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
         try {
           await server.close();
           await engine.close();
-          logger.info({ commits: engine.commitStats }, 'stopped');
+          logger.info(engine instanceof Engine ? { commits: engine.commitStats } : { backend: 'jetstream' }, 'stopped');
         } catch (error) {
           logger.error({ err: error }, 'shutdown failed');
           process.exitCode = 1;

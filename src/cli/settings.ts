@@ -10,6 +10,7 @@ import type { ClientCredentials } from '../server/auth.js';
 import type { ServerLimits } from '../server/limits.js';
 import type { HttpOptions } from '../server/http/http-options.js';
 import type { EngineOptions } from '../storage/index.js';
+import type { JetStreamOptions } from '../bus/jetstream/jetstream-options.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/index.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { DEFAULTS, LOG_LEVELS, envFlag } from './defaults.js';
@@ -29,7 +30,20 @@ export interface ServeFlags {
   httpPort?: number;
   httpHost?: string;
   httpPortFile?: string;
+  backend?: string;
+  natsServers?: string;
+  replicas?: number;
+  natsCreds?: string;
+  natsUser?: string;
+  natsPassword?: string;
+  natsToken?: string;
+  natsTlsCa?: string;
+  natsTlsCert?: string;
+  natsTlsKey?: string;
 }
+
+/** The storage backend: the embedded engine (default) or a NATS JetStream cluster. */
+export type BackendSettings = { type: 'engine' } | { type: 'jetstream'; jetstream: JetStreamOptions };
 
 export interface ServeSettings {
   host: string;
@@ -49,6 +63,7 @@ export interface ServeSettings {
   http: HttpOptions | undefined;
   /** Once the HTTP port listens, its number is written here. */
   httpPortFile: string | undefined;
+  backend: BackendSettings;
 }
 
 
@@ -70,7 +85,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServeSettings {
   const configFile = flags.config;
   const file: FileConfig = configFile === undefined
-    ? { clients: {}, server: {}, tls: {}, storage: {}, retention: {}, consumers: {}, http: {} }
+    ? { clients: {}, server: {}, tls: {}, storage: {}, retention: {}, consumers: {}, http: {}, backend: {} }
     : loadConfig(configFile);
 
   const host = flags.host ?? (file.server.host as string | undefined) ?? DEFAULTS.host;
@@ -129,7 +144,44 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     configFile,
     http,
     httpPortFile: nonEmpty(flags.httpPortFile) ?? (httpPortFileInFile as string | undefined),
+    backend: resolveBackend(flags, file, engine),
   };
+}
+
+/** `--backend` and the NATS options over the config file's `backend:` section. */
+function resolveBackend(flags: ServeFlags, file: FileConfig, engine: EngineOptions): BackendSettings {
+  const section = file.backend;
+  const type = nonEmpty(flags.backend) ?? (section.type as string | undefined) ?? 'engine';
+  if (type === 'engine') return { type: 'engine' };
+  if (type !== 'jetstream') throw bad(`backend must be engine or jetstream, got '${type}'`);
+  const servers = (nonEmpty(flags.natsServers) ?? (section.servers as string | undefined) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (servers.length === 0) throw bad('the jetstream backend needs NATS servers: --nats-servers h1:p1,h2:p2,h3:p3 (or backend.servers in the config file)');
+  const pick = (flag: string | undefined, key: string) => nonEmpty(flag) ?? (section[key] as string | undefined);
+  const jetstream: JetStreamOptions = { servers };
+  const replicas = flags.replicas ?? (section.replicas as number | undefined);
+  if (replicas !== undefined) jetstream.replicas = replicas;
+  const user = pick(flags.natsUser, 'user');
+  const password = pick(flags.natsPassword, 'password');
+  const token = pick(flags.natsToken, 'token');
+  const creds = pick(flags.natsCreds, 'credsFile');
+  if (user !== undefined) jetstream.user = user;
+  if (password !== undefined) jetstream.password = password;
+  if (token !== undefined) jetstream.token = token;
+  if (creds !== undefined) jetstream.credsFile = path.resolve(creds);
+  const ca = pick(flags.natsTlsCa, 'tlsCa');
+  const cert = pick(flags.natsTlsCert, 'tlsCert');
+  const key = pick(flags.natsTlsKey, 'tlsKey');
+  if ((cert === undefined) !== (key === undefined)) throw bad('NATS TLS needs both a client certificate (--nats-tls-cert) and its key (--nats-tls-key)');
+  if (ca !== undefined || cert !== undefined) {
+    jetstream.tls = { ...(ca === undefined ? {} : { caFile: path.resolve(ca) }), ...(cert === undefined ? {} : { certFile: path.resolve(cert), keyFile: path.resolve(key!) }) };
+  }
+  for (const name of ['requestTimeoutMs', 'writeTimeoutMs', 'startTimeoutMs', 'duplicateWindowMs'] as const) {
+    const value = section[name];
+    if (value !== undefined) jetstream[name] = value as number;
+  }
+  if (engine.maxEventBytes !== undefined) jetstream.maxEventBytes = engine.maxEventBytes;
+  if (engine.consumers !== undefined) jetstream.consumers = engine.consumers;
+  return { type: 'jetstream', jetstream };
 }
 
 export { DEFAULTS, envFlag };

@@ -4,12 +4,12 @@
  * every failure) and `request_id` (echoed when the request had one), and a `\n`.
  *
  * A success never has `reason` (the Go client treats its presence as failure); a failure always
- * has `reason` and `code`. Hot responses (write_event, event lists) are built by concatenation,
- * and stored event payloads are spliced in as they are, never parsed again.
+ * has `reason` and `code`. The hot responses (write_event, event lists) are written as bytes, in
+ * the same form: response-bytes.ts.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import type { AppendedBatch, Delivery, EventPage, EventView, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from '../bus/results.js';
-import type { EventAttributes } from '../storage/index.js';
+import type { AppendedBatch, EventView, SnapshotView, StreamInfoView, StreamView } from '../bus/results.js';
+import { attributesText } from './response-bytes.js';
 import { isBrokenStream, type StreamListing } from '../bus/stream-listing.js';
 import { OPERATIONS } from './operations.js';
 import { consumerStartJson, filterJson, retentionJson } from './settings-bodies.js';
@@ -21,8 +21,6 @@ for (const operation of [...OPERATIONS, 'decode_request']) {
   SUCCESS_HEAD.set(operation, `{"operation":"${operation}","status":true`);
   FAILURE_HEAD.set(operation, `{"operation":"${operation}","status":false`);
 }
-
-const NEWLINE = 0x0a;
 
 function tail(requestIdJson: string | undefined): string {
   return requestIdJson === undefined ? '}\n' : `,"request_id":${requestIdJson}}\n`;
@@ -91,21 +89,8 @@ function streamInfoJson(info: StreamInfoView): string {
   const damage = info.damage.map((d) => JSON.stringify({ file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })).join(',');
   return (
     `{${streamFields(info)},"event_count":${info.eventCount},"first_offset":${info.firstOffset},` +
-    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"retention":${retentionJson(info.retention)},"consumers":[${consumers}],"damage":[${damage}]}`
+    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount}${info.retention === undefined ? '' : `,"retention":${retentionJson(info.retention)}`},"consumers":[${consumers}],"damage":[${damage}]}`
   );
-}
-
-let lastTimeMs = -1;
-let lastTime = '';
-
-/** `{"event":{"id","offset","created_at"}}` (write_event). */
-export function writtenEventBody(event: WrittenEvent): string {
-  // Appends of one group commit share a timestamp: format it once.
-  if (event.createdMs !== lastTimeMs) {
-    lastTimeMs = event.createdMs;
-    lastTime = time(event.createdMs);
-  }
-  return `{"event":{"id":"${event.id}","offset":${event.offset},"created_at":"${lastTime}"}}`;
 }
 
 /**
@@ -140,6 +125,8 @@ export function appendedBatchBody(batch: AppendedBatch): string {
   );
 }
 
+const NEWLINE = 0x0a;
+
 /**
  * The stored payload as JSON text. Payloads written through write_event are single-line JSON
  * (compacted, no raw newline can be in a JSON string). One appended through the embedded engine
@@ -158,33 +145,9 @@ function eventsJson(events: readonly EventView[]): string {
     out +=
       `{"id":"${e.id}","stream_id":"${e.streamId}","status":${e.status},"created_at":"${time(e.createdMs)}",` +
       `"body":${payloadJson(e.payload)},"offset":${e.offset},"delivery_count":${e.deliveryCount}` +
-      (e.attributes === undefined || e.attributes === null ? '}' : `${attributesJson(e.attributes)}}`);
+      `${attributesText(e.attributes)}}`;
   }
   return out + ']';
-}
-
-/**
- * An event's event-sourcing fields, each only when present (`,"key":…,"version":…,"type":…,
- * "metadata":…,"msg_id":…`): events without them read exactly as before.
- */
-function attributesJson(a: EventAttributes): string {
-  let out = '';
-  if (a.key !== undefined) out += `,"key":${JSON.stringify(a.key)},"version":${a.version}`;
-  if (a.type !== undefined) out += `,"type":${JSON.stringify(a.type)}`;
-  if (a.metadata !== undefined) out += `,"metadata":${payloadJson(a.metadata)}`;
-  if (a.msgId !== undefined) out += `,"msg_id":${JSON.stringify(a.msgId)}`;
-  return out;
-}
-
-/** `{"events":[…],"more":bool}` (process_events, retry_events). */
-export function deliveryBody(delivery: Delivery): string {
-  return `{"events":${eventsJson(delivery.events)},"more":${delivery.more}}`;
-}
-
-/** `{"events":[…],"next_offset":N,"at_end":bool}` (get_stream_events; `next_version` in place of `next_offset` for a key). */
-export function eventPageBody(page: EventPage): string {
-  const next = page.nextVersion === undefined ? `"next_offset":${page.nextOffset}` : `"next_version":${page.nextVersion}`;
-  return `{"events":${eventsJson(page.events)},${next},"at_end":${page.atEnd}}`;
 }
 
 /** `{"events":[…],"next_offset":N}`: one line of a subscription's events (subscription-lines.ts). */

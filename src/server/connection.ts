@@ -18,7 +18,9 @@ import { DECODE_REQUEST } from '../protocol/operations.js';
 import { decodeLine, parseRequest, type ParseLimits } from '../protocol/parse-request.js';
 import type { Credentials, Request } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess } from '../protocol/response.js';
+import { joinResponses, type Response } from '../protocol/response-bytes.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
+import { decodeWriteEventLine } from '../protocol/write-event-line.js';
 import type { Logger } from '../storage/logger.js';
 import type { Authenticator } from './auth.js';
 import { ConnectionAuth } from './connection-auth.js';
@@ -60,6 +62,8 @@ export interface ConnectionHost {
 const EXIT_REQUEST: Request = { operation: 'exit' };
 /** Each `subscribe` request's session, from parsing to its turn (one map for every connection: none per connection). */
 const sessions = new WeakMap<Request, SubscriptionSession>();
+/** The responses of one flush, taken from a queue (flushes are synchronous: one array serves every connection). */
+const taken: Response[] = [];
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
 
 const OPEN = 0;
@@ -217,6 +221,17 @@ export class Connection implements RequestQueueHost, SessionHost {
 
   private handleLine(line: Buffer): void {
     this.host.stats.requests += 1;
+    // Most lines are write_event: one pass over the bytes; anything else takes the general path.
+    // (Not on a subscription's connection: it takes only unsubscribe and exit, below.)
+    const write = this.subscription === null ? decodeWriteEventLine(line) : null;
+    if (write !== null) {
+      if (!this.auth.authorized(write.credentials)) {
+        this.refuse('write_event', write.credentials, write.requestIdJson);
+        return;
+      }
+      this.queue.enqueue(write.request, write.requestIdJson, false, line.length, false);
+      return;
+    }
     const decoded = decodeLine(line);
     if (this.subscription !== null && this.subscription.takeLine(decoded)) return;
     if (!decoded.ok) {
@@ -238,10 +253,7 @@ export class Connection implements RequestQueueHost, SessionHost {
       return;
     }
     if (!this.auth.authorized(envelope.credentials)) {
-      this.host.stats.authFailures += 1;
-      this.host.executor.counts.of(operation).fail(ErrorCodes.UNAUTHORIZED); // metrics hook
-      this.auth.refused(envelope.credentials?.clientId, this.host.stats.authFailures, this.host.logger);
-      this.queue.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
+      this.refuse(operation, envelope.credentials, requestIdJson);
       return;
     }
     let request: Request;
@@ -257,7 +269,16 @@ export class Connection implements RequestQueueHost, SessionHost {
     }
     // Appends run together: the engine orders them (and checks expected versions) as dispatched.
     const exclusive = request.operation !== 'write_event' && request.operation !== 'append_events';
-    this.queue.enqueue(request, requestIdJson, exclusive, line.length, false);
+    const atDispatch = request.operation === 'mark_event' && this.host.executor.markAppliedAtDispatch(request);
+    this.queue.enqueue(request, requestIdJson, exclusive, line.length, false, atDispatch);
+  }
+
+  /** Answers UNAUTHORIZED (the refusal is logged once per connection). */
+  private refuse(operation: string, credentials: Credentials | null, requestIdJson: string | undefined): void {
+    this.host.stats.authFailures += 1;
+    this.host.executor.counts.of(operation).fail(ErrorCodes.UNAUTHORIZED); // metrics hook
+    this.auth.refused(credentials?.clientId, this.host.stats.authFailures, this.host.logger);
+    this.queue.answer(encodeFailure(operation, UNAUTHORIZED, requestIdJson), false);
   }
 
   private lineTooLong(): void {
@@ -278,7 +299,7 @@ export class Connection implements RequestQueueHost, SessionHost {
   // ------------------------------------------------------------------ the queue's host (methods, not closures: no memory per connection)
 
   /** RequestQueueHost: runs a request (a subscribe: its session, until it ends). */
-  execute(request: Request, requestIdJson: string | undefined): string | Promise<string> {
+  execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
     const session = request.operation === 'subscribe' ? sessions.get(request) : undefined;
     if (session !== undefined) return session.start();
     return this.host.executor.execute(request, requestIdJson);
@@ -334,14 +355,19 @@ export class Connection implements RequestQueueHost, SessionHost {
     process.nextTick(this.flushBound);
   }
 
-  /** Writes the answered responses at the front of the queue, in order. */
+  /** Writes the answered responses at the front of the queue, in order, as one buffer. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.state !== OPEN) return;
-    const answered = this.queue.takeAnswered();
-    const close = answered.close;
-    const out = this.subscription === null ? answered.out : answered.out + this.subscription.takeOutput();
-    if (out.length > 0) {
+    const close = this.queue.takeAnswered(taken);
+    // A subscription's lines follow the answers taken (they are never interleaved with them).
+    if (this.subscription !== null) {
+      const lines = this.subscription.takeOutput();
+      if (lines.length > 0) taken.push(lines);
+    }
+    if (taken.length > 0) {
+      const out = joinResponses(taken, taken.length);
+      taken.length = 0;
       this.lastActivityMs = Date.now();
       if (!this.socket.write(out) && this.writeBlockedSinceMs === 0) this.writeBlockedSinceMs = this.lastActivityMs;
       if (this.socket.writableLength > this.limits.maxOutputBytes) {

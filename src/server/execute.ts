@@ -6,20 +6,9 @@
 import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { Logger } from '../storage/logger.js';
-import type { Request, WriteEventRequest } from '../protocol/requests.js';
-import {
-  appendedBatchBody,
-  writtenBatchBody,
-  deliveryBody,
-  encodeFailure,
-  encodeSuccess,
-  eventPageBody,
-  snapshotBody,
-  streamBody,
-  streamInfoBody,
-  streamListingBody,
-  writtenEventBody,
-} from '../protocol/response.js';
+import type { MarkEventRequest, Request, WriteEventRequest } from '../protocol/requests.js';
+import { appendedBatchBody, encodeFailure, encodeSuccess, snapshotBody, streamBody, streamInfoBody, streamListingBody, writtenBatchBody } from '../protocol/response.js';
+import { deliveryResponse, eventPageResponse, WriteAck, type Response } from '../protocol/response-bytes.js';
 import type { Delivery } from '../bus/results.js';
 import { RequestCounts, type OperationCounts } from './request-counts.js';
 import { retentionBody, truncationBody } from '../protocol/settings-bodies.js';
@@ -33,7 +22,7 @@ export class Executor {
   }
 
   /** The response to `request`: a line, or a promise of one. */
-  execute(request: Request, requestIdJson: string | undefined): string | Promise<string> {
+  execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
     const op = request.operation;
     try {
       switch (op) {
@@ -47,19 +36,27 @@ export class Executor {
         case 'delete_stream':
           return this.settle(op, this.bus.deleteStream(request.streamName).then(() => undefined), requestIdJson);
         case 'get_stream_info':
-          return this.success(op, streamInfoBody(this.bus.streamInfo(request.streamName)), requestIdJson);
+          return this.settle(op, this.bus.streamInfo(request.streamName).then(streamInfoBody), requestIdJson);
         case 'get_stream_events':
-          return this.success(op, eventPageBody(this.bus.readEvents(request)), requestIdJson);
+          return this.bus.readEvents(request).then(
+            (page) => {
+              this.counts.of(op).ok += 1;
+              return eventPageResponse(page, requestIdJson);
+            },
+            (error: unknown) => this.failure(op, error, requestIdJson),
+          );
         case 'process_events':
-          return this.settle(op, this.bus.process(request).then(this.deliveredBody), requestIdJson);
         case 'retry_events':
-          return this.settle(op, this.bus.retry(request).then(this.deliveredBody), requestIdJson);
+          return (op === 'process_events' ? this.bus.process(request) : this.bus.retry(request)).then(
+            (delivery) => this.delivered(op, delivery, requestIdJson),
+            (error: unknown) => this.failure(op, error, requestIdJson),
+          );
         case 'mark_event':
           return this.settle(op, this.bus.mark(request).then(() => undefined), requestIdJson);
         case 'snapshot_db':
           return this.settle(op, this.bus.snapshot(request.output).then(snapshotBody), requestIdJson);
         case 'list_streams':
-          return this.success(op, streamListingBody(this.bus.listStreams(request)), requestIdJson);
+          return this.settle(op, this.bus.listStreams(request).then(streamListingBody), requestIdJson);
         case 'set_stream_retention':
           return this.settle(op, this.bus.setRetention(request.streamName, request.retention).then(retentionBody), requestIdJson);
         case 'truncate_stream':
@@ -81,13 +78,18 @@ export class Executor {
     }
   }
 
-  /** The hot path: no async function, one `then` with both handlers. */
-  private write(request: WriteEventRequest, requestIdJson: string | undefined): Promise<string> {
+  /** True when executing `request` changes the consumer before it returns (see EventBus.markAppliesAtOnce). */
+  markAppliedAtDispatch(request: MarkEventRequest): boolean {
+    return this.bus.markAppliesAtOnce(request);
+  }
+
+  /** The hot path: no async function, one `then` with both handlers; the reply's bytes are written at flush. */
+  private write(request: WriteEventRequest, requestIdJson: string | undefined): Promise<Response> {
     if (request.extras !== null) return this.writeWithExtras(request, requestIdJson);
     return this.bus.writeEvent(request.streamName, request.event).then(
       (event) => {
         this.writeCounts.ok += 1;
-        return encodeSuccess('write_event', writtenEventBody(event), requestIdJson);
+        return new WriteAck(event, requestIdJson);
       },
       (error: unknown) => this.failure('write_event', error, requestIdJson),
     );
@@ -114,11 +116,12 @@ export class Executor {
     return encodeSuccess(operation, body, requestIdJson);
   }
 
-  /** A delivery's body; its events counted as delivered. */
-  private readonly deliveredBody = (delivery: Delivery): string => {
+  /** A delivery's response, counted; its events counted as delivered. */
+  private delivered(operation: 'process_events' | 'retry_events', delivery: Delivery, requestIdJson: string | undefined): Response {
+    this.counts.of(operation).ok += 1;
     this.counts.eventsDelivered += delivery.events.length;
-    return deliveryBody(delivery);
-  };
+    return deliveryResponse(operation, delivery, requestIdJson);
+  }
 
   /** A failure line, counted; errors that are not EventBusErrors are bugs: logged, answered INTERNAL. */
   failure(operation: string, error: unknown, requestIdJson: string | undefined): string {

@@ -16,9 +16,10 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { EventBus, type BusOptions } from '../bus/bus.js';
+import type { EventStore } from '../bus/event-store.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
 import { encodeFailure } from '../protocol/response.js';
-import type { Engine } from '../storage/engine.js';
+import { Engine } from '../storage/engine.js';
 import { silentLogger, type Logger } from '../storage/logger.js';
 import { Authenticator, type ClientCredentials } from './auth.js';
 import { Connection, type ConnectionHost, type ServerStats } from './connection.js';
@@ -32,8 +33,8 @@ import { RequestCounts } from './request-counts.js';
 
 /** Options of {@link EventBusServer.start}. */
 export interface ServerOptions {
-  /** The open store to serve. The server never closes it. */
-  engine: Engine;
+  /** The open store to serve (the embedded engine, or another {@link EventStore} such as JetStream). The server never closes it. */
+  engine: Engine | EventStore;
   /** Address to bind. Default 127.0.0.1 (reachable from this machine only). */
   host?: string;
   /** Port to bind; 0 picks a free one (see {@link EventBusServer.port}). Default 8080. */
@@ -191,10 +192,13 @@ export class EventBusServer implements ConnectionHost, HttpHost {
     const port = options.port ?? DEFAULT_PORT;
     const clients = Object.keys(options.clients ?? {}).length;
     checkExposure(host, clients, options.insecureNoAuth === true);
+    if (options.http !== undefined && !(options.engine instanceof Engine)) {
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, 'the HTTP port (metrics, health, admin page) reads the embedded engine: it is not available with another storage backend');
+    }
     const http = options.http === undefined ? undefined : resolveHttpOptions(options.http, host);
     if (http !== undefined) checkExposure(http.host, clients, options.insecureNoAuth === true);
     const fdLimit = openFileLimit();
-    const fitting = connectionsWithinFdLimit(limits.maxConnections, fdLimit, openFileCount(), Math.max(STORE_FD_RESERVE, options.engine.fileDescriptorBudget));
+    const fitting = connectionsWithinFdLimit(limits.maxConnections, fdLimit, openFileCount(), Math.max(STORE_FD_RESERVE, options.engine instanceof Engine ? options.engine.fileDescriptorBudget : 0));
     const logger = options.logger ?? silentLogger;
     if (fitting < limits.maxConnections) {
       logger.warn(
@@ -324,7 +328,7 @@ export class EventBusServer implements ConnectionHost, HttpHost {
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     const started = Date.now();
     // Long-polls already waiting answer now (with what is due), so shutdown never drops them.
-    this.bus.engine.endWaits();
+    this.bus.endWaits();
     for (const connection of this.connections) connection.shutdown();
     while (this.connections.size > 0 && Date.now() - started < this.limits.shutdownTimeoutMs) {
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -28,12 +28,12 @@ t.test('pages: default and capped sizes, next_offset', async (t) => {
   const { bus } = await open(t);
   await bus.createStream('p');
   for (let i = 0; i < 8; i++) await bus.writeEvent('p', Buffer.from(String(i)));
-  const first = bus.readEvents({ streamName: 'p', fromOffset: 0, maxEvents: undefined, consumer: undefined });
+  const first = await bus.readEvents({ streamName: 'p', fromOffset: 0, maxEvents: undefined, consumer: undefined });
   t.same(first.events.map((e) => e.offset), [0, 1, 2], 'default page size');
   t.equal(first.nextOffset, 3);
-  const capped = bus.readEvents({ streamName: 'p', fromOffset: first.nextOffset, maxEvents: 100, consumer: undefined });
+  const capped = await bus.readEvents({ streamName: 'p', fromOffset: first.nextOffset, maxEvents: 100, consumer: undefined });
   t.same(capped.events.map((e) => e.offset), [3, 4, 5, 6, 7], 'capped at maxPageEvents');
-  const end = bus.readEvents({ streamName: 'p', fromOffset: 8, maxEvents: 100, consumer: undefined });
+  const end = await bus.readEvents({ streamName: 'p', fromOffset: 8, maxEvents: 100, consumer: undefined });
   t.same(end, { events: [], nextOffset: 8, atEnd: true });
   t.throws(() => bus.readEvents({ streamName: 'p', fromOffset: 0, maxEvents: 1, consumer: '' }), { code: 'INVALID_FIELD' });
 });
@@ -46,8 +46,8 @@ t.test('mark_event ids of several streams are grouped by stream', async (t) => {
   const x = await bus.process({ streamName: 'x', consumer: undefined, maxEvents: undefined, waitMs: undefined, autoAck: false });
   const y = await bus.process({ streamName: 'y', consumer: undefined, maxEvents: undefined, waitMs: undefined, autoAck: false });
   await bus.mark({ eventIds: [x.events[0]!.id, y.events[1]!.id, x.events[1]!.id], status: 1, consumer: undefined });
-  t.same(bus.streamInfo('x').consumers[0]!.pending, 0);
-  t.same(bus.streamInfo('y').consumers[0]!.pending, 1);
+  t.same((await bus.streamInfo('x')).consumers[0]!.pending, 0);
+  t.same((await bus.streamInfo('y')).consumers[0]!.pending, 1);
   await t.rejects(bus.mark({ eventIds: ['f47ac10b-58cc-4372-a567-0e02b2c3d479'], status: 1, consumer: undefined }), { code: 'EVENT_NOT_FOUND', reason: "event 'f47ac10b-58cc-4372-a567-0e02b2c3d479' not found" });
   await bus.deleteStream('y');
   await t.rejects(bus.mark({ eventIds: [y.events[0]!.id], status: 1, consumer: undefined }), { code: 'EVENT_NOT_FOUND' }, 'ids of a deleted stream are not found');

@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { linesFor, type LineSocket } from '../helpers/server-lines.js';
+import { onJetStream } from '../helpers/backend.js';
 
 interface WireEvent { id: string; offset: number; status: number; delivery_count: number; body: unknown }
 
@@ -47,17 +48,28 @@ t.test('mark 1, 2 and 0 over the wire, by event_id and event_ids', async (t) => 
   t.same(await s.request({ operation: 'mark_event', body: { event_id: e2!.id, status: 2 } }), { operation: 'mark_event', status: true });
   t.same(await s.request({ operation: 'mark_event', body: { event_id: e3!.id, status: 0 } }), { operation: 'mark_event', status: true });
 
-  const again = await events(s, { operation: 'process_events', body: { stream_name: 'c' } });
-  t.same(again.events.map((e) => [e.offset, e.delivery_count]), [[3, 2]], 'status 0: delivered again by process_events');
-  const retry = await events(s, { operation: 'retry_events', body: { stream_name: 'c' } });
-  t.same(retry.events.map((e) => [e.offset, e.status, e.delivery_count]), [[2, 2, 2]], 'status 2: delivered by retry_events');
+  if (onJetStream) {
+    // docs/protocol.md, jetstream backend: one delivery queue per consumer, redeliveries first;
+    // retry_events takes from the same queue; statuses are 1 at or below the ack floor, else 0.
+    const again = await events(s, { operation: 'process_events', body: { stream_name: 'c' } });
+    t.same(again.events.map((e) => [e.offset, e.status, e.delivery_count]), [[2, 2, 2], [3, 2, 2]], 'status 2 and 0: delivered again, redeliveries first');
+    const retry = await events(s, { operation: 'retry_events', body: { stream_name: 'c' } });
+    t.same(retry.events, [], 'nothing else is due');
+    const listed = await s.request({ operation: 'get_stream_events', body: { stream_name: 'c' } });
+    t.same((listed.body as { events: WireEvent[] }).events.map((e) => e.status), [1, 1, 0, 0], 'statuses from the ack floor');
+  } else {
+    const again = await events(s, { operation: 'process_events', body: { stream_name: 'c' } });
+    t.same(again.events.map((e) => [e.offset, e.delivery_count]), [[3, 2]], 'status 0: delivered again by process_events');
+    const retry = await events(s, { operation: 'retry_events', body: { stream_name: 'c' } });
+    t.same(retry.events.map((e) => [e.offset, e.status, e.delivery_count]), [[2, 2, 2]], 'status 2: delivered by retry_events');
 
-  const listed = await s.request({ operation: 'get_stream_events', body: { stream_name: 'c' } });
-  // Offset 3 was delivered again by process_events and is pending (0) until marked; offset 2,
-  // delivered again by retry_events, keeps status 2 until marked, as in the original.
-  t.same((listed.body as { events: WireEvent[] }).events.map((e) => e.status), [1, 1, 2, 0], 'get_stream_events shows the default consumer\'s statuses');
-  // Delivery counts are kept for events not yet acknowledged (memory bounded by the pending set).
-  t.same((listed.body as { events: WireEvent[] }).events.slice(2).map((e) => e.delivery_count), [2, 2], 'and delivery counts of pending events');
+    const listed = await s.request({ operation: 'get_stream_events', body: { stream_name: 'c' } });
+    // Offset 3 was delivered again by process_events and is pending (0) until marked; offset 2,
+    // delivered again by retry_events, keeps status 2 until marked, as in the original.
+    t.same((listed.body as { events: WireEvent[] }).events.map((e) => e.status), [1, 1, 2, 0], 'get_stream_events shows the default consumer\'s statuses');
+    // Delivery counts are kept for events not yet acknowledged (memory bounded by the pending set).
+    t.same((listed.body as { events: WireEvent[] }).events.slice(2).map((e) => e.delivery_count), [2, 2], 'and delivery counts of pending events');
+  }
   const other = await s.request({ operation: 'get_stream_events', body: { stream_name: 'c', consumer: 'never-used' } });
   t.same((other.body as { events: WireEvent[] }).events.map((e) => e.status), [0, 0, 0, 0], 'and an unknown consumer\'s (all 0), without creating it');
   const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
@@ -90,4 +102,26 @@ t.test('a long-poll returns when an event arrives, without holding up other conn
   t.ok(Date.now() - started < 3000, 'returned as soon as the event was written');
   const empty = await events(s, { operation: 'process_events', body: { stream_name: 'c', wait_ms: 150 } });
   t.same(empty.events, [], 'empty after wait_ms');
+});
+
+// The engine's fsync rounds are what this counts; a JetStream mark is an acknowledgement to the cluster.
+t.test('a mark and the fetch pipelined behind it: the fetch sees the mark, answers come in order, one fsync round serves both', { skip: onJetStream ? 'engine only: counts the engine\'s fsync rounds' : false }, async (t) => {
+  const { s, engine } = await setup(t, 6, { fsync: 'always' });
+  const first = await events(s, { operation: 'process_events', body: { stream_name: 'c', max_events: 3 } });
+  const ids = first.events.map((e) => e.id);
+  const roundsBefore = engine.commitStats.rounds;
+  // Nack the first (due for retry at once), then ask for retries and the next batch, all in one write.
+  s.write(`${JSON.stringify({ operation: 'mark_event', body: { event_ids: ids.slice(0, 1), status: 2 } })}\n`
+    + `${JSON.stringify({ operation: 'mark_event', body: { event_ids: ids.slice(1), status: 1 } })}\n`
+    + `${JSON.stringify({ operation: 'retry_events', body: { stream_name: 'c' } })}\n`
+    + `${JSON.stringify({ operation: 'process_events', body: { stream_name: 'c', max_events: 3 } })}\n`);
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(JSON.parse(await s.readLine()) as { operation: string; status: boolean; body?: { events: WireEvent[] } });
+  t.same(answers.map((a) => [a.operation, a.status]), [['mark_event', true], ['mark_event', true], ['retry_events', true], ['process_events', true]], 'answered in request order');
+  t.same(answers[2]!.body!.events.map((e) => [e.offset, e.delivery_count]), [[0, 2]], 'the retry saw the nack before it');
+  t.same(answers[3]!.body!.events.map((e) => e.offset), [3, 4, 5], 'the fetch went on after the acknowledged ones');
+  t.ok(engine.commitStats.rounds - roundsBefore <= 2, `the four journal changes shared fsync rounds (${engine.commitStats.rounds - roundsBefore} rounds, not one each)`);
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
+  const consumer = (info.body as { stream: { consumers: { name: string; ack_floor: number; pending: number; retry: number }[] } }).stream.consumers[0]!;
+  t.same([consumer.ack_floor, consumer.pending + consumer.retry], [0, 4], 'offsets 1 and 2 acknowledged; 0 and 3–5 outstanding');
 });

@@ -5,7 +5,15 @@
  */
 import t from 'tap';
 import type { ProcessEventsRequest, Request } from '../../src/protocol/requests.js';
-import { DISPATCH_OUTPUT_CHARS, RequestQueue, type RequestQueueHost } from '../../src/server/request-queue.js';
+import { joinResponses, type Response } from '../../src/protocol/response-bytes.js';
+import { DISPATCH_OUTPUT_BYTES, RequestQueue, type RequestQueueHost } from '../../src/server/request-queue.js';
+
+/** What the connection writes from one take: the responses joined, and whether it closes. */
+function take(queue: RequestQueue): { out: string; close: boolean } {
+  const taken: Response[] = [];
+  const close = queue.takeAnswered(taken);
+  return { out: taken.length === 0 ? '' : joinResponses(taken, taken.length).toString('utf8'), close };
+}
 
 /** A host whose requests complete when the test says, recording what ran and in what order. */
 class FakeHost implements RequestQueueHost {
@@ -76,6 +84,50 @@ t.test('consecutive writes run together; any other request waits for them and ho
   t.same(host.startedIds(), ['1', '2', '3', '4'], 'and what follows it only after it completed');
 });
 
+const mark = (): Request => ({ operation: 'mark_event', eventIds: ['x'], status: 1, consumer: undefined });
+
+t.test('consumer requests after a mark applied at dispatch start while it commits; anything else waits for it', async (t) => {
+  const host = new FakeHost();
+  const queue = new RequestQueue(host);
+  queue.enqueue(write(), 'w', false, 10, false);
+  queue.enqueue(mark(), 'm1', true, 10, false, true);
+  queue.enqueue(poll(0), 'p1', true, 10, false);
+  t.same(host.startedIds(), ['w'], 'the mark still waits for everything before it');
+  host.complete('w');
+  await settle();
+  t.same(host.startedIds(), ['w', 'm1', 'p1'], 'the fetch after the mark starts at once: the mark is already applied');
+  queue.enqueue(mark(), 'm2', true, 10, false, true);
+  t.same(host.startedIds(), ['w', 'm1', 'p1'], 'a fetch holds back what follows it until it completes');
+  host.complete('p1');
+  await settle();
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2'], 'a mark after the fetch starts, although the first mark is not yet durable');
+  queue.enqueue(info(), 'i', true, 10, false);
+  queue.enqueue(write(), 'w2', false, 10, false);
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2'], 'other requests wait for the marks to complete');
+  host.complete('m2');
+  await settle();
+  t.same(take(queue).out, 'done w\n', 'answers stay in order: nothing after the first mark, which is not answered yet');
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2'], 'still one mark running');
+  host.complete('m1');
+  await settle();
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2', 'i'], 'then the read starts');
+  t.same(take(queue).out, 'done m1\ndone p1\ndone m2\n');
+  host.complete('i');
+  await settle();
+  t.same(host.startedIds(), ['w', 'm1', 'p1', 'm2', 'i', 'w2']);
+});
+
+t.test('a mark not applied at dispatch (ids of several streams) holds back everything after it', async (t) => {
+  const host = new FakeHost();
+  const queue = new RequestQueue(host);
+  queue.enqueue(mark(), 'm', true, 10, false, false);
+  queue.enqueue(poll(0), 'p', true, 10, false);
+  t.same(host.startedIds(), ['m']);
+  host.complete('m');
+  await settle();
+  t.same(host.startedIds(), ['m', 'p']);
+});
+
 t.test('responses are taken in request order, whatever order requests complete in', async (t) => {
   const host = new FakeHost();
   const queue = new RequestQueue(host);
@@ -83,10 +135,10 @@ t.test('responses are taken in request order, whatever order requests complete i
   host.complete('c');
   host.complete('b');
   await settle();
-  t.same(queue.takeAnswered(), { out: '', close: false }, 'nothing before the first response is ready');
+  t.same(take(queue), { out: '', close: false }, 'nothing before the first response is ready');
   host.complete('a');
   await settle();
-  t.same(queue.takeAnswered(), { out: 'done a\ndone b\ndone c\n', close: false });
+  t.same(take(queue), { out: 'done a\ndone b\ndone c\n', close: false });
   t.equal(queue.inFlight, 0);
   t.equal(queue.inFlightBytes, 0, 'bytes are released as responses are taken');
 });
@@ -98,10 +150,10 @@ t.test('responses answered on arrival wait for their turn', async (t) => {
   queue.answer('health\n', false);
   t.equal(queue.inFlight, 2);
   t.equal(queue.inFlightBytes, 7, 'answered slots carry no bytes');
-  t.same(queue.takeAnswered().out, '', 'the health answer waits behind the write');
+  t.same(take(queue).out, '', 'the health answer waits behind the write');
   host.complete('w');
   await settle();
-  t.same(queue.takeAnswered().out, 'done w\nhealth\n');
+  t.same(take(queue).out, 'done w\nhealth\n');
 });
 
 t.test('a response that closes the connection ends the take; nothing after it is taken', async (t) => {
@@ -110,7 +162,7 @@ t.test('a response that closes the connection ends the take; nothing after it is
   queue.answer('first\n', false);
   queue.answer('fatal\n', true);
   queue.answer('after\n', false);
-  t.same(queue.takeAnswered(), { out: 'first\nfatal\n', close: true });
+  t.same(take(queue), { out: 'first\nfatal\n', close: true });
 });
 
 t.test('a rejected request is answered with the failure line, in its turn', async (t) => {
@@ -119,7 +171,7 @@ t.test('a rejected request is answered with the failure line, in its turn', asyn
   queue.enqueue(info(), 'x', true, 1, false);
   host.fail('x', new Error('boom'));
   await settle();
-  t.same(queue.takeAnswered().out, 'failed get_stream_info x: boom\n');
+  t.same(take(queue).out, 'failed get_stream_info x: boom\n');
 });
 
 t.test('nothing is dispatched while the host cannot take responses; dispatch resumes it', async (t) => {
@@ -136,13 +188,13 @@ t.test('nothing is dispatched while the host cannot take responses; dispatch res
 t.test('dispatch stops once the responses computed at once pass the output bound, until they are taken', async (t) => {
   const host = new FakeHost();
   const queue = new RequestQueue(host);
-  const big = 'x'.repeat(DISPATCH_OUTPUT_CHARS / 2 + 1);
+  const big = 'x'.repeat(DISPATCH_OUTPUT_BYTES / 2 + 1);
   for (const id of ['r1', 'r2', 'r3']) host.immediate.set(id, big);
   queue.enqueue(info(), 'r1', true, 1, false);
   queue.enqueue(info(), 'r2', true, 1, false);
   queue.enqueue(info(), 'r3', true, 1, false);
   t.same(host.startedIds(), ['r1', 'r2'], 'the third read waits: two responses already pass the bound');
-  t.equal(queue.takeAnswered().out.length, 2 * big.length);
+  t.equal(take(queue).out.length, 2 * big.length);
   queue.dispatch();
   t.same(host.startedIds(), ['r1', 'r2', 'r3'], 'taking them lets dispatch go on');
 });
@@ -190,12 +242,12 @@ t.test('thousands of pipelined requests stay in order across the queue compactio
     if (i % 7 === 0) {
       for (; completed <= i; completed++) host.complete(String(completed));
       await settle();
-      taken += queue.takeAnswered().out;
+      taken += take(queue).out;
     }
   }
   for (; completed < 3000; completed++) host.complete(String(completed));
   await settle();
-  taken += queue.takeAnswered().out;
+  taken += take(queue).out;
   t.equal(taken, expected, 'every response once, in order');
   t.equal(queue.inFlight, 0);
 });

@@ -45,7 +45,7 @@ t.test('ids are the same after a restart', async (t) => {
   await engine.close();
   engine = await Engine.open({ dataDir, retentionIntervalMs: 0 });
   t.teardown(() => engine.close());
-  const page = new EventBus(engine).readEvents({ streamName: 's', fromOffset: 0, maxEvents: undefined, consumer: undefined });
+  const page = await new EventBus(engine).readEvents({ streamName: 's', fromOffset: 0, maxEvents: undefined, consumer: undefined });
   t.same(page.events.map((e) => e.id), [id]);
 });
 
@@ -65,7 +65,7 @@ t.test('a store made before store ids keeps its old ids; its new events get ids 
   const { engine, bus } = await openBus(t, dataDir);
   const newer = await bus.writeEvent('s', Buffer.from('2'));
   t.match(newer.id, CURRENT, 'a new event gets an id with the store part');
-  const ids = bus.readEvents({ streamName: 's', fromOffset: 0, maxEvents: undefined, consumer: undefined }).events.map((e) => e.id);
+  const ids = (await bus.readEvents({ streamName: 's', fromOffset: 0, maxEvents: undefined, consumer: undefined })).events.map((e) => e.id);
   t.match(ids[0], LEGACY, 'old events keep their ids of the old layout');
   t.match(ids[1], LEGACY);
   t.equal(ids[2], newer.id);
@@ -86,7 +86,7 @@ t.test('a restored copy keeps the ids it was restored with and gives new events 
   restoreSnapshot(nodeIO, snapshot.path, copyDir);
   const copy = await openBus(t, copyDir);
 
-  const copied = copy.bus.readEvents({ streamName: 's', fromOffset: 0, maxEvents: undefined, consumer: undefined }).events;
+  const copied = (await copy.bus.readEvents({ streamName: 's', fromOffset: 0, maxEvents: undefined, consumer: undefined })).events;
   t.same(copied.map((e) => e.id), [before.id], 'the restored event keeps its id');
   const inOriginal = await original.bus.writeEvent('s', Buffer.from('"after, original"'));
   const inCopy = await copy.bus.writeEvent('s', Buffer.from('"after, copy"'));

@@ -14,6 +14,8 @@
  *   insertion order is offset order and its first key is the ack floor. Its size is bounded by
  *   `maxPending`: memory does not grow with the stream's length.
  * - An offset in [ackFloor, cursor) that is not in `entries` is acknowledged (or dead-lettered).
+ * - `entries` is changed only here, so that the count of entries marked 0 stays exact: with none
+ *   (the usual case) `process` learns so without walking every outstanding entry.
  *
  * Every change is made by one of the `apply*` methods, which the journal replays in the same
  * order after a restart (consumer-journal.ts), so the in-memory state and the durable state
@@ -52,7 +54,10 @@ export interface Entry {
 export class Consumer {
   cursor: number;
   deadLettered = 0;
+  /** Outstanding deliveries by offset. Read it freely; change it only through this class. */
   readonly entries = new Map<number, Entry>();
+  /** Entries in state REDELIVER. */
+  private redeliverCount = 0;
 
   constructor(readonly id: number, readonly name: string, readonly createdMs: number, cursor: number) {
     this.cursor = cursor;
@@ -74,6 +79,7 @@ export class Consumer {
   /** Offsets marked 0, in offset order, at most `max`. */
   redeliveries(max: number): number[] {
     const out: number[] = [];
+    if (this.redeliverCount === 0) return out;
     for (const [offset, entry] of this.entries) {
       if (out.length >= max) break;
       if (entry.state === EntryStates.REDELIVER && !entry.deadLettering) out.push(offset);
@@ -135,11 +141,11 @@ export class Consumer {
       const entry = this.entries.get(offset);
       if (entry === undefined) continue;
       if (autoAck) {
-        this.entries.delete(offset);
+        this.remove(offset, entry);
         continue;
       }
       entry.deliveries += 1;
-      entry.state = EntryStates.PENDING;
+      this.setState(entry, EntryStates.PENDING);
       entry.deadlineMs = deadlineMs;
       entry.retried = byRetry;
     }
@@ -150,8 +156,8 @@ export class Consumer {
     for (const offset of offsets) {
       const entry = this.entries.get(offset);
       if (entry === undefined) continue;
-      if (status === 1) this.entries.delete(offset);
-      else entry.state = status === 2 ? EntryStates.RETRY : EntryStates.REDELIVER;
+      if (status === 1) this.remove(offset, entry);
+      else this.setState(entry, status === 2 ? EntryStates.RETRY : EntryStates.REDELIVER);
       entry.retried = false;
     }
   }
@@ -159,14 +165,20 @@ export class Consumer {
   /** Removes events moved to the dead-letter stream. */
   applyDeadLetter(offsets: readonly number[]): void {
     for (const offset of offsets) {
-      if (this.entries.delete(offset)) this.deadLettered += 1;
+      const entry = this.entries.get(offset);
+      if (entry === undefined) continue;
+      this.remove(offset, entry);
+      this.deadLettered += 1;
     }
   }
 
   /** Restores an entry from a compacted state record. */
   restoreEntry(offset: number, entry: Entry): void {
     assert(offset < this.cursor, 'restored entry beyond the cursor');
+    const replaced = this.entries.get(offset);
+    if (replaced !== undefined) this.remove(offset, replaced);
     this.entries.set(offset, entry);
+    if (entry.state === EntryStates.REDELIVER) this.redeliverCount += 1;
   }
 
   /**
@@ -175,10 +187,30 @@ export class Consumer {
    */
   clampTo(firstOffset: number): void {
     if (this.cursor < firstOffset) this.cursor = firstOffset;
-    for (const offset of this.entries.keys()) {
+    for (const [offset, entry] of this.entries) {
       if (offset >= firstOffset) break;
-      this.entries.delete(offset);
+      this.remove(offset, entry);
     }
+  }
+
+  /**
+   * Moves the cursor back to `nextOffset`, forgetting deliveries at or past it: the log lost
+   * unsynced events (fsync policy interval or never) that had been delivered.
+   */
+  cutTo(nextOffset: number): void {
+    for (const [offset, entry] of [...this.entries]) if (offset >= nextOffset) this.remove(offset, entry);
+    if (this.cursor > nextOffset) this.cursor = nextOffset;
+  }
+
+  private remove(offset: number, entry: Entry): void {
+    this.entries.delete(offset);
+    if (entry.state === EntryStates.REDELIVER) this.redeliverCount -= 1;
+  }
+
+  private setState(entry: Entry, state: EntryState): void {
+    if (entry.state === EntryStates.REDELIVER) this.redeliverCount -= 1;
+    if (state === EntryStates.REDELIVER) this.redeliverCount += 1;
+    entry.state = state;
   }
 
   /** After a restart no delivery lease survives: every pending event is due for retry at once. */

@@ -66,8 +66,7 @@ export function settleAfterOpen(consumers: Iterable<Consumer>, firstOffset: numb
     if (consumer.cursor > nextOffset) {
       // Only possible when the log lost unsynced events (fsync policy interval or never).
       logger.warn({ stream: streamName, consumer: consumer.name, cursor: consumer.cursor, next_offset: nextOffset }, 'consumer cursor was past the end of its stream; moved back');
-      for (const offset of [...consumer.entries.keys()]) if (offset >= nextOffset) consumer.entries.delete(offset);
-      consumer.cursor = nextOffset;
+      consumer.cutTo(nextOffset);
     }
     consumer.clampTo(firstOffset);
     consumer.expireLeases();

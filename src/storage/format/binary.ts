@@ -8,8 +8,11 @@
 const TWO_32 = 0x1_0000_0000;
 
 export function writeU64(buffer: Buffer, position: number, value: number): void {
-  buffer.writeUInt32LE(value % TWO_32, position);
-  buffer.writeUInt32LE(Math.floor(value / TWO_32), position + 4);
+  // Not `value % TWO_32`: a remainder of a number above 2^31 is a call to fmod, a twentieth of
+  // the append path's CPU in a profile; a subtraction is exact for integers below 2^53.
+  const high = Math.floor(value / TWO_32);
+  buffer.writeUInt32LE(value - high * TWO_32, position);
+  buffer.writeUInt32LE(high, position + 4);
 }
 
 export function readU64(buffer: Buffer, position: number): number {

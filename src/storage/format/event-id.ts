@@ -30,7 +30,6 @@ const TWO_48 = 2 ** 48;
 const TWO_32 = 2 ** 32;
 /** The largest store part (36 bits). */
 export const MAX_STORE_PART = 2 ** 36 - 1;
-const ID_PATTERN = /^([0-9a-f]{8})-([0-9a-f]{4})-8([0-9a-f]{3})-([89ab][0-9a-f]{3})-([0-9a-f]{12})$/;
 
 /** Where an event id points. */
 export interface EventLocation {
@@ -67,22 +66,47 @@ export function encodeEventId(streamNumber: number, offset: number, storePart: n
   return `${hex(streamNumber, 8)}-${hex(partHigh, 4)}-8${hex(0x800 | partMiddle, 3)}-${hex(0x8000 | (partLow << 5) | high, 4)}-${hex(low, 12)}`;
 }
 
-/** Decodes an event id, or returns null if it is not one of ours. */
+/** The value of each hexadecimal digit's character code (lower case only, as ids are written), or -1. */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let digit = 0; digit < 16; digit++) HEX_VALUE['0123456789abcdef'.charCodeAt(digit)] = digit;
+const DASH = 0x2d;
+
+/** The value of the `digits` hexadecimal digits of `id` from `at` (at most 13: exact in a double), or -1. */
+function hexValue(id: string, at: number, digits: number): number {
+  let value = 0;
+  for (let i = at; i < at + digits; i++) {
+    const code = id.charCodeAt(i);
+    const digit = code < 128 ? HEX_VALUE[code]! : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+/**
+ * Decodes an event id, or returns null if it is not one of ours: 36 characters, lower-case
+ * hexadecimal digits in groups of 8-4-4-4-12, version 8, variant 10. (No regular expression:
+ * every `mark_event` decodes its ids.)
+ */
 export function decodeEventId(id: string): EventLocation | null {
-  const match = ID_PATTERN.exec(id);
-  if (match === null) return null;
-  const third = parseInt(match[3]!, 16);
-  const fourth = parseInt(match[4]!, 16);
-  const low = parseInt(match[5]!, 16);
+  if (id.length !== 36 || id.charCodeAt(8) !== DASH || id.charCodeAt(13) !== DASH || id.charCodeAt(18) !== DASH || id.charCodeAt(23) !== DASH) return null;
+  if (id.charCodeAt(14) !== 0x38) return null; // version 8
+  const first = hexValue(id, 0, 8);
+  const second = hexValue(id, 9, 4);
+  const third = hexValue(id, 15, 3);
+  const fourth = hexValue(id, 19, 4);
+  const low = hexValue(id, 24, 12);
+  if (first < 0 || second < 0 || third < 0 || fourth < 0 || low < 0) return null;
+  if ((fourth & 0xc000) !== 0x8000) return null; // variant 10
   if (third === 0) {
-    const streamNumber = parseInt(match[1]!, 16) * TWO_16 + parseInt(match[2]!, 16);
+    const streamNumber = first * TWO_16 + second;
     const offset = (fourth & 0x3fff) * TWO_48 + low;
     if (!Number.isSafeInteger(offset) || streamNumber === 0) return null;
     return { streamNumber, offset, storePart: null };
   }
   if ((third & 0x800) === 0) return null;
-  const streamNumber = parseInt(match[1]!, 16);
-  const storePart = parseInt(match[2]!, 16) * 2 ** 20 + (third & 0x7ff) * 2 ** 9 + ((fourth >> 5) & 0x1ff);
+  const streamNumber = first;
+  const storePart = second * 2 ** 20 + (third & 0x7ff) * 2 ** 9 + ((fourth >> 5) & 0x1ff);
   const offset = (fourth & 0x1f) * TWO_48 + low;
   if (streamNumber === 0 || streamNumber >= TWO_32) return null;
   return { streamNumber, offset, storePart };
@@ -103,4 +127,53 @@ export function eventIdOf(streamNumber: number, epochs: readonly IdEpoch[], offs
 export function isIdOf(location: EventLocation, epochs: readonly IdEpoch[]): boolean {
   const epoch = epochOf(epochs, location.offset);
   return epoch !== undefined && epoch.storePart === location.storePart;
+}
+
+/** Bytes of an id in text. */
+export const EVENT_ID_BYTES = 36;
+/** The part of an id after its fixed prefix: the low 48 bits of the offset, 12 hexadecimal digits. */
+const ID_PREFIX_BYTES = EVENT_ID_BYTES - 12;
+const HEX_DIGITS = Buffer.from('0123456789abcdef');
+
+/**
+ * The first 24 characters of an id depend only on the stream, the store part and the offset's
+ * bits above 48: kept for the last few streams (replies write many ids of one stream at once).
+ */
+interface IdPrefix {
+  streamNumber: number;
+  storePart: number | null;
+  high: number;
+  bytes: Buffer;
+}
+const prefixes: IdPrefix[] = [];
+const PREFIXES_KEPT = 8;
+
+function idPrefix(streamNumber: number, storePart: number | null, high: number): Buffer {
+  for (let i = 0; i < prefixes.length; i++) {
+    const p = prefixes[i]!;
+    if (p.streamNumber === streamNumber && p.storePart === storePart && p.high === high) return p.bytes;
+  }
+  const bytes = Buffer.from(encodeEventId(streamNumber, high * TWO_48, storePart).slice(0, ID_PREFIX_BYTES), 'latin1');
+  if (prefixes.length === PREFIXES_KEPT) prefixes.pop();
+  prefixes.unshift({ streamNumber, storePart, high, bytes });
+  return bytes;
+}
+
+/**
+ * Writes the id of `offset` in a stream with `epochs` (the text {@link eventIdOf} gives) as
+ * {@link EVENT_ID_BYTES} ASCII bytes into `out` at `at`; returns the index after it. No string
+ * is made: responses carry many ids.
+ */
+export function writeEventId(out: Buffer, at: number, streamNumber: number, epochs: readonly IdEpoch[], offset: number): number {
+  const storePart = epochOf(epochs, offset)?.storePart ?? null;
+  const high = Math.floor(offset / TWO_48);
+  out.set(idPrefix(streamNumber, storePart, high), at);
+  const low = offset - high * TWO_48;
+  // 48 bits as two exact 24-bit halves, 6 digits each.
+  const upper = Math.floor(low / 0x100_0000);
+  const lower = low - upper * 0x100_0000;
+  let i = at + EVENT_ID_BYTES - 1;
+  for (let k = 0, v = lower; k < 6; k++, v >>>= 4) out[i--] = HEX_DIGITS[v & 0xf]!;
+  for (let k = 0, v = upper; k < 6; k++, v >>>= 4) out[i--] = HEX_DIGITS[v & 0xf]!;
+  return at + EVENT_ID_BYTES;
 }

@@ -1,0 +1,265 @@
+/**
+ * eventbus consumers as JetStream durable pull consumers (one per stream and consumer name, with
+ * the stream's replicas): their cursor, acknowledgements, delivery counts and ack deadlines live
+ * in the cluster, so they survive a gateway's death, and several gateways fetching from one
+ * durable never deliver an event twice as new (research §4).
+ *
+ * - process_events: a `no_wait` fetch; when nothing is there and `wait_ms` > 0, a one-message
+ *   long-poll, then a `no_wait` fetch for the rest. JetStream has one delivery queue per consumer,
+ *   redeliveries first, so a delivery may hold due retries beside new events; retry_events runs
+ *   the same fetch (it cannot take only the retries).
+ * - Dead letters: `max_deliver` is unlimited on the server (its own limit leaves only a
+ *   non-durable advisory); a delivery whose count passes max_deliveries is written to
+ *   `$dlq:<stream>` (key: the consumer, msg id fixed per event so a retry is not doubled) and
+ *   terminated instead of delivered.
+ * - mark_event: with the message this gateway delivered, `+ACK` (confirmed) or `-NAK`; from
+ *   another gateway, the ack subject is rebuilt from the event id (`+ACK` works with any delivery
+ *   sequence; `-NAK` needs the consumer's last delivery sequence, from consumer info).
+ * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
+ */
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { ErrorCodes, EventBusError, OriginalReasons, assert } from '../../errors.js';
+import type { EventStatus } from '../../storage/index.js';
+import type { ConsumeQuery } from '../event-store.js';
+import type { ConsumerView, Delivery, EventView } from '../results.js';
+import type { Catalog, CatalogEntry } from './catalog.js';
+import type { ResolvedJetStreamOptions } from './jetstream-options.js';
+import { jsConsumerName, jsStreamName } from './names.js';
+import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
+import { viewOf } from './message-view.js';
+
+/** How long a no_wait fetch may take before it is stopped. */
+const NO_WAIT_GUARD_MS = 1000;
+/** Messages this gateway delivered and still holds for marks, at most (a mark of an evicted one uses a rebuilt ack subject). */
+const MAX_HELD = 50_000;
+
+export interface DeadLetterSink {
+  /** Writes the dead-letter record of `msg` (delivered `deliveryCount` times to `consumer`). */
+  deadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void>;
+}
+
+export class Consumers {
+  private readonly known = new Set<string>();
+  private readonly held = new Map<string, JsMsg>();
+  private readonly waits = new Set<{ stop(): void }>();
+  private ending = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly catalog: Catalog,
+    private readonly options: ResolvedJetStreamOptions,
+    private readonly sink: DeadLetterSink,
+  ) {}
+
+  consume(streamName: string, consumer: string, query: ConsumeQuery, retryOnly = false): Promise<Delivery> {
+    return this.catalog.with(streamName, (entry) => this.consumeFrom(entry, consumer, query, retryOnly));
+  }
+
+  private async consumeFrom(entry: CatalogEntry, consumer: string, query: ConsumeQuery, retryOnly: boolean): Promise<Delivery> {
+    const jsName = jsStreamName(entry.number);
+    const durable = jsConsumerName(consumer);
+    await this.ensure(entry, consumer, durable);
+    const limits = this.options.consumers;
+    const max = Math.min(query.maxEvents ?? limits.defaultBatchEvents, limits.maxBatchEvents);
+    let messages: JsMsg[];
+    try {
+      messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
+    } catch (error) {
+      if (!(error instanceof ConsumerGone)) throw error;
+      await this.ensure(entry, consumer, durable);
+      messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
+    }
+    const waitMs = Math.min(query.waitMs ?? 0, limits.maxWaitMs);
+    if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) {
+      messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: waitMs });
+      if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
+    }
+    const events: EventView[] = [];
+    // The last message's pending count: what the consumer still has after this batch.
+    const more = messages.length === max || (messages.length > 0 && messages[messages.length - 1]!.info.pending > 0);
+    for (const msg of messages) {
+      const count = msg.info.deliveryCount;
+      if (limits.maxDeliveries > 0 && count > limits.maxDeliveries) {
+        await this.sink.deadLetter(entry, consumer, msg);
+        msg.term();
+        continue;
+      }
+      if (query.autoAck) {
+        // At most once: an event whose ack is not confirmed is not handed out (it comes back later).
+        const acked = await msg.ackAck({ timeout: this.options.requestTimeoutMs }).catch(() => false);
+        if (!acked) continue;
+      } else {
+        this.hold(jsName, durable, msg);
+      }
+      events.push(viewOf(entry, this.catalog.storePart, msg, query.autoAck ? 1 : count > 1 ? 2 : 0, count));
+    }
+    return { events, more };
+  }
+
+  /** Marks events of one stream (the store groups ids by stream and checks them first). */
+  async mark(entry: CatalogEntry, consumer: string, ids: readonly string[], offsets: readonly number[], status: EventStatus): Promise<void> {
+    const jsName = jsStreamName(entry.number);
+    const durable = jsConsumerName(consumer);
+    const info = await this.info(entry, jsName, durable);
+    for (let i = 0; i < offsets.length; i++) {
+      const seq = offsets[i]! + 1;
+      if (info === null || seq > info.delivered.stream_seq) {
+        throw new EventBusError(ErrorCodes.EVENT_NOT_DELIVERED, `event '${ids[i]!}' has not been delivered to consumer '${consumer}'`);
+      }
+      if (status !== 1 && seq <= info.ack_floor.stream_seq) {
+        throw new EventBusError(ErrorCodes.EVENT_ACKNOWLEDGED, `event '${ids[i]!}' was already processed by consumer '${consumer}'`);
+      }
+    }
+    assert(info !== null, 'consumer info vanished');
+    await Promise.all(offsets.map((offset) => this.markOne(entry, jsName, durable, info, offset + 1, status)));
+  }
+
+  private async markOne(entry: CatalogEntry, jsName: string, durable: string, info: ConsumerInfo, seq: number, status: EventStatus): Promise<void> {
+    const key = `${jsName}|${durable}|${seq}`;
+    const msg = this.held.get(key);
+    this.held.delete(key);
+    try {
+      if (status === 1) {
+        if (msg !== undefined) {
+          await msg.ackAck({ timeout: this.options.requestTimeoutMs });
+        } else {
+          if (seq <= info.ack_floor.stream_seq) return;
+          await this.nc.request(`$JS.ACK.${jsName}.${durable}.1.${seq}.0.0.0`, new TextEncoder().encode('+ACK'), { timeout: this.options.requestTimeoutMs });
+        }
+        return;
+      }
+      if (msg !== undefined) msg.nak();
+      else this.nc.publish(`$JS.ACK.${jsName}.${durable}.1.${seq}.${info.delivered.consumer_seq}.0.0`, new TextEncoder().encode('-NAK'));
+      await this.nc.flush();
+    } catch (error) {
+      throw backendError(`marking an event of stream '${entry.name}'`, error);
+    }
+  }
+
+  /** Figures of every consumer of a stream, in name order (dead letters counted by the caller). */
+  async list(entry: CatalogEntry, deadLettered: ReadonlyMap<string, number>): Promise<ConsumerView[]> {
+    const jsName = jsStreamName(entry.number);
+    const views: ConsumerView[] = [];
+    try {
+      const lister = this.jsm.consumers.list(jsName);
+      for await (const info of lister) {
+        if (info.config.durable_name === undefined || !info.name.startsWith('C_')) continue;
+        const name = info.config.description ?? info.name;
+        const retry = Math.min(info.num_redelivered, info.num_ack_pending);
+        views.push({
+          name,
+          cursor: info.delivered.stream_seq,
+          ackFloor: info.ack_floor.stream_seq,
+          pending: info.num_ack_pending - retry,
+          retry,
+          deadLettered: deadLettered.get(name) ?? 0,
+          lag: info.num_pending,
+          start: { kind: 'all' },
+          filter: null,
+        });
+      }
+    } catch (error) {
+      if (jsErrorCode(error) === JsErrors.streamNotFound) return views;
+      throw backendError(`listing the consumers of stream '${entry.name}'`, error);
+    }
+    return views.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  }
+
+  /** The consumer's info, or null when it does not exist. */
+  async info(entry: CatalogEntry, jsName: string, durable: string): Promise<ConsumerInfo | null> {
+    try {
+      return await this.jsm.consumers.info(jsName, durable);
+    } catch (error) {
+      const code = jsErrorCode(error);
+      if (code === JsErrors.consumerNotFound) return null;
+      if (code === JsErrors.streamNotFound) throw this.notFound(entry);
+      throw backendError(`reading consumer state of stream '${entry.name}'`, error);
+    }
+  }
+
+  /** Long-polls answer now (shutdown). */
+  endWaits(): void {
+    this.ending = true;
+    for (const wait of this.waits) wait.stop();
+  }
+
+  private async ensure(entry: CatalogEntry, consumer: string, durable: string): Promise<void> {
+    const jsName = jsStreamName(entry.number);
+    const key = `${jsName}|${durable}`;
+    if (this.known.has(key)) return;
+    if ((await this.info(entry, jsName, durable)) === null) {
+      const durables = (await this.list(entry, new Map())).length;
+      if (durables >= this.options.consumers.maxConsumersPerStream) {
+        throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${entry.name}' has ${durables} consumers, the most allowed (max_consumers_per_stream)`);
+      }
+      try {
+        // Same config from every gateway: creating it twice is not an error.
+        await this.jsm.consumers.add(jsName, {
+          durable_name: durable,
+          description: consumer,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(this.options.consumers.ackWaitMs),
+          max_deliver: -1,
+          max_ack_pending: this.options.consumers.maxPending,
+          max_waiting: 512,
+        });
+      } catch (error) {
+        if (jsErrorCode(error) === JsErrors.streamNotFound) throw this.notFound(entry);
+        throw backendError(`creating consumer '${consumer}' of stream '${entry.name}'`, error);
+      }
+    }
+    this.known.add(key);
+  }
+
+  /** One fetch under a timer: a fetch that does not end by itself is stopped. */
+  private async fetch(entry: CatalogEntry, jsName: string, durable: string, options: { batch: number; no_wait?: boolean; expires?: number }): Promise<JsMsg[]> {
+    const messages: JsMsg[] = [];
+    let iterator: ReturnType<JetStreamClient['fetch']>;
+    try {
+      iterator = this.js.fetch(jsName, durable, options.no_wait === true ? { batch: options.batch, no_wait: true } : { batch: options.batch, expires: options.expires ?? 1000 });
+    } catch (error) {
+      throw backendError(`fetching from stream '${entry.name}'`, error);
+    }
+    const stopper = { stop: () => iterator.stop() };
+    this.waits.add(stopper);
+    // A no_wait fetch answers in milliseconds; one that does not end (seen under load on 2.9.10)
+    // is stopped after NO_WAIT_GUARD_MS: what it would still bring is redelivered after ack_wait.
+    const guardMs = options.no_wait === true ? Math.min(NO_WAIT_GUARD_MS, this.options.requestTimeoutMs) : (options.expires ?? 0) + this.options.requestTimeoutMs;
+    const timer = setTimeout(() => iterator.stop(), guardMs);
+    try {
+      for await (const msg of iterator) messages.push(msg);
+    } catch (error) {
+      const code = jsErrorCode(error);
+      if (code === JsErrors.streamNotFound || code === JsErrors.consumerNotFound) {
+        this.known.delete(`${jsName}|${durable}`);
+        if (messages.length === 0) throw code === JsErrors.consumerNotFound ? new ConsumerGone() : this.notFound(entry);
+      } else if (messages.length === 0 && !/timeout|no messages|404|408|409/i.test(String((error as Error).message))) {
+        throw backendError(`fetching from stream '${entry.name}'`, error);
+      }
+    } finally {
+      clearTimeout(timer);
+      this.waits.delete(stopper);
+    }
+    return messages;
+  }
+
+  private hold(jsName: string, durable: string, msg: JsMsg): void {
+    if (this.held.size >= MAX_HELD) {
+      // Oldest first (insertion order): its mark falls back to a rebuilt ack subject.
+      const oldest = this.held.keys().next().value;
+      if (oldest !== undefined) this.held.delete(oldest);
+    }
+    this.held.set(`${jsName}|${durable}|${msg.seq}`, msg);
+  }
+
+  private notFound(entry: CatalogEntry): EventBusError {
+    this.catalog.forget(entry.name);
+    return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
+  }
+}
+
+/** The durable vanished under a fetch (deleted by an operator, or its stream replaced): create it again. */
+class ConsumerGone extends Error {}

@@ -1,0 +1,75 @@
+/**
+ * Options of the JetStream backend (`eventbus serve --backend jetstream`, the config file's
+ * `backend:` section), their defaults and checks.
+ */
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { DEFAULT_CONSUMER_LIMITS, type ConsumerLimits } from '../../storage/consumers/consumer-types.js';
+
+export interface JetStreamOptions {
+  /** NATS servers, `host:port` each (any of the cluster's nodes; the client finds the rest). */
+  servers: string[];
+  /** Replicas of each stream, consumer and the catalog: 1, 3 or 5. Default 3. */
+  replicas?: number;
+  /** NATS user and password. */
+  user?: string;
+  password?: string;
+  /** NATS token. */
+  token?: string;
+  /** A NATS credentials file (JWT and NKey seed). */
+  credsFile?: string;
+  /** TLS to NATS: CA to trust, and a client certificate and key for mutual TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** One JetStream API request or publish, before it is retried or fails. Default 5 s. */
+  requestTimeoutMs?: number;
+  /** How long a write is retried (same msg id) through leader elections before BACKEND_UNAVAILABLE. Default 30 s. */
+  writeTimeoutMs?: number;
+  /** How long the gateway waits for the cluster at start. Default 30 s. */
+  startTimeoutMs?: number;
+  /** Duplicate window for msg ids. Default 2 minutes. */
+  duplicateWindowMs?: number;
+  /** Most streams in the catalog. Default 1,000. */
+  maxStreams?: number;
+  /** Largest event body accepted by a stream (its max_msg_size, plus header room). Default 1 MiB. */
+  maxEventBytes?: number;
+  /**
+   * NATS connections the gateway publishes over, round robin. Default 1: on the 2-core test
+   * machine 4 and 16 were no faster (16 was slower), but a gateway on its own machine in front of
+   * a cluster of its own may gain from more.
+   */
+  publishConnections?: number;
+  /** Consumer timings and limits, as the engine's. */
+  consumers?: Partial<ConsumerLimits>;
+}
+
+export type ResolvedJetStreamOptions = Required<Omit<JetStreamOptions, 'user' | 'password' | 'token' | 'credsFile' | 'tls' | 'consumers'>> &
+  Pick<JetStreamOptions, 'user' | 'password' | 'token' | 'credsFile' | 'tls'> & { consumers: ConsumerLimits };
+
+const bad = (message: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid jetstream option: ${message}`);
+
+/** The options with defaults; throws INVALID_FIELD naming a bad value. */
+export function resolveJetStreamOptions(options: JetStreamOptions): ResolvedJetStreamOptions {
+  if (!Array.isArray(options.servers) || options.servers.length === 0) throw bad('servers must list at least one host:port (--nats-servers h1:p1,h2:p2,h3:p3)');
+  for (const server of options.servers) {
+    if (typeof server !== 'string' || !/^(nats|tls):\/\/.+|^[^\s/]+:\d+$/.test(server)) throw bad(`server '${String(server)}' is not host:port`);
+  }
+  const resolved = {
+    replicas: 3,
+    requestTimeoutMs: 5000,
+    writeTimeoutMs: 30_000,
+    startTimeoutMs: 30_000,
+    duplicateWindowMs: 120_000,
+    maxStreams: 1000,
+    maxEventBytes: 1024 * 1024,
+    publishConnections: 1,
+    ...options,
+    consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
+  };
+  if (![1, 3, 5].includes(resolved.replicas)) throw bad(`replicas must be 1, 3 or 5, got ${String(resolved.replicas)}`);
+  if (!Number.isSafeInteger(resolved.publishConnections) || resolved.publishConnections < 1 || resolved.publishConnections > 64) throw bad(`publishConnections must be from 1 to 64, got ${String(resolved.publishConnections)}`);
+  for (const key of ['requestTimeoutMs', 'writeTimeoutMs', 'startTimeoutMs', 'duplicateWindowMs', 'maxStreams', 'maxEventBytes'] as const) {
+    const value = resolved[key];
+    if (!Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`);
+  }
+  if (resolved.duplicateWindowMs < 100) throw bad('duplicateWindowMs must be at least 100');
+  return resolved;
+}

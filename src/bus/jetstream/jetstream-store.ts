@@ -1,0 +1,417 @@
+/**
+ * The event store on a replicated NATS JetStream cluster (the `jetstream` backend): the eventbus
+ * process becomes a gateway that keeps nothing durable of its own. Streams are JetStream streams
+ * (names.ts), the catalog a KV bucket (catalog.ts), writes publishes acknowledged by the quorum
+ * (writer.ts), consumers durable pull consumers (consumers.ts), snapshots the stream snapshot API
+ * (stream-snapshot.ts). Several gateways may serve one cluster at once and agree on every answer.
+ * What this backend cannot do exactly on nats-server 2.9 is refused with a code and listed in
+ * docs/protocol.md ("The jetstream backend").
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  connect,
+  credsAuthenticator,
+  headers as natsHeaders,
+  nanos,
+  type ConnectionOptions,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
+import { readFileSync } from 'node:fs';
+import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
+import { decodeEventId, encodeEventId } from '../../storage/format/event-id.js';
+import type { EventStatus, SnapshotResult } from '../../storage/index.js';
+import { deadLetterStreamName, validateStreamName } from '../../storage/stream-name.js';
+import { deadLetterPayload } from '../../storage/consumers/dead-letter-record.js';
+import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery } from '../event-store.js';
+import type { Delivery, EventPage, EventView, StreamInfoView, StreamView } from '../results.js';
+import { DEFAULT_PAGE_STREAMS, MAX_PAGE_CONSUMERS, MAX_PAGE_STREAMS, isBrokenStream, type ListStreamsQuery, type ListedStream, type StreamListing } from '../stream-listing.js';
+import { Catalog, type CatalogEntry } from './catalog.js';
+import { Consumers } from './consumers.js';
+import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
+import { payloadOf, timeOfMsg, viewOf } from './message-view.js';
+import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
+import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import { snapshotStream } from './stream-snapshot.js';
+import { Writer } from './writer.js';
+
+/** Room for our headers above the largest event body. */
+const HEADER_ROOM_BYTES = 8 * 1024;
+/** Snapshot of one stream: stalled after this long without its end. */
+const SNAPSHOT_TIMEOUT_MS = 120_000;
+
+export class JetStreamStore implements EventStore {
+  readonly backend = 'jetstream';
+  private readonly writer: Writer;
+  private readonly consumers: Consumers;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    /** Extra connections writes are published over (writer.ts), beside `nc`. */
+    private readonly publishConnections: readonly NatsConnection[],
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly catalog: Catalog,
+    readonly options: ResolvedJetStreamOptions,
+  ) {
+    this.writer = new Writer([js, ...publishConnections.map((c) => c.jetstream({ timeout: options.requestTimeoutMs }))], jsm, catalog, options);
+    this.consumers = new Consumers(nc, js, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg) });
+  }
+
+  /** Connects to the cluster, waits for JetStream (up to startTimeoutMs) and opens the catalog. */
+  static async open(options: JetStreamOptions): Promise<JetStreamStore> {
+    const resolved = resolveJetStreamOptions(options);
+    const deadline = Date.now() + resolved.startTimeoutMs;
+    let nc: NatsConnection;
+    try {
+      nc = await connect(connectionOptions(resolved));
+    } catch (error) {
+      throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      const jsm = await nc.jetstreamManager({ timeout: resolved.requestTimeoutMs, checkAPI: false });
+      const js = nc.jetstream({ timeout: resolved.requestTimeoutMs });
+      for (;;) {
+        try {
+          const catalog = await Catalog.open(js, resolved.replicas);
+          const extra: NatsConnection[] = [];
+          try {
+            for (let i = 1; i < resolved.publishConnections; i++) extra.push(await connect(connectionOptions(resolved)));
+          } catch (error) {
+            await Promise.all(extra.map((c) => c.close()));
+            throw error;
+          }
+          return new JetStreamStore(nc, extra, js, jsm, catalog, resolved);
+        } catch (error) {
+          if (isEventBusError(error) || Date.now() >= deadline) throw backendError('opening the catalog (is JetStream enabled, with a meta leader?)', error);
+          await sleep(250);
+        }
+      }
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  /** Closes the NATS connection (nothing to make durable: the cluster has it). */
+  async close(): Promise<void> {
+    this.consumers.endWaits();
+    await Promise.all([this.nc, ...this.publishConnections].map((c) => c.drain().catch(() => c.close())));
+  }
+
+  async createStream(name: string, allowReserved = false): Promise<StreamView> {
+    validateStreamName(name, { allowReserved });
+    const count = (await this.catalog.listNames()).length;
+    if (count >= this.options.maxStreams) throw new EventBusError(ErrorCodes.TOO_MANY_STREAMS, `too many streams (the limit is ${this.options.maxStreams})`);
+    const entry = await this.catalog.create(name);
+    const jsName = jsStreamName(entry.number);
+    try {
+      await this.jsm.streams.add({
+        name: jsName,
+        description: `eventbus stream '${name}'`,
+        subjects: [`${jsName}.>`],
+        num_replicas: this.options.replicas,
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        duplicate_window: nanos(this.options.duplicateWindowMs),
+        allow_direct: true,
+        max_msg_size: this.options.maxEventBytes + HEADER_ROOM_BYTES,
+      });
+    } catch (error) {
+      await this.catalog.delete(name).catch(() => {});
+      throw backendError(`creating stream '${name}'`, error);
+    }
+    return { id: entry.id, name, createdMs: entry.createdMs };
+  }
+
+  /**
+   * Leaves the catalog first (every gateway then answers STREAM_NOT_FOUND), then deletes the
+   * JetStream stream: a crash in between leaves an orphan no name points to, never a name
+   * without its events.
+   */
+  async deleteStream(name: string): Promise<void> {
+    const entry = await this.catalog.require(name, true);
+    await this.catalog.delete(name);
+    try {
+      await this.jsm.streams.delete(jsStreamName(entry.number));
+    } catch (error) {
+      if (jsErrorCode(error) !== JsErrors.streamNotFound) throw backendError(`deleting stream '${name}'`, error);
+    }
+  }
+
+  streamInfo(name: string): Promise<StreamInfoView> {
+    return this.catalog.with(name, (entry) => this.infoOf(entry));
+  }
+
+  private async infoOf(entry: CatalogEntry): Promise<StreamInfoView> {
+    const name = entry.name;
+    const state = await this.state(entry);
+    const consumers = await this.consumers.list(entry, await this.deadLetterCounts(name));
+    const firstOffset = state.messages === 0 ? state.last_seq : state.first_seq - 1;
+    return { id: entry.id, name, createdMs: entry.createdMs, eventCount: state.messages, firstOffset, nextOffset: state.last_seq, bytes: state.bytes, segmentCount: 0, consumers, damage: [] };
+  }
+
+  async listStreams(query: ListStreamsQuery): Promise<StreamListing> {
+    const maxStreams = Math.min(query.maxStreams ?? DEFAULT_PAGE_STREAMS, MAX_PAGE_STREAMS);
+    const from = query.fromName === undefined ? null : Buffer.from(query.fromName, 'utf8');
+    const names = (await this.catalog.listNames())
+      .map((name) => ({ name, key: Buffer.from(name, 'utf8') }))
+      .filter((entry) => from === null || Buffer.compare(entry.key, from) >= 0)
+      .sort((a, b) => Buffer.compare(a.key, b.key));
+    const streams: ListedStream[] = [];
+    let consumers = 0;
+    for (const { name } of names) {
+      if (streams.length >= maxStreams) return { streams, nextName: name };
+      let listed: ListedStream;
+      try {
+        listed = await this.streamInfo(name);
+      } catch (error) {
+        if (isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) continue; // deleted while listed
+        throw error;
+      }
+      const count = isBrokenStream(listed) ? 0 : listed.consumers.length;
+      if (streams.length > 0 && consumers + count > MAX_PAGE_CONSUMERS) return { streams, nextName: name };
+      streams.push(listed);
+      consumers += count;
+    }
+    return { streams, nextName: null };
+  }
+
+  append(streamName: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    return this.writer.append(streamName, events, options);
+  }
+
+  /**
+   * A page through an ephemeral pull consumer (no acks, in memory, one replica) from the first
+   * wanted sequence, fetched until the leader's last sequence at the start of the read: its
+   * replica may lag behind the leader, the fetch waits for it. Statuses for `consumer` come from
+   * its consumer info: 1 at or below its ack floor, else 0 (JetStream keeps no per-event status).
+   */
+  read(query: ReadQuery): Promise<EventPage> {
+    return this.catalog.with(query.streamName, (entry) => this.readFrom(entry, query));
+  }
+
+  private async readFrom(entry: CatalogEntry, query: ReadQuery): Promise<EventPage> {
+    const jsName = jsStreamName(entry.number);
+    const state = await this.state(entry);
+    const firstSeq = state.messages === 0 ? state.last_seq + 1 : state.first_seq;
+    const fromSeq = Math.max(query.fromOffset + 1, firstSeq);
+    if (fromSeq > state.last_seq) return { events: [], nextOffset: Math.max(query.fromOffset, firstSeq - 1), atEnd: true };
+    const wanted = Math.min(query.maxEvents, state.last_seq - fromSeq + 1);
+    const info = await this.consumers.info(entry, jsName, jsConsumerName(query.consumer));
+    const ackFloor = info?.ack_floor.stream_seq ?? 0;
+    const events: EventView[] = [];
+    let bytes = 0;
+    await this.withReader(entry, fromSeq, async (reader) => {
+      const iterator = this.js.fetch(jsName, reader, { batch: wanted, expires: this.options.requestTimeoutMs });
+      for await (const msg of iterator) {
+        if (events.length > 0 && bytes + msg.data.byteLength > query.maxBytes) {
+          iterator.stop();
+          break;
+        }
+        bytes += msg.data.byteLength;
+        events.push(viewOf(entry, this.catalog.storePart, msg, msg.seq <= ackFloor ? 1 : 0, 0));
+        if (events.length >= wanted) iterator.stop();
+      }
+    });
+    // At the end when the page reached the leader's last sequence at the start of the read.
+    if (events.length === 0) return { events: [], nextOffset: fromSeq - 1, atEnd: false };
+    const last = events[events.length - 1]!.offset;
+    return { events, nextOffset: last + 1, atEnd: last + 1 >= state.last_seq };
+  }
+
+  consume(streamName: string, consumer: string, query: ConsumeQuery): Promise<Delivery> {
+    // Consumers start at the beginning and take every event here (docs/protocol.md, the jetstream backend).
+    if ((query.start !== undefined && query.start.kind !== 'all') || query.filter !== undefined) {
+      return Promise.reject(new EventBusError(ErrorCodes.NOT_SUPPORTED, 'the jetstream backend does not support a consumer start or filter (docs/protocol.md, the jetstream backend)'));
+    }
+    return this.consumers.consume(streamName, consumer, query);
+  }
+
+  /** The same fetch as consume: JetStream cannot hand out only the due retries (docs/protocol.md). */
+  retry(streamName: string, consumer: string, maxEvents: number | undefined): Promise<Delivery> {
+    return this.consumers.consume(streamName, consumer, { ...(maxEvents === undefined ? {} : { maxEvents }), autoAck: false }, true);
+  }
+
+  async mark(consumer: string, eventIds: readonly string[], status: EventStatus): Promise<void> {
+    const groups = new Map<number, { entry: CatalogEntry; ids: string[]; offsets: number[] }>();
+    for (const id of eventIds) {
+      const location = decodeEventId(id);
+      const entry = location === null || location.storePart !== this.catalog.storePart ? null : await this.catalog.byNumber(location.streamNumber);
+      if (location === null || entry === null) throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
+      let group = groups.get(entry.number);
+      if (group === undefined) groups.set(entry.number, (group = { entry, ids: [], offsets: [] }));
+      group.ids.push(id);
+      group.offsets.push(location.offset);
+    }
+    for (const { entry, ids, offsets } of groups.values()) {
+      const state = await this.state(entry).catch((error: unknown) => {
+        if (isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(ids[0]!));
+        throw error;
+      });
+      offsets.forEach((offset, i) => {
+        if (offset >= state.last_seq) throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(ids[i]!));
+      });
+      await this.consumers.mark(entry, consumer, ids, offsets, status);
+    }
+  }
+
+  /**
+   * Every stream of the catalog, then the catalog bucket itself, each through JetStream's stream
+   * snapshot (with its consumers) into a new directory: `<js name>.snap` + `.json` per stream
+   * and a MANIFEST.json naming them. Each stream is a point in time of its own, not the store.
+   */
+  async snapshot(parentDir: string): Promise<SnapshotResult> {
+    const createdAt = new Date().toISOString();
+    const dir = path.join(parentDir, `snapshot-${createdAt.replace(/[-:]/g, '')}`);
+    const streams: { name: string; js_name: string; messages: number; bytes: number }[] = [];
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      for (const name of (await this.catalog.listNames()).sort()) {
+        const entry = await this.catalog.get(name);
+        if (entry === null) continue;
+        const jsName = jsStreamName(entry.number);
+        const taken = await snapshotStream(this.nc, jsName, path.join(dir, `${jsName}.snap`), SNAPSHOT_TIMEOUT_MS);
+        streams.push({ name, js_name: jsName, ...taken });
+      }
+      const catalogStream = `KV_${CATALOG_BUCKET}`;
+      await snapshotStream(this.nc, catalogStream, path.join(dir, `${catalogStream}.snap`), SNAPSHOT_TIMEOUT_MS);
+      writeFileSync(path.join(dir, 'MANIFEST.json'), JSON.stringify({ backend: 'jetstream', created_at: createdAt, catalog: catalogStream, streams }, null, 1), { mode: 0o600 });
+    } catch (error) {
+      throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${(error as Error).message}`, { cause: error });
+    }
+    return {
+      path: dir,
+      createdAt,
+      streams: streams.length,
+      events: streams.reduce((sum, s) => sum + s.messages, 0),
+      bytes: streams.reduce((sum, s) => sum + s.bytes, 0),
+      linkedFiles: 0,
+      copiedFiles: streams.length * 2 + 3,
+      copyFallback: false,
+    };
+  }
+
+  endWaits(): void {
+    this.consumers.endWaits();
+  }
+
+  /** The stream's state from its leader; STREAM_NOT_FOUND when JetStream no longer has it. */
+  private async state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; bytes: number }> {
+    const deadline = Date.now() + this.options.writeTimeoutMs;
+    for (;;) {
+      try {
+        return (await this.jsm.streams.info(jsStreamName(entry.number))).state;
+      } catch (error) {
+        if (jsErrorCode(error) === JsErrors.streamNotFound) {
+          this.catalog.forget(entry.name);
+          throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
+        }
+        if (!isTransient(error) || Date.now() >= deadline) throw backendError(`reading stream '${entry.name}'`, error);
+        await sleep(100);
+      }
+    }
+  }
+
+  /** Runs `read` with a fresh ephemeral reader from `fromSeq`, deleted after. */
+  private async withReader(entry: CatalogEntry, fromSeq: number, read: (name: string) => Promise<void>): Promise<void> {
+    const jsName = jsStreamName(entry.number);
+    let name: string;
+    try {
+      const info = await this.jsm.consumers.add(jsName, {
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: fromSeq,
+        mem_storage: true,
+        num_replicas: 1,
+        inactive_threshold: nanos(30_000),
+      });
+      name = info.name;
+    } catch (error) {
+      if (jsErrorCode(error) === JsErrors.streamNotFound) throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
+      throw backendError(`reading stream '${entry.name}'`, error);
+    }
+    try {
+      await read(name);
+    } finally {
+      this.jsm.consumers.delete(jsName, name).catch(() => {});
+    }
+  }
+
+  /** Dead letters per consumer of `name`: events of `$dlq:<name>` keyed by the consumer. */
+  private async deadLetterCounts(name: string): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const dlq = await this.catalog.get(deadLetterStreamName(name));
+    if (dlq === null) return counts;
+    try {
+      const jsName = jsStreamName(dlq.number);
+      const info = await this.jsm.streams.info(jsName, { subjects_filter: `${jsName}.k.>` });
+      for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+        counts.set(Buffer.from(subject.slice(jsName.length + 4), 'base64url').toString('utf8'), count);
+      }
+    } catch {
+      // The dead-letter stream is gone or unreadable: no counts.
+    }
+    return counts;
+  }
+
+  /** Writes the dead-letter record of `msg` to `$dlq:<stream>` (created on first use), keyed by the consumer. */
+  private async deadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void> {
+    const dlqName = deadLetterStreamName(entry.name);
+    let dlq = await this.catalog.get(dlqName);
+    if (dlq === null) {
+      try {
+        await this.createStream(dlqName, true);
+      } catch (error) {
+        if (!isEventBusError(error, ErrorCodes.STREAM_EXISTS)) throw error;
+      }
+      dlq = await this.catalog.require(dlqName, true);
+    }
+    const offset = msg.seq - 1;
+    const origin = { id: encodeEventId(entry.number, offset, this.catalog.storePart), stream: entry.name, stream_id: entry.id, offset, consumer, delivery_count: msg.info.deliveryCount - 1 };
+    const record = deadLetterPayload(origin, { offset, timestampMs: timeOfMsg(msg), payload: payloadOf(msg), attributes: null }, new Date().toISOString());
+    const h = natsHeaders();
+    // Fixed per event and consumer: a dead letter written twice (two gateways, a retry) is stored once.
+    h.set(Headers.msgId, `dlq:${jsStreamName(entry.number)}:${consumer}:${msg.seq}`);
+    h.set(Headers.timeMs, String(Date.now()));
+    h.set(Headers.key, consumer);
+    try {
+      await this.js.publish(eventSubject(jsStreamName(dlq.number), consumer), record, { headers: h, timeout: this.options.requestTimeoutMs });
+    } catch (error) {
+      throw backendError(`dead-lettering an event of stream '${entry.name}'`, error);
+    }
+  }
+}
+
+function connectionOptions(options: ResolvedJetStreamOptions): ConnectionOptions {
+  const connection: ConnectionOptions = {
+    servers: options.servers,
+    name: 'eventbus-gateway',
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 5000,
+    timeout: options.requestTimeoutMs,
+    // Events up to maxEventBytes plus headers: the server's max_payload must allow them too.
+  };
+  if (options.user !== undefined) connection.user = options.user;
+  if (options.password !== undefined) connection.pass = options.password;
+  if (options.token !== undefined) connection.token = options.token;
+  if (options.credsFile !== undefined) connection.authenticator = credsAuthenticator(readFileSync(options.credsFile));
+  if (options.tls !== undefined) {
+    const tls: NonNullable<ConnectionOptions['tls']> = {};
+    if (options.tls.caFile !== undefined) tls.caFile = options.tls.caFile;
+    if (options.tls.certFile !== undefined) tls.certFile = options.tls.certFile;
+    if (options.tls.keyFile !== undefined) tls.keyFile = options.tls.keyFile;
+    connection.tls = tls;
+  }
+  return connection;
+}

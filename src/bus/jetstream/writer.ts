@@ -1,0 +1,237 @@
+/**
+ * The write path on JetStream: one event per publish, acknowledged once the stream's quorum has
+ * it. Every publish carries a msg id (the client's `msg_id`, else one of the gateway's), so a
+ * retry after a timeout or a leader election is never stored twice (JetStream's duplicate window).
+ *
+ * Keys and expected versions (issue 12). A key's version is assigned here: the key's last message
+ * is read from the stream leader (its `Eb-Version` header) and the publish expects the stream's
+ * last sequence (`Nats-Expected-Last-Sequence`), so it lands only if nothing was written to the
+ * stream in between; a conflict re-reads and retries, a bounded number of times. The per-subject
+ * expectation would serialise only the key, but on nats-server 2.9.10 it is not atomic on a
+ * replicated stream (nats-server #4320: several racing writers win), so it is never used.
+ * Several events in one append cannot be atomic on 2.9 (atomic batches arrived in 2.12):
+ * refused with NOT_SUPPORTED, nothing written.
+ */
+import { randomUUID } from 'node:crypto';
+import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs, type PubAck, type StoredMsg } from 'nats';
+import { ErrorCodes, EventBusError, OriginalReasons } from '../../errors.js';
+import { encodeEventId } from '../../storage/format/event-id.js';
+import type { AppendOptions, AppendResult, AppendedEventView, EventToAppend } from '../event-store.js';
+import type { Catalog, CatalogEntry } from './catalog.js';
+import type { ResolvedJetStreamOptions } from './jetstream-options.js';
+import { CLIENT_MSG_ID_PREFIX, GATEWAY_MSG_ID_PREFIX, Headers, eventSubject, jsStreamName } from './names.js';
+import { JsErrors, actualLastSequence, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+
+/** Conflicting keyed writes are retried this many times before BACKEND_UNAVAILABLE. */
+const MAX_CAS_ATTEMPTS = 200;
+const RETRY_PAUSE_MS = 100;
+
+interface KeyHead {
+  /** Sequence of the key's last message, 0 when none. */
+  seq: number;
+  /** Its version, -1 when none. */
+  version: number;
+  msgId: string | undefined;
+  timeMs: number;
+}
+
+export class Writer {
+  private next = 0;
+
+  constructor(
+    /** Publishing clients, one per NATS connection, used round robin. */
+    private readonly publishers: readonly JetStreamClient[],
+    private readonly jsm: JetStreamManager,
+    private readonly catalog: Catalog,
+    private readonly options: ResolvedJetStreamOptions,
+  ) {}
+
+  async append(streamName: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    if (events.length === 0) throw new EventBusError(ErrorCodes.INVALID_FIELD, 'an append needs at least one event', { context: { field: 'events' } });
+    if (events.length > 1) {
+      throw new EventBusError(ErrorCodes.NOT_SUPPORTED, 'an atomic append of several events needs nats-server 2.12 or later; the jetstream backend appends one event at a time (nothing was written)');
+    }
+    const event = events[0]!;
+    if (event.payload.length > this.options.maxEventBytes) {
+      throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${event.payload.length} bytes, the limit is ${this.options.maxEventBytes}`);
+    }
+    return this.catalog.with(streamName, (entry) => this.appendTo(entry, event, options));
+  }
+
+  private async appendTo(entry: CatalogEntry, event: EventToAppend, options: AppendOptions): Promise<AppendResult> {
+    const expected = options.expectedVersion ?? 'any';
+    const msgId = event.msgId === undefined ? `${GATEWAY_MSG_ID_PREFIX}${randomUUID()}` : `${CLIENT_MSG_ID_PREFIX}${event.msgId}`;
+    const timeMs = Date.now();
+    if (options.key === undefined && (expected === 'any' || expected === 'stream_exists')) {
+      if (expected === 'stream_exists') await this.checkStreamExists(entry);
+      return this.plain(entry, event, msgId, timeMs);
+    }
+    return this.conditional(entry, event, options.key, expected, msgId, timeMs);
+  }
+
+  /** An unconditional write without a key: one publish, retried with the same msg id. */
+  private async plain(entry: CatalogEntry, event: EventToAppend, msgId: string, timeMs: number): Promise<AppendResult> {
+    const h = this.headersOf(event, msgId, timeMs);
+    let ack: PubAck;
+    try {
+      ack = await this.publish(entry, eventSubject(jsStreamName(entry.number), undefined), event.payload, h);
+    } catch (error) {
+      throw backendError(`writing to stream '${entry.name}'`, error);
+    }
+    return this.answer(entry, ack, undefined, timeMs);
+  }
+
+  /** A keyed or version-checked write: read, check, publish expecting the stream's last sequence. */
+  private async conditional(entry: CatalogEntry, event: EventToAppend, key: string | undefined, expected: AppendOptions['expectedVersion'] & {}, msgId: string, timeMs: number): Promise<AppendResult> {
+    const jsName = jsStreamName(entry.number);
+    const subject = eventSubject(jsName, key);
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const lastSeq = await this.lastSequence(entry);
+      let version: number | undefined;
+      const h = this.headersOf(event, msgId, timeMs);
+      if (key !== undefined) {
+        const head = await this.keyHead(jsName, subject);
+        if (!matches(expected, head.version)) {
+          // A retry of a write that did land: answer it again rather than fail it.
+          if (head.msgId === msgId) return this.answer(entry, { seq: head.seq, duplicate: true } as PubAck, head.version, head.timeMs);
+          throw wrongVersion(expected, head.version);
+        }
+        version = head.version + 1;
+        h.set(Headers.key, key);
+        h.set(Headers.version, String(version));
+        if (head.seq > 0) h.set(Headers.previous, String(head.seq));
+      } else if (!matches(expected, lastSeq - 1)) {
+        throw wrongVersion(expected, lastSeq - 1);
+      }
+      h.set('Nats-Expected-Last-Sequence', String(lastSeq));
+      try {
+        const ack = await this.publish(entry, subject, event.payload, h);
+        return await this.answer(entry, ack, version, timeMs);
+      } catch (error) {
+        if (jsErrorCode(error) !== JsErrors.wrongLastSequence) throw backendError(`writing to stream '${entry.name}'`, error);
+        if (key === undefined && typeof expected === 'number') throw wrongVersion(expected, (actualLastSequence(error) ?? lastSeq) - 1);
+        // Another write landed in between: read again.
+      }
+    }
+    throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `too many conflicting writes on stream '${entry.name}': gave up after ${MAX_CAS_ATTEMPTS} attempts (nothing written)`);
+  }
+
+  private headersOf(event: EventToAppend, msgId: string, timeMs: number): MsgHdrs {
+    const h = natsHeaders();
+    h.set(Headers.msgId, msgId);
+    h.set(Headers.timeMs, String(timeMs));
+    if (event.type !== undefined) h.set(Headers.type, event.type);
+    if (event.metadata !== undefined) h.set(Headers.metadata, event.metadata.toString('utf8'));
+    return h;
+  }
+
+  /**
+   * Publishes, retrying transient failures (no responders during an election, timeouts) with the
+   * same msg id until writeTimeoutMs. No responders can also mean the stream was deleted: the
+   * catalog (read from its leader) decides.
+   */
+  private async publish(entry: CatalogEntry, subject: string, payload: Buffer, h: MsgHdrs): Promise<PubAck> {
+    const deadline = Date.now() + this.options.writeTimeoutMs;
+    for (;;) {
+      try {
+        const js = this.publishers[this.next++ % this.publishers.length]!;
+        return await js.publish(subject, payload, { headers: h, timeout: this.options.requestTimeoutMs });
+      } catch (error) {
+        if (!isTransient(error)) throw error; // the caller maps it (10071 is a conflict to retry)
+        if ((error as { code?: string }).code === '503') await this.checkStillThere(entry);
+        if (Date.now() >= deadline) {
+          throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `the write to stream '${entry.name}' was not acknowledged within ${this.options.writeTimeoutMs} ms: it may or may not be stored; retry it with the same msg_id`, {
+            cause: error,
+            context: { msg_id: h.get(Headers.msgId).replace(/^[cg]:/, '') },
+          });
+        }
+        await sleep(RETRY_PAUSE_MS);
+      }
+    }
+  }
+
+  /** STREAM_NOT_FOUND when the stream left the catalog (or was replaced) since `entry` was read. */
+  private async checkStillThere(entry: CatalogEntry): Promise<void> {
+    let now: CatalogEntry | null;
+    try {
+      now = await this.catalog.get(entry.name, true);
+    } catch {
+      return; // the catalog is electing too: keep retrying
+    }
+    if (now === null || now.number !== entry.number) throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
+  }
+
+  private async checkStreamExists(entry: CatalogEntry): Promise<void> {
+    const last = await this.lastSequence(entry);
+    if (last === 0) throw wrongVersion('stream_exists', -1);
+  }
+
+  /** The stream's last sequence, from its leader. */
+  private async lastSequence(entry: CatalogEntry): Promise<number> {
+    return this.retrying(entry, async () => (await this.jsm.streams.info(jsStreamName(entry.number))).state.last_seq);
+  }
+
+  /** The key's last message, from the stream leader (a direct get may miss the latest write). */
+  private async keyHead(jsName: string, subject: string): Promise<KeyHead> {
+    try {
+      const message = await this.jsm.streams.getMessage(jsName, { last_by_subj: subject });
+      return { seq: message.seq, version: Number(message.header.get(Headers.version)), msgId: message.header.get(Headers.msgId) || undefined, timeMs: timeOf(message) };
+    } catch (error) {
+      if (jsErrorCode(error) === JsErrors.noMessage) return { seq: 0, version: -1, msgId: undefined, timeMs: 0 };
+      throw error;
+    }
+  }
+
+  /** Runs an API call, retrying transient failures until writeTimeoutMs; a missing stream is STREAM_NOT_FOUND. */
+  private async retrying<T>(entry: CatalogEntry, call: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.options.writeTimeoutMs;
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        if (jsErrorCode(error) === JsErrors.streamNotFound) {
+          this.catalog.forget(entry.name);
+          throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
+        }
+        if (!isTransient(error) || Date.now() >= deadline) throw backendError(`writing to stream '${entry.name}'`, error);
+        await sleep(RETRY_PAUSE_MS);
+      }
+    }
+  }
+
+  /** The reply: a duplicate answers with the original's offset and time (read back from the leader). */
+  private async answer(entry: CatalogEntry, ack: PubAck, version: number | undefined, timeMs: number): Promise<AppendResult> {
+    const offset = ack.seq - 1;
+    const written: AppendedEventView = { id: encodeEventId(entry.number, offset, this.catalog.storePart), offset, createdMs: timeMs };
+    if (version !== undefined) written.version = version;
+    if (ack.duplicate) {
+      try {
+        const original = await this.jsm.streams.getMessage(jsStreamName(entry.number), { seq: ack.seq });
+        written.createdMs = timeOf(original);
+        const originalVersion = original.header?.get(Headers.version);
+        if (originalVersion) written.version = Number(originalVersion);
+      } catch {
+        // Gone since (retention): the id and offset are still right.
+      }
+    }
+    // As on the engine: the key's last version, or without a key the stream's last offset.
+    return { events: [written], nextExpectedVersion: written.version ?? offset, duplicate: ack.duplicate };
+  }
+}
+
+/** The time of a stored message: the gateway's clock at the write (Eb-Time), else the leader's. */
+export function timeOf(message: StoredMsg): number {
+  const header = message.header?.get(Headers.timeMs);
+  return header ? Number(header) : message.time.getTime();
+}
+
+function matches(expected: AppendOptions['expectedVersion'] & {}, actual: number): boolean {
+  if (expected === 'any') return true;
+  if (expected === 'no_stream') return actual === -1;
+  if (expected === 'stream_exists') return actual >= 0;
+  return expected === actual;
+}
+
+function wrongVersion(expected: AppendOptions['expectedVersion'] & {}, actual: number): EventBusError {
+  return new EventBusError(ErrorCodes.WRONG_EXPECTED_VERSION, `wrong expected version: expected ${String(expected)}, actual ${actual}`, { context: { expected, actual } });
+}

@@ -1,0 +1,54 @@
+/** `--backend jetstream` and the config file's `backend:` section: precedence, checks, refusals. */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { parseConfig } from '../../src/cli/config.js';
+import { resolveSettings } from '../../src/cli/settings.js';
+import { resolveJetStreamOptions } from '../../src/bus/jetstream/jetstream-options.js';
+import { startServerProcess, tempDir } from '../helpers/server-process.js';
+
+t.test('the backend section and the flags', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, `
+backend:
+  type: jetstream
+  servers: [a:4222, b:4222]
+  replicas: 1
+  creds: nats.creds
+  tls_ca: ca.pem
+  write_timeout_ms: 1000
+consumers:
+  ack_wait_ms: 500
+storage:
+  max_event_bytes: 2048
+`);
+  const settings = resolveSettings({ config: file }, {});
+  t.match(settings.backend, { type: 'jetstream', jetstream: { servers: ['a:4222', 'b:4222'], replicas: 1, writeTimeoutMs: 1000, maxEventBytes: 2048, consumers: { ackWaitMs: 500 } } });
+  if (settings.backend.type === 'jetstream') {
+    t.equal(settings.backend.jetstream.credsFile, path.resolve('nats.creds'));
+    t.same(settings.backend.jetstream.tls, { caFile: path.resolve('ca.pem') });
+  }
+  const flags = resolveSettings({ config: file, natsServers: 'c:1,d:2', replicas: 3 }, {});
+  t.match(flags.backend, { type: 'jetstream', jetstream: { servers: ['c:1', 'd:2'], replicas: 3 } }, 'flags win over the file');
+  t.same(resolveSettings({}, {}).backend, { type: 'engine' }, 'the engine by default');
+  t.throws(() => resolveSettings({ backend: 'jetstream' }, {}), { code: 'INVALID_FIELD', message: /--nats-servers/ });
+  t.throws(() => resolveSettings({ backend: 'jetstream', natsServers: 'a:1', natsTlsCert: 'c.pem' }, {}), { code: 'INVALID_FIELD', message: /nats-tls-key/ });
+  t.throws(() => parseConfig('backend:\n  type: kafka\n', 'x.yaml'), { code: 'INVALID_FIELD', message: /engine or jetstream/ });
+  t.throws(() => parseConfig('backend:\n  sever: a:1\n', 'x.yaml'), { code: 'INVALID_FIELD', message: /unknown setting 'backend.sever'/ });
+});
+
+t.test('option checks', async (t) => {
+  t.throws(() => resolveJetStreamOptions({ servers: [] }), { code: 'INVALID_FIELD' });
+  t.throws(() => resolveJetStreamOptions({ servers: ['a b'] }), { code: 'INVALID_FIELD', message: /not host:port/ });
+  t.throws(() => resolveJetStreamOptions({ servers: ['a:1'], replicas: 2 }), { code: 'INVALID_FIELD', message: /1, 3 or 5/ });
+  t.throws(() => resolveJetStreamOptions({ servers: ['a:1'], duplicateWindowMs: 10 }), { code: 'INVALID_FIELD' });
+  t.match(resolveJetStreamOptions({ servers: ['nats://a:1'] }), { replicas: 3, writeTimeoutMs: 30_000, duplicateWindowMs: 120_000 });
+});
+
+t.test('serve refuses the HTTP port on the jetstream backend, and an unreachable cluster, in one line', async (t) => {
+  const refused = await startServerProcess({ args: ['--backend', 'jetstream', '--nats-servers', '127.0.0.1:1', '--http-port', '0'] }).catch((error: Error) => error);
+  t.match((refused as Error).message, /not available with --backend jetstream/);
+  const unreachable = await startServerProcess({ args: ['--backend', 'jetstream', '--nats-servers', '127.0.0.1:1'], timeoutMs: 20_000 }).catch((error: Error) => error);
+  t.match((unreachable as Error).message, /cannot connect to NATS at 127\.0\.0\.1:1/);
+});

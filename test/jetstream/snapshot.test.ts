@@ -1,0 +1,58 @@
+/**
+ * snapshot_db on the jetstream backend and `eventbus restore --nats-servers` into a new cluster:
+ * streams, events, ids and consumer positions come back; restoring over existing data is refused.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import t from 'tap';
+import { EventBus } from '../../src/bus/bus.js';
+import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
+import { natsSkip, startNatsCluster } from '../helpers/nats-cluster.js';
+import { MAIN } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const run = promisify(execFile);
+
+t.test('snapshot into the snapshots root, restore into another cluster', natsSkip(), async (t) => {
+  const root = tempDir(t, 'eventbus-js-snap-');
+  const [one, two] = await Promise.all([startNatsCluster(), startNatsCluster()]);
+  t.teardown(async () => {
+    await one.stop();
+    await two.stop();
+  });
+  const store = await JetStreamStore.open({ servers: one.servers });
+  t.teardown(() => store.close());
+  const bus = new EventBus(store, { snapshotsRoot: root });
+  await bus.createStream('orders');
+  const ids: string[] = [];
+  for (let i = 0; i < 50; i++) ids.push((await bus.writeEvent('orders', Buffer.from(JSON.stringify({ i })))).id);
+  const delivered = await bus.process({ streamName: 'orders', consumer: 'billing', maxEvents: 20, waitMs: undefined, autoAck: false });
+  await bus.mark({ eventIds: delivered.events.slice(0, 10).map((e) => e.id), status: 1, consumer: 'billing' });
+  const snapshot = await bus.snapshot('nightly');
+  t.equal(snapshot.streams, 1);
+  t.equal(snapshot.events, 50);
+  t.match(snapshot.path, /^nightly\/snapshot-/);
+
+  const restored = await run(process.execPath, [MAIN, 'restore', snapshot.absolutePath, '--nats-servers', two.servers.join(','), '--json']);
+  t.match(JSON.parse(restored.stdout), { streams: 1, events: 50 });
+  const copy = await JetStreamStore.open({ servers: two.servers });
+  t.teardown(() => copy.close());
+  const copyBus = new EventBus(copy, { snapshotsRoot: root });
+  const page = await copyBus.readEvents({ streamName: 'orders', fromOffset: 0, maxEvents: 100, consumer: 'billing' });
+  t.same(page.events.map((e) => e.id), ids, 'the same events under the same ids');
+  t.same(page.events.slice(0, 12).map((e) => e.status), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], 'the consumer\'s acknowledgements came back');
+  // The consumer's leader may still be electing right after a restore: ask until it answers.
+  let info = await copyBus.streamInfo('orders');
+  for (let i = 0; i < 50 && info.consumers.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    info = await copyBus.streamInfo('orders');
+  }
+  t.match(info.consumers, [{ name: 'billing', cursor: 20, ackFloor: 10 }]);
+  t.equal((await copyBus.writeEvent('orders', Buffer.from('"after"'))).offset, 50, 'numbering continues');
+
+  const again = await run(process.execPath, [MAIN, 'restore', snapshot.absolutePath, '--nats-servers', two.servers.join(',')]).catch((error: { code: number; stderr: string }) => error);
+  t.not((again as { code: number }).code, 0, 'restoring over existing data is refused');
+  t.match((again as { stderr: string }).stderr, /already has stream/);
+  t.ok(path.isAbsolute(snapshot.absolutePath));
+});

@@ -1,0 +1,137 @@
+/**
+ * The jetstream backend's write path with the fields of issue 12 (key, version, type, metadata,
+ * msg_id, expected_version), through the store interface the bus uses: racing writers on one key
+ * and version (exactly one wins, versions gap-free), duplicates by msg_id, the refusal of a
+ * multi-event append, and two gateways (stores) agreeing on streams and consumers.
+ */
+import t from 'tap';
+import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
+import { natsSkip, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
+
+const body = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
+  const cluster: NatsCluster = await startNatsCluster();
+  t.teardown(() => cluster.stop());
+  const a = await JetStreamStore.open({ servers: cluster.servers });
+  const b = await JetStreamStore.open({ servers: [...cluster.servers].reverse() });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  await a.createStream('orders');
+  await t.rejects(b.createStream('orders'), { code: 'STREAM_EXISTS' }, 'another gateway sees the stream at once');
+
+  t.test('unkeyed writes: offsets from 0, msg_id suppresses a retry', async (t) => {
+    const first = await a.append('orders', [{ payload: body({ n: 0 }) }], {});
+    t.equal(first.events[0]!.offset, 0);
+    const once = await a.append('orders', [{ payload: body({ n: 1 }), msgId: 'm-1' }], {});
+    const again = await b.append('orders', [{ payload: body({ n: 1 }), msgId: 'm-1' }], {});
+    t.equal(again.duplicate, true, 'the retry is a duplicate');
+    t.same(again.events.map((e) => [e.id, e.offset, e.createdMs]), once.events.map((e) => [e.id, e.offset, e.createdMs]), 'answered with the original id, offset and time');
+    const page = await b.read({ streamName: 'orders', fromOffset: 0, maxEvents: 100, maxBytes: 1 << 20, consumer: 'default' });
+    t.same(page.events.map((e) => JSON.parse(e.payload.toString())), [{ n: 0 }, { n: 1 }], 'stored once');
+  });
+
+  t.test('keys: versions from 0, expected versions checked, type and metadata kept', async (t) => {
+    const v0 = await a.append('orders', [{ payload: body('created'), type: 'OrderCreated', metadata: body({ by: 'ann' }) }], { key: 'order-1', expectedVersion: 'no_stream' });
+    t.equal(v0.events[0]!.version, 0);
+    const v1 = await b.append('orders', [{ payload: body('paid') }], { key: 'order-1', expectedVersion: 0 });
+    t.equal(v1.events[0]!.version, 1);
+    await t.rejects(a.append('orders', [{ payload: body('late') }], { key: 'order-1', expectedVersion: 0 }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 0, actual: 1 } });
+    await t.rejects(a.append('orders', [{ payload: body('x') }], { key: 'order-2', expectedVersion: 'stream_exists' }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 'stream_exists', actual: -1 } });
+    const read = await b.read({ streamName: 'orders', fromOffset: v0.events[0]!.offset, maxEvents: 2, maxBytes: 1 << 20, consumer: 'default' });
+    t.match(read.events[0]!.attributes, { key: 'order-1', version: 0, type: 'OrderCreated' }, 'reads carry key, version and type');
+    t.equal(read.events[0]!.attributes?.metadata?.toString(), '{"by":"ann"}', 'and the metadata as written');
+    t.match(read.events[1]!.attributes, { key: 'order-1', version: 1 });
+    const other = await a.append('orders', [{ payload: body('other') }], { key: 'ünï.*>💥' });
+    t.equal(other.events[0]!.version, 0, 'any UTF-8 key has versions of its own');
+    // A retry of a write that landed, after the version moved on: answered, not refused.
+    const withId = await a.append('orders', [{ payload: body('shipped'), msgId: 'ship-1' }], { key: 'order-1', expectedVersion: 1 });
+    const retried = await b.append('orders', [{ payload: body('shipped'), msgId: 'ship-1' }], { key: 'order-1', expectedVersion: 1 });
+    t.equal(retried.duplicate, true);
+    t.same(retried.events[0], withId.events[0]);
+    const shipped = await a.read({ streamName: 'orders', fromOffset: withId.events[0]!.offset, maxEvents: 1, maxBytes: 1 << 20, consumer: 'default' });
+    t.equal(shipped.events[0]!.attributes?.msgId, 'ship-1', 'the client\'s msg_id is read back');
+  });
+
+  t.test('8 writers racing on one key and version: exactly one wins each round, versions gap-free', async (t) => {
+    const stores = [a, b];
+    for (let round = 0; round < 5; round++) {
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, w) => stores[w % 2]!.append('orders', [{ payload: body({ round, w }) }], { key: 'race', expectedVersion: round === 0 ? 'no_stream' : round - 1 })),
+      );
+      const wins = results.filter((r) => r.status === 'fulfilled');
+      t.equal(wins.length, 1, `round ${round}: one winner`);
+      t.equal((wins[0] as PromiseFulfilledResult<{ events: { version?: number }[] }>).value.events[0]!.version, round);
+      for (const r of results) if (r.status === 'rejected') t.equal((r.reason as { code: string }).code, 'WRONG_EXPECTED_VERSION');
+    }
+  });
+
+  t.test('expected_version without a key: the stream\'s last offset', async (t) => {
+    const info = await a.streamInfo('orders');
+    await t.rejects(a.append('orders', [{ payload: body('no') }], { expectedVersion: info.nextOffset }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: info.nextOffset, actual: info.nextOffset - 1 } });
+    const ok = await b.append('orders', [{ payload: body('yes') }], { expectedVersion: info.nextOffset - 1 });
+    t.equal(ok.events[0]!.offset, info.nextOffset);
+  });
+
+  t.test('several events in one append are refused, nothing written', async (t) => {
+    const before = (await a.streamInfo('orders')).nextOffset;
+    await t.rejects(a.append('orders', [{ payload: body(1) }, { payload: body(2) }], { key: 'k' }), { code: 'NOT_SUPPORTED' });
+    t.equal((await a.streamInfo('orders')).nextOffset, before);
+  });
+
+  t.test('two gateways share consumers: nothing delivered twice as new', async (t) => {
+    await a.createStream('shared');
+    for (let i = 0; i < 200; i++) await (i % 2 === 0 ? a : b).append('shared', [{ payload: body(i) }], {});
+    const seen = new Map<number, number>();
+    for (let round = 0; round < 20; round++) {
+      const [x, y] = await Promise.all([a.consume('shared', 'workers', { maxEvents: 17, autoAck: false }), b.consume('shared', 'workers', { maxEvents: 13, autoAck: false })]);
+      for (const e of [...x.events, ...y.events]) seen.set(e.offset, (seen.get(e.offset) ?? 0) + 1);
+      // Marks through the other gateway (rebuilt ack subjects).
+      if (x.events.length > 0) await b.mark('workers', x.events.map((e) => e.id), 1);
+      if (y.events.length > 0) await a.mark('workers', y.events.map((e) => e.id), 1);
+    }
+    t.equal(seen.size, 200, 'every event delivered');
+    t.same([...seen].filter(([, n]) => n > 1), [], 'none twice');
+    const info = await b.streamInfo('shared');
+    t.match(info.consumers, [{ name: 'workers', cursor: 200, ackFloor: 200, pending: 0, lag: 0 }]);
+    await t.rejects(a.mark('workers', ['00000000-0000-4000-8000-000000000000'], 1), { code: 'EVENT_NOT_FOUND' });
+  });
+
+  t.test('a stream deleted and created again through another gateway: the next answer knows', async (t) => {
+    await a.createStream('again');
+    await a.append('again', [{ payload: body('old') }], {});
+    t.equal((await a.streamInfo('again')).eventCount, 1, 'gateway a has it cached');
+    await b.deleteStream('again');
+    await t.rejects(a.streamInfo('again'), { code: 'STREAM_NOT_FOUND' }, 'deleted: gone for a at once');
+    await a.createStream('again').then(() => b.deleteStream('again'));
+    await b.createStream('again');
+    const written = await a.append('again', [{ payload: body('new') }], {});
+    t.equal(written.events[0]!.offset, 0, 'a writes into the new stream');
+    const page = await a.read({ streamName: 'again', fromOffset: 0, maxEvents: 10, maxBytes: 1 << 20, consumer: 'default' });
+    t.same(page.events.map((e) => JSON.parse(e.payload.toString())), ['new']);
+  });
+
+  t.test('dead letters after max_deliveries, counted per consumer', async (t) => {
+    const c = await JetStreamStore.open({ servers: cluster.servers, consumers: { maxDeliveries: 1, ackWaitMs: 300 } });
+    t.teardown(() => c.close());
+    await c.createStream('dl');
+    await c.append('dl', [{ payload: body('poison') }], {});
+    const first = await c.consume('dl', 'w', { maxEvents: 10, autoAck: false });
+    t.equal(first.events.length, 1);
+    await c.mark('w', [first.events[0]!.id], 0);
+    // The nak reaches the consumer's leader asynchronously: ask until the redelivery has come
+    // (and been dead-lettered instead of delivered).
+    let dead = false;
+    for (let i = 0; i < 50 && !dead; i++) {
+      const second = await c.consume('dl', 'w', { maxEvents: 10, autoAck: false });
+      t.same(second.events, [], 'past max_deliveries: not delivered');
+      dead = (await c.streamInfo('dl')).consumers[0]!.deadLettered === 1;
+      if (!dead) await new Promise((r) => setTimeout(r, 100));
+    }
+    const dlq = await c.read({ streamName: '$dlq:dl', fromOffset: 0, maxEvents: 10, maxBytes: 1 << 20, consumer: 'default' });
+    t.match(JSON.parse(dlq.events[0]!.payload.toString()), { stream: 'dl', offset: 0, consumer: 'w', body: 'poison' });
+    t.match((await c.streamInfo('dl')).consumers, [{ name: 'w', deadLettered: 1 }]);
+  });
+});
