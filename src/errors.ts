@@ -88,6 +88,15 @@ export const ErrorCodes = {
   /** A connection-level failure in the client library (refused, reset, closed mid-request). */
   CONNECTION_ERROR: 'CONNECTION_ERROR',
   /**
+   * A subscriber did not read its events fast enough: the server ended the subscription rather
+   * than buffer without bound. `context.last_offset` is the last event sent; resume after it.
+   */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** The connection is a subscription: it takes only `unsubscribe` and `exit`. */
+  SUBSCRIPTION_ACTIVE: 'SUBSCRIPTION_ACTIVE',
+  /** `unsubscribe` on a connection that is not a subscription. */
+  NOT_SUBSCRIBED: 'NOT_SUBSCRIBED',
+  /**
    * The storage backend cannot do this exactly (e.g. an atomic multi-event append on the JetStream
    * backend with nats-server 2.9): refused, nothing changed. docs/protocol.md lists each case.
    */

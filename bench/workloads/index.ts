@@ -16,6 +16,8 @@ import { markCostWorkload } from './mark-cost.js';
 import { metricsCostWorkload } from './metrics-cost.js';
 import { mixedWorkload } from './mixed.js';
 import { snapshotWorkload } from './snapshot.js';
+import { subscribeLatencyWorkload } from './subscribe-latency.js';
+import { keyReadWorkload } from './key-read.js';
 import { writeWorkloads } from './write.js';
 import type { Workload } from './workload.js';
 
@@ -37,6 +39,8 @@ export const WORKLOADS: readonly Workload[] = [
   enginePreallocWorkload,
   engineObserverWorkload,
   snapshotWorkload,
+  subscribeLatencyWorkload,
+  keyReadWorkload,
   idleWorkload,
   jetstreamGatewayWorkload,
 ];

@@ -12,6 +12,10 @@ import type { AppendOptions, EventStore, EventToAppend } from './event-store.js'
 import type { AppendedBatch, Delivery, EventPage, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
+import type { ReadFrom } from './event-reads.js';
+import type { Subscription, SubscriptionLimits, SubscriptionSink, SubscriptionStart } from './subscription.js';
+import type { RetentionPolicy, StreamRetention } from '../storage/index.js';
+import type { ConsumerStart } from '../storage/index.js';
 
 /** Limits of the bus. Every field has a default. */
 export interface BusOptions {
@@ -48,9 +52,8 @@ export function resolveBusOptions(options: BusOptions = {}): Required<Omit<BusOp
   return resolved;
 }
 
-export interface ReadEventsQuery {
+export interface ReadEventsQuery extends ReadFrom {
   streamName: string;
-  fromOffset: number;
   maxEvents: number | undefined;
   consumer: string | undefined;
 }
@@ -61,6 +64,10 @@ export interface ProcessQuery {
   maxEvents: number | undefined;
   waitMs: number | undefined;
   autoAck: boolean;
+  /** Where the consumer starts if this call creates it (default all). */
+  start?: ConsumerStart | undefined;
+  /** Which events a consumer created by this call takes (key, types). */
+  filter?: { key: string | undefined; types: readonly string[] | undefined } | undefined;
 }
 
 export interface RetryQuery {
@@ -104,13 +111,21 @@ export class EventBus {
     throw new EventBusError(ErrorCodes.NOT_SUPPORTED, `the ${this.store.backend} backend has no embedded engine`);
   }
 
+  /** The engine's store, for what only the engine does (`what` names it in the refusal). */
+  private engineStore(what: string): EngineStore {
+    if (this.store instanceof EngineStore) return this.store;
+    throw notSupported(this.store.backend, what);
+  }
+
   /** Where `snapshot_db` outputs are resolved (absolute). */
   get snapshotsRoot(): string {
     return this.options.snapshotsRoot;
   }
 
-  createStream(name: string): Promise<StreamView> {
-    return this.store.createStream(name);
+  /** Creates a stream, with its own retention limits if given (engine only: NOT_SUPPORTED elsewhere). */
+  createStream(name: string, retention?: StreamRetention): Promise<StreamView> {
+    if (retention === undefined) return this.store.createStream(name);
+    return this.engineStore('retention').createStream(name, retention);
   }
 
   deleteStream(name: string): Promise<void> {
@@ -119,6 +134,16 @@ export class EventBus {
 
   streamInfo(name: string): Promise<StreamInfoView> {
     return this.store.streamInfo(name);
+  }
+
+  /** Replaces a stream's own retention limits (those left out follow the store's); the limits that now apply. */
+  async setRetention(name: string, retention: StreamRetention): Promise<RetentionPolicy> {
+    return (await this.engineStore('retention').engine.setRetention(name, retention)).effective;
+  }
+
+  /** Truncates a stream before `beforeOffset`, durably (stream-settings.ts in storage). */
+  truncate(name: string, beforeOffset: number): Promise<{ firstOffset: number; nextOffset: number }> {
+    return this.engineStore('truncate_stream').engine.truncate(name, beforeOffset);
   }
 
   /** A page of the store's streams with their figures, in name order (stream-listing.ts). */
@@ -148,11 +173,28 @@ export class EventBus {
     return this.store.append(name, events, options);
   }
 
-  /** A page of a stream's events in offset order, with their status for `consumer` (never created). */
+  /**
+   * A page of a stream's events (from an offset, the end or a time; forward or backward; by key or
+   * types: event-reads.ts), with their status for `consumer` (never created). Another backend
+   * reads forward from an offset only.
+   */
   readEvents(query: ReadEventsQuery): Promise<EventPage> {
     const consumer = consumerName(query.consumer);
     const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
-    return this.store.read({ streamName: query.streamName, fromOffset: query.fromOffset, maxEvents, maxBytes: this.options.maxPageBytes, consumer });
+    const limits = { maxEvents, maxBytes: this.options.maxPageBytes };
+    if (this.store instanceof EngineStore) return Promise.resolve(this.store.readFrom(query.streamName, query, consumer, limits));
+    if (query.fromEnd === true || query.fromTimeMs !== undefined || query.direction === 'backward' || query.key !== undefined || query.types !== undefined) {
+      return Promise.reject(notSupported(this.store.backend, 'reads by key, types, time, from the end or backward'));
+    }
+    return this.store.read({ streamName: query.streamName, fromOffset: query.fromOffset, consumer, ...limits });
+  }
+
+  /**
+   * Starts a catch-up subscription to `name` (subscription.ts): history, caught-up, then live
+   * events, into `sink`. Throws STREAM_NOT_FOUND; engine only (NOT_SUPPORTED elsewhere).
+   */
+  subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): Subscription {
+    return this.engineStore('subscribe').subscribe(name, from, sink, limits);
   }
 
   /** Delivers `consumer`'s next events (created on first use). */
@@ -162,6 +204,10 @@ export class EventBus {
       ...(query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents }),
       ...(query.waitMs === undefined ? {} : { waitMs: query.waitMs }),
       autoAck: query.autoAck,
+      ...(query.start === undefined ? {} : { start: query.start }),
+      ...(query.filter === undefined || (query.filter.key === undefined && query.filter.types === undefined)
+        ? {}
+        : { filter: { ...(query.filter.key === undefined ? {} : { key: query.filter.key }), ...(query.filter.types === undefined ? {} : { types: query.filter.types }) } }),
     });
   }
 
@@ -222,4 +268,8 @@ export class EventBus {
   endWaits(): void {
     this.store.endWaits();
   }
+}
+
+function notSupported(backend: string, what: string): EventBusError {
+  return new EventBusError(ErrorCodes.NOT_SUPPORTED, `the ${backend} backend does not support ${what} (docs/protocol.md, the jetstream backend)`);
 }

@@ -10,6 +10,9 @@ import {
 import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery } from './event-store.js';
 import type { Delivery, EventPage, EventView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
+import { readStoredPage, type ReadFrom } from './event-reads.js';
+import { Subscription, type SubscriptionLimits, type SubscriptionSink, type SubscriptionStart } from './subscription.js';
+import type { StreamRetention } from '../storage/index.js';
 
 function eventNotFound(id: string): EventBusError {
   return new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(id));
@@ -20,8 +23,8 @@ export class EngineStore implements EventStore {
 
   constructor(readonly engine: Engine) {}
 
-  async createStream(name: string): Promise<StreamView> {
-    const stream = await this.engine.createStream(name);
+  async createStream(name: string, retention?: StreamRetention): Promise<StreamView> {
+    const stream = await this.engine.createStream(name, retention === undefined ? {} : { retention });
     return { id: stream.id, name: stream.name, createdMs: stream.createdMs };
   }
 
@@ -31,8 +34,8 @@ export class EngineStore implements EventStore {
 
   /** Synchronous for the engine (the bus's hot paths call it directly). */
   streamInfoNow(name: string): StreamInfoView {
-    const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage } = this.engine.stats(name);
-    return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage };
+    const { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage, retention } = this.engine.stats(name);
+    return { id, name: streamName, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage, retention: retention.effective };
   }
 
   async streamInfo(name: string): Promise<StreamInfoView> {
@@ -66,25 +69,33 @@ export class EngineStore implements EventStore {
   }
 
   async read(query: ReadQuery): Promise<EventPage> {
-    return this.readNow(query);
+    return this.readFrom(query.streamName, { fromOffset: query.fromOffset }, query.consumer, query);
   }
 
-  readNow(query: ReadQuery): EventPage {
-    const stored = this.engine.read(query.streamName, query.fromOffset, { maxEvents: query.maxEvents, maxBytes: query.maxBytes });
-    const stream = this.stream(query.streamName);
-    if (stored.length === 0) {
-      const { firstOffset } = this.engine.stats(query.streamName);
-      return { events: [], nextOffset: Math.max(query.fromOffset, firstOffset) };
-    }
+  /**
+   * A page of a stream's events (from an offset, the end or a time; forward or backward; by key
+   * or types: event-reads.ts), with their status for `consumer` (never created).
+   */
+  readFrom(streamName: string, from: ReadFrom, consumer: string, limits: { maxEvents: number; maxBytes: number }): EventPage {
+    const { stored, nextOffset, atEnd, nextVersion } = readStoredPage(this.engine, streamName, from, limits);
+    const stream = this.stream(streamName);
+    const position = nextVersion === undefined ? { nextOffset, atEnd } : { nextOffset, atEnd, nextVersion };
+    if (stored.length === 0) return { events: [], ...position };
     const offsets = stored.map((event) => event.offset);
-    const statuses = this.engine.eventStatuses(query.streamName, query.consumer, offsets);
+    const statuses = this.engine.eventStatuses(streamName, consumer, offsets);
     assert(statuses.length === stored.length, 'eventStatuses returned a different number of statuses');
     const events = new Array<EventView>(stored.length);
     for (let i = 0; i < stored.length; i++) {
       const { status, deliveryCount } = statuses[i]!;
       events[i] = view(stream, stored[i]!, status, deliveryCount);
     }
-    return { events, nextOffset: stored[stored.length - 1]!.offset + 1 };
+    return { events, ...position };
+  }
+
+  /** A catch-up subscription (subscription.ts). Throws STREAM_NOT_FOUND. */
+  subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): Subscription {
+    const stream = this.stream(name);
+    return Subscription.start(this.engine, stream, from, (info, stored) => stored.map((event) => view(info, event, 0, 0)), sink, limits);
   }
 
   async consume(streamName: string, consumer: string, query: ConsumeQuery): Promise<Delivery> {
@@ -93,6 +104,8 @@ export class EngineStore implements EventStore {
       ...(query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents }),
       ...(query.waitMs === undefined ? {} : { waitMs: query.waitMs }),
       autoAck: query.autoAck,
+      ...(query.start === undefined ? {} : { start: query.start }),
+      ...(query.filter === undefined ? {} : { filter: query.filter }),
     });
     return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
   }

@@ -5,7 +5,7 @@
  * page limits and resolves snapshot paths; the store answers in the bus's result types (event ids,
  * statuses, figures), so nothing above the bus knows which store is in use.
  */
-import type { EventStatus, SnapshotResult } from '../storage/index.js';
+import type { ConsumerStart, EventStatus, SnapshotResult } from '../storage/index.js';
 import type { AppendedBatch, Delivery, EventPage, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 
@@ -57,6 +57,10 @@ export interface ConsumeQuery {
   maxEvents?: number;
   waitMs?: number;
   autoAck: boolean;
+  /** Where the consumer starts if this call creates it (default all; issue 13). */
+  start?: ConsumerStart;
+  /** Which events a consumer created by this call takes (issue 13). */
+  filter?: { key?: string; types?: readonly string[] };
 }
 
 /** The storage behind the bus (see the module comment). */

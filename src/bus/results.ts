@@ -2,7 +2,7 @@
  * What the bus's operations return: plain values that the protocol layer encodes. Times are
  * milliseconds since the epoch; payloads are the stored bytes (JSON text as written).
  */
-import type { ConsumerStats, Damage, EventAttributes, EventStatus, IdEpoch, SnapshotResult } from '../storage/index.js';
+import type { ConsumerStats, Damage, EventAttributes, EventStatus, IdEpoch, RetentionPolicy, SnapshotResult } from '../storage/index.js';
 
 /** A stream's identity. */
 export interface StreamView {
@@ -27,6 +27,8 @@ export interface StreamInfoView extends StreamView {
   consumers: ConsumerView[];
   /** Damage found in the stream's files (empty when sound). */
   damage: DamageView[];
+  /** The retention limits that apply to the stream (its own over the store's; 0 = unlimited); the engine's only. */
+  retention?: RetentionPolicy;
 }
 
 /**
@@ -81,11 +83,15 @@ export interface Delivery {
   more: boolean;
 }
 
-/** A page of a stream's events in offset order (`get_stream_events`). */
+/** A page of a stream's events (`get_stream_events`): in offset order, or newest first backward. */
 export interface EventPage {
   events: EventView[];
-  /** Where the next page starts. */
+  /** Where the next page starts (backward: the offset below the oldest returned). */
   nextOffset: number;
+  /** True when the page reached the end: nothing newer (forward) or older (backward) is stored now. */
+  atEnd: boolean;
+  /** Reads by key: the version the next page starts at (`next_version` replaces `next_offset`). */
+  nextVersion?: number;
 }
 
 /**

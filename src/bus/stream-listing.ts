@@ -70,8 +70,8 @@ export function listStreams(engine: Engine, query: ListStreamsQuery): StreamList
 
 function describe(engine: Engine, name: string): ListedStream {
   try {
-    const { id, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage } = engine.stats(name);
-    return { id, name, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage };
+    const { id, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage, retention } = engine.stats(name);
+    return { id, name, createdMs, eventCount, firstOffset, nextOffset, bytes, segmentCount, consumers, damage, retention: retention.effective };
   } catch (error) {
     // A stream that failed to open at start: list it with the reason rather than fail the page.
     if (!isEventBusError(error) || error.code === ErrorCodes.STREAM_NOT_FOUND || error.code === ErrorCodes.INTERNAL) throw error;

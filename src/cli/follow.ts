@@ -1,18 +1,17 @@
 /**
- * How `eventbus read --follow` waits for new events. The protocol has no way yet to wait on a
- * stream without a consumer (process_events long-polls, but creates a durable consumer), so
- * following asks get_stream_events again after {@link FOLLOW_POLL_MS} whenever a page comes back
- * empty, and at once while pages are full: a new event shows within that time, at the cost of one
- * small request per interval while the stream is idle.
- *
- * When the protocol has `subscribe` (event sourcing, part 2), `follow` becomes a subscription
- * that pushes events from an offset (its caller, read-command.ts, passes get_stream_events as
- * `nextPage` and prints what comes).
+ * How `eventbus read --follow` follows a stream: a catch-up subscription (`subscribe`, the
+ * client's subscription.ts) from the offset reached, which sends what is stored and then every
+ * new event as it is written, without polling. If the server ends the subscription on its side
+ * (SLOW_CONSUMER when the output is not read fast enough, say a paused terminal; SHUTTING_DOWN),
+ * following resubscribes from the offset after the last event printed, so nothing is lost or
+ * printed twice.
  */
+import { ErrorCodes, isEventBusError } from '../errors.js';
+import type { Subscription } from '../client/subscription.js';
 import type { RawResponse } from '../client/types.js';
 
-/** How long a follower waits after an empty page. */
-export const FOLLOW_POLL_MS = 200;
+/** Resubscribing after the server ended a subscription waits this long (a restarting server). */
+export const RESUBSCRIBE_MS = 200;
 
 export interface FollowOptions {
   fromOffset: number;
@@ -21,17 +20,29 @@ export interface FollowOptions {
   isStopped(): boolean;
 }
 
-/** Pages of events from `fromOffset` on, forever (until stopped); `onPage` returns where to go on from. */
-export async function follow(nextPage: (fromOffset: number) => Promise<RawResponse>, options: FollowOptions, onPage: (page: RawResponse) => Promise<number>): Promise<void> {
+/**
+ * Prints events from `fromOffset` on, forever (until stopped): `subscribe` opens a subscription
+ * from an offset; `onPage` prints an events line and returns where the next one starts.
+ */
+export async function follow(subscribe: (fromOffset: number) => Promise<Subscription>, options: FollowOptions, onPage: (page: RawResponse) => Promise<number>): Promise<void> {
   let offset = options.fromOffset;
   while (!options.isStopped()) {
-    const page = await nextPage(offset);
-    const next = await onPage(page);
-    if (next === offset) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([options.stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, FOLLOW_POLL_MS)))]);
-      clearTimeout(timer);
+    const subscription = await subscribe(offset);
+    const stop = () => subscription.close();
+    void options.stopped.then(stop);
+    try {
+      for await (const line of subscription.lines()) {
+        if ((line.response.body as { events?: unknown[] }).events === undefined) continue; // caught_up
+        offset = await onPage(line);
+        if (options.isStopped()) break;
+      }
+      return;
+    } catch (error) {
+      if (options.isStopped()) return;
+      if (!isEventBusError(error, ErrorCodes.SLOW_CONSUMER) && !isEventBusError(error, ErrorCodes.SHUTTING_DOWN)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RESUBSCRIBE_MS));
+    } finally {
+      subscription.close();
     }
-    offset = next;
   }
 }

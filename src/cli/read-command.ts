@@ -2,7 +2,7 @@
  * `eventbus read NAME [--from OFFSET] [--limit N] [--follow]`: a stream's events in offset
  * order, as JSON lines (each event exactly as the server sent it, its body as stored), or one
  * readable line per event on a terminal. `--follow` goes on printing new events, like
- * `tail -f`, until Ctrl-C (follow.ts says how it waits).
+ * `tail -f`, until Ctrl-C (follow.ts: a catch-up subscription, no polling).
  */
 import type { RawResponse } from '../client/types.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
@@ -52,7 +52,7 @@ export async function readCommand(name: string, flags: ReadFlags): Promise<void>
       };
       let offset = flags.from ?? 0;
       if (flags.follow === true) {
-        await follow(request, { fromOffset: offset, stopped: signal.stopped, isStopped: signal.isStopped }, print);
+        await follow((fromOffset) => client.subscribe(name, { fromOffset }), { fromOffset: offset, stopped: signal.stopped, isStopped: signal.isStopped }, print);
         return;
       }
       while (printed < limit) {

@@ -69,7 +69,7 @@ export interface ServeSettings {
 
 const LIMIT_KEYS = new Set([
   'maxLineBytes', 'maxConnections', 'maxInFlightRequests', 'maxInFlightBytes', 'maxOutputBytes', 'outputStallTimeoutMs',
-  'idleTimeoutMs', 'partialLineTimeoutMs', 'closeLingerMs', 'maxMarkEventIds', 'shutdownTimeoutMs',
+  'idleTimeoutMs', 'partialLineTimeoutMs', 'closeLingerMs', 'maxMarkEventIds', 'shutdownTimeoutMs', 'maxSubscriptionBufferBytes',
 ]);
 const BUS_KEYS = new Set(['defaultPageEvents', 'maxPageEvents', 'maxPageBytes']);
 

@@ -21,6 +21,7 @@ import tls from 'node:tls';
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
 import { responseError } from './response-errors.js';
+import { Subscription, type SubscribeOptions } from './subscription.js';
 import type {
   Credentials,
   Delivery,
@@ -73,7 +74,7 @@ const ENSURE_ATTEMPTS = 3;
 
 const DEFAULTS = { host: '127.0.0.1', port: 8080, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxResponseBytes: 64 * 1024 * 1024 };
 
-function connectionError(reason: string, cause?: unknown): EventBusError {
+export function connectionError(reason: string, cause?: unknown): EventBusError {
   return new EventBusError(ErrorCodes.CONNECTION_ERROR, reason, cause === undefined ? {} : { cause });
 }
 
@@ -82,7 +83,7 @@ function stream(body: unknown): Stream {
   return { id: s.id as string, name: s.name as string, createdAt: s.created_at as string };
 }
 
-function event<T>(e: Record<string, unknown>): Event<T> {
+export function event<T>(e: Record<string, unknown>): Event<T> {
   return {
     id: e.id as string,
     streamId: e.stream_id as string,
@@ -147,6 +148,34 @@ function streamInfo(s: Record<string, unknown>): StreamInfo {
   };
 }
 
+/** A connected socket (TLS if asked); rejects with CONNECTION_ERROR. */
+export function openSocket(options: ClientOptions): Promise<net.Socket> {
+  const host = options.host ?? DEFAULTS.host;
+  const port = options.port ?? DEFAULTS.port;
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+  return new Promise((resolve, reject) => {
+    const tlsOptions = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
+    const socket: net.Socket = tlsOptions === undefined
+      ? net.connect({ host, port })
+      : tls.connect({ servername: net.isIP(host) === 0 ? host : undefined, ...tlsOptions, host, port });
+    const ready = tlsOptions === undefined ? 'connect' : 'secureConnect';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(connectionError(`could not connect to ${host}:${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (error: Error) => {
+      clearTimeout(timer);
+      reject(connectionError(`could not connect to ${host}:${port}: ${error.message}`, error));
+    };
+    socket.once('error', onError);
+    socket.once(ready, () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
 export class EventBusClient {
   private readonly pending: Pending[] = [];
   private pendingHead = 0;
@@ -161,7 +190,7 @@ export class EventBusClient {
   private timer: NodeJS.Timeout | null = null;
   private readonly closed: Promise<void>;
 
-  private constructor(private readonly socket: net.Socket, options: ClientOptions) {
+  private constructor(private readonly socket: net.Socket, private readonly options: ClientOptions) {
     this.authJson = options.auth === undefined
       ? ''
       : `,"auth":{"client_id":${JSON.stringify(options.auth.clientId)},"client_secret":${JSON.stringify(options.auth.clientSecret)}}`;
@@ -181,31 +210,17 @@ export class EventBusClient {
   }
 
   /** Connects; rejects with CONNECTION_ERROR if the server cannot be reached. */
-  static connect(options: ClientOptions = {}): Promise<EventBusClient> {
-    const host = options.host ?? DEFAULTS.host;
-    const port = options.port ?? DEFAULTS.port;
-    const timeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
-    return new Promise((resolve, reject) => {
-      const tlsOptions = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
-      const socket: net.Socket = tlsOptions === undefined
-        ? net.connect({ host, port })
-        : tls.connect({ servername: net.isIP(host) === 0 ? host : undefined, ...tlsOptions, host, port });
-      const ready = tlsOptions === undefined ? 'connect' : 'secureConnect';
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(connectionError(`could not connect to ${host}:${port} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onError = (error: Error) => {
-        clearTimeout(timer);
-        reject(connectionError(`could not connect to ${host}:${port}: ${error.message}`, error));
-      };
-      socket.once('error', onError);
-      socket.once(ready, () => {
-        clearTimeout(timer);
-        socket.off('error', onError);
-        resolve(new EventBusClient(socket, options));
-      });
-    });
+  static async connect(options: ClientOptions = {}): Promise<EventBusClient> {
+    return new EventBusClient(await openSocket(options), options);
+  }
+
+  /**
+   * Subscribes to a stream on a connection of its own (subscription.ts): its events from
+   * `fromOffset` (default 0), `fromTime` or `"end"`, then a caught-up signal, then new events as
+   * they are written, as an async iterator. Rejects with STREAM_NOT_FOUND or a connection error.
+   */
+  subscribe<T = unknown>(name: string, options: SubscribeOptions = {}): Promise<Subscription<T>> {
+    return Subscription.open<T>(this.options, name, options);
   }
 
   /** Requests sent and not yet answered. */

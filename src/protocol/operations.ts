@@ -5,7 +5,8 @@
 
 /**
  * Every operation, in the order the original listed them (snapshot_db from the seed version),
- * then ours (list_streams, append_events) before `exit`.
+ * then ours (list_streams; event sourcing: append_events, subscribe, unsubscribe,
+ * set_stream_retention, truncate_stream) before `exit`.
  */
 export const OPERATIONS = [
   'health',
@@ -20,6 +21,10 @@ export const OPERATIONS = [
   'snapshot_db',
   'list_streams',
   'append_events',
+  'subscribe',
+  'unsubscribe',
+  'set_stream_retention',
+  'truncate_stream',
   'exit',
 ] as const;
 
@@ -31,7 +36,7 @@ export const DECODE_REQUEST = 'decode_request';
 /** One entry of the `missing required fields` context: Go type names, as the original sent them. */
 export interface RequiredField {
   name: string;
-  type: 'string' | '[]byte' | 'uint8' | '[]event';
+  type: 'string' | '[]byte' | 'uint8' | '[]event' | 'uint64' | 'object';
   required: true;
 }
 
@@ -39,7 +44,7 @@ const streamName: RequiredField = { name: 'stream_name', type: 'string', require
 
 /**
  * The required body fields of each operation that has a body, in the original's order.
- * `list_streams` has no required field, and its body may be left out altogether.
+ * `list_streams` and `unsubscribe` have no required field, and their body may be left out altogether.
  */
 export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> = new Map<Operation, readonly RequiredField[]>([
   ['create_stream', [streamName]],
@@ -53,6 +58,10 @@ export const REQUIRED_FIELDS: ReadonlyMap<Operation, readonly RequiredField[]> =
   ['snapshot_db', [{ name: 'output', type: 'string', required: true }]],
   ['list_streams', []],
   ['append_events', [streamName, { name: 'events', type: '[]event', required: true }]],
+  ['subscribe', [streamName]],
+  ['unsubscribe', []],
+  ['set_stream_retention', [streamName, { name: 'retention', type: 'object', required: true }]],
+  ['truncate_stream', [streamName, { name: 'before_offset', type: 'uint64', required: true }]],
 ]);
 
 const byName: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op) => [op, op]));

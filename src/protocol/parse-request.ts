@@ -14,6 +14,8 @@ import { describeByte, locateJsonError, type JsonSyntaxError } from './json-synt
 import { arrayElementSpans, compactJson, findBodyMember, findMember, findObjectMember, type Span } from './raw-json.js';
 import type { AppendTerms, Credentials, Envelope, Request, WriteExtras } from './requests.js';
 import type { ExpectedVersion, NewEvent } from '../storage/index.js';
+import { parseReadPosition, parseConsumerStart, parseFilter, parseFromVersion, parseSubscribe } from './parse-positions.js';
+import { parseRetention, parseOptionalRetention } from './parse-retention.js';
 import { INVALID_JSON_REASON, INVALID_STATUS_REASON, INVALID_UTF8_REASON, MISSING_FIELDS_REASON, UNKNOWN_OPERATION_REASON } from './wire-texts.js';
 
 /** Limits that parsing enforces. */
@@ -27,12 +29,12 @@ export type DecodedLine =
   | { ok: true; envelope: Envelope }
   | { ok: false; error: EventBusError; requestIdJson: string | undefined };
 
-type JsonObject = Record<string, unknown>;
+export type JsonObject = Record<string, unknown>;
 
 const INVALID_UTF8 = new EventBusError(ErrorCodes.INVALID_UTF8, INVALID_UTF8_REASON);
 const UNKNOWN_OPERATION = new EventBusError(ErrorCodes.UNKNOWN_OPERATION, UNKNOWN_OPERATION_REASON);
 
-function isObject(value: unknown): value is JsonObject {
+export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -44,7 +46,7 @@ function invalidJson(where: JsonSyntaxError | undefined): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_JSON, INVALID_JSON_REASON, where === undefined ? {} : { context: where });
 }
 
-function invalidField(field: string, expected: string): EventBusError {
+export function invalidField(field: string, expected: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_FIELD, INVALID_JSON_REASON, { context: { field, expected } });
 }
 
@@ -106,6 +108,7 @@ function numberAsSent(line: Buffer): string {
 
 const HEALTH: Request = { operation: 'health' };
 const EXIT: Request = { operation: 'exit' };
+const UNSUBSCRIBE: Request = { operation: 'unsubscribe' };
 
 /**
  * Validates the body of a decoded request and returns the typed request. Throws EventBusError:
@@ -115,6 +118,8 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
   const { operation } = envelope;
   if (operation === 'health') return HEALTH;
   if (operation === 'exit') return EXIT;
+  // unsubscribe has no field: its body may be left out.
+  if (operation === 'unsubscribe') return UNSUBSCRIBE;
   const required = REQUIRED_FIELDS.get(operation);
   assert(required !== undefined, `no required fields listed for ${operation}`);
   const body = envelope.body;
@@ -127,17 +132,29 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
 
   switch (operation) {
     case 'create_stream':
+      return { operation, streamName: string(body, 'stream_name'), retention: parseOptionalRetention(body) };
     case 'delete_stream':
     case 'get_stream_info':
       return { operation, streamName: string(body, 'stream_name') };
     case 'get_stream_events':
+    {
+      const filter = parseFilter(body);
       return {
         operation,
         streamName: string(body, 'stream_name'),
-        fromOffset: optionalInteger(body, 'from_offset', 0) ?? 0,
+        ...parseReadPosition(body),
+        ...filter,
+        fromVersion: parseFromVersion(body, filter.key),
         maxEvents: optionalInteger(body, 'max_events', 1),
         consumer: optionalString(body, 'consumer'),
       };
+    }
+    case 'set_stream_retention':
+      return { operation, streamName: string(body, 'stream_name'), retention: parseRetention(body) };
+    case 'truncate_stream':
+      return { operation, streamName: string(body, 'stream_name'), beforeOffset: requiredInteger(body, 'before_offset') };
+    case 'subscribe':
+      return parseSubscribe(body);
     case 'write_event': {
       const streamName = string(body, 'stream_name');
       const span = findBodyMember(envelope.line, 'event');
@@ -154,6 +171,8 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
         maxEvents: optionalInteger(body, 'max_events', 1),
         waitMs: optionalInteger(body, 'wait_ms', 0),
         autoAck: optionalBoolean(body, 'auto_ack'),
+        start: parseConsumerStart(body),
+        filter: parseFilter(body),
       };
     case 'retry_events':
       return {
@@ -246,20 +265,20 @@ function checkPresent(operation: Operation, body: JsonObject, required: readonly
   if (missing !== null) throw missingFields(missing);
 }
 
-function string(body: JsonObject, field: string): string {
+export function string(body: JsonObject, field: string): string {
   const value = body[field];
   if (typeof value !== 'string') throw invalidField(field, 'a string');
   return value;
 }
 
-function optionalString(body: JsonObject, field: string, name = field): string | undefined {
+export function optionalString(body: JsonObject, field: string, name = field): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw invalidField(name, 'a string');
   return value;
 }
 
-function optionalInteger(body: JsonObject, field: string, minimum: number): number | undefined {
+export function optionalInteger(body: JsonObject, field: string, minimum: number): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
@@ -268,7 +287,13 @@ function optionalInteger(body: JsonObject, field: string, minimum: number): numb
   return value;
 }
 
-function optionalBoolean(body: JsonObject, field: string): boolean {
+export function requiredInteger(body: JsonObject, field: string): number {
+  const value = body[field];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidField(field, 'an integer of at least 0');
+  return value;
+}
+
+export function optionalBoolean(body: JsonObject, field: string): boolean {
   const value = body[field];
   if (value === undefined || value === null) return false;
   if (typeof value !== 'boolean') throw invalidField(field, 'true or false');

@@ -2,7 +2,7 @@
  * Typed requests: what a request line means once its envelope and body are validated.
  * The bus (src/bus) executes these; nothing here touches storage.
  */
-import type { EventStatus, ExpectedVersion, NewEvent } from '../storage/index.js';
+import type { ConsumerStart, EventStatus, ExpectedVersion, NewEvent, StreamRetention } from '../storage/index.js';
 import type { Operation } from './operations.js';
 
 /** Credentials from the request's `auth` object (absent or null: both empty). */
@@ -26,15 +26,37 @@ export interface Envelope {
 
 export interface HealthRequest { operation: 'health' }
 export interface ExitRequest { operation: 'exit' }
-export interface CreateStreamRequest { operation: 'create_stream'; streamName: string }
+export interface CreateStreamRequest {
+  operation: 'create_stream';
+  streamName: string;
+  /** The stream's own retention limits (each overrides the store's); undefined: none. */
+  retention: StreamRetention | undefined;
+}
 export interface DeleteStreamRequest { operation: 'delete_stream'; streamName: string }
 export interface GetStreamInfoRequest { operation: 'get_stream_info'; streamName: string }
 
-export interface GetStreamEventsRequest {
+/** Where a read starts and which way it goes (parse-positions.ts). */
+export interface ReadPosition {
+  /** First offset wanted (clamped to the oldest stored). Default 0 forward, the end backward. */
+  fromOffset: number;
+  /** `from_offset: "end"`: the stream's end (forward: only what comes next; backward: the newest). */
+  fromEnd: boolean;
+  /** `from_time` (RFC 3339) in ms: forward, the first event at or after it; backward, the last before or at it. */
+  fromTimeMs: number | undefined;
+  direction: 'forward' | 'backward';
+}
+
+/** Which events a read, subscription or new consumer takes (`key`, `types`); empty: all. */
+export interface FilterFields {
+  key: string | undefined;
+  types: string[] | undefined;
+}
+
+export interface GetStreamEventsRequest extends ReadPosition, FilterFields {
   operation: 'get_stream_events';
   streamName: string;
-  /** First offset wanted (clamped to the oldest stored). Default 0. */
-  fromOffset: number;
+  /** With `key`: the first version wanted (forward default 0, backward default the last). */
+  fromVersion: number | undefined;
   maxEvents: number | undefined;
   /** Whose statuses to report. Default `default`; never creates the consumer. */
   consumer: string | undefined;
@@ -77,6 +99,10 @@ export interface ProcessEventsRequest {
   maxEvents: number | undefined;
   waitMs: number | undefined;
   autoAck: boolean;
+  /** Where the consumer starts if this call creates it. */
+  start: ConsumerStart | undefined;
+  /** Which events the consumer takes, fixed when this call creates it. */
+  filter: FilterFields;
 }
 
 export interface RetryEventsRequest {
@@ -106,6 +132,31 @@ export interface ListStreamsRequest {
   maxStreams: number | undefined;
 }
 
+/** `subscribe`: history from a position, the caught-up line, then live events (subscription.ts in bus). */
+export interface SubscribeRequest extends FilterFields {
+  operation: 'subscribe';
+  streamName: string;
+  /** First offset wanted; `fromEnd`: only what is written from now on; `fromTimeMs`: from that time. */
+  fromOffset: number;
+  fromEnd: boolean;
+  fromTimeMs: number | undefined;
+}
+
+export interface UnsubscribeRequest { operation: 'unsubscribe' }
+
+export interface SetStreamRetentionRequest {
+  operation: 'set_stream_retention';
+  streamName: string;
+  /** Replaces the stream's own limits; those left out follow the store's. */
+  retention: StreamRetention;
+}
+
+export interface TruncateStreamRequest {
+  operation: 'truncate_stream';
+  streamName: string;
+  beforeOffset: number;
+}
+
 export type Request =
   | HealthRequest
   | ExitRequest
@@ -119,4 +170,8 @@ export type Request =
   | RetryEventsRequest
   | MarkEventRequest
   | SnapshotRequest
-  | ListStreamsRequest;
+  | ListStreamsRequest
+  | SubscribeRequest
+  | UnsubscribeRequest
+  | SetStreamRetentionRequest
+  | TruncateStreamRequest;

@@ -184,6 +184,9 @@ const EVENTS_OPEN = ascii(',"body":{"events":[');
 const MORE_TRUE = ascii('],"more":true}');
 const MORE_FALSE = ascii('],"more":false}');
 const NEXT_OFFSET = ascii('],"next_offset":');
+const NEXT_VERSION = ascii('],"next_version":');
+const AT_END_TRUE = ascii(',"at_end":true}');
+const AT_END_FALSE = ascii(',"at_end":false}');
 const HEADS = new Map<string, Buffer>(['process_events', 'retry_events', 'get_stream_events'].map((op) => [op, ascii(`{"operation":"${op}","status":true`)]));
 
 /**
@@ -204,7 +207,7 @@ const attributeTexts: string[] = [];
  * An event's event-sourcing fields, each only when present (`,"key":…,"version":…,"type":…,
  * "metadata":…,"msg_id":…`); empty for an event without them, which reads exactly as before.
  */
-function attributesText(a: EventAttributes | null | undefined): string {
+export function attributesText(a: EventAttributes | null | undefined): string {
   if (a === undefined || a === null) return '';
   let out = '';
   if (a.key !== undefined) out += `,"key":${JSON.stringify(a.key)},"version":${a.version}`;
@@ -216,11 +219,18 @@ function attributesText(a: EventAttributes | null | undefined): string {
 
 /**
  * The response of `operation` listing `events`, then `trailer` (`],"more":…}`, or `],"next_offset":`
- * followed by `trailerNumber` and `}`).
+ * followed by `trailerNumber` and `numberEnd`, or `}` without one).
  */
-function eventsResponse(operation: string, events: readonly EventView[], trailer: Buffer, trailerNumber: number | null, requestIdJson: string | undefined): Buffer {
+function eventsResponse(
+  operation: string,
+  events: readonly EventView[],
+  trailer: Buffer,
+  trailerNumber: number | null,
+  requestIdJson: string | undefined,
+  numberEnd: Buffer | null = null,
+): Buffer {
   const head = HEADS.get(operation)!;
-  let bound = head.length + EVENTS_OPEN.length + trailer.length + MAX_DIGITS + 1 + tailMaxBytes(requestIdJson);
+  let bound = head.length + EVENTS_OPEN.length + trailer.length + MAX_DIGITS + 1 + (numberEnd?.length ?? 0) + tailMaxBytes(requestIdJson);
   let streamIdBound = 0;
   oddPayloads.length = events.length;
   attributeTexts.length = events.length;
@@ -269,8 +279,11 @@ function eventsResponse(operation: string, events: readonly EventView[], trailer
   attributeTexts.length = 0;
   at = put(out, at, trailer);
   if (trailerNumber !== null) {
-    at = putDecimal(out, at, trailerNumber);
-    out[at++] = CLOSE_BRACE;
+    // A backward read that reached the stream's start continues from -1.
+    if (trailerNumber < 0) out[at++] = 0x2d; // -
+    at = putDecimal(out, at, Math.abs(trailerNumber));
+    if (numberEnd === null) out[at++] = CLOSE_BRACE;
+    else at = put(out, at, numberEnd);
   }
   at = putTail(out, at, requestIdJson);
   return out.subarray(0, at);
@@ -281,7 +294,11 @@ export function deliveryResponse(operation: 'process_events' | 'retry_events', d
   return eventsResponse(operation, delivery.events, delivery.more ? MORE_TRUE : MORE_FALSE, null, requestIdJson);
 }
 
-/** The success response of get_stream_events: `{"events":[…],"next_offset":N}`. */
+/**
+ * The success response of get_stream_events: `{"events":[…],"next_offset":N,"at_end":bool}`
+ * (`next_version` in place of `next_offset` for a read by key).
+ */
 export function eventPageResponse(page: EventPage, requestIdJson: string | undefined): Buffer {
-  return eventsResponse('get_stream_events', page.events, NEXT_OFFSET, page.nextOffset, requestIdJson);
+  const byVersion = page.nextVersion !== undefined;
+  return eventsResponse('get_stream_events', page.events, byVersion ? NEXT_VERSION : NEXT_OFFSET, byVersion ? page.nextVersion! : page.nextOffset, requestIdJson, page.atEnd ? AT_END_TRUE : AT_END_FALSE);
 }

@@ -8,9 +8,11 @@
  * the same form: response-bytes.ts.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import type { AppendedBatch, SnapshotView, StreamInfoView, StreamView } from '../bus/results.js';
+import type { AppendedBatch, EventView, SnapshotView, StreamInfoView, StreamView } from '../bus/results.js';
+import { attributesText } from './response-bytes.js';
 import { isBrokenStream, type StreamListing } from '../bus/stream-listing.js';
 import { OPERATIONS } from './operations.js';
+import { consumerStartJson, filterJson, retentionJson } from './settings-bodies.js';
 
 /** `{"operation":"<op>","status":true` and `…false` for every operation, and decode_request. */
 const SUCCESS_HEAD = new Map<string, string>();
@@ -82,12 +84,12 @@ function streamInfoJson(info: StreamInfoView): string {
   let consumers = '';
   for (const c of info.consumers) {
     if (consumers.length > 0) consumers += ',';
-    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag}}`;
+    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag},"start":${consumerStartJson(c.start)},"filter":${filterJson(c.filter)}}`;
   }
   const damage = info.damage.map((d) => JSON.stringify({ file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })).join(',');
   return (
     `{${streamFields(info)},"event_count":${info.eventCount},"first_offset":${info.firstOffset},` +
-    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount},"consumers":[${consumers}],"damage":[${damage}]}`
+    `"next_offset":${info.nextOffset},"bytes":${info.bytes},"segment_count":${info.segmentCount}${info.retention === undefined ? '' : `,"retention":${retentionJson(info.retention)}`},"consumers":[${consumers}],"damage":[${damage}]}`
   );
 }
 
@@ -121,6 +123,36 @@ export function appendedBatchBody(batch: AppendedBatch): string {
     `{"first_offset":${first.offset},"last_offset":${last.offset},"events":[${events}],` +
     `"next_expected_version":${batch.nextExpectedVersion},"duplicate":${batch.duplicate}}`
   );
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * The stored payload as JSON text. Payloads written through write_event are single-line JSON
+ * (compacted, no raw newline can be in a JSON string). One appended through the embedded engine
+ * API may be anything: if it could break the line it is sent as a JSON string instead.
+ */
+function payloadJson(payload: Buffer): string {
+  if (payload.length === 0 || payload.indexOf(NEWLINE) !== -1) return JSON.stringify(payload.toString('utf8'));
+  return payload.toString('utf8');
+}
+
+function eventsJson(events: readonly EventView[]): string {
+  let out = '[';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (i > 0) out += ',';
+    out +=
+      `{"id":"${e.id}","stream_id":"${e.streamId}","status":${e.status},"created_at":"${time(e.createdMs)}",` +
+      `"body":${payloadJson(e.payload)},"offset":${e.offset},"delivery_count":${e.deliveryCount}` +
+      `${attributesText(e.attributes)}}`;
+  }
+  return out + ']';
+}
+
+/** `{"events":[…],"next_offset":N}`: one line of a subscription's events (subscription-lines.ts). */
+export function subscriptionEventsBody(events: readonly EventView[], nextOffset: number): string {
+  return `{"events":${eventsJson(events)},"next_offset":${nextOffset}}`;
 }
 
 /** `{"snapshot":{…}}` (snapshot_db). */

@@ -4,6 +4,7 @@
  *
  * Ordering is request-queue.ts: requests take effect in the order sent and are answered in that
  * order; consecutive `write_event`s run together, anything else waits for what came before.
+ * A `subscribe` makes the connection a subscription until it ends (subscription-session.ts).
  *
  * Flow control. Lines are taken from the socket only while fewer than `maxInFlightRequests`
  * (and `maxInFlightBytes`) are unanswered and the client is reading its responses; otherwise the
@@ -24,8 +25,10 @@ import type { Logger } from '../storage/logger.js';
 import type { Authenticator } from './auth.js';
 import { ConnectionAuth } from './connection-auth.js';
 import type { Executor } from './execute.js';
+import type { EventBus } from '../bus/bus.js';
 import type { ServerLimits } from './limits.js';
 import { RequestQueue, type RequestQueueHost } from './request-queue.js';
+import { SubscriptionSession, type SessionHost } from './subscription-session.js';
 
 /** Counters kept by the server across connections. */
 export interface ServerStats {
@@ -49,12 +52,16 @@ export interface ConnectionHost {
   readonly parseLimits: ParseLimits;
   readonly executor: Executor;
   readonly authenticator: Authenticator;
+  /** The bus, for subscriptions (the executor runs everything else). */
+  readonly bus: EventBus;
   readonly logger: Logger;
   readonly stats: ServerStats;
   connectionClosed(connection: Connection): void;
 }
 
 const EXIT_REQUEST: Request = { operation: 'exit' };
+/** Each `subscribe` request's session, from parsing to its turn (one map for every connection: none per connection). */
+const sessions = new WeakMap<Request, SubscriptionSession>();
 /** The responses of one flush, taken from a queue (flushes are synchronous: one array serves every connection). */
 const taken: Response[] = [];
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
@@ -63,7 +70,7 @@ const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 
-export class Connection implements RequestQueueHost {
+export class Connection implements RequestQueueHost, SessionHost {
   readonly remote: string;
   private readonly reader: LineReader;
   private readonly limits: ServerLimits;
@@ -86,6 +93,8 @@ export class Connection implements RequestQueueHost {
   private inputEnded = false;
   private state = OPEN;
   private closingDeadlineMs = 0;
+  /** Set from a `subscribe` until its subscription ends: lines go to it (subscription-session.ts). */
+  private subscription: SubscriptionSession | null = null;
 
   constructor(private readonly socket: Socket, private readonly host: ConnectionHost) {
     this.limits = host.limits;
@@ -113,6 +122,7 @@ export class Connection implements RequestQueueHost {
   shutdown(): void {
     if (this.state !== OPEN) return;
     this.draining = true;
+    this.subscription?.shutdown();
     // Long-polls not yet started answer at once rather than hold the shutdown up.
     this.queue.drain();
     this.pump();
@@ -212,7 +222,8 @@ export class Connection implements RequestQueueHost {
   private handleLine(line: Buffer): void {
     this.host.stats.requests += 1;
     // Most lines are write_event: one pass over the bytes; anything else takes the general path.
-    const write = decodeWriteEventLine(line);
+    // (Not on a subscription's connection: it takes only unsubscribe and exit, below.)
+    const write = this.subscription === null ? decodeWriteEventLine(line) : null;
     if (write !== null) {
       if (!this.auth.authorized(write.credentials)) {
         this.refuse('write_event', write.credentials, write.requestIdJson);
@@ -222,6 +233,7 @@ export class Connection implements RequestQueueHost {
       return;
     }
     const decoded = decodeLine(line);
+    if (this.subscription !== null && this.subscription.takeLine(decoded)) return;
     if (!decoded.ok) {
       this.host.executor.counts.of(DECODE_REQUEST).fail(decoded.error.code); // metrics hook
       this.queue.answer(encodeFailure(DECODE_REQUEST, decoded.error, decoded.requestIdJson), false);
@@ -250,6 +262,10 @@ export class Connection implements RequestQueueHost {
     } catch (error) {
       this.queue.answer(this.host.executor.failure(operation, error, requestIdJson), false);
       return;
+    }
+    if (request.operation === 'subscribe') {
+      this.subscription = new SubscriptionSession(this, this.host.bus, request, requestIdJson, this.limits.maxSubscriptionBufferBytes);
+      sessions.set(request, this.subscription);
     }
     // Appends run together: the engine orders them (and checks expected versions) as dispatched.
     const exclusive = request.operation !== 'write_event' && request.operation !== 'append_events';
@@ -282,9 +298,37 @@ export class Connection implements RequestQueueHost {
 
   // ------------------------------------------------------------------ the queue's host (methods, not closures: no memory per connection)
 
-  /** RequestQueueHost: runs a request. */
+  /** RequestQueueHost: runs a request (a subscribe: its session, until it ends). */
   execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
+    const session = request.operation === 'subscribe' ? sessions.get(request) : undefined;
+    if (session !== undefined) return session.start();
     return this.host.executor.execute(request, requestIdJson);
+  }
+
+  // ------------------------------------------------------------------ the subscription's host
+
+  /** SessionHost: bytes queued on the socket. */
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  /** SessionHost: a subscription has output. */
+  outputReady(): void {
+    this.scheduleFlush();
+  }
+
+  /** SessionHost: lines are requests again. */
+  sessionEnded(session: SubscriptionSession): void {
+    if (this.subscription === session) this.subscription = null;
+  }
+
+  /** SessionHost: may these credentials make requests (an unsubscribe)? */
+  authorized(credentials: Credentials | null, operation: string): boolean {
+    if (this.auth.authorized(credentials)) return true;
+    this.host.stats.authFailures += 1;
+    this.host.executor.counts.of(operation).fail(ErrorCodes.UNAUTHORIZED); // metrics hook
+    this.auth.refused(credentials?.clientId, this.host.stats.authFailures, this.host.logger);
+    return false;
   }
 
   /** RequestQueueHost: the failure line of a request. */
@@ -316,6 +360,11 @@ export class Connection implements RequestQueueHost {
     this.flushScheduled = false;
     if (this.state !== OPEN) return;
     const close = this.queue.takeAnswered(taken);
+    // A subscription's lines follow the answers taken (they are never interleaved with them).
+    if (this.subscription !== null) {
+      const lines = this.subscription.takeOutput();
+      if (lines.length > 0) taken.push(lines);
+    }
     if (taken.length > 0) {
       const out = joinResponses(taken, taken.length);
       taken.length = 0;
@@ -341,6 +390,7 @@ export class Connection implements RequestQueueHost {
   private onDrain(): void {
     this.writeBlockedSinceMs = 0;
     if (this.state !== OPEN) return;
+    this.subscription?.drained();
     this.queue.dispatch();
     this.pump();
   }
@@ -374,6 +424,7 @@ export class Connection implements RequestQueueHost {
 
   private onClose(): void {
     this.state = CLOSED;
+    this.subscription?.close();
     this.queue.close();
     this.reader.discard();
     this.host.connectionClosed(this);

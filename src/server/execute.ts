@@ -3,7 +3,7 @@
  * never rejects: every failure becomes a failure line (unexpected ones are INTERNAL, and logged).
  * Every answer is counted by operation and result code (request-counts.ts).
  */
-import { ErrorCodes, isEventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { Logger } from '../storage/logger.js';
 import type { MarkEventRequest, Request, WriteEventRequest } from '../protocol/requests.js';
@@ -11,6 +11,7 @@ import { appendedBatchBody, encodeFailure, encodeSuccess, snapshotBody, streamBo
 import { deliveryResponse, eventPageResponse, WriteAck, type Response } from '../protocol/response-bytes.js';
 import type { Delivery } from '../bus/results.js';
 import { RequestCounts, type OperationCounts } from './request-counts.js';
+import { retentionBody, truncationBody } from '../protocol/settings-bodies.js';
 
 export class Executor {
   /** The hot path's counts, looked up once. */
@@ -31,7 +32,7 @@ export class Executor {
         case 'write_event':
           return this.write(request, requestIdJson);
         case 'create_stream':
-          return this.settle(op, this.bus.createStream(request.streamName).then(streamBody), requestIdJson);
+          return this.settle(op, this.bus.createStream(request.streamName, request.retention).then(streamBody), requestIdJson);
         case 'delete_stream':
           return this.settle(op, this.bus.deleteStream(request.streamName).then(() => undefined), requestIdJson);
         case 'get_stream_info':
@@ -56,6 +57,16 @@ export class Executor {
           return this.settle(op, this.bus.snapshot(request.output).then(snapshotBody), requestIdJson);
         case 'list_streams':
           return this.settle(op, this.bus.listStreams(request).then(streamListingBody), requestIdJson);
+        case 'set_stream_retention':
+          return this.settle(op, this.bus.setRetention(request.streamName, request.retention).then(retentionBody), requestIdJson);
+        case 'truncate_stream':
+          return this.settle(op, this.bus.truncate(request.streamName, request.beforeOffset).then(truncationBody), requestIdJson);
+        case 'unsubscribe':
+          // A subscription's connection takes its unsubscribe itself (subscription-session.ts).
+          throw new EventBusError(ErrorCodes.NOT_SUBSCRIBED, 'this connection has no subscription to end');
+        case 'subscribe':
+          // Started by the connection (subscription-session.ts), never run as a request.
+          throw new EventBusError(ErrorCodes.INTERNAL, 'subscribe reached the executor');
         case 'append_events': {
           const { key, expectedVersion } = request;
           const appended = this.bus.appendEvents(request.streamName, request.events, { ...(key === undefined ? {} : { key }), ...(expectedVersion === undefined ? {} : { expectedVersion }) });

@@ -27,6 +27,11 @@ export interface ServerLimits {
   maxMarkEventIds: number;
   /** At shutdown, how long in-flight requests (long-polls included) get to finish. Default 10 s. */
   shutdownTimeoutMs: number;
+  /**
+   * A live subscriber's events sent and not yet read by it (queued in the server); past it the
+   * subscription ends with SLOW_CONSUMER and the last offset sent. Default 8 MiB.
+   */
+  maxSubscriptionBufferBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
@@ -41,6 +46,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   closeLingerMs: 2_000,
   maxMarkEventIds: 1000,
   shutdownTimeoutMs: 10_000,
+  maxSubscriptionBufferBytes: 8 * 1024 * 1024,
 };
 
 /** The limits with defaults filled in; throws INVALID_FIELD naming a bad one. */

@@ -3,8 +3,10 @@
  *
  * A checked file (format/checked-file.ts; magic "EBCT", version 1) whose JSON body is
  * `{"next_stream_number": n, "store_id": "<9 hex digits>", "streams": [{"number", "id", "name",
- * "created_ms", "id_epochs": [["<store id>" or null, first offset], ...]}]}`. It is replaced
- * whole and crash-safely (fs/atomic-file.ts) on every create and delete; writes that are requested
+ * "created_ms", "id_epochs": [["<store id>" or null, first offset], ...], "retention"?: {"max_age_ms"?,
+ * "max_bytes"?, "max_events"?}, "truncated_before"?: offset}]}` (the last two: the stream's own
+ * retention, overriding the store's per field, and its truncation; stream-settings.ts). It is replaced
+ * whole and crash-safely (fs/atomic-file.ts) on every create, delete and settings change; writes that are requested
  * while one is in flight are coalesced into the next. A stream exists exactly when the durable
  * catalog lists it: its directory is created and fsynced before it is listed, and removed only
  * after it is unlisted, so a crash in between leaves an orphan directory that open removes.
@@ -24,6 +26,7 @@ import { replaceFile, replaceFileNow } from './fs/atomic-file.js';
 import { decodeChecked, encodeChecked, type CheckedFileKind } from './format/checked-file.js';
 import { MAX_STORE_PART, type IdEpoch } from './format/event-id.js';
 import { readWholeFile, type FileIO } from './fs/io.js';
+import { retentionFromJson, retentionToJson, type RetentionJson, type StreamRetention } from './stream-settings.js';
 
 export const CATALOG: CheckedFileKind = { name: 'catalog', magic: 'EBCT', version: 1 };
 
@@ -38,13 +41,25 @@ export interface CatalogEntry {
   createdMs: number;
   /** Which store id the ids of the stream's events carry, by offset (format/event-id.ts). */
   idEpochs: IdEpoch[];
+  /** The stream's own retention limits, each overriding the store's (stream-settings.ts). */
+  retention?: StreamRetention;
+  /** Offsets below this were truncated (truncate_stream); absent: none. */
+  truncatedBefore?: number;
 }
 
 interface CatalogBody {
   next_stream_number: number;
   /** Absent in catalogs written before store ids existed. */
   store_id?: string;
-  streams: { number: number; id: string; name: string; created_ms: number; id_epochs?: [string | null, number][] }[];
+  streams: {
+    number: number;
+    id: string;
+    name: string;
+    created_ms: number;
+    id_epochs?: [string | null, number][];
+    retention?: RetentionJson;
+    truncated_before?: number;
+  }[];
 }
 
 /** What a catalog holds. */
@@ -206,6 +221,8 @@ function readCatalog(io: FileIO, file: string): Omit<CatalogState, 'storeId'> & 
     name: s.name,
     createdMs: s.created_ms,
     idEpochs: (s.id_epochs ?? [[null, 0]]).map(([part, fromOffset]) => ({ storePart: parseStoreId(part), fromOffset })),
+    ...(s.retention === undefined ? {} : { retention: retentionFromJson(s.retention) }),
+    ...(s.truncated_before === undefined ? {} : { truncatedBefore: s.truncated_before }),
   }));
   return { nextNumber: body.next_stream_number, storeId, entries };
 }
@@ -220,6 +237,8 @@ function encodeCatalog(state: CatalogState): Buffer {
       name: e.name,
       created_ms: e.createdMs,
       id_epochs: e.idEpochs.map((epoch): [string | null, number] => [epoch.storePart === null ? null : storeIdText(epoch.storePart), epoch.fromOffset]),
+      ...(e.retention === undefined ? {} : { retention: retentionToJson(e.retention) }),
+      ...(e.truncatedBefore === undefined ? {} : { truncated_before: e.truncatedBefore }),
     })),
   };
   return encodeChecked(CATALOG, body);

@@ -46,6 +46,8 @@ import type { AppendedEvent, LogContext, LogStats, RetentionPolicy } from './log
 import { WriteScratch } from './log/write-scratch.js';
 import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } from './stream-lifecycle.js';
 import { StreamRegistry } from './stream-registry.js';
+import { StreamAdmin, type RetentionView } from './stream-admin.js';
+import { checkRetention, type StreamRetention } from './stream-settings.js';
 import { deadLetterStreamName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
 import { DuplicateWindow } from './duplicate-window.js';
@@ -60,7 +62,7 @@ import type { ConsumerJournal } from './consumers/consumer-journal.js';
 
 export type {
   AppendedEvent, AppendEventsOptions, AppendEventsResult, Damage, EngineOptions, EventAttributes, ExpectedVersion, FsyncPolicy, GroupCommitStats, LogStats, NewEvent,
-  RetentionPolicy, SnapshotResult, StoredEvent,
+  RetentionPolicy, RetentionView, SnapshotResult, StoredEvent, StreamRetention,
 };
 
 /** Figures of a stream's key index (keys/key-index.ts) and of the store's shared parts. */
@@ -94,6 +96,8 @@ export interface StreamStats extends StreamInfo, LogStats {
   damage: Damage[];
   /** Every consumer of the stream. */
   consumers: ConsumerStats[];
+  /** The stream's retention limits (stream-settings.ts). */
+  retention: RetentionView;
 }
 
 /** Limits of {@link Engine.read}. */
@@ -111,6 +115,8 @@ export class Engine {
   readonly dataDir: string;
   private readonly streams: StreamRegistry;
   private readonly lifecycle: StreamLifecycle;
+  /** Per-stream retention and truncation (stream-admin.ts). */
+  private readonly admin: StreamAdmin;
   private readonly flusher = new FlushScheduler();
   /** Dead-letter streams being created, so concurrent retries create each once. */
   private readonly creatingDeadLetters = new Map<string, Promise<unknown>>();
@@ -170,6 +176,7 @@ export class Engine {
     if (options.observer !== undefined) this.observers.add(options.observer);
     const { context, streams, flusher, keyIndex } = this;
     this.lifecycle = new StreamLifecycle({ options, context, keyIndex, streams, catalog, flusher, closed: () => this.closed });
+    this.admin = new StreamAdmin({ streams, catalog, storeRetention: options.retention });
   }
 
   /**
@@ -285,12 +292,34 @@ export class Engine {
   // ------------------------------------------------------------------ streams
 
   /**
-   * Creates a stream. Resolves once the stream's files and its catalog entry are durable.
-   * Throws INVALID_STREAM_NAME, STREAM_EXISTS, TOO_MANY_STREAMS, DISK_FULL or IO_ERROR.
+   * Creates a stream, with its own retention limits if given (each overrides the store's).
+   * Resolves once the stream's files and its catalog entry are durable. Throws
+   * INVALID_STREAM_NAME, INVALID_FIELD, STREAM_EXISTS, TOO_MANY_STREAMS, DISK_FULL or IO_ERROR.
    */
-  async createStream(name: string, options: { allowReserved?: boolean } = {}): Promise<StreamInfo> {
+  async createStream(name: string, options: { allowReserved?: boolean; retention?: StreamRetention } = {}): Promise<StreamInfo> {
     this.checkOpen();
+    if (options.retention !== undefined) checkRetention(options.retention);
     return toInfo(await this.lifecycle.create(name, options));
+  }
+
+  /**
+   * Replaces a stream's own retention limits (those left out follow the store's), durably, and
+   * applies them at once. Throws INVALID_FIELD, STREAM_NOT_FOUND, DISK_FULL or IO_ERROR.
+   */
+  setRetention(name: string, retention: StreamRetention): Promise<RetentionView> {
+    this.checkOpen();
+    return this.admin.setRetention(name, retention);
+  }
+
+  /**
+   * Truncates a stream: once this resolves (durably), no read or consumer sees an event below
+   * `beforeOffset`, also after a restart or in a snapshot; offsets continue. Whole segments
+   * below it are removed now or by a later retention pass. Throws INVALID_FIELD (past the
+   * stream's next offset), STREAM_NOT_FOUND, DISK_FULL or IO_ERROR.
+   */
+  truncate(name: string, beforeOffset: number): Promise<{ firstOffset: number; nextOffset: number }> {
+    this.checkOpen();
+    return this.admin.truncate(name, beforeOffset);
   }
 
   /**
@@ -322,7 +351,9 @@ export class Engine {
   /** A stream's identity and figures. Throws STREAM_NOT_FOUND or the stream's open error. */
   stats(name: string): StreamStats {
     const { entry, log, consumers } = this.streams.get(name);
-    return { ...toInfo(entry), ...log.stats(), damage: [...log.damage(), ...consumers.journalDamage()], consumers: consumers.stats() };
+    return {
+      ...toInfo(entry), ...log.stats(), damage: [...log.damage(), ...consumers.journalDamage()], consumers: consumers.stats(), retention: this.admin.retentionOf(entry),
+    };
   }
 
   // ------------------------------------------------------------------ appending and reading
@@ -422,6 +453,34 @@ export class Engine {
   read(name: string, fromOffset: number, limits: ReadLimits = {}): StoredEvent[] {
     this.checkOpen();
     return this.streams.get(name).log.read(fromOffset, limits.maxEvents ?? DEFAULT_READ_EVENTS, limits.maxBytes ?? DEFAULT_READ_BYTES);
+  }
+
+  /**
+   * The oldest offset still stored and the next offset (everything visible is below it), cheaply.
+   * Throws STREAM_NOT_FOUND.
+   */
+  bounds(name: string): { firstOffset: number; nextOffset: number } {
+    const { log } = this.streams.get(name);
+    return { firstOffset: log.firstOffset, nextOffset: log.visibleOffset };
+  }
+
+  /**
+   * Reads visible events newest first, from `fromOffset` (included; past the end: from the last
+   * event) down to the oldest stored. Limits and errors as {@link read}.
+   */
+  readBackward(name: string, fromOffset: number, limits: ReadLimits = {}): StoredEvent[] {
+    this.checkOpen();
+    return this.streams.get(name).log.readBackward(fromOffset, limits.maxEvents ?? DEFAULT_READ_EVENTS, limits.maxBytes ?? DEFAULT_READ_BYTES);
+  }
+
+  /**
+   * The first visible offset whose timestamp is at or after `timeMs` (the stream's next offset
+   * if none is), found without scanning (log/time-lookup.ts). Throws STREAM_NOT_FOUND, or
+   * CORRUPT_DATA if a record it must look at is damaged.
+   */
+  offsetAtTime(name: string, timeMs: number): number {
+    this.checkOpen();
+    return this.streams.get(name).log.offsetAtTime(timeMs);
   }
 
   /**
@@ -579,19 +638,20 @@ export class Engine {
       },
       capture: () => this.streams.open().map(({ entry, log, consumers, keys }) => {
         const visible = log.visibleOffset;
-        return { entry, firstOffset: log.firstOffset, nextOffset: visible, files: [...log.captureFiles(visible), ...keys.captureFiles(visible)], consumerState: consumers.stateRecords() };
+        // A copy of the entry: settings changed while the snapshot is written are not in it.
+        return { entry: { ...entry }, firstOffset: log.firstOffset, nextOffset: visible, files: [...log.captureFiles(visible), ...keys.captureFiles(visible)], consumerState: consumers.stateRecords() };
       }),
       encodeCatalog: (entries) => this.catalog.encode(entries),
     };
   }
 
-  /** Applies the retention policy to every stream now. Returns the segments removed. */
+  /**
+   * Applies retention to every stream now (each stream's own limits over the store's, and its
+   * truncation). Returns the segments removed.
+   */
   applyRetention(): number {
     if (this.closed) return 0;
-    const now = Date.now();
-    let removed = 0;
-    for (const { log } of this.streams.open()) removed += log.applyRetention(this.options.retention, now);
-    return removed;
+    return this.admin.applyRetention(Date.now());
   }
 
   /**

@@ -8,11 +8,23 @@
  */
 
 // The engine and what its calls take and return.
-export { Engine, type AppendedEvent, type Damage, type LogStats, type ReadLimits, type StoredEvent, type StreamInfo, type StreamStats } from './engine.js';
+export {
+  Engine,
+  type AppendedEvent,
+  type Damage,
+  type LogStats,
+  type ReadLimits,
+  type RetentionView,
+  type StoredEvent,
+  type StreamInfo,
+  type StreamRetention,
+  type StreamStats,
+} from './engine.js';
 
 // Event sourcing: keyed batches with expected versions and message ids (Engine.appendEvents).
 export type { AppendEventsOptions, AppendEventsResult, ExpectedVersion, NewEvent, KeyIndexStats, EventAttributes } from './engine.js';
 export type { KeyIndexOptions } from './keys/key-index.js';
+export { checkFilter, matchesFilter, MAX_FILTER_TYPES, type EventFilter } from './event-filter.js';
 export type { EngineOptions } from './engine-options.js';
 export { FSYNC_POLICIES, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';
 export type { RetentionPolicy } from './log/segment-list.js';
@@ -25,6 +37,7 @@ export {
   type ConsumeOptions,
   type ConsumeResult,
   type ConsumerLimits,
+  type ConsumerStart,
   type ConsumerStats,
   type DeliveredEvent,
   type EventStatus,

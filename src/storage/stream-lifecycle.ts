@@ -16,6 +16,7 @@ import { KeyIndex, type KeyIndexContext } from './keys/key-index.js';
 import { StreamLog, type LogContext } from './log/stream-log.js';
 import { streamNotFound, type StreamRegistry, type StreamState } from './stream-registry.js';
 import { validateStreamName } from './stream-name.js';
+import type { StreamRetention } from './stream-settings.js';
 
 export const STREAMS_DIR = 'streams';
 
@@ -60,6 +61,8 @@ export class StreamLifecycle {
   private register(entry: CatalogEntry, log: StreamLog): void {
     const { context, streams, keyIndex } = this.parts;
     const polls = streams.newPolls();
+    // Truncation is in the catalog (stream-settings.ts): hide what it removed before anything reads.
+    if (entry.truncatedBefore !== undefined) log.truncateTo(entry.truncatedBefore);
     const keys = KeyIndex.open(keyIndex, this.dir(entry.id), entry.number, log);
     try {
       const consumers = StreamConsumers.open(context, this.dir(entry.id), entry, log, polls);
@@ -74,12 +77,13 @@ export class StreamLifecycle {
    * Creates a stream. Resolves once the stream's files and its catalog entry are durable.
    * Throws INVALID_STREAM_NAME, STREAM_EXISTS, TOO_MANY_STREAMS, DISK_FULL or IO_ERROR.
    */
-  async create(name: string, options: { allowReserved?: boolean }): Promise<CatalogEntry> {
+  async create(name: string, options: { allowReserved?: boolean; retention?: StreamRetention }): Promise<CatalogEntry> {
     const { catalog, streams } = this.parts;
     validateStreamName(name, options);
     streams.reserve(name, () => catalog.checkWritable());
     try {
       const entry = catalog.newEntry(randomUUID(), name, Date.now());
+      if (options.retention !== undefined) entry.retention = { ...options.retention };
       const log = await this.createFiles(entry);
       catalog.add(entry);
       try {

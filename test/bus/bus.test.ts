@@ -34,7 +34,7 @@ t.test('pages: default and capped sizes, next_offset', async (t) => {
   const capped = await bus.readEvents({ streamName: 'p', fromOffset: first.nextOffset, maxEvents: 100, consumer: undefined });
   t.same(capped.events.map((e) => e.offset), [3, 4, 5, 6, 7], 'capped at maxPageEvents');
   const end = await bus.readEvents({ streamName: 'p', fromOffset: 8, maxEvents: 100, consumer: undefined });
-  t.same(end, { events: [], nextOffset: 8 });
+  t.same(end, { events: [], nextOffset: 8, atEnd: true });
   t.throws(() => bus.readEvents({ streamName: 'p', fromOffset: 0, maxEvents: 1, consumer: '' }), { code: 'INVALID_FIELD' });
 });
 

@@ -58,10 +58,12 @@ export const OPERATIONS = [
 ] as const;
 
 /**
- * Every operation the server knows, in its order: OPERATIONS plus `append_events` (issue 12),
- * which this oracle does not model (the generator never sends it; its own tests are in test/sourcing).
+ * Every operation the server knows, in its order: OPERATIONS plus `append_events` (issue 12)
+ * and issue 13's (subscribe, unsubscribe, set_stream_retention, truncate_stream), which this
+ * oracle does not model (the generator never sends them; their own tests are in test/sourcing,
+ * test/server/subscribe.test.ts and reads-and-settings.test.ts).
  */
-const KNOWN_OPERATIONS = [...OPERATIONS.slice(0, -1), 'append_events', 'exit'];
+const KNOWN_OPERATIONS = [...OPERATIONS.slice(0, -1), 'append_events', 'subscribe', 'unsubscribe', 'set_stream_retention', 'truncate_stream', 'exit'];
 
 export const REASONS = {
   INVALID_JSON: 'invalid json provided',

@@ -36,15 +36,15 @@ t.test('each entry point exports its documented names', async (t) => {
   const names = (module: object) => Object.keys(module).sort();
   t.same(names(root), ['DEFAULT_LIMITS', 'Engine', 'ErrorCodes', 'EventBus', 'EventBusClient', 'EventBusError', 'EventBusServer', 'isEventBusError']);
   t.same(names(storage), [
-    'DEFAULT_CONSUMER', 'DEFAULT_CONSUMER_LIMITS', 'Engine', 'ErrorCodes', 'EventBusError', 'EventStatuses', 'FSYNC_POLICIES', 'MAX_STREAM_NAME_BYTES',
-    'RESERVED_PREFIX', 'deadLetterStreamName', 'decodeEventId', 'eventIdOf', 'inspectStoreDirectory', 'isEventBusError', 'isIdOf', 'nodeIO',
+    'DEFAULT_CONSUMER', 'DEFAULT_CONSUMER_LIMITS', 'Engine', 'ErrorCodes', 'EventBusError', 'EventStatuses', 'FSYNC_POLICIES', 'MAX_FILTER_TYPES', 'MAX_STREAM_NAME_BYTES',
+    'RESERVED_PREFIX', 'checkFilter', 'deadLetterStreamName', 'decodeEventId', 'eventIdOf', 'inspectStoreDirectory', 'isEventBusError', 'isIdOf', 'matchesFilter', 'nodeIO',
     'restoreSnapshot', 'validateStreamName', 'verifyDirectory',
   ]);
   t.same(names(testing), [
     'DurabilityModel', 'FaultyIO', 'JournalIO', 'SimIO', 'checkCrashConsistency', 'crashError', 'faultState', 'nodeIO', 'readJournal',
     'replayCrashPoint', 'replayJournal', 'seededRandom', 'setFaults', 'syncFreeIO', 'systemError',
   ]);
-  t.same(names(client), ['ErrorCodes', 'EventBusClient', 'EventBusError', 'isEventBusError', 'responseError']);
+  t.same(names(client), ['ErrorCodes', 'EventBusClient', 'EventBusError', 'Subscription', 'isEventBusError', 'responseError']);
   t.equal(storage.Engine, root.Engine, 'one Engine class, whichever entry point');
   t.equal(storage.EventBusError, client.EventBusError, 'one error class');
   const hooks = await Promise.all([import('eventbus/storage/testing/journal-io'), import('eventbus/storage/testing/fault-io-module')]);

@@ -22,10 +22,10 @@ function failure(line: string | Buffer): { code: string; reason: string; context
   throw new Error(`no failure for ${line}`);
 }
 
-t.test('the unknown-operation text lists our 12 operations in the original order (then list_streams), without duplicates', async (t) => {
+t.test('the unknown-operation text lists our 17 operations in the original order (then ours), without duplicates', async (t) => {
   t.equal(
     UNKNOWN_OPERATION_REASON,
-    "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'append_events', 'exit'",
+    "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'append_events', 'subscribe', 'unsubscribe', 'set_stream_retention', 'truncate_stream', 'exit'",
   );
   for (const line of ['{}', '{"operation":""}', '{"operation":"HEALTH"}', '{"operation":"constructor"}', '{"operation":"__proto__"}', '{"operation":null}']) {
     t.same(failure(line), { code: 'UNKNOWN_OPERATION', reason: UNKNOWN_OPERATION_REASON, context: undefined }, line);
@@ -132,11 +132,48 @@ t.test('valid requests', async (t) => {
   t.equal((parse('{"operation":"write_event","body":{"stream_name":"s","event":null}}') as { event: Buffer }).event.toString(), 'null');
   t.same(parse('{"operation":"mark_event","body":{"event_ids":["a","b"],"status":2,"consumer":"c"}}'), { operation: 'mark_event', eventIds: ['a', 'b'], status: 2, consumer: 'c' });
   t.same(parse('{"operation":"process_events","body":{"stream_name":"s","max_events":5,"wait_ms":0,"auto_ack":true}}'), {
-    operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: 5, waitMs: 0, autoAck: true,
+    operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: 5, waitMs: 0, autoAck: true, start: undefined, filter: { key: undefined, types: undefined },
   });
   t.same(parse('{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":10}}'), {
-    operation: 'get_stream_events', streamName: 's', fromOffset: 10, maxEvents: undefined, consumer: undefined,
+    operation: 'get_stream_events', streamName: 's', fromOffset: 10, fromEnd: false, fromTimeMs: undefined, direction: 'forward', key: undefined, types: undefined, fromVersion: undefined, maxEvents: undefined, consumer: undefined,
   });
+  t.same(parse('{"operation":"get_stream_events","body":{"stream_name":"s","direction":"backward"}}'), {
+    operation: 'get_stream_events', streamName: 's', fromOffset: 0, fromEnd: true, fromTimeMs: undefined, direction: 'backward', key: undefined, types: undefined, fromVersion: undefined, maxEvents: undefined, consumer: undefined,
+  }, 'backward without a position: from the end');
+  t.same(parse('{"operation":"get_stream_events","body":{"stream_name":"s","from_time":"2026-11-30T12:00:00.5+01:00"}}'), {
+    operation: 'get_stream_events', streamName: 's', fromOffset: 0, fromEnd: false, fromTimeMs: Date.parse('2026-11-30T11:00:00.500Z'), direction: 'forward', key: undefined, types: undefined, fromVersion: undefined, maxEvents: undefined, consumer: undefined,
+  });
+  t.same(parse('{"operation":"process_events","body":{"stream_name":"s","start":{"time":"2026-11-30T12:00:00Z"}}}'), {
+    operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: undefined, waitMs: undefined, autoAck: false, start: { kind: 'time', timeMs: Date.parse('2026-11-30T12:00:00Z') }, filter: { key: undefined, types: undefined },
+  });
+  t.same(parse('{"operation":"create_stream","body":{"stream_name":"s","retention":{"max_events":10,"max_age_ms":0}}}'), {
+    operation: 'create_stream', streamName: 's', retention: { maxEvents: 10, maxAgeMs: 0 },
+  });
+  t.same(parse('{"operation":"truncate_stream","body":{"stream_name":"s","before_offset":7}}'), { operation: 'truncate_stream', streamName: 's', beforeOffset: 7 });
+  t.same(parse('{"operation":"subscribe","body":{"stream_name":"s","from_offset":"end"}}'), { operation: 'subscribe', streamName: 's', fromOffset: 0, fromEnd: true, fromTimeMs: undefined, key: undefined, types: undefined });
+  t.same(parse('{"operation":"unsubscribe"}'), { operation: 'unsubscribe' });
+});
+
+t.test('event-sourcing fields: wrong shapes are INVALID_FIELD naming the field', async (t) => {
+  const cases: [string, string][] = [
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":"start"}}', 'from_offset'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_time":"yesterday"}}', 'from_time'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_time":"2026-11-30"}}', 'from_time'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":1,"from_time":"2026-11-30T12:00:00Z"}}', 'from_time'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","direction":"up"}}', 'direction'],
+    ['{"operation":"process_events","body":{"stream_name":"s","start":"first"}}', 'start'],
+    ['{"operation":"process_events","body":{"stream_name":"s","start":{"offset":-1}}}', 'start.offset'],
+    ['{"operation":"create_stream","body":{"stream_name":"s","retention":{"max_event":1}}}', 'retention.max_event'],
+    ['{"operation":"create_stream","body":{"stream_name":"s","retention":{"max_bytes":1.5}}}', 'retention.max_bytes'],
+    ['{"operation":"set_stream_retention","body":{"stream_name":"s","retention":[]}}', 'retention'],
+    ['{"operation":"truncate_stream","body":{"stream_name":"s","before_offset":"1"}}', 'before_offset'],
+  ];
+  for (const [line, field] of cases) {
+    const error = failure(line);
+    t.equal(error.code, 'INVALID_FIELD', line);
+    t.equal((error.context as { field: string }).field, field, `${line}: names ${field}`);
+  }
+  t.equal(failure('{"operation":"truncate_stream","body":{"stream_name":"s"}}').code, 'MISSING_FIELDS');
 });
 
 t.test('__proto__ and constructor keys pollute nothing', async (t) => {

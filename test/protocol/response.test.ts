@@ -66,7 +66,17 @@ t.test('event lists: payloads spliced in as stored, and the trailers', async (t)
       `],"more":true},"request_id":7}\n`,
   );
   t.equal(deliveryResponse('retry_events', { events: [], more: false }, undefined).toString(), '{"operation":"retry_events","status":true,"body":{"events":[],"more":false}}\n');
-  t.equal(eventPageResponse({ events: [event(5, '1')], nextOffset: 6 }, undefined).toString(), `{"operation":"get_stream_events","status":true,"body":{"events":[{"id":"${eventIdOf(3, EPOCHS, 5)}","stream_id":"s-id","status":0,"created_at":"1970-01-01T00:00:00.000Z","body":1,"offset":5,"delivery_count":1}],"next_offset":6}}\n`);
+  t.equal(eventPageResponse({ events: [event(5, '1')], nextOffset: 6, atEnd: true }, undefined).toString(), `{"operation":"get_stream_events","status":true,"body":{"events":[{"id":"${eventIdOf(3, EPOCHS, 5)}","stream_id":"s-id","status":0,"created_at":"1970-01-01T00:00:00.000Z","body":1,"offset":5,"delivery_count":1}],"next_offset":6,"at_end":true}}\n`);
+  t.equal(
+    eventPageResponse({ events: [], nextOffset: 9, atEnd: false, nextVersion: 4 }, '"r"').toString(),
+    '{"operation":"get_stream_events","status":true,"body":{"events":[],"next_version":4,"at_end":false},"request_id":"r"}\n',
+    'a read by key says the version to continue from',
+  );
+  t.equal(
+    eventPageResponse({ events: [], nextOffset: -1, atEnd: true }, undefined).toString(),
+    '{"operation":"get_stream_events","status":true,"body":{"events":[],"next_offset":-1,"at_end":true}}\n',
+    'a backward read that reached the start continues from -1',
+  );
   const odd = deliveryResponse('process_events', { events: [event(0, 'not\njson'), event(1, '')], more: false }, undefined).toString('utf8');
   t.equal(odd.indexOf('\n'), odd.length - 1, 'a payload with a newline (not written through the protocol) cannot break the line');
   t.same(JSON.parse(odd).body.events.map((e: { body: unknown }) => e.body), ['not\njson', ''], 'it is sent as a JSON string, as is an empty one');

@@ -37,7 +37,7 @@ t.test('named consumers are independent; a consumer never gets a new event twice
   const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
   const consumers = (info.body as { stream: { consumers: Record<string, unknown>[] } }).stream.consumers;
   t.same(consumers.map((c) => c.name).sort(), ['audit', 'default']);
-  t.same(Object.keys(consumers[0]!), ['name', 'cursor', 'ack_floor', 'pending', 'retry', 'dead_lettered', 'lag']);
+  t.same(Object.keys(consumers[0]!), ['name', 'cursor', 'ack_floor', 'pending', 'retry', 'dead_lettered', 'lag', 'start', 'filter']);
 });
 
 t.test('mark 1, 2 and 0 over the wire, by event_id and event_ids', async (t) => {

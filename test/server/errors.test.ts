@@ -7,7 +7,7 @@ import { decodeEventId, encodeEventId } from '../../src/storage/format/event-id.
 import { serverFor } from '../helpers/server-inprocess.js';
 import { linesFor } from '../helpers/server-lines.js';
 
-const UNKNOWN = "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'append_events', 'exit'";
+const UNKNOWN = "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'append_events', 'subscribe', 'unsubscribe', 'set_stream_retention', 'truncate_stream', 'exit'";
 
 t.test('exact error lines, and the connection stays up', async (t) => {
   const { port } = await serverFor(t, { engineOptions: { maxEventBytes: 64 } });

@@ -60,7 +60,7 @@ class FakeHost implements RequestQueueHost {
 
 const write = (): Request => ({ operation: 'write_event', streamName: 's', extras: null, event: Buffer.from('{}') });
 const info = (): Request => ({ operation: 'get_stream_info', streamName: 's' });
-const poll = (waitMs: number | undefined): ProcessEventsRequest => ({ operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: undefined, waitMs, autoAck: false });
+const poll = (waitMs: number | undefined): ProcessEventsRequest => ({ operation: 'process_events', streamName: 's', consumer: undefined, maxEvents: undefined, waitMs, autoAck: false, start: undefined, filter: { key: undefined, types: undefined } });
 
 /** Lets the promise callbacks of completed requests run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));

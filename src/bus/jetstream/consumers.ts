@@ -156,6 +156,8 @@ export class Consumers {
           retry,
           deadLettered: deadLettered.get(name) ?? 0,
           lag: info.num_pending,
+          start: { kind: 'all' },
+          filter: null,
         });
       }
     } catch (error) {

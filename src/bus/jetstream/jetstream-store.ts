@@ -205,7 +205,7 @@ export class JetStreamStore implements EventStore {
     const state = await this.state(entry);
     const firstSeq = state.messages === 0 ? state.last_seq + 1 : state.first_seq;
     const fromSeq = Math.max(query.fromOffset + 1, firstSeq);
-    if (fromSeq > state.last_seq) return { events: [], nextOffset: Math.max(query.fromOffset, firstSeq - 1) };
+    if (fromSeq > state.last_seq) return { events: [], nextOffset: Math.max(query.fromOffset, firstSeq - 1), atEnd: true };
     const wanted = Math.min(query.maxEvents, state.last_seq - fromSeq + 1);
     const info = await this.consumers.info(entry, jsName, jsConsumerName(query.consumer));
     const ackFloor = info?.ack_floor.stream_seq ?? 0;
@@ -223,11 +223,17 @@ export class JetStreamStore implements EventStore {
         if (events.length >= wanted) iterator.stop();
       }
     });
-    if (events.length === 0) return { events: [], nextOffset: fromSeq - 1 };
-    return { events, nextOffset: events[events.length - 1]!.offset + 1 };
+    // At the end when the page reached the leader's last sequence at the start of the read.
+    if (events.length === 0) return { events: [], nextOffset: fromSeq - 1, atEnd: false };
+    const last = events[events.length - 1]!.offset;
+    return { events, nextOffset: last + 1, atEnd: last + 1 >= state.last_seq };
   }
 
   consume(streamName: string, consumer: string, query: ConsumeQuery): Promise<Delivery> {
+    // Consumers start at the beginning and take every event here (docs/protocol.md, the jetstream backend).
+    if ((query.start !== undefined && query.start.kind !== 'all') || query.filter !== undefined) {
+      return Promise.reject(new EventBusError(ErrorCodes.NOT_SUPPORTED, 'the jetstream backend does not support a consumer start or filter (docs/protocol.md, the jetstream backend)'));
+    }
     return this.consumers.consume(streamName, consumer, query);
   }
 

@@ -3,6 +3,10 @@
  * redelivery and dead letters (see consumer.ts for the model, consumer-journal.ts for the file).
  */
 import type { StoredEvent } from '../log/record-reader.js';
+import type { ConsumerStart } from './consumer-setup.js';
+import type { EventFilter } from '../event-filter.js';
+
+export type { ConsumerStart };
 
 /** An event's status for one consumer, as the original event-bus numbered them. */
 export type EventStatus = 0 | 1 | 2;
@@ -32,6 +36,10 @@ export interface ConsumeOptions {
   waitMs?: number;
   /** Acknowledge on delivery (at-most-once). Default false. */
   autoAck?: boolean;
+  /** Where a consumer created by this call starts (consumer-setup.ts); ignored for an existing one. Default all. */
+  start?: ConsumerStart;
+  /** Which events a consumer created by this call takes (a key, types); ignored for an existing one. Default all. */
+  filter?: EventFilter;
 }
 
 /** Options of {@link Engine.retry}. */
@@ -61,6 +69,10 @@ export interface ConsumerStats {
   deadLettered: number;
   /** Events not yet delivered (next offset minus cursor). */
   lag: number;
+  /** Where the consumer started (`all` for those created without a start). */
+  start: ConsumerStart;
+  /** The consumer's filter, or null: it takes every event. */
+  filter: EventFilter | null;
 }
 
 /** Limits and timings of consumers. */

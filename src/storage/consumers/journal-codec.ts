@@ -17,6 +17,9 @@
  *     5 DEADLETTER  id u32, n u32, n × offset
  *     6 STATE       id u32, created_ms u64, name_length u16, name, cursor u64, dead_lettered u64,
  *                   n u32, n × (offset u64, deliveries u32, state u8, deadline_ms u64)
+ *     7 SETUP       id u32, start_offset u64, spec_length u32, spec (UTF-8 JSON; consumer-setup.ts):
+ *                   where the consumer started; follows its CONSUMER record (and, in a
+ *                   compacted journal, its STATE record); its cursor is at least start_offset
  * ```
  */
 import { readU64, writeU64 } from '../format/binary.js';
@@ -33,7 +36,7 @@ const RECORD_HEADER_BYTES = 8;
 /** A journal body is never larger than a STATE record of maxPending entries; this bounds it. */
 const MAX_RECORD_BODY_BYTES = 64 * 1024 * 1024;
 
-export const RecordTypes = { CONSUMER: 1, DELIVER: 2, REDELIVER: 3, MARK: 4, DEADLETTER: 5, STATE: 6 } as const;
+export const RecordTypes = { CONSUMER: 1, DELIVER: 2, REDELIVER: 3, MARK: 4, DEADLETTER: 5, STATE: 6, SETUP: 7 } as const;
 
 /** A decoded journal record. */
 export type JournalRecord =
@@ -42,7 +45,8 @@ export type JournalRecord =
   | { type: 3; id: number; deadlineMs: number; autoAck: boolean; offsets: number[] }
   | { type: 4; id: number; status: EventStatus; offsets: number[] }
   | { type: 5; id: number; offsets: number[] }
-  | { type: 6; id: number; createdMs: number; name: string; cursor: number; deadLettered: number; entries: [number, Entry][] };
+  | { type: 6; id: number; createdMs: number; name: string; cursor: number; deadLettered: number; entries: [number, Entry][] }
+  | { type: 7; id: number; startOffset: number; spec: string };
 
 // ------------------------------------------------------------------ encoding
 
@@ -94,6 +98,11 @@ export function encodeState(consumer: Consumer): Buffer {
     .u64(consumer.cursor).u64(consumer.deadLettered).u32(consumer.entries.size);
   for (const [offset, entry] of consumer.entries) writer.u64(offset).u32(entry.deliveries).u8(entry.state).u64(entry.deadlineMs);
   return writer.finish();
+}
+
+export function encodeSetup(id: number, startOffset: number, spec: string): Buffer {
+  const specBytes = Buffer.from(spec, 'utf8');
+  return new Writer(17 + specBytes.length).u8(RecordTypes.SETUP).u32(id).u64(startOffset).u32(specBytes.length).bytes(specBytes).finish();
 }
 
 /** The contents of a compacted journal holding `states` (STATE records): for snapshots. */
@@ -175,6 +184,12 @@ function decodeBody(buffer: Buffer, start: number, end: number): JournalRecord |
           entries.push([offset, { deliveries, state, deadlineMs: r.u64() }]);
         }
         record = { type, id, createdMs, name, cursor, deadLettered, entries };
+        break;
+      }
+      case RecordTypes.SETUP: {
+        const id = r.u32();
+        const startOffset = r.u64();
+        record = { type, id, startOffset, spec: r.text(r.u32()) };
         break;
       }
       default:
@@ -262,7 +277,7 @@ function resync(buffer: Buffer, from: number): number {
     const length = buffer.readUInt32LE(position + 4);
     if (length === 0 || length > buffer.length - position - RECORD_HEADER_BYTES) continue;
     const type = buffer[position + RECORD_HEADER_BYTES]!;
-    if (type < RecordTypes.CONSUMER || type > RecordTypes.STATE) continue;
+    if (type < RecordTypes.CONSUMER || type > RecordTypes.SETUP) continue;
     if (typeof decodeRecordAt(buffer, position) !== 'string') return position;
   }
   return -1;

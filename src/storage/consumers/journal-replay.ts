@@ -9,6 +9,7 @@ import { assert } from '../../errors.js';
 import type { Logger } from '../logger.js';
 import { Consumer } from './consumer.js';
 import { RecordTypes, type JournalDamage, type JournalRecord } from './journal-codec.js';
+import { decodeSetupSpec, type ConsumerSetup } from './consumer-setup.js';
 
 /** The consumers a journal describes. */
 export interface ReplayedConsumers {
@@ -17,12 +18,15 @@ export interface ReplayedConsumers {
   nextId: number;
   /** Records that name a consumer the journal never created (its CONSUMER record was damaged). */
   damage: JournalDamage[];
+  /** Where consumers created with a `start` started (consumer-setup.ts), by id. */
+  setups: Map<number, ConsumerSetup>;
 }
 
 /** Applies the records of journal `file` in order. */
 export function replayJournal(records: readonly JournalRecord[], file: string): ReplayedConsumers {
   const byId = new Map<number, Consumer>();
   const damage: JournalDamage[] = [];
+  const setups = new Map<number, ConsumerSetup>();
   let nextId = 1;
   for (const record of records) {
     if (record.type === RecordTypes.CONSUMER || record.type === RecordTypes.STATE) {
@@ -40,12 +44,17 @@ export function replayJournal(records: readonly JournalRecord[], file: string): 
       damage.push({ file, position: -1, reason: `record for unknown consumer ${record.id} skipped` });
       continue;
     }
-    if (record.type === RecordTypes.DELIVER) consumer.applyDeliver(record.from, record.count, record.deadlineMs, record.autoAck);
+    if (record.type === RecordTypes.SETUP) {
+      const setup = decodeSetupSpec(record.spec, record.startOffset);
+      if (setup === null) damage.push({ file, position: -1, reason: `setup of consumer ${record.id} not understood; it starts at ${record.startOffset}` });
+      setups.set(record.id, setup ?? { start: { kind: 'offset', offset: record.startOffset }, startOffset: record.startOffset });
+      if (consumer.cursor < record.startOffset) consumer.cursor = record.startOffset;
+    } else if (record.type === RecordTypes.DELIVER) consumer.applyDeliver(record.from, record.count, record.deadlineMs, record.autoAck);
     else if (record.type === RecordTypes.REDELIVER) consumer.applyRedeliver(record.offsets, record.deadlineMs, record.autoAck);
     else if (record.type === RecordTypes.MARK) consumer.applyMark(record.offsets, record.status);
     else consumer.applyDeadLetter(record.offsets);
   }
-  return { byId, nextId, damage };
+  return { byId, nextId, damage, setups };
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   encodeDeliver,
   encodeMark,
   encodeRedeliver,
+  encodeSetup,
   encodeState,
   type JournalDamage,
 } from './journal-codec.js';
@@ -29,6 +30,11 @@ import type { StreamLog } from '../log/stream-log.js';
 import type { StoredEvent } from '../log/record-reader.js';
 import type { Damage } from '../log/segment-check.js';
 import { validateConsumerName } from '../stream-name.js';
+import { checkFilter, isEmptyFilter, matchesFilter, type EventFilter } from '../event-filter.js';
+
+/** A consumer with a filter looks at this many pages at most per process_events when none pass. */
+const MAX_FILTERED_PAGES = 16;
+import { encodeSetupSpec, resolveStart, START_ALL, type ConsumerSetup, type ConsumerStart } from './consumer-setup.js';
 
 /** What the consumers of a stream need from the engine. */
 export interface ConsumersContext extends JournalContext {
@@ -52,6 +58,8 @@ const RESOLVED = Promise.resolve();
 export class StreamConsumers {
   private readonly byName = new Map<string, Consumer>();
   private readonly byId: Map<number, Consumer>;
+  /** Where consumers created with a `start` started, by id (consumer-setup.ts). */
+  private readonly setups: Map<number, ConsumerSetup>;
   private nextId: number;
   readonly damage: JournalDamage[];
   private closed = false;
@@ -64,9 +72,10 @@ export class StreamConsumers {
     private readonly journal: ConsumerJournal,
     /** The stream's long-polls (shared with readers waiting for events: long-polls.ts). */
     private readonly polls: LongPolls,
-    replayed: { byId: Map<number, Consumer>; nextId: number; damage: JournalDamage[] },
+    replayed: { byId: Map<number, Consumer>; nextId: number; damage: JournalDamage[]; setups: Map<number, ConsumerSetup> },
   ) {
     this.byId = replayed.byId;
+    this.setups = replayed.setups;
     this.nextId = replayed.nextId;
     this.damage = replayed.damage;
     for (const consumer of this.byId.values()) this.byName.set(consumer.name, consumer);
@@ -91,9 +100,10 @@ export class StreamConsumers {
     const autoAck = options.autoAck === true;
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), limits.maxWaitMs);
     const giveUpAt = Date.now() + waitMs;
+    let filteredPages = 0;
     for (;;) {
       this.checkUsable();
-      const { consumer, created } = this.consumer(name);
+      const { consumer, created } = this.consumer(name, options.start, options.filter);
       let delivery: ReturnType<StreamConsumers['deliver']>;
       try {
         delivery = this.deliver(consumer, batch, autoAck);
@@ -103,8 +113,9 @@ export class StreamConsumers {
       }
       // At shutdown a long-poll is answered at once with what is due (nothing), not dropped.
       const remaining = this.polls.hasEnded ? 0 : giveUpAt - Date.now();
-      if (delivery.skippedDamage) {
-        // Damaged events were moved aside; what follows them may be due at once.
+      if (delivery.skippedDamage || (delivery.skippedFiltered && ++filteredPages < MAX_FILTERED_PAGES)) {
+        // Damaged events were moved aside, or none of a page passed the consumer's filter: what
+        // follows may be due at once (a filter scans a bounded number of pages per call).
         await Promise.all([delivery.durable, created]);
         continue;
       }
@@ -117,7 +128,7 @@ export class StreamConsumers {
   }
 
   /** Delivers due redeliveries and then new events, synchronously; returns what to wait for. */
-  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown>; skippedDamage: boolean } {
+  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown>; skippedDamage: boolean; skippedFiltered: boolean } {
     this.checkUsable();
     const { limits } = this.ctx;
     const log = this.log;
@@ -166,18 +177,35 @@ export class StreamConsumers {
       consumer.applyRedeliver(redelivered, deadlineMs, autoAck);
       records.push(encodeRedeliver(consumer.id, deadlineMs, autoAck, redelivered));
     }
-    if (fresh.length > 0) {
-      const from = consumer.cursor;
-      consumer.applyDeliver(from, fresh.length, deadlineMs, autoAck);
-      records.push(encodeDeliver(consumer.id, from, fresh.length, deadlineMs, autoAck));
-      const status = autoAck ? 1 : 0;
-      for (let i = 0; i < fresh.length; i++) events.push(deliveredEvent(fresh[i]!, status, 1));
-    }
+    const delivered = events.length;
+    if (fresh.length > 0) this.deliverFresh(consumer, fresh, deadlineMs, autoAck, records, events);
+    const skippedFiltered = fresh.length > 0 && events.length === delivered;
     assert(consumer.cursor <= log.visibleOffset, 'a delivery moved a cursor past the end of its stream');
     const durable = Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter)]);
     const more = consumer.redeliveries(1).length > 0
       || (consumer.cursor < log.visibleOffset && (autoAck || consumer.entries.size < limits.maxPending));
-    return { events, more, durable, skippedDamage };
+    return { events, more, durable, skippedDamage, skippedFiltered };
+  }
+
+  /**
+   * Delivers `fresh` (read from the cursor): all of it, or, for a consumer with a filter
+   * (consumer-setup.ts), those that pass it; the others are passed over as acknowledged (never
+   * pending), so the cursor still moves past them. One DELIVER record per run of each.
+   */
+  private deliverFresh(consumer: Consumer, fresh: readonly StoredEvent[], deadlineMs: number, autoAck: boolean, records: Buffer[], events: DeliveredEvent[]): void {
+    const filter = this.setups.get(consumer.id)?.filter;
+    let runStart = 0;
+    while (runStart < fresh.length) {
+      const passes = filter === undefined || matchesFilter(filter, fresh[runStart]!.attributes);
+      let runEnd = runStart + 1;
+      while (runEnd < fresh.length && (filter === undefined || matchesFilter(filter, fresh[runEnd]!.attributes)) === passes) runEnd += 1;
+      const from = consumer.cursor;
+      const skip = !passes;
+      consumer.applyDeliver(from, runEnd - runStart, deadlineMs, autoAck || skip);
+      records.push(encodeDeliver(consumer.id, from, runEnd - runStart, deadlineMs, autoAck || skip));
+      if (passes) for (let i = runStart; i < runEnd; i++) events.push(deliveredEvent(fresh[i]!, autoAck ? 1 : 0, 1));
+      runStart = runEnd;
+    }
   }
 
   /** The damage of the log that makes `offset` unreadable, if any. */
@@ -262,22 +290,33 @@ export class StreamConsumers {
         ...consumer.counts(now),
         deadLettered: consumer.deadLettered,
         lag: consumer.lag(visible),
+        start: this.setups.get(consumer.id)?.start ?? START_ALL,
+        filter: this.setups.get(consumer.id)?.filter ?? null,
       };
     });
   }
 
   // ------------------------------------------------------------------ helpers
 
-  private consumer(name: string): { consumer: Consumer; created: Promise<unknown> } {
+  /** The consumer `name`, created (starting at `start`, default all) if new. */
+  private consumer(name: string, start?: ConsumerStart, filter?: EventFilter): { consumer: Consumer; created: Promise<unknown> } {
+    if (filter !== undefined) checkFilter(filter);
     const existing = this.byName.get(name);
     if (existing !== undefined) return { consumer: existing, created: RESOLVED };
     if (this.byName.size >= this.ctx.limits.maxConsumersPerStream) {
       throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${this.stream.name}' has the maximum of ${this.ctx.limits.maxConsumersPerStream} consumers (consumers.max_consumers_per_stream)`);
     }
-    const consumer = new Consumer(this.nextId++, name, Date.now(), this.log.firstOffset);
+    const startOffset = start === undefined ? this.log.firstOffset : resolveStart(start, this.log);
+    const consumer = new Consumer(this.nextId++, name, Date.now(), startOffset);
     this.byId.set(consumer.id, consumer);
     this.byName.set(name, consumer);
-    return { consumer, created: this.write([encodeConsumer(consumer.id, consumer.createdMs, name)]) };
+    const records = [encodeConsumer(consumer.id, consumer.createdMs, name)];
+    if (start !== undefined || !isEmptyFilter(filter)) {
+      const setup: ConsumerSetup = { start: start ?? START_ALL, startOffset, ...(isEmptyFilter(filter) ? {} : { filter: filter! }) };
+      this.setups.set(consumer.id, setup);
+      records.push(encodeSetup(consumer.id, startOffset, encodeSetupSpec(setup)));
+    }
+    return { consumer, created: this.write(records) };
   }
 
   private batchSize(requested: number | undefined): number {
@@ -372,7 +411,13 @@ export class StreamConsumers {
 
   /** The state of every consumer as STATE records (what a compacted journal holds). */
   stateRecords(): Buffer[] {
-    return [...this.byId.values()].map(encodeState);
+    const records: Buffer[] = [];
+    for (const consumer of this.byId.values()) {
+      records.push(encodeState(consumer));
+      const setup = this.setups.get(consumer.id);
+      if (setup !== undefined) records.push(encodeSetup(consumer.id, setup.startOffset, encodeSetupSpec(setup)));
+    }
+    return records;
   }
 
   /** The journal, for flushing, syncing and snapshots. */

@@ -1,11 +1,14 @@
 /**
  * The segments of a stream's log, oldest first, the last one active: finding the segment of an
- * offset (binary search over base offsets), reading across segments, the figures and damage of
- * the whole log, and retention, which removes whole sealed segments from the front.
+ * offset (binary search over base offsets), reading across segments (forward, backward, from a
+ * time), the figures and damage of the whole log, truncation (a floor below which nothing is
+ * read) and retention, which removes whole sealed segments from the front.
  */
 import { assert, ErrorCodes, isEventBusError } from '../../errors.js';
 import type { Logger } from '../logger.js';
+import { readBackward } from './backward-read.js';
 import type { StoredEvent } from './record-reader.js';
+import { firstOffsetAtTime } from './time-lookup.js';
 import type { FileCapture, Segment } from './segment.js';
 import type { Damage } from './segment-check.js';
 
@@ -18,6 +21,8 @@ export interface RetentionPolicy {
 
 export class SegmentList {
   private readonly segments: Segment[];
+  /** Offsets below this are truncated (truncate_stream): never read, their segments reclaimed. */
+  private floor = 0;
 
   constructor(segments: Segment[]) {
     assert(segments.length > 0, 'a log has at least one segment');
@@ -31,7 +36,13 @@ export class SegmentList {
 
   /** Oldest offset still stored. */
   get firstOffset(): number {
-    return this.segments[0]!.baseOffset;
+    const base = this.segments[0]!.baseOffset;
+    return base > this.floor ? base : this.floor;
+  }
+
+  /** Hides every offset below `offset` from reads (never lowers what is hidden already). */
+  raiseFloor(offset: number): void {
+    if (offset > this.floor) this.floor = offset;
   }
 
   get length(): number {
@@ -94,6 +105,27 @@ export class SegmentList {
     return out;
   }
 
+  /**
+   * Events from `fromOffset` (included) down to the first stored offset, newest first, below
+   * `end`; limits and damage as {@link read} (backward-read.ts).
+   */
+  readBackward(fromOffset: number, end: number, maxEvents: number, maxBytes: number): StoredEvent[] {
+    const top = Math.min(fromOffset, end - 1);
+    if (top < this.firstOffset || maxEvents <= 0) return [];
+    return readBackward((from, events, bytes) => this.read(from, end, events, bytes), this.firstOffset, top, maxEvents, maxBytes);
+  }
+
+  /** The first offset below `end` whose timestamp is at or after `timeMs`, or `end` (time-lookup.ts). */
+  offsetAtTime(timeMs: number, end: number): number {
+    const scratch: StoredEvent[] = [];
+    return firstOffsetAtTime(this.segments, this.firstOffset, end, timeMs, (segment, offset) => {
+      scratch.length = 0;
+      segment.read(offset, offset + 1, 1, 0, scratch);
+      assert(scratch.length === 1 && scratch[0]!.offset === offset, () => `time lookup could not read offset ${offset}`);
+      return scratch[0]!.timestampMs;
+    });
+  }
+
   /** Bytes on disk, logs and indexes. */
   get bytes(): number {
     let bytes = 0;
@@ -125,8 +157,9 @@ export class SegmentList {
 
   /**
    * Removes the oldest sealed segments while `policy` is exceeded (`visibleOffset`: the log's
-   * end). Never removes the active segment, so offsets are never reused. Returns the number of
-   * segments removed; the caller fsyncs the directory.
+   * end), and those wholly below the truncation floor. Never removes the active segment, so
+   * offsets are never reused. Returns the number of segments removed; the caller fsyncs the
+   * directory.
    */
   applyRetention(policy: RetentionPolicy, visibleOffset: number, nowMs: number, logger: Logger): number {
     let removed = 0;
@@ -136,7 +169,8 @@ export class SegmentList {
       const tooOld = policy.maxAgeMs > 0 && oldest.maxTimestampMs < nowMs - policy.maxAgeMs;
       const tooBig = policy.maxBytes > 0 && bytes > policy.maxBytes;
       const tooMany = policy.maxEvents > 0 && visibleOffset - oldest.baseOffset > policy.maxEvents;
-      if ((!tooOld && !tooBig && !tooMany) || oldest.isPinned) break;
+      const truncated = oldest.nextOffset <= this.floor;
+      if ((!tooOld && !tooBig && !tooMany && !truncated) || oldest.isPinned) break;
       assert(oldest.seal !== null, 'retention reached an unsealed segment');
       this.segments.shift();
       bytes -= oldest.size + oldest.indexSize;

@@ -384,6 +384,24 @@ export class StreamLog {
     return this.segments.read(fromOffset, this.visibleOffset, maxEvents, maxBytes);
   }
 
+  /** Visible events from `fromOffset` down, newest first; limits and damage as {@link read}. */
+  readBackward(fromOffset: number, maxEvents: number, maxBytes: number): StoredEvent[] {
+    return this.segments.readBackward(fromOffset, this.visibleOffset, maxEvents, maxBytes);
+  }
+
+  /** The first visible offset whose timestamp is at or after `timeMs`, or `visibleOffset` (log/time-lookup.ts). */
+  offsetAtTime(timeMs: number): number {
+    return this.segments.offsetAtTime(timeMs, this.visibleOffset);
+  }
+
+  /**
+   * Truncation (truncate_stream): offsets below `offset` (at most the visible end) are never read
+   * again; their segments go at the next retention pass. The caller has made it durable.
+   */
+  truncateTo(offset: number): void {
+    this.segments.raiseFloor(Math.min(offset, this.visibleOffset));
+  }
+
   /**
    * The event at `offset` if it is written, visible or not yet (the key index checks a key
    * against its record), or null when it is not stored (below the first offset, or not yet

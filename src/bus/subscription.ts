@@ -1,0 +1,227 @@
+/**
+ * A catch-up subscription (`subscribe`): a stream's events from a position, in offset order,
+ * first those already stored (history), then a caught-up signal, then every new event as it
+ * becomes visible (durable under the `always` fsync policy), with nothing lost or repeated across
+ * the switch.
+ *
+ * It is one cursor over the log: each step reads from the cursor and moves it past what it
+ * sent, whether the events are old or new, so the switch to live is only the moment a read
+ * finds nothing and the subscription starts waiting on the stream's long-polls (woken when the
+ * visible offset moves). No event is held in memory on the subscriber's behalf: they stay in
+ * the log until sent.
+ *
+ * Flow control. While catching up, the subscription reads the next page only once what it sent
+ * has mostly drained (`historyBufferBytes`): a subscriber far behind is fed as fast as it reads,
+ * never faster. Once live, events are pushed as they come; a subscriber that falls behind lets
+ * them queue up to `maxBufferedBytes`, past which the subscription ends with SLOW_CONSUMER
+ * (`context.last_offset`: the last event sent, all of which reach the subscriber before the
+ * error) and the subscriber resumes from there. Deleting the stream ends it with STREAM_NOT_FOUND.
+ */
+import { ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
+import { checkFilter, matchesFilter, type Engine, type EventFilter, type StreamInfo } from '../storage/index.js';
+import type { EventView } from './results.js';
+
+/** Where a subscription's events go (the server's connection, in the protocol's lines). */
+export interface SubscriptionSink {
+  /** One page of events, in offset order; `nextOffset` is the offset after the last. */
+  events(events: readonly EventView[], nextOffset: number): void;
+  /** History is sent; from now on events are sent as they become visible. */
+  caughtUp(nextOffset: number): void;
+  /** The subscription ended on its own; `error.context` says where to resume (`next_offset`). */
+  ended(error: EventBusError): void;
+  /** Bytes sent to the subscriber and not yet taken by it. */
+  readonly bufferedBytes: number;
+}
+
+/** A subscription's limits. */
+export interface SubscriptionLimits {
+  /** Events per line. */
+  pageEvents: number;
+  /** About this many payload bytes per line (one event always fits). */
+  pageBytes: number;
+  /** Catching up: read on only while less than this is waiting for the subscriber. */
+  historyBufferBytes: number;
+  /** Live: past this waiting for the subscriber, SLOW_CONSUMER. */
+  maxBufferedBytes: number;
+}
+
+/** Where a subscription starts (an offset, the stream's end, or a time), and which events it takes. */
+export interface SubscriptionStart {
+  fromOffset: number;
+  fromEnd: boolean;
+  fromTimeMs: number | undefined;
+  /** Only this aggregate's events. */
+  key?: string | undefined;
+  /** Only events of these types. */
+  types?: readonly string[] | undefined;
+}
+
+/**
+ * The last page read by a subscription of each stream, shared: live subscribers of a stream wake
+ * together and read the same events from the same offset, so the first reads (and its views are
+ * encoded once by the protocol, which caches by the array) and the others reuse it. Events are
+ * immutable, so a page read from an offset stays a right answer from that offset.
+ */
+const lastPages = new WeakMap<Engine, Map<string, { from: number; next: number; views: EventView[] }>>();
+
+function pagesOf(engine: Engine): Map<string, { from: number; next: number; views: EventView[] }> {
+  let pages = lastPages.get(engine);
+  if (pages === undefined) lastPages.set(engine, (pages = new Map()));
+  return pages;
+}
+
+/** Pages sent in one turn of the event loop before yielding to other work. */
+const PAGES_PER_TURN = 16;
+/** A wait on the stream's long-polls is renewed after this long (nothing is lost meanwhile). */
+const WAIT_MS = 60_000;
+
+export class Subscription {
+  private cursor: number;
+  private live = false;
+  private stopped = false;
+  private waiting = false;
+  private scheduled = false;
+
+  private constructor(
+    private readonly engine: Engine,
+    private readonly stream: StreamInfo,
+    start: number,
+    private readonly views: (stream: StreamInfo, stored: ReturnType<Engine['read']>) => EventView[],
+    private readonly sink: SubscriptionSink,
+    private readonly limits: SubscriptionLimits,
+    private readonly filter: EventFilter | null,
+  ) {
+    this.cursor = start;
+  }
+
+  /**
+   * Starts a subscription to `stream` (sending history at once). Throws STREAM_NOT_FOUND, or
+   * CORRUPT_DATA if a record the time lookup needs is damaged.
+   */
+  static start(
+    engine: Engine,
+    stream: StreamInfo,
+    from: SubscriptionStart,
+    views: (stream: StreamInfo, stored: ReturnType<Engine['read']>) => EventView[],
+    sink: SubscriptionSink,
+    limits: SubscriptionLimits,
+  ): Subscription {
+    const filter: EventFilter | null = from.key === undefined && from.types === undefined
+      ? null
+      : { ...(from.key === undefined ? {} : { key: from.key }), ...(from.types === undefined ? {} : { types: from.types }) };
+    if (filter !== null) checkFilter(filter);
+    const { firstOffset, nextOffset } = engine.bounds(stream.name);
+    let start: number;
+    if (from.fromEnd) start = nextOffset;
+    else if (from.fromTimeMs !== undefined) start = engine.offsetAtTime(stream.name, from.fromTimeMs);
+    else start = Math.max(from.fromOffset, firstOffset);
+    const subscription = new Subscription(engine, stream, start, views, sink, limits, filter);
+    subscription.schedule();
+    return subscription;
+  }
+
+  /** The offset of the next event to send: where to resume. */
+  get nextOffset(): number {
+    return this.cursor;
+  }
+
+  /** The subscriber took what was waiting: catching up goes on. */
+  resume(): void {
+    if (!this.live) this.schedule();
+  }
+
+  /** Ends the subscription (unsubscribe, or the subscriber is gone); nothing more is sent. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Sends what is due from the cursor, then waits for more (or for the subscriber to drain). */
+  private pump(): void {
+    if (this.stopped) return;
+    try {
+      if (!this.exists()) return this.end(this.failure(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(this.stream.name)));
+      for (let page = 0; page < PAGES_PER_TURN; page++) {
+        if (!this.live && this.sink.bufferedBytes > this.limits.historyBufferBytes) return; // resume() goes on
+        const page = this.readPage();
+        if (page === null) {
+          if (!this.live) {
+            this.live = true;
+            this.sink.caughtUp(this.cursor);
+          }
+          this.wait();
+          return;
+        }
+        this.cursor = page.next;
+        const filter = this.filter;
+        const views = filter === null ? page.views : page.views.filter((view) => matchesFilter(filter, view.attributes));
+        if (views.length > 0) this.sink.events(views, this.cursor);
+        if (this.live && this.sink.bufferedBytes > this.limits.maxBufferedBytes) {
+          return this.end(this.failure(ErrorCodes.SLOW_CONSUMER, `the subscriber did not keep up: more than ${this.limits.maxBufferedBytes} bytes of events were waiting for it; resume from offset ${this.cursor}`));
+        }
+      }
+      this.schedule(); // more is due: go on after other work
+    } catch (error) {
+      this.end(error instanceof EventBusError ? this.failure(error.code, error.reason, error.context) : this.failure(ErrorCodes.INTERNAL, 'internal error'));
+    }
+  }
+
+  /** The events from the cursor (shared with the stream's other subscriptions there), or null at the end. */
+  private readPage(): { views: EventView[]; next: number } | null {
+    const cached = pagesOf(this.engine).get(this.stream.id);
+    if (cached !== undefined && cached.from === this.cursor && cached.next <= this.engine.bounds(this.stream.name).nextOffset) return cached;
+    const stored = this.engine.read(this.stream.name, this.cursor, { maxEvents: this.limits.pageEvents, maxBytes: this.limits.pageBytes });
+    if (stored.length === 0) return null;
+    const page = { from: this.cursor, next: stored[stored.length - 1]!.offset + 1, views: this.views(this.stream, stored) };
+    pagesOf(this.engine).set(this.stream.id, page);
+    return page;
+  }
+
+  /** Waits for an event at the cursor or later to become visible. */
+  private wait(): void {
+    if (this.waiting || this.stopped) return;
+    this.waiting = true;
+    const startedMs = Date.now();
+    let waited: Promise<boolean>;
+    try {
+      waited = this.engine.waitForEvents(this.stream.name, this.cursor, WAIT_MS);
+    } catch {
+      waited = Promise.resolve(false); // the stream is gone: pump says so
+    }
+    void waited.then((arrived) => {
+      this.waiting = false;
+      if (this.stopped) return;
+      if (!arrived && this.exists() && Date.now() - startedMs < WAIT_MS / 2) {
+        // The waits were ended early with the stream still there: the store is closing.
+        return this.end(this.failure(ErrorCodes.SHUTTING_DOWN, 'the store is closing'));
+      }
+      this.pump();
+    });
+  }
+
+  private exists(): boolean {
+    return this.engine.getStream(this.stream.name)?.id === this.stream.id;
+  }
+
+  /** An error that ends the subscription, saying where to resume. */
+  private failure(code: EventBusError['code'], reason: string, context?: unknown): EventBusError {
+    const position = { last_offset: this.cursor - 1, next_offset: this.cursor };
+    const merged = typeof context === 'object' && context !== null ? { ...context, ...position } : position;
+    return new EventBusError(code, reason, { context: merged });
+  }
+
+  private end(error: EventBusError): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (!this.exists()) pagesOf(this.engine).delete(this.stream.id);
+    this.sink.ended(error);
+  }
+}

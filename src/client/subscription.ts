@@ -1,0 +1,207 @@
+/**
+ * A catch-up subscription in the client (`subscribe` on the wire), on a connection of its own:
+ *
+ * ```ts
+ * const subscription = await client.subscribe('orders', { fromOffset: 0 });
+ * for await (const item of subscription) {
+ *   if (item.kind === 'caught_up') console.log('history done; live from', item.nextOffset);
+ *   else handle(item.event);
+ * }
+ * ```
+ *
+ * The iterator yields every event in offset order and one `caught_up` item between the history
+ * and the live events; `caughtUp` resolves at the same point. It throws the server's error when
+ * the subscription ends (SLOW_CONSUMER, STREAM_NOT_FOUND, SHUTTING_DOWN): `nextOffset` is then
+ * where to resume (`client.subscribe(name, { fromOffset: subscription.nextOffset })`), with
+ * nothing lost or repeated. Lines the program has not taken yet are held up to a bound; past it
+ * the socket is paused, and the server's flow control takes over.
+ */
+import type net from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+import type { EventBusError } from '../errors.js';
+import { connectionError, event, openSocket, type ClientOptions } from './client.js';
+import { responseError } from './response-errors.js';
+import type { Event, RawResponse, Response } from './types.js';
+
+/** Where a subscription starts (one of them; default offset 0). */
+export interface SubscribeOptions {
+  fromOffset?: number;
+  /** The first event at or after this time. */
+  fromTime?: string | Date;
+  /** Only events written from now on. */
+  fromEnd?: boolean;
+  /** Only this aggregate's events. */
+  key?: string;
+  /** Only events of these types. */
+  types?: string[];
+  /** Lines held for the program before the socket is paused. Default 64. */
+  maxQueuedLines?: number;
+}
+
+/** What the iterator yields. */
+export type SubscriptionItem<T = unknown> =
+  | { kind: 'event'; event: Event<T> }
+  | { kind: 'caught_up'; nextOffset: number };
+
+type Queued = { line: RawResponse } | { error: EventBusError } | { end: true };
+
+export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem<T>> {
+  /** The offset after the last event taken from the iterator: where to resume. */
+  nextOffset: number;
+  /** True once the caught-up line arrived. */
+  isCaughtUp = false;
+  /** Resolves with the offset live events start at, once the history has arrived. */
+  readonly caughtUp: Promise<number>;
+  private resolveCaughtUp!: (nextOffset: number) => void;
+  private readonly queue: Queued[] = [];
+  private waiter: (() => void) | null = null;
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  private paused = false;
+  private finished = false;
+  private unsubscribed: ((nextOffset: number) => void) | null = null;
+  private readonly maxQueuedLines: number;
+
+  private constructor(private readonly socket: net.Socket, fromOffset: number, maxQueuedLines: number) {
+    this.nextOffset = fromOffset;
+    this.maxQueuedLines = maxQueuedLines;
+    this.caughtUp = new Promise((resolve) => (this.resolveCaughtUp = resolve));
+    this.caughtUp.catch(() => {});
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.push({ error: connectionError(`connection error: ${error.message}`, error) }));
+    socket.on('close', () => this.push(this.finished ? { end: true } : { error: connectionError('the connection was closed') }));
+  }
+
+  /** Opens a connection and subscribes (see EventBusClient.subscribe). */
+  static async open<T>(client: ClientOptions, name: string, options: SubscribeOptions): Promise<Subscription<T>> {
+    const socket = await openSocket(client);
+    const body: Record<string, unknown> = { stream_name: name };
+    if (options.fromEnd === true) body.from_offset = 'end';
+    else if (options.fromTime !== undefined) body.from_time = options.fromTime instanceof Date ? options.fromTime.toISOString() : options.fromTime;
+    else body.from_offset = options.fromOffset ?? 0;
+    if (options.key !== undefined) body.key = options.key;
+    if (options.types !== undefined) body.types = options.types;
+    const auth = client.auth === undefined ? {} : { auth: { client_id: client.auth.clientId, client_secret: client.auth.clientSecret } };
+    socket.write(`${JSON.stringify({ operation: 'subscribe', body, ...auth })}\n`);
+    return new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64);
+  }
+
+  /** Every event, with one `caught_up` item after the history. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<SubscriptionItem<T>> {
+    for await (const { response } of this.lines()) {
+      const body = response.body as { events?: Record<string, unknown>[]; caught_up?: boolean; next_offset: number };
+      if (body.caught_up === true) {
+        yield { kind: 'caught_up', nextOffset: body.next_offset };
+        continue;
+      }
+      for (const raw of body.events ?? []) {
+        const item = event<T>(raw);
+        this.nextOffset = item.offset + 1;
+        yield { kind: 'event', event: item };
+      }
+      this.nextOffset = Math.max(this.nextOffset, body.next_offset);
+    }
+  }
+
+  /**
+   * The subscription's lines as received (events exactly as stored, e.g. integers beyond 2^53),
+   * events lines and the caught-up line; throws the error that ends it. Use it or the iterator.
+   */
+  async *lines(): AsyncGenerator<RawResponse> {
+    for (;;) {
+      const item = this.queue.shift();
+      if (item === undefined) {
+        await new Promise<void>((resolve) => (this.waiter = resolve));
+        continue;
+      }
+      if (this.paused && this.queue.length < this.maxQueuedLines / 2) {
+        this.paused = false;
+        this.socket.resume();
+      }
+      if ('end' in item) return;
+      if ('error' in item) throw item.error;
+      const body = item.line.response.body as { events?: unknown[]; next_offset: number };
+      if (body.events === undefined) this.nextOffset = Math.max(this.nextOffset, body.next_offset);
+      yield item.line;
+      if (body.events !== undefined) this.nextOffset = Math.max(this.nextOffset, body.next_offset);
+    }
+  }
+
+  /**
+   * Ends the subscription: events not yet taken are dropped, the iterator ends. Resolves with
+   * {@link nextOffset}, where a new subscription would go on.
+   */
+  async unsubscribe(): Promise<number> {
+    if (!this.finished && !this.socket.destroyed) {
+      const answered = new Promise<number>((resolve) => (this.unsubscribed = resolve));
+      this.socket.write(`${JSON.stringify({ operation: 'unsubscribe' })}\n`);
+      if (this.paused) this.socket.resume();
+      this.paused = false;
+      await Promise.race([answered, new Promise((resolve) => this.socket.once('close', resolve))]);
+    }
+    this.close();
+    return this.nextOffset;
+  }
+
+  /** Closes the connection; the iterator ends. */
+  close(): void {
+    this.finished = true;
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    const text = this.partial + this.decoder.write(chunk);
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n', start);
+      if (end === -1) break;
+      this.onLine(text.slice(start, end));
+      start = end + 1;
+    }
+    this.partial = text.slice(start);
+  }
+
+  private onLine(line: string): void {
+    let response: Response;
+    try {
+      response = JSON.parse(line) as Response;
+    } catch {
+      this.push({ error: connectionError(`the server sent a line that is not JSON: ${line.slice(0, 200)}`) });
+      return;
+    }
+    if (this.unsubscribed !== null) {
+      // Dropping what was sent before the unsubscribe took effect.
+      if (response.operation === 'unsubscribe') {
+        this.finished = true;
+        this.unsubscribed((response.body as { next_offset: number } | undefined)?.next_offset ?? this.nextOffset);
+      }
+      return;
+    }
+    if (response.status !== true || (response.reason !== undefined && response.reason !== null)) {
+      this.finished = true;
+      this.push({ error: responseError(response) });
+      this.socket.end();
+      return;
+    }
+    const body = response.body as { caught_up?: boolean; next_offset: number } | undefined;
+    if (body?.caught_up === true) {
+      this.isCaughtUp = true;
+      this.resolveCaughtUp(body.next_offset);
+    }
+    this.push({ line: { response, line } });
+  }
+
+  private push(item: Queued): void {
+    if (this.queue.length > 0 && !('line' in item) && !('line' in this.queue[this.queue.length - 1]!)) return; // one end is enough
+    this.queue.push(item);
+    if (this.queue.length >= this.maxQueuedLines && !this.paused && !this.socket.destroyed) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+}
+

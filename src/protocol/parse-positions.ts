@@ -1,0 +1,83 @@
+/**
+ * Where a read, a subscription or a new consumer starts, as the wire gives it:
+ * `from_offset` (an offset, or `"end"`), `from_time` (RFC 3339), `direction` (`"forward"` or
+ * `"backward"`), and a consumer's `start` (`"all"`, `"new"`, `{"offset": N}`, `{"time": "…"}`).
+ */
+import type { ConsumerStart } from '../storage/index.js';
+import { invalidField, isObject, string, type JsonObject } from './parse-request.js';
+import type { FilterFields, ReadPosition, SubscribeRequest } from './requests.js';
+
+/** RFC 3339: a full date, `T` (or `t`, or a space), a full time with optional fraction, and an offset. */
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/** `value` (RFC 3339) in ms since the epoch; throws INVALID_FIELD naming `field`. */
+export function parseTime(value: unknown, field: string): number {
+  const ms = typeof value === 'string' && RFC_3339.test(value) ? Date.parse(value.replace(' ', 'T')) : NaN;
+  if (!Number.isFinite(ms)) throw invalidField(field, 'an RFC 3339 time such as 2026-11-30T12:00:00Z');
+  return ms;
+}
+
+/** `from_offset` (N or "end"), `from_time` and `direction` of get_stream_events. */
+export function parseReadPosition(body: JsonObject): ReadPosition {
+  const direction = body.direction ?? 'forward';
+  if (direction !== 'forward' && direction !== 'backward') throw invalidField('direction', 'forward or backward');
+  const { fromOffset, fromEnd, fromTimeMs } = parseFrom(body);
+  return { fromOffset, fromEnd: fromEnd || (direction === 'backward' && body.from_offset == null && fromTimeMs === undefined), fromTimeMs, direction };
+}
+
+/** `from_offset` or `from_time` (not both). */
+function parseFrom(body: JsonObject): { fromOffset: number; fromEnd: boolean; fromTimeMs: number | undefined } {
+  const offset = body.from_offset;
+  const time = body.from_time;
+  const hasOffset = offset !== undefined && offset !== null;
+  if (hasOffset && time !== undefined && time !== null) throw invalidField('from_time', 'from_offset or from_time, not both');
+  if (time !== undefined && time !== null) return { fromOffset: 0, fromEnd: false, fromTimeMs: parseTime(time, 'from_time') };
+  if (offset === 'end') return { fromOffset: 0, fromEnd: true, fromTimeMs: undefined };
+  if (!hasOffset) return { fromOffset: 0, fromEnd: false, fromTimeMs: undefined };
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalidField('from_offset', 'an integer of at least 0, or the string end');
+  return { fromOffset: offset, fromEnd: false, fromTimeMs: undefined };
+}
+
+/** subscribe {stream_name, key?, types?, from_offset | from_time}. */
+export function parseSubscribe(body: JsonObject): SubscribeRequest {
+  return { operation: 'subscribe', streamName: string(body, 'stream_name'), ...parseFrom(body), ...parseFilter(body) };
+}
+
+/** `key` (a string) and `types` (a non-empty array of strings); lengths are checked by the engine. */
+export function parseFilter(body: JsonObject): FilterFields {
+  const key = body.key;
+  if (key !== undefined && key !== null && typeof key !== 'string') throw invalidField('key', 'a string');
+  const types = body.types;
+  if (types !== undefined && types !== null && (!Array.isArray(types) || types.length === 0 || !types.every((t) => typeof t === 'string'))) {
+    throw invalidField('types', 'a non-empty array of strings');
+  }
+  return { key: typeof key === 'string' ? key : undefined, types: Array.isArray(types) ? (types as string[]) : undefined };
+}
+
+/** get_stream_events `from_version` (with `key` only). */
+export function parseFromVersion(body: JsonObject, key: string | undefined): number | undefined {
+  const value = body.from_version;
+  if (value === undefined || value === null) return undefined;
+  if (key === undefined) throw invalidField('from_version', 'from_version with a key only');
+  if (value === 'end') return Number.MAX_SAFE_INTEGER;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidField('from_version', 'an integer of at least 0, or the string end');
+  return value;
+}
+
+/** process_events `start`; undefined when absent. */
+export function parseConsumerStart(body: JsonObject): ConsumerStart | undefined {
+  const start = body.start;
+  if (start === undefined || start === null) return undefined;
+  if (start === 'all' || start === 'new') return { kind: start };
+  // No double quotes: `expected` is quoted in the reply's context as it is.
+  const expected = 'all, new, an object with offset (an integer) or time (RFC 3339)';
+  if (!isObject(start)) throw invalidField('start', expected);
+  const keys = Object.keys(start);
+  if (keys.length === 1 && keys[0] === 'offset') {
+    const offset = start.offset;
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalidField('start.offset', 'an integer of at least 0');
+    return { kind: 'offset', offset };
+  }
+  if (keys.length === 1 && keys[0] === 'time') return { kind: 'time', timeMs: parseTime(start.time, 'start.time') };
+  throw invalidField('start', expected);
+}

@@ -1,0 +1,29 @@
+/**
+ * A stream's `retention` object on the wire (`create_stream`, `set_stream_retention`):
+ * `{"max_age_ms"?, "max_bytes"?, "max_events"?}`, each a whole number of 0 or more (0 =
+ * unlimited); one left out follows the store's limit. Unknown keys are refused here (unlike
+ * elsewhere in a body): a misspelt limit silently ignored would keep data the user meant gone.
+ */
+import type { StreamRetention } from '../storage/index.js';
+import { invalidField, isObject, type JsonObject } from './parse-request.js';
+
+const KEYS = { max_age_ms: 'maxAgeMs', max_bytes: 'maxBytes', max_events: 'maxEvents' } as const;
+
+/** The required `retention` of set_stream_retention. */
+export function parseRetention(body: JsonObject): StreamRetention {
+  const value = body.retention;
+  if (!isObject(value)) throw invalidField('retention', 'an object with max_age_ms, max_bytes and/or max_events');
+  const retention: StreamRetention = {};
+  for (const [key, limit] of Object.entries(value)) {
+    if (!Object.hasOwn(KEYS, key)) throw invalidField(`retention.${key}`, 'one of max_age_ms, max_bytes, max_events');
+    if (limit === null) continue;
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) throw invalidField(`retention.${key}`, 'an integer of at least 0 (0 = unlimited)');
+    retention[KEYS[key as keyof typeof KEYS]] = limit;
+  }
+  return retention;
+}
+
+/** The optional `retention` of create_stream. */
+export function parseOptionalRetention(body: JsonObject): StreamRetention | undefined {
+  return body.retention === undefined || body.retention === null ? undefined : parseRetention(body);
+}

@@ -1,0 +1,168 @@
+/**
+ * A connection while it is a subscription (`subscribe`, bus/subscription.ts): the subscription's
+ * lines go out through the connection's output, after every response before the `subscribe`
+ * and before every one after it, and the lines the client sends meanwhile are answered here:
+ * `unsubscribe` ends the subscription (its answer is the last line), `exit` ends it and the
+ * connection answers and closes as usual, anything else gets SUBSCRIPTION_ACTIVE (a line that is
+ * not a request gets its usual error).
+ *
+ * In the connection's request queue the `subscribe` is one exclusive request whose response is
+ * the subscription's last output: it is started in its turn ({@link start}), and what it sends
+ * until it ends is taken by the connection's flush ({@link takeOutput}) right after the
+ * responses before it.
+ */
+import { ErrorCodes, EventBusError } from '../errors.js';
+import type { EventBus } from '../bus/bus.js';
+import type { EventView } from '../bus/results.js';
+import type { Subscription, SubscriptionLimits, SubscriptionSink } from '../bus/subscription.js';
+import { DECODE_REQUEST } from '../protocol/operations.js';
+import type { DecodedLine } from '../protocol/parse-request.js';
+import type { Credentials, SubscribeRequest } from '../protocol/requests.js';
+import { encodeFailure } from '../protocol/response.js';
+import { caughtUpLine, subscriptionEndLine, subscriptionEventsLine, unsubscribedLine } from '../protocol/subscription-lines.js';
+import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
+
+/** What a session needs from its connection. */
+export interface SessionHost {
+  /** Bytes written to the socket and not yet sent. */
+  readonly writableLength: number;
+  /** Output is waiting: flush soon. */
+  outputReady(): void;
+  /** The session ended: the connection takes requests again (those after it wait for its last line). */
+  sessionEnded(session: SubscriptionSession): void;
+  /** Whether `credentials` may make requests (counts and logs a refusal). */
+  authorized(credentials: Credentials | null, operation: string): boolean;
+}
+
+/** Pages of at most this many events and about this many payload bytes per line. */
+const PAGE_EVENTS = 1000;
+const PAGE_BYTES = 1024 * 1024;
+/** Catching up, the next page is read once less than this is waiting for the client. */
+const HISTORY_BUFFER_BYTES = 256 * 1024;
+
+const ACTIVE = new EventBusError(ErrorCodes.SUBSCRIPTION_ACTIVE, 'this connection is a subscription: it takes only unsubscribe and exit');
+const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
+
+export class SubscriptionSession implements SubscriptionSink {
+  private out = '';
+  private started = false;
+  private done = false;
+  private subscription: Subscription | null = null;
+  private finish: ((last: string) => void) | null = null;
+  private last: string | null = null;
+  private readonly limits: SubscriptionLimits;
+
+  constructor(
+    private readonly host: SessionHost,
+    private readonly bus: EventBus,
+    private readonly request: SubscribeRequest,
+    private readonly requestIdJson: string | undefined,
+    maxBufferedBytes: number,
+  ) {
+    this.limits = { pageEvents: PAGE_EVENTS, pageBytes: PAGE_BYTES, historyBufferBytes: HISTORY_BUFFER_BYTES, maxBufferedBytes };
+  }
+
+  /** Its turn in the queue: starts; resolves with its last output once it ends. */
+  start(): Promise<string> {
+    this.started = true;
+    return new Promise((resolve) => {
+      this.finish = resolve;
+      if (this.done) return this.settle(); // ended before its turn (a pipelined unsubscribe or exit)
+      try {
+        this.subscription = this.bus.subscribe(this.request.streamName, this.request, this, this.limits);
+      } catch (error) {
+        this.end(subscriptionEndLine(error, this.requestIdJson));
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ the subscription's sink
+
+  get bufferedBytes(): number {
+    return this.host.writableLength + this.out.length;
+  }
+
+  events(events: readonly EventView[], nextOffset: number): void {
+    this.push(subscriptionEventsLine(events, nextOffset, this.requestIdJson));
+  }
+
+  caughtUp(nextOffset: number): void {
+    this.push(caughtUpLine(nextOffset, this.requestIdJson));
+  }
+
+  ended(error: EventBusError): void {
+    this.end(subscriptionEndLine(error, this.requestIdJson));
+  }
+
+  // ------------------------------------------------------------------ the connection's side
+
+  /**
+   * A line the client sent while subscribed. Returns false for `exit` (the session has ended;
+   * the connection answers it and closes); answers everything else itself.
+   */
+  takeLine(decoded: DecodedLine): boolean {
+    if (!decoded.ok) {
+      this.push(encodeFailure(DECODE_REQUEST, decoded.error, decoded.requestIdJson));
+      return true;
+    }
+    const { operation, requestIdJson, credentials } = decoded.envelope;
+    if (operation === 'exit') {
+      this.end('');
+      return false;
+    }
+    if (operation !== 'unsubscribe') this.push(encodeFailure(operation, ACTIVE, requestIdJson));
+    else if (!this.host.authorized(credentials, operation)) this.push(encodeFailure(operation, UNAUTHORIZED, requestIdJson));
+    else this.end(unsubscribedLine(this.subscription?.nextOffset ?? this.request.fromOffset, requestIdJson));
+    return true;
+  }
+
+  /** What was sent since the last take (nothing before its turn: earlier responses go first). */
+  takeOutput(): string {
+    if (!this.started || this.done) return '';
+    const out = this.out;
+    this.out = '';
+    // Catching up waits while output is unsent; once written, the socket may have taken it all
+    // (no 'drain' comes then): look again after this write.
+    if (out.length > 0) this.subscription?.resume();
+    return out;
+  }
+
+  /** The socket drained. */
+  drained(): void {
+    this.subscription?.resume();
+  }
+
+  /** Server shutdown: ends with SHUTTING_DOWN and where to resume. */
+  shutdown(): void {
+    const next = this.subscription?.nextOffset ?? this.request.fromOffset;
+    this.end(subscriptionEndLine(new EventBusError(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down', { context: { last_offset: next - 1, next_offset: next } }), this.requestIdJson));
+  }
+
+  /** The connection closed: stop, send nothing. */
+  close(): void {
+    this.done = true;
+    this.subscription?.stop();
+  }
+
+  private push(line: string): void {
+    if (this.done) return;
+    this.out += line;
+    if (this.started) this.host.outputReady();
+  }
+
+  private end(last: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.subscription?.stop();
+    this.last = last;
+    this.host.sessionEnded(this);
+    if (this.started) this.settle();
+  }
+
+  private settle(): void {
+    const all = this.out + (this.last ?? '');
+    this.out = '';
+    this.finish?.(all);
+    this.finish = null;
+  }
+}

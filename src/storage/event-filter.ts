@@ -1,0 +1,43 @@
+/**
+ * Which events a reader, a subscription or a consumer takes: those of one key (aggregate) and/or
+ * of some types, as record format 2 stores them (format/record-fields.ts). An event without the
+ * attribute asked for does not match. Filters are small and fixed: at most
+ * {@link MAX_FILTER_TYPES} types, each of record length.
+ */
+import { ErrorCodes, EventBusError } from '../errors.js';
+import type { EventAttributes } from './format/record-fields.js';
+import { MAX_KEY_BYTES } from './format/record-fields.js';
+
+/** A filter: every given part must match. */
+export interface EventFilter {
+  key?: string;
+  types?: readonly string[];
+}
+
+/** Most types in one filter. */
+export const MAX_FILTER_TYPES = 64;
+
+/** True when an event with `attributes` passes `filter`. */
+export function matchesFilter(filter: EventFilter, attributes: EventAttributes | null | undefined): boolean {
+  if (filter.key !== undefined && attributes?.key !== filter.key) return false;
+  if (filter.types !== undefined) {
+    const type = attributes?.type;
+    if (type === undefined || !filter.types.includes(type)) return false;
+  }
+  return true;
+}
+
+/** True when the filter takes every event. */
+export function isEmptyFilter(filter: EventFilter | undefined): boolean {
+  return filter === undefined || (filter.key === undefined && filter.types === undefined);
+}
+
+/** Throws INVALID_FIELD for a key or type that no record can hold, or too many types. */
+export function checkFilter(filter: EventFilter): void {
+  const bad = (field: string, expected: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `${field} must be ${expected}`, { context: { field, expected } });
+  if (filter.key !== undefined && (filter.key.length === 0 || Buffer.byteLength(filter.key) > MAX_KEY_BYTES)) throw bad('key', `1 to ${MAX_KEY_BYTES} bytes of UTF-8`);
+  if (filter.types !== undefined) {
+    if (filter.types.length === 0 || filter.types.length > MAX_FILTER_TYPES) throw bad('types', `1 to ${MAX_FILTER_TYPES} types`);
+    for (const type of filter.types) if (type.length === 0 || Buffer.byteLength(type) > 255) throw bad('types', 'types of 1 to 255 bytes of UTF-8');
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Over the wire: get_stream_events backward (from "end" and from an offset), from a time and from
+ * "end", each reply saying where to continue and whether it is at the end, paged through against
+ * a reference; create_stream retention, set_stream_retention and truncate_stream with what
+ * get_stream_info shows; process_events start and the consumer's start in get_stream_info.
+ */
+import t from 'tap';
+import { EventBusClient } from '../../src/client/client.js';
+import { serverFor } from '../helpers/server-inprocess.js';
+
+type Page = { events: { offset: number; created_at: string; body: { i: number } }[]; next_offset: number; at_end: boolean };
+
+t.test('backward and by time, paged to the end, against a reference', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  for (let b = 0; b < 20; b++) {
+    await Promise.all(Array.from({ length: 5 }, (_, k) => client.writeEvent('s', { i: b * 5 + k })));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  const read = async (body: Record<string, unknown>) => (await client.request('get_stream_events', { stream_name: 's', ...body })).body as Page;
+  const all = await read({ max_events: 1000 });
+  t.equal(all.events.length, 100);
+  t.equal(all.at_end, true, 'a forward page that reaches the end says so');
+  t.equal(all.next_offset, 100);
+  const first = await read({ max_events: 10 });
+  t.same([first.next_offset, first.at_end], [10, false]);
+  const endPage = await read({ from_offset: 'end' });
+  t.same(endPage, { events: [], next_offset: 100, at_end: true }, 'from "end" forward: nothing yet, continue at the next offset');
+
+  const backward: number[] = [];
+  let page = await read({ direction: 'backward', from_offset: 'end', max_events: 7 });
+  for (let pages = 0; ; pages++) {
+    backward.push(...page.events.map((e) => e.offset));
+    if (page.at_end) break;
+    t.ok(pages < 50);
+    page = await read({ direction: 'backward', from_offset: page.next_offset, max_events: 7 });
+  }
+  t.same(backward, Array.from({ length: 100 }, (_, i) => 99 - i), 'backward pages from "end": newest first, every event once');
+  t.equal(page.next_offset, -1, 'the last backward page: next_offset below the first offset');
+  t.same((await read({ direction: 'backward', from_offset: 42, max_events: 3 })).events.map((e) => e.offset), [42, 41, 40], 'backward from an offset includes it');
+
+  let mismatches = 0;
+  for (const event of all.events.filter((_, k) => k % 7 === 0)) {
+    const at = await read({ from_time: event.created_at, max_events: 1 });
+    const expected = all.events.find((e) => e.created_at >= event.created_at)!.offset;
+    if (at.events[0]!.offset !== expected) mismatches += 1;
+    const before = await read({ from_time: event.created_at, direction: 'backward', max_events: 1 });
+    const expectedBefore = [...all.events].reverse().find((e) => e.created_at <= event.created_at)!.offset;
+    if (before.events[0]!.offset !== expectedBefore) mismatches += 1;
+  }
+  t.equal(mismatches, 0, 'from_time forward (first at or after) and backward (last at or before) match a scan');
+  const future = await read({ from_time: '2999-01-01T00:00:00Z' });
+  t.same(future, { events: [], next_offset: 100, at_end: true });
+});
+
+t.test('retention and truncation: create, set, truncate; get_stream_info shows them; consumers start where told', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.request('create_stream', { stream_name: 's', retention: { max_events: 1000, max_age_ms: 86_400_000 } });
+  let info = (await client.request('get_stream_info', { stream_name: 's' })).body as { stream: Record<string, unknown> };
+  t.same(info.stream.retention, { max_age_ms: 86_400_000, max_bytes: 0, max_events: 1000 });
+  const set = await client.request('set_stream_retention', { stream_name: 's', retention: { max_bytes: 1 << 30 } });
+  t.same(set.body, { retention: { max_age_ms: 0, max_bytes: 1 << 30, max_events: 0 } }, 'the limits left out follow the store again');
+  for (let i = 0; i < 10; i++) await client.writeEvent('s', { i });
+  const truncated = await client.request('truncate_stream', { stream_name: 's', before_offset: 4 });
+  t.same(truncated.body, { first_offset: 4, next_offset: 10 });
+  const page = (await client.request('get_stream_events', { stream_name: 's' })).body as Page;
+  t.equal(page.events[0]!.offset, 4, 'reads start at the truncation');
+  await t.rejects(client.request('truncate_stream', { stream_name: 's', before_offset: 11 }), { code: 'INVALID_FIELD' });
+  await t.rejects(client.request('truncate_stream', { stream_name: 'nope', before_offset: 1 }), { code: 'STREAM_NOT_FOUND' });
+  await t.rejects(client.request('set_stream_retention', { stream_name: 's', retention: { max_events: -1 } }), { code: 'INVALID_FIELD' });
+
+  const first = async (consumer: string, start: unknown) =>
+    ((await client.request('process_events', { stream_name: 's', consumer, start, max_events: 1 })).body as Page).events[0]?.offset;
+  t.equal(await first('a', 'all'), 4);
+  t.equal(await first('n', 'new'), undefined);
+  t.equal(await first('o', { offset: 6 }), 6);
+  t.equal(await first('t', { time: '2000-01-01T00:00:00Z' }), 4);
+  await t.rejects(client.request('process_events', { stream_name: 's', consumer: 'x', start: { offset: 99 } }), { code: 'INVALID_FIELD' });
+  info = (await client.request('get_stream_info', { stream_name: 's' })).body as { stream: Record<string, unknown> };
+  const starts = Object.fromEntries((info.stream.consumers as { name: string; start: unknown }[]).map((c) => [c.name, c.start]));
+  t.same(starts, { a: 'all', n: 'new', o: { offset: 6 }, t: { time: '2000-01-01T00:00:00.000Z' } });
+  t.equal(info.stream.first_offset, 4);
+});

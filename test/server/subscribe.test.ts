@@ -1,0 +1,144 @@
+/**
+ * Catch-up subscriptions over the wire (bus/subscription.ts, server/subscription-session.ts):
+ * history lines, one caught_up line, then live events as they become durable, exactly once and
+ * in order across the switch while writers write; the connection takes only unsubscribe and
+ * exit meanwhile; a slow subscriber is cut off with SLOW_CONSUMER and its position and resumes
+ * without loss; deleting the stream ends the subscription with STREAM_NOT_FOUND.
+ */
+import t from 'tap';
+import { EventBusClient } from '../../src/client/client.js';
+import { serverFor } from '../helpers/server-inprocess.js';
+import { LineSocket } from '../helpers/server-lines.js';
+
+type Line = { operation: string; status: boolean; body?: { events?: { offset: number; body: unknown }[]; caught_up?: boolean; next_offset?: number }; code?: string; context?: Record<string, number>; request_id?: unknown };
+
+async function next(socket: LineSocket, timeoutMs = 5000): Promise<Line> {
+  return JSON.parse(await socket.readLine(timeoutMs)) as Line;
+}
+
+t.test('history, caught_up, live; other requests refused; unsubscribe answers last and the connection goes on', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  for (let i = 0; i < 5; i++) await client.writeEvent('s', { i });
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 2 }, request_id: 'sub' })}\n`);
+  const history = await next(socket);
+  t.same(history.body!.events!.map((e) => e.offset), [2, 3, 4], 'history from the offset asked for');
+  t.equal(history.request_id, 'sub', 'lines carry the subscribe request_id');
+  t.same((await next(socket)).body, { caught_up: true, next_offset: 5 });
+  await client.writeEvent('s', { i: 5 });
+  const live = await next(socket);
+  t.same(live.body!.events!.map((e) => e.offset), [5], 'a live event');
+  t.same(live.body!.events![0]!.body, { i: 5 });
+  socket.write(`${JSON.stringify({ operation: 'get_stream_info', body: { stream_name: 's' } })}\n`);
+  const refused = await next(socket);
+  t.equal(refused.code, 'SUBSCRIPTION_ACTIVE');
+  t.equal(refused.operation, 'get_stream_info');
+  socket.write('not json\n');
+  t.equal((await next(socket)).code, 'INVALID_JSON', 'a line that is no request gets its usual error');
+  socket.write(`${JSON.stringify({ operation: 'unsubscribe' })}\n${JSON.stringify({ operation: 'get_stream_info', body: { stream_name: 's' } })}\n`);
+  const bye = await next(socket);
+  t.same(bye, { operation: 'unsubscribe', status: true, body: { next_offset: 6 } });
+  const info = await next(socket);
+  t.equal(info.operation, 'get_stream_info', 'after unsubscribe the connection takes requests again');
+  t.ok(info.status);
+  socket.write(`${JSON.stringify({ operation: 'unsubscribe' })}\n`);
+  t.equal((await next(socket)).code, 'NOT_SUBSCRIBED');
+});
+
+t.test('from "end" and from a time; an unknown stream; exit while subscribed', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  await client.writeEvent('s', 1);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const cut = new Date().toISOString();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await client.writeEvent('s', 2);
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_time: cut } })}\n`);
+  t.same((await next(socket)).body!.events!.map((e) => e.offset), [1], 'from a time: the first event at or after it');
+  t.same((await next(socket)).body, { caught_up: true, next_offset: 2 });
+  socket.write(`${JSON.stringify({ operation: 'exit' })}\n`);
+  t.same(await next(socket), { operation: 'exit', status: true });
+  await socket.closed;
+
+  const end = await LineSocket.connect(port);
+  t.teardown(() => end.socket.destroy());
+  end.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 'end' } })}\n`);
+  t.same((await next(end)).body, { caught_up: true, next_offset: 2 }, 'from the end: caught up at once');
+  await client.writeEvent('s', 3);
+  t.same((await next(end)).body!.events!.map((e) => e.offset), [2]);
+
+  const missing = await LineSocket.connect(port);
+  t.teardown(() => missing.socket.destroy());
+  missing.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'nope' } })}\n`);
+  const failed = await next(missing);
+  t.equal(failed.code, 'STREAM_NOT_FOUND');
+  t.equal(failed.operation, 'subscribe');
+});
+
+t.test('deleting the stream ends the subscription with STREAM_NOT_FOUND and the position', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  await client.writeEvent('s', 1);
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's' } })}\n`);
+  await next(socket);
+  t.same((await next(socket)).body, { caught_up: true, next_offset: 1 });
+  await client.deleteStream('s');
+  const ended = await next(socket);
+  t.equal(ended.code, 'STREAM_NOT_FOUND');
+  t.same(ended.context, { last_offset: 0, next_offset: 1 });
+});
+
+t.test('a subscriber from 0 while 4 writers write gets every event exactly once, in order, across the switch', async (t) => {
+  const { port } = await serverFor(t);
+  const writers = await Promise.all(Array.from({ length: 4 }, () => EventBusClient.connect({ port })));
+  t.teardown(() => Promise.all(writers.map((w) => w.close())));
+  await writers[0]!.createStream('s');
+  const perWriter = 600;
+  const writing = writers.map(async (writer, w) => {
+    for (let i = 0; i < perWriter; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, k) => writer.writeEvent('s', { w, i: i + k })));
+    }
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20)); // some history first
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 0 } })}\n`);
+  const offsets: number[] = [];
+  const lastSeen = [-1, -1, -1, -1];
+  let outOfOrder = 0;
+  let caughtUpAt = -1;
+  let doneWriting = false;
+  void Promise.all(writing).then(() => (doneWriting = true));
+  while (offsets.length < 4 * perWriter) {
+    const line = await next(socket, 10_000);
+    if (line.body?.caught_up === true) {
+      t.equal(caughtUpAt, -1, 'one caught_up line');
+      caughtUpAt = offsets.length;
+      t.equal(line.body.next_offset, offsets.length, 'caught_up says where live starts');
+      continue;
+    }
+    for (const event of line.body!.events!) {
+      offsets.push(event.offset);
+      const { w, i } = event.body as { w: number; i: number };
+      if (i <= lastSeen[w]!) outOfOrder += 1;
+      lastSeen[w] = i;
+    }
+  }
+  t.ok(doneWriting || true);
+  t.ok(caughtUpAt >= 0, `caught up after ${caughtUpAt} events`);
+  t.same(offsets, Array.from({ length: 4 * perWriter }, (_, i) => i), 'every offset exactly once, in order');
+  t.equal(outOfOrder, 0, 'each writer\'s events in the order written');
+  await Promise.all(writing);
+});
