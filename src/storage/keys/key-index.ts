@@ -25,6 +25,7 @@ import { ErrorCodes, isEventBusError } from '../../errors.js';
 import { hashKey } from '../format/key-hash.js';
 import { RUN_FILE_PATTERN } from '../format/key-run.js';
 import type { FileIO } from '../fs/io.js';
+import type { OpenFiles } from '../fs/open-files.js';
 import type { FileCapture } from '../log/segment.js';
 import type { StreamLog } from '../log/stream-log.js';
 import type { Logger } from '../logger.js';
@@ -51,12 +52,16 @@ export interface KeyIndexContext {
   cache: KeyCache;
   /** Runs flushes and merges one at a time, and bounds the store's memtables. */
   maintenance: KeyMaintenance;
+  /** The engine's bound on open files, which runs' held descriptors count under (none: unbounded). */
+  openFiles?: OpenFiles;
 }
 
 /** Runs merged at once. */
 const MERGE_FAN_IN = 4;
 /** The index may lag the log by this many times `flushEvents` events before a run is written. */
 const LAG_FACTOR = 4;
+/** Events of the log replayed into the memtable per turn of the event loop while loading. */
+const LOAD_EVENTS_PER_TURN = 2_000;
 /** The answer for a key that has no event. */
 const NO_EVENT: KeyState = Object.freeze({ version: -1, offset: -1 }) as KeyState;
 
@@ -72,6 +77,10 @@ export class KeyIndex {
   private closed = false;
   /** Set once gaps are rebuilt and the log after the runs is in the memtable (ensureLoaded). */
   private loaded = false;
+  /** While loading in the background: the next offset to replay, and where the replay ends. */
+  private loadNext = 0;
+  private loadTo = 0;
+  private gapsRebuilt = false;
   /** For the engine's flush scheduler: once the log has written its queue, `recent` is moot. */
   readonly afterWrite = { flush: (): void => this.recent.clear() };
 
@@ -88,23 +97,61 @@ export class KeyIndex {
     const index = new KeyIndex(ctx, dir, stream, log);
     index.openRuns();
     ctx.maintenance.add(index);
+    index.loadNext = index.coveredTo;
+    index.loadTo = log.writtenOffset;
+    setImmediate(() => index.loadInBackground());
     return index;
   }
 
   /**
-   * Rebuilds missing runs and replays the log after the newest run into the memtable, the first
-   * time the index is used: a stream that never sees a key never reads its log for it, and an
-   * open stays as quick as without the index.
+   * Replays the log after the newest run into the memtable a slice per turn of the event loop
+   * after the open, so that neither the open nor the appends meanwhile wait for it. Every event
+   * past `loadTo` (the log's end at open) is entered by {@link appended}, and every keyed use
+   * first finishes the load ({@link ensureLoaded}): no answer ever comes from a partial index.
+   */
+  private loadInBackground(): void {
+    if (this.loaded || this.closed) return;
+    try {
+      if (!this.gapsRebuilt) {
+        this.gapsRebuilt = true;
+        this.rebuildGaps();
+      } else {
+        this.loadNext = this.replayIntoMemtable(this.loadNext, Math.min(this.loadTo, this.loadNext + LOAD_EVENTS_PER_TURN));
+        if (this.loadNext >= this.loadTo) {
+          this.loaded = true;
+          return;
+        }
+      }
+    } catch (error) {
+      // Left to the first keyed use, which finishes the load in its own step and reports there.
+      this.ctx.logger.warn({ dir: this.dir, err: error }, 'key index load paused (finished on first use)');
+      return;
+    }
+    setImmediate(() => this.loadInBackground());
+  }
+
+  /**
+   * Finishes loading (rebuilds missing runs, replays the rest of the log after the newest run
+   * into the memtable) before any use: the background load usually has by then.
    */
   private ensureLoaded(): void {
     if (this.loaded) return;
+    if (!this.gapsRebuilt) {
+      this.gapsRebuilt = true;
+      this.rebuildGaps();
+    }
+    this.loadNext = this.replayIntoMemtable(this.loadNext, this.loadTo);
     this.loaded = true;
-    this.rebuildGaps();
-    this.replay(this.coveredTo, this.log.writtenOffset, (hi, lo, version, offset) => {
+  }
+
+  /** Replays the keyed events in [from, to) into the memtable; returns `to`. */
+  private replayIntoMemtable(from: number, to: number): number {
+    this.replay(Math.max(from, this.coveredTo), to, (hi, lo, version, offset) => {
       this.memtable.add(hi, lo, version, offset);
       this.ctx.maintenance.grew(1);
       if (this.memtable.count >= this.ctx.options.flushEvents) this.flushNow(offset + 1);
     });
+    return to;
   }
 
   // ------------------------------------------------------------------ lookups
@@ -223,7 +270,7 @@ export class KeyIndex {
     this.ctx.logger.error({ file: damage.run.path, reason: damage.reason }, 'key index run is damaged: removed, rebuilt from the log');
     const r = this.runs.indexOf(damage.run);
     if (r < 0) return;
-    this.removeFile(damage.run.path);
+    this.discard(damage.run);
     const rebuilt = this.buildRuns(Math.max(damage.run.fromOffset, this.log.fieldsFrom), damage.run.toOffset);
     this.runs.splice(r, 1, ...rebuilt);
   }
@@ -302,14 +349,17 @@ export class KeyIndex {
     const newest = this.runs[this.runs.length - 1];
     // An empty run (a keyless stretch of the log) is replaced by the next one, not kept beside it.
     const replacing = newest !== undefined && newest.entryCount === 0 ? newest : null;
-    const writer = new RunWriter(this.ctx.io, this.dir, replacing?.fromOffset ?? this.coveredTo, to, Date.now());
+    const writer = new RunWriter(this.ctx.io, this.dir, replacing?.fromOffset ?? this.coveredTo, to, Date.now(), this.ctx.openFiles ?? null);
     const order = this.memtable.sortedPrefix(count);
     for (const i of order) writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
-    const run = await writer.finish();
-    if (this.closed) return;
+    const run = this.adopt(await writer.finish());
+    if (this.closed) {
+      this.forget(run);
+      return;
+    }
     if (replacing !== null) {
       this.runs.pop();
-      this.removeFile(replacing.path);
+      this.discard(replacing);
     }
     this.runs.push(run);
     this.memtable.dropPrefix(count);
@@ -327,20 +377,25 @@ export class KeyIndex {
       if (!group.every((run) => this.level(run) === level)) return;
       let merged: KeyRun | null;
       try {
-        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, pause, () => this.closed);
+        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, pause, () => this.closed, this.ctx.openFiles ?? null);
       } catch (error) {
         if (!(error instanceof DamagedRun)) throw error;
         this.replaceDamaged(error);
         return;
       }
-      if (merged === null || this.closed) return;
+      if (merged === null) return;
+      if (this.closed) {
+        merged.release();
+        return;
+      }
       const at = this.runs.indexOf(group[0]!);
       if (at < 0 || this.runs[at + MERGE_FAN_IN - 1] !== group[MERGE_FAN_IN - 1]) {
+        merged.release();
         this.removeFile(merged.path); // the list changed meanwhile (a rebuild): keep what it has
         return;
       }
-      this.runs.splice(at, MERGE_FAN_IN, merged);
-      for (const run of group) this.removeFile(run.path);
+      this.runs.splice(at, MERGE_FAN_IN, this.adopt(merged));
+      for (const run of group) this.discard(run);
       this.ctx.io.syncDir(this.dir).catch(() => {}); // the removals matter to nothing; an open resolves leftovers
     }
   }
@@ -364,7 +419,7 @@ export class KeyIndex {
    * log when the index is first used.
    */
   private openRuns(): void {
-    const { io, logger } = this.ctx;
+    const { io, logger, openFiles } = this.ctx;
     const end = this.log.writtenOffset;
     const found: { from: number; to: number; file: string }[] = [];
     for (const name of io.readdir(this.dir)) {
@@ -380,13 +435,13 @@ export class KeyIndex {
         this.removeFile(candidate.file);
         continue;
       }
-      const run = KeyRun.open(io, candidate.file);
+      const run = KeyRun.open(io, candidate.file, openFiles ?? null);
       if (typeof run === 'string') {
         logger.warn({ file: candidate.file, reason: run }, 'key index run fails its check: removed, rebuilt from the log');
         this.removeFile(candidate.file);
         continue;
       }
-      this.runs.push(run);
+      this.runs.push(this.adopt(run));
       cursor = candidate.to;
     }
     this.coveredTo = Math.max(cursor, this.log.fieldsFrom);
@@ -410,9 +465,9 @@ export class KeyIndex {
   /** Writes the memtable's entries below `to` as a run, synchronously (at open). */
   private flushNow(to: number): void {
     const count = this.memtable.countBelow(to);
-    const writer = new RunWriter(this.ctx.io, this.dir, this.coveredTo, to, Date.now());
+    const writer = new RunWriter(this.ctx.io, this.dir, this.coveredTo, to, Date.now(), this.ctx.openFiles ?? null);
     for (const i of this.memtable.sortedPrefix(count)) writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
-    this.runs.push(writer.finishNow());
+    this.runs.push(this.adopt(writer.finishNow()));
     this.memtable.dropPrefix(count);
     this.ctx.maintenance.shrank(count);
     this.coveredTo = to;
@@ -424,10 +479,10 @@ export class KeyIndex {
     const chunk = new KeyMemtable();
     let chunkFrom = from;
     const write = (until: number) => {
-      const writer = new RunWriter(this.ctx.io, this.dir, chunkFrom, until, Date.now());
+      const writer = new RunWriter(this.ctx.io, this.dir, chunkFrom, until, Date.now(), this.ctx.openFiles ?? null);
       const count = chunk.count;
       for (const i of chunk.sortedPrefix(count)) writer.add(chunk.hashHiOf(i), chunk.hashLoOf(i), chunk.version(i), chunk.offset(i));
-      runs.push(writer.finishNow());
+      runs.push(this.adopt(writer.finishNow()));
       chunk.dropPrefix(count);
       chunkFrom = until;
     };
@@ -479,6 +534,30 @@ export class KeyIndex {
   close(): void {
     this.closed = true;
     this.ctx.maintenance.remove(this);
+    for (const run of this.runs) this.forget(run);
+  }
+
+  /**
+   * Takes a run into the index's keeping: its bloom filter stays in memory if the store's budget
+   * for filters (half the key cache's bytes) has room, else it is dropped (lookups then read a
+   * block of the run instead).
+   */
+  private adopt(run: KeyRun): KeyRun {
+    if (run.bloomMemoryBytes > 0 && !this.ctx.cache.reserve(run.bloomMemoryBytes)) run.dropBloom();
+    return run;
+  }
+
+  /** Lets go of a run's memory and descriptor (the file stays). */
+  private forget(run: KeyRun): void {
+    this.ctx.cache.release(run.bloomMemoryBytes);
+    run.dropBloom();
+    run.release();
+  }
+
+  /** Lets go of a run and removes its file. */
+  private discard(run: KeyRun): void {
+    this.forget(run);
+    this.removeFile(run.path);
   }
 
   private removeFile(file: string): void {

@@ -8,6 +8,7 @@
 import { assert } from '../../errors.js';
 import { compareHash } from '../format/key-hash.js';
 import type { FileIO } from '../fs/io.js';
+import type { OpenFiles } from '../fs/open-files.js';
 import { RunWriter, type KeyRun, type RunCursor } from './key-run-file.js';
 
 /** Entries merged between two turns given to the event loop. */
@@ -18,9 +19,17 @@ const ENTRIES_PER_PAUSE = 16_384;
  * `cancelled()` turned true meanwhile (the index closed: nothing is left behind). Throws
  * DamagedRun when an input block fails its check (nothing is replaced then).
  */
-export async function mergeRuns(io: FileIO, dir: string, runs: readonly KeyRun[], firstOffset: number, pause: () => Promise<void>, cancelled: () => boolean): Promise<KeyRun | null> {
+export async function mergeRuns(
+  io: FileIO,
+  dir: string,
+  runs: readonly KeyRun[],
+  firstOffset: number,
+  pause: () => Promise<void>,
+  cancelled: () => boolean,
+  openFiles: OpenFiles | null = null,
+): Promise<KeyRun | null> {
   for (let i = 1; i < runs.length; i++) assert(runs[i - 1]!.toOffset === runs[i]!.fromOffset, 'merging runs that are not adjacent');
-  const writer = new RunWriter(io, dir, runs[0]!.fromOffset, runs[runs.length - 1]!.toOffset, Date.now());
+  const writer = new RunWriter(io, dir, runs[0]!.fromOffset, runs[runs.length - 1]!.toOffset, Date.now(), openFiles);
   const cursors: RunCursor[] = [];
   try {
     for (const run of runs) cursors.push(run.cursor(io));
