@@ -33,6 +33,7 @@ import type { KeyCache, KeyState } from './key-cache.js';
 import { KeyMemtable } from './key-memtable.js';
 import { DamagedRun, KeyRun, RunWriter, type KeyEntry } from './key-run-file.js';
 import { mergeRuns } from './run-merge.js';
+import { pause, TimeSlice } from './time-slice.js';
 
 /** The key index's settings (engine-options.ts has the defaults). */
 export interface KeyIndexOptions {
@@ -119,6 +120,7 @@ export class KeyIndex {
         this.loadNext = this.replayIntoMemtable(this.loadNext, Math.min(this.loadTo, this.loadNext + LOAD_EVENTS_PER_TURN));
         if (this.loadNext >= this.loadTo) {
           this.loaded = true;
+          this.ctx.maintenance.check(this); // a run is written off the loop's path if one is due
           return;
         }
       }
@@ -144,12 +146,16 @@ export class KeyIndex {
     this.loaded = true;
   }
 
-  /** Replays the keyed events in [from, to) into the memtable; returns `to`. */
+  /**
+   * Replays the keyed events in [from, to) into the memtable; returns `to`. No run is written
+   * here (a synchronous fsync would stall every stream's appends): the memtable may pass
+   * `flushEvents` for a moment, bounded by what a load replays (about `LAG_FACTOR` flushes), and
+   * the maintenance queue writes it out once loaded.
+   */
   private replayIntoMemtable(from: number, to: number): number {
     this.replay(Math.max(from, this.coveredTo), to, (hi, lo, version, offset) => {
       this.memtable.add(hi, lo, version, offset);
       this.ctx.maintenance.grew(1);
-      if (this.memtable.count >= this.ctx.options.flushEvents) this.flushNow(offset + 1);
     });
     return to;
   }
@@ -351,7 +357,19 @@ export class KeyIndex {
     const replacing = newest !== undefined && newest.entryCount === 0 ? newest : null;
     const writer = new RunWriter(this.ctx.io, this.dir, replacing?.fromOffset ?? this.coveredTo, to, Date.now(), this.ctx.openFiles ?? null);
     const order = this.memtable.sortedPrefix(count);
-    for (const i of order) writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
+    // In slices, giving the event loop turns: appends meanwhile only add entries past `count`.
+    const slice = new TimeSlice();
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]!;
+      writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
+      if (slice.due(k)) {
+        await pause();
+        if (this.closed) {
+          writer.abandon();
+          return;
+        }
+      }
+    }
     const run = this.adopt(await writer.finish());
     if (this.closed) {
       this.forget(run);
@@ -462,17 +480,6 @@ export class KeyIndex {
     }
   }
 
-  /** Writes the memtable's entries below `to` as a run, synchronously (at open). */
-  private flushNow(to: number): void {
-    const count = this.memtable.countBelow(to);
-    const writer = new RunWriter(this.ctx.io, this.dir, this.coveredTo, to, Date.now(), this.ctx.openFiles ?? null);
-    for (const i of this.memtable.sortedPrefix(count)) writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
-    this.runs.push(this.adopt(writer.finishNow()));
-    this.memtable.dropPrefix(count);
-    this.ctx.maintenance.shrank(count);
-    this.coveredTo = to;
-  }
-
   /** Builds runs for the keyed events in [from, to) from the log, synchronously. */
   private buildRuns(from: number, to: number): KeyRun[] {
     const runs: KeyRun[] = [];
@@ -567,11 +574,6 @@ export class KeyIndex {
       this.ctx.logger.warn({ file, err: error }, 'could not remove a key index run (removed at the next open)');
     }
   }
-}
-
-/** Gives the event loop a turn (between chunks of a merge). */
-function pause(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -10,9 +10,8 @@ import { compareHash } from '../format/key-hash.js';
 import type { FileIO } from '../fs/io.js';
 import type { OpenFiles } from '../fs/open-files.js';
 import { RunWriter, type KeyRun, type RunCursor } from './key-run-file.js';
+import { TimeSlice } from './time-slice.js';
 
-/** Entries merged between two turns given to the event loop. */
-const ENTRIES_PER_PAUSE = 16_384;
 
 /**
  * Merges `runs` (adjacent, oldest first) into one run written in `dir`, durably; null when
@@ -36,14 +35,16 @@ export async function mergeRuns(
     // One entry held back: an entry below the first offset is written only if it is its hash's last.
     let held: { hi: number; lo: number; version: number; offset: number } | null = null;
     let merged = 0;
+    const slice = new TimeSlice();
     for (;;) {
       const next = smallest(cursors);
       if (next === null) break;
       if (held !== null && (held.offset >= firstOffset || compareHash(held.hi, held.lo, next.hi, next.lo) !== 0)) writer.add(held.hi, held.lo, held.version, held.offset);
       held = { hi: next.hi, lo: next.lo, version: next.version, offset: next.offset };
       next.next();
-      if (++merged % ENTRIES_PER_PAUSE === 0) {
+      if (slice.due(++merged)) {
         await pause();
+        slice.restart();
         if (cancelled()) {
           writer.abandon();
           return null;
