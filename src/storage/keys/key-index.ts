@@ -33,7 +33,7 @@ import type { KeyCache, KeyState } from './key-cache.js';
 import { KeyMemtable } from './key-memtable.js';
 import { DamagedRun, KeyRun, RunWriter, type KeyEntry } from './key-run-file.js';
 import { mergeRuns } from './run-merge.js';
-import { pause, TimeSlice } from './time-slice.js';
+import { SLICE_MS, TimeSlice } from './time-slice.js';
 
 /** The key index's settings (engine-options.ts has the defaults). */
 export interface KeyIndexOptions {
@@ -61,6 +61,8 @@ export interface KeyIndexContext {
 const MERGE_FAN_IN = 4;
 /** The index may lag the log by this many times `flushEvents` events before a run is written. */
 const LAG_FACTOR = 4;
+/** Runs a stream may hold before its merges take longer slices of the event loop. */
+const RELAXED_RUNS = 10;
 /** Events of the log replayed into the memtable per turn of the event loop while loading. */
 const LOAD_EVENTS_PER_TURN = 2_000;
 /** The answer for a key that has no event. */
@@ -74,7 +76,10 @@ export class KeyIndex {
   private readonly recent = new Map<string, KeyState>();
   /** Every keyed event below this is in a run. */
   private coveredTo: number;
+  /** A flush is under way (one at a time, by the maintenance queue). */
   private busy = false;
+  /** Merges under way: beside flushes, never in their way (a long merge must not let the memtable grow). */
+  private merging: Promise<void> | null = null;
   private closed = false;
   /** Set once gaps are rebuilt and the log after the runs is in the memtable (ensureLoaded). */
   private loaded = false;
@@ -329,9 +334,11 @@ export class KeyIndex {
   }
 
   /**
-   * Writes the memtable's entries of durable events as a run, then merges runs if four of a
-   * level have gathered. `force`: even if no threshold is reached (the store's memtables are over
-   * their bound). Run by the maintenance queue, one at a time.
+   * Writes the memtable's entries of durable events as a run, then starts merging runs if four
+   * of a level have gathered. `force`: even if no threshold is reached (the store's memtables are
+   * over their bound). Run by the maintenance queue, one at a time; merges go on beside it, so
+   * that the next flush never waits for a merge (the memtable stays within its bound however
+   * long a merge of large runs takes).
    */
   async flushAndMerge(force = false): Promise<void> {
     if (this.closed || this.busy || (!force && !this.wantsFlush)) return;
@@ -339,10 +346,43 @@ export class KeyIndex {
     try {
       this.ensureLoaded();
       await this.flush();
-      await this.mergeIfDue();
     } finally {
       this.busy = false;
     }
+    this.startMerging();
+  }
+
+  /** Starts merging if due and no merge is under way; the maintenance queue's idle() awaits it. */
+  private startMerging(): void {
+    if (this.merging !== null || this.closed || this.mergeGroup() === null) return;
+    this.merging = this.mergeIfDue()
+      .catch((error: unknown) => this.ctx.logger.warn({ dir: this.dir, err: error }, 'key index merge failed (retried after the next flush; the index stays correct meanwhile)'))
+      .finally(() => {
+        this.merging = null;
+      });
+    this.ctx.maintenance.track(this.merging);
+  }
+
+  /**
+   * A merge's slice: about a millisecond while runs are few; longer as they pile up (appends
+   * taking the event loop's time), so that merges keep up and lookups stay a few runs deep.
+   */
+  private mergeSliceMs(): number {
+    const excess = this.runs.length - RELAXED_RUNS;
+    return excess <= 0 ? SLICE_MS : Math.min(50, SLICE_MS * 2 ** Math.min(excess, 6));
+  }
+
+  /**
+   * Four adjacent runs of one level, the newest such group first (runs flushed while a merge
+   * went on may sit after a group of an older level); null when none.
+   */
+  private mergeGroup(): KeyRun[] | null {
+    for (let at = this.runs.length - MERGE_FAN_IN; at >= 0; at--) {
+      const group = this.runs.slice(at, at + MERGE_FAN_IN);
+      const level = this.level(group[0]!);
+      if (group.every((run) => this.level(run) === level && run.entryCount > 0)) return group;
+    }
+    return null;
   }
 
   private async flush(): Promise<void> {
@@ -362,8 +402,9 @@ export class KeyIndex {
     for (let k = 0; k < order.length; k++) {
       const i = order[k]!;
       writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
-      if (slice.due(k)) {
-        await pause();
+      // Over the store's bound on memtables the flush runs through: appends outpace it otherwise.
+      if (slice.due(k) && !this.ctx.maintenance.overBound) {
+        await slice.pause();
         if (this.closed) {
           writer.abandon();
           return;
@@ -385,17 +426,15 @@ export class KeyIndex {
     this.coveredTo = to;
   }
 
-  /** Merges the newest runs while four of them share a level. */
+  /** Merges runs while four adjacent ones share a level. */
   private async mergeIfDue(): Promise<void> {
     for (;;) {
-      const n = this.runs.length;
-      if (n < MERGE_FAN_IN || this.closed) return;
-      const group = this.runs.slice(n - MERGE_FAN_IN);
-      const level = this.level(group[0]!);
-      if (!group.every((run) => this.level(run) === level)) return;
+      if (this.closed) return;
+      const group = this.mergeGroup();
+      if (group === null) return;
       let merged: KeyRun | null;
       try {
-        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, pause, () => this.closed, this.ctx.openFiles ?? null);
+        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, () => this.closed, () => this.mergeSliceMs(), this.ctx.openFiles ?? null);
       } catch (error) {
         if (!(error instanceof DamagedRun)) throw error;
         this.replaceDamaged(error);
@@ -585,6 +624,7 @@ export class KeyMaintenance {
   private readonly indexes = new Set<KeyIndex>();
   private queue: Promise<void> = Promise.resolve();
   private queued = new Set<KeyIndex>();
+  private readonly merges = new Set<Promise<void>>();
   private entries = 0;
 
   constructor(private readonly options: KeyIndexOptions, private readonly logger: Logger) {}
@@ -601,6 +641,11 @@ export class KeyMaintenance {
   /** Entries held in every memtable. */
   get memtableEntries(): number {
     return this.entries;
+  }
+
+  /** Whether the memtables together hold more than their bound. */
+  get overBound(): boolean {
+    return this.entries > this.options.memtableEvents;
   }
 
   grew(count: number): void {
@@ -634,8 +679,19 @@ export class KeyMaintenance {
     });
   }
 
-  /** Resolves once the queued upkeep is done (close, tests). */
-  idle(): Promise<void> {
-    return this.queue;
+  /** Counts a merge under way in {@link idle}. */
+  track(merge: Promise<void>): void {
+    this.merges.add(merge);
+    void merge.finally(() => this.merges.delete(merge));
+  }
+
+  /** Resolves once the queued upkeep and the merges under way are done (close, tests). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const queue = this.queue;
+      await queue;
+      await Promise.all([...this.merges]);
+      if (queue === this.queue && this.merges.size === 0) return;
+    }
   }
 }

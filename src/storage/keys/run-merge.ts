@@ -23,8 +23,9 @@ export async function mergeRuns(
   dir: string,
   runs: readonly KeyRun[],
   firstOffset: number,
-  pause: () => Promise<void>,
   cancelled: () => boolean,
+  /** How long a slice of the merge may run before the event loop gets a turn. */
+  sliceMs: () => number,
   openFiles: OpenFiles | null = null,
 ): Promise<KeyRun | null> {
   for (let i = 1; i < runs.length; i++) assert(runs[i - 1]!.toOffset === runs[i]!.fromOffset, 'merging runs that are not adjacent');
@@ -35,7 +36,7 @@ export async function mergeRuns(
     // One entry held back: an entry below the first offset is written only if it is its hash's last.
     let held: { hi: number; lo: number; version: number; offset: number } | null = null;
     let merged = 0;
-    const slice = new TimeSlice();
+    const slice = new TimeSlice(sliceMs);
     for (;;) {
       const next = smallest(cursors);
       if (next === null) break;
@@ -43,8 +44,7 @@ export async function mergeRuns(
       held = { hi: next.hi, lo: next.lo, version: next.version, offset: next.offset };
       next.next();
       if (slice.due(++merged)) {
-        await pause();
-        slice.restart();
+        await slice.pause();
         if (cancelled()) {
           writer.abandon();
           return null;

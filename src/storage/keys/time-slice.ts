@@ -18,16 +18,18 @@ export const SLICE_MS = 1;
 export class TimeSlice {
   private started = performance.now();
 
-  /** Call once per unit of work with its count; true when it is time to pause (then restarts). */
+  /** `sliceMs`: how long a slice may run (longer when the work has fallen behind). */
+  constructor(private readonly sliceMs: () => number = () => SLICE_MS) {}
+
+  /** Call once per unit of work with its count; true when it is time to {@link pause}. */
   due(count: number): boolean {
     if ((count & 63) !== 63) return false;
-    const now = performance.now();
-    if (now - this.started < SLICE_MS) return false;
-    this.started = now;
-    return true;
+    return performance.now() - this.started >= this.sliceMs();
   }
 
-  restart(): void {
+  /** Gives the event loop a turn, then starts the next slice (the wait is not work). */
+  async pause(): Promise<void> {
+    await pause();
     this.started = performance.now();
   }
 }
