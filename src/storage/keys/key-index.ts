@@ -105,8 +105,19 @@ export class KeyIndex {
     ctx.maintenance.add(index);
     index.loadNext = index.coveredTo;
     index.loadTo = log.writtenOffset;
-    setImmediate(() => index.loadInBackground());
+    // A stream that has used keys loads now; one that never has reads its log for them only when
+    // it first does (or when its log has run far ahead of its runs: see wantsFlush).
+    if (index.runs.some((run) => run.entryCount > 0)) index.startLoading();
     return index;
+  }
+
+  private loading = false;
+
+  /** Starts the background load once. */
+  private startLoading(): void {
+    if (this.loading || this.loaded) return;
+    this.loading = true;
+    setImmediate(() => this.loadInBackground());
   }
 
   /**
@@ -130,8 +141,9 @@ export class KeyIndex {
         }
       }
     } catch (error) {
-      // Left to the first keyed use, which finishes the load in its own step and reports there.
-      this.ctx.logger.warn({ dir: this.dir, err: error }, 'key index load paused (finished on first use)');
+      // Tried again in a while; the first keyed use finishes it in its own step and reports there.
+      this.ctx.logger.warn({ dir: this.dir, err: error }, 'key index load paused (tried again in a second, or finished on first use)');
+      setTimeout(() => this.loadInBackground(), 1000).unref();
       return;
     }
     setImmediate(() => this.loadInBackground());
@@ -323,13 +335,20 @@ export class KeyIndex {
   }
 
   /**
-   * Whether a run is due (the memtable is full, or the index lags the log too far: also for an
-   * index not yet used, so that its first use never replays more than that).
+   * Whether a run is due (the memtable is full, or the index lags the log too far: also for a
+   * stream without keys, so that a load after a crash never replays more than that). Never while
+   * the background load is under way: its end asks again.
    */
   get wantsFlush(): boolean {
     if (this.closed || this.busy) return false;
     const visible = this.log.visibleOffset;
     const flushEvents = this.ctx.options.flushEvents;
+    if (!this.loaded) {
+      // A flush would finish the load in an unrelated append's step: load in the background
+      // instead once the log runs far ahead; the load's end asks again.
+      if (visible - this.coveredTo >= LAG_FACTOR * flushEvents) this.startLoading();
+      return false;
+    }
     return this.memtable.countBelow(visible) >= flushEvents || visible - this.coveredTo >= LAG_FACTOR * flushEvents;
   }
 
