@@ -149,6 +149,20 @@ const EARLIER: Check[] = [
   bound('issue 12', 'key index: expected-version append p99 on a cold key ≤ 5 ms (fsync excluded)', 'key-index', 'engine', /cold key: p99$/, median, 'ms', (v) => v <= 5),
 ];
 
+/**
+ * The key index's memory (issue 12): RSS of the keyed store after its expected-version appends
+ * at most 64 MiB (the per-store bound) over the same stream's RSS without keys, same run.
+ */
+const keyIndexMemory: Check = (figures) => {
+  const source = 'issue 12';
+  const target = 'key index: RSS with keys (after the appends) ≤ RSS without keys + 64 MiB';
+  const keyed = find(figures, 'key-index', 'engine', /^RSS after the appends, /);
+  const plain = find(figures, 'key-index', 'engine', /^RSS after open, .* without keys$/);
+  if (keyed === undefined || plain === undefined) return { source, target, measured: 'not measured in this run', verdict: 'n/a' };
+  const extra = keyed.value.median - plain.value.median;
+  return { source, target, measured: `${formatNumber(keyed.value.median)} − ${formatNumber(plain.value.median)} bytes = ${formatNumber(extra / 1024 / 1024)} MiB`, verdict: extra <= 64 * 1024 * 1024 ? 'PASS' : 'MISS' };
+};
+
 export function checkTargets(figures: readonly Figure[]): TargetResult[] {
-  return [...ISSUE_11, ...EARLIER, metricsCost, appendBatch, ...ISSUE_16].map((check) => check(figures));
+  return [...ISSUE_11, ...EARLIER, metricsCost, appendBatch, ...ISSUE_16, keyIndexMemory].map((check) => check(figures));
 }

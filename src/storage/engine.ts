@@ -163,6 +163,7 @@ export class Engine {
       options: options.keyIndex,
       cache: new KeyCache(options.keyIndex.cacheBytes),
       maintenance: new KeyMaintenance(options.keyIndex, options.logger),
+      openFiles: this.context.openFiles,
     };
     this.appends = {
       window: new DuplicateWindow(options.duplicateWindowMs, options.duplicateWindowEvents),

@@ -4,8 +4,8 @@
  * [from, to) (keys/key-index.ts). Pure encoding and decoding; no I/O.
  *
  * ```
- * file header (32 bytes, file-header.ts): magic "EBKR", version 1, param = 24 (entry bytes),
- *   base_offset = from
+ * file header (32 bytes, file-header.ts): magic "EBKR", version 2 (1: a run written before
+ *   runs had a bloom filter; still read), param = 24 (entry bytes), base_offset = from
  * blocks, each 4096 bytes: up to 170 entries sorted by (hash, version), zero padding, and at
  *   4092 the CRC32C of bytes 0..4091 of the block. An entry:
  *     0  4  hash_hi   u32 LE  }  the key's hash (format/key-hash.ts)
@@ -13,6 +13,7 @@
  *     8  8  version   u64 LE, the key's version of the event
  *    16  8  offset    u64 LE, the event's offset in the stream
  * fences, 16 bytes per block: the (hash_hi, hash_lo, version) of the block's first entry
+ * bloom filter, bloom_bytes bytes (version 2; none in version 1): keys/bloom-filter.ts
  * trailer (64 bytes):
  *     0  4  magic         "KRUN"
  *     4  4  block_count   u32 LE
@@ -22,7 +23,10 @@
  *    32  8  key_count     u64 LE, distinct hashes
  *    40  4  fences_crc    CRC32C of the fences
  *    44  4  body_crc      CRC32C of everything before the trailer
- *    48 12  reserved      zero
+ *    48  4  bloom_bytes   u32 LE, bytes of the bloom filter (a multiple of 8; 0: none)
+ *    52  4  bloom_crc     CRC32C of the bloom filter (0 when none)
+ *    56  1  bloom_hashes  probes per hash (1..32; 0 when none)
+ *    57  3  reserved      zero
  *    60  4  trailer_crc   CRC32C of bytes 0..59 of the trailer
  * ```
  *
@@ -35,7 +39,9 @@ import { crc32c } from './crc.js';
 import { FILE_HEADER_BYTES, encodeFileHeader } from './file-header.js';
 
 export const RUN_MAGIC = 'EBKR';
-export const RUN_VERSION = 1;
+/** The version written; version 1 runs (no bloom filter, zero trailer bytes 48..59) still open. */
+export const RUN_VERSION = 2;
+export const RUN_VERSIONS: readonly number[] = [1, 2];
 export const RUN_ENTRY_BYTES = 24;
 export const RUN_BLOCK_BYTES = 4096;
 export const ENTRIES_PER_BLOCK = Math.floor((RUN_BLOCK_BYTES - 4) / RUN_ENTRY_BYTES);
@@ -60,11 +66,20 @@ export interface RunTrailer {
   keyCount: number;
   fencesCrc: number;
   bodyCrc: number;
+  /** Bytes of the bloom filter after the fences (0: none, as in a version 1 run). */
+  bloomBytes: number;
+  bloomCrc: number;
+  bloomHashes: number;
 }
 
 /** Bytes of a run of `blockCount` blocks. */
-export function runFileBytes(blockCount: number): number {
-  return FILE_HEADER_BYTES + blockCount * (RUN_BLOCK_BYTES + FENCE_BYTES) + RUN_TRAILER_BYTES;
+export function runFileBytes(blockCount: number, bloomBytes: number): number {
+  return FILE_HEADER_BYTES + blockCount * (RUN_BLOCK_BYTES + FENCE_BYTES) + bloomBytes + RUN_TRAILER_BYTES;
+}
+
+/** Position of the bloom filter of a run of `blockCount` blocks. */
+export function bloomPosition(blockCount: number): number {
+  return FILE_HEADER_BYTES + blockCount * (RUN_BLOCK_BYTES + FENCE_BYTES);
 }
 
 /** Position of block `i`. */
@@ -77,8 +92,8 @@ export function fencesPosition(blockCount: number): number {
   return FILE_HEADER_BYTES + blockCount * RUN_BLOCK_BYTES;
 }
 
-export function encodeRunHeader(fromOffset: number, createdMs: number): Buffer {
-  return encodeFileHeader({ magic: RUN_MAGIC, version: RUN_VERSION, param: RUN_ENTRY_BYTES, baseOffset: fromOffset, createdMs });
+export function encodeRunHeader(fromOffset: number, createdMs: number, version = RUN_VERSION): Buffer {
+  return encodeFileHeader({ magic: RUN_MAGIC, version, param: RUN_ENTRY_BYTES, baseOffset: fromOffset, createdMs });
 }
 
 /** Writes entry `i` of a block. */
@@ -124,6 +139,9 @@ export function encodeRunTrailer(trailer: RunTrailer): Buffer {
   writeU64(buffer, 32, trailer.keyCount);
   buffer.writeUInt32LE(trailer.fencesCrc, 40);
   buffer.writeUInt32LE(trailer.bodyCrc, 44);
+  buffer.writeUInt32LE(trailer.bloomBytes, 48);
+  buffer.writeUInt32LE(trailer.bloomCrc, 52);
+  buffer.writeUInt8(trailer.bloomHashes, 56);
   buffer.writeUInt32LE(crc32c(buffer.subarray(0, 60)), 60);
   return buffer;
 }
@@ -141,7 +159,12 @@ export function decodeRunTrailer(buffer: Buffer): RunTrailer | string {
     keyCount: readU64(buffer, 32),
     fencesCrc: buffer.readUInt32LE(40),
     bodyCrc: buffer.readUInt32LE(44),
+    bloomBytes: buffer.readUInt32LE(48),
+    bloomCrc: buffer.readUInt32LE(52),
+    bloomHashes: buffer.readUInt8(56),
   };
+  if (buffer.readUIntLE(57, 3) !== 0) return 'trailer has nonzero reserved bytes';
+  if (trailer.bloomBytes % 8 !== 0 || (trailer.bloomBytes === 0) !== (trailer.bloomHashes === 0) || trailer.bloomHashes > 32) return 'trailer describes a bad bloom filter';
   if (trailer.blockCount !== Math.ceil(trailer.entryCount / ENTRIES_PER_BLOCK)) return 'trailer counts do not agree';
   if (trailer.toOffset < trailer.fromOffset) return 'trailer covers a negative range';
   return trailer;

@@ -4,6 +4,9 @@
  * bytes (`keyIndex.cacheBytes`), least recently used evicted first. An entry is always current:
  * every append with a key updates it, so a hot key's expected-version check and next version
  * need no lookup in the index at all.
+ *
+ * The runs' bloom filters share the bound: they may take up to half of it ({@link reserve}); the
+ * entries get what the filters leave.
  */
 
 /** A key's newest event (version -1: the key has none). */
@@ -21,8 +24,31 @@ export class KeyCache {
   /** Insertion order is recency order: a hit moves the entry to the end. */
   private readonly entries = new Map<string, KeyState>();
   private used = 0;
+  /** Bytes taken by bloom filters held in memory. */
+  private reserved = 0;
 
   constructor(readonly maxBytes: number) {}
+
+  /**
+   * Takes `bytes` of the bound for a bloom filter; false (nothing taken) when filters would pass
+   * half of it. Entries are evicted to make room.
+   */
+  reserve(bytes: number): boolean {
+    if (this.reserved + bytes > this.maxBytes / 2) return false;
+    this.reserved += bytes;
+    this.evict();
+    return true;
+  }
+
+  /** Gives back bytes taken by {@link reserve}. */
+  release(bytes: number): void {
+    this.reserved = Math.max(0, this.reserved - bytes);
+  }
+
+  /** Bytes taken by bloom filters. */
+  get reservedBytes(): number {
+    return this.reserved;
+  }
 
   /** Bytes the entries are counted as. */
   get bytes(): number {
@@ -55,7 +81,11 @@ export class KeyCache {
     }
     this.entries.set(cacheKey, { version, offset });
     this.used += entryBytes(cacheKey);
-    while (this.used > this.maxBytes && this.entries.size > 0) {
+    this.evict();
+  }
+
+  private evict(): void {
+    while (this.used + this.reserved > this.maxBytes && this.entries.size > 0) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
       this.used -= entryBytes(oldest);

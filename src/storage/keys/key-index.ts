@@ -25,6 +25,7 @@ import { ErrorCodes, isEventBusError } from '../../errors.js';
 import { hashKey } from '../format/key-hash.js';
 import { RUN_FILE_PATTERN } from '../format/key-run.js';
 import type { FileIO } from '../fs/io.js';
+import type { OpenFiles } from '../fs/open-files.js';
 import type { FileCapture } from '../log/segment.js';
 import type { StreamLog } from '../log/stream-log.js';
 import type { Logger } from '../logger.js';
@@ -32,6 +33,7 @@ import type { KeyCache, KeyState } from './key-cache.js';
 import { KeyMemtable } from './key-memtable.js';
 import { DamagedRun, KeyRun, RunWriter, type KeyEntry } from './key-run-file.js';
 import { mergeRuns } from './run-merge.js';
+import { SLICE_MS, TimeSlice } from './time-slice.js';
 
 /** The key index's settings (engine-options.ts has the defaults). */
 export interface KeyIndexOptions {
@@ -51,12 +53,18 @@ export interface KeyIndexContext {
   cache: KeyCache;
   /** Runs flushes and merges one at a time, and bounds the store's memtables. */
   maintenance: KeyMaintenance;
+  /** The engine's bound on open files, which runs' held descriptors count under (none: unbounded). */
+  openFiles?: OpenFiles;
 }
 
 /** Runs merged at once. */
 const MERGE_FAN_IN = 4;
 /** The index may lag the log by this many times `flushEvents` events before a run is written. */
 const LAG_FACTOR = 4;
+/** Runs a stream may hold before its merges take longer slices of the event loop. */
+const RELAXED_RUNS = 10;
+/** Events of the log replayed into the memtable per turn of the event loop while loading. */
+const LOAD_EVENTS_PER_TURN = 2_000;
 /** The answer for a key that has no event. */
 const NO_EVENT: KeyState = Object.freeze({ version: -1, offset: -1 }) as KeyState;
 
@@ -68,10 +76,17 @@ export class KeyIndex {
   private readonly recent = new Map<string, KeyState>();
   /** Every keyed event below this is in a run. */
   private coveredTo: number;
+  /** A flush is under way (one at a time, by the maintenance queue). */
   private busy = false;
+  /** Merges under way: beside flushes, never in their way (a long merge must not let the memtable grow). */
+  private merging: Promise<void> | null = null;
   private closed = false;
   /** Set once gaps are rebuilt and the log after the runs is in the memtable (ensureLoaded). */
   private loaded = false;
+  /** While loading in the background: the next offset to replay, and where the replay ends. */
+  private loadNext = 0;
+  private loadTo = 0;
+  private gapsRebuilt = false;
   /** For the engine's flush scheduler: once the log has written its queue, `recent` is moot. */
   readonly afterWrite = { flush: (): void => this.recent.clear() };
 
@@ -88,23 +103,78 @@ export class KeyIndex {
     const index = new KeyIndex(ctx, dir, stream, log);
     index.openRuns();
     ctx.maintenance.add(index);
+    index.loadNext = index.coveredTo;
+    index.loadTo = log.writtenOffset;
+    // A stream that has used keys loads now; one that never has reads its log for them only when
+    // it first does (or when its log has run far ahead of its runs: see wantsFlush).
+    if (index.runs.some((run) => run.entryCount > 0)) index.startLoading();
     return index;
   }
 
+  private loading = false;
+
+  /** Starts the background load once. */
+  private startLoading(): void {
+    if (this.loading || this.loaded) return;
+    this.loading = true;
+    setImmediate(() => this.loadInBackground());
+  }
+
   /**
-   * Rebuilds missing runs and replays the log after the newest run into the memtable, the first
-   * time the index is used: a stream that never sees a key never reads its log for it, and an
-   * open stays as quick as without the index.
+   * Replays the log after the newest run into the memtable a slice per turn of the event loop
+   * after the open, so that neither the open nor the appends meanwhile wait for it. Every event
+   * past `loadTo` (the log's end at open) is entered by {@link appended}, and every keyed use
+   * first finishes the load ({@link ensureLoaded}): no answer ever comes from a partial index.
+   */
+  private loadInBackground(): void {
+    if (this.loaded || this.closed) return;
+    try {
+      if (!this.gapsRebuilt) {
+        this.gapsRebuilt = true;
+        this.rebuildGaps();
+      } else {
+        this.loadNext = this.replayIntoMemtable(this.loadNext, Math.min(this.loadTo, this.loadNext + LOAD_EVENTS_PER_TURN));
+        if (this.loadNext >= this.loadTo) {
+          this.loaded = true;
+          this.ctx.maintenance.check(this); // a run is written off the loop's path if one is due
+          return;
+        }
+      }
+    } catch (error) {
+      // Tried again in a while; the first keyed use finishes it in its own step and reports there.
+      this.ctx.logger.warn({ dir: this.dir, err: error }, 'key index load paused (tried again in a second, or finished on first use)');
+      setTimeout(() => this.loadInBackground(), 1000).unref();
+      return;
+    }
+    setImmediate(() => this.loadInBackground());
+  }
+
+  /**
+   * Finishes loading (rebuilds missing runs, replays the rest of the log after the newest run
+   * into the memtable) before any use: the background load usually has by then.
    */
   private ensureLoaded(): void {
     if (this.loaded) return;
+    if (!this.gapsRebuilt) {
+      this.gapsRebuilt = true;
+      this.rebuildGaps();
+    }
+    this.loadNext = this.replayIntoMemtable(this.loadNext, this.loadTo);
     this.loaded = true;
-    this.rebuildGaps();
-    this.replay(this.coveredTo, this.log.writtenOffset, (hi, lo, version, offset) => {
+  }
+
+  /**
+   * Replays the keyed events in [from, to) into the memtable; returns `to`. No run is written
+   * here (a synchronous fsync would stall every stream's appends): the memtable may pass
+   * `flushEvents` for a moment, bounded by what a load replays (about `LAG_FACTOR` flushes), and
+   * the maintenance queue writes it out once loaded.
+   */
+  private replayIntoMemtable(from: number, to: number): number {
+    this.replay(Math.max(from, this.coveredTo), to, (hi, lo, version, offset) => {
       this.memtable.add(hi, lo, version, offset);
       this.ctx.maintenance.grew(1);
-      if (this.memtable.count >= this.ctx.options.flushEvents) this.flushNow(offset + 1);
     });
+    return to;
   }
 
   // ------------------------------------------------------------------ lookups
@@ -223,7 +293,7 @@ export class KeyIndex {
     this.ctx.logger.error({ file: damage.run.path, reason: damage.reason }, 'key index run is damaged: removed, rebuilt from the log');
     const r = this.runs.indexOf(damage.run);
     if (r < 0) return;
-    this.removeFile(damage.run.path);
+    this.discard(damage.run);
     const rebuilt = this.buildRuns(Math.max(damage.run.fromOffset, this.log.fieldsFrom), damage.run.toOffset);
     this.runs.splice(r, 1, ...rebuilt);
   }
@@ -265,20 +335,29 @@ export class KeyIndex {
   }
 
   /**
-   * Whether a run is due (the memtable is full, or the index lags the log too far: also for an
-   * index not yet used, so that its first use never replays more than that).
+   * Whether a run is due (the memtable is full, or the index lags the log too far: also for a
+   * stream without keys, so that a load after a crash never replays more than that). Never while
+   * the background load is under way: its end asks again.
    */
   get wantsFlush(): boolean {
     if (this.closed || this.busy) return false;
     const visible = this.log.visibleOffset;
     const flushEvents = this.ctx.options.flushEvents;
+    if (!this.loaded) {
+      // A flush would finish the load in an unrelated append's step: load in the background
+      // instead once the log runs far ahead; the load's end asks again.
+      if (visible - this.coveredTo >= LAG_FACTOR * flushEvents) this.startLoading();
+      return false;
+    }
     return this.memtable.countBelow(visible) >= flushEvents || visible - this.coveredTo >= LAG_FACTOR * flushEvents;
   }
 
   /**
-   * Writes the memtable's entries of durable events as a run, then merges runs if four of a
-   * level have gathered. `force`: even if no threshold is reached (the store's memtables are over
-   * their bound). Run by the maintenance queue, one at a time.
+   * Writes the memtable's entries of durable events as a run, then starts merging runs if four
+   * of a level have gathered. `force`: even if no threshold is reached (the store's memtables are
+   * over their bound). Run by the maintenance queue, one at a time; merges go on beside it, so
+   * that the next flush never waits for a merge (the memtable stays within its bound however
+   * long a merge of large runs takes).
    */
   async flushAndMerge(force = false): Promise<void> {
     if (this.closed || this.busy || (!force && !this.wantsFlush)) return;
@@ -286,10 +365,43 @@ export class KeyIndex {
     try {
       this.ensureLoaded();
       await this.flush();
-      await this.mergeIfDue();
     } finally {
       this.busy = false;
     }
+    this.startMerging();
+  }
+
+  /** Starts merging if due and no merge is under way; the maintenance queue's idle() awaits it. */
+  private startMerging(): void {
+    if (this.merging !== null || this.closed || this.mergeGroup() === null) return;
+    this.merging = this.mergeIfDue()
+      .catch((error: unknown) => this.ctx.logger.warn({ dir: this.dir, err: error }, 'key index merge failed (retried after the next flush; the index stays correct meanwhile)'))
+      .finally(() => {
+        this.merging = null;
+      });
+    this.ctx.maintenance.track(this.merging);
+  }
+
+  /**
+   * A merge's slice: about a millisecond while runs are few; longer as they pile up (appends
+   * taking the event loop's time), so that merges keep up and lookups stay a few runs deep.
+   */
+  private mergeSliceMs(): number {
+    const excess = this.runs.length - RELAXED_RUNS;
+    return excess <= 0 ? SLICE_MS : Math.min(50, SLICE_MS * 2 ** Math.min(excess, 6));
+  }
+
+  /**
+   * Four adjacent runs of one level, the newest such group first (runs flushed while a merge
+   * went on may sit after a group of an older level); null when none.
+   */
+  private mergeGroup(): KeyRun[] | null {
+    for (let at = this.runs.length - MERGE_FAN_IN; at >= 0; at--) {
+      const group = this.runs.slice(at, at + MERGE_FAN_IN);
+      const level = this.level(group[0]!);
+      if (group.every((run) => this.level(run) === level && run.entryCount > 0)) return group;
+    }
+    return null;
   }
 
   private async flush(): Promise<void> {
@@ -302,14 +414,30 @@ export class KeyIndex {
     const newest = this.runs[this.runs.length - 1];
     // An empty run (a keyless stretch of the log) is replaced by the next one, not kept beside it.
     const replacing = newest !== undefined && newest.entryCount === 0 ? newest : null;
-    const writer = new RunWriter(this.ctx.io, this.dir, replacing?.fromOffset ?? this.coveredTo, to, Date.now());
+    const writer = new RunWriter(this.ctx.io, this.dir, replacing?.fromOffset ?? this.coveredTo, to, Date.now(), this.ctx.openFiles ?? null);
     const order = this.memtable.sortedPrefix(count);
-    for (const i of order) writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
-    const run = await writer.finish();
-    if (this.closed) return;
+    // In slices, giving the event loop turns: appends meanwhile only add entries past `count`.
+    const slice = new TimeSlice();
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]!;
+      writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
+      // Over the store's bound on memtables the flush runs through: appends outpace it otherwise.
+      if (slice.due(k) && !this.ctx.maintenance.overBound) {
+        await slice.pause();
+        if (this.closed) {
+          writer.abandon();
+          return;
+        }
+      }
+    }
+    const run = this.adopt(await writer.finish());
+    if (this.closed) {
+      this.forget(run);
+      return;
+    }
     if (replacing !== null) {
       this.runs.pop();
-      this.removeFile(replacing.path);
+      this.discard(replacing);
     }
     this.runs.push(run);
     this.memtable.dropPrefix(count);
@@ -317,30 +445,33 @@ export class KeyIndex {
     this.coveredTo = to;
   }
 
-  /** Merges the newest runs while four of them share a level. */
+  /** Merges runs while four adjacent ones share a level. */
   private async mergeIfDue(): Promise<void> {
     for (;;) {
-      const n = this.runs.length;
-      if (n < MERGE_FAN_IN || this.closed) return;
-      const group = this.runs.slice(n - MERGE_FAN_IN);
-      const level = this.level(group[0]!);
-      if (!group.every((run) => this.level(run) === level)) return;
+      if (this.closed) return;
+      const group = this.mergeGroup();
+      if (group === null) return;
       let merged: KeyRun | null;
       try {
-        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, pause, () => this.closed);
+        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, () => this.closed, () => this.mergeSliceMs(), this.ctx.openFiles ?? null);
       } catch (error) {
         if (!(error instanceof DamagedRun)) throw error;
         this.replaceDamaged(error);
         return;
       }
-      if (merged === null || this.closed) return;
+      if (merged === null) return;
+      if (this.closed) {
+        merged.release();
+        return;
+      }
       const at = this.runs.indexOf(group[0]!);
       if (at < 0 || this.runs[at + MERGE_FAN_IN - 1] !== group[MERGE_FAN_IN - 1]) {
+        merged.release();
         this.removeFile(merged.path); // the list changed meanwhile (a rebuild): keep what it has
         return;
       }
-      this.runs.splice(at, MERGE_FAN_IN, merged);
-      for (const run of group) this.removeFile(run.path);
+      this.runs.splice(at, MERGE_FAN_IN, this.adopt(merged));
+      for (const run of group) this.discard(run);
       this.ctx.io.syncDir(this.dir).catch(() => {}); // the removals matter to nothing; an open resolves leftovers
     }
   }
@@ -364,7 +495,7 @@ export class KeyIndex {
    * log when the index is first used.
    */
   private openRuns(): void {
-    const { io, logger } = this.ctx;
+    const { io, logger, openFiles } = this.ctx;
     const end = this.log.writtenOffset;
     const found: { from: number; to: number; file: string }[] = [];
     for (const name of io.readdir(this.dir)) {
@@ -380,13 +511,13 @@ export class KeyIndex {
         this.removeFile(candidate.file);
         continue;
       }
-      const run = KeyRun.open(io, candidate.file);
+      const run = KeyRun.open(io, candidate.file, openFiles ?? null);
       if (typeof run === 'string') {
         logger.warn({ file: candidate.file, reason: run }, 'key index run fails its check: removed, rebuilt from the log');
         this.removeFile(candidate.file);
         continue;
       }
-      this.runs.push(run);
+      this.runs.push(this.adopt(run));
       cursor = candidate.to;
     }
     this.coveredTo = Math.max(cursor, this.log.fieldsFrom);
@@ -407,27 +538,16 @@ export class KeyIndex {
     }
   }
 
-  /** Writes the memtable's entries below `to` as a run, synchronously (at open). */
-  private flushNow(to: number): void {
-    const count = this.memtable.countBelow(to);
-    const writer = new RunWriter(this.ctx.io, this.dir, this.coveredTo, to, Date.now());
-    for (const i of this.memtable.sortedPrefix(count)) writer.add(this.memtable.hashHiOf(i), this.memtable.hashLoOf(i), this.memtable.version(i), this.memtable.offset(i));
-    this.runs.push(writer.finishNow());
-    this.memtable.dropPrefix(count);
-    this.ctx.maintenance.shrank(count);
-    this.coveredTo = to;
-  }
-
   /** Builds runs for the keyed events in [from, to) from the log, synchronously. */
   private buildRuns(from: number, to: number): KeyRun[] {
     const runs: KeyRun[] = [];
     const chunk = new KeyMemtable();
     let chunkFrom = from;
     const write = (until: number) => {
-      const writer = new RunWriter(this.ctx.io, this.dir, chunkFrom, until, Date.now());
+      const writer = new RunWriter(this.ctx.io, this.dir, chunkFrom, until, Date.now(), this.ctx.openFiles ?? null);
       const count = chunk.count;
       for (const i of chunk.sortedPrefix(count)) writer.add(chunk.hashHiOf(i), chunk.hashLoOf(i), chunk.version(i), chunk.offset(i));
-      runs.push(writer.finishNow());
+      runs.push(this.adopt(writer.finishNow()));
       chunk.dropPrefix(count);
       chunkFrom = until;
     };
@@ -479,6 +599,30 @@ export class KeyIndex {
   close(): void {
     this.closed = true;
     this.ctx.maintenance.remove(this);
+    for (const run of this.runs) this.forget(run);
+  }
+
+  /**
+   * Takes a run into the index's keeping: its bloom filter stays in memory if the store's budget
+   * for filters (half the key cache's bytes) has room, else it is dropped (lookups then read a
+   * block of the run instead).
+   */
+  private adopt(run: KeyRun): KeyRun {
+    if (run.bloomMemoryBytes > 0 && !this.ctx.cache.reserve(run.bloomMemoryBytes)) run.dropBloom();
+    return run;
+  }
+
+  /** Lets go of a run's memory and descriptor (the file stays). */
+  private forget(run: KeyRun): void {
+    this.ctx.cache.release(run.bloomMemoryBytes);
+    run.dropBloom();
+    run.release();
+  }
+
+  /** Lets go of a run and removes its file. */
+  private discard(run: KeyRun): void {
+    this.forget(run);
+    this.removeFile(run.path);
   }
 
   private removeFile(file: string): void {
@@ -490,11 +634,6 @@ export class KeyIndex {
   }
 }
 
-/** Gives the event loop a turn (between chunks of a merge). */
-function pause(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
  * The store's key index upkeep: flushes and merges run one at a time (they read and write whole
  * runs), and the memtables of all streams are held to `memtableEvents` entries together by
@@ -504,6 +643,7 @@ export class KeyMaintenance {
   private readonly indexes = new Set<KeyIndex>();
   private queue: Promise<void> = Promise.resolve();
   private queued = new Set<KeyIndex>();
+  private readonly merges = new Set<Promise<void>>();
   private entries = 0;
 
   constructor(private readonly options: KeyIndexOptions, private readonly logger: Logger) {}
@@ -520,6 +660,11 @@ export class KeyMaintenance {
   /** Entries held in every memtable. */
   get memtableEntries(): number {
     return this.entries;
+  }
+
+  /** Whether the memtables together hold more than their bound. */
+  get overBound(): boolean {
+    return this.entries > this.options.memtableEvents;
   }
 
   grew(count: number): void {
@@ -553,8 +698,19 @@ export class KeyMaintenance {
     });
   }
 
-  /** Resolves once the queued upkeep is done (close, tests). */
-  idle(): Promise<void> {
-    return this.queue;
+  /** Counts a merge under way in {@link idle}. */
+  track(merge: Promise<void>): void {
+    this.merges.add(merge);
+    void merge.finally(() => this.merges.delete(merge));
+  }
+
+  /** Resolves once the queued upkeep and the merges under way are done (close, tests). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const queue = this.queue;
+      await queue;
+      await Promise.all([...this.merges]);
+      if (queue === this.queue && this.merges.size === 0) return;
+    }
   }
 }

@@ -4,8 +4,9 @@
  * checked and held in memory), finding a hash's entries in it (a binary search over the fences,
  * then one checked 4 KiB block) and reading all of it in order (merges, verify).
  *
- * A run's descriptor is opened for each lookup and closed again: a store may hold thousands of
- * runs, and a lookup that reaches them is already a cold one (hot keys are answered from memory).
+ * A run's bloom filter (bloom-filter.ts) is checked and held in memory at open, so a lookup of a
+ * key the run does not hold reads nothing. Its descriptor is opened on first use and kept open,
+ * under the engine's bound on open files (fs/open-files.ts) shared with the log's segments.
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError, ioError } from '../../errors.js';
@@ -30,7 +31,8 @@ import {
   RUN_BLOCK_BYTES,
   RUN_MAGIC,
   RUN_TRAILER_BYTES,
-  RUN_VERSION,
+  RUN_VERSIONS,
+  bloomPosition,
   runFileBytes,
   runFileCrc,
   runFileName,
@@ -40,6 +42,8 @@ import {
 import { TEMPORARY_SUFFIX } from '../fs/atomic-file.js';
 import { readFully, writeFully, type FileIO } from '../fs/io.js';
 import { readU64 } from '../format/binary.js';
+import type { FileHolder, OpenFiles } from '../fs/open-files.js';
+import { BloomFilter, BLOOM_HASHES } from './bloom-filter.js';
 
 /** One entry of the key index. */
 export interface KeyEntry {
@@ -57,13 +61,62 @@ export class DamagedRun extends Error {
   }
 }
 
-export class KeyRun {
+export class KeyRun implements FileHolder {
+  /** The descriptor, open once used until the open-files bound or {@link release} closes it. */
+  private fd: number | null = null;
+  private released = false;
+
   private constructor(
     readonly path: string,
     readonly trailer: RunTrailer,
     /** The first entry's (hash, version) of each block. */
     private readonly fences: Buffer,
+    /** Null for a version 1 run (written before filters), or once dropped to stay in budget. */
+    private bloom: BloomFilter | null,
+    private readonly openFiles: OpenFiles | null,
   ) {}
+
+  /** Bytes of the bloom filter held in memory (0 when none). */
+  get bloomMemoryBytes(): number {
+    return this.bloom?.bytes.length ?? 0;
+  }
+
+  /** Whether the run has a filter on disk (version 2). */
+  get hasBloom(): boolean {
+    return this.trailer.bloomBytes > 0;
+  }
+
+  /** Stops holding the filter in memory (lookups then read a block instead). */
+  dropBloom(): void {
+    this.bloom = null;
+  }
+
+  /** False only when the run holds no entry of hash (hi, lo) (true without a filter). */
+  mayHold(hi: number, lo: number): boolean {
+    return this.bloom === null || this.bloom.mayHold(hi, lo);
+  }
+
+  /** Closes the descriptor (the open-files bound; it is opened again when next used). */
+  closeFiles(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    try {
+      // The io of the lookup that opened it: kept beside the descriptor.
+      this.fdIo?.close(fd);
+    } catch {
+      // closed already
+    }
+  }
+
+  private fdIo: FileIO | null = null;
+
+  /** Closes the descriptor for good (the run is being removed, or the index closed). */
+  release(): void {
+    this.released = true;
+    this.openFiles?.forget(this);
+    this.closeFiles();
+  }
 
   get fromOffset(): number {
     return this.trailer.fromOffset;
@@ -79,12 +132,12 @@ export class KeyRun {
 
   /** Bytes on disk. */
   get fileBytes(): number {
-    return runFileBytes(this.trailer.blockCount);
+    return runFileBytes(this.trailer.blockCount, this.trailer.bloomBytes);
   }
 
-  /** Bytes held in memory (the fences). */
+  /** Bytes held in memory (the fences and the filter). */
   get memoryBytes(): number {
-    return this.fences.length + 200;
+    return this.fences.length + this.bloomMemoryBytes + 200;
   }
 
   /** CRC32C of the whole file (snapshots). */
@@ -96,7 +149,7 @@ export class KeyRun {
    * Opens the run at `file`: checks its header, size, trailer and fences (not its blocks, which
    * are checked when read). Returns the problem instead when one fails.
    */
-  static open(io: FileIO, file: string): KeyRun | string {
+  static open(io: FileIO, file: string, openFiles: OpenFiles | null = null): KeyRun | string {
     let fd: number;
     try {
       fd = io.open(file, 'r');
@@ -108,18 +161,27 @@ export class KeyRun {
       if (size < FILE_HEADER_BYTES + RUN_TRAILER_BYTES) return `is ${size} bytes, too short for a run`;
       const header = Buffer.alloc(FILE_HEADER_BYTES);
       readFully(io, fd, header, 0, FILE_HEADER_BYTES, 0);
-      const decodedHeader = decodeFileHeader(header, RUN_MAGIC, RUN_VERSION);
+      const decodedHeader = decodeFileHeader(header, RUN_MAGIC, RUN_VERSIONS);
       if (typeof decodedHeader === 'string') return `header: ${decodedHeader}`;
       const trailerBytes = Buffer.alloc(RUN_TRAILER_BYTES);
       readFully(io, fd, trailerBytes, 0, RUN_TRAILER_BYTES, size - RUN_TRAILER_BYTES);
       const trailer = decodeRunTrailer(trailerBytes);
       if (typeof trailer === 'string') return trailer;
-      if (size !== runFileBytes(trailer.blockCount)) return `is ${size} bytes, its trailer says ${runFileBytes(trailer.blockCount)}`;
+      const expected = runFileBytes(trailer.blockCount, trailer.bloomBytes);
+      if (size !== expected) return `is ${size} bytes, its trailer says ${expected}`;
       if (decodedHeader.baseOffset !== trailer.fromOffset) return 'header and trailer name different offsets';
+      if (decodedHeader.version === 1 && trailer.bloomBytes !== 0) return 'a version 1 run with a bloom filter';
       const fences = Buffer.alloc(trailer.blockCount * FENCE_BYTES);
       readFully(io, fd, fences, 0, fences.length, fencesPosition(trailer.blockCount));
       if (crc32c(fences) !== trailer.fencesCrc) return 'fences fail their checksum';
-      return new KeyRun(file, trailer, fences);
+      let bloom: BloomFilter | null = null;
+      if (trailer.bloomBytes > 0) {
+        const bytes = Buffer.alloc(trailer.bloomBytes);
+        readFully(io, fd, bytes, 0, bytes.length, bloomPosition(trailer.blockCount));
+        if (crc32c(bytes) !== trailer.bloomCrc) return 'bloom filter fails its checksum';
+        bloom = new BloomFilter(bytes, trailer.bloomHashes);
+      }
+      return new KeyRun(file, trailer, fences, bloom, openFiles);
     } finally {
       io.close(fd);
     }
@@ -131,10 +193,11 @@ export class KeyRun {
    */
   newestOf(io: FileIO, hi: number, lo: number, limit: number): KeyEntry[] {
     const out: KeyEntry[] = [];
+    if (!this.mayHold(hi, lo)) return out;
     let b = this.lastBlockAtOrBefore(hi, lo, Number.MAX_SAFE_INTEGER);
     if (b < 0) return out;
-    const fd = this.openFile(io);
-    try {
+    const fd = this.heldFile(io);
+    {
       for (; b >= 0 && out.length < limit; b--) {
         const block = this.readBlock(io, fd, b);
         const n = this.entriesIn(b);
@@ -151,8 +214,6 @@ export class KeyRun {
         if (sawOther) break;
       }
       return out;
-    } finally {
-      io.close(fd);
     }
   }
 
@@ -162,10 +223,11 @@ export class KeyRun {
    */
   entriesFrom(io: FileIO, hi: number, lo: number, fromVersion: number, limit: number): KeyEntry[] {
     const out: KeyEntry[] = [];
+    if (!this.mayHold(hi, lo)) return out;
     let b = Math.max(0, this.lastBlockAtOrBefore(hi, lo, fromVersion));
     if (this.trailer.blockCount === 0) return out;
-    const fd = this.openFile(io);
-    try {
+    const fd = this.heldFile(io);
+    {
       for (; b < this.trailer.blockCount && out.length < limit; b++) {
         const block = this.readBlock(io, fd, b);
         const n = this.entriesIn(b);
@@ -178,8 +240,6 @@ export class KeyRun {
         }
       }
       return out;
-    } finally {
-      io.close(fd);
     }
   }
 
@@ -237,6 +297,17 @@ export class KeyRun {
       }
     }
     return found;
+  }
+
+  /** The held descriptor, opened if needed; marks the run as just used for the open-files bound. */
+  private heldFile(io: FileIO): number {
+    if (this.fd === null || this.fdIo !== io) {
+      this.closeFiles();
+      this.fd = this.openFile(io);
+      this.fdIo = io;
+    }
+    if (!this.released) this.openFiles?.touch(this);
+    return this.fd;
   }
 
   private openFile(io: FileIO): number {
@@ -338,11 +409,21 @@ export class RunWriter {
   private lastLo = -1;
   private lastVersion = -1;
   private fences = Buffer.alloc(64 * FENCE_BYTES);
+  /** Each distinct hash (hi, lo), for the bloom filter written at the end. */
+  private distinct = new Uint32Array(2 * 1024);
   private bodyCrc: number;
   private position: number;
   readonly path: string;
 
-  constructor(private readonly io: FileIO, dir: string, private readonly fromOffset: number, private readonly toOffset: number, createdMs: number) {
+  constructor(
+    private readonly io: FileIO,
+    dir: string,
+    private readonly fromOffset: number,
+    private readonly toOffset: number,
+    createdMs: number,
+    /** The bound the written run's descriptor is held under. */
+    private readonly openFiles: OpenFiles | null = null,
+  ) {
     this.path = path.join(dir, runFileName(fromOffset, toOffset));
     this.temporary = this.path + TEMPORARY_SUFFIX;
     try {
@@ -364,7 +445,16 @@ export class RunWriter {
     if (c < 0 || (c === 0 && version < this.lastVersion)) {
       throw new EventBusError(ErrorCodes.INTERNAL, `internal error: key index entries out of order writing ${this.path}`);
     }
-    if (c !== 0) this.keys += 1;
+    if (c !== 0) {
+      if (2 * (this.keys + 1) > this.distinct.length) {
+        const bigger = new Uint32Array(this.distinct.length * 2);
+        bigger.set(this.distinct);
+        this.distinct = bigger;
+      }
+      this.distinct[2 * this.keys] = hi;
+      this.distinct[2 * this.keys + 1] = lo;
+      this.keys += 1;
+    }
     this.lastHi = hi;
     this.lastLo = lo;
     this.lastVersion = version;
@@ -405,7 +495,28 @@ export class RunWriter {
     if (this.inBlock > 0) this.writeBlock();
     const fences = this.fences.subarray(0, this.blocks * FENCE_BYTES);
     this.write(fences);
-    const trailer: RunTrailer = { blockCount: this.blocks, entryCount: this.entries, fromOffset: this.fromOffset, toOffset: this.toOffset, keyCount: this.keys, fencesCrc: crc32c(fences), bodyCrc: this.bodyCrc };
+    let bloomBytes = 0;
+    let bloomCrc = 0;
+    if (this.keys > 0) {
+      const bloom = BloomFilter.sized(this.keys);
+      for (let k = 0; k < this.keys; k++) bloom.add(this.distinct[2 * k]!, this.distinct[2 * k + 1]!);
+      this.write(bloom.bytes);
+      bloomBytes = bloom.bytes.length;
+      bloomCrc = crc32c(bloom.bytes);
+    }
+    this.distinct = new Uint32Array(0);
+    const trailer: RunTrailer = {
+      blockCount: this.blocks,
+      entryCount: this.entries,
+      fromOffset: this.fromOffset,
+      toOffset: this.toOffset,
+      keyCount: this.keys,
+      fencesCrc: crc32c(fences),
+      bodyCrc: this.bodyCrc,
+      bloomBytes,
+      bloomCrc,
+      bloomHashes: bloomBytes > 0 ? BLOOM_HASHES : 0,
+    };
     this.write(encodeRunTrailer(trailer));
     return trailer;
   }
@@ -441,7 +552,7 @@ export class RunWriter {
   }
 
   private opened(): KeyRun {
-    const run = KeyRun.open(this.io, this.path);
+    const run = KeyRun.open(this.io, this.path, this.openFiles);
     if (typeof run === 'string') throw new EventBusError(ErrorCodes.INTERNAL, `internal error: the run just written ${this.path} ${run}`);
     return run;
   }

@@ -8,33 +8,43 @@
 import { assert } from '../../errors.js';
 import { compareHash } from '../format/key-hash.js';
 import type { FileIO } from '../fs/io.js';
+import type { OpenFiles } from '../fs/open-files.js';
 import { RunWriter, type KeyRun, type RunCursor } from './key-run-file.js';
+import { TimeSlice } from './time-slice.js';
 
-/** Entries merged between two turns given to the event loop. */
-const ENTRIES_PER_PAUSE = 16_384;
 
 /**
  * Merges `runs` (adjacent, oldest first) into one run written in `dir`, durably; null when
  * `cancelled()` turned true meanwhile (the index closed: nothing is left behind). Throws
  * DamagedRun when an input block fails its check (nothing is replaced then).
  */
-export async function mergeRuns(io: FileIO, dir: string, runs: readonly KeyRun[], firstOffset: number, pause: () => Promise<void>, cancelled: () => boolean): Promise<KeyRun | null> {
+export async function mergeRuns(
+  io: FileIO,
+  dir: string,
+  runs: readonly KeyRun[],
+  firstOffset: number,
+  cancelled: () => boolean,
+  /** How long a slice of the merge may run before the event loop gets a turn. */
+  sliceMs: () => number,
+  openFiles: OpenFiles | null = null,
+): Promise<KeyRun | null> {
   for (let i = 1; i < runs.length; i++) assert(runs[i - 1]!.toOffset === runs[i]!.fromOffset, 'merging runs that are not adjacent');
-  const writer = new RunWriter(io, dir, runs[0]!.fromOffset, runs[runs.length - 1]!.toOffset, Date.now());
+  const writer = new RunWriter(io, dir, runs[0]!.fromOffset, runs[runs.length - 1]!.toOffset, Date.now(), openFiles);
   const cursors: RunCursor[] = [];
   try {
     for (const run of runs) cursors.push(run.cursor(io));
     // One entry held back: an entry below the first offset is written only if it is its hash's last.
     let held: { hi: number; lo: number; version: number; offset: number } | null = null;
     let merged = 0;
+    const slice = new TimeSlice(sliceMs);
     for (;;) {
       const next = smallest(cursors);
       if (next === null) break;
       if (held !== null && (held.offset >= firstOffset || compareHash(held.hi, held.lo, next.hi, next.lo) !== 0)) writer.add(held.hi, held.lo, held.version, held.offset);
       held = { hi: next.hi, lo: next.lo, version: next.version, offset: next.offset };
       next.next();
-      if (++merged % ENTRIES_PER_PAUSE === 0) {
-        await pause();
+      if (slice.due(++merged)) {
+        await slice.pause();
         if (cancelled()) {
           writer.abandon();
           return null;

@@ -256,6 +256,7 @@ function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Find
           // Two keys sharing a hash may repeat a version; anything else out of order is damage.
           if (!(here[0] === previous[0] && here[1] === previous[1] && here[2] === previous[2])) problem(file, `key index run entry ${count - 1} is out of (hash, version) order`);
         }
+        if (!run.mayHold(cursor.hi, cursor.lo)) problem(file, `key index run entry ${count - 1} is missing from the run's bloom filter`);
         if (cursor.offset < run.fromOffset || cursor.offset >= run.toOffset) problem(file, `key index run entry ${count - 1} points at offset ${cursor.offset}, outside ${run.fromOffset}-${run.toOffset}`);
         previous = here;
       }
@@ -265,6 +266,7 @@ function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Find
       problem(file, `key index run ${error.reason} (rebuilt from the log on open)`);
     } finally {
       cursor.close();
+      run.release();
     }
   }
 }
