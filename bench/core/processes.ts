@@ -134,3 +134,41 @@ export function installCleanupHandlers(): void {
     });
   }
 }
+
+/** How {@link runJsonChild} treats a child's lines. */
+export interface JsonChildOptions {
+  /** Lines with a `progress` field report it here instead of becoming the result. */
+  onProgress?: (progress: number) => void;
+  /** SIGKILL the child once it prints `{"ready":1}` (a kill in mid-work is the point). */
+  killWhenReady?: boolean;
+  /** A child that ends by SIGKILL (ours, or its own: an unclean stop) has finished, not failed. */
+  killedIsDone?: boolean;
+}
+
+/**
+ * Runs `node script ...args`, a bench child that prints JSON lines; resolves with the last line
+ * that is not progress. Throws with the child's output if it printed none or failed.
+ */
+export async function runJsonChild(script: string, args: string[], options: JsonChildOptions = {}): Promise<Record<string, number>> {
+  const proc = spawnTracked(process.execPath, [script, ...args]);
+  let last: Record<string, number> | null = null;
+  let buffered = '';
+  proc.child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines.filter((l) => l.trim() !== '')) {
+      const value = JSON.parse(line) as Record<string, number>;
+      if (value.progress !== undefined) {
+        options.onProgress?.(value.progress);
+        continue;
+      }
+      last = value;
+      if (options.killWhenReady === true && value.ready === 1) proc.child.kill('SIGKILL');
+    }
+  });
+  const status = await proc.exited;
+  const killed = options.killedIsDone === true && status === 'SIGKILL';
+  if (last === null || (status !== 0 && !killed)) throw new Error(`bench child ${path.basename(script)} ${args[0] ?? ''} ended with ${status}:\n${proc.output()}`);
+  return last;
+}

@@ -12,28 +12,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext } from '../core/context.js';
 import { stat, valueFigure, type Figure } from '../core/figures.js';
-import { makeTempDir, removeTempDir, spawnTracked } from '../core/processes.js';
+import { makeTempDir, removeTempDir, runJsonChild } from '../core/processes.js';
 import type { Workload } from './workload.js';
 
 const CHILD = fileURLToPath(new URL('./engine-recovery-child.js', import.meta.url));
 
-/** Runs the child; resolves with the last JSON line it printed (killing it at `{"ready":1}` when asked). */
-async function child(args: string[], killWhenReady = false): Promise<Record<string, number>> {
-  const proc = spawnTracked(process.execPath, [CHILD, ...args]);
-  let last: Record<string, number> | null = null;
-  let buffered = '';
-  proc.child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const line of lines.filter((l) => l.trim() !== '')) {
-      last = JSON.parse(line) as Record<string, number>;
-      if (killWhenReady && last.ready === 1) proc.child.kill('SIGKILL');
-    }
-  });
-  const status = await proc.exited;
-  if (last === null || (status !== 0 && status !== 'SIGKILL')) throw new Error(`engine-recovery child ${args[0]} ended with ${status}:\n${proc.output()}`);
-  return last;
+/** Runs the child (killing it at `{"ready":1}` when asked); resolves with the last JSON line it printed. */
+function child(args: string[], killWhenReady = false): Promise<Record<string, number>> {
+  return runJsonChild(CHILD, args, { killWhenReady, killedIsDone: true });
 }
 
 /** The newest offset index of the store (the active segment's). */

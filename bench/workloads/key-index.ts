@@ -12,29 +12,14 @@
 import { fileURLToPath } from 'node:url';
 import type { BenchContext } from '../core/context.js';
 import { valueFigure } from '../core/figures.js';
-import { makeTempDir, removeTempDir, spawnTracked } from '../core/processes.js';
+import { makeTempDir, removeTempDir, runJsonChild } from '../core/processes.js';
 import type { Workload } from './workload.js';
 
 const CHILD = fileURLToPath(new URL('./key-index-child.js', import.meta.url));
 
-/** Runs the child; resolves with the last JSON line it printed. */
-async function child(args: string[], onProgress?: (events: number) => void): Promise<Record<string, number>> {
-  const proc = spawnTracked(process.execPath, [CHILD, ...args]);
-  let last: Record<string, number> | null = null;
-  let buffered = '';
-  proc.child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const line of lines.filter((l) => l.trim() !== '')) {
-      const value = JSON.parse(line) as Record<string, number>;
-      if (value.progress !== undefined) onProgress?.(value.progress);
-      else last = value;
-    }
-  });
-  const status = await proc.exited;
-  if (last === null || (status !== 0 && status !== 'SIGKILL')) throw new Error(`key-index child ${args[0]} ended with ${status}:\n${proc.output()}`);
-  return last;
+/** Runs the child (its `write` ends by killing itself); resolves with the last JSON line it printed. */
+function child(args: string[], onProgress?: (events: number) => void): Promise<Record<string, number>> {
+  return runJsonChild(CHILD, args, { killedIsDone: true, ...(onProgress === undefined ? {} : { onProgress }) });
 }
 
 const WORKLOAD = 'key-index';

@@ -9,30 +9,16 @@
  */
 import { fileURLToPath } from 'node:url';
 import { valueFigure } from '../core/figures.js';
-import { makeTempDir, removeTempDir, spawnTracked } from '../core/processes.js';
+import { makeTempDir, removeTempDir, runJsonChild } from '../core/processes.js';
 import type { Workload } from './workload.js';
 
 const CHILD = fileURLToPath(new URL('./key-read-child.js', import.meta.url));
 const WORKLOAD = 'key-read';
 export const KEY_READ_CASE = 'read 20 events of a key never read since the open: p99';
 
-async function child(args: string[], onProgress?: (events: number) => void): Promise<Record<string, number>> {
-  const proc = spawnTracked(process.execPath, [CHILD, ...args]);
-  let last: Record<string, number> | null = null;
-  let buffered = '';
-  proc.child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const line of lines.filter((l) => l.trim() !== '')) {
-      const value = JSON.parse(line) as Record<string, number>;
-      if (value.progress !== undefined) onProgress?.(value.progress);
-      else last = value;
-    }
-  });
-  const status = await proc.exited;
-  if (last === null || status !== 0) throw new Error(`key-read child ${args[0]} ended with ${status}:\n${proc.output()}`);
-  return last;
+/** Runs the child; resolves with the last JSON line it printed (progress lines go to `onProgress`). */
+function child(args: string[], onProgress?: (events: number) => void): Promise<Record<string, number>> {
+  return runJsonChild(CHILD, args, onProgress === undefined ? {} : { onProgress });
 }
 
 export const keyReadWorkload: Workload = {
