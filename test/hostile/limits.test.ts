@@ -169,7 +169,9 @@ t.test('slowloris: a client sending one byte a second is cut at the partial-line
   const elapsed = Date.now() - started;
   clearInterval(timer);
   t.same(answer, { operation: 'decode_request', status: false, reason: `request line not completed within ${timeoutMs} ms; closing the connection`, code: 'TIMEOUT' });
-  t.ok(elapsed >= timeoutMs && elapsed < timeoutMs + 1500, `cut after ${elapsed} ms (${i} bytes sent)`);
+  // A timer reset by each byte would never cut it (the line needs a minute); the upper bound only
+  // leaves room for a loaded machine's timer lag.
+  t.ok(elapsed >= timeoutMs && elapsed < timeoutMs + 3000, `cut after ${elapsed} ms (${i} bytes sent)`);
   t.ok(await s.closesWithin(3000), 'and closed');
   t.equal(server.stats.timeouts, 1);
 });
@@ -216,7 +218,8 @@ t.test('TLS: a handshake never finished is cut at the partial-line timeout; pend
   const pending = await held();
   t.ok(pending <= max + rejectionHeadroom(max), `200 silent TCP connections: the server holds ${pending} (at most ${max + rejectionHeadroom(max)})`);
   t.ok(await until(() => closed === 200, 5000), 'every one is closed');
-  t.ok(Date.now() - started < 3000, `within ${Date.now() - started} ms (timeout 1 s)`);
+  // Far below the 30 s default: the configured 1 s timeout cut them (slack for a loaded machine).
+  t.ok(Date.now() - started < 5000, `within ${Date.now() - started} ms (timeout 1 s)`);
   t.equal(await held(), 0, 'the server holds none');
   t.ok(server.stats.tlsHandshakeFailures >= 1, `${server.stats.tlsHandshakeFailures} handshakes timed out, ${server.stats.connectionsDropped} connections dropped`);
   const clients: EventBusClient[] = [];
@@ -273,7 +276,10 @@ t.test('a client that never reads: the server holds a bounded amount, disconnect
   t.ok(await until(() => server.stats.slowReadersDisconnected === 1, 5000), 'the client that never reads is disconnected');
   const p = (s: number[], q: number) => percentile(s, q).toFixed(2);
   t.comment(`write latency of another client: p50 ${p(quiet, 50)} ms / p99 ${p(quiet, 99)} ms alone, p50 ${p(busy, 50)} ms / p99 ${p(busy, 99)} ms beside the non-reader (${busy.length} writes); memory held for the non-reader: ${mib(held)}`);
-  t.ok(percentile(busy, 99) < 50, `p99 ${p(busy, 99)} ms < 50 ms`);
+  // Serving the gigabyte unbounded stalled every other client for seconds; a bounded server adds at
+  // most a page's encoding. The bound leaves room for a loaded machine; the quiet p99 is the baseline.
+  const bound_ms = Math.max(100, 10 * percentile(quiet, 99));
+  t.ok(percentile(busy, 99) < bound_ms, `p99 ${p(busy, 99)} ms < ${bound_ms.toFixed(0)} ms (the larger of 100 ms and 10x the ${p(quiet, 99)} ms alone)`);
   t.ok(held < 24 * MIB, `the server holds ${mib(held)} for it (< 24 MiB; it asked for a gigabyte)`);
   t.equal((await setup.getStreamInfo('big')).eventCount, 8, 'the server is fine');
 });

@@ -99,7 +99,7 @@ t.test('a long-poll returns when an event arrives, without holding up other conn
   await writer.request({ operation: 'write_event', body: { stream_name: 'c', event: 'wake' } });
   const result = await polled;
   t.same(result.events.map((e) => e.body), ['wake']);
-  t.ok(Date.now() - started < 3000, 'returned as soon as the event was written');
+  t.ok(Date.now() - started < 4500, 'returned when the event was written, not at wait_ms (5 s)');
   const empty = await events(s, { operation: 'process_events', body: { stream_name: 'c', wait_ms: 150 } });
   t.same(empty.events, [], 'empty after wait_ms');
 });
