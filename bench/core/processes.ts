@@ -143,6 +143,8 @@ export interface JsonChildOptions {
   killWhenReady?: boolean;
   /** A child that ends by SIGKILL (ours, or its own: an unclean stop) has finished, not failed. */
   killedIsDone?: boolean;
+  /** Options for node before the script (e.g. `--expose-gc`). */
+  nodeOptions?: string[];
 }
 
 /**
@@ -150,7 +152,7 @@ export interface JsonChildOptions {
  * that is not progress. Throws with the child's output if it printed none or failed.
  */
 export async function runJsonChild(script: string, args: string[], options: JsonChildOptions = {}): Promise<Record<string, number>> {
-  const proc = spawnTracked(process.execPath, [script, ...args]);
+  const proc = spawnTracked(process.execPath, [...(options.nodeOptions ?? []), script, ...args]);
   let last: Record<string, number> | null = null;
   let buffered = '';
   proc.child.stdout!.on('data', (chunk: Buffer) => {

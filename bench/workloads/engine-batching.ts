@@ -6,45 +6,29 @@
  * oldest commit waited. The question: does one fsync carry more appends as concurrency grows, so
  * that throughput scales with the number of appenders until the CPU, not the disk, is the limit?
  */
-import { Engine, type CommitRound } from '../../src/storage/index.js';
-import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram.js';
+import type { CommitRound, Engine } from '../../src/storage/index.js';
 import type { Progress } from '../../src/cli/bench/progress.js';
+import { appendWindow, withBenchStore } from '../core/engine-store.js';
 import { throughputFigure, type RunResult } from '../core/figures.js';
-import { makeTempDir, removeTempDir } from '../core/processes.js';
 import type { Workload } from './workload.js';
 
 const APPENDERS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
-const PAYLOAD = Buffer.alloc(100, 0x61);
 
 /** One repetition: `appenders` closed loops for `ms`, with the rounds the observer saw. */
 async function repetition(engine: Engine, appenders: number, ms: number): Promise<RunResult> {
   const rounds: CommitRound[] = [];
   const stop = engine.observe({ commit: (round) => rounds.push(round) });
-  const histogram = newHistogram();
-  let events = 0;
-  const started = performance.now();
-  const until = started + ms;
+  let run: RunResult;
   try {
-    await Promise.all(Array.from({ length: appenders }, async () => {
-      while (performance.now() < until) {
-        const t0 = performance.now();
-        await engine.append('bench', PAYLOAD);
-        recordMs(histogram, performance.now() - t0);
-        events += 1;
-      }
-    }));
+    run = await appendWindow(engine, appenders, ms);
   } finally {
     stop();
   }
-  const elapsedMs = performance.now() - started;
+  const elapsedMs = run.elapsedMs;
   const appendRounds = rounds.filter((r) => r.events > 0);
   const sum = (f: (r: CommitRound) => number) => appendRounds.reduce((total, r) => total + f(r), 0);
   return {
-    ops: events,
-    elapsedMs,
-    opsPerSecond: (events / elapsedMs) * 1000,
-    latency: summarize(histogram),
-    errors: 0,
+    ...run,
     extra: {
       eventsPerRound: appendRounds.length === 0 ? 0 : sum((r) => r.events) / appendRounds.length,
       roundsPerSecond: (appendRounds.length / elapsedMs) * 1000,
@@ -54,12 +38,9 @@ async function repetition(engine: Engine, appenders: number, ms: number): Promis
   };
 }
 
-async function batchingCase(appenders: number, seconds: number, reps: number, progress: Progress): Promise<RunResult[]> {
-  const dataDir = makeTempDir('eventbus-bench-batching-');
-  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0, fsync: 'always' });
+function batchingCase(appenders: number, seconds: number, reps: number, progress: Progress): Promise<RunResult[]> {
   progress.total = reps;
-  try {
-    await engine.createStream('bench');
+  return withBenchStore('eventbus-bench-batching-', { fsync: 'always' }, async (engine) => {
     await repetition(engine, appenders, seconds * 200); // warm-up
     const runs: RunResult[] = [];
     for (let rep = 0; rep < reps; rep++) {
@@ -67,10 +48,7 @@ async function batchingCase(appenders: number, seconds: number, reps: number, pr
       progress.done = rep + 1;
     }
     return runs;
-  } finally {
-    await engine.close();
-    removeTempDir(dataDir);
-  }
+  });
 }
 
 export const engineBatchingWorkload: Workload = {

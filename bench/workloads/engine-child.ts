@@ -3,43 +3,23 @@
  * memory are a fresh process's and an unclean stop is a real SIGKILL:
  *
  *   node engine-child.js write DIR EVENTS clean|unclean   fill a store with 100 B events; `unclean`
- *        then reports {"ready":1} and keeps appending until it is killed
+ *        then reports {"ready":1} and keeps appending until it is killed (bench/core/engine-store.ts)
  *   node engine-child.js open DIR                          open, report open time and memory, close
  *
  * Each prints JSON lines on stdout; the last is its result.
  */
 import { Engine } from '../../src/storage/index.js';
-
-const BATCH_EVENTS = 1000;
-
-async function write(dataDir: string, events: number, unclean: boolean): Promise<void> {
-  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0, fsync: 'never' });
-  if (engine.getStream('bench') === undefined) await engine.createStream('bench');
-  const batch = Array.from({ length: BATCH_EVENTS }, (_, i) => Buffer.alloc(100, 97 + (i % 26)));
-  for (let written = 0; written < events; written += BATCH_EVENTS) await engine.appendMany('bench', batch.slice(0, Math.min(BATCH_EVENTS, events - written)));
-  if (unclean) {
-    // Keep appending, so that the kill lands in the middle of the writer's work.
-    process.stdout.write(`${JSON.stringify({ ready: 1 })}\n`);
-    for (;;) await engine.append('bench', batch[0]!);
-  }
-  await engine.close();
-  process.stdout.write(`${JSON.stringify({ done: 1 })}\n`);
-}
+import { BENCH_STREAM, printJsonLine, runChildMode, writeMode } from '../core/engine-store.js';
 
 async function open(dataDir: string): Promise<void> {
   const started = performance.now();
   const engine = await Engine.open({ dataDir, retentionIntervalMs: 0 });
   const openMs = performance.now() - started;
-  const stats = engine.stats('bench');
+  const stats = engine.stats(BENCH_STREAM);
   (globalThis as { gc?: () => void }).gc?.();
   const memory = process.memoryUsage();
-  process.stdout.write(`${JSON.stringify({ openMs, events: stats.eventCount, segments: stats.segmentCount, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed })}\n`);
+  printJsonLine({ openMs, events: stats.eventCount, segments: stats.segmentCount, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
   await engine.close();
 }
 
-const [mode, dataDir, ...rest] = process.argv.slice(2);
-const run = mode === 'write' ? write(dataDir!, Number(rest[0]), rest[1] === 'unclean') : open(dataDir!);
-run.catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runChildMode({ write: writeMode, open });

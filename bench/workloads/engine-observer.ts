@@ -5,36 +5,16 @@
  * order on the same store, so other load on the machine falls on both alike. The figure to read
  * is the ratio of the two medians (with/without): 1.00 means free.
  */
-import { Engine, type EngineObserver, type FsyncPolicy } from '../../src/storage/index.js';
-import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram.js';
+import type { EngineObserver, FsyncPolicy } from '../../src/storage/index.js';
+import { newHistogram, recordMs } from '../../src/cli/bench/histogram.js';
 import type { Progress } from '../../src/cli/bench/progress.js';
+import { appendWindow, withBenchStore } from '../core/engine-store.js';
 import { throughputFigure, type RunResult } from '../core/figures.js';
-import { makeTempDir, removeTempDir } from '../core/processes.js';
 import type { Workload } from './workload.js';
 
 interface ObserverCase {
   policy: FsyncPolicy;
   appenders: number;
-}
-
-const PAYLOAD = Buffer.alloc(100, 0x61);
-
-/** One timed window of `appenders` closed-loop appenders of 100 B events. */
-async function window(engine: Engine, appenders: number, ms: number): Promise<RunResult> {
-  const histogram = newHistogram();
-  let events = 0;
-  const started = performance.now();
-  const until = started + ms;
-  await Promise.all(Array.from({ length: appenders }, async () => {
-    while (performance.now() < until) {
-      const t0 = performance.now();
-      await engine.append('bench', PAYLOAD);
-      recordMs(histogram, performance.now() - t0);
-      events += 1;
-    }
-  }));
-  const elapsedMs = performance.now() - started;
-  return { ops: events, elapsedMs, opsPerSecond: (events / elapsedMs) * 1000, latency: summarize(histogram), errors: 0 };
 }
 
 /** A metrics exporter's observer: every round's oldest wait into a histogram, sums of the rest. */
@@ -52,28 +32,22 @@ function recordingObserver(): EngineObserver {
   };
 }
 
-async function observerCase(c: ObserverCase, seconds: number, reps: number, progress: Progress): Promise<{ off: RunResult[]; on: RunResult[] }> {
-  const dataDir = makeTempDir('eventbus-bench-observer-');
-  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0, fsync: c.policy });
-  const off: RunResult[] = [];
-  const on: RunResult[] = [];
+function observerCase(c: ObserverCase, seconds: number, reps: number, progress: Progress): Promise<{ off: RunResult[]; on: RunResult[] }> {
   progress.total = reps * 2;
-  try {
-    await engine.createStream('bench');
-    await window(engine, c.appenders, seconds * 200); // warm-up
+  return withBenchStore('eventbus-bench-observer-', { fsync: c.policy }, async (engine) => {
+    const off: RunResult[] = [];
+    const on: RunResult[] = [];
+    await appendWindow(engine, c.appenders, seconds * 200); // warm-up
     for (let rep = 0; rep < reps; rep++) {
       for (const observed of rep % 2 === 0 ? [false, true] : [true, false]) {
         const stop = observed ? engine.observe(recordingObserver()) : null;
-        (observed ? on : off).push(await window(engine, c.appenders, seconds * 1000));
+        (observed ? on : off).push(await appendWindow(engine, c.appenders, seconds * 1000));
         stop?.();
         progress.done += 1;
       }
     }
     return { off, on };
-  } finally {
-    await engine.close();
-    removeTempDir(dataDir);
-  }
+  });
 }
 
 export const engineObserverWorkload: Workload = {

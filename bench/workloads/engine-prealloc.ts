@@ -6,11 +6,10 @@
  * store, the two alternating so that other load on the machine falls on both. The observer
  * gives the mean fsync round; the figure to read is the ratio of the medians.
  */
-import { Engine, type CommitRound, type EngineOptions } from '../../src/storage/index.js';
-import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram.js';
+import type { CommitRound, EngineOptions } from '../../src/storage/index.js';
 import type { Progress } from '../../src/cli/bench/progress.js';
+import { appendWindow, withBenchStore } from '../core/engine-store.js';
 import { throughputFigure, type RunResult } from '../core/figures.js';
-import { makeTempDir, removeTempDir } from '../core/processes.js';
 import type { Workload } from './workload.js';
 
 interface PreallocCase {
@@ -24,48 +23,23 @@ const VARIANTS: { label: string; options: Partial<EngineOptions> }[] = [
 ];
 
 /** One repetition on a fresh store: a warm-up, then `ms` of closed-loop appends. */
-async function repetition(c: PreallocCase, options: Partial<EngineOptions>, ms: number): Promise<RunResult> {
-  const dataDir = makeTempDir('eventbus-bench-prealloc-');
-  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0, fsync: 'always', ...options });
+function repetition(c: PreallocCase, options: Partial<EngineOptions>, ms: number): Promise<RunResult> {
   const payload = Buffer.alloc(c.payloadBytes, 0x61);
-  const rounds: CommitRound[] = [];
-  const histogram = newHistogram();
-  let events = 0;
-  try {
-    await engine.createStream('bench');
-    const loop = async (until: number, record: boolean) => {
-      await Promise.all(Array.from({ length: c.appenders }, async () => {
-        while (performance.now() < until) {
-          const t0 = performance.now();
-          await engine.append('bench', payload);
-          if (!record) continue;
-          recordMs(histogram, performance.now() - t0);
-          events += 1;
-        }
-      }));
-    };
-    await loop(performance.now() + ms / 5, false);
+  return withBenchStore('eventbus-bench-prealloc-', { fsync: 'always', ...options }, async (engine) => {
+    await appendWindow(engine, c.appenders, ms / 5, payload); // warm-up
+    const rounds: CommitRound[] = [];
     const stop = engine.observe({ commit: (round) => rounds.push(round) });
-    const started = performance.now();
-    await loop(started + ms, true);
+    const run = await appendWindow(engine, c.appenders, ms, payload);
     stop();
-    const elapsedMs = performance.now() - started;
     const appendRounds = rounds.filter((r) => r.events > 0);
     return {
-      ops: events,
-      elapsedMs,
-      opsPerSecond: (events / elapsedMs) * 1000,
-      latency: summarize(histogram),
-      errors: 0,
+      ...run,
       extra: {
-        roundsPerSecond: (appendRounds.length / elapsedMs) * 1000,
+        roundsPerSecond: (appendRounds.length / run.elapsedMs) * 1000,
         meanFsyncMs: appendRounds.length === 0 ? 0 : appendRounds.reduce((sum, r) => sum + r.fsyncMs, 0) / appendRounds.length,
       },
     };
-  } finally {
-    await engine.close();
-    removeTempDir(dataDir);
-  }
+  });
 }
 
 async function preallocCase(c: PreallocCase, seconds: number, reps: number, progress: Progress): Promise<RunResult[][]> {

@@ -7,11 +7,11 @@
  * reports the engine's recovery report (src/storage/observer.ts): time in the fsync of the
  * whole store that follows a crash, index entries recovered, torn bytes cut.
  */
-import { readdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext } from '../core/context.js';
 import { stat, valueFigure, type Figure } from '../core/figures.js';
+import { activeIndex } from '../core/engine-store.js';
 import { makeTempDir, removeTempDir, runJsonChild } from '../core/processes.js';
 import type { Workload } from './workload.js';
 
@@ -20,22 +20,6 @@ const CHILD = fileURLToPath(new URL('./engine-recovery-child.js', import.meta.ur
 /** Runs the child (killing it at `{"ready":1}` when asked); resolves with the last JSON line it printed. */
 function child(args: string[], killWhenReady = false): Promise<Record<string, number>> {
   return runJsonChild(CHILD, args, { killWhenReady, killedIsDone: true });
-}
-
-/** The newest offset index of the store (the active segment's). */
-function activeIndex(dir: string): string {
-  const found: string[] = [];
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const full = path.join(d, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.index')) found.push(full);
-    }
-  };
-  walk(dir);
-  const newest = found.sort().pop();
-  if (newest === undefined) throw new Error('no offset index file found');
-  return newest;
 }
 
 /** A figure of open times with the recovery report's medians as extras. */

@@ -15,7 +15,8 @@ import { Engine, type FsyncPolicy } from '../../src/storage/index.js';
 import type { BenchContext } from '../core/context.js';
 import { throughputFigure, valueFigure, type RunResult } from '../core/figures.js';
 import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram.js';
-import { makeTempDir, removeTempDir, spawnTracked } from '../core/processes.js';
+import { activeIndex, BENCH_STREAM, withBenchStore } from '../core/engine-store.js';
+import { makeTempDir, removeTempDir, runJsonChild } from '../core/processes.js';
 import type { Progress } from '../../src/cli/bench/progress.js';
 import type { Workload } from './workload.js';
 
@@ -34,17 +35,14 @@ function appendCaseName(c: AppendCase): string {
 }
 
 /** One store per case: a warm-up, then `reps` timed windows of `seconds`. */
-async function appendCase(c: AppendCase, seconds: number, reps: number, progress: Progress): Promise<RunResult[]> {
-  const dataDir = makeTempDir('eventbus-bench-append-');
-  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0, fsync: c.policy, maxBatchEvents: Math.max(c.batchEvents, 10_000) });
+function appendCase(c: AppendCase, seconds: number, reps: number, progress: Progress): Promise<RunResult[]> {
   const payload = Buffer.alloc(c.payloadBytes, 0x61);
   const batch = Array.from({ length: c.batchEvents }, () => payload);
-  const once = () => (c.batchEvents === 1 ? engine.append('bench', payload) : engine.appendMany('bench', batch));
   progress.total = Math.round(seconds * 1000 * (reps + 0.2));
   progress.unit = 'ms';
   const begun = performance.now();
-  try {
-    await engine.createStream('bench');
+  return withBenchStore('eventbus-bench-append-', { fsync: c.policy, maxBatchEvents: Math.max(c.batchEvents, 10_000) }, async (engine) => {
+    const once = () => (c.batchEvents === 1 ? engine.append(BENCH_STREAM, payload) : engine.appendMany(BENCH_STREAM, batch));
     const warmUntil = performance.now() + seconds * 200;
     await Promise.all(Array.from({ length: c.appenders }, async () => {
       while (performance.now() < warmUntil) await once();
@@ -78,29 +76,12 @@ async function appendCase(c: AppendCase, seconds: number, reps: number, progress
       });
     }
     return runs;
-  } finally {
-    await engine.close();
-    removeTempDir(dataDir);
-  }
+  });
 }
 
 /** Runs the child in `mode`; resolves with the last JSON line it printed (killing it at `{"ready":1}` when asked). */
-async function child(args: string[], killWhenReady = false): Promise<Record<string, number>> {
-  const proc = spawnTracked(process.execPath, ['--expose-gc', CHILD, ...args]);
-  let last: Record<string, number> | null = null;
-  let buffered = '';
-  proc.child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const line of lines.filter((l) => l.trim() !== '')) {
-      last = JSON.parse(line) as Record<string, number>;
-      if (killWhenReady && last.ready === 1) proc.child.kill('SIGKILL');
-    }
-  });
-  const status = await proc.exited;
-  if (last === null || (status !== 0 && status !== 'SIGKILL')) throw new Error(`engine child ${args[0]} ended with ${status}:\n${proc.output()}`);
-  return last;
+function child(args: string[], killWhenReady = false): Promise<Record<string, number>> {
+  return runJsonChild(CHILD, args, { killWhenReady, killedIsDone: true, nodeOptions: ['--expose-gc'] });
 }
 
 function bytesIn(dir: string): number {
@@ -110,20 +91,6 @@ function bytesIn(dir: string): number {
     total += entry.isDirectory() ? bytesIn(full) : statSync(full).size;
   }
   return total;
-}
-
-/** The newest offset index file of the store (the active segment's), or null. */
-function activeIndex(dir: string): string | null {
-  const found: string[] = [];
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const full = path.join(d, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.index')) found.push(full);
-    }
-  };
-  walk(dir);
-  return found.sort().pop() ?? null;
 }
 
 async function bigStore(ctx: BenchContext): Promise<void> {
@@ -177,11 +144,7 @@ async function bigStore(ctx: BenchContext): Promise<void> {
         const opens: number[] = [];
         for (let rep = 0; rep < reps; rep++) {
           await child(['write', dir, String(rep === 0 ? events : 0), 'unclean'], true);
-          if (loseIndex) {
-            const index = activeIndex(dir);
-            if (index === null) throw new Error('no offset index file found to remove');
-            rmSync(index);
-          }
+          if (loseIndex) rmSync(activeIndex(dir));
           opens.push((await child(['open', dir])).openMs!);
         }
         return opens;

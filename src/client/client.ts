@@ -18,9 +18,9 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { StringDecoder } from 'node:string_decoder';
 import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
-import { responseError } from './response-errors.js';
+import { connectionClosed, connectionError, socketError } from './response-errors.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 import type {
   Credentials,
@@ -59,7 +59,7 @@ export interface ClientOptions {
    * responses could no longer be matched).
    */
   requestTimeoutMs?: number;
-  /** Longest response line accepted. Default 64 MiB. */
+  /** Longest response line accepted (a subscription's lines too). Default 64 MiB. */
   maxResponseBytes?: number;
 }
 
@@ -72,11 +72,7 @@ interface Pending {
 /** ensureStream: create, then look up, at most this many times while others create and delete the name. */
 const ENSURE_ATTEMPTS = 3;
 
-const DEFAULTS = { host: '127.0.0.1', port: 8080, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxResponseBytes: 64 * 1024 * 1024 };
-
-export function connectionError(reason: string, cause?: unknown): EventBusError {
-  return new EventBusError(ErrorCodes.CONNECTION_ERROR, reason, cause === undefined ? {} : { cause });
-}
+const DEFAULTS = { host: '127.0.0.1', port: 8080, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES };
 
 function stream(body: unknown): Stream {
   const s = (body as { stream: Record<string, unknown> }).stream;
@@ -181,8 +177,8 @@ export class EventBusClient {
   private pendingHead = 0;
   private outgoing = '';
   private flushScheduled = false;
-  private readonly decoder = new StringDecoder('utf8');
-  private partial = '';
+  private readonly framing: ResponseLines;
+  private readonly onLineBound = (line: string): void => this.onLine(line);
   private closedError: EventBusError | null = null;
   private readonly authJson: string;
   private readonly requestTimeoutMs: number;
@@ -196,11 +192,12 @@ export class EventBusClient {
       : `,"auth":{"client_id":${JSON.stringify(options.auth.clientId)},"client_secret":${JSON.stringify(options.auth.clientSecret)}}`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULTS.maxResponseBytes;
+    this.framing = new ResponseLines(this.maxResponseBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) => this.fail(connectionError(`connection error: ${error.message}`, error)));
+    socket.on('error', (error) => this.fail(socketError(error)));
     this.closed = new Promise((resolve) => socket.once('close', () => {
-      this.fail(connectionError('the connection was closed'));
+      this.fail(connectionClosed());
       resolve();
     }));
     if (this.requestTimeoutMs > 0) {
@@ -468,21 +465,9 @@ export class EventBusClient {
   }
 
   private onData(chunk: Buffer): void {
-    let text = this.partial + this.decoder.write(chunk);
-    let start = 0;
-    for (;;) {
-      const end = text.indexOf('\n', start);
-      if (end === -1) break;
-      this.onLine(text.slice(start, end));
-      start = end + 1;
-    }
-    text = start === 0 ? text : text.slice(start);
-    if (text.length > this.maxResponseBytes) {
-      this.fail(connectionError(`response line longer than ${this.maxResponseBytes} bytes`));
-      this.socket.destroy();
-      return;
-    }
-    this.partial = text;
+    if (this.framing.push(chunk, this.onLineBound)) return;
+    this.fail(lineTooLong(this.maxResponseBytes));
+    this.socket.destroy();
   }
 
   private onLine(line: string): void {
@@ -501,15 +486,10 @@ export class EventBusClient {
       this.pending.splice(0, this.pendingHead);
       this.pendingHead = 0;
     }
-    let response: Response;
-    try {
-      response = JSON.parse(line) as Response;
-    } catch {
-      waiter.reject(connectionError(`the server sent a line that is not JSON: ${line.slice(0, 200)}`));
-      return;
-    }
-    // As the original Go client: a `reason` means failure, whatever `status` says.
-    if ((response.reason !== undefined && response.reason !== null) || response.status !== true) waiter.reject(responseError(response));
+    const response = parseResponse(line);
+    if (response instanceof EventBusError) return waiter.reject(response);
+    const failure = failureOf(response);
+    if (failure !== null) waiter.reject(failure);
     else waiter.resolve(response, line);
   }
 

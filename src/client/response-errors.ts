@@ -1,6 +1,7 @@
 /**
- * Turning a failure response into an EventBusError. Our server sends a `code`; the original Go
- * server did not, so its fixed reasons are mapped to the same codes.
+ * The client's errors: a failure response as an EventBusError (our server sends a `code`; the
+ * original Go server did not, so its fixed reasons are mapped to the same codes), and the
+ * transport's CONNECTION_ERRORs.
  */
 import { ErrorCodes, EventBusError, type ErrorCode } from '../errors.js';
 import type { Response } from './types.js';
@@ -32,4 +33,19 @@ export function responseError(response: Response): EventBusError {
     }
   }
   return new EventBusError(code, reason, response.context === undefined ? {} : { context: response.context });
+}
+
+/** A transport failure: CONNECTION_ERROR with `reason`. */
+export function connectionError(reason: string, cause?: unknown): EventBusError {
+  return new EventBusError(ErrorCodes.CONNECTION_ERROR, reason, cause === undefined ? {} : { cause });
+}
+
+/** The socket's own error. */
+export function socketError(error: Error): EventBusError {
+  return connectionError(`connection error: ${error.message}`, error);
+}
+
+/** The connection closed while something was still expected from it. */
+export function connectionClosed(): EventBusError {
+  return connectionError('the connection was closed');
 }

@@ -17,11 +17,11 @@
  * the socket is paused, and the server's flow control takes over.
  */
 import type net from 'node:net';
-import { StringDecoder } from 'node:string_decoder';
-import type { EventBusError } from '../errors.js';
-import { connectionError, event, openSocket, type ClientOptions } from './client.js';
-import { responseError } from './response-errors.js';
-import type { Event, RawResponse, Response } from './types.js';
+import { EventBusError } from '../errors.js';
+import { event, openSocket, type ClientOptions } from './client.js';
+import { connectionClosed, socketError } from './response-errors.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
+import type { Event, RawResponse } from './types.js';
 
 /** Where a subscription starts (one of them; default offset 0). */
 export interface SubscribeOptions {
@@ -55,22 +55,22 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   private resolveCaughtUp!: (nextOffset: number) => void;
   private readonly queue: Queued[] = [];
   private waiter: (() => void) | null = null;
-  private readonly decoder = new StringDecoder('utf8');
-  private partial = '';
+  private readonly framing: ResponseLines;
   private paused = false;
   private finished = false;
   private unsubscribed: ((nextOffset: number) => void) | null = null;
   private readonly maxQueuedLines: number;
 
-  private constructor(private readonly socket: net.Socket, fromOffset: number, maxQueuedLines: number) {
+  private constructor(private readonly socket: net.Socket, fromOffset: number, maxQueuedLines: number, private readonly maxLineBytes: number) {
     this.nextOffset = fromOffset;
     this.maxQueuedLines = maxQueuedLines;
+    this.framing = new ResponseLines(maxLineBytes);
     this.caughtUp = new Promise((resolve) => (this.resolveCaughtUp = resolve));
     this.caughtUp.catch(() => {});
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) => this.push({ error: connectionError(`connection error: ${error.message}`, error) }));
-    socket.on('close', () => this.push(this.finished ? { end: true } : { error: connectionError('the connection was closed') }));
+    socket.on('error', (error) => this.push({ error: socketError(error) }));
+    socket.on('close', () => this.push(this.finished ? { end: true } : { error: connectionClosed() }));
   }
 
   /** Opens a connection and subscribes (see EventBusClient.subscribe). */
@@ -84,7 +84,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     if (options.types !== undefined) body.types = options.types;
     const auth = client.auth === undefined ? {} : { auth: { client_id: client.auth.clientId, client_secret: client.auth.clientSecret } };
     socket.write(`${JSON.stringify({ operation: 'subscribe', body, ...auth })}\n`);
-    return new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64);
+    return new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64, client.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
   }
 
   /** Every event, with one `caught_up` item after the history. */
@@ -151,23 +151,15 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   }
 
   private onData(chunk: Buffer): void {
-    const text = this.partial + this.decoder.write(chunk);
-    let start = 0;
-    for (;;) {
-      const end = text.indexOf('\n', start);
-      if (end === -1) break;
-      this.onLine(text.slice(start, end));
-      start = end + 1;
-    }
-    this.partial = text.slice(start);
+    if (this.framing.push(chunk, (line) => this.onLine(line))) return;
+    this.push({ error: lineTooLong(this.maxLineBytes) });
+    this.socket.destroy();
   }
 
   private onLine(line: string): void {
-    let response: Response;
-    try {
-      response = JSON.parse(line) as Response;
-    } catch {
-      this.push({ error: connectionError(`the server sent a line that is not JSON: ${line.slice(0, 200)}`) });
+    const response = parseResponse(line);
+    if (response instanceof EventBusError) {
+      this.push({ error: response });
       return;
     }
     if (this.unsubscribed !== null) {
@@ -178,9 +170,10 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
       }
       return;
     }
-    if (response.status !== true || (response.reason !== undefined && response.reason !== null)) {
+    const failure = failureOf(response);
+    if (failure !== null) {
       this.finished = true;
-      this.push({ error: responseError(response) });
+      this.push({ error: failure });
       this.socket.end();
       return;
     }

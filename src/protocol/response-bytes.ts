@@ -1,7 +1,8 @@
 /**
  * The hot responses, as bytes rather than strings: `write_event` acknowledgements and event
- * lists (process_events, retry_events, get_stream_events). Their text is response.ts's, byte for
- * byte (field order, the one-line rule); only the way they are made differs:
+ * lists (process_events, retry_events, get_stream_events, a subscription's events). They follow
+ * response.ts's form byte for byte (field order, the one-line rule); only the way they are made
+ * differs:
  *
  * - an acknowledgement ({@link WriteAck}) is written straight into its connection's output when
  *   that is flushed, from the event's stream number, offset and time: no id string, no reply
@@ -99,6 +100,11 @@ function tailMaxBytes(requestIdJson: string | undefined): number {
   return requestIdJson === undefined ? 2 : REQUEST_ID.length + requestIdJson.length * 3 + 2;
 }
 
+/** Bytes of `,"request_id":<json>}\n` (or `}\n`), exactly. */
+function tailBytes(requestIdJson: string | undefined): number {
+  return requestIdJson === undefined ? 2 : REQUEST_ID.length + Buffer.byteLength(requestIdJson, 'utf8') + 2;
+}
+
 /** Writes the end of a response line: the request id if any, `}` and `\n`. */
 function putTail(out: Buffer, at: number, requestIdJson: string | undefined): number {
   if (requestIdJson !== undefined) {
@@ -187,12 +193,11 @@ const NEXT_OFFSET = ascii('],"next_offset":');
 const NEXT_VERSION = ascii('],"next_version":');
 const AT_END_TRUE = ascii(',"at_end":true}');
 const AT_END_FALSE = ascii(',"at_end":false}');
-const HEADS = new Map<string, Buffer>(['process_events', 'retry_events', 'get_stream_events'].map((op) => [op, ascii(`{"operation":"${op}","status":true`)]));
+const HEADS = new Map<string, Buffer>(['process_events', 'retry_events', 'get_stream_events', 'subscribe'].map((op) => [op, ascii(`{"operation":"${op}","status":true`)]));
 
 /**
  * A payload that cannot go into the line as it is: empty, or holding a newline (only possible
- * for one appended through the embedded engine API). It is sent as a JSON string instead, as
- * response.ts always did.
+ * for one appended through the embedded engine API). It is sent as a JSON string instead.
  */
 function oddPayload(payload: Buffer): string | null {
   return payload.length === 0 || payload.indexOf(NEWLINE) !== -1 ? JSON.stringify(payload.toString('utf8')) : null;
@@ -207,7 +212,7 @@ const attributeTexts: string[] = [];
  * An event's event-sourcing fields, each only when present (`,"key":…,"version":…,"type":…,
  * "metadata":…,"msg_id":…`); empty for an event without them, which reads exactly as before.
  */
-export function attributesText(a: EventAttributes | null | undefined): string {
+function attributesText(a: EventAttributes | null | undefined): string {
   if (a === undefined || a === null) return '';
   let out = '';
   if (a.key !== undefined) out += `,"key":${JSON.stringify(a.key)},"version":${a.version}`;
@@ -217,20 +222,24 @@ export function attributesText(a: EventAttributes | null | undefined): string {
   return out;
 }
 
+/** {@link eventsResponse} without the end of the line: a subscription's page, shared by its subscribers. */
+const NO_TAIL = Symbol('no tail');
+
 /**
  * The response of `operation` listing `events`, then `trailer` (`],"more":…}`, or `],"next_offset":`
- * followed by `trailerNumber` and `numberEnd`, or `}` without one).
+ * followed by `trailerNumber` and `numberEnd`, or `}` without one), then the line's end (none
+ * for NO_TAIL).
  */
 function eventsResponse(
   operation: string,
   events: readonly EventView[],
   trailer: Buffer,
   trailerNumber: number | null,
-  requestIdJson: string | undefined,
+  requestIdJson: string | undefined | typeof NO_TAIL,
   numberEnd: Buffer | null = null,
 ): Buffer {
   const head = HEADS.get(operation)!;
-  let bound = head.length + EVENTS_OPEN.length + trailer.length + MAX_DIGITS + 1 + (numberEnd?.length ?? 0) + tailMaxBytes(requestIdJson);
+  let bound = head.length + EVENTS_OPEN.length + trailer.length + MAX_DIGITS + 1 + (numberEnd?.length ?? 0) + (requestIdJson === NO_TAIL ? 0 : tailMaxBytes(requestIdJson));
   let streamIdBound = 0;
   oddPayloads.length = events.length;
   attributeTexts.length = events.length;
@@ -285,7 +294,7 @@ function eventsResponse(
     if (numberEnd === null) out[at++] = CLOSE_BRACE;
     else at = put(out, at, numberEnd);
   }
-  at = putTail(out, at, requestIdJson);
+  if (requestIdJson !== NO_TAIL) at = putTail(out, at, requestIdJson);
   return out.subarray(0, at);
 }
 
@@ -301,4 +310,27 @@ export function deliveryResponse(operation: 'process_events' | 'retry_events', d
 export function eventPageResponse(page: EventPage, requestIdJson: string | undefined): Buffer {
   const byVersion = page.nextVersion !== undefined;
   return eventsResponse('get_stream_events', page.events, byVersion ? NEXT_VERSION : NEXT_OFFSET, byVersion ? page.nextVersion! : page.nextOffset, requestIdJson, page.atEnd ? AT_END_TRUE : AT_END_FALSE);
+}
+
+/**
+ * A subscription's page of events up to the end of its line (`{"operation":"subscribe","status":true,
+ * "body":{"events":[…],"next_offset":N}`): the subscribers of a stream share pages
+ * (bus/subscription.ts), and each line of them ends with its own request id ({@link TailedLine}).
+ */
+export function subscriptionEventsHead(events: readonly EventView[], nextOffset: number): Buffer {
+  return eventsResponse('subscribe', events, NEXT_OFFSET, nextOffset, NO_TAIL);
+}
+
+/** A line made of `head` (everything before the request id) and its end, written at flush. */
+export class TailedLine implements DeferredResponse {
+  /** Exact: a subscription counts the bytes it has waiting. */
+  readonly maxBytes: number;
+
+  constructor(private readonly head: Buffer, private readonly requestIdJson: string | undefined) {
+    this.maxBytes = head.length + tailBytes(requestIdJson);
+  }
+
+  writeInto(out: Buffer, at: number): number {
+    return putTail(out, put(out, at, this.head), this.requestIdJson);
+  }
 }

@@ -9,18 +9,20 @@
  * ```
  */
 import type { EventView } from '../bus/results.js';
-import { encodeFailure, encodeSuccess, subscriptionEventsBody } from './response.js';
+import { encodeFailure, encodeSuccess } from './response.js';
+import { subscriptionEventsHead, TailedLine } from './response-bytes.js';
 
-/** Bodies of event pages by the pages' arrays: subscribers of a stream share pages (bus/subscription.ts), and their encoding. */
-const bodies = new WeakMap<readonly EventView[], string>();
+/** Event lines up to their request id, by the pages' arrays: subscribers of a stream share pages (bus/subscription.ts), and their encoding. */
+const heads = new WeakMap<readonly EventView[], Buffer>();
 
-export function subscriptionEventsLine(events: readonly EventView[], nextOffset: number, requestIdJson: string | undefined): string {
-  let body = bodies.get(events);
-  if (body === undefined) {
-    body = subscriptionEventsBody(events, nextOffset);
-    bodies.set(events, body);
+/** A line of events (bytes, as every list of events: response-bytes.ts), written when the connection flushes. */
+export function subscriptionEventsLine(events: readonly EventView[], nextOffset: number, requestIdJson: string | undefined): TailedLine {
+  let head = heads.get(events);
+  if (head === undefined) {
+    head = subscriptionEventsHead(events, nextOffset);
+    heads.set(events, head);
   }
-  return encodeSuccess('subscribe', body, requestIdJson);
+  return new TailedLine(head, requestIdJson);
 }
 
 export function caughtUpLine(nextOffset: number, requestIdJson: string | undefined): string {

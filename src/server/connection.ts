@@ -361,10 +361,7 @@ export class Connection implements RequestQueueHost, SessionHost {
     if (this.state !== OPEN) return;
     const close = this.queue.takeAnswered(taken);
     // A subscription's lines follow the answers taken (they are never interleaved with them).
-    if (this.subscription !== null) {
-      const lines = this.subscription.takeOutput();
-      if (lines.length > 0) taken.push(lines);
-    }
+    this.subscription?.takeOutput(taken);
     if (taken.length > 0) {
       const out = joinResponses(taken, taken.length);
       taken.length = 0;

@@ -19,6 +19,7 @@ import { DECODE_REQUEST } from '../protocol/operations.js';
 import type { DecodedLine } from '../protocol/parse-request.js';
 import type { Credentials, SubscribeRequest } from '../protocol/requests.js';
 import { encodeFailure } from '../protocol/response.js';
+import { joinResponses, responseMaxBytes, type Response } from '../protocol/response-bytes.js';
 import { caughtUpLine, subscriptionEndLine, subscriptionEventsLine, unsubscribedLine } from '../protocol/subscription-lines.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
 
@@ -43,12 +44,19 @@ const HISTORY_BUFFER_BYTES = 256 * 1024;
 const ACTIVE = new EventBusError(ErrorCodes.SUBSCRIPTION_ACTIVE, 'this connection is a subscription: it takes only unsubscribe and exit');
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
 
+/** Bytes of `line` in the output, exactly (a subscription's lines are bytes, or short text). */
+function lineBytes(line: Response): number {
+  return typeof line === 'string' ? Buffer.byteLength(line, 'utf8') : responseMaxBytes(line);
+}
+
 export class SubscriptionSession implements SubscriptionSink {
-  private out = '';
+  /** The lines sent since the last take, and their bytes. */
+  private readonly out: Response[] = [];
+  private outBytes = 0;
   private started = false;
   private done = false;
   private subscription: Subscription | null = null;
-  private finish: ((last: string) => void) | null = null;
+  private finish: ((last: Response) => void) | null = null;
   private last: string | null = null;
   private readonly limits: SubscriptionLimits;
 
@@ -63,7 +71,7 @@ export class SubscriptionSession implements SubscriptionSink {
   }
 
   /** Its turn in the queue: starts; resolves with its last output once it ends. */
-  start(): Promise<string> {
+  start(): Promise<Response> {
     this.started = true;
     return new Promise((resolve) => {
       this.finish = resolve;
@@ -79,7 +87,7 @@ export class SubscriptionSession implements SubscriptionSink {
   // ------------------------------------------------------------------ the subscription's sink
 
   get bufferedBytes(): number {
-    return this.host.writableLength + this.out.length;
+    return this.host.writableLength + this.outBytes;
   }
 
   events(events: readonly EventView[], nextOffset: number): void {
@@ -116,15 +124,15 @@ export class SubscriptionSession implements SubscriptionSink {
     return true;
   }
 
-  /** What was sent since the last take (nothing before its turn: earlier responses go first). */
-  takeOutput(): string {
-    if (!this.started || this.done) return '';
-    const out = this.out;
-    this.out = '';
+  /** Adds to `into` what was sent since the last take (nothing before its turn: earlier responses go first). */
+  takeOutput(into: Response[]): void {
+    if (!this.started || this.done || this.out.length === 0) return;
+    for (const line of this.out) into.push(line);
+    this.out.length = 0;
+    this.outBytes = 0;
     // Catching up waits while output is unsent; once written, the socket may have taken it all
     // (no 'drain' comes then): look again after this write.
-    if (out.length > 0) this.subscription?.resume();
-    return out;
+    this.subscription?.resume();
   }
 
   /** The socket drained. */
@@ -144,9 +152,10 @@ export class SubscriptionSession implements SubscriptionSink {
     this.subscription?.stop();
   }
 
-  private push(line: string): void {
+  private push(line: Response): void {
     if (this.done) return;
-    this.out += line;
+    this.out.push(line);
+    this.outBytes += lineBytes(line);
     if (this.started) this.host.outputReady();
   }
 
@@ -160,8 +169,10 @@ export class SubscriptionSession implements SubscriptionSink {
   }
 
   private settle(): void {
-    const all = this.out + (this.last ?? '');
-    this.out = '';
+    this.out.push(this.last ?? '');
+    const all = this.out.length === 1 ? this.out[0]! : joinResponses(this.out, this.out.length);
+    this.out.length = 0;
+    this.outBytes = 0;
     this.finish?.(all);
     this.finish = null;
   }

@@ -609,21 +609,20 @@ export class Engine {
   }
 
   private observedRoll(log: StreamLog, frozen: Segment, next: Segment): void {
-    if (!this.observers.wants('roll')) return;
-    const stream = this.streams.findByLog(log)?.entry.name ?? log.dir;
-    this.observers.emit('roll', { stream, frozenBaseOffset: frozen.baseOffset, records: frozen.count, logBytes: frozen.size, baseOffset: next.baseOffset });
+    this.observers.emitWanted('roll', () => ({ stream: this.nameOfLog(log), frozenBaseOffset: frozen.baseOffset, records: frozen.count, logBytes: frozen.size, baseOffset: next.baseOffset }));
   }
 
   private observedSeal(log: StreamLog, segment: Segment, frozenMs: number): void {
-    if (!this.observers.wants('seal')) return;
-    const stream = this.streams.findByLog(log)?.entry.name ?? log.dir;
-    this.observers.emit('seal', { stream, baseOffset: segment.baseOffset, records: segment.count, logBytes: segment.size, durationMs: performance.now() - frozenMs });
+    this.observers.emitWanted('seal', () => ({ stream: this.nameOfLog(log), baseOffset: segment.baseOffset, records: segment.count, logBytes: segment.size, durationMs: performance.now() - frozenMs }));
   }
 
   private observedCompaction(journal: ConsumerJournal, compaction: { fromBytes: number; toBytes: number; consumers: number; durationMs: number }): void {
-    if (!this.observers.wants('compaction')) return;
-    const stream = this.streams.open().find((state) => state.log.dir === journal.dir)?.entry.name ?? journal.dir;
-    this.observers.emit('compaction', { stream, ...compaction });
+    this.observers.emitWanted('compaction', () => ({ stream: this.streams.open().find((state) => state.log.dir === journal.dir)?.entry.name ?? journal.dir, ...compaction }));
+  }
+
+  /** The name of the stream whose log is `log` (its directory if none is open: a stream being deleted). */
+  private nameOfLog(log: StreamLog): string {
+    return this.streams.findByLog(log)?.entry.name ?? log.dir;
   }
 
   private snapshotSource(): SnapshotSource {

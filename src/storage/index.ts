@@ -49,6 +49,7 @@ export type {
   CommitRound,
   EngineObserver,
   JournalCompaction,
+  RecoveryCounts,
   RecoveryReport,
   RecoveryTotals,
   SegmentRoll,

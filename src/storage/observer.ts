@@ -20,11 +20,11 @@ import type { EventBusError } from '../errors.js';
 import type { CommitRound } from './fs/commit-round.js';
 import type { GroupCommit } from './fs/group-commit.js';
 import type { Damage } from './log/segment-check.js';
-import type { RecoveryNoteKind, RecoveryNotes } from './log/recovery-notes.js';
+import { noRepairs, type RecoveryCounts, type RecoveryNoteKind, type RecoveryNotes } from './log/recovery-notes.js';
 import type { Logger } from './logger.js';
 import type { SnapshotResult } from './tools/snapshot.js';
 
-export type { CommitRound };
+export type { CommitRound, RecoveryCounts };
 
 /** A segment roll: the active segment of a stream was frozen (full) and a new one started. */
 export interface SegmentRoll {
@@ -47,8 +47,8 @@ export interface SegmentSeal {
   durationMs: number;
 }
 
-/** What recovery did to one stream while the store opened. */
-export interface StreamRecovery {
+/** What recovery did to one stream while the store opened: its repairs ({@link RecoveryCounts}) and the rest. */
+export interface StreamRecovery extends RecoveryCounts {
   stream: string;
   /** The stream's id (the name of its directory under `streams/`). */
   id: string;
@@ -57,20 +57,6 @@ export interface StreamRecovery {
   /** Segments and readable events after recovery (0 for a stream that could not be opened). */
   segments: number;
   events: number;
-  /** Bytes of torn records cut off the end of the active segment (never acknowledged under `always`). */
-  tornBytesCut: number;
-  /** Segments removed after a segment roll torn by a power loss. */
-  segmentsDropped: number;
-  /** Offset indexes rebuilt from their log (missing or failing their checks). */
-  indexesRebuilt: number;
-  /** Index entries written from the log for records the active index did not hold yet (normal after a crash). */
-  indexEntriesAdded: number;
-  /** Segment headers torn while being created, rewritten (the segment held no record). */
-  headersRewritten: number;
-  /** Temporary files and indexes without a log, removed. */
-  leftoversRemoved: number;
-  /** Bytes of torn records cut off the end of the consumer journal. */
-  journalTornBytesCut: number;
   /** Damage found and kept (unreadable records, lost consumer changes): what `stats(name).damage` lists. */
   damage: Damage[];
   /** Why the stream could not be opened (its calls fail with this error until repaired), or null. */
@@ -78,19 +64,12 @@ export interface StreamRecovery {
 }
 
 /** The figures of {@link StreamRecovery} summed over every stream. */
-export interface RecoveryTotals {
+export interface RecoveryTotals extends RecoveryCounts {
   streams: number;
   /** Streams that could not be opened. */
   broken: number;
   segments: number;
   events: number;
-  tornBytesCut: number;
-  segmentsDropped: number;
-  indexesRebuilt: number;
-  indexEntriesAdded: number;
-  headersRewritten: number;
-  leftoversRemoved: number;
-  journalTornBytesCut: number;
   /** Damage reports over every stream. */
   damage: number;
 }
@@ -177,6 +156,11 @@ export class Observers {
     return false;
   }
 
+  /** Calls every `name` callback with the event `build` makes, built only when some observer wants it. */
+  emitWanted<K extends EventName>(name: K, build: () => EventOf<K>): void {
+    if (this.wants(name)) this.emit(name, build());
+  }
+
   /** Calls every `name` callback with `event`. */
   emit<K extends EventName>(name: K, event: EventOf<K>): void {
     for (const observer of this.all) {
@@ -198,9 +182,7 @@ export class Observers {
 
 /** Counts one stream's repairs while it is opened (the engine sets it as the context's `recovery`). */
 export class RecoveryTally implements RecoveryNotes {
-  readonly counts: Record<RecoveryNoteKind, number> = {
-    tornBytesCut: 0, segmentsDropped: 0, indexesRebuilt: 0, indexEntriesAdded: 0, headersRewritten: 0, leftoversRemoved: 0, journalTornBytesCut: 0,
-  };
+  readonly counts: RecoveryCounts = noRepairs();
 
   note(kind: RecoveryNoteKind, amount = 1): void {
     this.counts[kind] += amount;
@@ -209,21 +191,14 @@ export class RecoveryTally implements RecoveryNotes {
 
 /** The totals of a recovery's streams. */
 export function recoveryTotals(streams: readonly StreamRecovery[]): RecoveryTotals {
-  const totals: RecoveryTotals = {
-    streams: streams.length, broken: 0, segments: 0, events: 0, tornBytesCut: 0, segmentsDropped: 0, indexesRebuilt: 0,
-    indexEntriesAdded: 0, headersRewritten: 0, leftoversRemoved: 0, journalTornBytesCut: 0, damage: 0,
-  };
+  const repairs = noRepairs();
+  const kinds = Object.keys(repairs) as RecoveryNoteKind[];
+  const totals: RecoveryTotals = { streams: streams.length, broken: 0, segments: 0, events: 0, ...repairs, damage: 0 };
   for (const s of streams) {
     if (s.error !== null) totals.broken += 1;
     totals.segments += s.segments;
     totals.events += s.events;
-    totals.tornBytesCut += s.tornBytesCut;
-    totals.segmentsDropped += s.segmentsDropped;
-    totals.indexesRebuilt += s.indexesRebuilt;
-    totals.indexEntriesAdded += s.indexEntriesAdded;
-    totals.headersRewritten += s.headersRewritten;
-    totals.leftoversRemoved += s.leftoversRemoved;
-    totals.journalTornBytesCut += s.journalTornBytesCut;
+    for (const kind of kinds) totals[kind] += s[kind];
     totals.damage += s.damage.length;
   }
   return totals;

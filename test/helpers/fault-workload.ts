@@ -291,12 +291,8 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
     const seed = random.int(0, 2 ** 31);
     workers.push((async () => {
       const r = rng(seed);
-      let client: EventBusClient;
-      try {
-        client = await EventBusClient.connect({ port, requestTimeoutMs: 0 });
-      } catch {
-        return;
-      }
+      const client = await connectOrNull(port);
+      if (client === null) return;
       let dead = false;
       let n = 0;
       const inflight = new Set<Promise<void>>();
@@ -333,12 +329,8 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
       const seed = random.int(0, 2 ** 31);
       workers.push((async () => {
         const r = rng(seed);
-        let client: EventBusClient;
-        try {
-          client = await EventBusClient.connect({ port, requestTimeoutMs: 0 });
-        } catch {
-          return;
-        }
+        const client = await connectOrNull(port);
+        if (client === null) return;
         try {
           while (!stopped) {
             const retry = r() < 0.2;
@@ -412,6 +404,15 @@ async function wire<T>(request: Promise<T>): Promise<T> {
 
 const PAGE = 10_000;
 
+/** A client with no request timeout (a server under faults may stall), or null when the server cannot be reached (it is down: a cycle's kill). */
+async function connectOrNull(port: number): Promise<EventBusClient | null> {
+  try {
+    return await EventBusClient.connect({ port, requestTimeoutMs: 0 });
+  } catch {
+    return null;
+  }
+}
+
 /**
  * After a restart: reads every stream back (from offset 0 when `full`, else from where the last
  * verification left off), checks it against the ledger, drains every consumer's retry set, checks
@@ -420,12 +421,8 @@ const PAGE = 10_000;
  * verification repeats what this one could not finish.
  */
 export async function verifyAfterRestart(port: number, ledger: Ledger, full: boolean): Promise<boolean> {
-  let client: EventBusClient;
-  try {
-    client = await EventBusClient.connect({ port, requestTimeoutMs: 0 });
-  } catch {
-    return false;
-  }
+  const client = await connectOrNull(port);
+  if (client === null) return false;
   try {
     await verifyWith(client, ledger, full);
     return true;

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { type CommitRound, type EngineObserver, type JournalCompaction, type RecoveryReport, type SegmentRoll, type SegmentSeal, type SnapshotTaken } from 'eventbus/storage';
+import { type CommitRound, type EngineObserver, type JournalCompaction, type RecoveryReport, type SegmentRoll, type SegmentSeal, type SnapshotTaken, type StreamRecovery } from 'eventbus/storage';
 import { openEngine, segmentFiles, simulateCrash, streamDir } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -163,4 +163,20 @@ t.test('an observer that throws changes nothing; one removed is told nothing mor
   await engine.append('s', Buffer.from('z'));
   t.equal(seen.commit.length, rounds, 'a removed observer is told nothing');
   t.equal(calls, before, 'neither is the first one');
+});
+
+t.test('recovery totals sum every figure of every stream, in the order reports list them', async (t) => {
+  const { recoveryTotals } = await import('../../src/storage/observer.js');
+  const stream = (n: number, error: StreamRecovery['error']): StreamRecovery => ({
+    stream: `s${n}`, id: `id${n}`, durationMs: n, segments: n, events: 10 * n,
+    tornBytesCut: 1 * n, segmentsDropped: 2 * n, indexesRebuilt: 3 * n, indexEntriesAdded: 4 * n, headersRewritten: 5 * n, leftoversRemoved: 6 * n, journalTornBytesCut: 7 * n,
+    damage: Array.from({ length: n }, () => ({ file: 'f', position: 0, firstOffset: 0, lastOffset: 0, reason: 'r' })), error,
+  });
+  const totals = recoveryTotals([stream(1, null), stream(2, { code: 'CORRUPT_DATA', reason: 'x' }), stream(4, null)]);
+  t.strictSame(Object.entries(totals), Object.entries({
+    streams: 3, broken: 1, segments: 7, events: 70,
+    tornBytesCut: 7, segmentsDropped: 14, indexesRebuilt: 21, indexEntriesAdded: 28, headersRewritten: 35, leftoversRemoved: 42, journalTornBytesCut: 49,
+    damage: 7,
+  }));
+  t.strictSame(Object.entries(recoveryTotals([])).filter(([, v]) => v !== 0), [], 'nothing opened: all zero');
 });
