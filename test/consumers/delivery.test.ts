@@ -148,7 +148,8 @@ t.test('long-poll returns as soon as an event is written, and empty after wait_m
   const empty = await engine.consume('s', 'c', { waitMs: 150 });
   const waited = Date.now() - started;
   t.same(empty.events, []);
-  t.ok(waited >= 140 && waited < 1000, `waited about wait_ms (${waited} ms)`);
+  // The upper bound leaves room for a loaded machine's stalls; far below it means wait_ms was honoured.
+  t.ok(waited >= 140 && waited < 3000, `waited about wait_ms (${waited} ms)`);
 
   started = Date.now();
   const polling = engine.consume('s', 'c', { waitMs: 5000 });
@@ -156,7 +157,7 @@ t.test('long-poll returns as soon as an event is written, and empty after wait_m
   const got = await polling;
   const latency = Date.now() - started;
   t.same(got.events.map((e) => e.payload.toString()), ['"hello"']);
-  t.ok(latency < 1000, `returned on the write, not at the deadline (${latency} ms)`);
+  t.ok(latency < 4000, `returned on the write, not at the 5 s deadline (${latency} ms)`);
 
   const other = engine.consume('s', 'c', { waitMs: 100 });
   const write = engine.append('s', Buffer.from('1'));

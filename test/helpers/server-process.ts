@@ -67,7 +67,8 @@ export function startServerProcess(options: StartOptions = {}): Promise<ServerPr
     rmSync(portDir, { recursive: true, force: true });
     resolve(code ?? signal ?? -1);
   }));
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  // Generous: a loaded CI machine can take seconds to start a Node process.
+  const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const started = Date.now();
     let done = false;

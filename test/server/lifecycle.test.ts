@@ -76,7 +76,7 @@ t.test('SIGTERM: a long-poll already waiting is answered at once, not dropped', 
   t.match(answer, { operation: 'process_events', status: true, body: { events: [], more: false }, request_id: 'poll' }, 'answered, empty');
   t.equal(await server.exited, 0, 'exit status 0');
   const took = Date.now() - started;
-  t.ok(took < 5000, `shutdown did not wait out the poll (${took} ms)`);
+  t.ok(took < 15_000, `shutdown did not wait out the 30 s poll (${took} ms)`);
 });
 
 t.test('protected default: a non-loopback bind without clients refuses to start', async (t) => {
