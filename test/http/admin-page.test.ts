@@ -33,12 +33,12 @@ async function openPage(browser: BrowserContext, server: HttpTestServer): Promis
   page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
   page.on('request', (request) => requests.push(request.url()));
   await page.goto(`http://127.0.0.1:${server.httpPort}/`);
-  await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
+  await page.waitForSelector('body[data-loaded="true"]', { timeout: 60_000 });
   return { page, errors, requests };
 }
 
 /** Polls `check` (the page's CSP forbids the string predicates of waitForFunction). */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -25,8 +25,11 @@ export async function browserFor(owner: { teardown(fn: () => Promise<void>): voi
     executablePath: CHROMIUM,
     headless: true,
     viewport,
+    // A first start on a fresh machine (font caches) and a loaded CI machine are slow.
+    timeout: 120_000,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  browser.setDefaultTimeout(60_000);
   owner.teardown(async () => {
     await browser.close();
     rmSync(profile, { recursive: true, force: true });
