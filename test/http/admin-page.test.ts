@@ -173,6 +173,9 @@ t.test('with clients configured, changes are refused without credentials and mad
   await page.locator(streamRow('sneaky')).waitFor();
   t.equal(await page.locator('#auth-state').textContent(), 'signed in');
   await page.locator('button[data-delete="existing"]').click();
+  // A redraw by the page's poll (every second) between the two clicks keeps it armed.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.equal(await page.locator('button[data-delete="existing"]').textContent(), 'Confirm delete', 'still armed after the table was redrawn');
   await page.locator('button[data-delete="existing"]').click();
   await page.locator(streamRow('existing')).waitFor({ state: 'detached' });
   t.equal(await page.locator('#login-dialog[open]').count(), 0, 'credentials were asked for once');

@@ -17,6 +17,9 @@
   const chartData = [[], [], [], []]; // seconds, writes/s, consumed/s, p99 ms
   let chart = null;
   let polling = false;
+  /** The stream whose Delete was clicked once, and until when a second click confirms it. */
+  let armedDelete = null;
+  const CONFIRM_DELETE_MS = 5000;
 
   // ------------------------------------------------------------------ formatting
 
@@ -154,6 +157,11 @@
       remove.textContent = 'Delete';
       remove.className = 'danger';
       remove.dataset.delete = s.name;
+      // The poll redraws every row: the armed state lives outside the button so that it survives.
+      if (armedDelete !== null && armedDelete.name === s.name && Date.now() < armedDelete.untilMs) {
+        remove.dataset.armed = 'true';
+        remove.textContent = 'Confirm delete';
+      }
       remove.addEventListener('click', () => confirmDelete(remove, s.name));
       const name = cell(s.name, false);
       name.className = 'name';
@@ -168,17 +176,23 @@
     $('streams-note').textContent = shown < overview.totals.streams ? `first ${shown} of ${number.format(overview.totals.streams)} by name` : `${number.format(shown)}`;
   }
 
-  /** Deleting takes two clicks on the same button (no browser dialog), within 5 seconds. */
+  /** Deleting takes two clicks on the same stream's button (no browser dialog), within 5 seconds. */
   function confirmDelete(button, name) {
-    if (button.dataset.armed !== 'true') {
+    const armed = armedDelete !== null && armedDelete.name === name && Date.now() < armedDelete.untilMs;
+    if (!armed) {
+      armedDelete = { name, untilMs: Date.now() + CONFIRM_DELETE_MS };
       button.dataset.armed = 'true';
       button.textContent = 'Confirm delete';
       setTimeout(() => {
-        button.dataset.armed = 'false';
-        button.textContent = 'Delete';
-      }, 5000);
+        const current = document.querySelector(`button[data-delete="${CSS.escape(name)}"]`);
+        if (current !== null && (armedDelete === null || armedDelete.name !== name || Date.now() >= armedDelete.untilMs)) {
+          current.dataset.armed = 'false';
+          current.textContent = 'Delete';
+        }
+      }, CONFIRM_DELETE_MS);
       return;
     }
+    armedDelete = null;
     void act('DELETE', `/api/streams/${encodeURIComponent(name)}`, undefined, () => `Deleted stream ${name} and its events.`);
   }
 
