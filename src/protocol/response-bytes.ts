@@ -187,7 +187,7 @@ const NEXT_OFFSET = ascii('],"next_offset":');
 const NEXT_VERSION = ascii('],"next_version":');
 const AT_END_TRUE = ascii(',"at_end":true}');
 const AT_END_FALSE = ascii(',"at_end":false}');
-const HEADS = new Map<string, Buffer>(['process_events', 'retry_events', 'get_stream_events'].map((op) => [op, ascii(`{"operation":"${op}","status":true`)]));
+const HEADS = new Map<string, Buffer>(['process_events', 'retry_events', 'get_stream_events', 'subscribe'].map((op) => [op, ascii(`{"operation":"${op}","status":true`)]));
 
 /**
  * A payload that cannot go into the line as it is: empty, or holding a newline (only possible
@@ -301,4 +301,14 @@ export function deliveryResponse(operation: 'process_events' | 'retry_events', d
 export function eventPageResponse(page: EventPage, requestIdJson: string | undefined): Buffer {
   const byVersion = page.nextVersion !== undefined;
   return eventsResponse('get_stream_events', page.events, byVersion ? NEXT_VERSION : NEXT_OFFSET, byVersion ? page.nextVersion! : page.nextOffset, requestIdJson, page.atEnd ? AT_END_TRUE : AT_END_FALSE);
+}
+
+/**
+ * A subscription's line of events without a request id:
+ * `{"operation":"subscribe","status":true,"body":{"events":[…],"next_offset":N}}` and `\n`. Made once
+ * per page and shared by every subscriber the page goes to (protocol/subscription-lines.ts puts
+ * a subscriber's request id before its last two bytes).
+ */
+export function subscriptionEventsResponse(events: readonly EventView[], nextOffset: number): Buffer {
+  return eventsResponse('subscribe', events, NEXT_OFFSET, nextOffset, undefined);
 }

@@ -8,8 +8,7 @@
  * the same form: response-bytes.ts.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import type { AppendedBatch, EventView, SnapshotView, StreamInfoView, StreamView } from '../bus/results.js';
-import { attributesText } from './response-bytes.js';
+import type { AppendedBatch, SnapshotView, StreamInfoView, StreamView } from '../bus/results.js';
 import { isBrokenStream, type StreamListing } from '../bus/stream-listing.js';
 import { OPERATIONS } from './operations.js';
 import { consumerStartJson, filterJson, retentionJson } from './settings-bodies.js';
@@ -123,36 +122,6 @@ export function appendedBatchBody(batch: AppendedBatch): string {
     `{"first_offset":${first.offset},"last_offset":${last.offset},"events":[${events}],` +
     `"next_expected_version":${batch.nextExpectedVersion},"duplicate":${batch.duplicate}}`
   );
-}
-
-const NEWLINE = 0x0a;
-
-/**
- * The stored payload as JSON text. Payloads written through write_event are single-line JSON
- * (compacted, no raw newline can be in a JSON string). One appended through the embedded engine
- * API may be anything: if it could break the line it is sent as a JSON string instead.
- */
-function payloadJson(payload: Buffer): string {
-  if (payload.length === 0 || payload.indexOf(NEWLINE) !== -1) return JSON.stringify(payload.toString('utf8'));
-  return payload.toString('utf8');
-}
-
-function eventsJson(events: readonly EventView[]): string {
-  let out = '[';
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    if (i > 0) out += ',';
-    out +=
-      `{"id":"${e.id}","stream_id":"${e.streamId}","status":${e.status},"created_at":"${time(e.createdMs)}",` +
-      `"body":${payloadJson(e.payload)},"offset":${e.offset},"delivery_count":${e.deliveryCount}` +
-      `${attributesText(e.attributes)}}`;
-  }
-  return out + ']';
-}
-
-/** `{"events":[…],"next_offset":N}`: one line of a subscription's events (subscription-lines.ts). */
-export function subscriptionEventsBody(events: readonly EventView[], nextOffset: number): string {
-  return `{"events":${eventsJson(events)},"next_offset":${nextOffset}}`;
 }
 
 /** `{"snapshot":{…}}` (snapshot_db). */

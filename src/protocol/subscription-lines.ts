@@ -9,18 +9,32 @@
  * ```
  */
 import type { EventView } from '../bus/results.js';
-import { encodeFailure, encodeSuccess, subscriptionEventsBody } from './response.js';
+import { subscriptionEventsResponse, type Response } from './response-bytes.js';
+import { encodeFailure, encodeSuccess } from './response.js';
 
-/** Bodies of event pages by the pages' arrays: subscribers of a stream share pages (bus/subscription.ts), and their encoding. */
-const bodies = new WeakMap<readonly EventView[], string>();
+/**
+ * Lines of event pages by the pages' arrays, as bytes: subscribers of a stream share pages
+ * (bus/subscription.ts), and so the page's encoding, made once (not once per subscriber).
+ */
+const lines = new WeakMap<readonly EventView[], Buffer>();
 
-export function subscriptionEventsLine(events: readonly EventView[], nextOffset: number, requestIdJson: string | undefined): string {
-  let body = bodies.get(events);
-  if (body === undefined) {
-    body = subscriptionEventsBody(events, nextOffset);
-    bodies.set(events, body);
+/** What ends a subscriber's line: `,"request_id":<json>}` and `\n`, or null without an id. */
+export function requestTail(requestIdJson: string | undefined): Buffer | null {
+  return requestIdJson === undefined ? null : Buffer.from(`,"request_id":${requestIdJson}}\n`, 'utf8');
+}
+
+/**
+ * The line of `events` for a subscriber whose request-id ending is `tail` (requestTail), as the
+ * responses to write in order: the shared line, or (with an id) its bytes before the closing
+ * `}\n` then the tail. Nothing is copied or encoded per subscriber.
+ */
+export function subscriptionEventsLine(events: readonly EventView[], nextOffset: number, tail: Buffer | null): Response[] {
+  let line = lines.get(events);
+  if (line === undefined) {
+    line = subscriptionEventsResponse(events, nextOffset);
+    lines.set(events, line);
   }
-  return encodeSuccess('subscribe', body, requestIdJson);
+  return tail === null ? [line] : [line.subarray(0, line.length - 2), tail];
 }
 
 export function caughtUpLine(nextOffset: number, requestIdJson: string | undefined): string {

@@ -362,8 +362,7 @@ export class Connection implements RequestQueueHost, SessionHost {
     const close = this.queue.takeAnswered(taken);
     // A subscription's lines follow the answers taken (they are never interleaved with them).
     if (this.subscription !== null) {
-      const lines = this.subscription.takeOutput();
-      if (lines.length > 0) taken.push(lines);
+      for (const line of this.subscription.takeOutput()) taken.push(line);
     }
     if (taken.length > 0) {
       const out = joinResponses(taken, taken.length);

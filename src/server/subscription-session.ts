@@ -19,7 +19,8 @@ import { DECODE_REQUEST } from '../protocol/operations.js';
 import type { DecodedLine } from '../protocol/parse-request.js';
 import type { Credentials, SubscribeRequest } from '../protocol/requests.js';
 import { encodeFailure } from '../protocol/response.js';
-import { caughtUpLine, subscriptionEndLine, subscriptionEventsLine, unsubscribedLine } from '../protocol/subscription-lines.js';
+import { joinResponses, responseMaxBytes, type Response } from '../protocol/response-bytes.js';
+import { caughtUpLine, requestTail, subscriptionEndLine, subscriptionEventsLine, unsubscribedLine } from '../protocol/subscription-lines.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
 
 /** What a session needs from its connection. */
@@ -44,11 +45,16 @@ const ACTIVE = new EventBusError(ErrorCodes.SUBSCRIPTION_ACTIVE, 'this connectio
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
 
 export class SubscriptionSession implements SubscriptionSink {
-  private out = '';
+  /** Lines not yet taken by the connection's flush (a page's line is shared bytes: see subscription-lines.ts). */
+  private out: Response[] = [];
+  /** Bytes in `out` (at most: a string counts 3 bytes a UTF-16 unit). */
+  private outBytes = 0;
+  /** This subscriber's line ending (its request id), made once. */
+  private readonly tail: Buffer | null;
   private started = false;
   private done = false;
   private subscription: Subscription | null = null;
-  private finish: ((last: string) => void) | null = null;
+  private finish: ((last: Response) => void) | null = null;
   private last: string | null = null;
   private readonly limits: SubscriptionLimits;
 
@@ -60,10 +66,11 @@ export class SubscriptionSession implements SubscriptionSink {
     maxBufferedBytes: number,
   ) {
     this.limits = { pageEvents: PAGE_EVENTS, pageBytes: PAGE_BYTES, historyBufferBytes: HISTORY_BUFFER_BYTES, maxBufferedBytes };
+    this.tail = requestTail(requestIdJson);
   }
 
   /** Its turn in the queue: starts; resolves with its last output once it ends. */
-  start(): Promise<string> {
+  start(): Promise<Response> {
     this.started = true;
     return new Promise((resolve) => {
       this.finish = resolve;
@@ -79,11 +86,11 @@ export class SubscriptionSession implements SubscriptionSink {
   // ------------------------------------------------------------------ the subscription's sink
 
   get bufferedBytes(): number {
-    return this.host.writableLength + this.out.length;
+    return this.host.writableLength + this.outBytes;
   }
 
   events(events: readonly EventView[], nextOffset: number): void {
-    this.push(subscriptionEventsLine(events, nextOffset, this.requestIdJson));
+    for (const piece of subscriptionEventsLine(events, nextOffset, this.tail)) this.push(piece);
   }
 
   caughtUp(nextOffset: number): void {
@@ -117,10 +124,11 @@ export class SubscriptionSession implements SubscriptionSink {
   }
 
   /** What was sent since the last take (nothing before its turn: earlier responses go first). */
-  takeOutput(): string {
-    if (!this.started || this.done) return '';
+  takeOutput(): Response[] {
+    if (!this.started || this.done) return [];
     const out = this.out;
-    this.out = '';
+    this.out = [];
+    this.outBytes = 0;
     // Catching up waits while output is unsent; once written, the socket may have taken it all
     // (no 'drain' comes then): look again after this write.
     if (out.length > 0) this.subscription?.resume();
@@ -144,9 +152,10 @@ export class SubscriptionSession implements SubscriptionSink {
     this.subscription?.stop();
   }
 
-  private push(line: string): void {
+  private push(line: Response): void {
     if (this.done) return;
-    this.out += line;
+    this.out.push(line);
+    this.outBytes += responseMaxBytes(line);
     if (this.started) this.host.outputReady();
   }
 
@@ -160,9 +169,10 @@ export class SubscriptionSession implements SubscriptionSink {
   }
 
   private settle(): void {
-    const all = this.out + (this.last ?? '');
-    this.out = '';
-    this.finish?.(all);
+    const all = [...this.out, this.last ?? ''];
+    this.out = [];
+    this.outBytes = 0;
+    this.finish?.(joinResponses(all, all.length));
     this.finish = null;
   }
 }
