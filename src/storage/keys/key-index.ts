@@ -434,7 +434,7 @@ export class KeyIndex {
    * long a merge of large runs takes).
    */
   async flushAndMerge(force = false): Promise<void> {
-    if (this.closed || this.busy || (!force && !this.wantsFlush)) return;
+    if (this.closed || this.closing || this.busy || (!force && !this.wantsFlush)) return;
     this.busy = true;
     try {
       this.ensureLoaded();
