@@ -8,7 +8,8 @@
  * sent, whether the events are old or new, so the switch to live is only the moment a read
  * finds nothing and the subscription starts waiting on the stream's long-polls (woken when the
  * visible offset moves). No event is held in memory on the subscriber's behalf: they stay in
- * the log until sent.
+ * the log until sent (beyond a stream's few recent pages, at most 64 and about 4 MiB, shared by
+ * all its subscribers).
  *
  * Flow control. While catching up, the subscription reads the next page only once what it sent
  * has mostly drained (`historyBufferBytes`): a subscriber far behind is fed as fast as it reads,
