@@ -7,8 +7,11 @@
  *        has 20 events far apart in the stream; closes cleanly.
  *   node key-read-child.js read DIR EVENTS SAMPLES   open it, then read the 20 events of a key
  *        (get_stream_events by key: the key index, then the records) for SAMPLES keys never read
- *        since the open, spread over the key space; reports the open time, the first read (which
- *        loads the key index) and the percentiles of the others.
+ *        since the open, spread over the key space; reports the open time, the first read (the
+ *        cold one: nothing of the index or the log read yet) and the percentiles of the others.
+ *   node key-read-child.js crash DIR TAIL   open it, append TAIL more keyed events (to keys of
+ *        their own, so the sampled keys keep their 20 events) and wait until they are written,
+ *        then SIGKILL itself: the next open's key index must rebuild that tail from the log.
  *
  * Each prints JSON lines on stdout; the last is its result.
  */
@@ -57,17 +60,28 @@ async function read(dataDir: string, events: number, samples: number): Promise<v
     times.push(performance.now() - begun);
     if (page.stored.length !== PER_KEY || page.stored.some((e) => e.attributes?.key !== key)) throw new Error(`key ${key}: ${page.stored.length} events read`);
   }
-  // The first lookup after an open loads the key index (it replays the log after its newest run
-  // into its memtable: keys/key-index.ts): reported apart, the percentiles are over the others.
+  // The first read after the open is the cold one (after a crash it also replays the log past
+  // the newest run: keys/key-index.ts): reported apart, the percentiles are over the others.
   const sorted = times.slice(1).sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   out({ openMs, firstReadMs: times[0]!, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted[sorted.length - 1]! });
   await engine.close();
 }
 
+async function crash(dataDir: string, tail: number): Promise<void> {
+  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0, fsync: 'never' });
+  const batch = Array.from({ length: PER_APPEND }, () => ({ payload: PAYLOAD }));
+  const stamp = Date.now();
+  const inFlight: Promise<unknown>[] = [];
+  for (let i = 0; i < tail / PER_APPEND; i++) inFlight.push(engine.appendEvents('s', batch, { key: `tail-${stamp}-${i % 1000}` }));
+  await Promise.all(inFlight);
+  out({ tail: engine.keyIndexStats('s').memtableEntries });
+  process.kill(process.pid, 'SIGKILL');
+}
+
 const [mode, dataDir, eventsText, samplesText] = process.argv.slice(2);
 const events = Number(eventsText);
-const run = mode === 'write' ? write(dataDir!, events) : read(dataDir!, events, Number(samplesText ?? 1000));
+const run = mode === 'write' ? write(dataDir!, events) : mode === 'crash' ? crash(dataDir!, events) : read(dataDir!, events, Number(samplesText ?? 1000));
 run.catch((error: unknown) => {
   console.error(error);
   process.exit(1);

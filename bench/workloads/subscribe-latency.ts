@@ -26,15 +26,24 @@ const WARMUP_MS = 1_000;
 const MEASURE_MS = 5_000;
 const STREAM = 'bench-subscribe-latency';
 
-/** Calls `send(seq)` for seq 0, 1, … at `RATE_PER_SECOND` until `durationMs` passed; returns events sent. */
-async function openLoop(durationMs: number, send: (seq: number) => void): Promise<number> {
+/**
+ * Calls `send(seq)` for seq 0, 1, … at `RATE_PER_SECOND` until `durationMs` passed; returns events
+ * sent. The sends due at one moment are a burst between `burst.before` and `burst.after` (eventbus
+ * corks its writers' sockets: a burst goes out in one write per connection, at once, as the
+ * NATS client's own buffering does).
+ */
+async function openLoop(durationMs: number, send: (seq: number) => void, burst?: { before(): void; after(): void }): Promise<number> {
   const started = performance.now();
   let sent = 0;
   for (;;) {
     const elapsed = performance.now() - started;
     if (elapsed >= durationMs) return sent;
     const due = Math.floor((elapsed * RATE_PER_SECOND) / 1000);
-    while (sent < due) send(sent++);
+    if (sent < due) {
+      burst?.before();
+      while (sent < due) send(sent++);
+      burst?.after();
+    }
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
@@ -83,11 +92,12 @@ async function eventbusRun(port: number): Promise<Result> {
       if (!reply.startsWith('{"operation":"write_event","status":true')) failures += 1;
     }, () => (failures += 1));
   };
-  await openLoop(WARMUP_MS, send);
+  const burst = { before: () => writers.forEach((w) => w.cork()), after: () => writers.forEach((w) => w.uncork()) };
+  await openLoop(WARMUP_MS, send, burst);
   measureFrom = performance.now();
   const base = sentAt.length;
   let next = base;
-  const sent = await openLoop(MEASURE_MS, () => send(next++));
+  const sent = await openLoop(MEASURE_MS, () => send(next++), burst);
   for (let waited = 0; answered < sentAt.length && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
   await new Promise((resolve) => setTimeout(resolve, 500));
   for (const subscription of subscriptions) subscription.close();

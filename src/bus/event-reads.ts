@@ -104,7 +104,7 @@ function readKeyPage(engine: Engine, name: string, key: string, from: ReadFrom, 
   const start = backward ? Math.min(from.fromVersion ?? last, last) : from.fromVersion ?? 0;
   if (start < 0) return { stored: [], nextOffset: end, atEnd: true, nextVersion: -1 };
   // One more than asked for, to know whether the page ends the key.
-  const entries = engine.keyOffsets(name, key, start, { direction: backward ? 'backward' : 'forward', limit: limits.maxEvents + 1 });
+  const entries = engine.keyEvents(name, key, start, { direction: backward ? 'backward' : 'forward', limit: limits.maxEvents + 1 });
   const stored: StoredEvent[] = [];
   let bytes = 0;
   let nextVersion = start;
@@ -120,8 +120,9 @@ function readKeyPage(engine: Engine, name: string, key: string, from: ReadFrom, 
       nextVersion = entry.version - 1;
       continue;
     }
-    const event = engine.read(name, entry.offset, { maxEvents: 1, maxBytes: 0 })[0];
-    if (event === undefined || event.offset !== entry.offset) {
+    // Read once by the key index (its key checked there); null: removed by retention or truncation.
+    const event = entry.offset < engine.bounds(name).firstOffset ? null : entry.event;
+    if (event === null) {
       nextVersion = backward ? entry.version - 1 : entry.version + 1; // truncated away
       continue;
     }

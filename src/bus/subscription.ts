@@ -8,7 +8,8 @@
  * sent, whether the events are old or new, so the switch to live is only the moment a read
  * finds nothing and the subscription starts waiting on the stream's long-polls (woken when the
  * visible offset moves). No event is held in memory on the subscriber's behalf: they stay in
- * the log until sent.
+ * the log until sent (beyond a stream's few recent pages, at most 64 and about 4 MiB, shared by
+ * all its subscribers).
  *
  * Flow control. While catching up, the subscription reads the next page only once what it sent
  * has mostly drained (`historyBufferBytes`): a subscriber far behind is fed as fast as it reads,
@@ -56,18 +57,53 @@ export interface SubscriptionStart {
   types?: readonly string[] | undefined;
 }
 
+/** A page of events read from `from`, up to `next` (excluded). */
+interface Page {
+  from: number;
+  next: number;
+  views: EventView[];
+  /** Payload bytes (the recent pages' bound). */
+  bytes: number;
+}
+
 /**
- * The last page read by a subscription of each stream, shared: live subscribers of a stream wake
- * together and read the same events from the same offset, so the first reads (and its views are
- * encoded once by the protocol, which caches by the array) and the others reuse it. Events are
+ * The recent pages read by the subscriptions of each stream, by first offset, shared: live
+ * subscribers of a stream wake together and read the same events from the same offset, so the
+ * first reads (and its views are encoded once by the protocol, which caches by the array) and
+ * the others reuse it. A subscriber that fell a little behind reads up to where a shared page
+ * begins and meets the others there, so that pages stay shared under load (one page per
+ * subscriber, encoded 16 times, is what made a loaded server fall further behind). Events are
  * immutable, so a page read from an offset stays a right answer from that offset.
  */
-const lastPages = new WeakMap<Engine, Map<string, { from: number; next: number; views: EventView[] }>>();
+const recentPages = new WeakMap<Engine, Map<string, Map<number, Page>>>();
+/** Each stream keeps at most this many recent pages, and about this many payload bytes of them. */
+const RECENT_PAGES = 64;
+const RECENT_PAGE_BYTES = 4 * 1024 * 1024;
 
-function pagesOf(engine: Engine): Map<string, { from: number; next: number; views: EventView[] }> {
-  let pages = lastPages.get(engine);
-  if (pages === undefined) lastPages.set(engine, (pages = new Map()));
+function pagesOf(engine: Engine): Map<string, Map<number, Page>> {
+  let pages = recentPages.get(engine);
+  if (pages === undefined) recentPages.set(engine, (pages = new Map()));
   return pages;
+}
+
+function streamPages(engine: Engine, streamId: string): Map<number, Page> {
+  const all = pagesOf(engine);
+  let pages = all.get(streamId);
+  if (pages === undefined) all.set(streamId, (pages = new Map()));
+  return pages;
+}
+
+/** Keeps `page`, dropping the oldest pages past the bounds. */
+function keepPage(pages: Map<number, Page>, page: Page): void {
+  pages.delete(page.from);
+  pages.set(page.from, page);
+  let bytes = 0;
+  for (const held of pages.values()) bytes += held.bytes;
+  for (const [from, held] of pages) {
+    if (pages.size <= 1 || (pages.size <= RECENT_PAGES && bytes <= RECENT_PAGE_BYTES)) break;
+    pages.delete(from);
+    bytes -= held.bytes;
+  }
 }
 
 /** Pages sent in one turn of the event loop before yielding to other work. */
@@ -175,13 +211,25 @@ export class Subscription {
   }
 
   /** The events from the cursor (shared with the stream's other subscriptions there), or null at the end. */
-  private readPage(): { views: EventView[]; next: number } | null {
-    const cached = pagesOf(this.engine).get(this.stream.id);
-    if (cached !== undefined && cached.from === this.cursor && cached.next <= this.engine.bounds(this.stream.name).nextOffset) return cached;
+  private readPage(): Page | null {
+    const pages = streamPages(this.engine, this.stream.id);
+    const cached = pages.get(this.cursor);
+    if (cached !== undefined && cached.next <= this.engine.bounds(this.stream.name).nextOffset) return cached;
     const stored = this.engine.read(this.stream.name, this.cursor, { maxEvents: this.limits.pageEvents, maxBytes: this.limits.pageBytes });
     if (stored.length === 0) return null;
-    const page = { from: this.cursor, next: stored[stored.length - 1]!.offset + 1, views: this.views(this.stream, stored) };
-    pagesOf(this.engine).set(this.stream.id, page);
+    // End where a page the others read begins: from there on this subscriber shares theirs.
+    let count = stored.length;
+    for (let i = 1; i < stored.length; i++) {
+      if (pages.has(stored[i]!.offset)) {
+        count = i;
+        break;
+      }
+    }
+    const taken = count === stored.length ? stored : stored.slice(0, count);
+    let bytes = 0;
+    for (const event of taken) bytes += event.payload.length;
+    const page: Page = { from: this.cursor, next: taken[taken.length - 1]!.offset + 1, views: this.views(this.stream, taken), bytes };
+    keepPage(pages, page);
     return page;
   }
 

@@ -17,6 +17,7 @@ export const DEFAULT_KEY_INDEX_OPTIONS: Readonly<KeyIndexOptions> = {
   cacheBytes: 32 * 1024 * 1024,
   flushEvents: 65_536,
   memtableEvents: 262_144,
+  idleFlushMs: 2_000,
 };
 import type { EngineObserver } from './observer.js';
 
@@ -146,6 +147,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (!(Number.isSafeInteger(k.cacheBytes) && k.cacheBytes >= 64 * 1024)) throw bad('keyIndex.cacheBytes must be at least 64 KiB');
   if (!(Number.isSafeInteger(k.flushEvents) && k.flushEvents >= 16)) throw bad('keyIndex.flushEvents must be a whole number of at least 16');
   if (!(Number.isSafeInteger(k.memtableEvents) && k.memtableEvents >= k.flushEvents)) throw bad('keyIndex.memtableEvents must be a whole number of at least keyIndex.flushEvents');
+  if (!(Number.isSafeInteger(k.idleFlushMs) && k.idleFlushMs >= 0)) throw bad('keyIndex.idleFlushMs must be a whole number, 0 or more');
   if (!(Number.isSafeInteger(resolved.duplicateWindowMs) && resolved.duplicateWindowMs >= 0)) throw bad('duplicateWindowMs must be a whole number, 0 or more');
   if (!(Number.isSafeInteger(resolved.duplicateWindowEvents) && resolved.duplicateWindowEvents >= 0)) throw bad('duplicateWindowEvents must be a whole number, 0 or more');
   for (const [key, value] of Object.entries(resolved.retention)) if (!(value >= 0)) throw bad(`retention.${key} must be 0 or more`);

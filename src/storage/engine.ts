@@ -433,6 +433,18 @@ export class Engine {
     return state.keys.offsetsOf(key, fromVersion, options.direction ?? 'forward', options.limit ?? 1000);
   }
 
+  /**
+   * {@link keyOffsets} with each event as stored (read once through the key index, its key
+   * checked): what reads by key use. `event` is null for an event retention or truncation has
+   * removed; an event written but not yet visible is returned too (the caller compares its
+   * offset with {@link bounds}' `nextOffset`).
+   */
+  keyEvents(name: string, key: string, fromVersion: number, options: { direction?: 'forward' | 'backward'; limit?: number } = {}): { version: number; offset: number; event: StoredEvent | null }[] {
+    this.checkOpen();
+    const state = this.streams.get(name);
+    return state.keys.eventsOf(key, fromVersion, options.direction ?? 'forward', options.limit ?? 1000);
+  }
+
   /** Figures of the key index of stream `name` and of the store's shared parts. */
   keyIndexStats(name: string): KeyIndexStats {
     const own = this.streams.get(name).keys.stats();
@@ -665,7 +677,10 @@ export class Engine {
     await this.snapshotQueue.catch(() => {});
     this.flusher.flushNow();
     const states = this.streams.open();
-    // The key index is derived from the log: upkeep in flight stops (a merge at its next chunk).
+    // Each key index writes its memtable out (merges stop at their next chunk), so that the next
+    // open replays no log and answers keyed reads at once; then upkeep stops.
+    await Promise.all(states.map((s) => s.log.idle()));
+    await Promise.all(states.map((s) => s.keys.flushForClose()));
     for (const state of states) state.keys.close();
     await this.keyIndex.maintenance.idle();
     await Promise.all(states.map((s) => s.log.idle()));

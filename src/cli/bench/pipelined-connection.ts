@@ -69,6 +69,16 @@ export class PipelinedConnection<T> {
     });
   }
 
+  /** Holds writes until {@link uncork}, so that a burst of requests goes out in one write. */
+  cork(): void {
+    this.socket.cork();
+  }
+
+  /** Writes what {@link cork} held. */
+  uncork(): void {
+    this.socket.uncork();
+  }
+
   /** Requests still waiting for their reply. */
   get outstanding(): number {
     return this.waiting.length - this.waitingHead;

@@ -26,6 +26,7 @@ import { hashKey } from '../format/key-hash.js';
 import { RUN_FILE_PATTERN } from '../format/key-run.js';
 import type { FileIO } from '../fs/io.js';
 import type { OpenFiles } from '../fs/open-files.js';
+import type { StoredEvent } from '../log/record-reader.js';
 import type { FileCapture } from '../log/segment.js';
 import type { StreamLog } from '../log/stream-log.js';
 import type { Logger } from '../logger.js';
@@ -35,6 +36,11 @@ import { DamagedRun, KeyRun, RunWriter, type KeyEntry } from './key-run-file.js'
 import { mergeRuns } from './run-merge.js';
 import { SLICE_MS, TimeSlice } from './time-slice.js';
 
+/** An event of a key found through the index, with its record (null: removed by retention). */
+export interface KeyEvent extends KeyEntry {
+  event: StoredEvent | null;
+}
+
 /** The key index's settings (engine-options.ts has the defaults). */
 export interface KeyIndexOptions {
   /** Bytes of the store's cache of keys' newest versions. */
@@ -43,6 +49,11 @@ export interface KeyIndexOptions {
   flushEvents: number;
   /** The memtables of all streams together hold at most about this many entries. */
   memtableEvents: number;
+  /**
+   * A memtable that got no append for this long is written out as a run (0: never), so that an
+   * idle store killed or crashed leaves its next open no log to replay before a keyed read.
+   */
+  idleFlushMs: number;
 }
 
 /** What every key index of a store shares. */
@@ -65,6 +76,9 @@ const LAG_FACTOR = 4;
 const RELAXED_RUNS = 10;
 /** Events of the log replayed into the memtable per turn of the event loop while loading. */
 const LOAD_EVENTS_PER_TURN = 2_000;
+/** Records of a key this close together (in offsets) are read in one read, up to this many. */
+const READ_TOGETHER_GAP = 8;
+const READ_TOGETHER_EVENTS = 256;
 /** The answer for a key that has no event. */
 const NO_EVENT: KeyState = Object.freeze({ version: -1, offset: -1 }) as KeyState;
 
@@ -81,12 +95,16 @@ export class KeyIndex {
   /** Merges under way: beside flushes, never in their way (a long merge must not let the memtable grow). */
   private merging: Promise<void> | null = null;
   private closed = false;
+  /** A clean close is writing the memtable out: no flush or merge starts, merges under way stop. */
+  private closing = false;
   /** Set once gaps are rebuilt and the log after the runs is in the memtable (ensureLoaded). */
   private loaded = false;
   /** While loading in the background: the next offset to replay, and where the replay ends. */
   private loadNext = 0;
   private loadTo = 0;
   private gapsRebuilt = false;
+  /** Fires once appends paused for `idleFlushMs` (re-armed by every keyed append). */
+  private idleTimer: NodeJS.Timeout | null = null;
   /** For the engine's flush scheduler: once the log has written its queue, `recent` is moot. */
   readonly afterWrite = { flush: (): void => this.recent.clear() };
 
@@ -229,29 +247,69 @@ export class KeyIndex {
   /**
    * The versions and offsets of `key`'s events, checked against the records (a shared hash never
    * answers for another key): from version `fromVersion` on, at most `limit`, in version order
-   * (`forward`), or from `fromVersion` down (`backward`, newest first). What reads by key build on.
-   * Pending appends are not included (only events already written). Throws CORRUPT_DATA when a
-   * record it must check is damaged.
+   * (`forward`), or from `fromVersion` down (`backward`, newest first). Pending appends are not
+   * included (only events already written). Throws CORRUPT_DATA when a record it must check is
+   * damaged.
    */
   offsetsOf(key: string, fromVersion: number, direction: 'forward' | 'backward', limit: number): KeyEntry[] {
+    return this.eventsOf(key, fromVersion, direction, limit).map(({ version, offset }) => ({ version, offset }));
+  }
+
+  /**
+   * {@link offsetsOf} with each event's record, read once for the check and returned (what reads
+   * by key build on: no second read). `event` is null for an event retention has removed (below
+   * the stream's first offset: its entry is trusted). Records of a key's neighbouring events are
+   * read together (appends of several events of a key lie side by side).
+   */
+  eventsOf(key: string, fromVersion: number, direction: 'forward' | 'backward', limit: number): KeyEvent[] {
     const newest = this.newest(key).version;
     if (newest < 0 || limit <= 0 || fromVersion < 0) return [];
     const start = direction === 'forward' ? fromVersion : Math.max(0, Math.min(fromVersion, newest) - limit + 1);
     const end = direction === 'forward' ? Math.min(newest, fromVersion + limit - 1) : Math.min(fromVersion, newest);
     if (start > end) return [];
     const wanted = end - start + 1;
-    const found = new Map<number, number>();
+    const found = new Map<number, KeyEvent>();
     // Entries of other keys sharing the hash interleave (rarely): widen the window until enough.
     for (let slack = 16; ; slack *= 16) {
-      const candidates = this.candidatesFrom(key, start, wanted + slack);
+      const all = this.candidatesFrom(key, start, wanted + slack);
+      const candidates = all.filter((entry) => entry.version <= end && !found.has(entry.version) && entry.offset < this.log.writtenOffset);
+      const records = this.readRecords(candidates.map((entry) => entry.offset));
       for (const entry of candidates) {
-        if (entry.version > end || found.has(entry.version)) continue;
-        if (entry.offset < this.log.writtenOffset && this.holds(entry.offset, key)) found.set(entry.version, entry.offset);
+        if (found.has(entry.version)) continue;
+        const event = records.get(entry.offset) ?? null;
+        // Gone (below the first offset): the entry is trusted, as by holds().
+        if (event === null || event.attributes?.key === key) found.set(entry.version, { version: entry.version, offset: entry.offset, event });
       }
-      if (found.size >= wanted || candidates.length < wanted + slack) break;
+      if (found.size >= wanted || all.length < wanted + slack) break;
     }
-    const out: KeyEntry[] = [...found].map(([version, offset]) => ({ version, offset })).sort((a, b) => a.version - b.version);
+    const out = [...found.values()].sort((a, b) => a.version - b.version);
     return direction === 'forward' ? out : out.reverse();
+  }
+
+  /**
+   * The written records at `offsets` (any order): offsets close together are read in one go (a
+   * read of the records between costs less than a read per record). Offsets not stored are left
+   * out. Throws CORRUPT_DATA when a record is damaged.
+   */
+  private readRecords(offsets: readonly number[]): Map<number, StoredEvent> {
+    const sorted = [...offsets].sort((a, b) => a - b);
+    const out = new Map<number, StoredEvent>();
+    for (let i = 0; i < sorted.length; ) {
+      let j = i;
+      while (j + 1 < sorted.length && sorted[j + 1]! - sorted[j]! <= READ_TOGETHER_GAP && sorted[j + 1]! - sorted[i]! < READ_TOGETHER_EVENTS) j++;
+      const from = sorted[i]!;
+      const events = this.log.readWrittenFrom(from, sorted[j]! - from + 1);
+      for (const event of events) out.set(event.offset, event);
+      // A read ended early (a segment's end, a damaged record): the rest one by one.
+      for (let k = i; k <= j; k++) {
+        const offset = sorted[k]!;
+        if (out.has(offset)) continue;
+        const event = this.log.readWritten(offset);
+        if (event !== null) out.set(offset, event);
+      }
+      i = j + 1;
+    }
+    return out;
   }
 
   /**
@@ -312,6 +370,22 @@ export class KeyIndex {
     this.recent.set(key, last);
     this.ctx.cache.set(this.stream, key, last.version, last.offset);
     this.ctx.maintenance.grew(count);
+    this.armIdleFlush();
+  }
+
+  /** (Re)starts the wait after which an idle memtable is written out. */
+  private armIdleFlush(): void {
+    const idleMs = this.ctx.options.idleFlushMs;
+    if (idleMs <= 0) return;
+    if (this.idleTimer !== null) {
+      this.idleTimer.refresh();
+      return;
+    }
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (!this.closed && !this.closing && this.memtable.count > 0) this.ctx.maintenance.flushIdle(this);
+    }, idleMs);
+    this.idleTimer.unref();
   }
 
   /** Entries held in memory (the store bounds their sum). */
@@ -340,7 +414,7 @@ export class KeyIndex {
    * the background load is under way: its end asks again.
    */
   get wantsFlush(): boolean {
-    if (this.closed || this.busy) return false;
+    if (this.closed || this.closing || this.busy) return false;
     const visible = this.log.visibleOffset;
     const flushEvents = this.ctx.options.flushEvents;
     if (!this.loaded) {
@@ -360,7 +434,7 @@ export class KeyIndex {
    * long a merge of large runs takes).
    */
   async flushAndMerge(force = false): Promise<void> {
-    if (this.closed || this.busy || (!force && !this.wantsFlush)) return;
+    if (this.closed || this.closing || this.busy || (!force && !this.wantsFlush)) return;
     this.busy = true;
     try {
       this.ensureLoaded();
@@ -373,7 +447,7 @@ export class KeyIndex {
 
   /** Starts merging if due and no merge is under way; the maintenance queue's idle() awaits it. */
   private startMerging(): void {
-    if (this.merging !== null || this.closed || this.mergeGroup() === null) return;
+    if (this.merging !== null || this.closed || this.closing || this.mergeGroup() === null) return;
     this.merging = this.mergeIfDue()
       .catch((error: unknown) => this.ctx.logger.warn({ dir: this.dir, err: error }, 'key index merge failed (retried after the next flush; the index stays correct meanwhile)'))
       .finally(() => {
@@ -453,14 +527,14 @@ export class KeyIndex {
       if (group === null) return;
       let merged: KeyRun | null;
       try {
-        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, () => this.closed, () => this.mergeSliceMs(), this.ctx.openFiles ?? null);
+        merged = await mergeRuns(this.ctx.io, this.dir, group, this.log.firstOffset, () => this.closed || this.closing, () => this.mergeSliceMs(), this.ctx.openFiles ?? null);
       } catch (error) {
         if (!(error instanceof DamagedRun)) throw error;
         this.replaceDamaged(error);
         return;
       }
       if (merged === null) return;
-      if (this.closed) {
+      if (this.closed || this.closing) {
         merged.release();
         return;
       }
@@ -595,9 +669,36 @@ export class KeyIndex {
     return this.runs.filter((run) => run.toOffset <= visible).map((run) => ({ kind: 'link', path: run.path, size: run.fileBytes, crc: run.fileCrc, durable: true }));
   }
 
+  /**
+   * A clean close's last upkeep: stops merges (at their next chunk) and writes every entry of the
+   * memtable out as a run, so that the next open has no log to replay and its first keyed read
+   * answers from the runs at once. Called once the log has written and made visible its queue;
+   * an index never loaded (no keyed use since the open) is left as it is. Failures are logged:
+   * the index stays derived data, rebuilt from the log at the next open.
+   */
+  async flushForClose(): Promise<void> {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    try {
+      // A flush or merge under way ends first (merges stop at their next chunk).
+      while (this.busy || this.merging !== null) await Promise.all([this.merging, new Promise((resolve) => setImmediate(resolve))]);
+      if (!this.loaded || this.closed || this.log.visibleOffset <= this.coveredTo) return;
+      this.busy = true;
+      try {
+        await this.flush();
+      } finally {
+        this.busy = false;
+      }
+    } catch (error) {
+      this.ctx.logger.warn({ dir: this.dir, err: error }, 'key index could not write its memtable at close (the next open replays the log after its newest run)');
+    }
+  }
+
   /** Stops flushes and merges (a run being written is finished or left as a temporary file). */
   close(): void {
     this.closed = true;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     this.ctx.maintenance.remove(this);
     for (const run of this.runs) this.forget(run);
   }
@@ -683,6 +784,11 @@ export class KeyMaintenance {
       for (const candidate of this.indexes) if (largest === null || candidate.memtableEntries > largest.memtableEntries) largest = candidate;
       if (largest !== null) this.enqueue(largest, true);
     }
+  }
+
+  /** Writes out the memtable of an index whose appends paused (KeyIndexOptions.idleFlushMs). */
+  flushIdle(index: KeyIndex): void {
+    this.enqueue(index, true);
   }
 
   private enqueue(index: KeyIndex, force: boolean): void {

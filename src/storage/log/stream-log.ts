@@ -412,6 +412,17 @@ export class StreamLog {
     return this.segments.read(offset, this.written, 1, 0)[0] ?? null;
   }
 
+  /**
+   * The written events (visible or not yet) from `offset` on, at most `maxEvents`, in one read
+   * of their records where they share a segment (the key index checks a run of a key's events at
+   * once). Fewer when the log ends or a later record is damaged; throws CORRUPT_DATA when the
+   * first is damaged. Empty when `offset` is not stored.
+   */
+  readWrittenFrom(offset: number, maxEvents: number): StoredEvent[] {
+    if (offset < this.firstOffset || offset >= this.written) return [];
+    return this.segments.read(offset, this.written, maxEvents, Number.MAX_SAFE_INTEGER);
+  }
+
   // ------------------------------------------------------------------ upkeep
 
   stats(): LogStats {
