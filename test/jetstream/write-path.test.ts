@@ -4,6 +4,7 @@
  * and version (exactly one wins, versions gap-free), duplicates by msg_id, the refusal of a
  * multi-event append, and two gateways (stores) agreeing on streams and consumers.
  */
+import { connect } from 'nats';
 import t from 'tap';
 import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
 import { natsSkip, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
@@ -53,6 +54,43 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.same(retried.events[0], withId.events[0]);
     const shipped = await a.read({ streamName: 'orders', fromOffset: withId.events[0]!.offset, maxEvents: 1, maxBytes: 1 << 20, consumer: 'default' });
     t.equal(shipped.events[0]!.attributes?.msgId, 'ship-1', 'the client\'s msg_id is read back');
+  });
+
+  t.test('pipelined writes are stored in the order they were made, also across leader elections', async (t) => {
+    await a.createStream('ordered');
+    const nc = await connect({ servers: cluster.servers });
+    t.teardown(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    let jsName = '';
+    for await (const name of jsm.streams.names()) if ((await jsm.streams.info(name)).config.description === "eventbus stream 'ordered'") jsName = name;
+    t.ok(jsName !== '', 'found the JetStream stream');
+    // Two "connections" (interleaved callers) with up to 32 writes in flight each, for 4 s, with the
+    // stream's leader stepping down twice meanwhile: publishes fail (no responders, timeouts) and
+    // are retried while later ones are in flight.
+    const results: Array<{ who: number; i: number; offset: Promise<number> }> = [];
+    const inFlight = [0, 0];
+    const counters = [0, 0];
+    const startMs = Date.now();
+    const stepDowns = [1000, 2500].map((atMs) =>
+      new Promise((r) => setTimeout(r, atMs)).then(() => nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${jsName}`, new Uint8Array(), { timeout: 5000 }).catch(() => null)),
+    );
+    while (Date.now() - startMs < 4000) {
+      for (const who of [0, 1]) {
+        while (inFlight[who]! < 32) {
+          const i = counters[who]!++;
+          inFlight[who]! += 1;
+          const offset = a.append('ordered', [{ payload: body({ who, i }) }], {}).then((r) => r.events[0]!.offset);
+          void offset.then(() => (inFlight[who]! -= 1), () => (inFlight[who]! -= 1));
+          results.push({ who, i, offset });
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all(stepDowns);
+    const offsets = await Promise.all(results.map((r) => r.offset));
+    t.same(offsets, offsets.map((_, k) => k), `${offsets.length} writes stored at offsets in call order`);
+    const page = await a.read({ streamName: 'ordered', fromOffset: 0, maxEvents: 10_000, maxBytes: 64 << 20, consumer: 'default' });
+    t.same(page.events.map((e) => JSON.parse(e.payload.toString()) as unknown), results.map(({ who, i }) => ({ who, i })), 'and read back in that order, each once');
   });
 
   t.test('8 writers racing on one key and version: exactly one wins each round, versions gap-free', async (t) => {
