@@ -151,6 +151,58 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.same(page.events.map((e) => JSON.parse(e.payload.toString())), ['new']);
   });
 
+  t.test('a create stopped between the catalog and JetStream is completed on first use', async (t) => {
+    const nc = await connect({ servers: cluster.servers });
+    t.teardown(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    const jsNameOf = async (name: string) => {
+      for await (const js of jsm.streams.names()) if ((await jsm.streams.info(js)).config.description === `eventbus stream '${name}'`) return js;
+      throw new Error(`no JetStream stream for ${name}`);
+    };
+    // The state a gateway killed after the catalog entry and before streams.add leaves behind.
+    for (const name of ['half-write', 'half-info', 'half-consume', 'half-keyed']) {
+      await a.createStream(name);
+      await jsm.streams.delete(await jsNameOf(name));
+    }
+    await t.rejects(b.createStream('half-write'), { code: 'STREAM_EXISTS' }, 'the name is taken');
+    t.equal((await b.append('half-write', [{ payload: body('first') }], {})).events[0]!.offset, 0, 'a write completes it');
+    t.match(await b.streamInfo('half-info'), { name: 'half-info', eventCount: 0, nextOffset: 0 }, 'stream info completes it');
+    t.same((await b.consume('half-consume', 'w', { maxEvents: 10, autoAck: false })).events, [], 'a consumer completes it');
+    t.equal((await b.append('half-keyed', [{ payload: body('k') }], { key: 'k', expectedVersion: 'no_stream' })).events[0]!.version, 0, 'a keyed write completes it');
+    const page = await a.read({ streamName: 'half-write', fromOffset: 0, maxEvents: 10, maxBytes: 1 << 20, consumer: 'default' });
+    t.same(page.events.map((e) => JSON.parse(e.payload.toString()) as unknown), ['first']);
+    await a.deleteStream('half-write');
+    await t.rejects(a.append('half-write', [{ payload: body('gone') }], {}), { code: 'STREAM_NOT_FOUND' }, 'a deleted stream is not brought back');
+  });
+
+  t.test('the watchdog moves fetches to a new connection when they stall', async (t) => {
+    const c = await JetStreamStore.open({ servers: cluster.servers, consumers: { ackWaitMs: 2000 } });
+    t.teardown(() => c.close());
+    await c.createStream('stall');
+    for (let i = 0; i < 30; i++) await c.append('stall', [{ payload: body(i) }], {});
+    const first = await c.consume('stall', 'w', { maxEvents: 10, autoAck: false });
+    t.equal(first.events.length, 10);
+    await c.mark('w', first.events.map((e) => e.id), 1);
+    // The fetch connection stops hearing the cluster (its socket no longer read): fetches get no
+    // answer while 20 events wait. The client's own ping check would notice only after two
+    // missed pings (10 s or more). What the cluster sent to the deaf connection comes back after
+    // the ack deadline (2 s here).
+    const consumers = (c as unknown as { consumers: { fetcher: { nc: { protocol: { transport: { socket: { pause(): void } } } } }; fetchConnectionsReplaced: number } }).consumers;
+    consumers.fetcher.nc.protocol.transport.socket.pause();
+    const startMs = Date.now();
+    const seen: number[] = [];
+    let firstMs = 0;
+    while (seen.length < 20 && Date.now() - startMs < 30_000) {
+      const { events } = await c.consume('stall', 'w', { maxEvents: 10, waitMs: 200, autoAck: false });
+      if (events.length > 0 && firstMs === 0) firstMs = Date.now() - startMs;
+      seen.push(...events.map((e) => e.offset));
+      if (events.length > 0) await c.mark('w', events.map((e) => e.id), 1);
+    }
+    t.same([...seen].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => 10 + i), 'every waiting event is delivered once');
+    t.equal(consumers.fetchConnectionsReplaced, 1, 'over a new connection');
+    t.ok(firstMs > 0 && firstMs < 9000, `the first within the watchdog's time, before the ping check (${firstMs} ms)`);
+  });
+
   t.test('dead letters after max_deliveries, counted per consumer', async (t) => {
     const c = await JetStreamStore.open({ servers: cluster.servers, consumers: { maxDeliveries: 1, ackWaitMs: 300 } });
     t.teardown(() => c.close());

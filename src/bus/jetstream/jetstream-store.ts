@@ -12,9 +12,6 @@ import path from 'node:path';
 import {
   AckPolicy,
   DeliverPolicy,
-  DiscardPolicy,
-  RetentionPolicy,
-  StorageType,
   connect,
   credsAuthenticator,
   headers as natsHeaders,
@@ -40,11 +37,10 @@ import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamO
 import { payloadOf, timeOfMsg, viewOf } from './message-view.js';
 import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import { repairStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
 import { Writer } from './writer.js';
 
-/** Room for our headers above the largest event body. */
-const HEADER_ROOM_BYTES = 8 * 1024;
 /** Snapshot of one stream: stalled after this long without its end. */
 const SNAPSHOT_TIMEOUT_MS = 120_000;
 
@@ -62,8 +58,9 @@ export class JetStreamStore implements EventStore {
     private readonly catalog: Catalog,
     readonly options: ResolvedJetStreamOptions,
   ) {
-    this.writer = new Writer([js, ...publishConnections.map((c) => c.jetstream({ timeout: options.requestTimeoutMs }))], jsm, catalog, options);
-    this.consumers = new Consumers(nc, js, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg) });
+    const repair = (entry: CatalogEntry) => this.repair(entry);
+    this.writer = new Writer([js, ...publishConnections.map((c) => c.jetstream({ timeout: options.requestTimeoutMs }))], jsm, catalog, options, repair);
+    this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)));
   }
 
   /** Connects to the cluster, waits for JetStream (up to startTimeoutMs) and opens the catalog. */
@@ -104,6 +101,7 @@ export class JetStreamStore implements EventStore {
   /** Closes the NATS connection (nothing to make durable: the cluster has it). */
   async close(): Promise<void> {
     this.consumers.endWaits();
+    await this.consumers.close();
     await Promise.all([this.nc, ...this.publishConnections].map((c) => c.drain().catch(() => c.close())));
   }
 
@@ -112,21 +110,12 @@ export class JetStreamStore implements EventStore {
     const count = (await this.catalog.listNames()).length;
     if (count >= this.options.maxStreams) throw new EventBusError(ErrorCodes.TOO_MANY_STREAMS, `too many streams (the limit is ${this.options.maxStreams})`);
     const entry = await this.catalog.create(name);
-    const jsName = jsStreamName(entry.number);
     try {
-      await this.jsm.streams.add({
-        name: jsName,
-        description: `eventbus stream '${name}'`,
-        subjects: [`${jsName}.>`],
-        num_replicas: this.options.replicas,
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        discard: DiscardPolicy.Old,
-        duplicate_window: nanos(this.options.duplicateWindowMs),
-        allow_direct: true,
-        max_msg_size: this.options.maxEventBytes + HEADER_ROOM_BYTES,
-      });
+      await this.jsm.streams.add(streamConfig(name, entry.number, this.options));
     } catch (error) {
+      // Already added, with another gateway's options, by a repair that found the new catalog
+      // entry first (stream-config.ts): the number is this create's alone, so it is this stream.
+      if (jsErrorCode(error) === JsErrors.streamNameInUse) return { id: entry.id, name, createdMs: entry.createdMs };
       await this.catalog.delete(name).catch(() => {});
       throw backendError(`creating stream '${name}'`, error);
     }
@@ -308,11 +297,16 @@ export class JetStreamStore implements EventStore {
   /** The stream's state from its leader; STREAM_NOT_FOUND when JetStream no longer has it. */
   private async state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; bytes: number }> {
     const deadline = Date.now() + this.options.writeTimeoutMs;
+    let repaired = false;
     for (;;) {
       try {
         return (await this.jsm.streams.info(jsStreamName(entry.number))).state;
       } catch (error) {
         if (jsErrorCode(error) === JsErrors.streamNotFound) {
+          if (!repaired && (await this.repair(entry))) {
+            repaired = true;
+            continue;
+          }
           this.catalog.forget(entry.name);
           throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
         }
@@ -320,6 +314,16 @@ export class JetStreamStore implements EventStore {
         await sleep(100);
       }
     }
+  }
+
+  /**
+   * Completes a create that stopped between the catalog and JetStream (stream-config.ts): true
+   * when the catalog still names `entry` and its JetStream stream now exists.
+   */
+  private async repair(entry: CatalogEntry): Promise<boolean> {
+    const now = await this.catalog.get(entry.name, true).catch(() => null);
+    if (now === null || now.number !== entry.number) return false;
+    return repairStream(this.jsm, entry, this.options);
   }
 
   /** Runs `read` with a fresh ephemeral reader from `fromSeq`, deleted after. */

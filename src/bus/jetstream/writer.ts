@@ -47,6 +47,8 @@ export class Writer {
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
     private readonly options: ResolvedJetStreamOptions,
+    /** Completes a create stopped half way (stream-config.ts): true when the stream now exists. */
+    private readonly repair: (entry: CatalogEntry) => Promise<boolean>,
   ) {}
 
   /**
@@ -187,6 +189,7 @@ export class Writer {
    */
   private async publish(entry: CatalogEntry, subject: string, payload: Buffer, h: MsgHdrs, deadlineMs = Date.now() + this.options.writeTimeoutMs, failure?: unknown): Promise<PubAck> {
     let lastError = failure;
+    let repaired = false;
     for (;;) {
       if (lastError !== undefined && Date.now() >= deadlineMs) {
         throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `the write to stream '${entry.name}' was not acknowledged within ${this.options.writeTimeoutMs} ms: it may or may not be stored; retry it with the same msg_id`, {
@@ -200,7 +203,12 @@ export class Writer {
         return await js.publish(subject, payload, { headers: h, timeout: this.options.requestTimeoutMs });
       } catch (error) {
         if (!isTransient(error)) throw error; // the caller maps it (10071 is a conflict to retry)
-        if ((error as { code?: string }).code === '503') await this.checkStillThere(entry);
+        if ((error as { code?: string }).code === '503') {
+          await this.checkStillThere(entry);
+          // No responders for a stream the catalog names: an election, or a create stopped half
+          // way (stream-config.ts), completed here once.
+          if (!repaired) repaired = await this.repair(entry);
+        }
         lastError = error;
       }
     }
@@ -241,11 +249,16 @@ export class Writer {
   /** Runs an API call, retrying transient failures until writeTimeoutMs; a missing stream is STREAM_NOT_FOUND. */
   private async retrying<T>(entry: CatalogEntry, call: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.options.writeTimeoutMs;
+    let repaired = false;
     for (;;) {
       try {
         return await call();
       } catch (error) {
         if (jsErrorCode(error) === JsErrors.streamNotFound) {
+          if (!repaired && (await this.repair(entry))) {
+            repaired = true;
+            continue;
+          }
           this.catalog.forget(entry.name);
           throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
         }
