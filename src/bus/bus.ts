@@ -175,18 +175,14 @@ export class EventBus {
 
   /**
    * A page of a stream's events (from an offset, the end or a time; forward or backward; by key or
-   * types: event-reads.ts), with their status for `consumer` (never created). Another backend
-   * reads forward from an offset only.
+   * types: event-reads.ts), with their status for `consumer` (never created).
    */
   readEvents(query: ReadEventsQuery): Promise<EventPage> {
     const consumer = consumerName(query.consumer);
     const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
     const limits = { maxEvents, maxBytes: this.options.maxPageBytes };
     if (this.store instanceof EngineStore) return Promise.resolve(this.store.readFrom(query.streamName, query, consumer, limits));
-    if (query.fromEnd === true || query.fromTimeMs !== undefined || query.direction === 'backward' || query.key !== undefined || query.types !== undefined) {
-      return Promise.reject(notSupported(this.store.backend, 'reads by key, types, time, from the end or backward'));
-    }
-    return this.store.read({ streamName: query.streamName, fromOffset: query.fromOffset, consumer, ...limits });
+    return this.store.read({ ...query, consumer, ...limits });
   }
 
   /**

@@ -8,6 +8,7 @@
 import type { ConsumerStart, EventStatus, SnapshotResult } from '../storage/index.js';
 import type { AppendedBatch, Delivery, EventPage, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
+import type { ReadFrom } from './event-reads.js';
 
 /**
  * Which version a write expects (issue 12): `any` (no check), `no_stream` (the key, or without a
@@ -42,10 +43,9 @@ export type AppendedEventView = WrittenEvent;
 /** The answer to an append: its events, the version to expect next, and whether it was a repeat. */
 export type AppendResult = AppendedBatch;
 
-/** A page read of `get_stream_events`, with the bus's limits applied. */
-export interface ReadQuery {
+/** A page read of `get_stream_events` (from an offset, the end or a time; forward or backward; by key or types), with the bus's limits applied. */
+export interface ReadQuery extends ReadFrom {
   streamName: string;
-  fromOffset: number;
   maxEvents: number;
   maxBytes: number;
   /** The consumer whose statuses are reported (a valid name; never created). */

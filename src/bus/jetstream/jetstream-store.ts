@@ -10,12 +10,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  AckPolicy,
-  DeliverPolicy,
   connect,
   credsAuthenticator,
   headers as natsHeaders,
-  nanos,
   type ConnectionOptions,
   type JetStreamClient,
   type JetStreamManager,
@@ -29,12 +26,13 @@ import type { EventStatus, SnapshotResult } from '../../storage/index.js';
 import { deadLetterStreamName, validateStreamName } from '../../storage/stream-name.js';
 import { deadLetterPayload } from '../../storage/consumers/dead-letter-record.js';
 import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery } from '../event-store.js';
-import type { Delivery, EventPage, EventView, StreamInfoView, StreamView } from '../results.js';
+import type { Delivery, EventPage, StreamInfoView, StreamView } from '../results.js';
 import { DEFAULT_PAGE_STREAMS, MAX_PAGE_CONSUMERS, MAX_PAGE_STREAMS, isBrokenStream, type ListStreamsQuery, type ListedStream, type StreamListing } from '../stream-listing.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { Consumers } from './consumers.js';
+import { EventReads } from './event-reads.js';
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
-import { payloadOf, timeOfMsg, viewOf } from './message-view.js';
+import { payloadOf, timeOfMsg } from './message-view.js';
 import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
 import { repairStream, streamConfig } from './stream-config.js';
@@ -48,6 +46,7 @@ export class JetStreamStore implements EventStore {
   readonly backend = 'jetstream';
   private readonly writer: Writer;
   private readonly consumers: Consumers;
+  private readonly reads: EventReads;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -59,6 +58,10 @@ export class JetStreamStore implements EventStore {
     readonly options: ResolvedJetStreamOptions,
   ) {
     const repair = (entry: CatalogEntry) => this.repair(entry);
+    this.reads = new EventReads(js, jsm, () => catalog.storePart, options, {
+      state: (entry) => this.state(entry),
+      ackFloor: async (entry, consumer) => (await this.consumers.info(entry, jsStreamName(entry.number), jsConsumerName(consumer)))?.ack_floor.stream_seq ?? 0,
+    });
     this.writer = new Writer([js, ...publishConnections.map((c) => c.jetstream({ timeout: options.requestTimeoutMs }))], jsm, catalog, options, repair);
     this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)));
   }
@@ -179,43 +182,9 @@ export class JetStreamStore implements EventStore {
     return this.writer.append(streamName, events, options);
   }
 
-  /**
-   * A page through an ephemeral pull consumer (no acks, in memory, one replica) from the first
-   * wanted sequence, fetched until the leader's last sequence at the start of the read: its
-   * replica may lag behind the leader, the fetch waits for it. Statuses for `consumer` come from
-   * its consumer info: 1 at or below its ack floor, else 0 (JetStream keeps no per-event status).
-   */
+  /** A page of `get_stream_events` (event-reads.ts). */
   read(query: ReadQuery): Promise<EventPage> {
-    return this.catalog.with(query.streamName, (entry) => this.readFrom(entry, query));
-  }
-
-  private async readFrom(entry: CatalogEntry, query: ReadQuery): Promise<EventPage> {
-    const jsName = jsStreamName(entry.number);
-    const state = await this.state(entry);
-    const firstSeq = state.messages === 0 ? state.last_seq + 1 : state.first_seq;
-    const fromSeq = Math.max(query.fromOffset + 1, firstSeq);
-    if (fromSeq > state.last_seq) return { events: [], nextOffset: Math.max(query.fromOffset, firstSeq - 1), atEnd: true };
-    const wanted = Math.min(query.maxEvents, state.last_seq - fromSeq + 1);
-    const info = await this.consumers.info(entry, jsName, jsConsumerName(query.consumer));
-    const ackFloor = info?.ack_floor.stream_seq ?? 0;
-    const events: EventView[] = [];
-    let bytes = 0;
-    await this.withReader(entry, fromSeq, async (reader) => {
-      const iterator = this.js.fetch(jsName, reader, { batch: wanted, expires: this.options.requestTimeoutMs });
-      for await (const msg of iterator) {
-        if (events.length > 0 && bytes + msg.data.byteLength > query.maxBytes) {
-          iterator.stop();
-          break;
-        }
-        bytes += msg.data.byteLength;
-        events.push(viewOf(entry, this.catalog.storePart, msg, msg.seq <= ackFloor ? 1 : 0, 0));
-        if (events.length >= wanted) iterator.stop();
-      }
-    });
-    // At the end when the page reached the leader's last sequence at the start of the read.
-    if (events.length === 0) return { events: [], nextOffset: fromSeq - 1, atEnd: false };
-    const last = events[events.length - 1]!.offset;
-    return { events, nextOffset: last + 1, atEnd: last + 1 >= state.last_seq };
+    return this.catalog.with(query.streamName, (entry) => this.reads.page(entry, query));
   }
 
   consume(streamName: string, consumer: string, query: ConsumeQuery): Promise<Delivery> {
@@ -324,31 +293,6 @@ export class JetStreamStore implements EventStore {
     const now = await this.catalog.get(entry.name, true).catch(() => null);
     if (now === null || now.number !== entry.number) return false;
     return repairStream(this.jsm, entry, this.options);
-  }
-
-  /** Runs `read` with a fresh ephemeral reader from `fromSeq`, deleted after. */
-  private async withReader(entry: CatalogEntry, fromSeq: number, read: (name: string) => Promise<void>): Promise<void> {
-    const jsName = jsStreamName(entry.number);
-    let name: string;
-    try {
-      const info = await this.jsm.consumers.add(jsName, {
-        ack_policy: AckPolicy.None,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: fromSeq,
-        mem_storage: true,
-        num_replicas: 1,
-        inactive_threshold: nanos(30_000),
-      });
-      name = info.name;
-    } catch (error) {
-      if (jsErrorCode(error) === JsErrors.streamNotFound) throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
-      throw backendError(`reading stream '${entry.name}'`, error);
-    }
-    try {
-      await read(name);
-    } finally {
-      this.jsm.consumers.delete(jsName, name).catch(() => {});
-    }
   }
 
   /** Dead letters per consumer of `name`: events of `$dlq:<name>` keyed by the consumer. */
