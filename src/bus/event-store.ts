@@ -9,6 +9,7 @@ import type { ConsumerStart, EventStatus, SnapshotResult } from '../storage/inde
 import type { AppendedBatch, Delivery, EventPage, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 import type { ReadFrom } from './event-reads.js';
+import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from './subscription.js';
 
 /**
  * Which version a write expects (issue 12): `any` (no check), `no_stream` (the key, or without a
@@ -63,6 +64,16 @@ export interface ConsumeQuery {
   filter?: { key?: string; types?: readonly string[] };
 }
 
+/** A running catch-up subscription (the engine's: bus/subscription.ts). */
+export interface StoreSubscription {
+  /** The offset of the next event to send: where to resume. */
+  readonly nextOffset: number;
+  /** The subscriber took what was waiting: catching up goes on. */
+  resume(): void;
+  /** Ends it; nothing more is sent. */
+  stop(): void;
+}
+
 /** The storage behind the bus (see the module comment). */
 export interface EventStore {
   /** `engine` or `jetstream`: for logs and `health`, never for decisions above the bus. */
@@ -80,6 +91,11 @@ export interface EventStore {
   mark(consumer: string, eventIds: readonly string[], status: EventStatus): Promise<void>;
   /** A snapshot in a new directory inside `parentDir` (absolute, existing or creatable). */
   snapshot(parentDir: string): Promise<SnapshotResult>;
+  /**
+   * A catch-up subscription (history, caught up, live) into `sink`; errors, STREAM_NOT_FOUND
+   * among them, may also end it through `sink.ended`. A store without it refuses `subscribe`.
+   */
+  subscribe?(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): StoreSubscription;
   /** Long-polls waiting now answer at once (shutdown). */
   endWaits(): void;
 }

@@ -46,7 +46,7 @@ interface RawPage {
   nextVersion?: number;
 }
 
-interface Bounds {
+export interface Bounds {
   /** First stored sequence (last + 1 when empty). */
   firstSeq: number;
   lastSeq: number;
@@ -195,7 +195,7 @@ export class EventReads {
    * gateway's clock, Eb-Time) rises with the sequence for the writes of one gateway, which
    * stores them in the order it stamped them (write-lane.ts).
    */
-  private async offsetAtTime(entry: CatalogEntry, b: Bounds, timeMs: number): Promise<number> {
+  async offsetAtTime(entry: CatalogEntry, b: Bounds, timeMs: number): Promise<number> {
     const jsName = jsStreamName(entry.number);
     let lo = b.firstSeq;
     let hi = b.lastSeq + 1; // the answer is in [lo, hi]; hi = none

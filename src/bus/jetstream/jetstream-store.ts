@@ -25,12 +25,14 @@ import { decodeEventId, encodeEventId } from '../../storage/format/event-id.js';
 import type { EventStatus, SnapshotResult } from '../../storage/index.js';
 import { deadLetterStreamName, validateStreamName } from '../../storage/stream-name.js';
 import { deadLetterPayload } from '../../storage/consumers/dead-letter-record.js';
-import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery } from '../event-store.js';
+import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery, StoreSubscription } from '../event-store.js';
+import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from '../subscription.js';
 import type { Delivery, EventPage, StreamInfoView, StreamView } from '../results.js';
 import { DEFAULT_PAGE_STREAMS, MAX_PAGE_CONSUMERS, MAX_PAGE_STREAMS, isBrokenStream, type ListStreamsQuery, type ListedStream, type StreamListing } from '../stream-listing.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { Consumers } from './consumers.js';
 import { EventReads } from './event-reads.js';
+import { JetStreamSubscription, type SubscriptionDeps } from './subscription.js';
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
 import { payloadOf, timeOfMsg } from './message-view.js';
 import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
@@ -47,6 +49,7 @@ export class JetStreamStore implements EventStore {
   private readonly writer: Writer;
   private readonly consumers: Consumers;
   private readonly reads: EventReads;
+  private readonly subscriptions = new Set<JetStreamSubscription>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -261,6 +264,25 @@ export class JetStreamStore implements EventStore {
 
   endWaits(): void {
     this.consumers.endWaits();
+    for (const subscription of [...this.subscriptions]) subscription.endWith(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down');
+  }
+
+  /** A catch-up subscription (subscription.ts). */
+  subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): StoreSubscription {
+    const deps: SubscriptionDeps = {
+      js: this.js,
+      jsm: this.jsm,
+      catalog: this.catalog,
+      options: this.options,
+      state: (entry) => this.state(entry),
+      offsetAtTime: async (entry, timeMs) => {
+        const state = await this.state(entry);
+        return this.reads.offsetAtTime(entry, { firstSeq: state.messages === 0 ? state.last_seq + 1 : state.first_seq, lastSeq: state.last_seq }, timeMs);
+      },
+    };
+    const subscription: JetStreamSubscription = new JetStreamSubscription(deps, name, from, sink, limits, () => this.subscriptions.delete(subscription));
+    this.subscriptions.add(subscription);
+    return subscription;
   }
 
   /** The stream's state from its leader; STREAM_NOT_FOUND when JetStream no longer has it. */
