@@ -24,6 +24,7 @@ import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../
 import { decodeEventId, encodeEventId } from '../../storage/format/event-id.js';
 import type { EventStatus, SnapshotResult } from '../../storage/index.js';
 import { deadLetterStreamName, validateStreamName } from '../../storage/stream-name.js';
+import { checkFilter } from '../../storage/index.js';
 import { deadLetterPayload } from '../../storage/consumers/dead-letter-record.js';
 import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery, StoreSubscription } from '../event-store.js';
 import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from '../subscription.js';
@@ -269,6 +270,8 @@ export class JetStreamStore implements EventStore {
 
   /** A catch-up subscription (subscription.ts). */
   subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): StoreSubscription {
+    // A bad filter is refused at once, as on the engine (the rest is found asynchronously).
+    if (from.key !== undefined || from.types !== undefined) checkFilter({ ...(from.key === undefined ? {} : { key: from.key }), ...(from.types === undefined ? {} : { types: from.types }) });
     const deps: SubscriptionDeps = {
       js: this.js,
       jsm: this.jsm,
