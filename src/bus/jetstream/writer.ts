@@ -2,6 +2,8 @@
  * The write path on JetStream: one event per publish, acknowledged once the stream's quorum has
  * it. Every publish carries a msg id (the client's `msg_id`, else one of the gateway's), so a
  * retry after a timeout or a leader election is never stored twice (JetStream's duplicate window).
+ * Writes to one stream go through its lane (write-lane.ts), so they are stored in the order this
+ * gateway received them: unconditional ones pipelined, conditional ones one at a time.
  *
  * Keys and expected versions (issue 12). A key's version is assigned here: the key's last message
  * is read from the stream leader (its `Eb-Version` header) and the publish expects the stream's
