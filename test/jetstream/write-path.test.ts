@@ -93,6 +93,23 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.same(page.events.map((e) => JSON.parse(e.payload.toString()) as unknown), results.map(({ who, i }) => ({ who, i })), 'and read back in that order, each once');
   });
 
+  t.test('backward pages across several read windows, cut by count and by bytes', async (t) => {
+    await a.createStream('back');
+    for (let i = 0; i < 120; i++) await a.append('back', [{ payload: body({ i, pad: 'x'.repeat(90) }) }], i % 2 === 0 ? { key: 'even' } : {});
+    const read = (extra: Record<string, unknown>) => a.read({ streamName: 'back', fromOffset: 0, maxEvents: 100, maxBytes: 1 << 20, consumer: 'default', ...extra });
+    const page = await read({ direction: 'backward', fromEnd: true });
+    t.same(page.events.map((e) => e.offset), Array.from({ length: 100 }, (_, k) => 119 - k), '100 newest first');
+    t.same([page.nextOffset, page.atEnd], [19, false]);
+    const small = await read({ direction: 'backward', fromOffset: 60, maxBytes: 350 });
+    t.same(small.events.map((e) => e.offset), [60, 59, 58], 'cut at max bytes (about 110 bytes each)');
+    const key = await read({ direction: 'backward', key: 'even', maxEvents: 40 });
+    t.same(key.events.map((e) => e.attributes?.version), Array.from({ length: 40 }, (_, k) => 59 - k), 'a key backward: versions 59 down to 20');
+    t.same([key.nextVersion, key.atEnd], [19, false]);
+    const rest = await read({ direction: 'backward', key: 'even', fromVersion: 19 });
+    t.same(rest.events.map((e) => e.attributes?.version), Array.from({ length: 20 }, (_, k) => 19 - k));
+    t.same([rest.nextVersion, rest.atEnd], [-1, true]);
+  });
+
   t.test('8 writers racing on one key and version: exactly one wins each round, versions gap-free', async (t) => {
     const stores = [a, b];
     for (let round = 0; round < 5; round++) {

@@ -5,8 +5,9 @@
  * - Messages are read through an ephemeral pull consumer (no acks, in memory, one replica) from a
  *   start sequence, optionally filtered to one key's subject, until a sequence known from the
  *   stream's leader: the reader's replica may lag behind the leader, the fetch waits for it.
- * - Backward pages: sequences are gap-free, so the page below `top` is the range
- *   [top − max_events + 1, top] read forward and reversed (newest first, then cut at max bytes).
+ * - Backward pages: sequences are gap-free, so the events below `top` are read forward in
+ *   windows below it and handed out reversed (newest first), the windows growing fourfold, until
+ *   the page is full by count or bytes.
  * - Time: `from_time` goes by `created_at` (the writing gateway's clock), found by a binary
  *   search over sequences: exact for the writes of one gateway, off by at most the clock skew
  *   between gateways for events written through several at the same moment.
@@ -27,6 +28,8 @@ import { timeOf } from './writer.js';
 import { Headers, eventSubject, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
 
+/** A backward page reads this many events below its top first, then four times as many each time. */
+const FIRST_WINDOW_EVENTS = 16;
 /** Most events a `types` read looks at in one request (as the engine's). */
 export const MAX_SCAN_EVENTS = 10_000;
 
@@ -88,7 +91,7 @@ export class EventReads {
       if (from.fromEnd === true) top = end - 1;
       else if (from.fromTimeMs !== undefined) top = (await this.offsetAtTime(entry, b, from.fromTimeMs + 1)) - 1;
       else top = Math.min(from.fromOffset, end - 1);
-      const msgs = top < first ? [] : await this.backward(entry, Math.max(first, top - limits.maxEvents + 1) + 1, top + 1, limits.maxBytes);
+      const msgs = top < first ? [] : await this.backward(entry, b.firstSeq, top + 1, limits);
       const nextOffset = msgs.length > 0 ? msgs[msgs.length - 1]!.seq - 2 : Math.min(top, first - 1);
       return { msgs, nextOffset, atEnd: nextOffset < first };
     }
@@ -140,11 +143,9 @@ export class EventReads {
     if (!backward && start > last) return { msgs: [], nextOffset: end, atEnd: true, nextVersion: start };
     const matches = (msg: JsMsg) => from.types === undefined || from.types.includes(msg.headers?.get(Headers.type) ?? '');
     if (backward) {
-      const low = Math.max(0, start - limits.maxEvents + 1);
-      const lowSeq = await this.seqOfVersion(jsName, subject, b, low, head.seq);
       const topSeq = start === last ? head.seq : await this.seqOfVersion(jsName, subject, b, start, head.seq);
-      const read = await this.backward(entry, lowSeq, topSeq, limits.maxBytes, subject);
-      const nextVersion = read.length > 0 ? versionOf(read[read.length - 1]!.headers?.get(Headers.version)) - 1 : low - 1;
+      const read = await this.keyBackward(entry, jsName, subject, b, start, topSeq, limits);
+      const nextVersion = read.length > 0 ? versionOf(read[read.length - 1]!.headers?.get(Headers.version)) - 1 : -1;
       return { msgs: read.filter(matches), nextOffset: end, atEnd: nextVersion < 0, nextVersion };
     }
     const fromSeq = start === 0 ? b.firstSeq : await this.seqOfVersion(jsName, subject, b, start, head.seq);
@@ -176,17 +177,40 @@ export class EventReads {
     return msgs;
   }
 
-  /** Messages from `toSeq` down to `fromSeq`, newest first, cut at `maxBytes` (one message always). */
-  private async backward(entry: CatalogEntry, fromSeq: number, toSeq: number, maxBytes: number, subject?: string): Promise<JsMsg[]> {
-    const read = (await this.forward(entry, fromSeq, toSeq, Number.MAX_SAFE_INTEGER, subject)).reverse();
-    let bytes = 0;
-    let count = 0;
-    for (const msg of read) {
-      if (count > 0 && bytes + msg.data.byteLength > maxBytes) break;
-      bytes += msg.data.byteLength;
-      count += 1;
+  /**
+   * Messages from `topSeq` down (to `firstSeq` at most), newest first, within `limits` (one
+   * message always). Read forward in windows below the top, each four times the last, so a page
+   * of large events never reads much more than it returns.
+   */
+  private async backward(entry: CatalogEntry, firstSeq: number, topSeq: number, limits: Limits): Promise<JsMsg[]> {
+    const out: JsMsg[] = [];
+    const bytes = { total: 0 };
+    let window = FIRST_WINDOW_EVENTS;
+    for (let hi = topSeq; hi >= firstSeq && out.length < limits.maxEvents; window *= 4) {
+      const lo = Math.max(firstSeq, hi - Math.min(window, limits.maxEvents - out.length) + 1);
+      const read = (await this.forward(entry, lo, hi, Number.MAX_SAFE_INTEGER)).reverse();
+      if (!takeNewestFirst(out, read, bytes, limits)) break;
+      hi = lo - 1;
     }
-    return read.slice(0, count);
+    return out;
+  }
+
+  /** One key's messages from version `top` (at `topSeq`) down, newest first, within `limits`, in windows as {@link backward}. */
+  private async keyBackward(entry: CatalogEntry, jsName: string, subject: string, b: Bounds, top: number, topSeq: number, limits: Limits): Promise<JsMsg[]> {
+    const out: JsMsg[] = [];
+    const bytes = { total: 0 };
+    let window = FIRST_WINDOW_EVENTS;
+    let hiVersion = top;
+    let hiSeq = topSeq; // read up to and including this
+    for (; hiVersion >= 0 && hiSeq >= b.firstSeq && out.length < limits.maxEvents; window *= 4) {
+      const loVersion = Math.max(0, hiVersion - Math.min(window, limits.maxEvents - out.length) + 1);
+      const loSeq = loVersion === 0 ? b.firstSeq : await this.seqOfVersion(jsName, subject, b, loVersion, hiSeq + 1);
+      const read = (await this.forward(entry, loSeq, hiSeq, Number.MAX_SAFE_INTEGER, subject)).reverse();
+      if (!takeNewestFirst(out, read, bytes, limits)) break;
+      hiVersion = loVersion - 1;
+      hiSeq = loSeq - 1;
+    }
+    return out;
   }
 
   /**
@@ -208,7 +232,7 @@ export class EventReads {
     return lo - 1;
   }
 
-  /** The sequence of the first message of `subject` whose version is at least `version` (`atMostSeq` has one). */
+  /** The sequence of the first message of `subject` whose version is at least `version` (`atMostSeq` when none is before it). */
   private async seqOfVersion(jsName: string, subject: string, b: Bounds, version: number, atMostSeq: number): Promise<number> {
     let best = atMostSeq;
     let lo = b.firstSeq;
@@ -272,6 +296,16 @@ export class EventReads {
       this.jsm.consumers.delete(jsName, name).catch(() => {});
     }
   }
+}
+
+/** Appends `read` (newest first) to `out` within `limits`; false once the page is full. */
+function takeNewestFirst(out: JsMsg[], read: readonly JsMsg[], bytes: { total: number }, limits: Limits): boolean {
+  for (const msg of read) {
+    if (out.length >= limits.maxEvents || (out.length > 0 && bytes.total + msg.data.byteLength > limits.maxBytes)) return false;
+    out.push(msg);
+    bytes.total += msg.data.byteLength;
+  }
+  return out.length < limits.maxEvents;
 }
 
 function versionOf(header: string | undefined): number {
