@@ -8,12 +8,12 @@ import path from 'node:path';
 import { decodeEventId, Engine, type EventStatus } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
 import { EngineStore } from './engine-store.js';
-import type { AppendOptions, EventStore, EventToAppend } from './event-store.js';
+import type { AppendOptions, EventStore, EventToAppend, StoreSubscription } from './event-store.js';
 import type { AppendedBatch, Delivery, EventPage, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 import type { ReadFrom } from './event-reads.js';
-import type { Subscription, SubscriptionLimits, SubscriptionSink, SubscriptionStart } from './subscription.js';
+import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from './subscription.js';
 import type { RetentionPolicy, StreamRetention } from '../storage/index.js';
 import type { ConsumerStart } from '../storage/index.js';
 
@@ -175,26 +175,25 @@ export class EventBus {
 
   /**
    * A page of a stream's events (from an offset, the end or a time; forward or backward; by key or
-   * types: event-reads.ts), with their status for `consumer` (never created). Another backend
-   * reads forward from an offset only.
+   * types: event-reads.ts), with their status for `consumer` (never created).
    */
   readEvents(query: ReadEventsQuery): Promise<EventPage> {
     const consumer = consumerName(query.consumer);
     const maxEvents = Math.min(query.maxEvents ?? this.options.defaultPageEvents, this.options.maxPageEvents);
     const limits = { maxEvents, maxBytes: this.options.maxPageBytes };
     if (this.store instanceof EngineStore) return Promise.resolve(this.store.readFrom(query.streamName, query, consumer, limits));
-    if (query.fromEnd === true || query.fromTimeMs !== undefined || query.direction === 'backward' || query.key !== undefined || query.types !== undefined) {
-      return Promise.reject(notSupported(this.store.backend, 'reads by key, types, time, from the end or backward'));
-    }
-    return this.store.read({ streamName: query.streamName, fromOffset: query.fromOffset, consumer, ...limits });
+    return this.store.read({ ...query, consumer, ...limits });
   }
 
   /**
    * Starts a catch-up subscription to `name` (subscription.ts): history, caught-up, then live
-   * events, into `sink`. Throws STREAM_NOT_FOUND; engine only (NOT_SUPPORTED elsewhere).
+   * events, into `sink`. Throws STREAM_NOT_FOUND (or ends through the sink with it); NOT_SUPPORTED
+   * on a store without subscriptions.
    */
-  subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): Subscription {
-    return this.engineStore('subscribe').subscribe(name, from, sink, limits);
+  subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): StoreSubscription {
+    if (this.store instanceof EngineStore) return this.store.subscribe(name, from, sink, limits);
+    if (this.store.subscribe === undefined) throw notSupported(this.store.backend, 'subscribe');
+    return this.store.subscribe(name, from, sink, limits);
   }
 
   /** Delivers `consumer`'s next events (created on first use). */

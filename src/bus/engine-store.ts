@@ -69,7 +69,7 @@ export class EngineStore implements EventStore {
   }
 
   async read(query: ReadQuery): Promise<EventPage> {
-    return this.readFrom(query.streamName, { fromOffset: query.fromOffset }, query.consumer, query);
+    return this.readFrom(query.streamName, query, query.consumer, query);
   }
 
   /**

@@ -8,6 +8,8 @@
 import type { ConsumerStart, EventStatus, SnapshotResult } from '../storage/index.js';
 import type { AppendedBatch, Delivery, EventPage, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
+import type { ReadFrom } from './event-reads.js';
+import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from './subscription.js';
 
 /**
  * Which version a write expects (issue 12): `any` (no check), `no_stream` (the key, or without a
@@ -42,10 +44,9 @@ export type AppendedEventView = WrittenEvent;
 /** The answer to an append: its events, the version to expect next, and whether it was a repeat. */
 export type AppendResult = AppendedBatch;
 
-/** A page read of `get_stream_events`, with the bus's limits applied. */
-export interface ReadQuery {
+/** A page read of `get_stream_events` (from an offset, the end or a time; forward or backward; by key or types), with the bus's limits applied. */
+export interface ReadQuery extends ReadFrom {
   streamName: string;
-  fromOffset: number;
   maxEvents: number;
   maxBytes: number;
   /** The consumer whose statuses are reported (a valid name; never created). */
@@ -61,6 +62,16 @@ export interface ConsumeQuery {
   start?: ConsumerStart;
   /** Which events a consumer created by this call takes (issue 13). */
   filter?: { key?: string; types?: readonly string[] };
+}
+
+/** A running catch-up subscription (the engine's: bus/subscription.ts). */
+export interface StoreSubscription {
+  /** The offset of the next event to send: where to resume. */
+  readonly nextOffset: number;
+  /** The subscriber took what was waiting: catching up goes on. */
+  resume(): void;
+  /** Ends it; nothing more is sent. */
+  stop(): void;
 }
 
 /** The storage behind the bus (see the module comment). */
@@ -80,6 +91,11 @@ export interface EventStore {
   mark(consumer: string, eventIds: readonly string[], status: EventStatus): Promise<void>;
   /** A snapshot in a new directory inside `parentDir` (absolute, existing or creatable). */
   snapshot(parentDir: string): Promise<SnapshotResult>;
+  /**
+   * A catch-up subscription (history, caught up, live) into `sink`; errors, STREAM_NOT_FOUND
+   * among them, may also end it through `sink.ended`. A store without it refuses `subscribe`.
+   */
+  subscribe?(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): StoreSubscription;
   /** Long-polls waiting now answer at once (shutdown). */
   endWaits(): void;
 }

@@ -14,7 +14,8 @@
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { EventView } from '../bus/results.js';
-import type { Subscription, SubscriptionLimits, SubscriptionSink } from '../bus/subscription.js';
+import type { StoreSubscription } from '../bus/event-store.js';
+import type { SubscriptionLimits, SubscriptionSink } from '../bus/subscription.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
 import type { DecodedLine } from '../protocol/parse-request.js';
 import type { Credentials, SubscribeRequest } from '../protocol/requests.js';
@@ -55,7 +56,7 @@ export class SubscriptionSession implements SubscriptionSink {
   private outBytes = 0;
   private started = false;
   private done = false;
-  private subscription: Subscription | null = null;
+  private subscription: StoreSubscription | null = null;
   private finish: ((last: Response) => void) | null = null;
   private last: string | null = null;
   private readonly limits: SubscriptionLimits;

@@ -4,6 +4,7 @@
  * and version (exactly one wins, versions gap-free), duplicates by msg_id, the refusal of a
  * multi-event append, and two gateways (stores) agreeing on streams and consumers.
  */
+import { connect } from 'nats';
 import t from 'tap';
 import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
 import { natsSkip, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
@@ -53,6 +54,60 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.same(retried.events[0], withId.events[0]);
     const shipped = await a.read({ streamName: 'orders', fromOffset: withId.events[0]!.offset, maxEvents: 1, maxBytes: 1 << 20, consumer: 'default' });
     t.equal(shipped.events[0]!.attributes?.msgId, 'ship-1', 'the client\'s msg_id is read back');
+  });
+
+  t.test('pipelined writes are stored in the order they were made, also across leader elections', async (t) => {
+    await a.createStream('ordered');
+    const nc = await connect({ servers: cluster.servers });
+    t.teardown(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    let jsName = '';
+    for await (const name of jsm.streams.names()) if ((await jsm.streams.info(name)).config.description === "eventbus stream 'ordered'") jsName = name;
+    t.ok(jsName !== '', 'found the JetStream stream');
+    // Two "connections" (interleaved callers) with up to 32 writes in flight each, for 4 s, with the
+    // stream's leader stepping down twice meanwhile: publishes fail (no responders, timeouts) and
+    // are retried while later ones are in flight.
+    const results: Array<{ who: number; i: number; offset: Promise<number> }> = [];
+    const inFlight = [0, 0];
+    const counters = [0, 0];
+    const startMs = Date.now();
+    const stepDowns = [1000, 2500].map((atMs) =>
+      new Promise((r) => setTimeout(r, atMs)).then(() => nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${jsName}`, new Uint8Array(), { timeout: 5000 }).catch(() => null)),
+    );
+    while (Date.now() - startMs < 4000) {
+      for (const who of [0, 1]) {
+        while (inFlight[who]! < 32) {
+          const i = counters[who]!++;
+          inFlight[who]! += 1;
+          const offset = a.append('ordered', [{ payload: body({ who, i }) }], {}).then((r) => r.events[0]!.offset);
+          void offset.then(() => (inFlight[who]! -= 1), () => (inFlight[who]! -= 1));
+          results.push({ who, i, offset });
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all(stepDowns);
+    const offsets = await Promise.all(results.map((r) => r.offset));
+    t.same(offsets, offsets.map((_, k) => k), `${offsets.length} writes stored at offsets in call order`);
+    const page = await a.read({ streamName: 'ordered', fromOffset: 0, maxEvents: 10_000, maxBytes: 64 << 20, consumer: 'default' });
+    t.same(page.events.map((e) => JSON.parse(e.payload.toString()) as unknown), results.map(({ who, i }) => ({ who, i })), 'and read back in that order, each once');
+  });
+
+  t.test('backward pages across several read windows, cut by count and by bytes', async (t) => {
+    await a.createStream('back');
+    for (let i = 0; i < 120; i++) await a.append('back', [{ payload: body({ i, pad: 'x'.repeat(90) }) }], i % 2 === 0 ? { key: 'even' } : {});
+    const read = (extra: Record<string, unknown>) => a.read({ streamName: 'back', fromOffset: 0, maxEvents: 100, maxBytes: 1 << 20, consumer: 'default', ...extra });
+    const page = await read({ direction: 'backward', fromEnd: true });
+    t.same(page.events.map((e) => e.offset), Array.from({ length: 100 }, (_, k) => 119 - k), '100 newest first');
+    t.same([page.nextOffset, page.atEnd], [19, false]);
+    const small = await read({ direction: 'backward', fromOffset: 60, maxBytes: 350 });
+    t.same(small.events.map((e) => e.offset), [60, 59, 58], 'cut at max bytes (about 110 bytes each)');
+    const key = await read({ direction: 'backward', key: 'even', maxEvents: 40 });
+    t.same(key.events.map((e) => e.attributes?.version), Array.from({ length: 40 }, (_, k) => 59 - k), 'a key backward: versions 59 down to 20');
+    t.same([key.nextVersion, key.atEnd], [19, false]);
+    const rest = await read({ direction: 'backward', key: 'even', fromVersion: 19 });
+    t.same(rest.events.map((e) => e.attributes?.version), Array.from({ length: 20 }, (_, k) => 19 - k));
+    t.same([rest.nextVersion, rest.atEnd], [-1, true]);
   });
 
   t.test('8 writers racing on one key and version: exactly one wins each round, versions gap-free', async (t) => {
@@ -111,6 +166,58 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.equal(written.events[0]!.offset, 0, 'a writes into the new stream');
     const page = await a.read({ streamName: 'again', fromOffset: 0, maxEvents: 10, maxBytes: 1 << 20, consumer: 'default' });
     t.same(page.events.map((e) => JSON.parse(e.payload.toString())), ['new']);
+  });
+
+  t.test('a create stopped between the catalog and JetStream is completed on first use', async (t) => {
+    const nc = await connect({ servers: cluster.servers });
+    t.teardown(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    const jsNameOf = async (name: string) => {
+      for await (const js of jsm.streams.names()) if ((await jsm.streams.info(js)).config.description === `eventbus stream '${name}'`) return js;
+      throw new Error(`no JetStream stream for ${name}`);
+    };
+    // The state a gateway killed after the catalog entry and before streams.add leaves behind.
+    for (const name of ['half-write', 'half-info', 'half-consume', 'half-keyed']) {
+      await a.createStream(name);
+      await jsm.streams.delete(await jsNameOf(name));
+    }
+    await t.rejects(b.createStream('half-write'), { code: 'STREAM_EXISTS' }, 'the name is taken');
+    t.equal((await b.append('half-write', [{ payload: body('first') }], {})).events[0]!.offset, 0, 'a write completes it');
+    t.match(await b.streamInfo('half-info'), { name: 'half-info', eventCount: 0, nextOffset: 0 }, 'stream info completes it');
+    t.same((await b.consume('half-consume', 'w', { maxEvents: 10, autoAck: false })).events, [], 'a consumer completes it');
+    t.equal((await b.append('half-keyed', [{ payload: body('k') }], { key: 'k', expectedVersion: 'no_stream' })).events[0]!.version, 0, 'a keyed write completes it');
+    const page = await a.read({ streamName: 'half-write', fromOffset: 0, maxEvents: 10, maxBytes: 1 << 20, consumer: 'default' });
+    t.same(page.events.map((e) => JSON.parse(e.payload.toString()) as unknown), ['first']);
+    await a.deleteStream('half-write');
+    await t.rejects(a.append('half-write', [{ payload: body('gone') }], {}), { code: 'STREAM_NOT_FOUND' }, 'a deleted stream is not brought back');
+  });
+
+  t.test('the watchdog moves fetches to a new connection when they stall', async (t) => {
+    const c = await JetStreamStore.open({ servers: cluster.servers, consumers: { ackWaitMs: 2000 } });
+    t.teardown(() => c.close());
+    await c.createStream('stall');
+    for (let i = 0; i < 30; i++) await c.append('stall', [{ payload: body(i) }], {});
+    const first = await c.consume('stall', 'w', { maxEvents: 10, autoAck: false });
+    t.equal(first.events.length, 10);
+    await c.mark('w', first.events.map((e) => e.id), 1);
+    // The fetch connection stops hearing the cluster (its socket no longer read): fetches get no
+    // answer while 20 events wait. The client's own ping check would notice only after two
+    // missed pings (10 s or more). What the cluster sent to the deaf connection comes back after
+    // the ack deadline (2 s here).
+    const consumers = (c as unknown as { consumers: { fetcher: { nc: { protocol: { transport: { socket: { pause(): void } } } } }; fetchConnectionsReplaced: number } }).consumers;
+    consumers.fetcher.nc.protocol.transport.socket.pause();
+    const startMs = Date.now();
+    const seen: number[] = [];
+    let firstMs = 0;
+    while (seen.length < 20 && Date.now() - startMs < 30_000) {
+      const { events } = await c.consume('stall', 'w', { maxEvents: 10, waitMs: 200, autoAck: false });
+      if (events.length > 0 && firstMs === 0) firstMs = Date.now() - startMs;
+      seen.push(...events.map((e) => e.offset));
+      if (events.length > 0) await c.mark('w', events.map((e) => e.id), 1);
+    }
+    t.same([...seen].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => 10 + i), 'every waiting event is delivered once');
+    t.equal(consumers.fetchConnectionsReplaced, 1, 'over a new connection');
+    t.ok(firstMs > 0 && firstMs < 9000, `the first within the watchdog's time, before the ping check (${firstMs} ms)`);
   });
 
   t.test('dead letters after max_deliveries, counted per consumer', async (t) => {

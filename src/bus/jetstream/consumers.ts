@@ -16,6 +16,14 @@
  *   another gateway, the ack subject is rebuilt from the event id (`+ACK` works with any delivery
  *   sequence; `-NAK` needs the consumer's last delivery sequence, from consumer info).
  * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
+ * - A watchdog for stalled fetches: after failovers on 2.9.10 a connection's fetches were seen to
+ *   bring nothing while the durable had thousands to deliver, and a new connection fetched them
+ *   at once (research §4). Fetches have a connection of their own, and move to a new one when a
+ *   consumer's fetches have come back empty for {@link STALL_MS} while its info says it has
+ *   events to deliver (and room under max_pending), when a `no_wait` fetch gets no answer at
+ *   all within its guard, or when the connection is closed. The old one stays open for an ack
+ *   deadline, for the marks of what it delivered; what it was sent and never heard comes back to
+ *   the new one after the ack deadline.
  */
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons, assert } from '../../errors.js';
@@ -30,12 +38,18 @@ import { viewOf } from './message-view.js';
 
 /** How long a no_wait fetch may take before it is stopped. */
 const NO_WAIT_GUARD_MS = 1000;
+/** Empty fetches for this long while the consumer has events to deliver: a stall. */
+export const STALL_MS = 3000;
+/** Fetch connections replaced at most once per this long. */
+const REPLACE_INTERVAL_MS = 3000;
 /** Messages this gateway delivered and still holds for marks, at most (a mark of an evicted one uses a rebuilt ack subject). */
 const MAX_HELD = 50_000;
 
 export interface DeadLetterSink {
   /** Writes the dead-letter record of `msg` (delivered `deliveryCount` times to `consumer`). */
   deadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void>;
+  /** Completes a create stopped half way (stream-config.ts): true when the stream now exists. */
+  repair(entry: CatalogEntry): Promise<boolean>;
 }
 
 export class Consumers {
@@ -43,14 +57,25 @@ export class Consumers {
   private readonly held = new Map<string, JsMsg>();
   private readonly waits = new Set<{ stop(): void }>();
   private ending = false;
+  /** The connection fetches go over: its own, opened on first use, replaced by the watchdog. */
+  private fetcher: { nc: NatsConnection; js: JetStreamClient } | null = null;
+  /** Per durable, since when its fetches have come back empty. */
+  private readonly emptySinceMs = new Map<string, number>();
+  private lastReplaceMs = 0;
+  private replacing: Promise<void> | null = null;
+  /** Fetch connections opened by the watchdog (closed at close(), or an ack deadline after they are replaced). */
+  private readonly opened = new Set<NatsConnection>();
+  /** Fetch connections replaced so far (for logs and tests). */
+  fetchConnectionsReplaced = 0;
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
     private readonly options: ResolvedJetStreamOptions,
     private readonly sink: DeadLetterSink,
+    /** Opens a new connection to the cluster (the watchdog's replacement for a stalled one). */
+    private readonly openConnection: () => Promise<NatsConnection>,
   ) {}
 
   consume(streamName: string, consumer: string, query: ConsumeQuery, retryOnly = false): Promise<Delivery> {
@@ -76,6 +101,7 @@ export class Consumers {
       messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: waitMs });
       if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
     }
+    await this.watch(entry, jsName, durable, messages.length);
     const events: EventView[] = [];
     // The last message's pending count: what the consumer still has after this batch.
     const more = messages.length === max || (messages.length > 0 && messages[messages.length - 1]!.info.pending > 0);
@@ -123,15 +149,27 @@ export class Consumers {
     try {
       if (status === 1) {
         if (msg !== undefined) {
-          await msg.ackAck({ timeout: this.options.requestTimeoutMs });
-        } else {
-          if (seq <= info.ack_floor.stream_seq) return;
-          await this.nc.request(`$JS.ACK.${jsName}.${durable}.1.${seq}.0.0.0`, new TextEncoder().encode('+ACK'), { timeout: this.options.requestTimeoutMs });
+          try {
+            await msg.ackAck({ timeout: this.options.requestTimeoutMs });
+            return;
+          } catch (error) {
+            if (!isConnectionGone(error)) throw error;
+          }
         }
+        if (seq <= info.ack_floor.stream_seq) return;
+        await this.nc.request(`$JS.ACK.${jsName}.${durable}.1.${seq}.0.0.0`, new TextEncoder().encode('+ACK'), { timeout: this.options.requestTimeoutMs });
         return;
       }
-      if (msg !== undefined) msg.nak();
-      else this.nc.publish(`$JS.ACK.${jsName}.${durable}.1.${seq}.${info.delivered.consumer_seq}.0.0`, new TextEncoder().encode('-NAK'));
+      let sent = false;
+      if (msg !== undefined) {
+        try {
+          msg.nak();
+          sent = true;
+        } catch (error) {
+          if (!isConnectionGone(error)) throw error;
+        }
+      }
+      if (!sent) this.nc.publish(`$JS.ACK.${jsName}.${durable}.1.${seq}.${info.delivered.consumer_seq}.0.0`, new TextEncoder().encode('-NAK'));
       await this.nc.flush();
     } catch (error) {
       throw backendError(`marking an event of stream '${entry.name}'`, error);
@@ -169,13 +207,16 @@ export class Consumers {
 
   /** The consumer's info, or null when it does not exist. */
   async info(entry: CatalogEntry, jsName: string, durable: string): Promise<ConsumerInfo | null> {
-    try {
-      return await this.jsm.consumers.info(jsName, durable);
-    } catch (error) {
-      const code = jsErrorCode(error);
-      if (code === JsErrors.consumerNotFound) return null;
-      if (code === JsErrors.streamNotFound) throw this.notFound(entry);
-      throw backendError(`reading consumer state of stream '${entry.name}'`, error);
+    for (let repaired = false; ; repaired = true) {
+      try {
+        return await this.jsm.consumers.info(jsName, durable);
+      } catch (error) {
+        const code = jsErrorCode(error);
+        if (code === JsErrors.consumerNotFound) return null;
+        if (code === JsErrors.streamNotFound && !repaired && (await this.sink.repair(entry))) continue;
+        if (code === JsErrors.streamNotFound) throw this.notFound(entry);
+        throw backendError(`reading consumer state of stream '${entry.name}'`, error);
+      }
     }
   }
 
@@ -214,13 +255,28 @@ export class Consumers {
     this.known.add(key);
   }
 
-  /** One fetch under a timer: a fetch that does not end by itself is stopped. */
+  /** A fetch; when the fetch connection is closed, once more over a new one. */
   private async fetch(entry: CatalogEntry, jsName: string, durable: string, options: { batch: number; no_wait?: boolean; expires?: number }): Promise<JsMsg[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.fetchOnce(entry, jsName, durable, options);
+      } catch (error) {
+        if (!(error instanceof FetchConnectionLost)) throw error;
+        if (attempt > 1 || this.ending) throw backendError(`fetching from stream '${entry.name}'`, new Error('the connection to NATS is closed'));
+        await this.replaceFetcher();
+      }
+    }
+  }
+
+  /** One fetch under a timer: a fetch that does not end by itself is stopped. */
+  private async fetchOnce(entry: CatalogEntry, jsName: string, durable: string, options: { batch: number; no_wait?: boolean; expires?: number }): Promise<JsMsg[]> {
     const messages: JsMsg[] = [];
     let iterator: ReturnType<JetStreamClient['fetch']>;
     try {
-      iterator = this.js.fetch(jsName, durable, options.no_wait === true ? { batch: options.batch, no_wait: true } : { batch: options.batch, expires: options.expires ?? 1000 });
+      if (this.fetcher === null || this.fetcher.nc.isClosed()) throw new FetchConnectionLost();
+      iterator = this.fetcher.js.fetch(jsName, durable, options.no_wait === true ? { batch: options.batch, no_wait: true } : { batch: options.batch, expires: options.expires ?? 1000 });
     } catch (error) {
+      if (error instanceof FetchConnectionLost || isConnectionGone(error)) throw new FetchConnectionLost();
       throw backendError(`fetching from stream '${entry.name}'`, error);
     }
     const stopper = { stop: () => iterator.stop() };
@@ -228,7 +284,11 @@ export class Consumers {
     // A no_wait fetch answers in milliseconds; one that does not end (seen under load on 2.9.10)
     // is stopped after NO_WAIT_GUARD_MS: what it would still bring is redelivered after ack_wait.
     const guardMs = options.no_wait === true ? Math.min(NO_WAIT_GUARD_MS, this.options.requestTimeoutMs) : (options.expires ?? 0) + this.options.requestTimeoutMs;
-    const timer = setTimeout(() => iterator.stop(), guardMs);
+    let stopped = false;
+    const timer = setTimeout(() => {
+      stopped = true;
+      iterator.stop();
+    }, guardMs);
     try {
       for await (const msg of iterator) messages.push(msg);
     } catch (error) {
@@ -236,6 +296,8 @@ export class Consumers {
       if (code === JsErrors.streamNotFound || code === JsErrors.consumerNotFound) {
         this.known.delete(`${jsName}|${durable}`);
         if (messages.length === 0) throw code === JsErrors.consumerNotFound ? new ConsumerGone() : this.notFound(entry);
+      } else if (messages.length === 0 && isConnectionGone(error)) {
+        throw new FetchConnectionLost();
       } else if (messages.length === 0 && !/timeout|no messages|404|408|409/i.test(String((error as Error).message))) {
         throw backendError(`fetching from stream '${entry.name}'`, error);
       }
@@ -243,7 +305,81 @@ export class Consumers {
       clearTimeout(timer);
       this.waits.delete(stopper);
     }
+    // A no_wait fetch that brought nothing and did not even answer "no messages": the connection
+    // does not hear the cluster (the watchdog's second sign). The next fetch goes over a new one.
+    if (stopped && options.no_wait === true && messages.length === 0 && !this.ending) await this.replaceFetcher().catch(() => {});
     return messages;
+  }
+
+  /**
+   * The watchdog (see the module comment): counts a durable's empty fetches in a row and, past
+   * {@link STALL_MS}, asks its info whether it had events to deliver.
+   */
+  private async watch(entry: CatalogEntry, jsName: string, durable: string, fetched: number): Promise<void> {
+    const key = `${jsName}|${durable}`;
+    if (fetched > 0 || this.ending) {
+      this.emptySinceMs.delete(key);
+      return;
+    }
+    const now = Date.now();
+    const since = this.emptySinceMs.get(key);
+    if (since === undefined) {
+      if (this.emptySinceMs.size >= MAX_HELD) this.emptySinceMs.clear();
+      this.emptySinceMs.set(key, now);
+      return;
+    }
+    if (now - since < STALL_MS) return;
+    this.emptySinceMs.set(key, now); // asked at most once per STALL_MS
+    const info = await this.info(entry, jsName, durable).catch(() => null);
+    if (info === null) return;
+    const room = info.config.max_ack_pending === undefined || info.config.max_ack_pending < 1 || info.num_ack_pending < info.config.max_ack_pending;
+    if (info.num_pending > 0 && room) await this.replaceFetcher();
+  }
+
+  /** Moves fetches to a new connection; the old one (if the watchdog opened it) closes after an ack deadline. */
+  private replaceFetcher(): Promise<void> {
+    this.replacing ??= this.openFetcher().finally(() => (this.replacing = null));
+    return this.replacing;
+  }
+
+  private async openFetcher(): Promise<void> {
+    if (this.ending) return;
+    const now = Date.now();
+    const current = this.fetcher;
+    if (current !== null && !current.nc.isClosed() && now - this.lastReplaceMs < REPLACE_INTERVAL_MS) return;
+    if (current !== null) this.lastReplaceMs = now;
+    let nc: NatsConnection;
+    try {
+      nc = await this.openConnection();
+    } catch (error) {
+      throw backendError('opening a new connection for fetches', error);
+    }
+    if (this.ending) {
+      await nc.close();
+      return;
+    }
+    this.opened.add(nc);
+    this.fetcher = { nc, js: nc.jetstream({ timeout: this.options.requestTimeoutMs }) };
+    if (current !== null) {
+      this.fetchConnectionsReplaced += 1;
+      const old = current.nc;
+      // Marks of what it delivered still go over it until their ack deadline has passed.
+      const timer = setTimeout(() => {
+        this.opened.delete(old);
+        void old.close().catch(() => {});
+      }, this.options.consumers.ackWaitMs + this.options.requestTimeoutMs);
+      timer.unref();
+    }
+  }
+
+  /** Closes the connections the watchdog opened. */
+  async close(): Promise<void> {
+    this.ending = true;
+    await this.replacing?.catch(() => {});
+    this.fetcher = null;
+    // Closed, not drained: a stalled connection would never finish a drain.
+    await Promise.all([...this.opened].map((c) => c.close().catch(() => {})));
+    this.opened.clear();
   }
 
   private hold(jsName: string, durable: string, msg: JsMsg): void {
@@ -263,3 +399,11 @@ export class Consumers {
 
 /** The durable vanished under a fetch (deleted by an operator, or its stream replaced): create it again. */
 class ConsumerGone extends Error {}
+
+/** The fetch connection is closed: fetch over a new one. */
+class FetchConnectionLost extends Error {}
+
+function isConnectionGone(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  return code === 'CONNECTION_CLOSED' || code === 'CONNECTION_DRAINING';
+}

@@ -10,15 +10,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  AckPolicy,
-  DeliverPolicy,
-  DiscardPolicy,
-  RetentionPolicy,
-  StorageType,
   connect,
   credsAuthenticator,
   headers as natsHeaders,
-  nanos,
   type ConnectionOptions,
   type JetStreamClient,
   type JetStreamManager,
@@ -30,21 +24,24 @@ import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../
 import { decodeEventId, encodeEventId } from '../../storage/format/event-id.js';
 import type { EventStatus, SnapshotResult } from '../../storage/index.js';
 import { deadLetterStreamName, validateStreamName } from '../../storage/stream-name.js';
+import { checkFilter } from '../../storage/index.js';
 import { deadLetterPayload } from '../../storage/consumers/dead-letter-record.js';
-import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery } from '../event-store.js';
-import type { Delivery, EventPage, EventView, StreamInfoView, StreamView } from '../results.js';
+import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery, StoreSubscription } from '../event-store.js';
+import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from '../subscription.js';
+import type { Delivery, EventPage, StreamInfoView, StreamView } from '../results.js';
 import { DEFAULT_PAGE_STREAMS, MAX_PAGE_CONSUMERS, MAX_PAGE_STREAMS, isBrokenStream, type ListStreamsQuery, type ListedStream, type StreamListing } from '../stream-listing.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { Consumers } from './consumers.js';
+import { EventReads } from './event-reads.js';
+import { JetStreamSubscription, type SubscriptionDeps } from './subscription.js';
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
-import { payloadOf, timeOfMsg, viewOf } from './message-view.js';
+import { payloadOf, timeOfMsg } from './message-view.js';
 import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import { repairStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
 import { Writer } from './writer.js';
 
-/** Room for our headers above the largest event body. */
-const HEADER_ROOM_BYTES = 8 * 1024;
 /** Snapshot of one stream: stalled after this long without its end. */
 const SNAPSHOT_TIMEOUT_MS = 120_000;
 
@@ -52,6 +49,8 @@ export class JetStreamStore implements EventStore {
   readonly backend = 'jetstream';
   private readonly writer: Writer;
   private readonly consumers: Consumers;
+  private readonly reads: EventReads;
+  private readonly subscriptions = new Set<JetStreamSubscription>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -62,8 +61,13 @@ export class JetStreamStore implements EventStore {
     private readonly catalog: Catalog,
     readonly options: ResolvedJetStreamOptions,
   ) {
-    this.writer = new Writer([js, ...publishConnections.map((c) => c.jetstream({ timeout: options.requestTimeoutMs }))], jsm, catalog, options);
-    this.consumers = new Consumers(nc, js, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg) });
+    const repair = (entry: CatalogEntry) => this.repair(entry);
+    this.reads = new EventReads(js, jsm, () => catalog.storePart, options, {
+      state: (entry) => this.state(entry),
+      ackFloor: async (entry, consumer) => (await this.consumers.info(entry, jsStreamName(entry.number), jsConsumerName(consumer)))?.ack_floor.stream_seq ?? 0,
+    });
+    this.writer = new Writer([js, ...publishConnections.map((c) => c.jetstream({ timeout: options.requestTimeoutMs }))], jsm, catalog, options, repair);
+    this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)));
   }
 
   /** Connects to the cluster, waits for JetStream (up to startTimeoutMs) and opens the catalog. */
@@ -104,6 +108,7 @@ export class JetStreamStore implements EventStore {
   /** Closes the NATS connection (nothing to make durable: the cluster has it). */
   async close(): Promise<void> {
     this.consumers.endWaits();
+    await this.consumers.close();
     await Promise.all([this.nc, ...this.publishConnections].map((c) => c.drain().catch(() => c.close())));
   }
 
@@ -112,21 +117,12 @@ export class JetStreamStore implements EventStore {
     const count = (await this.catalog.listNames()).length;
     if (count >= this.options.maxStreams) throw new EventBusError(ErrorCodes.TOO_MANY_STREAMS, `too many streams (the limit is ${this.options.maxStreams})`);
     const entry = await this.catalog.create(name);
-    const jsName = jsStreamName(entry.number);
     try {
-      await this.jsm.streams.add({
-        name: jsName,
-        description: `eventbus stream '${name}'`,
-        subjects: [`${jsName}.>`],
-        num_replicas: this.options.replicas,
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        discard: DiscardPolicy.Old,
-        duplicate_window: nanos(this.options.duplicateWindowMs),
-        allow_direct: true,
-        max_msg_size: this.options.maxEventBytes + HEADER_ROOM_BYTES,
-      });
+      await this.jsm.streams.add(streamConfig(name, entry.number, this.options));
     } catch (error) {
+      // Already added, with another gateway's options, by a repair that found the new catalog
+      // entry first (stream-config.ts): the number is this create's alone, so it is this stream.
+      if (jsErrorCode(error) === JsErrors.streamNameInUse) return { id: entry.id, name, createdMs: entry.createdMs };
       await this.catalog.delete(name).catch(() => {});
       throw backendError(`creating stream '${name}'`, error);
     }
@@ -190,43 +186,9 @@ export class JetStreamStore implements EventStore {
     return this.writer.append(streamName, events, options);
   }
 
-  /**
-   * A page through an ephemeral pull consumer (no acks, in memory, one replica) from the first
-   * wanted sequence, fetched until the leader's last sequence at the start of the read: its
-   * replica may lag behind the leader, the fetch waits for it. Statuses for `consumer` come from
-   * its consumer info: 1 at or below its ack floor, else 0 (JetStream keeps no per-event status).
-   */
+  /** A page of `get_stream_events` (event-reads.ts). */
   read(query: ReadQuery): Promise<EventPage> {
-    return this.catalog.with(query.streamName, (entry) => this.readFrom(entry, query));
-  }
-
-  private async readFrom(entry: CatalogEntry, query: ReadQuery): Promise<EventPage> {
-    const jsName = jsStreamName(entry.number);
-    const state = await this.state(entry);
-    const firstSeq = state.messages === 0 ? state.last_seq + 1 : state.first_seq;
-    const fromSeq = Math.max(query.fromOffset + 1, firstSeq);
-    if (fromSeq > state.last_seq) return { events: [], nextOffset: Math.max(query.fromOffset, firstSeq - 1), atEnd: true };
-    const wanted = Math.min(query.maxEvents, state.last_seq - fromSeq + 1);
-    const info = await this.consumers.info(entry, jsName, jsConsumerName(query.consumer));
-    const ackFloor = info?.ack_floor.stream_seq ?? 0;
-    const events: EventView[] = [];
-    let bytes = 0;
-    await this.withReader(entry, fromSeq, async (reader) => {
-      const iterator = this.js.fetch(jsName, reader, { batch: wanted, expires: this.options.requestTimeoutMs });
-      for await (const msg of iterator) {
-        if (events.length > 0 && bytes + msg.data.byteLength > query.maxBytes) {
-          iterator.stop();
-          break;
-        }
-        bytes += msg.data.byteLength;
-        events.push(viewOf(entry, this.catalog.storePart, msg, msg.seq <= ackFloor ? 1 : 0, 0));
-        if (events.length >= wanted) iterator.stop();
-      }
-    });
-    // At the end when the page reached the leader's last sequence at the start of the read.
-    if (events.length === 0) return { events: [], nextOffset: fromSeq - 1, atEnd: false };
-    const last = events[events.length - 1]!.offset;
-    return { events, nextOffset: last + 1, atEnd: last + 1 >= state.last_seq };
+    return this.catalog.with(query.streamName, (entry) => this.reads.page(entry, query));
   }
 
   consume(streamName: string, consumer: string, query: ConsumeQuery): Promise<Delivery> {
@@ -303,16 +265,42 @@ export class JetStreamStore implements EventStore {
 
   endWaits(): void {
     this.consumers.endWaits();
+    for (const subscription of [...this.subscriptions]) subscription.endWith(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down');
+  }
+
+  /** A catch-up subscription (subscription.ts). */
+  subscribe(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): StoreSubscription {
+    // A bad filter is refused at once, as on the engine (the rest is found asynchronously).
+    if (from.key !== undefined || from.types !== undefined) checkFilter({ ...(from.key === undefined ? {} : { key: from.key }), ...(from.types === undefined ? {} : { types: from.types }) });
+    const deps: SubscriptionDeps = {
+      js: this.js,
+      jsm: this.jsm,
+      catalog: this.catalog,
+      options: this.options,
+      state: (entry) => this.state(entry),
+      offsetAtTime: async (entry, timeMs) => {
+        const state = await this.state(entry);
+        return this.reads.offsetAtTime(entry, { firstSeq: state.messages === 0 ? state.last_seq + 1 : state.first_seq, lastSeq: state.last_seq }, timeMs);
+      },
+    };
+    const subscription: JetStreamSubscription = new JetStreamSubscription(deps, name, from, sink, limits, () => this.subscriptions.delete(subscription));
+    this.subscriptions.add(subscription);
+    return subscription;
   }
 
   /** The stream's state from its leader; STREAM_NOT_FOUND when JetStream no longer has it. */
   private async state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; bytes: number }> {
     const deadline = Date.now() + this.options.writeTimeoutMs;
+    let repaired = false;
     for (;;) {
       try {
         return (await this.jsm.streams.info(jsStreamName(entry.number))).state;
       } catch (error) {
         if (jsErrorCode(error) === JsErrors.streamNotFound) {
+          if (!repaired && (await this.repair(entry))) {
+            repaired = true;
+            continue;
+          }
           this.catalog.forget(entry.name);
           throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
         }
@@ -322,29 +310,14 @@ export class JetStreamStore implements EventStore {
     }
   }
 
-  /** Runs `read` with a fresh ephemeral reader from `fromSeq`, deleted after. */
-  private async withReader(entry: CatalogEntry, fromSeq: number, read: (name: string) => Promise<void>): Promise<void> {
-    const jsName = jsStreamName(entry.number);
-    let name: string;
-    try {
-      const info = await this.jsm.consumers.add(jsName, {
-        ack_policy: AckPolicy.None,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: fromSeq,
-        mem_storage: true,
-        num_replicas: 1,
-        inactive_threshold: nanos(30_000),
-      });
-      name = info.name;
-    } catch (error) {
-      if (jsErrorCode(error) === JsErrors.streamNotFound) throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
-      throw backendError(`reading stream '${entry.name}'`, error);
-    }
-    try {
-      await read(name);
-    } finally {
-      this.jsm.consumers.delete(jsName, name).catch(() => {});
-    }
+  /**
+   * Completes a create that stopped between the catalog and JetStream (stream-config.ts): true
+   * when the catalog still names `entry` and its JetStream stream now exists.
+   */
+  private async repair(entry: CatalogEntry): Promise<boolean> {
+    const now = await this.catalog.get(entry.name, true).catch(() => null);
+    if (now === null || now.number !== entry.number) return false;
+    return repairStream(this.jsm, entry, this.options);
   }
 
   /** Dead letters per consumer of `name`: events of `$dlq:<name>` keyed by the consumer. */

@@ -7,6 +7,7 @@ import { ErrorCodes, EventBusError, isEventBusError } from '../../errors.js';
 
 export const JsErrors = {
   streamNotFound: 10059,
+  streamNameInUse: 10058,
   consumerNotFound: 10014,
   noMessage: 10037,
   wrongLastSequence: 10071,

@@ -2,6 +2,8 @@
  * The write path on JetStream: one event per publish, acknowledged once the stream's quorum has
  * it. Every publish carries a msg id (the client's `msg_id`, else one of the gateway's), so a
  * retry after a timeout or a leader election is never stored twice (JetStream's duplicate window).
+ * Writes to one stream go through its lane (write-lane.ts), so they are stored in the order this
+ * gateway received them: unconditional ones pipelined, conditional ones one at a time.
  *
  * Keys and expected versions (issue 12). A key's version is assigned here: the key's last message
  * is read from the stream leader (its `Eb-Version` header) and the publish expects the stream's
@@ -21,6 +23,7 @@ import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { CLIENT_MSG_ID_PREFIX, GATEWAY_MSG_ID_PREFIX, Headers, eventSubject, jsStreamName } from './names.js';
 import { JsErrors, actualLastSequence, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import { WriteLane } from './write-lane.js';
 
 /** Conflicting keyed writes are retried this many times before BACKEND_UNAVAILABLE. */
 const MAX_CAS_ATTEMPTS = 200;
@@ -37,48 +40,104 @@ interface KeyHead {
 
 export class Writer {
   private next = 0;
+  /** Per stream name, the order its writes are published in (write-lane.ts). */
+  private readonly lanes = new Map<string, WriteLane>();
 
   constructor(
-    /** Publishing clients, one per NATS connection, used round robin. */
+    /** Publishing clients, one per NATS connection; each stream's lane uses one (round robin by lane). */
     private readonly publishers: readonly JetStreamClient[],
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
     private readonly options: ResolvedJetStreamOptions,
+    /** Completes a create stopped half way (stream-config.ts): true when the stream now exists. */
+    private readonly repair: (entry: CatalogEntry) => Promise<boolean>,
   ) {}
 
-  async append(streamName: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
-    if (events.length === 0) throw new EventBusError(ErrorCodes.INVALID_FIELD, 'an append needs at least one event', { context: { field: 'events' } });
+  /**
+   * Appends one event. Writes to one stream are stored in the order this method was called
+   * (write-lane.ts): unconditional ones pipelined, conditional ones one at a time.
+   */
+  append(streamName: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    if (events.length === 0) return Promise.reject(new EventBusError(ErrorCodes.INVALID_FIELD, 'an append needs at least one event', { context: { field: 'events' } }));
     if (events.length > 1) {
-      throw new EventBusError(ErrorCodes.NOT_SUPPORTED, 'an atomic append of several events needs nats-server 2.12 or later; the jetstream backend appends one event at a time (nothing was written)');
+      return Promise.reject(new EventBusError(ErrorCodes.NOT_SUPPORTED, 'an atomic append of several events needs nats-server 2.12 or later; the jetstream backend appends one event at a time (nothing was written)'));
     }
     const event = events[0]!;
     if (event.payload.length > this.options.maxEventBytes) {
-      throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${event.payload.length} bytes, the limit is ${this.options.maxEventBytes}`);
+      return Promise.reject(new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${event.payload.length} bytes, the limit is ${this.options.maxEventBytes}`));
     }
-    return this.catalog.with(streamName, (entry) => this.appendTo(entry, event, options));
-  }
-
-  private async appendTo(entry: CatalogEntry, event: EventToAppend, options: AppendOptions): Promise<AppendResult> {
     const expected = options.expectedVersion ?? 'any';
     const msgId = event.msgId === undefined ? `${GATEWAY_MSG_ID_PREFIX}${randomUUID()}` : `${CLIENT_MSG_ID_PREFIX}${event.msgId}`;
     const timeMs = Date.now();
-    if (options.key === undefined && (expected === 'any' || expected === 'stream_exists')) {
-      if (expected === 'stream_exists') await this.checkStreamExists(entry);
-      return this.plain(entry, event, msgId, timeMs);
-    }
-    return this.conditional(entry, event, options.key, expected, msgId, timeMs);
+    // Taken now, synchronously: the lane's order is the order of these calls.
+    const lane = this.laneOf(streamName);
+    if (options.key === undefined && expected === 'any') return this.plain(lane, streamName, event, msgId, timeMs);
+    return lane.alone(() =>
+      this.catalog.with(streamName, async (entry) => {
+        if (options.key === undefined && expected === 'stream_exists') {
+          await this.checkStreamExists(entry);
+          const h = this.headersOf(event, msgId, timeMs);
+          return this.answer(entry, await this.publishWrapped(entry, eventSubject(jsStreamName(entry.number), undefined), event.payload, h), undefined, timeMs);
+        }
+        return this.conditional(entry, event, options.key, expected, msgId, timeMs);
+      }),
+    );
   }
 
-  /** An unconditional write without a key: one publish, retried with the same msg id. */
-  private async plain(entry: CatalogEntry, event: EventToAppend, msgId: string, timeMs: number): Promise<AppendResult> {
+  private laneOf(streamName: string): WriteLane {
+    let lane = this.lanes.get(streamName);
+    if (lane === undefined) {
+      const created: WriteLane = new WriteLane(this.publishers[this.next++ % this.publishers.length]!, () => {
+        if (this.lanes.get(streamName) === created) this.lanes.delete(streamName);
+      });
+      this.lanes.set(streamName, created);
+      lane = created;
+    }
+    return lane;
+  }
+
+  /**
+   * An unconditional write without a key, pipelined in its lane: the catalog entry in turn, one
+   * publish on the lane's connection; a transient failure is retried (same msg id) in order.
+   */
+  private async plain(lane: WriteLane, streamName: string, event: EventToAppend, msgId: string, timeMs: number): Promise<AppendResult> {
     const h = this.headersOf(event, msgId, timeMs);
-    let ack: PubAck;
+    const { entry, ack } = await lane.pipelined(
+      () => this.catalog.require(streamName),
+      async (entry: CatalogEntry) => ({ entry, ack: await lane.publisher.publish(eventSubject(jsStreamName(entry.number), undefined), event.payload, { headers: h, timeout: this.options.requestTimeoutMs }) }),
+      async (entry: CatalogEntry, error: unknown) => {
+        // No responders may mean the stream was deleted, or replaced by another gateway since the
+        // entry was cached (nothing was stored then): the catalog decides where the retry goes.
+        const current = (error as { code?: string }).code === '503' ? await this.currentEntry(entry) : entry;
+        // The deadline counts from the write's arrival: after a long outage the writes retried
+        // behind the first one that gave up fail at once (outcome unknown, msg_id given).
+        return { entry: current, ack: await this.publishWrapped(current, eventSubject(jsStreamName(current.number), undefined), event.payload, h, timeMs + this.options.writeTimeoutMs, error) };
+      },
+    ).catch((error: unknown) => {
+      throw backendError(`writing to stream '${streamName}'`, error);
+    });
+    return this.answer(entry, ack, undefined, timeMs);
+  }
+
+  /** `publish` with failures as EventBusErrors. */
+  private async publishWrapped(entry: CatalogEntry, subject: string, payload: Buffer, h: MsgHdrs, deadlineMs?: number, failure?: unknown): Promise<PubAck> {
     try {
-      ack = await this.publish(entry, eventSubject(jsStreamName(entry.number), undefined), event.payload, h);
+      return await this.publish(entry, subject, payload, h, deadlineMs, failure);
     } catch (error) {
       throw backendError(`writing to stream '${entry.name}'`, error);
     }
-    return this.answer(entry, ack, undefined, timeMs);
+  }
+
+  /** The stream's entry read fresh from the catalog: STREAM_NOT_FOUND when it is gone. */
+  private async currentEntry(entry: CatalogEntry): Promise<CatalogEntry> {
+    let now: CatalogEntry | null;
+    try {
+      now = await this.catalog.get(entry.name, true);
+    } catch {
+      return entry; // the catalog is electing too: keep retrying where we were
+    }
+    if (now === null) throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
+    return now;
   }
 
   /** A keyed or version-checked write: read, check, publish expecting the stream's last sequence. */
@@ -130,22 +189,29 @@ export class Writer {
    * same msg id until writeTimeoutMs. No responders can also mean the stream was deleted: the
    * catalog (read from its leader) decides.
    */
-  private async publish(entry: CatalogEntry, subject: string, payload: Buffer, h: MsgHdrs): Promise<PubAck> {
-    const deadline = Date.now() + this.options.writeTimeoutMs;
+  private async publish(entry: CatalogEntry, subject: string, payload: Buffer, h: MsgHdrs, deadlineMs = Date.now() + this.options.writeTimeoutMs, failure?: unknown): Promise<PubAck> {
+    let lastError = failure;
+    let repaired = false;
     for (;;) {
+      if (lastError !== undefined && Date.now() >= deadlineMs) {
+        throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `the write to stream '${entry.name}' was not acknowledged within ${this.options.writeTimeoutMs} ms: it may or may not be stored; retry it with the same msg_id`, {
+          cause: lastError,
+          context: { msg_id: h.get(Headers.msgId).replace(/^[cg]:/, '') },
+        });
+      }
+      if (lastError !== undefined) await sleep(RETRY_PAUSE_MS);
       try {
-        const js = this.publishers[this.next++ % this.publishers.length]!;
+        const js = this.lanes.get(entry.name)?.publisher ?? this.publishers[0]!;
         return await js.publish(subject, payload, { headers: h, timeout: this.options.requestTimeoutMs });
       } catch (error) {
         if (!isTransient(error)) throw error; // the caller maps it (10071 is a conflict to retry)
-        if ((error as { code?: string }).code === '503') await this.checkStillThere(entry);
-        if (Date.now() >= deadline) {
-          throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `the write to stream '${entry.name}' was not acknowledged within ${this.options.writeTimeoutMs} ms: it may or may not be stored; retry it with the same msg_id`, {
-            cause: error,
-            context: { msg_id: h.get(Headers.msgId).replace(/^[cg]:/, '') },
-          });
+        if ((error as { code?: string }).code === '503') {
+          await this.checkStillThere(entry);
+          // No responders for a stream the catalog names: an election, or a create stopped half
+          // way (stream-config.ts), completed here once.
+          if (!repaired) repaired = await this.repair(entry);
         }
-        await sleep(RETRY_PAUSE_MS);
+        lastError = error;
       }
     }
   }
@@ -185,11 +251,16 @@ export class Writer {
   /** Runs an API call, retrying transient failures until writeTimeoutMs; a missing stream is STREAM_NOT_FOUND. */
   private async retrying<T>(entry: CatalogEntry, call: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.options.writeTimeoutMs;
+    let repaired = false;
     for (;;) {
       try {
         return await call();
       } catch (error) {
         if (jsErrorCode(error) === JsErrors.streamNotFound) {
+          if (!repaired && (await this.repair(entry))) {
+            repaired = true;
+            continue;
+          }
           this.catalog.forget(entry.name);
           throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
         }
