@@ -166,7 +166,14 @@ export const subscribeLatencyWorkload: Workload = {
     for (let rep = 0; rep < ctx.scale.reps; rep++) {
       for (const system of rep % 2 === 0 ? systems : [...systems].reverse()) {
         const run = system.id === 'nats' ? natsRun : eventbusRun;
-        const result = await ctx.step(system.id, `${SUBSCRIBERS} subscribers, rep ${rep + 1}/${ctx.scale.reps}`, () => run(system.port));
+        let result: Awaited<ReturnType<typeof run>>;
+        try {
+          result = await ctx.step(system.id, `${SUBSCRIBERS} subscribers, rep ${rep + 1}/${ctx.scale.reps}`, () => run(system.port));
+        } catch (error) {
+          // One system failing a repetition (NATS's publishes timing out at this rate) must not lose the others' figures.
+          ctx.fail(`subscribe-latency: ${system.id}, rep ${rep + 1}: ${error instanceof Error ? error.message : String(error)}`);
+          continue;
+        }
         const expected = result.sent * SUBSCRIBERS;
         if (result.received < expected) ctx.fail(`${system.id}: subscribers received ${result.received} of ${expected} events sent while measuring within 0.5 s of the last write's answer (they fell behind)`);
         const base = { workload: 'subscribe-latency', system: system.id, unit: 'ms', higherIsBetter: false };
@@ -181,7 +188,7 @@ export const subscribeLatencyWorkload: Workload = {
     }
     const ours = p99.get('eventbus-always');
     const theirs = p99.get('nats');
-    if (ours !== undefined && theirs !== undefined) {
+    if (ours !== undefined && theirs !== undefined && ours.length === theirs.length) {
       ctx.add(valueFigure({ workload: 'subscribe-latency', system: 'eventbus-always', case: 'p99 eventbus / NATS JetStream', unit: '×', higherIsBetter: false }, ours.map((v, i) => v / theirs[i]!)));
     }
   },
