@@ -170,7 +170,9 @@ export class Consumers {
         }
       }
       if (!sent) this.nc.publish(`$JS.ACK.${jsName}.${durable}.1.${seq}.${info.delivered.consumer_seq}.0.0`, new TextEncoder().encode('-NAK'));
-      await this.nc.flush();
+      // The message's own connection (a fetch connection) carried the -NAK: flush every connection
+      // it may be on, so the server has it before the mark is answered.
+      await Promise.all([this.nc, ...this.opened].map((nc) => (nc.isClosed() ? undefined : nc.flush())));
     } catch (error) {
       throw backendError(`marking an event of stream '${entry.name}'`, error);
     }
