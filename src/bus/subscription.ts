@@ -34,6 +34,13 @@ export interface SubscriptionSink {
   readonly bufferedBytes: number;
 }
 
+/** An error that ends a subscription at `cursor`, its context saying where to resume (`last_offset`, `next_offset`). */
+export function subscriptionEnd(code: EventBusError['code'], reason: string, cursor: number, context?: unknown): EventBusError {
+  const position = { last_offset: cursor - 1, next_offset: cursor };
+  const merged = typeof context === 'object' && context !== null ? { ...context, ...position } : position;
+  return new EventBusError(code, reason, { context: merged });
+}
+
 /** A subscription's limits. */
 export interface SubscriptionLimits {
   /** Events per line. */
@@ -261,9 +268,7 @@ export class Subscription {
 
   /** An error that ends the subscription, saying where to resume. */
   private failure(code: EventBusError['code'], reason: string, context?: unknown): EventBusError {
-    const position = { last_offset: this.cursor - 1, next_offset: this.cursor };
-    const merged = typeof context === 'object' && context !== null ? { ...context, ...position } : position;
-    return new EventBusError(code, reason, { context: merged });
+    return subscriptionEnd(code, reason, this.cursor, context);
   }
 
   private end(error: EventBusError): void {

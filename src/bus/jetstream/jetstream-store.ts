@@ -37,8 +37,8 @@ import { JetStreamSubscription, type SubscriptionDeps } from './subscription.js'
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
 import { payloadOf, timeOfMsg } from './message-view.js';
 import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
-import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
-import { repairStream, streamConfig } from './stream-config.js';
+import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
+import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
 import { Writer } from './writer.js';
 
@@ -290,25 +290,10 @@ export class JetStreamStore implements EventStore {
 
   /** The stream's state from its leader; STREAM_NOT_FOUND when JetStream no longer has it. */
   private async state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; bytes: number }> {
-    const deadline = Date.now() + this.options.writeTimeoutMs;
-    let repaired = false;
-    for (;;) {
-      try {
-        return (await this.jsm.streams.info(jsStreamName(entry.number))).state;
-      } catch (error) {
-        if (jsErrorCode(error) === JsErrors.streamNotFound) {
-          if (!repaired && (await this.repair(entry))) {
-            repaired = true;
-            continue;
-          }
-          this.catalog.forget(entry.name);
-          throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
-        }
-        if (!isTransient(error) || Date.now() >= deadline) throw backendError(`reading stream '${entry.name}'`, error);
-        await sleep(100);
-      }
-    }
+    const how = { catalog: this.catalog, repair: (e: CatalogEntry) => this.repair(e), deadlineMs: Date.now() + this.options.writeTimeoutMs, pauseMs: 100, doing: `reading stream '${entry.name}'` };
+    return retryOnStream(entry, how, async () => (await this.jsm.streams.info(jsStreamName(entry.number))).state);
   }
+
 
   /**
    * Completes a create that stopped between the catalog and JetStream (stream-config.ts): true

@@ -9,10 +9,11 @@
  * stream the catalog still names adds it (empty, as the create would have) and goes on.
  */
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager, type StreamConfig } from 'nats';
-import type { CatalogEntry } from './catalog.js';
+import { ErrorCodes, EventBusError, OriginalReasons } from '../../errors.js';
+import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { jsStreamName } from './names.js';
-import { JsErrors, jsErrorCode } from './nats-errors.js';
+import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
 
 /** Room for our headers above the largest event body. */
 const HEADER_ROOM_BYTES = 8 * 1024;
@@ -44,5 +45,40 @@ export async function repairStream(jsm: JetStreamManager, entry: CatalogEntry, o
   } catch (error) {
     // Another gateway's options differ (10058): the stream is there, with its config.
     return jsErrorCode(error) === JsErrors.streamNameInUse;
+  }
+}
+
+/** What {@link retryOnStream} needs from its caller. */
+export interface StreamCall {
+  catalog: Catalog;
+  repair(entry: CatalogEntry): Promise<boolean>;
+  /** Transient failures are retried until then. */
+  deadlineMs: number;
+  pauseMs: number;
+  /** For the error: `writing to stream 'orders'`. */
+  doing: string;
+}
+
+/**
+ * Runs an API call on the stream of `entry`, retrying transient failures until the deadline. A
+ * stream JetStream does not know is repaired once (a create cut short), then STREAM_NOT_FOUND.
+ */
+export async function retryOnStream<T>(entry: CatalogEntry, how: StreamCall, call: () => Promise<T>): Promise<T> {
+  let repaired = false;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (jsErrorCode(error) === JsErrors.streamNotFound) {
+        if (!repaired && (await how.repair(entry))) {
+          repaired = true;
+          continue;
+        }
+        how.catalog.forget(entry.name);
+        throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
+      }
+      if (!isTransient(error) || Date.now() >= how.deadlineMs) throw backendError(how.doing, error);
+      await sleep(how.pauseMs);
+    }
   }
 }

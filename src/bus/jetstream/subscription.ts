@@ -19,7 +19,7 @@ import { AckPolicy, DeliverPolicy, nanos, type JetStreamClient, type JetStreamMa
 import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { checkFilter } from '../../storage/index.js';
 import type { StoreSubscription } from '../event-store.js';
-import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from '../subscription.js';
+import { subscriptionEnd, type SubscriptionLimits, type SubscriptionSink, type SubscriptionStart } from '../subscription.js';
 import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { viewOf } from './message-view.js';
@@ -223,9 +223,7 @@ export class JetStreamSubscription implements StoreSubscription {
 
   /** An error that ends the subscription, saying where to resume. */
   private failure(code: EventBusError['code'], reason: string, context?: unknown): EventBusError {
-    const position = { last_offset: this.cursor - 1, next_offset: this.cursor };
-    const merged = typeof context === 'object' && context !== null ? { ...context, ...position } : position;
-    return new EventBusError(code, reason, { context: merged });
+    return subscriptionEnd(code, reason, this.cursor, context);
   }
 
   private end(error: EventBusError): void {

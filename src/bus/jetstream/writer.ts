@@ -23,6 +23,7 @@ import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { CLIENT_MSG_ID_PREFIX, GATEWAY_MSG_ID_PREFIX, Headers, eventSubject, jsStreamName } from './names.js';
 import { JsErrors, actualLastSequence, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import { retryOnStream } from './stream-config.js';
 import { WriteLane } from './write-lane.js';
 
 /** Conflicting keyed writes are retried this many times before BACKEND_UNAVAILABLE. */
@@ -249,26 +250,11 @@ export class Writer {
   }
 
   /** Runs an API call, retrying transient failures until writeTimeoutMs; a missing stream is STREAM_NOT_FOUND. */
-  private async retrying<T>(entry: CatalogEntry, call: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.options.writeTimeoutMs;
-    let repaired = false;
-    for (;;) {
-      try {
-        return await call();
-      } catch (error) {
-        if (jsErrorCode(error) === JsErrors.streamNotFound) {
-          if (!repaired && (await this.repair(entry))) {
-            repaired = true;
-            continue;
-          }
-          this.catalog.forget(entry.name);
-          throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
-        }
-        if (!isTransient(error) || Date.now() >= deadline) throw backendError(`writing to stream '${entry.name}'`, error);
-        await sleep(RETRY_PAUSE_MS);
-      }
-    }
+  private retrying<T>(entry: CatalogEntry, call: () => Promise<T>): Promise<T> {
+    const how = { catalog: this.catalog, repair: this.repair, deadlineMs: Date.now() + this.options.writeTimeoutMs, pauseMs: RETRY_PAUSE_MS, doing: `writing to stream '${entry.name}'` };
+    return retryOnStream(entry, how, call);
   }
+
 
   /** The reply: a duplicate answers with the original's offset and time (read back from the leader). */
   private async answer(entry: CatalogEntry, ack: PubAck, version: number | undefined, timeMs: number): Promise<AppendResult> {
