@@ -28,11 +28,17 @@ t.test(`${CONNECTIONS} idle connections: responsive, within the memory budget`, 
   t.ok(result.serverFds >= CONNECTIONS, `the server holds all ${CONNECTIONS} (${result.serverFds} descriptors)`);
   t.equal(result.closedByServer, 0, 'none was closed');
   t.ok(result.idleStillServed, 'an idle connection is still answered');
-  // Headroom over the baseline: fsync stalls from other processes land in either sample.
-  const bound_ms = Math.max(50, 3 * result.latencyWithout.p99Ms + 20);
+  // The median shows a per-connection cost (every write would pay it); the p99 of 1,000 writes is
+  // ten writes, which one disk stall from another process can take, so it gets more headroom.
+  const p50_bound_ms = Math.max(5, 3 * result.latencyWithout.p50Ms);
   t.ok(
-    result.latencyWith.p99Ms < bound_ms,
-    `p99 of another client's writes with them ${result.latencyWith.p99Ms.toFixed(2)} ms < ${bound_ms.toFixed(0)} ms (3x the ${result.latencyWithout.p99Ms.toFixed(2)} ms without, + 20 ms)`,
+    result.latencyWith.p50Ms < p50_bound_ms,
+    `p50 of another client's writes with them ${result.latencyWith.p50Ms.toFixed(2)} ms < ${p50_bound_ms.toFixed(1)} ms (3x the ${result.latencyWithout.p50Ms.toFixed(2)} ms without)`,
+  );
+  const p99_bound_ms = Math.max(100, 3 * result.latencyWithout.p99Ms + 20);
+  t.ok(
+    result.latencyWith.p99Ms < p99_bound_ms,
+    `p99 of another client's writes with them ${result.latencyWith.p99Ms.toFixed(2)} ms < ${p99_bound_ms.toFixed(0)} ms (3x the ${result.latencyWithout.p99Ms.toFixed(2)} ms without, + 20 ms)`,
   );
   t.ok(result.bytesPerConnection < BUDGET_BYTES_PER_CONNECTION, `${Math.round(result.bytesPerConnection)} bytes of RSS per idle connection < ${BUDGET_BYTES_PER_CONNECTION}`);
 });
