@@ -11,9 +11,11 @@
  * (subscribe-latency-child.ts, 2 × 8), so that their reading does not delay the writer's send
  * stamps, nor the writer their receive stamps. They read cheaply and alike for both systems:
  * eventbus's raw subscription lines, NATS's message data, each event's `s` and `t` found by
- * scanning bytes. An event is measured when it is one of the 50,000 sent after 10,000 of warm-up;
- * each subscriber counts each measured event once (the child checks, and eventbus's `next_offset`
- * on every line), so received = 16 × sent unless subscribers fell behind.
+ * scanning bytes. An event is measured when it is one of the 50,000 sent after 10,000 of warm-up
+ * (`--quick`: 10,000 after 2,000); each subscriber counts each measured event once (the child
+ * checks, and eventbus's `next_offset` on every line), so received = 16 × sent unless
+ * subscribers fell behind. The writer sends what is due every ~1 ms (a timer: a spinning loop
+ * would take a core from the server); each event is stamped when sent.
  *
  * The peer, measured in the same run: NATS JetStream (file storage) with 16 ordered consumers
  * delivering new messages, the publisher awaiting each PubAck at the same rate.
@@ -39,9 +41,13 @@ const SUBSCRIBERS = 16;
 /** Child processes the subscribers are spread over (2 × 8 measured better than 1 × 16 on 2 cores). */
 const SUBSCRIBER_PROCESSES = 2;
 const WRITERS = 4;
-/** 1 s of warm-up, then 5 s measured. */
-const WARMUP_EVENTS = RATE_PER_SECOND;
-const MEASURED_EVENTS = 5 * RATE_PER_SECOND;
+/** Events of warm-up, then measured: 1 s and 5 s (`--quick`: 0.2 s and 1 s). */
+interface Counts {
+  warmup: number;
+  measured: number;
+}
+const FULL_COUNTS: Counts = { warmup: RATE_PER_SECOND, measured: 5 * RATE_PER_SECOND };
+const QUICK_COUNTS: Counts = { warmup: RATE_PER_SECOND / 5, measured: RATE_PER_SECOND };
 /** How long the subscribers may take to be ready, and the writes to be answered after the last is sent. */
 const READY_TIMEOUT_MS = 30_000;
 const ANSWER_TIMEOUT_MS = 10_000;
@@ -56,7 +62,7 @@ function sharedNow(): number {
 
 /**
  * Calls `send(seq)` for seq `first` … `first + count − 1` at `RATE_PER_SECOND`, from now. The
- * sends due at one moment are a burst between `burst.before` and `burst.after` (eventbus corks its
+ * sends due at one tick are a burst between `burst.before` and `burst.after` (eventbus corks its
  * writers' sockets: a burst goes out in one write per connection, at once, as the NATS client's
  * own buffering does).
  */
@@ -70,7 +76,9 @@ async function openLoop(first: number, count: number, send: (seq: number) => voi
       while (sent < due) send(first + sent++);
       burst?.after();
     }
-    await new Promise((resolve) => setImmediate(resolve));
+    // A timer, not setImmediate: spinning would take a core from the server on a 2-core machine.
+    // The due sends go out together every ~1 ms (10 at this rate), each stamped when sent.
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
 
@@ -97,8 +105,8 @@ class SubscriberProcess {
   private readonly proc: TrackedChild;
   private lineArrived: () => void = () => {};
 
-  constructor(system: string, port: number, subscribers: number) {
-    this.proc = spawnTracked(process.execPath, [CHILD, system, String(port), STREAM, String(subscribers), String(WARMUP_EVENTS), String(MEASURED_EVENTS)]);
+  constructor(system: string, port: number, subscribers: number, counts: Counts) {
+    this.proc = spawnTracked(process.execPath, [CHILD, system, String(port), STREAM, String(subscribers), String(counts.warmup), String(counts.measured)]);
     let buffered = '';
     this.proc.child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -143,9 +151,9 @@ class SubscriberProcess {
  * Starts the subscriber processes, runs `write` (warm-up, then the measured events), waits
  * `GRACE_MS`, then stops the subscribers and merges their histograms.
  */
-async function measure(ctx: BenchContext, system: RunningSystem, write: { warmup(): Promise<void>; measured(): Promise<void> }): Promise<Result> {
+async function measure(ctx: BenchContext, system: RunningSystem, counts: Counts, write: { warmup(): Promise<void>; measured(): Promise<void> }): Promise<Result> {
   const perProcess = SUBSCRIBERS / SUBSCRIBER_PROCESSES;
-  const children = Array.from({ length: SUBSCRIBER_PROCESSES }, () => new SubscriberProcess(system.id === 'nats' ? 'nats' : 'eventbus', system.port, perProcess));
+  const children = Array.from({ length: SUBSCRIBER_PROCESSES }, () => new SubscriberProcess(system.id === 'nats' ? 'nats' : 'eventbus', system.port, perProcess, counts));
   try {
     await Promise.all(children.map((c) => c.ready()));
     await write.warmup();
@@ -163,7 +171,7 @@ async function measure(ctx: BenchContext, system: RunningSystem, write: { warmup
     for (const result of results) histogram.add(decodeFromCompressedBase64(result.histogram));
     return {
       latency: summarize(histogram),
-      sent: MEASURED_EVENTS,
+      sent: counts.measured,
       received: results.reduce((sum, r) => sum + r.received, 0),
       duplicates: results.reduce((sum, r) => sum + r.duplicates, 0),
       minLatencyMs: Math.min(...results.map((r) => r.minLatencyMs ?? Number.POSITIVE_INFINITY)),
@@ -184,6 +192,7 @@ async function awaitAnswers(answered: () => number, sent: number): Promise<void>
 }
 
 async function eventbusRun(ctx: BenchContext, system: RunningSystem): Promise<Result> {
+  const counts = ctx.scale.quick ? QUICK_COUNTS : FULL_COUNTS;
   const admin = await EventBusClient.connect({ port: system.port });
   await admin.request('delete_stream', { stream_name: STREAM }).catch(() => {});
   await admin.createStream(STREAM);
@@ -200,11 +209,11 @@ async function eventbusRun(ctx: BenchContext, system: RunningSystem): Promise<Re
   };
   const burst = { before: () => writers.forEach((w) => w.cork()), after: () => writers.forEach((w) => w.uncork()) };
   try {
-    const result = await measure(ctx, system, {
-      warmup: () => openLoop(0, WARMUP_EVENTS, send, burst),
+    const result = await measure(ctx, system, counts, {
+      warmup: () => openLoop(0, counts.warmup, send, burst),
       measured: async () => {
-        await openLoop(WARMUP_EVENTS, MEASURED_EVENTS, send, burst);
-        await awaitAnswers(() => answered + failures, WARMUP_EVENTS + MEASURED_EVENTS);
+        await openLoop(counts.warmup, counts.measured, send, burst);
+        await awaitAnswers(() => answered + failures, counts.warmup + counts.measured);
       },
     });
     if (failures > 0) throw new Error(`${failures} writes failed`);
@@ -217,6 +226,7 @@ async function eventbusRun(ctx: BenchContext, system: RunningSystem): Promise<Re
 }
 
 async function natsRun(ctx: BenchContext, system: RunningSystem): Promise<Result> {
+  const counts = ctx.scale.quick ? QUICK_COUNTS : FULL_COUNTS;
   const connection = await connect({ servers: `127.0.0.1:${system.port}`, maxReconnectAttempts: 0 });
   const manager = await connection.jetstreamManager();
   await manager.streams.delete(STREAM).catch(() => {});
@@ -229,11 +239,11 @@ async function natsRun(ctx: BenchContext, system: RunningSystem): Promise<Result
     js.publish(STREAM, JSON.stringify({ s: seq, t: sharedNow(), pad })).then(() => (answered += 1), () => (failures += 1));
   };
   try {
-    const result = await measure(ctx, system, {
-      warmup: () => openLoop(0, WARMUP_EVENTS, send),
+    const result = await measure(ctx, system, counts, {
+      warmup: () => openLoop(0, counts.warmup, send),
       measured: async () => {
-        await openLoop(WARMUP_EVENTS, MEASURED_EVENTS, send);
-        await awaitAnswers(() => answered + failures, WARMUP_EVENTS + MEASURED_EVENTS);
+        await openLoop(counts.warmup, counts.measured, send);
+        await awaitAnswers(() => answered + failures, counts.warmup + counts.measured);
       },
     });
     if (failures > 0) throw new Error(`${failures} publishes failed`);
