@@ -2,7 +2,7 @@
  * Write-to-subscriber latency (issue 13): an open-loop writer at a fixed rate (10,000 events/s;
  * the events spread over 4 pipelined connections) and 16 live subscribers of the stream. Each
  * event `{s, t, pad}` carries its send time t on the clock every process shares
- * (performance.timeOrigin + performance.now()); every subscriber records now − t for every event
+ * (performance.timeOrigin + performance.now(), ms); every subscriber records now − t for every event
  * it gets, so the figure is the whole way: write, group commit (fsync under `always`),
  * visibility, push, and the subscriber finding the event in what it read. Target: p99 under 5 ms
  * for eventbus (fsync always).
@@ -14,7 +14,8 @@
  * scanning bytes. An event is measured when it is one of the 50,000 sent after 10,000 of warm-up
  * (`--quick`: 10,000 after 2,000); each subscriber counts each measured event once (the child
  * checks, and eventbus's `next_offset` on every line), so received = 16 × sent unless
- * subscribers fell behind. The writer sends what is due every ~1 ms (a timer: a spinning loop
+ * subscribers fell behind. The writer also records each measured write's answer (PubAck for
+ * NATS): the same way less the push to subscribers. The writer sends what is due every ~1 ms (a timer: a spinning loop
  * would take a core from the server); each event is stamped when sent.
  *
  * The peer, measured in the same run: NATS JetStream (file storage) with 16 ordered consumers
@@ -30,7 +31,7 @@ import { spawnTracked, type TrackedChild } from '../core/processes.js';
 import { EventBusClient } from '../../src/client/client.js';
 import { localEndpoint } from '../../src/cli/bench/endpoint.js';
 import { requestLine } from '../../src/cli/bench/eventbus-load.js';
-import { newHistogram, summarize, type LatencySummary } from '../../src/cli/bench/histogram.js';
+import { newHistogram, recordMs, summarize, type LatencySummary } from '../../src/cli/bench/histogram.js';
 import { openLines } from '../../src/cli/bench/pipelined-connection.js';
 import type { RunningSystem } from '../systems/system.js';
 import type { Workload } from './workload.js';
@@ -55,11 +56,6 @@ const ANSWER_TIMEOUT_MS = 10_000;
 const GRACE_MS = 500;
 const STREAM = 'bench-subscribe-latency';
 
-/** Send time on the clock the subscriber processes share (ms since the epoch, sub-ms precision). */
-function sharedNow(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 /**
  * Calls `send(seq)` for seq `first` … `first + count − 1` at `RATE_PER_SECOND`, from now. The
  * sends due at one tick are a burst between `burst.before` and `burst.after` (eventbus corks its
@@ -82,7 +78,7 @@ async function openLoop(first: number, count: number, send: (seq: number) => voi
   }
 }
 
-interface Result {
+interface Measured {
   latency: LatencySummary;
   sent: number;
   received: number;
@@ -90,6 +86,11 @@ interface Result {
   minLatencyMs: number;
   /** CPU used while the measured events were sent, in % of one core: the server's, the subscriber processes' (together), this process's (the writer). */
   cpuPercent: { server: number | null; subscribers: number | null; writer: number };
+}
+
+interface Result extends Measured {
+  /** Send to the write's answer (PubAck for NATS), in the writer, for the measured events: the subscribers' latency less the push. */
+  ack: LatencySummary;
 }
 
 interface ChildResult {
@@ -151,7 +152,7 @@ class SubscriberProcess {
  * Starts the subscriber processes, runs `write` (warm-up, then the measured events), waits
  * `GRACE_MS`, then stops the subscribers and merges their histograms.
  */
-async function measure(ctx: BenchContext, system: RunningSystem, counts: Counts, write: { warmup(): Promise<void>; measured(): Promise<void> }): Promise<Result> {
+async function measure(ctx: BenchContext, system: RunningSystem, counts: Counts, write: { warmup(): Promise<void>; measured(): Promise<void> }): Promise<Measured> {
   const perProcess = SUBSCRIBERS / SUBSCRIBER_PROCESSES;
   const children = Array.from({ length: SUBSCRIBER_PROCESSES }, () => new SubscriberProcess(system.id === 'nats' ? 'nats' : 'eventbus', system.port, perProcess, counts));
   try {
@@ -200,12 +201,18 @@ async function eventbusRun(ctx: BenchContext, system: RunningSystem): Promise<Re
   const pad = 'x'.repeat(60);
   let failures = 0;
   let answered = 0;
+  const acks = newHistogram();
   const send = (seq: number) => {
-    const line = requestLine('write_event', { stream_name: STREAM, event: { s: seq, t: sharedNow(), pad } });
+    const sentMs = performance.now();
+    const line = requestLine('write_event', { stream_name: STREAM, event: { s: seq, t: performance.timeOrigin + sentMs, pad } });
     writers[seq % WRITERS]!.send(line).then((reply) => {
       answered += 1;
       if (!reply.startsWith('{"operation":"write_event","status":true')) failures += 1;
-    }, () => (failures += 1));
+      else if (seq >= counts.warmup) recordMs(acks, performance.now() - sentMs);
+    }, () => {
+      answered += 1;
+      failures += 1;
+    });
   };
   const burst = { before: () => writers.forEach((w) => w.cork()), after: () => writers.forEach((w) => w.uncork()) };
   try {
@@ -213,11 +220,11 @@ async function eventbusRun(ctx: BenchContext, system: RunningSystem): Promise<Re
       warmup: () => openLoop(0, counts.warmup, send, burst),
       measured: async () => {
         await openLoop(counts.warmup, counts.measured, send, burst);
-        await awaitAnswers(() => answered + failures, counts.warmup + counts.measured);
+        await awaitAnswers(() => answered, counts.warmup + counts.measured);
       },
     });
     if (failures > 0) throw new Error(`${failures} writes failed`);
-    return result;
+    return { ...result, ack: summarize(acks) };
   } finally {
     for (const writer of writers) writer.close();
     await admin.request('delete_stream', { stream_name: STREAM }).catch(() => {});
@@ -235,19 +242,27 @@ async function natsRun(ctx: BenchContext, system: RunningSystem): Promise<Result
   const pad = 'x'.repeat(60);
   let failures = 0;
   let answered = 0;
+  const acks = newHistogram();
   const send = (seq: number) => {
-    js.publish(STREAM, JSON.stringify({ s: seq, t: sharedNow(), pad })).then(() => (answered += 1), () => (failures += 1));
+    const sentMs = performance.now();
+    js.publish(STREAM, JSON.stringify({ s: seq, t: performance.timeOrigin + sentMs, pad })).then(() => {
+      answered += 1;
+      if (seq >= counts.warmup) recordMs(acks, performance.now() - sentMs);
+    }, () => {
+      answered += 1;
+      failures += 1;
+    });
   };
   try {
     const result = await measure(ctx, system, counts, {
       warmup: () => openLoop(0, counts.warmup, send),
       measured: async () => {
         await openLoop(counts.warmup, counts.measured, send);
-        await awaitAnswers(() => answered + failures, counts.warmup + counts.measured);
+        await awaitAnswers(() => answered, counts.warmup + counts.measured);
       },
     });
     if (failures > 0) throw new Error(`${failures} publishes failed`);
-    return result;
+    return { ...result, ack: summarize(acks) };
   } finally {
     await manager.streams.delete(STREAM).catch(() => {});
     await connection.close();
@@ -280,6 +295,8 @@ export const subscribeLatencyWorkload: Workload = {
         ctx.add(valueFigure({ ...base, case: `write-to-subscriber p50, rep ${rep + 1}` }, [result.latency.p50Ms]));
         ctx.add(valueFigure({ ...base, case: `write-to-subscriber p99, rep ${rep + 1}` }, [result.latency.p99Ms]));
         ctx.add(valueFigure({ ...base, case: `write-to-subscriber max, rep ${rep + 1}` }, [result.latency.maxMs]));
+        ctx.add(valueFigure({ ...base, case: `write acknowledgement p50, rep ${rep + 1}` }, [result.ack.p50Ms]));
+        ctx.add(valueFigure({ ...base, case: `write acknowledgement p99, rep ${rep + 1}` }, [result.ack.p99Ms]));
         // Where the CPU went while measuring (what may set the p99 on a 2-core machine).
         const cpu = { workload: 'subscribe-latency', system: system.id, unit: '% of a core', higherIsBetter: false };
         if (result.cpuPercent.server !== null) ctx.add(valueFigure({ ...cpu, case: `CPU of the server while measuring, rep ${rep + 1}` }, [result.cpuPercent.server]));
