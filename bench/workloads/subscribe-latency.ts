@@ -15,8 +15,8 @@
  * (`--quick`: 10,000 after 2,000); each subscriber counts each measured event once (the child
  * checks, and eventbus's `next_offset` on every line), so received = 16 × sent unless
  * subscribers fell behind. The writer also records each measured write's answer (PubAck for
- * NATS): the same way less the push to subscribers. The writer sends what is due every ~1 ms (a timer: a spinning loop
- * would take a core from the server); each event is stamped when sent.
+ * NATS): the same way less the push to subscribers. It sends what is due every ~1 ms (a timer:
+ * a spinning loop would take a core from the server); each event is stamped when sent.
  *
  * The peer, measured in the same run: NATS JetStream (file storage) with 16 ordered consumers
  * delivering new messages, the publisher awaiting each PubAck at the same rate.
@@ -39,7 +39,7 @@ import type { Workload } from './workload.js';
 const CHILD = fileURLToPath(new URL('./subscribe-latency-child.js', import.meta.url));
 const RATE_PER_SECOND = 10_000;
 const SUBSCRIBERS = 16;
-/** Child processes the subscribers are spread over (2 × 8 measured better than 1 × 16 on 2 cores). */
+/** Child processes the subscribers are spread over (1 × 16 used a little less CPU than 2 × 8; their p99s could not be told apart on a busy 2-core machine). */
 const SUBSCRIBER_PROCESSES = 2;
 const WRITERS = 4;
 /** Events of warm-up, then measured: 1 s and 5 s (`--quick`: 0.2 s and 1 s). */
