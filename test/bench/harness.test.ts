@@ -89,6 +89,20 @@ t.test('the quickest path against eventbus alone: well-formed results, nothing l
   t.match(stdout, /targets: \d+ PASS, \d+ MISS/);
 });
 
+t.test('subscribe-latency (quick): every measured event reaches each of the 16 subscribers exactly once, figures well-formed', async (t) => {
+  const { code, stderr, report } = await runBench(t, ['--quick', '--only', 'subscribe-latency', '--systems', 'eventbus-always']);
+  t.equal(code, 0, `exit status 0\n${stderr}`);
+  // A subscriber that missed or repeated an event, or a clock that disagrees, is a failure note.
+  t.same(report.failures, []);
+  for (let rep = 1; rep <= 3; rep++) {
+    const value = (name: string) => report.figures.find((f) => f.case === `write-to-subscriber ${name}, rep ${rep}`)?.value.median;
+    const [p50, p99, max] = [value('p50'), value('p99'), value('max')];
+    t.ok(p50 !== undefined && p99 !== undefined && max !== undefined && p50 > 0 && p50 <= p99 && p99 <= max, `rep ${rep}: 0 < p50 ≤ p99 ≤ max (${p50}, ${p99}, ${max})`);
+    t.ok(report.figures.some((f) => f.case === `CPU of the subscriber processes while measuring, rep ${rep}`), `rep ${rep}: the subscribers' CPU is reported`);
+  }
+  t.ok(report.targets.some((x) => x.source === 'issue 13' && x.target.startsWith('write-to-subscriber') && x.verdict !== 'n/a'), 'the issue-13 target was checked');
+});
+
 const peersMissing = which('redis-server') === null || which('nats-server') === null;
 
 t.test('the same path against Redis and NATS, when installed', { skip: peersMissing ? 'needs Debian\'s redis-server and nats-server: apt-get install redis-server nats-server' : false }, async (t) => {
