@@ -16,13 +16,14 @@ import { subscriptionEventsHead, TailedLine } from './response-bytes.js';
 const heads = new WeakMap<readonly EventView[], Buffer>();
 
 /** A line of events (bytes, as every list of events: response-bytes.ts), written when the connection flushes. */
-export function subscriptionEventsLine(events: readonly EventView[], nextOffset: number, requestIdJson: string | undefined): TailedLine {
+/** `tail`: the subscription's {@link lineTail}. */
+export function subscriptionEventsLine(events: readonly EventView[], nextOffset: number, tail: Buffer): TailedLine {
   let head = heads.get(events);
   if (head === undefined) {
     head = subscriptionEventsHead(events, nextOffset);
     heads.set(events, head);
   }
-  return new TailedLine(head, requestIdJson);
+  return new TailedLine(head, tail);
 }
 
 export function caughtUpLine(nextOffset: number, requestIdJson: string | undefined): string {

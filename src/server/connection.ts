@@ -18,7 +18,7 @@ import { DECODE_REQUEST } from '../protocol/operations.js';
 import { decodeLine, parseRequest, type ParseLimits } from '../protocol/parse-request.js';
 import type { Credentials, Request } from '../protocol/requests.js';
 import { encodeFailure, encodeSuccess } from '../protocol/response.js';
-import { joinResponses, type Response } from '../protocol/response-bytes.js';
+import { responseChunks, type Response } from '../protocol/response-bytes.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
 import { decodeWriteEventLine } from '../protocol/write-event-line.js';
 import type { Logger } from '../storage/logger.js';
@@ -355,7 +355,7 @@ export class Connection implements RequestQueueHost, SessionHost {
     process.nextTick(this.flushBound);
   }
 
-  /** Writes the answered responses at the front of the queue, in order, as one buffer. */
+  /** Writes the answered responses at the front of the queue, in order, in one write. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.state !== OPEN) return;
@@ -363,10 +363,10 @@ export class Connection implements RequestQueueHost, SessionHost {
     // A subscription's lines follow the answers taken (they are never interleaved with them).
     this.subscription?.takeOutput(taken);
     if (taken.length > 0) {
-      const out = joinResponses(taken, taken.length);
+      const chunks = responseChunks(taken, taken.length);
       taken.length = 0;
       this.lastActivityMs = Date.now();
-      if (!this.socket.write(out) && this.writeBlockedSinceMs === 0) this.writeBlockedSinceMs = this.lastActivityMs;
+      if (!this.write(chunks) && this.writeBlockedSinceMs === 0) this.writeBlockedSinceMs = this.lastActivityMs;
       if (this.socket.writableLength > this.limits.maxOutputBytes) {
         this.host.stats.slowReadersDisconnected += 1;
         this.host.logger.warn({ remote: this.remote, queuedBytes: this.socket.writableLength }, 'disconnecting a client whose unread responses exceed the output limit');
@@ -382,6 +382,16 @@ export class Connection implements RequestQueueHost, SessionHost {
     if (this.writeBlockedSinceMs === 0) this.queue.dispatch();
     this.pump();
     this.maybeFinish();
+  }
+
+  /** Writes the chunks as one vectored write; false when the socket asks to wait for 'drain'. */
+  private write(chunks: readonly Buffer[]): boolean {
+    if (chunks.length === 1) return this.socket.write(chunks[0]!);
+    this.socket.cork();
+    let more = true;
+    for (const chunk of chunks) more = this.socket.write(chunk);
+    this.socket.uncork();
+    return more;
   }
 
   private onDrain(): void {

@@ -20,7 +20,7 @@ import { DECODE_REQUEST } from '../protocol/operations.js';
 import type { DecodedLine } from '../protocol/parse-request.js';
 import type { Credentials, SubscribeRequest } from '../protocol/requests.js';
 import { encodeFailure } from '../protocol/response.js';
-import { joinResponses, responseMaxBytes, type Response } from '../protocol/response-bytes.js';
+import { joinResponses, lineTail, responseMaxBytes, type Response } from '../protocol/response-bytes.js';
 import { caughtUpLine, subscriptionEndLine, subscriptionEventsLine, unsubscribedLine } from '../protocol/subscription-lines.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
 
@@ -60,6 +60,8 @@ export class SubscriptionSession implements SubscriptionSink {
   private finish: ((last: Response) => void) | null = null;
   private last: string | null = null;
   private readonly limits: SubscriptionLimits;
+  /** The end of each event line (its request id): made once, written by reference. */
+  private readonly tail: Buffer;
 
   constructor(
     private readonly host: SessionHost,
@@ -69,6 +71,7 @@ export class SubscriptionSession implements SubscriptionSink {
     maxBufferedBytes: number,
   ) {
     this.limits = { pageEvents: PAGE_EVENTS, pageBytes: PAGE_BYTES, historyBufferBytes: HISTORY_BUFFER_BYTES, maxBufferedBytes };
+    this.tail = lineTail(requestIdJson);
   }
 
   /** Its turn in the queue: starts; resolves with its last output once it ends. */
@@ -92,7 +95,7 @@ export class SubscriptionSession implements SubscriptionSink {
   }
 
   events(events: readonly EventView[], nextOffset: number): void {
-    this.push(subscriptionEventsLine(events, nextOffset, this.requestIdJson));
+    this.push(subscriptionEventsLine(events, nextOffset, this.tail));
   }
 
   caughtUp(nextOffset: number): void {

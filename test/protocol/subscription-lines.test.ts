@@ -8,7 +8,7 @@
 import t from 'tap';
 import { EventBusError } from '../../src/errors.js';
 import type { EventView } from '../../src/bus/results.js';
-import { joinResponses, type Response } from '../../src/protocol/response-bytes.js';
+import { joinResponses, lineTail, responseChunks, type Response } from '../../src/protocol/response-bytes.js';
 import { caughtUpLine, subscriptionEndLine, subscriptionEventsLine, unsubscribedLine } from '../../src/protocol/subscription-lines.js';
 import { eventIdOf, type EventAttributes, type IdEpoch } from '../../src/storage/index.js';
 
@@ -77,18 +77,18 @@ t.test('event lines are JSON.stringify of the documented shape, byte for byte, u
   const documented = events.map((e) => e.documented);
   for (const requestId of [undefined, 7, 'r-1', 'é\\"🐢\u2028', { nested: ['id', 1] }]) {
     const requestIdJson = requestId === undefined ? undefined : JSON.stringify(requestId);
-    const line = text(subscriptionEventsLine(views, 1_000_008, requestIdJson));
+    const line = text(subscriptionEventsLine(views, 1_000_008, lineTail(requestIdJson)));
     t.equal(line, documentedLine(documented, 1_000_008, requestId), `request id ${requestIdJson === undefined ? 'none' : encodeURIComponent(requestIdJson)}`);
     t.equal(line.indexOf('\n'), line.length - 1, 'one line');
   }
-  t.equal(text(subscriptionEventsLine([], 0, '1')), documentedLine([], 0, 1), 'an empty page');
+  t.equal(text(subscriptionEventsLine([], 0, lineTail('1'))), documentedLine([], 0, 1), 'an empty page');
 });
 
 t.test('a page shared by subscribers is encoded once and ends with each one\'s request id', async (t) => {
   const { view, documented } = eventOf(5, { shared: 'ü' }, 0, null);
   const page = [view];
-  const first = subscriptionEventsLine(page, 6, '"a"');
-  const second = subscriptionEventsLine(page, 6, '"bé"');
+  const first = subscriptionEventsLine(page, 6, lineTail('"a"'));
+  const second = subscriptionEventsLine(page, 6, lineTail('"bé"'));
   t.equal(text(first), documentedLine([documented], 6, 'a'));
   t.equal(text(second), documentedLine([documented], 6, 'bé'));
   t.equal(first.maxBytes, Buffer.byteLength(text(first)), 'its size is exact: a subscription counts the bytes it has waiting');
@@ -96,12 +96,28 @@ t.test('a page shared by subscribers is encoded once and ends with each one\'s r
   t.equal(joinResponses([first, caughtUpLine(6, '"a"'), second], 3).toString('utf8'), text(first) + caughtUpLine(6, '"a"') + text(second), 'joined with text lines in order');
 });
 
+t.test('a long shared page is written by reference, once per subscriber, and the bytes are those of the joined lines', async (t) => {
+  const events = Array.from({ length: 20 }, (_, i) => eventOf(i, { i, pad: 'x'.repeat(40) }, 0, null));
+  const page = events.map((e) => e.view);
+  const a = subscriptionEventsLine(page, 20, lineTail('"a"'));
+  const b = subscriptionEventsLine(page, 20, lineTail(undefined));
+  t.ok(a.head.length >= 512, `a page of ${a.head.length} bytes`);
+  const responses: Response[] = ['{"x":1}\n', a, caughtUpLine(20, '"a"'), b];
+  const chunks = responseChunks(responses, responses.length);
+  t.equal(Buffer.concat(chunks).toString('utf8'), joinResponses(responses, responses.length).toString('utf8'), 'the same bytes as one joined buffer, in order');
+  t.equal(chunks.filter((chunk) => chunk === a.head).length, 2, 'the shared page itself, for each of the two lines: not a copy');
+  const short = subscriptionEventsLine([events[0]!.view], 1, lineTail('"a"'));
+  const one = responseChunks(['{"x":1}\n', short], 2);
+  t.equal(one.length, 1, 'a short line is copied into the one buffer of the flush');
+  t.equal(one[0]!.toString('utf8'), '{"x":1}\n' + text(short));
+});
+
 t.test('payloads that cannot go into a line as stored are sent as JSON strings', async (t) => {
   const empty = eventOf(0, '', 0, null);
   const broken = eventOf(1, '', 0, null);
   empty.view.payload = Buffer.alloc(0);
   broken.view.payload = Buffer.from('not\njson é');
-  const line = text(subscriptionEventsLine([empty.view, broken.view], 2, undefined));
+  const line = text(subscriptionEventsLine([empty.view, broken.view], 2, lineTail(undefined)));
   t.equal(line, documentedLine([{ ...empty.documented, body: '' }, { ...broken.documented, body: 'not\njson é' }], 2));
 });
 
