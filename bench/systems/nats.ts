@@ -13,6 +13,7 @@ import { AckPolicy, DeliverPolicy, StorageType, connect, type ConsumerMessages, 
 import type { RunResult } from '../core/figures.js';
 import { newHistogram, recordMs, summarize, type Histogram } from '../../src/cli/bench/histogram.js';
 import { MixedRun } from '../core/mixed-run.js';
+import { NATS_CLIENT_OPTIONS } from '../core/nats-client.js';
 import { payload, timedPayload } from '../../src/cli/bench/payload.js';
 import { freePort, makeTempDir, removeTempDir, spawnTracked, waitUntil, which } from '../core/processes.js';
 import { Progress } from '../../src/cli/bench/progress.js';
@@ -22,7 +23,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function connectAll(port: number, count: number): Promise<NatsConnection[]> {
-  return Promise.all(Array.from({ length: count }, () => connect({ servers: `127.0.0.1:${port}`, maxReconnectAttempts: 0 })));
+  return Promise.all(Array.from({ length: count }, () => connect({ ...NATS_CLIENT_OPTIONS, servers: `127.0.0.1:${port}`, maxReconnectAttempts: 0 })));
 }
 
 async function closeAll(connections: NatsConnection[]): Promise<void> {

@@ -23,6 +23,7 @@ import { startEventbus, type StartedEventbus } from '../systems/eventbus.js';
 import { throughputFigure, valueFigure, type RunResult } from '../core/figures.js';
 import type { BenchContext } from '../core/context.js';
 import type { Workload } from './workload.js';
+import { NATS_CLIENT_OPTIONS } from '../core/nats-client.js';
 
 export const GATEWAY_SYSTEM = 'eventbus-jetstream';
 export const DIRECT_SYSTEM = 'jetstream-direct';
@@ -44,7 +45,7 @@ async function directStream(nc: NatsConnection, name: string): Promise<void> {
 }
 
 async function directWrite(servers: string[], name: string, connections: number, depth: number, durationMs: number, progress: Progress): Promise<RunResult> {
-  const ncs = await Promise.all(Array.from({ length: connections }, () => connect({ servers })));
+  const ncs = await Promise.all(Array.from({ length: connections }, () => connect({ ...NATS_CLIENT_OPTIONS, servers })));
   try {
     await directStream(ncs[0]!, name);
     const data = encoder.encode(payload(100));
@@ -81,8 +82,8 @@ async function directWrite(servers: string[], name: string, connections: number,
 }
 
 async function directDrain(servers: string[], name: string, progress: Progress): Promise<RunResult> {
-  const nc = await connect({ servers });
-  const workers = await Promise.all(Array.from({ length: DRAIN_WORKERS }, () => connect({ servers })));
+  const nc = await connect({ ...NATS_CLIENT_OPTIONS, servers });
+  const workers = await Promise.all(Array.from({ length: DRAIN_WORKERS }, () => connect({ ...NATS_CLIENT_OPTIONS, servers })));
   try {
     await directStream(nc, name);
     const data = encoder.encode(payload(100));

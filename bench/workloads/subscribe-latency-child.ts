@@ -22,6 +22,7 @@ import net from 'node:net';
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { DeliverPolicy, connect, type ConsumerMessages, type NatsConnection } from 'nats';
 import { newHistogram, recordMs } from '../../src/cli/bench/histogram.js';
+import { NATS_CLIENT_OPTIONS } from '../core/nats-client.js';
 
 const S_KEY = Buffer.from('"s":');
 const T_KEY = Buffer.from('"t":');
@@ -156,7 +157,7 @@ async function eventbusSubscriber(): Promise<() => Promise<void>> {
 
 /** An ordered JetStream consumer of new messages on a connection of its own; each message's data scanned as eventbus's lines are. */
 async function natsSubscriber(): Promise<() => Promise<void>> {
-  const connection: NatsConnection = await connect({ servers: `127.0.0.1:${port}`, maxReconnectAttempts: 0 });
+  const connection: NatsConnection = await connect({ ...NATS_CLIENT_OPTIONS, servers: `127.0.0.1:${port}`, maxReconnectAttempts: 0 });
   const consumer = await connection.jetstream().consumers.get(stream!, { deliver_policy: DeliverPolicy.New });
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 10_000 });
   const tally = new Tally();

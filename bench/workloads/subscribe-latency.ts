@@ -35,6 +35,7 @@ import { newHistogram, recordMs, summarize, type LatencySummary } from '../../sr
 import { openLines } from '../../src/cli/bench/pipelined-connection.js';
 import type { RunningSystem } from '../systems/system.js';
 import type { Workload } from './workload.js';
+import { NATS_CLIENT_OPTIONS } from '../core/nats-client.js';
 
 const CHILD = fileURLToPath(new URL('./subscribe-latency-child.js', import.meta.url));
 const RATE_PER_SECOND = 10_000;
@@ -234,7 +235,7 @@ async function eventbusRun(ctx: BenchContext, system: RunningSystem): Promise<Re
 
 async function natsRun(ctx: BenchContext, system: RunningSystem): Promise<Result> {
   const counts = ctx.scale.quick ? QUICK_COUNTS : FULL_COUNTS;
-  const connection = await connect({ servers: `127.0.0.1:${system.port}`, maxReconnectAttempts: 0 });
+  const connection = await connect({ ...NATS_CLIENT_OPTIONS, servers: `127.0.0.1:${system.port}`, maxReconnectAttempts: 0 });
   const manager = await connection.jetstreamManager();
   await manager.streams.delete(STREAM).catch(() => {});
   await manager.streams.add({ name: STREAM, subjects: [STREAM], storage: StorageType.File });

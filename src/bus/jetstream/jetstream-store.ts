@@ -358,6 +358,10 @@ function connectionOptions(options: ResolvedJetStreamOptions): ConnectionOptions
     reconnectTimeWait: 250,
     pingInterval: 5000,
     timeout: options.requestTimeoutMs,
+    // Without it the client captures a stack trace (two Errors) for every request in case it
+    // fails: 19 % of the gateway's CPU at (16,32). A failure still carries its code, which is
+    // all the gateway reads.
+    noAsyncTraces: true,
     // Events up to maxEventBytes plus headers: the server's max_payload must allow them too.
   };
   if (options.user !== undefined) connection.user = options.user;
