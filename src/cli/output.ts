@@ -40,7 +40,10 @@ export class Output {
 
   /** `text` in `style` when colour is on. */
   paint(style: Style, text: string): string {
-    return this.colour ? styleText(style, text) : text;
+    // The decision is this class's (the stream it writes to, --no-color, NO_COLOR, TERM). Left to
+    // itself styleText looks at process.stdout and the environment, and drops colour wherever CI
+    // is set, even on a terminal.
+    return this.colour ? styleText(style, text, { validateStream: false }) : text;
   }
 
   dim(text: string): string {

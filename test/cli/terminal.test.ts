@@ -44,6 +44,9 @@ t.test('tables, colour, questions and progress bars on a terminal', { skip: SCRI
   t.match(streams.output, /│ orders +│ +1 │/);
   t.match(streams.output, /billing .*pending 1/);
   t.ok(streams.output.includes(ESCAPE), 'in colour');
+  // CI runners set CI=true; Node's own colour check (util.styleText's) then says no colour, even on a terminal.
+  const onCi = onTerminal(['streams'], { env: { ...env, CI: 'true' } });
+  t.ok(onCi.output.includes(ESCAPE), 'in colour with CI=true in the environment too: only our switches turn it off');
   for (const [label, extra, args] of [['NO_COLOR', { NO_COLOR: '1' }, []], ['--no-color', {}, ['--no-color']]] as const) {
     const plain = onTerminal(['streams', ...args], { env: { ...env, ...extra } });
     t.match(plain.output, /│ orders/, `${label}: still a table`);
