@@ -44,6 +44,7 @@ class GoLikeClient {
           // Give a second line, if the server wrongly sent one, the chance to arrive.
           setTimeout(() => {
             this.socket.pause();
+            this.socket.off('error', reject);
             resolve(data);
           }, 5);
           this.socket.on('data', (more: Buffer) => (data += more.toString()));
