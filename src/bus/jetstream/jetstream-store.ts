@@ -38,6 +38,7 @@ import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamO
 import { payloadOf, timeOfMsg } from './message-view.js';
 import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
+import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
 import { Writer } from './writer.js';
@@ -66,7 +67,7 @@ export class JetStreamStore implements EventStore {
       state: (entry) => this.state(entry),
       ackFloor: async (entry, consumer) => (await this.consumers.info(entry, jsStreamName(entry.number), jsConsumerName(consumer)))?.ack_floor.stream_seq ?? 0,
     });
-    this.writer = new Writer([js, ...publishConnections.map((c) => c.jetstream({ timeout: options.requestTimeoutMs }))], jsm, catalog, options, repair);
+    this.writer = new Writer([nc, ...publishConnections].map((c) => new PubAckPublisher(c)), jsm, catalog, options, repair);
     this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)));
   }
 

@@ -15,9 +15,9 @@
  * A conditional write (a key, an expected version) runs alone: after every earlier write has
  * finished, and before any later one is published.
  */
-import type { JetStreamClient } from 'nats';
 import { assert } from '../../errors.js';
 import { isTransient } from './nats-errors.js';
+import type { PubAckPublish } from './pub-ack-publisher.js';
 
 interface Deferred {
   promise: Promise<void>;
@@ -54,14 +54,14 @@ export class WriteLane {
 
   constructor(
     /** The one connection's client every write of the lane is published on. */
-    readonly publisher: JetStreamClient,
+    readonly publisher: PubAckPublish,
     /** Called when the lane holds no write (the owner forgets it). */
     private readonly onEmpty: () => void,
   ) {}
 
   /**
    * A pipelined write. In its turn: `prepare` (say, the catalog lookup), then `send`, which must
-   * put the publish on the wire before its first await (nats.js does), and resolves with the
+   * queue the publish, in call order, before its first await (pub-ack-publisher.ts does), and resolves with the
    * acknowledgement. When that fails transiently, `retry` runs once every earlier write has
    * finished, with new writes held back until all published writes have finished.
    */

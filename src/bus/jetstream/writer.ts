@@ -15,7 +15,7 @@
  * refused with NOT_SUPPORTED, nothing written.
  */
 import { randomUUID } from 'node:crypto';
-import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs, type PubAck, type StoredMsg } from 'nats';
+import { headers as natsHeaders, type JetStreamManager, type MsgHdrs, type PubAck, type StoredMsg } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons } from '../../errors.js';
 import { encodeEventId } from '../../storage/format/event-id.js';
 import type { AppendOptions, AppendResult, AppendedEventView, EventToAppend } from '../event-store.js';
@@ -23,6 +23,7 @@ import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { CLIENT_MSG_ID_PREFIX, GATEWAY_MSG_ID_PREFIX, Headers, eventSubject, jsStreamName } from './names.js';
 import { JsErrors, actualLastSequence, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import type { PubAckPublish } from './pub-ack-publisher.js';
 import { retryOnStream } from './stream-config.js';
 import { WriteLane } from './write-lane.js';
 
@@ -46,7 +47,7 @@ export class Writer {
 
   constructor(
     /** Publishing clients, one per NATS connection; each stream's lane uses one (round robin by lane). */
-    private readonly publishers: readonly JetStreamClient[],
+    private readonly publishers: readonly PubAckPublish[],
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
     private readonly options: ResolvedJetStreamOptions,
