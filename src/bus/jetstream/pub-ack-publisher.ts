@@ -22,7 +22,7 @@ import { createInbox, ErrorCode, NatsError, type ApiError, type Msg, type MsgHdr
 /** Late answers are found within this long after their timeout. */
 const SWEEP_INTERVAL_MS = 100;
 /** A limit on writes awaiting their PubAck on one connection; beyond it a publish fails at once. */
-const MAX_PENDING = 1_000_000;
+const MAX_PENDING = 100_000;
 
 /** The part of JetStreamClient the writer uses: a publish that resolves with the PubAck. */
 export interface PubAckPublish {
@@ -36,6 +36,7 @@ interface Pending {
 }
 
 interface Queued {
+  token: string;
   subject: string;
   payload: Uint8Array;
   headers: MsgHdrs;
@@ -77,7 +78,7 @@ export class PubAckPublisher implements PubAckPublish {
       this.pending.set(token, { resolve, reject, deadlineMs: Date.now() + options.timeout });
     });
     if (this.queue.length === 0) setImmediate(() => this.flush());
-    this.queue.push({ subject, payload, headers: options.headers, reply });
+    this.queue.push({ token, subject, payload, headers: options.headers, reply });
     this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
     return acknowledged;
   }
@@ -98,10 +99,12 @@ export class PubAckPublisher implements PubAckPublish {
     const queue = this.queue;
     this.queue = [];
     for (const q of queue) {
+      // Timed out already (the loop was blocked past its deadline): its caller has its answer.
+      if (!this.pending.has(q.token)) continue;
       try {
         this.nc.publish(q.subject, q.payload, { headers: q.headers, reply: q.reply });
       } catch (error) {
-        this.settle(q.reply.slice(this.prefix.length + 1), (p) => p.reject(error as Error));
+        this.settle(q.token, (p) => p.reject(error as Error));
       }
     }
   }
@@ -110,7 +113,12 @@ export class PubAckPublisher implements PubAckPublish {
     if (error !== null) return; // the subscription's own failure (a permission): the sweep times the writes out
     const token = msg.subject.slice(this.prefix.length + 1);
     this.settle(token, (p) => {
-      const outcome = decodePubAck(msg);
+      let outcome: PubAck | Error;
+      try {
+        outcome = decodePubAck(msg);
+      } catch (error) {
+        outcome = error as Error; // headers nats.js cannot parse: the write fails, the others go on
+      }
       if (outcome instanceof Error) p.reject(outcome);
       else p.resolve(outcome);
     });
