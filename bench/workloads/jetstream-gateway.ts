@@ -111,7 +111,16 @@ async function directDrain(servers: string[], name: string, progress: Progress):
         progress.done = acked;
       }
     };
-    await Promise.all(workers.map(worker));
+    // A fetch whose end (the server's 404/408) never comes would hang its worker, and the run with
+    // it (seen twice on this machine): past the deadline the workers' connections are closed,
+    // which ends every fetch, and the run fails instead of holding the benchmark lock forever.
+    const watchdog = setTimeout(() => void Promise.all(workers.map((c) => c.close())), DRAIN_TIMEOUT_MS);
+    try {
+      await Promise.all(workers.map(worker));
+    } finally {
+      clearTimeout(watchdog);
+    }
+    if (acked < DRAIN_EVENTS) throw new Error(`direct drain: ${acked} of ${DRAIN_EVENTS} acknowledged after ${DRAIN_TIMEOUT_MS} ms`);
     const elapsedMs = performance.now() - started;
     await jsm.streams.delete(name).catch(() => false);
     return { ops: acked, elapsedMs, opsPerSecond: (acked / elapsedMs) * 1000, latency: summarize(histogram), errors: 0 };
