@@ -13,10 +13,8 @@
  *
  * Flow control. While catching up, the subscription reads the next page only once what it sent
  * has mostly drained (`historyBufferBytes`): a subscriber far behind is fed as fast as it reads,
- * never faster. Once live, events are pushed as they come, but to each subscriber at most once
- * every `livePushIntervalMs` (what arrives sooner goes out with the next push: one socket write
- * per subscriber per round of commits, 16 subscribers at 1,000 rounds a second, was the server's
- * largest cost); a subscriber that falls behind lets them queue up to `maxBufferedBytes`, past which the subscription ends with SLOW_CONSUMER
+ * never faster. Once live, events are pushed as they come; a subscriber that falls behind lets
+ * them queue up to `maxBufferedBytes`, past which the subscription ends with SLOW_CONSUMER
  * (`context.last_offset`: the last event sent, all of which reach the subscriber before the
  * error) and the subscriber resumes from there. Deleting the stream ends it with STREAM_NOT_FOUND.
  */
@@ -53,8 +51,6 @@ export interface SubscriptionLimits {
   historyBufferBytes: number;
   /** Live: past this waiting for the subscriber, SLOW_CONSUMER. */
   maxBufferedBytes: number;
-  /** Live: events are pushed at most once per this long (0: as each becomes visible). */
-  livePushIntervalMs?: number;
 }
 
 /** Where a subscription starts (an offset, the stream's end, or a time), and which events it takes. */
@@ -128,8 +124,6 @@ export class Subscription {
   private stopped = false;
   private waiting = false;
   private scheduled = false;
-  /** performance.now() of the last live push. */
-  private lastPushMs = Number.NEGATIVE_INFINITY;
 
   private constructor(
     private readonly engine: Engine,
@@ -212,10 +206,7 @@ export class Subscription {
         this.cursor = page.next;
         const filter = this.filter;
         const views = filter === null ? page.views : page.views.filter((view) => matchesFilter(filter, view.attributes));
-        if (views.length > 0) {
-          this.sink.events(views, this.cursor);
-          if (this.live) this.lastPushMs = performance.now();
-        }
+        if (views.length > 0) this.sink.events(views, this.cursor);
         if (this.live && this.sink.bufferedBytes > this.limits.maxBufferedBytes) {
           return this.end(this.failure(ErrorCodes.SLOW_CONSUMER, `the subscriber did not keep up: more than ${this.limits.maxBufferedBytes} bytes of events were waiting for it; resume from offset ${this.cursor}`));
         }
@@ -267,21 +258,8 @@ export class Subscription {
         // The waits were ended early with the stream still there: the store is closing.
         return this.end(this.failure(ErrorCodes.SHUTTING_DOWN, 'the store is closing'));
       }
-      this.wake();
-    });
-  }
-
-  /** Events arrived: pumps now, or once `livePushIntervalMs` has passed since the last push. */
-  private wake(): void {
-    const intervalMs = this.limits.livePushIntervalMs ?? 0;
-    const sinceMs = performance.now() - this.lastPushMs;
-    if (sinceMs >= intervalMs) return this.pump();
-    // Whole milliseconds: the subscribers woken by one commit share a timer list and fire together.
-    this.scheduled = true; // schedule() waits for this timer
-    setTimeout(() => {
-      this.scheduled = false;
       this.pump();
-    }, Math.ceil(intervalMs - sinceMs));
+    });
   }
 
   private exists(): boolean {

@@ -41,8 +41,6 @@ const PAGE_EVENTS = 1000;
 const PAGE_BYTES = 1024 * 1024;
 /** Catching up, the next page is read once less than this is waiting for the client. */
 const HISTORY_BUFFER_BYTES = 256 * 1024;
-/** Live, a subscriber is sent events at most this often (bus/subscription.ts). */
-const LIVE_PUSH_INTERVAL_MS = 2;
 
 const ACTIVE = new EventBusError(ErrorCodes.SUBSCRIPTION_ACTIVE, 'this connection is a subscription: it takes only unsubscribe and exit');
 const UNAUTHORIZED = new EventBusError(ErrorCodes.UNAUTHORIZED, UNAUTHORIZED_REASON);
@@ -72,7 +70,7 @@ export class SubscriptionSession implements SubscriptionSink {
     private readonly requestIdJson: string | undefined,
     maxBufferedBytes: number,
   ) {
-    this.limits = { pageEvents: PAGE_EVENTS, pageBytes: PAGE_BYTES, historyBufferBytes: HISTORY_BUFFER_BYTES, maxBufferedBytes, livePushIntervalMs: LIVE_PUSH_INTERVAL_MS };
+    this.limits = { pageEvents: PAGE_EVENTS, pageBytes: PAGE_BYTES, historyBufferBytes: HISTORY_BUFFER_BYTES, maxBufferedBytes };
     this.tail = lineTail(requestIdJson);
   }
 
