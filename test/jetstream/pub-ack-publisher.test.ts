@@ -7,7 +7,7 @@
 import { connect, headers, type MsgHdrs } from 'nats';
 import t from 'tap';
 import { JsErrors, actualLastSequence, isTransient, jsErrorCode } from '../../src/bus/jetstream/nats-errors.js';
-import { PubAckPublisher, decodePubAck } from '../../src/bus/jetstream/pub-ack-publisher.js';
+import { MAX_PENDING, PubAckPublisher, decodePubAck } from '../../src/bus/jetstream/pub-ack-publisher.js';
 import { natsSkip, startNatsCluster } from '../helpers/nats-cluster.js';
 
 const TIMEOUT_MS = 5000;
@@ -142,4 +142,25 @@ t.test('decoding replies without a server', async (t) => {
   const full = decodePubAck({ data: bytes('{"error":{"code":500,"err_code":10023,"description":"insufficient resources"}}'), headers: undefined });
   t.match(full, { code: '500', message: 'insufficient resources', api_error: { err_code: JsErrors.insufficientResources } });
   t.same(decodePubAck({ data: bytes('{"stream":"S","seq":9}'), headers: undefined }), { stream: 'S', seq: 9, duplicate: false });
+});
+
+t.test('writes awaiting their PubAck are bounded: one more fails at once, as a timeout (retried)', async (t) => {
+  // A connection that takes publishes and never answers: no server needed for the bound.
+  const published: string[] = [];
+  const silent = {
+    subscribe: () => ({}),
+    closed: () => new Promise(() => {}),
+    isClosed: () => false,
+    publish: (subject: string) => void published.push(subject),
+  } as unknown as ConstructorParameters<typeof PubAckPublisher>[0];
+  const publisher = new PubAckPublisher(silent);
+  const writes = Array.from({ length: MAX_PENDING }, () => publisher.publish('s.x', bytes('x'), { headers: hdrs(), timeout: 60_000 }));
+  for (const w of writes) w.catch(() => {});
+  t.equal(publisher.inFlight, MAX_PENDING);
+  const over = await publisher.publish('s.x', bytes('x'), { headers: hdrs(), timeout: 60_000 }).then(() => null, (e: unknown) => e);
+  t.match(over, { code: 'TIMEOUT' }, 'refused at once, with a code the writer retries');
+  t.equal(isTransient(over), true);
+  t.equal(publisher.inFlight, MAX_PENDING, 'the refused write is not pending');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(published.length, MAX_PENDING, 'only the accepted writes were published');
 });

@@ -17,12 +17,12 @@
  * nats.js's checkJsErrorCode builds it). Pending writes fail with CONNECTION_CLOSED when the
  * connection closes.
  */
-import { createInbox, ErrorCode, NatsError, type ApiError, type Msg, type MsgHdrs, type NatsConnection, type PubAck, type Subscription } from 'nats';
+import { createInbox, ErrorCode, NatsError, type ApiError, type Msg, type MsgHdrs, type NatsConnection, type PubAck } from 'nats';
 
 /** Late answers are found within this long after their timeout. */
 const SWEEP_INTERVAL_MS = 100;
 /** A limit on writes awaiting their PubAck on one connection; beyond it a publish fails at once. */
-const MAX_PENDING = 100_000;
+export const MAX_PENDING = 100_000;
 
 /** The part of JetStreamClient the writer uses: a publish that resolves with the PubAck. */
 export interface PubAckPublish {
@@ -56,7 +56,6 @@ const decoder = new TextDecoder();
 export class PubAckPublisher implements PubAckPublish {
   /** Reply subjects are `<prefix>.<token>`, the token a counter in base 36. */
   private readonly prefix = createInbox();
-  private readonly subscription: Subscription;
   private readonly pending = new Map<string, Pending>();
   private queue: Queued[] = [];
   private nextToken = 0;
@@ -64,7 +63,7 @@ export class PubAckPublisher implements PubAckPublish {
   private closedError: Error | null = null;
 
   constructor(private readonly nc: NatsConnection) {
-    this.subscription = nc.subscribe(`${this.prefix}.*`, { callback: (error, msg) => this.onReply(error, msg) });
+    nc.subscribe(`${this.prefix}.*`, { callback: (error, msg) => this.onReply(error, msg) });
     void nc.closed().then(() => this.failAll(NatsError.errorForCode(ErrorCode.ConnectionClosed)));
   }
 
@@ -86,12 +85,6 @@ export class PubAckPublisher implements PubAckPublish {
   /** Writes awaiting their PubAck (for tests and assertions). */
   get inFlight(): number {
     return this.pending.size;
-  }
-
-  /** Fails every pending write with CONNECTION_CLOSED and stops listening (the connection stays open). */
-  close(): void {
-    this.failAll(NatsError.errorForCode(ErrorCode.ConnectionClosed));
-    if (!this.nc.isClosed()) this.subscription.unsubscribe();
   }
 
   /** Hands this turn's publishes to nats.js in call order: they leave in one socket write. */
