@@ -1,7 +1,7 @@
 /**
  * The subscribers of the `subscribe-latency` workload (subscribe-latency.ts), in a process of
- * their own so that their work does not delay the writer's send stamps (the writer stays in the
- * bench process):
+ * their own so that their work does not delay the writer's send stamps (the writer has a process
+ * of its own too, subscribe-latency-writer.ts):
  *
  *   node subscribe-latency-child.js eventbus|nats PORT STREAM SUBSCRIBERS FROM_SEQ EVENTS
  *

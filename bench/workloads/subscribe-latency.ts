@@ -7,16 +7,18 @@
  * visibility, push, and the subscriber finding the event in what it read. Target: p99 under 5 ms
  * for eventbus (fsync always).
  *
- * The writer runs in this process; the subscribers run in child processes of their own
- * (subscribe-latency-child.ts, 2 × 8), so that their reading does not delay the writer's send
- * stamps, nor the writer their receive stamps. They read cheaply and alike for both systems:
+ * The writer (subscribe-latency-writer.ts) and the subscribers (subscribe-latency-child.ts,
+ * 2 × 8) run in child processes of their own, so that neither's work delays the other's stamps,
+ * and so that the bench process, which holds every earlier workload's results, does not add its
+ * own garbage collections to the figures. They read cheaply and alike for both systems:
  * eventbus's raw subscription lines, NATS's message data, each event's `s` and `t` found by
  * scanning bytes. An event is measured when it is one of the 50,000 sent after 10,000 of warm-up
  * (`--quick`: 10,000 after 2,000); each subscriber counts each measured event once (the child
  * checks, and eventbus's `next_offset` on every line), so received = 16 × sent unless
- * subscribers fell behind (had not got them 0.5 s after the last answer; 3 s with `--quick`). The writer also records each measured write's answer (PubAck for
- * NATS): the same way less the push to subscribers. It sends what is due every ~1 ms (a timer:
- * a spinning loop would take a core from the server); each event is stamped when sent.
+ * subscribers fell behind (had not got them 0.5 s after the last answer; 3 s with `--quick`).
+ * The writer also records each measured write's answer (PubAck for NATS): the same way less the
+ * push to subscribers. It sends what is due every ~1 ms (a timer: a spinning loop would take a
+ * core from the server); each event is stamped when sent.
  *
  * The peer, measured in the same run: NATS JetStream (file storage) with 16 ordered consumers
  * delivering new messages, the publisher awaiting each PubAck at the same rate.
@@ -29,20 +31,17 @@ import { valueFigure } from '../core/figures.js';
 import { processCpuMs } from '../core/cpu-time.js';
 import { spawnTracked, type TrackedChild } from '../core/processes.js';
 import { EventBusClient } from '../../src/client/client.js';
-import { localEndpoint } from '../../src/cli/bench/endpoint.js';
-import { requestLine } from '../../src/cli/bench/eventbus-load.js';
-import { newHistogram, recordMs, summarize, type LatencySummary } from '../../src/cli/bench/histogram.js';
-import { openLines } from '../../src/cli/bench/pipelined-connection.js';
+import { newHistogram, summarize, type LatencySummary } from '../../src/cli/bench/histogram.js';
 import type { RunningSystem } from '../systems/system.js';
 import type { Workload } from './workload.js';
 import { NATS_CLIENT_OPTIONS } from '../core/nats-client.js';
 
-const CHILD = fileURLToPath(new URL('./subscribe-latency-child.js', import.meta.url));
+const SUBSCRIBER_CHILD = fileURLToPath(new URL('./subscribe-latency-child.js', import.meta.url));
+const WRITER_CHILD = fileURLToPath(new URL('./subscribe-latency-writer.js', import.meta.url));
 const RATE_PER_SECOND = 10_000;
 const SUBSCRIBERS = 16;
 /** Child processes the subscribers are spread over (1 × 16 used a little less CPU than 2 × 8; their p99s could not be told apart on a busy 2-core machine). */
 const SUBSCRIBER_PROCESSES = 2;
-const WRITERS = 4;
 /** Events of warm-up, then measured: 1 s and 5 s (`--quick`: 0.2 s and 1 s). */
 interface Counts {
   warmup: number;
@@ -53,65 +52,54 @@ interface Counts {
 const FULL_COUNTS: Counts = { warmup: RATE_PER_SECOND, measured: 5 * RATE_PER_SECOND, graceMs: 500 };
 /** `--quick` is what the test suite runs, on a machine busier than a benchmark's: more grace. */
 const QUICK_COUNTS: Counts = { warmup: RATE_PER_SECOND / 5, measured: RATE_PER_SECOND, graceMs: 3_000 };
-/** How long the subscribers may take to be ready, and the writes to be answered after the last is sent. */
+/** How long the subscribers may take to be ready, and the writer to reach its measured events. */
 const READY_TIMEOUT_MS = 30_000;
-const ANSWER_TIMEOUT_MS = 10_000;
+/** How long the writer may take after it starts its measured events: their time, then its answer wait (10 s) and some. */
+const WRITER_SLACK_MS = 20_000;
 const STREAM = 'bench-subscribe-latency';
 
-/**
- * Calls `send(seq)` for seq `first` … `first + count − 1` at `RATE_PER_SECOND`, from now. The
- * sends due at one tick are a burst between `burst.before` and `burst.after` (eventbus corks its
- * writers' sockets: a burst goes out in one write per connection, at once, as the NATS client's
- * own buffering does).
- */
-async function openLoop(first: number, count: number, send: (seq: number) => void, burst?: { before(): void; after(): void }): Promise<void> {
-  const started = performance.now();
-  let sent = 0;
-  while (sent < count) {
-    const due = Math.min(count, Math.floor(((performance.now() - started) * RATE_PER_SECOND) / 1000));
-    if (sent < due) {
-      burst?.before();
-      while (sent < due) send(first + sent++);
-      burst?.after();
-    }
-    // A timer, not setImmediate: spinning would take a core from the server on a 2-core machine.
-    // The due sends go out together every ~1 ms (10 at this rate), each stamped when sent.
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
-interface Measured {
+interface Result {
   latency: LatencySummary;
+  /** Send to the write's answer (PubAck for NATS), in the writer, for the measured events: the subscribers' latency less the push. */
+  ack: LatencySummary;
   sent: number;
   /** How long after the last answer the subscribers were stopped. */
   graceMs: number;
   received: number;
   duplicates: number;
   minLatencyMs: number;
-  /** CPU used while the measured events were sent, in % of one core: the server's, the subscriber processes' (together), this process's (the writer). */
+  /** CPU used while the measured events were sent, in % of one core: the server's, the subscriber processes' (together), the writer's. */
   cpuPercent: { server: number | null; subscribers: number | null; writer: number };
 }
 
-interface Result extends Measured {
-  /** Send to the write's answer (PubAck for NATS), in the writer, for the measured events: the subscribers' latency less the push. */
-  ack: LatencySummary;
-}
-
-interface ChildResult {
+interface SubscriberResult {
   received: number;
   duplicates: number;
   minLatencyMs: number | null;
   histogram: string;
 }
 
-/** One subscriber process: ready once its subscriptions are open; `stop` collects its result. */
-class SubscriberProcess {
+interface WriterResult {
+  sent: number;
+  answered: number;
+  failures: number;
+  cpuPercent: number;
+  histogram: string;
+}
+
+/** A bench child that prints JSON lines: waits for a line, collects the last. */
+class LineChild {
   private readonly lines: string[] = [];
   private readonly proc: TrackedChild;
   private lineArrived: () => void = () => {};
+  private exited = false;
 
-  constructor(system: string, port: number, subscribers: number, counts: Counts) {
-    this.proc = spawnTracked(process.execPath, [CHILD, system, String(port), STREAM, String(subscribers), String(counts.warmup), String(counts.measured)]);
+  constructor(script: string, args: string[]) {
+    this.proc = spawnTracked(process.execPath, [script, ...args]);
+    void this.proc.exited.then(() => {
+      this.exited = true;
+      this.lineArrived();
+    });
     let buffered = '';
     this.proc.child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -122,12 +110,11 @@ class SubscriberProcess {
     });
   }
 
-  async ready(): Promise<void> {
-    const until = Date.now() + READY_TIMEOUT_MS;
-    let exited = false;
-    void this.proc.exited.then(() => (exited = true));
-    while (!this.lines.includes('{"ready":1}')) {
-      if (exited || Date.now() > until) throw new Error(`subscriber process not ready (${exited ? 'it exited' : 'timed out'}):\n${this.proc.output()}`);
+  /** Waits until the child printed `line`. */
+  async waitFor(line: string, timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!this.lines.includes(line)) {
+      if (this.exited || Date.now() > until) throw new Error(`bench child did not print ${line} (${this.exited ? 'it exited' : 'timed out'}):\n${this.proc.output()}`);
       await new Promise<void>((resolve) => {
         this.lineArrived = resolve;
         setTimeout(resolve, 50);
@@ -135,12 +122,15 @@ class SubscriberProcess {
     }
   }
 
-  async stop(): Promise<ChildResult> {
-    this.proc.child.kill('SIGUSR2');
+  /** Waits for the child to end (after `signal`, if given) and parses its last line. */
+  async result<T>(signal?: NodeJS.Signals): Promise<T> {
+    if (signal !== undefined) this.proc.child.kill(signal);
     const status = await this.proc.exited;
     const last = this.lines[this.lines.length - 1];
-    if (status !== 0 || last === undefined || last === '{"ready":1}') throw new Error(`subscriber process ended with ${status}:\n${this.proc.output()}`);
-    return JSON.parse(last) as ChildResult;
+    if (status !== 0 || last === undefined || !last.startsWith('{"') || last === '{"ready":1}' || last === '{"measuring":1}') {
+      throw new Error(`bench child ended with ${status}:\n${this.proc.output()}`);
+    }
+    return JSON.parse(last) as T;
   }
 
   cpuMs(): number | null {
@@ -153,38 +143,53 @@ class SubscriberProcess {
 }
 
 /**
- * Starts the subscriber processes, runs `write` (warm-up, then the measured events), waits
- * `counts.graceMs`, then stops the subscribers and merges their histograms.
+ * Starts the subscriber processes, then the writer process (warm-up, then the measured events,
+ * then it waits for their answers), waits `counts.graceMs`, stops the subscribers and merges
+ * their histograms.
  */
-async function measure(ctx: BenchContext, system: RunningSystem, counts: Counts, write: { warmup(): Promise<void>; measured(): Promise<void> }): Promise<Measured> {
+async function measure(ctx: BenchContext, system: RunningSystem, counts: Counts): Promise<Result> {
+  const kind = system.id === 'nats' ? 'nats' : 'eventbus';
   const perProcess = SUBSCRIBERS / SUBSCRIBER_PROCESSES;
-  const children = Array.from({ length: SUBSCRIBER_PROCESSES }, () => new SubscriberProcess(system.id === 'nats' ? 'nats' : 'eventbus', system.port, perProcess, counts));
+  const children = Array.from({ length: SUBSCRIBER_PROCESSES }, () => new LineChild(SUBSCRIBER_CHILD, [kind, String(system.port), STREAM, String(perProcess), String(counts.warmup), String(counts.measured)]));
+  let writer: LineChild | null = null;
   try {
-    await Promise.all(children.map((c) => c.ready()));
-    await write.warmup();
+    await Promise.all(children.map((c) => c.waitFor('{"ready":1}', READY_TIMEOUT_MS)));
+    writer = new LineChild(WRITER_CHILD, [kind, String(system.port), STREAM, String(RATE_PER_SECOND), String(counts.warmup), String(counts.measured)]);
+    await writer.waitFor('{"measuring":1}', READY_TIMEOUT_MS + (counts.warmup / RATE_PER_SECOND) * 1000);
     const startUs = monotonicUs();
-    const cpuBefore = { server: processCpuMs(system.pid), subscribers: sumOrNull(children.map((c) => c.cpuMs())), writer: process.cpuUsage() };
-    await write.measured();
-    const cpuAfter = { server: processCpuMs(system.pid), subscribers: sumOrNull(children.map((c) => c.cpuMs())), writer: process.cpuUsage(cpuBefore.writer) };
+    const cpuBefore = { server: processCpuMs(system.pid), subscribers: sumOrNull(children.map((c) => c.cpuMs())) };
+    // The writer's result comes once every write is answered: the server's and subscribers' CPU is read when its sending ends.
+    const sendingMs = (counts.measured / RATE_PER_SECOND) * 1000;
+    await new Promise((resolve) => setTimeout(resolve, sendingMs));
+    const cpuAfter = { server: processCpuMs(system.pid), subscribers: sumOrNull(children.map((c) => c.cpuMs())) };
     const endUs = monotonicUs();
+    const written = await Promise.race([
+      writer.result<WriterResult>(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the writer did not finish')), WRITER_SLACK_MS)),
+    ]);
     ctx.windows.push({ system: system.id, workload: 'subscribe-latency', startUs, endUs });
     const percent = (before: number | null, after: number | null) => (before === null || after === null ? null : ((after - before) * 100_000) / (endUs - startUs));
-    const cpuPercent = { server: percent(cpuBefore.server, cpuAfter.server), subscribers: percent(cpuBefore.subscribers, cpuAfter.subscribers), writer: ((cpuAfter.writer.user + cpuAfter.writer.system) * 100) / (endUs - startUs) };
+    if (written.answered < written.sent) throw new Error(`${written.sent - written.answered} of ${written.sent} writes were not answered within 10 s`);
+    if (written.failures > 0) throw new Error(`${written.failures} writes failed`);
     await new Promise((resolve) => setTimeout(resolve, counts.graceMs));
-    const results = await Promise.all(children.map((c) => c.stop()));
+    const results = await Promise.all(children.map((c) => c.result<SubscriberResult>('SIGUSR2')));
     const histogram = newHistogram();
     for (const result of results) histogram.add(decodeFromCompressedBase64(result.histogram));
+    const acks = newHistogram();
+    acks.add(decodeFromCompressedBase64(written.histogram));
     return {
       latency: summarize(histogram),
+      ack: summarize(acks),
       sent: counts.measured,
       graceMs: counts.graceMs,
       received: results.reduce((sum, r) => sum + r.received, 0),
       duplicates: results.reduce((sum, r) => sum + r.duplicates, 0),
       minLatencyMs: Math.min(...results.map((r) => r.minLatencyMs ?? Number.POSITIVE_INFINITY)),
-      cpuPercent,
+      cpuPercent: { server: percent(cpuBefore.server, cpuAfter.server), subscribers: percent(cpuBefore.subscribers, cpuAfter.subscribers), writer: written.cpuPercent },
     };
   } finally {
     for (const child of children) child.kill();
+    writer?.kill();
   }
 }
 
@@ -192,82 +197,25 @@ function sumOrNull(values: (number | null)[]): number | null {
   return values.some((v) => v === null) ? null : values.reduce<number>((sum, v) => sum + v!, 0);
 }
 
-/** Waits until `answered()` reaches `sent` or `ANSWER_TIMEOUT_MS` passed. */
-async function awaitAnswers(answered: () => number, sent: number): Promise<void> {
-  for (let waited = 0; answered() < sent && waited < ANSWER_TIMEOUT_MS; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
-}
-
 async function eventbusRun(ctx: BenchContext, system: RunningSystem): Promise<Result> {
-  const counts = ctx.scale.quick ? QUICK_COUNTS : FULL_COUNTS;
   const admin = await EventBusClient.connect({ port: system.port });
   await admin.request('delete_stream', { stream_name: STREAM }).catch(() => {});
   await admin.createStream(STREAM);
-  const writers = await openLines(localEndpoint(system.port), WRITERS);
-  const pad = 'x'.repeat(60);
-  let failures = 0;
-  let answered = 0;
-  const acks = newHistogram();
-  const send = (seq: number) => {
-    const sentMs = performance.now();
-    const line = requestLine('write_event', { stream_name: STREAM, event: { s: seq, t: performance.timeOrigin + sentMs, pad } });
-    writers[seq % WRITERS]!.send(line).then((reply) => {
-      answered += 1;
-      if (!reply.startsWith('{"operation":"write_event","status":true')) failures += 1;
-      else if (seq >= counts.warmup) recordMs(acks, performance.now() - sentMs);
-    }, () => {
-      answered += 1;
-      failures += 1;
-    });
-  };
-  const burst = { before: () => writers.forEach((w) => w.cork()), after: () => writers.forEach((w) => w.uncork()) };
   try {
-    const result = await measure(ctx, system, counts, {
-      warmup: () => openLoop(0, counts.warmup, send, burst),
-      measured: async () => {
-        await openLoop(counts.warmup, counts.measured, send, burst);
-        await awaitAnswers(() => answered, counts.warmup + counts.measured);
-      },
-    });
-    if (failures > 0) throw new Error(`${failures} writes failed`);
-    return { ...result, ack: summarize(acks) };
+    return await measure(ctx, system, ctx.scale.quick ? QUICK_COUNTS : FULL_COUNTS);
   } finally {
-    for (const writer of writers) writer.close();
     await admin.request('delete_stream', { stream_name: STREAM }).catch(() => {});
     await admin.close();
   }
 }
 
 async function natsRun(ctx: BenchContext, system: RunningSystem): Promise<Result> {
-  const counts = ctx.scale.quick ? QUICK_COUNTS : FULL_COUNTS;
   const connection = await connect({ ...NATS_CLIENT_OPTIONS, servers: `127.0.0.1:${system.port}`, maxReconnectAttempts: 0 });
   const manager = await connection.jetstreamManager();
   await manager.streams.delete(STREAM).catch(() => {});
   await manager.streams.add({ name: STREAM, subjects: [STREAM], storage: StorageType.File });
-  const js = connection.jetstream();
-  const pad = 'x'.repeat(60);
-  let failures = 0;
-  let answered = 0;
-  const acks = newHistogram();
-  const send = (seq: number) => {
-    const sentMs = performance.now();
-    js.publish(STREAM, JSON.stringify({ s: seq, t: performance.timeOrigin + sentMs, pad })).then(() => {
-      answered += 1;
-      if (seq >= counts.warmup) recordMs(acks, performance.now() - sentMs);
-    }, () => {
-      answered += 1;
-      failures += 1;
-    });
-  };
   try {
-    const result = await measure(ctx, system, counts, {
-      warmup: () => openLoop(0, counts.warmup, send),
-      measured: async () => {
-        await openLoop(counts.warmup, counts.measured, send);
-        await awaitAnswers(() => answered, counts.warmup + counts.measured);
-      },
-    });
-    if (failures > 0) throw new Error(`${failures} publishes failed`);
-    return { ...result, ack: summarize(acks) };
+    return await measure(ctx, system, ctx.scale.quick ? QUICK_COUNTS : FULL_COUNTS);
   } finally {
     await manager.streams.delete(STREAM).catch(() => {});
     await connection.close();
@@ -306,7 +254,7 @@ export const subscribeLatencyWorkload: Workload = {
         const cpu = { workload: 'subscribe-latency', system: system.id, unit: '% of a core', higherIsBetter: false };
         if (result.cpuPercent.server !== null) ctx.add(valueFigure({ ...cpu, case: `CPU of the server while measuring, rep ${rep + 1}` }, [result.cpuPercent.server]));
         if (result.cpuPercent.subscribers !== null) ctx.add(valueFigure({ ...cpu, case: `CPU of the subscriber processes while measuring, rep ${rep + 1}` }, [result.cpuPercent.subscribers]));
-        ctx.add(valueFigure({ ...cpu, case: `CPU of the writer (bench process) while measuring, rep ${rep + 1}` }, [result.cpuPercent.writer]));
+        ctx.add(valueFigure({ ...cpu, case: `CPU of the writer process while measuring, rep ${rep + 1}` }, [result.cpuPercent.writer]));
         p99.set(system.id, [...(p99.get(system.id) ?? []), result.latency.p99Ms]);
       }
     }

@@ -99,6 +99,10 @@ t.test('subscribe-latency (quick): every measured event reaches each of the 16 s
     const [p50, p99, max] = [value('p50'), value('p99'), value('max')];
     t.ok(p50 !== undefined && p99 !== undefined && max !== undefined && p50 > 0 && p50 <= p99 && p99 <= max, `rep ${rep}: 0 < p50 ≤ p99 ≤ max (${p50}, ${p99}, ${max})`);
     t.ok(report.figures.some((f) => f.case === `CPU of the subscriber processes while measuring, rep ${rep}`), `rep ${rep}: the subscribers' CPU is reported`);
+    // The writer runs in a process of its own: its answers' latency and its CPU come back from it.
+    const ackP99 = report.figures.find((f) => f.case === `write acknowledgement p99, rep ${rep}`)?.value.median;
+    t.ok(ackP99 !== undefined && ackP99 > 0, `rep ${rep}: the writer's acknowledgement p99 is reported (${ackP99})`);
+    t.ok(report.figures.some((f) => f.case === `CPU of the writer process while measuring, rep ${rep}`), `rep ${rep}: the writer's CPU is reported`);
   }
   t.ok(report.targets.some((x) => x.source === 'issue 13' && x.target.startsWith('write-to-subscriber') && x.verdict !== 'n/a'), 'the issue-13 target was checked');
 });
