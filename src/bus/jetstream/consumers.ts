@@ -14,7 +14,10 @@
  *   terminated instead of delivered.
  * - mark_event: with the message this gateway delivered, `+ACK` (confirmed) or `-NAK`; from
  *   another gateway, the ack subject is rebuilt from the event id (`+ACK` works with any delivery
- *   sequence; `-NAK` needs the consumer's last delivery sequence, from consumer info).
+ *   sequence; `-NAK` needs the consumer's last delivery sequence, from consumer info). Confirmed
+ *   acks go through a reply mux on the main connection (reply-mux.ts), whichever connection
+ *   delivered the message: nats.js's `msg.ackAck` is a full request per message. Processed marks
+ *   of held messages skip the checks (see mark).
  * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
  * - A watchdog for stalled fetches: after failovers on 2.9.10 a connection's fetches were seen to
  *   bring nothing while the durable had thousands to deliver, and a new connection fetched them
@@ -22,7 +25,7 @@
  *   consumer's fetches have come back empty for {@link STALL_MS} while its info says it has
  *   events to deliver (and room under max_pending), when a `no_wait` fetch gets no answer at
  *   all within its guard, or when the connection is closed. The old one stays open for an ack
- *   deadline, for the marks of what it delivered; what it was sent and never heard comes back to
+ *   deadline, for the `-NAK`s of what it delivered; what it was sent and never heard comes back to
  *   the new one after the ack deadline.
  */
 import { AckPolicy, DeliverPolicy, ErrorCode, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
@@ -165,7 +168,8 @@ export class Consumers {
    * closed connection (those are no longer held: the caller's rebuilt-subject path acks them).
    */
   private async ackHeld(entry: CatalogEntry, jsName: string, durable: string, offsets: readonly number[]): Promise<boolean> {
-    const keys = offsets.map((offset) => `${jsName}|${durable}|${offset + 1}`);
+    // An id given twice is acked once (its second ack would have nothing more to say).
+    const keys = [...new Set(offsets.map((offset) => `${jsName}|${durable}|${offset + 1}`))];
     if (!keys.every((key) => this.held.has(key))) return false;
     const messages = keys.map((key) => {
       const msg = this.held.get(key)!;
@@ -419,7 +423,7 @@ export class Consumers {
     if (current !== null) {
       this.fetchConnectionsReplaced += 1;
       const old = current.nc;
-      // Marks of what it delivered still go over it until their ack deadline has passed.
+      // The -NAKs of what it delivered still go over it until their ack deadline has passed.
       const timer = setTimeout(() => {
         this.opened.delete(old);
         void old.close().catch(() => {});
