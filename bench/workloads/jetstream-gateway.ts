@@ -12,7 +12,7 @@
  * latencies. The machine is the bottleneck (three Raft servers, the gateway and the load share
  * its cores): read the ratios, measured in the same run, not the absolute figures.
  */
-import { AckPolicy, StorageType, connect, type NatsConnection } from 'nats';
+import { AckPolicy, StorageType, connect, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
 import { call, drainLoad, prefill, writeLoad } from '../../src/cli/bench/eventbus-load.js';
 import { localEndpoint } from '../../src/cli/bench/endpoint.js';
 import { newHistogram, recordMs, summarize } from '../../src/cli/bench/histogram.js';
@@ -32,6 +32,8 @@ const DRAIN_EVENTS = 20_000;
 const DRAIN_WORKERS = 4;
 const DRAIN_BATCH = 100;
 const DRAIN_TIMEOUT_MS = 180_000;
+/** How long past its own end a direct fetch may take before it is stopped (the gateway's no_wait guard). */
+const FETCH_GUARD_MS = 1000;
 const encoder = new TextEncoder();
 
 export function writeCase(connections: number, depth: number): string {
@@ -81,6 +83,24 @@ async function directWrite(servers: string[], name: string, connections: number,
   }
 }
 
+/**
+ * A fetch stopped when it has not ended within `guardMs`, as the gateway guards its own fetches
+ * (consumers.ts): a fetch whose end (the server's 404/408) never came hung whole runs on this
+ * machine; stopped, it returns what it has and the worker fetches again (what the stopped fetch
+ * was sent comes back after the ack wait).
+ */
+async function guardedFetch(js: JetStreamClient, name: string, options: { batch: number; no_wait?: boolean; expires?: number }, guardMs: number): Promise<JsMsg[]> {
+  const messages: JsMsg[] = [];
+  const iterator = js.fetch(name, 'd', options);
+  const timer = setTimeout(() => iterator.stop(), guardMs);
+  try {
+    for await (const m of iterator) messages.push(m);
+  } finally {
+    clearTimeout(timer);
+  }
+  return messages;
+}
+
 async function directDrain(servers: string[], name: string, progress: Progress): Promise<RunResult> {
   const nc = await connect({ ...NATS_CLIENT_OPTIONS, servers });
   const workers = await Promise.all(Array.from({ length: DRAIN_WORKERS }, () => connect({ ...NATS_CLIENT_OPTIONS, servers })));
@@ -100,10 +120,9 @@ async function directDrain(servers: string[], name: string, progress: Progress):
       while (acked < DRAIN_EVENTS) {
         if (performance.now() > deadline) throw new Error(`direct drain: ${acked} of ${DRAIN_EVENTS} acknowledged after ${DRAIN_TIMEOUT_MS} ms`);
         const sent = performance.now();
-        const batch = [];
-        for await (const m of js.fetch(name, 'd', { batch: DRAIN_BATCH, no_wait: true })) batch.push(m);
+        const batch = await guardedFetch(js, name, { batch: DRAIN_BATCH, no_wait: true }, FETCH_GUARD_MS);
         // Nothing there (the consumer's leader still electing, or taken by the other workers): wait for one instead of spinning.
-        if (batch.length === 0) for await (const m of js.fetch(name, 'd', { batch: 1, expires: 1000 })) batch.push(m);
+        if (batch.length === 0) batch.push(...(await guardedFetch(js, name, { batch: 1, expires: 1000 }, 1000 + FETCH_GUARD_MS)));
         // Confirmed, as mark_event's acknowledgements are (the same work the gateway does).
         await Promise.all(batch.map((m) => m.ackAck()));
         acked += batch.length;

@@ -4,12 +4,19 @@
  * and version (exactly one wins, versions gap-free), duplicates by msg_id, the refusal of a
  * multi-event append, and two gateways (stores) agreeing on streams and consumers.
  */
-import { connect } from 'nats';
+import { connect, type JetStreamManager } from 'nats';
 import t from 'tap';
 import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
+import { jsConsumerName } from '../../src/bus/jetstream/names.js';
 import { natsSkip, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
 
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+/** The JetStream name of eventbus stream `name` (its description names it). */
+async function jsNameOfStream(jsm: JetStreamManager, name: string): Promise<string> {
+  for await (const js of jsm.streams.names()) if ((await jsm.streams.info(js)).config.description === `eventbus stream '${name}'`) return js;
+  throw new Error(`no JetStream stream for ${name}`);
+}
 
 t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
   const cluster: NatsCluster = await startNatsCluster();
@@ -152,6 +159,32 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     const info = await b.streamInfo('shared');
     t.match(info.consumers, [{ name: 'workers', cursor: 200, ackFloor: 200, pending: 0, lag: 0 }]);
     await t.rejects(a.mark('workers', ['00000000-0000-4000-8000-000000000000'], 1), { code: 'EVENT_NOT_FOUND' });
+  });
+
+  t.test('marks of events a gateway delivered and holds: confirmed, and refused where any mark is', async (t) => {
+    const nc = await connect({ servers: cluster.servers });
+    t.teardown(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    await a.createStream('held');
+    for (let i = 0; i < 6; i++) await a.append('held', [{ payload: body(i) }], {});
+    const first = await a.consume('held', 'w', { maxEvents: 3, autoAck: false });
+    t.equal(first.events.length, 3);
+    await a.mark('w', [...first.events.map((e) => e.id), first.events[0]!.id], 1);
+    t.match((await b.streamInfo('held')).consumers, [{ name: 'w', ackFloor: 3, pending: 0 }], 'processed (an id given twice too): the cluster has the acks');
+    await a.mark('w', first.events.map((e) => e.id), 1);
+    await t.rejects(a.mark('w', [first.events[0]!.id], 0), { code: 'EVENT_ACKNOWLEDGED' }, 'no longer held: checked as any mark');
+    const second = await a.consume('held', 'w', { maxEvents: 3, autoAck: false });
+    t.equal(second.events.length, 3);
+    // The durable deleted behind the gateway's back (an operator): the held events' acks find no
+    // consumer, and the mark is refused as the checks refuse it.
+    const jsName = await jsNameOfStream(jsm, 'held');
+    await jsm.consumers.delete(jsName, jsConsumerName('w'));
+    await t.rejects(a.mark('w', [second.events[0]!.id], 1), { code: 'EVENT_NOT_DELIVERED' }, 'consumer gone');
+    // The stream deleted through the other gateway while a's catalog still has it cached.
+    const third = await a.consume('held', 'v', { maxEvents: 2, autoAck: false });
+    t.equal(third.events.length, 2);
+    await b.deleteStream('held');
+    await t.rejects(a.mark('v', third.events.map((e) => e.id), 1), { code: 'EVENT_NOT_FOUND' }, 'stream gone');
   });
 
   t.test('a stream deleted and created again through another gateway: the next answer knows', async (t) => {

@@ -14,7 +14,10 @@
  *   terminated instead of delivered.
  * - mark_event: with the message this gateway delivered, `+ACK` (confirmed) or `-NAK`; from
  *   another gateway, the ack subject is rebuilt from the event id (`+ACK` works with any delivery
- *   sequence; `-NAK` needs the consumer's last delivery sequence, from consumer info).
+ *   sequence; `-NAK` needs the consumer's last delivery sequence, from consumer info). Confirmed
+ *   acks go through a reply mux on the main connection (reply-mux.ts), whichever connection
+ *   delivered the message: nats.js's `msg.ackAck` is a full request per message. Processed marks
+ *   of held messages skip the checks (see mark).
  * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
  * - A watchdog for stalled fetches: after failovers on 2.9.10 a connection's fetches were seen to
  *   bring nothing while the durable had thousands to deliver, and a new connection fetched them
@@ -22,10 +25,10 @@
  *   consumer's fetches have come back empty for {@link STALL_MS} while its info says it has
  *   events to deliver (and room under max_pending), when a `no_wait` fetch gets no answer at
  *   all within its guard, or when the connection is closed. The old one stays open for an ack
- *   deadline, for the marks of what it delivered; what it was sent and never heard comes back to
+ *   deadline, for the `-NAK`s of what it delivered; what it was sent and never heard comes back to
  *   the new one after the ack deadline.
  */
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, ErrorCode, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons, assert } from '../../errors.js';
 import type { EventStatus } from '../../storage/index.js';
 import type { ConsumeQuery } from '../event-store.js';
@@ -35,7 +38,9 @@ import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
 import { viewOf } from './message-view.js';
+import { ReplyMux, decodeAckReply } from './reply-mux.js';
 
+const ACK = new TextEncoder().encode('+ACK');
 /** How long a no_wait fetch may take before it is stopped. */
 const NO_WAIT_GUARD_MS = 1000;
 /** Empty fetches for this long while the consumer has events to deliver: a stall. */
@@ -67,6 +72,8 @@ export class Consumers {
   private readonly opened = new Set<NatsConnection>();
   /** Fetch connections replaced so far (for logs and tests). */
   fetchConnectionsReplaced = 0;
+  /** Confirmed acks (`+ACK` awaiting the server's reply), over the main connection whichever one delivered. */
+  private readonly acks: ReplyMux<true>;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -76,7 +83,9 @@ export class Consumers {
     private readonly sink: DeadLetterSink,
     /** Opens a new connection to the cluster (the watchdog's replacement for a stalled one). */
     private readonly openConnection: () => Promise<NatsConnection>,
-  ) {}
+  ) {
+    this.acks = new ReplyMux<true>(nc, decodeAckReply, 'acknowledgements');
+  }
 
   consume(streamName: string, consumer: string, query: ConsumeQuery, retryOnly = false): Promise<Delivery> {
     return this.catalog.with(streamName, (entry) => this.consumeFrom(entry, consumer, query, retryOnly));
@@ -114,7 +123,7 @@ export class Consumers {
       }
       if (query.autoAck) {
         // At most once: an event whose ack is not confirmed is not handed out (it comes back later).
-        const acked = await msg.ackAck({ timeout: this.options.requestTimeoutMs }).catch(() => false);
+        const acked = await this.confirmAck(ackSubjectOf(msg)).catch(() => false);
         if (!acked) continue;
       } else {
         this.hold(jsName, durable, msg);
@@ -124,10 +133,21 @@ export class Consumers {
     return { events, more };
   }
 
-  /** Marks events of one stream (the store groups ids by stream and checks them first). */
-  async mark(entry: CatalogEntry, consumer: string, ids: readonly string[], offsets: readonly number[], status: EventStatus): Promise<void> {
+  /**
+   * Marks events of one stream (the store groups ids by stream). `checkExists` rejects ids whose
+   * events do not exist (EVENT_NOT_FOUND); it and the consumer's info are the checks.
+   *
+   * The fast path: processed (1) marks of ids that this gateway delivered and still holds need
+   * neither check (held ⇒ the event exists and was delivered to this consumer; processed has no
+   * already-acknowledged check), so they are confirmed at once, two cluster round trips fewer.
+   * When a confirmation finds no responder (the consumer or its stream is gone) or the
+   * connection closed, the checks run as for any mark, and give the answer they would have.
+   */
+  async mark(entry: CatalogEntry, consumer: string, ids: readonly string[], offsets: readonly number[], status: EventStatus, checkExists: () => Promise<void>): Promise<void> {
     const jsName = jsStreamName(entry.number);
     const durable = jsConsumerName(consumer);
+    if (status === 1 && (await this.ackHeld(entry, jsName, durable, offsets))) return;
+    await checkExists();
     const info = await this.info(entry, jsName, durable);
     for (let i = 0; i < offsets.length; i++) {
       const seq = offsets[i]! + 1;
@@ -142,6 +162,42 @@ export class Consumers {
     await Promise.all(offsets.map((offset) => this.markOne(entry, jsName, durable, info, offset + 1, status)));
   }
 
+  /**
+   * Confirms the acks of held messages when every one of `offsets` is held: true when all were
+   * confirmed, false when one was not held (nothing sent) or its ack found no responder or a
+   * closed connection (those are no longer held: the caller's rebuilt-subject path acks them).
+   */
+  private async ackHeld(entry: CatalogEntry, jsName: string, durable: string, offsets: readonly number[]): Promise<boolean> {
+    // An id given twice is acked once (its second ack would have nothing more to say).
+    const keys = [...new Set(offsets.map((offset) => `${jsName}|${durable}|${offset + 1}`))];
+    if (!keys.every((key) => this.held.has(key))) return false;
+    const messages = keys.map((key) => {
+      const msg = this.held.get(key)!;
+      this.held.delete(key);
+      return msg;
+    });
+    let fallBack = false;
+    await Promise.all(
+      messages.map(async (msg) => {
+        try {
+          await this.confirmAck(ackSubjectOf(msg));
+        } catch (error) {
+          if (isConnectionGone(error) || isNoResponders(error)) fallBack = true;
+          else throw backendError(`marking an event of stream '${entry.name}'`, error);
+        }
+      }),
+    );
+    return !fallBack;
+  }
+
+  /**
+   * `+ACK` to a message's ack subject, resolved when the server confirms it (as `msg.ackAck`, whose
+   * nats.js request it replaces); rejects TIMEOUT, CONNECTION_CLOSED, or no responders.
+   */
+  private confirmAck(ackSubject: string): Promise<true> {
+    return this.acks.request(ackSubject, ACK, { timeout: this.options.requestTimeoutMs });
+  }
+
   private async markOne(entry: CatalogEntry, jsName: string, durable: string, info: ConsumerInfo, seq: number, status: EventStatus): Promise<void> {
     const key = `${jsName}|${durable}|${seq}`;
     const msg = this.held.get(key);
@@ -150,14 +206,14 @@ export class Consumers {
       if (status === 1) {
         if (msg !== undefined) {
           try {
-            await msg.ackAck({ timeout: this.options.requestTimeoutMs });
+            await this.confirmAck(ackSubjectOf(msg));
             return;
           } catch (error) {
             if (!isConnectionGone(error)) throw error;
           }
         }
         if (seq <= info.ack_floor.stream_seq) return;
-        await this.nc.request(`$JS.ACK.${jsName}.${durable}.1.${seq}.0.0.0`, new TextEncoder().encode('+ACK'), { timeout: this.options.requestTimeoutMs });
+        await this.confirmAck(`$JS.ACK.${jsName}.${durable}.1.${seq}.0.0.0`);
         return;
       }
       let sent = false;
@@ -297,6 +353,8 @@ export class Consumers {
       const code = jsErrorCode(error);
       if (code === JsErrors.streamNotFound || code === JsErrors.consumerNotFound) {
         this.known.delete(`${jsName}|${durable}`);
+        // What the old durable delivered is no longer held: its marks take the checked path.
+        if (code === JsErrors.consumerNotFound) this.forgetHeld(`${jsName}|${durable}|`);
         if (messages.length === 0) throw code === JsErrors.consumerNotFound ? new ConsumerGone() : this.notFound(entry);
       } else if (messages.length === 0 && isConnectionGone(error)) {
         throw new FetchConnectionLost();
@@ -365,7 +423,7 @@ export class Consumers {
     if (current !== null) {
       this.fetchConnectionsReplaced += 1;
       const old = current.nc;
-      // Marks of what it delivered still go over it until their ack deadline has passed.
+      // The -NAKs of what it delivered still go over it until their ack deadline has passed.
       const timer = setTimeout(() => {
         this.opened.delete(old);
         void old.close().catch(() => {});
@@ -393,6 +451,10 @@ export class Consumers {
     this.held.set(`${jsName}|${durable}|${msg.seq}`, msg);
   }
 
+  private forgetHeld(prefix: string): void {
+    for (const key of this.held.keys()) if (key.startsWith(prefix)) this.held.delete(key);
+  }
+
   private notFound(entry: CatalogEntry): EventBusError {
     this.catalog.forget(entry.name);
     return new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
@@ -404,6 +466,21 @@ class ConsumerGone extends Error {}
 
 /** The fetch connection is closed: fetch over a new one. */
 class FetchConnectionLost extends Error {}
+
+/**
+ * A delivered message's ack subject: its reply subject, which nats.js's JsMsg implementation has
+ * (its `ack()` answers to it) and its interface does not declare.
+ */
+function ackSubjectOf(msg: JsMsg): string {
+  const reply = (msg as JsMsg & { reply?: unknown }).reply;
+  assert(typeof reply === 'string' && reply !== '', 'a delivered JetStream message without an ack subject');
+  return reply;
+}
+
+/** A request nobody answers: on an ack subject, the consumer (or its stream) is gone. */
+function isNoResponders(error: unknown): boolean {
+  return (error as { code?: string } | undefined)?.code === ErrorCode.NoResponders;
+}
 
 function isConnectionGone(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;

@@ -217,14 +217,18 @@ export class JetStreamStore implements EventStore {
       group.offsets.push(location.offset);
     }
     for (const { entry, ids, offsets } of groups.values()) {
-      const state = await this.state(entry).catch((error: unknown) => {
-        if (isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(ids[0]!));
-        throw error;
-      });
-      offsets.forEach((offset, i) => {
-        if (offset >= state.last_seq) throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(ids[i]!));
-      });
-      await this.consumers.mark(entry, consumer, ids, offsets, status);
+      // Checked only when the consumers cannot tell without it (consumers.ts, mark): an event this
+      // gateway delivered and holds exists, so its stream's state need not be read.
+      const checkExists = async () => {
+        const state = await this.state(entry).catch((error: unknown) => {
+          if (isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND)) throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(ids[0]!));
+          throw error;
+        });
+        offsets.forEach((offset, i) => {
+          if (offset >= state.last_seq) throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(ids[i]!));
+        });
+      };
+      await this.consumers.mark(entry, consumer, ids, offsets, status, checkExists);
     }
   }
 
