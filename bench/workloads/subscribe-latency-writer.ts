@@ -17,7 +17,7 @@
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { connect } from 'nats';
 import { localEndpoint } from '../../src/cli/bench/endpoint.js';
-import { requestLine } from '../../src/cli/bench/eventbus-load.js';
+import { WRITE_OK, requestLine } from '../../src/cli/bench/eventbus-load.js';
 import { newHistogram, recordMs } from '../../src/cli/bench/histogram.js';
 import { openLines } from '../../src/cli/bench/pipelined-connection.js';
 import { NATS_CLIENT_OPTIONS } from '../core/nats-client.js';
@@ -26,7 +26,6 @@ const WRITERS = 4;
 /** How long the writes may take to be answered after the last is sent. */
 const ANSWER_TIMEOUT_MS = 10_000;
 const PAD = 'x'.repeat(60);
-const WRITE_OK = '{"operation":"write_event","status":true';
 
 const [system, portText, stream, rateText, warmupText, measuredText] = process.argv.slice(2);
 const port = Number(portText);
