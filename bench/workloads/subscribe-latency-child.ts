@@ -3,10 +3,12 @@
  * their own so that their work does not delay the writer's send stamps (the writer has a process
  * of its own too, subscribe-latency-writer.ts):
  *
- *   node subscribe-latency-child.js eventbus|nats PORT STREAM SUBSCRIBERS FROM_SEQ EVENTS
+ *   node subscribe-latency-child.js eventbus|nats|redis PORT STREAM SUBSCRIBERS FROM_SEQ EVENTS
  *
  * opens SUBSCRIBERS live subscriptions of STREAM (eventbus: raw `subscribe` connections from the
- * end; NATS: ordered JetStream consumers delivering new messages, one connection each), prints
+ * end; Redis: a loop of `XREAD BLOCK 0` from the last id each, one connection each, from the
+ * start of the stream, which is empty when they open; NATS: ordered JetStream consumers
+ * delivering new messages, one connection each), prints
  * `{"ready":1}` once they are open, and records now − t for every event `{s, t, pad}` with
  * FROM_SEQ ≤ s < FROM_SEQ + EVENTS (the measured ones; t is the send time on the clock both
  * processes share: performance.timeOrigin + performance.now(), ms). On SIGUSR2 it stops, closes
@@ -23,6 +25,7 @@ import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { DeliverPolicy, connect, type ConsumerMessages, type NatsConnection } from 'nats';
 import { newHistogram, recordMs } from '../../src/cli/bench/histogram.js';
 import { NATS_CLIENT_OPTIONS } from '../core/nats-client.js';
+import { openResp, respCommand, type RespValue } from '../core/resp.js';
 
 const S_KEY = Buffer.from('"s":');
 const T_KEY = Buffer.from('"t":');
@@ -177,11 +180,44 @@ async function natsSubscriber(): Promise<() => Promise<void>> {
   };
 }
 
+/**
+ * A Redis reader: `XREAD BLOCK 0 STREAMS stream <last id>` again as soon as each answer comes
+ * (what a Redis client following a stream does); each entry's `d` scanned as eventbus's lines are.
+ */
+async function redisSubscriber(): Promise<() => Promise<void>> {
+  const [connection] = await openResp(port, 1);
+  const tally = new Tally();
+  let lastId = '0-0';
+  let closed = false;
+  const done = (async () => {
+    while (!closed) {
+      const reply = await connection!.send(respCommand(['XREAD', 'BLOCK', 0, 'STREAMS', stream!, lastId]));
+      const receivedMs = now();
+      if (reply instanceof Error) throw reply;
+      // [[stream, [[id, ['d', event]], …]]]
+      const entries = ((reply as RespValue[][])[0]![1] as RespValue[][]);
+      for (const [id, fields] of entries as [string, string[]][]) {
+        const bytes = Buffer.from(fields[1]!, 'latin1');
+        if (scanEvents(bytes, 0, bytes.length, tally, receivedMs) !== 1) throw new Error(`an entry that is not one event: ${fields[1]!.slice(0, 200)}`);
+        lastId = id;
+      }
+    }
+  })();
+  done.catch(() => {}); // rethrown by the closer below, unless it ended because the connection closed
+  return async () => {
+    closed = true;
+    connection!.close();
+    await done.catch((error: unknown) => {
+      if (!stopped) throw error;
+    });
+  };
+}
+
 async function main(): Promise<void> {
   if (!Number.isSafeInteger(port) || !Number.isSafeInteger(subscribers) || subscribers < 1 || !Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(measuredEvents) || measuredEvents < 1) {
-    throw new Error('usage: subscribe-latency-child.js eventbus|nats PORT STREAM SUBSCRIBERS FROM_SEQ EVENTS');
+    throw new Error('usage: subscribe-latency-child.js eventbus|nats|redis PORT STREAM SUBSCRIBERS FROM_SEQ EVENTS');
   }
-  const open = system === 'nats' ? natsSubscriber : eventbusSubscriber;
+  const open = system === 'nats' ? natsSubscriber : system === 'redis' ? redisSubscriber : eventbusSubscriber;
   const closers = await Promise.all(Array.from({ length: subscribers }, () => open()));
   const stop = new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
   process.stdout.write('{"ready":1}\n');

@@ -4,11 +4,12 @@
  * results, and its garbage collections (scavenges of 5–13 ms were seen there) would land in the
  * measured latencies, both as late answers and as late sends.
  *
- *   node subscribe-latency-writer.js eventbus|nats PORT STREAM RATE WARMUP MEASURED
+ *   node subscribe-latency-writer.js eventbus|nats|redis PORT STREAM RATE WARMUP MEASURED
  *
  * writes events `{s, t, pad}` (s = 0 … WARMUP + MEASURED − 1; t the send time on the clock every
  * process shares: performance.timeOrigin + performance.now(), ms) at RATE events/s, open loop:
- * eventbus over 4 pipelined raw connections, NATS with `js.publish` on one connection. It prints
+ * eventbus over 4 pipelined raw connections, Redis with XADD (the event as field `d`) over 4 pipelined
+ * RESP connections, NATS with `js.publish` on one connection. It prints
  * `{"measuring":1}` when the measured events start, then, once every write is answered, its
  * result as the last JSON line: the answers' latency histogram for the measured events (hdr,
  * compressed base64), how many were sent and answered, how many failed, and its own CPU while
@@ -21,6 +22,7 @@ import { WRITE_OK, requestLine } from '../../src/cli/bench/eventbus-load.js';
 import { newHistogram, recordMs } from '../../src/cli/bench/histogram.js';
 import { openLines } from '../../src/cli/bench/pipelined-connection.js';
 import { NATS_CLIENT_OPTIONS } from '../core/nats-client.js';
+import { openResp, respCommand } from '../core/resp.js';
 
 const WRITERS = 4;
 /** How long the writes may take to be answered after the last is sent. */
@@ -90,6 +92,19 @@ async function eventbusWriter(): Promise<{ send: Send; burst: { before(): void; 
   };
 }
 
+async function redisWriter(): Promise<{ send: Send; burst: { before(): void; after(): void }; close(): void }> {
+  const writers = await openResp(port, WRITERS);
+  return {
+    send: (seq, answer) => {
+      const command = respCommand(['XADD', stream!, '*', 'd', JSON.stringify({ s: seq, t: now(), pad: PAD })]);
+      // XADD answers the new entry's id (a string), or an error.
+      writers[seq % WRITERS]!.send(command).then((reply) => answer(typeof reply === 'string'), () => answer(false));
+    },
+    burst: { before: () => writers.forEach((w) => w.cork()), after: () => writers.forEach((w) => w.uncork()) },
+    close: () => writers.forEach((w) => w.close()),
+  };
+}
+
 async function natsWriter(): Promise<{ send: Send; close(): Promise<void> }> {
   const connection = await connect({ ...NATS_CLIENT_OPTIONS, servers: `127.0.0.1:${port}`, maxReconnectAttempts: 0 });
   const js = connection.jetstream();
@@ -103,9 +118,9 @@ async function natsWriter(): Promise<{ send: Send; close(): Promise<void> }> {
 
 async function main(): Promise<void> {
   if (!Number.isSafeInteger(port) || !(ratePerSecond > 0) || !Number.isSafeInteger(warmup) || !Number.isSafeInteger(measured) || measured < 1) {
-    throw new Error('usage: subscribe-latency-writer.js eventbus|nats PORT STREAM RATE WARMUP MEASURED');
+    throw new Error('usage: subscribe-latency-writer.js eventbus|nats|redis PORT STREAM RATE WARMUP MEASURED');
   }
-  const writer = system === 'nats' ? await natsWriter() : await eventbusWriter();
+  const writer = system === 'nats' ? await natsWriter() : system === 'redis' ? await redisWriter() : await eventbusWriter();
   const send = stamped(writer.send);
   const burst = 'burst' in writer ? writer.burst : undefined;
   await openLoop(0, warmup, send, burst);

@@ -19,7 +19,7 @@
  * error) and the subscriber resumes from there. Deleting the stream ends it with STREAM_NOT_FOUND.
  */
 import { ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
-import { checkFilter, matchesFilter, type Engine, type EventFilter, type StreamInfo } from '../storage/index.js';
+import { checkFilter, matchesFilter, type Engine, type EventFilter, type EventWatch, type StreamInfo } from '../storage/index.js';
 import type { EventView } from './results.js';
 
 /** Where a subscription's events go (the server's connection, in the protocol's lines). */
@@ -115,8 +115,6 @@ function keepPage(pages: Map<number, Page>, page: Page): void {
 
 /** Pages sent in one turn of the event loop before yielding to other work. */
 const PAGES_PER_TURN = 16;
-/** A wait on the stream's long-polls is renewed after this long (nothing is lost meanwhile). */
-const WAIT_MS = 60_000;
 
 export class Subscription {
   private cursor: number;
@@ -124,6 +122,9 @@ export class Subscription {
   private stopped = false;
   private waiting = false;
   private scheduled = false;
+  /** The wait for new events, made once (a live subscription waits after every commit round). */
+  private watch: EventWatch | null = null;
+  private readonly wokenBound = (arrived: boolean) => this.woken(arrived);
 
   private constructor(
     private readonly engine: Engine,
@@ -176,6 +177,7 @@ export class Subscription {
   /** Ends the subscription (unsubscribe, or the subscriber is gone); nothing more is sent. */
   stop(): void {
     this.stopped = true;
+    this.watch?.disarm();
   }
 
   private schedule(): void {
@@ -243,23 +245,21 @@ export class Subscription {
   /** Waits for an event at the cursor or later to become visible. */
   private wait(): void {
     if (this.waiting || this.stopped) return;
-    this.waiting = true;
-    const startedMs = Date.now();
-    let waited: Promise<boolean>;
     try {
-      waited = this.engine.waitForEvents(this.stream.name, this.cursor, WAIT_MS);
+      this.watch ??= this.engine.eventWatch(this.stream.name, this.wokenBound);
     } catch {
-      waited = Promise.resolve(false); // the stream is gone: pump says so
+      return this.schedule(); // the stream is gone: pump says so
     }
-    void waited.then((arrived) => {
-      this.waiting = false;
-      if (this.stopped) return;
-      if (!arrived && this.exists() && Date.now() - startedMs < WAIT_MS / 2) {
-        // The waits were ended early with the stream still there: the store is closing.
-        return this.end(this.failure(ErrorCodes.SHUTTING_DOWN, 'the store is closing'));
-      }
-      this.pump();
-    });
+    this.waiting = true;
+    this.watch.arm(this.cursor);
+  }
+
+  /** New events are visible, or (not `arrived`) the stream is gone or the store is closing. */
+  private woken(arrived: boolean): void {
+    this.waiting = false;
+    if (this.stopped) return;
+    if (!arrived && this.exists()) return this.end(this.failure(ErrorCodes.SHUTTING_DOWN, 'the store is closing'));
+    this.pump();
   }
 
   private exists(): boolean {
@@ -274,6 +274,7 @@ export class Subscription {
   private end(error: EventBusError): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.watch?.disarm();
     if (!this.exists()) pagesOf(this.engine).delete(this.stream.id);
     this.sink.ended(error);
   }

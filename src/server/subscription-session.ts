@@ -60,8 +60,8 @@ export class SubscriptionSession implements SubscriptionSink {
   private finish: ((last: Response) => void) | null = null;
   private last: string | null = null;
   private readonly limits: SubscriptionLimits;
-  /** The end of each event line (its request id): made once, written by reference. */
-  private readonly tail: Buffer;
+  /** The end of each event line (its request id): made once, written by reference; null without a request id (lines are shared whole). */
+  private readonly tail: Buffer | null;
 
   constructor(
     private readonly host: SessionHost,
@@ -71,7 +71,7 @@ export class SubscriptionSession implements SubscriptionSink {
     maxBufferedBytes: number,
   ) {
     this.limits = { pageEvents: PAGE_EVENTS, pageBytes: PAGE_BYTES, historyBufferBytes: HISTORY_BUFFER_BYTES, maxBufferedBytes };
-    this.tail = lineTail(requestIdJson);
+    this.tail = requestIdJson === undefined ? null : lineTail(requestIdJson);
   }
 
   /** Its turn in the queue: starts; resolves with its last output once it ends. */

@@ -46,6 +46,7 @@ import type { AppendedEvent, LogContext, LogStats, RetentionPolicy } from './log
 import { WriteScratch } from './log/write-scratch.js';
 import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } from './stream-lifecycle.js';
 import { StreamRegistry } from './stream-registry.js';
+import { EventWatch } from './long-polls.js';
 import { StreamAdmin, type RetentionView } from './stream-admin.js';
 import { checkRetention, type StreamRetention } from './stream-settings.js';
 import { deadLetterStreamName } from './stream-name.js';
@@ -505,6 +506,17 @@ export class Engine {
     const arrived = () => log.visibleOffset > afterOffset;
     if (arrived() || this.closed) return Promise.resolve(arrived());
     return polls.wait(timeoutMs, arrived);
+  }
+
+  /**
+   * A reusable wait for events of stream `name`, for a reader that waits after every read (a live
+   * subscription): each {@link EventWatch.arm} calls `woken(true)` once an event at the offset
+   * given or later is visible, or `woken(false)` if the stream is deleted or the engine closes;
+   * no timeout, no timer, no promise. Throws STREAM_NOT_FOUND.
+   */
+  eventWatch(name: string, woken: (arrived: boolean) => void): EventWatch {
+    const { log, polls } = this.streams.get(name);
+    return new EventWatch(log, polls, woken);
   }
 
   // ------------------------------------------------------------------ consumers

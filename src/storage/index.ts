@@ -24,6 +24,7 @@ export {
 // Event sourcing: keyed batches with expected versions and message ids (Engine.appendEvents).
 export type { AppendEventsOptions, AppendEventsResult, ExpectedVersion, NewEvent, KeyIndexStats, EventAttributes } from './engine.js';
 export type { KeyIndexOptions } from './keys/key-index.js';
+export type { EventWatch } from './long-polls.js';
 export { checkFilter, matchesFilter, MAX_FILTER_TYPES, type EventFilter } from './event-filter.js';
 export type { EngineOptions } from './engine-options.js';
 export { FSYNC_POLICIES, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';

@@ -112,6 +112,19 @@ t.test('a long shared page is written by reference, once per subscriber, and the
   t.equal(one[0]!.toString('utf8'), '{"x":1}\n' + text(short));
 });
 
+t.test('without a request id every subscriber of a page is sent one shared buffer, the whole documented line', async (t) => {
+  const events = Array.from({ length: 20 }, (_, i) => eventOf(i, { i, pad: 'é'.repeat(40) }, 0, null));
+  const page = events.map((e) => e.view);
+  const first = subscriptionEventsLine(page, 20, null);
+  const second = subscriptionEventsLine(page, 20, null);
+  t.equal(first, second, 'the same buffer for each subscriber, not a copy');
+  t.equal(first.toString('utf8'), documentedLine(events.map((e) => e.documented), 20), 'the documented line, newline included');
+  t.equal(text(subscriptionEventsLine(page, 20, lineTail('"a"'))), documentedLine(events.map((e) => e.documented), 20, 'a'), 'a subscriber with a request id still gets its own tail');
+  const chunks = responseChunks([first], 1);
+  t.equal(chunks.length, 1, 'alone in a flush it is written as it is');
+  t.equal(chunks[0], first);
+});
+
 t.test('payloads that cannot go into a line as stored are sent as JSON strings', async (t) => {
   const empty = eventOf(0, '', 0, null);
   const broken = eventOf(1, '', 0, null);
