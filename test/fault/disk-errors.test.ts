@@ -222,7 +222,7 @@ scenario('ENOSPC on every write (the disk is full)', {}, async (w, t) => {
 scenario('EIO once on a segment fsync', {}, async (w, t) => {
   await w.write('a', 20);
   await w.write('b', 20);
-  await w.faults([{ op: 'datasync', errno: 'EIO', path: '[0-9]+\\.log$' }]);
+  await w.faults([{ op: ['datasync', 'datasyncNow'], errno: 'EIO', path: '[0-9]+\\.log$' }]);
   const failed = await w.write('a', 10);
   checkRefused(t, failed, ['IO_ERROR'], /I\/O error: fsync/, 'writes whose fsync failed');
   checkRefused(t, await w.write('a', 3), ['STREAM_FAILED'], /refuses appends until reopened/, 'later writes to a');

@@ -28,6 +28,7 @@ const DOCUMENTED: Record<string, string> = {
   eventbus_consumer_dead_lettered_events_total: 'COUNTER',
   eventbus_fsync_rounds_total: 'COUNTER',
   eventbus_fsyncs_total: 'COUNTER',
+  eventbus_fsync_inline_rounds_total: 'COUNTER',
   eventbus_durable_commits_total: 'COUNTER',
   eventbus_fsync_round_fsyncs: 'HISTOGRAM',
   eventbus_fsync_round_events: 'HISTOGRAM',
@@ -72,6 +73,12 @@ t.test('values follow what the test did: writes, deliveries, marks, lag, pending
   t.equal(before.value('eventbus_connections_open'), 1);
   t.ok(before.value('eventbus_fsync_rounds_total')! >= 1, 'writes under fsync always ran fsync rounds');
   t.ok(before.value('eventbus_fsyncs_total')! >= before.value('eventbus_fsync_rounds_total')!);
+  // One writer at a time: its rounds fsync on the main thread (storage/fs/group-commit.ts).
+  const lone = 5;
+  await client.createStream('lone');
+  for (let i = 0; i < lone; i++) await client.writeEvent('lone', { i });
+  const alone = await scrape(server.httpPort);
+  t.ok(alone.value('eventbus_fsync_inline_rounds_total')! - (before.value('eventbus_fsync_inline_rounds_total') ?? 0) >= 4, 'a lone writer\'s rounds ran inline');
 
   // A consumer takes 10, acknowledges 4, asks for 3 to be retried.
   const delivery = await client.processEvents('orders', { consumer: 'billing', maxEvents: 10 });
@@ -92,7 +99,7 @@ t.test('values follow what the test did: writes, deliveries, marks, lag, pending
   t.equal(after.value('eventbus_requests_total', { operation: 'mark_event', code: 'OK' }), 2, 'marks counted');
   t.equal(after.value('eventbus_requests_total', { operation: 'mark_event', code: 'EVENT_ACKNOWLEDGED' }), 1, 'a refused mark is counted under its code');
   t.equal(after.value('eventbus_requests_total', { operation: 'write_event', code: 'STREAM_NOT_FOUND' }), 1);
-  t.equal(after.value('eventbus_requests_total', { operation: 'write_event', code: 'OK' }), written, 'failures are not successes');
+  t.equal(after.value('eventbus_requests_total', { operation: 'write_event', code: 'OK' }), written + lone, 'failures are not successes');
 });
 
 t.test('answers refused before reaching the bus are counted: bad JSON, unknown operations, credentials', async (t) => {

@@ -94,7 +94,7 @@ t.test('ENOSPC creating the next segment at a roll: DISK_FULL', async (t) => {
 
 t.test('EIO from fsync: IO_ERROR, nothing acknowledged, the stream refuses appends', async (t) => {
   const ctx = await setup(t, 20);
-  ctx.io.inject({ op: 'datasync', errno: 'EIO', path: /\.log$/ });
+  ctx.io.inject({ op: ['datasync', 'datasyncNow'], errno: 'EIO', path: /\.log$/ });
   const failed = await settleAll(Array.from({ length: 5 }, (_, i) => ctx.engine.append('s', payload(`unsynced${i}`, 60))));
   t.equal(failed.resolved, 0, 'nothing acknowledged');
   t.ok(failed.errors.every((e) => e.code === 'IO_ERROR'), 'IO_ERROR');

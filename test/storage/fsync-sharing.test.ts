@@ -9,11 +9,15 @@ import { CountingIO } from '../helpers/counting-io.js';
 import { openEngine, payload, readAll } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
+/** fdatasync calls made, in the thread pool or on the main thread. */
+const fdatasyncs = (io: CountingIO) => (io.calls.get('datasync') ?? 0) + (io.calls.get('datasyncNow') ?? 0);
+
 /** Runs `writers` concurrent loops of `each` awaited appends over `streams`; returns fsync figures. */
 async function concurrentAppends(engine: Engine, io: CountingIO, streams: string[], writers: number, each: number) {
   const syncsBefore = engine.commitStats.syncs;
   const roundsBefore = engine.commitStats.rounds;
-  const callsBefore = io.calls.get('datasync') ?? 0;
+  const inlineBefore = engine.commitStats.inlineRounds;
+  const callsBefore = fdatasyncs(io);
   await Promise.all(Array.from({ length: writers }, async (_, w) => {
     const stream = streams[w % streams.length]!;
     for (let i = 0; i < each; i++) await engine.append(stream, payload(`w${w}-${i}`, 100));
@@ -22,7 +26,8 @@ async function concurrentAppends(engine: Engine, io: CountingIO, streams: string
     events: writers * each,
     syncs: engine.commitStats.syncs - syncsBefore,
     rounds: engine.commitStats.rounds - roundsBefore,
-    datasyncCalls: (io.calls.get('datasync') ?? 0) - callsBefore,
+    datasyncCalls: fdatasyncs(io) - callsBefore,
+    inlineRounds: engine.commitStats.inlineRounds - inlineBefore,
   };
 }
 
@@ -34,6 +39,7 @@ t.test('64 concurrent appenders on one stream share fsyncs', async (t) => {
   const result = await concurrentAppends(engine, io, ['s'], 64, 40);
   const perFsync = result.events / result.syncs;
   t.equal(result.syncs, result.datasyncCalls, 'commitStats counts the real fdatasync calls');
+  t.equal(result.inlineRounds, 0, 'with others waiting, fsyncs stay in the thread pool');
   t.ok(perFsync > 4, `${perFsync.toFixed(1)} events per fsync (${result.events} events, ${result.syncs} fsyncs)`);
   t.equal(readAll(engine, 's').length, result.events, 'every event stored');
 });
@@ -58,6 +64,7 @@ t.test('one appender waiting for each append pays one fsync per event (the count
   const result = await concurrentAppends(engine, io, ['s'], 1, 50);
   t.equal(result.syncs, 50, 'nothing to share: one fsync per append');
   t.equal(result.datasyncCalls, 50);
+  t.equal(result.inlineRounds, 50, 'each on the main thread: nobody else was waiting');
 });
 
 t.test('under never and interval, appends do not wait for fsyncs', async (t) => {
@@ -68,6 +75,6 @@ t.test('under never and interval, appends do not wait for fsyncs', async (t) => 
     const result = await concurrentAppends(engine, io, ['s'], 8, 50);
     t.equal(result.datasyncCalls, 0, `${fsync}: no fsync on the append path`);
     await engine.close();
-    t.ok((io.calls.get('datasync') ?? 0) > 0, `${fsync}: close fsyncs what was written`);
+    t.ok(fdatasyncs(io) > 0, `${fsync}: close fsyncs what was written`);
   }
 });

@@ -2,10 +2,11 @@
  * Group commit (group-commit.ts) with fake sync targets whose fsyncs the test completes by hand:
  * a commit is acknowledged only by a sync that began after it; writers that arrive while a sync
  * runs share the next one; a failed sync is never reported as success; one target's failure,
- * even a programming error, never strands the waiters of others.
+ * even a programming error, never strands the waiters of others. A writer alone (rounds of one
+ * commit after a round of one) has its files fsynced on the main thread, the same way.
  */
 import t from 'tap';
-import { GroupCommit, type SyncTarget } from '../../src/storage/fs/group-commit.js';
+import { GroupCommit, INLINE_BACKOFF_MS, INLINE_SLOW_MS, type SyncTarget } from '../../src/storage/fs/group-commit.js';
 import { silentLogger } from '../../src/storage/logger.js';
 
 /** A target whose syncs wait until the test settles them. */
@@ -204,4 +205,109 @@ t.test('interval: commits resolve at once and dirty targets are fsynced on the t
   file.fail(Object.assign(new Error('EIO'), { code: 'EIO' }));
   await settle();
   t.equal(file.failures.length, 1, 'failure reported through the hook');
+});
+
+/** A target that can also sync on the calling thread, taking `syncNowMs` (busy) and failing with `nowError` if set; false when `closed`. */
+class InlineTarget extends FakeTarget {
+  inlineSyncs = 0;
+  syncNowMs = 0;
+  closed = false;
+  nowError: unknown = null;
+
+  syncNow(): boolean {
+    if (this.closed) return false;
+    this.inlineSyncs += 1;
+    const until = performance.now() + this.syncNowMs;
+    while (performance.now() < until);
+    if (this.nowError !== null) throw this.nowError;
+    return true;
+  }
+}
+
+t.test('one writer at a time: its fsyncs run on the main thread, and its commit resolves only after', async (t) => {
+  const gc = new GroupCommit('always', 100, silentLogger);
+  const file = new InlineTarget('file');
+  for (let i = 1; i <= 3; i++) {
+    const commit = tracked(gc.commit([file]));
+    t.equal(commit.state, 'pending', 'not resolved by the call');
+    await settle();
+    t.equal(commit.state, 'resolved', `commit ${i} resolved`);
+    t.equal(file.inlineSyncs, i, 'by an fsync on the main thread');
+  }
+  t.equal(file.started, 0, 'the thread pool was not used');
+  t.equal(gc.stats.inlineRounds, 3);
+  t.equal(gc.stats.syncs, 3);
+});
+
+t.test('with other writers waiting, and after a round of several, fsyncs go to the thread pool', async (t) => {
+  const gc = new GroupCommit('always', 100, silentLogger);
+  const file = new InlineTarget('file');
+  const two = [tracked(gc.commit([file])), tracked(gc.commit([file]))];
+  await settle();
+  t.equal(file.started, 1, 'a round of two commits: one fsync in the pool');
+  t.equal(file.inlineSyncs, 0);
+  file.complete();
+  await settle();
+  t.ok(two.every((c) => c.state === 'resolved'));
+  const next = tracked(gc.commit([file]));
+  await settle();
+  t.equal(file.started, 2, 'a round of one right after a round of two still uses the pool');
+  file.complete();
+  await settle();
+  t.equal(next.state, 'resolved');
+  const alone = tracked(gc.commit([file]));
+  await settle();
+  t.equal(alone.state, 'resolved', 'a round of one after a round of one runs inline');
+  t.equal(file.inlineSyncs, 1);
+});
+
+t.test('a closed file, or a directory, in a small round is synced in the thread pool', async (t) => {
+  const gc = new GroupCommit('always', 100, silentLogger);
+  const file = new InlineTarget('file');
+  file.closed = true;
+  const closed = tracked(gc.commit([file]));
+  await settle();
+  t.equal(file.started, 1, 'the closed file went to the pool');
+  t.equal(closed.state, 'pending', 'and its commit waits for it');
+  file.complete();
+  await settle();
+  t.equal(closed.state, 'resolved');
+  const open = new InlineTarget('open');
+  const dir = new FakeTarget('dir', true);
+  const withDir = tracked(gc.commit([open, dir]));
+  await settle();
+  t.equal(open.inlineSyncs, 1, 'the file inline');
+  t.equal(dir.started, 1, 'the directory in the pool, after the file');
+  dir.complete();
+  await settle();
+  t.equal(withDir.state, 'resolved');
+});
+
+t.test('a failed inline fsync rejects its commit and tells the target, as a pooled one does', async (t) => {
+  const gc = new GroupCommit('always', 100, silentLogger);
+  const file = new InlineTarget('file');
+  file.nowError = Object.assign(new Error('EIO'), { code: 'EIO' });
+  const commit = tracked(gc.commit([file]));
+  await settle();
+  t.equal(commit.state, 'rejected');
+  t.match(commit.error, { code: 'IO_ERROR' });
+  t.equal(file.failures.length, 1, 'the failed hook was told');
+});
+
+t.test('after a slow inline fsync, rounds go to the thread pool for a while', async (t) => {
+  const gc = new GroupCommit('always', 100, silentLogger);
+  const file = new InlineTarget('file');
+  file.syncNowMs = INLINE_SLOW_MS + 1;
+  const slow = tracked(gc.commit([file]));
+  await settle();
+  t.equal(slow.state, 'resolved');
+  t.equal(file.inlineSyncs, 1, 'the slow fsync ran inline');
+  file.syncNowMs = 0;
+  const next = tracked(gc.commit([file]));
+  await settle();
+  t.equal(file.started, 1, `the next round went to the pool (for ${INLINE_BACKOFF_MS} ms)`);
+  t.equal(file.inlineSyncs, 1);
+  file.complete();
+  await settle();
+  t.equal(next.state, 'resolved');
 });

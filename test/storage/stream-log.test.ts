@@ -123,7 +123,8 @@ t.test('a failed fsync fails its batch with IO_ERROR; later appends get STREAM_F
   const h = harness(t, { io });
   const log = await createLog(t, h, 'log-fsync-fail');
   t.teardown(() => log.close());
-  io.inject({ op: 'datasync', errno: 'EIO', path: /\.log$/ });
+  // A lone append is fsynced on the main thread (group-commit.ts): both forms fail.
+  io.inject({ op: ['datasync', 'datasyncNow'], errno: 'EIO', path: /\.log$/ });
   const failed = log.append([payload('unsynced', 10)], Date.now());
   log.flush(Date.now());
   await t.rejects(failed, { code: 'IO_ERROR', message: /fsync .* failed \(EIO\)/ });

@@ -91,6 +91,7 @@ export class ServerMetrics {
 
     this.counterOf('eventbus_fsync_rounds_total', 'Group-commit fsync rounds run.', [], () => [{ labels: {}, value: source.engine.commitStats.rounds }]);
     this.counterOf('eventbus_fsyncs_total', 'fsync calls made by group-commit rounds.', [], () => [{ labels: {}, value: source.engine.commitStats.syncs }]);
+    this.counterOf('eventbus_fsync_inline_rounds_total', 'Group-commit rounds whose fsyncs ran on the main thread (one writer at a time).', [], () => [{ labels: {}, value: source.engine.commitStats.inlineRounds }]);
     this.counterOf('eventbus_durable_commits_total', 'Durable acknowledgements handed out by group commit (one per batch of appends or consumer changes of a file).', [], () => [{ labels: {}, value: source.engine.commitStats.commits }]);
     this.roundFsyncs = new Histogram({ name: 'eventbus_fsync_round_fsyncs', help: 'fsync calls per group-commit round.', buckets: PER_ROUND_BUCKETS, registers });
     this.roundEvents = new Histogram({ name: 'eventbus_fsync_round_events', help: 'Events made durable per group-commit round.', buckets: PER_ROUND_BUCKETS, registers });

@@ -54,7 +54,7 @@ export class DurableFile {
     this.io.truncate(this.fd, length);
   }
 
-  /** fdatasync, synchronously (recovery, rebuilds: paths that must not yield). */
+  /** fdatasync, synchronously (recovery, rebuilds, small commit rounds: group-commit.ts). */
   syncNow(): void {
     this.io.datasyncNow(this.fd);
   }

@@ -131,7 +131,7 @@ export class DurableWriter<T extends PendingChange<R>, R> {
       rejectAll(batch, this.failure);
       return;
     }
-    this.commit(targets).then(
+    this.commit(targets, batch.length).then(
       () => this.settle(batch),
       (error: unknown) => {
         this.fail(error);
@@ -149,9 +149,9 @@ export class DurableWriter<T extends PendingChange<R>, R> {
     for (const change of batch) change.resolve(this.hooks.result(change));
   }
 
-  /** Asks the group commit for `targets`, counted as in flight. */
-  commit(targets: readonly SyncTarget[]): Promise<void> {
-    return this.track(this.ctx.groupCommit.commit(targets));
+  /** Asks the group commit for `targets` (covering `changes` changes), counted as in flight. */
+  commit(targets: readonly SyncTarget[], changes = 1): Promise<void> {
+    return this.track(this.ctx.groupCommit.commit(targets, changes));
   }
 
   /** Counts other durable work (a seal being finished, a compaction) as in flight. */
@@ -177,9 +177,9 @@ export class DurableWriter<T extends PendingChange<R>, R> {
     return refusalAfter(this.failure!, this.names.refuses);
   }
 
-  /** A sync target that fails the writer when its fsync fails (under any policy). */
-  target(name: string, sync: () => Promise<void>, directory = false): SyncTarget {
-    return { name, directory, sync, failed: (error) => this.fail(ioError(`fsync of ${name}`, error)) };
+  /** A sync target that fails the writer when its fsync fails (under any policy); `syncNow`: see SyncTarget. */
+  target(name: string, sync: () => Promise<void>, directory = false, syncNow?: () => boolean): SyncTarget {
+    return { name, directory, sync, ...(syncNow === undefined ? {} : { syncNow }), failed: (error) => this.fail(ioError(`fsync of ${name}`, error)) };
   }
 
   /** Rejects what is queued, and every later change, with `reason`. */

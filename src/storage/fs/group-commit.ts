@@ -9,6 +9,14 @@
  * consumer journals, directories). So a round costs one fsync per dirty file, whatever the number
  * of writers waiting on it.
  *
+ * A round of one change (one append call, one consumer change) after a round of one (one writer
+ * at a time: nobody else is waiting) runs
+ * its file fsyncs on the main thread, as Redis does under `appendfsync always`: on a fast disk the
+ * thread pool's two hops (a wake-up to start the fsync, another to report it) cost more than the
+ * fsync itself. A file that is closed, a directory, or a consumer journal still goes to the pool,
+ * and after an inline fsync slower than {@link INLINE_SLOW_MS} rounds go to the pool for
+ * {@link INLINE_BACKOFF_MS}, so that a stalling disk blocks the event loop once, not every round.
+ *
  * `interval` resolves commits at once and fsyncs the dirty targets every `intervalMs`; `never`
  * resolves at once and leaves flushing to the operating system (and to {@link GroupCommit.syncAll}
  * at close). A failed fsync is never reported as success: its waiters are rejected, and the
@@ -35,6 +43,11 @@ export interface SyncTarget {
    */
   readonly directory?: boolean;
   sync(): Promise<void>;
+  /**
+   * {@link sync} on the calling thread, if it can be done at once (the file is open); false if
+   * not (nothing done: the round uses {@link sync}). Throws what the fsync throws.
+   */
+  syncNow?(): boolean;
   /** Told when a sync of this target failed (under any policy). */
   failed?(error: unknown): void;
 }
@@ -47,6 +60,8 @@ export interface GroupCommitStats {
   syncs: number;
   /** Commits resolved (durable acknowledgements handed out). */
   commits: number;
+  /** Rounds whose fsyncs ran on the main thread (small rounds: see the file's comment). */
+  inlineRounds: number;
 }
 
 interface Waiter {
@@ -55,19 +70,31 @@ interface Waiter {
   reject(error: unknown): void;
   /** When it was asked for, while observed (commit-round.ts); else 0. */
   askedMs: number;
+  /** Changes the commit covers (append calls, consumer changes): how many writers wait on it. */
+  changes: number;
 }
 
 const RESOLVED = Promise.resolve();
 /** fsyncs a round runs at once. */
 const SYNC_CONCURRENCY = 128;
+/** A round inline: at most this many changes, after a round of at most as many, and at most this many files. */
+const INLINE_MAX_CHANGES = 1;
+const INLINE_MAX_FILES = 2;
+/** An inline fsync slower than this sends rounds back to the thread pool for INLINE_BACKOFF_MS. */
+export const INLINE_SLOW_MS = 20;
+export const INLINE_BACKOFF_MS = 1_000;
 
 export class GroupCommit {
-  readonly stats: GroupCommitStats = { rounds: 0, syncs: 0, commits: 0 };
+  readonly stats: GroupCommitStats = { rounds: 0, syncs: 0, commits: 0, inlineRounds: 0 };
   private dirty = new Set<SyncTarget>();
   private waiters: Waiter[] = [];
   private running: Promise<void> | null = null;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
+  /** Changes the last round made durable (a round runs inline only after a small one). */
+  private lastRoundChanges = 0;
+  /** Rounds run in the thread pool until then (performance.now() ms), after a slow inline fsync. */
+  private inlineOffUntilMs = 0;
   /** What an embedder's observer is told of each round (commit-round.ts). */
   readonly watch: RoundWatch;
 
@@ -86,9 +113,10 @@ export class GroupCommit {
   /**
    * Asks for the bytes already written to `targets` to be made durable. Under `always` the
    * promise resolves after they are fsynced (and rejects with DISK_FULL or IO_ERROR if any sync
-   * fails); under `interval` and `never` it resolves at once.
+   * fails); under `interval` and `never` it resolves at once. `changes`: how many changes (append
+   * calls, consumer changes) the bytes hold, so the round knows how many writers wait on it.
    */
-  commit(targets: readonly SyncTarget[]): Promise<void> {
+  commit(targets: readonly SyncTarget[], changes = 1): Promise<void> {
     // Under `never` nothing syncs the dirty set until close, which syncs what is open then: so
     // keep none (the set would grow with every segment ever rolled).
     if (this.policy !== 'never') for (const target of targets) this.dirty.add(target);
@@ -97,7 +125,7 @@ export class GroupCommit {
       return RESOLVED;
     }
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ targets, resolve, reject, askedMs: this.watch.now() });
+      this.waiters.push({ targets, resolve, reject, askedMs: this.watch.now(), changes });
       this.schedule();
     });
   }
@@ -133,6 +161,30 @@ export class GroupCommit {
     });
   }
 
+  /** Whether a round of `changes` changes syncs `files` on the main thread (see the file's comment). */
+  private runsInline(files: readonly SyncTarget[], changes: number): boolean {
+    if (this.policy !== 'always' || changes > INLINE_MAX_CHANGES || this.lastRoundChanges > INLINE_MAX_CHANGES) return false;
+    if (files.length === 0 || files.length > INLINE_MAX_FILES || files.some((file) => file.syncNow === undefined)) return false;
+    return performance.now() >= this.inlineOffUntilMs;
+  }
+
+  /** Fsyncs `files` on the main thread, recording failures; returns those it could not (closed files: the pool syncs them). */
+  private syncInline(files: readonly SyncTarget[], failures: Map<SyncTarget, unknown>): SyncTarget[] {
+    this.stats.inlineRounds += 1;
+    const rest: SyncTarget[] = [];
+    for (const file of files) {
+      const startedMs = performance.now();
+      try {
+        if (!file.syncNow!()) rest.push(file);
+      } catch (error) {
+        failures.set(file, error);
+      }
+      const endedMs = performance.now();
+      if (endedMs - startedMs > INLINE_SLOW_MS) this.inlineOffUntilMs = endedMs + INLINE_BACKOFF_MS;
+    }
+    return rest;
+  }
+
   private runRound(): Promise<void> {
     const round = (async () => {
       const targets = [...this.dirty];
@@ -151,11 +203,15 @@ export class GroupCommit {
         for (let i = 0; i < phase.length; i += SYNC_CONCURRENCY) await Promise.all(phase.slice(i, i + SYNC_CONCURRENCY).map(syncOne));
       };
       // Files first, then directories (see SyncTarget.directory).
-      await syncAll(targets.filter((target) => target.directory !== true));
+      const files = targets.filter((target) => target.directory !== true);
+      let changes = 0;
+      for (const waiter of waiters) changes += waiter.changes;
+      await syncAll(this.runsInline(files, changes) ? this.syncInline(files, failures) : files);
       const directories = targets.filter((target) => target.directory === true);
       if (directories.length > 0) await syncAll(directories);
       this.stats.rounds += 1;
       this.stats.syncs += targets.length;
+      this.lastRoundChanges = changes;
       for (const [target, error] of failures) {
         this.logger.error({ target: target.name, err: error }, 'fsync failed: writes since the last good fsync are not acknowledged');
         try {

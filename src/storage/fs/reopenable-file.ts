@@ -28,6 +28,13 @@ export class ReopenableFile {
     this.file = null;
   }
 
+  /** {@link syncFile} on the calling thread if the file is open; false (nothing done) if it is closed. */
+  syncFileNow(): boolean {
+    if (this.file === null || !this.file.isOpen) return false;
+    this.file.syncNow();
+    return true;
+  }
+
   /** fdatasync, through a descriptor opened for the purpose if the file is closed. */
   async syncFile(): Promise<void> {
     if (this.file !== null) return this.file.sync();

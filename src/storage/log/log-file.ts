@@ -91,4 +91,11 @@ export class LogFile extends ReopenableFile {
     await this.syncFile();
     if (size > this.durableBytes) this.durableBytes = size;
   }
+
+  /** {@link sync} on the calling thread; false (nothing done) if the file is closed. */
+  syncNow(size: number): boolean {
+    if (!this.syncFileNow()) return false;
+    if (size > this.durableBytes) this.durableBytes = size;
+    return true;
+  }
 }

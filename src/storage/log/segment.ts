@@ -291,6 +291,11 @@ export class Segment {
     if (!this.removed) await this.log.sync(this.size);
   }
 
+  /** {@link syncLog} on the calling thread; false if it cannot at once (the log is closed): sync it the usual way. */
+  syncLogNow(): boolean {
+    return this.removed || this.log.syncNow(this.size);
+  }
+
   /** Fsyncs the index file; see {@link syncLog}. */
   async syncIndex(): Promise<void> {
     if (!this.removed) await this.index.sync();

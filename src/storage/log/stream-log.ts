@@ -362,7 +362,7 @@ export class StreamLog {
   }
 
   private fileTarget(segment: Segment): SyncTarget {
-    return this.writer.target(segment.paths.log, () => segment.syncLog());
+    return this.writer.target(segment.paths.log, () => segment.syncLog(), false, () => segment.syncLogNow());
   }
 
   private indexTarget(segment: Segment): SyncTarget {
