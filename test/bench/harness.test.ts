@@ -107,6 +107,17 @@ t.test('subscribe-latency (quick): every measured event reaches each of the 16 s
   t.ok(report.targets.some((x) => x.source === 'issue 13' && x.target.startsWith('write-to-subscriber') && x.verdict !== 'n/a'), 'the issue-13 target was checked');
 });
 
+t.test('subscribe-latency (quick) against Redis: its XREAD BLOCK readers get every measured event once', { skip: which('redis-server') === null ? 'needs Debian\'s redis-server: apt-get install redis-server' : false }, async (t) => {
+  const { code, stderr, report } = await runBench(t, ['--quick', '--only', 'subscribe-latency', '--systems', 'redis-always']);
+  t.equal(code, 0, `exit status 0\n${stderr}`);
+  t.same(report.failures, [], 'no reader missed or repeated an event');
+  for (let rep = 1; rep <= 3; rep++) {
+    const p99 = report.figures.find((f) => f.system === 'redis-always' && f.case === `write-to-subscriber p99, rep ${rep}`)?.value.median;
+    const ack = report.figures.find((f) => f.system === 'redis-always' && f.case === `write acknowledgement p99, rep ${rep}`)?.value.median;
+    t.ok(p99 !== undefined && p99 > 0 && ack !== undefined && ack > 0, `rep ${rep}: Redis's p99s are reported (${p99}, ${ack})`);
+  }
+});
+
 const peersMissing = which('redis-server') === null || which('nats-server') === null;
 
 t.test('the same path against Redis and NATS, when installed', { skip: peersMissing ? 'needs Debian\'s redis-server and nats-server: apt-get install redis-server nats-server' : false }, async (t) => {
