@@ -28,8 +28,9 @@ t.test('the default snapshots root is beside the data directory, logged, and the
   t.equal(snapshot.absolute_path, path.join(root, snapshot.path as string), 'absolute_path is the root joined with path');
   t.ok(existsSync(snapshot.absolute_path as string), 'and it is there');
   t.same(readdirSync(elsewhere), [], 'nothing in the working directory');
-  t.match(server.output(), new RegExp(`"msg":"listening"`), 'the listening line');
-  const listening = server.output().split('\n').find((line) => line.includes('"msg":"listening"'))!;
+  const output = await server.waitForOutput(/"msg":"listening"/);
+  t.match(output, /"msg":"listening"/, 'the listening line');
+  const listening = output.split('\n').find((line) => line.includes('"msg":"listening"'))!;
   t.equal(JSON.parse(listening).snapshotsRoot, root, 'logs the resolved snapshots root at start-up');
 
   const verified = spawnSync(process.execPath, [MAIN, 'verify', snapshot.absolute_path as string], { encoding: 'utf8', cwd: '/' });

@@ -18,6 +18,11 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
+  /**
+   * Resolves with the output once it matches `pattern` (a log line may reach the pipe after the
+   * port file is written); rejects after `timeoutMs` or if the process exits first.
+   */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves with the exit code (or the signal's name). */
   exited: Promise<number | string>;
   /** SIGTERM (or `signal`), then waits for exit. */
@@ -89,6 +94,7 @@ export function startServerProcess(options: StartOptions = {}): Promise<ServerPr
           cwd,
           child,
           output: () => output,
+          waitForOutput: (pattern: RegExp, waitMs = 10_000) => waitForOutput(() => output, exited, pattern, waitMs),
           exited,
           stop: (signal: NodeJS.Signals = 'SIGTERM') => {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -107,6 +113,17 @@ export function startServerProcess(options: StartOptions = {}): Promise<ServerPr
     };
     poll();
   });
+}
+
+async function waitForOutput(output: () => string, exited: Promise<unknown>, pattern: RegExp, timeoutMs: number): Promise<string> {
+  let ended = false;
+  void exited.then(() => (ended = true));
+  const until = Date.now() + timeoutMs;
+  while (!pattern.test(output())) {
+    if (ended || Date.now() > until) throw new Error(`the server's output did not match ${pattern} ${ended ? 'before it exited' : `within ${timeoutMs} ms`}:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return output();
 }
 
 /**

@@ -44,7 +44,8 @@ function connects(host: string, port: number): Promise<string> {
 
 t.test('the default bind is 127.0.0.1: reachable on loopback, refused on the machine\'s other addresses', async (t) => {
   const server = await serverProcessFor(t, { env, args: ['--log-level', 'info'] });
-  const listening = server.output().split('\n').filter((l) => l.includes('"msg":"listening"')).map((l) => JSON.parse(l));
+  const output = await server.waitForOutput(/"msg":"listening"/);
+  const listening = output.split('\n').filter((l) => l.includes('"msg":"listening"')).map((l) => JSON.parse(l));
   t.equal(listening[0]?.host, '127.0.0.1', 'it says where it listens');
   t.equal(await connects('127.0.0.1', server.port), 'connected');
   const external = externalAddress();
