@@ -115,11 +115,14 @@ t.test('the PubAck publisher on a nats-server', natsSkip(), async (t) => {
   });
 
   t.test('a closed connection fails pending writes and later ones with CONNECTION_CLOSED', async (t) => {
-    const own = await connect({ servers: cluster.servers, noAsyncTraces: true });
+    // The silent subscriber on the same server as the publisher: on another one, its interest may
+    // not have reached the publisher's server yet, which would answer "no responders" at once.
+    const own = await connect({ servers: cluster.servers[0]!, noAsyncTraces: true });
     const closing = new PubAckPublisher(own);
-    const sub = other.subscribe('hold.>', { callback: () => {} });
-    t.teardown(() => sub.unsubscribe());
-    await other.flush();
+    const holder = await connect({ servers: cluster.servers[0]! });
+    t.teardown(() => holder.close());
+    holder.subscribe('hold.>', { callback: () => {} });
+    await holder.flush();
     const pending = [1, 2, 3].map(() => failure(closing.publish('hold.w', bytes('x'), { headers: hdrs(), timeout: TIMEOUT_MS })));
     await own.flush();
     t.equal(closing.inFlight, 3);

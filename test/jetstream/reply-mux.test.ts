@@ -79,11 +79,14 @@ t.test('confirmed acks through the reply mux', natsSkip(), async (t) => {
   });
 
   t.test('a closed connection: CONNECTION_CLOSED for pending and later acks', async (t) => {
-    const own = await connect({ servers: cluster.servers, noAsyncTraces: true });
+    // The silent subscriber on the same server as the mux: on another one, its interest may not
+    // have reached the mux's server yet, which would answer "no responders" at once.
+    const own = await connect({ servers: cluster.servers[0]!, noAsyncTraces: true });
     const closing = new ReplyMux<true>(own, decodeAckReply);
-    const silent = nc.subscribe('hold.ack', { callback: () => {} });
-    t.teardown(() => silent.unsubscribe());
-    await nc.flush();
+    const holder = await connect({ servers: cluster.servers[0]! });
+    t.teardown(() => holder.close());
+    holder.subscribe('hold.ack', { callback: () => {} });
+    await holder.flush();
     const pending = failure(closing.request('hold.ack', ACK, { timeout: TIMEOUT_MS }));
     await own.flush();
     await own.close();
