@@ -56,11 +56,8 @@ export class LongPolls {
 
   /** Wakes `watcher` once its condition holds (at once if the polls have ended); no timeout: {@link unwatch} to stop. */
   watch(watcher: PollWatcher): void {
-    if (this.ended) {
-      queueMicrotask(() => watcher.woken(watcher.ready()));
-      return;
-    }
-    this.watchers.add(watcher);
+    if (this.ended) wakeLater([watcher], null);
+    else this.watchers.add(watcher);
   }
 
   /** Stops waking `watcher` (a no-op if it is not waiting). */
@@ -101,9 +98,7 @@ export class LongPolls {
     if (this.watchers.size === 0) return;
     const woken = [...this.watchers];
     this.watchers.clear();
-    queueMicrotask(() => {
-      for (const watcher of woken) watcher.woken(arrived ?? watcher.ready());
-    });
+    wakeLater(woken, arrived);
   }
 
   private settle(waiter: Waiter, arrived: boolean): void {
@@ -113,10 +108,13 @@ export class LongPolls {
   }
 }
 
-/** Wakes `watchers` after the current call (as a promise's waiter would be): never inside the engine's own bookkeeping. */
-function wakeLater(watchers: PollWatcher[], arrived: boolean): void {
+/**
+ * Wakes `watchers` after the current call (as a promise's waiter would be): never inside the
+ * engine's own bookkeeping. `arrived` null: each with its condition then.
+ */
+function wakeLater(watchers: PollWatcher[], arrived: boolean | null): void {
   queueMicrotask(() => {
-    for (const watcher of watchers) watcher.woken(arrived);
+    for (const watcher of watchers) watcher.woken(arrived ?? watcher.ready());
   });
 }
 
