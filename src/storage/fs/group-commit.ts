@@ -13,8 +13,9 @@
  * at a time: nobody else is waiting) runs its file fsyncs on the main thread, as Redis does under
  * `appendfsync always`: on a fast disk the thread pool's two hops (a wake-up to start the fsync,
  * another to report it) cost more than the fsync itself. A round with a closed file or a consumer
- * journal goes to the pool, directories always do, and after an inline fsync slower than {@link INLINE_SLOW_MS} rounds go to the pool for
- * {@link INLINE_BACKOFF_MS}, so that a stalling disk blocks the event loop once, not every round.
+ * journal goes to the pool, directories always do, and after an inline fsync slower than
+ * {@link INLINE_SLOW_MS} rounds go to the pool for {@link INLINE_BACKOFF_MS}, so that a stalling
+ * disk blocks the event loop once, not every round.
  *
  * `interval` resolves commits at once and fsyncs the dirty targets every `intervalMs`; `never`
  * resolves at once and leaves flushing to the operating system (and to {@link GroupCommit.syncAll}
