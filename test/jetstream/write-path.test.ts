@@ -253,6 +253,39 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.ok(firstMs > 0 && firstMs < 9000, `the first within the watchdog's time, before the ping check (${firstMs} ms)`);
   });
 
+  t.test('read-your-writes: a poll right after writes through the same gateway gets them', async (t) => {
+    const c = await JetStreamStore.open({ servers: cluster.servers });
+    t.teardown(() => c.close());
+    await c.createStream('ryw');
+    for (let round = 0; round < 4; round++) {
+      await c.append('ryw', [{ payload: body(round) }], {});
+      const { events } = await c.consume('ryw', `fresh-${round}`, { maxEvents: 100, autoAck: false });
+      t.equal(events.length, round + 1, `a consumer created after ${round + 1} writes gets them all at once`);
+    }
+    // A consumer's leader can be the replica the quorum did not wait for: its no_wait fetch finds
+    // nothing. Simulated: the next no_wait fetch comes back empty.
+    const inner = (c as unknown as { consumers: { fetchOnce(...args: unknown[]): Promise<unknown[]> } }).consumers;
+    const real = inner.fetchOnce.bind(inner);
+    let lagging = 0;
+    let fetches = 0;
+    inner.fetchOnce = (...args: unknown[]) => {
+      fetches += 1;
+      if ((args[3] as { no_wait?: boolean }).no_wait === true && lagging > 0) {
+        lagging -= 1;
+        return Promise.resolve([]);
+      }
+      return real(...args);
+    };
+    await c.consume('ryw', 'lagging', { maxEvents: 4, autoAck: false });
+    await c.append('ryw', [{ payload: body('late') }], {});
+    lagging = 1;
+    const { events } = await c.consume('ryw', 'lagging', { maxEvents: 100, autoAck: false });
+    t.same(events.map((e) => e.offset), [4], 'the poll waits for what was acknowledged');
+    fetches = 0;
+    t.same((await c.consume('ryw', 'lagging', { maxEvents: 100, autoAck: false })).events, [], 'then nothing is left');
+    t.equal(fetches, 1, 'and an empty poll with nothing newly written is one fetch, no wait');
+  });
+
   t.test('dead letters after max_deliveries, counted per consumer', async (t) => {
     const c = await JetStreamStore.open({ servers: cluster.servers, consumers: { maxDeliveries: 1, ackWaitMs: 300 } });
     t.teardown(() => c.close());

@@ -18,6 +18,11 @@
  *   acks go through a reply mux on the main connection (reply-mux.ts), whichever connection
  *   delivered the message: nats.js's `msg.ackAck` is a full request per message. Processed marks
  *   of held messages skip the checks (see mark).
+ * - Read-your-writes: a write is acknowledged once a quorum has it, and a consumer's leader may
+ *   be the replica that does not have it yet, so a `no_wait` fetch can find nothing. When one does
+ *   while writes through this gateway were acknowledged past what the consumer is known to have
+ *   delivered (write-horizon.ts), its info is asked, and if it has not delivered them a one-message
+ *   fetch waits up to {@link CATCH_UP_MS} for them.
  * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
  * - A watchdog for stalled fetches: after failovers on 2.9.10 a connection's fetches were seen to
  *   bring nothing while the durable had thousands to deliver, and a new connection fetched them
@@ -39,6 +44,7 @@ import { jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
 import { viewOf } from './message-view.js';
 import { ReplyMux, decodeAckReply } from './reply-mux.js';
+import type { WriteHorizon } from './write-horizon.js';
 
 const ACK = new TextEncoder().encode('+ACK');
 /** How long a no_wait fetch may take before it is stopped. */
@@ -47,6 +53,8 @@ const NO_WAIT_GUARD_MS = 1000;
 export const STALL_MS = 3000;
 /** Fetch connections replaced at most once per this long. */
 const REPLACE_INTERVAL_MS = 3000;
+/** How long process_events without wait_ms waits for events acknowledged but not yet on the consumer leader's replica. */
+export const CATCH_UP_MS = 500;
 /** Messages this gateway delivered and still holds for marks, at most (a mark of an evicted one uses a rebuilt ack subject). */
 const MAX_HELD = 50_000;
 
@@ -66,6 +74,8 @@ export class Consumers {
   private fetcher: { nc: NatsConnection; js: JetStreamClient } | null = null;
   /** Per durable, since when its fetches have come back empty. */
   private readonly emptySinceMs = new Map<string, number>();
+  /** Per durable, the write horizon up to which it is known to have delivered, or was checked (catchUp). */
+  private readonly checkedSeq = new Map<string, number>();
   private lastReplaceMs = 0;
   private replacing: Promise<void> | null = null;
   /** Fetch connections opened by the watchdog (closed at close(), or an ack deadline after they are replaced). */
@@ -83,6 +93,8 @@ export class Consumers {
     private readonly sink: DeadLetterSink,
     /** Opens a new connection to the cluster (the watchdog's replacement for a stalled one). */
     private readonly openConnection: () => Promise<NatsConnection>,
+    /** What writes through this gateway were acknowledged at (read-your-writes, see catchUp). */
+    private readonly horizon: WriteHorizon,
   ) {
     this.acks = new ReplyMux<true>(nc, decodeAckReply, 'acknowledgements');
   }
@@ -106,11 +118,13 @@ export class Consumers {
       messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
     }
     const waitMs = Math.min(query.waitMs ?? 0, limits.maxWaitMs);
+    if (messages.length === 0 && waitMs === 0 && !this.ending && !retryOnly) messages = await this.catchUp(entry, jsName, durable, max);
     if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) {
       messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: waitMs });
       if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
     }
     await this.watch(entry, jsName, durable, messages.length);
+    this.delivered(jsName, durable, messages);
     const events: EventView[] = [];
     // The last message's pending count: what the consumer still has after this batch.
     const more = messages.length === max || (messages.length > 0 && messages[messages.length - 1]!.info.pending > 0);
@@ -372,6 +386,37 @@ export class Consumers {
   }
 
   /**
+   * After an empty `no_wait` fetch (see the module comment): when writes through this gateway were
+   * acknowledged past what this durable is known to have delivered, asks its info, and when it has
+   * not delivered them (and has room under max_ack_pending) waits up to {@link CATCH_UP_MS} for the
+   * first. At most one info request per durable for each advance of the horizon.
+   */
+  private async catchUp(entry: CatalogEntry, jsName: string, durable: string, max: number): Promise<JsMsg[]> {
+    const key = `${jsName}|${durable}`;
+    const written = this.horizon.last(jsName);
+    if (written <= (this.checkedSeq.get(key) ?? 0)) return [];
+    this.setChecked(key, written);
+    const info = await this.info(entry, jsName, durable).catch(() => null);
+    if (info === null || info.delivered.stream_seq >= written || !hasRoom(info)) return [];
+    const messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: CATCH_UP_MS });
+    if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
+    return messages;
+  }
+
+  /** Notes the highest stream sequence delivered to a durable (what catchUp need not ask about). */
+  private delivered(jsName: string, durable: string, messages: readonly JsMsg[]): void {
+    if (messages.length === 0) return;
+    const key = `${jsName}|${durable}`;
+    const seq = Math.max(...messages.map((msg) => msg.seq));
+    if (seq > (this.checkedSeq.get(key) ?? 0)) this.setChecked(key, seq);
+  }
+
+  private setChecked(key: string, seq: number): void {
+    if (this.checkedSeq.size >= MAX_HELD && !this.checkedSeq.has(key)) this.checkedSeq.clear();
+    this.checkedSeq.set(key, seq);
+  }
+
+  /**
    * The watchdog (see the module comment): counts a durable's empty fetches in a row and, past
    * {@link STALL_MS}, asks its info whether it had events to deliver.
    */
@@ -392,8 +437,7 @@ export class Consumers {
     this.emptySinceMs.set(key, now); // asked at most once per STALL_MS
     const info = await this.info(entry, jsName, durable).catch(() => null);
     if (info === null) return;
-    const room = info.config.max_ack_pending === undefined || info.config.max_ack_pending < 1 || info.num_ack_pending < info.config.max_ack_pending;
-    if (info.num_pending > 0 && room) await this.replaceFetcher();
+    if (info.num_pending > 0 && hasRoom(info)) await this.replaceFetcher();
   }
 
   /** Moves fetches to a new connection; the old one (if the watchdog opened it) closes after an ack deadline. */
@@ -475,6 +519,11 @@ function ackSubjectOf(msg: JsMsg): string {
   const reply = (msg as JsMsg & { reply?: unknown }).reply;
   assert(typeof reply === 'string' && reply !== '', 'a delivered JetStream message without an ack subject');
   return reply;
+}
+
+/** The consumer may deliver more: it is under its max_ack_pending (or has none). */
+function hasRoom(info: ConsumerInfo): boolean {
+  return info.config.max_ack_pending === undefined || info.config.max_ack_pending < 1 || info.num_ack_pending < info.config.max_ack_pending;
 }
 
 /** A request nobody answers: on an ack subject, the consumer (or its stream) is gone. */

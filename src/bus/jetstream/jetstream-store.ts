@@ -41,6 +41,7 @@ import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
+import { WriteHorizon } from './write-horizon.js';
 import { Writer } from './writer.js';
 
 /** Snapshot of one stream: stalled after this long without its end. */
@@ -67,8 +68,9 @@ export class JetStreamStore implements EventStore {
       state: (entry) => this.state(entry),
       ackFloor: async (entry, consumer) => (await this.consumers.info(entry, jsStreamName(entry.number), jsConsumerName(consumer)))?.ack_floor.stream_seq ?? 0,
     });
-    this.writer = new Writer([nc, ...publishConnections].map((c) => new PubAckPublisher(c)), jsm, catalog, options, repair);
-    this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)));
+    const horizon = new WriteHorizon();
+    this.writer = new Writer([nc, ...publishConnections].map((c) => new PubAckPublisher(c)), jsm, catalog, options, repair, horizon);
+    this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)), horizon);
   }
 
   /** Connects to the cluster, waits for JetStream (up to startTimeoutMs) and opens the catalog. */

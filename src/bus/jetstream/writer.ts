@@ -25,6 +25,7 @@ import { CLIENT_MSG_ID_PREFIX, GATEWAY_MSG_ID_PREFIX, Headers, eventSubject, jsS
 import { JsErrors, actualLastSequence, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
 import type { PubAckPublish } from './pub-ack-publisher.js';
 import { retryOnStream } from './stream-config.js';
+import type { WriteHorizon } from './write-horizon.js';
 import { WriteLane } from './write-lane.js';
 
 /** Conflicting keyed writes are retried this many times before BACKEND_UNAVAILABLE. */
@@ -53,6 +54,8 @@ export class Writer {
     private readonly options: ResolvedJetStreamOptions,
     /** Completes a create stopped half way (stream-config.ts): true when the stream now exists. */
     private readonly repair: (entry: CatalogEntry) => Promise<boolean>,
+    /** Told every acknowledged sequence (read-your-writes for consumers, write-horizon.ts). */
+    private readonly horizon: WriteHorizon,
   ) {}
 
   /**
@@ -260,6 +263,7 @@ export class Writer {
   /** The reply: a duplicate answers with the original's offset and time (read back from the leader). */
   private async answer(entry: CatalogEntry, ack: PubAck, version: number | undefined, timeMs: number): Promise<AppendResult> {
     const offset = ack.seq - 1;
+    this.horizon.wrote(jsStreamName(entry.number), ack.seq);
     const written: AppendedEventView = { id: encodeEventId(entry.number, offset, this.catalog.storePart), offset, createdMs: timeMs };
     if (version !== undefined) written.version = version;
     if (ack.duplicate) {
