@@ -7,6 +7,7 @@
 import { connect, type JetStreamManager } from 'nats';
 import t from 'tap';
 import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
+import { LEADER_TTL_MS } from '../../src/bus/jetstream/leader-affinity.js';
 import { jsConsumerName } from '../../src/bus/jetstream/names.js';
 import { natsSkip, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
 
@@ -98,6 +99,41 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.same(offsets, offsets.map((_, k) => k), `${offsets.length} writes stored at offsets in call order`);
     const page = await a.read({ streamName: 'ordered', fromOffset: 0, maxEvents: 10_000, maxBytes: 64 << 20, consumer: 'default' });
     t.same(page.events.map((e) => JSON.parse(e.payload.toString()) as unknown), results.map(({ who, i }) => ({ who, i })), 'and read back in that order, each once');
+  });
+
+  t.test('writes go to the stream leader\'s node, and follow it after a leader change', async (t) => {
+    await a.createStream('placed');
+    const nc = await connect({ servers: cluster.servers });
+    t.teardown(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    const jsName = await jsNameOfStream(jsm, 'placed');
+    const affinity = (a as unknown as { affinity: { placed: { publisher: unknown; serverName(): string | undefined }[]; pick(name: string): unknown } }).affinity;
+    t.equal(new Set(affinity.placed.map((p) => p.serverName())).size, 3, 'a publishing connection on each of the 3 nodes');
+    const nodeOfNextLane = () => {
+      const picked = affinity.pick('placed');
+      return affinity.placed.find((p) => p.publisher === picked)?.serverName();
+    };
+    const leaderNow = async () => (await jsm.streams.info(jsName)).cluster?.leader;
+    let written = 0;
+    const write = async () => (await a.append('placed', [{ payload: body(written++) }], {})).events[0]!.offset;
+    await write();
+    await new Promise((r) => setTimeout(r, 100));
+    const first = await leaderNow();
+    t.equal(nodeOfNextLane(), first, `a new lane goes to the leader, ${String(first)}`);
+    await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${jsName}`, new Uint8Array(), { timeout: 5000 });
+    let second = first;
+    for (let i = 0; i < 100 && (second === first || second === undefined); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      second = await leaderNow().catch(() => undefined);
+    }
+    t.not(second, first, `the leader moved to ${String(second)}`);
+    const offsets: number[] = [];
+    const untilMs = Date.now() + LEADER_TTL_MS + 500;
+    while (Date.now() < untilMs) offsets.push(await write());
+    t.same(offsets, offsets.map((_, k) => k + 1), 'writes went on through the change, in order');
+    await write();
+    await new Promise((r) => setTimeout(r, 100));
+    t.equal(nodeOfNextLane(), second, 'and lanes follow the new leader once it is read again');
   });
 
   t.test('backward pages across several read windows, cut by count and by bytes', async (t) => {

@@ -41,6 +41,7 @@ import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
+import { LeaderAffinity } from './leader-affinity.js';
 import { WriteHorizon } from './write-horizon.js';
 import { Writer } from './writer.js';
 
@@ -51,6 +52,7 @@ export class JetStreamStore implements EventStore {
   readonly backend = 'jetstream';
   private readonly writer: Writer;
   private readonly consumers: Consumers;
+  private readonly affinity: LeaderAffinity;
   private readonly reads: EventReads;
   private readonly subscriptions = new Set<JetStreamSubscription>();
 
@@ -69,7 +71,9 @@ export class JetStreamStore implements EventStore {
       ackFloor: async (entry, consumer) => (await this.consumers.info(entry, jsStreamName(entry.number), jsConsumerName(consumer)))?.ack_floor.stream_seq ?? 0,
     });
     const horizon = new WriteHorizon();
-    this.writer = new Writer([nc, ...publishConnections].map((c) => new PubAckPublisher(c)), jsm, catalog, options, repair, horizon);
+    const placed = [nc, ...publishConnections].map((c) => ({ publisher: new PubAckPublisher(c), serverName: () => c.info?.server_name }));
+    this.affinity = new LeaderAffinity(placed, async (name) => (await jsm.streams.info(jsStreamName((await catalog.require(name)).number))).cluster?.leader);
+    this.writer = new Writer((name) => this.affinity.pick(name), jsm, catalog, options, repair, horizon);
     this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)), horizon);
   }
 
@@ -92,6 +96,7 @@ export class JetStreamStore implements EventStore {
           const extra: NatsConnection[] = [];
           try {
             for (let i = 1; i < resolved.publishConnections; i++) extra.push(await connect(connectionOptions(resolved)));
+            extra.push(...(await connectToEveryNode(nc, extra, resolved)));
           } catch (error) {
             await Promise.all(extra.map((c) => c.close()));
             throw error;
@@ -140,6 +145,7 @@ export class JetStreamStore implements EventStore {
   async deleteStream(name: string): Promise<void> {
     const entry = await this.catalog.require(name, true);
     await this.catalog.delete(name);
+    this.affinity.forget(name);
     try {
       await this.jsm.streams.delete(jsStreamName(entry.number));
     } catch (error) {
@@ -355,6 +361,33 @@ export class JetStreamStore implements EventStore {
       throw backendError(`dead-lettering an event of stream '${entry.name}'`, error);
     }
   }
+}
+
+/** Nodes a gateway opens publishing connections to, at most (leader-affinity.ts). */
+const MAX_NODE_CONNECTIONS = 16;
+
+/**
+ * A publishing connection on each node of the cluster that `nc` and `extra` are not on
+ * (leader-affinity.ts): one to each configured server and each client URL the cluster
+ * advertises, kept when it lands on a node not yet covered. A node that cannot be reached now is
+ * skipped (its streams' writes go through the routes).
+ */
+async function connectToEveryNode(nc: NatsConnection, extra: readonly NatsConnection[], options: ResolvedJetStreamOptions): Promise<NatsConnection[]> {
+  const covered = new Set([nc, ...extra].map((c) => c.info?.server_name));
+  const urls = [...new Set([...options.servers, ...(nc.info?.connect_urls ?? [])])].slice(0, MAX_NODE_CONNECTIONS);
+  const attempts = await Promise.allSettled(urls.map((url) => connect({ ...connectionOptions(options), servers: [url], noRandomize: true })));
+  const kept: NatsConnection[] = [];
+  for (const attempt of attempts) {
+    if (attempt.status === 'rejected') continue;
+    const name = attempt.value.info?.server_name;
+    if (name === undefined || covered.has(name)) {
+      await attempt.value.close();
+      continue;
+    }
+    covered.add(name);
+    kept.push(attempt.value);
+  }
+  return kept;
 }
 
 function connectionOptions(options: ResolvedJetStreamOptions): ConnectionOptions {

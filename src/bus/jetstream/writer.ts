@@ -42,13 +42,12 @@ interface KeyHead {
 }
 
 export class Writer {
-  private next = 0;
   /** Per stream name, the order its writes are published in (write-lane.ts). */
   private readonly lanes = new Map<string, WriteLane>();
 
   constructor(
-    /** Publishing clients, one per NATS connection; each stream's lane uses one (round robin by lane). */
-    private readonly publishers: readonly PubAckPublish[],
+    /** The publishing client a new lane of a stream uses (leader-affinity.ts: on the stream leader's node when it can). */
+    private readonly publisherFor: (streamName: string) => PubAckPublish,
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
     private readonly options: ResolvedJetStreamOptions,
@@ -92,7 +91,7 @@ export class Writer {
   private laneOf(streamName: string): WriteLane {
     let lane = this.lanes.get(streamName);
     if (lane === undefined) {
-      const created: WriteLane = new WriteLane(this.publishers[this.next++ % this.publishers.length]!, () => {
+      const created: WriteLane = new WriteLane(this.publisherFor(streamName), () => {
         if (this.lanes.get(streamName) === created) this.lanes.delete(streamName);
       });
       this.lanes.set(streamName, created);
@@ -206,7 +205,7 @@ export class Writer {
       }
       if (lastError !== undefined) await sleep(RETRY_PAUSE_MS);
       try {
-        const js = this.lanes.get(entry.name)?.publisher ?? this.publishers[0]!;
+        const js = this.lanes.get(entry.name)?.publisher ?? this.publisherFor(entry.name);
         return await js.publish(subject, payload, { headers: h, timeout: this.options.requestTimeoutMs });
       } catch (error) {
         if (!isTransient(error)) throw error; // the caller maps it (10071 is a conflict to retry)
