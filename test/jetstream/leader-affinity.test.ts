@@ -5,7 +5,7 @@
  * after LEADER_TTL_MS. (On a real cluster: write-path.test.ts.)
  */
 import t from 'tap';
-import { LEADER_TTL_MS, LeaderAffinity, type PlacedPublisher } from '../../src/bus/jetstream/leader-affinity.js';
+import { LEADER_TTL_MS, LeaderAffinity, RECONNECT_INTERVAL_MS, type PlacedPublisher } from '../../src/bus/jetstream/leader-affinity.js';
 import type { PubAckPublish } from '../../src/bus/jetstream/pub-ack-publisher.js';
 
 function publisher(name: string): PubAckPublish & { name: string } {
@@ -66,4 +66,26 @@ t.test('a connection that moved to the leader\'s node (a reconnect) is found the
   t.same([affinity.pick('s'), affinity.pick('s')].map(name).sort(), ['p0', 'p1'], 'nobody on n2: in turn');
   placed[1]!.node = 'n2';
   t.same([affinity.pick('s'), affinity.pick('s'), affinity.pick('s')].map(name), ['p1', 'p1', 'p1'], 'once one is there, always it');
+});
+
+t.test('a leader on a node nobody is on asks for the missing nodes, at most every RECONNECT_INTERVAL_MS', async (t) => {
+  const placed = placedOn('n1');
+  let asked = 0;
+  const affinity = new LeaderAffinity(placed, () => Promise.resolve('n2'), () => (asked += 1));
+  affinity.pick('s');
+  await tick();
+  t.equal(asked, 0, 'nothing asked while the leader is unknown');
+  affinity.pick('s');
+  affinity.pick('s');
+  t.equal(asked, 1, 'asked once');
+  const realNow = Date.now;
+  t.teardown(() => (Date.now = realNow));
+  const later = realNow() + RECONNECT_INTERVAL_MS;
+  Date.now = () => later;
+  affinity.pick('s');
+  t.equal(asked, 2, 'and again after the interval');
+  const onN2 = placedOn('n2')[0]!;
+  affinity.add(onN2);
+  t.equal(affinity.pick('s'), onN2.publisher, 'a connection added on the leader\'s node takes its lanes');
+  t.equal(asked, 2);
 });

@@ -41,7 +41,7 @@ import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
-import { LeaderAffinity } from './leader-affinity.js';
+import { LeaderAffinity, type PlacedPublisher } from './leader-affinity.js';
 import { WriteHorizon } from './write-horizon.js';
 import { Writer } from './writer.js';
 
@@ -53,13 +53,15 @@ export class JetStreamStore implements EventStore {
   private readonly writer: Writer;
   private readonly consumers: Consumers;
   private readonly affinity: LeaderAffinity;
+  private closing = false;
   private readonly reads: EventReads;
   private readonly subscriptions = new Set<JetStreamSubscription>();
 
   private constructor(
     private readonly nc: NatsConnection,
     /** Extra connections writes are published over (writer.ts), beside `nc`. */
-    private readonly publishConnections: readonly NatsConnection[],
+    /** Publishing connections beside `nc` (leader-affinity.ts); grows when a missing node is reached. */
+    private readonly publishConnections: NatsConnection[],
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
@@ -71,8 +73,11 @@ export class JetStreamStore implements EventStore {
       ackFloor: async (entry, consumer) => (await this.consumers.info(entry, jsStreamName(entry.number), jsConsumerName(consumer)))?.ack_floor.stream_seq ?? 0,
     });
     const horizon = new WriteHorizon();
-    const placed = [nc, ...publishConnections].map((c) => ({ publisher: new PubAckPublisher(c), serverName: () => c.info?.server_name }));
-    this.affinity = new LeaderAffinity(placed, async (name) => (await jsm.streams.info(jsStreamName((await catalog.require(name)).number))).cluster?.leader);
+    this.affinity = new LeaderAffinity(
+      [nc, ...publishConnections].map(placedOn),
+      async (name) => (await jsm.streams.info(jsStreamName((await catalog.require(name)).number))).cluster?.leader,
+      () => void this.connectMissingNodes(),
+    );
     this.writer = new Writer((name) => this.affinity.pick(name), jsm, catalog, options, repair, horizon);
     this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)), horizon);
   }
@@ -113,8 +118,23 @@ export class JetStreamStore implements EventStore {
     }
   }
 
+  /** Adds publishing connections on the nodes none is on now (leader-affinity.ts); failures leave writes on the routes. */
+  private async connectMissingNodes(): Promise<void> {
+    if (this.closing) return;
+    const added = await connectToEveryNode(this.nc, this.publishConnections, this.options).catch(() => []);
+    for (const connection of added) {
+      if (this.closing) {
+        await connection.close();
+        continue;
+      }
+      this.publishConnections.push(connection);
+      this.affinity.add(placedOn(connection));
+    }
+  }
+
   /** Closes the NATS connection (nothing to make durable: the cluster has it). */
   async close(): Promise<void> {
+    this.closing = true;
     this.consumers.endWaits();
     await this.consumers.close();
     await Promise.all([this.nc, ...this.publishConnections].map((c) => c.drain().catch(() => c.close())));
@@ -361,6 +381,11 @@ export class JetStreamStore implements EventStore {
       throw backendError(`dead-lettering an event of stream '${entry.name}'`, error);
     }
   }
+}
+
+/** A connection's publisher, and the node it is on now. */
+function placedOn(connection: NatsConnection): PlacedPublisher {
+  return { publisher: new PubAckPublisher(connection), serverName: () => connection.info?.server_name };
 }
 
 /** Nodes a gateway opens publishing connections to, at most (leader-affinity.ts). */

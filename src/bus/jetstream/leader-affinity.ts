@@ -8,7 +8,8 @@
  * The gateway keeps a publishing connection on every node it can reach (jetstream-store.ts),
  * learns each stream's leader from the stream's info, cached for {@link LEADER_TTL_MS} and read
  * again in the background, and a stream's write lane takes the leader's connection when it is
- * made. A lane is made only when the stream has no write of this gateway in flight and keeps
+ * made. A leader on a node without a connection (down at the start, or come back after its
+ * connection moved elsewhere) makes the gateway connect to the nodes it misses. A lane is made only when the stream has no write of this gateway in flight and keeps
  * its connection while any is (write-lane.ts), so switching never reorders writes. After a
  * leader change writes still work, through the routes, until the next read of the leader.
  */
@@ -16,6 +17,8 @@ import type { PubAckPublish } from './pub-ack-publisher.js';
 
 /** How long a stream's leader, once read, is trusted before it is read again (in the background). */
 export const LEADER_TTL_MS = 2000;
+/** A leader on a node with no connection asks for connections to the missing nodes at most this often. */
+export const RECONNECT_INTERVAL_MS = 10_000;
 /** Streams whose leader is remembered, at most (past it the map starts again). */
 const MAX_STREAMS = 10_000;
 
@@ -30,12 +33,25 @@ export class LeaderAffinity {
   private readonly leaders = new Map<string, { leader: string | undefined; readMs: number }>();
   private readonly reading = new Set<string>();
   private next = 0;
+  private lastMissingMs = -Infinity;
 
   constructor(
-    private readonly placed: readonly PlacedPublisher[],
+    /** The publishers; {@link add} appends to it. */
+    private readonly placed: PlacedPublisher[],
     /** Reads the server name of the leader of eventbus stream `streamName` (undefined: none now). */
     private readonly readLeader: (streamName: string) => Promise<string | undefined>,
+    /**
+     * Told (at most every {@link RECONNECT_INTERVAL_MS}) that a leader is on a node no publisher is
+     * on: a node that was down when the gateway started, or whose connection moved to another
+     * node while it was down. The owner connects to the missing nodes and {@link add}s them.
+     */
+    private readonly nodeMissing: () => void = () => {},
   ) {}
+
+  /** A publisher on a node none was on (see nodeMissing). */
+  add(placed: PlacedPublisher): void {
+    this.placed.push(placed);
+  }
 
   /**
    * The publisher for a new lane of `streamName`: one on the leader's node when the leader is
@@ -49,6 +65,11 @@ export class LeaderAffinity {
     if (leader !== undefined) {
       const onLeader = this.placed.find((p) => p.serverName() === leader);
       if (onLeader !== undefined) return onLeader.publisher;
+      const nowMs = Date.now();
+      if (nowMs - this.lastMissingMs >= RECONNECT_INTERVAL_MS) {
+        this.lastMissingMs = nowMs;
+        this.nodeMissing();
+      }
     }
     return this.placed[this.next++ % this.placed.length]!.publisher;
   }
