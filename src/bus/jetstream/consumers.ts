@@ -407,7 +407,8 @@ export class Consumers {
   private delivered(jsName: string, durable: string, messages: readonly JsMsg[]): void {
     if (messages.length === 0) return;
     const key = `${jsName}|${durable}`;
-    const seq = Math.max(...messages.map((msg) => msg.seq));
+    let seq = 0;
+    for (const msg of messages) seq = Math.max(seq, msg.seq);
     if (seq > (this.checkedSeq.get(key) ?? 0)) this.setChecked(key, seq);
   }
 

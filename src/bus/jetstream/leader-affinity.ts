@@ -8,10 +8,11 @@
  * The gateway keeps a publishing connection on every node it can reach (jetstream-store.ts),
  * learns each stream's leader from the stream's info, cached for {@link LEADER_TTL_MS} and read
  * again in the background, and a stream's write lane takes the leader's connection when it is
- * made. A leader on a node without a connection (down at the start, or come back after its
- * connection moved elsewhere) makes the gateway connect to the nodes it misses. A lane is made only when the stream has no write of this gateway in flight and keeps
- * its connection while any is (write-lane.ts), so switching never reorders writes. After a
- * leader change writes still work, through the routes, until the next read of the leader.
+ * made. A lane is made only when the stream has no write of this gateway in flight and keeps its
+ * connection while any is (write-lane.ts), so switching never reorders writes. After a leader
+ * change writes still work, through the routes, until the next read of the leader. A leader on a
+ * node without a connection (down at the start, or back after its connection moved elsewhere)
+ * makes the gateway connect to the nodes it misses.
  */
 import type { PubAckPublish } from './pub-ack-publisher.js';
 
