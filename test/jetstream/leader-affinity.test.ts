@@ -2,10 +2,11 @@
  * Leader affinity (src/bus/jetstream/leader-affinity.ts): a stream's new write lane takes the
  * publisher on its leader's node once the leader is known, round robin before that and when no
  * connection is on that node; the leader is read in the background, once at a time, and again
- * after LEADER_TTL_MS. (On a real cluster: write-path.test.ts.)
+ * after LEADER_TTL_MS; missing nodes are asked for; what it remembers is bounded. (On a real
+ * cluster: write-path.test.ts.)
  */
 import t from 'tap';
-import { LEADER_TTL_MS, LeaderAffinity, RECONNECT_INTERVAL_MS, type PlacedPublisher } from '../../src/bus/jetstream/leader-affinity.js';
+import { LEADER_TTL_MS, LeaderAffinity, MAX_LEADERS, RECONNECT_INTERVAL_MS, type PlacedPublisher } from '../../src/bus/jetstream/leader-affinity.js';
 import type { PubAckPublish } from '../../src/bus/jetstream/pub-ack-publisher.js';
 
 function publisher(name: string): PubAckPublish & { name: string } {
@@ -88,4 +89,12 @@ t.test('a leader on a node nobody is on asks for the missing nodes, at most ever
   affinity.add(onN2);
   t.equal(affinity.pick('s'), onN2.publisher, 'a connection added on the leader\'s node takes its lanes');
   t.equal(asked, 2);
+});
+
+t.test('the leaders remembered are bounded', async (t) => {
+  const affinity = new LeaderAffinity(placedOn('n1'), () => Promise.resolve('n1'));
+  for (let i = 0; i < MAX_LEADERS + 10; i++) affinity.pick(`s${i}`);
+  await tick();
+  t.ok(affinity.remembered <= MAX_LEADERS, `${affinity.remembered} remembered, at most ${MAX_LEADERS}`);
+  t.ok(affinity.remembered > 0);
 });

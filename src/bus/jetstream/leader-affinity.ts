@@ -21,7 +21,7 @@ export const LEADER_TTL_MS = 2000;
 /** A leader on a node with no connection asks for connections to the missing nodes at most this often. */
 export const RECONNECT_INTERVAL_MS = 10_000;
 /** Streams whose leader is remembered, at most (past it the map starts again). */
-const MAX_STREAMS = 10_000;
+export const MAX_LEADERS = 10_000;
 
 /** A publishing client and the node its connection is on now (it moves on a reconnect). */
 export interface PlacedPublisher {
@@ -75,6 +75,11 @@ export class LeaderAffinity {
     return this.placed[this.next++ % this.placed.length]!.publisher;
   }
 
+  /** Streams whose leader is remembered now (for tests of the bound). */
+  get remembered(): number {
+    return this.leaders.size;
+  }
+
   /** The stream was deleted here: its leader is forgotten. */
   forget(streamName: string): void {
     this.leaders.delete(streamName);
@@ -84,7 +89,7 @@ export class LeaderAffinity {
     if (this.reading.has(streamName)) return;
     this.reading.add(streamName);
     const remember = (leader: string | undefined) => {
-      if (this.leaders.size >= MAX_STREAMS && !this.leaders.has(streamName)) this.leaders.clear();
+      if (this.leaders.size >= MAX_LEADERS && !this.leaders.has(streamName)) this.leaders.clear();
       this.leaders.set(streamName, { leader, readMs: Date.now() });
     };
     this.readLeader(streamName)

@@ -7,7 +7,7 @@
  */
 
 /** Streams tracked at most; past it the map starts again (a forgotten stream costs one info request). */
-const MAX_STREAMS = 100_000;
+export const MAX_STREAMS = 100_000;
 
 export class WriteHorizon {
   private readonly lastSeq = new Map<string, number>();
@@ -22,5 +22,10 @@ export class WriteHorizon {
   /** The highest acknowledged sequence of a write through this gateway to `jsName`, 0 when none. */
   last(jsName: string): number {
     return this.lastSeq.get(jsName) ?? 0;
+  }
+
+  /** Streams tracked now (for tests of the bound). */
+  get size(): number {
+    return this.lastSeq.size;
   }
 }
