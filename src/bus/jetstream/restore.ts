@@ -3,14 +3,15 @@
  * jetstream backend back into a cluster. The catalog bucket first, then every stream with its
  * consumers, each under its own JetStream name, so event ids stay valid. Refuses, restoring
  * nothing, when any of those streams already exists in the cluster (JetStream never restores over
- * a stream: 10130): restore into a cluster that holds no eventbus data.
+ * a stream: 10130): restore into a cluster that holds no eventbus data. Returns once every
+ * restored stream shows its restored events (or after 30 s).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { connect } from 'nats';
+import { connect, type JetStreamManager } from 'nats';
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { resolveJetStreamOptions, type JetStreamOptions } from './jetstream-options.js';
-import { JsErrors, jsErrorCode } from './nats-errors.js';
+import { JsErrors, jsErrorCode, sleep } from './nats-errors.js';
 import { restoreStream } from './stream-snapshot.js';
 
 interface Manifest {
@@ -29,6 +30,9 @@ export function isJetStreamSnapshot(dir: string): boolean {
     return false;
   }
 }
+
+/** How long a restore waits, at most, for the restored streams to show what was restored. */
+const SERVED_TIMEOUT_MS = 30_000;
 
 const failed = (reason: string, cause?: unknown) => new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `restore failed: ${reason}`, cause === undefined ? {} : { cause });
 
@@ -63,8 +67,25 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
         throw failed(`stream ${name}: ${(error as Error).message}`, error);
       }
     }
+    await waitUntilServed(jsm, manifest.streams, Date.now() + SERVED_TIMEOUT_MS);
     return { streams: manifest.streams.length, events: manifest.streams.reduce((sum, s) => sum + s.messages, 0) };
   } finally {
     await nc.close();
+  }
+}
+
+/**
+ * Waits (up to the deadline) until the info of every restored stream shows its restored
+ * messages: right after a restore its leader may still be elected, or answer from a state
+ * without them, and a read then sees an empty stream (seen once in CI). Past the deadline it goes
+ * on: the restore itself succeeded.
+ */
+async function waitUntilServed(jsm: JetStreamManager, streams: Manifest['streams'], deadlineMs: number): Promise<void> {
+  for (const stream of streams) {
+    for (;;) {
+      const info = await jsm.streams.info(stream.js_name).catch(() => null);
+      if ((info !== null && info.state.messages >= stream.messages) || Date.now() > deadlineMs) break;
+      await sleep(100);
+    }
   }
 }
