@@ -3,6 +3,7 @@
  * streams, events, ids and consumer positions come back; restoring over existing data is refused.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import t from 'tap';
@@ -33,6 +34,8 @@ t.test('snapshot into the snapshots root, restore into another cluster', natsSki
   t.equal(snapshot.streams, 1);
   t.equal(snapshot.events, 50);
   t.match(snapshot.path, /^nightly\/snapshot-/);
+  const manifest = JSON.parse(readFileSync(path.join(snapshot.absolutePath, 'MANIFEST.json'), 'utf8')) as { catalog_messages: number };
+  t.ok(manifest.catalog_messages >= 1, 'the manifest counts the catalog\'s messages (restore waits for them)');
 
   const restored = await run(process.execPath, [MAIN, 'restore', snapshot.absolutePath, '--nats-servers', two.servers.join(','), '--json']);
   t.match(JSON.parse(restored.stdout), { streams: 1, events: 50 });

@@ -279,8 +279,9 @@ export class JetStreamStore implements EventStore {
         streams.push({ name, js_name: jsName, ...taken });
       }
       const catalogStream = `KV_${CATALOG_BUCKET}`;
-      await snapshotStream(this.nc, catalogStream, path.join(dir, `${catalogStream}.snap`), SNAPSHOT_TIMEOUT_MS);
-      writeFileSync(path.join(dir, 'MANIFEST.json'), JSON.stringify({ backend: 'jetstream', created_at: createdAt, catalog: catalogStream, streams }, null, 1), { mode: 0o600 });
+      const catalogTaken = await snapshotStream(this.nc, catalogStream, path.join(dir, `${catalogStream}.snap`), SNAPSHOT_TIMEOUT_MS);
+      const manifest = { backend: 'jetstream', created_at: createdAt, catalog: catalogStream, catalog_messages: catalogTaken.messages, streams };
+      writeFileSync(path.join(dir, 'MANIFEST.json'), JSON.stringify(manifest, null, 1), { mode: 0o600 });
     } catch (error) {
       throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${(error as Error).message}`, { cause: error });
     }

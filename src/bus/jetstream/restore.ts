@@ -3,8 +3,8 @@
  * jetstream backend back into a cluster. The catalog bucket first, then every stream with its
  * consumers, each under its own JetStream name, so event ids stay valid. Refuses, restoring
  * nothing, when any of those streams already exists in the cluster (JetStream never restores over
- * a stream: 10130): restore into a cluster that holds no eventbus data. Returns once every
- * restored stream shows its restored events (or after 30 s).
+ * a stream: 10130): restore into a cluster that holds no eventbus data. Returns once the catalog
+ * and every restored stream show their restored messages (or after 30 s).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +17,8 @@ import { restoreStream } from './stream-snapshot.js';
 interface Manifest {
   backend: string;
   catalog: string;
+  /** Messages in the catalog's snapshot (absent in snapshots taken before it was recorded). */
+  catalog_messages?: number;
   streams: { name: string; js_name: string; messages: number }[];
 }
 
@@ -67,7 +69,8 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
         throw failed(`stream ${name}: ${(error as Error).message}`, error);
       }
     }
-    await waitUntilServed(jsm, manifest.streams, Date.now() + SERVED_TIMEOUT_MS);
+    const catalog = { js_name: manifest.catalog, messages: manifest.catalog_messages ?? 0 };
+    await waitUntilServed(jsm, [catalog, ...manifest.streams], Date.now() + SERVED_TIMEOUT_MS);
     return { streams: manifest.streams.length, events: manifest.streams.reduce((sum, s) => sum + s.messages, 0) };
   } finally {
     await nc.close();
@@ -75,12 +78,12 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
 }
 
 /**
- * Waits (up to the deadline) until the info of every restored stream shows its restored
- * messages: right after a restore its leader may still be elected, or answer from a state
+ * Waits (up to the deadline) until the info of every restored stream, the catalog's first, shows
+ * its restored messages: right after a restore its leader may still be elected, or answer from a state
  * without them, and a read then sees an empty stream (seen once in CI). Past the deadline it goes
  * on: the restore itself succeeded.
  */
-async function waitUntilServed(jsm: JetStreamManager, streams: Manifest['streams'], deadlineMs: number): Promise<void> {
+async function waitUntilServed(jsm: JetStreamManager, streams: readonly { js_name: string; messages: number }[], deadlineMs: number): Promise<void> {
   for (const stream of streams) {
     for (;;) {
       const info = await jsm.streams.info(stream.js_name).catch(() => null);
