@@ -6,6 +6,7 @@
  */
 import { connect, type JetStreamManager } from 'nats';
 import t from 'tap';
+import { CATCH_UP_MS } from '../../src/bus/jetstream/consumers.js';
 import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
 import { LEADER_TTL_MS } from '../../src/bus/jetstream/leader-affinity.js';
 import { jsConsumerName } from '../../src/bus/jetstream/names.js';
@@ -320,6 +321,18 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     fetches = 0;
     t.same((await c.consume('ryw', 'lagging', { maxEvents: 100, autoAck: false })).events, [], 'then nothing is left');
     t.equal(fetches, 1, 'and an empty poll with nothing newly written is one fetch, no wait');
+
+    // A key's consumer waits only for writes of its key.
+    await c.append('ryw', [{ payload: body('k') }], { key: 'k' });
+    t.same((await c.consume('ryw', 'keyed', { maxEvents: 100, autoAck: false, filter: { key: 'k' } })).events.map((e) => e.offset), [5]);
+    await c.append('ryw', [{ payload: body('other') }], { key: 'other' });
+    lagging = 1;
+    const startMs = Date.now();
+    t.same((await c.consume('ryw', 'keyed', { maxEvents: 100, autoAck: false })).events, [], 'another key\'s write is not for it');
+    t.ok(Date.now() - startMs < CATCH_UP_MS, `and the poll does not wait for it (${Date.now() - startMs} ms)`);
+    await c.append('ryw', [{ payload: body('k2') }], { key: 'k' });
+    lagging = 1;
+    t.same((await c.consume('ryw', 'keyed', { maxEvents: 100, autoAck: false })).events.map((e) => e.offset), [7], 'its own key\'s write is waited for');
   });
 
   t.test('dead letters after max_deliveries, counted per consumer', async (t) => {

@@ -4,6 +4,8 @@
  * in the cluster, so they survive a gateway's death, and several gateways fetching from one
  * durable never deliver an event twice as new (research §4).
  *
+ * - A durable is created by the first process_events naming it, with that call's start and key
+ *   filter as its deliver policy and filter subject (consumer-setup.ts); later calls' are ignored.
  * - process_events: a `no_wait` fetch; when nothing is there and `wait_ms` > 0, a one-message
  *   long-poll, then a `no_wait` fetch for the rest. JetStream has one delivery queue per consumer,
  *   redeliveries first, so a delivery may hold due retries beside new events; retry_events runs
@@ -21,8 +23,9 @@
  * - Read-your-writes: a write is acknowledged once a quorum has it, and a consumer's leader may
  *   be the replica that does not have it yet, so a `no_wait` fetch can find nothing. When one does
  *   while writes through this gateway were acknowledged past what the consumer is known to have
- *   delivered (write-horizon.ts), its info is asked, and if it has not delivered them a one-message
- *   fetch waits up to {@link CATCH_UP_MS} for them.
+ *   delivered (write-horizon.ts), its info is asked, and if it has not delivered them (for a key's
+ *   consumer: if the key's last event is past what it delivered) a one-message fetch waits up to
+ *   {@link CATCH_UP_MS} for them.
  * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
  * - A watchdog for stalled fetches: after failovers on 2.9.10 a connection's fetches were seen to
  *   bring nothing while the durable had thousands to deliver, and a new connection fetched them
@@ -33,13 +36,14 @@
  *   deadline, for the `-NAK`s of what it delivered; what it was sent and never heard comes back to
  *   the new one after the ack deadline.
  */
-import { AckPolicy, DeliverPolicy, ErrorCode, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, ErrorCode, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons, assert } from '../../errors.js';
 import type { EventStatus } from '../../storage/index.js';
 import type { ConsumeQuery } from '../event-store.js';
 import type { ConsumerView, Delivery, EventView } from '../results.js';
 import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
+import { filterOf, setupConfig, startOf } from './consumer-setup.js';
 import { jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
 import { viewOf } from './message-view.js';
@@ -106,7 +110,7 @@ export class Consumers {
   private async consumeFrom(entry: CatalogEntry, consumer: string, query: ConsumeQuery, retryOnly: boolean): Promise<Delivery> {
     const jsName = jsStreamName(entry.number);
     const durable = jsConsumerName(consumer);
-    await this.ensure(entry, consumer, durable);
+    await this.ensure(entry, consumer, durable, query);
     const limits = this.options.consumers;
     const max = Math.min(query.maxEvents ?? limits.defaultBatchEvents, limits.maxBatchEvents);
     let messages: JsMsg[];
@@ -114,7 +118,7 @@ export class Consumers {
       messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
     } catch (error) {
       if (!(error instanceof ConsumerGone)) throw error;
-      await this.ensure(entry, consumer, durable);
+      await this.ensure(entry, consumer, durable, query);
       messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
     }
     const waitMs = Math.min(query.waitMs ?? 0, limits.maxWaitMs);
@@ -266,8 +270,8 @@ export class Consumers {
           retry,
           deadLettered: deadLettered.get(name) ?? 0,
           lag: info.num_pending,
-          start: { kind: 'all' },
-          filter: null,
+          start: startOf(info.config),
+          filter: filterOf(jsName, info.config),
         });
       }
     } catch (error) {
@@ -298,7 +302,8 @@ export class Consumers {
     for (const wait of this.waits) wait.stop();
   }
 
-  private async ensure(entry: CatalogEntry, consumer: string, durable: string): Promise<void> {
+  /** Creates the durable if it does not exist, with the start and filter of `setup` (consumer-setup.ts; ignored if it exists). */
+  private async ensure(entry: CatalogEntry, consumer: string, durable: string, setup: Pick<ConsumeQuery, 'start' | 'filter'>): Promise<void> {
     const jsName = jsStreamName(entry.number);
     const key = `${jsName}|${durable}`;
     if (this.known.has(key)) return;
@@ -307,13 +312,15 @@ export class Consumers {
       if (durables >= this.options.consumers.maxConsumersPerStream) {
         throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${entry.name}' has ${durables} consumers, the most allowed (max_consumers_per_stream)`);
       }
+      const nextOffset = async () => (await this.state(entry, jsName)).last_seq;
+      const config = await setupConfig(jsName, setup.start, setup.filter, nextOffset);
       try {
         // Same config from every gateway: creating it twice is not an error.
         await this.jsm.consumers.add(jsName, {
           durable_name: durable,
           description: consumer,
           ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
+          ...config,
           ack_wait: nanos(this.options.consumers.ackWaitMs),
           max_deliver: -1,
           max_ack_pending: this.options.consumers.maxPending,
@@ -321,10 +328,23 @@ export class Consumers {
         });
       } catch (error) {
         if (jsErrorCode(error) === JsErrors.streamNotFound) throw this.notFound(entry);
-        throw backendError(`creating consumer '${consumer}' of stream '${entry.name}'`, error);
+        // Another gateway created it first with another start or filter: its setup stands, as on the engine.
+        if ((await this.info(entry, jsName, durable).catch(() => null)) === null) {
+          throw backendError(`creating consumer '${consumer}' of stream '${entry.name}'`, error);
+        }
       }
     }
     this.known.add(key);
+  }
+
+  /** The stream's state (for an offset start's bound). */
+  private async state(entry: CatalogEntry, jsName: string): Promise<{ last_seq: number }> {
+    try {
+      return (await this.jsm.streams.info(jsName)).state;
+    } catch (error) {
+      if (jsErrorCode(error) === JsErrors.streamNotFound) throw this.notFound(entry);
+      throw backendError(`reading the state of stream '${entry.name}'`, error);
+    }
   }
 
   /** A fetch; when the fetch connection is closed, once more over a new one. */
@@ -398,9 +418,21 @@ export class Consumers {
     this.setChecked(key, written);
     const info = await this.info(entry, jsName, durable).catch(() => null);
     if (info === null || info.delivered.stream_seq >= written || !hasRoom(info)) return [];
+    // A key's consumer waits only for a write of its key (the stream's leader has it).
+    const subject = info.config.filter_subject;
+    if (subject !== undefined && subject !== '' && (await this.lastSeqOf(jsName, subject)) <= info.delivered.stream_seq) return [];
     const messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: CATCH_UP_MS });
     if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
     return messages;
+  }
+
+  /** The sequence of the last message on `subject`, or 0 (none, or the question failed: nothing to wait for). */
+  private async lastSeqOf(jsName: string, subject: string): Promise<number> {
+    try {
+      return (await this.jsm.streams.getMessage(jsName, { last_by_subj: subject })).seq;
+    } catch {
+      return 0;
+    }
   }
 
   /** Notes the highest stream sequence delivered to a durable (what catchUp need not ask about). */

@@ -221,10 +221,6 @@ export class JetStreamStore implements EventStore {
   }
 
   consume(streamName: string, consumer: string, query: ConsumeQuery): Promise<Delivery> {
-    // Consumers start at the beginning and take every event here (docs/protocol.md, the jetstream backend).
-    if ((query.start !== undefined && query.start.kind !== 'all') || query.filter !== undefined) {
-      return Promise.reject(new EventBusError(ErrorCodes.NOT_SUPPORTED, 'the jetstream backend does not support a consumer start or filter (docs/protocol.md, the jetstream backend)'));
-    }
     return this.consumers.consume(streamName, consumer, query);
   }
 

@@ -39,6 +39,12 @@ export function eventSubject(jsName: string, key: string | undefined): string {
   return key === undefined ? `${jsName}.n` : `${jsName}.k.K${b64url(key)}`;
 }
 
+/** The key whose events `subject` (of stream `jsName`) holds; undefined if it is not a key's subject. */
+export function keyOfSubject(jsName: string, subject: string): string | undefined {
+  const prefix = `${jsName}.k.K`;
+  return subject.startsWith(prefix) ? Buffer.from(subject.slice(prefix.length), 'base64url').toString('utf8') : undefined;
+}
+
 export function jsConsumerName(name: string): string {
   const encoded = `C_${b64url(name)}`;
   return encoded.length <= 255 ? encoded : `C_${createHash('sha256').update(name, 'utf8').digest('hex')}`;

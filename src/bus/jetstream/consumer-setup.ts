@@ -1,0 +1,79 @@
+/**
+ * A consumer's start and filter (`process_events` `start`, `key`, `types`; issue 13) as a
+ * JetStream consumer's config, and back for `get_stream_info`. Both are fixed when the durable is
+ * created, as on the engine, and kept by the cluster in the consumer's config, so every gateway
+ * shows the same.
+ *
+ * - start: `all` → deliver all; `new` → deliver new (what is stored after the creation); an offset
+ *   N → deliver from sequence N + 1 (offset = sequence − 1; JetStream starts at the oldest stored
+ *   when N is older); a time → deliver from that time, by the time the cluster stored each event
+ *   (the `created_at` the gateway stamps is a little earlier: see docs/protocol.md), or, for a
+ *   time still to come, deliver new (shown as `new`).
+ * - filter: a key → the key's subject (names.ts), so the consumer sees only that key's events.
+ *   Types are headers, and nats-server 2.9 filters by one subject only: a `types` filter is
+ *   refused with NOT_SUPPORTED.
+ */
+import { DeliverPolicy, type ConsumerConfig } from 'nats';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import type { ConsumerStart, EventFilter } from '../../storage/index.js';
+import { eventSubject, keyOfSubject } from './names.js';
+
+/** The part of a new durable's config that its start and filter set. */
+export type SetupConfig = Pick<ConsumerConfig, 'deliver_policy'> & Partial<Pick<ConsumerConfig, 'opt_start_seq' | 'opt_start_time' | 'filter_subject'>>;
+
+/**
+ * The config for a consumer of `jsName` created with `start` and `filter`. `nextOffset` (the
+ * stream's last sequence) is asked only for an offset start, which may not be past it (INVALID_FIELD,
+ * as on the engine). Throws NOT_SUPPORTED for a `types` filter.
+ */
+export async function setupConfig(jsName: string, start: ConsumerStart | undefined, filter: EventFilter | undefined, nextOffset: () => Promise<number>): Promise<SetupConfig> {
+  if (filter?.types !== undefined) {
+    throw new EventBusError(ErrorCodes.NOT_SUPPORTED, 'the jetstream backend cannot filter a consumer by event type (nats-server 2.9 filters by one subject; types are headers): a key filter works');
+  }
+  const subject = filter?.key === undefined ? {} : { filter_subject: eventSubject(jsName, filter.key) };
+  switch (start?.kind ?? 'all') {
+    case 'all':
+      return { deliver_policy: DeliverPolicy.All, ...subject };
+    case 'new':
+      return { deliver_policy: DeliverPolicy.New, ...subject };
+    case 'offset': {
+      const offset = (start as { offset: number }).offset;
+      const next = await nextOffset();
+      if (offset > next) {
+        throw new EventBusError(ErrorCodes.INVALID_FIELD, `start offset ${offset} is past the stream's next offset (${next})`, {
+          context: { field: 'start.offset', expected: `an integer from 0 to ${next}` },
+        });
+      }
+      return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: offset + 1, ...subject };
+    }
+    case 'time': {
+      const timeMs = (start as { timeMs: number }).timeMs;
+      // As on the engine, a time still to come starts at the creation (the engine resolves a time
+      // to an offset then); JetStream would skip everything stored before it.
+      if (timeMs > Date.now()) return { deliver_policy: DeliverPolicy.New, ...subject };
+      return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(timeMs).toISOString(), ...subject };
+    }
+  }
+}
+
+/** The start a durable of this config was created with. */
+export function startOf(config: Partial<ConsumerConfig>): ConsumerStart {
+  switch (config.deliver_policy) {
+    case DeliverPolicy.New:
+      return { kind: 'new' };
+    case DeliverPolicy.StartSequence:
+      return { kind: 'offset', offset: Math.max(0, (config.opt_start_seq ?? 1) - 1) };
+    case DeliverPolicy.StartTime: {
+      const timeMs = Date.parse(config.opt_start_time ?? '');
+      return Number.isNaN(timeMs) ? { kind: 'all' } : { kind: 'time', timeMs };
+    }
+    default:
+      return { kind: 'all' };
+  }
+}
+
+/** The filter a durable of `jsName` with this config has, or null (it takes every event). */
+export function filterOf(jsName: string, config: Partial<ConsumerConfig>): EventFilter | null {
+  const key = config.filter_subject === undefined || config.filter_subject === '' ? undefined : keyOfSubject(jsName, config.filter_subject);
+  return key === undefined ? null : { key };
+}

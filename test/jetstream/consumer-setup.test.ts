@@ -1,0 +1,52 @@
+/**
+ * A consumer's start and filter as a JetStream consumer config and back (no cluster needed: the
+ * wire suite checks the deliveries on a real one, test/server/reads-and-settings.test.ts).
+ */
+import { DeliverPolicy } from 'nats';
+import t from 'tap';
+import { filterOf, setupConfig, startOf } from '../../src/bus/jetstream/consumer-setup.js';
+import type { ConsumerStart } from '../../src/storage/index.js';
+
+const JS = 'EB_0000002a';
+const next = (offset: number) => async () => offset;
+
+t.test('each start maps to a deliver policy and reads back the same', async (t) => {
+  const starts: [ConsumerStart, object][] = [
+    [{ kind: 'all' }, { deliver_policy: DeliverPolicy.All }],
+    [{ kind: 'new' }, { deliver_policy: DeliverPolicy.New }],
+    [{ kind: 'offset', offset: 0 }, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 1 }],
+    [{ kind: 'offset', offset: 7 }, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 8 }],
+    [{ kind: 'time', timeMs: Date.parse('2020-05-01T10:00:00.123Z') }, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: '2020-05-01T10:00:00.123Z' }],
+  ];
+  for (const [start, expected] of starts) {
+    const config = await setupConfig(JS, start, undefined, next(10));
+    t.same(config, expected, `${start.kind} as a config`);
+    t.same(startOf(config), start, `${start.kind} read back`);
+  }
+  t.same(await setupConfig(JS, undefined, undefined, next(0)), { deliver_policy: DeliverPolicy.All }, 'no start: all');
+});
+
+t.test('a time still to come starts at the creation, as on the engine', async (t) => {
+  const config = await setupConfig(JS, { kind: 'time', timeMs: Date.now() + 60_000 }, undefined, next(0));
+  t.same(config, { deliver_policy: DeliverPolicy.New });
+});
+
+t.test('an offset past the stream\'s next offset is INVALID_FIELD; up to it is allowed', async (t) => {
+  await t.rejects(setupConfig(JS, { kind: 'offset', offset: 11 }, undefined, next(10)), { code: 'INVALID_FIELD', message: /past the stream's next offset \(10\)/ });
+  t.same(await setupConfig(JS, { kind: 'offset', offset: 10 }, undefined, next(10)), { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 11 });
+  let asked = 0;
+  await setupConfig(JS, { kind: 'new' }, undefined, async () => (asked += 1));
+  t.equal(asked, 0, 'the stream\'s state is asked only for an offset start');
+});
+
+t.test('a key filter is the key\'s subject; a types filter is refused', async (t) => {
+  for (const key of ['order-1', '', 'ü/ä.*>', 'k'.repeat(255)]) {
+    const config = await setupConfig(JS, { kind: 'all' }, { key }, next(0));
+    t.match(config.filter_subject, /^EB_0000002a\.k\.K/);
+    t.same(filterOf(JS, config), { key }, `key ${JSON.stringify(key.slice(0, 10))} read back`);
+  }
+  t.equal(filterOf(JS, { filter_subject: '' }), null);
+  t.equal(filterOf(JS, {}), null);
+  await t.rejects(setupConfig(JS, { kind: 'all' }, { types: ['a'] }, next(0)), { code: 'NOT_SUPPORTED' });
+  await t.rejects(setupConfig(JS, { kind: 'all' }, { key: 'k', types: ['a'] }, next(0)), { code: 'NOT_SUPPORTED' });
+});
