@@ -12,7 +12,7 @@ import { natsSkip, startNatsCluster } from '../helpers/nats-cluster.js';
 
 const SUITES = ['server/consumers.test.js', 'server/errors.test.js', 'client/client.test.js', 'client/list-streams.test.js', 'server/reads-and-settings.test.js', 'server/reads-by-key.test.js', 'server/subscribe.test.js'];
 /** Behind the balancer: the suites where connections of one test meet different gateways. */
-const TWO_GATEWAY_SUITES = ['server/consumers.test.js', 'client/client.test.js', 'server/reads-by-key.test.js', 'server/subscribe.test.js'];
+const TWO_GATEWAY_SUITES = ['server/consumers.test.js', 'client/client.test.js', 'server/reads-and-settings.test.js', 'server/reads-by-key.test.js', 'server/subscribe.test.js'];
 
 function run(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
