@@ -8,7 +8,7 @@ import path from 'node:path';
 import { decodeEventId, Engine, type EventStatus } from '../storage/index.js';
 import { consumerName } from './consumer-name.js';
 import { EngineStore } from './engine-store.js';
-import type { AppendOptions, EventStore, EventToAppend, StoreSubscription } from './event-store.js';
+import type { AppendOptions, EventStore, EventToAppend, StoreSubscription, WriteRefusal } from './event-store.js';
 import type { AppendedBatch, Delivery, EventPage, SnapshotView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
@@ -103,12 +103,22 @@ export class EventBus {
   }
 
   /**
-   * The embedded engine, for the parts of the server that read it directly (the HTTP port). Only
-   * with the engine backend; the server refuses the HTTP port with another (INVALID_FIELD).
+   * The embedded engine, for the parts of the server that read it directly (the HTTP port's
+   * store figures and admin page). Only with the engine backend: NOT_SUPPORTED otherwise.
    */
   get engine(): Engine {
     if (this.store instanceof EngineStore) return this.store.engine;
     throw new EventBusError(ErrorCodes.NOT_SUPPORTED, `the ${this.store.backend} backend has no embedded engine`);
+  }
+
+  /** {@link engine}, or null with another backend. */
+  get embeddedEngine(): Engine | null {
+    return this.store instanceof EngineStore ? this.store.engine : null;
+  }
+
+  /** What refuses writes now (empty when they are taken): what /readyz reports. */
+  writeRefusals(): WriteRefusal[] {
+    return this.store.writeRefusals();
   }
 
   /** The engine's store, for what only the engine does (`what` names it in the refusal). */

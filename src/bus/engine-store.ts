@@ -7,7 +7,7 @@ import { ErrorCodes, EventBusError, OriginalReasons, assert, isEventBusError } f
 import {
   decodeEventId, eventIdOf, isIdOf, type DeliveredEvent, type Engine, type EventAttributes, type EventStatus, type IdEpoch, type SnapshotResult, type StoredEvent, type StreamInfo,
 } from '../storage/index.js';
-import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery } from './event-store.js';
+import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery, WriteRefusal } from './event-store.js';
 import type { Delivery, EventPage, EventView, StreamInfoView, StreamView, WrittenEvent } from './results.js';
 import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
 import { readStoredPage, type ReadFrom } from './event-reads.js';
@@ -146,6 +146,10 @@ export class EngineStore implements EventStore {
 
   snapshot(parentDir: string): Promise<SnapshotResult> {
     return this.engine.snapshot(parentDir);
+  }
+
+  writeRefusals(): WriteRefusal[] {
+    return this.engine.writeRefusals();
   }
 
   endWaits(): void {

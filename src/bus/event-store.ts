@@ -98,4 +98,13 @@ export interface EventStore {
   subscribe?(name: string, from: SubscriptionStart, sink: SubscriptionSink, limits: SubscriptionLimits): StoreSubscription;
   /** Long-polls waiting now answer at once (shutdown). */
   endWaits(): void;
+  /** What refuses writes now, one entry each (empty when writes are taken): what /readyz reports. */
+  writeRefusals(): WriteRefusal[];
+}
+
+/** Something that refuses writes now: what it is, the error code its writes get, and why. */
+export interface WriteRefusal {
+  what: string;
+  code: string;
+  reason: string;
 }

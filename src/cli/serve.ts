@@ -24,9 +24,6 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
   const http = settings.http === undefined ? undefined : { ...settings.http, assets: resources.pageAsset };
   const httpHost = http?.host ?? settings.host;
   if (http !== undefined) checkExposure(httpHost, Object.keys(settings.clients).length, settings.insecureNoAuth);
-  if (settings.backend.type === 'jetstream' && http !== undefined) {
-    throw new EventBusError(ErrorCodes.INVALID_FIELD, 'the HTTP port (--http-port) reads the embedded engine: it is not available with --backend jetstream');
-  }
   if (settings.backend.type === 'engine') checkServeDirectory(settings.engine.dataDir);
   await checkCanListen(settings.host, settings.port);
   if (http !== undefined && (http.port !== settings.port || httpHost !== settings.host)) await checkCanListen(httpHost, http.port);

@@ -192,9 +192,6 @@ export class EventBusServer implements ConnectionHost, HttpHost {
     const port = options.port ?? DEFAULT_PORT;
     const clients = Object.keys(options.clients ?? {}).length;
     checkExposure(host, clients, options.insecureNoAuth === true);
-    if (options.http !== undefined && !(options.engine instanceof Engine)) {
-      throw new EventBusError(ErrorCodes.INVALID_FIELD, 'the HTTP port (metrics, health, admin page) reads the embedded engine: it is not available with another storage backend');
-    }
     const http = options.http === undefined ? undefined : resolveHttpOptions(options.http, host);
     if (http !== undefined) checkExposure(http.host, clients, options.insecureNoAuth === true);
     const fdLimit = openFileLimit();

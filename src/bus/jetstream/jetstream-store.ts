@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  Events,
   connect,
   credsAuthenticator,
   headers as natsHeaders,
@@ -26,7 +27,7 @@ import type { EventStatus, SnapshotResult } from '../../storage/index.js';
 import { deadLetterStreamName, validateStreamName } from '../../storage/stream-name.js';
 import { checkFilter } from '../../storage/index.js';
 import { deadLetterPayload } from '../../storage/consumers/dead-letter-record.js';
-import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery, StoreSubscription } from '../event-store.js';
+import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppend, ReadQuery, StoreSubscription, WriteRefusal } from '../event-store.js';
 import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from '../subscription.js';
 import type { Delivery, EventPage, StreamInfoView, StreamView } from '../results.js';
 import { DEFAULT_PAGE_STREAMS, MAX_PAGE_CONSUMERS, MAX_PAGE_STREAMS, isBrokenStream, type ListStreamsQuery, type ListedStream, type StreamListing } from '../stream-listing.js';
@@ -54,6 +55,8 @@ export class JetStreamStore implements EventStore {
   private readonly consumers: Consumers;
   private readonly affinity: LeaderAffinity;
   private closing = false;
+  /** False between the main connection's disconnect and its reconnect (readiness). */
+  private connected = true;
   private readonly reads: EventReads;
   private readonly subscriptions = new Set<JetStreamSubscription>();
 
@@ -80,6 +83,30 @@ export class JetStreamStore implements EventStore {
     );
     this.writer = new Writer((name) => this.affinity.pick(name), jsm, catalog, options, repair, horizon);
     this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)), horizon);
+    void this.watchConnection();
+  }
+
+  /** Follows the main connection's state: disconnected from every node, the gateway is not ready. */
+  private async watchConnection(): Promise<void> {
+    try {
+      for await (const status of this.nc.status()) {
+        if (status.type === Events.Disconnect) this.connected = false;
+        else if (status.type === Events.Reconnect) this.connected = true;
+      }
+    } catch {
+      // The iterator ends with the connection; isClosed() covers that.
+    }
+  }
+
+  /**
+   * What refuses writes now (/readyz): a closed gateway, or no connection to any node of the
+   * cluster. A connection to a node of a cluster that lost its quorum still counts as ready: the
+   * writes then fail with BACKEND_UNAVAILABLE after `write_timeout_ms`.
+   */
+  writeRefusals(): WriteRefusal[] {
+    if (this.closing || this.nc.isClosed()) return [{ what: 'nats', code: ErrorCodes.CLOSED, reason: 'the connection to the NATS cluster is closed' }];
+    if (!this.connected) return [{ what: 'nats', code: ErrorCodes.BACKEND_UNAVAILABLE, reason: `not connected to any NATS server of ${this.options.servers.join(',')} (reconnecting)` }];
+    return [];
   }
 
   /** Connects to the cluster, waits for JetStream (up to startTimeoutMs) and opens the catalog. */

@@ -1,10 +1,11 @@
 /**
- * /healthz and /readyz: liveness (the process answers) and readiness (the store is open and
- * takes writes: no stream, consumers file or catalog refusing them after a disk failure, and the
- * server is not shutting down). Kubernetes restarts on a failed liveness probe and stops routing
- * on a failed readiness probe, so liveness never depends on the disk.
+ * /healthz and /readyz: liveness (the process answers) and readiness (the store takes writes:
+ * with the engine, no stream, consumers file or catalog refusing them after a disk failure; on
+ * the jetstream backend, connected to the cluster; and the server is not shutting down).
+ * Kubernetes and load balancers restart on a failed liveness probe and stop routing on a failed
+ * readiness probe, so liveness never depends on the disk or the cluster.
  */
-import type { Engine } from '../../storage/engine.js';
+import type { WriteRefusal } from '../../bus/event-store.js';
 
 export interface HealthBody {
   status: 'ok' | 'unavailable';
@@ -16,17 +17,19 @@ export interface HealthBody {
 export interface ReadinessBody {
   status: 'ready' | 'not_ready';
   /** Why not, one entry per thing refusing writes. */
-  problems: { what: string; code: string; reason: string }[];
-  streams: number;
+  problems: WriteRefusal[];
+  /** Streams in the store (the engine's; absent on the jetstream backend, where counting them is a request to the cluster). */
+  streams?: number;
 }
 
 export function liveness(version: string | undefined): { statusCode: number; body: HealthBody } {
   return { statusCode: 200, body: { status: 'ok', uptime_seconds: Math.round(process.uptime()), ...(version === undefined ? {} : { version }) } };
 }
 
-export function readiness(engine: Engine, shuttingDown: boolean): { statusCode: number; body: ReadinessBody } {
-  const problems = engine.writeRefusals();
+/** Readiness from what refuses writes now (the store's `writeRefusals`) and the server's state. */
+export function readiness(refusals: readonly WriteRefusal[], shuttingDown: boolean, streams: number | undefined): { statusCode: number; body: ReadinessBody } {
+  const problems = [...refusals];
   if (shuttingDown) problems.unshift({ what: 'server', code: 'SHUTTING_DOWN', reason: 'the server is shutting down' });
   const ready = problems.length === 0;
-  return { statusCode: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', problems, streams: engine.listStreams().length } };
+  return { statusCode: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', problems, ...(streams === undefined ? {} : { streams }) } };
 }

@@ -2,7 +2,9 @@
  * The HTTP side port of `eventbus serve --http-port N`: /metrics (Prometheus), /healthz and
  * /readyz (probes), / (the admin page, its files under /assets/) and /api/ (the page's data and
  * actions). It reads the bus and engine beside the TCP server and never sits on its path: a
- * flood or garbage here costs the TCP side only the CPU of answering it.
+ * flood or garbage here costs the TCP side only the CPU of answering it. A gateway on the
+ * jetstream backend has no engine: it serves the probes and the server's metrics, and refuses
+ * the admin page and its API with NOT_SUPPORTED (501).
  *
  * Hostile input gets a clear 4xx, and bounded resources: heads over max_header_bytes 431, heads
  * or requests that arrive too slowly 408 (checked every second), bodies over max_body_bytes 413,
@@ -65,13 +67,13 @@ export class HttpServer {
   private unobserve: (() => void) | null = null;
 
   private constructor(private readonly host: HttpHost, private readonly options: ResolvedHttpOptions, private readonly version: string | undefined) {
-    const ready = () => readiness(host.bus.engine, host.shuttingDown).statusCode === 200;
+    const ready = () => this.readiness().statusCode === 200;
     this.metrics = new ServerMetrics(
-      { engine: host.bus.engine, stats: host.stats, counts: host.counts, connectionCount: () => host.connectionCount, ready },
+      { engine: host.bus.embeddedEngine, stats: host.stats, counts: host.counts, connectionCount: () => host.connectionCount, ready },
       options,
     );
     const snapshots = new RecentSnapshots(host.bus.snapshotsRoot);
-    this.unobserve = this.metrics.observe(host.bus.engine, (taken) => snapshots.record(taken));
+    this.unobserve = this.metrics.observe((taken) => snapshots.record(taken));
     this.history = new RateHistory(() => ({ writes: host.counts.writesOk, delivered: host.counts.eventsDelivered, latency: this.metrics.appendLatencyBuckets() }));
     this.admin = {
       bus: host.bus, stats: host.stats, counts: host.counts, snapshots, history: this.history,
@@ -178,13 +180,23 @@ export class HttpServer {
   }
 
   private routeOf(path: string): [Route, Record<string, Handler> | undefined] {
+    const [route, handlers] = this.serverRouteOf(path);
+    if (this.host.bus.embeddedEngine !== null || handlers === undefined || (route !== 'page' && route !== 'assets' && route !== 'api')) return [route, handlers];
+    // The admin page reads the engine's figures: a gateway (jetstream backend) has none to show.
+    const refuse: Handler = () => {
+      throw new EventBusError(ErrorCodes.NOT_SUPPORTED, `the admin page reads the embedded engine; with the ${this.host.bus.store.backend} backend this port serves /metrics, /healthz and /readyz`);
+    };
+    return [route, Object.fromEntries(Object.keys(handlers).map((method) => [method, refuse]))];
+  }
+
+  private serverRouteOf(path: string): [Route, Record<string, Handler> | undefined] {
     switch (path) {
       case '/metrics':
         return ['metrics', { GET: (q, r) => this.scrape(q, r) }];
       case '/healthz':
         return ['healthz', { GET: (q, r) => this.probe(q, r, 'healthz', liveness(this.version)) }];
       case '/readyz':
-        return ['readyz', { GET: (q, r) => this.probe(q, r, 'readyz', readiness(this.host.bus.engine, this.host.shuttingDown)) }];
+        return ['readyz', { GET: (q, r) => this.probe(q, r, 'readyz', this.readiness()) }];
       case '/':
       case '/index.html':
         return ['page', { GET: (q, r) => this.asset(q, r, 'index.html') }];
@@ -209,6 +221,12 @@ export class HttpServer {
 
   private async scrape(request: IncomingMessage, response: ServerResponse): Promise<void> {
     this.send(request, response, 'metrics', 200, this.metrics.contentType, await this.metrics.scrape());
+  }
+
+  /** /readyz: what the store refuses writes for, and whether the server is shutting down. */
+  private readiness(): ReturnType<typeof readiness> {
+    const engine = this.host.bus.embeddedEngine;
+    return readiness(this.host.bus.writeRefusals(), this.host.shuttingDown, engine === null ? undefined : engine.listStreams().length);
   }
 
   private probe(request: IncomingMessage, response: ServerResponse, route: Route, result: { statusCode: number; body: object }): void {

@@ -27,6 +27,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.CLOSED]: 503,
   [ErrorCodes.CORRUPT_DATA]: 500,
   [ErrorCodes.SNAPSHOT_FAILED]: 500,
+  [ErrorCodes.NOT_SUPPORTED]: 501,
+  [ErrorCodes.BACKEND_UNAVAILABLE]: 503,
 };
 
 /** The HTTP status for an error `code` (500 for codes not listed: INTERNAL and the like). */
