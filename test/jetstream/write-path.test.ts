@@ -335,6 +335,29 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.same((await c.consume('ryw', 'keyed', { maxEvents: 100, autoAck: false })).events.map((e) => e.offset), [7], 'its own key\'s write is waited for');
   });
 
+  t.test('a new consumer\'s creation is asked again when the cluster does not answer in time', async (t) => {
+    const c = await JetStreamStore.open({ servers: cluster.servers });
+    t.teardown(() => c.close());
+    await c.createStream('slow-meta');
+    await c.append('slow-meta', [{ payload: body('x') }], {});
+    // The consumer info request times out twice (seen once in a benchmark run under load).
+    const api = (c as unknown as { consumers: { jsm: { consumers: { info(...args: unknown[]): Promise<unknown> } } } }).consumers.jsm.consumers;
+    const real = api.info.bind(api);
+    let timeouts = 2;
+    api.info = (...args: unknown[]) => {
+      if (timeouts > 0) {
+        timeouts -= 1;
+        return Promise.reject(Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' }));
+      }
+      return real(...args);
+    };
+    const { events } = await c.consume('slow-meta', 'w', { maxEvents: 10, autoAck: false });
+    t.equal(timeouts, 0, 'both timeouts were met');
+    t.same(events.map((e) => e.offset), [0], 'and the consumer was made and delivered');
+    api.info = () => Promise.reject(Object.assign(new Error('bad request'), { api_error: { err_code: 10052, description: 'bad request' } }));
+    await t.rejects(c.consume('slow-meta', 'other', { maxEvents: 10, autoAck: false }), { code: 'BACKEND_UNAVAILABLE' }, 'a failure a retry cannot cure is answered at once');
+  });
+
   t.test('dead letters after max_deliveries, counted per consumer', async (t) => {
     const c = await JetStreamStore.open({ servers: cluster.servers, consumers: { maxDeliveries: 1, ackWaitMs: 300 } });
     t.teardown(() => c.close());

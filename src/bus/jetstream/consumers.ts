@@ -45,7 +45,7 @@ import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { filterOf, setupConfig, startOf } from './consumer-setup.js';
 import { jsConsumerName, jsStreamName } from './names.js';
-import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
+import { JsErrors, backendError, isTransientBackendError, jsErrorCode, sleep } from './nats-errors.js';
 import { viewOf } from './message-view.js';
 import { ReplyMux, decodeAckReply } from './reply-mux.js';
 import type { WriteHorizon } from './write-horizon.js';
@@ -59,6 +59,8 @@ export const STALL_MS = 3000;
 const REPLACE_INTERVAL_MS = 3000;
 /** How long process_events without wait_ms waits for events acknowledged but not yet on the consumer leader's replica. */
 export const CATCH_UP_MS = 500;
+/** Pause between tries of a new consumer's creation when the cluster did not answer. */
+const ENSURE_RETRY_PAUSE_MS = 250;
 /** Messages this gateway delivered and still holds for marks, at most (a mark of an evicted one uses a rebuilt ack subject). */
 const MAX_HELD = 50_000;
 
@@ -302,39 +304,55 @@ export class Consumers {
     for (const wait of this.waits) wait.stop();
   }
 
-  /** Creates the durable if it does not exist, with the start and filter of `setup` (consumer-setup.ts; ignored if it exists). */
+  /**
+   * Creates the durable if it does not exist, with the start and filter of `setup` (consumer-setup.ts;
+   * ignored if it exists). A cluster slow to answer (an election, a busy meta leader: a request
+   * timed out in a benchmark run) is asked again, as a write is, up to `write_timeout_ms`.
+   */
   private async ensure(entry: CatalogEntry, consumer: string, durable: string, setup: Pick<ConsumeQuery, 'start' | 'filter'>): Promise<void> {
-    const jsName = jsStreamName(entry.number);
-    const key = `${jsName}|${durable}`;
+    const key = `${jsStreamName(entry.number)}|${durable}`;
     if (this.known.has(key)) return;
-    if ((await this.info(entry, jsName, durable)) === null) {
-      const durables = (await this.list(entry, new Map())).length;
-      if (durables >= this.options.consumers.maxConsumersPerStream) {
-        throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${entry.name}' has ${durables} consumers, the most allowed (max_consumers_per_stream)`);
-      }
-      const nextOffset = async () => (await this.state(entry, jsName)).last_seq;
-      const config = await setupConfig(jsName, setup.start, setup.filter, nextOffset);
+    const deadlineMs = Date.now() + this.options.writeTimeoutMs;
+    for (;;) {
       try {
-        // Same config from every gateway: creating it twice is not an error.
-        await this.jsm.consumers.add(jsName, {
-          durable_name: durable,
-          description: consumer,
-          ack_policy: AckPolicy.Explicit,
-          ...config,
-          ack_wait: nanos(this.options.consumers.ackWaitMs),
-          max_deliver: -1,
-          max_ack_pending: this.options.consumers.maxPending,
-          max_waiting: 512,
-        });
+        await this.createIfMissing(entry, consumer, durable, setup);
+        break;
       } catch (error) {
-        if (jsErrorCode(error) === JsErrors.streamNotFound) throw this.notFound(entry);
-        // Another gateway created it first with another start or filter: its setup stands, as on the engine.
-        if ((await this.info(entry, jsName, durable).catch(() => null)) === null) {
-          throw backendError(`creating consumer '${consumer}' of stream '${entry.name}'`, error);
-        }
+        if (!isTransientBackendError(error) || this.ending || Date.now() >= deadlineMs) throw error;
+        await sleep(ENSURE_RETRY_PAUSE_MS);
       }
     }
     this.known.add(key);
+  }
+
+  private async createIfMissing(entry: CatalogEntry, consumer: string, durable: string, setup: Pick<ConsumeQuery, 'start' | 'filter'>): Promise<void> {
+    const jsName = jsStreamName(entry.number);
+    if ((await this.info(entry, jsName, durable)) !== null) return;
+    const durables = (await this.list(entry, new Map())).length;
+    if (durables >= this.options.consumers.maxConsumersPerStream) {
+      throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${entry.name}' has ${durables} consumers, the most allowed (max_consumers_per_stream)`);
+    }
+    const nextOffset = async () => (await this.state(entry, jsName)).last_seq;
+    const config = await setupConfig(jsName, setup.start, setup.filter, nextOffset);
+    try {
+      // Same config from every gateway: creating it twice is not an error.
+      await this.jsm.consumers.add(jsName, {
+        durable_name: durable,
+        description: consumer,
+        ack_policy: AckPolicy.Explicit,
+        ...config,
+        ack_wait: nanos(this.options.consumers.ackWaitMs),
+        max_deliver: -1,
+        max_ack_pending: this.options.consumers.maxPending,
+        max_waiting: 512,
+      });
+    } catch (error) {
+      if (jsErrorCode(error) === JsErrors.streamNotFound) throw this.notFound(entry);
+      // Another gateway created it first with another start or filter: its setup stands, as on the engine.
+      if ((await this.info(entry, jsName, durable).catch(() => null)) === null) {
+        throw backendError(`creating consumer '${consumer}' of stream '${entry.name}'`, error);
+      }
+    }
   }
 
   /** The stream's state (for an offset start's bound). */

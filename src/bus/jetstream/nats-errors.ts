@@ -39,6 +39,11 @@ export function isTransient(error: unknown): boolean {
   return e?.code === '503' || e?.code === 'TIMEOUT' || e?.code === 'DISCONNECT' || e?.code === 'CONNECTION_CLOSED' || e?.code === 'CONNECTION_REFUSED' || e?.code === 'CONNECTION_DRAINING' || /timeout|no responders|disconnect/i.test(e?.message ?? '');
 }
 
+/** True for a BACKEND_UNAVAILABLE made by {@link backendError} from a failure a retry may cure. */
+export function isTransientBackendError(error: unknown): boolean {
+  return isEventBusError(error, ErrorCodes.BACKEND_UNAVAILABLE) && isTransient((error as Error).cause);
+}
+
 /** A failure that was not mapped to a more precise code: the cluster did not answer as expected. */
 export function backendError(what: string, error: unknown): EventBusError {
   if (isEventBusError(error)) return error;
