@@ -2,8 +2,8 @@
  * /healthz and /readyz: liveness (the process answers) and readiness (the store takes writes:
  * with the engine, no stream, consumers file or catalog refusing them after a disk failure; on
  * the jetstream backend, connected to the cluster; and the server is not shutting down).
- * Kubernetes and load balancers restart on a failed liveness probe and stop routing on a failed
- * readiness probe, so liveness never depends on the disk or the cluster.
+ * Kubernetes restarts on a failed liveness probe, and it and load balancers stop routing on a
+ * failed readiness probe, so liveness never depends on the disk or the cluster.
  */
 import type { WriteRefusal } from '../../bus/event-store.js';
 
