@@ -4,7 +4,8 @@
  */
 import { DeliverPolicy } from 'nats';
 import t from 'tap';
-import { filterOf, setupConfig, startOf } from '../../src/bus/jetstream/consumer-setup.js';
+import { consumerOfDescription, describeConsumer, filterOf, setupConfig, startOf } from '../../src/bus/jetstream/consumer-setup.js';
+import { jsConsumerName } from '../../src/bus/jetstream/names.js';
 import type { ConsumerStart } from '../../src/storage/index.js';
 
 const JS = 'EB_0000002a';
@@ -39,7 +40,7 @@ t.test('an offset past the stream\'s next offset is INVALID_FIELD; up to it is a
   t.equal(asked, 0, 'the stream\'s state is asked only for an offset start');
 });
 
-t.test('a key filter is the key\'s subject; a types filter is refused', async (t) => {
+t.test('a key filter is the key\'s subject', async (t) => {
   for (const key of ['order-1', '', 'ü/ä.*>', 'k'.repeat(255)]) {
     const config = await setupConfig(JS, { kind: 'all' }, { key }, next(0));
     t.match(config.filter_subject, /^EB_0000002a\.k\.K/);
@@ -47,6 +48,18 @@ t.test('a key filter is the key\'s subject; a types filter is refused', async (t
   }
   t.equal(filterOf(JS, { filter_subject: '' }), null);
   t.equal(filterOf(JS, {}), null);
-  await t.rejects(setupConfig(JS, { kind: 'all' }, { types: ['a'] }, next(0)), { code: 'NOT_SUPPORTED' });
-  await t.rejects(setupConfig(JS, { kind: 'all' }, { key: 'k', types: ['a'] }, next(0)), { code: 'NOT_SUPPORTED' });
+  t.same(filterOf(JS, {}, ['a']), { types: ['a'] });
+  const both = await setupConfig(JS, { kind: 'all' }, { key: 'k', types: ['a'] }, next(0));
+  t.same(filterOf(JS, both, ['a']), { key: 'k', types: ['a'] });
+});
+
+t.test('a types filter rides in the durable\'s description, beside the name', async (t) => {
+  t.equal(describeConsumer('billing', undefined), 'billing', 'no types: the plain name, as before');
+  t.same(consumerOfDescription(jsConsumerName('billing'), 'billing'), { name: 'billing' });
+  const description = describeConsumer('billing', ['order-placed', 'ü']);
+  t.same(consumerOfDescription(jsConsumerName('billing'), description), { name: 'billing', types: ['order-placed', 'ü'] });
+  // A consumer whose own name is such JSON stays a plain name: the JSON names another durable.
+  t.same(consumerOfDescription(jsConsumerName(description), description), { name: description });
+  t.same(consumerOfDescription('C_x', undefined), { name: 'C_x' });
+  t.throws(() => describeConsumer('c', Array.from({ length: 64 }, (_, i) => `${i}`.padEnd(100, 't'))), { code: 'NOT_SUPPORTED', message: /4096 bytes/ });
 });

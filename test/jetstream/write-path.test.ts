@@ -358,6 +358,37 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     await t.rejects(c.consume('slow-meta', 'other', { maxEvents: 10, autoAck: false }), { code: 'BACKEND_UNAVAILABLE' }, 'a failure a retry cannot cure is answered at once');
   });
 
+  t.test('a types filter: other types are passed over (acknowledged); a long-poll waits for its type', async (t) => {
+    const c = await JetStreamStore.open({ servers: cluster.servers });
+    t.teardown(() => c.close());
+    await c.createStream('typed');
+    await c.append('typed', [{ payload: body(0), type: 'other' }], {});
+    t.same((await c.consume('typed', 'w', { maxEvents: 10, autoAck: false, filter: { types: ['want'] } })).events, []);
+    const startMs = Date.now();
+    const polled = c.consume('typed', 'w', { maxEvents: 10, autoAck: false, waitMs: 5000 });
+    await new Promise((r) => setTimeout(r, 300));
+    await c.append('typed', [{ payload: body(1), type: 'other' }], {});
+    await new Promise((r) => setTimeout(r, 300));
+    await c.append('typed', [{ payload: body(2), type: 'want' }], {});
+    const { events } = await polled;
+    t.same(events.map((e) => e.offset), [2], 'the long-poll went on past the other type\'s event');
+    t.ok(Date.now() - startMs < 4000, `and answered when its type came (${Date.now() - startMs} ms)`);
+    await c.mark('w', events.map((e) => e.id), 1);
+    let consumer = (await c.streamInfo('typed')).consumers[0]!;
+    for (let i = 0; i < 50 && consumer.ackFloor < 3; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      consumer = (await c.streamInfo('typed')).consumers[0]!;
+    }
+    t.match(consumer, { name: 'w', ackFloor: 3, pending: 0, retry: 0, filter: { types: ['want'] } }, 'the passed-over events are acknowledged, never pending');
+
+    // Past 16 pages of other types a call answers empty, saying there is more; the next goes on.
+    for (let i = 0; i < 20; i++) await c.append('typed', [{ payload: body(i), type: 'other' }], {});
+    await c.append('typed', [{ payload: body('last'), type: 'want' }], {});
+    const first = await c.consume('typed', 'w', { maxEvents: 1, autoAck: false });
+    t.same(first, { events: [], more: true });
+    t.same((await c.consume('typed', 'w', { maxEvents: 1, autoAck: false })).events.map((e) => e.offset), [23]);
+  });
+
   t.test('dead letters after max_deliveries, counted per consumer', async (t) => {
     const c = await JetStreamStore.open({ servers: cluster.servers, consumers: { maxDeliveries: 1, ackWaitMs: 300 } });
     t.teardown(() => c.close());

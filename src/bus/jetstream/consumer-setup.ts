@@ -10,13 +10,15 @@
  *   (the `created_at` the gateway stamps is a little earlier: see docs/protocol.md), or, for a
  *   time still to come, deliver new (shown as `new`).
  * - filter: a key → the key's subject (names.ts), so the consumer sees only that key's events.
- *   Types are headers, and nats-server 2.9 filters by one subject only: a `types` filter is
- *   refused with NOT_SUPPORTED.
+ *   Types are headers, and nats-server 2.9 filters by one subject only: a `types` filter is kept
+ *   in the durable's description beside the consumer's name (`{"consumer":…,"types":[…]}`; the
+ *   plain name otherwise) and applied by the gateway to what it fetches (consumers.ts): events of
+ *   other types are acknowledged there, passed over as on the engine.
  */
 import { DeliverPolicy, type ConsumerConfig } from 'nats';
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import type { ConsumerStart, EventFilter } from '../../storage/index.js';
-import { eventSubject, keyOfSubject } from './names.js';
+import { eventSubject, jsConsumerName, keyOfSubject } from './names.js';
 
 /** The part of a new durable's config that its start and filter set. */
 export type SetupConfig = Pick<ConsumerConfig, 'deliver_policy'> & Partial<Pick<ConsumerConfig, 'opt_start_seq' | 'opt_start_time' | 'filter_subject'>>;
@@ -27,9 +29,6 @@ export type SetupConfig = Pick<ConsumerConfig, 'deliver_policy'> & Partial<Pick<
  * as on the engine). Throws NOT_SUPPORTED for a `types` filter.
  */
 export async function setupConfig(jsName: string, start: ConsumerStart | undefined, filter: EventFilter | undefined, nextOffset: () => Promise<number>): Promise<SetupConfig> {
-  if (filter?.types !== undefined) {
-    throw new EventBusError(ErrorCodes.NOT_SUPPORTED, 'the jetstream backend cannot filter a consumer by event type (nats-server 2.9 filters by one subject; types are headers): a key filter works');
-  }
   const subject = filter?.key === undefined ? {} : { filter_subject: eventSubject(jsName, filter.key) };
   switch (start?.kind ?? 'all') {
     case 'all':
@@ -72,8 +71,42 @@ export function startOf(config: Partial<ConsumerConfig>): ConsumerStart {
   }
 }
 
-/** The filter a durable of `jsName` with this config has, or null (it takes every event). */
-export function filterOf(jsName: string, config: Partial<ConsumerConfig>): EventFilter | null {
+/** The filter a durable of `jsName` with this config (and `types` from its description) has, or null (it takes every event). */
+export function filterOf(jsName: string, config: Partial<ConsumerConfig>, types?: readonly string[]): EventFilter | null {
   const key = config.filter_subject === undefined || config.filter_subject === '' ? undefined : keyOfSubject(jsName, config.filter_subject);
-  return key === undefined ? null : { key };
+  if (key === undefined && types === undefined) return null;
+  return { ...(key === undefined ? {} : { key }), ...(types === undefined ? {} : { types }) };
+}
+
+/** JetStream's longest description (nats-server's JSMaxDescriptionLen). */
+export const MAX_DESCRIPTION_BYTES = 4096;
+
+/** The durable's description: the consumer's name, or with a types filter both as JSON. Throws NOT_SUPPORTED past JetStream's limit. */
+export function describeConsumer(name: string, types: readonly string[] | undefined): string {
+  if (types === undefined) return name;
+  const description = JSON.stringify({ consumer: name, types });
+  if (Buffer.byteLength(description) > MAX_DESCRIPTION_BYTES) {
+    throw new EventBusError(ErrorCodes.NOT_SUPPORTED, `the jetstream backend keeps a consumer's types filter with its name in at most ${MAX_DESCRIPTION_BYTES} bytes of JSON: this one needs ${Buffer.byteLength(description)}`);
+  }
+  return description;
+}
+
+/**
+ * The consumer's name and types filter from its durable's description. JSON is taken only when it
+ * names the consumer the durable is for (`jsConsumerName`), so a consumer whose own name looks
+ * like that JSON is still read as a plain name.
+ */
+export function consumerOfDescription(durable: string, description: string | undefined): { name: string; types?: readonly string[] } {
+  if (description === undefined) return { name: durable };
+  if (description.startsWith('{"consumer":')) {
+    try {
+      const { consumer, types } = JSON.parse(description) as { consumer?: unknown; types?: unknown };
+      if (typeof consumer === 'string' && jsConsumerName(consumer) === durable && Array.isArray(types) && types.every((t) => typeof t === 'string')) {
+        return { name: consumer, types: types as string[] };
+      }
+    } catch {
+      // Not ours: a plain name.
+    }
+  }
+  return { name: description };
 }

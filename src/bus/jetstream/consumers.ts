@@ -4,8 +4,9 @@
  * in the cluster, so they survive a gateway's death, and several gateways fetching from one
  * durable never deliver an event twice as new (research §4).
  *
- * - A durable is created by the first process_events naming it, with that call's start and key
- *   filter as its deliver policy and filter subject (consumer-setup.ts); later calls' are ignored.
+ * - A durable is created by the first process_events naming it, with that call's start and filter
+ *   (consumer-setup.ts); later calls' are ignored. A types filter is applied here: events of other
+ *   types are acknowledged as they are fetched and not handed out (passOver).
  * - process_events: a `no_wait` fetch; when nothing is there and `wait_ms` > 0, a one-message
  *   long-poll, then a `no_wait` fetch for the rest. JetStream has one delivery queue per consumer,
  *   redeliveries first, so a delivery may hold due retries beside new events; retry_events runs
@@ -43,8 +44,8 @@ import type { ConsumeQuery } from '../event-store.js';
 import type { ConsumerView, Delivery, EventView } from '../results.js';
 import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
-import { filterOf, setupConfig, startOf } from './consumer-setup.js';
-import { jsConsumerName, jsStreamName } from './names.js';
+import { consumerOfDescription, describeConsumer, filterOf, setupConfig, startOf } from './consumer-setup.js';
+import { Headers, jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, isTransientBackendError, jsErrorCode, sleep } from './nats-errors.js';
 import { viewOf } from './message-view.js';
 import { ReplyMux, decodeAckReply } from './reply-mux.js';
@@ -59,6 +60,10 @@ export const STALL_MS = 3000;
 const REPLACE_INTERVAL_MS = 3000;
 /** How long process_events without wait_ms waits for events acknowledged but not yet on the consumer leader's replica. */
 export const CATCH_UP_MS = 500;
+/** Pages of events a call with a types filter looks at for one that passes (as on the engine). */
+const MAX_FILTER_PAGES = 16;
+/** A types-filtered long-poll does not start another fetch for less than this. */
+const MIN_WAIT_MS = 10;
 /** Pause between tries of a new consumer's creation when the cluster did not answer. */
 const ENSURE_RETRY_PAUSE_MS = 250;
 /** Messages this gateway delivered and still holds for marks, at most (a mark of an evicted one uses a rebuilt ack subject). */
@@ -73,6 +78,8 @@ export interface DeadLetterSink {
 
 export class Consumers {
   private readonly known = new Set<string>();
+  /** The types filter of each known durable that has one (consumer-setup.ts). */
+  private readonly typeFilters = new Map<string, readonly string[]>();
   private readonly held = new Map<string, JsMsg>();
   private readonly waits = new Set<{ stop(): void }>();
   private ending = false;
@@ -110,6 +117,7 @@ export class Consumers {
   }
 
   private async consumeFrom(entry: CatalogEntry, consumer: string, query: ConsumeQuery, retryOnly: boolean): Promise<Delivery> {
+    const startedMs = Date.now();
     const jsName = jsStreamName(entry.number);
     const durable = jsConsumerName(consumer);
     await this.ensure(entry, consumer, durable, query);
@@ -131,9 +139,22 @@ export class Consumers {
     }
     await this.watch(entry, jsName, durable, messages.length);
     this.delivered(jsName, durable, messages);
-    const events: EventView[] = [];
     // The last message's pending count: what the consumer still has after this batch.
-    const more = messages.length === max || (messages.length > 0 && messages[messages.length - 1]!.info.pending > 0);
+    let more = messages.length === max || (messages.length > 0 && messages[messages.length - 1]!.info.pending > 0);
+    const types = this.typeFilters.get(`${jsName}|${durable}`);
+    if (types !== undefined) {
+      ({ messages, more } = await this.passOver(entry, jsName, durable, messages, types, max));
+      // A long-poll goes on until an event of its types comes, or wait_ms is over.
+      const deadlineMs = startedMs + waitMs;
+      while (messages.length === 0 && waitMs > 0 && !retryOnly && !this.ending && deadlineMs - Date.now() >= MIN_WAIT_MS) {
+        const next = await this.fetch(entry, jsName, durable, { batch: 1, expires: deadlineMs - Date.now() });
+        if (next.length === 0) break;
+        if (max > 1) next.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
+        this.delivered(jsName, durable, next);
+        ({ messages, more } = await this.passOver(entry, jsName, durable, next, types, max));
+      }
+    }
+    const events: EventView[] = [];
     for (const msg of messages) {
       const count = msg.info.deliveryCount;
       if (limits.maxDeliveries > 0 && count > limits.maxDeliveries) {
@@ -151,6 +172,26 @@ export class Consumers {
       events.push(viewOf(entry, this.catalog.storePart, msg, query.autoAck ? 1 : count > 1 ? 2 : 0, count));
     }
     return { events, more };
+  }
+
+  /**
+   * A types filter: events of other types (or of none) are acknowledged and not handed out, passed
+   * over as on the engine; while a whole page is passed over, the next is fetched, up to
+   * {@link MAX_FILTER_PAGES} pages in all.
+   */
+  private async passOver(entry: CatalogEntry, jsName: string, durable: string, fetched: JsMsg[], types: readonly string[], max: number): Promise<{ messages: JsMsg[]; more: boolean }> {
+    for (let page = 1; ; page++) {
+      const kept: JsMsg[] = [];
+      for (const msg of fetched) {
+        if (types.includes(msg.headers?.get(Headers.type) ?? '')) kept.push(msg);
+        else msg.ack();
+      }
+      const last = fetched[fetched.length - 1];
+      const more = fetched.length === max || (last !== undefined && last.info.pending > 0);
+      if (kept.length > 0 || !more || page >= MAX_FILTER_PAGES || this.ending) return { messages: kept, more };
+      fetched = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
+      this.delivered(jsName, durable, fetched);
+    }
   }
 
   /**
@@ -262,7 +303,7 @@ export class Consumers {
       const lister = this.jsm.consumers.list(jsName);
       for await (const info of lister) {
         if (info.config.durable_name === undefined || !info.name.startsWith('C_')) continue;
-        const name = info.config.description ?? info.name;
+        const { name, types } = consumerOfDescription(info.name, info.config.description);
         const retry = Math.min(info.num_redelivered, info.num_ack_pending);
         views.push({
           name,
@@ -273,7 +314,7 @@ export class Consumers {
           deadLettered: deadLettered.get(name) ?? 0,
           lag: info.num_pending,
           start: startOf(info.config),
-          filter: filterOf(jsName, info.config),
+          filter: filterOf(jsName, info.config, types),
         });
       }
     } catch (error) {
@@ -315,7 +356,9 @@ export class Consumers {
     const deadlineMs = Date.now() + this.options.writeTimeoutMs;
     for (;;) {
       try {
-        await this.createIfMissing(entry, consumer, durable, setup);
+        const types = await this.createIfMissing(entry, consumer, durable, setup);
+        if (types === undefined) this.typeFilters.delete(key);
+        else this.typeFilters.set(key, types);
         break;
       } catch (error) {
         if (!isTransientBackendError(error) || this.ending || Date.now() >= deadlineMs) throw error;
@@ -325,20 +368,23 @@ export class Consumers {
     this.known.add(key);
   }
 
-  private async createIfMissing(entry: CatalogEntry, consumer: string, durable: string, setup: Pick<ConsumeQuery, 'start' | 'filter'>): Promise<void> {
+  /** Creates the durable unless it exists; returns the types filter it has (consumer-setup.ts). */
+  private async createIfMissing(entry: CatalogEntry, consumer: string, durable: string, setup: Pick<ConsumeQuery, 'start' | 'filter'>): Promise<readonly string[] | undefined> {
     const jsName = jsStreamName(entry.number);
-    if ((await this.info(entry, jsName, durable)) !== null) return;
+    const existing = await this.info(entry, jsName, durable);
+    if (existing !== null) return consumerOfDescription(durable, existing.config.description).types;
     const durables = (await this.list(entry, new Map())).length;
     if (durables >= this.options.consumers.maxConsumersPerStream) {
       throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${entry.name}' has ${durables} consumers, the most allowed (max_consumers_per_stream)`);
     }
     const nextOffset = async () => (await this.state(entry, jsName)).last_seq;
     const config = await setupConfig(jsName, setup.start, setup.filter, nextOffset);
+    const description = describeConsumer(consumer, setup.filter?.types);
     try {
       // Same config from every gateway: creating it twice is not an error.
       await this.jsm.consumers.add(jsName, {
         durable_name: durable,
-        description: consumer,
+        description,
         ack_policy: AckPolicy.Explicit,
         ...config,
         ack_wait: nanos(this.options.consumers.ackWaitMs),
@@ -349,10 +395,11 @@ export class Consumers {
     } catch (error) {
       if (jsErrorCode(error) === JsErrors.streamNotFound) throw this.notFound(entry);
       // Another gateway created it first with another start or filter: its setup stands, as on the engine.
-      if ((await this.info(entry, jsName, durable).catch(() => null)) === null) {
-        throw backendError(`creating consumer '${consumer}' of stream '${entry.name}'`, error);
-      }
+      const created = await this.info(entry, jsName, durable).catch(() => null);
+      if (created === null) throw backendError(`creating consumer '${consumer}' of stream '${entry.name}'`, error);
+      return consumerOfDescription(durable, created.config.description).types;
     }
+    return setup.filter?.types;
   }
 
   /** The stream's state (for an offset start's bound). */
