@@ -15,7 +15,7 @@
  *   non-durable advisory); a delivery whose count passes max_deliveries is written to
  *   `$dlq:<stream>` (key: the consumer, msg id fixed per event so a retry is not doubled) and
  *   terminated instead of delivered.
- * - mark_event: with the message this gateway delivered, `+ACK` (confirmed) or `-NAK`; from
+ * - mark_event: with the message this gateway delivered, `+ACK` or `-NAK`, both confirmed; from
  *   another gateway, the ack subject is rebuilt from the event id (`+ACK` works with any delivery
  *   sequence; `-NAK` needs the consumer's last delivery sequence, from consumer info). Confirmed
  *   acks go through a reply mux on the main connection (reply-mux.ts), whichever connection
@@ -52,6 +52,7 @@ import { ReplyMux, decodeAckReply } from './reply-mux.js';
 import type { WriteHorizon } from './write-horizon.js';
 
 const ACK = new TextEncoder().encode('+ACK');
+const NAK = new TextEncoder().encode('-NAK');
 /** How long a no_wait fetch may take before it is stopped. */
 const NO_WAIT_GUARD_MS = 1000;
 /** Empty fetches for this long while the consumer has events to deliver: a stall. */
@@ -99,7 +100,7 @@ export class Consumers {
   private readonly acks: ReplyMux<true>;
 
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly catalog: Catalog,
     private readonly options: ResolvedJetStreamOptions,
@@ -133,23 +134,18 @@ export class Consumers {
     }
     const waitMs = Math.min(query.waitMs ?? 0, limits.maxWaitMs);
     if (messages.length === 0 && waitMs === 0 && !this.ending && !retryOnly) messages = await this.catchUp(entry, jsName, durable, max);
-    if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) {
-      messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: waitMs });
-      if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
-    }
+    if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) messages = await this.longPoll(entry, jsName, durable, max, waitMs);
     await this.watch(entry, jsName, durable, messages.length);
     this.delivered(jsName, durable, messages);
-    // The last message's pending count: what the consumer still has after this batch.
-    let more = messages.length === max || (messages.length > 0 && messages[messages.length - 1]!.info.pending > 0);
+    let more = moreAfter(messages, max);
     const types = this.typeFilters.get(`${jsName}|${durable}`);
     if (types !== undefined) {
       ({ messages, more } = await this.passOver(entry, jsName, durable, messages, types, max));
       // A long-poll goes on until an event of its types comes, or wait_ms is over.
       const deadlineMs = startedMs + waitMs;
       while (messages.length === 0 && waitMs > 0 && !retryOnly && !this.ending && deadlineMs - Date.now() >= MIN_WAIT_MS) {
-        const next = await this.fetch(entry, jsName, durable, { batch: 1, expires: deadlineMs - Date.now() });
+        const next = await this.longPoll(entry, jsName, durable, max, deadlineMs - Date.now());
         if (next.length === 0) break;
-        if (max > 1) next.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
         this.delivered(jsName, durable, next);
         ({ messages, more } = await this.passOver(entry, jsName, durable, next, types, max));
       }
@@ -186,8 +182,7 @@ export class Consumers {
         if (types.includes(msg.headers?.get(Headers.type) ?? '')) kept.push(msg);
         else msg.ack();
       }
-      const last = fetched[fetched.length - 1];
-      const more = fetched.length === max || (last !== undefined && last.info.pending > 0);
+      const more = moreAfter(fetched, max);
       if (kept.length > 0 || !more || page >= MAX_FILTER_PAGES || this.ending) return { messages: kept, more };
       fetched = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
       this.delivered(jsName, durable, fetched);
@@ -277,19 +272,11 @@ export class Consumers {
         await this.confirmAck(`$JS.ACK.${jsName}.${durable}.1.${seq}.0.0.0`);
         return;
       }
-      let sent = false;
-      if (msg !== undefined) {
-        try {
-          msg.nak();
-          sent = true;
-        } catch (error) {
-          if (!isConnectionGone(error)) throw error;
-        }
-      }
-      if (!sent) this.nc.publish(`$JS.ACK.${jsName}.${durable}.1.${seq}.${info.delivered.consumer_seq}.0.0`, new TextEncoder().encode('-NAK'));
-      // The message's own connection (a fetch connection) carried the -NAK: flush every connection
-      // it may be on, so the server has it before the mark is answered.
-      await Promise.all([this.nc, ...this.opened].map((nc) => (nc.isClosed() ? undefined : nc.flush())));
+      // Confirmed, as +ACK is: the consumer's leader answers once the event is due again, so a
+      // fetch sent after the mark's answer gets it (a -NAK only flushed to a node could be
+      // overtaken by that fetch on its way to the leader: seen in a CI run).
+      const subject = msg !== undefined ? ackSubjectOf(msg) : `$JS.ACK.${jsName}.${durable}.1.${seq}.${info.delivered.consumer_seq}.0.0`;
+      await this.acks.request(subject, NAK, { timeout: this.options.requestTimeoutMs });
     } catch (error) {
       throw backendError(`marking an event of stream '${entry.name}'`, error);
     }
@@ -486,7 +473,12 @@ export class Consumers {
     // A key's consumer waits only for a write of its key (the stream's leader has it).
     const subject = info.config.filter_subject;
     if (subject !== undefined && subject !== '' && (await this.lastSeqOf(jsName, subject)) <= info.delivered.stream_seq) return [];
-    const messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: CATCH_UP_MS });
+    return this.longPoll(entry, jsName, durable, max, CATCH_UP_MS);
+  }
+
+  /** A one-message fetch that waits up to `expiresMs`; when it brings one, a `no_wait` fetch for the rest of the batch. */
+  private async longPoll(entry: CatalogEntry, jsName: string, durable: string, max: number, expiresMs: number): Promise<JsMsg[]> {
+    const messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: expiresMs });
     if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
     return messages;
   }
@@ -625,6 +617,12 @@ function hasRoom(info: ConsumerInfo): boolean {
 }
 
 /** A request nobody answers: on an ack subject, the consumer (or its stream) is gone. */
+/** Whether the consumer has more after a batch of `messages` asked as `max`: a full batch, or the last message's pending count. */
+function moreAfter(messages: readonly JsMsg[], max: number): boolean {
+  const last = messages[messages.length - 1];
+  return messages.length === max || (last !== undefined && last.info.pending > 0);
+}
+
 function isNoResponders(error: unknown): boolean {
   return (error as { code?: string } | undefined)?.code === ErrorCode.NoResponders;
 }
