@@ -26,7 +26,7 @@ export type SetupConfig = Pick<ConsumerConfig, 'deliver_policy'> & Partial<Pick<
 /**
  * The config for a consumer of `jsName` created with `start` and `filter`. `nextOffset` (the
  * stream's last sequence) is asked only for an offset start, which may not be past it (INVALID_FIELD,
- * as on the engine). Throws NOT_SUPPORTED for a `types` filter.
+ * as on the engine). A `types` filter is not part of it (see {@link describeConsumer}).
  */
 export async function setupConfig(jsName: string, start: ConsumerStart | undefined, filter: EventFilter | undefined, nextOffset: () => Promise<number>): Promise<SetupConfig> {
   const subject = filter?.key === undefined ? {} : { filter_subject: eventSubject(jsName, filter.key) };

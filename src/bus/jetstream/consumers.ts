@@ -34,8 +34,9 @@
  *   consumer's fetches have come back empty for {@link STALL_MS} while its info says it has
  *   events to deliver (and room under max_pending), when a `no_wait` fetch gets no answer at
  *   all within its guard, or when the connection is closed. The old one stays open for an ack
- *   deadline, for the `-NAK`s of what it delivered; what it was sent and never heard comes back to
- *   the new one after the ack deadline.
+ *   deadline, for the calls still handling what it delivered (a dead letter's `+TERM`, a types
+ *   filter's passed-over acks; marks go through the reply mux); what it was sent and never heard
+ *   comes back to the new one after the ack deadline.
  */
 import { AckPolicy, ErrorCode, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons, assert } from '../../errors.js';
@@ -557,7 +558,7 @@ export class Consumers {
     if (current !== null) {
       this.fetchConnectionsReplaced += 1;
       const old = current.nc;
-      // The -NAKs of what it delivered still go over it until their ack deadline has passed.
+      // Calls still handling what it delivered ack or terminate over it: kept until their ack deadline has passed.
       const timer = setTimeout(() => {
         this.opened.delete(old);
         void old.close().catch(() => {});
