@@ -101,8 +101,23 @@ cluster {
 `;
 }
 
+/** Start attempts of a cluster whose node exited while starting (a port taken between its pick and its bind). */
+const START_ATTEMPTS = 3;
+
 /** Starts `size` (default 3) nats-server processes forming one JetStream cluster. */
 export async function startNatsCluster(options: { size?: number; readyTimeoutMs?: number } = {}): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(options);
+    } catch (error) {
+      // Free ports are picked, released, then bound by nats-server: another process (a test file
+      // beside this one) can take one in between. That node exits; new ports are picked.
+      if (attempt >= START_ATTEMPTS || !/ exited; see /.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startNatsClusterOnce(options: { size?: number; readyTimeoutMs?: number }): Promise<NatsCluster> {
   const size = options.size ?? 3;
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const dir = mkdtempSync(path.join(tmpdir(), 'eventbus-nats-'));

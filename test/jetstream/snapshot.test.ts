@@ -17,11 +17,12 @@ const run = promisify(execFile);
 
 t.test('snapshot into the snapshots root, restore into another cluster', natsSkip(), async (t) => {
   const root = tempDir(t, 'eventbus-js-snap-');
-  const [one, two] = await Promise.all([startNatsCluster(), startNatsCluster()]);
-  t.teardown(async () => {
-    await one.stop();
-    await two.stop();
-  });
+  // One after the other, each stopped by its own teardown: a cluster that failed to start must not
+  // leave the other running (its processes would hold the test open until tap's timeout).
+  const one = await startNatsCluster();
+  t.teardown(() => one.stop());
+  const two = await startNatsCluster();
+  t.teardown(() => two.stop());
   const store = await JetStreamStore.open({ servers: one.servers });
   t.teardown(() => store.close());
   const bus = new EventBus(store, { snapshotsRoot: root });
