@@ -22,11 +22,11 @@
  *   delivered the message: nats.js's `msg.ackAck` is a full request per message. Processed marks
  *   of held messages skip the checks (see mark).
  * - Read-your-writes: a write is acknowledged once a quorum has it, and a consumer's leader may
- *   be the replica that does not have it yet, so a `no_wait` fetch can find nothing. When one does
- *   while writes through this gateway were acknowledged past what the consumer is known to have
- *   delivered (write-horizon.ts), its info is asked, and if it has not delivered them (for a key's
- *   consumer: if the key's last event is past what it delivered) a one-message fetch waits up to
- *   {@link CATCH_UP_MS} for them.
+ *   be the replica that does not have it yet, so a `no_wait` fetch can find nothing, or less than
+ *   was written. When one brings less than asked while writes through this gateway were
+ *   acknowledged past what the consumer is known to have delivered (write-horizon.ts), its info
+ *   is asked, and if it has not delivered them (for a key's consumer: if the key's last event is
+ *   past what it delivered) a one-message fetch waits up to {@link CATCH_UP_MS} for them.
  * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
  * - A watchdog for stalled fetches: after failovers on 2.9.10 a connection's fetches were seen to
  *   bring nothing while the durable had thousands to deliver, and a new connection fetched them
@@ -134,7 +134,11 @@ export class Consumers {
       messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
     }
     const waitMs = Math.min(query.waitMs ?? 0, limits.maxWaitMs);
-    if (messages.length === 0 && waitMs === 0 && !this.ending && !retryOnly) messages = await this.catchUp(entry, jsName, durable, max);
+    // A page short of `max` may stop before writes acknowledged through this gateway (a long-poll
+    // that found nothing waits below instead: its first event is what the catch-up waits for).
+    if (messages.length < max && (waitMs === 0 || messages.length > 0) && !this.ending && !retryOnly) {
+      messages.push(...(await this.catchUp(entry, jsName, durable, max - messages.length, lastSeq(messages))));
+    }
     if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) messages = await this.longPoll(entry, jsName, durable, max, waitMs);
     await this.watch(entry, jsName, durable, messages.length);
     this.delivered(jsName, durable, messages);
@@ -459,15 +463,16 @@ export class Consumers {
   }
 
   /**
-   * After an empty `no_wait` fetch (see the module comment): when writes through this gateway were
-   * acknowledged past what this durable is known to have delivered, asks its info, and when it has
-   * not delivered them (and has room under max_ack_pending) waits up to {@link CATCH_UP_MS} for the
-   * first. At most one info request per durable for each advance of the horizon.
+   * After a `no_wait` fetch that brought less than asked, up to stream sequence `fetchedSeq` (0:
+   * nothing; see the module comment): when writes through this gateway were acknowledged past what
+   * this durable is known to have delivered, asks its info, and when it has not delivered them (and
+   * has room under max_ack_pending) waits up to {@link CATCH_UP_MS} for the first, then takes what
+   * is there up to `max`. At most one info request per durable for each advance of the horizon.
    */
-  private async catchUp(entry: CatalogEntry, jsName: string, durable: string, max: number): Promise<JsMsg[]> {
+  private async catchUp(entry: CatalogEntry, jsName: string, durable: string, max: number, fetchedSeq: number): Promise<JsMsg[]> {
     const key = `${jsName}|${durable}`;
     const written = this.horizon.last(jsName);
-    if (written <= (this.checkedSeq.get(key) ?? 0)) return [];
+    if (written <= Math.max(fetchedSeq, this.checkedSeq.get(key) ?? 0)) return [];
     this.setChecked(key, written);
     const info = await this.info(entry, jsName, durable).catch(() => null);
     if (info === null || info.delivered.stream_seq >= written || !hasRoom(info)) return [];
@@ -497,8 +502,7 @@ export class Consumers {
   private delivered(jsName: string, durable: string, messages: readonly JsMsg[]): void {
     if (messages.length === 0) return;
     const key = `${jsName}|${durable}`;
-    let seq = 0;
-    for (const msg of messages) seq = Math.max(seq, msg.seq);
+    const seq = lastSeq(messages);
     if (seq > (this.checkedSeq.get(key) ?? 0)) this.setChecked(key, seq);
   }
 
@@ -617,13 +621,20 @@ function hasRoom(info: ConsumerInfo): boolean {
   return info.config.max_ack_pending === undefined || info.config.max_ack_pending < 1 || info.num_ack_pending < info.config.max_ack_pending;
 }
 
-/** A request nobody answers: on an ack subject, the consumer (or its stream) is gone. */
 /** Whether the consumer has more after a batch of `messages` asked as `max`: a full batch, or the last message's pending count. */
 function moreAfter(messages: readonly JsMsg[], max: number): boolean {
   const last = messages[messages.length - 1];
   return messages.length === max || (last !== undefined && last.info.pending > 0);
 }
 
+/** The highest stream sequence of `messages`, 0 for none. */
+function lastSeq(messages: readonly JsMsg[]): number {
+  let seq = 0;
+  for (const msg of messages) seq = Math.max(seq, msg.seq);
+  return seq;
+}
+
+/** A request nobody answers: on an ack subject, the consumer (or its stream) is gone. */
 function isNoResponders(error: unknown): boolean {
   return (error as { code?: string } | undefined)?.code === ErrorCode.NoResponders;
 }
