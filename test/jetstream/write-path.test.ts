@@ -4,12 +4,13 @@
  * and version (exactly one wins, versions gap-free), duplicates by msg_id, the refusal of a
  * multi-event append, and two gateways (stores) agreeing on streams and consumers.
  */
-import { connect, type JetStreamManager } from 'nats';
+import { AckPolicy, DeliverPolicy, connect, type JetStreamManager } from 'nats';
 import t from 'tap';
 import { CATCH_UP_MS } from '../../src/bus/jetstream/consumers.js';
 import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
 import { LEADER_TTL_MS } from '../../src/bus/jetstream/leader-affinity.js';
 import { jsConsumerName } from '../../src/bus/jetstream/names.js';
+import { addReaderOnLeader } from '../../src/bus/jetstream/reader-placement.js';
 import { natsSkip, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
 
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -152,6 +153,51 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     const rest = await read({ direction: 'backward', key: 'even', fromVersion: 19 });
     t.same(rest.events.map((e) => e.attributes?.version), Array.from({ length: 20 }, (_, k) => 19 - k));
     t.same([rest.nextVersion, rest.atEnd], [-1, true]);
+  });
+
+  t.test('readers are placed on the stream leader\'s node; where none can be, a page is got from the leader alike', async (t) => {
+    await a.createStream('on-leader');
+    for (let i = 0; i < 150; i++) await a.append('on-leader', [{ payload: body({ i }), type: i % 3 === 0 ? 'tri' : 'other' }], i % 2 === 0 ? { key: 'even' } : {});
+    const nc = await connect({ servers: cluster.servers });
+    t.teardown(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    const jsName = await jsNameOfStream(jsm, 'on-leader');
+    const leader = (await jsm.streams.info(jsName)).cluster?.leader;
+    t.ok(leader !== undefined, `the stream has a leader (${leader})`);
+    // nats-server places a one-replica consumer on any replica (checked: 6, 5 and 1 of 12).
+    const nodes: (string | undefined)[] = [];
+    for (let i = 0; i < 12; i++) {
+      const placed = await addReaderOnLeader(jsm, jsName, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, mem_storage: true, num_replicas: 1 }, leader);
+      nodes.push(placed.onLeader ? (await jsm.consumers.info(jsName, placed.name)).cluster?.leader : 'elsewhere');
+      await jsm.consumers.delete(jsName, placed.name);
+    }
+    t.same(nodes, Array.from({ length: 12 }, () => leader), 'every reader on the leader\'s node');
+
+    const queries: Record<string, unknown>[] = [
+      { fromOffset: 0 }, { fromOffset: 70, maxEvents: 30 }, { fromOffset: 0, maxBytes: 100 }, { direction: 'backward', fromEnd: true },
+      { direction: 'backward', fromOffset: 90, maxEvents: 25 }, { key: 'even', fromVersion: 10, maxEvents: 20 }, { key: 'even', direction: 'backward' },
+      { types: ['tri'], fromOffset: 5, maxEvents: 10 },
+    ];
+    const read = (extra: Record<string, unknown>) => a.read({ streamName: 'on-leader', fromOffset: 0, maxEvents: 100, maxBytes: 1 << 20, consumer: 'default', ...extra });
+    const expected = [];
+    for (const q of queries) expected.push(await read(q));
+    // No reader lands on the leader's node: the leader named is one that does not exist.
+    const inner = a as unknown as { state(entry: unknown): Promise<{ leader?: string }> };
+    const realState = inner.state.bind(a);
+    inner.state = async (entry) => ({ ...(await realState(entry)), leader: 'no-such-node' });
+    t.teardown(() => void (inner.state = realState));
+    let gets = 0;
+    const realGet = a['jsm'].streams.getMessage.bind(a['jsm'].streams);
+    a['jsm'].streams.getMessage = (...args: Parameters<typeof realGet>) => {
+      gets += 1;
+      return realGet(...args);
+    };
+    t.teardown(() => void (a['jsm'].streams.getMessage = realGet));
+    for (const [i, q] of queries.entries()) {
+      const page = await read(q);
+      t.same(page, expected[i], `the same page from the leader: ${JSON.stringify(q)}`);
+    }
+    t.ok(gets >= 150, `and it was got from the leader (${gets} gets)`);
   });
 
   t.test('8 writers racing on one key and version: exactly one wins each round, versions gap-free', async (t) => {

@@ -2,9 +2,10 @@
  * `get_stream_events` on JetStream, as on the engine (src/bus/event-reads.ts): from an offset, the
  * end or a time, forward or backward, by key (in version order) or by types.
  *
- * - Messages are read through an ephemeral pull consumer (no acks, in memory, one replica) from a
- *   start sequence, optionally filtered to one key's subject, until a sequence known from the
- *   stream's leader: the reader's replica may lag behind the leader, the fetch waits for it.
+ * - Messages are read through an ephemeral pull consumer (no acks, in memory, one replica) on the
+ *   stream leader's node (reader-placement.ts; when none lands there, got from the leader one by
+ *   one) from a start sequence, optionally filtered to one key's subject, until a sequence known
+ *   from the stream's leader.
  * - Backward pages: sequences are gap-free, so the events below `top` are read forward in
  *   windows below it and handed out reversed (newest first), the windows growing fourfold, until
  *   the page is full by count or bytes.
@@ -16,34 +17,37 @@
  *   leader), then read forward (backward: the versions below read forward and reversed).
  * - Types: pages scanned until enough match, at most {@link MAX_SCAN_EVENTS} events a request.
  */
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg, type StoredMsg } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type StoredMsg } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons } from '../../errors.js';
 import { checkFilter } from '../../storage/index.js';
 import type { ReadQuery } from '../event-store.js';
 import type { EventPage, EventView } from '../results.js';
 import type { CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
-import { viewOf } from './message-view.js';
+import { fromStored, viewOf, type ReadMsg } from './message-view.js';
 import { timeOf } from './writer.js';
 import { Headers, eventSubject, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
+import { addReaderOnLeader } from './reader-placement.js';
 
 /** A backward page reads this many events below its top first, then four times as many each time. */
 const FIRST_WINDOW_EVENTS = 16;
 /** Most events a `types` read looks at in one request (as the engine's). */
 export const MAX_SCAN_EVENTS = 10_000;
+/** Gets sent at once when a page is read from the leader message by message. */
+const GET_BATCH = 64;
 
 /** What reads need from the store. */
 export interface ReadHooks {
-  /** The stream's state from its leader (STREAM_NOT_FOUND when gone). */
-  state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number }>;
+  /** The stream's state from its leader, and the leader's server name (STREAM_NOT_FOUND when gone). */
+  state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; leader?: string | undefined }>;
   /** The consumer's ack floor (a stream sequence), 0 when it does not exist. */
   ackFloor(entry: CatalogEntry, consumer: string): Promise<number>;
 }
 
 /** A page of messages (oldest or newest first, as read) and where the next page starts. */
 interface RawPage {
-  msgs: JsMsg[];
+  msgs: ReadMsg[];
   nextOffset: number;
   atEnd: boolean;
   nextVersion?: number;
@@ -53,6 +57,8 @@ export interface Bounds {
   /** First stored sequence (last + 1 when empty). */
   firstSeq: number;
   lastSeq: number;
+  /** The stream leader's server name when the page started (readers are placed on its node). */
+  leader?: string | undefined;
 }
 
 type Limits = { maxEvents: number; maxBytes: number };
@@ -69,7 +75,7 @@ export class EventReads {
   async page(entry: CatalogEntry, query: ReadQuery): Promise<EventPage> {
     checkFilter({ ...(query.key === undefined ? {} : { key: query.key }), ...(query.types === undefined ? {} : { types: query.types }) });
     const state = await this.hooks.state(entry);
-    const bounds: Bounds = { firstSeq: state.messages === 0 ? state.last_seq + 1 : state.first_seq, lastSeq: state.last_seq };
+    const bounds: Bounds = { firstSeq: state.messages === 0 ? state.last_seq + 1 : state.first_seq, lastSeq: state.last_seq, leader: state.leader };
     const limits = { maxEvents: query.maxEvents, maxBytes: query.maxBytes };
     let raw: RawPage;
     if (query.key !== undefined) raw = await this.keyPage(entry, bounds, query, query.key, limits);
@@ -91,7 +97,7 @@ export class EventReads {
       if (from.fromEnd === true) top = end - 1;
       else if (from.fromTimeMs !== undefined) top = (await this.offsetAtTime(entry, b, from.fromTimeMs + 1)) - 1;
       else top = Math.min(from.fromOffset, end - 1);
-      const msgs = top < first ? [] : await this.backward(entry, b.firstSeq, top + 1, limits);
+      const msgs = top < first ? [] : await this.backward(entry, b, top + 1, limits);
       const nextOffset = msgs.length > 0 ? msgs[msgs.length - 1]!.seq - 2 : Math.min(top, first - 1);
       return { msgs, nextOffset, atEnd: nextOffset < first };
     }
@@ -99,7 +105,7 @@ export class EventReads {
     if (from.fromEnd === true) start = end;
     else if (from.fromTimeMs !== undefined) start = await this.offsetAtTime(entry, b, from.fromTimeMs);
     else start = Math.max(from.fromOffset, first);
-    const msgs = start >= end ? [] : await this.forward(entry, start + 1, Math.min(end, start + limits.maxEvents), limits.maxBytes);
+    const msgs = start >= end ? [] : await this.forward(entry, b, start + 1, Math.min(end, start + limits.maxEvents), limits.maxBytes);
     const nextOffset = msgs.length > 0 ? msgs[msgs.length - 1]!.seq : start;
     return { msgs, nextOffset, atEnd: nextOffset >= end };
   }
@@ -107,7 +113,7 @@ export class EventReads {
   /** Events of `types`: plain pages scanned until enough match, the budget is spent or the end is reached. */
   private async typesPage(entry: CatalogEntry, b: Bounds, from: ReadQuery, types: readonly string[], limits: Limits): Promise<RawPage> {
     const backward = from.direction === 'backward';
-    const msgs: JsMsg[] = [];
+    const msgs: ReadMsg[] = [];
     let bytes = 0;
     let scanned = 0;
     let position: ReadQuery = { ...from, key: undefined, types: undefined };
@@ -141,7 +147,7 @@ export class EventReads {
     const start = backward ? Math.min(from.fromVersion ?? last, last) : from.fromVersion ?? 0;
     if (start < 0 || head === null) return { msgs: [], nextOffset: end, atEnd: true, nextVersion: backward ? -1 : start };
     if (!backward && start > last) return { msgs: [], nextOffset: end, atEnd: true, nextVersion: start };
-    const matches = (msg: JsMsg) => from.types === undefined || from.types.includes(msg.headers?.get(Headers.type) ?? '');
+    const matches = (msg: ReadMsg) => from.types === undefined || from.types.includes(msg.headers?.get(Headers.type) ?? '');
     if (backward) {
       const topSeq = start === last ? head.seq : await this.seqOfVersion(jsName, subject, b, start, head.seq);
       const read = await this.keyBackward(entry, jsName, subject, b, start, topSeq, limits);
@@ -149,32 +155,63 @@ export class EventReads {
       return { msgs: read.filter(matches), nextOffset: end, atEnd: nextVersion < 0, nextVersion };
     }
     const fromSeq = start === 0 ? b.firstSeq : await this.seqOfVersion(jsName, subject, b, start, head.seq);
-    const read = await this.forward(entry, fromSeq, head.seq, limits.maxBytes, subject, limits.maxEvents);
+    const read = await this.forward(entry, b, fromSeq, head.seq, limits.maxBytes, subject, limits.maxEvents);
     const nextVersion = read.length > 0 ? versionOf(read[read.length - 1]!.headers?.get(Headers.version)) + 1 : start;
     return { msgs: read.filter(matches), nextOffset: end, atEnd: nextVersion > last, nextVersion };
   }
 
   /**
    * Messages from `fromSeq` up to `toSeq` (inclusive; both sequences), oldest first, cut at
-   * `maxBytes` (one message always) and `maxEvents`. With `subject`, only that subject's.
+   * `maxBytes` (one message always) and `maxEvents`. With `subject`, only that subject's. Read
+   * through a reader on the leader's node; when none could be placed there, got from the leader
+   * one by one (reader-placement.ts).
    */
-  private async forward(entry: CatalogEntry, fromSeq: number, toSeq: number, maxBytes: number, subject?: string, maxEvents = toSeq - fromSeq + 1): Promise<JsMsg[]> {
-    const msgs: JsMsg[] = [];
+  private async forward(entry: CatalogEntry, b: Bounds, fromSeq: number, toSeq: number, maxBytes: number, subject?: string, maxEvents = toSeq - fromSeq + 1): Promise<ReadMsg[]> {
+    const msgs: ReadMsg[] = [];
     if (toSeq < fromSeq || maxEvents < 1) return msgs;
     let bytes = 0;
-    await this.withReader(entry, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq, ...(subject === undefined ? {} : { filter_subject: subject }) }, async (jsName, reader) => {
+    const take = (msg: ReadMsg): boolean => {
+      if (msg.seq > toSeq || (msgs.length > 0 && bytes + msg.data.byteLength > maxBytes)) return false;
+      bytes += msg.data.byteLength;
+      msgs.push(msg);
+      return msg.seq < toSeq && msgs.length < maxEvents;
+    };
+    const start = { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq, ...(subject === undefined ? {} : { filter_subject: subject }) };
+    await this.withReader(entry, start, b.leader, async (jsName, reader) => {
+      if (reader === null) {
+        await this.getForward(jsName, fromSeq, toSeq, subject, take);
+        return;
+      }
       const iterator = this.js.fetch(jsName, reader, { batch: Math.min(maxEvents, toSeq - fromSeq + 1), expires: this.options.requestTimeoutMs });
       for await (const msg of iterator) {
-        if (msg.seq > toSeq || (msgs.length > 0 && bytes + msg.data.byteLength > maxBytes)) {
+        if (!take(msg)) {
           iterator.stop();
           break;
         }
-        bytes += msg.data.byteLength;
-        msgs.push(msg);
-        if (msg.seq >= toSeq || msgs.length >= maxEvents) iterator.stop();
       }
     });
     return msgs;
+  }
+
+  /**
+   * Messages from `fromSeq` to `toSeq` got from the stream leader one by one (a subject's: each
+   * the next of it), handed to `take` in order until it returns false.
+   */
+  private async getForward(jsName: string, fromSeq: number, toSeq: number, subject: string | undefined, take: (msg: ReadMsg) => boolean): Promise<void> {
+    for (let seq = fromSeq; seq <= toSeq; ) {
+      if (subject !== undefined) {
+        const found = await this.getMessage(jsName, { next_by_subj: subject, seq });
+        if (found === null || !take(fromStored(found))) return;
+        seq = found.seq + 1;
+        continue;
+      }
+      // Gaps cannot occur (sequences are gap-free below the last), so a batch of gets at once.
+      const batch = Array.from({ length: Math.min(GET_BATCH, toSeq - seq + 1) }, (_, i) => this.getMessage(jsName, { seq: seq + i }));
+      for (const found of await Promise.all(batch)) {
+        if (found === null || !take(fromStored(found))) return;
+      }
+      seq += batch.length;
+    }
   }
 
   /**
@@ -182,13 +219,14 @@ export class EventReads {
    * message always). Read forward in windows below the top, each four times the last, so a page
    * of large events never reads much more than it returns.
    */
-  private async backward(entry: CatalogEntry, firstSeq: number, topSeq: number, limits: Limits): Promise<JsMsg[]> {
-    const out: JsMsg[] = [];
+  private async backward(entry: CatalogEntry, b: Bounds, topSeq: number, limits: Limits): Promise<ReadMsg[]> {
+    const firstSeq = b.firstSeq;
+    const out: ReadMsg[] = [];
     const bytes = { total: 0 };
     let window = FIRST_WINDOW_EVENTS;
     for (let hi = topSeq; hi >= firstSeq && out.length < limits.maxEvents; window *= 4) {
       const lo = Math.max(firstSeq, hi - Math.min(window, limits.maxEvents - out.length) + 1);
-      const read = (await this.forward(entry, lo, hi, Number.MAX_SAFE_INTEGER)).reverse();
+      const read = (await this.forward(entry, b, lo, hi, Number.MAX_SAFE_INTEGER)).reverse();
       if (!takeNewestFirst(out, read, bytes, limits)) break;
       hi = lo - 1;
     }
@@ -196,8 +234,8 @@ export class EventReads {
   }
 
   /** One key's messages from version `top` (at `topSeq`) down, newest first, within `limits`, in windows as {@link backward}. */
-  private async keyBackward(entry: CatalogEntry, jsName: string, subject: string, b: Bounds, top: number, topSeq: number, limits: Limits): Promise<JsMsg[]> {
-    const out: JsMsg[] = [];
+  private async keyBackward(entry: CatalogEntry, jsName: string, subject: string, b: Bounds, top: number, topSeq: number, limits: Limits): Promise<ReadMsg[]> {
+    const out: ReadMsg[] = [];
     const bytes = { total: 0 };
     let window = FIRST_WINDOW_EVENTS;
     let hiVersion = top;
@@ -205,7 +243,7 @@ export class EventReads {
     for (; hiVersion >= 0 && hiSeq >= b.firstSeq && out.length < limits.maxEvents; window *= 4) {
       const loVersion = Math.max(0, hiVersion - Math.min(window, limits.maxEvents - out.length) + 1);
       const loSeq = loVersion === 0 ? b.firstSeq : await this.seqOfVersion(jsName, subject, b, loVersion, hiSeq + 1);
-      const read = (await this.forward(entry, loSeq, hiSeq, Number.MAX_SAFE_INTEGER, subject)).reverse();
+      const read = (await this.forward(entry, b, loSeq, hiSeq, Number.MAX_SAFE_INTEGER, subject)).reverse();
       if (!takeNewestFirst(out, read, bytes, limits)) break;
       hiVersion = loVersion - 1;
       hiSeq = loSeq - 1;
@@ -273,33 +311,36 @@ export class EventReads {
     }
   }
 
-  /** Runs `read` with a fresh ephemeral reader, deleted after. */
-  private async withReader(entry: CatalogEntry, start: Partial<ConsumerConfig>, read: (jsName: string, name: string) => Promise<void>): Promise<void> {
+  /**
+   * Runs `read` with a fresh ephemeral reader on the leader's node, deleted after; with null
+   * when none could be placed there (the caller then reads from the leader itself).
+   */
+  private async withReader(entry: CatalogEntry, start: Partial<ConsumerConfig>, leader: string | undefined, read: (jsName: string, name: string | null) => Promise<void>): Promise<void> {
     const jsName = jsStreamName(entry.number);
-    let name: string;
+    let placed: { name: string; onLeader: boolean };
     try {
-      const info = await this.jsm.consumers.add(jsName, {
+      placed = await addReaderOnLeader(this.jsm, jsName, {
         ack_policy: AckPolicy.None,
         ...start,
         mem_storage: true,
         num_replicas: 1,
         inactive_threshold: nanos(30_000),
-      });
-      name = info.name;
+      }, leader);
     } catch (error) {
       if (jsErrorCode(error) === JsErrors.streamNotFound) throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
       throw backendError(`reading stream '${entry.name}'`, error);
     }
     try {
-      await read(jsName, name);
+      if (!placed.onLeader) this.jsm.consumers.delete(jsName, placed.name).catch(() => {});
+      await read(jsName, placed.onLeader ? placed.name : null);
     } finally {
-      this.jsm.consumers.delete(jsName, name).catch(() => {});
+      if (placed.onLeader) this.jsm.consumers.delete(jsName, placed.name).catch(() => {});
     }
   }
 }
 
 /** Appends `read` (newest first) to `out` within `limits`; false once the page is full. */
-function takeNewestFirst(out: JsMsg[], read: readonly JsMsg[], bytes: { total: number }, limits: Limits): boolean {
+function takeNewestFirst(out: ReadMsg[], read: readonly ReadMsg[], bytes: { total: number }, limits: Limits): boolean {
   for (const msg of read) {
     if (out.length >= limits.maxEvents || (out.length > 0 && bytes.total + msg.data.byteLength > limits.maxBytes)) return false;
     out.push(msg);

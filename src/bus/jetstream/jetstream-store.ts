@@ -345,10 +345,13 @@ export class JetStreamStore implements EventStore {
     return subscription;
   }
 
-  /** The stream's state from its leader; STREAM_NOT_FOUND when JetStream no longer has it. */
-  private async state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; bytes: number }> {
+  /** The stream's state and leader (its server name), from the leader; STREAM_NOT_FOUND when JetStream no longer has it. */
+  private async state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; bytes: number; leader: string | undefined }> {
     const how = { catalog: this.catalog, repair: (e: CatalogEntry) => this.repair(e), deadlineMs: Date.now() + this.options.writeTimeoutMs, pauseMs: 100, doing: `reading stream '${entry.name}'` };
-    return retryOnStream(entry, how, async () => (await this.jsm.streams.info(jsStreamName(entry.number))).state);
+    return retryOnStream(entry, how, async () => {
+      const info = await this.jsm.streams.info(jsStreamName(entry.number));
+      return { ...info.state, leader: info.cluster?.leader };
+    });
   }
 
 

@@ -2,23 +2,31 @@
  * A delivered JetStream message as the bus shows it: its event id, offset (sequence − 1), time
  * (the gateway's clock at the write, from Eb-Time, else the leader's) and payload bytes.
  */
-import type { JsMsg } from 'nats';
+import type { JsMsg, StoredMsg } from 'nats';
 import { encodeEventId } from '../../storage/format/event-id.js';
 import type { EventAttributes, EventStatus } from '../../storage/index.js';
 import type { EventView } from '../results.js';
 import type { CatalogEntry } from './catalog.js';
 import { CLIENT_MSG_ID_PREFIX, Headers } from './names.js';
 
-export function timeOfMsg(msg: JsMsg): number {
+/** What a view needs of a message: a delivered one (JsMsg), or one got from the leader ({@link fromStored}). */
+export type ReadMsg = Pick<JsMsg, 'seq' | 'data' | 'headers'> & { info: { timestampNanos: number } };
+
+/** A message got from the stream's leader (STREAM.MSG.GET) as a {@link ReadMsg}. */
+export function fromStored(msg: StoredMsg): ReadMsg {
+  return { seq: msg.seq, data: msg.data, headers: msg.header, info: { timestampNanos: msg.time.getTime() * 1e6 } };
+}
+
+export function timeOfMsg(msg: ReadMsg): number {
   const header = msg.headers?.get(Headers.timeMs);
   return header ? Number(header) : Math.floor(msg.info.timestampNanos / 1e6);
 }
 
-export function payloadOf(msg: JsMsg): Buffer {
+export function payloadOf(msg: ReadMsg): Buffer {
   return Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
 }
 
-export function viewOf(entry: CatalogEntry, storePart: number, msg: JsMsg, status: EventStatus, deliveryCount: number): EventView {
+export function viewOf(entry: CatalogEntry, storePart: number, msg: ReadMsg, status: EventStatus, deliveryCount: number): EventView {
   const offset = msg.seq - 1;
   const view: { -readonly [K in keyof EventView]: EventView[K] } = {
     id: encodeEventId(entry.number, offset, storePart),

@@ -24,6 +24,7 @@ import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { viewOf } from './message-view.js';
 import { Headers, eventSubject, jsStreamName } from './names.js';
+import { addReaderOnLeader } from './reader-placement.js';
 import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
 
 /** A live fetch waits this long for new events before checking that the stream is still there. */
@@ -38,7 +39,7 @@ export interface SubscriptionDeps {
   jsm: JetStreamManager;
   catalog: Catalog;
   options: ResolvedJetStreamOptions;
-  state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number }>;
+  state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; leader?: string | undefined }>;
   offsetAtTime(entry: CatalogEntry, timeMs: number): Promise<number>;
 }
 
@@ -187,8 +188,10 @@ export class JetStreamSubscription implements StoreSubscription {
     return msgs;
   }
 
+  /** A reader from the cursor on, on the stream leader's node when it can be (reader-placement.ts: else where it landed). */
   private async makeReader(entry: CatalogEntry, jsName: string, subject: string | undefined): Promise<string> {
-    const info = await this.deps.jsm.consumers.add(jsName, {
+    const leader = (await this.deps.state(entry)).leader;
+    const info = await addReaderOnLeader(this.deps.jsm, jsName, {
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.cursor + 1,
@@ -196,7 +199,7 @@ export class JetStreamSubscription implements StoreSubscription {
       mem_storage: true,
       num_replicas: 1,
       inactive_threshold: nanos(30_000),
-    }).catch((error: unknown) => {
+    }, leader).catch((error: unknown) => {
       if (jsErrorCode(error) === JsErrors.streamNotFound) throw this.notFound(entry);
       throw error;
     });
