@@ -164,14 +164,19 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     const jsName = await jsNameOfStream(jsm, 'on-leader');
     const leader = (await jsm.streams.info(jsName)).cluster?.leader;
     t.ok(leader !== undefined, `the stream has a leader (${leader})`);
-    // nats-server places a one-replica consumer on any replica (checked: 6, 5 and 1 of 12).
-    const nodes: (string | undefined)[] = [];
+    // nats-server places a one-replica consumer on any replica (checked: 6, 5 and 1 of 12), so a
+    // reader lands on the leader's node within READER_PLACEMENT_TRIES tries with 3 replicas in
+    // 96 % of cases. 8 of 12 or more: fails 98 % of the time with one try (1 in 3 lands there),
+    // passes but once in 10,000 runs with the retries.
+    let onLeader = 0;
     for (let i = 0; i < 12; i++) {
       const placed = await addReaderOnLeader(jsm, jsName, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, mem_storage: true, num_replicas: 1 }, leader);
-      nodes.push(placed.onLeader ? (await jsm.consumers.info(jsName, placed.name)).cluster?.leader : 'elsewhere');
+      const node = (await jsm.consumers.info(jsName, placed.name)).cluster?.leader;
+      t.equal(node === leader, placed.onLeader, `reader ${i + 1} says truly where it is (${node})`);
+      if (placed.onLeader) onLeader += 1;
       await jsm.consumers.delete(jsName, placed.name);
     }
-    t.same(nodes, Array.from({ length: 12 }, () => leader), 'every reader on the leader\'s node');
+    t.ok(onLeader >= 8, `readers on the leader's node: ${onLeader} of 12`);
 
     const queries: Record<string, unknown>[] = [
       { fromOffset: 0 }, { fromOffset: 70, maxEvents: 30 }, { fromOffset: 0, maxBytes: 100 }, { direction: 'backward', fromEnd: true },
