@@ -28,7 +28,7 @@ import { fromStored, viewOf, type ReadMsg } from './message-view.js';
 import { timeOf } from './writer.js';
 import { Headers, eventSubject, jsStreamName } from './names.js';
 import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
-import { addReaderOnLeader } from './reader-placement.js';
+import { addReaderOnLeader, type PlacedReader } from './reader-placement.js';
 
 /** A backward page reads this many events below its top first, then four times as many each time. */
 const FIRST_WINDOW_EVENTS = 16;
@@ -317,7 +317,7 @@ export class EventReads {
    */
   private async withReader(entry: CatalogEntry, start: Partial<ConsumerConfig>, leader: string | undefined, read: (jsName: string, name: string | null) => Promise<void>): Promise<void> {
     const jsName = jsStreamName(entry.number);
-    let placed: { name: string; onLeader: boolean };
+    let placed: PlacedReader;
     try {
       placed = await addReaderOnLeader(this.jsm, jsName, {
         ack_policy: AckPolicy.None,
@@ -331,10 +331,9 @@ export class EventReads {
       throw backendError(`reading stream '${entry.name}'`, error);
     }
     try {
-      if (!placed.onLeader) this.jsm.consumers.delete(jsName, placed.name).catch(() => {});
       await read(jsName, placed.onLeader ? placed.name : null);
     } finally {
-      if (placed.onLeader) this.jsm.consumers.delete(jsName, placed.name).catch(() => {});
+      this.jsm.consumers.delete(jsName, placed.name).catch(() => {});
     }
   }
 }
