@@ -120,7 +120,7 @@ export interface EngineObserver {
   commit?(round: CommitRound): void;
   /** When a stream's active segment is frozen and a new one started. */
   roll?(roll: SegmentRoll): void;
-  /** When a frozen segment's seal is durable. */
+  /** When a frozen segment's seal is durable. Seals finish concurrently: a stream's may come out of roll order. */
   seal?(seal: SegmentSeal): void;
   /** Once per open, when recovery is done (also after a clean close: then it only checked). */
   recovery?(report: RecoveryReport): void;
