@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { Engine, type EngineOptions } from '../../src/storage/index.js';
 import { decodeEventId } from '../../src/storage/format/event-id.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 async function openWith(t: Test, options: Partial<EngineOptions> = {}): Promise<Engine> {
   const engine = await Engine.open({ dataDir: tempDir(t, 'consumers'), ...options });
@@ -97,13 +98,22 @@ t.test('mark 1 acknowledges, 2 sends to retry, 0 sends back to process', async (
 });
 
 t.test('an event not marked before its deadline comes back through retry', async (t) => {
-  const engine = await openWith(t, { consumers: { ackWaitMs: 80 } });
+  // No fsync wait, and a deadline far above the few steps before it, so that a loaded machine
+  // cannot make the events due before the test asks.
+  const ackWaitMs = 500;
+  const engine = await openWith(t, { fsync: 'never', consumers: { ackWaitMs } });
   await fill(engine, 's', 3);
+  const deliveredMs = Date.now();
   await engine.consume('s', 'c', {});
   await engine.mark('s', 'c', [1], 1);
-  t.same((await engine.retry('s', 'c', {})).events, [], 'nothing due before the deadline');
-  t.same(engine.stats('s').consumers[0]!.pending, 2);
-  await new Promise((resolve) => setTimeout(resolve, 120));
+  const early = await engine.retry('s', 'c', {});
+  const pending = engine.stats('s').consumers[0]!.pending;
+  if (Date.now() - deliveredMs < ackWaitMs) {
+    t.same(early.events, [], 'nothing due before the deadline');
+    t.equal(pending, 2);
+  }
+  await until(() => engine.stats('s').consumers[0]!.retry === 2, 5_000);
+  t.ok(Date.now() - deliveredMs >= ackWaitMs, 'not due before the deadline');
   t.same(engine.stats('s').consumers[0]!.retry, 2, 'stats count them as due');
   const due = await engine.retry('s', 'c', {});
   t.same(due.events.map((e) => [e.offset, e.status, e.deliveryCount]), [[0, 2, 2], [2, 2, 2]]);

@@ -13,6 +13,7 @@ import { Engine } from '../../src/storage/index.js';
 import { checkCrashConsistency, type CrashScenario } from 'eventbus/storage/testing';
 import { seededRandom, testSeeds } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 t.test('consumer state is the same after close and reopen', async (t) => {
   const dataDir = tempDir(t, 'consumer-reopen');
@@ -62,7 +63,8 @@ t.test('the journal is compacted: its size follows what is outstanding, not hist
   t.ok(largest < 4 * 1024 * 1024, `journal stayed bounded (largest ${largest} bytes for ${total} marks)`);
   // Even under fsync never, a compaction's rename does not wait for close: a process killed now
   // must find the compacted journal, not the one it replaced.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The rename follows the compacted file's fdatasync in the thread pool: waited for, up to 5 s.
+  await until(() => !fs.existsSync(`${journal}.compact`), 5_000);
   t.notOk(fs.existsSync(`${journal}.compact`), 'no compaction is left waiting for its rename');
   t.ok(fs.statSync(journal).size < 1024 * 1024, `the journal on disk is the compacted one (${fs.statSync(journal).size} bytes)`);
   const outstanding = engine.stats('s').consumers[0]!;

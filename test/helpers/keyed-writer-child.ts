@@ -9,7 +9,7 @@
  * a few appends in flight at once. After each acknowledged append it prints one JSON line
  * `{"key": k, "version": v, "offset": o}` (the batch's last event): everything printed is durable.
  * With STOP_AFTER it stops appending after that many appends, prints `{"idle":true}` and waits
- * (its key index writes an idle memtable out after IDLE_FLUSH_MS).
+ * (its key index writes an idle memtable out after IDLE_FLUSH_MS, then it prints `{"flushed":true}`).
  */
 import { Engine } from '../../src/storage/index.js';
 
@@ -36,6 +36,13 @@ async function main(): Promise<void> {
   };
   await Promise.all([0, 1, 2, 3].map(writer));
   process.stdout.write('{"idle":true}\n');
+  // Says when the idle memtable is written out (a run is adopted only once durable), so that a
+  // parent killing the store then need not guess how long a loaded machine takes.
+  const watch = setInterval(() => {
+    if (engine.keyIndexStats('s').memtableEntries > 0) return;
+    process.stdout.write('{"flushed":true}\n');
+    clearInterval(watch);
+  }, 10);
   setInterval(() => {}, 1000);
 }
 

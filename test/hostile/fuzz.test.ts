@@ -150,7 +150,8 @@ t.test(`fuzzing the protocol (seed ${SEED})`, async (t) => {
   const results = await run('fuzz', SEED, INPUTS);
   const seconds = (Date.now() - started) / 1000;
   clearInterval(sampler);
-  for (let i = 0; i < 100 && server.server.connectionCount > 1; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 500 && server.server.connectionCount > 1; i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok(server.server.connectionCount <= 1, 'every fuzzing connection closed before memory is compared');
   const after = await settle();
 
   const sent = results.reduce((n, r) => n + r.sent, 0);
@@ -169,7 +170,8 @@ t.test(`fuzzing the protocol (seed ${SEED})`, async (t) => {
     `after: heapUsed ${mb(after.heapUsed)}, external ${mb(after.external)}, rss ${mb(after.rss)}; peak rss during the run ${mb(peakRss)}`);
   // A leak of 100 bytes per line would be 10 MB over 100,000 lines.
   t.ok(grew('heapUsed') < 8 * MIB, `heap back to baseline (grew ${mb(grew('heapUsed'))})`);
-  t.ok(grew('external') + grew('arrayBuffers') < 8 * MIB, `buffers back to baseline (grew ${mb(grew('external') + grew('arrayBuffers'))})`);
+  // `external` includes `arrayBuffers` (every Buffer): adding the two would count buffers twice.
+  t.ok(grew('external') < 8 * MIB, `buffers back to baseline (grew ${mb(grew('external'))})`);
   // RSS keeps what the allocator and V8 reserved at the peak (lines of up to MAX_LINE_BYTES in
   // flight on every connection, and their copies), so its sanity bound scales with that limit;
   // the leak checks are the heap and buffer ones above.

@@ -310,14 +310,17 @@ t.test('the in-flight window: behind a waiting request the server reads at most 
   const before = server.stats.requests;
   const s = await linesFor(t, port);
   s.write('{"operation":"process_events","body":{"stream_name":"wait","wait_ms":60000}}\n' + '{"operation":"health"}\n'.repeat(20_000));
-  await sleep(500);
+  // Read up to the window (waited for, up to 5 s on a loaded machine), then given time to overrun it.
+  await until(() => server.stats.requests - before >= 256, 5_000);
+  await sleep(300);
   const read = server.stats.requests - before;
   t.ok(read >= 256 && read <= 257, `${read} of 20,001 lines read while the first waits`);
   const big = await linesFor(t, port);
   const before2 = server.stats.requests;
   const pad = 'p'.repeat(100_000);
   big.write('{"operation":"process_events","body":{"stream_name":"wait","consumer":"other","wait_ms":60000}}\n' + `{"operation":"get_stream_info","body":{"stream_name":"wait","pad":"${pad}"}}\n`.repeat(500));
-  await sleep(500);
+  await until(() => server.stats.requests - before2 >= 80, 5_000);
+  await sleep(300);
   const read2 = server.stats.requests - before2;
   t.ok(read2 >= 80 && read2 <= Math.ceil((8 * MIB) / 100_000) + 2, `${read2} of 501 lines of 100 KB read while the first waits (8 MiB in flight)`);
   await c.writeEvent('wait', 1);

@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import { httpServerFor, scrape } from './http-helpers.js';
+import { syncFreeIO } from '../../src/storage/testing/sync-free-io.js';
 
 const DOCUMENTED: Record<string, string> = {
   eventbus_requests_total: 'COUNTER',
@@ -56,7 +57,9 @@ t.test('every documented metric is exposed with its type', async (t) => {
 });
 
 t.test('values follow what the test did: writes, deliveries, marks, lag, pending, retry', async (t) => {
-  const server = await httpServerFor(t);
+  // Fsyncs that cost nothing, so that the lone writer's rounds below run inline every time: one
+  // fsync over INLINE_SLOW_MS (a slow disk's tail) would rightly send rounds to the thread pool.
+  const server = await httpServerFor(t, { engineOptions: { io: syncFreeIO() } });
   const client = await server.client();
   await client.createStream('orders');
   await client.createStream('empty');

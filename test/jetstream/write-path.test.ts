@@ -6,7 +6,6 @@
  */
 import { AckPolicy, DeliverPolicy, connect, type JetStreamManager } from 'nats';
 import t from 'tap';
-import { CATCH_UP_MS } from '../../src/bus/jetstream/consumers.js';
 import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
 import { LEADER_TTL_MS } from '../../src/bus/jetstream/leader-affinity.js';
 import { jsConsumerName } from '../../src/bus/jetstream/names.js';
@@ -116,12 +115,17 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
       return affinity.placed.find((p) => p.publisher === picked)?.serverName();
     };
     const leaderNow = async () => (await jsm.streams.info(jsName)).cluster?.leader;
+    // The gateway learns the leader by a stream-info request of its own after a write: wait for
+    // it (up to 5 s on a loaded machine) rather than a fixed time.
+    const laneNodeOnceOn = async (leader: string | undefined) => {
+      for (let i = 0; i < 50 && nodeOfNextLane() !== leader; i++) await new Promise((r) => setTimeout(r, 100));
+      return nodeOfNextLane();
+    };
     let written = 0;
     const write = async () => (await a.append('placed', [{ payload: body(written++) }], {})).events[0]!.offset;
     await write();
-    await new Promise((r) => setTimeout(r, 100));
     const first = await leaderNow();
-    t.equal(nodeOfNextLane(), first, `a new lane goes to the leader, ${String(first)}`);
+    t.equal(await laneNodeOnceOn(first), first, `a new lane goes to the leader, ${String(first)}`);
     await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${jsName}`, new Uint8Array(), { timeout: 5000 });
     let second = first;
     for (let i = 0; i < 100 && (second === first || second === undefined); i++) {
@@ -134,8 +138,7 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     while (Date.now() < untilMs) offsets.push(await write());
     t.same(offsets, offsets.map((_, k) => k + 1), 'writes went on through the change, in order');
     await write();
-    await new Promise((r) => setTimeout(r, 100));
-    t.equal(nodeOfNextLane(), second, 'and lanes follow the new leader once it is read again');
+    t.equal(await laneNodeOnceOn(second), second, 'and lanes follow the new leader once it is read again');
   });
 
   t.test('backward pages across several read windows, cut by count and by bytes', async (t) => {
@@ -337,7 +340,8 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
       if (events.length > 0) await c.mark('w', events.map((e) => e.id), 1);
     }
     t.same([...seen].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => 10 + i), 'every waiting event is delivered once');
-    t.equal(consumers.fetchConnectionsReplaced, 1, 'over a new connection');
+    // At least one: a second stall on a loaded machine may replace it again.
+    t.ok(consumers.fetchConnectionsReplaced >= 1, `over a new connection (${consumers.fetchConnectionsReplaced} replaced)`);
     t.ok(firstMs > 0 && firstMs < 9000, `the first within the watchdog's time, before the ping check (${firstMs} ms)`);
   });
 
@@ -357,8 +361,9 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     let lagging = 0;
     let short = 0;
     let fetches = 0;
-    inner.fetchOnce = (...args: unknown[]) => {
-      fetches += 1;
+    /** Messages each fetch since `fetches` was last reset returned. */
+    let got: number[] = [];
+    const fetchOnce = (...args: unknown[]) => {
       const options = args[3] as { no_wait?: boolean; batch: number };
       if (options.no_wait === true && lagging > 0) {
         lagging -= 1;
@@ -370,6 +375,13 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
         return real(...args.slice(0, 3), { ...options, batch: 1 });
       }
       return real(...args);
+    };
+    inner.fetchOnce = async (...args: unknown[]) => {
+      if (fetches === 0) got = [];
+      fetches += 1;
+      const messages = await fetchOnce(...args);
+      got.push(messages.length);
+      return messages;
     };
     await c.consume('ryw', 'lagging', { maxEvents: 4, autoAck: false });
     await c.append('ryw', [{ payload: body('late') }], {});
@@ -385,9 +397,9 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.same((await c.consume('ryw', 'keyed', { maxEvents: 100, autoAck: false, filter: { key: 'k' } })).events.map((e) => e.offset), [5]);
     await c.append('ryw', [{ payload: body('other') }], { key: 'other' });
     lagging = 1;
-    const startMs = Date.now();
+    fetches = 0;
     t.same((await c.consume('ryw', 'keyed', { maxEvents: 100, autoAck: false })).events, [], 'another key\'s write is not for it');
-    t.ok(Date.now() - startMs < CATCH_UP_MS, `and the poll does not wait for it (${Date.now() - startMs} ms)`);
+    t.equal(fetches, 1, 'and the poll does not wait for it: one fetch');
     await c.append('ryw', [{ payload: body('k2') }], { key: 'k' });
     lagging = 1;
     t.same((await c.consume('ryw', 'keyed', { maxEvents: 100, autoAck: false })).events.map((e) => e.offset), [7], 'its own key\'s write is waited for');
@@ -402,7 +414,10 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     fetches = 0;
     await c.append('ryw', [{ payload: body('s3') }], {});
     t.same((await c.consume('ryw', 'short', { maxEvents: 100, autoAck: false })).events.map((e) => e.offset), [10], 'a page that reached it does not wait');
-    t.equal(fetches, 1, 'and is one fetch');
+    // On a loaded machine the consumer's replica may not have the write yet (a real lag, rightly
+    // waited for: seen once in a run beside two other suites); a first fetch that got it is all.
+    if (got[0] === 1) t.equal(fetches, 1, 'and is one fetch');
+    else t.comment(`the consumer's replica lagged (fetches returned ${JSON.stringify(got)}): the wait was right`);
   });
 
   t.test('a new consumer\'s creation is asked again when the cluster does not answer in time', async (t) => {

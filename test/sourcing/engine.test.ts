@@ -71,13 +71,13 @@ t.test('duplicates are recognised across a restart and a crash, answered with th
 });
 
 t.test('the duplicate window is bounded by count and by time; past it an id is appended again', async (t) => {
-  const engine = await openEngine(tempDir(t, 'window'), { fsync: 'never', duplicateWindowEvents: 3, duplicateWindowMs: 300 });
+  const engine = await openEngine(tempDir(t, 'window'), { fsync: 'never', duplicateWindowEvents: 3, duplicateWindowMs: 1_000 });
   t.teardown(() => engine.close());
   await engine.createStream('s');
   for (const id of ['a', 'b', 'c', 'd']) await engine.appendEvents('s', [{ payload: body(id), msgId: id }]);
   t.equal((await engine.appendEvents('s', [{ payload: body('d'), msgId: 'd' }])).duplicate, true, 'a recent id is a duplicate');
   t.equal((await engine.appendEvents('s', [{ payload: body('a'), msgId: 'a' }])).duplicate, false, 'the oldest id left the window (count bound)');
-  await sleep(400);
+  await sleep(1_100);
   t.equal((await engine.appendEvents('s', [{ payload: body('d'), msgId: 'd' }])).duplicate, false, 'an id older than the window is appended again (time bound)');
 });
 

@@ -72,11 +72,13 @@ t.test('a memtable left idle is written out, so kill -9 of an idle store leaves 
   const child = spawn(process.execPath, [CHILD, dataDir, '7', '1024', '60', '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let output = '';
-  await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => {
+  // The child says when its idle memtable is written out; killed after 10 s if it never is (and
+  // the open below then finds entries to replay).
+  await Promise.race([sleep(10_000), new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString('utf8');
-    if (output.includes('"idle":true')) resolve();
-  }));
-  await sleep(500);
+    if (output.includes('"flushed":true')) resolve();
+  }))]);
+  t.match(output, /"idle":true/, 'the child went idle');
   child.kill('SIGKILL');
   await exited;
   const engine = await openEngine(dataDir, { fsync: 'always', keyIndex: { flushEvents: 1024, memtableEvents: 4096 } });
