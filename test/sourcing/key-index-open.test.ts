@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Engine } from '../../src/storage/index.js';
-import { openEngine, readAll, sleep } from '../helpers/store.js';
+import { openEngine, readAll } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/keyed-writer-child.js', import.meta.url));
@@ -74,7 +74,8 @@ t.test('a memtable left idle is written out, so kill -9 of an idle store leaves 
   let output = '';
   // The child says when its idle memtable is written out; killed after 10 s if it never is (and
   // the open below then finds entries to replay).
-  await Promise.race([sleep(10_000), new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => {
+  const giveUp = new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref());
+  await Promise.race([giveUp, new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString('utf8');
     if (output.includes('"flushed":true')) resolve();
   }))]);
