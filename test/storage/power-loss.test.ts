@@ -236,7 +236,9 @@ async function streamChurn(workload: Workload, engine: Engine, sim: SimIO): Prom
   const { random } = workload;
   const steps = random.int(0, 4);
   for (let step = 0; step < steps && !sim.crashed; step++) {
-    await new Promise((resolve) => setTimeout(resolve, random.int(0, 3)));
+    // Event-loop turns, not milliseconds: with fsyncs that complete a turn later, a seed then
+    // churns at the same operations on every run.
+    for (let turns = random.int(0, 40); turns > 0; turns--) await new Promise((resolve) => setImmediate(resolve));
     if (sim.crashed) return;
     const live = [...workload.streams.values()].filter((s) => s.created && !s.deleting && !s.deleted);
     if (random.chance(0.25) && live.length > 1) {
