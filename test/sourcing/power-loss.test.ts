@@ -43,7 +43,8 @@ function problemsOf(events: readonly StoredEvent[], fromZero: boolean): string[]
 }
 
 async function cycle(random: Random, root: string, dataDir: string, mode: CrashMode, acknowledged: Set<number>, next: { batch: number }, failures: string[]): Promise<void> {
-  // Fsyncs that cost nothing under SimIO's own durability model: a seed replays the same operations.
+  // Fsyncs that cost nothing under SimIO's own durability model: their varying length would vary
+  // which batches share a round, making a failing seed harder to replay.
   const sim = new SimIO({ root, crashAtOp: random.int(1, 600), crashMode: mode, random: random.next, inner: syncFreeIO() });
   let engine: Engine;
   try {

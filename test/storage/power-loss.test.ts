@@ -143,8 +143,8 @@ async function runWorkload(t: Teardown, seed: number, options: RunOptions): Prom
       crashMode: options.crashMode,
       random: workload.random.next,
       ignoreDirSync: options.ignoreDirSync ?? false,
-      // SimIO models what survives; real fsyncs would only add time, and vary which appends share
-      // a round, so that a seed would not replay the same operations.
+      // SimIO models what survives; real fsyncs would only add time, and their varying length
+      // would vary which appends share a round, making a failing seed harder to replay.
       inner: syncFreeIO(),
     });
     await runCycle(workload, sim);
@@ -236,8 +236,8 @@ async function streamChurn(workload: Workload, engine: Engine, sim: SimIO): Prom
   const { random } = workload;
   const steps = random.int(0, 4);
   for (let step = 0; step < steps && !sim.crashed; step++) {
-    // Event-loop turns, not milliseconds: with fsyncs that complete a turn later, a seed then
-    // churns at the same operations on every run.
+    // Event-loop turns, not milliseconds: with fsyncs that complete a turn later, a seed churns
+    // at much the same operations on every run.
     for (let turns = random.int(0, 40); turns > 0; turns--) await new Promise((resolve) => setImmediate(resolve));
     if (sim.crashed) return;
     const live = [...workload.streams.values()].filter((s) => s.created && !s.deleting && !s.deleted);
