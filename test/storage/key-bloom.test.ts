@@ -181,8 +181,13 @@ t.test("runs' descriptors stay open between lookups, within the engine's open-fi
   await engine.createStream('s');
   const model = new Map<string, number[]>();
   await writeKeyed(engine, model, 400);
-  // Merges run in the background (4 runs into 1): write on until more than one run is left.
-  for (let i = 0; i < 20 && engine.keyIndexStats('s').runs < 2; i++) await writeKeyed(engine, model, 50);
+  // Merges run in the background (4 runs into 1): write on until more than one run is left once
+  // they are done, so that none opens or closes files while descriptors are counted.
+  for (let i = 0; i < 20; i++) {
+    await engine.keyIndexIdle();
+    if (engine.keyIndexStats('s').runs >= 2) break;
+    await writeKeyed(engine, model, 50);
+  }
   const runs = engine.keyIndexStats('s').runs;
   t.ok(runs > 1, `${runs} runs, more than the bound of 1`);
   const fds = () => fs.readdirSync('/proc/self/fd').length;
