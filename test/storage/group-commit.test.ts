@@ -151,6 +151,25 @@ t.test('a target that failed in one round fails the next round\'s commits on it,
   t.ok(flushed);
 });
 
+t.test('overlapping syncAll calls never run more than two rounds, and each waits for what was dirty when it was called', async (t) => {
+  const gc = new GroupCommit('interval', 60_000, silentLogger);
+  const file = new FakeTarget('file');
+  const done: number[] = [];
+  for (let i = 0; i < 4; i += 1) {
+    gc.touch([file]);
+    void gc.syncAll().then(() => done.push(i));
+  }
+  await settle();
+  t.equal(file.started, 2, 'two rounds at once; the other calls wait for room');
+  while (file.pending.length > 0) {
+    file.complete();
+    await settle();
+  }
+  t.same(done, [0, 1, 2, 3], 'every call settled, in order');
+  t.equal(file.started, 3, 'the calls that waited shared the third round');
+  gc.close();
+});
+
 t.test('always: commits that arrive during a sync share the next one', async (t) => {
   const gc = new GroupCommit('always', 100, silentLogger);
   const a = new FakeTarget('a');

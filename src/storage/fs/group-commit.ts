@@ -153,11 +153,14 @@ export class GroupCommit {
     for (const target of targets) this.dirty.add(target);
   }
 
-  /** Fsyncs everything dirty now and waits for it (used at close and before snapshots). */
+  /**
+   * Fsyncs everything dirty now and waits for it, and for every round in flight (used at close,
+   * before snapshots, and by the `interval` timer). Callers may overlap: each waits for room.
+   */
   async syncAll(): Promise<void> {
-    while (this.running !== null) await this.running;
-    if (this.dirty.size === 0 && this.waiters.length === 0) return;
-    await this.runRound();
+    while (this.roundsInFlight >= MAX_ROUNDS_IN_FLIGHT) await this.running;
+    if (this.dirty.size > 0 || this.waiters.length > 0) await this.runRound();
+    else if (this.running !== null) await this.running;
   }
 
   /** Stops the interval timer. Call {@link syncAll} first to flush. */
