@@ -58,13 +58,15 @@ function readPlainPage(engine: Engine, name: string, from: ReadFrom, limits: Lim
     else if (from.fromTimeMs !== undefined) top = engine.offsetAtTime(name, from.fromTimeMs + 1) - 1;
     else top = Math.min(from.fromOffset, end - 1);
     const stored = top < firstOffset ? [] : engine.readBackward(name, top, limits);
-    const nextOffset = stored.length > 0 ? stored[stored.length - 1]!.offset - 1 : Math.min(top, firstOffset - 1);
+    // Nothing at or below the top: the end of a backward read is always just below the oldest stored.
+    const nextOffset = stored.length > 0 ? stored[stored.length - 1]!.offset - 1 : firstOffset - 1;
     return { stored, nextOffset, atEnd: nextOffset < firstOffset };
   }
   let start: number;
   if (from.fromEnd === true) start = end;
   else if (from.fromTimeMs !== undefined) start = engine.offsetAtTime(name, from.fromTimeMs);
-  else start = Math.max(from.fromOffset, firstOffset);
+  // Clamped to what is stored: past the end, the page is empty and says where the end is.
+  else start = Math.min(Math.max(from.fromOffset, firstOffset), end);
   const stored = start >= end ? [] : engine.read(name, start, limits);
   const nextOffset = stored.length > 0 ? stored[stored.length - 1]!.offset + 1 : start;
   return { stored, nextOffset, atEnd: nextOffset >= end };
@@ -96,46 +98,100 @@ function readTypesPage(engine: Engine, name: string, from: ReadFrom, types: read
   }
 }
 
-/** A page of one key's events through the key index: in version order, or newest first. */
+/**
+ * A page of one key's events through the key index: in version order, or newest first.
+ *
+ * A key's versions whose events are gone (truncation, retention) are a prefix, below `live`:
+ * their index entries may still be there (event null) or not (dropped when the index was rebuilt
+ * from what the log still holds). A read never counts them against `max_events`: it starts at
+ * `live` at the lowest, and a backward read ends there.
+ */
 function readKeyPage(engine: Engine, name: string, key: string, from: ReadFrom, limits: Limits): StoredPage {
   const backward = from.direction === 'backward';
-  const end = engine.bounds(name).nextOffset;
+  const { firstOffset, nextOffset: end } = engine.bounds(name);
   const last = engine.keyVersion(name, key).version;
-  const start = backward ? Math.min(from.fromVersion ?? last, last) : from.fromVersion ?? 0;
-  if (start < 0) return { stored: [], nextOffset: end, atEnd: true, nextVersion: -1 };
-  // One more than asked for, to know whether the page ends the key.
-  const entries = engine.keyEvents(name, key, start, { direction: backward ? 'backward' : 'forward', limit: limits.maxEvents + 1 });
+  const live = firstOffset === 0 ? 0 : firstVersionFrom(engine, name, key, 0, last, firstOffset);
+  let version = keyStartVersion(engine, name, key, from, { last, live });
   const stored: StoredEvent[] = [];
   let bytes = 0;
-  let nextVersion = start;
-  let pending = false;
-  for (const entry of entries) {
-    if (entry.offset >= end) {
-      // Written, not yet visible (its fsync is in flight): forward, nothing further is readable
-      // now; backward, the older versions below it are.
-      if (!backward) {
-        pending = true;
-        break;
+  const page = (atEnd: boolean): StoredPage => ({ stored, nextOffset: end, atEnd, nextVersion: version });
+  for (let examined = 0; ; ) {
+    if (backward ? version < live : version > last) {
+      if (backward) version = live - 1;
+      return page(true);
+    }
+    if (stored.length >= limits.maxEvents || examined >= MAX_SCAN_EVENTS) return page(!backward && isPending(engine, name, key, version, end));
+    const size = Math.min(from.types === undefined ? limits.maxEvents - stored.length : KEY_WINDOW, MAX_SCAN_EVENTS - examined);
+    const windowStart = version;
+    for (const entry of engine.keyEvents(name, key, version, { direction: backward ? 'backward' : 'forward', limit: size })) {
+      if (entry.version < live) continue;
+      if (entry.offset >= end) {
+        // Written, not yet visible (its fsync is in flight): forward, nothing further is readable
+        // now; backward, the older versions below it are.
+        if (!backward) {
+          version = entry.version;
+          return page(true);
+        }
+        version = entry.version - 1;
+        continue;
       }
-      nextVersion = entry.version - 1;
-      continue;
+      const event = entry.event;
+      if (event !== null && (from.types === undefined || matchesFilter({ types: from.types }, event.attributes))) {
+        if (stored.length >= limits.maxEvents || (stored.length > 0 && bytes + event.payload.length > limits.maxBytes)) {
+          version = entry.version;
+          return page(false);
+        }
+        stored.push(event);
+        bytes += event.payload.length;
+      }
+      version = backward ? entry.version - 1 : entry.version + 1;
     }
-    // Read once by the key index (its key checked there); null: removed by retention or truncation.
-    const event = entry.offset < engine.bounds(name).firstOffset ? null : entry.event;
-    if (event === null) {
-      nextVersion = backward ? entry.version - 1 : entry.version + 1; // truncated away
-      continue;
-    }
-    const matches = from.types === undefined || matchesFilter({ types: from.types }, event.attributes);
-    if (matches && (stored.length >= limits.maxEvents || (stored.length > 0 && bytes + event.payload.length > limits.maxBytes))) {
-      return { stored, nextOffset: end, atEnd: false, nextVersion };
-    }
-    if (matches) {
-      stored.push(event);
-      bytes += event.payload.length;
-    }
-    nextVersion = backward ? entry.version - 1 : entry.version + 1;
+    // Past the window: every version in it was looked at (one with no entry is gone).
+    version = backward ? Math.max(0, windowStart - size + 1) - 1 : Math.min(last, windowStart + size - 1) + 1;
+    examined += size;
   }
-  const atEnd = pending || entries.length <= limits.maxEvents || (backward && nextVersion < 0);
-  return { stored, nextOffset: end, atEnd, nextVersion };
+}
+
+/** Versions a filtered (`types`) read by key looks up at once. */
+const KEY_WINDOW = 1000;
+
+/** Where a read by key starts: `from_version`, or the key's version at `from_offset`, `from_time` or the end. */
+function keyStartVersion(engine: Engine, name: string, key: string, from: ReadFrom, bounds: { last: number; live: number }): number {
+  const { last, live } = bounds;
+  const atOffset = (offset: number) => firstVersionFrom(engine, name, key, live, last, offset);
+  if (from.direction === 'backward') {
+    if (from.fromVersion !== undefined) return Math.min(from.fromVersion, last);
+    if (from.fromEnd === true) return last;
+    // The newest version at or below the offset (at or before the time): one below the first above it.
+    if (from.fromTimeMs !== undefined) return atOffset(engine.offsetAtTime(name, from.fromTimeMs + 1)) - 1;
+    return atOffset(from.fromOffset + 1) - 1;
+  }
+  let version: number;
+  if (from.fromVersion !== undefined) version = from.fromVersion;
+  else if (from.fromEnd === true) version = last + 1;
+  else if (from.fromTimeMs !== undefined) version = atOffset(engine.offsetAtTime(name, from.fromTimeMs));
+  else version = atOffset(from.fromOffset);
+  return Math.min(Math.max(version, live), last + 1);
+}
+
+/**
+ * The first version of `key` in `lo`..`hi` whose event is at or after `offset` (hi + 1 if none),
+ * by binary search over the key index (about log2(hi - lo) lookups). A version with no entry is
+ * gone (below the stream's first offset), so the answer is never one.
+ */
+function firstVersionFrom(engine: Engine, name: string, key: string, lo: number, hi: number, offset: number): number {
+  let [low, high] = [lo, hi + 1];
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2);
+    const entry = engine.keyOffsets(name, key, mid, { limit: 1 })[0];
+    if (entry !== undefined && entry.version === mid && entry.offset >= offset) high = mid;
+    else low = mid + 1;
+  }
+  return low;
+}
+
+/** Whether `version` of `key` is written but not yet visible (its fsync is in flight). */
+function isPending(engine: Engine, name: string, key: string, version: number, end: number): boolean {
+  const entry = engine.keyOffsets(name, key, version, { limit: 1 })[0];
+  return entry !== undefined && entry.version === version && entry.offset >= end;
 }

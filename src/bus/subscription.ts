@@ -158,7 +158,7 @@ export class Subscription {
     let start: number;
     if (from.fromEnd) start = nextOffset;
     else if (from.fromTimeMs !== undefined) start = engine.offsetAtTime(stream.name, from.fromTimeMs);
-    else start = Math.max(from.fromOffset, firstOffset);
+    else start = Math.max(checkNotPastEnd(from.fromOffset, nextOffset), firstOffset);
     const subscription = new Subscription(engine, stream, start, views, sink, limits, filter);
     subscription.schedule();
     return subscription;
@@ -278,4 +278,16 @@ export class Subscription {
     if (!this.exists()) pagesOf(this.engine).delete(this.stream.id);
     this.sink.ended(error);
   }
+}
+
+/**
+ * A subscription's `from_offset` at most the stream's next offset, as a new consumer's start:
+ * past it is INVALID_FIELD, not a wait for offsets that do not exist (a position kept from
+ * before a crash under `fsync: interval` may be past what survived: the client must hear it).
+ */
+export function checkNotPastEnd(fromOffset: number, nextOffset: number): number {
+  if (fromOffset <= nextOffset) return fromOffset;
+  throw new EventBusError(ErrorCodes.INVALID_FIELD, `from_offset ${fromOffset} is past the stream's next offset (${nextOffset})`, {
+    context: { field: 'from_offset', expected: `an integer from 0 to ${nextOffset}, or the string end` },
+  });
 }

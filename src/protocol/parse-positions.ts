@@ -59,6 +59,8 @@ export function parseFromVersion(body: JsonObject, key: string | undefined): num
   const value = body.from_version;
   if (value === undefined || value === null) return undefined;
   if (key === undefined) throw invalidField('from_version', 'from_version with a key only');
+  const given = (field: string) => body[field] !== undefined && body[field] !== null;
+  if (given('from_offset') || given('from_time')) throw invalidField('from_version', 'one of from_version, from_offset and from_time');
   if (value === 'end') return Number.MAX_SAFE_INTEGER;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidField('from_version', 'an integer of at least 0, or the string end');
   return value;

@@ -16,7 +16,7 @@ export function parseRetention(body: JsonObject): StreamRetention {
   const retention: StreamRetention = {};
   for (const [key, limit] of Object.entries(value)) {
     if (!Object.hasOwn(KEYS, key)) throw invalidField(`retention.${key}`, 'one of max_age_ms, max_bytes, max_events');
-    if (limit === null) continue;
+    if (limit === null) continue; // null is "left out", as everywhere in a body
     if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) throw invalidField(`retention.${key}`, 'an integer of at least 0 (0 = unlimited)');
     retention[KEYS[key as keyof typeof KEYS]] = limit;
   }

@@ -425,24 +425,28 @@ export class Engine {
   /**
    * The versions and offsets of the events of `key` in stream `name`: from version `fromVersion`
    * on, at most `limit` (default 1,000), in version order (`forward`, the default), or from
-   * `fromVersion` down, newest first (`backward`). Only events already written (read them with
-   * `read`; one not yet visible is not returned by it).
+   * `fromVersion` down, newest first (`backward`). Every appended version is there: appends
+   * still queued in this event-loop turn are written first, so that only versions that retention
+   * or truncation removed can be missing (read the events with `read`; one not yet visible is
+   * not returned by it).
    */
   keyOffsets(name: string, key: string, fromVersion: number, options: { direction?: 'forward' | 'backward'; limit?: number } = {}): { version: number; offset: number }[] {
     this.checkOpen();
     const state = this.streams.get(name);
+    this.flusher.flushNow();
     return state.keys.offsetsOf(key, fromVersion, options.direction ?? 'forward', options.limit ?? 1000);
   }
 
   /**
    * {@link keyOffsets} with each event as stored (read once through the key index, its key
-   * checked): what reads by key use. `event` is null for an event retention or truncation has
+   * checked): what reads by key use. Appends queued in this turn are written first, as there. `event` is null for an event retention or truncation has
    * removed; an event written but not yet visible is returned too (the caller compares its
    * offset with {@link bounds}' `nextOffset`).
    */
   keyEvents(name: string, key: string, fromVersion: number, options: { direction?: 'forward' | 'backward'; limit?: number } = {}): { version: number; offset: number; event: StoredEvent | null }[] {
     this.checkOpen();
     const state = this.streams.get(name);
+    this.flusher.flushNow();
     return state.keys.eventsOf(key, fromVersion, options.direction ?? 'forward', options.limit ?? 1000);
   }
 

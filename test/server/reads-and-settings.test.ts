@@ -29,6 +29,8 @@ t.test('backward and by time, paged to the end, against a reference', async (t) 
   t.same([first.next_offset, first.at_end], [10, false]);
   const endPage = await read({ from_offset: 'end' });
   t.same(endPage, { events: [], next_offset: 100, at_end: true }, 'from "end" forward: nothing yet, continue at the next offset');
+  t.same(await read({ from_offset: 500 }), { events: [], next_offset: 100, at_end: true }, 'from past the end: clamped, continue at the next offset (never skipping offsets)');
+  t.same(await read({ from_offset: 500, types: ['T'] }), { events: [], next_offset: 100, at_end: true }, 'the same with types');
 
   const backward: number[] = [];
   let page = await read({ direction: 'backward', from_offset: 'end', max_events: 7 });
@@ -70,6 +72,8 @@ t.test('retention and truncation: create, set, truncate; get_stream_info shows t
   t.same(truncated.body, { first_offset: 4, next_offset: 10 });
   const page = (await client.request('get_stream_events', { stream_name: 's' })).body as Page;
   t.equal(page.events[0]!.offset, 4, 'reads start at the truncation');
+  const below = (await client.request('get_stream_events', { stream_name: 's', direction: 'backward', from_offset: 1 })).body as Page;
+  t.same(below, { events: [], next_offset: 3, at_end: true }, 'backward from below the truncation: nothing, next_offset first_offset - 1');
   await t.rejects(client.request('truncate_stream', { stream_name: 's', before_offset: 11 }), { code: 'INVALID_FIELD' });
   await t.rejects(client.request('truncate_stream', { stream_name: 'nope', before_offset: 1 }), { code: 'STREAM_NOT_FOUND' });
   await t.rejects(client.request('set_stream_retention', { stream_name: 's', retention: { max_events: -1 } }), { code: 'INVALID_FIELD' });

@@ -1,6 +1,6 @@
 /**
  * Reads by key (an aggregate's events through the key index, forward and backward, paged with
- * next_version) and by type (a bounded scan paged with next_offset) against a reference model of
+ * next_version, from a version, an offset, a time or the end) and by type (a bounded scan paged with next_offset) against a reference model of
  * what was appended; a consumer with a key or types filter (fixed at creation, shown by
  * get_stream_info) gets exactly its events; a subscription with a key gets its key's events,
  * history then live.
@@ -61,6 +61,35 @@ t.test('by key forward and backward, by types, against a reference model', async
     if (JSON.stringify(middle.events.map((e) => e.body.n)) !== JSON.stringify(expected.slice(from, from + 2).map((e) => e.n))) mismatches += 1;
   }
   t.equal(mismatches, 0, 'every key, paged forward and backward by version, matches the model');
+
+  // The position as an offset or a time instead of a version: the key's events at or after it
+  // (backward: at or before it), checked against the whole stream read plainly.
+  type Stored = { offset: number; created_at: string; key?: string; version?: number };
+  const stream = (await read({ max_events: 10_000 })).events as unknown as Stored[];
+  let positionMismatches = 0;
+  const expect = async (body: Record<string, unknown>, want: Stored[], what: string) => {
+    const got = (await read({ ...body, max_events: 3 })).events.map((e) => e.version!);
+    const wanted = want.slice(0, 3).map((e) => e.version!);
+    if (JSON.stringify(got) === JSON.stringify(wanted)) return;
+    positionMismatches += 1;
+    t.comment(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(wanted)}`);
+  };
+  for (const key of [...versions.keys()].slice(0, 2)) {
+    const mine = stream.filter((e) => e.key === key);
+    for (const probe of stream.filter((_, i) => i % 29 === 0)) {
+      await expect({ key, from_offset: probe.offset }, mine.filter((e) => e.offset >= probe.offset), `${key} from_offset ${probe.offset}`);
+      await expect({ key, direction: 'backward', from_offset: probe.offset }, mine.filter((e) => e.offset <= probe.offset).reverse(), `${key} backward from_offset ${probe.offset}`);
+      await expect({ key, from_time: probe.created_at }, mine.filter((e) => e.created_at >= probe.created_at), `${key} from_time ${probe.created_at}`);
+      await expect({ key, direction: 'backward', from_time: probe.created_at }, mine.filter((e) => e.created_at <= probe.created_at).reverse(), `${key} backward from_time ${probe.created_at}`);
+    }
+    const last = versions.get(key)!;
+    t.same(await read({ key, from_version: 'end' }), { events: [], next_version: last + 1, at_end: true }, `${key} forward from_version "end": an empty page at the end, continuing at the next version`);
+    t.same(await read({ key, from_offset: 'end' }), { events: [], next_version: last + 1, at_end: true }, `${key} forward from_offset "end" likewise`);
+    t.same(await read({ key, from_version: last + 50 }), { events: [], next_version: last + 1, at_end: true }, `${key} forward past the last version: clamped to the next one`);
+  }
+  t.equal(positionMismatches, 0, 'by key from an offset or a time, forward and backward, matches the stream');
+  await t.rejects(read({ key: 'k1', from_version: 0, from_offset: 3 }), { code: 'INVALID_FIELD' }, 'from_version with from_offset is refused');
+  await t.rejects(read({ key: 'k1', from_version: 0, from_time: '2026-01-01T00:00:00Z' }), { code: 'INVALID_FIELD' }, 'from_version with from_time is refused');
   const unknown = await read({ key: 'nobody' });
   t.same([unknown.events.length, unknown.at_end], [0, true], 'a key with no events: an empty page at the end');
 

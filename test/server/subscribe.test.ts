@@ -49,7 +49,7 @@ t.test('history, caught_up, live; other requests refused; unsubscribe answers la
   t.equal((await next(socket)).code, 'NOT_SUBSCRIBED');
 });
 
-t.test('from "end" and from a time; an unknown stream; exit while subscribed', async (t) => {
+t.test('from "end", from a time, and not past the end; an unknown stream; exit while subscribed', async (t) => {
   const { port } = await serverFor(t);
   const client = await EventBusClient.connect({ port });
   t.teardown(() => client.close());
@@ -81,6 +81,15 @@ t.test('from "end" and from a time; an unknown stream; exit while subscribed', a
   const failed = await next(missing);
   t.equal(failed.code, 'STREAM_NOT_FOUND');
   t.equal(failed.operation, 'subscribe');
+
+  // Past the stream's next offset (3 now): refused, as a consumer's start, and the connection goes on.
+  const past = await LineSocket.connect(port);
+  t.teardown(() => past.socket.destroy());
+  past.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 9 } })}\n`);
+  const refused = await next(past);
+  t.same([refused.operation, refused.code], ['subscribe', 'INVALID_FIELD'], 'from past the end: INVALID_FIELD');
+  past.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 3 } })}\n`);
+  t.same((await next(past)).body, { caught_up: true, next_offset: 3 }, 'from the next offset itself: caught up at once');
 });
 
 t.test('deleting the stream ends the subscription with STREAM_NOT_FOUND and the position', async (t) => {

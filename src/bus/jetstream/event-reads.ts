@@ -14,7 +14,9 @@
  *   between gateways for events written through several at the same moment.
  * - Keys: versions are consecutive per key and increase with the sequence, so the sequence of a
  *   version is found by a binary search over the key's subject (`next_by_subj` gets from the
- *   leader), then read forward (backward: the versions below read forward and reversed).
+ *   leader), then read forward (backward: the versions below read forward and reversed). From
+ *   `from_offset` or `from_time`, the key's first message at or after the position is one
+ *   `next_by_subj` get.
  * - Types: pages scanned until enough match, at most {@link MAX_SCAN_EVENTS} events a request.
  */
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type StoredMsg } from 'nats';
@@ -98,13 +100,13 @@ export class EventReads {
       else if (from.fromTimeMs !== undefined) top = (await this.offsetAtTime(entry, b, from.fromTimeMs + 1)) - 1;
       else top = Math.min(from.fromOffset, end - 1);
       const msgs = top < first ? [] : await this.backward(entry, b, top + 1, limits);
-      const nextOffset = msgs.length > 0 ? msgs[msgs.length - 1]!.seq - 2 : Math.min(top, first - 1);
+      const nextOffset = msgs.length > 0 ? msgs[msgs.length - 1]!.seq - 2 : first - 1;
       return { msgs, nextOffset, atEnd: nextOffset < first };
     }
     let start: number;
     if (from.fromEnd === true) start = end;
     else if (from.fromTimeMs !== undefined) start = await this.offsetAtTime(entry, b, from.fromTimeMs);
-    else start = Math.max(from.fromOffset, first);
+    else start = Math.min(Math.max(from.fromOffset, first), end);
     const msgs = start >= end ? [] : await this.forward(entry, b, start + 1, Math.min(end, start + limits.maxEvents), limits.maxBytes);
     const nextOffset = msgs.length > 0 ? msgs[msgs.length - 1]!.seq : start;
     return { msgs, nextOffset, atEnd: nextOffset >= end };
@@ -144,9 +146,9 @@ export class EventReads {
     const head = await this.lastOfSubject(jsName, subject);
     const last = head === null ? -1 : versionOf(head.msgVersion);
     const backward = from.direction === 'backward';
-    const start = backward ? Math.min(from.fromVersion ?? last, last) : from.fromVersion ?? 0;
-    if (start < 0 || head === null) return { msgs: [], nextOffset: end, atEnd: true, nextVersion: backward ? -1 : start };
-    if (!backward && start > last) return { msgs: [], nextOffset: end, atEnd: true, nextVersion: start };
+    const start = await this.keyStartVersion(entry, b, jsName, subject, from, last);
+    if (start < 0 || head === null) return { msgs: [], nextOffset: end, atEnd: true, nextVersion: backward ? -1 : last + 1 };
+    if (!backward && start > last) return { msgs: [], nextOffset: end, atEnd: true, nextVersion: last + 1 };
     const matches = (msg: ReadMsg) => from.types === undefined || from.types.includes(msg.headers?.get(Headers.type) ?? '');
     if (backward) {
       const topSeq = start === last ? head.seq : await this.seqOfVersion(jsName, subject, b, start, head.seq);
@@ -290,6 +292,25 @@ export class EventReads {
       }
     }
     return best;
+  }
+
+  /**
+   * Where a read by key starts: `from_version` (forward, at most one past the last), or the key's
+   * version at `from_offset` or `from_time` (the first of the key's messages at or after the
+   * position, one `next_by_subj` get; backward, the one below the first after it), or the end.
+   */
+  private async keyStartVersion(entry: CatalogEntry, b: Bounds, jsName: string, subject: string, from: ReadQuery, last: number): Promise<number> {
+    const backward = from.direction === 'backward';
+    if (from.fromVersion !== undefined) return backward ? Math.min(from.fromVersion, last) : Math.min(from.fromVersion, last + 1);
+    if (from.fromEnd === true) return backward ? last : last + 1;
+    const atOrAfter = async (offset: number) => {
+      const found = await this.getMessage(jsName, { next_by_subj: subject, seq: Math.max(offset, 0) + 1 });
+      return found === null ? last + 1 : versionOf(found.header.get(Headers.version));
+    };
+    if (from.fromTimeMs !== undefined) {
+      return backward ? (await atOrAfter(await this.offsetAtTime(entry, b, from.fromTimeMs + 1))) - 1 : atOrAfter(await this.offsetAtTime(entry, b, from.fromTimeMs));
+    }
+    return backward ? (await atOrAfter(from.fromOffset + 1)) - 1 : atOrAfter(from.fromOffset);
   }
 
   private async lastOfSubject(jsName: string, subject: string): Promise<{ seq: number; msgVersion: string } | null> {

@@ -19,7 +19,7 @@ import { AckPolicy, DeliverPolicy, nanos, type JetStreamClient, type JetStreamMa
 import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { checkFilter } from '../../storage/index.js';
 import type { StoreSubscription } from '../event-store.js';
-import { subscriptionEnd, type SubscriptionLimits, type SubscriptionSink, type SubscriptionStart } from '../subscription.js';
+import { checkNotPastEnd, subscriptionEnd, type SubscriptionLimits, type SubscriptionSink, type SubscriptionStart } from '../subscription.js';
 import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { viewOf } from './message-view.js';
@@ -98,7 +98,7 @@ export class JetStreamSubscription implements StoreSubscription {
       const first = state.messages === 0 ? state.last_seq : state.first_seq - 1;
       if (this.from.fromEnd) this.cursor = state.last_seq;
       else if (this.from.fromTimeMs !== undefined) this.cursor = await this.deps.offsetAtTime(entry, this.from.fromTimeMs);
-      else this.cursor = Math.max(this.from.fromOffset, first);
+      else this.cursor = Math.max(checkNotPastEnd(this.from.fromOffset, state.last_seq), first);
       await this.loop(entry);
     } catch (error) {
       this.end(isEventBusError(error) ? this.failure(error.code, error.reason, error.context) : this.failure(ErrorCodes.INTERNAL, 'internal error'));

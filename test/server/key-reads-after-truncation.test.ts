@@ -1,0 +1,62 @@
+/**
+ * Reads by key on a truncated stream, before and after a kill -9 of the real server process: the
+ * versions truncation removed are skipped (they never fill a page), forward pages run through
+ * the key's remaining versions with `next_version` moving on and `at_end` only at the end, and a
+ * backward read ends below the oldest version left. After the restart the key index holds no
+ * entries for the removed versions at all (it is rebuilt from what the log still holds), which
+ * is what once made a page report the end early.
+ */
+import t from 'tap';
+import { EventBusClient } from '../../src/client/client.js';
+import { serverProcessFor, startServerProcess } from '../helpers/server-process.js';
+
+type KeyPage = { events: { offset: number; version: number }[]; next_version: number; at_end: boolean };
+
+/** Pages through `key` with pages of `max` from `start` (a body fragment); the versions read and the last page. */
+async function pageKey(client: EventBusClient, key: string, direction: 'forward' | 'backward', max: number, start: Record<string, unknown> = {}) {
+  const versions: number[] = [];
+  let body: Record<string, unknown> = { stream_name: 's', key, direction, max_events: max, ...start };
+  for (let pages = 0; pages < 100; pages++) {
+    const page = (await client.request('get_stream_events', body)).body as KeyPage;
+    versions.push(...page.events.map((e) => e.version));
+    if (page.at_end) return { versions, last: page, pages: pages + 1 };
+    if (page.events.length === 0) return { versions, last: page, pages: -1 }; // a page neither full nor at the end
+    body = { ...body, from_version: page.next_version };
+  }
+  return { versions, last: null, pages: -1 };
+}
+
+t.test('reads by key skip the truncated versions, before and after kill -9', async (t) => {
+  const first = await serverProcessFor(t, { args: ['--fsync', 'always'] });
+  let client = await EventBusClient.connect({ port: first.port });
+  await client.createStream('s');
+  // Key a at the even offsets (versions 0..19), b at the odd ones.
+  for (let i = 0; i < 40; i++) await client.request('write_event', { stream_name: 's', event: { i }, key: i % 2 === 0 ? 'a' : 'b' });
+  await client.request('truncate_stream', { stream_name: 's', before_offset: 13 });
+  // a's events from offset 14 on: versions 7..19.
+  const left = Array.from({ length: 13 }, (_, i) => 7 + i);
+
+  const check = async (when: string) => {
+    for (const max of [1, 3, 4, 20]) {
+      const forward = await pageKey(client, 'a', 'forward', max);
+      t.same(forward.versions, left, `${when}, pages of ${max}: forward, every version left, in order`);
+      t.ok(forward.pages > 0 && forward.pages <= Math.ceil(left.length / max) + 1, `${when}, pages of ${max}: no empty page before the end (${forward.pages} pages)`);
+      t.equal(forward.last?.next_version, 20, `${when}: the end continues at the next version`);
+      const backward = await pageKey(client, 'a', 'backward', max);
+      t.same(backward.versions, [...left].reverse(), `${when}, pages of ${max}: backward, newest first, down to the oldest left`);
+      t.equal(backward.last?.next_version, 6, `${when}: backward ends below the oldest version left`);
+    }
+    const fromRemoved = (await client.request('get_stream_events', { stream_name: 's', key: 'a', from_version: 2, max_events: 2 })).body as KeyPage;
+    t.same(fromRemoved.events.map((e) => e.version), [7, 8], `${when}: from a removed version, the first ones left`);
+    t.same([fromRemoved.next_version, fromRemoved.at_end], [9, false]);
+  };
+  await check('before the restart');
+
+  client.close();
+  await first.stop('SIGKILL');
+  const second = await startServerProcess({ dataDir: first.dataDir, cwd: first.cwd, args: ['--fsync', 'always'] });
+  t.teardown(() => second.stop('SIGKILL'));
+  client = await EventBusClient.connect({ port: second.port });
+  t.teardown(() => client.close());
+  await check('after kill -9 and a restart');
+});
