@@ -1,9 +1,7 @@
 /**
  * Group commit (group-commit.ts) with fake sync targets whose fsyncs the test completes by hand:
  * a commit is acknowledged only by a sync that began after it; writers that arrive while a sync
- * runs share the next one; two rounds overlap at most, and settle in order, the later one's
- * directories after the earlier one's files; a failed sync is never reported as success (nor a
- * later round's success on the same file); one target's failure,
+ * runs share the next one; a failed sync is never reported as success; one target's failure,
  * even a programming error, never strands the waiters of others. A writer alone (rounds of one
  * commit after a round of one) has its files fsynced on the main thread, the same way.
  */
@@ -60,114 +58,18 @@ t.test('always: a commit resolves only after a sync that began after it', async 
   const first = tracked(gc.commit([file]));
   await settle();
   t.equal(file.started, 1, 'one sync started');
-  // Bytes written now were not covered by the sync already running: a second round covers them.
+  // Bytes written now were not covered by the sync already running.
   const second = tracked(gc.commit([file]));
   await settle();
-  t.equal(file.started, 2, 'a second round starts while the first runs');
+  t.equal(file.started, 1, 'no second sync while one runs');
   file.complete();
   await settle();
   t.equal(first.state, 'resolved');
-  t.equal(second.state, 'pending', 'the second waits for the sync that began after it');
+  t.equal(second.state, 'pending', 'the second waits for a sync that began after it');
+  t.equal(file.started, 2, 'the next round started');
   file.complete();
   await settle();
   t.equal(second.state, 'resolved');
-});
-
-t.test('always: at most two rounds run at once, and they settle in order', async (t) => {
-  const gc = new GroupCommit('always', 100, silentLogger);
-  const a = new FakeTarget('a');
-  const b = new FakeTarget('b');
-  const order: string[] = [];
-  const first = gc.commit([a]).then(() => order.push('first'));
-  await settle();
-  const second = gc.commit([b]).then(() => order.push('second'));
-  await settle();
-  const third = tracked(gc.commit([b]));
-  const fourth = tracked(gc.commit([a]));
-  await settle();
-  t.same([a.started, b.started], [1, 1], 'two rounds in flight; the third waits');
-  b.complete();
-  await settle();
-  t.same(order, [], 'the second round\'s sync is done, but it settles only after the first');
-  a.complete();
-  await Promise.all([first, second]);
-  t.same(order, ['first', 'second']);
-  await settle();
-  t.same([a.started, b.started], [2, 2], 'the third round took every commit that waited');
-  a.complete();
-  b.complete();
-  await settle();
-  t.same([third.state, fourth.state], ['resolved', 'resolved']);
-  t.same({ rounds: gc.stats.rounds, commits: gc.stats.commits }, { rounds: 3, commits: 4 });
-});
-
-t.test('a round syncs its directories only after the files of the round before it', async (t) => {
-  const log: string[] = [];
-  const gc = new GroupCommit('always', 100, silentLogger);
-  const sealed = new FakeTarget('sealed.log', false, log);
-  const next = new FakeTarget('next.log', false, log);
-  const dir = new FakeTarget('dir', true, log);
-  // The last bytes of a segment, then (a round later) its successor and the directory entry.
-  const seal = tracked(gc.commit([sealed]));
-  await settle();
-  const roll = tracked(gc.commit([next, dir]));
-  await settle();
-  next.complete();
-  await settle();
-  t.equal(dir.started, 0, 'the new entry waits while the sealed segment\'s sync runs');
-  sealed.complete();
-  await settle();
-  t.equal(dir.started, 1, 'then the directory');
-  t.equal(seal.state, 'resolved');
-  dir.complete();
-  await settle();
-  t.equal(roll.state, 'resolved');
-  t.same(log, ['start sealed.log', 'start next.log', 'done next.log', 'done sealed.log', 'start dir', 'done dir']);
-});
-
-t.test('a target that failed in one round fails the next round\'s commits on it, not the others; syncAll waits for both', async (t) => {
-  const gc = new GroupCommit('always', 100, silentLogger);
-  const bad = new FakeTarget('bad');
-  const good = new FakeTarget('good');
-  const onBad = tracked(gc.commit([bad]));
-  await settle();
-  const onBadAgain = tracked(gc.commit([bad]));
-  const onGood = tracked(gc.commit([good]));
-  await settle();
-  let flushed = false;
-  void gc.syncAll().then(() => (flushed = true));
-  good.complete();
-  await settle();
-  t.notOk(flushed, 'syncAll waits for every round in flight');
-  bad.fail(Object.assign(new Error('EIO'), { code: 'EIO' }));
-  // The second round's fsync of the same file succeeds: after a failed fsync that proves nothing.
-  bad.complete();
-  await settle();
-  t.equal(onBad.state, 'rejected');
-  t.equal(onBadAgain.state, 'rejected', 'refused although its own fsync succeeded');
-  t.match(onBadAgain.error, { code: 'IO_ERROR', reason: /fsync of bad failed \(EIO\)/ });
-  t.equal(onGood.state, 'resolved');
-  t.equal(bad.failures.length, 1, 'the owner is told once');
-  t.ok(flushed);
-});
-
-t.test('overlapping syncAll calls never run more than two rounds, and each waits for what was dirty when it was called', async (t) => {
-  const gc = new GroupCommit('interval', 60_000, silentLogger);
-  const file = new FakeTarget('file');
-  const done: number[] = [];
-  for (let i = 0; i < 4; i += 1) {
-    gc.touch([file]);
-    void gc.syncAll().then(() => done.push(i));
-  }
-  await settle();
-  t.equal(file.started, 2, 'two rounds at once; the other calls wait for room');
-  while (file.pending.length > 0) {
-    file.complete();
-    await settle();
-  }
-  t.same(done, [0, 1, 2, 3], 'every call settled, in order');
-  t.equal(file.started, 3, 'the calls that waited shared the third round');
-  gc.close();
 });
 
 t.test('always: commits that arrive during a sync share the next one', async (t) => {

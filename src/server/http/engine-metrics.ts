@@ -58,7 +58,7 @@ export class EngineMetrics {
     counterOf(registry, 'eventbus_durable_commits_total', 'Durable acknowledgements handed out by group commit (one per batch of appends or consumer changes of a file).', [], () => [{ labels: {}, value: engine.commitStats.commits }]);
     this.roundFsyncs = new Histogram({ name: 'eventbus_fsync_round_fsyncs', help: 'fsync calls per group-commit round.', buckets: PER_ROUND_BUCKETS, registers });
     this.roundEvents = new Histogram({ name: 'eventbus_fsync_round_events', help: 'Events made durable per group-commit round.', buckets: PER_ROUND_BUCKETS, registers });
-    this.roundSeconds = new Histogram({ name: 'eventbus_fsync_round_duration_seconds', help: 'Duration of a group-commit round, from its start to its settling (its fsyncs, and the wait for an overlapping earlier round).', buckets: LATENCY_BUCKETS, registers });
+    this.roundSeconds = new Histogram({ name: 'eventbus_fsync_round_duration_seconds', help: 'Duration of a group-commit round (its fsyncs).', buckets: LATENCY_BUCKETS, registers });
     this.appendLatency = new Histogram({ name: 'eventbus_append_durable_seconds', help: "Append-to-durable latency under fsync always: per group-commit round that made appends durable, the wait of its oldest commit (the round's worst, an upper bound for every append in it).", buckets: LATENCY_BUCKETS, registers });
     this.damage = new Counter({ name: 'eventbus_damage_found_total', help: 'Damaged regions found since the process started: by recovery at open, then as streams find more (reads that meet damage).', registers });
 

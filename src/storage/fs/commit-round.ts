@@ -20,10 +20,7 @@ export interface CommitRound {
   files: number;
   /** Directories fsynced (after the files: new segments, compacted journals, new streams). */
   directories: number;
-  /**
-   * Wall time of the round, from its start to its settling (ms, fractional): its fsyncs and,
-   * when two rounds overlap (group-commit.ts), the wait for the round before it to settle.
-   */
+  /** Wall time of the round's fsyncs, from the first started to the last finished (ms, fractional). */
   fsyncMs: number;
   /**
    * Commits the round settled: one per batch a writer wrote (a stream's appends of one

@@ -4,11 +4,10 @@
  * Writers write their bytes first (synchronously, to the page cache) and then ask for durability
  * with {@link GroupCommit.commit}, naming the files and directories their bytes live in. Under the
  * `always` policy a commit resolves only after a sync round that started after the call has
- * fsynced every one of those targets. Everything that asks while a round is in flight joins the
- * next one, across streams and across kinds of file (segments, consumer journals, directories),
- * so a round costs one fsync per dirty file, whatever the number of writers waiting on it. Up to
- * {@link MAX_ROUNDS_IN_FLIGHT} rounds run at once, and they settle in the order they started (see
- * {@link GroupCommit.runRound}).
+ * fsynced every one of those targets. Only one round runs at a time; everything that asks while a
+ * round is in flight joins the next one, across streams and across kinds of file (segments,
+ * consumer journals, directories). So a round costs one fsync per dirty file, whatever the number
+ * of writers waiting on it.
  *
  * A round of one change (one append call, one consumer change) after a round of one (one writer
  * at a time: nobody else is waiting) runs its file fsyncs on the main thread, as Redis does under
@@ -23,7 +22,7 @@
  * at close). A failed fsync is never reported as success: its waiters are rejected, and the
  * target's `failed` hook tells its owner, which must stop acknowledging writes.
  */
-import { assert, ioError } from '../../errors.js';
+import { ioError } from '../../errors.js';
 import type { Logger } from '../logger.js';
 import { RoundWatch } from './commit-round.js';
 
@@ -75,23 +74,12 @@ interface Waiter {
   changes: number;
 }
 
-/** The targets whose fsync failed in a round, with the error. */
-type Failures = ReadonlyMap<SyncTarget, unknown>;
-
 const RESOLVED = Promise.resolve();
-const NO_FAILURES: Failures = new Map();
 /** fsyncs a round runs at once. */
 const SYNC_CONCURRENCY = 128;
 /** A round inline: at most this many changes, after a round of at most as many, and at most this many files. */
 const INLINE_MAX_CHANGES = 1;
 const INLINE_MAX_FILES = 2;
-/**
- * Rounds whose fsyncs run at once. A second round starts as soon as writers ask while one runs,
- * instead of waiting for it: a disk overlaps two fdatasyncs of a file (the second's journal
- * commit starts while the first's completes), so writers arriving in two waves share two
- * overlapping rounds rather than waiting a whole round each (docs/benchmarks.md).
- */
-export const MAX_ROUNDS_IN_FLIGHT = 2;
 /** An inline fsync slower than this sends rounds back to the thread pool for INLINE_BACKOFF_MS. */
 export const INLINE_SLOW_MS = 20;
 export const INLINE_BACKOFF_MS = 1_000;
@@ -100,10 +88,7 @@ export class GroupCommit {
   readonly stats: GroupCommitStats = { rounds: 0, syncs: 0, commits: 0, inlineRounds: 0 };
   private dirty = new Set<SyncTarget>();
   private waiters: Waiter[] = [];
-  /** The newest round in flight (it settles after every earlier one), or null. */
-  private running: Promise<Failures> | null = null;
-  /** Rounds in flight: at most MAX_ROUNDS_IN_FLIGHT. */
-  private roundsInFlight = 0;
+  private running: Promise<void> | null = null;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   /** Changes the last round made durable (a round runs inline only after a small one). */
@@ -153,14 +138,11 @@ export class GroupCommit {
     for (const target of targets) this.dirty.add(target);
   }
 
-  /**
-   * Fsyncs everything dirty now and waits for it, and for every round in flight (used at close,
-   * before snapshots, and by the `interval` timer). Callers may overlap: each waits for room.
-   */
+  /** Fsyncs everything dirty now and waits for it (used at close and before snapshots). */
   async syncAll(): Promise<void> {
-    while (this.roundsInFlight >= MAX_ROUNDS_IN_FLIGHT) await this.running;
-    if (this.dirty.size > 0 || this.waiters.length > 0) await this.runRound();
-    else if (this.running !== null) await this.running;
+    while (this.running !== null) await this.running;
+    if (this.dirty.size === 0 && this.waiters.length === 0) return;
+    await this.runRound();
   }
 
   /** Stops the interval timer. Call {@link syncAll} first to flush. */
@@ -170,20 +152,18 @@ export class GroupCommit {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.roundsInFlight >= MAX_ROUNDS_IN_FLIGHT) return;
+    if (this.scheduled || this.running !== null) return;
     this.scheduled = true;
     // A microtask, so that every writer of the current tick joins the round.
     queueMicrotask(() => {
       this.scheduled = false;
-      if (this.roundsInFlight < MAX_ROUNDS_IN_FLIGHT && this.waiters.length > 0) void this.runRound();
+      if (this.running === null && this.waiters.length > 0) void this.runRound();
     });
   }
 
   /** Whether a round of `changes` changes syncs `files` on the main thread (see the file's comment). */
   private runsInline(files: readonly SyncTarget[], changes: number): boolean {
     if (this.policy !== 'always' || changes > INLINE_MAX_CHANGES || this.lastRoundChanges > INLINE_MAX_CHANGES) return false;
-    // Blocking the thread while another round's fsyncs run in the pool would only delay its answers.
-    if (this.roundsInFlight > 1) return false;
     if (files.length === 0 || files.length > INLINE_MAX_FILES || files.some((file) => file.syncNow === undefined)) return false;
     return performance.now() >= this.inlineOffUntilMs;
   }
@@ -205,20 +185,7 @@ export class GroupCommit {
     return rest;
   }
 
-  /**
-   * Runs a round: its files' fsyncs at once; then, once the round before it (if still in flight)
-   * has settled, its directories' fsyncs and its commits. So commits settle in the order they were
-   * asked for (a writer's `durable` hook sees its batches in order), a directory entry never
-   * becomes durable before the files an earlier round was still syncing (see
-   * SyncTarget.directory), and a target that failed in the earlier round fails this round's
-   * commits on it too, even if this round's own fsync of it succeeded (after a failed fsync the
-   * kernel may have dropped the pages: a later fsync's success proves nothing about them).
-   * Resolves to the round's failures; never rejects.
-   */
-  private runRound(): Promise<Failures> {
-    const previous = this.running;
-    this.roundsInFlight += 1;
-    assert(this.roundsInFlight <= MAX_ROUNDS_IN_FLIGHT, 'group commit: too many rounds in flight');
+  private runRound(): Promise<void> {
     const round = (async () => {
       const targets = [...this.dirty];
       const waiters = this.waiters;
@@ -226,71 +193,53 @@ export class GroupCommit {
       this.waiters = [];
       const observed = this.watch.begin();
       const failures = new Map<SyncTarget, unknown>();
+      // Every target is synced and accounted for, even if another one's sync throws: a round
+      // that gave up half-way would leave its waiters (of every stream) unsettled forever.
+      const syncOne = (target: SyncTarget) => startSync(target).catch((error: unknown) => {
+        failures.set(target, error);
+      });
+      // At most SYNC_CONCURRENCY at once: a sync may open a descriptor (a closed segment's).
+      const syncAll = async (phase: SyncTarget[]) => {
+        for (let i = 0; i < phase.length; i += SYNC_CONCURRENCY) await Promise.all(phase.slice(i, i + SYNC_CONCURRENCY).map(syncOne));
+      };
       // Files first, then directories (see SyncTarget.directory).
       const files = targets.filter((target) => target.directory !== true);
       let changes = 0;
       for (const waiter of waiters) changes += waiter.changes;
-      await syncEach(this.runsInline(files, changes) ? this.syncInline(files, failures) : files, failures);
-      const earlier = previous === null ? NO_FAILURES : await previous;
+      await syncAll(this.runsInline(files, changes) ? this.syncInline(files, failures) : files);
       const directories = targets.filter((target) => target.directory === true);
-      if (directories.length > 0) await syncEach(directories, failures);
+      if (directories.length > 0) await syncAll(directories);
       this.stats.rounds += 1;
       this.stats.syncs += targets.length;
       this.lastRoundChanges = changes;
-      this.reportFailures(failures);
-      this.settleWaiters(waiters, failures, earlier);
+      for (const [target, error] of failures) {
+        this.logger.error({ target: target.name, err: error }, 'fsync failed: writes since the last good fsync are not acknowledged');
+        try {
+          target.failed?.(error);
+        } catch (hookError) {
+          this.logger.error({ target: target.name, err: hookError }, 'fsync failure hook threw');
+        }
+      }
+      for (const waiter of waiters) {
+        const failed = failures.size === 0 ? undefined : waiter.targets.find((t) => failures.has(t));
+        if (failed === undefined) {
+          this.stats.commits += 1;
+          waiter.resolve();
+        } else {
+          waiter.reject(ioError(`fsync of ${failed.name}`, failures.get(failed)));
+        }
+      }
       if (observed !== null) {
         const [oldest, newest] = [waiters[0]?.askedMs ?? 0, waiters[waiters.length - 1]?.askedMs ?? 0];
         this.watch.end(observed, { round: this.stats.rounds, policy: this.policy, files: targets.length - directories.length, directories: directories.length, oldestAskedMs: oldest, newestAskedMs: newest, commits: waiters.length, failures: failures.size });
       }
-      return failures;
     })();
-    const settled = round.finally(() => {
-      this.roundsInFlight -= 1;
-      if (this.running === settled) this.running = null;
-      if (this.waiters.length > 0 && this.roundsInFlight < MAX_ROUNDS_IN_FLIGHT) void this.runRound();
+    this.running = round;
+    return round.finally(() => {
+      this.running = null;
+      if (this.waiters.length > 0) void this.runRound();
     });
-    this.running = settled;
-    return settled;
   }
-
-  /** Logs each failed target and tells its owner (which stops acknowledging). */
-  private reportFailures(failures: Failures): void {
-    for (const [target, error] of failures) {
-      this.logger.error({ target: target.name, err: error }, 'fsync failed: writes since the last good fsync are not acknowledged');
-      try {
-        target.failed?.(error);
-      } catch (hookError) {
-        this.logger.error({ target: target.name, err: hookError }, 'fsync failure hook threw');
-      }
-    }
-  }
-
-  /** Resolves each waiter, or rejects it if one of its targets failed in this round or the one before. */
-  private settleWaiters(waiters: readonly Waiter[], failures: Failures, earlier: Failures): void {
-    const anyFailed = failures.size > 0 || earlier.size > 0;
-    for (const waiter of waiters) {
-      const failed = anyFailed ? waiter.targets.find((t) => failures.has(t) || earlier.has(t)) : undefined;
-      if (failed === undefined) {
-        this.stats.commits += 1;
-        waiter.resolve();
-      } else {
-        waiter.reject(ioError(`fsync of ${failed.name}`, failures.get(failed) ?? earlier.get(failed)));
-      }
-    }
-  }
-}
-
-/**
- * Syncs every target, at most SYNC_CONCURRENCY at once (a sync may open a descriptor: a closed
- * segment's), recording failures. Every target is synced and accounted for even if another one's
- * sync throws: a round that gave up half-way would leave its waiters (of every stream) unsettled.
- */
-async function syncEach(targets: readonly SyncTarget[], failures: Map<SyncTarget, unknown>): Promise<void> {
-  const syncOne = (target: SyncTarget) => startSync(target).catch((error: unknown) => {
-    failures.set(target, error);
-  });
-  for (let i = 0; i < targets.length; i += SYNC_CONCURRENCY) await Promise.all(targets.slice(i, i + SYNC_CONCURRENCY).map(syncOne));
 }
 
 /** Starts a target's sync; a synchronous throw becomes a rejection, like any other failure. */
