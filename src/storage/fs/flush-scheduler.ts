@@ -30,7 +30,6 @@ export class FlushScheduler {
 
   /** Flushes everything dirty now (also before a snapshot and at close). */
   flushNow(): void {
-    if (this.dirty.size === 0) return; // (reads by key call this on every read)
     this.scheduled = false;
     const now = Date.now();
     for (const item of this.dirty) item.flush(now);
