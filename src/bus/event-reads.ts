@@ -16,6 +16,10 @@ export const MAX_SCAN_EVENTS = 10_000;
 
 /** Where a read starts and which way it goes. */
 export interface ReadFrom {
+  /**
+   * The first offset (backward: the top one). With `key`, the key's events at or after it
+   * (backward: at or before it), unless `fromVersion`, `fromEnd` or `fromTimeMs` says otherwise.
+   */
   fromOffset: number;
   /** Start at the stream's end: forward, what comes next (nothing yet); backward, the newest. */
   fromEnd?: boolean;

@@ -150,7 +150,7 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
     t.same([page.nextOffset, page.atEnd], [19, false]);
     const small = await read({ direction: 'backward', fromOffset: 60, maxBytes: 350 });
     t.same(small.events.map((e) => e.offset), [60, 59, 58], 'cut at max bytes (about 110 bytes each)');
-    const key = await read({ direction: 'backward', key: 'even', maxEvents: 40 });
+    const key = await read({ direction: 'backward', fromEnd: true, key: 'even', maxEvents: 40 });
     t.same(key.events.map((e) => e.attributes?.version), Array.from({ length: 40 }, (_, k) => 59 - k), 'a key backward: versions 59 down to 20');
     t.same([key.nextVersion, key.atEnd], [19, false]);
     const rest = await read({ direction: 'backward', key: 'even', fromVersion: 19 });
@@ -183,7 +183,7 @@ t.test('the write path on a 3-node cluster', natsSkip(), async (t) => {
 
     const queries: Record<string, unknown>[] = [
       { fromOffset: 0 }, { fromOffset: 70, maxEvents: 30 }, { fromOffset: 0, maxBytes: 100 }, { direction: 'backward', fromEnd: true },
-      { direction: 'backward', fromOffset: 90, maxEvents: 25 }, { key: 'even', fromVersion: 10, maxEvents: 20 }, { key: 'even', direction: 'backward' },
+      { direction: 'backward', fromOffset: 90, maxEvents: 25 }, { key: 'even', fromVersion: 10, maxEvents: 20 }, { key: 'even', direction: 'backward', fromEnd: true }, { key: 'even', direction: 'backward', fromOffset: 77, maxEvents: 5 },
       { types: ['tri'], fromOffset: 5, maxEvents: 10 },
     ];
     const read = (extra: Record<string, unknown>) => a.read({ streamName: 'on-leader', fromOffset: 0, maxEvents: 100, maxBytes: 1 << 20, consumer: 'default', ...extra });
