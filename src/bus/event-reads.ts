@@ -115,7 +115,7 @@ function readKeyPage(engine: Engine, name: string, key: string, from: ReadFrom, 
   const { firstOffset, nextOffset: end } = engine.bounds(name);
   const last = engine.keyVersion(name, key).version;
   const live = firstOffset === 0 ? 0 : firstVersionFrom(engine, name, key, 0, last, firstOffset);
-  let version = keyStartVersion(engine, name, key, from, { last, live });
+  let version = keyStartVersion(engine, name, key, from, { last, live, firstOffset });
   const stored: StoredEvent[] = [];
   let bytes = 0;
   const page = (atEnd: boolean): StoredPage => ({ stored, nextOffset: end, atEnd, nextVersion: version });
@@ -160,9 +160,10 @@ function readKeyPage(engine: Engine, name: string, key: string, from: ReadFrom, 
 const KEY_WINDOW = 1000;
 
 /** Where a read by key starts: `from_version`, or the key's version at `from_offset`, `from_time` or the end. */
-function keyStartVersion(engine: Engine, name: string, key: string, from: ReadFrom, bounds: { last: number; live: number }): number {
-  const { last, live } = bounds;
-  const atOffset = (offset: number) => firstVersionFrom(engine, name, key, live, last, offset);
+function keyStartVersion(engine: Engine, name: string, key: string, from: ReadFrom, bounds: { last: number; live: number; firstOffset: number }): number {
+  const { last, live, firstOffset } = bounds;
+  // At or below the oldest stored offset (a plain forward read's default 0): the oldest version left, no search.
+  const atOffset = (offset: number) => (offset <= firstOffset ? live : firstVersionFrom(engine, name, key, live, last, offset));
   if (from.direction === 'backward') {
     if (from.fromVersion !== undefined) return Math.min(from.fromVersion, last);
     if (from.fromEnd === true) return last;

@@ -439,9 +439,9 @@ export class Engine {
 
   /**
    * {@link keyOffsets} with each event as stored (read once through the key index, its key
-   * checked): what reads by key use. Appends queued in this turn are written first, as there. `event` is null for an event retention or truncation has
-   * removed; an event written but not yet visible is returned too (the caller compares its
-   * offset with {@link bounds}' `nextOffset`).
+   * checked): what reads by key use. Appends queued in this turn are written first, as there.
+   * `event` is null for an event retention or truncation has removed; an event written but not
+   * yet visible is returned too (the caller compares its offset with {@link bounds}' `nextOffset`).
    */
   keyEvents(name: string, key: string, fromVersion: number, options: { direction?: 'forward' | 'backward'; limit?: number } = {}): { version: number; offset: number; event: StoredEvent | null }[] {
     this.checkOpen();
