@@ -63,6 +63,9 @@ export class LiveDisplay {
 
   close(): void {
     this.end();
+    // MultiBar.log buffers lines until the next redraw: draw once more so that the lines logged
+    // after the last bar was removed (the last workload's figures) are printed before it stops.
+    this.multibar?.update();
     this.multibar?.stop();
   }
 }
