@@ -79,6 +79,8 @@ export function buildSections(figures: readonly Figure[], targets: readonly Targ
   add(experimentSection('Engine experiments (opt-in workloads, docs/research.md)', of((f) => f.workload.startsWith('engine-'))));
   const measured = targets.filter((t) => t.verdict !== 'n/a');
   const unmeasured = targets.length - measured.length;
+  // No target among the workloads run (`--only disk`): no empty table; the summary line says so.
+  if (measured.length === 0) return sections;
   sections.push({
     title: 'Targets',
     headers: ['', 'source', 'target', 'measured (medians)'],
