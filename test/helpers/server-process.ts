@@ -51,12 +51,28 @@ export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'eventbu
   return dir;
 }
 
+/**
+ * Directories this module made for callers that gave none (a data directory, a working
+ * directory): removed when the test file's process exits, not when the server does, since a
+ * test may restart a server on its data (or read what it left) after stopping it.
+ */
+const madeHere = new Set<string>();
+process.once('exit', () => {
+  for (const dir of madeHere) rmSync(dir, { recursive: true, force: true });
+});
+
+function madeTempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  madeHere.add(dir);
+  return dir;
+}
+
 export function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
-  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'eventbus-data-'));
+  const dataDir = options.dataDir ?? madeTempDir('eventbus-data-');
   const portDir = mkdtempSync(path.join(tmpdir(), 'eventbus-port-'));
   const portFile = path.join(portDir, 'port');
   // A working directory of its own: relative paths (./snapshots) land there, not in the repo.
-  const cwd = options.cwd ?? mkdtempSync(path.join(tmpdir(), 'eventbus-cwd-'));
+  const cwd = options.cwd ?? madeTempDir('eventbus-cwd-');
   const defaults = options.noDefaultFlags === true ? [] : ['--data', dataDir, '--log-level', 'warn'];
   const argv = [process.execPath, MAIN, 'serve', '--port', '0', '--port-file', portFile, ...defaults, ...(options.args ?? [])];
   const [command, ...rest] = [...(options.wrapper ?? []), ...argv];
