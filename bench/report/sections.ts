@@ -23,7 +23,12 @@ function ratios(figure: Figure, figures: readonly Figure[]): string {
   if (peers === undefined) return '';
   return peers.flatMap((peer) => {
     const other = figures.find((f) => f.workload === figure.workload && f.case === figure.case && f.system === peer);
-    return other === undefined ? [] : [`${formatRatio(figure.value.median / other.value.median)} ${SHORT[peer]}`];
+    if (other === undefined) return [];
+    // Latency too, as eventbus's p99 over the peer's (lower is better), where both were measured.
+    const p99 = figure.latency === undefined || other.latency === undefined || other.latency.p99Ms.median <= 0
+      ? ''
+      : ` (p99 ${formatRatio(figure.latency.p99Ms.median / other.latency.p99Ms.median)})`;
+    return [`${formatRatio(figure.value.median / other.value.median)} ${SHORT[peer]}${p99}`];
   }).join(', ');
 }
 
@@ -43,7 +48,7 @@ function throughputSection(title: string, figures: readonly Figure[], latencyMea
     title,
     headers: ['workload', 'system', 'durability', `${figures[0]?.unit ?? 'events/s'}: median (min–max)`, 'p50 ms', 'p99 ms', 'eventbus ÷ peer'],
     rows,
-    notes: [`Latency: ${latencyMeaning}.`, ...(figures.some((f) => f.system === 'nats') ? [NAT_NOTE] : [])],
+    notes: [`Latency: ${latencyMeaning}. eventbus ÷ peer: throughput, then (p99 …) eventbus's p99 over the peer's (below 1× is better).`, ...(figures.some((f) => f.system === 'nats') ? [NAT_NOTE] : [])],
   };
 }
 
