@@ -185,11 +185,16 @@ function keyStartVersion(engine: Engine, name: string, key: string, from: ReadFr
  * gone (below the stream's first offset), so the answer is never one.
  */
 function firstVersionFrom(engine: Engine, name: string, key: string, lo: number, hi: number, offset: number): number {
-  let [low, high] = [lo, hi + 1];
+  const atOrAfter = (version: number) => {
+    const entry = engine.keyOffsets(name, key, version, { limit: 1 })[0];
+    return entry !== undefined && entry.version === version && entry.offset >= offset;
+  };
+  // The usual answer first (a key written after the truncation: its first version), in one lookup.
+  if (lo > hi || atOrAfter(lo)) return lo;
+  let [low, high] = [lo + 1, hi + 1];
   while (low < high) {
     const mid = Math.floor((low + high) / 2);
-    const entry = engine.keyOffsets(name, key, mid, { limit: 1 })[0];
-    if (entry !== undefined && entry.version === mid && entry.offset >= offset) high = mid;
+    if (atOrAfter(mid)) high = mid;
     else low = mid + 1;
   }
   return low;
