@@ -4,14 +4,19 @@
  * new event as it is written, without polling. If the server ends the subscription on its side
  * (SLOW_CONSUMER when the output is not read fast enough, say a paused terminal; SHUTTING_DOWN),
  * following resubscribes from the offset after the last event printed, so nothing is lost or
- * printed twice.
+ * printed twice; likewise when the connection drops (a server killed or restarting), waiting for
+ * the server to come back for up to a minute.
  */
 import { ErrorCodes, isEventBusError } from '../errors.js';
 import type { Subscription } from '../client/subscription.js';
 import type { RawResponse } from '../client/types.js';
 
-/** Resubscribing after the server ended a subscription waits this long (a restarting server). */
+/** Resubscribing after the server ended a subscription waits this long at first (a restarting server). */
 export const RESUBSCRIBE_MS = 200;
+/** …and then twice as long each time it cannot connect, up to this. */
+const RESUBSCRIBE_MAX_MS = 2_000;
+/** A server gone for longer than this (not restarting) ends following with the connection error. */
+export const RECONNECT_WINDOW_MS = 60_000;
 
 export interface FollowOptions {
   fromOffset: number;
@@ -20,14 +25,42 @@ export interface FollowOptions {
   isStopped(): boolean;
 }
 
+/** Errors after which following subscribes again: the server ended it, or went away (a restart). */
+function resumable(error: unknown): boolean {
+  return isEventBusError(error, ErrorCodes.SLOW_CONSUMER) || isEventBusError(error, ErrorCodes.SHUTTING_DOWN) || isEventBusError(error, ErrorCodes.CONNECTION_ERROR);
+}
+
 /**
  * Prints events from `fromOffset` on, forever (until stopped): `subscribe` opens a subscription
- * from an offset; `onPage` prints an events line and returns where the next one starts.
+ * from an offset; `onPage` prints an events line and returns where the next one starts. The first
+ * subscribe's failure is reported at once (no server there); once following, a server that ends
+ * the subscription or goes away is subscribed to again, waiting for it to come back for up to
+ * {@link RECONNECT_WINDOW_MS}.
  */
 export async function follow(subscribe: (fromOffset: number) => Promise<Subscription>, options: FollowOptions, onPage: (page: RawResponse) => Promise<number>): Promise<void> {
   let offset = options.fromOffset;
+  let lostAtMs: number | null = null;
+  let waitMs = RESUBSCRIBE_MS;
+  // Ends early when following stops (Ctrl-C while waiting for a server), clearing its timer.
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void options.stopped.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
   while (!options.isStopped()) {
-    const subscription = await subscribe(offset);
+    let subscription: Subscription;
+    try {
+      subscription = await subscribe(offset);
+    } catch (error) {
+      if (lostAtMs === null || !isEventBusError(error, ErrorCodes.CONNECTION_ERROR) || Date.now() - lostAtMs > RECONNECT_WINDOW_MS) throw error;
+      await pause(waitMs);
+      waitMs = Math.min(waitMs * 2, RESUBSCRIBE_MAX_MS);
+      continue;
+    }
+    lostAtMs = null;
+    waitMs = RESUBSCRIBE_MS;
     const stop = () => subscription.close();
     void options.stopped.then(stop);
     try {
@@ -39,8 +72,9 @@ export async function follow(subscribe: (fromOffset: number) => Promise<Subscrip
       return;
     } catch (error) {
       if (options.isStopped()) return;
-      if (!isEventBusError(error, ErrorCodes.SLOW_CONSUMER) && !isEventBusError(error, ErrorCodes.SHUTTING_DOWN)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, RESUBSCRIBE_MS));
+      if (!resumable(error)) throw error;
+      lostAtMs = Date.now();
+      await pause(RESUBSCRIBE_MS);
     } finally {
       subscription.close();
     }

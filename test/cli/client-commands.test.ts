@@ -222,6 +222,39 @@ t.test('read --follow prints an event written after it started, and stops on Ctr
   t.equal(await exited, 0, 'Ctrl-C ends it cleanly');
 });
 
+t.test('read --follow rides out a server killed and restarted: it subscribes again and prints each event once', async (t) => {
+  const port = await closedPort();
+  const dataDir = path.join(tempDir(t, 'follow-restart-'), 'data');
+  let own = await startServerProcess({ dataDir, args: ['--port', String(port)] });
+  t.teardown(() => own.stop('SIGKILL'));
+  const runOwn = runner(port);
+  runOwn(['create', 'restarts']);
+  runOwn(['write', 'restarts', '{"n":"before"}']);
+  const child = spawn(process.execPath, [MAIN, 'read', 'restarts', '--follow'], { env: { ...BASE_ENV, EVENTBUS_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let output = '';
+  let errors = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const until = async (predicate: () => boolean, what: string) => {
+    for (let i = 0; !predicate(); i++) {
+      if (i > 1000) throw new Error(`${what}: no sign after 20 s; output so far: ${output}; stderr: ${errors}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await until(() => output.includes('"before"'), 'the existing event');
+  await own.stop('SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 500)); // down for a while: the follower retries meanwhile
+  own = await startServerProcess({ dataDir, args: ['--port', String(port)] });
+  runOwn(['write', 'restarts', '{"n":"after"}']);
+  await until(() => output.includes('"after"'), 'the event written after the restart');
+  t.same(output.trimEnd().split('\n').map((l) => (JSON.parse(l) as { body: { n: string } }).body.n), ['before', 'after'], 'each event once, in order');
+  t.equal(child.exitCode, null, 'still following');
+  child.kill('SIGINT');
+  t.equal(await exited, 0, 'Ctrl-C ends it cleanly');
+});
+
 t.test('bench: writes and a drain against the server, with percentiles; its stream is removed', async (t) => {
   const result = run(['bench', '--events', '3000', '--connections', '2', '--depth', '8', '--workers', '2', '--batch', '50']);
   t.equal(result.status, 0, result.stderr);
