@@ -14,10 +14,11 @@ type Style = Parameters<typeof styleText>[0];
 let pipeWatched = false;
 
 /**
- * A reader that goes away (`eventbus read orders | head -1`) ends the command quietly, as
- * SIGPIPE ends `cat`: the events it did not take were never marked or changed.
+ * A reader that goes away (`eventbus read orders | head -1`, `eventbus --help | head -1`) ends
+ * the command quietly, as SIGPIPE ends `cat`: the events it did not take were never marked or
+ * changed. Watched from the start of every run (run.ts), so help and docs output is covered too.
  */
-function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
   if (pipeWatched) return;
   pipeWatched = true;
   stream.on('error', (error: NodeJS.ErrnoException) => {

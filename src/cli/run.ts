@@ -6,11 +6,13 @@
 import { CommanderError } from 'commander';
 import { isEventBusError } from '../errors.js';
 import { exitStatusOf } from './exit-status.js';
+import { endQuietlyOnClosedPipe } from './output.js';
 import { buildProgram } from './program.js';
 import type { Resources } from './resources.js';
 
 /** Never rejects: sets process.exitCode instead. */
 export async function run(argv: readonly string[], resources: Resources): Promise<void> {
+  endQuietlyOnClosedPipe(process.stdout);
   try {
     await buildProgram(resources).parseAsync([...argv]);
   } catch (error) {

@@ -106,3 +106,13 @@ t.test('the npm build: eventbus docs prints the documents, --version says which 
   const starting = server.output().split('\n').find((line) => line.includes('"msg":"starting"'));
   t.match(JSON.parse(starting!), { build: 'npm', crc32c: addonBuilt ? /^native/ : /^JavaScript/ }, 'the start-up log says which');
 });
+
+t.test('help and docs piped into a reader that stops early end quietly (exit 0, nothing on stderr)', async (t) => {
+  const errors = path.join(tempDir(t), 'stderr');
+  for (const args of ['--help', 'help write', 'write --help', 'docs protocol']) {
+    // `head -1` closes the pipe after one line; PIPESTATUS[0] is the eventbus process's own status.
+    const result = spawnSync('bash', ['-c', `'${process.execPath}' '${MAIN}' ${args} 2>'${errors}' | head -1 > /dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    t.equal(result.stdout.trim(), '0', `${args}: exit 0`);
+    t.equal(readFileSync(errors, 'utf8'), '', `${args}: nothing on stderr`);
+  }
+});
