@@ -31,15 +31,19 @@ export interface Target {
 export function clientFailure(error: unknown, target: Target): CommandFailure {
   if (error instanceof CommandFailure) return error;
   if (!isEventBusError(error)) throw error;
-  const line = `${error.code}: ${error.reason}`;
-  if (UNAVAILABLE_CODES.has(error.code)) {
-    const hint = error.code === ErrorCodes.CONNECTION_ERROR && /ECONNREFUSED|could not connect/.test(error.reason)
-      ? ` (is a server running there? start one with 'eventbus serve', or give --host/--port or EVENTBUS_HOST/EVENTBUS_PORT)`
-      : '';
-    return new CommandFailure(69, `${line}${hint}`);
-  }
+  // One line whatever the reason holds (OpenSSL's errors end in a newline).
+  const line = `${error.code}: ${error.reason.replace(/\s*\n\s*/g, ' ').trim()}`;
+  if (UNAVAILABLE_CODES.has(error.code)) return new CommandFailure(69, `${line}${unavailableHint(error)}`);
   if (error.code === ErrorCodes.UNAUTHORIZED) {
     return new CommandFailure(77, `${line} (the server at ${target.host}:${target.port} needs the client id and secret of a configured client: --auth ID:SECRET or EVENTBUS_AUTH)`);
   }
   return new CommandFailure(3, line);
+}
+
+/** What to try when the server could not be reached: a server to start, or TLS on one side only. */
+function unavailableHint(error: { code: string; reason: string }): string {
+  if (error.code !== ErrorCodes.CONNECTION_ERROR) return '';
+  if (/ECONNREFUSED/.test(error.reason)) return ` (is a server running there? start one with 'eventbus serve', or give --host/--port or EVENTBUS_HOST/EVENTBUS_PORT)`;
+  if (/SSL routines|wrong version number|EPROTO/.test(error.reason)) return ' (TLS on one side only? leave out --tls for a server without it, or give --tls for one with it)';
+  return '';
 }

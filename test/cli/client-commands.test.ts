@@ -285,4 +285,5 @@ t.test('TLS: --tls-ca trusts a self-signed server; without it the certificate is
   t.match(JSON.parse(runTls(['bench', '--events', '200', '--connections', '2', '--depth', '2']).stdout), { tls: true, write: { events: 200, errors: 0 }, drain: { events: 200 } }, 'bench over TLS');
   oneLine(t, runner(secure.port)(['streams', '--tls']), 69, /^eventbus: CONNECTION_ERROR: could not connect to 127\.0\.0\.1:\d+: self[- ]signed certificate/, 'an untrusted certificate');
   oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'missing.pem')]), 64, /cannot read --tls-ca .*missing\.pem: ENOENT/, 'a missing CA file');
+  oneLine(t, run(['streams', '--tls']), 69, /CONNECTION_ERROR: .*\(TLS on one side only\?/, '--tls against a server without TLS: one line, and the hint is about TLS');
 });
