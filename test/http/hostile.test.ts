@@ -104,6 +104,36 @@ t.test('each kind of bad request gets a clear 4xx and never disturbs the TCP sid
   t.match(metrics, /eventbus_http_requests_total\{route="other",status="404"\} 1/);
 });
 
+t.test('a change refused before its body came is the only answer (the connection closes); a client gone mid-body is no error', async (t) => {
+  const dir = tempDir(t, 'eventbus-http-');
+  const configFile = path.join(dir, 'config.yaml');
+  writeFileSync(configFile, `${LIMITS}auth:\n  ops:\n    client_id: "ops"\n    client_secret: "s3cret"\n`);
+  const httpPortFile = path.join(dir, 'http-port');
+  const server = await serverProcessFor(t, { args: ['--config', configFile, '--http-port', '0', '--http-port-file', httpPortFile] });
+  const port = Number(readFileSync(httpPortFile, 'utf8').trim());
+  const head = 'POST /api/streams HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n';
+  const startedMs = Date.now();
+  const refused = await rawHttp(port, `${head}\r\n{"na`, { timeoutMs: 5_000 });
+  t.equal(statusOf(refused), 401, 'no credentials: 401 at once');
+  t.equal(refused.match(/^HTTP\/1\.1 /gm)?.length, 1, 'one answer only: no 408 after it on the same connection');
+  t.ok(Date.now() - startedMs < 900, 'the connection closes with the answer, not at the request timeout');
+
+  const auth = Buffer.from('ops:s3cret').toString('base64');
+  await new Promise<void>((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port }, () => {
+      socket.write(`${head}Authorization: Basic ${auth}\r\n\r\n{"na`);
+      setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, 100);
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.notMatch(server.output(), /unexpected error on the http port/, 'a client that went away mid-body is not logged as an error');
+  t.equal(server.child.exitCode, null);
+});
+
 t.test('a flood of connections past http.max_connections is closed at the limit; TCP and HTTP keep serving', async (t) => {
   const started = await start(t, LIMITS);
   const sockets: net.Socket[] = [];

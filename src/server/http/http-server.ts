@@ -172,6 +172,9 @@ export class HttpServer {
       if (isEventBusError(error)) {
         const status = httpStatusOf(error.code);
         this.send(request, response, route, status, JSON_TYPE, JSON.stringify({ error: { status, code: error.code, reason: error.reason } }));
+      } else if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || request.destroyed) {
+        // The client went away mid-request (its body never came whole): nobody to answer, nothing wrong here.
+        this.host.logger.debug({ path: url.pathname }, 'an http client closed its connection mid-request');
       } else {
         this.host.logger.error({ err: error, path: url.pathname }, 'unexpected error on the http port');
         this.fail(request, response, route, 500, 'internal error');
@@ -251,14 +254,17 @@ export class HttpServer {
   /** A change to the store: same origin, credentials, a JSON body within the limit; then `run`. */
   private async action(request: IncomingMessage, response: ServerResponse, run: (body: unknown) => Promise<JsonAnswer>): Promise<void> {
     const origin = request.headers.origin;
+    // Refused before its body is read: a body still on its way would be read as the next request
+    // (or time out into a second answer), so the connection closes after the answer.
+    const unread: Record<string, string> = request.complete ? {} : { connection: 'close' };
     if (origin !== undefined && origin !== 'null' && hostOf(origin) !== request.headers.host) {
-      this.fail(request, response, 'api', 403, `cross-origin request refused (Origin ${origin.slice(0, 100)} is not this server)`);
+      this.fail(request, response, 'api', 403, `cross-origin request refused (Origin ${origin.slice(0, 100)} is not this server)`, unread);
       return;
     }
     if (!authorized(this.host.authenticator, request)) {
       this.host.stats.authFailures += 1;
       const status = 401;
-      this.send(request, response, 'api', status, JSON_TYPE, JSON.stringify({ error: { status, code: ErrorCodes.UNAUTHORIZED, reason: 'this action needs the client_id and client_secret of a configured client (HTTP Basic authentication)' } }), challengeHeaders(request));
+      this.send(request, response, 'api', status, JSON_TYPE, JSON.stringify({ error: { status, code: ErrorCodes.UNAUTHORIZED, reason: 'this action needs the client_id and client_secret of a configured client (HTTP Basic authentication)' } }), { ...challengeHeaders(request), ...unread });
       return;
     }
     const body = await this.readBody(request, response);
