@@ -41,14 +41,21 @@ export async function follow(subscribe: (fromOffset: number) => Promise<Subscrip
   let offset = options.fromOffset;
   let lostAtMs: number | null = null;
   let waitMs = RESUBSCRIBE_MS;
-  // Ends early when following stops (Ctrl-C while waiting for a server), clearing its timer.
+  // One watcher of `stopped` for the whole follow: it closes the subscription of the moment and
+  // ends a pause early (Ctrl-C while waiting for a server).
+  let current: Subscription | null = null;
+  let endPause: (() => void) | null = null;
+  void options.stopped.then(() => {
+    current?.close();
+    endPause?.();
+  });
   const pause = (ms: number) => new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
-    void options.stopped.then(() => {
+    endPause = () => {
       clearTimeout(timer);
       resolve();
-    });
-  });
+    };
+  }).finally(() => (endPause = null));
   while (!options.isStopped()) {
     let subscription: Subscription;
     try {
@@ -61,8 +68,8 @@ export async function follow(subscribe: (fromOffset: number) => Promise<Subscrip
     }
     lostAtMs = null;
     waitMs = RESUBSCRIBE_MS;
-    const stop = () => subscription.close();
-    void options.stopped.then(stop);
+    current = subscription;
+    if (options.isStopped()) subscription.close(); // stopped while it was being opened
     try {
       for await (const line of subscription.lines()) {
         if ((line.response.body as { events?: unknown[] }).events === undefined) continue; // caught_up
@@ -76,6 +83,7 @@ export async function follow(subscribe: (fromOffset: number) => Promise<Subscrip
       lostAtMs = Date.now();
       await pause(RESUBSCRIBE_MS);
     } finally {
+      current = null;
       subscription.close();
     }
   }
