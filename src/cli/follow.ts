@@ -61,7 +61,8 @@ export async function follow(subscribe: (fromOffset: number) => Promise<Subscrip
     try {
       subscription = await subscribe(offset);
     } catch (error) {
-      if (lostAtMs === null || !isEventBusError(error, ErrorCodes.CONNECTION_ERROR) || Date.now() - lostAtMs > RECONNECT_WINDOW_MS) throw error;
+      // subscribe waits for the server's first line, so a server still stopping refuses here too.
+      if (lostAtMs === null || !resumable(error) || Date.now() - lostAtMs > RECONNECT_WINDOW_MS) throw error;
       await pause(waitMs);
       waitMs = Math.min(waitMs * 2, RESUBSCRIBE_MAX_MS);
       continue;

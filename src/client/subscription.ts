@@ -9,8 +9,10 @@
  * }
  * ```
  *
- * The iterator yields every event in offset order and one `caught_up` item between the history
- * and the live events; `caughtUp` resolves at the same point. It throws the server's error when
+ * `client.subscribe` resolves once the server's first line has arrived (so a refusal, such as
+ * STREAM_NOT_FOUND, rejects it). The iterator yields every event in offset order and one
+ * `caught_up` item between the history and the live events; `caughtUp` resolves at the same point
+ * (or rejects if the subscription ends before it). The iterator throws the server's error when
  * the subscription ends (SLOW_CONSUMER, STREAM_NOT_FOUND, SHUTTING_DOWN): `nextOffset` is then
  * where to resume (`client.subscribe(name, { fromOffset: subscription.nextOffset })`), with
  * nothing lost or repeated. Lines the program has not taken yet are held up to a bound; past it
@@ -46,13 +48,23 @@ export type SubscriptionItem<T = unknown> =
 type Queued = { line: RawResponse } | { error: EventBusError } | { end: true };
 
 export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem<T>> {
-  /** The offset after the last event taken from the iterator: where to resume. */
+  /**
+   * Where to resume: the offset after the last event taken from the iterator; before any, the
+   * position the server started at (the first event it sent, or where live events start).
+   */
   nextOffset: number;
   /** True once the caught-up line arrived. */
   isCaughtUp = false;
-  /** Resolves with the offset live events start at, once the history has arrived. */
+  /**
+   * Resolves with the offset live events start at, once the history has arrived; rejects with
+   * the error that ends the subscription if it ends before.
+   */
   readonly caughtUp: Promise<number>;
   private resolveCaughtUp!: (nextOffset: number) => void;
+  private rejectCaughtUp!: (error: EventBusError) => void;
+  /** Settles on the first line: resolves on a subscription line, rejects on a refusal. */
+  private readonly started: Promise<void>;
+  private settleStarted: ((error?: EventBusError) => void) | null = null;
   private readonly queue: Queued[] = [];
   private waiter: (() => void) | null = null;
   private readonly framing: ResponseLines;
@@ -65,8 +77,12 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     this.nextOffset = fromOffset;
     this.maxQueuedLines = maxQueuedLines;
     this.framing = new ResponseLines(maxLineBytes);
-    this.caughtUp = new Promise((resolve) => (this.resolveCaughtUp = resolve));
+    this.caughtUp = new Promise((resolve, reject) => {
+      this.resolveCaughtUp = resolve;
+      this.rejectCaughtUp = reject;
+    });
     this.caughtUp.catch(() => {});
+    this.started = new Promise((resolve, reject) => (this.settleStarted = (error) => (error === undefined ? resolve() : reject(error))));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.push({ error: socketError(error) }));
@@ -83,8 +99,15 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     if (options.key !== undefined) body.key = options.key;
     if (options.types !== undefined) body.types = options.types;
     const auth = client.auth === undefined ? {} : { auth: { client_id: client.auth.clientId, client_secret: client.auth.clientSecret } };
+    const subscription = new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64, client.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
     socket.write(`${JSON.stringify({ operation: 'subscribe', body, ...auth })}\n`);
-    return new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64, client.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    try {
+      await subscription.started;
+    } catch (error) {
+      subscription.close();
+      throw error;
+    }
+    return subscription;
   }
 
   /** Every event, with one `caught_up` item after the history. */
@@ -177,7 +200,14 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
       this.socket.end();
       return;
     }
-    const body = response.body as { caught_up?: boolean; next_offset: number } | undefined;
+    const body = response.body as { events?: { offset: number }[]; caught_up?: boolean; next_offset: number } | undefined;
+    if (this.settleStarted !== null && body !== undefined) {
+      // Nothing was taken before the first line: where the server started is where to resume
+      // (with fromEnd or fromTime the program's own fromOffset says nothing).
+      this.nextOffset = body.caught_up === true ? body.next_offset : (body.events?.[0]?.offset ?? body.next_offset);
+      this.settleStarted();
+      this.settleStarted = null;
+    }
     if (body?.caught_up === true) {
       this.isCaughtUp = true;
       this.resolveCaughtUp(body.next_offset);
@@ -186,6 +216,15 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   }
 
   private push(item: Queued): void {
+    if ('error' in item) {
+      this.settleStarted?.(item.error);
+      this.settleStarted = null;
+      if (!this.isCaughtUp) this.rejectCaughtUp(item.error);
+    } else if ('end' in item) {
+      this.settleStarted?.(connectionClosed());
+      this.settleStarted = null;
+      if (!this.isCaughtUp) this.rejectCaughtUp(connectionClosed());
+    }
     if (this.queue.length > 0 && !('line' in item) && !('line' in this.queue[this.queue.length - 1]!)) return; // one end is enough
     this.queue.push(item);
     if (this.queue.length >= this.maxQueuedLines && !this.paused && !this.socket.destroyed) {

@@ -38,8 +38,14 @@ function parseFrom(body: JsonObject): { fromOffset: number; fromEnd: boolean; fr
   return { fromOffset: offset, fromEnd: false, fromTimeMs: undefined };
 }
 
-/** subscribe {stream_name, key?, types?, from_offset | from_time}. */
+/**
+ * subscribe {stream_name, key?, types?, from_offset | from_time}. A read's `from_version` and
+ * `direction: "backward"` are refused rather than ignored: a subscriber that meant them would
+ * otherwise get the whole history again, or in the order it did not ask for.
+ */
 export function parseSubscribe(body: JsonObject): SubscribeRequest {
+  if (body.from_version !== undefined && body.from_version !== null) throw invalidField('from_version', 'from_offset or from_time (a subscription starts at a position in the stream: to follow a key from a version, start at that event\'s offset)');
+  if (body.direction !== undefined && body.direction !== null && body.direction !== 'forward') throw invalidField('direction', 'forward (a subscription goes forward only)');
   return { operation: 'subscribe', streamName: string(body, 'stream_name'), ...parseFrom(body), ...parseFilter(body) };
 }
 

@@ -34,8 +34,26 @@ t.test('an async iterator: history, a caught_up item, live events; unsubscribe s
   const fromTime = await client.subscribe('s', { fromEnd: true });
   t.equal(await fromTime.caughtUp, 4, 'fromEnd: caught up at the end');
   fromTime.close();
-  const missing = await client.subscribe('nope');
-  await t.rejects((async () => { for await (const _ of missing) void _; })(), { code: 'STREAM_NOT_FOUND' }, 'an unknown stream: the iterator throws');
+  await t.rejects(client.subscribe('nope'), { code: 'STREAM_NOT_FOUND' }, 'an unknown stream: subscribe itself rejects');
+});
+
+t.test('before anything is taken, nextOffset (and unsubscribe) is where the server started, whatever the start', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  for (let i = 0; i < 5; i++) await client.writeEvent('s', { i });
+  const fromEnd = await client.subscribe('s', { fromEnd: true });
+  t.equal(await fromEnd.caughtUp, 5);
+  t.equal(fromEnd.nextOffset, 5, 'fromEnd: the end, not 0 (resuming from 0 would replay the stream)');
+  t.equal(await fromEnd.unsubscribe(), 5, 'unsubscribe says the same');
+  const future = await client.subscribe('s', { fromTime: '2999-01-01T00:00:00Z' });
+  await future.caughtUp;
+  t.equal(await future.unsubscribe(), 5, 'a time after the last event: the end');
+  const [third] = (await client.getStreamEvents('s', { fromOffset: 2, maxEvents: 1 })).events;
+  const fromTime = await client.subscribe('s', { fromTime: third!.createdAt });
+  t.equal(fromTime.nextOffset, 2, 'fromTime: the first event at or after it');
+  t.equal(await fromTime.unsubscribe(), 2, 'nothing taken: resume there');
 });
 
 t.test('a slow subscriber is cut off with SLOW_CONSUMER and its position, and resumes without loss', async (t) => {

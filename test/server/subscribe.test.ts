@@ -90,6 +90,20 @@ t.test('from "end", from a time, and not past the end; an unknown stream; exit w
   t.same([refused.operation, refused.code], ['subscribe', 'INVALID_FIELD'], 'from past the end: INVALID_FIELD');
   past.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 3 } })}\n`);
   t.same((await next(past)).body, { caught_up: true, next_offset: 3 }, 'from the next offset itself: caught up at once');
+
+  // A read's from_version and backward direction are refused, not ignored (ignored, a subscriber
+  // meaning "from version 1000" would get every version again).
+  for (const [extra, field] of [[{ key: 'k', from_version: 1 }, 'from_version'], [{ from_version: 0 }, 'from_version'], [{ direction: 'backward' }, 'direction']] as const) {
+    const odd = await LineSocket.connect(port);
+    t.teardown(() => odd.socket.destroy());
+    odd.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', ...extra } })}\n`);
+    const answer = await next(odd);
+    t.same([answer.code, (answer.context as { field?: string } | undefined)?.field], ['INVALID_FIELD', field], `subscribe with ${JSON.stringify(extra)}: INVALID_FIELD`);
+  }
+  const forward = await LineSocket.connect(port);
+  t.teardown(() => forward.socket.destroy());
+  forward.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', direction: 'forward', from_offset: 'end' } })}\n`);
+  t.same((await next(forward)).body, { caught_up: true, next_offset: 3 }, 'direction forward is what a subscription does: accepted');
 });
 
 t.test('deleting the stream ends the subscription with STREAM_NOT_FOUND and the position', async (t) => {
