@@ -243,12 +243,20 @@ export class StreamConsumers {
     return { events, more: consumer.dueForRetry(Date.now(), 1).length > 0 };
   }
 
-  /** `mark_event`: see Engine.mark. All offsets are checked before any is changed. */
-  async mark(name: string, offsets: readonly number[], status: EventStatus): Promise<void> {
+  /**
+   * `mark_event`: see Engine.mark. All offsets are checked before any is changed. Acknowledging
+   * an event that truncation or retention removed succeeds and changes nothing: its work is done
+   * either way, and refusing it would refuse the rest of a worker's batch with it. Asking for one
+   * to be delivered again (status 0 or 2) cannot be done: EVENT_NOT_FOUND.
+   */
+  async mark(name: string, given: readonly number[], status: EventStatus): Promise<void> {
     validateConsumerName(name);
     this.checkUsable();
     const log = this.log;
     const consumer = this.byName.get(name);
+    const removed = (offset: number) => Number.isSafeInteger(offset) && offset >= 0 && offset < log.firstOffset;
+    const offsets = status === 1 ? given.filter((offset) => !removed(offset)) : given;
+    if (offsets.length === 0) return;
     for (const offset of offsets) {
       if (!Number.isSafeInteger(offset) || offset < log.firstOffset || offset >= log.visibleOffset) {
         throw new EventBusError(ErrorCodes.EVENT_NOT_FOUND, OriginalReasons.eventNotFound(this.eventId(offset)));

@@ -156,10 +156,13 @@ export class SegmentList {
   }
 
   /**
-   * Removes the oldest sealed segments while `policy` is exceeded (`visibleOffset`: the log's
-   * end), and those wholly below the truncation floor. Never removes the active segment, so
-   * offsets are never reused. Returns the number of segments removed; the caller fsyncs the
-   * directory.
+   * Removes the oldest sealed segments that `policy` no longer needs (`visibleOffset`: the log's
+   * end), and those wholly below the truncation floor. A size or count limit keeps at least that
+   * much, as Kafka's retention does: a segment goes only if what is left after it still holds
+   * `maxEvents` events and `maxBytes` bytes, so no event among the newest `maxEvents` is ever
+   * removed (the stream then exceeds a limit by less than a segment). Age removes a segment whose
+   * newest event is older than `maxAgeMs`. Never removes the active segment, so offsets are
+   * never reused. Returns the number of segments removed; the caller fsyncs the directory.
    */
   applyRetention(policy: RetentionPolicy, visibleOffset: number, nowMs: number, logger: Logger): number {
     let removed = 0;
@@ -167,8 +170,8 @@ export class SegmentList {
     while (this.segments.length > 1) {
       const oldest = this.segments[0]!;
       const tooOld = policy.maxAgeMs > 0 && oldest.maxTimestampMs < nowMs - policy.maxAgeMs;
-      const tooBig = policy.maxBytes > 0 && bytes > policy.maxBytes;
-      const tooMany = policy.maxEvents > 0 && visibleOffset - oldest.baseOffset > policy.maxEvents;
+      const tooBig = policy.maxBytes > 0 && bytes - (oldest.size + oldest.indexSize) >= policy.maxBytes;
+      const tooMany = policy.maxEvents > 0 && visibleOffset - oldest.nextOffset >= policy.maxEvents;
       const truncated = oldest.nextOffset <= this.floor;
       if ((!tooOld && !tooBig && !tooMany && !truncated) || oldest.isPinned) break;
       assert(oldest.seal !== null, 'retention reached an unsealed segment');
