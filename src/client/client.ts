@@ -39,6 +39,14 @@ import type {
   AppendResult,
   NewEvent,
   WriteOptions,
+  ConsumerFilter,
+  ConsumerStart,
+  KeyPage,
+  KeyReadOptions,
+  ProcessOptions,
+  ReadOptions,
+  Retention,
+  RetentionLimits,
 } from './types.js';
 
 /** Options of {@link EventBusClient.connect}. */
@@ -111,14 +119,41 @@ function events<T>(body: unknown): Event<T>[] {
   return list.map((e) => event<T>(e));
 }
 
+/** Retention limits on the wire (absent ones left out); undefined for none. */
+function retentionWire(retention: RetentionLimits | undefined): Record<string, number> | undefined {
+  if (retention === undefined) return undefined;
+  const wire: Record<string, number> = {};
+  if (retention.maxAgeMs !== undefined) wire.max_age_ms = retention.maxAgeMs;
+  if (retention.maxBytes !== undefined) wire.max_bytes = retention.maxBytes;
+  if (retention.maxEvents !== undefined) wire.max_events = retention.maxEvents;
+  return wire;
+}
+
+function retentionOf(wire: Record<string, number>): Retention {
+  return { maxAgeMs: wire.max_age_ms!, maxBytes: wire.max_bytes!, maxEvents: wire.max_events! };
+}
+
+/** The position and filter fields of a read (undefined ones are left out of the line). */
+function readWire(options: ReadOptions): Record<string, unknown> {
+  return {
+    from_offset: options.fromOffset,
+    from_time: options.fromTime instanceof Date ? options.fromTime.toISOString() : options.fromTime,
+    direction: options.direction,
+    types: options.types,
+    max_events: options.maxEvents,
+  };
+}
+
 /** A stream object of get_stream_info or list_streams, in camelCase. */
 function streamInfo(s: Record<string, unknown>): StreamInfo {
-  const consumers = (s.consumers as Record<string, number | string>[] | undefined) ?? [];
+  const consumers = (s.consumers as Record<string, unknown>[] | undefined) ?? [];
   const error = s.error as { code: string; reason: string } | undefined;
+  const retention = s.retention as Record<string, number> | undefined;
   return {
     id: s.id as string,
     name: s.name as string,
     createdAt: s.created_at as string,
+    ...(retention === undefined || retention === null ? {} : { retention: retentionOf(retention) }),
     eventCount: (s.event_count as number | undefined) ?? 0,
     firstOffset: (s.first_offset as number | undefined) ?? 0,
     nextOffset: (s.next_offset as number | undefined) ?? 0,
@@ -132,6 +167,8 @@ function streamInfo(s: Record<string, unknown>): StreamInfo {
       retry: c.retry as number,
       deadLettered: c.dead_lettered as number,
       lag: c.lag as number,
+      ...(c.start === undefined ? {} : { start: c.start as ConsumerStart }),
+      ...(c.filter === undefined ? {} : { filter: c.filter as ConsumerFilter | null }),
     })),
     damage: ((s.damage as Record<string, number | string>[] | undefined) ?? []).map((d) => ({
       file: d.file as string,
@@ -235,9 +272,21 @@ export class EventBusClient {
    * Creates a stream; rejects with STREAM_EXISTS if one has that name, unless `ifNotExists` is
    * set, which makes it {@link ensureStream}: safe to run at every start of a program.
    */
-  async createStream(name: string, options: { ifNotExists?: boolean } = {}): Promise<Stream> {
-    if (options.ifNotExists === true) return this.ensureStream(name);
-    return stream((await this.request('create_stream', { stream_name: name })).body);
+  async createStream(name: string, options: { ifNotExists?: boolean; retention?: RetentionLimits } = {}): Promise<Stream> {
+    if (options.ifNotExists === true) return this.ensureStream(name, options.retention);
+    return stream((await this.request('create_stream', { stream_name: name, retention: retentionWire(options.retention) })).body);
+  }
+
+  /** Replaces the stream's own retention limits (those left out follow the server's); resolves with those that now apply. */
+  async setStreamRetention(name: string, retention: RetentionLimits): Promise<Retention> {
+    const body = (await this.request('set_stream_retention', { stream_name: name, retention: retentionWire(retention) })).body as { retention: Record<string, number> };
+    return retentionOf(body.retention);
+  }
+
+  /** Removes the stream's events below `beforeOffset` from every read and consumer; offsets go on. */
+  async truncateStream(name: string, beforeOffset: number): Promise<{ firstOffset: number; nextOffset: number }> {
+    const body = (await this.request('truncate_stream', { stream_name: name, before_offset: beforeOffset })).body as { first_offset: number; next_offset: number };
+    return { firstOffset: body.first_offset, nextOffset: body.next_offset };
   }
 
   /**
@@ -245,10 +294,10 @@ export class EventBusClient {
    * existing one's identity (id, name, created_at). Idempotent, and safe against a concurrent
    * create or delete of the same name.
    */
-  async ensureStream(name: string): Promise<Stream> {
+  async ensureStream(name: string, retention?: RetentionLimits): Promise<Stream> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return stream((await this.request('create_stream', { stream_name: name })).body);
+        return stream((await this.request('create_stream', { stream_name: name, retention: retentionWire(retention) })).body);
       } catch (error) {
         if (!isEventBusError(error, ErrorCodes.STREAM_EXISTS)) throw error;
       }
@@ -291,16 +340,22 @@ export class EventBusClient {
     }
   }
 
-  /** A page of the stream's events in offset order (statuses for `consumer`, default `default`). */
+  /**
+   * A page of the stream's events in offset order, forward or backward, from an offset, `'end'`
+   * or a time, optionally of some types only (statuses for `consumer`, default `default`).
+   */
+  async getStreamEvents<T = unknown>(name: string, options: ReadOptions = {}): Promise<EventPage<T>> {
+    const body = (await this.request('get_stream_events', { stream_name: name, ...readWire(options), consumer: options.consumer })).body as { next_offset: number; at_end?: boolean };
+    return { events: events<T>(body), nextOffset: body.next_offset, atEnd: body.at_end === true };
+  }
 
-  async getStreamEvents<T = unknown>(name: string, options: { fromOffset?: number; maxEvents?: number; consumer?: string } = {}): Promise<EventPage<T>> {
-    const body = (await this.request('get_stream_events', {
-      stream_name: name,
-      from_offset: options.fromOffset,
-      max_events: options.maxEvents,
-      consumer: options.consumer,
-    })).body;
-    return { events: events<T>(body), nextOffset: (body as { next_offset: number }).next_offset };
+  /**
+   * A page of one aggregate's events (`key`) in version order, forward or backward, through the
+   * server's key index: from a version (default 0; backward, the last), an offset or a time.
+   */
+  async getKeyEvents<T = unknown>(name: string, key: string, options: KeyReadOptions = {}): Promise<KeyPage<T>> {
+    const body = (await this.request('get_stream_events', { stream_name: name, key, from_version: options.fromVersion, ...readWire(options) })).body as { next_version: number; at_end?: boolean };
+    return { events: events<T>(body), nextVersion: body.next_version, atEnd: body.at_end === true };
   }
 
   /**
@@ -353,14 +408,21 @@ export class EventBusClient {
     };
   }
 
-  /** Delivers the consumer's next events (see docs/protocol.md for the consumer model). */
-  async processEvents<T = unknown>(name: string, options: { consumer?: string; maxEvents?: number; waitMs?: number; autoAck?: boolean } = {}): Promise<Delivery<T>> {
+  /**
+   * Delivers the consumer's next events (see docs/protocol.md for the consumer model). `start`,
+   * `key` and `types` say where a consumer this call creates starts and what it takes; they are
+   * fixed then, and ignored once it exists.
+   */
+  async processEvents<T = unknown>(name: string, options: ProcessOptions = {}): Promise<Delivery<T>> {
     const body = (await this.request('process_events', {
       stream_name: name,
       consumer: options.consumer,
       max_events: options.maxEvents,
       wait_ms: options.waitMs,
       auto_ack: options.autoAck,
+      start: options.start,
+      key: options.key,
+      types: options.types,
     }, options.waitMs ?? 0)).body;
     return { events: events<T>(body), more: (body as { more?: boolean }).more === true };
   }

@@ -23,7 +23,30 @@ export interface ConsumerInfo {
   retry: number;
   deadLettered: number;
   lag: number;
+  /** Where the consumer started (as its first processEvents took it). */
+  start?: ConsumerStart;
+  /** The filter fixed at its creation; null for none. */
+  filter?: ConsumerFilter | null;
 }
+
+/** Where a consumer that does not exist yet starts: the oldest event (default), only new ones, an offset, a time. */
+export type ConsumerStart = 'all' | 'new' | { offset: number } | { time: string };
+
+/** A consumer's filter: only that key's events and/or events of those types. */
+export interface ConsumerFilter {
+  key?: string;
+  types?: string[];
+}
+
+/** A stream's retention limits (0: unlimited). */
+export interface Retention {
+  maxAgeMs: number;
+  maxBytes: number;
+  maxEvents: number;
+}
+
+/** A stream's own retention limits: those left out follow the server's. */
+export type RetentionLimits = Partial<Retention>;
 
 /** Stored bytes of a stream that cannot be read back as written. */
 export interface Damage {
@@ -35,6 +58,8 @@ export interface Damage {
 }
 
 export interface StreamInfo extends Stream {
+  /** The retention limits that apply (absent where the backend has none, and for a stream with `error`). */
+  retention?: Retention;
   eventCount: number;
   firstOffset: number;
   nextOffset: number;
@@ -144,8 +169,50 @@ export interface Delivery<T = unknown> {
 /** `get_stream_events`. */
 export interface EventPage<T = unknown> {
   events: Event<T>[];
-  /** Pass as `fromOffset` to read the next page. */
+  /** Pass as `fromOffset` (same direction) to read the next page. */
   nextOffset: number;
+  /** Nothing further now: forward, the stream's end; backward, its first event. */
+  atEnd: boolean;
+}
+
+/** `get_stream_events` with a key: one aggregate's events in version order. */
+export interface KeyPage<T = unknown> {
+  events: Event<T>[];
+  /** Pass as `fromVersion` (same direction) to read the next page; backward, -1 past version 0. */
+  nextVersion: number;
+  /** The key has nothing further now. */
+  atEnd: boolean;
+}
+
+/** Where and how getStreamEvents reads (one of fromOffset and fromTime). */
+export interface ReadOptions {
+  /** An offset, or `'end'`; default 0 forward, `'end'` backward. */
+  fromOffset?: number | 'end';
+  /** Forward, the first event at or after it; backward, the last at or before it. */
+  fromTime?: string | Date;
+  direction?: 'forward' | 'backward';
+  /** Only events of these types (a scan, bounded per request: page on with nextOffset). */
+  types?: string[];
+  maxEvents?: number;
+  /** Whose statuses the events carry (default `default`). */
+  consumer?: string;
+}
+
+/** Where getKeyEvents reads: one of fromVersion, fromOffset and fromTime. */
+export interface KeyReadOptions extends Omit<ReadOptions, 'consumer'> {
+  /** A version, or `'end'`; default 0 forward, the key's last version backward. */
+  fromVersion?: number | 'end';
+}
+
+/** processEvents' options; `start`, `key` and `types` apply when the call creates the consumer. */
+export interface ProcessOptions {
+  consumer?: string;
+  maxEvents?: number;
+  waitMs?: number;
+  autoAck?: boolean;
+  start?: ConsumerStart;
+  key?: string;
+  types?: string[];
 }
 
 export interface Snapshot {

@@ -49,6 +49,48 @@ t.test('one typed method per operation', async (t) => {
   await t.rejects(client.health(), { code: 'CLOSED' }, 'after exit the client is closed');
 });
 
+t.test('event-sourcing reads and settings have typed methods: keys, backward, by time, types, consumer start and filter, retention, truncation', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('es', onJetStream ? {} : { retention: { maxEvents: 1000 } });
+  for (let i = 0; i < 6; i++) await client.writeEvent('es', { i }, { key: i % 2 === 0 ? 'even' : 'odd', type: i < 3 ? 'A' : 'B' });
+  const forward = await client.getStreamEvents('es', { maxEvents: 100 });
+  t.same([forward.events.length, forward.nextOffset, forward.atEnd], [6, 6, true], 'a page says whether it is at the end');
+  const partial = await client.getStreamEvents('es', { maxEvents: 2 });
+  t.same([partial.nextOffset, partial.atEnd], [2, false]);
+  const backward = await client.getStreamEvents('es', { direction: 'backward', maxEvents: 2 });
+  t.same(backward.events.map((e) => e.offset), [5, 4], 'backward from the end by default');
+  t.same(backward.nextOffset, 3);
+  const byTime = await client.getStreamEvents('es', { fromTime: new Date(Date.parse(forward.events[4]!.createdAt)) });
+  t.ok(byTime.events[0]!.offset <= 4 && byTime.events.at(-1)!.offset === 5, 'from a time (a Date)');
+  const typed = await client.getStreamEvents('es', { types: ['B'] });
+  t.same(typed.events.map((e) => e.offset), [3, 4, 5], 'only those types');
+  const even = await client.getKeyEvents<{ i: number }>('es', 'even');
+  t.same(even.events.map((e) => [e.version, e.body.i]), [[0, 0], [1, 2], [2, 4]], 'one key in version order');
+  t.same([even.nextVersion, even.atEnd], [3, true]);
+  const lastOdd = await client.getKeyEvents('es', 'odd', { direction: 'backward', maxEvents: 1 });
+  t.same([lastOdd.events.map((e) => e.version), lastOdd.nextVersion, lastOdd.atEnd], [[2], 1, false], 'a key backward');
+  const fromVersion = await client.getKeyEvents('es', 'odd', { fromVersion: 1 });
+  t.same(fromVersion.events.map((e) => e.offset), [3, 5]);
+
+  const started = await client.processEvents('es', { consumer: 'late', start: { offset: 4 }, maxEvents: 10 });
+  t.same(started.events.map((e) => e.offset), [4, 5], 'a new consumer starts where told');
+  const filtered = await client.processEvents('es', { consumer: 'odds', key: 'odd', maxEvents: 10 });
+  t.same(filtered.events.map((e) => e.offset), [1, 3, 5], 'and takes only its key');
+  const consumers = Object.fromEntries((await client.getStreamInfo('es')).consumers.map((c) => [c.name, c]));
+  t.same([consumers.late!.start, consumers.late!.filter], [{ offset: 4 }, null], 'getStreamInfo shows start and filter');
+  t.same(consumers.odds!.filter, { key: 'odd' });
+
+  if (onJetStream) return; // retention and truncation are refused there (docs/protocol.md)
+  t.same((await client.getStreamInfo('es')).retention, { maxAgeMs: 0, maxBytes: 0, maxEvents: 1000 }, 'createStream with its own retention');
+  t.same(await client.setStreamRetention('es', { maxBytes: 1 << 20 }), { maxAgeMs: 0, maxBytes: 1 << 20, maxEvents: 0 }, 'setStreamRetention: the limits that now apply');
+  t.same(await client.truncateStream('es', 2), { firstOffset: 2, nextOffset: 6 });
+  t.equal((await client.getStreamEvents('es')).events[0]!.offset, 2, 'truncated away for every read');
+  await client.createStream('es2', { ifNotExists: true, retention: { maxEvents: 5 } });
+  t.equal((await client.getStreamInfo('es2')).retention!.maxEvents, 5, 'ensureStream passes retention to the create');
+});
+
 t.test('failures are EventBusErrors with the server\'s code, reason and context', async (t) => {
   const { port } = await serverFor(t);
   const client = await EventBusClient.connect({ port });
