@@ -441,7 +441,7 @@ export class StreamLog {
   }
 
   /**
-   * Removes the oldest sealed segments while the policy is exceeded. Never removes the active
+   * Removes the oldest sealed segments the policy no longer needs (SegmentList.applyRetention). Never removes the active
    * segment, so offsets are never reused. Returns the number of segments removed.
    */
   applyRetention(policy: RetentionPolicy, nowMs: number): number {
