@@ -1,7 +1,7 @@
 /**
  * The storage engine: a directory of streams, each an append-only log of segments, with durable
- * consumers. This class is the facade: it opens and closes the store and hands each call to the
- * stream it names (stream-registry.ts).
+ * consumers. This class is the facade: it opens and closes the store, checks each call's
+ * arguments (api-arguments.ts) and hands the call to the stream it names (stream-registry.ts).
  *
  * ```
  * <data dir>/
@@ -348,8 +348,9 @@ export class Engine {
   }
 
   /**
-   * Deletes a stream and its files. Appends in flight settle first; once this resolves the
-   * deletion is durable and the stream's events are gone for good.
+   * Deletes a stream and its files. Appends and consumer calls made before it (even in this
+   * event-loop turn) are written and settle first; calls made after it get STREAM_NOT_FOUND. Once
+   * this resolves the deletion is durable and the stream's events are gone for good.
    */
   async deleteStream(name: string): Promise<void> {
     this.checkOpen();
@@ -389,7 +390,10 @@ export class Engine {
 
   // ------------------------------------------------------------------ appending and reading
 
-  /** Appends one event. Resolves with its offset and timestamp once the fsync policy is met. */
+  /**
+   * Appends one event. Resolves with its offset and timestamp once the fsync policy is met.
+   * Rejects as {@link appendMany} (INVALID_FIELD for a payload that is not a Buffer).
+   */
   async append(name: string, payload: Buffer): Promise<AppendedEvent> {
     checkPayload(payload, 'payload');
     const events = await this.appendMany(name, [payload]);
@@ -398,8 +402,9 @@ export class Engine {
 
   /**
    * Appends events in order, with consecutive offsets and one timestamp. Resolves once the fsync
-   * policy is met; rejects with EVENT_TOO_LARGE, BATCH_TOO_LARGE, STREAM_NOT_FOUND, DISK_FULL,
-   * IO_ERROR or STREAM_FAILED (nothing of a rejected append is ever acknowledged).
+   * policy is met; rejects with INVALID_FIELD (not an array of Buffers; nothing is queued),
+   * EVENT_TOO_LARGE, BATCH_TOO_LARGE, STREAM_NOT_FOUND, DISK_FULL, IO_ERROR or STREAM_FAILED
+   * (nothing of a rejected append is ever acknowledged).
    */
   appendMany(name: string, payloads: readonly Buffer[]): Promise<AppendedEvent[]> {
     try {
@@ -507,8 +512,9 @@ export class Engine {
   }
 
   /**
-   * Reads visible events from `fromOffset` (clamped to the oldest stored). Throws
-   * STREAM_NOT_FOUND, or CORRUPT_DATA if the first event due is damaged.
+   * Reads visible events from `fromOffset` (a whole number, clamped to the oldest stored). Throws
+   * INVALID_FIELD (a bad offset or limit), STREAM_NOT_FOUND, or CORRUPT_DATA if the first event
+   * due is damaged.
    */
   read(name: string, fromOffset: number, limits: ReadLimits = {}): StoredEvent[] {
     this.checkOpen();
