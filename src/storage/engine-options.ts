@@ -7,6 +7,7 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import { DEFAULT_CONSUMER_LIMITS, type ConsumerLimits } from './consumers/consumer-types.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from './fs/group-commit.js';
 import { nodeIO, type FileIO } from './fs/io.js';
+import { MAX_TIMER_MS } from './api-arguments.js';
 import { MAX_RECORD_PAYLOAD_BYTES } from './log/segment-files.js';
 import type { RetentionPolicy } from './log/segment-list.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -108,8 +109,46 @@ export interface ResolvedOptions {
   observer: EngineObserver | undefined;
 }
 
+/** The keys each options object may have: any other is a mistake (a misspelt option would be ignored). */
+const OPTION_KEYS: readonly (keyof EngineOptions)[] = [
+  'dataDir', 'create', 'fsync', 'fsyncIntervalMs', 'segmentSizeBytes', 'preallocateBytes', 'maxEventBytes', 'maxBatchEvents', 'maxBatchBytes', 'keyIndex',
+  'duplicateWindowMs', 'duplicateWindowEvents', 'retention', 'retentionIntervalMs', 'maxOpenSegments', 'maxStreams', 'io', 'logger', 'consumers', 'observer',
+];
+const RETENTION_KEYS: readonly (keyof RetentionPolicy)[] = ['maxAgeMs', 'maxBytes', 'maxEvents'];
+/** The methods a FileIO (EngineOptions.io) must have: those of nodeIO. */
+const FILE_IO_METHODS = Object.keys(nodeIO) as (keyof FileIO)[];
+const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const;
+
 /** Fills in defaults and checks every value; throws INVALID_FIELD naming a bad one. */
 export function resolveOptions(options: EngineOptions): ResolvedOptions {
+  const bad = (field: string, expected: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid engine option: ${field} must be ${expected}`, { context: { field, expected } });
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  /** An optional nested object with only `keys`. */
+  const section = (value: unknown, field: string, keys: readonly string[]): void => {
+    if (value === undefined) return;
+    if (!isObject(value)) throw bad(field, 'an object');
+    for (const key of Object.keys(value)) if (!keys.includes(key)) throw bad(`${field}.${key}`, `one of the options ${keys.join(', ')} (unknown option)`);
+  };
+  const whole = (value: number, field: string, min: number, max = Number.MAX_SAFE_INTEGER, unit = '') => {
+    if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
+      throw bad(field, max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}${unit}` : `a whole number from ${min} to ${max}${unit}`);
+    }
+  };
+  if (!isObject(options)) throw bad('options', 'an object with at least dataDir');
+  section(options, 'options', OPTION_KEYS);
+  // '' would be the working directory: never a store by accident.
+  if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) throw bad('dataDir', 'a non-empty path');
+  if (options.create !== undefined && typeof options.create !== 'boolean') throw bad('create', 'a boolean');
+  section(options.keyIndex, 'keyIndex', Object.keys(DEFAULT_KEY_INDEX_OPTIONS));
+  section(options.retention, 'retention', RETENTION_KEYS);
+  section(options.consumers, 'consumers', Object.keys(DEFAULT_CONSUMER_LIMITS));
+  if (options.io !== undefined && !(isObject(options.io) && FILE_IO_METHODS.every((method) => typeof (options.io as unknown as Record<string, unknown>)[method] === 'function'))) {
+    throw bad('io', `a FileIO (with ${FILE_IO_METHODS.join(', ')})`);
+  }
+  if (options.logger !== undefined && !(isObject(options.logger) && LOGGER_METHODS.every((method) => typeof (options.logger as unknown as Record<string, unknown>)[method] === 'function'))) {
+    throw bad('logger', 'a Logger (debug, info, warn, error)');
+  }
+  if (options.observer !== undefined && !isObject(options.observer)) throw bad('observer', 'an object of callbacks');
   const resolved: ResolvedOptions = {
     dataDir: path.resolve(options.dataDir),
     create: options.create ?? true,
@@ -132,33 +171,29 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
     observer: options.observer,
   };
-  const bad = (what: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid engine option: ${what}`);
-  if (!FSYNC_POLICIES.includes(resolved.fsync)) throw bad(`fsync must be one of ${FSYNC_POLICIES.join(', ')}`);
-  if (!(resolved.fsyncIntervalMs >= 1)) throw bad('fsyncIntervalMs must be at least 1');
-  if (!(resolved.segmentSizeBytes >= 1024 && resolved.segmentSizeBytes <= 1024 ** 3)) throw bad('segmentSizeBytes must be between 1 KiB and 1 GiB');
+  if (!FSYNC_POLICIES.includes(resolved.fsync)) throw bad('fsync', `one of ${FSYNC_POLICIES.join(', ')}`);
+  // Timers take at most MAX_TIMER_MS; a longer delay would fire at once, every millisecond.
+  whole(resolved.fsyncIntervalMs, 'fsyncIntervalMs', 1, MAX_TIMER_MS, ' (ms)');
+  whole(resolved.segmentSizeBytes, 'segmentSizeBytes', 1024, 1024 ** 3, ' (1 KiB to 1 GiB)');
   resolved.preallocateBytes = options.preallocateBytes ?? Math.min(DEFAULT_PREALLOCATE_BYTES, resolved.segmentSizeBytes);
-  if (!(Number.isSafeInteger(resolved.preallocateBytes) && resolved.preallocateBytes >= 0 && resolved.preallocateBytes <= resolved.segmentSizeBytes)) {
-    throw bad('preallocateBytes must be a whole number from 0 to segmentSizeBytes');
-  }
-  if (!(resolved.maxEventBytes >= 1 && resolved.maxEventBytes <= MAX_RECORD_PAYLOAD_BYTES)) throw bad('maxEventBytes must be between 1 byte and 64 MiB');
-  if (!(Number.isSafeInteger(resolved.maxBatchEvents) && resolved.maxBatchEvents >= 1)) throw bad('maxBatchEvents must be a whole number of at least 1');
-  if (!(Number.isSafeInteger(resolved.maxBatchBytes) && resolved.maxBatchBytes >= 1 && resolved.maxBatchBytes <= MAX_RECORD_PAYLOAD_BYTES)) throw bad('maxBatchBytes must be between 1 byte and 64 MiB');
+  whole(resolved.preallocateBytes, 'preallocateBytes', 0, resolved.segmentSizeBytes, ' (at most segmentSizeBytes)');
+  whole(resolved.maxEventBytes, 'maxEventBytes', 1, MAX_RECORD_PAYLOAD_BYTES, ' (at most 64 MiB)');
+  whole(resolved.maxBatchEvents, 'maxBatchEvents', 1);
+  whole(resolved.maxBatchBytes, 'maxBatchBytes', 1, MAX_RECORD_PAYLOAD_BYTES, ' (at most 64 MiB)');
   const k = resolved.keyIndex;
-  if (!(Number.isSafeInteger(k.cacheBytes) && k.cacheBytes >= 64 * 1024)) throw bad('keyIndex.cacheBytes must be at least 64 KiB');
-  if (!(Number.isSafeInteger(k.flushEvents) && k.flushEvents >= 16)) throw bad('keyIndex.flushEvents must be a whole number of at least 16');
-  if (!(Number.isSafeInteger(k.memtableEvents) && k.memtableEvents >= k.flushEvents)) throw bad('keyIndex.memtableEvents must be a whole number of at least keyIndex.flushEvents');
-  if (!(Number.isSafeInteger(k.idleFlushMs) && k.idleFlushMs >= 0)) throw bad('keyIndex.idleFlushMs must be a whole number, 0 or more');
-  if (!(Number.isSafeInteger(resolved.duplicateWindowMs) && resolved.duplicateWindowMs >= 0)) throw bad('duplicateWindowMs must be a whole number, 0 or more');
-  if (!(Number.isSafeInteger(resolved.duplicateWindowEvents) && resolved.duplicateWindowEvents >= 0)) throw bad('duplicateWindowEvents must be a whole number, 0 or more');
-  for (const [key, value] of Object.entries(resolved.retention)) if (!(value >= 0)) throw bad(`retention.${key} must be 0 or more`);
-  if (!(resolved.maxOpenSegments >= 1)) throw bad('maxOpenSegments must be at least 1');
-  if (!(resolved.maxStreams >= 1)) throw bad('maxStreams must be at least 1');
-  for (const [key, value] of Object.entries(resolved.consumers)) {
-    if (!(Number.isFinite(value) && value >= 0)) throw bad(`consumers.${key} must be a number, 0 or more`);
-  }
+  whole(k.cacheBytes, 'keyIndex.cacheBytes', 64 * 1024, Number.MAX_SAFE_INTEGER, ' (64 KiB)');
+  whole(k.flushEvents, 'keyIndex.flushEvents', 16);
+  whole(k.memtableEvents, 'keyIndex.memtableEvents', k.flushEvents, Number.MAX_SAFE_INTEGER, ' (keyIndex.flushEvents)');
+  whole(k.idleFlushMs, 'keyIndex.idleFlushMs', 0, MAX_TIMER_MS, ' (ms)');
+  whole(resolved.duplicateWindowMs, 'duplicateWindowMs', 0);
+  whole(resolved.duplicateWindowEvents, 'duplicateWindowEvents', 0);
+  for (const key of RETENTION_KEYS) whole(resolved.retention[key], `retention.${key}`, 0);
+  whole(resolved.retentionIntervalMs, 'retentionIntervalMs', 0, MAX_TIMER_MS, ' (ms; 0 turns the timer off)');
+  whole(resolved.maxOpenSegments, 'maxOpenSegments', 1);
+  whole(resolved.maxStreams, 'maxStreams', 1);
   const c = resolved.consumers;
-  if (c.maxPending < 1 || c.maxBatchEvents < 1 || c.defaultBatchEvents < 1 || c.maxBatchBytes < 1 || c.maxConsumersPerStream < 1) {
-    throw bad('consumer limits must be at least 1 (maxDeliveries, ackWaitMs and maxWaitMs may be 0)');
-  }
+  for (const key of ['maxDeliveries', 'ackWaitMs'] as const) whole(c[key], `consumers.${key}`, 0);
+  whole(c.maxWaitMs, 'consumers.maxWaitMs', 0, MAX_TIMER_MS, ' (ms)');
+  for (const key of ['maxPending', 'defaultBatchEvents', 'maxBatchEvents', 'maxBatchBytes', 'maxConsumersPerStream'] as const) whole(c[key], `consumers.${key}`, 1);
   return resolved;
 }

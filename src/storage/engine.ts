@@ -1,7 +1,7 @@
 /**
  * The storage engine: a directory of streams, each an append-only log of segments, with durable
- * consumers. This class is the facade: it opens and closes the store and hands each call to the
- * stream it names (stream-registry.ts).
+ * consumers. This class is the facade: it opens and closes the store, checks each call's
+ * arguments (api-arguments.ts) and hands the call to the stream it names (stream-registry.ts).
  *
  * ```
  * <data dir>/
@@ -33,6 +33,10 @@ import type { ConsumersContext } from './consumers/stream-consumers.js';
 import { takeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
 import { inspectStoreDirectory } from './store-directory.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './engine-options.js';
+import {
+  checkConsumeOptions, checkInteger, checkKey, checkKeyRange, checkNewEvents, checkOffset, checkOffsetList, checkOptionsObject, checkPath, checkPayload, checkPayloads,
+  checkReadLimits, checkRetryOptions, checkStreamNameType, checkTimeMs, checkWholeNumber, invalidArgument, MAX_TIMER_MS,
+} from './api-arguments.js';
 import { ensureDirectory } from './fs/directory.js';
 import { FlushScheduler } from './fs/flush-scheduler.js';
 import { GroupCommit, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';
@@ -49,7 +53,7 @@ import { StreamRegistry } from './stream-registry.js';
 import { EventWatch } from './long-polls.js';
 import { StreamAdmin, type RetentionView } from './stream-admin.js';
 import { checkRetention, type StreamRetention } from './stream-settings.js';
-import { deadLetterStreamName } from './stream-name.js';
+import { deadLetterStreamName, validateConsumerName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
 import { DuplicateWindow } from './duplicate-window.js';
 import { appendEvents, type AppendContext, type AppendEventsOptions, type AppendEventsResult, type ExpectedVersion, type NewEvent } from './event-append.js';
@@ -201,6 +205,8 @@ export class Engine {
    * (To see the recovery of `open`, pass the observer as `EngineOptions.observer`.)
    */
   observe(observer: EngineObserver): () => void {
+    checkOptionsObject(observer, 'observer');
+    if (observer === undefined) throw invalidArgument('observer', 'an object of callbacks', observer);
     return this.observers.add(observer);
   }
 
@@ -300,7 +306,11 @@ export class Engine {
    */
   async createStream(name: string, options: { allowReserved?: boolean; retention?: StreamRetention } = {}): Promise<StreamInfo> {
     this.checkOpen();
-    if (options.retention !== undefined) checkRetention(options.retention);
+    checkOptionsObject(options, 'options');
+    if (options.retention !== undefined) {
+      checkOptionsObject(options.retention, 'options.retention');
+      checkRetention(options.retention);
+    }
     return toInfo(await this.lifecycle.create(name, options));
   }
 
@@ -309,7 +319,14 @@ export class Engine {
    * applies them at once. Throws INVALID_FIELD, STREAM_NOT_FOUND, DISK_FULL or IO_ERROR.
    */
   setRetention(name: string, retention: StreamRetention): Promise<RetentionView> {
-    this.checkOpen();
+    try {
+      this.checkOpen();
+      checkStreamNameType(name);
+      checkOptionsObject(retention, 'retention');
+      if (retention === undefined) throw invalidArgument('retention', 'an object of limits', retention);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.admin.setRetention(name, retention);
   }
 
@@ -320,38 +337,51 @@ export class Engine {
    * stream's next offset), STREAM_NOT_FOUND, DISK_FULL or IO_ERROR.
    */
   truncate(name: string, beforeOffset: number): Promise<{ firstOffset: number; nextOffset: number }> {
-    this.checkOpen();
+    try {
+      this.checkOpen();
+      checkStreamNameType(name);
+      checkOffset(beforeOffset, 'beforeOffset');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.admin.truncate(name, beforeOffset);
   }
 
   /**
-   * Deletes a stream and its files. Appends in flight settle first; once this resolves the
-   * deletion is durable and the stream's events are gone for good.
+   * Deletes a stream and its files. Appends and consumer calls made before it (even in this
+   * event-loop turn) are written and settle first; calls made after it get STREAM_NOT_FOUND. Once
+   * this resolves the deletion is durable and the stream's events are gone for good.
    */
   async deleteStream(name: string): Promise<void> {
     this.checkOpen();
+    checkStreamNameType(name);
     await this.lifecycle.delete(name);
   }
 
   /** Every stream, in creation order. */
   listStreams(): StreamInfo[] {
+    this.checkOpen();
     return this.streams.entries().map(toInfo);
   }
 
   /** The stream called `name`, or undefined. */
   getStream(name: string): StreamInfo | undefined {
+    this.checkOpen();
     const entry = this.streams.entry(name);
     return entry === undefined ? undefined : toInfo(entry);
   }
 
   /** The stream with catalog number `number` (from an event id), or undefined. */
   getStreamByNumber(number: number): StreamInfo | undefined {
+    this.checkOpen();
     const state = this.streams.findByNumber(number);
     return state === undefined ? undefined : toInfo(state.entry);
   }
 
   /** A stream's identity and figures. Throws STREAM_NOT_FOUND or the stream's open error. */
   stats(name: string): StreamStats {
+    this.checkOpen();
+    checkStreamNameType(name);
     const { entry, log, consumers } = this.streams.get(name);
     return {
       ...toInfo(entry), ...log.stats(), damage: [...log.damage(), ...consumers.journalDamage()], consumers: consumers.stats(), retention: this.admin.retentionOf(entry),
@@ -360,20 +390,27 @@ export class Engine {
 
   // ------------------------------------------------------------------ appending and reading
 
-  /** Appends one event. Resolves with its offset and timestamp once the fsync policy is met. */
+  /**
+   * Appends one event. Resolves with its offset and timestamp once the fsync policy is met.
+   * Rejects as {@link appendMany} (INVALID_FIELD for a payload that is not a Buffer).
+   */
   async append(name: string, payload: Buffer): Promise<AppendedEvent> {
+    checkPayload(payload, 'payload');
     const events = await this.appendMany(name, [payload]);
     return events[0]!;
   }
 
   /**
    * Appends events in order, with consecutive offsets and one timestamp. Resolves once the fsync
-   * policy is met; rejects with EVENT_TOO_LARGE, BATCH_TOO_LARGE, STREAM_NOT_FOUND, DISK_FULL,
-   * IO_ERROR or STREAM_FAILED (nothing of a rejected append is ever acknowledged).
+   * policy is met; rejects with INVALID_FIELD (not an array of Buffers; nothing is queued),
+   * EVENT_TOO_LARGE, BATCH_TOO_LARGE, STREAM_NOT_FOUND, DISK_FULL, IO_ERROR or STREAM_FAILED
+   * (nothing of a rejected append is ever acknowledged).
    */
   appendMany(name: string, payloads: readonly Buffer[]): Promise<AppendedEvent[]> {
     try {
       this.checkOpen();
+      checkStreamNameType(name);
+      checkPayloads(payloads);
       const { log } = this.streams.get(name);
       const { maxBatchEvents, maxEventBytes } = this.options;
       if (payloads.length > maxBatchEvents) {
@@ -404,6 +441,8 @@ export class Engine {
   appendEvents(name: string, events: readonly NewEvent[], options: AppendEventsOptions = {}): Promise<AppendEventsResult> {
     try {
       this.checkOpen();
+      checkStreamNameType(name);
+      checkNewEvents(events, options);
       const state = this.streams.get(name);
       return appendEvents(this.appends, { number: state.entry.number, log: state.log, keys: state.keys }, events, options, Date.now());
     } catch (error) {
@@ -417,6 +456,8 @@ export class Engine {
    */
   keyVersion(name: string, key: string): { version: number; offset: number } {
     this.checkOpen();
+    checkStreamNameType(name);
+    checkKey(key);
     const state = this.streams.get(name);
     const { version, offset } = state.keys.newest(key);
     return { version, offset };
@@ -432,6 +473,8 @@ export class Engine {
    */
   keyOffsets(name: string, key: string, fromVersion: number, options: { direction?: 'forward' | 'backward'; limit?: number } = {}): { version: number; offset: number }[] {
     this.checkOpen();
+    checkStreamNameType(name);
+    checkKeyRange(key, fromVersion, options);
     const state = this.streams.get(name);
     this.flusher.flushNow();
     return state.keys.offsetsOf(key, fromVersion, options.direction ?? 'forward', options.limit ?? 1000);
@@ -445,6 +488,8 @@ export class Engine {
    */
   keyEvents(name: string, key: string, fromVersion: number, options: { direction?: 'forward' | 'backward'; limit?: number } = {}): { version: number; offset: number; event: StoredEvent | null }[] {
     this.checkOpen();
+    checkStreamNameType(name);
+    checkKeyRange(key, fromVersion, options);
     const state = this.streams.get(name);
     this.flusher.flushNow();
     return state.keys.eventsOf(key, fromVersion, options.direction ?? 'forward', options.limit ?? 1000);
@@ -452,6 +497,8 @@ export class Engine {
 
   /** Figures of the key index of stream `name` and of the store's shared parts. */
   keyIndexStats(name: string): KeyIndexStats {
+    this.checkOpen();
+    checkStreamNameType(name);
     const own = this.streams.get(name).keys.stats();
     const { cache } = this.keyIndex;
     let memory = cache.bytes;
@@ -465,11 +512,15 @@ export class Engine {
   }
 
   /**
-   * Reads visible events from `fromOffset` (clamped to the oldest stored). Throws
-   * STREAM_NOT_FOUND, or CORRUPT_DATA if the first event due is damaged.
+   * Reads visible events from `fromOffset` (a whole number, clamped to the oldest stored). Throws
+   * INVALID_FIELD (a bad offset or limit), STREAM_NOT_FOUND, or CORRUPT_DATA if the first event
+   * due is damaged.
    */
   read(name: string, fromOffset: number, limits: ReadLimits = {}): StoredEvent[] {
     this.checkOpen();
+    checkStreamNameType(name);
+    checkInteger(fromOffset, 'fromOffset');
+    checkReadLimits(limits);
     return this.streams.get(name).log.read(fromOffset, limits.maxEvents ?? DEFAULT_READ_EVENTS, limits.maxBytes ?? DEFAULT_READ_BYTES);
   }
 
@@ -478,6 +529,8 @@ export class Engine {
    * Throws STREAM_NOT_FOUND.
    */
   bounds(name: string): { firstOffset: number; nextOffset: number } {
+    this.checkOpen();
+    checkStreamNameType(name);
     const { log } = this.streams.get(name);
     return { firstOffset: log.firstOffset, nextOffset: log.visibleOffset };
   }
@@ -488,6 +541,9 @@ export class Engine {
    */
   readBackward(name: string, fromOffset: number, limits: ReadLimits = {}): StoredEvent[] {
     this.checkOpen();
+    checkStreamNameType(name);
+    checkInteger(fromOffset, 'fromOffset');
+    checkReadLimits(limits);
     return this.streams.get(name).log.readBackward(fromOffset, limits.maxEvents ?? DEFAULT_READ_EVENTS, limits.maxBytes ?? DEFAULT_READ_BYTES);
   }
 
@@ -498,6 +554,8 @@ export class Engine {
    */
   offsetAtTime(name: string, timeMs: number): number {
     this.checkOpen();
+    checkStreamNameType(name);
+    checkTimeMs(timeMs, 'timeMs');
     return this.streams.get(name).log.offsetAtTime(timeMs);
   }
 
@@ -506,7 +564,17 @@ export class Engine {
    * after `timeoutMs` (or if the stream is deleted or the engine closes first).
    */
   waitForEvents(name: string, afterOffset: number, timeoutMs: number): Promise<boolean> {
-    const { log, polls } = this.streams.get(name);
+    let state;
+    try {
+      this.checkOpen();
+      checkStreamNameType(name);
+      checkInteger(afterOffset, 'afterOffset');
+      checkWholeNumber(timeoutMs, 'timeoutMs', 0, MAX_TIMER_MS);
+      state = this.streams.get(name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { log, polls } = state;
     const arrived = () => log.visibleOffset > afterOffset;
     if (arrived() || this.closed) return Promise.resolve(arrived());
     return polls.wait(timeoutMs, arrived);
@@ -519,6 +587,9 @@ export class Engine {
    * no timeout, no timer, no promise. Throws STREAM_NOT_FOUND.
    */
   eventWatch(name: string, woken: (arrived: boolean) => void): EventWatch {
+    this.checkOpen();
+    checkStreamNameType(name);
+    if (typeof woken !== 'function') throw invalidArgument('woken', 'a function', woken);
     const { log, polls } = this.streams.get(name);
     return new EventWatch(log, polls, woken);
   }
@@ -533,6 +604,8 @@ export class Engine {
    */
   async consume(stream: string, consumer: string, options: ConsumeOptions = {}): Promise<ConsumeResult> {
     this.checkOpen();
+    checkStreamNameType(stream, 'stream');
+    checkConsumeOptions(options);
     return this.streams.get(stream).consumers.consume(consumer, options);
   }
 
@@ -542,6 +615,8 @@ export class Engine {
    */
   async retry(stream: string, consumer: string, options: RetryOptions = {}): Promise<ConsumeResult> {
     this.checkOpen();
+    checkStreamNameType(stream, 'stream');
+    checkRetryOptions(options);
     return this.streams.get(stream).consumers.retry(consumer, options);
   }
 
@@ -553,6 +628,8 @@ export class Engine {
    */
   async mark(stream: string, consumer: string, offsets: readonly number[], status: EventStatus): Promise<void> {
     this.checkOpen();
+    checkStreamNameType(stream, 'stream');
+    checkOffsetList(offsets);
     if (status !== 0 && status !== 1 && status !== 2) {
       throw new EventBusError(ErrorCodes.INVALID_STATUS, OriginalReasons.invalidStatus);
     }
@@ -561,6 +638,10 @@ export class Engine {
 
   /** The status and delivery count of each of `offsets` for `consumer` (unknown consumer: all 0). */
   eventStatuses(stream: string, consumer: string, offsets: readonly number[]): { status: EventStatus; deliveryCount: number }[] {
+    this.checkOpen();
+    checkStreamNameType(stream, 'stream');
+    validateConsumerName(consumer);
+    checkOffsetList(offsets);
     return this.streams.get(stream).consumers.statuses(consumer, offsets);
   }
 
@@ -594,7 +675,12 @@ export class Engine {
    * change it. Writes keep flowing while it runs. Throws SNAPSHOT_FAILED.
    */
   snapshot(parentDir: string): Promise<SnapshotResult> {
-    this.checkOpen();
+    try {
+      this.checkOpen();
+      checkPath(parentDir, 'parentDir');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const run = this.snapshotQueue.catch(() => {}).then(() => {
       this.checkOpen();
       return this.observedSnapshot(path.resolve(parentDir));
@@ -678,7 +764,7 @@ export class Engine {
    * truncation). Returns the segments removed.
    */
   applyRetention(): number {
-    if (this.closed) return 0;
+    this.checkOpen();
     return this.admin.applyRetention(Date.now());
   }
 
@@ -739,13 +825,14 @@ export class Engine {
 
 /**
  * Refuses (NOT_A_STORE) to open what is not a data directory, before anything is written: a
- * file, a snapshot (it is restored, never served: a server would write into it), and, without
+ * file (or a path under one), a snapshot (it is restored, never served: a server would write into it), and, without
  * `create`, anything but an existing store.
  */
 function checkDataDirectory({ io, dataDir, create }: ResolvedOptions): void {
-  const kind = inspectStoreDirectory(dataDir, io).kind;
+  const { kind, obstacle } = inspectStoreDirectory(dataDir, io);
   const refuse = (reason: string) => new EventBusError(ErrorCodes.NOT_A_STORE, reason, { context: { path: dataDir, kind } });
   if (kind === 'file') throw refuse(`${dataDir} is a file, not a data directory`);
+  if (obstacle !== undefined) throw refuse(`the data directory ${dataDir} cannot be created: ${obstacle} is a file`);
   if (kind === 'snapshot') throw refuse(`${dataDir} is a snapshot, not a data directory: make a data directory from it with \`eventbus restore\``);
   if (create || kind === 'store') return;
   throw refuse(kind === 'missing' ? `there is no data directory at ${dataDir}` : `${dataDir} is not an eventbus data directory (it has no catalog)`);

@@ -136,6 +136,9 @@ export class StreamLifecycle {
     const entry = streams.entry(name);
     if (entry === undefined) throw streamNotFound(name);
     catalog.checkWritable();
+    // Appends and consumer changes called before this delete are written now, and settle
+    // (stored, then deleted with the stream) before its files close; later calls find no stream.
+    flusher.flushNow();
     const state = streams.remove(name);
     if (state !== undefined) {
       flusher.forget(state.log);

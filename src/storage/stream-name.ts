@@ -31,6 +31,7 @@ export function validateConsumerName(name: string): void {
 }
 
 function nameProblem(name: string, maxBytes: number): string | null {
+  if (typeof name !== 'string') return 'it is not a string';
   if (name.length === 0) return 'it is empty';
   if (!name.isWellFormed()) return 'it is not valid Unicode text';
   if (CONTROL_CHARACTERS.test(name)) return 'it contains control characters';

@@ -148,7 +148,7 @@ t.test('max_pending bounds what one consumer holds unacknowledged', async (t) =>
   const autoAcked = await engine.consume('s', 'other', { maxEvents: 100, autoAck: true });
   t.equal(autoAcked.events.length, 20, 'auto_ack holds nothing, so the bound does not apply');
   t.same(autoAcked.events[0]!.status, 1);
-  t.same(engine.stats('s').consumers.find((c) => c.name === 'other'), { name: 'other', cursor: 20, ackFloor: 20, pending: 0, retry: 0, deadLettered: 0, lag: 0, start: { kind: 'all' }, filter: null });
+  t.same(engine.stats('s').consumers.find((c) => c.name === 'other'), { name: 'other', cursor: 20, ackFloor: 20, pending: 0, retry: 0, deadLettered: 0, deadLetterFailure: null, lag: 0, start: { kind: 'all' }, filter: null });
 });
 
 t.test('long-poll returns as soon as an event is written, and empty after wait_ms', async (t) => {

@@ -149,10 +149,11 @@ t.test('verify finds damage in a snapshot and in a data directory', async (t) =>
   await engine.createStream('s');
   await appendEach(engine, 's', Array.from({ length: 300 }, (_, i) => Buffer.from(JSON.stringify({ i, pad: 'v'.repeat(100) }))));
   const snapshot = await engine.snapshot(snapshots);
+  const id = engine.getStream('s')!.id;
   await engine.close();
   t.ok(verifyDirectory(nodeIO, dataDir).ok, 'a healthy data directory verifies');
-  const segment = fs.readdirSync(path.join(snapshot.path, 'streams', engine.getStream('s')!.id)).find((f) => f.endsWith('.log'))!;
-  const file = path.join(snapshot.path, 'streams', engine.getStream('s')!.id, segment);
+  const segment = fs.readdirSync(path.join(snapshot.path, 'streams', id)).find((f) => f.endsWith('.log'))!;
+  const file = path.join(snapshot.path, 'streams', id, segment);
   // The snapshot's sealed segments are hard links: copy before damaging, so the live store is untouched.
   const copy = fs.readFileSync(file);
   fs.unlinkSync(file);

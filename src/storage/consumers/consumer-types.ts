@@ -67,6 +67,12 @@ export interface ConsumerStats {
   retry: number;
   /** Moved to the dead-letter stream, ever. */
   deadLettered: number;
+  /**
+   * Why the last move of events to the dead-letter stream failed (`maxStreams` reached, the disk
+   * full, …), or null once a move succeeds: those events stay due for `retry` (status 2) and are
+   * tried again by each `retry` until it works. Absent on stores without dead letters of their own.
+   */
+  deadLetterFailure?: { code: string; reason: string } | null;
   /** Events not yet delivered (next offset minus cursor). */
   lag: number;
   /** Where the consumer started (`all` for those created without a start). */

@@ -54,6 +54,8 @@ export interface Entry {
 export class Consumer {
   cursor: number;
   deadLettered = 0;
+  /** Why the last move to the dead-letter stream failed; null when it did not (ConsumerStats). */
+  deadLetterFailure: { code: string; reason: string } | null = null;
   /** Outstanding deliveries by offset. Read it freely; change it only through this class. */
   readonly entries = new Map<number, Entry>();
   /** Entries in state REDELIVER. */

@@ -297,6 +297,7 @@ export class StreamConsumers {
         ackFloor: consumer.ackFloor,
         ...consumer.counts(now),
         deadLettered: consumer.deadLettered,
+        deadLetterFailure: consumer.deadLetterFailure,
         lag: consumer.lag(visible),
         start: this.setups.get(consumer.id)?.start ?? START_ALL,
         filter: this.setups.get(consumer.id)?.filter ?? null,
@@ -364,8 +365,11 @@ export class StreamConsumers {
         if (entry !== undefined) entry.deadLettering = false;
       }
       this.ctx.logger.error({ stream: this.stream.name, consumer: consumer.name, err: error }, 'could not move events to the dead-letter stream; they stay due');
+      // Shown in the consumer's stats, so that an embedder sees why events stay due.
+      consumer.deadLetterFailure = error instanceof EventBusError ? { code: error.code, reason: error.reason } : { code: ErrorCodes.INTERNAL, reason: String(error) };
       return;
     }
+    consumer.deadLetterFailure = null;
     if (this.closed) return;
     consumer.applyDeadLetter(offsets);
     await this.write([encodeDeadLetter(consumer.id, offsets)]);

@@ -47,6 +47,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { checkOptionsObject, checkWholeNumber, invalidArgument } from '../api-arguments.js';
 import { Engine } from '../engine.js';
 import type { EngineOptions } from '../engine-options.js';
 import { seededRandom, type Random } from './random.js';
@@ -176,6 +177,8 @@ const NO_CRASH = Number.POSITIVE_INFINITY;
  * reports the first point where the invariant fails.
  */
 export async function checkCrashConsistency<S>(scenario: CrashScenario<S>, options: CrashCheckOptions = {}): Promise<CrashCheckReport> {
+  checkScenario(scenario);
+  checkCheckOptions(options);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const clean = await runPoint(scenario, { seed, crashAtOp: NO_CRASH, mode: 'drop' }, options);
   const report: CrashCheckReport = { seed, operations: clean.outcome.operations, checked: 0, violation: null, violations: [], keptDir: null };
@@ -204,7 +207,52 @@ export async function checkCrashConsistency<S>(scenario: CrashScenario<S>, optio
 
 /** Runs one crash point again (from a report's violation) and says how it went. */
 export async function replayCrashPoint<S>(scenario: CrashScenario<S>, point: CrashPoint, options: Pick<CrashCheckOptions, 'tmpDir' | 'simulate' | 'keep'> = {}): Promise<CrashOutcome> {
+  checkScenario(scenario);
+  checkCheckOptions(options);
+  checkOptionsObject(point, 'point');
+  if (point === undefined) throw invalidArgument('point', 'a crash point ({ seed, crashAtOp, mode })', point);
+  checkWholeNumber(point.seed, 'point.seed', 0, 2 ** 32 - 1);
+  checkWholeNumber(point.crashAtOp, 'point.crashAtOp', 1);
+  checkMode(point.mode, 'point.mode');
   return (await runPoint(scenario, point, options, options.keep === true)).outcome;
+}
+
+const CRASH_MODES: readonly CrashMode[] = ['drop', 'torn'];
+
+function checkMode(mode: unknown, field: string): void {
+  if (!CRASH_MODES.includes(mode as CrashMode)) throw invalidArgument(field, '"drop" or "torn"', mode);
+}
+
+/**
+ * INVALID_FIELD for options that would check nothing or something else than asked (a sample of
+ * 0 points reads as a pass; an unknown mode as a crash mode), before any run.
+ */
+function checkCheckOptions(options: unknown): asserts options is CrashCheckOptions {
+  checkOptionsObject(options, 'options');
+  if (options === undefined) return;
+  const { seed, modes, every, sample, maxPoints, all, keep, tmpDir, simulate } = options as CrashCheckOptions;
+  if (seed !== undefined) checkWholeNumber(seed, 'options.seed', 0, 2 ** 32 - 1);
+  if (modes !== undefined) {
+    if (!Array.isArray(modes) || modes.length === 0) throw invalidArgument('options.modes', 'a non-empty array of "drop" and "torn"', modes);
+    modes.forEach((mode, i) => checkMode(mode, `options.modes[${i}]`));
+  }
+  if (every !== undefined) checkWholeNumber(every, 'options.every', 1);
+  if (sample !== undefined) {
+    checkWholeNumber(sample, 'options.sample', 1);
+    if (every !== undefined) throw invalidArgument('options.sample', 'left out when options.every is given (one or the other)', sample);
+  }
+  if (maxPoints !== undefined) checkWholeNumber(maxPoints, 'options.maxPoints', 1);
+  for (const [field, value] of [['options.all', all], ['options.keep', keep]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw invalidArgument(field, 'a boolean', value);
+  }
+  if (tmpDir !== undefined && (typeof tmpDir !== 'string' || tmpDir.length === 0)) throw invalidArgument('options.tmpDir', 'a non-empty path', tmpDir);
+  checkOptionsObject(simulate, 'options.simulate');
+}
+
+function checkScenario(scenario: unknown): void {
+  const ok = typeof scenario === 'object' && scenario !== null
+    && ['state', 'workload', 'invariant'].every((name) => typeof (scenario as Record<string, unknown>)[name] === 'function');
+  if (!ok) throw invalidArgument('scenario', 'an object with state, workload and invariant functions', scenario);
 }
 
 /** The crash points of a run of `operations` operations: every Nth, or a seeded sample, and the end. */
@@ -218,7 +266,7 @@ function crashPoints(operations: number, seed: number, options: CrashCheckOption
     while (chosen.size < want) chosen.add(random.int(1, end));
     return [...chosen].sort((a, b) => a - b);
   }
-  const every = Math.max(1, Math.floor(options.every ?? 1));
+  const every = options.every ?? 1;
   const points: number[] = [];
   for (let op = 1; op < end && points.length < maxPoints - 1; op += every) points.push(op);
   points.push(end);

@@ -10,6 +10,9 @@
  * fault.clear();                                    // or io.clearFaults()
  * ```
  *
+ * `datasync` and `syncDir` also match their synchronous forms (`datasyncNow`, `syncDirNow`):
+ * a failing fsync fails whichever way the engine happens to run it.
+ *
  * A fault counts the operations that match it (kind and, optionally, path) from the moment it is
  * injected, fails the `nth` of them, and then either retires (`persistent` false, the default)
  * or fails every later match until cleared. An injected failure does not reach the layer
@@ -25,13 +28,24 @@ import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 /** The operations of {@link FileIO} that can be made to fail. */
 export type FaultOp = keyof FileIO;
 
+/**
+ * Operations that a fault on another operation matches too: a sync is the same fsync whether
+ * the engine awaits it (in the thread pool) or runs it inline, and which one it runs depends
+ * on the load (fs/group-commit.ts), so a fault on `datasync` must not miss the inline ones.
+ */
+const ALSO_MATCHED_BY: Partial<Record<FaultOp, FaultOp>> = { datasyncNow: 'datasync', syncDirNow: 'syncDir' };
+
 /** Errors that can be injected, with their errno numbers on Linux. */
 const ERRNO = { ENOSPC: -28, EIO: -5, EDQUOT: -122, EACCES: -13, EMFILE: -24, EROFS: -30 } as const;
 export type FaultErrno = keyof typeof ERRNO;
 
 /** What to fail. */
 export interface FaultSpec {
-  /** The operation, or several. `datasync` matches only the asynchronous form; list `datasyncNow` too for both. */
+  /**
+   * The operation, or several. `datasync` matches every fdatasync of a file, in both forms (the
+   * engine runs a lone writer's fsync inline, with `datasyncNow`), and `syncDir` every fsync of a
+   * directory (`syncDirNow` too); `datasyncNow` and `syncDirNow` match only the synchronous form.
+   */
   op: FaultOp | readonly FaultOp[];
   errno: FaultErrno;
   /** Fail the nth matching operation (1-based, counted from injection). Default 1. */
@@ -103,7 +117,8 @@ export class FaultyIO implements FileIO {
     let firing: ActiveFault | null = null;
     for (const fault of this.faults) {
       const ops = typeof fault.spec.op === 'string' ? [fault.spec.op] : fault.spec.op;
-      if (!ops.includes(op)) continue;
+      const general = ALSO_MATCHED_BY[op];
+      if (!ops.includes(op) && (general === undefined || !ops.includes(general))) continue;
       const pattern = fault.spec.path;
       if (pattern !== undefined) {
         if (file === undefined) continue;

@@ -35,5 +35,5 @@ export { FaultyIO, systemError, type Fault, type FaultErrno, type FaultOp, type 
 export { JournalIO, readJournal, replayJournal, type JournalIOOptions } from './journal-io.js';
 export { faultState, setFaults, type FaultJson } from './fault-io-module.js';
 export { syncFreeIO } from './sync-free-io.js';
-export { seededRandom, type Random } from './random.js';
+export { seededRandom, type Random, type RandomSource } from './random.js';
 export { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';

@@ -3,6 +3,7 @@
  * a randomized run (a workload, a torn crash, a sample of crash points) can print its seed and be
  * replayed exactly. Not for anything secret.
  */
+import { ErrorCodes, EventBusError } from '../../errors.js';
 
 export interface Random {
   /** Uniform in [0, 1). */
@@ -37,4 +38,20 @@ export function seededRandom(seed: number): Random {
     },
     pick: (items) => items[int(0, items.length - 1)]!,
   };
+}
+
+/** What a randomized tool takes as its random source: a {@link Random} or a function uniform in [0, 1) (`Math.random`). */
+export type RandomSource = Random | (() => number);
+
+/**
+ * The function behind a random source (`seededRandom(7)` or `seededRandom(7).next`, or
+ * `Math.random`); INVALID_FIELD naming `field` for anything else, at once rather than at the
+ * first use (a crash).
+ */
+export function randomFunction(source: RandomSource, field: string): () => number {
+  if (typeof source === 'function') return source;
+  if (typeof source === 'object' && source !== null && typeof source.next === 'function') return source.next;
+  throw new EventBusError(ErrorCodes.INVALID_FIELD, `${field} must be a Random (seededRandom(seed)) or a function returning numbers in [0, 1)`, {
+    context: { field, expected: 'a Random or a () => number' },
+  });
 }

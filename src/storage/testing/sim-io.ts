@@ -44,6 +44,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
+import { randomFunction, type RandomSource } from './random.js';
 
 /** How unsynced state fares in a crash. */
 export type CrashMode = 'drop' | 'torn';
@@ -278,7 +279,8 @@ export class DurabilityModel {
    * The state a power loss leaves now. `random` decides, in `torn` mode, how much of each file's
    * and directory's unsynced operations survives; it is unused in `drop` mode.
    */
-  durableImage(mode: CrashMode, random: () => number = Math.random): DurableImage {
+  durableImage(mode: CrashMode, source: RandomSource = Math.random): DurableImage {
+    const random = randomFunction(source, 'random');
     const image: DurableImage = { dirs: [], files: [] };
     const contents = new Map<FileNode, Buffer>();
     const fileContents = (node: FileNode): Buffer => {
@@ -450,8 +452,8 @@ export interface SimIOOptions {
   crashAtOp?: number;
   /** Mode of the crash triggered by `crashAtOp`. Default `drop`. */
   crashMode?: CrashMode;
-  /** Random source for `torn` crashes. Default Math.random. */
-  random?: () => number;
+  /** Random source for `torn` crashes: `seededRandom(seed)` (or its `next`). Default Math.random. */
+  random?: RandomSource;
   /**
    * A deliberately broken layer, to prove a test can fail: directory syncs are performed but
    * never make anything durable (as if the code under test had forgotten them).
@@ -493,7 +495,7 @@ export class SimIO implements FileIO {
     this.inner = options.inner ?? nodeIO;
     this.crashAtOp = options.crashAtOp ?? Number.POSITIVE_INFINITY;
     this.crashMode = options.crashMode ?? 'drop';
-    this.random = options.random ?? Math.random;
+    this.random = randomFunction(options.random ?? Math.random, 'random');
     this.ignoreDirSync = options.ignoreDirSync ?? false;
     this.ignoreFileSync = options.ignoreFileSync ?? false;
   }
