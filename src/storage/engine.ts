@@ -622,9 +622,10 @@ export class Engine {
 
   /**
    * Marks delivered events: 1 acknowledges, 2 moves to the retry set, 0 has process deliver
-   * them again. Throws EVENT_NOT_FOUND (no such offset), EVENT_NOT_DELIVERED (not delivered to
-   * this consumer) or EVENT_ACKNOWLEDGED (already processed or dead-lettered, status 0 or 2).
-   * Resolves once durable under the fsync policy.
+   * them again. Acknowledging (1) an event that truncation or retention removed succeeds and
+   * changes nothing. Throws EVENT_NOT_FOUND (no such offset; for 0 and 2, also a removed one),
+   * EVENT_NOT_DELIVERED (not delivered to this consumer) or EVENT_ACKNOWLEDGED (already
+   * processed or dead-lettered, status 0 or 2). Resolves once durable under the fsync policy.
    */
   async mark(stream: string, consumer: string, offsets: readonly number[], status: EventStatus): Promise<void> {
     this.checkOpen();

@@ -42,7 +42,10 @@ t.test('before anything is taken, nextOffset (and unsubscribe) is where the serv
   const client = await EventBusClient.connect({ port });
   t.teardown(() => client.close());
   await client.createStream('s');
-  for (let i = 0; i < 5; i++) await client.writeEvent('s', { i });
+  for (let i = 0; i < 5; i++) {
+    await client.writeEvent('s', { i });
+    await new Promise((resolve) => setTimeout(resolve, 3)); // distinct created_at times, for fromTime below
+  }
   const fromEnd = await client.subscribe('s', { fromEnd: true });
   t.equal(await fromEnd.caughtUp, 5);
   t.equal(fromEnd.nextOffset, 5, 'fromEnd: the end, not 0 (resuming from 0 would replay the stream)');
