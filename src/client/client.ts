@@ -169,6 +169,7 @@ function streamInfo(s: Record<string, unknown>): StreamInfo {
       lag: c.lag as number,
       ...(c.start === undefined ? {} : { start: c.start as ConsumerStart }),
       ...(c.filter === undefined ? {} : { filter: c.filter as ConsumerFilter | null }),
+      ...(c.dead_letter_failure === undefined ? {} : { deadLetterFailure: c.dead_letter_failure as { code: string; reason: string } }),
     })),
     damage: ((s.damage as Record<string, number | string>[] | undefined) ?? []).map((d) => ({
       file: d.file as string,

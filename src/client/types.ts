@@ -27,6 +27,8 @@ export interface ConsumerInfo {
   start?: ConsumerStart;
   /** The filter fixed at its creation; null for none. */
   filter?: ConsumerFilter | null;
+  /** Only while moving its events to the dead-letter stream fails: why (they stay due). */
+  deadLetterFailure?: { code: string; reason: string };
 }
 
 /** Where a consumer that does not exist yet starts: the oldest event (default), only new ones, an offset, a time. */

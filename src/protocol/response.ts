@@ -79,11 +79,16 @@ export function streamListingBody(listing: StreamListing): string {
   return `{"streams":[${streams}],"next_name":${listing.nextName === null ? 'null' : JSON.stringify(listing.nextName)}}`;
 }
 
+/** A consumer's failed move to its dead-letter stream, while it lasts; nothing otherwise. */
+function deadLetterFailureJson(failure: { code: string; reason: string } | null | undefined): string {
+  return failure === null || failure === undefined ? '' : `,"dead_letter_failure":${JSON.stringify({ code: failure.code, reason: failure.reason })}`;
+}
+
 function streamInfoJson(info: StreamInfoView): string {
   let consumers = '';
   for (const c of info.consumers) {
     if (consumers.length > 0) consumers += ',';
-    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag},"start":${consumerStartJson(c.start)},"filter":${filterJson(c.filter)}}`;
+    consumers += `{"name":${JSON.stringify(c.name)},"cursor":${c.cursor},"ack_floor":${c.ackFloor},"pending":${c.pending},"retry":${c.retry},"dead_lettered":${c.deadLettered},"lag":${c.lag},"start":${consumerStartJson(c.start)},"filter":${filterJson(c.filter)}${deadLetterFailureJson(c.deadLetterFailure)}}`;
   }
   const damage = info.damage.map((d) => JSON.stringify({ file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })).join(',');
   return (

@@ -125,3 +125,13 @@ t.test('a mark and the fetch pipelined behind it: the fetch sees the mark, answe
   const consumer = (info.body as { stream: { consumers: { name: string; ack_floor: number; pending: number; retry: number }[] } }).stream.consumers[0]!;
   t.same([consumer.ack_floor, consumer.pending + consumer.retry], [0, 4], 'offsets 1 and 2 acknowledged; 0 and 3–5 outstanding');
 });
+
+t.test('a dead-letter move that cannot be made (max_streams reached) shows in get_stream_info until it succeeds', { skip: onJetStream ? 'engine only: the gateway has no max_streams' : false }, async (t) => {
+  const { s } = await setup(t, 1, { maxStreams: 1, consumers: { ackWaitMs: 0, maxDeliveries: 1 } });
+  await events(s, { operation: 'process_events', body: { stream_name: 'c' } });
+  await events(s, { operation: 'retry_events', body: { stream_name: 'c' } });
+  const consumerOf = async () => ((await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } })).body as { stream: { consumers: Record<string, unknown>[] } }).stream.consumers[0]!;
+  const stuck = await consumerOf();
+  t.equal((stuck.dead_letter_failure as { code?: string } | undefined)?.code, 'TOO_MANY_STREAMS', 'the reason the event stays due');
+  t.equal(stuck.dead_lettered, 0);
+});
