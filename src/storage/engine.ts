@@ -591,7 +591,8 @@ export class Engine {
   /**
    * Takes a point-in-time snapshot into a new directory inside `parentDir` (tools/snapshot.ts).
    * It holds every event and consumer change acknowledged before the call; later writes never
-   * change it. Writes keep flowing while it runs. Throws SNAPSHOT_FAILED.
+   * change it. Writes keep flowing while it runs. Throws INVALID_PATH when `parentDir` is inside
+   * the data directory (nothing written), SNAPSHOT_FAILED.
    */
   snapshot(parentDir: string): Promise<SnapshotResult> {
     this.checkOpen();
@@ -657,6 +658,7 @@ export class Engine {
     return {
       io: this.options.io,
       logger: this.options.logger,
+      dataDir: this.dataDir,
       prepare: async (copyLimitBytes) => {
         this.flusher.flushNow();
         const logs = this.streams.open().map((state) => state.log);
