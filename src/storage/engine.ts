@@ -741,14 +741,16 @@ export class Engine {
 
 /**
  * Refuses (NOT_A_STORE) to open what is not a data directory, before anything is written: a
- * file, a snapshot (it is restored, never served: a server would write into it), and, without
- * `create`, anything but an existing store.
+ * file, a snapshot (it is restored, never served: a server would write into it), a directory
+ * holding someone else's files (store-directory.ts: hidden files and lost+found do not count),
+ * and, without `create`, anything but an existing store.
  */
 function checkDataDirectory({ io, dataDir, create }: ResolvedOptions): void {
   const kind = inspectStoreDirectory(dataDir, io).kind;
   const refuse = (reason: string) => new EventBusError(ErrorCodes.NOT_A_STORE, reason, { context: { path: dataDir, kind } });
   if (kind === 'file') throw refuse(`${dataDir} is a file, not a data directory`);
   if (kind === 'snapshot') throw refuse(`${dataDir} is a snapshot, not a data directory: make a data directory from it with \`eventbus restore\``);
+  if (kind === 'other') throw refuse(`${dataDir} is not empty and is not an eventbus data directory (it has no catalog, streams/ or LOCK); nothing was written`);
   if (create || kind === 'store') return;
   throw refuse(kind === 'missing' ? `there is no data directory at ${dataDir}` : `${dataDir} is not an eventbus data directory (it has no catalog)`);
 }
