@@ -5,9 +5,11 @@
  *
  *   0   done (verify: sound)
  *   1   failed: an I/O error, a full disk, a port in use, a snapshot or restore that could not be
- *       made, or a server that refused to start (a config file error, a public address without
+ *       made (an offline snapshot of a store that was not closed cleanly among them), or a
+ *       server that refused to start (a config file error, a public address without
  *       authentication)
- *   2   damaged: verify found data that cannot be read back as written
+ *   2   damaged: verify found data that cannot be read back as written, or the offline snapshot
+ *       copied damage the store knows of (the snapshot is made)
  *   3   refused: the server answered the request with an error (its code is printed: an unknown
  *       stream, a name that exists, an event too large, ...)
  *   64  usage: a bad option or argument on the command line, or a path that is not what the
@@ -45,7 +47,7 @@ export const EXIT_STATUS_HELP = [
   'Exit status:',
   '  0   done (verify: sound)',
   '  1   failed (I/O error, disk full, port in use, snapshot or restore failed, config file error)',
-  '  2   damaged (verify found data that cannot be read back as written)',
+  '  2   damaged (verify found data that cannot be read back as written; snapshot copied known damage)',
   '  3   refused: the server answered with an error (its code is printed, e.g. STREAM_NOT_FOUND)',
   '  64  usage error (bad option or argument; a path that is missing, a file, not a store, or a',
   '      snapshot where a data directory is needed); nothing was changed',

@@ -5,6 +5,8 @@
  *
  * None of them creates or changes anything in a directory that is not already a store: the path
  * is checked first (store-checks.ts), and a wrong one is refused with one line (exit status 64).
+ * `snapshot` also refuses a store a crash left (its recovery would change the files it reads),
+ * and lists the damage the opened store knows of, exiting 2 (exit-status.ts).
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
@@ -22,8 +24,40 @@ function inside(parent: string, candidate: string): boolean {
   return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
 }
 
-/** Snapshots `dataDir` into a new directory inside `outputDir`. */
-export async function snapshotCommand(dataDir: string, outputDir: string, json: boolean, print: Print): Promise<void> {
+/** Damage the store knows of, as the snapshot report lists it. */
+interface KnownDamage {
+  stream: string;
+  file: string | null;
+  position: number | null;
+  message: string;
+}
+
+/**
+ * What the opened store knows to be damaged: streams it could not open (left out of the
+ * snapshot) and, in the others, what recovery found (records that cannot be read back, lost
+ * consumer changes), which the snapshot holds as it is. Sealed segments are not read whole at
+ * open, so this is what the store knows, not a full check (`eventbus verify` of the snapshot).
+ */
+function knownDamage(engine: Engine): KnownDamage[] {
+  const out: KnownDamage[] = [];
+  for (const stream of engine.recovery.streams) {
+    if (stream.error !== null) {
+      out.push({ stream: stream.stream, file: null, position: null, message: `could not be opened, so it is not in the snapshot (${stream.error.code}: ${stream.error.reason})` });
+      continue;
+    }
+    for (const d of engine.stats(stream.stream).damage) {
+      const offsets = d.firstOffset <= d.lastOffset ? ` (offsets ${d.firstOffset}-${d.lastOffset} cannot be read)` : '';
+      out.push({ stream: stream.stream, file: d.file, position: d.position, message: `${d.reason}${offsets}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * Snapshots `dataDir` into a new directory inside `outputDir`. Returns the exit status: 0, or 2
+ * when the store holds damage it knows of (the snapshot is made, and the damage listed).
+ */
+export async function snapshotCommand(dataDir: string, outputDir: string, json: boolean, print: Print): Promise<ExitStatusValue> {
   const store = requireIdleStore(dataDir);
   const output = path.resolve(outputDir);
   if (inside(store.path, output)) {
@@ -32,12 +66,20 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
   const engine = await Engine.open({ dataDir: store.path, retentionIntervalMs: 0, create: false });
   try {
     const result = await engine.snapshot(output);
-    // As snapshot_db answers: `path` relative to where it was asked for, and absolute_path.
-    if (json) print(snapshotJson({ ...result, path: path.relative(output, result.path), absolutePath: result.path }));
-    else {
-      print(`snapshot ${result.path}`);
+    const damage = knownDamage(engine);
+    // As snapshot_db answers: `path` relative to where it was asked for, and absolute_path;
+    // `damage` only when there is some.
+    if (json) {
+      const line = snapshotJson({ ...result, path: path.relative(output, result.path), absolutePath: result.path });
+      print(damage.length === 0 ? line : `${line.slice(0, -1)},"damage":${JSON.stringify(damage)}}`);
+    } else {
+      print(`snapshot ${result.path}${damage.length === 0 ? '' : ` (DAMAGED: it holds the damage the store had)`}`);
       print(`  ${result.streams} streams, ${result.events} events, ${result.bytes} bytes; ${result.linkedFiles} files linked, ${result.copiedFiles} copied${result.copyFallback ? ' (hard links impossible: copied instead)' : ''}`);
+      for (const d of damage) {
+        print(`  damage: stream ${JSON.stringify(d.stream)}: ${d.file === null ? '' : `${d.file}${d.position === null ? '' : ` at byte ${d.position}`}: `}${d.message}`);
+      }
     }
+    return damage.length === 0 ? ExitStatus.OK : ExitStatus.DAMAGED;
   } finally {
     await engine.close();
   }

@@ -86,14 +86,14 @@ export function buildProgram(resources: Resources): Command {
   const print = (line: string) => process.stdout.write(`${line}\n`);
   subcommand('snapshot')
     .summary('snapshot a stopped store')
-    .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation). Refuses, changing nothing, a path that is not a data directory. Exit status 0 when done, 64 for a wrong path, 75 when a server holds the store.')
+    .description('Snapshot a data directory that no server has open (a running server takes snapshots with the snapshot_db operation). Refuses, changing nothing, a path that is not a data directory, and a store a crash left (start the server on it once first). Exit status 0 when done, 2 when done but the store holds damage it knows of (listed), 1 when it failed or the store was not closed cleanly, 64 for a wrong path, 75 when a server holds the store.')
     .addOption(dataOption('the data directory to snapshot'))
     .addOption(new Option('--output <dir>', 'directory to create the snapshot in (snapshot-<UTC time> inside it)').makeOptionMandatory())
     .option('--json', 'print the result as JSON, as snapshot_db answers it (snake_case, with absolute_path)')
     .addHelpText('after', examples('eventbus snapshot --data ./data --output ./backups', 'eventbus snapshot --output ./backups --json'))
     .action(async (options: { data?: string; output: string; json?: boolean }) => {
       const { snapshotCommand } = await import('./offline.js');
-      await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
+      process.exitCode = await snapshotCommand(dataDir(options.data), options.output, options.json === true, print);
     });
   subcommand('verify')
     .summary('check a stopped store or a snapshot')

@@ -36,9 +36,10 @@ function notAStore(found: StoreDirectory, what: string): EventBusError {
 }
 
 /**
- * `serve --data`: a missing directory (created), an empty one, a store or any other directory
- * (a mount point with lost+found) are fine; a file or a snapshot are refused, as is a store held
- * by a running process.
+ * `serve --data`: a missing directory (created), an empty one (hidden files such as `.gitkeep`
+ * and a mount point's `lost+found` do not count) or a store are fine; a file, a snapshot and a
+ * directory holding other files are refused (the engine would refuse them too, NOT_A_STORE; here
+ * before anything is logged), as is a store held by a running process.
  */
 export function checkServeDirectory(dataDir: string): StoreDirectory {
   const found = inspectStoreDirectory(dataDir);
@@ -51,13 +52,23 @@ export function checkServeDirectory(dataDir: string): StoreDirectory {
       ? `${found.path} is a snapshot, not a data directory (serving it would change it); ${restoreHint(found.path)}`
       : `${found.path} is an unfinished snapshot (a crash cut it short), not a data directory`);
   }
+  if (found.kind === 'other') {
+    throw usage(`the data directory ${found.path} is not empty and is not an eventbus data directory (it has no catalog, streams/ or LOCK); nothing was written. Give an empty or new directory`);
+  }
   if (found.kind === 'store' && found.lockHolder !== null) {
     throw new EventBusError(ErrorCodes.LOCKED, `data directory ${found.path} is in use by process ${found.lockHolder}`);
   }
   return found;
 }
 
-/** `snapshot --data`: an existing store that no running process holds. */
+/**
+ * `snapshot --data`: an existing store that no running process holds and that was closed
+ * cleanly. A store whose process stopped with it open needs recovery, and recovery changes its
+ * files (cuts torn tails, rebuilds indexes): the offline snapshot reads a stopped store and never
+ * does that behind the operator's back (SNAPSHOT_FAILED, exit status 1, nothing changed). Nor can
+ * it recover a copy instead: sealed segments would be hard-linked, sharing their inodes with the
+ * store, and a raw copy without recovery would hold torn tails that no longer look torn.
+ */
 export function requireIdleStore(dataDir: string): StoreDirectory {
   const found = inspectStoreDirectory(dataDir);
   if (found.kind !== 'store') throw notAStore(found, 'data directory');
@@ -65,6 +76,13 @@ export function requireIdleStore(dataDir: string): StoreDirectory {
     throw new EventBusError(
       ErrorCodes.LOCKED,
       `data directory ${found.path} is in use by process ${found.lockHolder}; a running server takes snapshots with the snapshot_db operation`,
+    );
+  }
+  if (found.crashed) {
+    throw new EventBusError(
+      ErrorCodes.SNAPSHOT_FAILED,
+      `data directory ${found.path} was not closed cleanly (its server stopped with it open) and needs recovery, which changes its files; nothing was changed. ` +
+        `Start the server on it once (eventbus serve --data ${found.path}) and stop it, then snapshot; eventbus verify checks it as it is`,
     );
   }
   return found;

@@ -673,7 +673,8 @@ export class Engine {
   /**
    * Takes a point-in-time snapshot into a new directory inside `parentDir` (tools/snapshot.ts).
    * It holds every event and consumer change acknowledged before the call; later writes never
-   * change it. Writes keep flowing while it runs. Throws SNAPSHOT_FAILED.
+   * change it. Writes keep flowing while it runs. Throws INVALID_PATH when `parentDir` is inside
+   * the data directory (nothing written), SNAPSHOT_FAILED.
    */
   snapshot(parentDir: string): Promise<SnapshotResult> {
     try {
@@ -744,6 +745,7 @@ export class Engine {
     return {
       io: this.options.io,
       logger: this.options.logger,
+      dataDir: this.dataDir,
       prepare: async (copyLimitBytes) => {
         this.flusher.flushNow();
         const logs = this.streams.open().map((state) => state.log);
@@ -826,8 +828,9 @@ export class Engine {
 
 /**
  * Refuses (NOT_A_STORE) to open what is not a data directory, before anything is written: a
- * file (or a path under one), a snapshot (it is restored, never served: a server would write into it), and, without
- * `create`, anything but an existing store.
+ * file (or a path under one), a snapshot (it is restored, never served: a server would write
+ * into it), a directory holding someone else's files (store-directory.ts: hidden files and
+ * lost+found do not count), and, without `create`, anything but an existing store.
  */
 function checkDataDirectory({ io, dataDir, create }: ResolvedOptions): void {
   const { kind, obstacle } = inspectStoreDirectory(dataDir, io);
@@ -835,6 +838,7 @@ function checkDataDirectory({ io, dataDir, create }: ResolvedOptions): void {
   if (kind === 'file') throw refuse(`${dataDir} is a file, not a data directory`);
   if (obstacle !== undefined) throw refuse(`the data directory ${dataDir} cannot be created: ${obstacle} is a file`);
   if (kind === 'snapshot') throw refuse(`${dataDir} is a snapshot, not a data directory: make a data directory from it with \`eventbus restore\``);
+  if (kind === 'other') throw refuse(`${dataDir} is not empty and is not an eventbus data directory (it has no catalog, streams/ or LOCK); nothing was written`);
   if (create || kind === 'store') return;
   throw refuse(kind === 'missing' ? `there is no data directory at ${dataDir}` : `${dataDir} is not an eventbus data directory (it has no catalog)`);
 }

@@ -8,7 +8,13 @@
  * - A **snapshot** holds a `MANIFEST` (written last by a snapshot), or is the hidden
  *   `.<name>.partial` staging directory a crash left behind (`complete: false`).
  * - A **store** holds one of the files only a store has at its top: `catalog`, `streams/`,
- *   `LOCK` (a store being opened for the first time) or `crc-checkpoint`.
+ *   `LOCK` (a store being opened for the first time) or `crc-checkpoint`; or only a
+ *   `LOCK.stale.<pid>` (a store that crashed while its first opens took over a stale LOCK).
+ *   A crash before the first LOCK leaves the directory empty: it is created again from nothing.
+ * - An **empty** directory holds nothing, or only what file managers, version control and file
+ *   systems put in any directory: hidden entries (names starting with a dot, `.gitkeep`,
+ *   `.DS_Store`) and `lost+found` (a mount point). A store may be created in it.
+ * - Anything else is **other**: someone's files, never made into a store.
  */
 import path from 'node:path';
 import { ioError } from '../errors.js';
@@ -20,6 +26,13 @@ import { STREAMS_DIR } from './stream-lifecycle.js';
 import { MANIFEST_FILE } from './tools/manifest.js';
 
 const STORE_MARKERS = [CATALOG.name, STREAMS_DIR, LOCK_FILE, CRC_CHECKPOINT.name] as const;
+/** Left by acquireLock (fs/lock.ts) when a crash came between its takeover and its cleanup. */
+const STALE_LOCK_PATTERN = /^LOCK\.stale\.\d+$/;
+
+/** Entries any directory may hold that make it neither a store nor someone's files. */
+function ignorable(name: string): boolean {
+  return name.startsWith('.') || name === 'lost+found';
+}
 
 export type StoreDirectoryKind = 'missing' | 'file' | 'empty' | 'store' | 'snapshot' | 'other';
 
@@ -37,13 +50,18 @@ export interface StoreDirectory {
   complete: boolean;
   /** For `store`: the pid of the running process whose LOCK holds it, else null. */
   lockHolder: number | null;
+  /**
+   * For `store`: true when its last process stopped with it open (a LOCK no running process
+   * holds, or a stale LOCK's leftover): the next open runs recovery, which may change its files.
+   */
+  crashed: boolean;
 }
 
 /** Looks at `dir` (read-only). Throws IO_ERROR when it cannot be read (permissions). */
 export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDirectory {
   const absolute = path.resolve(dir);
   const found = (kind: StoreDirectoryKind, extra: Partial<StoreDirectory> = {}): StoreDirectory =>
-    ({ path: absolute, kind, obstacle: undefined, complete: false, lockHolder: null, ...extra });
+    ({ path: absolute, kind, obstacle: undefined, complete: false, lockHolder: null, crashed: false, ...extra });
   const stat = statOrObstacle(io, absolute);
   if (stat === 'missing') return found('missing');
   if (typeof stat === 'object' && 'obstacle' in stat) return found('missing', { obstacle: stat.obstacle });
@@ -58,20 +76,21 @@ export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDi
   if (names.includes(MANIFEST_FILE)) return found('snapshot', { complete: true });
   const base = path.basename(absolute);
   if (base.startsWith('.snapshot-') && base.endsWith('.partial')) return found('snapshot', { complete: false });
-  if (!STORE_MARKERS.some((name) => names.includes(name))) return found('other');
-  return found('store', { lockHolder: names.includes(LOCK_FILE) ? livePid(io, absolute) : null });
+  if (names.every(ignorable)) return found('empty');
+  if (!names.some((name) => (STORE_MARKERS as readonly string[]).includes(name) || STALE_LOCK_PATTERN.test(name))) return found('other');
+  const holder = names.includes(LOCK_FILE) ? lockOf(io, absolute) : null;
+  const live = holder !== null && holder !== 'stale' ? holder.pid : null;
+  return found('store', { lockHolder: live, crashed: holder === 'stale' || names.some((name) => STALE_LOCK_PATTERN.test(name)) });
 }
 
-/** The pid of the running process whose LOCK holds the store, else null (stale, torn, gone). */
-function livePid(io: FileIO, dir: string): number | null {
-  let holder: ReturnType<typeof lockHolder>;
+/** Who holds the store's LOCK (fs/lock.ts): a running process, `stale` (torn, or its process gone), or null. */
+function lockOf(io: FileIO, dir: string): ReturnType<typeof lockHolder> {
   try {
-    holder = lockHolder(io, dir);
+    return lockHolder(io, dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null; // released meanwhile
     throw ioError(`reading the LOCK of ${dir}`, error);
   }
-  return holder !== null && holder !== 'stale' ? holder.pid : null;
 }
 
 /** The path's stat, `missing`, or the ancestor file that stands where a directory should be. */

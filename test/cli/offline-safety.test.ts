@@ -5,7 +5,7 @@
  * a store a running server holds. Real processes, real directories.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
@@ -162,4 +162,82 @@ t.test('a second server on the same data directory exits with the in-use status'
   t.equal(second.status, IN_USE);
   oneLine(t, second.stderr, new RegExp(`^eventbus: data directory .* is in use by process ${server.child.pid}\n$`), 'names the process');
   t.equal(await server.stop(), 0);
+});
+
+t.test('serve --data <a folder of other files> refuses in one line and writes nothing; hidden files alone do not count', async (t) => {
+  const dir = tempDir(t);
+  const yaml = path.join(dir, 'configs');
+  mkdirSync(yaml);
+  writeFileSync(path.join(yaml, 'a.yaml'), 'a: 1\n');
+  const before = listing(yaml);
+  const served = run('serve', '--data', yaml, '--port', '0');
+  t.equal(served.status, USAGE, 'usage status');
+  oneLine(t, served.stderr, new RegExp(`^eventbus: the data directory ${yaml} is not empty and is not an eventbus data directory`), 'names the path');
+  t.same(listing(yaml), before, 'nothing written into it');
+
+  const kept = path.join(dir, 'kept');
+  mkdirSync(kept);
+  writeFileSync(path.join(kept, '.gitkeep'), '');
+  const server = await startServerProcess({ dataDir: kept });
+  t.equal(await server.stop(), 0, 'a directory holding only .gitkeep is served');
+  t.ok(readdirSync(kept).includes('catalog'), 'as a new store');
+});
+
+t.test('the offline snapshot refuses a store a crash left (recovery would change it), changing nothing', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = path.join(dir, 'data');
+  const server = await startServerProcess({ dataDir });
+  const client = await EventBusClient.connect({ port: server.port });
+  await client.createStream('orders');
+  await client.writeEvent('orders', { total: 1 });
+  await client.close();
+  await server.stop('SIGKILL');
+  const before = listing(dataDir);
+  t.ok(before.some((line) => line.startsWith('LOCK ')), 'the crash left its LOCK');
+  const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+  t.equal(snapshot.status, 1, 'failed: no snapshot made');
+  oneLine(t, snapshot.stderr, new RegExp(`^eventbus: .*data directory ${dataDir} was not closed cleanly .*nothing was changed.*eventbus serve --data`), 'says why and what to do');
+  t.same(listing(dataDir), before, 'the store is exactly as the crash left it (LOCK, segments, no crc-checkpoint)');
+  t.notOk(readdirSync(dir).includes('snaps'), 'no output directory');
+  const verified = run('verify', dataDir);
+  t.equal(verified.status, 0, `verify still reads it as it is: ${verified.stdout}`);
+  t.same(listing(dataDir), before, 'and verify changed nothing either');
+});
+
+t.test('the offline snapshot of a damaged store makes the snapshot, names the damage and exits 2', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = path.join(dir, 'data');
+  const server = await startServerProcess({ dataDir });
+  const client = await EventBusClient.connect({ port: server.port });
+  await client.createStream('orders');
+  await client.writeEvent('orders', { total: 1 });
+  await client.close();
+  t.equal(await server.stop(), 0);
+  const streamDir = path.join(dataDir, 'streams', readdirSync(path.join(dataDir, 'streams'))[0]!);
+  const log = path.join(streamDir, readdirSync(streamDir).find((name) => name.endsWith('.log'))!);
+  const fd = openSync(log, 'r+');
+  writeSync(fd, Buffer.from('X'), 0, 1, statSync(log).size - 2); // inside the event's payload
+  closeSync(fd);
+
+  const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+  t.equal(snapshot.status, 2, `damaged status: ${snapshot.stderr}`);
+  t.match(snapshot.stdout, /^snapshot .*\(DAMAGED: it holds the damage the store had\)\n/, 'the first line says so');
+  t.match(snapshot.stdout, new RegExp(`\\n  damage: stream "orders": ${log} at byte \\d+: .*offsets 0-0 cannot be read`), 'names the stream, file, position and offsets');
+  const json = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'), '--json');
+  t.equal(json.status, 2);
+  const result = JSON.parse(json.stdout) as { absolute_path: string; damage: { stream: string; file: string }[] };
+  t.match(result.damage, [{ stream: 'orders', file: log }], '--json lists it under damage');
+  t.equal(run('verify', result.absolute_path).status, 2, 'verify of the snapshot agrees');
+});
+
+t.test('a snapshot copied under another name verifies and restores (exit 0)', async (t) => {
+  const { dir, snapshot } = await storeAndSnapshot(t);
+  const copy = path.join(dir, 'snapcopy');
+  cpSync(snapshot, copy, { recursive: true });
+  const verified = run('verify', copy);
+  t.equal(verified.status, 0, verified.stdout);
+  t.match(verified.stdout, /^OK: snapshot .*snapcopy\n/);
+  const restored = run('restore', copy, '--data', path.join(dir, 'restored'));
+  t.equal(restored.status, 0, restored.stderr);
+  t.match(restored.stdout, /restored .*snapcopy into .*restored: 1 streams, 1 events/);
 });

@@ -4,7 +4,7 @@
  * snapshot_db answers with `absolute_path`, which `eventbus verify` and `restore` accept as is.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { defaultSnapshotsRoot } from '../../src/bus/snapshot-path.js';
@@ -50,4 +50,25 @@ t.test('the default root is beside the data directory, never inside it', async (
   t.equal(defaultSnapshotsRoot('/var/lib/eventbus/data'), '/var/lib/eventbus/snapshots');
   t.equal(defaultSnapshotsRoot('/srv/snapshots'), '/srv/snapshots.snapshots', 'a data directory called snapshots');
   t.equal(defaultSnapshotsRoot('relative/data'), path.resolve('relative/snapshots'));
+});
+
+t.test('a snapshots root that is the data directory: snapshot_db into streams/ is INVALID_PATH, and the next start removes nothing', async (t) => {
+  const home = tempDir(t);
+  const dataDir = path.join(home, 'data');
+  const config = path.join(home, 'eventbus.yaml');
+  writeFileSync(config, `snapshots:\n  root: ${dataDir}\n`);
+  const server = await serverProcessFor(t, { dataDir, args: ['--config', config, '--log-level', 'info'] });
+  const client = await EventBusClient.connect({ port: server.port });
+  await client.createStream('orders');
+  await client.writeEvent('orders', { total: 1 });
+  await t.rejects(client.request('snapshot_db', { output: 'streams' }), { code: 'INVALID_PATH', message: /is inside the data directory/ }, 'refused, not reported as taken');
+  const streamsBefore = readdirSync(path.join(dataDir, 'streams')).sort();
+  await client.close();
+  t.equal(await server.stop(), 0);
+  t.equal(streamsBefore.length, 1, 'no snapshot directory among the streams');
+
+  const again = await serverProcessFor(t, { dataDir, args: ['--config', config, '--log-level', 'info'] });
+  t.notMatch(again.output(), /removing a stream directory the catalog does not list/, 'the next start has nothing to remove');
+  t.same(readdirSync(path.join(dataDir, 'streams')).sort(), streamsBefore);
+  t.equal(await again.stop(), 0);
 });

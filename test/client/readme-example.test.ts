@@ -8,12 +8,24 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/index.js';
+import { decodeEventId } from '../../src/storage/format/event-id.js';
 import { serverProcessFor } from '../helpers/server-process.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 const SOURCE = fileURLToPath(new URL('examples/client.ts', ROOT));
 const COMPILED = fileURLToPath(new URL('dist/examples/client.js', ROOT));
 const MARKER = '<!-- examples/client.ts:';
+
+t.test('the event ids the README shows are ids a store gives now (stream number first, a store id in the middle)', async (t) => {
+  const readme = readFileSync(fileURLToPath(new URL('README.md', ROOT)), 'utf8');
+  const ids = readme.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g) ?? [];
+  t.ok(ids.length >= 2, `the README shows event ids (${ids.join(', ')})`);
+  for (const id of ids) {
+    const decoded = decodeEventId(id);
+    t.ok(decoded !== null && decoded.storePart !== null, `${id} carries a store id, as every id of a store made now`);
+    t.ok(decoded !== null && decoded.streamNumber >= 1, `${id}: stream numbers start at 1`);
+  }
+});
 
 t.test('the README shows examples/client.ts exactly', async (t) => {
   const readme = readFileSync(fileURLToPath(new URL('README.md', ROOT)), 'utf8');

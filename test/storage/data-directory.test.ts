@@ -81,3 +81,44 @@ t.test('a new store is recognisable as one at once: its catalog is written when 
   await engine.close();
   await t.resolves(Engine.open({ dataDir, create: false, retentionIntervalMs: 0 }).then((e) => e.close()));
 });
+
+t.test('a non-empty directory that is no store is refused even with create (the default), and left as it was', async (t) => {
+  const root = tempDir(t, 'dir-other');
+  const yaml = path.join(root, 'configs');
+  fs.mkdirSync(yaml);
+  fs.writeFileSync(path.join(yaml, 'a.yaml'), 'a: 1\n');
+  const before = contents(yaml);
+  await t.rejects(Engine.open({ dataDir: yaml, retentionIntervalMs: 0 }), {
+    code: 'NOT_A_STORE',
+    message: new RegExp(`^${yaml} is not empty and is not an eventbus data directory`),
+  });
+  t.same(contents(yaml), before, 'no LOCK, catalog or streams/ written into it');
+});
+
+t.test('what a store is still created in or opened from: missing, empty, hidden files only, a mount point, a store, a store cut short while being created', async (t) => {
+  const root = tempDir(t, 'dir-fine');
+  const opens = async (dataDir: string, what: string) => {
+    const engine = await Engine.open({ dataDir, retentionIntervalMs: 0 });
+    await engine.close();
+    t.ok(fs.existsSync(path.join(dataDir, 'catalog')), `${what}: opened as a store`);
+  };
+  await opens(path.join(root, 'missing', 'data'), 'a missing directory (created)');
+  fs.mkdirSync(path.join(root, 'empty'));
+  await opens(path.join(root, 'empty'), 'an empty directory');
+  fs.mkdirSync(path.join(root, 'hidden'));
+  fs.writeFileSync(path.join(root, 'hidden', '.gitkeep'), '');
+  fs.writeFileSync(path.join(root, 'hidden', '.DS_Store'), 'x');
+  await opens(path.join(root, 'hidden'), 'a directory holding only hidden files');
+  t.ok(fs.existsSync(path.join(root, 'hidden', '.gitkeep')), 'which are left alone');
+  fs.mkdirSync(path.join(root, 'mount', 'lost+found'), { recursive: true });
+  await opens(path.join(root, 'mount'), 'a mount point holding only lost+found');
+  await opens(path.join(root, 'missing', 'data'), 'an existing store');
+  // A crash while the first open wrote its LOCK: the LOCK is all there is (torn: empty).
+  fs.mkdirSync(path.join(root, 'torn-lock'));
+  fs.writeFileSync(path.join(root, 'torn-lock', 'LOCK'), '');
+  await opens(path.join(root, 'torn-lock'), 'a store cut short while being created (a torn LOCK only)');
+  // A crash while a later open took that LOCK over (renamed away, not yet removed).
+  fs.mkdirSync(path.join(root, 'stale-lock'));
+  fs.writeFileSync(path.join(root, 'stale-lock', 'LOCK.stale.4242'), '4242\nboot\n1\n');
+  await opens(path.join(root, 'stale-lock'), 'a store cut short while its stale LOCK was taken over');
+});

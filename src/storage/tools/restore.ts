@@ -13,6 +13,7 @@ import { ErrorCodes, EventBusError } from '../../errors.js';
 import { renewStoreId } from '../catalog.js';
 import { ensureDirectory } from '../fs/directory.js';
 import { writeFully, type FileIO } from '../fs/io.js';
+import { inspectStoreDirectory } from '../store-directory.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { verifyDirectory } from './verify.js';
 
@@ -27,7 +28,10 @@ export interface RestoreResult {
   bytes: number;
 }
 
-/** Restores the snapshot at `snapshotDir` into `dataDir`, which must be absent or empty. */
+/**
+ * Restores the snapshot at `snapshotDir` into `dataDir`, which must be absent or empty (hidden
+ * files such as `.gitkeep` and `lost+found` allowed, as where a store is created).
+ */
 export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string): RestoreResult {
   const source = path.resolve(snapshotDir);
   const target = path.resolve(dataDir);
@@ -38,8 +42,9 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
     const first = report.problems[0]!;
     throw fail(`snapshot does not verify (${report.problems.length} problems; first: ${first.file}: ${first.message})`);
   }
-  const stat = io.stat(target);
-  if (stat !== null && (!stat.isDirectory || io.readdir(target).length > 0)) {
+  // Empty as a new store may be created in it: hidden files (.gitkeep) and lost+found allowed.
+  const kind = inspectStoreDirectory(target, io).kind;
+  if (kind !== 'missing' && kind !== 'empty') {
     throw fail(`${target} is not an empty directory; restore never overwrites data`);
   }
   const manifest = readManifest(io, source);

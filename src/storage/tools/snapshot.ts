@@ -19,6 +19,7 @@
  * written again by either (a sealed segment is immutable; rebuilt indexes replace their file by
  * rename), and restore copies rather than links.
  */
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { CATALOG, type CatalogEntry } from '../catalog.js';
@@ -33,7 +34,8 @@ import { encodeManifest, MANIFEST_FILE, type Manifest, type ManifestFile } from 
 /** Active tails larger than this are sealed rather than copied. */
 export const COPY_LIMIT_BYTES = 1024 * 1024;
 const COPY_CHUNK_BYTES = 1024 * 1024;
-const PARTIAL_PATTERN = /^\.snapshot-.*\.partial$/;
+/** The staging directory of a snapshot being written (or cut short by a crash). */
+export const PARTIAL_PATTERN = /^\.snapshot-.*\.partial$/;
 
 /** A stream at the snapshot's point in time, as the engine captures it (synchronously). */
 export interface CapturedStream {
@@ -51,6 +53,8 @@ export interface CapturedStream {
 export interface SnapshotSource {
   io: FileIO;
   logger: Logger;
+  /** The store's data directory, absolute: a snapshot is never written inside it. */
+  dataDir: string;
   /** Writes queued appends and seals tails above the copy limit; resolves once sealed files are durable. */
   prepare(copyLimitBytes: number): Promise<void>;
   /** Every healthy stream, captured now, in one synchronous step. */
@@ -102,10 +106,14 @@ export function snapshotName(date: Date): string {
   return `snapshot-${date.toISOString().replace(/[-:]/g, '')}`;
 }
 
-/** Takes a snapshot of `source` into a new directory inside `parentDir`. */
+/**
+ * Takes a snapshot of `source` into a new directory inside `parentDir`. Throws INVALID_PATH,
+ * before anything is written, when `parentDir` is inside the data directory; SNAPSHOT_FAILED.
+ */
 export async function takeSnapshot(source: SnapshotSource, parentDir: string): Promise<SnapshotResult> {
   const { io, logger } = source;
   const started = Date.now();
+  refuseInsideDataDirectory(source.dataDir, parentDir);
   let staging: string | null = null;
   try {
     ensureDirectory(io, parentDir);
@@ -150,6 +158,43 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
     if (error instanceof EventBusError && error.code === ErrorCodes.SNAPSHOT_FAILED) throw error;
     const reason = error instanceof EventBusError ? error.reason : error instanceof Error ? error.message : String(error);
     throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * Refuses (INVALID_PATH) a snapshot directory inside the data directory, or the data directory
+ * itself: the store owns every name in it, and would remove or change the snapshot (a directory
+ * under `streams/` that the catalog does not list is removed at the next open). Symbolic links
+ * are followed as far as the paths exist, so a link into the store is refused too.
+ */
+export function refuseInsideDataDirectory(dataDir: string, parentDir: string): void {
+  const data = path.resolve(dataDir);
+  const parent = path.resolve(parentDir);
+  if (!inside(data, parent) && !inside(realExisting(data), realExisting(parent))) return;
+  throw new EventBusError(
+    ErrorCodes.INVALID_PATH,
+    `snapshot output ${parent} is inside the data directory ${data}: the store would remove or change a snapshot there; put snapshots outside it`,
+    { context: { path: parent, data_dir: data } },
+  );
+}
+
+/** True when `candidate` is `parent` or below it (both absolute). */
+function inside(parent: string, candidate: string): boolean {
+  const relative = path.relative(parent, candidate);
+  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+}
+
+/**
+ * `absolute` with its deepest existing ancestor's symbolic links resolved (the part that does not
+ * exist yet appended as given); `absolute` itself when nothing of it can be resolved.
+ */
+function realExisting(absolute: string): string {
+  for (let existing = absolute; ; existing = path.dirname(existing)) {
+    try {
+      return path.join(realpathSync(existing), path.relative(existing, absolute));
+    } catch {
+      if (existing === path.dirname(existing)) return absolute;
+    }
   }
 }
 

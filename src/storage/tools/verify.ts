@@ -3,7 +3,8 @@
  * and checks it, without changing anything.
  *
  * - A snapshot's MANIFEST: every listed file present with its size and CRC32C, nothing extra,
- *   and the directory named as the manifest says (so a `.partial` staging directory never passes).
+ *   and the directory not a hidden `.snapshot-….partial` staging directory (never finished). Any
+ *   other name passes: a snapshot copied under a new name is still the same snapshot.
  * - The catalog, and for every stream: every segment's header, every record's CRC and offset
  *   (dense, starting at the base offset), every index entry against the record it points at, and
  *   every seal trailer against its files; the consumer journal's records; the key index's runs
@@ -30,6 +31,7 @@ import { fileCrc, scanLog, zeroFrom, type ScanResult } from '../log/log-scanner.
 import { checkIndexHeader, checkLogHeader, checkSealed, guessVersion } from '../log/segment-check.js';
 import { listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
+import { PARTIAL_PATTERN } from './snapshot.js';
 import { RUN_FILE_PATTERN } from '../format/key-run.js';
 import { DamagedRun, KeyRun } from '../keys/key-run-file.js';
 
@@ -143,7 +145,7 @@ function verifyCatalogAndStreams(io: FileIO, root: string, findings: Findings): 
   }
 }
 
-function verifyManifest(io: FileIO, root: string, { problem, checked }: Findings): void {
+function verifyManifest(io: FileIO, root: string, { problem, note, checked }: Findings): void {
   const manifestPath = path.join(root, MANIFEST_FILE);
   checked.add(manifestPath);
   const manifest = readManifest(io, root);
@@ -151,7 +153,12 @@ function verifyManifest(io: FileIO, root: string, { problem, checked }: Findings
     problem(manifestPath, `manifest ${manifest}`);
     return;
   }
-  if (manifest.name !== path.basename(root)) problem(manifestPath, `manifest names snapshot ${JSON.stringify(manifest.name)}, but the directory is ${JSON.stringify(path.basename(root))}`);
+  // A snapshot may be copied or moved under any name (`cp -r`, a backup tool): the manifest's
+  // name only says what it was called when taken. Only the hidden staging name of a snapshot
+  // whose final rename a crash prevented means it was never finished.
+  const base = path.basename(root);
+  if (PARTIAL_PATTERN.test(base)) problem(root, 'an unfinished snapshot (a crash came before it was renamed into place): it is not a valid snapshot');
+  else if (manifest.name !== base) note(manifestPath, `taken as ${JSON.stringify(manifest.name)}, renamed since`);
   const listed = new Set<string>([MANIFEST_FILE]);
   for (const file of manifest.files) {
     listed.add(file.path);

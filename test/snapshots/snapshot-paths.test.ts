@@ -1,0 +1,87 @@
+/**
+ * Where a snapshot may be and what it may be called: never inside the data directory (the store
+ * owns every name there: a directory under `streams/` that the catalog does not list is removed
+ * at the next open, silently destroying a snapshot that had been reported taken), refused at the
+ * engine so that every caller (library, snapshot_db, the admin page, the CLI) gets INVALID_PATH;
+ * and a snapshot copied under another name is still a valid snapshot (verify and restore), while
+ * a `.partial` staging directory a crash left is still refused.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { Engine, nodeIO, restoreSnapshot, verifyDirectory } from '../../src/storage/index.js';
+import { readAll } from '../helpers/store.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+async function storeWithEvent(dataDir: string): Promise<Engine> {
+  const engine = await Engine.open({ dataDir, retentionIntervalMs: 0 });
+  await engine.createStream('s');
+  await engine.append('s', Buffer.from('{"a":1}'));
+  return engine;
+}
+
+t.test('a snapshot into the data directory (or below it, or through a link into it) is refused with INVALID_PATH, writing nothing', async (t) => {
+  const root = tempDir(t, 'snap-inside');
+  const dataDir = path.join(root, 'data');
+  const engine = await storeWithEvent(dataDir);
+  const before = fs.readdirSync(dataDir).sort();
+  const streamsBefore = fs.readdirSync(path.join(dataDir, 'streams')).sort();
+  fs.symlinkSync(path.join(dataDir, 'streams'), path.join(root, 'link'));
+  for (const [what, parent] of [
+    ['streams/', path.join(dataDir, 'streams')],
+    ['the data directory itself', dataDir],
+    ['a new directory inside it', path.join(dataDir, 'backups', 'nightly')],
+    ['a symbolic link into it', path.join(root, 'link')],
+    ['a new directory below a link into it', path.join(root, 'link', 'nightly')],
+  ] as const) {
+    await t.rejects(engine.snapshot(parent), { code: 'INVALID_PATH', message: /is inside the data directory/ }, what);
+  }
+  t.same(fs.readdirSync(dataDir).sort(), before, 'nothing new in the data directory');
+  t.same(fs.readdirSync(path.join(dataDir, 'streams')).sort(), streamsBefore, 'nothing new under streams/');
+  const beside = await engine.snapshot(path.join(root, 'snaps'));
+  t.ok(fs.existsSync(beside.path), 'a snapshot beside the data directory is taken');
+  await engine.close();
+  const reopened = await Engine.open({ dataDir, retentionIntervalMs: 0 });
+  t.equal(reopened.recovery.orphansRemoved, 0, 'the next open finds nothing to remove');
+  await reopened.close();
+  t.ok(fs.existsSync(beside.path), 'and the snapshot is still there');
+});
+
+t.test('a data directory whose name starts like the output is not "inside" it', async (t) => {
+  const root = tempDir(t, 'snap-prefix');
+  const engine = await storeWithEvent(path.join(root, 'data'));
+  t.teardown(() => engine.close());
+  const taken = await engine.snapshot(path.join(root, 'data-snapshots'));
+  t.ok(fs.existsSync(taken.path), 'data-snapshots is beside data, not in it');
+});
+
+t.test('a snapshot copied under another name verifies and restores; a .partial staging name does not', async (t) => {
+  const root = tempDir(t, 'snap-renamed');
+  const engine = await storeWithEvent(path.join(root, 'data'));
+  const taken = await engine.snapshot(path.join(root, 'snaps'));
+  await engine.close();
+  const copy = path.join(root, 'snapcopy');
+  fs.cpSync(taken.path, copy, { recursive: true });
+
+  const report = verifyDirectory(nodeIO, copy);
+  t.equal(report.kind, 'snapshot');
+  t.ok(report.ok, `a renamed snapshot is sound: ${JSON.stringify(report.problems)}`);
+  t.match(report.notes, [{ message: /taken as "snapshot-.*", renamed since/ }], 'a note says what it was called');
+
+  const restored = path.join(root, 'restored');
+  t.equal(restoreSnapshot(nodeIO, copy, restored).events, 1, 'restore takes it');
+  const opened = await Engine.open({ dataDir: restored, retentionIntervalMs: 0, create: false });
+  t.same(readAll(opened, 's').map((e) => e.payload.toString()), ['{"a":1}'], 'with its event');
+  await opened.close();
+
+  // The manifest itself is still checked, whatever the name.
+  const listed = path.join(copy, 'catalog');
+  fs.appendFileSync(listed, 'x');
+  t.notOk(verifyDirectory(nodeIO, copy).ok, 'a file changed after the snapshot is still damage');
+
+  const partial = path.join(root, 'more', `.${path.basename(taken.path)}.partial`);
+  fs.cpSync(taken.path, partial, { recursive: true });
+  const unfinished = verifyDirectory(nodeIO, partial);
+  t.notOk(unfinished.ok, 'a staging directory whose rename a crash prevented is not a valid snapshot');
+  t.match(unfinished.problems, [{ message: /unfinished snapshot/ }]);
+});
