@@ -81,3 +81,19 @@ t.test('a lock file left by a power loss or a previous boot does not keep the st
     fs.rmSync(path.join(dataDir, 'LOCK'), { force: true });
   }
 });
+
+t.test('a takeover cut short by a crash (only LOCK.stale.<pid> left) is opened as after a crash, and the leftover removed', async (t) => {
+  const dataDir = tempDir(t);
+  await (await openEngine(dataDir)).close();
+  const clean = await openEngine(dataDir);
+  t.equal(clean.recovery.afterCrash, false, 'a clean close: not after a crash');
+  await clean.close();
+  // The taking-over process (a pid no process has) renamed LOCK away and died before writing its own.
+  const leftover = path.join(dataDir, 'LOCK.stale.4194303');
+  fs.writeFileSync(leftover, `1\nold-boot\n1\n`);
+  const engine = await openEngine(dataDir);
+  t.equal(engine.recovery.afterCrash, true, 'the store was not closed cleanly: its tails are recovered as torn');
+  t.notOk(fs.existsSync(leftover), 'the leftover is removed');
+  await engine.close();
+  t.equal((await openEngine(dataDir).then(async (e) => { const crashed = e.recovery.afterCrash; await e.close(); return crashed; })), false, 'and the next clean open is clean again');
+});

@@ -53,6 +53,10 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: string; crashe
     io.unlink(stale);
     crashed = true;
   }
+  // A takeover cut short by a crash (LOCK renamed away, the new one never written) leaves only
+  // LOCK.stale.<pid>: the store was not closed cleanly all the same.
+  const leftovers = abandonedTakeovers(io, dataDir);
+  if (leftovers.length > 0) crashed = true;
   let fd: number;
   try {
     fd = io.open(lock, 'wx+');
@@ -71,9 +75,26 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: string; crashe
   } finally {
     io.close(fd);
   }
+  for (const name of leftovers) io.unlink(path.join(dataDir, name));
   io.syncDirNow(dataDir);
   openInProcess.add(dataDir);
   return { lock, crashed };
+}
+
+/** `LOCK.stale.<pid>` files whose taking-over process is gone (a running one is mid-takeover). */
+function abandonedTakeovers(io: FileIO, dataDir: string): string[] {
+  return io.readdir(dataDir).filter((name) => {
+    const match = /^LOCK\.stale\.(\d+)$/.exec(name);
+    if (match === null) return false;
+    const pid = Number(match[1]);
+    if (pid === process.pid) return true;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code !== 'EPERM';
+    }
+  });
 }
 
 /**
