@@ -37,7 +37,7 @@ import { EventReads } from './event-reads.js';
 import { JetStreamSubscription, type SubscriptionDeps } from './subscription.js';
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
 import { payloadOf, timeOfMsg } from './message-view.js';
-import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
+import { CATALOG_BUCKET, Headers, consumerOfDeadLetterSubject, deadLetterSubject, jsConsumerName, jsStreamName, keyOfSubject } from './names.js';
 import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
@@ -365,16 +365,21 @@ export class JetStreamStore implements EventStore {
     return repairStream(this.jsm, entry, this.options);
   }
 
-  /** Dead letters per consumer of `name`: events of `$dlq:<name>` keyed by the consumer. */
+  /**
+   * Dead letters per consumer of `name`: events of `$dlq:<name>` on each consumer's dead-letter
+   * subject (names.ts). Records written before those subjects were on the consumer's key subject
+   * (with the consumer as their key): they are counted too.
+   */
   private async deadLetterCounts(name: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     const dlq = await this.catalog.get(deadLetterStreamName(name));
     if (dlq === null) return counts;
     try {
       const jsName = jsStreamName(dlq.number);
-      const info = await this.jsm.streams.info(jsName, { subjects_filter: `${jsName}.k.>` });
+      const info = await this.jsm.streams.info(jsName, { subjects_filter: `${jsName}.>` });
       for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
-        counts.set(Buffer.from(subject.slice(jsName.length + 4), 'base64url').toString('utf8'), count);
+        const consumer = consumerOfDeadLetterSubject(jsName, subject) ?? keyOfSubject(jsName, subject);
+        if (consumer !== undefined) counts.set(consumer, (counts.get(consumer) ?? 0) + count);
       }
     } catch {
       // The dead-letter stream is gone or unreadable: no counts.
@@ -382,7 +387,11 @@ export class JetStreamStore implements EventStore {
     return counts;
   }
 
-  /** Writes the dead-letter record of `msg` to `$dlq:<stream>` (created on first use), keyed by the consumer. */
+  /**
+   * Writes the dead-letter record of `msg` to `$dlq:<stream>` (created on first use) on the
+   * consumer's dead-letter subject. As on the engine the record has no key, version or type: only
+   * the time header, and a msg id of the gateway's own (never shown).
+   */
   private async deadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void> {
     const dlqName = deadLetterStreamName(entry.name);
     let dlq = await this.catalog.get(dlqName);
@@ -401,9 +410,8 @@ export class JetStreamStore implements EventStore {
     // Fixed per event and consumer: a dead letter written twice (two gateways, a retry) is stored once.
     h.set(Headers.msgId, `dlq:${jsStreamName(entry.number)}:${consumer}:${msg.seq}`);
     h.set(Headers.timeMs, String(Date.now()));
-    h.set(Headers.key, consumer);
     try {
-      await this.js.publish(eventSubject(jsStreamName(dlq.number), consumer), record, { headers: h, timeout: this.options.requestTimeoutMs });
+      await this.js.publish(deadLetterSubject(jsStreamName(dlq.number), consumer), record, { headers: h, timeout: this.options.requestTimeoutMs });
     } catch (error) {
       throw backendError(`dead-lettering an event of stream '${entry.name}'`, error);
     }
