@@ -31,6 +31,7 @@ import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppe
 import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from '../subscription.js';
 import type { Delivery, EventPage, StreamInfoView, StreamView } from '../results.js';
 import { DEFAULT_PAGE_STREAMS, MAX_PAGE_CONSUMERS, MAX_PAGE_STREAMS, isBrokenStream, type ListStreamsQuery, type ListedStream, type StreamListing } from '../stream-listing.js';
+import { checkAppend, DEFAULT_BATCH_LIMITS } from '../append-checks.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { Consumers } from './consumers.js';
 import { EventReads } from './event-reads.js';
@@ -45,6 +46,12 @@ import { snapshotStream } from './stream-snapshot.js';
 import { LeaderAffinity, type PlacedPublisher } from './leader-affinity.js';
 import { WriteHorizon } from './write-horizon.js';
 import { Writer } from './writer.js';
+
+/**
+ * Most bytes of an event's metadata: it is a header (Eb-Meta), and nats-server takes at most 64 KiB
+ * of headers a message; the rest is room for the others (key, type, msg id, version, time).
+ */
+const MAX_METADATA_BYTES = 62 * 1024;
 
 /** Snapshot of one stream: stalled after this long without its end. */
 const SNAPSHOT_TIMEOUT_MS = 120_000;
@@ -238,7 +245,30 @@ export class JetStreamStore implements EventStore {
     return { streams, nextName: null };
   }
 
+  /**
+   * Checks the append as the engine does (append-checks.ts), in the engine's order: an unknown
+   * stream first, then the fields and sizes, then (several events) NOT_SUPPORTED; the writer
+   * does the rest.
+   */
   append(streamName: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    try {
+      checkAppend(events, options, { maxEventBytes: this.options.maxEventBytes, ...DEFAULT_BATCH_LIMITS });
+      events.forEach((event, i) => {
+        const bytes = event.metadata?.length ?? 0;
+        if (bytes > MAX_METADATA_BYTES) {
+          throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event ${i}'s metadata is ${bytes} bytes; the jetstream backend keeps metadata in a NATS header, which holds at most ${MAX_METADATA_BYTES}`, {
+            context: { field: `events[${i}].metadata`, limit: MAX_METADATA_BYTES, bytes },
+          });
+        }
+      });
+    } catch (refusal) {
+      // Rare: the lookup costs a catalog read only here. A catalog that cannot be read leaves the refusal.
+      return this.catalog.require(streamName).then(
+        () => Promise.reject(refusal),
+        (error: unknown) => Promise.reject(isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND) ? error : refusal),
+      );
+    }
+    if (events.length > 1) return this.catalog.require(streamName).then(() => this.writer.append(streamName, events, options));
     return this.writer.append(streamName, events, options);
   }
 
