@@ -8,6 +8,7 @@
  * docs/protocol.md ("The jetstream backend").
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import {
   Events,
@@ -120,6 +121,10 @@ export class JetStreamStore implements EventStore {
   static async open(options: JetStreamOptions): Promise<JetStreamStore> {
     const resolved = resolveJetStreamOptions(options);
     const deadline = Date.now() + resolved.startTimeoutMs;
+    const silent = await silentServers(resolved.servers, resolved.requestTimeoutMs);
+    if (silent.length === resolved.servers.length) {
+      throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${silent.join('; ')} (is it a NATS client port?)`);
+    }
     let nc: NatsConnection;
     try {
       nc = await connect(connectionOptions(resolved));
@@ -446,6 +451,40 @@ export class JetStreamStore implements EventStore {
       throw backendError(`dead-lettering an event of stream '${entry.name}'`, error);
     }
   }
+}
+
+/**
+ * The servers that take a TCP connection but do not greet as a NATS server (its `INFO` line)
+ * within `timeoutMs`, each as a sentence; a server that refuses or cannot be resolved is not
+ * listed (the NATS client says why). Asked before the NATS client connects: when its connect
+ * times out waiting for the greeting, nats.js (2.29) leaves the socket open, which kept a gateway
+ * that could not start alive, not listening, forever.
+ */
+async function silentServers(servers: readonly string[], timeoutMs: number): Promise<string[]> {
+  const answers = await Promise.all(servers.map((server) => new Promise<string | null>((resolve) => {
+    let url: URL;
+    try {
+      url = new URL(server.includes('://') ? server : `nats://${server}`);
+    } catch {
+      resolve(null);
+      return;
+    }
+    const socket = net.connect({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? 4222 : Number(url.port) });
+    let received = '';
+    const done = (answer: string | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(`${server} accepted the connection but sent nothing within ${timeoutMs} ms`), timeoutMs);
+    socket.on('error', () => done(null));
+    socket.on('close', () => done(null));
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.length >= 5 || received.includes('\n')) done(received.startsWith('INFO') ? null : `${server} answered, but not as a NATS server`);
+    });
+  })));
+  return answers.filter((answer): answer is string => answer !== null);
 }
 
 /** A connection's publisher, and the node it is on now. */
