@@ -320,8 +320,8 @@ export class JetStreamStore implements EventStore {
 
   /**
    * Every stream of the catalog, then the catalog bucket itself, each through JetStream's stream
-   * snapshot (with its consumers) into a new directory: `<js name>.snap` + `.json` per stream
-   * and a MANIFEST.json naming them. Each stream is a point in time of its own, not the store.
+   * snapshot (with its consumers) into a new directory: `<js name>.snap` and `<js name>.snap.json`
+   * (its configuration) per stream and for the catalog, and a MANIFEST.json naming them. Each stream is a point in time of its own, not the store.
    */
   async snapshot(parentDir: string): Promise<SnapshotResult> {
     const createdAt = new Date().toISOString();
