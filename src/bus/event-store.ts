@@ -68,6 +68,13 @@ export interface ConsumeQuery {
 export interface StoreSubscription {
   /** The offset of the next event to send: where to resume. */
   readonly nextOffset: number;
+  /**
+   * Only on a store whose subscriptions start asynchronously (the stream looked up, the start
+   * position checked): settles once it has started, or has ended through `sink.ended` with the
+   * refusal (without a position: nothing was sent). The server takes no more of the connection's
+   * lines meanwhile, so they are answered as after the engine's synchronous start or refusal.
+   */
+  readonly started?: Promise<void>;
   /** The subscriber took what was waiting: catching up goes on. */
   resume(): void;
   /** Ends it; nothing more is sent. */

@@ -6,7 +6,7 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import { FSYNC_POLICIES } from '../storage/index.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
 
-import { parsePort } from './port-option.js';
+import { parseNatsServers, parsePort, parseReplicas } from './port-option.js';
 import { addClientCommands, examples } from './client-program.js';
 import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
@@ -68,8 +68,8 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--http-host <address>', 'address of the HTTP port, under the same rules as --host (default: the --host address)').env('EVENTBUS_HTTP_HOST'))
     .addOption(new Option('--http-port-file <file>', 'once the HTTP port listens, write its number to this file').env('EVENTBUS_HTTP_PORT_FILE'))
     .addOption(new Option('--backend <backend>', 'storage: engine = the embedded engine in --data; jetstream = a replicated NATS JetStream cluster (this process becomes a gateway that keeps no data) (default: engine)').choices(['engine', 'jetstream']).env('EVENTBUS_BACKEND'))
-    .addOption(new Option('--nats-servers <list>', 'jetstream backend: NATS servers, host:port,host:port,...').env('EVENTBUS_NATS_SERVERS'))
-    .addOption(new Option('--replicas <n>', 'jetstream backend: replicas of each stream and consumer, 1, 3 or 5 (default: 3)').env('EVENTBUS_NATS_REPLICAS').argParser((v) => Number(v)))
+    .addOption(new Option('--nats-servers <list>', 'jetstream backend: NATS servers, host:port,host:port,...').env('EVENTBUS_NATS_SERVERS').argParser(parseNatsServers))
+    .addOption(new Option('--replicas <n>', 'jetstream backend: replicas of each stream and consumer, 1, 3 or 5 (default: 3)').env('EVENTBUS_NATS_REPLICAS').argParser(parseReplicas))
     .addOption(new Option('--nats-creds <file>', 'jetstream backend: NATS credentials file (JWT and NKey seed)').env('EVENTBUS_NATS_CREDS'))
     .addOption(new Option('--nats-user <user>', 'jetstream backend: NATS user (the password from EVENTBUS_NATS_PASSWORD or the config file)').env('EVENTBUS_NATS_USER'))
     .addOption(new Option('--nats-password <password>').env('EVENTBUS_NATS_PASSWORD').hideHelp())
@@ -115,7 +115,7 @@ export function buildProgram(resources: Resources): Command {
     .argument('<snapshot>', 'the snapshot directory')
     .addOption(dataOption('new data directory, absent or empty'))
     .option('--json', 'print the result as JSON')
-    .addOption(new Option('--nats-servers <list>', 'restore a snapshot of the jetstream backend into this NATS cluster instead (it must hold no eventbus data)').env('EVENTBUS_NATS_SERVERS'))
+    .addOption(new Option('--nats-servers <list>', 'restore a snapshot of the jetstream backend into this NATS cluster instead (it must hold no eventbus data)').env('EVENTBUS_NATS_SERVERS').argParser(parseNatsServers))
     .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored', 'eventbus restore ./snapshots/b/snapshot-20261201T000807.551Z --nats-servers n1:4222,n2:4222,n3:4222'))
     .action(async (snapshot: string, options: { data?: string; json?: boolean; natsServers?: string }) => {
       const { isJetStreamSnapshot, restoreJetStreamSnapshot } = await import('../bus/jetstream/restore.js');

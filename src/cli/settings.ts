@@ -10,7 +10,7 @@ import type { ClientCredentials } from '../server/auth.js';
 import type { ServerLimits } from '../server/limits.js';
 import type { HttpOptions } from '../server/http/http-options.js';
 import type { EngineOptions } from '../storage/index.js';
-import type { JetStreamOptions } from '../bus/jetstream/jetstream-options.js';
+import { resolveJetStreamOptions, type JetStreamOptions } from '../bus/jetstream/jetstream-options.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/index.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { DEFAULTS, LOG_LEVELS, envFlag } from './defaults.js';
@@ -181,6 +181,8 @@ function resolveBackend(flags: ServeFlags, file: FileConfig, engine: EngineOptio
   }
   if (engine.maxEventBytes !== undefined) jetstream.maxEventBytes = engine.maxEventBytes;
   if (engine.consumers !== undefined) jetstream.consumers = engine.consumers;
+  // Checked now, as every other setting: a mistake in the config file is one line before anything starts.
+  resolveJetStreamOptions(jetstream);
   return { type: 'jetstream', jetstream };
 }
 

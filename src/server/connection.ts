@@ -4,7 +4,9 @@
  *
  * Ordering is request-queue.ts: requests take effect in the order sent and are answered in that
  * order; consecutive `write_event`s run together, anything else waits for what came before.
- * A `subscribe` makes the connection a subscription until it ends (subscription-session.ts).
+ * A `subscribe` makes the connection a subscription until it ends (subscription-session.ts);
+ * no line after it is taken until it has started or was refused, so a refusal leaves the lines
+ * after it to be served as usual.
  *
  * Flow control. Lines are taken from the socket only while fewer than `maxInFlightRequests`
  * (and `maxInFlightBytes`) are unanswered and the client is reading its responses; otherwise the
@@ -190,7 +192,8 @@ export class Connection implements RequestQueueHost, SessionHost {
       !this.stopLines &&
       this.writeBlockedSinceMs === 0 &&
       this.queue.inFlight < this.limits.maxInFlightRequests &&
-      this.queue.inFlightBytes < this.limits.maxInFlightBytes
+      this.queue.inFlightBytes < this.limits.maxInFlightBytes &&
+      !(this.subscription?.starting ?? false)
     );
   }
 
@@ -320,6 +323,14 @@ export class Connection implements RequestQueueHost, SessionHost {
   /** SessionHost: lines are requests again. */
   sessionEnded(session: SubscriptionSession): void {
     if (this.subscription === session) this.subscription = null;
+  }
+
+  /** SessionHost: a subscription's asynchronous start is over: lines held meanwhile are taken. */
+  linesReady(): void {
+    // Called from within the queue's dispatch: the pump (which may enqueue) runs after it.
+    queueMicrotask(() => {
+      if (this.state === OPEN) this.pump();
+    });
   }
 
   /** SessionHost: may these credentials make requests (an unsubscribe)? */

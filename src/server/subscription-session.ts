@@ -34,6 +34,8 @@ export interface SessionHost {
   sessionEnded(session: SubscriptionSession): void;
   /** Whether `credentials` may make requests (counts and logs a refusal). */
   authorized(credentials: Credentials | null, operation: string): boolean;
+  /** The subscription has started or was refused ({@link SubscriptionSession.starting} is over): take lines again (soon: not from within this call). */
+  linesReady(): void;
 }
 
 /** Pages of at most this many events and about this many payload bytes per line. */
@@ -56,6 +58,7 @@ export class SubscriptionSession implements SubscriptionSink {
   private outBytes = 0;
   private started = false;
   private done = false;
+  private storeStarting = false;
   private subscription: StoreSubscription | null = null;
   private finish: ((last: Response) => void) | null = null;
   private last: string | null = null;
@@ -79,13 +82,39 @@ export class SubscriptionSession implements SubscriptionSink {
     this.started = true;
     return new Promise((resolve) => {
       this.finish = resolve;
-      if (this.done) return this.settle(); // ended before its turn (a pipelined unsubscribe or exit)
+      if (this.done) {
+        this.settle(); // ended before its turn (server shutdown)
+        this.host.linesReady();
+        return;
+      }
       try {
         this.subscription = this.bus.subscribe(this.request.streamName, this.request, this, this.limits);
       } catch (error) {
         this.end(subscriptionEndLine(error, this.requestIdJson));
+        this.host.linesReady();
+        return;
       }
+      const storeStarted = this.subscription.started;
+      if (storeStarted === undefined || this.done) {
+        this.host.linesReady();
+        return;
+      }
+      this.storeStarting = true;
+      void storeStarted.then(() => {
+        this.storeStarting = false;
+        this.host.linesReady();
+      });
     });
+  }
+
+  /**
+   * True until the subscription has started or was refused: before its turn in the queue, and
+   * while a store starts it asynchronously (StoreSubscription.started). The connection takes no
+   * lines meanwhile, so a refusal (an unknown stream, a position past the end) is answered before
+   * the requests after it, and those are served as usual; once it has started they are its lines.
+   */
+  get starting(): boolean {
+    return !this.done && (!this.started || this.storeStarting);
   }
 
   // ------------------------------------------------------------------ the subscription's sink

@@ -1,11 +1,13 @@
 /** `--backend jetstream` and the config file's `backend:` section: precedence, checks, refusals. */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { parseConfig } from '../../src/cli/config.js';
 import { resolveSettings } from '../../src/cli/settings.js';
 import { resolveJetStreamOptions } from '../../src/bus/jetstream/jetstream-options.js';
-import { startServerProcess, tempDir } from '../helpers/server-process.js';
+import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js';
 
 t.test('the backend section and the flags', async (t) => {
   const dir = tempDir(t);
@@ -49,4 +51,39 @@ t.test('option checks', async (t) => {
 t.test('serve refuses an unreachable cluster in one line', async (t) => {
   const unreachable = await startServerProcess({ args: ['--backend', 'jetstream', '--nats-servers', '127.0.0.1:1'], timeoutMs: 20_000 }).catch((error: Error) => error);
   t.match((unreachable as Error).message, /cannot connect to NATS at 127\.0\.0\.1:1/);
+});
+
+t.test('serve exits 1 in one line when a server takes the connection but is no NATS server', async (t) => {
+  // An eventbus port, say: it accepts and waits for a request line; NATS waits for a greeting.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as net.AddressInfo).port;
+  const started = Date.now();
+  // Before the fix the process stayed alive, not listening: this waited until its 20 s timeout.
+  const refused = await startServerProcess({ args: ['--backend', 'jetstream', '--nats-servers', `127.0.0.1:${port}`], timeoutMs: 20_000 }).catch((error: Error) => error);
+  t.match((refused as Error).message, new RegExp(`server exited with 1 before listening:\\neventbus: cannot connect to NATS at 127\\.0\\.0\\.1:${port}: .*sent nothing within 5000 ms`));
+  t.ok(Date.now() - started < 15_000, 'and exits once the greeting is overdue');
+});
+
+t.test('a bad --replicas or --nats-servers is a usage error (64) in one line, before anything starts', async (t) => {
+  for (const args of [['--replicas', '2'], ['--replicas', 'abc'], ['--nats-servers', 'not a url'], ['--nats-servers', ',']]) {
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [MAIN, 'serve', '--port', '0', '--backend', 'jetstream', '--nats-servers', '127.0.0.1:1', ...args], (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error as { code: number }).code, stdout, stderr }));
+    });
+    t.equal(result.code, 64, `${args.join(' ')}: status 64`);
+    t.equal(result.stdout, '', 'nothing logged');
+    t.match(result.stderr, /^eventbus: option '--(replicas|nats-servers) <(n|list)>' argument .* is invalid\. [^\n]*\n$/, 'one line');
+  }
+  const dir = tempDir(t);
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, 'backend:\n  type: jetstream\n  servers: [a:4222]\n  replicas: 2\n');
+  t.throws(() => resolveSettings({ config: file }, {}), { code: 'INVALID_FIELD', message: /replicas must be 1, 3 or 5/ }, 'the config file\'s backend section is checked with the settings');
 });

@@ -135,3 +135,29 @@ t.test('a dead-letter move that cannot be made (max_streams reached) shows in ge
   t.equal((stuck.dead_letter_failure as { code?: string } | undefined)?.code, 'TOO_MANY_STREAMS', 'the reason the event stays due');
   t.equal(stuck.dead_lettered, 0);
 });
+
+t.test('a dead-letter record reads as on the engine: valid JSON, no key, the original event inside', async (t) => {
+  const { s } = await setup(t, 0, { consumers: { ackWaitMs: 3000, maxDeliveries: 2 } });
+  await s.request({ operation: 'write_event', body: { stream_name: 'c', event: 'a' } });
+  let delivered = await events(s, { operation: 'process_events', body: { stream_name: 'c' } });
+  // Failed on every delivery until the deliveries run out (two here): then it is dead-lettered.
+  let dead: WireEvent[] = [];
+  for (let round = 0; round < 10 && dead.length === 0; round++) {
+    for (const e of delivered.events) t.same(await s.request({ operation: 'mark_event', body: { event_id: e.id, status: 2 } }), { operation: 'mark_event', status: true });
+    delivered = await events(s, { operation: 'retry_events', body: { stream_name: 'c' } });
+    const read = await s.request({ operation: 'get_stream_events', body: { stream_name: '$dlq:c' } });
+    if (read.status === true) dead = (read.body as { events: WireEvent[] }).events;
+  }
+  t.equal(dead.length, 1, 'one dead-letter record');
+  const record = dead[0] as WireEvent & Record<string, unknown>;
+  t.notOk('key' in record, 'no key');
+  t.notOk('version' in record, 'no version');
+  t.match(record.body, { stream: 'c', offset: 0, consumer: 'default', body: 'a' });
+  const byKey = await s.request({ operation: 'get_stream_events', body: { stream_name: '$dlq:c', key: 'default' } });
+  t.same((byKey.body as { events: WireEvent[] }).events, [], 'the consumer\'s name is no key of the record');
+  const consumed = await events(s, { operation: 'process_events', body: { stream_name: '$dlq:c', consumer: 'ops' } });
+  t.same(consumed.events.map((e) => [e.offset, 'key' in e]), [[0, false]], 'process_events on the dead-letter stream: the same record');
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
+  const consumer = (info.body as { stream: { consumers: { name: string; dead_lettered: number }[] } }).stream.consumers.find((c) => c.name === 'default');
+  t.equal(consumer?.dead_lettered, 1, 'counted as the consumer\'s dead letter');
+});

@@ -6,6 +6,7 @@ import t from 'tap';
 import { decodeEventId, encodeEventId } from '../../src/storage/format/event-id.js';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { linesFor } from '../helpers/server-lines.js';
+import { onJetStream } from '../helpers/backend.js';
 
 const UNKNOWN = "operation must be one of: 'health', 'create_stream', 'delete_stream', 'get_stream_info', 'get_stream_events', 'write_event', 'process_events', 'retry_events', 'mark_event', 'snapshot_db', 'list_streams', 'append_events', 'subscribe', 'unsubscribe', 'set_stream_retention', 'truncate_stream', 'exit'";
 
@@ -123,4 +124,54 @@ t.test('a client that half-closes gets answers to everything it sent, the last l
   t.same(lines.map((l) => JSON.parse(l).status), [true, true, true]);
   t.equal(JSON.parse(lines[2]!).body.stream.event_count, 1);
   t.ok(await s.closesWithin(2000), 'then the server closes');
+});
+
+t.test('the limits of keys, types, msg_ids and batches are checked before anything is stored, on every backend', async (t) => {
+  const { port } = await serverFor(t, { engineOptions: { maxEventBytes: 64 } });
+  const s = await linesFor(t, port);
+  t.equal((await s.request({ operation: 'create_stream', body: { stream_name: 'lim' } })).status, true);
+  const write = (fields: Record<string, unknown>) => s.request({ operation: 'write_event', body: { stream_name: 'lim', event: 'x', ...fields } });
+  t.same(await write({ key: '' }), { operation: 'write_event', status: false, context: { field: 'key', expected: 'a string of 1 to 255 bytes' }, reason: 'key must be 1 to 255 bytes of UTF-8, got 0', code: 'INVALID_FIELD' });
+  t.same((await write({ key: 'k'.repeat(256) })).reason, 'key must be 1 to 255 bytes of UTF-8, got 256');
+  // A key NATS would take only by closing the connection (its control line is 4 KiB): refused at once.
+  const started = Date.now();
+  t.same((await write({ key: 'k'.repeat(5000) })).code, 'INVALID_FIELD');
+  t.ok(Date.now() - started < 2000, 'a long key is refused at once');
+  for (const [field, value] of [['type', ''], ['type', 't'.repeat(256)], ['type', 't'.repeat(200_000)], ['msg_id', ''], ['msg_id', 'm'.repeat(65)], ['msg_id', 'm'.repeat(200_000)]] as const) {
+    const refused = await write({ [field]: value });
+    t.equal(refused.code, 'INVALID_FIELD', `${field} of ${value.length} bytes`);
+    t.match((refused.context as { field: string }).field, new RegExp(`${field}$`));
+  }
+  t.equal(JSON.parse(await s.readLine(50).catch(() => '{"none":true}')).none, true, 'one answer each');
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'lim' } });
+  t.equal((info.body as { stream: { event_count: number } }).stream.event_count, 0, 'nothing was stored');
+  t.same(await write({ key: 'k', expected_version: 'stream_exists' }), { operation: 'write_event', status: false, context: { expected: 'stream_exists', actual: -1 }, reason: 'expected version "stream_exists", but the last event is at -1', code: 'WRONG_EXPECTED_VERSION' });
+
+  const append = (body: Record<string, unknown>) => s.request({ operation: 'append_events', body: { stream_name: 'lim', ...body } });
+  t.same(await append({ events: [] }), { operation: 'append_events', status: false, context: { field: 'events', expected: 'a non-empty array' }, reason: 'a batch holds at least one event', code: 'INVALID_FIELD' });
+  t.same(await append({ events: [{ body: 'x'.repeat(80) }] }), { operation: 'append_events', status: false, context: { field: 'events[0]', limit: 64, bytes: 82 }, reason: 'event 0 is 82 bytes (body and metadata), the limit is 64', code: 'EVENT_TOO_LARGE' });
+  // Checked before the jetstream backend refuses several events with NOT_SUPPORTED.
+  t.same(await append({ stream_name: 'lim-none', events: [{ body: 1 }, { body: 2 }] }), { operation: 'append_events', status: false, reason: "stream 'lim-none' not found", code: 'STREAM_NOT_FOUND' });
+  t.same(await append({ events: Array.from({ length: 1001 }, (_, i) => ({ body: i })) }), { operation: 'append_events', status: false, context: { field: 'events', limit: 1000, events: 1001 }, reason: 'a batch holds at most 1000 events, got 1001', code: 'BATCH_TOO_LARGE' });
+  t.same(await append({ events: [{ body: 1, msg_id: 'd' }, { body: 2, msg_id: 'd' }] }), { operation: 'append_events', status: false, context: { field: 'events[1].msg_id', expected: 'a msg_id unique within the batch' }, reason: 'msg_id "d" appears twice in the batch', code: 'INVALID_FIELD' });
+
+  const consume = (body: Record<string, unknown>) => s.request({ operation: 'process_events', body: { stream_name: 'lim', ...body } });
+  t.same(await consume({ consumer: 'emptyk', key: '' }), { operation: 'process_events', status: false, context: { field: 'key', expected: '1 to 255 bytes of UTF-8' }, reason: 'key must be 1 to 255 bytes of UTF-8', code: 'INVALID_FIELD' });
+  t.same((await consume({ consumer: 'ty', types: ['t'.repeat(300)] })).code, 'INVALID_FIELD');
+  t.same((await consume({ stream_name: 'lim-none', consumer: 'ty', types: ['t'.repeat(300)] })).code, 'STREAM_NOT_FOUND', 'an unknown stream first');
+  const after = await s.request({ operation: 'get_stream_info', body: { stream_name: 'lim' } });
+  t.same((after.body as { stream: { consumers: unknown[] } }).stream.consumers, [], 'no consumer was created');
+});
+
+t.test('metadata past a NATS header\'s room is EVENT_TOO_LARGE on the jetstream backend, stored on the engine', async (t) => {
+  const { port } = await serverFor(t);
+  const s = await linesFor(t, port);
+  await s.request({ operation: 'create_stream', body: { stream_name: 'meta' } });
+  const big = await s.request({ operation: 'append_events', body: { stream_name: 'meta', events: [{ body: 1, metadata: { m: 'm'.repeat(70_000) } }] } });
+  if (onJetStream) {
+    // docs/protocol.md, the jetstream backend: metadata is a NATS header, 62 KiB at most.
+    t.same([big.code, big.context], ['EVENT_TOO_LARGE', { field: 'events[0].metadata', limit: 63_488, bytes: 70_008 }]);
+  } else {
+    t.equal(big.status, true);
+  }
 });

@@ -170,3 +170,35 @@ t.test('a subscriber from 0 while 4 writers write gets every event exactly once,
   t.equal(outOfOrder, 0, 'each writer\'s events in the order written');
   await Promise.all(writing);
 });
+
+t.test('a subscribe refused at its start is answered in request order, without a position, and the requests after it are served', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('x');
+  await client.writeEvent('x', 1);
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  // All in one write: the lines after each subscribe arrive before its start is known.
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'x', from_offset: 99 }, request_id: 1 })}\n`
+    + `${JSON.stringify({ operation: 'health', request_id: 2 })}\n`
+    + `${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'nope' }, request_id: 3 })}\n`
+    + `${JSON.stringify({ operation: 'get_stream_info', body: { stream_name: 'x' }, request_id: 4 })}\n`);
+  const answers: Line[] = [];
+  for (let i = 0; i < 4; i++) answers.push(await next(socket));
+  t.same(answers.map((a) => [a.request_id, a.operation, a.status, a.code]), [
+    [1, 'subscribe', false, 'INVALID_FIELD'],
+    [2, 'health', true, undefined],
+    [3, 'subscribe', false, 'STREAM_NOT_FOUND'],
+    [4, 'get_stream_info', true, undefined],
+  ], 'one answer per request, in order; the refused subscribes left the connection as it was');
+  t.notOk(answers[0]!.context !== undefined && 'next_offset' in answers[0]!.context, 'a refusal has no position to resume from');
+  t.equal(answers[2]!.context, undefined, 'nor has an unknown stream');
+  // A subscribe that starts makes the connection a subscription for the lines after it.
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'x' }, request_id: 5 })}\n${JSON.stringify({ operation: 'health', request_id: 6 })}\n`);
+  // (The refusal of the line sent while subscribed and the subscription's lines are not ordered.)
+  const lines = [await next(socket), await next(socket), await next(socket)];
+  t.same(lines.filter((l) => l.request_id === 6).map((l) => l.code), ['SUBSCRIPTION_ACTIVE'], 'a request after a subscribe that started is refused');
+  const subscribed = lines.filter((l) => l.request_id === 5);
+  t.same([subscribed[0]?.body?.events?.map((e) => e.offset), subscribed[1]?.body], [[0], { caught_up: true, next_offset: 1 }], 'and the subscription goes on');
+});

@@ -10,13 +10,22 @@
  * not, nats-server #4320). Reads go to the bucket's leader (`allow_direct: false`): a direct get
  * may answer from a follower that has not seen a create yet. Entries are cached for
  * {@link CACHE_MS}; callers refresh on a JetStream "stream not found".
+ *
+ * A stream's entry never changes while the stream exists (it is created once, and deleted with
+ * the stream; a name created again gets a new number). So when the bucket cannot be read (its
+ * leader was lost and the bucket is electing, or it has no quorum), an entry this gateway has read
+ * before is still the stream's: it is used, and for {@link OUTAGE_MS} after such a failure the
+ * bucket is not asked for entries already known, so operations on known streams do not each wait
+ * for a read that times out. A stream deleted meanwhile is found gone by JetStream itself
+ * (STREAM_NOT_FOUND), as with a cached entry. Names not known yet, creates and deletes still need
+ * the bucket.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import type { JetStreamClient, KV } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { MAX_STORE_PART } from '../../storage/format/event-id.js';
 import { CATALOG_BUCKET, catalogNameKey, catalogNumberKey, nameOfCatalogKey } from './names.js';
-import { JsErrors, backendError, jsErrorCode } from './nats-errors.js';
+import { JsErrors, backendError, isTransient, jsErrorCode } from './nats-errors.js';
 
 /** A stream in the catalog. */
 export interface CatalogEntry {
@@ -29,6 +38,8 @@ export interface CatalogEntry {
 
 /** How long a gateway trusts a cached entry before reading the bucket again. */
 export const CACHE_MS = 1000;
+/** After the bucket failed to answer, known entries are used without asking it for this long. */
+export const OUTAGE_MS = 2000;
 const MAX_NUMBER_ATTEMPTS = 20;
 
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
@@ -36,6 +47,8 @@ const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.strin
 export class Catalog {
   private readonly cache = new Map<string, { entry: CatalogEntry | null; readMs: number }>();
   private readonly names = new Map<number, string>();
+  /** Until then the bucket is not asked for known entries (it failed to answer: see the module comment). */
+  private outageUntilMs = 0;
 
   private constructor(private readonly kv: KV, readonly storePart: number) {}
 
@@ -59,6 +72,8 @@ export class Catalog {
   async get(name: string, fresh = false): Promise<CatalogEntry | null> {
     const cached = this.cache.get(name);
     if (!fresh && cached !== undefined && Date.now() - cached.readMs < CACHE_MS) return cached.entry;
+    const known = fresh || cached === undefined ? null : cached.entry;
+    if (known !== null && Date.now() < this.outageUntilMs) return known;
     let entry: CatalogEntry | null = null;
     try {
       const found = await this.kv.get(catalogNameKey(name));
@@ -68,6 +83,11 @@ export class Catalog {
         this.names.set(entry.number, name);
       }
     } catch (error) {
+      if (!isTransient(error)) throw backendError(`reading the catalog entry of '${name}'`, error);
+      this.outageUntilMs = Date.now() + OUTAGE_MS;
+      // The entry read before is still the stream's (see the module comment).
+      const before = this.cache.get(name);
+      if (!fresh && before !== undefined && before.entry !== null) return before.entry;
       throw backendError(`reading the catalog entry of '${name}'`, error);
     }
     this.cache.set(name, { entry, readMs: Date.now() });

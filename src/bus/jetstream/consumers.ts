@@ -40,7 +40,7 @@
  */
 import { AckPolicy, ErrorCode, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons, assert } from '../../errors.js';
-import type { EventStatus } from '../../storage/index.js';
+import { checkFilter, type EventStatus } from '../../storage/index.js';
 import type { ConsumeQuery } from '../event-store.js';
 import type { ConsumerView, Delivery, EventView } from '../results.js';
 import type { Catalog, CatalogEntry } from './catalog.js';
@@ -115,7 +115,11 @@ export class Consumers {
   }
 
   consume(streamName: string, consumer: string, query: ConsumeQuery, retryOnly = false): Promise<Delivery> {
-    return this.catalog.with(streamName, (entry) => this.consumeFrom(entry, consumer, query, retryOnly));
+    return this.catalog.with(streamName, (entry) => {
+      // As on the engine: after the stream is found, before the consumer is (a key or type no event can have).
+      if (query.filter !== undefined) checkFilter(query.filter);
+      return this.consumeFrom(entry, consumer, query, retryOnly);
+    });
   }
 
   private async consumeFrom(entry: CatalogEntry, consumer: string, query: ConsumeQuery, retryOnly: boolean): Promise<Delivery> {

@@ -46,11 +46,19 @@ export type ResolvedJetStreamOptions = Required<Omit<JetStreamOptions, 'user' | 
 
 const bad = (message: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid jetstream option: ${message}`);
 
+/** The replica counts a stream, consumer and the catalog may have. */
+export const REPLICA_COUNTS: readonly number[] = [1, 3, 5];
+
+/** Whether `server` is a NATS server address: `host:port`, `nats://…` or `tls://…`. */
+export function isServerAddress(server: unknown): server is string {
+  return typeof server === 'string' && /^(nats|tls):\/\/.+|^[^\s/]+:\d+$/.test(server);
+}
+
 /** The options with defaults; throws INVALID_FIELD naming a bad value. */
 export function resolveJetStreamOptions(options: JetStreamOptions): ResolvedJetStreamOptions {
   if (!Array.isArray(options.servers) || options.servers.length === 0) throw bad('servers must list at least one host:port (--nats-servers h1:p1,h2:p2,h3:p3)');
   for (const server of options.servers) {
-    if (typeof server !== 'string' || !/^(nats|tls):\/\/.+|^[^\s/]+:\d+$/.test(server)) throw bad(`server '${String(server)}' is not host:port`);
+    if (!isServerAddress(server)) throw bad(`server '${String(server)}' is not host:port`);
   }
   const resolved = {
     replicas: 3,
@@ -64,7 +72,7 @@ export function resolveJetStreamOptions(options: JetStreamOptions): ResolvedJetS
     ...options,
     consumers: { ...DEFAULT_CONSUMER_LIMITS, ...options.consumers },
   };
-  if (![1, 3, 5].includes(resolved.replicas)) throw bad(`replicas must be 1, 3 or 5, got ${String(resolved.replicas)}`);
+  if (!REPLICA_COUNTS.includes(resolved.replicas)) throw bad(`replicas must be 1, 3 or 5, got ${String(resolved.replicas)}`);
   if (!Number.isSafeInteger(resolved.publishConnections) || resolved.publishConnections < 1 || resolved.publishConnections > 64) throw bad(`publishConnections must be from 1 to 64, got ${String(resolved.publishConnections)}`);
   for (const key of ['requestTimeoutMs', 'writeTimeoutMs', 'startTimeoutMs', 'duplicateWindowMs', 'maxStreams', 'maxEventBytes'] as const) {
     const value = resolved[key];

@@ -8,6 +8,7 @@
  * docs/protocol.md ("The jetstream backend").
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import {
   Events,
@@ -31,13 +32,14 @@ import type { AppendOptions, AppendResult, ConsumeQuery, EventStore, EventToAppe
 import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from '../subscription.js';
 import type { Delivery, EventPage, StreamInfoView, StreamView } from '../results.js';
 import { DEFAULT_PAGE_STREAMS, MAX_PAGE_CONSUMERS, MAX_PAGE_STREAMS, isBrokenStream, type ListStreamsQuery, type ListedStream, type StreamListing } from '../stream-listing.js';
+import { checkAppend, DEFAULT_BATCH_LIMITS } from '../append-checks.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import { Consumers } from './consumers.js';
 import { EventReads } from './event-reads.js';
 import { JetStreamSubscription, type SubscriptionDeps } from './subscription.js';
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
 import { payloadOf, timeOfMsg } from './message-view.js';
-import { CATALOG_BUCKET, Headers, eventSubject, jsConsumerName, jsStreamName } from './names.js';
+import { CATALOG_BUCKET, Headers, consumerOfDeadLetterSubject, deadLetterSubject, jsConsumerName, jsStreamName, keyOfSubject } from './names.js';
 import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
@@ -45,6 +47,12 @@ import { snapshotStream } from './stream-snapshot.js';
 import { LeaderAffinity, type PlacedPublisher } from './leader-affinity.js';
 import { WriteHorizon } from './write-horizon.js';
 import { Writer } from './writer.js';
+
+/**
+ * Most bytes of an event's metadata: it is a header (Eb-Meta), and nats-server takes at most 64 KiB
+ * of headers a message; the rest is room for the others (key, type, msg id, version, time).
+ */
+const MAX_METADATA_BYTES = 62 * 1024;
 
 /** Snapshot of one stream: stalled after this long without its end. */
 const SNAPSHOT_TIMEOUT_MS = 120_000;
@@ -113,6 +121,10 @@ export class JetStreamStore implements EventStore {
   static async open(options: JetStreamOptions): Promise<JetStreamStore> {
     const resolved = resolveJetStreamOptions(options);
     const deadline = Date.now() + resolved.startTimeoutMs;
+    const silent = await silentServers(resolved.servers, resolved.requestTimeoutMs);
+    if (silent.length === resolved.servers.length) {
+      throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${silent.join('; ')} (is it a NATS client port?)`);
+    }
     let nc: NatsConnection;
     try {
       nc = await connect(connectionOptions(resolved));
@@ -238,7 +250,30 @@ export class JetStreamStore implements EventStore {
     return { streams, nextName: null };
   }
 
+  /**
+   * Checks the append as the engine does (append-checks.ts), in the engine's order: an unknown
+   * stream first, then the fields and sizes, then (several events) NOT_SUPPORTED; the writer
+   * does the rest.
+   */
   append(streamName: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    try {
+      checkAppend(events, options, { maxEventBytes: this.options.maxEventBytes, ...DEFAULT_BATCH_LIMITS });
+      events.forEach((event, i) => {
+        const bytes = event.metadata?.length ?? 0;
+        if (bytes > MAX_METADATA_BYTES) {
+          throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event ${i}'s metadata is ${bytes} bytes; the jetstream backend keeps metadata in a NATS header, which holds at most ${MAX_METADATA_BYTES}`, {
+            context: { field: `events[${i}].metadata`, limit: MAX_METADATA_BYTES, bytes },
+          });
+        }
+      });
+    } catch (refusal) {
+      // Rare: the lookup costs a catalog read only here. A catalog that cannot be read leaves the refusal.
+      return this.catalog.require(streamName).then(
+        () => Promise.reject(refusal),
+        (error: unknown) => Promise.reject(isEventBusError(error, ErrorCodes.STREAM_NOT_FOUND) ? error : refusal),
+      );
+    }
+    if (events.length > 1) return this.catalog.require(streamName).then(() => this.writer.append(streamName, events, options));
     return this.writer.append(streamName, events, options);
   }
 
@@ -285,8 +320,8 @@ export class JetStreamStore implements EventStore {
 
   /**
    * Every stream of the catalog, then the catalog bucket itself, each through JetStream's stream
-   * snapshot (with its consumers) into a new directory: `<js name>.snap` + `.json` per stream
-   * and a MANIFEST.json naming them. Each stream is a point in time of its own, not the store.
+   * snapshot (with its consumers) into a new directory: `<js name>.snap` and `<js name>.snap.json`
+   * (its configuration) per stream and for the catalog, and a MANIFEST.json naming them. Each stream is a point in time of its own, not the store.
    */
   async snapshot(parentDir: string): Promise<SnapshotResult> {
     const createdAt = new Date().toISOString();
@@ -365,16 +400,21 @@ export class JetStreamStore implements EventStore {
     return repairStream(this.jsm, entry, this.options);
   }
 
-  /** Dead letters per consumer of `name`: events of `$dlq:<name>` keyed by the consumer. */
+  /**
+   * Dead letters per consumer of `name`: events of `$dlq:<name>` on each consumer's dead-letter
+   * subject (names.ts). Records written before those subjects were on the consumer's key subject
+   * (with the consumer as their key): they are counted too.
+   */
   private async deadLetterCounts(name: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     const dlq = await this.catalog.get(deadLetterStreamName(name));
     if (dlq === null) return counts;
     try {
       const jsName = jsStreamName(dlq.number);
-      const info = await this.jsm.streams.info(jsName, { subjects_filter: `${jsName}.k.>` });
+      const info = await this.jsm.streams.info(jsName, { subjects_filter: `${jsName}.>` });
       for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
-        counts.set(Buffer.from(subject.slice(jsName.length + 4), 'base64url').toString('utf8'), count);
+        const consumer = consumerOfDeadLetterSubject(jsName, subject) ?? keyOfSubject(jsName, subject);
+        if (consumer !== undefined) counts.set(consumer, (counts.get(consumer) ?? 0) + count);
       }
     } catch {
       // The dead-letter stream is gone or unreadable: no counts.
@@ -382,7 +422,11 @@ export class JetStreamStore implements EventStore {
     return counts;
   }
 
-  /** Writes the dead-letter record of `msg` to `$dlq:<stream>` (created on first use), keyed by the consumer. */
+  /**
+   * Writes the dead-letter record of `msg` to `$dlq:<stream>` (created on first use) on the
+   * consumer's dead-letter subject. As on the engine the record has no key, version or type: only
+   * the time header, and a msg id of the gateway's own (never shown).
+   */
   private async deadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void> {
     const dlqName = deadLetterStreamName(entry.name);
     let dlq = await this.catalog.get(dlqName);
@@ -401,13 +445,46 @@ export class JetStreamStore implements EventStore {
     // Fixed per event and consumer: a dead letter written twice (two gateways, a retry) is stored once.
     h.set(Headers.msgId, `dlq:${jsStreamName(entry.number)}:${consumer}:${msg.seq}`);
     h.set(Headers.timeMs, String(Date.now()));
-    h.set(Headers.key, consumer);
     try {
-      await this.js.publish(eventSubject(jsStreamName(dlq.number), consumer), record, { headers: h, timeout: this.options.requestTimeoutMs });
+      await this.js.publish(deadLetterSubject(jsStreamName(dlq.number), consumer), record, { headers: h, timeout: this.options.requestTimeoutMs });
     } catch (error) {
       throw backendError(`dead-lettering an event of stream '${entry.name}'`, error);
     }
   }
+}
+
+/**
+ * The servers that take a TCP connection but do not greet as a NATS server (its `INFO` line)
+ * within `timeoutMs`, each as a sentence; a server that refuses or cannot be resolved is not
+ * listed (the NATS client says why). Asked before the NATS client connects: when its connect
+ * times out waiting for the greeting, nats.js (2.29) leaves the socket open, which kept a gateway
+ * that could not start alive, not listening, forever.
+ */
+async function silentServers(servers: readonly string[], timeoutMs: number): Promise<string[]> {
+  const answers = await Promise.all(servers.map((server) => new Promise<string | null>((resolve) => {
+    let url: URL;
+    try {
+      url = new URL(server.includes('://') ? server : `nats://${server}`);
+    } catch {
+      resolve(null);
+      return;
+    }
+    const socket = net.connect({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? 4222 : Number(url.port) });
+    let received = '';
+    const done = (answer: string | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(`${server} accepted the connection but sent nothing within ${timeoutMs} ms`), timeoutMs);
+    socket.on('error', () => done(null));
+    socket.on('close', () => done(null));
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.length >= 5 || received.includes('\n')) done(received.startsWith('INFO') ? null : `${server} answered, but not as a NATS server`);
+    });
+  })));
+  return answers.filter((answer): answer is string => answer !== null);
 }
 
 /** A connection's publisher, and the node it is on now. */

@@ -45,8 +45,12 @@ export function viewOf(entry: CatalogEntry, storePart: number, msg: ReadMsg, sta
     const type = h.get(Headers.type);
     const metadata = h.get(Headers.metadata);
     const msgId = h.get(Headers.msgId);
-    if (key !== '') attributes.key = key;
-    if (version !== '') attributes.version = Number(version);
+    // A key comes with its version. A dead-letter record written before they had a subject of
+    // their own has the consumer as its key and no version: it is shown without a key, as now.
+    if (key !== '' && version !== '') {
+      attributes.key = key;
+      attributes.version = Number(version);
+    }
     if (type !== '') attributes.type = type;
     if (metadata !== '') attributes.metadata = Buffer.from(metadata, 'utf8');
     // Only the client's own msg_id is shown (the gateway's ids are its own business).

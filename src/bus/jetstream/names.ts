@@ -7,7 +7,8 @@
  *   id finds its JetStream stream with no lookup); the eventbus name stays in the catalog and in
  *   the stream's description;
  * - subjects: `<stream>.n` for events without a key, `<stream>.k.K<base64url(key)>` with one
- *   (the `K` keeps the empty key a non-empty token);
+ *   (the `K` keeps the empty key a non-empty token); a dead-letter record, which has no key, is
+ *   on `<stream>.d.D<base64url(consumer)>`, so each consumer's dead letters can be counted;
  * - consumer: `C_<base64url(name)>`, or `C_<sha256 hex>` when that is longer than 255 characters;
  * - catalog keys (KV): `n.<base64url(name)>` → the stream's entry, `num.<hex8>` → its name.
  */
@@ -37,6 +38,17 @@ export function jsStreamName(streamNumber: number): string {
 
 export function eventSubject(jsName: string, key: string | undefined): string {
   return key === undefined ? `${jsName}.n` : `${jsName}.k.K${b64url(key)}`;
+}
+
+/** The subject of `consumer`'s dead-letter records in the dead-letter stream `jsName`: not a key's subject (they have none). */
+export function deadLetterSubject(jsName: string, consumer: string): string {
+  return `${jsName}.d.D${b64url(consumer)}`;
+}
+
+/** The consumer whose dead letters `subject` (of dead-letter stream `jsName`) holds; undefined if it is not such a subject. */
+export function consumerOfDeadLetterSubject(jsName: string, subject: string): string | undefined {
+  const prefix = `${jsName}.d.D`;
+  return subject.startsWith(prefix) ? Buffer.from(subject.slice(prefix.length), 'base64url').toString('utf8') : undefined;
 }
 
 /** The key whose events `subject` (of stream `jsName`) holds; undefined if it is not a key's subject. */

@@ -3,7 +3,8 @@
  * jetstream backend back into a cluster. The catalog bucket first, then every stream with its
  * consumers, each under its own JetStream name, so event ids stay valid. Refuses, restoring
  * nothing, when any of those streams already exists in the cluster (JetStream never restores over
- * a stream: 10130): restore into a cluster that holds no eventbus data. Returns once the catalog
+ * a stream: 10130): restore into a cluster that holds no eventbus data. A restore that fails half
+ * way removes the streams it restored, so it can be retried. Returns once the catalog
  * and every restored stream show their restored messages (or after 30 s).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -62,11 +63,17 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
         if (jsErrorCode(error) !== JsErrors.streamNotFound) throw error;
       }
     }
+    const restored: string[] = [];
     for (const name of names) {
       try {
         await restoreStream(nc, path.join(dir, `${name}.snap`), 60_000);
+        restored.push(name);
       } catch (error) {
-        throw failed(`stream ${name}: ${(error as Error).message}`, error);
+        // None of them existed before (checked above): what this restore made goes, the failed
+        // stream too (JetStream may have created it before refusing), so a retry is not refused.
+        const left = await removeStreams(jsm, [...restored, name]);
+        const cleanup = left.length === 0 ? 'nothing was restored' : `streams ${left.join(', ')} could not be removed: delete them before a retry`;
+        throw failed(`stream ${name}: ${(error as Error).message} (${cleanup})`, error);
       }
     }
     const catalog = { js_name: manifest.catalog, messages: manifest.catalog_messages ?? 0 };
@@ -75,6 +82,19 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
   } finally {
     await nc.close();
   }
+}
+
+/** Deletes `names` (those already gone count as removed); the names it could not delete. */
+async function removeStreams(jsm: JetStreamManager, names: readonly string[]): Promise<string[]> {
+  const left: string[] = [];
+  for (const name of names) {
+    try {
+      await jsm.streams.delete(name);
+    } catch (error) {
+      if (jsErrorCode(error) !== JsErrors.streamNotFound) left.push(name);
+    }
+  }
+  return left;
 }
 
 /**

@@ -5,7 +5,7 @@
  *   `{deliver_subject, no_consumers: false, chunk_size}`; the reply is `{config, state}`; chunks
  *   (an s2-compressed tar of the stream's store, consumers included) arrive on the inbox, each
  *   answered (flow control); an empty message ends it. Saved as `<stream>.snap` beside
- *   `<stream>.json` ({config, state}).
+ *   `<stream>.snap.json` ({config, state}).
  * - restore: request `$JS.API.STREAM.RESTORE.<stream>` with `{config, state}`; send the bytes to
  *   the `deliver_subject` of the reply, then an empty request, whose reply is the new stream's
  *   info or an error (10130 when the stream exists: restore never overwrites).

@@ -50,6 +50,10 @@ export class JetStreamSubscription implements StoreSubscription {
   private wake: (() => void) | null = null;
   private stopFetch: (() => void) | null = null;
   private reader: string | null = null;
+  private isStarted = false;
+  private markStarted!: () => void;
+  /** Settles once started, or ended while starting (StoreSubscription.started). */
+  readonly started = new Promise<void>((resolve) => (this.markStarted = resolve));
 
   constructor(
     private readonly deps: SubscriptionDeps,
@@ -99,10 +103,16 @@ export class JetStreamSubscription implements StoreSubscription {
       if (this.from.fromEnd) this.cursor = state.last_seq;
       else if (this.from.fromTimeMs !== undefined) this.cursor = await this.deps.offsetAtTime(entry, this.from.fromTimeMs);
       else this.cursor = Math.max(checkNotPastEnd(this.from.fromOffset, state.last_seq), first);
+      this.isStarted = true;
+      this.markStarted();
       await this.loop(entry);
     } catch (error) {
-      this.end(isEventBusError(error) ? this.failure(error.code, error.reason, error.context) : this.failure(ErrorCodes.INTERNAL, 'internal error'));
+      // Refused at the start (an unknown stream, a position past the end): as the engine's
+      // refusal, with the error's own context and no position to resume from.
+      if (!this.isStarted && isEventBusError(error)) this.end(error);
+      else this.end(isEventBusError(error) ? this.failure(error.code, error.reason, error.context) : this.failure(ErrorCodes.INTERNAL, 'internal error'));
     } finally {
+      this.markStarted();
       if (entry !== null) this.dropReader(entry);
     }
   }

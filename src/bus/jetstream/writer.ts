@@ -293,6 +293,7 @@ function matches(expected: AppendOptions['expectedVersion'] & {}, actual: number
   return expected === actual;
 }
 
+/** The engine's refusal, word for word (storage/event-append.ts). */
 function wrongVersion(expected: AppendOptions['expectedVersion'] & {}, actual: number): EventBusError {
-  return new EventBusError(ErrorCodes.WRONG_EXPECTED_VERSION, `wrong expected version: expected ${String(expected)}, actual ${actual}`, { context: { expected, actual } });
+  return new EventBusError(ErrorCodes.WRONG_EXPECTED_VERSION, `expected version ${JSON.stringify(expected)}, but the last event is at ${actual}`, { context: { expected, actual } });
 }
