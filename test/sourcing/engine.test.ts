@@ -186,3 +186,89 @@ t.test('the key index stays within its memory bound with many keys', async (t) =
   await engine.appendEvents('s', [{ payload: body('e') }], { key: 'customer-7', expectedVersion: 0 });
   t.equal(engine.keyVersion('s', 'customer-7').version, 1);
 });
+
+t.test('an integer expected version the key is at still meets the window: a msg_id in it is never stored twice', async (t) => {
+  const engine = await openEngine(tempDir(t, 'at-n'), { fsync: 'never' });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  // A client lost the reply to [f], read the aggregate (version 0) and retried expecting it.
+  const first = await engine.appendEvents('s', [{ payload: body('F'), msgId: 'f' }], { key: 'K' });
+  const retried = await engine.appendEvents('s', [{ payload: body('G'), msgId: 'f' }], { key: 'K', expectedVersion: 0 });
+  t.same([retried.duplicate, retried.events, retried.nextExpectedVersion], [true, first.events, 0], 'a duplicate, answered with the original');
+  await t.rejects(engine.appendEvents('s', [{ payload: body('G'), msgId: 'f' }, { payload: body('H'), msgId: 'h' }], { key: 'K', expectedVersion: 0 }), {
+    code: 'IDEMPOTENCY_CONFLICT', context: { msg_ids: ['f'] },
+  });
+  // Without a key: the stream's last offset.
+  await engine.createStream('keyless');
+  const plain = await engine.appendEvents('keyless', [{ payload: body('F'), msgId: 'f' }]);
+  const again = await engine.appendEvents('keyless', [{ payload: body('G'), msgId: 'f' }], { expectedVersion: 0 });
+  t.same([again.duplicate, again.events], [true, plain.events]);
+  t.same([engine.stats('s').nextOffset, engine.stats('keyless').nextOffset], [1, 1], 'nothing stored twice');
+});
+
+t.test('-1 and no_stream get the exact rule from the first version, without the window', async (t) => {
+  const engine = await openEngine(tempDir(t, 'exact-none'), { fsync: 'never', duplicateWindowMs: 0 });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  const batch = [{ payload: body('a'), msgId: 'a' }, { payload: body('b'), msgId: 'b' }];
+  const first = await engine.appendEvents('s', batch, { key: 'K', expectedVersion: -1 });
+  for (const expectedVersion of [-1, 'no_stream'] as const) {
+    const again = await engine.appendEvents('s', batch, { key: 'K', expectedVersion });
+    t.same([again.duplicate, again.events, again.nextExpectedVersion], [true, first.events, 1], `keyed, expected ${expectedVersion}`);
+  }
+  await t.rejects(engine.appendEvents('s', [{ payload: body('x'), msgId: 'x' }], { key: 'K', expectedVersion: 'no_stream' }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 'no_stream', actual: 1 } });
+  await t.rejects(engine.appendEvents('s', [{ payload: body('x'), msgId: 'x' }], { key: 'K', expectedVersion: -1 }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: -1, actual: 1 } });
+  await engine.createStream('keyless');
+  const plain = await engine.appendEvents('keyless', batch, { expectedVersion: 'no_stream' });
+  const again = await engine.appendEvents('keyless', batch, { expectedVersion: -1 });
+  t.same([again.duplicate, again.events, again.nextExpectedVersion], [true, plain.events, 1], 'keyless');
+  t.same([engine.stats('s').nextOffset, engine.stats('keyless').nextOffset], [2, 2], 'nothing stored twice');
+});
+
+t.test('the exact rule without a key: events of another key are not a repeat', async (t) => {
+  const engine = await openEngine(tempDir(t, 'exact-key'), { fsync: 'never' });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  await engine.appendEvents('s', [{ payload: body('0') }]);
+  await engine.appendEvents('s', [{ payload: body('c'), msgId: 'c' }], { key: 'other' });
+  await t.rejects(engine.appendEvents('s', [{ payload: body('c'), msgId: 'c' }], { expectedVersion: 0 }), {
+    code: 'IDEMPOTENCY_CONFLICT', reason: /another key/, context: { msg_ids: ['c'] },
+  });
+  t.equal(engine.stats('s').nextOffset, 2);
+});
+
+t.test('a duplicate is the same batch in the same order; a conflict lists only the ids seen', async (t) => {
+  const engine = await openEngine(tempDir(t, 'order'), { fsync: 'never' });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  const ab = await engine.appendEvents('s', [{ payload: body('a'), msgId: 'a' }, { payload: body('b'), msgId: 'b' }], { key: 'X' });
+  await engine.appendEvents('s', [{ payload: body('c'), msgId: 'c' }], { key: 'X' });
+  await t.rejects(engine.appendEvents('s', [{ payload: body('b'), msgId: 'b' }, { payload: body('a'), msgId: 'a' }], { key: 'X' }), {
+    code: 'IDEMPOTENCY_CONFLICT', reason: /in another order/, context: { msg_ids: ['b', 'a'] },
+  });
+  await t.rejects(engine.appendEvents('s', [{ payload: body('a'), msgId: 'a' }, { payload: body('c'), msgId: 'c' }], { key: 'X' }), { code: 'IDEMPOTENCY_CONFLICT', reason: /not as one batch/ });
+  const again = await engine.appendEvents('s', [{ payload: body('a'), msgId: 'a' }, { payload: body('b'), msgId: 'b' }], { key: 'X' });
+  t.same([again.duplicate, again.events.map((e) => [e.offset, e.version]), again.nextExpectedVersion], [true, [[0, 0], [1, 1]], 1],
+    'the original batch, its last version as the next expected one');
+  t.same(again.events, ab.events);
+  // The exact rule: after version 0 come b and c; z was never appended.
+  await t.rejects(engine.appendEvents('s', [{ payload: body('b'), msgId: 'b' }, { payload: body('z'), msgId: 'z' }], { key: 'X', expectedVersion: 0 }), {
+    code: 'IDEMPOTENCY_CONFLICT', context: { msg_ids: ['b'] },
+  });
+  t.equal(engine.stats('s').nextOffset, 3, 'nothing appended');
+});
+
+t.test('a batch with some events without a msg_id is never a duplicate, and the conflict says why', async (t) => {
+  const engine = await openEngine(tempDir(t, 'no-id'), { fsync: 'never' });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  const batch = [{ payload: body('1'), msgId: 'a' }, { payload: body('2') }];
+  await engine.appendEvents('s', batch);
+  await t.rejects(engine.appendEvents('s', batch), {
+    code: 'IDEMPOTENCY_CONFLICT',
+    reason: "1 of the batch's 2 events was appended before (by msg_id); 1 event without a msg_id, which cannot be recognised as appended before",
+    context: { msg_ids: ['a'] },
+  });
+  await t.rejects(engine.appendEvents('s', batch, { expectedVersion: -1 }), { code: 'IDEMPOTENCY_CONFLICT', reason: /without a msg_id/, context: { msg_ids: ['a'] } });
+  t.equal(engine.stats('s').nextOffset, 2);
+});
