@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ErrorCodes, isEventBusError, nodeIO, verifyDirectory, type Engine } from '../../src/storage/index.js';
-import { openEngine, readAll, simulateCrash, sleep, streamDir } from '../helpers/store.js';
+import { openEngine, readAll, recordPositions, segmentFiles, simulateCrash, sleep, streamDir } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const body = (text: string) => Buffer.from(JSON.stringify(text));
@@ -271,4 +271,36 @@ t.test('a batch with some events without a msg_id is never a duplicate, and the 
   });
   await t.rejects(engine.appendEvents('s', batch, { expectedVersion: -1 }), { code: 'IDEMPOTENCY_CONFLICT', reason: /without a msg_id/, context: { msg_ids: ['a'] } });
   t.equal(engine.stats('s').nextOffset, 2);
+});
+
+t.test('a batch without its last record after a clean stop is damage that no read returns part of', async (t) => {
+  const dataDir = tempDir(t, 'cut-batch');
+  let engine = await openEngine(dataDir, { fsync: 'always', segmentSizeBytes: 1024 * 1024 });
+  await engine.createStream('s');
+  await engine.appendEvents('s', [{ payload: body('first') }]);
+  await engine.appendEvents('s', [{ payload: body('a') }, { payload: body('b') }, { payload: body('c') }], { key: 'K' });
+  const dir = streamDir(engine, 's');
+  await engine.close();
+  // Cut the batch's last record (the one ending it) off the log: the store was closed cleanly.
+  const log = segmentFiles(dir)[0]!.log;
+  const records = recordPositions(log);
+  t.equal(records.length, 4);
+  fs.truncateSync(log, records[3]!.position);
+  const report = await verifyDirectory(nodeIO, dataDir);
+  t.ok(report.problems.some((p) => /offsets 1 to 2 are a batch without its last record, after a clean stop/.test(p.message)), JSON.stringify(report.problems));
+  engine = await openEngine(dataDir, { fsync: 'always', segmentSizeBytes: 1024 * 1024 });
+  t.teardown(() => engine.close());
+  t.match(engine.stats('s').damage, [{ firstOffset: 1, lastOffset: 2 }], 'reported as damage');
+  t.same(engine.read('s', 0, { maxEvents: 10 }).map((e) => e.offset), [0], 'a read from before it stops short of it');
+  for (const offset of [1, 2]) t.throws(() => engine.read('s', offset, { maxEvents: 10 }), { code: 'CORRUPT_DATA' }, `offset ${offset} is not returned`);
+  t.throws(() => engine.readBackward('s', 2, { maxEvents: 10 }), { code: 'CORRUPT_DATA' }, 'nor read backward');
+  // A consumer is delivered the events around it; the damaged ones go to its dead letters.
+  const delivered = await engine.consume('s', 'c', { maxEvents: 10, autoAck: true });
+  const more = await engine.consume('s', 'c', { maxEvents: 10, autoAck: true });
+  t.same([...delivered.events, ...more.events].map((e) => e.offset), [0], 'never part of the batch');
+  t.match(engine.stats('s').consumers, [{ name: 'c', deadLettered: 2 }], 'the damaged offsets were dead-lettered');
+  // Appends go on after it.
+  const next = await engine.appendEvents('s', [{ payload: body('d') }]);
+  t.equal(next.events[0]!.offset, 3);
+  t.same(engine.read('s', 3, { maxEvents: 10 }).map((e) => e.offset), [3]);
 });
