@@ -14,6 +14,7 @@ import { defaultSnapshotsRoot, resolveSnapshotDir } from './snapshot-path.js';
 import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 import type { ReadFrom } from './event-reads.js';
 import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from './subscription.js';
+import { asWriteEventError } from './write-event-errors.js';
 import type { RetentionPolicy, StreamRetention } from '../storage/index.js';
 import type { ConsumerStart } from '../storage/index.js';
 
@@ -168,10 +169,25 @@ export class EventBus {
   writeEvent(name: string, payload: Buffer): Promise<WrittenEvent> {
     // The engine's hot path: no batch, no options object.
     if (this.store instanceof EngineStore) return this.store.writeOne(name, payload);
-    return this.store.append(name, [{ payload }], {}).then((result) => {
-      const event = result.events[0];
-      assert(event !== undefined && result.events.length === 1, 'an append of one event answered with another count');
-      return event;
+    return this.store.append(name, [{ payload }], {}).then(
+      (result) => {
+        const event = result.events[0];
+        assert(event !== undefined && result.events.length === 1, 'an append of one event answered with another count');
+        return event;
+      },
+      (error: unknown) => {
+        throw asWriteEventError(error);
+      },
+    );
+  }
+
+  /**
+   * A `write_event` with event-sourcing fields: an append of one event (a batch of one), whose
+   * refusals name `write_event`'s fields (`event`, `type`, `msg_id`), not the batch's.
+   */
+  writeEventWith(name: string, event: EventToAppend, options: AppendOptions): Promise<AppendedBatch> {
+    return this.store.append(name, [event], options).catch((error: unknown) => {
+      throw asWriteEventError(error);
     });
   }
 

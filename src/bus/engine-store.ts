@@ -12,6 +12,7 @@ import type { Delivery, EventPage, EventView, StreamInfoView, StreamView, Writte
 import { listStreams, type ListStreamsQuery, type StreamListing } from './stream-listing.js';
 import { readStoredPage, type ReadFrom } from './event-reads.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink, type SubscriptionStart } from './subscription.js';
+import { asWriteEventError } from './write-event-errors.js';
 import type { StreamRetention } from '../storage/index.js';
 
 function eventNotFound(id: string): EventBusError {
@@ -65,7 +66,12 @@ export class EngineStore implements EventStore {
     const appended = this.engine.appendMany(name, [payload]);
     // Unknown streams: appendMany has already rejected with STREAM_NOT_FOUND.
     if (stream === undefined) return appended as Promise<never>;
-    return appended.then((events) => new Written(stream.number, stream.idEpochs, events[0]!.offset, events[0]!.timestampMs));
+    return appended.then(
+      (events) => new Written(stream.number, stream.idEpochs, events[0]!.offset, events[0]!.timestampMs),
+      (error: unknown) => {
+        throw asWriteEventError(error);
+      },
+    );
   }
 
   async read(query: ReadQuery): Promise<EventPage> {

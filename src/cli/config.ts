@@ -128,7 +128,7 @@ const BOUNDS: Record<string, [number, number?]> = {
   'server.partial_line_timeout_ms': [1], 'server.close_linger_ms': [1], 'server.max_mark_event_ids': [1],
   'server.shutdown_timeout_ms': [1], 'server.max_subscription_buffer_bytes': [1], 'server.default_page_events': [1], 'server.max_page_events': [1],
   'server.max_page_bytes': [1], 'storage.fsync_interval_ms': [1], 'storage.segment_size_bytes': [1024, 1024 ** 3],
-  'storage.max_event_bytes': [1, 64 * 1024 * 1024], 'storage.max_batch_events': [1], 'storage.max_open_segments': [1],
+  'storage.max_event_bytes': [1, 64 * 1024 * 1024], 'storage.max_batch_events': [1], 'storage.max_batch_bytes': [1, 64 * 1024 * 1024], 'storage.max_open_segments': [1],
   'storage.max_streams': [1], 'consumers.max_pending': [1], 'consumers.default_batch_events': [1],
   'consumers.max_batch_events': [1], 'consumers.max_batch_bytes': [1], 'consumers.max_consumers_per_stream': [1],
   'http.max_connections': [1], 'http.max_header_bytes': [1024, 1024 * 1024], 'http.headers_timeout_ms': [1],
@@ -141,7 +141,15 @@ function inBounds(file: string, path: string, value: string | number | boolean):
   if (bounds === undefined || typeof value !== 'number') return value;
   const [min, max = Number.MAX_SAFE_INTEGER] = bounds;
   if (value >= min && value <= max) return value;
-  throw invalid(file, `'${path}' must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`}, got ${value}`);
+  throw invalid(file, `'${path}' must be ${wholeNumber(path)}, got ${value}`);
+}
+
+/** What an integer setting must be, the same words for a wrong type and a value out of bounds. */
+function wholeNumber(path: string): string {
+  const bounds = Object.hasOwn(BOUNDS, path) ? BOUNDS[path] : undefined;
+  if (bounds === undefined) return 'a whole number of at least 0';
+  const [min, max] = bounds;
+  return max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
 }
 
 function invalid(file: string, message: string): EventBusError {
@@ -163,7 +171,7 @@ function typed(file: string, path: string, value: unknown, kind: Kind): string |
   if (kind === 'boolean' && typeof value === 'boolean') return value;
   if (kind === 'integer' && typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
   if (kind === 'port' && typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) return value;
-  const what = kind === 'integer' ? 'a whole number of at least 0' : kind === 'port' ? 'a whole number from 0 to 65535' : kind === 'boolean' ? 'true or false' : 'a string';
+  const what = kind === 'integer' ? wholeNumber(path) : kind === 'port' ? 'a whole number from 0 to 65535' : kind === 'boolean' ? 'true or false' : 'a string';
   throw invalid(file, `'${path}' must be ${what}, got ${JSON.stringify(value)}`);
 }
 

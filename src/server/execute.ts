@@ -100,7 +100,7 @@ export class Executor {
     const { key, expectedVersion, type, metadata, msgId } = request.extras!;
     const event = { payload: request.event, ...(type === undefined ? {} : { type }), ...(metadata === undefined ? {} : { metadata }), ...(msgId === undefined ? {} : { msgId }) };
     const options = { ...(key === undefined ? {} : { key }), ...(expectedVersion === undefined ? {} : { expectedVersion }) };
-    return this.settle('write_event', this.bus.appendEvents(request.streamName, [event], options).then(writtenBatchBody), requestIdJson);
+    return this.settle('write_event', this.bus.writeEventWith(request.streamName, event, options).then(writtenBatchBody), requestIdJson);
   }
 
   private settle(operation: string, body: Promise<string | undefined>, requestIdJson: string | undefined): Promise<string> {

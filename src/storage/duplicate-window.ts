@@ -9,7 +9,8 @@
  * a restart a stream's part of the window is rebuilt from its log ({@link recentMessageIds}) on
  * the first append with message ids to it, so it survives restarts and an open reads nothing
  * more than before. Once an id has left the window, a batch with it is appended again, unless the
- * append names an integer expected version, whose check is exact without the window.
+ * append names an expected version (an integer, -1 or `no_stream`) that the key has moved past,
+ * whose check is exact without the window.
  */
 import { ErrorCodes, isEventBusError } from '../errors.js';
 import type { StreamLog } from './log/stream-log.js';
@@ -54,7 +55,7 @@ export class DuplicateWindow {
   add(stream: number, msgId: string, offset: number, timeMs: number): void {
     if (this.maxEntries === 0 || this.windowMs === 0) return;
     const key = windowKey(stream, msgId);
-    this.seen.delete(key); // appended again (an exact expected version): it moves to the end
+    this.seen.delete(key); // appended again after it left the window (not yet dropped): it moves to the end
     this.seen.set(key, { offset, timeMs });
     if (this.seen.size > this.maxEntries) this.seen.delete(this.seen.keys().next().value as string);
   }

@@ -418,7 +418,7 @@ export class Engine {
       }
       for (const payload of payloads) {
         if (payload.length > maxEventBytes) {
-          throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${payload.length} bytes, the limit is ${maxEventBytes}`);
+          throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${payload.length} bytes, the limit is ${maxEventBytes}`, { context: { limit: maxEventBytes, bytes: payload.length } });
         }
       }
       if (payloads.length === 0) return Promise.resolve([]);

@@ -11,14 +11,20 @@
  *
  * Idempotency, checked before the expected version (a retried append must be recognised even
  * though its first attempt moved the version on):
- * - with an integer expected version N, exactly: when the key (or, without a key, the stream)
- *   has moved past N, the events after N are compared with the batch's message ids: all equal,
- *   the batch is a duplicate; the first one different, WRONG_EXPECTED_VERSION; some equal,
- *   IDEMPOTENCY_CONFLICT. No window is involved.
- * - otherwise through the store's duplicate window (duplicate-window.ts): every message id of the
- *   batch seen in the stream (with the same key), a duplicate; some, IDEMPOTENCY_CONFLICT.
+ * - with an integer expected version N (-1 and `no_stream` are N = -1), exactly, when the key (or,
+ *   without a key, the stream) has moved past N: the events after N are compared with the batch
+ *   (EventStoreDB's rule). The first one with another message id (or the batch's first event
+ *   without one), WRONG_EXPECTED_VERSION; every event equal, by message id and key, a duplicate;
+ *   otherwise IDEMPOTENCY_CONFLICT. No window is involved.
+ * - otherwise (also when the key is at N) through the store's duplicate window
+ *   (duplicate-window.ts): a batch whose every event has a message id seen in the stream, with the
+ *   same key, at consecutive offsets in the batch's order (the same batch), is a duplicate; any
+ *   other batch with an id seen is IDEMPOTENCY_CONFLICT. So an id in the window is never stored
+ *   twice.
  * A duplicate appends nothing and answers with the original events (offsets, versions, times),
- * once they are durable.
+ * once they are durable; its next expected version is the original batch's last version (or
+ * offset), as EventStoreDB answers an idempotent write, so a write that came between the two
+ * attempts is not skipped over by the client's next conditional append.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { MAX_KEY_BYTES, MAX_MSG_ID_BYTES, MAX_TYPE_BYTES, type RecordFields } from './format/record-fields.js';
@@ -93,8 +99,6 @@ interface CheckedBatch {
   key: string | undefined;
   keyBytes: Buffer | null;
   msgIds: (string | undefined)[];
-  /** True when every event has a message id. */
-  allMsgIds: boolean;
   expected: ExpectedVersion;
 }
 
@@ -110,14 +114,12 @@ export function appendEvents(ctx: AppendContext, target: AppendTarget, events: r
   const batch = checkBatch(events, options, ctx.limits);
   const current = batch.key === undefined ? log.assignedOffset - 1 : target.keys.newest(batch.key).version;
   const expected = batch.expected;
-  if (typeof expected === 'number' && expected >= 0) {
-    if (current !== expected) return exactRetry(target, batch, current, expected);
-  } else {
-    const duplicate = windowedRetry(ctx, target, batch, nowMs);
-    if (duplicate !== null) return duplicate;
-    const ok = expected === 'any' || ((expected === 'no_stream' || expected === -1) ? current === -1 : current >= 0);
-    if (!ok) throw wrongExpectedVersion(expected, current);
-  }
+  // The version the exact rule compares from: an integer, or -1 for "no event yet".
+  const exactFrom = typeof expected === 'number' ? expected : expected === 'no_stream' ? -1 : null;
+  if (exactFrom !== null && current !== exactFrom) return exactRetry(target, batch, current, exactFrom, expected);
+  const duplicate = windowedRetry(ctx, target, batch, nowMs);
+  if (duplicate !== null) return duplicate;
+  if (expected === 'stream_exists' && current < 0) throw wrongExpectedVersion(expected, current);
   const firstOffset = log.assignedOffset;
   const firstVersion = current + 1;
   if (batch.fields !== null && batch.keyBytes !== null) {
@@ -156,7 +158,6 @@ function checkBatch(events: readonly NewEvent[], options: AppendEventsOptions, l
   const msgIds: (string | undefined)[] = new Array(events.length);
   const distinct = new Set<string>();
   let anyFields = keyBytes !== null;
-  let allMsgIds = true;
   let bytes = 0;
   const fields: RecordFields[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
@@ -168,8 +169,6 @@ function checkBatch(events: readonly NewEvent[], options: AppendEventsOptions, l
     if (event.msgId !== undefined) {
       if (distinct.has(event.msgId)) throw invalid(`events[${i}].msg_id`, `msg_id ${JSON.stringify(event.msgId)} appears twice in the batch`, 'a msg_id unique within the batch');
       distinct.add(event.msgId);
-    } else {
-      allMsgIds = false;
     }
     const eventBytes = event.payload.length + (metadata?.length ?? 0);
     if (eventBytes > limits.maxEventBytes) {
@@ -188,7 +187,7 @@ function checkBatch(events: readonly NewEvent[], options: AppendEventsOptions, l
       context: { field: 'events', limit: limits.maxBatchBytes, bytes },
     });
   }
-  return { payloads, fields: anyFields ? fields : null, key, keyBytes, msgIds, allMsgIds: allMsgIds && distinct.size > 0, expected };
+  return { payloads, fields: anyFields ? fields : null, key, keyBytes, msgIds, expected };
 }
 
 /** The UTF-8 bytes of a string field of 1 to `max` bytes; INVALID_FIELD otherwise. */
@@ -213,19 +212,31 @@ function idempotencyConflict(reason: string, msgIds: readonly string[]): EventBu
 }
 
 /**
- * The exact rule, for an integer expected version `expected` that the key (or stream) is no
- * longer at: the events after it decide between a duplicate, WRONG_EXPECTED_VERSION and
- * IDEMPOTENCY_CONFLICT.
+ * The exact rule, for an expected version `from` (an integer; -1 for `no_stream`) that the key (or
+ * stream) is no longer at: the events after it decide between a duplicate, WRONG_EXPECTED_VERSION
+ * and IDEMPOTENCY_CONFLICT. `expected` is the version as the append named it, for the error.
  */
-function exactRetry(target: AppendTarget, batch: CheckedBatch, current: number, expected: number): Promise<AppendEventsResult> {
-  if (current < expected || !batch.allMsgIds) throw wrongExpectedVersion(expected, current);
+function exactRetry(target: AppendTarget, batch: CheckedBatch, current: number, from: number, expected: ExpectedVersion): Promise<AppendEventsResult> {
+  const first = batch.msgIds[0];
+  if (current < from || first === undefined) throw wrongExpectedVersion(expected, current);
   const count = batch.payloads.length;
-  const after = eventsAfter(target, batch.key, expected, count);
+  const after = eventsAfter(target, batch.key, from, count);
+  // Not a retry of the append that moved the key past `from`: an ordinary mismatch.
+  if (after.length === 0 || after[0]!.attributes?.msgId !== first) throw wrongExpectedVersion(expected, current);
+  // Seen: the batch's ids among the events compared.
+  const storedIds = new Set(after.map((event) => event.attributes?.msgId));
+  const seenIds = batch.msgIds.filter((id): id is string => id !== undefined && storedIds.has(id));
+  // Without a key the events after N may have one: the same ids with another key are not a repeat.
+  const batchIds = new Set(seenIds);
+  const otherKey = after.find((event) => event.attributes?.msgId !== undefined && batchIds.has(event.attributes.msgId) && event.attributes.key !== batch.key);
+  if (otherKey !== undefined) throw idempotencyConflict(anotherKeyReason(otherKey.attributes!.msgId!), seenIds);
   let matching = 0;
-  for (let i = 0; i < count && i < after.length; i++) if (after[i]!.attributes?.msgId === batch.msgIds[i]) matching += 1;
-  if (matching === count) return duplicateOf(target, batch, after);
-  if (after.length === 0 || after[0]!.attributes?.msgId !== batch.msgIds[0]) throw wrongExpectedVersion(expected, current);
-  throw idempotencyConflict(`the events after version ${expected} match only part of the batch (${matching} of ${count} message ids)`, batch.msgIds.filter((id): id is string => id !== undefined));
+  while (matching < count && matching < after.length && batch.msgIds[matching] !== undefined && after[matching]!.attributes?.msgId === batch.msgIds[matching]) matching += 1;
+  if (matching === count) return duplicateOf(target, after);
+  const withoutId = batch.msgIds.filter((id) => id === undefined).length;
+  const compared = from < 0 ? `the ${batch.key === undefined ? 'stream' : 'key'}'s first events` : `the events after ${batch.key === undefined ? 'offset' : 'version'} ${from}`;
+  const noIds = withoutId === 0 ? '' : `; ${eventsWord(withoutId)} without a msg_id, which cannot be recognised as appended before`;
+  throw idempotencyConflict(`${compared} repeat only the first ${matching} of the batch's ${count} events (by msg_id)${noIds}`, seenIds);
 }
 
 /**
@@ -265,8 +276,10 @@ function readWritten(log: StreamLog, offset: number): StoredEvent | null {
 }
 
 /**
- * The window rule, for an expected version other than an integer: every message id seen, a
- * duplicate; some, IDEMPOTENCY_CONFLICT; none (or no message ids), null.
+ * The window rule, for an expected version other than an integer the key has moved past: every
+ * event's message id seen, with the same key, at consecutive offsets in the batch's order (the
+ * same batch), a duplicate; any other batch with a message id seen, IDEMPOTENCY_CONFLICT; none
+ * seen (or no message ids), null.
  */
 function windowedRetry(ctx: AppendContext, target: AppendTarget, batch: CheckedBatch, nowMs: number): Promise<AppendEventsResult> | null {
   if (batch.msgIds.every((id) => id === undefined)) return null;
@@ -283,30 +296,51 @@ function windowedRetry(ctx: AppendContext, target: AppendTarget, batch: CheckedB
     }
   }
   if (seen.length === 0) return null;
-  if (!batch.allMsgIds || seen.length < batch.payloads.length) {
-    throw idempotencyConflict(`${seen.length} of the batch's ${batch.payloads.length} events were appended before (by msg_id), the others not`, seenIds);
-  }
+  const count = batch.payloads.length;
+  if (seen.length < count) throw idempotencyConflict(partlySeenReason(seen.length, batch.msgIds.filter((id) => id !== undefined).length, count), seenIds);
   const originals: StoredEvent[] = [];
-  for (let i = 0; i < seen.length; i++) {
+  for (let i = 0; i < count; i++) {
+    const msgId = batch.msgIds[i]!;
     const event = readWritten(target.log, seen[i]!);
-    if (event === null || event.attributes?.msgId !== batch.msgIds[i] || event.attributes?.key !== batch.key) {
-      throw idempotencyConflict(`msg_id ${JSON.stringify(batch.msgIds[i])} was appended before ${event === null ? '(the event is no longer stored)' : 'with another key'}`, seenIds);
-    }
+    if (event === null || event.attributes?.msgId !== msgId) throw idempotencyConflict(`msg_id ${JSON.stringify(msgId)} was appended before (the event is no longer stored)`, seenIds);
+    if (event.attributes.key !== batch.key) throw idempotencyConflict(anotherKeyReason(msgId), seenIds);
     originals.push(event);
   }
-  return duplicateOf(target, batch, originals);
+  // A batch is stored at consecutive offsets: anything else is not a repeat of one batch.
+  for (let i = 1; i < count; i++) {
+    if (seen[i]! <= seen[i - 1]!) throw idempotencyConflict(`every msg_id of the batch was appended before, but in another order (msg_id ${JSON.stringify(batch.msgIds[i])} before ${JSON.stringify(batch.msgIds[i - 1])}): a repeat is the same batch in the same order`, seenIds);
+    if (seen[i]! !== seen[i - 1]! + 1) throw idempotencyConflict(`every msg_id of the batch was appended before, but not as one batch (other events between ${JSON.stringify(batch.msgIds[i - 1])} and ${JSON.stringify(batch.msgIds[i])}): a repeat is the same batch in the same order`, seenIds);
+  }
+  return duplicateOf(target, originals);
 }
 
-/** The answer to a duplicate: the original events, once they are durable. */
-function duplicateOf(target: AppendTarget, batch: CheckedBatch, originals: readonly StoredEvent[]): Promise<AppendEventsResult> {
-  const keyed = batch.key !== undefined;
-  const events: AppendedEvent[] = originals.map((event) => ({
-    offset: event.offset,
-    timestampMs: event.timestampMs,
-    ...(keyed ? { version: event.attributes!.version! } : {}),
-  }));
+/** Why a batch with some message ids seen and some events not is a conflict. */
+function partlySeenReason(seen: number, withIds: number, count: number): string {
+  const parts = [`${seen} of the batch's ${count} events ${seen === 1 ? 'was' : 'were'} appended before (by msg_id)`];
+  if (withIds > seen) parts.push(`${eventsWord(withIds - seen)} with a msg_id not`);
+  if (count > withIds) parts.push(`${eventsWord(count - withIds)} without a msg_id, which cannot be recognised as appended before`);
+  return parts.join('; ');
+}
+
+function anotherKeyReason(msgId: string): string {
+  return `msg_id ${JSON.stringify(msgId)} was appended before with another key (or without one)`;
+}
+
+function eventsWord(n: number): string {
+  return n === 1 ? '1 event' : `${n} events`;
+}
+
+/**
+ * The answer to a duplicate: the original events (with their versions when they have a key), and
+ * as next expected version the last one's version (or offset), once they are durable.
+ */
+function duplicateOf(target: AppendTarget, originals: readonly StoredEvent[]): Promise<AppendEventsResult> {
+  const events: AppendedEvent[] = originals.map((event) => {
+    const version = event.attributes?.version;
+    return version === undefined ? { offset: event.offset, timestampMs: event.timestampMs } : { offset: event.offset, timestampMs: event.timestampMs, version };
+  });
   const last = events[events.length - 1]!;
-  const highest = Math.max(...events.map((e) => e.offset));
-  const result: AppendEventsResult = { events, nextExpectedVersion: keyed ? last.version! : last.offset, duplicate: true };
-  return target.log.whenVisible(highest).then(() => result);
+  const result: AppendEventsResult = { events, nextExpectedVersion: last.version ?? last.offset, duplicate: true };
+  // Originals are in increasing offsets (one batch, or a key's versions in order).
+  return target.log.whenVisible(last.offset).then(() => result);
 }

@@ -11,8 +11,8 @@ import { parseConfig } from '../../src/cli/config.js';
 import { MAIN, tempDir } from '../helpers/server-process.js';
 
 t.test('a page size of 0 is refused at read, naming file and key', async (t) => {
-  t.throws(() => parseConfig('server:\n  max_page_events: 0\n', 'c.yaml'), { code: 'INVALID_FIELD', reason: "config file c.yaml: 'server.max_page_events' must be at least 1, got 0" });
-  t.throws(() => parseConfig('server:\n  max_page_bytes: 0\n', 'c.yaml'), { code: 'INVALID_FIELD', message: /'server.max_page_bytes' must be at least 1/ });
+  t.throws(() => parseConfig('server:\n  max_page_events: 0\n', 'c.yaml'), { code: 'INVALID_FIELD', reason: "config file c.yaml: 'server.max_page_events' must be a whole number of at least 1, got 0" });
+  t.throws(() => parseConfig('server:\n  max_page_bytes: 0\n', 'c.yaml'), { code: 'INVALID_FIELD', message: /'server.max_page_bytes' must be a whole number of at least 1/ });
   t.throws(() => parseConfig('server:\n  default_page_events: 0\n', 'c.yaml'), { code: 'INVALID_FIELD', message: /'server.default_page_events'/ });
 });
 
@@ -44,7 +44,23 @@ t.test('eventbus serve with max_page_events: 0 stops with the config error and o
   const data = path.join(dir, 'data');
   const run = spawnSync(process.execPath, [MAIN, 'serve', '--config', config, '--data', data, '--port', '0'], { encoding: 'utf8', timeout: 20_000 });
   t.equal(run.status, 1, 'status 1, a usage problem');
-  t.match(run.stderr, /config file .*pages\.yaml: 'server\.max_page_events' must be at least 1, got 0/);
+  t.match(run.stderr, /config file .*pages\.yaml: 'server\.max_page_events' must be a whole number of at least 1, got 0/);
   t.notMatch(run.stderr + run.stdout, /INTERNAL|internal error/, 'never reported as a bug');
   t.notOk(existsSync(data), 'nothing was created');
+});
+
+t.test('a bounded whole number is described in the same words whether it is negative or below its bound', async (t) => {
+  const message = (value: string) => {
+    try {
+      parseConfig(`storage:\n  max_batch_events: ${value}\n`, 'c.yaml');
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return 'accepted';
+  };
+  t.equal(message('-1'), "config file c.yaml: 'storage.max_batch_events' must be a whole number of at least 1, got -1");
+  t.equal(message('0'), "config file c.yaml: 'storage.max_batch_events' must be a whole number of at least 1, got 0");
+  t.equal(message('1.5'), "config file c.yaml: 'storage.max_batch_events' must be a whole number of at least 1, got 1.5");
+  t.throws(() => parseConfig('storage:\n  max_event_bytes: -1\n', 'c.yaml'), { message: "config file c.yaml: 'storage.max_event_bytes' must be a whole number from 1 to 67108864, got -1" });
+  t.throws(() => parseConfig('storage:\n  max_batch_bytes: 0\n', 'c.yaml'), { message: "config file c.yaml: 'storage.max_batch_bytes' must be a whole number from 1 to 67108864, got 0" });
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ErrorCodes, isEventBusError, nodeIO, verifyDirectory, type Engine } from '../../src/storage/index.js';
-import { openEngine, readAll, simulateCrash, sleep, streamDir } from '../helpers/store.js';
+import { openEngine, readAll, recordPositions, segmentFiles, simulateCrash, sleep, streamDir } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const body = (text: string) => Buffer.from(JSON.stringify(text));
@@ -185,4 +185,122 @@ t.test('the key index stays within its memory bound with many keys', async (t) =
   t.equal(engine.keyVersion('s', 'customer-12345').version, 0);
   await engine.appendEvents('s', [{ payload: body('e') }], { key: 'customer-7', expectedVersion: 0 });
   t.equal(engine.keyVersion('s', 'customer-7').version, 1);
+});
+
+t.test('an integer expected version the key is at still meets the window: a msg_id in it is never stored twice', async (t) => {
+  const engine = await openEngine(tempDir(t, 'at-n'), { fsync: 'never' });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  // A client lost the reply to [f], read the aggregate (version 0) and retried expecting it.
+  const first = await engine.appendEvents('s', [{ payload: body('F'), msgId: 'f' }], { key: 'K' });
+  const retried = await engine.appendEvents('s', [{ payload: body('G'), msgId: 'f' }], { key: 'K', expectedVersion: 0 });
+  t.same([retried.duplicate, retried.events, retried.nextExpectedVersion], [true, first.events, 0], 'a duplicate, answered with the original');
+  await t.rejects(engine.appendEvents('s', [{ payload: body('G'), msgId: 'f' }, { payload: body('H'), msgId: 'h' }], { key: 'K', expectedVersion: 0 }), {
+    code: 'IDEMPOTENCY_CONFLICT', context: { msg_ids: ['f'] },
+  });
+  // Without a key: the stream's last offset.
+  await engine.createStream('keyless');
+  const plain = await engine.appendEvents('keyless', [{ payload: body('F'), msgId: 'f' }]);
+  const again = await engine.appendEvents('keyless', [{ payload: body('G'), msgId: 'f' }], { expectedVersion: 0 });
+  t.same([again.duplicate, again.events], [true, plain.events]);
+  t.same([engine.stats('s').nextOffset, engine.stats('keyless').nextOffset], [1, 1], 'nothing stored twice');
+});
+
+t.test('-1 and no_stream get the exact rule from the first version, without the window', async (t) => {
+  const engine = await openEngine(tempDir(t, 'exact-none'), { fsync: 'never', duplicateWindowMs: 0 });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  const batch = [{ payload: body('a'), msgId: 'a' }, { payload: body('b'), msgId: 'b' }];
+  const first = await engine.appendEvents('s', batch, { key: 'K', expectedVersion: -1 });
+  for (const expectedVersion of [-1, 'no_stream'] as const) {
+    const again = await engine.appendEvents('s', batch, { key: 'K', expectedVersion });
+    t.same([again.duplicate, again.events, again.nextExpectedVersion], [true, first.events, 1], `keyed, expected ${expectedVersion}`);
+  }
+  await t.rejects(engine.appendEvents('s', [{ payload: body('x'), msgId: 'x' }], { key: 'K', expectedVersion: 'no_stream' }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 'no_stream', actual: 1 } });
+  await t.rejects(engine.appendEvents('s', [{ payload: body('x'), msgId: 'x' }], { key: 'K', expectedVersion: -1 }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: -1, actual: 1 } });
+  await engine.createStream('keyless');
+  const plain = await engine.appendEvents('keyless', batch, { expectedVersion: 'no_stream' });
+  const again = await engine.appendEvents('keyless', batch, { expectedVersion: -1 });
+  t.same([again.duplicate, again.events, again.nextExpectedVersion], [true, plain.events, 1], 'keyless');
+  t.same([engine.stats('s').nextOffset, engine.stats('keyless').nextOffset], [2, 2], 'nothing stored twice');
+});
+
+t.test('the exact rule without a key: events of another key are not a repeat', async (t) => {
+  const engine = await openEngine(tempDir(t, 'exact-key'), { fsync: 'never' });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  await engine.appendEvents('s', [{ payload: body('0') }]);
+  await engine.appendEvents('s', [{ payload: body('c'), msgId: 'c' }], { key: 'other' });
+  await t.rejects(engine.appendEvents('s', [{ payload: body('c'), msgId: 'c' }], { expectedVersion: 0 }), {
+    code: 'IDEMPOTENCY_CONFLICT', reason: /another key/, context: { msg_ids: ['c'] },
+  });
+  t.equal(engine.stats('s').nextOffset, 2);
+});
+
+t.test('a duplicate is the same batch in the same order; a conflict lists only the ids seen', async (t) => {
+  const engine = await openEngine(tempDir(t, 'order'), { fsync: 'never' });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  const ab = await engine.appendEvents('s', [{ payload: body('a'), msgId: 'a' }, { payload: body('b'), msgId: 'b' }], { key: 'X' });
+  await engine.appendEvents('s', [{ payload: body('c'), msgId: 'c' }], { key: 'X' });
+  await t.rejects(engine.appendEvents('s', [{ payload: body('b'), msgId: 'b' }, { payload: body('a'), msgId: 'a' }], { key: 'X' }), {
+    code: 'IDEMPOTENCY_CONFLICT', reason: /in another order/, context: { msg_ids: ['b', 'a'] },
+  });
+  await t.rejects(engine.appendEvents('s', [{ payload: body('a'), msgId: 'a' }, { payload: body('c'), msgId: 'c' }], { key: 'X' }), { code: 'IDEMPOTENCY_CONFLICT', reason: /not as one batch/ });
+  const again = await engine.appendEvents('s', [{ payload: body('a'), msgId: 'a' }, { payload: body('b'), msgId: 'b' }], { key: 'X' });
+  t.same([again.duplicate, again.events.map((e) => [e.offset, e.version]), again.nextExpectedVersion], [true, [[0, 0], [1, 1]], 1],
+    'the original batch, its last version as the next expected one');
+  t.same(again.events, ab.events);
+  // The exact rule: after version 0 come b and c; z was never appended.
+  await t.rejects(engine.appendEvents('s', [{ payload: body('b'), msgId: 'b' }, { payload: body('z'), msgId: 'z' }], { key: 'X', expectedVersion: 0 }), {
+    code: 'IDEMPOTENCY_CONFLICT', context: { msg_ids: ['b'] },
+  });
+  t.equal(engine.stats('s').nextOffset, 3, 'nothing appended');
+});
+
+t.test('a batch with some events without a msg_id is never a duplicate, and the conflict says why', async (t) => {
+  const engine = await openEngine(tempDir(t, 'no-id'), { fsync: 'never' });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  const batch = [{ payload: body('1'), msgId: 'a' }, { payload: body('2') }];
+  await engine.appendEvents('s', batch);
+  await t.rejects(engine.appendEvents('s', batch), {
+    code: 'IDEMPOTENCY_CONFLICT',
+    reason: "1 of the batch's 2 events was appended before (by msg_id); 1 event without a msg_id, which cannot be recognised as appended before",
+    context: { msg_ids: ['a'] },
+  });
+  await t.rejects(engine.appendEvents('s', batch, { expectedVersion: -1 }), { code: 'IDEMPOTENCY_CONFLICT', reason: /without a msg_id/, context: { msg_ids: ['a'] } });
+  t.equal(engine.stats('s').nextOffset, 2);
+});
+
+t.test('a batch without its last record after a clean stop is damage that no read returns part of', async (t) => {
+  const dataDir = tempDir(t, 'cut-batch');
+  let engine = await openEngine(dataDir, { fsync: 'always', segmentSizeBytes: 1024 * 1024 });
+  await engine.createStream('s');
+  await engine.appendEvents('s', [{ payload: body('first') }]);
+  await engine.appendEvents('s', [{ payload: body('a') }, { payload: body('b') }, { payload: body('c') }], { key: 'K' });
+  const dir = streamDir(engine, 's');
+  await engine.close();
+  // Cut the batch's last record (the one ending it) off the log: the store was closed cleanly.
+  const log = segmentFiles(dir)[0]!.log;
+  const records = recordPositions(log);
+  t.equal(records.length, 4);
+  fs.truncateSync(log, records[3]!.position);
+  const report = await verifyDirectory(nodeIO, dataDir);
+  t.ok(report.problems.some((p) => /offsets 1 to 2 are a batch without its last record, after a clean stop/.test(p.message)), JSON.stringify(report.problems));
+  engine = await openEngine(dataDir, { fsync: 'always', segmentSizeBytes: 1024 * 1024 });
+  t.teardown(() => engine.close());
+  t.match(engine.stats('s').damage, [{ firstOffset: 1, lastOffset: 2 }], 'reported as damage');
+  t.same(engine.read('s', 0, { maxEvents: 10 }).map((e) => e.offset), [0], 'a read from before it stops short of it');
+  for (const offset of [1, 2]) t.throws(() => engine.read('s', offset, { maxEvents: 10 }), { code: 'CORRUPT_DATA' }, `offset ${offset} is not returned`);
+  t.throws(() => engine.readBackward('s', 2, { maxEvents: 10 }), { code: 'CORRUPT_DATA' }, 'nor read backward');
+  // A consumer is delivered the events around it; the damaged ones go to its dead letters.
+  const delivered = await engine.consume('s', 'c', { maxEvents: 10, autoAck: true });
+  const more = await engine.consume('s', 'c', { maxEvents: 10, autoAck: true });
+  t.same([...delivered.events, ...more.events].map((e) => e.offset), [0], 'never part of the batch');
+  t.match(engine.stats('s').consumers, [{ name: 'c', deadLettered: 2 }], 'the damaged offsets were dead-lettered');
+  // Appends go on after it.
+  const next = await engine.appendEvents('s', [{ payload: body('d') }]);
+  t.equal(next.events[0]!.offset, 3);
+  t.same(engine.read('s', 3, { maxEvents: 10 }).map((e) => e.offset), [3]);
 });

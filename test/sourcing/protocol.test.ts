@@ -172,3 +172,39 @@ t.test('8 connections race on one key with the same expected version: exactly on
   const page = await call(sockets[0]!, 'get_stream_events', { stream_name: 'race' });
   t.same(page.body.events.map((e: any) => e.version), Array.from({ length: 21 }, (_, i) => i), 'versions gap-free');
 });
+
+t.test('write_event refusals name write_event\'s fields (event, type, msg_id), not a batch\'s', async (t) => {
+  const { port } = await serverFor(t, { engineOptions: { maxEventBytes: 400 } });
+  const s = await linesFor(t, port);
+  await call(s, 'create_stream', { stream_name: 's' });
+  const write = (body: object) => call(s, 'write_event', { stream_name: 's', ...body });
+  let r = await write({ event: 1, type: '' });
+  t.same([r.code, r.context, r.reason], ['INVALID_FIELD', { field: 'type', expected: 'a string of 1 to 255 bytes' }, 'type must be 1 to 255 bytes of UTF-8, got 0']);
+  r = await write({ event: 1, msg_id: 'm'.repeat(65) });
+  t.same([r.code, r.context.field], ['INVALID_FIELD', 'msg_id']);
+  r = await write({ event: 'x'.repeat(500), type: 'T' });
+  t.same([r.code, r.context], ['EVENT_TOO_LARGE', { field: 'event', limit: 400, bytes: 502 }]);
+  t.equal(r.reason, 'event is 502 bytes (body and metadata), the limit is 400');
+  // A plain write keeps its reason and gains the context the errors table promises.
+  s.write(`{"operation":"write_event","body":{"stream_name":"s","event":"${'x'.repeat(500)}"}}\n`);
+  t.equal(await s.readLine(), '{"operation":"write_event","status":false,"context":{"field":"event","limit":400,"bytes":502},"reason":"event is 502 bytes, the limit is 400","code":"EVENT_TOO_LARGE"}');
+  // append_events keeps the batch's names.
+  r = await call(s, 'append_events', { stream_name: 's', events: [{ body: 1, type: '' }] });
+  t.equal(r.context.field, 'events[0].type');
+  const info = await call(s, 'get_stream_info', { stream_name: 's' });
+  t.equal(info.body.stream.event_count, 0, 'nothing was written');
+});
+
+t.test('a retry expecting the version it now reads is answered as a duplicate, not stored twice', async (t) => {
+  const { port } = await serverFor(t);
+  const s = await linesFor(t, port);
+  await call(s, 'create_stream', { stream_name: 'twice' });
+  const first = await call(s, 'append_events', { stream_name: 'twice', key: 'K', events: [{ body: 'F', msg_id: 'f' }] });
+  const again = await call(s, 'append_events', { stream_name: 'twice', key: 'K', expected_version: 0, events: [{ body: 'G', msg_id: 'f' }] });
+  t.equal(again.status, true, JSON.stringify(again));
+  t.same([again.body.duplicate, again.body.events, again.body.first_offset, again.body.last_offset], [true, first.body.events, 0, 0]);
+  const written = await call(s, 'write_event', { stream_name: 'twice', event: 'H', msg_id: 'f', key: 'K', expected_version: 0 });
+  t.same([written.body.duplicate, written.body.event.offset, written.body.event.version], [true, 0, 0], 'write_event too');
+  const info = await call(s, 'get_stream_info', { stream_name: 'twice' });
+  t.equal(info.body.stream.event_count, 1, 'stored once');
+});

@@ -68,7 +68,9 @@ export class Writer {
     }
     const event = events[0]!;
     if (event.payload.length > this.options.maxEventBytes) {
-      return Promise.reject(new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${event.payload.length} bytes, the limit is ${this.options.maxEventBytes}`));
+      return Promise.reject(new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${event.payload.length} bytes, the limit is ${this.options.maxEventBytes}`, {
+        context: { field: 'events[0]', limit: this.options.maxEventBytes, bytes: event.payload.length },
+      }));
     }
     const expected = options.expectedVersion ?? 'any';
     const msgId = event.msgId === undefined ? `${GATEWAY_MSG_ID_PREFIX}${randomUUID()}` : `${CLIENT_MSG_ID_PREFIX}${event.msgId}`;

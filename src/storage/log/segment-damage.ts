@@ -25,6 +25,13 @@ export class SegmentDamage {
     return this.all.find((d) => offset >= d.firstOffset && offset <= d.lastOffset);
   }
 
+  /** The first offset after `offset` that damage covers; Infinity when none. */
+  firstAfter(offset: number): number {
+    let first = Infinity;
+    for (const d of this.all) if (d.firstOffset > offset && d.firstOffset < first) first = d.firstOffset;
+    return first;
+  }
+
   /**
    * The error for the damaged record of `offset`, recording the damage (so that stats list it)
    * the first time it is met. Damage found by a rebuild or recovery keeps its own position and

@@ -344,8 +344,16 @@ export class Segment {
    * fails its checks; stops early (returning what it has) if a later one does.
    */
   read(fromOffset: number, endOffset: number, maxEvents: number, maxBytes: number, out: StoredEvent[]): number {
-    const stop = Math.min(endOffset, this.nextOffset);
+    let stop = Math.min(endOffset, this.nextOffset);
     if (fromOffset >= stop || maxEvents <= 0) return 0;
+    if (!this.damage.isEmpty) {
+      // Offsets known to be damaged are never returned, even when their records pass their
+      // checks (a batch cut short before its end, kept after a clean stop: no reader may see part
+      // of a batch). The first one due throws; a later one ends the read before it.
+      const known = this.damage.at(fromOffset);
+      if (known !== undefined) throw this.damage.error(known.position, fromOffset, known.reason);
+      stop = Math.min(stop, this.damage.firstAfter(fromOffset));
+    }
     try {
       for (;;) {
         const log = this.openLog();
