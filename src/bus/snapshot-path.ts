@@ -21,6 +21,10 @@ export function defaultSnapshotsRoot(dataDir: string): string {
   return beside === data ? `${data}.snapshots` : beside;
 }
 
+/** Longest file name, and longest path, Linux takes (NAME_MAX, PATH_MAX). */
+const MAX_NAME_BYTES = 255;
+const MAX_PATH_BYTES = 4096;
+
 function invalidPath(output: string, why: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_PATH, `invalid snapshot output '${output}': ${why}`, { context: { field: 'output' } });
 }
@@ -34,8 +38,13 @@ function inside(root: string, candidate: string): boolean {
 export function resolveSnapshotDir(root: string, output: string): string {
   if (output.includes('\0')) throw invalidPath(output, 'it contains a NUL character');
   if (path.isAbsolute(output) || path.win32.isAbsolute(output)) throw invalidPath(output, 'it must be a path relative to the snapshots root');
+  // Names the file system cannot hold are the client's mistake, not a failed snapshot.
+  const longName = output.split(/[\\/]/).find((name) => Buffer.byteLength(name) > MAX_NAME_BYTES);
+  if (longName !== undefined) throw invalidPath(output.length > 80 ? `${output.slice(0, 77)}...` : output, `a name in it is ${Buffer.byteLength(longName)} bytes, the limit is ${MAX_NAME_BYTES}`);
   const absoluteRoot = path.resolve(root);
   const target = path.resolve(absoluteRoot, output);
+  // Room for the snapshot's own directory and files below it.
+  if (Buffer.byteLength(target) > MAX_PATH_BYTES - 256) throw invalidPath(output.length > 80 ? `${output.slice(0, 77)}...` : output, `it is too long (the snapshot's paths would pass ${MAX_PATH_BYTES} bytes)`);
   if (!inside(absoluteRoot, target)) throw invalidPath(output, 'it leaves the snapshots root');
   let existing = target;
   let real: { root: string; existing: string };

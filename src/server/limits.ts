@@ -41,7 +41,10 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxInFlightBytes: 8 * 1024 * 1024,
   maxOutputBytes: 32 * 1024 * 1024,
   outputStallTimeoutMs: 30_000,
-  idleTimeoutMs: 600_000,
+  // Never by default: the original never closed an idle connection, and its Go client keeps one
+  // connection for its whole life with no reconnect. Dead peers are found by TCP keepalive
+  // (connection.ts), and idle connections are bounded by maxConnections (about 5 KB each).
+  idleTimeoutMs: 0,
   partialLineTimeoutMs: 30_000,
   closeLingerMs: 2_000,
   maxMarkEventIds: 1000,

@@ -63,6 +63,10 @@ t.test('exact error lines, and the connection stays up', async (t) => {
   t.equal(JSON.parse(await exchange(Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]))).code, 'INVALID_UTF8');
   t.equal(JSON.parse(await exchange('{"operation":"snapshot_db","body":{"output":"/tmp"}}')).code, 'INVALID_PATH');
   t.equal(JSON.parse(await exchange('{"operation":"snapshot_db","body":{"output":"a/../../b"}}')).code, 'INVALID_PATH');
+  const tooLong = JSON.parse(await exchange(`{"operation":"snapshot_db","body":{"output":"${'n'.repeat(300)}"}}`)) as { code: string; reason: string };
+  t.equal(tooLong.code, 'INVALID_PATH', 'a name the file system cannot hold is the client\'s mistake, not a failed snapshot');
+  t.notMatch(tooLong.reason, /ENAMETOOLONG|\//, 'no system error, no server path in the reason');
+  t.equal(JSON.parse(await exchange(`{"operation":"snapshot_db","body":{"output":"${'a/'.repeat(2100)}"}}`)).code, 'INVALID_PATH', 'a path too long for the snapshot below it');
   t.equal(JSON.parse(await exchange('{"operation":"process_events","body":{"stream_name":"s1-name","consumer":""}}')).code, 'INVALID_FIELD');
 
   t.equal(await exchange('{"operation":"health"}'), '{"operation":"health","status":true}', 'still up');
