@@ -140,8 +140,12 @@ export function appendEvents(ctx: AppendContext, target: AppendTarget, events: r
   });
 }
 
-/** Checks a batch against the limits and encodes its fields. */
-function checkBatch(events: readonly NewEvent[], options: AppendEventsOptions, limits: AppendLimits): CheckedBatch {
+/**
+ * Checks a batch against the limits and encodes its fields: INVALID_FIELD, EVENT_TOO_LARGE or
+ * BATCH_TOO_LARGE before anything is written. Exported for stores that cannot check themselves
+ * (bus/append-checks.ts), so a refusal reads the same on every backend.
+ */
+export function checkBatch(events: readonly NewEvent[], options: AppendEventsOptions, limits: AppendLimits): CheckedBatch {
   if (events.length === 0) throw invalid('events', 'a batch holds at least one event', 'a non-empty array');
   if (events.length > limits.maxBatchEvents) {
     throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${limits.maxBatchEvents} events, got ${events.length}`, {
