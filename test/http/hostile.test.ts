@@ -96,6 +96,12 @@ t.test('each kind of bad request gets a clear 4xx and never disturbs the TCP sid
   const missing = await fetch(`http://127.0.0.1:${port}/api/streams/nope`, { method: 'DELETE' });
   t.equal(missing.status, 404);
   t.match(await missing.json(), { error: { code: 'STREAM_NOT_FOUND' } });
+  for (const since of ['abc', '-5', '1.5', '1e3']) {
+    const badSince = await fetch(`http://127.0.0.1:${port}/api/overview?since=${since}`);
+    t.equal(badSince.status, 400, `?since=${since}: 400, not taken as 0`);
+    t.match(await badSince.json(), { error: { code: 'INVALID_FIELD' } });
+  }
+  t.equal((await fetch(`http://127.0.0.1:${port}/api/overview?since=0`)).status, 200);
   await t.rejects(started.client.getStreamInfo('csrf'), { code: 'STREAM_NOT_FOUND' }, 'nothing was created by any of them');
   await tcpStillServes(t, started, 'every bad request');
 

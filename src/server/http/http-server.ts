@@ -204,7 +204,7 @@ export class HttpServer {
       case '/index.html':
         return ['page', { GET: (q, r) => this.asset(q, r, 'index.html') }];
       case '/api/overview':
-        return ['api', { GET: (q, r, url) => this.answer(q, r, overview(this.admin, Number(url.searchParams.get('since') ?? 0) || 0)) }];
+        return ['api', { GET: (q, r, url) => this.answer(q, r, overview(this.admin, sinceOf(url.searchParams.get('since')))) }];
       case '/api/streams':
         return ['api', { POST: (q, r) => this.action(q, r, async (body) => createStream(this.admin, body)) }];
       case '/api/snapshots':
@@ -347,6 +347,14 @@ function hostOf(origin: string): string | null {
 }
 
 /** A stream name from a path segment (percent-encoded UTF-8). Throws INVALID_STREAM_NAME. */
+/** `?since=MS` of /api/overview: absent is 0; anything but a whole number of ms is INVALID_FIELD (400). */
+function sinceOf(value: string | null): number {
+  if (value === null || value === '') return 0;
+  const ms = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(ms)) throw new EventBusError(ErrorCodes.INVALID_FIELD, `since must be a whole number of milliseconds since the epoch, got '${value.slice(0, 40)}'`, { context: { field: 'since' } });
+  return ms;
+}
+
 function decodeName(segment: string): string {
   try {
     return decodeURIComponent(segment);
