@@ -140,12 +140,27 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     limits: limits as Partial<ServerLimits>,
     bus: bus as BusOptions,
     // Default beside the data directory, never relative to the working directory (systemd's is /).
-    snapshotsRoot: file.snapshotsRoot === undefined ? defaultSnapshotsRoot(engine.dataDir) : path.resolve(file.snapshotsRoot),
+    snapshotsRoot: snapshotsRootOf(file.snapshotsRoot, engine.dataDir),
     configFile,
     http,
     httpPortFile: nonEmpty(flags.httpPortFile) ?? (httpPortFileInFile as string | undefined),
     backend: resolveBackend(flags, file, engine),
   };
+}
+
+/**
+ * `snapshots.root`, or the default beside the data directory. A root inside the data directory is
+ * refused at start: every snapshot there would be refused (INVALID_PATH), since the store would
+ * take it for stray files.
+ */
+function snapshotsRootOf(configured: string | undefined, dataDir: string): string {
+  if (configured === undefined) return defaultSnapshotsRoot(dataDir);
+  const root = path.resolve(configured);
+  const relative = path.relative(dataDir, root);
+  if (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))) {
+    throw bad(`snapshots.root ${root} is inside the data directory ${dataDir}: put it beside it (the default is ${defaultSnapshotsRoot(dataDir)})`);
+  }
+  return root;
 }
 
 /** `--backend` and the NATS options over the config file's `backend:` section. */
