@@ -68,6 +68,8 @@ export class StreamAdmin {
         context: { field: 'before_offset', expected: `an integer from 0 to ${end}` },
       });
     }
+    // The key index must not need the removed events again (their keys' versions, at the next open).
+    if (beforeOffset > (state.entry.truncatedBefore ?? 0)) await state.keys.persistBelow(beforeOffset);
     if (beforeOffset > (state.entry.truncatedBefore ?? 0)) {
       catalog.checkWritable();
       const previous = state.entry.truncatedBefore;

@@ -60,3 +60,23 @@ t.test('reads by key skip the truncated versions, before and after kill -9', asy
   t.teardown(() => client.close());
   await check('after kill -9 and a restart');
 });
+
+t.test('a key whose events truncation removed keeps its version across kill -9: the next append continues it', async (t) => {
+  const first = await serverProcessFor(t, { args: ['--fsync', 'always'] });
+  let client = await EventBusClient.connect({ port: first.port });
+  await client.createStream('s');
+  await client.request('append_events', { stream_name: 's', key: 'gone', events: [{ body: 0, msg_id: 'a' }, { body: 1, msg_id: 'b' }, { body: 2 }] });
+  await client.request('write_event', { stream_name: 's', event: 'keyless' });
+  await client.request('truncate_stream', { stream_name: 's', before_offset: 3 });
+  // Killed at once: the key index's newest entries were still in memory (it writes them out
+  // after 2 s without keyed appends), and the log no longer holds the removed events.
+  client.close();
+  await first.stop('SIGKILL');
+  const second = await startServerProcess({ dataDir: first.dataDir, cwd: first.cwd, args: ['--fsync', 'always'] });
+  t.teardown(() => second.stop('SIGKILL'));
+  client = await EventBusClient.connect({ port: second.port });
+  t.teardown(() => client.close());
+  await t.rejects(client.request('append_events', { stream_name: 's', key: 'gone', expected_version: 'no_stream', events: [{ body: 'again' }] }), { code: 'WRONG_EXPECTED_VERSION' }, 'the key has versions: no_stream is refused');
+  const next = (await client.request('append_events', { stream_name: 's', key: 'gone', expected_version: 2, events: [{ body: 3 }] })).body as { events: { version: number }[] };
+  t.same(next.events.map((e) => e.version), [3], 'versions go on from the last one, not from 0');
+});

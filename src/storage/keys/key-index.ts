@@ -694,6 +694,24 @@ export class KeyIndex {
     }
   }
 
+  /**
+   * Makes the entries of the events below `offset` durable in a run, before a truncation removes
+   * those events: the log cannot give them back at the next open, and a key whose events are all
+   * removed must keep its newest version (merges keep it, run-merge.ts), also after a crash.
+   */
+  async persistBelow(offset: number): Promise<void> {
+    if (this.closed || this.closing) return;
+    this.ensureLoaded();
+    while (this.busy) await new Promise((resolve) => setImmediate(resolve));
+    if (this.coveredTo >= offset || this.closed || this.closing) return;
+    this.busy = true;
+    try {
+      await this.flush();
+    } finally {
+      this.busy = false;
+    }
+  }
+
   /** Stops flushes and merges (a run being written is finished or left as a temporary file). */
   close(): void {
     this.closed = true;
