@@ -62,8 +62,9 @@ export interface ClientOptions {
   /** Give up connecting after this long. Default 10 s. */
   connectTimeoutMs?: number;
   /**
-   * Fail when the oldest request has had no response for this long; 0 = wait forever. Default
-   * 60 s. A long-poll's wait_ms is added to it. A timeout closes the connection (later
+   * Fail when the oldest request has had no response for this long (counted from when it was
+   * sent, or, behind others, from when the one before it was answered: the server answers in
+   * order); 0 = wait forever. Default 60 s. A long-poll's wait_ms is added to it. A timeout closes the connection (later
    * responses could no longer be matched).
    */
   requestTimeoutMs?: number;
@@ -75,6 +76,8 @@ interface Pending {
   resolve(response: Response, line: string): void;
   reject(error: EventBusError): void;
   deadlineMs: number;
+  /** A long-poll's wait_ms, added to the timeout. */
+  waitMs: number;
 }
 
 /** ensureStream: create, then look up, at most this many times while others create and delete the name. */
@@ -364,9 +367,14 @@ export class EventBusClient {
    * metadata, msgId) it is an append of one event: see {@link appendEvents}.
    */
   writeEvent(name: string, event: unknown, options: WriteOptions = {}): Promise<WrittenEvent> {
-    const json = JSON.stringify(event);
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(event);
+    } catch (error) {
+      return Promise.reject(new EventBusError(ErrorCodes.INVALID_FIELD, `event must be JSON-serialisable: ${(error as Error).message}`, { context: { field: 'event' } }));
+    }
     if (json === undefined) return Promise.reject(new EventBusError(ErrorCodes.INVALID_FIELD, 'event must be JSON-serialisable', { context: { field: 'event' } }));
-    return this.writeEventJson(name, json, options);
+    return this.sendWriteEvent(name, json, options);
   }
 
   /**
@@ -392,7 +400,19 @@ export class EventBusClient {
    * Writes an event given as JSON text, stored exactly as written (e.g. integers beyond 2^53).
    * The server checks that it is valid JSON.
    */
-  async writeEventJson(name: string, json: string, options: WriteOptions = {}): Promise<WrittenEvent> {
+  writeEventJson(name: string, json: string, options: WriteOptions = {}): Promise<WrittenEvent> {
+    // One JSON value, checked here: pasted into the request line, text such as `1,"stream_name":"x"`
+    // would otherwise become fields of the request.
+    try {
+      JSON.parse(json);
+    } catch (error) {
+      // The code the server gives a line that is not JSON, with the parser's own words.
+      return Promise.reject(new EventBusError(ErrorCodes.INVALID_JSON, `invalid json provided: the event is not one JSON value (${(error as Error).message})`, { context: { field: 'event' } }));
+    }
+    return this.sendWriteEvent(name, json, options);
+  }
+
+  private async sendWriteEvent(name: string, json: string, options: WriteOptions): Promise<WrittenEvent> {
     const fields = writeFields(options);
     const extra = Object.keys(fields).length === 0 ? '' : `,${JSON.stringify(fields).slice(1, -1)}`;
     // A raw newline can only be whitespace in valid JSON; it must not end the request line.
@@ -511,7 +531,7 @@ export class EventBusClient {
     if (this.closedError !== null) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
       const deadlineMs = this.requestTimeoutMs > 0 ? Date.now() + this.requestTimeoutMs + extraWaitMs : Infinity;
-      this.pending.push({ resolve: onResponse(resolve), reject, deadlineMs });
+      this.pending.push({ resolve: onResponse(resolve), reject, deadlineMs, waitMs: extraWaitMs });
       this.outgoing += line;
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -549,6 +569,10 @@ export class EventBusClient {
       this.pending.splice(0, this.pendingHead);
       this.pendingHead = 0;
     }
+    // The server answers in order: the next request's wait (a long-poll's wait_ms above all)
+    // starts only now, so its time without a response is counted from here.
+    const next = this.pending[this.pendingHead];
+    if (next !== undefined && this.requestTimeoutMs > 0) next.deadlineMs = Math.max(next.deadlineMs, Date.now() + this.requestTimeoutMs + next.waitMs);
     const response = parseResponse(line);
     if (response instanceof EventBusError) return waiter.reject(response);
     const failure = failureOf(response);

@@ -56,8 +56,10 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   /** True once the caught-up line arrived. */
   isCaughtUp = false;
   /**
-   * Resolves with the offset live events start at, once the history has arrived; rejects with
-   * the error that ends the subscription if it ends before.
+   * Resolves with the offset live events start at, once the caught-up line has arrived; rejects
+   * with the error that ends the subscription if it ends before. Lines are read only while fewer
+   * than `maxQueuedLines` wait to be taken, so with a longer history it resolves only as the
+   * program takes events: await it while iterating, not before.
    */
   readonly caughtUp: Promise<number>;
   private resolveCaughtUp!: (nextOffset: number) => void;
@@ -71,6 +73,8 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   private paused = false;
   private finished = false;
   private unsubscribed: ((nextOffset: number) => void) | null = null;
+  /** close() or unsubscribe() was called: the iterator yields nothing more. */
+  private closedByProgram = false;
   private readonly maxQueuedLines: number;
 
   private constructor(private readonly socket: net.Socket, fromOffset: number, maxQueuedLines: number, private readonly maxLineBytes: number) {
@@ -119,6 +123,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
         continue;
       }
       for (const raw of body.events ?? []) {
+        if (this.closedByProgram) return; // unsubscribe or close: events not yet taken are dropped
         const item = event<T>(raw);
         this.nextOffset = item.offset + 1;
         yield { kind: 'event', event: item };
@@ -142,7 +147,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
         this.paused = false;
         this.socket.resume();
       }
-      if ('end' in item) return;
+      if ('end' in item || this.closedByProgram) return;
       if ('error' in item) throw item.error;
       const body = item.line.response.body as { events?: unknown[]; next_offset: number };
       if (body.events === undefined) this.nextOffset = Math.max(this.nextOffset, body.next_offset);
@@ -167,10 +172,13 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     return this.nextOffset;
   }
 
-  /** Closes the connection; the iterator ends. */
+  /** Closes the connection; the iterator ends (lines not yet taken are dropped). */
   close(): void {
     this.finished = true;
+    this.closedByProgram = true;
+    this.queue.length = 0;
     this.socket.destroy();
+    this.push({ end: true });
   }
 
   private onData(chunk: Buffer): void {

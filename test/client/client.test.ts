@@ -91,6 +91,34 @@ t.test('event-sourcing reads and settings have typed methods: keys, backward, by
   t.equal((await client.getStreamInfo('es2')).retention!.maxEvents, 5, 'ensureStream passes retention to the create');
 });
 
+t.test('writeEventJson takes one JSON value only (INVALID_JSON); writeEvent of what JSON cannot hold rejects with INVALID_FIELD', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('j');
+  await client.createStream('j-other');
+  await t.rejects(client.writeEventJson('j', '1,"stream_name":"j-other"'), { code: 'INVALID_JSON' }, 'text that would add fields to the request is refused');
+  t.equal((await client.getStreamInfo('j-other')).eventCount, 0, 'nothing written elsewhere');
+  await t.rejects(client.writeEvent('j', 10n), { code: 'INVALID_FIELD' }, 'a BigInt: a rejection, not a thrown TypeError');
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  await t.rejects(client.writeEvent('j', circular), { code: 'INVALID_FIELD' });
+  t.equal((await client.writeEventJson('j', '{"big": 12345678901234567890}')).offset, 0, 'valid JSON text still goes as written');
+});
+
+t.test('pipelined long-polls: each one\'s wait counts from when the one before it was answered', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port, requestTimeoutMs: 1000 });
+  t.teardown(() => client.close());
+  await client.createStream('lp');
+  const results = await Promise.allSettled([
+    client.processEvents('lp', { waitMs: 1200, consumer: 'a' }),
+    client.processEvents('lp', { waitMs: 1200, consumer: 'b' }),
+    client.health(),
+  ]);
+  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled'], 'no TIMEOUT though the second waited behind the first');
+});
+
 t.test('failures are EventBusErrors with the server\'s code, reason and context', async (t) => {
   const { port } = await serverFor(t);
   const client = await EventBusClient.connect({ port });

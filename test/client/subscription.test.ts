@@ -37,6 +37,31 @@ t.test('an async iterator: history, a caught_up item, live events; unsubscribe s
   await t.rejects(client.subscribe('nope'), { code: 'STREAM_NOT_FOUND' }, 'an unknown stream: subscribe itself rejects');
 });
 
+t.test('unsubscribe or close mid-iteration: the iterator yields nothing more, and resuming where unsubscribe said repeats nothing', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  await client.appendEvents('s', [{ body: 0 }, { body: 1 }, { body: 2 }]);
+  for (const how of ['unsubscribe', 'close'] as const) {
+    const subscription = await client.subscribe('s');
+    const iterator = subscription[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    t.equal(first.done === false && first.value.kind === 'event' ? first.value.event.offset : -1, 0);
+    const resumeAt = how === 'unsubscribe' ? await subscription.unsubscribe() : (subscription.close(), subscription.nextOffset);
+    t.equal(resumeAt, 1, `${how}: resume after the one event taken`);
+    t.same(await iterator.next(), { done: true, value: undefined }, `${how}: the iterator ends (the events of the line already received are dropped)`);
+  }
+  const resumed = await client.subscribe('s', { fromOffset: 1 });
+  const offsets: number[] = [];
+  for await (const item of resumed) {
+    if (item.kind === 'caught_up') break;
+    offsets.push(item.event.offset);
+  }
+  resumed.close();
+  t.same(offsets, [1, 2], 'resuming there: each event once');
+});
+
 t.test('before anything is taken, nextOffset (and unsubscribe) is where the server started, whatever the start', async (t) => {
   const { port } = await serverFor(t);
   const client = await EventBusClient.connect({ port });
