@@ -114,8 +114,19 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     return subscription;
   }
 
-  /** Every event, with one `caught_up` item after the history. */
+  /**
+   * Every event, with one `caught_up` item after the history. Leaving the loop early (`break`,
+   * `return`, a throw in its body) closes the subscription's connection.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<SubscriptionItem<T>> {
+    try {
+      yield* this.items();
+    } finally {
+      this.close();
+    }
+  }
+
+  private async *items(): AsyncGenerator<SubscriptionItem<T>> {
     for await (const { response } of this.lines()) {
       const body = response.body as { events?: Record<string, unknown>[]; caught_up?: boolean; next_offset: number };
       if (body.caught_up === true) {

@@ -58,8 +58,9 @@ t.test('unsubscribe or close mid-iteration: the iterator yields nothing more, an
     if (item.kind === 'caught_up') break;
     offsets.push(item.event.offset);
   }
-  resumed.close();
   t.same(offsets, [1, 2], 'resuming there: each event once');
+  t.same(await resumed.unsubscribe(), 3, 'leaving the loop with break closed it (nothing more to end)');
+  t.equal((resumed as unknown as { socket: { destroyed: boolean } }).socket.destroyed, true, 'its connection is closed: a program that breaks out can exit');
 });
 
 t.test('before anything is taken, nextOffset (and unsubscribe) is where the server started, whatever the start', async (t) => {
