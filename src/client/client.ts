@@ -136,11 +136,18 @@ function retentionOf(wire: Record<string, number>): Retention {
   return { maxAgeMs: wire.max_age_ms!, maxBytes: wire.max_bytes!, maxEvents: wire.max_events! };
 }
 
+/** A time option on the wire: a string as given, a Date as RFC 3339; an invalid Date is INVALID_FIELD. */
+export function timeText(time: string | Date): string {
+  if (!(time instanceof Date)) return time;
+  if (Number.isNaN(time.getTime())) throw new EventBusError(ErrorCodes.INVALID_FIELD, 'fromTime is an invalid Date', { context: { field: 'fromTime' } });
+  return time.toISOString();
+}
+
 /** The position and filter fields of a read (undefined ones are left out of the line). */
 function readWire(options: ReadOptions): Record<string, unknown> {
   return {
     from_offset: options.fromOffset,
-    from_time: options.fromTime instanceof Date ? options.fromTime.toISOString() : options.fromTime,
+    from_time: options.fromTime === undefined ? undefined : timeText(options.fromTime),
     direction: options.direction,
     types: options.types,
     max_events: options.maxEvents,

@@ -20,7 +20,7 @@
  */
 import type net from 'node:net';
 import { EventBusError } from '../errors.js';
-import { event, openSocket, type ClientOptions } from './client.js';
+import { event, openSocket, timeText, type ClientOptions } from './client.js';
 import { connectionClosed, socketError } from './response-errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
 import type { Event, RawResponse } from './types.js';
@@ -77,7 +77,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   private closedByProgram = false;
   private readonly maxQueuedLines: number;
 
-  private constructor(private readonly socket: net.Socket, fromOffset: number, maxQueuedLines: number, private readonly maxLineBytes: number) {
+  private constructor(private readonly socket: net.Socket, fromOffset: number, maxQueuedLines: number, private readonly maxLineBytes: number, private readonly auth: Record<string, unknown>) {
     this.nextOffset = fromOffset;
     this.maxQueuedLines = maxQueuedLines;
     this.framing = new ResponseLines(maxLineBytes);
@@ -95,15 +95,17 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
 
   /** Opens a connection and subscribes (see EventBusClient.subscribe). */
   static async open<T>(client: ClientOptions, name: string, options: SubscribeOptions): Promise<Subscription<T>> {
-    const socket = await openSocket(client);
+    // The request is made before the connection, so that a bad option opens nothing.
     const body: Record<string, unknown> = { stream_name: name };
     if (options.fromEnd === true) body.from_offset = 'end';
-    else if (options.fromTime !== undefined) body.from_time = options.fromTime instanceof Date ? options.fromTime.toISOString() : options.fromTime;
+    else if (options.fromTime !== undefined) body.from_time = timeText(options.fromTime);
     else body.from_offset = options.fromOffset ?? 0;
     if (options.key !== undefined) body.key = options.key;
     if (options.types !== undefined) body.types = options.types;
+    // Sent with the unsubscribe too: the server checks credentials on every request but health and exit.
     const auth = client.auth === undefined ? {} : { auth: { client_id: client.auth.clientId, client_secret: client.auth.clientSecret } };
-    const subscription = new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64, client.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    const socket = await openSocket(client);
+    const subscription = new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64, client.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, auth);
     socket.write(`${JSON.stringify({ operation: 'subscribe', body, ...auth })}\n`);
     try {
       await subscription.started;
@@ -127,7 +129,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   }
 
   private async *items(): AsyncGenerator<SubscriptionItem<T>> {
-    for await (const { response } of this.lines()) {
+    for await (const { response } of this.received()) {
       const body = response.body as { events?: Record<string, unknown>[]; caught_up?: boolean; next_offset: number };
       if (body.caught_up === true) {
         yield { kind: 'caught_up', nextOffset: body.next_offset };
@@ -146,8 +148,17 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   /**
    * The subscription's lines as received (events exactly as stored, e.g. integers beyond 2^53),
    * events lines and the caught-up line; throws the error that ends it. Use it or the iterator.
+   * Leaving the loop early closes the subscription's connection, as the iterator does.
    */
   async *lines(): AsyncGenerator<RawResponse> {
+    try {
+      yield* this.received();
+    } finally {
+      this.close();
+    }
+  }
+
+  private async *received(): AsyncGenerator<RawResponse> {
     for (;;) {
       const item = this.queue.shift();
       if (item === undefined) {
@@ -174,7 +185,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   async unsubscribe(): Promise<number> {
     if (!this.finished && !this.socket.destroyed) {
       const answered = new Promise<number>((resolve) => (this.unsubscribed = resolve));
-      this.socket.write(`${JSON.stringify({ operation: 'unsubscribe' })}\n`);
+      this.socket.write(`${JSON.stringify({ operation: 'unsubscribe', ...this.auth })}\n`);
       if (this.paused) this.socket.resume();
       this.paused = false;
       await Promise.race([answered, new Promise((resolve) => this.socket.once('close', resolve))]);

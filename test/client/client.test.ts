@@ -156,7 +156,8 @@ t.test('pipelining: many requests in flight, answered in order', async (t) => {
 });
 
 t.test('auth is sent with every request', async (t) => {
-  const { port } = await serverFor(t, { clients: { app: { client_id: 'id', client_secret: 's3cret' } } });
+  const started = await serverFor(t, { clients: { app: { client_id: 'id', client_secret: 's3cret' } } });
+  const { port } = started;
   const good = await EventBusClient.connect({ port, auth: { clientId: 'id', clientSecret: 's3cret' } });
   t.teardown(() => good.close());
   await good.createStream('a');
@@ -164,6 +165,15 @@ t.test('auth is sent with every request', async (t) => {
   t.teardown(() => bad.close());
   await bad.health();
   await t.rejects(bad.createStream('b'), { code: 'UNAUTHORIZED', reason: 'unauthorized to make request' });
+
+  const { server } = started;
+  const failuresBefore = server.stats.authFailures;
+  const subscription = await good.subscribe('a');
+  await subscription.caughtUp;
+  await subscription.unsubscribe();
+  t.equal(server.stats.authFailures, failuresBefore, 'a subscription\'s unsubscribe carries the credentials too (no failed login)');
+  await t.rejects(good.subscribe('a', { fromTime: new Date('not a time') }), { code: 'INVALID_FIELD' }, 'an invalid Date: INVALID_FIELD, and no connection opened');
+  await t.rejects(good.getStreamEvents('a', { fromTime: new Date('not a time') }), { code: 'INVALID_FIELD' });
 });
 
 t.test('transport failures: refused, closed mid-request, timeout', { skip: behindBalancer ? 'behind the test balancer the port stays open when one gateway closes' : false }, async (t) => {
