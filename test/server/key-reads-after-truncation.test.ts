@@ -6,9 +6,9 @@
  * entries for the removed versions at all (it is rebuilt from what the log still holds), which
  * is what once made a page report the end early.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
-import { serverProcessFor, startServerProcess } from '../helpers/server-process.js';
+import { serverProcessFor, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 type KeyPage = { events: { offset: number; version: number }[]; next_version: number; at_end: boolean };
 
@@ -24,6 +24,17 @@ async function pageKey(client: EventBusClient, key: string, direction: 'forward'
     body = { ...body, from_version: page.next_version };
   }
   return { versions, last: null, pages: -1 };
+}
+
+/** Kills `first` with SIGKILL, starts the server again on its data, and connects to it. */
+async function killAndRestart(t: Test, first: ServerProcess, client: EventBusClient): Promise<EventBusClient> {
+  client.close();
+  await first.stop('SIGKILL');
+  const second = await startServerProcess({ dataDir: first.dataDir, cwd: first.cwd, args: ['--fsync', 'always'] });
+  t.teardown(() => second.stop('SIGKILL'));
+  const again = await EventBusClient.connect({ port: second.port });
+  t.teardown(() => again.close());
+  return again;
 }
 
 t.test('reads by key skip the truncated versions, before and after kill -9', async (t) => {
@@ -52,12 +63,7 @@ t.test('reads by key skip the truncated versions, before and after kill -9', asy
   };
   await check('before the restart');
 
-  client.close();
-  await first.stop('SIGKILL');
-  const second = await startServerProcess({ dataDir: first.dataDir, cwd: first.cwd, args: ['--fsync', 'always'] });
-  t.teardown(() => second.stop('SIGKILL'));
-  client = await EventBusClient.connect({ port: second.port });
-  t.teardown(() => client.close());
+  client = await killAndRestart(t, first, client);
   await check('after kill -9 and a restart');
 });
 
@@ -70,12 +76,7 @@ t.test('a key whose events truncation removed keeps its version across kill -9: 
   await client.request('truncate_stream', { stream_name: 's', before_offset: 3 });
   // Killed at once: the key index's newest entries were still in memory (it writes them out
   // after 2 s without keyed appends), and the log no longer holds the removed events.
-  client.close();
-  await first.stop('SIGKILL');
-  const second = await startServerProcess({ dataDir: first.dataDir, cwd: first.cwd, args: ['--fsync', 'always'] });
-  t.teardown(() => second.stop('SIGKILL'));
-  client = await EventBusClient.connect({ port: second.port });
-  t.teardown(() => client.close());
+  client = await killAndRestart(t, first, client);
   await t.rejects(client.request('append_events', { stream_name: 's', key: 'gone', expected_version: 'no_stream', events: [{ body: 'again' }] }), { code: 'WRONG_EXPECTED_VERSION' }, 'the key has versions: no_stream is refused');
   const next = (await client.request('append_events', { stream_name: 's', key: 'gone', expected_version: 2, events: [{ body: 3 }] })).body as { events: { version: number }[] };
   t.same(next.events.map((e) => e.version), [3], 'versions go on from the last one, not from 0');
