@@ -108,12 +108,15 @@ t.test('writeEventJson takes one JSON value only (INVALID_JSON); writeEvent of w
 
 t.test('pipelined long-polls: each one\'s wait counts from when the one before it was answered', async (t) => {
   const { port } = await serverFor(t);
-  const client = await EventBusClient.connect({ port, requestTimeoutMs: 1000 });
+  // The timeout leaves room for the gateway's slower polls (jetstream); the waits are longer than
+  // it, so that counted from when they were sent, the second would time out.
+  const client = await EventBusClient.connect({ port, requestTimeoutMs: 2000 });
   t.teardown(() => client.close());
   await client.createStream('lp');
+  for (const consumer of ['a', 'b']) await client.processEvents('lp', { consumer });
   const results = await Promise.allSettled([
-    client.processEvents('lp', { waitMs: 1200, consumer: 'a' }),
-    client.processEvents('lp', { waitMs: 1200, consumer: 'b' }),
+    client.processEvents('lp', { waitMs: 2500, consumer: 'a' }),
+    client.processEvents('lp', { waitMs: 2500, consumer: 'b' }),
     client.health(),
   ]);
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled'], 'no TIMEOUT though the second waited behind the first');
