@@ -130,6 +130,8 @@ export class Engine {
   private readonly keyIndex: KeyIndexContext;
   private readonly appends: AppendContext;
   private retentionTimer: NodeJS.Timeout | null = null;
+  /** A retention pass is under way (the timer skips its turn meanwhile). */
+  private retentionRunning = false;
   private closed = false;
   /** Snapshots run one at a time. */
   private snapshotQueue: Promise<unknown> = Promise.resolve();
@@ -182,7 +184,7 @@ export class Engine {
     if (options.observer !== undefined) this.observers.add(options.observer);
     const { context, streams, flusher, keyIndex } = this;
     this.lifecycle = new StreamLifecycle({ options, context, keyIndex, streams, catalog, flusher, closed: () => this.closed });
-    this.admin = new StreamAdmin({ streams, catalog, storeRetention: options.retention });
+    this.admin = new StreamAdmin({ streams, catalog, storeRetention: options.retention, logger: options.logger });
   }
 
   /**
@@ -293,7 +295,16 @@ export class Engine {
 
   private startRetentionTimer(): void {
     if (this.options.retentionIntervalMs <= 0) return;
-    this.retentionTimer = setInterval(() => this.applyRetention(), this.options.retentionIntervalMs);
+    this.retentionTimer = setInterval(() => {
+      if (this.retentionRunning || this.closed) return; // a pass waiting on key index writes is still going
+      this.retentionRunning = true;
+      this.admin
+        .applyRetention(Date.now())
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'retention pass failed (tried again at the next)'))
+        .finally(() => {
+          this.retentionRunning = false;
+        });
+    }, this.options.retentionIntervalMs);
     this.retentionTimer.unref();
   }
 
@@ -764,9 +775,10 @@ export class Engine {
 
   /**
    * Applies retention to every stream now (each stream's own limits over the store's, and its
-   * truncation). Returns the segments removed.
+   * truncation). Resolves to the segments removed, once the key index has written out the
+   * entries of the events they held (a segment it could not is kept until the next pass).
    */
-  applyRetention(): number {
+  async applyRetention(): Promise<number> {
     this.checkOpen();
     return this.admin.applyRetention(Date.now());
   }

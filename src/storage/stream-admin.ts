@@ -1,11 +1,13 @@
 /**
  * The operations on a stream's own settings (stream-settings.ts): its retention limits and its
  * truncation, each made durable in the catalog before it takes effect, and the retention pass
- * that applies them.
+ * that applies them. Neither removes an event before the key index has written its entry out
+ * (KeyIndex.persistBelow): a key whose events are all gone keeps its version across a crash.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { Catalog, CatalogEntry } from './catalog.js';
 import type { RetentionPolicy } from './log/segment-list.js';
+import type { Logger } from './logger.js';
 import type { StreamRegistry, StreamState } from './stream-registry.js';
 import { checkRetention, effectiveRetention, type StreamRetention } from './stream-settings.js';
 
@@ -15,6 +17,7 @@ export interface AdminParts {
   catalog: Catalog;
   /** The store's retention (EngineOptions.retention). */
   storeRetention: RetentionPolicy;
+  logger: Logger;
 }
 
 /** A stream's retention: what applies, and what the stream sets itself. */
@@ -49,7 +52,7 @@ export class StreamAdmin {
       state.entry.retention = previous;
       throw error;
     }
-    this.applyTo(state, Date.now());
+    await this.applyTo(state, Date.now());
     return this.retentionOf(state.entry);
   }
 
@@ -84,18 +87,34 @@ export class StreamAdmin {
       await catalog.persist(); // an earlier, larger truncation may still be on its way to disk
     }
     state.log.truncateTo(state.entry.truncatedBefore ?? 0);
-    this.applyTo(state, Date.now());
+    await this.applyTo(state, Date.now());
     return { firstOffset: state.log.firstOffset, nextOffset: state.log.visibleOffset };
   }
 
-  /** The retention pass over every open stream; returns the segments removed. */
-  applyRetention(nowMs: number): number {
+  /** The retention pass over every open stream, one after another; returns the segments removed. */
+  async applyRetention(nowMs: number): Promise<number> {
     let removed = 0;
-    for (const state of this.parts.streams.open()) removed += this.applyTo(state, nowMs);
+    for (const state of this.parts.streams.open()) removed += await this.applyTo(state, nowMs);
     return removed;
   }
 
-  private applyTo(state: StreamState, nowMs: number): number {
-    return state.log.applyRetention(effectiveRetention(this.parts.storeRetention, state.entry.retention), nowMs);
+  /**
+   * Removes what retention and truncation no longer need of one stream, once the key index has
+   * written out the entries of the events that go (the log cannot give them back). A failure to
+   * write them out keeps the segments (logged; the next pass tries again).
+   */
+  private async applyTo(state: StreamState, nowMs: number): Promise<number> {
+    const policy = effectiveRetention(this.parts.storeRetention, state.entry.retention);
+    const reach = state.log.retentionReach(policy, nowMs);
+    if (reach > state.keys.writtenOutTo) {
+      try {
+        await state.keys.persistBelow(reach, true);
+      } catch (error) {
+        this.parts.logger.warn({ stream: state.entry.name, err: error }, 'retention waits: the key index could not write out the entries of the events it would remove');
+      }
+    }
+    // The stream may have been deleted, or the store closed, meanwhile.
+    if (!state.keys.isOpen || this.parts.streams.find(state.entry.name) !== state) return 0;
+    return state.log.applyRetention(policy, nowMs, state.keys.writtenOutTo);
   }
 }

@@ -6,6 +6,8 @@
  * entries for the removed versions at all (it is rebuilt from what the log still holds), which
  * is what once made a page report the end early.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import t, { type Test } from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
 import { serverProcessFor, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -27,10 +29,10 @@ async function pageKey(client: EventBusClient, key: string, direction: 'forward'
 }
 
 /** Kills `first` with SIGKILL, starts the server again on its data, and connects to it. */
-async function killAndRestart(t: Test, first: ServerProcess, client: EventBusClient): Promise<EventBusClient> {
+async function killAndRestart(t: Test, first: ServerProcess, client: EventBusClient, args: string[] = []): Promise<EventBusClient> {
   client.close();
   await first.stop('SIGKILL');
-  const second = await startServerProcess({ dataDir: first.dataDir, cwd: first.cwd, args: ['--fsync', 'always'] });
+  const second = await startServerProcess({ dataDir: first.dataDir, cwd: first.cwd, args: ['--fsync', 'always', ...args] });
   t.teardown(() => second.stop('SIGKILL'));
   const again = await EventBusClient.connect({ port: second.port });
   t.teardown(() => again.close());
@@ -77,6 +79,28 @@ t.test('a key whose events truncation removed keeps its version across kill -9: 
   // Killed at once: the key index's newest entries were still in memory (it writes them out
   // after 2 s without keyed appends), and the log no longer holds the removed events.
   client = await killAndRestart(t, first, client);
+  await t.rejects(client.request('append_events', { stream_name: 's', key: 'gone', expected_version: 'no_stream', events: [{ body: 'again' }] }), { code: 'WRONG_EXPECTED_VERSION' }, 'the key has versions: no_stream is refused');
+  const next = (await client.request('append_events', { stream_name: 's', key: 'gone', expected_version: 2, events: [{ body: 3 }] })).body as { events: { version: number }[] };
+  t.same(next.events.map((e) => e.version), [3], 'versions go on from the last one, not from 0');
+});
+
+t.test('a key whose events retention removed keeps its version across kill -9: the next append continues it', async (t) => {
+  // 1 KiB segments, so that a few events fill one and retention can remove the key's.
+  const config = path.join(t.testdir(), 'eventbus.yaml');
+  fs.writeFileSync(config, 'storage:\n  segment_size_bytes: 1024\n');
+  const args = ['--config', config];
+  const first = await serverProcessFor(t, { args: ['--fsync', 'always', ...args] });
+  let client = await EventBusClient.connect({ port: first.port });
+  await client.createStream('s');
+  await client.request('append_events', { stream_name: 's', key: 'gone', events: [{ body: 0 }, { body: 1 }, { body: 2 }] });
+  for (let i = 0; i < 30; i++) await client.request('write_event', { stream_name: 's', event: 'x'.repeat(200) });
+  const kept = (await client.request('set_stream_retention', { stream_name: 's', retention: { max_events: 5 } })).body as Record<string, unknown>;
+  t.ok(kept, 'retention set');
+  const info = ((await client.request('get_stream_info', { stream_name: 's' })).body as { stream: { first_offset: number } }).stream;
+  t.ok(info.first_offset > 3, `retention removed the key's events at once (first offset ${info.first_offset})`);
+  // Killed at once: before this fix the key index's newest entries were still only in memory
+  // (written out after 2 s without keyed appends) when retention removed the events they came from.
+  client = await killAndRestart(t, first, client, args);
   await t.rejects(client.request('append_events', { stream_name: 's', key: 'gone', expected_version: 'no_stream', events: [{ body: 'again' }] }), { code: 'WRONG_EXPECTED_VERSION' }, 'the key has versions: no_stream is refused');
   const next = (await client.request('append_events', { stream_name: 's', key: 'gone', expected_version: 2, events: [{ body: 3 }] })).body as { events: { version: number }[] };
   t.same(next.events.map((e) => e.version), [3], 'versions go on from the last one, not from 0');

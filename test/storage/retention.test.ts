@@ -10,6 +10,7 @@ import type { Engine } from '../../src/storage/engine.js';
 import type { RetentionPolicy } from '../../src/storage/log/stream-log.js';
 import { appendEach, openEngine, payload, readAll, segmentFiles, sleep, streamDir } from '../helpers/store.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const SEGMENT_BYTES = 1024;
 
@@ -37,7 +38,7 @@ async function store(t: TapTest, count: number): Promise<Before> {
 
 async function withRetention(before: Before, retention: Partial<RetentionPolicy>): Promise<{ engine: Engine; removed: number }> {
   const engine = await openEngine(before.dataDir, { segmentSizeBytes: SEGMENT_BYTES, fsync: 'never', retention });
-  return { engine, removed: engine.applyRetention() };
+  return { engine, removed: await engine.applyRetention() };
 }
 
 /** What must hold after any retention run. */
@@ -68,7 +69,7 @@ t.test('maxEvents removes old segments while the rest still holds that many even
   t.ok(stats.eventCount >= 30, `${stats.eventCount} events kept: at least the newest 30`);
   const nextBase = before.segments[removed + 1]!.base;
   t.ok(100 - nextBase < 30, 'every segment that could go went: removing one more would have taken some of the newest 30');
-  t.equal(engine.applyRetention(), 0, 'running again removes nothing more');
+  t.equal(await engine.applyRetention(), 0, 'running again removes nothing more');
   t.equal((await engine.append('s', Buffer.from('next'))).offset, 100, 'appends continue at the next offset');
   await engine.close();
 
@@ -121,7 +122,7 @@ t.test('the active segment is never removed, however low the limits', async (t) 
   const before = await store(t, 30);
   const { engine, removed } = await withRetention(before, { maxEvents: 1, maxBytes: 1, maxAgeMs: 1 });
   await sleep(5);
-  const again = removed + engine.applyRetention();
+  const again = removed + (await engine.applyRetention());
   t.equal(again, before.segments.length - 1, 'every sealed segment removed');
   t.equal(engine.stats('s').segmentCount, 1, 'the active one kept');
   t.equal(engine.stats('s').nextOffset, 30);
@@ -135,4 +136,18 @@ t.test('no limits, no removal', async (t) => {
   t.equal(removed, 0);
   expectWholeSegmentsRemoved(t, before, engine, 0);
   await engine.close();
+});
+
+t.test('the retention timer removes a key\'s events only after the key index wrote their entries out', async (t) => {
+  const dataDir = tempDir(t, 'retention-keys');
+  // No idle flush: only retention can make the key index write its entries out here.
+  const engine = await openEngine(dataDir, { segmentSizeBytes: SEGMENT_BYTES, fsync: 'never', retentionIntervalMs: 20, retention: { maxEvents: 10 }, keyIndex: { idleFlushMs: 0 } });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  await engine.appendEvents('s', [0, 1, 2].map((i) => ({ payload: payload(`k${i}`, 100) })), { key: 'gone' });
+  for (let i = 0; i < 60; i++) await engine.append('s', payload(`e${i}`, 100));
+  t.ok(await until(() => engine.stats('s').firstOffset > 3, 5_000), `the timer removed the key's events (first offset ${engine.stats('s').firstOffset})`);
+  t.ok(engine.keyIndexStats('s').runEntries >= 3, 'their entries were written out in a run first');
+  const next = await engine.appendEvents('s', [{ payload: payload('k3', 100) }], { key: 'gone', expectedVersion: 2 });
+  t.equal(next.events[0]!.version, 3, 'the key goes on from its version');
 });

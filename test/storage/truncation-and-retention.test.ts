@@ -68,8 +68,8 @@ t.test('per-stream retention overrides the store\'s, changes later, survives a r
   t.same(engine.stats('short').retention, { effective: { maxAgeMs: 0, maxBytes: 0, maxEvents: 10 }, own: { maxEvents: 10 } });
   // A segment still being sealed is never removed: retention runs again until the last rolls'
   // seals have settled (up to 5 s on a loaded machine).
-  const withinLimit = () => {
-    engine.applyRetention();
+  const withinLimit = async () => {
+    await engine.applyRetention();
     const stats = engine.stats('short');
     return stats.nextOffset - stats.firstOffset < 10 + 10;
   };

@@ -130,6 +130,8 @@ export class KeyIndex {
   }
 
   private loading = false;
+  /** Calls waiting for the background load (persistBelow in the background). */
+  private loadWaiters: (() => void)[] = [];
 
   /** Starts the background load once. */
   private startLoading(): void {
@@ -154,6 +156,7 @@ export class KeyIndex {
         this.loadNext = this.replayIntoMemtable(this.loadNext, Math.min(this.loadTo, this.loadNext + LOAD_EVENTS_PER_TURN));
         if (this.loadNext >= this.loadTo) {
           this.loaded = true;
+          this.settleLoadWaiters();
           this.ctx.maintenance.check(this); // a run is written off the loop's path if one is due
           return;
         }
@@ -179,6 +182,7 @@ export class KeyIndex {
     }
     this.loadNext = this.replayIntoMemtable(this.loadNext, this.loadTo);
     this.loaded = true;
+    this.settleLoadWaiters();
   }
 
   /**
@@ -695,13 +699,16 @@ export class KeyIndex {
   }
 
   /**
-   * Makes the entries of the events below `offset` durable in a run, before a truncation removes
-   * those events: the log cannot give them back at the next open, and a key whose events are all
-   * removed must keep its newest version (merges keep it, run-merge.ts), also after a crash.
+   * Makes the entries of the events below `offset` durable in a run, before a truncation or
+   * retention removes those events: the log cannot give them back at the next open, and a key
+   * whose events are all removed must keep its newest version (merges keep it, run-merge.ts),
+   * also after a crash. `inBackground`: an index not yet loaded loads a slice per turn of the
+   * event loop first (retention's pass), rather than in this step (a truncation's request).
    */
-  async persistBelow(offset: number): Promise<void> {
-    if (this.closed || this.closing) return;
-    this.ensureLoaded();
+  async persistBelow(offset: number, inBackground = false): Promise<void> {
+    if (this.closed || this.closing || this.coveredTo >= offset) return;
+    if (inBackground) await this.loadedInBackground();
+    else this.ensureLoaded();
     while (this.busy) await new Promise((resolve) => setImmediate(resolve));
     if (this.coveredTo >= offset || this.closed || this.closing) return;
     this.busy = true;
@@ -712,9 +719,36 @@ export class KeyIndex {
     }
   }
 
+  /**
+   * Every keyed event below this offset has its entry in a run on disk: what the log may lose
+   * without a key's newest version being lost with it (retention removes nothing at or past it).
+   */
+  get writtenOutTo(): number {
+    return this.coveredTo;
+  }
+
+  /** False once the index is closing or closed (its stream deleted, or the store closing). */
+  get isOpen(): boolean {
+    return !this.closed && !this.closing;
+  }
+
+  /** Resolves once the index is loaded (started in the background if not yet), or closed. */
+  private loadedInBackground(): Promise<void> {
+    if (this.loaded || this.closed) return Promise.resolve();
+    this.startLoading();
+    return new Promise((resolve) => this.loadWaiters.push(resolve));
+  }
+
+  private settleLoadWaiters(): void {
+    const waiters = this.loadWaiters;
+    this.loadWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   /** Stops flushes and merges (a run being written is finished or left as a temporary file). */
   close(): void {
     this.closed = true;
+    this.settleLoadWaiters();
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     this.ctx.maintenance.remove(this);

@@ -156,33 +156,52 @@ export class SegmentList {
   }
 
   /**
-   * Removes the oldest sealed segments that `policy` no longer needs (`visibleOffset`: the log's
+   * How many of the oldest sealed segments `policy` no longer needs (`visibleOffset`: the log's
    * end), and those wholly below the truncation floor. A size or count limit keeps at least that
    * much, as Kafka's retention does: a segment goes only if what is left after it still holds
    * `maxEvents` events and `maxBytes` bytes, so no event among the newest `maxEvents` is ever
    * removed (the stream then exceeds a limit by less than a segment). Age removes a segment whose
-   * newest event is older than `maxAgeMs`. Never removes the active segment, so offsets are
-   * never reused. Returns the number of segments removed; the caller fsyncs the directory.
+   * newest event is older than `maxAgeMs`. Never the active segment (offsets are never reused)
+   * nor a pinned one (a snapshot is linking it).
    */
-  applyRetention(policy: RetentionPolicy, visibleOffset: number, nowMs: number, logger: Logger): number {
-    let removed = 0;
+  private removable(policy: RetentionPolicy, visibleOffset: number, nowMs: number): number {
     let bytes = this.bytes;
-    while (this.segments.length > 1) {
-      const oldest = this.segments[0]!;
+    let count = 0;
+    for (; count < this.segments.length - 1; count++) {
+      const oldest = this.segments[count]!;
       const tooOld = policy.maxAgeMs > 0 && oldest.maxTimestampMs < nowMs - policy.maxAgeMs;
       const tooBig = policy.maxBytes > 0 && bytes - (oldest.size + oldest.indexSize) >= policy.maxBytes;
       const tooMany = policy.maxEvents > 0 && visibleOffset - oldest.nextOffset >= policy.maxEvents;
       const truncated = oldest.nextOffset <= this.floor;
       if ((!tooOld && !tooBig && !tooMany && !truncated) || oldest.isPinned) break;
+      bytes -= oldest.size + oldest.indexSize;
+    }
+    return count;
+  }
+
+  /** The offset below which retention would remove segments now (the first offset: none). */
+  retentionReach(policy: RetentionPolicy, visibleOffset: number, nowMs: number): number {
+    const count = this.removable(policy, visibleOffset, nowMs);
+    return count === 0 ? this.firstOffset : this.segments[count - 1]!.nextOffset;
+  }
+
+  /**
+   * Removes the segments {@link removable} names, but none holding an offset at or past
+   * `keepFrom` (the key index has not yet written their keys' entries out). Returns the number
+   * removed; the caller fsyncs the directory.
+   */
+  applyRetention(policy: RetentionPolicy, visibleOffset: number, nowMs: number, keepFrom: number, logger: Logger): number {
+    let removed = 0;
+    for (let count = this.removable(policy, visibleOffset, nowMs); removed < count; removed++) {
+      const oldest = this.segments[0]!;
+      if (oldest.nextOffset > keepFrom) break;
       assert(oldest.seal !== null, 'retention reached an unsealed segment');
       this.segments.shift();
-      bytes -= oldest.size + oldest.indexSize;
       try {
         oldest.remove();
       } catch (error) {
         logger.error({ file: oldest.paths.log, err: error }, 'retention could not remove a segment');
       }
-      removed += 1;
     }
     return removed;
   }

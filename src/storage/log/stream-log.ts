@@ -440,12 +440,18 @@ export class StreamLog {
     return this.segments.damage();
   }
 
+  /** The offset below which retention would remove segments now (SegmentList.retentionReach). */
+  retentionReach(policy: RetentionPolicy, nowMs: number): number {
+    return this.segments.retentionReach(policy, this.visibleOffset, nowMs);
+  }
+
   /**
-   * Removes the oldest sealed segments the policy no longer needs (SegmentList.applyRetention). Never removes the active
-   * segment, so offsets are never reused. Returns the number of segments removed.
+   * Removes the oldest sealed segments the policy no longer needs (SegmentList.applyRetention),
+   * none holding an offset at or past `keepFrom`. Never removes the active segment, so offsets
+   * are never reused. Returns the number of segments removed.
    */
-  applyRetention(policy: RetentionPolicy, nowMs: number): number {
-    const removed = this.segments.applyRetention(policy, this.visibleOffset, nowMs, this.ctx.logger);
+  applyRetention(policy: RetentionPolicy, nowMs: number, keepFrom = Number.MAX_SAFE_INTEGER): number {
+    const removed = this.segments.applyRetention(policy, this.visibleOffset, nowMs, keepFrom, this.ctx.logger);
     if (removed > 0) {
       // The removals' durability matters to no acknowledgement: fsync the directory now, aside.
       this.ctx.io.syncDir(this.dir).catch((error: unknown) => this.ctx.logger.warn({ dir: this.dir, err: error }, 'fsync of a directory after retention failed'));
