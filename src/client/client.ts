@@ -374,13 +374,12 @@ export class EventBusClient {
    * metadata, msgId) it is an append of one event: see {@link appendEvents}.
    */
   writeEvent(name: string, event: unknown, options: WriteOptions = {}): Promise<WrittenEvent> {
-    let json: string | undefined;
+    let json: string;
     try {
-      json = JSON.stringify(event);
+      json = jsonText(event, 'event');
     } catch (error) {
-      return Promise.reject(new EventBusError(ErrorCodes.INVALID_FIELD, `event must be JSON-serialisable: ${(error as Error).message}`, { context: { field: 'event' } }));
+      return Promise.reject(error);
     }
-    if (json === undefined) return Promise.reject(new EventBusError(ErrorCodes.INVALID_FIELD, 'event must be JSON-serialisable', { context: { field: 'event' } }));
     return this.sendWriteEvent(name, json, options);
   }
 
@@ -421,7 +420,7 @@ export class EventBusClient {
 
   private async sendWriteEvent(name: string, json: string, options: WriteOptions): Promise<WrittenEvent> {
     const fields = writeFields(options);
-    const extra = Object.keys(fields).length === 0 ? '' : `,${JSON.stringify(fields).slice(1, -1)}`;
+    const extra = Object.keys(fields).length === 0 ? '' : `,${jsonText(fields, 'metadata').slice(1, -1)}`;
     // A raw newline can only be whitespace in valid JSON; it must not end the request line.
     const line = `{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${json.includes('\n') ? json.replace(/\n/g, ' ') : json}${extra}}${this.authJson}}\n`;
     const body = (await this.send(line, 0)).body as { event: Record<string, unknown>; next_expected_version?: number; duplicate?: boolean };
@@ -494,7 +493,13 @@ export class EventBusClient {
    * parsed response; rejects with the server's error when it reports a failure.
    */
   request(operation: string, body?: Record<string, unknown>, extraWaitMs = 0): Promise<Response> {
-    return this.send(this.requestLine(operation, body), extraWaitMs);
+    let line: string;
+    try {
+      line = this.requestLine(operation, body);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.send(line, extraWaitMs);
   }
 
   /**
@@ -503,11 +508,18 @@ export class EventBusClient {
    * integers beyond 2^53).
    */
   requestRaw(operation: string, body?: Record<string, unknown>, extraWaitMs = 0): Promise<RawResponse> {
-    return this.sendRaw(this.requestLine(operation, body), extraWaitMs);
+    let line: string;
+    try {
+      line = this.requestLine(operation, body);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.sendRaw(line, extraWaitMs);
   }
 
+  /** The request's line; throws INVALID_FIELD for a body JSON cannot hold (a BigInt, a cycle). */
   private requestLine(operation: string, body: Record<string, unknown> | undefined): string {
-    const bodyJson = body === undefined ? '' : `,"body":${JSON.stringify(body)}`;
+    const bodyJson = body === undefined ? '' : `,"body":${jsonText(body, 'body')}`;
     return `{"operation":${JSON.stringify(operation)}${bodyJson}${this.authJson}}\n`;
   }
 
@@ -562,7 +574,11 @@ export class EventBusClient {
 
   private onLine(line: string): void {
     if (this.pendingHead >= this.pending.length) {
-      this.fail(connectionError(`unexpected line from the server (no request waiting): ${line.slice(0, 200)}`));
+      // A server refusing the connection itself (TOO_MANY_CONNECTIONS, SHUTTING_DOWN) says so
+      // before any request: requests then reject with its code, not a transport error.
+      const response = parseResponse(line);
+      const refusal = response instanceof EventBusError ? null : failureOf(response);
+      this.fail(refusal ?? connectionError(`unexpected line from the server (no request waiting): ${line.slice(0, 200)}`));
       this.socket.destroy();
       return;
     }
@@ -606,4 +622,19 @@ export class EventBusClient {
     this.pendingHead = 0;
     for (const waiter of waiting) waiter.reject(error);
   }
+}
+
+/**
+ * `value` as JSON text; INVALID_FIELD (naming `field`) for what JSON cannot hold: a BigInt, a
+ * cycle, or a value with no JSON form at all (undefined, a function).
+ */
+function jsonText(value: unknown, field: string): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, `${field} must be JSON-serialisable: ${(error as Error).message}`, { context: { field } });
+  }
+  if (json === undefined) throw new EventBusError(ErrorCodes.INVALID_FIELD, `${field} must be JSON-serialisable`, { context: { field } });
+  return json;
 }

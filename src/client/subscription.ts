@@ -19,13 +19,13 @@
  * the socket is paused, and the server's flow control takes over.
  */
 import type net from 'node:net';
-import { EventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError } from '../errors.js';
 import { event, openSocket, timeText, type ClientOptions } from './client.js';
 import { connectionClosed, socketError } from './response-errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
 import type { Event, RawResponse } from './types.js';
 
-/** Where a subscription starts (one of them; default offset 0). */
+/** Where a subscription starts (at most one of fromOffset, fromTime, fromEnd, else INVALID_FIELD; default offset 0). */
 export interface SubscribeOptions {
   fromOffset?: number;
   /** The first event at or after this time. */
@@ -97,6 +97,8 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   static async open<T>(client: ClientOptions, name: string, options: SubscribeOptions): Promise<Subscription<T>> {
     // The request is made before the connection, so that a bad option opens nothing.
     const body: Record<string, unknown> = { stream_name: name };
+    const starts = [options.fromOffset !== undefined && 'fromOffset', options.fromTime !== undefined && 'fromTime', options.fromEnd === true && 'fromEnd'].filter(Boolean);
+    if (starts.length > 1) throw new EventBusError(ErrorCodes.INVALID_FIELD, `give one of fromOffset, fromTime and fromEnd, not ${starts.join(' and ')}`, { context: { field: String(starts[1]) } });
     if (options.fromEnd === true) body.from_offset = 'end';
     else if (options.fromTime !== undefined) body.from_time = timeText(options.fromTime);
     else body.from_offset = options.fromOffset ?? 0;

@@ -104,6 +104,21 @@ t.test('writeEventJson takes one JSON value only (INVALID_JSON); writeEvent of w
   circular.self = circular;
   await t.rejects(client.writeEvent('j', circular), { code: 'INVALID_FIELD' });
   t.equal((await client.writeEventJson('j', '{"big": 12345678901234567890}')).offset, 0, 'valid JSON text still goes as written');
+  await t.rejects(client.appendEvents('j', [{ body: { n: 1n } }]), { code: 'INVALID_FIELD' }, 'appendEvents of a BigInt: INVALID_FIELD, not a TypeError');
+  await t.rejects(client.writeEvent('j', 1, { metadata: { n: 2n } }), { code: 'INVALID_FIELD' }, 'metadata JSON cannot hold: INVALID_FIELD');
+  await t.rejects(client.request('write_event', { stream_name: 'j', event: circular }), { code: 'INVALID_FIELD' }, 'request() rejects too, it does not throw');
+  t.equal((await client.getStreamInfo('j')).eventCount, 1, 'none of them wrote anything; the connection still works');
+});
+
+t.test('a server refusing the connection before any request: requests reject with its code', async (t) => {
+  const { port } = await serverFor(t, { limits: { maxConnections: 1 } });
+  const first = await EventBusClient.connect({ port });
+  t.teardown(() => first.close());
+  await first.health();
+  const second = await EventBusClient.connect({ port });
+  t.teardown(() => second.close());
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the refusal arrives with no request waiting
+  await t.rejects(second.health(), { code: 'TOO_MANY_CONNECTIONS' }, 'the server\'s code, not CONNECTION_ERROR');
 });
 
 t.test('pipelined long-polls: each one\'s wait counts from when the one before it was answered', async (t) => {

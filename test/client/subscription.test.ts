@@ -210,3 +210,15 @@ t.test('across a server killed and restarted mid-way, 4 writers and a resuming s
     t.ok(mine.every((i, k) => k === 0 || i >= mine[k - 1]!), `writer ${w}: in the order written (a retried write may repeat its predecessor's value)`);
   }
 });
+
+t.test('subscribe takes one start: fromOffset, fromTime and fromEnd together are INVALID_FIELD, before any connection', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('one-start');
+  await t.rejects(client.subscribe('one-start', { fromOffset: 3, fromEnd: true }), { code: 'INVALID_FIELD' });
+  await t.rejects(client.subscribe('one-start', { fromOffset: 0, fromTime: new Date() }), { code: 'INVALID_FIELD' });
+  const fine = await client.subscribe('one-start', { fromOffset: 0, fromEnd: false });
+  t.equal(await fine.caughtUp, 0, 'fromEnd: false with an offset is one start');
+  await fine.unsubscribe();
+});
