@@ -8,33 +8,60 @@ import { invalidField, isObject, string, type JsonObject } from './parse-request
 import type { FilterFields, ReadPosition, SubscribeRequest } from './requests.js';
 
 /** RFC 3339: a full date, `T` (or `t`, or a space), a full time with optional fraction, and an offset. */
-const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const RFC_3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
-/** `value` (RFC 3339) in ms since the epoch; throws INVALID_FIELD naming `field`. */
-export function parseTime(value: unknown, field: string): number {
-  const ms = typeof value === 'string' && RFC_3339.test(value) ? Date.parse(value.replace(' ', 'T')) : NaN;
+/** What a position field holding an offset or a version may be: JavaScript's safe integers. */
+export const UP_TO = `to ${Number.MAX_SAFE_INTEGER}`;
+
+/**
+ * `value` (RFC 3339) in ms since the epoch; throws INVALID_FIELD naming `field`. Events carry
+ * whole milliseconds: a time between two of them is rounded `up` (to the first ms at or after
+ * it: "the first event at or after") or `down` (backward: "the last at or before"). A leap
+ * second (`:60`) is the moment after `:59.999`, as Unix time counts it.
+ */
+export function parseTime(value: unknown, field: string, round: 'up' | 'down' = 'up'): number {
+  const match = typeof value === 'string' ? RFC_3339.exec(value) : null;
+  const ms = match === null ? NaN : timeOf(match, value as string, round);
   if (!Number.isFinite(ms)) throw invalidField(field, 'an RFC 3339 time such as 2026-11-30T12:00:00Z');
   return ms;
+}
+
+function timeOf(match: RegExpExecArray, text: string, round: 'up' | 'down'): number {
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const zoneOk = match[8] === undefined || (Number(match[8]) <= 23 && Number(match[9]) <= 59);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 60 || !zoneOk) return NaN;
+  // Date.parse takes no second 60: parse :59, then add the second.
+  const leap = second === 60;
+  const parsed = Date.parse((leap ? text.replace(/:60(?=[.Zz+-])/, ':59') : text).replace(' ', 'T'));
+  const fraction = match[7] ?? '';
+  const belowMs = leap || /[1-9]/.test(fraction.slice(3));
+  const ms = (leap ? parsed + 1000 - (parsed % 1000 + 1000) % 1000 : parsed);
+  return round === 'up' && belowMs && !leap ? ms + 1 : ms;
 }
 
 /** `from_offset` (N or "end"), `from_time` and `direction` of get_stream_events. */
 export function parseReadPosition(body: JsonObject): ReadPosition {
   const direction = body.direction ?? 'forward';
   if (direction !== 'forward' && direction !== 'backward') throw invalidField('direction', 'forward or backward');
-  const { fromOffset, fromEnd, fromTimeMs } = parseFrom(body);
+  const { fromOffset, fromEnd, fromTimeMs } = parseFrom(body, direction);
   return { fromOffset, fromEnd: fromEnd || (direction === 'backward' && body.from_offset == null && fromTimeMs === undefined), fromTimeMs, direction };
 }
 
-/** `from_offset` or `from_time` (not both). */
-function parseFrom(body: JsonObject): { fromOffset: number; fromEnd: boolean; fromTimeMs: number | undefined } {
+/**
+ * `from_offset` or `from_time` (not both). Backward, `from_offset` may be -1: the `next_offset`
+ * a backward read ends with, sent back (an empty page at the end).
+ */
+function parseFrom(body: JsonObject, direction: 'forward' | 'backward' = 'forward'): { fromOffset: number; fromEnd: boolean; fromTimeMs: number | undefined } {
   const offset = body.from_offset;
   const time = body.from_time;
   const hasOffset = offset !== undefined && offset !== null;
   if (hasOffset && time !== undefined && time !== null) throw invalidField('from_time', 'from_offset or from_time, not both');
-  if (time !== undefined && time !== null) return { fromOffset: 0, fromEnd: false, fromTimeMs: parseTime(time, 'from_time') };
+  if (time !== undefined && time !== null) return { fromOffset: 0, fromEnd: false, fromTimeMs: parseTime(time, 'from_time', direction === 'backward' ? 'down' : 'up') };
   if (offset === 'end') return { fromOffset: 0, fromEnd: true, fromTimeMs: undefined };
   if (!hasOffset) return { fromOffset: 0, fromEnd: false, fromTimeMs: undefined };
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalidField('from_offset', 'an integer of at least 0, or the string end');
+  const lowest = direction === 'backward' ? -1 : 0;
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < lowest) throw invalidField('from_offset', `an integer from ${lowest} ${UP_TO}, or the string end`);
   return { fromOffset: offset, fromEnd: false, fromTimeMs: undefined };
 }
 
@@ -68,7 +95,9 @@ export function parseFromVersion(body: JsonObject, key: string | undefined): num
   const given = (field: string) => body[field] !== undefined && body[field] !== null;
   if (given('from_offset') || given('from_time')) throw invalidField('from_version', 'one of from_version, from_offset and from_time');
   if (value === 'end') return Number.MAX_SAFE_INTEGER;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidField('from_version', 'an integer of at least 0, or the string end');
+  // Backward, -1 is the next_version a backward read ends with, sent back.
+  const lowest = body.direction === 'backward' ? -1 : 0;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < lowest) throw invalidField('from_version', `an integer from ${lowest} ${UP_TO}, or the string end`);
   return value;
 }
 
@@ -83,7 +112,7 @@ export function parseConsumerStart(body: JsonObject): ConsumerStart | undefined 
   const keys = Object.keys(start);
   if (keys.length === 1 && keys[0] === 'offset') {
     const offset = start.offset;
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalidField('start.offset', 'an integer of at least 0');
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalidField('start.offset', `an integer from 0 ${UP_TO}`);
     return { kind: 'offset', offset };
   }
   if (keys.length === 1 && keys[0] === 'time') return { kind: 'time', timeMs: parseTime(start.time, 'start.time') };

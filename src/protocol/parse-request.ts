@@ -209,7 +209,7 @@ function appendTerms(body: JsonObject): AppendTerms {
   if (expected === undefined || expected === null) expectedVersion = undefined;
   else if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') expectedVersion = expected;
   else if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= -1) expectedVersion = expected;
-  else throw invalidField('expected_version', '"any", "no_stream", "stream_exists" or an integer of at least -1');
+  else throw invalidField('expected_version', '"any", "no_stream", "stream_exists" or an integer from -1 to ' + Number.MAX_SAFE_INTEGER);
   return { key, expectedVersion };
 }
 
@@ -282,14 +282,14 @@ export function optionalInteger(body: JsonObject, field: string, minimum: number
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
-    throw invalidField(field, `an integer of at least ${minimum}`);
+    throw invalidField(field, `an integer from ${minimum} to ${Number.MAX_SAFE_INTEGER}`);
   }
   return value;
 }
 
 export function requiredInteger(body: JsonObject, field: string): number {
   const value = body[field];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidField(field, 'an integer of at least 0');
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidField(field, `an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
   return value;
 }
 

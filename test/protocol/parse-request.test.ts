@@ -167,6 +167,13 @@ t.test('event-sourcing fields: wrong shapes are INVALID_FIELD naming the field',
     ['{"operation":"create_stream","body":{"stream_name":"s","retention":{"max_bytes":1.5}}}', 'retention.max_bytes'],
     ['{"operation":"set_stream_retention","body":{"stream_name":"s","retention":[]}}', 'retention'],
     ['{"operation":"truncate_stream","body":{"stream_name":"s","before_offset":"1"}}', 'before_offset'],
+    // Dates that do not exist, hours past 23: not RFC 3339 (Date.parse takes them).
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_time":"2026-02-30T13:06:00Z"}}', 'from_time'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_time":"2026-12-02T24:00:00Z"}}', 'from_time'],
+    ['{"operation":"process_events","body":{"stream_name":"s","start":{"time":"2023-02-29T00:00:00Z"}}}', 'start.time'],
+    // -1 is only a backward read's end, sent back.
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":-1}}', 'from_offset'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","key":"k","from_version":-1}}', 'from_version'],
   ];
   for (const [line, field] of cases) {
     const error = failure(line);
@@ -174,6 +181,19 @@ t.test('event-sourcing fields: wrong shapes are INVALID_FIELD naming the field',
     t.equal((error.context as { field: string }).field, field, `${line}: names ${field}`);
   }
   t.equal(failure('{"operation":"truncate_stream","body":{"stream_name":"s"}}').code, 'MISSING_FIELDS');
+  const huge = failure('{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":9007199254740992}}');
+  t.same(huge.context, { field: 'from_offset', expected: 'an integer from 0 to 9007199254740991, or the string end' }, 'past 2^53 - 1: the range, not "at least 0"');
+});
+
+t.test('from_time: whole milliseconds rounded the way of the read, leap seconds, backward -1 positions', async (t) => {
+  const timeOf = (body: string) => (parse(`{"operation":"get_stream_events","body":{"stream_name":"s",${body}}}`) as { fromTimeMs?: number; fromOffset?: number; fromVersion?: number });
+  const ms = Date.parse('2026-12-03T13:06:00.909Z');
+  t.equal(timeOf('"from_time":"2026-12-03T13:06:00.9091Z"').fromTimeMs, ms + 1, 'forward: a time inside a millisecond starts at the next one');
+  t.equal(timeOf('"from_time":"2026-12-03T13:06:00.9091Z","direction":"backward"').fromTimeMs, ms, 'backward: at or before it is that millisecond');
+  t.equal(timeOf('"from_time":"2026-12-03T13:06:00.909000Z"').fromTimeMs, ms, 'trailing zeros are the millisecond itself');
+  t.equal(timeOf('"from_time":"2016-12-31T23:59:60Z"').fromTimeMs, Date.parse('2017-01-01T00:00:00Z'), 'a leap second is accepted: the next second\'s start');
+  t.equal(timeOf('"from_offset":-1,"direction":"backward"').fromOffset, -1, 'backward from -1 (a backward read\'s end sent back)');
+  t.equal(timeOf('"key":"k","from_version":-1,"direction":"backward"').fromVersion, -1);
 });
 
 t.test('__proto__ and constructor keys pollute nothing', async (t) => {

@@ -42,6 +42,7 @@ t.test('backward and by time, paged to the end, against a reference', async (t) 
   }
   t.same(backward, Array.from({ length: 100 }, (_, i) => 99 - i), 'backward pages from "end": newest first, every event once');
   t.equal(page.next_offset, -1, 'the last backward page: next_offset below the first offset');
+  t.same(await read({ direction: 'backward', from_offset: -1 }), { events: [], next_offset: -1, at_end: true }, 'that -1 sent back: an empty page at the end, not INVALID_FIELD');
   t.same((await read({ direction: 'backward', from_offset: 42, max_events: 3 })).events.map((e) => e.offset), [42, 41, 40], 'backward from an offset includes it');
 
   let mismatches = 0;
@@ -54,6 +55,11 @@ t.test('backward and by time, paged to the end, against a reference', async (t) 
     if (before.events[0]!.offset !== expectedBefore) mismatches += 1;
   }
   t.equal(mismatches, 0, 'from_time forward (first at or after) and backward (last at or before) match a scan');
+  // A time inside the last event's millisecond: forward, nothing is at or after it.
+  const last = all.events[all.events.length - 1]!;
+  const inside = `${last.created_at.slice(0, -1)}1Z`;
+  t.same((await read({ from_time: inside })).events, [], `forward from ${inside}: the last event (${last.created_at}) is before it`);
+  t.equal((await read({ from_time: inside, direction: 'backward', max_events: 1 })).events[0]?.offset, last.offset, 'backward: the last event is at or before it');
   const future = await read({ from_time: '2999-01-01T00:00:00Z' });
   t.same(future, { events: [], next_offset: 100, at_end: true });
 });
