@@ -263,10 +263,12 @@ export class Engine {
       for (const entry of catalog.all()) {
         const tally = new RecoveryTally();
         const streamStarted = performance.now();
+        const crcs = checkpoint.get(entry.id);
         engine.context.recovery = tally;
+        engine.context.checkpoint = crcs;
         engine.lifecycle.open(entry);
         engine.context.recovery = undefined;
-        const crcs = checkpoint.get(entry.id);
+        engine.context.checkpoint = undefined;
         if (crcs !== undefined) engine.streams.find(entry.name)?.log.restoreActiveCrcs(crcs);
         recovered.push(engine.streamRecovery(entry, tally, performance.now() - streamStarted));
       }

@@ -7,7 +7,8 @@ import path from 'node:path';
 import t from 'tap';
 import { Engine, nodeIO, restoreSnapshot, verifyDirectory } from '../../src/storage/index.js';
 import { FaultyIO } from 'eventbus/storage/testing';
-import { appendEach, readAll, flipBit } from '../helpers/store.js';
+import { appendEach, readAll, flipBit, recordPositions } from '../helpers/store.js';
+import { segmentFileName } from '../../src/storage/log/segment-files.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const SEGMENT = 16 * 1024;
@@ -182,4 +183,35 @@ t.test('a failed fsync followed by another failure fails the snapshot cleanly (n
   t.same(fs.readdirSync(snapshots).filter((name) => !name.startsWith('.')), [], 'no snapshot directory');
   io.clearFaults();
   t.ok(verifyDirectory(nodeIO, (await engine.snapshot(snapshots)).path).ok, 'the next one succeeds');
+});
+
+t.test('a segment kept damaged after a clean stop: snapshots take it with its damage, the store lists it after restarts, retention removes it', async (t) => {
+  const dataDir = tempDir(t, 'snap-kept-damage');
+  let engine = await openStore(dataDir);
+  await engine.createStream('s');
+  await engine.append('s', Buffer.from('"e0"'));
+  await engine.appendEvents('s', ['"b1"', '"b2"', '"b3"'].map((p) => ({ payload: Buffer.from(p) })));
+  const dir = path.join(dataDir, 'streams', fs.readdirSync(path.join(dataDir, 'streams'))[0]!);
+  await engine.close();
+  // The batch's last record cut off the log after the clean stop.
+  const log = path.join(dir, segmentFileName(0, 'log'));
+  fs.truncateSync(log, recordPositions(log).at(-1)!.position);
+  engine = await openStore(dataDir);
+  t.match(engine.stats('s').damage, [{ firstOffset: 1, lastOffset: 3 }]);
+  t.equal((await engine.append('s', Buffer.from('"new"'))).offset, 4);
+  const snapshot = await engine.snapshot(tempDir(t, 'snap-kept-damage-out'));
+  t.ok(snapshot.linkedFiles >= 2, 'the damaged segment is sealed: linked');
+  await engine.close();
+  const report = verifyDirectory(nodeIO, snapshot.path);
+  t.ok(report.problems.some((p) => p.file.endsWith(segmentFileName(0, 'log')) && /offsets 1 to 3 are damaged/.test(p.message)), 'verify of the snapshot reports the damage');
+  t.throws(() => restoreSnapshot(nodeIO, snapshot.path, path.join(tempDir(t, 'snap-kept-damage-restored'), 'data')), { code: 'SNAPSHOT_FAILED' }, 'a snapshot holding damage is not restored, as any other');
+
+  const again = await Engine.open({ dataDir, io: nodeIO, segmentSizeBytes: SEGMENT, retentionIntervalMs: 0, retention: { maxEvents: 1 } });
+  t.teardown(() => again.close());
+  t.match(again.stats('s').damage, [{ firstOffset: 1, lastOffset: 3 }], 'the damage is listed after another restart');
+  t.throws(() => again.read('s', 1, { maxEvents: 10 }), { code: 'CORRUPT_DATA' });
+  t.same(again.read('s', 4, { maxEvents: 10 }).map((e) => e.payload.toString()), ['"new"']);
+  t.equal(await again.applyRetention(), 1, 'retention removes the damaged segment like any sealed one');
+  t.same(again.stats('s').damage, [], 'and its damage with it');
+  t.same(again.read('s', 0, { maxEvents: 10 }).map((e) => e.offset), [4]);
 });

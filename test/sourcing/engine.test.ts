@@ -287,20 +287,21 @@ t.test('a batch without its last record after a clean stop is damage that no rea
   t.equal(records.length, 4);
   fs.truncateSync(log, records[3]!.position);
   const report = await verifyDirectory(nodeIO, dataDir);
-  t.ok(report.problems.some((p) => /offsets 1 to 2 are a batch without its last record, after a clean stop/.test(p.message)), JSON.stringify(report.problems));
+  t.ok(report.problems.some((p) => /offsets 1 to 3 are damaged: records missing after a clean stop \(its index lists 4 records, the log holds 3\), at offset 3 of a batch from offset 1/.test(p.message)), JSON.stringify(report.problems));
   engine = await openEngine(dataDir, { fsync: 'always', segmentSizeBytes: 1024 * 1024 });
   t.teardown(() => engine.close());
-  t.match(engine.stats('s').damage, [{ firstOffset: 1, lastOffset: 2 }], 'reported as damage');
+  t.match(engine.stats('s').damage, [{ firstOffset: 1, lastOffset: 3 }], 'the whole batch is damage, its lost end included');
   t.same(engine.read('s', 0, { maxEvents: 10 }).map((e) => e.offset), [0], 'a read from before it stops short of it');
-  for (const offset of [1, 2]) t.throws(() => engine.read('s', offset, { maxEvents: 10 }), { code: 'CORRUPT_DATA' }, `offset ${offset} is not returned`);
-  t.throws(() => engine.readBackward('s', 2, { maxEvents: 10 }), { code: 'CORRUPT_DATA' }, 'nor read backward');
+  for (const offset of [1, 2, 3]) t.throws(() => engine.read('s', offset, { maxEvents: 10 }), { code: 'CORRUPT_DATA' }, `offset ${offset} is not returned`);
+  t.throws(() => engine.readBackward('s', 3, { maxEvents: 10 }), { code: 'CORRUPT_DATA' }, 'nor read backward');
   // A consumer is delivered the events around it; the damaged ones go to its dead letters.
   const delivered = await engine.consume('s', 'c', { maxEvents: 10, autoAck: true });
   const more = await engine.consume('s', 'c', { maxEvents: 10, autoAck: true });
   t.same([...delivered.events, ...more.events].map((e) => e.offset), [0], 'never part of the batch');
-  t.match(engine.stats('s').consumers, [{ name: 'c', deadLettered: 2 }], 'the damaged offsets were dead-lettered');
-  // Appends go on after it.
+  t.match(engine.stats('s').consumers, [{ name: 'c', deadLettered: 3 }], 'the damaged offsets were dead-lettered');
+  // Appends go on after every offset the store had given, in a new segment: none is given twice.
   const next = await engine.appendEvents('s', [{ payload: body('d') }]);
-  t.equal(next.events[0]!.offset, 3);
-  t.same(engine.read('s', 3, { maxEvents: 10 }).map((e) => e.offset), [3]);
+  t.equal(next.events[0]!.offset, 4);
+  t.same(engine.read('s', 4, { maxEvents: 10 }).map((e) => e.offset), [4]);
+  t.equal(segmentFiles(dir).length, 2, 'the damaged segment is kept as it is; the append went to a new one');
 });

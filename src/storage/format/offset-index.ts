@@ -12,14 +12,20 @@
  *   0  4  marker           0xFFFFFFFF (never a relative offset)
  *   4  4  magic            "SEAL"
  *   8  4  record_count     u32 LE
- *  12  4  reserved         zero
+ *  12  4  damaged_count    u32 LE, records at the end of the segment that are damage (0: none)
  *  16  8  log_bytes        u64 LE, size of the sealed .log
  *  24  8  max_timestamp    u64 LE, newest record's timestamp (ms), for retention by age
  *  32  4  log_crc          CRC32C of the whole .log file
  *  36  4  index_crc        CRC32C of this file's bytes before the trailer
- *  40  4  reserved         zero
+ *  40  4  damage_position  u32 LE, byte position in the .log of that damage (0 when none)
  *  44  4  trailer_crc      CRC32C of bytes 0..43 of the trailer
  * ```
+ *
+ * A segment is sealed with `damaged_count` above zero only when it is sealed over damage at its
+ * end (log/segment-recovery.ts keeps an active segment found damaged after a clean stop as it is,
+ * and index rebuilds seal what they find): the seal then vouches for the file sizes and checksums,
+ * never for those records, whose offsets are never read. Trailers written before this field
+ * existed hold zero there.
  *
  * The index is dense, so the entry of an offset is found by position arithmetic (the segment
  * holding an offset is found by binary search over base offsets, log/segment-list.ts); the log is never
@@ -69,6 +75,10 @@ export interface SealInfo {
   logCrc: number;
   /** CRC32C of the index file's bytes before the trailer. */
   indexCrc: number;
+  /** Records at the end of the segment that are damage, never read (0: none). */
+  damagedCount: number;
+  /** Byte position in the .log of the first damaged byte of those records (0 when none). */
+  damagePosition: number;
 }
 
 export function encodeSealTrailer(seal: SealInfo): Buffer {
@@ -76,10 +86,12 @@ export function encodeSealTrailer(seal: SealInfo): Buffer {
   buffer.writeUInt32LE(SEAL_MARKER, 0);
   buffer.write(SEAL_MAGIC, 4, 4, 'latin1');
   buffer.writeUInt32LE(seal.recordCount, 8);
+  buffer.writeUInt32LE(seal.damagedCount, 12);
   writeU64(buffer, 16, seal.logBytes);
   writeU64(buffer, 24, seal.maxTimestampMs);
   buffer.writeUInt32LE(seal.logCrc, 32);
   buffer.writeUInt32LE(seal.indexCrc, 36);
+  buffer.writeUInt32LE(seal.damagePosition, 40);
   buffer.writeUInt32LE(crc32c(buffer.subarray(0, 44)), 44);
   return buffer;
 }
@@ -89,12 +101,16 @@ export function decodeSealTrailer(buffer: Buffer): SealInfo | null {
   if (buffer.length !== SEAL_TRAILER_BYTES) return null;
   if (buffer.readUInt32LE(0) !== SEAL_MARKER || buffer.toString('latin1', 4, 8) !== SEAL_MAGIC) return null;
   if (crc32c(buffer.subarray(0, 44)) !== buffer.readUInt32LE(44)) return null;
+  const damagedCount = buffer.readUInt32LE(12);
+  if (damagedCount > buffer.readUInt32LE(8)) return null;
   return {
     recordCount: buffer.readUInt32LE(8),
     logBytes: readU64(buffer, 16),
     maxTimestampMs: readU64(buffer, 24),
     logCrc: buffer.readUInt32LE(32),
     indexCrc: buffer.readUInt32LE(36),
+    damagedCount,
+    damagePosition: buffer.readUInt32LE(40),
   };
 }
 

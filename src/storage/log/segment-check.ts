@@ -4,15 +4,15 @@
  *
  * Recovery (segment-recovery.ts) and read-time repair (segment-repair.ts) act on what these
  * functions find; `eventbus verify` (tools/verify.ts) reports it. So a check (a header, a seal
- * trailer, the records of a log and the damage among them) is written once.
+ * trailer, the records of a log and the damage among them, the batch rule) is written once.
  */
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { decodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeSealTrailer, encodeIndexEntry, INDEX_ENTRY_BYTES, INDEX_MAGIC, INDEX_VERSION, SEAL_TRAILER_BYTES, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
-import { checkRecord, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
+import { checkRecord, RECORD_HEADER_BYTES, type RecordProblem, type RecordVersion } from '../format/record.js';
 import { readFully, type FileIO } from '../fs/io.js';
 import type { Logger } from '../logger.js';
-import { findNextRecord, scanLog, type ResyncBounds } from './log-scanner.js';
+import { findNextRecord, scanLog, zeroFrom, type ResyncBounds } from './log-scanner.js';
 import { LOG_MAGIC, LOG_VERSIONS, MAX_RECORD_PAYLOAD_BYTES, type SegmentPaths } from './segment-files.js';
 
 /** Records found by resynchronisation must carry timestamps this close to the segment's life. */
@@ -161,6 +161,105 @@ export function isWholeSealed(io: FileIO, paths: SegmentPaths, count: number): b
   }
 }
 
+/**
+ * A position just after a record that ends a batch (or the start of a segment, or the record a
+ * scan resynchronised on after damage), and the offset after it.
+ */
+export interface BatchBoundary {
+  position: number;
+  offset: number;
+}
+
+/**
+ * The batch rule (docs/storage-format.md, "Batches"), written once for recovery, index rebuilds
+ * and `eventbus verify`: a batch is read whole or not at all, so records that fail their checks
+ * (or are missing) make damage of every offset of their batch, from the last batch end before
+ * them (`boundary`) up to the last failing one, though the records before them pass their own
+ * checks. `position` is where the failing bytes are.
+ */
+export function batchDamage(file: string, boundary: BatchBoundary, position: number, firstOffset: number, lastOffset: number, reason: string): Damage {
+  if (boundary.offset >= firstOffset) return { file, position, firstOffset, lastOffset, reason };
+  return { file, position, firstOffset: boundary.offset, lastOffset, reason: `${reason}, at offset ${firstOffset} of a batch from offset ${boundary.offset}` };
+}
+
+/** The batch rule for records that all pass their checks but end no batch: every one is damage. */
+export function unendedBatchDamage(file: string, boundary: BatchBoundary, nextOffset: number, reason = 'the last batch has no record ending it'): Damage {
+  return { file, position: boundary.position, firstOffset: boundary.offset, lastOffset: nextOffset - 1, reason };
+}
+
+/** Where the records of a log stop, with nothing valid after them in the file. */
+export interface TailStop {
+  position: number;
+  problem: RecordProblem;
+}
+
+/** What {@link scanRecords} found. */
+export interface RecordsScan {
+  /** The offset after the last record accounted for (valid, or in a damaged stretch). */
+  nextOffset: number;
+  /** Position just after the last valid record (at the stop, when there is one). */
+  end: number;
+  maxTimestampMs: number;
+  /** Stretches that fail with valid records after them, each made damage with its whole batch. */
+  damage: Damage[];
+  /** The last batch end: the records from it to `nextOffset` belong to a batch that has no end (yet). */
+  boundary: BatchBoundary;
+  /**
+   * Set when a record fails and nothing valid follows it in the file (a torn write, or damage to
+   * the last records); null when the records run to the end of the file, or only zeros (the
+   * preallocated end, log-file.ts) follow them.
+   */
+  stop: TailStop | null;
+}
+
+/**
+ * Walks the records (of format `version`) of a log open as `fd` (`logBytes` long, of a segment
+ * created at `createdMs`) from `from`, at most `maxRecords` of them: the one sequential reading
+ * of a segment's records that recovery, index rebuilds and `eventbus verify` share. Valid records
+ * are passed to `visit`; a failing stretch with valid records after it is skipped by
+ * resynchronising on the next one, its offsets passed to `damaged` and made damage by the batch
+ * rule ({@link batchDamage}). What happens at the end (a stop, a batch with no end, records
+ * missing) is for the caller to judge: it depends on whether the segment is sealed and on how the
+ * store stopped.
+ */
+export function scanRecords(
+  io: FileIO,
+  fd: number,
+  file: string,
+  logBytes: number,
+  from: { position: number; offset: number; boundary: BatchBoundary },
+  segment: { version: RecordVersion; createdMs: number },
+  visit: (offset: number, position: number) => void,
+  damaged: (offset: number, position: number) => void,
+  maxRecords = Number.MAX_SAFE_INTEGER,
+): RecordsScan {
+  const stopOffset = from.offset + maxRecords;
+  const damage: Damage[] = [];
+  let { position, offset: expected, boundary } = from;
+  let maxTimestampMs = 0;
+  for (;;) {
+    const scanFrom = expected;
+    const result = scanLog(io, fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, segment.version, (offset, at) => visit(offset, at), stopOffset - expected);
+    maxTimestampMs = Math.max(maxTimestampMs, result.maxTimestampMs);
+    if (result.batchEndOffset > scanFrom) boundary = { position: result.batchEnd, offset: result.batchEndOffset };
+    expected = result.nextOffset;
+    position = result.end;
+    const done = (stop: TailStop | null): RecordsScan => ({ nextOffset: expected, end: position, maxTimestampMs, damage, boundary, stop });
+    if (result.stop === null || expected >= stopOffset) return done(null);
+    const at = result.stop.position;
+    if (zeroFrom(io, fd, at, logBytes)) return done(null); // the preallocated, never-written end
+    const bound = Math.min(stopOffset - 1, expected + Math.floor((logBytes - at) / RECORD_HEADER_BYTES));
+    const next = findNextRecord(io, fd, at + 1, logBytes, resyncBounds(expected, bound, segment.createdMs));
+    if (next === null) return done(result.stop);
+    for (let offset = expected; offset < next.offset; offset++) damaged(offset, at);
+    damage.push(batchDamage(file, boundary, at, expected, next.offset - 1, `record ${result.stop.problem}`));
+    expected = next.offset;
+    position = next.position;
+    // Damage is kept whole: what follows it starts afresh.
+    boundary = { position, offset: expected };
+  }
+}
+
 /** Where the records of a log are and what is damaged among them (see {@link indexRecords}). */
 export interface RecordsFound {
   /** Index entries for every offset (pointing at the damage for damaged ones). */
@@ -173,41 +272,31 @@ export interface RecordsFound {
 
 /**
  * Indexes the records (of format `version`) of the log of `paths` open as `fd` (`logBytes` long,
- * created at `createdMs`), expecting offsets from the base offset up to `count` records. Damaged
- * stretches are skipped by resynchronising on the next valid record; the offsets they held get
- * entries pointing at the damage, so reading them reports it.
+ * created at `createdMs`), expecting offsets from the base offset up to `count` records: a whole
+ * segment, whose last record must end a batch. Damaged stretches are skipped by resynchronising on
+ * the next valid record; the offsets they held get entries pointing at the damage, so reading them
+ * reports it. Damage follows the batch rule ({@link batchDamage}); records missing at the end, or
+ * a last batch with no end, are damage too.
  */
 export function indexRecords(io: FileIO, fd: number, paths: SegmentPaths, logBytes: number, count: number, createdMs: number, version: RecordVersion): RecordsFound {
   const base = paths.baseOffset;
   const stopOffset = base + count;
   const entries = Buffer.alloc(count * INDEX_ENTRY_BYTES);
-  const damage: Damage[] = [];
-  let position = FILE_HEADER_BYTES;
-  let expected = base;
-  let maxTimestampMs = 0;
-  const entryAt = (offset: number) => (offset - base) * INDEX_ENTRY_BYTES;
-  while (expected < stopOffset) {
-    const result = scanLog(io, fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, version, (offset, at) => {
-      encodeIndexEntry(entries, entryAt(offset), offset - base, at);
-    }, stopOffset - expected);
-    maxTimestampMs = Math.max(maxTimestampMs, result.maxTimestampMs);
-    expected = result.nextOffset;
-    position = result.end;
-    if (expected >= stopOffset) break;
-    const damageAt = result.stop?.position ?? position;
-    const problem = result.stop?.problem ?? 'missing';
-    const found = findNextRecord(io, fd, damageAt + 1, logBytes, resyncBounds(expected, stopOffset - 1, createdMs));
-    const lastDamaged = found === null ? stopOffset - 1 : found.offset - 1;
-    for (let offset = expected; offset <= lastDamaged; offset++) {
-      encodeIndexEntry(entries, entryAt(offset), offset - base, Math.min(damageAt, Math.max(logBytes - 1, FILE_HEADER_BYTES)));
-    }
-    const reason = problem === 'missing' ? 'records missing (file too short)' : `record ${problem}`;
-    damage.push({ file: paths.log, position: damageAt, firstOffset: expected, lastOffset: lastDamaged, reason });
-    if (found === null) break;
-    position = found.position;
-    expected = found.offset;
+  const put = (offset: number, at: number) => encodeIndexEntry(entries, (offset - base) * INDEX_ENTRY_BYTES, offset - base, at);
+  // An entry of a damaged offset points at the damage, inside the log.
+  const putDamaged = (offset: number, at: number) => put(offset, Math.min(at, Math.max(logBytes - 1, FILE_HEADER_BYTES)));
+  const start = { position: FILE_HEADER_BYTES, offset: base, boundary: { position: FILE_HEADER_BYTES, offset: base } };
+  const scan = scanRecords(io, fd, paths.log, logBytes, start, { version, createdMs }, put, putDamaged, count);
+  const damage = scan.damage;
+  if (scan.nextOffset < stopOffset) {
+    const at = scan.stop?.position ?? scan.end;
+    for (let offset = scan.nextOffset; offset < stopOffset; offset++) putDamaged(offset, at);
+    const reason = scan.stop !== null ? `record ${scan.stop.problem}` : scan.end >= logBytes ? 'records missing (file too short)' : 'records missing (zeros where they should be)';
+    damage.push(batchDamage(paths.log, scan.boundary, at, scan.nextOffset, stopOffset - 1, reason));
+  } else if (scan.boundary.offset < stopOffset) {
+    damage.push(unendedBatchDamage(paths.log, scan.boundary, stopOffset));
   }
-  return { entries, maxTimestampMs, end: position, damage };
+  return { entries, maxTimestampMs: scan.maxTimestampMs, end: scan.end, damage };
 }
 
 /** Plausible bounds for a record found by resynchronisation after damage. */

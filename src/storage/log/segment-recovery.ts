@@ -12,6 +12,8 @@
  *   record with nothing valid after it is cut off; one with valid records after it is damage,
  *   kept and reported. After a crash the tail is then cut back to the end of the last record that
  *   ends a batch (format/record-fields.ts), so that a batch torn part-way vanishes whole.
+ * - After a clean stop nothing is torn: damage at the end of the last segment is kept as it is,
+ *   the segment sealed over it, and a new segment started after every offset it had given.
  */
 import { assert, ErrorCodes, EventBusError } from '../../errors.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
@@ -19,11 +21,14 @@ import { decodeIndexEntry, encodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPositi
 import { CURRENT_RECORD_VERSION, decodeRecord, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
 import { DurableFile } from '../fs/durable-file.js';
 import { IndexFile } from './index-file.js';
-import { findNextRecord, scanLog, zeroFrom } from './log-scanner.js';
+import { scanLog } from './log-scanner.js';
 import { Segment, type RecoveredSegment, type SegmentContext } from './segment.js';
-import { checkIndexHeader, checkLogHeader, checkSealed, endsShort, guessVersion, headerDamage, isWholeSealed, logDamage, readSealTrailer, resyncBounds, type Damage } from './segment-check.js';
+import { checkIndexHeader, checkLogHeader, checkSealed, endsShort, guessVersion, headerDamage, isWholeSealed, logDamage, readSealTrailer, scanRecords, type BatchBoundary, type Damage } from './segment-check.js';
 import { encodeLogHeader, listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
+
+/** Why the offsets a seal records as damaged cannot be read (the seal does not say how they fail). */
+export const SEALED_DAMAGE_REASON = 'records at the end of the segment were found damaged before it was sealed (its seal records them)';
 
 /** Index entries examined, newest first, to find where recovery may start trusting the index. */
 const RECOVERY_LOOKBACK_ENTRIES = 64;
@@ -85,9 +90,11 @@ function cutTornRoll(ctx: SegmentContext, dir: string, bases: number[]): void {
 
 /**
  * Opens a sealed segment holding `count` records. Checks headers, file sizes and the seal
- * trailer only; rebuilds the index (reading the log once) if any of them does not check.
+ * trailer only; rebuilds the index (reading the log once) if any of them does not check, saying
+ * why (`rebuildReason` when told: the caller knows better). Damage the seal records at the end of
+ * the segment is known at once.
  */
-export function openSealed(ctx: SegmentContext, dir: string, baseOffset: number, count: number): Segment {
+export function openSealed(ctx: SegmentContext, dir: string, baseOffset: number, count: number, rebuildReason?: string): Segment {
   const paths = segmentPaths(dir, baseOffset);
   const check = checkSealed(ctx.io, paths, count);
   const damage: Damage[] = [];
@@ -100,10 +107,15 @@ export function openSealed(ctx: SegmentContext, dir: string, baseOffset: number,
   let size = check.logBytes;
   if (seal === null) {
     ctx.recovery?.note('indexesRebuilt');
-    const rebuilt = rebuildSealedIndex(ctx.io, ctx.logger, paths, count, check.version, createdMs, damage.length === 0, check.problem ?? 'index does not check');
+    const rebuilt = rebuildSealedIndex(ctx.io, ctx.logger, paths, count, check.version, createdMs, damage.length === 0, rebuildReason ?? check.problem ?? 'index does not check');
     seal = rebuilt.seal;
     size = rebuilt.logBytes;
     damage.push(...rebuilt.damage);
+  } else if (seal.damagedCount > 0) {
+    // Sealed over damage at its end (found after a clean stop, or by an index rebuild).
+    const sealed = { file: paths.log, position: seal.damagePosition, firstOffset: baseOffset + count - seal.damagedCount, lastOffset: baseOffset + count - 1, reason: SEALED_DAMAGE_REASON };
+    damage.push(sealed);
+    logDamage(ctx.logger, sealed);
   }
   return Segment.recovered(ctx, dir, baseOffset, {
     version: check.version, count, size, allocated: size, maxTimestampMs: seal.maxTimestampMs, createdMs, seal, damage,
@@ -115,28 +127,55 @@ export function openSealed(ctx: SegmentContext, dir: string, baseOffset: number,
  * Opens the last segment of a stream after a clean or unclean stop. Trusts the index up to its
  * newest entry that points at a valid record, then validates only the log bytes after that
  * record: that tail is all a crash can have torn. The result may turn out to be sealed (a crash
- * after sealing and before the next segment was created); the caller then rolls.
+ * after sealing and before the next segment was created, or a damaged tail kept after a clean
+ * stop: {@link keepDamaged}); the caller then rolls.
  */
 export function openLast(ctx: SegmentContext, paths: SegmentPaths, nowMs: number): Segment {
   const log = DurableFile.open(ctx.io, paths.log, 'r+');
   const index = new IndexFile(ctx.io, paths.index, paths.baseOffset);
+  let found: RecoveredSegment | DamagedTail;
   try {
-    const found = recoverTail(ctx, paths, log, index, nowMs);
-    return Segment.recovered(ctx, paths.dir, paths.baseOffset, found);
+    found = recoverTail(ctx, paths, log, index, nowMs);
+    if (!('why' in found)) return Segment.recovered(ctx, paths.dir, paths.baseOffset, found);
   } catch (error) {
     log.close();
     index.close();
     throw error;
   }
+  log.close();
+  index.close();
+  return keepDamaged(ctx, paths, found);
 }
 
-function recoverTail(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, index: IndexFile, nowMs: number): RecoveredSegment {
+/** An active segment whose tail is damaged after a clean stop: how many records it held, and why. */
+interface DamagedTail {
+  count: number;
+  why: string;
+}
+
+/**
+ * After a clean stop nothing can be torn: damage at the end of the active segment (a record that
+ * fails with nothing valid after it, a batch with no end, records the index or the clean-close
+ * checkpoint lists and the log no longer holds) is damage to acknowledged events. The segment is
+ * kept as it is and sealed over it, with the offsets the store had given (its seal records the
+ * damage at its end: segment-repair.ts), and the caller starts a new segment after them. So
+ * nothing new is written after damaged bytes, no offset (and no event id) is given twice, and
+ * every later open knows the damage from the seal without reading the log.
+ */
+function keepDamaged(ctx: SegmentContext, paths: SegmentPaths, tail: DamagedTail): Segment {
+  ctx.logger.error({ file: paths.log, records: tail.count, reason: tail.why }, 'the active segment is damaged after a clean stop: kept as it is and sealed; writes go on in a new segment');
+  return openSealed(ctx, paths.dir, paths.baseOffset, tail.count, `the active segment is damaged after a clean stop (${tail.why})`);
+}
+
+function recoverTail(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, index: IndexFile, nowMs: number): RecoveredSegment | DamagedTail {
   const found: RecoveredSegment = { version: 2, count: 0, size: FILE_HEADER_BYTES, allocated: 0, maxTimestampMs: 0, createdMs: 0, seal: null, damage: [], indexRebuilt: false, log, index };
   const logBytes = recoverLogHeader(ctx, paths, log, found, nowMs);
   const indexProblem = openIndexForRecovery(ctx, paths, index, logBytes, found);
   if (found.seal !== null) return found; // sealed, but the crash came before the next segment existed
   const trusted = findTrustedEntry(paths, log, index, logBytes, found.version);
   const tail = recoverRecords(ctx, paths, log, index, trusted, logBytes, found);
+  if (tail.damagedEnd !== null) return tail.damagedEnd;
+  for (const damage of tail.damage) logDamage(ctx.logger, damage);
   found.size = tail.end;
   found.allocated = tail.logBytes;
   found.count = tail.nextOffset - paths.baseOffset;
@@ -234,6 +273,8 @@ interface TrustedEntry {
   timestampMs: number;
   /** True when the trusted record ends a batch (or there is none: the segment's start). */
   batchEnd: boolean;
+  /** Records the index lists: up to its newest entry that checks, whether its record does or not. */
+  listed: number;
 }
 
 /** The newest index entry (among the last few) whose record checks: recovery trusts up to it. */
@@ -242,15 +283,17 @@ function findTrustedEntry(paths: SegmentPaths, log: DurableFile, index: IndexFil
   const look = Math.min(Math.max(entries, 0), RECOVERY_LOOKBACK_ENTRIES);
   const first = entries - look;
   const block = look > 0 ? index.readEntries(first, look) : Buffer.alloc(0);
+  let listed = 0;
   for (let relative = entries - 1; relative >= first && look > 0; relative--) {
     const at = (relative - first) * INDEX_ENTRY_BYTES;
     if (at + INDEX_ENTRY_BYTES > block.length) continue;
     const position = decodeIndexEntry(block, at, relative);
+    if (position >= 0 && listed === 0) listed = relative + 1;
     const record = readRecordAt(log, position, logBytes, paths.baseOffset + relative, version);
     if (record === null) continue;
-    return { count: relative + 1, end: position + record.size, timestampMs: record.timestampMs, batchEnd: record.batchEnd };
+    return { count: relative + 1, end: position + record.size, timestampMs: record.timestampMs, batchEnd: record.batchEnd, listed: Math.max(listed, relative + 1) };
   }
-  return { count: 0, end: FILE_HEADER_BYTES, timestampMs: 0, batchEnd: true };
+  return { count: 0, end: FILE_HEADER_BYTES, timestampMs: 0, batchEnd: true, listed };
 }
 
 /** The record of `offset` at `position` of an open log, decoded, or null if there is none that checks. */
@@ -266,12 +309,6 @@ function readRecordAt(log: DurableFile, position: number, logBytes: number, offs
   return typeof decoded === 'string' ? null : decoded;
 }
 
-/** A position after a record that ends a batch, and the offset after it. */
-interface BatchBoundary {
-  position: number;
-  offset: number;
-}
-
 /**
  * The last batch boundary at or before the trusted entry's record, found by walking back through
  * the index entries (a batch is a few MiB at most); the segment's start is always one. Null when
@@ -279,7 +316,6 @@ interface BatchBoundary {
  */
 function boundaryBefore(paths: SegmentPaths, log: DurableFile, index: IndexFile, trusted: TrustedEntry, logBytes: number, version: RecordVersion): BatchBoundary | null {
   const base = paths.baseOffset;
-  if (trusted.batchEnd) return { position: trusted.end, offset: base + trusted.count };
   for (let relative = trusted.count - 2; relative >= 0; relative--) {
     const position = index.entry(relative, logBytes);
     const record = readRecordAt(log, position, logBytes, base + relative, version);
@@ -294,89 +330,67 @@ interface RecoveredTail {
   /** Index entries for the records validated (appended after the trusted ones kept). */
   entries: Buffer;
   nextOffset: number;
-  /** Position just after the last record (valid or damaged) kept. */
+  /** Position just after the last record kept. */
   end: number;
   /** The log's size after any cut. */
   logBytes: number;
   maxTimestampMs: number;
+  /** Damaged stretches with valid records after them, kept. */
   damage: Damage[];
+  /** Set after a clean stop when the tail is damaged at its end: the segment is then kept as it is ({@link keepDamaged}). */
+  damagedEnd: DamagedTail | null;
 }
 
 /**
- * Validates the log after the trusted entry's record. The all-zero preallocated end is not
- * data. A failing record with nothing valid after it is a torn write (cut off after a crash;
- * damage, kept, after a clean stop); one with valid records after it is damage, kept. Records
- * after the last one that ends a batch are a torn batch: cut off after a crash, damage after a
- * clean stop.
+ * Validates the log after the trusted entry's record (segment-check.ts's scan, with the batch
+ * rule). The all-zero preallocated end is not data. A failing stretch with valid records after it
+ * is damage, kept. A failing record with nothing valid after it, and records after the last one
+ * that ends a batch, are a torn write and a torn batch after a crash: cut off, so that the batch
+ * vanishes whole. After a clean stop they, and records the index or the clean-close checkpoint
+ * lists that the log no longer holds, are damage at the end of the segment (`damagedEnd`).
  */
 function recoverRecords(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, index: IndexFile, trusted: TrustedEntry, logBytes: number, found: RecoveredSegment): RecoveredTail {
-  const { io } = ctx;
-  const { version, createdMs } = found;
   const base = paths.baseOffset;
   const entries = new EntryBuffer(base);
-  const damage: Damage[] = [];
-  let expected = base + trusted.count;
-  let position = trusted.end;
-  let maxTimestampMs = trusted.timestampMs;
-  // The last batch boundary seen by the scans (null: none yet, and the trusted record ends none).
-  let boundary: BatchBoundary | null = trusted.batchEnd ? { position: trusted.end, offset: expected } : null;
-  for (;;) {
-    const scanFrom = expected;
-    const result = scanLog(io, log.fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, version, (offset, at) => entries.push(offset, at));
-    maxTimestampMs = Math.max(maxTimestampMs, result.maxTimestampMs);
-    if (result.batchEndOffset > scanFrom) boundary = { position: result.batchEnd, offset: result.batchEndOffset };
-    expected = result.nextOffset;
-    position = result.end;
-    if (result.stop === null) break;
-    const damageAt = result.stop.position;
-    assert(damageAt === result.end, 'a scan stopped inside a record');
-    if (zeroFrom(io, log.fd, damageAt, logBytes)) break; // the preallocated, never-written end: the data ends here
-    const bound = expected + Math.floor((logBytes - damageAt) / RECORD_HEADER_BYTES);
-    const next = findNextRecord(io, log.fd, damageAt + 1, logBytes, resyncBounds(expected, bound, createdMs));
-    if (next === null && ctx.afterCrash === false) {
-      // Nothing valid follows, but the store was closed cleanly: nothing can be torn, so this
-      // is damage to the last (acknowledged) record. Keep it, report it, append after it.
-      entries.push(expected, damageAt);
-      damage.push(reportDamage(ctx, { file: paths.log, position: damageAt, firstOffset: expected, lastOffset: expected, reason: `record ${result.stop.problem} at the end of an active segment after a clean stop` }));
-      expected += 1;
-      position = logBytes;
-      boundary = { position, offset: expected };
-      break;
-    }
-    if (next === null) {
-      // Nothing valid follows: a torn write that was never acknowledged. Cut it off at the end of
-      // the last whole record (the file is extended again later: the cut part comes back as zeros).
-      logBytes = cutLog(ctx, log, paths, damageAt, logBytes, `record ${result.stop.problem}`, 'truncated the torn tail of an active segment');
-      break;
-    }
-    for (let offset = expected; offset < next.offset; offset++) entries.push(offset, damageAt);
-    damage.push(reportDamage(ctx, { file: paths.log, position: damageAt, firstOffset: expected, lastOffset: next.offset - 1, reason: `record ${result.stop.problem}` }));
-    expected = next.offset;
-    position = next.position;
-    // Damage is kept whole: what follows it starts afresh.
-    boundary = { position, offset: expected };
+  const first = base + trusted.count;
+  const boundary = trusted.batchEnd ? { position: trusted.end, offset: first } : boundaryBefore(paths, log, index, trusted, logBytes, found.version) ?? scanForBoundary(ctx, paths, log, logBytes, first, found);
+  const push = (offset: number, at: number) => entries.push(offset, at);
+  const scan = scanRecords(ctx.io, log.fd, paths.log, logBytes, { position: trusted.end, offset: first, boundary }, found, push, push);
+  const tail: RecoveredTail = { entries: entries.bytes(), nextOffset: scan.nextOffset, end: scan.end, logBytes, maxTimestampMs: Math.max(trusted.timestampMs, scan.maxTimestampMs), damage: scan.damage, damagedEnd: null };
+  const unended = scan.boundary.offset < scan.nextOffset;
+  if (ctx.afterCrash === false) {
+    // The failing bytes of a stop count as one record, as they did when it was acknowledged.
+    const held = scan.nextOffset - base + (scan.stop !== null ? 1 : 0);
+    const count = Math.max(held, trusted.listed, checkpointedCount(ctx, paths));
+    let why: string | null = null;
+    if (scan.stop !== null) why = `record ${scan.stop.problem} at offset ${scan.nextOffset} with nothing valid after it`;
+    else if (unended) why = `offsets ${scan.boundary.offset} to ${scan.nextOffset - 1} are a batch without its last record`;
+    if (count > held) why = `${why === null ? '' : `${why}; `}the log holds ${held} records, its index or the clean-close checkpoint ${count}`;
+    if (why !== null) tail.damagedEnd = { count, why };
+    return tail;
   }
-  const tail: RecoveredTail = { entries: entries.bytes(), nextOffset: expected, end: position, logBytes, maxTimestampMs, damage };
-  boundary ??= boundaryBefore(paths, log, index, trusted, logBytes, version) ?? scanForBoundary(ctx, paths, log, logBytes, expected, found);
-  if (boundary.offset < expected) endAtBoundary(ctx, paths, log, boundary, tail, base + trusted.count);
+  if (scan.stop !== null) {
+    // Nothing valid follows: a torn write that was never acknowledged. Cut it off at the end of
+    // the last whole record (the file is extended again later: the cut part comes back as zeros).
+    tail.logBytes = cutLog(ctx, log, paths, scan.stop.position, tail.logBytes, `record ${scan.stop.problem}`, 'truncated the torn tail of an active segment');
+  }
+  if (unended) {
+    // The records after the last batch end belong to a batch whose end never reached the disk,
+    // never acknowledged: cut it off, so that the batch vanishes whole.
+    tail.logBytes = cutLog(ctx, log, paths, scan.boundary.position, tail.logBytes, 'a batch without its end', 'truncated a torn batch at the end of an active segment');
+    // Entries of trusted records past the boundary are cut from the index by the caller.
+    tail.entries = tail.entries.subarray(0, Math.max(0, scan.boundary.offset - first) * INDEX_ENTRY_BYTES);
+    tail.nextOffset = scan.boundary.offset;
+    tail.end = scan.boundary.position;
+  }
   return tail;
 }
 
-/**
- * The records after the last batch boundary belong to a batch whose end never reached the disk.
- * After a crash it was never acknowledged: cut it off, so that the batch vanishes whole. After a
- * clean stop nothing can be torn: report it as damage, kept.
- */
-function endAtBoundary(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, boundary: BatchBoundary, tail: RecoveredTail, freshOffset: number): void {
-  if (ctx.afterCrash === false) {
-    tail.damage.push(reportDamage(ctx, { file: paths.log, position: boundary.position, firstOffset: boundary.offset, lastOffset: tail.nextOffset - 1, reason: 'the last batch has no record ending it, after a clean stop' }));
-    return;
-  }
-  tail.logBytes = cutLog(ctx, log, paths, boundary.position, tail.logBytes, 'a batch without its end', 'truncated a torn batch at the end of an active segment');
-  // Entries of trusted records past the boundary are cut from the index by the caller.
-  tail.entries = tail.entries.subarray(0, Math.max(0, boundary.offset - freshOffset) * INDEX_ENTRY_BYTES);
-  tail.nextOffset = boundary.offset;
-  tail.end = boundary.position;
+/** The records the clean-close checkpoint (crc-checkpoint.ts) says the active segment held; 0 when it says nothing of it. */
+function checkpointedCount(ctx: SegmentContext, paths: SegmentPaths): number {
+  const checkpoint = ctx.checkpoint;
+  if (checkpoint === undefined || checkpoint.base !== paths.baseOffset || checkpoint.indexBytes < FILE_HEADER_BYTES) return 0;
+  return Math.floor((checkpoint.indexBytes - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
 }
 
 /** Cuts the log at `at`, durably, and says so; returns the new size. */
@@ -396,11 +410,6 @@ function scanForBoundary(ctx: SegmentContext, paths: SegmentPaths, log: DurableF
   const base = paths.baseOffset;
   const scan = scanLog(ctx.io, log.fd, FILE_HEADER_BYTES, logBytes, base, MAX_RECORD_PAYLOAD_BYTES, found.version, () => {}, endOffset - base);
   return scan.batchEndOffset > base ? { position: scan.batchEnd, offset: scan.batchEndOffset } : { position: FILE_HEADER_BYTES, offset: base };
-}
-
-function reportDamage(ctx: SegmentContext, damage: Damage): Damage {
-  logDamage(ctx.logger, damage);
-  return damage;
 }
 
 /**

@@ -2,7 +2,8 @@
  * Rebuilding a sealed segment's index from its log: at open, when the index fails its checks
  * (segment-recovery.ts), and on a read that meets an entry that fails (segment.ts). The new index
  * is written to a new file and renamed over the old one, never written in place: a sealed
- * segment's inode may be shared with a snapshot (hard link).
+ * segment's inode may be shared with a snapshot (hard link). Also how recovery seals an active
+ * segment found damaged after a clean stop, as it is (segment-recovery.ts).
  */
 import { EventBusError, ioError } from '../../errors.js';
 import { crc32c } from '../format/crc.js';
@@ -43,12 +44,18 @@ export function rebuildSealedIndex(io: FileIO, logger: Logger, paths: SegmentPat
         logBytes = found.end;
       }
       const header = encodeIndexHeader(paths.baseOffset, createdMs);
+      // Damage that reaches the last record is recorded in the seal, so that every later open
+      // knows those offsets are damage without reading the log (a batch with no end passes every
+      // record's check: only a scan finds it).
+      const end = found.damage.find((d) => d.lastOffset === paths.baseOffset + count - 1 && d.firstOffset <= d.lastOffset);
       const seal: SealInfo = {
         recordCount: count,
         logBytes,
         maxTimestampMs: found.maxTimestampMs,
         logCrc: fileCrc(io, fd, logBytes),
         indexCrc: crc32c(found.entries, crc32c(header)),
+        damagedCount: end === undefined ? 0 : paths.baseOffset + count - end.firstOffset,
+        damagePosition: end?.position ?? 0,
       };
       replaceFileNow(io, paths.index, [header, found.entries, encodeSealTrailer(seal)]);
       logger.warn({ file: paths.index, reason }, 'index rebuilt from its segment');

@@ -28,6 +28,7 @@ import { SegmentDamage } from './segment-damage.js';
 import { segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
 import type { RecoveryNotes } from './recovery-notes.js';
+import type { SegmentCrcs } from '../crc-checkpoint.js';
 
 /** What a segment needs from its stream and engine. */
 export interface SegmentContext {
@@ -49,6 +50,12 @@ export interface SegmentContext {
   afterCrash?: boolean;
   /** Told what recovery repairs (set by the engine while it opens a store; observer.ts). */
   recovery?: RecoveryNotes;
+  /**
+   * What the last clean close recorded of the active segment of the stream being opened
+   * (crc-checkpoint.ts; set by the engine while it opens that stream): how many records it held,
+   * should its log have lost some since.
+   */
+  checkpoint?: SegmentCrcs;
 }
 
 /**
@@ -207,7 +214,7 @@ export class Segment {
   freeze(): void {
     assert(this.seal === null && this.frozen === null, 'segment frozen twice');
     const { logCrc, indexCrc } = this.currentCrcs();
-    this.frozen = { recordCount: this.count, logBytes: this.size, maxTimestampMs: this.maxTimestampMs, logCrc, indexCrc };
+    this.frozen = { recordCount: this.count, logBytes: this.size, maxTimestampMs: this.maxTimestampMs, logCrc, indexCrc, damagedCount: 0, damagePosition: 0 };
     this.pinned = true;
   }
 

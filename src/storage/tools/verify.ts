@@ -6,8 +6,9 @@
  *   and the directory not a hidden `.snapshot-….partial` staging directory (never finished). Any
  *   other name passes: a snapshot copied under a new name is still the same snapshot.
  * - The catalog, and for every stream: every segment's header, every record's CRC and offset
- *   (dense, starting at the base offset), every index entry against the record it points at, and
- *   every seal trailer against its files; the consumer journal's records; the key index's runs
+ *   (dense, starting at the base offset; damage judged by the batch rule recovery applies,
+ *   log/segment-check.ts), every index entry against the record it points at, and every seal
+ *   trailer against its files (and the damage it records); the consumer journal's records; the key index's runs
  *   (keys-<from>-<to>.run: header, trailer, fences, every block's CRC, entries in (hash, version)
  *   order and inside the offsets the run covers).
  *
@@ -27,9 +28,9 @@ import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES } from '../format/offset-index.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
-import { fileCrc, scanLog, zeroFrom, type ScanResult } from '../log/log-scanner.js';
-import { checkIndexHeader, checkLogHeader, checkSealed, guessVersion } from '../log/segment-check.js';
-import { listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
+import { fileCrc } from '../log/log-scanner.js';
+import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, guessVersion, scanRecords, type Damage, type RecordsScan } from '../log/segment-check.js';
+import { listSegments, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { PARTIAL_PATTERN } from './snapshot.js';
 import { RUN_FILE_PATTERN } from '../format/key-run.js';
@@ -279,11 +280,13 @@ function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Find
 }
 
 /**
- * Checks every record of a segment's log (CRC, offset), then its index: against the seal for a
- * sealed segment (`expectedCount` records), entry by entry against the records for all.
+ * Checks every record of a segment's log (CRC, offset), resynchronising after damage as recovery
+ * does, and judges what it finds by the same batch rule (segment-check.ts's scanRecords and
+ * batchDamage); then its index: against the seal for a sealed segment (`expectedCount` records),
+ * entry by entry against the records for all.
  */
 function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, findings: Findings): void {
-  const { report, problem, note, checked } = findings;
+  const { report, problem, checked } = findings;
   report.segments += 1;
   checked.add(paths.log);
   const logFd = io.open(paths.log, 'r');
@@ -292,39 +295,85 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     const header = checkLogHeader(io, logFd, paths.baseOffset);
     if ('problem' in header) problem(paths.log, header.problem, 0);
     const version = 'version' in header ? header.version : guessVersion(io, logFd, logSize);
+    const segment = { version, createdMs: 'createdMs' in header ? header.createdMs : 0 };
+    const base = paths.baseOffset;
+    // Record positions by relative offset; -1 for an offset in a damaged stretch.
     const positions: number[] = [];
-    const scan = scanLog(io, logFd, FILE_HEADER_BYTES, logSize, paths.baseOffset, MAX_RECORD_PAYLOAD_BYTES, version, (_offset, position) => positions.push(position));
-    const count = positions.length;
-    report.events += count;
-    const preallocated = expectedCount === null && scan.stop !== null && zeroFrom(io, logFd, scan.stop.position, logSize);
-    if (scan.stop !== null && !preallocated) {
-      const message = `record ${scan.stop.problem} at offset ${scan.nextOffset}`;
-      if (expectedCount === null && scan.stop.problem === 'partial') note(paths.log, `${message}: a torn tail, never acknowledged; cut off on open`, scan.stop.position);
-      else problem(paths.log, message, scan.stop.position);
-    }
-    if (scan.batchEndOffset < scan.nextOffset) verifyBatchEnd(paths, scan, expectedCount === null, findings);
-    if (expectedCount !== null && count !== expectedCount) problem(paths.log, `holds ${count} valid records, expected ${expectedCount}`);
+    const start = { position: FILE_HEADER_BYTES, offset: base, boundary: { position: FILE_HEADER_BYTES, offset: base } };
+    const scan = scanRecords(io, logFd, paths.log, logSize, start, segment, (offset, position) => (positions[offset - base] = position), (offset) => (positions[offset - base] = -1), expectedCount ?? undefined);
+    const valid = positions.filter((position) => position >= 0).length;
+    report.events += valid;
+    for (const damage of scan.damage) problem(damage.file, damageMessage(damage), damage.position);
+    if (expectedCount === null) verifyActiveEnd(paths, scan, listedRecords(io, paths), findings);
+    else verifySealedEnd(paths, scan, expectedCount, findings);
+    if (expectedCount !== null && valid !== expectedCount) problem(paths.log, `holds ${valid} valid records, expected ${expectedCount}`);
     if (io.stat(paths.index) === null) {
-      (expectedCount === null ? note : problem)(paths.index, 'index is missing (rebuilt on open)');
+      (expectedCount === null ? findings.note : problem)(paths.index, 'index is missing (rebuilt on open)');
       return;
     }
     checked.add(paths.index);
     if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, problem)) return;
-    verifyEntries(io, paths, expectedCount, positions, problem, note);
+    // The failing bytes of a stop at the end of an active segment count as one record (recovery's count).
+    const held = scan.nextOffset - base + (expectedCount === null && scan.stop !== null ? 1 : 0);
+    verifyEntries(io, paths, expectedCount, positions, held, findings);
   } finally {
     io.close(logFd);
   }
 }
 
+function damageMessage(damage: Damage): string {
+  const offsets = damage.firstOffset === damage.lastOffset ? `offset ${damage.firstOffset} is` : `offsets ${damage.firstOffset} to ${damage.lastOffset} are`;
+  return `${offsets} damaged: ${damage.reason}`;
+}
+
 /**
- * The records after the last one that ends a batch: in a sealed segment always damage (a batch
- * never spans segments); at the end of the active one a batch torn by a crash (cut off on open),
- * or damage when the store was closed cleanly.
+ * The end of the active segment (`listed`: the records its index lists). After a crash, a failing
+ * last record, a batch without its end and entries past the log's records are torn, never
+ * acknowledged (cut off on open). After a clean stop they are damage to acknowledged events, kept
+ * (the segment is sealed as it is on open, and writes go on in a new one: segment-recovery.ts).
  */
-function verifyBatchEnd(paths: SegmentPaths, scan: ScanResult, active: boolean, { problem, note, crashed }: Findings): void {
-  const what = `offsets ${scan.batchEndOffset} to ${scan.nextOffset - 1} are a batch without its last record`;
-  if (active && crashed) note(paths.log, `${what}: torn by a crash, never acknowledged; cut off on open`, scan.batchEnd);
-  else problem(paths.log, active ? `${what}, after a clean stop` : `${what} at the end of a sealed segment`, scan.batchEnd);
+function verifyActiveEnd(paths: SegmentPaths, scan: RecordsScan, listed: number, { problem, note, crashed }: Findings): void {
+  const { stop, boundary, nextOffset } = scan;
+  const base = paths.baseOffset;
+  // The failing bytes of a stop count as one record (recovery's count).
+  const held = nextOffset - base + (stop !== null ? 1 : 0);
+  const unended = boundary.offset < nextOffset;
+  if (crashed) {
+    if (stop !== null) note(paths.log, `record ${stop.problem} at offset ${nextOffset}: a torn tail, never acknowledged; cut off on open`, stop.position);
+    if (unended) note(paths.log, `offsets ${boundary.offset} to ${nextOffset - 1} are a batch without its last record: torn by a crash, never acknowledged; cut off on open`, boundary.position);
+    if (listed > held) note(paths.index, `lists ${listed} records, the log holds ${held}: the rest were torn by a crash, never acknowledged; cut off on open`);
+    return;
+  }
+  const missing = listed > held ? ` (its index lists ${listed} records, the log holds ${held})` : '';
+  const last = base + Math.max(held, listed) - 1;
+  if (stop !== null) {
+    problem(paths.log, damageMessage(batchDamage(paths.log, boundary, stop.position, nextOffset, last, `record ${stop.problem} with nothing valid after it, after a clean stop${missing}`)), stop.position);
+  } else if (listed > held) {
+    problem(paths.log, damageMessage(batchDamage(paths.log, boundary, scan.end, nextOffset, last, `records missing after a clean stop${missing}`)), scan.end);
+  } else if (unended) {
+    problem(paths.log, `offsets ${boundary.offset} to ${nextOffset - 1} are a batch without its last record, after a clean stop`, boundary.position);
+  }
+}
+
+/** The records the index of an active segment lists: up to its newest entry that checks (0 without one). */
+function listedRecords(io: FileIO, paths: SegmentPaths): number {
+  if (io.stat(paths.index) === null || checkIndexHeaderOf(io, paths) !== null) return 0;
+  const index = readWholeFile(io, paths.index);
+  let listed = Math.floor((index.length - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
+  while (listed > 0 && decodeIndexEntry(index, indexEntryPosition(listed - 1), listed - 1) < 0) listed -= 1;
+  return listed;
+}
+
+/** The end of a sealed segment: it must hold every record it should, the last one ending a batch. */
+function verifySealedEnd(paths: SegmentPaths, scan: RecordsScan, expectedCount: number, { problem }: Findings): void {
+  const stopOffset = paths.baseOffset + expectedCount;
+  if (scan.nextOffset < stopOffset) {
+    const at = scan.stop?.position ?? scan.end;
+    const reason = scan.stop !== null ? `record ${scan.stop.problem}` : 'records missing';
+    problem(paths.log, damageMessage(batchDamage(paths.log, scan.boundary, at, scan.nextOffset, stopOffset - 1, reason)), at);
+  } else if (scan.boundary.offset < stopOffset) {
+    problem(paths.log, `offsets ${scan.boundary.offset} to ${stopOffset - 1} are a batch without its last record at the end of a sealed segment`, scan.boundary.position);
+  }
 }
 
 /** Checks a sealed segment's index against its seal and the seal against the files; false if it cannot be used. */
@@ -334,29 +383,36 @@ function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: numbe
     problem(paths.index, `${check.problem} (rebuilt on open)`);
     return false;
   }
+  if (check.seal.damagedCount > 0) {
+    const first = paths.baseOffset + count - check.seal.damagedCount;
+    problem(paths.log, `offsets ${first} to ${paths.baseOffset + count - 1} are damaged: its seal records them so (sealed over damage found at its end)`, check.seal.damagePosition);
+  }
   if (fileCrc(io, logFd, check.logBytes) !== check.seal.logCrc) problem(paths.log, 'CRC32C does not match its seal');
   const index = readWholeFile(io, paths.index);
   if (crc32c(index.subarray(0, index.length - SEAL_TRAILER_BYTES)) !== check.seal.indexCrc) problem(paths.index, 'CRC32C does not match its seal');
   return true;
 }
 
-/** Checks each index entry against the record it should point at. */
-function verifyEntries(io: FileIO, paths: SegmentPaths, expectedCount: number | null, positions: number[], problem: Report, note: Report): void {
+/**
+ * Checks each index entry against the record it should point at (`positions`, by relative offset;
+ * -1 for a damaged offset, whose entry points at the damage). `held` is the records the log holds.
+ */
+function verifyEntries(io: FileIO, paths: SegmentPaths, expectedCount: number | null, positions: number[], held: number, { problem, note }: Findings): void {
   const index = readWholeFile(io, paths.index);
   const headerProblem = expectedCount === null ? checkIndexHeaderOf(io, paths) : null;
   if (headerProblem !== null) {
     problem(paths.index, `${headerProblem} (rebuilt on open)`, 0);
     return;
   }
-  const count = positions.length;
   const entries = expectedCount ?? Math.floor((index.length - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
-  for (let i = 0; i < Math.min(entries, count); i++) {
+  for (let i = 0; i < Math.min(entries, positions.length); i++) {
+    if (positions[i] === undefined || positions[i]! < 0) continue;
     if (decodeIndexEntry(index, indexEntryPosition(i), i) !== positions[i]) {
       problem(paths.index, `entry for offset ${paths.baseOffset + i} is damaged or points at the wrong record (rebuilt on use)`, indexEntryPosition(i));
       break;
     }
   }
-  if (expectedCount === null && entries < count) note(paths.index, `lacks entries for the last ${count - entries} records (added on open)`);
+  if (expectedCount === null && entries < held) note(paths.index, `lacks entries for the last ${held - entries} records (added on open)`);
 }
 
 function checkIndexHeaderOf(io: FileIO, paths: SegmentPaths): string | null {
