@@ -92,7 +92,8 @@ export function verifyCommand(dir: string, json: boolean, print: Print): ExitSta
   if (json) print(JSON.stringify({ path: found.path, ...report }));
   else {
     print(`${report.ok ? 'OK' : 'DAMAGED'}: ${report.kind === 'snapshot' ? 'snapshot' : 'data directory'} ${found.path}`);
-    print(`  ${report.streams} streams, ${report.segments} segments, ${report.events} events, ${report.files} files checked`);
+    const truncated = report.truncatedEvents > 0 ? ` (and ${report.truncatedEvents} truncated, still on disk)` : '';
+    print(`  ${report.streams} streams, ${report.segments} segments, ${report.events} events${truncated}, ${report.files} files checked`);
     for (const p of report.problems) print(`  problem: ${p.file}${p.position === undefined ? '' : ` at byte ${p.position}`}: ${p.message}`);
     for (const n of report.notes) print(`  note: ${n.file}${n.position === undefined ? '' : ` at byte ${n.position}`}: ${n.message}`);
   }

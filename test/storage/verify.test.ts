@@ -57,6 +57,22 @@ t.test('a snapshot: the manifest and every file it lists are counted once', asyn
   t.equal(report.files, checkable(snapshot.path).length, `${report.files} files, MANIFEST included`);
 });
 
+t.test('events below a truncation point are not counted as the store\'s events (the snapshot\'s count), but as truncated', async (t) => {
+  const dataDir = await storeWithData(t);
+  const engine = await openEngine(dataDir);
+  // 5 events of a segment that stays on disk (it also holds offsets above 5).
+  await engine.truncate('a', 5);
+  const snapshot = await engine.snapshot(tempDir(t, 'verify-truncated'));
+  await engine.close();
+  for (const dir of [dataDir, snapshot.path]) {
+    const report = verifyDirectory(nodeIO, dir);
+    t.ok(report.ok);
+    t.equal(report.events, snapshot.events, `${report.kind}: the events the snapshot counted (${snapshot.events})`);
+    t.equal(report.events, 115, 'both streams\' 60 events less the 5 truncated');
+    t.equal(report.truncatedEvents, 5, 'the truncated records, still on disk, counted apart');
+  }
+});
+
 t.test('a wrong path is a usage problem with its own code, not damage', async (t) => {
   const root = tempDir(t, 'verify-paths');
   t.throws(() => verifyDirectory(nodeIO, path.join(root, 'typo')), { code: 'NOT_A_STORE', message: /there is nothing at/ });

@@ -50,7 +50,10 @@ export interface VerifyReport {
   ok: boolean;
   streams: number;
   segments: number;
+  /** Events the store holds (what a snapshot's MANIFEST counts). */
   events: number;
+  /** Records still on disk below a stream's truncation point (checked; removed with their segment). */
+  truncatedEvents: number;
   /** Files read and checked (logs, indexes, journals, the catalog, a snapshot's MANIFEST). */
   files: number;
   problems: Finding[];
@@ -77,7 +80,7 @@ interface Findings {
 export function verifyDirectory(io: FileIO, dir: string): VerifyReport {
   const root = path.resolve(dir);
   const kind = checkVerifiable(io, root);
-  const report: VerifyReport = { kind: kind === 'snapshot' ? 'snapshot' : 'data', ok: false, streams: 0, segments: 0, events: 0, files: 0, problems: [], notes: [] };
+  const report: VerifyReport = { kind: kind === 'snapshot' ? 'snapshot' : 'data', ok: false, streams: 0, segments: 0, events: 0, truncatedEvents: 0, files: 0, problems: [], notes: [] };
   const findings: Findings = {
     report,
     problem: (file, message, position) => report.problems.push({ file, message, ...(position === undefined ? {} : { position }) }),
@@ -139,7 +142,7 @@ function verifyCatalogAndStreams(io: FileIO, root: string, findings: Findings): 
   for (const entry of catalog.all()) {
     listed.add(entry.id);
     report.streams += 1;
-    verifyStream(io, path.join(streamsDir, entry.id), entry.name, findings);
+    verifyStream(io, path.join(streamsDir, entry.id), entry.name, entry.truncatedBefore ?? 0, findings);
   }
   for (const name of streamDirs) {
     if (!listed.has(name)) note(path.join(streamsDir, name), 'directory not listed in the catalog (left by a crash mid-create or mid-delete; removed on open)');
@@ -197,7 +200,7 @@ function listFiles(io: FileIO, root: string, relative = ''): string[] {
   return out;
 }
 
-function verifyStream(io: FileIO, dir: string, name: string, findings: Findings): void {
+function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: number, findings: Findings): void {
   const { problem } = findings;
   if (io.stat(dir)?.isDirectory !== true) {
     problem(dir, `directory of stream ${JSON.stringify(name)} is missing`);
@@ -210,7 +213,7 @@ function verifyStream(io: FileIO, dir: string, name: string, findings: Findings)
   }
   for (let i = 0; i < bases.length; i++) {
     const last = i === bases.length - 1;
-    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, findings);
+    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, truncatedBefore, findings);
   }
   verifyKeyRuns(io, dir, findings);
   const journal = path.join(dir, JOURNAL_FILE);
@@ -285,7 +288,7 @@ function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Find
  * batchDamage); then its index: against the seal for a sealed segment (`expectedCount` records),
  * entry by entry against the records for all.
  */
-function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, findings: Findings): void {
+function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, truncatedBefore: number, findings: Findings): void {
   const { report, problem, checked } = findings;
   report.segments += 1;
   checked.add(paths.log);
@@ -302,7 +305,10 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     const start = { position: FILE_HEADER_BYTES, offset: base, boundary: { position: FILE_HEADER_BYTES, offset: base } };
     const scan = scanRecords(io, logFd, paths.log, logSize, start, segment, (offset, position) => (positions[offset - base] = position), (offset) => (positions[offset - base] = -1), expectedCount ?? undefined);
     const valid = positions.filter((position) => position >= 0).length;
-    report.events += valid;
+    // Records below the truncation point are still on disk (checked all the same) but no longer events of the store.
+    const truncated = positions.filter((position, i) => position >= 0 && base + i < truncatedBefore).length;
+    report.events += valid - truncated;
+    report.truncatedEvents += truncated;
     for (const damage of scan.damage) problem(damage.file, damageMessage(damage), damage.position);
     if (expectedCount === null) verifyActiveEnd(paths, scan, listedRecords(io, paths), findings);
     else verifySealedEnd(paths, scan, expectedCount, findings);
