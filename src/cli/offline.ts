@@ -89,8 +89,10 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
 export function verifyCommand(dir: string, json: boolean, print: Print): ExitStatusValue {
   const found = requireVerifiable(dir);
   const report: VerifyReport = withProgressIO('verifying', found.path, 1, (io) => verifyDirectory(io, found.path));
-  if (json) print(JSON.stringify({ path: found.path, ...report }));
-  else {
+  if (json) {
+    const { kind, ok, streams, segments, events, truncatedEvents, files, problems, notes } = report;
+    print(JSON.stringify({ path: found.path, kind, ok, streams, segments, events, truncated_events: truncatedEvents, files, problems, notes }));
+  } else {
     print(`${report.ok ? 'OK' : 'DAMAGED'}: ${report.kind === 'snapshot' ? 'snapshot' : 'data directory'} ${found.path}`);
     const truncated = report.truncatedEvents > 0 ? ` (and ${report.truncatedEvents} truncated, still on disk)` : '';
     print(`  ${report.streams} streams, ${report.segments} segments, ${report.events} events${truncated}, ${report.files} files checked`);

@@ -110,7 +110,7 @@ t.test('writeEventJson takes one JSON value only (INVALID_JSON); writeEvent of w
   t.equal((await client.getStreamInfo('j')).eventCount, 1, 'none of them wrote anything; the connection still works');
 });
 
-t.test('a server refusing the connection before any request: requests reject with its code', async (t) => {
+t.test('a server refusing the connection before any request: requests reject with its code', { skip: behindBalancer ? 'behind the test balancer the second connection reaches another gateway, with a slot of its own' : false }, async (t) => {
   const { port } = await serverFor(t, { limits: { maxConnections: 1 } });
   const first = await EventBusClient.connect({ port });
   t.teardown(() => first.close());
