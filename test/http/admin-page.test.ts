@@ -140,6 +140,25 @@ t.test('streams are created and deleted through the page, and a snapshot taken',
   t.same(errors.filter((e) => !/status of 409/.test(e)), []);
 });
 
+t.test('streams named . and .. are deleted through the page (a browser resolves dot segments in a path)', { skip }, async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  for (const name of ['.', '..', 'neighbour']) await client.createStream(name);
+  const browser = await browserFor(t);
+  const { page, errors } = await openPage(browser, server);
+  for (const name of ['.', '..']) {
+    await page.locator(streamRow(name)).waitFor();
+    const remove = page.locator(`button[data-delete="${name}"]`);
+    await remove.click();
+    await remove.click();
+    await page.locator(streamRow(name)).waitFor({ state: 'detached', timeout: 15_000 });
+    t.match(await page.locator('#message').textContent(), `Deleted stream ${name} and its events.`);
+    await t.rejects(client.getStreamInfo(name), { code: 'STREAM_NOT_FOUND' }, `${name} is gone on the TCP side`);
+  }
+  t.equal((await client.getStreamInfo('neighbour')).name, 'neighbour', 'nothing else was deleted');
+  t.same(errors, [], 'no console errors');
+});
+
 t.test('with clients configured, changes are refused without credentials and made with them, asked once', { skip }, async (t) => {
   const credentials = { clientId: 'admin', clientSecret: 'p4ss:word' };
   const server = await httpServerFor(t, { clients: { admin: { client_id: credentials.clientId, client_secret: credentials.clientSecret } } });

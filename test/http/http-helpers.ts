@@ -107,3 +107,45 @@ export function statusOf(response: string): number {
   const match = /^HTTP\/1\.1 (\d{3})/.exec(response);
   return match === null ? 0 : Number(match[1]);
 }
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** The body parsed as JSON (undefined when empty or not JSON). */
+  json: unknown;
+}
+
+/**
+ * One request over a raw socket, its target and Host sent exactly as given (no URL
+ * normalisation, as `curl --path-as-is`, and any Host header: `fetch` sends neither).
+ * `Connection: close` is added.
+ */
+export async function rawRequest(
+  port: number,
+  method: string,
+  target: string,
+  options: { host?: string | null; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawAnswer> {
+  const lines = [`${method} ${target} HTTP/1.1`];
+  const host = options.host === undefined ? `127.0.0.1:${port}` : options.host;
+  if (host !== null) lines.push(`Host: ${host}`);
+  for (const [name, value] of Object.entries(options.headers ?? {})) lines.push(`${name}: ${value}`);
+  if (options.body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(options.body)}`);
+  lines.push('Connection: close');
+  const text = await rawHttp(port, `${lines.join('\r\n')}\r\n\r\n${options.body ?? ''}`);
+  const split = text.indexOf('\r\n\r\n');
+  const head = split < 0 ? text : text.slice(0, split);
+  const body = split < 0 ? '' : Buffer.from(text.slice(split + 4), 'latin1').toString('utf8');
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  let json: unknown;
+  try {
+    json = body === '' ? undefined : JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  return { status: statusOf(text), headers, json };
+}

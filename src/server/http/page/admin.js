@@ -193,7 +193,9 @@
       return;
     }
     armedDelete = null;
-    void act('DELETE', `/api/streams/${encodeURIComponent(name)}`, undefined, () => `Deleted stream ${name} and its events.`);
+    // The name in the query, not the path: a browser resolves `.` and `..` path segments (even
+    // percent-encoded) before sending, and those are stream names too.
+    void act('DELETE', `/api/streams?name=${encodeURIComponent(name)}`, undefined, () => `Deleted stream ${name} and its events.`);
   }
 
   function drawConsumers(overview) {
