@@ -7,6 +7,7 @@
 import t, { type Test } from 'tap';
 import { httpServerFor, scrape, type Metrics } from './http-helpers.js';
 import { syncFreeIO } from '../../src/storage/testing/sync-free-io.js';
+import { linesFor } from '../helpers/server-lines.js';
 
 const DOCUMENTED: Record<string, string> = {
   eventbus_requests_total: 'COUNTER',
@@ -265,4 +266,38 @@ t.test('dead-lettered counters never go down: consumers keep their series, and a
   const third = await scrape(server.httpPort);
   t.equal(dead(third, { stream: 'b', consumer: 'b2' }), 1, "a consumer seen later takes a1's freed label");
   countersNeverGoDown(t, second, third, 'a new consumer');
+});
+
+t.test('subscribe and unsubscribe are counted when answered, like every request', async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  await client.createStream('s');
+  await client.writeEvent('s', { i: 0 });
+  const requests = (m: Metrics, operation: string, code: string) => m.value('eventbus_requests_total', { operation, code });
+
+  const socket = await linesFor(t, server.port);
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's' } })}\n`);
+  await socket.readLine(); // the history
+  t.match(JSON.parse(await socket.readLine()), { body: { caught_up: true } });
+  t.equal(requests(await scrape(server.httpPort), 'subscribe', 'OK'), 1, 'a subscribe is counted once caught up');
+  socket.write(`${JSON.stringify({ operation: 'get_stream_info', body: { stream_name: 's' } })}\nnot json\n`);
+  t.match(JSON.parse(await socket.readLine()), { code: 'SUBSCRIPTION_ACTIVE' });
+  t.match(JSON.parse(await socket.readLine()), { code: 'INVALID_JSON' });
+  socket.write(`${JSON.stringify({ operation: 'unsubscribe' })}\n`);
+  t.match(JSON.parse(await socket.readLine()), { operation: 'unsubscribe', status: true });
+  socket.write(`${JSON.stringify({ operation: 'unsubscribe' })}\n`);
+  t.match(JSON.parse(await socket.readLine()), { code: 'NOT_SUBSCRIBED' });
+
+  await t.rejects(client.subscribe('nowhere'), { code: 'STREAM_NOT_FOUND' });
+  const subscription = await client.subscribe('s', { fromOffset: 0 });
+  await subscription.caughtUp;
+  await subscription.unsubscribe();
+
+  const metrics = await scrape(server.httpPort);
+  t.equal(requests(metrics, 'subscribe', 'OK'), 2, 'each subscribe once, not once per line it sent');
+  t.equal(requests(metrics, 'subscribe', 'STREAM_NOT_FOUND'), 1, 'a refused subscribe under its code');
+  t.equal(requests(metrics, 'unsubscribe', 'OK'), 2, 'a successful unsubscribe');
+  t.equal(requests(metrics, 'unsubscribe', 'NOT_SUBSCRIBED'), 1);
+  t.equal(requests(metrics, 'get_stream_info', 'SUBSCRIPTION_ACTIVE'), 1, 'a request refused while subscribed');
+  t.equal(requests(metrics, 'decode_request', 'INVALID_JSON'), 1, 'a line that is no request, while subscribed');
 });
