@@ -118,7 +118,7 @@ export class HttpServer {
       await Promise.race([
         once(server.server, 'listening'),
         once(server.server, 'error').then(([error]) => {
-          throw listenError(options.host, options.port, error);
+          throw listenError(options.host, options.port, error, '--http-port');
         }),
       ]);
     } catch (error) {
