@@ -3,12 +3,15 @@
  * parsed by a real Prometheus text-format parser (parse-prometheus-text-format, prom2json's
  * shape), and raw HTTP over a socket for requests no well-behaved client would send.
  */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { EventBusClient } from '../../src/client/index.js';
 import type { HttpOptions } from '../../src/server/http/http-options.js';
 import { packageResources } from '../../src/cli/package-resources.js';
-import { serverFor, type InProcessServer } from '../helpers/server-inprocess.js';
+import { serverFor, startInProcess, type InProcessServer } from '../helpers/server-inprocess.js';
 
 export interface HttpTestServer extends InProcessServer {
   httpPort: number;
@@ -148,4 +151,25 @@ export async function rawRequest(
     json = undefined;
   }
   return { status: statusOf(text), headers, json };
+}
+
+/**
+ * A data directory holding the streams `good` (3 events) and `bad`, whose directory was replaced
+ * by a file while the store was closed: `bad` fails to open (a broken stream). The server the
+ * test opens on it removes it when it closes (httpServerFor without keepData).
+ */
+export async function storeWithBrokenStream(): Promise<string> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'eventbus-broken-'));
+  const streamsDir = path.join(dataDir, 'streams');
+  const first = await startInProcess({ engineOptions: { dataDir }, keepData: true });
+  await first.engine.createStream('bad');
+  await first.close();
+  const [badDir] = readdirSync(streamsDir);
+  const second = await startInProcess({ engineOptions: { dataDir }, keepData: true });
+  await second.engine.createStream('good');
+  for (let i = 0; i < 3; i++) await second.engine.append('good', Buffer.from(`{"i":${i}}`));
+  await second.close();
+  rmSync(path.join(streamsDir, badDir!), { recursive: true });
+  writeFileSync(path.join(streamsDir, badDir!), 'not a directory\n');
+  return dataDir;
 }
