@@ -25,8 +25,10 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
   const httpHost = http?.host ?? settings.host;
   if (http !== undefined) checkExposure(httpHost, Object.keys(settings.clients).length, settings.insecureNoAuth);
   if (settings.backend.type === 'engine') checkServeDirectory(settings.engine.dataDir);
-  await checkCanListen(settings.host, settings.port);
-  if (http !== undefined && (http.port !== settings.port || httpHost !== settings.host)) await checkCanListen(httpHost, http.port);
+  await checkCanListen([
+    { host: settings.host, port: settings.port, option: '--port' },
+    ...(http === undefined ? [] : [{ host: httpHost, port: http.port, option: '--http-port' }]),
+  ]);
   const logger = createLogger(settings.logLevel, settings.logOutputs);
   const crc32c = resources.crc32c();
   logger.info({ version: resources.version, build: resources.build, node: process.version, crc32c: crc32c.description, dataDir: settings.engine.dataDir }, 'starting');

@@ -29,6 +29,7 @@ import { ConnectionAuth } from './connection-auth.js';
 import type { Executor } from './execute.js';
 import type { EventBus } from '../bus/bus.js';
 import type { ServerLimits } from './limits.js';
+import type { RequestCounts } from './request-counts.js';
 import { RequestQueue, type RequestQueueHost } from './request-queue.js';
 import { SubscriptionSession, type SessionHost } from './subscription-session.js';
 
@@ -331,6 +332,11 @@ export class Connection implements RequestQueueHost, SessionHost {
     queueMicrotask(() => {
       if (this.state === OPEN) this.pump();
     });
+  }
+
+  /** SessionHost: the server's answer counts (request-counts.ts). */
+  get counts(): RequestCounts {
+    return this.host.executor.counts;
   }
 
   /** SessionHost: may these credentials make requests (an unsubscribe)? */

@@ -10,8 +10,12 @@
  * the subscription's last output: it is started in its turn ({@link start}), and what it sends
  * until it ends is taken by the connection's flush ({@link takeOutput}) right after the
  * responses before it.
+ *
+ * Counted in the request counts like any answer: the `subscribe` once, when it is answered (OK
+ * once caught up, or ended by the client before that; its error code when refused or ended by
+ * an error first), each `unsubscribe`, and each line refused while subscribed.
  */
-import { ErrorCodes, EventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { EventView } from '../bus/results.js';
 import type { StoreSubscription } from '../bus/event-store.js';
@@ -23,6 +27,7 @@ import { encodeFailure } from '../protocol/response.js';
 import { joinResponses, lineTail, responseMaxBytes, type Response } from '../protocol/response-bytes.js';
 import { caughtUpLine, subscriptionEndLine, subscriptionEventsLine, unsubscribedLine } from '../protocol/subscription-lines.js';
 import { UNAUTHORIZED_REASON } from '../protocol/wire-texts.js';
+import { OK, type RequestCounts } from './request-counts.js';
 
 /** What a session needs from its connection. */
 export interface SessionHost {
@@ -36,6 +41,8 @@ export interface SessionHost {
   authorized(credentials: Credentials | null, operation: string): boolean;
   /** The subscription has started or was refused ({@link SubscriptionSession.starting} is over): take lines again (soon: not from within this call). */
   linesReady(): void;
+  /** The server's answer counts. */
+  readonly counts: RequestCounts;
 }
 
 /** Pages of at most this many events and about this many payload bytes per line. */
@@ -62,6 +69,8 @@ export class SubscriptionSession implements SubscriptionSink {
   private subscription: StoreSubscription | null = null;
   private finish: ((last: Response) => void) | null = null;
   private last: string | null = null;
+  /** Whether the `subscribe` itself was counted (once: caught up, or ended first). */
+  private counted = false;
   private readonly limits: SubscriptionLimits;
   /** The end of each event line (its request id): made once, written by reference; null without a request id (lines are shared whole). */
   private readonly tail: Buffer | null;
@@ -90,6 +99,7 @@ export class SubscriptionSession implements SubscriptionSink {
       try {
         this.subscription = this.bus.subscribe(this.request.streamName, this.request, this, this.limits);
       } catch (error) {
+        this.count(isEventBusError(error) ? error.code : ErrorCodes.INTERNAL);
         this.end(subscriptionEndLine(error, this.requestIdJson));
         this.host.linesReady();
         return;
@@ -128,10 +138,12 @@ export class SubscriptionSession implements SubscriptionSink {
   }
 
   caughtUp(nextOffset: number): void {
+    if (!this.done) this.count(OK);
     this.push(caughtUpLine(nextOffset, this.requestIdJson));
   }
 
   ended(error: EventBusError): void {
+    if (!this.done) this.count(error.code);
     this.end(subscriptionEndLine(error, this.requestIdJson));
   }
 
@@ -143,17 +155,27 @@ export class SubscriptionSession implements SubscriptionSink {
    */
   takeLine(decoded: DecodedLine): boolean {
     if (!decoded.ok) {
+      this.host.counts.of(DECODE_REQUEST).fail(decoded.error.code); // metrics hook
       this.push(encodeFailure(DECODE_REQUEST, decoded.error, decoded.requestIdJson));
       return true;
     }
     const { operation, requestIdJson, credentials } = decoded.envelope;
     if (operation === 'exit') {
+      // Ended as the client asked: the subscribe was served, whether or not it had caught up.
+      if (!this.done) this.count(OK);
       this.end('');
       return false;
     }
-    if (operation !== 'unsubscribe') this.push(encodeFailure(operation, ACTIVE, requestIdJson));
-    else if (!this.host.authorized(credentials, operation)) this.push(encodeFailure(operation, UNAUTHORIZED, requestIdJson));
-    else this.end(unsubscribedLine(this.subscription?.nextOffset ?? this.request.fromOffset, requestIdJson));
+    if (operation !== 'unsubscribe') {
+      this.host.counts.of(operation).fail(ACTIVE.code); // metrics hook
+      this.push(encodeFailure(operation, ACTIVE, requestIdJson));
+    } else if (!this.host.authorized(credentials, operation)) {
+      this.push(encodeFailure(operation, UNAUTHORIZED, requestIdJson));
+    } else {
+      if (!this.done) this.count(OK);
+      this.host.counts.of(operation).ok += 1; // metrics hook
+      this.end(unsubscribedLine(this.subscription?.nextOffset ?? this.request.fromOffset, requestIdJson));
+    }
     return true;
   }
 
@@ -175,6 +197,7 @@ export class SubscriptionSession implements SubscriptionSink {
 
   /** Server shutdown: ends with SHUTTING_DOWN and where to resume. */
   shutdown(): void {
+    if (!this.done) this.count(ErrorCodes.SHUTTING_DOWN);
     const next = this.subscription?.nextOffset ?? this.request.fromOffset;
     this.end(subscriptionEndLine(new EventBusError(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down', { context: { last_offset: next - 1, next_offset: next } }), this.requestIdJson));
   }
@@ -183,6 +206,15 @@ export class SubscriptionSession implements SubscriptionSink {
   close(): void {
     this.done = true;
     this.subscription?.stop();
+  }
+
+  /** Counts the `subscribe` under `code` (OK or an error code), once. */
+  private count(code: string): void {
+    if (this.counted) return;
+    this.counted = true;
+    const counts = this.host.counts.of('subscribe');
+    if (code === OK) counts.ok += 1;
+    else counts.fail(code);
   }
 
   private push(line: Response): void {

@@ -62,6 +62,40 @@ t.test('a port in use is one line, before the store is opened or anything is log
   t.notOk(existsSync(dataDir), 'the store was neither created nor opened');
 });
 
+/** A port free now (taken and released). */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+t.test('the HTTP port is checked with the TCP port, before the store is opened or anything is logged', async (t) => {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.teardown(() => holder.close());
+  const held = (holder.address() as net.AddressInfo).port;
+  const dataDir = path.join(tempDir(t), 'data');
+  const inUse = run(['serve', '--port', '0', '--http-port', String(held), '--data', dataDir, '--log-level', 'info']);
+  t.equal(inUse.status, 1, 'an HTTP port in use: a failure to start');
+  t.equal(inUse.stdout, '', 'no log lines');
+  t.equal(inUse.stderr, `eventbus: cannot listen on 127.0.0.1:${held}: port ${held} is in use by another process (choose another with --http-port, or 0 for any free one)\n`, 'the hint names --http-port');
+  t.notOk(existsSync(dataDir), 'the store was neither created nor opened');
+
+  const port = await freePort();
+  const same = run(['serve', '--port', String(port), '--http-port', String(port), '--data', dataDir, '--log-level', 'info']);
+  t.equal(same.status, 1, 'the same port for both: a failure to start');
+  t.equal(same.stdout, '', 'no log lines');
+  t.equal(same.stderr, `eventbus: cannot listen on 127.0.0.1:${port}: port ${port} is already the one of --port (on 127.0.0.1); choose another with --http-port, or 0 for any free one\n`);
+  t.notOk(existsSync(dataDir), 'the store was neither created nor opened');
+
+  const overlapping = run(['serve', '--port', String(port), '--http-port', String(port), '--http-host', '0.0.0.0', '--insecure-no-auth', '--data', dataDir]);
+  t.equal(overlapping.status, 1);
+  t.match(overlapping.stderr, /^eventbus: cannot listen on 0\.0\.0\.0:\d+: port \d+ is already the one of --port \(on 127\.0\.0\.1\)/, 'a wildcard HTTP host overlapping the TCP one');
+  t.notOk(existsSync(dataDir));
+});
+
 t.test("a config file's out-of-range port names the file and the key", async (t) => {
   const dir = tempDir(t);
   const config = path.join(dir, 'eventbus.yaml');

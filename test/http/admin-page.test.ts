@@ -11,7 +11,7 @@
 import t from 'tap';
 import type { BrowserContext, Page } from 'playwright-core';
 import { browserFor, chromiumMissing } from './chromium.js';
-import { httpServerFor, type HttpTestServer } from './http-helpers.js';
+import { httpServerFor, storeWithBrokenStream, type HttpTestServer } from './http-helpers.js';
 
 const skip = chromiumMissing();
 
@@ -138,6 +138,39 @@ t.test('streams are created and deleted through the page, and a snapshot taken',
   t.match(await page.locator('#message').textContent(), /Snapshot taken/);
   // STREAM_EXISTS answered 409: the browser logs that failed request, and nothing else.
   t.same(errors.filter((e) => !/status of 409/.test(e)), []);
+});
+
+t.test('streams named . and .. are deleted through the page (a browser resolves dot segments in a path)', { skip }, async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  for (const name of ['.', '..', 'neighbour']) await client.createStream(name);
+  const browser = await browserFor(t);
+  const { page, errors } = await openPage(browser, server);
+  for (const name of ['.', '..']) {
+    await page.locator(streamRow(name)).waitFor();
+    const remove = page.locator(`button[data-delete="${name}"]`);
+    await remove.click();
+    await remove.click();
+    await page.locator(streamRow(name)).waitFor({ state: 'detached', timeout: 15_000 });
+    t.match(await page.locator('#message').textContent(), `Deleted stream ${name} and its events.`);
+    await t.rejects(client.getStreamInfo(name), { code: 'STREAM_NOT_FOUND' }, `${name} is gone on the TCP side`);
+  }
+  t.equal((await client.getStreamInfo('neighbour')).name, 'neighbour', 'nothing else was deleted');
+  t.same(errors, [], 'no console errors');
+});
+
+t.test('a stream that failed to open: the header counts it as /readyz does, and says it failed', { skip }, async (t) => {
+  const dataDir = await storeWithBrokenStream();
+  const server = await httpServerFor(t, { engineOptions: { dataDir } });
+  const browser = await browserFor(t);
+  const { page, errors } = await openPage(browser, server);
+  await page.locator(streamRow('good')).waitFor();
+  const readyz = (await (await fetch(`http://127.0.0.1:${server.httpPort}/readyz`)).json()) as { streams: number };
+  t.equal(readyz.streams, 2);
+  t.match(await page.locator('#summary').textContent(), /^2 streams \(1 failed to open\) · 3 events/, 'the header agrees with /readyz and says one failed');
+  t.equal(await page.locator('#streams-note').textContent(), '1', 'the table lists the open one, all of them');
+  t.match(await page.locator('#damage tbody').textContent(), /bad.*stream failed to open/);
+  t.same(errors, []);
 });
 
 t.test('with clients configured, changes are refused without credentials and made with them, asked once', { skip }, async (t) => {

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { FaultyIO } from 'eventbus/storage/testing';
-import { httpServerFor, scrape } from './http-helpers.js';
+import { httpServerFor, scrape, storeWithBrokenStream } from './http-helpers.js';
 
 async function getJson(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string | null; body: unknown }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { method });
@@ -64,4 +64,17 @@ t.test('while the server shuts down /readyz answers 503', async (t) => {
   t.match(response.body, { status: 'not_ready', problems: [{ what: 'server', code: 'SHUTTING_DOWN' }] });
   await closing;
   await t.rejects(fetch(`http://127.0.0.1:${server.httpPort}/healthz`), 'the HTTP port is closed with the server');
+});
+
+t.test('a stream that failed to open: /readyz, /api/overview and /metrics count the same streams', async (t) => {
+  const dataDir = await storeWithBrokenStream();
+  const server = await httpServerFor(t, { engineOptions: { dataDir } });
+  const ready = await getJson(server.httpPort, '/readyz');
+  t.match(ready, { status: 200, body: { status: 'ready', streams: 2 } }, 'every stream in the store, the broken one too');
+  const overview = await getJson(server.httpPort, '/api/overview');
+  t.match(overview.body, { totals: { streams: 2, broken_streams: 1, events: 3 }, broken: [{ name: 'bad' }] }, 'the overview counts the same, and says how many failed to open');
+  t.same((overview.body as { streams: { name: string }[] }).streams.map((s) => s.name), ['good'], 'only the open one is listed as a stream');
+  const metrics = await scrape(server.httpPort);
+  t.equal(metrics.value('eventbus_streams', { state: 'open' })! + metrics.value('eventbus_streams', { state: 'broken' })!, 2, 'as eventbus_streams does, by state');
+  t.equal(metrics.value('eventbus_streams', { state: 'broken' }), 1);
 });

@@ -3,12 +3,15 @@
  * parsed by a real Prometheus text-format parser (parse-prometheus-text-format, prom2json's
  * shape), and raw HTTP over a socket for requests no well-behaved client would send.
  */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { EventBusClient } from '../../src/client/index.js';
 import type { HttpOptions } from '../../src/server/http/http-options.js';
 import { packageResources } from '../../src/cli/package-resources.js';
-import { serverFor, type InProcessServer } from '../helpers/server-inprocess.js';
+import { serverFor, startInProcess, type InProcessServer } from '../helpers/server-inprocess.js';
 
 export interface HttpTestServer extends InProcessServer {
   httpPort: number;
@@ -106,4 +109,67 @@ export function rawHttp(port: number, bytes: string | Buffer, options: { keepOpe
 export function statusOf(response: string): number {
   const match = /^HTTP\/1\.1 (\d{3})/.exec(response);
   return match === null ? 0 : Number(match[1]);
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** The body parsed as JSON (undefined when empty or not JSON). */
+  json: unknown;
+}
+
+/**
+ * One request over a raw socket, its target and Host sent exactly as given (no URL
+ * normalisation, as `curl --path-as-is`, and any Host header: `fetch` sends neither).
+ * `Connection: close` is added.
+ */
+export async function rawRequest(
+  port: number,
+  method: string,
+  target: string,
+  options: { host?: string | null; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawAnswer> {
+  const lines = [`${method} ${target} HTTP/1.1`];
+  const host = options.host === undefined ? `127.0.0.1:${port}` : options.host;
+  if (host !== null) lines.push(`Host: ${host}`);
+  for (const [name, value] of Object.entries(options.headers ?? {})) lines.push(`${name}: ${value}`);
+  if (options.body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(options.body)}`);
+  lines.push('Connection: close');
+  const text = await rawHttp(port, `${lines.join('\r\n')}\r\n\r\n${options.body ?? ''}`);
+  const split = text.indexOf('\r\n\r\n');
+  const head = split < 0 ? text : text.slice(0, split);
+  const body = split < 0 ? '' : Buffer.from(text.slice(split + 4), 'latin1').toString('utf8');
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  let json: unknown;
+  try {
+    json = body === '' ? undefined : JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  return { status: statusOf(text), headers, json };
+}
+
+/**
+ * A data directory holding the streams `good` (3 events) and `bad`, whose directory was replaced
+ * by a file while the store was closed: `bad` fails to open (a broken stream). The server the
+ * test opens on it removes it when it closes (httpServerFor without keepData).
+ */
+export async function storeWithBrokenStream(): Promise<string> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'eventbus-broken-'));
+  const streamsDir = path.join(dataDir, 'streams');
+  const first = await startInProcess({ engineOptions: { dataDir }, keepData: true });
+  await first.engine.createStream('bad');
+  await first.close();
+  const [badDir] = readdirSync(streamsDir);
+  const second = await startInProcess({ engineOptions: { dataDir }, keepData: true });
+  await second.engine.createStream('good');
+  for (let i = 0; i < 3; i++) await second.engine.append('good', Buffer.from(`{"i":${i}}`));
+  await second.close();
+  rmSync(path.join(streamsDir, badDir!), { recursive: true });
+  writeFileSync(path.join(streamsDir, badDir!), 'not a directory\n');
+  return dataDir;
 }

@@ -4,9 +4,10 @@
  * and their result codes, deliveries, marks, lag, pending, retry, connections, snapshots, fsync
  * rounds), with the stream and consumer label caps summing the rest.
  */
-import t from 'tap';
-import { httpServerFor, scrape } from './http-helpers.js';
+import t, { type Test } from 'tap';
+import { httpServerFor, scrape, type Metrics } from './http-helpers.js';
 import { syncFreeIO } from '../../src/storage/testing/sync-free-io.js';
+import { linesFor } from '../helpers/server-lines.js';
 
 const DOCUMENTED: Record<string, string> = {
   eventbus_requests_total: 'COUNTER',
@@ -179,4 +180,124 @@ t.test('streams deleted disappear from the metrics', async (t) => {
   const metrics = await scrape(server.httpPort);
   t.equal(metrics.value('eventbus_stream_events', { stream: 'gone' }), undefined);
   t.equal(metrics.value('eventbus_streams', { state: 'open' }), 0);
+});
+
+/** Every counter series of `before` is in `after` with a value at least as large, except those of `ended` (a deleted labelled stream's own). */
+function countersNeverGoDown(t: Test, before: Metrics, after: Metrics, label: string, ended: (labels: Record<string, string>) => boolean = () => false): void {
+  for (const family of before.families) {
+    if (family.type !== 'COUNTER' || !family.name.startsWith('eventbus_')) continue;
+    for (const sample of family.metrics) {
+      const labels = sample.labels ?? {};
+      if (ended(labels)) continue;
+      const now = after.value(family.name, labels);
+      t.ok(now !== undefined && now >= Number(sample.value), `${label}: ${family.name}${JSON.stringify(labels)} ${String(sample.value)} → ${String(now)}`);
+    }
+  }
+}
+
+t.test('counters never go down: a stream keeps its series for its life, and a deleted one leaves its counts in the overflow sum', async (t) => {
+  const server = await httpServerFor(t, { httpOptions: { maxLabelledStreams: 3, maxLabelledConsumers: 4 } });
+  const client = await server.client();
+  const names = ['zeta', 'alpha', 'mid', 'beta', 'gamma', 'omega'];
+  for (const [i, name] of names.entries()) {
+    await client.createStream(name);
+    for (let n = 0; n <= i; n++) await client.writeEvent(name, { n });
+  }
+  const appended = (m: Metrics, labels: Record<string, string>) => m.value('eventbus_stream_appended_events_total', labels);
+  const first = await scrape(server.httpPort);
+  t.same(['zeta', 'alpha', 'mid'].map((stream) => appended(first, { stream })), [1, 2, 3], 'the three oldest are labelled');
+  t.equal(appended(first, { overflow: 'true' }), 4 + 5 + 6, 'beta, gamma and omega summed');
+
+  await client.deleteStream('omega');
+  const second = await scrape(server.httpPort);
+  t.equal(appended(second, { overflow: 'true' }), 15, 'an overflow stream deleted: what it counted stays in the sum');
+  countersNeverGoDown(t, first, second, 'omega deleted');
+
+  await client.deleteStream('alpha');
+  const third = await scrape(server.httpPort);
+  t.equal(appended(third, { stream: 'alpha' }), undefined, "a labelled stream deleted: its own series ends");
+  t.equal(appended(third, { stream: 'beta' }), undefined, 'beta stays in the overflow sum (its label would restart it from 4)');
+  t.equal(appended(third, { overflow: 'true' }), 15);
+  countersNeverGoDown(t, second, third, 'alpha deleted', (labels) => labels.stream === 'alpha');
+
+  await client.createStream('late');
+  for (let n = 0; n < 7; n++) await client.writeEvent('late', { n });
+  await client.createStream('later');
+  await client.writeEvent('later', { n: 0 });
+  await client.writeEvent('gamma', { n: 5 });
+  const fourth = await scrape(server.httpPort);
+  t.equal(appended(fourth, { stream: 'late' }), 7, "alpha's freed label goes to a stream created later");
+  t.equal(appended(fourth, { overflow: 'true' }), 15 + 1 + 1, 'later (past the cap again) and the write to gamma add to the sum');
+  t.equal(fourth.family('eventbus_stream_appended_events_total').metrics.length, 4, 'still at most max_labelled_streams + 1 series');
+  t.equal(fourth.sum('eventbus_stream_events'), 1 + 3 + 4 + 6 + 7 + 1, 'gauges still sum to the store now');
+  countersNeverGoDown(t, third, fourth, 'streams created');
+});
+
+t.test('dead-lettered counters never go down: consumers keep their series, and a deleted stream leaves its counts in the sum', async (t) => {
+  const server = await httpServerFor(t, { engineOptions: { consumers: { ackWaitMs: 0, maxDeliveries: 1 } }, httpOptions: { maxLabelledStreams: 2, maxLabelledConsumers: 1 } });
+  const client = await server.client();
+  const deadLetter = async (stream: string, consumer: string) => {
+    await client.processEvents(stream, { consumer });
+    await client.retryEvents(stream, { consumer });
+  };
+  for (const name of ['a', 'b', 'c']) {
+    await client.createStream(name);
+    await client.writeEvent(name, { name });
+  }
+  await deadLetter('a', 'a1');
+  await deadLetter('b', 'b1');
+  await deadLetter('c', 'c1');
+  const dead = (m: Metrics, labels: Record<string, string>) => m.value('eventbus_consumer_dead_lettered_events_total', labels);
+  const first = await scrape(server.httpPort);
+  t.equal(dead(first, { stream: 'a', consumer: 'a1' }), 1, 'the one consumer label');
+  t.equal(dead(first, { stream: 'b', overflow: 'true' }), 1, "past the consumer cap: b's consumers summed");
+  t.equal(dead(first, { overflow: 'true' }), 1, 'consumers of an unlabelled stream summed');
+
+  await client.deleteStream('a');
+  await client.deleteStream('c');
+  const second = await scrape(server.httpPort);
+  t.equal(dead(second, { stream: 'a', consumer: 'a1' }), undefined, "a's own series end with it");
+  t.equal(dead(second, { stream: 'b', overflow: 'true' }), 1, "b1 keeps its series: the freed label goes to a consumer seen later");
+  t.equal(dead(second, { stream: 'b', consumer: 'b1' }), undefined);
+  t.equal(dead(second, { overflow: 'true' }), 1, "c deleted: c1's dead letters stay in the sum");
+  countersNeverGoDown(t, first, second, 'a and c deleted', (labels) => labels.stream === 'a');
+
+  await deadLetter('b', 'b2');
+  const third = await scrape(server.httpPort);
+  t.equal(dead(third, { stream: 'b', consumer: 'b2' }), 1, "a consumer seen later takes a1's freed label");
+  countersNeverGoDown(t, second, third, 'a new consumer');
+});
+
+t.test('subscribe and unsubscribe are counted when answered, like every request', async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  await client.createStream('s');
+  await client.writeEvent('s', { i: 0 });
+  const requests = (m: Metrics, operation: string, code: string) => m.value('eventbus_requests_total', { operation, code });
+
+  const socket = await linesFor(t, server.port);
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's' } })}\n`);
+  await socket.readLine(); // the history
+  t.match(JSON.parse(await socket.readLine()), { body: { caught_up: true } });
+  t.equal(requests(await scrape(server.httpPort), 'subscribe', 'OK'), 1, 'a subscribe is counted once caught up');
+  socket.write(`${JSON.stringify({ operation: 'get_stream_info', body: { stream_name: 's' } })}\nnot json\n`);
+  t.match(JSON.parse(await socket.readLine()), { code: 'SUBSCRIPTION_ACTIVE' });
+  t.match(JSON.parse(await socket.readLine()), { code: 'INVALID_JSON' });
+  socket.write(`${JSON.stringify({ operation: 'unsubscribe' })}\n`);
+  t.match(JSON.parse(await socket.readLine()), { operation: 'unsubscribe', status: true });
+  socket.write(`${JSON.stringify({ operation: 'unsubscribe' })}\n`);
+  t.match(JSON.parse(await socket.readLine()), { code: 'NOT_SUBSCRIBED' });
+
+  await t.rejects(client.subscribe('nowhere'), { code: 'STREAM_NOT_FOUND' });
+  const subscription = await client.subscribe('s', { fromOffset: 0 });
+  await subscription.caughtUp;
+  await subscription.unsubscribe();
+
+  const metrics = await scrape(server.httpPort);
+  t.equal(requests(metrics, 'subscribe', 'OK'), 2, 'each subscribe once, not once per line it sent');
+  t.equal(requests(metrics, 'subscribe', 'STREAM_NOT_FOUND'), 1, 'a refused subscribe under its code');
+  t.equal(requests(metrics, 'unsubscribe', 'OK'), 2, 'a successful unsubscribe');
+  t.equal(requests(metrics, 'unsubscribe', 'NOT_SUBSCRIBED'), 1);
+  t.equal(requests(metrics, 'get_stream_info', 'SUBSCRIPTION_ACTIVE'), 1, 'a request refused while subscribed');
+  t.equal(requests(metrics, 'decode_request', 'INVALID_JSON'), 1, 'a line that is no request, while subscribed');
 });

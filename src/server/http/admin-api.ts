@@ -73,7 +73,9 @@ export function overview(ctx: AdminContext, sinceMs: number): JsonAnswer {
     connections: ctx.connectionCount(),
     requests: ctx.stats.requests,
     totals: {
-      streams: figures.streams.length,
+      // Every stream in the store, as /readyz counts them: those that failed to open too (listed in `broken`).
+      streams: figures.streams.length + figures.broken.length,
+      broken_streams: figures.broken.length,
       events: figures.streams.reduce((sum, s) => sum + s.events, 0),
       bytes: figures.streams.reduce((sum, s) => sum + s.bytes, 0),
       consumers: figures.streams.reduce((sum, s) => sum + s.consumers.length, 0),

@@ -10,7 +10,7 @@ import type { Engine } from '../../storage/engine.js';
 import type { CommitRound, SnapshotTaken } from '../../storage/index.js';
 import { OK } from '../request-counts.js';
 import type { Bucket } from './bucket-quantile.js';
-import { capStreamLabels, type ConsumerSeries, type StreamSeries } from './label-cap.js';
+import { LabelCap, type ConsumerSeries, type StreamSeries } from './label-cap.js';
 import { LATENCY_BUCKETS, counterOf, gaugeOf } from './metric-series.js';
 import { readStoreFigures } from './store-figures.js';
 
@@ -27,14 +27,17 @@ export class EngineMetrics {
   private readonly snapshotSeconds: Histogram;
   /** Damaged regions known per stream at the last scrape, to count what is found later. */
   private knownDamage: Map<string, number> | null = null;
+  /** Which series each stream and consumer is in, for the life of the process. */
+  private readonly labels: LabelCap;
   private streams: StreamSeries[] = [];
   private consumers: ConsumerSeries[] = [];
   private streamCounts = { open: 0, broken: 0 };
   /** Cumulative append-latency buckets, for the admin page's p99 (same observations as the histogram). */
   private readonly latencyCounts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
 
-  constructor(registry: Registry, private readonly engine: Engine, private readonly caps: { maxLabelledStreams: number; maxLabelledConsumers: number }) {
+  constructor(registry: Registry, private readonly engine: Engine, caps: { maxLabelledStreams: number; maxLabelledConsumers: number }) {
     const registers = [registry];
+    this.labels = new LabelCap(caps.maxLabelledStreams, caps.maxLabelledConsumers);
     gaugeOf(registry, 'eventbus_streams', 'Streams in the store: open, or broken (failed to open; every request to them fails).', ['state'], () => [
       { labels: { state: 'open' }, value: this.streamCounts.open },
       { labels: { state: 'broken' }, value: this.streamCounts.broken },
@@ -82,7 +85,7 @@ export class EngineMetrics {
       }
     }
     this.knownDamage = damage;
-    const capped = capStreamLabels(figures.streams, this.caps.maxLabelledStreams, this.caps.maxLabelledConsumers);
+    const capped = this.labels.series(figures.streams);
     this.streams = capped.streams;
     this.consumers = capped.consumers;
     this.streamCounts = { open: figures.streams.length, broken: figures.broken.length };

@@ -11,7 +11,11 @@
  * unknown paths 404, wrong methods 405 with `Allow`, malformed requests 400; at most
  * max_connections sockets (Node closes the rest at once). Actions need the TCP protocol's
  * credentials (http-auth.ts), a JSON body (so a cross-site form cannot post one) and, when the
- * browser names an Origin, the same origin.
+ * browser names an Origin, the same origin (`Origin: null`, a sandboxed or opaque origin, is
+ * refused). A port bound to a loopback address answers only requests addressed to a loopback
+ * name (request-target.ts): a web page cannot reach it through DNS rebinding.
+ *
+ * Paths are routed as sent (request-target.ts): `.` and `..` are stream names, not dot segments.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
@@ -32,6 +36,8 @@ import { ServerMetrics } from './metrics.js';
 import { PAGE_FILES, isPageFile, type PageFile } from './page-assets.js';
 import { RateHistory } from './rate-history.js';
 import { RecentSnapshots } from './recent-snapshots.js';
+import { decodeSegment, loopbackHostAccepted, parseTarget, type RequestTarget } from './request-target.js';
+import { isLoopbackHost } from '../loopback.js';
 
 /** What the HTTP side reads from the TCP server beside it. */
 export interface HttpHost {
@@ -45,7 +51,7 @@ export interface HttpHost {
 }
 
 type Route = 'metrics' | 'healthz' | 'readyz' | 'page' | 'assets' | 'api' | 'other';
-type Handler = (request: IncomingMessage, response: ServerResponse, url: URL) => void | Promise<void>;
+type Handler = (request: IncomingMessage, response: ServerResponse, target: RequestTarget) => void | Promise<void>;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** The page loads only from this server (uPlot sets inline styles, hence 'unsafe-inline' for styles). */
@@ -62,11 +68,14 @@ export class HttpServer {
   private readonly admin: AdminContext;
   private readonly assetCache = new Map<PageFile, Buffer>();
   private readonly sockets = new Set<net.Socket>();
+  /** Bound to a loopback address: only requests addressed to a loopback name are answered. */
+  private readonly loopbackOnly: boolean;
   private dropped = 0;
   /** Stops the engine observer. */
   private unobserve: (() => void) | null = null;
 
   private constructor(private readonly host: HttpHost, private readonly options: ResolvedHttpOptions, private readonly version: string | undefined) {
+    this.loopbackOnly = isLoopbackHost(options.host);
     const ready = () => this.readiness().statusCode === 200;
     this.metrics = new ServerMetrics(
       { engine: host.bus.embeddedEngine, stats: host.stats, counts: host.counts, connectionCount: () => host.connectionCount, ready },
@@ -109,7 +118,7 @@ export class HttpServer {
       await Promise.race([
         once(server.server, 'listening'),
         once(server.server, 'error').then(([error]) => {
-          throw listenError(options.host, options.port, error);
+          throw listenError(options.host, options.port, error, '--http-port');
         }),
       ]);
     } catch (error) {
@@ -145,45 +154,50 @@ export class HttpServer {
   // ------------------------------------------------------------------ routing
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    let url: URL;
-    try {
-      // Origin-form (`/path`) is joined, never resolved: `//x` is a path here, not another host.
-      const target = request.url ?? '/';
-      url = target.startsWith('/') ? new URL(`http://eventbus.invalid${target}`) : new URL(target);
-    } catch {
+    const host = request.headers.host;
+    if (this.loopbackOnly && !loopbackHostAccepted(host)) {
+      // Before anything is read or routed: a page of another site (DNS rebinding) learns nothing.
+      this.fail(request, response, 'other', 403,
+        `request for host ${JSON.stringify((host ?? '').slice(0, 100))} refused: this port is bound to the loopback address ${this.options.host} and answers only requests addressed to localhost, 127.x.x.x or [::1] (a guard against DNS rebinding); to be reached by another name, bind it to another address (--http-host)`,
+        request.complete ? {} : { connection: 'close' });
+      return;
+    }
+    // Routed on the path as sent, never normalised (`.` and `..` are stream names).
+    const target = parseTarget(request.url ?? '/');
+    if (target === null) {
       this.fail(request, response, 'other', 400, `malformed request target: ${JSON.stringify((request.url ?? '').slice(0, 100))}`);
       return;
     }
-    const [route, handlers] = this.routeOf(url.pathname);
+    const [route, handlers] = this.routeOf(target);
     const handler = handlers?.[request.method ?? ''] ?? (request.method === 'HEAD' ? handlers?.GET : undefined);
     if (handlers === undefined) {
-      this.fail(request, response, route, 404, `no such path: ${url.pathname.slice(0, 200)} (this port serves /, /metrics, /healthz, /readyz and /api/)`);
+      this.fail(request, response, route, 404, `no such path: ${target.path.slice(0, 200)} (this port serves /, /metrics, /healthz, /readyz and /api/)`);
       return;
     }
     if (handler === undefined) {
       const allowed = Object.keys(handlers);
       if (allowed.includes('GET')) allowed.push('HEAD');
-      this.fail(request, response, route, 405, `${request.method ?? '?'} is not allowed on ${url.pathname}; allowed: ${allowed.join(', ')}`, { allow: allowed.join(', ') });
+      this.fail(request, response, route, 405, `${request.method ?? '?'} is not allowed on ${target.path.slice(0, 200)}; allowed: ${allowed.join(', ')}`, { allow: allowed.join(', ') });
       return;
     }
     try {
-      await handler(request, response, url);
+      await handler(request, response, target);
     } catch (error) {
       if (isEventBusError(error)) {
         const status = httpStatusOf(error.code);
         this.send(request, response, route, status, JSON_TYPE, JSON.stringify({ error: { status, code: error.code, reason: error.reason } }));
       } else if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || request.destroyed) {
         // The client went away mid-request (its body never came whole): nobody to answer, nothing wrong here.
-        this.host.logger.debug({ path: url.pathname }, 'an http client closed its connection mid-request');
+        this.host.logger.debug({ path: target.path }, 'an http client closed its connection mid-request');
       } else {
-        this.host.logger.error({ err: error, path: url.pathname }, 'unexpected error on the http port');
+        this.host.logger.error({ err: error, path: target.path }, 'unexpected error on the http port');
         this.fail(request, response, route, 500, 'internal error');
       }
     }
   }
 
-  private routeOf(path: string): [Route, Record<string, Handler> | undefined] {
-    const [route, handlers] = this.serverRouteOf(path);
+  private routeOf(target: RequestTarget): [Route, Record<string, Handler> | undefined] {
+    const [route, handlers] = this.serverRouteOf(target);
     if (this.host.bus.embeddedEngine !== null || handlers === undefined || (route !== 'page' && route !== 'assets' && route !== 'api')) return [route, handlers];
     // The admin page reads the engine's figures: a gateway (jetstream backend) has none to show.
     const refuse: Handler = () => {
@@ -192,8 +206,8 @@ export class HttpServer {
     return [route, Object.fromEntries(Object.keys(handlers).map((method) => [method, refuse]))];
   }
 
-  private serverRouteOf(path: string): [Route, Record<string, Handler> | undefined] {
-    switch (path) {
+  private serverRouteOf(target: RequestTarget): [Route, Record<string, Handler> | undefined] {
+    switch (target.path) {
       case '/metrics':
         return ['metrics', { GET: (q, r) => this.scrape(q, r) }];
       case '/healthz':
@@ -204,18 +218,24 @@ export class HttpServer {
       case '/index.html':
         return ['page', { GET: (q, r) => this.asset(q, r, 'index.html') }];
       case '/api/overview':
-        return ['api', { GET: (q, r, url) => this.answer(q, r, overview(this.admin, sinceOf(url.searchParams.get('since')))) }];
+        return ['api', { GET: (q, r, t) => this.answer(q, r, overview(this.admin, sinceOf(t.query.get('since')))) }];
       case '/api/streams':
-        return ['api', { POST: (q, r) => this.action(q, r, async (body) => createStream(this.admin, body)) }];
+        // DELETE ?name=NAME: the form a browser can send for every name (it resolves `.` and `..` segments in a path, even percent-encoded).
+        return ['api', {
+          POST: (q, r) => this.action(q, r, async (body) => createStream(this.admin, body)),
+          DELETE: (q, r, t) => this.action(q, r, async () => deleteStream(this.admin, nameToDelete(t.query.getAll('name')))),
+        }];
       case '/api/snapshots':
         return ['api', { POST: (q, r) => this.action(q, r, async (body) => takeSnapshot(this.admin, body)) }];
     }
-    if (path.startsWith('/assets/')) {
-      const name = path.slice('/assets/'.length);
+    const segments = target.rawSegments;
+    if (segments.length === 3 && segments[1] === 'assets') {
+      const name = segments[2]!;
       return ['assets', isPageFile(name) && name !== 'index.html' ? { GET: (q, r) => this.asset(q, r, name) } : undefined];
     }
-    if (path.startsWith('/api/streams/')) {
-      return ['api', { DELETE: (q, r) => this.action(q, r, async () => deleteStream(this.admin, decodeName(path.slice('/api/streams/'.length)))) }];
+    if (segments.length === 4 && segments[1] === 'api' && segments[2] === 'streams') {
+      const segment = segments[3]!;
+      return ['api', { DELETE: (q, r, t) => this.action(q, r, async () => deleteStream(this.admin, nameInPath(segment, t))) }];
     }
     return ['other', undefined];
   }
@@ -257,7 +277,8 @@ export class HttpServer {
     // Refused before its body is read: a body still on its way would be read as the next request
     // (or time out into a second answer), so the connection closes after the answer.
     const unread: Record<string, string> = request.complete ? {} : { connection: 'close' };
-    if (origin !== undefined && origin !== 'null' && hostOf(origin) !== request.headers.host) {
+    // `Origin: null` (a sandboxed frame, a data: URL, a redirect across sites) names no origin that could be this one.
+    if (origin !== undefined && (origin === 'null' || hostOf(origin) !== normalisedHost(request.headers.host))) {
       this.fail(request, response, 'api', 403, `cross-origin request refused (Origin ${origin.slice(0, 100)} is not this server)`, unread);
       return;
     }
@@ -346,7 +367,33 @@ function hostOf(origin: string): string | null {
   }
 }
 
-/** A stream name from a path segment (percent-encoded UTF-8). Throws INVALID_STREAM_NAME. */
+/** A Host header as an Origin's host reads (lower case, no default port); undefined when absent or malformed. */
+function normalisedHost(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  try {
+    return new URL(`http://${host}`).host;
+  } catch {
+    return undefined;
+  }
+}
+
+const NAME_FORMS = 'DELETE /api/streams/NAME (NAME percent-encoded) or DELETE /api/streams?name=NAME';
+
+/** The stream of DELETE /api/streams/NAME. Throws INVALID_STREAM_NAME (empty, bad escapes) or INVALID_FIELD (a name in the query too). */
+function nameInPath(segment: string, target: RequestTarget): string {
+  if (segment === '') throw new EventBusError(ErrorCodes.INVALID_STREAM_NAME, `the path names no stream (it ends in /api/streams/): use ${NAME_FORMS}`);
+  if (target.query.has('name')) throw new EventBusError(ErrorCodes.INVALID_FIELD, `the stream is named twice, in the path and in ?name=: use one of ${NAME_FORMS}`, { context: { field: 'name' } });
+  return decodeSegment(segment);
+}
+
+/** The stream of DELETE /api/streams?name=NAME. Throws MISSING_FIELDS, INVALID_FIELD (twice) or INVALID_STREAM_NAME (empty). */
+function nameToDelete(names: string[]): string {
+  if (names.length === 0) throw new EventBusError(ErrorCodes.MISSING_FIELDS, `no stream named: use ${NAME_FORMS}`, { context: { field: 'name' } });
+  if (names.length > 1) throw new EventBusError(ErrorCodes.INVALID_FIELD, `?name= is given ${names.length} times: name one stream`, { context: { field: 'name' } });
+  if (names[0] === '') throw new EventBusError(ErrorCodes.INVALID_STREAM_NAME, `the stream name is empty: use ${NAME_FORMS}`);
+  return names[0]!;
+}
+
 /** `?since=MS` of /api/overview: absent is 0; anything but a whole number of ms is INVALID_FIELD (400). */
 function sinceOf(value: string | null): number {
   if (value === null || value === '') return 0;
@@ -355,10 +402,3 @@ function sinceOf(value: string | null): number {
   return ms;
 }
 
-function decodeName(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new EventBusError(ErrorCodes.INVALID_STREAM_NAME, 'the stream name in the path is not valid percent-encoded UTF-8');
-  }
-}

@@ -173,7 +173,9 @@
     });
     fill('streams', rows, 'No streams yet: create one above, or with create_stream.', 8);
     const shown = overview.streams.length;
-    $('streams-note').textContent = shown < overview.totals.streams ? `first ${shown} of ${number.format(overview.totals.streams)} by name` : `${number.format(shown)}`;
+    // Streams that failed to open are not rows here (they are under Damage): compare with the open ones.
+    const open = overview.totals.streams - overview.totals.broken_streams;
+    $('streams-note').textContent = shown < open ? `first ${shown} of ${number.format(open)} by name` : `${number.format(shown)}`;
   }
 
   /** Deleting takes two clicks on the same stream's button (no browser dialog), within 5 seconds. */
@@ -193,7 +195,9 @@
       return;
     }
     armedDelete = null;
-    void act('DELETE', `/api/streams/${encodeURIComponent(name)}`, undefined, () => `Deleted stream ${name} and its events.`);
+    // The name in the query, not the path: a browser resolves `.` and `..` path segments (even
+    // percent-encoded) before sending, and those are stream names too.
+    void act('DELETE', `/api/streams?name=${encodeURIComponent(name)}`, undefined, () => `Deleted stream ${name} and its events.`);
   }
 
   function drawConsumers(overview) {
@@ -225,7 +229,8 @@
     badge.textContent = overview.ready ? 'ready' : 'not ready';
     badge.className = overview.ready ? 'badge ok' : 'badge bad';
     const t = overview.totals;
-    $('summary').textContent = `${number.format(t.streams)} streams · ${number.format(t.events)} events · ${bytes(t.bytes)} · ${number.format(t.consumers)} consumers · ${number.format(overview.connections)} connections · up ${number.format(overview.uptime_seconds)} s`;
+    const broken = t.broken_streams > 0 ? ` (${number.format(t.broken_streams)} failed to open)` : '';
+    $('summary').textContent = `${number.format(t.streams)} streams${broken} · ${number.format(t.events)} events · ${bytes(t.bytes)} · ${number.format(t.consumers)} consumers · ${number.format(overview.connections)} connections · up ${number.format(overview.uptime_seconds)} s`;
     if (authRequired !== overview.auth_required) {
       authRequired = overview.auth_required;
       showAuthState();
