@@ -9,6 +9,7 @@
  * the next page starts. With `types`, only events of those types: the stream is scanned, at most
  * {@link MAX_SCAN_EVENTS} events a request, and `next_offset` is where the scan stopped.
  */
+import { ErrorCodes, isEventBusError } from '../errors.js';
 import { checkFilter, matchesFilter, type Engine, type StoredEvent } from '../storage/index.js';
 
 /** Most events a filtered (`types`) read looks at in one request. */
@@ -202,6 +203,14 @@ function firstVersionFrom(engine: Engine, name: string, key: string, lo: number,
 
 /** Whether `version` of `key` is written but not yet visible (its fsync is in flight). */
 function isPending(engine: Engine, name: string, key: string, version: number, end: number): boolean {
-  const entry = engine.keyOffsets(name, key, version, { limit: 1 })[0];
+  let entry: { version: number; offset: number } | undefined;
+  try {
+    entry = engine.keyOffsets(name, key, version, { limit: 1 })[0];
+  } catch (error) {
+    // The next version is damaged (its record, or the rest of its batch): visible, not pending.
+    // The page in hand stops short of it; reading from it reports the damage.
+    if (isEventBusError(error, ErrorCodes.CORRUPT_DATA)) return false;
+    throw error;
+  }
   return entry !== undefined && entry.version === version && entry.offset >= end;
 }

@@ -2,7 +2,9 @@
  * Reading a log newest first (`direction: "backward"`), over its forward read: windows of
  * consecutive records are read forward from below the position and handed out in reverse, so a
  * backward page costs about what a forward page does. The window follows the events' sizes, so
- * that a page of large events does not read far more than its byte limit.
+ * that a page of large events does not read far more than its byte limit. The forward read
+ * returns an event only if the rest of its batch (up to the batch end) is intact, so the newest
+ * event of a page, read at the top of a window, is checked against its batch's later records too.
  */
 import { ErrorCodes, isEventBusError } from '../../errors.js';
 import type { StoredEvent } from './record-reader.js';
@@ -30,8 +32,8 @@ export function readBackward(read: ForwardRead, firstOffset: number, fromOffset:
     let chunk = readWindow(read, start, want, out.length > 0);
     if (chunk === null) return out; // damage below what is already in hand
     if (chunk.length < want || chunk[chunk.length - 1]!.offset !== top) {
-      // Damage inside the window: take events one at a time from the top, down to it.
-      chunk = readSingles(read, start, top, out.length > 0);
+      // Damage inside the window (or in the batch of its top event): the events above it.
+      chunk = readTopRun(read, start, top, out.length > 0);
       if (chunk.length === 0) return out;
     }
     for (let i = chunk.length - 1; i >= 0; i--) {
@@ -55,26 +57,53 @@ function readWindow(read: ForwardRead, start: number, count: number, haveEvents:
     return read(start, count, Number.MAX_SAFE_INTEGER);
   } catch (error) {
     if (!isEventBusError(error, ErrorCodes.CORRUPT_DATA)) throw error;
-    if (count > 1) return []; // the singles find where
+    if (count > 1) return []; // readTopRun finds where
     if (haveEvents) return null;
     throw error;
   }
 }
 
-/** Events from `top` down to the first damaged one (exclusive), in offset order. */
-function readSingles(read: ForwardRead, start: number, top: number, haveEvents: boolean): StoredEvent[] {
-  const reversed: StoredEvent[] = [];
-  for (let offset = top; offset >= start; offset--) {
-    let event: StoredEvent | undefined;
+/**
+ * The events from `top` down to the first that cannot be read (exclusive), in offset order, no
+ * lower than `start`. Whether an event reads depends on it and the rest of its batch only (its
+ * records up to the batch end), so if the run from an offset up to `top` reads whole, so does the
+ * run from any offset above it: the lowest such offset is found by bisection, in a few forward
+ * reads, rather than by reading one event at a time (each read of an event inside a batch checks
+ * the batch up to its end).
+ */
+function readTopRun(read: ForwardRead, start: number, top: number, haveEvents: boolean): StoredEvent[] {
+  const whole = (from: number): StoredEvent[] | null => {
+    let events: StoredEvent[];
     try {
-      event = read(offset, 1, 0)[0];
+      events = read(from, top - from + 1, Number.MAX_SAFE_INTEGER);
     } catch (error) {
       if (!isEventBusError(error, ErrorCodes.CORRUPT_DATA)) throw error;
-      if (haveEvents || reversed.length > 0) break;
-      throw error;
+      return null;
     }
-    if (event === undefined || event.offset !== offset) break;
-    reversed.push(event);
+    return events.length === top - from + 1 && events[0]!.offset === from ? events : null;
+  };
+  let best: StoredEvent[] | null;
+  try {
+    best = read(top, 1, 0);
+  } catch (error) {
+    // `top` itself cannot be read: the page ends above it, or, when it would be the first event
+    // of the page, the read fails.
+    if (haveEvents && isEventBusError(error, ErrorCodes.CORRUPT_DATA)) return [];
+    throw error;
   }
-  return reversed.reverse();
+  if (best.length !== 1 || best[0]!.offset !== top) return [];
+  // The run from `high` reads whole; those from below `low` do not.
+  let low = start;
+  let high = top;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const events = whole(middle);
+    if (events === null) {
+      low = middle + 1;
+    } else {
+      best = events;
+      high = middle;
+    }
+  }
+  return best;
 }

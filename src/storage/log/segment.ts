@@ -14,7 +14,7 @@
 import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
-import { CURRENT_RECORD_VERSION, type RecordVersion } from '../format/record.js';
+import { CURRENT_RECORD_VERSION, decodeRecord, type RecordVersion } from '../format/record.js';
 import { encodeSealTrailer, INDEX_ENTRY_BYTES, indexEntryPosition, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
 import { DurableFile } from '../fs/durable-file.js';
 import type { FileIO } from '../fs/io.js';
@@ -22,10 +22,10 @@ import type { OpenFiles } from '../fs/open-files.js';
 import type { Logger } from '../logger.js';
 import { IndexFile } from './index-file.js';
 import { LogFile } from './log-file.js';
-import { readRecords, type StoredEvent } from './record-reader.js';
-import { indexRecords, logDamage, type Damage } from './segment-check.js';
+import { readRecords, type RecordFailure, type StoredEvent } from './record-reader.js';
+import { batchDamage, indexRecords, logDamage, type BatchBoundary, type Damage } from './segment-check.js';
 import { SegmentDamage } from './segment-damage.js';
-import { segmentPaths, type SegmentPaths } from './segment-files.js';
+import { MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
 import type { RecoveryNotes } from './recovery-notes.js';
 import type { SegmentCrcs } from '../crc-checkpoint.js';
@@ -347,42 +347,93 @@ export class Segment {
   /**
    * Appends to `out` the events from `fromOffset` up to (not including) `endOffset`, at most
    * `maxEvents` of them and, unless `out` is empty, no more payload bytes than `maxBytes`.
-   * Returns the payload bytes added. Throws CORRUPT_DATA if the first record it would return
-   * fails its checks; stops early (returning what it has) if a later one does.
+   * Returns the payload bytes added. A batch is returned only if its records from the first one
+   * returned up to its batch end are all intact (docs/storage-format.md, "Batches"): a read that
+   * would end inside a batch checks the records after it up to the batch end, and if one of them
+   * is damaged the batch's records are left out (a page may thus end early) and the damage is
+   * recorded, its whole batch with it. `endOffset` must be a batch boundary (a stream's visible or
+   * written end: visibility moves batch by batch); no record at or past it is read. Throws
+   * CORRUPT_DATA if the first record it would return is damaged, or its batch is.
    */
   read(fromOffset: number, endOffset: number, maxEvents: number, maxBytes: number, out: StoredEvent[]): number {
-    let stop = Math.min(endOffset, this.nextOffset);
-    if (fromOffset >= stop || maxEvents <= 0) return 0;
-    if (!this.damage.isEmpty) {
-      // Offsets known to be damaged are never returned, even when their records pass their
-      // checks (a batch cut short before its end, kept after a clean stop: no reader may see part
-      // of a batch). The first one due throws; a later one ends the read before it.
-      const known = this.damage.at(fromOffset);
-      if (known !== undefined) throw this.damage.error(known.position, fromOffset, known.reason);
-      stop = Math.min(stop, this.damage.firstAfter(fromOffset));
-    }
+    const end = Math.min(endOffset, this.nextOffset);
+    if (fromOffset >= end || maxEvents <= 0) return 0;
     try {
       for (;;) {
+        // Offsets known to be damaged are never returned, even when their records pass their
+        // checks (a batch cut short before its end, kept after a clean stop: no reader may see part
+        // of a batch). The first one due throws; a later one ends the read before it.
+        const known = this.damage.at(fromOffset);
+        if (known !== undefined) throw this.damage.error(known.position, fromOffset, known.reason);
+        const stop = this.damage.isEmpty ? end : Math.min(end, this.damage.firstAfter(fromOffset));
         const log = this.openLog();
         const position = this.positionOf(fromOffset);
         // Where the records this read can return end: the index gives it exactly, so a read of a
         // few small events does not read (and allocate) megabytes.
         const endHint = this.endOfRecords(Math.min(stop, fromOffset + maxEvents), position);
-        const result = readRecords(log, { position, fromOffset, stopOffset: stop, endHint, logBytes: this.size, maxEvents, maxBytes, version: this.version }, out);
+        const run = { position, fromOffset, stopOffset: stop, stopEndsBatch: stop === end, endHint, logBytes: this.size, maxEvents, maxBytes, version: this.version };
+        const startLength = out.length;
+        const result = readRecords(log, run, out);
         if (typeof result === 'number') return result;
-        // The first record due fails its checks at the position the index gives. The index may
-        // be stale (an entry that checks but points at another record's bytes): rebuild it from
-        // the log once, which also finds and reports real damage, and try again.
-        if (this.damage.at(fromOffset) === undefined && !this.indexRebuilt) {
-          this.repairIndex(`the record the index gives for offset ${fromOffset} fails its check (${result.problem})`);
-          continue;
+        if (result.offset === fromOffset) {
+          // The first record due fails its checks at the position the index gives. The index may
+          // be stale (an entry that checks but points at another record's bytes): rebuild it from
+          // the log once, which also finds and reports real damage, and try again.
+          if (this.damage.at(fromOffset) === undefined && !this.indexRebuilt) {
+            this.repairIndex(`the record the index gives for offset ${fromOffset} fails its check (${result.problem})`);
+            continue;
+          }
         }
-        throw this.damage.error(result.position, fromOffset, result.problem);
+        // A record read in order after a good one fails (or the batch runs into known damage):
+        // damage of the log itself, made damage of its whole batch.
+        this.recordBatchDamage(result, fromOffset, position);
+        if (out.length > startLength) return result.bytes;
+        const damage = this.damage.at(fromOffset);
+        assert(damage !== undefined, () => `damage of the batch of offset ${fromOffset} was not recorded`);
+        throw this.damage.error(damage.position, fromOffset, damage.reason);
       }
     } catch (error) {
       // A failing disk read is an operating error like a failing write: one error type for callers.
       throw error instanceof EventBusError ? error : ioError(`reading ${this.paths.log}`, error);
     }
+  }
+
+  /**
+   * Records the damage a read from `fromOffset` (at `fromPosition`) found, by the batch rule of
+   * segment-check.ts (from the last batch end before the failing record up to it), unless it is
+   * known already.
+   */
+  private recordBatchDamage(failure: RecordFailure, fromOffset: number, fromPosition: number): void {
+    const unended = failure.problem === 'unended';
+    const failing = unended ? failure.offset - 1 : failure.offset;
+    if (this.damage.at(failing) !== undefined) return;
+    const boundary = failure.boundary ?? this.batchStartBelow(fromOffset, fromPosition);
+    const position = unended ? (this.damage.at(failure.offset)?.position ?? failure.position) : failure.position;
+    const reason = unended ? `its batch runs into the damage at offset ${failure.offset}` : `record ${failure.problem}`;
+    const found = batchDamage(this.paths.log, boundary, position, failing, failing, reason);
+    logDamage(this.ctx.logger, found);
+    this.damage.add([found]);
+  }
+
+  /**
+   * Where the batch of the record of `offset` (at `position`) begins, when no record from there to
+   * the damage a read found ends a batch: just after the nearest record below it that ends a batch
+   * or cannot be read (damage of its own, found when read), else the segment's start. Reads the
+   * records below one at a time through the index: at most a batch's records, and only when
+   * damage is found.
+   */
+  private batchStartBelow(offset: number, position: number): BatchBoundary {
+    let above = position;
+    for (let o = offset - 1; o >= this.baseOffset; o--) {
+      const at = this.damage.at(o) === undefined ? this.index.entry(o - this.baseOffset, this.size) : -1;
+      if (at < FILE_HEADER_BYTES || at >= above) return { offset: o + 1, position: above };
+      const chunk = Buffer.allocUnsafe(above - at);
+      const got = this.openLog().read(chunk, 0, chunk.length, at);
+      const decoded = decodeRecord(chunk, 0, got, MAX_RECORD_PAYLOAD_BYTES, o, this.version);
+      if (typeof decoded === 'string' || decoded.batchEnd || decoded.size !== chunk.length) return { offset: o + 1, position: above };
+      above = at;
+    }
+    return { offset: this.baseOffset, position: FILE_HEADER_BYTES };
   }
 
   /**
