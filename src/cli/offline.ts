@@ -90,12 +90,16 @@ export function verifyCommand(dir: string, json: boolean, print: Print): ExitSta
   const found = requireVerifiable(dir);
   const report: VerifyReport = withProgressIO('verifying', found.path, 1, (io) => verifyDirectory(io, found.path));
   if (json) {
-    const { kind, ok, streams, segments, events, truncatedEvents, files, problems, notes } = report;
-    print(JSON.stringify({ path: found.path, kind, ok, streams, segments, events, truncated_events: truncatedEvents, files, problems, notes }));
+    const { kind, ok, streams, segments, events, truncatedEvents, damagedEvents, files, problems, notes } = report;
+    print(JSON.stringify({ path: found.path, kind, ok, streams, segments, events, truncated_events: truncatedEvents, damaged_events: damagedEvents, files, problems, notes }));
   } else {
     print(`${report.ok ? 'OK' : 'DAMAGED'}: ${report.kind === 'snapshot' ? 'snapshot' : 'data directory'} ${found.path}`);
-    const truncated = report.truncatedEvents > 0 ? ` (and ${report.truncatedEvents} truncated, still on disk)` : '';
-    print(`  ${report.streams} streams, ${report.segments} segments, ${report.events} events${truncated}, ${report.files} files checked`);
+    const others = [
+      ...(report.damagedEvents > 0 ? [`${report.damagedEvents} damaged, unreadable`] : []),
+      ...(report.truncatedEvents > 0 ? [`${report.truncatedEvents} truncated, still on disk`] : []),
+    ];
+    const more = others.length > 0 ? ` (and ${others.join(', ')})` : '';
+    print(`  ${report.streams} streams, ${report.segments} segments, ${report.events} events${more}, ${report.files} files checked`);
     for (const p of report.problems) print(`  problem: ${p.file}${p.position === undefined ? '' : ` at byte ${p.position}`}: ${p.message}`);
     for (const n of report.notes) print(`  note: ${n.file}${n.position === undefined ? '' : ` at byte ${n.position}`}: ${n.message}`);
   }

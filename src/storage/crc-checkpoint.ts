@@ -1,12 +1,16 @@
 /**
  * `crc-checkpoint`: the running CRC32Cs of every active segment, written at a clean close and
- * read (then removed) at the next open, so that sealing or snapshotting an active segment after a
- * restart does not have to read it whole to learn its checksum. A checked file (format/checked-file.ts;
+ * read at the next open, so that sealing or snapshotting an active segment after a restart does
+ * not have to read it whole to learn its checksum. A checked file (format/checked-file.ts;
  * magic "EBCK", version 1) whose JSON body maps stream ids to
  * `{"base","log_bytes","log_crc","index_bytes","index_crc"}`.
  *
- * Only an optimisation: it is used only after a clean close, only where the segment still has
- * exactly the recorded sizes, and otherwise ignored (the CRCs are then computed when needed).
+ * Its checksums are an optimisation: used only after a clean close, only where the segment still
+ * has exactly the recorded sizes, and otherwise ignored (the CRCs are then computed when needed).
+ * Its presence is more: it says that the last stop was clean and that no write has been accepted
+ * since. The next open removes it (durably) only once its recovery's repairs are durable and
+ * before it accepts a write, so an open killed before that finds a LOCK and this file, and is
+ * recovered as after a clean stop (engine.ts, docs/storage-format.md "Recovery (on open)").
  */
 import path from 'node:path';
 import { replaceFileNow } from './fs/atomic-file.js';
@@ -35,23 +39,39 @@ export function writeCrcCheckpoint(io: FileIO, dataDir: string, streams: Map<str
   replaceFileNow(io, path.join(dataDir, CRC_CHECKPOINT.name), [encodeChecked(CRC_CHECKPOINT, body)]);
 }
 
-/**
- * Reads and removes the checkpoint. Returns an empty map when there is none, or when it does not
- * check (it is only an optimisation).
- */
-export function takeCrcCheckpoint(io: FileIO, dataDir: string): Map<string, SegmentCrcs> {
+/** What {@link readCrcCheckpoint} found. */
+export interface CrcCheckpoint {
+  /** True when the file exists (whole or not): the last stop was clean and no write was accepted since. */
+  present: boolean;
+  /** Stream id → checksums; empty when the file is absent or does not check (they are only an optimisation). */
+  streams: Map<string, SegmentCrcs>;
+}
+
+/** Reads the checkpoint without changing anything (the open removes it later: {@link removeCrcCheckpoint}). */
+export function readCrcCheckpoint(io: FileIO, dataDir: string): CrcCheckpoint {
   const file = path.join(dataDir, CRC_CHECKPOINT.name);
   const out = new Map<string, SegmentCrcs>();
-  if (io.stat(file) === null) return out;
+  if (io.stat(file) === null) return { present: false, streams: out };
+  const found = { present: true, streams: out };
   const decoded = decodeChecked(readWholeFile(io, file), CRC_CHECKPOINT);
-  io.unlink(file);
-  if (typeof decoded === 'string') return out;
+  if (typeof decoded === 'string') return found;
   const streams = (decoded.body as Body).streams;
-  if (typeof streams !== 'object' || streams === null) return out;
+  if (typeof streams !== 'object' || streams === null) return found;
   for (const [id, c] of Object.entries(streams)) {
     if ([c.base, c.log_bytes, c.log_crc, c.index_bytes, c.index_crc].every((n) => Number.isSafeInteger(n) && n >= 0)) {
       out.set(id, { base: c.base, logBytes: c.log_bytes, logCrc: c.log_crc, indexBytes: c.index_bytes, indexCrc: c.index_crc });
     }
   }
-  return out;
+  return found;
+}
+
+/**
+ * Removes the checkpoint, durably (its directory fsynced): from now on the store may take writes,
+ * and a crash must be recovered as one. No-op when there is none.
+ */
+export function removeCrcCheckpoint(io: FileIO, dataDir: string): void {
+  const file = path.join(dataDir, CRC_CHECKPOINT.name);
+  if (io.stat(file) === null) return;
+  io.unlink(file);
+  io.syncDirNow(dataDir);
 }

@@ -30,7 +30,7 @@ import { ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerStats, EventStatus, RetryOptions } from './consumers/consumer-types.js';
 import type { ConsumersContext } from './consumers/stream-consumers.js';
-import { takeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
+import { readCrcCheckpoint, removeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
 import { inspectStoreDirectory } from './store-directory.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './engine-options.js';
 import {
@@ -244,26 +244,37 @@ export class Engine {
     const { io, dataDir, logger } = resolved;
     checkDataDirectory(resolved);
     ensureDirectory(io, dataDir);
-    const { lock, crashed } = acquireLock(io, dataDir);
+    const { lock, crashed: lockLeft } = acquireLock(io, dataDir);
+    // Until recovery has finished, the LOCK says only that some process had the store open.
+    let crashed = lockLeft;
     let engine: Engine | null = null;
     try {
+      // The clean-close checkpoint (crc-checkpoint.ts) is removed only once this open's recovery
+      // is durable, and before any write is accepted. A LOCK found beside it was left by an open
+      // killed before that point, after a clean stop: nothing was written since that stop, so
+      // the store is recovered as after a clean stop (damage at an active segment's end is kept,
+      // never cut off as torn; docs/storage-format.md, "Recovery (on open)").
+      const checkpoint = readCrcCheckpoint(io, dataDir);
+      const interrupted = lockLeft && checkpoint.present;
+      crashed = lockLeft && !checkpoint.present;
+      if (interrupted) logger.warn({ dataDir }, 'the last open of this store stopped before it took any write (the clean-close checkpoint is still there): recovered as after a clean stop');
       // The last process died with the store open: what it wrote may be in the page cache only.
-      // Recovery reads it as it is, shows it and builds on it, so make it durable first.
+      // Recovery reads it as it is, shows it and builds on it, so make it durable first (after an
+      // interrupted open too: its repairs are made durable as it makes them, but cheaply sure).
       const syncStarted = performance.now();
-      if (crashed) await syncDataDirectory(io, dataDir, logger);
-      const syncMs = crashed ? performance.now() - syncStarted : 0;
+      if (lockLeft) await syncDataDirectory(io, dataDir, logger);
+      const syncMs = lockLeft ? performance.now() - syncStarted : 0;
       const catalog = Catalog.load(io, dataDir);
       prepareDataDirectory(resolved);
       engine = new Engine(resolved, catalog, crashed);
       const started = Date.now();
       const recovered: StreamRecovery[] = [];
       // Checksums of the active segments recorded at the last clean close (none after a crash).
-      const checkpoint = takeCrcCheckpoint(io, dataDir);
-      if (crashed) checkpoint.clear();
+      const crcsByStream = crashed ? new Map<string, SegmentCrcs>() : checkpoint.streams;
       for (const entry of catalog.all()) {
         const tally = new RecoveryTally();
         const streamStarted = performance.now();
-        const crcs = checkpoint.get(entry.id);
+        const crcs = crcsByStream.get(entry.id);
         engine.context.recovery = tally;
         engine.context.checkpoint = crcs;
         engine.lifecycle.open(entry);
@@ -277,6 +288,9 @@ export class Engine {
       for (const { entry, log } of engine.streams.open()) catalog.adoptStoreId(entry, log.visibleOffset);
       if (catalog.needsWrite) await catalog.persist();
       const orphansRemoved = removeOrphans(resolved, catalog);
+      // Recovery's repairs are durable as made (seals and rebuilt indexes replace files, cuts are
+      // fsynced): from here on the store takes writes, and a crash must be recovered as one.
+      removeCrcCheckpoint(io, dataDir);
       logger.info({ dataDir, streams: engine.streams.openCount, broken: engine.streams.brokenCount, ms: Date.now() - started }, 'store opened');
       engine.recoveryReport = {
         dataDir, afterCrash: crashed, durationMs: performance.now() - syncStarted, syncMs, orphansRemoved, streams: recovered, totals: recoveryTotals(recovered),
@@ -289,8 +303,9 @@ export class Engine {
         for (const state of engine.streams.open()) closeStream(state);
         engine.groupCommit.close();
       }
-      // After a crash, keep the LOCK: recovery did not finish, and the next open must know.
-      releaseLock(io, lock, dataDir, !crashed);
+      // After a crash, or an open that was itself interrupted, keep the LOCK: recovery did not
+      // finish, and the next open must know (the checkpoint, still there, tells it which).
+      releaseLock(io, lock, dataDir, !lockLeft);
       throw error;
     }
   }

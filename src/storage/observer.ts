@@ -77,11 +77,15 @@ export interface RecoveryTotals extends RecoveryCounts {
 /** One opening of a store: what the last process left (clean close or crash) and what was repaired. */
 export interface RecoveryReport {
   dataDir: string;
-  /** True when the last process died with the store open (a LOCK naming no running process was found). */
+  /**
+   * True when the last process died with the store open after it could take writes (a LOCK naming
+   * no running process was found, without the clean close's crc-checkpoint beside it). False after
+   * a clean close, and after an open killed before it took any write (LOCK and checkpoint).
+   */
   afterCrash: boolean;
   /** The whole open, LOCK to ready, ms. */
   durationMs: number;
-  /** After a crash: the fsync of every file of the store first (what the dead process wrote may be in the page cache only), ms; 0 otherwise. */
+  /** After a crash or an interrupted open (a LOCK found): the fsync of every file of the store first (what the dead process wrote may be in the page cache only), ms; 0 otherwise. */
   syncMs: number;
   /** Stream directories the catalog does not list, removed (a crash during a create or a delete). */
   orphansRemoved: number;

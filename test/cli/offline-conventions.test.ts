@@ -52,7 +52,7 @@ t.test('offline commands default to EVENTBUS_DATA, then ./data, and print snake_
   const positional = run(elsewhere, { EVENTBUS_DATA: path.join(elsewhere, 'nope') }, 'verify', result.absolute_path as string, '--json');
   t.equal(positional.status, 0, 'verify PATH still works (and beats EVENTBUS_DATA)');
   const report = JSON.parse(positional.stdout) as Record<string, unknown>;
-  t.same(Object.keys(report), ['path', 'kind', 'ok', 'streams', 'segments', 'events', 'truncated_events', 'files', 'problems', 'notes']);
+  t.same(Object.keys(report), ['path', 'kind', 'ok', 'streams', 'segments', 'events', 'truncated_events', 'damaged_events', 'files', 'problems', 'notes']);
   t.same([report.path, report.kind, report.ok], [result.absolute_path, 'snapshot', true]);
   const both = run(elsewhere, {}, 'verify', dataDir, '--data', dataDir);
   t.equal(both.status, 64, 'a path and --data together is a usage error');

@@ -95,11 +95,19 @@ export function dataEnd(file: string): number {
 }
 
 /**
- * Makes a closed store look as if its process had died with it open: leaves a LOCK naming no
- * running process. The next open then recovers as after a crash (a failing tail is torn, cut
- * off), not as after a clean close (a failing tail is damage, kept and reported).
+ * Makes a closed store look as if its process had died with it open after taking writes: leaves
+ * a LOCK naming no running process, and no clean-close crc-checkpoint (an open removes it before
+ * it takes a write; a LOCK beside it is an open killed before that, recovered as after the clean
+ * stop). The next open then recovers as after a crash (a failing tail is torn, cut off), not as
+ * after a clean close (a failing tail is damage, kept and reported).
  */
 export function simulateCrash(dataDir: string): void {
+  fs.writeFileSync(path.join(dataDir, 'LOCK'), 'left by a process that died\n');
+  fs.rmSync(path.join(dataDir, 'crc-checkpoint'), { force: true });
+}
+
+/** Leaves a LOCK naming no running process beside the clean close's crc-checkpoint: what an open killed before it took any write leaves. */
+export function simulateInterruptedOpen(dataDir: string): void {
   fs.writeFileSync(path.join(dataDir, 'LOCK'), 'left by a process that died\n');
 }
 

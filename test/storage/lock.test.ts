@@ -88,7 +88,9 @@ t.test('a takeover cut short by a crash (only LOCK.stale.<pid> left) is opened a
   const clean = await openEngine(dataDir);
   t.equal(clean.recovery.afterCrash, false, 'a clean close: not after a crash');
   await clean.close();
-  // The taking-over process (a pid no process has) renamed LOCK away and died before writing its own.
+  // The taking-over process (a pid no process has) renamed LOCK away and died before writing its
+  // own; the process before it had died with the store open after taking writes (no checkpoint).
+  fs.rmSync(path.join(dataDir, 'crc-checkpoint'), { force: true });
   const leftover = path.join(dataDir, 'LOCK.stale.4194303');
   fs.writeFileSync(leftover, `1\nold-boot\n1\n`);
   const engine = await openEngine(dataDir);

@@ -103,6 +103,10 @@ t.test('a store held by another running process is refused; a LOCK whose process
   fs.writeFileSync(lock, `${process.ppid}\n${bootId}\n${startTicks}\n`);
   t.throws(() => verifyDirectory(nodeIO, dataDir), { code: 'LOCKED', message: new RegExp(`in use by process ${process.ppid}`) });
   fs.writeFileSync(lock, 'left by a process that died\n');
+  // Beside the clean close's checkpoint, the LOCK of an open killed before it took any write.
+  const interrupted = verifyDirectory(nodeIO, dataDir);
+  t.ok(interrupted.notes.some((n) => n.file === lock && /an open of the store stopped before it took any write/.test(n.message)), 'an interrupted open is said');
+  fs.rmSync(path.join(dataDir, 'crc-checkpoint'), { force: true });
   const report = verifyDirectory(nodeIO, dataDir);
   t.ok(report.ok, 'a crash is not damage');
   t.ok(report.notes.some((n) => n.file === lock && /not closed cleanly/.test(n.message)), 'but it is said');

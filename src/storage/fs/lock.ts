@@ -6,7 +6,9 @@
  * fsynced (with its directory) when taken, and removed (and the removal fsynced) at a clean
  * close. A LOCK found at open whose owner is not running now (another boot, a dead pid, a pid
  * reused by a process with another start time, or contents torn by a power loss) is stale: the
- * last process died with the store open, and the store is recovered as after a crash.
+ * last process died with the store open, and the store is recovered as after a crash (unless the
+ * clean close's crc-checkpoint is still beside it: then an open was killed before it took any
+ * write, after a clean stop; engine.ts decides).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -353,6 +353,7 @@ export class KeyIndex {
   /** Removes a damaged run and puts runs rebuilt from the log in its place. */
   private replaceDamaged(damage: DamagedRun): void {
     this.ctx.logger.error({ file: damage.run.path, reason: damage.reason }, 'key index run is damaged: removed, rebuilt from the log');
+    this.reportLostVersions(damage.run.path, damage.run.fromOffset);
     const r = this.runs.indexOf(damage.run);
     if (r < 0) return;
     this.discard(damage.run);
@@ -592,6 +593,7 @@ export class KeyIndex {
       const run = KeyRun.open(io, candidate.file, openFiles ?? null);
       if (typeof run === 'string') {
         logger.warn({ file: candidate.file, reason: run }, 'key index run fails its check: removed, rebuilt from the log');
+        this.reportLostVersions(candidate.file, candidate.from);
         this.removeFile(candidate.file);
         continue;
       }
@@ -599,6 +601,21 @@ export class KeyIndex {
       cursor = candidate.to;
     }
     this.coveredTo = Math.max(cursor, this.log.fieldsFrom);
+  }
+
+  /**
+   * A removed run whose range starts below the log's first offset held the entries of events that
+   * retention or a truncation removed: the log cannot give them back, so keys whose events were all
+   * among them lose their newest version (no_stream is accepted for them again, version 0 given
+   * again). Nothing can recover it; the operator is told (eventbus verify says it too).
+   */
+  private reportLostVersions(file: string, fromOffset: number): void {
+    const logFrom = this.log.firstOffset;
+    if (fromOffset >= logFrom) return;
+    this.ctx.logger.error(
+      { file, fromOffset, logFirstOffset: logFrom },
+      'a damaged key index run held entries of events retention or truncation removed: keys whose events were all among them lose their versions (no_stream accepted again, versions given again from 0)',
+    );
   }
 
   /** Rebuilds from the log the ranges no run covers (runs removed at open). */

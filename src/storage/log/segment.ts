@@ -43,7 +43,8 @@ export interface SegmentContext {
    */
   preallocateStepBytes?: number;
   /**
-   * False when the store was closed cleanly (no LOCK was left behind): nothing can be torn then,
+   * False when the store was closed cleanly (no LOCK was left behind, or one beside the clean
+   * close's crc-checkpoint: an open killed before it took any write): nothing can be torn then,
    * so a record that fails its check at the end of an active segment is damage, kept and
    * reported, not a torn write to cut off. Default true (recovery after a crash).
    */

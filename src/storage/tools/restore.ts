@@ -40,7 +40,12 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
   if (report.kind !== 'snapshot') throw fail(`${source} is not a snapshot (no ${MANIFEST_FILE})`);
   if (!report.ok) {
     const first = report.problems[0]!;
-    throw fail(`snapshot does not verify (${report.problems.length} problems; first: ${first.file}: ${first.message})`);
+    // What to do (docs/operations.md, "Recovery"): this snapshot holds damage; an older one may not.
+    const problems = report.problems.length === 1 ? '1 problem' : `${report.problems.length} problems`;
+    throw fail(
+      `snapshot does not verify (${problems}; first: ${first.file}: ${first.message}); nothing was written. ` +
+        `Run \`eventbus verify ${source}\` to see every problem, and restore an older snapshot that verifies`,
+    );
   }
   // Empty as a new store may be created in it: hidden files (.gitkeep) and lost+found allowed.
   const kind = inspectStoreDirectory(target, io).kind;

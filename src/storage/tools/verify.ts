@@ -23,6 +23,7 @@ import { ErrorCodes, EventBusError } from '../../errors.js';
 import { CATALOG, Catalog } from '../catalog.js';
 import { inspectStoreDirectory } from '../store-directory.js';
 import { lockHolder } from '../fs/lock.js';
+import { readCrcCheckpoint, type SegmentCrcs } from '../crc-checkpoint.js';
 import { decodeJournal, JOURNAL_FILE } from '../consumers/journal-codec.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
@@ -50,10 +51,16 @@ export interface VerifyReport {
   ok: boolean;
   streams: number;
   segments: number;
-  /** Events the store holds (what a snapshot's MANIFEST counts). */
+  /**
+   * Events a reader can get: valid records outside damage (a damaged batch's records are not
+   * returned) and at or above the truncation point. With `damagedEvents`, what a snapshot's
+   * MANIFEST counts (the offsets its streams span).
+   */
   events: number;
   /** Records still on disk below a stream's truncation point (checked; removed with their segment). */
   truncatedEvents: number;
+  /** Offsets at or above the truncation point that damage makes unreadable (a damaged batch whole). */
+  damagedEvents: number;
   /** Files read and checked (logs, indexes, journals, the catalog, a snapshot's MANIFEST). */
   files: number;
   problems: Finding[];
@@ -71,6 +78,12 @@ interface Findings {
   checked: Set<string>;
   /** True when the store's last process stopped with it open (a stale LOCK): tails may be torn. */
   crashed: boolean;
+  /**
+   * What the clean-close checkpoint says of each stream's active segment (stream id → its base
+   * and record count), used as recovery uses it: records it lists that the log and index no
+   * longer hold are damage. Empty after a crash and for a snapshot.
+   */
+  checkpoint: Map<string, SegmentCrcs>;
 }
 
 /**
@@ -80,21 +93,31 @@ interface Findings {
 export function verifyDirectory(io: FileIO, dir: string): VerifyReport {
   const root = path.resolve(dir);
   const kind = checkVerifiable(io, root);
-  const report: VerifyReport = { kind: kind === 'snapshot' ? 'snapshot' : 'data', ok: false, streams: 0, segments: 0, events: 0, truncatedEvents: 0, files: 0, problems: [], notes: [] };
+  const report: VerifyReport = { kind: kind === 'snapshot' ? 'snapshot' : 'data', ok: false, streams: 0, segments: 0, events: 0, truncatedEvents: 0, damagedEvents: 0, files: 0, problems: [], notes: [] };
   const findings: Findings = {
     report,
     problem: (file, message, position) => report.problems.push({ file, message, ...(position === undefined ? {} : { position }) }),
     note: (file, message, position) => report.notes.push({ file, message, ...(position === undefined ? {} : { position }) }),
     checked: new Set(),
     crashed: false,
+    checkpoint: new Map(),
   };
   if (kind === 'snapshot') verifyManifest(io, root, findings);
   else if (path.basename(root).startsWith('.') && path.basename(root).endsWith('.partial')) {
     findings.problem(root, 'an unfinished snapshot (no MANIFEST): it is not a valid snapshot');
   }
-  if (kind !== 'snapshot' && lockHolder(io, root) === 'stale') {
-    findings.crashed = true;
-    findings.note(path.join(root, 'LOCK'), 'the store was not closed cleanly (its process stopped with it open); recovery runs when it is next opened');
+  if (kind !== 'snapshot') {
+    // As an open judges it (engine.ts): a LOCK beside the clean-close checkpoint was left by an
+    // open that stopped before it took any write, after a clean stop.
+    const checkpoint = readCrcCheckpoint(io, root);
+    const stale = lockHolder(io, root) === 'stale';
+    if (stale && !checkpoint.present) {
+      findings.crashed = true;
+      findings.note(path.join(root, 'LOCK'), 'the store was not closed cleanly (its process stopped with it open); recovery runs when it is next opened');
+    } else {
+      if (stale) findings.note(path.join(root, 'LOCK'), 'an open of the store stopped before it took any write (its LOCK is beside the clean-close checkpoint): judged as after the clean stop before it; recovery runs when it is next opened');
+      findings.checkpoint = checkpoint.streams;
+    }
   }
   verifyCatalogAndStreams(io, root, findings);
   report.files = findings.checked.size;
@@ -142,7 +165,7 @@ function verifyCatalogAndStreams(io: FileIO, root: string, findings: Findings): 
   for (const entry of catalog.all()) {
     listed.add(entry.id);
     report.streams += 1;
-    verifyStream(io, path.join(streamsDir, entry.id), entry.name, entry.truncatedBefore ?? 0, findings);
+    verifyStream(io, path.join(streamsDir, entry.id), entry.name, entry.truncatedBefore ?? 0, findings, findings.checkpoint.get(entry.id));
   }
   for (const name of streamDirs) {
     if (!listed.has(name)) note(path.join(streamsDir, name), 'directory not listed in the catalog (left by a crash mid-create or mid-delete; removed on open)');
@@ -200,7 +223,7 @@ function listFiles(io: FileIO, root: string, relative = ''): string[] {
   return out;
 }
 
-function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: number, findings: Findings): void {
+function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: number, findings: Findings, checkpoint: SegmentCrcs | undefined): void {
   const { problem } = findings;
   if (io.stat(dir)?.isDirectory !== true) {
     problem(dir, `directory of stream ${JSON.stringify(name)} is missing`);
@@ -213,9 +236,11 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
   }
   for (let i = 0; i < bases.length; i++) {
     const last = i === bases.length - 1;
-    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, truncatedBefore, findings);
+    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, truncatedBefore, findings, last ? checkpoint : undefined);
   }
-  verifyKeyRuns(io, dir, findings);
+  // Offsets below this are gone from the log (retention, truncation): a run of them cannot be rebuilt.
+  const logFrom = Math.max(bases[0]!, truncatedBefore);
+  verifyKeyRuns(io, dir, logFrom, findings);
   const journal = path.join(dir, JOURNAL_FILE);
   if (io.stat(journal) !== null) {
     findings.checked.add(journal);
@@ -230,15 +255,17 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
  * damaged one), but damage in it is damage on the disk all the same: a problem. A run inside
  * another (a merge's input left by a crash) is a note: an open removes it.
  */
-function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Findings): void {
+function verifyKeyRuns(io: FileIO, dir: string, logFrom: number, { problem, note, checked }: Findings): void {
   const runs = io.readdir(dir).filter((name) => RUN_FILE_PATTERN.test(name)).sort();
   let coveredTo = -1;
   for (const name of runs) {
     const file = path.join(dir, name);
     checked.add(file);
+    const named = RUN_FILE_PATTERN.exec(name)!;
+    const rebuilt = `rebuilt from the log on open${lostVersions(Number(named[1]), logFrom)}`;
     const run = KeyRun.open(io, file);
     if (typeof run === 'string') {
-      problem(file, `key index run ${run} (rebuilt from the log on open)`);
+      problem(file, `key index run ${run} (${rebuilt})`);
       continue;
     }
     const match = RUN_FILE_PATTERN.exec(name)!;
@@ -254,7 +281,7 @@ function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Find
     })();
     if (cursor === null) continue;
     if (cursor instanceof DamagedRun) {
-      problem(file, `key index run ${cursor.reason} (rebuilt from the log on open)`);
+      problem(file, `key index run ${cursor.reason} (${rebuilt})`);
       continue;
     }
     try {
@@ -274,7 +301,7 @@ function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Find
       if (count !== run.entryCount) problem(file, `key index run holds ${count} entries, its trailer says ${run.entryCount}`);
     } catch (error) {
       if (!(error instanceof DamagedRun)) throw error;
-      problem(file, `key index run ${error.reason} (rebuilt from the log on open)`);
+      problem(file, `key index run ${error.reason} (${rebuilt})`);
     } finally {
       cursor.close();
       run.release();
@@ -282,19 +309,38 @@ function verifyKeyRuns(io: FileIO, dir: string, { problem, note, checked }: Find
   }
 }
 
+/** Offsets a reader cannot get, found in one segment: damage, or (after a crash) a tail recovery cuts off. */
+interface Unreadable {
+  firstOffset: number;
+  lastOffset: number;
+  /** True for damage (counted in `damagedEvents`); false for a torn tail, never acknowledged. */
+  damage: boolean;
+}
+
+/**
+ * What rebuilding a damaged run from `fromOffset` loses when the log no longer holds the events
+ * below `logFrom` (key-index.ts, KEY_VERSIONS_LOST).
+ */
+function lostVersions(fromOffset: number, logFrom: number): string {
+  if (fromOffset >= logFrom) return '';
+  return `; its events ${fromOffset} to ${logFrom - 1} are gone from the log (retention or truncation), so keys whose events were all among them lose their versions: no_stream is accepted for them again, and versions are given again from 0`;
+}
+
 /**
  * Checks every record of a segment's log (CRC, offset), resynchronising after damage as recovery
  * does, and judges what it finds by the same batch rule (segment-check.ts's scanRecords and
  * batchDamage); then its index: against the seal for a sealed segment (`expectedCount` records),
- * entry by entry against the records for all.
+ * entry by entry against the records for all. Counts the events a reader can get, and the
+ * offsets damage makes unreadable.
  */
-function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, truncatedBefore: number, findings: Findings): void {
+function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | null, truncatedBefore: number, findings: Findings, checkpoint?: SegmentCrcs): void {
   const { report, problem, checked } = findings;
   report.segments += 1;
   checked.add(paths.log);
   const logFd = io.open(paths.log, 'r');
   try {
     const logSize = io.size(logFd);
+    const problemsBefore = report.problems.length;
     const header = checkLogHeader(io, logFd, paths.baseOffset);
     if ('problem' in header) problem(paths.log, header.problem, 0);
     const version = 'version' in header ? header.version : guessVersion(io, logFd, logSize);
@@ -305,20 +351,24 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     const start = { position: FILE_HEADER_BYTES, offset: base, boundary: { position: FILE_HEADER_BYTES, offset: base } };
     const scan = scanRecords(io, logFd, paths.log, logSize, start, segment, (offset, position) => (positions[offset - base] = position), (offset) => (positions[offset - base] = -1), expectedCount ?? undefined);
     const valid = positions.filter((position) => position >= 0).length;
-    // Records below the truncation point are still on disk (checked all the same) but no longer events of the store.
-    const truncated = positions.filter((position, i) => position >= 0 && base + i < truncatedBefore).length;
-    report.events += valid - truncated;
-    report.truncatedEvents += truncated;
+    const unreadable: Unreadable[] = scan.damage.map((d) => ({ firstOffset: d.firstOffset, lastOffset: d.lastOffset, damage: true }));
     for (const damage of scan.damage) problem(damage.file, damageMessage(damage), damage.position);
-    if (expectedCount === null) verifyActiveEnd(paths, scan, listedRecords(io, paths), findings);
-    else verifySealedEnd(paths, scan, expectedCount, findings);
-    if (expectedCount !== null && valid !== expectedCount) problem(paths.log, `holds ${valid} valid records, expected ${expectedCount}`);
+    // A seal that records damage at the segment's end: said once, with the damage the scan finds there.
+    const sealed = expectedCount !== null && io.stat(paths.index) !== null ? checkSealed(io, paths, expectedCount).seal : null;
+    const sealedDamaged = sealed !== null && sealed.damagedCount > 0 ? sealed.damagedCount : 0;
+    const end = expectedCount === null
+      ? verifyActiveEnd(paths, scan, listedRecords(io, paths), checkpointedRecords(paths, checkpoint), findings)
+      : verifySealedEnd(paths, scan, expectedCount, sealedDamaged, findings);
+    if (end !== null) unreadable.push(end);
+    // Only when nothing above explains the shortfall (damage always does).
+    if (expectedCount !== null && valid !== expectedCount && report.problems.length === problemsBefore) problem(paths.log, `holds ${valid} valid records, expected ${expectedCount}`);
+    countEvents(report, base, positions, unreadable, truncatedBefore);
     if (io.stat(paths.index) === null) {
       (expectedCount === null ? findings.note : problem)(paths.index, 'index is missing (rebuilt on open)');
       return;
     }
     checked.add(paths.index);
-    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, problem)) return;
+    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, end !== null && end.damage, problem)) return;
     // The failing bytes of a stop at the end of an active segment count as one record (recovery's count).
     const held = scan.nextOffset - base + (expectedCount === null && scan.stop !== null ? 1 : 0);
     verifyEntries(io, paths, expectedCount, positions, held, findings);
@@ -327,38 +377,75 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
   }
 }
 
+/**
+ * Counts a segment's events as a reader gets them: valid records outside every unreadable
+ * stretch (a damaged batch's records that pass their own checks are not returned either), at or
+ * above the truncation point; records below it apart (still on disk, removed with their segment);
+ * and the offsets damage makes unreadable.
+ */
+function countEvents(report: VerifyReport, base: number, positions: number[], unreadable: Unreadable[], truncatedBefore: number): void {
+  const inside = (offset: number, damageOnly: boolean) => unreadable.some((u) => (!damageOnly || u.damage) && offset >= u.firstOffset && offset <= u.lastOffset);
+  positions.forEach((position, i) => {
+    const offset = base + i;
+    if (position < 0) return;
+    if (offset < truncatedBefore) report.truncatedEvents += 1;
+    else if (!inside(offset, false)) report.events += 1;
+  });
+  const damaged = new Set<number>();
+  for (const u of unreadable) {
+    if (!u.damage) continue;
+    for (let offset = Math.max(u.firstOffset, truncatedBefore); offset <= u.lastOffset; offset++) damaged.add(offset);
+  }
+  report.damagedEvents += damaged.size;
+}
+
 function damageMessage(damage: Damage): string {
   const offsets = damage.firstOffset === damage.lastOffset ? `offset ${damage.firstOffset} is` : `offsets ${damage.firstOffset} to ${damage.lastOffset} are`;
   return `${offsets} damaged: ${damage.reason}`;
 }
 
 /**
- * The end of the active segment (`listed`: the records its index lists). After a crash, a failing
- * last record, a batch without its end and entries past the log's records are torn, never
- * acknowledged (cut off on open). After a clean stop they are damage to acknowledged events, kept
- * (the segment is sealed as it is on open, and writes go on in a new one: segment-recovery.ts).
+ * The end of the active segment (`indexed`: the records its index lists; `checkpointed`: those the
+ * clean-close checkpoint counts). After a crash, a failing last record, a batch without its end and
+ * entries past the log's records are torn, never acknowledged (cut off on open). After a clean
+ * stop they, and records the index or the checkpoint lists that the log no longer holds, are
+ * damage to acknowledged events, kept (the segment is sealed as it is on open, and writes go on in
+ * a new one: segment-recovery.ts). Returns the offsets a reader cannot get there, or null.
  */
-function verifyActiveEnd(paths: SegmentPaths, scan: RecordsScan, listed: number, { problem, note, crashed }: Findings): void {
+function verifyActiveEnd(paths: SegmentPaths, scan: RecordsScan, indexed: number, checkpointed: number, { problem, note, crashed }: Findings): Unreadable | null {
   const { stop, boundary, nextOffset } = scan;
   const base = paths.baseOffset;
   // The failing bytes of a stop count as one record (recovery's count).
   const held = nextOffset - base + (stop !== null ? 1 : 0);
   const unended = boundary.offset < nextOffset;
+  const listed = crashed ? indexed : Math.max(indexed, checkpointed);
   if (crashed) {
     if (stop !== null) note(paths.log, `record ${stop.problem} at offset ${nextOffset}: a torn tail, never acknowledged; cut off on open`, stop.position);
     if (unended) note(paths.log, `offsets ${boundary.offset} to ${nextOffset - 1} are a batch without its last record: torn by a crash, never acknowledged; cut off on open`, boundary.position);
     if (listed > held) note(paths.index, `lists ${listed} records, the log holds ${held}: the rest were torn by a crash, never acknowledged; cut off on open`);
-    return;
+    return unended ? { firstOffset: boundary.offset, lastOffset: nextOffset - 1, damage: false } : null;
   }
-  const missing = listed > held ? ` (its index lists ${listed} records, the log holds ${held})` : '';
+  const lister = checkpointed > indexed ? 'the clean-close checkpoint counts' : 'its index lists';
+  const missing = listed > held ? ` (${lister} ${listed} records, the log holds ${held})` : '';
   const last = base + Math.max(held, listed) - 1;
+  let damage: Damage | null = null;
   if (stop !== null) {
-    problem(paths.log, damageMessage(batchDamage(paths.log, boundary, stop.position, nextOffset, last, `record ${stop.problem} with nothing valid after it, after a clean stop${missing}`)), stop.position);
+    damage = batchDamage(paths.log, boundary, stop.position, nextOffset, last, `record ${stop.problem} with nothing valid after it, after a clean stop${missing}`);
   } else if (listed > held) {
-    problem(paths.log, damageMessage(batchDamage(paths.log, boundary, scan.end, nextOffset, last, `records missing after a clean stop${missing}`)), scan.end);
+    damage = batchDamage(paths.log, boundary, scan.end, nextOffset, last, `records missing after a clean stop${missing}`);
   } else if (unended) {
     problem(paths.log, `offsets ${boundary.offset} to ${nextOffset - 1} are a batch without its last record, after a clean stop`, boundary.position);
+    return { firstOffset: boundary.offset, lastOffset: nextOffset - 1, damage: true };
   }
+  if (damage === null) return null;
+  problem(paths.log, damageMessage(damage), damage.position);
+  return { firstOffset: damage.firstOffset, lastOffset: damage.lastOffset, damage: true };
+}
+
+/** The records the clean-close checkpoint says the active segment held (0 when it says nothing of it), as recovery counts them. */
+function checkpointedRecords(paths: SegmentPaths, checkpoint: SegmentCrcs | undefined): number {
+  if (checkpoint === undefined || checkpoint.base !== paths.baseOffset || checkpoint.indexBytes < FILE_HEADER_BYTES) return 0;
+  return Math.floor((checkpoint.indexBytes - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
 }
 
 /** The records the index of an active segment lists: up to its newest entry that checks (0 without one). */
@@ -370,26 +457,40 @@ function listedRecords(io: FileIO, paths: SegmentPaths): number {
   return listed;
 }
 
-/** The end of a sealed segment: it must hold every record it should, the last one ending a batch. */
-function verifySealedEnd(paths: SegmentPaths, scan: RecordsScan, expectedCount: number, { problem }: Findings): void {
+/**
+ * The end of a sealed segment: it must hold every record it should, the last one ending a batch.
+ * `sealedDamaged`: the records its seal says are damaged at its end (then said in the same
+ * problem). Returns the damaged offsets there, or null.
+ */
+function verifySealedEnd(paths: SegmentPaths, scan: RecordsScan, expectedCount: number, sealedDamaged: number, { problem }: Findings): Unreadable | null {
   const stopOffset = paths.baseOffset + expectedCount;
+  const seal = sealedDamaged > 0 ? ` (its seal records offsets ${stopOffset - sealedDamaged} to ${stopOffset - 1} as damaged: sealed over damage found at its end)` : '';
   if (scan.nextOffset < stopOffset) {
     const at = scan.stop?.position ?? scan.end;
     const reason = scan.stop !== null ? `record ${scan.stop.problem}` : 'records missing';
-    problem(paths.log, damageMessage(batchDamage(paths.log, scan.boundary, at, scan.nextOffset, stopOffset - 1, reason)), at);
-  } else if (scan.boundary.offset < stopOffset) {
-    problem(paths.log, `offsets ${scan.boundary.offset} to ${stopOffset - 1} are a batch without its last record at the end of a sealed segment`, scan.boundary.position);
+    const damage = batchDamage(paths.log, scan.boundary, at, scan.nextOffset, stopOffset - 1, reason);
+    problem(paths.log, `${damageMessage(damage)}${seal}`, at);
+    return { firstOffset: damage.firstOffset, lastOffset: damage.lastOffset, damage: true };
   }
+  if (scan.boundary.offset < stopOffset) {
+    problem(paths.log, `offsets ${scan.boundary.offset} to ${stopOffset - 1} are a batch without its last record at the end of a sealed segment${seal}`, scan.boundary.position);
+    return { firstOffset: scan.boundary.offset, lastOffset: stopOffset - 1, damage: true };
+  }
+  return null;
 }
 
-/** Checks a sealed segment's index against its seal and the seal against the files; false if it cannot be used. */
-function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, problem: Report): boolean {
+/**
+ * Checks a sealed segment's index against its seal and the seal against the files; false if it
+ * cannot be used. Damage its seal records is a problem of its own only when the log's end was
+ * not found damaged (`endDamaged`: then it was said with that damage).
+ */
+function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, endDamaged: boolean, problem: Report): boolean {
   const check = checkSealed(io, paths, count);
   if (check.seal === null) {
     problem(paths.index, `${check.problem} (rebuilt on open)`);
     return false;
   }
-  if (check.seal.damagedCount > 0) {
+  if (check.seal.damagedCount > 0 && !endDamaged) {
     const first = paths.baseOffset + count - check.seal.damagedCount;
     problem(paths.log, `offsets ${first} to ${paths.baseOffset + count - 1} are damaged: its seal records them so (sealed over damage found at its end)`, check.seal.damagePosition);
   }
