@@ -493,13 +493,7 @@ export class EventBusClient {
    * parsed response; rejects with the server's error when it reports a failure.
    */
   request(operation: string, body?: Record<string, unknown>, extraWaitMs = 0): Promise<Response> {
-    let line: string;
-    try {
-      line = this.requestLine(operation, body);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.send(line, extraWaitMs);
+    return this.withLine(operation, body, (line) => this.send(line, extraWaitMs));
   }
 
   /**
@@ -508,13 +502,18 @@ export class EventBusClient {
    * integers beyond 2^53).
    */
   requestRaw(operation: string, body?: Record<string, unknown>, extraWaitMs = 0): Promise<RawResponse> {
+    return this.withLine(operation, body, (line) => this.sendRaw(line, extraWaitMs));
+  }
+
+  /** Sends the request's line, or rejects (never throws) when its body cannot be one. */
+  private withLine<T>(operation: string, body: Record<string, unknown> | undefined, send: (line: string) => Promise<T>): Promise<T> {
     let line: string;
     try {
       line = this.requestLine(operation, body);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.sendRaw(line, extraWaitMs);
+    return send(line);
   }
 
   /** The request's line; throws INVALID_FIELD for a body JSON cannot hold (a BigInt, a cycle). */
