@@ -418,6 +418,18 @@ export class EventBusClient {
     return this.sendWriteEvent(name, json, options);
   }
 
+  /**
+   * Bytes the request line of {@link writeEventJson}`(name, json, options)` holds besides the
+   * event's own (its closing `\n` excluded, as the server's `max_line_bytes` counts): a caller
+   * writing long events can tell a line the server would refuse (LINE_TOO_LONG, which also
+   * closes the connection) before sending it.
+   */
+  writeEventOverheadBytes(name: string, options: WriteOptions = {}): number {
+    const fields = writeFields(options);
+    const extra = Object.keys(fields).length === 0 ? '' : `,${jsonText(fields, 'metadata').slice(1, -1)}`;
+    return Buffer.byteLength(`{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${extra}}${this.authJson}}`);
+  }
+
   private async sendWriteEvent(name: string, json: string, options: WriteOptions): Promise<WrittenEvent> {
     const fields = writeFields(options);
     const extra = Object.keys(fields).length === 0 ? '' : `,${jsonText(fields, 'metadata').slice(1, -1)}`;
