@@ -265,7 +265,13 @@ t.test('bench: writes and a drain against the server, with percentiles; its stre
     t.ok(p50 > 0 && p50 <= p99 && p99 <= p999 && p999 <= max, `${phase}: 0 < p50 ≤ p99 ≤ p99.9 ≤ max`);
     t.ok(report[phase]!.events_per_second > 0);
   }
+  t.match(report, { stream: /^eventbus-bench-[0-9a-f]{8}$/ }, 'the report names the generated stream');
   t.notMatch(run(['streams', '--names']).stdout, /eventbus-bench-/, 'the stream is deleted afterwards');
+  // Every write refused (events over the server's 1 MiB): named, not throughput, no drain.
+  const refused = run(['bench', '--events', '10', '--size', '2000000', '--connections', '1', '--depth', '1']);
+  t.equal(refused.status, 3, refused.stderr);
+  t.match(refused.stderr, /^eventbus: 10 requests failed during the run \(the first: EVENT_TOO_LARGE: [^\n]+\); the drain was skipped\n$/);
+  t.match(JSON.parse(refused.stdout), { write: { events: 0, events_per_second: 0, errors: 10, first_error: /^EVENT_TOO_LARGE: / }, drain: null });
   const writesOnly = JSON.parse(run(['bench', '--seconds', '1', '--connections', '1', '--depth', '1', '--no-drain']).stdout) as { drain: unknown; write: { events: number } };
   t.equal(writesOnly.drain, null);
   t.ok(writesOnly.write.events > 0);
