@@ -5,6 +5,10 @@
  * (mark_event status 1). Without --ack the events stay pending: they come back through
  * retry_events after the acknowledgement deadline (`--retry` delivers those). Stops when nothing
  * is due, after --max events, or, with --follow, on Ctrl-C (waiting for new events meanwhile).
+ * Ctrl-C stops at once (exit 0): no delivery is asked for after it, a long-poll in flight is
+ * abandoned by closing the connection (what it was delivered comes back after the
+ * acknowledgement deadline, as any unacknowledged delivery does); a batch being printed is
+ * finished and, with --ack, acknowledged.
  */
 import { withClient, type ConnectionFlags } from './connection-options.js';
 import { Output, formatCount } from './output.js';
@@ -35,14 +39,30 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
   const signal = stopOnSignals();
   try {
     await withClient(flags, async (client) => {
+      // Ctrl-C during a delivery request (a long-poll of up to 10 s): abandon it at once by
+      // closing the connection. Events it may have been delivered are not printed or acked;
+      // they are pending and come back through retry_events after ack_wait_ms.
+      let delivering = false;
+      void signal.stopped.then(() => {
+        if (delivering) client.destroy();
+      });
       while (delivered < max && !signal.isStopped()) {
         const waitMs = flags.follow === true && operation === 'process_events' ? FOLLOW_WAIT_MS : undefined;
-        const page = await client.requestRaw(operation, {
-          stream_name: name,
-          consumer,
-          max_events: Math.min(flags.batch ?? DEFAULT_BATCH, max - delivered),
-          wait_ms: waitMs,
-        }, waitMs ?? 0);
+        let page;
+        delivering = true;
+        try {
+          page = await client.requestRaw(operation, {
+            stream_name: name,
+            consumer,
+            max_events: Math.min(flags.batch ?? DEFAULT_BATCH, max - delivered),
+            wait_ms: waitMs,
+          }, waitMs ?? 0);
+        } catch (error) {
+          if (signal.isStopped()) break;
+          throw error;
+        } finally {
+          delivering = false;
+        }
         const events = rawEvents(page);
         if (events.length === 0) {
           if (flags.follow !== true) break;

@@ -539,6 +539,16 @@ export class EventBusClient {
    * Closes the connection (after flushing what was sent). Requests still unanswered reject with
    * CONNECTION_ERROR.
    */
+  /**
+   * Closes the connection at once, not waiting for answers: requests unanswered reject with
+   * CLOSED (a long-poll abandoned so; what the server delivered to it meanwhile stays pending
+   * and comes back through retry_events after ack_wait_ms, as for any unacknowledged delivery).
+   */
+  destroy(): void {
+    this.fail(new EventBusError(ErrorCodes.CLOSED, 'the client is closed'));
+    this.socket.destroy();
+  }
+
   async close(): Promise<void> {
     this.flush();
     this.closedError ??= new EventBusError(ErrorCodes.CLOSED, 'the client is closed');

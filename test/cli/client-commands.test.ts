@@ -222,6 +222,35 @@ t.test('read --follow prints an event written after it started, and stops on Ctr
   t.equal(await exited, 0, 'Ctrl-C ends it cleanly');
 });
 
+t.test('consume --follow stops at once on Ctrl-C (exit 0): its long-poll is abandoned, nothing delivered after', async (t) => {
+  run(['create', 'queue']);
+  const child = spawn(process.execPath, [MAIN, 'consume', 'queue', '--consumer', 'workers', '--ack', '--follow'], { env: { ...BASE_ENV, EVENTBUS_PORT: String(server.port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const client = await EventBusClient.connect({ port: server.port });
+  t.teardown(() => client.close());
+  await client.writeEventJson('queue', '{"n":"first"}');
+  for (let i = 0; !output.includes('"first"'); i++) {
+    if (i > 500) throw new Error(`no event after 10 s: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the next long-poll is waiting
+  const signalled = performance.now();
+  child.kill('SIGINT');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await client.writeEventJson('queue', '{"n":"late"}');
+  const status = await exited;
+  const ms = performance.now() - signalled;
+  t.equal(status, 0, 'exit 0, as read --follow');
+  t.ok(ms < 2000, `exits at once (${Math.round(ms)} ms; the long-poll waits 10 s)`);
+  t.notMatch(output, /late/, 'nothing delivered after Ctrl-C');
+  const consumer = (await client.getStreamInfo('queue')).consumers.find((c) => c.name === 'workers');
+  // The late one may have been handed to the abandoned long-poll: then it is pending, never acknowledged.
+  t.match(consumer, { ackFloor: 1 }, 'only the first event is acknowledged');
+});
+
 t.test('read --follow rides out a server killed and restarted: it subscribes again and prints each event once', async (t) => {
   const port = await closedPort();
   const dataDir = path.join(tempDir(t, 'follow-restart-'), 'data');
