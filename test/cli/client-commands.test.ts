@@ -145,7 +145,7 @@ t.test('credentials: wrong or missing ones exit 77; EVENTBUS_AUTH and --auth wor
   const good = runSecured(['create', 'private'], { env: { EVENTBUS_AUTH: 'ops:s3cret:with:colons' } });
   t.equal(good.status, 0, `EVENTBUS_AUTH (a secret may hold colons): ${good.stderr}`);
   t.equal(runSecured(['streams', '--names', '--auth', 'ops:s3cret:with:colons']).stdout, 'private\n', '--auth');
-  oneLine(t, runSecured(['streams', '--auth', 'nocolon']), 64, /--auth \(or EVENTBUS_AUTH\) must be ID:SECRET/, 'malformed');
+  oneLine(t, runSecured(['streams', '--auth', 'nocolon']), 64, /--auth \(or EVENTBUS_AUTH\) must be ID:SECRET.*see 'eventbus streams --help'$/, 'malformed: points to the command\'s help');
   oneLine(t, runSecured(['bench', '--events', '10']), 77, /UNAUTHORIZED/, 'bench');
 });
 
@@ -321,4 +321,7 @@ t.test('TLS: --tls-ca trusts a self-signed server; without it the certificate is
   oneLine(t, runner(secure.port)(['streams', '--tls']), 69, /^eventbus: CONNECTION_ERROR: could not connect to 127\.0\.0\.1:\d+: self[- ]signed certificate/, 'an untrusted certificate');
   oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'missing.pem')]), 64, /cannot read --tls-ca .*missing\.pem: ENOENT/, 'a missing CA file');
   oneLine(t, run(['streams', '--tls']), 69, /CONNECTION_ERROR: .*\(TLS on one side only\?/, '--tls against a server without TLS: one line, and the hint is about TLS');
+  oneLine(t, runner(secure.port)(['streams']), 69, /^eventbus: CONNECTION_ERROR: .*\(a server with TLS\? give --tls, or --tls-ca FILE/, 'a plain client against a TLS server: the hint is about TLS');
+  writeFileSync(path.join(dir, 'not-pem.txt'), 'not a certificate\n');
+  oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'not-pem.txt')]), 64, /--tls-ca .*not-pem\.txt holds no PEM certificate.*see 'eventbus streams --help'$/, 'a CA file that is not PEM');
 });
