@@ -10,6 +10,7 @@
  * acknowledgement deadline, as any unacknowledged delivery does); a batch being printed is
  * finished and, with --ack, acknowledged.
  */
+import { CommandFailure } from './command-failure.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
 import { Output, formatCount } from './output.js';
 import { rawEvents } from './raw-events.js';
@@ -39,6 +40,15 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
   const signal = stopOnSignals();
   try {
     await withClient(flags, async (client) => {
+      // retry_events on a consumer the stream does not have would create it (a typo in
+      // --consumer would then deliver nothing, silently): ask first.
+      if (flags.retry === true) {
+        const { consumers } = await client.getStreamInfo(name);
+        if (!consumers.some((c) => c.name === consumer)) {
+          const known = consumers.length === 0 ? 'it has none' : `its consumers: ${consumers.map((c) => c.name).join(', ')}`;
+          throw new CommandFailure(3, `stream ${name} has no consumer '${consumer}' (${known}); --retry delivers the events due for retry of an existing consumer; see 'eventbus consume --help'`);
+        }
+      }
       // Ctrl-C during a delivery request (a long-poll of up to 10 s): abandon it at once by
       // closing the connection. Events it may have been delivered are not printed or acked;
       // they are pending and come back through retry_events after ack_wait_ms.
@@ -81,9 +91,11 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
     signal.dispose();
   }
   if (process.stderr.isTTY === true) {
-    const what = flags.ack === true
-      ? `${formatCount(delivered)} events delivered to consumer ${consumer} and acknowledged`
-      : `${formatCount(delivered)} events delivered to consumer ${consumer}, not acknowledged: they are pending, and come back through retry_events after the acknowledgement deadline (--ack marks them processed)`;
+    const what = delivered === 0
+      ? `nothing ${flags.retry === true ? 'due for retry' : 'due'} for consumer ${consumer}`
+      : flags.ack === true
+        ? `${formatCount(delivered)} event${delivered === 1 ? '' : 's'} delivered to consumer ${consumer} and acknowledged`
+        : `${formatCount(delivered)} event${delivered === 1 ? '' : 's'} delivered to consumer ${consumer}, not acknowledged: they are pending, and come back through retry_events after the acknowledgement deadline (--ack marks them processed)`;
     process.stderr.write(`${out.dim(what)}\n`);
   }
 }

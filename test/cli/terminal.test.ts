@@ -59,6 +59,7 @@ t.test('tables, colour, questions and progress bars on a terminal', { skip: SCRI
   t.match(info.output, /events +1 \(offsets 0–0\)/);
   t.match(info.output, /│ billing │ +1 │ +0 │ +1 │/, 'the consumers table');
   t.match(onTerminal(['read', 'orders'], { env }).output, /#0.*\{"total":12\.50\}/, 'a readable line per event');
+  t.match(onTerminal(['consume', 'orders', '--consumer', 'billing', '--retry'], { env }).output, /nothing due for retry for consumer billing/, 'nothing due: said so, not "0 events delivered ... pending"');
 
   const declined = onTerminal(['delete', 'orders'], { env, input: 'n\n' });
   t.match(declined.output, /delete stream 'orders' with its 1 events and 1 consumer\? This cannot be undone\. \[y\/N\]/, 'asks first');
