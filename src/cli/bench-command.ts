@@ -4,7 +4,11 @@
  * `connections` × `depth` writes in flight, then drains and acknowledges every event with
  * `workers` consumers in batches, and prints each phase's throughput and latency percentiles
  * (p50, p99, p99.9: per write, and per batch for the drain). The stream is deleted at the end
- * unless --keep. The same generator (src/cli/bench) drives eventbus in `npm run bench`.
+ * unless --keep, also on Ctrl-C or SIGTERM (then it exits 130 with the bar removed). The same
+ * generator (src/cli/bench) drives eventbus in `npm run bench`.
+ *
+ * A write the server refuses is not counted in the write rate; the first refusal's code and
+ * reason are printed, and the drain is skipped (it would measure a stream not written as asked).
  */
 import { randomBytes } from 'node:crypto';
 import { CommandFailure } from './command-failure.js';
@@ -14,7 +18,10 @@ import { drainLoad, writeLoad } from './bench/eventbus-load.js';
 import { Progress } from './bench/progress.js';
 import type { RunResult } from './bench/run-result.js';
 import { Output, formatCount, formatRate } from './output.js';
-import { progressBar } from './progress-bar.js';
+import { progressBar, type ProgressBar } from './progress-bar.js';
+import { stopOnSignals } from './stop-signal.js';
+import type { EventBusClient } from '../client/client.js';
+import type { Endpoint } from './bench/endpoint.js';
 
 export interface BenchFlags extends ConnectionFlags {
   stream?: string;
@@ -29,36 +36,79 @@ export interface BenchFlags extends ConnectionFlags {
   keep?: boolean;
 }
 
+/** The bar drawn now, if any (Ctrl-C removes it). */
+let currentBar: ProgressBar | null = null;
+
 /** Runs `work` with a progress bar fed from its Progress counter. */
 async function withProgress<T>(label: string, unit: string, work: (progress: Progress) => Promise<T>): Promise<T> {
   const progress = new Progress();
   const bar = progressBar(label, unit, 1);
+  currentBar = bar;
   const timer = setInterval(() => bar.update(progress.done, Math.max(1, progress.total)), 125);
   try {
     return await work(progress);
   } finally {
     clearInterval(timer);
     bar.stop();
+    currentBar = null;
   }
+}
+
+/** Events that succeeded (a refused write is a reply too, but not throughput). */
+function succeeded(result: RunResult): number {
+  return Math.max(0, result.ops - result.errors);
 }
 
 function phaseJson(result: RunResult): Record<string, unknown> {
   const l = result.latency;
   return {
-    events: result.ops,
+    events: succeeded(result),
     elapsed_ms: Math.round(result.elapsedMs),
-    events_per_second: Math.round(result.opsPerSecond),
+    events_per_second: Math.round((succeeded(result) / result.elapsedMs) * 1000),
     latency_ms: { p50: l.p50Ms, p90: l.p90Ms, p99: l.p99Ms, p999: l.p999Ms, max: l.maxMs, mean: l.meanMs },
     errors: result.errors,
+    ...(result.firstError === undefined ? {} : { first_error: firstErrorText(result.firstError) }),
   };
+}
+
+/** `CODE: reason` of a failed reply line (the line itself if it is not a reply). */
+function firstErrorText(line: string): string {
+  try {
+    const reply = JSON.parse(line) as { code?: string; reason?: string };
+    if (typeof reply.code === 'string') return `${reply.code}: ${reply.reason ?? ''}`.trim();
+  } catch {
+    // cut short or not JSON
+  }
+  return line;
 }
 
 export async function benchCommand(flags: BenchFlags): Promise<void> {
   const out = new Output(flags);
   const stream = flags.stream ?? `eventbus-bench-${randomBytes(4).toString('hex')}`;
   const seconds = flags.events === undefined ? flags.seconds ?? BENCH_DEFAULTS.seconds : flags.seconds;
-  await withClient(flags, async (client, endpoint) => {
-    await client.createStream(stream);
+  let deleted = false;
+  const signal = stopOnSignals();
+  try {
+    await withClient(flags, async (client, endpoint) => {
+      await client.createStream(stream);
+      // Ctrl-C: remove the bar, delete the stream (on this connection: the load's are busy), say
+      // so and exit 130 (ending the load's connections with the process).
+      void signal.stopped.then(async () => {
+        currentBar?.stop();
+        let what = `stream ${stream} ${deleted ? 'deleted' : 'kept'}`;
+        if (flags.keep !== true && !deleted) {
+          what = await client.deleteStream(stream).then(() => `stream ${stream} deleted`, (error: unknown) => `stream ${stream} not deleted (${error instanceof Error ? error.message : String(error)}; eventbus delete ${stream})`);
+        }
+        process.stderr.write(`eventbus: interrupted: ${what}\n`);
+        process.exit(130);
+      });
+      await run(client, endpoint);
+    });
+  } finally {
+    signal.dispose();
+  }
+
+  async function run(client: EventBusClient, endpoint: Endpoint): Promise<void> {
     let write: RunResult;
     let drain: RunResult | null = null;
     try {
@@ -71,18 +121,21 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
         ...(flags.events === undefined ? {} : { events: flags.events }),
         progress,
       }));
-      if (flags.drain) {
+      if (flags.drain && write.errors === 0) {
         const { eventCount } = await client.getStreamInfo(stream);
         drain = await withProgress('draining', 'events', (progress) => drainLoad(endpoint, { stream, consumer: 'eventbus-bench', workers: flags.workers, batch: flags.batch, events: eventCount, progress }));
       }
     } finally {
-      if (flags.keep !== true) await client.deleteStream(stream);
+      if (flags.keep !== true) {
+        await client.deleteStream(stream);
+        deleted = true;
+      }
     }
-    const shape = { server: `${endpoint.host}:${endpoint.port}`, tls: endpoint.tls !== undefined, stream: flags.keep === true ? stream : null, connections: flags.connections, depth: flags.depth, size_bytes: flags.size };
+    const shape = { server: `${endpoint.host}:${endpoint.port}`, tls: endpoint.tls !== undefined, stream, connections: flags.connections, depth: flags.depth, size_bytes: flags.size };
     if (out.json) {
       await out.value({ ...shape, write: phaseJson(write), drain: drain === null ? null : { ...phaseJson(drain), workers: flags.workers, batch: flags.batch } });
     } else {
-      const row = (phase: string, r: RunResult) => [phase, r.ops, `${(r.elapsedMs / 1000).toFixed(2)} s`, formatRate(r.opsPerSecond), `${r.latency.p50Ms} ms`, `${r.latency.p99Ms} ms`, `${r.latency.p999Ms} ms`, `${r.latency.maxMs} ms`];
+      const row = (phase: string, r: RunResult) => [phase, succeeded(r), `${(r.elapsedMs / 1000).toFixed(2)} s`, formatRate((succeeded(r) / r.elapsedMs) * 1000), `${r.latency.p50Ms} ms`, `${r.latency.p99Ms} ms`, `${r.latency.p999Ms} ms`, `${r.latency.maxMs} ms`];
       const rows = [row(`write (${flags.connections},${flags.depth}) ${formatCount(flags.size)} B`, write)];
       if (drain !== null) rows.push(row(`drain ${flags.workers} × ${flags.batch}`, drain));
       await out.line(`${out.bold('eventbus bench')} against ${shape.server}${shape.tls ? ' (TLS)' : ''}${flags.keep === true ? `, stream ${stream} kept` : ''}`);
@@ -90,6 +143,11 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
       await out.line(out.dim('latency: per write (send to acknowledgement); for the drain, per batch (fetch to delivery)'));
     }
     const errors = write.errors + (drain?.errors ?? 0);
-    if (errors > 0) throw new CommandFailure(3, `${formatCount(errors)} requests failed during the run (run with fewer --connections or --depth, or see the server's log)`);
-  });
+    if (errors > 0) {
+      const first = write.firstError ?? drain?.firstError;
+      const why = first === undefined ? "see the server's log" : `the first: ${firstErrorText(first)}`;
+      const skipped = write.errors > 0 && flags.drain ? '; the drain was skipped' : '';
+      throw new CommandFailure(3, `${formatCount(errors)} request${errors === 1 ? '' : 's'} failed during the run (${why})${skipped}`);
+    }
+  }
 }

@@ -8,7 +8,12 @@
  * Every line is checked to be one JSON value before it is sent. At the first line that is not,
  * nothing more is sent; the lines before it are written, and the failure names the line (exit
  * 65). A line the server refuses (EVENT_TOO_LARGE, STREAM_NOT_FOUND, ...) stops the reading too;
- * lines already sent behind it may still be written, and the report says how many were.
+ * lines already sent behind it may still be written, and the report says how many were. A line
+ * longer than the server's request line limit (`max_line_bytes`) is refused here, as soon as the
+ * part read passes the limit: the rest of it is not read (the server would close the connection).
+ * Each byte of stdin is searched once, however long its line, and a line is joined once.
+ * Ctrl-C stops the reading; the writes in flight are answered and the report says what was
+ * written (exit 130).
  */
 import type { Readable } from 'node:stream';
 import type { EventBusClient } from '../client/client.js';
@@ -18,6 +23,7 @@ import { CommandFailure, clientFailure, type Target } from './command-failure.js
 import { jsonProblem } from './json-input.js';
 import { formatCount } from './output.js';
 import type { ProgressBar } from './progress-bar.js';
+import type { StopSignal } from './stop-signal.js';
 
 /** Writes in flight at most (the server reads up to max_in_flight_requests, 256 by default, and TCP holds the rest). */
 export const WINDOW = 4096;
@@ -30,6 +36,16 @@ export interface BulkResult {
   firstOffset: number | null;
   lastOffset: number | null;
   elapsedMs: number;
+}
+
+/** The server's `max_line_bytes` by default (src/server/limits.ts): its longest request line. */
+export const DEFAULT_MAX_LINE_BYTES = 5 * 1024 * 1024;
+
+export interface BulkLimits {
+  /** The server's longest request line (`max_line_bytes`); default {@link DEFAULT_MAX_LINE_BYTES}. */
+  maxLineBytes?: number;
+  /** Ctrl-C: stop reading, wait for the writes in flight, and report what was written (exit 130). */
+  stop?: StopSignal;
 }
 
 interface Refusal {
@@ -45,7 +61,9 @@ function isBlank(line: Buffer): boolean {
 }
 
 /** Reads JSON lines from `input` and writes each as an event of `stream`. */
-export async function bulkWrite(client: EventBusClient, stream: string, input: Readable, progress: ProgressBar, target: Target, options: WriteOptions = {}): Promise<BulkResult> {
+export async function bulkWrite(client: EventBusClient, stream: string, input: Readable, progress: ProgressBar, target: Target, options: WriteOptions = {}, limits: BulkLimits = {}): Promise<BulkResult> {
+  const maxLineBytes = limits.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const stop = limits.stop;
   const started = performance.now();
   let lineNumber = 0;
   let bytesRead = 0;
@@ -78,14 +96,34 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
       settled();
     });
   };
+  // Ctrl-C ends the reading at once, also while it waits for stdin (a terminal, a quiet pipe).
+  void stop?.stopped.then(() => {
+    input.destroy();
+    const resume = wake;
+    wake = null;
+    resume?.();
+  });
   const waitFor = (condition: () => boolean) => (condition() ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve)));
 
   let badLine: { line: number; problem: string } | null = null;
-  let carry: Buffer | null = null;
+  let tooLong: { line: number; bytes: number } | null = null;
+  // The line being read, as the pieces of the chunks it spans (joined once, when it ends), so
+  // each byte is looked at once however long the line: no copying of what was read before.
+  let pieces: Buffer[] = [];
+  let pieceBytes = 0;
+  // A line longer than this is refused by the server (LINE_TOO_LONG, closing the connection):
+  // stop as soon as the line being read passes it, without reading the rest of it.
+  const maxEventBytes = maxLineBytes - client.writeEventOverheadBytes(stream, options);
   const take = (line: Buffer): boolean => {
     lineNumber += 1;
+    // A UTF-8 byte order mark (as some editors save) is not part of the first line's JSON.
+    if (lineNumber === 1 && line.length >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf) line = line.subarray(3);
     const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
     const text = line.subarray(0, end);
+    if (text.length > maxEventBytes) {
+      tooLong = { line: lineNumber, bytes: text.length };
+      return false;
+    }
     if (isBlank(text)) return true;
     const problem = jsonProblem(text);
     if (problem !== null) {
@@ -95,26 +133,52 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
     send(lineNumber, text.toString('utf8'));
     return true;
   };
+  const lineOf = (last: Buffer): Buffer => {
+    if (pieces.length === 0) return last;
+    pieces.push(last);
+    const line = Buffer.concat(pieces, pieceBytes + last.length);
+    pieces = [];
+    pieceBytes = 0;
+    return line;
+  };
 
-  reading: for await (const chunk of input as AsyncIterable<Buffer>) {
-    bytesRead += chunk.length;
-    const data: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
-    carry = null;
-    let start = 0;
-    for (;;) {
-      const end = data.indexOf(NEWLINE, start);
-      if (end === -1) break;
-      if (!take(data.subarray(start, end))) break reading;
-      start = end + 1;
-    }
-    if (start < data.length) carry = Buffer.from(data.subarray(start));
-    progress.update(bytesRead);
-    while (inFlight >= WINDOW && refusal === null && lost === null) await waitFor(() => inFlight <= WINDOW / 2 || refusal !== null || lost !== null);
-    if (refusal !== null || lost !== null) break;
+  try {
+    await readLines();
+  } catch (error) {
+    if (stop?.isStopped() !== true) throw error; // the stream destroyed by Ctrl-C ends so
   }
-  if (badLine === null && refusal === null && lost === null && carry !== null) take(carry);
-  if (badLine !== null || refusal !== null || lost !== null) input.destroy();
-  while (inFlight > 0) await waitFor(() => inFlight === 0);
+  async function readLines(): Promise<void> {
+    reading: for await (const chunk of input as AsyncIterable<Buffer>) {
+      if (stop?.isStopped() === true) break;
+      bytesRead += chunk.length;
+      let start = 0;
+      for (;;) {
+        const end = chunk.indexOf(NEWLINE, start);
+        if (end === -1) break;
+        if (!take(lineOf(chunk.subarray(start, end)))) break reading;
+        start = end + 1;
+      }
+      if (start < chunk.length) {
+        pieces.push(chunk.subarray(start));
+        pieceBytes += chunk.length - start;
+        // + 4: a final `\r`, and a byte order mark on line 1, are not part of the event.
+        if (pieceBytes > maxEventBytes + 4) {
+          tooLong = { line: lineNumber + 1, bytes: pieceBytes };
+          break reading;
+        }
+      }
+      progress.update(bytesRead);
+      while (inFlight >= WINDOW && refusal === null && lost === null && stop?.isStopped() !== true) {
+        await waitFor(() => inFlight <= WINDOW / 2 || refusal !== null || lost !== null || stop?.isStopped() === true);
+      }
+      if (refusal !== null || lost !== null) break;
+    }
+  }
+  if (badLine === null && tooLong === null && refusal === null && lost === null && stop?.isStopped() !== true && pieceBytes > 0) take(lineOf(Buffer.alloc(0)));
+  pieces = [];
+  const interrupted = stop?.isStopped() === true;
+  if (badLine !== null || tooLong !== null || refusal !== null || lost !== null || interrupted) input.destroy();
+  while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
   progress.stop();
 
   const written = `${formatCount(events)} event${events === 1 ? ' was' : 's were'} written${lastOffset === null ? '' : ` (offsets ${formatCount(firstOffset!)}–${formatCount(lastOffset)})`}`;
@@ -128,8 +192,13 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
     const failure = clientFailure(error, target);
     throw new CommandFailure(failure.status, `line ${formatCount(line)} of stdin: ${failure.message}; ${written}, nothing after line ${formatCount(lineNumber)} was sent`);
   }
+  const long = tooLong as { line: number; bytes: number } | null;
+  if (long !== null) {
+    throw new CommandFailure(3, `line ${formatCount(long.line)} of stdin: ${ErrorCodes.LINE_TOO_LONG}: longer than the server takes (${formatCount(maxLineBytes)} bytes in a request line, its max_line_bytes; --max-line-bytes for a server set to more); ${written}, nothing from line ${formatCount(long.line)} on was sent`);
+  }
   if (bad !== null) {
     throw new CommandFailure(65, `line ${formatCount(bad.line)} of stdin is ${bad.problem}; ${written}, nothing from line ${formatCount(bad.line)} on was sent`);
   }
+  if (interrupted) throw new CommandFailure(130, `interrupted: ${written}, nothing after line ${formatCount(lineNumber)} of stdin was sent`);
   return { events, lines: lineNumber, firstOffset, lastOffset, elapsedMs: performance.now() - started };
 }

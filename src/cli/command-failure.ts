@@ -22,6 +22,8 @@ const UNAVAILABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export interface Target {
   host: string;
   port: number;
+  /** Whether the command spoke TLS (for the hint when the server closes the connection unanswered). */
+  tls?: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export function clientFailure(error: unknown, target: Target): CommandFailure {
   if (!isEventBusError(error)) throw error;
   // One line whatever the reason holds (OpenSSL's errors end in a newline).
   const line = `${error.code}: ${error.reason.replace(/\s*\n\s*/g, ' ').trim()}`;
-  if (UNAVAILABLE_CODES.has(error.code)) return new CommandFailure(69, `${line}${unavailableHint(error)}`);
+  if (UNAVAILABLE_CODES.has(error.code)) return new CommandFailure(69, `${line}${unavailableHint(error, target)}`);
   if (error.code === ErrorCodes.UNAUTHORIZED) {
     return new CommandFailure(77, `${line} (the server at ${target.host}:${target.port} needs the client id and secret of a configured client: --auth ID:SECRET or EVENTBUS_AUTH)`);
   }
@@ -41,8 +43,10 @@ export function clientFailure(error: unknown, target: Target): CommandFailure {
 }
 
 /** What to try when the server could not be reached: a server to start, or TLS on one side only. */
-function unavailableHint(error: { code: string; reason: string }): string {
+function unavailableHint(error: { code: string; reason: string }, target: Target): string {
   if (error.code !== ErrorCodes.CONNECTION_ERROR) return '';
+  // A TLS server closes a plain connection without a word (its first line is no handshake).
+  if (target.tls === false && /the connection was closed/.test(error.reason)) return ' (a server with TLS? give --tls, or --tls-ca FILE for a self-signed certificate)';
   if (/ECONNREFUSED/.test(error.reason)) return ` (is a server running there? start one with 'eventbus serve', or give --host/--port or EVENTBUS_HOST/EVENTBUS_PORT)`;
   if (/SSL routines|wrong version number|EPROTO/.test(error.reason)) return ' (TLS on one side only? leave out --tls for a server without it, or give --tls for one with it)';
   return '';

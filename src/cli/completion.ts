@@ -2,7 +2,9 @@
  * `eventbus completion bash|zsh`: completion scripts made from the command line itself (every
  * command, option and choice that program.ts defines), so they never fall behind it. Arguments
  * named `name` (a stream) complete from the server with `eventbus streams --names`, using the
- * EVENTBUS_* variables of the shell; options taking a file or directory complete paths.
+ * EVENTBUS_* variables of the shell and the connection options typed on the line (--host,
+ * --port, --tls, --tls-ca, --auth); names with spaces complete as one word. The value of an
+ * option is not taken for the stream argument. Options taking a file or directory complete paths.
  */
 import type { Command, Option } from 'commander';
 
@@ -36,7 +38,8 @@ function commandSpecs(program: Command): CommandSpec[] {
   return program.commands.map((command) => {
     const first = command.registeredArguments[0];
     const argument = first === undefined ? undefined : first.argChoices ?? (first.name() === 'name' ? 'streams' : undefined);
-    const options = command.options.map(optionSpec);
+    // Hidden options are not offered (serve's, read only from their environment variables).
+    const options = command.options.filter((option) => !option.hidden).map(optionSpec);
     options.push({ flags: ['--help', '-h'], value: false, choices: undefined, path: undefined, description: 'show the help' });
     return { name: command.name(), description: command.summary() || command.description(), options, argument };
   });
@@ -62,13 +65,31 @@ function bashScript(commands: CommandSpec[]): string {
             : 'COMPREPLY=()';
       valueCases.push(`    "${command.name} ${option.flags.join(`"|"${command.name} `)}") ${reply}; return ;;`);
     }
-    optionCases.push(`    ${command.name}) opts="${words(command.options.flatMap((o) => o.flags.filter((f) => f.startsWith('--'))))}" ;;`);
-    if (command.argument === 'streams') argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -W "$(eventbus streams --names 2>/dev/null)" -- "$cur")) ;;`);
+    optionCases.push(`    ${command.name}) opts="${words(command.options.flatMap((o) => o.flags.filter((f) => f.startsWith('--'))))}"; valopts=" ${words(takesValue.flatMap((o) => o.flags))} " ;;`);
+    if (command.argument === 'streams') argumentCases.push(`    ${command.name}) _eventbus_streams ;;`);
     else if (command.argument !== undefined) argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -W "${words(command.argument)}" -- "$cur")) ;;`);
   }
   return `# bash completion for eventbus: eval "$(eventbus completion bash)", or save it in /etc/bash_completion.d/eventbus
+# Stream names from the server, asked with the connection options typed on the line; each
+# name one word (quoted as the shell needs: a name may hold spaces).
+_eventbus_streams() {
+  local i name prefix
+  local -a conn=()
+  for ((i = 2; i < COMP_CWORD; i++)); do
+    case "\${COMP_WORDS[i]}" in
+      --host|--port|--auth|--tls-ca) conn+=("\${COMP_WORDS[i]}" "\${COMP_WORDS[i+1]}"); i=$((i + 1)) ;;
+      --tls) conn+=(--tls) ;;
+    esac
+  done
+  prefix="\${cur//\\\\/}"
+  COMPREPLY=()
+  while IFS= read -r name; do
+    [[ "$name" == "$prefix"* ]] && COMPREPLY+=("$(printf '%q' "$name")")
+  done < <(eventbus streams --names "\${conn[@]}" 2>/dev/null)
+}
+
 _eventbus() {
-  local cur prev cmd opts positional i
+  local cur prev cmd opts valopts positional i
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   if [[ $COMP_CWORD -eq 1 ]]; then
@@ -81,16 +102,20 @@ ${valueCases.join('\n')}
   esac
   case "$cmd" in
 ${optionCases.join('\n')}
-    *) opts="" ;;
+    *) opts=""; valopts=" " ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     return
   fi
-  # Only the first argument after the command is completed.
+  # Only the first argument after the command is completed; an option's value is no argument.
   positional=0
   for ((i = 2; i < COMP_CWORD; i++)); do
-    [[ "\${COMP_WORDS[i]}" != -* ]] && positional=$((positional + 1))
+    if [[ "\${COMP_WORDS[i]}" == -* ]]; then
+      [[ "$valopts" == *" \${COMP_WORDS[i]} "* ]] && i=$((i + 1))
+    else
+      positional=$((positional + 1))
+    fi
   done
   [[ $positional -gt 0 ]] && return
   case "$cmd" in
@@ -119,9 +144,19 @@ function zshScript(commands: CommandSpec[]): string {
   });
   return `#compdef eventbus
 # zsh completion for eventbus: save as _eventbus in a directory of $fpath, or eval "$(eventbus completion zsh)" after compinit
+# Stream names from the server, asked with the connection options typed on the line.
 _eventbus_streams() {
-  local -a streams
-  streams=(\${(f)"$(eventbus streams --names 2>/dev/null)"})
+  local -a streams conn
+  local i
+  for (( i = 1; i < $#words; i++ )); do
+    case $words[i] in
+      --host|--port|--auth|--tls-ca) conn+=($words[i] \${(Q)words[i+1]}); (( i++ )) ;;
+      --tls) conn+=(--tls) ;;
+    esac
+  done
+  streams=(\${(f)"$(eventbus streams --names $conn 2>/dev/null)"})
+  # _describe reads name:description; a colon in a name is escaped.
+  streams=(\${streams//:/\\\\:})
   _describe 'stream' streams
 }
 

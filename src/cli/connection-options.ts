@@ -27,9 +27,15 @@ export interface ConnectionFlags {
 
 export const CLIENT_DEFAULTS = { host: '127.0.0.1', port: 8080 };
 
+/** The help that a usage failure here points to: the running command's. */
+let helpCommand = 'eventbus';
+
 /** Adds the common options to a client command. */
 export function withConnectionOptions(command: Command): Command {
   return command
+    .hook('preAction', (_program, action) => {
+      helpCommand = `eventbus ${action.name()}`;
+    })
     .addOption(new Option('--host <address>', `server address (default: ${CLIENT_DEFAULTS.host})`).env('EVENTBUS_HOST'))
     .addOption(new Option('--port <port>', `server port (default: ${CLIENT_DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
     .addOption(new Option('--tls', 'connect with TLS, checking the server certificate against the system CAs (env EVENTBUS_TLS=1)'))
@@ -56,6 +62,10 @@ export function endpointOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv = proc
     } catch (error) {
       throw new CommandFailure(64, `cannot read --tls-ca ${flags.tlsCa}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
+    // Node takes only PEM here, and says nothing of a file that is not: every certificate is then refused.
+    if (!(tlsOptions.ca as Buffer).includes('-----BEGIN CERTIFICATE-----')) {
+      throw new CommandFailure(64, `--tls-ca ${flags.tlsCa} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the server's certificate or its CA's in PEM; see '${helpCommand} --help'`);
+    }
   } else if (useTls) tlsOptions = {};
   const endpoint: Endpoint = { host, port };
   if (tlsOptions !== undefined) endpoint.tls = tlsOptions;
@@ -66,14 +76,14 @@ export function endpointOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv = proc
 /** `ID:SECRET`, split at the first colon (an id cannot hold one; a secret may). */
 function credentials(value: string): { clientId: string; clientSecret: string } {
   const colon = value.indexOf(':');
-  if (colon <= 0) throw new CommandFailure(64, "--auth (or EVENTBUS_AUTH) must be ID:SECRET, the client_id and client_secret of a configured client; see 'eventbus --help'");
+  if (colon <= 0) throw new CommandFailure(64, `--auth (or EVENTBUS_AUTH) must be ID:SECRET, the client_id and client_secret of a configured client; see '${helpCommand} --help'`);
   return { clientId: value.slice(0, colon), clientSecret: value.slice(colon + 1) };
 }
 
 /** A connected client for the flags; a failure is a CommandFailure (69 when nothing answers). */
 export async function connect(flags: ConnectionFlags): Promise<{ client: EventBusClient; target: Target; endpoint: Endpoint }> {
   const endpoint = endpointOf(flags);
-  const target = { host: endpoint.host, port: endpoint.port };
+  const target = { host: endpoint.host, port: endpoint.port, tls: endpoint.tls !== undefined };
   try {
     const client = await EventBusClient.connect({
       host: endpoint.host,

@@ -5,7 +5,12 @@
  * (mark_event status 1). Without --ack the events stay pending: they come back through
  * retry_events after the acknowledgement deadline (`--retry` delivers those). Stops when nothing
  * is due, after --max events, or, with --follow, on Ctrl-C (waiting for new events meanwhile).
+ * Ctrl-C stops at once (exit 0): no delivery is asked for after it, a long-poll in flight is
+ * abandoned by closing the connection (what it was delivered comes back after the
+ * acknowledgement deadline, as any unacknowledged delivery does); a batch being printed is
+ * finished and, with --ack, acknowledged.
  */
+import { CommandFailure } from './command-failure.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
 import { Output, formatCount } from './output.js';
 import { rawEvents } from './raw-events.js';
@@ -35,14 +40,39 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
   const signal = stopOnSignals();
   try {
     await withClient(flags, async (client) => {
+      // retry_events on a consumer the stream does not have would create it (a typo in
+      // --consumer would then deliver nothing, silently): ask first.
+      if (flags.retry === true) {
+        const { consumers } = await client.getStreamInfo(name);
+        if (!consumers.some((c) => c.name === consumer)) {
+          const known = consumers.length === 0 ? 'it has none' : `its consumers: ${consumers.map((c) => c.name).join(', ')}`;
+          throw new CommandFailure(3, `stream ${name} has no consumer '${consumer}' (${known}); --retry delivers the events due for retry of an existing consumer; see 'eventbus consume --help'`);
+        }
+      }
+      // Ctrl-C during a delivery request (a long-poll of up to 10 s): abandon it at once by
+      // closing the connection. Events it may have been delivered are not printed or acked;
+      // they are pending and come back through retry_events after ack_wait_ms.
+      let delivering = false;
+      void signal.stopped.then(() => {
+        if (delivering) client.destroy();
+      });
       while (delivered < max && !signal.isStopped()) {
         const waitMs = flags.follow === true && operation === 'process_events' ? FOLLOW_WAIT_MS : undefined;
-        const page = await client.requestRaw(operation, {
-          stream_name: name,
-          consumer,
-          max_events: Math.min(flags.batch ?? DEFAULT_BATCH, max - delivered),
-          wait_ms: waitMs,
-        }, waitMs ?? 0);
+        let page;
+        delivering = true;
+        try {
+          page = await client.requestRaw(operation, {
+            stream_name: name,
+            consumer,
+            max_events: Math.min(flags.batch ?? DEFAULT_BATCH, max - delivered),
+            wait_ms: waitMs,
+          }, waitMs ?? 0);
+        } catch (error) {
+          if (signal.isStopped()) break;
+          throw error;
+        } finally {
+          delivering = false;
+        }
         const events = rawEvents(page);
         if (events.length === 0) {
           if (flags.follow !== true) break;
@@ -61,9 +91,11 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
     signal.dispose();
   }
   if (process.stderr.isTTY === true) {
-    const what = flags.ack === true
-      ? `${formatCount(delivered)} events delivered to consumer ${consumer} and acknowledged`
-      : `${formatCount(delivered)} events delivered to consumer ${consumer}, not acknowledged: they are pending, and come back through retry_events after the acknowledgement deadline (--ack marks them processed)`;
+    const what = delivered === 0
+      ? `nothing ${flags.retry === true ? 'due for retry' : 'due'} for consumer ${consumer}`
+      : flags.ack === true
+        ? `${formatCount(delivered)} event${delivered === 1 ? '' : 's'} delivered to consumer ${consumer} and acknowledged`
+        : `${formatCount(delivered)} event${delivered === 1 ? '' : 's'} delivered to consumer ${consumer}, not acknowledged: they are pending, and come back through retry_events after the acknowledgement deadline (--ack marks them processed)`;
     process.stderr.write(`${out.dim(what)}\n`);
   }
 }

@@ -20,6 +20,7 @@
  *   69  unavailable: no server answered at the address, or the connection was lost or timed out
  *   75  in use: the data directory is held by a running server (try again once it has stopped)
  *   77  unauthorized: the server refused the credentials (--auth, EVENTBUS_AUTH)
+ *   130 interrupted by Ctrl-C or SIGTERM (a bulk `write`, `bench`; what was done is printed)
  *
  * 64, 65, 69, 75 and 77 are EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL and EX_NOPERM of
  * sysexits.h.
@@ -38,6 +39,7 @@ export const ExitStatus = {
   UNAVAILABLE: 69,
   IN_USE: 75,
   UNAUTHORIZED: 77,
+  INTERRUPTED: 130,
 } as const;
 
 export type ExitStatusValue = (typeof ExitStatus)[keyof typeof ExitStatus];
@@ -46,7 +48,8 @@ export type ExitStatusValue = (typeof ExitStatus)[keyof typeof ExitStatus];
 export const EXIT_STATUS_HELP = [
   'Exit status:',
   '  0   done (verify: sound)',
-  '  1   failed (I/O error, disk full, port in use, snapshot or restore failed, config file error)',
+  '  1   failed (I/O error, disk full, port in use, snapshot or restore failed, config file error,',
+  '      a delete declined at its question)',
   '  2   damaged (verify found data that cannot be read back as written; snapshot copied known damage)',
   '  3   refused: the server answered with an error (its code is printed, e.g. STREAM_NOT_FOUND)',
   '  64  usage error (bad option or argument; a path that is missing, a file, not a store, or a',
@@ -55,6 +58,7 @@ export const EXIT_STATUS_HELP = [
   '  69  unavailable: no server at the address, or the connection was lost',
   '  75  the data directory is in use by a running server',
   '  77  unauthorized: the server refused the credentials (--auth, EVENTBUS_AUTH)',
+  '  130 interrupted (Ctrl-C, SIGTERM) during a bulk write or bench; what was done is printed',
 ].join('\n');
 
 

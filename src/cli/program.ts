@@ -78,7 +78,12 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--nats-tls-cert <file>', 'jetstream backend: client certificate for TLS to NATS (needs --nats-tls-key)').env('EVENTBUS_NATS_TLS_CERT'))
     .addOption(new Option('--nats-tls-key <file>', 'jetstream backend: private key of --nats-tls-cert').env('EVENTBUS_NATS_TLS_KEY'))
     .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --backend jetstream --nats-servers n1:4222,n2:4222,n3:4222', 'eventbus serve --config config.yaml --host 0.0.0.0', 'eventbus serve --http-port 9090     # then open http://127.0.0.1:9090/ ; Prometheus scrapes /metrics'))
-    .action(async (flags: ServeFlags) => {
+    .action(async (flags: ServeFlags, command: Command) => {
+      // Hidden options only so that their environment variables are read: a secret given as an
+      // argument is visible to every user in ps (docs/protocol.md), so it is refused.
+      for (const [key, flag, variable, configKey] of [['natsPassword', '--nats-password', 'EVENTBUS_NATS_PASSWORD', 'password'], ['natsToken', '--nats-token', 'EVENTBUS_NATS_TOKEN', 'token']] as const) {
+        if (command.getOptionValueSource(key) === 'cli') command.error(`${flag} is not taken as an argument (other users can see arguments in ps): set ${variable}, or backend.${configKey} in the config file`, { exitCode: 64, code: 'eventbus.secretArgument' });
+      }
       const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
       await serve(resolveSettings(flags), resources);
     });

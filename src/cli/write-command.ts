@@ -13,7 +13,8 @@ import { bulkWrite } from './bulk-write.js';
 import { clientFailure } from './command-failure.js';
 import { jsonTextProblem } from './json-input.js';
 import { Output, formatCount, formatRate } from './output.js';
-import { progressBar } from './progress-bar.js';
+import { NO_PROGRESS, progressBar } from './progress-bar.js';
+import { stopOnSignals } from './stop-signal.js';
 import type { WriteOptions } from '../client/types.js';
 
 /** The flags of `eventbus write`. */
@@ -21,6 +22,7 @@ export interface WriteFlags extends ConnectionFlags {
   key?: string;
   type?: string;
   expectedVersion?: string | number;
+  maxLineBytes?: number;
 }
 
 /** The write options the flags give (none: a plain write, answered as the original did). */
@@ -45,7 +47,7 @@ function stdinBytes(): number | undefined {
 export async function writeCommand(name: string, json: string | undefined, flags: WriteFlags): Promise<void> {
   const out = new Output(flags);
   const options = writeOptions(flags);
-  if (json === undefined && flags.expectedVersion !== undefined) throw new CommandFailure(64, '--expected-version applies to one event given as an argument, not to lines from stdin');
+  if (json === undefined && flags.expectedVersion !== undefined) throw new CommandFailure(64, "--expected-version applies to one event given as an argument, not to lines from stdin; see 'eventbus write --help'");
   if (json !== undefined) {
     const problem = jsonTextProblem(json);
     if (problem !== null) throw new CommandFailure(64, `the event is ${problem} (give one JSON value, quoted for the shell: eventbus write ${name} '{"total":12.5}'); see 'eventbus write --help'`);
@@ -66,14 +68,22 @@ export async function writeCommand(name: string, json: string | undefined, flags
     }
     if (process.stdin.isTTY === true) process.stderr.write(`eventbus: reading events for ${name} from the terminal, one JSON value per line; Ctrl-D ends\n`);
     const total = stdinBytes();
-    const progress = progressBar(`writing to ${name}`, total === undefined ? 'bytes' : 'bytes', total);
-    const result = await bulkWrite(client, name, process.stdin, progress, target, options);
+    // No bar while a person types the lines: it would be drawn over what they type.
+    const progress = process.stdin.isTTY === true ? NO_PROGRESS : progressBar(`writing to ${name}`, 'bytes', total);
+    // Ctrl-C: the bar is removed and what was written is reported (bulk-write.ts), exit 130.
+    const stop = stopOnSignals();
+    let result;
+    try {
+      result = await bulkWrite(client, name, process.stdin, progress, target, options, { stop, ...(flags.maxLineBytes === undefined ? {} : { maxLineBytes: flags.maxLineBytes }) });
+    } finally {
+      stop.dispose();
+    }
     const perSecond = result.elapsedMs > 0 ? (result.events / result.elapsedMs) * 1000 : 0;
     if (out.json) {
       await out.value({ stream: name, events: result.events, lines: result.lines, first_offset: result.firstOffset, last_offset: result.lastOffset, elapsed_ms: Math.round(result.elapsedMs), events_per_second: Math.round(perSecond) });
     } else {
       const offsets = result.lastOffset === null ? '' : ` (offsets ${formatCount(result.firstOffset!)}–${formatCount(result.lastOffset)})`;
-      await out.line(`wrote ${out.bold(formatCount(result.events))} events to ${name}${offsets} in ${(result.elapsedMs / 1000).toFixed(2)} s ${out.dim(`(${formatRate(perSecond)})`)}`);
+      await out.line(`wrote ${out.bold(formatCount(result.events))} event${result.events === 1 ? '' : 's'} to ${name}${offsets} in ${(result.elapsedMs / 1000).toFixed(2)} s ${out.dim(`(${formatRate(perSecond)})`)}`);
     }
   } finally {
     await client.close().catch(() => {});

@@ -418,6 +418,18 @@ export class EventBusClient {
     return this.sendWriteEvent(name, json, options);
   }
 
+  /**
+   * Bytes the request line of {@link writeEventJson}`(name, json, options)` holds besides the
+   * event's own (its closing `\n` excluded, as the server's `max_line_bytes` counts): a caller
+   * writing long events can tell a line the server would refuse (LINE_TOO_LONG, which also
+   * closes the connection) before sending it.
+   */
+  writeEventOverheadBytes(name: string, options: WriteOptions = {}): number {
+    const fields = writeFields(options);
+    const extra = Object.keys(fields).length === 0 ? '' : `,${jsonText(fields, 'metadata').slice(1, -1)}`;
+    return Buffer.byteLength(`{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${extra}}${this.authJson}}`);
+  }
+
   private async sendWriteEvent(name: string, json: string, options: WriteOptions): Promise<WrittenEvent> {
     const fields = writeFields(options);
     const extra = Object.keys(fields).length === 0 ? '' : `,${jsonText(fields, 'metadata').slice(1, -1)}`;
@@ -526,6 +538,16 @@ export class EventBusClient {
    * Closes the connection (after flushing what was sent). Requests still unanswered reject with
    * CONNECTION_ERROR.
    */
+  /**
+   * Closes the connection at once, not waiting for answers: requests unanswered reject with
+   * CLOSED (a long-poll abandoned so; what the server delivered to it meanwhile stays pending
+   * and comes back through retry_events after ack_wait_ms, as for any unacknowledged delivery).
+   */
+  destroy(): void {
+    this.fail(new EventBusError(ErrorCodes.CLOSED, 'the client is closed'));
+    this.socket.destroy();
+  }
+
   async close(): Promise<void> {
     this.flush();
     this.closedError ??= new EventBusError(ErrorCodes.CLOSED, 'the client is closed');

@@ -86,6 +86,8 @@ t.test('a session: create, write, read, info, streams, consume, delete', async (
   const acked = run(['consume', 'orders', '--consumer', 'billing', '--ack']);
   t.same(acked.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { offset: number }).offset), [2, 3], 'the rest, acknowledged');
   t.equal(run(['consume', 'orders', '--consumer', 'billing']).stdout, '', 'nothing more due');
+  oneLine(t, run(['consume', 'orders', '--consumer', 'biling', '--retry']), 3, /^eventbus: stream orders has no consumer 'biling' \(its consumers: billing\)/, '--retry for a consumer that does not exist');
+  t.notMatch(run(['info', 'orders']).stdout, /biling/, 'and it is not created');
 
   const info = run(['info', 'orders']);
   t.equal(info.status, 0, info.stderr);
@@ -145,7 +147,7 @@ t.test('credentials: wrong or missing ones exit 77; EVENTBUS_AUTH and --auth wor
   const good = runSecured(['create', 'private'], { env: { EVENTBUS_AUTH: 'ops:s3cret:with:colons' } });
   t.equal(good.status, 0, `EVENTBUS_AUTH (a secret may hold colons): ${good.stderr}`);
   t.equal(runSecured(['streams', '--names', '--auth', 'ops:s3cret:with:colons']).stdout, 'private\n', '--auth');
-  oneLine(t, runSecured(['streams', '--auth', 'nocolon']), 64, /--auth \(or EVENTBUS_AUTH\) must be ID:SECRET/, 'malformed');
+  oneLine(t, runSecured(['streams', '--auth', 'nocolon']), 64, /--auth \(or EVENTBUS_AUTH\) must be ID:SECRET.*see 'eventbus streams --help'$/, 'malformed: points to the command\'s help');
   oneLine(t, runSecured(['bench', '--events', '10']), 77, /UNAUTHORIZED/, 'bench');
 });
 
@@ -222,6 +224,35 @@ t.test('read --follow prints an event written after it started, and stops on Ctr
   t.equal(await exited, 0, 'Ctrl-C ends it cleanly');
 });
 
+t.test('consume --follow stops at once on Ctrl-C (exit 0): its long-poll is abandoned, nothing delivered after', async (t) => {
+  run(['create', 'queue']);
+  const child = spawn(process.execPath, [MAIN, 'consume', 'queue', '--consumer', 'workers', '--ack', '--follow'], { env: { ...BASE_ENV, EVENTBUS_PORT: String(server.port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const client = await EventBusClient.connect({ port: server.port });
+  t.teardown(() => client.close());
+  await client.writeEventJson('queue', '{"n":"first"}');
+  for (let i = 0; !output.includes('"first"'); i++) {
+    if (i > 500) throw new Error(`no event after 10 s: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the next long-poll is waiting
+  const signalled = performance.now();
+  child.kill('SIGINT');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await client.writeEventJson('queue', '{"n":"late"}');
+  const status = await exited;
+  const ms = performance.now() - signalled;
+  t.equal(status, 0, 'exit 0, as read --follow');
+  t.ok(ms < 2000, `exits at once (${Math.round(ms)} ms; the long-poll waits 10 s)`);
+  t.notMatch(output, /late/, 'nothing delivered after Ctrl-C');
+  const consumer = (await client.getStreamInfo('queue')).consumers.find((c) => c.name === 'workers');
+  // The late one may have been handed to the abandoned long-poll: then it is pending, never acknowledged.
+  t.match(consumer, { ackFloor: 1 }, 'only the first event is acknowledged');
+});
+
 t.test('read --follow rides out a server killed and restarted: it subscribes again and prints each event once', async (t) => {
   const port = await closedPort();
   const dataDir = path.join(tempDir(t, 'follow-restart-'), 'data');
@@ -265,7 +296,13 @@ t.test('bench: writes and a drain against the server, with percentiles; its stre
     t.ok(p50 > 0 && p50 <= p99 && p99 <= p999 && p999 <= max, `${phase}: 0 < p50 ≤ p99 ≤ p99.9 ≤ max`);
     t.ok(report[phase]!.events_per_second > 0);
   }
+  t.match(report, { stream: /^eventbus-bench-[0-9a-f]{8}$/ }, 'the report names the generated stream');
   t.notMatch(run(['streams', '--names']).stdout, /eventbus-bench-/, 'the stream is deleted afterwards');
+  // Every write refused (events over the server's 1 MiB): named, not throughput, no drain.
+  const refused = run(['bench', '--events', '10', '--size', '2000000', '--connections', '1', '--depth', '1']);
+  t.equal(refused.status, 3, refused.stderr);
+  t.match(refused.stderr, /^eventbus: 10 requests failed during the run \(the first: EVENT_TOO_LARGE: [^\n]+\); the drain was skipped\n$/);
+  t.match(JSON.parse(refused.stdout), { write: { events: 0, events_per_second: 0, errors: 10, first_error: /^EVENT_TOO_LARGE: / }, drain: null });
   const writesOnly = JSON.parse(run(['bench', '--seconds', '1', '--connections', '1', '--depth', '1', '--no-drain']).stdout) as { drain: unknown; write: { events: number } };
   t.equal(writesOnly.drain, null);
   t.ok(writesOnly.write.events > 0);
@@ -286,4 +323,7 @@ t.test('TLS: --tls-ca trusts a self-signed server; without it the certificate is
   oneLine(t, runner(secure.port)(['streams', '--tls']), 69, /^eventbus: CONNECTION_ERROR: could not connect to 127\.0\.0\.1:\d+: self[- ]signed certificate/, 'an untrusted certificate');
   oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'missing.pem')]), 64, /cannot read --tls-ca .*missing\.pem: ENOENT/, 'a missing CA file');
   oneLine(t, run(['streams', '--tls']), 69, /CONNECTION_ERROR: .*\(TLS on one side only\?/, '--tls against a server without TLS: one line, and the hint is about TLS');
+  oneLine(t, runner(secure.port)(['streams']), 69, /^eventbus: CONNECTION_ERROR: .*\(a server with TLS\? give --tls, or --tls-ca FILE/, 'a plain client against a TLS server: the hint is about TLS');
+  writeFileSync(path.join(dir, 'not-pem.txt'), 'not a certificate\n');
+  oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'not-pem.txt')]), 64, /--tls-ca .*not-pem\.txt holds no PEM certificate.*see 'eventbus streams --help'$/, 'a CA file that is not PEM');
 });

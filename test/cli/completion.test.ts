@@ -49,6 +49,17 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   t.same(complete('eventbus docs o'), ['operations']);
   t.same(complete('eventbus info ord').sort(), ['order-lines', 'orders'], 'stream names from the server');
   t.same(complete('eventbus info orders '), [], 'only the first argument is a stream');
+  t.same(complete(`eventbus read --port ${server.port} ord`).sort(), ['order-lines', 'orders'], "an option's value is not the stream argument");
+  t.same(complete('eventbus consume --consumer billing ').sort(), ['order-lines', 'orders', 'users'], 'after --consumer NAME the stream is still to come');
+  t.same(complete('eventbus serve --nats-'), ['--nats-servers', '--nats-creds', '--nats-user', '--nats-tls-ca', '--nats-tls-cert', '--nats-tls-key'], 'hidden options (secrets read from the environment only) are not offered');
+
+  // A stream with a space in its name, on a second server given with --port on the line.
+  const other = await startServerProcess();
+  t.teardown(() => void other.stop('SIGKILL'));
+  const otherClient = await EventBusClient.connect({ port: other.port });
+  await otherClient.createStream('my stream');
+  await otherClient.close();
+  t.same(complete(`eventbus info --port ${other.port} my`), ['my\\ stream'], 'the --port typed on the line is asked; the name is one word, quoted');
 });
 
 t.test('zsh: the script loads and defines the completion', { skip: ZSH === undefined ? 'needs zsh (apt-get install zsh)' : false }, async (t) => {

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import type { TapTest } from '../helpers/temp-dir.js';
 import { EventBusClient } from '../../src/client/index.js';
 import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js';
 
@@ -58,6 +59,7 @@ t.test('tables, colour, questions and progress bars on a terminal', { skip: SCRI
   t.match(info.output, /events +1 \(offsets 0–0\)/);
   t.match(info.output, /│ billing │ +1 │ +0 │ +1 │/, 'the consumers table');
   t.match(onTerminal(['read', 'orders'], { env }).output, /#0.*\{"total":12\.50\}/, 'a readable line per event');
+  t.match(onTerminal(['consume', 'orders', '--consumer', 'billing', '--retry'], { env }).output, /nothing due for retry for consumer billing/, 'nothing due: said so, not "0 events delivered ... pending"');
 
   const declined = onTerminal(['delete', 'orders'], { env, input: 'n\n' });
   t.match(declined.output, /delete stream 'orders' with its 1 events and 1 consumer\? This cannot be undone\. \[y\/N\]/, 'asks first');
@@ -97,4 +99,45 @@ t.test('verify and restore draw their progress on a terminal', { skip: SCRIPT ==
   t.equal(restored.status, 0, restored.output);
   t.match(restored.output, /restoring \|/, 'a bar');
   t.match(restored.output, /restored .* 2000 events/);
+});
+
+/** What follows the last time the bar hid the cursor: the cursor shown and line wrap on again. */
+function restoresTerminal(t: TapTest, output: string, label: string): void {
+  const hidden = output.lastIndexOf(`${ESCAPE}?25l`);
+  t.ok(hidden >= 0, `${label}: a bar was drawn (it hides the cursor)`);
+  const after = output.slice(hidden);
+  t.ok(after.includes(`${ESCAPE}?25h`), `${label}: the cursor is shown again`);
+  t.ok(after.includes(`${ESCAPE}?7h`), `${label}: line wrap is on again`);
+}
+
+t.test('Ctrl-C during a bulk write or a bench restores the terminal and says what was done (exit 130)', { skip: SCRIPT === undefined ? 'needs util-linux script (Debian: apt-get install bsdutils)' : false }, async (t) => {
+  const server = await startServerProcess();
+  t.teardown(() => void server.stop('SIGKILL'));
+  const env = { ...BASE_ENV, EVENTBUS_PORT: String(server.port), TERM: 'xterm' };
+  const client = await EventBusClient.connect({ port: server.port });
+  t.teardown(() => client.close());
+  await client.createStream('typed');
+  await client.createStream('piped');
+
+  // stdin a pipe that never ends, stderr the terminal: a bar, then SIGINT after 2 s.
+  const line = `yes '{"a":1}' | timeout --foreground --preserve-status -s INT 2 '${process.execPath}' '${MAIN}' write piped`;
+  const piped = spawnSync(SCRIPT!, ['-qec', line, '/dev/null'], { encoding: 'utf8', env, timeout: 60_000 });
+  t.equal(piped.status, 130, piped.stdout);
+  restoresTerminal(t, piped.stdout, 'write');
+  const said = /eventbus: interrupted: ([\d,]+) events were written \(offsets 0–[\d,]+\), nothing after line ([\d,]+) of stdin was sent/.exec(piped.stdout);
+  t.ok(said !== null, `a summary: ${JSON.stringify(piped.stdout.slice(-300))}`);
+  if (said !== null) t.equal((await client.getStreamInfo('piped')).eventCount, Number(said[1]!.replace(/,/g, '')), 'the count printed is the count stored');
+
+  // stdin the terminal: no bar over what is typed; one event is "1 event".
+  const typed = onTerminal(['write', 'typed'], { env: { EVENTBUS_PORT: String(server.port) }, input: '{"a":1}\n\u0004' });
+  t.equal(typed.status, 0, typed.output);
+  t.notOk(typed.output.includes(`${ESCAPE}?25l`), 'no bar while stdin is the terminal');
+  t.match(typed.output, /wrote .*1.* event to typed/);
+  t.notMatch(typed.output, /1.* events to typed/);
+
+  const bench = spawnSync(SCRIPT!, ['-qec', `timeout --foreground --preserve-status -s INT 2 '${process.execPath}' '${MAIN}' bench --seconds 60 --connections 1 --depth 1 --stream benched`, '/dev/null'], { encoding: 'utf8', env, timeout: 60_000 });
+  t.equal(bench.status, 130, bench.stdout);
+  restoresTerminal(t, bench.stdout, 'bench');
+  t.match(bench.stdout, /eventbus: interrupted: stream benched deleted/);
+  await t.rejects(client.getStreamInfo('benched'), { code: 'STREAM_NOT_FOUND' }, 'its stream is gone');
 });

@@ -25,6 +25,8 @@ t.test('usage errors are one line with a pointer to the help, exit status 64', a
     [['snapshot', '--data', 'x'], /required option '--output <dir>' not specified/, 'eventbus snapshot --help'],
     [['restore'], /missing required argument 'snapshot'/, 'eventbus restore --help'],
     [['verify', 'a', 'b'], /too many arguments/, 'eventbus verify --help'],
+    [['serve', '--nats-password', 'pw'], /--nats-password is not taken as an argument .*EVENTBUS_NATS_PASSWORD/, 'eventbus serve --help'],
+    [['serve', '--nats-token', 'tk'], /--nats-token is not taken as an argument .*EVENTBUS_NATS_TOKEN/, 'eventbus serve --help'],
   ];
   for (const [args, reason, help] of cases) {
     const result = run(args);
@@ -46,7 +48,7 @@ t.test('help and version still exit 0 on stdout', async (t) => {
     t.not(result.stdout, '');
     t.equal(result.stderr, '');
   }
-  t.match(run(['--help']).stdout, /Exit status:[\s\S]*64[\s\S]*75/, 'the help lists the exit statuses');
+  t.match(run(['--help']).stdout, /Exit status:[\s\S]*1 .*failed[\s\S]*delete declined[\s\S]*64[\s\S]*75[\s\S]*130 interrupted/, 'the help lists the exit statuses, as operations.md does');
 });
 
 t.test('a port in use is one line, before the store is opened or anything is logged', async (t) => {

@@ -95,5 +95,6 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<RunResult>
   }
   const elapsedMs = Math.max(1e-3, lastReplyAt - started);
   const failures = framers.reduce((sum, framer) => sum + framer.failures, 0);
-  return { ops: completed, elapsedMs, opsPerSecond: (completed / elapsedMs) * 1000, latency: summarize(histogram), errors: failures };
+  const firstError = framers.find((framer) => framer.firstFailure !== undefined)?.firstFailure;
+  return { ops: completed, elapsedMs, opsPerSecond: (completed / elapsedMs) * 1000, latency: summarize(histogram), errors: failures, ...(firstError === undefined ? {} : { firstError }) };
 }

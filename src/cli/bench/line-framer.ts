@@ -10,6 +10,8 @@ export interface ReplyFramer {
   feed(chunk: Buffer): number;
   /** Replies so far that were not successes. */
   failures: number;
+  /** The first of them (at most 500 bytes of it), to say why. */
+  firstFailure?: string;
 }
 
 /** JSON lines; a reply is a success when it starts with `successPrefix`. */
@@ -29,7 +31,10 @@ export function lineFramer(successPrefix: string): ReplyFramer {
       for (;;) {
         const end = data.indexOf(10, start);
         if (end === -1) break;
-        if (end - start < prefix.length || data.compare(prefix, 0, prefix.length, start, start + prefix.length) !== 0) framer.failures += 1;
+        if (end - start < prefix.length || data.compare(prefix, 0, prefix.length, start, start + prefix.length) !== 0) {
+          framer.failures += 1;
+          framer.firstFailure ??= data.subarray(start, Math.min(end, start + 500)).toString('utf8');
+        }
         replies += 1;
         start = end + 1;
       }

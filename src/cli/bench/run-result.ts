@@ -9,6 +9,8 @@ export interface RunResult {
   latency: LatencySummary;
   /** Failed replies and protocol errors: a figure with errors is flagged, never silently used. */
   errors: number;
+  /** The first failed reply (at most 500 bytes of it), when there were any. */
+  firstError?: string;
   /** Anything else worth keeping (e.g. a mixed run's write rate). */
   extra?: Record<string, number>;
 }
