@@ -425,16 +425,19 @@ export class EventBusClient {
    * closes the connection) before sending it.
    */
   writeEventOverheadBytes(name: string, options: WriteOptions = {}): number {
-    const fields = writeFields(options);
-    const extra = Object.keys(fields).length === 0 ? '' : `,${jsonText(fields, 'metadata').slice(1, -1)}`;
-    return Buffer.byteLength(`{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${extra}}${this.authJson}}`);
+    return Buffer.byteLength(this.writeEventLine(name, '', options)) - 1;
   }
 
-  private async sendWriteEvent(name: string, json: string, options: WriteOptions): Promise<WrittenEvent> {
+  /** The write_event request line carrying `json` (already JSON text) as the event. */
+  private writeEventLine(name: string, json: string, options: WriteOptions): string {
     const fields = writeFields(options);
     const extra = Object.keys(fields).length === 0 ? '' : `,${jsonText(fields, 'metadata').slice(1, -1)}`;
     // A raw newline can only be whitespace in valid JSON; it must not end the request line.
-    const line = `{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${json.includes('\n') ? json.replace(/\n/g, ' ') : json}${extra}}${this.authJson}}\n`;
+    return `{"operation":"write_event","body":{"stream_name":${JSON.stringify(name)},"event":${json.includes('\n') ? json.replace(/\n/g, ' ') : json}${extra}}${this.authJson}}\n`;
+  }
+
+  private async sendWriteEvent(name: string, json: string, options: WriteOptions): Promise<WrittenEvent> {
+    const line = this.writeEventLine(name, json, options);
     const body = (await this.send(line, 0)).body as { event: Record<string, unknown>; next_expected_version?: number; duplicate?: boolean };
     const e = body.event;
     return {
@@ -535,10 +538,6 @@ export class EventBusClient {
   }
 
   /**
-   * Closes the connection (after flushing what was sent). Requests still unanswered reject with
-   * CONNECTION_ERROR.
-   */
-  /**
    * Closes the connection at once, not waiting for answers: requests unanswered reject with
    * CLOSED (a long-poll abandoned so; what the server delivered to it meanwhile stays pending
    * and comes back through retry_events after ack_wait_ms, as for any unacknowledged delivery).
@@ -547,6 +546,11 @@ export class EventBusClient {
     this.fail(new EventBusError(ErrorCodes.CLOSED, 'the client is closed'));
     this.socket.destroy();
   }
+
+  /**
+   * Closes the connection (after flushing what was sent). Requests still unanswered reject with
+   * CONNECTION_ERROR.
+   */
 
   async close(): Promise<void> {
     this.flush();
