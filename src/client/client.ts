@@ -494,6 +494,7 @@ export class EventBusClient {
       linkedFiles: s.linked_files as number,
       copiedFiles: s.copied_files as number,
       copyFallback: s.copy_fallback as boolean,
+      leftOut: (s.left_out as Snapshot['leftOut'] | undefined) ?? [],
     };
   }
 

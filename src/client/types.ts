@@ -229,6 +229,8 @@ export interface Snapshot {
   linkedFiles: number;
   copiedFiles: number;
   copyFallback: boolean;
+  /** Streams the snapshot does not hold because the server could not open them (empty: none); restoring it loses them. */
+  leftOut: { stream: string; code: string; reason: string }[];
 }
 
 /** A successful response line as received, and parsed (`requestRaw`). */

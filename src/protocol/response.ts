@@ -134,11 +134,15 @@ export function snapshotBody(snapshot: SnapshotView): string {
   return `{"snapshot":${snapshotJson(snapshot)}}`;
 }
 
-/** A snapshot as JSON, as snapshot_db answers it (also printed by `eventbus snapshot --json`). */
+/**
+ * A snapshot as JSON, as snapshot_db answers it (also printed by `eventbus snapshot --json`);
+ * `left_out` only when streams could not be taken.
+ */
 export function snapshotJson(snapshot: SnapshotView): string {
+  const leftOut = snapshot.leftOut.length === 0 ? '' : `,"left_out":${JSON.stringify(snapshot.leftOut)}`;
   return (
     `{"path":${JSON.stringify(snapshot.path)},"absolute_path":${JSON.stringify(snapshot.absolutePath)},"created_at":${JSON.stringify(snapshot.createdAt)},"streams":${snapshot.streams},` +
     `"events":${snapshot.events},"bytes":${snapshot.bytes},"linked_files":${snapshot.linkedFiles},"copied_files":${snapshot.copiedFiles},` +
-    `"copy_fallback":${snapshot.copyFallback}}`
+    `"copy_fallback":${snapshot.copyFallback}${leftOut}}`
   );
 }

@@ -786,6 +786,7 @@ export class Engine {
         // A copy of the entry: settings changed while the snapshot is written are not in it.
         return { entry: { ...entry }, firstOffset: log.firstOffset, nextOffset: visible, files: [...log.captureFiles(visible), ...keys.captureFiles(visible)], consumerState: consumers.stateRecords() };
       }),
+      leftOut: () => this.streams.brokenStreams().map(({ entry, error }) => ({ stream: entry.name, code: error.code, reason: error.reason })),
       encodeCatalog: (entries) => this.catalog.encode(entries),
     };
   }

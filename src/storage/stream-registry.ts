@@ -93,6 +93,11 @@ export class StreamRegistry {
     return this.byName.size;
   }
 
+  /** The streams that could not be opened, with why. */
+  brokenStreams(): { entry: CatalogEntry; error: EventBusError }[] {
+    return [...this.broken.values()];
+  }
+
   get brokenCount(): number {
     return this.broken.size;
   }

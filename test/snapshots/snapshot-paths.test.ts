@@ -12,6 +12,10 @@ import t from 'tap';
 import { Engine, nodeIO, restoreSnapshot, verifyDirectory } from '../../src/storage/index.js';
 import { readAll } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { EventBusClient } from '../../src/client/client.js';
+import { onJetStream } from '../helpers/backend.js';
+import { startInProcess } from '../helpers/server-inprocess.js';
+import { storeWithBrokenStream } from '../http/http-helpers.js';
 
 async function storeWithEvent(dataDir: string): Promise<Engine> {
   const engine = await Engine.open({ dataDir, retentionIntervalMs: 0 });
@@ -84,4 +88,32 @@ t.test('a snapshot copied under another name verifies and restores; a .partial s
   const unfinished = verifyDirectory(nodeIO, partial);
   t.notOk(unfinished.ok, 'a staging directory whose rename a crash prevented is not a valid snapshot');
   t.match(unfinished.problems, [{ message: /unfinished snapshot/ }]);
+});
+
+t.test('a snapshot of a store with a stream that could not be opened says it left that stream out (engine and snapshot_db)', { skip: onJetStream ? 'the jetstream backend has no streams that fail to open' : false }, async (t) => {
+  const dataDir = await storeWithBrokenStream();
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const server = await startInProcess({ engineOptions: { dataDir }, keepData: true, bus: { snapshotsRoot: tempDir(t, 'snap-left-out') } });
+  t.teardown(() => server.close());
+  const direct = await server.engine.snapshot(tempDir(t, 'snap-left-out-engine'));
+  t.same(direct.leftOut.map((s) => s.stream), ['bad'], 'the engine\'s result names the stream it could not take');
+  t.ok(direct.leftOut[0]!.code.length > 0 && direct.leftOut[0]!.reason.length > 0, 'with a code and a reason');
+  t.equal(direct.streams, 1, 'the snapshot holds the healthy stream only');
+  const client = await EventBusClient.connect({ port: server.port });
+  t.teardown(() => client.close());
+  const raw = await client.requestRaw('snapshot_db', { output: 'nightly' });
+  const body = (raw.response.body as { snapshot: { left_out?: { stream: string; code: string }[] } }).snapshot;
+  t.same(body.left_out?.map((s) => s.stream), ['bad'], 'snapshot_db answers left_out');
+  t.same((await client.snapshot('again')).leftOut.map((s) => s.stream), ['bad'], 'the client maps it');
+});
+
+t.test('a snapshot of a sound store has no left_out', { skip: onJetStream ? 'the engine is read directly' : false }, async (t) => {
+  const server = await startInProcess({ bus: { snapshotsRoot: tempDir(t, 'snap-sound') } });
+  t.teardown(() => server.close());
+  await server.engine.createStream('s');
+  const client = await EventBusClient.connect({ port: server.port });
+  t.teardown(() => client.close());
+  const raw = await client.requestRaw('snapshot_db', { output: 'n' });
+  t.notOk('left_out' in (raw.response.body as { snapshot: object }).snapshot);
+  t.same((await client.snapshot('m')).leftOut, []);
 });

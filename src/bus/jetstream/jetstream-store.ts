@@ -352,6 +352,7 @@ export class JetStreamStore implements EventStore {
       linkedFiles: 0,
       copiedFiles: streams.length * 2 + 3,
       copyFallback: false,
+      leftOut: [],
     };
   }
 

@@ -59,8 +59,17 @@ export interface SnapshotSource {
   prepare(copyLimitBytes: number): Promise<void>;
   /** Every healthy stream, captured now, in one synchronous step. */
   capture(): CapturedStream[];
+  /** Streams that could not be opened (so cannot be captured), with why. */
+  leftOut(): LeftOutStream[];
   /** The catalog of a store holding the streams `entries` (with the store's id and next stream number). */
   encodeCatalog(entries: CatalogEntry[]): Buffer;
+}
+
+/** A stream a snapshot does not hold: it could not be opened (its files are damaged or missing). */
+export interface LeftOutStream {
+  stream: string;
+  code: string;
+  reason: string;
 }
 
 /** What {@link takeSnapshot} reports. */
@@ -74,6 +83,8 @@ export interface SnapshotResult {
   copiedFiles: number;
   /** True when hard links were impossible (another file system) and files were copied instead. */
   copyFallback: boolean;
+  /** Streams of the store the snapshot does not hold, because they could not be opened (empty: none). */
+  leftOut: LeftOutStream[];
 }
 
 interface CopyJob {
@@ -127,6 +138,7 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
     for (let n = 2; io.stat(path.join(parentDir, name)) !== null; n++) name = `${snapshotName(createdAt)}-${n}`;
     staging = path.join(parentDir, `.${name}.partial`);
     const plan = capture(io, source, staging);
+    const leftOut = source.leftOut();
     await copyAndWrite(io, plan);
     const bytes = plan.files.reduce((sum, f) => sum + f.size, 0);
     const manifest: Manifest = { name, created_at: createdAt.toISOString(), streams: plan.streams, events: plan.events, bytes, files: plan.files };
@@ -144,8 +156,10 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
       linkedFiles: plan.linked.length,
       copiedFiles: plan.files.length - plan.linked.length,
       copyFallback: plan.copyFallback,
+      leftOut,
     };
     logger.info({ ...result, ms: Date.now() - started }, 'snapshot taken');
+    if (leftOut.length > 0) logger.warn({ path: final, leftOut }, 'the snapshot leaves out streams that could not be opened: restoring it loses them');
     return result;
   } catch (error) {
     if (staging !== null) {
