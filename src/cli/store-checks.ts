@@ -78,6 +78,13 @@ export function requireIdleStore(dataDir: string): StoreDirectory {
       `data directory ${found.path} is in use by process ${found.lockHolder}; a running server takes snapshots with the snapshot_db operation`,
     );
   }
+  if (found.crashed && found.interruptedOpen) {
+    throw new EventBusError(
+      ErrorCodes.SNAPSHOT_FAILED,
+      `data directory ${found.path} was closed cleanly, but a server's open of it was interrupted (killed before it took any write); ` +
+        `that open's recovery must finish first, and it changes files; nothing was changed. Start the server on it once (eventbus serve --data ${found.path}) and stop it, then snapshot`,
+    );
+  }
   if (found.crashed) {
     throw new EventBusError(
       ErrorCodes.SNAPSHOT_FAILED,

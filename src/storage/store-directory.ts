@@ -55,13 +55,18 @@ export interface StoreDirectory {
    * holds, or a stale LOCK's leftover): the next open runs recovery, which may change its files.
    */
   crashed: boolean;
+  /**
+   * With `crashed`: the process that stopped with it open was an open interrupted before it took
+   * any write (the clean close's crc-checkpoint is still there): recovered as after a clean stop.
+   */
+  interruptedOpen: boolean;
 }
 
 /** Looks at `dir` (read-only). Throws IO_ERROR when it cannot be read (permissions). */
 export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDirectory {
   const absolute = path.resolve(dir);
   const found = (kind: StoreDirectoryKind, extra: Partial<StoreDirectory> = {}): StoreDirectory =>
-    ({ path: absolute, kind, obstacle: undefined, complete: false, lockHolder: null, crashed: false, ...extra });
+    ({ path: absolute, kind, obstacle: undefined, complete: false, lockHolder: null, crashed: false, interruptedOpen: false, ...extra });
   const stat = statOrObstacle(io, absolute);
   if (stat === 'missing') return found('missing');
   if (typeof stat === 'object' && 'obstacle' in stat) return found('missing', { obstacle: stat.obstacle });
@@ -80,7 +85,8 @@ export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDi
   if (!names.some((name) => (STORE_MARKERS as readonly string[]).includes(name) || STALE_LOCK_PATTERN.test(name))) return found('other');
   const holder = names.includes(LOCK_FILE) ? lockOf(io, absolute) : null;
   const live = holder !== null && holder !== 'stale' ? holder.pid : null;
-  return found('store', { lockHolder: live, crashed: holder === 'stale' || names.some((name) => STALE_LOCK_PATTERN.test(name)) });
+  const crashed = holder === 'stale' || names.some((name) => STALE_LOCK_PATTERN.test(name));
+  return found('store', { lockHolder: live, crashed, interruptedOpen: crashed && names.includes(CRC_CHECKPOINT.name) });
 }
 
 /** Who holds the store's LOCK (fs/lock.ts): a running process, `stale` (torn, or its process gone), or null. */

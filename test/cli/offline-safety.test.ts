@@ -11,6 +11,7 @@ import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
 import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js';
 import type { TapTest } from '../helpers/temp-dir.js';
+import { simulateInterruptedOpen } from '../helpers/store.js';
 
 const USAGE = 64;
 const IN_USE = 75;
@@ -202,6 +203,23 @@ t.test('the offline snapshot refuses a store a crash left (recovery would change
   const verified = run('verify', dataDir);
   t.equal(verified.status, 0, `verify still reads it as it is: ${verified.stdout}`);
   t.same(listing(dataDir), before, 'and verify changed nothing either');
+});
+
+t.test('the offline snapshot of a store whose open was interrupted says so (not "not closed cleanly"), changing nothing', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = path.join(dir, 'data');
+  const server = await startServerProcess({ dataDir });
+  const client = await EventBusClient.connect({ port: server.port });
+  await client.createStream('orders');
+  await client.writeEvent('orders', { total: 1 });
+  await client.close();
+  t.equal(await server.stop(), 0);
+  simulateInterruptedOpen(dataDir);
+  const before = listing(dataDir);
+  const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+  t.equal(snapshot.status, 1, 'failed: no snapshot made');
+  oneLine(t, snapshot.stderr, new RegExp(`^eventbus: .*data directory ${dataDir} was closed cleanly, but a server's open of it was interrupted .*nothing was changed.*eventbus serve --data`), 'says what happened and what to do');
+  t.same(listing(dataDir), before, 'nothing changed');
 });
 
 t.test('the offline snapshot of a damaged store makes the snapshot, names the damage and exits 2', async (t) => {
