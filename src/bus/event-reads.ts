@@ -128,7 +128,8 @@ function readKeyPage(engine: Engine, name: string, key: string, from: ReadFrom, 
     if (stored.length >= limits.maxEvents || examined >= MAX_SCAN_EVENTS) return page(!backward && isPending(engine, name, key, version, end));
     const size = Math.min(from.types === undefined ? limits.maxEvents - stored.length : KEY_WINDOW, MAX_SCAN_EVENTS - examined);
     const windowStart = version;
-    for (const entry of engine.keyEvents(name, key, version, { direction: backward ? 'backward' : 'forward', limit: size })) {
+    const window = keyWindow(engine, name, key, version, backward, size);
+    for (const entry of window.entries) {
       if (entry.version < live) continue;
       if (entry.offset >= end) {
         // Written, not yet visible (its fsync is in flight): forward, nothing further is readable
@@ -151,9 +152,41 @@ function readKeyPage(engine: Engine, name: string, key: string, from: ReadFrom, 
       }
       version = backward ? entry.version - 1 : entry.version + 1;
     }
+    if (window.damaged !== null) {
+      // Stop short of a damaged event, as a read by offset does; a read that starts at it fails.
+      if (stored.length === 0 && windowStart === version && examined === 0) throw window.damaged.error;
+      version = window.damaged.version;
+      return page(false);
+    }
     // Past the window: every version in it was looked at (one with no entry is gone).
     version = backward ? Math.max(0, windowStart - size + 1) - 1 : Math.min(last, windowStart + size - 1) + 1;
     examined += size;
+  }
+}
+
+/** A window of a key's events, and the first damaged version in it if one is (its read failed). */
+interface KeyWindow {
+  entries: ReturnType<Engine['keyEvents']>;
+  damaged: { version: number; error: unknown } | null;
+}
+
+/**
+ * The key's events in the `size` versions from `version` (backward: down from it). When one of
+ * them is damaged (CORRUPT_DATA: the lookup reads them together), the window is halved until the
+ * first damaged version is found: the events before it, and it. Costs nothing without damage.
+ */
+function keyWindow(engine: Engine, name: string, key: string, version: number, backward: boolean, size: number): KeyWindow {
+  try {
+    return { entries: engine.keyEvents(name, key, version, { direction: backward ? 'backward' : 'forward', limit: size }), damaged: null };
+  } catch (error) {
+    if (!isEventBusError(error, ErrorCodes.CORRUPT_DATA)) throw error;
+    if (size <= 1) return { entries: [], damaged: { version, error } };
+    const half = Math.floor(size / 2);
+    const first = keyWindow(engine, name, key, version, backward, half);
+    const next = backward ? version - half : version + half;
+    if (first.damaged !== null || next < 0) return first;
+    const rest = keyWindow(engine, name, key, next, backward, size - half);
+    return { entries: [...first.entries, ...rest.entries], damaged: rest.damaged };
   }
 }
 
