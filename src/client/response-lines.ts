@@ -21,9 +21,9 @@ export class ResponseLines {
   constructor(private readonly maxLineBytes: number) {}
 
   /**
-   * Hands each line completed by `chunk` to `onLine`. Returns false when what follows the last
-   * line is already longer than the bound: the connection is then beyond repair (the caller
-   * closes it).
+   * Hands each line completed by `chunk` to `onLine`. Returns false when a line, or what follows
+   * the last line, is longer than the bound (whether it came in one chunk or several): the
+   * connection is then beyond repair (the caller closes it).
    */
   push(chunk: Buffer, onLine: (line: string) => void): boolean {
     let text = this.partial + this.decoder.write(chunk);
@@ -31,6 +31,7 @@ export class ResponseLines {
     for (;;) {
       const end = text.indexOf('\n', start);
       if (end === -1) break;
+      if (end - start > this.maxLineBytes) return false;
       onLine(text.slice(start, end));
       start = end + 1;
     }

@@ -21,9 +21,13 @@ t.test('lines across chunks: UTF-8 split anywhere, several lines a chunk, the un
   const bounded = new ResponseLines(8);
   const seen: string[] = [];
   t.ok(bounded.push(Buffer.from('12345678'), (line) => seen.push(line)), 'up to the bound is kept');
-  t.ok(bounded.push(Buffer.from('\n123456789012\n1234'), (line) => seen.push(line)), 'complete lines are not bounded by it');
+  t.ok(bounded.push(Buffer.from('\n1234'), (line) => seen.push(line)), 'a line of the bound, completed');
   t.notOk(bounded.push(Buffer.from('56789'), (line) => seen.push(line)), 'an unfinished line past the bound is refused');
-  t.same(seen, ['12345678', '123456789012']);
+  t.same(seen, ['12345678']);
+  const whole = new ResponseLines(8);
+  const got: string[] = [];
+  t.notOk(whole.push(Buffer.from('1234\n123456789012\n'), (line) => got.push(line)), 'a complete line past the bound, in one chunk, is refused too (maxResponseBytes: the longest line accepted)');
+  t.same(got, ['1234'], 'the lines before it were handed on');
 });
 
 /** A server that answers each line it receives with the next of `answers` (as bytes, in pieces). */
