@@ -35,9 +35,10 @@ function timeOf(match: RegExpExecArray, text: string, round: 'up' | 'down'): num
   const leap = second === 60;
   const parsed = Date.parse((leap ? text.replace(/:60(?=[.Zz+-])/, ':59') : text).replace(' ', 'T'));
   const fraction = match[7] ?? '';
-  const belowMs = leap || /[1-9]/.test(fraction.slice(3));
-  const ms = (leap ? parsed + 1000 - (parsed % 1000 + 1000) % 1000 : parsed);
-  return round === 'up' && belowMs && !leap ? ms + 1 : ms;
+  // The leap second is the next second's start, whichever way the read goes.
+  if (leap) return parsed - (((parsed % 1000) + 1000) % 1000) + 1000;
+  const belowMs = /[1-9]/.test(fraction.slice(3));
+  return round === 'up' && belowMs ? parsed + 1 : parsed;
 }
 
 /** `from_offset` (N or "end"), `from_time` and `direction` of get_stream_events. */

@@ -43,16 +43,26 @@ function oneLine(t: TapTest, stderr: string, pattern: RegExp, what: string): voi
   t.match(stderr, pattern, what);
 }
 
-/** A stopped store with one stream and one event, and a snapshot of it. */
-async function storeAndSnapshot(t: TapTest): Promise<{ dir: string; dataDir: string; snapshot: string }> {
+/**
+ * A store in `<dir>/data` with stream "orders" holding one event `{"total": total}`, its server
+ * stopped cleanly, or with SIGKILL (its LOCK left as a crash leaves it).
+ */
+async function storeWithEvent(t: TapTest, total: number, stop: 'clean' | 'SIGKILL' = 'clean'): Promise<{ dir: string; dataDir: string }> {
   const dir = tempDir(t);
   const dataDir = path.join(dir, 'data');
   const server = await startServerProcess({ dataDir });
   const client = await EventBusClient.connect({ port: server.port });
   await client.createStream('orders');
-  await client.writeEvent('orders', { total: 12.5 });
+  await client.writeEvent('orders', { total });
   await client.close();
-  t.equal(await server.stop(), 0);
+  if (stop === 'SIGKILL') await server.stop('SIGKILL');
+  else t.equal(await server.stop(), 0);
+  return { dir, dataDir };
+}
+
+/** A stopped store with one stream and one event, and a snapshot of it. */
+async function storeAndSnapshot(t: TapTest): Promise<{ dir: string; dataDir: string; snapshot: string }> {
+  const { dir, dataDir } = await storeWithEvent(t, 12.5);
   const taken = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
   t.equal(taken.status, 0, taken.stderr);
   const snaps = path.join(dir, 'snaps');
@@ -185,14 +195,7 @@ t.test('serve --data <a folder of other files> refuses in one line and writes no
 });
 
 t.test('the offline snapshot refuses a store a crash left (recovery would change it), changing nothing', async (t) => {
-  const dir = tempDir(t);
-  const dataDir = path.join(dir, 'data');
-  const server = await startServerProcess({ dataDir });
-  const client = await EventBusClient.connect({ port: server.port });
-  await client.createStream('orders');
-  await client.writeEvent('orders', { total: 1 });
-  await client.close();
-  await server.stop('SIGKILL');
+  const { dir, dataDir } = await storeWithEvent(t, 1, 'SIGKILL');
   const before = listing(dataDir);
   t.ok(before.some((line) => line.startsWith('LOCK ')), 'the crash left its LOCK');
   const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
@@ -206,14 +209,7 @@ t.test('the offline snapshot refuses a store a crash left (recovery would change
 });
 
 t.test('the offline snapshot of a store whose open was interrupted says so (not "not closed cleanly"), changing nothing', async (t) => {
-  const dir = tempDir(t);
-  const dataDir = path.join(dir, 'data');
-  const server = await startServerProcess({ dataDir });
-  const client = await EventBusClient.connect({ port: server.port });
-  await client.createStream('orders');
-  await client.writeEvent('orders', { total: 1 });
-  await client.close();
-  t.equal(await server.stop(), 0);
+  const { dir, dataDir } = await storeWithEvent(t, 1);
   simulateInterruptedOpen(dataDir);
   const before = listing(dataDir);
   const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
@@ -223,14 +219,7 @@ t.test('the offline snapshot of a store whose open was interrupted says so (not 
 });
 
 t.test('the offline snapshot of a damaged store makes the snapshot, names the damage and exits 2', async (t) => {
-  const dir = tempDir(t);
-  const dataDir = path.join(dir, 'data');
-  const server = await startServerProcess({ dataDir });
-  const client = await EventBusClient.connect({ port: server.port });
-  await client.createStream('orders');
-  await client.writeEvent('orders', { total: 1 });
-  await client.close();
-  t.equal(await server.stop(), 0);
+  const { dir, dataDir } = await storeWithEvent(t, 1);
   const streamDir = path.join(dataDir, 'streams', readdirSync(path.join(dataDir, 'streams'))[0]!);
   const log = path.join(streamDir, readdirSync(streamDir).find((name) => name.endsWith('.log'))!);
   const fd = openSync(log, 'r+');
