@@ -222,8 +222,11 @@ export class EventBus {
     return this.store.subscribe(name, from, sink, limits);
   }
 
-  /** Delivers `consumer`'s next events (created on first use). */
-  process(query: ProcessQuery): Promise<Delivery> {
+  /**
+   * Delivers `consumer`'s next events (created on first use). `signal`, aborted when the caller is
+   * gone, ends a long-poll at once without delivering.
+   */
+  process(query: ProcessQuery, signal?: AbortSignal): Promise<Delivery> {
     const consumer = consumerName(query.consumer);
     return this.store.consume(query.streamName, consumer, {
       ...(query.maxEvents === undefined ? {} : { maxEvents: query.maxEvents }),
@@ -233,6 +236,7 @@ export class EventBus {
       ...(query.filter === undefined || (query.filter.key === undefined && query.filter.types === undefined)
         ? {}
         : { filter: { ...(query.filter.key === undefined ? {} : { key: query.filter.key }), ...(query.filter.types === undefined ? {} : { types: query.filter.types }) } }),
+      ...(signal === undefined ? {} : { signal }),
     });
   }
 

@@ -112,6 +112,7 @@ export class EngineStore implements EventStore {
       autoAck: query.autoAck,
       ...(query.start === undefined ? {} : { start: query.start }),
       ...(query.filter === undefined ? {} : { filter: query.filter }),
+      ...(query.signal === undefined ? {} : { signal: query.signal }),
     });
     return { events: result.events.map((event) => delivered(stream, event)), more: result.more };
   }

@@ -62,6 +62,8 @@ export interface ConsumeQuery {
   start?: ConsumerStart;
   /** Which events a consumer created by this call takes (issue 13). */
   filter?: { key?: string; types?: readonly string[] };
+  /** Aborted when the caller is gone: a long-poll still waiting answers with nothing, delivering nothing. */
+  signal?: AbortSignal;
 }
 
 /** A running catch-up subscription (the engine's: bus/subscription.ts). */

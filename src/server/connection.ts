@@ -98,6 +98,8 @@ export class Connection implements RequestQueueHost, SessionHost {
   private closingDeadlineMs = 0;
   /** Set from a `subscribe` until its subscription ends: lines go to it (subscription-session.ts). */
   private subscription: SubscriptionSession | null = null;
+  /** Made at the first `process_events`, aborted once the client's input ends: see {@link endLongPolls}. */
+  private gone: AbortController | null = null;
 
   constructor(private readonly socket: Socket, private readonly host: ConnectionHost) {
     this.limits = host.limits;
@@ -179,6 +181,7 @@ export class Connection implements RequestQueueHost, SessionHost {
       return;
     }
     this.inputEnded = true;
+    this.endLongPolls();
     if (!this.stopLines) {
       // As Go's line scanner: a last line without a newline is still a request.
       this.reader.push(Buffer.from('\n'));
@@ -306,7 +309,9 @@ export class Connection implements RequestQueueHost, SessionHost {
   execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
     const session = request.operation === 'subscribe' ? sessions.get(request) : undefined;
     if (session !== undefined) return session.start();
-    return this.host.executor.execute(request, requestIdJson);
+    if (request.operation !== 'process_events') return this.host.executor.execute(request, requestIdJson);
+    this.gone ??= new AbortController();
+    return this.host.executor.execute(request, requestIdJson, this.gone.signal);
   }
 
   // ------------------------------------------------------------------ the subscription's host
@@ -446,8 +451,19 @@ export class Connection implements RequestQueueHost, SessionHost {
     this.socket.resume();
   }
 
+  /**
+   * The client closed, or half-closed: its long-polls answer now with what is due, and later ones
+   * do not wait. A FIN cannot tell a client that is gone from one that only stopped sending, and
+   * a poll that went on waiting for a gone client would hand it the next events, held from every
+   * other caller until ack_wait.
+   */
+  private endLongPolls(): void {
+    (this.gone ??= new AbortController()).abort();
+  }
+
   private onClose(): void {
     this.state = CLOSED;
+    this.endLongPolls();
     this.subscription?.close();
     this.queue.close();
     this.reader.discard();

@@ -21,8 +21,11 @@ export class Executor {
     this.writeCounts = counts.of('write_event');
   }
 
-  /** The response to `request`: a line, or a promise of one. */
-  execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
+  /**
+   * The response to `request`: a line, or a promise of one. `gone`, aborted when the client's
+   * connection closes, ends a `process_events` long-poll without delivering to nobody.
+   */
+  execute(request: Request, requestIdJson: string | undefined, gone?: AbortSignal): Response | Promise<Response> {
     const op = request.operation;
     try {
       switch (op) {
@@ -47,7 +50,7 @@ export class Executor {
           );
         case 'process_events':
         case 'retry_events':
-          return (op === 'process_events' ? this.bus.process(request) : this.bus.retry(request)).then(
+          return (op === 'process_events' ? this.bus.process(request, gone) : this.bus.retry(request)).then(
             (delivery) => this.delivered(op, delivery, requestIdJson),
             (error: unknown) => this.failure(op, error, requestIdJson),
           );

@@ -161,6 +161,7 @@ export function checkConsumeOptions(options: unknown): asserts options is Consum
   checkOptionalCount(options.maxEvents, 'options.maxEvents');
   if (options.waitMs !== undefined) checkWholeNumber(options.waitMs, 'options.waitMs', 0);
   if (options.autoAck !== undefined && typeof options.autoAck !== 'boolean') throw invalidArgument('options.autoAck', 'a boolean', options.autoAck);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgument('options.signal', 'an AbortSignal', options.signal);
   const start = options.start;
   if (start !== undefined) {
     if (!isPlainObject(start)) throw invalidArgument('options.start', 'an object with a kind', start);

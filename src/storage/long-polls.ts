@@ -14,6 +14,8 @@ interface Waiter {
   ready: () => boolean;
   resolve(arrived: boolean): void;
   timer: NodeJS.Timeout;
+  /** Removes the abort listener, when the wait has a signal. */
+  detach?: () => void;
 }
 
 /** A wait told by a call rather than a promise, with no timeout (an {@link EventWatch}). */
@@ -35,21 +37,24 @@ export class LongPolls {
   }
 
   /**
-   * Resolves true once a wake finds `ready()` true, false after `timeoutMs`; at once (with
-   * `ready()`) if the polls have ended or `timeoutMs` is not positive. Without `ready`, every
-   * wake resolves it.
+   * Resolves true once a wake finds `ready()` true, false after `timeoutMs` or once `signal` is
+   * aborted; at once (with `ready()`) if the polls have ended or `timeoutMs` is not positive.
+   * Without `ready`, every wake resolves it.
    */
-  wait(timeoutMs: number, ready: () => boolean = () => true): Promise<boolean> {
+  wait(timeoutMs: number, ready: () => boolean = () => true, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted === true) return Promise.resolve(false);
     if (this.ended || timeoutMs <= 0) return Promise.resolve(ready());
     return new Promise((resolve) => {
       const waiter: Waiter = {
         ready,
         resolve,
-        timer: setTimeout(() => {
-          this.waiting.delete(waiter);
-          resolve(false);
-        }, timeoutMs),
+        timer: setTimeout(() => this.settle(waiter, false), timeoutMs),
       };
+      if (signal !== undefined) {
+        const aborted = (): void => this.settle(waiter, false);
+        signal.addEventListener('abort', aborted, { once: true });
+        waiter.detach = () => signal.removeEventListener('abort', aborted);
+      }
       this.waiting.add(waiter);
     });
   }
@@ -102,8 +107,9 @@ export class LongPolls {
   }
 
   private settle(waiter: Waiter, arrived: boolean): void {
+    if (!this.waiting.delete(waiter)) return; // settled already (a timer and an abort may race)
     clearTimeout(waiter.timer);
-    this.waiting.delete(waiter);
+    waiter.detach?.();
     waiter.resolve(arrived);
   }
 }

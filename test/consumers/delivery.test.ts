@@ -175,6 +175,27 @@ t.test('long-poll returns as soon as an event is written, and empty after wait_m
   await write;
 });
 
+t.test('an aborted signal ends a long-poll at once, delivering nothing; the next event goes to the next caller', async (t) => {
+  const engine = await openWith(t);
+  await engine.createStream('s');
+  const controller = new AbortController();
+  const started = Date.now();
+  const polling = engine.consume('s', 'c', { waitMs: 20_000, signal: controller.signal });
+  setTimeout(() => controller.abort(), 50);
+  const ended = await polling;
+  t.same(ended.events, [], 'nothing delivered');
+  t.ok(Date.now() - started < 10_000, 'ended on the abort, not at wait_ms (20 s)');
+  await engine.append('s', Buffer.from('"next"'));
+  const next = await engine.consume('s', 'c', {});
+  t.same(next.events.map((e) => [e.payload.toString(), e.deliveryCount]), [['"next"', 1]], 'delivered once, to the caller still there');
+  // Already aborted: what is due is still delivered, and the call does not wait.
+  await engine.append('s', Buffer.from('"due"'));
+  const due = await engine.consume('s', 'c', { waitMs: 20_000, signal: controller.signal });
+  t.same(due.events.map((e) => e.payload.toString()), ['"due"']);
+  t.same((await engine.consume('s', 'c', { waitMs: 20_000, signal: controller.signal })).events, [], 'nothing due: no wait');
+  await t.rejects(engine.consume('s', 'c', { signal: 'stop' as unknown as AbortSignal }), { code: 'INVALID_FIELD' });
+});
+
 t.test('deleting a stream deletes its consumers', async (t) => {
   const engine = await openWith(t);
   await fill(engine, 's', 3);

@@ -104,6 +104,27 @@ t.test('a long-poll returns when an event arrives, without holding up other conn
   t.same(empty.events, [], 'empty after wait_ms');
 });
 
+t.test('a long-poll whose client disconnected delivers nothing: the next event goes to the next caller at once, not after ack_wait', async (t) => {
+  const { s, port } = await setup(t, 0);
+  const gone = await linesFor(t, port);
+  gone.write(`${JSON.stringify({ operation: 'process_events', body: { stream_name: 'c', consumer: 'w', wait_ms: 20_000 } })}\n`);
+  await new Promise((r) => setTimeout(r, 300)); // the poll is waiting
+  gone.close();
+  await gone.closed;
+  await new Promise((r) => setTimeout(r, 100)); // the server has seen the close
+  await s.request({ operation: 'write_event', body: { stream_name: 'c', event: 'after' } });
+  const started = Date.now();
+  const next = await events(s, { operation: 'process_events', body: { stream_name: 'c', consumer: 'w', wait_ms: 3000 } });
+  t.same(next.events.map((e) => e.body), ['after'], 'delivered to the caller still there (ack_wait is 30 s)');
+  t.ok(Date.now() - started < 2500, 'at once, not at the end of wait_ms');
+  // The engine never handed the event to the gone poll; JetStream's poll got it and gave it back.
+  if (!onJetStream) t.equal(next.events[0]!.delivery_count, 1, 'the gone poll was never handed it');
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
+  const w = (info.body as { stream: { consumers: { name: string; pending: number; retry: number }[] } }).stream.consumers.find((c) => c.name === 'w');
+  // JetStream counts the given-back message among its redelivered ones (docs/protocol.md: `retry`).
+  t.equal(onJetStream ? w!.pending + w!.retry : w!.pending, 1, 'one delivery outstanding: the one made now');
+});
+
 // The engine's fsync rounds are what this counts; a JetStream mark is an acknowledgement to the cluster.
 t.test('a mark and the fetch pipelined behind it: the fetch sees the mark, answers come in order, one fsync round serves both', { skip: onJetStream ? 'engine only: counts the engine\'s fsync rounds' : false }, async (t) => {
   const { s, engine } = await setup(t, 6, { fsync: 'always' });

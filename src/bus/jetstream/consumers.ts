@@ -27,6 +27,8 @@
  *   acknowledged past what the consumer is known to have delivered (write-horizon.ts), its info
  *   is asked, and if it has not delivered them (for a key's consumer: if the key's last event is
  *   past what it delivered) a one-message fetch waits up to {@link CATCH_UP_MS} for them.
+ * - A caller gone during its long-poll (the query's signal aborted: its connection closed) is
+ *   handed nothing; what the poll brought is `-NAK`ed, to be delivered again at once.
  * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
  * - A watchdog for stalled fetches: after failovers on 2.9.10 a connection's fetches were seen to
  *   bring nothing while the durable had thousands to deliver, and a new connection fetched them
@@ -158,6 +160,12 @@ export class Consumers {
         this.delivered(jsName, durable, next);
         ({ messages, more } = await this.passOver(entry, jsName, durable, next, types, max));
       }
+    }
+    if (query.signal?.aborted === true) {
+      // The caller is gone (its connection closed during the wait): hand nothing out, and give
+      // the messages back at once rather than after ack_wait.
+      for (const msg of messages) msg.nak();
+      return { events: [], more: false };
     }
     const events: EventView[] = [];
     for (const msg of messages) {

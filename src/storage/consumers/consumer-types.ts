@@ -40,6 +40,13 @@ export interface ConsumeOptions {
   start?: ConsumerStart;
   /** Which events a consumer created by this call takes (a key, types); ignored for an existing one. Default all. */
   filter?: EventFilter;
+  /**
+   * Ends a long-poll: once aborted, a call still waiting for events resolves at once with none,
+   * and delivers nothing more (a server aborts it when the client's connection closes, so that
+   * events are not handed to a caller that is gone and held until `ackWaitMs`). Events already
+   * delivered by the call stay delivered.
+   */
+  signal?: AbortSignal;
 }
 
 /** Options of {@link Engine.retry}. */

@@ -101,8 +101,10 @@ export class StreamConsumers {
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), limits.maxWaitMs);
     const giveUpAt = Date.now() + waitMs;
     let filteredPages = 0;
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       this.checkUsable();
+      // The caller is gone (its connection closed) while this call waited: deliver nothing.
+      if (waited && options.signal?.aborted === true) return { events: [], more: false };
       const { consumer, created } = this.consumer(name, options.start, options.filter);
       let delivery: ReturnType<StreamConsumers['deliver']>;
       try {
@@ -123,7 +125,7 @@ export class StreamConsumers {
         await Promise.all([delivery.durable, created]);
         return { events: delivery.events, more: delivery.more };
       }
-      await Promise.all([delivery.durable, created, this.polls.wait(remaining)]);
+      await Promise.all([delivery.durable, created, this.polls.wait(remaining, undefined, options.signal)]);
     }
   }
 
