@@ -15,6 +15,7 @@ import type { ListStreamsQuery, StreamListing } from './stream-listing.js';
 import type { ReadFrom } from './event-reads.js';
 import type { SubscriptionLimits, SubscriptionSink, SubscriptionStart } from './subscription.js';
 import { asWriteEventError } from './write-event-errors.js';
+import { withWireField } from './wire-fields.js';
 import type { RetentionPolicy, StreamRetention } from '../storage/index.js';
 import type { ConsumerStart } from '../storage/index.js';
 
@@ -154,7 +155,9 @@ export class EventBus {
 
   /** Truncates a stream before `beforeOffset`, durably (stream-settings.ts in storage). */
   truncate(name: string, beforeOffset: number): Promise<{ firstOffset: number; nextOffset: number }> {
-    return this.engineStore('truncate_stream').engine.truncate(name, beforeOffset);
+    return this.engineStore('truncate_stream').engine.truncate(name, beforeOffset).catch((error: unknown) => {
+      throw withWireField(error, 'beforeOffset', 'before_offset', true);
+    });
   }
 
   /** A page of the store's streams with their figures, in name order (stream-listing.ts). */

@@ -13,6 +13,7 @@ import { listStreams, type ListStreamsQuery, type StreamListing } from './stream
 import { readStoredPage, type ReadFrom } from './event-reads.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink, type SubscriptionStart } from './subscription.js';
 import { asWriteEventError } from './write-event-errors.js';
+import { withWireField } from './wire-fields.js';
 import type { StreamRetention } from '../storage/index.js';
 
 function eventNotFound(id: string): EventBusError {
@@ -25,7 +26,12 @@ export class EngineStore implements EventStore {
   constructor(readonly engine: Engine) {}
 
   async createStream(name: string, retention?: StreamRetention): Promise<StreamView> {
-    const stream = await this.engine.createStream(name, retention === undefined ? {} : { retention });
+    let stream: StreamInfo;
+    try {
+      stream = await this.engine.createStream(name, retention === undefined ? {} : { retention });
+    } catch (error) {
+      throw withWireField(error, 'name', 'stream_name', false); // "invalid stream name: …" keeps its words
+    }
     return { id: stream.id, name: stream.name, createdMs: stream.createdMs };
   }
 

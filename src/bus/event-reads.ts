@@ -47,7 +47,9 @@ export interface StoredPage {
 type Limits = { maxEvents: number; maxBytes: number };
 
 /** Reads one page of `name` as `from` says, within `limits`. */
-export function readStoredPage(engine: Engine, name: string, from: ReadFrom, limits: Limits): StoredPage {
+export function readStoredPage(engine: Engine, name: string, from: ReadFrom, query: Limits): StoredPage {
+  // Only the two limits: the query may be a whole request, and the engine refuses keys it does not know.
+  const limits: Limits = { maxEvents: query.maxEvents, maxBytes: query.maxBytes };
   checkFilter({ ...(from.key === undefined ? {} : { key: from.key }), ...(from.types === undefined ? {} : { types: from.types }) });
   if (from.key !== undefined) return readKeyPage(engine, name, from.key, from, limits);
   if (from.types !== undefined) return readTypesPage(engine, name, from, from.types, limits);

@@ -11,6 +11,9 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import type { ConsumeOptions, RetryOptions } from './consumers/consumer-types.js';
 import type { AppendEventsOptions, NewEvent } from './event-append.js';
 import { MAX_KEY_BYTES } from './format/record-fields.js';
+import { nodeIO, type FileIO } from './fs/io.js';
+import type { EngineObserver } from './observer.js';
+import { checkRetention, type StreamRetention } from './stream-settings.js';
 
 /** The longest delay Node's timers take (about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -97,6 +100,7 @@ export function checkOffsetList(value: unknown, field = 'offsets'): asserts valu
 export function checkReadLimits(limits: unknown): void {
   checkOptionsObject(limits, 'limits');
   if (limits === undefined) return;
+  checkKnownKeys(limits, 'limits', READ_LIMIT_KEYS);
   checkOptionalCount(limits.maxEvents, 'limits.maxEvents');
   checkOptionalCount(limits.maxBytes, 'limits.maxBytes');
 }
@@ -106,9 +110,9 @@ export function checkPayload(value: unknown, field: string): asserts value is Bu
   if (!Buffer.isBuffer(value)) throw invalidArgument(field, 'a Buffer', value);
 }
 
-/** The payloads of appendMany. */
+/** The payloads of appendMany: a batch of at least one (as appendEvents: an empty batch is a mistake, not a no-op). */
 export function checkPayloads(value: unknown): asserts value is readonly Buffer[] {
-  if (!Array.isArray(value)) throw invalidArgument('payloads', 'an array of Buffers', value);
+  if (!Array.isArray(value) || value.length === 0) throw invalidArgument('payloads', 'a non-empty array of Buffers', value);
   for (let i = 0; i < value.length; i++) checkPayload(value[i], `payloads[${i}]`);
 }
 
@@ -132,14 +136,18 @@ export function checkNewEvents(events: unknown, options: unknown): asserts event
   for (let i = 0; i < events.length; i++) {
     const event: unknown = events[i];
     if (!isPlainObject(event)) throw invalidArgument(`events[${i}]`, 'an object with a payload', event);
+    checkKnownKeys(event, `events[${i}]`, NEW_EVENT_KEYS);
     checkPayload(event.payload, `events[${i}].payload`);
     checkOptionalString(event.type, `events[${i}].type`);
     if (event.metadata !== undefined) checkPayload(event.metadata, `events[${i}].metadata`);
     checkOptionalString(event.msgId, `events[${i}].msgId`);
   }
   checkOptionsObject(options, 'options');
-  const { key } = (options ?? {}) as AppendEventsOptions;
+  if (options === undefined) return;
+  checkKnownKeys(options, 'options', APPEND_EVENTS_OPTION_KEYS);
+  const { key } = options as AppendEventsOptions;
   checkOptionalString(key, 'options.key');
+  // options.expectedVersion's value is event-append.ts's check (checkBatch), shared with the JetStream store.
 }
 
 /** The range of keyOffsets and keyEvents. */
@@ -148,6 +156,7 @@ export function checkKeyRange(key: unknown, fromVersion: unknown, options: unkno
   checkInteger(fromVersion, 'fromVersion');
   checkOptionsObject(options, 'options');
   if (options === undefined) return;
+  checkKnownKeys(options, 'options', KEY_RANGE_OPTION_KEYS);
   if (options.direction !== undefined && options.direction !== 'forward' && options.direction !== 'backward') {
     throw invalidArgument('options.direction', '"forward" or "backward"', options.direction);
   }
@@ -158,6 +167,7 @@ export function checkKeyRange(key: unknown, fromVersion: unknown, options: unkno
 export function checkConsumeOptions(options: unknown): asserts options is ConsumeOptions | undefined {
   checkOptionsObject(options, 'options');
   if (options === undefined) return;
+  checkKnownKeys(options, 'options', CONSUME_OPTION_KEYS);
   checkOptionalCount(options.maxEvents, 'options.maxEvents');
   if (options.waitMs !== undefined) checkWholeNumber(options.waitMs, 'options.waitMs', 0);
   if (options.autoAck !== undefined && typeof options.autoAck !== 'boolean') throw invalidArgument('options.autoAck', 'a boolean', options.autoAck);
@@ -168,11 +178,14 @@ export function checkConsumeOptions(options: unknown): asserts options is Consum
     switch (start.kind) {
       case 'all':
       case 'new':
+        checkKnownKeys(start, 'options.start', ['kind']);
         break;
       case 'offset':
+        checkKnownKeys(start, 'options.start', ['kind', 'offset']);
         checkOffset(start.offset, 'options.start.offset');
         break;
       case 'time':
+        checkKnownKeys(start, 'options.start', ['kind', 'timeMs']);
         checkTimeMs(start.timeMs, 'options.start.timeMs');
         break;
       default:
@@ -182,6 +195,7 @@ export function checkConsumeOptions(options: unknown): asserts options is Consum
   const filter = options.filter;
   if (filter !== undefined) {
     if (!isPlainObject(filter)) throw invalidArgument('options.filter', 'an object ({ key?, types? })', filter);
+    checkKnownKeys(filter, 'options.filter', ['key', 'types']);
     checkOptionalString(filter.key, 'options.filter.key');
     if (filter.types !== undefined) {
       if (!Array.isArray(filter.types)) throw invalidArgument('options.filter.types', 'an array of strings', filter.types);
@@ -195,10 +209,99 @@ export function checkConsumeOptions(options: unknown): asserts options is Consum
 /** The options of retry. */
 export function checkRetryOptions(options: unknown): asserts options is RetryOptions | undefined {
   checkOptionsObject(options, 'options');
-  if (options !== undefined) checkOptionalCount(options.maxEvents, 'options.maxEvents');
+  if (options === undefined) return;
+  checkKnownKeys(options, 'options', ['maxEvents']);
+  checkOptionalCount(options.maxEvents, 'options.maxEvents');
 }
 
 /** A directory path (a snapshot's parent): a non-empty string. */
 export function checkPath(value: unknown, field: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) throw invalidArgument(field, 'a non-empty path', value);
+}
+
+// ------------------------------------------------------------------ unknown keys, stream settings, file layers and observers
+
+const READ_LIMIT_KEYS = ['maxEvents', 'maxBytes'] as const;
+const NEW_EVENT_KEYS = ['payload', 'type', 'metadata', 'msgId'] as const;
+const APPEND_EVENTS_OPTION_KEYS = ['key', 'expectedVersion'] as const;
+const KEY_RANGE_OPTION_KEYS = ['direction', 'limit'] as const;
+const CONSUME_OPTION_KEYS = ['maxEvents', 'waitMs', 'autoAck', 'start', 'filter', 'signal'] as const;
+const RETENTION_KEYS = ['maxAgeMs', 'maxBytes', 'maxEvents'] as const;
+
+/**
+ * The first key of `value` that is not one of `known`, or undefined. A for-in loop over the
+ * object's own keys, allocating nothing: cheap enough for every append (the keys of an options
+ * object are few, and `known` is a short list).
+ */
+export function firstUnknownKey(value: object, known: readonly string[]): string | undefined {
+  for (const key in value) {
+    if (!known.includes(key) && Object.hasOwn(value, key)) return key;
+  }
+  return undefined;
+}
+
+/**
+ * INVALID_FIELD naming `field.key` for a key of `value` not in `known`: a misspelt option would
+ * be ignored, and with it what it asked for (a misspelt `expectedVersion` would append without
+ * any version check). Engine.open refuses its own options with it too (engine-options.ts).
+ */
+export function checkKnownKeys(value: object, field: string, known: readonly string[]): void {
+  const key = firstUnknownKey(value, known);
+  if (key !== undefined) throw unknownKey(`${field}.${key}`, known);
+}
+
+/** The refusal of an unknown key: `expected` lists the known ones. */
+export function unknownKey(field: string, known: readonly string[]): EventBusError {
+  const expected = `one of ${known.join(', ')} (unknown key)`;
+  return new EventBusError(ErrorCodes.INVALID_FIELD, `${field} is not known: expected ${expected}`, { context: { field, expected } });
+}
+
+/** The options of createStream: `{ retention? }`. */
+export function checkCreateStreamOptions(options: unknown): asserts options is { retention?: StreamRetention } | undefined {
+  checkOptionsObject(options, 'options');
+  if (options === undefined) return;
+  checkKnownKeys(options, 'options', ['retention']);
+  if (options.retention !== undefined) checkRetentionLimits(options.retention, 'options.retention');
+}
+
+/** A stream's own retention limits (`{ maxAgeMs?, maxBytes?, maxEvents? }`, each a whole number of 0 or more). */
+export function checkRetentionLimits(value: unknown, field: string): asserts value is StreamRetention {
+  if (!isPlainObject(value)) throw invalidArgument(field, 'an object of limits ({ maxAgeMs?, maxBytes?, maxEvents? })', value);
+  checkKnownKeys(value, field, RETENTION_KEYS);
+  checkRetention(value, field);
+}
+
+/** The methods a FileIO must have: those of nodeIO. */
+export const FILE_IO_METHODS = Object.keys(nodeIO) as readonly (keyof FileIO)[];
+
+/** True if `value` has every method of a FileIO. */
+export function isFileIO(value: unknown): value is FileIO {
+  return typeof value === 'object' && value !== null && FILE_IO_METHODS.every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
+}
+
+/**
+ * A file-system layer (EngineOptions.io, the `inner` of the testing layers): an object with every
+ * method of nodeIO. A factory passed uncalled (`syncFreeIO` instead of `syncFreeIO()`) is named.
+ */
+export function checkFileIO(value: unknown, field: string): asserts value is FileIO {
+  if (isFileIO(value)) return;
+  const hint = typeof value === 'function' ? ' (a function was given: call it, e.g. syncFreeIO(), to get the layer)' : '';
+  throw invalidArgument(field, `a FileIO, an object with the methods ${FILE_IO_METHODS.join(', ')}${hint}`, value);
+}
+
+/** Every callback an EngineObserver may have (the Record makes the compiler keep this list whole). */
+const OBSERVER_CALLBACKS = Object.keys({ commit: true, roll: true, seal: true, recovery: true, compaction: true, snapshot: true } satisfies Record<keyof EngineObserver, true>);
+
+/**
+ * An observer (EngineOptions.observer, engine.observe): an object whose keys are callbacks of
+ * EngineObserver, each a function (or undefined). Anything else would throw at every event, each
+ * time logged and ignored; a misspelt callback would never be called.
+ */
+export function checkObserver(value: unknown, field: string): asserts value is EngineObserver {
+  if (!isPlainObject(value)) throw invalidArgument(field, `an object of callbacks (${OBSERVER_CALLBACKS.join(', ')})`, value);
+  checkKnownKeys(value, field, OBSERVER_CALLBACKS);
+  for (const name of OBSERVER_CALLBACKS) {
+    const callback = value[name];
+    if (callback !== undefined && typeof callback !== 'function') throw invalidArgument(`${field}.${name}`, 'a function', callback);
+  }
 }

@@ -7,7 +7,7 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import { DEFAULT_CONSUMER_LIMITS, type ConsumerLimits } from './consumers/consumer-types.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from './fs/group-commit.js';
 import { nodeIO, type FileIO } from './fs/io.js';
-import { MAX_TIMER_MS } from './api-arguments.js';
+import { checkObserver, FILE_IO_METHODS, firstUnknownKey, isFileIO, MAX_TIMER_MS } from './api-arguments.js';
 import { MAX_RECORD_PAYLOAD_BYTES } from './log/segment-files.js';
 import type { RetentionPolicy } from './log/segment-list.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -115,8 +115,6 @@ const OPTION_KEYS: readonly (keyof EngineOptions)[] = [
   'duplicateWindowMs', 'duplicateWindowEvents', 'retention', 'retentionIntervalMs', 'maxOpenSegments', 'maxStreams', 'io', 'logger', 'consumers', 'observer',
 ];
 const RETENTION_KEYS: readonly (keyof RetentionPolicy)[] = ['maxAgeMs', 'maxBytes', 'maxEvents'];
-/** The methods a FileIO (EngineOptions.io) must have: those of nodeIO. */
-const FILE_IO_METHODS = Object.keys(nodeIO) as (keyof FileIO)[];
 const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const;
 
 /** Fills in defaults and checks every value; throws INVALID_FIELD naming a bad one. */
@@ -127,7 +125,8 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const section = (value: unknown, field: string, keys: readonly string[]): void => {
     if (value === undefined) return;
     if (!isObject(value)) throw bad(field, 'an object');
-    for (const key of Object.keys(value)) if (!keys.includes(key)) throw bad(`${field}.${key}`, `one of the options ${keys.join(', ')} (unknown option)`);
+    const unknown = firstUnknownKey(value, keys);
+    if (unknown !== undefined) throw bad(`${field}.${unknown}`, `one of the options ${keys.join(', ')} (unknown option)`);
   };
   const whole = (value: number, field: string, min: number, max = Number.MAX_SAFE_INTEGER, unit = '') => {
     if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
@@ -142,13 +141,14 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   section(options.keyIndex, 'keyIndex', Object.keys(DEFAULT_KEY_INDEX_OPTIONS));
   section(options.retention, 'retention', RETENTION_KEYS);
   section(options.consumers, 'consumers', Object.keys(DEFAULT_CONSUMER_LIMITS));
-  if (options.io !== undefined && !(isObject(options.io) && FILE_IO_METHODS.every((method) => typeof (options.io as unknown as Record<string, unknown>)[method] === 'function'))) {
-    throw bad('io', `a FileIO (with ${FILE_IO_METHODS.join(', ')})`);
+  if (options.io !== undefined && !isFileIO(options.io)) {
+    // A factory passed uncalled (syncFreeIO for syncFreeIO()) is the likely mistake: say so.
+    throw bad('io', `a FileIO (with ${FILE_IO_METHODS.join(', ')})${typeof options.io === 'function' ? '; a function was given: call it (syncFreeIO(), not syncFreeIO) to get the layer' : ''}`);
   }
   if (options.logger !== undefined && !(isObject(options.logger) && LOGGER_METHODS.every((method) => typeof (options.logger as unknown as Record<string, unknown>)[method] === 'function'))) {
     throw bad('logger', 'a Logger (debug, info, warn, error)');
   }
-  if (options.observer !== undefined && !isObject(options.observer)) throw bad('observer', 'an object of callbacks');
+  if (options.observer !== undefined) checkObserver(options.observer, 'observer');
   const resolved: ResolvedOptions = {
     dataDir: path.resolve(options.dataDir),
     create: options.create ?? true,
@@ -195,5 +195,9 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   for (const key of ['maxDeliveries', 'ackWaitMs'] as const) whole(c[key], `consumers.${key}`, 0);
   whole(c.maxWaitMs, 'consumers.maxWaitMs', 0, MAX_TIMER_MS, ' (ms)');
   for (const key of ['maxPending', 'defaultBatchEvents', 'maxBatchEvents', 'maxBatchBytes', 'maxConsumersPerStream'] as const) whole(c[key], `consumers.${key}`, 1);
+  // A default above the cap would hand out more than the cap to every call without maxEvents:
+  // refused when asked for, lowered to the cap when it is only the default.
+  if (options.consumers?.defaultBatchEvents === undefined) c.defaultBatchEvents = Math.min(c.defaultBatchEvents, c.maxBatchEvents);
+  whole(c.defaultBatchEvents, 'consumers.defaultBatchEvents', 1, c.maxBatchEvents, ' (at most consumers.maxBatchEvents)');
   return resolved;
 }

@@ -34,8 +34,8 @@ import { readCrcCheckpoint, removeCrcCheckpoint, writeCrcCheckpoint, type Segmen
 import { inspectStoreDirectory } from './store-directory.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './engine-options.js';
 import {
-  checkConsumeOptions, checkInteger, checkKey, checkKeyRange, checkNewEvents, checkOffset, checkOffsetList, checkOptionsObject, checkPath, checkPayload, checkPayloads,
-  checkReadLimits, checkRetryOptions, checkStreamNameType, checkTimeMs, checkWholeNumber, invalidArgument, MAX_TIMER_MS,
+  checkConsumeOptions, checkCreateStreamOptions, checkInteger, checkKey, checkKeyRange, checkNewEvents, checkObserver, checkOffset, checkOffsetList, checkPath, checkPayload,
+  checkPayloads, checkReadLimits, checkRetentionLimits, checkRetryOptions, checkStreamNameType, checkTimeMs, checkWholeNumber, invalidArgument, MAX_TIMER_MS,
 } from './api-arguments.js';
 import { ensureDirectory } from './fs/directory.js';
 import { FlushScheduler } from './fs/flush-scheduler.js';
@@ -52,7 +52,7 @@ import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } fro
 import { StreamRegistry } from './stream-registry.js';
 import { EventWatch } from './long-polls.js';
 import { StreamAdmin, type RetentionView } from './stream-admin.js';
-import { checkRetention, type StreamRetention } from './stream-settings.js';
+import type { StreamRetention } from './stream-settings.js';
 import { deadLetterStreamName, validateConsumerName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
 import { DuplicateWindow } from './duplicate-window.js';
@@ -207,8 +207,7 @@ export class Engine {
    * (To see the recovery of `open`, pass the observer as `EngineOptions.observer`.)
    */
   observe(observer: EngineObserver): () => void {
-    checkOptionsObject(observer, 'observer');
-    if (observer === undefined) throw invalidArgument('observer', 'an object of callbacks', observer);
+    checkObserver(observer, 'observer');
     return this.observers.add(observer);
   }
 
@@ -332,14 +331,10 @@ export class Engine {
    * Resolves once the stream's files and its catalog entry are durable. Throws
    * INVALID_STREAM_NAME, INVALID_FIELD, STREAM_EXISTS, TOO_MANY_STREAMS, DISK_FULL or IO_ERROR.
    */
-  async createStream(name: string, options: { allowReserved?: boolean; retention?: StreamRetention } = {}): Promise<StreamInfo> {
+  async createStream(name: string, options: { retention?: StreamRetention } = {}): Promise<StreamInfo> {
     this.checkOpen();
-    checkOptionsObject(options, 'options');
-    if (options.retention !== undefined) {
-      checkOptionsObject(options.retention, 'options.retention');
-      checkRetention(options.retention);
-    }
-    return toInfo(await this.lifecycle.create(name, options));
+    checkCreateStreamOptions(options);
+    return toInfo(await this.lifecycle.create(name, { retention: options.retention }));
   }
 
   /**
@@ -350,8 +345,7 @@ export class Engine {
     try {
       this.checkOpen();
       checkStreamNameType(name);
-      checkOptionsObject(retention, 'retention');
-      if (retention === undefined) throw invalidArgument('retention', 'an object of limits', retention);
+      checkRetentionLimits(retention, 'retention');
     } catch (error) {
       return Promise.reject(error);
     }
@@ -430,7 +424,7 @@ export class Engine {
 
   /**
    * Appends events in order, with consecutive offsets and one timestamp. Resolves once the fsync
-   * policy is met; rejects with INVALID_FIELD (not an array of Buffers; nothing is queued),
+   * policy is met; rejects with INVALID_FIELD (not a non-empty array of Buffers; nothing is queued),
    * EVENT_TOO_LARGE, BATCH_TOO_LARGE, STREAM_NOT_FOUND, DISK_FULL, IO_ERROR or STREAM_FAILED
    * (nothing of a rejected append is ever acknowledged).
    */
@@ -449,7 +443,6 @@ export class Engine {
           throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${payload.length} bytes, the limit is ${maxEventBytes}`, { context: { limit: maxEventBytes, bytes: payload.length } });
         }
       }
-      if (payloads.length === 0) return Promise.resolve([]);
       const appended = log.append(payloads, Date.now());
       this.flusher.mark(log);
       return appended;
@@ -688,7 +681,8 @@ export class Engine {
     if (this.streams.find(name) === undefined) {
       let creating = this.creatingDeadLetters.get(name);
       if (creating === undefined) {
-        creating = this.createStream(name, { allowReserved: true }).finally(() => this.creatingDeadLetters.delete(name));
+        // The one way to create a reserved name: createStream refuses them (and has no option for it).
+        creating = this.lifecycle.create(name, { allowReserved: true }).finally(() => this.creatingDeadLetters.delete(name));
         this.creatingDeadLetters.set(name, creating);
       }
       await creating;
@@ -711,10 +705,9 @@ export class Engine {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = this.snapshotQueue.catch(() => {}).then(() => {
-      this.checkOpen();
-      return this.observedSnapshot(path.resolve(parentDir));
-    });
+    // Checked open at the call only: close waits for the snapshots called before it (in call
+    // order, also in the same turn), so a queued one is taken, never refused for a later close.
+    const run = this.snapshotQueue.catch(() => {}).then(() => this.observedSnapshot(path.resolve(parentDir)));
     this.snapshotQueue = run;
     return run;
   }

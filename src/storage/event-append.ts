@@ -154,7 +154,8 @@ export function checkBatch(events: readonly NewEvent[], options: AppendEventsOpt
   }
   const expected = options.expectedVersion ?? 'any';
   if (!(expected === 'any' || expected === 'no_stream' || expected === 'stream_exists' || (Number.isSafeInteger(expected) && (expected as number) >= -1))) {
-    throw invalid('expected_version', `expected_version must be "any", "no_stream", "stream_exists" or an integer of at least -1, got ${JSON.stringify(expected)}`, '"any", "no_stream", "stream_exists" or an integer of at least -1');
+    // Named as Engine.appendEvents' argument: the server's requests never get here with a bad one (the protocol checks expected_version first).
+    throw invalid('options.expectedVersion', `options.expectedVersion must be "any", "no_stream", "stream_exists" or an integer of at least -1, got ${JSON.stringify(expected)}`, '"any", "no_stream", "stream_exists" or an integer of at least -1');
   }
   const key = options.key;
   const keyBytes = key === undefined ? null : utf8Field('key', key, MAX_KEY_BYTES);

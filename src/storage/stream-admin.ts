@@ -67,8 +67,9 @@ export class StreamAdmin {
     const state = streams.get(name);
     const end = state.log.visibleOffset;
     if (!Number.isSafeInteger(beforeOffset) || beforeOffset < 0 || beforeOffset > end) {
-      throw new EventBusError(ErrorCodes.INVALID_FIELD, `before_offset must be from 0 to the stream's next offset (${end}), got ${beforeOffset}`, {
-        context: { field: 'before_offset', expected: `an integer from 0 to ${end}` },
+      // Named as the Engine's argument is; the server renames it for its reply (bus/wire-fields.ts).
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `beforeOffset must be from 0 to the stream's next offset (${end}), got ${beforeOffset}`, {
+        context: { field: 'beforeOffset', expected: `an integer from 0 to ${end}` },
       });
     }
     // The key index must not need the removed events again (their keys' versions, at the next open).

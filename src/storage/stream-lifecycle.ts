@@ -79,7 +79,8 @@ export class StreamLifecycle {
    */
   async create(name: string, options: { allowReserved?: boolean; retention?: StreamRetention }): Promise<CatalogEntry> {
     const { catalog, streams } = this.parts;
-    validateStreamName(name, options);
+    // Named as the Engine's argument is (`name`); the server renames it for its reply (bus/wire-fields.ts).
+    validateStreamName(name, { allowReserved: options.allowReserved === true, field: 'name' });
     streams.reserve(name, () => catalog.checkWritable());
     try {
       const entry = catalog.newEntry(randomUUID(), name, Date.now());

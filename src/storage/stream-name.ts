@@ -15,12 +15,17 @@ export const RESERVED_PREFIX = '$dlq:';
 // C0 controls, DEL and C1 controls.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
-/** Throws INVALID_STREAM_NAME unless `name` is a valid stream name. */
-export function validateStreamName(name: string, options: { allowReserved?: boolean } = {}): void {
+/**
+ * Throws INVALID_STREAM_NAME unless `name` is a valid stream name; `context.field` is
+ * `options.field` (default `stream_name`, the wire's name; Engine.createStream names its argument,
+ * `name`).
+ */
+export function validateStreamName(name: string, options: { allowReserved?: boolean; field?: string } = {}): void {
+  const field = options.field ?? 'stream_name';
   const problem = nameProblem(name, options.allowReserved ? MAX_STREAM_NAME_BYTES + RESERVED_PREFIX.length : MAX_STREAM_NAME_BYTES);
-  if (problem !== null) throw invalid('stream name', 'stream_name', problem);
+  if (problem !== null) throw invalid('stream name', field, problem);
   if (!options.allowReserved && name.startsWith(RESERVED_PREFIX)) {
-    throw invalid('stream name', 'stream_name', `names starting with '${RESERVED_PREFIX}' are reserved for dead-letter streams`);
+    throw invalid('stream name', field, `names starting with '${RESERVED_PREFIX}' are reserved for dead-letter streams`);
   }
 }
 

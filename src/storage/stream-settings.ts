@@ -38,14 +38,18 @@ export function effectiveRetention(store: RetentionPolicy, own: StreamRetention 
   };
 }
 
-/** Throws INVALID_FIELD unless every given limit is a whole number of 0 or more. */
-export function checkRetention(retention: StreamRetention): void {
-  for (const [key, wire] of FIELDS) {
+/**
+ * Throws INVALID_FIELD unless every given limit is a whole number of 0 or more, naming it as the
+ * engine's caller does (`retention.maxEvents`, or under `field`): the server's requests are
+ * checked, under the wire's names, before they get here (protocol/parse-retention.ts).
+ */
+export function checkRetention(retention: StreamRetention, field = 'retention'): void {
+  for (const [key] of FIELDS) {
     const value = retention[key];
     if (value === undefined) continue;
     if (!Number.isSafeInteger(value) || value < 0) {
-      throw new EventBusError(ErrorCodes.INVALID_FIELD, `retention.${wire} must be a whole number of 0 or more (0 = unlimited)`, {
-        context: { field: `retention.${wire}`, expected: 'an integer of at least 0' },
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `${field}.${key} must be a whole number of 0 or more (0 = unlimited)`, {
+        context: { field: `${field}.${key}`, expected: 'an integer of at least 0' },
       });
     }
   }

@@ -227,7 +227,7 @@ t.test('SimIO takes seededRandom as the other randomized tools do, and refuses a
   await engine.append('s', Buffer.from('x'));
   t.doesNotThrow(() => sim.crash('torn'), 'a torn crash with seededRandom(7)');
   await engine.close().catch(() => {});
-  await failure(t, () => new SimIO({ root, random: 5 as never }), ErrorCodes.INVALID_FIELD, 'random', 'a number as random source');
+  await failure(t, () => new SimIO({ root, random: 5 as never }), ErrorCodes.INVALID_FIELD, 'options.random', 'a number as random source');
 });
 
 t.test('the crash checker refuses options that would check nothing or something else', async (t) => {

@@ -47,7 +47,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkOptionsObject, checkWholeNumber, invalidArgument } from '../api-arguments.js';
+import { checkKnownKeys, checkOptionsObject, checkWholeNumber, invalidArgument } from '../api-arguments.js';
 import { Engine } from '../engine.js';
 import type { EngineOptions } from '../engine-options.js';
 import { seededRandom, type Random } from './random.js';
@@ -178,7 +178,7 @@ const NO_CRASH = Number.POSITIVE_INFINITY;
  */
 export async function checkCrashConsistency<S>(scenario: CrashScenario<S>, options: CrashCheckOptions = {}): Promise<CrashCheckReport> {
   checkScenario(scenario);
-  checkCheckOptions(options);
+  checkCheckOptions(options, CHECK_OPTION_KEYS);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const clean = await runPoint(scenario, { seed, crashAtOp: NO_CRASH, mode: 'drop' }, options);
   const report: CrashCheckReport = { seed, operations: clean.outcome.operations, checked: 0, violation: null, violations: [], keptDir: null };
@@ -208,7 +208,7 @@ export async function checkCrashConsistency<S>(scenario: CrashScenario<S>, optio
 /** Runs one crash point again (from a report's violation) and says how it went. */
 export async function replayCrashPoint<S>(scenario: CrashScenario<S>, point: CrashPoint, options: Pick<CrashCheckOptions, 'tmpDir' | 'simulate' | 'keep'> = {}): Promise<CrashOutcome> {
   checkScenario(scenario);
-  checkCheckOptions(options);
+  checkCheckOptions(options, REPLAY_OPTION_KEYS);
   checkOptionsObject(point, 'point');
   if (point === undefined) throw invalidArgument('point', 'a crash point ({ seed, crashAtOp, mode })', point);
   checkWholeNumber(point.seed, 'point.seed', 0, 2 ** 32 - 1);
@@ -223,13 +223,20 @@ function checkMode(mode: unknown, field: string): void {
   if (!CRASH_MODES.includes(mode as CrashMode)) throw invalidArgument(field, '"drop" or "torn"', mode);
 }
 
+const CHECK_OPTION_KEYS: readonly (keyof CrashCheckOptions)[] = ['seed', 'modes', 'every', 'sample', 'maxPoints', 'all', 'tmpDir', 'keep', 'simulate'];
+const REPLAY_OPTION_KEYS: readonly (keyof CrashCheckOptions)[] = ['tmpDir', 'simulate', 'keep'];
+const SIMULATE_KEYS: readonly (keyof NonNullable<CrashCheckOptions['simulate']>)[] = ['ignoreFileSync', 'ignoreDirSync'];
+
 /**
  * INVALID_FIELD for options that would check nothing or something else than asked (a sample of
- * 0 points reads as a pass; an unknown mode as a crash mode), before any run.
+ * 0 points reads as a pass; an unknown mode as a crash mode; a misspelt option, ignored, as its
+ * default: `evry` would check every operation, a misspelt `simulate` flag a sound disk), before
+ * any run.
  */
-function checkCheckOptions(options: unknown): asserts options is CrashCheckOptions {
+function checkCheckOptions(options: unknown, keys: readonly string[]): asserts options is CrashCheckOptions {
   checkOptionsObject(options, 'options');
   if (options === undefined) return;
+  checkKnownKeys(options, 'options', keys);
   const { seed, modes, every, sample, maxPoints, all, keep, tmpDir, simulate } = options as CrashCheckOptions;
   if (seed !== undefined) checkWholeNumber(seed, 'options.seed', 0, 2 ** 32 - 1);
   if (modes !== undefined) {
@@ -247,6 +254,12 @@ function checkCheckOptions(options: unknown): asserts options is CrashCheckOptio
   }
   if (tmpDir !== undefined && (typeof tmpDir !== 'string' || tmpDir.length === 0)) throw invalidArgument('options.tmpDir', 'a non-empty path', tmpDir);
   checkOptionsObject(simulate, 'options.simulate');
+  if (simulate !== undefined) {
+    checkKnownKeys(simulate, 'options.simulate', SIMULATE_KEYS);
+    for (const key of SIMULATE_KEYS) {
+      if (simulate[key] !== undefined && typeof simulate[key] !== 'boolean') throw invalidArgument(`options.simulate.${key}`, 'a boolean', simulate[key]);
+    }
+  }
 }
 
 function checkScenario(scenario: unknown): void {

@@ -23,6 +23,7 @@
  * failed operation then never reaches the durability model.
  */
 import path from 'node:path';
+import { checkFileIO, checkKnownKeys, checkOptionsObject, FILE_IO_METHODS, invalidArgument } from '../api-arguments.js';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 
 /** The operations of {@link FileIO} that can be made to fail. */
@@ -73,6 +74,27 @@ interface ActiveFault extends Fault {
   fired: number;
 }
 
+const FAULT_SPEC_KEYS: readonly (keyof FaultSpec)[] = ['op', 'errno', 'nth', 'persistent', 'path', 'partialBytes'];
+
+/** A fault's spec: known keys (a misspelt `persistent` would fail once), known operations and errnos, counts. */
+function checkFaultSpec(spec: unknown): asserts spec is FaultSpec {
+  checkOptionsObject(spec, 'spec');
+  if (spec === undefined) throw invalidArgument('spec', 'a FaultSpec ({ op, errno, … })', spec);
+  checkKnownKeys(spec, 'spec', FAULT_SPEC_KEYS);
+  const ops: unknown[] = Array.isArray(spec.op) ? spec.op : [spec.op];
+  if (ops.length === 0 || !ops.every((op) => (FILE_IO_METHODS as readonly unknown[]).includes(op))) {
+    throw invalidArgument('spec.op', `one of ${FILE_IO_METHODS.join(', ')}, or an array of them`, spec.op);
+  }
+  if (!Object.hasOwn(ERRNO, spec.errno as string)) throw invalidArgument('spec.errno', `one of ${Object.keys(ERRNO).join(', ')}`, spec.errno);
+  const nth = spec.nth ?? 1;
+  if (!(Number.isSafeInteger(nth) && (nth as number) >= 1)) throw invalidArgument('spec.nth', 'a whole number of at least 1', nth);
+  if (spec.persistent !== undefined && typeof spec.persistent !== 'boolean') throw invalidArgument('spec.persistent', 'a boolean', spec.persistent);
+  if (spec.path !== undefined && typeof spec.path !== 'string' && !(spec.path instanceof RegExp)) throw invalidArgument('spec.path', 'a path or a RegExp', spec.path);
+  if (spec.partialBytes !== undefined && !(Number.isSafeInteger(spec.partialBytes) && (spec.partialBytes as number) >= 0)) {
+    throw invalidArgument('spec.partialBytes', 'a whole number of at least 0', spec.partialBytes);
+  }
+}
+
 /** An error shaped like the ones Node's fs functions throw. */
 export function systemError(errno: FaultErrno, syscall: string, file?: string): NodeJS.ErrnoException {
   const where = file === undefined ? '' : ` '${file}'`;
@@ -83,12 +105,14 @@ export class FaultyIO implements FileIO {
   private readonly faults = new Set<ActiveFault>();
   private readonly fdPaths = new Map<number, string>();
 
-  constructor(private readonly inner: FileIO = nodeIO) {}
+  constructor(private readonly inner: FileIO = nodeIO) {
+    checkFileIO(inner, 'inner');
+  }
 
-  /** Adds a fault; it takes effect from the next operation. */
+  /** Adds a fault; it takes effect from the next operation. Throws INVALID_FIELD for a spec that would fail something else than asked. */
   inject(spec: FaultSpec): Fault {
+    checkFaultSpec(spec);
     const nth = spec.nth ?? 1;
-    if (!Number.isInteger(nth) || nth < 1) throw new Error(`faulty-io: nth must be a positive integer, got ${nth}`);
     const faults = this.faults;
     const fault: ActiveFault = {
       spec: { ...spec, nth },

@@ -28,6 +28,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkFileIO, checkKnownKeys, checkOptionsObject, invalidArgument } from '../api-arguments.js';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 import type { DurabilityModel, SimRecord } from './sim-io.js';
 
@@ -62,6 +63,14 @@ export class JournalIO implements FileIO {
   entries = 0;
 
   constructor(options: JournalIOOptions) {
+    checkOptionsObject(options, 'options');
+    if (options === undefined) throw invalidArgument('options', 'an object with root and journalFile', options);
+    checkKnownKeys(options, 'options', ['root', 'journalFile', 'inner', 'ignoreDirSync']);
+    for (const field of ['root', 'journalFile'] as const) {
+      if (typeof options[field] !== 'string' || options[field].length === 0) throw invalidArgument(`options.${field}`, 'a non-empty path', options[field]);
+    }
+    if (options.inner !== undefined) checkFileIO(options.inner, 'options.inner');
+    if (options.ignoreDirSync !== undefined && !(options.ignoreDirSync instanceof RegExp)) throw invalidArgument('options.ignoreDirSync', 'a RegExp', options.ignoreDirSync);
     this.root = path.resolve(options.root);
     this.inner = options.inner ?? nodeIO;
     this.ignoreDirSync = options.ignoreDirSync;

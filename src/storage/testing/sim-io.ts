@@ -43,6 +43,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { checkFileIO, checkKnownKeys, checkOptionsObject, invalidArgument } from '../api-arguments.js';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 import { randomFunction, type RandomSource } from './random.js';
 
@@ -170,7 +172,10 @@ export class DurabilityModel {
           child = byInode.get(key) ?? model.newFile(fs.readFileSync(full));
           byInode.set(key, child);
         } else {
-          throw new Error(`sim-io: ${full} is neither a file nor a directory`);
+          // A symbolic link (or a socket, a device): the model knows files and directories only.
+          throw new EventBusError(ErrorCodes.INVALID_FIELD, `the simulated root may hold only files and directories: ${full} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'neither'} (the simulated disk does not model it)`, {
+            context: { field: 'options.root', expected: 'a directory tree of files and directories only' },
+          });
         }
         node.durable.set(name, child);
         model.paths.set(full, child);
@@ -463,6 +468,42 @@ export interface SimIOOptions {
   ignoreFileSync?: boolean;
 }
 
+const SIM_IO_OPTION_KEYS: readonly (keyof SimIOOptions)[] = ['root', 'inner', 'crashAtOp', 'crashMode', 'random', 'ignoreDirSync', 'ignoreFileSync'];
+
+function checkCrashMode(mode: unknown, field: string): asserts mode is CrashMode {
+  if (mode !== 'drop' && mode !== 'torn') throw invalidArgument(field, '"drop" or "torn"', mode);
+}
+
+/**
+ * INVALID_FIELD for options that would simulate something else than asked: a misspelt one
+ * (ignored, its default: a sound disk instead of a broken one), a crash point that is no
+ * operation, an unknown crash mode, an `inner` that is not a file layer, a root that is not an
+ * existing directory.
+ */
+function checkSimIOOptions(options: unknown): asserts options is SimIOOptions {
+  checkOptionsObject(options, 'options');
+  if (options === undefined) throw invalidArgument('options', 'an object with at least root', options);
+  checkKnownKeys(options, 'options', SIM_IO_OPTION_KEYS);
+  const { root, inner, crashAtOp, crashMode, ignoreDirSync, ignoreFileSync } = options as Partial<SimIOOptions>;
+  if (typeof root !== 'string' || root.length === 0) throw invalidArgument('options.root', 'the path of an existing directory', root);
+  let isDirectory = false;
+  try {
+    isDirectory = fs.statSync(root).isDirectory();
+  } catch {
+    // missing: refused below
+  }
+  if (!isDirectory) throw invalidArgument('options.root', 'the path of an existing directory', root);
+  if (inner !== undefined) checkFileIO(inner, 'options.inner');
+  // Infinity: never (the crash checker's run without a crash).
+  if (crashAtOp !== undefined && crashAtOp !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(crashAtOp) && crashAtOp >= 1)) {
+    throw invalidArgument('options.crashAtOp', 'a whole number of at least 1 (the 1-based operation to cut the power before)', crashAtOp);
+  }
+  if (crashMode !== undefined) checkCrashMode(crashMode, 'options.crashMode');
+  for (const [field, value] of [['options.ignoreDirSync', ignoreDirSync], ['options.ignoreFileSync', ignoreFileSync]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw invalidArgument(field, 'a boolean', value);
+  }
+}
+
 /** The error every operation gives after the simulated power loss. */
 export function crashError(operation: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`EIO: simulated power loss, ${operation}`), { code: 'EIO', errno: -5, syscall: operation });
@@ -491,11 +532,12 @@ export class SimIO implements FileIO {
   private nextToken = 1;
 
   constructor(options: SimIOOptions) {
+    checkSimIOOptions(options);
     this.model = DurabilityModel.fromDisk(options.root);
     this.inner = options.inner ?? nodeIO;
     this.crashAtOp = options.crashAtOp ?? Number.POSITIVE_INFINITY;
     this.crashMode = options.crashMode ?? 'drop';
-    this.random = randomFunction(options.random ?? Math.random, 'random');
+    this.random = randomFunction(options.random ?? Math.random, 'options.random');
     this.ignoreDirSync = options.ignoreDirSync ?? false;
     this.ignoreFileSync = options.ignoreFileSync ?? false;
   }
@@ -511,6 +553,7 @@ export class SimIO implements FileIO {
    * Idempotent.
    */
   crash(mode: CrashMode = this.crashMode): void {
+    checkCrashMode(mode, 'mode');
     if (this.crashedState) return;
     this.crashedState = true;
     for (const fd of this.openFds) {

@@ -8,10 +8,15 @@
  * operations in the same order on every run, so a crash at operation N means the same moment
  * every time (crash-checker.ts relies on it). Never use it for data you want to keep.
  */
+import { checkFileIO } from '../api-arguments.js';
 import { nodeIO, type FileIO } from '../fs/io.js';
 
-/** `inner` with fsyncs that complete in the next turn without reaching the disk. */
+/**
+ * `inner` with fsyncs that complete in the next turn without reaching the disk. A factory: pass
+ * `syncFreeIO()` (or `syncFreeIO(inner)`) as a layer, not the function itself.
+ */
 export function syncFreeIO(inner: FileIO = nodeIO): FileIO {
+  checkFileIO(inner, 'inner');
   const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
   return {
     open: (file, mode) => inner.open(file, mode),
