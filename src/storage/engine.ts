@@ -40,7 +40,7 @@ import {
 import { ensureDirectory } from './fs/directory.js';
 import { FlushScheduler } from './fs/flush-scheduler.js';
 import { GroupCommit, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';
-import { acquireLock, LOCK_FILE, releaseLock } from './fs/lock.js';
+import { acquireLock, releaseLock, type HeldLock } from './fs/lock.js';
 import { OpenFiles } from './fs/open-files.js';
 import { syncDataDirectory } from './fs/sync-directory.js';
 import type { StoredEvent } from './log/record-reader.js';
@@ -138,7 +138,7 @@ export class Engine {
   private readonly observers: Observers;
   private recoveryReport: RecoveryReport | null = null;
 
-  private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog, afterCrash: boolean) {
+  private constructor(private readonly options: ResolvedOptions, private readonly catalog: Catalog, afterCrash: boolean, private readonly lock: HeldLock) {
     this.dataDir = options.dataDir;
     this.streams = new StreamRegistry(options.maxStreams);
     this.groupCommit = new GroupCommit(options.fsync, options.fsyncIntervalMs, options.logger);
@@ -265,7 +265,7 @@ export class Engine {
       const syncMs = lockLeft ? performance.now() - syncStarted : 0;
       const catalog = Catalog.load(io, dataDir);
       prepareDataDirectory(resolved);
-      engine = new Engine(resolved, catalog, crashed);
+      engine = new Engine(resolved, catalog, crashed, lock);
       const started = Date.now();
       const recovered: StreamRecovery[] = [];
       // Checksums of the active segments recorded at the last clean close (none after a crash).
@@ -304,7 +304,7 @@ export class Engine {
       }
       // After a crash, or an open that was itself interrupted, keep the LOCK: recovery did not
       // finish, and the next open must know (the checkpoint, still there, tells it which).
-      releaseLock(io, lock, dataDir, !lockLeft);
+      releaseLock(io, lock, !lockLeft);
       throw error;
     }
   }
@@ -840,7 +840,7 @@ export class Engine {
       }
     }
     // A store whose last fsyncs failed keeps its LOCK: the next open recovers as after a crash.
-    releaseLock(io, path.join(this.dataDir, LOCK_FILE), this.dataDir, clean);
+    releaseLock(io, this.lock, clean);
     logger.info({ dataDir: this.dataDir, clean }, 'store closed');
   }
 

@@ -6,7 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { openEngine } from '../helpers/store.js';
+import { requireIdleStore, requireVerifiable } from '../../src/cli/store-checks.js';
+import { nodeIO } from '../../src/storage/fs/io.js';
+import { inspectStoreDirectory } from '../../src/storage/store-directory.js';
+import { verifyDirectory } from '../../src/storage/tools/verify.js';
+import { openEngine, readAll } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const ENGINE_MODULE = new URL('../../src/storage/engine.js', import.meta.url).href;
@@ -44,6 +48,80 @@ t.test('a second open in the same process fails with LOCKED until the first clos
   await first.close();
   const second = await openEngine(dataDir);
   await second.close();
+});
+
+/**
+ * Other names of `dataDir`: a symbolic link to it, one to its parent, and relative and
+ * trailing-slash spellings of those. Every one names the same directory.
+ */
+function otherNames(t: Parameters<typeof tempDir>[0], dataDir: string): string[] {
+  const links = tempDir(t, 'links');
+  fs.symlinkSync(dataDir, path.join(links, 'link'));
+  fs.symlinkSync(path.dirname(dataDir), path.join(links, 'parent'));
+  const viaParent = path.join(links, 'parent', path.basename(dataDir));
+  return [path.join(links, 'link'), `${path.join(links, 'link')}/`, viaParent, path.relative(process.cwd(), viaParent)];
+}
+
+/** Tries to open `dataDir` in another process; resolves to the error code, or 'opened'. */
+async function openElsewhere(dataDir: string): Promise<string> {
+  const script = `
+    const { Engine } = await import(process.argv[1]);
+    try {
+      const engine = await Engine.open({ dataDir: process.argv[2], retentionIntervalMs: 0 });
+      await engine.close();
+      process.stdout.write('opened');
+    } catch (error) {
+      process.stdout.write(String(error.code));
+    }
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, ENGINE_MODULE, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await new Promise((resolve) => child.on('exit', resolve));
+  return out;
+}
+
+t.test('a second open in this process through another name of the directory (a symbolic link to it or a parent) fails with LOCKED; the first keeps its data and its LOCK', async (t) => {
+  const dataDir = path.join(tempDir(t), 'data');
+  const first = await openEngine(dataDir);
+  await first.createStream('s');
+  for (const name of otherNames(t, dataDir)) {
+    await t.rejects(openEngine(name), { code: 'LOCKED', reason: new RegExp(`already open in this process \\(as ${dataDir}\\)`) }, name);
+  }
+  t.ok(fs.existsSync(path.join(dataDir, 'LOCK')), 'the refused opens left the LOCK in place');
+  t.equal(await openElsewhere(dataDir), 'LOCKED', 'another process is still kept out');
+  t.equal((await first.append('s', Buffer.from('from-first'))).offset, 0);
+  await first.close();
+  const again = await openEngine(otherNames(t, dataDir)[0]!);
+  t.same(readAll(again, 's').map((event) => `${event.offset}:${event.payload.toString()}`), ['0:from-first'], 'the acknowledged event is there, once');
+  await again.close();
+});
+
+t.test('the offline checks see a store open in this process through any of its names', async (t) => {
+  const dataDir = path.join(tempDir(t), 'data');
+  const engine = await openEngine(dataDir);
+  t.teardown(() => engine.close());
+  for (const name of otherNames(t, dataDir)) {
+    t.equal(inspectStoreDirectory(name).lockHolder, process.pid, `${name}: held by this process`);
+    t.throws(() => verifyDirectory(nodeIO, name), { code: 'LOCKED' }, `${name}: verify refuses`);
+    t.throws(() => requireVerifiable(name), { code: 'LOCKED' }, `${name}: eventbus verify refuses`);
+    t.throws(() => requireIdleStore(name), { code: 'LOCKED' }, `${name}: eventbus snapshot refuses`);
+  }
+});
+
+t.test('a store open in another process cannot be opened through another name, in either direction', async (t) => {
+  const dataDir = path.join(tempDir(t), 'data');
+  await (await openEngine(dataDir)).close();
+  const [link] = otherNames(t, dataDir);
+  const child = await holder(link!);
+  t.teardown(() => void child.kill('SIGKILL'));
+  await t.rejects(openEngine(dataDir), { code: 'LOCKED', reason: new RegExp(`in use by process ${child.pid}`) }, 'held through a link, opened by its name');
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  const engine = await openEngine(link!);
+  t.equal(await openElsewhere(dataDir), 'LOCKED', 'held through a link here, opened by its name in another process');
+  await engine.close();
 });
 
 t.test('a store open in another process cannot be opened; once that process is gone, it can', async (t) => {

@@ -12,13 +12,44 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ErrorCodes, EventBusError, ioError } from '../../errors.js';
+import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import { readWholeFile, writeFully, type FileIO } from './io.js';
 
 export const LOCK_FILE = 'LOCK';
 
-/** Data directories open in this process (the LOCK file's pid cannot tell them apart). */
-const openInProcess = new Set<string>();
+/**
+ * Data directories open in this process (the LOCK file's pid cannot tell them apart), by
+ * {@link directoryIdentity}, each with the path it was opened as.
+ */
+const openInProcess = new Map<string, string>();
+
+/** A LOCK this process holds: what {@link releaseLock} needs to give it back. */
+export interface HeldLock {
+  /** The LOCK file's path. */
+  file: string;
+  /** The data directory, as it was opened. */
+  dataDir: string;
+  /** Its {@link directoryIdentity} when it was opened (its name may since point elsewhere). */
+  identity: string;
+}
+
+/**
+ * What tells one directory from another whatever it is called: its device and inode numbers.
+ * One directory has many names (a symbolic link to it or to one of its parents, a bind mount,
+ * other cases of its name on a case-insensitive file system), and comparing paths, even real
+ * paths, misses some of them; two engines on one directory overwrite each other's appends and
+ * the first to close removes the other's LOCK. A path that cannot be looked at (gone) gets an
+ * identity of its own that matches nothing open.
+ */
+function directoryIdentity(dataDir: string): string {
+  try {
+    // Not through FileIO: like the /proc reads below, this is introspection, not the store's data.
+    const stat = fs.statSync(dataDir, { bigint: true });
+    return `${stat.dev}:${stat.ino}`;
+  } catch {
+    return `unknown:${dataDir}`;
+  }
+}
 
 /**
  * Takes the data directory's LOCK file, which names the owning process: its pid, the boot id
@@ -26,11 +57,16 @@ const openInProcess = new Set<string>();
  * pid, a pid reused by another process, or contents torn by a power loss) is stale and taken
  * over; Node has no flock, and this is what survives kill -9.
  */
-export function acquireLock(io: FileIO, dataDir: string): { lock: string; crashed: boolean } {
+export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; crashed: boolean } {
   const lock = path.join(dataDir, LOCK_FILE);
   let crashed = false;
-  if (openInProcess.has(dataDir)) {
-    throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process`);
+  // Checked by identity, not by name: the LOCK below names this process, which ownerRunning
+  // takes for a leftover of an earlier open, so a second open by another name would take it over.
+  const identity = directoryIdentity(dataDir);
+  const openAs = openInProcess.get(identity);
+  if (openAs !== undefined) {
+    const alias = openAs === dataDir ? '' : ` (as ${openAs})`;
+    throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process${alias}`, { context: { path: dataDir, open_as: openAs } });
   }
   if (io.stat(lock) !== null) {
     const seen = readWholeFile(io, lock).toString('utf8');
@@ -79,8 +115,8 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: string; crashe
   }
   for (const name of leftovers) io.unlink(path.join(dataDir, name));
   io.syncDirNow(dataDir);
-  openInProcess.add(dataDir);
-  return { lock, crashed };
+  openInProcess.set(identity, dataDir);
+  return { lock: { file: lock, dataDir, identity }, crashed };
 }
 
 /** `LOCK.stale.<pid>` files whose taking-over process is gone (a running one is mid-takeover). */
@@ -105,7 +141,7 @@ function abandonedTakeovers(io: FileIO, dataDir: string): string[] {
  * (the last process died with the store open), or null when there is no LOCK.
  */
 export function lockHolder(io: FileIO, dataDir: string): { pid: number } | 'stale' | null {
-  if (openInProcess.has(path.resolve(dataDir))) return { pid: process.pid };
+  if (openInProcess.has(directoryIdentity(path.resolve(dataDir)))) return { pid: process.pid };
   const lock = path.join(dataDir, LOCK_FILE);
   if (io.stat(lock) === null) return null;
   const owner = parseLock(readWholeFile(io, lock).toString('utf8'));
@@ -159,12 +195,17 @@ function startTicks(pid: number): string {
   }
 }
 
-export function releaseLock(io: FileIO, lock: string, dataDir: string, clean = true): void {
-  openInProcess.delete(dataDir);
+/**
+ * Gives back a LOCK taken by {@link acquireLock}; after a clean close it removes the file too (else
+ * it stays, and the next open recovers as after a crash).
+ */
+export function releaseLock(io: FileIO, lock: HeldLock, clean = true): void {
+  assert(openInProcess.get(lock.identity) === lock.dataDir, `releasing the LOCK of ${lock.dataDir}, which this process does not hold`);
+  openInProcess.delete(lock.identity);
   if (!clean) return;
   try {
-    io.unlink(lock);
-    io.syncDirNow(dataDir); // the clean close is durable too
+    io.unlink(lock.file);
+    io.syncDirNow(lock.dataDir); // the clean close is durable too
   } catch {
     // Already gone, or the disk is failing: the next open then recovers as after a crash.
   }
