@@ -8,7 +8,7 @@ import { DEFAULT_CONSUMER_LIMITS, type ConsumerLimits } from './consumers/consum
 import { FSYNC_POLICIES, type FsyncPolicy } from './fs/group-commit.js';
 import { nodeIO, type FileIO } from './fs/io.js';
 import { checkObserver, FILE_IO_METHODS, firstUnknownKey, isFileIO, MAX_TIMER_MS } from './api-arguments.js';
-import { MAX_RECORD_PAYLOAD_BYTES } from './log/segment-files.js';
+import { MAX_EVENT_BYTES } from './format/record.js';
 import type { RetentionPolicy } from './log/segment-list.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { KeyIndexOptions } from './keys/key-index.js';
@@ -177,9 +177,9 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   whole(resolved.segmentSizeBytes, 'segmentSizeBytes', 1024, 1024 ** 3, ' (1 KiB to 1 GiB)');
   resolved.preallocateBytes = options.preallocateBytes ?? Math.min(DEFAULT_PREALLOCATE_BYTES, resolved.segmentSizeBytes);
   whole(resolved.preallocateBytes, 'preallocateBytes', 0, resolved.segmentSizeBytes, ' (at most segmentSizeBytes)');
-  whole(resolved.maxEventBytes, 'maxEventBytes', 1, MAX_RECORD_PAYLOAD_BYTES, ' (at most 64 MiB)');
+  whole(resolved.maxEventBytes, 'maxEventBytes', 1, MAX_EVENT_BYTES, ' (at most 64 MiB)');
   whole(resolved.maxBatchEvents, 'maxBatchEvents', 1);
-  whole(resolved.maxBatchBytes, 'maxBatchBytes', 1, MAX_RECORD_PAYLOAD_BYTES, ' (at most 64 MiB)');
+  whole(resolved.maxBatchBytes, 'maxBatchBytes', 1, MAX_EVENT_BYTES, ' (at most 64 MiB)');
   const k = resolved.keyIndex;
   whole(k.cacheBytes, 'keyIndex.cacheBytes', 64 * 1024, Number.MAX_SAFE_INTEGER, ' (64 KiB)');
   whole(k.flushEvents, 'keyIndex.flushEvents', 16);

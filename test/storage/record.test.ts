@@ -6,8 +6,8 @@
  */
 import t from 'tap';
 import { crc32c } from '../../src/storage/format/crc.js';
-import { decodeRecord, encodeRecord, RECORD_HEADER_BYTES, recordBytes } from '../../src/storage/format/record.js';
-import type { RecordFields } from '../../src/storage/format/record-fields.js';
+import { decodeRecord, encodeRecord, MAX_EVENT_BYTES, MAX_RECORD_LENGTH, RECORD_HEADER_BYTES, recordBytes } from '../../src/storage/format/record.js';
+import { MAX_KEY_BYTES, MAX_MSG_ID_BYTES, MAX_TYPE_BYTES, type RecordFields } from '../../src/storage/format/record-fields.js';
 
 const MAX = 1 << 20;
 
@@ -113,6 +113,20 @@ t.test('format 2: every combination of fields round-trips, with the batch end fl
       t.equal(a?.msgId, (mask & 8) !== 0 ? msgId.toString() : undefined);
     }
   }
+});
+
+t.test('the largest record an append can make (the largest event beside the longest key, type and msg_id) is within what readers accept; the writer never makes a longer one', async (t) => {
+  const metadata = Buffer.from('{"m":1}');
+  const f = fields({ key: Buffer.alloc(MAX_KEY_BYTES, 0x6b), version: 1, type: Buffer.alloc(MAX_TYPE_BYTES, 0x74), metadata, msgId: Buffer.alloc(MAX_MSG_ID_BYTES, 0x6d) });
+  const body = Buffer.alloc(MAX_EVENT_BYTES - metadata.length, 0x62);
+  const buffer = Buffer.alloc(recordBytes(body.length, f));
+  encodeRecord(buffer, 0, 9, 1, body, f);
+  t.equal(buffer.length - RECORD_HEADER_BYTES, MAX_RECORD_LENGTH, 'exactly the longest record');
+  const decoded = decodeRecord(buffer, 0, buffer.length, MAX_RECORD_LENGTH, 9);
+  t.not(typeof decoded, 'string', 'it decodes');
+  if (typeof decoded !== 'string') t.equal(decoded.payload.length, body.length);
+  const longer = Buffer.alloc(buffer.length + 1);
+  t.throws(() => encodeRecord(longer, 0, 9, 1, Buffer.alloc(body.length + 1), f), { code: 'INTERNAL' }, 'one byte more is a bug, never written');
 });
 
 t.test('format 2: malformed fields whose CRC checks are bad-fields, never data', async (t) => {

@@ -38,6 +38,11 @@ const VERSION_BYTES = 8;
 export const MAX_KEY_BYTES = 255;
 export const MAX_TYPE_BYTES = 255;
 export const MAX_MSG_ID_BYTES = 64;
+/**
+ * The most bytes the fields take besides the metadata: the fixed part, a version, and the longest
+ * key, type and msg_id (590). The metadata counts toward the event's size limit instead.
+ */
+export const MAX_FIELDS_BYTES_BESIDE_METADATA = FIELDS_FIXED_BYTES + VERSION_BYTES + MAX_KEY_BYTES + MAX_TYPE_BYTES + MAX_MSG_ID_BYTES;
 
 /** The fields of one event, encoded: each null when the event has none. */
 export interface RecordFields {

@@ -18,11 +18,27 @@
  * index entry, can never return another event's bytes as this one's. The header is the same in
  * both versions, so scanning, resynchronising after damage and sizing reads do not depend on it.
  */
+import { assert } from '../../errors.js';
 import { readU64, writeU64 } from './binary.js';
 import { crc32c } from './crc.js';
-import { checkFields, decodeFields, encodeFields, fieldsBytes, isBatchEnd, type EventAttributes, type RecordFields } from './record-fields.js';
+import { checkFields, decodeFields, encodeFields, fieldsBytes, isBatchEnd, MAX_FIELDS_BYTES_BESIDE_METADATA, type EventAttributes, type RecordFields } from './record-fields.js';
 
 export const RECORD_HEADER_BYTES = 24;
+
+/**
+ * The largest event (body and metadata) an append may take: the highest `maxEventBytes`
+ * (engine-options.ts) and `storage.max_event_bytes` (the server's configuration) allow.
+ */
+export const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The largest `length` a record may have (the bytes after its header): the largest event with the
+ * longest key, type and msg_id beside it. A reader takes a length above it for damage, whatever
+ * the configured event size limit; the writer never writes one (encodeRecord asserts it), so
+ * every event acknowledged is readable. It may only ever grow: readers must accept everything
+ * written before (format 1 records and earlier format 2 ones were at most 64 MiB long).
+ */
+export const MAX_RECORD_LENGTH = MAX_EVENT_BYTES + MAX_FIELDS_BYTES_BESIDE_METADATA;
 
 /** The record format versions, as a segment's file header gives them. */
 export type RecordVersion = 1 | 2;
@@ -49,6 +65,8 @@ export function encodeRecord(
 ): number {
   const fieldsEnd = position + RECORD_HEADER_BYTES + encodeFields(target, position + RECORD_HEADER_BYTES, fields, batchEnd);
   const end = fieldsEnd + payload.copy(target, fieldsEnd);
+  // The appends' size checks keep every record within what readers accept.
+  assert(end - position - RECORD_HEADER_BYTES <= MAX_RECORD_LENGTH, 'a record longer than readers accept');
   target.writeUInt32LE(end - position - RECORD_HEADER_BYTES, position + 4);
   writeU64(target, position + 8, offset);
   writeU64(target, position + 16, timestampMs);
@@ -73,7 +91,7 @@ export interface DecodedRecord {
 export type RecordProblem =
   /** The buffer ends inside the record: the rest was not read, or was never written. */
   | 'partial'
-  /** The length field is larger than any record may be. */
+  /** The length field is larger than any record may be (`maxLength`, in the engine MAX_RECORD_LENGTH). */
   | 'bad-length'
   /** The checksum does not match. */
   | 'bad-crc'
@@ -90,11 +108,11 @@ export function decodeRecord(
   buffer: Buffer,
   position: number,
   end: number,
-  maxPayloadBytes: number,
+  maxLength: number,
   expectedOffset?: number,
   version: RecordVersion = CURRENT_RECORD_VERSION,
 ): DecodedRecord | RecordProblem {
-  const size = checkRecord(buffer, position, end, maxPayloadBytes, expectedOffset, version);
+  const size = checkRecord(buffer, position, end, maxLength, expectedOffset, version);
   if (typeof size === 'string') return size;
   const content = position + RECORD_HEADER_BYTES;
   const offset = readU64(buffer, position + 8);
@@ -120,13 +138,13 @@ export function checkRecord(
   buffer: Buffer,
   position: number,
   end: number,
-  maxPayloadBytes: number,
+  maxLength: number,
   expectedOffset: number | undefined,
   version: RecordVersion,
 ): number | RecordProblem {
   if (end - position < RECORD_HEADER_BYTES) return 'partial';
   const length = buffer.readUInt32LE(position + 4);
-  if (length > maxPayloadBytes) return 'bad-length';
+  if (length > maxLength) return 'bad-length';
   const size = RECORD_HEADER_BYTES + length;
   if (end - position < size) return 'partial';
   if (crc32c(buffer.subarray(position + 4, position + size)) !== buffer.readUInt32LE(position)) return 'bad-crc';

@@ -53,7 +53,7 @@ export function scanLog(
   position: number,
   endPosition: number,
   firstOffset: number,
-  maxPayloadBytes: number,
+  maxLength: number,
   version: RecordVersion,
   visit: RecordVisitor,
   maxRecords = Number.MAX_SAFE_INTEGER,
@@ -70,11 +70,11 @@ export function scanLog(
     if (position + RECORD_HEADER_BYTES > chunkEnd || position < chunkStart) {
       ({ chunk, chunkStart, chunkEnd } = refill(io, fd, chunk, position, endPosition, RECORD_HEADER_BYTES));
     }
-    let size = checkRecord(chunk, position - chunkStart, chunkEnd - chunkStart, maxPayloadBytes, nextOffset, version);
+    let size = checkRecord(chunk, position - chunkStart, chunkEnd - chunkStart, maxLength, nextOffset, version);
     if (size === 'partial' && chunkEnd < endPosition) {
       const need = RECORD_HEADER_BYTES + chunk.readUInt32LE(position - chunkStart + 4);
       ({ chunk, chunkStart, chunkEnd } = refill(io, fd, chunk, position, endPosition, need));
-      size = checkRecord(chunk, 0, chunkEnd - chunkStart, maxPayloadBytes, nextOffset, version);
+      size = checkRecord(chunk, 0, chunkEnd - chunkStart, maxLength, nextOffset, version);
     }
     if (typeof size === 'string') {
       return { end: position, nextOffset, maxTimestampMs, stop: { position, problem: size }, batchEnd, batchEndOffset };
@@ -107,7 +107,8 @@ export interface ResyncBounds {
   maxOffset: number;
   minTimestampMs: number;
   maxTimestampMs: number;
-  maxPayloadBytes: number;
+  /** The largest record length (bytes after its header) that is plausible. */
+  maxLength: number;
 }
 
 /**
@@ -130,7 +131,7 @@ export function findNextRecord(
     if (isZero(chunk.subarray(0, n))) continue;
     for (let i = 0; i + RECORD_HEADER_BYTES <= n && i < CHUNK_BYTES; i++) {
       const length = chunk.readUInt32LE(i + 4);
-      if (length > bounds.maxPayloadBytes || start + i + RECORD_HEADER_BYTES + length > endPosition) continue;
+      if (length > bounds.maxLength || start + i + RECORD_HEADER_BYTES + length > endPosition) continue;
       const offset = readU64(chunk, i + 8);
       if (offset < bounds.minOffset || offset > bounds.maxOffset) continue;
       const timestamp = readU64(chunk, i + 16);

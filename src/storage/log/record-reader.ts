@@ -4,9 +4,8 @@
  * before it is returned; a record that fails ends the run.
  */
 import type { EventAttributes } from '../format/record-fields.js';
-import { decodeRecord, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
+import { decodeRecord, MAX_RECORD_LENGTH, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
 import type { DurableFile } from '../fs/durable-file.js';
-import { MAX_RECORD_PAYLOAD_BYTES } from './segment-files.js';
 
 /** Read size for ordinary reads: large enough to amortise the syscall, small enough to be cheap. */
 const MIN_READ_BYTES = 64 * 1024;
@@ -116,15 +115,15 @@ export function readRecords(log: DurableFile, run: RecordRun, out: StoredEvent[]
         if (keptLength === out.length) return bytes;
         checking = true;
       }
-      let decoded = decodeRecord(chunk, at, got, MAX_RECORD_PAYLOAD_BYTES, offset, version);
+      let decoded = decodeRecord(chunk, at, got, MAX_RECORD_LENGTH, offset, version);
       if (decoded === 'partial' && !progressed && got - at >= RECORD_HEADER_BYTES) {
         // One record larger than the read: read exactly that record.
         const need = RECORD_HEADER_BYTES + chunk.readUInt32LE(at + 4);
-        if (need <= MAX_RECORD_PAYLOAD_BYTES + RECORD_HEADER_BYTES && position + need <= logBytes) {
+        if (need <= MAX_RECORD_LENGTH + RECORD_HEADER_BYTES && position + need <= logBytes) {
           chunk = Buffer.allocUnsafe(need);
           got = log.read(chunk, 0, need, position);
           at = 0;
-          decoded = decodeRecord(chunk, 0, got, MAX_RECORD_PAYLOAD_BYTES, offset, version);
+          decoded = decodeRecord(chunk, 0, got, MAX_RECORD_LENGTH, offset, version);
         }
       }
       if (decoded === 'partial' && progressed) break; // continue with a fresh read

@@ -9,11 +9,11 @@
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { decodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeSealTrailer, encodeIndexEntry, INDEX_ENTRY_BYTES, INDEX_MAGIC, INDEX_VERSION, SEAL_TRAILER_BYTES, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
-import { checkRecord, RECORD_HEADER_BYTES, type RecordProblem, type RecordVersion } from '../format/record.js';
+import { checkRecord, MAX_RECORD_LENGTH, RECORD_HEADER_BYTES, type RecordProblem, type RecordVersion } from '../format/record.js';
 import { readFully, type FileIO } from '../fs/io.js';
 import type { Logger } from '../logger.js';
 import { findNextRecord, scanLog, zeroFrom, type ResyncBounds } from './log-scanner.js';
-import { LOG_MAGIC, LOG_VERSIONS, MAX_RECORD_PAYLOAD_BYTES, type SegmentPaths } from './segment-files.js';
+import { LOG_MAGIC, LOG_VERSIONS, type SegmentPaths } from './segment-files.js';
 
 /** Records found by resynchronisation must carry timestamps this close to the segment's life. */
 const RESYNC_TIMESTAMP_SLACK_MS = 7 * 86_400_000;
@@ -54,12 +54,12 @@ export function checkLogHeader(io: FileIO, fd: number, baseOffset: number): { cr
  * version 1 and not as version 2, else 2.
  */
 export function guessVersion(io: FileIO, fd: number, logBytes: number): RecordVersion {
-  const length = Math.min(logBytes - FILE_HEADER_BYTES, RECORD_HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES, 1 << 20);
+  const length = Math.min(logBytes - FILE_HEADER_BYTES, RECORD_HEADER_BYTES + MAX_RECORD_LENGTH, 1 << 20);
   if (length < RECORD_HEADER_BYTES) return 2;
   const chunk = Buffer.allocUnsafe(length);
   const n = readFully(io, fd, chunk, 0, length, FILE_HEADER_BYTES);
-  const asV2 = checkRecord(chunk, 0, n, MAX_RECORD_PAYLOAD_BYTES, undefined, 2);
-  return asV2 === 'bad-fields' && typeof checkRecord(chunk, 0, n, MAX_RECORD_PAYLOAD_BYTES, undefined, 1) === 'number' ? 1 : 2;
+  const asV2 = checkRecord(chunk, 0, n, MAX_RECORD_LENGTH, undefined, 2);
+  return asV2 === 'bad-fields' && typeof checkRecord(chunk, 0, n, MAX_RECORD_LENGTH, undefined, 1) === 'number' ? 1 : 2;
 }
 
 /** The damage a failing log header is: it makes no offset unreadable by itself. */
@@ -239,7 +239,7 @@ export function scanRecords(
   let maxTimestampMs = 0;
   for (;;) {
     const scanFrom = expected;
-    const result = scanLog(io, fd, position, logBytes, expected, MAX_RECORD_PAYLOAD_BYTES, segment.version, (offset, at) => visit(offset, at), stopOffset - expected);
+    const result = scanLog(io, fd, position, logBytes, expected, MAX_RECORD_LENGTH, segment.version, (offset, at) => visit(offset, at), stopOffset - expected);
     maxTimestampMs = Math.max(maxTimestampMs, result.maxTimestampMs);
     if (result.batchEndOffset > scanFrom) boundary = { position: result.batchEnd, offset: result.batchEndOffset };
     expected = result.nextOffset;
@@ -306,7 +306,7 @@ export function resyncBounds(minOffset: number, maxOffset: number, createdMs: nu
     maxOffset,
     minTimestampMs: Math.max(1, createdMs - RESYNC_TIMESTAMP_SLACK_MS),
     maxTimestampMs: Date.now() + RESYNC_TIMESTAMP_SLACK_MS,
-    maxPayloadBytes: MAX_RECORD_PAYLOAD_BYTES,
+    maxLength: MAX_RECORD_LENGTH,
   };
 }
 
@@ -325,7 +325,7 @@ export function endsShort(io: FileIO, paths: SegmentPaths, count: number): boole
     const base = paths.baseOffset;
     const header = checkLogHeader(io, fd, base);
     const version = 'version' in header ? header.version : 2;
-    const scan = scanLog(io, fd, FILE_HEADER_BYTES, stat.size, base, MAX_RECORD_PAYLOAD_BYTES, version, () => {}, count);
+    const scan = scanLog(io, fd, FILE_HEADER_BYTES, stat.size, base, MAX_RECORD_LENGTH, version, () => {}, count);
     if (scan.nextOffset >= base + count) return false;
     if (scan.stop === null) return true; // the file ends before the records do
     const bounds = { ...resyncBounds(scan.nextOffset, base + count - 1, 0), minTimestampMs: 1 };

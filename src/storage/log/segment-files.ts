@@ -17,12 +17,6 @@ export const LOG_MAGIC = 'EBLG';
 /** The versions a `.log` may have: that of its records. */
 export const LOG_VERSIONS: readonly RecordVersion[] = [1, 2];
 
-/**
- * The largest payload a stored record may claim. A length field above it is damage, whatever
- * the configured event size limit (which may have been higher when the record was written).
- */
-export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024;
-
 /** Suffix of an index being rebuilt (renamed over the old one when complete). */
 export const REBUILD_SUFFIX = '.rebuild';
 

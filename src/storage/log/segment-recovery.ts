@@ -18,13 +18,13 @@
 import { assert, ErrorCodes, EventBusError } from '../../errors.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, encodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, sealedIndexBytes } from '../format/offset-index.js';
-import { CURRENT_RECORD_VERSION, decodeRecord, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
+import { CURRENT_RECORD_VERSION, decodeRecord, MAX_RECORD_LENGTH, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
 import { DurableFile } from '../fs/durable-file.js';
 import { IndexFile } from './index-file.js';
 import { scanLog } from './log-scanner.js';
 import { Segment, type RecoveredSegment, type SegmentContext } from './segment.js';
 import { checkIndexHeader, checkLogHeader, checkSealed, endsShort, guessVersion, headerDamage, isWholeSealed, logDamage, readSealTrailer, scanRecords, type BatchBoundary, type Damage } from './segment-check.js';
-import { encodeLogHeader, listSegments, MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from './segment-files.js';
+import { encodeLogHeader, listSegments, segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
 
 /** Why the offsets a seal records as damaged cannot be read (the seal does not say how they fail). */
@@ -330,10 +330,10 @@ function readRecordAt(log: DurableFile, position: number, logBytes: number, offs
   const header = Buffer.alloc(RECORD_HEADER_BYTES);
   log.read(header, 0, RECORD_HEADER_BYTES, position);
   const size = RECORD_HEADER_BYTES + header.readUInt32LE(4);
-  if (size > RECORD_HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES || position + size > logBytes) return null;
+  if (size > RECORD_HEADER_BYTES + MAX_RECORD_LENGTH || position + size > logBytes) return null;
   const record = Buffer.allocUnsafe(size);
   log.read(record, 0, size, position);
-  const decoded = decodeRecord(record, 0, size, MAX_RECORD_PAYLOAD_BYTES, offset, version);
+  const decoded = decodeRecord(record, 0, size, MAX_RECORD_LENGTH, offset, version);
   return typeof decoded === 'string' ? null : decoded;
 }
 
@@ -436,7 +436,7 @@ function cutLog(ctx: SegmentContext, log: DurableFile, paths: SegmentPaths, at: 
  */
 function scanForBoundary(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, logBytes: number, endOffset: number, found: RecoveredSegment): BatchBoundary {
   const base = paths.baseOffset;
-  const scan = scanLog(ctx.io, log.fd, FILE_HEADER_BYTES, logBytes, base, MAX_RECORD_PAYLOAD_BYTES, found.version, () => {}, endOffset - base);
+  const scan = scanLog(ctx.io, log.fd, FILE_HEADER_BYTES, logBytes, base, MAX_RECORD_LENGTH, found.version, () => {}, endOffset - base);
   return scan.batchEndOffset > base ? { position: scan.batchEnd, offset: scan.batchEndOffset } : { position: FILE_HEADER_BYTES, offset: base };
 }
 

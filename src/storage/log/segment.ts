@@ -14,7 +14,7 @@
 import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
-import { CURRENT_RECORD_VERSION, decodeRecord, type RecordVersion } from '../format/record.js';
+import { CURRENT_RECORD_VERSION, decodeRecord, MAX_RECORD_LENGTH, type RecordVersion } from '../format/record.js';
 import { encodeSealTrailer, INDEX_ENTRY_BYTES, indexEntryPosition, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
 import { DurableFile } from '../fs/durable-file.js';
 import type { FileIO } from '../fs/io.js';
@@ -25,7 +25,7 @@ import { LogFile } from './log-file.js';
 import { readRecords, type RecordFailure, type StoredEvent } from './record-reader.js';
 import { batchDamage, indexRecords, logDamage, type BatchBoundary, type Damage } from './segment-check.js';
 import { SegmentDamage } from './segment-damage.js';
-import { MAX_RECORD_PAYLOAD_BYTES, segmentPaths, type SegmentPaths } from './segment-files.js';
+import { segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
 import type { RecoveryNotes } from './recovery-notes.js';
 import type { SegmentCrcs } from '../crc-checkpoint.js';
@@ -430,7 +430,7 @@ export class Segment {
       if (at < FILE_HEADER_BYTES || at >= above) return { offset: o + 1, position: above };
       const chunk = Buffer.allocUnsafe(above - at);
       const got = this.openLog().read(chunk, 0, chunk.length, at);
-      const decoded = decodeRecord(chunk, 0, got, MAX_RECORD_PAYLOAD_BYTES, o, this.version);
+      const decoded = decodeRecord(chunk, 0, got, MAX_RECORD_LENGTH, o, this.version);
       if (typeof decoded === 'string' || decoded.batchEnd || decoded.size !== chunk.length) return { offset: o + 1, position: above };
       above = at;
     }
