@@ -11,6 +11,7 @@ import { DEFAULT_BUS_OPTIONS } from '../bus/bus.js';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { ClientCredentials } from '../server/auth.js';
 import { DEFAULT_HTTP_OPTIONS } from '../server/http/http-options.js';
+import { MAX_PENDING } from '../storage/consumers/journal-codec.js';
 import { MAX_EVENT_BYTES } from '../storage/format/record.js';
 
 /** Everything a config file can set, in our terms (absent: not set). */
@@ -130,7 +131,7 @@ const BOUNDS: Record<string, [number, number?]> = {
   'server.shutdown_timeout_ms': [1], 'server.max_subscription_buffer_bytes': [1], 'server.default_page_events': [1], 'server.max_page_events': [1],
   'server.max_page_bytes': [1], 'storage.fsync_interval_ms': [1], 'storage.segment_size_bytes': [1024, 1024 ** 3],
   'storage.max_event_bytes': [1, MAX_EVENT_BYTES], 'storage.max_batch_events': [1], 'storage.max_batch_bytes': [1, MAX_EVENT_BYTES], 'storage.max_open_segments': [1],
-  'storage.max_streams': [1], 'consumers.max_pending': [1], 'consumers.default_batch_events': [1],
+  'storage.max_streams': [1], 'consumers.max_pending': [1, MAX_PENDING], 'consumers.default_batch_events': [1],
   'consumers.max_batch_events': [1], 'consumers.max_batch_bytes': [1], 'consumers.max_consumers_per_stream': [1],
   'http.max_connections': [1], 'http.max_header_bytes': [1024, 1024 * 1024], 'http.headers_timeout_ms': [1],
   'http.request_timeout_ms': [1], 'http.max_body_bytes': [1, 64 * 1024 * 1024], 'http.max_labelled_streams': [1],

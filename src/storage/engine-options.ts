@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { DEFAULT_CONSUMER_LIMITS, type ConsumerLimits } from './consumers/consumer-types.js';
+import { MAX_PENDING } from './consumers/journal-codec.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from './fs/group-commit.js';
 import { nodeIO, type FileIO } from './fs/io.js';
 import { checkObserver, FILE_IO_METHODS, firstUnknownKey, isFileIO, MAX_TIMER_MS } from './api-arguments.js';
@@ -194,7 +195,9 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const c = resolved.consumers;
   for (const key of ['maxDeliveries', 'ackWaitMs'] as const) whole(c[key], `consumers.${key}`, 0);
   whole(c.maxWaitMs, 'consumers.maxWaitMs', 0, MAX_TIMER_MS, ' (ms)');
-  for (const key of ['maxPending', 'defaultBatchEvents', 'maxBatchEvents', 'maxBatchBytes', 'maxConsumersPerStream'] as const) whole(c[key], `consumers.${key}`, 1);
+  // A consumer's whole state is one journal record, which has a largest size (journal-codec.ts).
+  whole(c.maxPending, 'consumers.maxPending', 1, MAX_PENDING);
+  for (const key of ['defaultBatchEvents', 'maxBatchEvents', 'maxBatchBytes', 'maxConsumersPerStream'] as const) whole(c[key], `consumers.${key}`, 1);
   // A default above the cap would hand out more than the cap to every call without maxEvents:
   // refused when asked for, lowered to the cap when it is only the default.
   if (options.consumers?.defaultBatchEvents === undefined) c.defaultBatchEvents = Math.min(c.defaultBatchEvents, c.maxBatchEvents);

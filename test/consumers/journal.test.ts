@@ -9,11 +9,14 @@ import t from 'tap';
 import { ErrorCodes, EventBusError } from '../../src/errors.js';
 import { Consumer } from '../../src/storage/consumers/consumer.js';
 import { ConsumerJournal, type JournalContext } from '../../src/storage/consumers/consumer-journal.js';
-import { decodeJournal, encodeConsumer, encodeDeliver, encodeMark, encodeState, RecordTypes } from '../../src/storage/consumers/journal-codec.js';
+import { decodeJournal, encodeConsumer, encodeDeliver, encodeMark, encodeMarks, encodeState, MAX_MARK_OFFSETS, MAX_PENDING, RecordTypes } from '../../src/storage/consumers/journal-codec.js';
+import { parseConfig } from '../../src/cli/config.js';
 import { replayJournal } from '../../src/storage/consumers/journal-replay.js';
 import { GroupCommit } from '../../src/storage/fs/group-commit.js';
 import { nodeIO, type FileIO } from '../../src/storage/fs/io.js';
 import { silentLogger } from '../../src/storage/logger.js';
+import { Engine } from '../../src/storage/engine.js';
+import { verifyDirectory } from '../../src/storage/tools/verify.js';
 import { FaultyIO } from 'eventbus/storage/testing';
 import { capturingLogger } from '../helpers/logger.js';
 import { flipBit } from '../helpers/store.js';
@@ -135,4 +138,55 @@ t.test('a failed fsync is never acknowledged; the journal then refuses changes w
   await t.rejects(write(journal, [encodeDeliver(1, 0, 1, 99, false)]), { code: 'IO_ERROR' });
   t.throws(() => journal.checkUsable(), { code: 'STREAM_FAILED', message: /consumer state of stream 'orders' refuses changes until reopened/ });
   await t.rejects(journal.append([encodeMark(1, 1, [0])]), { code: 'STREAM_FAILED' });
+});
+
+t.test('a mark of more offsets than one journal record may hold is journaled readable: kept across a reopen, no damage', async (t) => {
+  const dataDir = tempDir(t, 'journal-big-mark');
+  // No compaction (its file cannot be created), so the journal keeps the mark's own records.
+  const io = new FaultyIO();
+  io.inject({ op: 'open', errno: 'EIO', path: /consumers\.compact$/, persistent: true });
+  const engine = await Engine.open({ dataDir, io, retentionIntervalMs: 0 });
+  await engine.createStream('s');
+  await engine.appendMany('s', [Buffer.from('a'), Buffer.from('b')]);
+  t.equal((await engine.consume('s', 'c', { maxEvents: 2 })).events.length, 2);
+  // Repeats are allowed; 8 bytes an offset, this is more than the 64 MiB a record's body may be.
+  const offsets = new Array<number>(8 * 1024 * 1024).fill(0);
+  offsets.push(1);
+  await engine.mark('s', 'c', offsets, 1);
+  await engine.close();
+
+  const report = verifyDirectory(nodeIO, dataDir);
+  t.same(report.problems, [], 'the store verifies');
+  const reopened = await Engine.open({ dataDir, retentionIntervalMs: 0 });
+  t.teardown(() => reopened.close());
+  t.equal(reopened.recovery.totals.damage, 0, 'recovery finds no damage');
+  t.same(reopened.eventStatuses('s', 'c', [0, 1]).map((s) => s.status), [1, 1], 'both events stay acknowledged');
+});
+
+t.test('a long mark is split into records of at most MAX_MARK_OFFSETS offsets that replay as the one mark', async (t) => {
+  const offsets = Array.from({ length: MAX_MARK_OFFSETS + 2 }, (_, i) => i % 7);
+  const records = encodeMarks(3, 1, offsets);
+  t.equal(records.length, 2);
+  const decoded = decodeJournal(Buffer.concat([Buffer.alloc(32), ...records]), 'j', false).records;
+  t.same(decoded.map((r) => r.type), [RecordTypes.MARK, RecordTypes.MARK]);
+  t.same(decoded.flatMap((r) => (r.type === RecordTypes.MARK ? r.offsets : [])), offsets, 'every offset, in order');
+  t.same(encodeMarks(3, 1, [5]), [encodeMark(3, 1, [5])], 'a usual mark is one record, as before');
+});
+
+t.test('maxPending is at most what a STATE record holds: the longest name and MAX_PENDING entries fit', async (t) => {
+  // The body of the STATE record of a consumer with the longest name and `entries` entries.
+  const stateBody = (entries: number) => {
+    const consumer = new Consumer(1, 'n'.repeat(255), 5, 0);
+    if (entries > 0) consumer.applyDeliver(0, entries, 99, false);
+    return encodeState(consumer).length - 8;
+  };
+  const base = stateBody(0);
+  const perEntry = stateBody(2) - stateBody(1);
+  t.ok(base + MAX_PENDING * perEntry <= 64 * 1024 * 1024, 'a STATE record of MAX_PENDING entries is within the 64 MiB a body may be');
+  t.ok(base + (MAX_PENDING + 1) * perEntry > 64 * 1024 * 1024, 'and one entry more is not');
+  const dataDir = tempDir(t, 'journal-max-pending');
+  await t.rejects(Engine.open({ dataDir, retentionIntervalMs: 0, consumers: { maxPending: MAX_PENDING + 1 } }), { code: 'INVALID_FIELD', reason: /consumers\.maxPending/ });
+  await (await Engine.open({ dataDir, retentionIntervalMs: 0, consumers: { maxPending: MAX_PENDING } })).close();
+  t.throws(() => parseConfig(`consumers:\n  max_pending: ${MAX_PENDING + 1}\n`, 'c.yaml'), { code: 'INVALID_FIELD', message: /'consumers\.max_pending' must be/ });
+  t.doesNotThrow(() => parseConfig(`consumers:\n  max_pending: ${MAX_PENDING}\n`, 'c.yaml'));
 });

@@ -22,9 +22,11 @@
  *                   compacted journal, its STATE record); its cursor is at least start_offset
  * ```
  */
+import { assert } from '../../errors.js';
 import { readU64, writeU64 } from '../format/binary.js';
 import { crc32c } from '../format/crc.js';
 import { decodeFileHeader, encodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
+import { MAX_STREAM_NAME_BYTES } from '../stream-name.js';
 import type { Consumer, Entry, EntryState } from './consumer.js';
 import { EntryStates } from './consumer.js';
 import type { EventStatus } from './consumer-types.js';
@@ -33,8 +35,26 @@ export const JOURNAL_FILE = 'consumers';
 export const JOURNAL_MAGIC = 'EBCN';
 export const JOURNAL_VERSION = 1;
 const RECORD_HEADER_BYTES = 8;
-/** A journal body is never larger than a STATE record of maxPending entries; this bounds it. */
+/**
+ * The longest body a record may have: a reader takes a longer length for damage. The writer never
+ * writes one (Writer asserts it): a mark of more offsets is split into several records
+ * ({@link encodeMarks}), and `maxPending` is bounded ({@link MAX_PENDING}) so that a consumer's
+ * STATE record, the longest record, fits. It may only grow: readers must accept what was written.
+ */
 const MAX_RECORD_BODY_BYTES = 64 * 1024 * 1024;
+/** Bytes of a STATE record's body besides its name and entries, and of each entry. */
+const STATE_FIXED_BYTES = 35;
+const STATE_ENTRY_BYTES = 21;
+/**
+ * The highest `maxPending` (consumers' limit, engine-options.ts and the config file): a consumer
+ * has at most that many entries, and its STATE record, with the longest name, must fit in a
+ * record (3,195,646).
+ */
+export const MAX_PENDING = Math.floor((MAX_RECORD_BODY_BYTES - STATE_FIXED_BYTES - MAX_STREAM_NAME_BYTES) / STATE_ENTRY_BYTES);
+/** Bytes of a MARK record's body besides its offsets. */
+const MARK_FIXED_BYTES = 10;
+/** The most offsets one MARK record holds; a mark of more is written as several. */
+export const MAX_MARK_OFFSETS = Math.floor((MAX_RECORD_BODY_BYTES - MARK_FIXED_BYTES) / 8);
 
 export const RecordTypes = { CONSUMER: 1, DELIVER: 2, REDELIVER: 3, MARK: 4, DEADLETTER: 5, STATE: 6, SETUP: 7 } as const;
 
@@ -64,6 +84,7 @@ class Writer {
   offsets(values: readonly number[]): this { this.u32(values.length); for (const v of values) this.u64(v); return this; }
   /** Fills in length and CRC. */
   finish(): Buffer {
+    assert(this.at - RECORD_HEADER_BYTES <= MAX_RECORD_BODY_BYTES, 'a consumer journal record longer than readers accept');
     this.buffer.writeUInt32LE(this.at - RECORD_HEADER_BYTES, 4);
     this.buffer.writeUInt32LE(crc32c(this.buffer.subarray(4, this.at)), 0);
     return this.buffer.subarray(0, this.at);
@@ -84,7 +105,20 @@ export function encodeRedeliver(id: number, deadlineMs: number, autoAck: boolean
 }
 
 export function encodeMark(id: number, status: EventStatus, offsets: readonly number[]): Buffer {
-  return new Writer(10 + 8 * offsets.length).u8(RecordTypes.MARK).u32(id).u8(status).offsets(offsets).finish();
+  return new Writer(MARK_FIXED_BYTES + 8 * offsets.length).u8(RecordTypes.MARK).u32(id).u8(status).offsets(offsets).finish();
+}
+
+/**
+ * A mark of any number of offsets, as MARK records of at most {@link MAX_MARK_OFFSETS} each (an
+ * embedder's mark may repeat offsets, so its length has no other bound). Replaying them in order
+ * is replaying the one mark; a crash between them is as if the rest were never marked (the mark
+ * was not acknowledged).
+ */
+export function encodeMarks(id: number, status: EventStatus, offsets: readonly number[]): Buffer[] {
+  if (offsets.length <= MAX_MARK_OFFSETS) return [encodeMark(id, status, offsets)];
+  const records: Buffer[] = [];
+  for (let from = 0; from < offsets.length; from += MAX_MARK_OFFSETS) records.push(encodeMark(id, status, offsets.slice(from, from + MAX_MARK_OFFSETS)));
+  return records;
 }
 
 export function encodeDeadLetter(id: number, offsets: readonly number[]): Buffer {
@@ -93,7 +127,7 @@ export function encodeDeadLetter(id: number, offsets: readonly number[]): Buffer
 
 export function encodeState(consumer: Consumer): Buffer {
   const nameBytes = Buffer.from(consumer.name, 'utf8');
-  const writer = new Writer(35 + nameBytes.length + 21 * consumer.entries.size)
+  const writer = new Writer(STATE_FIXED_BYTES + nameBytes.length + STATE_ENTRY_BYTES * consumer.entries.size)
     .u8(RecordTypes.STATE).u32(consumer.id).u64(consumer.createdMs).u16(nameBytes.length).bytes(nameBytes)
     .u64(consumer.cursor).u64(consumer.deadLettered).u32(consumer.entries.size);
   for (const [offset, entry] of consumer.entries) writer.u64(offset).u32(entry.deliveries).u8(entry.state).u64(entry.deadlineMs);

@@ -15,7 +15,7 @@ import {
   encodeConsumer,
   encodeDeadLetter,
   encodeDeliver,
-  encodeMark,
+  encodeMarks,
   encodeRedeliver,
   encodeSetup,
   encodeState,
@@ -274,7 +274,7 @@ export class StreamConsumers {
     consumer.applyMark(offsets, status);
     // Written even when nothing changed (a repeated acknowledgement), so that success means the
     // earlier mark it repeats is durable too.
-    const written = this.write([encodeMark(consumer.id, status, offsets)]);
+    const written = this.write(encodeMarks(consumer.id, status, offsets));
     if (status !== 2) this.polls.wake(); // a redelivery is due, or room was freed
     await written;
   }
