@@ -115,6 +115,11 @@ export interface ReadLimits {
 
 const DEFAULT_READ_EVENTS = 1000;
 const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
+/**
+ * Most payload bytes in one appendMany: its batch goes into one segment (of at most 1 GiB before
+ * it), so every record's position stays well inside the offset index's 32 bits.
+ */
+export const MAX_APPEND_MANY_BYTES = 2 ** 30;
 
 export class Engine {
   readonly dataDir: string;
@@ -429,6 +434,8 @@ export class Engine {
    * (nothing of a rejected append is ever acknowledged).
    */
   appendMany(name: string, payloads: readonly Buffer[]): Promise<AppendedEvent[]> {
+    // Not maxBatchBytes (the engine's own dead-letter moves append a whole delivery batch), but
+    // bounded: a batch goes into one segment, whose offset index holds 32-bit positions.
     try {
       this.checkOpen();
       checkStreamNameType(name);
@@ -438,10 +445,15 @@ export class Engine {
       if (payloads.length > maxBatchEvents) {
         throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `a batch holds at most ${maxBatchEvents} events, got ${payloads.length}`);
       }
+      let bytes = 0;
       for (const payload of payloads) {
         if (payload.length > maxEventBytes) {
           throw new EventBusError(ErrorCodes.EVENT_TOO_LARGE, `event is ${payload.length} bytes, the limit is ${maxEventBytes}`, { context: { limit: maxEventBytes, bytes: payload.length } });
         }
+        bytes += payload.length;
+      }
+      if (bytes > MAX_APPEND_MANY_BYTES) {
+        throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `a batch of appendMany holds at most ${MAX_APPEND_MANY_BYTES} bytes, got ${bytes}`, { context: { limit: MAX_APPEND_MANY_BYTES, bytes } });
       }
       const appended = log.append(payloads, Date.now());
       this.flusher.mark(log);

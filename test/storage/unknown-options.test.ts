@@ -191,6 +191,15 @@ t.test('the error table as documented: an empty name is not found, appendMany ha
   t.throws(() => restoreSnapshot(nodeIO, path.join(base, 'data'), path.join(base, 'out')), { code: ErrorCodes.SNAPSHOT_FAILED }, 'restoring a data directory: SNAPSHOT_FAILED');
 });
 
+t.test('appendMany past 1 GiB is BATCH_TOO_LARGE before anything is written (one segment holds a batch; its index positions are 32-bit)', async (t) => {
+  const engine = await open(tempDir(t, 'keys-huge'), { maxEventBytes: 64 * 1024 * 1024 });
+  await engine.createStream('s');
+  const event = Buffer.alloc(64 * 1024 * 1024); // one buffer, 17 times: 1,088 MiB asked, 64 MiB held
+  await t.rejects(engine.appendMany('s', Array.from({ length: 17 }, () => event)), { code: ErrorCodes.BATCH_TOO_LARGE });
+  t.equal(engine.stats('s').nextOffset, 0, 'nothing appended');
+  await engine.close();
+});
+
 t.test('a consumer cap below the default batch lowers the default instead of being refused', async (t) => {
   const engine = await open(tempDir(t, 'keys-cap'), { consumers: { maxBatchEvents: 2 } });
   await engine.createStream('s');
