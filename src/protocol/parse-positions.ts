@@ -4,7 +4,8 @@
  * `"backward"`), and a consumer's `start` (`"all"`, `"new"`, `{"offset": N}`, `{"time": "…"}`).
  */
 import type { ConsumerStart } from '../storage/index.js';
-import { invalidField, isObject, string, type JsonObject } from './parse-request.js';
+import { UNICODE_TEXT } from '../storage/unicode-text.js';
+import { invalidField, isObject, streamNameOf, type JsonObject } from './parse-request.js';
 import type { FilterFields, ReadPosition, SubscribeRequest } from './requests.js';
 
 /** RFC 3339: a full date, `T` (or `t`, or a space), a full time with optional fraction, and an offset. */
@@ -74,17 +75,19 @@ function parseFrom(body: JsonObject, direction: 'forward' | 'backward' = 'forwar
 export function parseSubscribe(body: JsonObject): SubscribeRequest {
   if (body.from_version !== undefined && body.from_version !== null) throw invalidField('from_version', 'from_offset or from_time (a subscription starts at a position in the stream: to follow a key from a version, start at that event\'s offset)');
   if (body.direction !== undefined && body.direction !== null && body.direction !== 'forward') throw invalidField('direction', 'forward (a subscription goes forward only)');
-  return { operation: 'subscribe', streamName: string(body, 'stream_name'), ...parseFrom(body), ...parseFilter(body) };
+  return { operation: 'subscribe', streamName: streamNameOf(body), ...parseFrom(body), ...parseFilter(body) };
 }
 
-/** `key` (a string) and `types` (a non-empty array of strings); lengths are checked by the engine. */
+/** `key` (a string) and `types` (a non-empty array of strings), Unicode text; lengths are checked by the engine. */
 export function parseFilter(body: JsonObject): FilterFields {
   const key = body.key;
   if (key !== undefined && key !== null && typeof key !== 'string') throw invalidField('key', 'a string');
+  if (typeof key === 'string' && !key.isWellFormed()) throw invalidField('key', UNICODE_TEXT);
   const types = body.types;
   if (types !== undefined && types !== null && (!Array.isArray(types) || types.length === 0 || !types.every((t) => typeof t === 'string'))) {
     throw invalidField('types', 'a non-empty array of strings');
   }
+  if (Array.isArray(types)) for (let i = 0; i < types.length; i++) if (!(types[i] as string).isWellFormed()) throw invalidField(`types[${i}]`, UNICODE_TEXT);
   return { key: typeof key === 'string' ? key : undefined, types: Array.isArray(types) ? (types as string[]) : undefined };
 }
 

@@ -14,6 +14,7 @@ import { describeByte, locateJsonError, type JsonSyntaxError } from './json-synt
 import { arrayElementSpans, compactJson, findBodyMember, findMember, findObjectMember, type Span } from './raw-json.js';
 import type { AppendTerms, Credentials, Envelope, Request, WriteExtras } from './requests.js';
 import type { ExpectedVersion, NewEvent } from '../storage/index.js';
+import { UNICODE_TEXT } from '../storage/unicode-text.js';
 import { parseReadPosition, parseConsumerStart, parseFilter, parseFromVersion, parseSubscribe } from './parse-positions.js';
 import { parseRetention, parseOptionalRetention } from './parse-retention.js';
 import { INVALID_JSON_REASON, INVALID_STATUS_REASON, INVALID_UTF8_REASON, MISSING_FIELDS_REASON, UNKNOWN_OPERATION_REASON } from './wire-texts.js';
@@ -88,6 +89,9 @@ export function decodeLine(line: Buffer): DecodedLine {
     const clientSecret = auth.client_secret ?? '';
     if (typeof clientId !== 'string') return { ok: false, error: invalidField('auth.client_id', 'a string'), requestIdJson };
     if (typeof clientSecret !== 'string') return { ok: false, error: invalidField('auth.client_secret', 'a string'), requestIdJson };
+    // Compared as UTF-8: a lone surrogate would match the U+FFFD of a configured secret.
+    if (!clientId.isWellFormed()) return { ok: false, error: invalidField('auth.client_id', UNICODE_TEXT), requestIdJson };
+    if (!clientSecret.isWellFormed()) return { ok: false, error: invalidField('auth.client_secret', UNICODE_TEXT), requestIdJson };
     credentials = { clientId, clientSecret };
   }
   const operation = typeof name === 'string' ? lookupOperation(name) : undefined;
@@ -132,16 +136,16 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
 
   switch (operation) {
     case 'create_stream':
-      return { operation, streamName: string(body, 'stream_name'), retention: parseOptionalRetention(body) };
+      return { operation, streamName: streamNameOf(body), retention: parseOptionalRetention(body) };
     case 'delete_stream':
     case 'get_stream_info':
-      return { operation, streamName: string(body, 'stream_name') };
+      return { operation, streamName: streamNameOf(body) };
     case 'get_stream_events':
     {
       const filter = parseFilter(body);
       return {
         operation,
-        streamName: string(body, 'stream_name'),
+        streamName: streamNameOf(body),
         ...parseReadPosition(body),
         ...filter,
         fromVersion: parseFromVersion(body, filter.key),
@@ -150,23 +154,23 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
       };
     }
     case 'set_stream_retention':
-      return { operation, streamName: string(body, 'stream_name'), retention: parseRetention(body) };
+      return { operation, streamName: streamNameOf(body), retention: parseRetention(body) };
     case 'truncate_stream':
-      return { operation, streamName: string(body, 'stream_name'), beforeOffset: requiredInteger(body, 'before_offset') };
+      return { operation, streamName: streamNameOf(body), beforeOffset: requiredInteger(body, 'before_offset') };
     case 'subscribe':
       return parseSubscribe(body);
     case 'write_event': {
-      const streamName = string(body, 'stream_name');
+      const streamName = streamNameOf(body);
       const span = findBodyMember(envelope.line, 'event');
       assert(span !== null, 'body.event was parsed but its bytes were not found');
       return { operation, streamName, event: compactJson(envelope.line.subarray(span.start, span.end)), extras: writeExtras(envelope, body) };
     }
     case 'append_events':
-      return { operation, streamName: string(body, 'stream_name'), ...appendTerms(body), events: newEvents(envelope, body) };
+      return { operation, streamName: streamNameOf(body), ...appendTerms(body), events: newEvents(envelope, body) };
     case 'process_events':
       return {
         operation,
-        streamName: string(body, 'stream_name'),
+        streamName: streamNameOf(body),
         consumer: optionalString(body, 'consumer'),
         maxEvents: optionalInteger(body, 'max_events', 1),
         waitMs: optionalInteger(body, 'wait_ms', 0),
@@ -177,7 +181,7 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
     case 'retry_events':
       return {
         operation,
-        streamName: string(body, 'stream_name'),
+        streamName: streamNameOf(body),
         consumer: optionalString(body, 'consumer'),
         maxEvents: optionalInteger(body, 'max_events', 1),
       };
@@ -265,6 +269,18 @@ function checkPresent(operation: Operation, body: JsonObject, required: readonly
   if (missing !== null) throw missingFields(missing);
 }
 
+/**
+ * `stream_name`: a string, and Unicode text, for every operation. create_stream refuses a lone
+ * surrogate among the name's rules (INVALID_STREAM_NAME); refused here for the operations that
+ * look a stream up too, with the same code and text: as UTF-8 (a JetStream catalog key) it would
+ * name the stream called with U+FFFD in its place.
+ */
+export function streamNameOf(body: JsonObject): string {
+  const value = string(body, 'stream_name');
+  if (!value.isWellFormed()) throw new EventBusError(ErrorCodes.INVALID_STREAM_NAME, 'invalid stream name: it is not valid Unicode text', { context: { field: 'stream_name' } });
+  return value;
+}
+
 export function string(body: JsonObject, field: string): string {
   const value = body[field];
   if (typeof value !== 'string') throw invalidField(field, 'a string');
@@ -275,6 +291,8 @@ export function optionalString(body: JsonObject, field: string, name = field): s
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw invalidField(name, 'a string');
+  // Stored or compared as UTF-8 (a key, type, msg_id, consumer, from_name): see storage/unicode-text.ts.
+  if (!value.isWellFormed()) throw invalidField(name, UNICODE_TEXT);
   return value;
 }
 

@@ -162,8 +162,9 @@ export function expect(raw: Buffer, state: OracleState): Verdict {
     else {
       const id = own(auth, 'client_id') ?? '';
       const secret = own(auth, 'client_secret') ?? '';
-      if (typeof id !== 'string') badEnvelope.push('auth.client_id');
-      if (typeof secret !== 'string') badEnvelope.push('auth.client_secret');
+      // docs: strings compared or stored as UTF-8 are Unicode text (no lone surrogate).
+      if (typeof id !== 'string' || !id.isWellFormed()) badEnvelope.push('auth.client_id');
+      if (typeof secret !== 'string' || !secret.isWellFormed()) badEnvelope.push('auth.client_secret');
       if (typeof id === 'string' && typeof secret === 'string') credentials = { id, secret };
     }
   }
@@ -190,7 +191,7 @@ function listStreams(b: unknown, answer: (o: Outcome[]) => Expectation): Verdict
   if (!isObject(b)) return answer([fail('INVALID_FIELD', { reason: REASONS.INVALID_FIELD, field: 'body' })]);
   const bad: string[] = [];
   const from = own(b, 'from_name');
-  if (!absent(from) && typeof from !== 'string') bad.push('from_name');
+  if (!absent(from) && (typeof from !== 'string' || !from.isWellFormed())) bad.push('from_name');
   const max = own(b, 'max_streams');
   if (!absent(max) && !(typeof max === 'number' && Number.isSafeInteger(max) && max >= 1)) bad.push('max_streams');
   return answer(bad.length > 0 ? [fail('INVALID_FIELD', { reason: REASONS.INVALID_FIELD, field: bad })] : [{ ok: true }]);
@@ -209,9 +210,16 @@ function body(operation: string, b: unknown, text: string, state: OracleState, a
 
   // Field types (docs, each operation): every wrong field is a possible report.
   const bad: string[] = [];
+  const otherFailures: Outcome[] = [];
+  // docs: a string field is Unicode text (no lone surrogate); a stream name breaking it is INVALID_STREAM_NAME, an output INVALID_PATH.
   const str = (f: string, required: boolean) => {
     const v = own(b, f);
     if (required ? typeof v !== 'string' : !absent(v) && typeof v !== 'string') bad.push(f);
+    else if (typeof v === 'string' && !v.isWellFormed()) {
+      if (f === 'stream_name') otherFailures.push(fail('INVALID_STREAM_NAME', { field: 'stream_name' }));
+      else if (f === 'output') otherFailures.push(fail('INVALID_PATH', { field: 'output' }));
+      else bad.push(f);
+    }
   };
   const int = (f: string, min: number) => {
     const v = own(b, f);
@@ -221,7 +229,6 @@ function body(operation: string, b: unknown, text: string, state: OracleState, a
     const v = own(b, f);
     if (!absent(v) && typeof v !== 'boolean') bad.push(f);
   };
-  const otherFailures: Outcome[] = [];
   /** A field that may be reported bad (the oracle cannot tell from the text alone). */
   const maybeBad: string[] = [];
   switch (operation) {
