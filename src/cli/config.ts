@@ -13,6 +13,7 @@ import { ErrorCodes, EventBusError } from '../errors.js';
 import type { ClientCredentials } from '../server/auth.js';
 import { DEFAULT_HTTP_OPTIONS } from '../server/http/http-options.js';
 import { MAX_TIMER_MS } from '../storage/api-arguments.js';
+import { DEFAULT_CONSUMER_LIMITS } from '../storage/consumers/consumer-types.js';
 import { MIN_KEY_CACHE_BYTES } from '../storage/engine-options.js';
 import { FSYNC_POLICIES } from '../storage/index.js';
 import { LOG_LEVELS } from './defaults.js';
@@ -257,6 +258,11 @@ export function parseConfig(text: string, file: string): FileConfig {
   if (config.storage.fsync !== undefined) oneOf(file, 'storage.fsync', config.storage.fsync as string, FSYNC_POLICIES);
   config.retention = readSection(file, storage.retention, 'storage.retention', RETENTION_KEYS);
   config.consumers = readSection(file, root.consumers, 'consumers', CONSUMER_KEYS);
+  // A default batch given above the cap is refused (the engine lowers only an unset default).
+  const batchEvents = config.consumers.maxBatchEvents ?? DEFAULT_CONSUMER_LIMITS.maxBatchEvents;
+  if (config.consumers.defaultBatchEvents !== undefined && config.consumers.defaultBatchEvents > batchEvents) {
+    throw invalid(file, `'consumers.default_batch_events' (${config.consumers.defaultBatchEvents}) must not be larger than 'consumers.max_batch_events' (${batchEvents})`);
+  }
 
   const pageEvents = { ...DEFAULT_BUS_OPTIONS, ...config.server };
   if (pageEvents.defaultPageEvents > pageEvents.maxPageEvents) {
