@@ -37,6 +37,8 @@ function inside(root: string, candidate: string): boolean {
 /** The absolute directory for `output` inside `root` (created if missing). Throws INVALID_PATH. */
 export function resolveSnapshotDir(root: string, output: string): string {
   if (output.includes('\0')) throw invalidPath(output, 'it contains a NUL character');
+  // A lone surrogate has no UTF-8 form: the file system would get U+FFFD in its place.
+  if (!output.isWellFormed()) throw invalidPath(output, 'it is not valid Unicode text');
   if (path.isAbsolute(output) || path.win32.isAbsolute(output)) throw invalidPath(output, 'it must be a path relative to the snapshots root');
   // Names the file system cannot hold are the client's mistake, not a failed snapshot.
   const longName = output.split(/[\\/]/).find((name) => Buffer.byteLength(name) > MAX_NAME_BYTES);

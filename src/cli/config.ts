@@ -8,11 +8,17 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { DEFAULT_BUS_OPTIONS } from '../bus/bus.js';
+import { REPLICA_COUNTS } from '../bus/jetstream/jetstream-options.js';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { ClientCredentials } from '../server/auth.js';
 import { DEFAULT_HTTP_OPTIONS } from '../server/http/http-options.js';
+import { MAX_TIMER_MS } from '../storage/api-arguments.js';
+import { DEFAULT_CONSUMER_LIMITS } from '../storage/consumers/consumer-types.js';
 import { MAX_PENDING } from '../storage/consumers/journal-codec.js';
+import { MIN_KEY_CACHE_BYTES } from '../storage/engine-options.js';
 import { MAX_EVENT_BYTES } from '../storage/format/record.js';
+import { FSYNC_POLICIES } from '../storage/index.js';
+import { LOG_LEVELS } from './defaults.js';
 
 /** Everything a config file can set, in our terms (absent: not set). */
 export interface FileConfig {
@@ -120,22 +126,29 @@ const HTTP_KEYS: Record<string, [string, Kind]> = {
 };
 
 /**
- * Whole numbers that must be above 0 (0 would disable what they bound) or within a range. Checked
- * here, where the file is read, so that a mistake names the file and the key; the layers check
- * again for embedded users (bus.ts, limits.ts, engine-options.ts).
+ * Whole numbers that must be above 0 (0 would disable what they bound) or within a range: every
+ * bound the layers set on the option a key maps to. Checked here, where the file is read, so that
+ * a mistake names the file and the key (`storage.key_cache_bytes`, not the engine's
+ * `keyIndex.cacheBytes`); the layers check again for embedded users (bus.ts, limits.ts,
+ * engine-options.ts, jetstream-options.ts, http-options.ts). test/cli/config-bounds.test.ts sweeps
+ * the keys for a value accepted here and refused there.
  */
 const BOUNDS: Record<string, [number, number?]> = {
   'server.max_line_bytes': [1], 'server.max_connections': [1], 'server.max_in_flight_requests': [1],
-  'server.max_in_flight_bytes': [1], 'server.max_output_bytes': [1], 'server.output_stall_timeout_ms': [1],
-  'server.partial_line_timeout_ms': [1], 'server.close_linger_ms': [1], 'server.max_mark_event_ids': [1],
-  'server.shutdown_timeout_ms': [1], 'server.max_subscription_buffer_bytes': [1], 'server.default_page_events': [1], 'server.max_page_events': [1],
-  'server.max_page_bytes': [1], 'storage.fsync_interval_ms': [1], 'storage.segment_size_bytes': [1024, 1024 ** 3],
+  'server.max_in_flight_bytes': [1], 'server.max_output_bytes': [1], 'server.output_stall_timeout_ms': [1, MAX_TIMER_MS],
+  'server.partial_line_timeout_ms': [1, MAX_TIMER_MS], 'server.close_linger_ms': [1, MAX_TIMER_MS], 'server.max_mark_event_ids': [1],
+  'server.shutdown_timeout_ms': [1, MAX_TIMER_MS], 'server.max_subscription_buffer_bytes': [1], 'server.default_page_events': [1], 'server.max_page_events': [1],
+  'server.max_page_bytes': [1], 'storage.segment_size_bytes': [1024, 1024 ** 3],
   'storage.max_event_bytes': [1, MAX_EVENT_BYTES], 'storage.max_batch_events': [1], 'storage.max_batch_bytes': [1, MAX_EVENT_BYTES], 'storage.max_open_segments': [1],
   'storage.max_streams': [1], 'consumers.max_pending': [1, MAX_PENDING], 'consumers.default_batch_events': [1],
   'consumers.max_batch_events': [1], 'consumers.max_batch_bytes': [1], 'consumers.max_consumers_per_stream': [1],
-  'http.max_connections': [1], 'http.max_header_bytes': [1024, 1024 * 1024], 'http.headers_timeout_ms': [1],
-  'http.request_timeout_ms': [1], 'http.max_body_bytes': [1, 64 * 1024 * 1024], 'http.max_labelled_streams': [1],
+  'http.max_connections': [1], 'http.max_header_bytes': [1024, 1024 * 1024], 'http.headers_timeout_ms': [1, MAX_TIMER_MS],
+  'http.request_timeout_ms': [1, MAX_TIMER_MS], 'http.max_body_bytes': [1, 64 * 1024 * 1024], 'http.max_labelled_streams': [1],
   'http.max_labelled_consumers': [1],
+  // Timers take at most MAX_TIMER_MS (a longer delay would fire at once).
+  'storage.fsync_interval_ms': [1, MAX_TIMER_MS], 'storage.retention_interval_ms': [0, MAX_TIMER_MS], 'consumers.max_wait_ms': [0, MAX_TIMER_MS],
+  'storage.key_cache_bytes': [MIN_KEY_CACHE_BYTES],
+  'backend.request_timeout_ms': [1], 'backend.write_timeout_ms': [1], 'backend.start_timeout_ms': [1], 'backend.duplicate_window_ms': [100],
 };
 
 function inBounds(file: string, path: string, value: string | number | boolean): string | number | boolean {
@@ -152,6 +165,12 @@ function wholeNumber(path: string): string {
   if (bounds === undefined) return 'a whole number of at least 0';
   const [min, max] = bounds;
   return max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
+}
+
+/** `value` if it is one of `choices`; INVALID_FIELD naming the key otherwise. */
+function oneOf(file: string, path: string, value: string, choices: readonly string[]): string {
+  if (choices.includes(value)) return value;
+  throw invalid(file, `'${path}' must be one of ${choices.join(', ')}, got '${value}'`);
 }
 
 function invalid(file: string, message: string): EventBusError {
@@ -207,7 +226,7 @@ export function parseConfig(text: string, file: string): FileConfig {
 
   const logger = section(file, root.logger, 'logger');
   for (const [key, value] of Object.entries(logger)) {
-    if (key === 'level') config.logLevel = typed(file, 'logger.level', value, 'string') as string;
+    if (key === 'level') config.logLevel = oneOf(file, 'logger.level', typed(file, 'logger.level', value, 'string') as string, LOG_LEVELS);
     else if (key === 'output') {
       const outputs = typeof value === 'string' ? [value] : value;
       if (!Array.isArray(outputs) || outputs.length === 0 || !outputs.every((o) => typeof o === 'string' && o.length > 0)) {
@@ -238,8 +257,14 @@ export function parseConfig(text: string, file: string): FileConfig {
 
   const storage = section(file, root.storage, 'storage');
   config.storage = readSection(file, storage, 'storage', STORAGE_KEYS, ['retention']);
+  if (config.storage.fsync !== undefined) oneOf(file, 'storage.fsync', config.storage.fsync as string, FSYNC_POLICIES);
   config.retention = readSection(file, storage.retention, 'storage.retention', RETENTION_KEYS);
   config.consumers = readSection(file, root.consumers, 'consumers', CONSUMER_KEYS);
+  // A default batch given above the cap is refused (the engine lowers only an unset default).
+  const batchEvents = config.consumers.maxBatchEvents ?? DEFAULT_CONSUMER_LIMITS.maxBatchEvents;
+  if (config.consumers.defaultBatchEvents !== undefined && config.consumers.defaultBatchEvents > batchEvents) {
+    throw invalid(file, `'consumers.default_batch_events' (${config.consumers.defaultBatchEvents}) must not be larger than 'consumers.max_batch_events' (${batchEvents})`);
+  }
 
   const pageEvents = { ...DEFAULT_BUS_OPTIONS, ...config.server };
   if (pageEvents.defaultPageEvents > pageEvents.maxPageEvents) {
@@ -259,6 +284,9 @@ export function parseConfig(text: string, file: string): FileConfig {
   config.backend = readSection(file, backend, 'backend', BACKEND_KEYS);
   if (config.backend.type !== undefined && config.backend.type !== 'engine' && config.backend.type !== 'jetstream') {
     throw invalid(file, `'backend.type' must be engine or jetstream, got '${String(config.backend.type)}'`);
+  }
+  if (config.backend.replicas !== undefined && !REPLICA_COUNTS.includes(config.backend.replicas as number)) {
+    throw invalid(file, `'backend.replicas' must be ${REPLICA_COUNTS.join(', ').replace(/, (?=[^,]*$)/, ' or ')}, got ${String(config.backend.replicas)}`);
   }
 
   for (const [key, value] of Object.entries(section(file, root.snapshots, 'snapshots'))) {

@@ -4,7 +4,9 @@
  * `"backward"`), and a consumer's `start` (`"all"`, `"new"`, `{"offset": N}`, `{"time": "…"}`).
  */
 import type { ConsumerStart } from '../storage/index.js';
-import { invalidField, isObject, string, type JsonObject } from './parse-request.js';
+import { UNICODE_TEXT } from '../storage/unicode-text.js';
+import { findBodyMember, findObjectMember } from './raw-json.js';
+import { integerField, invalidField, isObject, streamNameOf, type JsonObject } from './parse-request.js';
 import type { FilterFields, ReadPosition, SubscribeRequest } from './requests.js';
 
 /** RFC 3339: a full date, `T` (or `t`, or a space), a full time with optional fraction, and an offset. */
@@ -41,11 +43,11 @@ function timeOf(match: RegExpExecArray, text: string, round: 'up' | 'down'): num
   return round === 'up' && belowMs ? parsed + 1 : parsed;
 }
 
-/** `from_offset` (N or "end"), `from_time` and `direction` of get_stream_events. */
-export function parseReadPosition(body: JsonObject): ReadPosition {
+/** `from_offset` (N or "end"), `from_time` and `direction` of get_stream_events (`line`: its request line, for the integers' bytes). */
+export function parseReadPosition(body: JsonObject, line: Buffer): ReadPosition {
   const direction = body.direction ?? 'forward';
   if (direction !== 'forward' && direction !== 'backward') throw invalidField('direction', 'forward or backward');
-  const { fromOffset, fromEnd, fromTimeMs } = parseFrom(body, direction);
+  const { fromOffset, fromEnd, fromTimeMs } = parseFrom(body, line, direction);
   return { fromOffset, fromEnd: fromEnd || (direction === 'backward' && body.from_offset == null && fromTimeMs === undefined), fromTimeMs, direction };
 }
 
@@ -53,7 +55,7 @@ export function parseReadPosition(body: JsonObject): ReadPosition {
  * `from_offset` or `from_time` (not both). Backward, `from_offset` may be -1: the `next_offset`
  * a backward read ends with, sent back (an empty page at the end).
  */
-function parseFrom(body: JsonObject, direction: 'forward' | 'backward' = 'forward'): { fromOffset: number; fromEnd: boolean; fromTimeMs: number | undefined } {
+function parseFrom(body: JsonObject, line: Buffer, direction: 'forward' | 'backward' = 'forward'): { fromOffset: number; fromEnd: boolean; fromTimeMs: number | undefined } {
   const offset = body.from_offset;
   const time = body.from_time;
   const hasOffset = offset !== undefined && offset !== null;
@@ -62,8 +64,9 @@ function parseFrom(body: JsonObject, direction: 'forward' | 'backward' = 'forwar
   if (offset === 'end') return { fromOffset: 0, fromEnd: true, fromTimeMs: undefined };
   if (!hasOffset) return { fromOffset: 0, fromEnd: false, fromTimeMs: undefined };
   const lowest = direction === 'backward' ? -1 : 0;
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < lowest) throw invalidField('from_offset', `an integer from ${lowest} ${UP_TO}, or the string end`);
-  return { fromOffset: offset, fromEnd: false, fromTimeMs: undefined };
+  const fromOffset = integerField(offset, lowest, line, () => findBodyMember(line, 'from_offset'));
+  if (fromOffset === null) throw invalidField('from_offset', `an integer from ${lowest} ${UP_TO}, or the string end`);
+  return { fromOffset, fromEnd: false, fromTimeMs: undefined };
 }
 
 /**
@@ -71,25 +74,27 @@ function parseFrom(body: JsonObject, direction: 'forward' | 'backward' = 'forwar
  * `direction: "backward"` are refused rather than ignored: a subscriber that meant them would
  * otherwise get the whole history again, or in the order it did not ask for.
  */
-export function parseSubscribe(body: JsonObject): SubscribeRequest {
+export function parseSubscribe(body: JsonObject, line: Buffer): SubscribeRequest {
   if (body.from_version !== undefined && body.from_version !== null) throw invalidField('from_version', 'from_offset or from_time (a subscription starts at a position in the stream: to follow a key from a version, start at that event\'s offset)');
   if (body.direction !== undefined && body.direction !== null && body.direction !== 'forward') throw invalidField('direction', 'forward (a subscription goes forward only)');
-  return { operation: 'subscribe', streamName: string(body, 'stream_name'), ...parseFrom(body), ...parseFilter(body) };
+  return { operation: 'subscribe', streamName: streamNameOf(body), ...parseFrom(body, line), ...parseFilter(body) };
 }
 
-/** `key` (a string) and `types` (a non-empty array of strings); lengths are checked by the engine. */
+/** `key` (a string) and `types` (a non-empty array of strings), Unicode text; lengths are checked by the engine. */
 export function parseFilter(body: JsonObject): FilterFields {
   const key = body.key;
   if (key !== undefined && key !== null && typeof key !== 'string') throw invalidField('key', 'a string');
+  if (typeof key === 'string' && !key.isWellFormed()) throw invalidField('key', UNICODE_TEXT);
   const types = body.types;
   if (types !== undefined && types !== null && (!Array.isArray(types) || types.length === 0 || !types.every((t) => typeof t === 'string'))) {
     throw invalidField('types', 'a non-empty array of strings');
   }
+  if (Array.isArray(types)) for (let i = 0; i < types.length; i++) if (!(types[i] as string).isWellFormed()) throw invalidField(`types[${i}]`, UNICODE_TEXT);
   return { key: typeof key === 'string' ? key : undefined, types: Array.isArray(types) ? (types as string[]) : undefined };
 }
 
 /** get_stream_events `from_version` (with `key` only). */
-export function parseFromVersion(body: JsonObject, key: string | undefined): number | undefined {
+export function parseFromVersion(body: JsonObject, key: string | undefined, line: Buffer): number | undefined {
   const value = body.from_version;
   if (value === undefined || value === null) return undefined;
   if (key === undefined) throw invalidField('from_version', 'from_version with a key only');
@@ -98,12 +103,13 @@ export function parseFromVersion(body: JsonObject, key: string | undefined): num
   if (value === 'end') return Number.MAX_SAFE_INTEGER;
   // Backward, -1 is the next_version a backward read ends with, sent back.
   const lowest = body.direction === 'backward' ? -1 : 0;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < lowest) throw invalidField('from_version', `an integer from ${lowest} ${UP_TO}, or the string end`);
-  return value;
+  const version = integerField(value, lowest, line, () => findBodyMember(line, 'from_version'));
+  if (version === null) throw invalidField('from_version', `an integer from ${lowest} ${UP_TO}, or the string end`);
+  return version;
 }
 
 /** process_events `start`; undefined when absent. */
-export function parseConsumerStart(body: JsonObject): ConsumerStart | undefined {
+export function parseConsumerStart(body: JsonObject, line: Buffer): ConsumerStart | undefined {
   const start = body.start;
   if (start === undefined || start === null) return undefined;
   if (start === 'all' || start === 'new') return { kind: start };
@@ -112,8 +118,11 @@ export function parseConsumerStart(body: JsonObject): ConsumerStart | undefined 
   if (!isObject(start)) throw invalidField('start', expected);
   const keys = Object.keys(start);
   if (keys.length === 1 && keys[0] === 'offset') {
-    const offset = start.offset;
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalidField('start.offset', `an integer from 0 ${UP_TO}`);
+    const offset = integerField(start.offset, 0, line, () => {
+      const span = findBodyMember(line, 'start');
+      return span === null ? null : findObjectMember(line, span, 'offset');
+    });
+    if (offset === null) throw invalidField('start.offset', `an integer from 0 ${UP_TO}`);
     return { kind: 'offset', offset };
   }
   if (keys.length === 1 && keys[0] === 'time') return { kind: 'time', timeMs: parseTime(start.time, 'start.time') };

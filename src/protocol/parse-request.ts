@@ -11,9 +11,10 @@ import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import type { EventStatus } from '../storage/index.js';
 import { REQUIRED_FIELDS, lookupOperation, type Operation, type RequiredField } from './operations.js';
 import { describeByte, locateJsonError, type JsonSyntaxError } from './json-syntax.js';
-import { arrayElementSpans, compactJson, findBodyMember, findMember, findObjectMember, type Span } from './raw-json.js';
+import { arrayElementSpans, compactJson, findBodyMember, findBodyMembers, findMember, findObjectMember, type Span } from './raw-json.js';
 import type { AppendTerms, Credentials, Envelope, Request, WriteExtras } from './requests.js';
 import type { ExpectedVersion, NewEvent } from '../storage/index.js';
+import { UNICODE_TEXT } from '../storage/unicode-text.js';
 import { parseReadPosition, parseConsumerStart, parseFilter, parseFromVersion, parseSubscribe } from './parse-positions.js';
 import { parseRetention, parseOptionalRetention } from './parse-retention.js';
 import { INVALID_JSON_REASON, INVALID_STATUS_REASON, INVALID_UTF8_REASON, MISSING_FIELDS_REASON, UNKNOWN_OPERATION_REASON } from './wire-texts.js';
@@ -88,6 +89,9 @@ export function decodeLine(line: Buffer): DecodedLine {
     const clientSecret = auth.client_secret ?? '';
     if (typeof clientId !== 'string') return { ok: false, error: invalidField('auth.client_id', 'a string'), requestIdJson };
     if (typeof clientSecret !== 'string') return { ok: false, error: invalidField('auth.client_secret', 'a string'), requestIdJson };
+    // Compared as UTF-8: a lone surrogate would match the U+FFFD of a configured secret.
+    if (!clientId.isWellFormed()) return { ok: false, error: invalidField('auth.client_id', UNICODE_TEXT), requestIdJson };
+    if (!clientSecret.isWellFormed()) return { ok: false, error: invalidField('auth.client_secret', UNICODE_TEXT), requestIdJson };
     credentials = { clientId, clientSecret };
   }
   const operation = typeof name === 'string' ? lookupOperation(name) : undefined;
@@ -132,83 +136,90 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
 
   switch (operation) {
     case 'create_stream':
-      return { operation, streamName: string(body, 'stream_name'), retention: parseOptionalRetention(body) };
+      return { operation, streamName: streamNameOf(body), retention: parseOptionalRetention(body, envelope.line) };
     case 'delete_stream':
     case 'get_stream_info':
-      return { operation, streamName: string(body, 'stream_name') };
+      return { operation, streamName: streamNameOf(body) };
     case 'get_stream_events':
     {
       const filter = parseFilter(body);
       return {
         operation,
-        streamName: string(body, 'stream_name'),
-        ...parseReadPosition(body),
+        streamName: streamNameOf(body),
+        ...parseReadPosition(body, envelope.line),
         ...filter,
-        fromVersion: parseFromVersion(body, filter.key),
-        maxEvents: optionalInteger(body, 'max_events', 1),
+        fromVersion: parseFromVersion(body, filter.key, envelope.line),
+        maxEvents: optionalInteger(body, 'max_events', 1, envelope.line),
         consumer: optionalString(body, 'consumer'),
       };
     }
     case 'set_stream_retention':
-      return { operation, streamName: string(body, 'stream_name'), retention: parseRetention(body) };
+      return { operation, streamName: streamNameOf(body), retention: parseRetention(body, envelope.line) };
     case 'truncate_stream':
-      return { operation, streamName: string(body, 'stream_name'), beforeOffset: requiredInteger(body, 'before_offset') };
+      return { operation, streamName: streamNameOf(body), beforeOffset: requiredInteger(body, 'before_offset', envelope.line) };
     case 'subscribe':
-      return parseSubscribe(body);
+      return parseSubscribe(body, envelope.line);
     case 'write_event': {
-      const streamName = string(body, 'stream_name');
-      const span = findBodyMember(envelope.line, 'event');
-      assert(span !== null, 'body.event was parsed but its bytes were not found');
-      return { operation, streamName, event: compactJson(envelope.line.subarray(span.start, span.end)), extras: writeExtras(envelope, body) };
+      const streamName = streamNameOf(body);
+      // One pass over the line finds every member whose bytes count.
+      const [span, metadata, expected] = findBodyMembers(envelope.line, WRITE_RAW_MEMBERS);
+      assert(span !== null && span !== undefined, 'body.event was parsed but its bytes were not found');
+      return { operation, streamName, event: compactJson(envelope.line.subarray(span.start, span.end)), extras: writeExtras(envelope, body, metadata ?? null, expected ?? null) };
     }
-    case 'append_events':
-      return { operation, streamName: string(body, 'stream_name'), ...appendTerms(body), events: newEvents(envelope, body) };
+    case 'append_events': {
+      // One pass over the line for both: a batch of 4 MiB costs as much to scan as to parse.
+      const [events, expected] = findBodyMembers(envelope.line, APPEND_RAW_MEMBERS);
+      return { operation, streamName: streamNameOf(body), ...appendTerms(body, envelope.line, expected ?? null), events: newEvents(envelope, body, events ?? null) };
+    }
     case 'process_events':
       return {
         operation,
-        streamName: string(body, 'stream_name'),
+        streamName: streamNameOf(body),
         consumer: optionalString(body, 'consumer'),
-        maxEvents: optionalInteger(body, 'max_events', 1),
-        waitMs: optionalInteger(body, 'wait_ms', 0),
+        maxEvents: optionalInteger(body, 'max_events', 1, envelope.line),
+        waitMs: optionalInteger(body, 'wait_ms', 0, envelope.line),
         autoAck: optionalBoolean(body, 'auto_ack'),
-        start: parseConsumerStart(body),
+        start: parseConsumerStart(body, envelope.line),
         filter: parseFilter(body),
       };
     case 'retry_events':
       return {
         operation,
-        streamName: string(body, 'stream_name'),
+        streamName: streamNameOf(body),
         consumer: optionalString(body, 'consumer'),
-        maxEvents: optionalInteger(body, 'max_events', 1),
+        maxEvents: optionalInteger(body, 'max_events', 1, envelope.line),
       };
     case 'mark_event':
       return parseMark(envelope, body, limits);
     case 'snapshot_db':
       return { operation, output: string(body, 'output') };
     case 'list_streams':
-      return { operation, fromName: optionalString(body, 'from_name'), maxStreams: optionalInteger(body, 'max_streams', 1) };
+      return { operation, fromName: optionalString(body, 'from_name'), maxStreams: optionalInteger(body, 'max_streams', 1, envelope.line) };
   }
 }
 
+/** Members of a write_event and of an append_events whose bytes are read, besides JSON.parse's values. */
+const WRITE_RAW_MEMBERS = ['event', 'metadata', 'expected_version'];
+const APPEND_RAW_MEMBERS = ['events', 'expected_version'];
+
 /** The sourcing fields of a write_event: null when it has none (the original's write). */
-function writeExtras(envelope: Envelope, body: JsonObject): WriteExtras | null {
-  const terms = appendTerms(body);
+function writeExtras(envelope: Envelope, body: JsonObject, metadataSpan: Span | null, expectedSpan: Span | null): WriteExtras | null {
+  const terms = appendTerms(body, envelope.line, expectedSpan);
   const type = optionalString(body, 'type');
   const msgId = optionalString(body, 'msg_id');
-  // The hot path (a plain write) never scans the line for a metadata member it does not have.
-  const metadata = body.metadata === undefined ? undefined : metadataBytes(envelope.line, body.metadata, findBodyMember(envelope.line, 'metadata'), 'metadata');
+  const metadata = body.metadata === undefined ? undefined : metadataBytes(envelope.line, body.metadata, metadataSpan, 'metadata');
   if (terms.key === undefined && terms.expectedVersion === undefined && type === undefined && msgId === undefined && metadata === undefined) return null;
   return { ...terms, type, metadata, msgId };
 }
 
-/** `key` and `expected_version` of an append. The engine checks lengths and values. */
-function appendTerms(body: JsonObject): AppendTerms {
+/** `key` and `expected_version` (its bytes at `expectedSpan`) of an append. The engine checks lengths and values. */
+function appendTerms(body: JsonObject, line: Buffer, expectedSpan: Span | null): AppendTerms {
   const key = optionalString(body, 'key');
   const expected = body.expected_version;
   let expectedVersion: ExpectedVersion | undefined;
   if (expected === undefined || expected === null) expectedVersion = undefined;
   else if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') expectedVersion = expected;
-  else if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= -1) expectedVersion = expected;
+  else if (typeof expected === 'number' && integerField(expected, -1, line, () => expectedSpan) !== null) expectedVersion = expected + 0;
   else throw invalidField('expected_version', '"any", "no_stream", "stream_exists" or an integer from -1 to ' + Number.MAX_SAFE_INTEGER);
   return { key, expectedVersion };
 }
@@ -222,11 +233,10 @@ function metadataBytes(line: Buffer, value: unknown, span: Span | null, field: s
 }
 
 /** `events` of an append_events: each `{body, type?, metadata?, msg_id?}`, bodies byte for byte. */
-function newEvents(envelope: Envelope, body: JsonObject): NewEvent[] {
+function newEvents(envelope: Envelope, body: JsonObject, eventsSpan: Span | null): NewEvent[] {
   const events = body.events;
   if (!Array.isArray(events)) throw invalidField('events', 'an array of events {body, type?, metadata?, msg_id?}');
   const line = envelope.line;
-  const eventsSpan = findBodyMember(line, 'events');
   assert(eventsSpan !== null, 'body.events was parsed but its bytes were not found');
   const spans = arrayElementSpans(line, eventsSpan);
   assert(spans.length === events.length, 'body.events has a different number of elements in its bytes');
@@ -265,6 +275,18 @@ function checkPresent(operation: Operation, body: JsonObject, required: readonly
   if (missing !== null) throw missingFields(missing);
 }
 
+/**
+ * `stream_name`: a string, and Unicode text, for every operation. create_stream refuses a lone
+ * surrogate among the name's rules (INVALID_STREAM_NAME); refused here for the operations that
+ * look a stream up too, with the same code and text: as UTF-8 (a JetStream catalog key) it would
+ * name the stream called with U+FFFD in its place.
+ */
+export function streamNameOf(body: JsonObject): string {
+  const value = string(body, 'stream_name');
+  if (!value.isWellFormed()) throw new EventBusError(ErrorCodes.INVALID_STREAM_NAME, 'invalid stream name: it is not valid Unicode text', { context: { field: 'stream_name' } });
+  return value;
+}
+
 export function string(body: JsonObject, field: string): string {
   const value = body[field];
   if (typeof value !== 'string') throw invalidField(field, 'a string');
@@ -275,22 +297,43 @@ export function optionalString(body: JsonObject, field: string, name = field): s
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw invalidField(name, 'a string');
+  // Stored or compared as UTF-8 (a key, type, msg_id, consumer, from_name): see storage/unicode-text.ts.
+  if (!value.isWellFormed()) throw invalidField(name, UNICODE_TEXT);
   return value;
 }
 
-export function optionalInteger(body: JsonObject, field: string, minimum: number): number | undefined {
+/**
+ * How every integer field is written: an integer literal (digits, an optional minus), no fraction
+ * and no exponent, as the original's Go decoder took its integer fields (it refused `1.0` and
+ * `1e3`). JSON.parse alone would take `1.0`, `1e3`, `1e-400` (as 0) and `0.99999999999999999999`
+ * (as 1), so the field's bytes are read too.
+ */
+const INTEGER_LITERAL = /^-?(?:0|[1-9][0-9]*)$/;
+
+/**
+ * `value` as an integer field: a safe integer of at least `minimum` (and at most `maximum`),
+ * written as an integer literal at `span()` (looked for only when the value passes; a scan of the
+ * line). Null otherwise: the caller words the error. `-0` is 0.
+ */
+export function integerField(value: unknown, minimum: number, line: Buffer, span: () => Span | null, maximum = Number.MAX_SAFE_INTEGER): number | null {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum || value > maximum) return null;
+  const at = span();
+  if (at === null || !INTEGER_LITERAL.test(line.toString('latin1', at.start, at.end))) return null;
+  return value + 0;
+}
+
+export function optionalInteger(body: JsonObject, field: string, minimum: number, line: Buffer): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
-    throw invalidField(field, `an integer from ${minimum} to ${Number.MAX_SAFE_INTEGER}`);
-  }
-  return value;
+  const integer = integerField(value, minimum, line, () => findBodyMember(line, field));
+  if (integer === null) throw invalidField(field, `an integer from ${minimum} to ${Number.MAX_SAFE_INTEGER}`);
+  return integer;
 }
 
-export function requiredInteger(body: JsonObject, field: string): number {
-  const value = body[field];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidField(field, `an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
-  return value;
+export function requiredInteger(body: JsonObject, field: string, line: Buffer): number {
+  const integer = integerField(body[field], 0, line, () => findBodyMember(line, field));
+  if (integer === null) throw invalidField(field, `an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
+  return integer;
 }
 
 export function optionalBoolean(body: JsonObject, field: string): boolean {

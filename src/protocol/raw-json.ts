@@ -99,31 +99,37 @@ function keyEquals(bytes: Buffer, start: number, end: number, key: string): bool
   return true;
 }
 
+/** The index in `keys` of the name in the string token at [start, end), or -1. */
+function keyIndex(bytes: Buffer, start: number, end: number, keys: readonly string[]): number {
+  for (let k = 0; k < keys.length; k++) if (keyEquals(bytes, start, end, keys[k]!)) return k;
+  return -1;
+}
+
 /**
- * Scans the object at `at` for members called `key`: returns the span of the last one's value (as
- * JSON.parse keeps the last duplicate) or null, and the index after the object. With `innerKey`,
- * returns instead the span of `<key>.<innerKey>` (null if the last `key` is not an object or has
- * no such member).
+ * Scans the object at `at` for members called `keys[k]`: `found[k]` is the span of the last one's
+ * value (as JSON.parse keeps the last duplicate) or null, and `end` the index after the object.
+ * With `innerKeys`, `found` holds instead the spans of `<keys[0]>.<innerKeys[k]>` (all null if the
+ * last `keys[0]` is not an object or has no such member). One pass, however many keys.
  */
-function scanObject(bytes: Buffer, at: number, key: string, innerKey: string | null): { found: Span | null; end: number } {
+function scanObject(bytes: Buffer, at: number, keys: readonly string[], innerKeys: readonly string[] | null): { found: (Span | null)[]; end: number } {
   let i = skipWhitespace(bytes, at);
-  let found: Span | null = null;
-  if (bytes[i] !== OPEN_BRACE) return { found: null, end: skipValue(bytes, i) };
+  let found: (Span | null)[] = new Array<Span | null>((innerKeys ?? keys).length).fill(null);
+  if (bytes[i] !== OPEN_BRACE) return { found, end: skipValue(bytes, i) };
   i = skipWhitespace(bytes, i + 1);
   while (i < bytes.length && bytes[i] !== CLOSE_BRACE) {
     const keyStart = i;
     i = skipString(bytes, i);
-    const matches = keyEquals(bytes, keyStart, i, key);
+    const k = keyIndex(bytes, keyStart, i, keys);
     i = skipWhitespace(bytes, i) + 1; // the colon
     i = skipWhitespace(bytes, i);
     const valueStart = i;
-    if (matches && innerKey !== null) {
-      const inner = scanObject(bytes, valueStart, innerKey, null);
+    if (k >= 0 && innerKeys !== null) {
+      const inner = scanObject(bytes, valueStart, innerKeys, null);
       found = inner.found;
       i = inner.end;
     } else {
       i = skipValue(bytes, i);
-      if (matches) found = { start: valueStart, end: i };
+      if (k >= 0) found[k] = { start: valueStart, end: i };
     }
     i = skipWhitespace(bytes, i);
     if (bytes[i] === COMMA) i = skipWhitespace(bytes, i + 1);
@@ -133,12 +139,12 @@ function scanObject(bytes: Buffer, at: number, key: string, innerKey: string | n
 
 /** The raw span of the top-level member `key` of a request line (the last one), or null. */
 export function findMember(line: Buffer, key: string): Span | null {
-  return scanObject(line, 0, key, null).found;
+  return scanObject(line, 0, [key], null).found[0] ?? null;
 }
 
 /** The raw span of member `key` of the JSON object at `span` (the last one), or null. */
 export function findObjectMember(bytes: Buffer, span: Span, key: string): Span | null {
-  return scanObject(bytes, span.start, key, null).found;
+  return scanObject(bytes, span.start, [key], null).found[0] ?? null;
 }
 
 /**
@@ -146,7 +152,15 @@ export function findObjectMember(bytes: Buffer, span: Span, key: string): Span |
  * keys, the last `body` and, inside it, the last `key` count, as with JSON.parse.
  */
 export function findBodyMember(line: Buffer, key: string): Span | null {
-  return scanObject(line, 0, 'body', key).found;
+  return scanObject(line, 0, ['body'], [key]).found[0] ?? null;
+}
+
+/**
+ * {@link findBodyMember} of each of `keys`, in one pass over the line: a big `append_events`
+ * is scanned once for its events and its expected version, not once for each.
+ */
+export function findBodyMembers(line: Buffer, keys: readonly string[]): (Span | null)[] {
+  return scanObject(line, 0, ['body'], keys).found;
 }
 
 /**

@@ -297,6 +297,8 @@ function scanAuth(b: Buffer, i: number): number {
         i = scanString(b, i);
         if (i < 0) return -1;
         text = stringValue(b, start, i, stringEscaped, stringHighBytes);
+        // Only an escape can spell a lone surrogate: INVALID_FIELD, the general path's to word.
+        if (stringEscaped && !text.isWellFormed()) return -1;
       } else if ((i = scanWord(b, i, 'null')) < 0) {
         return -1; // not a string: INVALID_FIELD, the general path's to word
       }
@@ -429,6 +431,8 @@ export function decodeWriteEventLine(line: Buffer): DecodedWriteEvent | null {
     else requestIdJson = b.toString('utf8', idStart, idEnd);
   }
   const streamName = nameEscaped ? stringValue(b, nameStart, nameEnd, true, nameHigh) : streamNameValue(b, nameStart, nameEnd, nameHigh);
+  // A lone surrogate (only an escape spells one) is INVALID_STREAM_NAME, the general path's to answer.
+  if (nameEscaped && !streamName.isWellFormed()) return null;
   const raw = b.subarray(eventStart, eventEnd);
   const event = eventSpaced ? compactJson(raw) : raw;
   return { request: { operation: 'write_event', streamName, event, extras: null }, requestIdJson, credentials };

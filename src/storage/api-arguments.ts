@@ -14,6 +14,7 @@ import { MAX_KEY_BYTES } from './format/record-fields.js';
 import { nodeIO, type FileIO } from './fs/io.js';
 import type { EngineObserver } from './observer.js';
 import { checkRetention, type StreamRetention } from './stream-settings.js';
+import { checkUnicodeText } from './unicode-text.js';
 
 /** The longest delay Node's timers take (about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -125,6 +126,7 @@ export function checkKey(value: unknown, field = 'key'): asserts value is string
   if (typeof value !== 'string' || value.length === 0 || Buffer.byteLength(value) > MAX_KEY_BYTES) {
     throw invalidArgument(field, `a string of 1 to ${MAX_KEY_BYTES} bytes of UTF-8`, value);
   }
+  checkUnicodeText(value, field);
 }
 
 /**

@@ -118,6 +118,9 @@ const OPTION_KEYS: readonly (keyof EngineOptions)[] = [
 const RETENTION_KEYS: readonly (keyof RetentionPolicy)[] = ['maxAgeMs', 'maxBytes', 'maxEvents'];
 const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const;
 
+/** The smallest key cache (keyIndex.cacheBytes; the server's storage.key_cache_bytes). */
+export const MIN_KEY_CACHE_BYTES = 64 * 1024;
+
 /** Fills in defaults and checks every value; throws INVALID_FIELD naming a bad one. */
 export function resolveOptions(options: EngineOptions): ResolvedOptions {
   const bad = (field: string, expected: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid engine option: ${field} must be ${expected}`, { context: { field, expected } });
@@ -182,7 +185,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   whole(resolved.maxBatchEvents, 'maxBatchEvents', 1);
   whole(resolved.maxBatchBytes, 'maxBatchBytes', 1, MAX_EVENT_BYTES, ' (at most 64 MiB)');
   const k = resolved.keyIndex;
-  whole(k.cacheBytes, 'keyIndex.cacheBytes', 64 * 1024, Number.MAX_SAFE_INTEGER, ' (64 KiB)');
+  whole(k.cacheBytes, 'keyIndex.cacheBytes', MIN_KEY_CACHE_BYTES, Number.MAX_SAFE_INTEGER, ' (64 KiB)');
   whole(k.flushEvents, 'keyIndex.flushEvents', 16);
   whole(k.memtableEvents, 'keyIndex.memtableEvents', k.flushEvents, Number.MAX_SAFE_INTEGER, ' (keyIndex.flushEvents)');
   whole(k.idleFlushMs, 'keyIndex.idleFlushMs', 0, MAX_TIMER_MS, ' (ms)');

@@ -29,6 +29,7 @@
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { MAX_KEY_BYTES, MAX_MSG_ID_BYTES, MAX_TYPE_BYTES, type RecordFields } from './format/record-fields.js';
 import type { DuplicateWindow } from './duplicate-window.js';
+import { checkUnicodeText } from './unicode-text.js';
 import type { KeyIndex } from './keys/key-index.js';
 import type { StoredEvent } from './log/record-reader.js';
 import type { AppendedEvent, StreamLog } from './log/stream-log.js';
@@ -195,8 +196,9 @@ export function checkBatch(events: readonly NewEvent[], options: AppendEventsOpt
   return { payloads, fields: anyFields ? fields : null, key, keyBytes, msgIds, expected };
 }
 
-/** The UTF-8 bytes of a string field of 1 to `max` bytes; INVALID_FIELD otherwise. */
+/** The UTF-8 bytes of a string field of 1 to `max` bytes of Unicode text (unicode-text.ts); INVALID_FIELD otherwise. */
 function utf8Field(field: string, value: string, max: number): Buffer {
+  checkUnicodeText(value, field);
   const bytes = Buffer.from(value, 'utf8');
   if (bytes.length === 0 || bytes.length > max) throw invalid(field, `${field} must be 1 to ${max} bytes of UTF-8, got ${bytes.length}`, `a string of 1 to ${max} bytes`);
   return bytes;

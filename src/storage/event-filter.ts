@@ -7,6 +7,7 @@
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { EventAttributes } from './format/record-fields.js';
 import { MAX_KEY_BYTES } from './format/record-fields.js';
+import { checkUnicodeText } from './unicode-text.js';
 
 /** A filter: every given part must match. */
 export interface EventFilter {
@@ -32,12 +33,15 @@ export function isEmptyFilter(filter: EventFilter | undefined): boolean {
   return filter === undefined || (filter.key === undefined && filter.types === undefined);
 }
 
-/** Throws INVALID_FIELD for a key or type that no record can hold, or too many types. */
+/** Throws INVALID_FIELD for a key or type that no record can hold (too long, or not Unicode text), or too many types. */
 export function checkFilter(filter: EventFilter): void {
   const bad = (field: string, expected: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `${field} must be ${expected}`, { context: { field, expected } });
   if (filter.key !== undefined && (filter.key.length === 0 || Buffer.byteLength(filter.key) > MAX_KEY_BYTES)) throw bad('key', `1 to ${MAX_KEY_BYTES} bytes of UTF-8`);
+  // Compared with stored keys and types as strings: a lone surrogate matches nothing ever stored.
+  if (filter.key !== undefined) checkUnicodeText(filter.key, 'key');
   if (filter.types !== undefined) {
     if (filter.types.length === 0 || filter.types.length > MAX_FILTER_TYPES) throw bad('types', `1 to ${MAX_FILTER_TYPES} types`);
     for (const type of filter.types) if (type.length === 0 || Buffer.byteLength(type) > 255) throw bad('types', 'types of 1 to 255 bytes of UTF-8');
+    for (let i = 0; i < filter.types.length; i++) checkUnicodeText(filter.types[i]!, `types[${i}]`);
   }
 }

@@ -87,5 +87,5 @@ t.test('a bad --replicas or --nats-servers is a usage error (64) in one line, be
   const dir = tempDir(t);
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, 'backend:\n  type: jetstream\n  servers: [a:4222]\n  replicas: 2\n');
-  t.throws(() => resolveSettings({ config: file }, {}), { code: 'INVALID_FIELD', message: /replicas must be 1, 3 or 5/ }, 'the config file\'s backend section is checked with the settings');
+  t.throws(() => resolveSettings({ config: file }, {}), { code: 'INVALID_FIELD', message: /'backend\.replicas' must be 1, 3 or 5, got 2/ }, 'the config file\'s backend section is checked when it is read, naming the key');
 });

@@ -162,8 +162,9 @@ export function expect(raw: Buffer, state: OracleState): Verdict {
     else {
       const id = own(auth, 'client_id') ?? '';
       const secret = own(auth, 'client_secret') ?? '';
-      if (typeof id !== 'string') badEnvelope.push('auth.client_id');
-      if (typeof secret !== 'string') badEnvelope.push('auth.client_secret');
+      // docs: strings compared or stored as UTF-8 are Unicode text (no lone surrogate).
+      if (typeof id !== 'string' || !id.isWellFormed()) badEnvelope.push('auth.client_id');
+      if (typeof secret !== 'string' || !secret.isWellFormed()) badEnvelope.push('auth.client_secret');
       if (typeof id === 'string' && typeof secret === 'string') credentials = { id, secret };
     }
   }
@@ -190,7 +191,7 @@ function listStreams(b: unknown, answer: (o: Outcome[]) => Expectation): Verdict
   if (!isObject(b)) return answer([fail('INVALID_FIELD', { reason: REASONS.INVALID_FIELD, field: 'body' })]);
   const bad: string[] = [];
   const from = own(b, 'from_name');
-  if (!absent(from) && typeof from !== 'string') bad.push('from_name');
+  if (!absent(from) && (typeof from !== 'string' || !from.isWellFormed())) bad.push('from_name');
   const max = own(b, 'max_streams');
   if (!absent(max) && !(typeof max === 'number' && Number.isSafeInteger(max) && max >= 1)) bad.push('max_streams');
   return answer(bad.length > 0 ? [fail('INVALID_FIELD', { reason: REASONS.INVALID_FIELD, field: bad })] : [{ ok: true }]);
@@ -209,21 +210,33 @@ function body(operation: string, b: unknown, text: string, state: OracleState, a
 
   // Field types (docs, each operation): every wrong field is a possible report.
   const bad: string[] = [];
+  const otherFailures: Outcome[] = [];
+  /** A field that may be reported bad (the oracle cannot tell from the text alone). */
+  const maybeBad: string[] = [];
+  // docs: a string field is Unicode text (no lone surrogate); a stream name breaking it is INVALID_STREAM_NAME, an output INVALID_PATH.
   const str = (f: string, required: boolean) => {
     const v = own(b, f);
     if (required ? typeof v !== 'string' : !absent(v) && typeof v !== 'string') bad.push(f);
+    else if (typeof v === 'string' && !v.isWellFormed()) {
+      if (f === 'stream_name') otherFailures.push(fail('INVALID_STREAM_NAME', { field: 'stream_name' }));
+      else if (f === 'output') otherFailures.push(fail('INVALID_PATH', { field: 'output' }));
+      else bad.push(f);
+    }
   };
   const int = (f: string, min: number) => {
     const v = own(b, f);
     if (!absent(v) && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= min)) bad.push(f);
+    else if (!absent(v)) {
+      // docs: integer fields are integer literals (`1.0`, `1e3` are INVALID_FIELD).
+      const literal = writtenAs(text, f, INTEGER_LITERAL);
+      if (literal === false) bad.push(f);
+      else if (literal === undefined) maybeBad.push(f);
+    }
   };
   const bool = (f: string) => {
     const v = own(b, f);
     if (!absent(v) && typeof v !== 'boolean') bad.push(f);
   };
-  const otherFailures: Outcome[] = [];
-  /** A field that may be reported bad (the oracle cannot tell from the text alone). */
-  const maybeBad: string[] = [];
   switch (operation) {
     case 'create_stream': case 'delete_stream': case 'get_stream_info': case 'write_event':
       str('stream_name', true);
@@ -252,7 +265,7 @@ function body(operation: string, b: unknown, text: string, state: OracleState, a
       const status = own(b, 'status');
       if (typeof status !== 'number' || !Number.isInteger(status) || status < 0 || status > 255) bad.push('status');
       else {
-        const literal = statusIsLiteral(text);
+        const literal = writtenAs(text, 'status', UINT8_LITERAL);
         if (literal === false) bad.push('status');
         else if (literal === undefined) maybeBad.push('status');
         if (literal !== false && status > 2) otherFailures.push(fail('INVALID_STATUS', { reason: REASONS.INVALID_STATUS, field: 'status' }));
@@ -267,15 +280,20 @@ function body(operation: string, b: unknown, text: string, state: OracleState, a
   return { ...verdict, outcomes: [...invalid, ...verdict.outcomes] };
 }
 
+/** docs, mark_event: `status` is an integer literal 0 to 255 (`1.0`, `1e0`, `-0` are invalid). */
+const UINT8_LITERAL = /^(?:0|[1-9][0-9]{0,2})$/;
+/** docs: every other integer field is an integer literal (an optional minus, digits; no fraction or exponent). */
+const INTEGER_LITERAL = /^-?(?:0|[1-9][0-9]*)$/;
+
 /**
- * docs, mark_event: `status` must be an integer literal 0 to 255 (`1.0`, `1e0` are invalid).
- * True or false when the line has exactly one `"status":` and no escapes (so it is the body's);
- * undefined when the text alone cannot tell.
+ * Whether `field`'s number is written as `literal` requires: true or false when the line has
+ * exactly one `"<field>":` and no escapes (so it is the body's); undefined when the text alone
+ * cannot tell.
  */
-function statusIsLiteral(text: string): boolean | undefined {
-  const matches = [...text.matchAll(/"status"\s*:\s*([^\s,}\]]*)/g)];
+function writtenAs(text: string, field: string, literal: RegExp): boolean | undefined {
+  const matches = [...text.matchAll(new RegExp(`"${field}"\\s*:\\s*([^\\s,}\\]]*)`, 'g'))];
   if (matches.length !== 1 || text.includes('\\')) return undefined;
-  return /^(?:0|[1-9][0-9]{0,2})$/.test(matches[0]![1]!);
+  return literal.test(matches[0]![1]!);
 }
 
 function semantics(operation: string, b: Json, state: OracleState, answer: (o: Outcome[]) => Expectation, lineBytes: number): Verdict {

@@ -201,3 +201,45 @@ t.test('__proto__ and constructor keys pollute nothing', async (t) => {
   t.equal(({} as Record<string, unknown>).polluted, undefined);
   t.equal(failure('{"operation":"create_stream","body":{"__proto__":{"stream_name":"s"}}}').code, 'MISSING_FIELDS');
 });
+
+t.test('integer fields are integer literals (no fraction, no exponent), as mark_event status and the original Go decoder', async (t) => {
+  // Each template has N where the number goes.
+  const fields: [string, string][] = [
+    ['{"operation":"append_events","body":{"stream_name":"s","expected_version":N,"events":[{"body":{"n":1.5}}]}}', 'expected_version'],
+    ['{"operation":"append_events","body":{"stream_name":"s","key":"k","events":[{"body":1}],"expected_version":N}}', 'expected_version'],
+    ['{"operation":"write_event","body":{"stream_name":"s","event":{"f":1.0},"expected_version":N}}', 'expected_version'],
+    ['{"operation":"truncate_stream","body":{"stream_name":"s","before_offset":N}}', 'before_offset'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":N}}', 'from_offset'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","key":"k","from_version":N}}', 'from_version'],
+    ['{"operation":"get_stream_events","body":{"stream_name":"s","max_events":N}}', 'max_events'],
+    ['{"operation":"subscribe","body":{"stream_name":"s","from_offset":N}}', 'from_offset'],
+    ['{"operation":"process_events","body":{"stream_name":"s","max_events":N}}', 'max_events'],
+    ['{"operation":"process_events","body":{"stream_name":"s","wait_ms":N}}', 'wait_ms'],
+    ['{"operation":"process_events","body":{"stream_name":"s","start":{"offset":N}}}', 'start.offset'],
+    ['{"operation":"retry_events","body":{"stream_name":"s","max_events":N}}', 'max_events'],
+    ['{"operation":"list_streams","body":{"max_streams":N}}', 'max_streams'],
+    ['{"operation":"create_stream","body":{"stream_name":"s","retention":{"max_age_ms":N}}}', 'retention.max_age_ms'],
+    ['{"operation":"set_stream_retention","body":{"stream_name":"s","retention":{"max_bytes":2,"max_events":N}}}', 'retention.max_events'],
+  ];
+  // JSON.parse makes every one of these an integer; none is written as one.
+  const notLiterals = ['1.0', '1e0', '1E3', '1e+3', '1e-400', '0.99999999999999999999', '1.00000000000000000001', '10e-1', '-0.0'];
+  for (const [template, field] of fields) {
+    for (const number of notLiterals) {
+      const line = template.replace('N', number);
+      const error = failure(line);
+      t.same([error.code, error.reason, (error.context as { field?: string }).field], ['INVALID_FIELD', 'invalid json provided', field], line);
+    }
+    // An integer literal passes (1 is in every field's range).
+    t.doesNotThrow(() => parse(template.replace('N', '1')), `${field}: 1`);
+  }
+  const one = (text: string) => parse(`{"operation":"append_events","body":{"stream_name":"s","events":[{"body":1}],"expected_version":${text}}}`) as { expectedVersion?: number };
+  t.equal(one('1').expectedVersion, 1);
+  t.equal(one('-1').expectedVersion, -1);
+  t.ok(Object.is(one('-0').expectedVersion, 0), '-0 is 0');
+  t.equal(one('  7 ').expectedVersion, 7, 'whitespace around a literal is not part of it');
+  // Bytes of the member itself are judged, not a same-named member elsewhere (last one wins, as JSON.parse).
+  t.equal(one('1.0,"expected_version":2').expectedVersion, 2);
+  t.equal(failure('{"operation":"append_events","body":{"stream_name":"s","expected_version":2,"events":[{"body":1}],"expected_version":2.0}}').code, 'INVALID_FIELD');
+  t.equal((parse('{"operation":"get_stream_events","body":{"stream_name":"s","from_offset":3,"events":{"from_offset":3.0}}}') as { fromOffset: number }).fromOffset, 3, 'a nested namesake is not the field');
+  t.same((parse('{"operation":"create_stream","body":{"stream_name":"s","retention":{"max\\u005fage_ms":5}}}') as { retention: unknown }).retention, { maxAgeMs: 5 }, 'an escaped key');
+});
