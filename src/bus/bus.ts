@@ -150,14 +150,22 @@ export class EventBus {
 
   /** Replaces a stream's own retention limits (those left out follow the store's); the limits that now apply. */
   async setRetention(name: string, retention: StreamRetention): Promise<RetentionPolicy> {
-    return (await this.engineStore('retention').engine.setRetention(name, retention)).effective;
+    if (!(this.store instanceof EngineStore)) return this.refuseOnStream(name, 'retention');
+    return (await this.store.engine.setRetention(name, retention)).effective;
   }
 
   /** Truncates a stream before `beforeOffset`, durably (stream-settings.ts in storage). */
   truncate(name: string, beforeOffset: number): Promise<{ firstOffset: number; nextOffset: number }> {
-    return this.engineStore('truncate_stream').engine.truncate(name, beforeOffset).catch((error: unknown) => {
+    if (!(this.store instanceof EngineStore)) return this.refuseOnStream(name, 'truncate_stream');
+    return this.store.engine.truncate(name, beforeOffset).catch((error: unknown) => {
       throw withWireField(error, 'beforeOffset', 'before_offset', true);
     });
+  }
+
+  /** An engine-only operation on stream `name` with another store: STREAM_NOT_FOUND first, as the engine answers, else NOT_SUPPORTED. */
+  private async refuseOnStream(name: string, what: string): Promise<never> {
+    await this.store.streamInfo(name);
+    throw notSupported(this.store.backend, what);
   }
 
   /** A page of the store's streams with their figures, in name order (stream-listing.ts). */

@@ -179,3 +179,15 @@ t.test('metadata past a NATS header\'s room is EVENT_TOO_LARGE on the jetstream 
     t.equal(big.status, true);
   }
 });
+
+t.test('truncate_stream and set_stream_retention on a stream that does not exist: STREAM_NOT_FOUND on either backend', async (t) => {
+  const { port } = await serverFor(t);
+  const s = await linesFor(t, port);
+  for (const request of [{ operation: 'truncate_stream', body: { stream_name: 'nope', before_offset: 1 } }, { operation: 'set_stream_retention', body: { stream_name: 'nope', retention: { max_events: 10 } } }]) {
+    t.same((await s.request(request)).code, 'STREAM_NOT_FOUND', `${request.operation}: the stream is looked for first`);
+  }
+  await s.request({ operation: 'create_stream', body: { stream_name: 'here' } });
+  const truncated = await s.request({ operation: 'truncate_stream', body: { stream_name: 'here', before_offset: 0 } });
+  // docs/protocol.md, the jetstream backend: truncation and retention are refused there.
+  t.same(truncated.code, onJetStream ? 'NOT_SUPPORTED' : undefined, onJetStream ? 'an existing stream: refused' : 'an existing stream: done');
+});

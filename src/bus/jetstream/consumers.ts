@@ -14,7 +14,9 @@
  * - Dead letters: `max_deliver` is unlimited on the server (its own limit leaves only a
  *   non-durable advisory); a delivery whose count passes max_deliveries is written to
  *   `$dlq:<stream>` (key: the consumer, msg id fixed per event so a retry is not doubled) and
- *   terminated instead of delivered.
+ *   terminated instead of delivered. The sink retries that write as writes are retried; when it
+ *   fails all the same, the message is `-NAK`ed (due again, for a later call) and the rest of the
+ *   batch is handed out; with nothing else to hand out, the call fails with the sink's error.
  * - mark_event: with the message this gateway delivered, `+ACK` or `-NAK`, both confirmed; from
  *   another gateway, the ack subject is rebuilt from the event id (`+ACK` works with any delivery
  *   sequence; `-NAK` needs the consumer's last delivery sequence, from consumer info). Confirmed
@@ -23,24 +25,32 @@
  *   of held messages skip the checks (see mark).
  * - Read-your-writes: a write is acknowledged once a quorum has it, and a consumer's leader may
  *   be the replica that does not have it yet, so a `no_wait` fetch can find nothing, or less than
- *   was written. When one brings less than asked while writes through this gateway were
- *   acknowledged past what the consumer is known to have delivered (write-horizon.ts), its info
- *   is asked, and if it has not delivered them (for a key's consumer: if the key's last event is
- *   past what it delivered) a one-message fetch waits up to {@link CATCH_UP_MS} for them.
+ *   was written. When one brings less than asked while writes through this gateway (dead letters
+ *   included) were acknowledged past what the consumer is known to have delivered
+ *   (write-horizon.ts; a durable this gateway creates adds the stream's last sequence at its
+ *   creation, whoever wrote it), its info is asked, and if it has not delivered them (for a key's
+ *   consumer: if the key's last event is past what it delivered) a one-message fetch waits up to
+ *   {@link CATCH_UP_MS} for them.
  * - A caller gone during its long-poll (the query's signal aborted: its connection closed) is
  *   handed nothing; what the poll brought is `-NAK`ed, to be delivered again at once.
- * - Every fetch runs under a timer that stops it (a fetch can hang after a failover, research §4).
+ * - Fetches are pulls of our own (puller.ts): a pull ends on the server's answer (its batch, or
+ *   a 404/408 status), not on a message's pending count as nats.js's fetch did, which dropped
+ *   what came after. Every pull runs under a guard timer that ends it (a pull can hang after a
+ *   failover, research §4); what the server sends after that is kept per durable and handed out
+ *   by its next fetch here (within half an ack deadline: later, JetStream delivers it again).
+ *   A `no_wait` pull with no answer at all is sent again over a new connection; silent again,
+ *   BACKEND_UNAVAILABLE (the cluster is unreachable: not "nothing to deliver").
  * - A watchdog for stalled fetches: after failovers on 2.9.10 a connection's fetches were seen to
  *   bring nothing while the durable had thousands to deliver, and a new connection fetched them
  *   at once (research §4). Fetches have a connection of their own, and move to a new one when a
  *   consumer's fetches have come back empty for {@link STALL_MS} while its info says it has
- *   events to deliver (and room under max_pending), when a `no_wait` fetch gets no answer at
+ *   events to deliver (and room under max_pending), when a `no_wait` pull gets no answer at
  *   all within its guard, or when the connection is closed. The old one stays open for an ack
  *   deadline, for the calls still handling what it delivered (a dead letter's `+TERM`, a types
  *   filter's passed-over acks; marks go through the reply mux); what it was sent and never heard
  *   comes back to the new one after the ack deadline.
  */
-import { AckPolicy, ErrorCode, nanos, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, ErrorCode, NatsError, nanos, type ConsumerInfo, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { ErrorCodes, EventBusError, OriginalReasons, assert } from '../../errors.js';
 import { checkFilter, type EventStatus } from '../../storage/index.js';
 import type { ConsumeQuery } from '../event-store.js';
@@ -51,6 +61,7 @@ import { consumerOfDescription, describeConsumer, filterOf, setupConfig, startOf
 import { Headers, jsConsumerName, jsStreamName } from './names.js';
 import { JsErrors, backendError, isTransientBackendError, jsErrorCode, sleep } from './nats-errors.js';
 import { viewOf } from './message-view.js';
+import { Puller, type PullRequest } from './puller.js';
 import { ReplyMux, decodeAckReply } from './reply-mux.js';
 import type { WriteHorizon } from './write-horizon.js';
 
@@ -72,6 +83,8 @@ const MIN_WAIT_MS = 10;
 const ENSURE_RETRY_PAUSE_MS = 250;
 /** Messages this gateway delivered and still holds for marks, at most (a mark of an evicted one uses a rebuilt ack subject). */
 const MAX_HELD = 50_000;
+/** Messages that came after their pull ended, kept for the next call, at most (past it they are `-NAK`ed). */
+const MAX_LATE = 10_000;
 
 export interface DeadLetterSink {
   /** Writes the dead-letter record of `msg` (delivered `deliveryCount` times to `consumer`). */
@@ -88,7 +101,13 @@ export class Consumers {
   private readonly waits = new Set<{ stop(): void }>();
   private ending = false;
   /** The connection fetches go over: its own, opened on first use, replaced by the watchdog. */
-  private fetcher: { nc: NatsConnection; js: JetStreamClient } | null = null;
+  private fetcher: { nc: NatsConnection; puller: Puller } | null = null;
+  /**
+   * Per durable, messages that came after the pull that asked for them had ended (its guard or a
+   * stop), with when they came: handed out by the next fetch of the durable (puller.ts).
+   */
+  private readonly late = new Map<string, { msg: JsMsg; atMs: number }[]>();
+  private lateCount = 0;
   /** Per durable, since when its fetches have come back empty. */
   private readonly emptySinceMs = new Map<string, number>();
   /** Per durable, the write horizon up to which it is known to have delivered, or was checked (catchUp). */
@@ -120,7 +139,11 @@ export class Consumers {
     return this.catalog.with(streamName, (entry) => {
       // As on the engine: after the stream is found, before the consumer is (a key or type no event can have).
       if (query.filter !== undefined) checkFilter(query.filter);
-      return this.consumeFrom(entry, consumer, query, retryOnly);
+      return this.consumeFrom(entry, consumer, query, retryOnly).catch((error: unknown) => {
+        // Still no responder after the durable was made sure of: it has no leader now (an election).
+        if (error instanceof ConsumerGone) throw backendError(`fetching from stream '${entry.name}'`, new Error(`consumer '${consumer}' did not answer (no responders: its leader is being elected)`));
+        throw error;
+      });
     });
   }
 
@@ -143,7 +166,9 @@ export class Consumers {
     // A page short of `max` may stop before writes acknowledged through this gateway (a long-poll
     // that found nothing waits below instead: its first event is what the catch-up waits for).
     if (messages.length < max && (waitMs === 0 || messages.length > 0) && !this.ending && !retryOnly) {
-      messages.push(...(await this.catchUp(entry, jsName, durable, max - messages.length, lastSeq(messages))));
+      // What was fetched is handed out even when the catch-up fails (it would be held until ack_wait).
+      const caughtUp = this.catchUp(entry, jsName, durable, max - messages.length, lastSeq(messages));
+      messages.push(...(await (messages.length > 0 ? caughtUp.catch(() => []) : caughtUp)));
     }
     if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) messages = await this.longPoll(entry, jsName, durable, max, waitMs);
     await this.watch(entry, jsName, durable, messages.length);
@@ -168,11 +193,22 @@ export class Consumers {
       return { events: [], more: false };
     }
     const events: EventView[] = [];
+    /** The first dead letter that could not be written (retried as writes are, sink.deadLetter): the others are not tried. */
+    let deadLetterFailure: unknown = null;
     for (const msg of messages) {
       const count = msg.info.deliveryCount;
       if (limits.maxDeliveries > 0 && count > limits.maxDeliveries) {
-        await this.sink.deadLetter(entry, consumer, msg);
-        msg.term();
+        if (deadLetterFailure === null) {
+          try {
+            await this.sink.deadLetter(entry, consumer, msg);
+            msg.term();
+            continue;
+          } catch (error) {
+            deadLetterFailure = error;
+          }
+        }
+        // Due again at once, to be dead-lettered by a later call; the rest of the batch is handed out.
+        msg.nak();
         continue;
       }
       if (query.autoAck) {
@@ -184,6 +220,8 @@ export class Consumers {
       }
       events.push(viewOf(entry, this.catalog.storePart, msg, query.autoAck ? 1 : count > 1 ? 2 : 0, count));
     }
+    // Nothing to hand out but a dead letter that failed: the caller learns why (BACKEND_UNAVAILABLE).
+    if (events.length === 0 && deadLetterFailure !== null) throw deadLetterFailure;
     return { events, more };
   }
 
@@ -343,10 +381,13 @@ export class Consumers {
     }
   }
 
-  /** Long-polls answer now (shutdown). */
+  /** Long-polls answer now (shutdown); late messages go back to the cluster, for other gateways. */
   endWaits(): void {
     this.ending = true;
     for (const wait of this.waits) wait.stop();
+    for (const queue of this.late.values()) for (const { msg } of queue) msg.nak();
+    this.late.clear();
+    this.lateCount = 0;
   }
 
   /**
@@ -381,8 +422,11 @@ export class Consumers {
     if (durables >= this.options.consumers.maxConsumersPerStream) {
       throw new EventBusError(ErrorCodes.TOO_MANY_CONSUMERS, `stream '${entry.name}' has ${durables} consumers, the most allowed (max_consumers_per_stream)`);
     }
-    const nextOffset = async () => (await this.state(entry, jsName)).last_seq;
-    const config = await setupConfig(jsName, setup.start, setup.filter, nextOffset);
+    // What the stream holds now (from its leader): the new durable's first no_wait fetch waits for
+    // it like for a write through this gateway (catchUp), whoever wrote it: its leader may be a
+    // replica that has not applied the newest yet. One request, only when a durable is created.
+    const storedSeq = (await this.state(entry, jsName)).last_seq;
+    const config = await setupConfig(jsName, setup.start, setup.filter, () => Promise.resolve(storedSeq));
     const description = describeConsumer(consumer, setup.filter?.types);
     try {
       // Same config from every gateway: creating it twice is not an error.
@@ -403,10 +447,11 @@ export class Consumers {
       if (created === null) throw backendError(`creating consumer '${consumer}' of stream '${entry.name}'`, error);
       return consumerOfDescription(durable, created.config.description).types;
     }
+    this.horizon.wrote(jsName, storedSeq);
     return setup.filter?.types;
   }
 
-  /** The stream's state (for an offset start's bound). */
+  /** The stream's state (for an offset start's bound, and what a new durable is to catch up to). */
   private async state(entry: CatalogEntry, jsName: string): Promise<{ last_seq: number }> {
     try {
       return (await this.jsm.streams.info(jsName)).state;
@@ -416,12 +461,42 @@ export class Consumers {
     }
   }
 
-  /** A fetch; when the fetch connection is closed, once more over a new one. */
-  private async fetch(entry: CatalogEntry, jsName: string, durable: string, options: { batch: number; no_wait?: boolean; expires?: number }): Promise<JsMsg[]> {
+  /**
+   * A fetch: first what came late for this durable (puller.ts), then a pull for the rest. When
+   * the fetch connection is closed, once more over a new one. A `no_wait` pull that gets no
+   * answer at all within its guard (the watchdog's second sign) is sent again over a new
+   * connection, with `request_timeout_ms` to answer; silent again, the cluster did not answer in
+   * time: BACKEND_UNAVAILABLE (not an empty page, which says there is nothing to deliver).
+   */
+  private async fetch(entry: CatalogEntry, jsName: string, durable: string, options: FetchOptions): Promise<JsMsg[]> {
+    const late = this.takeLate(`${jsName}|${durable}`, options.batch);
+    // A long-poll has its first message; a no_wait fetch asks for the rest of its batch.
+    if (late.length >= options.batch || (late.length > 0 && options.no_wait !== true)) return late;
+    const rest = { ...options, batch: options.batch - late.length };
+    try {
+      return [...late, ...(await this.pullRetrying(entry, jsName, durable, rest))];
+    } catch (error) {
+      this.putBackLate(`${jsName}|${durable}`, late);
+      throw error;
+    }
+  }
+
+  private async pullRetrying(entry: CatalogEntry, jsName: string, durable: string, options: FetchOptions): Promise<JsMsg[]> {
+    let unanswered = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.fetchOnce(entry, jsName, durable, options);
+        return await this.fetchOnce(entry, jsName, durable, unanswered ? { ...options, guardMs: this.options.requestTimeoutMs } : options);
       } catch (error) {
+        if (error instanceof NoAnswer) {
+          if (unanswered) throw backendError(`fetching from stream '${entry.name}'`, new NatsError(`the NATS cluster did not answer a fetch within ${this.options.requestTimeoutMs} ms`, ErrorCode.Timeout));
+          unanswered = true;
+          try {
+            await this.replaceFetcher();
+          } catch (replacing) {
+            throw backendError(`fetching from stream '${entry.name}': the NATS cluster did not answer, and`, replacing);
+          }
+          continue;
+        }
         if (!(error instanceof FetchConnectionLost)) throw error;
         if (attempt > 1 || this.ending) throw backendError(`fetching from stream '${entry.name}'`, new Error('the connection to NATS is closed'));
         await this.replaceFetcher();
@@ -429,49 +504,82 @@ export class Consumers {
     }
   }
 
-  /** One fetch under a timer: a fetch that does not end by itself is stopped. */
-  private async fetchOnce(entry: CatalogEntry, jsName: string, durable: string, options: { batch: number; no_wait?: boolean; expires?: number }): Promise<JsMsg[]> {
-    const messages: JsMsg[] = [];
-    let iterator: ReturnType<JetStreamClient['fetch']>;
-    try {
-      if (this.fetcher === null || this.fetcher.nc.isClosed()) throw new FetchConnectionLost();
-      iterator = this.fetcher.js.fetch(jsName, durable, options.no_wait === true ? { batch: options.batch, no_wait: true } : { batch: options.batch, expires: options.expires ?? 1000 });
-    } catch (error) {
-      if (error instanceof FetchConnectionLost || isConnectionGone(error)) throw new FetchConnectionLost();
-      throw backendError(`fetching from stream '${entry.name}'`, error);
-    }
-    const stopper = { stop: () => iterator.stop() };
+  /**
+   * One pull (puller.ts) under a guard timer: a `no_wait` pull ends at the server's answer, in
+   * milliseconds, or after {@link NO_WAIT_GUARD_MS} (or `guardMs`); a long-poll at the server's
+   * 408 when `expires` is over, or that long after it. What the server sends after the guard
+   * ended a pull is kept for the next fetch (takeLate).
+   */
+  private async fetchOnce(entry: CatalogEntry, jsName: string, durable: string, options: FetchOptions): Promise<JsMsg[]> {
+    const fetcher = this.fetcher;
+    if (fetcher === null || fetcher.nc.isClosed()) throw new FetchConnectionLost();
+    const noWait = options.no_wait === true;
+    const graceMs = Math.min(NO_WAIT_GUARD_MS, this.options.requestTimeoutMs);
+    const request: PullRequest = noWait ? { batch: options.batch, noWait: true } : { batch: options.batch, noWait: false, expiresMs: options.expires ?? 1000 };
+    const guardMs = options.guardMs ?? (noWait ? graceMs : (options.expires ?? 1000) + graceMs);
+    const pull = fetcher.puller.pull(jsName, durable, request, guardMs);
+    const stopper = { stop: () => pull.stop() };
     this.waits.add(stopper);
-    // A no_wait fetch answers in milliseconds; one that does not end (seen under load on 2.9.10)
-    // is stopped after NO_WAIT_GUARD_MS: what it would still bring is redelivered after ack_wait.
-    const guardMs = options.no_wait === true ? Math.min(NO_WAIT_GUARD_MS, this.options.requestTimeoutMs) : (options.expires ?? 0) + this.options.requestTimeoutMs;
-    let stopped = false;
-    const timer = setTimeout(() => {
-      stopped = true;
-      iterator.stop();
-    }, guardMs);
     try {
-      for await (const msg of iterator) messages.push(msg);
+      const { messages, end } = await pull.result;
+      // A no_wait pull that brought nothing and did not even answer "no messages": the connection
+      // does not hear the cluster, or the cluster does not answer (the caller sends it again).
+      if (end === 'guard' && noWait && messages.length === 0 && !this.ending) throw new NoAnswer();
+      return messages;
     } catch (error) {
-      const code = jsErrorCode(error);
-      if (code === JsErrors.streamNotFound || code === JsErrors.consumerNotFound) {
+      if (error instanceof NoAnswer) throw error;
+      if (isConnectionGone(error)) throw new FetchConnectionLost();
+      if (isNoResponders(error)) {
+        // The durable (or its stream) is gone, or has no leader: the caller makes sure of it.
         this.known.delete(`${jsName}|${durable}`);
         // What the old durable delivered is no longer held: its marks take the checked path.
-        if (code === JsErrors.consumerNotFound) this.forgetHeld(`${jsName}|${durable}|`);
-        if (messages.length === 0) throw code === JsErrors.consumerNotFound ? new ConsumerGone() : this.notFound(entry);
-      } else if (messages.length === 0 && isConnectionGone(error)) {
-        throw new FetchConnectionLost();
-      } else if (messages.length === 0 && !/timeout|no messages|404|408|409/i.test(String((error as Error).message))) {
-        throw backendError(`fetching from stream '${entry.name}'`, error);
+        this.forgetHeld(`${jsName}|${durable}|`);
+        throw new ConsumerGone();
       }
+      throw backendError(`fetching from stream '${entry.name}'`, error);
     } finally {
-      clearTimeout(timer);
       this.waits.delete(stopper);
     }
-    // A no_wait fetch that brought nothing and did not even answer "no messages": the connection
-    // does not hear the cluster (the watchdog's second sign). The next fetch goes over a new one.
-    if (stopped && options.no_wait === true && messages.length === 0 && !this.ending) await this.replaceFetcher().catch(() => {});
-    return messages;
+  }
+
+  /** A message that came after its pull had ended (puller.ts): kept for the durable's next fetch, or `-NAK`ed. */
+  private onLate(msg: JsMsg): void {
+    if (this.ending || this.lateCount >= MAX_LATE) {
+      msg.nak();
+      return;
+    }
+    const key = `${msg.info.stream}|${msg.info.consumer}`;
+    let queue = this.late.get(key);
+    if (queue === undefined) this.late.set(key, (queue = []));
+    queue.push({ msg, atMs: Date.now() });
+    this.lateCount += 1;
+  }
+
+  /**
+   * Up to `max` of the durable's late messages. One held for over half an ack deadline is
+   * dropped instead: JetStream delivers it again at its deadline, maybe to another caller.
+   */
+  private takeLate(key: string, max: number): JsMsg[] {
+    const queue = this.late.get(key);
+    if (queue === undefined) return [];
+    const freshMs = Date.now() - this.options.consumers.ackWaitMs / 2;
+    const taken: JsMsg[] = [];
+    while (queue.length > 0 && taken.length < max) {
+      const { msg, atMs } = queue.shift()!;
+      this.lateCount -= 1;
+      if (atMs >= freshMs) taken.push(msg);
+    }
+    if (queue.length === 0) this.late.delete(key);
+    return taken;
+  }
+
+  /** Late messages taken by a fetch that then failed: first in line again. */
+  private putBackLate(key: string, messages: readonly JsMsg[]): void {
+    if (messages.length === 0) return;
+    const atMs = Date.now();
+    const queue = this.late.get(key) ?? [];
+    this.late.set(key, [...messages.map((msg) => ({ msg, atMs })), ...queue]);
+    this.lateCount += messages.length;
   }
 
   /**
@@ -497,7 +605,8 @@ export class Consumers {
   /** A one-message fetch that waits up to `expiresMs`; when it brings one, a `no_wait` fetch for the rest of the batch. */
   private async longPoll(entry: CatalogEntry, jsName: string, durable: string, max: number, expiresMs: number): Promise<JsMsg[]> {
     const messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: expiresMs });
-    if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true })));
+    // The rest is optional: a failure of it must not hold the first message until ack_wait.
+    if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true }).catch(() => [])));
     return messages;
   }
 
@@ -570,7 +679,7 @@ export class Consumers {
       return;
     }
     this.opened.add(nc);
-    this.fetcher = { nc, js: nc.jetstream({ timeout: this.options.requestTimeoutMs }) };
+    this.fetcher = { nc, puller: new Puller(nc, (msg) => this.onLate(msg), this.options.requestTimeoutMs, this.options.consumers.ackWaitMs) };
     if (current !== null) {
       this.fetchConnectionsReplaced += 1;
       const old = current.nc;
@@ -612,8 +721,19 @@ export class Consumers {
   }
 }
 
-/** The durable vanished under a fetch (deleted by an operator, or its stream replaced): create it again. */
+/** No responder to a pull: the durable vanished (deleted by an operator, or its stream replaced), or has no leader: create it again if need be. */
 class ConsumerGone extends Error {}
+
+/** A `no_wait` pull got no answer at all within its guard. */
+class NoAnswer extends Error {}
+
+/** What a fetch asks: `batch` messages, at once (`no_wait`) or waiting up to `expires` ms; `guardMs` overrides the guard. */
+interface FetchOptions {
+  batch: number;
+  no_wait?: boolean;
+  expires?: number;
+  guardMs?: number;
+}
 
 /** The fetch connection is closed: fetch over a new one. */
 class FetchConnectionLost extends Error {}

@@ -426,7 +426,9 @@ export class JetStreamStore implements EventStore {
   /**
    * Writes the dead-letter record of `msg` to `$dlq:<stream>` (created on first use) on the
    * consumer's dead-letter subject. As on the engine the record has no key, version or type: only
-   * the time header, and a msg id of the gateway's own (never shown).
+   * the time header, and a msg id of the gateway's own (never shown). Published through the
+   * writer: retried through elections and timeouts as a write is (up to `write_timeout_ms`), and
+   * its sequence in the write horizon, so a consumer of `$dlq:<stream>` waits for it (consumers.ts).
    */
   private async deadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void> {
     const dlqName = deadLetterStreamName(entry.name);
@@ -447,9 +449,12 @@ export class JetStreamStore implements EventStore {
     h.set(Headers.msgId, `dlq:${jsStreamName(entry.number)}:${consumer}:${msg.seq}`);
     h.set(Headers.timeMs, String(Date.now()));
     try {
-      await this.js.publish(deadLetterSubject(jsStreamName(dlq.number), consumer), record, { headers: h, timeout: this.options.requestTimeoutMs });
+      await this.writer.publishRecord(dlq, deadLetterSubject(jsStreamName(dlq.number), consumer), record, h);
     } catch (error) {
-      throw backendError(`dead-lettering an event of stream '${entry.name}'`, error);
+      // The writer's own failure speaks of a client's write and its msg_id: this one is the gateway's.
+      const cause = isEventBusError(error, ErrorCodes.BACKEND_UNAVAILABLE) ? (error.cause ?? error) : error;
+      if (isEventBusError(cause)) throw cause; // STREAM_NOT_FOUND: the dead-letter stream was deleted meanwhile
+      throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `dead-lettering an event of stream '${entry.name}': the JetStream cluster did not answer within ${this.options.writeTimeoutMs} ms (${(cause as Error).message})`, { cause });
     }
   }
 }

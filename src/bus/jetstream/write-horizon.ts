@@ -1,6 +1,7 @@
 /**
  * What this gateway knows was written: per JetStream stream, the highest sequence a write through
- * it was acknowledged at. A write is acknowledged once a quorum has it, while a consumer's leader
+ * it (or a dead letter it wrote) was acknowledged at, or that the stream's leader reported when
+ * this gateway created a consumer of it (consumers.ts). A write is acknowledged once a quorum has it, while a consumer's leader
  * may sit on the replica that does not have it yet; a `no_wait` fetch from there finds nothing.
  * The horizon lets consumers.ts tell "nothing to deliver" from "not here yet" without asking the
  * cluster on every empty poll (read-your-writes through one gateway).

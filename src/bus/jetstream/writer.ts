@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type JetStreamManager, type MsgHdrs, type PubAck, type StoredMsg } from 'nats';
-import { ErrorCodes, EventBusError, OriginalReasons } from '../../errors.js';
+import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { encodeEventId } from '../../storage/format/event-id.js';
 import type { AppendOptions, AppendResult, AppendedEventView, EventToAppend } from '../event-store.js';
 import type { Catalog, CatalogEntry } from './catalog.js';
@@ -78,16 +78,35 @@ export class Writer {
     // Taken now, synchronously: the lane's order is the order of these calls.
     const lane = this.laneOf(streamName);
     if (options.key === undefined && expected === 'any') return this.plain(lane, streamName, event, msgId, timeMs);
+    // As for a plain write, the deadline counts from the write's arrival, not from its turn in
+    // the lane: behind a write that spent write_timeout_ms on retries it fails after one try.
+    const deadlineMs = timeMs + this.options.writeTimeoutMs;
     return lane.alone(() =>
       this.catalog.with(streamName, async (entry) => {
-        if (options.key === undefined && expected === 'stream_exists') {
-          await this.checkStreamExists(entry);
-          const h = this.headersOf(event, msgId, timeMs);
-          return this.answer(entry, await this.publishWrapped(entry, eventSubject(jsStreamName(entry.number), undefined), event.payload, h), undefined, timeMs);
+        try {
+          if (options.key === undefined && expected === 'stream_exists') {
+            await this.checkStreamExists(entry, deadlineMs);
+            const h = this.headersOf(event, msgId, timeMs);
+            return await this.answer(entry, await this.publishWrapped(entry, eventSubject(jsStreamName(entry.number), undefined), event.payload, h, deadlineMs), undefined, timeMs);
+          }
+          return await this.conditional(entry, event, options.key, expected, msgId, timeMs, deadlineMs);
+        } catch (error) {
+          throw withMsgId(error, msgId);
         }
-        return this.conditional(entry, event, options.key, expected, msgId, timeMs);
       }),
     );
+  }
+
+  /**
+   * Publishes a record the gateway writes itself (a dead letter, jetstream-store.ts) to `subject`
+   * of `entry`'s stream, with the retries of a write (elections, timeouts; the same msg id in `h`,
+   * so never stored twice) for up to `write_timeout_ms`, outside the stream's lane. Its sequence
+   * goes into the write horizon, as a write's does (a consumer of the stream waits for it).
+   */
+  async publishRecord(entry: CatalogEntry, subject: string, payload: Buffer, h: MsgHdrs): Promise<PubAck> {
+    const ack = await this.publish(entry, subject, payload, h);
+    this.horizon.wrote(jsStreamName(entry.number), ack.seq);
+    return ack;
   }
 
   private laneOf(streamName: string): WriteLane {
@@ -147,15 +166,15 @@ export class Writer {
   }
 
   /** A keyed or version-checked write: read, check, publish expecting the stream's last sequence. */
-  private async conditional(entry: CatalogEntry, event: EventToAppend, key: string | undefined, expected: AppendOptions['expectedVersion'] & {}, msgId: string, timeMs: number): Promise<AppendResult> {
+  private async conditional(entry: CatalogEntry, event: EventToAppend, key: string | undefined, expected: AppendOptions['expectedVersion'] & {}, msgId: string, timeMs: number, deadlineMs: number): Promise<AppendResult> {
     const jsName = jsStreamName(entry.number);
     const subject = eventSubject(jsName, key);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const lastSeq = await this.lastSequence(entry);
+      const lastSeq = await this.lastSequence(entry, deadlineMs);
       let version: number | undefined;
       const h = this.headersOf(event, msgId, timeMs);
       if (key !== undefined) {
-        const head = await this.keyHead(jsName, subject);
+        const head = await this.retrying(entry, () => this.keyHead(jsName, subject), deadlineMs);
         if (!matches(expected, head.version)) {
           // A retry of a write that did land: answer it again rather than fail it.
           if (head.msgId === msgId) return this.answer(entry, { seq: head.seq, duplicate: true } as PubAck, head.version, head.timeMs);
@@ -170,7 +189,7 @@ export class Writer {
       }
       h.set('Nats-Expected-Last-Sequence', String(lastSeq));
       try {
-        const ack = await this.publish(entry, subject, event.payload, h);
+        const ack = await this.publish(entry, subject, event.payload, h, deadlineMs);
         return await this.answer(entry, ack, version, timeMs);
       } catch (error) {
         if (jsErrorCode(error) !== JsErrors.wrongLastSequence) throw backendError(`writing to stream '${entry.name}'`, error);
@@ -233,14 +252,14 @@ export class Writer {
     if (now === null || now.number !== entry.number) throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
   }
 
-  private async checkStreamExists(entry: CatalogEntry): Promise<void> {
-    const last = await this.lastSequence(entry);
+  private async checkStreamExists(entry: CatalogEntry, deadlineMs: number): Promise<void> {
+    const last = await this.lastSequence(entry, deadlineMs);
     if (last === 0) throw wrongVersion('stream_exists', -1);
   }
 
   /** The stream's last sequence, from its leader. */
-  private async lastSequence(entry: CatalogEntry): Promise<number> {
-    return this.retrying(entry, async () => (await this.jsm.streams.info(jsStreamName(entry.number))).state.last_seq);
+  private async lastSequence(entry: CatalogEntry, deadlineMs: number): Promise<number> {
+    return this.retrying(entry, async () => (await this.jsm.streams.info(jsStreamName(entry.number))).state.last_seq, deadlineMs);
   }
 
   /** The key's last message, from the stream leader (a direct get may miss the latest write). */
@@ -254,9 +273,9 @@ export class Writer {
     }
   }
 
-  /** Runs an API call, retrying transient failures until writeTimeoutMs; a missing stream is STREAM_NOT_FOUND. */
-  private retrying<T>(entry: CatalogEntry, call: () => Promise<T>): Promise<T> {
-    const how = { catalog: this.catalog, repair: this.repair, deadlineMs: Date.now() + this.options.writeTimeoutMs, pauseMs: RETRY_PAUSE_MS, doing: `writing to stream '${entry.name}'` };
+  /** Runs an API call, retrying transient failures until `deadlineMs`; a missing stream is STREAM_NOT_FOUND. */
+  private retrying<T>(entry: CatalogEntry, call: () => Promise<T>, deadlineMs: number): Promise<T> {
+    const how = { catalog: this.catalog, repair: this.repair, deadlineMs, pauseMs: RETRY_PAUSE_MS, doing: `writing to stream '${entry.name}' (not written: reading the stream's last events from its leader failed)` };
     return retryOnStream(entry, how, call);
   }
 
@@ -293,6 +312,15 @@ function matches(expected: AppendOptions['expectedVersion'] & {}, actual: number
   if (expected === 'no_stream') return actual === -1;
   if (expected === 'stream_exists') return actual >= 0;
   return expected === actual;
+}
+
+/**
+ * A conditional write's BACKEND_UNAVAILABLE with `context.msg_id` (the client's, or the one the
+ * gateway gave it), as a plain write's has: a retry with it is never stored twice.
+ */
+function withMsgId(error: unknown, msgId: string): unknown {
+  if (!isEventBusError(error, ErrorCodes.BACKEND_UNAVAILABLE) || error.context !== undefined) return error;
+  return new EventBusError(error.code, error.reason, { cause: error.cause, context: { msg_id: msgId.replace(/^[cg]:/, '') } });
 }
 
 /** The engine's refusal, word for word (storage/event-append.ts). */
