@@ -176,7 +176,7 @@ export class JetStreamStore implements EventStore {
     this.closing = true;
     this.consumers.endWaits();
     await this.consumers.close();
-    await Promise.all([this.nc, ...this.publishConnections].map((c) => c.drain().catch(() => c.close())));
+    await Promise.all([this.nc, ...this.publishConnections].map((c) => drainOrClose(c, this.options.requestTimeoutMs)));
   }
 
   async createStream(name: string, allowReserved = false): Promise<StreamView> {
@@ -523,6 +523,19 @@ async function connectToEveryNode(nc: NatsConnection, extra: readonly NatsConnec
     kept.push(attempt.value);
   }
   return kept;
+}
+
+/**
+ * Drains `nc` (what it still has to send goes out), and closes it whatever the drain did. A
+ * connection that lost its server may end its drain without closing, or never end it, and its
+ * reconnect loop (maxReconnectAttempts -1) then kept the process alive after shutdown.
+ */
+async function drainOrClose(nc: NatsConnection, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  await Promise.race([nc.drain().catch(() => {}), timedOut]);
+  clearTimeout(timer);
+  if (!nc.isClosed()) await nc.close().catch(() => {});
 }
 
 function connectionOptions(options: ResolvedJetStreamOptions): ConnectionOptions {
