@@ -22,7 +22,7 @@ export function parseRetention(body: JsonObject, line: Buffer): StreamRetention 
       const span = findBodyMember(line, 'retention');
       return span === null ? null : findObjectMember(line, span, key);
     });
-    if (integer === null) throw invalidField(`retention.${key}`, 'an integer of at least 0 (0 = unlimited)');
+    if (integer === null) throw invalidField(`retention.${key}`, 'an integer from 0 to 9007199254740991 (0 = unlimited)');
     retention[KEYS[key as keyof typeof KEYS]] = integer;
   }
   return retention;
