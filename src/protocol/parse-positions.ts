@@ -116,7 +116,8 @@ export function parseConsumerStart(body: JsonObject, line: Buffer): ConsumerStar
   // No double quotes: `expected` is quoted in the reply's context as it is.
   const expected = 'all, new, an object with offset (an integer) or time (RFC 3339)';
   if (!isObject(start)) throw invalidField('start', expected);
-  const keys = Object.keys(start);
+  // A member given as null counts as left out, as everywhere in a body.
+  const keys = Object.keys(start).filter((key) => start[key] !== null);
   if (keys.length === 1 && keys[0] === 'offset') {
     const offset = integerField(start.offset, 0, line, () => {
       const span = findBodyMember(line, 'start');

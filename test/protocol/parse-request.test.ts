@@ -232,6 +232,9 @@ t.test('integer fields are integer literals (no fraction, no exponent), as mark_
     // An integer literal passes (1 is in every field's range).
     t.doesNotThrow(() => parse(template.replace('N', '1')), `${field}: 1`);
   }
+  // A null member of `start` counts as left out, as everywhere in a body.
+  t.same((parse('{"operation":"process_events","body":{"stream_name":"s","start":{"offset":1,"time":null}}}') as { start?: unknown }).start, { kind: 'offset', offset: 1 });
+  t.equal(failure('{"operation":"process_events","body":{"stream_name":"s","start":{"offset":null}}}').code, 'INVALID_FIELD', 'a start of nothing but nulls names no start');
   // Past 2^53 - 1, `expected` gives the range (retention limits named only the lower bound).
   t.same(failure('{"operation":"set_stream_retention","body":{"stream_name":"s","retention":{"max_age_ms":9007199254740992}}}').context, { field: 'retention.max_age_ms', expected: 'an integer from 0 to 9007199254740991 (0 = unlimited)' });
   const one = (text: string) => parse(`{"operation":"append_events","body":{"stream_name":"s","events":[{"body":1}],"expected_version":${text}}}`) as { expectedVersion?: number };
