@@ -71,7 +71,7 @@ export class Consumer {
     return this.cursor;
   }
 
-  /** Events delivered to no one yet: the consumer's lag. */
+  /** Events after the cursor, the consumer's lag (with a filter, those it will pass over too). */
   lag(visibleOffset: number): number {
     return Math.max(0, visibleOffset - this.cursor);
   }
