@@ -359,7 +359,7 @@ function parseMark(envelope: Envelope, body: JsonObject, limits: ParseLimits): R
     for (const id of many) if (typeof id !== 'string') throw invalidField('event_ids', 'a non-empty array of strings');
     if (many.length > limits.maxMarkEventIds) {
       throw new EventBusError(ErrorCodes.BATCH_TOO_LARGE, `a mark_event holds at most ${limits.maxMarkEventIds} event ids, got ${many.length}`, {
-        context: { field: 'event_ids' },
+        context: { field: 'event_ids', limit: limits.maxMarkEventIds, event_ids: many.length },
       });
     }
     eventIds = many as string[];

@@ -26,10 +26,10 @@
  * ```
  */
 import path from 'node:path';
-import { ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
+import { assert, ErrorCodes, EventBusError, isEventBusError, OriginalReasons } from '../errors.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerStats, EventStatus, RetryOptions } from './consumers/consumer-types.js';
-import type { ConsumersContext } from './consumers/stream-consumers.js';
+import type { ConsumersContext, DeadLetter } from './consumers/stream-consumers.js';
 import { readCrcCheckpoint, removeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
 import { inspectStoreDirectory } from './store-directory.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './engine-options.js';
@@ -57,9 +57,10 @@ import { deadLetterStreamName, validateConsumerName } from './stream-name.js';
 import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
 import { DuplicateWindow } from './duplicate-window.js';
 import { appendEvents, type AppendContext, type AppendEventsOptions, type AppendEventsResult, type ExpectedVersion, type NewEvent } from './event-append.js';
-import type { EventAttributes } from './format/record-fields.js';
+import { MAX_MSG_ID_BYTES, type EventAttributes } from './format/record-fields.js';
 import { KeyCache } from './keys/key-cache.js';
 import { KeyMaintenance, type KeyIndexContext } from './keys/key-index.js';
+import { MAX_EVENT_BYTES } from './format/record.js';
 import { Observers, RecoveryTally, recoveryTotals, type EngineObserver, type RecoveryReport, type StreamRecovery } from './observer.js';
 import type { Segment } from './log/segment.js';
 import type { StreamLog } from './log/stream-log.js';
@@ -121,6 +122,13 @@ const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
  */
 export const MAX_APPEND_MANY_BYTES = 2 ** 30;
 
+/** The limits of a dead-letter record's append: one record, as long as a reader accepts, with its msg_id. */
+const DEAD_LETTER_LIMITS = { maxBatchEvents: 1, maxBatchBytes: MAX_EVENT_BYTES + MAX_MSG_ID_BYTES, maxEventBytes: MAX_EVENT_BYTES };
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new EventBusError(ErrorCodes.INTERNAL, String(error));
+}
+
 export class Engine {
   readonly dataDir: string;
   private readonly streams: StreamRegistry;
@@ -163,8 +171,9 @@ export class Engine {
         this.keyIndex.maintenance.check(state.keys);
       },
       limits: options.consumers,
+      maxEventBytes: options.maxEventBytes,
       markDirty: (journal) => this.flusher.mark(journal),
-      deadLetter: (streamName, payloads) => this.deadLetter(streamName, payloads),
+      deadLetter: (streamName, records) => this.deadLetter(streamName, records),
       rolled: (log, frozen, next) => this.observedRoll(log, frozen, next),
       sealed: (log, segment, frozenMs) => this.observedSeal(log, segment, frozenMs),
       compacted: (journal, compaction) => this.observedCompaction(journal, compaction),
@@ -633,7 +642,8 @@ export class Engine {
    * Delivers `consumer`'s next events: those marked 0 (to be delivered again) and then new ones
    * after its cursor, in offset order, advancing the cursor past them. The consumer is created
    * on first use. Resolves once the delivery is durable under the fsync policy. With `waitMs`,
-   * waits for events when none are due.
+   * waits for events when none are due (a filtered consumer scans on, a budget per event-loop
+   * turn, while events it passes over are ahead).
    */
   async consume(stream: string, consumer: string, options: ConsumeOptions = {}): Promise<ConsumeResult> {
     this.checkOpen();
@@ -644,7 +654,9 @@ export class Engine {
 
   /**
    * Delivers events marked for retry and pending events whose acknowledgement deadline passed;
-   * events delivered `maxDeliveries` times go to the dead-letter stream instead.
+   * events delivered `maxDeliveries` times go to the dead-letter stream instead (a move that
+   * fails holds up none of the others; `more` counts it only while moves work). A consumer that
+   * does not exist is not created: nothing is due for it.
    */
   async retry(stream: string, consumer: string, options: RetryOptions = {}): Promise<ConsumeResult> {
     this.checkOpen();
@@ -687,8 +699,16 @@ export class Engine {
     this.streams.endWaits();
   }
 
-  /** Appends to the dead-letter stream of `streamName`, creating it on first use. */
-  private async deadLetter(streamName: string, payloads: Buffer[]): Promise<void> {
+  /**
+   * Appends each record to the dead-letter stream of `streamName` (created on first use), each as
+   * an append of its own with its msg_id (issued in one turn: one fsync round covers them): a
+   * record whose msg_id is in the duplicate window (a move made again after a crash between the
+   * record and the consumer's journal entry) is not stored again, whether or not that one is still
+   * stored. Resolves with null for each record stored (now or before), else why not. The records
+   * are the engine's own: bounded by what a reader accepts (MAX_EVENT_BYTES), not by
+   * `maxEventBytes`, which their bodies already respect (dead-letter-record.ts).
+   */
+  private async deadLetter(streamName: string, records: readonly DeadLetter[]): Promise<(Error | null)[]> {
     const name = deadLetterStreamName(streamName);
     if (this.streams.find(name) === undefined) {
       let creating = this.creatingDeadLetters.get(name);
@@ -699,7 +719,25 @@ export class Engine {
       }
       await creating;
     }
-    await this.appendMany(name, payloads);
+    this.checkOpen();
+    const state = this.streams.get(name);
+    const target = { number: state.entry.number, log: state.log, keys: state.keys };
+    const context: AppendContext = { ...this.appends, limits: DEAD_LETTER_LIMITS };
+    const nowMs = Date.now();
+    const appended = records.map((record) => {
+      assert(record.payload.length <= MAX_EVENT_BYTES, 'a dead-letter record longer than readers accept');
+      try {
+        return appendEvents(context, target, [{ payload: record.payload, msgId: record.msgId }], {}, nowMs).then(
+          () => null,
+          (error: unknown) => asError(error),
+        );
+      } catch (error) {
+        // The id was appended before and its record is no longer stored (truncated, removed by
+        // retention): the move was recorded.
+        return Promise.resolve(isEventBusError(error, ErrorCodes.IDEMPOTENCY_CONFLICT) ? null : asError(error));
+      }
+    });
+    return Promise.all(appended);
   }
 
   // ------------------------------------------------------------------ snapshots and upkeep

@@ -205,3 +205,15 @@ t.test('deleting a stream deletes its consumers', async (t) => {
   t.same(engine.stats('s').consumers, [], 'a new stream of the same name starts without consumers');
   t.same((await engine.consume('s', 'c', {})).events.map((e) => e.offset), [0, 1, 2]);
 });
+
+t.test('retry of a consumer that does not exist answers nothing due and does not create it', async (t) => {
+  const engine = await openWith(t, { consumers: { maxConsumersPerStream: 1 } });
+  await fill(engine, 's', 3);
+  t.same(await engine.retry('s', 'b', {}), { events: [], more: false });
+  t.same(engine.stats('s').consumers, [], 'no consumer made');
+  await t.rejects(engine.retry('s', '', {}), { code: 'INVALID_FIELD' }, 'the name is still checked');
+  // The consumer is made by its first process_events, with the start that gives.
+  await engine.append('s', Buffer.from('"after"'));
+  t.same((await engine.consume('s', 'b', { start: { kind: 'new' } })).events, [], 'start "new" holds');
+  t.same(engine.stats('s').consumers.map((c) => [c.name, c.cursor, c.start]), [['b', 4, { kind: 'new' }]]);
+});

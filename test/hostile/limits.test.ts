@@ -355,7 +355,7 @@ t.test('batch and page caps: mark_event ids, get_stream_events pages, deliveries
   const ok = await request({ operation: 'mark_event', body: { event_ids: ids.slice(0, 1000), status: 1 } });
   t.equal(ok.status, true, '1,000 ids in one mark_event');
   const tooMany = await request({ operation: 'mark_event', body: { event_ids: ids.slice(0, 1001), status: 1 } });
-  t.same(tooMany, { operation: 'mark_event', status: false, context: { field: 'event_ids' }, reason: 'a mark_event holds at most 1000 event ids, got 1001', code: 'BATCH_TOO_LARGE' });
+  t.same(tooMany, { operation: 'mark_event', status: false, context: { field: 'event_ids', limit: 1000, event_ids: 1001 }, reason: 'a mark_event holds at most 1000 event ids, got 1001', code: 'BATCH_TOO_LARGE' });
 
   const empty = await c.createStream('empty').then(() => Date.now());
   const poll = await request({ operation: 'process_events', body: { stream_name: 'empty', wait_ms: 60_000 } });

@@ -124,6 +124,14 @@ t.test('mark status 3..255 gets the original text', async (t) => {
   t.equal(failure('{"operation":"mark_event","body":{"event_ids":["a","b","c","d"],"status":1}}').code, 'BATCH_TOO_LARGE');
 });
 
+t.test('too many event_ids: BATCH_TOO_LARGE names the field, the limit and the count, as append_events does', async (t) => {
+  t.same(failure('{"operation":"mark_event","body":{"event_ids":["a","b","c","d"],"status":1}}'), {
+    code: 'BATCH_TOO_LARGE',
+    reason: 'a mark_event holds at most 3 event ids, got 4',
+    context: { field: 'event_ids', limit: 3, event_ids: 4 },
+  });
+});
+
 t.test('valid requests', async (t) => {
   t.same(parse('{"operation":"health","body":{"anything":1},"auth":null}'), { operation: 'health' });
   const write = parse('{"operation":"write_event","body":{"stream_name":"s","event": { "n" : 12345678901234567890, "f": 1.0 }},"body2":1}');

@@ -184,3 +184,13 @@ t.test('a dead-letter record reads as on the engine: valid JSON, no key, the ori
   const consumer = (info.body as { stream: { consumers: { name: string; dead_lettered: number }[] } }).stream.consumers.find((c) => c.name === 'default');
   t.equal(consumer?.dead_lettered, 1, 'counted as the consumer\'s dead letter');
 });
+
+t.test('retry_events on a consumer that does not exist: nothing due, and no consumer made', { skip: onJetStream ? 'engine only' : false }, async (t) => {
+  const { s } = await setup(t, 6);
+  t.same(await s.request({ operation: 'retry_events', body: { stream_name: 'c', consumer: 'b' } }), { operation: 'retry_events', status: true, body: { events: [], more: false } });
+  const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });
+  t.same((info.body as { stream: { consumers: unknown[] } }).stream.consumers, [], 'the consumer is not created');
+  await s.request({ operation: 'write_event', body: { stream_name: 'c', event: 'new one' } });
+  const first = await events(s, { operation: 'process_events', body: { stream_name: 'c', consumer: 'b', start: 'new' } });
+  t.same(first.events, [], 'process_events creates it, with its start');
+});

@@ -72,15 +72,18 @@ export interface ConsumerStats {
   pending: number;
   /** Marked for retry, past their acknowledgement deadline, or redelivered by retry and not marked since (status 2). */
   retry: number;
-  /** Moved to the dead-letter stream, ever. */
+  /** Records the consumer's moves wrote to the dead-letter stream, ever (a move cut short by a crash counts once made again). */
   deadLettered: number;
   /**
    * Why the last move of events to the dead-letter stream failed (`maxStreams` reached, the disk
    * full, …), or null once a move succeeds: those events stay due for `retry` (status 2) and are
-   * tried again by each `retry` until it works. Absent on stores without dead letters of their own.
+   * tried again by each `retry` until it works; the consumer's other due events are delivered. Absent on stores without dead letters of their own.
    */
   deadLetterFailure?: { code: string; reason: string } | null;
-  /** Events not yet delivered (next offset minus cursor). */
+  /**
+   * Events after the cursor (next offset minus cursor): for a consumer with a filter, those it
+   * will pass over count too until its cursor moves past them.
+   */
   lag: number;
   /** Where the consumer started (`all` for those created without a start). */
   start: ConsumerStart;

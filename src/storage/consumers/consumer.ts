@@ -71,7 +71,7 @@ export class Consumer {
     return this.cursor;
   }
 
-  /** Events delivered to no one yet: the consumer's lag. */
+  /** Events after the cursor, the consumer's lag (with a filter, those it will pass over too). */
   lag(visibleOffset: number): number {
     return Math.max(0, visibleOffset - this.cursor);
   }
@@ -81,23 +81,24 @@ export class Consumer {
   /** Offsets marked 0, in offset order, at most `max`. */
   redeliveries(max: number): number[] {
     const out: number[] = [];
-    if (this.redeliverCount === 0) return out;
-    for (const [offset, entry] of this.entries) {
-      if (out.length >= max) break;
-      if (entry.state === EntryStates.REDELIVER && !entry.deadLettering) out.push(offset);
-    }
+    if (max > 0) this.forEachDue('redeliver', 0, (offset) => out.push(offset) < max);
     return out;
   }
 
-  /** Offsets due for retry (marked 2, or pending past the deadline), in offset order, at most `max`. */
-  dueForRetry(nowMs: number, max: number): number[] {
-    const out: number[] = [];
+  /**
+   * Visits the outstanding events due for `kind`, in offset order, until `visit` returns false:
+   * `redeliver`, those marked 0 (for process); `retry`, those marked 2 or pending past their
+   * deadline (for retry). Events being moved to the dead-letter stream are not due.
+   */
+  forEachDue(kind: 'redeliver' | 'retry', nowMs: number, visit: (offset: number, entry: Entry) => boolean): void {
+    if (kind === 'redeliver' && this.redeliverCount === 0) return;
     for (const [offset, entry] of this.entries) {
-      if (out.length >= max) break;
       if (entry.deadLettering) continue;
-      if (entry.state === EntryStates.RETRY || (entry.state === EntryStates.PENDING && entry.deadlineMs <= nowMs)) out.push(offset);
+      const due = kind === 'redeliver'
+        ? entry.state === EntryStates.REDELIVER
+        : entry.state === EntryStates.RETRY || (entry.state === EntryStates.PENDING && entry.deadlineMs <= nowMs);
+      if (due && !visit(offset, entry)) return;
     }
-    return out;
   }
 
   /** The status of `offset` for this consumer, as the protocol numbers it (2: retry). */
@@ -164,12 +165,14 @@ export class Consumer {
     }
   }
 
-  /** Removes events moved to the dead-letter stream. */
+  /**
+   * Removes events moved to the dead-letter stream. Each counts, also one acknowledged while its
+   * record was being written: `deadLettered` is the number of records the consumer's moves left.
+   */
   applyDeadLetter(offsets: readonly number[]): void {
     for (const offset of offsets) {
       const entry = this.entries.get(offset);
-      if (entry === undefined) continue;
-      this.remove(offset, entry);
+      if (entry !== undefined) this.remove(offset, entry);
       this.deadLettered += 1;
     }
   }

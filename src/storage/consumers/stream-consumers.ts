@@ -22,7 +22,7 @@ import {
   type JournalDamage,
 } from './journal-codec.js';
 import { replayJournal, settleAfterOpen } from './journal-replay.js';
-import { damagedDeadLetterPayload, deadLetterPayload } from './dead-letter-record.js';
+import { damagedDeadLetterPayload, deadLetterMsgId, deadLetterPayload } from './dead-letter-record.js';
 import type { LongPolls } from '../long-polls.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerLimits, ConsumerStats, DeliveredEvent, EventStatus, RetryOptions } from './consumer-types.js';
 import { eventIdOf, type IdEpoch } from '../format/event-id.js';
@@ -32,17 +32,51 @@ import type { Damage } from '../log/segment-check.js';
 import { validateConsumerName } from '../stream-name.js';
 import { checkFilter, isEmptyFilter, matchesFilter, type EventFilter } from '../event-filter.js';
 
-/** A consumer with a filter looks at this many pages at most per process_events when none pass. */
-const MAX_FILTERED_PAGES = 16;
 import { encodeSetupSpec, resolveStart, START_ALL, type ConsumerSetup, type ConsumerStart } from './consumer-setup.js';
+
+/**
+ * A consumer with a filter reads at most this many pages per event-loop turn of a process_events
+ * (its scan budget): without wait_ms the call then answers (more: true); with wait_ms it goes on
+ * in the next turn, so other connections are served between budgets.
+ */
+const MAX_FILTERED_PAGES = 16;
+/**
+ * The fewest events a filtered consumer's page reads, whatever max_events is (it delivers at most
+ * max_events of them): a small batch scans as far per turn as the default batch (100) does.
+ */
+const MIN_FILTERED_PAGE_EVENTS = 100;
 
 /** What the consumers of a stream need from the engine. */
 export interface ConsumersContext extends JournalContext {
   limits: ConsumerLimits;
+  /** The store's event size limit: a dead-letter record longer than it leaves the body out. */
+  maxEventBytes: number;
   /** Schedules a flush of the journal's queued records. */
   markDirty(journal: ConsumerJournal): void;
-  /** Appends dead-letter payloads to the dead-letter stream of `streamName`. */
-  deadLetter(streamName: string, payloads: Buffer[]): Promise<void>;
+  /**
+   * Appends each record to the dead-letter stream of `streamName` (created on first use) with its
+   * msg_id, unless that id is in the duplicate window: resolves with one entry per record, null
+   * when it is stored (now or before), else why not. Rejects when none can be (the stream cannot be
+   * created).
+   */
+  deadLetter(streamName: string, records: readonly DeadLetter[]): Promise<(Error | null)[]>;
+}
+
+/** A dead-letter record and the msg_id that names its move (dead-letter-record.ts). */
+export interface DeadLetter {
+  msgId: string;
+  payload: Buffer;
+}
+
+/** What one synchronous step of process_events delivered, and what to wait for. */
+interface Delivery {
+  events: DeliveredEvent[];
+  bytes: number;
+  durable: Promise<unknown>;
+  /** Damaged events were moved aside: what follows may be due at once. */
+  skippedDamage: boolean;
+  /** A filtered consumer read new events (and passed over those that did not pass). */
+  scanned: boolean;
 }
 
 /** Identity of the stream the consumers belong to. */
@@ -100,48 +134,73 @@ export class StreamConsumers {
     const autoAck = options.autoAck === true;
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), limits.maxWaitMs);
     const giveUpAt = Date.now() + waitMs;
-    let filteredPages = 0;
+    const events: DeliveredEvent[] = [];
+    let bytes = 0;
+    // Everything this call changed, made durable before it answers (awaited between steps only
+    // where what follows depends on it).
+    let durable: Promise<unknown> = RESOLVED;
+    const answer = async (consumer: Consumer): Promise<ConsumeResult> => {
+      await durable;
+      return { events, more: this.moreToProcess(consumer, autoAck) };
+    };
+    let pages = 0;
     for (let waited = false; ; waited = true) {
       this.checkUsable();
-      // The caller is gone (its connection closed) while this call waited: deliver nothing.
-      if (waited && options.signal?.aborted === true) return { events: [], more: false };
       const { consumer, created } = this.consumer(name, options.start, options.filter);
-      let delivery: ReturnType<StreamConsumers['deliver']>;
+      durable = settledLater(Promise.all([durable, created]));
+      // The caller is gone (its connection closed) while this call waited: deliver nothing more.
+      if (waited && options.signal?.aborted === true) return { ...(await answer(consumer)), more: false };
+      let delivery: Delivery;
       try {
-        delivery = this.deliver(consumer, batch, autoAck);
+        delivery = this.deliver(consumer, batch - events.length, autoAck, limits.maxBatchBytes - bytes);
       } catch (error) {
-        created.catch(() => {}); // the creation's own failure is this one's cause, or moot
-        throw error;
+        // What this call delivered before stays delivered: answer it; the failure comes again.
+        if (events.length > 0) return answer(consumer);
+        throw error; // (a failure of the creation's write is this one's cause, or moot)
+      }
+      events.push(...delivery.events);
+      bytes += delivery.bytes;
+      durable = settledLater(Promise.all([durable, delivery.durable]));
+      if (delivery.skippedDamage) {
+        // Damaged events were moved aside: what follows may be due at once.
+        await durable;
+        continue;
       }
       // At shutdown a long-poll is answered at once with what is due (nothing), not dropped.
       const remaining = this.polls.hasEnded ? 0 : giveUpAt - Date.now();
-      if (delivery.skippedDamage || (delivery.skippedFiltered && ++filteredPages < MAX_FILTERED_PAGES)) {
-        // Damaged events were moved aside, or none of a page passed the consumer's filter: what
-        // follows may be due at once (a filter scans a bounded number of pages per call).
-        await Promise.all([delivery.durable, created]);
-        continue;
+      const full = events.length >= batch || bytes >= limits.maxBatchBytes;
+      if (delivery.scanned && !full && !this.closed && this.hasNew(consumer, autoAck)) {
+        // A filtered consumer with events still ahead: read on, within the scan budget of this
+        // turn; past it, with nothing found and time left, in the next turn.
+        if (++pages < MAX_FILTERED_PAGES) continue;
+        if (events.length === 0 && remaining > 0) {
+          pages = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
       }
-      if (delivery.events.length > 0 || remaining <= 0 || this.closed) {
-        await Promise.all([delivery.durable, created]);
-        return { events: delivery.events, more: delivery.more };
-      }
-      await Promise.all([delivery.durable, created, this.polls.wait(remaining, undefined, options.signal)]);
+      if (events.length > 0 || remaining <= 0 || this.closed) return answer(consumer);
+      await Promise.all([durable, this.polls.wait(remaining, undefined, options.signal)]);
+      pages = 0;
     }
   }
 
-  /** Delivers due redeliveries and then new events, synchronously; returns what to wait for. */
-  private deliver(consumer: Consumer, batch: number, autoAck: boolean): { events: DeliveredEvent[]; more: boolean; durable: Promise<unknown>; skippedDamage: boolean; skippedFiltered: boolean } {
+  /**
+   * Delivers due redeliveries and then new events, synchronously, at most `batch` events and
+   * (beyond the first) `maxBytes` payload bytes; returns what to wait for.
+   */
+  private deliver(consumer: Consumer, batch: number, autoAck: boolean, maxBytes: number): Delivery {
     this.checkUsable();
     const { limits } = this.ctx;
     const log = this.log;
     const now = Date.now();
     consumer.clampTo(log.firstOffset);
-    const { deliver: again, deadLetter } = this.splitByDeliveries(consumer, consumer.redeliveries(batch));
+    const { deliver: again, deadLetter } = this.dueSplit(consumer, 'redeliver', now, batch);
     const events: DeliveredEvent[] = [];
     let bytes = 0;
     const redelivered: number[] = [];
     for (const offset of again) {
-      if (events.length > 0 && bytes >= limits.maxBatchBytes) break;
+      if (events.length > 0 && bytes >= maxBytes) break;
       const event = this.readOne(offset);
       const entry = consumer.entries.get(offset)!;
       events.push(deliveredEvent(event, autoAck ? 1 : 0, entry.deliveries + 1));
@@ -150,13 +209,16 @@ export class StreamConsumers {
     }
     const room = autoAck ? Number.MAX_SAFE_INTEGER : limits.maxPending - consumer.entries.size;
     const wantNew = Math.min(batch - events.length, room);
+    const filter = this.setups.get(consumer.id)?.filter;
     let fresh: StoredEvent[] = [];
     const deadlineMs = now + limits.ackWaitMs;
     const records: Buffer[] = [];
     let skippedDamage = false;
-    if (wantNew > 0 && consumer.cursor < log.visibleOffset && !(events.length > 0 && bytes >= limits.maxBatchBytes)) {
+    if (wantNew > 0 && consumer.cursor < log.visibleOffset && !(events.length > 0 && bytes >= maxBytes)) {
+      // A filtered consumer reads a larger page than it may deliver: most of it may not pass.
+      const pageEvents = filter === undefined ? wantNew : Math.max(wantNew, MIN_FILTERED_PAGE_EVENTS);
       try {
-        fresh = log.read(consumer.cursor, wantNew, Math.max(1, limits.maxBatchBytes - bytes));
+        fresh = log.read(consumer.cursor, pageEvents, Math.max(1, maxBytes - bytes));
       } catch (error) {
         // With redeliveries in hand, deliver those; the damage is dealt with by the next call.
         if (!isEventBusError(error, ErrorCodes.CORRUPT_DATA) || (events.length === 0 && this.damageAt(consumer.cursor) === undefined)) throw error;
@@ -179,35 +241,66 @@ export class StreamConsumers {
       consumer.applyRedeliver(redelivered, deadlineMs, autoAck);
       records.push(encodeRedeliver(consumer.id, deadlineMs, autoAck, redelivered));
     }
-    const delivered = events.length;
-    if (fresh.length > 0) this.deliverFresh(consumer, fresh, deadlineMs, autoAck, records, events);
-    const skippedFiltered = fresh.length > 0 && events.length === delivered;
+    const before = events.length;
+    if (fresh.length > 0) this.deliverFresh(consumer, fresh, wantNew, filter, deadlineMs, autoAck, records, events);
+    for (let i = before; i < events.length; i++) bytes += events[i]!.payload.length;
     assert(consumer.cursor <= log.visibleOffset, 'a delivery moved a cursor past the end of its stream');
     const durable = Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter)]);
-    const more = consumer.redeliveries(1).length > 0
-      || (consumer.cursor < log.visibleOffset && (autoAck || consumer.entries.size < limits.maxPending));
-    return { events, more, durable, skippedDamage, skippedFiltered };
+    return { events, bytes, durable, skippedDamage, scanned: filter !== undefined && fresh.length > 0 };
   }
 
   /**
    * Delivers `fresh` (read from the cursor): all of it, or, for a consumer with a filter
-   * (consumer-setup.ts), those that pass it; the others are passed over as acknowledged (never
-   * pending), so the cursor still moves past them. One DELIVER record per run of each.
+   * (consumer-setup.ts), up to `max` of those that pass it, stopping after the last of them; the
+   * others are passed over as acknowledged (never pending), so the cursor still moves past them.
+   * One DELIVER record per run of each.
    */
-  private deliverFresh(consumer: Consumer, fresh: readonly StoredEvent[], deadlineMs: number, autoAck: boolean, records: Buffer[], events: DeliveredEvent[]): void {
-    const filter = this.setups.get(consumer.id)?.filter;
+  private deliverFresh(consumer: Consumer, fresh: readonly StoredEvent[], max: number, filter: EventFilter | undefined, deadlineMs: number, autoAck: boolean, records: Buffer[], events: DeliveredEvent[]): void {
     let runStart = 0;
-    while (runStart < fresh.length) {
+    let delivered = 0;
+    while (runStart < fresh.length && delivered < max) {
       const passes = filter === undefined || matchesFilter(filter, fresh[runStart]!.attributes);
       let runEnd = runStart + 1;
-      while (runEnd < fresh.length && (filter === undefined || matchesFilter(filter, fresh[runEnd]!.attributes)) === passes) runEnd += 1;
+      const runMax = passes ? runStart + (max - delivered) : fresh.length;
+      while (runEnd < fresh.length && runEnd < runMax && (filter === undefined || matchesFilter(filter, fresh[runEnd]!.attributes)) === passes) runEnd += 1;
       const from = consumer.cursor;
       const skip = !passes;
       consumer.applyDeliver(from, runEnd - runStart, deadlineMs, autoAck || skip);
       records.push(encodeDeliver(consumer.id, from, runEnd - runStart, deadlineMs, autoAck || skip));
-      if (passes) for (let i = runStart; i < runEnd; i++) events.push(deliveredEvent(fresh[i]!, autoAck ? 1 : 0, 1));
+      if (passes) {
+        for (let i = runStart; i < runEnd; i++) events.push(deliveredEvent(fresh[i]!, autoAck ? 1 : 0, 1));
+        delivered += runEnd - runStart;
+      }
       runStart = runEnd;
     }
+  }
+
+  /** Whether new events are ahead of the cursor that the consumer has room for. */
+  private hasNew(consumer: Consumer, autoAck: boolean): boolean {
+    return consumer.cursor < this.log.visibleOffset && (autoAck || consumer.entries.size < this.ctx.limits.maxPending);
+  }
+
+  /**
+   * process_events' `more`: a next call would deliver something now (a redelivery, a new event)
+   * or move an event to the dead-letter stream; not when all that is due is a move that failed.
+   */
+  private moreToProcess(consumer: Consumer, autoAck: boolean): boolean {
+    return this.hasDue(consumer, 'redeliver', Date.now()) || this.hasNew(consumer, autoAck);
+  }
+
+  /**
+   * Whether an outstanding event is due for `kind` that a next call would deliver, or would move
+   * to the dead-letter stream while moves work (after a failed one, those wait for the next call
+   * made for other reasons: a client looping while `more` is true must not spin on them).
+   */
+  private hasDue(consumer: Consumer, kind: 'redeliver' | 'retry', nowMs: number): boolean {
+    const movesWork = consumer.deadLetterFailure === null;
+    let found = false;
+    consumer.forEachDue(kind, nowMs, (offset, entry) => {
+      found = movesWork || !this.usedUp(offset, entry.deliveries);
+      return !found;
+    });
+    return found;
   }
 
   /** The damage of the log that makes `offset` unreadable, if any. */
@@ -215,16 +308,20 @@ export class StreamConsumers {
     return this.log.damageAt(offset);
   }
 
-  /** `retry_events`: see Engine.retry. */
+  /**
+   * `retry_events`: see Engine.retry. A consumer that does not exist has nothing due: it is not
+   * created (only process_events creates one, with its start and filter).
+   */
   async retry(name: string, options: RetryOptions): Promise<ConsumeResult> {
     validateConsumerName(name);
     this.checkUsable();
     const { limits } = this.ctx;
-    const { consumer, created } = this.consumer(name);
+    const consumer = this.byName.get(name);
+    if (consumer === undefined) return { events: [], more: false };
     consumer.clampTo(this.log.firstOffset);
     const now = Date.now();
     const batch = this.batchSize(options.maxEvents);
-    const { deliver, deadLetter } = this.splitByDeliveries(consumer, consumer.dueForRetry(now, batch));
+    const { deliver, deadLetter } = this.dueSplit(consumer, 'retry', now, batch);
     const events: DeliveredEvent[] = [];
     const retried: number[] = [];
     let bytes = 0;
@@ -241,8 +338,8 @@ export class StreamConsumers {
       consumer.applyRedeliver(retried, deadlineMs, false, true);
       records.push(encodeRedeliver(consumer.id, deadlineMs, false, retried));
     }
-    await Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter), created]);
-    return { events, more: consumer.dueForRetry(Date.now(), 1).length > 0 };
+    await Promise.all([this.write(records), this.moveToDeadLetters(consumer, deadLetter)]);
+    return { events, more: this.hasDue(consumer, 'retry', Date.now()) };
   }
 
   /**
@@ -336,45 +433,74 @@ export class StreamConsumers {
     return Math.min(Math.max(1, Math.floor(requested)), maxBatchEvents);
   }
 
-  /** Splits due offsets into those to deliver and those that used up their deliveries. */
-  private splitByDeliveries(consumer: Consumer, offsets: number[]): { deliver: number[]; deadLetter: number[] } {
+  /** Whether the outstanding event at `offset`, delivered `deliveries` times, goes to the dead-letter stream rather than out again. */
+  private usedUp(offset: number, deliveries: number): boolean {
     const max = this.ctx.limits.maxDeliveries;
+    return (max > 0 && deliveries >= max) || this.damageAt(offset) !== undefined; // damaged: can never be delivered again
+  }
+
+  /**
+   * The outstanding events due for `kind`, in offset order: up to `batch` to deliver, and up to
+   * `batch` that used up their deliveries (or are damaged) to move to the dead-letter stream. The
+   * two are counted apart, so moves that keep failing never hold up the events due behind them.
+   */
+  private dueSplit(consumer: Consumer, kind: 'redeliver' | 'retry', nowMs: number, batch: number): { deliver: number[]; deadLetter: number[] } {
     const deliver: number[] = [];
     const deadLetter: number[] = [];
-    for (const offset of offsets) {
-      const damaged = this.damageAt(offset) !== undefined; // can never be delivered again
-      (damaged || (max > 0 && consumer.entries.get(offset)!.deliveries >= max) ? deadLetter : deliver).push(offset);
-    }
+    consumer.forEachDue(kind, nowMs, (offset, entry) => {
+      const list = this.usedUp(offset, entry.deliveries) ? deadLetter : deliver;
+      if (list.length < batch) list.push(offset);
+      return deliver.length < batch || deadLetter.length < batch;
+    });
     return { deliver, deadLetter };
   }
 
   /**
    * Moves events that used up their deliveries to the stream's dead-letter stream (created on
-   * first use), then records that. A failure leaves them outstanding, to be tried again.
+   * first use), then records that. Each record is appended on its own (in one turn: one fsync
+   * round covers them) with the msg_id of its move, so a move made again after a crash (within the
+   * duplicate window) stores nothing twice, and one that fails leaves only its own event
+   * outstanding, to be tried again.
    */
   private async moveToDeadLetters(consumer: Consumer, offsets: number[]): Promise<void> {
     if (offsets.length === 0) return;
     const now = new Date().toISOString();
-    const payloads = offsets.map((offset) => {
-      consumer.entries.get(offset)!.deadLettering = true;
-      return this.deadLetterPayload(consumer, offset, now);
-    });
-    try {
-      await this.ctx.deadLetter(this.stream.name, payloads);
-    } catch (error) {
-      for (const offset of offsets) {
-        const entry = consumer.entries.get(offset);
-        if (entry !== undefined) entry.deadLettering = false;
+    const letters: DeadLetter[] = [];
+    const moving: number[] = [];
+    let failure: unknown = null;
+    for (const offset of offsets) {
+      try {
+        letters.push({ msgId: deadLetterMsgId(this.stream.id, offset, consumer.name), payload: this.deadLetterPayload(consumer, offset, now) });
+        moving.push(offset);
+        consumer.entries.get(offset)!.deadLettering = true;
+      } catch (error) {
+        failure ??= error;
       }
-      this.ctx.logger.error({ stream: this.stream.name, consumer: consumer.name, err: error }, 'could not move events to the dead-letter stream; they stay due');
-      // Shown in the consumer's stats, so that an embedder sees why events stay due.
-      consumer.deadLetterFailure = error instanceof EventBusError ? { code: error.code, reason: error.reason } : { code: ErrorCodes.INTERNAL, reason: String(error) };
-      return;
     }
-    consumer.deadLetterFailure = null;
-    if (this.closed) return;
-    consumer.applyDeadLetter(offsets);
-    await this.write([encodeDeadLetter(consumer.id, offsets)]);
+    let results: (unknown | null)[];
+    try {
+      results = letters.length === 0 ? [] : await this.ctx.deadLetter(this.stream.name, letters);
+    } catch (error) {
+      results = letters.map(() => error);
+    }
+    const moved: number[] = [];
+    for (let i = 0; i < moving.length; i++) {
+      if (results[i] === null) {
+        moved.push(moving[i]!);
+        continue;
+      }
+      failure ??= results[i];
+      const entry = consumer.entries.get(moving[i]!);
+      if (entry !== undefined) entry.deadLettering = false;
+    }
+    if (failure !== null) {
+      this.ctx.logger.error({ stream: this.stream.name, consumer: consumer.name, err: failure, failed: offsets.length - moved.length, moved: moved.length }, 'could not move events to the dead-letter stream; they stay due');
+    }
+    // Shown in the consumer's stats, so that an embedder sees why events stay due.
+    consumer.deadLetterFailure = failure === null ? null : failure instanceof EventBusError ? { code: failure.code, reason: failure.reason } : { code: ErrorCodes.INTERNAL, reason: String(failure) };
+    if (moved.length === 0 || this.closed) return;
+    consumer.applyDeadLetter(moved);
+    await this.write([encodeDeadLetter(consumer.id, moved)]);
   }
 
   /** The dead-letter record of `offset` (dead-letter-record.ts). */
@@ -388,7 +514,7 @@ export class StreamConsumers {
       delivery_count: consumer.entries.get(offset)!.deliveries,
     };
     const damage = this.damageAt(offset);
-    return damage === undefined ? deadLetterPayload(origin, this.readOne(offset), nowIso) : damagedDeadLetterPayload(origin, damage, nowIso);
+    return damage === undefined ? deadLetterPayload(origin, this.readOne(offset), nowIso, this.ctx.maxEventBytes) : damagedDeadLetterPayload(origin, damage, nowIso);
   }
 
   private readOne(offset: number): StoredEvent {
@@ -456,4 +582,10 @@ export class StreamConsumers {
 /** A stored event as delivered (an object of one shape: spreading the stored one made each delivery slower). */
 function deliveredEvent(event: StoredEvent, status: EventStatus, deliveryCount: number): DeliveredEvent {
   return { offset: event.offset, timestampMs: event.timestampMs, payload: event.payload, attributes: event.attributes, status, deliveryCount };
+}
+
+/** `promise`, with its rejection handled for now: it is awaited later, after other awaits. */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
