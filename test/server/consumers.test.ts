@@ -185,7 +185,7 @@ t.test('a dead-letter record reads as on the engine: valid JSON, no key, the ori
   t.equal(consumer?.dead_lettered, 1, 'counted as the consumer\'s dead letter');
 });
 
-t.test('retry_events on a consumer that does not exist: nothing due, and no consumer made', { skip: onJetStream ? 'engine only' : false }, async (t) => {
+t.test('retry_events on a consumer that does not exist: nothing due, and no consumer made', async (t) => {
   const { s } = await setup(t, 6);
   t.same(await s.request({ operation: 'retry_events', body: { stream_name: 'c', consumer: 'b' } }), { operation: 'retry_events', status: true, body: { events: [], more: false } });
   const info = await s.request({ operation: 'get_stream_info', body: { stream_name: 'c' } });

@@ -151,6 +151,9 @@ export class Consumers {
     const startedMs = Date.now();
     const jsName = jsStreamName(entry.number);
     const durable = jsConsumerName(consumer);
+    // retry_events of a consumer that does not exist: nothing is due, and it is not created (only
+    // process_events creates one, with its start and filter), as on the engine.
+    if (retryOnly && !this.known.has(`${jsName}|${durable}`) && (await this.info(entry, jsName, durable)) === null) return { events: [], more: false };
     await this.ensure(entry, consumer, durable, query);
     const limits = this.options.consumers;
     const max = Math.min(query.maxEvents ?? limits.defaultBatchEvents, limits.maxBatchEvents);

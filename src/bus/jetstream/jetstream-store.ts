@@ -443,7 +443,9 @@ export class JetStreamStore implements EventStore {
     }
     const offset = msg.seq - 1;
     const origin = { id: encodeEventId(entry.number, offset, this.catalog.storePart), stream: entry.name, stream_id: entry.id, offset, consumer, delivery_count: msg.info.deliveryCount - 1 };
-    const record = deadLetterPayload(origin, { offset, timestampMs: timeOfMsg(msg), payload: payloadOf(msg), attributes: null }, new Date().toISOString());
+    // Within the events' own limit (a body that would not fit is left out, saying so): a record
+    // past it could be refused by the cluster's max_payload, and the move would never succeed.
+    const record = deadLetterPayload(origin, { offset, timestampMs: timeOfMsg(msg), payload: payloadOf(msg), attributes: null }, new Date().toISOString(), this.options.maxEventBytes);
     const h = natsHeaders();
     // Fixed per event and consumer: a dead letter written twice (two gateways, a retry) is stored once.
     h.set(Headers.msgId, `dlq:${jsStreamName(entry.number)}:${consumer}:${msg.seq}`);
