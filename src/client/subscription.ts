@@ -20,7 +20,7 @@
  */
 import type net from 'node:net';
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { event, openSocket, timeText, type ClientOptions } from './client.js';
+import { event, openSocket, timeText, wireAuth, type ClientOptions } from './client.js';
 import { connectionClosed, socketError } from './response-errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
 import type { Event, RawResponse } from './types.js';
@@ -105,7 +105,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     if (options.key !== undefined) body.key = options.key;
     if (options.types !== undefined) body.types = options.types;
     // Sent with the unsubscribe too: the server checks credentials on every request but health and exit.
-    const auth = client.auth === undefined ? {} : { auth: { client_id: client.auth.clientId, client_secret: client.auth.clientSecret } };
+    const auth = client.auth === undefined ? {} : { auth: wireAuth(client.auth) };
     const socket = await openSocket(client);
     const subscription = new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64, client.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, auth);
     socket.write(`${JSON.stringify({ operation: 'subscribe', body, ...auth })}\n`);
