@@ -15,7 +15,8 @@
  * (or rejects if the subscription ends before it). The iterator throws the server's error when
  * the subscription ends (SLOW_CONSUMER, STREAM_NOT_FOUND, SHUTTING_DOWN): `nextOffset` is then
  * where to resume (`client.subscribe(name, { fromOffset: subscription.nextOffset })`), with
- * nothing lost or repeated. Lines the program has not taken yet are held up to a bound; past it
+ * nothing lost or repeated: the error's `next_offset` (its `context`, beside `last_offset`, the
+ * last event the server sent, -1 when none), every event before it having been taken. Lines the program has not taken yet are held up to a bound; past it
  * the socket is paused, and the server's flow control takes over.
  */
 import type net from 'node:net';
@@ -172,7 +173,13 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
         this.socket.resume();
       }
       if ('end' in item || this.closedByProgram) return;
-      if ('error' in item) throw item.error;
+      if ('error' in item) {
+        // Every line before the error was taken: its next_offset is where to resume (past what a
+        // key or types passed over after the last event sent).
+        const next = (item.error.context as { next_offset?: unknown } | undefined)?.next_offset;
+        if (typeof next === 'number') this.nextOffset = Math.max(this.nextOffset, next);
+        throw item.error;
+      }
       const body = item.line.response.body as { events?: unknown[]; next_offset: number };
       if (body.events === undefined) this.nextOffset = Math.max(this.nextOffset, body.next_offset);
       yield item.line;

@@ -19,7 +19,7 @@ import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { EventView } from '../bus/results.js';
 import type { StoreSubscription } from '../bus/event-store.js';
-import type { SubscriptionLimits, SubscriptionSink } from '../bus/subscription.js';
+import { subscriptionEnd, type SubscriptionLimits, type SubscriptionSink } from '../bus/subscription.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
 import type { DecodedLine } from '../protocol/parse-request.js';
 import type { Credentials, SubscribeRequest } from '../protocol/requests.js';
@@ -195,11 +195,19 @@ export class SubscriptionSession implements SubscriptionSink {
     this.subscription?.resume();
   }
 
-  /** Server shutdown: ends with SHUTTING_DOWN and where to resume. */
+  /**
+   * Server shutdown: ends with SHUTTING_DOWN, what it sent and where to resume; without a
+   * position when it had not started (it waited its turn, or a store was still starting it):
+   * there is none yet, as for a refusal (from "end" or a time, it is not known).
+   */
   shutdown(): void {
     if (!this.done) this.count(ErrorCodes.SHUTTING_DOWN);
-    const next = this.subscription?.nextOffset ?? this.request.fromOffset;
-    this.end(subscriptionEndLine(new EventBusError(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down', { context: { last_offset: next - 1, next_offset: next } }), this.requestIdJson));
+    const subscription = this.subscription;
+    const reason = 'the server is shutting down';
+    const error = subscription === null || this.storeStarting
+      ? new EventBusError(ErrorCodes.SHUTTING_DOWN, reason)
+      : subscriptionEnd(ErrorCodes.SHUTTING_DOWN, reason, subscription.lastOffset, subscription.nextOffset);
+    this.end(subscriptionEndLine(error, this.requestIdJson));
   }
 
   /** The connection closed: stop, send nothing. */

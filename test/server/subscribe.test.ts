@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
+import { behindBalancer, onJetStream } from '../helpers/backend.js';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { LineSocket } from '../helpers/server-lines.js';
 
@@ -201,4 +202,57 @@ t.test('a subscribe refused at its start is answered in request order, without a
   t.same(lines.filter((l) => l.request_id === 6).map((l) => l.code), ['SUBSCRIPTION_ACTIVE'], 'a request after a subscribe that started is refused');
   const subscribed = lines.filter((l) => l.request_id === 5);
   t.same([subscribed[0]?.body?.events?.map((e) => e.offset), subscribed[1]?.body], [[0], { caught_up: true, next_offset: 1 }], 'and the subscription goes on');
+});
+
+t.test('an ending says the last event the subscription sent (-1 when none), not the one before next_offset', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  // With a key: the cursor passes the other key's events, which are never sent.
+  await client.createStream('lk');
+  await client.writeEvent('lk', { n: 0 }, { key: 'a' });
+  for (let i = 1; i <= 3; i++) await client.writeEvent('lk', { n: i }, { key: 'b' });
+  const keyed = await LineSocket.connect(port);
+  t.teardown(() => keyed.socket.destroy());
+  keyed.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'lk', key: 'a' } })}\n`);
+  t.same((await next(keyed)).body!.events!.map((e) => e.offset), [0]);
+  t.equal((await next(keyed)).body!.caught_up, true);
+  await client.writeEvent('lk', { n: 4 }, { key: 'b' });
+  await client.deleteStream('lk');
+  const keyedEnd = await next(keyed);
+  t.equal(keyedEnd.code, 'STREAM_NOT_FOUND');
+  t.equal(keyedEnd.context!.last_offset, 0, 'last_offset: the one event sent');
+  t.ok(keyedEnd.context!.next_offset! >= 1, `next_offset where to resume (${keyedEnd.context!.next_offset})`);
+  if (!onJetStream) t.ok(keyedEnd.context!.next_offset! >= 4, 'on the engine, past the other key\'s events');
+
+  // From the end, ended before anything was sent.
+  await client.createStream('e');
+  for (let i = 0; i < 5; i++) await client.writeEvent('e', i);
+  const fromEnd = await LineSocket.connect(port);
+  t.teardown(() => fromEnd.socket.destroy());
+  fromEnd.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'e', from_offset: 'end' } })}\n`);
+  t.same((await next(fromEnd)).body, { caught_up: true, next_offset: 5 });
+  await client.deleteStream('e');
+  const endEnd = await next(fromEnd);
+  t.equal(endEnd.code, 'STREAM_NOT_FOUND');
+  t.same(endEnd.context, { last_offset: -1, next_offset: 5 }, 'nothing sent: last_offset -1; next_offset the cursor');
+});
+
+t.test('SHUTTING_DOWN too says the last event sent', { skip: behindBalancer ? 'behind the test balancer the subscriber may be on the gateway that is not stopped' : false }, async (t) => {
+  const { port, server } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('lk');
+  await client.writeEvent('lk', { n: 0 }, { key: 'a' });
+  for (let i = 1; i <= 3; i++) await client.writeEvent('lk', { n: i }, { key: 'b' });
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'lk', key: 'a' } })}\n`);
+  t.same((await next(socket)).body!.events!.map((e) => e.offset), [0]);
+  const caughtUp = await next(socket);
+  const closing = server.close();
+  const ended = await next(socket);
+  await closing;
+  t.equal(ended.code, 'SHUTTING_DOWN');
+  t.same(ended.context, { last_offset: 0, next_offset: caughtUp.body!.next_offset }, 'last_offset: the one event sent; next_offset: where it caught up');
 });
