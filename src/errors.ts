@@ -89,7 +89,8 @@ export const ErrorCodes = {
   CONNECTION_ERROR: 'CONNECTION_ERROR',
   /**
    * A subscriber did not read its events fast enough: the server ended the subscription rather
-   * than buffer without bound. `context.last_offset` is the last event sent; resume after it.
+   * than buffer without bound. `context.last_offset` is the last event sent (-1: none was),
+   * `context.next_offset` where to resume (past it when a key or types skipped events).
    */
   SLOW_CONSUMER: 'SLOW_CONSUMER',
   /** The connection is a subscription: it takes only `unsubscribe` and `exit`. */

@@ -70,6 +70,8 @@ export interface ConsumeQuery {
 export interface StoreSubscription {
   /** The offset of the next event to send: where to resume. */
   readonly nextOffset: number;
+  /** The offset of the last event sent, or -1 when none was (what an ending's `last_offset` says). */
+  readonly lastOffset: number;
   /**
    * Only on a store whose subscriptions start asynchronously (the stream looked up, the start
    * position checked): settles once it has started, or has ended through `sink.ended` with the

@@ -16,9 +16,10 @@
  * never faster. Once live, events are pushed as they come; a subscriber that falls behind lets
  * them queue up to `maxBufferedBytes`, past which the subscription ends with SLOW_CONSUMER
  * (`context.last_offset`: the last event sent, all of which reach the subscriber before the
- * error) and the subscriber resumes from there. Deleting the stream ends it with STREAM_NOT_FOUND.
+ * error; `next_offset`: where to resume) and the subscriber resumes from there. Deleting the
+ * stream ends it with STREAM_NOT_FOUND.
  */
-import { ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
+import { assert, ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
 import { checkFilter, matchesFilter, type Engine, type EventFilter, type EventWatch, type StreamInfo } from '../storage/index.js';
 import type { EventView } from './results.js';
 
@@ -34,9 +35,15 @@ export interface SubscriptionSink {
   readonly bufferedBytes: number;
 }
 
-/** An error that ends a subscription at `cursor`, its context saying where to resume (`last_offset`, `next_offset`). */
-export function subscriptionEnd(code: EventBusError['code'], reason: string, cursor: number, context?: unknown): EventBusError {
-  const position = { last_offset: cursor - 1, next_offset: cursor };
+/**
+ * An error that ends a subscription, its context saying what it sent and where to resume:
+ * `last_offset`, the offset of the last event sent on this subscription (-1 when it sent none:
+ * with a key or types, or from the end, that is not `next_offset - 1`), and `next_offset`, its
+ * cursor (the next event it would have sent, filtered or not).
+ */
+export function subscriptionEnd(code: EventBusError['code'], reason: string, lastOffset: number, nextOffset: number, context?: unknown): EventBusError {
+  assert(lastOffset < nextOffset, 'a subscription sends only events before its cursor');
+  const position = { last_offset: lastOffset, next_offset: nextOffset };
   const merged = typeof context === 'object' && context !== null ? { ...context, ...position } : position;
   return new EventBusError(code, reason, { context: merged });
 }
@@ -118,6 +125,8 @@ const PAGES_PER_TURN = 16;
 
 export class Subscription {
   private cursor: number;
+  /** The offset of the last event sent (-1: none yet). */
+  private lastSent = -1;
   private live = false;
   private stopped = false;
   private waiting = false;
@@ -169,6 +178,11 @@ export class Subscription {
     return this.cursor;
   }
 
+  /** The offset of the last event sent, or -1 when none was. */
+  get lastOffset(): number {
+    return this.lastSent;
+  }
+
   /** The subscriber took what was waiting: catching up goes on. */
   resume(): void {
     if (!this.live) this.schedule();
@@ -208,7 +222,10 @@ export class Subscription {
         this.cursor = page.next;
         const filter = this.filter;
         const views = filter === null ? page.views : page.views.filter((view) => matchesFilter(filter, view.attributes));
-        if (views.length > 0) this.sink.events(views, this.cursor);
+        if (views.length > 0) {
+          this.lastSent = views[views.length - 1]!.offset;
+          this.sink.events(views, this.cursor);
+        }
         if (this.live && this.sink.bufferedBytes > this.limits.maxBufferedBytes) {
           return this.end(this.failure(ErrorCodes.SLOW_CONSUMER, `the subscriber did not keep up: more than ${this.limits.maxBufferedBytes} bytes of events were waiting for it; resume from offset ${this.cursor}`));
         }
@@ -223,7 +240,11 @@ export class Subscription {
   private readPage(): Page | null {
     const pages = streamPages(this.engine, this.stream.id);
     const cached = pages.get(this.cursor);
-    if (cached !== undefined && cached.next <= this.engine.bounds(this.stream.name).nextOffset) return cached;
+    if (cached !== undefined) {
+      // Not a page truncation or retention has since removed (part of): the read skips to the first offset.
+      const { firstOffset, nextOffset } = this.engine.bounds(this.stream.name);
+      if (cached.from >= firstOffset && cached.next <= nextOffset) return cached;
+    }
     const stored = this.engine.read(this.stream.name, this.cursor, { maxEvents: this.limits.pageEvents, maxBytes: this.limits.pageBytes });
     if (stored.length === 0) return null;
     // End where a page the others read begins: from there on this subscriber shares theirs.
@@ -268,7 +289,7 @@ export class Subscription {
 
   /** An error that ends the subscription, saying where to resume. */
   private failure(code: EventBusError['code'], reason: string, context?: unknown): EventBusError {
-    return subscriptionEnd(code, reason, this.cursor, context);
+    return subscriptionEnd(code, reason, this.lastSent, this.cursor, context);
   }
 
   private end(error: EventBusError): void {

@@ -55,7 +55,7 @@ export interface ClientOptions {
   host?: string;
   /** Default 8080. */
   port?: number;
-  /** Sent with every request when given. */
+  /** Sent with every request when given: `{ clientId, clientSecret }` (anything else is INVALID_FIELD at connect). */
   auth?: Credentials;
   /** Connect with TLS: `true`, or Node's tls.connect options (e.g. `{ ca }`). */
   tls?: boolean | tls.ConnectionOptions;
@@ -192,6 +192,22 @@ function streamInfo(s: Record<string, unknown>): StreamInfo {
   };
 }
 
+/**
+ * The wire's `auth` object of the client's credentials. INVALID_FIELD unless they are
+ * `{ clientId, clientSecret }`, both strings: a caller without the typings who wrote the wire's
+ * `client_id` got `"client_id":undefined` on every line, which is not JSON.
+ */
+export function wireAuth(auth: Credentials): { client_id: string; client_secret: string } {
+  const given = auth as unknown as Record<string, unknown> | null;
+  if (typeof given !== 'object' || given === null || typeof given.clientId !== 'string' || typeof given.clientSecret !== 'string') {
+    const keys = typeof given === 'object' && given !== null ? Object.keys(given) : [];
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, `auth must be { clientId, clientSecret }, both strings${keys.length > 0 ? ` (got ${keys.join(', ')})` : ''}`, {
+      context: { field: 'auth', expected: '{ clientId: string, clientSecret: string }' },
+    });
+  }
+  return { client_id: given.clientId, client_secret: given.clientSecret };
+}
+
 /** A connected socket (TLS if asked); rejects with CONNECTION_ERROR. */
 export function openSocket(options: ClientOptions): Promise<net.Socket> {
   const host = options.host ?? DEFAULTS.host;
@@ -235,9 +251,7 @@ export class EventBusClient {
   private readonly closed: Promise<void>;
 
   private constructor(private readonly socket: net.Socket, private readonly options: ClientOptions) {
-    this.authJson = options.auth === undefined
-      ? ''
-      : `,"auth":{"client_id":${JSON.stringify(options.auth.clientId)},"client_secret":${JSON.stringify(options.auth.clientSecret)}}`;
+    this.authJson = options.auth === undefined ? '' : `,"auth":${JSON.stringify(wireAuth(options.auth))}`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULTS.maxResponseBytes;
     this.framing = new ResponseLines(this.maxResponseBytes);
@@ -254,8 +268,12 @@ export class EventBusClient {
     }
   }
 
-  /** Connects; rejects with CONNECTION_ERROR if the server cannot be reached. */
+  /**
+   * Connects; rejects with CONNECTION_ERROR if the server cannot be reached, and with
+   * INVALID_FIELD, before connecting, if `auth` is not `{ clientId, clientSecret }` (strings).
+   */
   static async connect(options: ClientOptions = {}): Promise<EventBusClient> {
+    if (options.auth !== undefined) wireAuth(options.auth);
     return new EventBusClient(await openSocket(options), options);
   }
 

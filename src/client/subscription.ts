@@ -15,12 +15,13 @@
  * (or rejects if the subscription ends before it). The iterator throws the server's error when
  * the subscription ends (SLOW_CONSUMER, STREAM_NOT_FOUND, SHUTTING_DOWN): `nextOffset` is then
  * where to resume (`client.subscribe(name, { fromOffset: subscription.nextOffset })`), with
- * nothing lost or repeated. Lines the program has not taken yet are held up to a bound; past it
+ * nothing lost or repeated: the error's `next_offset` (its `context`, beside `last_offset`, the
+ * last event the server sent, -1 when none), every event before it having been taken. Lines the program has not taken yet are held up to a bound; past it
  * the socket is paused, and the server's flow control takes over.
  */
 import type net from 'node:net';
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { event, openSocket, timeText, type ClientOptions } from './client.js';
+import { event, openSocket, timeText, wireAuth, type ClientOptions } from './client.js';
 import { connectionClosed, socketError } from './response-errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
 import type { Event, RawResponse } from './types.js';
@@ -105,7 +106,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     if (options.key !== undefined) body.key = options.key;
     if (options.types !== undefined) body.types = options.types;
     // Sent with the unsubscribe too: the server checks credentials on every request but health and exit.
-    const auth = client.auth === undefined ? {} : { auth: { client_id: client.auth.clientId, client_secret: client.auth.clientSecret } };
+    const auth = client.auth === undefined ? {} : { auth: wireAuth(client.auth) };
     const socket = await openSocket(client);
     const subscription = new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64, client.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, auth);
     socket.write(`${JSON.stringify({ operation: 'subscribe', body, ...auth })}\n`);
@@ -172,7 +173,13 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
         this.socket.resume();
       }
       if ('end' in item || this.closedByProgram) return;
-      if ('error' in item) throw item.error;
+      if ('error' in item) {
+        // Every line before the error was taken: its next_offset is where to resume (past what a
+        // key or types passed over after the last event sent).
+        const next = (item.error.context as { next_offset?: unknown } | undefined)?.next_offset;
+        if (typeof next === 'number') this.nextOffset = Math.max(this.nextOffset, next);
+        throw item.error;
+      }
       const body = item.line.response.body as { events?: unknown[]; next_offset: number };
       if (body.events === undefined) this.nextOffset = Math.max(this.nextOffset, body.next_offset);
       yield item.line;

@@ -216,6 +216,10 @@ export class Connection implements RequestQueueHost, SessionHost {
     }
     if (!this.reader.hasPartialLine) this.partialSinceMs = 0;
     else if (took || this.partialSinceMs === 0) this.partialSinceMs = Date.now();
+    // The client's FIN: its subscription ends once it has sent its first line and every line the
+    // client sent has been answered (see endLongPolls); the connection then closes (maybeFinish).
+    const subscription = this.subscription;
+    if (this.inputEnded && subscription !== null && !subscription.starting && !this.reader.hasUnreadBytes) subscription.inputEnded();
     const wantData = this.state === OPEN && !this.stopLines && !this.draining && !this.inputEnded && this.canTakeLine();
     if (wantData && this.paused) {
       this.paused = false;
@@ -455,7 +459,9 @@ export class Connection implements RequestQueueHost, SessionHost {
    * The client closed, or half-closed: its long-polls answer now with what is due, and later ones
    * do not wait. A FIN cannot tell a client that is gone from one that only stopped sending, and
    * a poll that went on waiting for a gone client would hand it the next events, held from every
-   * other caller until ack_wait.
+   * other caller until ack_wait. For the same reason its subscription ends (in pump, once it has
+   * sent its first line): kept open, a gone subscriber held its connection (CLOSE-WAIT, counted
+   * open) until the next write to a quiet stream.
    */
   private endLongPolls(): void {
     (this.gone ??= new AbortController()).abort();

@@ -4,7 +4,10 @@
  * and before every one after it, and the lines the client sends meanwhile are answered here:
  * `unsubscribe` ends the subscription (its answer is the last line), `exit` ends it and the
  * connection answers and closes as usual, anything else gets SUBSCRIPTION_ACTIVE (a line that is
- * not a request gets its usual error).
+ * not a request gets its usual error). The connection takes none of those lines until the
+ * subscription has sent its first line (or ended: {@link SubscriptionSession.starting}), so
+ * every answer to them comes after it, in request order. The client's FIN ends the subscription
+ * ({@link SubscriptionSession.inputEnded}) once it has sent that first line.
  *
  * In the connection's request queue the `subscribe` is one exclusive request whose response is
  * the subscription's last output: it is started in its turn ({@link start}), and what it sends
@@ -19,7 +22,7 @@ import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
 import type { EventBus } from '../bus/bus.js';
 import type { EventView } from '../bus/results.js';
 import type { StoreSubscription } from '../bus/event-store.js';
-import type { SubscriptionLimits, SubscriptionSink } from '../bus/subscription.js';
+import { subscriptionEnd, type SubscriptionLimits, type SubscriptionSink } from '../bus/subscription.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
 import type { DecodedLine } from '../protocol/parse-request.js';
 import type { Credentials, SubscribeRequest } from '../protocol/requests.js';
@@ -65,6 +68,8 @@ export class SubscriptionSession implements SubscriptionSink {
   private outBytes = 0;
   private started = false;
   private done = false;
+  /** The subscription has sent a line (events or caught_up): lines after the `subscribe` are taken from then on. */
+  private sentFirst = false;
   private storeStarting = false;
   private subscription: StoreSubscription | null = null;
   private finish: ((last: Response) => void) | null = null;
@@ -118,13 +123,16 @@ export class SubscriptionSession implements SubscriptionSink {
   }
 
   /**
-   * True until the subscription has started or was refused: before its turn in the queue, and
-   * while a store starts it asynchronously (StoreSubscription.started). The connection takes no
-   * lines meanwhile, so a refusal (an unknown stream, a position past the end) is answered before
-   * the requests after it, and those are served as usual; once it has started they are its lines.
+   * True until the subscription has sent its first line (history or caught_up) or has ended
+   * (refused, or ended before sending anything): before its turn in the queue, while a store
+   * starts it asynchronously (StoreSubscription.started), and until its first read. The
+   * connection takes no lines meanwhile, so a refusal (an unknown stream, a position past the
+   * end) is answered before the requests after it, and those are served as usual; once it has
+   * sent a line they are its lines, and what they are answered comes after that line (the
+   * connection's flush of it takes them: Connection.flush).
    */
   get starting(): boolean {
-    return !this.done && (!this.started || this.storeStarting);
+    return !this.done && (!this.started || this.storeStarting || !this.sentFirst);
   }
 
   // ------------------------------------------------------------------ the subscription's sink
@@ -134,11 +142,13 @@ export class SubscriptionSession implements SubscriptionSink {
   }
 
   events(events: readonly EventView[], nextOffset: number): void {
+    this.sentFirst = true;
     this.push(subscriptionEventsLine(events, nextOffset, this.tail));
   }
 
   caughtUp(nextOffset: number): void {
     if (!this.done) this.count(OK);
+    this.sentFirst = true;
     this.push(caughtUpLine(nextOffset, this.requestIdJson));
   }
 
@@ -195,11 +205,31 @@ export class SubscriptionSession implements SubscriptionSink {
     this.subscription?.resume();
   }
 
-  /** Server shutdown: ends with SHUTTING_DOWN and where to resume. */
+  /**
+   * Server shutdown: ends with SHUTTING_DOWN, what it sent and where to resume; without a
+   * position when it had not started (it waited its turn, or a store was still starting it):
+   * there is none yet, as for a refusal (from "end" or a time, it is not known).
+   */
   shutdown(): void {
     if (!this.done) this.count(ErrorCodes.SHUTTING_DOWN);
-    const next = this.subscription?.nextOffset ?? this.request.fromOffset;
-    this.end(subscriptionEndLine(new EventBusError(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down', { context: { last_offset: next - 1, next_offset: next } }), this.requestIdJson));
+    const subscription = this.subscription;
+    const reason = 'the server is shutting down';
+    const error = subscription === null || this.storeStarting
+      ? new EventBusError(ErrorCodes.SHUTTING_DOWN, reason)
+      : subscriptionEnd(ErrorCodes.SHUTTING_DOWN, reason, subscription.lastOffset, subscription.nextOffset);
+    this.end(subscriptionEndLine(error, this.requestIdJson));
+  }
+
+  /**
+   * The client's input ended (a FIN): it may be gone or only half-closed, and a FIN cannot tell
+   * which, so the subscription ends, without an end line, once it has sent its first line (the
+   * connection calls this when {@link starting} is over and every line the client sent has been
+   * taken); the connection then closes once its output is written. Counted as served, as `exit`.
+   */
+  inputEnded(): void {
+    if (this.done) return;
+    this.count(OK);
+    this.end('');
   }
 
   /** The connection closed: stop, send nothing. */

@@ -183,6 +183,11 @@ t.test('auth is sent with every request', async (t) => {
   t.teardown(() => bad.close());
   await bad.health();
   await t.rejects(bad.createStream('b'), { code: 'UNAUTHORIZED', reason: 'unauthorized to make request' });
+  // The wire's snake_case keys (which the typings reject) from a caller without types: refused at
+  // connect, naming the keys expected; they used to put "client_id":undefined (not JSON) on every line.
+  for (const wrong of [{ client_id: 'id', client_secret: 's3cret' }, { clientId: 'id' }, null]) {
+    await t.rejects(EventBusClient.connect({ port, auth: wrong as unknown as { clientId: string; clientSecret: string } }), { code: 'INVALID_FIELD', reason: /clientId, clientSecret/ }, `auth ${JSON.stringify(wrong)}: INVALID_FIELD at connect`);
+  }
 
   const { server } = started;
   const failuresBefore = server.stats.authFailures;

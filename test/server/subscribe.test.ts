@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
+import { behindBalancer, onJetStream } from '../helpers/backend.js';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { LineSocket } from '../helpers/server-lines.js';
 
@@ -196,9 +197,152 @@ t.test('a subscribe refused at its start is answered in request order, without a
   t.equal(answers[2]!.context, undefined, 'nor has an unknown stream');
   // A subscribe that starts makes the connection a subscription for the lines after it.
   socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'x' }, request_id: 5 })}\n${JSON.stringify({ operation: 'health', request_id: 6 })}\n`);
-  // (The refusal of the line sent while subscribed and the subscription's lines are not ordered.)
   const lines = [await next(socket), await next(socket), await next(socket)];
   t.same(lines.filter((l) => l.request_id === 6).map((l) => l.code), ['SUBSCRIPTION_ACTIVE'], 'a request after a subscribe that started is refused');
+  t.equal(lines[0]!.request_id, 5, 'after the subscription\'s first line');
   const subscribed = lines.filter((l) => l.request_id === 5);
   t.same([subscribed[0]?.body?.events?.map((e) => e.offset), subscribed[1]?.body], [[0], { caught_up: true, next_offset: 1 }], 'and the subscription goes on');
+});
+
+t.test('an ending says the last event the subscription sent (-1 when none), not the one before next_offset', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  // With a key: the cursor passes the other key's events, which are never sent.
+  await client.createStream('lk');
+  await client.writeEvent('lk', { n: 0 }, { key: 'a' });
+  for (let i = 1; i <= 3; i++) await client.writeEvent('lk', { n: i }, { key: 'b' });
+  const keyed = await LineSocket.connect(port);
+  t.teardown(() => keyed.socket.destroy());
+  keyed.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'lk', key: 'a' } })}\n`);
+  t.same((await next(keyed)).body!.events!.map((e) => e.offset), [0]);
+  t.equal((await next(keyed)).body!.caught_up, true);
+  await client.writeEvent('lk', { n: 4 }, { key: 'b' });
+  await client.deleteStream('lk');
+  const keyedEnd = await next(keyed);
+  t.equal(keyedEnd.code, 'STREAM_NOT_FOUND');
+  t.equal(keyedEnd.context!.last_offset, 0, 'last_offset: the one event sent');
+  t.ok(keyedEnd.context!.next_offset! >= 1, `next_offset where to resume (${keyedEnd.context!.next_offset})`);
+  if (!onJetStream) t.ok(keyedEnd.context!.next_offset! >= 4, 'on the engine, past the other key\'s events');
+
+  // From the end, ended before anything was sent.
+  await client.createStream('e');
+  for (let i = 0; i < 5; i++) await client.writeEvent('e', i);
+  const fromEnd = await LineSocket.connect(port);
+  t.teardown(() => fromEnd.socket.destroy());
+  fromEnd.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'e', from_offset: 'end' } })}\n`);
+  t.same((await next(fromEnd)).body, { caught_up: true, next_offset: 5 });
+  await client.deleteStream('e');
+  const endEnd = await next(fromEnd);
+  t.equal(endEnd.code, 'STREAM_NOT_FOUND');
+  t.same(endEnd.context, { last_offset: -1, next_offset: 5 }, 'nothing sent: last_offset -1; next_offset the cursor');
+});
+
+t.test('SHUTTING_DOWN too says the last event sent', { skip: behindBalancer ? 'behind the test balancer the subscriber may be on the gateway that is not stopped' : false }, async (t) => {
+  const { port, server } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('lk');
+  await client.writeEvent('lk', { n: 0 }, { key: 'a' });
+  for (let i = 1; i <= 3; i++) await client.writeEvent('lk', { n: i }, { key: 'b' });
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'lk', key: 'a' } })}\n`);
+  t.same((await next(socket)).body!.events!.map((e) => e.offset), [0]);
+  const caughtUp = await next(socket);
+  const closing = server.close();
+  const ended = await next(socket);
+  await closing;
+  t.equal(ended.code, 'SHUTTING_DOWN');
+  t.same(ended.context, { last_offset: 0, next_offset: caughtUp.body!.next_offset }, 'last_offset: the one event sent; next_offset: where it caught up');
+});
+
+t.test('lines pipelined behind a subscribe are answered after its first line, in request order', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s1');
+  await client.writeEvent('s1', 0);
+  // Several times: the order used to depend on which came first in the server's event loop.
+  for (let round = 0; round < 5; round++) {
+    for (const from of ['end', 0] as const) {
+      const socket = await LineSocket.connect(port);
+      t.teardown(() => socket.socket.destroy());
+      socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's1', from_offset: from }, request_id: 1 })}\n`
+        + `${JSON.stringify({ operation: 'health', request_id: 2 })}\n`);
+      const first = await next(socket);
+      t.equal(first.request_id, 1, `from ${from}: the subscription's first line first`, { got: first });
+      const lines = [first];
+      while (!lines.some((l) => l.request_id === 2)) lines.push(await next(socket));
+      t.equal(lines[lines.length - 1]!.code, 'SUBSCRIPTION_ACTIVE', `from ${from}: then the refusal`);
+    }
+  }
+  // Behind a long-poll: its answer, the subscription's first line, then the refusal.
+  const polled = await LineSocket.connect(port);
+  t.teardown(() => polled.socket.destroy());
+  await client.createStream('idle');
+  polled.write(`${JSON.stringify({ operation: 'process_events', body: { stream_name: 'idle', wait_ms: 300 }, request_id: 1 })}\n`
+    + `${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's1', from_offset: 'end' }, request_id: 2 })}\n`
+    + `${JSON.stringify({ operation: 'health', request_id: 3 })}\n`);
+  const answers = [await next(polled), await next(polled), await next(polled)];
+  t.same(answers.map((a) => [a.request_id, a.operation, a.code]), [[1, 'process_events', undefined], [2, 'subscribe', undefined], [3, 'health', 'SUBSCRIPTION_ACTIVE']], 'in request order');
+});
+
+t.test('exit right behind a subscribe: the subscription\'s first line, then the exit\'s answer, then the close', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  for (let i = 0; i < 4; i++) await client.writeEvent('s', i);
+  for (const from of ['end', 3] as const) {
+    const socket = await LineSocket.connect(port);
+    t.teardown(() => socket.socket.destroy());
+    socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: from }, request_id: 10 })}\n`
+      + `${JSON.stringify({ operation: 'exit', request_id: 11 })}\n`);
+    const lines = [await next(socket)];
+    while (lines[lines.length - 1]!.operation !== 'exit') lines.push(await next(socket));
+    t.same(from === 'end' ? lines[0]!.body : lines[0]!.body?.events?.map((e) => e.offset), from === 'end' ? { caught_up: true, next_offset: 4 } : [3], `from ${from}: the subscription's first line`);
+    t.ok(lines.slice(0, -1).every((l) => l.operation === 'subscribe' && l.request_id === 10 && l.status), 'only subscription lines before the exit');
+    t.same(lines[lines.length - 1], { operation: 'exit', status: true, request_id: 11 });
+    await socket.closed;
+  }
+});
+
+t.test('a subscriber\'s FIN ends its subscription and the connection closes, on a quiet stream', async (t) => {
+  const { port, server } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('q');
+  await client.writeEvent('q', 0);
+  const before = server.connectionCount;
+  const ended = async (close: (socket: LineSocket) => void, label: string, together = false) => {
+    const socket = await LineSocket.connect(port);
+    t.teardown(() => socket.socket.destroy());
+    const subscribe = `${JSON.stringify({ operation: 'subscribe', body: { stream_name: 'q' } })}\n`;
+    if (together) {
+      socket.socket.end(subscribe);
+    } else {
+      socket.write(subscribe);
+      t.same((await next(socket)).body!.events!.map((e) => e.offset), [0], `${label}: history`);
+      t.equal((await next(socket)).body!.caught_up, true);
+      close(socket);
+    }
+    t.ok(await socket.closesWithin(3000), `${label}: the server closes the connection`);
+    if (together) t.same((await next(socket).catch(() => null))?.body?.events?.map((e) => e.offset), [0], `${label}: the first line was sent before the close`);
+    if (behindBalancer) return;
+    const deadlineMs = Date.now() + 3000;
+    while (server.connectionCount > before && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20));
+    t.equal(server.connectionCount, before, `${label}: the server's connection is closed`);
+  };
+  await ended((socket) => socket.socket.end(), 'half-close');
+  await ended((socket) => socket.socket.destroy(), 'destroy');
+  await ended(() => {}, 'subscribe and FIN together', true);
+  // The TypeScript client's break out of the iterator.
+  const subscription = await client.subscribe('q');
+  for await (const item of subscription) if (item.kind === 'caught_up') break;
+  if (!behindBalancer) {
+    const deadlineMs = Date.now() + 3000;
+    while (server.connectionCount > before && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20));
+    t.equal(server.connectionCount, before, 'client break: the server\'s connection is closed');
+  }
 });

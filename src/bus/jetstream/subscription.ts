@@ -45,6 +45,8 @@ export interface SubscriptionDeps {
 
 export class JetStreamSubscription implements StoreSubscription {
   private cursor: number;
+  /** The offset of the last event sent (-1: none yet). */
+  private lastSent = -1;
   private stopped = false;
   private live = false;
   private wake: (() => void) | null = null;
@@ -70,6 +72,11 @@ export class JetStreamSubscription implements StoreSubscription {
   /** The offset of the next event to send: where to resume. */
   get nextOffset(): number {
     return this.cursor;
+  }
+
+  /** The offset of the last event sent, or -1 when none was. */
+  get lastOffset(): number {
+    return this.lastSent;
   }
 
   /** The subscriber took what was waiting: catching up goes on. */
@@ -134,7 +141,10 @@ export class JetStreamSubscription implements StoreSubscription {
         this.cursor = msgs[msgs.length - 1]!.seq; // the offset after the last
         const types = this.from.types;
         const wanted = types === undefined ? msgs : msgs.filter((msg) => types.includes(msg.headers?.get(Headers.type) ?? ''));
-        if (wanted.length > 0) this.sink.events(wanted.map((msg) => viewOf(entry, this.deps.catalog.storePart, msg, 0, 0)), this.cursor);
+        if (wanted.length > 0) {
+          this.lastSent = wanted[wanted.length - 1]!.seq - 1; // offsets are sequences less one
+          this.sink.events(wanted.map((msg) => viewOf(entry, this.deps.catalog.storePart, msg, 0, 0)), this.cursor);
+        }
         if (this.live && this.sink.bufferedBytes > this.limits.maxBufferedBytes) {
           this.end(this.failure(ErrorCodes.SLOW_CONSUMER, `the subscriber did not keep up: more than ${this.limits.maxBufferedBytes} bytes of events were waiting for it; resume from offset ${this.cursor}`));
           return;
@@ -236,7 +246,7 @@ export class JetStreamSubscription implements StoreSubscription {
 
   /** An error that ends the subscription, saying where to resume. */
   private failure(code: EventBusError['code'], reason: string, context?: unknown): EventBusError {
-    return subscriptionEnd(code, reason, this.cursor, context);
+    return subscriptionEnd(code, reason, this.lastSent, this.cursor, context);
   }
 
   private end(error: EventBusError): void {
