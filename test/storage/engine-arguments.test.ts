@@ -10,34 +10,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Engine, ErrorCodes, isEventBusError, type EngineOptions } from 'eventbus/storage';
+import { Engine, ErrorCodes, type EngineOptions } from 'eventbus/storage';
 import { checkCrashConsistency, FaultyIO, seededRandom, SimIO, type CrashCheckOptions, type CrashScenario } from 'eventbus/storage/testing';
-import { tempDir, type TapTest } from '../helpers/temp-dir.js';
-
-/** Opens a store for a test (no retention timer). */
-function open(dataDir: string, options: Partial<EngineOptions> = {}): Promise<Engine> {
-  return Engine.open({ retentionIntervalMs: 0, ...options, dataDir });
-}
-
-/** Runs `call` (sync or async) and returns the EventBusError it fails with; fails the test otherwise. */
-async function failure(t: TapTest, call: () => unknown, code: string, field: string | null, label: string): Promise<void> {
-  let error: unknown = null;
-  try {
-    await call();
-  } catch (caught) {
-    error = caught;
-  }
-  if (!isEventBusError(error)) {
-    t.fail(`${label}: expected an EventBusError ${code}, got ${error === null ? 'success' : String(error)}`);
-    return;
-  }
-  t.equal(error.code, code, `${label}: ${code} (${error.reason})`);
-  if (field !== null) t.equal((error.context as { field?: string } | undefined)?.field, field, `${label}: names ${field}`);
-}
+import { openStore, refusedWith } from '../helpers/engine-refusal.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** What a reopen says of the store: whether it was closed cleanly, and every stream's damage. */
 async function reopened(dataDir: string): Promise<{ afterCrash: boolean; damage: number; consumers: string[] }> {
-  const engine = await open(dataDir);
+  const engine = await openStore(dataDir);
   try {
     return {
       afterCrash: engine.recovery.afterCrash,
@@ -51,7 +31,7 @@ async function reopened(dataDir: string): Promise<{ afterCrash: boolean; damage:
 
 t.test('consume refuses a bad start, filter, count or wait, creating and journaling nothing', async (t) => {
   const dataDir = tempDir(t, 'args-consume');
-  const engine = await open(dataDir);
+  const engine = await openStore(dataDir);
   await engine.createStream('s');
   await engine.appendMany('s', [Buffer.from('a'), Buffer.from('b')]);
   const bad: [string, unknown, string][] = [
@@ -69,10 +49,10 @@ t.test('consume refuses a bad start, filter, count or wait, creating and journal
     ['autoAck a string', { autoAck: 'yes' }, 'options.autoAck'],
   ];
   for (const [label, options, field] of bad) {
-    await failure(t, () => engine.consume('s', `c-${label.replaceAll(' ', '-')}`, options as never), ErrorCodes.INVALID_FIELD, field, label);
+    await refusedWith(t, () => engine.consume('s', `c-${label.replaceAll(' ', '-')}`, options as never), ErrorCodes.INVALID_FIELD, field, label);
   }
-  await failure(t, () => engine.retry('s', 'c', { maxEvents: 0 }), ErrorCodes.INVALID_FIELD, 'options.maxEvents', 'retry maxEvents 0');
-  await failure(t, () => engine.consume('s', 42 as never), ErrorCodes.INVALID_FIELD, 'consumer', 'a consumer name that is not a string');
+  await refusedWith(t, () => engine.retry('s', 'c', { maxEvents: 0 }), ErrorCodes.INVALID_FIELD, 'options.maxEvents', 'retry maxEvents 0');
+  await refusedWith(t, () => engine.consume('s', 42 as never), ErrorCodes.INVALID_FIELD, 'consumer', 'a consumer name that is not a string');
   t.same(engine.stats('s').consumers, [], 'no consumer was created');
   t.same((await engine.consume('s', 'good', { start: { kind: 'offset', offset: 1 } })).events.map((e) => e.offset), [1], 'a good start still works');
   await engine.close();
@@ -81,7 +61,7 @@ t.test('consume refuses a bad start, filter, count or wait, creating and journal
 
 t.test('an append of something other than bytes is refused up front and fails nobody else', async (t) => {
   const dataDir = tempDir(t, 'args-append');
-  const engine = await open(dataDir);
+  const engine = await openStore(dataDir);
   await engine.createStream('s');
   await engine.createStream('other');
   await engine.append('s', Buffer.from('good0'));
@@ -94,9 +74,9 @@ t.test('an append of something other than bytes is refused up front and fails no
   const reason = (settled[1] as PromiseRejectedResult).reason as { code: string; context: { field: string } };
   t.equal(reason.code, ErrorCodes.INVALID_FIELD, 'INVALID_FIELD');
   t.equal(reason.context.field, 'payload', 'naming the payload');
-  await failure(t, () => engine.append('s', undefined as never), ErrorCodes.INVALID_FIELD, 'payload', 'append without a payload');
-  await failure(t, () => engine.appendMany('s', [Buffer.from('x'), 5] as never), ErrorCodes.INVALID_FIELD, 'payloads[1]', 'appendMany with a number');
-  await failure(t, () => engine.appendMany('s', 'xyz' as never), ErrorCodes.INVALID_FIELD, 'payloads', 'appendMany of a string');
+  await refusedWith(t, () => engine.append('s', undefined as never), ErrorCodes.INVALID_FIELD, 'payload', 'append without a payload');
+  await refusedWith(t, () => engine.appendMany('s', [Buffer.from('x'), 5] as never), ErrorCodes.INVALID_FIELD, 'payloads[1]', 'appendMany with a number');
+  await refusedWith(t, () => engine.appendMany('s', 'xyz' as never), ErrorCodes.INVALID_FIELD, 'payloads', 'appendMany of a string');
   const events: [string, unknown, unknown, string][] = [
     ['a string payload', [{ payload: 'x' }], {}, 'events[0].payload'],
     ['a number type', [{ payload: Buffer.from('x'), type: 5 }], {}, 'events[0].type'],
@@ -107,11 +87,11 @@ t.test('an append of something other than bytes is refused up front and fails no
     ['events not an array', { payload: Buffer.from('x') }, {}, 'events'],
   ];
   for (const [label, batch, options, field] of events) {
-    await failure(t, () => engine.appendEvents('s', batch as never, options as never), ErrorCodes.INVALID_FIELD, field, `appendEvents with ${label}`);
+    await refusedWith(t, () => engine.appendEvents('s', batch as never, options as never), ErrorCodes.INVALID_FIELD, field, `appendEvents with ${label}`);
   }
   t.same((await engine.append('s', Buffer.from('good2'))).offset, 2, 'the stream still takes appends');
   await engine.close();
-  const again = await open(dataDir);
+  const again = await openStore(dataDir);
   t.equal(again.recovery.afterCrash, false, 'the close was clean');
   t.same(again.read('s', 0).map((e) => e.payload.toString()), ['good0', 'good1', 'good2'], 'every good append is stored');
   await again.close();
@@ -119,27 +99,27 @@ t.test('an append of something other than bytes is refused up front and fails no
 
 t.test('reads, key reads, truncate, mark and eventStatuses refuse bad offsets, limits and options', async (t) => {
   const dataDir = tempDir(t, 'args-read');
-  const engine = await open(dataDir);
+  const engine = await openStore(dataDir);
   await engine.createStream('s');
   await engine.appendEvents('s', [{ payload: Buffer.from('a') }, { payload: Buffer.from('b') }], { key: 'k' });
   await engine.consume('s', 'c');
   const F = ErrorCodes.INVALID_FIELD;
-  await failure(t, () => engine.read('s', 1.5), F, 'fromOffset', 'read from 1.5');
-  await failure(t, () => engine.read('s', NaN), F, 'fromOffset', 'read from NaN');
-  await failure(t, () => engine.read('s', 0, { maxEvents: 0 }), F, 'limits.maxEvents', 'read maxEvents 0');
-  await failure(t, () => engine.read('s', 0, { maxBytes: -1 }), F, 'limits.maxBytes', 'read maxBytes -1');
-  await failure(t, () => engine.readBackward('s', 0.5), F, 'fromOffset', 'readBackward from 0.5');
-  await failure(t, () => engine.offsetAtTime('s', NaN), F, 'timeMs', 'offsetAtTime NaN');
-  await failure(t, () => engine.keyOffsets('s', 'k', 0, { direction: 'sideways' as never }), F, 'options.direction', 'keyOffsets sideways');
-  await failure(t, () => engine.keyEvents('s', 'k', 0, { limit: 0 }), F, 'options.limit', 'keyEvents limit 0');
-  await failure(t, () => engine.keyOffsets('s', 'k', 0.5), F, 'fromVersion', 'keyOffsets from 0.5');
-  await failure(t, () => engine.keyVersion('s', 5 as never), F, 'key', 'keyVersion of a number');
-  await failure(t, () => engine.truncate('s', 1.5), F, 'beforeOffset', 'truncate 1.5');
-  await failure(t, () => engine.mark('s', 'c', 0 as never, 1), F, 'offsets', 'mark of an offset not in an array');
-  await failure(t, () => engine.mark('s', 'c', [1.5], 1), F, 'offsets[0]', 'mark of 1.5');
-  await failure(t, () => engine.eventStatuses('s', 'c', ['0'] as never), F, 'offsets[0]', 'eventStatuses of a string');
-  await failure(t, () => engine.waitForEvents('s', 0, -1), F, 'timeoutMs', 'waitForEvents for -1 ms');
-  await failure(t, () => engine.snapshot(42 as never), F, 'parentDir', 'snapshot into a number');
+  await refusedWith(t, () => engine.read('s', 1.5), F, 'fromOffset', 'read from 1.5');
+  await refusedWith(t, () => engine.read('s', NaN), F, 'fromOffset', 'read from NaN');
+  await refusedWith(t, () => engine.read('s', 0, { maxEvents: 0 }), F, 'limits.maxEvents', 'read maxEvents 0');
+  await refusedWith(t, () => engine.read('s', 0, { maxBytes: -1 }), F, 'limits.maxBytes', 'read maxBytes -1');
+  await refusedWith(t, () => engine.readBackward('s', 0.5), F, 'fromOffset', 'readBackward from 0.5');
+  await refusedWith(t, () => engine.offsetAtTime('s', NaN), F, 'timeMs', 'offsetAtTime NaN');
+  await refusedWith(t, () => engine.keyOffsets('s', 'k', 0, { direction: 'sideways' as never }), F, 'options.direction', 'keyOffsets sideways');
+  await refusedWith(t, () => engine.keyEvents('s', 'k', 0, { limit: 0 }), F, 'options.limit', 'keyEvents limit 0');
+  await refusedWith(t, () => engine.keyOffsets('s', 'k', 0.5), F, 'fromVersion', 'keyOffsets from 0.5');
+  await refusedWith(t, () => engine.keyVersion('s', 5 as never), F, 'key', 'keyVersion of a number');
+  await refusedWith(t, () => engine.truncate('s', 1.5), F, 'beforeOffset', 'truncate 1.5');
+  await refusedWith(t, () => engine.mark('s', 'c', 0 as never, 1), F, 'offsets', 'mark of an offset not in an array');
+  await refusedWith(t, () => engine.mark('s', 'c', [1.5], 1), F, 'offsets[0]', 'mark of 1.5');
+  await refusedWith(t, () => engine.eventStatuses('s', 'c', ['0'] as never), F, 'offsets[0]', 'eventStatuses of a string');
+  await refusedWith(t, () => engine.waitForEvents('s', 0, -1), F, 'timeoutMs', 'waitForEvents for -1 ms');
+  await refusedWith(t, () => engine.snapshot(42 as never), F, 'parentDir', 'snapshot into a number');
   t.same(engine.stats('s').damage, [], 'no damage reported');
   t.same(engine.read('s', 0).map((e) => e.offset), [0, 1], 'the stream reads whole');
   t.same(engine.read('s', -1).map((e) => e.offset), [0, 1], 'an offset below the oldest is clamped, as documented');
@@ -150,9 +130,9 @@ t.test('reads, key reads, truncate, mark and eventStatuses refuse bad offsets, l
 t.test('open refuses missing, empty, mistyped and out-of-range options with INVALID_FIELD naming them', async (t) => {
   const base = tempDir(t, 'args-open');
   const F = ErrorCodes.INVALID_FIELD;
-  await failure(t, () => (Engine.open as (o?: unknown) => Promise<Engine>)(), F, 'options', 'no options');
-  await failure(t, () => Engine.open({ dataDir: 42 as never }), F, 'dataDir', 'a number as dataDir');
-  await failure(t, () => Engine.open({ dataDir: '' }), F, 'dataDir', 'an empty dataDir (the working directory)');
+  await refusedWith(t, () => (Engine.open as (o?: unknown) => Promise<Engine>)(), F, 'options', 'no options');
+  await refusedWith(t, () => Engine.open({ dataDir: 42 as never }), F, 'dataDir', 'a number as dataDir');
+  await refusedWith(t, () => Engine.open({ dataDir: '' }), F, 'dataDir', 'an empty dataDir (the working directory)');
   const bad: [Partial<EngineOptions> & Record<string, unknown>, string][] = [
     [{ retentionIntervalMs: -5 }, 'retentionIntervalMs'],
     [{ retentionIntervalMs: 2 ** 31 }, 'retentionIntervalMs'],
@@ -172,24 +152,24 @@ t.test('open refuses missing, empty, mistyped and out-of-range options with INVA
   ];
   for (const [options, field] of bad) {
     const dataDir = path.join(base, field.replace(/\W/g, '_'));
-    await failure(t, () => open(dataDir, options), F, field, `open with ${JSON.stringify(options)}`);
+    await refusedWith(t, () => openStore(dataDir, options), F, field, `open with ${JSON.stringify(options)}`);
     t.notOk(fs.existsSync(dataDir), `${field}: nothing was created`);
   }
   fs.writeFileSync(path.join(base, 'a-file'), 'x');
-  await failure(t, () => open(path.join(base, 'a-file', 'sub')), ErrorCodes.NOT_A_STORE, null, 'a data directory under a file');
+  await refusedWith(t, () => openStore(path.join(base, 'a-file', 'sub')), ErrorCodes.NOT_A_STORE, null, 'a data directory under a file');
 });
 
 t.test('stream names that are not strings are INVALID_STREAM_NAME', async (t) => {
-  const engine = await open(tempDir(t, 'args-names'));
-  await failure(t, () => engine.createStream(123 as never), ErrorCodes.INVALID_STREAM_NAME, null, 'createStream(123)');
-  await failure(t, () => engine.createStream(null as never), ErrorCodes.INVALID_STREAM_NAME, null, 'createStream(null)');
-  await failure(t, () => engine.append(7 as never, Buffer.from('x')), ErrorCodes.INVALID_STREAM_NAME, 'name', 'append to 7');
-  await failure(t, () => engine.stats({} as never), ErrorCodes.INVALID_STREAM_NAME, 'name', 'stats of an object');
+  const engine = await openStore(tempDir(t, 'args-names'));
+  await refusedWith(t, () => engine.createStream(123 as never), ErrorCodes.INVALID_STREAM_NAME, null, 'createStream(123)');
+  await refusedWith(t, () => engine.createStream(null as never), ErrorCodes.INVALID_STREAM_NAME, null, 'createStream(null)');
+  await refusedWith(t, () => engine.append(7 as never, Buffer.from('x')), ErrorCodes.INVALID_STREAM_NAME, 'name', 'append to 7');
+  await refusedWith(t, () => engine.stats({} as never), ErrorCodes.INVALID_STREAM_NAME, 'name', 'stats of an object');
   await engine.close();
 });
 
 t.test('every call after close is CLOSED', async (t) => {
-  const engine = await open(tempDir(t, 'args-closed'));
+  const engine = await openStore(tempDir(t, 'args-closed'));
   await engine.createStream('s');
   await engine.close();
   const calls: [string, () => unknown][] = [
@@ -203,31 +183,31 @@ t.test('every call after close is CLOSED', async (t) => {
     ['waitForEvents', () => engine.waitForEvents('s', 0, 10)],
     ['applyRetention', () => engine.applyRetention()],
   ];
-  for (const [label, call] of calls) await failure(t, call, ErrorCodes.CLOSED, null, label);
+  for (const [label, call] of calls) await refusedWith(t, call, ErrorCodes.CLOSED, null, label);
   t.same(engine.writeRefusals().map((r) => r.code), [ErrorCodes.CLOSED], 'writeRefusals says the store is closed');
 });
 
 t.test('a datasync fault fires on the engine\'s inline fsyncs too, and fails the append and the stream', async (t) => {
   const io = new FaultyIO();
-  const engine = await open(tempDir(t, 'args-datasync'), { io });
+  const engine = await openStore(tempDir(t, 'args-datasync'), { io });
   await engine.createStream('s');
   await engine.append('s', Buffer.from('before'));
   const fault = io.inject({ op: 'datasync', errno: 'EIO', path: /\.log$/ });
-  await failure(t, () => engine.append('s', Buffer.from('t1')), ErrorCodes.IO_ERROR, null, 'the append whose fsync failed');
+  await refusedWith(t, () => engine.append('s', Buffer.from('t1')), ErrorCodes.IO_ERROR, null, 'the append whose fsync failed');
   t.equal(fault.fired, 1, 'the fault fired');
-  await failure(t, () => engine.append('s', Buffer.from('t2')), ErrorCodes.STREAM_FAILED, null, 'the next append');
+  await refusedWith(t, () => engine.append('s', Buffer.from('t2')), ErrorCodes.STREAM_FAILED, null, 'the next append');
   await engine.close().catch(() => {});
 });
 
 t.test('SimIO takes seededRandom as the other randomized tools do, and refuses anything else at once', async (t) => {
   const root = tempDir(t, 'args-sim');
   const sim = new SimIO({ root, random: seededRandom(7) });
-  const engine = await open(path.join(root, 'data'), { io: sim });
+  const engine = await openStore(path.join(root, 'data'), { io: sim });
   await engine.createStream('s');
   await engine.append('s', Buffer.from('x'));
   t.doesNotThrow(() => sim.crash('torn'), 'a torn crash with seededRandom(7)');
   await engine.close().catch(() => {});
-  await failure(t, () => new SimIO({ root, random: 5 as never }), ErrorCodes.INVALID_FIELD, 'options.random', 'a number as random source');
+  await refusedWith(t, () => new SimIO({ root, random: 5 as never }), ErrorCodes.INVALID_FIELD, 'options.random', 'a number as random source');
 });
 
 t.test('the crash checker refuses options that would check nothing or something else', async (t) => {
@@ -242,13 +222,13 @@ t.test('the crash checker refuses options that would check nothing or something 
     [{ every: 2, sample: 5 }, 'options.sample'],
   ];
   for (const [options, field] of bad) {
-    await failure(t, () => checkCrashConsistency(scenario, { seed: 1, ...options }), ErrorCodes.INVALID_FIELD, field, JSON.stringify(options));
+    await refusedWith(t, () => checkCrashConsistency(scenario, { seed: 1, ...options }), ErrorCodes.INVALID_FIELD, field, JSON.stringify(options));
   }
   t.equal(ran, 0, 'no workload ran');
 });
 
 t.test('a move to the dead-letter stream that fails is shown in the consumer\'s stats', async (t) => {
-  const engine = await open(tempDir(t, 'args-dlq'), { maxStreams: 2, consumers: { maxDeliveries: 1, ackWaitMs: 10 } });
+  const engine = await openStore(tempDir(t, 'args-dlq'), { maxStreams: 2, consumers: { maxDeliveries: 1, ackWaitMs: 10 } });
   await engine.createStream('a');
   await engine.createStream('b');
   await engine.append('a', Buffer.from('x'));
@@ -266,7 +246,7 @@ t.test('a move to the dead-letter stream that fails is shown in the consumer\'s 
 });
 
 t.test('an append called before deleteStream (in the same turn or a microtask later) is stored, then deleted', async (t) => {
-  const engine = await open(tempDir(t, 'args-delete'));
+  const engine = await openStore(tempDir(t, 'args-delete'));
   for (const gap of ['sync', 'microtask']) {
     await engine.createStream('del');
     await engine.append('del', Buffer.from('first'));

@@ -11,35 +11,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Engine, ErrorCodes, isEventBusError, nodeIO, restoreSnapshot, type EngineOptions } from 'eventbus/storage';
+import { ErrorCodes, nodeIO, restoreSnapshot } from 'eventbus/storage';
 import { checkCrashConsistency, FaultyIO, JournalIO, SimIO, syncFreeIO, type CrashScenario } from 'eventbus/storage/testing';
-import { tempDir, type TapTest } from '../helpers/temp-dir.js';
-
-function open(dataDir: string, options: Partial<EngineOptions> = {}): Promise<Engine> {
-  return Engine.open({ retentionIntervalMs: 0, ...options, dataDir });
-}
-
-/** The EventBusError `call` fails with, checked for `code` and `context.field`; a test failure otherwise. */
-async function refused(t: TapTest, call: () => unknown, code: string, field: string, label: string): Promise<void> {
-  let error: unknown = null;
-  try {
-    await call();
-  } catch (caught) {
-    error = caught;
-  }
-  if (!isEventBusError(error)) {
-    t.fail(`${label}: expected an EventBusError ${code}, got ${error === null ? 'success' : String(error)}`);
-    return;
-  }
-  t.equal(error.code, code, `${label}: ${code} (${error.reason})`);
-  t.equal((error.context as { field?: string } | undefined)?.field, field, `${label}: names ${field}`);
-}
+import { openStore, refusedWith } from '../helpers/engine-refusal.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const F = ErrorCodes.INVALID_FIELD;
 const x = Buffer.from('x');
 
 t.test('a misspelt option or event field of any call is INVALID_FIELD naming it, and nothing is appended or created', async (t) => {
-  const engine = await open(tempDir(t, 'keys-calls'));
+  const engine = await openStore(tempDir(t, 'keys-calls'));
   await engine.createStream('s');
   await engine.appendEvents('s', [{ payload: x }], { key: 'k' });
   const calls: [string, () => unknown, string][] = [
@@ -60,7 +41,7 @@ t.test('a misspelt option or event field of any call is INVALID_FIELD naming it,
     ['setRetention maxAge', () => engine.setRetention('s', { maxAge: 5 } as never), 'retention.maxAge'],
     ['observe comit', () => engine.observe({ comit: () => {} } as never), 'observer.comit'],
   ];
-  for (const [label, call, field] of calls) await refused(t, call, F, field, label);
+  for (const [label, call, field] of calls) await refusedWith(t, call, F, field, label);
   t.equal(engine.bounds('s').nextOffset, 1, 'nothing was appended');
   t.same(engine.listStreams().map((s) => s.name), ['s'], 'no stream was created');
   t.same(engine.stats('s').consumers, [], 'no consumer was created');
@@ -74,12 +55,12 @@ t.test('a misspelt option or event field of any call is INVALID_FIELD naming it,
 
 t.test('an observer without its functions is refused at open and by observe', async (t) => {
   const base = tempDir(t, 'keys-observer');
-  await refused(t, () => open(path.join(base, 'a'), { observer: { commit: 5 } as never }), F, 'observer.commit', 'open with commit: 5');
-  await refused(t, () => open(path.join(base, 'b'), { observer: { comit: () => {} } as never }), F, 'observer.comit', 'open with a misspelt callback');
+  await refusedWith(t, () => openStore(path.join(base, 'a'), { observer: { commit: 5 } as never }), F, 'observer.commit', 'open with commit: 5');
+  await refusedWith(t, () => openStore(path.join(base, 'b'), { observer: { comit: () => {} } as never }), F, 'observer.comit', 'open with a misspelt callback');
   t.notOk(fs.existsSync(path.join(base, 'a')), 'nothing was created');
-  const engine = await open(path.join(base, 'c'));
-  await refused(t, () => engine.observe({ commit: 5 } as never), F, 'observer.commit', 'observe with commit: 5');
-  await refused(t, () => engine.observe(null as never), F, 'observer', 'observe(null)');
+  const engine = await openStore(path.join(base, 'c'));
+  await refusedWith(t, () => engine.observe({ commit: 5 } as never), F, 'observer.commit', 'observe with commit: 5');
+  await refusedWith(t, () => engine.observe(null as never), F, 'observer', 'observe(null)');
   const rounds: number[] = [];
   const stop = engine.observe({ commit: (round) => rounds.push(round.events), seal: undefined });
   await engine.createStream('s');
@@ -91,15 +72,15 @@ t.test('an observer without its functions is refused at open and by observe', as
 
 t.test('open refuses a consumer default batch above its cap, and a file layer that is not one', async (t) => {
   const base = tempDir(t, 'keys-open');
-  await refused(t, () => open(path.join(base, 'a'), { consumers: { defaultBatchEvents: 2000, maxBatchEvents: 1000 } }), F, 'consumers.defaultBatchEvents', 'defaultBatchEvents 2000 over maxBatchEvents 1000');
-  await refused(t, () => open(path.join(base, 'b'), { io: syncFreeIO as never }), F, 'io', 'io: syncFreeIO (uncalled)');
+  await refusedWith(t, () => openStore(path.join(base, 'a'), { consumers: { defaultBatchEvents: 2000, maxBatchEvents: 1000 } }), F, 'consumers.defaultBatchEvents', 'defaultBatchEvents 2000 over maxBatchEvents 1000');
+  await refusedWith(t, () => openStore(path.join(base, 'b'), { io: syncFreeIO as never }), F, 'io', 'io: syncFreeIO (uncalled)');
   // The layers that wrap another refuse a factory, or anything else, as their inner layer: before, open failed later with IO_ERROR.
-  await refused(t, () => new SimIO({ root: base, inner: syncFreeIO as never }), F, 'options.inner', 'SimIO over syncFreeIO uncalled');
-  await refused(t, () => new FaultyIO(syncFreeIO as never), F, 'inner', 'FaultyIO over syncFreeIO uncalled');
-  await refused(t, () => syncFreeIO({} as never), F, 'inner', 'syncFreeIO over {}');
-  await refused(t, () => new JournalIO({ root: base, journalFile: path.join(base, '..', 'j'), inner: {} as never }), F, 'options.inner', 'JournalIO over {}');
+  await refusedWith(t, () => new SimIO({ root: base, inner: syncFreeIO as never }), F, 'options.inner', 'SimIO over syncFreeIO uncalled');
+  await refusedWith(t, () => new FaultyIO(syncFreeIO as never), F, 'inner', 'FaultyIO over syncFreeIO uncalled');
+  await refusedWith(t, () => syncFreeIO({} as never), F, 'inner', 'syncFreeIO over {}');
+  await refusedWith(t, () => new JournalIO({ root: base, journalFile: path.join(base, '..', 'j'), inner: {} as never }), F, 'options.inner', 'JournalIO over {}');
   t.same(fs.readdirSync(base), [], 'nothing was created');
-  const engine = await open(path.join(base, 'c'), { io: syncFreeIO(), consumers: { defaultBatchEvents: 1000, maxBatchEvents: 1000 } });
+  const engine = await openStore(path.join(base, 'c'), { io: syncFreeIO(), consumers: { defaultBatchEvents: 1000, maxBatchEvents: 1000 } });
   await engine.close();
 });
 
@@ -117,9 +98,9 @@ t.test('SimIO refuses options that would simulate something else, with EventBusE
     ['ignoreFileSyncs (misspelt)', () => new SimIO({ root, ignoreFileSyncs: true } as never), 'options.ignoreFileSyncs'],
     ['crash sideways', () => new SimIO({ root }).crash('sideways' as never), 'mode'],
   ];
-  for (const [label, call, field] of bad) await refused(t, call, F, field, label);
+  for (const [label, call, field] of bad) await refusedWith(t, call, F, field, label);
   fs.symlinkSync('/tmp', path.join(root, 'link'));
-  await refused(t, () => new SimIO({ root }), F, 'options.root', 'a root holding a symbolic link');
+  await refusedWith(t, () => new SimIO({ root }), F, 'options.root', 'a root holding a symbolic link');
   fs.unlinkSync(path.join(root, 'link'));
   const sim = new SimIO({ root, crashAtOp: 5, crashMode: 'torn' });
   t.equal(sim.crashAtOp, 5, 'good options are taken');
@@ -128,46 +109,46 @@ t.test('SimIO refuses options that would simulate something else, with EventBusE
 t.test('the crash checker refuses misspelt options instead of running with their defaults', async (t) => {
   let ran = 0;
   const scenario: CrashScenario<null> = { state: () => null, workload: async () => { ran += 1; }, invariant: () => {} };
-  await refused(t, () => checkCrashConsistency(scenario, { evry: 2 } as never), F, 'options.evry', 'evry for every');
-  await refused(t, () => checkCrashConsistency(scenario, { simulate: { ignoreFileSyncs: true } } as never), F, 'options.simulate.ignoreFileSyncs', 'a misspelt simulate flag');
-  await refused(t, () => checkCrashConsistency(scenario, { simulate: { ignoreFileSync: 'yes' } } as never), F, 'options.simulate.ignoreFileSync', 'a simulate flag that is not a boolean');
+  await refusedWith(t, () => checkCrashConsistency(scenario, { evry: 2 } as never), F, 'options.evry', 'evry for every');
+  await refusedWith(t, () => checkCrashConsistency(scenario, { simulate: { ignoreFileSyncs: true } } as never), F, 'options.simulate.ignoreFileSyncs', 'a misspelt simulate flag');
+  await refusedWith(t, () => checkCrashConsistency(scenario, { simulate: { ignoreFileSync: 'yes' } } as never), F, 'options.simulate.ignoreFileSync', 'a simulate flag that is not a boolean');
   t.equal(ran, 0, 'no workload ran');
 });
 
 t.test('FaultyIO refuses a fault spec it would not fire as asked', async (t) => {
   const io = new FaultyIO();
-  await refused(t, () => io.inject({ op: 'datasync', errno: 'EIO', persistant: true } as never), F, 'spec.persistant', 'a misspelt persistent');
-  await refused(t, () => io.inject({ op: 'fsync' as never, errno: 'EIO' }), F, 'spec.op', 'an operation FileIO does not have');
-  await refused(t, () => io.inject({ op: 'datasync', errno: 'EBADF' as never }), F, 'spec.errno', 'an errno it cannot give');
-  await refused(t, () => io.inject({ op: 'datasync', errno: 'EIO', nth: 0 }), F, 'spec.nth', 'nth 0');
+  await refusedWith(t, () => io.inject({ op: 'datasync', errno: 'EIO', persistant: true } as never), F, 'spec.persistant', 'a misspelt persistent');
+  await refusedWith(t, () => io.inject({ op: 'fsync' as never, errno: 'EIO' }), F, 'spec.op', 'an operation FileIO does not have');
+  await refusedWith(t, () => io.inject({ op: 'datasync', errno: 'EBADF' as never }), F, 'spec.errno', 'an errno it cannot give');
+  await refusedWith(t, () => io.inject({ op: 'datasync', errno: 'EIO', nth: 0 }), F, 'spec.nth', 'nth 0');
 });
 
 t.test('appendMany of no payloads is INVALID_FIELD, as appendEvents of no events is', async (t) => {
-  const engine = await open(tempDir(t, 'keys-empty'));
+  const engine = await openStore(tempDir(t, 'keys-empty'));
   await engine.createStream('s');
-  await refused(t, () => engine.appendMany('s', []), F, 'payloads', 'appendMany([])');
-  await refused(t, () => engine.appendEvents('s', []), F, 'events', 'appendEvents([])');
+  await refusedWith(t, () => engine.appendMany('s', []), F, 'payloads', 'appendMany([])');
+  await refusedWith(t, () => engine.appendEvents('s', []), F, 'events', 'appendEvents([])');
   await engine.close();
 });
 
 t.test('context.field names the library argument: one style per call', async (t) => {
-  const engine = await open(tempDir(t, 'keys-names'));
+  const engine = await openStore(tempDir(t, 'keys-names'));
   await engine.createStream('s');
   await engine.append('s', x);
-  await refused(t, () => engine.truncate('s', -1), F, 'beforeOffset', 'truncate below 0');
-  await refused(t, () => engine.truncate('s', 1000), F, 'beforeOffset', 'truncate past the end');
-  await refused(t, () => engine.createStream(''), ErrorCodes.INVALID_STREAM_NAME, 'name', 'createStream of an empty name');
-  await refused(t, () => engine.createStream('$dlq:zz'), ErrorCodes.INVALID_STREAM_NAME, 'name', 'createStream of a reserved name');
-  await refused(t, () => engine.append(7 as never, x), ErrorCodes.INVALID_STREAM_NAME, 'name', 'append to a number');
-  await refused(t, () => engine.appendEvents('s', [{ payload: x }], { expectedVersion: -2 }), F, 'options.expectedVersion', 'expectedVersion -2');
-  await refused(t, () => engine.createStream('r', { retention: { maxEvents: -1 } }), F, 'options.retention.maxEvents', 'createStream with maxEvents -1');
-  await refused(t, () => engine.setRetention('s', { maxAgeMs: 1.5 }), F, 'retention.maxAgeMs', 'setRetention with maxAgeMs 1.5');
+  await refusedWith(t, () => engine.truncate('s', -1), F, 'beforeOffset', 'truncate below 0');
+  await refusedWith(t, () => engine.truncate('s', 1000), F, 'beforeOffset', 'truncate past the end');
+  await refusedWith(t, () => engine.createStream(''), ErrorCodes.INVALID_STREAM_NAME, 'name', 'createStream of an empty name');
+  await refusedWith(t, () => engine.createStream('$dlq:zz'), ErrorCodes.INVALID_STREAM_NAME, 'name', 'createStream of a reserved name');
+  await refusedWith(t, () => engine.append(7 as never, x), ErrorCodes.INVALID_STREAM_NAME, 'name', 'append to a number');
+  await refusedWith(t, () => engine.appendEvents('s', [{ payload: x }], { expectedVersion: -2 }), F, 'options.expectedVersion', 'expectedVersion -2');
+  await refusedWith(t, () => engine.createStream('r', { retention: { maxEvents: -1 } }), F, 'options.retention.maxEvents', 'createStream with maxEvents -1');
+  await refusedWith(t, () => engine.setRetention('s', { maxAgeMs: 1.5 }), F, 'retention.maxAgeMs', 'setRetention with maxAgeMs 1.5');
   await engine.close();
 });
 
 t.test('a snapshot called in the same turn as close is taken before the store closes', async (t) => {
   const base = tempDir(t, 'keys-snapshot');
-  const engine = await open(path.join(base, 'data'));
+  const engine = await openStore(path.join(base, 'data'));
   await engine.createStream('s');
   await engine.append('s', x);
   const snapshot = engine.snapshot(path.join(base, 'snapshots'));
@@ -180,7 +161,7 @@ t.test('a snapshot called in the same turn as close is taken before the store cl
 
 t.test('the error table as documented: an empty name is not found, appendMany has no byte limit of its own, a missing snapshot is NOT_A_STORE', async (t) => {
   const base = tempDir(t, 'keys-table');
-  const engine = await open(path.join(base, 'data'), { maxBatchBytes: 8192 });
+  const engine = await openStore(path.join(base, 'data'), { maxBatchBytes: 8192 });
   await engine.createStream('s');
   await t.rejects(engine.append('', x), { code: ErrorCodes.STREAM_NOT_FOUND }, 'append to "" finds no stream (as write_event answers)');
   const big = Array.from({ length: 3 }, () => Buffer.alloc(4000, 0x31));
@@ -192,7 +173,7 @@ t.test('the error table as documented: an empty name is not found, appendMany ha
 });
 
 t.test('appendMany past 1 GiB is BATCH_TOO_LARGE before anything is written (one segment holds a batch; its index positions are 32-bit)', async (t) => {
-  const engine = await open(tempDir(t, 'keys-huge'), { maxEventBytes: 64 * 1024 * 1024 });
+  const engine = await openStore(tempDir(t, 'keys-huge'), { maxEventBytes: 64 * 1024 * 1024 });
   await engine.createStream('s');
   const event = Buffer.alloc(64 * 1024 * 1024); // one buffer, 17 times: 1,088 MiB asked, 64 MiB held
   await t.rejects(engine.appendMany('s', Array.from({ length: 17 }, () => event)), { code: ErrorCodes.BATCH_TOO_LARGE });
@@ -201,7 +182,7 @@ t.test('appendMany past 1 GiB is BATCH_TOO_LARGE before anything is written (one
 });
 
 t.test('a consumer cap below the default batch lowers the default instead of being refused', async (t) => {
-  const engine = await open(tempDir(t, 'keys-cap'), { consumers: { maxBatchEvents: 2 } });
+  const engine = await openStore(tempDir(t, 'keys-cap'), { consumers: { maxBatchEvents: 2 } });
   await engine.createStream('s');
   await engine.appendMany('s', [x, x, x]);
   t.equal((await engine.consume('s', 'c')).events.length, 2, 'a consume without maxEvents gets the cap');
