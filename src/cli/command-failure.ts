@@ -45,8 +45,9 @@ export function clientFailure(error: unknown, target: Target): CommandFailure {
 /** What to try when the server could not be reached: a server to start, or TLS on one side only. */
 function unavailableHint(error: { code: string; reason: string }, target: Target): string {
   if (error.code !== ErrorCodes.CONNECTION_ERROR) return '';
-  // A TLS server closes a plain connection without a word (its first line is no handshake).
-  if (target.tls === false && /the connection was closed/.test(error.reason)) return ' (a server with TLS? give --tls, or --tls-ca FILE for a self-signed certificate)';
+  // A TLS server closes a plain connection without a word (its first line is no handshake); a
+  // close after answers is something else (the server stopped).
+  if (target.tls === false && /the connection was closed before any answer/.test(error.reason)) return ' (a server with TLS? give --tls, or --tls-ca FILE for a self-signed certificate)';
   if (/ECONNREFUSED/.test(error.reason)) return ` (is a server running there? start one with 'eventbus serve', or give --host/--port or EVENTBUS_HOST/EVENTBUS_PORT)`;
   if (/SSL routines|wrong version number|EPROTO/.test(error.reason)) return ' (TLS on one side only? leave out --tls for a server without it, or give --tls for one with it)';
   return '';

@@ -23,7 +23,7 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
   checkExposure(settings.host, Object.keys(settings.clients).length, settings.insecureNoAuth);
   const http = settings.http === undefined ? undefined : { ...settings.http, assets: resources.pageAsset };
   const httpHost = http?.host ?? settings.host;
-  if (http !== undefined) checkExposure(httpHost, Object.keys(settings.clients).length, settings.insecureNoAuth);
+  if (http !== undefined) checkExposure(httpHost, Object.keys(settings.clients).length, settings.insecureNoAuth, '--http-host');
   if (settings.backend.type === 'engine') checkServeDirectory(settings.engine.dataDir);
   await checkCanListen([
     { host: settings.host, port: settings.port, option: '--port' },

@@ -249,6 +249,8 @@ export class EventBusClient {
   private readonly maxResponseBytes: number;
   private timer: NodeJS.Timeout | null = null;
   private readonly closed: Promise<void>;
+  /** The server has sent something on this connection (a close before that may be a TLS server's). */
+  private heard = false;
 
   private constructor(private readonly socket: net.Socket, private readonly options: ClientOptions) {
     this.authJson = options.auth === undefined ? '' : `,"auth":${JSON.stringify(wireAuth(options.auth))}`;
@@ -259,7 +261,7 @@ export class EventBusClient {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(socketError(error)));
     this.closed = new Promise((resolve) => socket.once('close', () => {
-      this.fail(connectionClosed());
+      this.fail(connectionClosed(!this.heard));
       resolve();
     }));
     if (this.requestTimeoutMs > 0) {
@@ -611,6 +613,7 @@ export class EventBusClient {
   }
 
   private onData(chunk: Buffer): void {
+    this.heard = true;
     if (this.framing.push(chunk, this.onLineBound)) return;
     this.fail(lineTooLong(this.maxResponseBytes));
     this.socket.destroy();

@@ -45,7 +45,10 @@ export function socketError(error: Error): EventBusError {
   return connectionError(`connection error: ${error.message}`, error);
 }
 
-/** The connection closed while something was still expected from it. */
-export function connectionClosed(): EventBusError {
-  return connectionError('the connection was closed');
+/**
+ * The connection closed while something was still expected from it; `beforeAnyAnswer` when the
+ * server never sent a line on it (what a TLS server does to a plain connection).
+ */
+export function connectionClosed(beforeAnyAnswer = false): EventBusError {
+  return connectionError(beforeAnyAnswer ? 'the connection was closed before any answer' : 'the connection was closed');
 }

@@ -112,15 +112,16 @@ export function connectionsWithinFdLimit(maxConnections: number, fdLimit: number
 
 /**
  * Protected default: throws INVALID_FIELD, explaining the ways out, when `host` is reachable
- * from other machines and no client is configured (unless `insecureNoAuth`).
+ * from other machines and no client is configured (unless `insecureNoAuth`). `hostOption` is
+ * the option that set the host (`--host` for the TCP port, `--http-host` for the HTTP port).
  */
-export function checkExposure(host: string, clientCount: number, insecureNoAuth: boolean): void {
+export function checkExposure(host: string, clientCount: number, insecureNoAuth: boolean, hostOption = '--host'): void {
   if (isLoopbackHost(host) || clientCount > 0 || insecureNoAuth) return;
   throw new EventBusError(
     ErrorCodes.INVALID_FIELD,
     `refusing to listen on ${host} without authentication: anyone who can reach it could read, write and delete every stream. ` +
       'Configure clients in the config file (auth: <name>: {client_id: ..., client_secret: ...}), ' +
-      'bind a loopback address (--host 127.0.0.1), or pass --insecure-no-auth to accept the risk.',
+      `bind a loopback address (${hostOption} 127.0.0.1), or pass --insecure-no-auth to accept the risk.`,
   );
 }
 
@@ -193,7 +194,7 @@ export class EventBusServer implements ConnectionHost, HttpHost {
     const clients = Object.keys(options.clients ?? {}).length;
     checkExposure(host, clients, options.insecureNoAuth === true);
     const http = options.http === undefined ? undefined : resolveHttpOptions(options.http, host);
-    if (http !== undefined) checkExposure(http.host, clients, options.insecureNoAuth === true);
+    if (http !== undefined) checkExposure(http.host, clients, options.insecureNoAuth === true, '--http-host');
     const fdLimit = openFileLimit();
     const fitting = connectionsWithinFdLimit(limits.maxConnections, fdLimit, openFileCount(), Math.max(STORE_FD_RESERVE, options.engine instanceof Engine ? options.engine.fileDescriptorBudget : 0));
     const logger = options.logger ?? silentLogger;

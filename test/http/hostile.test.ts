@@ -178,6 +178,7 @@ t.test('the HTTP port is off unless asked for, and follows the TCP exposure rule
     (error: Error) => error.message,
   );
   t.match(refused, /refusing to listen on 0\.0\.0\.0 without authentication/, 'a non-loopback HTTP host needs clients or --insecure-no-auth');
+  t.match(refused, /bind a loopback address \(--http-host 127\.0\.0\.1\)/, 'the way out names the option that set the HTTP host');
   const configFile = path.join(dir, 'bad.yaml');
   writeFileSync(configFile, 'http:\n  port: 0\n  max_header_byte: 10\n');
   const badKey = await serverProcessFor(t, { args: ['--config', configFile] }).then(() => 'started', (error: Error) => error.message);
