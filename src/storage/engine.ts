@@ -443,8 +443,9 @@ export class Engine {
    * (nothing of a rejected append is ever acknowledged).
    */
   appendMany(name: string, payloads: readonly Buffer[]): Promise<AppendedEvent[]> {
-    // Not maxBatchBytes (the engine's own dead-letter moves append a whole delivery batch), but
-    // bounded: a batch goes into one segment, whose offset index holds 32-bit positions.
+    // Not maxBatchBytes (documented as appendEvents' limit; a batch here is bounded by
+    // maxBatchEvents × maxEventBytes), but at most 1 GiB: a batch goes into one segment, whose
+    // offset index holds 32-bit positions.
     try {
       this.checkOpen();
       checkStreamNameType(name);

@@ -6,7 +6,7 @@
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
 import type { EventAttributes } from './format/record-fields.js';
-import { MAX_KEY_BYTES } from './format/record-fields.js';
+import { MAX_KEY_BYTES, MAX_TYPE_BYTES } from './format/record-fields.js';
 import { checkUnicodeText } from './unicode-text.js';
 
 /** A filter: every given part must match. */
@@ -41,7 +41,10 @@ export function checkFilter(filter: EventFilter): void {
   if (filter.key !== undefined) checkUnicodeText(filter.key, 'key');
   if (filter.types !== undefined) {
     if (filter.types.length === 0 || filter.types.length > MAX_FILTER_TYPES) throw bad('types', `1 to ${MAX_FILTER_TYPES} types`);
-    for (const type of filter.types) if (type.length === 0 || Buffer.byteLength(type) > 255) throw bad('types', 'types of 1 to 255 bytes of UTF-8');
-    for (let i = 0; i < filter.types.length; i++) checkUnicodeText(filter.types[i]!, `types[${i}]`);
+    for (let i = 0; i < filter.types.length; i++) {
+      const type = filter.types[i]!;
+      if (type.length === 0 || Buffer.byteLength(type) > MAX_TYPE_BYTES) throw bad('types', `types of 1 to ${MAX_TYPE_BYTES} bytes of UTF-8`);
+      checkUnicodeText(type, `types[${i}]`);
+    }
   }
 }

@@ -159,7 +159,7 @@ t.test('a snapshot called in the same turn as close is taken before the store cl
   await t.rejects(engine.snapshot(path.join(base, 'snapshots')), { code: ErrorCodes.CLOSED }, 'a snapshot called after close is CLOSED');
 });
 
-t.test('the error table as documented: an empty name is not found, appendMany has no byte limit of its own, a missing snapshot is NOT_A_STORE', async (t) => {
+t.test('the error table as documented: an empty name is not found, appendMany is not bounded by maxBatchBytes, a missing snapshot is NOT_A_STORE', async (t) => {
   const base = tempDir(t, 'keys-table');
   const engine = await openStore(path.join(base, 'data'), { maxBatchBytes: 8192 });
   await engine.createStream('s');
