@@ -4,6 +4,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { checkCanListen } from '../server/listen-check.js';
@@ -15,6 +16,31 @@ import { createLogger } from './logging.js';
 import { checkServeDirectory } from './store-checks.js';
 import type { Resources } from './resources.js';
 import type { ServeSettings } from './settings.js';
+
+/**
+ * Reads the TLS certificate and key and checks that they make a usable pair, before anything is
+ * opened or logged: a wrong path or a file that is no PEM is one line naming the option and file,
+ * not a bare `ENOENT` or OpenSSL code after the store was opened.
+ */
+function loadTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (file: string, what: string, option: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      const errno = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `cannot read the TLS ${what} ${file} (${option}): ${errno}`);
+    }
+  };
+  const cert = read(files.certFile, 'certificate', '--tls-cert, server.tls.cert in the config file');
+  const key = read(files.keyFile, 'key', '--tls-key, server.tls.key in the config file');
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, `the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used: ${detail}`);
+  }
+  return { cert, key };
+}
 
 /** Runs the server until a signal; resolves once everything is closed. */
 export async function serve(settings: ServeSettings, resources: Resources): Promise<void> {
@@ -29,6 +55,7 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
     { host: settings.host, port: settings.port, option: '--port' },
     ...(http === undefined ? [] : [{ host: httpHost, port: http.port, option: '--http-port' }]),
   ]);
+  const tls = settings.tls === undefined ? undefined : loadTls(settings.tls);
   const logger = createLogger(settings.logLevel, settings.logOutputs);
   const crc32c = resources.crc32c();
   logger.info({ version: resources.version, build: resources.build, node: process.version, crc32c: crc32c.description, dataDir: settings.engine.dataDir }, 'starting');
@@ -36,9 +63,6 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
   if (!settings.insecureNoAuth && Object.keys(settings.clients).length === 0) {
     logger.info({ host: settings.host }, 'no clients configured: requests need no credentials (loopback only)');
   }
-  const tls = settings.tls === undefined
-    ? undefined
-    : { cert: readFileSync(settings.tls.certFile), key: readFileSync(settings.tls.keyFile) };
 
   let engine: Engine | JetStreamStore;
   if (settings.backend.type === 'jetstream') {

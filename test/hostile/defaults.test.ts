@@ -275,3 +275,30 @@ t.test('TLS: the same protocol to real TLS clients (openssl s_client, Node tls);
   await c.close();
   t.equal(await server.stop(), 0, 'the server is fine and stops cleanly');
 });
+
+t.test('TLS files that cannot be used: one line naming the option and the file, before anything is opened', { skip: hasOpenssl ? false : 'needs openssl' }, async (t) => {
+  const dir = tempDir(t);
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const otherKey = path.join(dir, 'other-key.pem');
+  const garbage = path.join(dir, 'garbage.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  execFileSync('openssl', ['genrsa', '-out', otherKey, '2048'], { stdio: 'ignore' });
+  writeFileSync(garbage, 'not a certificate\n');
+  const cases: [string, string, RegExp][] = [
+    [path.join(dir, 'missing.pem'), key, /^eventbus: cannot read the TLS certificate .*missing\.pem \(--tls-cert, server\.tls\.cert in the config file\): ENOENT$/],
+    [cert, dir, /^eventbus: cannot read the TLS key .* \(--tls-key, server\.tls\.key in the config file\): EISDIR$/],
+    [garbage, key, /^eventbus: the TLS certificate .*garbage\.pem and key .*key\.pem cannot be used: .+/],
+    [cert, otherKey, /^eventbus: the TLS certificate .*cert\.pem and key .*other-key\.pem cannot be used: .+/],
+  ];
+  for (const [certFile, keyFile, expected] of cases) {
+    const data = path.join(dir, `data-${path.basename(certFile)}-${path.basename(keyFile)}`);
+    const run = spawnSync(process.execPath, [MAIN, 'serve', '--port', '0', '--data', data, '--tls-cert', certFile, '--tls-key', keyFile], { env, encoding: 'utf8', timeout: 20_000 });
+    t.equal(run.status, 1, `${path.basename(certFile)} + ${path.basename(keyFile)}: exit status 1`);
+    const lines = run.stderr.trim().split('\n');
+    t.equal(lines.length, 1, `one line on stderr: ${run.stderr.trim()}`);
+    t.match(lines[0], expected);
+    t.equal(run.stdout, '', 'nothing logged: the server did not start');
+    t.notOk(existsSync(data), 'the data directory was not created');
+  }
+});
