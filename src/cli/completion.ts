@@ -73,30 +73,68 @@ function bashScript(commands: CommandSpec[]): string {
 # Stream names from the server, asked with the connection options typed on the line; each
 # name one word (quoted as the shell needs: a name may hold spaces).
 _eventbus_streams() {
-  local i name prefix
+  local i name prefix glued
   local -a conn=()
-  for ((i = 2; i < COMP_CWORD; i++)); do
-    case "\${COMP_WORDS[i]}" in
-      --host|--port|--auth|--tls-ca) conn+=("\${COMP_WORDS[i]}" "\${COMP_WORDS[i+1]}"); i=$((i + 1)) ;;
-      --tls) conn+=(--tls) ;;
+  for ((i = 2; i < cword; i++)); do
+    case "\${words[i]}" in
+      --host|--port|--auth|--tls-ca) conn+=("\${words[i]}" "\${words[i+1]}"); i=$((i + 1)) ;;
+      --host=*|--port=*|--auth=*|--tls-ca=*|--tls) conn+=("\${words[i]}") ;;
     esac
   done
   prefix="\${cur//\\\\/}"
+  # bash replaces only what follows the word's last ':' or '=' (a '$dlq:orders:billing').
+  glued="\${cur%"\${cur##*[:=]}"}"
   COMPREPLY=()
   while IFS= read -r name; do
-    [[ "$name" == "$prefix"* ]] && COMPREPLY+=("$(printf '%q' "$name")")
+    [[ "$name" == "$prefix"* ]] || continue
+    name="$(printf '%q' "$name")"
+    COMPREPLY+=("\${name#"$glued"}")
   done < <(eventbus streams --names "\${conn[@]}" 2>/dev/null)
 }
 
+# bash splits a word at ':' and '=' (COMP_WORDBREAKS): '$dlq:orders:billing' and '--port=9000'
+# reach us as several words. Join them again, by what the line holds up to the cursor: a word
+# not preceded by a blank belongs to the one before it.
+_eventbus_words() {
+  local line="\${COMP_LINE:0:COMP_POINT}" word trimmed j
+  if [[ -z "\${COMP_LINE-}" ]]; then
+    words=("\${COMP_WORDS[@]}")
+    cword=$COMP_CWORD
+    return 0
+  fi
+  words=()
+  cword=0
+  for ((j = 0; j < \${#COMP_WORDS[@]}; j++)); do
+    word="\${COMP_WORDS[j]}"
+    trimmed="\${line#"\${line%%[![:blank:]]*}"}"
+    if [[ $j -gt 0 && "$trimmed" == "$line" && \${#words[@]} -gt 0 ]]; then
+      words[\${#words[@]}-1]+="$word"
+    else
+      words+=("$word")
+    fi
+    line="\${trimmed:\${#word}}"
+    [[ $j -eq $COMP_CWORD ]] && cword=$((\${#words[@]} - 1))
+  done
+  [[ $COMP_CWORD -ge \${#COMP_WORDS[@]} ]] && words+=("") && cword=$((\${#words[@]} - 1))
+  return 0
+}
+
 _eventbus() {
-  local cur prev cmd opts valopts positional i
-  cur="\${COMP_WORDS[COMP_CWORD]}"
-  prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  if [[ $COMP_CWORD -eq 1 ]]; then
+  local cur prev cmd opts valopts positional i cword
+  local -a words
+  _eventbus_words
+  cur="\${words[cword]}"
+  prev="\${words[cword-1]}"
+  if [[ $cword -eq 1 ]]; then
     COMPREPLY=($(compgen -W "${words(commands.map((c) => c.name))} --help --version" -- "$cur"))
     return
   fi
-  cmd="\${COMP_WORDS[1]}"
+  cmd="\${words[1]}"
+  # '--fsync=i': the value after '=' is completed as after '--fsync i' (bash replaces only it).
+  if [[ "$cur" == --*=* ]]; then
+    prev="\${cur%%=*}"
+    cur="\${cur#*=}"
+  fi
   case "$cmd $prev" in
 ${valueCases.join('\n')}
   esac
@@ -110,9 +148,9 @@ ${optionCases.join('\n')}
   fi
   # Only the first argument after the command is completed; an option's value is no argument.
   positional=0
-  for ((i = 2; i < COMP_CWORD; i++)); do
-    if [[ "\${COMP_WORDS[i]}" == -* ]]; then
-      [[ "$valopts" == *" \${COMP_WORDS[i]} "* ]] && i=$((i + 1))
+  for ((i = 2; i < cword; i++)); do
+    if [[ "\${words[i]}" == -* ]]; then
+      [[ "$valopts" == *" \${words[i]} "* ]] && i=$((i + 1))
     else
       positional=$((positional + 1))
     fi

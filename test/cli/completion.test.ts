@@ -34,8 +34,11 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   spawnSync('mkdir', [bin]);
   writeFileSync(path.join(bin, 'eventbus'), `#!/bin/sh\nexec '${process.execPath}' '${MAIN}' "$@"\n`, { mode: 0o755 });
   const complete = (line: string): string[] => {
-    const words = line.split(' ');
-    const program = `source '${file}'; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    // As bash hands them over: split at blanks, then at ':' and '=' (COMP_WORDBREAKS), each of
+    // those a word of its own; the whole line in COMP_LINE, the cursor at its end.
+    const words = line.split(' ').flatMap((word) => word.split(/([:=])/));
+    const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+    const program = `source '${file}'; COMP_WORDS=(${words.map(quoted).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quoted(line)}; COMP_POINT=${line.length}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"`;
     const result = spawnSync('bash', ['-c', program], { encoding: 'utf8', env: { ...BASE_ENV, PATH: `${bin}:${process.env.PATH}`, EVENTBUS_PORT: String(server.port) } });
     t.equal(result.stderr, '', `no errors completing '${line}'`);
     return result.stdout.split('\n').filter((word) => word !== '');
@@ -60,6 +63,20 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   await otherClient.createStream('my stream');
   await otherClient.close();
   t.same(complete(`eventbus info --port ${other.port} my`), ['my\\ stream'], 'the --port typed on the line is asked; the name is one word, quoted');
+
+  // Names with ':' (dead-letter streams are '$dlq:<stream>:<consumer>') and options written
+  // '--opt=value': bash splits both at COMP_WORDBREAKS, and replaces only what follows the last
+  // ':' or '=' of the word.
+  const dlqClient = await EventBusClient.connect({ port: other.port });
+  await dlqClient.createStream('orders:eu');
+  await dlqClient.createStream('orders:us');
+  await dlqClient.close();
+  t.same(complete(`eventbus info --port ${other.port} orders:`).sort(), ['eu', 'us'], "a name with ':': the rest after the typed ':'");
+  t.same(complete(`eventbus info --port ${other.port} orders:e`), ['eu']);
+  t.same(complete(`eventbus info --port=${other.port} ord`).sort(), ['orders:eu', 'orders:us'], "'--port=N' is asked too");
+  t.same(complete(`eventbus info --port=${other.port} orders:eu `), [], "only the first argument is a stream, with ':' in it");
+  t.same(complete('eventbus serve --fsync=i'), ['interval'], "'--fsync=' completes its value");
+  t.same(complete(`eventbus read --port=${other.port} --fo`), ['--follow'], "after '--port=N' the options still complete");
 });
 
 t.test('zsh: the script loads and defines the completion', { skip: ZSH === undefined ? 'needs zsh (apt-get install zsh)' : false }, async (t) => {
