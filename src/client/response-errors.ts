@@ -19,11 +19,17 @@ const ORIGINAL_REASONS: [RegExp, ErrorCode][] = [
   [/^status must be one of: /, ErrorCodes.INVALID_STATUS],
 ];
 
-/** The error a failure response stands for. */
+/** What a server's code looks like; one this client does not know yet still has this shape. */
+const CODE_SHAPE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/**
+ * The error a failure response stands for. A code this client does not know (a newer server's)
+ * is kept as sent, not turned into INTERNAL, which would say the server hit a bug.
+ */
 export function responseError(response: Response): EventBusError {
   const reason = typeof response.reason === 'string' ? response.reason : 'request failed (no reason given)';
   let code: ErrorCode = ErrorCodes.INTERNAL;
-  if (typeof response.code === 'string' && KNOWN_CODES.has(response.code)) code = response.code as ErrorCode;
+  if (typeof response.code === 'string' && (KNOWN_CODES.has(response.code) || CODE_SHAPE.test(response.code))) code = response.code as ErrorCode;
   else {
     for (const [pattern, mapped] of ORIGINAL_REASONS) {
       if (pattern.test(reason)) {
