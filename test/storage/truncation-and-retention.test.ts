@@ -89,6 +89,37 @@ t.test('per-stream retention overrides the store\'s, changes later, survives a r
   await engine.close();
 });
 
+t.test('several limits: each is a cap and the strictest decides, to within a segment', async (t) => {
+  const dataDir = tempDir(t, 'retention-caps');
+  const engine = await openEngine(dataDir, options);
+  t.teardown(() => engine.close());
+  // 5 events of 100 B a batch: about 4 batches fill a 1 KiB segment.
+  const shapes = {
+    bytesStricter: { maxBytes: 1, maxEvents: 30 },
+    eventsStricter: { maxBytes: 3_000, maxEvents: 10 },
+    bytesOnly: { maxBytes: 3_000 },
+  };
+  for (const [name, retention] of Object.entries(shapes)) {
+    await engine.createStream(name, { retention });
+    for (let i = 0; i < 200; i += 5) await engine.appendMany(name, Array.from({ length: 5 }, (_, k) => payload(`${name}${i + k}`, 100)));
+  }
+  const held = (name: string) => {
+    const stats = engine.stats(name);
+    return { events: stats.nextOffset - stats.firstOffset, bytes: stats.bytes, segments: stats.segmentCount };
+  };
+  // Seals settle asynchronously: run retention until the stricter limit is met.
+  await until(async () => {
+    await engine.applyRetention();
+    return held('bytesStricter').segments === 1 && held('eventsStricter').events < 10 + 40 && held('bytesOnly').bytes < 3_000 + 2 * SEGMENT_BYTES;
+  }, 5_000);
+  t.equal(held('bytesStricter').segments, 1, 'max_bytes 1 with max_events 30: only the active segment is left (max_bytes is the stricter cap)');
+  const events = held('eventsStricter');
+  t.ok(events.events >= 10 && events.events < 10 + 40, `max_events 10 with max_bytes 3000: at least 10 and within a segment of it (${events.events})`);
+  t.ok(events.bytes < 3_000, `and under max_bytes (${events.bytes} B)`);
+  const bytes = held('bytesOnly');
+  t.ok(bytes.bytes >= 3_000 && bytes.bytes < 3_000 + 2 * SEGMENT_BYTES, `max_bytes 3000 alone: at least 3000 B kept, less than a segment more (${bytes.bytes} B)`);
+});
+
 t.test('consumers start at all, new, an offset or a time; the start survives a restart', async (t) => {
   const dataDir = tempDir(t, 'consumer-start');
   let engine = await openEngine(dataDir, options);

@@ -157,10 +157,11 @@ export class SegmentList {
 
   /**
    * How many of the oldest sealed segments `policy` no longer needs (`visibleOffset`: the log's
-   * end), and those wholly below the truncation floor. A size or count limit keeps at least that
-   * much, as Kafka's retention does: a segment goes only if what is left after it still holds
-   * `maxEvents` events and `maxBytes` bytes, so no event among the newest `maxEvents` is ever
-   * removed (the stream then exceeds a limit by less than a segment). Age removes a segment whose
+   * end), and those wholly below the truncation floor. Each limit is a cap and any of them may
+   * remove a segment, so the strictest decides. A size or count limit removes a segment only if
+   * what is left after it still holds `maxBytes` bytes (or `maxEvents` events), as Kafka's size
+   * retention does: the stream exceeds that limit by less than a segment, and with `maxEvents`
+   * alone no event among the newest `maxEvents` is ever removed. Age removes a segment whose
    * newest event is older than `maxAgeMs`. Never the active segment (offsets are never reused)
    * nor a pinned one (a snapshot is linking it).
    */
