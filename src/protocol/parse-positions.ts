@@ -9,8 +9,11 @@ import { findBodyMember, findObjectMember } from './raw-json.js';
 import { integerField, invalidField, isObject, streamNameOf, type JsonObject } from './parse-request.js';
 import type { FilterFields, ReadPosition, SubscribeRequest } from './requests.js';
 
-/** RFC 3339: a full date, `T` (or `t`, or a space), a full time with optional fraction, and an offset. */
-const RFC_3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+/**
+ * RFC 3339: a full date, `T` (or `t`, or a space), a full time with an optional fraction of any
+ * number of digits (its `1*DIGIT`; the line's length bounds it), and an offset.
+ */
+const RFC_3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /** What a position field holding an offset or a version may be: JavaScript's safe integers. */
 export const UP_TO = `to ${Number.MAX_SAFE_INTEGER}`;
@@ -35,8 +38,10 @@ function timeOf(match: RegExpExecArray, text: string, round: 'up' | 'down'): num
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 60 || !zoneOk) return NaN;
   // Date.parse takes no second 60: parse :59, then add the second.
   const leap = second === 60;
-  const parsed = Date.parse((leap ? text.replace(/:60(?=[.Zz+-])/, ':59') : text).replace(' ', 'T'));
   const fraction = match[7] ?? '';
+  // Date.parse is given milliseconds at most; what is finer only rounds (below).
+  const whole = fraction.length > 3 ? text.replace(`.${fraction}`, `.${fraction.slice(0, 3)}`) : text;
+  const parsed = Date.parse((leap ? whole.replace(/:60(?=[.Zz+-])/, ':59') : whole).replace(' ', 'T'));
   // The leap second is the next second's start, whichever way the read goes.
   if (leap) return parsed - (((parsed % 1000) + 1000) % 1000) + 1000;
   const belowMs = /[1-9]/.test(fraction.slice(3));

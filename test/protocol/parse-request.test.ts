@@ -199,6 +199,9 @@ t.test('from_time: whole milliseconds rounded the way of the read, leap seconds,
   t.equal(timeOf('"from_time":"2026-12-03T13:06:00.9091Z"').fromTimeMs, ms + 1, 'forward: a time inside a millisecond starts at the next one');
   t.equal(timeOf('"from_time":"2026-12-03T13:06:00.9091Z","direction":"backward"').fromTimeMs, ms, 'backward: at or before it is that millisecond');
   t.equal(timeOf('"from_time":"2026-12-03T13:06:00.909000Z"').fromTimeMs, ms, 'trailing zeros are the millisecond itself');
+  t.equal(timeOf('"from_time":"2026-12-03T13:06:00.9090000001Z"').fromTimeMs, ms + 1, 'a fraction of 10 digits (RFC 3339 sets no limit)');
+  t.equal(timeOf(`"from_time":"2026-12-03T14:06:00.909${'0'.repeat(40)}1+01:00","direction":"backward"`).fromTimeMs, ms, 'and of 44 digits, backward, with an offset');
+  t.equal(timeOf(`"from_time":"2026-12-03T13:06:00.909${'0'.repeat(40)}Z"`).fromTimeMs, ms, 'long trailing zeros are the millisecond itself');
   t.equal(timeOf('"from_time":"2016-12-31T23:59:60Z"').fromTimeMs, Date.parse('2017-01-01T00:00:00Z'), 'a leap second is accepted: the next second\'s start');
   t.equal(timeOf('"from_offset":-1,"direction":"backward"').fromOffset, -1, 'backward from -1 (a backward read\'s end sent back)');
   t.equal(timeOf('"key":"k","from_version":-1,"direction":"backward"').fromVersion, -1);
