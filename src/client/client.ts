@@ -14,7 +14,10 @@
  * Requests may be issued without awaiting the previous ones: they are written at once (batched
  * into one write per tick) and the server answers in order. Every method rejects with an
  * {@link EventBusError}: the server's `code` and `reason` for a failure response, and
- * CONNECTION_ERROR, CLOSED or TIMEOUT for transport problems.
+ * CONNECTION_ERROR, CLOSED or TIMEOUT for transport problems. A key of an options object (or
+ * retention, auth, a consumer's start, an event of appendEvents) that the method does not know
+ * is INVALID_FIELD naming it, before anything is sent: called from JavaScript, a misspelt
+ * `expectedVersion` would otherwise append with no version check.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -37,6 +40,10 @@ import type {
   WrittenEvent,
   AppendOptions,
   AppendResult,
+  CreateStreamOptions,
+  ListStreamsOptions,
+  MarkOptions,
+  RetryOptions,
   NewEvent,
   WriteOptions,
   ConsumerFilter,
@@ -55,7 +62,7 @@ export interface ClientOptions {
   host?: string;
   /** Default 8080. */
   port?: number;
-  /** Sent with every request when given: `{ clientId, clientSecret }` (anything else is INVALID_FIELD at connect). */
+  /** Sent with every request when given: `{ clientId, clientSecret }` (anything else, another key too, is INVALID_FIELD at connect). */
   auth?: Credentials;
   /** Connect with TLS: `true`, or Node's tls.connect options (e.g. `{ ca }`). */
   tls?: boolean | tls.ConnectionOptions;
@@ -78,6 +85,65 @@ interface Pending {
   deadlineMs: number;
   /** A long-poll's wait_ms, added to the timeout. */
   waitMs: number;
+}
+
+/**
+ * Every key of T, listed once at load: the compiler refuses a list that misses one of T's keys or
+ * names one T does not have, so the lists below follow the option types.
+ */
+export function keysOf<T>(keys: Record<keyof T & string, true>): readonly string[] {
+  return Object.keys(keys);
+}
+
+/** The keys each options object may have (checkKnownKeys). */
+const CLIENT_OPTION_KEYS = keysOf<ClientOptions>({ host: true, port: true, auth: true, tls: true, connectTimeoutMs: true, requestTimeoutMs: true, maxResponseBytes: true });
+const CREDENTIAL_KEYS = keysOf<Credentials>({ clientId: true, clientSecret: true });
+const CREATE_STREAM_OPTION_KEYS = keysOf<CreateStreamOptions>({ ifNotExists: true, retention: true });
+const RETENTION_KEYS = keysOf<Retention>({ maxAgeMs: true, maxBytes: true, maxEvents: true });
+const LIST_STREAMS_OPTION_KEYS = keysOf<ListStreamsOptions>({ fromName: true, maxStreams: true });
+const STREAMS_OPTION_KEYS = ['maxStreams'] as const;
+const READ_OPTION_KEYS = keysOf<ReadOptions>({ fromOffset: true, fromTime: true, direction: true, types: true, maxEvents: true, consumer: true });
+const KEY_READ_OPTION_KEYS = keysOf<KeyReadOptions>({ fromVersion: true, fromOffset: true, fromTime: true, direction: true, types: true, maxEvents: true });
+const APPEND_OPTION_KEYS = keysOf<AppendOptions>({ key: true, expectedVersion: true });
+const WRITE_OPTION_KEYS = keysOf<WriteOptions>({ key: true, expectedVersion: true, type: true, metadata: true, msgId: true });
+const NEW_EVENT_KEYS = keysOf<NewEvent>({ body: true, type: true, metadata: true, msgId: true });
+const PROCESS_OPTION_KEYS = keysOf<ProcessOptions>({ consumer: true, maxEvents: true, waitMs: true, autoAck: true, start: true, key: true, types: true });
+/** A consumer's start given as an object: `{ offset }` or `{ time }` (which of them, the server checks). */
+const START_KEYS = ['offset', 'time'] as const;
+const RETRY_OPTION_KEYS = keysOf<RetryOptions>({ consumer: true, maxEvents: true });
+const MARK_OPTION_KEYS = keysOf<MarkOptions>({ consumer: true });
+
+/**
+ * The first own key of `value` not in `known`, allocating nothing (writeEvent and appendEvents
+ * check every call's options: a for-in over a few keys, each looked up in a short list).
+ */
+function firstUnknownKey(value: object, known: readonly string[]): string | undefined {
+  for (const key in value) {
+    if (!known.includes(key) && Object.hasOwn(value, key)) return key;
+  }
+  return undefined;
+}
+
+/** The refusal of `field.key`, a key `field` does not have. */
+function unknownOption(field: string, key: string, known: readonly string[]): EventBusError {
+  const name = `${field}.${key}`;
+  const expected = `one of: ${known.join(', ')}`;
+  return new EventBusError(ErrorCodes.INVALID_FIELD, `${name} is not a known option (expected ${expected})`, { context: { field: name, expected } });
+}
+
+/**
+ * Throws INVALID_FIELD unless `value` is an object (not null, not an array) whose own keys are
+ * all in `known`. Called from JavaScript, a misspelt or wire-style key (`expectedVerison`,
+ * `max_events`) would otherwise be dropped, and what it asked for with it: an append without its
+ * version check, a retention of `{}` that removes the stream's limits. A known key whose value
+ * is undefined is fine (it is left out, as everywhere).
+ */
+export function checkKnownKeys(value: unknown, field: string, known: readonly string[]): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, `${field} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`, { context: { field, expected: 'an object' } });
+  }
+  const key = firstUnknownKey(value, known);
+  if (key !== undefined) throw unknownOption(field, key, known);
 }
 
 /** ensureStream: create, then look up, at most this many times while others create and delete the name. */
@@ -122,9 +188,10 @@ function events<T>(body: unknown): Event<T>[] {
   return list.map((e) => event<T>(e));
 }
 
-/** Retention limits on the wire (absent ones left out); undefined for none. */
-function retentionWire(retention: RetentionLimits | undefined): Record<string, number> | undefined {
+/** Retention limits on the wire (absent ones left out); undefined for none. INVALID_FIELD (naming `field`) for an unknown key. */
+function retentionWire(retention: RetentionLimits | undefined, field: string): Record<string, number> | undefined {
   if (retention === undefined) return undefined;
+  checkKnownKeys(retention, field, RETENTION_KEYS);
   const wire: Record<string, number> = {};
   if (retention.maxAgeMs !== undefined) wire.max_age_ms = retention.maxAgeMs;
   if (retention.maxBytes !== undefined) wire.max_bytes = retention.maxBytes;
@@ -205,6 +272,7 @@ export function wireAuth(auth: Credentials): { client_id: string; client_secret:
       context: { field: 'auth', expected: '{ clientId: string, clientSecret: string }' },
     });
   }
+  checkKnownKeys(given, 'options.auth', CREDENTIAL_KEYS);
   return { client_id: given.clientId, client_secret: given.clientSecret };
 }
 
@@ -272,9 +340,11 @@ export class EventBusClient {
 
   /**
    * Connects; rejects with CONNECTION_ERROR if the server cannot be reached, and with
-   * INVALID_FIELD, before connecting, if `auth` is not `{ clientId, clientSecret }` (strings).
+   * INVALID_FIELD, before connecting, for an option it does not know or if `auth` is not
+   * `{ clientId, clientSecret }` (strings). `tls` is Node's tls.connect options, passed as given.
    */
   static async connect(options: ClientOptions = {}): Promise<EventBusClient> {
+    checkKnownKeys(options, 'options', CLIENT_OPTION_KEYS);
     if (options.auth !== undefined) wireAuth(options.auth);
     return new EventBusClient(await openSocket(options), options);
   }
@@ -303,14 +373,16 @@ export class EventBusClient {
    * Creates a stream; rejects with STREAM_EXISTS if one has that name, unless `ifNotExists` is
    * set, which makes it {@link ensureStream}: safe to run at every start of a program.
    */
-  async createStream(name: string, options: { ifNotExists?: boolean; retention?: RetentionLimits } = {}): Promise<Stream> {
+  async createStream(name: string, options: CreateStreamOptions = {}): Promise<Stream> {
+    checkKnownKeys(options, 'options', CREATE_STREAM_OPTION_KEYS);
+    const retention = retentionWire(options.retention, 'options.retention');
     if (options.ifNotExists === true) return this.ensureStream(name, options.retention);
-    return stream((await this.request('create_stream', { stream_name: name, retention: retentionWire(options.retention) })).body);
+    return stream((await this.request('create_stream', { stream_name: name, retention })).body);
   }
 
   /** Replaces the stream's own retention limits (those left out follow the server's); resolves with those that now apply. */
   async setStreamRetention(name: string, retention: RetentionLimits): Promise<Retention> {
-    const body = (await this.request('set_stream_retention', { stream_name: name, retention: retentionWire(retention) })).body as { retention: Record<string, number> };
+    const body = (await this.request('set_stream_retention', { stream_name: name, retention: retentionWire(retention, 'retention') })).body as { retention: Record<string, number> };
     return retentionOf(body.retention);
   }
 
@@ -326,9 +398,10 @@ export class EventBusClient {
    * create or delete of the same name.
    */
   async ensureStream(name: string, retention?: RetentionLimits): Promise<Stream> {
+    const wire = retentionWire(retention, 'retention');
     for (let attempt = 1; ; attempt++) {
       try {
-        return stream((await this.request('create_stream', { stream_name: name, retention: retentionWire(retention) })).body);
+        return stream((await this.request('create_stream', { stream_name: name, retention: wire })).body);
       } catch (error) {
         if (!isEventBusError(error, ErrorCodes.STREAM_EXISTS)) throw error;
       }
@@ -355,13 +428,15 @@ export class EventBusClient {
    * `fromName` for the next page (null: no more). A stream whose files could not be opened has
    * `error` and zero figures. See {@link streams} for all of them.
    */
-  async listStreams(options: { fromName?: string; maxStreams?: number } = {}): Promise<StreamPage> {
+  async listStreams(options: ListStreamsOptions = {}): Promise<StreamPage> {
+    checkKnownKeys(options, 'options', LIST_STREAMS_OPTION_KEYS);
     const body = (await this.request('list_streams', { from_name: options.fromName, max_streams: options.maxStreams })).body as { streams: Record<string, unknown>[]; next_name: string | null };
     return { streams: body.streams.map(streamInfo), nextName: body.next_name };
   }
 
   /** Every stream, page after page (`maxStreams` per request). */
   async *streams(options: { maxStreams?: number } = {}): AsyncGenerator<StreamInfo> {
+    checkKnownKeys(options, 'options', STREAMS_OPTION_KEYS);
     let fromName: string | undefined;
     for (;;) {
       const page = await this.listStreams({ ...options, ...(fromName === undefined ? {} : { fromName }) });
@@ -376,6 +451,7 @@ export class EventBusClient {
    * or a time, optionally of some types only (statuses for `consumer`, default `default`).
    */
   async getStreamEvents<T = unknown>(name: string, options: ReadOptions = {}): Promise<EventPage<T>> {
+    checkKnownKeys(options, 'options', READ_OPTION_KEYS);
     const body = (await this.request('get_stream_events', { stream_name: name, ...readWire(options), consumer: options.consumer })).body as { next_offset: number; at_end?: boolean };
     return { events: events<T>(body), nextOffset: body.next_offset, atEnd: body.at_end === true };
   }
@@ -385,6 +461,7 @@ export class EventBusClient {
    * server's key index: from a version (default 0; backward, the last), an offset or a time.
    */
   async getKeyEvents<T = unknown>(name: string, key: string, options: KeyReadOptions = {}): Promise<KeyPage<T>> {
+    checkKnownKeys(options, 'options', KEY_READ_OPTION_KEYS);
     const body = (await this.request('get_stream_events', { stream_name: name, key, from_version: options.fromVersion, ...readWire(options) })).body as { next_version: number; at_end?: boolean };
     return { events: events<T>(body), nextVersion: body.next_version, atEnd: body.at_end === true };
   }
@@ -411,6 +488,12 @@ export class EventBusClient {
    * the original events and `duplicate: true` (IDEMPOTENCY_CONFLICT if only some were seen).
    */
   async appendEvents(name: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    checkKnownKeys(options, 'options', APPEND_OPTION_KEYS);
+    for (let i = 0; i < events.length; i++) {
+      const e: unknown = events[i];
+      // The field's name is made only for a refusal: nothing allocated per event otherwise.
+      if (typeof e !== 'object' || e === null || firstUnknownKey(e, NEW_EVENT_KEYS) !== undefined) checkKnownKeys(e, `events[${i}]`, NEW_EVENT_KEYS);
+    }
     const wire = events.map((e) => ({ body: e.body, ...writeFields({ type: e.type, metadata: e.metadata, msgId: e.msgId } as WriteOptions) }));
     const body = (await this.request('append_events', { stream_name: name, ...writeFields(options), events: wire })).body as Record<string, unknown>;
     return {
@@ -442,14 +525,15 @@ export class EventBusClient {
    * Bytes the request line of {@link writeEventJson}`(name, json, options)` holds besides the
    * event's own (its closing `\n` excluded, as the server's `max_line_bytes` counts): a caller
    * writing long events can tell a line the server would refuse (LINE_TOO_LONG, which also
-   * closes the connection) before sending it.
+   * closes the connection) before sending it. Throws INVALID_FIELD for an option it does not know.
    */
   writeEventOverheadBytes(name: string, options: WriteOptions = {}): number {
     return Buffer.byteLength(this.writeEventLine(name, '', options)) - 1;
   }
 
-  /** The write_event request line carrying `json` (already JSON text) as the event. */
+  /** The write_event request line carrying `json` (already JSON text) as the event; INVALID_FIELD for an option not known. */
   private writeEventLine(name: string, json: string, options: WriteOptions): string {
+    checkKnownKeys(options, 'options', WRITE_OPTION_KEYS);
     const fields = writeFields(options);
     const extra = Object.keys(fields).length === 0 ? '' : `,${jsonText(fields, 'metadata').slice(1, -1)}`;
     // A raw newline can only be whitespace in valid JSON; it must not end the request line.
@@ -476,6 +560,8 @@ export class EventBusClient {
    * fixed then, and ignored once it exists.
    */
   async processEvents<T = unknown>(name: string, options: ProcessOptions = {}): Promise<Delivery<T>> {
+    checkKnownKeys(options, 'options', PROCESS_OPTION_KEYS);
+    if (typeof options.start === 'object' && options.start !== null) checkKnownKeys(options.start, 'options.start', START_KEYS);
     const body = (await this.request('process_events', {
       stream_name: name,
       consumer: options.consumer,
@@ -490,13 +576,15 @@ export class EventBusClient {
   }
 
   /** Delivers the consumer's events due for retry. */
-  async retryEvents<T = unknown>(name: string, options: { consumer?: string; maxEvents?: number } = {}): Promise<Delivery<T>> {
+  async retryEvents<T = unknown>(name: string, options: RetryOptions = {}): Promise<Delivery<T>> {
+    checkKnownKeys(options, 'options', RETRY_OPTION_KEYS);
     const body = (await this.request('retry_events', { stream_name: name, consumer: options.consumer, max_events: options.maxEvents })).body;
     return { events: events<T>(body), more: (body as { more?: boolean }).more === true };
   }
 
   /** Marks one event or many: 1 processed, 2 retry, 0 deliver again. */
-  async markEvent(eventIds: string | readonly string[], status: EventStatus, options: { consumer?: string } = {}): Promise<void> {
+  async markEvent(eventIds: string | readonly string[], status: EventStatus, options: MarkOptions = {}): Promise<void> {
+    checkKnownKeys(options, 'options', MARK_OPTION_KEYS);
     const ids = typeof eventIds === 'string' ? { event_id: eventIds } : { event_ids: eventIds };
     await this.request('mark_event', { ...ids, status, consumer: options.consumer });
   }

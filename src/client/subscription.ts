@@ -21,12 +21,12 @@
  */
 import type net from 'node:net';
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { event, openSocket, timeText, wireAuth, type ClientOptions } from './client.js';
+import { checkKnownKeys, event, keysOf, openSocket, timeText, wireAuth, type ClientOptions } from './client.js';
 import { connectionClosed, socketError } from './response-errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
 import type { Event, RawResponse } from './types.js';
 
-/** Where a subscription starts (at most one of fromOffset, fromTime, fromEnd, else INVALID_FIELD; default offset 0). */
+/** Where a subscription starts (at most one of fromOffset, fromTime, fromEnd, else INVALID_FIELD; default offset 0). A key not listed here is INVALID_FIELD. */
 export interface SubscribeOptions {
   fromOffset?: number;
   /** The first event at or after this time. */
@@ -40,6 +40,8 @@ export interface SubscribeOptions {
   /** Lines held for the program before the socket is paused. Default 64. */
   maxQueuedLines?: number;
 }
+
+const SUBSCRIBE_OPTION_KEYS = keysOf<SubscribeOptions>({ fromOffset: true, fromTime: true, fromEnd: true, key: true, types: true, maxQueuedLines: true });
 
 /** What the iterator yields. */
 export type SubscriptionItem<T = unknown> =
@@ -96,7 +98,8 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
 
   /** Opens a connection and subscribes (see EventBusClient.subscribe). */
   static async open<T>(client: ClientOptions, name: string, options: SubscribeOptions): Promise<Subscription<T>> {
-    // The request is made before the connection, so that a bad option opens nothing.
+    // The request is made before the connection, so that a bad option (an unknown one too) opens nothing.
+    checkKnownKeys(options, 'options', SUBSCRIBE_OPTION_KEYS);
     const body: Record<string, unknown> = { stream_name: name };
     const starts = [options.fromOffset !== undefined && 'fromOffset', options.fromTime !== undefined && 'fromTime', options.fromEnd === true && 'fromEnd'].filter(Boolean);
     if (starts.length > 1) throw new EventBusError(ErrorCodes.INVALID_FIELD, `give one of fromOffset, fromTime and fromEnd, not ${starts.join(' and ')}`, { context: { field: String(starts[1]) } });

@@ -1,5 +1,6 @@
 /**
- * What the client's methods return: the wire's bodies in camelCase. Times are RFC 3339 UTC
+ * What the client's methods take (their options; a key an options object does not have is
+ * refused, client.ts) and return: the wire's bodies in camelCase. Times are RFC 3339 UTC
  * strings, exactly as the server sent them.
  */
 
@@ -49,6 +50,31 @@ export interface Retention {
 
 /** A stream's own retention limits: those left out follow the server's. */
 export type RetentionLimits = Partial<Retention>;
+
+/** createStream's options. */
+export interface CreateStreamOptions {
+  /** An existing stream of that name is not an error: see ensureStream. */
+  ifNotExists?: boolean;
+  retention?: RetentionLimits;
+}
+
+/** listStreams' options. */
+export interface ListStreamsOptions {
+  /** The first name of the page (the previous page's `nextName`). */
+  fromName?: string;
+  maxStreams?: number;
+}
+
+/** retryEvents' options. */
+export interface RetryOptions {
+  consumer?: string;
+  maxEvents?: number;
+}
+
+/** markEvent's options. */
+export interface MarkOptions {
+  consumer?: string;
+}
 
 /** Stored bytes of a stream that cannot be read back as written. */
 export interface Damage {
