@@ -29,6 +29,7 @@ export class LineReader {
   private partial: Buffer[] = [];
   private partialBytes = 0;
   private failed = false;
+  private ended = 0;
 
   constructor(readonly maxLineBytes: number) {
     assert(Number.isSafeInteger(maxLineBytes) && maxLineBytes > 0, 'maxLineBytes must be a positive integer');
@@ -43,6 +44,14 @@ export class LineReader {
   /** True while the start of a line whose end has not arrived is held (for the partial-line timeout). */
   get hasPartialLine(): boolean {
     return this.partialBytes > 0;
+  }
+
+  /**
+   * How many lines have ended so far, blank ones included: a partial line held after this changed
+   * started after the last check, whatever {@link next} returned (it skips blank lines).
+   */
+  get linesEnded(): number {
+    return this.ended;
   }
 
   /** True when bytes are held that {@link next} has not looked at yet. */
@@ -69,6 +78,7 @@ export class LineReader {
         this.partial.push(rest);
         continue;
       }
+      this.ended += 1;
       if (end + 1 === chunk.length) {
         this.chunks.shift();
         this.position = 0;

@@ -204,6 +204,7 @@ export class Connection implements RequestQueueHost, SessionHost {
   /** Takes buffered lines while there is room, then pauses or resumes the socket. */
   private pump(): void {
     let took = false;
+    const endedBefore = this.reader.linesEnded;
     while (this.canTakeLine()) {
       const line = this.reader.next();
       if (line === null) break;
@@ -214,8 +215,9 @@ export class Connection implements RequestQueueHost, SessionHost {
       }
       this.handleLine(line);
     }
+    // A line ended since the last pump (a blank one too): what is held now started after it.
     if (!this.reader.hasPartialLine) this.partialSinceMs = 0;
-    else if (took || this.partialSinceMs === 0) this.partialSinceMs = Date.now();
+    else if (took || this.partialSinceMs === 0 || this.reader.linesEnded !== endedBefore) this.partialSinceMs = Date.now();
     // The client's FIN: its subscription ends once it has sent its first line and every line the
     // client sent has been answered (see endLongPolls); the connection then closes (maybeFinish).
     const subscription = this.subscription;

@@ -4,6 +4,7 @@
  * pending) and is closed; everyone else is unaffected.
  */
 import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { serverFor } from '../helpers/server-inprocess.js';
 import { LineSocket, linesFor } from '../helpers/server-lines.js';
 
@@ -66,6 +67,26 @@ t.test('a line started and not finished in time gets TIMEOUT and is closed (slow
   clearInterval(timer);
   t.ok(await s.closesWithin(3000));
   t.equal(server.stats.timeouts, 1);
+});
+
+t.test('the partial-line timeout counts from where the line starts, not from a blank line before it', async (t) => {
+  const { port } = await serverFor(t, { limits: { partialLineTimeoutMs: 600 } });
+  const s = await linesFor(t, port);
+  // A blank line's end arriving with the next line's start: that line starts then.
+  s.write('\r');
+  await sleep(400);
+  s.write('\n{"operation":"hea');
+  await sleep(400);
+  s.write('lth","request_id":"a"}\n');
+  t.same(JSON.parse(await s.readLine(3000)), { operation: 'health', status: true, request_id: 'a' }, 'answered: the line was open 400 ms of 600');
+  // Blank lines, each ended in time, never add up to a timeout.
+  for (let i = 0; i < 4; i++) {
+    s.write(' ');
+    await sleep(300);
+    s.write('\n');
+  }
+  s.write('{"operation":"health","request_id":"b"}\n');
+  t.same(JSON.parse(await s.readLine(3000)), { operation: 'health', status: true, request_id: 'b' }, 'four blank lines of 300 ms each: still open');
 });
 
 t.test('a client that never reads is disconnected; another client is unaffected', async (t) => {
