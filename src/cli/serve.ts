@@ -42,6 +42,18 @@ function loadTls(files: { certFile: string; keyFile: string }): { cert: Buffer; 
   return { cert, key };
 }
 
+/**
+ * What a second signal's exit leaves, by fsync policy: only `always` has every acknowledged event
+ * on disk; the others have handed them to the OS, which keeps them across the exit but not
+ * across a power loss before its next sync.
+ */
+const SECOND_SIGNAL_DURABILITY = {
+  always: 'acknowledged events are already durable',
+  interval: 'acknowledged events are written but those of the last fsync interval are not yet synced: safe across this exit, not a power loss',
+  never: 'acknowledged events are written but not synced (fsync never): safe across this exit, not a power loss',
+  jetstream: 'acknowledged events are in the NATS cluster',
+} as const;
+
 /** Runs the server until a signal; resolves once everything is closed. */
 export async function serve(settings: ServeSettings, resources: Resources): Promise<void> {
   // Before the store is opened, and before any log line: a refused start is one line and leaves
@@ -99,7 +111,7 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
-        logger.warn({ signal }, 'second signal during shutdown: exiting now (acknowledged events are already durable)');
+        logger.warn({ signal }, `second signal during shutdown: exiting now (${SECOND_SIGNAL_DURABILITY[settings.backend.type === 'jetstream' ? 'jetstream' : settings.engine.fsync ?? 'always']})`);
         process.exit(1);
       }
       stopping = true;

@@ -134,3 +134,28 @@ t.test('TLS serves the same protocol', { skip: hasOpenssl ? false : 'openssl is 
   );
   t.equal(await server.stop(), 0);
 });
+
+t.test('a second signal during shutdown exits 1 at once, and its log line says what is durable under the fsync policy', async (t) => {
+  for (const [fsync, says] of [['always', /already durable/], ['never', /not synced \(fsync never\): safe across this exit, not a power loss/]] as const) {
+    const server = await startServerProcess({ args: ['--fsync', fsync] });
+    t.teardown(() => void server.stop('SIGKILL'));
+    const setup = await LineSocket.connect(server.port);
+    await setup.request({ operation: 'create_stream', body: { stream_name: 'big' } });
+    const payload = JSON.stringify('y'.repeat(60_000));
+    for (let i = 0; i < 20; i++) await setup.request(`{"operation":"write_event","body":{"stream_name":"big","event":${payload}}}`);
+    setup.close();
+    // A client that never reads its answers keeps the shutdown waiting (up to shutdown_timeout_ms).
+    const stuck = await LineSocket.connect(server.port);
+    t.teardown(() => stuck.close());
+    stuck.socket.pause();
+    stuck.write('{"operation":"get_stream_events","body":{"stream_name":"big"}}\n'.repeat(200));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.child.kill('SIGTERM');
+    t.equal(await server.exited, 1, `fsync ${fsync}: exit status 1`);
+    t.match(server.output(), /second signal during shutdown: exiting now/);
+    t.match(server.output(), says, `fsync ${fsync}: the line says what an acknowledged event has come to`);
+    stuck.close();
+  }
+});
