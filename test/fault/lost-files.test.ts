@@ -17,6 +17,8 @@ import { EventBusClient } from '../../src/client/index.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
+const SMALL_SEGMENTS = 'storage:\n  segment_size_bytes: 4096\n';
+
 
 /** Every file and directory under `dir`, with sizes: equal listings, nothing removed or changed. */
 function listing(dir: string): string[] {
@@ -105,5 +107,81 @@ t.test('a new or empty data directory, or one whose first open stopped before it
     await client.close();
     t.equal(await server.stop(), 0);
     t.ok(fs.existsSync(path.join(dataDir, 'catalog')), `${path.basename(dataDir)}: its catalog is written`);
+  }
+});
+
+interface WrittenStore {
+  dataDir: string;
+  streamDir: string;
+  /** The id each acknowledged offset got. */
+  ids: string[];
+  /** The active segment at the clean close, as crc-checkpoint lists it. */
+  active: { base: number; indexBytes: number };
+}
+
+/** Stream "a" of 100 events in 4 KiB segments, stopped cleanly (the audit's store). */
+async function hundredEvents(t: TapTest): Promise<WrittenStore> {
+  const dataDir = path.join(tempDir(t, 'lost-files'), 'data');
+  const server = await startFaultServer({ dataDir, workDir: tempDir(t, 'lost-files-work'), config: SMALL_SEGMENTS });
+  const client = await EventBusClient.connect({ port: server.port });
+  const stream = await client.createStream('a');
+  const ids: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    const written = await client.writeEvent('a', { i, pad: 'p'.repeat(10) });
+    t.equal(written.offset, i);
+    ids.push(written.id);
+  }
+  await client.close();
+  t.equal(await server.stop(), 0, 'stopped cleanly');
+  const checkpoint = fs.readFileSync(path.join(dataDir, 'crc-checkpoint'));
+  const entry = (JSON.parse(checkpoint.subarray(16).toString('utf8')) as { streams: Record<string, { base: number; index_bytes: number }> }).streams[stream.id]!;
+  return { dataDir, streamDir: path.join(dataDir, 'streams', stream.id), ids, active: { base: entry.base, indexBytes: entry.index_bytes } };
+}
+
+function segmentFile(base: number, extension: 'log' | 'index'): string {
+  return `${String(base).padStart(20, '0')}.${extension}`;
+}
+
+t.test('the active segment\'s files deleted after a clean stop: its offsets are damage, never given again', async (t) => {
+  const cases: { what: string; remove: (store: WrittenStore) => void }[] = [
+    { what: 'log and index removed', remove: (s) => (['log', 'index'] as const).forEach((x) => fs.rmSync(path.join(s.streamDir, segmentFile(s.active.base, x)))) },
+    { what: 'log removed, index left', remove: (s) => fs.rmSync(path.join(s.streamDir, segmentFile(s.active.base, 'log'))) },
+    {
+      what: 'log and crc-checkpoint removed, index left',
+      remove: (s) => {
+        fs.rmSync(path.join(s.streamDir, segmentFile(s.active.base, 'log')));
+        fs.rmSync(path.join(s.dataDir, 'crc-checkpoint'));
+      },
+    },
+  ];
+  for (const { what, remove } of cases) {
+    const store = await hundredEvents(t);
+    const held = (store.active.indexBytes - 32) / 12;
+    t.ok(store.active.base > 0 && store.active.base + held === 100, `${what}: the active segment held offsets ${store.active.base}..99`);
+    remove(store);
+    for (const restart of ['first', 'second']) {
+      const workDir = tempDir(t, 'lost-files-work');
+      const server = await startFaultServer({ dataDir: store.dataDir, workDir, config: SMALL_SEGMENTS });
+      const client = await EventBusClient.connect({ port: server.port });
+      const info = await client.getStreamInfo('a');
+      const writtenSince = restart === 'first' ? 0 : 1;
+      t.equal(info.nextOffset, 100 + writtenSince, `${what}, ${restart} start: next_offset continues after the last offset given`);
+      t.same(
+        info.damage.map((d) => [d.firstOffset, d.lastOffset]),
+        [[store.active.base, 99]],
+        `${what}, ${restart} start: the lost offsets are listed as damage`,
+      );
+      const written = await client.writeEvent('a', { after: restart });
+      t.equal(written.offset, 100 + writtenSince, `${what}, ${restart} start: a write gets the next new offset`);
+      t.notOk(store.ids.includes(written.id), `${what}, ${restart} start: and an id no acknowledged event had`);
+      store.ids.push(written.id);
+      const page = await client.getStreamEvents('a', { fromOffset: 0, maxEvents: 1000 });
+      t.same(page.events.map((e) => e.offset), Array.from({ length: store.active.base }, (_, i) => i), `${what}, ${restart} start: the events before the lost segment still read`);
+      await client.close();
+      t.equal(await server.stop(), 0);
+      if (restart === 'first') {
+        t.match(server.output(), /"level":50.*the last segment's log is missing after a clean stop/, `${what}: logged at error`);
+      }
+    }
   }
 });
