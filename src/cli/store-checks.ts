@@ -6,6 +6,7 @@
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { inspectStoreDirectory, type StoreDirectory } from '../storage/index.js';
+import { unfinishedRestoreReason } from '../storage/store-directory.js';
 
 function usage(reason: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_PATH, reason);
@@ -30,9 +31,25 @@ function notAStore(found: StoreDirectory, what: string): EventBusError {
       return usage(found.complete
         ? `${found.path} is a snapshot, not a data directory; ${restoreHint(found.path)}`
         : `${found.path} is an unfinished snapshot (a crash cut it short; it has no MANIFEST) and cannot be used`);
+    case 'store':
+      // Only a restore that did not finish: callers take the other stores.
+      return unfinished(found);
     default:
-      return usage(`${found.path} is not an eventbus ${what} (it has no catalog, streams/ or LOCK); nothing was changed`);
+      return usage(`${found.path} is not an eventbus ${what} (${MARKS_OF[what]}); nothing was changed`);
   }
+}
+
+/** What each thing is recognised by, as notAStore says when it is missing. */
+const MARKS_OF: Record<string, string> = {
+  'data directory': 'it has no catalog, streams/ or LOCK',
+  snapshot: 'it has no MANIFEST',
+  'data directory or snapshot': "it has no catalog, streams/ or LOCK of a data directory, nor a snapshot's MANIFEST",
+};
+
+/** A directory a restore did not finish into (store-directory.ts): LOCKED while that restore runs, else a usage error saying to restore again. */
+function unfinished(found: StoreDirectory): EventBusError {
+  const reason = unfinishedRestoreReason(found);
+  return found.restoreHolder !== null ? new EventBusError(ErrorCodes.LOCKED, reason) : usage(reason);
 }
 
 /**
@@ -55,6 +72,7 @@ export function checkServeDirectory(dataDir: string): StoreDirectory {
   if (found.kind === 'other') {
     throw usage(`the data directory ${found.path} is not empty and is not an eventbus data directory (it has no catalog, streams/ or LOCK); nothing was written. Give an empty or new directory`);
   }
+  if (found.restoreInterrupted) throw unfinished(found);
   if (found.kind === 'store' && found.lockHolder !== null) {
     throw new EventBusError(ErrorCodes.LOCKED, `data directory ${found.path} is in use by process ${found.lockHolder}`);
   }
@@ -71,7 +89,7 @@ export function checkServeDirectory(dataDir: string): StoreDirectory {
  */
 export function requireIdleStore(dataDir: string): StoreDirectory {
   const found = inspectStoreDirectory(dataDir);
-  if (found.kind !== 'store') throw notAStore(found, 'data directory');
+  if (found.kind !== 'store' || found.restoreInterrupted) throw notAStore(found, 'data directory');
   if (found.lockHolder !== null) {
     throw new EventBusError(
       ErrorCodes.LOCKED,
@@ -102,7 +120,7 @@ export function requireIdleStore(dataDir: string): StoreDirectory {
 export function requireVerifiable(dir: string): StoreDirectory {
   const found = inspectStoreDirectory(dir);
   if (found.kind === 'snapshot' && found.complete) return found;
-  if (found.kind !== 'store') throw notAStore(found, 'data directory or snapshot');
+  if (found.kind !== 'store' || found.restoreInterrupted) throw notAStore(found, 'data directory or snapshot');
   if (found.lockHolder !== null) {
     throw new EventBusError(
       ErrorCodes.LOCKED,
@@ -117,16 +135,24 @@ export function requireVerifiable(dir: string): StoreDirectory {
 export function requireSnapshot(dir: string): StoreDirectory {
   const found = inspectStoreDirectory(dir);
   if (found.kind === 'snapshot' && found.complete) return found;
-  if (found.kind === 'store') {
+  if (found.kind === 'store' && !found.restoreInterrupted) {
     throw usage(`${found.path} is a data directory, not a snapshot; take one with: eventbus snapshot --data ${found.path} --output DIR`);
   }
   throw notAStore(found, 'snapshot');
 }
 
-/** `restore --data`: absent (created) or an empty directory; anything else is never overwritten. */
+/**
+ * `restore --data`: absent (created), an empty directory, or one a restore did not finish into
+ * (cleared first); anything else is never overwritten.
+ */
 export function requireRestoreTarget(dataDir: string): StoreDirectory {
   const found = inspectStoreDirectory(dataDir);
   if (found.kind === 'empty' || (found.kind === 'missing' && found.obstacle === undefined)) return found;
+  // A restore that did not finish is restored again (restore clears it first); one running is not.
+  if (found.restoreInterrupted) {
+    if (found.restoreHolder !== null) throw unfinished(found);
+    return found;
+  }
   if (found.kind === 'missing') throw usage(`the data directory ${found.path} cannot be created: ${found.obstacle} is a file`);
   if (found.kind === 'file') throw usage(`${found.path} is a file, not a directory; restore never overwrites anything`);
   throw usage(`${found.path} is not an empty directory; restore never overwrites data`);

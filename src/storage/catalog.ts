@@ -26,6 +26,8 @@ import { replaceFile, replaceFileNow } from './fs/atomic-file.js';
 import { decodeChecked, encodeChecked, type CheckedFileKind } from './format/checked-file.js';
 import { MAX_STORE_PART, type IdEpoch } from './format/event-id.js';
 import { readWholeFile, type FileIO } from './fs/io.js';
+import { CRC_CHECKPOINT } from './crc-checkpoint.js';
+import { STREAMS_DIR } from './stream-lifecycle.js';
 import { retentionFromJson, retentionToJson, type RetentionJson, type StreamRetention } from './stream-settings.js';
 
 export const CATALOG: CheckedFileKind = { name: 'catalog', magic: 'EBCT', version: 1 };
@@ -91,12 +93,25 @@ export class Catalog {
   }
 
   /**
-   * Loads the catalog of `dataDir`. An absent one is a new, empty store, and one written before
-   * store ids existed gets an id: either way {@link needsWrite} is then true.
+   * Loads the catalog of `dataDir`. An absent one is a new, empty store (but see
+   * {@link lostCatalogEvidence}: a store that held data and lost its catalog is refused), and one
+   * written before store ids existed gets an id: either way {@link needsWrite} is then true.
+   * Throws CORRUPT_DATA when the catalog is damaged, or missing from a store that had data.
    */
   static load(io: FileIO, dataDir: string): Catalog {
     const file = path.join(dataDir, CATALOG.name);
-    if (io.stat(file) === null) return new Catalog(io, file, { nextNumber: 1, storeId: newStoreId(), entries: [] }, true);
+    if (io.stat(file) === null) {
+      // A new store writes its catalog before it has a stream or a clean close (engine.ts), so
+      // a stream directory or a crc-checkpoint without a catalog is a store whose list of streams
+      // is lost: opening it as new would remove every stream directory as an orphan.
+      const evidence = lostCatalogEvidence(io, dataDir);
+      if (evidence !== null) {
+        throw new EventBusError(ErrorCodes.CORRUPT_DATA, `catalog ${file} is missing, but ${evidence}: the list of streams is lost; nothing was changed. Restore the data directory from a snapshot`, {
+          context: { file },
+        });
+      }
+      return new Catalog(io, file, { nextNumber: 1, storeId: newStoreId(), entries: [] }, true);
+    }
     const { storeId, ...state } = readCatalog(io, file);
     return new Catalog(io, file, { ...state, storeId: storeId ?? newStoreId() }, storeId === null);
   }
@@ -184,6 +199,24 @@ export class Catalog {
     }
     return failure;
   }
+}
+
+/**
+ * Why a data directory whose catalog is missing was a store with data, or null when it is a new
+ * store (nothing, or only an empty `streams/` and a LOCK: an open cut short before its first
+ * catalog write). A new store's catalog is written before it can hold a stream directory or a
+ * clean close's `crc-checkpoint`, so either one means its catalog was lost. Read-only; shared with
+ * `eventbus verify`.
+ */
+export function lostCatalogEvidence(io: FileIO, dataDir: string): string | null {
+  const streamsDir = path.join(dataDir, STREAMS_DIR);
+  const streams = io.stat(streamsDir)?.isDirectory === true ? io.readdir(streamsDir) : [];
+  if (streams.length > 0) {
+    const count = streams.length === 1 ? '1 entry' : `${streams.length} entries`;
+    return `the data directory holds stream data (${streamsDir} has ${count})`;
+  }
+  if (io.stat(path.join(dataDir, CRC_CHECKPOINT.name)) !== null) return `the data directory holds a clean close's ${CRC_CHECKPOINT.name}`;
+  return null;
 }
 
 /** A fresh random store id. */

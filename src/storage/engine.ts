@@ -31,7 +31,7 @@ import { Catalog, type CatalogEntry } from './catalog.js';
 import type { ConsumeOptions, ConsumeResult, ConsumerStats, EventStatus, RetryOptions } from './consumers/consumer-types.js';
 import type { ConsumersContext, DeadLetter } from './consumers/stream-consumers.js';
 import { readCrcCheckpoint, removeCrcCheckpoint, writeCrcCheckpoint, type SegmentCrcs } from './crc-checkpoint.js';
-import { inspectStoreDirectory } from './store-directory.js';
+import { inspectStoreDirectory, unfinishedRestoreReason } from './store-directory.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './engine-options.js';
 import {
   checkConsumeOptions, checkCreateStreamOptions, checkInteger, checkKey, checkKeyRange, checkNewEvents, checkObserver, checkOffset, checkOffsetList, checkPath, checkPayload,
@@ -907,8 +907,11 @@ export class Engine {
  * lost+found do not count), and, without `create`, anything but an existing store.
  */
 function checkDataDirectory({ io, dataDir, create }: ResolvedOptions): void {
-  const { kind, obstacle } = inspectStoreDirectory(dataDir, io);
+  const found = inspectStoreDirectory(dataDir, io);
+  const { kind, obstacle } = found;
   const refuse = (reason: string) => new EventBusError(ErrorCodes.NOT_A_STORE, reason, { context: { path: dataDir, kind } });
+  // Before its LOCK is taken: a restore cut short is not a store (tools/restore.ts).
+  if (found.restoreInterrupted) throw refuse(unfinishedRestoreReason(found));
   if (kind === 'file') throw refuse(`${dataDir} is a file, not a data directory`);
   if (obstacle !== undefined) throw refuse(`the data directory ${dataDir} cannot be created: ${obstacle} is a file`);
   if (kind === 'snapshot') throw refuse(`${dataDir} is a snapshot, not a data directory: make a data directory from it with \`eventbus restore\``);

@@ -15,22 +15,34 @@
  *   systems put in any directory: hidden entries (names starting with a dot, `.gitkeep`,
  *   `.DS_Store`) and `lost+found` (a mount point). A store may be created in it.
  * - Anything else is **other**: someone's files, never made into a store.
+ *
+ * A directory holding {@link RESTORE_MARKER} is a restore that has not finished (tools/restore.ts
+ * writes it first and removes it last): kind `store` with `restoreInterrupted` (or a running
+ * restore: `restoreHolder`), which nothing may open, snapshot or verify as a store; a restore
+ * into it again clears it.
  */
 import path from 'node:path';
 import { ioError } from '../errors.js';
 import { CATALOG } from './catalog.js';
 import { CRC_CHECKPOINT } from './crc-checkpoint.js';
-import { nodeIO, type FileIO } from './fs/io.js';
-import { LOCK_FILE, lockHolder } from './fs/lock.js';
+import { nodeIO, readWholeFile, type FileIO } from './fs/io.js';
+import { LOCK_FILE, lockHolder, ownerRunning, parseLock } from './fs/lock.js';
 import { STREAMS_DIR } from './stream-lifecycle.js';
 import { MANIFEST_FILE } from './tools/manifest.js';
 
 const STORE_MARKERS = [CATALOG.name, STREAMS_DIR, LOCK_FILE, CRC_CHECKPOINT.name] as const;
+/**
+ * Written first into the target of `eventbus restore` and removed last, once everything the
+ * restore wrote (the catalog with its new store id included) is durable: while it exists the
+ * directory is a restore cut short, never a store. Its text: the restoring process as a LOCK
+ * names its owner (three lines: fs/lock.ts), then the snapshot's path.
+ */
+export const RESTORE_MARKER = 'RESTORING';
 /** Left by acquireLock (fs/lock.ts) when a crash came between its takeover and its cleanup. */
 const STALE_LOCK_PATTERN = /^LOCK\.stale\.\d+$/;
 
 /** Entries any directory may hold that make it neither a store nor someone's files. */
-function ignorable(name: string): boolean {
+export function ignorable(name: string): boolean {
   return name.startsWith('.') || name === 'lost+found';
 }
 
@@ -60,13 +72,25 @@ export interface StoreDirectory {
    * any write (the clean close's crc-checkpoint is still there): recovered as after a clean stop.
    */
   interruptedOpen: boolean;
+  /**
+   * For `store`: true when it is the target of a restore that has not finished (it holds
+   * {@link RESTORE_MARKER}): not a store, whatever else it holds. A restore into it clears it.
+   */
+  restoreInterrupted: boolean;
+  /** With `restoreInterrupted`: the pid of the restore still running into it, else null (interrupted). */
+  restoreHolder: number | null;
+  /** With `restoreInterrupted`: the snapshot being restored, as its marker names it (null if unreadable). */
+  restoreSource: string | null;
 }
 
 /** Looks at `dir` (read-only). Throws IO_ERROR when it cannot be read (permissions). */
 export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDirectory {
   const absolute = path.resolve(dir);
   const found = (kind: StoreDirectoryKind, extra: Partial<StoreDirectory> = {}): StoreDirectory =>
-    ({ path: absolute, kind, obstacle: undefined, complete: false, lockHolder: null, crashed: false, interruptedOpen: false, ...extra });
+    ({
+      path: absolute, kind, obstacle: undefined, complete: false, lockHolder: null, crashed: false, interruptedOpen: false,
+      restoreInterrupted: false, restoreHolder: null, restoreSource: null, ...extra,
+    });
   const stat = statOrObstacle(io, absolute);
   if (stat === 'missing') return found('missing');
   if (typeof stat === 'object' && 'obstacle' in stat) return found('missing', { obstacle: stat.obstacle });
@@ -81,12 +105,39 @@ export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDi
   if (names.includes(MANIFEST_FILE)) return found('snapshot', { complete: true });
   const base = path.basename(absolute);
   if (base.startsWith('.snapshot-') && base.endsWith('.partial')) return found('snapshot', { complete: false });
+  if (names.includes(RESTORE_MARKER)) return found('store', { restoreInterrupted: true, ...restoreOf(io, absolute) });
   if (names.every(ignorable)) return found('empty');
   if (!names.some((name) => (STORE_MARKERS as readonly string[]).includes(name) || STALE_LOCK_PATTERN.test(name))) return found('other');
   const holder = names.includes(LOCK_FILE) ? lockOf(io, absolute) : null;
   const live = holder !== null && holder !== 'stale' ? holder.pid : null;
   const crashed = holder === 'stale' || names.some((name) => STALE_LOCK_PATTERN.test(name));
   return found('store', { lockHolder: live, crashed, interruptedOpen: crashed && names.includes(CRC_CHECKPOINT.name) });
+}
+
+/**
+ * Why a directory a restore has not finished into (`restoreInterrupted`) cannot be used as a
+ * store, and what to do: one line, for the engine's and the command's refusals.
+ */
+export function unfinishedRestoreReason(found: StoreDirectory): string {
+  if (found.restoreHolder !== null) return `a restore into ${found.path} is running (process ${found.restoreHolder}); it is not a data directory until it finishes`;
+  const snapshot = found.restoreSource ?? 'SNAPSHOT';
+  return `${found.path} holds a restore that did not finish (eventbus restore was interrupted; its ${RESTORE_MARKER} file is still there), not a data directory; nothing was changed. ` +
+    `Run the restore again, which clears what the interrupted one wrote: eventbus restore ${snapshot} --data ${found.path}`;
+}
+
+/** The restore a {@link RESTORE_MARKER} names: the process still running it (or null), and its snapshot. */
+function restoreOf(io: FileIO, dir: string): { restoreHolder: number | null; restoreSource: string | null } {
+  let text: string;
+  try {
+    text = readWholeFile(io, path.join(dir, RESTORE_MARKER)).toString('utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { restoreHolder: null, restoreSource: null }; // finished meanwhile
+    throw ioError(`reading the ${RESTORE_MARKER} marker of ${dir}`, error);
+  }
+  const lines = text.split('\n');
+  const owner = parseLock(`${lines.slice(0, 3).join('\n')}\n`);
+  const source = lines[3] ?? '';
+  return { restoreHolder: owner !== null && ownerRunning(owner) ? owner.pid : null, restoreSource: source === '' ? null : source };
 }
 
 /** Who holds the store's LOCK (fs/lock.ts): a running process, `stale` (torn, or its process gone), or null. */

@@ -105,8 +105,7 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; cras
     throw ioError(`creating ${lock}`, error);
   }
   try {
-    const self = { pid: process.pid, bootId: bootId(), startTicks: startTicks(process.pid) };
-    writeFully(io, fd, [Buffer.from(`${self.pid}\n${self.bootId}\n${self.startTicks}\n`)], 0);
+    writeFully(io, fd, [Buffer.from(ownerText())], 0);
     // Durable, so that after any crash, power loss included, the next open finds it and knows
     // the store was not closed cleanly (recovery treats a failing tail as torn only then).
     io.datasyncNow(fd);
@@ -146,6 +145,15 @@ export function lockHolder(io: FileIO, dataDir: string): { pid: number } | 'stal
   if (io.stat(lock) === null) return null;
   const owner = parseLock(readWholeFile(io, lock).toString('utf8'));
   return owner !== null && ownerRunning(owner) ? { pid: owner.pid } : 'stale';
+}
+
+/**
+ * What a LOCK file holds for this process: its pid, the boot id and its start time, a line each.
+ * Also the first lines of a restore's marker (tools/restore.ts), so that a running restore is
+ * told from an interrupted one as a running owner is from a stale LOCK.
+ */
+export function ownerText(): string {
+  return `${process.pid}\n${bootId()}\n${startTicks(process.pid)}\n`;
 }
 
 /** Who a LOCK file names (see the top of this file). */

@@ -8,7 +8,7 @@
  */
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { decodeFileHeader, FILE_HEADER_BYTES } from '../format/file-header.js';
-import { decodeSealTrailer, encodeIndexEntry, INDEX_ENTRY_BYTES, INDEX_MAGIC, INDEX_VERSION, SEAL_TRAILER_BYTES, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
+import { decodeIndexEntry, decodeSealTrailer, encodeIndexEntry, INDEX_ENTRY_BYTES, INDEX_MAGIC, INDEX_VERSION, SEAL_TRAILER_BYTES, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
 import { checkRecord, MAX_RECORD_LENGTH, RECORD_HEADER_BYTES, type RecordProblem, type RecordVersion } from '../format/record.js';
 import { readFully, type FileIO } from '../fs/io.js';
 import type { Logger } from '../logger.js';
@@ -330,6 +330,81 @@ export function endsShort(io: FileIO, paths: SegmentPaths, count: number): boole
     if (scan.stop === null) return true; // the file ends before the records do
     const bounds = { ...resyncBounds(scan.nextOffset, base + count - 1, 0), minTimestampMs: 1 };
     return findNextRecord(io, fd, scan.stop.position + 1, stat.size, bounds) === null;
+  } finally {
+    io.close(fd);
+  }
+}
+
+/**
+ * Offsets a stream had given past its last remaining log: the files of its last segment were
+ * lost (deleted, or a file system that lost them). {@link findLostTail} finds them.
+ */
+export interface LostTail {
+  /** Where the lost segment began: the base offset the evidence names (past the last log's). */
+  baseOffset: number;
+  /** Offsets given from `baseOffset` on (at least 1). */
+  count: number;
+  /** What shows it, in words (for logs and reports). */
+  evidence: string;
+}
+
+/** What a clean close recorded of the active segment (crc-checkpoint.ts): its base and index size. */
+export interface CheckpointedSegment {
+  base: number;
+  indexBytes: number;
+}
+
+/**
+ * The offsets a stream had given past its last remaining `.log`, after a clean stop, from the
+ * evidence a lost last segment leaves: the clean close's `crc-checkpoint` entry of the stream's
+ * active segment (its base and index size, hence its record count), and an `.index` left without
+ * its log past the last log (its seal's record count, or its entries up to the newest that
+ * checks). Null when neither names an offset past the last log. Read-only: recovery
+ * (segment-recovery.ts) seals the lost offsets as damage and continues after them; `eventbus
+ * verify` can report the same.
+ *
+ * Only after a clean stop: the active index is not fsynced on the append path, so after a crash
+ * its entries may list records that never became durable (and were never acknowledged), and a
+ * clean close's checkpoint is then absent. `indexes` are the stream directory's index files
+ * whose log is gone (segment-files.ts's `orphanIndexes`); `bases` the logs' base offsets, in order.
+ */
+export function findLostTail(io: FileIO, bases: readonly number[], indexes: readonly string[], checkpoint: CheckpointedSegment | undefined): LostTail | null {
+  if (bases.length === 0) return null; // no log at all: the stream cannot be opened (openSegments says why)
+  const lastBase = bases[bases.length - 1]!;
+  const found: LostTail[] = [];
+  if (checkpoint !== undefined && checkpoint.base > lastBase && checkpoint.indexBytes >= FILE_HEADER_BYTES) {
+    const count = Math.floor((checkpoint.indexBytes - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
+    found.push({ baseOffset: checkpoint.base, count, evidence: `the clean-close crc-checkpoint lists an active segment from offset ${checkpoint.base} holding ${count} records, and its log is missing` });
+  }
+  for (const file of indexes) {
+    const match = /(\d{20})\.index$/.exec(file);
+    const base = match === null ? -1 : Number(match[1]);
+    if (base <= lastBase) continue; // below the last log: what a crash during retention leaves
+    const count = indexedCount(io, file, base);
+    found.push({ baseOffset: base, count, evidence: `${file} lists ${count} records from offset ${base}, and its log is missing` });
+  }
+  const given = found.filter((f) => f.count > 0);
+  if (given.length === 0) return null;
+  const baseOffset = Math.min(...given.map((f) => f.baseOffset));
+  const end = Math.max(...given.map((f) => f.baseOffset + f.count));
+  return { baseOffset, count: end - baseOffset, evidence: given.map((f) => f.evidence).join('; ') };
+}
+
+/** The records an index lists: its seal's count, else its entries up to the newest that checks (0 when its header fails). */
+function indexedCount(io: FileIO, file: string, base: number): number {
+  const fd = io.open(file, 'r');
+  try {
+    if (checkIndexHeader(io, fd, base) !== null) return 0;
+    const size = io.size(fd);
+    const seal = readSealTrailer(io, fd, size);
+    if (seal !== null && size === sealedIndexBytes(seal.recordCount)) return seal.recordCount;
+    const entries = Math.floor((size - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
+    const entry = Buffer.alloc(INDEX_ENTRY_BYTES);
+    for (let relative = entries - 1; relative >= 0; relative--) {
+      readFully(io, fd, entry, 0, INDEX_ENTRY_BYTES, FILE_HEADER_BYTES + relative * INDEX_ENTRY_BYTES);
+      if (decodeIndexEntry(entry, 0, relative) >= 0) return relative + 1;
+    }
+    return 0;
   } finally {
     io.close(fd);
   }

@@ -20,10 +20,11 @@ import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, encodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, sealedIndexBytes } from '../format/offset-index.js';
 import { CURRENT_RECORD_VERSION, decodeRecord, MAX_RECORD_LENGTH, RECORD_HEADER_BYTES, type RecordVersion } from '../format/record.js';
 import { DurableFile } from '../fs/durable-file.js';
+import { writeFully } from '../fs/io.js';
 import { IndexFile } from './index-file.js';
 import { scanLog } from './log-scanner.js';
 import { Segment, type RecoveredSegment, type SegmentContext } from './segment.js';
-import { checkIndexHeader, checkLogHeader, checkSealed, endsShort, guessVersion, headerDamage, isWholeSealed, logDamage, readSealTrailer, scanRecords, type BatchBoundary, type Damage } from './segment-check.js';
+import { checkIndexHeader, checkLogHeader, checkSealed, endsShort, guessVersion, headerDamage, isWholeSealed, logDamage, readSealTrailer, scanRecords, findLostTail, type BatchBoundary, type Damage, type LostTail } from './segment-check.js';
 import { encodeLogHeader, listSegments, segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
 
@@ -40,16 +41,25 @@ const RECOVERY_LOOKBACK_ENTRIES = 64;
 export function openSegments(ctx: SegmentContext, dir: string, nowMs: number): Segment[] {
   const { io } = ctx;
   const listing = listSegments(io, dir);
-  for (const file of [...listing.leftovers, ...listing.orphanIndexes]) io.unlink(file);
-  ctx.recovery?.note('leftoversRemoved', listing.leftovers.length + listing.orphanIndexes.length);
   const bases = listing.bases;
+  // Before the indexes without a log are removed: past the last log, they (or the clean close's
+  // checkpoint) show offsets the stream gave whose files are gone.
+  const lost = ctx.afterCrash === false ? findLostTail(io, bases, listing.orphanIndexes, ctx.checkpoint) : null;
+  const kept = lost === null ? null : segmentPaths(dir, lost.baseOffset).index;
+  const removed = [...listing.leftovers, ...listing.orphanIndexes.filter((file) => file !== kept)];
+  for (const file of removed) io.unlink(file);
+  ctx.recovery?.note('leftoversRemoved', removed.length);
   if (bases.length === 0) {
     throw new EventBusError(ErrorCodes.CORRUPT_DATA, `stream directory ${dir} holds no segment files`, { context: { file: dir } });
   }
   cutTornRoll(ctx, dir, bases);
+  if (lost !== null) bases.push(recreateLostLog(ctx, dir, lost, nowMs));
   const segments: Segment[] = [];
   for (let i = 0; i < bases.length - 1; i++) segments.push(openSealed(ctx, dir, bases[i]!, bases[i + 1]! - bases[i]!));
-  const last = openLast(ctx, segmentPaths(dir, bases[bases.length - 1]!), nowMs);
+  const lastPaths = segmentPaths(dir, bases[bases.length - 1]!);
+  const last = lost === null
+    ? openLast(ctx, lastPaths, nowMs)
+    : openSealed(ctx, dir, lost.baseOffset, lost.count, `the segment's log was missing after a clean stop (${lost.evidence})`);
   segments.push(last);
   if (last.seal !== null) {
     last.closeFiles();
@@ -57,6 +67,31 @@ export function openSegments(ctx: SegmentContext, dir: string, nowMs: number): S
     io.syncDirNow(dir);
   }
   return segments;
+}
+
+/**
+ * The last segment's log is gone after a clean stop, though the stream had given offsets in it
+ * ({@link findLostTail}): those events were acknowledged, and their ids handed out. Puts an empty
+ * log (a header, no record) where it was, so that recovery seals the segment over the offsets it
+ * held as damage (every later open lists them from the seal, and `eventbus verify` reports them)
+ * and the stream goes on after them: no offset, hence no event id, is given twice. Returns its
+ * base offset.
+ */
+function recreateLostLog(ctx: SegmentContext, dir: string, lost: LostTail, nowMs: number): number {
+  const paths = segmentPaths(dir, lost.baseOffset);
+  ctx.logger.error(
+    { file: paths.log, firstOffset: lost.baseOffset, lastOffset: lost.baseOffset + lost.count - 1, evidence: lost.evidence },
+    'the last segment\'s log is missing after a clean stop: its offsets are damage, never given again; writes go on after them',
+  );
+  const fd = ctx.io.open(paths.log, 'wx+');
+  try {
+    writeFully(ctx.io, fd, [encodeLogHeader(lost.baseOffset, nowMs)], 0);
+    ctx.io.datasyncNow(fd);
+  } finally {
+    ctx.io.close(fd);
+  }
+  ctx.io.syncDirNow(dir);
+  return lost.baseOffset;
 }
 
 /**

@@ -4,20 +4,35 @@
  * snapshot), fsynced, and the directories fsynced. The result opens as a normal store whose
  * streams, events, ids and consumer positions equal the snapshot's.
  *
+ * The target is never a store before the restore has finished: a marker file
+ * (store-directory.ts's RESTORE_MARKER) is written (and fsynced) before anything else and removed
+ * last, once every file and the catalog with its new store id are durable. A restore cut short
+ * (kill -9, a power loss, a full disk) leaves the marker: `serve`, the engine, `snapshot` and
+ * `verify` refuse the directory, and a restore into it again removes what the cut-short one wrote
+ * and starts over. (Staging in a sibling directory renamed into place would not do: the target
+ * may be an existing empty directory, a mount point holding `lost+found`, which a rename cannot
+ * replace.)
+ *
  * The copy is another store: it gets a store id of its own (catalog.ts), so the events it writes
  * from then on get ids that the original (still running, maybe, on another host) never gives,
  * while the events it was restored with keep theirs.
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
-import { renewStoreId } from '../catalog.js';
+import { CATALOG, renewStoreId } from '../catalog.js';
 import { ensureDirectory } from '../fs/directory.js';
 import { writeFully, type FileIO } from '../fs/io.js';
-import { inspectStoreDirectory } from '../store-directory.js';
+import { ignorable, inspectStoreDirectory, RESTORE_MARKER } from '../store-directory.js';
+import { STREAMS_DIR } from '../stream-lifecycle.js';
+import { TEMPORARY_SUFFIX } from '../fs/atomic-file.js';
+import { ownerText } from '../fs/lock.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { verifyDirectory } from './verify.js';
 
 const COPY_CHUNK_BYTES = 1024 * 1024;
+
+/** What a restore writes at the top of its target (besides its marker): nothing else is cleared. */
+const RESTORED_NAMES: readonly string[] = [CATALOG.name, `${CATALOG.name}${TEMPORARY_SUFFIX}`, STREAMS_DIR];
 
 /** What a restore copied. */
 export interface RestoreResult {
@@ -47,14 +62,31 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
         `Run \`eventbus verify ${source}\` to see every problem, and restore an older snapshot that verifies`,
     );
   }
-  // Empty as a new store may be created in it: hidden files (.gitkeep) and lost+found allowed.
-  const kind = inspectStoreDirectory(target, io).kind;
-  if (kind !== 'missing' && kind !== 'empty') {
+  // Empty as a new store may be created in it: hidden files (.gitkeep) and lost+found allowed;
+  // or what a restore cut short left, cleared first.
+  const found = inspectStoreDirectory(target, io);
+  if (found.restoreInterrupted && found.restoreHolder !== null) {
+    throw new EventBusError(ErrorCodes.LOCKED, `a restore into ${target} is running (process ${found.restoreHolder}); nothing was changed`, {
+      context: { path: target, pid: found.restoreHolder },
+    });
+  }
+  if (!found.restoreInterrupted && found.kind !== 'missing' && found.kind !== 'empty') {
     throw fail(`${target} is not an empty directory; restore never overwrites data`);
   }
   const manifest = readManifest(io, source);
   if (typeof manifest === 'string') throw fail(`manifest ${manifest}`);
+  if (found.restoreInterrupted) clearInterruptedRestore(io, target, fail);
   ensureDirectory(io, target);
+  // First, durably: until it is removed, the directory is a restore not finished, never a store.
+  const marker = path.join(target, RESTORE_MARKER);
+  const markerFd = io.open(marker, 'wx+');
+  try {
+    writeFully(io, markerFd, [Buffer.from(`${ownerText()}${source}\n`)], 0);
+    io.datasyncNow(markerFd);
+  } finally {
+    io.close(markerFd);
+  }
+  io.syncDirNow(target);
   const dirs = new Set<string>([target]);
   const chunk = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
   for (const file of manifest.files) {
@@ -77,6 +109,27 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
     }
   }
   for (const dir of dirs) io.syncDirNow(dir);
-  renewStoreId(io, target);
+  renewStoreId(io, target); // replaces the catalog durably (fsynced, renamed, directory fsynced)
+  // Last: the directory is a store from here on.
+  io.unlink(marker);
+  io.syncDirNow(target);
   return { dataDir: target, streams: manifest.streams.length, events: manifest.events, files: manifest.files.length, bytes: manifest.bytes };
+}
+
+/**
+ * Removes what a restore cut short wrote into `target`, its marker last. Refuses, changing nothing, a directory holding anything a restore does not write
+ * (besides the hidden entries and lost+found an empty directory may hold): restore never
+ * removes anyone's files.
+ */
+function clearInterruptedRestore(io: FileIO, target: string, fail: (reason: string) => EventBusError): void {
+  const names = io.readdir(target).filter((name) => name !== RESTORE_MARKER && !ignorable(name));
+  const foreign = names.filter((name) => !RESTORED_NAMES.includes(name));
+  if (foreign.length > 0) {
+    throw fail(`${target} holds an unfinished restore and also ${foreign.map((n) => JSON.stringify(n)).join(', ')}, which a restore does not write; nothing was changed`);
+  }
+  for (const name of names) io.removeTree(path.join(target, name));
+  io.syncDirNow(target);
+  // Last, as the restore removes it: a crash inside this leaves a restore still unfinished.
+  io.unlink(path.join(target, RESTORE_MARKER));
+  io.syncDirNow(target);
 }
