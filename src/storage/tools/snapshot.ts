@@ -118,10 +118,11 @@ export function snapshotName(date: Date): string {
 }
 
 /**
- * Takes a snapshot of `source` into a new directory inside `parentDir`. Throws INVALID_PATH,
- * before anything is written, when `parentDir` is inside the data directory; SNAPSHOT_FAILED.
+ * Takes a snapshot of `source` into a new directory inside `parentDir`, sealing active tails over
+ * `copyLimitBytes` first (Infinity: none; every tail is copied). Throws INVALID_PATH, before
+ * anything is written, when `parentDir` is inside the data directory; SNAPSHOT_FAILED.
  */
-export async function takeSnapshot(source: SnapshotSource, parentDir: string): Promise<SnapshotResult> {
+export async function takeSnapshot(source: SnapshotSource, parentDir: string, copyLimitBytes = COPY_LIMIT_BYTES): Promise<SnapshotResult> {
   const { io, logger } = source;
   const started = Date.now();
   refuseInsideDataDirectory(source.dataDir, parentDir);
@@ -131,7 +132,7 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string): P
     for (const name of io.readdir(parentDir)) {
       if (PARTIAL_PATTERN.test(name)) io.removeTree(path.join(parentDir, name)); // cut short earlier
     }
-    await source.prepare(COPY_LIMIT_BYTES);
+    await source.prepare(copyLimitBytes);
     // Capture: synchronous from here to the first await.
     const createdAt = new Date();
     let name = snapshotName(createdAt);
