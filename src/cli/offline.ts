@@ -15,6 +15,7 @@ import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { Engine, nodeIO, type SnapshotResult } from '../storage/index.js';
 import { readOnlyStore, type RefusedChange } from '../storage/tools/read-only-store.js';
+import { refuseUnusableOutput } from '../storage/tools/snapshot.js';
 import { restoreSnapshot, verifyDirectory, type VerifyReport } from '../storage/index.js';
 import { snapshotJson } from '../protocol/response.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
@@ -67,6 +68,7 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
   if (inside(store.path, output)) {
     throw new EventBusError(ErrorCodes.INVALID_PATH, `the output ${output} is inside the data directory ${store.path}; put snapshots outside it`);
   }
+  refuseUnusableOutput(nodeIO, output); // under a file, inside a snapshot: before the store is opened
   // Opened as the server would, but over a file layer that changes nothing in it but its LOCK:
   // a store whose open would repair something is refused, nothing changed (read-only-store.ts).
   const guarded = readOnlyStore(nodeIO, store.path);

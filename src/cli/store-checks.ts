@@ -5,7 +5,8 @@
  * (exit status 64), or LOCKED (75) for a store a running server holds.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { inspectStoreDirectory, type StoreDirectory } from '../storage/index.js';
+import { inspectStoreDirectory, nodeIO, type StoreDirectory } from '../storage/index.js';
+import { enclosingSnapshot } from '../storage/tools/snapshot.js';
 
 function usage(reason: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_PATH, reason);
@@ -123,9 +124,17 @@ export function requireSnapshot(dir: string): StoreDirectory {
   throw notAStore(found, 'snapshot');
 }
 
-/** `restore --data`: absent (created) or an empty directory; anything else is never overwritten. */
+/**
+ * `restore --data`: absent (created) or an empty directory; anything else is never overwritten.
+ * Nor is a directory inside a snapshot: the restored store's files would make the snapshot fail
+ * to verify and to restore.
+ */
 export function requireRestoreTarget(dataDir: string): StoreDirectory {
   const found = inspectStoreDirectory(dataDir);
+  const snapshot = found.kind === 'file' ? null : enclosingSnapshot(nodeIO, found.path);
+  if (snapshot !== null) {
+    throw usage(`${found.path} is inside the snapshot ${snapshot}: restoring there would change the snapshot; restore into a directory outside it`);
+  }
   if (found.kind === 'empty' || (found.kind === 'missing' && found.obstacle === undefined)) return found;
   if (found.kind === 'missing') throw usage(`the data directory ${found.path} cannot be created: ${found.obstacle} is a file`);
   if (found.kind === 'file') throw usage(`${found.path} is a file, not a directory; restore never overwrites anything`);

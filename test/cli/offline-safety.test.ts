@@ -319,3 +319,27 @@ t.test('a snapshot copied under another name verifies and restores (exit 0)', as
   t.equal(restored.status, 0, restored.stderr);
   t.match(restored.stdout, /restored .*snapcopy into .*restored: 1 streams, 1 events/);
 });
+
+t.test('snapshot and restore refuse an output inside a snapshot, and snapshot an output under a file (exit 64, one line, nothing written)', async (t) => {
+  const { dir, dataDir, snapshot } = await storeAndSnapshot(t);
+  const before = contents(snapshot);
+  for (const output of [snapshot, path.join(snapshot, 'streams'), path.join(snapshot, 'more', 'nightly')]) {
+    const taken = run('snapshot', '--data', dataDir, '--output', output);
+    t.equal(taken.status, USAGE, `snapshot --output ${path.relative(dir, output)}: usage status`);
+    oneLine(t, taken.stderr, new RegExp(`^eventbus: snapshot output ${output} is inside the snapshot ${snapshot}: a snapshot holds only the files its MANIFEST lists`), 'says it is inside a snapshot');
+  }
+  const restored = run('restore', snapshot, '--data', path.join(snapshot, 'sub'));
+  t.equal(restored.status, USAGE, 'restore into a directory inside the snapshot: usage status');
+  oneLine(t, restored.stderr, new RegExp(`^eventbus: ${path.join(snapshot, 'sub')} is inside the snapshot ${snapshot}: restoring there would change the snapshot`), 'says why');
+  t.same(contents(snapshot), before, 'the snapshot is unchanged');
+  t.equal(run('verify', snapshot).status, 0, 'and still verifies');
+
+  const file = path.join(dir, 'np');
+  writeFileSync(file, 'x');
+  const under = run('snapshot', '--data', dataDir, '--output', path.join(file, 'afile'));
+  t.equal(under.status, USAGE, 'an output under a file: usage status');
+  oneLine(t, under.stderr, new RegExp(`^eventbus: snapshot output ${path.join(file, 'afile')} cannot be created: ${file} is a file\n$`), 'names the file in the way');
+  const onFile = run('snapshot', '--data', dataDir, '--output', file);
+  t.equal(onFile.status, USAGE, 'an output that is a file: usage status');
+  oneLine(t, onFile.stderr, new RegExp(`^eventbus: snapshot output ${file} is a file, not a directory\n$`), 'says it is a file');
+});

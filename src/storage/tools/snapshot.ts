@@ -29,7 +29,7 @@ import { ensureDirectory } from '../fs/directory.js';
 import { writeFully, type FileIO } from '../fs/io.js';
 import type { FileCapture } from '../log/segment.js';
 import type { Logger } from '../logger.js';
-import { encodeManifest, MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.js';
+import { encodeManifest, MANIFEST_FILE, readManifest, type Manifest, type ManifestFile } from './manifest.js';
 
 /** Active tails larger than this are sealed rather than copied. */
 export const COPY_LIMIT_BYTES = 1024 * 1024;
@@ -126,6 +126,7 @@ export async function takeSnapshot(source: SnapshotSource, parentDir: string, co
   const { io, logger } = source;
   const started = Date.now();
   refuseInsideDataDirectory(source.dataDir, parentDir);
+  refuseUnusableOutput(io, parentDir);
   let staging: string | null = null;
   try {
     ensureDirectory(io, parentDir);
@@ -191,6 +192,56 @@ export function refuseInsideDataDirectory(dataDir: string, parentDir: string): v
     `snapshot output ${parent} is inside the data directory ${data}: the store would remove or change a snapshot there; put snapshots outside it`,
     { context: { path: parent, data_dir: data } },
   );
+}
+
+/**
+ * Refuses (INVALID_PATH), before anything is written, a snapshot directory that cannot hold one:
+ * a file or a path under a file, and a path inside a snapshot (a snapshot holds only the files
+ * its MANIFEST lists: another one inside it would make it fail to verify and to restore).
+ */
+export function refuseUnusableOutput(io: FileIO, parentDir: string): void {
+  const parent = path.resolve(parentDir);
+  const refuse = (why: string) => new EventBusError(ErrorCodes.INVALID_PATH, `snapshot output ${parent} ${why}`, { context: { path: parent } });
+  const obstacle = fileInTheWay(io, parent);
+  if (obstacle === parent) throw refuse('is a file, not a directory');
+  if (obstacle !== null) throw refuse(`cannot be created: ${obstacle} is a file`);
+  const snapshot = enclosingSnapshot(io, parent);
+  if (snapshot !== null) throw refuse(`is inside the snapshot ${snapshot}: a snapshot holds only the files its MANIFEST lists, and would no longer verify or restore; put snapshots outside it`);
+}
+
+/** The deepest existing part of `absolute` when it is not a directory (a file), else null. */
+function fileInTheWay(io: FileIO, absolute: string): string | null {
+  for (let dir = absolute; ; dir = path.dirname(dir)) {
+    const stat = statOrNull(io, dir);
+    if (stat !== null) return stat.isDirectory ? null : dir;
+    if (dir === path.dirname(dir)) return null;
+  }
+}
+
+/** `io.stat`, with a path under a file (ENOTDIR) as absent. */
+function statOrNull(io: FileIO, file: string): ReturnType<FileIO['stat']> {
+  try {
+    return io.stat(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw error;
+  }
+}
+
+/**
+ * The snapshot that `absolute` is (or is inside), or null: the nearest of it and its existing
+ * ancestors holding a MANIFEST that reads as a snapshot's, or a snapshot's hidden staging
+ * directory; symbolic links followed as far as the path exists.
+ */
+export function enclosingSnapshot(io: FileIO, absolute: string): string | null {
+  for (const candidate of new Set([absolute, realExisting(absolute)])) {
+    for (let dir = candidate; ; dir = path.dirname(dir)) {
+      if (PARTIAL_PATTERN.test(path.basename(dir))) return dir;
+      if (statOrNull(io, path.join(dir, MANIFEST_FILE)) !== null && typeof readManifest(io, dir) !== 'string') return dir;
+      if (dir === path.dirname(dir)) break;
+    }
+  }
+  return null;
 }
 
 /** True when `candidate` is `parent` or below it (both absolute). */
