@@ -210,7 +210,7 @@ export function refuseUnusableOutput(io: FileIO, parentDir: string): void {
 }
 
 /** The deepest existing part of `absolute` when it is not a directory (a file), else null. */
-function fileInTheWay(io: FileIO, absolute: string): string | null {
+export function fileInTheWay(io: FileIO, absolute: string): string | null {
   for (let dir = absolute; ; dir = path.dirname(dir)) {
     const stat = statOrNull(io, dir);
     if (stat !== null) return stat.isDirectory ? null : dir;
@@ -254,7 +254,7 @@ function inside(parent: string, candidate: string): boolean {
  * `absolute` with its deepest existing ancestor's symbolic links resolved (the part that does not
  * exist yet appended as given); `absolute` itself when nothing of it can be resolved.
  */
-function realExisting(absolute: string): string {
+export function realExisting(absolute: string): string {
   for (let existing = absolute; ; existing = path.dirname(existing)) {
     try {
       return path.join(realpathSync(existing), path.relative(existing, absolute));
