@@ -5,7 +5,8 @@
  *
  *   0   done (verify: sound)
  *   1   failed: an I/O error, a full disk, a port in use, a snapshot or restore that could not be
- *       made (an offline snapshot of a store that was not closed cleanly among them), or a
+ *       made (an offline snapshot of a store that was not closed cleanly, or whose open would
+ *       repair something, among them), or a
  *       server that refused to start (a config file error, a public address without
  *       authentication)
  *   2   damaged: verify found data that cannot be read back as written, or the offline snapshot

@@ -6,11 +6,16 @@
  * None of them creates or changes anything in a directory that is not already a store: the path
  * is checked first (store-checks.ts), and a wrong one is refused with one line (exit status 64).
  * `snapshot` also refuses a store a crash left (its recovery would change the files it reads),
- * and lists the damage the opened store knows of, exiting 2 (exit-status.ts).
+ * opens a clean one over a file layer that changes nothing in it but its LOCK (refusing, nothing
+ * changed, a store whose open would repair something), and lists the damage the opened store
+ * knows of, exiting 2 (exit-status.ts).
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { Engine } from '../storage/index.js';
+import { Engine, nodeIO, type SnapshotResult } from '../storage/index.js';
+import { readOnlyStore, type RefusedChange } from '../storage/tools/read-only-store.js';
+import { refuseUnusableOutput } from '../storage/tools/snapshot.js';
 import { restoreSnapshot, verifyDirectory, type VerifyReport } from '../storage/index.js';
 import { snapshotJson } from '../protocol/response.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
@@ -63,26 +68,63 @@ export async function snapshotCommand(dataDir: string, outputDir: string, json: 
   if (inside(store.path, output)) {
     throw new EventBusError(ErrorCodes.INVALID_PATH, `the output ${output} is inside the data directory ${store.path}; put snapshots outside it`);
   }
-  const engine = await Engine.open({ dataDir: store.path, retentionIntervalMs: 0, create: false });
+  refuseUnusableOutput(nodeIO, output); // under a file, inside a snapshot: before the store is opened
+  // Opened as the server would, but over a file layer that changes nothing in it but its LOCK:
+  // a store whose open would repair something is refused, nothing changed (read-only-store.ts).
+  const guarded = readOnlyStore(nodeIO, store.path);
+  let engine: Engine;
   try {
-    const result = await engine.snapshot(output);
-    const damage = knownDamage(engine);
-    // As snapshot_db answers: `path` relative to where it was asked for, and absolute_path;
-    // `damage` only when there is some.
-    if (json) {
-      const line = snapshotJson({ ...result, path: path.relative(output, result.path), absolutePath: result.path });
-      print(damage.length === 0 ? line : `${line.slice(0, -1)},"damage":${JSON.stringify(damage)}}`);
-    } else {
-      print(`snapshot ${result.path}${damage.length === 0 ? '' : ` (DAMAGED: it holds the damage the store had)`}`);
-      print(`  ${result.streams} streams, ${result.events} events, ${result.bytes} bytes; ${result.linkedFiles} files linked, ${result.copiedFiles} copied${result.copyFallback ? ' (hard links impossible: copied instead)' : ''}`);
-      for (const d of damage) {
-        print(`  damage: stream ${JSON.stringify(d.stream)}: ${d.file === null ? '' : `${d.file}${d.position === null ? '' : ` at byte ${d.position}`}: `}${d.message}`);
-      }
+    engine = await Engine.open({ dataDir: store.path, retentionIntervalMs: 0, create: false, io: guarded.io });
+  } catch (error) {
+    if (guarded.refused.length > 0) throw needsRepair(store.path, guarded.refused[0]!);
+    throw error;
+  }
+  let result: SnapshotResult | null = null;
+  let damage: KnownDamage[] = [];
+  try {
+    if (guarded.refused.length === 0) {
+      result = await engine.snapshot(output, { copyActiveTails: true });
+      damage = knownDamage(engine);
     }
-    return damage.length === 0 ? ExitStatus.OK : ExitStatus.DAMAGED;
   } finally {
     await engine.close();
   }
+  if (guarded.refused.length > 0 || result === null) {
+    // A change asked for while the snapshot was taken (by background upkeep): it is not kept.
+    if (result !== null) rmSync(result.path, { recursive: true, force: true });
+    throw needsRepair(store.path, guarded.refused[0]!);
+  }
+  return reportSnapshot(result, damage, output, json, print);
+}
+
+/**
+ * The refusal of a store whose open would change it (`first`: the first change refused): damage
+ * that recovery cuts or seals, an index it rebuilds, files it removes. Nothing was changed.
+ */
+function needsRepair(dataDir: string, first: RefusedChange): EventBusError {
+  return new EventBusError(
+    ErrorCodes.SNAPSHOT_FAILED,
+    `data directory ${dataDir} needs repair when it is opened (the open would ${first.operation} ${first.file}), and the offline snapshot never changes the store it reads; nothing was changed. ` +
+      `See what is wrong with: eventbus verify ${dataDir}. To keep it as it is, copy the stopped directory (cp -a); or start the server on it once (eventbus serve --data ${dataDir}: it repairs it and logs what it did) and stop it, then snapshot`,
+    { context: { path: dataDir, operation: first.operation, file: first.file } },
+  );
+}
+
+/** Prints what the snapshot made and the damage the store knows of; returns the exit status. */
+function reportSnapshot(result: SnapshotResult, damage: KnownDamage[], output: string, json: boolean, print: Print): ExitStatusValue {
+  // As snapshot_db answers: `path` relative to where it was asked for, and absolute_path;
+  // `damage` only when there is some.
+  if (json) {
+    const line = snapshotJson({ ...result, path: path.relative(output, result.path), absolutePath: result.path });
+    print(damage.length === 0 ? line : `${line.slice(0, -1)},"damage":${JSON.stringify(damage)}}`);
+  } else {
+    print(`snapshot ${result.path}${damage.length === 0 ? '' : ` (DAMAGED: it holds the damage the store had)`}`);
+    print(`  ${result.streams} streams, ${result.events} events, ${result.bytes} bytes; ${result.linkedFiles} files linked, ${result.copiedFiles} copied${result.copyFallback ? ' (hard links impossible: copied instead)' : ''}`);
+    for (const d of damage) {
+      print(`  damage: stream ${JSON.stringify(d.stream)}: ${d.file === null ? '' : `${d.file}${d.position === null ? '' : ` at byte ${d.position}`}: `}${d.message}`);
+    }
+  }
+  return damage.length === 0 ? ExitStatus.OK : ExitStatus.DAMAGED;
 }
 
 /** Verifies a data directory no server holds, or a snapshot. Returns the exit status: 0 when sound, 2 when damaged. */

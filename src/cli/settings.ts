@@ -11,7 +11,8 @@ import type { ServerLimits } from '../server/limits.js';
 import type { HttpOptions } from '../server/http/http-options.js';
 import type { EngineOptions } from '../storage/index.js';
 import { resolveJetStreamOptions, type JetStreamOptions } from '../bus/jetstream/jetstream-options.js';
-import { FSYNC_POLICIES, type FsyncPolicy } from '../storage/index.js';
+import { FSYNC_POLICIES, nodeIO, type FsyncPolicy } from '../storage/index.js';
+import { fileInTheWay, realExisting } from '../storage/tools/snapshot.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { DEFAULTS, LOG_LEVELS, envFlag } from './defaults.js';
 
@@ -150,16 +151,25 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
 
 /**
  * `snapshots.root`, or the default beside the data directory. A root inside the data directory is
- * refused at start: every snapshot there would be refused (INVALID_PATH), since the store would
- * take it for stray files.
+ * refused at start, also through a symbolic link (real paths compared as far as they exist):
+ * every snapshot there would be refused (INVALID_PATH), since the store would take it for stray
+ * files. So is a root that is a file or lies under one: no snapshot could be made.
  */
 function snapshotsRootOf(configured: string | undefined, dataDir: string): string {
   if (configured === undefined) return defaultSnapshotsRoot(dataDir);
   const root = path.resolve(configured);
-  const relative = path.relative(dataDir, root);
-  if (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))) {
-    throw bad(`snapshots.root ${root} is inside the data directory ${dataDir}: put it beside it (the default is ${defaultSnapshotsRoot(dataDir)})`);
+  const data = path.resolve(dataDir);
+  const inside = (parent: string, candidate: string) => {
+    const relative = path.relative(parent, candidate);
+    return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+  };
+  if (inside(data, root) || inside(realExisting(data), realExisting(root))) {
+    const link = inside(data, root) ? '' : ` (through a symbolic link: it is really ${realExisting(root)})`;
+    throw bad(`snapshots.root ${root} is inside the data directory ${data}${link}: put it beside it (the default is ${defaultSnapshotsRoot(dataDir)})`);
   }
+  const file = fileInTheWay(nodeIO, root);
+  if (file === root) throw bad(`snapshots.root ${root} is a file, not a directory: give a directory (the default is ${defaultSnapshotsRoot(dataDir)})`);
+  if (file !== null) throw bad(`snapshots.root ${root} cannot be created: ${file} is a file`);
   return root;
 }
 

@@ -5,8 +5,9 @@
  * (exit status 64), or LOCKED (75) for a store a running server holds.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { inspectStoreDirectory, type StoreDirectory } from '../storage/index.js';
+import { inspectStoreDirectory, nodeIO, type StoreDirectory } from '../storage/index.js';
 import { unfinishedRestoreReason } from '../storage/store-directory.js';
+import { enclosingSnapshot } from '../storage/tools/snapshot.js';
 
 function usage(reason: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_PATH, reason);
@@ -143,10 +144,15 @@ export function requireSnapshot(dir: string): StoreDirectory {
 
 /**
  * `restore --data`: absent (created), an empty directory, or one a restore did not finish into
- * (cleared first); anything else is never overwritten.
+ * (cleared first); anything else is never overwritten. Nor is a directory inside a snapshot: the
+ * restored store's files would make the snapshot fail to verify and to restore.
  */
 export function requireRestoreTarget(dataDir: string): StoreDirectory {
   const found = inspectStoreDirectory(dataDir);
+  const snapshot = found.kind === 'file' ? null : enclosingSnapshot(nodeIO, found.path);
+  if (snapshot !== null) {
+    throw usage(`${found.path} is inside the snapshot ${snapshot}: restoring there would change the snapshot; restore into a directory outside it`);
+  }
   if (found.kind === 'empty' || (found.kind === 'missing' && found.obstacle === undefined)) return found;
   // A restore that did not finish is restored again (restore clears it first); one running is not.
   if (found.restoreInterrupted) {

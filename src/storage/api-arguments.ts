@@ -221,6 +221,14 @@ export function checkPath(value: unknown, field: string): asserts value is strin
   if (typeof value !== 'string' || value.length === 0) throw invalidArgument(field, 'a non-empty path', value);
 }
 
+/** The options of snapshot: `{ copyActiveTails? }`. */
+export function checkSnapshotOptions(options: unknown): asserts options is { copyActiveTails?: boolean } | undefined {
+  checkOptionsObject(options, 'options');
+  if (options === undefined) return;
+  checkKnownKeys(options, 'options', ['copyActiveTails']);
+  if (options.copyActiveTails !== undefined && typeof options.copyActiveTails !== 'boolean') throw invalidArgument('options.copyActiveTails', 'a boolean', options.copyActiveTails);
+}
+
 // ------------------------------------------------------------------ unknown keys, stream settings, file layers and observers
 
 const READ_LIMIT_KEYS = ['maxEvents', 'maxBytes'] as const;

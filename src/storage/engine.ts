@@ -34,7 +34,7 @@ import { readCrcCheckpoint, removeCrcCheckpoint, writeCrcCheckpoint, type Segmen
 import { inspectStoreDirectory, unfinishedRestoreReason } from './store-directory.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './engine-options.js';
 import {
-  checkConsumeOptions, checkCreateStreamOptions, checkInteger, checkKey, checkKeyRange, checkNewEvents, checkObserver, checkOffset, checkOffsetList, checkPath, checkPayload,
+  checkConsumeOptions, checkCreateStreamOptions, checkInteger, checkKey, checkKeyRange, checkNewEvents, checkObserver, checkOffset, checkOffsetList, checkPath, checkPayload, checkSnapshotOptions,
   checkPayloads, checkReadLimits, checkRetentionLimits, checkRetryOptions, checkStreamNameType, checkTimeMs, checkWholeNumber, invalidArgument, MAX_TIMER_MS,
 } from './api-arguments.js';
 import { ensureDirectory } from './fs/directory.js';
@@ -54,7 +54,7 @@ import { EventWatch } from './long-polls.js';
 import { StreamAdmin, type RetentionView } from './stream-admin.js';
 import type { StreamRetention } from './stream-settings.js';
 import { deadLetterStreamName, validateConsumerName } from './stream-name.js';
-import { takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
+import { COPY_LIMIT_BYTES, takeSnapshot, type SnapshotResult, type SnapshotSource } from './tools/snapshot.js';
 import { DuplicateWindow } from './duplicate-window.js';
 import { appendEvents, type AppendContext, type AppendEventsOptions, type AppendEventsResult, type ExpectedVersion, type NewEvent } from './event-append.js';
 import { MAX_MSG_ID_BYTES, type EventAttributes } from './format/record-fields.js';
@@ -747,27 +747,31 @@ export class Engine {
    * Takes a point-in-time snapshot into a new directory inside `parentDir` (tools/snapshot.ts).
    * It holds every event and consumer change acknowledged before the call; later writes never
    * change it. Writes keep flowing while it runs. Throws INVALID_PATH when `parentDir` is inside
-   * the data directory (nothing written), SNAPSHOT_FAILED.
+   * the data directory (nothing written), SNAPSHOT_FAILED. With `copyActiveTails`, every active
+   * segment's tail is copied whole, however large, instead of sealing those over 1 MiB first: the
+   * store's files are left as they are (the offline `eventbus snapshot`).
    */
-  snapshot(parentDir: string): Promise<SnapshotResult> {
+  snapshot(parentDir: string, options?: { copyActiveTails?: boolean }): Promise<SnapshotResult> {
     try {
       this.checkOpen();
       checkPath(parentDir, 'parentDir');
+      checkSnapshotOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
+    const copyLimitBytes = options?.copyActiveTails === true ? Infinity : COPY_LIMIT_BYTES;
     // Checked open at the call only: close waits for the snapshots called before it (in call
     // order, also in the same turn), so a queued one is taken, never refused for a later close.
-    const run = this.snapshotQueue.catch(() => {}).then(() => this.observedSnapshot(path.resolve(parentDir)));
+    const run = this.snapshotQueue.catch(() => {}).then(() => this.observedSnapshot(path.resolve(parentDir), copyLimitBytes));
     this.snapshotQueue = run;
     return run;
   }
 
   /** Takes a snapshot, telling the observers how it went. */
-  private async observedSnapshot(parentDir: string): Promise<SnapshotResult> {
+  private async observedSnapshot(parentDir: string, copyLimitBytes: number): Promise<SnapshotResult> {
     const startedMs = performance.now();
     try {
-      const result = await takeSnapshot(this.snapshotSource(), parentDir);
+      const result = await takeSnapshot(this.snapshotSource(), parentDir, copyLimitBytes);
       this.observers.emit('snapshot', { parentDir, durationMs: performance.now() - startedMs, result, error: null });
       return result;
     } catch (error) {

@@ -5,7 +5,8 @@
  * a store a running server holds. Real processes, real directories.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, cpSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
@@ -218,15 +219,85 @@ t.test('the offline snapshot of a store whose open was interrupted says so (not 
   t.same(listing(dataDir), before, 'nothing changed');
 });
 
-t.test('the offline snapshot of a damaged store makes the snapshot, names the damage and exits 2', async (t) => {
+/** Every file under `dir` with a hash of its contents: equal listings, not a byte changed. */
+function contents(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    for (const name of readdirSync(p).sort()) {
+      const full = path.join(p, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else out.push(`${path.relative(dir, full)} ${createHash('md5').update(readFileSync(full)).digest('hex')}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+t.test('the offline snapshot of a clean store changes no byte of it (crc-checkpoint included) and leaves no LOCK', async (t) => {
+  const { dir, dataDir } = await storeWithEvent(t, 1);
+  const before = contents(dataDir);
+  t.ok(before.some((line) => line.startsWith('crc-checkpoint ')), 'a clean stop left its checkpoint');
+  const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+  t.equal(snapshot.status, 0, snapshot.stderr);
+  t.same(contents(dataDir), before, 'every file as it was, byte for byte');
+});
+
+t.test('the offline snapshot refuses a store its open would repair, changing no byte of it (exit 1, one line)', async (t) => {
+  const { dir, dataDir } = await storeWithEvent(t, 1);
+  const server = await startServerProcess({ dataDir });
+  const connection = await EventBusClient.connect({ port: server.port });
+  const delivery = await connection.processEvents('orders', { maxEvents: 1 });
+  await connection.markEvent(delivery.events.map((event) => event.id), 1);
+  await connection.close();
+  t.equal(await server.stop(), 0);
+  const streamDir = path.join(dataDir, 'streams', readdirSync(path.join(dataDir, 'streams'))[0]!);
+  const journal = path.join(streamDir, 'consumers');
+  const journalBytes = statSync(journal).size;
+  const log = path.join(streamDir, readdirSync(streamDir).find((name) => name.endsWith('.log'))!);
+  const damages: [string, () => void, RegExp][] = [
+    ['the last consumer journal record damaged', () => flipByte(journal, journalBytes - 3), /the open would truncate streams\/[^/]+\/consumers\)/],
+    ['the last record of the active segment damaged', () => flipByte(log, statSync(log).size - 2), /the open would rewrite streams\/[^/]+\/0+\.index\)/],
+  ];
+  for (const [what, damage, change] of damages) {
+    const copy = path.join(dir, `copy-${damages.findIndex(([w]) => w === what)}`);
+    cpSync(dataDir, copy, { recursive: true });
+    damage();
+    const before = contents(dataDir);
+    const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+    t.equal(snapshot.status, 1, `${what}: failed, no snapshot made`);
+    oneLine(t, snapshot.stderr, new RegExp(`^eventbus: data directory ${dataDir} needs repair when it is opened \\(.*\\), and the offline snapshot never changes the store it reads; nothing was changed\\. See what is wrong with: eventbus verify`), `${what}: says why and what to do`);
+    t.match(snapshot.stderr, change, `${what}: names the change its open would make`);
+    t.same(contents(dataDir), before, `${what}: not a byte changed`);
+    t.notOk(existsSync(path.join(dir, 'snaps')) && readdirSync(path.join(dir, 'snaps')).length > 0, `${what}: no snapshot left`);
+    t.equal(run('verify', dataDir).status, 2, `${what}: verify still sees the damage`);
+    rmSync(dataDir, { recursive: true });
+    renameSync(copy, dataDir);
+  }
+});
+
+function flipByte(file: string, position: number): void {
+  const fd = openSync(file, 'r+');
+  const byte = Buffer.alloc(1);
+  readSync(fd, byte, 0, 1, position);
+  byte[0] = byte[0]! ^ 0xff;
+  writeSync(fd, byte, 0, 1, position);
+  closeSync(fd);
+}
+
+t.test('the offline snapshot of a store holding damage its open keeps (a seal records it) makes the snapshot, names the damage and exits 2', async (t) => {
   const { dir, dataDir } = await storeWithEvent(t, 1);
   const streamDir = path.join(dataDir, 'streams', readdirSync(path.join(dataDir, 'streams'))[0]!);
   const log = path.join(streamDir, readdirSync(streamDir).find((name) => name.endsWith('.log'))!);
   const fd = openSync(log, 'r+');
   writeSync(fd, Buffer.from('X'), 0, 1, statSync(log).size - 2); // inside the event's payload
   closeSync(fd);
+  // The server's open seals the damaged active segment over its damage; later opens change nothing.
+  const server = await startServerProcess({ dataDir });
+  t.equal(await server.stop(), 0);
 
+  const before = contents(dataDir);
   const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+  t.same(contents(dataDir), before, 'not a byte of the store changed');
   t.equal(snapshot.status, 2, `damaged status: ${snapshot.stderr}`);
   t.match(snapshot.stdout, /^snapshot .*\(DAMAGED: it holds the damage the store had\)\n/, 'the first line says so');
   t.match(snapshot.stdout, new RegExp(`\\n  damage: stream "orders": ${log} at byte \\d+: .*offsets 0-0 cannot be read`), 'names the stream, file, position and offsets');
@@ -247,4 +318,28 @@ t.test('a snapshot copied under another name verifies and restores (exit 0)', as
   const restored = run('restore', copy, '--data', path.join(dir, 'restored'));
   t.equal(restored.status, 0, restored.stderr);
   t.match(restored.stdout, /restored .*snapcopy into .*restored: 1 streams, 1 events/);
+});
+
+t.test('snapshot and restore refuse an output inside a snapshot, and snapshot an output under a file (exit 64, one line, nothing written)', async (t) => {
+  const { dir, dataDir, snapshot } = await storeAndSnapshot(t);
+  const before = contents(snapshot);
+  for (const output of [snapshot, path.join(snapshot, 'streams'), path.join(snapshot, 'more', 'nightly')]) {
+    const taken = run('snapshot', '--data', dataDir, '--output', output);
+    t.equal(taken.status, USAGE, `snapshot --output ${path.relative(dir, output)}: usage status`);
+    oneLine(t, taken.stderr, new RegExp(`^eventbus: snapshot output ${output} is inside the snapshot ${snapshot}: a snapshot holds only the files its MANIFEST lists`), 'says it is inside a snapshot');
+  }
+  const restored = run('restore', snapshot, '--data', path.join(snapshot, 'sub'));
+  t.equal(restored.status, USAGE, 'restore into a directory inside the snapshot: usage status');
+  oneLine(t, restored.stderr, new RegExp(`^eventbus: ${path.join(snapshot, 'sub')} is inside the snapshot ${snapshot}: restoring there would change the snapshot`), 'says why');
+  t.same(contents(snapshot), before, 'the snapshot is unchanged');
+  t.equal(run('verify', snapshot).status, 0, 'and still verifies');
+
+  const file = path.join(dir, 'np');
+  writeFileSync(file, 'x');
+  const under = run('snapshot', '--data', dataDir, '--output', path.join(file, 'afile'));
+  t.equal(under.status, USAGE, 'an output under a file: usage status');
+  oneLine(t, under.stderr, new RegExp(`^eventbus: snapshot output ${path.join(file, 'afile')} cannot be created: ${file} is a file\n$`), 'names the file in the way');
+  const onFile = run('snapshot', '--data', dataDir, '--output', file);
+  t.equal(onFile.status, USAGE, 'an output that is a file: usage status');
+  oneLine(t, onFile.stderr, new RegExp(`^eventbus: snapshot output ${file} is a file, not a directory\n$`), 'says it is a file');
 });

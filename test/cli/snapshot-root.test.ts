@@ -4,7 +4,7 @@
  * snapshot_db answers with `absolute_path`, which `eventbus verify` and `restore` accept as is.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { defaultSnapshotsRoot } from '../../src/bus/snapshot-path.js';
@@ -63,5 +63,29 @@ t.test('a snapshots root inside the data directory is refused at start, in one l
     t.match(served.stderr.trim(), /^eventbus: snapshots\.root .* is inside the data directory .*: put it beside it/, 'one line naming both');
     t.equal(served.stderr.trim().split('\n').length, 1);
     t.notOk(existsSync(dataDir), 'nothing written');
+  }
+});
+
+t.test('a snapshots root that is a symbolic link into the data directory, or a file, is refused at start in one line', async (t) => {
+  const home = tempDir(t);
+  const dataDir = path.join(home, 'data');
+  mkdirSync(dataDir);
+  writeFileSync(path.join(dataDir, '.gitkeep'), '');
+  symlinkSync(dataDir, path.join(home, 'link'));
+  const file = path.join(home, 'snapshots-file');
+  writeFileSync(file, 'x');
+  for (const [root, pattern] of [
+    [path.join(home, 'link'), /^eventbus: snapshots\.root .*link is inside the data directory .*data \(through a symbolic link: it is really .*data\): put it beside it/],
+    [path.join(home, 'link', 'snaps'), /^eventbus: snapshots\.root .*link\/snaps is inside the data directory .*\(through a symbolic link/],
+    [file, /^eventbus: snapshots\.root .*snapshots-file is a file, not a directory/],
+    [path.join(file, 'snaps'), /^eventbus: snapshots\.root .*snapshots-file\/snaps cannot be created: .*snapshots-file is a file/],
+  ] as const) {
+    const config = path.join(home, 'eventbus.yaml');
+    writeFileSync(config, `snapshots:\n  root: ${root}\n`);
+    const served = spawnSync(process.execPath, [MAIN, 'serve', '--data', dataDir, '--config', config, '--port', '0'], { encoding: 'utf8', timeout: 20_000 });
+    t.equal(served.status, 1, `root ${path.relative(home, root)}: refused at start`);
+    t.match(served.stderr.trim(), pattern, 'says why');
+    t.equal(served.stderr.trim().split('\n').length, 1, 'in one line');
+    t.same(readdirSync(dataDir), ['.gitkeep'], 'nothing written');
   }
 });

@@ -117,3 +117,19 @@ t.test('a snapshot of a sound store has no left_out', { skip: onJetStream ? 'the
   t.notOk('left_out' in (raw.response.body as { snapshot: object }).snapshot);
   t.same((await client.snapshot('m')).leftOut, []);
 });
+
+t.test('snapshot_db into an existing snapshot (or below it) is refused with INVALID_PATH, the snapshot left valid', async (t) => {
+  const root = tempDir(t, 'snap-in-snap');
+  const server = await startInProcess({ bus: { snapshotsRoot: root } });
+  t.teardown(() => server.close());
+  await server.engine.createStream('s');
+  const client = await EventBusClient.connect({ port: server.port });
+  t.teardown(() => client.close());
+  const first = await client.snapshot('nightly');
+  for (const output of [first.path, `${first.path}/streams`, `${first.path}/new/deeper`]) {
+    await t.rejects(client.snapshot(output), { code: 'INVALID_PATH', message: /is inside the snapshot .*: a snapshot holds only the files its MANIFEST lists/ }, `${output}: INVALID_PATH, saying why`);
+  }
+  t.notOk(fs.existsSync(path.join(first.absolutePath, 'new')), 'nothing created inside it');
+  t.equal(verifyDirectory(nodeIO, first.absolutePath).ok, true, 'the snapshot still verifies');
+  t.ok((await client.snapshot('nightly')).path.startsWith('nightly/snapshot-'), 'a snapshot beside it is taken');
+});

@@ -22,7 +22,7 @@ import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange
 import type { SyncTarget } from '../fs/group-commit.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
 import type { RecoveryNotes } from '../log/recovery-notes.js';
-import { decodeJournal, encodeJournalFile, encodeJournalHeader, JOURNAL_FILE, type JournalDamage, type JournalRecord } from './journal-codec.js';
+import { decodeJournal, encodeJournalFile, encodeJournalHeader, JOURNAL_FILE, type DecodedJournal, type JournalDamage, type JournalRecord } from './journal-codec.js';
 
 /** Compact when the journal exceeds this, or four times its size after the last compaction. */
 const COMPACT_MIN_BYTES = 1024 * 1024;
@@ -81,9 +81,9 @@ export class ConsumerJournal {
     const { io, logger } = ctx;
     const temporary = journal.file + COMPACT_SUFFIX;
     if (io.stat(temporary) !== null) io.unlink(temporary); // compaction cut short: the old file is current
-    if (io.stat(journal.file) === null) return { journal, records: [], damage: [] };
-    const contents = readWholeFile(io, journal.file);
-    const decoded = decodeJournal(contents, journal.file, ctx.afterCrash !== false);
+    const found = readJournal(io, dir, ctx.afterCrash !== false);
+    if (found === null) return { journal, records: [], damage: [] };
+    const { contents, decoded } = found;
     if (decoded.tornAtCreation) {
       // Torn while being created: nothing in it was ever acknowledged. Start afresh.
       io.unlink(journal.file);
@@ -252,4 +252,26 @@ export class ConsumerJournal {
     this.current?.close();
     this.current = null;
   }
+}
+
+/** What {@link readJournal} found. */
+export interface JournalOnDisk {
+  file: string;
+  contents: Buffer;
+  decoded: DecodedJournal;
+  /** A compaction's temporary file is beside it (cut short: removed on open, the journal stays current). */
+  compactionLeft: boolean;
+}
+
+/**
+ * Reads the consumer journal of the stream in `dir` and judges it exactly as an open does
+ * (`afterCrash`: the store's last process stopped with it open; after a clean stop a failing last
+ * record is damage, not a torn tail), changing nothing; null when there is none. The open
+ * ({@link ConsumerJournal.open}) then repairs what it found; `eventbus verify` reports it.
+ */
+export function readJournal(io: FileIO, dir: string, afterCrash: boolean): JournalOnDisk | null {
+  const file = path.join(dir, JOURNAL_FILE);
+  if (io.stat(file) === null) return null;
+  const contents = readWholeFile(io, file);
+  return { file, contents, decoded: decodeJournal(contents, file, afterCrash), compactionLeft: io.stat(file + COMPACT_SUFFIX) !== null };
 }

@@ -29,7 +29,7 @@ import { ensureDirectory } from '../fs/directory.js';
 import { writeFully, type FileIO } from '../fs/io.js';
 import type { FileCapture } from '../log/segment.js';
 import type { Logger } from '../logger.js';
-import { encodeManifest, MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.js';
+import { encodeManifest, MANIFEST_FILE, readManifest, type Manifest, type ManifestFile } from './manifest.js';
 
 /** Active tails larger than this are sealed rather than copied. */
 export const COPY_LIMIT_BYTES = 1024 * 1024;
@@ -118,20 +118,22 @@ export function snapshotName(date: Date): string {
 }
 
 /**
- * Takes a snapshot of `source` into a new directory inside `parentDir`. Throws INVALID_PATH,
- * before anything is written, when `parentDir` is inside the data directory; SNAPSHOT_FAILED.
+ * Takes a snapshot of `source` into a new directory inside `parentDir`, sealing active tails over
+ * `copyLimitBytes` first (Infinity: none; every tail is copied). Throws INVALID_PATH, before
+ * anything is written, when `parentDir` is inside the data directory; SNAPSHOT_FAILED.
  */
-export async function takeSnapshot(source: SnapshotSource, parentDir: string): Promise<SnapshotResult> {
+export async function takeSnapshot(source: SnapshotSource, parentDir: string, copyLimitBytes = COPY_LIMIT_BYTES): Promise<SnapshotResult> {
   const { io, logger } = source;
   const started = Date.now();
   refuseInsideDataDirectory(source.dataDir, parentDir);
+  refuseUnusableOutput(io, parentDir);
   let staging: string | null = null;
   try {
     ensureDirectory(io, parentDir);
     for (const name of io.readdir(parentDir)) {
       if (PARTIAL_PATTERN.test(name)) io.removeTree(path.join(parentDir, name)); // cut short earlier
     }
-    await source.prepare(COPY_LIMIT_BYTES);
+    await source.prepare(copyLimitBytes);
     // Capture: synchronous from here to the first await.
     const createdAt = new Date();
     let name = snapshotName(createdAt);
@@ -192,6 +194,56 @@ export function refuseInsideDataDirectory(dataDir: string, parentDir: string): v
   );
 }
 
+/**
+ * Refuses (INVALID_PATH), before anything is written, a snapshot directory that cannot hold one:
+ * a file or a path under a file, and a path inside a snapshot (a snapshot holds only the files
+ * its MANIFEST lists: another one inside it would make it fail to verify and to restore).
+ */
+export function refuseUnusableOutput(io: FileIO, parentDir: string): void {
+  const parent = path.resolve(parentDir);
+  const refuse = (why: string) => new EventBusError(ErrorCodes.INVALID_PATH, `snapshot output ${parent} ${why}`, { context: { path: parent } });
+  const obstacle = fileInTheWay(io, parent);
+  if (obstacle === parent) throw refuse('is a file, not a directory');
+  if (obstacle !== null) throw refuse(`cannot be created: ${obstacle} is a file`);
+  const snapshot = enclosingSnapshot(io, parent);
+  if (snapshot !== null) throw refuse(`is inside the snapshot ${snapshot}: a snapshot holds only the files its MANIFEST lists, and would no longer verify or restore; put snapshots outside it`);
+}
+
+/** The deepest existing part of `absolute` when it is not a directory (a file), else null. */
+export function fileInTheWay(io: FileIO, absolute: string): string | null {
+  for (let dir = absolute; ; dir = path.dirname(dir)) {
+    const stat = statOrNull(io, dir);
+    if (stat !== null) return stat.isDirectory ? null : dir;
+    if (dir === path.dirname(dir)) return null;
+  }
+}
+
+/** `io.stat`, with a path under a file (ENOTDIR) as absent. */
+function statOrNull(io: FileIO, file: string): ReturnType<FileIO['stat']> {
+  try {
+    return io.stat(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw error;
+  }
+}
+
+/**
+ * The snapshot that `absolute` is (or is inside), or null: the nearest of it and its existing
+ * ancestors holding a MANIFEST that reads as a snapshot's, or a snapshot's hidden staging
+ * directory; symbolic links followed as far as the path exists.
+ */
+export function enclosingSnapshot(io: FileIO, absolute: string): string | null {
+  for (const candidate of new Set([absolute, realExisting(absolute)])) {
+    for (let dir = candidate; ; dir = path.dirname(dir)) {
+      if (PARTIAL_PATTERN.test(path.basename(dir))) return dir;
+      if (statOrNull(io, path.join(dir, MANIFEST_FILE)) !== null && typeof readManifest(io, dir) !== 'string') return dir;
+      if (dir === path.dirname(dir)) break;
+    }
+  }
+  return null;
+}
+
 /** True when `candidate` is `parent` or below it (both absolute). */
 function inside(parent: string, candidate: string): boolean {
   const relative = path.relative(parent, candidate);
@@ -202,7 +254,7 @@ function inside(parent: string, candidate: string): boolean {
  * `absolute` with its deepest existing ancestor's symbolic links resolved (the part that does not
  * exist yet appended as given); `absolute` itself when nothing of it can be resolved.
  */
-function realExisting(absolute: string): string {
+export function realExisting(absolute: string): string {
   for (let existing = absolute; ; existing = path.dirname(existing)) {
     try {
       return path.join(realpathSync(existing), path.relative(existing, absolute));

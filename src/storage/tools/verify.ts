@@ -8,7 +8,10 @@
  * - The catalog, and for every stream: every segment's header, every record's CRC and offset
  *   (dense, starting at the base offset; damage judged by the batch rule recovery applies,
  *   log/segment-check.ts), every index entry against the record it points at, and every seal
- *   trailer against its files (and the damage it records); the consumer journal's records; the key index's runs
+ *   trailer against its files (and the damage it records); that no segment is missing (a gap
+ *   between a sealed segment's end and the next one's base; the active segment the clean-close
+ *   checkpoint lists); the consumer journal, judged exactly as an open judges it
+ *   (consumer-journal.ts's readJournal, journal-replay.ts); the key index's runs
  *   (keys-<from>-<to>.run: header, trailer, fences, every block's CRC, entries in (hash, version)
  *   order and inside the offsets the run covers).
  *
@@ -24,13 +27,14 @@ import { CATALOG, Catalog } from '../catalog.js';
 import { inspectStoreDirectory } from '../store-directory.js';
 import { lockHolder } from '../fs/lock.js';
 import { readCrcCheckpoint, type SegmentCrcs } from '../crc-checkpoint.js';
-import { decodeJournal, JOURNAL_FILE } from '../consumers/journal-codec.js';
+import { readJournal } from '../consumers/consumer-journal.js';
+import { replayJournal } from '../consumers/journal-replay.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
-import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES } from '../format/offset-index.js';
+import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES, sealedIndexBytes } from '../format/offset-index.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
 import { fileCrc } from '../log/log-scanner.js';
-import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, guessVersion, scanRecords, type Damage, type RecordsScan } from '../log/segment-check.js';
+import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, guessVersion, readSealTrailer, scanRecords, type Damage, type RecordsScan } from '../log/segment-check.js';
 import { listSegments, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { PARTIAL_PATTERN } from './snapshot.js';
@@ -229,25 +233,103 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
     problem(dir, `directory of stream ${JSON.stringify(name)} is missing`);
     return;
   }
-  const { bases } = listSegments(io, dir);
+  const listing = listSegments(io, dir);
+  const { bases } = listing;
   if (bases.length === 0) {
     problem(dir, `stream ${JSON.stringify(name)} has no segment files`);
     return;
   }
+  // The active segment the clean-close checkpoint lists, when no segment file of it is left:
+  // the last segment found is then a sealed one, which must end where it begins.
+  const lastBase = bases[bases.length - 1]!;
+  const goneActive = checkpoint !== undefined && checkpoint.base > lastBase ? checkpoint : null;
+  const explained = new Set<number>();
   for (let i = 0; i < bases.length; i++) {
-    const last = i === bases.length - 1;
-    verifySegment(io, segmentPaths(dir, bases[i]!), last ? null : bases[i + 1]! - bases[i]!, truncatedBefore, findings, last ? checkpoint : undefined);
+    const paths = segmentPaths(dir, bases[i]!);
+    const next = i < bases.length - 1 ? bases[i + 1]! : goneActive?.base ?? null;
+    let expectedCount = next === null ? null : next - paths.baseOffset;
+    // A sealed segment whose own seal ends before the next one begins: the segments between are gone.
+    const sealedCount = expectedCount === null ? null : sealedRecordCount(io, paths);
+    if (sealedCount !== null && expectedCount !== null && sealedCount < expectedCount) {
+      missingSegments(io, dir, paths.baseOffset + sealedCount, next! - 1, truncatedBefore, findings, explained);
+      expectedCount = sealedCount;
+    }
+    verifySegment(io, paths, expectedCount, truncatedBefore, findings, next === null ? checkpoint : undefined);
+  }
+  if (goneActive !== null) missingActive(io, dir, goneActive, truncatedBefore, findings, explained);
+  for (const index of listing.orphanIndexes) {
+    const base = Number(path.basename(index).slice(0, 20));
+    if (explained.has(base)) continue;
+    findings.checked.add(index);
+    findings.note(index, base < bases[0]!
+      ? 'an index whose log is gone (left by retention a crash cut short; removed on open)'
+      : 'an index without its log (removed on open)');
   }
   // Offsets below this are gone from the log (retention, truncation): a run of them cannot be rebuilt.
   const logFrom = Math.max(bases[0]!, truncatedBefore);
   verifyKeyRuns(io, dir, logFrom, findings);
-  const journal = path.join(dir, JOURNAL_FILE);
-  if (io.stat(journal) !== null) {
-    findings.checked.add(journal);
-    // As recovery reads it, assuming a crash: a torn tail is what recovery cuts, not damage.
-    const { damage } = decodeJournal(readWholeFile(io, journal), journal, true);
-    for (const d of damage) problem(d.file, `consumer journal ${d.reason}`, d.position);
+  verifyJournal(io, dir, findings);
+}
+
+/**
+ * Judges the consumer journal exactly as an open does (consumer-journal.ts's readJournal, then
+ * journal-replay.ts): after a clean stop (or for a snapshot, which opens restored without a
+ * LOCK) a failing last record is damage, after a crash a torn tail that the open cuts off.
+ */
+function verifyJournal(io: FileIO, dir: string, { problem, note, checked, crashed }: Findings): void {
+  const found = readJournal(io, dir, crashed);
+  if (found === null) return;
+  const { file, contents, decoded, compactionLeft } = found;
+  checked.add(file);
+  if (compactionLeft) note(`${file}.compact`, 'a compaction cut short by a crash (removed on open; the journal beside it is current)');
+  if (decoded.tornAtCreation) {
+    note(file, 'consumer journal torn while being created (nothing in it was acknowledged; removed on open)');
+    return;
   }
+  for (const d of decoded.damage) problem(d.file, `consumer journal ${d.reason}`, d.position);
+  if (crashed && decoded.end < contents.length) {
+    note(file, `consumer journal's last record is torn (never acknowledged): ${contents.length - decoded.end} bytes cut off on open`, decoded.end);
+  }
+  for (const d of replayJournal(decoded.records, file).damage) problem(d.file, `consumer journal ${d.reason}`, d.position < 0 ? undefined : d.position);
+}
+
+/** The records a sealed segment's seal says it holds, when its index is whole and sealed; else null. */
+function sealedRecordCount(io: FileIO, paths: SegmentPaths): number | null {
+  if (io.stat(paths.index) === null) return null;
+  const fd = io.open(paths.index, 'r');
+  try {
+    const bytes = io.size(fd);
+    const seal = readSealTrailer(io, fd, bytes);
+    return seal !== null && sealedIndexBytes(seal.recordCount) === bytes ? seal.recordCount : null;
+  } finally {
+    io.close(fd);
+  }
+}
+
+/**
+ * Offsets `first` to `last` of a stream, between two segments, have no segment: its files were
+ * removed (by hand, or lost). The events there were acknowledged: damage, counted as unreadable.
+ */
+function missingSegments(io: FileIO, dir: string, first: number, last: number, truncatedBefore: number, findings: Findings, explained: Set<number>): void {
+  const paths = segmentPaths(dir, first);
+  explained.add(first);
+  const indexLeft = io.stat(paths.index) !== null ? ' (its index is still there)' : '';
+  findings.problem(paths.log, `is missing${indexLeft}: offsets ${first} to ${last} have no segment (the segment before ends at ${first - 1}, the next begins at ${last + 1}); those acknowledged events are lost`);
+  findings.report.damagedEvents += Math.max(0, last - Math.max(first, truncatedBefore) + 1);
+}
+
+/**
+ * The active segment the clean-close checkpoint lists has no log: the events it held (its index's
+ * entries at that close) were acknowledged, and are lost.
+ */
+function missingActive(io: FileIO, dir: string, checkpoint: SegmentCrcs, truncatedBefore: number, findings: Findings, explained: Set<number>): void {
+  const paths = segmentPaths(dir, checkpoint.base);
+  explained.add(checkpoint.base);
+  const records = checkpointedRecords(paths, checkpoint);
+  const held = records === 0 ? 'no events yet' : `offsets ${checkpoint.base} to ${checkpoint.base + records - 1} (${records} events, ${checkpoint.logBytes} bytes)`;
+  const indexLeft = io.stat(paths.index) !== null ? ' (its index is still there)' : '';
+  findings.problem(paths.log, `is missing${indexLeft}: the clean-close checkpoint lists it as the active segment, holding ${held}${records === 0 ? '' : '; those acknowledged events are lost'}`);
+  findings.report.damagedEvents += Math.max(0, checkpoint.base + records - Math.max(checkpoint.base, truncatedBefore));
 }
 
 /**
