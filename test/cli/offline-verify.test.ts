@@ -106,3 +106,23 @@ t.test('verify reports segment files that are gone as damage to acknowledged eve
     t.same({ ok: json.ok, damaged_events: json.damaged_events }, { ok: false, damaged_events: lost }, `${what}: --json agrees`);
   }
 });
+
+t.test('verify judges a missing catalog as the server does: damage when the store held data or was closed cleanly', async (t) => {
+  const { dataDir, streamDir } = await cleanStore(t);
+  const { copy } = copyOf(dataDir, streamDir, 'no-catalog');
+  rmSync(path.join(copy, 'catalog'));
+  const withStreams = run('verify', copy);
+  t.equal(withStreams.status, DAMAGED, 'stream directories without a catalog: damaged');
+  t.match(withStreams.stdout + withStreams.stderr, /catalog is missing \(the data directory holds stream data/);
+  // An empty store stopped cleanly: only its crc-checkpoint shows it was opened. The server
+  // refuses it (catalog.ts), so verify must not call it sound.
+  const empty = path.join(path.dirname(dataDir), 'empty-store');
+  const server = await startServerProcess({ dataDir: empty });
+  t.equal(await server.stop(), 0);
+  t.equal(run('verify', empty).status, 0, 'the empty store verifies');
+  rmSync(path.join(empty, 'catalog'));
+  rmSync(path.join(empty, 'streams'), { recursive: true, force: true });
+  const checkpointOnly = run('verify', empty);
+  t.equal(checkpointOnly.status, DAMAGED, 'a clean close\'s crc-checkpoint without a catalog: damaged');
+  t.match(checkpointOnly.stdout + checkpointOnly.stderr, /catalog is missing \(the data directory holds a clean close's crc-checkpoint\)/);
+});

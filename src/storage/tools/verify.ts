@@ -23,7 +23,7 @@
  */
 import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
-import { CATALOG, Catalog } from '../catalog.js';
+import { CATALOG, Catalog, lostCatalogEvidence } from '../catalog.js';
 import { inspectStoreDirectory } from '../store-directory.js';
 import { lockHolder } from '../fs/lock.js';
 import { readCrcCheckpoint, type SegmentCrcs } from '../crc-checkpoint.js';
@@ -153,8 +153,10 @@ function verifyCatalogAndStreams(io: FileIO, root: string, findings: Findings): 
   const streamsDir = path.join(root, 'streams');
   const streamDirs = io.stat(streamsDir)?.isDirectory === true ? io.readdir(streamsDir) : [];
   if (io.stat(catalogPath) === null) {
-    if (streamDirs.length === 0 && report.kind === 'data') note(catalogPath, 'an empty store without a catalog yet (written when it is next opened)');
-    else problem(catalogPath, 'catalog is missing: the list of streams is lost');
+    // Judged as an open judges it (catalog.ts): only a store that never held data may lack one.
+    const evidence = report.kind === 'data' ? lostCatalogEvidence(io, root) : 'a snapshot always has one';
+    if (evidence === null) note(catalogPath, 'an empty store without a catalog yet (written when it is next opened)');
+    else problem(catalogPath, `catalog is missing (${evidence}): the list of streams is lost`);
     return;
   }
   findings.checked.add(catalogPath);
