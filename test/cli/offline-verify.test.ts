@@ -83,6 +83,23 @@ t.test('verify reports a damaged last consumer journal record after a clean stop
   }
 });
 
+t.test('a consumer journal cut inside its header after a clean stop is damage, for verify and for the server', async (t) => {
+  const { dataDir, streamDir, config } = await cleanStore(t);
+  const { copy, stream } = copyOf(dataDir, streamDir, 'journal-header');
+  truncateSync(path.join(stream, 'consumers'), 20);
+  const verified = run('verify', copy);
+  t.equal(verified.status, DAMAGED, `the damaged status (${verified.stdout})`);
+  t.match(verified.stdout, /consumer journal header .* after a clean stop \(20 bytes left\): every consumer position it held is lost/);
+  const server = await startServerProcess({ dataDir: copy, args: ['--config', config] });
+  const log = await server.waitForOutput(/consumer journal is damaged/);
+  t.match(log, /after a clean stop \(20 bytes left\)/, 'the server logs the damage at error instead of removing the journal silently');
+  const client = await EventBusClient.connect({ port: server.port });
+  const info = await client.getStreamInfo('orders');
+  t.match(JSON.stringify(info), /after a clean stop \(20 bytes left\)/, 'and get_stream_info shows it');
+  await client.close();
+  t.equal(await server.stop(), 0);
+});
+
 t.test('verify reports segment files that are gone as damage to acknowledged events, naming the file', async (t) => {
   const { dataDir, streamDir } = await cleanStore(t);
   const cases: [string, string[], RegExp, number][] = [

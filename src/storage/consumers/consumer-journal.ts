@@ -85,9 +85,11 @@ export class ConsumerJournal {
     if (found === null) return { journal, records: [], damage: [] };
     const { contents, decoded } = found;
     if (decoded.tornAtCreation) {
-      // Torn while being created: nothing in it was ever acknowledged. Start afresh.
+      // Torn while being created (nothing in it was ever acknowledged), or cut to less than its
+      // header after a clean stop (damage, reported): nothing in it can be read. Start afresh.
+      for (const d of decoded.damage) logger.error(d, 'consumer journal is damaged: the consumers it held are lost, their events come back for delivery');
       io.unlink(journal.file);
-      return { journal, records: [], damage: [] };
+      return { journal, records: [], damage: decoded.damage };
     }
     const file = DurableFile.open(io, journal.file, 'r+');
     journal.adopt(file, decoded.end);

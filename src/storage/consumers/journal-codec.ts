@@ -261,7 +261,11 @@ export interface DecodedJournal {
   damage: JournalDamage[];
   /** Where the valid contents end; a torn tail after it is cut off by recovery. */
   end: number;
-  /** The file holds a failing header and nothing else: torn while being created. */
+  /**
+   * The file holds a failing header and nothing else: after a crash, torn while being created
+   * (nothing in it was acknowledged); after a clean stop, cut short, which `damage` then says
+   * (every consumer position it held is lost). Either way the open starts the file afresh.
+   */
   tornAtCreation: boolean;
 }
 
@@ -276,7 +280,11 @@ export function decodeJournal(contents: Buffer, file: string, afterCrash: boolea
   const damage: JournalDamage[] = [];
   const header = decodeFileHeader(contents.subarray(0, FILE_HEADER_BYTES), JOURNAL_MAGIC, JOURNAL_VERSION);
   if (typeof header === 'string') {
-    if (contents.length <= FILE_HEADER_BYTES) return { records, damage, end: 0, tornAtCreation: true };
+    if (contents.length <= FILE_HEADER_BYTES) {
+      // A new journal's header is durable before a clean close: then it is damage, not a tear.
+      if (!afterCrash) damage.push({ file, position: 0, reason: `header ${header} after a clean stop (${contents.length} bytes left): every consumer position it held is lost` });
+      return { records, damage, end: 0, tornAtCreation: true };
+    }
     damage.push({ file, position: 0, reason: `header ${header}` });
   }
   let position = FILE_HEADER_BYTES;

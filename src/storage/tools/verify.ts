@@ -285,7 +285,8 @@ function verifyJournal(io: FileIO, dir: string, { problem, note, checked, crashe
   checked.add(file);
   if (compactionLeft) note(`${file}.compact`, 'a compaction cut short by a crash (removed on open; the journal beside it is current)');
   if (decoded.tornAtCreation) {
-    note(file, 'consumer journal torn while being created (nothing in it was acknowledged; removed on open)');
+    for (const d of decoded.damage) problem(d.file, `consumer journal ${d.reason}`, d.position);
+    if (decoded.damage.length === 0) note(file, 'consumer journal torn while being created (nothing in it was acknowledged; removed on open)');
     return;
   }
   for (const d of decoded.damage) problem(d.file, `consumer journal ${d.reason}`, d.position);
