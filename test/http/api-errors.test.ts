@@ -14,7 +14,7 @@ const ROOT = new URL('../../../', import.meta.url);
 
 /** Each code the admin API can answer with: its body and fields, create, delete, snapshot, overview, a gateway, a bug. */
 const API_CODES = [
-  'INVALID_JSON', 'MISSING_FIELDS', 'INVALID_FIELD', 'INVALID_STREAM_NAME', 'INVALID_PATH', 'UNAUTHORIZED', 'STREAM_NOT_FOUND',
+  'INVALID_UTF8', 'INVALID_JSON', 'MISSING_FIELDS', 'INVALID_FIELD', 'INVALID_STREAM_NAME', 'INVALID_PATH', 'UNAUTHORIZED', 'STREAM_NOT_FOUND',
   'STREAM_EXISTS', 'TOO_MANY_STREAMS', 'DISK_FULL', 'IO_ERROR', 'STREAM_FAILED', 'SHUTTING_DOWN', 'CLOSED', 'CORRUPT_DATA',
   'SNAPSHOT_FAILED', 'NOT_SUPPORTED', 'INTERNAL',
 ] as const;
@@ -28,7 +28,7 @@ function documentedStatuses(): Map<number, Set<string>> {
   const byStatus = new Map<number, Set<string>>();
   const parts = paragraph.split(/`(\d{3})`/);
   for (let i = 1; i < parts.length; i += 2) {
-    const codes = [...parts[i + 1]!.matchAll(/`([A-Z][A-Z_]+)`/g)].map((m) => m[1]!).filter((c) => Object.hasOwn(ErrorCodes, c));
+    const codes = [...parts[i + 1]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!).filter((c) => Object.hasOwn(ErrorCodes, c));
     const status = Number(parts[i]);
     byStatus.set(status, new Set([...(byStatus.get(status) ?? []), ...codes]));
   }

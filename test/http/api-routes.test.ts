@@ -2,8 +2,9 @@
  * The HTTP API's paths and whom it answers: every valid stream name, `.` and `..` included,
  * round-trips through DELETE /api/streams/NAME as sent (never normalised) and through
  * DELETE /api/streams?name=NAME; an empty name is a 400 that says so. A port bound to loopback
- * answers only requests addressed to a loopback name (DNS rebinding), and `Origin: null` cannot
- * change the store.
+ * answers only requests addressed to a loopback name (DNS rebinding; an absolute-form target is
+ * addressed to its own authority), a request needs exactly one Host (HTTP/1.1), an unmet Expect is
+ * 417, every refusal a JSON body, and `Origin: null` cannot change the store.
  */
 import t from 'tap';
 import { httpServerFor, rawHttp, rawRequest, statusOf } from './http-helpers.js';
@@ -94,6 +95,48 @@ t.test('bound to loopback, only requests addressed to a loopback name are answer
   t.equal(made.status, 201, 'the page from localhost still creates');
   const http10 = await rawHttp(port, 'GET /healthz HTTP/1.0\r\n\r\n');
   t.equal(statusOf(http10), 200, 'no Host at all (HTTP/1.0, never a browser) is answered');
+});
+
+t.test('RFC 9112: no Host on HTTP/1.1, or two, is 400 JSON; an absolute-form target is addressed to its own authority', async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  const port = server.httpPort;
+  const answer = async (text: string) => {
+    const raw = await rawHttp(port, text);
+    const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+    return { status: statusOf(raw), json: body === '' ? undefined : (JSON.parse(body) as unknown) };
+  };
+  const noHost = await answer('GET /healthz HTTP/1.1\r\n\r\n');
+  t.same(noHost, { status: 400, json: { error: { status: 400, reason: 'an HTTP/1.1 request must have a Host header' } } }, 'HTTP/1.1 without Host: 400 with a JSON body');
+  const twoHosts = await answer(`GET /healthz HTTP/1.1\r\nHost: localhost:${port}\r\nHost: evil.example\r\n\r\n`);
+  t.match(twoHosts, { status: 400, json: { error: { status: 400, reason: /2 Host headers/ } } }, 'two Host headers: 400');
+  const twoLocal = await answer(`GET /healthz HTTP/1.1\r\nHost: localhost\r\nhost: localhost\r\n\r\n`);
+  t.equal(twoLocal.status, 400, 'two Host headers, even the same: 400');
+  const created = await answer(`POST /api/streams HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{"name":"two"}`);
+  t.equal(created.status, 400, 'a change with two Host headers: 400');
+  await t.rejects(client.getStreamInfo('two'), { code: 'STREAM_NOT_FOUND' }, 'nothing created');
+
+  const absoluteEvil = await answer(`GET http://evil.example/healthz HTTP/1.1\r\nHost: localhost:${port}\r\n\r\n`);
+  t.match(absoluteEvil, { status: 403, json: { error: { reason: /request for host "evil\.example" refused/ } } }, 'absolute-form for another name: 403, whatever Host says');
+  const rebind = await answer(`POST http://evil.example:${port}/api/streams HTTP/1.1\r\nHost: localhost:${port}\r\nOrigin: http://evil.example:${port}\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"name":"abs1"}`);
+  t.equal(rebind.status, 403, 'a change in absolute-form for another name: 403');
+  const absoluteLocal = await answer(`GET http://localhost:${port}/healthz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);
+  t.equal(absoluteLocal.status, 200, 'absolute-form for localhost: answered (Host is ignored, RFC 9112 §3.2.2)');
+  const sameOrigin = await answer(`POST http://127.0.0.1:${port}/api/streams HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{"name":"abs2"}`);
+  t.equal(sameOrigin.status, 201, 'the Origin is compared with the absolute target\'s authority');
+  await t.rejects(client.getStreamInfo('abs1'), { code: 'STREAM_NOT_FOUND' });
+});
+
+t.test('an Expect the server does not meet is 417 JSON; 100-continue is met', async (t) => {
+  const server = await httpServerFor(t);
+  const port = server.httpPort;
+  const raw = await rawHttp(port, `POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: something-else\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"name":"e"}`);
+  t.equal(statusOf(raw), 417);
+  t.match(raw, /content-type: application\/json/i);
+  t.match(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)), { error: { status: 417, reason: /Expect: "something-else" is not supported/ } });
+  t.same(server.engine.listStreams(), [], 'nothing created');
+  const continued = await rawHttp(port, `POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{"name":"c"}`);
+  t.match(continued, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /, '100-continue: 100, then the answer');
 });
 
 t.test('Origin: null cannot change the store', async (t) => {

@@ -2,8 +2,11 @@
  * /healthz and /readyz: JSON bodies and the status codes probes act on. Liveness is 200 while
  * the process answers, whatever the disk; readiness is 200 while the store takes writes, 503 once
  * a disk failure makes a stream refuse them (naming it and the error code), and 503 while the
- * server shuts down.
+ * server shuts down; then the API refuses changes too, while reads, metrics and probes answer.
  */
+import { once } from 'node:events';
+import { existsSync, readdirSync } from 'node:fs';
+import net from 'node:net';
 import t from 'tap';
 import { FaultyIO } from 'eventbus/storage/testing';
 import { httpServerFor, scrape, storeWithBrokenStream } from './http-helpers.js';
@@ -64,6 +67,43 @@ t.test('while the server shuts down /readyz answers 503', async (t) => {
   t.match(response.body, { status: 'not_ready', problems: [{ what: 'server', code: 'SHUTTING_DOWN' }] });
   await closing;
   await t.rejects(fetch(`http://127.0.0.1:${server.httpPort}/healthz`), 'the HTTP port is closed with the server');
+});
+
+t.test('while the server shuts down the API refuses every change (503 SHUTTING_DOWN); reads, metrics and probes still answer', async (t) => {
+  const server = await httpServerFor(t);
+  const client = await server.client();
+  await client.createStream('s');
+  // A TCP client that never closes its side keeps the shutdown draining (up to close_linger_ms).
+  const idle = net.connect({ host: '127.0.0.1', port: server.port, allowHalfOpen: true });
+  idle.on('error', () => {});
+  t.teardown(() => idle.destroy());
+  await once(idle, 'connect');
+  while (server.server.connectionCount < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  await client.close();
+  const closing = server.server.close();
+  t.ok(server.server.shuttingDown, 'shutdown has begun');
+
+  const post = (path: string, body: string) => fetch(`http://127.0.0.1:${server.httpPort}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const created = await post('/api/streams', '{"name":"late"}');
+  t.equal(created.status, 503, 'POST /api/streams: 503');
+  t.match(await created.json(), { error: { status: 503, code: 'SHUTTING_DOWN' } });
+  const snapshot = await post('/api/snapshots', '{}');
+  t.equal(snapshot.status, 503, 'POST /api/snapshots: 503');
+  t.match(await snapshot.json(), { error: { code: 'SHUTTING_DOWN' } });
+  const deleted = await fetch(`http://127.0.0.1:${server.httpPort}/api/streams/s`, { method: 'DELETE' });
+  t.equal(deleted.status, 503, 'DELETE /api/streams/s: 503');
+  t.same(server.engine.listStreams().map((s) => s.name), ['s'], 'nothing created or deleted');
+  const root = server.server.bus.snapshotsRoot;
+  t.same(existsSync(root) ? readdirSync(root) : [], [], 'no snapshot taken');
+
+  t.equal((await getJson(server.httpPort, '/readyz')).status, 503, '/readyz says it is shutting down');
+  t.equal((await getJson(server.httpPort, '/healthz')).status, 200, 'the process is alive');
+  const overview = await getJson(server.httpPort, '/api/overview');
+  t.equal(overview.status, 200, 'the page still reads');
+  t.match(overview.body, { ready: false, streams: [{ name: 's' }], snapshots: [] });
+  t.equal((await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).status, 200, 'and Prometheus still scrapes');
+  idle.destroy();
+  await closing;
 });
 
 t.test('a stream that failed to open: /readyz, /api/overview and /metrics count the same streams', async (t) => {

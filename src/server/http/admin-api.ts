@@ -2,12 +2,16 @@
  * The admin page's JSON API (under /api/): what the page shows, read from the bus and engine at
  * the moment it asks, and the three actions it offers (create a stream, delete a stream, take a
  * snapshot), which go through the same bus calls as create_stream, delete_stream and snapshot_db
- * and need the same credentials (http-auth.ts). Errors are `{"error":{"code","reason"}}` with the
- * code of the one error table and an HTTP status that says the kind (http-status.ts).
+ * and need the same credentials (http-auth.ts). A body member an action does not take is refused
+ * (INVALID_FIELD naming it), never ignored: a `retention` or `output` misspelt would otherwise be
+ * a change other than the one asked for. Errors are `{"error":{"code","reason"}}` with the code of
+ * the one error table and an HTTP status that says the kind (http-status.ts).
  */
 import type { EventBus } from '../../bus/bus.js';
-import { ErrorCodes, EventBusError } from '../../errors.js';
+import { ErrorCodes, EventBusError, isEventBusError } from '../../errors.js';
+import { parseOptionalRetention } from '../../protocol/parse-retention.js';
 import { snapshotBody, streamBody } from '../../protocol/response.js';
+import type { StreamRetention } from '../../storage/index.js';
 import type { ServerStats } from '../connection.js';
 import type { RequestCounts } from '../request-counts.js';
 import type { RecentSnapshots } from './recent-snapshots.js';
@@ -34,6 +38,12 @@ export interface AdminContext {
 export interface JsonAnswer {
   status: number;
   body: string;
+}
+
+/** An action's request body: parsed, and its bytes (integers are checked on their literal, as on the TCP side). */
+export interface JsonBody {
+  value: unknown;
+  bytes: Buffer;
 }
 
 function json(status: number, value: unknown): JsonAnswer {
@@ -91,28 +101,63 @@ export function overview(ctx: AdminContext, sinceMs: number): JsonAnswer {
   });
 }
 
-/** POST /api/streams `{"name": "…"}`: creates a stream (201, the create_stream body). */
-export async function createStream(ctx: AdminContext, body: unknown): Promise<JsonAnswer> {
-  const name = field(body, 'name');
-  const stream = await ctx.bus.createStream(name);
+/**
+ * POST /api/streams `{"name": "…", "retention"?: {…}}`: creates a stream (201, the create_stream
+ * body); `retention` as create_stream takes it (parse-retention.ts), with the same checks.
+ */
+export async function createStream(ctx: AdminContext, body: JsonBody): Promise<JsonAnswer> {
+  const object = members(body.value, ['name', 'retention'], 'POST /api/streams');
+  const name = field(object, 'name');
+  const retention = retentionOf(object, body.bytes);
+  const stream = await ctx.bus.createStream(name, retention);
   return { status: 201, body: streamBody(stream) };
 }
 
-/** DELETE /api/streams/<name>: deletes a stream and its events (200 `{"deleted": name}`). */
-export async function deleteStream(ctx: AdminContext, name: string): Promise<JsonAnswer> {
+/**
+ * The optional `retention` of a create, as create_stream takes it. parseRetention reads integers
+ * from a request line's `body` (the HTTP body is that body) and refuses with the wire's text
+ * ("invalid json provided") and the field in `context`: said in the reason here, which is all the
+ * HTTP answer carries.
+ */
+function retentionOf(object: Record<string, unknown>, bytes: Buffer): StreamRetention | undefined {
+  try {
+    return parseOptionalRetention(object, Buffer.concat([Buffer.from('{"body":'), bytes, Buffer.from('}')]));
+  } catch (error) {
+    const context = isEventBusError(error, ErrorCodes.INVALID_FIELD) && isObject(error.context) ? error.context : undefined;
+    if (context === undefined || typeof context.field !== 'string') throw error;
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, `"${context.field}" must be ${String(context.expected)}`, { context: { field: context.field } });
+  }
+}
+
+/** DELETE /api/streams/<name>: deletes a stream and its events (200 `{"deleted": name}`); a body, if any, is `{}`. */
+export async function deleteStream(ctx: AdminContext, body: JsonBody, name: string): Promise<JsonAnswer> {
+  members(body.value, [], 'DELETE /api/streams');
   await ctx.bus.deleteStream(name);
   return json(200, { deleted: name });
 }
 
 /** POST /api/snapshots `{"output": "…"}` (default: the snapshots root itself): 201, the snapshot_db body. */
-export async function takeSnapshot(ctx: AdminContext, body: unknown): Promise<JsonAnswer> {
-  const output = isObject(body) && body.output !== undefined ? field(body, 'output') : '.';
+export async function takeSnapshot(ctx: AdminContext, body: JsonBody): Promise<JsonAnswer> {
+  const object = members(body.value, ['output'], 'POST /api/snapshots');
+  const output = object.output !== undefined ? field(object, 'output') : '.';
   const view = await ctx.bus.snapshot(output === '' ? '.' : output);
   return { status: 201, body: snapshotBody(view) };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `body` as an object with no member but `allowed`. Throws INVALID_JSON (not an object) or INVALID_FIELD naming the first other member. */
+function members(body: unknown, allowed: readonly string[], action: string): Record<string, unknown> {
+  if (!isObject(body)) throw new EventBusError(ErrorCodes.INVALID_JSON, 'the request body must be a JSON object');
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key)) {
+      const takes = allowed.length === 0 ? 'takes no members' : `takes only ${allowed.map((k) => `"${k}"`).join(' and ')}`;
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `unknown member ${JSON.stringify(key.slice(0, 100))} in the request body: ${action} ${takes}`, { context: { field: key.slice(0, 100) } });
+    }
+  }
+  return body;
 }
 
 function field(body: unknown, name: string): string {

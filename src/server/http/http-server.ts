@@ -8,15 +8,20 @@
  *
  * Hostile input gets a clear 4xx, and bounded resources: heads over max_header_bytes 431, heads
  * or requests that arrive too slowly 408 (checked every second), bodies over max_body_bytes 413,
- * unknown paths 404, wrong methods 405 with `Allow`, malformed requests 400; at most
- * max_connections sockets (Node closes the rest at once). Actions need the TCP protocol's
- * credentials (http-auth.ts), a JSON body (so a cross-site form cannot post one) and, when the
- * browser names an Origin, the same origin (`Origin: null`, a sandboxed or opaque origin, is
- * refused). A port bound to a loopback address answers only requests addressed to a loopback
- * name (request-target.ts): a web page cannot reach it through DNS rebinding.
+ * unknown paths 404, wrong methods 405 with `Allow`, malformed requests 400 (an HTTP/1.1 request
+ * without Host, or any with two: RFC 9112), an Expect other than 100-continue 417, each with a
+ * JSON body (Node's own bare answers are replaced); at most max_connections sockets (Node closes
+ * the rest at once). Actions need the TCP protocol's credentials (http-auth.ts), a JSON body in
+ * UTF-8 when they have one (so a cross-site form cannot post one) and, when the browser names an
+ * Origin, the same origin (`Origin: null`, a sandboxed or opaque origin, is refused); once the
+ * server is shutting down they are refused (503 SHUTTING_DOWN) while reads and probes still
+ * answer. A port bound to a loopback address answers only requests addressed to a loopback name
+ * (request-target.ts; an absolute-form target's authority in place of Host): a web page cannot
+ * reach it through DNS rebinding.
  *
  * Paths are routed as sent (request-target.ts): `.` and `..` are stream names, not dot segments.
  */
+import { isUtf8 } from 'node:buffer';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type net from 'node:net';
@@ -27,7 +32,7 @@ import type { Authenticator } from '../auth.js';
 import type { ServerStats } from '../connection.js';
 import { listenError } from '../listen-check.js';
 import type { RequestCounts } from '../request-counts.js';
-import { createStream, deleteStream, overview, takeSnapshot, type AdminContext, type JsonAnswer } from './admin-api.js';
+import { createStream, deleteStream, overview, takeSnapshot, type AdminContext, type JsonAnswer, type JsonBody } from './admin-api.js';
 import { liveness, readiness } from './health.js';
 import { authorized, challengeHeaders } from './http-auth.js';
 import type { ResolvedHttpOptions } from './http-options.js';
@@ -36,7 +41,7 @@ import { ServerMetrics } from './metrics.js';
 import { PAGE_FILES, isPageFile, type PageFile } from './page-assets.js';
 import { RateHistory } from './rate-history.js';
 import { RecentSnapshots } from './recent-snapshots.js';
-import { decodeSegment, loopbackHostAccepted, parseTarget, type RequestTarget } from './request-target.js';
+import { authorityOf, decodeSegment, loopbackHostAccepted, parseTarget, type RequestTarget } from './request-target.js';
 import { isLoopbackHost } from '../loopback.js';
 
 /** What the HTTP side reads from the TCP server beside it. */
@@ -95,7 +100,13 @@ export class HttpServer {
       keepAliveTimeout: 5_000,
       // How often slow heads and requests are looked for (Node's default is 30 s).
       connectionsCheckingInterval: 1_000,
+      // Node would answer a missing Host with a bare 400 and no body: checked in handle(), answered in JSON.
+      requireHostHeader: false,
     }, (request, response) => void this.handle(request, response));
+    // An Expect other than 100-continue: Node would answer a bare 417; answered in JSON.
+    this.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+      this.fail(request, response, 'other', 417, `Expect: ${JSON.stringify(String(request.headers.expect).slice(0, 100))} is not supported (only 100-continue is)`, { connection: 'close' });
+    });
     this.server.maxConnections = options.maxConnections;
     this.server.on('connection', (socket: net.Socket) => {
       this.sockets.add(socket);
@@ -154,18 +165,26 @@ export class HttpServer {
   // ------------------------------------------------------------------ routing
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const host = request.headers.host;
-    if (this.loopbackOnly && !loopbackHostAccepted(host)) {
-      // Before anything is read or routed: a page of another site (DNS rebinding) learns nothing.
-      this.fail(request, response, 'other', 403,
-        `request for host ${JSON.stringify((host ?? '').slice(0, 100))} refused: this port is bound to the loopback address ${this.options.host} and answers only requests addressed to localhost, 127.x.x.x or [::1] (a guard against DNS rebinding); to be reached by another name, bind it to another address (--http-host)`,
-        request.complete ? {} : { connection: 'close' });
+    // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any with more than one
+    // (Node keeps the first of several: the one checked below need not be the one a proxy used).
+    const hostLines = countHostLines(request.rawHeaders);
+    if (hostLines > 1 || (hostLines === 0 && request.httpVersionMajor === 1 && request.httpVersionMinor >= 1)) {
+      this.fail(request, response, 'other', 400, hostLines > 1 ? `the request has ${hostLines} Host headers: it must have one` : 'an HTTP/1.1 request must have a Host header', { connection: 'close' });
       return;
     }
     // Routed on the path as sent, never normalised (`.` and `..` are stream names).
     const target = parseTarget(request.url ?? '/');
     if (target === null) {
-      this.fail(request, response, 'other', 400, `malformed request target: ${JSON.stringify((request.url ?? '').slice(0, 100))}`);
+      this.fail(request, response, 'other', 400, `malformed request target: ${JSON.stringify((request.url ?? '').slice(0, 100))}`, request.complete ? {} : { connection: 'close' });
+      return;
+    }
+    // Whom it is addressed to: an absolute-form target's authority, else Host.
+    const authority = authorityOf(target, request.headers.host);
+    if (this.loopbackOnly && !loopbackHostAccepted(authority)) {
+      // Before anything is read or routed: a page of another site (DNS rebinding) learns nothing.
+      this.fail(request, response, 'other', 403,
+        `request for host ${JSON.stringify((authority ?? '').slice(0, 100))} refused: this port is bound to the loopback address ${this.options.host} and answers only requests addressed to localhost, 127.x.x.x or [::1] (a guard against DNS rebinding); to be reached by another name, bind it to another address (--http-host)`,
+        request.complete ? {} : { connection: 'close' });
       return;
     }
     const [route, handlers] = this.routeOf(target);
@@ -222,11 +241,11 @@ export class HttpServer {
       case '/api/streams':
         // DELETE ?name=NAME: the form a browser can send for every name (it resolves `.` and `..` segments in a path, even percent-encoded).
         return ['api', {
-          POST: (q, r) => this.action(q, r, async (body) => createStream(this.admin, body)),
-          DELETE: (q, r, t) => this.action(q, r, async () => deleteStream(this.admin, nameToDelete(t.query.getAll('name')))),
+          POST: (q, r, t) => this.action(q, r, t, async (body) => createStream(this.admin, body)),
+          DELETE: (q, r, t) => this.action(q, r, t, async (body) => deleteStream(this.admin, body, nameToDelete(t.query.getAll('name')))),
         }];
       case '/api/snapshots':
-        return ['api', { POST: (q, r) => this.action(q, r, async (body) => takeSnapshot(this.admin, body)) }];
+        return ['api', { POST: (q, r, t) => this.action(q, r, t, async (body) => takeSnapshot(this.admin, body)) }];
     }
     const segments = target.rawSegments;
     if (segments.length === 3 && segments[1] === 'assets') {
@@ -235,7 +254,7 @@ export class HttpServer {
     }
     if (segments.length === 4 && segments[1] === 'api' && segments[2] === 'streams') {
       const segment = segments[3]!;
-      return ['api', { DELETE: (q, r, t) => this.action(q, r, async () => deleteStream(this.admin, nameInPath(segment, t))) }];
+      return ['api', { DELETE: (q, r, t) => this.action(q, r, t, async (body) => deleteStream(this.admin, body, nameInPath(segment, t))) }];
     }
     return ['other', undefined];
   }
@@ -271,14 +290,14 @@ export class HttpServer {
     this.send(request, response, 'api', answer.status, JSON_TYPE, answer.body, { 'cache-control': 'no-store' });
   }
 
-  /** A change to the store: same origin, credentials, a JSON body within the limit; then `run`. */
-  private async action(request: IncomingMessage, response: ServerResponse, run: (body: unknown) => Promise<JsonAnswer>): Promise<void> {
+  /** A change to the store: same origin, credentials, a JSON body within the limit, not shutting down; then `run`. */
+  private async action(request: IncomingMessage, response: ServerResponse, target: RequestTarget, run: (body: JsonBody) => Promise<JsonAnswer>): Promise<void> {
     const origin = request.headers.origin;
     // Refused before its body is read: a body still on its way would be read as the next request
     // (or time out into a second answer), so the connection closes after the answer.
     const unread: Record<string, string> = request.complete ? {} : { connection: 'close' };
     // `Origin: null` (a sandboxed frame, a data: URL, a redirect across sites) names no origin that could be this one.
-    if (origin !== undefined && (origin === 'null' || hostOf(origin) !== normalisedHost(request.headers.host))) {
+    if (origin !== undefined && (origin === 'null' || hostOf(origin) !== normalisedHost(authorityOf(target, request.headers.host)))) {
       this.fail(request, response, 'api', 403, `cross-origin request refused (Origin ${origin.slice(0, 100)} is not this server)`, unread);
       return;
     }
@@ -290,11 +309,14 @@ export class HttpServer {
     }
     const body = await this.readBody(request, response);
     if (body === undefined) return;
+    // Checked last, just before the change: a body that was still arriving when shutdown began
+    // is refused too. Reads, metrics and probes keep answering while the TCP side drains.
+    if (this.host.shuttingDown) throw new EventBusError(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down: it takes no more changes');
     this.answer(request, response, await run(body));
   }
 
   /** The JSON body of an action, or undefined after answering why not (413, 415, 400). */
-  private async readBody(request: IncomingMessage, response: ServerResponse): Promise<unknown> {
+  private async readBody(request: IncomingMessage, response: ServerResponse): Promise<JsonBody | undefined> {
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > this.options.maxBodyBytes) {
       this.fail(request, response, 'api', 413, `request body of ${length} bytes is over the limit of ${this.options.maxBodyBytes}`, { connection: 'close' });
@@ -310,14 +332,17 @@ export class HttpServer {
       }
       chunks.push(chunk);
     }
-    if (size === 0 && request.method === 'DELETE') return {};
+    if (size === 0 && request.method === 'DELETE') return { value: {}, bytes: Buffer.from('{}') };
     const type = request.headers['content-type'] ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type)) {
       this.fail(request, response, 'api', 415, `the body must be JSON (Content-Type: application/json), got ${JSON.stringify(type.slice(0, 100))}`);
       return undefined;
     }
+    const bytes = Buffer.concat(chunks);
+    // As a request line on the TCP side: never decoded with U+FFFD in place of bad bytes.
+    if (!isUtf8(bytes)) throw new EventBusError(ErrorCodes.INVALID_UTF8, 'the request body is not valid UTF-8');
     try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+      return { value: JSON.parse(bytes.toString('utf8')) as unknown, bytes };
     } catch (error) {
       throw new EventBusError(ErrorCodes.INVALID_JSON, `the request body is not JSON: ${(error as Error).message}`);
     }
@@ -356,6 +381,13 @@ export class HttpServer {
     socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     socket.destroySoon();
   }
+}
+
+/** Host header lines of a request (Node's `headers.host` keeps only the first). */
+function countHostLines(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') count += 1;
+  return count;
 }
 
 /** The `host[:port]` of an Origin header, or null. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ErrorCodes } from '../../errors.js';
 import type { SnapshotTaken } from '../../storage/index.js';
 
+/** The page's heading (page/index.html) and docs/operations.md say this number. */
 export const RECENT_SNAPSHOTS = 20;
 
 export interface SnapshotRecord {

@@ -1,6 +1,6 @@
 /**
  * What an HTTP request asks for, read from its raw request target, and whom it is addressed to
- * (its Host header).
+ * (its Host header, or an absolute-form target's authority).
  *
  * The path is routed as sent, never normalised: a WHATWG URL parser resolves `.` and `..`
  * segments even when percent-encoded (`/api/streams/%2E%2E` becomes `/api/`), and `.` and `..`
@@ -16,6 +16,8 @@ export interface RequestTarget {
   /** The path's segments as sent, split on `/` (the first is the empty text before the leading `/`). */
   readonly rawSegments: readonly string[];
   readonly query: URLSearchParams;
+  /** The authority of an absolute-form target (`GET http://host:port/path`): whom it is addressed to, in place of Host (RFC 9112 §3.2.2). */
+  readonly authority?: string;
 }
 
 /** `scheme://authority` at the start of an absolute-form target (`GET http://host/path`). */
@@ -24,9 +26,11 @@ const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 /** The target of a request line (`request.url`), or null when it is neither origin-form nor absolute-form. */
 export function parseTarget(target: string): RequestTarget | null {
   let rest = target;
+  let authority: string | undefined;
   if (!rest.startsWith('/')) {
     const absolute = ABSOLUTE_FORM.exec(rest);
     if (absolute === null) return null;
+    authority = absolute[0].slice(absolute[0].indexOf('://') + 3);
     rest = rest.slice(absolute[0].length);
     if (rest === '' || rest.startsWith('?')) rest = `/${rest}`;
     if (!rest.startsWith('/')) return null;
@@ -37,7 +41,7 @@ export function parseTarget(target: string): RequestTarget | null {
   const question = rest.indexOf('?');
   const path = question >= 0 ? rest.slice(0, question) : rest;
   const query = new URLSearchParams(question >= 0 ? rest.slice(question + 1) : '');
-  return { path, rawSegments: path.split('/'), query };
+  return { path, rawSegments: path.split('/'), query, ...(authority === undefined ? {} : { authority }) };
 }
 
 /** One path segment decoded (percent-encoded UTF-8) as a stream name. Throws INVALID_STREAM_NAME. */
@@ -47,6 +51,15 @@ export function decodeSegment(segment: string): string {
   } catch {
     throw new EventBusError(ErrorCodes.INVALID_STREAM_NAME, 'the stream name in the path is not valid percent-encoded UTF-8');
   }
+}
+
+/**
+ * Whom a request is addressed to: the authority of an absolute-form target, else its one Host
+ * header (RFC 9112 §3.2.2: a server ignores Host when the target is absolute). Undefined when it
+ * names none (HTTP/1.0 without Host).
+ */
+export function authorityOf(target: RequestTarget, host: string | undefined): string | undefined {
+  return target.authority ?? host;
 }
 
 /** The host name of a Host header value (`name`, `name:port`, `[v6]`, `[v6]:port`), lower-cased; null when malformed. */
@@ -59,7 +72,7 @@ export function hostNameOf(header: string): string | null {
 }
 
 /**
- * Whether a request with Host header `header` may be answered by a port bound to a loopback
+ * Whether a request addressed to `header` (its Host, or its absolute-form target's authority) may be answered by a port bound to a loopback
  * address: only when it names a loopback host (`localhost`, 127.x.x.x, `[::1]`, any port), or
  * names none (HTTP/1.0; a browser always sends one). A browser sends the name it resolved, so a
  * page of another site that has its name resolve to 127.0.0.1 (DNS rebinding) sends its own

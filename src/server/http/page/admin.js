@@ -113,7 +113,8 @@
 
   /**
    * Sends an action. Asks for credentials first when the server needs them and none are kept;
-   * after a 401 forgets them and asks once more. Resolves with the parsed answer, or null.
+   * after a 401 forgets them and asks once more. Resolves with the parsed answer, or null; never
+   * rejects (a server that cannot be reached is said in the message box).
    */
   async function act(method, path, body, done) {
     let authorization = storedCredentials();
@@ -127,7 +128,14 @@
       }
       const headers = { 'content-type': 'application/json', 'x-requested-with': 'eventbus-admin' };
       if (authorization !== null) headers.authorization = authorization;
-      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      let response;
+      try {
+        response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      } catch (error) {
+        // Sent or not, no answer came: the next poll shows whether the change was made.
+        message(`Cannot reach the server: ${error.message}.`, 'error');
+        return null;
+      }
       const answer = await response.json().catch(() => ({}));
       if (response.status === 401) {
         sessionStorage.removeItem(CREDENTIALS_KEY);
@@ -209,6 +217,10 @@
       }
     }
     fill('consumers', rows, 'No consumers yet (process_events creates one on first use).', 7);
+    // Only the listed streams' consumers are here: say so when streams past the list have some.
+    $('consumers-note').textContent = rows.length < overview.totals.consumers
+      ? `${number.format(rows.length)} of ${number.format(overview.totals.consumers)}: those of the first ${number.format(overview.streams.length)} streams by name`
+      : '';
   }
 
   function drawDamage(overview) {
