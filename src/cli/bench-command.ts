@@ -11,10 +11,13 @@
  * reason are printed, and the drain is skipped (it would measure a stream not written as asked).
  */
 import { randomBytes } from 'node:crypto';
-import { CommandFailure } from './command-failure.js';
+import { CommandFailure, hostPort } from './command-failure.js';
 import { BENCH_DEFAULTS } from './client-program.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
+import { ExitStatus } from './exit-status.js';
+import { ConnectionClosedError } from './bench/closed-loop.js';
 import { drainLoad, writeLoad } from './bench/eventbus-load.js';
+import { ErrorCodes } from '../errors.js';
 import { Progress } from './bench/progress.js';
 import type { RunResult } from './bench/run-result.js';
 import { Output, formatCount, formatRate } from './output.js';
@@ -82,6 +85,26 @@ function firstErrorText(line: string): string {
   return line;
 }
 
+/**
+ * A load's connection lost as a one-line failure: the server's refusal it answered before closing
+ * the connection (exit 3, its code first), or CONNECTION_ERROR (69).
+ */
+async function loadFailures<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if (error instanceof ConnectionClosedError) {
+      const closed = `the server closed a connection with ${formatCount(error.inFlight)} request${error.inFlight === 1 ? '' : 's'} in flight`;
+      if (error.failure !== undefined) throw new CommandFailure(ExitStatus.REFUSED, `${firstErrorText(error.failure)}; ${closed}`);
+      throw new CommandFailure(ExitStatus.UNAVAILABLE, `${ErrorCodes.CONNECTION_ERROR}: ${closed}`);
+    }
+    if (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string') { // a socket's own error (ECONNRESET)
+      throw new CommandFailure(ExitStatus.UNAVAILABLE, `${ErrorCodes.CONNECTION_ERROR}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
 export async function benchCommand(flags: BenchFlags): Promise<void> {
   const out = new Output(flags);
   const stream = flags.stream ?? `eventbus-bench-${randomBytes(4).toString('hex')}`;
@@ -90,11 +113,17 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
   const signal = stopOnSignals();
   try {
     await withClient(flags, async (client, endpoint) => {
-      await client.createStream(stream);
+      let created = false;
       // Ctrl-C: remove the bar, delete the stream (on this connection: the load's are busy), say
-      // so and exit 130 (ending the load's connections with the process).
+      // so and exit 130 (ending the load's connections with the process). Before create_stream is
+      // answered there is nothing to delete, nor any answer worth waiting for.
       void signal.stopped.then(async () => {
         currentBar?.stop();
+        if (!created) {
+          client.destroy();
+          process.stderr.write(`eventbus: interrupted before the server answered create_stream: nothing was measured (if stream ${stream} was made, eventbus delete ${stream})\n`);
+          process.exit(130);
+        }
         let what = `stream ${stream} ${deleted ? 'deleted' : 'kept'}`;
         if (flags.keep !== true && !deleted) {
           what = await client.deleteStream(stream).then(() => `stream ${stream} deleted`, (error: unknown) => `stream ${stream} not deleted (${error instanceof Error ? error.message : String(error)}; eventbus delete ${stream})`);
@@ -102,8 +131,10 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
         process.stderr.write(`eventbus: interrupted: ${what}\n`);
         process.exit(130);
       });
+      await client.createStream(stream);
+      created = true;
       await run(client, endpoint);
-    });
+    }, { stop: signal, status: ExitStatus.INTERRUPTED });
   } finally {
     signal.dispose();
   }
@@ -112,7 +143,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
     let write: RunResult;
     let drain: RunResult | null = null;
     try {
-      write = await withProgress('writing', seconds === undefined ? 'events' : 'ms', (progress) => writeLoad(endpoint, {
+      write = await loadFailures(() => withProgress('writing', seconds === undefined ? 'events' : 'ms', (progress) => writeLoad(endpoint, {
         stream,
         connections: flags.connections,
         depth: flags.depth,
@@ -120,10 +151,10 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
         ...(seconds === undefined ? {} : { durationMs: seconds * 1000 }),
         ...(flags.events === undefined ? {} : { events: flags.events }),
         progress,
-      }));
+      })));
       if (flags.drain && write.errors === 0) {
         const { eventCount } = await client.getStreamInfo(stream);
-        drain = await withProgress('draining', 'events', (progress) => drainLoad(endpoint, { stream, consumer: 'eventbus-bench', workers: flags.workers, batch: flags.batch, events: eventCount, progress }));
+        drain = await loadFailures(() => withProgress('draining', 'events', (progress) => drainLoad(endpoint, { stream, consumer: 'eventbus-bench', workers: flags.workers, batch: flags.batch, events: eventCount, progress })));
       }
     } finally {
       if (flags.keep !== true) {
@@ -131,7 +162,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
         deleted = true;
       }
     }
-    const shape = { server: `${endpoint.host}:${endpoint.port}`, tls: endpoint.tls !== undefined, stream, connections: flags.connections, depth: flags.depth, size_bytes: flags.size };
+    const shape = { server: hostPort(endpoint), tls: endpoint.tls !== undefined, stream, connections: flags.connections, depth: flags.depth, size_bytes: flags.size };
     if (out.json) {
       await out.value({ ...shape, write: phaseJson(write), drain: drain === null ? null : { ...phaseJson(drain), workers: flags.workers, batch: flags.batch } });
     } else {

@@ -12,8 +12,8 @@
  * longer than the server's request line limit (`max_line_bytes`) is refused here, as soon as the
  * part read passes the limit: the rest of it is not read (the server would close the connection).
  * Each byte of stdin is searched once, however long its line, and a line is joined once.
- * Ctrl-C stops the reading; the writes in flight are answered and the report says what was
- * written (exit 130).
+ * Ctrl-C stops the reading; the writes in flight are answered (for up to {@link STOP_WAIT_MS},
+ * then abandoned) and the report says what was written (exit 130).
  */
 import type { Readable } from 'node:stream';
 import type { EventBusClient } from '../client/client.js';
@@ -24,6 +24,9 @@ import { jsonProblem } from './json-input.js';
 import { formatCount } from './output.js';
 import type { ProgressBar } from './progress-bar.js';
 import type { StopSignal } from './stop-signal.js';
+
+/** After Ctrl-C, how long the writes in flight are waited for before they are abandoned (a server that does not answer). */
+export const STOP_WAIT_MS = 2_000;
 
 /** Writes in flight at most (the server reads up to max_in_flight_requests, 256 by default, and TCP holds the rest). */
 export const WINDOW = 4096;
@@ -54,6 +57,7 @@ interface Refusal {
 }
 
 const NEWLINE = 0x0a;
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 function isBlank(line: Buffer): boolean {
   for (const byte of line) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
@@ -73,6 +77,9 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
   let lastOffset: number | null = null;
   let refusal: Refusal | null = null;
   let lost: EventBusError | null = null;
+  /** Writes abandoned unanswered after Ctrl-C. */
+  let unanswered = 0;
+  let abandoned = false;
   let wake: (() => void) | null = null;
   const settled = () => {
     inFlight -= 1;
@@ -90,7 +97,8 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
       lastOffset = written.offset;
       settled();
     }, (error: unknown) => {
-      if (isEventBusError(error) && (error.code === ErrorCodes.CONNECTION_ERROR || error.code === ErrorCodes.TIMEOUT || error.code === ErrorCodes.CLOSED)) lost ??= error;
+      if (abandoned) unanswered += 1;
+      else if (isEventBusError(error) && (error.code === ErrorCodes.CONNECTION_ERROR || error.code === ErrorCodes.TIMEOUT || error.code === ErrorCodes.CLOSED)) lost ??= error;
       else if (isEventBusError(error)) refusal ??= { line, error };
       else lost ??= error as EventBusError;
       settled();
@@ -174,23 +182,43 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
       if (refusal !== null || lost !== null) break;
     }
   }
-  if (badLine === null && tooLong === null && refusal === null && lost === null && stop?.isStopped() !== true && pieceBytes > 0) take(lineOf(Buffer.alloc(0)));
+  if (badLine === null && tooLong === null && refusal === null && lost === null && stop?.isStopped() !== true && pieceBytes > 0) {
+    // The last line, without a newline; stdin that is only a byte order mark holds no line at all.
+    const last = lineOf(Buffer.alloc(0));
+    if (!(lineNumber === 0 && last.equals(UTF8_BOM))) take(last);
+  }
   pieces = [];
   const interrupted = stop?.isStopped() === true;
   if (badLine !== null || tooLong !== null || refusal !== null || lost !== null || interrupted) input.destroy();
+  if (interrupted && inFlight > 0) {
+    // The writes in flight are waited for, but not for ever: a server that does not answer
+    // must not hold the command after Ctrl-C.
+    const timer = setTimeout(() => {
+      abandoned = true;
+      client.destroy();
+    }, STOP_WAIT_MS);
+    while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
+    clearTimeout(timer);
+  }
   while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
   progress.stop();
 
   const written = `${formatCount(events)} event${events === 1 ? ' was' : 's were'} written${lastOffset === null ? '' : ` (offsets ${formatCount(firstOffset!)}–${formatCount(lastOffset)})`}`;
   const bad = badLine as { line: number; problem: string } | null;
-  if (lost !== null) {
-    const failure = clientFailure(lost, target);
-    throw new CommandFailure(failure.status, `${failure.message}; ${written} before the connection ended (writes then in flight may or may not be stored)`);
-  }
+  // A refusal comes first: the server may close the connection after it (LINE_TOO_LONG does),
+  // failing the writes behind it, but the refusal is what stopped the writing.
   if (refusal !== null) {
     const { line, error } = refusal as Refusal;
     const failure = clientFailure(error, target);
-    throw new CommandFailure(failure.status, `line ${formatCount(line)} of stdin: ${failure.message}; ${written}, nothing after line ${formatCount(lineNumber)} was sent`);
+    // LINE_TOO_LONG: the server takes no line after it before closing the connection.
+    const closed = lost === null ? '' : error.code === ErrorCodes.LINE_TOO_LONG
+      ? `; the server then closed the connection: nothing after line ${formatCount(line)} was stored (--max-line-bytes N, the server's max_line_bytes, stops at such a line before sending it)`
+      : `; the connection was then closed (writes sent after line ${formatCount(line)} may or may not be stored)`;
+    throw new CommandFailure(failure.status, `line ${formatCount(line)} of stdin: ${failure.message}; ${written}, nothing after line ${formatCount(lineNumber)} was sent${closed}`);
+  }
+  if (lost !== null) {
+    const failure = clientFailure(lost, target);
+    throw new CommandFailure(failure.status, `${failure.message}; ${written} before the connection ended (writes then in flight may or may not be stored)`);
   }
   const long = tooLong as { line: number; bytes: number } | null;
   if (long !== null) {
@@ -199,6 +227,7 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
   if (bad !== null) {
     throw new CommandFailure(65, `line ${formatCount(bad.line)} of stdin is ${bad.problem}; ${written}, nothing from line ${formatCount(bad.line)} on was sent`);
   }
-  if (interrupted) throw new CommandFailure(130, `interrupted: ${written}, nothing after line ${formatCount(lineNumber)} of stdin was sent`);
+  const unansweredNote = unanswered === 0 ? '' : `; ${formatCount(unanswered)} write${unanswered === 1 ? ' was' : 's were'} not answered within ${STOP_WAIT_MS / 1000} s and may or may not be stored`;
+  if (interrupted) throw new CommandFailure(130, `interrupted: ${written}, nothing after line ${formatCount(lineNumber)} of stdin was sent${unansweredNote}`);
   return { events, lines: lineNumber, firstOffset, lastOffset, elapsedMs: performance.now() - started };
 }

@@ -54,10 +54,10 @@ export function addClientCommands(program: Command, subcommand: (name: string) =
     .action(async (name: string, flags) => (await import('./stream-commands.js')).createCommand(name, flags));
 
   client('delete')
-    .summary('delete a stream (asks first on a terminal)')
-    .description('Delete a stream with its events and consumers, for good. On a terminal it asks first, unless --yes.')
+    .summary('delete a stream (asks first; --yes for scripts)')
+    .description('Delete a stream with its events and consumers, for good. It asks first, unless --yes; the answer is read from stdin, so when stdin is not a terminal (a script) it deletes nothing without --yes (exit status 64).')
     .argument('<name>', 'the stream')
-    .option('-y, --yes', 'do not ask')
+    .option('-y, --yes', 'do not ask (needed when stdin is not a terminal)')
     .addHelpText('after', examples('eventbus delete orders', 'eventbus delete orders --yes'))
     .action(async (name: string, flags) => (await import('./stream-commands.js')).deleteCommand(name, flags));
 
@@ -82,9 +82,9 @@ export function addClientCommands(program: Command, subcommand: (name: string) =
 
   client('read')
     .summary("print a stream's events; --follow for new ones")
-    .description("Print a stream's events in offset order as JSON lines (each event as the server sends it; on a terminal, one readable line each). With --follow, go on printing new events until Ctrl-C.")
+    .description("Print a stream's events in offset order as JSON lines (each event as the server sends it; on a terminal, one readable line each). With --follow, go on printing new events until Ctrl-C (exit status 0); without it, Ctrl-C stops the reading with exit status 130, saying how many events were printed.")
     .argument('<name>', 'the stream')
-    .addOption(new Option('--from <offset>', 'first offset (default: 0, the oldest)').argParser(wholeNumber(0)))
+    .addOption(new Option('--from <offset>', "first offset (default: 0, the oldest); past the stream's next offset it is refused (INVALID_FIELD)").argParser(wholeNumber(0)))
     .addOption(new Option('--limit <n>', 'print at most this many events').argParser(wholeNumber(1)))
     .option('-f, --follow', 'keep printing new events as they are written, like tail -f (until Ctrl-C)')
     .option('--consumer <name>', "report statuses for this consumer (default: default); reading never creates a consumer")

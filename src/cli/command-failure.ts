@@ -3,6 +3,7 @@
  * `CODE: reason` with a hint where one helps, and the exit status for its kind (exit-status.ts).
  * {@link clientFailure} turns what the client library rejects with into one.
  */
+import { isIPv6 } from 'node:net';
 import { ErrorCodes, isEventBusError, type ErrorCode } from '../errors.js';
 import type { ExitStatusValue } from './exit-status.js';
 
@@ -26,6 +27,12 @@ export interface Target {
   tls?: boolean;
 }
 
+/** `host:port` of the target, `[::1]:8080` for an IPv6 address. */
+export function hostPort(target: Pick<Target, 'host' | 'port'>): string {
+  // As the client library's hostPort, without loading it (exit-status.ts, and so every command, imports this file).
+  return isIPv6(target.host) ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+}
+
 /**
  * The failure for an error from the client: unreachable (69), unauthorized (77), or any other
  * answer of the server (3). Anything else (a bug) is rethrown as it is.
@@ -37,7 +44,7 @@ export function clientFailure(error: unknown, target: Target): CommandFailure {
   const line = `${error.code}: ${error.reason.replace(/\s*\n\s*/g, ' ').trim()}`;
   if (UNAVAILABLE_CODES.has(error.code)) return new CommandFailure(69, `${line}${unavailableHint(error, target)}`);
   if (error.code === ErrorCodes.UNAUTHORIZED) {
-    return new CommandFailure(77, `${line} (the server at ${target.host}:${target.port} needs the client id and secret of a configured client: --auth ID:SECRET or EVENTBUS_AUTH)`);
+    return new CommandFailure(77, `${line} (the server at ${hostPort(target)} needs the client id and secret of a configured client: --auth ID:SECRET or EVENTBUS_AUTH)`);
   }
   return new CommandFailure(3, line);
 }
@@ -45,8 +52,9 @@ export function clientFailure(error: unknown, target: Target): CommandFailure {
 /** What to try when the server could not be reached: a server to start, or TLS on one side only. */
 function unavailableHint(error: { code: string; reason: string }, target: Target): string {
   if (error.code !== ErrorCodes.CONNECTION_ERROR) return '';
-  // A TLS server closes a plain connection without a word (its first line is no handshake); a
-  // close after answers is something else (the server stopped).
+  // A TLS server closes a plain connection without a word (its first line is no handshake): the
+  // client says "before any answer" only for a close right after the first request with nothing
+  // received; a close after answers, or of a long-poll later on, is something else (a server stopped).
   if (target.tls === false && /the connection was closed before any answer/.test(error.reason)) return ' (a server with TLS? give --tls, or --tls-ca FILE for a self-signed certificate)';
   if (/ECONNREFUSED/.test(error.reason)) return ` (is a server running there? start one with 'eventbus serve', or give --host/--port or EVENTBUS_HOST/EVENTBUS_PORT)`;
   if (/SSL routines|wrong version number|EPROTO/.test(error.reason)) return ' (TLS on one side only? leave out --tls for a server without it, or give --tls for one with it)';

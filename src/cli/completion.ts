@@ -22,8 +22,8 @@ interface CommandSpec {
   name: string;
   description: string;
   options: OptionSpec[];
-  /** Choices of the first argument, `streams` for a stream name, or undefined. */
-  argument: readonly string[] | 'streams' | undefined;
+  /** Choices of the first argument, `streams` for a stream name, `directories` for a path (verify, restore), or undefined. */
+  argument: readonly string[] | 'streams' | 'directories' | undefined;
 }
 
 function optionSpec(option: Option): OptionSpec {
@@ -35,14 +35,19 @@ function optionSpec(option: Option): OptionSpec {
 }
 
 function commandSpecs(program: Command): CommandSpec[] {
-  return program.commands.map((command) => {
+  return program.commands.map((command): CommandSpec => {
     const first = command.registeredArguments[0];
-    const argument = first === undefined ? undefined : first.argChoices ?? (first.name() === 'name' ? 'streams' : undefined);
+    const argument = first === undefined ? undefined : first.argChoices ?? (first.name() === 'name' ? 'streams' : /^(path|snapshot)$/.test(first.name()) ? 'directories' : undefined);
     // Hidden options are not offered (serve's, read only from their environment variables).
     const options = command.options.filter((option) => !option.hidden).map(optionSpec);
     options.push({ flags: ['--help', '-h'], value: false, choices: undefined, path: undefined, description: 'show the help' });
     return { name: command.name(), description: command.summary() || command.description(), options, argument };
-  });
+  }).concat([helpCommand(program)]);
+}
+
+/** commander's own `help [command]`, which is not in program.commands. */
+function helpCommand(program: Command): CommandSpec {
+  return { name: 'help', description: 'show the help of a command', options: [], argument: program.commands.map((command) => command.name()) };
 }
 
 /** The script for `shell`. */
@@ -67,6 +72,7 @@ function bashScript(commands: CommandSpec[]): string {
     }
     optionCases.push(`    ${command.name}) opts="${words(command.options.flatMap((o) => o.flags.filter((f) => f.startsWith('--'))))}"; valopts=" ${words(takesValue.flatMap((o) => o.flags))} " ;;`);
     if (command.argument === 'streams') argumentCases.push(`    ${command.name}) _eventbus_streams ;;`);
+    else if (command.argument === 'directories') argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -d -- "$cur")) ;;`);
     else if (command.argument !== undefined) argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -W "${words(command.argument)}" -- "$cur")) ;;`);
   }
   return `# bash completion for eventbus: eval "$(eventbus completion bash)", or save it in /etc/bash_completion.d/eventbus
@@ -164,10 +170,24 @@ complete -F _eventbus eventbus
 `;
 }
 
-/** Text safe inside a zsh `_arguments` spec: no brackets, colons or single quotes. */
-function zshText(text: string): string {
-  const first = text.split(/(?<=\.) /)[0] ?? text;
-  return first.replace(/[[\]]/g, '').replace(/:/g, ' -').replace(/'/g, '').replace(/\s+/g, ' ').replace(/\.$/, '').slice(0, 120);
+/** Descriptions in the zsh script are at most this long (the first sentence, cut at a word). */
+const ZSH_DESCRIPTION_CHARS = 120;
+
+/**
+ * A description for the zsh script, inside a single-quoted word: its first sentence, cut at a
+ * word boundary (with an ellipsis) when longer than {@link ZSH_DESCRIPTION_CHARS}, a single quote
+ * written as '\''. `inBrackets` for an `_arguments` option's `[explanation]`, where a bracket
+ * (and so a backslash) must be escaped; colons are taken as they are in both places.
+ */
+export function zshText(text: string, inBrackets = false): string {
+  let first = (text.split(/(?<=\.) /)[0] ?? text).replace(/\s+/g, ' ').trim().replace(/(?<!\.)\.$/, ''); // a sentence's full stop, not an ellipsis
+  if (first.length > ZSH_DESCRIPTION_CHARS) {
+    const cut = first.slice(0, ZSH_DESCRIPTION_CHARS);
+    const space = cut.lastIndexOf(' ');
+    first = `${(space > 0 ? cut.slice(0, space) : cut).replace(/[\s,;(-]+$/, '')}...`;
+  }
+  const escaped = inBrackets ? first.replace(/[\\[\]]/g, (c) => `\\${c}`) : first;
+  return escaped.replace(/'/g, "'\\''");
 }
 
 function zshScript(commands: CommandSpec[]): string {
@@ -175,9 +195,9 @@ function zshScript(commands: CommandSpec[]): string {
     const specs = command.options.map((o) => {
       const action = o.choices !== undefined ? `:value:(${o.choices.join(' ')})` : o.path === 'dir' ? ':directory:_files -/' : o.path === 'file' ? ':file:_files' : o.value ? ':value:' : '';
       const names = o.flags.length > 1 ? `(${o.flags.join(' ')})'{${o.flags.join(',')}}'` : o.flags[0]!;
-      return `'${names}[${zshText(o.description)}]${action}'`;
+      return `'${names}[${zshText(o.description, true)}]${action}'`;
     });
-    const argument = command.argument === 'streams' ? `'1:stream:_eventbus_streams'` : command.argument !== undefined ? `'1:${command.name === 'completion' ? 'shell' : 'name'}:(${command.argument.join(' ')})'` : '';
+    const argument = command.argument === 'streams' ? `'1:stream:_eventbus_streams'` : command.argument === 'directories' ? `'1:directory:_files -/'` : command.argument !== undefined ? `'1:${command.name === 'completion' ? 'shell' : command.name === 'help' ? 'command' : 'name'}:(${command.argument.join(' ')})'` : '';
     return `    ${command.name})\n      _arguments -s ${[...specs, argument].filter((x) => x !== '').join(' \\\n        ')} ;;`;
   });
   return `#compdef eventbus

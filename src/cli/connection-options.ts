@@ -9,9 +9,11 @@ import type tls from 'node:tls';
 import { Option, type Command } from 'commander';
 import { EventBusClient } from '../client/client.js';
 import type { Endpoint } from './bench/endpoint.js';
-import { CommandFailure, clientFailure, type Target } from './command-failure.js';
+import { CommandFailure, clientFailure, hostPort, type Target } from './command-failure.js';
 import { envFlag } from './defaults.js';
-import { parsePort } from './port-option.js';
+import type { ExitStatusValue } from './exit-status.js';
+import { parseServerPort } from './port-option.js';
+import { unlessStopped, type StopSignal } from './stop-signal.js';
 
 /** The parsed common options (commander's camelCase). */
 export interface ConnectionFlags {
@@ -37,7 +39,7 @@ export function withConnectionOptions(command: Command): Command {
       helpCommand = `eventbus ${action.name()}`;
     })
     .addOption(new Option('--host <address>', `server address (default: ${CLIENT_DEFAULTS.host})`).env('EVENTBUS_HOST'))
-    .addOption(new Option('--port <port>', `server port (default: ${CLIENT_DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parsePort))
+    .addOption(new Option('--port <port>', `server port (default: ${CLIENT_DEFAULTS.port})`).env('EVENTBUS_PORT').argParser(parseServerPort))
     .addOption(new Option('--tls', 'connect with TLS, checking the server certificate against the system CAs (env EVENTBUS_TLS=1)'))
     .addOption(new Option('--tls-ca <file>', 'PEM certificate(s) to trust for TLS, e.g. a self-signed server certificate (implies --tls)').env('EVENTBUS_TLS_CA'))
     .addOption(new Option('--auth <id:secret>', "client id and secret of a client in the server's auth section (prefer EVENTBUS_AUTH: arguments are visible to other users in ps)").env('EVENTBUS_AUTH'))
@@ -80,18 +82,30 @@ function credentials(value: string): { clientId: string; clientSecret: string } 
   return { clientId: value.slice(0, colon), clientSecret: value.slice(colon + 1) };
 }
 
-/** A connected client for the flags; a failure is a CommandFailure (69 when nothing answers). */
-export async function connect(flags: ConnectionFlags): Promise<{ client: EventBusClient; target: Target; endpoint: Endpoint }> {
+/** How a command that handles Ctrl-C (stop-signal.ts) wants to be stopped while it connects. */
+export interface Interruptible {
+  stop: StopSignal;
+  /** The exit status of a command stopped before it connected: 130, or 0 for the follow modes. */
+  status: ExitStatusValue;
+}
+
+/**
+ * A connected client for the flags; a failure is a CommandFailure (69 when nothing answers). With
+ * `interruptible`, Ctrl-C while connecting ends it at once (a CommandFailure of its status).
+ */
+export async function connect(flags: ConnectionFlags, interruptible?: Interruptible): Promise<{ client: EventBusClient; target: Target; endpoint: Endpoint }> {
   const endpoint = endpointOf(flags);
   const target = { host: endpoint.host, port: endpoint.port, tls: endpoint.tls !== undefined };
   try {
-    const client = await EventBusClient.connect({
+    const connecting = EventBusClient.connect({
       host: endpoint.host,
       port: endpoint.port,
       connectTimeoutMs: 10_000,
       ...(endpoint.tls === undefined ? {} : { tls: endpoint.tls }),
       ...(endpoint.auth === undefined ? {} : { auth: endpoint.auth }),
     });
+    const client = interruptible === undefined ? await connecting : await unlessStopped(connecting, interruptible.stop, (late) => late.destroy());
+    if (client === null) throw new CommandFailure(interruptible!.status, `interrupted while connecting to ${hostPort(target)}`);
     return { client, target, endpoint };
   } catch (error) {
     throw clientFailure(error, target);
@@ -102,8 +116,8 @@ export async function connect(flags: ConnectionFlags): Promise<{ client: EventBu
  * Runs `work` with a connected client, closing it afterwards; what the client rejects with
  * becomes a one-line CommandFailure.
  */
-export async function withClient<T>(flags: ConnectionFlags, work: (client: EventBusClient, endpoint: Endpoint) => Promise<T>): Promise<T> {
-  const { client, target, endpoint } = await connect(flags);
+export async function withClient<T>(flags: ConnectionFlags, work: (client: EventBusClient, endpoint: Endpoint) => Promise<T>, interruptible?: Interruptible): Promise<T> {
+  const { client, target, endpoint } = await connect(flags, interruptible);
   try {
     return await work(client, endpoint);
   } catch (error) {

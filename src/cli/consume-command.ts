@@ -8,10 +8,14 @@
  * Ctrl-C stops at once (exit 0): no delivery is asked for after it, a long-poll in flight is
  * abandoned by closing the connection (what it was delivered comes back after the
  * acknowledgement deadline, as any unacknowledged delivery does); a batch being printed is
- * finished and, with --ack, acknowledged.
+ * finished and, with --ack, acknowledged. A line on the terminal says what was done, and that it
+ * was interrupted. Events after the cursor that are not delivered because the consumer holds the
+ * server's max_pending outstanding are named on stderr (once, under --follow), not waited on in silence.
  */
+import type { EventBusClient } from '../client/client.js';
 import { CommandFailure } from './command-failure.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
+import { ExitStatus } from './exit-status.js';
 import { Output, formatCount } from './output.js';
 import { rawEvents } from './raw-events.js';
 import { eventLine } from './read-command.js';
@@ -37,6 +41,8 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
   const consumer = flags.consumer ?? 'default';
   const operation = flags.retry === true ? 'retry_events' : 'process_events';
   let delivered = 0;
+  /** Why nothing more is delivered though events are waiting (max_pending), once found. */
+  let blocked: string | null = null;
   const signal = stopOnSignals();
   try {
     await withClient(flags, async (client) => {
@@ -75,27 +81,47 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
         }
         const events = rawEvents(page);
         if (events.length === 0) {
+          // Nothing new for a consumer that has events waiting: it holds max_pending outstanding.
+          if (operation === 'process_events' && blocked === null && (page.response.body as { more?: boolean }).more !== true) {
+            blocked = await atMaxPending(client, name, consumer);
+            if (blocked !== null && flags.follow === true) process.stderr.write(`eventbus: ${blocked}; waiting\n`);
+          }
           if (flags.follow !== true) break;
           // retry_events cannot wait: look again shortly.
           if (waitMs === undefined) await Promise.race([signal.stopped, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
           continue;
         }
+        blocked = null;
         for (const event of events) await out.line(out.json ? event.json : eventLine(out, event));
         delivered += events.length;
         if (flags.ack === true) {
           await client.request('mark_event', { event_ids: events.map((e) => e.id), status: 1, consumer });
         }
       }
-    });
+    }, { stop: signal, status: ExitStatus.OK });
   } finally {
     signal.dispose();
   }
+  // A script is told too: it would otherwise see a consumer that stopped with events left.
+  if (blocked !== null && flags.follow !== true) process.stderr.write(`eventbus: ${blocked}\n`);
   if (process.stderr.isTTY === true) {
+    const interrupted = signal.isStopped() ? 'interrupted: ' : '';
     const what = delivered === 0
-      ? `nothing ${flags.retry === true ? 'due for retry' : 'due'} for consumer ${consumer}`
-      : flags.ack === true
+      ? interrupted !== '' ? `interrupted: nothing delivered to consumer ${consumer}` : `nothing ${flags.retry === true ? 'due for retry' : 'due'} for consumer ${consumer}`
+      : interrupted + (flags.ack === true
         ? `${formatCount(delivered)} event${delivered === 1 ? '' : 's'} delivered to consumer ${consumer} and acknowledged`
-        : `${formatCount(delivered)} event${delivered === 1 ? '' : 's'} delivered to consumer ${consumer}, not acknowledged: they are pending, and come back through retry_events after the acknowledgement deadline (--ack marks them processed)`;
+        : `${formatCount(delivered)} event${delivered === 1 ? '' : 's'} delivered to consumer ${consumer}, not acknowledged: they are pending, and come back through retry_events after the acknowledgement deadline (--ack marks them processed)`);
     process.stderr.write(`${out.dim(what)}\n`);
   }
+}
+
+/**
+ * Why process_events delivered nothing to a consumer with events after its cursor: it holds the
+ * server's max_pending outstanding (1,000 by default), or null when it has no events waiting.
+ */
+async function atMaxPending(client: EventBusClient, stream: string, consumer: string): Promise<string | null> {
+  const info = (await client.getStreamInfo(stream)).consumers.find((c) => c.name === consumer);
+  // A filtered consumer's lag counts the events it will pass over too: it says nothing there.
+  if (info === undefined || (info.filter ?? null) !== null || info.lag === 0 || info.pending + info.retry === 0) return null;
+  return `consumer ${consumer} holds ${formatCount(info.pending + info.retry)} events delivered and not acknowledged, the server's max_pending (1,000 by default): the ${formatCount(info.lag)} after its cursor are delivered once some are acknowledged (--ack, or mark_event) or come back through retry_events after the acknowledgement deadline (--retry)`;
 }

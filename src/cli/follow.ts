@@ -10,6 +10,7 @@
 import { ErrorCodes, isEventBusError } from '../errors.js';
 import type { Subscription } from '../client/subscription.js';
 import type { RawResponse } from '../client/types.js';
+import { unlessStopped } from './stop-signal.js';
 
 /** Resubscribing after the server ended a subscription waits this long at first (a restarting server). */
 export const RESUBSCRIBE_MS = 200;
@@ -59,7 +60,11 @@ export async function follow(subscribe: (fromOffset: number) => Promise<Subscrip
   while (!options.isStopped()) {
     let subscription: Subscription;
     try {
-      subscription = await subscribe(offset);
+      // Stopped while the subscription is being opened (a server slow or silent to answer):
+      // stop at once; a subscription opened later is closed.
+      const opened = await unlessStopped(subscribe(offset), options, (late) => late.close());
+      if (opened === null) return;
+      subscription = opened;
     } catch (error) {
       // subscribe waits for the server's first line, so a server still stopping refuses here too.
       if (lostAtMs === null || !resumable(error) || Date.now() - lostAtMs > RECONNECT_WINDOW_MS) throw error;

@@ -7,23 +7,39 @@
  */
 import { styleText } from 'node:util';
 import Table from 'cli-table3';
+import { CommandFailure } from './command-failure.js';
 import type { ConnectionFlags } from './connection-options.js';
+import { ExitStatus } from './exit-status.js';
 
 type Style = Parameters<typeof styleText>[0];
 
 let pipeWatched = false;
 
+/** Write failures already reported by the command whose write failed (Output.line throws them). */
+const reported = new WeakSet<Error>();
+
+/** The one-line failure (exit 1) for output that could not be written: a full disk, an I/O error. */
+export function outputFailure(error: Error): CommandFailure {
+  reported.add(error);
+  return new CommandFailure(ExitStatus.FAILURE, `cannot write the output: ${error.message.replace(/, write$/, '')}`);
+}
+
 /**
  * A reader that goes away (`eventbus read orders | head -1`, `eventbus --help | head -1`) ends
  * the command quietly, as SIGPIPE ends `cat`: the events it did not take were never marked or
- * changed. Watched from the start of every run (run.ts), so help and docs output is covered too.
+ * changed. Any other failure to write (`> /dev/full`: ENOSPC) is one line on stderr and exit 1,
+ * not a stack trace; a command writing through {@link Output} stops at it (and fails with that
+ * line), so nothing is acknowledged after output that was lost. Watched from the start of every
+ * run (run.ts), so help and docs output is covered too.
  */
 export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
   if (pipeWatched) return;
   pipeWatched = true;
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);
-    throw error;
+    if (reported.has(error)) return;
+    process.stderr.write(`eventbus: ${outputFailure(error).message}\n`);
+    process.exit(ExitStatus.FAILURE);
   });
 }
 
@@ -55,10 +71,29 @@ export class Output {
     return this.paint('bold', text);
   }
 
-  /** Writes one line; resolves at once, or once the stream has drained when its buffer is full. */
+  /**
+   * Writes one line; resolves at once, or once the stream has drained when its buffer is full.
+   * Throws (or rejects with) the one-line failure when the line could not be written (a full
+   * disk), so that the command stops there.
+   */
   line(text: string): Promise<void> | void {
-    if (this.stream.write(`${text}\n`)) return;
-    return new Promise((resolve) => this.stream.once('drain', resolve));
+    const room = this.stream.write(`${text}\n`);
+    // A synchronous write's failure (a file, /dev/full) is known here already; its 'error' event comes later.
+    const failed = this.stream.errored;
+    if (failed !== null) throw outputFailure(failed);
+    if (room) return;
+    return new Promise((resolve, reject) => {
+      const drained = () => {
+        this.stream.off('error', failedLater);
+        resolve();
+      };
+      const failedLater = (error: Error) => {
+        this.stream.off('drain', drained);
+        reject(outputFailure(error));
+      };
+      this.stream.once('drain', drained);
+      this.stream.once('error', failedLater);
+    });
   }
 
   /** One JSON value on a line. */

@@ -1,6 +1,6 @@
 /**
  * Parsers of options that name a network place: `--port` (a usage error unless a whole number
- * from 0 to 65535), and the jetstream backend's `--nats-servers` and `--replicas` (usage errors
+ * from 0 to 65535; from 1 for the client commands, which connect to it), and the jetstream backend's `--nats-servers` and `--replicas` (usage errors
  * when jetstream-options.ts would refuse them), so a mistake is one line before anything starts.
  */
 import { InvalidArgumentError } from 'commander';
@@ -9,6 +9,13 @@ import { REPLICA_COUNTS, isServerAddress } from '../bus/jetstream/jetstream-opti
 export function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('It must be a whole number from 0 to 65535.');
+  return port;
+}
+
+/** A client's `--port`: as {@link parsePort}, but 0 (serve's "any free port") names no server. */
+export function parseServerPort(value: string): number {
+  const port = parsePort(value);
+  if (port === 0) throw new InvalidArgumentError("It must be a whole number from 1 to 65535 (0, any free port, is for 'eventbus serve').");
   return port;
 }
 

@@ -37,6 +37,18 @@ function oneLineUsageErrors(command: Command, helpCommand: string): Command {
     });
 }
 
+/**
+ * `eventbus help NAME` for a NAME that is no command: the usage error of `eventbus NAME` (one
+ * line), where commander would print the whole help on stderr and say nothing of the name.
+ * `argv` as process.argv (the node binary and script first).
+ */
+export function checkHelpTopic(program: Command, argv: readonly string[]): void {
+  const [first, topic] = argv.slice(2);
+  if (first !== 'help' || topic === undefined || topic.startsWith('-')) return;
+  if (program.commands.some((command) => command.name() === topic || command.aliases().includes(topic))) return;
+  throw new CommanderError(64, 'commander.unknownCommand', `unknown command '${topic}'; see 'eventbus --help'`);
+}
+
 /** The command line; `resources` come from the build it runs in (npm or single executable). */
 export function buildProgram(resources: Resources): Command {
   const program = oneLineUsageErrors(new Command('eventbus'), 'eventbus')

@@ -25,7 +25,7 @@ export function progressBar(label: string, unit: string, total: number | undefin
   if (stream.isTTY !== true) return NO_PROGRESS;
   const format = total === undefined
     ? `${label} {value} ${unit} · {rate} ${unit}/s`
-    : `${label} |{bar}| {percentage}% · {value}/{total} ${unit} · eta {eta_formatted}`;
+    : `${label} |{bar}| {percentage}% · {value}/{total} ${unit} · eta {remaining}`;
   const bar = new cliProgress.SingleBar({
     format,
     stream,
@@ -66,15 +66,31 @@ export function progressBar(label: string, unit: string, total: number | undefin
   process.on('exit', onExit);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  bar.start(total ?? 0, 0, { rate: '0' });
+  // Our own eta, not cli-progress's {eta_formatted}: that one shows its placeholder as `LLs`
+  // (the last two letters of NULL) when it has no estimate yet, as on a last frame.
+  let currentTotal = total ?? 0;
+  bar.start(currentTotal, 0, { rate: '0', remaining: etaText(Number.NaN) });
   return {
     update(done, newTotal) {
-      if (newTotal !== undefined) bar.setTotal(newTotal);
+      if (newTotal !== undefined) {
+        currentTotal = newTotal;
+        bar.setTotal(newTotal);
+      }
       const seconds = (performance.now() - started) / 1000;
-      bar.update(done, { rate: seconds > 0 ? Math.round(done / seconds).toLocaleString('en-US') : '0' });
+      const perSecond = seconds > 0 ? done / seconds : 0;
+      bar.update(done, { rate: Math.round(perSecond).toLocaleString('en-US'), remaining: etaText(done >= currentTotal ? 0 : perSecond > 0 ? (currentTotal - done) / perSecond : Number.NaN) });
     },
     stop() {
       remove();
     },
   };
+}
+
+/** Seconds left for a person: `7s`, `3m05s`, `1h12m`; `?` while there is no estimate. */
+export function etaText(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const whole = Math.ceil(seconds);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
 }

@@ -5,7 +5,10 @@
  * `tail -f`, until Ctrl-C (follow.ts: a catch-up subscription, no polling).
  */
 import type { RawResponse } from '../client/types.js';
+import { ErrorCodes } from '../errors.js';
+import { CommandFailure } from './command-failure.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
+import { ExitStatus } from './exit-status.js';
 import { follow } from './follow.js';
 import { Output, formatCount } from './output.js';
 import { rawEvents, type RawEvent } from './raw-events.js';
@@ -30,7 +33,10 @@ export function eventLine(out: Output, event: RawEvent): string {
 export async function readCommand(name: string, flags: ReadFlags): Promise<void> {
   const out = new Output(flags);
   const limit = flags.limit ?? Number.POSITIVE_INFINITY;
+  const following = flags.follow === true;
   let printed = 0;
+  let firstPrinted: number | null = null;
+  let lastPrinted: number | null = null;
   const signal = stopOnSignals();
   try {
     await withClient(flags, async (client) => {
@@ -46,22 +52,49 @@ export async function readCommand(name: string, flags: ReadFlags): Promise<void>
           if (printed >= limit) break;
           await out.line(out.json ? event.json : eventLine(out, event));
           printed += 1;
+          firstPrinted ??= event.offset;
+          lastPrinted = event.offset;
         }
         if (printed >= limit) signal.stop();
         return (page.response.body as { next_offset: number }).next_offset;
       };
       let offset = flags.from ?? 0;
-      if (flags.follow === true) {
+      if (following) {
         await follow((fromOffset) => client.subscribe(name, { fromOffset }), { fromOffset: offset, stopped: signal.stopped, isStopped: signal.isStopped }, print);
         return;
       }
-      while (printed < limit) {
-        const next = await print(await request(offset));
+      // Ctrl-C: the page being asked for is abandoned (closing the connection), the one being
+      // printed is finished.
+      void signal.stopped.then(() => {
+        if (printed < limit) client.destroy();
+      });
+      for (let first = true; printed < limit && !signal.isStopped(); first = false) {
+        let page: RawResponse;
+        try {
+          page = await request(offset);
+        } catch (error) {
+          if (signal.isStopped()) break;
+          throw error;
+        }
+        const next = (page.response.body as { next_offset: number }).next_offset;
+        // The server answers a from_offset past the end with an empty page at the end; a
+        // subscription (--follow) refuses it: so does this, the same way.
+        if (first && next < offset) pastTheEnd(offset, next);
+        await print(page);
         if (next === offset) break;
         offset = next;
       }
-    });
+    }, { stop: signal, status: following ? ExitStatus.OK : ExitStatus.INTERRUPTED });
   } finally {
     signal.dispose();
   }
+  if (!following && signal.isStopped() && printed < limit) {
+    const range = firstPrinted === null ? '' : ` (offsets ${formatCount(firstPrinted)}–${formatCount(lastPrinted!)})`;
+    throw new CommandFailure(ExitStatus.INTERRUPTED, `interrupted: ${formatCount(printed)} event${printed === 1 ? '' : 's'} printed${range}`);
+  }
+}
+
+/** The refusal `subscribe` gives a from_offset past the stream's next offset (INVALID_FIELD, exit 3). */
+function pastTheEnd(fromOffset: number, nextOffset: number): never {
+  throw new CommandFailure(ExitStatus.REFUSED, `${ErrorCodes.INVALID_FIELD}: from_offset ${fromOffset} is past the stream's next offset (${nextOffset})`);
 }

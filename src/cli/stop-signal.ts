@@ -1,7 +1,11 @@
 /**
- * Ctrl-C (SIGINT) and SIGTERM for commands that run until told to stop (`read --follow`,
- * `consume --follow`): the first signal stops the command cleanly (what was printed stays
- * printed, acknowledgements in flight finish) and it exits 0; a second one exits at once.
+ * Ctrl-C (SIGINT) and SIGTERM for the client commands that handle them (`read`, `consume`, a bulk
+ * `write`, `bench`): the first signal stops the command cleanly (what was printed stays printed,
+ * acknowledgements and writes in flight finish) and a second one exits at once (130). Waiting
+ * that nothing would come of (a connection being opened, a request the command will not use the
+ * answer of) is abandoned at once. Once the command has ended after a signal, run.ts ends the
+ * process ({@link signalReceived}), so a connection still being opened or a server that never
+ * answers cannot keep it alive.
  */
 export interface StopSignal {
   readonly stopped: Promise<void>;
@@ -10,6 +14,13 @@ export interface StopSignal {
   stop(): void;
   /** Removes the signal handlers. */
   dispose(): void;
+}
+
+let received = false;
+
+/** Whether Ctrl-C or SIGTERM stopped a command in this process. */
+export function signalReceived(): boolean {
+  return received;
 }
 
 export function stopOnSignals(): StopSignal {
@@ -22,7 +33,8 @@ export function stopOnSignals(): StopSignal {
     resolve();
   };
   const onSignal = () => {
-    if (stopped) process.exit(130);
+    if (received) process.exit(130);
+    received = true;
     stop();
   };
   process.on('SIGINT', onSignal);
@@ -36,4 +48,16 @@ export function stopOnSignals(): StopSignal {
       process.off('SIGTERM', onSignal);
     },
   };
+}
+
+/**
+ * Resolves with `work`'s value, or with null as soon as `signal` stops first; what `work` later
+ * resolves with is handed to `discard` (a connection to close), its failure ignored.
+ */
+export async function unlessStopped<T>(work: Promise<T>, signal: Pick<StopSignal, 'stopped' | 'isStopped'>, discard: (value: T) => void = () => {}): Promise<T | null> {
+  const STOPPED = Symbol('stopped');
+  const first = await Promise.race([work, signal.stopped.then(() => STOPPED)]);
+  if (first !== STOPPED) return first as T;
+  work.then(discard, () => {});
+  return null;
 }

@@ -149,6 +149,12 @@ export function checkKnownKeys(value: unknown, field: string, known: readonly st
 /** ensureStream: create, then look up, at most this many times while others create and delete the name. */
 const ENSURE_ATTEMPTS = 3;
 
+/**
+ * A connection closed unanswered within this long of its first request is taken for a TLS
+ * server's refusal of a plain connection (it closes on reading the first bytes).
+ */
+const CLOSED_AT_ONCE_MS = 2_000;
+
 const DEFAULTS = { host: '127.0.0.1', port: 8080, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES };
 
 function stream(body: unknown): Stream {
@@ -276,6 +282,11 @@ export function wireAuth(auth: Credentials): { client_id: string; client_secret:
   return { client_id: given.clientId, client_secret: given.clientSecret };
 }
 
+/** `host:port`, an IPv6 address in brackets (`[::1]:8080`) so that the port can be told from it. */
+export function hostPort(host: string, port: number): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** A connected socket (TLS if asked); rejects with CONNECTION_ERROR. */
 export function openSocket(options: ClientOptions): Promise<net.Socket> {
   const host = options.host ?? DEFAULTS.host;
@@ -289,11 +300,11 @@ export function openSocket(options: ClientOptions): Promise<net.Socket> {
     const ready = tlsOptions === undefined ? 'connect' : 'secureConnect';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(connectionError(`could not connect to ${host}:${port} within ${timeoutMs} ms`));
+      reject(connectionError(`could not connect to ${hostPort(host, port)} within ${timeoutMs} ms`));
     }, timeoutMs);
     const onError = (error: Error) => {
       clearTimeout(timer);
-      reject(connectionError(`could not connect to ${host}:${port}: ${error.message}`, error));
+      reject(connectionError(`could not connect to ${hostPort(host, port)}: ${error.message}`, error));
     };
     socket.once('error', onError);
     socket.once(ready, () => {
@@ -319,6 +330,8 @@ export class EventBusClient {
   private readonly closed: Promise<void>;
   /** The server has sent something on this connection (a close before that may be a TLS server's). */
   private heard = false;
+  /** When the first request was written (performance.now()), for telling a TLS server's close from a lost one. */
+  private firstSentAtMs: number | null = null;
 
   private constructor(private readonly socket: net.Socket, private readonly options: ClientOptions) {
     this.authJson = options.auth === undefined ? '' : `,"auth":${JSON.stringify(wireAuth(options.auth))}`;
@@ -329,7 +342,10 @@ export class EventBusClient {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(socketError(error)));
     this.closed = new Promise((resolve) => socket.once('close', () => {
-      this.fail(connectionClosed(!this.heard));
+      // A TLS server closes a plain connection as soon as it reads the first request, without a
+      // word; a close long after it (a long-poll waiting on a server that was killed) is not that.
+      const atOnce = !this.heard && this.firstSentAtMs !== null && performance.now() - this.firstSentAtMs <= CLOSED_AT_ONCE_MS;
+      this.fail(connectionClosed(atOnce));
       resolve();
     }));
     if (this.requestTimeoutMs > 0) {
@@ -696,6 +712,7 @@ export class EventBusClient {
   private flush(): void {
     this.flushScheduled = false;
     if (this.outgoing.length === 0 || this.closedError !== null) return;
+    this.firstSentAtMs ??= performance.now();
     this.socket.write(this.outgoing);
     this.outgoing = '';
   }

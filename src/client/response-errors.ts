@@ -52,9 +52,11 @@ export function socketError(error: Error): EventBusError {
 }
 
 /**
- * The connection closed while something was still expected from it; `beforeAnyAnswer` when the
- * server never sent a line on it (what a TLS server does to a plain connection).
+ * The connection closed while something was still expected from it; `unansweredAtOnce` when the
+ * server closed it without ever sending a line, right after the first request (what a TLS server
+ * does to a plain connection). A connection closed later without an answer (a long-poll waiting
+ * on a server that was then killed) is only "closed".
  */
-export function connectionClosed(beforeAnyAnswer = false): EventBusError {
-  return connectionError(beforeAnyAnswer ? 'the connection was closed before any answer' : 'the connection was closed');
+export function connectionClosed(unansweredAtOnce = false): EventBusError {
+  return connectionError(unansweredAtOnce ? 'the connection was closed before any answer' : 'the connection was closed');
 }

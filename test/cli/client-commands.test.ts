@@ -78,7 +78,8 @@ t.test('a session: create, write, read, info, streams, consume, delete', async (
   t.same(events.map((line) => (JSON.parse(line) as { offset: number }).offset), [0, 1, 2, 3]);
   t.same(events.slice(1).map((line) => (JSON.parse(line) as { body: unknown }).body), [{ n: 1 }, [2, 3], 'four']);
   t.same(run(['read', 'orders', '--from', '2', '--limit', '1']).stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { offset: number }).offset), [2]);
-  t.equal(run(['read', 'orders', '--from', '99']).stdout, '', 'nothing past the end');
+  t.equal(run(['read', 'orders', '--from', '4']).stdout, '', 'nothing from the end');
+  oneLine(t, run(['read', 'orders', '--from', '99']), 3, /^eventbus: INVALID_FIELD: from_offset 99 is past the stream's next offset \(4\)$/, 'past the end: refused, as read --follow refuses it');
 
   const consumed = run(['consume', 'orders', '--consumer', 'billing', '--max', '2']);
   t.equal(consumed.status, 0, consumed.stderr);
@@ -99,8 +100,10 @@ t.test('a session: create, write, read, info, streams, consume, delete', async (
   t.same(streams.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { name: string }).name), ['archive', 'orders'], 'one JSON line per stream, in name order');
   t.equal(run(['streams', '--names']).stdout, 'archive\norders\n');
 
-  const deleted = run(['delete', 'archive']);
-  t.equal(deleted.status, 0, 'no question without a terminal');
+  oneLine(t, run(['delete', 'archive']), 64, /^eventbus: stream archive not deleted: delete asks first, and stdin is not a terminal to answer on; give --yes/, 'no terminal to ask on: --yes is needed');
+  t.equal(run(['streams', '--names']).stdout, 'archive\norders\n', 'nothing deleted');
+  const deleted = run(['delete', 'archive', '--yes']);
+  t.equal(deleted.status, 0, '--yes: no question');
   t.same(JSON.parse(deleted.stdout), { name: 'archive', deleted: true });
   t.equal(run(['streams', '--names']).stdout, 'orders\n');
 });

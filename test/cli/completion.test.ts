@@ -44,6 +44,8 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
     return result.stdout.split('\n').filter((word) => word !== '');
   };
   t.same(complete('eventbus in'), ['info']);
+  t.same(complete('eventbus he'), ['help'], 'help is a command too');
+  t.same(complete('eventbus help re').sort(), ['read', 'restore'], 'help completes the commands');
   t.same(complete('eventbus re').sort(), ['read', 'restore']);
   t.same(complete('eventbus serve --fs'), ['--fsync']);
   t.same(complete('eventbus serve --fsync i'), ['interval']);
@@ -77,6 +79,27 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   t.same(complete(`eventbus info --port=${other.port} orders:eu `), [], "only the first argument is a stream, with ':' in it");
   t.same(complete('eventbus serve --fsync=i'), ['interval'], "'--fsync=' completes its value");
   t.same(complete(`eventbus read --port=${other.port} --fo`), ['--follow'], "after '--port=N' the options still complete");
+
+  // verify's path and restore's snapshot are directories.
+  const stores = path.join(dir, 'stores');
+  spawnSync('mkdir', ['-p', path.join(stores, 'snapshot-a'), path.join(stores, 'snapshot-b')]);
+  writeFileSync(path.join(stores, 'snapshot-file'), '');
+  for (const command of ['verify', 'restore']) {
+    t.same(complete(`eventbus ${command} ${stores}/snap`).sort(), [`${stores}/snapshot-a`, `${stores}/snapshot-b`], `${command} completes directories`);
+  }
+});
+
+t.test('zsh: descriptions are whole words, with their apostrophes and colons', async (t) => {
+  const text = script('zsh');
+  t.match(text, /'info:a stream'\\''s figures, consumers and damage'/, "an apostrophe is kept, quoted as '\\''");
+  t.match(text, /--nats-servers\[jetstream backend: NATS servers, host:port,host:port,\.\.\.\]/, 'host:port stays host:port');
+  t.match(text, /'help:show the help of a command'/, 'help is a command');
+  t.match(text, /verify\)\n[^;]*'1:directory:_files -\/'/, "verify's path completes directories");
+  for (const [, description] of text.matchAll(/\[((?:[^\]\\]|\\.)*)\]:/g)) {
+    t.ok(description!.replaceAll("'\\''", "'").length <= 123, `at most 120 characters and an ellipsis: ${description}`);
+    if (description!.endsWith('...') && description!.length > 100) t.match(description, /[\w)'] ?\.\.\.$/, `cut after a whole word: ${description}`);
+  }
+  t.match(text, /--config\[YAML config file: the original'\\''s config\.yaml layout \(logger, auth\) plus server, storage, consumers and snapshots\.\.\.\]/, 'a long one, cut after a word');
 });
 
 t.test('zsh: the script loads and defines the completion', { skip: ZSH === undefined ? 'needs zsh (apt-get install zsh)' : false }, async (t) => {

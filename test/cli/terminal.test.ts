@@ -4,8 +4,9 @@
  * pseudo-terminal with util-linux `script`; the same commands in a pipe print JSON and no bar
  * (client-commands.test.ts).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import type { TapTest } from '../helpers/temp-dir.js';
@@ -27,6 +28,25 @@ function onTerminal(args: string[], options: { env?: NodeJS.ProcessEnv; input?: 
     env: { ...BASE_ENV, TERM: 'xterm-256color', COLUMNS: '120', ...options.env },
   });
   return { status: result.status, output: result.stdout };
+}
+
+/** The command line for `script`, with `redirect` (shell redirections) after it. */
+function commandLine(args: string[], redirect = ''): string {
+  return `${[process.execPath, MAIN, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ')} ${redirect}`;
+}
+
+/** Runs `eventbus ARGS` on a pseudo-terminal, typing `keys` (e.g. Ctrl-C, \u0003) after `afterMs`. */
+async function typedOnTerminal(args: string[], keys: string, afterMs: number, env: NodeJS.ProcessEnv): Promise<{ status: number | null; output: string }> {
+  const child = spawn(SCRIPT!, ['-qec', commandLine(args), '/dev/null'], { env: { ...BASE_ENV, TERM: 'xterm-256color', COLUMNS: '120', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  child.stdin.write(keys);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const status = await exited;
+  clearTimeout(timer);
+  return { status, output };
 }
 
 t.test('tables, colour, questions and progress bars on a terminal', { skip: SCRIPT === undefined ? 'needs util-linux script (Debian: apt-get install bsdutils)' : false }, async (t) => {
@@ -75,6 +95,18 @@ t.test('tables, colour, questions and progress bars on a terminal', { skip: SCRI
   t.match(bulk.stdout, /writing to orders \|/, 'a progress bar while writing from a file');
   t.match(bulk.stdout, /wrote .*20,000.* events to orders \(offsets 1–20,000\)/);
 
+  // The answer comes from stdin: stderr elsewhere, the question is asked on the terminal itself.
+  for (const redirect of ['2>/dev/null', '2>/dev/null | cat']) {
+    const result = spawnSync(SCRIPT!, ['-qec', commandLine(['delete', 'orders'], redirect), '/dev/null'], { encoding: 'utf8', timeout: 60_000, input: 'n\n', env: { ...BASE_ENV, ...env, TERM: 'xterm' } });
+    t.match(result.stdout, /delete stream 'orders' .*\[y\/N\]/, `${redirect}: asked on the terminal`);
+    if (!redirect.includes('|')) t.equal(result.status, 1, `${redirect}: n is no`);
+    t.equal((await client.getStreamInfo('orders')).name, 'orders', `${redirect}: still there`);
+  }
+  // Ctrl-D at the question: no, and the failure starts a line of its own.
+  const ended = onTerminal(['delete', 'orders'], { env, input: '\u0004' });
+  t.equal(ended.status, 1, ended.output);
+  t.match(ended.output, /\[y\/N\] [^\n]*\n\S*eventbus: not deleted/, `the prompt's line is ended first: ${JSON.stringify(ended.output.slice(-120))}`);
+
   const confirmed = onTerminal(['delete', 'orders'], { env, input: 'y\n' });
   t.equal(confirmed.status, 0, confirmed.output);
   await t.rejects(client.getStreamInfo('orders'), { code: 'STREAM_NOT_FOUND' });
@@ -92,6 +124,8 @@ t.test('verify and restore draw their progress on a terminal', { skip: SCRIPT ==
   const verified = onTerminal(['verify', '--data', data]);
   t.equal(verified.status, 0, verified.output);
   t.match(verified.output, /verifying \|/, 'a bar');
+  t.match(verified.output, /eta (\?|\d+s)/, 'with an eta');
+  t.notMatch(verified.output, /eta \S*LL/, "never cli-progress's placeholder (eta LLs, from NULL)");
   t.match(verified.output, /OK: data directory/);
   const snapshot = spawnSync(process.execPath, [MAIN, 'snapshot', '--data', data, '--output', path.join(dir, 'snaps'), '--json'], { encoding: 'utf8', env: BASE_ENV });
   const snapshotPath = (JSON.parse(snapshot.stdout) as { absolute_path: string }).absolute_path;
@@ -140,4 +174,15 @@ t.test('Ctrl-C during a bulk write or a bench restores the terminal and says wha
   restoresTerminal(t, bench.stdout, 'bench');
   t.match(bench.stdout, /eventbus: interrupted: stream benched deleted/);
   await t.rejects(client.getStreamInfo('benched'), { code: 'STREAM_NOT_FOUND' }, 'its stream is gone');
+});
+
+t.test('consume interrupted before any answer says so, not "nothing due"', { skip: SCRIPT === undefined ? 'needs util-linux script (Debian: apt-get install bsdutils)' : false }, async (t) => {
+  const silent = net.createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => silent.close());
+  const { port } = silent.address() as net.AddressInfo;
+  const consumed = await typedOnTerminal(['consume', 'x'], '\u0003', 1500, { EVENTBUS_PORT: String(port) });
+  t.equal(consumed.status, 0, consumed.output);
+  t.match(consumed.output, /interrupted: nothing delivered to consumer default/);
+  t.notMatch(consumed.output, /nothing due/);
 });

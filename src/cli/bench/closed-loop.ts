@@ -11,6 +11,18 @@ import type { ReplyFramer } from './line-framer.js';
 import type { Progress } from './progress.js';
 import type { RunResult } from './run-result.js';
 
+/**
+ * The server closed a connection of the run while requests were in flight. `failure` is the
+ * first failed reply on it, if any: a server that closes a connection says why first
+ * (LINE_TOO_LONG for a request longer than its max_line_bytes).
+ */
+export class ConnectionClosedError extends Error {
+  constructor(readonly inFlight: number, readonly failure: string | undefined) {
+    super(`the server closed a connection with ${inFlight} request${inFlight === 1 ? '' : 's'} in flight${failure === undefined ? '' : ` (it had answered: ${failure})`}`);
+    this.name = 'ConnectionClosedError';
+  }
+}
+
 export interface ClosedLoopOptions {
   endpoint: Endpoint;
   connections: number;
@@ -67,7 +79,7 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<RunResult>
           resolve();
         }
       };
-      const closed = () => reject(new Error(`the server closed a connection with ${inFlight} requests in flight`));
+      const closed = () => reject(new ConnectionClosedError(inFlight, framer.firstFailure));
       socket.on('close', closed);
       socket.on('error', reject);
       socket.on('data', (chunk: Buffer) => {

@@ -1,0 +1,106 @@
+/**
+ * Ctrl-C and SIGTERM end every client command promptly (issue 14): `read` without --follow
+ * (exit 130, saying how many events it printed), and each command waiting on a server that
+ * accepted the connection and never answers (`read`, `read --follow`, `consume`, `bench`, a bulk
+ * `write`), where the old code went on for seconds, or until the request timed out.
+ */
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import t from 'tap';
+import { EventBusClient } from '../../src/client/index.js';
+import { MAIN, startServerProcess } from '../helpers/server-process.js';
+
+// Without tap's NODE_OPTIONS: its hooks slow every child process down.
+const { NODE_OPTIONS: _tapHooks, ...BASE_ENV } = process.env;
+
+interface Child {
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit status once the process has ended. */
+  exited: Promise<number | null>;
+  signal(signal: NodeJS.Signals): void;
+  pauseOutput(): void;
+  resumeOutput(): void;
+}
+
+function start(args: string[], port: number, input?: string): Child {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...BASE_ENV, EVENTBUS_PORT: String(port) }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // A pipe left open after the input: a writer that is not done yet.
+  if (input !== undefined) child.stdin!.write(input);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    signal: (signal) => void child.kill(signal),
+    pauseOutput: () => void child.stdout!.pause(),
+    resumeOutput: () => void child.stdout!.resume(),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves with the status, or null when the process had not ended within `ms` (it is then killed). */
+async function exitWithin(child: Child, ms: number): Promise<number | null | 'still running'> {
+  const result = await Promise.race([child.exited, sleep(ms).then(() => 'still running' as const)]);
+  if (result === 'still running') child.signal('SIGKILL');
+  return result;
+}
+
+t.test('a server that accepts and never answers: Ctrl-C and SIGTERM end each command at once', async (t) => {
+  const silent = net.createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => silent.close());
+  const port = (silent.address() as net.AddressInfo).port;
+  const cases: [string[], NodeJS.Signals, number, RegExp | null, string?][] = [
+    [['read', 'x'], 'SIGINT', 130, /^eventbus: interrupted: 0 events printed\n$/],
+    [['read', 'x'], 'SIGTERM', 130, /^eventbus: interrupted: 0 events printed\n$/],
+    [['read', 'x', '--follow'], 'SIGINT', 0, /^$/],
+    [['read', 'x', '--follow'], 'SIGTERM', 0, /^$/],
+    [['consume', 'x', '--follow'], 'SIGINT', 0, null],
+    [['bench', '--events', '10'], 'SIGINT', 130, /^eventbus: interrupted before the server answered create_stream: nothing was measured/],
+    [['write', 'x'], 'SIGINT', 130, /^eventbus: interrupted: 0 events were written, nothing after line 1 of stdin was sent; 1 write was not answered within 2 s and may or may not be stored\n$/, '{"a":1}\n'],
+  ];
+  for (const [args, signal, status, stderr, input] of cases) {
+    const label = `${args.join(' ')}, ${signal}`;
+    const child = start(args, port, input);
+    await sleep(1000); // connected, its request unanswered
+    child.signal(signal);
+    t.equal(await exitWithin(child, 5000), status, `${label}: exit ${status} within 5 s of the signal`);
+    if (stderr !== null) t.match(child.stderr(), stderr, `${label}: ${JSON.stringify(child.stderr())}`);
+  }
+});
+
+t.test('read without --follow stops at Ctrl-C or SIGTERM, exit 130, saying what it printed', async (t) => {
+  const server = await startServerProcess();
+  t.teardown(() => void server.stop('SIGKILL'));
+  const client = await EventBusClient.connect({ port: server.port });
+  t.teardown(() => client.close());
+  await client.createStream('long');
+  const total = 50_000;
+  for (let i = 0; i < total; i += 1000) {
+    await client.appendEvents('long', Array.from({ length: 1000 }, (_, j) => ({ body: { n: i + j, pad: 'x'.repeat(40) } })));
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const child = start(['read', 'long'], server.port);
+    // The reader holds back: the command waits on a full pipe within its first pages.
+    for (let i = 0; child.stdout() === ''; i++) {
+      if (i > 500) throw new Error(`no output after 10 s: ${child.stderr()}`);
+      await sleep(20);
+    }
+    child.pauseOutput();
+    await sleep(300);
+    child.signal(signal);
+    await sleep(300);
+    child.resumeOutput();
+    t.equal(await exitWithin(child, 10_000), 130, `${signal}: exit 130`);
+    const lines = child.stdout().trimEnd().split('\n');
+    t.ok(lines.length < total, `${signal}: stopped early (${lines.length} of ${total} printed)`);
+    t.same(lines.map((line) => (JSON.parse(line) as { offset: number }).offset), lines.map((_, i) => i), `${signal}: whole lines, in order`);
+    t.equal(child.stderr(), `eventbus: interrupted: ${lines.length.toLocaleString('en-US')} events printed (offsets 0–${(lines.length - 1).toLocaleString('en-US')})\n`, `${signal}: says what was printed`);
+  }
+});
