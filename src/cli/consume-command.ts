@@ -80,9 +80,12 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
           delivering = false;
         }
         const events = rawEvents(page);
+        const more = (page.response.body as { more?: boolean }).more === true;
         if (events.length === 0) {
+          // A filtered consumer that used its scan budget: none matched yet, more lie beyond.
+          if (more) continue;
           // Nothing new for a consumer that has events waiting: it holds max_pending outstanding.
-          if (operation === 'process_events' && blocked === null && (page.response.body as { more?: boolean }).more !== true) {
+          if (operation === 'process_events' && blocked === null) {
             blocked = await atMaxPending(client, name, consumer);
             if (blocked !== null && flags.follow === true) process.stderr.write(`eventbus: ${blocked}; waiting\n`);
           }

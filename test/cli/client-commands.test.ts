@@ -330,3 +330,24 @@ t.test('TLS: --tls-ca trusts a self-signed server; without it the certificate is
   writeFileSync(path.join(dir, 'not-pem.txt'), 'not a certificate\n');
   oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'not-pem.txt')]), 64, /--tls-ca .*not-pem\.txt holds no PEM certificate.*see 'eventbus streams --help'$/, 'a CA file that is not PEM');
 });
+
+t.test('consume goes on past pages a filtered consumer scanned without a match (more: true), to the events that match', async (t) => {
+  const server = await startServerProcess();
+  t.teardown(() => void server.stop('SIGKILL'));
+  const client = await EventBusClient.connect({ port: server.port });
+  await client.createStream('mixed');
+  // More non-matching events than one process_events scans (16 pages of 100), then a match.
+  for (let i = 0; i < 4_000; i += 500) {
+    await client.appendEvents('mixed', Array.from({ length: 500 }, (_, k) => ({ body: { i: i + k }, type: 'Noise' })));
+  }
+  await client.appendEvents('mixed', [{ body: { wanted: true }, type: 'Wanted' }]);
+  const first = await client.processEvents('mixed', { consumer: 'picky', types: ['Wanted'], maxEvents: 10 });
+  t.same(first.events, [], 'the consumer is created with its filter, and its first call finds nothing yet');
+  t.equal(first.more, true, 'more: true, the scan budget was used');
+  await client.close();
+  const result = runner(server.port)(['consume', 'mixed', '--consumer', 'picky', '--json']);
+  t.equal(result.status, 0, result.stderr);
+  const lines = result.stdout.trim().split('\n').filter((line) => line !== '');
+  t.equal(lines.length, 1, 'the one matching event is printed');
+  t.match(JSON.parse(lines[0]!), { type: 'Wanted' });
+});
