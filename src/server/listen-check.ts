@@ -6,6 +6,11 @@
 import net from 'node:net';
 import { ErrorCodes, EventBusError } from '../errors.js';
 
+/** `host:port`, an IPv6 address in brackets (`[::1]:8080`) so that the port can be told from it. */
+export function listenAddress(host: string, port: number): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** The error for a failed listen on `host:port`, in words a person can act on; `option` is the one that sets the port. */
 export function listenError(host: string, port: number, error: unknown, option = '--port'): EventBusError {
   const code = (error as NodeJS.ErrnoException).code;
@@ -15,7 +20,7 @@ export function listenError(host: string, port: number, error: unknown, option =
         : code === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine`
           : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? `${host} cannot be resolved`
             : (error as Error).message;
-  return new EventBusError(ErrorCodes.IO_ERROR, `cannot listen on ${host}:${port}: ${why}`, { cause: error });
+  return new EventBusError(ErrorCodes.IO_ERROR, `cannot listen on ${listenAddress(host, port)}: ${why}`, { cause: error });
 }
 
 /** An address the server will listen on, and the option that sets its port (for the hint). */
@@ -42,7 +47,7 @@ export async function checkCanListen(addresses: readonly ListenAddress[]): Promi
           // Taken by the server's own other port (the same port, on the same or an overlapping host).
           const clash = held.find((h) => h.address.port === port)?.address;
           reject(clash !== undefined && (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
-            ? new EventBusError(ErrorCodes.IO_ERROR, `cannot listen on ${host}:${port}: port ${port} is already the one of ${clash.option} (on ${clash.host}); choose another with ${option}, or 0 for any free one`, { cause: error })
+            ? new EventBusError(ErrorCodes.IO_ERROR, `cannot listen on ${listenAddress(host, port)}: port ${port} is already the one of ${clash.option} (on ${clash.host}); choose another with ${option}, or 0 for any free one`, { cause: error })
             : listenError(host, port, error, option));
         });
         probe.listen({ host, port, exclusive: true }, () => {

@@ -25,7 +25,7 @@ import { Authenticator, type ClientCredentials } from './auth.js';
 import { Connection, type ConnectionHost, type ServerStats } from './connection.js';
 import { Executor } from './execute.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
-import { listenError } from './listen-check.js';
+import { listenAddress, listenError } from './listen-check.js';
 import { isLoopbackHost } from './loopback.js';
 import { HttpServer, type HttpHost } from './http/http-server.js';
 import { resolveHttpOptions, type HttpOptions } from './http/http-options.js';
@@ -235,7 +235,7 @@ export class EventBusServer implements ConnectionHost, HttpHost {
       // Allowed only with insecureNoAuth (checkExposure above): said at every start, not only once.
       server.logger.warn(
         { host, port: server.port, insecureNoAuth: true },
-        `listening on ${host}:${server.port} without authentication (--insecure-no-auth): anyone who can reach this port can read, write and delete every stream`,
+        `listening on ${listenAddress(host, server.port)} without authentication (--insecure-no-auth): anyone who can reach this port can read, write and delete every stream`,
       );
     }
     return server;

@@ -61,6 +61,20 @@ t.test('a port in use is one line, before the store is opened or anything is log
   t.equal(result.status, 1, 'a failure to start');
   t.equal(result.stdout, '', 'no log lines');
   t.equal(result.stderr, `eventbus: cannot listen on 127.0.0.1:${port}: port ${port} is in use by another process (choose another with --port, or 0 for any free one)\n`);
+  // An IPv6 address in brackets, so that its port can be told from it.
+  const holder6 = net.createServer();
+  const listening6 = await new Promise<boolean>((resolve) => {
+    holder6.once('error', () => resolve(false));
+    holder6.listen({ host: '::1', port: 0 }, () => resolve(true));
+  });
+  if (listening6) {
+    t.teardown(() => holder6.close());
+    const port6 = (holder6.address() as net.AddressInfo).port;
+    const result6 = run(['serve', '--host', '::1', '--port', String(port6), '--data', dataDir]);
+    t.equal(result6.stderr, `eventbus: cannot listen on [::1]:${port6}: port ${port6} is in use by another process (choose another with --port, or 0 for any free one)\n`);
+  } else {
+    t.comment('no IPv6 loopback on this machine: the bracketed address is not checked');
+  }
   t.notOk(existsSync(dataDir), 'the store was neither created nor opened');
 });
 
