@@ -49,11 +49,14 @@ export async function readCommand(name: string, flags: ReadFlags): Promise<void>
       /** Prints a page; returns where the next one starts. */
       const print = async (page: RawResponse): Promise<number> => {
         for (const event of rawEvents(page)) {
-          if (printed >= limit) break;
-          await out.line(out.json ? event.json : eventLine(out, event));
+          // After Ctrl-C nothing more is written: the count said at the end is what was printed.
+          if (printed >= limit || signal.isStopped()) break;
+          // Counted once handed to stdout (it is then printed), before waiting for room for more.
+          const written = out.line(out.json ? event.json : eventLine(out, event));
           printed += 1;
           firstPrinted ??= event.offset;
           lastPrinted = event.offset;
+          if (written !== undefined) await written;
         }
         if (printed >= limit) signal.stop();
         return (page.response.body as { next_offset: number }).next_offset;

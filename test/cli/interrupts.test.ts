@@ -52,7 +52,10 @@ async function exitWithin(child: Child, ms: number): Promise<number | null | 'st
 }
 
 t.test('a server that accepts and never answers: Ctrl-C and SIGTERM end each command at once', async (t) => {
-  const silent = net.createServer(() => {});
+  // Each connection it accepts is announced: a command is signalled only once it has connected
+  // (a loaded machine can take over a second to start Node), so its handlers are in place.
+  let connected: () => void = () => {};
+  const silent = net.createServer(() => connected());
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   t.teardown(() => silent.close());
   const port = (silent.address() as net.AddressInfo).port;
@@ -67,8 +70,10 @@ t.test('a server that accepts and never answers: Ctrl-C and SIGTERM end each com
   ];
   for (const [args, signal, status, stderr, input] of cases) {
     const label = `${args.join(' ')}, ${signal}`;
+    const connection = new Promise<void>((resolve) => (connected = resolve));
     const child = start(args, port, input);
-    await sleep(1000); // connected, its request unanswered
+    await Promise.race([connection, sleep(20_000)]);
+    await sleep(300); // its request sent, unanswered
     child.signal(signal);
     t.equal(await exitWithin(child, 5000), status, `${label}: exit ${status} within 5 s of the signal`);
     if (stderr !== null) t.match(child.stderr(), stderr, `${label}: ${JSON.stringify(child.stderr())}`);
