@@ -345,6 +345,11 @@ export function optionalBoolean(body: JsonObject, field: string): boolean {
 
 /** What Go's decoder accepts for a uint8: an integer literal, no fraction or exponent, 0..255. */
 const UINT8_LITERAL = /^(?:0|[1-9][0-9]{0,2})$/;
+/**
+ * What the form check above takes (the original's `uint8`), as `context.expected`: 3 to 255 pass
+ * it and are INVALID_STATUS, so saying "0 to 2" here would misdescribe the check.
+ */
+const STATUS_FORM = 'an integer literal from 0 to 255';
 
 function parseMark(envelope: Envelope, body: JsonObject, limits: ParseLimits): Request {
   const one = body.event_id;
@@ -366,12 +371,12 @@ function parseMark(envelope: Envelope, body: JsonObject, limits: ParseLimits): R
   }
   const status = body.status;
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 0 || status > 255) {
-    throw invalidField('status', 'an integer from 0 to 2');
+    throw invalidField('status', STATUS_FORM);
   }
   // 1.0 and 1e0 parse as 1, but the original (Go, uint8) rejected them: look at the bytes.
   const span = findBodyMember(envelope.line, 'status');
   if (span === null || !UINT8_LITERAL.test(envelope.line.toString('latin1', span.start, span.end))) {
-    throw invalidField('status', 'an integer from 0 to 2');
+    throw invalidField('status', STATUS_FORM);
   }
   if (status > 2) throw new EventBusError(ErrorCodes.INVALID_STATUS, INVALID_STATUS_REASON, { context: { field: 'status' } });
   return { operation: 'mark_event', eventIds, status: status as EventStatus, consumer: optionalString(body, 'consumer') };

@@ -77,7 +77,7 @@ t.test('storage.key_cache_bytes and the other keys feeding an engine or jetstrea
     ['storage:\n  retention_interval_ms: 3000000000\n', "'storage.retention_interval_ms' must be a whole number from 0 to 2147483647, got 3000000000"],
     ['consumers:\n  max_wait_ms: 3000000000\n', "'consumers.max_wait_ms' must be a whole number from 0 to 2147483647, got 3000000000"],
     ['storage:\n  fsync: sometimes\n', "'storage.fsync' must be one of always, interval, never, got 'sometimes'"],
-    ['logger:\n  level: loud\n', "'logger.level' must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'"],
+    ['logger:\n  level: loud\n', "'logger.level' must be one of fatal, error, warn, info, debug, trace, silent (any case; the original's dpanic and panic are fatal), got 'loud'"],
     ['backend:\n  replicas: 2\n', "'backend.replicas' must be 1, 3 or 5, got 2"],
     ['backend:\n  duplicate_window_ms: 50\n', "'backend.duplicate_window_ms' must be a whole number of at least 100, got 50"],
     ['backend:\n  request_timeout_ms: 0\n', "'backend.request_timeout_ms' must be a whole number of at least 1, got 0"],

@@ -124,6 +124,15 @@ t.test('mark status 3..255 gets the original text', async (t) => {
   t.equal(failure('{"operation":"mark_event","body":{"event_ids":["a","b","c","d"],"status":1}}').code, 'BATCH_TOO_LARGE');
 });
 
+t.test("a mark status of the wrong form: context.expected describes the form check (0 to 255), not the valid statuses", async (t) => {
+  // 3 to 255 pass this check and are INVALID_STATUS, so "0 to 2" would send clients the wrong way.
+  for (const status of ['-1', '256', '"1"', '1.0', '1e0', '-0', 'true', '[1]']) {
+    const line = `{"operation":"mark_event","body":{"event_id":"x","status":${status}}}`;
+    t.same(failure(line), { code: 'INVALID_FIELD', reason: 'invalid json provided', context: { field: 'status', expected: 'an integer literal from 0 to 255' } }, line);
+  }
+  t.same(failure('{"operation":"mark_event","body":{"event_id":"x","status":3}}').context, { field: 'status' }, 'a uint8 other than 0..2 is INVALID_STATUS naming the field');
+});
+
 t.test('too many event_ids: BATCH_TOO_LARGE names the field, the limit and the count, as append_events does', async (t) => {
   t.same(failure('{"operation":"mark_event","body":{"event_ids":["a","b","c","d"],"status":1}}'), {
     code: 'BATCH_TOO_LARGE',
