@@ -55,9 +55,9 @@ export function addClientCommands(program: Command, subcommand: (name: string) =
 
   client('delete')
     .summary('delete a stream (asks first; --yes for scripts)')
-    .description('Delete a stream with its events and consumers, for good. It asks first, unless --yes; the answer is read from stdin, so when stdin is not a terminal (a script) it deletes nothing without --yes (exit status 64).')
+    .description('Delete a stream with its events and consumers, for good. It asks first on a terminal, unless --yes; the answer is read from stdin, so when stdin is not a terminal (a script) it does not ask.')
     .argument('<name>', 'the stream')
-    .option('-y, --yes', 'do not ask (needed when stdin is not a terminal)')
+    .option('-y, --yes', 'do not ask')
     .addHelpText('after', examples('eventbus delete orders', 'eventbus delete orders --yes'))
     .action(async (name: string, flags) => (await import('./stream-commands.js')).deleteCommand(name, flags));
 

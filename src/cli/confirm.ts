@@ -2,8 +2,8 @@
  * Asking a person before something that cannot be undone (`eventbus delete`). The answer comes
  * from stdin, so a question is asked only when stdin is a terminal; it is shown on stderr, or on
  * the terminal itself (/dev/tty) when stderr goes elsewhere (`2>/dev/null`), so the person sees
- * what they answer. With stdin not a terminal (a script) there is no one to ask: the command
- * needs `--yes` (stream-commands.ts).
+ * what they answer. With stdin not a terminal (a script) there is no one to ask, and the command
+ * goes ahead as with `--yes` (stream-commands.ts).
  */
 import { openSync } from 'node:fs';
 import readline from 'node:readline/promises';

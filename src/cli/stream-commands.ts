@@ -102,16 +102,14 @@ export interface DeleteFlags extends ConnectionFlags {
 }
 
 /**
- * `eventbus delete NAME`: asks first, unless --yes. The answer comes from stdin: when it is not a
- * terminal (a script) there is no one to ask, and without --yes nothing is deleted (exit 64).
+ * `eventbus delete NAME`: asks first on a terminal, unless --yes (issue 14). The answer comes
+ * from stdin, so the question is asked whenever stdin is a terminal, wherever stderr goes; a
+ * script (stdin not a terminal) is not asked, as with redis-cli.
  */
 export async function deleteCommand(name: string, flags: DeleteFlags): Promise<void> {
   const out = new Output(flags);
-  if (flags.yes !== true && !canAsk()) {
-    throw new CommandFailure(64, `stream ${name} not deleted: delete asks first, and stdin is not a terminal to answer on; give --yes to delete without asking; see 'eventbus delete --help'`);
-  }
   await withClient(flags, async (client) => {
-    if (flags.yes !== true) {
+    if (flags.yes !== true && canAsk()) {
       const info = ((await client.request('get_stream_info', { stream_name: name })).body as { stream: WireStream }).stream;
       const consumers = info.consumers?.length ?? 0;
       const question = `delete stream '${name}' with its ${formatCount(info.event_count ?? 0)} events and ${consumers} consumer${consumers === 1 ? '' : 's'}? This cannot be undone.`;
