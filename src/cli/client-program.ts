@@ -54,7 +54,7 @@ export function addClientCommands(program: Command, subcommand: (name: string) =
     .action(async (name: string, flags) => (await import('./stream-commands.js')).createCommand(name, flags));
 
   client('delete')
-    .summary('delete a stream (asks first; --yes for scripts)')
+    .summary('delete a stream (asks first on a terminal, unless --yes)')
     .description('Delete a stream with its events and consumers, for good. It asks first on a terminal, unless --yes; the answer is read from stdin, so when stdin is not a terminal (a script) it does not ask.')
     .argument('<name>', 'the stream')
     .option('-y, --yes', 'do not ask')

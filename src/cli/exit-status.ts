@@ -15,7 +15,7 @@
  *       stream, a name that exists, an event too large, ...)
  *   64  usage: a bad option or argument on the command line, or a path that is not what the
  *       command needs (missing, a file, not a store, a snapshot where a data directory is
- *       needed), or a `delete` without --yes and no terminal to ask on; nothing was changed
+ *       needed); nothing was changed
  *   65  bad input data: a line on standard input that is not JSON (the line number is printed);
  *       nothing from that line on was sent
  *   69  unavailable: no server answered at the address, or the connection was lost or timed out
@@ -55,8 +55,7 @@ export const EXIT_STATUS_HELP = [
   '  2   damaged (verify found data that cannot be read back as written; snapshot copied known damage)',
   '  3   refused: the server answered with an error (its code is printed, e.g. STREAM_NOT_FOUND)',
   '  64  usage error (bad option or argument; a path that is missing, a file, not a store, or a',
-  '      snapshot where a data directory is needed; delete without --yes when stdin is not a',
-  '      terminal); nothing was changed',
+  '      snapshot where a data directory is needed); nothing was changed',
   '  65  bad input: a line on standard input is not JSON (its number is printed)',
   '  69  unavailable: no server at the address, or the connection was lost',
   '  75  the data directory is in use by a running server',
