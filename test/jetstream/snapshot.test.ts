@@ -96,3 +96,14 @@ t.test('snapshot into the snapshots root, restore into another cluster', natsSki
   for await (const name of (await nc.jetstreamManager()).streams.names()) left.push(name);
   t.same(left, [], 'no stream is left behind');
 });
+
+t.test('a MANIFEST.json naming a stream no snapshot writes (a path out of the snapshot) is refused before anything is read or sent', async (t) => {
+  const { restoreJetStreamSnapshot } = await import('../../src/bus/jetstream/restore.js');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const dir = path.join(tempDir(t), 'snap');
+  mkdirSync(dir);
+  for (const evil of ['../../outside', 'EB_0000000g', 'KV_a/../../b']) {
+    writeFileSync(path.join(dir, 'MANIFEST.json'), JSON.stringify({ backend: 'jetstream', created_at: 'x', catalog: 'KV_eventbus_catalog', catalog_messages: 1, streams: [{ js_name: evil, messages: 1 }] }));
+    await t.rejects(restoreJetStreamSnapshot(dir, { servers: ['127.0.0.1:1'] }), { code: 'SNAPSHOT_FAILED', message: /names a stream .* no snapshot writes/ }, `${evil}: refused`);
+  }
+});

@@ -48,7 +48,10 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
   } catch (error) {
     throw failed(`${dir} has no readable MANIFEST.json`, error);
   }
-  const names = [manifest.catalog, ...manifest.streams.map((s) => s.js_name)];
+  const names = [manifest.catalog, ...(Array.isArray(manifest.streams) ? manifest.streams : []).map((s) => s?.js_name)];
+  // Names become file names here and stream names in the cluster: only the forms a snapshot
+  // writes (KV_<bucket>, EB_<8 hex>), never a path that leaves the snapshot.
+  for (const name of names) if (typeof name !== 'string' || !/^(KV_[A-Za-z0-9_-]{1,64}|EB_[0-9a-f]{8})$/.test(name)) throw failed(`${dir}'s MANIFEST.json names a stream ${JSON.stringify(name)} no snapshot writes`);
   for (const name of names) if (!existsSync(path.join(dir, `${name}.snap`))) throw failed(`${name}.snap is missing from ${dir}`);
   const nc = await connect({ servers: resolved.servers, ...(resolved.user === undefined ? {} : { user: resolved.user }), ...(resolved.password === undefined ? {} : { pass: resolved.password }), ...(resolved.token === undefined ? {} : { token: resolved.token }) }).catch((error: unknown) => {
     throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${(error as Error).message}`);
