@@ -104,9 +104,9 @@ t.test('verify reports segment files that are gone as damage to acknowledged eve
   const { dataDir, streamDir } = await cleanStore(t);
   const cases: [string, string[], RegExp, number][] = [
     ['the active segment (log and index)', [segment(81, 'log'), segment(81, 'index')],
-      /problem: \S+00000000000000000081\.log: is missing: the clean-close checkpoint lists it as the active segment, holding offsets 81 to 82 \(2 events, \d+ bytes\); those acknowledged events are lost/, 2],
+      /problem: \S+00000000000000000081\.log: is missing: the stream had given offsets 81 to 82 \(2 events\) in it \(the clean-close crc-checkpoint lists an active segment from offset 81 holding 2 records, and its log is missing\); those acknowledged events are lost/, 2],
     ['the active segment\'s log only', [segment(81, 'log')],
-      /problem: \S+00000000000000000081\.log: is missing \(its index is still there\): the clean-close checkpoint lists it as the active segment/, 2],
+      /problem: \S+00000000000000000081\.log: is missing \(its index is still there\): the stream had given offsets 81 to 82 \(2 events\) in it \(the clean-close crc-checkpoint lists an active segment from offset 81 holding 2 records, and its log is missing; \S+00000000000000000081\.index lists 2 records/, 2],
     ['a sealed segment between two others', [segment(27, 'log'), segment(27, 'index')],
       /problem: \S+00000000000000000027\.log: is missing: offsets 27 to 53 have no segment \(the segment before ends at 26, the next begins at 54\); those acknowledged events are lost/, 27],
     ['a sealed segment\'s log, its index left', [segment(54, 'log')],
