@@ -159,6 +159,22 @@ t.test('the command refuses a half-restored directory in one line saying what ha
   await engine.close();
 });
 
+t.test('restore into a half-restored directory that also holds files a restore does not write is a usage error, changing nothing', async (t) => {
+  const { snapshot } = await snapshotOfTwoStreams(t);
+  const target = path.join(tempDir(t, 'interrupted-restore-foreign'), 'rk3');
+  fs.mkdirSync(path.join(target, 'streams'), { recursive: true });
+  // A killed restore's marker (its process gone), and someone's file beside what it wrote.
+  fs.writeFileSync(path.join(target, 'RESTORING'), `999999999\n\n\n${snapshot}\n`);
+  fs.writeFileSync(path.join(target, 'notes.txt'), 'mine\n');
+  const done = run('restore', snapshot, '--data', target);
+  t.equal(done.status, USAGE, `the usage status, as the exit table lists it (${done.stderr})`);
+  t.equal(done.stderr.trimEnd().split('\n').length, 1, 'one line');
+  t.match(done.stderr, `${target} holds an unfinished restore and also "notes.txt", which a restore does not write; nothing was changed`);
+  t.same(fs.readdirSync(target).sort(), ['RESTORING', 'notes.txt', 'streams'], 'nothing was changed');
+  fs.rmSync(path.join(target, 'notes.txt'));
+  t.equal(run('restore', snapshot, '--data', target).status, 0, 'without it, the restore is done again');
+});
+
 t.test('restore of a directory that is not a snapshot says a snapshot has a MANIFEST', async (t) => {
   const dir = tempDir(t, 'interrupted-restore-np');
   fs.mkdirSync(path.join(dir, 'np'));

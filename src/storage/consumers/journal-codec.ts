@@ -270,6 +270,16 @@ export interface DecodedJournal {
 }
 
 /**
+ * Why the journal's header fails (`problem`, file-header.ts's words; `bytes`: the file's size), said
+ * once: `header is short (20 bytes)`, `header fails its check (bad magic "XXXX")`. Reasons read
+ * after "consumer journal" (verify, the server's log).
+ */
+function headerFailure(problem: string, bytes: number): string {
+  if (bytes < FILE_HEADER_BYTES) return `header is short (${bytes} bytes)`;
+  return `header fails its check (${problem.replace(/^header /, '')})`;
+}
+
+/**
  * Decodes the contents of journal `file`. A failing record followed by valid ones is damage,
  * skipped; one with nothing valid after it is a torn tail that ends the contents, reported as
  * damage only when `afterCrash` is false (after a clean close nothing can be torn). Changes
@@ -282,10 +292,10 @@ export function decodeJournal(contents: Buffer, file: string, afterCrash: boolea
   if (typeof header === 'string') {
     if (contents.length <= FILE_HEADER_BYTES) {
       // A new journal's header is durable before a clean close: then it is damage, not a tear.
-      if (!afterCrash) damage.push({ file, position: 0, reason: `header ${header} after a clean stop (${contents.length} bytes left): every consumer position it held is lost` });
+      if (!afterCrash) damage.push({ file, position: 0, reason: `${headerFailure(header, contents.length)} after a clean stop: every consumer position it held is lost` });
       return { records, damage, end: 0, tornAtCreation: true };
     }
-    damage.push({ file, position: 0, reason: `header ${header}` });
+    damage.push({ file, position: 0, reason: headerFailure(header, contents.length) });
   }
   let position = FILE_HEADER_BYTES;
   while (position < contents.length) {

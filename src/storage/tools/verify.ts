@@ -34,7 +34,7 @@ import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES, sealedIndexBytes } from '../format/offset-index.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
 import { fileCrc } from '../log/log-scanner.js';
-import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, guessVersion, readSealTrailer, scanRecords, type Damage, type RecordsScan } from '../log/segment-check.js';
+import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, findLostTail, guessVersion, readSealTrailer, scanRecords, type Damage, type LostTail, type RecordsScan } from '../log/segment-check.js';
 import { listSegments, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { PARTIAL_PATTERN } from './snapshot.js';
@@ -241,14 +241,15 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
     problem(dir, `stream ${JSON.stringify(name)} has no segment files`);
     return;
   }
-  // The active segment the clean-close checkpoint lists, when no segment file of it is left:
-  // the last segment found is then a sealed one, which must end where it begins.
-  const lastBase = bases[bases.length - 1]!;
-  const goneActive = checkpoint !== undefined && checkpoint.base > lastBase ? checkpoint : null;
+  // Offsets the stream had given past its last log, whose files are gone, judged exactly as an
+  // open judges them (segment-recovery.ts): only after a clean stop (or for a snapshot, which
+  // opens restored without a LOCK), from the clean-close checkpoint and the indexes left past the
+  // last log. The last log is then a sealed one, which must end where they begin.
+  const lost = findings.crashed ? null : findLostTail(io, bases, listing.orphanIndexes, checkpoint);
   const explained = new Set<number>();
   for (let i = 0; i < bases.length; i++) {
     const paths = segmentPaths(dir, bases[i]!);
-    const next = i < bases.length - 1 ? bases[i + 1]! : goneActive?.base ?? null;
+    const next = i < bases.length - 1 ? bases[i + 1]! : lost?.baseOffset ?? null;
     let expectedCount = next === null ? null : next - paths.baseOffset;
     // A sealed segment whose own seal ends before the next one begins: the segments between are gone.
     const sealedCount = expectedCount === null ? null : sealedRecordCount(io, paths);
@@ -258,7 +259,7 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
     }
     verifySegment(io, paths, expectedCount, truncatedBefore, findings, next === null ? checkpoint : undefined);
   }
-  if (goneActive !== null) missingActive(io, dir, goneActive, truncatedBefore, findings, explained);
+  if (lost !== null) lostTail(io, dir, lost, truncatedBefore, findings, explained);
   for (const index of listing.orphanIndexes) {
     const base = Number(path.basename(index).slice(0, 20));
     if (explained.has(base)) continue;
@@ -322,17 +323,17 @@ function missingSegments(io: FileIO, dir: string, first: number, last: number, t
 }
 
 /**
- * The active segment the clean-close checkpoint lists has no log: the events it held (its index's
- * entries at that close) were acknowledged, and are lost.
+ * The stream's last segment has no log after a clean stop, though the stream had given offsets in
+ * it ({@link findLostTail}, as the open finds them): those events were acknowledged, and are
+ * lost. The open seals them as damage and keeps the index that shows them.
  */
-function missingActive(io: FileIO, dir: string, checkpoint: SegmentCrcs, truncatedBefore: number, findings: Findings, explained: Set<number>): void {
-  const paths = segmentPaths(dir, checkpoint.base);
-  explained.add(checkpoint.base);
-  const records = checkpointedRecords(paths, checkpoint);
-  const held = records === 0 ? 'no events yet' : `offsets ${checkpoint.base} to ${checkpoint.base + records - 1} (${records} events, ${checkpoint.logBytes} bytes)`;
+function lostTail(io: FileIO, dir: string, lost: LostTail, truncatedBefore: number, findings: Findings, explained: Set<number>): void {
+  const paths = segmentPaths(dir, lost.baseOffset);
+  explained.add(lost.baseOffset);
+  const last = lost.baseOffset + lost.count - 1;
   const indexLeft = io.stat(paths.index) !== null ? ' (its index is still there)' : '';
-  findings.problem(paths.log, `is missing${indexLeft}: the clean-close checkpoint lists it as the active segment, holding ${held}${records === 0 ? '' : '; those acknowledged events are lost'}`);
-  findings.report.damagedEvents += Math.max(0, checkpoint.base + records - Math.max(checkpoint.base, truncatedBefore));
+  findings.problem(paths.log, `is missing${indexLeft}: the stream had given offsets ${lost.baseOffset} to ${last} (${lost.count} events) in it (${lost.evidence}); those acknowledged events are lost (an open seals them as damage and goes on after them)`);
+  findings.report.damagedEvents += Math.max(0, last + 1 - Math.max(lost.baseOffset, truncatedBefore));
 }
 
 /**
@@ -449,11 +450,12 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     if (expectedCount !== null && valid !== expectedCount && report.problems.length === problemsBefore) problem(paths.log, `holds ${valid} valid records, expected ${expectedCount}`);
     countEvents(report, base, positions, unreadable, truncatedBefore);
     if (io.stat(paths.index) === null) {
-      (expectedCount === null ? findings.note : problem)(paths.index, 'index is missing (rebuilt on open)');
+      // Derived from the log: an open rebuilds it, after a crash or a clean stop alike.
+      findings.note(paths.index, 'index is missing (rebuilt on open)');
       return;
     }
     checked.add(paths.index);
-    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, end !== null && end.damage, problem)) return;
+    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, end !== null && end.damage, findings)) return;
     // The failing bytes of a stop at the end of an active segment count as one record (recovery's count).
     const held = scan.nextOffset - base + (expectedCount === null && scan.stop !== null ? 1 : 0);
     verifyEntries(io, paths, expectedCount, positions, held, findings);
@@ -566,13 +568,19 @@ function verifySealedEnd(paths: SegmentPaths, scan: RecordsScan, expectedCount: 
 
 /**
  * Checks a sealed segment's index against its seal and the seal against the files; false if it
- * cannot be used. Damage its seal records is a problem of its own only when the log's end was
- * not found damaged (`endDamaged`: then it was said with that damage).
+ * cannot be used. An index whose header fails or whose size is not the sealed size (short, or
+ * unsealed as a kill during a roll leaves it) is a note: an open rebuilds it from the log, after
+ * a crash or a clean stop alike, and reports no damage (segment-recovery.ts's openSealed); the
+ * log's own damage is reported from the log. A seal trailer of the right size that fails its
+ * checks (a bit flip) is rebuilt too, but it is damage on the disk: a problem, as a damaged key
+ * index run is. Damage its seal records is a problem of its own only when the log's end was not
+ * found damaged (`endDamaged`: then it was said with that damage).
  */
-function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, endDamaged: boolean, problem: Report): boolean {
+function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, endDamaged: boolean, { problem, note }: Findings): boolean {
   const check = checkSealed(io, paths, count);
   if (check.seal === null) {
-    problem(paths.index, `${check.problem} (rebuilt on open)`);
+    const unsealed = checkIndexHeaderOf(io, paths) !== null || io.stat(paths.index)?.size !== sealedIndexBytes(count);
+    (unsealed ? note : problem)(paths.index, `${check.problem} (rebuilt on open)`);
     return false;
   }
   if (check.seal.damagedCount > 0 && !endDamaged) {
@@ -593,7 +601,10 @@ function verifyEntries(io: FileIO, paths: SegmentPaths, expectedCount: number | 
   const index = readWholeFile(io, paths.index);
   const headerProblem = expectedCount === null ? checkIndexHeaderOf(io, paths) : null;
   if (headerProblem !== null) {
-    problem(paths.index, `${headerProblem} (rebuilt on open)`, 0);
+    // An open recreates it from the log (segment-recovery.ts's openIndexForRecovery), after a
+    // crash or a clean stop alike: the records it listed are then judged by the log and the
+    // clean-close checkpoint (listedRecords counts none).
+    note(paths.index, `${headerProblem} (rebuilt on open)`, 0);
     return;
   }
   const entries = expectedCount ?? Math.floor((index.length - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
