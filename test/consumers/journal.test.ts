@@ -127,6 +127,39 @@ t.test('compaction rewrites the journal as state records without losing a change
   t.same([...replayed.entries.keys()], [offset, offset + 1], 'and exactly the outstanding events');
 });
 
+t.test('a reopen does not raise the compaction threshold: a journal reopened at 900 KiB compacts past 1 MiB, not past 3.6 MiB', async (t) => {
+  const dir = tempDir(t, 'journal-compact-reopen');
+  const ctx = context(t);
+  let { journal } = ConsumerJournal.open(ctx, dir, "stream 's'");
+  const consumer = new Consumer(1, 'c', 5, 0);
+  journal.stateProvider = () => [encodeState(consumer)];
+  await write(journal, [encodeConsumer(1, 5, 'c')]);
+  let offset = 0;
+  const grow = async () => {
+    const records: Buffer[] = [];
+    for (let i = 0; i < 500; i++, offset++) {
+      consumer.applyDeliver(offset, 1, 99, false);
+      consumer.applyMark([offset], 1);
+      records.push(encodeDeliver(1, offset, 1, 99, false), encodeMark(1, 1, [offset]));
+    }
+    await write(journal, records);
+  };
+  while (journal.bytes < 900 * 1024) await grow();
+  journal.close(CLOSED);
+  // Reopened (a restart): its state is one consumer with nothing outstanding, a few bytes.
+  journal = ConsumerJournal.open(ctx, dir, "stream 's'").journal;
+  t.teardown(() => journal.close(CLOSED));
+  journal.stateProvider = () => [encodeState(consumer)];
+  let largest = journal.bytes;
+  for (let round = 0; round < 200 && journal.bytes >= largest; round++) {
+    largest = journal.bytes;
+    await grow();
+  }
+  await journal.idle();
+  t.ok(journal.bytes < 4096, `compacted (to ${journal.bytes} bytes), at ${largest} bytes`);
+  t.ok(largest < 1.2 * 1024 * 1024, `once past 1 MiB, not 4 times its size at the reopen (${largest} bytes)`);
+});
+
 t.test('a failed fsync is never acknowledged; the journal then refuses changes with a reason naming the stream', async (t) => {
   const dir = tempDir(t, 'journal-fail');
   const io = new FaultyIO();

@@ -101,7 +101,10 @@ export class ConsumerJournal {
       logger.warn({ file: journal.file, position: decoded.end, bytes: contents.length - decoded.end }, 'truncated the torn tail of a consumer journal');
     }
     for (const d of decoded.damage) logger.error(d, 'consumer journal is damaged: the changes in the damaged record are lost, events come back for delivery');
-    journal.sizeAfterCompaction = decoded.end;
+    // The size of the state it holds is known only once a compaction writes it; the file's size
+    // here is history, and taking it would have every restart raise the threshold (4 × that) so
+    // that a server restarted often enough never compacted. 0: past COMPACT_MIN_BYTES it compacts.
+    journal.sizeAfterCompaction = 0;
     return { journal, records: decoded.records, damage: decoded.damage };
   }
 
