@@ -109,3 +109,26 @@ t.test('read without --follow stops at Ctrl-C or SIGTERM, exit 130, saying what 
     t.equal(child.stderr(), `eventbus: interrupted: ${lines.length.toLocaleString('en-US')} events printed (offsets 0–${(lines.length - 1).toLocaleString('en-US')})\n`, `${signal}: says what was printed`);
   }
 });
+
+t.test('bench: Ctrl-C or SIGTERM while draining stops the workers, deletes the stream and exits 130', async (t) => {
+  const server = await startServerProcess();
+  t.teardown(() => void server.stop('SIGKILL'));
+  const client = await EventBusClient.connect({ port: server.port });
+  t.teardown(() => client.close());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const stream = `bench-drain-${signal}`;
+    const child = start(['bench', '--stream', stream, '--events', '60000', '--connections', '2', '--depth', '16', '--workers', '1', '--batch', '50'], server.port);
+    // The drain has begun once its consumer has acknowledged something.
+    for (let i = 0; ; i++) {
+      const info = await client.getStreamInfo(stream).catch(() => null);
+      if (info !== null && info.consumers.length > 0) break;
+      if (i > 1500) throw new Error(`no drain after 30 s: ${child.stderr()}`);
+      await sleep(20);
+    }
+    child.signal(signal);
+    t.equal(await exitWithin(child, 10_000), 130, `${signal}: exit 130`);
+    t.equal(child.stderr(), `eventbus: interrupted: stream ${stream} deleted\n`, `${signal}: says the stream was deleted, nothing else`);
+    t.equal(child.stdout(), '', `${signal}: no results printed`);
+    t.equal(await client.getStreamInfo(stream).then(() => "exists", (error: { code?: string }) => error.code), "STREAM_NOT_FOUND", `${signal}: the stream is gone`);
+  }
+});
