@@ -2,7 +2,8 @@
  * Ctrl-C and SIGTERM end every client command promptly (issue 14): `read` without --follow
  * (exit 130, saying how many events it printed), and each command waiting on a server that
  * accepted the connection and never answers (`read`, `read --follow`, `consume`, `bench`, a bulk
- * `write`), where the old code went on for seconds, or until the request timed out.
+ * `write`), where the old code went on for seconds, or until the request timed out; the one-shot
+ * commands (`streams`, `create`, `info`, `delete`, a single `write`) likewise, exit 130 with one line.
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -67,6 +68,17 @@ t.test('a server that accepts and never answers: Ctrl-C and SIGTERM end each com
     [['consume', 'x', '--follow'], 'SIGINT', 0, null],
     [['bench', '--events', '10'], 'SIGINT', 130, /^eventbus: interrupted before the server answered create_stream: nothing was measured/],
     [['write', 'x'], 'SIGINT', 130, /^eventbus: interrupted: 0 events were written, nothing after line 1 of stdin was sent; 1 write was not answered within 2 s and may or may not be stored\n$/, '{"a":1}\n'],
+    // The one-shot commands (no handling of their own before): the same line and exit 130.
+    [['streams'], 'SIGINT', 130, /^eventbus: interrupted while waiting for an answer from 127\.0\.0\.1:\d+\n$/],
+    [['streams'], 'SIGTERM', 130, /^eventbus: interrupted while waiting for an answer from 127\.0\.0\.1:\d+\n$/],
+    [['info', 'x'], 'SIGTERM', 130, /^eventbus: interrupted while waiting for an answer from 127\.0\.0\.1:\d+\n$/],
+    [['create', 'x'], 'SIGINT', 130, /^eventbus: interrupted while waiting for an answer from 127\.0\.0\.1:\d+ \(stream x may or may not have been created\)\n$/],
+    [['delete', 'x', '--yes'], 'SIGTERM', 130, /^eventbus: interrupted while waiting for an answer from 127\.0\.0\.1:\d+ \(stream x may or may not have been deleted\)\n$/],
+    [['write', 'x', '{"a":1}'], 'SIGINT', 130, /^eventbus: interrupted while waiting for an answer from 127\.0\.0\.1:\d+ \(the event was sent: it may or may not be stored\)\n$/],
+    // --tls against a server that never answers: the TLS handshake, and so the connect, hangs.
+    [['streams', '--tls'], 'SIGTERM', 130, /^eventbus: interrupted while connecting to 127\.0\.0\.1:\d+\n$/],
+    [['write', 'x', '{"a":1}', '--tls'], 'SIGINT', 130, /^eventbus: interrupted while connecting to 127\.0\.0\.1:\d+\n$/],
+    [['write', 'x', '--tls'], 'SIGINT', 130, /^eventbus: interrupted while connecting to 127\.0\.0\.1:\d+\n$/, '{"a":1}\n'],
   ];
   for (const [args, signal, status, stderr, input] of cases) {
     const label = `${args.join(' ')}, ${signal}`;
