@@ -13,7 +13,7 @@ import { CommandFailure, clientFailure, hostPort, type Target } from './command-
 import { envFlag } from './defaults.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
 import { parseServerPort } from './port-option.js';
-import { stopOnSignals, unlessStopped, type StopSignal } from './stop-signal.js';
+import { signalReceived, stopOnSignals, unlessStopped, type StopSignal } from './stop-signal.js';
 
 /** The parsed common options (commander's camelCase). */
 export interface ConnectionFlags {
@@ -137,7 +137,9 @@ export async function withClient<T>(flags: ConnectionFlags, work: (client: Event
     } catch (error) {
       throw clientFailure(error, target);
     } finally {
-      if (own?.isStopped() === true) client.destroy();
+      // After a signal the work is over: the connection is dropped, not closed politely (close
+      // waits up to a second for a server that does not close its side).
+      if (signalReceived()) client.destroy();
       await client.close().catch(() => {});
     }
   } finally {

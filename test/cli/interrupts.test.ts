@@ -144,3 +144,24 @@ t.test('bench: Ctrl-C or SIGTERM while draining stops the workers, deletes the s
     t.equal(await client.getStreamInfo(stream).then(() => "exists", (error: { code?: string }) => error.code), "STREAM_NOT_FOUND", `${signal}: the stream is gone`);
   }
 });
+
+t.test('read --follow: Ctrl-C ends it at once even against a server that never closes its side', async (t) => {
+  // allowHalfOpen: the client's end of the connection is never answered with the server's, as
+  // with a server that hangs; closing politely would wait a second for it.
+  let connected: () => void = () => {};
+  const silent = net.createServer({ allowHalfOpen: true }, () => connected());
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => silent.close());
+  const port = (silent.address() as net.AddressInfo).port;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const connection = new Promise<void>((resolve) => (connected = resolve));
+    const child = start(['read', 'x', '--follow'], port);
+    await Promise.race([connection, sleep(20_000)]);
+    await sleep(300);
+    const signalledAt = performance.now();
+    child.signal(signal);
+    t.equal(await exitWithin(child, 5000), 0, `${signal}: exit 0`);
+    const tookMs = performance.now() - signalledAt;
+    t.ok(tookMs < 600, `${signal}: ended within 0.6 s of the signal (${Math.round(tookMs)} ms; it waited a second before)`);
+  }
+});
