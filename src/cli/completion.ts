@@ -65,14 +65,14 @@ function bashScript(commands: CommandSpec[]): string {
     const takesValue = command.options.filter((o) => o.value);
     for (const option of takesValue) {
       const reply = option.choices !== undefined ? `COMPREPLY=($(compgen -W "${words(option.choices)}" -- "$cur"))`
-        : option.path === 'dir' ? 'COMPREPLY=($(compgen -d -- "$cur"))'
-          : option.path === 'file' ? 'COMPREPLY=($(compgen -f -- "$cur"))'
+        : option.path === 'dir' ? '_eventbus_paths d'
+          : option.path === 'file' ? '_eventbus_paths f'
             : 'COMPREPLY=()';
       valueCases.push(`    "${command.name} ${option.flags.join(`"|"${command.name} `)}") ${reply}; return ;;`);
     }
     optionCases.push(`    ${command.name}) opts="${words(command.options.flatMap((o) => o.flags.filter((f) => f.startsWith('--'))))}"; valopts=" ${words(takesValue.flatMap((o) => o.flags))} " ;;`);
     if (command.argument === 'streams') argumentCases.push(`    ${command.name}) _eventbus_streams ;;`);
-    else if (command.argument === 'directories') argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -d -- "$cur")) ;;`);
+    else if (command.argument === 'directories') argumentCases.push(`    ${command.name}) _eventbus_paths d ;;`);
     else if (command.argument !== undefined) argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -W "${words(command.argument)}" -- "$cur")) ;;`);
   }
   return `# bash completion for eventbus: eval "$(eventbus completion bash)", or save it in /etc/bash_completion.d/eventbus
@@ -96,6 +96,21 @@ _eventbus_streams() {
     name="$(printf '%q' "$name")"
     COMPREPLY+=("\${name#"$glued"}")
   done < <(eventbus streams --names "\${conn[@]}" 2>/dev/null)
+}
+
+# Paths (d: directories, f: files and directories): compgen's lines read one by one, so that a
+# name with spaces stays one word; -o filenames has bash quote them and put a '/' after a
+# directory, and for directories -o nospace (as -o dirnames does) lets the completion go on
+# into it. compopt is bash 4's; outside a completion (or in an older bash) it is skipped.
+_eventbus_paths() {
+  local line
+  COMPREPLY=()
+  while IFS= read -r line; do
+    COMPREPLY+=("$line")
+  done < <(compgen -$1 -- "$cur")
+  compopt -o filenames 2>/dev/null
+  [[ $1 == d ]] && compopt -o nospace 2>/dev/null
+  return 0
 }
 
 # bash splits a word at ':' and '=' (COMP_WORDBREAKS): '$dlq:orders:billing' and '--port=9000'

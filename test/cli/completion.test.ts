@@ -33,15 +33,18 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   const bin = path.join(dir, 'bin');
   spawnSync('mkdir', [bin]);
   writeFileSync(path.join(bin, 'eventbus'), `#!/bin/sh\nexec '${process.execPath}' '${MAIN}' "$@"\n`, { mode: 0o755 });
-  const complete = (line: string): string[] => {
+  const complete = (line: string, compopts?: string[]): string[] => {
     // As bash hands them over: split at blanks, then at ':' and '=' (COMP_WORDBREAKS), each of
     // those a word of its own; the whole line in COMP_LINE, the cursor at its end.
     const words = line.split(' ').flatMap((word) => word.split(/([:=])/));
     const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
-    const program = `source '${file}'; COMP_WORDS=(${words.map(quoted).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quoted(line)}; COMP_POINT=${line.length}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    // compopt works only inside a real completion: recorded here instead, after the replies.
+    const program = `source '${file}'; compopt() { OPTS+=("$*"); }; COMP_WORDS=(${words.map(quoted).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quoted(line)}; COMP_POINT=${line.length}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"; printf 'compopt %s\\n' "\${OPTS[@]}"`;
     const result = spawnSync('bash', ['-c', program], { encoding: 'utf8', env: { ...BASE_ENV, PATH: `${bin}:${process.env.PATH}`, EVENTBUS_PORT: String(server.port) } });
     t.equal(result.stderr, '', `no errors completing '${line}'`);
-    return result.stdout.split('\n').filter((word) => word !== '');
+    const lines = result.stdout.split('\n').filter((word) => word !== '');
+    compopts?.push(...lines.filter((l) => l.startsWith('compopt ')).map((l) => l.slice('compopt '.length)).filter((l) => l !== ''));
+    return lines.filter((l) => !l.startsWith('compopt '));
   };
   t.same(complete('eventbus in'), ['info']);
   t.same(complete('eventbus he'), ['help'], 'help is a command too');
@@ -84,9 +87,19 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   const stores = path.join(dir, 'stores');
   spawnSync('mkdir', ['-p', path.join(stores, 'snapshot-a'), path.join(stores, 'snapshot-b')]);
   writeFileSync(path.join(stores, 'snapshot-file'), '');
+  spawnSync('mkdir', ['-p', path.join(stores, 'cdir', 'inner'), path.join(stores, 'snap shot c')]);
   for (const command of ['verify', 'restore']) {
-    t.same(complete(`eventbus ${command} ${stores}/snap`).sort(), [`${stores}/snapshot-a`, `${stores}/snapshot-b`], `${command} completes directories`);
+    t.same(complete(`eventbus ${command} ${stores}/snap`).sort(), [`${stores}/snap shot c`, `${stores}/snapshot-a`, `${stores}/snapshot-b`], `${command} completes directories; a name with spaces is one word`);
+    const compopts: string[] = [];
+    t.same(complete(`eventbus ${command} ${stores}/cd`, compopts), [`${stores}/cdir`]);
+    t.same(compopts.sort(), ['-o filenames', '-o nospace'], `${command}: bash marks a directory with '/' and adds no space, so completion goes on inside it`);
   }
+  const fileOpts: string[] = [];
+  t.same(complete(`eventbus serve --config ${stores}/snap`, fileOpts).sort(), [`${stores}/snap shot c`, `${stores}/snapshot-a`, `${stores}/snapshot-b`, `${stores}/snapshot-file`], 'a file option completes files and directories, one word each');
+  t.same(fileOpts, ['-o filenames'], 'a file option: bash quotes the names and marks directories');
+  const dirOpts: string[] = [];
+  t.same(complete(`eventbus serve --data ${stores}/snap`, dirOpts).sort(), [`${stores}/snap shot c`, `${stores}/snapshot-a`, `${stores}/snapshot-b`], 'a directory option completes directories');
+  t.same(dirOpts.sort(), ['-o filenames', '-o nospace']);
 });
 
 t.test('zsh: descriptions are whole words, with their apostrophes and colons', async (t) => {
