@@ -209,7 +209,9 @@ function zshScript(commands: CommandSpec[]): string {
   const cases = commands.map((command) => {
     const specs = command.options.map((o) => {
       const action = o.choices !== undefined ? `:value:(${o.choices.join(' ')})` : o.path === 'dir' ? ':directory:_files -/' : o.path === 'file' ? ':file:_files' : o.value ? ':value:' : '';
-      const names = o.flags.length > 1 ? `(${o.flags.join(' ')})'{${o.flags.join(',')}}'` : o.flags[0]!;
+      // '--opt=': the value may follow in the same word ('--fsync=interval') or as the next one.
+      const spelled = o.flags.map((f) => (o.value && f.startsWith('--') ? `${f}=` : f));
+      const names = o.flags.length > 1 ? `(${o.flags.join(' ')})'{${spelled.join(',')}}'` : spelled[0]!;
       return `'${names}[${zshText(o.description, true)}]${action}'`;
     });
     const argument = command.argument === 'streams' ? `'1:stream:_eventbus_streams'` : command.argument === 'directories' ? `'1:directory:_files -/'` : command.argument !== undefined ? `'1:${command.name === 'completion' ? 'shell' : command.name === 'help' ? 'command' : 'name'}:(${command.argument.join(' ')})'` : '';
@@ -224,6 +226,7 @@ _eventbus_streams() {
   for (( i = 1; i < $#words; i++ )); do
     case $words[i] in
       --host|--port|--auth|--tls-ca) conn+=($words[i] \${(Q)words[i+1]}); (( i++ )) ;;
+      --host=*|--port=*|--auth=*|--tls-ca=*) conn+=(\${(Q)words[i]}) ;;
       --tls) conn+=(--tls) ;;
     esac
   done
