@@ -44,18 +44,25 @@ const DRAIN_STOP_WAIT_MS = 2000;
 
 /** The bar drawn now, if any (Ctrl-C removes it). */
 let currentBar: ProgressBar | null = null;
+/** Set by Ctrl-C: no bar is drawn again while the run is wound up. */
+let barsOff = false;
 
-/** Runs `work` with a progress bar fed from its Progress counter. */
+/**
+ * Runs `work` with a progress bar fed from its Progress counter. The bar is drawn once the load
+ * has set its total (after connecting), so its first frame shows the real one.
+ */
 async function withProgress<T>(label: string, unit: string, work: (progress: Progress) => Promise<T>): Promise<T> {
   const progress = new Progress();
-  const bar = progressBar(label, unit, 1);
-  currentBar = bar;
-  const timer = setInterval(() => bar.update(progress.done, Math.max(1, progress.total)), 125);
+  const timer = setInterval(() => {
+    if (progress.total <= 0 || barsOff) return;
+    currentBar ??= progressBar(label, unit, progress.total);
+    currentBar.update(progress.done, progress.total);
+  }, 125);
   try {
     return await work(progress);
   } finally {
     clearInterval(timer);
-    bar.stop();
+    currentBar?.stop();
     currentBar = null;
   }
 }
@@ -124,6 +131,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
       // say so and exit 130 (ending the load's connections with the process). Before
       // create_stream is answered there is nothing to delete, nor any answer worth waiting for.
       const interrupted = signal.stopped.then(async () => {
+        barsOff = true;
         currentBar?.stop();
         if (!created) {
           client.destroy();

@@ -9,7 +9,7 @@ import type tls from 'node:tls';
 import { Option, type Command } from 'commander';
 import { EventBusClient } from '../client/client.js';
 import type { Endpoint } from './bench/endpoint.js';
-import { CommandFailure, clientFailure, hostPort, type Target } from './command-failure.js';
+import { CommandFailure, clientFailure, hostPort, unbracketedHost, type Target } from './command-failure.js';
 import { envFlag } from './defaults.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
 import { parseServerPort } from './port-option.js';
@@ -49,7 +49,7 @@ export function withConnectionOptions(command: Command): Command {
 
 /** Host, port, TLS options and credentials from the flags and environment; throws a usage failure. */
 export function endpointOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Endpoint {
-  const host = flags.host === undefined || flags.host === '' ? CLIENT_DEFAULTS.host : flags.host;
+  const host = flags.host === undefined || flags.host === '' ? CLIENT_DEFAULTS.host : unbracketedHost(flags.host);
   const port = flags.port ?? CLIENT_DEFAULTS.port;
   let useTls = flags.tls === true;
   try {

@@ -113,7 +113,8 @@ export async function deleteCommand(name: string, flags: DeleteFlags): Promise<v
     if (flags.yes !== true && canAsk()) {
       const info = ((await client.request('get_stream_info', { stream_name: name })).body as { stream: WireStream }).stream;
       const consumers = info.consumers?.length ?? 0;
-      const question = `delete stream '${name}' with its ${formatCount(info.event_count ?? 0)} events and ${consumers} consumer${consumers === 1 ? '' : 's'}? This cannot be undone.`;
+      const events = info.event_count ?? 0;
+      const question = `delete stream '${name}' with its ${formatCount(events)} event${events === 1 ? '' : 's'} and ${formatCount(consumers)} consumer${consumers === 1 ? '' : 's'}? This cannot be undone.`;
       if (!(await confirm(question))) throw new CommandFailure(1, 'not deleted (answer y to delete, or pass --yes)');
     }
     sent = true;
