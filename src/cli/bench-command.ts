@@ -39,20 +39,30 @@ export interface BenchFlags extends ConnectionFlags {
   keep?: boolean;
 }
 
+/** How long Ctrl-C waits for the drain's workers to stop (each ends after its request in flight). */
+const DRAIN_STOP_WAIT_MS = 2000;
+
 /** The bar drawn now, if any (Ctrl-C removes it). */
 let currentBar: ProgressBar | null = null;
+/** Set by Ctrl-C: no bar is drawn again while the run is wound up. */
+let barsOff = false;
 
-/** Runs `work` with a progress bar fed from its Progress counter. */
+/**
+ * Runs `work` with a progress bar fed from its Progress counter. The bar is drawn once the load
+ * has set its total (after connecting), so its first frame shows the real one.
+ */
 async function withProgress<T>(label: string, unit: string, work: (progress: Progress) => Promise<T>): Promise<T> {
   const progress = new Progress();
-  const bar = progressBar(label, unit, 1);
-  currentBar = bar;
-  const timer = setInterval(() => bar.update(progress.done, Math.max(1, progress.total)), 125);
+  const timer = setInterval(() => {
+    if (progress.total <= 0 || barsOff) return;
+    currentBar ??= progressBar(label, unit, progress.total);
+    currentBar.update(progress.done, progress.total);
+  }, 125);
   try {
     return await work(progress);
   } finally {
     clearInterval(timer);
-    bar.stop();
+    currentBar?.stop();
     currentBar = null;
   }
 }
@@ -110,20 +120,25 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
   const stream = flags.stream ?? `eventbus-bench-${randomBytes(4).toString('hex')}`;
   const seconds = flags.events === undefined ? flags.seconds ?? BENCH_DEFAULTS.seconds : flags.seconds;
   let deleted = false;
+  /** The drain while it runs: Ctrl-C waits for its workers to stop before deleting the stream. */
+  let draining: Promise<unknown> | null = null;
   const signal = stopOnSignals();
   try {
     await withClient(flags, async (client, endpoint) => {
       let created = false;
-      // Ctrl-C: remove the bar, delete the stream (on this connection: the load's are busy), say
-      // so and exit 130 (ending the load's connections with the process). Before create_stream is
-      // answered there is nothing to delete, nor any answer worth waiting for.
-      void signal.stopped.then(async () => {
+      // Ctrl-C: remove the bar, stop the drain's workers (bounded: a server that stopped answering
+      // must not hold the exit up), delete the stream (on this connection: the load's are busy),
+      // say so and exit 130 (ending the load's connections with the process). Before
+      // create_stream is answered there is nothing to delete, nor any answer worth waiting for.
+      const interrupted = signal.stopped.then(async () => {
+        barsOff = true;
         currentBar?.stop();
         if (!created) {
           client.destroy();
           process.stderr.write(`eventbus: interrupted before the server answered create_stream: nothing was measured (if stream ${stream} was made, eventbus delete ${stream})\n`);
           process.exit(130);
         }
+        if (draining !== null) await Promise.race([draining.catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_STOP_WAIT_MS))]);
         let what = `stream ${stream} ${deleted ? 'deleted' : 'kept'}`;
         if (flags.keep !== true && !deleted) {
           what = await client.deleteStream(stream).then(() => `stream ${stream} deleted`, (error: unknown) => `stream ${stream} not deleted (${error instanceof Error ? error.message : String(error)}; eventbus delete ${stream})`);
@@ -133,7 +148,11 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
       });
       await client.createStream(stream);
       created = true;
-      await run(client, endpoint);
+      // After Ctrl-C, what the run ends with (a failure of the stream being deleted, a drain cut
+      // short) is the interruption: the handler above says so and exits.
+      const failure = await run(client, endpoint).then(() => null, (error: unknown) => ({ error }));
+      if (signal.isStopped()) await interrupted;
+      if (failure !== null) throw failure.error;
     }, { stop: signal, status: ExitStatus.INTERRUPTED });
   } finally {
     signal.dispose();
@@ -154,14 +173,17 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
       })));
       if (flags.drain && write.errors === 0) {
         const { eventCount } = await client.getStreamInfo(stream);
-        drain = await loadFailures(() => withProgress('draining', 'events', (progress) => drainLoad(endpoint, { stream, consumer: 'eventbus-bench', workers: flags.workers, batch: flags.batch, events: eventCount, progress })));
+        draining = loadFailures(() => withProgress('draining', 'events', (progress) => drainLoad(endpoint, { stream, consumer: 'eventbus-bench', workers: flags.workers, batch: flags.batch, events: eventCount, progress, stopped: () => signal.isStopped() })));
+        drain = (await draining) as RunResult;
       }
     } finally {
-      if (flags.keep !== true) {
+      // After Ctrl-C the signal handler deletes the stream.
+      if (flags.keep !== true && !signal.isStopped()) {
         await client.deleteStream(stream);
         deleted = true;
       }
     }
+    if (signal.isStopped()) return;
     const shape = { server: hostPort(endpoint), tls: endpoint.tls !== undefined, stream, connections: flags.connections, depth: flags.depth, size_bytes: flags.size };
     if (out.json) {
       await out.value({ ...shape, write: phaseJson(write), drain: drain === null ? null : { ...phaseJson(drain), workers: flags.workers, batch: flags.batch } });

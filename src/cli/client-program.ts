@@ -10,7 +10,6 @@ import { withConnectionOptions } from './connection-options.js';
 /** The defaults of `eventbus bench`: the harness's write-16x32 shape and drain (4 workers, batches of 100). */
 export const BENCH_DEFAULTS = { connections: 16, depth: 32, size: 100, seconds: 10, workers: 4, batch: 100 };
 
-/** A whole number of at least `minimum` (a usage error otherwise). */
 /** `--expected-version`: any, no_stream, stream_exists or an integer of at least -1. */
 function expectedVersion(value: string): string | number {
   if (value === 'any' || value === 'no_stream' || value === 'stream_exists') return value;
@@ -18,10 +17,11 @@ function expectedVersion(value: string): string | number {
   throw new InvalidArgumentError('give any, no_stream, stream_exists or a version number (-1 or more)');
 }
 
+/** A whole number from `minimum` to 2^53 - 1 (a usage error otherwise). */
 function wholeNumber(minimum: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < minimum) throw new InvalidArgumentError(`It must be a whole number of at least ${minimum}.`);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < minimum) throw new InvalidArgumentError(`It must be a whole number from ${minimum} to ${Number.MAX_SAFE_INTEGER}.`);
     return n;
   };
 }

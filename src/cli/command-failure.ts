@@ -7,6 +7,15 @@ import { isIPv6 } from 'node:net';
 import { ErrorCodes, isEventBusError, type ErrorCode } from '../errors.js';
 import type { ExitStatusValue } from './exit-status.js';
 
+/**
+ * A host as given, without the brackets around an IPv6 address (`[::1]`, the form errors print
+ * it in): the address itself.
+ */
+export function unbracketedHost(host: string): string {
+  const inner = /^\[(.*)\]$/.exec(host)?.[1];
+  return inner !== undefined && isIPv6(inner) ? inner : host;
+}
+
 export class CommandFailure extends Error {
   constructor(readonly status: ExitStatusValue, message: string) {
     super(message);

@@ -65,14 +65,14 @@ function bashScript(commands: CommandSpec[]): string {
     const takesValue = command.options.filter((o) => o.value);
     for (const option of takesValue) {
       const reply = option.choices !== undefined ? `COMPREPLY=($(compgen -W "${words(option.choices)}" -- "$cur"))`
-        : option.path === 'dir' ? 'COMPREPLY=($(compgen -d -- "$cur"))'
-          : option.path === 'file' ? 'COMPREPLY=($(compgen -f -- "$cur"))'
+        : option.path === 'dir' ? '_eventbus_paths d'
+          : option.path === 'file' ? '_eventbus_paths f'
             : 'COMPREPLY=()';
       valueCases.push(`    "${command.name} ${option.flags.join(`"|"${command.name} `)}") ${reply}; return ;;`);
     }
     optionCases.push(`    ${command.name}) opts="${words(command.options.flatMap((o) => o.flags.filter((f) => f.startsWith('--'))))}"; valopts=" ${words(takesValue.flatMap((o) => o.flags))} " ;;`);
     if (command.argument === 'streams') argumentCases.push(`    ${command.name}) _eventbus_streams ;;`);
-    else if (command.argument === 'directories') argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -d -- "$cur")) ;;`);
+    else if (command.argument === 'directories') argumentCases.push(`    ${command.name}) _eventbus_paths d ;;`);
     else if (command.argument !== undefined) argumentCases.push(`    ${command.name}) COMPREPLY=($(compgen -W "${words(command.argument)}" -- "$cur")) ;;`);
   }
   return `# bash completion for eventbus: eval "$(eventbus completion bash)", or save it in /etc/bash_completion.d/eventbus
@@ -96,6 +96,21 @@ _eventbus_streams() {
     name="$(printf '%q' "$name")"
     COMPREPLY+=("\${name#"$glued"}")
   done < <(eventbus streams --names "\${conn[@]}" 2>/dev/null)
+}
+
+# Paths (d: directories, f: files and directories): compgen's lines read one by one, so that a
+# name with spaces stays one word; -o filenames has bash quote them and put a '/' after a
+# directory, and for directories -o nospace (as -o dirnames does) lets the completion go on
+# into it. compopt is bash 4's; outside a completion (or in an older bash) it is skipped.
+_eventbus_paths() {
+  local line
+  COMPREPLY=()
+  while IFS= read -r line; do
+    COMPREPLY+=("$line")
+  done < <(compgen -$1 -- "$cur")
+  compopt -o filenames 2>/dev/null
+  [[ $1 == d ]] && compopt -o nospace 2>/dev/null
+  return 0
 }
 
 # bash splits a word at ':' and '=' (COMP_WORDBREAKS): '$dlq:orders:billing' and '--port=9000'
@@ -194,7 +209,9 @@ function zshScript(commands: CommandSpec[]): string {
   const cases = commands.map((command) => {
     const specs = command.options.map((o) => {
       const action = o.choices !== undefined ? `:value:(${o.choices.join(' ')})` : o.path === 'dir' ? ':directory:_files -/' : o.path === 'file' ? ':file:_files' : o.value ? ':value:' : '';
-      const names = o.flags.length > 1 ? `(${o.flags.join(' ')})'{${o.flags.join(',')}}'` : o.flags[0]!;
+      // '--opt=': the value may follow in the same word ('--fsync=interval') or as the next one.
+      const spelled = o.flags.map((f) => (o.value && f.startsWith('--') ? `${f}=` : f));
+      const names = o.flags.length > 1 ? `(${o.flags.join(' ')})'{${spelled.join(',')}}'` : spelled[0]!;
       return `'${names}[${zshText(o.description, true)}]${action}'`;
     });
     const argument = command.argument === 'streams' ? `'1:stream:_eventbus_streams'` : command.argument === 'directories' ? `'1:directory:_files -/'` : command.argument !== undefined ? `'1:${command.name === 'completion' ? 'shell' : command.name === 'help' ? 'command' : 'name'}:(${command.argument.join(' ')})'` : '';
@@ -209,6 +226,7 @@ _eventbus_streams() {
   for (( i = 1; i < $#words; i++ )); do
     case $words[i] in
       --host|--port|--auth|--tls-ca) conn+=($words[i] \${(Q)words[i+1]}); (( i++ )) ;;
+      --host=*|--port=*|--auth=*|--tls-ca=*) conn+=(\${(Q)words[i]}) ;;
       --tls) conn+=(--tls) ;;
     esac
   done

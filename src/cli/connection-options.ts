@@ -9,11 +9,11 @@ import type tls from 'node:tls';
 import { Option, type Command } from 'commander';
 import { EventBusClient } from '../client/client.js';
 import type { Endpoint } from './bench/endpoint.js';
-import { CommandFailure, clientFailure, hostPort, type Target } from './command-failure.js';
+import { CommandFailure, clientFailure, hostPort, unbracketedHost, type Target } from './command-failure.js';
 import { envFlag } from './defaults.js';
-import type { ExitStatusValue } from './exit-status.js';
+import { ExitStatus, type ExitStatusValue } from './exit-status.js';
 import { parseServerPort } from './port-option.js';
-import { unlessStopped, type StopSignal } from './stop-signal.js';
+import { signalReceived, stopOnSignals, unlessStopped, type StopSignal } from './stop-signal.js';
 
 /** The parsed common options (commander's camelCase). */
 export interface ConnectionFlags {
@@ -49,7 +49,7 @@ export function withConnectionOptions(command: Command): Command {
 
 /** Host, port, TLS options and credentials from the flags and environment; throws a usage failure. */
 export function endpointOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Endpoint {
-  const host = flags.host === undefined || flags.host === '' ? CLIENT_DEFAULTS.host : flags.host;
+  const host = flags.host === undefined || flags.host === '' ? CLIENT_DEFAULTS.host : unbracketedHost(flags.host);
   const port = flags.port ?? CLIENT_DEFAULTS.port;
   let useTls = flags.tls === true;
   try {
@@ -112,17 +112,43 @@ export async function connect(flags: ConnectionFlags, interruptible?: Interrupti
   }
 }
 
+/** What a one-shot command (one with no Ctrl-C handling of its own) says when a signal stops it. */
+export interface OneShot {
+  /** Said after the line once a request that changes something was sent (it may have been carried out), e.g. `stream x may or may not have been created`. */
+  unanswered?: () => string | undefined;
+}
+
 /**
  * Runs `work` with a connected client, closing it afterwards; what the client rejects with
- * becomes a one-line CommandFailure.
+ * becomes a one-line CommandFailure. Without `interruptible` (the one-shot commands: streams,
+ * create, delete, info, a single write), Ctrl-C or SIGTERM ends the command at once with exit
+ * 130, while it connects (`interrupted while connecting to …`) or waits for an answer
+ * (`interrupted while waiting for an answer from …`), as the commands that handle signals do.
  */
-export async function withClient<T>(flags: ConnectionFlags, work: (client: EventBusClient, endpoint: Endpoint) => Promise<T>, interruptible?: Interruptible): Promise<T> {
-  const { client, target, endpoint } = await connect(flags, interruptible);
+export async function withClient<T>(flags: ConnectionFlags, work: (client: EventBusClient, endpoint: Endpoint) => Promise<T>, interruptible?: Interruptible, oneShot: OneShot = {}): Promise<T> {
+  const own = interruptible === undefined ? stopOnSignals() : null;
   try {
-    return await work(client, endpoint);
-  } catch (error) {
-    throw clientFailure(error, target);
+    const { client, target, endpoint } = await connect(flags, interruptible ?? { stop: own!, status: ExitStatus.INTERRUPTED });
+    try {
+      if (own === null) return await work(client, endpoint);
+      const done = await unlessStopped(work(client, endpoint).then((value) => ({ value })), own);
+      if (done === null) throw interruptedWaiting(target, oneShot);
+      return done.value;
+    } catch (error) {
+      throw clientFailure(error, target);
+    } finally {
+      // After a signal the work is over: the connection is dropped, not closed politely (close
+      // waits up to a second for a server that does not close its side).
+      if (signalReceived()) client.destroy();
+      await client.close().catch(() => {});
+    }
   } finally {
-    await client.close().catch(() => {});
+    own?.dispose();
   }
+}
+
+/** The failure of a one-shot command stopped while it waited for the server (exit 130). */
+export function interruptedWaiting(target: Target, oneShot: OneShot = {}): CommandFailure {
+  const unanswered = oneShot.unanswered?.();
+  return new CommandFailure(ExitStatus.INTERRUPTED, `interrupted while waiting for an answer from ${hostPort(target)}${unanswered === undefined ? '' : ` (${unanswered})`}`);
 }

@@ -22,7 +22,8 @@
  *   75  in use: the data directory is held by a running server (try again once it has stopped)
  *   77  unauthorized: the server refused the credentials (--auth, EVENTBUS_AUTH)
  *   130 interrupted by Ctrl-C or SIGTERM (a bulk `write`, `read` without --follow, `bench`; what
- *       was done is printed); the follow modes and `consume` end so normally (0)
+ *       was done is printed; a one-shot command waiting for the server or any command still
+ *       connecting); the follow modes and `consume` end so normally (0)
  *
  * 64, 65, 69, 75 and 77 are EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL and EX_NOPERM of
  * sysexits.h.
@@ -60,8 +61,9 @@ export const EXIT_STATUS_HELP = [
   '  69  unavailable: no server at the address, or the connection was lost',
   '  75  the data directory is in use by a running server',
   '  77  unauthorized: the server refused the credentials (--auth, EVENTBUS_AUTH)',
-  '  130 interrupted (Ctrl-C, SIGTERM) during a bulk write, a read without --follow or a bench;',
-  '      what was done is printed (read --follow, consume: 0)',
+  '  130 interrupted (Ctrl-C, SIGTERM) during a bulk write, a read without --follow, a bench, or',
+  '      any other client command waiting for the server; what was done is printed',
+  '      (read --follow, consume: 0)',
 ].join('\n');
 
 

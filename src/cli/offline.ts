@@ -19,6 +19,7 @@ import { refuseUnusableOutput } from '../storage/tools/snapshot.js';
 import { restoreSnapshot, verifyDirectory, type VerifyReport } from '../storage/index.js';
 import { snapshotJson } from '../protocol/response.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
+import { formatCount } from './output.js';
 import { withProgressIO } from './progress-io.js';
 import { requireIdleStore, requireRestoreTarget, requireSnapshot, requireVerifiable } from './store-checks.js';
 
@@ -119,7 +120,7 @@ function reportSnapshot(result: SnapshotResult, damage: KnownDamage[], output: s
     print(damage.length === 0 ? line : `${line.slice(0, -1)},"damage":${JSON.stringify(damage)}}`);
   } else {
     print(`snapshot ${result.path}${damage.length === 0 ? '' : ` (DAMAGED: it holds the damage the store had)`}`);
-    print(`  ${result.streams} streams, ${result.events} events, ${result.bytes} bytes; ${result.linkedFiles} files linked, ${result.copiedFiles} copied${result.copyFallback ? ' (hard links impossible: copied instead)' : ''}`);
+    print(`  ${counted(result.streams, 'stream')}, ${counted(result.events, 'event')}, ${counted(result.bytes, 'byte')}; ${counted(result.linkedFiles, 'file')} linked, ${formatCount(result.copiedFiles)} copied${result.copyFallback ? ' (hard links impossible: copied instead)' : ''}`);
     for (const d of damage) {
       print(`  damage: stream ${JSON.stringify(d.stream)}: ${d.file === null ? '' : `${d.file}${d.position === null ? '' : ` at byte ${d.position}`}: `}${d.message}`);
     }
@@ -137,11 +138,11 @@ export function verifyCommand(dir: string, json: boolean, print: Print): ExitSta
   } else {
     print(`${report.ok ? 'OK' : 'DAMAGED'}: ${report.kind === 'snapshot' ? 'snapshot' : 'data directory'} ${found.path}`);
     const others = [
-      ...(report.damagedEvents > 0 ? [`${report.damagedEvents} damaged, unreadable`] : []),
-      ...(report.truncatedEvents > 0 ? [`${report.truncatedEvents} truncated, still on disk`] : []),
+      ...(report.damagedEvents > 0 ? [`${formatCount(report.damagedEvents)} damaged, unreadable`] : []),
+      ...(report.truncatedEvents > 0 ? [`${formatCount(report.truncatedEvents)} truncated, still on disk`] : []),
     ];
     const more = others.length > 0 ? ` (and ${others.join(', ')})` : '';
-    print(`  ${report.streams} streams, ${report.segments} segments, ${report.events} events${more}, ${report.files} files checked`);
+    print(`  ${counted(report.streams, 'stream')}, ${counted(report.segments, 'segment')}, ${counted(report.events, 'event')}${more}, ${counted(report.files, 'file')} checked`);
     for (const p of report.problems) print(`  problem: ${p.file}${p.position === undefined ? '' : ` at byte ${p.position}`}: ${p.message}`);
     for (const n of report.notes) print(`  note: ${n.file}${n.position === undefined ? '' : ` at byte ${n.position}`}: ${n.message}`);
   }
@@ -155,5 +156,10 @@ export function restoreCommand(snapshotDir: string, dataDir: string, json: boole
   const result = withProgressIO('restoring', snapshot.path, 3, (io) => restoreSnapshot(io, snapshot.path, target.path));
   if (json) {
     print(JSON.stringify({ snapshot: snapshot.path, data_dir: result.dataDir, streams: result.streams, events: result.events, files: result.files, bytes: result.bytes }));
-  } else print(`restored ${snapshot.path} into ${result.dataDir}: ${result.streams} streams, ${result.events} events, ${result.files} files, ${result.bytes} bytes`);
+  } else print(`restored ${snapshot.path} into ${result.dataDir}: ${counted(result.streams, 'stream')}, ${counted(result.events, 'event')}, ${counted(result.files, 'file')}, ${counted(result.bytes, 'byte')}`);
+}
+
+/** `1 stream`, `50,000 events`: a count for a person. */
+function counted(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
 }

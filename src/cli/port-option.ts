@@ -14,7 +14,8 @@ export function parsePort(value: string): number {
 
 /** A client's `--port`: as {@link parsePort}, but 0 (serve's "any free port") names no server. */
 export function parseServerPort(value: string): number {
-  const port = parsePort(value);
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('It must be a whole number from 1 to 65535.');
   if (port === 0) throw new InvalidArgumentError("It must be a whole number from 1 to 65535 (0, any free port, is for 'eventbus serve').");
   return port;
 }

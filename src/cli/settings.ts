@@ -13,6 +13,7 @@ import type { EngineOptions } from '../storage/index.js';
 import { resolveJetStreamOptions, type JetStreamOptions } from '../bus/jetstream/jetstream-options.js';
 import { FSYNC_POLICIES, nodeIO, type FsyncPolicy } from '../storage/index.js';
 import { fileInTheWay, realExisting } from '../storage/tools/snapshot.js';
+import { unbracketedHost } from './command-failure.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { DEFAULTS, LOG_LEVELS, envFlag } from './defaults.js';
 
@@ -89,7 +90,8 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     ? { clients: {}, server: {}, tls: {}, storage: {}, retention: {}, consumers: {}, http: {}, backend: {} }
     : loadConfig(configFile);
 
-  const host = flags.host ?? (file.server.host as string | undefined) ?? DEFAULTS.host;
+  // `[::1]`, as errors print an IPv6 address, is the address ::1.
+  const host = unbracketedHost(flags.host ?? (file.server.host as string | undefined) ?? DEFAULTS.host);
   const port = flags.port ?? (file.server.port as number | undefined) ?? DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`port must be from 0 to 65535, got ${port}`);
   const fsync = flags.fsync ?? (file.storage.fsync as string | undefined) ?? DEFAULTS.fsync;
@@ -123,7 +125,8 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
 
   const { port: httpPortInFile, host: httpHostInFile, portFile: httpPortFileInFile, ...httpLimits } = file.http;
   const httpPort = flags.httpPort ?? (httpPortInFile as number | undefined);
-  const httpHost = nonEmpty(flags.httpHost) ?? (httpHostInFile as string | undefined);
+  const httpHostGiven = nonEmpty(flags.httpHost) ?? (httpHostInFile as string | undefined);
+  const httpHost = httpHostGiven === undefined ? undefined : unbracketedHost(httpHostGiven);
   const http: HttpOptions | undefined = httpPort === undefined
     ? undefined
     : { port: httpPort, ...(httpHost === undefined ? {} : { host: httpHost }), ...(httpLimits as Partial<HttpOptions>) };

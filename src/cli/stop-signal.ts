@@ -1,6 +1,6 @@
 /**
- * Ctrl-C (SIGINT) and SIGTERM for the client commands that handle them (`read`, `consume`, a bulk
- * `write`, `bench`): the first signal stops the command cleanly (what was printed stays printed,
+ * Ctrl-C (SIGINT) and SIGTERM for the client commands (`read`, `consume`, `write`, `bench`; the
+ * one-shot commands through withClient in connection-options.ts): the first signal stops the command cleanly (what was printed stays printed,
  * acknowledgements and writes in flight finish) and a second one exits at once (130). Waiting
  * that nothing would come of (a connection being opened, a request the command will not use the
  * answer of) is abandoned at once. Once the command has ended after a signal, run.ts ends the

@@ -94,7 +94,7 @@ export async function createCommand(name: string, flags: CreateFlags): Promise<v
     }
     if (out.json) await out.value({ id: stream.id, name: stream.name, created_at: stream.created_at, created });
     else await out.line(`${created ? 'created' : 'exists already:'} stream ${out.bold(stream.name)} ${out.dim(`(id ${stream.id}, created ${stream.created_at})`)}`);
-  });
+  }, undefined, { unanswered: () => `stream ${name} may or may not have been created` });
 }
 
 export interface DeleteFlags extends ConnectionFlags {
@@ -108,17 +108,20 @@ export interface DeleteFlags extends ConnectionFlags {
  */
 export async function deleteCommand(name: string, flags: DeleteFlags): Promise<void> {
   const out = new Output(flags);
+  let sent = false;
   await withClient(flags, async (client) => {
     if (flags.yes !== true && canAsk()) {
       const info = ((await client.request('get_stream_info', { stream_name: name })).body as { stream: WireStream }).stream;
       const consumers = info.consumers?.length ?? 0;
-      const question = `delete stream '${name}' with its ${formatCount(info.event_count ?? 0)} events and ${consumers} consumer${consumers === 1 ? '' : 's'}? This cannot be undone.`;
+      const events = info.event_count ?? 0;
+      const question = `delete stream '${name}' with its ${formatCount(events)} event${events === 1 ? '' : 's'} and ${formatCount(consumers)} consumer${consumers === 1 ? '' : 's'}? This cannot be undone.`;
       if (!(await confirm(question))) throw new CommandFailure(1, 'not deleted (answer y to delete, or pass --yes)');
     }
+    sent = true;
     await client.request('delete_stream', { stream_name: name });
     if (out.json) await out.value({ name, deleted: true });
     else await out.line(`deleted stream ${out.bold(name)}`);
-  });
+  }, undefined, { unanswered: () => (sent ? `stream ${name} may or may not have been deleted` : undefined) });
 }
 
 /** `eventbus info NAME`. */

@@ -8,13 +8,14 @@
  */
 import { fstatSync } from 'node:fs';
 import { CommandFailure } from './command-failure.js';
-import { connect, type ConnectionFlags } from './connection-options.js';
+import { connect, interruptedWaiting, type ConnectionFlags } from './connection-options.js';
+import { ExitStatus } from './exit-status.js';
 import { bulkWrite } from './bulk-write.js';
 import { clientFailure } from './command-failure.js';
 import { jsonTextProblem } from './json-input.js';
 import { Output, formatCount, formatRate } from './output.js';
 import { NO_PROGRESS, progressBar } from './progress-bar.js';
-import { stopOnSignals } from './stop-signal.js';
+import { stopOnSignals, unlessStopped } from './stop-signal.js';
 import type { WriteOptions } from '../client/types.js';
 
 /** The flags of `eventbus write`. */
@@ -52,40 +53,44 @@ export async function writeCommand(name: string, json: string | undefined, flags
     const problem = jsonTextProblem(json);
     if (problem !== null) throw new CommandFailure(64, `the event is ${problem} (give one JSON value, quoted for the shell: eventbus write ${name} '{"total":12.5}'); see 'eventbus write --help'`);
   }
-  const { client, target } = await connect(flags);
+  // Ctrl-C or SIGTERM: while connecting, or waiting for the one event's answer, the command ends
+  // at once (exit 130); a bulk write reports what was written (bulk-write.ts).
+  const stop = stopOnSignals();
   try {
-    if (json !== undefined) {
-      let written;
-      try {
-        written = await client.writeEventJson(name, json, options);
-      } catch (error) {
-        throw clientFailure(error, target);
-      }
-      const version = written.version === undefined ? '' : ` as version ${out.bold(formatCount(written.version))} of ${flags.key}`;
-      if (out.json) await out.value({ id: written.id, offset: written.offset, created_at: written.createdAt, ...(written.version === undefined ? {} : { version: written.version }) });
-      else await out.line(`wrote offset ${out.bold(formatCount(written.offset))}${version} to ${name} ${out.dim(`(id ${written.id})`)}`);
-      return;
-    }
-    if (process.stdin.isTTY === true) process.stderr.write(`eventbus: reading events for ${name} from the terminal, one JSON value per line; Ctrl-D ends\n`);
-    const total = stdinBytes();
-    // No bar while a person types the lines: it would be drawn over what they type.
-    const progress = process.stdin.isTTY === true ? NO_PROGRESS : progressBar(`writing to ${name}`, 'bytes', total);
-    // Ctrl-C: the bar is removed and what was written is reported (bulk-write.ts), exit 130.
-    const stop = stopOnSignals();
-    let result;
+    const { client, target } = await connect(flags, { stop, status: ExitStatus.INTERRUPTED });
     try {
-      result = await bulkWrite(client, name, process.stdin, progress, target, options, { stop, ...(flags.maxLineBytes === undefined ? {} : { maxLineBytes: flags.maxLineBytes }) });
+      if (json !== undefined) {
+        let written;
+        try {
+          const answer = await unlessStopped(client.writeEventJson(name, json, options), stop);
+          if (answer === null) throw interruptedWaiting(target, { unanswered: () => 'the event was sent: it may or may not be stored' });
+          written = answer;
+        } catch (error) {
+          throw clientFailure(error, target);
+        }
+        const version = written.version === undefined ? '' : ` as version ${out.bold(formatCount(written.version))} of ${flags.key}`;
+        if (out.json) await out.value({ id: written.id, offset: written.offset, created_at: written.createdAt, ...(written.version === undefined ? {} : { version: written.version }) });
+        else await out.line(`wrote offset ${out.bold(formatCount(written.offset))}${version} to ${name} ${out.dim(`(id ${written.id})`)}`);
+        return;
+      }
+      if (process.stdin.isTTY === true) process.stderr.write(`eventbus: reading events for ${name} from the terminal, one JSON value per line; Ctrl-D ends\n`);
+      const total = stdinBytes();
+      // No bar while a person types the lines: it would be drawn over what they type.
+      const progress = process.stdin.isTTY === true ? NO_PROGRESS : progressBar(`writing to ${name}`, 'bytes', total);
+      // Ctrl-C: the bar is removed and what was written is reported (bulk-write.ts), exit 130.
+      const result = await bulkWrite(client, name, process.stdin, progress, target, options, { stop, ...(flags.maxLineBytes === undefined ? {} : { maxLineBytes: flags.maxLineBytes }) });
+      const perSecond = result.elapsedMs > 0 ? (result.events / result.elapsedMs) * 1000 : 0;
+      if (out.json) {
+        await out.value({ stream: name, events: result.events, lines: result.lines, first_offset: result.firstOffset, last_offset: result.lastOffset, elapsed_ms: Math.round(result.elapsedMs), events_per_second: Math.round(perSecond) });
+      } else {
+        const offsets = result.lastOffset === null ? '' : ` (offsets ${formatCount(result.firstOffset!)}–${formatCount(result.lastOffset)})`;
+        await out.line(`wrote ${out.bold(formatCount(result.events))} event${result.events === 1 ? '' : 's'} to ${name}${offsets} in ${(result.elapsedMs / 1000).toFixed(2)} s ${out.dim(`(${formatRate(perSecond)})`)}`);
+      }
     } finally {
-      stop.dispose();
-    }
-    const perSecond = result.elapsedMs > 0 ? (result.events / result.elapsedMs) * 1000 : 0;
-    if (out.json) {
-      await out.value({ stream: name, events: result.events, lines: result.lines, first_offset: result.firstOffset, last_offset: result.lastOffset, elapsed_ms: Math.round(result.elapsedMs), events_per_second: Math.round(perSecond) });
-    } else {
-      const offsets = result.lastOffset === null ? '' : ` (offsets ${formatCount(result.firstOffset!)}–${formatCount(result.lastOffset)})`;
-      await out.line(`wrote ${out.bold(formatCount(result.events))} event${result.events === 1 ? '' : 's'} to ${name}${offsets} in ${(result.elapsedMs / 1000).toFixed(2)} s ${out.dim(`(${formatRate(perSecond)})`)}`);
+      if (stop.isStopped()) client.destroy();
+      await client.close().catch(() => {});
     }
   } finally {
-    await client.close().catch(() => {});
+    stop.dispose();
   }
 }

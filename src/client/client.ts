@@ -22,7 +22,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ErrorCodes, EventBusError, isEventBusError } from '../errors.js';
-import { connectionClosed, connectionError, socketError } from './response-errors.js';
+import { CLOSED_AT_ONCE_MS, connectionClosed, connectionError, socketError } from './response-errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 import type {
@@ -149,11 +149,6 @@ export function checkKnownKeys(value: unknown, field: string, known: readonly st
 /** ensureStream: create, then look up, at most this many times while others create and delete the name. */
 const ENSURE_ATTEMPTS = 3;
 
-/**
- * A connection closed unanswered within this long of its first request is taken for a TLS
- * server's refusal of a plain connection (it closes on reading the first bytes).
- */
-const CLOSED_AT_ONCE_MS = 2_000;
 
 const DEFAULTS = { host: '127.0.0.1', port: 8080, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES };
 

@@ -52,6 +52,12 @@ export function socketError(error: Error): EventBusError {
 }
 
 /**
+ * A connection closed unanswered within this long of its first request is taken for a TLS
+ * server's refusal of a plain connection (it closes on reading the first bytes).
+ */
+export const CLOSED_AT_ONCE_MS = 2_000;
+
+/**
  * The connection closed while something was still expected from it; `unansweredAtOnce` when the
  * server closed it without ever sending a line, right after the first request (what a TLS server
  * does to a plain connection). A connection closed later without an answer (a long-poll waiting

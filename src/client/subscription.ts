@@ -22,7 +22,7 @@
 import type net from 'node:net';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { checkKnownKeys, event, keysOf, openSocket, timeText, wireAuth, type ClientOptions } from './client.js';
-import { connectionClosed, socketError } from './response-errors.js';
+import { CLOSED_AT_ONCE_MS, connectionClosed, socketError } from './response-errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, failureOf, lineTooLong, parseResponse, ResponseLines } from './response-lines.js';
 import type { Event, RawResponse } from './types.js';
 
@@ -79,6 +79,10 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
   /** close() or unsubscribe() was called: the iterator yields nothing more. */
   private closedByProgram = false;
   private readonly maxQueuedLines: number;
+  /** The server has sent something (a close before that may be a TLS server's, as in client.ts). */
+  private heard = false;
+  /** When the subscribe request was written (performance.now()). */
+  private sentAtMs: number | null = null;
 
   private constructor(private readonly socket: net.Socket, fromOffset: number, maxQueuedLines: number, private readonly maxLineBytes: number, private readonly auth: Record<string, unknown>) {
     this.nextOffset = fromOffset;
@@ -93,7 +97,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.push({ error: socketError(error) }));
-    socket.on('close', () => this.push(this.finished ? { end: true } : { error: connectionClosed() }));
+    socket.on('close', () => this.push(this.finished ? { end: true } : { error: connectionClosed(this.closedUnansweredAtOnce()) }));
   }
 
   /** Opens a connection and subscribes (see EventBusClient.subscribe). */
@@ -112,6 +116,7 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     const auth = client.auth === undefined ? {} : { auth: wireAuth(client.auth) };
     const socket = await openSocket(client);
     const subscription = new Subscription<T>(socket, options.fromOffset ?? 0, options.maxQueuedLines ?? 64, client.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, auth);
+    subscription.sentAtMs = performance.now();
     socket.write(`${JSON.stringify({ operation: 'subscribe', body, ...auth })}\n`);
     try {
       await subscription.started;
@@ -215,7 +220,13 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
     this.push({ end: true });
   }
 
+  /** Closed without a line, right after the subscribe request: what a TLS server does to a plain connection. */
+  private closedUnansweredAtOnce(): boolean {
+    return !this.heard && this.sentAtMs !== null && performance.now() - this.sentAtMs <= CLOSED_AT_ONCE_MS;
+  }
+
   private onData(chunk: Buffer): void {
+    this.heard = true;
     if (this.framing.push(chunk, (line) => this.onLine(line))) return;
     this.push({ error: lineTooLong(this.maxLineBytes) });
     this.socket.destroy();
@@ -263,9 +274,9 @@ export class Subscription<T = unknown> implements AsyncIterable<SubscriptionItem
       this.settleStarted = null;
       if (!this.isCaughtUp) this.rejectCaughtUp(item.error);
     } else if ('end' in item) {
-      this.settleStarted?.(connectionClosed());
+      this.settleStarted?.(connectionClosed(this.closedUnansweredAtOnce()));
       this.settleStarted = null;
-      if (!this.isCaughtUp) this.rejectCaughtUp(connectionClosed());
+      if (!this.isCaughtUp) this.rejectCaughtUp(connectionClosed(this.closedUnansweredAtOnce()));
     }
     if (this.queue.length > 0 && !('line' in item) && !('line' in this.queue[this.queue.length - 1]!)) return; // one end is enough
     this.queue.push(item);

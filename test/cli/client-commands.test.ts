@@ -156,7 +156,7 @@ t.test('usage errors are one line pointing to the help (exit 64)', async (t) => 
   const cases: [string[], RegExp][] = [
     [['read', 'x', '--from', 'abc'], /'--from <offset>' argument 'abc' is invalid.*see 'eventbus read --help'$/],
     [['read'], /missing required argument 'name'; see 'eventbus read --help'$/],
-    [['consume', 'x', '--max', '0'], /at least 1.*see 'eventbus consume --help'$/],
+    [['consume', 'x', '--max', '0'], /from 1 to 9007199254740991.*see 'eventbus consume --help'$/],
     [['bench', '--seconds', '1', '--events', '5'], /cannot be used with option '--events/],
     [['completion', 'fish'], /Allowed choices are bash, zsh/],
     [['streams', '--port', '99999'], /'--port <port>' argument '99999' is invalid/],
@@ -325,6 +325,9 @@ t.test('TLS: --tls-ca trusts a self-signed server; without it the certificate is
   oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'missing.pem')]), 64, /cannot read --tls-ca .*missing\.pem: ENOENT/, 'a missing CA file');
   oneLine(t, run(['streams', '--tls']), 69, /CONNECTION_ERROR: .*\(TLS on one side only\?/, '--tls against a server without TLS: one line, and the hint is about TLS');
   oneLine(t, runner(secure.port)(['streams']), 69, /^eventbus: CONNECTION_ERROR: .*\(a server with TLS\? give --tls, or --tls-ca FILE/, 'a plain client against a TLS server: the hint is about TLS');
+  for (const args of [['read', 'secure', '--follow'], ['read', 'secure'], ['consume', 'secure', '--follow']]) {
+    oneLine(t, runner(secure.port)(args), 69, /^eventbus: CONNECTION_ERROR: the connection was closed before any answer \(a server with TLS\? give --tls, or --tls-ca FILE/, `${args.join(' ')} without --tls against a TLS server: the hint is about TLS`);
+  }
   writeFileSync(path.join(dir, 'not-pem.txt'), 'not a certificate\n');
   oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'not-pem.txt')]), 64, /--tls-ca .*not-pem\.txt holds no PEM certificate.*see 'eventbus streams --help'$/, 'a CA file that is not PEM');
 });

@@ -33,15 +33,18 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   const bin = path.join(dir, 'bin');
   spawnSync('mkdir', [bin]);
   writeFileSync(path.join(bin, 'eventbus'), `#!/bin/sh\nexec '${process.execPath}' '${MAIN}' "$@"\n`, { mode: 0o755 });
-  const complete = (line: string): string[] => {
+  const complete = (line: string, compopts?: string[]): string[] => {
     // As bash hands them over: split at blanks, then at ':' and '=' (COMP_WORDBREAKS), each of
     // those a word of its own; the whole line in COMP_LINE, the cursor at its end.
     const words = line.split(' ').flatMap((word) => word.split(/([:=])/));
     const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
-    const program = `source '${file}'; COMP_WORDS=(${words.map(quoted).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quoted(line)}; COMP_POINT=${line.length}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    // compopt works only inside a real completion: recorded here instead, after the replies.
+    const program = `source '${file}'; compopt() { OPTS+=("$*"); }; COMP_WORDS=(${words.map(quoted).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quoted(line)}; COMP_POINT=${line.length}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"; printf 'compopt %s\\n' "\${OPTS[@]}"`;
     const result = spawnSync('bash', ['-c', program], { encoding: 'utf8', env: { ...BASE_ENV, PATH: `${bin}:${process.env.PATH}`, EVENTBUS_PORT: String(server.port) } });
     t.equal(result.stderr, '', `no errors completing '${line}'`);
-    return result.stdout.split('\n').filter((word) => word !== '');
+    const lines = result.stdout.split('\n').filter((word) => word !== '');
+    compopts?.push(...lines.filter((l) => l.startsWith('compopt ')).map((l) => l.slice('compopt '.length)).filter((l) => l !== ''));
+    return lines.filter((l) => !l.startsWith('compopt '));
   };
   t.same(complete('eventbus in'), ['info']);
   t.same(complete('eventbus he'), ['help'], 'help is a command too');
@@ -84,22 +87,32 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   const stores = path.join(dir, 'stores');
   spawnSync('mkdir', ['-p', path.join(stores, 'snapshot-a'), path.join(stores, 'snapshot-b')]);
   writeFileSync(path.join(stores, 'snapshot-file'), '');
+  spawnSync('mkdir', ['-p', path.join(stores, 'cdir', 'inner'), path.join(stores, 'snap shot c')]);
   for (const command of ['verify', 'restore']) {
-    t.same(complete(`eventbus ${command} ${stores}/snap`).sort(), [`${stores}/snapshot-a`, `${stores}/snapshot-b`], `${command} completes directories`);
+    t.same(complete(`eventbus ${command} ${stores}/snap`).sort(), [`${stores}/snap shot c`, `${stores}/snapshot-a`, `${stores}/snapshot-b`], `${command} completes directories; a name with spaces is one word`);
+    const compopts: string[] = [];
+    t.same(complete(`eventbus ${command} ${stores}/cd`, compopts), [`${stores}/cdir`]);
+    t.same(compopts.sort(), ['-o filenames', '-o nospace'], `${command}: bash marks a directory with '/' and adds no space, so completion goes on inside it`);
   }
+  const fileOpts: string[] = [];
+  t.same(complete(`eventbus serve --config ${stores}/snap`, fileOpts).sort(), [`${stores}/snap shot c`, `${stores}/snapshot-a`, `${stores}/snapshot-b`, `${stores}/snapshot-file`], 'a file option completes files and directories, one word each');
+  t.same(fileOpts, ['-o filenames'], 'a file option: bash quotes the names and marks directories');
+  const dirOpts: string[] = [];
+  t.same(complete(`eventbus serve --data ${stores}/snap`, dirOpts).sort(), [`${stores}/snap shot c`, `${stores}/snapshot-a`, `${stores}/snapshot-b`], 'a directory option completes directories');
+  t.same(dirOpts.sort(), ['-o filenames', '-o nospace']);
 });
 
 t.test('zsh: descriptions are whole words, with their apostrophes and colons', async (t) => {
   const text = script('zsh');
   t.match(text, /'info:a stream'\\''s figures, consumers and damage'/, "an apostrophe is kept, quoted as '\\''");
-  t.match(text, /--nats-servers\[jetstream backend: NATS servers, host:port,host:port,\.\.\.\]/, 'host:port stays host:port');
+  t.match(text, /--nats-servers=\[jetstream backend: NATS servers, host:port,host:port,\.\.\.\]/, 'host:port stays host:port');
   t.match(text, /'help:show the help of a command'/, 'help is a command');
   t.match(text, /verify\)\n[^;]*'1:directory:_files -\/'/, "verify's path completes directories");
   for (const [, description] of text.matchAll(/\[((?:[^\]\\]|\\.)*)\]:/g)) {
     t.ok(description!.replaceAll("'\\''", "'").length <= 123, `at most 120 characters and an ellipsis: ${description}`);
     if (description!.endsWith('...') && description!.length > 100) t.match(description, /[\w)'] ?\.\.\.$/, `cut after a whole word: ${description}`);
   }
-  t.match(text, /--config\[YAML config file: the original'\\''s config\.yaml layout \(logger, auth\) plus server, storage, consumers and snapshots\.\.\.\]/, 'a long one, cut after a word');
+  t.match(text, /--config=\[YAML config file: the original'\\''s config\.yaml layout \(logger, auth\) plus server, storage, consumers and snapshots\.\.\.\]/, 'a long one, cut after a word');
 });
 
 t.test('zsh: the script loads and defines the completion', { skip: ZSH === undefined ? 'needs zsh (apt-get install zsh)' : false }, async (t) => {
@@ -109,4 +122,25 @@ t.test('zsh: the script loads and defines the completion', { skip: ZSH === undef
   t.equal(result.status, 0, result.stderr);
   t.match(result.stdout, /_eventbus: function[\s\S]*_eventbus_streams: function[\s\S]*_eventbus/);
   t.equal(spawnSync(ZSH!, ['-n', path.join(dir, '_eventbus')], { encoding: 'utf8' }).status, 0, 'zsh -n: the syntax is valid');
+});
+
+t.test('zsh: --opt=value forms: a value after = completes, and --port=N is asked for stream names', { skip: ZSH === undefined ? 'needs zsh (apt-get install zsh)' : false }, async (t) => {
+  const text = script('zsh');
+  t.match(text, /'--fsync=\[[^\]]*\]:value:\(always interval never\)'/, "serve --fsync= takes its value in the same word (_arguments' '--opt=' form)");
+  t.match(text, /info\)\n[^;]*'--port=\[/, 'client --port= likewise');
+  t.notMatch(text, /'--follow=/, 'an option without a value keeps its plain form');
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, '_eventbus'), text);
+  // `eventbus` answers with the options it was given, one per line; _describe prints the candidates.
+  const bin = path.join(dir, 'bin');
+  spawnSync('mkdir', [bin]);
+  writeFileSync(path.join(bin, 'eventbus'), '#!/bin/sh\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
+  const asked = (...words: string[]) => {
+    const program = `autoload -U compinit && compinit -u -d '${dir}/dump' && source '${dir}/_eventbus' && _describe() { print -rl -- \${(P)2} } && words=(${words.map((w) => `'${w}'`).join(' ')} '') && _eventbus_streams`;
+    const result = spawnSync(ZSH!, ['-f', '-c', program], { encoding: 'utf8', env: { ...BASE_ENV, HOME: dir, PATH: `${bin}:${process.env.PATH}` } });
+    t.equal(result.stderr, '', 'no errors');
+    return result.stdout.split('\n').filter((line) => line !== '');
+  };
+  t.same(asked('info', '--port=9000', '--host=bus.internal'), ['streams', '--names', '--port=9000', '--host=bus.internal'], '--port=N and --host=H are passed on');
+  t.same(asked('info', '--port', '9000', '--tls'), ['streams', '--names', '--port', '9000', '--tls'], '--port N as before');
 });

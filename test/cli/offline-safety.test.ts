@@ -315,9 +315,10 @@ t.test('a snapshot copied under another name verifies and restores (exit 0)', as
   const verified = run('verify', copy);
   t.equal(verified.status, 0, verified.stdout);
   t.match(verified.stdout, /^OK: snapshot .*snapcopy\n/);
+  t.match(verified.stdout, /\n {2}1 stream, \d+ segments?, 1 event, \d+ files checked\n/, 'counts in the singular for one (1 stream, 1 event)');
   const restored = run('restore', copy, '--data', path.join(dir, 'restored'));
   t.equal(restored.status, 0, restored.stderr);
-  t.match(restored.stdout, /restored .*snapcopy into .*restored: 1 streams, 1 events/);
+  t.match(restored.stdout, /restored .*snapcopy into .*restored: 1 stream, 1 event, \d+ files, [\d,]+ bytes\n/);
 });
 
 t.test('snapshot and restore refuse an output inside a snapshot, and snapshot an output under a file (exit 64, one line, nothing written)', async (t) => {

@@ -82,7 +82,7 @@ t.test('tables, colour, questions and progress bars on a terminal', { skip: SCRI
   t.match(onTerminal(['consume', 'orders', '--consumer', 'billing', '--retry'], { env }).output, /nothing due for retry for consumer billing/, 'nothing due: said so, not "0 events delivered ... pending"');
 
   const declined = onTerminal(['delete', 'orders'], { env, input: 'n\n' });
-  t.match(declined.output, /delete stream 'orders' with its 1 events and 1 consumer\? This cannot be undone\. \[y\/N\]/, 'asks first');
+  t.match(declined.output, /delete stream 'orders' with its 1 event and 1 consumer\? This cannot be undone\. \[y\/N\]/, 'asks first (1 event, singular)');
   t.equal(declined.status, 1, 'no is a failure to delete');
   t.match(declined.output, /not deleted/);
   t.equal((await client.getStreamInfo('orders')).name, 'orders', 'still there');
@@ -94,6 +94,11 @@ t.test('tables, colour, questions and progress bars on a terminal', { skip: SCRI
   t.equal(bulk.status, 0, bulk.stdout);
   t.match(bulk.stdout, /writing to orders \|/, 'a progress bar while writing from a file');
   t.match(bulk.stdout, /wrote .*20,000.* events to orders \(offsets 1–20,000\)/);
+  // bench's bars are drawn from their real totals (the first frame showed 0/1 events).
+  const bench = onTerminal(['bench', '--events', '20000', '--connections', '1', '--depth', '4', '--workers', '1', '--stream', 'barred'], { env });
+  t.equal(bench.status, 0, bench.output);
+  t.notMatch(bench.output, /[\d,]+\/1 events/, 'no bar with a total of 1');
+  for (const [, total] of bench.output.matchAll(/(?:writing|draining) \|[^|]*\| \d+% · [\d,]+\/([\d,]+) events/g)) t.equal(total, '20,000', 'a bar drawn shows the total of events');
 
   // The answer comes from stdin: stderr elsewhere, the question is asked on the terminal itself.
   for (const redirect of ['2>/dev/null', '2>/dev/null | cat']) {
@@ -132,7 +137,7 @@ t.test('verify and restore draw their progress on a terminal', { skip: SCRIPT ==
   const restored = onTerminal(['restore', snapshotPath, '--data', path.join(dir, 'restored')]);
   t.equal(restored.status, 0, restored.output);
   t.match(restored.output, /restoring \|/, 'a bar');
-  t.match(restored.output, /restored .* 2000 events/);
+  t.match(restored.output, /restored .* 2,000 events/);
 });
 
 /** What follows the last time the bar hid the cursor: the cursor shown and line wrap on again. */

@@ -19,6 +19,10 @@ t.test('usage errors are one line with a pointer to the help, exit status 64', a
     [['serve', '--bogus'], /unknown option '--bogus'/, 'eventbus serve --help'],
     [['serve', '--port', 'abc'], /'--port <port>' argument 'abc' is invalid.*0 to 65535/, 'eventbus serve --help'],
     [['serve', '--port', '99999'], /'--port <port>' argument '99999' is invalid/, 'eventbus serve --help'],
+    // A client command's port names a server: 0 is refused, so the range said is 1 to 65535.
+    [['streams', '--port', '65536'], /'--port <port>' argument '65536' is invalid\. It must be a whole number from 1 to 65535;/, 'eventbus streams --help'],
+    [['streams', '--port', 'abc'], /'--port <port>' argument 'abc' is invalid\. It must be a whole number from 1 to 65535;/, 'eventbus streams --help'],
+    [['read', 'x', '--from', '9007199254740993'], /'--from <offset>' argument '9007199254740993' is invalid\. It must be a whole number from 0 to 9007199254740991;/, 'eventbus read --help'],
     [['serve', '--hots', 'x'], /unknown option '--hots' \(Did you mean --host\?\)/, 'eventbus serve --help'],
     [['serve', '--fsync', 'sometimes'], /'sometimes' is invalid/, 'eventbus serve --help'],
     [['bogus'], /unknown command 'bogus'/, 'eventbus --help'],

@@ -108,6 +108,8 @@ export interface DrainLoad {
   /** Events in the stream: the run ends when every one is acknowledged. */
   events: number;
   progress: Progress;
+  /** True once the drain is to end early (Ctrl-C): no worker fetches again. */
+  stopped?: () => boolean;
 }
 
 /**
@@ -122,6 +124,7 @@ export async function drainLoad(endpoint: Endpoint, load: DrainLoad): Promise<Ru
       connections,
       events: load.events,
       progress: load.progress,
+      ...(load.stopped === undefined ? {} : { stopped: load.stopped }),
       fetch: async (connection: PipelinedConnection<string>) => (parseReply(await connection.send(fetchLine), 'process_events').body?.events ?? []).map((e) => e.id),
       ack: async (connection, ids) => {
         parseReply(await connection.send(requestLine('mark_event', { event_ids: ids, status: 1, consumer: load.consumer }, endpoint)), 'mark_event');
