@@ -38,6 +38,18 @@ async function write(journal: ConsumerJournal, records: Buffer[]): Promise<void>
 
 const types = (records: { type: number }[]) => records.map((r) => r.type);
 
+/** Journals 500 deliveries of `consumer` from `offset`, each marked processed; returns the next offset. */
+async function deliverAndMark(journal: ConsumerJournal, consumer: Consumer, offset: number): Promise<number> {
+  const records: Buffer[] = [];
+  for (let i = 0; i < 500; i++, offset++) {
+    consumer.applyDeliver(offset, 1, 99, false);
+    consumer.applyMark([offset], 1);
+    records.push(encodeDeliver(1, offset, 1, 99, false), encodeMark(1, 1, [offset]));
+  }
+  await write(journal, records);
+  return offset;
+}
+
 t.test('records appended are durable and come back in order when the journal is reopened', async (t) => {
   const dir = tempDir(t, 'journal-reopen');
   const ctx = context(t);
@@ -105,13 +117,7 @@ t.test('compaction rewrites the journal as state records without losing a change
   // Past 1 MiB the journal is compacted in the flush that crosses it.
   for (let round = 0; round < 100 && journal.bytes >= largest; round++) {
     largest = journal.bytes;
-    const records: Buffer[] = [];
-    for (let i = 0; i < 500; i++, offset++) {
-      consumer.applyDeliver(offset, 1, 99, false);
-      consumer.applyMark([offset], 1);
-      records.push(encodeDeliver(1, offset, 1, 99, false), encodeMark(1, 1, [offset]));
-    }
-    await write(journal, records);
+    offset = await deliverAndMark(journal, consumer, offset);
   }
   t.ok(largest > 1024 * 1024 - 64 * 1024, `it grew to about 1 MiB first (${largest} bytes)`);
   consumer.applyDeliver(offset, 2, 99, false);
@@ -136,13 +142,7 @@ t.test('a reopen does not raise the compaction threshold: a journal reopened at 
   await write(journal, [encodeConsumer(1, 5, 'c')]);
   let offset = 0;
   const grow = async () => {
-    const records: Buffer[] = [];
-    for (let i = 0; i < 500; i++, offset++) {
-      consumer.applyDeliver(offset, 1, 99, false);
-      consumer.applyMark([offset], 1);
-      records.push(encodeDeliver(1, offset, 1, 99, false), encodeMark(1, 1, [offset]));
-    }
-    await write(journal, records);
+    offset = await deliverAndMark(journal, consumer, offset);
   };
   while (journal.bytes < 900 * 1024) await grow();
   journal.close(CLOSED);
