@@ -34,7 +34,7 @@ import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES, sealedIndexBytes } from '../format/offset-index.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
 import { fileCrc } from '../log/log-scanner.js';
-import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, findLostTail, guessVersion, readSealTrailer, scanRecords, type Damage, type LostTail, type RecordsScan } from '../log/segment-check.js';
+import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, findLostTail, findTornRoll, guessVersion, readSealTrailer, scanRecords, type Damage, type LostTail, type RecordsScan } from '../log/segment-check.js';
 import { listSegments, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { PARTIAL_PATTERN } from './snapshot.js';
@@ -246,10 +246,16 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
   // opens restored without a LOCK), from the clean-close checkpoint and the indexes left past the
   // last log. The last log is then a sealed one, which must end where they begin.
   const lost = findings.crashed ? null : findLostTail(io, bases, listing.orphanIndexes, checkpoint);
+  // After a crash, a roll torn by it, judged exactly as the open judges it (segment-check.ts's
+  // findTornRoll, shared with segment-recovery.ts): the open cuts the stream back to the short
+  // segment, which it then recovers as the last, and drops the segments after it.
+  const torn = findings.crashed ? findTornRoll(io, dir, bases) : null;
+  if (torn !== null) tornRoll(dir, bases, torn, findings);
   const explained = new Set<number>();
   for (let i = 0; i < bases.length; i++) {
+    if (torn !== null && i > torn) break;
     const paths = segmentPaths(dir, bases[i]!);
-    const next = i < bases.length - 1 ? bases[i + 1]! : lost?.baseOffset ?? null;
+    const next = i < bases.length - 1 && i !== torn ? bases[i + 1]! : lost?.baseOffset ?? null;
     let expectedCount = next === null ? null : next - paths.baseOffset;
     // A sealed segment whose own seal ends before the next one begins: the segments between are gone.
     const sealedCount = expectedCount === null ? null : sealedRecordCount(io, paths);
@@ -272,6 +278,21 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
   const logFrom = Math.max(bases[0]!, truncatedBefore);
   verifyKeyRuns(io, dir, logFrom, findings);
   verifyJournal(io, dir, findings);
+}
+
+/**
+ * After a crash, segment `bases[torn]` ends short of the next one's base and was never sealed: a
+ * roll torn by the crash (segment-check.ts's findTornRoll). Nothing from its first missing record
+ * on was acknowledged. The open cuts the stream back there and drops the segments after it; the
+ * short segment is judged as the last one after a crash (its torn tail is cut off on open).
+ */
+function tornRoll(dir: string, bases: readonly number[], torn: number, { note }: Findings): void {
+  const paths = segmentPaths(dir, bases[torn]!);
+  const dropped = bases.slice(torn + 1);
+  note(paths.log, `ends short of offset ${bases[torn + 1]! - 1} and its index was never sealed: a segment roll torn by a crash (the records it lacks were never acknowledged); on open the stream is cut back to this segment's end and the ${dropped.length} segment(s) after it (from offset ${dropped[0]}) are removed`);
+  for (const base of dropped) {
+    note(segmentPaths(dir, base).log, `after a segment roll torn by a crash (at segment ${paths.baseOffset}): never acknowledged; removed on open`);
+  }
 }
 
 /**
