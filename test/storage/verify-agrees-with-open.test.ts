@@ -156,3 +156,33 @@ t.test('after a crash a torn roll is a note, as the open cuts the stream back th
     }
   }
 });
+
+t.test('a sealed log whose preallocated end was never cut is a note, as the open cuts it without damage', async (t) => {
+  // Sealing cuts the active log's preallocated zeros (log-file.ts) and appends the seal trailer to
+  // the index: a kill between them leaves the seal on disk and the zeros after the records. The
+  // open cuts them and rebuilds the index, reporting nothing, after a crash or a clean stop alike.
+  for (const how of ['after a crash', 'after a clean stop'] as const) {
+    const { dataDir, dir } = await cleanStore(t);
+    if (how === 'after a crash') simulateCrash(dataDir);
+    const sealed = segmentFiles(dir)[1]!;
+    const size = fs.statSync(sealed.log).size;
+    fs.appendFileSync(sealed.log, Buffer.alloc(1000));
+    const report = verifyDirectory(nodeIO, dataDir);
+    t.ok(report.ok, `${how}: not damage (${said(report)})`);
+    t.ok(report.notes.some((n) => n.file === sealed.log && n.position === size && n.message.includes(`log is ${size + 1000} bytes, seal trailer says ${size}, with only zeros after that`) && /cut off on open/.test(n.message)), `${how}: said as a note`);
+    t.equal(report.events, EVENTS, `${how}: every event counted`);
+    const open = await opened(dataDir);
+    t.same(open, { damage: [], events: EVENTS, nextOffset: EVENTS }, `${how}: the open agrees: no damage, every event read back`);
+    t.equal(fs.statSync(sealed.log).size, size, `${how}: the open cut the zeros`);
+    t.ok(verifyDirectory(nodeIO, dataDir).ok, `${how}: verify after the open agrees`);
+  }
+  // Bytes other than zeros there are nothing the store wrote.
+  const { dataDir, dir } = await cleanStore(t);
+  simulateCrash(dataDir);
+  const sealed = segmentFiles(dir)[1]!;
+  const size = fs.statSync(sealed.log).size;
+  fs.appendFileSync(sealed.log, Buffer.alloc(1000, 7));
+  const report = verifyDirectory(nodeIO, dataDir);
+  t.notOk(report.ok, 'non-zero bytes past the sealed size: a problem');
+  t.ok(report.problems.some((p) => p.message.includes(`log is ${size + 1000} bytes, seal trailer says ${size}`)), 'said as before');
+});

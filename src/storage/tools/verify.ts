@@ -31,9 +31,9 @@ import { readJournal } from '../consumers/consumer-journal.js';
 import { replayJournal } from '../consumers/journal-replay.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
-import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES, sealedIndexBytes } from '../format/offset-index.js';
+import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
-import { fileCrc } from '../log/log-scanner.js';
+import { fileCrc, zeroFrom } from '../log/log-scanner.js';
 import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, findLostTail, findTornRoll, guessVersion, readSealTrailer, scanRecords, type Damage, type LostTail, type RecordsScan } from '../log/segment-check.js';
 import { listSegments, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
@@ -476,7 +476,10 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
       return;
     }
     checked.add(paths.index);
-    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, end !== null && end.damage, findings)) return;
+    // Where only zeros follow a sealed segment's records, with nothing found wrong in its log: the
+    // preallocated end, which an open cuts off (segment-repair.ts's rebuildSealedIndex).
+    const zerosFrom = expectedCount !== null && report.problems.length === problemsBefore && scan.end < logSize && zeroFrom(io, logFd, scan.end, logSize) ? scan.end : null;
+    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, end !== null && end.damage, zerosFrom, findings)) return;
     // The failing bytes of a stop at the end of an active segment count as one record (recovery's count).
     const held = scan.nextOffset - base + (expectedCount === null && scan.stop !== null ? 1 : 0);
     verifyEntries(io, paths, expectedCount, positions, held, findings);
@@ -594,14 +597,24 @@ function verifySealedEnd(paths: SegmentPaths, scan: RecordsScan, expectedCount: 
  * a crash or a clean stop alike, and reports no damage (segment-recovery.ts's openSealed); the
  * log's own damage is reported from the log. A seal trailer of the right size that fails its
  * checks (a bit flip) is rebuilt too, but it is damage on the disk: a problem, as a damaged key
- * index run is. Damage its seal records is a problem of its own only when the log's end was not
+ * index run is. A log longer than a seal that otherwise checks, with only zeros past the end of
+ * its records (`zerosFrom`, where the seal says the log ends), is the preallocated end that a
+ * crash right after sealing left uncut: the open cuts it and rebuilds the index, reporting no
+ * damage, so it is a note; non-zero bytes there are nothing the store wrote: a problem. Damage its seal records is a problem of its own only when the log's end was not
  * found damaged (`endDamaged`: then it was said with that damage).
  */
-function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, endDamaged: boolean, { problem, note }: Findings): boolean {
+function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, endDamaged: boolean, zerosFrom: number | null, { problem, note }: Findings): boolean {
   const check = checkSealed(io, paths, count);
   if (check.seal === null) {
     const unsealed = checkIndexHeaderOf(io, paths) !== null || io.stat(paths.index)?.size !== sealedIndexBytes(count);
-    (unsealed ? note : problem)(paths.index, `${check.problem} (rebuilt on open)`);
+    const trailer = unsealed || zerosFrom === null ? null : sealOf(io, paths);
+    if (unsealed) {
+      note(paths.index, `${check.problem} (rebuilt on open)`);
+    } else if (trailer !== null && trailer.recordCount === count && trailer.logBytes === zerosFrom) {
+      note(paths.log, `${check.problem}, with only zeros after that: the preallocated end, not yet cut when a crash came right after sealing; cut off on open, and the index rebuilt`, zerosFrom);
+    } else {
+      problem(paths.index, `${check.problem} (rebuilt on open)`);
+    }
     return false;
   }
   if (check.seal.damagedCount > 0 && !endDamaged) {
@@ -637,6 +650,16 @@ function verifyEntries(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     }
   }
   if (expectedCount === null && entries < held) note(paths.index, `lacks entries for the last ${held - entries} records (added on open)`);
+}
+
+/** The seal trailer at the end of a segment's index, if one decodes there (whatever else the index holds). */
+function sealOf(io: FileIO, paths: SegmentPaths): SealInfo | null {
+  const fd = io.open(paths.index, 'r');
+  try {
+    return readSealTrailer(io, fd, io.size(fd));
+  } finally {
+    io.close(fd);
+  }
 }
 
 function checkIndexHeaderOf(io: FileIO, paths: SegmentPaths): string | null {
