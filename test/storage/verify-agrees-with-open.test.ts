@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { nodeIO, verifyDirectory, type VerifyReport } from '../../src/storage/index.js';
-import { appendEach, openEngine, payload, segmentFiles, simulateCrash } from '../helpers/store.js';
+import { appendEach, openEngine, payload, recordPositions, segmentFiles, simulateCrash } from '../helpers/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 type TapTest = Parameters<typeof tempDir>[0];
@@ -119,4 +119,70 @@ t.test('after a crash an index left without its log is a note, as the open remov
   const open = await opened(dataDir);
   t.same({ damage: open.damage, events: open.events }, { damage: [], events: last.base }, 'the open finds no damage (after a crash that index is no evidence)');
   t.ok(verifyDirectory(nodeIO, dataDir).ok, 'nor does verify after it');
+});
+
+t.test('after a crash a torn roll is a note, as the open cuts the stream back there without damage', async (t) => {
+  // The segment `back` from the last ends short (its last record torn), its index unsealed (its
+  // header and two entries durable): a power loss during a roll. The segments between it and the
+  // last are unsealed too (their seals never reached the disk).
+  for (const back of [2, 3]) {
+    for (const how of ['after a crash', 'after a clean stop'] as const) {
+      const what = `${how}, torn ${back} segments from the last`;
+      const { dataDir, dir } = await cleanStore(t);
+      if (how === 'after a crash') simulateCrash(dataDir);
+      const files = segmentFiles(dir);
+      t.ok(files.length > back, `${what}: ${files.length} segments`);
+      const short = files[files.length - 1 - back]!;
+      for (const later of files.slice(files.length - back, files.length - 1)) fs.truncateSync(later.index, fs.statSync(later.index).size - 48);
+      const records = recordPositions(short.log);
+      fs.truncateSync(short.log, records[records.length - 1]!.position + 10);
+      fs.truncateSync(short.index, 32 + 2 * 8);
+      const kept = short.base + records.length - 1;
+      const report = verifyDirectory(nodeIO, dataDir);
+      const open = await opened(dataDir);
+      if (how === 'after a clean stop') {
+        // Nothing is torn by a clean stop: the records the short log lacks were acknowledged.
+        t.notOk(report.ok, `${what}: damage (${said(report)})`);
+        t.ok(open.damage.length > 0, `${what}: the open reports damage too`);
+        continue;
+      }
+      t.ok(report.ok, `${what}: not damage (${said(report)})`);
+      t.ok(report.notes.some((n) => n.file === short.log && /a segment roll torn by a crash .* the stream is cut back to this segment's end and the \d+ segment\(s\) after it/.test(n.message)), `${what}: said as a note on the short segment`);
+      t.equal(report.notes.filter((n) => /removed on open/.test(n.message) && files.slice(files.length - back).some((f) => f.log === n.file)).length, back, `${what}: every later segment said to be removed`);
+      t.equal(report.events, kept, `${what}: counts the events the open keeps`);
+      t.same(open, { damage: [], events: kept, nextOffset: kept }, `${what}: the open agrees: no damage, every event before the cut read back, the stream goes on from there`);
+      t.same(segmentFiles(dir).map((f) => f.base), files.slice(0, files.length - back).map((f) => f.base), `${what}: the open dropped the later segments`);
+      t.ok(verifyDirectory(nodeIO, dataDir).ok, `${what}: verify after the open agrees`);
+    }
+  }
+});
+
+t.test('a sealed log whose preallocated end was never cut is a note, as the open cuts it without damage', async (t) => {
+  // Sealing cuts the active log's preallocated zeros (log-file.ts) and appends the seal trailer to
+  // the index: a kill between them leaves the seal on disk and the zeros after the records. The
+  // open cuts them and rebuilds the index, reporting nothing, after a crash or a clean stop alike.
+  for (const how of ['after a crash', 'after a clean stop'] as const) {
+    const { dataDir, dir } = await cleanStore(t);
+    if (how === 'after a crash') simulateCrash(dataDir);
+    const sealed = segmentFiles(dir)[1]!;
+    const size = fs.statSync(sealed.log).size;
+    fs.appendFileSync(sealed.log, Buffer.alloc(1000));
+    const report = verifyDirectory(nodeIO, dataDir);
+    t.ok(report.ok, `${how}: not damage (${said(report)})`);
+    t.ok(report.notes.some((n) => n.file === sealed.log && n.position === size && n.message.includes(`log is ${size + 1000} bytes, seal trailer says ${size}, with only zeros after that`) && /cut off on open/.test(n.message)), `${how}: said as a note`);
+    t.equal(report.events, EVENTS, `${how}: every event counted`);
+    const open = await opened(dataDir);
+    t.same(open, { damage: [], events: EVENTS, nextOffset: EVENTS }, `${how}: the open agrees: no damage, every event read back`);
+    t.equal(fs.statSync(sealed.log).size, size, `${how}: the open cut the zeros`);
+    t.ok(verifyDirectory(nodeIO, dataDir).ok, `${how}: verify after the open agrees`);
+  }
+  // Bytes other than zeros there are nothing the store wrote.
+  const { dataDir, dir } = await cleanStore(t);
+  simulateCrash(dataDir);
+  const sealed = segmentFiles(dir)[1]!;
+  const size = fs.statSync(sealed.log).size;
+  fs.appendFileSync(sealed.log, Buffer.alloc(1000, 7));
+  const report = verifyDirectory(nodeIO, dataDir);
+  t.notOk(report.ok, 'non-zero bytes past the sealed size: a problem');
+  t.ok(report.problems.some((p) => p.message.includes(`log is ${size + 1000} bytes, seal trailer says ${size}`)), 'said as before');
 });

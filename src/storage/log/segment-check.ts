@@ -13,7 +13,7 @@ import { checkRecord, MAX_RECORD_LENGTH, RECORD_HEADER_BYTES, type RecordProblem
 import { readFully, type FileIO } from '../fs/io.js';
 import type { Logger } from '../logger.js';
 import { findNextRecord, scanLog, zeroFrom, type ResyncBounds } from './log-scanner.js';
-import { LOG_MAGIC, LOG_VERSIONS, type SegmentPaths } from './segment-files.js';
+import { LOG_MAGIC, LOG_VERSIONS, segmentPaths, type SegmentPaths } from './segment-files.js';
 
 /** Records found by resynchronisation must carry timestamps this close to the segment's life. */
 const RESYNC_TIMESTAMP_SLACK_MS = 7 * 86_400_000;
@@ -330,6 +330,53 @@ export function endsShort(io: FileIO, paths: SegmentPaths, count: number): boole
     if (scan.stop === null) return true; // the file ends before the records do
     const bounds = { ...resyncBounds(scan.nextOffset, base + count - 1, 0), minTimestampMs: 1 };
     return findNextRecord(io, fd, scan.stop.position + 1, stat.size, bounds) === null;
+  } finally {
+    io.close(fd);
+  }
+}
+
+/**
+ * Where a crash tore a segment roll, in a stream whose segments begin at `bases` (oldest first),
+ * or null: the position in `bases` of the segment the stream is cut back to after a crash (an
+ * open drops the segments after it: segment-recovery.ts's cutTornRoll; `eventbus verify` says
+ * what that open will do). Written once so that both judge a store alike.
+ *
+ * A power loss in the middle of a roll can make a new segment's directory entry (and even its
+ * records) durable before the last records of the segment it follows: a directory fsync begun
+ * for another reason covers the entry, and the fsyncs of one round complete in any order. The
+ * segments whose seal does not check yet (the unproven tail) may then hold a segment that ends
+ * short ({@link endsShort}) and never had its seal begun ({@link neverSealed}). That is a torn
+ * tail, not damage: under `always` nothing from its first lost record on was acknowledged (a
+ * commit resolves only once everything before it is durable). Only meaningful after a crash:
+ * after a clean stop nothing is torn.
+ */
+export function findTornRoll(io: FileIO, dir: string, bases: readonly number[]): number | null {
+  const paths = (i: number) => segmentPaths(dir, bases[i]!);
+  const count = (i: number) => bases[i + 1]! - bases[i]!;
+  let first = bases.length - 1;
+  while (first > 0 && !isWholeSealed(io, paths(first - 1), count(first - 1))) first -= 1;
+  for (let i = first; i < bases.length - 1; i++) {
+    if (neverSealed(io, paths(i), count(i)) && endsShort(io, paths(i), count(i))) return i;
+  }
+  return null;
+}
+
+/**
+ * True when the index of a segment that should hold `count` records shows no sign of a seal: it
+ * exists, and either its header never reached the disk (shorter than a header: its data was not
+ * yet durable) or its header checks and it is shorter than a sealed index. Its directory entry
+ * was made before any later segment's, so it survives whenever theirs does: a missing index was
+ * removed, not torn. Its seal is written only over a durable log, so one begun (the sealed size)
+ * means the log's records were acknowledged; and an index whose whole header fails was damaged,
+ * not torn.
+ */
+function neverSealed(io: FileIO, paths: SegmentPaths, count: number): boolean {
+  const stat = io.stat(paths.index);
+  if (stat === null || stat.size >= sealedIndexBytes(count)) return false;
+  if (stat.size < FILE_HEADER_BYTES) return true;
+  const fd = io.open(paths.index, 'r');
+  try {
+    return checkIndexHeader(io, fd, paths.baseOffset) === null;
   } finally {
     io.close(fd);
   }

@@ -24,7 +24,7 @@ import { writeFully } from '../fs/io.js';
 import { IndexFile } from './index-file.js';
 import { scanLog } from './log-scanner.js';
 import { Segment, type RecoveredSegment, type SegmentContext } from './segment.js';
-import { checkIndexHeader, checkLogHeader, checkSealed, endsShort, guessVersion, headerDamage, isWholeSealed, logDamage, readSealTrailer, scanRecords, findLostTail, type BatchBoundary, type Damage, type LostTail } from './segment-check.js';
+import { checkIndexHeader, checkLogHeader, checkSealed, findTornRoll, guessVersion, headerDamage, logDamage, readSealTrailer, scanRecords, findLostTail, type BatchBoundary, type Damage, type LostTail } from './segment-check.js';
 import { encodeLogHeader, listSegments, segmentPaths, type SegmentPaths } from './segment-files.js';
 import { rebuildSealedIndex } from './segment-repair.js';
 
@@ -95,60 +95,30 @@ function recreateLostLog(ctx: SegmentContext, dir: string, lost: LostTail, nowMs
 }
 
 /**
- * A power loss in the middle of a roll can make a new segment's directory entry (and even its
- * records) durable before the last records of the segment it follows: a directory fsync begun
- * for another reason covers the entry, and the fsyncs of one round complete in any order. The
- * segments whose seal does not check yet (the unproven tail) may then hold a segment that ends
- * short. That is a torn tail, not damage: under `always` nothing from the first lost record on
- * was acknowledged (a commit resolves only once everything before it is durable). Cut the
- * stream there: drop the later segments; the short one becomes the last and its tail is
- * recovered as any torn tail is. A bit flip never shortens a file, so damage is still reported.
+ * Cuts a roll torn by a power loss back to where its tail was torn ({@link findTornRoll}, shared
+ * with `eventbus verify`): the segments after the short one are dropped; it becomes the last and
+ * its tail is recovered as any torn tail is. A bit flip never shortens a file, so damage is still
+ * reported.
  *
- * Only after a crash, and only where the shortness can be a torn roll ({@link neverSealed}):
- * after a clean stop nothing is torn; a segment whose index has reached its sealed size had its
- * seal written (or begun), which happens only once its log is durable (segment.ts), so its
- * records were acknowledged; and an index that is missing or whose whole header fails was
- * damaged, not torn. A short log is damage there, reported when the segment is opened
- * ({@link openSealed}), and the segments after it are kept.
+ * Only after a crash, and only where the shortness can be a torn roll: after a clean stop nothing
+ * is torn; a segment whose index has reached its sealed size had its seal written (or begun),
+ * which happens only once its log is durable (segment.ts), so its records were acknowledged; and
+ * an index that is missing or whose whole header fails was damaged, not torn. A short log is
+ * damage there, reported when the segment is opened ({@link openSealed}), and the segments after
+ * it are kept.
  */
 function cutTornRoll(ctx: SegmentContext, dir: string, bases: number[]): void {
   if (ctx.afterCrash === false) return;
-  const paths = (i: number) => segmentPaths(dir, bases[i]!);
-  const count = (i: number) => bases[i + 1]! - bases[i]!;
-  let first = bases.length - 1;
-  while (first > 0 && !isWholeSealed(ctx.io, paths(first - 1), count(first - 1))) first -= 1;
-  for (let i = first; i < bases.length - 1; i++) {
-    if (!neverSealed(ctx, paths(i), count(i)) || !endsShort(ctx.io, paths(i), count(i))) continue;
-    const dropped = bases.splice(i + 1);
-    for (const base of dropped) {
-      const { log, index } = segmentPaths(dir, base);
-      for (const file of [log, index]) if (ctx.io.stat(file) !== null) ctx.io.unlink(file);
-    }
-    ctx.io.syncDirNow(dir);
-    ctx.recovery?.note('segmentsDropped', dropped.length);
-    ctx.logger.warn({ dir, segment: bases[i], dropped }, 'a crash interrupted a segment roll: cut the torn tail and the segments after it');
-    return;
+  const i = findTornRoll(ctx.io, dir, bases);
+  if (i === null) return;
+  const dropped = bases.splice(i + 1);
+  for (const base of dropped) {
+    const { log, index } = segmentPaths(dir, base);
+    for (const file of [log, index]) if (ctx.io.stat(file) !== null) ctx.io.unlink(file);
   }
-}
-
-/**
- * True when the index of a segment that should hold `count` records shows no sign of a seal: it
- * exists, and either its header never reached the disk (shorter than a header: its data was not
- * yet durable) or its header checks and it is shorter than a sealed index. Its directory entry
- * was made before any later segment's, so it survives whenever theirs does: a missing index was
- * removed, not torn. Its seal is written only over a durable log, so one begun (the sealed size)
- * means the log's records were acknowledged.
- */
-function neverSealed(ctx: SegmentContext, paths: SegmentPaths, count: number): boolean {
-  const stat = ctx.io.stat(paths.index);
-  if (stat === null || stat.size >= sealedIndexBytes(count)) return false;
-  if (stat.size < FILE_HEADER_BYTES) return true;
-  const fd = ctx.io.open(paths.index, 'r');
-  try {
-    return checkIndexHeader(ctx.io, fd, paths.baseOffset) === null;
-  } finally {
-    ctx.io.close(fd);
-  }
+  ctx.io.syncDirNow(dir);
+  ctx.recovery?.note('segmentsDropped', dropped.length);
+  ctx.logger.warn({ dir, segment: bases[i], dropped }, 'a crash interrupted a segment roll: cut the torn tail and the segments after it');
 }
 
 /**

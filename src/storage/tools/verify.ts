@@ -31,10 +31,10 @@ import { readJournal } from '../consumers/consumer-journal.js';
 import { replayJournal } from '../consumers/journal-replay.js';
 import { crc32c } from '../format/crc.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
-import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES, sealedIndexBytes } from '../format/offset-index.js';
+import { decodeIndexEntry, INDEX_ENTRY_BYTES, indexEntryPosition, SEAL_TRAILER_BYTES, sealedIndexBytes, type SealInfo } from '../format/offset-index.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
-import { fileCrc } from '../log/log-scanner.js';
-import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, findLostTail, guessVersion, readSealTrailer, scanRecords, type Damage, type LostTail, type RecordsScan } from '../log/segment-check.js';
+import { fileCrc, zeroFrom } from '../log/log-scanner.js';
+import { batchDamage, checkIndexHeader, checkLogHeader, checkSealed, findLostTail, findTornRoll, guessVersion, readSealTrailer, scanRecords, type Damage, type LostTail, type RecordsScan } from '../log/segment-check.js';
 import { listSegments, segmentPaths, type SegmentPaths } from '../log/segment-files.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { PARTIAL_PATTERN } from './snapshot.js';
@@ -246,10 +246,16 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
   // opens restored without a LOCK), from the clean-close checkpoint and the indexes left past the
   // last log. The last log is then a sealed one, which must end where they begin.
   const lost = findings.crashed ? null : findLostTail(io, bases, listing.orphanIndexes, checkpoint);
+  // After a crash, a roll torn by it, judged exactly as the open judges it (segment-check.ts's
+  // findTornRoll, shared with segment-recovery.ts): the open cuts the stream back to the short
+  // segment, which it then recovers as the last, and drops the segments after it.
+  const torn = findings.crashed ? findTornRoll(io, dir, bases) : null;
+  if (torn !== null) tornRoll(dir, bases, torn, findings);
   const explained = new Set<number>();
   for (let i = 0; i < bases.length; i++) {
+    if (torn !== null && i > torn) break;
     const paths = segmentPaths(dir, bases[i]!);
-    const next = i < bases.length - 1 ? bases[i + 1]! : lost?.baseOffset ?? null;
+    const next = i < bases.length - 1 && i !== torn ? bases[i + 1]! : lost?.baseOffset ?? null;
     let expectedCount = next === null ? null : next - paths.baseOffset;
     // A sealed segment whose own seal ends before the next one begins: the segments between are gone.
     const sealedCount = expectedCount === null ? null : sealedRecordCount(io, paths);
@@ -272,6 +278,21 @@ function verifyStream(io: FileIO, dir: string, name: string, truncatedBefore: nu
   const logFrom = Math.max(bases[0]!, truncatedBefore);
   verifyKeyRuns(io, dir, logFrom, findings);
   verifyJournal(io, dir, findings);
+}
+
+/**
+ * After a crash, segment `bases[torn]` ends short of the next one's base and was never sealed: a
+ * roll torn by the crash (segment-check.ts's findTornRoll). Nothing from its first missing record
+ * on was acknowledged. The open cuts the stream back there and drops the segments after it; the
+ * short segment is judged as the last one after a crash (its torn tail is cut off on open).
+ */
+function tornRoll(dir: string, bases: readonly number[], torn: number, { note }: Findings): void {
+  const paths = segmentPaths(dir, bases[torn]!);
+  const dropped = bases.slice(torn + 1);
+  note(paths.log, `ends short of offset ${bases[torn + 1]! - 1} and its index was never sealed: a segment roll torn by a crash (the records it lacks were never acknowledged); on open the stream is cut back to this segment's end and the ${dropped.length} segment(s) after it (from offset ${dropped[0]}) are removed`);
+  for (const base of dropped) {
+    note(segmentPaths(dir, base).log, `after a segment roll torn by a crash (at segment ${paths.baseOffset}): never acknowledged; removed on open`);
+  }
 }
 
 /**
@@ -455,7 +476,10 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
       return;
     }
     checked.add(paths.index);
-    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, end !== null && end.damage, findings)) return;
+    // Where only zeros follow a sealed segment's records, with nothing found wrong in its log: the
+    // preallocated end, which an open cuts off (segment-repair.ts's rebuildSealedIndex).
+    const zerosFrom = expectedCount !== null && report.problems.length === problemsBefore && scan.end < logSize && zeroFrom(io, logFd, scan.end, logSize) ? scan.end : null;
+    if (expectedCount !== null && !verifySeal(io, logFd, paths, expectedCount, end !== null && end.damage, zerosFrom, findings)) return;
     // The failing bytes of a stop at the end of an active segment count as one record (recovery's count).
     const held = scan.nextOffset - base + (expectedCount === null && scan.stop !== null ? 1 : 0);
     verifyEntries(io, paths, expectedCount, positions, held, findings);
@@ -573,14 +597,24 @@ function verifySealedEnd(paths: SegmentPaths, scan: RecordsScan, expectedCount: 
  * a crash or a clean stop alike, and reports no damage (segment-recovery.ts's openSealed); the
  * log's own damage is reported from the log. A seal trailer of the right size that fails its
  * checks (a bit flip) is rebuilt too, but it is damage on the disk: a problem, as a damaged key
- * index run is. Damage its seal records is a problem of its own only when the log's end was not
+ * index run is. A log longer than a seal that otherwise checks, with only zeros past the end of
+ * its records (`zerosFrom`, where the seal says the log ends), is the preallocated end that a
+ * crash right after sealing left uncut: the open cuts it and rebuilds the index, reporting no
+ * damage, so it is a note; non-zero bytes there are nothing the store wrote: a problem. Damage its seal records is a problem of its own only when the log's end was not
  * found damaged (`endDamaged`: then it was said with that damage).
  */
-function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, endDamaged: boolean, { problem, note }: Findings): boolean {
+function verifySeal(io: FileIO, logFd: number, paths: SegmentPaths, count: number, endDamaged: boolean, zerosFrom: number | null, { problem, note }: Findings): boolean {
   const check = checkSealed(io, paths, count);
   if (check.seal === null) {
     const unsealed = checkIndexHeaderOf(io, paths) !== null || io.stat(paths.index)?.size !== sealedIndexBytes(count);
-    (unsealed ? note : problem)(paths.index, `${check.problem} (rebuilt on open)`);
+    const trailer = unsealed || zerosFrom === null ? null : sealOf(io, paths);
+    if (unsealed) {
+      note(paths.index, `${check.problem} (rebuilt on open)`);
+    } else if (trailer !== null && trailer.recordCount === count && trailer.logBytes === zerosFrom) {
+      note(paths.log, `${check.problem}, with only zeros after that: the preallocated end, not yet cut when a crash came right after sealing; cut off on open, and the index rebuilt`, zerosFrom);
+    } else {
+      problem(paths.index, `${check.problem} (rebuilt on open)`);
+    }
     return false;
   }
   if (check.seal.damagedCount > 0 && !endDamaged) {
@@ -616,6 +650,16 @@ function verifyEntries(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     }
   }
   if (expectedCount === null && entries < held) note(paths.index, `lacks entries for the last ${held - entries} records (added on open)`);
+}
+
+/** The seal trailer at the end of a segment's index, if one decodes there (whatever else the index holds). */
+function sealOf(io: FileIO, paths: SegmentPaths): SealInfo | null {
+  const fd = io.open(paths.index, 'r');
+  try {
+    return readSealTrailer(io, fd, io.size(fd));
+  } finally {
+    io.close(fd);
+  }
 }
 
 function checkIndexHeaderOf(io: FileIO, paths: SegmentPaths): string | null {
