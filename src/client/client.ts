@@ -149,7 +149,6 @@ export function checkKnownKeys(value: unknown, field: string, known: readonly st
 /** ensureStream: create, then look up, at most this many times while others create and delete the name. */
 const ENSURE_ATTEMPTS = 3;
 
-
 const DEFAULTS = { host: '127.0.0.1', port: 8080, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES };
 
 function stream(body: unknown): Stream {
