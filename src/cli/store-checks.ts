@@ -4,13 +4,10 @@
  * anything in a directory that is not already a store. A refusal is one line, a usage error
  * (exit status 64), or LOCKED (75) for a store a running server holds.
  */
-import { readdirSync } from 'node:fs';
 import { ErrorCodes, EventBusError } from '../errors.js';
-import { CATALOG } from '../storage/catalog.js';
-import { TEMPORARY_SUFFIX } from '../storage/fs/atomic-file.js';
 import { inspectStoreDirectory, nodeIO, type StoreDirectory } from '../storage/index.js';
-import { ignorable, RESTORE_MARKER, unfinishedRestoreReason } from '../storage/store-directory.js';
-import { STREAMS_DIR } from '../storage/stream-lifecycle.js';
+import { unfinishedRestoreReason } from '../storage/store-directory.js';
+import { notRestoredNames } from '../storage/tools/restore.js';
 import { enclosingSnapshot } from '../storage/tools/snapshot.js';
 
 function usage(reason: string): EventBusError {
@@ -162,7 +159,9 @@ export function requireRestoreTarget(dataDir: string): StoreDirectory {
   // nor one beside files a restore does not write: restore never removes anyone's files.
   if (found.restoreInterrupted) {
     if (found.restoreHolder !== null) throw unfinished(found);
-    const foreign = notRestored(found.path);
+    // What restore.ts refuses to remove (SNAPSHOT_FAILED there, for the embedded API), said here
+    // first as a usage error (64): the fix is another path or moving the files, not the snapshot.
+    const foreign = notRestoredNames(nodeIO, found.path);
     if (foreign.length > 0) {
       throw usage(`${found.path} holds an unfinished restore and also ${foreign.map((name) => JSON.stringify(name)).join(', ')}, which a restore does not write; nothing was changed. Move them away, or restore into a new directory`);
     }
@@ -171,14 +170,4 @@ export function requireRestoreTarget(dataDir: string): StoreDirectory {
   if (found.kind === 'missing') throw usage(`the data directory ${found.path} cannot be created: ${found.obstacle} is a file`);
   if (found.kind === 'file') throw usage(`${found.path} is a file, not a directory; restore never overwrites anything`);
   throw usage(`${found.path} is not an empty directory; restore never overwrites data`);
-}
-
-/**
- * What the half-restored directory `dir` holds that a restore does not write: what restore.ts's
- * clearInterruptedRestore refuses to remove (SNAPSHOT_FAILED there, for the embedded API). Said
- * here first, as a usage error (64): the fix is another path or moving the files, not the snapshot.
- */
-function notRestored(dir: string): string[] {
-  const written = [RESTORE_MARKER, CATALOG.name, `${CATALOG.name}${TEMPORARY_SUFFIX}`, STREAMS_DIR];
-  return readdirSync(dir).filter((name) => !ignorable(name) && !written.includes(name));
 }

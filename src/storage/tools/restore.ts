@@ -117,13 +117,21 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
 }
 
 /**
+ * What the half-restored directory `dir` holds that a restore does not write (besides the hidden
+ * entries and lost+found an empty directory may hold): what a restore into it refuses to remove.
+ */
+export function notRestoredNames(io: FileIO, dir: string): string[] {
+  return io.readdir(dir).filter((name) => name !== RESTORE_MARKER && !ignorable(name) && !RESTORED_NAMES.includes(name));
+}
+
+/**
  * Removes what a restore cut short wrote into `target`, its marker last. Refuses, changing nothing, a directory holding anything a restore does not write
  * (besides the hidden entries and lost+found an empty directory may hold): restore never
  * removes anyone's files.
  */
 function clearInterruptedRestore(io: FileIO, target: string, fail: (reason: string) => EventBusError): void {
   const names = io.readdir(target).filter((name) => name !== RESTORE_MARKER && !ignorable(name));
-  const foreign = names.filter((name) => !RESTORED_NAMES.includes(name));
+  const foreign = notRestoredNames(io, target);
   if (foreign.length > 0) {
     throw fail(`${target} holds an unfinished restore and also ${foreign.map((n) => JSON.stringify(n)).join(', ')}, which a restore does not write; nothing was changed`);
   }
