@@ -15,7 +15,9 @@ import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js'
 
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find((candidate) => existsSync(candidate));
 // Without tap's NODE_OPTIONS (its hooks slow every child) and its colour switches (NO_COLOR=1, FORCE_COLOR=0).
-const { NODE_OPTIONS: _tapHooks, NO_COLOR: _noColor, FORCE_COLOR: _forceColor, COLOR: _color, ...BASE_ENV } = process.env;
+const { NODE_OPTIONS: _tapHooks, NO_COLOR: _noColor, FORCE_COLOR: _forceColor, COLOR: _color, ...INHERITED_ENV } = process.env;
+// `script` runs its command with $SHELL -c: the same shell wherever the tests run (CI may have none set).
+const BASE_ENV = { ...INHERITED_ENV, SHELL: '/bin/sh' };
 const ESCAPE = '\u001b[';
 
 /** Runs `eventbus ARGS` on a pseudo-terminal; stdout and stderr arrive together. */
@@ -37,7 +39,9 @@ function commandLine(args: string[], redirect = ''): string {
 
 /** Runs `eventbus ARGS` on a pseudo-terminal, typing `keys` (e.g. Ctrl-C, \u0003) after `afterMs`. */
 async function typedOnTerminal(args: string[], keys: string, afterMs: number, env: NodeJS.ProcessEnv): Promise<{ status: number | null; output: string }> {
-  const child = spawn(SCRIPT!, ['-qec', commandLine(args), '/dev/null'], { env: { ...BASE_ENV, TERM: 'xterm-256color', COLUMNS: '120', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // exec: Ctrl-C goes to eventbus alone. A dash left waiting for it would die of the SIGINT
+  // itself, and `script` would report 130 whatever eventbus exited with.
+  const child = spawn(SCRIPT!, ['-qec', `exec ${commandLine(args)}`, '/dev/null'], { env: { ...BASE_ENV, TERM: 'xterm-256color', COLUMNS: '120', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
