@@ -13,9 +13,10 @@ import type { EngineOptions } from '../storage/index.js';
 import { resolveJetStreamOptions, type JetStreamOptions } from '../bus/jetstream/jetstream-options.js';
 import { FSYNC_POLICIES, nodeIO, type FsyncPolicy } from '../storage/index.js';
 import { fileInTheWay, realExisting } from '../storage/tools/snapshot.js';
-import { unbracketedHost } from './command-failure.js';
+import { CommandFailure, unbracketedHost } from './command-failure.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { DEFAULTS, LOG_LEVELS, envFlag } from './defaults.js';
+import { ExitStatus } from './exit-status.js';
 
 /** What commander hands over (options given on the command line or through EVENTBUS_*). */
 export interface ServeFlags {
@@ -183,7 +184,11 @@ function resolveBackend(flags: ServeFlags, file: FileConfig, engine: EngineOptio
   if (type === 'engine') return { type: 'engine' };
   if (type !== 'jetstream') throw bad(`backend must be engine or jetstream, got '${type}'`);
   const servers = (nonEmpty(flags.natsServers) ?? (section.servers as string | undefined) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (servers.length === 0) throw bad('the jetstream backend needs NATS servers: --nats-servers h1:p1,h2:p2,h3:p3 (or backend.servers in the config file)');
+  if (servers.length === 0) {
+    const reason = 'the jetstream backend needs NATS servers: --nats-servers h1:p1,h2:p2,h3:p3 (or backend.servers in the config file)';
+    // Asked for on the command line, it is a usage error there (64); a config file's, a failure to start (1).
+    throw nonEmpty(flags.backend) === undefined ? bad(reason) : new CommandFailure(ExitStatus.USAGE, `${reason}; see 'eventbus serve --help'`);
+  }
   const pick = (flag: string | undefined, key: string) => nonEmpty(flag) ?? (section[key] as string | undefined);
   const jetstream: JetStreamOptions = { servers };
   const replicas = flags.replicas ?? (section.replicas as number | undefined);

@@ -34,7 +34,10 @@ storage:
   const flags = resolveSettings({ config: file, natsServers: 'c:1,d:2', replicas: 3 }, {});
   t.match(flags.backend, { type: 'jetstream', jetstream: { servers: ['c:1', 'd:2'], replicas: 3 } }, 'flags win over the file');
   t.same(resolveSettings({}, {}).backend, { type: 'engine' }, 'the engine by default');
-  t.throws(() => resolveSettings({ backend: 'jetstream' }, {}), { code: 'INVALID_FIELD', message: /--nats-servers/ });
+  t.throws(() => resolveSettings({ backend: 'jetstream' }, {}), { status: 64, message: /--nats-servers/ }, 'asked for on the command line: a usage error');
+  const noServers = path.join(tempDir(t), 'config.yaml');
+  writeFileSync(noServers, 'backend:\n  type: jetstream\n');
+  t.throws(() => resolveSettings({ config: noServers }, {}), { code: 'INVALID_FIELD', message: /--nats-servers/ }, "a config file's: a failure to start");
   t.throws(() => resolveSettings({ backend: 'jetstream', natsServers: 'a:1', natsTlsCert: 'c.pem' }, {}), { code: 'INVALID_FIELD', message: /nats-tls-key/ });
   t.throws(() => parseConfig('backend:\n  type: kafka\n', 'x.yaml'), { code: 'INVALID_FIELD', message: /engine or jetstream/ });
   t.throws(() => parseConfig('backend:\n  sever: a:1\n', 'x.yaml'), { code: 'INVALID_FIELD', message: /unknown setting 'backend.sever'/ });
@@ -84,6 +87,12 @@ t.test('a bad --replicas or --nats-servers is a usage error (64) in one line, be
     t.equal(result.stdout, '', 'nothing logged');
     t.match(result.stderr, /^eventbus: option '--(replicas|nats-servers) <(n|list)>' argument .* is invalid\. [^\n]*\n$/, 'one line');
   }
+  const { EVENTBUS_NATS_SERVERS: _servers, ...env } = process.env;
+  const missing = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [MAIN, 'serve', '--port', '0', '--backend', 'jetstream'], { env }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error as { code: number }).code, stdout, stderr }));
+  });
+  t.equal(missing.code, 64, '--backend jetstream without --nats-servers: status 64');
+  t.match(missing.stderr, /^eventbus: the jetstream backend needs NATS servers: --nats-servers h1:p1,h2:p2,h3:p3 [^\n]*\n$/, 'one line');
   const dir = tempDir(t);
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, 'backend:\n  type: jetstream\n  servers: [a:4222]\n  replicas: 2\n');
