@@ -5,6 +5,7 @@
  * (exit status 64), or LOCKED (75) for a store a running server holds.
  */
 import { ErrorCodes, EventBusError } from '../errors.js';
+import { lostCatalogError } from '../storage/catalog.js';
 import { inspectStoreDirectory, nodeIO, type StoreDirectory } from '../storage/index.js';
 import { unfinishedRestoreReason } from '../storage/store-directory.js';
 import { notRestoredNames } from '../storage/tools/restore.js';
@@ -87,7 +88,9 @@ export function checkServeDirectory(dataDir: string): StoreDirectory {
  * files (cuts torn tails, rebuilds indexes): the offline snapshot reads a stopped store and never
  * does that behind the operator's back (SNAPSHOT_FAILED, exit status 1, nothing changed). Nor can
  * it recover a copy instead: sealed segments would be hard-linked, sharing their inodes with the
- * store, and a raw copy without recovery would hold torn tails that no longer look torn.
+ * store, and a raw copy without recovery would hold torn tails that no longer look torn. A store
+ * that lost its catalog is refused before that, as the server refuses it (CORRUPT_DATA): starting
+ * the server once would not help it.
  */
 export function requireIdleStore(dataDir: string): StoreDirectory {
   const found = inspectStoreDirectory(dataDir);
@@ -98,6 +101,8 @@ export function requireIdleStore(dataDir: string): StoreDirectory {
       `data directory ${found.path} is in use by process ${found.lockHolder}; a running server takes snapshots with the snapshot_db operation`,
     );
   }
+  const lost = lostCatalogError(nodeIO, found.path);
+  if (lost !== null) throw lost;
   if (found.crashed && found.interruptedOpen) {
     throw new EventBusError(
       ErrorCodes.SNAPSHOT_FAILED,

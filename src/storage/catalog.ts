@@ -104,12 +104,8 @@ export class Catalog {
       // A new store writes its catalog before it has a stream or a clean close (engine.ts), so
       // a stream directory or a crc-checkpoint without a catalog is a store whose list of streams
       // is lost: opening it as new would remove every stream directory as an orphan.
-      const evidence = lostCatalogEvidence(io, dataDir);
-      if (evidence !== null) {
-        throw new EventBusError(ErrorCodes.CORRUPT_DATA, `catalog ${file} is missing, but ${evidence}: the list of streams is lost; nothing was changed. Restore the data directory from a snapshot`, {
-          context: { file },
-        });
-      }
+      const lost = lostCatalogError(io, dataDir);
+      if (lost !== null) throw lost;
       return new Catalog(io, file, { nextNumber: 1, storeId: newStoreId(), entries: [] }, true);
     }
     const { storeId, ...state } = readCatalog(io, file);
@@ -217,6 +213,21 @@ export function lostCatalogEvidence(io: FileIO, dataDir: string): string | null 
   }
   if (io.stat(path.join(dataDir, CRC_CHECKPOINT.name)) !== null) return `the data directory holds a clean close's ${CRC_CHECKPOINT.name}`;
   return null;
+}
+
+/**
+ * The refusal of a data directory whose catalog is missing though it held data (CORRUPT_DATA), or
+ * null when its catalog is there or it is a new store. One wording for the open and the offline
+ * tools, which check before anything else: no other advice (start the server once) helps it.
+ */
+export function lostCatalogError(io: FileIO, dataDir: string): EventBusError | null {
+  const file = path.join(dataDir, CATALOG.name);
+  if (io.stat(file) !== null) return null;
+  const evidence = lostCatalogEvidence(io, dataDir);
+  if (evidence === null) return null;
+  return new EventBusError(ErrorCodes.CORRUPT_DATA, `catalog ${file} is missing, but ${evidence}: the list of streams is lost; nothing was changed. Restore the data directory from a snapshot`, {
+    context: { file },
+  });
 }
 
 /** A fresh random store id. */

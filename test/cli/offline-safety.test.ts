@@ -209,6 +209,20 @@ t.test('the offline snapshot refuses a store a crash left (recovery would change
   t.same(listing(dataDir), before, 'and verify changed nothing either');
 });
 
+t.test('the offline snapshot of a crashed store that lost its catalog says the catalog is lost, not "start the server once" (which refuses it too)', async (t) => {
+  const { dir, dataDir } = await storeWithEvent(t, 1, 'SIGKILL');
+  rmSync(path.join(dataDir, 'catalog'));
+  const before = listing(dataDir);
+  const snapshot = run('snapshot', '--data', dataDir, '--output', path.join(dir, 'snaps'));
+  t.equal(snapshot.status, 1, 'failed: no snapshot made');
+  oneLine(t, snapshot.stderr, new RegExp(`^eventbus: catalog ${path.join(dataDir, 'catalog')} is missing, but the data directory holds stream data .*Restore the data directory from a snapshot\n$`), 'the one thing that helps');
+  t.notMatch(snapshot.stderr, /eventbus serve/, 'not advice the server would refuse');
+  t.same(listing(dataDir), before, 'nothing changed');
+  const served = run('serve', '--data', dataDir, '--port', '0');
+  t.equal(served.status, 1, 'the server refuses it');
+  t.match(served.stderr, /catalog .* is missing, but the data directory holds stream data/, 'in the same words');
+});
+
 t.test('the offline snapshot of a store whose open was interrupted says so (not "not closed cleanly"), changing nothing', async (t) => {
   const { dir, dataDir } = await storeWithEvent(t, 1);
   simulateInterruptedOpen(dataDir);
