@@ -4,12 +4,13 @@
  * anything in a directory that is not already a store. A refusal is one line, a usage error
  * (exit status 64), or LOCKED (75) for a store a running server holds.
  */
+import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../errors.js';
 import { lostCatalogError } from '../storage/catalog.js';
 import { inspectStoreDirectory, nodeIO, type StoreDirectory } from '../storage/index.js';
 import { unfinishedRestoreReason } from '../storage/store-directory.js';
 import { notRestoredNames } from '../storage/tools/restore.js';
-import { enclosingSnapshot } from '../storage/tools/snapshot.js';
+import { enclosingSnapshot, enclosingStore } from '../storage/tools/snapshot.js';
 
 function usage(reason: string): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_PATH, reason);
@@ -158,6 +159,12 @@ export function requireRestoreTarget(dataDir: string): StoreDirectory {
   const snapshot = found.kind === 'file' ? null : enclosingSnapshot(nodeIO, found.path);
   if (snapshot !== null) {
     throw usage(`${found.path} is inside the snapshot ${snapshot}: restoring there would change the snapshot; restore into a directory outside it`);
+  }
+  // Inside another store, the restored one is files that store does not know (removed as orphans
+  // under its streams/, copied into its snapshots).
+  const store = found.kind === 'file' ? null : enclosingStore(nodeIO, path.dirname(found.path));
+  if (store !== null) {
+    throw usage(`${found.path} is inside the data directory ${store}: restore into a directory outside it`);
   }
   if (found.kind === 'empty' || (found.kind === 'missing' && found.obstacle === undefined)) return found;
   // A restore that did not finish is restored again (restore clears it first); one running is not,

@@ -322,6 +322,30 @@ t.test('the offline snapshot of a store holding damage its open keeps (a seal re
   t.equal(run('verify', result.absolute_path).status, 2, 'verify of the snapshot agrees');
 });
 
+t.test("snapshot and restore refuse an output inside another store's data directory (exit 64, one line, nothing written); a folder merely called streams is not a store", async (t) => {
+  const { dir, dataDir, snapshot } = await storeAndSnapshot(t);
+  const other = (await storeWithEvent(t, 1)).dataDir;
+  const before = contents(other);
+  for (const output of [other, path.join(other, 'snaps'), path.join(other, 'streams', 'x')]) {
+    const taken = run('snapshot', '--data', dataDir, '--output', output);
+    t.equal(taken.status, USAGE, `snapshot --output ${output}: usage status`);
+    oneLine(t, taken.stderr, new RegExp(`^eventbus: snapshot output ${output} is inside the data directory ${other}: a data directory holds only what its store writes`), 'says it is inside a store');
+  }
+  for (const target of [path.join(other, 'restored'), path.join(other, 'streams', 'x')]) {
+    const restored = run('restore', snapshot, '--data', target);
+    t.equal(restored.status, USAGE, `restore --data ${target}: usage status`);
+    oneLine(t, restored.stderr, new RegExp(`^eventbus: ${target} is inside the data directory ${other}: restore into a directory outside it\n$`), 'says why');
+  }
+  t.same(contents(other), before, 'the other store is unchanged');
+  t.equal(run('verify', other).status, 0, 'and still verifies');
+
+  // A backup folder that happens to hold a folder called streams (and no catalog) takes snapshots.
+  const backups = path.join(dir, 'backups');
+  mkdirSync(path.join(backups, 'streams'), { recursive: true });
+  t.equal(run('snapshot', '--data', dataDir, '--output', backups).status, 0, 'a folder with streams/ but no catalog is no store');
+  t.equal(run('restore', snapshot, '--data', path.join(backups, 'restored')).status, 0, 'and may hold a restore');
+});
+
 t.test('a snapshot copied under another name verifies and restores (exit 0)', async (t) => {
   const { dir, snapshot } = await storeAndSnapshot(t);
   const copy = path.join(dir, 'snapcopy');

@@ -29,6 +29,7 @@ import { ensureDirectory } from '../fs/directory.js';
 import { writeFully, type FileIO } from '../fs/io.js';
 import type { FileCapture } from '../log/segment.js';
 import type { Logger } from '../logger.js';
+import { STREAMS_DIR } from '../stream-lifecycle.js';
 import { encodeManifest, MANIFEST_FILE, readManifest, type Manifest, type ManifestFile } from './manifest.js';
 
 /** Active tails larger than this are sealed rather than copied. */
@@ -207,6 +208,8 @@ export function refuseUnusableOutput(io: FileIO, parentDir: string): void {
   if (obstacle !== null) throw refuse(`cannot be created: ${obstacle} is a file`);
   const snapshot = enclosingSnapshot(io, parent);
   if (snapshot !== null) throw refuse(`is inside the snapshot ${snapshot}: a snapshot holds only the files its MANIFEST lists, and would no longer verify or restore; put snapshots outside it`);
+  const store = enclosingStore(io, parent);
+  if (store !== null) throw refuse(`is inside the data directory ${store}: a data directory holds only what its store writes (its open removes what it does not know under streams/); put snapshots outside it`);
 }
 
 /** The deepest existing part of `absolute` when it is not a directory (a file), else null. */
@@ -238,6 +241,22 @@ export function enclosingSnapshot(io: FileIO, absolute: string): string | null {
     for (let dir = candidate; ; dir = path.dirname(dir)) {
       if (PARTIAL_PATTERN.test(path.basename(dir))) return dir;
       if (statOrNull(io, path.join(dir, MANIFEST_FILE)) !== null && typeof readManifest(io, dir) !== 'string') return dir;
+      if (dir === path.dirname(dir)) break;
+    }
+  }
+  return null;
+}
+
+/**
+ * The data directory that `absolute` is (or is inside), or null: the nearest of it and its
+ * existing ancestors holding a `catalog` file and a `streams/` directory (both: a folder merely
+ * called `streams` is not a store); symbolic links followed as far as the path exists.
+ */
+export function enclosingStore(io: FileIO, absolute: string): string | null {
+  for (const candidate of new Set([absolute, realExisting(absolute)])) {
+    for (let dir = candidate; ; dir = path.dirname(dir)) {
+      const catalog = statOrNull(io, path.join(dir, CATALOG.name));
+      if (catalog !== null && !catalog.isDirectory && statOrNull(io, path.join(dir, STREAMS_DIR))?.isDirectory === true) return dir;
       if (dir === path.dirname(dir)) break;
     }
   }
