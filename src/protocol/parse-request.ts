@@ -232,6 +232,10 @@ function metadataBytes(line: Buffer, value: unknown, span: Span | null, field: s
   return compactJson(line.subarray(span.start, span.end));
 }
 
+/** The members an append_events event may have. */
+const EVENT_MEMBERS: ReadonlySet<string> = new Set(['body', 'type', 'metadata', 'msg_id']);
+const UNKNOWN_EVENT_MEMBER = "one of an event's members: body, type, metadata, msg_id (key and expected_version are the batch's, beside events)";
+
 /** `events` of an append_events: each `{body, type?, metadata?, msg_id?}`, bodies byte for byte. */
 function newEvents(envelope: Envelope, body: JsonObject, eventsSpan: Span | null): NewEvent[] {
   const events = body.events;
@@ -245,7 +249,13 @@ function newEvents(envelope: Envelope, body: JsonObject, eventsSpan: Span | null
     const event: unknown = events[i];
     const field = `events[${i}]`;
     if (!isObject(event)) throw invalidField(field, 'an object {body, type?, metadata?, msg_id?}');
-    if (event.body === undefined) throw invalidField(`${field}.body`, 'the event\'s body (any JSON value)');
+    // New in this protocol, so no original to stay lenient for: a misspelt msg_id, or a per-event
+    // key, would otherwise append without the idempotency or the version the client asked for.
+    for (const member in event) {
+      if (!EVENT_MEMBERS.has(member)) throw invalidField(`${field}.${member}`, UNKNOWN_EVENT_MEMBER);
+    }
+    // Absent, as write_event's `event` is: MISSING_FIELDS (a body of null is the JSON value null).
+    if (event.body === undefined) throw missingFields([{ name: `${field}.body`, type: '[]byte', required: true }]);
     const bodySpan = findObjectMember(line, spans[i]!, 'body');
     assert(bodySpan !== null, `${field}.body was parsed but its bytes were not found`);
     const type = optionalString(event, 'type', `${field}.type`);

@@ -119,7 +119,8 @@ t.test('limits and bad batches: each a clear error, nothing written, the connect
     ['too many events', { events: Array.from({ length: 6 }, () => ({ body: 1 })) }, 'BATCH_TOO_LARGE', 'events'],
     ['too many bytes', { events: Array.from({ length: 5 }, () => ({ body: 'x'.repeat(300) })) }, 'BATCH_TOO_LARGE', 'events'],
     ['an event too large', { events: [{ body: 'x'.repeat(500) }] }, 'EVENT_TOO_LARGE', 'events[0]'],
-    ['event without body', { events: [{ type: 't' }] }, 'INVALID_FIELD', 'events[0].body'],
+    ['a misspelt msg_id', { events: [{ body: 1, msgid: 'q' }] }, 'INVALID_FIELD', 'events[0].msgid'],
+    ['a key given per event', { events: [{ body: 1 }, { body: 2, key: 'k' }] }, 'INVALID_FIELD', 'events[1].key'],
     ['key too long', { key: 'k'.repeat(256), events: [{ body: 1 }] }, 'INVALID_FIELD', 'key'],
     ['empty key', { key: '', events: [{ body: 1 }] }, 'INVALID_FIELD', 'key'],
     ['type too long', { events: [{ body: 1, type: 't'.repeat(256) }] }, 'INVALID_FIELD', 'events[0].type'],
@@ -135,6 +136,10 @@ t.test('limits and bad batches: each a clear error, nothing written, the connect
   }
   const missing = await call(s, 'append_events', { stream_name: 's' });
   t.equal(missing.code, 'MISSING_FIELDS');
+  const noBody = await append({ events: [{ body: null }, { type: 't' }] });
+  t.match(noBody, { status: false, code: 'MISSING_FIELDS', reason: 'missing required fields', context: { body: [{ name: 'events[1].body', type: '[]byte', required: true }] } }, "an event without body: MISSING_FIELDS, as write_event's without event (a body of null is an event)");
+  const misspelt = await append({ events: [{ body: 1, msgid: 'q' }] });
+  t.match(misspelt.context, { field: 'events[0].msgid', expected: /body, type, metadata, msg_id/ }, 'the members an event may have are named');
   const unknown = await append({ stream_name: 'nope', events: [{ body: 1 }] });
   t.equal(unknown.code, 'STREAM_NOT_FOUND');
   const info = await call(s, 'get_stream_info', { stream_name: 's' });
