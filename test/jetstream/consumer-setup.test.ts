@@ -2,9 +2,10 @@
  * A consumer's start and filter as a JetStream consumer config and back (no cluster needed: the
  * wire suite checks the deliveries on a real one, test/server/reads-and-settings.test.ts).
  */
-import { DeliverPolicy } from 'nats';
+import { AckPolicy, DeliverPolicy, type ConsumerConfig } from 'nats';
 import t from 'tap';
-import { consumerOfDescription, describeConsumer, filterOf, setupConfig, startOf } from '../../src/bus/jetstream/consumer-setup.js';
+import { consumerOfDescription, describeConsumer, filterOf, resumedConfig, setupConfig, startOf } from '../../src/bus/jetstream/consumer-setup.js';
+import { resumePoint } from '../../src/bus/jetstream/consumer-resume.js';
 import { jsConsumerName } from '../../src/bus/jetstream/names.js';
 import type { ConsumerStart } from '../../src/storage/index.js';
 
@@ -62,4 +63,27 @@ t.test('a types filter rides in the durable\'s description, beside the name', as
   t.same(consumerOfDescription(jsConsumerName(description), description), { name: description });
   t.same(consumerOfDescription('C_x', undefined), { name: 'C_x' });
   t.throws(() => describeConsumer('c', Array.from({ length: 64 }, (_, i) => `${i}`.padEnd(100, 't'))), { code: 'NOT_SUPPORTED', message: /4096 bytes/ });
+});
+
+t.test('a restored new consumer resumes by sequence or time and still reads back as new, with its filter', async (t) => {
+  const durable = jsConsumerName('billing');
+  const restored = { durable_name: durable, name: durable, description: describeConsumer('billing', ['a']), deliver_policy: DeliverPolicy.New, ack_policy: AckPolicy.Explicit, filter_subject: `${JS}.k.Kaw`, ack_wait: 30_000_000_000 } as ConsumerConfig;
+  const bySeq = resumedConfig(restored, { afterSeq: 4 });
+  t.match(bySeq, { durable_name: durable, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 5, filter_subject: `${JS}.k.Kaw`, ack_wait: 30_000_000_000 });
+  const described = consumerOfDescription(durable, bySeq.description);
+  t.same(described, { name: 'billing', types: ['a'], start: { kind: 'new' } });
+  t.same(startOf(bySeq, described.start), { kind: 'new' }, 'shown as new, not as an offset');
+  t.same(filterOf(JS, bySeq, described.types), { key: 'k', types: ['a'] });
+  const byTime = resumedConfig({ ...restored, description: 'billing' }, { fromTime: '2026-01-02T03:04:05.000Z' });
+  t.match(byTime, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: '2026-01-02T03:04:05.000Z' });
+  t.same(consumerOfDescription(durable, byTime.description), { name: 'billing', start: { kind: 'new' } }, 'a declared start alone is JSON too');
+  t.throws(() => resumedConfig({ ...restored, deliver_policy: DeliverPolicy.All }, { afterSeq: 1 }), { code: 'INTERNAL' });
+  t.same(consumerOfDescription(durable, '{"consumer":"billing","start":"all"}'), { name: '{"consumer":"billing","start":"all"}' }, 'only new is ever declared');
+});
+
+t.test('where a new consumer resumes: after its ack floor; with none, after its start or from its creation', async (t) => {
+  const at = (ackFloor: [number, number], delivered: [number, number]) => resumePoint({ durable: 'C_x', deliver_policy: 'new', created: '2026-01-02T03:04:05.000Z', ack_floor: { stream_seq: ackFloor[0], consumer_seq: ackFloor[1] }, delivered: { stream_seq: delivered[0], consumer_seq: delivered[1] } });
+  t.same(at([4, 1], [6, 3]), { afterSeq: 4 }, 'a floor: after it');
+  t.same(at([0, 0], [3, 0]), { afterSeq: 3 }, 'nothing delivered: after its cursor, the stream\'s end at its creation');
+  t.same(at([0, 0], [5, 2]), { fromTime: '2026-01-02T03:04:05.000Z' }, 'its first delivery unacknowledged: from its creation');
 });

@@ -97,7 +97,7 @@ t.test('snapshot into the snapshots root, restore into another cluster', natsSki
   t.same(left, [], 'no stream is left behind');
 });
 
-t.test('a MANIFEST.json naming a stream no snapshot writes (a path out of the snapshot) is refused before anything is read or sent', async (t) => {
+t.test('a MANIFEST.json naming a stream no snapshot writes (a path out of the snapshot), or malformed consumer positions, is refused before anything is read or sent', async (t) => {
   const { restoreJetStreamSnapshot } = await import('../../src/bus/jetstream/restore.js');
   const { mkdirSync, writeFileSync } = await import('node:fs');
   const dir = path.join(tempDir(t), 'snap');
@@ -105,5 +105,11 @@ t.test('a MANIFEST.json naming a stream no snapshot writes (a path out of the sn
   for (const evil of ['../../outside', 'EB_0000000g', 'KV_a/../../b']) {
     writeFileSync(path.join(dir, 'MANIFEST.json'), JSON.stringify({ backend: 'jetstream', created_at: 'x', catalog: 'KV_eventbus_catalog', catalog_messages: 1, streams: [{ js_name: evil, messages: 1 }] }));
     await t.rejects(restoreJetStreamSnapshot(dir, { servers: ['127.0.0.1:1'] }), { code: 'SNAPSHOT_FAILED', message: /names a stream .* no snapshot writes/ }, `${evil}: refused`);
+  }
+  for (const name of ['KV_eventbus_catalog', 'EB_00000001']) writeFileSync(path.join(dir, `${name}.snap`), '');
+  const position = { durable: 'C_x', deliver_policy: 'new', created: '2026-01-01T00:00:00Z', ack_floor: { stream_seq: 1, consumer_seq: 1 }, delivered: { stream_seq: 2, consumer_seq: 2 } };
+  for (const consumers of [{}, [null], [{ ...position, ack_floor: { stream_seq: -1, consumer_seq: 0 } }], [{ ...position, created: undefined }]]) {
+    writeFileSync(path.join(dir, 'MANIFEST.json'), JSON.stringify({ backend: 'jetstream', created_at: 'x', catalog: 'KV_eventbus_catalog', catalog_messages: 1, streams: [{ js_name: 'EB_00000001', messages: 1, consumers }] }));
+    await t.rejects(restoreJetStreamSnapshot(dir, { servers: ['127.0.0.1:1'] }), { code: 'SNAPSHOT_FAILED', message: /consumer positions for EB_00000001 no snapshot writes/ }, `${JSON.stringify(consumers)}: refused`);
   }
 });

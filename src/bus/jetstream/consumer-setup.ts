@@ -14,9 +14,14 @@
  *   in the durable's description beside the consumer's name (`{"consumer":…,"types":[…]}`; the
  *   plain name otherwise) and applied by the gateway to what it fetches (consumers.ts): events of
  *   other types are acknowledged there, passed over as on the engine.
+ * - a restored `new` consumer (restore.ts, consumer-resume.ts): a durable of deliver policy new
+ *   that comes back from a snapshot would start at the restored stream's end, skipping what it
+ *   had not been delivered; it is made again to start after its ack floor (by sequence, or by
+ *   time: see consumer-resume.ts), and its description keeps `"start":"new"` so `get_stream_info`
+ *   still shows the start it was created with.
  */
 import { DeliverPolicy, type ConsumerConfig } from 'nats';
-import { ErrorCodes, EventBusError } from '../../errors.js';
+import { ErrorCodes, EventBusError, assert } from '../../errors.js';
 import type { ConsumerStart, EventFilter } from '../../storage/index.js';
 import { eventSubject, jsConsumerName, keyOfSubject } from './names.js';
 
@@ -55,8 +60,12 @@ export async function setupConfig(jsName: string, start: ConsumerStart | undefin
   }
 }
 
-/** The start a durable of this config was created with. */
-export function startOf(config: Partial<ConsumerConfig>): ConsumerStart {
+/**
+ * The start a durable of this config was created with: `declared` when its description names one
+ * (a restored `new` consumer, now starting by sequence), else what its deliver policy says.
+ */
+export function startOf(config: Partial<ConsumerConfig>, declared?: ConsumerStart): ConsumerStart {
+  if (declared !== undefined) return declared;
   switch (config.deliver_policy) {
     case DeliverPolicy.New:
       return { kind: 'new' };
@@ -81,32 +90,59 @@ export function filterOf(jsName: string, config: Partial<ConsumerConfig>, types?
 /** JetStream's longest description (nats-server's JSMaxDescriptionLen). */
 export const MAX_DESCRIPTION_BYTES = 4096;
 
-/** The durable's description: the consumer's name, or with a types filter both as JSON. Throws NOT_SUPPORTED past JetStream's limit. */
-export function describeConsumer(name: string, types: readonly string[] | undefined): string {
-  if (types === undefined) return name;
-  const description = JSON.stringify({ consumer: name, types });
+/**
+ * The durable's description: the consumer's name, or with a types filter or a declared start (a
+ * restored `new` consumer) those as JSON beside it. Throws NOT_SUPPORTED past JetStream's limit.
+ */
+export function describeConsumer(name: string, types: readonly string[] | undefined, declared?: 'new'): string {
+  if (types === undefined && declared === undefined) return name;
+  const description = JSON.stringify({ consumer: name, ...(types === undefined ? {} : { types }), ...(declared === undefined ? {} : { start: declared }) });
   if (Buffer.byteLength(description) > MAX_DESCRIPTION_BYTES) {
     throw new EventBusError(ErrorCodes.NOT_SUPPORTED, `the jetstream backend keeps a consumer's types filter with its name in at most ${MAX_DESCRIPTION_BYTES} bytes of JSON: this one needs ${Buffer.byteLength(description)}`);
   }
   return description;
 }
 
+/** What a durable's description says: the consumer's name, its types filter, the start it was declared with. */
+export interface DescribedConsumer {
+  name: string;
+  types?: readonly string[];
+  start?: ConsumerStart;
+}
+
 /**
- * The consumer's name and types filter from its durable's description. JSON is taken only when it
- * names the consumer the durable is for (`jsConsumerName`), so a consumer whose own name looks
- * like that JSON is still read as a plain name.
+ * The consumer's name, types filter and declared start from its durable's description. JSON is
+ * taken only when it names the consumer the durable is for (`jsConsumerName`), so a consumer whose
+ * own name looks like that JSON is still read as a plain name.
  */
-export function consumerOfDescription(durable: string, description: string | undefined): { name: string; types?: readonly string[] } {
+export function consumerOfDescription(durable: string, description: string | undefined): DescribedConsumer {
   if (description === undefined) return { name: durable };
   if (description.startsWith('{"consumer":')) {
     try {
-      const { consumer, types } = JSON.parse(description) as { consumer?: unknown; types?: unknown };
-      if (typeof consumer === 'string' && jsConsumerName(consumer) === durable && Array.isArray(types) && types.every((t) => typeof t === 'string')) {
-        return { name: consumer, types: types as string[] };
+      const { consumer, types, start } = JSON.parse(description) as { consumer?: unknown; types?: unknown; start?: unknown };
+      const typesOk = types === undefined || (Array.isArray(types) && types.every((t) => typeof t === 'string'));
+      const startOk = start === undefined || start === 'new';
+      if (typeof consumer === 'string' && jsConsumerName(consumer) === durable && typesOk && startOk && (types !== undefined || start !== undefined)) {
+        return { name: consumer, ...(types === undefined ? {} : { types: types as string[] }), ...(start === undefined ? {} : { start: { kind: 'new' } as const }) };
       }
     } catch {
       // Not ours: a plain name.
     }
   }
   return { name: description };
+}
+
+/** Where a restored `new` consumer resumes: after a sequence, or (its first delivery never acknowledged) from its creation time. */
+export type ResumePoint = { afterSeq: number } | { fromTime: string };
+
+/**
+ * A restored durable created with deliver policy new (`config`, as the restored cluster has it),
+ * made to deliver from `resume` instead of after the restored stream's end: the same durable
+ * otherwise (filter, ack deadline, limits), its description declaring `new`.
+ */
+export function resumedConfig(config: ConsumerConfig, resume: ResumePoint): ConsumerConfig {
+  assert(config.deliver_policy === DeliverPolicy.New && config.durable_name !== undefined, 'only a durable of deliver policy new is resumed');
+  const { name, types } = consumerOfDescription(config.durable_name, config.description);
+  const start = 'afterSeq' in resume ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resume.afterSeq + 1 } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: resume.fromTime };
+  return { ...config, ...start, description: describeConsumer(name, types, 'new') };
 }

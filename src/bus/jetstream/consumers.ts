@@ -348,7 +348,7 @@ export class Consumers {
       const lister = this.jsm.consumers.list(jsName);
       for await (const info of lister) {
         if (info.config.durable_name === undefined || !info.name.startsWith('C_')) continue;
-        const { name, types } = consumerOfDescription(info.name, info.config.description);
+        const { name, types, start } = consumerOfDescription(info.name, info.config.description);
         const retry = Math.min(info.num_redelivered, info.num_ack_pending);
         views.push({
           name,
@@ -358,7 +358,7 @@ export class Consumers {
           retry,
           deadLettered: deadLettered.get(name) ?? 0,
           lag: info.num_pending,
-          start: startOf(info.config),
+          start: startOf(info.config, start),
           filter: filterOf(jsName, info.config, types),
         });
       }

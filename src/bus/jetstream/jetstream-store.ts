@@ -44,6 +44,7 @@ import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
+import { consumerPositions, type ConsumerPosition } from './consumer-resume.js';
 import { LeaderAffinity, type PlacedPublisher } from './leader-affinity.js';
 import { WriteHorizon } from './write-horizon.js';
 import { Writer } from './writer.js';
@@ -321,20 +322,25 @@ export class JetStreamStore implements EventStore {
   /**
    * Every stream of the catalog, then the catalog bucket itself, each through JetStream's stream
    * snapshot (with its consumers) into a new directory: `<js name>.snap` and `<js name>.snap.json`
-   * (its configuration) per stream and for the catalog, and a MANIFEST.json naming them. Each stream is a point in time of its own, not the store.
+   * (its configuration) per stream and for the catalog, and a MANIFEST.json naming them, with each
+   * stream's consumers' positions (read just before its snapshot). Each stream is a point in time of its own, not the store.
    */
   async snapshot(parentDir: string): Promise<SnapshotResult> {
     const createdAt = new Date().toISOString();
     const dir = path.join(parentDir, `snapshot-${createdAt.replace(/[-:]/g, '')}`);
-    const streams: { name: string; js_name: string; messages: number; bytes: number }[] = [];
+    const streams: { name: string; js_name: string; messages: number; bytes: number; consumers: ConsumerPosition[] }[] = [];
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       for (const name of (await this.catalog.listNames()).sort()) {
         const entry = await this.catalog.get(name);
         if (entry === null) continue;
         const jsName = jsStreamName(entry.number);
-        const taken = await snapshotStream(this.nc, jsName, path.join(dir, `${jsName}.snap`), SNAPSHOT_TIMEOUT_MS);
-        streams.push({ name, js_name: jsName, ...taken });
+        let taken = { messages: 0, bytes: 0 };
+        // Each consumer's position, for a restore to resume its `new` consumers from (consumer-resume.ts).
+        const consumers = await consumerPositions(this.jsm, jsName, async () => {
+          taken = await snapshotStream(this.nc, jsName, path.join(dir, `${jsName}.snap`), SNAPSHOT_TIMEOUT_MS);
+        });
+        streams.push({ name, js_name: jsName, ...taken, consumers });
       }
       const catalogStream = `KV_${CATALOG_BUCKET}`;
       const catalogTaken = await snapshotStream(this.nc, catalogStream, path.join(dir, `${catalogStream}.snap`), SNAPSHOT_TIMEOUT_MS);

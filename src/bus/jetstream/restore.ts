@@ -5,7 +5,8 @@
  * nothing, when any of those streams already exists in the cluster (JetStream never restores over
  * a stream: 10130): restore into a cluster that holds no eventbus data. A restore that fails half
  * way removes the streams it restored, so it can be retried. Returns once the catalog
- * and every restored stream show their restored messages (or after 30 s).
+ * and every restored stream show their restored messages (or after 30 s), and the consumers
+ * created with start `new` are made to resume after their ack floor (consumer-resume.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,13 +15,15 @@ import { ErrorCodes, EventBusError } from '../../errors.js';
 import { resolveJetStreamOptions, type JetStreamOptions } from './jetstream-options.js';
 import { JsErrors, jsErrorCode, sleep } from './nats-errors.js';
 import { restoreStream } from './stream-snapshot.js';
+import { isConsumerPosition, resumeRestoredConsumers, type ConsumerPosition } from './consumer-resume.js';
 
 interface Manifest {
   backend: string;
   catalog: string;
   /** Messages in the catalog's snapshot (absent in snapshots taken before it was recorded). */
   catalog_messages?: number;
-  streams: { name: string; js_name: string; messages: number }[];
+  /** `consumers`: each consumer's position at the snapshot (absent in snapshots taken before they were recorded). */
+  streams: { name: string; js_name: string; messages: number; consumers?: ConsumerPosition[] }[];
 }
 
 /** True when `dir` holds a snapshot of the jetstream backend. */
@@ -53,6 +56,10 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
   // writes (KV_<bucket>, EB_<8 hex>), never a path that leaves the snapshot.
   for (const name of names) if (typeof name !== 'string' || !/^(KV_[A-Za-z0-9_-]{1,64}|EB_[0-9a-f]{8})$/.test(name)) throw failed(`${dir}'s MANIFEST.json names a stream ${JSON.stringify(name)} no snapshot writes`);
   for (const name of names) if (!existsSync(path.join(dir, `${name}.snap`))) throw failed(`${name}.snap is missing from ${dir}`);
+  for (const stream of Array.isArray(manifest.streams) ? manifest.streams : []) {
+    const consumers: unknown = stream.consumers;
+    if (consumers !== undefined && !(Array.isArray(consumers) && consumers.every(isConsumerPosition))) throw failed(`${dir}'s MANIFEST.json has consumer positions for ${stream.js_name} no snapshot writes`);
+  }
   const nc = await connect({ servers: resolved.servers, ...(resolved.user === undefined ? {} : { user: resolved.user }), ...(resolved.password === undefined ? {} : { pass: resolved.password }), ...(resolved.token === undefined ? {} : { token: resolved.token }) }).catch((error: unknown) => {
     throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${(error as Error).message}`);
   });
@@ -81,6 +88,15 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
     }
     const catalog = { js_name: manifest.catalog, messages: manifest.catalog_messages ?? 0 };
     await waitUntilServed(jsm, [catalog, ...manifest.streams], Date.now() + SERVED_TIMEOUT_MS);
+    try {
+      const deadlineMs = Date.now() + SERVED_TIMEOUT_MS;
+      for (const stream of manifest.streams) await resumeRestoredConsumers(jsm, stream.js_name, stream.consumers ?? [], deadlineMs);
+    } catch (error) {
+      // Consumers that would skip events are not left behind: the restore is undone, as above.
+      const left = await removeStreams(jsm, restored);
+      const cleanup = left.length === 0 ? 'nothing was restored' : `streams ${left.join(', ')} could not be removed: delete them before a retry`;
+      throw failed(`${(error as Error).message} (${cleanup})`, error);
+    }
     return { streams: manifest.streams.length, events: manifest.streams.reduce((sum, s) => sum + s.messages, 0) };
   } finally {
     await nc.close();
