@@ -3,6 +3,7 @@
  * another; a lock left by a process that is gone does not keep the store shut.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -160,7 +161,7 @@ t.test('a lock file left by a power loss or a previous boot does not keep the st
   }
 });
 
-t.test('a takeover cut short by a crash (only LOCK.stale.<pid> left) is opened as after a crash, and the leftover removed', async (t) => {
+t.test('a takeover by an older version cut short by a crash (only LOCK.stale.<pid> left) is opened as after a crash, and the leftover removed', async (t) => {
   const dataDir = tempDir(t);
   await (await openEngine(dataDir)).close();
   const clean = await openEngine(dataDir);
@@ -176,4 +177,74 @@ t.test('a takeover cut short by a crash (only LOCK.stale.<pid> left) is opened a
   t.notOk(fs.existsSync(leftover), 'the leftover is removed');
   await engine.close();
   t.equal((await openEngine(dataDir).then(async (e) => { const crashed = e.recovery.afterCrash; await e.close(); return crashed; })), false, 'and the next clean open is clean again');
+});
+
+/** A pid no process has (above any pid_max Linux allows by default). */
+const DEAD_PID = 4194303;
+
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The files of the lock in `dataDir` (LOCK and its hidden helpers). */
+function lockFiles(dataDir: string): string[] {
+  return fs.readdirSync(dataDir).filter((name) => name.includes('LOCK')).sort();
+}
+
+t.test('a LOCK naming a dead process is taken over: opened as after a crash, the LOCK now names this process, no helper file left', async (t) => {
+  const dataDir = tempDir(t);
+  await (await openEngine(dataDir)).close();
+  fs.rmSync(path.join(dataDir, 'crc-checkpoint'), { force: true }); // it died after taking writes
+  fs.writeFileSync(path.join(dataDir, 'LOCK'), `${DEAD_PID}\n${bootId()}\n1\n`);
+  const engine = await openEngine(dataDir);
+  t.equal(engine.recovery.afterCrash, true, 'recovered as after a crash');
+  t.same(lockFiles(dataDir), ['LOCK'], 'only the LOCK');
+  t.match(fs.readFileSync(path.join(dataDir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid}\n[^\n]*\n[^\n]*\n$`), 'naming this process, whole');
+  await engine.close();
+  t.same(lockFiles(dataDir), [], 'a clean close removes it');
+});
+
+t.test('a claim on a stale LOCK left by a crashed taker does not keep the store shut; it is taken over and removed', async (t) => {
+  const dataDir = tempDir(t);
+  await (await openEngine(dataDir)).close();
+  const stale = `${DEAD_PID}\n${bootId()}\n1\n`;
+  fs.writeFileSync(path.join(dataDir, 'LOCK'), stale);
+  // The taker (another dead process) claimed the stale LOCK and died before replacing it.
+  const claim = `.LOCK.claim.${createHash('sha256').update(stale).digest('hex').slice(0, 16)}`;
+  fs.writeFileSync(path.join(dataDir, claim), `${DEAD_PID - 1}\n${bootId()}\n1\n`);
+  fs.writeFileSync(path.join(dataDir, `.LOCK.new.${DEAD_PID - 1}`), `${DEAD_PID - 1}\n${bootId()}\n1\n`);
+  const engine = await openEngine(dataDir);
+  t.equal(engine.recovery.afterCrash, false, 'the clean close\'s checkpoint is still there: an open killed before it took a write');
+  t.same(lockFiles(dataDir), ['LOCK'], 'the claim and the dead taker\'s staged LOCK are removed');
+  await engine.close();
+});
+
+t.test('a claim held by a running process (another open taking over the stale LOCK) refuses the open with LOCKED and leaves everything in place', async (t) => {
+  const dataDir = tempDir(t);
+  await (await openEngine(dataDir)).close();
+  const stale = `${DEAD_PID}\n${bootId()}\n1\n`;
+  fs.writeFileSync(path.join(dataDir, 'LOCK'), stale);
+  const claim = `.LOCK.claim.${createHash('sha256').update(stale).digest('hex').slice(0, 16)}`;
+  const child = await holder(tempDir(t, 'other'));
+  t.teardown(() => void child.kill('SIGKILL'));
+  const start = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+  const ticks = start.slice(start.lastIndexOf(')') + 2).split(' ')[19];
+  fs.writeFileSync(path.join(dataDir, claim), `${child.pid}\n${bootId()}\n${ticks}\n`);
+  await t.rejects(openEngine(dataDir), { code: 'LOCKED', reason: new RegExp(`is being opened by process ${child.pid}, which is taking over its stale LOCK`) });
+  t.same(lockFiles(dataDir), [claim, 'LOCK'].sort(), 'the LOCK and the claim as they were, nothing of this open left');
+  t.equal(fs.readFileSync(path.join(dataDir, 'LOCK'), 'utf8'), stale);
+});
+
+t.test('a directory holding only what a crash left before the first LOCK was linked (.LOCK.new.<pid>) is created as a new store', async (t) => {
+  const dataDir = tempDir(t);
+  fs.writeFileSync(path.join(dataDir, `.LOCK.new.${DEAD_PID}`), '');
+  t.equal(inspectStoreDirectory(dataDir).kind, 'empty');
+  const engine = await openEngine(dataDir);
+  t.equal(engine.recovery.afterCrash, false, 'a new store');
+  t.same(lockFiles(dataDir), ['LOCK'], 'the leftover is removed');
+  await engine.close();
 });

@@ -2,14 +2,21 @@
  * The data directory's `LOCK` file: which process has the store open, and whether the last one
  * closed it cleanly. Node has no flock; this is what survives kill -9.
  *
- * `LOCK` holds the owner's pid, the boot id and the process's start time, one per line, and is
- * fsynced (with its directory) when taken, and removed (and the removal fsynced) at a clean
- * close. A LOCK found at open whose owner is not running now (another boot, a dead pid, a pid
- * reused by a process with another start time, or contents torn by a power loss) is stale: the
- * last process died with the store open, and the store is recovered as after a crash (unless the
- * clean close's crc-checkpoint is still beside it: then an open was killed before it took any
- * write, after a clean stop; engine.ts decides).
+ * `LOCK` holds the owner's pid, the boot id and the process's start time, one per line. It is
+ * never seen without that content: the text is written to `.LOCK.new.<pid>` and fsynced first,
+ * then linked as `LOCK` (link() fails when LOCK exists, so of processes creating it at once one
+ * succeeds), and the directory fsynced; it is removed (and the removal fsynced) at a clean close.
+ * A LOCK found at open whose owner is not running now (another boot, a dead pid, a pid reused by
+ * a process with another start time, or contents torn by a power loss) is stale: the last process
+ * died with the store open, and the store is recovered as after a crash (unless the clean close's
+ * crc-checkpoint is still beside it: then an open was killed before it took any write, after a
+ * clean stop; engine.ts decides). A stale LOCK is replaced by rename() over it, so the name never
+ * goes missing; only the holder of the claim on its content (`.LOCK.claim.<digest>`, itself
+ * taken with link()) may do that, so of processes taking over one stale LOCK at once one does
+ * and the others find the LOCK changed and judge it again. A claim left by a crashed process is
+ * taken over the same way, one level down.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
@@ -55,11 +62,12 @@ function directoryIdentity(dataDir: string): string {
  * Takes the data directory's LOCK file, which names the owning process: its pid, the boot id
  * and the process's start time. A LOCK whose owner is not running now (another boot, a dead
  * pid, a pid reused by another process, or contents torn by a power loss) is stale and taken
- * over; Node has no flock, and this is what survives kill -9.
+ * over; Node has no flock, and this is what survives kill -9. Of any number of processes doing
+ * this at once, exactly one gets the LOCK and the others are refused with LOCKED (see the top of
+ * this file for how).
  */
 export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; crashed: boolean } {
   const lock = path.join(dataDir, LOCK_FILE);
-  let crashed = false;
   // Checked by identity, not by name: the LOCK below names this process, which ownerRunning
   // takes for a leftover of an earlier open, so a second open by another name would take it over.
   const identity = directoryIdentity(dataDir);
@@ -68,69 +76,185 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; cras
     const alias = openAs === dataDir ? '' : ` (as ${openAs})`;
     throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process${alias}`, { context: { path: dataDir, open_as: openAs } });
   }
-  if (io.stat(lock) !== null) {
-    const seen = readWholeFile(io, lock).toString('utf8');
-    const owner = parseLock(seen);
-    if (owner !== null && ownerRunning(owner)) {
-      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${owner.pid}`);
-    }
-    // Take the stale LOCK over by renaming it away: of two processes doing this at once only one
-    // rename finds it. If what was renamed is not what was judged stale, it is another process's
-    // fresh LOCK: put it back and give way.
-    const stale = `${lock}.stale.${process.pid}`;
-    try {
-      io.rename(lock, stale);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
-      throw ioError(`taking over ${lock}`, error);
-    }
-    if (readWholeFile(io, stale).toString('utf8') !== seen) {
-      io.rename(stale, lock);
-      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
-    }
-    io.unlink(stale);
-    crashed = true;
-  }
-  // A takeover cut short by a crash (LOCK renamed away, the new one never written) leaves only
-  // LOCK.stale.<pid>: the store was not closed cleanly all the same.
-  const leftovers = abandonedTakeovers(io, dataDir);
-  if (leftovers.length > 0) crashed = true;
-  let fd: number;
+  const staged = stageOwnerText(io, dataDir);
+  let tookOver: boolean;
   try {
-    fd = io.open(lock, 'wx+');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
-    }
-    throw ioError(`creating ${lock}`, error);
-  }
-  try {
-    writeFully(io, fd, [Buffer.from(ownerText())], 0);
-    // Durable, so that after any crash, power loss included, the next open finds it and knows
-    // the store was not closed cleanly (recovery treats a failing tail as torn only then).
-    io.datasyncNow(fd);
+    tookOver = take(io, dataDir, staged, lock, 0);
   } finally {
-    io.close(fd);
+    unlinkIfThere(io, staged, true);
   }
-  for (const name of leftovers) io.unlink(path.join(dataDir, name));
+  // A takeover by an older version cut short by a crash (LOCK renamed away, the new one never
+  // written) leaves only LOCK.stale.<pid>: the store was not closed cleanly all the same.
+  const legacy = abandonedTakeovers(io, dataDir);
+  for (const name of legacy) io.unlink(path.join(dataDir, name));
+  removeAbandonedHelpers(io, dataDir);
+  // Durable before the store is touched: after any crash, power loss included, the next open
+  // finds the LOCK and knows the store was not closed cleanly (recovery treats a failing tail
+  // as torn only then).
   io.syncDirNow(dataDir);
   openInProcess.set(identity, dataDir);
-  return { lock: { file: lock, dataDir, identity }, crashed };
+  return { lock: { file: lock, dataDir, identity }, crashed: tookOver || legacy.length > 0 };
 }
+
+/** How many times a LOCK that changed under us (released, or taken over by another) is judged again. */
+const MAX_TAKE_ATTEMPTS = 5;
+/** How deep claims on claims go (each level needs a crash inside the one below it). */
+const MAX_CLAIM_DEPTH = 3;
+/** Hidden names (a directory holding only them is empty to store-directory.ts), all starting `.LOCK.`. */
+const HELPER_PREFIX = '.LOCK.';
+const CLAIM_PREFIX = `${HELPER_PREFIX}claim`;
+/** `.LOCK.new.<pid>` (this process's owner text) and `.LOCK.swap.<pid>` (a second name of it for a rename). */
+const PROCESS_HELPER_PATTERN = /^\.LOCK\.(new|swap)\.(\d+)$/;
+
+/** True for the files of the lock itself (LOCK and its helpers): they come and go while other processes open the store. */
+export function isLockFile(name: string): boolean {
+  return name === LOCK_FILE || name.startsWith(HELPER_PREFIX) || STALE_TAKEOVER_PATTERN.test(name);
+}
+
+/**
+ * Writes this process's owner text to `.LOCK.new.<pid>` and makes it durable, so that a LOCK
+ * linked to it is never seen, nor found after a power loss, without its whole content.
+ */
+function stageOwnerText(io: FileIO, dataDir: string): string {
+  const staged = path.join(dataDir, `${HELPER_PREFIX}new.${process.pid}`);
+  unlinkIfThere(io, staged); // a leftover of a dead process that had this pid (this one is synchronous here)
+  try {
+    const fd = io.open(staged, 'wx+');
+    try {
+      writeFully(io, fd, [Buffer.from(ownerText())], 0);
+      io.datasyncNow(fd);
+    } finally {
+      io.close(fd);
+    }
+  } catch (error) {
+    unlinkIfThere(io, staged, true);
+    throw ioError(`creating ${staged}`, error);
+  }
+  return staged;
+}
+
+/**
+ * Makes `target` (LOCK, or a claim) a name of `staged`: created with link(), which fails when
+ * it exists, or, when what it holds names no running process, replaced under a claim on that
+ * content. Returns whether it replaced a stale one; throws LOCKED when a running process holds it.
+ */
+function take(io: FileIO, dataDir: string, staged: string, target: string, depth: number): boolean {
+  for (let attempt = 0; attempt < MAX_TAKE_ATTEMPTS; attempt++) {
+    if (linkIfAbsent(io, staged, target)) return false;
+    const seen = readIfThere(io, target);
+    if (seen === null) continue; // released between our link and our read
+    const owner = parseLock(seen);
+    if (owner !== null && ownerRunning(owner)) {
+      if (depth === 0) throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${owner.pid}`);
+      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by process ${owner.pid}, which is taking over its stale LOCK`);
+    }
+    if (replaceStale(io, dataDir, staged, target, seen, depth)) return true;
+    // Another process replaced it first: judge what is there now.
+  }
+  throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+}
+
+/**
+ * Replaces `target`, judged stale with content `seen`, by a name of `staged`, atomically
+ * (rename: the name never goes missing, so no process can create it meanwhile). Only a holder
+ * of the claim on `seen` may replace `seen`, so of two processes that judged it stale only one
+ * does; the other, holding the claim after it, finds the content changed and returns false.
+ */
+function replaceStale(io: FileIO, dataDir: string, staged: string, target: string, seen: string, depth: number): boolean {
+  if (depth >= MAX_CLAIM_DEPTH) {
+    throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} cannot be locked: ${target} is claimed by processes that are gone; remove the files starting with ${CLAIM_PREFIX} there`);
+  }
+  const claim = `${depth === 0 ? path.join(dataDir, CLAIM_PREFIX) : target}.${createHash('sha256').update(seen).digest('hex').slice(0, 16)}`;
+  take(io, dataDir, staged, claim, depth + 1);
+  try {
+    if (readIfThere(io, target) !== seen) return false;
+    const swap = path.join(dataDir, `${HELPER_PREFIX}swap.${process.pid}`);
+    unlinkIfThere(io, swap);
+    try {
+      io.link(staged, swap);
+      io.rename(swap, target);
+    } catch (error) {
+      unlinkIfThere(io, swap, true);
+      throw ioError(`taking over ${target}`, error);
+    }
+    return true;
+  } finally {
+    unlinkIfThere(io, claim, true);
+  }
+}
+
+/** link(from, to); false when `to` exists. */
+function linkIfAbsent(io: FileIO, from: string, to: string): boolean {
+  try {
+    io.link(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw ioError(`creating ${to}`, error);
+  }
+}
+
+/** A small file's text, or null when it is not there. */
+function readIfThere(io: FileIO, file: string): string | null {
+  try {
+    return readWholeFile(io, file).toString('utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw ioError(`reading ${file}`, error);
+  }
+}
+
+/** Removes `file` if it is there; `quiet` also swallows other errors (a leftover of ours is harmless). */
+function unlinkIfThere(io: FileIO, file: string, quiet = false): void {
+  try {
+    io.unlink(file);
+  } catch (error) {
+    if (quiet || (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw ioError(`removing ${file}`, error);
+  }
+}
+
+/**
+ * Removes the lock's helper files that crashed processes left: `.LOCK.new.<pid>` and
+ * `.LOCK.swap.<pid>` of pids not running, and claims of owners not running. A claim only
+ * guards a LOCK content now replaced (the LOCK is ours), so removing one never lets a
+ * second process in. Best effort: a leftover that cannot be read or removed stays, harmless.
+ */
+function removeAbandonedHelpers(io: FileIO, dataDir: string): void {
+  for (const name of io.readdir(dataDir)) {
+    const file = path.join(dataDir, name);
+    const helper = PROCESS_HELPER_PATTERN.exec(name);
+    if (helper !== null && Number(helper[2]) !== process.pid && !pidRunning(Number(helper[2]))) unlinkIfThere(io, file, true);
+    if (!name.startsWith(CLAIM_PREFIX)) continue;
+    try {
+      const text = readIfThere(io, file);
+      const owner = text === null ? null : parseLock(text);
+      if (text !== null && (owner === null || !ownerRunning(owner))) unlinkIfThere(io, file, true);
+    } catch {
+      // Unreadable: left for a later open.
+    }
+  }
+}
+
+function pidRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Left by a takeover of an older version cut short by a crash. */
+const STALE_TAKEOVER_PATTERN = /^LOCK\.stale\.(\d+)$/;
 
 /** `LOCK.stale.<pid>` files whose taking-over process is gone (a running one is mid-takeover). */
 function abandonedTakeovers(io: FileIO, dataDir: string): string[] {
   return io.readdir(dataDir).filter((name) => {
-    const match = /^LOCK\.stale\.(\d+)$/.exec(name);
+    const match = STALE_TAKEOVER_PATTERN.exec(name);
     if (match === null) return false;
     const pid = Number(match[1]);
-    if (pid === process.pid) return true;
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code !== 'EPERM';
-    }
+    return pid === process.pid || !pidRunning(pid);
   });
 }
 

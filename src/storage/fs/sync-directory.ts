@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { ioError } from '../../errors.js';
 import type { FileIO } from './io.js';
-import { LOCK_FILE } from './lock.js';
+import { isLockFile } from './lock.js';
 import type { Logger } from '../logger.js';
 
 /** fsyncs run at once by {@link syncDataDirectory}. */
@@ -29,7 +29,8 @@ export async function syncDataDirectory(io: FileIO, dataDir: string, logger: Log
     for (const name of io.readdir(dir)) {
       const full = path.join(dir, name);
       if (io.stat(full)?.isDirectory === true) walk(full);
-      else if (name !== LOCK_FILE || dir !== dataDir) files.push(full);
+      // The lock's files come and go as other processes try to open the store (and LOCK is ours, durable).
+      else if (dir !== dataDir || !isLockFile(name)) files.push(full);
     }
   };
   try {

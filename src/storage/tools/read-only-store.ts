@@ -6,7 +6,8 @@
  * Every read passes; every change inside the data directory is refused (an EROFS error, so the
  * engine fails where it would have changed something) and recorded, so the caller knows the store
  * needs repair on open and can refuse it, nothing changed. Two files are exceptions:
- * - `LOCK` (and the `LOCK.stale.<pid>` of its take-over): taken while the store is open, as by
+ * - `LOCK` and the lock's helper files (`.LOCK.new.<pid>`, `.LOCK.swap.<pid>`, `.LOCK.claim.*`,
+ *   and an older version's `LOCK.stale.<pid>`: fs/lock.ts): taken while the store is open, as by
  *   any process that opens it, and removed at the end;
  * - `crc-checkpoint`: its removal at open is skipped and its rewrite at close refused without
  *   being recorded (the engine logs it and goes on). Nothing else changes, so the checkpoint still
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { CRC_CHECKPOINT } from '../crc-checkpoint.js';
 import { TEMPORARY_SUFFIX } from '../fs/atomic-file.js';
 import type { FileIO } from '../fs/io.js';
+import { isLockFile } from '../fs/lock.js';
 import { REBUILD_SUFFIX } from '../log/segment-files.js';
 
 /** A change the store would have undergone: what, and to which file (relative to the data directory). */
@@ -45,7 +47,7 @@ export function readOnlyStore(io: FileIO, dataDir: string): ReadOnlyStore {
     const relative = path.relative(root, path.resolve(file));
     return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
   };
-  const isLock = (file: string) => path.dirname(path.resolve(file)) === root && /^LOCK(\.|$)/.test(path.basename(file));
+  const isLock = (file: string) => path.dirname(path.resolve(file)) === root && isLockFile(path.basename(file));
   const refuse = (operation: string, file: string, record = true): never => {
     // A file written beside its final name and renamed over it (atomic-file.ts, a rebuilt index) is a rewrite of that file.
     const suffix = [TEMPORARY_SUFFIX, REBUILD_SUFFIX].find((end) => operation === 'create' && file.endsWith(end));
