@@ -80,7 +80,7 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--http-host <address>', 'address of the HTTP port, under the same rules as --host (default: the --host address)').env('EVENTBUS_HTTP_HOST'))
     .addOption(new Option('--http-port-file <file>', 'once the HTTP port listens, write its number to this file').env('EVENTBUS_HTTP_PORT_FILE'))
     .addOption(new Option('--backend <backend>', 'storage: engine = the embedded engine in --data; jetstream = a replicated NATS JetStream cluster (this process becomes a gateway that keeps no data) (default: engine)').choices(['engine', 'jetstream']).env('EVENTBUS_BACKEND'))
-    .addOption(new Option('--nats-servers <list>', 'jetstream backend: NATS servers, host:port,host:port,...').env('EVENTBUS_NATS_SERVERS').argParser(parseNatsServers))
+    .addOption(new Option('--nats-servers <list>', 'jetstream backend: NATS servers, host:port,host:port,... (or nats://, tls:// URLs; ports 1-65535)').env('EVENTBUS_NATS_SERVERS').argParser(parseNatsServers))
     .addOption(new Option('--replicas <n>', 'jetstream backend: replicas of each stream and consumer, 1, 3 or 5 (default: 3)').env('EVENTBUS_NATS_REPLICAS').argParser(parseReplicas))
     .addOption(new Option('--nats-creds <file>', 'jetstream backend: NATS credentials file (JWT and NKey seed)').env('EVENTBUS_NATS_CREDS'))
     .addOption(new Option('--nats-user <user>', 'jetstream backend: NATS user (the password from EVENTBUS_NATS_PASSWORD or the config file)').env('EVENTBUS_NATS_USER'))
