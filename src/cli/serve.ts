@@ -13,6 +13,7 @@ import { Engine } from '../storage/index.js';
 import { JetStreamStore } from '../bus/jetstream/jetstream-store.js';
 import { nodeIO, type FileIO } from '../storage/index.js';
 import { createLogger } from './logging.js';
+import { checkNatsFiles } from './nats-files.js';
 import { checkServeDirectory } from './store-checks.js';
 import type { Resources } from './resources.js';
 import type { ServeSettings } from './settings.js';
@@ -68,6 +69,7 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
     ...(http === undefined ? [] : [{ host: httpHost, port: http.port, option: '--http-port' }]),
   ]);
   const tls = settings.tls === undefined ? undefined : loadTls(settings.tls);
+  if (settings.backend.type === 'jetstream') checkNatsFiles(settings.backend.jetstream);
   const logger = createLogger(settings.logLevel, settings.logOutputs);
   const crc32c = resources.crc32c();
   logger.info({ version: resources.version, build: resources.build, node: process.version, crc32c: crc32c.description, dataDir: settings.engine.dataDir }, 'starting');
