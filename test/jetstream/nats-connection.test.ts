@@ -2,39 +2,18 @@
  * How a gateway (`eventbus serve --backend jetstream`, the real process) connects to NATS: a
  * `tls://` server URL requires TLS (nats.js drops a URL's scheme and, without a TLS option, uses
  * TLS only where the server offers it); with a CA given, TLS to a server that offers it works.
- * A single nats-server started here, stopped by its pid.
+ * A single nats-server (helpers/nats-node.ts).
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/index.js';
-import { NATS_SERVER_BIN, freePort, natsSkip } from '../helpers/nats-cluster.js';
+import { natsSkip } from '../helpers/nats-cluster.js';
+import { startNatsNode } from '../helpers/nats-node.js';
 import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const skip = natsSkip().skip ?? (hasOpenssl ? undefined : 'needs openssl');
-
-/** One nats-server with JetStream on a free loopback port, TLS when `tls` is given; stopped at the test's end. */
-async function startNatsNode(t: { teardown(fn: () => void): void }, dir: string, tls?: { cert: string; key: string }): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const conf = path.join(dir, `nats-${port}.conf`);
-  writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${path.join(dir, `store-${port}`)}" }\n${tls === undefined ? '' : `tls { cert_file: "${tls.cert}", key_file: "${tls.key}" }\n`}`);
-  const child = spawn(NATS_SERVER_BIN, ['-c', conf], { stdio: 'ignore' });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => socket.once('data', () => (socket.destroy(), resolve(true))));
-      socket.on('error', () => resolve(false));
-    });
-    if (up) return { url: `127.0.0.1:${port}`, child };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`nats-server did not listen on ${port}`);
-}
 
 /**
  * A self-signed certificate (its own CA) and its key, for localhost: nats.js checks a server

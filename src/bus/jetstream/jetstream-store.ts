@@ -56,6 +56,9 @@ import { Writer } from './writer.js';
  */
 const MAX_METADATA_BYTES = 62 * 1024;
 
+/** A NATS connection's drain at close, at most (then it is closed): shutdown stays short when the cluster is gone. */
+const CLOSE_DRAIN_TIMEOUT_MS = 2000;
+
 /** Snapshot of one stream: stalled after this long without its end. */
 const SNAPSHOT_TIMEOUT_MS = 120_000;
 
@@ -178,7 +181,7 @@ export class JetStreamStore implements EventStore {
     this.closing = true;
     this.consumers.endWaits();
     await this.consumers.close();
-    await Promise.all([this.nc, ...this.publishConnections].map((c) => drainOrClose(c, this.options.requestTimeoutMs)));
+    await Promise.all([this.nc, ...this.publishConnections].map((c) => drainOrClose(c, Math.min(this.options.requestTimeoutMs, CLOSE_DRAIN_TIMEOUT_MS))));
   }
 
   async createStream(name: string, allowReserved = false): Promise<StreamView> {
