@@ -4,7 +4,7 @@
  * when jetstream-options.ts would refuse them), so a mistake is one line before anything starts.
  */
 import { InvalidArgumentError } from 'commander';
-import { REPLICA_COUNTS, isServerAddress } from '../bus/jetstream/jetstream-options.js';
+import { REPLICA_COUNTS, serverAddressProblem } from '../bus/jetstream/jetstream-options.js';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -20,12 +20,12 @@ export function parseServerPort(value: string): number {
   return port;
 }
 
-/** `--nats-servers`: a comma-separated list of `host:port` (or `nats://`, `tls://` URLs); kept as given. */
+/** `--nats-servers`: a comma-separated list of `host:port` (or `nats://`, `tls://` URLs), ports from 1 to 65535; kept as given. */
 export function parseNatsServers(value: string): string {
   const servers = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (servers.length === 0) throw new InvalidArgumentError('It must list at least one NATS server, host:port,host:port,...');
-  const wrong = servers.find((server) => !isServerAddress(server));
-  if (wrong !== undefined) throw new InvalidArgumentError(`'${wrong}' is not host:port (nor a nats:// or tls:// URL).`);
+  const problem = servers.map(serverAddressProblem).find((p) => p !== undefined);
+  if (problem !== undefined) throw new InvalidArgumentError(`${problem}.`);
   return value;
 }
 

@@ -13,6 +13,7 @@ import { Engine } from '../storage/index.js';
 import { JetStreamStore } from '../bus/jetstream/jetstream-store.js';
 import { nodeIO, type FileIO } from '../storage/index.js';
 import { createLogger } from './logging.js';
+import { checkNatsFiles } from './nats-files.js';
 import { checkServeDirectory } from './store-checks.js';
 import type { Resources } from './resources.js';
 import type { ServeSettings } from './settings.js';
@@ -68,6 +69,7 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
     ...(http === undefined ? [] : [{ host: httpHost, port: http.port, option: '--http-port' }]),
   ]);
   const tls = settings.tls === undefined ? undefined : loadTls(settings.tls);
+  if (settings.backend.type === 'jetstream') checkNatsFiles(settings.backend.jetstream);
   const logger = createLogger(settings.logLevel, settings.logOutputs);
   const crc32c = resources.crc32c();
   logger.info({ version: resources.version, build: resources.build, node: process.version, crc32c: crc32c.description, dataDir: settings.engine.dataDir }, 'starting');
@@ -131,6 +133,10 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  // Closed: nothing is left to wait for. A jetstream request whose connection was closed at the
+  // shutdown wait may still be retrying (a write for write_timeout_ms, 30 s), and its timers kept
+  // the process alive that long after "stopped". Log lines are written synchronously.
+  process.exit();
 }
 
 /** Writes `port` to `file`, whole or not at all: a reader never sees a partial number. */

@@ -61,6 +61,12 @@ const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_PORT = 8080;
 /** Warnings about limits being hit are logged at most this often. */
 const LIMIT_WARNING_INTERVAL_MS = 10_000;
+/**
+ * At shutdown, requests in flight are waited for at most this long while the store cannot reach
+ * its backend (BACKEND_UNAVAILABLE among its write refusals), instead of shutdown_timeout_ms:
+ * they are answered only once it is back, and a jetstream write retries for write_timeout_ms.
+ */
+const UNREACHABLE_BACKEND_WAIT_MS = 2000;
 
 /**
  * Sockets beyond max_connections that are still accepted, to be told TOO_MANY_CONNECTIONS (they
@@ -307,6 +313,11 @@ export class EventBusServer implements ConnectionHost, HttpHost {
     }
   }
 
+  /** Whether the store cannot reach its backend now (the jetstream backend connected to no NATS node). */
+  private backendUnreachable(): boolean {
+    return this.bus.writeRefusals().some((refusal) => refusal.code === ErrorCodes.BACKEND_UNAVAILABLE);
+  }
+
   private sweep(): void {
     const now = Date.now();
     for (const connection of this.connections) connection.checkTimers(now);
@@ -314,8 +325,9 @@ export class EventBusServer implements ConnectionHost, HttpHost {
 
   /**
    * Stops accepting, answers every request already received (waiting up to
-   * `shutdownTimeoutMs` for those in flight), then closes every connection. Does not close the
-   * engine: the caller does that after, to make everything durable.
+   * `shutdownTimeoutMs` for those in flight, UNREACHABLE_BACKEND_WAIT_MS while the backend cannot
+   * be reached), then closes every connection. Does not close the engine: the caller does that
+   * after, to make everything durable.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -328,11 +340,15 @@ export class EventBusServer implements ConnectionHost, HttpHost {
     // Long-polls already waiting answer now (with what is due), so shutdown never drops them.
     this.bus.endWaits();
     for (const connection of this.connections) connection.shutdown();
+    let unreachableSinceMs: number | null = null;
     while (this.connections.size > 0 && Date.now() - started < this.limits.shutdownTimeoutMs) {
+      unreachableSinceMs = this.backendUnreachable() ? unreachableSinceMs ?? Date.now() : null;
+      if (unreachableSinceMs !== null && Date.now() - unreachableSinceMs >= UNREACHABLE_BACKEND_WAIT_MS) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     if (this.connections.size > 0) {
-      this.logger.warn({ connections: this.connections.size }, 'shutdown timeout: closing connections with requests in flight');
+      const why = unreachableSinceMs === null ? 'shutdown timeout' : 'shutdown: the backend cannot be reached';
+      this.logger.warn({ connections: this.connections.size }, `${why}: closing connections with requests in flight`);
     }
     for (const connection of this.connections) connection.destroy();
     for (const socket of this.rejected) socket.destroy();

@@ -98,3 +98,51 @@ t.test('a bad --replicas or --nats-servers is a usage error (64) in one line, be
   writeFileSync(file, 'backend:\n  type: jetstream\n  servers: [a:4222]\n  replicas: 2\n');
   t.throws(() => resolveSettings({ config: file }, {}), { code: 'INVALID_FIELD', message: /'backend\.replicas' must be 1, 3 or 5, got 2/ }, 'the config file\'s backend section is checked when it is read, naming the key');
 });
+
+t.test('a NATS server port outside 1-65535 is refused as a malformed list is: 64 on the command line, 1 in the config file', async (t) => {
+  const runServe = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [MAIN, 'serve', '--port', '0', '--backend', 'jetstream', ...args], { timeout: 20_000 }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error as { code: number }).code, stdout, stderr }));
+  });
+  for (const server of ['127.0.0.1:0', '127.0.0.1:70000', 'nats://127.0.0.1:0', 'nats://127.0.0.1:70000', 'nats://127.0.0.1:-1', 'tls://127.0.0.1:65536']) {
+    const result = await runServe(['--nats-servers', `127.0.0.1:4222,${server}`]);
+    t.equal(result.code, 64, `--nats-servers ...,${server}: status 64`);
+    t.equal(result.stdout, '', 'nothing logged');
+    t.match(result.stderr, /^eventbus: option '--nats-servers <list>' argument .* is invalid\. [^\n]*port [^\n]*1 to 65535[^\n]*\n$/, `one line naming the port range: ${result.stderr.trim()}`);
+  }
+  const dir = tempDir(t);
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, 'backend:\n  type: jetstream\n  servers: [127.0.0.1:4222, 127.0.0.1:70000]\n');
+  const config = await runServe(['--config', file]);
+  t.equal(config.code, 1, "the config file's: status 1");
+  t.equal(config.stdout, '', 'nothing logged');
+  t.match(config.stderr, /^eventbus: [^\n]*127\.0\.0\.1:70000[^\n]*port [^\n]*1 to 65535[^\n]*\n$/, `one line: ${config.stderr.trim()}`);
+  t.ok(resolveJetStreamOptions({ servers: ['a:1', 'nats://b:65535', 'tls://c', '[::1]:4222'] }), 'ports 1 and 65535, and none (4222), are taken');
+});
+
+t.test('NATS credentials and TLS files that cannot be used: one line naming the option, the config key and the file, before anything starts', async (t) => {
+  const dir = tempDir(t);
+  const garbage = path.join(dir, 'garbage.pem');
+  writeFileSync(garbage, 'not a certificate\n');
+  const missing = (name: string) => path.join(dir, name);
+  const cases: [string[], RegExp][] = [
+    [['--nats-creds', missing('missing.creds')], /^eventbus: cannot read the NATS credentials file .*missing\.creds \(--nats-creds, backend\.creds in the config file\): ENOENT\n$/],
+    [['--nats-tls-ca', dir], /^eventbus: cannot read the NATS TLS CA .* \(--nats-tls-ca, backend\.tls_ca in the config file\): EISDIR\n$/],
+    [['--nats-tls-ca', garbage], /^eventbus: the NATS TLS CA .*garbage\.pem \(--nats-tls-ca, backend\.tls_ca in the config file\) is no PEM certificate: [^\n]+\n$/],
+    [['--nats-tls-cert', missing('cert.pem'), '--nats-tls-key', garbage], /^eventbus: cannot read the NATS TLS certificate .*cert\.pem \(--nats-tls-cert, backend\.tls_cert in the config file\): ENOENT\n$/],
+    [['--nats-tls-cert', garbage, '--nats-tls-key', missing('key.pem')], /^eventbus: cannot read the NATS TLS key .*key\.pem \(--nats-tls-key, backend\.tls_key in the config file\): ENOENT\n$/],
+    [['--nats-tls-cert', garbage, '--nats-tls-key', garbage], /^eventbus: the NATS TLS certificate .*garbage\.pem and key .*garbage\.pem cannot be used: [^\n]+\n$/],
+  ];
+  const config = path.join(dir, 'config.yaml');
+  writeFileSync(config, `backend:\n  type: jetstream\n  servers: 127.0.0.1:1\n  creds: ${missing('config.creds')}\n`);
+  cases.push([['--config', config], /^eventbus: cannot read the NATS credentials file .*config\.creds \(--nats-creds, backend\.creds in the config file\): ENOENT\n$/]);
+  for (const [args, expected] of cases) {
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      // The default log level: the start's log lines are what must not come before the refusal.
+      execFile(process.execPath, [MAIN, 'serve', '--port', '0', '--data', path.join(dir, 'data'), '--backend', 'jetstream', '--nats-servers', '127.0.0.1:1', ...args], { timeout: 20_000 }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error as { code: number }).code, stdout, stderr }));
+    });
+    const label = args.map((a) => path.basename(a)).join(' ');
+    t.equal(result.code, 1, `${label}: status 1`);
+    t.equal(result.stdout, '', 'nothing logged: the gateway did not start connecting');
+    t.match(result.stderr, expected, `one line: ${result.stderr.trim()}`);
+  }
+});

@@ -49,16 +49,26 @@ const bad = (message: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `in
 /** The replica counts a stream, consumer and the catalog may have. */
 export const REPLICA_COUNTS: readonly number[] = [1, 3, 5];
 
-/** Whether `server` is a NATS server address: `host:port`, `nats://…` or `tls://…`. */
-export function isServerAddress(server: unknown): server is string {
-  return typeof server === 'string' && /^(nats|tls):\/\/.+|^[^\s/]+:\d+$/.test(server);
+/**
+ * Why `server` is no NATS server address (`host:port`, `nats://…` or `tls://…`, a port from 1 to
+ * 65535 or none), as the end of a sentence; undefined when it is one. A port out of range was
+ * taken before and failed only at connect (0 as refused, 70000 as an invalid URL), or never
+ * while another server of the list answered.
+ */
+export function serverAddressProblem(server: unknown): string | undefined {
+  if (typeof server !== 'string') return `'${String(server)}' is not host:port (nor a nats:// or tls:// URL)`;
+  const port = /:(-?\d+)\/?$/.exec(server)?.[1];
+  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) return `'${server}': the port must be from 1 to 65535, got ${port}`;
+  if (!/^(nats|tls):\/\/.+|^[^\s/]+:\d+$/.test(server)) return `'${server}' is not host:port (nor a nats:// or tls:// URL)`;
+  return undefined;
 }
 
 /** The options with defaults; throws INVALID_FIELD naming a bad value. */
 export function resolveJetStreamOptions(options: JetStreamOptions): ResolvedJetStreamOptions {
   if (!Array.isArray(options.servers) || options.servers.length === 0) throw bad('servers must list at least one host:port (--nats-servers h1:p1,h2:p2,h3:p3)');
   for (const server of options.servers) {
-    if (!isServerAddress(server)) throw bad(`server '${String(server)}' is not host:port`);
+    const problem = serverAddressProblem(server);
+    if (problem !== undefined) throw bad(`server ${problem}`);
   }
   const resolved = {
     replicas: 3,

@@ -11,7 +11,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
+  ErrorCode,
   Events,
+  NatsError,
   connect,
   credsAuthenticator,
   headers as natsHeaders,
@@ -54,6 +56,9 @@ import { Writer } from './writer.js';
  * of headers a message; the rest is room for the others (key, type, msg id, version, time).
  */
 const MAX_METADATA_BYTES = 62 * 1024;
+
+/** A NATS connection's drain at close, at most (then it is closed): shutdown stays short when the cluster is gone. */
+const CLOSE_DRAIN_TIMEOUT_MS = 2000;
 
 /** Snapshot of one stream: stalled after this long without its end. */
 const SNAPSHOT_TIMEOUT_MS = 120_000;
@@ -130,7 +135,7 @@ export class JetStreamStore implements EventStore {
     try {
       nc = await connect(connectionOptions(resolved));
     } catch (error) {
-      throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${(error as Error).message}`, { cause: error });
+      throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${connectFailure(error)}`, { cause: error });
     }
     try {
       const jsm = await nc.jetstreamManager({ timeout: resolved.requestTimeoutMs, checkAPI: false });
@@ -177,7 +182,7 @@ export class JetStreamStore implements EventStore {
     this.closing = true;
     this.consumers.endWaits();
     await this.consumers.close();
-    await Promise.all([this.nc, ...this.publishConnections].map((c) => drainOrClose(c, this.options.requestTimeoutMs)));
+    await Promise.all([this.nc, ...this.publishConnections].map((c) => drainOrClose(c, Math.min(this.options.requestTimeoutMs, CLOSE_DRAIN_TIMEOUT_MS))));
   }
 
   async createStream(name: string, allowReserved = false): Promise<StreamView> {
@@ -546,6 +551,14 @@ async function drainOrClose(nc: NatsConnection, timeoutMs: number): Promise<void
   if (!nc.isClosed()) await nc.close().catch(() => {});
 }
 
+/** Why a connect failed, in words: nats.js says only `tls` for a server that offers no TLS. */
+function connectFailure(error: unknown): string {
+  if (error instanceof NatsError && error.code === ErrorCode.ServerOptionNotAvailable && error.message === 'tls') {
+    return 'the server does not offer TLS, which a tls:// server URL and the NATS TLS files (--nats-tls-ca, --nats-tls-cert) require';
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 function connectionOptions(options: ResolvedJetStreamOptions): ConnectionOptions {
   const connection: ConnectionOptions = {
     servers: options.servers,
@@ -564,11 +577,14 @@ function connectionOptions(options: ResolvedJetStreamOptions): ConnectionOptions
   if (options.password !== undefined) connection.pass = options.password;
   if (options.token !== undefined) connection.token = options.token;
   if (options.credsFile !== undefined) connection.authenticator = credsAuthenticator(readFileSync(options.credsFile));
-  if (options.tls !== undefined) {
+  // nats.js drops a URL's scheme, and without a tls option uses TLS only where the server offers
+  // it: a tls:// server that did not was used in plain text. A tls option makes every server of
+  // the connection (one setting for all, also the ones the cluster advertises) offer TLS or be refused.
+  if (options.tls !== undefined || options.servers.some((server) => server.startsWith('tls://'))) {
     const tls: NonNullable<ConnectionOptions['tls']> = {};
-    if (options.tls.caFile !== undefined) tls.caFile = options.tls.caFile;
-    if (options.tls.certFile !== undefined) tls.certFile = options.tls.certFile;
-    if (options.tls.keyFile !== undefined) tls.keyFile = options.tls.keyFile;
+    if (options.tls?.caFile !== undefined) tls.caFile = options.tls.caFile;
+    if (options.tls?.certFile !== undefined) tls.certFile = options.tls.certFile;
+    if (options.tls?.keyFile !== undefined) tls.keyFile = options.tls.keyFile;
     connection.tls = tls;
   }
   return connection;
