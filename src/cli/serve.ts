@@ -1,6 +1,8 @@
 /**
  * `eventbus serve`: opens the store, starts the server, and on SIGINT or SIGTERM stops
- * accepting, answers what was already received, makes everything durable and exits 0.
+ * accepting, answers what was already received, makes everything durable and exits 0; or 1 when
+ * the store's close says something acknowledged may not be on disk (a write or fsync failed that
+ * no request was told of).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +14,7 @@ import { EventBusServer, checkExposure } from '../server/server.js';
 import { Engine } from '../storage/index.js';
 import { JetStreamStore } from '../bus/jetstream/jetstream-store.js';
 import { nodeIO, type FileIO } from '../storage/index.js';
+import type { Logger as PinoLogger } from 'pino';
 import { createLogger } from './logging.js';
 import { checkNatsFiles } from './nats-files.js';
 import { checkServeDirectory } from './store-checks.js';
@@ -109,7 +112,7 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
   if (settings.httpPortFile !== undefined && server.http !== null) writePortFile(settings.httpPortFile, server.http.port);
   if (settings.portFile !== undefined) writePortFile(settings.portFile, server.port);
 
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -118,17 +121,8 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
       }
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      void (async () => {
-        try {
-          await server.close();
-          await engine.close();
-          logger.info(engine instanceof Engine ? { commits: engine.commitStats } : { backend: 'jetstream' }, 'stopped');
-        } catch (error) {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exitCode = 1;
-        }
-        resolve();
-      })();
+      // A failed close rejects serve: one line on stderr and exit status 1 (run.ts).
+      shutDown(server, engine, logger).then(resolve, reject);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -137,6 +131,29 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
   // shutdown wait may still be retrying (a write for write_timeout_ms, 30 s), and its timers kept
   // the process alive that long after "stopped". Log lines are written synchronously.
   process.exit();
+}
+
+/**
+ * Stops the server, then closes the store, also when the server's close failed (the store's
+ * close releases its LOCK). Rejects with the store's failure, logged first: the engine's close
+ * rejects when a write or fsync failed that no request was told of, so that something
+ * acknowledged may not be on disk.
+ */
+async function shutDown(server: EventBusServer, engine: Engine | JetStreamStore, logger: PinoLogger): Promise<void> {
+  let serverFailure: unknown = null;
+  await server.close().catch((error: unknown) => {
+    logger.error({ err: error }, 'shutdown: the server did not close cleanly');
+    serverFailure = error;
+  });
+  try {
+    await engine.close();
+  } catch (error) {
+    const code = error instanceof EventBusError ? error.code : ErrorCodes.INTERNAL;
+    logger.error({ err: error, code }, 'shutdown: the store did not close cleanly: exiting with status 1');
+    throw error;
+  }
+  if (serverFailure !== null) throw serverFailure;
+  logger.info(engine instanceof Engine ? { commits: engine.commitStats } : { backend: 'jetstream' }, 'stopped');
 }
 
 /** Writes `port` to `file`, whole or not at all: a reader never sees a partial number. */

@@ -49,7 +49,7 @@ import type { Damage } from './log/segment-check.js';
 import type { AppendedEvent, LogContext, LogStats, RetentionPolicy } from './log/stream-log.js';
 import { WriteScratch } from './log/write-scratch.js';
 import { closeStream, prepareDataDirectory, removeOrphans, StreamLifecycle } from './stream-lifecycle.js';
-import { StreamRegistry } from './stream-registry.js';
+import { StreamRegistry, type StreamState } from './stream-registry.js';
 import { EventWatch } from './long-polls.js';
 import { StreamAdmin, type RetentionView } from './stream-admin.js';
 import type { StreamRetention } from './stream-settings.js';
@@ -851,7 +851,11 @@ export class Engine {
 
   /**
    * Closes the store: queued appends are written and every file is fsynced (whatever the
-   * policy), then files are closed and the lock released.
+   * policy), then files are closed and the lock released. Rejects (after closing everything) with
+   * the first write or fsync failure that no call was told of (under `interval` and `never` any,
+   * since they acknowledge before fsyncing; under `always` one no waiting append was rejected
+   * with, as close's own final fsync): IO_ERROR, or DISK_FULL for a full disk. Resolving means
+   * everything acknowledged is on disk.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -869,9 +873,11 @@ export class Engine {
     await Promise.all(states.map((s) => s.log.idle()));
     for (const { log, consumers } of states) this.groupCommit.touch([...log.syncTargets(), ...consumers.journalFile.syncTargets()]);
     let clean = false;
+    let failure: EventBusError | null = null;
     try {
       await this.groupCommit.syncAll();
       clean = states.every((state) => state.log.failure === null && state.consumers.journalFile.failure === null);
+      failure = unreportedFailure(states);
     } finally {
       this.groupCommit.close();
       const crcs = new Map<string, SegmentCrcs>();
@@ -881,6 +887,10 @@ export class Engine {
         closeStream(state, undefined, true);
       }
       this.finishClose(clean, crcs);
+    }
+    if (failure !== null) {
+      this.options.logger.error({ dataDir: this.dataDir, code: failure.code, reason: failure.reason }, 'close rejects: a write or fsync failed and no call was told');
+      throw failure;
     }
   }
 
@@ -922,6 +932,23 @@ function checkDataDirectory({ io, dataDir, create }: ResolvedOptions): void {
   if (kind === 'other') throw refuse(`${dataDir} is not empty and is not an eventbus data directory (it has no catalog, streams/ or LOCK); nothing was written`);
   if (create || kind === 'store') return;
   throw refuse(kind === 'missing' ? `there is no data directory at ${dataDir}` : `${dataDir} is not an eventbus data directory (it has no catalog)`);
+}
+
+/**
+ * Close's rejection: the first failure of a stream's log or consumer journal that no call was
+ * told of (fs/durable-writer.ts), in its own code; null if there is none.
+ */
+function unreportedFailure(states: readonly StreamState[]): EventBusError | null {
+  let first: { error: EventBusError; order: number; stream: string } | null = null;
+  for (const { entry, log, consumers } of states) {
+    for (const found of [log.unreportedFailure, consumers.journalFile.unreportedFailure]) {
+      if (found !== null && (first === null || found.order < first.order)) first = { ...found, stream: entry.name };
+    }
+  }
+  if (first === null) return null;
+  const { error, stream } = first;
+  const reason = `the store closed after a failure no call was told of: ${error.reason} (stream '${stream}'); what was written to the stream may not be on disk (the next open recovers as after a crash)`;
+  return new EventBusError(error.code, reason, { cause: error, context: { stream } });
 }
 
 function toInfo(entry: CatalogEntry): StreamInfo {

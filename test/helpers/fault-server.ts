@@ -32,6 +32,8 @@ export interface FaultServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Default `warn`. */
   logLevel?: string;
+  /** `--fsync`: default `always`. */
+  fsync?: 'always' | 'interval' | 'never';
   /** Default 20 s (a recovering server reads its data first). */
   timeoutMs?: number;
   /** Called with the process as soon as it is spawned (to kill it before it listens). */
@@ -45,7 +47,7 @@ export function startFaultServer(options: FaultServerOptions): Promise<FaultServ
   const id = ++starts;
   const portFile = path.join(options.workDir, `port-${process.pid}-${id}`);
   fs.rmSync(portFile, { force: true });
-  const args = [MAIN, 'serve', '--port', '0', '--port-file', portFile, '--data', options.dataDir, '--fsync', 'always', '--log-level', options.logLevel ?? 'warn'];
+  const args = [MAIN, 'serve', '--port', '0', '--port-file', portFile, '--data', options.dataDir, '--fsync', options.fsync ?? 'always', '--log-level', options.logLevel ?? 'warn'];
   if (options.config !== undefined) {
     const configFile = path.join(options.workDir, 'config.yaml');
     fs.writeFileSync(configFile, options.config);

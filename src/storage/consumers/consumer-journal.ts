@@ -18,7 +18,7 @@ import path from 'node:path';
 import { assert, type EventBusError } from '../../errors.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { DurableFile } from '../fs/durable-file.js';
-import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange } from '../fs/durable-writer.js';
+import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange, type UnreportedFailure } from '../fs/durable-writer.js';
 import type { SyncTarget } from '../fs/group-commit.js';
 import { readWholeFile, type FileIO } from '../fs/io.js';
 import type { RecoveryNotes } from '../log/recovery-notes.js';
@@ -118,6 +118,11 @@ export class ConsumerJournal {
   /** Set after a failed write or fsync: no more changes are acknowledged until reopened. */
   get failure(): EventBusError | null {
     return this.writer.failure;
+  }
+
+  /** A failure of this journal that no change was rejected with (DurableWriter.unreportedFailure). */
+  get unreportedFailure(): UnreportedFailure | null {
+    return this.writer.unreportedFailure;
   }
 
   /** Throws the refusal after a failure (DISK_FULL or STREAM_FAILED), or the close reason. */

@@ -13,8 +13,14 @@
  * STREAM_FAILED otherwise) until the store is reopened, whose recovery settles what the disk
  * holds. A batch whose own fsync succeeded after an earlier batch failed is rejected too: what
  * follows a failure must not be acknowledged either.
+ *
+ * A failure is *reported* once changes waiting on it were rejected with it, which happens only
+ * under `always`. Under `interval` and `never` changes are acknowledged before any fsync, so a
+ * failure may concern acknowledged ones and nobody was told; nor is a failure no change waited on
+ * (a seal being finished, close's final fsync). The engine's close rejects with the first
+ * unreported failure ({@link DurableWriter.unreportedFailure}).
  */
-import { EventBusError, ioError, refusalAfter } from '../../errors.js';
+import { assert, EventBusError, ioError, refusalAfter } from '../../errors.js';
 import type { Logger } from '../logger.js';
 import type { GroupCommit, SyncTarget } from './group-commit.js';
 import { InFlight } from './in-flight.js';
@@ -64,9 +70,23 @@ export interface WriterNames {
   fields: object;
 }
 
+/** A writer's failure that no change was rejected with (see the file's comment). */
+export interface UnreportedFailure {
+  error: EventBusError;
+  /** Its place among every writer's failures: the lowest happened first. */
+  order: number;
+}
+
+/** Failures of every writer so far: orders them, so that close reports the first. */
+let failuresSeen = 0;
+
 export class DurableWriter<T extends PendingChange<R>, R> {
   /** Set after a failed write or fsync: every later change is refused until reopened. */
   failure: EventBusError | null = null;
+  /** When {@link failure} happened, among every writer's failures (1 the first; 0 none). */
+  failureOrder = 0;
+  /** Whether changes waiting on {@link failure} were rejected with it (see the file's comment). */
+  private failureReported = false;
   private queued: T[] = [];
   private closedError: EventBusError | null = null;
   /** Commits and other durable work in flight; the owner closes its files only once idle. */
@@ -81,6 +101,14 @@ export class DurableWriter<T extends PendingChange<R>, R> {
   /** True once closed. */
   get closed(): boolean {
     return this.closedError !== null;
+  }
+
+  /**
+   * The failure, unless it was reported to the changes it concerned: something acknowledged (or
+   * written) may then not be on disk, and nobody was told. `order`: see {@link failureOrder}.
+   */
+  get unreportedFailure(): UnreportedFailure | null {
+    return this.failure === null || this.failureReported ? null : { error: this.failure, order: this.failureOrder };
   }
 
   /** True when changes wait for {@link flush}. */
@@ -128,21 +156,21 @@ export class DurableWriter<T extends PendingChange<R>, R> {
       targets = this.hooks.write(batch, nowMs);
     } catch (error) {
       this.fail(error);
-      rejectAll(batch, this.failure);
+      this.rejectWithFailure(batch);
       return;
     }
     this.commit(targets, batch.length).then(
       () => this.settle(batch),
       (error: unknown) => {
         this.fail(error);
-        rejectAll(batch, this.failure);
+        this.rejectWithFailure(batch);
       },
     );
   }
 
   private settle(batch: T[]): void {
     if (this.failure !== null) {
-      rejectAll(batch, this.failure);
+      this.rejectWithFailure(batch);
       return;
     }
     this.hooks.durable?.(batch);
@@ -164,10 +192,23 @@ export class DurableWriter<T extends PendingChange<R>, R> {
     return this.inFlight.idle();
   }
 
+  /**
+   * Rejects `batch` with the failure. Under `always` its changes waited on the durability that
+   * failed: their callers are told, so the failure is reported. Under the other policies changes
+   * before them were acknowledged at their write and may be lost: it stays unreported.
+   */
+  private rejectWithFailure(batch: readonly T[]): void {
+    assert(this.failure !== null && batch.length > 0, 'a batch rejected with no failure');
+    if (this.ctx.groupCommit.policy === 'always') this.failureReported = true;
+    rejectAll(batch, this.failure);
+  }
+
   /** Starts refusing (the first failure is the one reported). */
   fail(error: unknown): void {
     if (this.failure !== null) return;
     this.failure = error instanceof EventBusError ? error : ioError(this.names.writing, error);
+    failuresSeen += 1;
+    this.failureOrder = failuresSeen;
     this.ctx.logger.error({ ...this.names.fields, code: this.failure.code, reason: this.failure.reason }, this.names.failedMessage);
     this.hooks.stopped?.(this.refusal());
   }

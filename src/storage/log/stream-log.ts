@@ -14,7 +14,7 @@
 import path from 'node:path';
 import { assert, ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import type { SegmentCrcs } from '../crc-checkpoint.js';
-import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange } from '../fs/durable-writer.js';
+import { DurableWriter, UNSETTLED, type DurableWriterContext, type PendingChange, type UnreportedFailure } from '../fs/durable-writer.js';
 import type { SyncTarget } from '../fs/group-commit.js';
 import { FILE_HEADER_BYTES } from '../format/file-header.js';
 import { INDEX_ENTRY_BYTES, encodeIndexEntry } from '../format/offset-index.js';
@@ -117,6 +117,11 @@ export class StreamLog {
   /** Set after a failed write or fsync: the log takes no more appends until reopened. */
   get failure(): EventBusError | null {
     return this.writer.failure;
+  }
+
+  /** A failure of this log that no append was rejected with (DurableWriter.unreportedFailure). */
+  get unreportedFailure(): UnreportedFailure | null {
+    return this.writer.unreportedFailure;
   }
 
   /**
