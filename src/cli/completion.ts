@@ -5,6 +5,8 @@
  * EVENTBUS_* variables of the shell and the connection options typed on the line (--host,
  * --port, --tls, --tls-ca, --auth); names with spaces complete as one word. The value of an
  * option is not taken for the stream argument. Options taking a file or directory complete paths.
+ * In bash, words split at ':' and '=' (COMP_WORDBREAKS) are joined again, and each reply is cut
+ * to the part bash replaces, after the last of those the user's COMP_WORDBREAKS has.
  */
 import type { Command, Option } from 'commander';
 
@@ -79,7 +81,7 @@ function bashScript(commands: CommandSpec[]): string {
 # Stream names from the server, asked with the connection options typed on the line; each
 # name one word (quoted as the shell needs: a name may hold spaces).
 _eventbus_streams() {
-  local i name prefix glued
+  local i name prefix
   local -a conn=()
   for ((i = 2; i < cword; i++)); do
     case "\${words[i]}" in
@@ -88,13 +90,10 @@ _eventbus_streams() {
     esac
   done
   prefix="\${cur//\\\\/}"
-  # bash replaces only what follows the word's last ':' or '=' (a '$dlq:orders:billing').
-  glued="\${cur%"\${cur##*[:=]}"}"
   COMPREPLY=()
   while IFS= read -r name; do
     [[ "$name" == "$prefix"* ]] || continue
-    name="$(printf '%q' "$name")"
-    COMPREPLY+=("\${name#"$glued"}")
+    COMPREPLY+=("$(printf '%q' "$name")")
   done < <(eventbus streams --names "\${conn[@]}" 2>/dev/null)
 }
 
@@ -110,6 +109,7 @@ _eventbus_paths() {
   done < <(compgen -$1 -- "$cur")
   compopt -o filenames 2>/dev/null
   [[ $1 == d ]] && compopt -o nospace 2>/dev/null
+  paths=1
   return 0
 }
 
@@ -140,22 +140,53 @@ _eventbus_words() {
   return 0
 }
 
+# What bash replaces with a reply: the word's last piece in COMP_WORDS, after its last
+# COMP_WORDBREAKS character (none when that piece is the break characters themselves:
+# 'orders:' completes after the ':'). base is the rest of the word, before it: taken off every
+# reply, as bash-completion's __ltrim_colon_completions does, but for '=' too and only where the
+# user's COMP_WORDBREAKS splits.
+_eventbus_base() {
+  local piece="\${COMP_WORDS[COMP_CWORD]-}" breaks="\${COMP_WORDBREAKS-}"
+  [[ -n "$breaks" && -n "$piece" && -z "\${piece//[$breaks]/}" ]] && piece=""
+  base="\${words[cword]%"$piece"}"
+  return 0
+}
+
 _eventbus() {
-  local cur prev cmd opts valopts positional i cword
+  local cur prev cmd opts valopts positional i cword base valprefix reply paths=""
   local -a words
   _eventbus_words
+  _eventbus_base
   cur="\${words[cword]}"
   prev="\${words[cword-1]}"
+  valprefix=""
+  # '--fsync=i': the value after '=' is completed as after '--fsync i'; the replies are whole words again below.
+  if [[ "$cur" == --*=* ]]; then
+    prev="\${cur%%=*}"
+    valprefix="$prev="
+    cur="\${cur#*=}"
+  fi
+  _eventbus_candidates
+  for ((i = 0; i < \${#COMPREPLY[@]}; i++)); do
+    reply="$valprefix\${COMPREPLY[i]}"
+    COMPREPLY[i]="\${reply#"$base"}"
+    # bash marks a directory only when the reply itself names one; a cut one ('b/dir' of
+    # 'a:b/dir') is marked here, and no space follows it, so completion goes on inside it.
+    if [[ -n "$paths" && -n "$base" && -d "\${reply#"$valprefix"}" && "$reply" != */ ]]; then
+      COMPREPLY[i]+=/
+      compopt -o nospace 2>/dev/null
+    fi
+  done
+  return 0
+}
+
+# COMPREPLY: the completions of $cur, whole (a path, a name, a value).
+_eventbus_candidates() {
   if [[ $cword -eq 1 ]]; then
     COMPREPLY=($(compgen -W "${words(commands.map((c) => c.name))} --help --version" -- "$cur"))
     return
   fi
   cmd="\${words[1]}"
-  # '--fsync=i': the value after '=' is completed as after '--fsync i' (bash replaces only it).
-  if [[ "$cur" == --*=* ]]; then
-    prev="\${cur%%=*}"
-    cur="\${cur#*=}"
-  fi
   case "$cmd $prev" in
 ${valueCases.join('\n')}
   esac

@@ -97,7 +97,7 @@ export function buildProgram(resources: Resources): Command {
         if (command.getOptionValueSource(key) === 'cli') command.error(`${flag} is not taken as an argument (other users can see arguments in ps): set ${variable}, or backend.${configKey} in the config file`, { exitCode: 64, code: 'eventbus.secretArgument' });
       }
       const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
-      await serve(resolveSettings(flags), resources);
+      await serve(resolveSettings(flags, process.env, (key) => command.getOptionValueSource(key)), resources);
     });
 
   const print = (line: string) => process.stdout.write(`${line}\n`);

@@ -19,29 +19,46 @@ import { createLogger } from './logging.js';
 import { checkNatsFiles } from './nats-files.js';
 import { checkServeDirectory } from './store-checks.js';
 import type { Resources } from './resources.js';
-import type { ServeSettings } from './settings.js';
+import type { ServeSettings, TlsFiles } from './settings.js';
+
+/** What a file error means, in words; the code kept for searching. */
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'a directory, not a file',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+};
+
+/** `certs/c.pem (/srv/certs/c.pem)` for a relative path: where it was looked for. */
+function shownPath(file: string): string {
+  return path.isAbsolute(file) ? file : `${file} (${path.resolve(file)})`;
+}
 
 /**
  * Reads the TLS certificate and key and checks that they make a usable pair, before anything is
- * opened or logged: a wrong path or a file that is no PEM is one line naming the option and file,
- * not a bare `ENOENT` or OpenSSL code after the store was opened.
+ * opened or logged: a wrong path or a file that is no PEM is one line naming the file and where
+ * it was given (option, variable or config key), not a bare `ENOENT` or OpenSSL code after the
+ * store was opened.
  */
-function loadTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
-  const read = (file: string, what: string, option: string): Buffer => {
+function loadTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
+  const read = (file: string, what: string, givenBy: string): Buffer => {
     try {
       return readFileSync(file);
     } catch (error) {
-      const errno = (error as NodeJS.ErrnoException).code ?? String(error);
-      throw new EventBusError(ErrorCodes.INVALID_FIELD, `cannot read the TLS ${what} ${file} (${option}): ${errno}`);
+      const errno = (error as NodeJS.ErrnoException).code;
+      const detail = errno === undefined ? String(error) : `${FILE_ERRORS[errno] ?? (error as Error).message} (${errno})`;
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `cannot read the TLS ${what} ${shownPath(file)} given by ${givenBy}: ${detail}`);
     }
   };
-  const cert = read(files.certFile, 'certificate', '--tls-cert, server.tls.cert in the config file');
-  const key = read(files.keyFile, 'key', '--tls-key, server.tls.key in the config file');
+  const cert = read(files.certFile, 'certificate', files.certGivenBy);
+  const key = read(files.keyFile, 'key', files.keyGivenBy);
   try {
     createSecureContext({ cert, key });
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    throw new EventBusError(ErrorCodes.INVALID_FIELD, `the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used: ${detail}`);
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, `the TLS certificate ${shownPath(files.certFile)} (${files.certGivenBy}) and key ${shownPath(files.keyFile)} (${files.keyGivenBy}) cannot be used: ${detail}`);
   }
   return { cert, key };
 }

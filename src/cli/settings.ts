@@ -45,6 +45,21 @@ export interface ServeFlags {
   natsTlsKey?: string;
 }
 
+/**
+ * The server's TLS files as given, each with where it was given (`--tls-cert`,
+ * `EVENTBUS_TLS_CERT`, `server.tls.cert in FILE`), so that a file that cannot be used is refused
+ * naming what to fix.
+ */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  certGivenBy: string;
+  keyGivenBy: string;
+}
+
+/** Where commander took an option's value from ('cli', 'env', ...; getOptionValueSource). */
+export type OptionSource = (key: keyof ServeFlags) => string | undefined;
+
 /** The storage backend: the embedded engine (default) or a NATS JetStream cluster. */
 export type BackendSettings = { type: 'engine' } | { type: 'jetstream'; jetstream: JetStreamOptions };
 
@@ -53,7 +68,7 @@ export interface ServeSettings {
   port: number;
   portFile: string | undefined;
   insecureNoAuth: boolean;
-  tls: { certFile: string; keyFile: string } | undefined;
+  tls: TlsFiles | undefined;
   logLevel: string;
   logOutputs: string[];
   clients: Record<string, ClientCredentials>;
@@ -85,7 +100,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 
-export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServeSettings {
+export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env, sourceOf: OptionSource = () => 'cli'): ServeSettings {
   const configFile = flags.config;
   const file: FileConfig = configFile === undefined
     ? { clients: {}, server: {}, tls: {}, storage: {}, retention: {}, consumers: {}, http: {}, backend: {} }
@@ -101,9 +116,7 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw bad(`log level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
   const insecureNoAuth = flags.insecureNoAuth ?? envFlag(env.EVENTBUS_INSECURE_NO_AUTH, 'EVENTBUS_INSECURE_NO_AUTH') ?? (file.server.insecureNoAuth as boolean | undefined) ?? false;
 
-  const certFile = flags.tlsCert ?? file.tls.cert;
-  const keyFile = flags.tlsKey ?? file.tls.key;
-  if ((certFile === undefined) !== (keyFile === undefined)) throw bad('TLS needs both a certificate (--tls-cert) and a key (--tls-key)');
+  const tls = resolveTls(flags, file, configFile, sourceOf);
 
   const limits: Record<string, number> = {};
   const bus: Record<string, number> = {};
@@ -137,7 +150,7 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     port,
     portFile: flags.portFile ?? (file.server.portFile as string | undefined),
     insecureNoAuth,
-    tls: certFile === undefined ? undefined : { certFile, keyFile: keyFile! },
+    tls,
     logLevel,
     logOutputs: file.logOutputs ?? ['stdout'],
     clients: file.clients,
@@ -151,6 +164,22 @@ export function resolveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     httpPortFile: nonEmpty(flags.httpPortFile) ?? (httpPortFileInFile as string | undefined),
     backend: resolveBackend(flags, file, engine),
   };
+}
+
+/** `--tls-cert`/`--tls-key` (or their variables) over the config file's `server.tls`, each with where it was given. */
+function resolveTls(flags: ServeFlags, file: FileConfig, configFile: string | undefined, sourceOf: OptionSource): TlsFiles | undefined {
+  const pick = (key: 'tlsCert' | 'tlsKey', option: string, variable: string, configKey: 'cert' | 'key') => {
+    // An empty value (EVENTBUS_TLS_CERT=) counts as unset, as for the other paths.
+    const given = nonEmpty(flags[key]);
+    if (given !== undefined) return { file: given, givenBy: sourceOf(key) === 'env' ? variable : option };
+    const inFile = file.tls[configKey];
+    return inFile === undefined ? undefined : { file: inFile, givenBy: `server.tls.${configKey} in ${configFile ?? 'the config file'}` };
+  };
+  const cert = pick('tlsCert', '--tls-cert', 'EVENTBUS_TLS_CERT', 'cert');
+  const key = pick('tlsKey', '--tls-key', 'EVENTBUS_TLS_KEY', 'key');
+  if ((cert === undefined) !== (key === undefined)) throw bad('TLS needs both a certificate (--tls-cert) and a key (--tls-key)');
+  if (cert === undefined || key === undefined) return undefined;
+  return { certFile: cert.file, keyFile: key.file, certGivenBy: cert.givenBy, keyGivenBy: key.givenBy };
 }
 
 /**

@@ -6,8 +6,6 @@
 import { ErrorCodes, EventBusError, type ErrorCode } from '../errors.js';
 import type { Response } from './types.js';
 
-const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes));
-
 const ORIGINAL_REASONS: [RegExp, ErrorCode][] = [
   [/^invalid json provided/, ErrorCodes.INVALID_JSON],
   [/^operation must be one of: /, ErrorCodes.UNKNOWN_OPERATION],
@@ -19,26 +17,19 @@ const ORIGINAL_REASONS: [RegExp, ErrorCode][] = [
   [/^status must be one of: /, ErrorCodes.INVALID_STATUS],
 ];
 
-/** What a server's code looks like; one this client does not know yet still has this shape. */
-const CODE_SHAPE = /^[A-Z][A-Z0-9_]{0,63}$/;
-
 /**
- * The error a failure response stands for. A code this client does not know (a newer server's)
- * is kept as sent, not turned into INTERNAL, which would say the server hit a bug.
+ * The error a failure response stands for. A code this client does not know (a newer server's,
+ * or another server's of any spelling) is kept exactly as sent: turning it into INTERNAL would
+ * lose it and say the server hit a bug. Only a response without a code (the original Go
+ * server's; an empty code is none) has its code found from its fixed reason, else INTERNAL.
  */
 export function responseError(response: Response): EventBusError {
   const reason = typeof response.reason === 'string' ? response.reason : 'request failed (no reason given)';
-  let code: ErrorCode = ErrorCodes.INTERNAL;
-  if (typeof response.code === 'string' && (KNOWN_CODES.has(response.code) || CODE_SHAPE.test(response.code))) code = response.code as ErrorCode;
-  else {
-    for (const [pattern, mapped] of ORIGINAL_REASONS) {
-      if (pattern.test(reason)) {
-        code = mapped;
-        break;
-      }
-    }
-  }
-  return new EventBusError(code, reason, response.context === undefined ? {} : { context: response.context });
+  const options = response.context === undefined ? {} : { context: response.context };
+  // The type says ErrorCode; a newer server's code is a string outside it (documented in the README).
+  if (typeof response.code === 'string' && response.code !== '') return new EventBusError(response.code as ErrorCode, reason, options);
+  const mapped = ORIGINAL_REASONS.find(([pattern]) => pattern.test(reason));
+  return new EventBusError(mapped === undefined ? ErrorCodes.INTERNAL : mapped[1], reason, options);
 }
 
 /** A transport failure: CONNECTION_ERROR with `reason`. */

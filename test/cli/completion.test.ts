@@ -33,13 +33,17 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   const bin = path.join(dir, 'bin');
   spawnSync('mkdir', [bin]);
   writeFileSync(path.join(bin, 'eventbus'), `#!/bin/sh\nexec '${process.execPath}' '${MAIN}' "$@"\n`, { mode: 0o755 });
-  const complete = (line: string, compopts?: string[]): string[] => {
-    // As bash hands them over: split at blanks, then at ':' and '=' (COMP_WORDBREAKS), each of
-    // those a word of its own; the whole line in COMP_LINE, the cursor at its end.
-    const words = line.split(' ').flatMap((word) => word.split(/([:=])/));
+  const complete = (line: string, compopts?: string[], breaks = ':='): string[] => {
+    // As bash 5 hands them over (seen in an interactive bash): split at blanks, then at runs of
+    // the COMP_WORDBREAKS characters, each run a word of its own ('--host ::1' is '--host' '::'
+    // '1'; 'orders:' ends with the word ':', the cursor on it; a blank at the end starts an
+    // empty word); the whole line in COMP_LINE, the cursor at its end.
+    const run = new RegExp(`([${breaks}]+)`);
+    const words = line.split(' ').flatMap((word) => (word === '' ? [''] : word.split(run).filter((part) => part !== '')));
     const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+    const wordBreaks = `"'><;|&(${breaks}`;
     // compopt works only inside a real completion: recorded here instead, after the replies.
-    const program = `source '${file}'; compopt() { OPTS+=("$*"); }; COMP_WORDS=(${words.map(quoted).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quoted(line)}; COMP_POINT=${line.length}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"; printf 'compopt %s\\n' "\${OPTS[@]}"`;
+    const program = `source '${file}'; compopt() { OPTS+=("$*"); }; COMP_WORDBREAKS=${quoted(wordBreaks)}; COMP_WORDS=(${words.map(quoted).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quoted(line)}; COMP_POINT=${line.length}; _eventbus; printf '%s\\n' "\${COMPREPLY[@]}"; printf 'compopt %s\\n' "\${OPTS[@]}"`;
     const result = spawnSync('bash', ['-c', program], { encoding: 'utf8', env: { ...BASE_ENV, PATH: `${bin}:${process.env.PATH}`, EVENTBUS_PORT: String(server.port) } });
     t.equal(result.stderr, '', `no errors completing '${line}'`);
     const lines = result.stdout.split('\n').filter((word) => word !== '');
@@ -82,6 +86,12 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   t.same(complete(`eventbus info --port=${other.port} orders:eu `), [], "only the first argument is a stream, with ':' in it");
   t.same(complete('eventbus serve --fsync=i'), ['interval'], "'--fsync=' completes its value");
   t.same(complete(`eventbus read --port=${other.port} --fo`), ['--follow'], "after '--port=N' the options still complete");
+  t.same(complete(`eventbus info --host ::ffff:127.0.0.1 --port=${other.port} orders:`).sort(), ['eu', 'us'], "a value with ':' ('--host ::ffff:127.0.0.1') is one value, asked as typed");
+  t.same(complete(`eventbus info --port ${other.port} --auth=id:secret orders:u`), ['us'], "'--auth=ID:SECRET' is one value too");
+  // A user who took ':' out of COMP_WORDBREAKS (as bash-completion's FAQ suggests): bash then
+  // replaces the whole word, so the whole name is the reply.
+  t.same(complete(`eventbus info --port ${other.port} orders:e`, [], '='), ['orders:eu'], "without ':' in COMP_WORDBREAKS the name is replied whole");
+  t.same(complete('eventbus serve --fsync=i', [], ':'), ['--fsync=interval'], "without '=' in COMP_WORDBREAKS the option is replied with its value");
 
   // verify's path and restore's snapshot are directories.
   const stores = path.join(dir, 'stores');
@@ -100,6 +110,21 @@ t.test('bash: commands, options, choices and stream names', async (t) => {
   const dirOpts: string[] = [];
   t.same(complete(`eventbus serve --data ${stores}/snap`, dirOpts).sort(), [`${stores}/snap shot c`, `${stores}/snapshot-a`, `${stores}/snapshot-b`], 'a directory option completes directories');
   t.same(dirOpts.sort(), ['-o filenames', '-o nospace']);
+
+  // Paths with ':' or '=' in them: bash replaces only what follows the last of them, so the
+  // reply is that part (it was the whole path, which bash put after the typed part: 'a:a\\:b/').
+  const colons = path.join(stores, 'a:b');
+  spawnSync('mkdir', ['-p', path.join(colons, 'xyz-dir'), path.join(stores, 'k=v', 'inner')]);
+  writeFileSync(path.join(colons, 'xyw'), '');
+  // bash marks only a reply that names a directory itself, so a cut one is marked with its '/'.
+  const cutOpts: string[] = [];
+  t.same(complete(`eventbus serve --data ${colons}/xy`, cutOpts), ['b/xyz-dir/'], "a directory option, a path with ':'");
+  t.ok(cutOpts.includes('-o nospace'), 'no space after the directory: completion goes on inside it');
+  t.same(complete(`eventbus serve --data=${colons}/xy`), ['b/xyz-dir/'], "the same written '--data=PATH'");
+  t.same(complete(`eventbus serve --config=${colons}/xy`).sort(), ['b/xyw', 'b/xyz-dir/'], "a file option, '--config=PATH' with ':'");
+  t.same(complete(`eventbus verify ${colons}/xy`), ['b/xyz-dir/'], "verify's path with ':'");
+  t.same(complete(`eventbus verify ${stores}/k=v/in`), ['v/inner/'], "a path with '='");
+  t.same(complete(`eventbus verify ${colons}/xy`, [], '='), [`${colons}/xyz-dir`], "without ':' in COMP_WORDBREAKS, the whole path");
 });
 
 t.test('zsh: descriptions are whole words, with their apostrophes and colons', async (t) => {

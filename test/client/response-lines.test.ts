@@ -55,6 +55,8 @@ t.test('the client: one bad line fails its request only; reason means failure; a
     'not json at all\n',
     '{"operation":"health","status":true,"reason":"stream \'x\' not found"}\n',
     '{"operation":"health","status":false,"reason":"too busy","code":"NO_SUCH_CODE"}\n',
+    '{"operation":"health","status":false,"reason":"over quota","code":"quota.exceeded-v2"}\n',
+    '{"operation":"health","status":false,"reason":"stream \'y\' not found","code":""}\n',
     '{"operation":"health","status":true}\n',
     `{"operation":"health","status":true,"body":"${'x'.repeat(300)}`, // and no end: the unfinished line passes the bound
   ]);
@@ -64,6 +66,8 @@ t.test('the client: one bad line fails its request only; reason means failure; a
   await t.rejects(client.health(), { code: 'CONNECTION_ERROR', reason: 'the server sent a line that is not JSON: not json at all' });
   await t.rejects(client.health(), { code: 'STREAM_NOT_FOUND' }, 'a reason is a failure whatever status says, its code mapped from the original reason');
   await t.rejects(client.health(), { code: 'NO_SUCH_CODE', reason: 'too busy' }, "a code this client does not know (a newer server's) is kept as sent, with its reason");
+  await t.rejects(client.health(), { code: 'quota.exceeded-v2', reason: 'over quota' }, 'a code of any spelling is kept as sent, not turned into INTERNAL');
+  await t.rejects(client.health(), { code: 'STREAM_NOT_FOUND' }, 'an empty code is no code: the reason is mapped as the original\'s');
   await client.health(); // the connection survived every one of them
   await t.rejects(client.health(), { code: 'CONNECTION_ERROR', reason: 'response line longer than 256 bytes' });
   await t.rejects(client.health(), { code: 'CONNECTION_ERROR' }, 'and the connection is closed');

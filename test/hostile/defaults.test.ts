@@ -286,10 +286,10 @@ t.test('TLS files that cannot be used: one line naming the option and the file, 
   execFileSync('openssl', ['genrsa', '-out', otherKey, '2048'], { stdio: 'ignore' });
   writeFileSync(garbage, 'not a certificate\n');
   const cases: [string, string, RegExp][] = [
-    [path.join(dir, 'missing.pem'), key, /^eventbus: cannot read the TLS certificate .*missing\.pem \(--tls-cert, server\.tls\.cert in the config file\): ENOENT$/],
-    [cert, dir, /^eventbus: cannot read the TLS key .* \(--tls-key, server\.tls\.key in the config file\): EISDIR$/],
-    [garbage, key, /^eventbus: the TLS certificate .*garbage\.pem and key .*key\.pem cannot be used: .+/],
-    [cert, otherKey, /^eventbus: the TLS certificate .*cert\.pem and key .*other-key\.pem cannot be used: .+/],
+    [path.join(dir, 'missing.pem'), key, /^eventbus: cannot read the TLS certificate \S*missing\.pem given by --tls-cert: no such file \(ENOENT\)$/],
+    [cert, dir, /^eventbus: cannot read the TLS key \S+ given by --tls-key: a directory, not a file \(EISDIR\)$/],
+    [garbage, key, /^eventbus: the TLS certificate \S*garbage\.pem \(--tls-cert\) and key \S*key\.pem \(--tls-key\) cannot be used: .+/],
+    [cert, otherKey, /^eventbus: the TLS certificate \S*cert\.pem \(--tls-cert\) and key \S*other-key\.pem \(--tls-key\) cannot be used: .+/],
   ];
   for (const [certFile, keyFile, expected] of cases) {
     const data = path.join(dir, `data-${path.basename(certFile)}-${path.basename(keyFile)}`);
@@ -300,5 +300,29 @@ t.test('TLS files that cannot be used: one line naming the option and the file, 
     t.match(lines[0], expected);
     t.equal(run.stdout, '', 'nothing logged: the server did not start');
     t.notOk(existsSync(data), 'the data directory was not created');
+  }
+});
+
+t.test('a TLS file that cannot be read is named with where it was given: the option, the variable or the config key and file', { skip: hasOpenssl ? false : 'needs openssl' }, async (t) => {
+  const dir = tempDir(t);
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const config = path.join(dir, 'tls.yaml');
+  writeFileSync(config, `server:\n  tls:\n    cert: ${cert}\n    key: certs/missing-key.pem\n`);
+  const missingKey = path.join(dir, 'certs', 'missing-key.pem');
+  const cases: [string, string[], NodeJS.ProcessEnv, string][] = [
+    ['EVENTBUS_TLS_CERT', ['--tls-key', key], { EVENTBUS_TLS_CERT: path.join(dir, 'env-cert.pem') }, `cannot read the TLS certificate ${path.join(dir, 'env-cert.pem')} given by EVENTBUS_TLS_CERT: no such file (ENOENT)`],
+    // A relative path is read from the working directory: the line shows where that led.
+    ['server.tls.key', ['--config', config], {}, `cannot read the TLS key certs/missing-key.pem (${missingKey}) given by server.tls.key in ${config}: no such file (ENOENT)`],
+    ['--tls-key over the config file', ['--config', config, '--tls-key', path.join(dir, 'flag-key.pem')], {}, `cannot read the TLS key ${path.join(dir, 'flag-key.pem')} given by --tls-key: no such file (ENOENT)`],
+  ];
+  for (const [label, args, extra, expected] of cases) {
+    const data = path.join(dir, `data-${label.replace(/\W+/g, '_')}`);
+    const run = spawnSync(process.execPath, [MAIN, 'serve', '--port', '0', '--data', data, ...args], { env: { ...env, ...extra }, cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    t.equal(run.status, 1, `${label}: exit status 1, a failure to start`);
+    t.equal(run.stderr, `eventbus: ${expected}\n`, `${label}: one line naming where the path was given`);
+    t.equal(run.stdout, '', `${label}: nothing logged`);
+    t.notOk(existsSync(data), `${label}: the data directory was not created`);
   }
 });
