@@ -10,7 +10,9 @@
  * {@link MAX_SCAN_EVENTS} events a request, and `next_offset` is where the scan stopped.
  */
 import { ErrorCodes, isEventBusError } from '../errors.js';
-import { checkFilter, matchesFilter, type Engine, type StoredEvent } from '../storage/index.js';
+import { checkFilter, type Engine, type StoredEvent } from '../storage/index.js';
+// The unchecked test: the filter was checked once (checkFilter), and this runs per event.
+import { matchesFilter } from '../storage/event-filter.js';
 
 /** Most events a filtered (`types`) read looks at in one request. */
 export const MAX_SCAN_EVENTS = 10_000;

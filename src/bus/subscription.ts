@@ -20,7 +20,9 @@
  * stream ends it with STREAM_NOT_FOUND.
  */
 import { assert, ErrorCodes, EventBusError, OriginalReasons } from '../errors.js';
-import { checkFilter, matchesFilter, type Engine, type EventFilter, type EventWatch, type StreamInfo } from '../storage/index.js';
+import { checkFilter, type Engine, type EventFilter, type EventWatch, type StreamInfo } from '../storage/index.js';
+// The unchecked test: the filter was checked once (checkFilter), and this runs per event.
+import { matchesFilter } from '../storage/event-filter.js';
 import type { EventView } from './results.js';
 
 /** Where a subscription's events go (the server's connection, in the protocol's lines). */

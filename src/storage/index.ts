@@ -25,7 +25,7 @@ export {
 export type { AppendEventsOptions, AppendEventsResult, ExpectedVersion, NewEvent, KeyIndexStats, EventAttributes } from './engine.js';
 export type { KeyIndexOptions } from './keys/key-index.js';
 export type { EventWatch } from './long-polls.js';
-export { checkFilter, matchesFilter, MAX_FILTER_TYPES, type EventFilter } from './event-filter.js';
+export { MAX_FILTER_TYPES, type EventFilter } from './event-filter.js';
 export type { EngineOptions } from './engine-options.js';
 export { FSYNC_POLICIES, type FsyncPolicy, type GroupCommitStats } from './fs/group-commit.js';
 export type { RetentionPolicy } from './log/segment-list.js';
@@ -61,15 +61,29 @@ export type {
 
 // Whole-store tools: snapshots (Engine.snapshot), restore, verify, what a path holds.
 export type { SnapshotResult } from './tools/snapshot.js';
-export { restoreSnapshot, type RestoreResult } from './tools/restore.js';
-export { verifyDirectory, type Finding, type VerifyReport } from './tools/verify.js';
-export { inspectStoreDirectory, type StoreDirectory, type StoreDirectoryKind } from './store-directory.js';
+export type { RestoreResult } from './tools/restore.js';
+export type { Finding, VerifyReport } from './tools/verify.js';
+export type { StoreDirectory, StoreDirectoryKind } from './store-directory.js';
 
 // Event ids as the server gives them (a stream's number, an offset and the store's id).
-export { decodeEventId, eventIdOf, isIdOf, type EventLocation, type IdEpoch } from './format/event-id.js';
+export type { EventLocation, IdEpoch } from './format/event-id.js';
 
 // Stream names.
-export { MAX_STREAM_NAME_BYTES, RESERVED_PREFIX, deadLetterStreamName, validateStreamName } from './stream-name.js';
+export { MAX_STREAM_NAME_BYTES, RESERVED_PREFIX, validateStreamName } from './stream-name.js';
+
+// The free functions, their arguments checked (public-functions.ts): filters, restore, verify,
+// what a path holds, event ids, dead-letter names.
+export {
+  checkFilter,
+  decodeEventId,
+  deadLetterStreamName,
+  eventIdOf,
+  inspectStoreDirectory,
+  isIdOf,
+  matchesFilter,
+  restoreSnapshot,
+  verifyDirectory,
+} from './public-functions.js';
 
 // The file-system layer (EngineOptions.io) and the logging interface (EngineOptions.logger).
 export { nodeIO, type FileIO, type FileStat, type OpenMode } from './fs/io.js';

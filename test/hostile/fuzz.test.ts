@@ -129,7 +129,7 @@ t.test(`fuzzing the protocol (seed ${SEED})`, async (t) => {
     maxMarkEventIds: 1000,
   };
   const setup: GeneratorSetup = { state, stream: 'fz', eventIds, maxLineBytes: MAX_LINE_BYTES };
-  const generators = (seed: number) => Array.from({ length: CONNECTIONS }, (_, i) => new CaseGenerator(seededRandom(seed * 31 + i), setup));
+  const generators = (seed: number) => Array.from({ length: CONNECTIONS }, (_, i) => new CaseGenerator(seededRandom((seed * 31 + i) >>> 0), setup));
   const run = async (label: string, seed: number, inputs: number) => {
     const gens = generators(seed);
     const per = Math.ceil(inputs / CONNECTIONS);

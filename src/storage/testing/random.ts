@@ -4,20 +4,32 @@
  * replayed exactly. Not for anything secret.
  */
 import { ErrorCodes, EventBusError } from '../../errors.js';
+import { checkWholeNumber, invalidArgument } from '../api-arguments.js';
 
 export interface Random {
   /** Uniform in [0, 1). */
   next(): number;
-  /** Uniform integer in [min, max] (both inclusive). */
+  /** Uniform integer in [min, max] (both inclusive; whole numbers, min ≤ max). */
   int(min: number, max: number): number;
-  /** True with probability `p`. */
+  /** True with probability `p` (a number from 0 to 1). */
   chance(p: number): boolean;
-  /** `length` random bytes. */
+  /** `length` random bytes (a whole number, 0 or more). */
   bytes(length: number): Buffer;
+  /** One of `items` (a non-empty array). */
   pick<T>(items: readonly T[]): T;
 }
 
+/** The largest seed: the generator's state is 32 bits, so a larger seed would repeat a smaller one's sequence. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/**
+ * The generator of `seed`, a whole number from 0 to {@link MAX_SEED} (the crash checker's seeds
+ * too). Anything else is INVALID_FIELD: a fractional or negative seed was silently folded into
+ * another one's sequence, and NaN or a string into seed 0's. Each method refuses arguments it
+ * cannot honour (an empty `pick`, `int` with min above max, a probability outside 0..1) the same way.
+ */
 export function seededRandom(seed: number): Random {
+  checkWholeNumber(seed, 'seed', 0, MAX_SEED);
   let state = seed >>> 0;
   const next = (): number => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -26,17 +38,28 @@ export function seededRandom(seed: number): Random {
     z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
     return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
   };
-  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
+  const uniformInt = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
   return {
     next,
-    int,
-    chance: (p) => next() < p,
+    int(min, max) {
+      if (!Number.isSafeInteger(min)) throw invalidArgument('min', 'a whole number', min);
+      if (!(Number.isSafeInteger(max) && max >= min)) throw invalidArgument('max', `a whole number of at least min (${min})`, max);
+      return uniformInt(min, max);
+    },
+    chance(p) {
+      if (!(typeof p === 'number' && p >= 0 && p <= 1)) throw invalidArgument('p', 'a probability, a number from 0 to 1', p);
+      return next() < p;
+    },
     bytes(length) {
+      checkWholeNumber(length, 'length', 0);
       const out = Buffer.allocUnsafe(length);
-      for (let i = 0; i < length; i++) out[i] = int(0, 255);
+      for (let i = 0; i < length; i++) out[i] = uniformInt(0, 255);
       return out;
     },
-    pick: (items) => items[int(0, items.length - 1)]!,
+    pick(items) {
+      if (!Array.isArray(items) || items.length === 0) throw invalidArgument('items', 'a non-empty array', items);
+      return items[uniformInt(0, items.length - 1)]!;
+    },
   };
 }
 

@@ -26,8 +26,8 @@
  * external harness can replay them into a DurabilityModel after SIGKILL and call
  * {@link DurabilityModel.materialize}. Here, in-process, SimIO feeds the model directly.
  *
- * Directory operations inside `root` only are modelled; a mutation outside it is a test bug and
- * throws. Renames across directories are modelled as an unlink in one and a link in the other,
+ * Directory operations inside `root` only are modelled; a mutation outside it (or on a descriptor
+ * it did not open) is refused with INVALID_FIELD before anything is done: a test bug. Renames across directories are modelled as an unlink in one and a link in the other,
  * each durable with its own directory's fsync (POSIX promises no more). The engine never renames
  * across directories.
  *
@@ -43,7 +43,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ErrorCodes, EventBusError } from '../../errors.js';
+import { assert, ErrorCodes, EventBusError } from '../../errors.js';
 import { checkFileIO, checkKnownKeys, checkOptionsObject, invalidArgument } from '../api-arguments.js';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 import { randomFunction, type RandomSource } from './random.js';
@@ -185,18 +185,22 @@ export class DurabilityModel {
     return model;
   }
 
-  /** Applies one record. Throws if the record is inconsistent with what came before. */
+  /**
+   * Applies one record. Throws INVALID_FIELD (`record`) if the record is inconsistent with what
+   * came before (a record for a path outside the root, a file the model does not have, a sync
+   * that never began): the records, or the files under the root, are not what the model saw.
+   */
   apply(record: SimRecord): void {
     const seq = ++this.seq;
     switch (record.op) {
       case 'open': {
         let node = this.paths.get(record.path);
         if (record.created) {
-          if (node !== undefined) throw new Error(`sim-io: created ${record.path}, which exists`);
+          if (node !== undefined) throw inconsistent(`created ${record.path}, which exists`);
           node = this.newFile(Buffer.alloc(0));
           this.setEntry(record.path, node, seq);
         }
-        if (node === undefined || node.kind !== 'file') throw new Error(`sim-io: opened ${record.path}, which the model does not know as a file`);
+        if (node === undefined || node.kind !== 'file') throw inconsistent(`opened ${record.path}, which the model does not know as a file`);
         this.fds.set(record.fd, node);
         return;
       }
@@ -233,18 +237,18 @@ export class DurabilityModel {
         return;
       }
       case 'unlink':
-        if (this.nodeAt(record.path).kind !== 'file') throw new Error(`sim-io: unlink of directory ${record.path}`);
+        if (this.nodeAt(record.path).kind !== 'file') throw inconsistent(`unlink of directory ${record.path}`);
         this.removeEntry(record.path, seq);
         return;
       case 'rmdir': {
         const node = this.nodeAt(record.path);
-        if (node.kind !== 'dir') throw new Error(`sim-io: rmdir of file ${record.path}`);
+        if (node.kind !== 'dir') throw inconsistent(`rmdir of file ${record.path}`);
         this.removeEntry(record.path, seq);
         return;
       }
       case 'link': {
         const node = this.nodeAt(record.from);
-        if (node.kind !== 'file') throw new Error(`sim-io: link of directory ${record.from}`);
+        if (node.kind !== 'file') throw inconsistent(`link of directory ${record.from}`);
         this.setEntry(record.to, node, seq);
         return;
       }
@@ -253,13 +257,13 @@ export class DurabilityModel {
         return;
       case 'sync-dir-begin': {
         const node = this.nodeAt(record.path);
-        if (node.kind !== 'dir') throw new Error(`sim-io: directory sync of file ${record.path}`);
+        if (node.kind !== 'dir') throw inconsistent(`directory sync of file ${record.path}`);
         this.syncs.set(record.token, { node, seq });
         return;
       }
       case 'sync-end': {
         const sync = this.syncs.get(record.token);
-        if (sync === undefined) throw new Error(`sim-io: sync ${record.token} ended without beginning`);
+        if (sync === undefined) throw inconsistent(`sync ${record.token} ended without beginning`);
         this.syncs.delete(record.token);
         this.makeDurable(sync.node, sync.seq);
         return;
@@ -299,7 +303,7 @@ export class DurabilityModel {
       return bytes;
     };
     const walk = (node: DirNode, relative: string, seen: Set<DirNode>) => {
-      if (seen.has(node)) throw new Error('sim-io: directory cycle');
+      assert(!seen.has(node), 'sim-io: directory cycle in the model');
       seen.add(node);
       const entries = new Map(node.durable);
       if (mode === 'torn') {
@@ -356,20 +360,20 @@ export class DurabilityModel {
 
   private fileOf(fd: number): FileNode {
     const node = this.fds.get(fd);
-    if (node === undefined) throw new Error(`sim-io: descriptor ${fd} is not open in the model`);
+    if (node === undefined) throw inconsistent(`descriptor ${fd} is not open in the model`);
     return node;
   }
 
   private nodeAt(file: string): Node {
     const node = this.paths.get(file);
-    if (node === undefined) throw new Error(`sim-io: ${file} does not exist in the model`);
+    if (node === undefined) throw inconsistent(`${file} does not exist in the model`);
     return node;
   }
 
   private parentOf(file: string): DirNode {
-    if (!isInside(this.root, file) || file === this.root) throw new Error(`sim-io: ${file} is outside the simulated root ${this.root}`);
+    if (!isInside(this.root, file) || file === this.root) throw inconsistent(`${file} is outside the simulated root ${this.root}`);
     const parent = this.nodeAt(path.dirname(file));
-    if (parent.kind !== 'dir') throw new Error(`sim-io: parent of ${file} is a file`);
+    if (parent.kind !== 'dir') throw inconsistent(`parent of ${file} is a file`);
     return parent;
   }
 
@@ -423,6 +427,12 @@ export class DurabilityModel {
       node.pending.splice(0, applied);
     }
   }
+}
+
+/** The refusal of a record the model cannot apply (see {@link DurabilityModel.apply}). */
+function inconsistent(problem: string): EventBusError {
+  const expected = 'a record consistent with the operations before it, on a path under the simulated root';
+  return new EventBusError(ErrorCodes.INVALID_FIELD, `sim-io: the record does not fit the model: ${problem}`, { context: { field: 'record', expected } });
 }
 
 /** Torn mode: applies a random prefix of `ops`, the last write possibly cut part-way. */
@@ -575,6 +585,7 @@ export class SimIO implements FileIO {
   // ------------------------------------------------------------------ FileIO
 
   open(file: string, mode: OpenMode): number {
+    this.below(file, 'file');
     this.step('open');
     const fd = this.inner.open(file, mode);
     this.openFds.add(fd);
@@ -596,6 +607,7 @@ export class SimIO implements FileIO {
   }
 
   writev(fd: number, buffers: readonly Buffer[], position: number): number {
+    this.opened(fd);
     this.step('write');
     const written = this.inner.writev(fd, buffers, position);
     if (written > 0) {
@@ -616,12 +628,14 @@ export class SimIO implements FileIO {
   }
 
   truncate(fd: number, length: number): void {
+    this.opened(fd);
     this.step('ftruncate');
     this.inner.truncate(fd, length);
     this.model.apply({ op: 'truncate', fd, length });
   }
 
   async datasync(fd: number): Promise<void> {
+    this.opened(fd);
     this.step('fdatasync');
     const token = this.nextToken++;
     this.model.apply({ op: 'sync-file-begin', fd, token });
@@ -631,6 +645,7 @@ export class SimIO implements FileIO {
   }
 
   async syncDir(dir: string): Promise<void> {
+    this.below(dir, 'dir', true);
     this.step('fsync of a directory');
     const token = this.nextToken++;
     this.model.apply({ op: 'sync-dir-begin', path: path.resolve(dir), token });
@@ -640,6 +655,7 @@ export class SimIO implements FileIO {
   }
 
   datasyncNow(fd: number): void {
+    this.opened(fd);
     this.step('fdatasync');
     const token = this.nextToken++;
     this.model.apply({ op: 'sync-file-begin', fd, token });
@@ -648,6 +664,7 @@ export class SimIO implements FileIO {
   }
 
   syncDirNow(dir: string): void {
+    this.below(dir, 'dir', true);
     this.step('fsync of a directory');
     const token = this.nextToken++;
     this.model.apply({ op: 'sync-dir-begin', path: path.resolve(dir), token });
@@ -656,6 +673,7 @@ export class SimIO implements FileIO {
   }
 
   mkdir(dir: string): void {
+    this.below(dir, 'dir');
     this.step('mkdir');
     this.inner.mkdir(dir);
     this.model.apply({ op: 'mkdir', path: path.resolve(dir) });
@@ -672,18 +690,22 @@ export class SimIO implements FileIO {
   }
 
   rename(from: string, to: string): void {
+    this.below(from, 'from');
+    this.below(to, 'to');
     this.step('rename');
     this.inner.rename(from, to);
     this.model.apply({ op: 'rename', from: path.resolve(from), to: path.resolve(to) });
   }
 
   unlink(file: string): void {
+    this.below(file, 'file');
     this.step('unlink');
     this.inner.unlink(file);
     this.model.apply({ op: 'unlink', path: path.resolve(file) });
   }
 
   removeTree(dir: string): void {
+    this.below(dir, 'dir');
     this.step('rm -r');
     const root = path.resolve(dir);
     // Describe it as the unlinks and rmdirs it is, deepest first, before doing it.
@@ -709,6 +731,8 @@ export class SimIO implements FileIO {
   }
 
   link(from: string, to: string): void {
+    this.below(from, 'from');
+    this.below(to, 'to');
     this.step('link');
     this.inner.link(from, to);
     this.model.apply({ op: 'link', from: path.resolve(from), to: path.resolve(to) });
@@ -737,6 +761,27 @@ export class SimIO implements FileIO {
       this.crash();
       throw crashError(operation);
     }
+  }
+
+  /**
+   * Refuses (INVALID_FIELD naming `field`, nothing done, nothing counted) a change to a path the
+   * model cannot follow: not a string, or not under the root (the root itself only for a
+   * directory sync). Checked first: the real operation would otherwise run before the model
+   * refused it, leaving files the model does not know.
+   */
+  private below(file: unknown, field: string, rootAllowed = false): void {
+    const root = this.model.root;
+    if (typeof file === 'string' && file.length > 0) {
+      const absolute = path.resolve(file);
+      if (absolute.startsWith(root + path.sep) || (rootAllowed && absolute === root)) return;
+    }
+    throw invalidArgument(field, `a path under the simulated root ${root}${rootAllowed ? ' (or the root)' : ''}`, file);
+  }
+
+  /** Refuses (INVALID_FIELD `fd`, nothing done) a descriptor this layer did not open: the model has no file for it. */
+  private opened(fd: number): void {
+    if (this.crashedState) return; // every operation fails with EIO then (step), whatever the descriptor
+    if (!this.openFds.has(fd)) throw invalidArgument('fd', 'a descriptor this SimIO opened and has not closed', fd);
   }
 
   private alive(operation: string): void {
