@@ -76,22 +76,26 @@ interface ActiveFault extends Fault {
 
 const FAULT_SPEC_KEYS: readonly (keyof FaultSpec)[] = ['op', 'errno', 'nth', 'persistent', 'path', 'partialBytes'];
 
-/** A fault's spec: known keys (a misspelt `persistent` would fail once), known operations and errnos, counts. */
-function checkFaultSpec(spec: unknown): asserts spec is FaultSpec {
-  checkOptionsObject(spec, 'spec');
-  if (spec === undefined) throw invalidArgument('spec', 'a FaultSpec ({ op, errno, … })', spec);
-  checkKnownKeys(spec, 'spec', FAULT_SPEC_KEYS);
+/**
+ * A fault's spec, named `field` in refusals (`spec`, or `faults[2]` in a control file): known keys
+ * (a misspelt `persistent` would fail once), known operations and errnos, counts (`nth` at least
+ * 1, `partialBytes` at least 0). INVALID_FIELD naming the part otherwise.
+ */
+export function checkFaultSpec(spec: unknown, field = 'spec'): asserts spec is FaultSpec {
+  checkOptionsObject(spec, field);
+  if (spec === undefined) throw invalidArgument(field, 'a FaultSpec ({ op, errno, … })', spec);
+  checkKnownKeys(spec, field, FAULT_SPEC_KEYS);
   const ops: unknown[] = Array.isArray(spec.op) ? spec.op : [spec.op];
   if (ops.length === 0 || !ops.every((op) => (FILE_IO_METHODS as readonly unknown[]).includes(op))) {
-    throw invalidArgument('spec.op', `one of ${FILE_IO_METHODS.join(', ')}, or an array of them`, spec.op);
+    throw invalidArgument(`${field}.op`, `one of ${FILE_IO_METHODS.join(', ')}, or an array of them`, spec.op);
   }
-  if (!Object.hasOwn(ERRNO, spec.errno as string)) throw invalidArgument('spec.errno', `one of ${Object.keys(ERRNO).join(', ')}`, spec.errno);
+  if (!Object.hasOwn(ERRNO, spec.errno as string)) throw invalidArgument(`${field}.errno`, `one of ${Object.keys(ERRNO).join(', ')}`, spec.errno);
   const nth = spec.nth ?? 1;
-  if (!(Number.isSafeInteger(nth) && (nth as number) >= 1)) throw invalidArgument('spec.nth', 'a whole number of at least 1', nth);
-  if (spec.persistent !== undefined && typeof spec.persistent !== 'boolean') throw invalidArgument('spec.persistent', 'a boolean', spec.persistent);
-  if (spec.path !== undefined && typeof spec.path !== 'string' && !(spec.path instanceof RegExp)) throw invalidArgument('spec.path', 'a path or a RegExp', spec.path);
+  if (!(Number.isSafeInteger(nth) && (nth as number) >= 1)) throw invalidArgument(`${field}.nth`, 'a whole number of at least 1', nth);
+  if (spec.persistent !== undefined && typeof spec.persistent !== 'boolean') throw invalidArgument(`${field}.persistent`, 'a boolean', spec.persistent);
+  if (spec.path !== undefined && typeof spec.path !== 'string' && !(spec.path instanceof RegExp)) throw invalidArgument(`${field}.path`, 'a path or a RegExp', spec.path);
   if (spec.partialBytes !== undefined && !(Number.isSafeInteger(spec.partialBytes) && (spec.partialBytes as number) >= 0)) {
-    throw invalidArgument('spec.partialBytes', 'a whole number of at least 0', spec.partialBytes);
+    throw invalidArgument(`${field}.partialBytes`, 'a whole number of at least 0', spec.partialBytes);
   }
 }
 

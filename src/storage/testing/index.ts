@@ -33,7 +33,7 @@ export {
 export { crashError, DurabilityModel, SimIO, type CrashMode, type DurableImage, type SimIOOptions, type SimRecord } from './sim-io.js';
 export { FaultyIO, systemError, type Fault, type FaultErrno, type FaultOp, type FaultSpec } from './faulty-io.js';
 export { JournalIO, readJournal, replayJournal, type JournalIOOptions } from './journal-io.js';
-export { faultState, setFaults, type FaultJson } from './fault-io-module.js';
+export { faultState, setFaults, type FaultJson, type FaultRefusal, type FaultState } from './fault-io-module.js';
 export { syncFreeIO } from './sync-free-io.js';
 export { seededRandom, type Random, type RandomSource } from './random.js';
 export { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';

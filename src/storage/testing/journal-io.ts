@@ -28,7 +28,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkFileIO, checkKnownKeys, checkOptionsObject, invalidArgument } from '../api-arguments.js';
+import { ErrorCodes, EventBusError } from '../../errors.js';
+import { checkFileIO, checkKnownKeys, checkOptionsObject, checkPath, invalidArgument } from '../api-arguments.js';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 import type { DurabilityModel, SimRecord } from './sim-io.js';
 
@@ -75,7 +76,7 @@ export class JournalIO implements FileIO {
     this.inner = options.inner ?? nodeIO;
     this.ignoreDirSync = options.ignoreDirSync;
     const journal = path.resolve(options.journalFile);
-    if (inside(this.root, journal)) throw new Error(`journal-io: the journal ${journal} must not be inside the data directory ${this.root}`);
+    if (inside(this.root, journal)) throw invalidArgument('options.journalFile', `a path outside the data directory ${this.root} (the journal would journal itself)`, options.journalFile);
     this.journalFd = fs.openSync(journal, 'wx', 0o600);
   }
 
@@ -251,6 +252,7 @@ function inside(root: string, file: string): boolean {
  * An entry cut short at the end is dropped (its operation never began).
  */
 export function readJournal(file: string): SimRecord[] {
+  checkPath(file, 'file');
   const bytes = fs.readFileSync(file);
   const entries: Entry[] = [];
   let at = 0;
@@ -339,7 +341,11 @@ export function replayJournal(model: DurabilityModel, file: string): number {
 export function createIO(inner: FileIO): FileIO {
   const journalFile = process.env.EVENTBUS_JOURNAL_FILE;
   const root = process.env.EVENTBUS_JOURNAL_ROOT;
-  if (journalFile === undefined || root === undefined) throw new Error('journal-io: set EVENTBUS_JOURNAL_FILE and EVENTBUS_JOURNAL_ROOT');
+  for (const [name, value] of [['EVENTBUS_JOURNAL_FILE', journalFile], ['EVENTBUS_JOURNAL_ROOT', root]] as const) {
+    if (value === undefined || value === '') {
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `journal-io: set EVENTBUS_JOURNAL_FILE and EVENTBUS_JOURNAL_ROOT (${name} is not set)`, { context: { field: name, expected: 'a path' } });
+    }
+  }
   const ignore = process.env.EVENTBUS_JOURNAL_IGNORE_DIR_SYNC;
-  return new JournalIO({ root, journalFile, inner, ...(ignore === undefined || ignore === '' ? {} : { ignoreDirSync: new RegExp(ignore) }) });
+  return new JournalIO({ root: root!, journalFile: journalFile!, inner, ...(ignore === undefined || ignore === '' ? {} : { ignoreDirSync: new RegExp(ignore) }) });
 }
