@@ -6,6 +6,7 @@
 import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import path from 'node:path';
 import { decodeEventId, Engine, type EventStatus } from '../storage/index.js';
+import { firstUnknownKey } from '../storage/api-arguments.js';
 import { consumerName } from './consumer-name.js';
 import { EngineStore } from './engine-store.js';
 import type { AppendOptions, EventStore, EventToAppend, StoreSubscription, WriteRefusal } from './event-store.js';
@@ -31,6 +32,8 @@ export interface BusOptions {
   snapshotsRoot?: string;
 }
 
+const BUS_OPTION_KEYS: readonly (keyof BusOptions)[] = ['defaultPageEvents', 'maxPageEvents', 'maxPageBytes', 'snapshotsRoot'];
+
 export const DEFAULT_BUS_OPTIONS: Required<Omit<BusOptions, 'snapshotsRoot'>> = {
   defaultPageEvents: 1000,
   maxPageEvents: 10_000,
@@ -42,11 +45,18 @@ export const DEFAULT_BUS_OPTIONS: Required<Omit<BusOptions, 'snapshotsRoot'>> = 
  * mistake is the user's to fix, never a failed assertion (INTERNAL).
  */
 export function resolveBusOptions(options: BusOptions = {}): Required<Omit<BusOptions, 'snapshotsRoot'>> & BusOptions {
+  const bad = (message: string, field?: string, expected?: string) =>
+    new EventBusError(ErrorCodes.INVALID_FIELD, `invalid bus option: ${message}`, field === undefined ? {} : { context: { field: field === '' ? 'bus' : `bus.${field}`, expected } });
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw bad(`the options must be an object, got ${String(options)}`, '', 'an object');
+  const unknown = firstUnknownKey(options, BUS_OPTION_KEYS);
+  if (unknown !== undefined) throw bad(`unknown option ${unknown}`, unknown, `one of ${BUS_OPTION_KEYS.join(', ')} (unknown option)`);
   const resolved = { ...DEFAULT_BUS_OPTIONS, ...options };
-  const bad = (message: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid bus option: ${message}`);
   for (const key of ['defaultPageEvents', 'maxPageEvents', 'maxPageBytes'] as const) {
     const value = resolved[key];
-    if (!Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`);
+    if (!Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`, key, 'a whole number of at least 1');
+  }
+  if (options.snapshotsRoot !== undefined && (typeof options.snapshotsRoot !== 'string' || options.snapshotsRoot === '')) {
+    throw bad(`snapshotsRoot must be a non-empty path, got ${String(options.snapshotsRoot)}`, 'snapshotsRoot', 'a non-empty path');
   }
   if (resolved.defaultPageEvents > resolved.maxPageEvents) {
     throw bad(`defaultPageEvents (${resolved.defaultPageEvents}) must not be larger than maxPageEvents (${resolved.maxPageEvents})`);

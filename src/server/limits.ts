@@ -2,7 +2,8 @@
  * The server's limits, each with a documented default (docs/protocol.md, "Limits"). Every
  * resource a client can make the server hold is bounded by one of these.
  */
-import { ErrorCodes, EventBusError } from '../errors.js';
+import { MAX_TIMER_MS } from '../storage/api-arguments.js';
+import { badServerOption, checkSection } from './server-options.js';
 
 export interface ServerLimits {
   /** Longest request line, `\n` excluded. Longer: LINE_TOO_LONG, then the connection closes. Default 5 MiB (an append_events batch of 4 MiB fits). */
@@ -52,19 +53,27 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxSubscriptionBufferBytes: 8 * 1024 * 1024,
 };
 
-/** The limits with defaults filled in; throws INVALID_FIELD naming a bad one. */
+/** The limits that set a timer: at most MAX_TIMER_MS (a longer delay would fire at once), as the config file says. */
+const TIMER_LIMITS: ReadonlySet<string> = new Set(['outputStallTimeoutMs', 'partialLineTimeoutMs', 'closeLingerMs', 'shutdownTimeoutMs']);
+/** 0 turns it off. */
+const MAY_BE_ZERO: ReadonlySet<string> = new Set(['idleTimeoutMs']);
+
+/**
+ * The limits with defaults filled in; throws INVALID_FIELD naming a bad one (`limits.maxConnections`)
+ * in the words of the config file's checks: an object of known limits, each a whole number of at
+ * least 1 (idleTimeoutMs: 0, never), a timer's at most 2,147,483,647 ms.
+ */
 export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
+  checkSection(limits, 'limits', Object.keys(DEFAULT_LIMITS));
   const resolved: ServerLimits = { ...DEFAULT_LIMITS };
   for (const [key, value] of Object.entries(limits)) {
-    if (value === undefined) continue;
-    if (!(key in DEFAULT_LIMITS)) throw new EventBusError(ErrorCodes.INVALID_FIELD, `unknown server limit: ${key}`);
-    (resolved as unknown as Record<string, unknown>)[key] = value;
+    if (value !== undefined) (resolved as unknown as Record<string, unknown>)[key] = value;
   }
-  const mayBeZero = new Set(['idleTimeoutMs']);
   for (const [key, value] of Object.entries(resolved)) {
-    const minimum = mayBeZero.has(key) ? 0 : 1;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
-      throw new EventBusError(ErrorCodes.INVALID_FIELD, `server limit ${key} must be an integer of at least ${minimum}, got ${String(value)}`);
+    const min = MAY_BE_ZERO.has(key) ? 0 : 1;
+    const max = TIMER_LIMITS.has(key) ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
+    if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
+      throw badServerOption(`limits.${key}`, max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`, value);
     }
   }
   return resolved;

@@ -25,6 +25,7 @@ import { Authenticator, type ClientCredentials } from './auth.js';
 import { Connection, type ConnectionHost, type ServerStats } from './connection.js';
 import { Executor } from './execute.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
+import { checkServerOptions } from './server-options.js';
 import { listenAddress, listenError } from './listen-check.js';
 import { isLoopbackHost } from './loopback.js';
 import { HttpServer, type HttpHost } from './http/http-server.js';
@@ -194,6 +195,7 @@ export class EventBusServer implements ConnectionHost, HttpHost {
    * non-loopback address with no clients configured unless `insecureNoAuth` is set.
    */
   static async start(options: ServerOptions): Promise<EventBusServer> {
+    checkServerOptions(options);
     const limits = resolveLimits(options.limits);
     const host = options.host ?? DEFAULT_HOST;
     const port = options.port ?? DEFAULT_PORT;

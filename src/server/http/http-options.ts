@@ -3,7 +3,8 @@
  * (docs/operations.md, "The HTTP port"), and their checks. Every resource an HTTP client can make
  * the server hold is bounded by one of these, as on the TCP side.
  */
-import { ErrorCodes, EventBusError } from '../../errors.js';
+import { MAX_TIMER_MS } from '../../storage/api-arguments.js';
+import { badServerOption, checkHost, checkPort, checkSection } from '../server-options.js';
 import type { PageAssets } from './page-assets.js';
 
 export interface HttpOptions {
@@ -41,15 +42,30 @@ export const DEFAULT_HTTP_OPTIONS = {
   maxLabelledConsumers: 1000,
 } as const;
 
-/** The options with defaults filled in (`host` defaults to `serverHost`); throws INVALID_FIELD naming a bad one. */
+/** Bounds other than "a whole number of at least 1", as the config file's `http:` section has them. */
+const HTTP_BOUNDS: Readonly<Record<string, [number, number]>> = {
+  maxHeaderBytes: [1024, 1024 * 1024],
+  headersTimeoutMs: [1, MAX_TIMER_MS],
+  requestTimeoutMs: [1, MAX_TIMER_MS],
+  maxBodyBytes: [1, 64 * 1024 * 1024],
+};
+
+/**
+ * The options with defaults filled in (`host` defaults to `serverHost`); throws INVALID_FIELD
+ * naming a bad one (`http.port`, `http.maxBodyBytes`), in the words of the config file's checks.
+ */
 export function resolveHttpOptions(options: HttpOptions, serverHost: string): ResolvedHttpOptions {
-  const bad = (message: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `invalid http option: ${message}`);
+  checkSection(options, 'http', [...Object.keys(DEFAULT_HTTP_OPTIONS), 'port', 'host', 'assets']);
+  if (options === undefined) throw badServerOption('http', 'an object with at least port', options);
   const { port, host, assets, ...rest } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`port must be from 0 to 65535, got ${String(port)}`);
+  checkPort(port, 'http.port');
+  if (host !== undefined) checkHost(host, 'http.host');
   const resolved = { ...DEFAULT_HTTP_OPTIONS, ...rest };
   for (const [key, value] of Object.entries(resolved)) {
-    if (!(key in DEFAULT_HTTP_OPTIONS)) throw bad(`unknown option ${key}`);
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`);
+    const [min, max] = HTTP_BOUNDS[key] ?? [1, Number.MAX_SAFE_INTEGER];
+    if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
+      throw badServerOption(`http.${key}`, max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`, value);
+    }
   }
   return { ...resolved, port, host: host ?? serverHost, assets };
 }
