@@ -6,7 +6,7 @@
 import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import path from 'node:path';
 import { decodeEventId, Engine, type EventStatus } from '../storage/index.js';
-import { firstUnknownKey } from '../storage/api-arguments.js';
+import { firstUnknownKey, wholeNumberRange } from '../storage/api-arguments.js';
 import { consumerName } from './consumer-name.js';
 import { EngineStore } from './engine-store.js';
 import type { AppendOptions, EventStore, EventToAppend, StoreSubscription, WriteRefusal } from './event-store.js';
@@ -53,7 +53,7 @@ export function resolveBusOptions(options: BusOptions = {}): Required<Omit<BusOp
   const resolved = { ...DEFAULT_BUS_OPTIONS, ...options };
   for (const key of ['defaultPageEvents', 'maxPageEvents', 'maxPageBytes'] as const) {
     const value = resolved[key];
-    if (!Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be a whole number of at least 1, got ${String(value)}`, key, 'a whole number of at least 1');
+    if (!Number.isSafeInteger(value) || value < 1) throw bad(`${key} must be ${wholeNumberRange(1)}, got ${String(value)}`, key, wholeNumberRange(1));
   }
   if (options.snapshotsRoot !== undefined && (typeof options.snapshotsRoot !== 'string' || options.snapshotsRoot === '')) {
     throw bad(`snapshotsRoot must be a non-empty path, got ${String(options.snapshotsRoot)}`, 'snapshotsRoot', 'a non-empty path');

@@ -2,7 +2,7 @@
  * The server's limits, each with a documented default (docs/protocol.md, "Limits"). Every
  * resource a client can make the server hold is bounded by one of these.
  */
-import { MAX_TIMER_MS } from '../storage/api-arguments.js';
+import { MAX_TIMER_MS, wholeNumberRange } from '../storage/api-arguments.js';
 import { badServerOption, checkSection } from './server-options.js';
 
 export interface ServerLimits {
@@ -73,7 +73,7 @@ export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits 
     const min = MAY_BE_ZERO.has(key) ? 0 : 1;
     const max = TIMER_LIMITS.has(key) ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
     if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
-      throw badServerOption(`limits.${key}`, max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`, value);
+      throw badServerOption(`limits.${key}`, wholeNumberRange(min, max), value);
     }
   }
   return resolved;

@@ -19,6 +19,17 @@ import { checkUnicodeText } from './unicode-text.js';
 /** The longest delay Node's timers take (about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The largest whole number any check accepts, 2^53 − 1: past it, doubles are no longer exact. */
+export const MAX_WHOLE_NUMBER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A whole number from `min` to `max` in words, the range always given (an unbounded one ends at
+ * 2^53 − 1, which "at least `min`" would not say), as the protocol's checks say it.
+ */
+export function wholeNumberRange(min: number, max = MAX_WHOLE_NUMBER): string {
+  return `a whole number from ${min} to ${max}`;
+}
+
 /** INVALID_FIELD for argument `field`, which should have been `expected`. */
 export function invalidArgument(field: string, expected: string, value: unknown): EventBusError {
   return new EventBusError(ErrorCodes.INVALID_FIELD, `${field} must be ${expected}, got ${describe(value)}`, { context: { field, expected } });
@@ -67,13 +78,13 @@ export function checkStreamNameType(value: unknown, field = 'name'): asserts val
 /** A whole number from `min` to `max`. */
 export function checkWholeNumber(value: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): asserts value is number {
   if (!(Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max)) {
-    throw invalidArgument(field, max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`, value);
+    throw invalidArgument(field, wholeNumberRange(min, max), value);
   }
 }
 
 /** A whole number, of any sign (a read's position: below the oldest stored is allowed). */
 export function checkInteger(value: unknown, field: string): asserts value is number {
-  if (!Number.isSafeInteger(value)) throw invalidArgument(field, 'a whole number', value);
+  if (!Number.isSafeInteger(value)) throw invalidArgument(field, wholeNumberRange(-MAX_WHOLE_NUMBER), value);
 }
 
 /** An offset: a whole number, 0 or more (past a stream's end is the caller's business). */
@@ -83,7 +94,7 @@ export function checkOffset(value: unknown, field: string): asserts value is num
 
 /** A time in milliseconds since the epoch: a whole number (negative: before 1970). */
 export function checkTimeMs(value: unknown, field: string): asserts value is number {
-  if (!Number.isSafeInteger(value)) throw invalidArgument(field, 'a whole number of milliseconds since the epoch', value);
+  if (!Number.isSafeInteger(value)) throw invalidArgument(field, `${wholeNumberRange(-MAX_WHOLE_NUMBER)} (milliseconds since the epoch)`, value);
 }
 
 /** An optional count (`maxEvents`, `limit`): absent, or a whole number of at least 1. */

@@ -8,7 +8,7 @@ import { DEFAULT_CONSUMER_LIMITS, type ConsumerLimits } from './consumers/consum
 import { MAX_PENDING } from './consumers/journal-codec.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from './fs/group-commit.js';
 import { nodeIO, type FileIO } from './fs/io.js';
-import { checkObserver, FILE_IO_METHODS, firstUnknownKey, isFileIO, MAX_TIMER_MS } from './api-arguments.js';
+import { checkObserver, FILE_IO_METHODS, firstUnknownKey, isFileIO, MAX_TIMER_MS, wholeNumberRange } from './api-arguments.js';
 import { MAX_EVENT_BYTES } from './format/record.js';
 import type { RetentionPolicy } from './log/segment-list.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -134,7 +134,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   };
   const whole = (value: number, field: string, min: number, max = Number.MAX_SAFE_INTEGER, unit = '') => {
     if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
-      throw bad(field, max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}${unit}` : `a whole number from ${min} to ${max}${unit}`);
+      throw bad(field, `${wholeNumberRange(min, max)}${unit}`);
     }
   };
   if (!isObject(options)) throw bad('options', 'an object with at least dataDir');

@@ -5,7 +5,7 @@ import { Engine } from '../../src/storage/index.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 t.test('bad page options are INVALID_FIELD naming the option', async (t) => {
-  t.throws(() => resolveBusOptions({ maxPageEvents: 0 }), { code: 'INVALID_FIELD', message: /maxPageEvents must be a whole number of at least 1, got 0/ });
+  t.throws(() => resolveBusOptions({ maxPageEvents: 0 }), { code: 'INVALID_FIELD', message: /maxPageEvents must be a whole number from 1 to 9007199254740991, got 0/ });
   t.throws(() => resolveBusOptions({ maxPageBytes: -1 }), { code: 'INVALID_FIELD', message: /maxPageBytes/ });
   t.throws(() => resolveBusOptions({ defaultPageEvents: 1.5 }), { code: 'INVALID_FIELD', message: /defaultPageEvents/ });
   t.throws(() => resolveBusOptions({ maxPageEvents: 10 }), { code: 'INVALID_FIELD', message: /defaultPageEvents \(1000\) must not be larger than maxPageEvents \(10\)/ });

@@ -3,7 +3,7 @@
  * (docs/operations.md, "The HTTP port"), and their checks. Every resource an HTTP client can make
  * the server hold is bounded by one of these, as on the TCP side.
  */
-import { MAX_TIMER_MS } from '../../storage/api-arguments.js';
+import { MAX_TIMER_MS, wholeNumberRange } from '../../storage/api-arguments.js';
 import { badServerOption, checkHost, checkPort, checkSection } from '../server-options.js';
 import type { PageAssets } from './page-assets.js';
 
@@ -42,7 +42,7 @@ export const DEFAULT_HTTP_OPTIONS = {
   maxLabelledConsumers: 1000,
 } as const;
 
-/** Bounds other than "a whole number of at least 1", as the config file's `http:` section has them. */
+/** Bounds other than 1 to 2^53 − 1, as the config file's `http:` section has them. */
 const HTTP_BOUNDS: Readonly<Record<string, [number, number]>> = {
   maxHeaderBytes: [1024, 1024 * 1024],
   headersTimeoutMs: [1, MAX_TIMER_MS],
@@ -64,7 +64,7 @@ export function resolveHttpOptions(options: HttpOptions, serverHost: string): Re
   for (const [key, value] of Object.entries(resolved)) {
     const [min, max] = HTTP_BOUNDS[key] ?? [1, Number.MAX_SAFE_INTEGER];
     if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
-      throw badServerOption(`http.${key}`, max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`, value);
+      throw badServerOption(`http.${key}`, wholeNumberRange(min, max), value);
     }
   }
   return { ...resolved, port, host: host ?? serverHost, assets };

@@ -23,7 +23,7 @@
  * failed operation then never reaches the durability model.
  */
 import path from 'node:path';
-import { checkFileIO, checkKnownKeys, checkOptionsObject, FILE_IO_METHODS, invalidArgument } from '../api-arguments.js';
+import { checkFileIO, checkKnownKeys, checkOptionsObject, FILE_IO_METHODS, invalidArgument, wholeNumberRange } from '../api-arguments.js';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 
 /** The operations of {@link FileIO} that can be made to fail. */
@@ -91,11 +91,11 @@ export function checkFaultSpec(spec: unknown, field = 'spec'): asserts spec is F
   }
   if (!Object.hasOwn(ERRNO, spec.errno as string)) throw invalidArgument(`${field}.errno`, `one of ${Object.keys(ERRNO).join(', ')}`, spec.errno);
   const nth = spec.nth ?? 1;
-  if (!(Number.isSafeInteger(nth) && (nth as number) >= 1)) throw invalidArgument(`${field}.nth`, 'a whole number of at least 1', nth);
+  if (!(Number.isSafeInteger(nth) && (nth as number) >= 1)) throw invalidArgument(`${field}.nth`, wholeNumberRange(1), nth);
   if (spec.persistent !== undefined && typeof spec.persistent !== 'boolean') throw invalidArgument(`${field}.persistent`, 'a boolean', spec.persistent);
   if (spec.path !== undefined && typeof spec.path !== 'string' && !(spec.path instanceof RegExp)) throw invalidArgument(`${field}.path`, 'a path or a RegExp', spec.path);
   if (spec.partialBytes !== undefined && !(Number.isSafeInteger(spec.partialBytes) && (spec.partialBytes as number) >= 0)) {
-    throw invalidArgument(`${field}.partialBytes`, 'a whole number of at least 0', spec.partialBytes);
+    throw invalidArgument(`${field}.partialBytes`, wholeNumberRange(0), spec.partialBytes);
   }
 }
 

@@ -4,7 +4,7 @@
  * replayed exactly. Not for anything secret.
  */
 import { ErrorCodes, EventBusError } from '../../errors.js';
-import { checkWholeNumber, invalidArgument } from '../api-arguments.js';
+import { checkWholeNumber, invalidArgument, MAX_WHOLE_NUMBER, wholeNumberRange } from '../api-arguments.js';
 
 export interface Random {
   /** Uniform in [0, 1). */
@@ -42,8 +42,8 @@ export function seededRandom(seed: number): Random {
   return {
     next,
     int(min, max) {
-      if (!Number.isSafeInteger(min)) throw invalidArgument('min', 'a whole number', min);
-      if (!(Number.isSafeInteger(max) && max >= min)) throw invalidArgument('max', `a whole number of at least min (${min})`, max);
+      if (!Number.isSafeInteger(min)) throw invalidArgument('min', wholeNumberRange(-MAX_WHOLE_NUMBER), min);
+      if (!(Number.isSafeInteger(max) && max >= min)) throw invalidArgument('max', `${wholeNumberRange(min)} (at least min)`, max);
       return uniformInt(min, max);
     },
     chance(p) {

@@ -44,7 +44,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert, ErrorCodes, EventBusError } from '../../errors.js';
-import { checkFileIO, checkKnownKeys, checkOptionsObject, invalidArgument } from '../api-arguments.js';
+import { checkFileIO, checkKnownKeys, checkOptionsObject, invalidArgument, wholeNumberRange } from '../api-arguments.js';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 import { randomFunction, type RandomSource } from './random.js';
 
@@ -506,7 +506,7 @@ function checkSimIOOptions(options: unknown): asserts options is SimIOOptions {
   if (inner !== undefined) checkFileIO(inner, 'options.inner');
   // Infinity: never (the crash checker's run without a crash).
   if (crashAtOp !== undefined && crashAtOp !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(crashAtOp) && crashAtOp >= 1)) {
-    throw invalidArgument('options.crashAtOp', 'a whole number of at least 1 (the 1-based operation to cut the power before)', crashAtOp);
+    throw invalidArgument('options.crashAtOp', `${wholeNumberRange(1)} (the 1-based operation to cut the power before)`, crashAtOp);
   }
   if (crashMode !== undefined) checkCrashMode(crashMode, 'options.crashMode');
   for (const [field, value] of [['options.ignoreDirSync', ignoreDirSync], ['options.ignoreFileSync', ignoreFileSync]] as const) {
