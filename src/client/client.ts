@@ -281,6 +281,32 @@ export function hostPort(host: string, port: number): string {
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** Longest delay Node's timers take (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The values of connect's options (their keys are checked by checkKnownKeys): INVALID_FIELD
+ * naming the option, before connecting. Without it a port of -1 or '8080' was Node's RangeError,
+ * and a connect timeout past 2^31 − 1 ms fired at once.
+ */
+function checkConnectOptions(options: ClientOptions): void {
+  const bad = (field: string, expected: string, value: unknown) =>
+    new EventBusError(ErrorCodes.INVALID_FIELD, `options.${field} must be ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`, { context: { field: `options.${field}`, expected } });
+  const whole = (field: 'port' | 'connectTimeoutMs' | 'requestTimeoutMs' | 'maxResponseBytes', min: number, max: number) => {
+    const value: unknown = options[field];
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max)) throw bad(field, `a whole number from ${min} to ${max}`, value);
+  };
+  if (options.host !== undefined && (typeof options.host !== 'string' || options.host.trim() === '')) throw bad('host', 'a non-empty string (an address or host name)', options.host);
+  whole('port', 1, 65535); // 0 (a server's "any free port") names no server
+  whole('connectTimeoutMs', 1, MAX_TIMER_MS);
+  whole('requestTimeoutMs', 0, Number.MAX_SAFE_INTEGER);
+  whole('maxResponseBytes', 1, Number.MAX_SAFE_INTEGER);
+  const tlsOption: unknown = options.tls;
+  if (tlsOption !== undefined && typeof tlsOption !== 'boolean' && (typeof tlsOption !== 'object' || tlsOption === null || Array.isArray(tlsOption))) {
+    throw bad('tls', "true, false or Node's tls.connect options (an object)", tlsOption);
+  }
+}
+
 /** A connected socket (TLS if asked); rejects with CONNECTION_ERROR. */
 export function openSocket(options: ClientOptions): Promise<net.Socket> {
   const host = options.host ?? DEFAULTS.host;
@@ -355,6 +381,7 @@ export class EventBusClient {
    */
   static async connect(options: ClientOptions = {}): Promise<EventBusClient> {
     checkKnownKeys(options, 'options', CLIENT_OPTION_KEYS);
+    checkConnectOptions(options);
     if (options.auth !== undefined) wireAuth(options.auth);
     return new EventBusClient(await openSocket(options), options);
   }

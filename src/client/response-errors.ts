@@ -24,6 +24,9 @@ const ORIGINAL_REASONS: [RegExp, ErrorCode][] = [
  * server's; an empty code is none) has its code found from its fixed reason, else INTERNAL.
  */
 export function responseError(response: Response): EventBusError {
+  if (typeof response !== 'object' || response === null || Array.isArray(response)) {
+    throw new EventBusError(ErrorCodes.INVALID_FIELD, `response must be a parsed response line (an object), got ${String(response)}`, { context: { field: 'response', expected: 'a Response (an object)' } });
+  }
   const reason = typeof response.reason === 'string' ? response.reason : 'request failed (no reason given)';
   const options = response.context === undefined ? {} : { context: response.context };
   // The type says ErrorCode; a newer server's code is a string outside it (documented in the README).

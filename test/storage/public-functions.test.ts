@@ -4,7 +4,7 @@
  * INVALID_FIELD (INVALID_STREAM_NAME for a stream name) naming the argument in `context.field`,
  * with a reason that says what was expected; never a TypeError from deep inside, a wrong answer
  * (an event id with a dot in it) or a change made before the refusal (SimIO's real operation ran
- * before its model refused the path).
+ * before its model refused the path; a materialize of no image after removing the root's files).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +23,7 @@ import {
   restoreSnapshot,
   verifyDirectory,
 } from 'eventbus/storage';
-import { DurabilityModel, SimIO, seededRandom } from 'eventbus/storage/testing';
+import { DurabilityModel, faultState, readJournal, replayJournal, SimIO, seededRandom, systemError } from 'eventbus/storage/testing';
 import { refusedWith } from '../helpers/engine-refusal.js';
 import { tempDir, type TapTest } from '../helpers/temp-dir.js';
 
@@ -162,4 +162,22 @@ t.test('DurabilityModel.apply refuses a record that does not fit what it saw, as
   await refusedWith(t, () => model.apply({ op: 'sync-end', token: 9 }), F, 'record', 'a sync that never began');
   await refusedWith(t, () => model.apply({ op: 'unlink', path: path.join(root, 'missing') }), F, 'record', 'an unlink of a file it does not have');
   await refusedWith(t, () => model.apply({ op: 'mkdir', path: '/elsewhere/dir' }), F, 'record', 'a directory outside the root');
+});
+
+t.test('the rest of the research tools refuse what they cannot use: a root, a mode, an image, an errno, a journal, a model', async (t) => {
+  const root = tempDir(t, 'tools-args');
+  const model = DurabilityModel.fromDisk(root);
+  fs.writeFileSync(path.join(root, 'kept'), 'x');
+  const calls: [string, () => unknown, string][] = [
+    ['DurabilityModel.fromDisk of a missing directory', () => DurabilityModel.fromDisk(path.join(root, 'missing')), 'root'],
+    ['DurabilityModel.fromDisk of a number', () => DurabilityModel.fromDisk(5 as never), 'root'],
+    ['durableImage of an unknown mode (was: drop)', () => model.durableImage('tron' as never), 'mode'],
+    ['materialize of no image (was: everything under the root removed, then a TypeError)', () => model.materialize(null as never), 'image'],
+    ['systemError of an errno it cannot give', () => systemError('ENOENT' as never, 'open'), 'errno'],
+    ['readJournal of a missing file', () => readJournal(path.join(root, 'no-journal')), 'file'],
+    ['replayJournal without a model', () => replayJournal(null as never, path.join(root, 'no-journal')), 'model'],
+    ['faultState of a number', () => faultState(5 as never), 'control'],
+  ];
+  for (const [label, call, field] of calls) await refusedWith(t, call, F, field, label);
+  t.ok(fs.existsSync(path.join(root, 'kept')), 'the refused materialize removed nothing');
 });

@@ -152,6 +152,7 @@ export async function setFaults(control: string, faults: FaultJson[], timeoutMs 
 
 /** What the server last reported: the generation in force, how often each fault fired, the last list it refused. */
 export function faultState(control: string): FaultState {
+  checkPath(control, 'control');
   try {
     return JSON.parse(fs.readFileSync(`${control}.ack`, 'utf8')) as FaultState;
   } catch {

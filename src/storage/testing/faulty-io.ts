@@ -101,6 +101,7 @@ export function checkFaultSpec(spec: unknown, field = 'spec'): asserts spec is F
 
 /** An error shaped like the ones Node's fs functions throw. */
 export function systemError(errno: FaultErrno, syscall: string, file?: string): NodeJS.ErrnoException {
+  if (!Object.hasOwn(ERRNO, errno)) throw invalidArgument('errno', `one of ${Object.keys(ERRNO).join(', ')}`, errno);
   const where = file === undefined ? '' : ` '${file}'`;
   return Object.assign(new Error(`${errno}: injected fault, ${syscall}${where}`), { code: errno, errno: ERRNO[errno], syscall, path: file });
 }

@@ -28,7 +28,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ErrorCodes, EventBusError } from '../../errors.js';
+import { ErrorCodes, EventBusError, ioError } from '../../errors.js';
 import { checkFileIO, checkKnownKeys, checkOptionsObject, checkPath, invalidArgument } from '../api-arguments.js';
 import { nodeIO, type FileIO, type FileStat, type OpenMode } from '../fs/io.js';
 import type { DurabilityModel, SimRecord } from './sim-io.js';
@@ -253,7 +253,13 @@ function inside(root: string, file: string): boolean {
  */
 export function readJournal(file: string): SimRecord[] {
   checkPath(file, 'file');
-  const bytes = fs.readFileSync(file);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw invalidArgument('file', 'the path of an existing journal file', file);
+    throw ioError(`reading the journal ${file}`, error);
+  }
   const entries: Entry[] = [];
   let at = 0;
   while (at + 8 <= bytes.length) {
@@ -332,6 +338,9 @@ function happened(record: SimRecord, descriptorPath: (fd: number) => string | nu
  * left unsynced is still unsynced for the next): give it each process's journal in order.
  */
 export function replayJournal(model: DurabilityModel, file: string): number {
+  if (typeof model !== 'object' || model === null || typeof (model as Partial<DurabilityModel>).apply !== 'function') {
+    throw invalidArgument('model', 'a DurabilityModel (DurabilityModel.fromDisk(root))', model);
+  }
   const records = readJournal(file);
   for (const record of records) model.apply(record);
   return records.length;

@@ -155,8 +155,12 @@ export class DurabilityModel {
     this.paths.set(this.root, this.rootNode);
   }
 
-  /** A model whose durable state is the tree under `root` as it is now (read from disk). */
+  /**
+   * A model whose durable state is the tree under `root` as it is now (read from disk). `root`
+   * must be an existing directory of files and directories (INVALID_FIELD `root` otherwise).
+   */
   static fromDisk(root: string): DurabilityModel {
+    checkRoot(root, 'root');
     const model = new DurabilityModel(root);
     const byInode = new Map<string, FileNode>();
     const scan = (dir: string, node: DirNode) => {
@@ -289,6 +293,7 @@ export class DurabilityModel {
    * and directory's unsynced operations survives; it is unused in `drop` mode.
    */
   durableImage(mode: CrashMode, source: RandomSource = Math.random): DurableImage {
+    checkCrashMode(mode, 'mode'); // anything but 'torn' would silently be 'drop'
     const random = randomFunction(source, 'random');
     const image: DurableImage = { dirs: [], files: [] };
     const contents = new Map<FileNode, Buffer>();
@@ -335,6 +340,11 @@ export class DurabilityModel {
    * first). Files that were one node appear as hard links of each other again.
    */
   materialize(image: DurableImage): void {
+    // Everything under the root is removed first: refuse what is no image before that.
+    const given = image as Partial<DurableImage> | null;
+    if (typeof given !== 'object' || given === null || !Array.isArray(given.dirs) || !Array.isArray(given.files)) {
+      throw invalidArgument('image', 'a DurableImage ({ dirs, files }, from durableImage)', image);
+    }
     for (const name of fs.readdirSync(this.root)) fs.rmSync(path.join(this.root, name), { recursive: true, force: true });
     for (const dir of image.dirs) fs.mkdirSync(path.join(this.root, dir), { mode: 0o700 });
     const written = new Map<number, string>();
@@ -495,14 +505,7 @@ function checkSimIOOptions(options: unknown): asserts options is SimIOOptions {
   if (options === undefined) throw invalidArgument('options', 'an object with at least root', options);
   checkKnownKeys(options, 'options', SIM_IO_OPTION_KEYS);
   const { root, inner, crashAtOp, crashMode, ignoreDirSync, ignoreFileSync } = options as Partial<SimIOOptions>;
-  if (typeof root !== 'string' || root.length === 0) throw invalidArgument('options.root', 'the path of an existing directory', root);
-  let isDirectory = false;
-  try {
-    isDirectory = fs.statSync(root).isDirectory();
-  } catch {
-    // missing: refused below
-  }
-  if (!isDirectory) throw invalidArgument('options.root', 'the path of an existing directory', root);
+  checkRoot(root, 'options.root');
   if (inner !== undefined) checkFileIO(inner, 'options.inner');
   // Infinity: never (the crash checker's run without a crash).
   if (crashAtOp !== undefined && crashAtOp !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(crashAtOp) && crashAtOp >= 1)) {
@@ -512,6 +515,17 @@ function checkSimIOOptions(options: unknown): asserts options is SimIOOptions {
   for (const [field, value] of [['options.ignoreDirSync', ignoreDirSync], ['options.ignoreFileSync', ignoreFileSync]] as const) {
     if (value !== undefined && typeof value !== 'boolean') throw invalidArgument(field, 'a boolean', value);
   }
+}
+
+/** A simulated root: the path of an existing directory (INVALID_FIELD naming `field`). */
+function checkRoot(root: unknown, field: string): asserts root is string {
+  let isDirectory = false;
+  try {
+    isDirectory = typeof root === 'string' && root.length > 0 && fs.statSync(root).isDirectory();
+  } catch {
+    // missing: refused below
+  }
+  if (!isDirectory) throw invalidArgument(field, 'the path of an existing directory', root);
 }
 
 /** The error every operation gives after the simulated power loss. */
