@@ -40,7 +40,7 @@ import { JetStreamSubscription, type SubscriptionDeps } from './subscription.js'
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
 import { payloadOf, timeOfMsg } from './message-view.js';
 import { CATALOG_BUCKET, Headers, consumerOfDeadLetterSubject, deadLetterSubject, jsConsumerName, jsStreamName, keyOfSubject } from './names.js';
-import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
+import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
@@ -338,16 +338,16 @@ export class JetStreamStore implements EventStore {
         let taken = { messages: 0, bytes: 0 };
         // Each consumer's position, for a restore to resume its `new` consumers from (consumer-resume.ts).
         const consumers = await consumerPositions(this.jsm, jsName, async () => {
-          taken = await snapshotStream(this.nc, jsName, path.join(dir, `${jsName}.snap`), SNAPSHOT_TIMEOUT_MS);
+          taken = await snapshotStream(this.nc, jsName, path.join(dir, `${jsName}.snap`), SNAPSHOT_TIMEOUT_MS, this.options.requestTimeoutMs);
         });
         streams.push({ name, js_name: jsName, ...taken, consumers });
       }
       const catalogStream = `KV_${CATALOG_BUCKET}`;
-      const catalogTaken = await snapshotStream(this.nc, catalogStream, path.join(dir, `${catalogStream}.snap`), SNAPSHOT_TIMEOUT_MS);
+      const catalogTaken = await snapshotStream(this.nc, catalogStream, path.join(dir, `${catalogStream}.snap`), SNAPSHOT_TIMEOUT_MS, this.options.requestTimeoutMs);
       const manifest = { backend: 'jetstream', created_at: createdAt, catalog: catalogStream, catalog_messages: catalogTaken.messages, streams };
       writeFileSync(path.join(dir, 'MANIFEST.json'), JSON.stringify(manifest, null, 1), { mode: 0o600 });
     } catch (error) {
-      throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${(error as Error).message}`, { cause: error });
+      throw snapshotFailure(error);
     }
     return {
       path: dir,
@@ -499,6 +499,17 @@ async function silentServers(servers: readonly string[], timeoutMs: number): Pro
     });
   })));
   return answers.filter((answer): answer is string => answer !== null);
+}
+
+/**
+ * Why a snapshot failed, as an EventBusError: BACKEND_UNAVAILABLE when the cluster did not answer
+ * (no quorum, no leader, unreachable), as every other operation says it; SNAPSHOT_FAILED otherwise
+ * (the snapshot's own files, a stream's snapshot that stalled).
+ */
+function snapshotFailure(error: unknown): EventBusError {
+  const unavailable = isEventBusError(error) ? error.code === ErrorCodes.BACKEND_UNAVAILABLE : isTransient(error);
+  if (!unavailable) return new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${(error as Error).message}`, { cause: error });
+  return isEventBusError(error) ? new EventBusError(error.code, `snapshot failed: ${error.reason}`, { cause: error }) : backendError('snapshot failed', error);
 }
 
 /** A connection's publisher, and the node it is on now. */
