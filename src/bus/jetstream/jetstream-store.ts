@@ -437,6 +437,15 @@ export class JetStreamStore implements EventStore {
    * its sequence in the write horizon, so a consumer of `$dlq:<stream>` waits for it (consumers.ts).
    */
   private async deadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void> {
+    try {
+      await this.writeDeadLetter(entry, consumer, msg);
+    } catch (error) {
+      throw inCallersTerms(entry.name, error);
+    }
+  }
+
+  /** The move itself (see deadLetter); its failures name the dead-letter stream by its internal name. */
+  private async writeDeadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void> {
     const dlqName = deadLetterStreamName(entry.name);
     let dlq = await this.catalog.get(dlqName);
     if (dlq === null) {
@@ -499,6 +508,22 @@ async function silentServers(servers: readonly string[], timeoutMs: number): Pro
     });
   })));
   return answers.filter((answer): answer is string => answer !== null);
+}
+
+/**
+ * A failed move of an event of `streamName` to its dead-letter stream, as the caller of
+ * process_events sees it: the same code and context, and a reason that names the caller's stream
+ * and "its dead-letter stream", not the name that stream is kept under (`$dlq:<stream>`, internal).
+ */
+function inCallersTerms(streamName: string, error: unknown): unknown {
+  if (!isEventBusError(error)) return error;
+  const internal = deadLetterStreamName(streamName);
+  const prefix = `dead-lettering an event of stream '${streamName}'`;
+  const detail = error.reason === OriginalReasons.streamNotFound(internal)
+    ? 'its dead-letter stream was deleted meanwhile (the event is due again: a later call moves it to a new one)'
+    : error.reason.split(`stream '${internal}'`).join('its dead-letter stream').split(`'${internal}'`).join('its dead-letter stream');
+  const reason = detail.startsWith(prefix) ? detail : `${prefix}: ${detail}`;
+  return new EventBusError(error.code, reason, { cause: error, ...(error.context === undefined ? {} : { context: error.context }) });
 }
 
 /**
