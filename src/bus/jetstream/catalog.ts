@@ -9,7 +9,10 @@
  * `kv.create` is the atomic check everywhere (exact on 2.9.10; `kv.update` with a revision is
  * not, nats-server #4320). Reads go to the bucket's leader (`allow_direct: false`): a direct get
  * may answer from a follower that has not seen a create yet. Entries are cached for
- * {@link CACHE_MS}; callers refresh on a JetStream "stream not found".
+ * {@link CACHE_MS}; callers refresh on a JetStream "stream not found". An absence is never
+ * cached: a name not found is asked of the bucket again, so a create acknowledged by any gateway
+ * is seen by every gateway's next operation (a delete is seen through JetStream: the stream is
+ * gone, and the fresh read that follows finds no entry).
  *
  * A stream's entry never changes while the stream exists (it is created once, and deleted with
  * the stream; a name created again gets a new number). So when the bucket cannot be read (its
@@ -45,7 +48,8 @@ const MAX_NUMBER_ATTEMPTS = 20;
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
 export class Catalog {
-  private readonly cache = new Map<string, { entry: CatalogEntry | null; readMs: number }>();
+  /** Entries read (or created) here, with when; never an absence (see get). */
+  private readonly cache = new Map<string, { entry: CatalogEntry; readMs: number }>();
   private readonly names = new Map<number, string>();
   /** Until then the bucket is not asked for known entries (it failed to answer: see the module comment). */
   private outageUntilMs = 0;
@@ -68,12 +72,15 @@ export class Catalog {
     return new Catalog(kv, part);
   }
 
-  /** The stream named `name`, or null. `fresh` reads the bucket even when a cached entry is young. */
+  /**
+   * The stream named `name`, or null. `fresh` reads the bucket even when a cached entry is young.
+   * Only entries are cached, never an absence: a name this gateway found missing may have been
+   * created through another gateway since, and once any gateway acknowledged that create every
+   * gateway serves the stream (the bucket, read from its leader, decides before STREAM_NOT_FOUND).
+   */
   async get(name: string, fresh = false): Promise<CatalogEntry | null> {
-    const cached = this.cache.get(name);
-    if (!fresh && cached !== undefined && Date.now() - cached.readMs < CACHE_MS) return cached.entry;
-    const known = fresh || cached === undefined ? null : cached.entry;
-    if (known !== null && Date.now() < this.outageUntilMs) return known;
+    const cached = fresh ? undefined : this.cache.get(name);
+    if (cached !== undefined && (Date.now() - cached.readMs < CACHE_MS || Date.now() < this.outageUntilMs)) return cached.entry;
     let entry: CatalogEntry | null = null;
     try {
       const found = await this.kv.get(catalogNameKey(name));
@@ -86,11 +93,11 @@ export class Catalog {
       if (!isTransient(error)) throw backendError(`reading the catalog entry of '${name}'`, error);
       this.outageUntilMs = Date.now() + OUTAGE_MS;
       // The entry read before is still the stream's (see the module comment).
-      const before = this.cache.get(name);
-      if (!fresh && before !== undefined && before.entry !== null) return before.entry;
+      if (cached !== undefined) return cached.entry;
       throw backendError(`reading the catalog entry of '${name}'`, error);
     }
-    this.cache.set(name, { entry, readMs: Date.now() });
+    if (entry === null) this.cache.delete(name);
+    else this.cache.set(name, { entry, readMs: Date.now() });
     return entry;
   }
 
@@ -166,7 +173,7 @@ export class Catalog {
     } catch (error) {
       throw backendError(`deleting stream '${name}'`, error);
     }
-    this.cache.set(name, { entry: null, readMs: Date.now() });
+    this.cache.delete(name);
   }
 
   /** Every stream name, unordered. */

@@ -8,9 +8,13 @@
  *   (consumer-setup.ts); later calls' are ignored. A types filter is applied here: events of other
  *   types are acknowledged as they are fetched and not handed out (passOver).
  * - process_events: a `no_wait` fetch; when nothing is there and `wait_ms` > 0, a one-message
- *   long-poll, then a `no_wait` fetch for the rest. JetStream has one delivery queue per consumer,
- *   redeliveries first, so a delivery may hold due retries beside new events; retry_events runs
- *   the same fetch (it cannot take only the retries).
+ *   long-poll, then a `no_wait` fetch for the rest. `no_wait` pulls carry `max_bytes`
+ *   (max_batch_bytes less what the page has), so a page holds at most that many bytes of
+ *   bodies, and a message alone over it is fetched alone (one event always goes, as on the
+ *   engine); what came past it otherwise (late messages, a long-poll's first) is kept for the
+ *   next call. JetStream has one delivery queue per consumer, redeliveries first, so a delivery
+ *   may hold due retries beside new events; retry_events runs the same fetch (it cannot take
+ *   only the retries).
  * - Dead letters: `max_deliver` is unlimited on the server (its own limit leaves only a
  *   non-durable advisory); a delivery whose count passes max_deliveries is written to
  *   `$dlq:<stream>` (key: the consumer, msg id fixed per event so a retry is not doubled) and
@@ -157,23 +161,27 @@ export class Consumers {
     await this.ensure(entry, consumer, durable, query);
     const limits = this.options.consumers;
     const max = Math.min(query.maxEvents ?? limits.defaultBatchEvents, limits.maxBatchEvents);
+    // The pull itself is bounded by bytes (JetStream counts subjects and headers too, so the
+    // bodies it sends stay within the limit); the hand-out below cuts what came without it.
+    const first: FetchOptions = { batch: max, no_wait: true, maxBytes: limits.maxBatchBytes };
     let messages: JsMsg[];
     try {
-      messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
+      messages = await this.fetch(entry, jsName, durable, first);
     } catch (error) {
       if (!(error instanceof ConsumerGone)) throw error;
       await this.ensure(entry, consumer, durable, query);
-      messages = await this.fetch(entry, jsName, durable, { batch: max, no_wait: true });
+      messages = await this.fetch(entry, jsName, durable, first);
     }
     const waitMs = Math.min(query.waitMs ?? 0, limits.maxWaitMs);
     // A page short of `max` may stop before writes acknowledged through this gateway (a long-poll
     // that found nothing waits below instead: its first event is what the catch-up waits for).
-    if (messages.length < max && (waitMs === 0 || messages.length > 0) && !this.ending && !retryOnly) {
+    const bytesLeft = limits.maxBatchBytes - bodyBytes(messages);
+    if (messages.length < max && bytesLeft > 0 && (waitMs === 0 || messages.length > 0) && !this.ending && !retryOnly) {
       // What was fetched is handed out even when the catch-up fails (it would be held until ack_wait).
-      const caughtUp = this.catchUp(entry, jsName, durable, max - messages.length, lastSeq(messages));
+      const caughtUp = this.catchUp(entry, jsName, durable, max - messages.length, lastSeq(messages), bytesLeft);
       messages.push(...(await (messages.length > 0 ? caughtUp.catch(() => []) : caughtUp)));
     }
-    if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) messages = await this.longPoll(entry, jsName, durable, max, waitMs);
+    if (messages.length === 0 && waitMs > 0 && !this.ending && !retryOnly) messages = await this.longPoll(entry, jsName, durable, max, waitMs, limits.maxBatchBytes);
     await this.watch(entry, jsName, durable, messages.length);
     this.delivered(jsName, durable, messages);
     let more = moreAfter(messages, max);
@@ -183,7 +191,7 @@ export class Consumers {
       // A long-poll goes on until an event of its types comes, or wait_ms is over.
       const deadlineMs = startedMs + waitMs;
       while (messages.length === 0 && waitMs > 0 && !retryOnly && !this.ending && deadlineMs - Date.now() >= MIN_WAIT_MS) {
-        const next = await this.longPoll(entry, jsName, durable, max, deadlineMs - Date.now());
+        const next = await this.longPoll(entry, jsName, durable, max, deadlineMs - Date.now(), limits.maxBatchBytes);
         if (next.length === 0) break;
         this.delivered(jsName, durable, next);
         ({ messages, more } = await this.passOver(entry, jsName, durable, next, types, max));
@@ -196,9 +204,10 @@ export class Consumers {
       return { events: [], more: false };
     }
     const events: EventView[] = [];
+    let bytes = 0;
     /** The first dead letter that could not be written (retried as writes are, sink.deadLetter): the others are not tried. */
     let deadLetterFailure: unknown = null;
-    for (const msg of messages) {
+    for (const [i, msg] of messages.entries()) {
       const count = msg.info.deliveryCount;
       if (limits.maxDeliveries > 0 && count > limits.maxDeliveries) {
         if (deadLetterFailure === null) {
@@ -214,6 +223,15 @@ export class Consumers {
         msg.nak();
         continue;
       }
+      // As on the engine: at most max_batch_bytes of bodies, and always one event. What does not
+      // fit (fetched without the pull's byte bound: a long-poll's first message, late ones) is
+      // the next call's, as new.
+      if (events.length > 0 && bytes + msg.data.byteLength > limits.maxBatchBytes) {
+        this.keepForNextCall(`${jsName}|${durable}`, messages.slice(i));
+        more = true;
+        break;
+      }
+      bytes += msg.data.byteLength;
       if (query.autoAck) {
         // At most once: an event whose ack is not confirmed is not handed out (it comes back later).
         const acked = await this.confirmAck(ackSubjectOf(msg)).catch(() => false);
@@ -473,9 +491,11 @@ export class Consumers {
    */
   private async fetch(entry: CatalogEntry, jsName: string, durable: string, options: FetchOptions): Promise<JsMsg[]> {
     const late = this.takeLate(`${jsName}|${durable}`, options.batch);
-    // A long-poll has its first message; a no_wait fetch asks for the rest of its batch.
-    if (late.length >= options.batch || (late.length > 0 && options.no_wait !== true)) return late;
-    const rest = { ...options, batch: options.batch - late.length };
+    const bytesLeft = options.maxBytes === undefined ? Infinity : options.maxBytes - bodyBytes(late);
+    // A long-poll has its first message; a no_wait fetch asks for the rest of its batch and bytes.
+    if (late.length >= options.batch || (late.length > 0 && (options.no_wait !== true || bytesLeft <= 0))) return late;
+    const bound = options.maxBytes === undefined ? {} : { maxBytes: bytesLeft, atLeastOne: late.length === 0 && options.atLeastOne !== false };
+    const rest = { ...options, batch: options.batch - late.length, ...bound };
     try {
       return [...late, ...(await this.pullRetrying(entry, jsName, durable, rest))];
     } catch (error) {
@@ -518,7 +538,8 @@ export class Consumers {
     if (fetcher === null || fetcher.nc.isClosed()) throw new FetchConnectionLost();
     const noWait = options.no_wait === true;
     const graceMs = Math.min(NO_WAIT_GUARD_MS, this.options.requestTimeoutMs);
-    const request: PullRequest = noWait ? { batch: options.batch, noWait: true } : { batch: options.batch, noWait: false, expiresMs: options.expires ?? 1000 };
+    const bound = noWait && options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {};
+    const request: PullRequest = noWait ? { batch: options.batch, noWait: true, ...bound } : { batch: options.batch, noWait: false, expiresMs: options.expires ?? 1000 };
     const guardMs = options.guardMs ?? (noWait ? graceMs : (options.expires ?? 1000) + graceMs);
     const pull = fetcher.puller.pull(jsName, durable, request, guardMs);
     const stopper = { stop: () => pull.stop() };
@@ -528,6 +549,8 @@ export class Consumers {
       // A no_wait pull that brought nothing and did not even answer "no messages": the connection
       // does not hear the cluster, or the cluster does not answer (the caller sends it again).
       if (end === 'guard' && noWait && messages.length === 0 && !this.ending) throw new NoAnswer();
+      // The next message alone is over the byte bound: it goes alone, as on the engine.
+      if (end === 'bytes' && messages.length === 0 && options.atLeastOne !== false) return await this.fetchOnce(entry, jsName, durable, { batch: 1, no_wait: true });
       return messages;
     } catch (error) {
       if (error instanceof NoAnswer) throw error;
@@ -576,6 +599,16 @@ export class Consumers {
     return taken;
   }
 
+  /**
+   * Messages fetched for a call that does not hand them out (past its max_batch_bytes): first in
+   * line for the durable's next fetch through this gateway, as late ones are (takeLate); at
+   * shutdown, `-NAK`ed for another gateway.
+   */
+  private keepForNextCall(key: string, messages: readonly JsMsg[]): void {
+    if (this.ending) for (const msg of messages) msg.nak();
+    else this.putBackLate(key, messages);
+  }
+
   /** Late messages taken by a fetch that then failed: first in line again. */
   private putBackLate(key: string, messages: readonly JsMsg[]): void {
     if (messages.length === 0) return;
@@ -592,7 +625,7 @@ export class Consumers {
    * has room under max_ack_pending) waits up to {@link CATCH_UP_MS} for the first, then takes what
    * is there up to `max`. At most one info request per durable for each advance of the horizon.
    */
-  private async catchUp(entry: CatalogEntry, jsName: string, durable: string, max: number, fetchedSeq: number): Promise<JsMsg[]> {
+  private async catchUp(entry: CatalogEntry, jsName: string, durable: string, max: number, fetchedSeq: number, maxBytes: number): Promise<JsMsg[]> {
     const key = `${jsName}|${durable}`;
     const written = this.horizon.last(jsName);
     if (written <= Math.max(fetchedSeq, this.checkedSeq.get(key) ?? 0)) return [];
@@ -602,14 +635,18 @@ export class Consumers {
     // A key's consumer waits only for a write of its key (the stream's leader has it).
     const subject = info.config.filter_subject;
     if (subject !== undefined && subject !== '' && (await this.lastSeqOf(jsName, subject)) <= info.delivered.stream_seq) return [];
-    return this.longPoll(entry, jsName, durable, max, CATCH_UP_MS);
+    return this.longPoll(entry, jsName, durable, max, CATCH_UP_MS, maxBytes);
   }
 
-  /** A one-message fetch that waits up to `expiresMs`; when it brings one, a `no_wait` fetch for the rest of the batch. */
-  private async longPoll(entry: CatalogEntry, jsName: string, durable: string, max: number, expiresMs: number): Promise<JsMsg[]> {
+  /**
+   * A one-message fetch that waits up to `expiresMs`; when it brings one, a `no_wait` fetch for
+   * the rest of the batch, within what is left of `maxBytes`.
+   */
+  private async longPoll(entry: CatalogEntry, jsName: string, durable: string, max: number, expiresMs: number, maxBytes: number): Promise<JsMsg[]> {
     const messages = await this.fetch(entry, jsName, durable, { batch: 1, expires: expiresMs });
+    const bytesLeft = maxBytes - bodyBytes(messages);
     // The rest is optional: a failure of it must not hold the first message until ack_wait.
-    if (messages.length > 0 && max > 1) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true }).catch(() => [])));
+    if (messages.length > 0 && max > 1 && bytesLeft > 0) messages.push(...(await this.fetch(entry, jsName, durable, { batch: max - 1, no_wait: true, maxBytes: bytesLeft, atLeastOne: false }).catch(() => [])));
     return messages;
   }
 
@@ -730,12 +767,19 @@ class ConsumerGone extends Error {}
 /** A `no_wait` pull got no answer at all within its guard. */
 class NoAnswer extends Error {}
 
-/** What a fetch asks: `batch` messages, at once (`no_wait`) or waiting up to `expires` ms; `guardMs` overrides the guard. */
+/**
+ * What a fetch asks: `batch` messages, at once (`no_wait`) or waiting up to `expires` ms; `guardMs`
+ * overrides the guard. A `no_wait` fetch with `maxBytes` asks JetStream for at most that many
+ * bytes (subjects and headers counted: the bodies are fewer); when the next message alone is
+ * more, it is fetched alone, unless `atLeastOne` is false (the rest of a page that has one).
+ */
 interface FetchOptions {
   batch: number;
   no_wait?: boolean;
   expires?: number;
   guardMs?: number;
+  maxBytes?: number;
+  atLeastOne?: boolean;
 }
 
 /** The fetch connection is closed: fetch over a new one. */
@@ -760,6 +804,13 @@ function hasRoom(info: ConsumerInfo): boolean {
 function moreAfter(messages: readonly JsMsg[], max: number): boolean {
   const last = messages[messages.length - 1];
   return messages.length === max || (last !== undefined && last.info.pending > 0);
+}
+
+/** The bytes of the bodies of `messages` (what max_batch_bytes counts, as on the engine). */
+function bodyBytes(messages: readonly JsMsg[]): number {
+  let bytes = 0;
+  for (const msg of messages) bytes += msg.data.byteLength;
+  return bytes;
 }
 
 /** The highest stream sequence of `messages`, 0 for none. */

@@ -42,7 +42,7 @@ import { JetStreamSubscription, type SubscriptionDeps } from './subscription.js'
 import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamOptions } from './jetstream-options.js';
 import { payloadOf, timeOfMsg } from './message-view.js';
 import { CATALOG_BUCKET, Headers, consumerOfDeadLetterSubject, deadLetterSubject, jsConsumerName, jsStreamName, keyOfSubject } from './names.js';
-import { JsErrors, backendError, jsErrorCode, sleep } from './nats-errors.js';
+import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
@@ -343,16 +343,16 @@ export class JetStreamStore implements EventStore {
         let taken = { messages: 0, bytes: 0 };
         // Each consumer's position, for a restore to resume its `new` consumers from (consumer-resume.ts).
         const consumers = await consumerPositions(this.jsm, jsName, async () => {
-          taken = await snapshotStream(this.nc, jsName, path.join(dir, `${jsName}.snap`), SNAPSHOT_TIMEOUT_MS);
+          taken = await snapshotStream(this.nc, jsName, path.join(dir, `${jsName}.snap`), SNAPSHOT_TIMEOUT_MS, this.options.requestTimeoutMs);
         });
         streams.push({ name, js_name: jsName, ...taken, consumers });
       }
       const catalogStream = `KV_${CATALOG_BUCKET}`;
-      const catalogTaken = await snapshotStream(this.nc, catalogStream, path.join(dir, `${catalogStream}.snap`), SNAPSHOT_TIMEOUT_MS);
+      const catalogTaken = await snapshotStream(this.nc, catalogStream, path.join(dir, `${catalogStream}.snap`), SNAPSHOT_TIMEOUT_MS, this.options.requestTimeoutMs);
       const manifest = { backend: 'jetstream', created_at: createdAt, catalog: catalogStream, catalog_messages: catalogTaken.messages, streams };
       writeFileSync(path.join(dir, 'MANIFEST.json'), JSON.stringify(manifest, null, 1), { mode: 0o600 });
     } catch (error) {
-      throw new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${(error as Error).message}`, { cause: error });
+      throw snapshotFailure(error);
     }
     return {
       path: dir,
@@ -442,6 +442,15 @@ export class JetStreamStore implements EventStore {
    * its sequence in the write horizon, so a consumer of `$dlq:<stream>` waits for it (consumers.ts).
    */
   private async deadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void> {
+    try {
+      await this.writeDeadLetter(entry, consumer, msg);
+    } catch (error) {
+      throw inCallersTerms(entry.name, error);
+    }
+  }
+
+  /** The move itself (see deadLetter); its failures name the dead-letter stream by its internal name. */
+  private async writeDeadLetter(entry: CatalogEntry, consumer: string, msg: JsMsg): Promise<void> {
     const dlqName = deadLetterStreamName(entry.name);
     let dlq = await this.catalog.get(dlqName);
     if (dlq === null) {
@@ -504,6 +513,33 @@ async function silentServers(servers: readonly string[], timeoutMs: number): Pro
     });
   })));
   return answers.filter((answer): answer is string => answer !== null);
+}
+
+/**
+ * A failed move of an event of `streamName` to its dead-letter stream, as the caller of
+ * process_events sees it: the same code and context, and a reason that names the caller's stream
+ * and "its dead-letter stream", not the name that stream is kept under (`$dlq:<stream>`, internal).
+ */
+function inCallersTerms(streamName: string, error: unknown): unknown {
+  if (!isEventBusError(error)) return error;
+  const internal = deadLetterStreamName(streamName);
+  const prefix = `dead-lettering an event of stream '${streamName}'`;
+  const detail = error.reason === OriginalReasons.streamNotFound(internal)
+    ? 'its dead-letter stream was deleted meanwhile (the event is due again: a later call moves it to a new one)'
+    : error.reason.split(`stream '${internal}'`).join('its dead-letter stream').split(`'${internal}'`).join('its dead-letter stream');
+  const reason = detail.startsWith(prefix) ? detail : `${prefix}: ${detail}`;
+  return new EventBusError(error.code, reason, { cause: error, ...(error.context === undefined ? {} : { context: error.context }) });
+}
+
+/**
+ * Why a snapshot failed, as an EventBusError: BACKEND_UNAVAILABLE when the cluster did not answer
+ * (no quorum, no leader, unreachable), as every other operation says it; SNAPSHOT_FAILED otherwise
+ * (the snapshot's own files, a stream's snapshot that stalled).
+ */
+function snapshotFailure(error: unknown): EventBusError {
+  const unavailable = isEventBusError(error) ? error.code === ErrorCodes.BACKEND_UNAVAILABLE : isTransient(error);
+  if (!unavailable) return new EventBusError(ErrorCodes.SNAPSHOT_FAILED, `snapshot failed: ${(error as Error).message}`, { cause: error });
+  return isEventBusError(error) ? new EventBusError(error.code, `snapshot failed: ${error.reason}`, { cause: error }) : backendError('snapshot failed', error);
 }
 
 /** A connection's publisher, and the node it is on now. */

@@ -17,22 +17,30 @@
  * gone) fails the pull, as does the connection's close.
  *
  * A pull request is a publish to `$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>` with the pull's
- * inbox as reply subject and the body `{batch, no_wait}` or `{batch, expires}` (nanoseconds).
+ * inbox as reply subject and the body `{batch, no_wait}` or `{batch, expires}` (nanoseconds),
+ * with `max_bytes` when the caller bounds the bytes.
  */
 import { createInbox, ErrorCode, NatsError, nanos, type JsMsg, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { toJsMsg } from 'nats/lib/jetstream/jsmsg.js';
 import { assert } from '../../errors.js';
 
-/** How a pull ended: `batch` messages, a status from the server, the guard timer, or a stop. */
-export type PullEnd = 'full' | 'status' | 'guard' | 'stopped';
+/**
+ * How a pull ended: `batch` messages, a status from the server (`bytes`: 409 "Message Size
+ * Exceeds MaxBytes", the next message would pass the request's `max_bytes`; it stays undelivered),
+ * the guard timer, or a stop.
+ */
+export type PullEnd = 'full' | 'status' | 'bytes' | 'guard' | 'stopped';
 
 export interface PullResult {
   messages: JsMsg[];
   end: PullEnd;
 }
 
-/** What to ask: a `no_wait` request, or one that waits up to `expiresMs` for the first message. */
-export type PullRequest = { batch: number; noWait: true } | { batch: number; noWait: false; expiresMs: number };
+/**
+ * What to ask: a `no_wait` request, or one that waits up to `expiresMs` for the first message;
+ * `maxBytes`, the most bytes of messages (JetStream counts each one's subject, headers and body).
+ */
+export type PullRequest = ({ batch: number; noWait: true } | { batch: number; noWait: false; expiresMs: number }) & { maxBytes?: number };
 
 /** A pull in flight: its result, and a way to end it now with what it has. */
 export interface Pull {
@@ -86,7 +94,10 @@ export class Puller {
       active = { batch: request.batch, messages: [], ended: false, timer, sub, resolve, reject };
       this.active.add(active);
     });
-    const body = request.noWait ? { batch: request.batch, no_wait: true } : { batch: request.batch, expires: nanos(request.expiresMs) };
+    const body = {
+      ...(request.noWait ? { batch: request.batch, no_wait: true } : { batch: request.batch, expires: nanos(request.expiresMs) }),
+      ...(request.maxBytes === undefined ? {} : { max_bytes: request.maxBytes }),
+    };
     try {
       this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${jsName}.${durable}`, encoder.encode(JSON.stringify(body)), { reply: inbox });
     } catch (error) {
@@ -105,6 +116,7 @@ export class Puller {
     if (code !== 0) {
       if (pull.ended || (code >= 100 && code < 200)) return; // after its end; idle heartbeats (not asked for)
       // A failure after messages (not seen: 503 comes alone) hands out what came.
+      if (code === 409 && /exceeds maxbytes/i.test(msg.headers?.description ?? '')) return this.finish(pull, 'bytes');
       if (code === 404 || code === 408 || code === 409 || (code >= 300 && pull.messages.length > 0)) return this.finish(pull, 'status');
       const error = code === 503 ? NatsError.errorForCode(ErrorCode.NoResponders) : new NatsError(msg.headers?.description ?? 'pull request failed', `${code}`);
       return this.settle(pull, () => pull.reject(error));

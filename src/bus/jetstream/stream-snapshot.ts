@@ -28,8 +28,12 @@ function apiError(reply: ApiReply): Error {
   return Object.assign(new Error(reply.error?.description ?? 'JetStream API error'), { api_error: reply.error });
 }
 
-/** Snapshots `jsName` into `file` and `file`.json; returns its message and byte counts. */
-export async function snapshotStream(nc: NatsConnection, jsName: string, file: string, timeoutMs: number): Promise<{ messages: number; bytes: number }> {
+/**
+ * Snapshots `jsName` into `file` and `file`.json; returns its message and byte counts. The
+ * stream's leader answers the request within `requestTimeoutMs` (none: it has no leader, so the
+ * cluster cannot serve it now), then the data may stall for `timeoutMs` at most.
+ */
+export async function snapshotStream(nc: NatsConnection, jsName: string, file: string, timeoutMs: number, requestTimeoutMs = timeoutMs): Promise<{ messages: number; bytes: number }> {
   const inbox = createInbox();
   const out = createWriteStream(file, { mode: 0o600 });
   let timer: NodeJS.Timeout | undefined;
@@ -56,7 +60,7 @@ export async function snapshotStream(nc: NatsConnection, jsName: string, file: s
   });
   try {
     await nc.flush();
-    const reply = JSON.parse(decoder.decode((await nc.request(`$JS.API.STREAM.SNAPSHOT.${jsName}`, encoder.encode(JSON.stringify({ deliver_subject: inbox, no_consumers: false, chunk_size: CHUNK_BYTES, jsck: false })), { timeout: timeoutMs })).data)) as ApiReply;
+    const reply = JSON.parse(decoder.decode((await nc.request(`$JS.API.STREAM.SNAPSHOT.${jsName}`, encoder.encode(JSON.stringify({ deliver_subject: inbox, no_consumers: false, chunk_size: CHUNK_BYTES, jsck: false })), { timeout: requestTimeoutMs })).data)) as ApiReply;
     if (reply.error !== undefined) throw apiError(reply);
     await done;
     writeFileSync(`${file}.json`, JSON.stringify({ config: reply.config, state: reply.state }), { mode: 0o600 });
