@@ -1,8 +1,9 @@
 /**
  * The files the jetstream backend reads to connect to NATS (credentials, TLS CA, client
- * certificate and key), checked by `eventbus serve` before anything is opened or logged: a wrong
- * path is one line naming the option, the config key and the file, not a failure at connect after
- * the start was logged (or, for a CA or client certificate, only once a server offers TLS).
+ * certificate and key), checked by `eventbus serve` and `restore --nats-servers` before anything
+ * is opened, logged or sent: a wrong path is one line naming the option, the config key and the
+ * file, not a failure at connect after the start was logged (or, for a CA or client certificate,
+ * only once a server offers TLS).
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';

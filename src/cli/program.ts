@@ -7,6 +7,7 @@ import { FSYNC_POLICIES } from '../storage/index.js';
 import { EXIT_STATUS_HELP } from './exit-status.js';
 
 import { parseNatsServers, parsePort, parseReplicas } from './port-option.js';
+import { addNatsAccessOptions, refuseSecretArguments, type NatsFlags } from './nats-options.js';
 import { addClientCommands, examples } from './client-program.js';
 import { DOCUMENTS, versionLine, type DocumentName, type Resources } from './resources.js';
 import { DEFAULTS, LOG_LEVELS } from './defaults.js';
@@ -63,7 +64,7 @@ export function buildProgram(resources: Resources): Command {
   const subcommand = (name: string) => oneLineUsageErrors(program.command(name), `eventbus ${name}`);
   program.commandsGroup('Server and store commands:');
 
-  subcommand('serve')
+  const serveCommand = subcommand('serve')
     .summary('start the server')
     .description('Start the server. Options fall back to EVENTBUS_* environment variables, then to the config file, then to the defaults shown.')
     .addOption(new Option('--host <address>', `address to listen on; anything but loopback needs clients in the config file or --insecure-no-auth (default: ${DEFAULTS.host})`).env('EVENTBUS_HOST'))
@@ -81,21 +82,11 @@ export function buildProgram(resources: Resources): Command {
     .addOption(new Option('--http-port-file <file>', 'once the HTTP port listens, write its number to this file').env('EVENTBUS_HTTP_PORT_FILE'))
     .addOption(new Option('--backend <backend>', 'storage: engine = the embedded engine in --data; jetstream = a replicated NATS JetStream cluster (this process becomes a gateway that keeps no data) (default: engine)').choices(['engine', 'jetstream']).env('EVENTBUS_BACKEND'))
     .addOption(new Option('--nats-servers <list>', 'jetstream backend: NATS servers, host:port,host:port,... (or nats://, tls:// URLs, tls:// requiring TLS; ports 1-65535)').env('EVENTBUS_NATS_SERVERS').argParser(parseNatsServers))
-    .addOption(new Option('--replicas <n>', 'jetstream backend: replicas of each stream and consumer, 1, 3 or 5 (default: 3)').env('EVENTBUS_NATS_REPLICAS').argParser(parseReplicas))
-    .addOption(new Option('--nats-creds <file>', 'jetstream backend: NATS credentials file (JWT and NKey seed; read at start)').env('EVENTBUS_NATS_CREDS'))
-    .addOption(new Option('--nats-user <user>', 'jetstream backend: NATS user (the password from EVENTBUS_NATS_PASSWORD or the config file)').env('EVENTBUS_NATS_USER'))
-    .addOption(new Option('--nats-password <password>').env('EVENTBUS_NATS_PASSWORD').hideHelp())
-    .addOption(new Option('--nats-token <token>').env('EVENTBUS_NATS_TOKEN').hideHelp())
-    .addOption(new Option('--nats-tls-ca <file>', 'jetstream backend: CA certificate to trust for TLS to NATS (a PEM certificate, read at start; TLS is then required, as by a tls:// server)').env('EVENTBUS_NATS_TLS_CA'))
-    .addOption(new Option('--nats-tls-cert <file>', 'jetstream backend: client certificate for TLS to NATS (needs --nats-tls-key; the pair is read and checked at start)').env('EVENTBUS_NATS_TLS_CERT'))
-    .addOption(new Option('--nats-tls-key <file>', 'jetstream backend: private key of --nats-tls-cert').env('EVENTBUS_NATS_TLS_KEY'))
+    .addOption(new Option('--replicas <n>', 'jetstream backend: replicas of each stream and consumer, 1, 3 or 5 (default: 3)').env('EVENTBUS_NATS_REPLICAS').argParser(parseReplicas));
+  addNatsAccessOptions(serveCommand)
     .addHelpText('after', examples('eventbus serve', 'eventbus serve --port 9000 --data /var/lib/eventbus/data', 'eventbus serve --backend jetstream --nats-servers n1:4222,n2:4222,n3:4222', 'eventbus serve --config config.yaml --host 0.0.0.0', 'eventbus serve --http-port 9090     # then open http://127.0.0.1:9090/ ; Prometheus scrapes /metrics'))
     .action(async (flags: ServeFlags, command: Command) => {
-      // Hidden options only so that their environment variables are read: a secret given as an
-      // argument is visible to every user in ps (docs/protocol.md), so it is refused.
-      for (const [key, flag, variable, configKey] of [['natsPassword', '--nats-password', 'EVENTBUS_NATS_PASSWORD', 'password'], ['natsToken', '--nats-token', 'EVENTBUS_NATS_TOKEN', 'token']] as const) {
-        if (command.getOptionValueSource(key) === 'cli') command.error(`${flag} is not taken as an argument (other users can see arguments in ps): set ${variable}, or backend.${configKey} in the config file`, { exitCode: 64, code: 'eventbus.secretArgument' });
-      }
+      refuseSecretArguments(command);
       const [{ serve }, { resolveSettings }] = await Promise.all([import('./serve.js'), import('./settings.js')]);
       await serve(resolveSettings(flags, process.env, (key) => command.getOptionValueSource(key)), resources);
     });
@@ -126,21 +117,23 @@ export function buildProgram(resources: Resources): Command {
       const { verifyCommand } = await import('./offline.js');
       process.exitCode = verifyCommand(given ?? dataDir(options.data), options.json === true, print);
     });
-  subcommand('restore')
+  const restore = subcommand('restore')
     .summary('restore a snapshot into a new data directory')
-    .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify or a copy failed.')
+    .description('Restore a snapshot into a new data directory (refuses a non-empty one, changing nothing), or a snapshot of the jetstream backend into a NATS cluster that holds no eventbus data (--nats-servers, with the credentials and TLS options of serve). Exit status 0 when done, 64 for a wrong path, 1 when the snapshot does not verify, a copy failed, or the cluster cannot be reached or refused the restore.')
     .argument('<snapshot>', 'the snapshot directory')
     .addOption(dataOption('new data directory, absent or empty'))
     .option('--json', 'print the result as JSON')
-    .addOption(new Option('--nats-servers <list>', 'restore a snapshot of the jetstream backend into this NATS cluster instead (it must hold no eventbus data)').env('EVENTBUS_NATS_SERVERS').argParser(parseNatsServers))
-    .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored', 'eventbus restore ./snapshots/b/snapshot-20261201T000807.551Z --nats-servers n1:4222,n2:4222,n3:4222'))
-    .action(async (snapshot: string, options: { data?: string; json?: boolean; natsServers?: string }) => {
-      const { isJetStreamSnapshot, restoreJetStreamSnapshot } = await import('../bus/jetstream/restore.js');
+    .addOption(new Option('--nats-servers <list>', 'restore a snapshot of the jetstream backend into this NATS cluster instead (it must hold no eventbus data; tls:// URLs require TLS)').env('EVENTBUS_NATS_SERVERS').argParser(parseNatsServers))
+    .addOption(new Option('--config <file>', "jetstream snapshots: the config file whose backend: section gives the NATS servers, credentials and TLS files (serve's)").env('EVENTBUS_CONFIG'));
+  addNatsAccessOptions(restore)
+    .addHelpText('after', examples('eventbus restore ./backups/snapshot-20261127T081020.382Z --data ./restored', 'eventbus restore ./snapshots/b/snapshot-20261201T000807.551Z --nats-servers n1:4222,n2:4222,n3:4222', 'eventbus restore ./snapshots/b/snapshot-20261201T000807.551Z --nats-servers tls://n1:4222 --nats-creds eventbus.creds --nats-tls-ca ca.pem'))
+    .action(async (snapshot: string, options: { data?: string; json?: boolean; config?: string } & NatsFlags, command: Command) => {
+      refuseSecretArguments(command);
+      const { isJetStreamSnapshot } = await import('../bus/jetstream/restore.js');
       if (isJetStreamSnapshot(snapshot) || options.natsServers !== undefined) {
         if (!isJetStreamSnapshot(snapshot)) throw new EventBusError(ErrorCodes.INVALID_PATH, `${snapshot} is not a snapshot of the jetstream backend (restore an engine snapshot with --data)`);
-        if (options.natsServers === undefined) throw new EventBusError(ErrorCodes.INVALID_FIELD, `${snapshot} is a snapshot of the jetstream backend: restore it into a cluster with --nats-servers h1:p1,h2:p2,h3:p3`);
-        const result = await restoreJetStreamSnapshot(snapshot, { servers: options.natsServers.split(',').filter((s) => s !== '') });
-        print(options.json === true ? JSON.stringify({ snapshot, streams: result.streams, events: result.events }) : `restored ${snapshot} into the NATS cluster: ${result.streams} streams, ${result.events} events`);
+        const { natsRestoreCommand } = await import('./nats-restore.js');
+        await natsRestoreCommand(snapshot, options, print);
         return;
       }
       const { restoreCommand } = await import('./offline.js');

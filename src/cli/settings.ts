@@ -17,9 +17,10 @@ import { CommandFailure, unbracketedHost } from './command-failure.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { DEFAULTS, LOG_LEVELS, envFlag } from './defaults.js';
 import { ExitStatus } from './exit-status.js';
+import { natsAccessOf, natsServersOf, type NatsFlags } from './nats-options.js';
 
 /** What commander hands over (options given on the command line or through EVENTBUS_*). */
-export interface ServeFlags {
+export interface ServeFlags extends NatsFlags {
   host?: string;
   port?: number;
   data?: string;
@@ -34,15 +35,7 @@ export interface ServeFlags {
   httpHost?: string;
   httpPortFile?: string;
   backend?: string;
-  natsServers?: string;
   replicas?: number;
-  natsCreds?: string;
-  natsUser?: string;
-  natsPassword?: string;
-  natsToken?: string;
-  natsTlsCa?: string;
-  natsTlsCert?: string;
-  natsTlsKey?: string;
 }
 
 /**
@@ -212,31 +205,15 @@ function resolveBackend(flags: ServeFlags, file: FileConfig, engine: EngineOptio
   const type = nonEmpty(flags.backend) ?? (section.type as string | undefined) ?? 'engine';
   if (type === 'engine') return { type: 'engine' };
   if (type !== 'jetstream') throw bad(`backend must be engine or jetstream, got '${type}'`);
-  const servers = (nonEmpty(flags.natsServers) ?? (section.servers as string | undefined) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const servers = natsServersOf(flags, section);
   if (servers.length === 0) {
     const reason = 'the jetstream backend needs NATS servers: --nats-servers h1:p1,h2:p2,h3:p3 (or backend.servers in the config file)';
     // Asked for on the command line, it is a usage error there (64); a config file's, a failure to start (1).
     throw nonEmpty(flags.backend) === undefined ? bad(reason) : new CommandFailure(ExitStatus.USAGE, `${reason}; see 'eventbus serve --help'`);
   }
-  const pick = (flag: string | undefined, key: string) => nonEmpty(flag) ?? (section[key] as string | undefined);
-  const jetstream: JetStreamOptions = { servers };
+  const jetstream: JetStreamOptions = { servers, ...natsAccessOf(flags, section) };
   const replicas = flags.replicas ?? (section.replicas as number | undefined);
   if (replicas !== undefined) jetstream.replicas = replicas;
-  const user = pick(flags.natsUser, 'user');
-  const password = pick(flags.natsPassword, 'password');
-  const token = pick(flags.natsToken, 'token');
-  const creds = pick(flags.natsCreds, 'credsFile');
-  if (user !== undefined) jetstream.user = user;
-  if (password !== undefined) jetstream.password = password;
-  if (token !== undefined) jetstream.token = token;
-  if (creds !== undefined) jetstream.credsFile = path.resolve(creds);
-  const ca = pick(flags.natsTlsCa, 'tlsCa');
-  const cert = pick(flags.natsTlsCert, 'tlsCert');
-  const key = pick(flags.natsTlsKey, 'tlsKey');
-  if ((cert === undefined) !== (key === undefined)) throw bad('NATS TLS needs both a client certificate (--nats-tls-cert) and its key (--nats-tls-key)');
-  if (ca !== undefined || cert !== undefined) {
-    jetstream.tls = { ...(ca === undefined ? {} : { caFile: path.resolve(ca) }), ...(cert === undefined ? {} : { certFile: path.resolve(cert), keyFile: path.resolve(key!) }) };
-  }
   for (const name of ['requestTimeoutMs', 'writeTimeoutMs', 'startTimeoutMs', 'duplicateWindowMs'] as const) {
     const value = section[name];
     if (value !== undefined) jetstream[name] = value as number;

@@ -1,7 +1,8 @@
 /**
  * One throwaway `nats-server` with JetStream (Debian's package) on a free loopback port, TLS when
- * given a certificate: for tests of how a gateway connects and stops, where a 3-node cluster
- * (nats-cluster.ts) is more than needed. Only the process started here is signalled, by its pid.
+ * given a certificate, more configuration (authorization) when given it: for tests of how a
+ * gateway or a restore connects and stops, where a 3-node cluster (nats-cluster.ts) is more than
+ * needed. Only the process started here is signalled, by its pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,12 +18,15 @@ export interface NatsNode {
   kill(): Promise<void>;
 }
 
-/** Starts it in `dir` (its config and store there); killed when `t` ends if still running. */
-export async function startNatsNode(t: { teardown(fn: () => void): void }, dir: string, tls?: { cert: string; key: string }): Promise<NatsNode> {
+/**
+ * Starts it in `dir` (its config and store there); killed when `t` ends if still running.
+ * `extraConf`: more of its config file (an `authorization` block, say).
+ */
+export async function startNatsNode(t: { teardown(fn: () => void): void }, dir: string, tls?: { cert: string; key: string }, extraConf = ''): Promise<NatsNode> {
   const port = await freePort();
   const conf = path.join(dir, `nats-${port}.conf`);
   const tlsBlock = tls === undefined ? '' : `tls { cert_file: "${tls.cert}", key_file: "${tls.key}" }\n`;
-  writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${path.join(dir, `store-${port}`)}" }\n${tlsBlock}`);
+  writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${path.join(dir, `store-${port}`)}" }\n${tlsBlock}${extraConf}\n`);
   const child = spawn(NATS_SERVER_BIN, ['-c', conf], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const running = () => child.exitCode === null && child.signalCode === null;

@@ -11,11 +11,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  ErrorCode,
   Events,
-  NatsError,
   connect,
-  credsAuthenticator,
   headers as natsHeaders,
   type ConnectionOptions,
   type JetStreamClient,
@@ -23,7 +20,6 @@ import {
   type JsMsg,
   type NatsConnection,
 } from 'nats';
-import { readFileSync } from 'node:fs';
 import { ErrorCodes, EventBusError, OriginalReasons, isEventBusError } from '../../errors.js';
 import { decodeEventId, encodeEventId } from '../../storage/format/event-id.js';
 import type { EventStatus, SnapshotResult } from '../../storage/index.js';
@@ -43,6 +39,7 @@ import { resolveJetStreamOptions, type JetStreamOptions, type ResolvedJetStreamO
 import { payloadOf, timeOfMsg } from './message-view.js';
 import { CATALOG_BUCKET, Headers, consumerOfDeadLetterSubject, deadLetterSubject, jsConsumerName, jsStreamName, keyOfSubject } from './names.js';
 import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import { connectFailure, natsAccessOptions } from './nats-access.js';
 import { PubAckPublisher } from './pub-ack-publisher.js';
 import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
@@ -587,14 +584,6 @@ async function drainOrClose(nc: NatsConnection, timeoutMs: number): Promise<void
   if (!nc.isClosed()) await nc.close().catch(() => {});
 }
 
-/** Why a connect failed, in words: nats.js says only `tls` for a server that offers no TLS. */
-function connectFailure(error: unknown): string {
-  if (error instanceof NatsError && error.code === ErrorCode.ServerOptionNotAvailable && error.message === 'tls') {
-    return 'the server does not offer TLS, which a tls:// server URL and the NATS TLS files (--nats-tls-ca, --nats-tls-cert) require';
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
 function connectionOptions(options: ResolvedJetStreamOptions): ConnectionOptions {
   const connection: ConnectionOptions = {
     servers: options.servers,
@@ -607,21 +596,8 @@ function connectionOptions(options: ResolvedJetStreamOptions): ConnectionOptions
     // fails: 19 % of the gateway's CPU at (16,32). A failure still carries its code, which is
     // all the gateway reads.
     noAsyncTraces: true,
+    ...natsAccessOptions(options),
     // Events up to maxEventBytes plus headers: the server's max_payload must allow them too.
   };
-  if (options.user !== undefined) connection.user = options.user;
-  if (options.password !== undefined) connection.pass = options.password;
-  if (options.token !== undefined) connection.token = options.token;
-  if (options.credsFile !== undefined) connection.authenticator = credsAuthenticator(readFileSync(options.credsFile));
-  // nats.js drops a URL's scheme, and without a tls option uses TLS only where the server offers
-  // it: a tls:// server that did not was used in plain text. A tls option makes every server of
-  // the connection (one setting for all, also the ones the cluster advertises) offer TLS or be refused.
-  if (options.tls !== undefined || options.servers.some((server) => server.startsWith('tls://'))) {
-    const tls: NonNullable<ConnectionOptions['tls']> = {};
-    if (options.tls?.caFile !== undefined) tls.caFile = options.tls.caFile;
-    if (options.tls?.certFile !== undefined) tls.certFile = options.tls.certFile;
-    if (options.tls?.keyFile !== undefined) tls.keyFile = options.tls.keyFile;
-    connection.tls = tls;
-  }
   return connection;
 }

@@ -7,6 +7,7 @@
  * way removes the streams it restored, so it can be retried. Returns once the catalog
  * and every restored stream show their restored messages (or after 30 s), and the consumers
  * created with start `new` are made to resume after their ack floor (consumer-resume.ts).
+ * Connects with the gateway's credentials and TLS options (nats-access.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { connect, type JetStreamManager } from 'nats';
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { resolveJetStreamOptions, type JetStreamOptions } from './jetstream-options.js';
 import { JsErrors, jsErrorCode, sleep } from './nats-errors.js';
+import { connectFailure, natsAccessOptions } from './nats-access.js';
 import { restoreStream } from './stream-snapshot.js';
 import { isConsumerPosition, resumeRestoredConsumers, type ConsumerPosition } from './consumer-resume.js';
 
@@ -60,8 +62,10 @@ export async function restoreJetStreamSnapshot(dir: string, options: JetStreamOp
     const consumers: unknown = stream.consumers;
     if (consumers !== undefined && !(Array.isArray(consumers) && consumers.every(isConsumerPosition))) throw failed(`${dir}'s MANIFEST.json has consumer positions for ${stream.js_name} no snapshot writes`);
   }
-  const nc = await connect({ servers: resolved.servers, ...(resolved.user === undefined ? {} : { user: resolved.user }), ...(resolved.password === undefined ? {} : { pass: resolved.password }), ...(resolved.token === undefined ? {} : { token: resolved.token }) }).catch((error: unknown) => {
-    throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${(error as Error).message}`);
+  // The gateway's credentials and TLS rule (nats-access.ts): a tls:// server, a CA or a client
+  // certificate requires TLS here too.
+  const nc = await connect({ servers: resolved.servers, name: 'eventbus-restore', timeout: resolved.requestTimeoutMs, ...natsAccessOptions(resolved) }).catch((error: unknown) => {
+    throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `cannot connect to NATS at ${resolved.servers.join(',')}: ${connectFailure(error)}`, { cause: error });
   });
   try {
     const jsm = await nc.jetstreamManager({ timeout: resolved.requestTimeoutMs });

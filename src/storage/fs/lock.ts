@@ -14,7 +14,8 @@
  * goes missing; only the holder of the claim on its content (`.LOCK.claim.<digest>`, itself
  * taken with link()) may do that, so of processes taking over one stale LOCK at once one does
  * and the others find the LOCK changed and judge it again. A claim left by a crashed process is
- * taken over the same way, one level down.
+ * taken over the same way, one level down. The same steps (takeExclusive, over an
+ * ExclusiveFile) create a restore's RESTORING marker (tools/restore.ts).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -76,10 +77,11 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; cras
     const alias = openAs === dataDir ? '' : ` (as ${openAs})`;
     throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process${alias}`, { context: { path: dataDir, open_as: openAs } });
   }
-  const staged = stageOwnerText(io, dataDir);
+  const spec = lockSpec(dataDir);
+  const staged = stageExclusiveText(io, spec, ownerText());
   let tookOver: boolean;
   try {
-    tookOver = take(io, dataDir, staged, lock, 0);
+    tookOver = take(io, spec, staged, lock, 0);
   } finally {
     unlinkIfThere(io, staged, true);
   }
@@ -87,7 +89,7 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; cras
   // written) leaves only LOCK.stale.<pid>: the store was not closed cleanly all the same.
   const legacy = abandonedTakeovers(io, dataDir);
   for (const name of legacy) io.unlink(path.join(dataDir, name));
-  removeAbandonedHelpers(io, dataDir);
+  removeAbandonedHelpers(io, spec);
   // Durable before the store is touched: after any crash, power loss included, the next open
   // finds the LOCK and knows the store was not closed cleanly (recovery treats a failing tail
   // as torn only then).
@@ -102,9 +104,43 @@ const MAX_TAKE_ATTEMPTS = 5;
 const MAX_CLAIM_DEPTH = 3;
 /** Hidden names (a directory holding only them is empty to store-directory.ts), all starting `.LOCK.`. */
 const HELPER_PREFIX = '.LOCK.';
-const CLAIM_PREFIX = `${HELPER_PREFIX}claim`;
-/** `.LOCK.new.<pid>` (this process's owner text) and `.LOCK.swap.<pid>` (a second name of it for a rename). */
-const PROCESS_HELPER_PATTERN = /^\.LOCK\.(new|swap)\.(\d+)$/;
+
+/**
+ * A name only one running process may hold, created whole with link() and taken over from a
+ * process that is gone, as the top of this file tells for LOCK: the LOCK, and a restore's
+ * RESTORING marker (tools/restore.ts). Its helpers are hidden files beside it:
+ * `<prefix>new.<pid>` (the owner's text, staged), `<prefix>swap.<pid>` (a second name of it for
+ * a rename) and `<prefix>claim.<digest>` (a claim on a stale content).
+ */
+export interface ExclusiveFile {
+  /** The directory it is in. */
+  dir: string;
+  /** The helpers' prefix, a hidden name: `.LOCK.`, `.RESTORING.`. */
+  helperPrefix: string;
+  /** The owner a text of it (or of a claim on it) names; null when torn or foreign, so stale. */
+  owner(text: string): LockOwner | null;
+  /**
+   * The refusal (LOCKED): held by the running process `pid` (`claimed`: it holds a claim on a
+   * stale one, so is taking it over); `busy`: it kept changing under us; `stuck`: `claim` is
+   * claimed by processes that are gone, deeper than takeovers go.
+   */
+  refusal(why: { held: number; claimed: boolean } | { busy: true } | { stuck: string }): EventBusError;
+}
+
+/** The LOCK of `dataDir`, as an {@link ExclusiveFile}. */
+function lockSpec(dataDir: string): ExclusiveFile {
+  return {
+    dir: dataDir,
+    helperPrefix: HELPER_PREFIX,
+    owner: parseLock,
+    refusal(why) {
+      if ('held' in why && !why.claimed) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${why.held}`);
+      if ('held' in why) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by process ${why.held}, which is taking over its stale LOCK`);
+      if ('busy' in why) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+      return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} cannot be locked: ${why.stuck} is claimed by processes that are gone; remove the files starting with ${HELPER_PREFIX}claim there`);
+    },
+  };
+}
 
 /** True for the files of the lock itself (LOCK and its helpers): they come and go while other processes open the store. */
 export function isLockFile(name: string): boolean {
@@ -112,16 +148,17 @@ export function isLockFile(name: string): boolean {
 }
 
 /**
- * Writes this process's owner text to `.LOCK.new.<pid>` and makes it durable, so that a LOCK
- * linked to it is never seen, nor found after a power loss, without its whole content.
+ * Writes `text` (this process's owner text, first) to `<prefix>new.<pid>` and makes it durable,
+ * so that a name linked to it is never seen, nor found after a power loss, without its whole
+ * content. Returns its path; the caller removes it once linked.
  */
-function stageOwnerText(io: FileIO, dataDir: string): string {
-  const staged = path.join(dataDir, `${HELPER_PREFIX}new.${process.pid}`);
+export function stageExclusiveText(io: FileIO, spec: ExclusiveFile, text: string): string {
+  const staged = path.join(spec.dir, `${spec.helperPrefix}new.${process.pid}`);
   unlinkIfThere(io, staged); // a leftover of a dead process that had this pid (this one is synchronous here)
   try {
     const fd = io.open(staged, 'wx+');
     try {
-      writeFully(io, fd, [Buffer.from(ownerText())], 0);
+      writeFully(io, fd, [Buffer.from(text)], 0);
       io.datasyncNow(fd);
     } finally {
       io.close(fd);
@@ -134,24 +171,30 @@ function stageOwnerText(io: FileIO, dataDir: string): string {
 }
 
 /**
+ * Makes `target` a name of `staged` (see {@link take}); true when it replaced a stale one (a
+ * process that held it is gone), false when it was absent. Throws the spec's refusal when a
+ * running process holds it.
+ */
+export function takeExclusive(io: FileIO, spec: ExclusiveFile, staged: string, target: string): boolean {
+  return take(io, spec, staged, target, 0);
+}
+
+/**
  * Makes `target` (LOCK, or a claim) a name of `staged`: created with link(), which fails when
  * it exists, or, when what it holds names no running process, replaced under a claim on that
  * content. Returns whether it replaced a stale one; throws LOCKED when a running process holds it.
  */
-function take(io: FileIO, dataDir: string, staged: string, target: string, depth: number): boolean {
+function take(io: FileIO, spec: ExclusiveFile, staged: string, target: string, depth: number): boolean {
   for (let attempt = 0; attempt < MAX_TAKE_ATTEMPTS; attempt++) {
     if (linkIfAbsent(io, staged, target)) return false;
     const seen = readIfThere(io, target);
     if (seen === null) continue; // released between our link and our read
-    const owner = parseLock(seen);
-    if (owner !== null && ownerRunning(owner)) {
-      if (depth === 0) throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${owner.pid}`);
-      throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by process ${owner.pid}, which is taking over its stale LOCK`);
-    }
-    if (replaceStale(io, dataDir, staged, target, seen, depth)) return true;
+    const owner = spec.owner(seen);
+    if (owner !== null && ownerRunning(owner)) throw spec.refusal({ held: owner.pid, claimed: depth > 0 });
+    if (replaceStale(io, spec, staged, target, seen, depth)) return true;
     // Another process replaced it first: judge what is there now.
   }
-  throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
+  throw spec.refusal({ busy: true });
 }
 
 /**
@@ -160,15 +203,13 @@ function take(io: FileIO, dataDir: string, staged: string, target: string, depth
  * of the claim on `seen` may replace `seen`, so of two processes that judged it stale only one
  * does; the other, holding the claim after it, finds the content changed and returns false.
  */
-function replaceStale(io: FileIO, dataDir: string, staged: string, target: string, seen: string, depth: number): boolean {
-  if (depth >= MAX_CLAIM_DEPTH) {
-    throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} cannot be locked: ${target} is claimed by processes that are gone; remove the files starting with ${CLAIM_PREFIX} there`);
-  }
-  const claim = `${depth === 0 ? path.join(dataDir, CLAIM_PREFIX) : target}.${createHash('sha256').update(seen).digest('hex').slice(0, 16)}`;
-  take(io, dataDir, staged, claim, depth + 1);
+function replaceStale(io: FileIO, spec: ExclusiveFile, staged: string, target: string, seen: string, depth: number): boolean {
+  if (depth >= MAX_CLAIM_DEPTH) throw spec.refusal({ stuck: target });
+  const claim = `${depth === 0 ? path.join(spec.dir, `${spec.helperPrefix}claim`) : target}.${createHash('sha256').update(seen).digest('hex').slice(0, 16)}`;
+  take(io, spec, staged, claim, depth + 1);
   try {
     if (readIfThere(io, target) !== seen) return false;
-    const swap = path.join(dataDir, `${HELPER_PREFIX}swap.${process.pid}`);
+    const swap = path.join(spec.dir, `${spec.helperPrefix}swap.${process.pid}`);
     unlinkIfThere(io, swap);
     try {
       io.link(staged, swap);
@@ -215,20 +256,21 @@ function unlinkIfThere(io: FileIO, file: string, quiet = false): void {
 }
 
 /**
- * Removes the lock's helper files that crashed processes left: `.LOCK.new.<pid>` and
- * `.LOCK.swap.<pid>` of pids not running, and claims of owners not running. A claim only
- * guards a LOCK content now replaced (the LOCK is ours), so removing one never lets a
- * second process in. Best effort: a leftover that cannot be read or removed stays, harmless.
+ * Removes the helper files of `spec` that crashed processes left: `<prefix>new.<pid>` and
+ * `<prefix>swap.<pid>` of pids not running, and claims of owners not running. A claim only
+ * guards a content now replaced (the name is ours), so removing one never lets a second
+ * process in. Best effort: a leftover that cannot be read or removed stays, harmless.
  */
-function removeAbandonedHelpers(io: FileIO, dataDir: string): void {
-  for (const name of io.readdir(dataDir)) {
-    const file = path.join(dataDir, name);
-    const helper = PROCESS_HELPER_PATTERN.exec(name);
+export function removeAbandonedHelpers(io: FileIO, spec: ExclusiveFile): void {
+  for (const name of io.readdir(spec.dir)) {
+    if (!name.startsWith(spec.helperPrefix)) continue;
+    const file = path.join(spec.dir, name);
+    const helper = /^(new|swap)\.(\d+)$/.exec(name.slice(spec.helperPrefix.length));
     if (helper !== null && Number(helper[2]) !== process.pid && !pidRunning(Number(helper[2]))) unlinkIfThere(io, file, true);
-    if (!name.startsWith(CLAIM_PREFIX)) continue;
+    if (!name.startsWith(`${spec.helperPrefix}claim`)) continue;
     try {
       const text = readIfThere(io, file);
-      const owner = text === null ? null : parseLock(text);
+      const owner = text === null ? null : spec.owner(text);
       if (text !== null && (owner === null || !ownerRunning(owner))) unlinkIfThere(io, file, true);
     } catch {
       // Unreadable: left for a later open.

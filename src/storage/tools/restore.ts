@@ -5,8 +5,10 @@
  * streams, events, ids and consumer positions equal the snapshot's.
  *
  * The target is never a store before the restore has finished: a marker file
- * (store-directory.ts's RESTORE_MARKER) is written (and fsynced) before anything else and removed
- * last, once every file and the catalog with its new store id are durable. A restore cut short
+ * (store-directory.ts's RESTORE_MARKER) is created whole (written to a hidden file, fsynced and
+ * linked into place, as the LOCK is: fs/lock.ts) before anything else, and removed last, once
+ * every file and the catalog with its new store id are durable. Of restores into one directory
+ * at once, one holds the marker and the others are refused (LOCKED). A restore cut short
  * (kill -9, a power loss, a full disk) leaves the marker: `serve`, the engine, `snapshot` and
  * `verify` refuse the directory, and a restore into it again removes what the cut-short one wrote
  * and starts over. (Staging in a sibling directory renamed into place would not do: the target
@@ -25,7 +27,7 @@ import { writeFully, type FileIO } from '../fs/io.js';
 import { ignorable, inspectStoreDirectory, RESTORE_MARKER } from '../store-directory.js';
 import { STREAMS_DIR } from '../stream-lifecycle.js';
 import { TEMPORARY_SUFFIX } from '../fs/atomic-file.js';
-import { ownerText } from '../fs/lock.js';
+import { ownerText, parseLock, removeAbandonedHelpers, stageExclusiveText, takeExclusive, type ExclusiveFile } from '../fs/lock.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
 import { verifyDirectory } from './verify.js';
 
@@ -75,18 +77,10 @@ export function restoreSnapshot(io: FileIO, snapshotDir: string, dataDir: string
   }
   const manifest = readManifest(io, source);
   if (typeof manifest === 'string') throw fail(`manifest ${manifest}`);
-  if (found.restoreInterrupted) clearInterruptedRestore(io, target, fail);
+  if (found.restoreInterrupted) refuseForeignNames(io, target, fail);
   ensureDirectory(io, target);
   // First, durably: until it is removed, the directory is a restore not finished, never a store.
-  const marker = path.join(target, RESTORE_MARKER);
-  const markerFd = io.open(marker, 'wx+');
-  try {
-    writeFully(io, markerFd, [Buffer.from(`${ownerText()}${source}\n`)], 0);
-    io.datasyncNow(markerFd);
-  } finally {
-    io.close(markerFd);
-  }
-  io.syncDirNow(target);
+  const marker = takeMarker(io, target, source, fail);
   const dirs = new Set<string>([target]);
   const chunk = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
   for (const file of manifest.files) {
@@ -124,20 +118,76 @@ export function notRestoredNames(io: FileIO, dir: string): string[] {
   return io.readdir(dir).filter((name) => name !== RESTORE_MARKER && !ignorable(name) && !RESTORED_NAMES.includes(name));
 }
 
-/**
- * Removes what a restore cut short wrote into `target`, its marker last. Refuses, changing nothing, a directory holding anything a restore does not write
- * (besides the hidden entries and lost+found an empty directory may hold): restore never
- * removes anyone's files.
- */
-function clearInterruptedRestore(io: FileIO, target: string, fail: (reason: string) => EventBusError): void {
-  const names = io.readdir(target).filter((name) => name !== RESTORE_MARKER && !ignorable(name));
+/** Refuses (SNAPSHOT_FAILED), changing nothing, a half-restored `target` that holds files a restore does not write. */
+function refuseForeignNames(io: FileIO, target: string, fail: (reason: string) => EventBusError): void {
   const foreign = notRestoredNames(io, target);
   if (foreign.length > 0) {
     throw fail(`${target} holds an unfinished restore and also ${foreign.map((n) => JSON.stringify(n)).join(', ')}, which a restore does not write; nothing was changed`);
   }
-  for (const name of names) io.removeTree(path.join(target, name));
+}
+
+/** The marker of `target` as an exclusive file (fs/lock.ts): its owner is its first three lines, as a LOCK's. */
+function markerSpec(target: string): ExclusiveFile {
+  const helperPrefix = `.${RESTORE_MARKER}.`;
+  return {
+    dir: target,
+    helperPrefix,
+    owner: (text) => parseLock(`${text.split('\n').slice(0, 3).join('\n')}\n`),
+    refusal(why) {
+      const reason = 'held' in why ? `a restore into ${target} is running (process ${why.held}); nothing was changed`
+        : 'busy' in why ? `another restore into ${target} is starting; nothing was changed`
+          : `${target} cannot be restored into: ${why.stuck} is claimed by processes that are gone; remove the files starting with ${helperPrefix}claim there`;
+      return new EventBusError(ErrorCodes.LOCKED, reason, { context: { path: target, ...('held' in why ? { pid: why.held } : {}) } });
+    },
+  };
+}
+
+/**
+ * Makes `target` this restore's: its marker created whole (the owner's text and the snapshot's
+ * path written to a hidden file and fsynced, then linked as the marker, which fails when one
+ * exists), or taken over from a restore that is gone, as the LOCK is (fs/lock.ts). Of restores
+ * into one directory at once exactly one gets it; the others are refused with LOCKED (a restore
+ * into it is running). Before, the marker was created empty and then filled: a second restore
+ * could read it empty, judge it interrupted, and clear the first one's files while it copied.
+ * Then what a restore cut short wrote is removed (the marker, now ours, stays); a directory that
+ * turned into something else meanwhile (a restore finished into it) is left as it is and refused.
+ * Returns the marker's path.
+ */
+function takeMarker(io: FileIO, target: string, source: string, fail: (reason: string) => EventBusError): string {
+  const spec = markerSpec(target);
+  const marker = path.join(target, RESTORE_MARKER);
+  const staged = stageExclusiveText(io, spec, `${ownerText()}${source}\n`);
+  let tookOver: boolean;
+  try {
+    tookOver = takeExclusive(io, spec, staged, marker);
+  } finally {
+    try {
+      io.unlink(staged);
+    } catch {
+      // Ours and hidden: a leftover is removed with the other helpers by the next restore.
+    }
+  }
   io.syncDirNow(target);
-  // Last, as the restore removes it: a crash inside this leaves a restore still unfinished.
-  io.unlink(path.join(target, RESTORE_MARKER));
+  const written = io.readdir(target).filter((name) => name !== RESTORE_MARKER && !ignorable(name));
+  if (written.length > 0 && !tookOver) {
+    // Not ours to clear: it was empty or a restore cut short when we looked, and is no longer.
+    io.unlink(marker);
+    io.syncDirNow(target);
+    throw fail(`${target} is not an empty directory; restore never overwrites data`);
+  }
+  if (tookOver) clearInterruptedRestore(io, target, fail);
+  removeAbandonedHelpers(io, spec);
+  return marker;
+}
+
+/**
+ * Removes what a restore cut short wrote into `target`, whose marker this restore now holds.
+ * Refuses, removing nothing, a directory holding anything a restore does not write (besides the
+ * hidden entries and lost+found an empty directory may hold): restore never removes anyone's
+ * files (the marker, ours, stays: the directory is still a restore not finished).
+ */
+function clearInterruptedRestore(io: FileIO, target: string, fail: (reason: string) => EventBusError): void {
+  refuseForeignNames(io, target, fail);
+  for (const name of io.readdir(target).filter((n) => n !== RESTORE_MARKER && !ignorable(n))) io.removeTree(path.join(target, name));
   io.syncDirNow(target);
 }
