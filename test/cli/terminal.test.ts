@@ -37,15 +37,25 @@ function commandLine(args: string[], redirect = ''): string {
   return `${[process.execPath, MAIN, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ')} ${redirect}`;
 }
 
-/** Runs `eventbus ARGS` on a pseudo-terminal, typing `keys` (e.g. Ctrl-C, \u0003) after `afterMs`. */
-async function typedOnTerminal(args: string[], keys: string, afterMs: number, env: NodeJS.ProcessEnv): Promise<{ status: number | null; output: string }> {
+/**
+ * Runs `eventbus ARGS` on a pseudo-terminal, typing `keys` (e.g. Ctrl-C, \u0003) after `afterMs`,
+ * or once the output matches `after` (a key typed before the program reads the terminal in raw
+ * mode can be taken by the terminal itself: a Ctrl-D then ends nothing).
+ */
+async function typedOnTerminal(args: string[], keys: string, after: number | RegExp, env: NodeJS.ProcessEnv): Promise<{ status: number | null; output: string }> {
   // exec: Ctrl-C goes to eventbus alone. A dash left waiting for it would die of the SIGINT
   // itself, and `script` would report 130 whatever eventbus exited with.
   const child = spawn(SCRIPT!, ['-qec', `exec ${commandLine(args)}`, '/dev/null'], { env: { ...BASE_ENV, TERM: 'xterm-256color', COLUMNS: '120', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  if (typeof after === 'number') await new Promise((resolve) => setTimeout(resolve, after));
+  else await new Promise<void>((resolve) => {
+    const deadline = Date.now() + 30_000;
+    const check = () => (after.test(output) || Date.now() > deadline ? resolve() : setTimeout(check, 50));
+    check();
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
   child.stdin.write(keys);
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   const status = await exited;
@@ -112,7 +122,7 @@ t.test('tables, colour, questions and progress bars on a terminal', { skip: SCRI
     t.equal((await client.getStreamInfo('orders')).name, 'orders', `${redirect}: still there`);
   }
   // Ctrl-D at the question: no, and the failure starts a line of its own.
-  const ended = onTerminal(['delete', 'orders'], { env, input: '\u0004' });
+  const ended = await typedOnTerminal(['delete', 'orders'], '\u0004', /\[y\/N\]/, env);
   t.equal(ended.status, 1, ended.output);
   t.match(ended.output, /\[y\/N\] [^\n]*\n\S*eventbus: not deleted/, `the prompt's line is ended first: ${JSON.stringify(ended.output.slice(-120))}`);
 
@@ -162,8 +172,9 @@ t.test('Ctrl-C during a bulk write or a bench restores the terminal and says wha
   await client.createStream('typed');
   await client.createStream('piped');
 
-  // stdin a pipe that never ends, stderr the terminal: a bar, then SIGINT after 2 s.
-  const line = `yes '{"a":1}' | timeout --foreground --preserve-status -s INT 2 '${process.execPath}' '${MAIN}' write piped`;
+  // stdin a pipe that never ends, stderr the terminal: a bar, then SIGINT after 5 s (a loaded
+  // machine can take seconds to start node and draw the first bar; 2 s was seen to be too short).
+  const line = `yes '{"a":1}' | timeout --foreground --preserve-status -s INT 5 '${process.execPath}' '${MAIN}' write piped`;
   const piped = spawnSync(SCRIPT!, ['-qec', line, '/dev/null'], { encoding: 'utf8', env, timeout: 60_000 });
   t.equal(piped.status, 130, piped.stdout);
   restoresTerminal(t, piped.stdout, 'write');
@@ -178,7 +189,7 @@ t.test('Ctrl-C during a bulk write or a bench restores the terminal and says wha
   t.match(typed.output, /wrote .*1.* event to typed/);
   t.notMatch(typed.output, /1.* events to typed/);
 
-  const bench = spawnSync(SCRIPT!, ['-qec', `timeout --foreground --preserve-status -s INT 2 '${process.execPath}' '${MAIN}' bench --seconds 60 --connections 1 --depth 1 --stream benched`, '/dev/null'], { encoding: 'utf8', env, timeout: 60_000 });
+  const bench = spawnSync(SCRIPT!, ['-qec', `timeout --foreground --preserve-status -s INT 5 '${process.execPath}' '${MAIN}' bench --seconds 60 --connections 1 --depth 1 --stream benched`, '/dev/null'], { encoding: 'utf8', env, timeout: 60_000 });
   t.equal(bench.status, 130, bench.stdout);
   restoresTerminal(t, bench.stdout, 'bench');
   t.match(bench.stdout, /eventbus: interrupted: stream benched deleted/);
@@ -190,7 +201,7 @@ t.test('consume interrupted before any answer says so, not "nothing due"', { ski
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   t.teardown(() => silent.close());
   const { port } = silent.address() as net.AddressInfo;
-  const consumed = await typedOnTerminal(['consume', 'x'], '\u0003', 1500, { EVENTBUS_PORT: String(port) });
+  const consumed = await typedOnTerminal(['consume', 'x'], '\u0003', 4000, { EVENTBUS_PORT: String(port) });
   t.equal(consumed.status, 0, consumed.output);
   t.match(consumed.output, /interrupted: nothing delivered to consumer default/);
   t.notMatch(consumed.output, /nothing due/);
