@@ -41,6 +41,7 @@ import { ServerMetrics } from './metrics.js';
 import { PAGE_FILES, isPageFile, type PageFile } from './page-assets.js';
 import { RateHistory } from './rate-history.js';
 import { RecentSnapshots } from './recent-snapshots.js';
+import { readStreamMarks } from './store-figures.js';
 import { authorityOf, decodeSegment, loopbackHostAccepted, parseTarget, type RequestTarget } from './request-target.js';
 import { isLoopbackHost } from '../loopback.js';
 
@@ -88,7 +89,12 @@ export class HttpServer {
     );
     const snapshots = new RecentSnapshots(host.bus.snapshotsRoot);
     this.unobserve = this.metrics.observe((taken) => snapshots.record(taken));
-    this.history = new RateHistory(() => ({ writes: host.counts.writesOk, delivered: host.counts.eventsDelivered, latency: this.metrics.appendLatencyBuckets() }));
+    const engine = host.bus.embeddedEngine;
+    this.history = new RateHistory(
+      () => ({ writes: host.counts.writesOk, delivered: host.counts.eventsDelivered, latency: this.metrics.appendLatencyBuckets() }),
+      1000,
+      () => (engine === null ? new Map() : readStreamMarks(engine)),
+    );
     this.admin = {
       bus: host.bus, stats: host.stats, counts: host.counts, snapshots, history: this.history,
       authRequired: host.authenticator.required, connectionCount: () => host.connectionCount, ready,
