@@ -379,7 +379,7 @@ export class HttpServer {
       return;
     }
     const [status, text, reason] =
-      error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', `request head larger than ${this.options.maxHeaderBytes} bytes`]
+      error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', `request head too large: its target, header names and header values come to ${this.options.maxHeaderBytes} bytes or more (max_header_bytes)`]
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', `request not received within ${this.options.requestTimeoutMs} ms (head within ${this.options.headersTimeoutMs} ms)`]
           : [400, 'Bad Request', `malformed HTTP request (${error.code ?? 'parse error'})`];
     this.metrics.httpRequests.inc({ route: 'other', status: String(status) });
