@@ -109,12 +109,14 @@ t.test('each kind of bad request gets a clear 4xx and never disturbs the TCP sid
   const missing = await fetch(`http://127.0.0.1:${port}/api/streams/nope`, { method: 'DELETE' });
   t.equal(missing.status, 404);
   t.match(await missing.json(), { error: { code: 'STREAM_NOT_FOUND' } });
-  for (const since of ['abc', '-5', '1.5', '1e3']) {
-    const badSince = await fetch(`http://127.0.0.1:${port}/api/overview?since=${since}`);
-    t.equal(badSince.status, 400, `?since=${since}: 400, not taken as 0`);
-    t.match(await badSince.json(), { error: { code: 'INVALID_FIELD' } });
+  for (const query of ['since=abc', 'since=-5', 'since=1.5', 'since=1e3', 'since=', 'since', 'since=5&since=6', 'since=0&since=0']) {
+    const badSince = await fetch(`http://127.0.0.1:${port}/api/overview?${query}`);
+    t.equal(badSince.status, 400, `?${query}: 400, not taken as 0 nor ignored`);
+    t.match(await badSince.json(), { error: { code: 'INVALID_FIELD', reason: /^since must be one whole number of milliseconds/ } });
   }
   t.equal((await fetch(`http://127.0.0.1:${port}/api/overview?since=0`)).status, 200);
+  const head = await fetch(`http://127.0.0.1:${port}/api/overview`, { method: 'HEAD' });
+  t.same([head.status, head.headers.get('content-type'), await head.text()], [200, 'application/json; charset=utf-8', ''], 'HEAD /api/overview: the GET\'s head, no body');
   await t.rejects(started.client.getStreamInfo('csrf'), { code: 'STREAM_NOT_FOUND' }, 'nothing was created by any of them');
   await tcpStillServes(t, started, 'every bad request');
 

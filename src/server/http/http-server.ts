@@ -243,7 +243,7 @@ export class HttpServer {
       case '/index.html':
         return ['page', { GET: (q, r) => this.asset(q, r, 'index.html') }];
       case '/api/overview':
-        return ['api', { GET: (q, r, t) => this.answer(q, r, overview(this.admin, sinceOf(t.query.get('since')))) }];
+        return ['api', { GET: (q, r, t) => this.answer(q, r, overview(this.admin, sinceOf(t.query.getAll('since')))) }];
       case '/api/streams':
         // DELETE ?name=NAME: the form a browser can send for every name (it resolves `.` and `..` segments in a path, even percent-encoded).
         return ['api', {
@@ -432,11 +432,17 @@ function nameToDelete(names: string[]): string {
   return names[0]!;
 }
 
-/** `?since=MS` of /api/overview: absent is 0; anything but a whole number of ms is INVALID_FIELD (400). */
-function sinceOf(value: string | null): number {
-  if (value === null || value === '') return 0;
+/**
+ * `?since=MS` of /api/overview: absent is 0; given, it is one whole number of ms. Empty, given
+ * twice or anything else is INVALID_FIELD (400): never ignored, or the caller would get every
+ * sample while believing it asked for some.
+ */
+function sinceOf(values: string[]): number {
+  if (values.length === 0) return 0;
+  const refuse = (why: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `since must be one whole number of milliseconds since the epoch, ${why}`, { context: { field: 'since' } });
+  if (values.length > 1) throw refuse(`got it ${values.length} times`);
+  const value = values[0]!;
   const ms = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(ms)) throw new EventBusError(ErrorCodes.INVALID_FIELD, `since must be a whole number of milliseconds since the epoch, got '${value.slice(0, 40)}'`, { context: { field: 'since' } });
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(ms)) throw refuse(`got '${value.slice(0, 40)}'`);
   return ms;
 }
-
