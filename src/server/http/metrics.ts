@@ -43,7 +43,7 @@ export class ServerMetrics {
     counterOf(this.registry, 'eventbus_delivered_events_total', 'Events handed to consumers by process_events and retry_events.', [], () => [{ labels: {}, value: source.counts.eventsDelivered }]);
     gaugeOf(this.registry, 'eventbus_connections_open', 'Open client connections (TCP or TLS).', [], () => [{ labels: {}, value: source.connectionCount() }]);
     counterOf(this.registry, 'eventbus_connections_accepted_total', 'Client connections accepted.', [], () => [{ labels: {}, value: source.stats.connectionsAccepted }]);
-    counterOf(this.registry, 'eventbus_connections_refused_total', 'Client connections refused: limit (past max_connections, or during shutdown: answered and closed), flood (past the rejection headroom: closed without a line), tls_handshake (failed or timed out).', ['reason'], () => [
+    counterOf(this.registry, 'eventbus_connections_refused_total', 'Client connections refused: limit (past max_connections, or a TLS handshake completed during shutdown: answered and closed), flood (past the rejection headroom: closed without a line), tls_handshake (failed or timed out).', ['reason'], () => [
       { labels: { reason: 'limit' }, value: source.stats.connectionsRejected },
       { labels: { reason: 'flood' }, value: source.stats.connectionsDropped },
       { labels: { reason: 'tls_handshake' }, value: source.stats.tlsHandshakeFailures },
