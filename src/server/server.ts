@@ -284,7 +284,7 @@ export class EventBusServer implements ConnectionHost, HttpHost {
     this.logger.debug({ remote: connection.remote, connections: this.connections.size }, 'connection opened');
   }
 
-  /** The connection past the limit (or during shutdown): one error line, then closed. */
+  /** The connection past the limit (or, with TLS, one whose handshake completed once shutdown began): one error line, then closed. */
   private reject(socket: net.Socket): void {
     this.stats.connectionsRejected += 1;
     const shuttingDown = this.closing !== null;

@@ -1,8 +1,9 @@
 /**
  * /healthz and /readyz: JSON bodies and the status codes probes act on. Liveness is 200 while
  * the process answers, whatever the disk; readiness is 200 while the store takes writes, 503 once
- * a disk failure makes a stream refuse them (naming it and the error code), and 503 while the
- * server shuts down; then the API refuses changes too, while reads, metrics and probes answer.
+ * a disk failure makes a stream refuse them (naming it and the error code; 200 again once that
+ * stream is deleted), and 503 while the server shuts down; then the API refuses changes too,
+ * while reads, metrics and probes answer.
  */
 import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
@@ -51,6 +52,12 @@ t.test('after a disk failure a stream refuses writes: /readyz 503 names it, /hea
   t.equal(metrics.value('eventbus_ready'), 0);
   t.equal(metrics.value('eventbus_requests_total', { operation: 'write_event', code: 'IO_ERROR' }), 1);
   t.equal(metrics.value('eventbus_requests_total', { operation: 'write_event', code: 'STREAM_FAILED' }), 1);
+
+  // Deleting the failed stream ends the problem without a restart (as operations.md says).
+  await client.deleteStream('orders');
+  const after = await getJson(server.httpPort, '/readyz');
+  t.same([after.status, after.body], [200, { status: 'ready', problems: [], streams: 0 }], 'the failed stream deleted: ready again');
+  t.equal((await scrape(server.httpPort)).value('eventbus_ready'), 1);
 });
 
 t.test('while the server shuts down /readyz answers 503', async (t) => {

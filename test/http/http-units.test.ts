@@ -37,14 +37,25 @@ t.test('RateHistory: one sample per tick with rates and the p99 of that interval
   t.equal(history.since(0).length, HISTORY_SECONDS, 'memory is bounded');
 });
 
-t.test('RateHistory: per-stream write rates over a window of seconds', async (t) => {
-  const history = new RateHistory(() => ({ writes: 0, delivered: 0, latency: [] }));
-  t.equal(history.streamWriteRates(new Map([['a', 100]]), 0).get('a'), 0, 'first sight: no rate yet');
-  t.equal(history.streamWriteRates(new Map([['a', 300]]), 2000).get('a'), 100);
-  t.equal(history.streamWriteRates(new Map([['a', 800]]), 5000).get('a'), 140, 'averaged since the window began');
-  t.equal(history.streamWriteRates(new Map([['a', 900]]), 6000).get('a'), 100, 'a new window after 5 s');
-  t.equal(history.streamWriteRates(new Map([['a', 5]]), 7000).get('a'), 0, 'a stream deleted and made again starts over');
-  t.notOk(history.streamWriteRates(new Map(), 8000).has('a'), 'deleted streams are forgotten');
+t.test('RateHistory: per-stream write rates from the server\'s own samples, whoever asks when', async (t) => {
+  let marks = new Map([['a', { id: 'A', nextOffset: 0 }]]);
+  const history = new RateHistory(() => ({ writes: 0, delivered: 0, latency: [] }), 1000, () => marks);
+  const at = (offset: number, id = 'A') => new Map([['a', { id, nextOffset: offset }]]);
+  history.tick(0);
+  t.equal(history.streamWriteRates(at(50), 500).get('a'), 0, 'sampled less than a second ago: no rate yet');
+  t.equal(history.streamWriteRates(at(300), 2000).get('a'), 150, 'younger than the window: from the oldest sample');
+  // Idle for 20 s, sampled every second; then 100 events/s for 6 s.
+  for (let s = 1; s <= 20; s++) history.tick(s * 1000);
+  for (let s = 21; s <= 26; s++) {
+    marks = at((s - 20) * 100);
+    history.tick(s * 1000);
+  }
+  t.equal(history.streamWriteRates(at(650), 26_500).get('a'), 100, 'the rate of the last 5 to 6 s, however long since anyone asked');
+  marks = at(5, 'B');
+  history.tick(27_000);
+  t.equal(history.streamWriteRates(at(5, 'B'), 27_500).get('a'), 0, 'a stream deleted and made again starts over');
+  t.equal(history.streamWriteRates(at(205, 'B'), 29_000).get('a'), 100, 'measured from its own first sample');
+  t.notOk(history.streamWriteRates(new Map(), 30_000).has('a'), 'deleted streams have no rate');
 });
 
 t.test('resolveHttpOptions fills defaults, takes the server host, and refuses bad values', async (t) => {

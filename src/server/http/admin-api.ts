@@ -72,7 +72,7 @@ function streamJson(stream: StreamFigures, writeRate: number) {
 /** GET /api/overview[?since=MS]: everything the page shows; chart samples after `since` only. */
 export function overview(ctx: AdminContext, sinceMs: number): JsonAnswer {
   const figures = readStoreFigures(ctx.bus.engine);
-  const rates = ctx.history.streamWriteRates(new Map(figures.streams.map((s) => [s.name, s.appended])));
+  const rates = ctx.history.streamWriteRates(new Map(figures.streams.map((s) => [s.name, { id: s.id, nextOffset: s.appended }])));
   const listed = [...figures.streams].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, MAX_LISTED_STREAMS);
   const damage = figures.streams.flatMap((s) => s.damage.map((d) => ({ stream: s.name, file: d.file, position: d.position, first_offset: d.firstOffset, last_offset: d.lastOffset, reason: d.reason })));
   return json(200, {

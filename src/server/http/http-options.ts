@@ -14,7 +14,10 @@ export interface HttpOptions {
   host?: string;
   /** Most open HTTP connections; past it Node closes new ones at once. Default 64. */
   maxConnections?: number;
-  /** Largest request head (request line and headers); larger: 431. Default 16 KiB. */
+  /**
+   * Limit on a request head as Node's parser counts it (maxHeaderSize): the target, header names and
+   * values must come to less than this; otherwise 431. Default 16 KiB.
+   */
   maxHeaderBytes?: number;
   /** A request head not complete within this long: 408. Default 10 s. */
   headersTimeoutMs?: number;

@@ -41,6 +41,7 @@ import { ServerMetrics } from './metrics.js';
 import { PAGE_FILES, isPageFile, type PageFile } from './page-assets.js';
 import { RateHistory } from './rate-history.js';
 import { RecentSnapshots } from './recent-snapshots.js';
+import { readStreamMarks } from './store-figures.js';
 import { authorityOf, decodeSegment, loopbackHostAccepted, parseTarget, type RequestTarget } from './request-target.js';
 import { isLoopbackHost } from '../loopback.js';
 
@@ -88,7 +89,12 @@ export class HttpServer {
     );
     const snapshots = new RecentSnapshots(host.bus.snapshotsRoot);
     this.unobserve = this.metrics.observe((taken) => snapshots.record(taken));
-    this.history = new RateHistory(() => ({ writes: host.counts.writesOk, delivered: host.counts.eventsDelivered, latency: this.metrics.appendLatencyBuckets() }));
+    const engine = host.bus.embeddedEngine;
+    this.history = new RateHistory(
+      () => ({ writes: host.counts.writesOk, delivered: host.counts.eventsDelivered, latency: this.metrics.appendLatencyBuckets() }),
+      1000,
+      () => (engine === null ? new Map() : readStreamMarks(engine)),
+    );
     this.admin = {
       bus: host.bus, stats: host.stats, counts: host.counts, snapshots, history: this.history,
       authRequired: host.authenticator.required, connectionCount: () => host.connectionCount, ready,
@@ -237,7 +243,7 @@ export class HttpServer {
       case '/index.html':
         return ['page', { GET: (q, r) => this.asset(q, r, 'index.html') }];
       case '/api/overview':
-        return ['api', { GET: (q, r, t) => this.answer(q, r, overview(this.admin, sinceOf(t.query.get('since')))) }];
+        return ['api', { GET: (q, r, t) => this.answer(q, r, overview(this.admin, sinceOf(t.query.getAll('since')))) }];
       case '/api/streams':
         // DELETE ?name=NAME: the form a browser can send for every name (it resolves `.` and `..` segments in a path, even percent-encoded).
         return ['api', {
@@ -373,7 +379,7 @@ export class HttpServer {
       return;
     }
     const [status, text, reason] =
-      error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', `request head larger than ${this.options.maxHeaderBytes} bytes`]
+      error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', `request head too large: its target, header names and header values come to ${this.options.maxHeaderBytes} bytes or more (max_header_bytes)`]
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', `request not received within ${this.options.requestTimeoutMs} ms (head within ${this.options.headersTimeoutMs} ms)`]
           : [400, 'Bad Request', `malformed HTTP request (${error.code ?? 'parse error'})`];
     this.metrics.httpRequests.inc({ route: 'other', status: String(status) });
@@ -426,11 +432,17 @@ function nameToDelete(names: string[]): string {
   return names[0]!;
 }
 
-/** `?since=MS` of /api/overview: absent is 0; anything but a whole number of ms is INVALID_FIELD (400). */
-function sinceOf(value: string | null): number {
-  if (value === null || value === '') return 0;
+/**
+ * `?since=MS` of /api/overview: absent is 0; given, it is one whole number of ms. Empty, given
+ * twice or anything else is INVALID_FIELD (400): never ignored, or the caller would get every
+ * sample while believing it asked for some.
+ */
+function sinceOf(values: string[]): number {
+  if (values.length === 0) return 0;
+  const refuse = (why: string) => new EventBusError(ErrorCodes.INVALID_FIELD, `since must be one whole number of milliseconds since the epoch, ${why}`, { context: { field: 'since' } });
+  if (values.length > 1) throw refuse(`got it ${values.length} times`);
+  const value = values[0]!;
   const ms = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(ms)) throw new EventBusError(ErrorCodes.INVALID_FIELD, `since must be a whole number of milliseconds since the epoch, got '${value.slice(0, 40)}'`, { context: { field: 'since' } });
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(ms)) throw refuse(`got '${value.slice(0, 40)}'`);
   return ms;
 }
-

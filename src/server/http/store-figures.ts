@@ -4,9 +4,12 @@
  */
 import type { Engine } from '../../storage/engine.js';
 import type { ConsumerStats, Damage } from '../../storage/index.js';
+import type { StreamMark, StreamMarks } from './rate-history.js';
 
 export interface StreamFigures {
   name: string;
+  /** UUID: a stream deleted and made again under the same name is another. */
+  id: string;
   /** Catalog number: creation order. */
   number: number;
   createdMs: number;
@@ -30,6 +33,19 @@ export interface StoreFigures {
   broken: { name: string; reason: string }[];
 }
 
+/** Every open stream's identity and next offset now, cheaply (the write rates' samples, once a second). */
+export function readStreamMarks(engine: Engine): StreamMarks {
+  const marks = new Map<string, StreamMark>();
+  for (const { name, id } of engine.listStreams()) {
+    try {
+      marks.set(name, { id, nextOffset: engine.bounds(name).nextOffset });
+    } catch {
+      // A stream that failed to open has no rate.
+    }
+  }
+  return marks;
+}
+
 /** Reads every stream's figures now. */
 export function readStoreFigures(engine: Engine): StoreFigures {
   const streams: StreamFigures[] = [];
@@ -39,7 +55,7 @@ export function readStoreFigures(engine: Engine): StoreFigures {
       const s = engine.stats(name);
       const damagedEvents = s.damage.reduce((sum, d) => sum + Math.max(0, d.lastOffset - d.firstOffset + 1), 0);
       streams.push({
-        name, number: s.number, createdMs: s.createdMs, appended: s.nextOffset, events: s.eventCount, firstOffset: s.firstOffset,
+        name, id: s.id, number: s.number, createdMs: s.createdMs, appended: s.nextOffset, events: s.eventCount, firstOffset: s.firstOffset,
         bytes: s.bytes, segments: s.segmentCount, damage: s.damage, damagedEvents, consumers: s.consumers,
       });
     } catch (error) {
