@@ -266,7 +266,7 @@ t.test('a batch with some events without a msg_id is never a duplicate, and the 
   await engine.appendEvents('s', batch);
   await t.rejects(engine.appendEvents('s', batch), {
     code: 'IDEMPOTENCY_CONFLICT',
-    reason: "1 of the batch's 2 events was appended before (by msg_id); 1 event without a msg_id, which cannot be recognised as appended before",
+    reason: "1 of the batch's 2 events was appended before (by msg_id); 1 event without a msg_id cannot be recognised as appended before",
     context: { msg_ids: ['a'] },
   });
   await t.rejects(engine.appendEvents('s', batch, { expectedVersion: -1 }), { code: 'IDEMPOTENCY_CONFLICT', reason: /without a msg_id/, context: { msg_ids: ['a'] } });

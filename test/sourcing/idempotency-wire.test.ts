@@ -1,0 +1,41 @@
+/**
+ * Idempotency as a client sees it from the real server process: the exact reason of each
+ * IDEMPOTENCY_CONFLICT (every clause a whole sentence), and what docs/protocol.md
+ * ("Idempotency") says of a retry's content.
+ */
+import t from 'tap';
+import { serverProcessFor } from '../helpers/server-process.js';
+import { linesFor, type LineSocket } from '../helpers/server-lines.js';
+
+async function append(s: LineSocket, body: Record<string, unknown>): Promise<any> {
+  s.write(`${JSON.stringify({ operation: 'append_events', body: { stream_name: 's', ...body } })}\n`);
+  return JSON.parse(await s.readLine());
+}
+
+const ids = (...msgIds: (string | null)[]) => msgIds.map((msgId, i) => (msgId === null ? { body: i } : { body: i, msg_id: msgId }));
+
+t.test("IDEMPOTENCY_CONFLICT's reason, for each way a batch is partly seen", async (t) => {
+  const server = await serverProcessFor(t);
+  const s = await linesFor(t, server.port);
+  s.write('{"operation":"create_stream","body":{"stream_name":"s"}}\n');
+  await s.readLine();
+  t.equal((await append(s, { events: ids('a3') })).status, true);
+  t.equal((await append(s, { key: 'K', events: ids('k1') })).status, true);
+  const cases: [string, Record<string, unknown>, string, string[]][] = [
+    ['a seen id and an unseen one (the window)', { events: ids('a3', 'a4') },
+      "1 of the batch's 2 events was appended before (by msg_id); 1 event with a msg_id was not", ['a3']],
+    ['a seen id and two unseen', { events: ids('a5', 'a3', 'a6') },
+      "1 of the batch's 3 events was appended before (by msg_id); 2 events with a msg_id were not", ['a3']],
+    ['a seen id and one without an id', { events: ids('a3', null) },
+      "1 of the batch's 2 events was appended before (by msg_id); 1 event without a msg_id cannot be recognised as appended before", ['a3']],
+    ['both, plural', { events: ids('a3', 'a7', 'a8', null, null) },
+      "1 of the batch's 5 events was appended before (by msg_id); 2 events with a msg_id were not; 2 events without a msg_id cannot be recognised as appended before", ['a3']],
+    ['the exact rule: a prefix and one without an id', { key: 'K', expected_version: -1, events: ids('k1', null) },
+      "the key's first events repeat only the first 1 of the batch's 2 events (by msg_id); 1 event without a msg_id cannot be recognised as appended before", ['k1']],
+  ];
+  for (const [label, body, reason, msgIds] of cases) {
+    t.same(await append(s, body), { operation: 'append_events', status: false, code: 'IDEMPOTENCY_CONFLICT', reason, context: { msg_ids: msgIds } }, label);
+  }
+  s.write('{"operation":"get_stream_info","body":{"stream_name":"s"}}\n');
+  t.equal(JSON.parse(await s.readLine()).body.stream.event_count, 2, 'nothing was appended');
+});
