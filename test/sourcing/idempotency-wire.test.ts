@@ -39,3 +39,24 @@ t.test("IDEMPOTENCY_CONFLICT's reason, for each way a batch is partly seen", asy
   s.write('{"operation":"get_stream_info","body":{"stream_name":"s"}}\n');
   t.equal(JSON.parse(await s.readLine()).body.stream.event_count, 2, 'nothing was appended');
 });
+
+// Pins documented behaviour (docs/protocol.md, "Idempotency": content is not compared), as
+// EventStoreDB does: it passed before that sentence was written too.
+t.test('a retry is recognised by msg_id alone: another body, type or metadata gets the original, and is not stored', async (t) => {
+  const server = await serverProcessFor(t);
+  const s = await linesFor(t, server.port);
+  s.write('{"operation":"create_stream","body":{"stream_name":"s"}}\n');
+  await s.readLine();
+  const first = await append(s, { key: 'K', events: [{ body: { n: 1 }, type: 'A', msg_id: 'c1' }] });
+  const other = { key: 'K', events: [{ body: { n: 2 }, type: 'B', metadata: { by: 'someone else' }, msg_id: 'c1' }] };
+  const windowed = await append(s, other);
+  t.same([windowed.status, windowed.body.duplicate, windowed.body.events], [true, true, first.body.events], 'the window: duplicate, the original events');
+  const exact = await append(s, { ...other, expected_version: -1 });
+  t.same([exact.status, exact.body.duplicate, exact.body.events], [true, true, first.body.events], 'the exact rule: the same');
+  s.write('{"operation":"write_event","body":{"stream_name":"s","key":"K","event":{"n":3},"msg_id":"c1"}}\n');
+  const written = JSON.parse(await s.readLine());
+  t.same([written.body.duplicate, written.body.event.id], [true, first.body.events[0].id], 'write_event: the same');
+  s.write('{"operation":"get_stream_events","body":{"stream_name":"s"}}\n');
+  const events = JSON.parse(await s.readLine()).body.events;
+  t.same(events.map((e: any) => [e.body, e.type, e.metadata]), [[{ n: 1 }, 'A', undefined]], 'only the first content is stored');
+});
