@@ -4,7 +4,7 @@
  * ("Idempotency") says of a retry's content.
  */
 import t from 'tap';
-import { serverProcessFor } from '../helpers/server-process.js';
+import { serverProcessFor, startServerProcess } from '../helpers/server-process.js';
 import { linesFor, type LineSocket } from '../helpers/server-lines.js';
 
 async function append(s: LineSocket, body: Record<string, unknown>): Promise<any> {
@@ -59,4 +59,34 @@ t.test('a retry is recognised by msg_id alone: another body, type or metadata ge
   s.write('{"operation":"get_stream_events","body":{"stream_name":"s"}}\n');
   const events = JSON.parse(await s.readLine()).body.events;
   t.same(events.map((e: any) => [e.body, e.type, e.metadata]), [[{ n: 1 }, 'A', undefined]], 'only the first content is stored');
+});
+
+// Pins documented behaviour (docs/protocol.md, delete_stream and "Idempotency"): it passed
+// before those sentences were written too.
+t.test('a stream deleted and created again under its name starts afresh: versions from 0, its msg_ids forgotten, also across a kill -9', async (t) => {
+  let server = await serverProcessFor(t);
+  let s = await linesFor(t, server.port);
+  const call = async (operation: string, body: Record<string, unknown>) => {
+    s.write(`${JSON.stringify({ operation, body })}\n`);
+    return JSON.parse(await s.readLine());
+  };
+  const batch = { key: 'K', events: ids('m1', 'm2', 'm3') };
+  await call('create_stream', { stream_name: 's' });
+  t.equal((await append(s, batch)).body.next_expected_version, 2);
+  for (const killed of [false, true]) {
+    await call('delete_stream', { stream_name: 's' });
+    if (killed) {
+      await server.stop('SIGKILL');
+      server = await startServerProcess({ dataDir: server.dataDir, cwd: server.cwd });
+      const again = server;
+      t.teardown(() => again.stop('SIGKILL'));
+      s = await linesFor(t, server.port);
+    }
+    await call('create_stream', { stream_name: 's' });
+    const label = killed ? ' (kill -9 between delete and create)' : '';
+    t.match(await append(s, { key: 'K', expected_version: 2, events: ids('x') }), { code: 'WRONG_EXPECTED_VERSION', context: { expected: 2, actual: -1 } }, `the old version is gone${label}`);
+    t.match(await append(s, { key: 'K', expected_version: 'stream_exists', events: ids('x') }), { code: 'WRONG_EXPECTED_VERSION', context: { actual: -1 } }, `stream_exists${label}`);
+    const retried = await append(s, batch);
+    t.same([retried.body.duplicate, retried.body.events.map((e: any) => [e.offset, e.version])], [false, [[0, 0], [1, 1], [2, 2]]], `the old msg_ids are forgotten: appended as new, from offset and version 0${label}`);
+  }
 });
