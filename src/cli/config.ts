@@ -18,7 +18,7 @@ import { DEFAULT_HTTP_OPTIONS } from '../server/http/http-options.js';
 import { MAX_TIMER_MS } from '../storage/api-arguments.js';
 import { DEFAULT_CONSUMER_LIMITS } from '../storage/consumers/consumer-types.js';
 import { MAX_PENDING } from '../storage/consumers/journal-codec.js';
-import { MIN_KEY_CACHE_BYTES } from '../storage/engine-options.js';
+import { DEFAULT_MAX_BATCH_EVENTS, MIN_KEY_CACHE_BYTES } from '../storage/engine-options.js';
 import { MAX_EVENT_BYTES } from '../storage/format/record.js';
 import { FSYNC_POLICIES } from '../storage/index.js';
 import { LOG_LEVELS } from './defaults.js';
@@ -334,6 +334,7 @@ export function parseConfig(text: string, file: string): FileConfig {
   const storage = section(r, root.storage, 'storage');
   config.storage = readSection(r, storage, 'storage', STORAGE_KEYS, ['retention']);
   if (config.storage.fsync !== undefined) oneOf(r, 'storage.fsync', config.storage.fsync as string, FSYNC_POLICIES);
+  checkWindowHoldsBatch(r, config.storage);
   config.retention = readSection(r, section(r, storage.retention, 'storage.retention'), 'storage.retention', RETENTION_KEYS);
   config.consumers = readSection(r, section(r, root.consumers, 'consumers'), 'consumers', CONSUMER_KEYS);
   // A default batch given above the cap is refused (the engine lowers only an unset default).
@@ -370,6 +371,18 @@ export function parseConfig(text: string, file: string): FileConfig {
     config.snapshotsRoot = typed(r, 'snapshots.root', value, 'string') as string;
   }
   return config;
+}
+
+/**
+ * A duplicate window of fewer ids than a batch could never recognise a full batch sent again (its
+ * first ids pushed out by its last): refused when written so. Left out, the window is raised to
+ * a batch (engine-options.ts).
+ */
+function checkWindowHoldsBatch(r: Reading, storage: Record<string, unknown>): void {
+  const windowEvents = storage.duplicateWindowEvents as number | undefined;
+  const batchEvents = (storage.maxBatchEvents as number | undefined) ?? DEFAULT_MAX_BATCH_EVENTS;
+  if (windowEvents === undefined || windowEvents === 0 || windowEvents >= batchEvents) return;
+  throw invalid(r.file, `'${shown(r, 'storage.duplicate_window_events')}' (${windowEvents}) must be 0 (no window) or at least '${shown(r, 'storage.max_batch_events')}' (${batchEvents}): a smaller window cannot recognise a full batch sent again`);
 }
 
 /** Reads and parses the config file at `file`. Throws INVALID_FIELD. */

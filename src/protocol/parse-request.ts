@@ -167,6 +167,7 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
       return { operation, streamName, event: compactJson(envelope.line.subarray(span.start, span.end)), extras: writeExtras(envelope, body, metadata ?? null, expected ?? null) };
     }
     case 'append_events': {
+      checkAppendMembers(body);
       // One pass over the line for both: a batch of 4 MiB costs as much to scan as to parse.
       const [events, expected] = findBodyMembers(envelope.line, APPEND_RAW_MEMBERS);
       return { operation, streamName: streamNameOf(body), ...appendTerms(body, envelope.line, expected ?? null), events: newEvents(envelope, body, events ?? null) };
@@ -230,6 +231,22 @@ function metadataBytes(line: Buffer, value: unknown, span: Span | null, field: s
   if (!isObject(value)) throw invalidField(field, 'a JSON object');
   assert(span !== null, `${field} was parsed but its bytes were not found`);
   return compactJson(line.subarray(span.start, span.end));
+}
+
+/** The members an append_events body may have. */
+const APPEND_MEMBERS: ReadonlySet<string> = new Set(['stream_name', 'key', 'expected_version', 'events']);
+const UNKNOWN_APPEND_MEMBER = "one of append_events' members: stream_name, key, expected_version, events (type, metadata and msg_id are each event's, inside events)";
+
+/**
+ * Refuses a member append_events does not have, as for its events' members: new in this
+ * protocol, so no original to stay lenient for, and a misspelt `expected_version` or `key` would
+ * make a conditional or keyed append an unconditional or unkeyed one. write_event stays lenient
+ * (the original ignored unknown body keys).
+ */
+function checkAppendMembers(body: JsonObject): void {
+  for (const member in body) {
+    if (!APPEND_MEMBERS.has(member)) throw invalidField(member, UNKNOWN_APPEND_MEMBER);
+  }
 }
 
 /** The members an append_events event may have. */

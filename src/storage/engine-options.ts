@@ -58,7 +58,11 @@ export interface EngineOptions {
   keyIndex?: Partial<KeyIndexOptions>;
   /** How long a msg_id is remembered for duplicate detection. Default 120,000 ms; 0 = only exact expected versions. */
   duplicateWindowMs?: number;
-  /** Most msg_ids remembered at once, store-wide (about 150 bytes each). Default 100,000. */
+  /**
+   * Most msg_ids remembered at once, for the whole store (every stream's together; about 150 bytes
+   * each). Default 100,000, or maxBatchEvents if larger; 0 = only exact expected versions, else at
+   * least maxBatchEvents.
+   */
   duplicateWindowEvents?: number;
   /** Retention limits per stream; 0 (the default for each) means unlimited. */
   retention?: Partial<RetentionPolicy>;
@@ -118,6 +122,11 @@ const OPTION_KEYS: readonly (keyof EngineOptions)[] = [
 const RETENTION_KEYS: readonly (keyof RetentionPolicy)[] = ['maxAgeMs', 'maxBytes', 'maxEvents'];
 const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const;
 
+/** Default most events in one batch (maxBatchEvents; the server's storage.max_batch_events). */
+export const DEFAULT_MAX_BATCH_EVENTS = 1000;
+/** Default most msg_ids the duplicate window holds (duplicateWindowEvents), raised to maxBatchEvents when that is larger. */
+export const DEFAULT_DUPLICATE_WINDOW_EVENTS = 100_000;
+
 /** The smallest key cache (keyIndex.cacheBytes; the server's storage.key_cache_bytes). */
 export const MIN_KEY_CACHE_BYTES = 64 * 1024;
 
@@ -161,11 +170,11 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     segmentSizeBytes: options.segmentSizeBytes ?? 64 * 1024 * 1024,
     preallocateBytes: 0,
     maxEventBytes: options.maxEventBytes ?? 1024 * 1024,
-    maxBatchEvents: options.maxBatchEvents ?? 1000,
+    maxBatchEvents: options.maxBatchEvents ?? DEFAULT_MAX_BATCH_EVENTS,
     maxBatchBytes: options.maxBatchBytes ?? 4 * 1024 * 1024,
     keyIndex: { ...DEFAULT_KEY_INDEX_OPTIONS, ...options.keyIndex },
     duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
-    duplicateWindowEvents: options.duplicateWindowEvents ?? 100_000,
+    duplicateWindowEvents: options.duplicateWindowEvents ?? DEFAULT_DUPLICATE_WINDOW_EVENTS,
     retention: { maxAgeMs: 0, maxBytes: 0, maxEvents: 0, ...options.retention },
     retentionIntervalMs: options.retentionIntervalMs ?? 60_000,
     maxOpenSegments: options.maxOpenSegments ?? 256,
@@ -191,6 +200,13 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   whole(k.idleFlushMs, 'keyIndex.idleFlushMs', 0, MAX_TIMER_MS, ' (ms)');
   whole(resolved.duplicateWindowMs, 'duplicateWindowMs', 0);
   whole(resolved.duplicateWindowEvents, 'duplicateWindowEvents', 0);
+  // A window of fewer ids than a batch could never recognise a full batch sent again (its first
+  // ids pushed out by its last: IDEMPOTENCY_CONFLICT): raised to a batch when only the default,
+  // refused when asked for.
+  if (options.duplicateWindowEvents === undefined) resolved.duplicateWindowEvents = Math.max(resolved.duplicateWindowEvents, resolved.maxBatchEvents);
+  if (resolved.duplicateWindowEvents > 0 && resolved.duplicateWindowEvents < resolved.maxBatchEvents) {
+    throw bad('duplicateWindowEvents', `0 (no window) or at least maxBatchEvents (${resolved.maxBatchEvents}), got ${resolved.duplicateWindowEvents}: a smaller window cannot recognise a full batch sent again`);
+  }
   for (const key of RETENTION_KEYS) whole(resolved.retention[key], `retention.${key}`, 0);
   whole(resolved.retentionIntervalMs, 'retentionIntervalMs', 0, MAX_TIMER_MS, ' (ms; 0 turns the timer off)');
   whole(resolved.maxOpenSegments, 'maxOpenSegments', 1);

@@ -26,7 +26,7 @@
  * offset), as EventStoreDB answers an idempotent write, so a write that came between the two
  * attempts is not skipped over by the client's next conditional append.
  */
-import { ErrorCodes, EventBusError } from '../errors.js';
+import { ErrorCodes, EventBusError, assert } from '../errors.js';
 import { MAX_KEY_BYTES, MAX_MSG_ID_BYTES, MAX_TYPE_BYTES, type RecordFields } from './format/record-fields.js';
 import type { DuplicateWindow } from './duplicate-window.js';
 import { checkUnicodeText } from './unicode-text.js';
@@ -242,7 +242,7 @@ function exactRetry(target: AppendTarget, batch: CheckedBatch, current: number, 
   if (matching === count) return duplicateOf(target, after);
   const withoutId = batch.msgIds.filter((id) => id === undefined).length;
   const compared = from < 0 ? `the ${batch.key === undefined ? 'stream' : 'key'}'s first events` : `the events after ${batch.key === undefined ? 'offset' : 'version'} ${from}`;
-  const noIds = withoutId === 0 ? '' : `; ${eventsWord(withoutId)} without a msg_id, which cannot be recognised as appended before`;
+  const noIds = withoutId === 0 ? '' : `; ${withoutIdClause(withoutId)}`;
   throw idempotencyConflict(`${compared} repeat only the first ${matching} of the batch's ${count} events (by msg_id)${noIds}`, seenIds);
 }
 
@@ -321,12 +321,26 @@ function windowedRetry(ctx: AppendContext, target: AppendTarget, batch: CheckedB
   return duplicateOf(target, originals);
 }
 
-/** Why a batch with some message ids seen and some events not is a conflict. */
+/**
+ * Why a batch with some message ids seen and some events not is a conflict: `seen` of its
+ * `count` events were seen, `withIds` of them have a message id. Each clause a whole sentence,
+ * e.g. "1 of the batch's 2 events was appended before (by msg_id); 1 event with a msg_id was not".
+ */
 function partlySeenReason(seen: number, withIds: number, count: number): string {
-  const parts = [`${seen} of the batch's ${count} events ${seen === 1 ? 'was' : 'were'} appended before (by msg_id)`];
-  if (withIds > seen) parts.push(`${eventsWord(withIds - seen)} with a msg_id not`);
-  if (count > withIds) parts.push(`${eventsWord(count - withIds)} without a msg_id, which cannot be recognised as appended before`);
+  assert(seen > 0 && seen <= withIds && withIds <= count && seen < count, `partly seen: ${seen} seen, ${withIds} with ids, ${count} events`);
+  const parts = [`${seen} of the batch's ${count} events ${wasOrWere(seen)} appended before (by msg_id)`];
+  if (withIds > seen) parts.push(`${eventsWord(withIds - seen)} with a msg_id ${wasOrWere(withIds - seen)} not`);
+  if (count > withIds) parts.push(withoutIdClause(count - withIds));
   return parts.join('; ');
+}
+
+/** "1 event without a msg_id cannot be recognised as appended before", for `n` such events. */
+function withoutIdClause(n: number): string {
+  return `${eventsWord(n)} without a msg_id cannot be recognised as appended before`;
+}
+
+function wasOrWere(n: number): string {
+  return n === 1 ? 'was' : 'were';
 }
 
 function anotherKeyReason(msgId: string): string {

@@ -88,6 +88,26 @@ t.test('storage.key_cache_bytes and the other keys feeding an engine or jetstrea
   t.doesNotThrow(() => parseConfig('storage:\n  key_cache_bytes: 65536\n', 'c.yaml'), 'the minimum itself is taken');
 });
 
+t.test('a duplicate window of fewer ids than a batch is refused at start, naming both keys (a full batch retried could never be recognised)', async (t) => {
+  const dir = tempDir(t);
+  const config = path.join(dir, 'window.yaml');
+  writeFileSync(config, 'storage:\n  max_batch_events: 8\n  duplicate_window_events: 5\n');
+  const run = spawnSync(process.execPath, [MAIN, 'serve', '--config', config, '--data', path.join(dir, 'data'), '--port', '0'], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(run.status, 1, 'serve stops with status 1');
+  t.match(run.stderr, /config file .*window\.yaml: 'storage\.duplicate_window_events' \(5\) must be 0 \(no window\) or at least 'storage\.max_batch_events' \(8\): a smaller window cannot recognise a full batch sent again/);
+  t.notOk(existsSync(path.join(dir, 'data')), 'nothing was opened');
+  // The default batch (1,000) counts when max_batch_events is left out.
+  t.throws(() => parseConfig('storage:\n  duplicate_window_events: 999\n', 'c.yaml'), { code: 'INVALID_FIELD', message: /'storage.duplicate_window_events' \(999\) must be 0 \(no window\) or at least 'storage.max_batch_events' \(1000\)/ });
+  t.doesNotThrow(() => parseConfig('storage:\n  duplicate_window_events: 1000\n', 'c.yaml'), 'a window of one batch');
+  t.doesNotThrow(() => parseConfig('storage:\n  max_batch_events: 8\n  duplicate_window_events: 0\n', 'c.yaml'), '0: no window');
+  // Left out, the window is raised to a batch rather than refused: max_batch_events alone keeps its documented range.
+  t.equal(resolveOptions({ dataDir: dir, maxBatchEvents: 200_000 }).duplicateWindowEvents, 200_000);
+  t.equal(resolveOptions({ dataDir: dir }).duplicateWindowEvents, 100_000);
+  t.throws(() => resolveOptions({ dataDir: dir, maxBatchEvents: 8, duplicateWindowEvents: 5 }), {
+    code: 'INVALID_FIELD', context: { field: 'duplicateWindowEvents' }, message: /0 \(no window\) or at least maxBatchEvents \(8\), got 5/,
+  }, 'an embedder is refused the same');
+});
+
 t.test('eventbus serve with key_cache_bytes: 4096 stops naming storage.key_cache_bytes, not the engine option', async (t) => {
   const dir = tempDir(t);
   const config = path.join(dir, 'keys.yaml');

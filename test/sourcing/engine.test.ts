@@ -71,7 +71,7 @@ t.test('duplicates are recognised across a restart and a crash, answered with th
 });
 
 t.test('the duplicate window is bounded by count and by time; past it an id is appended again', async (t) => {
-  const engine = await openEngine(tempDir(t, 'window'), { fsync: 'never', duplicateWindowEvents: 3, duplicateWindowMs: 1_000 });
+  const engine = await openEngine(tempDir(t, 'window'), { fsync: 'never', duplicateWindowEvents: 3, maxBatchEvents: 3, duplicateWindowMs: 1_000 });
   t.teardown(() => engine.close());
   await engine.createStream('s');
   for (const id of ['a', 'b', 'c', 'd']) await engine.appendEvents('s', [{ payload: body(id), msgId: id }]);
@@ -79,6 +79,16 @@ t.test('the duplicate window is bounded by count and by time; past it an id is a
   t.equal((await engine.appendEvents('s', [{ payload: body('a'), msgId: 'a' }])).duplicate, false, 'the oldest id left the window (count bound)');
   await sleep(1_100);
   t.equal((await engine.appendEvents('s', [{ payload: body('d'), msgId: 'd' }])).duplicate, false, 'an id older than the window is appended again (time bound)');
+});
+
+t.test('a window of exactly max_batch_events ids recognises a full batch sent again (a smaller one is refused at open)', async (t) => {
+  const engine = await openEngine(tempDir(t, 'window-batch'), { fsync: 'never', duplicateWindowEvents: 8, maxBatchEvents: 8 });
+  t.teardown(() => engine.close());
+  await engine.createStream('s');
+  const batch = Array.from({ length: 8 }, (_, i) => ({ payload: body(String(i)), msgId: `b${i}` }));
+  const first = await engine.appendEvents('s', batch);
+  const again = await engine.appendEvents('s', batch);
+  t.same([again.duplicate, again.events], [true, first.events]);
 });
 
 t.test('the exact rule with an integer expected version: no window needed', async (t) => {
@@ -266,7 +276,7 @@ t.test('a batch with some events without a msg_id is never a duplicate, and the 
   await engine.appendEvents('s', batch);
   await t.rejects(engine.appendEvents('s', batch), {
     code: 'IDEMPOTENCY_CONFLICT',
-    reason: "1 of the batch's 2 events was appended before (by msg_id); 1 event without a msg_id, which cannot be recognised as appended before",
+    reason: "1 of the batch's 2 events was appended before (by msg_id); 1 event without a msg_id cannot be recognised as appended before",
     context: { msg_ids: ['a'] },
   });
   await t.rejects(engine.appendEvents('s', batch, { expectedVersion: -1 }), { code: 'IDEMPOTENCY_CONFLICT', reason: /without a msg_id/, context: { msg_ids: ['a'] } });
