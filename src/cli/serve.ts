@@ -144,10 +144,6 @@ export async function serve(settings: ServeSettings, resources: Resources): Prom
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  // Closed: nothing is left to wait for. A jetstream request whose connection was closed at the
-  // shutdown wait may still be retrying (a write for write_timeout_ms, 30 s), and its timers kept
-  // the process alive that long after "stopped". Log lines are written synchronously.
-  process.exit();
 }
 
 /**

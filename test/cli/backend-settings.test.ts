@@ -119,6 +119,21 @@ t.test('a NATS server port outside 1-65535 is refused as a malformed list is: 64
   t.ok(resolveJetStreamOptions({ servers: ['a:1', 'nats://b:65535', 'tls://c', '[::1]:4222'] }), 'ports 1 and 65535, and none (4222), are taken');
 });
 
+t.test('a NATS server port outside 1-65535 followed by a path or query, or in brackets, is refused too (64)', async (t) => {
+  const runServe = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [MAIN, 'serve', '--port', '0', '--backend', 'jetstream', ...args], { timeout: 20_000 }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error as { code: number }).code, stdout, stderr }));
+  });
+  // Before, only a port at the very end was checked: these were taken, and failed at connect.
+  for (const [server, port] of [['nats://127.0.0.1:0/x', '0'], ['nats://127.0.0.1:99999?x=1', '99999'], ['tls://127.0.0.1:0#a', '0'], ['[::1]:0', '0'], ['nats://[::1]:70000/', '70000']]) {
+    const result = await runServe(['--nats-servers', `127.0.0.1:4222,${server}`]);
+    t.equal(result.code, 64, `--nats-servers ...,${server}: status 64`);
+    t.equal(result.stdout, '', 'nothing logged');
+    t.match(result.stderr, new RegExp(`^eventbus: option '--nats-servers <list>' argument .* is invalid\\. [^\\n]*port must be from 1 to 65535, got ${port}[.;][^\\n]*\\n$`), `one line naming the port: ${result.stderr.trim()}`);
+  }
+  const taken = ['[::1]:4222', 'nats://[::1]:4222', 'nats://[::1]:4222/', 'nats://a:4222?x=1', 'tls://u:p@b:65535', '::1'];
+  t.ok(resolveJetStreamOptions({ servers: taken }), `taken: ${taken.join(' ')}`);
+});
+
 t.test('NATS credentials and TLS files that cannot be used: one line naming the option, the config key and the file, before anything starts', async (t) => {
   const dir = tempDir(t);
   const garbage = path.join(dir, 'garbage.pem');

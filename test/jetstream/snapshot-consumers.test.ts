@@ -2,13 +2,20 @@
  * After snapshot_db and `eventbus restore --nats-servers`, every consumer resumes where it was,
  * whatever its start and filter: the events it had not acknowledged are delivered in order (those
  * above its ack floor again, at least once), and get_stream_info shows the start and filter it was
- * created with. Real gateways (`eventbus serve --backend jetstream`) on two real clusters.
+ * created with. Real gateways (`eventbus serve --backend jetstream`) on two real clusters. A
+ * consumer created with start new whose first delivery was never acknowledged resumes at its
+ * start by sequence, not from its creation time: the clocks that stamped the creation (the meta
+ * leader's) and the events (the stream leader's) may differ; the test moves the recorded creation
+ * time a minute on, as a fast clock would, which made the restore skip the consumer's events.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/client.js';
 import type { ConsumerInfo, ProcessOptions } from '../../src/client/types.js';
+import { jsConsumerName } from '../../src/bus/jetstream/names.js';
 import { natsSkip, startNatsCluster } from '../helpers/nats-cluster.js';
 import { MAIN, startServerProcess } from '../helpers/server-process.js';
 
@@ -76,6 +83,13 @@ t.test('restored consumers resume after their ack floor, whatever their start an
   t.match(before.find((c) => c.name === 'partial'), { ackFloor: 4, start: 'new' });
 
   const snapshot = await client.snapshot('nightly');
+  // As recorded by a meta leader whose clock runs a minute ahead of the stream leader's.
+  const manifestFile = path.join(snapshot.absolutePath, 'MANIFEST.json');
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { streams: { consumers?: { durable: string; created: string }[] }[] };
+  const recorded = manifest.streams.flatMap((stream) => stream.consumers ?? []).find((c) => c.durable === jsConsumerName('unacked'));
+  t.ok(recorded, 'the unacked consumer\'s position is recorded');
+  recorded!.created = new Date(Date.parse(recorded!.created) + 60_000).toISOString();
+  writeFileSync(manifestFile, JSON.stringify(manifest));
   await run(process.execPath, [MAIN, 'restore', snapshot.absolutePath, '--nats-servers', two.servers.join(',')]);
   const copy = await startServerProcess({ args: ['--backend', 'jetstream', '--nats-servers', two.servers.join(',')], timeoutMs: 30_000 });
   t.teardown(() => copy.stop('SIGKILL'));

@@ -6,17 +6,23 @@
  * Why: nats-server (2.9) starts a durable of deliver policy new that it restores at the restored
  * stream's end (it keeps a stored position only when it is further on), so every event the
  * consumer had not been delivered at the snapshot was skipped; and the restored durable's own
- * figures (ack floor, delivered) are not those of the snapshot. Such a durable is deleted and made
- * again, the same otherwise (consumer-setup.ts, resumedConfig), to start where the recorded
- * position says ({@link resumePoint}): after its ack floor, by sequence. JetStream reports no
- * floor (0) until the consumer's first delivery is acknowledged: then it starts at its start
- * (what it was delivered is all unacknowledged), found by sequence when it was delivered nothing,
- * else by its creation time. What it had delivered and not acknowledged comes again at once, and
- * so does what it had acknowledged above its floor (out of order): at least once. Durables of the
- * other policies (all, an offset, a time) start where they were and are left as restored.
+ * figures (ack floor, delivered) are not those of the snapshot. A durable created with start `new`
+ * is deleted and made again, the same otherwise (consumer-setup.ts, resumedConfig), to start where
+ * the recorded position says ({@link resumePoint}): after its ack floor, by sequence. JetStream
+ * reports no floor (0) until the consumer's first delivery is acknowledged, also not the start
+ * less one (nats-server 2.9.10, single node and R3: ack floor 0/0 right after the creation on a
+ * stream of 5 events, and after an unacknowledged delivery): then it starts at its start (what
+ * it was delivered is all unacknowledged), which its config has as a sequence (consumer-setup.ts:
+ * `new` starts after the stream's last sequence at its creation). A durable made before `new` was
+ * a sequence (deliver policy new) starts then by sequence when it was delivered nothing (its
+ * cursor is its start), else from its creation time: the meta leader's clock against the times
+ * the stream's leader stamped, so a skew between them can skip or repeat events there. What it
+ * had delivered and not acknowledged comes again at once, and so does what it had acknowledged
+ * above its floor (out of order): at least once. Durables of the other starts (all, an offset, a
+ * past time) start where they were and are left as restored.
  */
-import { DeliverPolicy, type ConsumerInfo, type JetStreamManager } from 'nats';
-import { resumedConfig, type ResumePoint } from './consumer-setup.js';
+import { DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from 'nats';
+import { isStartNew, resumedConfig, type ResumePoint } from './consumer-setup.js';
 import { JsErrors, isTransient, jsErrorCode, sleep } from './nats-errors.js';
 
 /** One consumer's position at a snapshot, as MANIFEST.json records it (JetStream's figures). */
@@ -33,14 +39,27 @@ export interface ConsumerPosition {
 }
 
 /**
- * Where a `new` consumer at `position` resumes: after its ack floor; with no floor yet, after
- * its start when it was delivered nothing (then its cursor is the stream's end at its creation),
- * else from its creation time (everything it was delivered is unacknowledged).
+ * Where a `new` consumer at `position` resumes: after its ack floor; with no floor yet, at its
+ * start (`start`, from its config; everything it was delivered is unacknowledged). A durable of
+ * deliver policy new (no `start`) with no floor: after its cursor when it was delivered nothing
+ * (the stream's end at its creation), else from its creation time.
  */
-export function resumePoint(position: ConsumerPosition): ResumePoint {
+export function resumePoint(position: ConsumerPosition, start?: ResumePoint): ResumePoint {
   if (position.ack_floor.consumer_seq > 0) return { afterSeq: position.ack_floor.stream_seq };
+  if (start !== undefined) return start;
   if (position.delivered.consumer_seq === 0) return { afterSeq: position.delivered.stream_seq };
   return { fromTime: position.created };
+}
+
+/**
+ * Where a durable of this config starts, exactly, or undefined for deliver policy new: a `new`
+ * durable's sequence (consumer-setup.ts), or the start a restore gave it (by time only when made
+ * from a creation time).
+ */
+export function configuredStart(config: Pick<ConsumerConfig, 'deliver_policy' | 'opt_start_seq' | 'opt_start_time'>): ResumePoint | undefined {
+  if (config.deliver_policy === DeliverPolicy.StartSequence && config.opt_start_seq !== undefined) return { afterSeq: Math.max(0, config.opt_start_seq - 1) };
+  if (config.deliver_policy === DeliverPolicy.StartTime && config.opt_start_time !== undefined) return { fromTime: config.opt_start_time };
+  return undefined;
 }
 
 /** True when `value` has the shape a snapshot writes (a MANIFEST.json is read from disk). */
@@ -80,9 +99,10 @@ export async function consumerPositions(jsm: JetStreamManager, jsName: string, s
 }
 
 /**
- * Remakes the restored durables of `jsName` that deliver new events only, to resume where
+ * Remakes the restored durables of `jsName` created with start `new`, to resume where
  * `recorded` says (one not recorded, made while its stream's snapshot was taken or in a snapshot
- * from before positions were recorded: from its creation time). Waits (until `deadlineMs`) for
+ * from before positions were recorded: from its start, or its creation time for a durable of
+ * deliver policy new). Waits (until `deadlineMs`) for
  * every recorded consumer to show in the restored stream; throws when one does not, or when one
  * cannot be remade by then. Returns how many were remade.
  */
@@ -91,9 +111,10 @@ export async function resumeRestoredConsumers(jsm: JetStreamManager, jsName: str
   const positions = new Map(recorded.map((position) => [position.durable, position]));
   let remade = 0;
   for (const info of infos) {
-    if (info.config.deliver_policy !== DeliverPolicy.New) continue;
+    if (!isStartNew(info.config)) continue;
     const position = positions.get(info.name);
-    await remake(jsm, jsName, info, position === undefined ? { fromTime: info.created } : resumePoint(position), deadlineMs);
+    const start = configuredStart(info.config);
+    await remake(jsm, jsName, info, position === undefined ? start ?? { fromTime: info.created } : resumePoint(position, start), deadlineMs);
     remade++;
   }
   return remade;

@@ -447,10 +447,11 @@ export class Consumers {
     // it like for a write through this gateway (catchUp), whoever wrote it: its leader may be a
     // replica that has not applied the newest yet. One request, only when a durable is created.
     const storedSeq = (await this.state(entry, jsName)).last_seq;
-    const config = await setupConfig(jsName, setup.start, setup.filter, () => Promise.resolve(storedSeq));
-    const description = describeConsumer(consumer, setup.filter?.types);
+    const { declared, ...config } = await setupConfig(jsName, setup.start, setup.filter, () => Promise.resolve(storedSeq));
+    const description = describeConsumer(consumer, setup.filter?.types, declared);
     try {
-      // Same config from every gateway: creating it twice is not an error.
+      // Same config from every gateway: creating it twice is not an error (a `new` start's
+      // sequence may differ: then the add fails, and the durable made first stands, below).
       await this.jsm.consumers.add(jsName, {
         durable_name: durable,
         description,

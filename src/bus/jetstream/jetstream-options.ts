@@ -51,16 +51,45 @@ export const REPLICA_COUNTS: readonly number[] = [1, 3, 5];
 
 /**
  * Why `server` is no NATS server address (`host:port`, `nats://…` or `tls://…`, a port from 1 to
- * 65535 or none), as the end of a sentence; undefined when it is one. A port out of range was
- * taken before and failed only at connect (0 as refused, 70000 as an invalid URL), or never
- * while another server of the list answered.
+ * 65535 or none), as the end of a sentence; undefined when it is one. It is parsed as a URL
+ * (`nats://` put before a bare `host:port`; a bare IPv6 address without brackets bracketed, as
+ * nats.js does), so a port followed by a path or query (`nats://h:0/x`) is checked too. A port out
+ * of range was taken before and failed only at connect (0 as refused, 70000 as an invalid URL), or
+ * never while another server of the list answered.
  */
 export function serverAddressProblem(server: unknown): string | undefined {
-  if (typeof server !== 'string') return `'${String(server)}' is not host:port (nor a nats:// or tls:// URL)`;
-  const port = /:(-?\d+)\/?$/.exec(server)?.[1];
-  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) return `'${server}': the port must be from 1 to 65535, got ${port}`;
-  if (!/^(nats|tls):\/\/.+|^[^\s/]+:\d+$/.test(server)) return `'${server}' is not host:port (nor a nats:// or tls:// URL)`;
+  const notAddress = `'${String(server)}' is not host:port (nor a nats:// or tls:// URL)`;
+  if (typeof server !== 'string' || /\s/.test(server)) return notAddress;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(server)?.[1];
+  if (scheme !== undefined && !/^(nats|tls)$/i.test(scheme)) return notAddress;
+  const rest = scheme === undefined ? server : server.slice(scheme.length + 3);
+  const bracketed = (rest.match(/:/g) ?? []).length > 1 && !rest.includes('[') && !/[/?#@]/.test(rest) ? `[${rest}]` : rest;
+  let url: URL;
+  try {
+    url = new URL(`${scheme ?? 'nats'}://${bracketed}`);
+  } catch {
+    const port = portText(bracketed);
+    return port !== undefined && !validPort(port) ? portProblem(server, port) : notAddress;
+  }
+  // A bare address is host:port (a bare IPv6 one may go without: nats.js gives it 4222), nothing after.
+  const bare = scheme === undefined && ((url.port === '' && bracketed === rest) || url.pathname !== '' || url.search !== '' || url.hash !== '');
+  if (url.hostname === '' || bare) return notAddress;
+  if (url.port !== '' && !validPort(url.port)) return portProblem(server, url.port);
   return undefined;
+}
+
+/** The port as written in the authority of `rest` (after any scheme), or undefined when none is. */
+function portText(rest: string): string | undefined {
+  const authority = rest.split(/[/?#]/, 1)[0]!.replace(/^.*@/, '');
+  return (authority.startsWith('[') ? /^\[[^\]]*\]:(.*)$/ : /^[^:]*:(.*)$/).exec(authority)?.[1];
+}
+
+function validPort(port: string): boolean {
+  return /^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
+}
+
+function portProblem(server: string, port: string): string {
+  return `'${server}': the port must be from 1 to 65535, got ${port}`;
 }
 
 /** The options with defaults; throws INVALID_FIELD naming a bad value. */

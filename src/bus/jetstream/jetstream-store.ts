@@ -45,6 +45,7 @@ import { repairStream, retryOnStream, streamConfig } from './stream-config.js';
 import { snapshotStream } from './stream-snapshot.js';
 import { consumerPositions, type ConsumerPosition } from './consumer-resume.js';
 import { LeaderAffinity, type PlacedPublisher } from './leader-affinity.js';
+import { RetryPauses } from './retry-pauses.js';
 import { WriteHorizon } from './write-horizon.js';
 import { Writer } from './writer.js';
 
@@ -56,6 +57,12 @@ const MAX_METADATA_BYTES = 62 * 1024;
 
 /** A NATS connection's drain at close, at most (then it is closed): shutdown stays short when the cluster is gone. */
 const CLOSE_DRAIN_TIMEOUT_MS = 2000;
+
+/**
+ * Requests the cluster did not answer are retried for at most this long once shutdown begins
+ * (a short election may still end in time), then fail with BACKEND_UNAVAILABLE (retry-pauses.ts).
+ */
+const SHUTDOWN_RETRY_GRACE_MS = 2000;
 
 /** Snapshot of one stream: stalled after this long without its end. */
 const SNAPSHOT_TIMEOUT_MS = 120_000;
@@ -70,6 +77,8 @@ export class JetStreamStore implements EventStore {
   private connected = true;
   private readonly reads: EventReads;
   private readonly subscriptions = new Set<JetStreamSubscription>();
+  /** Pauses of every retry loop (writes, stream reads): shutdown ends them (retry-pauses.ts). */
+  private readonly pauses = new RetryPauses();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -92,7 +101,7 @@ export class JetStreamStore implements EventStore {
       async (name) => (await jsm.streams.info(jsStreamName((await catalog.require(name)).number))).cluster?.leader,
       () => void this.connectMissingNodes(),
     );
-    this.writer = new Writer((name) => this.affinity.pick(name), jsm, catalog, options, repair, horizon);
+    this.writer = new Writer((name) => this.affinity.pick(name), jsm, catalog, options, repair, horizon, this.pauses);
     this.consumers = new Consumers(nc, jsm, catalog, options, { deadLetter: (entry, consumer, msg) => this.deadLetter(entry, consumer, msg), repair }, () => connect(connectionOptions(options)), horizon);
     void this.watchConnection();
   }
@@ -174,9 +183,13 @@ export class JetStreamStore implements EventStore {
     }
   }
 
-  /** Closes the NATS connection (nothing to make durable: the cluster has it). */
+  /**
+   * Closes the NATS connection (nothing to make durable: the cluster has it). Retries still under
+   * way stop (their requests fail with BACKEND_UNAVAILABLE): no timer outlives the store.
+   */
   async close(): Promise<void> {
     this.closing = true;
+    this.pauses.stop();
     this.consumers.endWaits();
     await this.consumers.close();
     await Promise.all([this.nc, ...this.publishConnections].map((c) => drainOrClose(c, Math.min(this.options.requestTimeoutMs, CLOSE_DRAIN_TIMEOUT_MS))));
@@ -364,7 +377,9 @@ export class JetStreamStore implements EventStore {
     };
   }
 
+  /** Shutdown begins: long-polls and subscriptions end now, retries of unanswered requests within SHUTDOWN_RETRY_GRACE_MS. */
   endWaits(): void {
+    this.pauses.stopAfter(SHUTDOWN_RETRY_GRACE_MS);
     this.consumers.endWaits();
     for (const subscription of [...this.subscriptions]) subscription.endWith(ErrorCodes.SHUTTING_DOWN, 'the server is shutting down');
   }
@@ -391,7 +406,7 @@ export class JetStreamStore implements EventStore {
 
   /** The stream's state and leader (its server name), from the leader; STREAM_NOT_FOUND when JetStream no longer has it. */
   private async state(entry: CatalogEntry): Promise<{ messages: number; first_seq: number; last_seq: number; bytes: number; leader: string | undefined }> {
-    const how = { catalog: this.catalog, repair: (e: CatalogEntry) => this.repair(e), deadlineMs: Date.now() + this.options.writeTimeoutMs, pauseMs: 100, doing: `reading stream '${entry.name}'` };
+    const how = { catalog: this.catalog, repair: (e: CatalogEntry) => this.repair(e), deadlineMs: Date.now() + this.options.writeTimeoutMs, pauseMs: 100, pauses: this.pauses, doing: `reading stream '${entry.name}'` };
     return retryOnStream(entry, how, async () => {
       const info = await this.jsm.streams.info(jsStreamName(entry.number));
       return { ...info.state, leader: info.cluster?.leader };

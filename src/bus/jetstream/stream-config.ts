@@ -13,7 +13,8 @@ import { ErrorCodes, EventBusError, OriginalReasons } from '../../errors.js';
 import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { jsStreamName } from './names.js';
-import { JsErrors, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import { JsErrors, backendError, isTransient, jsErrorCode } from './nats-errors.js';
+import type { RetryPauses } from './retry-pauses.js';
 
 /** Room for our headers above the largest event body. */
 const HEADER_ROOM_BYTES = 8 * 1024;
@@ -55,6 +56,8 @@ export interface StreamCall {
   /** Transient failures are retried until then. */
   deadlineMs: number;
   pauseMs: number;
+  /** Where the pauses are taken: shutdown ends them (retry-pauses.ts). */
+  pauses: RetryPauses;
   /** For the error: `writing to stream 'orders'`. */
   doing: string;
 }
@@ -62,6 +65,7 @@ export interface StreamCall {
 /**
  * Runs an API call on the stream of `entry`, retrying transient failures until the deadline. A
  * stream JetStream does not know is repaired once (a create cut short), then STREAM_NOT_FOUND.
+ * Not retried once the gateway is shutting down (retry-pauses.ts).
  */
 export async function retryOnStream<T>(entry: CatalogEntry, how: StreamCall, call: () => Promise<T>): Promise<T> {
   let repaired = false;
@@ -78,7 +82,7 @@ export async function retryOnStream<T>(entry: CatalogEntry, how: StreamCall, cal
         throw new EventBusError(ErrorCodes.STREAM_NOT_FOUND, OriginalReasons.streamNotFound(entry.name));
       }
       if (!isTransient(error) || Date.now() >= how.deadlineMs) throw backendError(how.doing, error);
-      await sleep(how.pauseMs);
+      if (!(await how.pauses.pause(how.pauseMs))) throw backendError(`${how.doing}; not retried: the gateway is shutting down`, error);
     }
   }
 }

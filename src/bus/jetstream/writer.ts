@@ -22,8 +22,9 @@ import type { AppendOptions, AppendResult, AppendedEventView, EventToAppend } fr
 import type { Catalog, CatalogEntry } from './catalog.js';
 import type { ResolvedJetStreamOptions } from './jetstream-options.js';
 import { CLIENT_MSG_ID_PREFIX, GATEWAY_MSG_ID_PREFIX, Headers, eventSubject, jsStreamName } from './names.js';
-import { JsErrors, actualLastSequence, backendError, isTransient, jsErrorCode, sleep } from './nats-errors.js';
+import { JsErrors, actualLastSequence, backendError, isTransient, jsErrorCode } from './nats-errors.js';
 import type { PubAckPublish } from './pub-ack-publisher.js';
+import type { RetryPauses } from './retry-pauses.js';
 import { retryOnStream } from './stream-config.js';
 import type { WriteHorizon } from './write-horizon.js';
 import { WriteLane } from './write-lane.js';
@@ -55,6 +56,8 @@ export class Writer {
     private readonly repair: (entry: CatalogEntry) => Promise<boolean>,
     /** Told every acknowledged sequence (read-your-writes for consumers, write-horizon.ts). */
     private readonly horizon: WriteHorizon,
+    /** Pauses between retries, ended by the gateway's shutdown (retry-pauses.ts). */
+    private readonly pauses: RetryPauses,
   ) {}
 
   /**
@@ -211,8 +214,8 @@ export class Writer {
 
   /**
    * Publishes, retrying transient failures (no responders during an election, timeouts) with the
-   * same msg id until writeTimeoutMs. No responders can also mean the stream was deleted: the
-   * catalog (read from its leader) decides.
+   * same msg id until writeTimeoutMs, or until the gateway shuts down (retry-pauses.ts). No
+   * responders can also mean the stream was deleted: the catalog (read from its leader) decides.
    */
   private async publish(entry: CatalogEntry, subject: string, payload: Buffer, h: MsgHdrs, deadlineMs = Date.now() + this.options.writeTimeoutMs, failure?: unknown): Promise<PubAck> {
     let lastError = failure;
@@ -224,7 +227,12 @@ export class Writer {
           context: { msg_id: h.get(Headers.msgId).replace(/^[cg]:/, '') },
         });
       }
-      if (lastError !== undefined) await sleep(RETRY_PAUSE_MS);
+      if (lastError !== undefined && !(await this.pauses.pause(RETRY_PAUSE_MS))) {
+        throw new EventBusError(ErrorCodes.BACKEND_UNAVAILABLE, `the write to stream '${entry.name}' was not acknowledged before the gateway shut down: it may or may not be stored; retry it with the same msg_id`, {
+          cause: lastError,
+          context: { msg_id: h.get(Headers.msgId).replace(/^[cg]:/, '') },
+        });
+      }
       try {
         const js = this.lanes.get(entry.name)?.publisher ?? this.publisherFor(entry.name);
         return await js.publish(subject, payload, { headers: h, timeout: this.options.requestTimeoutMs });
@@ -275,7 +283,7 @@ export class Writer {
 
   /** Runs an API call, retrying transient failures until `deadlineMs`; a missing stream is STREAM_NOT_FOUND. */
   private retrying<T>(entry: CatalogEntry, call: () => Promise<T>, deadlineMs: number): Promise<T> {
-    const how = { catalog: this.catalog, repair: this.repair, deadlineMs, pauseMs: RETRY_PAUSE_MS, doing: `writing to stream '${entry.name}' (not written: reading the stream's last events from its leader failed)` };
+    const how = { catalog: this.catalog, repair: this.repair, deadlineMs, pauseMs: RETRY_PAUSE_MS, pauses: this.pauses, doing: `writing to stream '${entry.name}' (not written: reading the stream's last events from its leader failed)` };
     return retryOnStream(entry, how, call);
   }
 
