@@ -346,3 +346,18 @@ t.test('a subscriber\'s FIN ends its subscription and the connection closes, on 
     t.equal(server.connectionCount, before, 'client break: the server\'s connection is closed');
   }
 });
+
+t.test('a type in types that no record can hold is named by its element, in words that read', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  const expected = (index: number) => ({ code: 'INVALID_FIELD', context: { field: `types[${index}]`, expected: '1 to 255 bytes of UTF-8' }, reason: `types[${index}] must be 1 to 255 bytes of UTF-8` });
+  const pick = (r: Record<string, unknown>) => ({ code: r.code, context: r.context, reason: r.reason });
+  t.same(pick(await socket.request({ operation: 'get_stream_events', body: { stream_name: 's', types: [''] } })), expected(0));
+  t.same(pick(await socket.request({ operation: 'get_stream_events', body: { stream_name: 's', types: ['a', 't'.repeat(256)] } })), expected(1));
+  t.same(pick(await socket.request({ operation: 'subscribe', body: { stream_name: 's', types: ['a', 'b', ''] } })), expected(2));
+  t.equal(((await socket.request({ operation: 'get_stream_events', body: { stream_name: 's', types: ['a', '\ud800'] } })).context as { field: string }).field, 'types[1]', 'as a lone surrogate is named');
+});
