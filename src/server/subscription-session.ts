@@ -24,7 +24,7 @@ import type { EventView } from '../bus/results.js';
 import type { StoreSubscription } from '../bus/event-store.js';
 import { subscriptionEnd, type SubscriptionLimits, type SubscriptionSink } from '../bus/subscription.js';
 import { DECODE_REQUEST } from '../protocol/operations.js';
-import type { DecodedLine } from '../protocol/parse-request.js';
+import { parseUnsubscribe, type DecodedLine } from '../protocol/parse-request.js';
 import type { Credentials, SubscribeRequest } from '../protocol/requests.js';
 import { encodeFailure } from '../protocol/response.js';
 import { joinResponses, lineTail, responseMaxBytes, type Response } from '../protocol/response-bytes.js';
@@ -186,12 +186,26 @@ export class SubscriptionSession implements SubscriptionSink {
       this.push(encodeFailure(operation, ACTIVE, requestIdJson));
     } else if (!this.host.authorized(credentials, operation)) {
       this.push(encodeFailure(operation, UNAUTHORIZED, requestIdJson));
+    } else if (!this.validUnsubscribe(decoded.envelope.body, requestIdJson)) {
+      // Refused (a body that is not an object): the subscription goes on.
     } else {
       if (!this.done) this.count(OK);
       this.host.counts.of(operation).ok += 1; // metrics hook
       this.end(unsubscribedLine(this.subscription?.nextOffset ?? this.request.fromOffset, requestIdJson));
     }
     return true;
+  }
+
+  /** Whether an `unsubscribe`'s body is acceptable; answers the refusal (INVALID_FIELD `body`) when not. */
+  private validUnsubscribe(body: unknown, requestIdJson: string | undefined): boolean {
+    try {
+      parseUnsubscribe(body);
+      return true;
+    } catch (error) {
+      this.host.counts.of('unsubscribe').fail(isEventBusError(error) ? error.code : ErrorCodes.INTERNAL); // metrics hook
+      this.push(encodeFailure('unsubscribe', error, requestIdJson));
+      return false;
+    }
   }
 
   /** Adds to `into` what was sent since the last take (nothing before its turn: earlier responses go first). */

@@ -347,6 +347,32 @@ t.test('a subscriber\'s FIN ends its subscription and the connection closes, on 
   }
 });
 
+t.test('unsubscribe refuses a body that is not an object as list_streams does; the subscription goes on', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  const listRefusal = await socket.request({ operation: 'list_streams', body: 5 });
+  t.same(listRefusal.context, { field: 'body', expected: 'an object' });
+  t.same(await socket.request({ operation: 'unsubscribe', body: 5 }), { ...listRefusal, operation: 'unsubscribe' }, 'not subscribed: the body is refused first');
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's' } })}\n`);
+  t.same((await next(socket)).body, { caught_up: true, next_offset: 0 });
+  for (const body of [5, 'x', [1], true]) {
+    t.same(await socket.request({ operation: 'unsubscribe', body }), { ...listRefusal, operation: 'unsubscribe' }, `body ${JSON.stringify(body)} refused`);
+  }
+  await client.writeEvent('s', 1);
+  t.same((await next(socket)).body!.events!.map((e) => e.offset), [0], 'still subscribed');
+  t.same(await socket.request({ operation: 'unsubscribe', body: null }), { operation: 'unsubscribe', status: true, body: { next_offset: 1 } }, 'a null body is none');
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 'end' } })}\n`);
+  await next(socket);
+  t.same(await socket.request({ operation: 'unsubscribe', body: {} }), { operation: 'unsubscribe', status: true, body: { next_offset: 1 } }, 'an empty object is fine');
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 'end' } })}\n`);
+  await next(socket);
+  t.same(await socket.request({ operation: 'unsubscribe' }), { operation: 'unsubscribe', status: true, body: { next_offset: 1 } }, 'no body at all is fine');
+});
+
 t.test('a type in types that no record can hold is named by its element, in words that read', async (t) => {
   const { port } = await serverFor(t);
   const client = await EventBusClient.connect({ port });
