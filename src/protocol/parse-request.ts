@@ -115,6 +115,15 @@ const EXIT: Request = { operation: 'exit' };
 const UNSUBSCRIBE: Request = { operation: 'unsubscribe' };
 
 /**
+ * `unsubscribe` has no field: its body may be left out (or null), but one that is there is an
+ * object, as for list_streams (INVALID_FIELD `body` otherwise).
+ */
+export function parseUnsubscribe(body: unknown): Request {
+  if (body !== undefined && body !== null && !isObject(body)) throw invalidField('body', 'an object');
+  return UNSUBSCRIBE;
+}
+
+/**
  * Validates the body of a decoded request and returns the typed request. Throws EventBusError:
  * MISSING_FIELDS, INVALID_FIELD, INVALID_STATUS or BATCH_TOO_LARGE.
  */
@@ -122,8 +131,7 @@ export function parseRequest(envelope: Envelope, limits: ParseLimits): Request {
   const { operation } = envelope;
   if (operation === 'health') return HEALTH;
   if (operation === 'exit') return EXIT;
-  // unsubscribe has no field: its body may be left out.
-  if (operation === 'unsubscribe') return UNSUBSCRIBE;
+  if (operation === 'unsubscribe') return parseUnsubscribe(envelope.body);
   const required = REQUIRED_FIELDS.get(operation);
   assert(required !== undefined, `no required fields listed for ${operation}`);
   const body = envelope.body;

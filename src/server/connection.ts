@@ -11,7 +11,9 @@
  * Flow control. Lines are taken from the socket only while fewer than `maxInFlightRequests`
  * (and `maxInFlightBytes`) are unanswered and the client is reading its responses; otherwise the
  * socket is paused and TCP holds the client back. A client that stops reading is disconnected
- * when its queued output passes `maxOutputBytes` or has not drained for `outputStallTimeoutMs`.
+ * when its queued output passes `maxOutputBytes` or has not drained for `outputStallTimeoutMs`;
+ * except a subscription's, whose output is bounded by the subscription itself (see
+ * {@link Connection.subscriptionOutput}).
  */
 import type { Socket } from 'node:net';
 import { ErrorCodes, EventBusError } from '../errors.js';
@@ -98,6 +100,16 @@ export class Connection implements RequestQueueHost, SessionHost {
   private closingDeadlineMs = 0;
   /** Set from a `subscribe` until its subscription ends: lines go to it (subscription-session.ts). */
   private subscription: SubscriptionSession | null = null;
+  /**
+   * From a subscription's start until its last line is taken by the socket: the output stall
+   * timeout does not apply. The kernel's socket buffers (megabytes on Linux, autotuned) take a
+   * slow reader's output in steps of a third of them, so the output of a subscriber that reads
+   * steadily at 20 KB/s was seen not to drain for a minute and cut off as a client that does not
+   * read. A subscription's output is bounded without it: while catching up it reads on only when
+   * little waits (pull), and once live it ends with SLOW_CONSUMER past `maxSubscriptionBufferBytes`,
+   * its end line waiting behind what it sent, which the subscriber gets however slowly it reads.
+   */
+  private subscriptionOutput = false;
   /** Made at the first `process_events`, aborted once the client's input ends: see {@link endLongPolls}. */
   private gone: AbortController | null = null;
 
@@ -147,7 +159,7 @@ export class Connection implements RequestQueueHost, SessionHost {
       return;
     }
     if (this.state !== OPEN) return;
-    if (this.writeBlockedSinceMs !== 0 && nowMs - this.writeBlockedSinceMs > this.limits.outputStallTimeoutMs) {
+    if (this.writeBlockedSinceMs !== 0 && !this.subscriptionOutput && nowMs - this.writeBlockedSinceMs > this.limits.outputStallTimeoutMs) {
       this.host.stats.slowReadersDisconnected += 1;
       this.host.logger.warn({ remote: this.remote, queuedBytes: this.socket.writableLength }, 'disconnecting a client that does not read its responses');
       this.socket.destroy();
@@ -314,7 +326,10 @@ export class Connection implements RequestQueueHost, SessionHost {
   /** RequestQueueHost: runs a request (a subscribe: its session, until it ends). */
   execute(request: Request, requestIdJson: string | undefined): Response | Promise<Response> {
     const session = request.operation === 'subscribe' ? sessions.get(request) : undefined;
-    if (session !== undefined) return session.start();
+    if (session !== undefined) {
+      this.subscriptionOutput = true;
+      return session.start();
+    }
     if (request.operation !== 'process_events') return this.host.executor.execute(request, requestIdJson);
     this.gone ??= new AbortController();
     return this.host.executor.execute(request, requestIdJson, this.gone.signal);
@@ -402,6 +417,8 @@ export class Connection implements RequestQueueHost, SessionHost {
         return;
       }
     }
+    // A subscription's last line has gone to the kernel: the connection's output is ordinary again.
+    if (this.subscription === null && this.writeBlockedSinceMs === 0) this.subscriptionOutput = false;
     if (close) {
       this.finish();
       return;
@@ -424,6 +441,7 @@ export class Connection implements RequestQueueHost, SessionHost {
 
   private onDrain(): void {
     this.writeBlockedSinceMs = 0;
+    if (this.subscription === null) this.subscriptionOutput = false;
     if (this.state !== OPEN) return;
     this.subscription?.drained();
     this.queue.dispatch();

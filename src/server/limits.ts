@@ -16,7 +16,7 @@ export interface ServerLimits {
   maxInFlightBytes: number;
   /** Response bytes queued for a connection that does not read; past it, disconnected. Default 32 MiB. */
   maxOutputBytes: number;
-  /** A connection whose output has not drained for this long is disconnected. Default 30 s. */
+  /** A connection whose output has not drained for this long is disconnected (not a subscription's: its output is bounded by the subscription). Default 30 s. */
   outputStallTimeoutMs: number;
   /** A connection with nothing in flight that sends nothing for this long is closed; 0 = never. Default 10 min. */
   idleTimeoutMs: number;

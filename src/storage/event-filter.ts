@@ -43,7 +43,8 @@ export function checkFilter(filter: EventFilter): void {
     if (filter.types.length === 0 || filter.types.length > MAX_FILTER_TYPES) throw bad('types', `1 to ${MAX_FILTER_TYPES} types`);
     for (let i = 0; i < filter.types.length; i++) {
       const type = filter.types[i]!;
-      if (type.length === 0 || Buffer.byteLength(type) > MAX_TYPE_BYTES) throw bad('types', `types of 1 to ${MAX_TYPE_BYTES} bytes of UTF-8`);
+      // Named by its element, as a lone surrogate is (checkUnicodeText): `types[0] must be 1 to 255 bytes of UTF-8`.
+      if (type.length === 0 || Buffer.byteLength(type) > MAX_TYPE_BYTES) throw bad(`types[${i}]`, `1 to ${MAX_TYPE_BYTES} bytes of UTF-8`);
       checkUnicodeText(type, `types[${i}]`);
     }
   }

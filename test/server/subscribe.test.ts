@@ -346,3 +346,44 @@ t.test('a subscriber\'s FIN ends its subscription and the connection closes, on 
     t.equal(server.connectionCount, before, 'client break: the server\'s connection is closed');
   }
 });
+
+t.test('unsubscribe refuses a body that is not an object as list_streams does; the subscription goes on', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  const listRefusal = await socket.request({ operation: 'list_streams', body: 5 });
+  t.same(listRefusal.context, { field: 'body', expected: 'an object' });
+  t.same(await socket.request({ operation: 'unsubscribe', body: 5 }), { ...listRefusal, operation: 'unsubscribe' }, 'not subscribed: the body is refused first');
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's' } })}\n`);
+  t.same((await next(socket)).body, { caught_up: true, next_offset: 0 });
+  for (const body of [5, 'x', [1], true]) {
+    t.same(await socket.request({ operation: 'unsubscribe', body }), { ...listRefusal, operation: 'unsubscribe' }, `body ${JSON.stringify(body)} refused`);
+  }
+  await client.writeEvent('s', 1);
+  t.same((await next(socket)).body!.events!.map((e) => e.offset), [0], 'still subscribed');
+  t.same(await socket.request({ operation: 'unsubscribe', body: null }), { operation: 'unsubscribe', status: true, body: { next_offset: 1 } }, 'a null body is none');
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 'end' } })}\n`);
+  await next(socket);
+  t.same(await socket.request({ operation: 'unsubscribe', body: {} }), { operation: 'unsubscribe', status: true, body: { next_offset: 1 } }, 'an empty object is fine');
+  socket.write(`${JSON.stringify({ operation: 'subscribe', body: { stream_name: 's', from_offset: 'end' } })}\n`);
+  await next(socket);
+  t.same(await socket.request({ operation: 'unsubscribe' }), { operation: 'unsubscribe', status: true, body: { next_offset: 1 } }, 'no body at all is fine');
+});
+
+t.test('a type in types that no record can hold is named by its element, in words that read', async (t) => {
+  const { port } = await serverFor(t);
+  const client = await EventBusClient.connect({ port });
+  t.teardown(() => client.close());
+  await client.createStream('s');
+  const socket = await LineSocket.connect(port);
+  t.teardown(() => socket.socket.destroy());
+  const expected = (index: number) => ({ code: 'INVALID_FIELD', context: { field: `types[${index}]`, expected: '1 to 255 bytes of UTF-8' }, reason: `types[${index}] must be 1 to 255 bytes of UTF-8` });
+  const pick = (r: Record<string, unknown>) => ({ code: r.code, context: r.context, reason: r.reason });
+  t.same(pick(await socket.request({ operation: 'get_stream_events', body: { stream_name: 's', types: [''] } })), expected(0));
+  t.same(pick(await socket.request({ operation: 'get_stream_events', body: { stream_name: 's', types: ['a', 't'.repeat(256)] } })), expected(1));
+  t.same(pick(await socket.request({ operation: 'subscribe', body: { stream_name: 's', types: ['a', 'b', ''] } })), expected(2));
+  t.equal(((await socket.request({ operation: 'get_stream_events', body: { stream_name: 's', types: ['a', '\ud800'] } })).context as { field: string }).field, 'types[1]', 'as a lone surrogate is named');
+});
