@@ -9,6 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { requireIdleStore, requireVerifiable } from '../../src/cli/store-checks.js';
 import { nodeIO } from '../../src/storage/fs/io.js';
+import { FaultyIO } from '../../src/storage/testing/faulty-io.js';
 import { inspectStoreDirectory } from '../../src/storage/store-directory.js';
 import { verifyDirectory } from '../../src/storage/tools/verify.js';
 import { openEngine, readAll } from '../helpers/store.js';
@@ -247,4 +248,65 @@ t.test('a directory holding only what a crash left before the first LOCK was lin
   t.equal(engine.recovery.afterCrash, false, 'a new store');
   t.same(lockFiles(dataDir), ['LOCK'], 'the leftover is removed');
   await engine.close();
+});
+
+/**
+ * Opens `dataDir` in another process over a FaultyIO whose every link() fails with `errno`, as on
+ * a file system without hard links; resolves to the error code, or 'opened'.
+ */
+async function openElsewhereWithoutLinks(dataDir: string, errno: string): Promise<string> {
+  const script = `
+    const { Engine } = await import(process.argv[1]);
+    const { FaultyIO } = await import(process.argv[2]);
+    const io = new FaultyIO();
+    io.inject({ op: 'link', errno: process.argv[4], persistent: true });
+    try {
+      const engine = await Engine.open({ dataDir: process.argv[3], retentionIntervalMs: 0, io });
+      await engine.close();
+      process.stdout.write('opened');
+    } catch (error) {
+      process.stdout.write(String(error.code));
+    }
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, ENGINE_MODULE, FAULTY_IO_MODULE, dataDir, errno], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await new Promise((resolve) => child.on('exit', resolve));
+  return out;
+}
+
+const FAULTY_IO_MODULE = new URL('../../src/storage/testing/faulty-io.js', import.meta.url).href;
+
+t.test('on a file system without hard links (link fails with EPERM, EMLINK or ENOTSUP) a store opens, is locked against another process, and closes cleanly', async (t) => {
+  for (const errno of ['EPERM', 'EMLINK', 'ENOTSUP'] as const) {
+    const dataDir = path.join(tempDir(t), 'data');
+    const io = new FaultyIO();
+    io.inject({ op: 'link', errno, persistent: true });
+    const engine = await openEngine(dataDir, { io });
+    t.same(lockFiles(dataDir), ['LOCK'], `${errno}: the LOCK, no helper left`);
+    t.match(fs.readFileSync(path.join(dataDir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid}\n[^\n]*\n[^\n]*\n$`), `${errno}: naming this process, whole`);
+    t.equal(await openElsewhereWithoutLinks(dataDir, errno), 'LOCKED', `${errno}: another process (without hard links too) is kept out`);
+    t.equal(await openElsewhere(dataDir), 'LOCKED', `${errno}: and so is one where link() works`);
+    await engine.close();
+    t.same(lockFiles(dataDir), [], `${errno}: a clean close removes the LOCK`);
+    const again = await openEngine(dataDir, { io });
+    t.equal(again.recovery.afterCrash, false, `${errno}: the next open finds a clean store`);
+    await again.close();
+  }
+});
+
+t.test('on a file system without hard links a stale LOCK (a dead owner, or empty: a crash between its creation and its write) is taken over', async (t) => {
+  for (const stale of [`${DEAD_PID}\n${bootId()}\n1\n`, '']) {
+    const dataDir = tempDir(t);
+    await (await openEngine(dataDir)).close();
+    fs.writeFileSync(path.join(dataDir, 'LOCK'), stale);
+    const io = new FaultyIO();
+    io.inject({ op: 'link', errno: 'EPERM', persistent: true });
+    const engine = await openEngine(dataDir, { io });
+    t.same(lockFiles(dataDir), ['LOCK'], `${JSON.stringify(stale)}: taken over, no helper left`);
+    t.match(fs.readFileSync(path.join(dataDir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid}\n`));
+    t.equal(await openElsewhereWithoutLinks(dataDir, 'EPERM'), 'LOCKED');
+    await engine.close();
+    t.same(lockFiles(dataDir), []);
+  }
 });

@@ -15,7 +15,10 @@
  * taken with link()) may do that, so of processes taking over one stale LOCK at once one does
  * and the others find the LOCK changed and judge it again. A claim left by a crashed process is
  * taken over the same way, one level down. The same steps (takeExclusive, over an
- * ExclusiveFile) create a restore's RESTORING marker (tools/restore.ts).
+ * ExclusiveFile) create a restore's RESTORING marker (tools/restore.ts). On a file system without
+ * hard links (FAT, exFAT, some SMB/CIFS and FUSE mounts: link() fails with EPERM, ENOTSUP or
+ * EMLINK) LOCK and claims are created with O_EXCL and then written, so for a moment they exist
+ * empty; a torn text is read again after a grace period before it is judged (see {@link readTorn}).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -155,8 +158,23 @@ export function isLockFile(name: string): boolean {
 export function stageExclusiveText(io: FileIO, spec: ExclusiveFile, text: string): string {
   const staged = path.join(spec.dir, `${spec.helperPrefix}new.${process.pid}`);
   unlinkIfThere(io, staged); // a leftover of a dead process that had this pid (this one is synchronous here)
+  assert(createWithText(io, staged, text), `${staged} is created only once it was removed`);
+  return staged;
+}
+
+/**
+ * Creates `file` holding `text`, written and fdatasynced; false when `file` exists. A failure
+ * after the file was created removes it (it is ours, and its content is not whole).
+ */
+function createWithText(io: FileIO, file: string, text: string): boolean {
+  let fd: number;
   try {
-    const fd = io.open(staged, 'wx+');
+    fd = io.open(file, 'wx+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw ioError(`creating ${file}`, error);
+  }
+  try {
     try {
       writeFully(io, fd, [Buffer.from(text)], 0);
       io.datasyncNow(fd);
@@ -164,10 +182,10 @@ export function stageExclusiveText(io: FileIO, spec: ExclusiveFile, text: string
       io.close(fd);
     }
   } catch (error) {
-    unlinkIfThere(io, staged, true);
-    throw ioError(`creating ${staged}`, error);
+    unlinkIfThere(io, file, true);
+    throw ioError(`creating ${file}`, error);
   }
-  return staged;
+  return true;
 }
 
 /**
@@ -186,8 +204,8 @@ export function takeExclusive(io: FileIO, spec: ExclusiveFile, staged: string, t
  */
 function take(io: FileIO, spec: ExclusiveFile, staged: string, target: string, depth: number): boolean {
   for (let attempt = 0; attempt < MAX_TAKE_ATTEMPTS; attempt++) {
-    if (linkIfAbsent(io, staged, target)) return false;
-    const seen = readIfThere(io, target);
+    if (createAs(io, staged, target)) return false;
+    const seen = readTorn(io, spec, target);
     if (seen === null) continue; // released between our link and our read
     const owner = spec.owner(seen);
     if (owner !== null && ownerRunning(owner)) throw spec.refusal({ held: owner.pid, claimed: depth > 0 });
@@ -212,7 +230,7 @@ function replaceStale(io: FileIO, spec: ExclusiveFile, staged: string, target: s
     const swap = path.join(spec.dir, `${spec.helperPrefix}swap.${process.pid}`);
     unlinkIfThere(io, swap);
     try {
-      io.link(staged, swap);
+      if (!createAs(io, staged, swap)) throw Object.assign(new Error(`${swap} appeared`), { code: 'EEXIST' });
       io.rename(swap, target);
     } catch (error) {
       unlinkIfThere(io, swap, true);
@@ -224,15 +242,45 @@ function replaceStale(io: FileIO, spec: ExclusiveFile, staged: string, target: s
   }
 }
 
-/** link(from, to); false when `to` exists. */
-function linkIfAbsent(io: FileIO, from: string, to: string): boolean {
+/**
+ * What link() fails with where a file system has no hard links (FAT and exFAT, some SMB/CIFS and
+ * FUSE mounts); tools/snapshot.ts copies there instead of linking for the same reason.
+ */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK']);
+
+/**
+ * Creates `to` as a name of the staged text: link(), which fails when `to` exists; false then.
+ * Where the file system has no hard links, `to` is created with open(O_EXCL) and the staged text
+ * written and fdatasynced into it, as before link() was used: for a moment `to` exists empty
+ * (see {@link readTorn} and docs/storage-format.md, "File systems without hard links").
+ */
+function createAs(io: FileIO, staged: string, to: string): boolean {
   try {
-    io.link(from, to);
+    io.link(staged, to);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw ioError(`creating ${to}`, error);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code === undefined || !NO_HARD_LINKS.has(code)) throw ioError(`creating ${to}`, error);
   }
+  const text = readIfThere(io, staged);
+  assert(text !== null, `${staged} is there until the LOCK is taken`);
+  return createWithText(io, to, text);
+}
+
+/** How long a LOCK (or claim) found torn is given to be written, on a file system without hard links. */
+const TORN_GRACE_MS = 200;
+
+/**
+ * `target`'s text, or null when it is not there. Text that names no owner (torn) may be one
+ * being written this moment by a process on a file system without hard links (created empty,
+ * then written): it is read again after {@link TORN_GRACE_MS}, and the later text is judged.
+ */
+function readTorn(io: FileIO, spec: ExclusiveFile, target: string): string | null {
+  const seen = readIfThere(io, target);
+  if (seen === null || spec.owner(seen) !== null) return seen;
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TORN_GRACE_MS);
+  return readIfThere(io, target);
 }
 
 /** A small file's text, or null when it is not there. */

@@ -37,7 +37,11 @@ export type FaultOp = keyof FileIO;
 const ALSO_MATCHED_BY: Partial<Record<FaultOp, FaultOp>> = { datasyncNow: 'datasync', syncDirNow: 'syncDir' };
 
 /** Errors that can be injected, with their errno numbers on Linux. */
-const ERRNO = { ENOSPC: -28, EIO: -5, EDQUOT: -122, EACCES: -13, EMFILE: -24, EROFS: -30 } as const;
+const ERRNO = {
+  ENOSPC: -28, EIO: -5, EDQUOT: -122, EACCES: -13, EMFILE: -24, EROFS: -30,
+  // What link() fails with on file systems without hard links (FAT, exFAT, some SMB and FUSE mounts).
+  EPERM: -1, EMLINK: -31, ENOTSUP: -95,
+} as const;
 export type FaultErrno = keyof typeof ERRNO;
 
 /** What to fail. */
