@@ -191,6 +191,11 @@ function bootId(): string {
   }
 }
 
+/** The name of the claim on `target` (LOCK or a claim) holding `seen` (docs/storage-format.md, "Stale LOCK"). */
+function claimOf(target: string, seen: string): string {
+  return `.LOCK.claim.${createHash('sha256').update(target).update('\0').update(seen).digest('hex')}`;
+}
+
 /** The files of the lock in `dataDir` (LOCK and its hidden helpers). */
 function lockFiles(dataDir: string): string[] {
   return fs.readdirSync(dataDir).filter((name) => name.includes('LOCK')).sort();
@@ -215,7 +220,7 @@ t.test('a claim on a stale LOCK left by a crashed taker does not keep the store 
   const stale = `${DEAD_PID}\n${bootId()}\n1\n`;
   fs.writeFileSync(path.join(dataDir, 'LOCK'), stale);
   // The taker (another dead process) claimed the stale LOCK and died before replacing it.
-  const claim = `.LOCK.claim.${createHash('sha256').update(stale).digest('hex').slice(0, 16)}`;
+  const claim = claimOf('LOCK', stale);
   fs.writeFileSync(path.join(dataDir, claim), `${DEAD_PID - 1}\n${bootId()}\n1\n`);
   fs.writeFileSync(path.join(dataDir, `.LOCK.new.${DEAD_PID - 1}`), `${DEAD_PID - 1}\n${bootId()}\n1\n`);
   const engine = await openEngine(dataDir);
@@ -229,7 +234,7 @@ t.test('a claim held by a running process (another open taking over the stale LO
   await (await openEngine(dataDir)).close();
   const stale = `${DEAD_PID}\n${bootId()}\n1\n`;
   fs.writeFileSync(path.join(dataDir, 'LOCK'), stale);
-  const claim = `.LOCK.claim.${createHash('sha256').update(stale).digest('hex').slice(0, 16)}`;
+  const claim = claimOf('LOCK', stale);
   const child = await holder(tempDir(t, 'other'));
   t.teardown(() => void child.kill('SIGKILL'));
   const start = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
@@ -309,4 +314,69 @@ t.test('on a file system without hard links a stale LOCK (a dead owner, or empty
     await engine.close();
     t.same(lockFiles(dataDir), []);
   }
+});
+
+const ENGINE_NODE_IO = new URL('../../src/storage/fs/io.js', import.meta.url).href;
+
+/**
+ * Opens `dataDir` in another process that dies (SIGKILL) at the moment it would replace a
+ * stale LOCK or claim, holding its claim: a crash inside the claim step. Resolves to how the
+ * process ended: 'crashed', or what it printed (an error code, or 'opened').
+ */
+async function crashInClaimStep(dataDir: string): Promise<string> {
+  const script = `
+    const { Engine } = await import(process.argv[1]);
+    const { nodeIO } = await import(process.argv[2]);
+    const io = { ...nodeIO, rename(from, to) {
+      const name = to.slice(to.lastIndexOf('/') + 1);
+      if (name === 'LOCK' || name.startsWith('.LOCK.claim')) process.kill(process.pid, 'SIGKILL');
+      nodeIO.rename(from, to);
+    } };
+    try {
+      const engine = await Engine.open({ dataDir: process.argv[3], retentionIntervalMs: 0, io });
+      await engine.close();
+      process.stdout.write('opened');
+    } catch (error) {
+      process.stdout.write(String(error.code));
+    }
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, ENGINE_MODULE, ENGINE_NODE_IO, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const signal = await new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  return signal === 'SIGKILL' ? 'crashed' : out;
+}
+
+t.test('crashes inside the claim step, however many, never keep the store shut: each crash leaves a claim one level deeper, and the next open takes them over and removes them', async (t) => {
+  const dataDir = tempDir(t);
+  await (await openEngine(dataDir)).close();
+  fs.writeFileSync(path.join(dataDir, 'LOCK'), `${DEAD_PID}\n${bootId()}\n1\n`);
+  const CRASHES = 5;
+  for (let crash = 1; crash <= CRASHES; crash++) {
+    t.equal(await crashInClaimStep(dataDir), 'crashed', `crash ${crash}: died holding its claim`);
+    t.equal(lockFiles(dataDir).filter((name) => name.startsWith('.LOCK.claim.')).length, crash, `crash ${crash}: ${crash} levels of claims left`);
+  }
+  const names = lockFiles(dataDir).filter((name) => name.startsWith('.LOCK.claim.'));
+  t.same(new Set(names.map((name) => name.length)).size, 1, 'every level\'s claim name has the same length');
+  const engine = await openEngine(dataDir);
+  t.same(lockFiles(dataDir), ['LOCK'], 'the next open takes the LOCK and removes every claim and staged file the crashes left');
+  t.match(fs.readFileSync(path.join(dataDir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid}\n`));
+  await engine.close();
+});
+
+t.test('claims three levels deep left by an older version (.LOCK.claim.h1, .h1.h2, .h1.h2.h3, their takers dead) do not keep the store shut', async (t) => {
+  const dataDir = tempDir(t);
+  await (await openEngine(dataDir)).close();
+  const stale = `${DEAD_PID}\n${bootId()}\n1\n`;
+  fs.writeFileSync(path.join(dataDir, 'LOCK'), stale);
+  const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+  let claim = `.LOCK.claim.${digest(stale)}`;
+  for (let level = 1; level <= 3; level++) {
+    const taker = `${DEAD_PID + level}\n${bootId()}\n1\n`;
+    fs.writeFileSync(path.join(dataDir, claim), taker);
+    claim = `${claim}.${digest(taker)}`;
+  }
+  const engine = await openEngine(dataDir);
+  t.same(lockFiles(dataDir), ['LOCK'], 'opened; the old claims are removed');
+  await engine.close();
 });

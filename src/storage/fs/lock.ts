@@ -103,8 +103,6 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; cras
 
 /** How many times a LOCK that changed under us (released, or taken over by another) is judged again. */
 const MAX_TAKE_ATTEMPTS = 5;
-/** How deep claims on claims go (each level needs a crash inside the one below it). */
-const MAX_CLAIM_DEPTH = 3;
 /** Hidden names (a directory holding only them is empty to store-directory.ts), all starting `.LOCK.`. */
 const HELPER_PREFIX = '.LOCK.';
 
@@ -124,8 +122,8 @@ export interface ExclusiveFile {
   owner(text: string): LockOwner | null;
   /**
    * The refusal (LOCKED): held by the running process `pid` (`claimed`: it holds a claim on a
-   * stale one, so is taking it over); `busy`: it kept changing under us; `stuck`: `claim` is
-   * claimed by processes that are gone, deeper than takeovers go.
+   * stale one, so is taking it over); `busy`: it kept changing under us. `stuck` is no longer
+   * produced (claims on claims have no depth limit now); tools/restore.ts still handles it.
    */
   refusal(why: { held: number; claimed: boolean } | { busy: true } | { stuck: string }): EventBusError;
 }
@@ -139,8 +137,8 @@ function lockSpec(dataDir: string): ExclusiveFile {
     refusal(why) {
       if ('held' in why && !why.claimed) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${why.held}`);
       if ('held' in why) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by process ${why.held}, which is taking over its stale LOCK`);
-      if ('busy' in why) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
-      return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} cannot be locked: ${why.stuck} is claimed by processes that are gone; remove the files starting with ${HELPER_PREFIX}claim there`);
+      assert('busy' in why, 'a LOCK is never stuck: claims have no depth limit');
+      return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
     },
   };
 }
@@ -222,8 +220,9 @@ function take(io: FileIO, spec: ExclusiveFile, staged: string, target: string, d
  * does; the other, holding the claim after it, finds the content changed and returns false.
  */
 function replaceStale(io: FileIO, spec: ExclusiveFile, staged: string, target: string, seen: string, depth: number): boolean {
-  if (depth >= MAX_CLAIM_DEPTH) throw spec.refusal({ stuck: target });
-  const claim = `${depth === 0 ? path.join(spec.dir, `${spec.helperPrefix}claim`) : target}.${createHash('sha256').update(seen).digest('hex').slice(0, 16)}`;
+  // No depth limit: a claim one level deeper exists only if a process crashed holding it, so
+  // every level is left by another crash and the descent ends at the first level not taken.
+  const claim = path.join(spec.dir, claimName(spec, target, seen));
   take(io, spec, staged, claim, depth + 1);
   try {
     if (readIfThere(io, target) !== seen) return false;
@@ -240,6 +239,16 @@ function replaceStale(io: FileIO, spec: ExclusiveFile, staged: string, target: s
   } finally {
     unlinkIfThere(io, claim, true);
   }
+}
+
+/**
+ * The claim on `target` (the exclusive file or a claim) holding `seen`: `<prefix>claim.<SHA-256
+ * of target's name, a NUL byte and seen, in hex>`. The same length at every level, so a chain
+ * of claims left by crashed takers never makes a name too long.
+ */
+function claimName(spec: ExclusiveFile, target: string, seen: string): string {
+  const digest = createHash('sha256').update(path.basename(target)).update('\0').update(seen).digest('hex');
+  return `${spec.helperPrefix}claim.${digest}`;
 }
 
 /**
