@@ -905,7 +905,9 @@ export class Engine {
       }
     }
     // A store whose last fsyncs failed keeps its LOCK: the next open recovers as after a crash.
-    releaseLock(io, this.lock, clean);
+    if (!releaseLock(io, this.lock, clean)) {
+      logger.warn({ dataDir: this.dataDir }, 'the LOCK no longer names this process (another process took it over while the store was open here): left in place');
+    }
     logger.info({ dataDir: this.dataDir, clean }, 'store closed');
   }
 

@@ -380,3 +380,17 @@ t.test('claims three levels deep left by an older version (.LOCK.claim.h1, .h1.h
   t.same(lockFiles(dataDir), ['LOCK'], 'opened; the old claims are removed');
   await engine.close();
 });
+
+t.test('a process whose LOCK another process took over meanwhile does not remove that LOCK when it closes', async (t) => {
+  const dataDir = tempDir(t);
+  const engine = await openEngine(dataDir);
+  // Another process (here: a running one, this test's parent) judged our LOCK stale and replaced it.
+  const stat = fs.readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+  const theirs = `${process.ppid}\n${bootId()}\n${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}\n`;
+  const swap = path.join(dataDir, '.LOCK.swap.test');
+  fs.writeFileSync(swap, theirs);
+  fs.renameSync(swap, path.join(dataDir, 'LOCK'));
+  await engine.close();
+  t.equal(fs.readFileSync(path.join(dataDir, 'LOCK'), 'utf8'), theirs, 'their LOCK is still there, as they wrote it');
+  t.equal(await openElsewhere(dataDir), 'LOCKED', 'and keeps other processes out');
+});

@@ -42,6 +42,8 @@ export interface HeldLock {
   dataDir: string;
   /** Its {@link directoryIdentity} when it was opened (its name may since point elsewhere). */
   identity: string;
+  /** The owner text this process put in the LOCK: what tells it is still ours. */
+  text: string;
 }
 
 /**
@@ -81,7 +83,8 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; cras
     throw new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is already open in this process${alias}`, { context: { path: dataDir, open_as: openAs } });
   }
   const spec = lockSpec(dataDir);
-  const staged = stageExclusiveText(io, spec, ownerText());
+  const text = ownerText();
+  const staged = stageExclusiveText(io, spec, text);
   let tookOver: boolean;
   try {
     tookOver = take(io, spec, staged, lock, 0);
@@ -98,7 +101,7 @@ export function acquireLock(io: FileIO, dataDir: string): { lock: HeldLock; cras
   // as torn only then).
   io.syncDirNow(dataDir);
   openInProcess.set(identity, dataDir);
-  return { lock: { file: lock, dataDir, identity }, crashed: tookOver || legacy.length > 0 };
+  return { lock: { file: lock, dataDir, identity, text }, crashed: tookOver || legacy.length > 0 };
 }
 
 /** How many times a LOCK that changed under us (released, or taken over by another) is judged again. */
@@ -428,16 +431,29 @@ function startTicks(pid: number): string {
 
 /**
  * Gives back a LOCK taken by {@link acquireLock}; after a clean close it removes the file too (else
- * it stays, and the next open recovers as after a crash).
+ * it stays, and the next open recovers as after a crash). Only if it still holds this process's
+ * text: a LOCK another process took over meanwhile (it judged ours stale, say from another pid
+ * namespace) is that process's, and removing it would let a third one in. Returns false when the
+ * LOCK was found to be another's (left in place), true otherwise.
  */
-export function releaseLock(io: FileIO, lock: HeldLock, clean = true): void {
+export function releaseLock(io: FileIO, lock: HeldLock, clean = true): boolean {
   assert(openInProcess.get(lock.identity) === lock.dataDir, `releasing the LOCK of ${lock.dataDir}, which this process does not hold`);
   openInProcess.delete(lock.identity);
-  if (!clean) return;
+  let text: string | null;
+  try {
+    text = readIfThere(io, lock.file);
+  } catch {
+    return true; // unreadable: the disk is failing; leave it, and the next open judges it
+  }
+  if (text !== null && text !== lock.text) return false;
+  if (!clean || text === null) return true;
+  // A takeover between this read and the unlink below would be lost: it needs our LOCK judged
+  // stale, which a running process's is not (but for another pid namespace; docs/operations.md).
   try {
     io.unlink(lock.file);
     io.syncDirNow(lock.dataDir); // the clean close is durable too
   } catch {
     // Already gone, or the disk is failing: the next open then recovers as after a crash.
   }
+  return true;
 }
