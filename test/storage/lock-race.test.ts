@@ -17,8 +17,11 @@ const CHILD = fileURLToPath(new URL('../helpers/lock-race-child.js', import.meta
 const PROCESSES = 8;
 /** Rounds: 30 in `npm test` (the old code failed within the first few), 300 in `npm run test:long`'s environment. */
 const ROUNDS = Number(process.env.EVENTBUS_LOCK_RACE_ROUNDS ?? (process.env.EVENTBUS_LONG === '1' ? 300 : 30));
-/** A pid no process has (above any pid_max Linux allows by default). */
-const DEAD_PID = 4194303;
+/**
+ * A pid no process has: Linux gives pids below pid_max, which is at most 2^22 (PID_MAX_LIMIT;
+ * systemd sets it to exactly that, so 2^22 - 1 can be a live pid there), so 2^22 and above never.
+ */
+const DEAD_PID = 2 ** 22;
 
 interface Reply { ready?: boolean; opened?: boolean; closed?: boolean; code?: string; reason?: string }
 
