@@ -19,6 +19,10 @@
  * hard links (FAT, exFAT, some SMB/CIFS and FUSE mounts: link() fails with EPERM, ENOTSUP or
  * EMLINK) LOCK and claims are created with O_EXCL and then written, so for a moment they exist
  * empty; a torn text is read again after a grace period before it is judged (see {@link readTorn}).
+ *
+ * A pid names a process only in its pid namespace: processes in two containers (or on two hosts)
+ * sharing a data directory each judge the other's LOCK stale, so both open it. Not excluded here;
+ * docs/operations.md says a data directory must not be shared so.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
