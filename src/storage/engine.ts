@@ -146,6 +146,8 @@ export class Engine {
   /** A retention pass is under way (the timer skips its turn meanwhile). */
   private retentionRunning = false;
   private closed = false;
+  /** The first close()'s promise, returned to every later call (null until close is called). */
+  private closing: Promise<void> | null = null;
   /** Snapshots run one at a time. */
   private snapshotQueue: Promise<unknown> = Promise.resolve();
   private readonly observers: Observers;
@@ -855,10 +857,17 @@ export class Engine {
    * the first write or fsync failure that no call was told of (under `interval` and `never` any,
    * since they acknowledge before fsyncing; under `always` one no waiting append was rejected
    * with, as close's own final fsync): IO_ERROR, or DISK_FULL for a full disk. Resolving means
-   * everything acknowledged is on disk.
+   * everything acknowledged is on disk. Every later or concurrent call gets the first call's
+   * promise: it settles when that close has finished, and as it did.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  /** The one run of {@link close}. */
+  private async closeOnce(): Promise<void> {
+    assert(!this.closed, 'the store is closed once');
     this.closed = true;
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
     await this.snapshotQueue.catch(() => {});

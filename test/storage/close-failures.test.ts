@@ -165,3 +165,29 @@ t.test('a clean close resolves and closes every descriptor', async (t) => {
   t.equal(again.recovery.afterCrash, false, 'the close was clean');
   await again.close();
 });
+
+t.test('close called again, or while it runs, settles as the first close: concurrent calls after an fsync failure all reject with its error', async (t) => {
+  const { dataDir, counting, io, engine } = await open(t, 'interval');
+  await engine.createStream('s');
+  const fault = io.inject(LOG_FSYNC);
+  const acknowledged = await appendSome(engine, 's', 5);
+  t.ok(await until(() => fault.fired === 1, 5_000), 'the timer ran the failing fsync');
+  const outcomes = await Promise.all([closeOutcome(engine), closeOutcome(engine), closeOutcome(engine)]);
+  t.equal(outcomes[0]?.code, 'IO_ERROR', 'the first close rejects with IO_ERROR');
+  t.equal(outcomes[1], outcomes[0], 'a concurrent close rejects with the same error');
+  t.equal(outcomes[2], outcomes[0], 'and so does a third');
+  t.equal(await closeOutcome(engine), outcomes[0], 'a close after it has rejected rejects with it too');
+  await checkReleased(t, dataDir, counting, acknowledged);
+});
+
+t.test('a second close after a clean one resolves, and so does one called while the first runs', async (t) => {
+  const { engine } = await open(t, 'interval');
+  await engine.createStream('s');
+  await appendSome(engine, 's', 5);
+  let firstDone = false;
+  const first = engine.close().then(() => (firstDone = true));
+  await engine.close();
+  t.equal(firstDone, true, 'the concurrent close resolved only once the first had finished');
+  await first;
+  await t.resolves(engine.close(), 'a close after the store closed resolves');
+});
