@@ -174,23 +174,6 @@ export function zeroFrom(io: FileIO, fd: number, position: number, endPosition: 
   return true;
 }
 
-/** A disk sector: the smallest unit a device writes, so the smallest hole a lost write leaves. */
-export const SECTOR_BYTES = 512;
-
-/**
- * The first sector-aligned sector of zeros within bytes [position, endPosition) of an open file,
- * or null: what a write whose pages or sectors never reached the disk leaves in preallocated
- * (zeroed) space after a power loss. A record never holds one unless its payload has 1,023 zero
- * bytes in a row (JSON text has none).
- */
-export function firstZeroSector(io: FileIO, fd: number, position: number, endPosition: number): number | null {
-  const sector = Buffer.allocUnsafe(SECTOR_BYTES);
-  for (let at = Math.ceil(position / SECTOR_BYTES) * SECTOR_BYTES; at + SECTOR_BYTES <= endPosition; at += SECTOR_BYTES) {
-    if (readFully(io, fd, sector, 0, SECTOR_BYTES, at) === SECTOR_BYTES && isZero(sector)) return at;
-  }
-  return null;
-}
-
 /** CRC32C of bytes [0, length) of an open file. */
 export function fileCrc(io: FileIO, fd: number, length: number): number {
   const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(length, 1)));

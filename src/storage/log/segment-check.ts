@@ -12,7 +12,7 @@ import { decodeIndexEntry, decodeSealTrailer, encodeIndexEntry, INDEX_ENTRY_BYTE
 import { checkRecord, MAX_RECORD_LENGTH, RECORD_HEADER_BYTES, type RecordProblem, type RecordVersion } from '../format/record.js';
 import { readFully, type FileIO } from '../fs/io.js';
 import type { Logger } from '../logger.js';
-import { findNextRecord, firstZeroSector, scanLog, zeroFrom, type ResyncBounds } from './log-scanner.js';
+import { findNextRecord, scanLog, zeroFrom, type ResyncBounds } from './log-scanner.js';
 import { LOG_MAGIC, LOG_VERSIONS, segmentPaths, type SegmentPaths } from './segment-files.js';
 
 /** Records found by resynchronisation must carry timestamps this close to the segment's life. */
@@ -206,9 +206,8 @@ export interface RecordsScan {
   boundary: BatchBoundary;
   /**
    * Set when a record fails and nothing valid follows it in the file (a torn write, or damage to
-   * the last records), or with `holesAreTorn` when the failing bytes hold a sector of zeros; null
-   * when the records run to the end of the file, or only zeros (the preallocated end,
-   * log-file.ts) follow them.
+   * the last records); null when the records run to the end of the file, or only zeros (the
+   * preallocated end, log-file.ts) follow them.
    */
   stop: TailStop | null;
 }
@@ -221,8 +220,7 @@ export interface RecordsScan {
  * resynchronising on the next one, its offsets passed to `damaged` and made damage by the batch
  * rule ({@link batchDamage}). What happens at the end (a stop, a batch with no end, records
  * missing) is for the caller to judge: it depends on whether the segment is sealed and on how the
- * store stopped. With `holesAreTorn` (recovery after a crash) a failing stretch that holds a
- * sector of zeros is a stop, though valid records follow it: a write that never reached the disk.
+ * store stopped.
  */
 export function scanRecords(
   io: FileIO,
@@ -230,7 +228,7 @@ export function scanRecords(
   file: string,
   logBytes: number,
   from: { position: number; offset: number; boundary: BatchBoundary },
-  segment: { version: RecordVersion; createdMs: number; holesAreTorn?: boolean },
+  segment: { version: RecordVersion; createdMs: number },
   visit: (offset: number, position: number) => void,
   damaged: (offset: number, position: number) => void,
   maxRecords = Number.MAX_SAFE_INTEGER,
@@ -253,12 +251,6 @@ export function scanRecords(
     const bound = Math.min(stopOffset - 1, expected + Math.floor((logBytes - at) / RECORD_HEADER_BYTES));
     const next = findNextRecord(io, fd, at + 1, logBytes, resyncBounds(expected, bound, segment.createdMs));
     if (next === null) return done(result.stop);
-    // After a crash, zeros where records should be are a write whose sectors reached the disk out
-    // of order (the preallocated space is zeros): its fsync never finished, and no later record
-    // was made durable either (an fdatasync would have written these sectors too), so nothing
-    // from here on was acknowledged. A torn end, not damage: a batch it tore must vanish whole,
-    // and the valid records after it (the rest of that batch among them) with it.
-    if (segment.holesAreTorn === true && firstZeroSector(io, fd, at, next.position) !== null) return done(result.stop);
     for (let offset = expected; offset < next.offset; offset++) damaged(offset, at);
     damage.push(batchDamage(file, boundary, at, expected, next.offset - 1, `record ${result.stop.problem}`));
     expected = next.offset;

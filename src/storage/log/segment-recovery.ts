@@ -9,9 +9,8 @@
  * - Sealed segments are opened from headers, sizes and seal trailers only; an index that fails
  *   is rebuilt from its log (segment-repair.ts).
  * - The last segment's tail, the only place a crash can tear a write, is validated: a torn
- *   record with nothing valid after it is cut off, and so is one holding a sector of zeros (a
- *   write that never reached the disk) with everything after it; another with valid records
- *   after it is damage, kept and reported. After a crash the tail is then cut back to the end of the last record that
+ *   record with nothing valid after it is cut off; one with valid records after it is damage,
+ *   kept and reported. After a crash the tail is then cut back to the end of the last record that
  *   ends a batch (format/record-fields.ts), so that a batch torn part-way vanishes whole.
  * - After a clean stop nothing is torn: damage at the end of the last segment is kept as it is,
  *   the segment sealed over it, and a new segment started after every offset it had given.
@@ -23,7 +22,7 @@ import { CURRENT_RECORD_VERSION, decodeRecord, MAX_RECORD_LENGTH, RECORD_HEADER_
 import { DurableFile } from '../fs/durable-file.js';
 import { writeFully } from '../fs/io.js';
 import { IndexFile } from './index-file.js';
-import { firstZeroSector, scanLog } from './log-scanner.js';
+import { scanLog } from './log-scanner.js';
 import { Segment, type RecoveredSegment, type SegmentContext } from './segment.js';
 import { checkIndexHeader, checkLogHeader, checkSealed, findTornRoll, guessVersion, headerDamage, logDamage, readSealTrailer, scanRecords, findLostTail, type BatchBoundary, type Damage, type LostTail } from './segment-check.js';
 import { encodeLogHeader, listSegments, segmentPaths, type SegmentPaths } from './segment-files.js';
@@ -206,7 +205,7 @@ function recoverTail(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile,
   const logBytes = recoverLogHeader(ctx, paths, log, found, nowMs);
   const indexProblem = openIndexForRecovery(ctx, paths, index, logBytes, found);
   if (found.seal !== null) return found; // sealed, but the crash came before the next segment existed
-  const trusted = trustedAfterHoles(ctx, paths, log, index, logBytes, found.version);
+  const trusted = findTrustedEntry(paths, log, index, logBytes, found.version);
   const tail = recoverRecords(ctx, paths, log, index, trusted, logBytes, found);
   if (tail.damagedEnd !== null) return tail.damagedEnd;
   for (const damage of tail.damage) logDamage(ctx.logger, damage);
@@ -309,53 +308,25 @@ interface TrustedEntry {
   batchEnd: boolean;
   /** Records the index lists: up to its newest entry that checks, whether its record does or not. */
   listed: number;
-  /** Where the oldest entry looked at points: after a crash, holes are looked for from there. */
-  windowStart: number;
 }
 
-/**
- * The trusted entry; after a crash, one whose record ends before any sector of zeros among the
- * records the last entries point at. The index is not fsynced and a power loss writes pages back
- * in any order: its entries, and the later records of a write, can be on disk while a sector of
- * that write's earlier records is not (zeros, the preallocated space). The scan must start before
- * such a hole to cut it as torn (segment-check.ts's scanRecords, `holesAreTorn`).
- */
-function trustedAfterHoles(ctx: SegmentContext, paths: SegmentPaths, log: DurableFile, index: IndexFile, logBytes: number, version: RecordVersion): TrustedEntry {
-  const trusted = findTrustedEntry(paths, log, index, logBytes, version);
-  if (ctx.afterCrash === false || trusted.count === 0) return trusted;
-  const hole = firstZeroSector(ctx.io, log.fd, trusted.windowStart, trusted.end);
-  return hole === null ? trusted : findTrustedEntry(paths, log, index, logBytes, version, hole);
-}
-
-/**
- * The newest index entry (among the last few) whose record checks, and ends at or before
- * `endBefore`: recovery trusts up to it.
- */
-function findTrustedEntry(paths: SegmentPaths, log: DurableFile, index: IndexFile, logBytes: number, version: RecordVersion, endBefore = Number.MAX_SAFE_INTEGER): TrustedEntry {
+/** The newest index entry (among the last few) whose record checks: recovery trusts up to it. */
+function findTrustedEntry(paths: SegmentPaths, log: DurableFile, index: IndexFile, logBytes: number, version: RecordVersion): TrustedEntry {
   const entries = Math.floor((index.size() - FILE_HEADER_BYTES) / INDEX_ENTRY_BYTES);
   const look = Math.min(Math.max(entries, 0), RECOVERY_LOOKBACK_ENTRIES);
   const first = entries - look;
   const block = look > 0 ? index.readEntries(first, look) : Buffer.alloc(0);
   let listed = 0;
-  // Where the window's oldest entry that decodes points: the records a hole is looked for in.
-  let windowStart = FILE_HEADER_BYTES;
-  for (let relative = first; relative < entries && look > 0; relative++) {
-    const position = (relative - first + 1) * INDEX_ENTRY_BYTES <= block.length ? decodeIndexEntry(block, (relative - first) * INDEX_ENTRY_BYTES, relative) : -1;
-    if (position >= FILE_HEADER_BYTES) {
-      windowStart = position;
-      break;
-    }
-  }
   for (let relative = entries - 1; relative >= first && look > 0; relative--) {
     const at = (relative - first) * INDEX_ENTRY_BYTES;
     if (at + INDEX_ENTRY_BYTES > block.length) continue;
     const position = decodeIndexEntry(block, at, relative);
     if (position >= 0 && listed === 0) listed = relative + 1;
     const record = readRecordAt(log, position, logBytes, paths.baseOffset + relative, version);
-    if (record === null || position + record.size > endBefore) continue;
-    return { count: relative + 1, end: position + record.size, timestampMs: record.timestampMs, batchEnd: record.batchEnd, listed: Math.max(listed, relative + 1), windowStart };
+    if (record === null) continue;
+    return { count: relative + 1, end: position + record.size, timestampMs: record.timestampMs, batchEnd: record.batchEnd, listed: Math.max(listed, relative + 1) };
   }
-  return { count: 0, end: FILE_HEADER_BYTES, timestampMs: 0, batchEnd: true, listed, windowStart };
+  return { count: 0, end: FILE_HEADER_BYTES, timestampMs: 0, batchEnd: true, listed };
 }
 
 /** The record of `offset` at `position` of an open log, decoded, or null if there is none that checks. */
@@ -417,9 +388,7 @@ function recoverRecords(ctx: SegmentContext, paths: SegmentPaths, log: DurableFi
   const first = base + trusted.count;
   const boundary = trusted.batchEnd ? { position: trusted.end, offset: first } : boundaryBefore(paths, log, index, trusted, logBytes, found.version) ?? scanForBoundary(ctx, paths, log, logBytes, first, found);
   const push = (offset: number, at: number) => entries.push(offset, at);
-  // After a crash a hole of zeros in the tail is a write that never reached the disk, cut as torn.
-  const segment = { version: found.version, createdMs: found.createdMs, holesAreTorn: ctx.afterCrash !== false };
-  const scan = scanRecords(ctx.io, log.fd, paths.log, logBytes, { position: trusted.end, offset: first, boundary }, segment, push, push);
+  const scan = scanRecords(ctx.io, log.fd, paths.log, logBytes, { position: trusted.end, offset: first, boundary }, found, push, push);
   const tail: RecoveredTail = { entries: entries.bytes(), nextOffset: scan.nextOffset, end: scan.end, logBytes, maxTimestampMs: Math.max(trusted.timestampMs, scan.maxTimestampMs), damage: scan.damage, damagedEnd: null };
   const unended = scan.boundary.offset < scan.nextOffset;
   if (ctx.afterCrash === false) {

@@ -451,8 +451,7 @@ function verifySegment(io: FileIO, paths: SegmentPaths, expectedCount: number | 
     const header = checkLogHeader(io, logFd, paths.baseOffset);
     if ('problem' in header) problem(paths.log, header.problem, 0);
     const version = 'version' in header ? header.version : guessVersion(io, logFd, logSize);
-    // After a crash, zeros in the active segment's records are a write that never reached the disk, cut on open.
-    const segment = { version, createdMs: 'createdMs' in header ? header.createdMs : 0, holesAreTorn: findings.crashed && expectedCount === null };
+    const segment = { version, createdMs: 'createdMs' in header ? header.createdMs : 0 };
     const base = paths.baseOffset;
     // Record positions by relative offset; -1 for an offset in a damaged stretch.
     const positions: number[] = [];
