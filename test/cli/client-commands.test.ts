@@ -87,7 +87,7 @@ t.test('a session: create, write, read, info, streams, consume, delete', async (
   const acked = run(['consume', 'orders', '--consumer', 'billing', '--ack']);
   t.same(acked.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { offset: number }).offset), [2, 3], 'the rest, acknowledged');
   t.equal(run(['consume', 'orders', '--consumer', 'billing']).stdout, '', 'nothing more due');
-  oneLine(t, run(['consume', 'orders', '--consumer', 'biling', '--retry']), 3, /^eventbus: stream orders has no consumer 'biling' \(its consumers: billing\)/, '--retry for a consumer that does not exist');
+  oneLine(t, run(['consume', 'orders', '--consumer', 'biling', '--retry']), 3, /^eventbus: INVALID_FIELD: stream orders has no consumer 'biling' \(its consumers: billing\)/, '--retry for a consumer that does not exist: refused with its code, as exit 3 lines are');
   t.notMatch(run(['info', 'orders']).stdout, /biling/, 'and it is not created');
 
   const info = run(['info', 'orders']);
