@@ -2,7 +2,8 @@
  * `eventbus write` from stdin at its edges: a line too long for the server (refused before it is
  * sent, after reading no more of it than the limit, with the line named however many good lines
  * came first), a byte order mark on line 1, a count written in the singular, and the window of
- * 4,096 unanswered writes (held line by line, not per chunk of stdin).
+ * 4,096 unanswered writes (held line by line, not per chunk of stdin), and stdin with no event
+ * for a stream that does not exist (refused as a write to it is, not "0 events").
  */
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
@@ -99,4 +100,16 @@ t.test('at most 4,096 writes unanswered: a server that never answers receives 4,
   // Whatever more it would send goes out at once (it waits for nothing): give it time to.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   t.equal(received, 4096, 'exactly the window, then it waits for answers');
+});
+
+t.test('stdin with no event, for a stream that does not exist: STREAM_NOT_FOUND (exit 3), as a write to it would be', async (t) => {
+  for (const input of ['', '\n  \n']) {
+    const missing = run(['write', 'nosuchstream'], input);
+    t.equal(missing.status, 3, `${JSON.stringify(input)}: ${missing.stderr}`);
+    t.match(missing.stderr, /^eventbus: STREAM_NOT_FOUND: [^\n]*nosuchstream[^\n]*\(stdin held no event to write\)\n$/, `${JSON.stringify(input)}: one line with the code`);
+    t.equal(missing.stdout, '', 'no report');
+  }
+  const existing = run(['write', 'big'], '');
+  t.equal(existing.status, 0, existing.stderr);
+  t.match(JSON.parse(existing.stdout), { stream: 'big', events: 0, lines: 0 }, 'an existing stream: 0 events, exit 0');
 });
