@@ -21,7 +21,7 @@ import type { WriteOptions } from '../client/types.js';
 import { ErrorCodes, isEventBusError, type EventBusError } from '../errors.js';
 import { CommandFailure, clientFailure, type Target } from './command-failure.js';
 import { jsonProblem } from './json-input.js';
-import { formatCount } from './output.js';
+import { formatCount, formatOffsets } from './output.js';
 import type { ProgressBar } from './progress-bar.js';
 import type { StopSignal } from './stop-signal.js';
 
@@ -210,7 +210,7 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
   while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
   progress.stop();
 
-  const written = `${formatCount(events)} event${events === 1 ? ' was' : 's were'} written${lastOffset === null ? '' : ` (offsets ${formatCount(firstOffset!)}–${formatCount(lastOffset)})`}`;
+  const written = `${formatCount(events)} event${events === 1 ? ' was' : 's were'} written${lastOffset === null ? '' : ` (${formatOffsets(firstOffset!, lastOffset)})`}`;
   const bad = badLine as { line: number; problem: string } | null;
   // A refusal comes first: the server may close the connection after it (LINE_TOO_LONG does),
   // failing the writes behind it, but the refusal is what stopped the writing.

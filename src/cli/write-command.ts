@@ -15,7 +15,7 @@ import { ExitStatus } from './exit-status.js';
 import { bulkWrite } from './bulk-write.js';
 import { clientFailure } from './command-failure.js';
 import { jsonTextProblem } from './json-input.js';
-import { Output, formatCount, formatRate } from './output.js';
+import { Output, formatCount, formatOffsets, formatRate } from './output.js';
 import { NO_PROGRESS, progressBar } from './progress-bar.js';
 import { stopOnSignals, unlessStopped } from './stop-signal.js';
 import type { WriteOptions } from '../client/types.js';
@@ -90,7 +90,7 @@ export async function writeCommand(name: string, json: string | undefined, flags
       if (out.json) {
         await out.value({ stream: name, events: result.events, lines: result.lines, first_offset: result.firstOffset, last_offset: result.lastOffset, elapsed_ms: Math.round(result.elapsedMs), events_per_second: Math.round(perSecond) });
       } else {
-        const offsets = result.lastOffset === null ? '' : ` (offsets ${formatCount(result.firstOffset!)}–${formatCount(result.lastOffset)})`;
+        const offsets = result.lastOffset === null ? '' : ` (${formatOffsets(result.firstOffset!, result.lastOffset)})`;
         await out.line(`wrote ${out.bold(formatCount(result.events))} event${result.events === 1 ? '' : 's'} to ${name}${offsets} in ${(result.elapsedMs / 1000).toFixed(2)} s ${out.dim(`(${formatRate(perSecond)})`)}`);
       }
     } finally {
