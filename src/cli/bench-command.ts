@@ -4,20 +4,22 @@
  * `connections` × `depth` writes in flight, then drains and acknowledges every event with
  * `workers` consumers in batches, and prints each phase's throughput and latency percentiles
  * (p50, p99, p99.9: per write, and per batch for the drain). The stream is deleted at the end
- * unless --keep, also on Ctrl-C or SIGTERM (then it exits 130 with the bar removed). The same
- * generator (src/cli/bench) drives eventbus in `npm run bench`.
+ * unless --keep, also on Ctrl-C or SIGTERM (then it exits 130 with the bar removed), and after a
+ * run that failed, whose line ends with what became of the stream (deleted, kept, or not deleted
+ * and how to delete it: a server killed mid-run takes this connection too). The same generator
+ * (src/cli/bench) drives eventbus in `npm run bench`.
  *
  * A write the server refuses is not counted in the write rate; the first refusal's code and
  * reason are printed, and the drain is skipped (it would measure a stream not written as asked).
  */
 import { randomBytes } from 'node:crypto';
-import { CommandFailure, hostPort } from './command-failure.js';
+import { CommandFailure, clientFailure, hostPort, type Target } from './command-failure.js';
 import { BENCH_DEFAULTS } from './client-program.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
 import { ExitStatus } from './exit-status.js';
 import { ConnectionClosedError } from './bench/closed-loop.js';
 import { drainLoad, writeLoad } from './bench/eventbus-load.js';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, isEventBusError } from '../errors.js';
 import { Progress } from './bench/progress.js';
 import type { RunResult } from './bench/run-result.js';
 import { Output, formatCount, formatRate } from './output.js';
@@ -115,16 +117,38 @@ async function loadFailures<T>(load: () => Promise<T>): Promise<T> {
   }
 }
 
+/** `CODE: reason` of an error from the client (its message for anything else). */
+function errorText(error: unknown): string {
+  if (isEventBusError(error)) return `${error.code}: ${error.reason}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What became of the bench's stream: said at the end of a failure line and after Ctrl-C. */
+interface StreamFate {
+  /** `stream X deleted`, `stream X kept`, or `stream X not deleted (CODE: reason; eventbus delete X)`. */
+  text: string;
+  /** Why the stream could not be deleted, if it could not. */
+  failure?: unknown;
+}
+
 export async function benchCommand(flags: BenchFlags): Promise<void> {
   const out = new Output(flags);
   const stream = flags.stream ?? `eventbus-bench-${randomBytes(4).toString('hex')}`;
   const seconds = flags.events === undefined ? flags.seconds ?? BENCH_DEFAULTS.seconds : flags.seconds;
-  let deleted = false;
+  /** The stream's deletion once begun: the run's end and Ctrl-C share it (never two deletes). */
+  let removal: Promise<StreamFate> | null = null;
+  const removeStream = (client: EventBusClient): Promise<StreamFate> => (removal ??= flags.keep === true
+    ? Promise.resolve({ text: `stream ${stream} kept` })
+    : client.deleteStream(stream).then(
+      () => ({ text: `stream ${stream} deleted` }),
+      (failure: unknown) => ({ text: `stream ${stream} not deleted (${errorText(failure)}; eventbus delete ${stream})`, failure }),
+    ));
   /** The drain while it runs: Ctrl-C waits for its workers to stop before deleting the stream. */
   let draining: Promise<unknown> | null = null;
   const signal = stopOnSignals();
   try {
     await withClient(flags, async (client, endpoint) => {
+      const target = { host: endpoint.host, port: endpoint.port, tls: endpoint.tls !== undefined };
       let created = false;
       // Ctrl-C: remove the bar, stop the drain's workers (bounded: a server that stopped answering
       // must not hold the exit up), delete the stream (on this connection: the load's are busy),
@@ -135,55 +159,76 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
         currentBar?.stop();
         if (!created) {
           client.destroy();
-          process.stderr.write(`eventbus: interrupted before the server answered create_stream: nothing was measured (if stream ${stream} was made, eventbus delete ${stream})\n`);
+          process.stderr.write(`eventbus: interrupted before the server answered create_stream: ${unmeasured()}\n`);
           process.exit(130);
         }
         if (draining !== null) await Promise.race([draining.catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_STOP_WAIT_MS))]);
-        let what = `stream ${stream} ${deleted ? 'deleted' : 'kept'}`;
-        if (flags.keep !== true && !deleted) {
-          what = await client.deleteStream(stream).then(() => `stream ${stream} deleted`, (error: unknown) => `stream ${stream} not deleted (${error instanceof Error ? error.message : String(error)}; eventbus delete ${stream})`);
-        }
-        process.stderr.write(`eventbus: interrupted: ${what}\n`);
+        process.stderr.write(`eventbus: interrupted: ${(await removeStream(client)).text}\n`);
         process.exit(130);
       });
-      await client.createStream(stream);
+      try {
+        await client.createStream(stream);
+      } catch (error) {
+        // The connection lost under the request: the stream may have been made all the same.
+        const failure = clientFailure(error, target);
+        if (failure.status !== ExitStatus.UNAVAILABLE) throw failure;
+        throw new CommandFailure(failure.status, `${failure.message}; ${unmeasured()}`);
+      }
       created = true;
       // After Ctrl-C, what the run ends with (a failure of the stream being deleted, a drain cut
       // short) is the interruption: the handler above says so and exits.
-      const failure = await run(client, endpoint).then(() => null, (error: unknown) => ({ error }));
+      const measured = await measure(client, endpoint).then((phases) => ({ phases }), (error: unknown) => ({ error }));
       if (signal.isStopped()) await interrupted;
-      if (failure !== null) throw failure.error;
+      const fate = await removeStream(client);
+      if (signal.isStopped()) await interrupted;
+      // A run that failed (a connection lost, a server killed) says what became of its stream,
+      // which may be left behind (its connection lost too): named, with how to delete it.
+      if ('error' in measured) throw withFate(measured.error, fate, target);
+      if (fate.failure !== undefined) {
+        const failure = clientFailure(fate.failure, target);
+        throw new CommandFailure(failure.status, `${failure.message}; stream ${stream} not deleted (eventbus delete ${stream})`);
+      }
+      await report(measured.phases, endpoint);
     }, { stop: signal, status: ExitStatus.INTERRUPTED });
   } finally {
     signal.dispose();
   }
 
-  async function run(client: EventBusClient, endpoint: Endpoint): Promise<void> {
-    let write: RunResult;
-    let drain: RunResult | null = null;
+  /** Said when the run ends before create_stream was answered. */
+  function unmeasured(): string {
+    return `nothing was measured (if stream ${stream} was made, eventbus delete ${stream})`;
+  }
+
+  /** The run's failure as one line ending with what became of the stream (a bug is rethrown as it is). */
+  function withFate(error: unknown, fate: StreamFate, target: Target): unknown {
+    let failure: CommandFailure;
     try {
-      write = await loadFailures(() => withProgress('writing', seconds === undefined ? 'events' : 'ms', (progress) => writeLoad(endpoint, {
-        stream,
-        connections: flags.connections,
-        depth: flags.depth,
-        sizeBytes: flags.size,
-        ...(seconds === undefined ? {} : { durationMs: seconds * 1000 }),
-        ...(flags.events === undefined ? {} : { events: flags.events }),
-        progress,
-      })));
-      if (flags.drain && write.errors === 0) {
-        const { eventCount } = await client.getStreamInfo(stream);
-        draining = loadFailures(() => withProgress('draining', 'events', (progress) => drainLoad(endpoint, { stream, consumer: 'eventbus-bench', workers: flags.workers, batch: flags.batch, events: eventCount, progress, stopped: () => signal.isStopped() })));
-        drain = (await draining) as RunResult;
-      }
-    } finally {
-      // After Ctrl-C the signal handler deletes the stream.
-      if (flags.keep !== true && !signal.isStopped()) {
-        await client.deleteStream(stream);
-        deleted = true;
-      }
+      failure = clientFailure(error, target);
+    } catch {
+      return error;
     }
-    if (signal.isStopped()) return;
+    return new CommandFailure(failure.status, `${failure.message}; ${fate.text}`);
+  }
+
+  /** The write phase, then the drain (unless --no-drain, or a write was refused). */
+  async function measure(client: EventBusClient, endpoint: Endpoint): Promise<{ write: RunResult; drain: RunResult | null }> {
+    const write = await loadFailures(() => withProgress('writing', seconds === undefined ? 'events' : 'ms', (progress) => writeLoad(endpoint, {
+      stream,
+      connections: flags.connections,
+      depth: flags.depth,
+      sizeBytes: flags.size,
+      ...(seconds === undefined ? {} : { durationMs: seconds * 1000 }),
+      ...(flags.events === undefined ? {} : { events: flags.events }),
+      progress,
+    })));
+    if (!flags.drain || write.errors > 0) return { write, drain: null };
+    const { eventCount } = await client.getStreamInfo(stream);
+    draining = loadFailures(() => withProgress('draining', 'events', (progress) => drainLoad(endpoint, { stream, consumer: 'eventbus-bench', workers: flags.workers, batch: flags.batch, events: eventCount, progress, stopped: () => signal.isStopped() })));
+    return { write, drain: (await draining) as RunResult };
+  }
+
+  /** The report of a finished run (the stream already deleted unless --keep); exit 3 if any request was refused. */
+  async function report({ write, drain }: { write: RunResult; drain: RunResult | null }, endpoint: Endpoint): Promise<void> {
     const shape = { server: hostPort(endpoint), tls: endpoint.tls !== undefined, stream, connections: flags.connections, depth: flags.depth, size_bytes: flags.size };
     if (out.json) {
       await out.value({ ...shape, write: phaseJson(write), drain: drain === null ? null : { ...phaseJson(drain), workers: flags.workers, batch: flags.batch } });

@@ -2,8 +2,8 @@
  * `eventbus write NAME` with no event argument: JSON lines from stdin, one event per line, sent
  * pipelined on one connection (so they are stored in the order of the lines; with `--key`, each
  * takes the key's next version, and `--type` is given to each) with at most
- * {@link WINDOW} writes unanswered; reading stdin waits while the window is full, so memory stays
- * flat for a file of any size. Blank lines are skipped (and counted in line numbers).
+ * {@link WINDOW} writes unanswered, counted line by line; reading stdin waits while the window is
+ * full, so memory stays flat for a file of any size. Blank lines are skipped (and counted in line numbers).
  *
  * Every line is checked to be one JSON value before it is sent. At the first line that is not,
  * nothing more is sent; the lines before it are written, and the failure names the line (exit
@@ -21,7 +21,7 @@ import type { WriteOptions } from '../client/types.js';
 import { ErrorCodes, isEventBusError, type EventBusError } from '../errors.js';
 import { CommandFailure, clientFailure, type Target } from './command-failure.js';
 import { jsonProblem } from './json-input.js';
-import { formatCount } from './output.js';
+import { formatCount, formatOffsets } from './output.js';
 import type { ProgressBar } from './progress-bar.js';
 import type { StopSignal } from './stop-signal.js';
 
@@ -112,6 +112,15 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
     resume?.();
   });
   const waitFor = (condition: () => boolean) => (condition() ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve)));
+  const ending = () => refusal !== null || lost !== null || stop?.isStopped() === true;
+  /**
+   * Waits while {@link WINDOW} writes are unanswered (until half are); false once the reading is
+   * to end instead (a refusal, a lost connection, Ctrl-C).
+   */
+  const roomInWindow = async (): Promise<boolean> => {
+    while (inFlight >= WINDOW && !ending()) await waitFor(() => inFlight <= WINDOW / 2 || ending());
+    return !ending();
+  };
 
   let badLine: { line: number; problem: string } | null = null;
   let tooLong: { line: number; bytes: number } | null = null;
@@ -157,7 +166,7 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
   }
   async function readLines(): Promise<void> {
     reading: for await (const chunk of input as AsyncIterable<Buffer>) {
-      if (stop?.isStopped() === true) break;
+      if (ending()) break;
       bytesRead += chunk.length;
       let start = 0;
       for (;;) {
@@ -165,6 +174,8 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
         if (end === -1) break;
         if (!take(lineOf(chunk.subarray(start, end)))) break reading;
         start = end + 1;
+        // Line by line, not per chunk: one chunk of stdin can hold thousands of short lines.
+        if ((inFlight >= WINDOW || ending()) && !(await roomInWindow())) break reading;
       }
       if (start < chunk.length) {
         pieces.push(chunk.subarray(start));
@@ -176,13 +187,9 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
         }
       }
       progress.update(bytesRead);
-      while (inFlight >= WINDOW && refusal === null && lost === null && stop?.isStopped() !== true) {
-        await waitFor(() => inFlight <= WINDOW / 2 || refusal !== null || lost !== null || stop?.isStopped() === true);
-      }
-      if (refusal !== null || lost !== null) break;
     }
   }
-  if (badLine === null && tooLong === null && refusal === null && lost === null && stop?.isStopped() !== true && pieceBytes > 0) {
+  if (badLine === null && tooLong === null && pieceBytes > 0 && await roomInWindow()) {
     // The last line, without a newline; stdin that is only a byte order mark holds no line at all.
     const last = lineOf(Buffer.alloc(0));
     if (!(lineNumber === 0 && last.equals(UTF8_BOM))) take(last);
@@ -203,7 +210,7 @@ export async function bulkWrite(client: EventBusClient, stream: string, input: R
   while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
   progress.stop();
 
-  const written = `${formatCount(events)} event${events === 1 ? ' was' : 's were'} written${lastOffset === null ? '' : ` (offsets ${formatCount(firstOffset!)}–${formatCount(lastOffset)})`}`;
+  const written = `${formatCount(events)} event${events === 1 ? ' was' : 's were'} written${lastOffset === null ? '' : ` (${formatOffsets(firstOffset!, lastOffset)})`}`;
   const bad = badLine as { line: number; problem: string } | null;
   // A refusal comes first: the server may close the connection after it (LINE_TOO_LONG does),
   // failing the writes behind it, but the refusal is what stopped the writing.

@@ -5,6 +5,7 @@
  * `eventbus --help` and the other commands start fast.
  */
 import { Argument, InvalidArgumentError, Option, type Command } from 'commander';
+import { MAX_KEY_BYTES, MAX_TYPE_BYTES } from '../storage/format/record-fields.js';
 import { withConnectionOptions } from './connection-options.js';
 
 /** The defaults of `eventbus bench`: the harness's write-16x32 shape and drain (4 workers, batches of 100). */
@@ -15,6 +16,15 @@ function expectedVersion(value: string): string | number {
   if (value === 'any' || value === 'no_stream' || value === 'stream_exists') return value;
   if (/^-?\d+$/.test(value) && Number.isSafeInteger(Number(value)) && Number(value) >= -1) return Number(value);
   throw new InvalidArgumentError('give any, no_stream, stream_exists or a version number (-1 or more)');
+}
+
+/** A key or an event type: 1 to `maxBytes` bytes of UTF-8 (the server refuses any other; here it is a usage error). */
+function eventField(maxBytes: number): (value: string) => string {
+  return (value) => {
+    const bytes = Buffer.byteLength(value);
+    if (bytes === 0 || bytes > maxBytes) throw new InvalidArgumentError(`It must be 1 to ${maxBytes} bytes of UTF-8${bytes === 0 ? '' : ` (it is ${bytes})`}.`);
+    return value;
+  };
 }
 
 /** A whole number from `minimum` to 2^53 - 1 (a usage error otherwise). */
@@ -73,8 +83,8 @@ export function addClientCommands(program: Command, subcommand: (name: string) =
     .description('Write one event given as JSON, or, without it, JSON lines from stdin: one event per line, pipelined, stored in the order of the lines. A line that is not JSON stops the writing and is named (exit status 65).')
     .argument('<name>', 'the stream')
     .argument('[json]', 'the event: one JSON value (stored exactly as written)')
-    .option('--key <key>', "the aggregate the event belongs to (1 to 255 bytes): it gets the key's next version; from stdin, every line goes to this key in order")
-    .option('--type <type>', 'the event type (1 to 255 bytes), e.g. OrderPlaced')
+    .addOption(new Option('--key <key>', "the aggregate the event belongs to (1 to 255 bytes): it gets the key's next version; from stdin, every line goes to this key in order").argParser(eventField(MAX_KEY_BYTES)))
+    .addOption(new Option('--type <type>', 'the event type (1 to 255 bytes), e.g. OrderPlaced').argParser(eventField(MAX_TYPE_BYTES)))
     .addOption(new Option('--expected-version <v>', 'append only if the key (without --key, the stream) is at this version: any, no_stream, stream_exists or a number; one event only').argParser(expectedVersion))
     .addOption(new Option('--max-line-bytes <n>', "the server's max_line_bytes, for lines from stdin: a longer line stops the writing before it is sent (default: 5242880, the server's default)").argParser(wholeNumber(1)))
     .addHelpText('after', examples(`eventbus write orders '{"total":12.5}'`, `eventbus write orders --key order-123 --type OrderPlaced '{"total":12.5}'`, 'eventbus write orders < orders.jsonl', 'jq -c \'.[]\' export.json | eventbus write orders'))

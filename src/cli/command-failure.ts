@@ -49,8 +49,8 @@ export function hostPort(target: Pick<Target, 'host' | 'port'>): string {
 export function clientFailure(error: unknown, target: Target): CommandFailure {
   if (error instanceof CommandFailure) return error;
   if (!isEventBusError(error)) throw error;
-  // One line whatever the reason holds (OpenSSL's errors end in a newline).
-  const line = `${error.code}: ${error.reason.replace(/\s*\n\s*/g, ' ').trim()}`;
+  // One line whatever the reason holds (OpenSSL's errors end in a newline), OpenSSL's text in words.
+  const line = `${error.code}: ${tlsInWords(error.reason).replace(/\s*\n\s*/g, ' ').trim()}`;
   if (UNAVAILABLE_CODES.has(error.code)) return new CommandFailure(69, `${line}${unavailableHint(error, target)}`);
   if (error.code === ErrorCodes.UNAUTHORIZED) {
     return new CommandFailure(77, `${line} (the server at ${hostPort(target)} needs the client id and secret of a configured client: --auth ID:SECRET or EVENTBUS_AUTH)`);
@@ -58,7 +58,25 @@ export function clientFailure(error: unknown, target: Target): CommandFailure {
   return new CommandFailure(3, line);
 }
 
-/** What to try when the server could not be reached: a server to start, or TLS on one side only. */
+/**
+ * OpenSSL's own error text, as Node passes it on (`80FC2CAF807F0000:error:0A00010B:SSL
+ * routines:ssl3_get_record:wrong version number:../deps/openssl/…/ssl3_record.c:350:`): its
+ * reason is the group before the source file.
+ */
+const OPENSSL_ERROR = /[0-9A-F]{8,}:error:[0-9A-F]{8}:[^:\n]*:[^:\n]*:([^:\n]+):[^\s:]*:\d+:/g;
+
+/** A reason with OpenSSL's text replaced by what it means (its reason kept for searching). */
+function tlsInWords(reason: string): string {
+  return reason.replace(OPENSSL_ERROR, (_text, why: string) => (why === 'wrong version number'
+    // The first bytes the server sent were no TLS record: a server without TLS, most likely.
+    ? `the server did not answer in TLS (OpenSSL: ${why})`
+    : `TLS failed (OpenSSL: ${why})`));
+}
+
+/** Certificate errors that trusting the server's own certificate, or its CA's, with --tls-ca would end. */
+const UNTRUSTED_CERTIFICATE = /self[- ]signed certificate|unable to get local issuer certificate|unable to verify the first certificate/;
+
+/** What to try when the server could not be reached: a server to start, TLS on one side only, a CA to trust. */
 function unavailableHint(error: { code: string; reason: string }, target: Target): string {
   if (error.code !== ErrorCodes.CONNECTION_ERROR) return '';
   // A TLS server closes a plain connection without a word (its first line is no handshake): the
@@ -67,5 +85,6 @@ function unavailableHint(error: { code: string; reason: string }, target: Target
   if (target.tls === false && /the connection was closed before any answer/.test(error.reason)) return ' (a server with TLS? give --tls, or --tls-ca FILE for a self-signed certificate)';
   if (/ECONNREFUSED/.test(error.reason)) return ` (is a server running there? start one with 'eventbus serve', or give --host/--port or EVENTBUS_HOST/EVENTBUS_PORT)`;
   if (/SSL routines|wrong version number|EPROTO/.test(error.reason)) return ' (TLS on one side only? leave out --tls for a server without it, or give --tls for one with it)';
+  if (target.tls === true && UNTRUSTED_CERTIFICATE.test(error.reason)) return " (trust it with --tls-ca FILE: the server's certificate, or its CA's, in PEM)";
   return '';
 }

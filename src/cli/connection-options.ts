@@ -11,6 +11,7 @@ import { EventBusClient } from '../client/client.js';
 import type { Endpoint } from './bench/endpoint.js';
 import { CommandFailure, clientFailure, hostPort, unbracketedHost, type Target } from './command-failure.js';
 import { envFlag } from './defaults.js';
+import { fileErrorText } from './file-errors.js';
 import { ExitStatus, type ExitStatusValue } from './exit-status.js';
 import { parseServerPort } from './port-option.js';
 import { signalReceived, stopOnSignals, unlessStopped, type StopSignal } from './stop-signal.js';
@@ -62,7 +63,7 @@ export function endpointOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv = proc
     try {
       tlsOptions = { ca: readFileSync(flags.tlsCa) };
     } catch (error) {
-      throw new CommandFailure(64, `cannot read --tls-ca ${flags.tlsCa}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new CommandFailure(64, `cannot read --tls-ca ${flags.tlsCa}: ${fileErrorText(error)}; see '${helpCommand} --help'`);
     }
     // Node takes only PEM here, and says nothing of a file that is not: every certificate is then refused.
     if (!(tlsOptions.ca as Buffer).includes('-----BEGIN CERTIFICATE-----')) {

@@ -13,6 +13,7 @@
  * server's max_pending outstanding are named on stderr (once, under --follow), not waited on in silence.
  */
 import type { EventBusClient } from '../client/client.js';
+import { ErrorCodes } from '../errors.js';
 import { CommandFailure } from './command-failure.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
 import { ExitStatus } from './exit-status.js';
@@ -47,12 +48,13 @@ export async function consumeCommand(name: string, flags: ConsumeFlags): Promise
   try {
     await withClient(flags, async (client) => {
       // retry_events on a consumer the stream does not have would create it (a typo in
-      // --consumer would then deliver nothing, silently): ask first.
+      // --consumer would then deliver nothing, silently): ask first. Refused as the server
+      // refuses a field's value (there is no code for a missing consumer: the server has none to send).
       if (flags.retry === true) {
         const { consumers } = await client.getStreamInfo(name);
         if (!consumers.some((c) => c.name === consumer)) {
           const known = consumers.length === 0 ? 'it has none' : `its consumers: ${consumers.map((c) => c.name).join(', ')}`;
-          throw new CommandFailure(3, `stream ${name} has no consumer '${consumer}' (${known}); --retry delivers the events due for retry of an existing consumer; see 'eventbus consume --help'`);
+          throw new CommandFailure(ExitStatus.REFUSED, `${ErrorCodes.INVALID_FIELD}: stream ${name} has no consumer '${consumer}' (${known}); --retry delivers the events due for retry of an existing consumer; see 'eventbus consume --help'`);
         }
       }
       // Ctrl-C during a delivery request (a long-poll of up to 10 s): abandon it at once by

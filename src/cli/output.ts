@@ -118,6 +118,11 @@ export function formatCount(value: number): string {
   return value.toLocaleString('en-US');
 }
 
+/** `offset 2` for one offset, `offsets 0–1,199` for a range: what a report says was written or printed. */
+export function formatOffsets(first: number, last: number): string {
+  return first === last ? `offset ${formatCount(first)}` : `offsets ${formatCount(first)}–${formatCount(last)}`;
+}
+
 /** Bytes for a person: `512 B`, `1.5 KiB`, `3.2 MiB`, `1.1 GiB`. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

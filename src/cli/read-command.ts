@@ -10,7 +10,7 @@ import { CommandFailure } from './command-failure.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
 import { ExitStatus } from './exit-status.js';
 import { follow } from './follow.js';
-import { Output, formatCount } from './output.js';
+import { Output, formatCount, formatOffsets } from './output.js';
 import { rawEvents, type RawEvent } from './raw-events.js';
 import { stopOnSignals } from './stop-signal.js';
 
@@ -92,7 +92,7 @@ export async function readCommand(name: string, flags: ReadFlags): Promise<void>
     signal.dispose();
   }
   if (!following && signal.isStopped() && printed < limit) {
-    const range = firstPrinted === null ? '' : ` (offsets ${formatCount(firstPrinted)}–${formatCount(lastPrinted!)})`;
+    const range = firstPrinted === null ? '' : ` (${formatOffsets(firstPrinted, lastPrinted!)})`;
     throw new CommandFailure(ExitStatus.INTERRUPTED, `interrupted: ${formatCount(printed)} event${printed === 1 ? '' : 's'} printed${range}`);
   }
 }

@@ -15,21 +15,12 @@ import { Engine } from '../storage/index.js';
 import { JetStreamStore } from '../bus/jetstream/jetstream-store.js';
 import { nodeIO, type FileIO } from '../storage/index.js';
 import type { Logger as PinoLogger } from 'pino';
+import { fileErrorText } from './file-errors.js';
 import { createLogger } from './logging.js';
 import { checkNatsFiles } from './nats-files.js';
 import { checkServeDirectory } from './store-checks.js';
 import type { Resources } from './resources.js';
 import type { ServeSettings, TlsFiles } from './settings.js';
-
-/** What a file error means, in words; the code kept for searching. */
-const FILE_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'a directory, not a file',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-};
 
 /** `certs/c.pem (/srv/certs/c.pem)` for a relative path: where it was looked for. */
 function shownPath(file: string): string {
@@ -47,9 +38,7 @@ function loadTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
     try {
       return readFileSync(file);
     } catch (error) {
-      const errno = (error as NodeJS.ErrnoException).code;
-      const detail = errno === undefined ? String(error) : `${FILE_ERRORS[errno] ?? (error as Error).message} (${errno})`;
-      throw new EventBusError(ErrorCodes.INVALID_FIELD, `cannot read the TLS ${what} ${shownPath(file)} given by ${givenBy}: ${detail}`);
+      throw new EventBusError(ErrorCodes.INVALID_FIELD, `cannot read the TLS ${what} ${shownPath(file)} given by ${givenBy}: ${fileErrorText(error)}`);
     }
   };
   const cert = read(files.certFile, 'certificate', files.certGivenBy);

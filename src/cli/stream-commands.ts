@@ -8,7 +8,7 @@ import { ErrorCodes, isEventBusError } from '../errors.js';
 import { CommandFailure } from './command-failure.js';
 import { canAsk, confirm } from './confirm.js';
 import { withClient, type ConnectionFlags } from './connection-options.js';
-import { Output, formatBytes, formatCount } from './output.js';
+import { Output, formatBytes, formatCount, formatOffsets } from './output.js';
 
 /** A stream object as list_streams and get_stream_info send it. */
 interface WireStream {
@@ -138,7 +138,7 @@ export async function infoCommand(name: string, flags: ConnectionFlags): Promise
       `${out.bold('stream')} ${s.name}`,
       `  id        ${s.id}`,
       `  created   ${s.created_at}`,
-      `  events    ${formatCount(events)}${events > 0 ? ` (offsets ${formatCount(s.first_offset ?? 0)}–${formatCount((s.next_offset ?? 1) - 1)})` : ''}; the next is offset ${formatCount(s.next_offset ?? 0)}`,
+      `  events    ${formatCount(events)}${events > 0 ? ` (${formatOffsets(s.first_offset ?? 0, (s.next_offset ?? 1) - 1)})` : ''}; the next is offset ${formatCount(s.next_offset ?? 0)}`,
       `  size      ${formatBytes(s.bytes ?? 0)} in ${s.segment_count ?? 0} segment${s.segment_count === 1 ? '' : 's'}`,
     ];
     const consumers = s.consumers ?? [];

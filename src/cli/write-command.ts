@@ -5,6 +5,8 @@
  *
  * `--key` and `--type` (and, for one event, `--expected-version`) are passed with each write:
  * with a key, each event gets the key's next version (lines from stdin in their order).
+ * Stdin with no event (empty, or blank lines) is checked against the stream: a missing one is
+ * STREAM_NOT_FOUND (exit 3), as a write to it would be, not "0 events".
  */
 import { fstatSync } from 'node:fs';
 import { CommandFailure } from './command-failure.js';
@@ -13,7 +15,7 @@ import { ExitStatus } from './exit-status.js';
 import { bulkWrite } from './bulk-write.js';
 import { clientFailure } from './command-failure.js';
 import { jsonTextProblem } from './json-input.js';
-import { Output, formatCount, formatRate } from './output.js';
+import { Output, formatCount, formatOffsets, formatRate } from './output.js';
 import { NO_PROGRESS, progressBar } from './progress-bar.js';
 import { stopOnSignals, unlessStopped } from './stop-signal.js';
 import type { WriteOptions } from '../client/types.js';
@@ -79,11 +81,16 @@ export async function writeCommand(name: string, json: string | undefined, flags
       const progress = process.stdin.isTTY === true ? NO_PROGRESS : progressBar(`writing to ${name}`, 'bytes', total);
       // Ctrl-C: the bar is removed and what was written is reported (bulk-write.ts), exit 130.
       const result = await bulkWrite(client, name, process.stdin, progress, target, options, { stop, ...(flags.maxLineBytes === undefined ? {} : { maxLineBytes: flags.maxLineBytes }) });
+      // Nothing was sent, so nothing was refused: a stream name mistyped would go unnoticed.
+      if (result.events === 0) await client.getStreamInfo(name).catch((error: unknown) => {
+        const failure = clientFailure(error, target);
+        throw new CommandFailure(failure.status, `${failure.message} (stdin held no event to write)`);
+      });
       const perSecond = result.elapsedMs > 0 ? (result.events / result.elapsedMs) * 1000 : 0;
       if (out.json) {
         await out.value({ stream: name, events: result.events, lines: result.lines, first_offset: result.firstOffset, last_offset: result.lastOffset, elapsed_ms: Math.round(result.elapsedMs), events_per_second: Math.round(perSecond) });
       } else {
-        const offsets = result.lastOffset === null ? '' : ` (offsets ${formatCount(result.firstOffset!)}–${formatCount(result.lastOffset)})`;
+        const offsets = result.lastOffset === null ? '' : ` (${formatOffsets(result.firstOffset!, result.lastOffset)})`;
         await out.line(`wrote ${out.bold(formatCount(result.events))} event${result.events === 1 ? '' : 's'} to ${name}${offsets} in ${(result.elapsedMs / 1000).toFixed(2)} s ${out.dim(`(${formatRate(perSecond)})`)}`);
       }
     } finally {

@@ -1,12 +1,16 @@
 /**
  * `eventbus write` from stdin at its edges: a line too long for the server (refused before it is
  * sent, after reading no more of it than the limit, with the line named however many good lines
- * came first), a byte order mark on line 1, and a count written in the singular.
+ * came first), a byte order mark on line 1, a count written in the singular, and the window of
+ * 4,096 unanswered writes (held line by line, not per chunk of stdin), and stdin with no event
+ * for a stream that does not exist (refused as a write to it is, not "0 events").
  */
 import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/index.js';
 import { MAIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { until } from '../helpers/until.js';
 
 // Without tap's NODE_OPTIONS: its hooks slow every child process down.
 const { NODE_OPTIONS: _tapHooks, ...BASE_ENV } = process.env;
@@ -66,7 +70,7 @@ t.test('a too-long line after many good ones is named the same way (not a lost c
   // --max-line-bytes: a server set to less is respected before sending.
   const small = run(['write', 'big', '--max-line-bytes', '200'], `{"n":1}\n"${'b'.repeat(300)}"\n`);
   t.equal(small.status, 3, small.stderr);
-  t.match(small.stderr, /line 2 of stdin: LINE_TOO_LONG: longer than the server takes \(200 bytes[^\n]*; 1 event was written/);
+  t.match(small.stderr, /line 2 of stdin: LINE_TOO_LONG: longer than the server takes \(200 bytes[^\n]*; 1 event was written \(offset [\d,]+\),/);
 });
 
 t.test('a UTF-8 byte order mark on line 1 is skipped', async (t) => {
@@ -76,4 +80,36 @@ t.test('a UTF-8 byte order mark on line 1 is skipped', async (t) => {
   t.match(JSON.parse(result.stdout), { events: 2, lines: 2 });
   const page = await client.getStreamEvents<{ bom: number }>('big', { fromOffset: before });
   t.same(page.events.map((e) => e.body), [{ bom: 1 }, { bom: 2 }]);
+});
+
+t.test('at most 4,096 writes unanswered: a server that never answers receives 4,096 lines, not a chunk of stdin more', async (t) => {
+  // It reads and counts request lines, and answers none.
+  let received = 0;
+  const silent = net.createServer((socket) => socket.on('data', (chunk: Buffer) => {
+    for (const byte of chunk) if (byte === 0x0a) received += 1;
+  }));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => silent.close());
+  const port = (silent.address() as net.AddressInfo).port;
+  const child = spawn(process.execPath, [MAIN, 'write', 'x'], { env: { ...BASE_ENV, EVENTBUS_PORT: String(port) }, stdio: ['pipe', 'ignore', 'ignore'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  child.stdin.on('error', () => {}); // EPIPE when it is killed
+  // 8-byte lines: one 64 KiB chunk of stdin holds 8,192 of them.
+  child.stdin.end('{"n":1}\n'.repeat(20_000));
+  t.ok(await until(() => received >= 4096, 30_000), `the window is sent (${received} lines)`);
+  // Whatever more it would send goes out at once (it waits for nothing): give it time to.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.equal(received, 4096, 'exactly the window, then it waits for answers');
+});
+
+t.test('stdin with no event, for a stream that does not exist: STREAM_NOT_FOUND (exit 3), as a write to it would be', async (t) => {
+  for (const input of ['', '\n  \n']) {
+    const missing = run(['write', 'nosuchstream'], input);
+    t.equal(missing.status, 3, `${JSON.stringify(input)}: ${missing.stderr}`);
+    t.match(missing.stderr, /^eventbus: STREAM_NOT_FOUND: [^\n]*nosuchstream[^\n]*\(stdin held no event to write\)\n$/, `${JSON.stringify(input)}: one line with the code`);
+    t.equal(missing.stdout, '', 'no report');
+  }
+  const existing = run(['write', 'big'], '');
+  t.equal(existing.status, 0, existing.stderr);
+  t.match(JSON.parse(existing.stdout), { stream: 'big', events: 0, lines: 0 }, 'an existing stream: 0 events, exit 0');
 });

@@ -87,7 +87,7 @@ t.test('a session: create, write, read, info, streams, consume, delete', async (
   const acked = run(['consume', 'orders', '--consumer', 'billing', '--ack']);
   t.same(acked.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { offset: number }).offset), [2, 3], 'the rest, acknowledged');
   t.equal(run(['consume', 'orders', '--consumer', 'billing']).stdout, '', 'nothing more due');
-  oneLine(t, run(['consume', 'orders', '--consumer', 'biling', '--retry']), 3, /^eventbus: stream orders has no consumer 'biling' \(its consumers: billing\)/, '--retry for a consumer that does not exist');
+  oneLine(t, run(['consume', 'orders', '--consumer', 'biling', '--retry']), 3, /^eventbus: INVALID_FIELD: stream orders has no consumer 'biling' \(its consumers: billing\)/, '--retry for a consumer that does not exist: refused with its code, as exit 3 lines are');
   t.notMatch(run(['info', 'orders']).stdout, /biling/, 'and it is not created');
 
   const info = run(['info', 'orders']);
@@ -321,9 +321,11 @@ t.test('TLS: --tls-ca trusts a self-signed server; without it the certificate is
   t.equal(runTls(['write', 'secure'], { input: '{"over":"tls"}\n' }).status, 0);
   t.match(runTls(['read', 'secure']).stdout, /"body":\{"over":"tls"\}/);
   t.match(JSON.parse(runTls(['bench', '--events', '200', '--connections', '2', '--depth', '2']).stdout), { tls: true, write: { events: 200, errors: 0 }, drain: { events: 200 } }, 'bench over TLS');
-  oneLine(t, runner(secure.port)(['streams', '--tls']), 69, /^eventbus: CONNECTION_ERROR: could not connect to 127\.0\.0\.1:\d+: self[- ]signed certificate/, 'an untrusted certificate');
-  oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'missing.pem')]), 64, /cannot read --tls-ca .*missing\.pem: ENOENT/, 'a missing CA file');
-  oneLine(t, run(['streams', '--tls']), 69, /CONNECTION_ERROR: .*\(TLS on one side only\?/, '--tls against a server without TLS: one line, and the hint is about TLS');
+  oneLine(t, runner(secure.port)(['streams', '--tls']), 69, /^eventbus: CONNECTION_ERROR: could not connect to 127\.0\.0\.1:\d+: self[- ]signed certificate \(trust it with --tls-ca FILE: the server's certificate, or its CA's, in PEM\)$/, 'an untrusted certificate: the hint is --tls-ca');
+  oneLine(t, runner(secure.port)(['streams', '--tls-ca', path.join(dir, 'missing.pem')]), 64, /^eventbus: cannot read --tls-ca .*missing\.pem: no such file \(ENOENT\); see 'eventbus streams --help'$/, 'a missing CA file: in words, with the help pointer of usage errors');
+  const plain = run(['streams', '--tls']);
+  oneLine(t, plain, 69, /^eventbus: CONNECTION_ERROR: could not connect to 127\.0\.0\.1:\d+: the server did not answer in TLS \(OpenSSL: wrong version number\) \(TLS on one side only\?/, '--tls against a server without TLS: one line, and the hint is about TLS');
+  t.notMatch(plain.stderr, /SSL routines|:error:|\.c:\d+/, "without OpenSSL's raw text");
   oneLine(t, runner(secure.port)(['streams']), 69, /^eventbus: CONNECTION_ERROR: .*\(a server with TLS\? give --tls, or --tls-ca FILE/, 'a plain client against a TLS server: the hint is about TLS');
   for (const args of [['read', 'secure', '--follow'], ['read', 'secure'], ['consume', 'secure', '--follow']]) {
     oneLine(t, runner(secure.port)(args), 69, /^eventbus: CONNECTION_ERROR: the connection was closed before any answer \(a server with TLS\? give --tls, or --tls-ca FILE/, `${args.join(' ')} without --tls against a TLS server: the hint is about TLS`);

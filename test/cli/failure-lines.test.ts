@@ -5,9 +5,10 @@
  * cannot be written (a full disk: exit 1, never a stack trace, and nothing acknowledged by
  * `consume --ack`); a consumer at max_pending (said so); `read --from` past the end (refused as
  * `read --follow` refuses it); `--port 0` for a client (a usage error); an IPv6 address written
- * `[::1]:port`; `help nosuch`; stdin that is only a byte order mark (no line).
+ * `[::1]:port`; `help nosuch`; stdin that is only a byte order mark (no line); `bench` whose
+ * server is killed mid-run (the stream it leaves behind named, with how to delete it).
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import t from 'tap';
 import { EventBusClient } from '../../src/client/index.js';
 import { MAIN, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 import type { TapTest } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 // Without tap's NODE_OPTIONS: its hooks slow every child process down.
 const { NODE_OPTIONS: _tapHooks, ...BASE_ENV } = process.env;
@@ -60,13 +62,45 @@ t.test("a line longer than the server's max_line_bytes, with lines behind it: LI
   runSmall(['create', 'm']);
   const input = `{"a":1}\n"${'x'.repeat(200_000)}"\n${'{"a":3}\n'.repeat(10)}`;
   // The CLI's own check is for the default 5 MiB: this server's limit is found by the server.
-  oneLine(t, runSmall(['write', 'm'], { input }), 3, /^eventbus: line 2 of stdin: LINE_TOO_LONG: request line longer than 100000 bytes.*; 1 event was written \(offsets 0–0\).*nothing after line 2 was stored/, 'write from stdin');
+  oneLine(t, runSmall(['write', 'm'], { input }), 3, /^eventbus: line 2 of stdin: LINE_TOO_LONG: request line longer than 100000 bytes.*; 1 event was written \(offset 0\).*nothing after line 2 was stored/, 'write from stdin');
   const smallClient = await EventBusClient.connect({ port: small.port });
   t.equal((await smallClient.getStreamInfo('m')).eventCount, 1, 'only the line before it is stored');
   await smallClient.close();
   // bench: events over the default 5 MiB line limit; the server says LINE_TOO_LONG and closes.
   const bench = run(['bench', '--events', '10', '--size', '6000000', '--connections', '2', '--depth', '1']);
-  oneLine(t, bench, 3, /^eventbus: LINE_TOO_LONG: request line longer than 5242880 bytes.*; the server closed a connection with 1 request in flight$/, 'bench');
+  oneLine(t, bench, 3, /^eventbus: LINE_TOO_LONG: request line longer than 5242880 bytes.*; the server closed a connection with 1 request in flight; stream eventbus-bench-[0-9a-f]{8} deleted$/, 'bench');
+});
+
+t.test('bench losing its server mid-run (killed): exit 69, and the line names the stream left behind and how to delete it', async (t) => {
+  const doomed = await startServerProcess();
+  t.teardown(() => void doomed.stop('SIGKILL'));
+  const child = spawn(process.execPath, [MAIN, 'bench', '--seconds', '60', '--connections', '2', '--depth', '4'], { env: { ...BASE_ENV, EVENTBUS_PORT: String(doomed.port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  child.stdout.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Killed once the run is writing (its stream holds events).
+  const watcher = await EventBusClient.connect({ port: doomed.port });
+  let stream = '';
+  t.ok(await until(async () => {
+    const found = (await watcher.listStreams()).streams.find((s) => s.name.startsWith('eventbus-bench-') && s.eventCount > 0);
+    stream = found?.name ?? '';
+    return found !== undefined;
+  }, 30_000), 'the bench is writing');
+  watcher.destroy();
+  await doomed.stop('SIGKILL');
+  t.equal(await exited, 69, stderr);
+  const lines = stderr.trimEnd().split('\n');
+  t.equal(lines.length, 1, `one line: ${JSON.stringify(stderr)}`);
+  t.match(lines[0], /^eventbus: CONNECTION_ERROR: /, 'the connection error first');
+  t.match(lines[0], new RegExp(`; stream ${stream} not deleted \\(CONNECTION_ERROR: [^;()]+; eventbus delete ${stream}\\)$`), `names ${stream} and how to delete it`);
+  // It is indeed left behind: the restarted server has it.
+  const again = await startServerProcess({ dataDir: doomed.dataDir });
+  t.teardown(() => void again.stop('SIGKILL'));
+  const after = await EventBusClient.connect({ port: again.port });
+  t.ok((await after.getStreamInfo(stream)).eventCount > 0, 'the stream named is there');
+  await after.close();
 });
 
 t.test('output that cannot be written (a full disk) is one line, exit 1; consume --ack acknowledges nothing of it', async (t) => {

@@ -23,6 +23,10 @@ t.test('usage errors are one line with a pointer to the help, exit status 64', a
     [['streams', '--port', '65536'], /'--port <port>' argument '65536' is invalid\. It must be a whole number from 1 to 65535;/, 'eventbus streams --help'],
     [['streams', '--port', 'abc'], /'--port <port>' argument 'abc' is invalid\. It must be a whole number from 1 to 65535;/, 'eventbus streams --help'],
     [['read', 'x', '--from', '9007199254740993'], /'--from <offset>' argument '9007199254740993' is invalid\. It must be a whole number from 0 to 9007199254740991;/, 'eventbus read --help'],
+    // A key or type is 1 to 255 bytes: an empty or longer one is the command line's mistake, not the server's refusal.
+    [['write', 'x', '{}', '--key', ''], /'--key <key>' argument '' is invalid\. It must be 1 to 255 bytes of UTF-8;/, 'eventbus write --help'],
+    [['write', 'x', '{}', '--key', 'é'.repeat(128)], /'--key <key>' argument 'é+' is invalid\. It must be 1 to 255 bytes of UTF-8 \(it is 256\);/, 'eventbus write --help'],
+    [['write', 'x', '{}', '--type', ''], /'--type <type>' argument '' is invalid\. It must be 1 to 255 bytes of UTF-8;/, 'eventbus write --help'],
     [['serve', '--hots', 'x'], /unknown option '--hots' \(Did you mean --host\?\)/, 'eventbus serve --help'],
     [['serve', '--fsync', 'sometimes'], /'sometimes' is invalid/, 'eventbus serve --help'],
     [['bogus'], /unknown command 'bogus'/, 'eventbus --help'],
