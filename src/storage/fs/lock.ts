@@ -129,10 +129,9 @@ export interface ExclusiveFile {
   owner(text: string): LockOwner | null;
   /**
    * The refusal (LOCKED): held by the running process `pid` (`claimed`: it holds a claim on a
-   * stale one, so is taking it over); `busy`: it kept changing under us. `stuck` is no longer
-   * produced (claims on claims have no depth limit now); tools/restore.ts still handles it.
+   * stale one, so is taking it over); `busy`: it kept changing under us.
    */
-  refusal(why: { held: number; claimed: boolean } | { busy: true } | { stuck: string }): EventBusError;
+  refusal(why: { held: number; claimed: boolean } | { busy: true }): EventBusError;
 }
 
 /** The LOCK of `dataDir`, as an {@link ExclusiveFile}. */
@@ -144,7 +143,6 @@ function lockSpec(dataDir: string): ExclusiveFile {
     refusal(why) {
       if ('held' in why && !why.claimed) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${why.held}`);
       if ('held' in why) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by process ${why.held}, which is taking over its stale LOCK`);
-      assert('busy' in why, 'a LOCK is never stuck: claims have no depth limit');
       return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
     },
   };

@@ -134,9 +134,7 @@ function markerSpec(target: string): ExclusiveFile {
     helperPrefix,
     owner: (text) => parseLock(`${text.split('\n').slice(0, 3).join('\n')}\n`),
     refusal(why) {
-      const reason = 'held' in why ? `a restore into ${target} is running (process ${why.held}); nothing was changed`
-        : 'busy' in why ? `another restore into ${target} is starting; nothing was changed`
-          : `${target} cannot be restored into: ${why.stuck} is claimed by processes that are gone; remove the files starting with ${helperPrefix}claim there`;
+      const reason = 'held' in why ? `a restore into ${target} is running (process ${why.held}); nothing was changed` : `another restore into ${target} is starting; nothing was changed`;
       return new EventBusError(ErrorCodes.LOCKED, reason, { context: { path: target, ...('held' in why ? { pid: why.held } : {}) } });
     },
   };
