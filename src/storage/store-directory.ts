@@ -19,7 +19,10 @@
  * A directory holding {@link RESTORE_MARKER} is a restore that has not finished (tools/restore.ts
  * writes it first and removes it last): kind `store` with `restoreInterrupted` (or a running
  * restore: `restoreHolder`), which nothing may open, snapshot or verify as a store; a restore
- * into it again clears it.
+ * into it again clears it. Except a marker in phase `claimed` whose process is gone: that restore
+ * was killed before it found the directory empty, so wrote nothing there, and the directory is
+ * judged by its other entries, as if the marker were not there (a restore that finished into it
+ * meanwhile is a store).
  */
 import path from 'node:path';
 import { ioError } from '../errors.js';
@@ -35,9 +38,19 @@ const STORE_MARKERS = [CATALOG.name, STREAMS_DIR, LOCK_FILE, CRC_CHECKPOINT.name
  * Written first into the target of `eventbus restore` and removed last, once everything the
  * restore wrote (the catalog with its new store id included) is durable: while it exists the
  * directory is a restore cut short, never a store. Its text: the restoring process as a LOCK
- * names its owner (three lines: fs/lock.ts), then the snapshot's path.
+ * names its owner (three lines: fs/lock.ts), then the snapshot's path, then its phase
+ * ({@link restorePhase}).
  */
 export const RESTORE_MARKER = 'RESTORING';
+
+/**
+ * The phase a marker's text names (its fifth line): `claimed` while its restore has not yet
+ * found the directory empty (it has written nothing there), `copying` from then on. A marker
+ * of an older version (four lines, or empty) is `copying`: it may own what the directory holds.
+ */
+export function restorePhase(text: string): 'claimed' | 'copying' {
+  return text.split('\n')[4] === 'claimed' ? 'claimed' : 'copying';
+}
 /** Left by acquireLock (fs/lock.ts) when a crash came between its takeover and its cleanup. */
 const STALE_LOCK_PATTERN = /^LOCK\.stale\.\d+$/;
 
@@ -105,7 +118,11 @@ export function inspectStoreDirectory(dir: string, io: FileIO = nodeIO): StoreDi
   if (names.includes(MANIFEST_FILE)) return found('snapshot', { complete: true });
   const base = path.basename(absolute);
   if (base.startsWith('.snapshot-') && base.endsWith('.partial')) return found('snapshot', { complete: false });
-  if (names.includes(RESTORE_MARKER)) return found('store', { restoreInterrupted: true, ...restoreOf(io, absolute) });
+  if (names.includes(RESTORE_MARKER)) {
+    const { abandonedClaim, ...restore } = restoreOf(io, absolute);
+    if (!abandonedClaim) return found('store', { restoreInterrupted: true, ...restore });
+    names = names.filter((name) => name !== RESTORE_MARKER); // owns nothing here (see the top of this file)
+  }
   if (names.every(ignorable)) return found('empty');
   if (!names.some((name) => (STORE_MARKERS as readonly string[]).includes(name) || STALE_LOCK_PATTERN.test(name))) return found('other');
   const holder = names.includes(LOCK_FILE) ? lockOf(io, absolute) : null;
@@ -125,19 +142,23 @@ export function unfinishedRestoreReason(found: StoreDirectory): string {
     `Run the restore again, which clears what the interrupted one wrote: eventbus restore ${snapshot} --data ${found.path}`;
 }
 
-/** The restore a {@link RESTORE_MARKER} names: the process still running it (or null), and its snapshot. */
-function restoreOf(io: FileIO, dir: string): { restoreHolder: number | null; restoreSource: string | null } {
+/**
+ * The restore a {@link RESTORE_MARKER} names: the process still running it (or null), its
+ * snapshot, and whether it is a `claimed` one whose process is gone (it wrote nothing here).
+ */
+function restoreOf(io: FileIO, dir: string): { restoreHolder: number | null; restoreSource: string | null; abandonedClaim: boolean } {
   let text: string;
   try {
     text = readWholeFile(io, path.join(dir, RESTORE_MARKER)).toString('utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { restoreHolder: null, restoreSource: null }; // finished meanwhile
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { restoreHolder: null, restoreSource: null, abandonedClaim: false }; // finished meanwhile
     throw ioError(`reading the ${RESTORE_MARKER} marker of ${dir}`, error);
   }
   const lines = text.split('\n');
   const owner = parseLock(`${lines.slice(0, 3).join('\n')}\n`);
   const source = lines[3] ?? '';
-  return { restoreHolder: owner !== null && ownerRunning(owner) ? owner.pid : null, restoreSource: source === '' ? null : source };
+  const holder = owner !== null && ownerRunning(owner) ? owner.pid : null;
+  return { restoreHolder: holder, restoreSource: source === '' ? null : source, abandonedClaim: holder === null && restorePhase(text) === 'claimed' };
 }
 
 /** Who holds the store's LOCK (fs/lock.ts): a running process, `stale` (torn, or its process gone), or null. */

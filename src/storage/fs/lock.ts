@@ -128,11 +128,15 @@ export interface ExclusiveFile {
   /** The owner a text of it (or of a claim on it) names; null when torn or foreign, so stale. */
   owner(text: string): LockOwner | null;
   /**
-   * The refusal (LOCKED): held by the running process `pid` (`claimed`: it holds a claim on a
-   * stale one, so is taking it over); `busy`: it kept changing under us. `stuck` is no longer
-   * produced (claims on claims have no depth limit now); tools/restore.ts still handles it.
+   * The text that replaces a stale one holding `seen` (claims on it excepted); without it, the
+   * staged text. A restore's marker keeps the phase of the one it replaces (tools/restore.ts).
    */
-  refusal(why: { held: number; claimed: boolean } | { busy: true } | { stuck: string }): EventBusError;
+  successor?(seen: string): string;
+  /**
+   * The refusal (LOCKED): held by the running process `pid` (`claimed`: it holds a claim on a
+   * stale one, so is taking it over); `busy`: it kept changing under us.
+   */
+  refusal(why: { held: number; claimed: boolean } | { busy: true }): EventBusError;
 }
 
 /** The LOCK of `dataDir`, as an {@link ExclusiveFile}. */
@@ -144,7 +148,6 @@ function lockSpec(dataDir: string): ExclusiveFile {
     refusal(why) {
       if ('held' in why && !why.claimed) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is in use by process ${why.held}`);
       if ('held' in why) return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by process ${why.held}, which is taking over its stale LOCK`);
-      assert('busy' in why, 'a LOCK is never stuck: claims have no depth limit');
       return new EventBusError(ErrorCodes.LOCKED, `data directory ${dataDir} is being opened by another process`);
     },
   };
@@ -221,7 +224,8 @@ function take(io: FileIO, spec: ExclusiveFile, staged: string, target: string, d
 }
 
 /**
- * Replaces `target`, judged stale with content `seen`, by a name of `staged`, atomically
+ * Replaces `target`, judged stale with content `seen`, by a name of `staged` (or a file holding
+ * the spec's successor text), atomically
  * (rename: the name never goes missing, so no process can create it meanwhile). Only a holder
  * of the claim on `seen` may replace `seen`, so of two processes that judged it stale only one
  * does; the other, holding the claim after it, finds the content changed and returns false.
@@ -236,7 +240,9 @@ function replaceStale(io: FileIO, spec: ExclusiveFile, staged: string, target: s
     const swap = path.join(spec.dir, `${spec.helperPrefix}swap.${process.pid}`);
     unlinkIfThere(io, swap);
     try {
-      if (!createAs(io, staged, swap)) throw Object.assign(new Error(`${swap} appeared`), { code: 'EEXIST' });
+      const text = depth === 0 && spec.successor !== undefined ? spec.successor(seen) : null;
+      const created = text === null ? createAs(io, staged, swap) : createWithText(io, swap, text);
+      if (!created) throw Object.assign(new Error(`${swap} appeared`), { code: 'EEXIST' });
       io.rename(swap, target);
     } catch (error) {
       unlinkIfThere(io, swap, true);

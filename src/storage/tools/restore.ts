@@ -11,7 +11,8 @@
  * at once, one holds the marker and the others are refused (LOCKED). A restore cut short
  * (kill -9, a power loss, a full disk) leaves the marker: `serve`, the engine, `snapshot` and
  * `verify` refuse the directory, and a restore into it again removes what the cut-short one wrote
- * and starts over. (Staging in a sibling directory renamed into place would not do: the target
+ * and starts over. Except one cut short before it found the directory empty (its marker still in
+ * phase `claimed`, see takeMarker): it wrote nothing, and its marker is ignored. (Staging in a sibling directory renamed into place would not do: the target
  * may be an existing empty directory, a mount point holding `lost+found`, which a rename cannot
  * replace.)
  *
@@ -23,8 +24,8 @@ import path from 'node:path';
 import { ErrorCodes, EventBusError } from '../../errors.js';
 import { CATALOG, renewStoreId } from '../catalog.js';
 import { ensureDirectory } from '../fs/directory.js';
-import { writeFully, type FileIO } from '../fs/io.js';
-import { ignorable, inspectStoreDirectory, RESTORE_MARKER } from '../store-directory.js';
+import { readWholeFile, writeFully, type FileIO } from '../fs/io.js';
+import { ignorable, inspectStoreDirectory, RESTORE_MARKER, restorePhase } from '../store-directory.js';
 import { STREAMS_DIR } from '../stream-lifecycle.js';
 import { TEMPORARY_SUFFIX } from '../fs/atomic-file.js';
 import { ownerText, parseLock, removeAbandonedHelpers, stageExclusiveText, takeExclusive, type ExclusiveFile } from '../fs/lock.js';
@@ -126,40 +127,52 @@ function refuseForeignNames(io: FileIO, target: string, fail: (reason: string) =
   }
 }
 
-/** The marker of `target` as an exclusive file (fs/lock.ts): its owner is its first three lines, as a LOCK's. */
-function markerSpec(target: string): ExclusiveFile {
+/** The marker's text for this process: owner (three lines, as a LOCK's), snapshot, phase (store-directory.ts). */
+function markerText(source: string, phase: 'claimed' | 'copying'): string {
+  return `${ownerText()}${source}\n${phase}\n`;
+}
+
+/**
+ * The marker of `target` as an exclusive file (fs/lock.ts): its owner is its first three lines,
+ * as a LOCK's; a stale one is replaced by ours in the phase it was in (a `copying` one may own
+ * what the directory holds, a `claimed` one owns nothing), so that no crash at any step makes a
+ * `claimed` marker stand over a cut-short restore's files.
+ */
+function markerSpec(target: string, source: string): ExclusiveFile {
   const helperPrefix = `.${RESTORE_MARKER}.`;
   return {
     dir: target,
     helperPrefix,
     owner: (text) => parseLock(`${text.split('\n').slice(0, 3).join('\n')}\n`),
+    successor: (seen) => markerText(source, restorePhase(seen)),
     refusal(why) {
-      const reason = 'held' in why ? `a restore into ${target} is running (process ${why.held}); nothing was changed`
-        : 'busy' in why ? `another restore into ${target} is starting; nothing was changed`
-          : `${target} cannot be restored into: ${why.stuck} is claimed by processes that are gone; remove the files starting with ${helperPrefix}claim there`;
+      const reason = 'held' in why ? `a restore into ${target} is running (process ${why.held}); nothing was changed` : `another restore into ${target} is starting; nothing was changed`;
       return new EventBusError(ErrorCodes.LOCKED, reason, { context: { path: target, ...('held' in why ? { pid: why.held } : {}) } });
     },
   };
 }
 
 /**
- * Makes `target` this restore's: its marker created whole (the owner's text and the snapshot's
- * path written to a hidden file and fsynced, then linked as the marker, which fails when one
- * exists), or taken over from a restore that is gone, as the LOCK is (fs/lock.ts). Of restores
- * into one directory at once exactly one gets it; the others are refused with LOCKED (a restore
- * into it is running). Before, the marker was created empty and then filled: a second restore
- * could read it empty, judge it interrupted, and clear the first one's files while it copied.
- * Then what a restore cut short wrote is removed (the marker, now ours, stays); a directory that
- * turned into something else meanwhile (a restore finished into it) is left as it is and refused.
- * Returns the marker's path.
+ * Makes `target` this restore's: its marker created whole in phase `claimed` (the owner's text,
+ * the snapshot's path and the phase written to a hidden file and fsynced, then linked as the
+ * marker, which fails when one exists), or taken over from a restore that is gone, as the LOCK
+ * is (fs/lock.ts), in the phase that one was in. Of restores into one directory at once exactly
+ * one gets it; the others are refused with LOCKED (a restore into it is running).
+ *
+ * Then, by phase: `claimed` (ours new, or a killed one's that had written nothing) owns nothing
+ * here, so anything the directory holds is someone else's (a restore that finished into it after
+ * we looked, say): the marker is removed and the restore refused, nothing else touched. `copying`
+ * (a cut-short restore's) is cleared: what it wrote is removed. Only then is the marker made
+ * `copying`, durably, before anything is copied: a restore killed at any step before leaves a
+ * `claimed` marker, which serve, open and restore ignore once its process is gone
+ * (store-directory.ts), so it never makes a finished store unusable. Returns the marker's path.
  */
 function takeMarker(io: FileIO, target: string, source: string, fail: (reason: string) => EventBusError): string {
-  const spec = markerSpec(target);
+  const spec = markerSpec(target, source);
   const marker = path.join(target, RESTORE_MARKER);
-  const staged = stageExclusiveText(io, spec, `${ownerText()}${source}\n`);
-  let tookOver: boolean;
+  const staged = stageExclusiveText(io, spec, markerText(source, 'claimed'));
   try {
-    tookOver = takeExclusive(io, spec, staged, marker);
+    takeExclusive(io, spec, staged, marker);
   } finally {
     try {
       io.unlink(staged);
@@ -167,15 +180,18 @@ function takeMarker(io: FileIO, target: string, source: string, fail: (reason: s
       // Ours and hidden: a leftover is removed with the other helpers by the next restore.
     }
   }
-  io.syncDirNow(target);
-  const written = io.readdir(target).filter((name) => name !== RESTORE_MARKER && !ignorable(name));
-  if (written.length > 0 && !tookOver) {
-    // Not ours to clear: it was empty or a restore cut short when we looked, and is no longer.
+  if (restorePhase(readWholeFile(io, marker).toString('utf8')) === 'copying') {
+    clearInterruptedRestore(io, target, fail);
+  } else if (io.readdir(target).some((name) => name !== RESTORE_MARKER && !ignorable(name))) {
+    // Not ours to clear: it was empty (or held only a claim) when we looked, and is no longer.
     io.unlink(marker);
     io.syncDirNow(target);
     throw fail(`${target} is not an empty directory; restore never overwrites data`);
   }
-  if (tookOver) clearInterruptedRestore(io, target, fail);
+  // Ours, and the directory empty but for it: from here on the files are this restore's.
+  const copying = stageExclusiveText(io, spec, markerText(source, 'copying'));
+  io.rename(copying, marker);
+  io.syncDirNow(target);
   removeAbandonedHelpers(io, spec);
   return marker;
 }
