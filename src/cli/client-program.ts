@@ -110,7 +110,7 @@ export function addClientCommands(program: Command, subcommand: (name: string) =
     .addOption(new Option('--max <n>', 'deliver at most this many events').argParser(wholeNumber(1)))
     .addOption(new Option('--batch <n>', 'events per process_events (default: 100; the server caps it at 1,000)').argParser(wholeNumber(1)))
     .option('--retry', 'deliver the events due for retry instead (retry_events)')
-    .option('-f, --follow', 'wait for new events instead of stopping when nothing is due (until Ctrl-C)')
+    .option('-f, --follow', 'wait for new events instead of stopping when nothing is due (until Ctrl-C), connecting again to a server that restarts')
     .addHelpText('after', examples('eventbus consume orders --consumer billing --max 10', 'eventbus consume orders --consumer billing --ack --follow', 'eventbus consume orders --consumer billing --retry'))
     .action(async (name: string, flags) => (await import('./consume-command.js')).consumeCommand(name, flags));
 

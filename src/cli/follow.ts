@@ -15,8 +15,8 @@ import { unlessStopped } from './stop-signal.js';
 /** Resubscribing after the server ended a subscription waits this long at first (a restarting server). */
 export const RESUBSCRIBE_MS = 200;
 /** …and then twice as long each time it cannot connect, up to this. */
-const RESUBSCRIBE_MAX_MS = 2_000;
-/** A server gone for longer than this (not restarting) ends following with the connection error. */
+export const RESUBSCRIBE_MAX_MS = 2_000;
+/** A server gone for longer than this (not restarting) ends following (read and consume) with the connection error. */
 export const RECONNECT_WINDOW_MS = 60_000;
 
 export interface FollowOptions {
@@ -26,8 +26,8 @@ export interface FollowOptions {
   isStopped(): boolean;
 }
 
-/** Errors after which following subscribes again: the server ended it, or went away (a restart). */
-function resumable(error: unknown): boolean {
+/** Errors after which following subscribes again (and `consume --follow` reconnects): the server ended it, or went away (a restart). */
+export function resumable(error: unknown): boolean {
   return isEventBusError(error, ErrorCodes.SLOW_CONSUMER) || isEventBusError(error, ErrorCodes.SHUTTING_DOWN) || isEventBusError(error, ErrorCodes.CONNECTION_ERROR);
 }
 

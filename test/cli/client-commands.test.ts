@@ -287,6 +287,54 @@ t.test('read --follow rides out a server killed and restarted: it subscribes aga
   t.equal(await exited, 0, 'Ctrl-C ends it cleanly');
 });
 
+t.test('consume --follow --ack rides out a server restarted (kill -9, then SIGTERM): it reconnects and delivers and acknowledges each event once', async (t) => {
+  const port = await closedPort();
+  const dataDir = path.join(tempDir(t, 'consume-restart-'), 'data');
+  let own = await startServerProcess({ dataDir, args: ['--port', String(port)] });
+  t.teardown(() => own.stop('SIGKILL'));
+  const runOwn = runner(port);
+  runOwn(['create', 'jobs']);
+  runOwn(['write', 'jobs', '{"n":"before"}']);
+  const child = spawn(process.execPath, [MAIN, 'consume', 'jobs', '--consumer', 'workers', '--ack', '--follow'], { env: { ...BASE_ENV, EVENTBUS_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let output = '';
+  let errors = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const until = async (predicate: () => boolean, what: string) => {
+    for (let i = 0; !predicate(); i++) {
+      if (i > 1000) throw new Error(`${what}: no sign after 20 s; output so far: ${output}; stderr: ${errors}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await until(() => output.includes('"before"'), 'the existing event');
+  await new Promise((resolve) => setTimeout(resolve, 300)); // acknowledged, and the next long-poll waiting
+  // Killed: the long-poll's connection drops; down for a while (the old code gave up ~2 s after a drop).
+  await own.stop('SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  own = await startServerProcess({ dataDir, args: ['--port', String(port)] });
+  runOwn(['write', 'jobs', '{"n":"after-kill"}']);
+  await until(() => output.includes('"after-kill"'), 'the event written after the restart');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Stopped politely (SHUTTING_DOWN to the long-poll, or the connection closed), then started again.
+  await own.stop('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  own = await startServerProcess({ dataDir, args: ['--port', String(port)] });
+  runOwn(['write', 'jobs', '{"n":"after-term"}']);
+  await until(() => output.includes('"after-term"'), 'the event written after the second restart');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.same(output.trimEnd().split('\n').map((l) => (JSON.parse(l) as { body: { n: string } }).body.n), ['before', 'after-kill', 'after-term'], 'each event once, in order');
+  t.equal(child.exitCode, null, `still consuming (stderr: ${errors})`);
+  t.equal(errors, '', 'nothing on stderr');
+  const client = await EventBusClient.connect({ port });
+  const consumer = (await client.getStreamInfo('jobs')).consumers.find((c) => c.name === 'workers');
+  await client.close();
+  t.match(consumer, { ackFloor: 3, pending: 0, retry: 0, lag: 0 }, 'all three acknowledged (ack_floor is the offset after the last)');
+  child.kill('SIGINT');
+  t.equal(await exited, 0, 'Ctrl-C ends it cleanly');
+});
+
 t.test('bench: writes and a drain against the server, with percentiles; its stream is removed', async (t) => {
   const result = run(['bench', '--events', '3000', '--connections', '2', '--depth', '8', '--workers', '2', '--batch', '50']);
   t.equal(result.status, 0, result.stderr);
