@@ -4,7 +4,7 @@
  * gateway or a restore connects and stops, where a 3-node cluster (nats-cluster.ts) is more than
  * needed. Only the process started here is signalled, by its pid.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -49,4 +49,15 @@ export async function startNatsNode(t: { teardown(fn: () => void): void }, dir: 
   }
   await node.kill();
   throw new Error(`nats-server did not listen on ${port}`);
+}
+
+/**
+ * A self-signed certificate (its own CA) and its key, for localhost: nats.js checks a server
+ * named by an IP address against the name localhost, whatever the address. Needs openssl.
+ */
+export function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = path.join(dir, 'nats-cert.pem');
+  const key = path.join(dir, 'nats-key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+  return { cert, key };
 }

@@ -4,27 +4,15 @@
  * TLS only where the server offers it); with a CA given, TLS to a server that offers it works.
  * A single nats-server (helpers/nats-node.ts).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { EventBusClient } from '../../src/client/index.js';
 import { natsSkip } from '../helpers/nats-cluster.js';
-import { startNatsNode } from '../helpers/nats-node.js';
+import { makeCertificate, startNatsNode } from '../helpers/nats-node.js';
 import { MAIN, startServerProcess, tempDir } from '../helpers/server-process.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const skip = natsSkip().skip ?? (hasOpenssl ? undefined : 'needs openssl');
-
-/**
- * A self-signed certificate (its own CA) and its key, for localhost: nats.js checks a server
- * named by an IP address against the name localhost, whatever the address.
- */
-function makeCertificate(dir: string): { cert: string; key: string } {
-  const cert = path.join(dir, 'nats-cert.pem');
-  const key = path.join(dir, 'nats-key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
-  return { cert, key };
-}
 
 function runServe(args: string[], timeoutMs = 30_000): { status: number | null; stdout: string; stderr: string } {
   const run = spawnSync(process.execPath, [MAIN, 'serve', '--port', '0', '--log-level', 'warn', '--backend', 'jetstream', '--replicas', '1', ...args], { encoding: 'utf8', timeout: timeoutMs });

@@ -5,7 +5,7 @@
  * nats-servers (helpers/nats-node.ts) requiring credentials or TLS; the snapshot is taken from a
  * plain one.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connect, credsAuthenticator, nkeys, type ConnectionOptions } from 'nats';
@@ -13,19 +13,11 @@ import t from 'tap';
 import { EventBus } from '../../src/bus/bus.js';
 import { JetStreamStore } from '../../src/bus/jetstream/jetstream-store.js';
 import { natsSkip } from '../helpers/nats-cluster.js';
-import { startNatsNode } from '../helpers/nats-node.js';
+import { makeCertificate, startNatsNode } from '../helpers/nats-node.js';
 import { MAIN, tempDir } from '../helpers/server-process.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const skip = natsSkip().skip ?? (hasOpenssl ? undefined : 'needs openssl');
-
-/** A self-signed certificate (its own CA) and its key, for localhost (see nats-connection.test.ts). */
-function makeCertificate(dir: string): { cert: string; key: string } {
-  const cert = path.join(dir, 'nats-cert.pem');
-  const key = path.join(dir, 'nats-key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
-  return { cert, key };
-}
 
 /**
  * A credentials file for a new NKey user, and the server's `authorization` block admitting it.
